@@ -1,0 +1,163 @@
+/* A run: load the plugins, create contexts, apply flags, set the module up, dispatch to
+ * the loops, and tear everything down in reverse order. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trainer.h"
+
+void rank0_printf(const session *s, const char *fmt, ...) {
+    if (s->rank != 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
+bool call_hook(session *s, const char *hook, lt_hook_fn fn) {
+    if (!fn) return true;
+    lt_clear_error();
+    lt_status st = fn(s->ctx, lt_ctx_self(s->ctx));
+    if (st == LT_OK) return true;
+    const char *why = *lt_last_error() ? lt_last_error() : lt_status_str(st);
+    host_error("%s.%s failed: %s", s->mod->name, hook, why);
+    return false;
+}
+
+bool data_setup(session *s, const char *stage) {
+    lt_clear_error();
+    lt_status st = s->dm->setup(s->dctx, lt_ctx_self(s->dctx), stage);
+    if (st == LT_OK) return true;
+    host_error("data plugin %s: setup('%s') failed: %s", s->dm->name, stage,
+               *lt_last_error() ? lt_last_error() : lt_status_str(st));
+    return false;
+}
+
+static bool open_plugin(session *s, lt_plugin_kind kind, const char *name, lt_plugin_t **out) {
+    if (lt_plugin_open(kind, name, s->cfg->plugin_roots, out) == LT_OK) return true;
+    host_error("%s", lt_last_error());
+    return false;
+}
+
+static bool apply_overrides(lt_ctx_t *ctx, const hparam_override *o, int n, const char *prefix) {
+    for (int i = 0; i < n; i++) {
+        if (lt_ctx_set_hparam(ctx, o[i].name, o[i].value) != LT_OK) {
+            host_error("--%s%s: %s", prefix, o[i].name, lt_last_error());
+            return false;
+        }
+    }
+    return true;
+}
+
+/* What a command needs from the module; a missing hook is named with the fix. */
+static bool check_module_hooks(const session *s) {
+    const lt_module_desc *m = s->mod;
+    const char *missing = !m->setup ? "setup"
+        : !strcmp(s->cfg->command, "fit") && !m->training_step ? "training_step"
+        : !strcmp(s->cfg->command, "fit") && !m->configure_optimizers ? "configure_optimizers"
+        : !strcmp(s->cfg->command, "validate") && !m->validation_step ? "validation_step"
+        : !strcmp(s->cfg->command, "test") && !m->test_step ? "test_step" : NULL;
+    if (!missing) return true;
+    host_error("%s: module '%s' has no %s hook, which `lthost %s` needs; set .%s in "
+               "LT_MODULE_EXPORT", s->module_file, m->name, missing, s->cfg->command, missing);
+    return false;
+}
+
+static bool load_plugins(session *s) {
+    const host_config *c = s->cfg;
+    if (!open_plugin(s, LT_PLUGIN_MODULE, c->module, &s->module_plugin)) return false;
+    s->mod = lt_plugin_desc(s->module_plugin);
+    s->module_file = lt_plugin_path(s->module_plugin);
+    if (!check_module_hooks(s)) return false;
+    if (!open_plugin(s, LT_PLUGIN_DATA, c->data, &s->data_plugin)) return false;
+    s->dm = lt_plugin_desc(s->data_plugin);
+    if (!s->dm->setup) {
+        host_error("%s: data plugin '%s' has no setup hook", lt_plugin_path(s->data_plugin), s->dm->name);
+        return false;
+    }
+    if (!open_plugin(s, LT_PLUGIN_STRATEGY, c->strategy, &s->strategy_plugin)) return false;
+    s->strat = lt_plugin_desc(s->strategy_plugin);
+    lt_plugin_t *accel = NULL;
+    if (!open_plugin(s, LT_PLUGIN_ACCELERATOR, c->accel, &accel)) return false;
+    if (lt_device_from_plugin(accel, c->threads, &s->dev) != LT_OK) {
+        host_error("%s", lt_last_error());
+        return false;
+    }
+    return true;
+}
+
+static bool start_strategy(session *s) {
+    lt_strategy_opts o = {.struct_size = sizeof o, .devices = s->cfg->devices,
+                          .num_nodes = s->cfg->num_nodes};
+    lt_clear_error();
+    if (!s->strat->init || s->strat->init(&o, &s->strat_state) != LT_OK) {
+        host_error("strategy %s: %s", s->strat->name,
+                   *lt_last_error() ? lt_last_error() : "init failed (or is missing)");
+        s->strat_state = NULL;
+        return false;
+    }
+    s->rank = s->strat->rank(s->strat_state);
+    s->world = s->strat->world_size(s->strat_state);
+    return true;
+}
+
+static bool make_contexts(session *s) {
+    s->ctx = lt_ctx_new(s->dev, s->mod->name, s->mod->hparams, s->mod->self_size, s->seed);
+    s->dctx = s->ctx ? lt_ctx_new(NULL, s->dm->name, s->dm->hparams, s->dm->self_size, s->seed) : NULL;
+    if (!s->ctx || !s->dctx) {
+        host_error("%s", lt_last_error());
+        return false;
+    }
+    return apply_overrides(s->ctx, s->cfg->model_hp, s->cfg->n_model_hp, "model.") &&
+           apply_overrides(s->dctx, s->cfg->data_hp, s->cfg->n_data_hp, "data.");
+}
+
+static bool setup_module(session *s) {
+    if (!call_hook(s, "setup", s->mod->setup)) return false;
+    if (lt_ctx_materialize(s->ctx) != LT_OK) {
+        host_error("%s: allocating parameters: %s", s->mod->name, lt_last_error());
+        return false;
+    }
+    int64_t n = lt_num_parameters(s->ctx);
+    rank0_printf(s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator, %s strategy\n",
+                 s->mod->name, lt_ctx_num_params(s->ctx), (long long)n, (double)n * 4 / 1e6,
+                 lt_device_name(s->dev), s->strat->name);
+    return true;
+}
+
+static void teardown(session *s) {
+    if (s->ctx && s->mod->teardown) s->mod->teardown(s->ctx, lt_ctx_self(s->ctx));
+    if (s->dctx && s->dm->teardown) s->dm->teardown(s->dctx, lt_ctx_self(s->dctx));
+    lt_ctx_free(s->ctx);
+    lt_ctx_free(s->dctx);
+    if (s->strat_state) s->strat->shutdown(s->strat_state);
+    lt_device_close(s->dev);
+    lt_plugin_close(s->strategy_plugin);
+    lt_plugin_close(s->data_plugin);
+    lt_plugin_close(s->module_plugin);
+}
+
+static uint64_t pick_seed(const host_config *c) {
+    if (c->seed_given) return c->seed;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() * 2654435761u) % 4294967296u;
+}
+
+int trainer_run(const host_config *cfg) {
+    session s = {.cfg = cfg, .seed = pick_seed(cfg)};
+    bool ok = load_plugins(&s) && start_strategy(&s);
+    if (ok) rank0_printf(&s, "Seed set to %llu\n", (unsigned long long)s.seed);
+    ok = ok && make_contexts(&s) && setup_module(&s);
+    if (ok) {
+        if (!strcmp(cfg->command, "fit")) ok = run_fit(&s);
+        else if (!strcmp(cfg->command, "validate")) ok = run_eval(&s, LT_SPLIT_VAL, "validate");
+        else ok = run_eval(&s, LT_SPLIT_TEST, "test");
+    }
+    teardown(&s);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,161 @@
+/* cpu.c — the CPU accelerator: device state, memory, the parallel-for helper, fill and
+ * affine, and the exported kernel table. "Device memory" is host memory, so copies are
+ * memcpy and every kernel has finished when it returns (sync has nothing to wait for). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT (the build defines it already) */
+#endif
+#include <sched.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "cpu_impl.h"
+
+#define CPU_ALIGN 64 /* a cache line; also what AVX-512 loads want */
+
+/* ---- state --------------------------------------------------------------------- */
+
+/* Cores this process may run on: the affinity mask (respects taskset, mpirun --bind-to,
+ * cgroups cpusets), else the online count. */
+static int usable_cores(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
+    cpu_state *st = malloc(sizeof *st);
+    if (!st) return LT_ERR_OOM;
+    int asked = 0;
+    if (opts && opts->struct_size >= offsetof(lt_accel_opts, threads) + sizeof opts->threads)
+        asked = opts->threads;
+    st->threads = asked > 0 ? asked : usable_cores();
+    /* One budget: OpenBLAS's pool gets the same count as our loops. */
+    openblas_set_num_threads(st->threads);
+    *state = st;
+    return LT_OK;
+}
+
+static void cpu_shutdown(void *st) { free(st); }
+
+/* ---- parallel for -------------------------------------------------------------- */
+
+void cpu_parallel_for(const cpu_state *st, int64_t n, int64_t cost, cpu_span_fn fn,
+                      const void *args) {
+    if (n <= 0) return;
+    int64_t nt = st->threads < n ? st->threads : n;
+    if (nt <= 1 || n * cost < CPU_PAR_MIN) {
+        fn(args, 0, n);
+        return;
+    }
+#pragma omp parallel for num_threads((int)nt) schedule(static)
+    for (int64_t t = 0; t < nt; t++) fn(args, n * t / nt, n * (t + 1) / nt);
+}
+
+/* ---- memory -------------------------------------------------------------------- */
+
+static void *cpu_alloc(void *st, size_t nbytes) {
+    (void)st;
+    if (nbytes > SIZE_MAX - CPU_ALIGN) return NULL;
+    /* aligned_alloc wants a multiple of the alignment; 0 bytes still gets a block so
+     * NULL always means out of memory. */
+    size_t size = (nbytes + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN;
+    return aligned_alloc(CPU_ALIGN, size ? size : CPU_ALIGN);
+}
+
+static void cpu_free(void *st, void *d_ptr) {
+    (void)st;
+    free(d_ptr);
+}
+
+/* memcpy with NULL pointers is undefined even for 0 bytes, hence the guards. */
+static void cpu_memcpy_h2d(void *st, void *d_dst, const void *src, size_t nbytes) {
+    (void)st;
+    if (nbytes) memcpy(d_dst, src, nbytes);
+}
+
+static void cpu_memcpy_d2h(void *st, void *dst, const void *d_src, size_t nbytes) {
+    (void)st;
+    if (nbytes) memcpy(dst, d_src, nbytes);
+}
+
+/* memmove: a copy between views of one storage may overlap. */
+static void cpu_memcpy_d2d(void *st, void *d_dst, const void *d_src, size_t nbytes) {
+    (void)st;
+    if (nbytes) memmove(d_dst, d_src, nbytes);
+}
+
+static lt_status cpu_sync(void *st) {
+    (void)st;
+    return LT_OK;
+}
+
+/* ---- fill, affine -------------------------------------------------------------- */
+
+typedef struct {
+    float *out;
+    float value;
+} fill_args;
+
+static void fill_span(const void *p, int64_t lo, int64_t hi) {
+    const fill_args *a = p;
+    float *restrict out = a->out;
+    const float v = a->value;
+    for (int64_t i = lo; i < hi; i++) out[i] = v;
+}
+
+static void cpu_fill(void *st, int64_t n, float value, float *d_out) {
+    const fill_args a = {.out = d_out, .value = value};
+    cpu_parallel_for(st, n, 1, fill_span, &a);
+}
+
+typedef struct {
+    float *out;
+    const float *x;
+    float alpha, beta;
+} affine_args;
+
+/* out may equal x: element i reads only x[i], so the simd loop stays correct. */
+static void affine_span(const void *p, int64_t lo, int64_t hi) {
+    const affine_args *a = p;
+    float *out = a->out;
+    const float *x = a->x;
+    const float alpha = a->alpha, beta = a->beta;
+#pragma omp simd
+    for (int64_t i = lo; i < hi; i++) out[i] = alpha * x[i] + beta;
+}
+
+static void cpu_affine(void *st, int64_t n, const float *d_x, float alpha, float beta,
+                       float *d_out) {
+    const affine_args a = {.out = d_out, .x = d_x, .alpha = alpha, .beta = beta};
+    cpu_parallel_for(st, n, 1, affine_span, &a);
+}
+
+/* ---- the table ----------------------------------------------------------------- */
+
+LT_ACCELERATOR_EXPORT(
+    .name = "cpu",
+    /* lifecycle */
+    .init = cpu_init, .shutdown = cpu_shutdown,
+    /* memory */
+    .alloc = cpu_alloc, .free = cpu_free, .memcpy_h2d = cpu_memcpy_h2d,
+    .memcpy_d2h = cpu_memcpy_d2h, .memcpy_d2d = cpu_memcpy_d2d, .sync = cpu_sync,
+    /* elementwise (cpu.c, elementwise.c) */
+    .fill = cpu_fill, .affine = cpu_affine, .unary = cpu_unary, .binary = cpu_binary,
+    /* reductions (reduce.c) */
+    .reduce_sum = cpu_reduce_sum,
+    /* matmul (gemm.c) */
+    .gemm = cpu_gemm,
+    /* softmax and loss (softmax.c) */
+    .softmax = cpu_softmax, .log_softmax = cpu_log_softmax, .softmax_bwd = cpu_softmax_bwd,
+    .log_softmax_bwd = cpu_log_softmax_bwd, .cross_entropy = cpu_cross_entropy,
+    .cross_entropy_bwd = cpu_cross_entropy_bwd,
+    /* metrics (reduce.c) */
+    .argmax = cpu_argmax, .eq_i64 = cpu_eq_i64,
+    /* optimizers (optim.c) */
+    .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step)

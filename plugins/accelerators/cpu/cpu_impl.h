@@ -1,0 +1,65 @@
+/* cpu_impl.h — what the files of the CPU accelerator share: the device state, the
+ * parallel-for helper every kernel runs through, and the kernels each file hands to the
+ * table in cpu.c. Nothing here is exported from the plugin (-fvisibility=hidden).
+ *
+ * Threading rule: a kernel splits its work into contiguous spans with cpu_parallel_for.
+ * Every kernel computes each output element the same way whatever the split, so results
+ * do not depend on the thread count, let alone differ run to run. */
+#ifndef LT_CPU_IMPL_H
+#define LT_CPU_IMPL_H
+
+#include <stdint.h>
+
+#include <lt/accelerator.h>
+
+/* Below this much work (elements touched) a kernel runs on the calling thread: waking
+ * the OpenMP team costs microseconds, more than a small loop (batch-64 MLP tensors). */
+#define CPU_PAR_MIN 32768
+
+typedef struct cpu_state {
+    int threads; /* thread budget shared by OpenBLAS and our OpenMP loops */
+} cpu_state;
+
+/* fn(args, lo, hi) handles items [lo, hi). */
+typedef void (*cpu_span_fn)(const void *args, int64_t lo, int64_t hi);
+
+/* Run fn over items [0, n), each costing about `cost` elements of work: inline when the
+ * total is small, else as st->threads static spans. (cpu.c) */
+void cpu_parallel_for(const cpu_state *st, int64_t n, int64_t cost, cpu_span_fn fn,
+                      const void *args);
+
+/* ---- elementwise.c ---- */
+void cpu_unary(void *st, lt_unary_op op, int64_t n, const float *d_x, float *d_out);
+void cpu_binary(void *st, lt_binary_op op, int64_t n, const float *d_a, const float *d_b,
+                float *d_out, const lt_bcast *bc);
+
+/* ---- reduce.c ---- */
+void cpu_reduce_sum(void *st, int64_t outer, int64_t mid, int64_t inner, const float *d_in,
+                    float scale, float *d_out);
+void cpu_argmax(void *st, int64_t rows, int64_t cols, const float *d_x, int64_t *d_idx);
+void cpu_eq_i64(void *st, int64_t n, const int64_t *d_a, const int64_t *d_b, float *d_out);
+
+/* ---- gemm.c ---- */
+void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+              float alpha, const float *d_a, int64_t lda, const float *d_b, int64_t ldb,
+              float beta, float *d_c, int64_t ldc);
+
+/* ---- softmax.c ---- */
+void cpu_softmax(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
+void cpu_log_softmax(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
+void cpu_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y,
+                     const float *d_dy, float *d_dx);
+void cpu_log_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y,
+                         const float *d_dy, float *d_dx);
+int64_t cpu_cross_entropy(void *st, int64_t rows, int64_t cols, const float *d_x,
+                          const int64_t *d_label, float *d_loss, float *d_prob);
+void cpu_cross_entropy_bwd(void *st, int64_t rows, int64_t cols, const float *d_prob,
+                           const int64_t *d_label, const float *d_dloss, float *d_dx);
+
+/* ---- optim.c ---- */
+void cpu_sgd_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_buf,
+                  const lt_sgd_hyper *h);
+void cpu_adam_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_m, float *d_v,
+                   const lt_adam_hyper *h);
+
+#endif

@@ -1,0 +1,189 @@
+/* softmax.c — row-wise softmax, log-softmax, their backwards, and cross-entropy fused
+ * with softmax. Every kernel works on (rows, cols), one row at a time; rows are split
+ * across threads. Max-subtraction keeps exp() in range; sums accumulate in double.
+ * Each row reads input element i before writing output element i, so in place works. */
+#include <math.h>
+
+#include "cpu_impl.h"
+
+/* ---- per-row helpers ------------------------------------------------------------- */
+
+/* NaN in the row propagates to the result through exp() later, as in torch. */
+static float row_max(const float *x, int64_t n) {
+    float mx = x[0];
+    for (int64_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
+/* y[i] = exp(x[i] - mx); returns the sum of the y. */
+static double exp_shifted(const float *x, float mx, float *y, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) {
+        y[i] = expf(x[i] - mx);
+        s += y[i];
+    }
+    return s;
+}
+
+/* max + log(sum exp(x - max)), in double. */
+static double row_logsumexp(const float *x, int64_t n) {
+    const float mx = row_max(x, n);
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += expf(x[i] - mx);
+    return (double)mx + log(s);
+}
+
+static void softmax_row(const float *x, float *y, int64_t n) {
+    const double s = exp_shifted(x, row_max(x, n), y, n);
+    const float inv = (float)(1.0 / s);
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) y[i] *= inv;
+}
+
+static void log_softmax_row(const float *x, float *y, int64_t n) {
+    const float lse = (float)row_logsumexp(x, n);
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] - lse;
+}
+
+static double dot_f64(const float *a, const float *b, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* dx = y * (dy - sum(dy * y)) */
+static void softmax_bwd_row(const float *y, const float *dy, float *dx, int64_t n) {
+    const float dot = (float)dot_f64(dy, y, n);
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) dx[i] = y[i] * (dy[i] - dot);
+}
+
+/* dx = dy - exp(y) * sum(dy) */
+static void log_softmax_bwd_row(const float *y, const float *dy, float *dx, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += dy[i];
+    const float sum = (float)s;
+    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] - expf(y[i]) * sum;
+}
+
+/* ---- row kernels over (rows, cols) ----------------------------------------------- */
+
+typedef struct {
+    const float *x;       /* (rows, cols): x, or y for the backwards */
+    const float *dy;      /* (rows, cols), backwards only */
+    float *out;           /* (rows, cols) */
+    const int64_t *label; /* (rows), cross-entropy only */
+    const float *dloss;   /* (rows), cross-entropy backward only */
+    float *loss;          /* (rows), cross-entropy only */
+    int64_t cols;
+} row_args;
+
+static void softmax_span(const void *p, int64_t lo, int64_t hi) {
+    const row_args *g = p;
+    for (int64_t r = lo; r < hi; r++) softmax_row(g->x + r * g->cols, g->out + r * g->cols, g->cols);
+}
+
+static void log_softmax_span(const void *p, int64_t lo, int64_t hi) {
+    const row_args *g = p;
+    for (int64_t r = lo; r < hi; r++)
+        log_softmax_row(g->x + r * g->cols, g->out + r * g->cols, g->cols);
+}
+
+static void softmax_bwd_span(const void *p, int64_t lo, int64_t hi) {
+    const row_args *g = p;
+    for (int64_t r = lo; r < hi; r++) {
+        const int64_t o = r * g->cols;
+        softmax_bwd_row(g->x + o, g->dy + o, g->out + o, g->cols);
+    }
+}
+
+static void log_softmax_bwd_span(const void *p, int64_t lo, int64_t hi) {
+    const row_args *g = p;
+    for (int64_t r = lo; r < hi; r++) {
+        const int64_t o = r * g->cols;
+        log_softmax_bwd_row(g->x + o, g->dy + o, g->out + o, g->cols);
+    }
+}
+
+void cpu_softmax(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y) {
+    if (cols <= 0) return;
+    const row_args g = {.x = d_x, .out = d_y, .cols = cols};
+    cpu_parallel_for(st, rows, cols, softmax_span, &g);
+}
+
+void cpu_log_softmax(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y) {
+    if (cols <= 0) return;
+    const row_args g = {.x = d_x, .out = d_y, .cols = cols};
+    cpu_parallel_for(st, rows, cols, log_softmax_span, &g);
+}
+
+void cpu_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y,
+                     const float *d_dy, float *d_dx) {
+    if (cols <= 0) return;
+    const row_args g = {.x = d_y, .dy = d_dy, .out = d_dx, .cols = cols};
+    cpu_parallel_for(st, rows, cols, softmax_bwd_span, &g);
+}
+
+void cpu_log_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y,
+                         const float *d_dy, float *d_dx) {
+    if (cols <= 0) return;
+    const row_args g = {.x = d_y, .dy = d_dy, .out = d_dx, .cols = cols};
+    cpu_parallel_for(st, rows, cols, log_softmax_bwd_span, &g);
+}
+
+/* ---- cross-entropy ------------------------------------------------------------------ */
+
+static int label_ok(int64_t label, int64_t cols) { return label >= 0 && label < cols; }
+
+/* loss[r] = logsumexp(x[r]) - x[r, label] (NaN for a bad label); prob[r] = softmax. */
+static void ce_span(const void *p, int64_t lo, int64_t hi) {
+    const row_args *g = p;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *x = g->x + r * g->cols;
+        float *prob = g->out + r * g->cols;
+        const int64_t l = g->label[r];
+        const double xl = label_ok(l, g->cols) ? x[l] : NAN; /* read before prob is written */
+        const float mx = row_max(x, g->cols);
+        const double s = exp_shifted(x, mx, prob, g->cols);
+        const float inv = (float)(1.0 / s);
+#pragma omp simd
+        for (int64_t i = 0; i < g->cols; i++) prob[i] *= inv;
+        g->loss[r] = (float)((double)mx + log(s) - xl);
+    }
+}
+
+int64_t cpu_cross_entropy(void *st, int64_t rows, int64_t cols, const float *d_x,
+                          const int64_t *d_label, float *d_loss, float *d_prob) {
+    /* Checked up front, serially: O(rows), and the first bad row is then well defined. */
+    int64_t bad = -1;
+    for (int64_t r = 0; r < rows && bad < 0; r++)
+        if (!label_ok(d_label[r], cols)) bad = r;
+    if (cols <= 0) return bad;
+    const row_args g = {.x = d_x, .out = d_prob, .label = d_label, .loss = d_loss, .cols = cols};
+    cpu_parallel_for(st, rows, cols, ce_span, &g);
+    return bad;
+}
+
+/* dx = (prob - onehot(label)) * dloss[row] */
+static void ce_bwd_span(const void *p, int64_t lo, int64_t hi) {
+    const row_args *g = p;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *prob = g->x + r * g->cols;
+        float *dx = g->out + r * g->cols;
+        const float d = g->dloss[r];
+        const int64_t l = g->label[r];
+        const float pl = label_ok(l, g->cols) ? prob[l] : 0.0f;
+#pragma omp simd
+        for (int64_t i = 0; i < g->cols; i++) dx[i] = prob[i] * d;
+        if (label_ok(l, g->cols)) dx[l] = (pl - 1.0f) * d;
+    }
+}
+
+void cpu_cross_entropy_bwd(void *st, int64_t rows, int64_t cols, const float *d_prob,
+                           const int64_t *d_label, const float *d_dloss, float *d_dx) {
+    if (cols <= 0) return;
+    const row_args g = {.x = d_prob, .label = d_label, .dloss = d_dloss, .out = d_dx,
+                        .cols = cols};
+    cpu_parallel_for(st, rows, cols, ce_bwd_span, &g);
+}

@@ -1,0 +1,75 @@
+/* mlp — a 784-256-128-10 multilayer perceptron for Fashion-MNIST, written the way a
+ * user writes a LightningModule: declare layers in setup, say what a step computes,
+ * pick an optimizer. Everything else (devices, loops, logging) is the host's. */
+#include <lt/lt.h>
+#include <string.h>
+
+typedef struct {
+    lt_linear_t *l1, *l2, *l3;
+} mlp_t;
+
+static const lt_hparam_desc mlp_hparams[] = {
+    LT_HPARAM_FLOAT("lr", 1e-3, "learning rate"),
+    LT_HPARAM_INT("hidden", 256, "width of the first hidden layer"),
+    LT_HPARAM_INT("hidden2", 128, "width of the second hidden layer"),
+    LT_HPARAM_CHOICE("optimizer", "adam", "sgd|adam", "optimizer: sgd (momentum 0.9) or adam"),
+    LT_HPARAM_END,
+};
+
+static lt_status mlp_setup(lt_ctx_t *ctx, void *self) {
+    mlp_t *m = self;
+    int64_t h1 = lt_hparam_int(ctx, "hidden"), h2 = lt_hparam_int(ctx, "hidden2");
+    m->l1 = lt_linear(ctx, "l1", 28 * 28, h1);
+    m->l2 = lt_linear(ctx, "l2", h1, h2);
+    m->l3 = lt_linear(ctx, "l3", h2, 10);
+    return lt_ok(ctx);
+}
+
+static lt_tensor_t *mlp_forward(lt_ctx_t *ctx, void *self, lt_tensor_t *x) {
+    (void)ctx;
+    mlp_t *m = self;
+    x = lt_flatten(x);                              /* (N, 1, 28, 28) -> (N, 784) */
+    x = lt_relu(lt_linear_forward(m->l1, x));       /* (N, hidden) */
+    x = lt_relu(lt_linear_forward(m->l2, x));       /* (N, hidden2) */
+    return lt_linear_forward(m->l3, x);             /* (N, 10) logits */
+}
+
+static lt_tensor_t *mlp_training_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
+    (void)i;
+    lt_tensor_t *loss = lt_cross_entropy(mlp_forward(ctx, self, b->x), b->y);
+    lt_log(ctx, "train_loss", loss, LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH);
+    return loss;
+}
+
+/* Validation and test share the metrics: loss and accuracy. */
+static lt_tensor_t *evaluate(lt_ctx_t *ctx, void *self, const lt_batch_t *b, const char *loss_name,
+                             const char *acc_name) {
+    lt_tensor_t *logits = mlp_forward(ctx, self, b->x);
+    lt_tensor_t *loss = lt_cross_entropy(logits, b->y);
+    lt_log(ctx, loss_name, loss, LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH);
+    lt_log(ctx, acc_name, lt_accuracy(logits, b->y), LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH);
+    return loss;
+}
+
+static lt_tensor_t *mlp_validation_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
+    (void)i;
+    return evaluate(ctx, self, b, "val_loss", "val_acc");
+}
+
+static lt_tensor_t *mlp_test_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
+    (void)i;
+    return evaluate(ctx, self, b, "test_loss", "test_acc");
+}
+
+static lt_status mlp_configure_optimizers(lt_ctx_t *ctx, void *self) {
+    (void)self;
+    double lr = lt_hparam_float(ctx, "lr");
+    if (strcmp(lt_hparam_str(ctx, "optimizer"), "sgd") == 0)
+        return lt_use_optimizer(ctx, lt_sgd_ex(lt_parameters(ctx), lr, 0.9, 0.0, 0.0, false));
+    return lt_use_optimizer(ctx, lt_adam(lt_parameters(ctx), lr));
+}
+
+LT_MODULE_EXPORT(mlp_t, .name = "mlp", .hparams = mlp_hparams, .setup = mlp_setup,
+                 .forward = mlp_forward, .training_step = mlp_training_step,
+                 .validation_step = mlp_validation_step, .test_step = mlp_test_step,
+                 .configure_optimizers = mlp_configure_optimizers)

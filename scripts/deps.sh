@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the Debian packages lthost needs to build, test and train the demo.
+# Idempotent: apt-get runs only when `dpkg -s` reports a package missing.
+set -euo pipefail
+packages=(
+    meson ninja-build pkg-config gcc libc6-dev   # build
+    libopenblas-dev zlib1g-dev                   # liblt and the cpu accelerator
+    check libsubunit-dev                         # unit tests
+    dataset-fashion-mnist                        # the demo's data
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    echo "installing: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The README's second command (and CI's): install what is missing, build twice (optimised,
+# and with AddressSanitizer + UBSan), run the unit and e2e tests on both builds.
+# The last line is "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+src=$(pwd)
+bash scripts/deps.sh || exit 1
+bash scripts/build.sh build || exit 1
+bash scripts/build.sh build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
+    -Db_lundef=false || exit 1
+
+passed=0 failed=0 skipped=0 failures=()
+# run_test NAME COMMAND...: 0 passes, 77 skips, anything else fails (output shown).
+run_test() {
+    local name=$1 log rc=0
+    shift
+    log=$(mktemp)
+    local t0=$SECONDS
+    "$@" >"$log" 2>&1 || rc=$?
+    if [ $rc -eq 0 ]; then
+        passed=$((passed + 1)); echo "PASS  $name ($((SECONDS - t0)) s)"
+    elif [ $rc -eq 77 ]; then
+        skipped=$((skipped + 1)); echo "SKIP  $name: $(grep -m1 SKIP "$log")"
+    else
+        failed=$((failed + 1)); failures+=("$name"); echo "FAIL  $name (exit $rc)"
+        sed 's/^/      /' "$log" | tail -40
+    fi
+    rm -f "$log"
+}
+
+for build in build build-asan; do
+    export LTHOST=$src/$build/host/lthost BUILD_DIR=$src/$build SRC_DIR=$src
+    export LT_PLUGIN_PATH=$src/$build/plugins/accelerators/cpu
+    export LT_TEST_PLUGIN_DIR=$src/$build/tests/e2e/plugins
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
+    export LSAN_OPTIONS=suppressions=$src/tests/lsan.supp:print_suppressions=0
+    export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=98
+    if [ $build = build-asan ]; then export LT_E2E_SANITIZED=1; else unset LT_E2E_SANITIZED; fi
+    run_test "$build: unit" "$src/$build/tests/unit_tests"
+    for t in tests/e2e/test_*.sh; do
+        run_test "$build: $(basename "$t" .sh)" bash "$t"
+    done
+done
+
+[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,131 @@
+/* lt/accelerator.h — the kernel table an accelerator plugin fills.
+ *
+ * liblt's ops check shapes and dtypes, then call these slots; a slot never sees a bad
+ * argument. Pointers named d_* are device memory from alloc(). Every kernel may run
+ * asynchronously; memcpy_d2h and sync wait. Tensors are contiguous, row-major. */
+#ifndef LT_ACCELERATOR_H
+#define LT_ACCELERATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "tensor.h"
+
+typedef enum {
+    LT_UN_NEG, LT_UN_RELU, LT_UN_GELU, LT_UN_TANH, LT_UN_SIGMOID, LT_UN_EXP, LT_UN_LOG,
+    LT_UN_SQRT, LT_UN_SQUARE,
+    LT_UN_COUNT
+} lt_unary_op;
+
+typedef enum {
+    LT_BIN_ADD, LT_BIN_SUB, LT_BIN_MUL, LT_BIN_DIV,
+    LT_BIN_RELU_BWD,    /* a = x,          b = dy: dy * (x > 0)        */
+    LT_BIN_GELU_BWD,    /* a = x,          b = dy: dy * gelu'(x)       */
+    LT_BIN_TANH_BWD,    /* a = y = tanh x, b = dy: dy * (1 - y^2)      */
+    LT_BIN_SIGMOID_BWD, /* a = y = sig x,  b = dy: dy * y * (1 - y)    */
+    LT_BIN_COUNT
+} lt_binary_op;
+
+/* Broadcast layout for a binary op: out has `shape`; element i of out reads a and b at
+ * the offsets given by their element strides (0 along a broadcast dimension). */
+typedef struct lt_bcast {
+    int ndim;
+    int64_t shape[LT_MAX_DIMS];
+    int64_t a_stride[LT_MAX_DIMS];
+    int64_t b_stride[LT_MAX_DIMS];
+} lt_bcast;
+
+/* Hyper-parameters are doubles, as in Python, so that 1 - beta2 is computed exactly
+ * as torch computes it before it meets float32 data. */
+typedef struct lt_sgd_hyper {
+    double lr, momentum, dampening, weight_decay;
+    int nesterov;
+    int first_step; /* the momentum buffer is initialised to the gradient */
+} lt_sgd_hyper;
+
+typedef struct lt_adam_hyper {
+    double lr, beta1, beta2, eps, weight_decay;
+    int decoupled; /* AdamW: p *= 1 - lr * weight_decay before the Adam step */
+    int64_t step;  /* 1 on the first update */
+} lt_adam_hyper;
+
+typedef struct lt_accel_opts {
+    uint32_t struct_size;
+    int threads; /* > 0: the thread budget for this process */
+} lt_accel_opts;
+
+typedef struct lt_accelerator_desc {
+    LT_DESC_HEADER_FIELDS
+    /* Create the device state. */
+    lt_status (*init)(const lt_accel_opts *opts, void **state);
+    /* Release the device state. */
+    void (*shutdown)(void *st);
+
+    /* -- memory -- */
+    /* nbytes of device memory, aligned to 64 bytes; NULL when out of memory. */
+    void *(*alloc)(void *st, size_t nbytes);
+    void (*free)(void *st, void *d_ptr);
+    void (*memcpy_h2d)(void *st, void *d_dst, const void *src, size_t nbytes);
+    /* Waits for pending work, then copies. */
+    void (*memcpy_d2h)(void *st, void *dst, const void *d_src, size_t nbytes);
+    void (*memcpy_d2d)(void *st, void *d_dst, const void *d_src, size_t nbytes);
+    /* Wait for all queued work. */
+    lt_status (*sync)(void *st);
+
+    /* -- float32 kernels -- */
+    /* d_out[i] = value */
+    void (*fill)(void *st, int64_t n, float value, float *d_out);
+    /* d_out = alpha * d_x + beta (d_out may equal d_x) */
+    void (*affine)(void *st, int64_t n, const float *d_x, float alpha, float beta, float *d_out);
+    /* d_out = op(d_x) (in place allowed) */
+    void (*unary)(void *st, lt_unary_op op, int64_t n, const float *d_x, float *d_out);
+    /* d_out = op(d_a, d_b); bc NULL: all three have n elements; otherwise bc describes
+     * the broadcast and n is the number of elements of d_out. In place allowed. */
+    void (*binary)(void *st, lt_binary_op op, int64_t n, const float *d_a, const float *d_b,
+                   float *d_out, const lt_bcast *bc);
+    /* d_in viewed as (outer, mid, inner): d_out(outer, inner) = scale * sum over mid. */
+    void (*reduce_sum)(void *st, int64_t outer, int64_t mid, int64_t inner, const float *d_in,
+                       float scale, float *d_out);
+    /* Row-major C(M,N) = alpha * op(A) op(B) + beta * C; op(X) = X^T when trans_x. */
+    void (*gemm)(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                 float alpha, const float *d_a, int64_t lda, const float *d_b, int64_t ldb,
+                 float beta, float *d_c, int64_t ldc);
+    /* Row-wise over (rows, cols). */
+    void (*softmax)(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
+    void (*log_softmax)(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
+    /* dx = y * (dy - sum(dy * y)) */
+    void (*softmax_bwd)(void *st, int64_t rows, int64_t cols, const float *d_y,
+                        const float *d_dy, float *d_dx);
+    /* dx = dy - exp(y) * sum(dy) */
+    void (*log_softmax_bwd)(void *st, int64_t rows, int64_t cols, const float *d_y,
+                            const float *d_dy, float *d_dx);
+    /* Per-row loss -log softmax(x)[label] and the row's softmax in d_prob. Returns the
+     * first row whose label is outside [0, cols), or -1 (an asynchronous device may
+     * return -1 and write NaN for that row instead). */
+    int64_t (*cross_entropy)(void *st, int64_t rows, int64_t cols, const float *d_x,
+                             const int64_t *d_label, float *d_loss, float *d_prob);
+    /* dx = (prob - onehot(label)) * d_dloss[row] */
+    void (*cross_entropy_bwd)(void *st, int64_t rows, int64_t cols, const float *d_prob,
+                              const int64_t *d_label, const float *d_dloss, float *d_dx);
+    /* Index of each row's maximum (first on ties). */
+    void (*argmax)(void *st, int64_t rows, int64_t cols, const float *d_x, int64_t *d_idx);
+    /* d_out[i] = (d_a[i] == d_b[i]) ? 1 : 0 */
+    void (*eq_i64)(void *st, int64_t n, const int64_t *d_a, const int64_t *d_b, float *d_out);
+
+    /* -- optimizers, updating parameters in place (PyTorch's formulas) -- */
+    void (*sgd_step)(void *st, int64_t n, float *d_p, const float *d_g, float *d_buf,
+                     const lt_sgd_hyper *h);
+    void (*adam_step)(void *st, int64_t n, float *d_p, const float *d_g, float *d_m,
+                      float *d_v, const lt_adam_hyper *h);
+} lt_accelerator_desc;
+
+/* Export the accelerator: LT_ACCELERATOR_EXPORT(.name = "cpu", .init = ..., ...). */
+#define LT_ACCELERATOR_EXPORT(...)                                                     \
+    static const lt_accelerator_desc lt_accelerator_desc_ = {                         \
+        .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR,                         \
+        .struct_size = sizeof(lt_accelerator_desc), __VA_ARGS__};                     \
+    LT_EXPORT const lt_accelerator_desc *lt_accelerator_entry(void);                  \
+    const lt_accelerator_desc *lt_accelerator_entry(void) { return &lt_accelerator_desc_; }
+
+#endif

@@ -1,0 +1,98 @@
+/* lt/data.h — DataModules, datasets, the DataLoader and the IDX file reader.
+ *
+ * A data plugin registers one dataset per split in setup(). A dataset fills a whole
+ * batch from a list of indices (no per-sample call, no collate step); the loader
+ * calls it from its worker threads and hands the host ready batches. */
+#ifndef LT_DATA_H
+#define LT_DATA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "module.h"
+
+typedef enum { LT_SPLIT_TRAIN, LT_SPLIT_VAL, LT_SPLIT_TEST, LT_SPLIT_PREDICT, LT_SPLIT_COUNT } lt_split;
+
+typedef struct lt_dataset {
+    uint32_t struct_size;             /* sizeof(lt_dataset) */
+    int64_t length;                   /* number of samples */
+    int x_ndim;                       /* one sample's input: float32 of x_shape */
+    int64_t x_shape[LT_MAX_DIMS];
+    lt_dtype y_dtype;                 /* LT_I64 labels or LT_F32 targets */
+    int y_ndim;                       /* 0: one value per sample */
+    int64_t y_shape[LT_MAX_DIMS];
+    /* Write samples idx[0..n) into x (n, x_shape) and y (n, y_shape). Called from
+     * several threads at once. */
+    lt_status (*fill)(void *user, const int64_t *idx, int64_t n, float *x, void *y);
+    void *user;
+} lt_dataset;
+
+typedef struct lt_loader_opts {
+    uint32_t struct_size; /* sizeof(lt_loader_opts) */
+    int64_t batch_size;
+    bool shuffle;         /* a new order each epoch, from (seed, epoch) */
+    bool drop_last;       /* drop a last batch smaller than batch_size */
+    int num_workers;      /* 0: fill batches on the calling thread */
+} lt_loader_opts;
+
+/* Register the dataset of a split (from a data plugin's setup). The dataset's `user`
+ * must outlive the run; the plugin frees it in teardown. */
+LT_API lt_status lt_data_add_split(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
+                                   const lt_loader_opts *opts);
+
+typedef struct lt_datamodule_desc {
+    LT_DESC_HEADER_FIELDS
+    size_t self_size;              /* sizeof the plugin's struct; the host zeroes it */
+    const lt_hparam_desc *hparams; /* become --data.NAME flags */
+    /* Register datasets; stage is "fit", "validate", "test" or "predict". */
+    lt_status (*setup)(lt_ctx_t *ctx, void *self, const char *stage);
+    void (*teardown)(lt_ctx_t *ctx, void *self); /* (optional) */
+} lt_datamodule_desc;
+
+#define LT_DATAMODULE_EXPORT(self_type, ...)                                          \
+    static const lt_datamodule_desc lt_datamodule_desc_ = {                           \
+        .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR,                         \
+        .struct_size = sizeof(lt_datamodule_desc), .self_size = sizeof(self_type),    \
+        __VA_ARGS__};                                                                 \
+    LT_EXPORT const lt_datamodule_desc *lt_datamodule_entry(void);                    \
+    const lt_datamodule_desc *lt_datamodule_entry(void) { return &lt_datamodule_desc_; }
+
+/* ---- DataLoader --------------------------------------------------------------------- */
+
+typedef struct lt_loader lt_loader_t;
+
+/* One batch in host memory, valid until the next lt_loader_next() call. */
+typedef struct lt_host_batch {
+    int64_t n;       /* samples in this batch */
+    int64_t index;   /* batch index within the epoch */
+    float *x;        /* (n, x_shape) */
+    void *y;         /* (n, y_shape) of y_dtype */
+} lt_host_batch;
+
+/* A loader over ds; seed fixes the shuffle order of every epoch. */
+LT_API lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed,
+                               lt_loader_t **out);
+/* Batches in one epoch (after drop_last). */
+LT_API int64_t lt_loader_num_batches(const lt_loader_t *l);
+/* Begin an epoch of at most max_batches batches (< 0: all); workers start filling. */
+LT_API lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches);
+/* The next batch, or *out = NULL at the end of the epoch. */
+LT_API lt_status lt_loader_next(lt_loader_t *l, const lt_host_batch **out);
+/* Stops the workers and frees the loader. */
+LT_API void lt_loader_free(lt_loader_t *l);
+
+/* ---- IDX files (MNIST format), gzip-compressed or not ----------------------------- */
+
+typedef struct lt_idx {
+    uint8_t type;                /* 0x08 = uint8, the only type MNIST uses */
+    int ndim;
+    int64_t dims[LT_MAX_DIMS];
+    uint8_t *data;               /* prod(dims) elements */
+    int64_t count;               /* prod(dims) */
+} lt_idx_t;
+
+/* Read a whole IDX file; a truncated or malformed file is an error naming the path. */
+LT_API lt_status lt_idx_read(const char *path, lt_idx_t *out);
+LT_API void lt_idx_free(lt_idx_t *idx);
+
+#endif

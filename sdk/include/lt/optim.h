@@ -1,0 +1,39 @@
+/* lt/optim.h — optimizers with PyTorch's update formulas. Each constructor takes
+ * ownership of the parameter list (also on failure) and returns NULL on error. */
+#ifndef LT_OPTIM_H
+#define LT_OPTIM_H
+
+#include "module.h"
+
+/* An empty list, and appending a parameter tensor (for use outside a module). */
+LT_API lt_param_list_t *lt_param_list_new(void);
+LT_API lt_status lt_param_list_add(lt_param_list_t *list, lt_tensor_t *param);
+LT_API int64_t lt_param_list_len(const lt_param_list_t *list);
+LT_API void lt_param_list_free(lt_param_list_t *list);
+
+/* torch.optim.SGD(params, lr) */
+LT_API lt_optimizer_t *lt_sgd(lt_param_list_t *params, double lr);
+/* torch.optim.SGD with every option. */
+LT_API lt_optimizer_t *lt_sgd_ex(lt_param_list_t *params, double lr, double momentum,
+                                 double dampening, double weight_decay, bool nesterov);
+/* torch.optim.Adam(params, lr) with betas (0.9, 0.999), eps 1e-8. */
+LT_API lt_optimizer_t *lt_adam(lt_param_list_t *params, double lr);
+/* torch.optim.Adam with every option (weight decay added to the gradient). */
+LT_API lt_optimizer_t *lt_adam_ex(lt_param_list_t *params, double lr, double beta1,
+                                  double beta2, double eps, double weight_decay);
+/* torch.optim.AdamW(params, lr, weight_decay) (decoupled weight decay). */
+LT_API lt_optimizer_t *lt_adamw(lt_param_list_t *params, double lr, double weight_decay);
+LT_API lt_optimizer_t *lt_adamw_ex(lt_param_list_t *params, double lr, double beta1,
+                                   double beta2, double eps, double weight_decay);
+
+/* One update of every parameter that has a gradient. */
+LT_API lt_status lt_optimizer_step(lt_optimizer_t *opt);
+/* Set the gradients of the optimizer's parameters to zero. */
+LT_API lt_status lt_optimizer_zero_grad(lt_optimizer_t *opt);
+LT_API double lt_optimizer_lr(const lt_optimizer_t *opt);
+LT_API void lt_optimizer_set_lr(lt_optimizer_t *opt, double lr);
+/* "SGD", "Adam", "AdamW" */
+LT_API const char *lt_optimizer_name(const lt_optimizer_t *opt);
+LT_API void lt_optimizer_free(lt_optimizer_t *opt);
+
+#endif

@@ -1,0 +1,58 @@
+/* lt/plugin.h — finding, loading and checking plugins (used by lthost and by programs
+ * that embed liblt). A bare name is looked up in $LT_PLUGIN_PATH, then in the
+ * installed plugin directory next to liblt, then in the roots the caller adds; a
+ * value containing '/' is a file path. */
+#ifndef LT_PLUGIN_H
+#define LT_PLUGIN_H
+
+#include <stdint.h>
+
+#include "status.h"
+
+typedef enum {
+    LT_PLUGIN_MODULE,
+    LT_PLUGIN_ACCELERATOR,
+    LT_PLUGIN_STRATEGY,
+    LT_PLUGIN_PROFILER,
+    LT_PLUGIN_DATA,
+    LT_PLUGIN_KIND_COUNT
+} lt_plugin_kind;
+
+typedef struct lt_plugin lt_plugin_t; /* opaque: an opened, checked plugin */
+
+/* "module", "accelerator", "strategy", "profiler", "data" */
+LT_API const char *lt_plugin_kind_name(lt_plugin_kind kind);
+/* The folder name of a kind under a plugin root: "models", "accelerators", ... */
+LT_API const char *lt_plugin_kind_dir(lt_plugin_kind kind);
+
+/* Open a plugin of `kind`. extra_roots (NULL-terminated, may be NULL) are folders laid
+ * out as <root>/<kind dir>/[<name>/]<name>.so. On failure the message names the file,
+ * what is wrong and how to fix it. */
+LT_API lt_status lt_plugin_open(lt_plugin_kind kind, const char *name_or_path,
+                                const char *const *extra_roots, lt_plugin_t **out);
+/* The plugin's descriptor, zero-extended to the size this liblt knows: fields added
+ * by newer minors read as NULL/0 for older plugins. */
+LT_API const void *lt_plugin_desc(const lt_plugin_t *p);
+LT_API const char *lt_plugin_path(const lt_plugin_t *p);
+LT_API const char *lt_plugin_name(const lt_plugin_t *p);
+LT_API void lt_plugin_close(lt_plugin_t *p);
+
+typedef struct lt_plugin_info {
+    const char *path;
+    int ok;                /* 1: loads; 0: skipped, see why */
+    lt_plugin_kind kind;   /* valid when ok */
+    const char *name;      /* valid when ok */
+    uint32_t abi_major, abi_minor;
+    const char *why;       /* the loader's message when skipped */
+} lt_plugin_info;
+
+/* Open the device of an accelerator plugin; takes ownership of p (also on failure).
+ * threads <= 0 means all cores. */
+typedef struct lt_device lt_device_t;
+LT_API lt_status lt_device_from_plugin(lt_plugin_t *p, int threads, lt_device_t **out);
+
+/* Call fn for every *.so under the search path and extra_roots. */
+LT_API void lt_plugin_scan(const char *const *extra_roots,
+                           void (*fn)(void *user, const lt_plugin_info *info), void *user);
+
+#endif

@@ -1,0 +1,124 @@
+/* lt/tensor.h — tensors, arenas, devices and the differentiable ops.
+ *
+ * Ownership: a tensor made by an op belongs to the arena of its first input and lives
+ * until that arena is reset (the host resets a module's arena after every step).
+ * Ops return NULL on error (see lt_last_error()) and pass a NULL input straight
+ * through, so a chain of calls stops at the first failure. Shapes in comments. */
+#ifndef LT_TENSOR_H
+#define LT_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+#define LT_MAX_DIMS 8
+
+typedef enum { LT_F32 = 0, LT_I64 = 1, LT_DTYPE_COUNT } lt_dtype;
+
+typedef struct lt_tensor lt_tensor_t; /* opaque */
+typedef struct lt_arena lt_arena_t;   /* owns intermediates and the autograd tape */
+typedef struct lt_device lt_device_t; /* an opened accelerator plugin */
+
+/* ---- devices ---------------------------------------------------------------- */
+
+/* Open an accelerator plugin by name ("cpu") or path; threads <= 0 means all cores. */
+LT_API lt_status lt_device_open(const char *accel, int threads, lt_device_t **out);
+/* Close a device; every arena and tensor on it must be freed first. */
+LT_API void lt_device_close(lt_device_t *dev);
+/* The accelerator's name, e.g. "cpu". */
+LT_API const char *lt_device_name(const lt_device_t *dev);
+/* Wait for all queued work on the device. */
+LT_API lt_status lt_device_sync(lt_device_t *dev);
+
+/* ---- arenas ----------------------------------------------------------------- */
+
+/* A new arena whose tensors live on dev. */
+LT_API lt_arena_t *lt_arena_new(lt_device_t *dev);
+/* Free every tensor made in the arena and clear its tape; memory is kept for reuse. */
+LT_API void lt_arena_reset(lt_arena_t *a);
+/* Free the arena and everything in it. */
+LT_API void lt_arena_free(lt_arena_t *a);
+/* Disable (false) or re-enable gradient recording; returns the previous setting. */
+LT_API bool lt_arena_set_grad(lt_arena_t *a, bool enabled);
+
+/* ---- making and reading tensors --------------------------------------------- */
+
+/* A zero-filled tensor in arena a. */
+LT_API lt_tensor_t *lt_zeros(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *shape);
+/* A tensor filled with value. */
+LT_API lt_tensor_t *lt_full(lt_arena_t *a, int ndim, const int64_t *shape, float value);
+/* A tensor holding a copy of host memory data (numel * element size bytes). */
+LT_API lt_tensor_t *lt_from_host(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *shape,
+                                 const void *data);
+/* Copy the tensor's elements to host memory; nbytes must equal its size in bytes. */
+LT_API lt_status lt_to_host(const lt_tensor_t *t, void *dst, size_t nbytes);
+/* The single element of a one-element tensor, as a double (NaN on error). */
+LT_API double lt_item(const lt_tensor_t *t);
+
+LT_API int lt_ndim(const lt_tensor_t *t);
+/* Size of dimension i; negative i counts from the end. */
+LT_API int64_t lt_dim(const lt_tensor_t *t, int i);
+LT_API int64_t lt_numel(const lt_tensor_t *t);
+LT_API lt_dtype lt_dtype_of(const lt_tensor_t *t);
+LT_API const char *lt_dtype_name(lt_dtype dt);
+/* The gradient accumulated by lt_backward, or NULL. */
+LT_API lt_tensor_t *lt_grad(const lt_tensor_t *t);
+/* Mark a tensor as a leaf that receives a gradient. */
+LT_API lt_status lt_set_requires_grad(lt_tensor_t *t, bool requires);
+LT_API bool lt_requires_grad(const lt_tensor_t *t);
+
+/* ---- autograd --------------------------------------------------------------- */
+
+/* Back-propagate from a one-element tensor; leaves' gradients accumulate. */
+LT_API lt_status lt_backward(lt_tensor_t *loss);
+
+/* ---- ops (float32 unless noted; broadcasting follows PyTorch) ---------------- */
+
+LT_API lt_tensor_t *lt_add(lt_tensor_t *a, lt_tensor_t *b);
+LT_API lt_tensor_t *lt_sub(lt_tensor_t *a, lt_tensor_t *b);
+LT_API lt_tensor_t *lt_mul(lt_tensor_t *a, lt_tensor_t *b);
+LT_API lt_tensor_t *lt_div(lt_tensor_t *a, lt_tensor_t *b);
+/* x * s */
+LT_API lt_tensor_t *lt_scale(lt_tensor_t *x, float s);
+/* x + s */
+LT_API lt_tensor_t *lt_add_scalar(lt_tensor_t *x, float s);
+LT_API lt_tensor_t *lt_neg(lt_tensor_t *x);
+LT_API lt_tensor_t *lt_relu(lt_tensor_t *x);
+/* Exact (erf) GELU, PyTorch's default. */
+LT_API lt_tensor_t *lt_gelu(lt_tensor_t *x);
+LT_API lt_tensor_t *lt_tanh(lt_tensor_t *x);
+LT_API lt_tensor_t *lt_sigmoid(lt_tensor_t *x);
+LT_API lt_tensor_t *lt_exp(lt_tensor_t *x);
+/* Natural logarithm (named lt_ln: lt_log is the logging call, as self.log). */
+LT_API lt_tensor_t *lt_ln(lt_tensor_t *x);
+/* (M, K) @ (K, N) -> (M, N) */
+LT_API lt_tensor_t *lt_matmul(lt_tensor_t *a, lt_tensor_t *b);
+/* x (..., in) @ w(out, in)^T + b(out) -> (..., out); b may be NULL */
+LT_API lt_tensor_t *lt_linear_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b);
+/* Sum or mean of all elements -> shape () */
+LT_API lt_tensor_t *lt_sum(lt_tensor_t *x);
+LT_API lt_tensor_t *lt_mean(lt_tensor_t *x);
+/* Sum or mean over one dimension (negative counts from the end). */
+LT_API lt_tensor_t *lt_sum_dim(lt_tensor_t *x, int dim, bool keepdim);
+LT_API lt_tensor_t *lt_mean_dim(lt_tensor_t *x, int dim, bool keepdim);
+/* Along the last dimension. */
+LT_API lt_tensor_t *lt_softmax(lt_tensor_t *x);
+LT_API lt_tensor_t *lt_log_softmax(lt_tensor_t *x);
+/* logits (N, C), labels (N) int64 -> mean loss () */
+LT_API lt_tensor_t *lt_cross_entropy(lt_tensor_t *logits, lt_tensor_t *labels);
+/* mean((a - b)^2) -> () */
+LT_API lt_tensor_t *lt_mse_loss(lt_tensor_t *a, lt_tensor_t *b);
+/* Index of the maximum along the last dimension -> int64 (...); not differentiable. */
+LT_API lt_tensor_t *lt_argmax(lt_tensor_t *x);
+/* Share of rows whose argmax equals the label: logits (N, C), labels (N) -> () */
+LT_API lt_tensor_t *lt_accuracy(lt_tensor_t *logits, lt_tensor_t *labels);
+/* Same data, new shape (one entry may be -1). */
+LT_API lt_tensor_t *lt_reshape(lt_tensor_t *x, int ndim, const int64_t *shape);
+/* Collapse all dimensions from 1 on: (N, ...) -> (N, prod(...)) */
+LT_API lt_tensor_t *lt_flatten(lt_tensor_t *x);
+/* A copy that does not record history. */
+LT_API lt_tensor_t *lt_detach(lt_tensor_t *x);
+
+#endif

@@ -1,0 +1,102 @@
+/* Define-by-run autograd: every differentiable op appends a node to its arena's tape;
+ * lt_backward walks the tape backwards. Nodes are created in execution order, so the
+ * reverse of the tape is a valid topological order without building a graph. */
+#include <stdlib.h>
+
+#include "lt_impl.h"
+
+lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tensor_t *b,
+                    lt_tensor_t *c) {
+    lt_arena_t *arena = out->arena;
+    if (!arena->grad_enabled) return NULL;
+    bool needs = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+    if (!needs) return NULL;
+    lt_node *n = lt__slab_push(&arena->nodes);
+    if (!n) {
+        lt_set_error(LT_ERR_OOM, "out of host memory recording the autograd tape");
+        return NULL;
+    }
+    n->backward = bw;
+    n->out = out;
+    n->in[0] = a;
+    n->in[1] = b;
+    n->in[2] = c;
+    out->grad_fn = n;
+    out->requires_grad = true;
+    return n;
+}
+
+lt_tensor_t *lt__sum_to(lt_tensor_t *g, int ndim, const int64_t *shape) {
+    if (!g) return NULL;
+    int lead = g->ndim - ndim;
+    if (lead > 0) { /* leading dimensions the target lacks: sum them away */
+        int64_t mid = 1;
+        for (int i = 0; i < lead; i++) mid *= g->shape[i];
+        lt_tensor_t *r = lt__tensor_new(g->arena, LT_F32, g->ndim - lead, g->shape + lead);
+        if (!r) return NULL;
+        LT_K(g).reduce_sum(LT_KST(g), 1, mid, r->numel, lt__f32(g), 1.0f, lt__f32(r));
+        g = r;
+    }
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] != 1 || g->shape[d] == 1) continue;
+        int64_t outer = 1, inner = 1;
+        for (int i = 0; i < d; i++) outer *= g->shape[i];
+        for (int i = d + 1; i < g->ndim; i++) inner *= g->shape[i];
+        int64_t rshape[LT_MAX_DIMS];
+        for (int i = 0; i < g->ndim; i++) rshape[i] = i == d ? 1 : g->shape[i];
+        lt_tensor_t *r = lt__tensor_new(g->arena, LT_F32, g->ndim, rshape);
+        if (!r) return NULL;
+        LT_K(g).reduce_sum(LT_KST(g), outer, g->shape[d], inner, lt__f32(g), 1.0f, lt__f32(r));
+        g = r;
+    }
+    return g;
+}
+
+lt_status lt__zero_grad(lt_tensor_t *t) {
+    if (!t->grad) {
+        t->grad = lt__tensor_new_persistent(t->arena, LT_F32, t->ndim, t->shape);
+        if (!t->grad) return lt_last_status();
+    }
+    LT_K(t).fill(LT_KST(t), t->grad->numel, 0.0f, lt__f32(t->grad));
+    return LT_OK;
+}
+
+void lt__accum_grad(lt_tensor_t *t, lt_tensor_t *g) {
+    if (!t || !g || !t->requires_grad) return;
+    if (!lt__same_shape(t, g)) g = lt__sum_to(g, t->ndim, t->shape);
+    if (!g) return;
+    if (t->persistent) { /* a parameter: accumulate in place into its long-lived grad */
+        if (!t->grad && lt__zero_grad(t) != LT_OK) return;
+        LT_K(t).binary(LT_KST(t), LT_BIN_ADD, t->numel, lt__f32(t->grad), lt__f32(g),
+                       lt__f32(t->grad), NULL);
+    } else if (!t->grad) {
+        t->grad = g; /* may be shared with another input: never modified in place */
+    } else {
+        t->grad = lt_add(t->grad, g);
+    }
+}
+
+lt_status lt_backward(lt_tensor_t *loss) {
+    if (!loss) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
+    if (loss->numel != 1)
+        return lt_set_error(LT_ERR_SHAPE, "lt_backward: the loss must have one element, it has "
+                            "%lld (reduce it with lt_mean or lt_sum)", (long long)loss->numel);
+    if (!loss->requires_grad)
+        return lt_set_error(LT_ERR_STATE, "lt_backward: the loss does not depend on any "
+                            "parameter (was it computed under no_grad, or detached?)");
+    lt_arena_t *a = loss->arena;
+    for (size_t i = 0; i < a->tensors.used; i++) { /* forget a previous backward's results */
+        lt_tensor_t *t = lt__slab_get(&a->tensors, i);
+        if (t->grad_fn) t->grad = NULL;
+    }
+    bool prev = lt_arena_set_grad(a, false);
+    lt_clear_error();
+    loss->grad = lt_full(a, loss->ndim, loss->shape, 1.0f);
+    for (size_t i = a->nodes.used; i-- > 0;) {
+        lt_node *n = lt__slab_get(&a->nodes, i);
+        if (n->out->grad) n->backward(n, n->out->grad);
+        if (lt_last_status() != LT_OK) break;
+    }
+    lt_arena_set_grad(a, prev);
+    return lt_last_status();
+}

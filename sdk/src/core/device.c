@@ -1,0 +1,168 @@
+/* Devices: an opened accelerator plugin plus a caching allocator, so that a
+ * steady-state training step reuses freed blocks instead of calling alloc(). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lt_impl.h"
+
+/* ---- caching allocator ----------------------------------------------------------- */
+
+static size_t pool_round(size_t n) { return n == 0 ? 64 : (n + 63) & ~(size_t)63; }
+static size_t pool_bucket(size_t size) { return (size / 64) % LT_POOL_BUCKETS; }
+
+static void *pool_alloc(lt_device_t *dev, size_t size) {
+    lt_block **link = &dev->pool.free_by_size[pool_bucket(size)];
+    for (lt_block *b = *link; b; link = &b->next, b = b->next) {
+        if (b->size != size) continue;
+        *link = b->next;
+        void *ptr = b->ptr;
+        b->next = dev->pool.spare;
+        dev->pool.spare = b;
+        dev->pool.cached_bytes -= size;
+        return ptr;
+    }
+    return dev->k.alloc(dev->state, size);
+}
+
+static void pool_free(lt_device_t *dev, void *ptr, size_t size) {
+    lt_block *b = dev->pool.spare;
+    if (b) {
+        dev->pool.spare = b->next;
+    } else if (!(b = malloc(sizeof *b))) {
+        dev->k.free(dev->state, ptr); /* cannot cache it: give it back */
+        return;
+    }
+    b->ptr = ptr;
+    b->size = size;
+    lt_block **head = &dev->pool.free_by_size[pool_bucket(size)];
+    b->next = *head;
+    *head = b;
+    dev->pool.cached_bytes += size;
+}
+
+static void pool_release_all(lt_device_t *dev) {
+    for (int i = 0; i < LT_POOL_BUCKETS; i++) {
+        for (lt_block *b = dev->pool.free_by_size[i], *next; b; b = next) {
+            next = b->next;
+            dev->k.free(dev->state, b->ptr);
+            free(b);
+        }
+        dev->pool.free_by_size[i] = NULL;
+    }
+    for (lt_block *b = dev->pool.spare, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    dev->pool.spare = NULL;
+    dev->pool.cached_bytes = 0;
+}
+
+/* ---- storage --------------------------------------------------------------------- */
+
+lt_storage *lt__storage_new(lt_device_t *dev, size_t nbytes) {
+    lt_storage *s = dev->spare_storage;
+    if (s) {
+        dev->spare_storage = s->next_free;
+    } else if (!(s = malloc(sizeof *s))) {
+        lt_set_error(LT_ERR_OOM, "out of host memory for a tensor header");
+        return NULL;
+    }
+    size_t size = pool_round(nbytes);
+    s->data = pool_alloc(dev, size);
+    if (!s->data) {
+        s->next_free = dev->spare_storage;
+        dev->spare_storage = s;
+        lt_set_error(LT_ERR_OOM, "%s: out of device memory allocating %zu bytes "
+                     "(reduce --data.batch_size or the model size)", dev->k.name, nbytes);
+        return NULL;
+    }
+    s->dev = dev;
+    s->nbytes = size;
+    s->refcount = 1;
+    s->next_free = NULL;
+    return s;
+}
+
+void lt__storage_retain(lt_storage *s) { s->refcount++; }
+
+void lt__storage_release(lt_storage *s) {
+    if (!s || --s->refcount > 0) return;
+    lt_device_t *dev = s->dev;
+    pool_free(dev, s->data, s->nbytes);
+    s->next_free = dev->spare_storage;
+    dev->spare_storage = s;
+}
+
+/* ---- devices --------------------------------------------------------------------- */
+
+/* Slots the runtime calls unconditionally: a table missing one is refused at open. */
+static const char *missing_slot(const lt_accelerator_desc *k) {
+#define REQUIRE_(slot) if (!k->slot) return #slot;
+    REQUIRE_(init) REQUIRE_(alloc) REQUIRE_(free) REQUIRE_(memcpy_h2d) REQUIRE_(memcpy_d2h)
+    REQUIRE_(memcpy_d2d) REQUIRE_(fill) REQUIRE_(affine) REQUIRE_(unary) REQUIRE_(binary)
+    REQUIRE_(reduce_sum) REQUIRE_(gemm) REQUIRE_(softmax) REQUIRE_(log_softmax)
+    REQUIRE_(softmax_bwd) REQUIRE_(log_softmax_bwd) REQUIRE_(cross_entropy)
+    REQUIRE_(cross_entropy_bwd) REQUIRE_(argmax) REQUIRE_(eq_i64) REQUIRE_(sgd_step)
+    REQUIRE_(adam_step)
+#undef REQUIRE_
+    return NULL;
+}
+
+lt_status lt_device_from_plugin(lt_plugin_t *p, int threads, lt_device_t **out) {
+    *out = NULL;
+    if (!p) return lt_last_status();
+    lt_device_t *dev = calloc(1, sizeof *dev);
+    if (!dev) {
+        lt_plugin_close(p);
+        return lt_set_error(LT_ERR_OOM, "out of host memory opening a device");
+    }
+    dev->k = *(const lt_accelerator_desc *)lt_plugin_desc(p);
+    dev->plugin = p;
+    const char *slot = missing_slot(&dev->k);
+    if (slot) {
+        lt_set_error(LT_ERR_PLUGIN, "%s: accelerator '%s' leaves the required slot '%s' NULL; "
+                     "fill every slot of lt_accelerator_desc", lt_plugin_path(p), dev->k.name, slot);
+        lt_device_close(dev);
+        return LT_ERR_PLUGIN;
+    }
+    lt_accel_opts opts = {.struct_size = sizeof opts, .threads = threads};
+    lt_clear_error();
+    lt_status s = dev->k.init(&opts, &dev->state);
+    if (s != LT_OK) {
+        if (!*lt_last_error())
+            lt_set_error(s, "%s: accelerator '%s' failed to initialise", lt_plugin_path(p),
+                         dev->k.name);
+        lt_device_close(dev);
+        return s;
+    }
+    *out = dev;
+    return LT_OK;
+}
+
+lt_status lt_device_open(const char *accel, int threads, lt_device_t **out) {
+    lt_plugin_t *p = NULL;
+    *out = NULL;
+    lt_status s = lt_plugin_open(LT_PLUGIN_ACCELERATOR, accel, NULL, &p);
+    if (s != LT_OK) return s;
+    return lt_device_from_plugin(p, threads, out);
+}
+
+void lt_device_close(lt_device_t *dev) {
+    if (!dev) return;
+    if (dev->state) {
+        pool_release_all(dev);
+        if (dev->k.shutdown) dev->k.shutdown(dev->state);
+    }
+    for (lt_storage *s = dev->spare_storage, *next; s; s = next) {
+        next = s->next_free;
+        free(s);
+    }
+    lt_plugin_close(dev->plugin);
+    free(dev);
+}
+
+const char *lt_device_name(const lt_device_t *dev) { return dev->k.name; }
+
+lt_status lt_device_sync(lt_device_t *dev) {
+    return dev->k.sync ? dev->k.sync(dev->state) : LT_OK;
+}

@@ -1,0 +1,219 @@
+/* The DataLoader: an epoch's index order (shuffled from (seed, epoch)), cut into batches
+ * that worker threads fill ahead of the trainer into a ring of buffers allocated once.
+ * Batches are delivered strictly in order; the trainer waits only for one not yet filled. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lt_impl.h"
+
+typedef enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY } slot_state;
+
+typedef struct slot {
+    slot_state state;
+    lt_host_batch hb;
+    lt_status status; /* the fill's result */
+    char err[512];    /* its message: errors are thread-local, so carried over by hand */
+} slot;
+
+struct lt_loader {
+    lt_dataset ds;
+    lt_loader_opts o;
+    uint64_t seed;
+    int64_t x_elems, y_bytes; /* per sample */
+    int64_t nbatches;         /* per full epoch */
+    int64_t *order;           /* sample indices of the current epoch */
+    slot *slots;
+    int nslots, nthreads;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t work, ready;
+    int64_t limit;        /* batches in the current epoch */
+    int64_t next_claim;   /* next batch a worker fills */
+    int64_t next_deliver; /* next batch the trainer gets */
+    int held;             /* slot the trainer holds, or -1 */
+    bool stop;
+};
+
+static lt_status check_args(const lt_dataset *ds, const lt_loader_opts *o) {
+    if (!ds || !o) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: NULL argument");
+    if (ds->struct_size < sizeof *ds || o->struct_size < sizeof *o)
+        return lt_set_error(LT_ERR_ABI, "lt_loader_new: dataset or options struct_size too small "
+                            "(%u, %u; expected %zu, %zu): set struct_size = sizeof(...)",
+                            ds->struct_size, o->struct_size, sizeof *ds, sizeof *o);
+    if (!ds->fill || ds->length < 0 || ds->x_ndim < 0 || ds->x_ndim > LT_MAX_DIMS - 1 ||
+        ds->y_ndim < 0 || ds->y_ndim > LT_MAX_DIMS - 1 || (ds->y_dtype != LT_F32 && ds->y_dtype != LT_I64))
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: the dataset needs a fill function, "
+                            "a length >= 0, at most %d sample dimensions and a float32 or int64 y",
+                            LT_MAX_DIMS - 1);
+    for (int i = 0; i < ds->x_ndim; i++)
+        if (ds->x_shape[i] <= 0) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: x_shape[%d] is %lld", i, (long long)ds->x_shape[i]);
+    for (int i = 0; i < ds->y_ndim; i++)
+        if (ds->y_shape[i] <= 0) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: y_shape[%d] is %lld", i, (long long)ds->y_shape[i]);
+    if (o->batch_size < 1 || o->num_workers < 0 || o->num_workers > 64)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: batch_size must be >= 1 and num_workers "
+                            "in [0, 64] (got %lld and %d)", (long long)o->batch_size, o->num_workers);
+    return LT_OK;
+}
+
+/* Fill slot s with batch b (called without the lock held). */
+static void fill_slot(lt_loader_t *l, slot *s, int64_t b) {
+    int64_t first = b * l->o.batch_size, n = l->ds.length - first;
+    if (n > l->o.batch_size) n = l->o.batch_size;
+    s->hb.n = n;
+    s->hb.index = b;
+    lt_clear_error();
+    s->status = l->ds.fill(l->ds.user, l->order + first, n, s->hb.x, s->hb.y);
+    if (s->status != LT_OK)
+        snprintf(s->err, sizeof s->err, "%s", *lt_last_error() ? lt_last_error() : lt_status_str(s->status));
+}
+
+static void *worker_main(void *arg) {
+    lt_loader_t *l = arg;
+    pthread_mutex_lock(&l->mu);
+    while (!l->stop) {
+        int64_t b = l->next_claim;
+        slot *s = &l->slots[b % l->nslots];
+        if (b >= l->limit || b >= l->next_deliver + l->nslots || s->state != SLOT_EMPTY) {
+            pthread_cond_wait(&l->work, &l->mu);
+            continue;
+        }
+        l->next_claim++;
+        s->state = SLOT_FILLING;
+        pthread_mutex_unlock(&l->mu);
+        fill_slot(l, s, b);
+        pthread_mutex_lock(&l->mu);
+        s->state = SLOT_READY;
+        pthread_cond_broadcast(&l->ready);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+static lt_status alloc_slots(lt_loader_t *l) {
+    l->nslots = l->nthreads ? 2 * l->nthreads : 1;
+    if (!(l->slots = calloc((size_t)l->nslots, sizeof *l->slots))) return LT_ERR_OOM;
+    for (int i = 0; i < l->nslots; i++) {
+        l->slots[i].hb.x = malloc((size_t)(l->o.batch_size * l->x_elems) * sizeof(float) + 1);
+        l->slots[i].hb.y = malloc((size_t)(l->o.batch_size * l->y_bytes) + 1);
+        if (!l->slots[i].hb.x || !l->slots[i].hb.y) return LT_ERR_OOM;
+    }
+    return LT_OK;
+}
+
+lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed, lt_loader_t **out) {
+    *out = NULL;
+    lt_status s = check_args(ds, opts);
+    if (s != LT_OK) return s;
+    lt_loader_t *l = calloc(1, sizeof *l);
+    if (!l) return lt_set_error(LT_ERR_OOM, "out of memory creating a DataLoader");
+    l->ds = *ds;
+    l->o = *opts;
+    l->seed = seed;
+    l->held = -1;
+    l->x_elems = l->y_bytes = 1;
+    for (int i = 0; i < ds->x_ndim; i++) l->x_elems *= ds->x_shape[i];
+    for (int i = 0; i < ds->y_ndim; i++) l->y_bytes *= ds->y_shape[i];
+    l->y_bytes *= (int64_t)lt__dtype_size(ds->y_dtype);
+    l->nbatches = opts->drop_last ? ds->length / opts->batch_size
+                                  : (ds->length + opts->batch_size - 1) / opts->batch_size;
+    l->nthreads = opts->num_workers;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->work, NULL);
+    pthread_cond_init(&l->ready, NULL);
+    l->order = malloc((size_t)(ds->length ? ds->length : 1) * sizeof *l->order);
+    if (!l->order || alloc_slots(l) != LT_OK ||
+        !(l->threads = calloc((size_t)l->nthreads + 1, sizeof *l->threads))) {
+        lt_loader_free(l);
+        return lt_set_error(LT_ERR_OOM, "out of memory for DataLoader buffers (batch_size %lld)",
+                            (long long)opts->batch_size);
+    }
+    for (int i = 0; i < l->nthreads; i++) {
+        if (pthread_create(&l->threads[i], NULL, worker_main, l) != 0) {
+            l->nthreads = i;
+            lt_loader_free(l);
+            return lt_set_error(LT_ERR_STATE, "DataLoader: cannot start worker thread %d", i);
+        }
+    }
+    *out = l;
+    return LT_OK;
+}
+
+int64_t lt_loader_num_batches(const lt_loader_t *l) { return l ? l->nbatches : 0; }
+
+lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
+    pthread_mutex_lock(&l->mu);
+    l->limit = 0; /* stop claims, then wait for fills of the old epoch to land */
+    for (;;) {
+        bool filling = false;
+        for (int i = 0; i < l->nslots; i++) filling |= l->slots[i].state == SLOT_FILLING;
+        if (!filling) break;
+        pthread_cond_wait(&l->ready, &l->mu);
+    }
+    for (int i = 0; i < l->nslots; i++) l->slots[i].state = SLOT_EMPTY;
+    if (l->o.shuffle) {
+        lt_rng_t r = lt_rng_make(l->seed, (uint64_t)epoch);
+        lt_randperm(&r, l->ds.length, l->order);
+    } else {
+        for (int64_t i = 0; i < l->ds.length; i++) l->order[i] = i;
+    }
+    l->next_claim = l->next_deliver = 0;
+    l->held = -1;
+    l->limit = max_batches < 0 || max_batches > l->nbatches ? l->nbatches : max_batches;
+    pthread_cond_broadcast(&l->work);
+    pthread_mutex_unlock(&l->mu);
+    return LT_OK;
+}
+
+lt_status lt_loader_next(lt_loader_t *l, const lt_host_batch **out) {
+    *out = NULL;
+    pthread_mutex_lock(&l->mu);
+    if (l->held >= 0) { /* the trainer is done with the previous batch */
+        l->slots[l->held].state = SLOT_EMPTY;
+        l->held = -1;
+        pthread_cond_broadcast(&l->work);
+    }
+    int64_t b = l->next_deliver;
+    if (b >= l->limit) {
+        pthread_mutex_unlock(&l->mu);
+        return LT_OK;
+    }
+    int i = (int)(b % l->nslots);
+    slot *s = &l->slots[i];
+    if (l->nthreads == 0) {
+        s->state = SLOT_FILLING;
+        pthread_mutex_unlock(&l->mu);
+        fill_slot(l, s, b);
+        pthread_mutex_lock(&l->mu);
+        s->state = SLOT_READY;
+    }
+    while (s->state != SLOT_READY) pthread_cond_wait(&l->ready, &l->mu);
+    l->next_deliver++;
+    l->held = i;
+    lt_status st = s->status;
+    pthread_mutex_unlock(&l->mu);
+    if (st != LT_OK) return lt_set_error(st, "%s", s->err);
+    *out = &s->hb;
+    return LT_OK;
+}
+
+void lt_loader_free(lt_loader_t *l) {
+    if (!l) return;
+    pthread_mutex_lock(&l->mu);
+    l->stop = true;
+    pthread_cond_broadcast(&l->work);
+    pthread_mutex_unlock(&l->mu);
+    for (int i = 0; i < l->nthreads; i++) pthread_join(l->threads[i], NULL);
+    for (int i = 0; l->slots && i < l->nslots; i++) {
+        free(l->slots[i].hb.x);
+        free(l->slots[i].hb.y);
+    }
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->work);
+    pthread_cond_destroy(&l->ready);
+    free(l->slots);
+    free(l->threads);
+    free(l->order);
+    free(l);
+}

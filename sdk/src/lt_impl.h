@@ -1,0 +1,143 @@
+/* lt_impl.h — liblt's internal structures, shared by sdk/src only. */
+#ifndef LT_IMPL_H
+#define LT_IMPL_H
+
+#include <lt/accelerator.h>
+#include <lt/lt.h>
+
+/* ---- devices and the caching allocator ------------------------------------------ */
+
+typedef struct lt_block {
+    void *ptr;
+    size_t size;
+    struct lt_block *next;
+} lt_block;
+
+#define LT_POOL_BUCKETS 64
+
+/* Freed blocks are kept per rounded size, so a steady-state step never allocates. */
+typedef struct lt_pool {
+    lt_block *free_by_size[LT_POOL_BUCKETS]; /* hash on rounded size, exact match */
+    lt_block *spare;                         /* unused block headers */
+    size_t cached_bytes;
+} lt_pool;
+
+typedef struct lt_storage {
+    lt_device_t *dev;
+    void *data; /* device memory */
+    size_t nbytes;
+    int refcount;
+    struct lt_storage *next_free;
+} lt_storage;
+
+struct lt_device {
+    lt_accelerator_desc k; /* zero-extended copy of the plugin's table */
+    void *state;
+    lt_plugin_t *plugin;
+    lt_pool pool;
+    lt_storage *spare_storage; /* unused storage headers */
+};
+
+/* A storage of nbytes from dev's pool (refcount 1); NULL + error when out of memory. */
+lt_storage *lt__storage_new(lt_device_t *dev, size_t nbytes);
+void lt__storage_retain(lt_storage *s);
+void lt__storage_release(lt_storage *s);
+
+/* ---- tensors and arenas ---------------------------------------------------------- */
+
+typedef struct lt_node lt_node;
+
+struct lt_tensor {
+    lt_dtype dtype;
+    int ndim;
+    int64_t shape[LT_MAX_DIMS];
+    int64_t numel;
+    lt_storage *st;
+    size_t offset;      /* bytes into st->data */
+    lt_arena_t *arena;  /* where results of ops on this tensor go */
+    lt_node *grad_fn;   /* the op that made it; NULL for leaves */
+    lt_tensor_t *grad;
+    bool requires_grad;
+    bool persistent;    /* owned by whoever made it, not by the arena */
+};
+
+#define LT_NODE_MAX_IN 3
+typedef void (*lt_backward_fn)(lt_node *n, lt_tensor_t *gout);
+
+struct lt_node {
+    lt_backward_fn backward;
+    lt_tensor_t *out;
+    lt_tensor_t *in[LT_NODE_MAX_IN];
+    lt_tensor_t *saved; /* an extra tensor the backward needs (e.g. softmax probs) */
+    double s;           /* a scalar the backward needs */
+    int64_t i;          /* an integer the backward needs */
+};
+
+#define LT_SLAB_CHUNK 256
+
+/* Fixed-size objects carved from chunks that are kept across resets. */
+typedef struct lt_slab {
+    void **chunks;
+    size_t nchunks, cap_chunks, used, elem_size;
+} lt_slab;
+
+struct lt_arena {
+    lt_device_t *dev;
+    bool grad_enabled;
+    lt_slab tensors; /* lt_tensor, creation order */
+    lt_slab nodes;   /* lt_node, creation order = a topological order of the tape */
+};
+
+void *lt__slab_get(lt_slab *s, size_t i);
+void *lt__slab_push(lt_slab *s);
+void lt__slab_free(lt_slab *s);
+
+/* Element size of a dtype. */
+size_t lt__dtype_size(lt_dtype dt);
+/* Device pointer to the first element. */
+static inline void *lt__data(const lt_tensor_t *t) { return (char *)t->st->data + t->offset; }
+static inline float *lt__f32(const lt_tensor_t *t) { return (float *)lt__data(t); }
+static inline lt_device_t *lt__dev(const lt_tensor_t *t) { return t->arena->dev; }
+#define LT_K(t) (lt__dev(t)->k)
+#define LT_KST(t) (lt__dev(t)->state)
+
+/* A new uninitialised tensor in arena a. */
+lt_tensor_t *lt__tensor_new(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *shape);
+/* A new uninitialised tensor owned by the caller (free with lt__tensor_free); results of
+ * ops on it go to `arena`. */
+lt_tensor_t *lt__tensor_new_persistent(lt_arena_t *arena, lt_dtype dt, int ndim,
+                                       const int64_t *shape);
+/* A persistent view of numel elements of storage st at byte offset. */
+lt_tensor_t *lt__tensor_view_persistent(lt_arena_t *arena, lt_storage *st, size_t offset,
+                                        int ndim, const int64_t *shape);
+void lt__tensor_free(lt_tensor_t *t);
+/* Checks shared by the ops: t non-NULL (else returns false silently), dtype. */
+bool lt__check_f32(const lt_tensor_t *t, const char *op);
+bool lt__same_shape(const lt_tensor_t *a, const lt_tensor_t *b);
+/* "(64, 784)" into buf. */
+const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n);
+
+/* ---- autograd ---------------------------------------------------------------------- */
+
+/* Record out = op(inputs) on the tape when grad is enabled and an input needs it;
+ * returns the node (to fill saved/s/i) or NULL when nothing is recorded. */
+lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tensor_t *b,
+                    lt_tensor_t *c);
+/* Add g into t's gradient, reducing broadcast dimensions first. */
+void lt__accum_grad(lt_tensor_t *t, lt_tensor_t *g);
+/* g summed down to shape (ndim, shape) (PyTorch's sum_to_size). */
+lt_tensor_t *lt__sum_to(lt_tensor_t *g, int ndim, const int64_t *shape);
+/* (M,K)x(K,N) with transposes, no recording: used by matmul's backward. */
+lt_tensor_t *lt__gemm(lt_tensor_t *a, bool ta, lt_tensor_t *b, bool tb);
+
+/* ---- parameters (shared by ctx and optimizers) ----------------------------------- */
+
+struct lt_param_list {
+    lt_tensor_t **items;
+    int64_t len, cap;
+};
+
+/* Set t's gradient to zeros (allocating it when missing). */
+lt_status lt__zero_grad(lt_tensor_t *t);
+
+#endif

@@ -1,0 +1,286 @@
+/* The module context: parameters (declared in setup, then laid out in one buffer),
+ * optimizers, loop position, data splits. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx_impl.h"
+
+lt_ctx_t *lt_ctx_new(lt_device_t *dev, const char *plugin_name, const lt_hparam_desc *hparams,
+                     size_t self_size, uint64_t seed) {
+    lt_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) goto oom;
+    ctx->dev = dev;
+    ctx->seed = seed;
+    ctx->batch_size = 1;
+    if (!(ctx->plugin_name = strdup(plugin_name ? plugin_name : "?"))) goto oom;
+    if (!(ctx->self = calloc(1, self_size ? self_size : 1))) goto oom;
+    if (dev && !(ctx->arena = lt_arena_new(dev))) goto fail;
+    if (lt__hparams_init(ctx, hparams) != LT_OK) goto fail;
+    return ctx;
+oom:
+    lt_set_error(LT_ERR_OOM, "out of host memory creating the context of %s", plugin_name);
+fail:
+    lt_ctx_free(ctx);
+    return NULL;
+}
+
+void lt_ctx_free(lt_ctx_t *ctx) {
+    if (!ctx) return;
+    for (int i = 0; i < ctx->nopts; i++) lt_optimizer_free(ctx->opts[i]);
+    free(ctx->opts);
+    lt__metrics_free(ctx);
+    lt_arena_free(ctx->arena);
+    for (int i = 0; i < ctx->nparams; i++) {
+        free(ctx->params[i].name);
+        lt__tensor_free(ctx->params[i].t);
+    }
+    free(ctx->params);
+    if (ctx->values) lt__storage_release(ctx->values);
+    if (ctx->grads) lt__storage_release(ctx->grads);
+    for (owned_block *b = ctx->owned, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    lt__hparams_free(ctx);
+    free(ctx->self);
+    free(ctx->plugin_name);
+    free(ctx);
+}
+
+void *lt__ctx_alloc(lt_ctx_t *ctx, size_t n) {
+    owned_block *b = calloc(1, sizeof *b + n);
+    if (!b) return NULL;
+    b->next = ctx->owned;
+    ctx->owned = b;
+    return b + 1;
+}
+
+void *lt_ctx_self(lt_ctx_t *ctx) { return ctx->self; }
+lt_arena_t *lt_ctx_arena(lt_ctx_t *ctx) { return ctx ? ctx->arena : NULL; }
+int64_t lt_current_epoch(lt_ctx_t *ctx) { return ctx ? ctx->epoch : -1; }
+int64_t lt_global_step(lt_ctx_t *ctx) { return ctx ? ctx->global_step : -1; }
+lt_status lt_ok(lt_ctx_t *ctx) { (void)ctx; return lt_last_status(); }
+
+void lt_ctx_set_progress(lt_ctx_t *ctx, int64_t epoch, int64_t global_step) {
+    ctx->epoch = epoch;
+    ctx->global_step = global_step;
+}
+
+void lt_ctx_set_batch_size(lt_ctx_t *ctx, int64_t n) { ctx->batch_size = n; }
+
+/* ---- parameters ------------------------------------------------------------------ */
+
+static lt_status param_error(lt_ctx_t *ctx, const char *name, const char *why) {
+    return lt_set_error(LT_ERR_INVALID_ARG, "%s: parameter '%s': %s", ctx->plugin_name,
+                        name ? name : "(null)", why);
+}
+
+lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *shape,
+                      lt_init init) {
+    if (!ctx || !ctx->arena) {
+        lt_set_error(LT_ERR_STATE, "lt_param: this context has no device (a data plugin?)");
+        return NULL;
+    }
+    if (ctx->materialized) {
+        param_error(ctx, name, "declared after setup(); declare every parameter in setup()");
+        return NULL;
+    }
+    if (!name || !*name) {
+        param_error(ctx, name, "a parameter needs a non-empty name");
+        return NULL;
+    }
+    for (int i = 0; i < ctx->nparams; i++)
+        if (strcmp(ctx->params[i].name, name) == 0) {
+            param_error(ctx, name, "declared twice; parameter names must be unique");
+            return NULL;
+        }
+    if (ctx->nparams == ctx->cap_params) {
+        int cap = ctx->cap_params ? 2 * ctx->cap_params : 16;
+        param_entry *p = realloc(ctx->params, (size_t)cap * sizeof *p);
+        if (!p) {
+            lt_set_error(LT_ERR_OOM, "out of host memory declaring parameter %s", name);
+            return NULL;
+        }
+        ctx->params = p;
+        ctx->cap_params = cap;
+    }
+    lt_tensor_t *t = calloc(1, sizeof *t);
+    char *copy = strdup(name);
+    int64_t numel = 1;
+    for (int i = 0; i < ndim && ndim <= LT_MAX_DIMS; i++) numel *= shape[i] > 0 ? shape[i] : 0;
+    if (!t || !copy || ndim < 1 || ndim > LT_MAX_DIMS || numel == 0) {
+        free(t);
+        free(copy);
+        if (ndim < 1 || ndim > LT_MAX_DIMS || numel == 0)
+            param_error(ctx, name, "shape must have 1 to 8 positive sizes");
+        else
+            lt_set_error(LT_ERR_OOM, "out of host memory declaring parameter %s", name);
+        return NULL;
+    }
+    t->dtype = LT_F32;
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->numel = numel;
+    t->arena = ctx->arena;
+    t->requires_grad = true;
+    t->persistent = true;
+    ctx->params[ctx->nparams++] = (param_entry){copy, t, init};
+    return t;
+}
+
+/* Fill host memory v (numel floats) as torch.nn.init would, from the parameter's stream. */
+static void init_values(const param_entry *p, lt_rng_t *rng, float *v) {
+    const lt_tensor_t *t = p->t;
+    double a = p->init.a, b = p->init.b;
+    if (p->init.kind == LT_INIT_KAIMING_UNIFORM) {
+        int64_t fan_in = t->ndim > 1 ? t->numel / t->shape[0] : t->numel;
+        double gain = sqrt(2.0 / (1.0 + a * a));
+        b = gain * sqrt(3.0 / (double)fan_in);
+        a = -b;
+    }
+    for (int64_t i = 0; i < t->numel; i++) {
+        switch (p->init.kind) {
+        case LT_INIT_CONST: v[i] = (float)a; break;
+        case LT_INIT_NORMAL: v[i] = (float)(a + b * lt_rng_normal(rng)); break;
+        default: v[i] = (float)(a + (b - a) * lt_rng_uniform(rng)); break;
+        }
+    }
+}
+
+/* Each parameter draws from its own stream, so adding a layer leaves the others' initial
+ * values unchanged. Streams below 2^32 belong to the data loader (one per epoch). */
+static lt_status init_params(lt_ctx_t *ctx, int64_t total) {
+    float *host = malloc((size_t)total * sizeof *host);
+    if (!host) return lt_set_error(LT_ERR_OOM, "out of host memory initialising parameters");
+    int64_t off = 0;
+    for (int i = 0; i < ctx->nparams; i++) {
+        lt_rng_t rng = lt_rng_make(ctx->seed, (1ull << 32) + (uint64_t)i);
+        init_values(&ctx->params[i], &rng, host + off);
+        off += ctx->params[i].t->numel;
+    }
+    ctx->dev->k.memcpy_h2d(ctx->dev->state, ctx->values->data, host, (size_t)total * sizeof *host);
+    free(host);
+    return LT_OK;
+}
+
+lt_status lt_ctx_materialize(lt_ctx_t *ctx) {
+    if (ctx->materialized) return LT_OK;
+    int64_t total = 0;
+    for (int i = 0; i < ctx->nparams; i++) total += ctx->params[i].t->numel;
+    ctx->materialized = true;
+    if (total == 0) return LT_OK;
+    size_t bytes = (size_t)total * sizeof(float);
+    if (!(ctx->values = lt__storage_new(ctx->dev, bytes))) return lt_last_status();
+    if (!(ctx->grads = lt__storage_new(ctx->dev, bytes))) return lt_last_status();
+    ctx->dev->k.fill(ctx->dev->state, total, 0.0f, ctx->grads->data);
+    size_t off = 0;
+    for (int i = 0; i < ctx->nparams; i++) {
+        lt_tensor_t *t = ctx->params[i].t;
+        t->st = ctx->values;
+        t->offset = off;
+        lt__storage_retain(ctx->values);
+        t->grad = lt__tensor_view_persistent(ctx->arena, ctx->grads, off, t->ndim, t->shape);
+        if (!t->grad) return lt_last_status();
+        off += (size_t)t->numel * sizeof(float);
+    }
+    return init_params(ctx, total);
+}
+
+int lt_ctx_num_params(const lt_ctx_t *ctx) { return ctx->nparams; }
+
+lt_tensor_t *lt_ctx_param(const lt_ctx_t *ctx, int i, const char **name) {
+    if (i < 0 || i >= ctx->nparams) return NULL;
+    if (name) *name = ctx->params[i].name;
+    return ctx->params[i].t;
+}
+
+int64_t lt_num_parameters(lt_ctx_t *ctx) {
+    int64_t n = 0;
+    for (int i = 0; ctx && i < ctx->nparams; i++) n += ctx->params[i].t->numel;
+    return n;
+}
+
+lt_param_list_t *lt_parameters_with_prefix(lt_ctx_t *ctx, const char *prefix) {
+    lt_param_list_t *l = lt_param_list_new();
+    size_t plen = prefix ? strlen(prefix) : 0;
+    for (int i = 0; l && i < ctx->nparams; i++) {
+        if (plen && strncmp(ctx->params[i].name, prefix, plen) != 0) continue;
+        if (lt_param_list_add(l, ctx->params[i].t) != LT_OK) {
+            lt_param_list_free(l);
+            return NULL;
+        }
+    }
+    return l;
+}
+
+lt_param_list_t *lt_parameters(lt_ctx_t *ctx) { return lt_parameters_with_prefix(ctx, NULL); }
+
+/* ---- layers ---------------------------------------------------------------------- */
+
+lt_linear_t *lt_linear(lt_ctx_t *ctx, const char *name, int64_t in, int64_t out) {
+    char wname[256], bname[256];
+    snprintf(wname, sizeof wname, "%s.weight", name ? name : "");
+    snprintf(bname, sizeof bname, "%s.bias", name ? name : "");
+    lt_linear_t *l = ctx ? lt__ctx_alloc(ctx, sizeof *l) : NULL;
+    if (!l) {
+        if (ctx) lt_set_error(LT_ERR_OOM, "out of host memory for layer %s", name);
+        return NULL;
+    }
+    /* nn.Linear: kaiming_uniform_(a=sqrt(5)) for the weight, U(+-1/sqrt(in)) for the bias. */
+    double bound = in > 0 ? 1.0 / sqrt((double)in) : 0.0;
+    l->weight = lt_param(ctx, wname, 2, (int64_t[]){out, in},
+                         (lt_init){LT_INIT_KAIMING_UNIFORM, sqrt(5.0), 0.0});
+    l->bias = lt_param(ctx, bname, 1, &out, (lt_init){LT_INIT_UNIFORM, -bound, bound});
+    return l->weight && l->bias ? l : NULL;
+}
+
+lt_tensor_t *lt_linear_forward(const lt_linear_t *l, lt_tensor_t *x) {
+    if (!l) return NULL;
+    return lt_linear_op(x, l->weight, l->bias);
+}
+
+/* ---- optimizers and data splits ----------------------------------------------------- */
+
+lt_status lt_use_optimizer(lt_ctx_t *ctx, lt_optimizer_t *opt) {
+    if (!opt) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
+    lt_optimizer_t **o = realloc(ctx->opts, (size_t)(ctx->nopts + 1) * sizeof *o);
+    if (!o) {
+        lt_optimizer_free(opt);
+        return lt_set_error(LT_ERR_OOM, "out of host memory adding an optimizer");
+    }
+    ctx->opts = o;
+    ctx->opts[ctx->nopts++] = opt;
+    return LT_OK;
+}
+
+int lt_ctx_num_optimizers(const lt_ctx_t *ctx) { return ctx->nopts; }
+lt_optimizer_t *lt_ctx_optimizer(const lt_ctx_t *ctx, int i) {
+    return i >= 0 && i < ctx->nopts ? ctx->opts[i] : NULL;
+}
+
+lt_status lt_data_add_split(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
+                            const lt_loader_opts *opts) {
+    if (!ctx || !ds || !opts || (unsigned)split >= LT_SPLIT_COUNT)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_data_add_split: bad argument");
+    if (ds->struct_size < sizeof *ds || opts->struct_size < sizeof *opts)
+        return lt_set_error(LT_ERR_ABI, "%s: lt_data_add_split got a dataset or loader options "
+                            "struct smaller than this liblt's (struct_size %u/%u, expected %zu/%zu); "
+                            "set struct_size = sizeof(...) and rebuild", ctx->plugin_name,
+                            ds->struct_size, opts->struct_size, sizeof *ds, sizeof *opts);
+    ctx->splits[split] = *ds;
+    ctx->split_opts[split] = *opts;
+    ctx->has_split[split] = true;
+    return LT_OK;
+}
+
+lt_status lt_ctx_split(const lt_ctx_t *ctx, lt_split split, lt_dataset *ds, lt_loader_opts *opts) {
+    static const char *const names[] = {"train", "val", "test", "predict"};
+    if ((unsigned)split >= LT_SPLIT_COUNT || !ctx->has_split[split])
+        return lt_set_error(LT_ERR_STATE, "data plugin %s has no %s split for this stage",
+                            ctx->plugin_name, (unsigned)split < LT_SPLIT_COUNT ? names[split] : "?");
+    *ds = ctx->splits[split];
+    *opts = ctx->split_opts[split];
+    return LT_OK;
+}

@@ -1,0 +1,66 @@
+/* The module context, shared by ctx.c, hparams.c and metrics.c. */
+#ifndef LT_CTX_IMPL_H
+#define LT_CTX_IMPL_H
+
+#include <lt/runtime.h>
+
+#include "lt_impl.h"
+
+typedef struct hparam_value {
+    const lt_hparam_desc *desc;
+    int64_t i;
+    double f;
+    char *s; /* owned copy */
+} hparam_value;
+
+typedef struct param_entry {
+    char *name;
+    lt_tensor_t *t; /* persistent; storage assigned by lt_ctx_materialize */
+    lt_init init;
+} param_entry;
+
+#define LT_MAX_METRICS 64
+#define LT_METRIC_NAME 64
+
+typedef struct metric {
+    char name[LT_METRIC_NAME];
+    unsigned flags;
+    lt_storage *acc;    /* device floats: [0] sum of value * batch size, [1] scratch */
+    double host_sum;    /* values logged from the host with lt_log_value */
+    double weight;      /* sum of batch sizes */
+} metric;
+
+typedef struct owned_block {
+    struct owned_block *next;
+} owned_block;
+
+struct lt_ctx {
+    lt_device_t *dev;
+    lt_arena_t *arena;
+    char *plugin_name;
+    void *self;
+    uint64_t seed;
+    hparam_value *hp;
+    int nhp;
+    param_entry *params;
+    int nparams, cap_params;
+    bool materialized;
+    lt_storage *values, *grads; /* all parameters, all gradients */
+    lt_optimizer_t **opts;
+    int nopts;
+    int64_t epoch, global_step, batch_size;
+    metric metrics[LT_MAX_METRICS];
+    int nmetrics;
+    bool has_split[LT_SPLIT_COUNT];
+    lt_dataset splits[LT_SPLIT_COUNT];
+    lt_loader_opts split_opts[LT_SPLIT_COUNT];
+    owned_block *owned; /* small objects handed to the plugin (lt_linear_t, ...) */
+};
+
+/* calloc'd memory freed with the ctx. */
+void *lt__ctx_alloc(lt_ctx_t *ctx, size_t n);
+lt_status lt__hparams_init(lt_ctx_t *ctx, const lt_hparam_desc *hparams);
+void lt__hparams_free(lt_ctx_t *ctx);
+void lt__metrics_free(lt_ctx_t *ctx);
+
+#endif

@@ -1,0 +1,115 @@
+/* Softmax family, losses and metrics (last dimension = classes). */
+#include "lt_impl.h"
+
+static bool rows_cols(const lt_tensor_t *x, const char *name, int64_t *rows, int64_t *cols) {
+    if (!lt__check_f32(x, name)) return false;
+    if (x->ndim < 1 || x->shape[x->ndim - 1] == 0) {
+        lt_set_error(LT_ERR_SHAPE, "%s: needs a tensor with a non-empty last dimension", name);
+        return false;
+    }
+    *cols = x->shape[x->ndim - 1];
+    *rows = x->numel / *cols;
+    return true;
+}
+
+static void softmax_bw(lt_node *n, lt_tensor_t *g) {
+    lt_tensor_t *x = n->in[0], *dx = lt__tensor_new(g->arena, LT_F32, x->ndim, x->shape);
+    if (!dx) return;
+    int64_t cols = x->shape[x->ndim - 1], rows = x->numel / cols;
+    if (n->i) LT_K(g).log_softmax_bwd(LT_KST(g), rows, cols, lt__f32(n->out), lt__f32(g), lt__f32(dx));
+    else LT_K(g).softmax_bwd(LT_KST(g), rows, cols, lt__f32(n->out), lt__f32(g), lt__f32(dx));
+    lt__accum_grad(x, dx);
+}
+
+static lt_tensor_t *softmax_op(lt_tensor_t *x, bool log, const char *name) {
+    int64_t rows, cols;
+    if (!rows_cols(x, name, &rows, &cols)) return NULL;
+    lt_tensor_t *y = lt__tensor_new(x->arena, LT_F32, x->ndim, x->shape);
+    if (!y) return NULL;
+    if (log) LT_K(x).log_softmax(LT_KST(x), rows, cols, lt__f32(x), lt__f32(y));
+    else LT_K(x).softmax(LT_KST(x), rows, cols, lt__f32(x), lt__f32(y));
+    lt_node *n = lt__record(y, softmax_bw, x, NULL, NULL);
+    if (n) n->i = log;
+    return y;
+}
+
+lt_tensor_t *lt_softmax(lt_tensor_t *x) { return softmax_op(x, false, "lt_softmax"); }
+lt_tensor_t *lt_log_softmax(lt_tensor_t *x) { return softmax_op(x, true, "lt_log_softmax"); }
+
+/* logits (N, C) and labels (N) int64, checked; false with an error set otherwise. */
+static bool check_labels(const lt_tensor_t *logits, const lt_tensor_t *labels, const char *name) {
+    if (!logits || !labels || !lt__check_f32(logits, name)) return false;
+    char sl[96], sy[96];
+    if (labels->dtype != LT_I64) {
+        lt_set_error(LT_ERR_DTYPE, "%s: labels must be int64 class indices, got %s", name,
+                     lt_dtype_name(labels->dtype));
+        return false;
+    }
+    if (logits->ndim != 2 || labels->ndim != 1 || labels->shape[0] != logits->shape[0]) {
+        lt_set_error(LT_ERR_SHAPE, "%s: expected logits (N, C) and labels (N), got %s and %s",
+                     name, lt__shape_str(logits, sl, sizeof sl), lt__shape_str(labels, sy, sizeof sy));
+        return false;
+    }
+    return true;
+}
+
+static void cross_entropy_bw(lt_node *n, lt_tensor_t *g) {
+    lt_tensor_t *x = n->in[0], *dx = lt__tensor_new(g->arena, LT_F32, x->ndim, x->shape);
+    if (!dx) return;
+    LT_K(g).cross_entropy_bwd(LT_KST(g), x->shape[0], x->shape[1], lt__f32(n->saved),
+                              (const int64_t *)lt__data(n->in[1]), lt__f32(g), lt__f32(dx));
+    lt__accum_grad(x, dx);
+}
+
+lt_tensor_t *lt_cross_entropy(lt_tensor_t *logits, lt_tensor_t *labels) {
+    if (!check_labels(logits, labels, "lt_cross_entropy")) return NULL;
+    int64_t rows = logits->shape[0], cols = logits->shape[1];
+    lt_tensor_t *loss = lt__tensor_new(logits->arena, LT_F32, 1, &rows);
+    lt_tensor_t *prob = lt__tensor_new(logits->arena, LT_F32, 2, logits->shape);
+    if (!loss || !prob) return NULL;
+    int64_t bad = LT_K(logits).cross_entropy(LT_KST(logits), rows, cols, lt__f32(logits),
+                                             (const int64_t *)lt__data(labels), lt__f32(loss),
+                                             lt__f32(prob));
+    if (bad >= 0) {
+        int64_t label = -1;
+        LT_K(labels).memcpy_d2h(LT_KST(labels), &label, (const int64_t *)lt__data(labels) + bad,
+                                sizeof label);
+        lt_set_error(LT_ERR_INVALID_ARG, "lt_cross_entropy: label %lld of sample %lld is outside "
+                     "[0, %lld): the data's classes do not match the model's outputs",
+                     (long long)label, (long long)bad, (long long)cols);
+        return NULL;
+    }
+    lt_node *n = lt__record(loss, cross_entropy_bw, logits, labels, NULL);
+    if (n) n->saved = prob;
+    return lt_mean(loss);
+}
+
+lt_tensor_t *lt_mse_loss(lt_tensor_t *a, lt_tensor_t *b) {
+    if (a && b && !lt__same_shape(a, b)) {
+        char sa[96], sb[96];
+        lt_set_error(LT_ERR_SHAPE, "lt_mse_loss: input %s and target %s differ in shape",
+                     lt__shape_str(a, sa, sizeof sa), lt__shape_str(b, sb, sizeof sb));
+        return NULL;
+    }
+    lt_tensor_t *d = lt_sub(a, b);
+    return lt_mean(lt_mul(d, d));
+}
+
+lt_tensor_t *lt_argmax(lt_tensor_t *x) {
+    int64_t rows, cols;
+    if (!rows_cols(x, "lt_argmax", &rows, &cols)) return NULL;
+    lt_tensor_t *idx = lt__tensor_new(x->arena, LT_I64, x->ndim - 1, x->shape);
+    if (idx) LT_K(x).argmax(LT_KST(x), rows, cols, lt__f32(x), (int64_t *)lt__data(idx));
+    return idx;
+}
+
+lt_tensor_t *lt_accuracy(lt_tensor_t *logits, lt_tensor_t *labels) {
+    if (!check_labels(logits, labels, "lt_accuracy")) return NULL;
+    lt_tensor_t *pred = lt_argmax(logits);
+    if (!pred) return NULL;
+    lt_tensor_t *hit = lt__tensor_new(logits->arena, LT_F32, 1, labels->shape);
+    if (!hit) return NULL;
+    LT_K(labels).eq_i64(LT_KST(labels), hit->numel, (const int64_t *)lt__data(pred),
+                        (const int64_t *)lt__data(labels), lt__f32(hit));
+    return lt_mean(hit); /* hit needs no grad, so nothing is recorded */
+}

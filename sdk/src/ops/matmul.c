@@ -1,0 +1,90 @@
+/* Matrix products: matmul and linear (x W^T + b), with backward. */
+#include "lt_impl.h"
+
+/* op(a) (M, K) @ op(b) (K, N) -> (M, N); a and b are 2-D, stored transposed when t*. */
+lt_tensor_t *lt__gemm(lt_tensor_t *a, bool ta, lt_tensor_t *b, bool tb) {
+    if (!a || !b) return NULL;
+    int64_t m = ta ? a->shape[1] : a->shape[0], k = ta ? a->shape[0] : a->shape[1];
+    int64_t n = tb ? b->shape[0] : b->shape[1];
+    int64_t shape[2] = {m, n};
+    lt_tensor_t *c = lt__tensor_new(a->arena, LT_F32, 2, shape);
+    if (!c) return NULL;
+    LT_K(a).gemm(LT_KST(a), ta, tb, m, n, k, 1.0f, lt__f32(a), a->shape[1], lt__f32(b),
+                 b->shape[1], 0.0f, lt__f32(c), n);
+    return c;
+}
+
+static void matmul_bw(lt_node *n, lt_tensor_t *g) {
+    lt_tensor_t *a = n->in[0], *b = n->in[1];
+    if (a->requires_grad) lt__accum_grad(a, lt__gemm(g, false, b, true)); /* g b^T */
+    if (b->requires_grad) lt__accum_grad(b, lt__gemm(a, true, g, false)); /* a^T g */
+}
+
+lt_tensor_t *lt_matmul(lt_tensor_t *a, lt_tensor_t *b) {
+    if (!lt__check_f32(a, "lt_matmul") || !lt__check_f32(b, "lt_matmul")) return NULL;
+    if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0]) {
+        char sa[96], sb[96];
+        lt_set_error(LT_ERR_SHAPE, "lt_matmul: expected (M, K) @ (K, N), got %s @ %s",
+                     lt__shape_str(a, sa, sizeof sa), lt__shape_str(b, sb, sizeof sb));
+        return NULL;
+    }
+    lt_tensor_t *c = lt__gemm(a, false, b, false);
+    if (c) lt__record(c, matmul_bw, a, b, NULL);
+    return c;
+}
+
+/* A parameter's gradient is accumulated by the GEMM itself (beta = 1): no temporary. */
+static void weight_grad(lt_tensor_t *w, lt_tensor_t *g2, lt_tensor_t *x2) {
+    if (w->persistent && (w->grad || lt__zero_grad(w) == LT_OK)) {
+        LT_K(w).gemm(LT_KST(w), 1, 0, w->shape[0], w->shape[1], g2->shape[0], 1.0f, lt__f32(g2),
+                     g2->shape[1], lt__f32(x2), x2->shape[1], 1.0f, lt__f32(w->grad), w->shape[1]);
+    } else {
+        lt__accum_grad(w, lt__gemm(g2, true, x2, false));
+    }
+}
+
+static void linear_bw(lt_node *n, lt_tensor_t *g) {
+    lt_tensor_t *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    int64_t out = w->shape[0], in = w->shape[1], rows = x->numel / in;
+    int64_t g2s[2] = {rows, out}, x2s[2] = {rows, in};
+    lt_tensor_t *g2 = lt_reshape(g, 2, g2s);
+    if (!g2) return;
+    if (x->requires_grad) {
+        lt_tensor_t *dx = lt__gemm(g2, false, w, false); /* (rows, out) @ (out, in) */
+        lt__accum_grad(x, lt_reshape(dx, x->ndim, x->shape));
+    }
+    if (w->requires_grad) weight_grad(w, g2, lt_reshape(x, 2, x2s));
+    if (b && b->requires_grad) {
+        lt_tensor_t *db = lt__tensor_new(g->arena, LT_F32, 1, &out);
+        if (!db) return;
+        LT_K(g).reduce_sum(LT_KST(g), 1, rows, out, lt__f32(g), 1.0f, lt__f32(db));
+        lt__accum_grad(b, db);
+    }
+}
+
+lt_tensor_t *lt_linear_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b) {
+    if (!lt__check_f32(x, "lt_linear") || !lt__check_f32(w, "lt_linear")) return NULL;
+    if (b && !lt__check_f32(b, "lt_linear")) return NULL;
+    char sx[96], sw[96];
+    if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1] ||
+        (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))) {
+        lt_set_error(LT_ERR_SHAPE, "lt_linear: input %s does not match weight %s (expected "
+                     "(..., in) with weight (out, in) and bias (out))",
+                     lt__shape_str(x, sx, sizeof sx), lt__shape_str(w, sw, sizeof sw));
+        return NULL;
+    }
+    int64_t out = w->shape[0], in = w->shape[1], rows = x->numel / (in ? in : 1);
+    int64_t shape[LT_MAX_DIMS];
+    for (int i = 0; i < x->ndim - 1; i++) shape[i] = x->shape[i];
+    shape[x->ndim - 1] = out;
+    lt_tensor_t *y = lt__tensor_new(x->arena, LT_F32, x->ndim, shape);
+    if (!y) return NULL;
+    LT_K(x).gemm(LT_KST(x), 0, 1, rows, out, in, 1.0f, lt__f32(x), in, lt__f32(w), in, 0.0f,
+                 lt__f32(y), out);
+    if (b) {
+        lt_bcast bc = {.ndim = 2, .shape = {rows, out}, .a_stride = {out, 1}, .b_stride = {0, 1}};
+        LT_K(x).binary(LT_KST(x), LT_BIN_ADD, y->numel, lt__f32(y), lt__f32(b), lt__f32(y), &bc);
+    }
+    lt__record(y, linear_bw, x, w, b);
+    return y;
+}

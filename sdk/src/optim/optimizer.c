@@ -1,0 +1,195 @@
+/* SGD, Adam and AdamW with PyTorch's single-tensor update formulas. The state of all
+ * parameters lives in one allocation; parameters that are contiguous in memory (the
+ * usual case: a module's parameters share one buffer) are updated by one kernel call. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "lt_impl.h"
+
+typedef enum { OPT_SGD, OPT_ADAM } opt_kind;
+
+struct lt_optimizer {
+    opt_kind kind;
+    const char *name;
+    lt_param_list_t *params;
+    double lr, momentum, dampening, weight_decay, beta1, beta2, eps;
+    bool nesterov, decoupled;
+    int64_t step;        /* updates done so far */
+    int nslots;          /* state floats per parameter element: 0, 1 (momentum) or 2 (m, v) */
+    lt_storage *state;   /* nslots * total elements, zero until the first step */
+    int64_t total;       /* elements over all parameters */
+};
+
+static lt_optimizer_t *opt_new(lt_param_list_t *params, opt_kind kind, const char *name) {
+    if (!params) {
+        lt_set_error(LT_ERR_INVALID_ARG, "%s: the parameter list is NULL", name);
+        return NULL;
+    }
+    if (params->len == 0) {
+        lt_set_error(LT_ERR_INVALID_ARG, "%s got an empty parameter list; declare parameters in "
+                     "setup() before configure_optimizers()", name);
+        lt_param_list_free(params);
+        return NULL;
+    }
+    lt_optimizer_t *o = calloc(1, sizeof *o);
+    if (!o) {
+        lt_set_error(LT_ERR_OOM, "out of host memory for an optimizer");
+        lt_param_list_free(params);
+        return NULL;
+    }
+    o->kind = kind;
+    o->name = name;
+    o->params = params;
+    for (int64_t i = 0; i < params->len; i++) o->total += params->items[i]->numel;
+    return o;
+}
+
+static bool check_hyper(lt_optimizer_t *o, double lr, double wd) {
+    if (!o) return false;
+    if (!(lr >= 0.0) || !(wd >= 0.0) || !isfinite(lr)) {
+        lt_set_error(LT_ERR_INVALID_ARG, "%s: invalid learning rate %g or weight decay %g "
+                     "(both must be finite and >= 0)", o->name, lr, wd);
+        lt_optimizer_free(o);
+        return false;
+    }
+    return true;
+}
+
+lt_optimizer_t *lt_sgd_ex(lt_param_list_t *params, double lr, double momentum, double dampening,
+                          double weight_decay, bool nesterov) {
+    lt_optimizer_t *o = opt_new(params, OPT_SGD, "SGD");
+    if (!check_hyper(o, lr, weight_decay)) return NULL;
+    if (momentum < 0.0 || (nesterov && (momentum <= 0.0 || dampening != 0.0))) {
+        lt_set_error(LT_ERR_INVALID_ARG, "SGD: momentum must be >= 0, and nesterov needs "
+                     "momentum > 0 and dampening 0 (got momentum %g, dampening %g)", momentum,
+                     dampening);
+        lt_optimizer_free(o);
+        return NULL;
+    }
+    o->lr = lr;
+    o->momentum = momentum;
+    o->dampening = dampening;
+    o->weight_decay = weight_decay;
+    o->nesterov = nesterov;
+    o->nslots = momentum != 0.0 ? 1 : 0;
+    return o;
+}
+
+lt_optimizer_t *lt_sgd(lt_param_list_t *params, double lr) {
+    return lt_sgd_ex(params, lr, 0.0, 0.0, 0.0, false);
+}
+
+static lt_optimizer_t *adam_new(lt_param_list_t *params, const char *name, double lr, double b1,
+                                double b2, double eps, double wd, bool decoupled) {
+    lt_optimizer_t *o = opt_new(params, OPT_ADAM, name);
+    if (!check_hyper(o, lr, wd)) return NULL;
+    if (!(b1 >= 0.0 && b1 < 1.0) || !(b2 >= 0.0 && b2 < 1.0) || !(eps >= 0.0)) {
+        lt_set_error(LT_ERR_INVALID_ARG, "%s: betas must be in [0, 1) and eps >= 0 (got %g, %g, "
+                     "%g)", name, b1, b2, eps);
+        lt_optimizer_free(o);
+        return NULL;
+    }
+    o->lr = lr;
+    o->beta1 = b1;
+    o->beta2 = b2;
+    o->eps = eps;
+    o->weight_decay = wd;
+    o->decoupled = decoupled;
+    o->nslots = 2;
+    return o;
+}
+
+lt_optimizer_t *lt_adam_ex(lt_param_list_t *params, double lr, double b1, double b2, double eps,
+                           double wd) {
+    return adam_new(params, "Adam", lr, b1, b2, eps, wd, false);
+}
+lt_optimizer_t *lt_adam(lt_param_list_t *params, double lr) {
+    return adam_new(params, "Adam", lr, 0.9, 0.999, 1e-8, 0.0, false);
+}
+lt_optimizer_t *lt_adamw_ex(lt_param_list_t *params, double lr, double b1, double b2, double eps,
+                            double wd) {
+    return adam_new(params, "AdamW", lr, b1, b2, eps, wd, true);
+}
+lt_optimizer_t *lt_adamw(lt_param_list_t *params, double lr, double wd) {
+    return adam_new(params, "AdamW", lr, 0.9, 0.999, 1e-8, wd, true);
+}
+
+/* Parameters [i, j) form a run when values and gradients are both contiguous. */
+static int64_t run_end(const lt_param_list_t *l, int64_t i) {
+    int64_t j = i + 1;
+    for (; j < l->len; j++) {
+        const lt_tensor_t *a = l->items[j - 1], *b = l->items[j];
+        if (!a->grad || !b->grad || a->st != b->st || a->grad->st != b->grad->st) break;
+        if (b->offset != a->offset + (size_t)a->numel * 4) break;
+        if (b->grad->offset != a->grad->offset + (size_t)a->numel * 4) break;
+    }
+    return j;
+}
+
+static void update_run(lt_optimizer_t *o, lt_tensor_t *first, int64_t n, float *slot0,
+                       float *slot1) {
+    lt_device_t *dev = lt__dev(first);
+    if (o->kind == OPT_SGD) {
+        lt_sgd_hyper h = {o->lr, o->momentum, o->dampening, o->weight_decay, o->nesterov,
+                          o->step == 1};
+        dev->k.sgd_step(dev->state, n, lt__f32(first), lt__f32(first->grad), slot0, &h);
+    } else {
+        lt_adam_hyper h = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, o->decoupled,
+                           o->step};
+        dev->k.adam_step(dev->state, n, lt__f32(first), lt__f32(first->grad), slot0, slot1, &h);
+    }
+}
+
+static lt_status alloc_state(lt_optimizer_t *o) {
+    if (o->nslots == 0 || o->state) return LT_OK;
+    lt_device_t *dev = lt__dev(o->params->items[0]);
+    o->state = lt__storage_new(dev, (size_t)(o->total * o->nslots) * sizeof(float));
+    if (!o->state) return lt_last_status();
+    dev->k.fill(dev->state, o->total * o->nslots, 0.0f, o->state->data);
+    return LT_OK;
+}
+
+lt_status lt_optimizer_step(lt_optimizer_t *o) {
+    if (!o) return lt_set_error(LT_ERR_INVALID_ARG, "lt_optimizer_step: optimizer is NULL");
+    lt_status s = alloc_state(o);
+    if (s != LT_OK) return s;
+    o->step++;
+    float *state = o->state ? o->state->data : NULL;
+    int64_t off = 0;
+    const lt_param_list_t *l = o->params;
+    for (int64_t i = 0, j; i < l->len; i = j) {
+        j = run_end(l, i);
+        int64_t n = 0;
+        for (int64_t k = i; k < j; k++) n += l->items[k]->numel;
+        if (l->items[i]->grad) /* no gradient yet: PyTorch skips the parameter too */
+            update_run(o, l->items[i], n, state ? state + off : NULL,
+                       o->nslots == 2 ? state + o->total + off : NULL);
+        off += n;
+    }
+    return LT_OK;
+}
+
+lt_status lt_optimizer_zero_grad(lt_optimizer_t *o) {
+    if (!o) return lt_set_error(LT_ERR_INVALID_ARG, "lt_optimizer_zero_grad: optimizer is NULL");
+    const lt_param_list_t *l = o->params;
+    for (int64_t i = 0, j; i < l->len; i = j) {
+        j = run_end(l, i);
+        lt_tensor_t *p = l->items[i];
+        if (!p->grad) continue;
+        int64_t n = 0;
+        for (int64_t k = i; k < j; k++) n += l->items[k]->numel;
+        LT_K(p).fill(LT_KST(p), n, 0.0f, lt__f32(p->grad));
+    }
+    return LT_OK;
+}
+
+double lt_optimizer_lr(const lt_optimizer_t *o) { return o ? o->lr : NAN; }
+void lt_optimizer_set_lr(lt_optimizer_t *o, double lr) { if (o) o->lr = lr; }
+const char *lt_optimizer_name(const lt_optimizer_t *o) { return o ? o->name : "?"; }
+
+void lt_optimizer_free(lt_optimizer_t *o) {
+    if (!o) return;
+    lt__storage_release(o->state);
+    lt_param_list_free(o->params);
+    free(o);
+}

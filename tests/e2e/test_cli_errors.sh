@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Bad flags and bad values: one clear line, a non-zero exit, never a crash.
+. "$(dirname "$0")/lib.sh"
+
+expect_error "needs --module" fit
+expect_error "max_epochs expects an integer >= 0, got '-1'" fit --module mlp --max_epochs -1
+expect_error "max_epochs expects an integer" fit --module mlp --max_epochs five
+expect_error "unknown flag --max_epoch " fit --module mlp --max_epoch 3
+expect_error "no hyper-parameter 'lrr'; did you mean 'lr'" fit --module mlp --model.lrr 0.1
+expect_error "no hyper-parameter 'foo'" fit --module mlp --model.foo 1
+expect_error "'lr' expects a finite number, got 'abc'" fit --module mlp --model.lr abc
+expect_error "'hidden' expects an integer, got '1.5'" fit --module mlp --model.hidden 1.5
+expect_error "'optimizer' expects one of sgd\|adam, got 'rmsprop'" fit --module mlp --model.optimizer rmsprop
+expect_error "batch_size" fit --module mlp --data.batch_sise 3
+expect_error "limit_train_batches expects a batch count" fit --module mlp --limit_train_batches 1.5
+expect_error "needs a value" fit --module mlp --max_epochs
+expect_error "unexpected argument 'extra'" fit --module mlp extra
+expect_error "unknown command 'train'" train --module mlp
+expect_error "strategy 'single' runs one process" fit --module mlp --devices 2
+
+run_lthost --version
+[ "$rc" -eq 0 ] && grep -q "plugin ABI 1.0" "$TMP/out" || fail "--version: $(cat "$TMP/out")"
+run_lthost fit --help
+[ "$rc" -eq 0 ] && grep -q -- "--max_epochs" "$TMP/out" || fail "fit --help: $(cat "$TMP/out")"
+echo "all CLI errors reported cleanly"

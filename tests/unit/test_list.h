@@ -1,0 +1,7 @@
+/* Every unit-test suite; one file tests/unit/test_<name>.c defines suite_<name>(). */
+#define LT_TEST_SUITES(X) \
+    X(rng) \
+    X(tensor) \
+    X(autograd) \
+    X(optim) \
+    X(plugin)
