@@ -34,7 +34,6 @@ for build in build build-asan; do
     export LT_PLUGIN_PATH=$src/$build/plugins/accelerators/cpu
     export LT_TEST_PLUGIN_DIR=$src/$build/tests/e2e/plugins
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
-    export LSAN_OPTIONS=suppressions=$src/tests/lsan.supp:print_suppressions=0
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=98
     if [ $build = build-asan ]; then export LT_E2E_SANITIZED=1; else unset LT_E2E_SANITIZED; fi
     run_test "$build: unit" "$src/$build/tests/unit_tests"

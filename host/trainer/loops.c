@@ -78,9 +78,9 @@ static bool train_batch(session *s, const lt_batch_t *b, int64_t idx, int64_t *g
     if (!loss) return lt_last_status() == LT_OK || step_failed(s, "training_step", idx);
     double value = lt_item(loss);
     if (!isfinite(value)) {
-        host_error("the training loss is %g at epoch %lld, batch %lld (global step %lld): training "
+        host_error("the training loss is %s at epoch %lld, batch %lld (global step %lld): training "
                    "diverged; lower --model.lr, or check the data for NaN/inf",
-                   value, (long long)lt_current_epoch(s->ctx), (long long)idx, (long long)*global_step);
+                   isnan(value) ? "nan" : value > 0 ? "inf" : "-inf", (long long)lt_current_epoch(s->ctx), (long long)idx, (long long)*global_step);
         return false;
     }
     int nopt = lt_ctx_num_optimizers(s->ctx);

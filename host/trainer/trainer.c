@@ -95,7 +95,7 @@ static bool start_strategy(session *s) {
                           .num_nodes = s->cfg->num_nodes};
     lt_clear_error();
     if (!s->strat->init || s->strat->init(&o, &s->strat_state) != LT_OK) {
-        host_error("strategy %s: %s", s->strat->name,
+        host_error("--strategy %s: %s", s->strat->name,
                    *lt_last_error() ? lt_last_error() : "init failed (or is missing)");
         s->strat_state = NULL;
         return false;

@@ -38,6 +38,6 @@ grep -q '^Test' "$TMP/out" && fail "--test_after_fit false still ran the test lo
 grep -q '59850 parameters' "$TMP/out" || fail "--model.hidden 64 not applied: $(head -3 "$TMP/out")"
 
 # A diverging run stops with a clear error instead of training on NaN.
-expect_error "training loss is (nan|inf|-nan).*lower --model.lr" fit --module mlp --model.optimizer sgd \
+expect_error "training loss is (nan|inf|-inf).*lower --model.lr" fit --module mlp --model.optimizer sgd \
     --model.lr 1e12 --max_epochs 1 --limit_train_batches 50 --seed_everything 1
 echo "fit is deterministic"

@@ -23,7 +23,7 @@ cc -shared -fPIC "$SRC_DIR/docs/examples/tiny.c" $flags -o "$TMP/tiny.so" || fai
 
 # The installed lthost must find its plugins next to its own liblt, not in the build tree.
 env -u LT_PLUGIN_PATH "$root/bin/lthost" plugins >"$TMP/out" 2>&1 || fail "installed lthost plugins"
-grep -q "$DEST$libdir/lthost/models/mlp.so" "$TMP/out" || { cat "$TMP/out"; fail "installed plugins not found"; }
+grep -q "^  module *mlp .*$DEST.*/lthost/models/mlp.so" "$TMP/out" || { cat "$TMP/out"; fail "installed plugins not found"; }
 LTHOST=$root/bin/lthost
 expect_success fit --module "$TMP/tiny.so" --max_epochs 1 --limit_train_batches 10 --limit_val_batches 2 \
     --seed_everything 3
