@@ -37,6 +37,7 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     st->threads = asked > 0 ? asked : usable_cores();
     /* One budget: OpenBLAS's pool gets the same count as our loops. */
     openblas_set_num_threads(st->threads);
+    st->blas_threads = st->threads;
     *state = st;
     return LT_OK;
 }

@@ -16,8 +16,16 @@
  * the OpenMP team costs microseconds, more than a small loop (batch-64 MLP tensors). */
 #define CPU_PAR_MIN 32768
 
+/* Below this many multiply-adds a GEMM runs on one thread. OpenBLAS's threaded path
+ * costs a heap buffer and a team wake-up per call, which at batch-64 MLP sizes made a
+ * 2-thread epoch 3x slower than a 1-thread one (bench/RESULTS.md). */
+#ifndef CPU_GEMM_SERIAL_WORK
+#define CPU_GEMM_SERIAL_WORK (1 << 25)
+#endif
+
 typedef struct cpu_state {
-    int threads; /* thread budget shared by OpenBLAS and our OpenMP loops */
+    int threads;      /* thread budget shared by OpenBLAS and our OpenMP loops */
+    int blas_threads; /* what OpenBLAS is set to now */
 } cpu_state;
 
 /* fn(args, lo, hi) handles items [lo, hi). */

@@ -57,6 +57,12 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         cpu_parallel_for(st, m, n * (k > 0 ? k : 1), naive_rows_span, &g);
         return;
     }
+    cpu_state *cs = st;
+    int want = (double)m * (double)n * (double)k < CPU_GEMM_SERIAL_WORK ? 1 : cs->threads;
+    if (want != cs->blas_threads) {
+        openblas_set_num_threads(want);
+        cs->blas_threads = want;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,
                 alpha, d_a, (blasint)lda, d_b, (blasint)ldb, beta, d_c, (blasint)ldc);
