@@ -10,6 +10,7 @@ build=${1:-build}
 shift || true
 threads=("$@")
 [ ${#threads[@]} -gt 0 ] || threads=(1 "$(nproc)")
+command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time: apt-get install time" >&2; exit 1; }
 lthost=$build/host/lthost
 [ -x "$lthost" ] || { echo "build first: bash scripts/build.sh $build" >&2; exit 1; }
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)

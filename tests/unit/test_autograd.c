@@ -6,18 +6,6 @@
 
 #include "test_util.h"
 
-static lt_device_t *dev;
-static lt_arena_t *arena;
-
-static void setup(void) {
-    dev = test_device();
-    arena = lt_arena_new(dev);
-}
-
-static void teardown(void) {
-    lt_arena_free(arena);
-    lt_device_close(dev);
-}
 
 #define MAX_IN 3
 
@@ -44,16 +32,16 @@ static lt_tensor_t *weighted_loss(const grad_case *c, lt_tensor_t **in) {
     for (int d = 0; d < lt_ndim(out); d++) shape[d] = lt_dim(out, d);
     float *w = malloc((size_t)n * sizeof *w);
     test_fill(w, n, 7, -1.0f, 1.0f, 0.0f);
-    lt_tensor_t *tw = lt_from_host(arena, LT_F32, lt_ndim(out), shape, w);
+    lt_tensor_t *tw = lt_from_host(test_arena, LT_F32, lt_ndim(out), shape, w);
     free(w);
     return lt_sum(lt_mul(out, tw));
 }
 
 static double eval_loss(const grad_case *c, float **vals) {
     lt_tensor_t *in[MAX_IN];
-    for (int i = 0; i < c->nin; i++) in[i] = lt_from_host(arena, LT_F32, c->ndim[i], c->shape[i], vals[i]);
+    for (int i = 0; i < c->nin; i++) in[i] = lt_from_host(test_arena, LT_F32, c->ndim[i], c->shape[i], vals[i]);
     double loss = lt_item(weighted_loss(c, in));
-    lt_arena_reset(arena);
+    lt_arena_reset(test_arena);
     return loss;
 }
 
@@ -63,7 +51,7 @@ static void check_case(const grad_case *c) {
     for (int i = 0; i < c->nin; i++) {
         vals[i] = malloc((size_t)numel_of(c, i) * sizeof(float));
         test_fill(vals[i], numel_of(c, i), 11 + (uint64_t)i, c->lo, c->hi, c->gap);
-        in[i] = lt_from_host(arena, LT_F32, c->ndim[i], c->shape[i], vals[i]);
+        in[i] = lt_from_host(test_arena, LT_F32, c->ndim[i], c->shape[i], vals[i]);
         lt_set_requires_grad(in[i], true);
     }
     ck_assert_int_eq(lt_backward(weighted_loss(c, in)), LT_OK);
@@ -71,8 +59,8 @@ static void check_case(const grad_case *c) {
         ck_assert_msg(lt_grad(in[i]) != NULL, "%s: input %d got no gradient", c->name, i);
         grads[i] = test_host(lt_grad(in[i]));
     }
-    lt_arena_reset(arena); /* the gradients are on the host now */
-    bool prev = lt_arena_set_grad(arena, false);
+    lt_arena_reset(test_arena); /* the gradients are on the host now */
+    bool prev = lt_arena_set_grad(test_arena, false);
     const float eps = 1e-2f;
     for (int i = 0; i < c->nin; i++) {
         for (int64_t j = 0; j < numel_of(c, i); j++) {
@@ -88,7 +76,7 @@ static void check_case(const grad_case *c) {
                           i, (long long)j, grads[i][j], numeric);
         }
     }
-    lt_arena_set_grad(arena, prev);
+    lt_arena_set_grad(test_arena, prev);
     for (int i = 0; i < c->nin; i++) {
         free(vals[i]);
         free(grads[i]);
@@ -126,7 +114,7 @@ static lt_tensor_t *op_reshape(lt_tensor_t **x) {
 static lt_tensor_t *op_flatten(lt_tensor_t **x) { return lt_tanh(lt_flatten(x[0])); }
 static lt_tensor_t *op_cross_entropy(lt_tensor_t **x) {
     int64_t labels[4] = {2, 0, 4, 1};
-    lt_tensor_t *y = lt_from_host(arena, LT_I64, 1, (int64_t[]){4}, labels);
+    lt_tensor_t *y = lt_from_host(test_arena, LT_I64, 1, (int64_t[]){4}, labels);
     return lt_cross_entropy(x[0], y);
 }
 /* A small MLP: the composition the trainer uses, reusing an input twice. */
@@ -175,7 +163,7 @@ END_TEST
 
 START_TEST(gradients_accumulate_over_backwards) {
     float v[3] = {1, 2, 3};
-    lt_tensor_t *x = lt_from_host(arena, LT_F32, 1, (int64_t[]){3}, v);
+    lt_tensor_t *x = lt_from_host(test_arena, LT_F32, 1, (int64_t[]){3}, v);
     lt_set_requires_grad(x, true);
     ck_assert_int_eq(lt_backward(lt_sum(lt_scale(x, 2.0f))), LT_OK);
     ck_assert_int_eq(lt_backward(lt_sum(lt_scale(x, 3.0f))), LT_OK);
@@ -189,7 +177,7 @@ END_TEST
 Suite *suite_autograd(void) {
     Suite *s = suite_create("autograd");
     TCase *tc = tcase_create("finite_differences");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_open, test_close);
     tcase_add_loop_test(tc, op_gradients, 0, (int)(sizeof cases / sizeof cases[0]));
     tcase_add_test(tc, gradients_accumulate_over_backwards);
     suite_add_tcase(s, tc);

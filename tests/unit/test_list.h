@@ -4,4 +4,6 @@
     X(tensor) \
     X(autograd) \
     X(optim) \
+    X(idx) \
+    X(loader) \
     X(plugin)

@@ -4,18 +4,6 @@
 
 #include "test_util.h"
 
-static lt_device_t *dev;
-static lt_arena_t *arena;
-
-static void setup(void) {
-    dev = test_device();
-    arena = lt_arena_new(dev);
-}
-
-static void teardown(void) {
-    lt_arena_free(arena);
-    lt_device_close(dev);
-}
 
 #define N 4
 static const float p0[N] = {0.5f, -1.0f, 2.0f, 0.0f};
@@ -30,7 +18,7 @@ static void run(lt_tensor_t *p, lt_optimizer_t *opt, int steps, float *out) {
         ck_assert_int_eq(lt_optimizer_zero_grad(opt), LT_OK);
         float g[N];
         for (int i = 0; i < N; i++) g[i] = coef[k] * c[i];
-        lt_tensor_t *tg = lt_from_host(arena, LT_F32, 1, (int64_t[]){N}, g);
+        lt_tensor_t *tg = lt_from_host(test_arena, LT_F32, 1, (int64_t[]){N}, g);
         ck_assert_int_eq(lt_backward(lt_sum(lt_mul(p, tg))), LT_OK);
         ck_assert_int_eq(lt_optimizer_step(opt), LT_OK);
     }
@@ -39,7 +27,7 @@ static void run(lt_tensor_t *p, lt_optimizer_t *opt, int steps, float *out) {
 }
 
 static lt_tensor_t *param(void) {
-    lt_tensor_t *p = lt_from_host(arena, LT_F32, 1, (int64_t[]){N}, p0);
+    lt_tensor_t *p = lt_from_host(test_arena, LT_F32, 1, (int64_t[]){N}, p0);
     lt_set_requires_grad(p, true);
     return p;
 }
@@ -151,7 +139,7 @@ END_TEST
 Suite *suite_optim(void) {
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("updates");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_open, test_close);
     tcase_add_test(tc, sgd_plain_one_step_by_hand);
     tcase_add_test(tc, sgd_variants);
     tcase_add_test(tc, adam_and_adamw);

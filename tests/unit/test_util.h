@@ -7,15 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Open the CPU accelerator (found through LT_PLUGIN_PATH) with one thread. */
-static inline lt_device_t *test_device(void) {
-    lt_device_t *dev = NULL;
-    if (lt_device_open("cpu", 1, &dev) != LT_OK) {
-        fprintf(stderr, "cannot open the cpu accelerator: %s\n", lt_last_error());
-        ck_abort_msg("lt_device_open(cpu) failed: %s", lt_last_error());
-    }
-    return dev;
-}
+/* The CPU device (found through LT_PLUGIN_PATH, one thread) and an arena on it, opened
+ * by test_open and closed by test_close: a checked fixture of the tensor tests. */
+extern lt_device_t *test_dev;
+extern lt_arena_t *test_arena;
+void test_open(void);
+void test_close(void);
 
 /* The tensor's floats in a new host buffer (caller frees). */
 static inline float *test_host(const lt_tensor_t *t) {

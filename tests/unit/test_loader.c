@@ -1,0 +1,171 @@
+/* The DataLoader: batch counts, every sample once per epoch, shuffling from (seed, epoch),
+ * identical batches with and without worker threads, limits, restarts, fill errors. */
+#include <string.h>
+
+#include "test_util.h"
+
+/* Sample i has x = (i, -i) and label i; fill fails on sample `poison` if >= 0. */
+typedef struct synth {
+    int64_t poison;
+} synth;
+
+static lt_status synth_fill(void *user, const int64_t *idx, int64_t n, float *x, void *y) {
+    const synth *s = user;
+    int64_t *labels = y;
+    for (int64_t i = 0; i < n; i++) {
+        if (idx[i] == s->poison)
+            return lt_set_error(LT_ERR_FORMAT, "sample %lld is poisoned", (long long)idx[i]);
+        x[2 * i] = (float)idx[i];
+        x[2 * i + 1] = -(float)idx[i];
+        labels[i] = idx[i];
+    }
+    return LT_OK;
+}
+
+static lt_loader_t *make(synth *s, int64_t len, int64_t bs, bool shuffle, bool drop_last, int workers) {
+    lt_dataset ds = {.struct_size = sizeof ds, .length = len, .x_ndim = 1, .x_shape = {2},
+                     .y_dtype = LT_I64, .fill = synth_fill, .user = s};
+    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = bs, .shuffle = shuffle,
+                        .drop_last = drop_last, .num_workers = workers};
+    lt_loader_t *l = NULL;
+    ck_assert_msg(lt_loader_new(&ds, &o, 1234, &l) == LT_OK, "%s", lt_last_error());
+    return l;
+}
+
+/* The labels of one epoch in delivery order; returns how many samples were seen. */
+static int64_t epoch_labels(lt_loader_t *l, int64_t epoch, int64_t max_batches, int64_t *out) {
+    int64_t n = 0, b = 0;
+    ck_assert_int_eq(lt_loader_start(l, epoch, max_batches), LT_OK);
+    const lt_host_batch *hb;
+    while (lt_loader_next(l, &hb) == LT_OK && hb) {
+        ck_assert_int_eq(hb->index, b++);
+        const int64_t *y = hb->y;
+        for (int64_t i = 0; i < hb->n; i++) {
+            ck_assert_float_eq(hb->x[2 * i], (float)y[i]);
+            ck_assert_float_eq(hb->x[2 * i + 1], -(float)y[i]);
+            out[n++] = y[i];
+        }
+    }
+    return n;
+}
+
+START_TEST(batch_counts) {
+    synth s = {-1};
+    lt_loader_t *l = make(&s, 10, 3, false, false, 0);
+    ck_assert_int_eq(lt_loader_num_batches(l), 4);
+    lt_loader_free(l);
+    l = make(&s, 10, 3, false, true, 2);
+    ck_assert_int_eq(lt_loader_num_batches(l), 3);
+    int64_t y[10];
+    ck_assert_int_eq(epoch_labels(l, 0, -1, y), 9);
+    lt_loader_free(l);
+    l = make(&s, 0, 3, true, false, 1);
+    ck_assert_int_eq(lt_loader_num_batches(l), 0);
+    ck_assert_int_eq(epoch_labels(l, 0, -1, y), 0);
+    lt_loader_free(l);
+}
+END_TEST
+
+START_TEST(every_sample_once_and_shuffled_by_epoch) {
+    enum { N = 1000 };
+    static int64_t a[N], b[N], c[N];
+    synth s = {-1};
+    lt_loader_t *l = make(&s, N, 32, true, false, 3);
+    ck_assert_int_eq(epoch_labels(l, 0, -1, a), N);
+    ck_assert_int_eq(epoch_labels(l, 1, -1, b), N);
+    ck_assert_int_eq(epoch_labels(l, 0, -1, c), N);
+    char seen[N] = {0};
+    int moved = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert(!seen[a[i]]);
+        seen[a[i]] = 1;
+        moved += a[i] != i;
+    }
+    ck_assert_int_gt(moved, N / 2);
+    ck_assert(memcmp(a, b, sizeof a) != 0);  /* a new order each epoch */
+    ck_assert(memcmp(a, c, sizeof a) == 0);  /* the same order for the same (seed, epoch) */
+    lt_loader_free(l);
+}
+END_TEST
+
+START_TEST(workers_change_nothing) {
+    enum { N = 517 };
+    static int64_t ref[N], got[N];
+    synth s = {-1};
+    lt_loader_t *l = make(&s, N, 16, true, false, 0);
+    ck_assert_int_eq(epoch_labels(l, 3, -1, ref), N);
+    lt_loader_free(l);
+    for (int w = 1; w <= 4; w++) {
+        l = make(&s, N, 16, true, false, w);
+        ck_assert_int_eq(epoch_labels(l, 3, -1, got), N);
+        ck_assert(memcmp(ref, got, sizeof ref) == 0);
+        lt_loader_free(l);
+    }
+}
+END_TEST
+
+START_TEST(limits_and_restarts) {
+    enum { N = 200 };
+    static int64_t y[N];
+    synth s = {-1};
+    lt_loader_t *l = make(&s, N, 10, false, false, 2);
+    ck_assert_int_eq(epoch_labels(l, 0, 3, y), 30);
+    for (int i = 0; i < 30; i++) ck_assert_int_eq(y[i], i);
+    /* Abandon an epoch after one batch, while workers are filling ahead: restart cleanly. */
+    for (int rep = 0; rep < 20; rep++) {
+        const lt_host_batch *hb;
+        ck_assert_int_eq(lt_loader_start(l, rep, -1), LT_OK);
+        ck_assert_int_eq(lt_loader_next(l, &hb), LT_OK);
+        ck_assert_ptr_nonnull(hb);
+    }
+    ck_assert_int_eq(epoch_labels(l, 0, -1, y), N);
+    /* Free in the middle of an epoch. */
+    const lt_host_batch *hb;
+    ck_assert_int_eq(lt_loader_start(l, 1, -1), LT_OK);
+    ck_assert_int_eq(lt_loader_next(l, &hb), LT_OK);
+    lt_loader_free(l);
+}
+END_TEST
+
+START_TEST(fill_errors_surface) {
+    for (int w = 0; w <= 2; w++) {
+        synth s = {.poison = 25};
+        lt_loader_t *l = make(&s, 100, 10, false, false, w);
+        ck_assert_int_eq(lt_loader_start(l, 0, -1), LT_OK);
+        const lt_host_batch *hb;
+        lt_status st = LT_OK;
+        for (int b = 0; b < 3 && st == LT_OK; b++) st = lt_loader_next(l, &hb);
+        ck_assert_int_eq(st, LT_ERR_FORMAT);
+        ck_assert_str_eq(lt_last_error(), "sample 25 is poisoned");
+        lt_loader_free(l);
+    }
+}
+END_TEST
+
+START_TEST(bad_options_are_refused) {
+    synth s = {-1};
+    lt_dataset ds = {.struct_size = sizeof ds, .length = 5, .x_ndim = 1, .x_shape = {2},
+                     .y_dtype = LT_I64, .fill = synth_fill, .user = &s};
+    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 0};
+    lt_loader_t *l = NULL;
+    ck_assert_int_eq(lt_loader_new(&ds, &o, 1, &l), LT_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "batch_size"));
+    o.batch_size = 2;
+    ds.struct_size = 8;
+    ck_assert_int_eq(lt_loader_new(&ds, &o, 1, &l), LT_ERR_ABI);
+    ck_assert_ptr_null(l);
+}
+END_TEST
+
+Suite *suite_loader(void) {
+    Suite *s = suite_create("loader");
+    TCase *tc = tcase_create("batches");
+    tcase_add_test(tc, batch_counts);
+    tcase_add_test(tc, every_sample_once_and_shuffled_by_epoch);
+    tcase_add_test(tc, workers_change_nothing);
+    tcase_add_test(tc, limits_and_restarts);
+    tcase_add_test(tc, fill_errors_surface);
+    tcase_add_test(tc, bad_options_are_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
