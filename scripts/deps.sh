@@ -7,6 +7,7 @@ packages=(
     libopenblas-dev zlib1g-dev                   # liblt and the cpu accelerator
     check libsubunit-dev                         # unit tests
     dataset-fashion-mnist                        # the demo's data
+    valgrind                                     # memcheck e2e test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -169,9 +169,9 @@ static bool fit_epochs(session *s, split_loader *train, split_loader *val) {
 bool run_fit(session *s) {
     split_loader train = {0}, val = {0};
     bool ok = data_setup(s, "fit") && open_split(s, LT_SPLIT_TRAIN, &train);
-    if (ok && s->mod->validation_step && lt_ctx_split(s->dctx, LT_SPLIT_VAL, &val.ds, &(lt_loader_opts){0}) == LT_OK)
+    /* Validation runs when both sides have it: a validation_step and a val split. */
+    if (ok && s->mod->validation_step && lt_ctx_has_split(s->dctx, LT_SPLIT_VAL))
         ok = open_split(s, LT_SPLIT_VAL, &val);
-    lt_clear_error();
     ok = ok && call_hook(s, "configure_optimizers", s->mod->configure_optimizers);
     if (ok && lt_ctx_num_optimizers(s->ctx) == 0) {
         host_error("%s.configure_optimizers registered no optimizer; call lt_use_optimizer(ctx, "

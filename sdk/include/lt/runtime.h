@@ -41,6 +41,8 @@ LT_API int lt_ctx_metric_count(const lt_ctx_t *ctx);
 LT_API const char *lt_ctx_metric(lt_ctx_t *ctx, int i, unsigned *flags, double *mean);
 LT_API void lt_ctx_metrics_reset(lt_ctx_t *ctx);
 
+/* Whether the data plugin registered a dataset for split. */
+LT_API bool lt_ctx_has_split(const lt_ctx_t *ctx, lt_split split);
 /* The dataset a data plugin registered for split, or LT_ERR_STATE if none. */
 LT_API lt_status lt_ctx_split(const lt_ctx_t *ctx, lt_split split, lt_dataset *ds,
                               lt_loader_opts *opts);

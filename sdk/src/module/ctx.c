@@ -275,9 +275,13 @@ lt_status lt_data_add_split(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
     return LT_OK;
 }
 
+bool lt_ctx_has_split(const lt_ctx_t *ctx, lt_split split) {
+    return (unsigned)split < LT_SPLIT_COUNT && ctx->has_split[split];
+}
+
 lt_status lt_ctx_split(const lt_ctx_t *ctx, lt_split split, lt_dataset *ds, lt_loader_opts *opts) {
     static const char *const names[] = {"train", "val", "test", "predict"};
-    if ((unsigned)split >= LT_SPLIT_COUNT || !ctx->has_split[split])
+    if (!lt_ctx_has_split(ctx, split))
         return lt_set_error(LT_ERR_STATE, "data plugin %s has no %s split for this stage",
                             ctx->plugin_name, (unsigned)split < LT_SPLIT_COUNT ? names[split] : "?");
     *ds = ctx->splits[split];

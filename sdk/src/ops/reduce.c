@@ -32,7 +32,7 @@ static void reduce_bw(lt_node *n, lt_tensor_t *g) {
     if (gk) lt__accum_grad(x, expand(gk, x->ndim, x->shape, (float)n->s));
 }
 
-/* Reduce x over dim (dim < 0: over everything); the result has out_ndim dims. */
+/* Reduce x over dim (dim < 0: over everything). */
 static lt_tensor_t *reduce(lt_tensor_t *x, int dim, bool keepdim, bool mean, const char *name) {
     if (!lt__check_f32(x, name)) return NULL;
     int64_t outer = 1, mid = x->numel, inner = 1, shape[LT_MAX_DIMS];
@@ -50,8 +50,7 @@ static lt_tensor_t *reduce(lt_tensor_t *x, int dim, bool keepdim, bool mean, con
     lt_tensor_t *out = lt__tensor_new(x->arena, LT_F32, nd, shape);
     if (!out) return NULL;
     float scale = mean ? (mid ? 1.0f / (float)mid : 0.0f) : 1.0f;
-    LT_K(x).reduce_sum(LT_KST(x), outer, mid, inner, lt__f32(x), mean && !mid ? 0.0f : scale,
-                       lt__f32(out));
+    LT_K(x).reduce_sum(LT_KST(x), outer, mid, inner, lt__f32(x), scale, lt__f32(out));
     lt_node *n = lt__record(out, reduce_bw, x, NULL, NULL);
     if (n) {
         n->i = dim;
