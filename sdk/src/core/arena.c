@@ -73,6 +73,7 @@ void lt_arena_free(lt_arena_t *a) {
 }
 
 bool lt_arena_set_grad(lt_arena_t *a, bool enabled) {
+    if (!a) return false;
     bool prev = a->grad_enabled;
     a->grad_enabled = enabled;
     return prev;

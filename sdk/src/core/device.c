@@ -161,8 +161,9 @@ void lt_device_close(lt_device_t *dev) {
     free(dev);
 }
 
-const char *lt_device_name(const lt_device_t *dev) { return dev->k.name; }
+const char *lt_device_name(const lt_device_t *dev) { return dev ? dev->k.name : "(none)"; }
 
 lt_status lt_device_sync(lt_device_t *dev) {
+    if (!dev) return lt_set_error(LT_ERR_INVALID_ARG, "lt_device_sync: device is NULL");
     return dev->k.sync ? dev->k.sync(dev->state) : LT_OK;
 }
