@@ -3,7 +3,7 @@
 # heap allocations as 50 (arena, caching allocator and loader buffers are reused).
 . "$(dirname "$0")/lib.sh"
 need_dataset
-shim=$LT_TEST_PLUGIN_DIR/malloc_count.so
+shim=$BUILD_DIR/tests/malloc_count.so
 [ -f "$shim" ] || skip "no allocation counter in a sanitizer build"
 
 count() { # count STEPS THREADS

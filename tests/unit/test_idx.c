@@ -80,6 +80,63 @@ START_TEST(damaged_files_are_named) {
 }
 END_TEST
 
+/* A header alone, as a gzip file named `name`. */
+static const char *write_header(const char *name, const uint8_t *hdr, size_t n) {
+    static char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    gzFile f = gzopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(gzwrite(f, hdr, (unsigned)n), (int)n);
+    gzclose(f);
+    return path;
+}
+
+/* Sizes past 1 TiB are refused; a header claiming 1 TiB over a short file is "truncated"
+ * (the buffer grows with the data, so nothing near 1 TiB is allocated). */
+START_TEST(huge_sizes_are_refused) {
+    const uint8_t over[12] = {0, 0, 0x08, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    expect_failure(write_header("over.gz", over, sizeof over), LT_ERR_FORMAT, "implausibly large");
+    const uint8_t tib[16] = {0, 0, 0x08, 3, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x10, 0};
+    expect_failure(write_header("tib.gz", tib, sizeof tib), LT_ERR_FORMAT,
+                   "expected 1099511627776 data bytes, got 0");
+}
+END_TEST
+
+/* A directory opens but cannot be read: an I/O error, not "corrupt data". */
+START_TEST(directory_is_an_io_error) {
+    expect_failure(dir, LT_ERR_IO, "Is a directory");
+}
+END_TEST
+
+/* Every single-byte corruption of a small gzip file fails cleanly or reads 24 bytes. */
+START_TEST(corrupt_bytes_never_crash) {
+    char src[128], path[128];
+    snprintf(src, sizeof src, "%s", write_idx("good.gz", true, 0, NULL));
+    snprintf(path, sizeof path, "%s/flip.gz", dir);
+    FILE *f = fopen(src, "rb");
+    uint8_t buf[512];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    for (size_t i = 0; i < n; i++) {
+        buf[i] ^= 0x5a;
+        f = fopen(path, "wb");
+        ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+        fclose(f);
+        buf[i] ^= 0x5a;
+        lt_idx_t idx;
+        lt_clear_error();
+        lt_status st = lt_idx_read(path, &idx);
+        if (st == LT_OK) {
+            ck_assert_int_le(idx.count, 1 << 24);
+            lt_idx_free(&idx);
+        } else {
+            ck_assert_ptr_null(idx.data);
+            ck_assert_msg(strstr(lt_last_error(), path) != NULL, "byte %zu: %s", i, lt_last_error());
+        }
+    }
+}
+END_TEST
+
 START_TEST(real_fashion_mnist_labels) {
     const char *path = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
     if (access(path, R_OK) != 0) {
@@ -106,6 +163,9 @@ Suite *suite_idx(void) {
     tcase_add_checked_fixture(tc, make_dir, remove_dir);
     tcase_add_test(tc, reads_gzip_and_raw);
     tcase_add_test(tc, damaged_files_are_named);
+    tcase_add_test(tc, huge_sizes_are_refused);
+    tcase_add_test(tc, directory_is_an_io_error);
+    tcase_add_test(tc, corrupt_bytes_never_crash);
     tcase_add_test(tc, real_fashion_mnist_labels);
     suite_add_tcase(s, tc);
     return s;

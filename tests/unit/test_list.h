@@ -6,4 +6,6 @@
     X(optim) \
     X(idx) \
     X(loader) \
+    X(safetensors) \
+    X(parity) \
     X(plugin)

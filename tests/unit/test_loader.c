@@ -119,6 +119,7 @@ START_TEST(limits_and_restarts) {
         ck_assert_ptr_nonnull(hb);
     }
     ck_assert_int_eq(epoch_labels(l, 0, -1, y), N);
+    for (int i = 0; i < N; i++) ck_assert_int_eq(y[i], i); /* no stale batch of an old epoch */
     /* Free in the middle of an epoch. */
     const lt_host_batch *hb;
     ck_assert_int_eq(lt_loader_start(l, 1, -1), LT_OK);
@@ -142,18 +143,81 @@ START_TEST(fill_errors_surface) {
 }
 END_TEST
 
+/* lt_loader_new refuses `ds`/`o` with `status` and a message containing `why`. */
+static void expect_refused(const lt_dataset *ds, const lt_loader_opts *o, lt_status status,
+                           const char *why) {
+    lt_loader_t *l = (lt_loader_t *)1;
+    lt_clear_error();
+    ck_assert_int_eq(lt_loader_new(ds, o, 1, &l), status);
+    ck_assert_ptr_null(l);
+    ck_assert_msg(strstr(lt_last_error(), why) != NULL, "message lacks '%s': %s", why, lt_last_error());
+}
+
 START_TEST(bad_options_are_refused) {
     synth s = {-1};
-    lt_dataset ds = {.struct_size = sizeof ds, .length = 5, .x_ndim = 1, .x_shape = {2},
-                     .y_dtype = LT_I64, .fill = synth_fill, .user = &s};
-    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 0};
-    lt_loader_t *l = NULL;
-    ck_assert_int_eq(lt_loader_new(&ds, &o, 1, &l), LT_ERR_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(lt_last_error(), "batch_size"));
-    o.batch_size = 2;
+    const lt_dataset good = {.struct_size = sizeof good, .length = 5, .x_ndim = 1, .x_shape = {2},
+                             .y_dtype = LT_I64, .fill = synth_fill, .user = &s};
+    const lt_loader_opts opts = {.struct_size = sizeof opts, .batch_size = 2};
+    lt_dataset ds = good;
+    lt_loader_opts o = opts;
+    o.batch_size = 0;
+    expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "batch_size must be >= 1");
+    o = opts;
+    o.num_workers = -1;
+    expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "num_workers");
+    o = opts;
+    o.struct_size = 4;
+    expect_refused(&ds, &o, LT_ERR_ABI, "struct_size");
+    o = opts;
     ds.struct_size = 8;
-    ck_assert_int_eq(lt_loader_new(&ds, &o, 1, &l), LT_ERR_ABI);
-    ck_assert_ptr_null(l);
+    expect_refused(&ds, &o, LT_ERR_ABI, "struct_size");
+    ds = good;
+    ds.length = -1;
+    expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "length");
+    ds = good;
+    ds.x_shape[0] = 0;
+    expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "x_shape[0]");
+    ds = good;
+    ds.fill = NULL;
+    expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "fill");
+    ds = good; /* a batch whose byte size overflows int64 */
+    ds.x_ndim = 3;
+    ds.x_shape[0] = ds.x_shape[1] = ds.x_shape[2] = (int64_t)1 << 30;
+    expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "too large");
+}
+END_TEST
+
+/* A batch_size far beyond the dataset is legal (one short batch) and reserves only
+ * what the dataset can fill. */
+START_TEST(huge_batch_size_is_one_batch) {
+    synth s = {-1};
+    int64_t y[7];
+    lt_loader_t *l = make(&s, 7, (int64_t)1 << 40, true, false, 2);
+    ck_assert_int_eq(lt_loader_num_batches(l), 1);
+    ck_assert_int_eq(epoch_labels(l, 0, -1, y), 7);
+    lt_loader_free(l);
+    l = make(&s, 7, (int64_t)1 << 40, true, true, 0);
+    ck_assert_int_eq(lt_loader_num_batches(l), 0);
+    lt_loader_free(l);
+}
+END_TEST
+
+/* Next before any start, and after the end, is an empty epoch; NULL handles are refused. */
+START_TEST(next_outside_an_epoch_is_empty) {
+    synth s = {-1};
+    int64_t y[5];
+    lt_loader_t *l = make(&s, 5, 2, false, false, 1);
+    const lt_host_batch *hb = (const lt_host_batch *)1;
+    ck_assert_int_eq(lt_loader_next(l, &hb), LT_OK);
+    ck_assert_ptr_null(hb);
+    ck_assert_int_eq(epoch_labels(l, 0, -1, y), 5);
+    ck_assert_int_eq(lt_loader_next(l, &hb), LT_OK);
+    ck_assert_ptr_null(hb);
+    ck_assert_int_eq(lt_loader_start(NULL, 0, -1), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_loader_next(NULL, &hb), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_loader_num_batches(NULL), 0);
+    lt_loader_free(NULL);
+    lt_loader_free(l);
 }
 END_TEST
 
@@ -166,6 +230,8 @@ Suite *suite_loader(void) {
     tcase_add_test(tc, limits_and_restarts);
     tcase_add_test(tc, fill_errors_surface);
     tcase_add_test(tc, bad_options_are_refused);
+    tcase_add_test(tc, huge_batch_size_is_one_batch);
+    tcase_add_test(tc, next_outside_an_epoch_is_empty);
     suite_add_tcase(s, tc);
     return s;
 }

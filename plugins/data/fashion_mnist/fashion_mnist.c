@@ -22,6 +22,7 @@ typedef struct fm_split {
 typedef struct {
     lt_idx_t train_images, train_labels, test_images, test_labels;
     int64_t *perm;         /* the fixed train/val permutation of the training file */
+    int64_t n_train, n_val; /* train = perm[0, n_train), val = perm[n_train, n_train + n_val) */
     fm_split train, val, test;
     float lut[256];
 } fm_t;
@@ -49,25 +50,42 @@ static lt_status fm_fill(void *user, const int64_t *idx, int64_t n, float *x, vo
     return LT_OK;
 }
 
-/* Read an image file and its label file, and check they describe the same samples. */
-static lt_status load_pair(const char *root, const char *prefix, lt_idx_t *images, lt_idx_t *labels) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", root, prefix);
-    lt_status s = lt_idx_read(path, images);
-    if (s != LT_OK) return s;
-    if (images->ndim != 3 || images->dims[1] != 28 || images->dims[2] != 28)
-        return lt_set_error(LT_ERR_FORMAT, "%s: expected (N, 28, 28) images, got %d dimensions "
-                            "(is --data.root the Fashion-MNIST folder?)", path, images->ndim);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", root, prefix);
-    if ((s = lt_idx_read(path, labels)) != LT_OK) return s;
-    if (labels->ndim != 1 || labels->dims[0] != images->dims[0])
-        return lt_set_error(LT_ERR_FORMAT, "%s: %lld labels for %lld images", path,
-                            (long long)labels->count, (long long)images->dims[0]);
+#define FM_FIX "(is --data.root the Fashion-MNIST folder? reinstall dataset-fashion-mnist)"
+
+static lt_status check_images(const char *path, const lt_idx_t *images) {
+    if (images->ndim == 3 && images->dims[1] == 28 && images->dims[2] == 28) return LT_OK;
+    return lt_set_error(LT_ERR_FORMAT, "%s: expected (N, 28, 28) images, got %d dimensions "
+                        "(%lld, %lld, ...) %s", path, images->ndim, (long long)images->dims[0],
+                        (long long)images->dims[1], FM_FIX);
+}
+
+static lt_status check_labels(const char *path, const lt_idx_t *labels, int64_t n_images) {
+    if (labels->ndim != 1 || labels->dims[0] != n_images)
+        return lt_set_error(LT_ERR_FORMAT, "%s: %lld labels in %d dimension(s) for %lld images; "
+                            "the image and label files do not match %s", path,
+                            (long long)labels->count, labels->ndim, (long long)n_images, FM_FIX);
     for (int64_t i = 0; i < labels->count; i++)
         if (labels->data[i] > 9)
-            return lt_set_error(LT_ERR_FORMAT, "%s: label %u of sample %lld is not a class 0-9",
-                                path, labels->data[i], (long long)i);
+            return lt_set_error(LT_ERR_FORMAT, "%s: label %u of sample %lld is not a class 0-9 %s",
+                                path, labels->data[i], (long long)i, FM_FIX);
     return LT_OK;
+}
+
+/* Read an image file and its label file, and check they describe the same samples; on
+ * failure neither stays allocated. */
+static lt_status load_pair(const char *root, const char *prefix, lt_idx_t *images, lt_idx_t *labels) {
+    char ipath[4096], lpath[4096];
+    snprintf(ipath, sizeof ipath, "%s/%s-images-idx3-ubyte.gz", root, prefix);
+    snprintf(lpath, sizeof lpath, "%s/%s-labels-idx1-ubyte.gz", root, prefix);
+    lt_status s = lt_idx_read(ipath, images);
+    if (s == LT_OK) s = check_images(ipath, images);
+    if (s == LT_OK) s = lt_idx_read(lpath, labels);
+    if (s == LT_OK) s = check_labels(lpath, labels, images->dims[0]);
+    if (s != LT_OK) {
+        lt_idx_free(images);
+        lt_idx_free(labels);
+    }
+    return s;
 }
 
 static lt_status add_split(lt_ctx_t *ctx, lt_split which, fm_split *s, int64_t length, bool shuffle) {
@@ -80,43 +98,79 @@ static lt_status add_split(lt_ctx_t *ctx, lt_split which, fm_split *s, int64_t l
     return lt_data_add_split(ctx, which, &ds, &o);
 }
 
-/* train and val: a permutation of the training file from split_seed, cut at val_size. */
-static lt_status setup_fit(lt_ctx_t *ctx, fm_t *fm, const char *root) {
+/* The training file, cut into train and val by a permutation from split_seed alone, so
+ * the split is the same whatever --seed_everything is. Loaded once per run. */
+static lt_status load_train(lt_ctx_t *ctx, fm_t *fm, const char *root) {
     if (fm->perm) return LT_OK;
     lt_status s = load_pair(root, "train", &fm->train_images, &fm->train_labels);
     if (s != LT_OK) return s;
     int64_t n = fm->train_images.dims[0], val = lt_hparam_int(ctx, "val_size");
     if (val < 0 || val >= n)
-        return lt_set_error(LT_ERR_INVALID_ARG, "--data.val_size %lld must be in [0, %lld)",
-                            (long long)val, (long long)n);
-    if (!(fm->perm = malloc((size_t)n * sizeof *fm->perm)))
-        return lt_set_error(LT_ERR_OOM, "out of memory");
+        s = lt_set_error(LT_ERR_INVALID_ARG, "--data.val_size %lld must be in [0, %lld), the "
+                         "number of training images", (long long)val, (long long)n);
+    else if (!(fm->perm = malloc((size_t)n * sizeof *fm->perm)))
+        s = lt_set_error(LT_ERR_OOM, "fashion_mnist: out of memory");
+    if (s != LT_OK) { /* a later setup starts over from nothing */
+        lt_idx_free(&fm->train_images);
+        lt_idx_free(&fm->train_labels);
+        return s;
+    }
     lt_rng_t r = lt_rng_make((uint64_t)lt_hparam_int(ctx, "split_seed"), 0);
     lt_randperm(&r, n, fm->perm);
+    fm->n_train = n - val;
+    fm->n_val = val;
     fm->train = (fm_split){fm->train_images.data, fm->train_labels.data, fm->perm, fm->lut};
     fm->val = (fm_split){fm->train_images.data, fm->train_labels.data, fm->perm + (n - val), fm->lut};
-    s = add_split(ctx, LT_SPLIT_TRAIN, &fm->train, n - val, true);
-    return s == LT_OK && val > 0 ? add_split(ctx, LT_SPLIT_VAL, &fm->val, val, false) : s;
+    return LT_OK;
 }
 
-static lt_status setup_test(lt_ctx_t *ctx, fm_t *fm, const char *root) {
-    if (!fm->test.images) {
-        lt_status s = load_pair(root, "t10k", &fm->test_images, &fm->test_labels);
-        if (s != LT_OK) return s;
-        fm->test = (fm_split){fm->test_images.data, fm->test_labels.data, NULL, fm->lut};
-    }
-    lt_status s = add_split(ctx, LT_SPLIT_TEST, &fm->test, fm->test_images.dims[0], false);
-    return s == LT_OK ? add_split(ctx, LT_SPLIT_PREDICT, &fm->test, fm->test_images.dims[0], false) : s;
+/* The t10k files, shared by the test and predict splits. */
+static lt_status load_test(fm_t *fm, const char *root) {
+    if (fm->test.images) return LT_OK;
+    lt_status s = load_pair(root, "t10k", &fm->test_images, &fm->test_labels);
+    if (s == LT_OK) fm->test = (fm_split){fm->test_images.data, fm->test_labels.data, NULL, fm->lut};
+    return s;
+}
+
+/* Loader options are checked here too, so the message names the flag to change. */
+static lt_status check_hparams(lt_ctx_t *ctx) {
+    int64_t bs = lt_hparam_int(ctx, "batch_size"), nw = lt_hparam_int(ctx, "num_workers");
+    if (bs < 1) return lt_set_error(LT_ERR_INVALID_ARG, "--data.batch_size %lld must be >= 1", (long long)bs);
+    if (nw < 0 || nw > 64)
+        return lt_set_error(LT_ERR_INVALID_ARG, "--data.num_workers %lld must be in [0, 64]", (long long)nw);
+    return LT_OK;
+}
+
+static lt_status setup_fit(lt_ctx_t *ctx, fm_t *fm, const char *root) {
+    lt_status s = load_train(ctx, fm, root);
+    if (s == LT_OK) s = add_split(ctx, LT_SPLIT_TRAIN, &fm->train, fm->n_train, true);
+    if (s == LT_OK && fm->n_val > 0) s = add_split(ctx, LT_SPLIT_VAL, &fm->val, fm->n_val, false);
+    return s;
+}
+
+static lt_status setup_validate(lt_ctx_t *ctx, fm_t *fm, const char *root) {
+    lt_status s = load_train(ctx, fm, root);
+    if (s == LT_OK && fm->n_val == 0)
+        return lt_set_error(LT_ERR_INVALID_ARG, "--data.val_size is 0, so there is no validation "
+                            "split to validate on; set --data.val_size > 0");
+    return s == LT_OK ? add_split(ctx, LT_SPLIT_VAL, &fm->val, fm->n_val, false) : s;
 }
 
 static lt_status fm_setup(lt_ctx_t *ctx, void *self, const char *stage) {
     fm_t *fm = self;
     for (int v = 0; v < 256; v++) fm->lut[v] = ((float)v / 255.0f - FM_MEAN) / FM_STD;
     const char *root = lt_hparam_str(ctx, "root");
+    lt_status s = check_hparams(ctx);
+    if (s != LT_OK) return s;
     if (!strcmp(stage, "fit")) return setup_fit(ctx, fm, root);
-    if (!strcmp(stage, "validate")) return setup_fit(ctx, fm, root);
-    if (!strcmp(stage, "test") || !strcmp(stage, "predict")) return setup_test(ctx, fm, root);
-    return lt_set_error(LT_ERR_INVALID_ARG, "fashion_mnist: unknown stage '%s'", stage);
+    if (!strcmp(stage, "validate")) return setup_validate(ctx, fm, root);
+    bool test = !strcmp(stage, "test");
+    if (!test && strcmp(stage, "predict"))
+        return lt_set_error(LT_ERR_INVALID_ARG, "fashion_mnist: unknown stage '%s' (expected fit, "
+                            "validate, test or predict)", stage);
+    if ((s = load_test(fm, root)) != LT_OK) return s;
+    return add_split(ctx, test ? LT_SPLIT_TEST : LT_SPLIT_PREDICT, &fm->test,
+                     fm->test_images.dims[0], false);
 }
 
 static void fm_teardown(lt_ctx_t *ctx, void *self) {

@@ -11,6 +11,7 @@
 #include "optim.h"
 #include "data.h"
 #include "plugin.h"
+#include "safetensors.h"
 
 /* The version of the liblt that is running, "0.1.0". */
 LT_API const char *lt_version(void);

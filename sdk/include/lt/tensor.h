@@ -52,6 +52,8 @@ LT_API lt_tensor_t *lt_full(lt_arena_t *a, int ndim, const int64_t *shape, float
 /* A tensor holding a copy of host memory data (numel * element size bytes). */
 LT_API lt_tensor_t *lt_from_host(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *shape,
                                  const void *data);
+/* Overwrite the tensor's elements from host memory; nbytes must equal its size. */
+LT_API lt_status lt_from_host_into(lt_tensor_t *t, const void *src, size_t nbytes);
 /* Copy the tensor's elements to host memory; nbytes must equal its size in bytes. */
 LT_API lt_status lt_to_host(const lt_tensor_t *t, void *dst, size_t nbytes);
 /* The single element of a one-element tensor, as a double (NaN on error). */

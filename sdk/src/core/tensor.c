@@ -123,6 +123,19 @@ lt_tensor_t *lt_from_host(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *s
     return t;
 }
 
+lt_status lt_from_host_into(lt_tensor_t *t, const void *src, size_t nbytes) {
+    if (!t || !src) return lt_set_error(LT_ERR_INVALID_ARG, "lt_from_host_into: NULL argument");
+    size_t need = (size_t)t->numel * lt__dtype_size(t->dtype);
+    if (nbytes != need)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_from_host_into: tensor has %zu bytes, source %zu",
+                            need, nbytes);
+    if (!t->st)
+        return lt_set_error(LT_ERR_STATE, "lt_from_host_into: the tensor has no memory yet "
+                            "(a parameter before lt_ctx_materialize)");
+    lt__dev(t)->k.memcpy_h2d(LT_KST(t), lt__data(t), src, need);
+    return LT_OK;
+}
+
 lt_status lt_to_host(const lt_tensor_t *t, void *dst, size_t nbytes) {
     if (!t) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
     size_t need = (size_t)t->numel * lt__dtype_size(t->dtype);

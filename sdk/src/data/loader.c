@@ -36,25 +36,45 @@ struct lt_loader {
     bool stop;
 };
 
+static lt_status check_shape(const char *what, int ndim, const int64_t *shape) {
+    /* LT_MAX_DIMS - 1: the batch dimension is put in front of every sample shape */
+    if (ndim < 0 || ndim > LT_MAX_DIMS - 1)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's %s_ndim is %d; it must "
+                            "be in [0, %d]", what, ndim, LT_MAX_DIMS - 1);
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] <= 0)
+            return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's %s_shape[%d] is %lld; "
+                                "every dimension must be >= 1", what, i, (long long)shape[i]);
+    return LT_OK;
+}
+
+static lt_status check_dataset(const lt_dataset *ds) {
+    if (!ds->fill)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset has no fill function");
+    if (ds->length < 0)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's length is %lld; it must "
+                            "be >= 0", (long long)ds->length);
+    if (ds->y_dtype != LT_F32 && ds->y_dtype != LT_I64)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's y_dtype must be LT_I64 "
+                            "(labels) or LT_F32 (targets)");
+    lt_status s = check_shape("x", ds->x_ndim, ds->x_shape);
+    return s == LT_OK ? check_shape("y", ds->y_ndim, ds->y_shape) : s;
+}
+
 static lt_status check_args(const lt_dataset *ds, const lt_loader_opts *o) {
     if (!ds || !o) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: NULL argument");
+    /* Both structs are still version 1, so their v1 size is their size. */
     if (ds->struct_size < sizeof *ds || o->struct_size < sizeof *o)
         return lt_set_error(LT_ERR_ABI, "lt_loader_new: dataset or options struct_size too small "
                             "(%u, %u; expected %zu, %zu): set struct_size = sizeof(...)",
                             ds->struct_size, o->struct_size, sizeof *ds, sizeof *o);
-    if (!ds->fill || ds->length < 0 || ds->x_ndim < 0 || ds->x_ndim > LT_MAX_DIMS - 1 ||
-        ds->y_ndim < 0 || ds->y_ndim > LT_MAX_DIMS - 1 || (ds->y_dtype != LT_F32 && ds->y_dtype != LT_I64))
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: the dataset needs a fill function, "
-                            "a length >= 0, at most %d sample dimensions and a float32 or int64 y",
-                            LT_MAX_DIMS - 1);
-    for (int i = 0; i < ds->x_ndim; i++)
-        if (ds->x_shape[i] <= 0) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: x_shape[%d] is %lld", i, (long long)ds->x_shape[i]);
-    for (int i = 0; i < ds->y_ndim; i++)
-        if (ds->y_shape[i] <= 0) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: y_shape[%d] is %lld", i, (long long)ds->y_shape[i]);
-    if (o->batch_size < 1 || o->num_workers < 0 || o->num_workers > 64)
-        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: batch_size must be >= 1 and num_workers "
-                            "in [0, 64] (got %lld and %d)", (long long)o->batch_size, o->num_workers);
-    return LT_OK;
+    if (o->batch_size < 1)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: batch_size must be >= 1 (got %lld)",
+                            (long long)o->batch_size);
+    if (o->num_workers < 0 || o->num_workers > 64)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: num_workers must be in [0, 64] (got %d)",
+                            o->num_workers);
+    return check_dataset(ds);
 }
 
 /* Fill slot s with batch b (called without the lock held). */
@@ -91,18 +111,63 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* Per-sample sizes, and the bytes of one slot's x and y buffers; LT_ERR_INVALID_ARG when
+ * they overflow. A slot holds at most `length` rows: a batch_size beyond the dataset
+ * (legal, as in torch) must not reserve memory no batch will use. */
+static lt_status size_buffers(lt_loader_t *l, size_t *x_bytes, size_t *y_bytes) {
+    int64_t rows = l->o.batch_size < l->ds.length ? l->o.batch_size : l->ds.length, xb, yb;
+    bool over = false;
+    l->x_elems = l->y_bytes = 1;
+    for (int i = 0; i < l->ds.x_ndim; i++)
+        over |= __builtin_mul_overflow(l->x_elems, l->ds.x_shape[i], &l->x_elems);
+    for (int i = 0; i < l->ds.y_ndim; i++)
+        over |= __builtin_mul_overflow(l->y_bytes, l->ds.y_shape[i], &l->y_bytes);
+    over |= __builtin_mul_overflow(l->y_bytes, (int64_t)lt__dtype_size(l->ds.y_dtype), &l->y_bytes);
+    over |= __builtin_mul_overflow(l->x_elems, (int64_t)sizeof(float), &xb);
+    over |= __builtin_mul_overflow(xb, rows, &xb) | __builtin_mul_overflow(l->y_bytes, rows, &yb);
+    if (over)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: a batch of %lld samples of this dataset "
+                            "is too large to address; check x_shape, y_shape and batch_size",
+                            (long long)rows);
+    *x_bytes = (size_t)xb + 1; /* + 1: malloc(0) may return NULL */
+    *y_bytes = (size_t)yb + 1;
+    return LT_OK;
+}
+
+/* The ring: 2 slots per worker, so each can fill one batch while the next waits for it. */
 static lt_status alloc_slots(lt_loader_t *l) {
+    size_t xb = 0, yb = 0;
+    lt_status s = size_buffers(l, &xb, &yb);
+    if (s != LT_OK) return s;
     l->nslots = l->nthreads ? 2 * l->nthreads : 1;
-    if (!(l->slots = calloc((size_t)l->nslots, sizeof *l->slots))) return LT_ERR_OOM;
+    if (!(l->slots = calloc((size_t)l->nslots, sizeof *l->slots))) goto oom;
     for (int i = 0; i < l->nslots; i++) {
-        l->slots[i].hb.x = malloc((size_t)(l->o.batch_size * l->x_elems) * sizeof(float) + 1);
-        l->slots[i].hb.y = malloc((size_t)(l->o.batch_size * l->y_bytes) + 1);
-        if (!l->slots[i].hb.x || !l->slots[i].hb.y) return LT_ERR_OOM;
+        l->slots[i].hb.x = malloc(xb);
+        l->slots[i].hb.y = malloc(yb);
+        if (!l->slots[i].hb.x || !l->slots[i].hb.y) goto oom;
+    }
+    return LT_OK;
+oom:
+    return lt_set_error(LT_ERR_OOM, "DataLoader: out of memory for %d batch buffers of %zu bytes "
+                        "(lower batch_size or num_workers)", l->nslots ? l->nslots : 1, xb + yb);
+}
+
+static lt_status start_workers(lt_loader_t *l) {
+    if (!(l->threads = calloc((size_t)l->nthreads + 1, sizeof *l->threads)))
+        return lt_set_error(LT_ERR_OOM, "DataLoader: out of memory");
+    int want = l->nthreads;
+    for (int i = 0; i < want; i++) {
+        if (pthread_create(&l->threads[i], NULL, worker_main, l) != 0) {
+            l->nthreads = i; /* lt_loader_free joins the ones that started */
+            return lt_set_error(LT_ERR_STATE, "DataLoader: cannot start worker thread %d of %d "
+                                "(lower num_workers)", i + 1, want);
+        }
     }
     return LT_OK;
 }
 
 lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed, lt_loader_t **out) {
+    if (!out) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: out is NULL");
     *out = NULL;
     lt_status s = check_args(ds, opts);
     if (s != LT_OK) return s;
@@ -112,29 +177,20 @@ lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64
     l->o = *opts;
     l->seed = seed;
     l->held = -1;
-    l->x_elems = l->y_bytes = 1;
-    for (int i = 0; i < ds->x_ndim; i++) l->x_elems *= ds->x_shape[i];
-    for (int i = 0; i < ds->y_ndim; i++) l->y_bytes *= ds->y_shape[i];
-    l->y_bytes *= (int64_t)lt__dtype_size(ds->y_dtype);
     l->nbatches = opts->drop_last ? ds->length / opts->batch_size
-                                  : (ds->length + opts->batch_size - 1) / opts->batch_size;
+                                  : ds->length / opts->batch_size + (ds->length % opts->batch_size != 0);
     l->nthreads = opts->num_workers;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->work, NULL);
     pthread_cond_init(&l->ready, NULL);
     l->order = malloc((size_t)(ds->length ? ds->length : 1) * sizeof *l->order);
-    if (!l->order || alloc_slots(l) != LT_OK ||
-        !(l->threads = calloc((size_t)l->nthreads + 1, sizeof *l->threads))) {
+    s = l->order ? alloc_slots(l)
+                 : lt_set_error(LT_ERR_OOM, "DataLoader: out of memory for %lld indices",
+                                (long long)ds->length);
+    if (s == LT_OK) s = start_workers(l);
+    if (s != LT_OK) {
         lt_loader_free(l);
-        return lt_set_error(LT_ERR_OOM, "out of memory for DataLoader buffers (batch_size %lld)",
-                            (long long)opts->batch_size);
-    }
-    for (int i = 0; i < l->nthreads; i++) {
-        if (pthread_create(&l->threads[i], NULL, worker_main, l) != 0) {
-            l->nthreads = i;
-            lt_loader_free(l);
-            return lt_set_error(LT_ERR_STATE, "DataLoader: cannot start worker thread %d", i);
-        }
+        return s;
     }
     *out = l;
     return LT_OK;
@@ -143,6 +199,7 @@ lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64
 int64_t lt_loader_num_batches(const lt_loader_t *l) { return l ? l->nbatches : 0; }
 
 lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
+    if (!l) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start: loader is NULL");
     pthread_mutex_lock(&l->mu);
     l->limit = 0; /* stop claims, then wait for fills of the old epoch to land */
     for (;;) {
@@ -167,6 +224,7 @@ lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
 }
 
 lt_status lt_loader_next(lt_loader_t *l, const lt_host_batch **out) {
+    if (!l || !out) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_next: NULL argument");
     *out = NULL;
     pthread_mutex_lock(&l->mu);
     if (l->held >= 0) { /* the trainer is done with the previous batch */
