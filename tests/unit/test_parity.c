@@ -261,9 +261,10 @@ static lt_batch_t fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k) {
 }
 
 /* The mlp plugin, driven the way lthost's trainer drives it, from torch's initial weights
- * on torch's batches. Tolerance 1e-4: twenty Adam steps compound float32 rounding
- * (GEMM summation order differs from torch's), so per-step agreement to 1e-5 holds only
- * for the first steps. */
+ * on torch's batches. Looser than 1e-5, because twenty Adam steps compound float32
+ * rounding (GEMM summation order differs from torch's): losses agree to 1e-4 relative;
+ * weights to 1e-4 relative plus 1e-5 absolute, a hundredth of one lr=1e-3 step, since
+ * where a gradient is ~0 Adam's normalised step turns rounding noise into up to lr. */
 static void check_mlp(lt_device_t *dev) {
     const char *so = getenv("LT_TEST_MLP_PLUGIN");
     ck_assert_msg(so != NULL, "LT_TEST_MLP_PLUGIN is not set (path of the built mlp.so)");
@@ -302,7 +303,7 @@ static void check_mlp(lt_device_t *dev) {
         lt_tensor_t *p = lt_ctx_param(ctx, i, &name);
         char what[128];
         snprintf(what, sizeof what, "final %s", name);
-        compare(what, p, need(f, "final", name), 1e-4, 1e-6);
+        compare(what, p, need(f, "final", name), 1e-4, 1e-5);
     }
     lt_st_close(f);
     lt_ctx_free(ctx);
