@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(
     meson ninja-build pkg-config gcc libc6-dev   # build
-    libopenblas-dev zlib1g-dev libjansson-dev    # liblt and the cpu accelerator
+    libopenblas-dev zlib1g-dev libdeflate-dev    # liblt and the cpu accelerator
+    libjansson-dev                               # safetensors headers (JSON)
     check libsubunit-dev                         # unit tests
     dataset-fashion-mnist                        # the demo's data
     valgrind                                     # memcheck e2e test
