@@ -323,28 +323,23 @@ static lt_device_t *open_accel(int i) {
     return NULL;
 }
 
-START_TEST(ops_match_torch) {
-    lt_device_t *dev = open_accel(_i);
+/* Every case of a fixture file on accelerator i; at least min_cases of them. */
+static void run_cases(int i, const char *file, void (*fn)(lt_st_file_t *, const char *, lt_arena_t *),
+                      int min_cases) {
+    lt_device_t *dev = open_accel(i);
     if (!dev) return;
     lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = open_fixture("ops.safetensors");
-    ck_assert_int_gt(for_each_case(f, arena, check_op_case), 50);
+    lt_st_file_t *f = open_fixture(file);
+    ck_assert_int_ge(for_each_case(f, arena, fn), min_cases);
     lt_st_close(f);
     lt_arena_free(arena);
     lt_device_close(dev);
 }
+
+START_TEST(ops_match_torch) { run_cases(_i, "ops.safetensors", check_op_case, 50); }
 END_TEST
 
-START_TEST(optimizers_match_torch) {
-    lt_device_t *dev = open_accel(_i);
-    if (!dev) return;
-    lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = open_fixture("optim.safetensors");
-    ck_assert_int_ge(for_each_case(f, arena, check_optim_case), 8);
-    lt_st_close(f);
-    lt_arena_free(arena);
-    lt_device_close(dev);
-}
+START_TEST(optimizers_match_torch) { run_cases(_i, "optim.safetensors", check_optim_case, 8); }
 END_TEST
 
 START_TEST(mlp_training_matches_torch) {
