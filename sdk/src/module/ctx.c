@@ -83,6 +83,8 @@ lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *
         lt_set_error(LT_ERR_STATE, "lt_param: this context has no device (a data plugin?)");
         return NULL;
     }
+    /* Like an op given NULL: after a failed declaration in this hook, report that one. */
+    if (lt_last_status() != LT_OK) return NULL;
     if (ctx->materialized) {
         param_error(ctx, name, "declared after setup(); declare every parameter in setup()");
         return NULL;
