@@ -54,8 +54,7 @@ def main():
     out, _, _ = timed([os.path.join(ROOT, "bench/.build/sgemm_peak"), str(t)])
     r["peak_gflops"] = float(out.split()[0])
 
-    _, r["lt_start"], r["rss_lt_start"] = lthost(["--module", "bench/.build/mlp1.so", "--limit_train_batches", "1",
-                                                  "--limit_val_batches", "1"], t)
+    _, r["lt_start"], r["rss_lt_start"] = lthost(["--module", "bench/.build/mlp1.so", "--fast_dev_run", "1"], t)
     _, r["pl_start"], r["rss_pl_start"] = timed([PY, CONTENDERS, "startup", "--threads", str(t)])
     report(r, t)
 

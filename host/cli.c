@@ -7,7 +7,7 @@
 
 #include "host.h"
 
-typedef enum { F_STR, F_INT, F_SEED, F_BOOL, F_LIMIT } flag_type;
+typedef enum { F_STR, F_INT, F_SEED, F_BOOL, F_LIMIT, F_BATCHES_OR_BOOL } flag_type;
 
 typedef struct flag {
     const char *name;
@@ -34,6 +34,8 @@ static const flag flags[] = {
     FLAG("limit_val_batches", F_LIMIT, limit_val, 0, "int or fraction of validation batches"),
     FLAG("limit_test_batches", F_LIMIT, limit_test, 0, "int or fraction of test batches"),
     FLAG("test_after_fit", F_BOOL, test_after_fit, 0, "run the test loop when fit ends (default true)"),
+    FLAG("fast_dev_run", F_BATCHES_OR_BOOL, fast_dev_run, 0,
+         "true or N: N batches (true: 1) of train, val and test, one epoch, to find bugs fast"),
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -88,6 +90,14 @@ static bool set_flag(host_config *cfg, const flag *f, const char *value) {
             return false;
         }
         *(bool *)field = value[0] == 't';
+        return true;
+    case F_BATCHES_OR_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "false")) n = value[0] == 't';
+        else if (!parse_int(value, &n) || n < 0) {
+            host_error("--%s expects true, false or a number of batches >= 0, got '%s'", f->name, value);
+            return false;
+        }
+        *(int64_t *)field = n;
         return true;
     case F_LIMIT:
         if (!parse_limit(value, field)) {
@@ -150,6 +160,11 @@ bool cli_parse(int argc, char **argv, host_config *cfg) {
             return false;
         }
         if (!parse_one(cfg, arg, &i, argc, argv)) return false;
+    }
+    if (cfg->fast_dev_run > 0) { /* as Lightning: it overrides the epoch and batch limits */
+        batch_limit n = {.is_fraction = false, .count = cfg->fast_dev_run};
+        cfg->limit_train = cfg->limit_val = cfg->limit_test = n;
+        cfg->max_epochs = 1;
     }
     return true;
 }

@@ -30,13 +30,15 @@ typedef struct host_config {
     bool seed_given;
     batch_limit limit_train, limit_val, limit_test;
     bool test_after_fit;
+    int64_t fast_dev_run;         /* > 0: run this many batches of each loop, one epoch */
     hparam_override model_hp[LTHOST_MAX_OVERRIDES], data_hp[LTHOST_MAX_OVERRIDES];
     int n_model_hp, n_data_hp;
     const char *plugin_roots[2]; /* extra roots (the build tree), NULL-terminated */
     char build_root[4096];
 } host_config;
 
-/* Parse argv after the subcommand; prints the error and returns false on a bad flag. */
+/* Parse argv after the subcommand and apply flags that imply others (fast_dev_run);
+ * prints the error and returns false on a bad flag. */
 bool cli_parse(int argc, char **argv, host_config *cfg);
 void cli_print_help(const char *command);
 

@@ -152,6 +152,9 @@ int trainer_run(const host_config *cfg) {
     session s = {.cfg = cfg, .seed = pick_seed(cfg)};
     bool ok = load_plugins(&s) && start_strategy(&s);
     if (ok) rank0_printf(&s, "Seed set to %llu\n", (unsigned long long)s.seed);
+    if (ok && cfg->fast_dev_run > 0)
+        rank0_printf(&s, "Running in `fast_dev_run` mode: will run the requested loop using %lld "
+                     "batch(es).\n", (long long)cfg->fast_dev_run);
     ok = ok && make_contexts(&s) && setup_module(&s);
     if (ok) {
         if (!strcmp(cfg->command, "fit")) ok = run_fit(&s);

@@ -14,6 +14,7 @@ expect_error "'optimizer' expects one of sgd\|adam, got 'rmsprop'" fit --module 
 expect_error "batch_size" fit --module mlp --data.batch_sise 3
 expect_error "mlp.setup failed: mlp: parameter 'l1.weight'" fit --module mlp --model.hidden 0
 expect_error "limit_train_batches expects a batch count" fit --module mlp --limit_train_batches 1.5
+expect_error "fast_dev_run expects true, false or a number of batches" fit --module mlp --fast_dev_run maybe
 expect_error "needs a value" fit --module mlp --max_epochs
 expect_error "unexpected argument 'extra'" fit --module mlp extra
 expect_error "unknown command 'train'" train --module mlp

@@ -37,6 +37,13 @@ grep -q '^Test' "$TMP/out" && fail "--test_after_fit false still ran the test lo
 # hidden=64: 784*64+64 + 64*128+128 + 128*10+10 = 59850 parameters
 grep -q '59850 parameters' "$TMP/out" || fail "--model.hidden 64 not applied: $(head -3 "$TMP/out")"
 
+# --fast_dev_run N: N batches of each loop, one epoch, whatever the other limits say.
+expect_success fit --module mlp --fast_dev_run 2 --max_epochs 7 --limit_train_batches 50 --seed_everything 1
+grep -q 'Running in `fast_dev_run` mode: will run the requested loop using 2 batch(es)' "$TMP/out" || fail "no fast_dev_run notice"
+grep -q '^Epoch 1/1 .*\[2 steps' "$TMP/out" || fail "fast_dev_run 2 did not run 2 steps of 1 epoch: $(cat "$TMP/out")"
+grep -q '^Test: .*\[2 batches' "$TMP/out" || fail "fast_dev_run 2 did not test 2 batches"
+[ "$(grep -c '^Epoch' "$TMP/out")" -eq 1 ] || fail "fast_dev_run ran more than one epoch"
+
 # A diverging run stops with a clear error instead of training on NaN.
 expect_error "training loss is (nan|inf|-inf).*lower --model.lr" fit --module mlp --model.optimizer sgd \
     --model.lr 1e12 --max_epochs 1 --limit_train_batches 50 --seed_everything 1
