@@ -1,23 +1,30 @@
-/* Command-line flags: Lightning's Trainer names, plus --model.X / --data.X for the
- * hyper-parameters the plugins declare (checked once the plugins are loaded). */
+/* Command-line flags: Lightning's Trainer names, --model.X / --data.X for the
+ * hyper-parameters the plugins declare (checked once the plugins are loaded), callbacks,
+ * and --config files whose entries are applied where the flag stands (later flags win). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "host.h"
 
-typedef enum { F_STR, F_INT, F_SEED, F_BOOL, F_LIMIT, F_BATCHES_OR_BOOL } flag_type;
+typedef enum {
+    F_STR, F_INT, F_OPT_INT, F_SEED, F_BOOL, F_LIMIT, F_BATCHES_OR_BOOL, F_DOUBLE, F_CHOICE,
+} flag_type;
 
 typedef struct flag {
     const char *name;
     flag_type type;
-    size_t offset; /* into host_config */
-    int64_t min;   /* F_INT: smallest allowed value */
+    size_t offset;       /* into host_config */
+    int64_t min;         /* F_INT: smallest allowed value */
+    const char *choices; /* F_CHOICE: "norm|value" */
     const char *help;
 } flag;
 
-#define FLAG(n, t, field, min, h) {n, t, offsetof(host_config, field), min, h}
+#define FLAG(n, t, field, min, h) {n, t, offsetof(host_config, field), min, NULL, h}
+#define CHOICE(n, field, ch, h) {n, F_CHOICE, offsetof(host_config, field), 0, ch, h}
 
 static const flag flags[] = {
     FLAG("module", F_STR, module, 0, "model plugin: a name (mlp) or a path to a .so"),
@@ -28,16 +35,59 @@ static const flag flags[] = {
     FLAG("devices", F_INT, devices, 1, "devices per node (default 1)"),
     FLAG("num_nodes", F_INT, num_nodes, 1, "number of nodes (default 1)"),
     FLAG("threads", F_INT, threads, 1, "CPU threads for kernels (default: all cores)"),
-    FLAG("max_epochs", F_INT, max_epochs, 0, "stop after this many epochs (default 1000)"),
+    FLAG("max_epochs", F_OPT_INT, max_epochs, -1, "stop after this many epochs (default 1000, -1: no limit)"),
+    FLAG("min_epochs", F_OPT_INT, min_epochs, -1, "train at least this many epochs, even if stopped early"),
+    FLAG("max_steps", F_OPT_INT, max_steps, -1, "stop after this many optimizer steps (-1: no limit)"),
     FLAG("seed_everything", F_SEED, seed, 0, "seed for initialisation and shuffling"),
     FLAG("limit_train_batches", F_LIMIT, limit_train, 0, "int: batches per epoch; float: fraction"),
     FLAG("limit_val_batches", F_LIMIT, limit_val, 0, "int or fraction of validation batches"),
     FLAG("limit_test_batches", F_LIMIT, limit_test, 0, "int or fraction of test batches"),
+    FLAG("limit_predict_batches", F_LIMIT, limit_predict, 0, "int or fraction of predict batches"),
+    FLAG("overfit_batches", F_LIMIT, overfit_batches, 0,
+         "int or fraction: train and validate on these same training batches, unshuffled"),
+    FLAG("val_check_interval", F_LIMIT, val_check_interval, 0,
+         "float: validate this often within an epoch; int: every N training batches"),
+    FLAG("check_val_every_n_epoch", F_OPT_INT, check_val_every_n_epoch, 0,
+         "validate every N epochs (default 1; null: only by val_check_interval)"),
+    FLAG("num_sanity_val_steps", F_OPT_INT, num_sanity_val_steps, -1,
+         "validation batches run before training (default 2, -1: all)"),
+    FLAG("accumulate_grad_batches", F_INT, accumulate_grad_batches, 1,
+         "step the optimizers every N batches, gradients summed (default 1)"),
+    FLAG("gradient_clip_val", F_DOUBLE, gradient_clip_val, 0, "clip gradients at this value (0: off)"),
+    CHOICE("gradient_clip_algorithm", gradient_clip_algorithm, "norm|value",
+           "norm (total 2-norm, default) or value (each element)"),
+    FLAG("deterministic", F_BOOL, deterministic, 0, "reproducible kernels (the CPU ones always are)"),
+    FLAG("default_root_dir", F_STR, default_root_dir, 0, "where lightning_logs/ goes (default .)"),
+    FLAG("enable_progress_bar", F_BOOL, enable_progress_bar, 0, "progress bar on a terminal (default true)"),
+    FLAG("enable_model_summary", F_BOOL, enable_model_summary, 0, "print the layer table at fit start"),
+    FLAG("log_every_n_steps", F_INT, log_every_n_steps, 1, "write step metrics every N steps (default 50)"),
+    FLAG("precision", F_STR, precision, 0, "32-true (default; 32 is the same)"),
+    FLAG("logger", F_STR, logger, 0, "true (csv + tensorboard), false, csv, tensorboard"),
+    FLAG("predict.output", F_STR, predict_output, 0,
+         "predictions file: .npy (default predictions.npy) or .csv"),
     FLAG("test_after_fit", F_BOOL, test_after_fit, 0, "run the test loop when fit ends (default true)"),
     FLAG("fast_dev_run", F_BATCHES_OR_BOOL, fast_dev_run, 0,
-         "true or N: N batches (true: 1) of train, val and test, one epoch, to find bugs fast"),
+         "true or N: N batches (true: 1) of train, val and test, one epoch, no logs"),
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
+
+void config_defaults(host_config *cfg, const char *command) {
+    *cfg = (host_config){
+        .command = command, .data = "fashion_mnist", .accel = "cpu", .strategy = "single",
+        .devices = 1, .num_nodes = 1, .max_epochs = -1, .min_epochs = -1, .max_steps = -1,
+        .limit_train = {true, 1.0, 0}, .limit_val = {true, 1.0, 0}, .limit_test = {true, 1.0, 0},
+        .limit_predict = {true, 1.0, 0}, .val_check_interval = {true, 1.0, 0},
+        .check_val_every_n_epoch = 1, .num_sanity_val_steps = 2, .accumulate_grad_batches = 1,
+        .gradient_clip_algorithm = "norm", .default_root_dir = ".", .enable_progress_bar = true,
+        .enable_model_summary = true, .log_every_n_steps = 50, .precision = "32-true",
+        .logger = "true", .test_after_fit = true};
+}
+
+/* Where a value came from, for messages: "" on the command line, "cfg.yaml:7: " from a file. */
+typedef struct parse_state {
+    host_config *cfg;
+    const char *where;
+} parse_state;
 
 static bool parse_int(const char *s, int64_t *out) {
     char *end;
@@ -47,6 +97,8 @@ static bool parse_int(const char *s, int64_t *out) {
     *out = v;
     return true;
 }
+
+static bool is_null(const char *s) { return !strcmp(s, "null") || !strcmp(s, "None"); }
 
 static bool parse_limit(const char *s, batch_limit *out) {
     int64_t n;
@@ -61,67 +113,113 @@ static bool parse_limit(const char *s, batch_limit *out) {
     return true;
 }
 
-static bool set_flag(host_config *cfg, const flag *f, const char *value) {
-    void *field = (char *)cfg + f->offset;
+static bool bad_value(const parse_state *ps, const flag *f, const char *what, const char *value) {
+    host_error("%s--%s expects %s, got '%s'", ps->where, f->name, what, value);
+    return false;
+}
+
+static bool choice_ok(const char *choices, const char *value) {
+    size_t n = strlen(value);
+    for (const char *c = choices; *c;) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == n && !strncmp(c, value, n)) return true;
+        c += len + (bar != NULL);
+    }
+    return false;
+}
+
+static bool set_flag(const parse_state *ps, const flag *f, const char *value) {
+    void *field = (char *)ps->cfg + f->offset;
     int64_t n;
+    char *end;
     switch (f->type) {
     case F_STR:
         *(const char **)field = value;
         return true;
+    case F_CHOICE:
+        if (!choice_ok(f->choices, value)) return bad_value(ps, f, f->choices, value);
+        *(const char **)field = value;
+        return true;
     case F_INT:
         if (!parse_int(value, &n) || n < f->min) {
-            host_error("--%s expects an integer >= %lld, got '%s'", f->name, (long long)f->min, value);
+            host_error("%s--%s expects an integer >= %lld, got '%s'", ps->where, f->name,
+                       (long long)f->min, value);
             return false;
         }
-        if (f->offset == offsetof(host_config, max_epochs)) *(int64_t *)field = n;
-        else *(int *)field = (int)n;
+        if (f->offset == offsetof(host_config, devices) || f->offset == offsetof(host_config, num_nodes) ||
+            f->offset == offsetof(host_config, threads))
+            *(int *)field = (int)n;
+        else
+            *(int64_t *)field = n;
         return true;
+    case F_OPT_INT: /* null (Lightning's None) is -1, or 0 for check_val_every_n_epoch */
+        if (is_null(value)) n = f->min;
+        else if (!parse_int(value, &n) || n < f->min)
+            return bad_value(ps, f, f->min < 0 ? "an integer >= -1 or null" : "an integer >= 1 or null", value);
+        if (f->min == 0 && n == 0 && !is_null(value)) return bad_value(ps, f, "an integer >= 1 or null", value);
+        *(int64_t *)field = n;
+        return true;
+    case F_DOUBLE: {
+        double d = strtod(value, &end);
+        if (!*value || *end || !isfinite(d) || d < 0) return bad_value(ps, f, "a number >= 0", value);
+        *(double *)field = d;
+        return true;
+    }
     case F_SEED:
-        if (!parse_int(value, &n) || n < 0) {
-            host_error("--%s expects a non-negative integer, got '%s'", f->name, value);
-            return false;
-        }
-        cfg->seed = (uint64_t)n;
-        cfg->seed_given = true;
+        if (!parse_int(value, &n) || n < 0) return bad_value(ps, f, "a non-negative integer", value);
+        ps->cfg->seed = (uint64_t)n;
+        ps->cfg->seed_given = true;
         return true;
     case F_BOOL:
-        if (strcmp(value, "true") && strcmp(value, "false")) {
-            host_error("--%s expects true or false, got '%s'", f->name, value);
-            return false;
-        }
+        if (strcmp(value, "true") && strcmp(value, "false")) return bad_value(ps, f, "true or false", value);
         *(bool *)field = value[0] == 't';
         return true;
     case F_BATCHES_OR_BOOL:
         if (!strcmp(value, "true") || !strcmp(value, "false")) n = value[0] == 't';
-        else if (!parse_int(value, &n) || n < 0) {
-            host_error("--%s expects true, false or a number of batches >= 0, got '%s'", f->name, value);
-            return false;
-        }
+        else if (!parse_int(value, &n) || n < 0)
+            return bad_value(ps, f, "true, false or a number of batches >= 0", value);
         *(int64_t *)field = n;
         return true;
     case F_LIMIT:
-        if (!parse_limit(value, field)) {
-            host_error("--%s expects a batch count (int >= 0) or a fraction in [0.0, 1.0], got '%s'",
-                       f->name, value);
-            return false;
-        }
+        if (!parse_limit(value, field))
+            return bad_value(ps, f, "a batch count (int >= 0) or a fraction in [0.0, 1.0]", value);
         return true;
     }
     return false;
 }
 
-static bool add_override(hparam_override *list, int *n, const char *name, const char *value,
-                         const char *prefix) {
+static bool add_override(const parse_state *ps, hparam_override *list, int *n, const char *name,
+                         const char *value, const char *prefix) {
     if (!*name) {
-        host_error("--%s needs a name, as in --%slr 1e-3", prefix, prefix);
+        host_error("%s--%s needs a name, as in --%slr 1e-3", ps->where, prefix, prefix);
         return false;
     }
     if (*n == LTHOST_MAX_OVERRIDES) {
-        host_error("too many --%s flags (at most %d)", prefix, LTHOST_MAX_OVERRIDES);
+        host_error("%stoo many --%s flags (at most %d)", ps->where, prefix, LTHOST_MAX_OVERRIDES);
         return false;
     }
     list[(*n)++] = (hparam_override){name, value};
     return true;
+}
+
+static bool add_callback(const parse_state *ps, const char *name, const char *value) {
+    host_config *c = ps->cfg;
+    if (!*name) {
+        if (c->n_callbacks == LTHOST_MAX_CALLBACKS) {
+            host_error("%stoo many --callbacks (at most %d)", ps->where, LTHOST_MAX_CALLBACKS);
+            return false;
+        }
+        c->callbacks[c->n_callbacks++] = (callback_spec){.name = value};
+        return true;
+    }
+    if (c->n_callbacks == 0) {
+        host_error("%s--callbacks.%s comes before any --callbacks NAME; name the callback first, "
+                   "as in --callbacks EarlyStopping --callbacks.%s %s", ps->where, name, name, value);
+        return false;
+    }
+    callback_spec *cb = &c->callbacks[c->n_callbacks - 1];
+    return add_override(ps, cb->hp, &cb->n_hp, name, value, "callbacks.");
 }
 
 static const flag *find_flag(const char *name) {
@@ -130,49 +228,253 @@ static const flag *find_flag(const char *name) {
     return NULL;
 }
 
-/* "--name value" or "--name=value"; `name` points past the dashes. */
-static bool parse_one(host_config *cfg, char *arg, int *i, int argc, char **argv) {
-    char *name = arg + 2, *eq = strchr(name, '='), *value;
-    if (eq) {
-        *eq = '\0';
-        value = eq + 1;
-    } else if (*i + 1 < argc) {
-        value = argv[++*i];
-    } else {
-        host_error("--%s needs a value (see lthost %s --help)", name, cfg->command);
-        return false;
-    }
-    if (strncmp(name, "model.", 6) == 0) return add_override(cfg->model_hp, &cfg->n_model_hp, name + 6, value, "model.");
-    if (strncmp(name, "data.", 5) == 0) return add_override(cfg->data_hp, &cfg->n_data_hp, name + 5, value, "data.");
-    const flag *f = find_flag(strncmp(name, "trainer.", 8) == 0 ? name + 8 : name);
-    if (!f) {
-        host_error("unknown flag --%s (see lthost %s --help)", name, cfg->command);
-        return false;
-    }
-    return set_flag(cfg, f, value);
+static bool unknown_flag(const parse_state *ps, const char *name) {
+    const char *names[NFLAGS + 4];
+    for (size_t i = 0; i < NFLAGS; i++) names[i] = flags[i].name;
+    names[NFLAGS] = "config", names[NFLAGS + 1] = "callbacks", names[NFLAGS + 2] = "print_config";
+    names[NFLAGS + 3] = "ckpt_path";
+    const char *bare = strncmp(name, "trainer.", 8) == 0 ? name + 8 : name;
+    const char *best = lt_did_you_mean(bare, names, (int)(NFLAGS + 4));
+    if (best)
+        host_error("%sunknown flag --%s; did you mean --%s? (see lthost %s --help)", ps->where, name,
+                   best, ps->cfg->command);
+    else
+        host_error("%sunknown flag --%s (see lthost %s --help)", ps->where, name, ps->cfg->command);
+    return false;
 }
 
-bool cli_parse(int argc, char **argv, host_config *cfg) {
+static bool apply_config_file(parse_state *ps, const char *path, cfg_entries *store);
+
+/* One "--name value" (name without the dashes). */
+static bool apply(parse_state *ps, const char *name, const char *value, cfg_entries *store) {
+    host_config *c = ps->cfg;
+    if (!strcmp(name, "config")) return apply_config_file(ps, value, store);
+    if (!strcmp(name, "model.class_path")) name = "module";
+    else if (!strcmp(name, "data.class_path")) name = "data";
+    else if (!strncmp(name, "model.", 6))
+        return add_override(ps, c->model_hp, &c->n_model_hp, name + 6, value, "model.");
+    else if (!strncmp(name, "data.", 5))
+        return add_override(ps, c->data_hp, &c->n_data_hp, name + 5, value, "data.");
+    if (!strncmp(name, "trainer.", 8)) name += 8;
+    if (!strcmp(name, "callbacks")) return add_callback(ps, "", value);
+    if (!strncmp(name, "callbacks.", 10)) return add_callback(ps, name + 10, value);
+    const flag *f = find_flag(name);
+    return f ? set_flag(ps, f, value) : unknown_flag(ps, name);
+}
+
+/* A config file's entries, applied in file order; their strings live in `store`. */
+static bool apply_config_file(parse_state *ps, const char *path, cfg_entries *store) {
+    char err[512];
+    int first = store->n;
+    if (!cfg_read_file(path, store, err, sizeof err)) {
+        host_error("--config %s", err);
+        return false;
+    }
+    const char *outer = ps->where;
+    for (int i = first; i < store->n; i++) {
+        char where[600];
+        snprintf(where, sizeof where, "%s:%d: ", path, store->items[i].line);
+        ps->where = where;
+        if (!strcmp(store->items[i].key, "config")) {
+            host_error("%sa config file cannot include another (--config)", where);
+            return false;
+        }
+        bool ok = apply(ps, store->items[i].key, store->items[i].value, store);
+        ps->where = outer;
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static bool finish(host_config *cfg) {
+    if (cfg->fast_dev_run > 0) { /* as Lightning: it overrides the epoch and batch limits */
+        batch_limit n = {.is_fraction = false, .count = cfg->fast_dev_run};
+        cfg->limit_train = cfg->limit_val = cfg->limit_test = cfg->limit_predict = n;
+        cfg->max_epochs = 1;
+        cfg->max_steps = -1;
+        cfg->num_sanity_val_steps = 0;
+        cfg->val_check_interval = (batch_limit){true, 1.0, 0};
+    }
+    const batch_limit *ob = &cfg->overfit_batches;
+    if (ob->is_fraction ? ob->fraction > 0 : ob->count > 0) {
+        cfg->limit_train = cfg->limit_val = *ob; /* the validation loop reads the same batches */
+    }
+    if (cfg->max_epochs == -1 && cfg->max_steps == -1) cfg->max_epochs = 1000;
+    if (strcmp(cfg->precision, "32") && strcmp(cfg->precision, "32-true")) {
+        host_error("--precision %s: the %s accelerator trains in 32-true only; use --precision 32 "
+                   "(mixed precision needs an accelerator that supports it)", cfg->precision, cfg->accel);
+        return false;
+    }
+    static const char *const loggers[] = {"true", "false", "csv", "tensorboard", "csv,tensorboard",
+                                          "tensorboard,csv"};
+    for (size_t i = 0; i < sizeof loggers / sizeof *loggers; i++)
+        if (!strcmp(cfg->logger, loggers[i])) return true;
+    host_error("--logger expects true, false, csv, tensorboard or csv,tensorboard, got '%s'", cfg->logger);
+    return false;
+}
+
+bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
+    parse_state ps = {cfg, ""};
     for (int i = 0; i < argc; i++) {
         char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
             host_error("unexpected argument '%s'; flags look like --max_epochs 5", arg);
             return false;
         }
-        if (!parse_one(cfg, arg, &i, argc, argv)) return false;
+        char *name = arg + 2, *eq = strchr(name, '='), *value;
+        if (!strcmp(name, "print_config")) {
+            cfg->print_config = true;
+            continue;
+        }
+        if (eq) {
+            *eq = '\0';
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            host_error("--%s needs a value (see lthost %s --help)", name, cfg->command);
+            return false;
+        }
+        if (!apply(&ps, name, value, store)) return false;
     }
-    if (cfg->fast_dev_run > 0) { /* as Lightning: it overrides the epoch and batch limits */
-        batch_limit n = {.is_fraction = false, .count = cfg->fast_dev_run};
-        cfg->limit_train = cfg->limit_val = cfg->limit_test = n;
-        cfg->max_epochs = 1;
-    }
-    return true;
+    return finish(cfg);
 }
 
-void cli_print_help(const char *command) {
-    printf("usage: lthost %s --module NAME|PATH [flags]\n\nflags:\n", command ? command : "fit");
+static void print_hparams(const char *title, const lt_hparam_desc *hp) {
+    static const char *const types[] = {"int", "float", "str", "bool"};
+    printf("\n%s:\n", title);
+    for (; hp && hp->name; hp++) {
+        char def[64];
+        if (hp->type == LT_HP_FLOAT) snprintf(def, sizeof def, "%g", hp->f);
+        else if (hp->type == LT_HP_STR) snprintf(def, sizeof def, "%s", hp->s ? hp->s : "");
+        else if (hp->type == LT_HP_BOOL) snprintf(def, sizeof def, "%s", hp->i ? "true" : "false");
+        else snprintf(def, sizeof def, "%lld", (long long)hp->i);
+        printf("  --%-22s %s (%s, default %s)\n", hp->name, hp->help ? hp->help : "",
+               hp->choices ? hp->choices : types[hp->type], def);
+    }
+}
+
+/* A plugin's hparams, when it can be loaded; help still prints if it cannot. */
+static void print_plugin_hparams(const host_config *cfg, lt_plugin_kind kind, const char *name,
+                                 const char *prefix) {
+    lt_plugin_t *p = NULL;
+    if (!name || lt_plugin_open(kind, name, cfg->plugin_roots, &p) != LT_OK) return;
+    const lt_hparam_desc *hp = kind == LT_PLUGIN_MODULE
+                                   ? ((const lt_module_desc *)lt_plugin_desc(p))->hparams
+                                   : ((const lt_datamodule_desc *)lt_plugin_desc(p))->hparams;
+    char title[256];
+    snprintf(title, sizeof title, "%s hyper-parameters of %s (--%sNAME VALUE)",
+             kind == LT_PLUGIN_MODULE ? "model" : "data", name, prefix);
+    print_hparams(title, hp);
+    lt_plugin_close(p);
+}
+
+void cli_print_help(const host_config *cfg) {
+    printf("usage: lthost %s --module NAME|PATH [--config cfg.yaml] [flags]\n\ntrainer flags:\n",
+           cfg->command);
     for (size_t i = 0; i < NFLAGS; i++) printf("  --%-22s %s\n", flags[i].name, flags[i].help);
+    printf("  --%-22s %s\n", "config FILE", "a LightningCLI-style YAML file; later flags override it");
+    printf("  --%-22s %s\n", "print_config", "print the resolved configuration as YAML and exit");
+    printf("  --%-22s %s\n", "callbacks NAME|PATH", "add a callback (EarlyStopping, "
+           "LearningRateMonitor, or a .so); --callbacks.KEY VALUE sets its options");
     printf("  --%-22s %s\n", "model.NAME VALUE", "a hyper-parameter the model declares");
     printf("  --%-22s %s\n", "data.NAME VALUE", "a hyper-parameter the data plugin declares");
     printf("\nEvery flag may be written --flag=value, and Trainer flags also as --trainer.flag.\n");
+    print_plugin_hparams(cfg, LT_PLUGIN_MODULE, cfg->module, "model.");
+    print_plugin_hparams(cfg, LT_PLUGIN_DATA, cfg->data, "data.");
+}
+
+/* ---- --print_config ------------------------------------------------------------------ */
+
+static cfg_node *limit_node(const batch_limit *l) {
+    char buf[64];
+    if (!l->is_fraction) {
+        snprintf(buf, sizeof buf, "%lld", (long long)l->count);
+        return cfg_scalar(buf, CFG_INT);
+    }
+    snprintf(buf, sizeof buf, "%.17g", l->fraction);
+    if (!strpbrk(buf, ".e")) strcat(buf, ".0");
+    return cfg_scalar(buf, CFG_FLOAT);
+}
+
+static cfg_node *int_node(int64_t v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    return cfg_scalar(buf, CFG_INT);
+}
+
+static cfg_node *flag_node(const host_config *c, const flag *f) {
+    const void *field = (const char *)c + f->offset;
+    char buf[64];
+    switch (f->type) {
+    case F_STR:
+    case F_CHOICE: {
+        const char *v = *(const char *const *)field;
+        return v ? cfg_scalar(v, CFG_STR) : cfg_scalar("null", CFG_NULL);
+    }
+    case F_INT:
+        if (f->offset == offsetof(host_config, devices) || f->offset == offsetof(host_config, num_nodes))
+            return int_node(*(const int *)field);
+        if (f->offset == offsetof(host_config, threads))
+            return *(const int *)field ? int_node(*(const int *)field) : cfg_scalar("null", CFG_NULL);
+        return int_node(*(const int64_t *)field);
+    case F_OPT_INT: {
+        int64_t v = *(const int64_t *)field;
+        return v == f->min ? cfg_scalar("null", CFG_NULL) : int_node(v);
+    }
+    case F_DOUBLE:
+        snprintf(buf, sizeof buf, "%.17g", *(const double *)field);
+        if (!strpbrk(buf, ".e")) strcat(buf, ".0");
+        return cfg_scalar(buf, CFG_FLOAT);
+    case F_SEED: return c->seed_given ? int_node((int64_t)c->seed) : cfg_scalar("null", CFG_NULL);
+    case F_BOOL: return cfg_scalar(*(const bool *)field ? "true" : "false", CFG_BOOL);
+    case F_BATCHES_OR_BOOL: {
+        int64_t v = *(const int64_t *)field;
+        return v <= 1 ? cfg_scalar(v ? "true" : "false", CFG_BOOL) : int_node(v);
+    }
+    case F_LIMIT: return limit_node(field);
+    }
+    return NULL;
+}
+
+/* class_path + init_args holding every hparam's current value. */
+static cfg_node *plugin_node(const char *class_path, lt_ctx_t *ctx) {
+    static const cfg_scalar_type types[] = {CFG_INT, CFG_FLOAT, CFG_STR, CFG_BOOL};
+    cfg_node *n = cfg_map(), *args = cfg_map();
+    for (int i = 0; ctx && i < lt_ctx_hparam_count(ctx); i++) {
+        char text[256];
+        const lt_hparam_desc *d = lt_ctx_hparam_desc(ctx, i);
+        cfg_map_add(args, d->name, cfg_scalar(lt_ctx_hparam_text(ctx, i, text, sizeof text), types[d->type]));
+    }
+    cfg_map_add(n, "class_path", cfg_scalar(class_path, CFG_STR));
+    cfg_map_add(n, "init_args", args);
+    return n;
+}
+
+static const char *const not_trainer[] = {"module", "data", "accelerator", "seed_everything", "predict.output"};
+
+static bool is_trainer_flag(const flag *f) {
+    for (size_t i = 0; i < sizeof not_trainer / sizeof *not_trainer; i++)
+        if (!strcmp(f->name, not_trainer[i])) return false;
+    return true;
+}
+
+bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t *data_ctx,
+                           lt_ctx_t *const *callback_ctx) {
+    cfg_node *root = cfg_map(), *trainer = cfg_map(), *cbs = cfg_seq();
+    cfg_map_add(root, "seed_everything", flag_node(cfg, find_flag("seed_everything")));
+    for (size_t i = 0; i < NFLAGS; i++)
+        if (is_trainer_flag(&flags[i])) cfg_map_add(trainer, flags[i].name, flag_node(cfg, &flags[i]));
+    for (int i = 0; i < cfg->n_callbacks; i++)
+        cfg_seq_add(cbs, plugin_node(cfg->callbacks[i].name, callback_ctx[i]));
+    cfg_map_add(trainer, "callbacks", cbs);
+    cfg_map_add(root, "trainer", trainer);
+    cfg_map_add(root, "model", plugin_node(cfg->module, model_ctx));
+    cfg_map_add(root, "data", plugin_node(cfg->data, data_ctx));
+    if (cfg->predict_output) cfg_map_add(root, "predict.output", cfg_scalar(cfg->predict_output, CFG_STR));
+    char err[512];
+    bool ok = root && cfg_emit(stdout, root, err, sizeof err);
+    if (!ok) host_error("%s", root ? err : "out of host memory printing the config");
+    cfg_node_free(root);
+    return ok;
 }

@@ -6,6 +6,8 @@
 #include <lt/runtime.h>
 #include <stdbool.h>
 
+#include "config/config.h"
+
 #define LTHOST_MAX_OVERRIDES 64
 
 /* "--model.lr 1e-3": a value for a plugin's declared hyper-parameter. */
@@ -21,31 +23,65 @@ typedef struct batch_limit {
     int64_t count;     /* >= 0 */
 } batch_limit;
 
+#define LTHOST_MAX_CALLBACKS 16
+
+/* --callbacks NAME|PATH, then --callbacks.KEY VALUE for that callback's options. */
+typedef struct callback_spec {
+    const char *name;
+    hparam_override hp[LTHOST_MAX_OVERRIDES];
+    int n_hp;
+} callback_spec;
+
 typedef struct host_config {
-    const char *command;          /* fit, validate, test */
+    const char *command;          /* fit, validate, test, predict */
     const char *module, *data, *accel, *strategy;
     int devices, num_nodes, threads;
-    int64_t max_epochs;
+    int64_t max_epochs, min_epochs, max_steps;  /* -1: unset, as Lightning's None */
     uint64_t seed;
     bool seed_given;
-    batch_limit limit_train, limit_val, limit_test;
+    batch_limit limit_train, limit_val, limit_test, limit_predict;
+    batch_limit overfit_batches;  /* count 0: off */
+    batch_limit val_check_interval;
+    int64_t check_val_every_n_epoch; /* 0: None (validate by val_check_interval only) */
+    int64_t num_sanity_val_steps;    /* -1: the whole validation set */
+    int64_t accumulate_grad_batches;
+    double gradient_clip_val;        /* 0: off */
+    const char *gradient_clip_algorithm; /* norm | value */
+    bool deterministic;
+    const char *default_root_dir;
+    bool enable_progress_bar, enable_model_summary;
+    int64_t log_every_n_steps;
+    const char *precision;
+    const char *logger;           /* "true" (csv + tensorboard), "false", "csv", "tensorboard", "csv,tensorboard" */
+    const char *predict_output;   /* --predict.output: .npy (default) or .csv */
     bool test_after_fit;
     int64_t fast_dev_run;         /* > 0: run this many batches of each loop, one epoch */
+    bool print_config;
     hparam_override model_hp[LTHOST_MAX_OVERRIDES], data_hp[LTHOST_MAX_OVERRIDES];
     int n_model_hp, n_data_hp;
+    callback_spec callbacks[LTHOST_MAX_CALLBACKS];
+    int n_callbacks;
     const char *plugin_roots[2]; /* extra roots (the build tree), NULL-terminated */
     char build_root[4096];
 } host_config;
 
+/* Lightning's defaults, for main() and --print_config. */
+void config_defaults(host_config *cfg, const char *command);
+
 /* Parse argv after the subcommand and apply flags that imply others (fast_dev_run);
  * prints the error and returns false on a bad flag. */
-bool cli_parse(int argc, char **argv, host_config *cfg);
-void cli_print_help(const char *command);
+bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store);
+/* Trainer flags, and the hparams of the module and data plugin when they are given. */
+void cli_print_help(const host_config *cfg);
+/* The fully resolved configuration as YAML (re-usable with --config); callback_ctx[i]
+ * holds the options of cfg->callbacks[i]. */
+bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t *data_ctx,
+                           lt_ctx_t *const *callback_ctx);
 
 /* `lthost plugins` */
 int plugins_command(const host_config *cfg);
 
-/* fit / validate / test; returns the process exit code. */
+/* fit / validate / test / predict; returns the process exit code. */
 int trainer_run(const host_config *cfg);
 
 /* Print "lthost: error: ..." on stderr. */

@@ -26,6 +26,7 @@ static void usage(FILE *out) {
             "  fit       train a module (then test it, unless --test_after_fit false)\n"
             "  validate  run the validation loop\n"
             "  test      run the test loop\n"
+            "  predict   run predict_step over the predict split, write the outputs (.npy)\n"
             "  plugins   list the plugins found and why any was skipped\n\n"
             "  lthost --version | lthost <command> --help\n");
 }
@@ -40,10 +41,21 @@ static void find_build_root(host_config *cfg) {
     cfg->plugin_roots[0] = cfg->build_root;
 }
 
-static bool wants_help(int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
-    return false;
+/* Removes --help/-h from argv; true if there was one. */
+static bool take_help(int *argc, char **argv) {
+    bool found = false;
+    int n = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) found = true;
+        else argv[n++] = argv[i];
+    }
+    *argc = n;
+    return found;
+}
+
+static bool is_run_command(const char *cmd) {
+    return !strcmp(cmd, "fit") || !strcmp(cmd, "validate") || !strcmp(cmd, "test") ||
+           !strcmp(cmd, "predict");
 }
 
 int main(int argc, char **argv) {
@@ -61,24 +73,30 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    host_config cfg = {.command = cmd, .data = "fashion_mnist", .accel = "cpu",
-                       .strategy = "single", .devices = 1, .num_nodes = 1, .max_epochs = 1000,
-                       .limit_train = {true, 1.0, 0}, .limit_val = {true, 1.0, 0},
-                       .limit_test = {true, 1.0, 0}, .test_after_fit = true};
+    host_config cfg;
+    config_defaults(&cfg, cmd);
     find_build_root(&cfg);
     if (!strcmp(cmd, "plugins")) return plugins_command(&cfg);
-    if (strcmp(cmd, "fit") && strcmp(cmd, "validate") && strcmp(cmd, "test")) {
-        host_error("unknown command '%s' (commands: fit, validate, test, plugins)", cmd);
+    if (!is_run_command(cmd)) {
+        host_error("unknown command '%s' (commands: fit, validate, test, predict, plugins)", cmd);
         return 2;
     }
-    if (wants_help(argc - 2, argv + 2)) {
-        cli_print_help(cmd);
+    int nargs = argc - 2;
+    cfg_entries store = {0}; /* strings of --config files, referenced by cfg */
+    if (take_help(&nargs, argv + 2)) {
+        cli_parse(nargs, argv + 2, &cfg, &store); /* best effort: to find --module */
+        cli_print_help(&cfg);
+        cfg_entries_free(&store);
         return 0;
     }
-    if (!cli_parse(argc - 2, argv + 2, &cfg)) return 2;
+    int rc = 2;
+    if (!cli_parse(nargs, argv + 2, &cfg, &store)) goto out;
     if (!cfg.module) {
         host_error("lthost %s needs --module NAME|PATH (try --module mlp; lthost plugins lists them)", cmd);
-        return 2;
+        goto out;
     }
-    return trainer_run(&cfg);
+    rc = trainer_run(&cfg);
+out:
+    cfg_entries_free(&store);
+    return rc;
 }

@@ -1,5 +1,5 @@
-/* A run: load the plugins, create contexts, apply flags, set the module up, dispatch to
- * the loops, and tear everything down in reverse order. */
+/* A run: load the plugins and callbacks, create contexts, apply flags, run the setup
+ * hooks, dispatch to the loops, and tear everything down in reverse order. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,16 +18,6 @@ void rank0_printf(const session *s, const char *fmt, ...) {
     fflush(stdout);
 }
 
-bool call_hook(session *s, const char *hook, lt_hook_fn fn) {
-    if (!fn) return true;
-    lt_clear_error();
-    lt_status st = fn(s->ctx, lt_ctx_self(s->ctx));
-    if (st == LT_OK) return true;
-    const char *why = *lt_last_error() ? lt_last_error() : lt_status_str(st);
-    host_error("%s.%s failed: %s", s->mod->name, hook, why);
-    return false;
-}
-
 bool data_setup(session *s, const char *stage) {
     lt_clear_error();
     lt_status st = s->dm->setup(s->dctx, lt_ctx_self(s->dctx), stage);
@@ -38,6 +28,7 @@ bool data_setup(session *s, const char *stage) {
 }
 
 static bool open_plugin(session *s, lt_plugin_kind kind, const char *name, lt_plugin_t **out) {
+    (void)s;
     if (lt_plugin_open(kind, name, s->cfg->plugin_roots, out) == LT_OK) return true;
     host_error("%s", lt_last_error());
     return false;
@@ -56,14 +47,17 @@ static bool apply_overrides(lt_ctx_t *ctx, const hparam_override *o, int n, cons
 /* What a command needs from the module; a missing hook is named with the fix. */
 static bool check_module_hooks(const session *s) {
     const lt_module_desc *m = s->mod;
+    const char *cmd = s->cfg->command;
     const char *missing = !m->setup ? "setup"
-        : !strcmp(s->cfg->command, "fit") && !m->training_step ? "training_step"
-        : !strcmp(s->cfg->command, "fit") && !m->configure_optimizers ? "configure_optimizers"
-        : !strcmp(s->cfg->command, "validate") && !m->validation_step ? "validation_step"
-        : !strcmp(s->cfg->command, "test") && !m->test_step ? "test_step" : NULL;
+        : !strcmp(cmd, "fit") && !m->training_step ? "training_step"
+        : !strcmp(cmd, "fit") && !m->configure_optimizers ? "configure_optimizers"
+        : !strcmp(cmd, "validate") && !m->validation_step ? "validation_step"
+        : !strcmp(cmd, "test") && !m->test_step ? "test_step"
+        : !strcmp(cmd, "predict") && !m->predict_step && !m->forward ? "predict_step (or forward)"
+        : NULL;
     if (!missing) return true;
     host_error("%s: module '%s' has no %s hook, which `lthost %s` needs; set .%s in "
-               "LT_MODULE_EXPORT", s->module_file, m->name, missing, s->cfg->command, missing);
+               "LT_MODULE_EXPORT", s->module_file, m->name, missing, cmd, missing);
     return false;
 }
 
@@ -105,33 +99,77 @@ static bool start_strategy(session *s) {
     return true;
 }
 
-static bool make_contexts(session *s) {
+#define COPY_HOOK_(type, name) p->fn[HOOK_##name] = (void (*)(void))d->name;
+
+static participant *add_participant(session *s, const char *name, lt_ctx_t *ctx) {
+    participant *p = &s->parts[s->nparts++];
+    *p = (participant){.name = name, .ctx = ctx};
+    lt_ctx_set_trainer(ctx, &s->tr);
+    return p;
+}
+
+/* --callbacks NAME|PATH: a built-in by Lightning's class name, else a callback plugin. */
+static bool add_callback(session *s, const callback_spec *spec, lt_ctx_t **ctx_out) {
+    bool monitoring = false;
+    lt_plugin_t *plugin = NULL;
+    const lt_callback_desc *d = builtin_callback(spec->name, &monitoring);
+    if (!d) {
+        if (!open_plugin(s, LT_PLUGIN_CALLBACK, spec->name, &plugin)) return false;
+        d = lt_plugin_desc(plugin);
+    }
+    lt_ctx_t *ctx = lt_ctx_new(NULL, d->name, d->hparams, d->self_size, s->seed);
+    if (!ctx) {
+        host_error("%s", lt_last_error());
+        lt_plugin_close(plugin);
+        return false;
+    }
+    participant *p = add_participant(s, d->name, ctx);
+    p->plugin = plugin;
+    p->monitoring = monitoring;
+    LT_HOOK_TABLE(COPY_HOOK_)
+    *ctx_out = ctx;
+    return apply_overrides(ctx, spec->hp, spec->n_hp, "callbacks.");
+}
+
+static bool make_contexts(session *s, lt_ctx_t **callback_ctx) {
+    for (int i = 0; i < s->cfg->n_callbacks; i++)
+        if (!add_callback(s, &s->cfg->callbacks[i], &callback_ctx[i])) return false;
     s->ctx = lt_ctx_new(s->dev, s->mod->name, s->mod->hparams, s->mod->self_size, s->seed);
     s->dctx = s->ctx ? lt_ctx_new(NULL, s->dm->name, s->dm->hparams, s->dm->self_size, s->seed) : NULL;
     if (!s->ctx || !s->dctx) {
         host_error("%s", lt_last_error());
         return false;
     }
+    participant *p = add_participant(s, s->mod->name, s->ctx);
+    p->is_module = true;
+    const lt_module_desc *d = s->mod;
+    LT_HOOK_TABLE(COPY_HOOK_)
+    lt_ctx_set_trainer(s->dctx, &s->tr);
     return apply_overrides(s->ctx, s->cfg->model_hp, s->cfg->n_model_hp, "model.") &&
            apply_overrides(s->dctx, s->cfg->data_hp, s->cfg->n_data_hp, "data.");
 }
 
-static bool setup_module(session *s) {
-    if (!call_hook(s, "setup", s->mod->setup)) return false;
+/* Lightning's _call_setup_hook: the data module, the callbacks, then the module (which
+ * declares its parameters; they are laid out and initialised right after). */
+static bool run_setup(session *s) {
+    const char *stage = s->cfg->command;
+    if (!data_setup(s, stage) || !hooks_run(s, HOOK_setup, NULL)) return false;
     if (lt_ctx_materialize(s->ctx) != LT_OK) {
         host_error("%s: allocating parameters: %s", s->mod->name, lt_last_error());
         return false;
     }
-    int64_t n = lt_num_parameters(s->ctx);
-    rank0_printf(s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator, %s strategy\n",
-                 s->mod->name, lt_ctx_num_params(s->ctx), (long long)n, (double)n * 4 / 1e6,
-                 lt_device_name(s->dev), s->strat->name);
     return true;
 }
 
 static void teardown(session *s) {
-    if (s->ctx && s->mod->teardown) s->mod->teardown(s->ctx, lt_ctx_self(s->ctx));
     if (s->dctx && s->dm->teardown) s->dm->teardown(s->dctx, lt_ctx_self(s->dctx));
+    if (s->tr.stage) hooks_run(s, HOOK_teardown, NULL);
+    logging_close(s);
+    for (int i = 0; i < s->nparts; i++) {
+        if (s->parts[i].is_module) continue;
+        lt_ctx_free(s->parts[i].ctx);
+        lt_plugin_close(s->parts[i].plugin);
+    }
     lt_ctx_free(s->ctx);
     lt_ctx_free(s->dctx);
     if (s->strat_state) s->strat->shutdown(s->strat_state);
@@ -148,19 +186,50 @@ static uint64_t pick_seed(const host_config *c) {
     return ((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() * 2654435761u) % 4294967296u;
 }
 
+static void announce(session *s) {
+    const host_config *cfg = s->cfg;
+    rank0_printf(s, "Seed set to %llu\n", (unsigned long long)s->seed);
+    if (cfg->fast_dev_run > 0)
+        rank0_printf(s, "Running in `fast_dev_run` mode: will run the requested loop using %lld "
+                     "batch(es). Logging and checkpointing is suppressed.\n", (long long)cfg->fast_dev_run);
+    int64_t n = lt_num_parameters(s->ctx);
+    rank0_printf(s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator, %s strategy\n",
+                 s->mod->name, lt_ctx_num_params(s->ctx), (long long)n, (double)n * 4 / 1e6,
+                 lt_device_name(s->dev), s->strat->name);
+}
+
+static bool dispatch(session *s) {
+    const char *cmd = s->cfg->command;
+    if (!strcmp(cmd, "fit")) return run_fit(s);
+    if (!strcmp(cmd, "validate")) return run_eval_stage(s, LT_SPLIT_VAL);
+    if (!strcmp(cmd, "test")) return run_eval_stage(s, LT_SPLIT_TEST);
+    return run_eval_stage(s, LT_SPLIT_PREDICT);
+}
+
 int trainer_run(const host_config *cfg) {
-    session s = {.cfg = cfg, .seed = pick_seed(cfg)};
-    bool ok = load_plugins(&s) && start_strategy(&s);
-    if (ok) rank0_printf(&s, "Seed set to %llu\n", (unsigned long long)s.seed);
-    if (ok && cfg->fast_dev_run > 0)
-        rank0_printf(&s, "Running in `fast_dev_run` mode: will run the requested loop using %lld "
-                     "batch(es).\n", (long long)cfg->fast_dev_run);
-    ok = ok && make_contexts(&s) && setup_module(&s);
-    if (ok) {
-        if (!strcmp(cfg->command, "fit")) ok = run_fit(&s);
-        else if (!strcmp(cfg->command, "validate")) ok = run_eval(&s, LT_SPLIT_VAL, "validate");
-        else ok = run_eval(&s, LT_SPLIT_TEST, "test");
+    session *s = calloc(1, sizeof *s);
+    if (!s) {
+        host_error("out of host memory");
+        return 1;
     }
-    teardown(&s);
+    *s = (session){.cfg = cfg, .seed = pick_seed(cfg)};
+    s->tr = (lt_trainer_t){.max_epochs = cfg->max_epochs, .manual_backward = manual_backward,
+                           .log = trainer_log, .host = s};
+    lt_ctx_t *callback_ctx[LTHOST_MAX_CALLBACKS] = {0};
+    bool ok = load_plugins(s) && start_strategy(s) && make_contexts(s, callback_ctx);
+    s->tr.module = s->ctx;
+    s->tr.global_rank = s->rank;
+    if (ok && cfg->print_config) {
+        ok = print_resolved_config(cfg, s->ctx, s->dctx, callback_ctx);
+        teardown(s);
+        free(s);
+        return ok ? 0 : 1;
+    }
+    if (ok) s->tr.stage = cfg->command;
+    ok = ok && run_setup(s);
+    if (ok) announce(s);
+    ok = ok && dispatch(s);
+    teardown(s);
+    free(s);
     return ok ? 0 : 1;
 }

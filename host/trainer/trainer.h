@@ -1,10 +1,72 @@
-/* trainer.h — a run's loaded plugins and contexts, shared by trainer.c and loops.c. */
+/* trainer.h — a run's plugins, contexts, callbacks and loop state, shared by the files
+ * of host/trainer/. */
 #ifndef LTHOST_TRAINER_H
 #define LTHOST_TRAINER_H
 
 #include <lt/strategy.h>
+#include <time.h>
 
 #include "../host.h"
+#include "../loggers/loggers.h"
+
+#define LT_MAX_LOGGED 64
+
+/* lt_log scopes: each loop keeps its own metrics, as Lightning's result collections. */
+typedef enum { SCOPE_TRAIN, SCOPE_VAL, SCOPE_TEST, SCOPE_PREDICT } log_scope;
+
+/* The shared hook table, as ids. */
+#define HOOK_ID_(type, name) HOOK_##name,
+typedef enum { LT_HOOK_TABLE(HOOK_ID_) HOOK_COUNT } hook_id;
+#undef HOOK_ID_
+
+/* A callback or the module: whoever has hooks. */
+typedef struct participant {
+    const char *name;     /* "EarlyStopping", "mlp" */
+    bool is_module;
+    bool monitoring;      /* Lightning runs these callbacks' on_train_epoch_end after the module's */
+    lt_ctx_t *ctx;
+    void (*fn[HOOK_COUNT])(void);
+    lt_plugin_t *plugin;  /* NULL for built-in callbacks */
+} participant;
+
+/* What a hook is called with (only what its signature takes is read). */
+typedef struct hook_args {
+    const lt_batch_t *batch;
+    int64_t batch_idx;
+    lt_tensor_t *tensor;  /* outputs or loss */
+    lt_optimizer_t *opt;
+} hook_args;
+
+/* A split's loader and the number of batches the limits allow. */
+typedef struct split_loader {
+    lt_split split;
+    lt_dataset ds;
+    lt_loader_t *loader;
+    int64_t batches;
+} split_loader;
+
+/* A scheduler the module registered, with when to step it. */
+typedef struct sched_entry {
+    lt_scheduler_t *sched;
+    lt_scheduler_config cfg;
+} sched_entry;
+
+typedef struct progress_bar {
+    bool enabled, tty;
+    const char *desc;   /* "Epoch 3", "Validation", ... */
+    int64_t total, done;
+    double t_start, t_last_draw;
+    int last_len;
+} progress_bar;
+
+typedef struct log_state {
+    logger *loggers[2];
+    int nloggers;
+    char version_dir[4096];
+    lt_metric_value callback_metrics[2 * LT_MAX_LOGGED];
+    unsigned callback_flags[2 * LT_MAX_LOGGED]; /* LT_LOG_PROG_BAR etc. of each entry */
+    int callback_scope[2 * LT_MAX_LOGGED];
+} log_state;
 
 typedef struct session {
     const host_config *cfg;
@@ -19,17 +81,83 @@ typedef struct session {
     lt_ctx_t *dctx; /* the data plugin's */
     uint64_t seed;
     const char *module_file; /* for messages */
+    lt_trainer_t tr;
+    participant parts[LTHOST_MAX_CALLBACKS + 1]; /* callbacks in order, then the module */
+    int nparts;
+    int64_t batches_that_stepped; /* Lightning's logging step */
+    log_state log;
+    progress_bar bar;
 } session;
 
-/* Call a plugin hook; on failure print which hook failed and why, return false. */
-bool call_hook(session *s, const char *hook, lt_hook_fn fn);
-/* Run the data plugin's setup for a stage ("fit", ...). */
+/* ---- hooks.c -------------------------------------------------------------------- */
+/* Call hook id on every callback, then the module; false after printing which failed. */
+bool hooks_run(session *s, hook_id id, const hook_args *a);
+/* on_train_epoch_end: plain callbacks, the module, then monitoring callbacks. */
+bool hooks_run_train_epoch_end(session *s);
+/* A module-only hook (lt_hook_fn). */
+bool module_hook(session *s, const char *name, lt_hook_fn fn);
+/* Report a failed module hook or step: "mlp.training_step failed at ...". */
+bool step_failed(session *s, const char *hook, int64_t batch);
+
+/* ---- trainer.c -------------------------------------------------------------------- */
 bool data_setup(session *s, const char *stage);
-/* Print only on rank 0. */
 void rank0_printf(const session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The loops (loops.c). Each returns false after printing an error. */
+/* ---- loops (fit_loop.c, eval_loop.c) ---------------------------------------------- */
+static inline double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Step outputs kept (as lt_keep copies) for an x_epoch_end hook. */
+typedef struct outputs_list {
+    lt_tensor_t **items;
+    int64_t n, cap;
+} outputs_list;
+bool outputs_push(outputs_list *l, lt_tensor_t *t);
+void outputs_clear(outputs_list *l);
+
+/* A loader over split with the batches lim allows; unshuffled when in_order. */
+bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl);
+bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b);
 bool run_fit(session *s);
-bool run_eval(session *s, lt_split split, const char *stage);
+/* validate / test / predict as a stage of its own. */
+bool run_eval_stage(session *s, lt_split split);
+/* One validation pass inside fit (sanity check when s->tr.sanity_checking). */
+bool run_validation(session *s, split_loader *val);
+
+/* ---- optimization.c --------------------------------------------------------------- */
+/* One training batch under automatic or manual optimization; *loss is what the step
+ * returned (NULL if it skipped). */
+bool training_batch(session *s, const lt_batch_t *b, int64_t batch_idx, bool last_in_epoch,
+                    lt_tensor_t **loss);
+lt_status manual_backward(lt_trainer_t *tr, lt_tensor_t *loss);
+
+/* ---- logging.c -------------------------------------------------------------------- */
+bool logging_open(session *s);
+void logging_close(session *s);
+/* After a training batch: step metrics to the loggers every log_every_n_steps. */
+bool log_train_step(session *s);
+/* Epoch metrics of scope into callback_metrics, and (write) to the loggers unless sanity
+ * checking. */
+bool log_epoch_end(session *s, log_scope scope, bool write);
+/* Refresh callback_metrics from the module's step values (reads the device). */
+void refresh_step_metrics(session *s);
+lt_status trainer_log(lt_trainer_t *tr, const char *name, double value);
+/* "  name=value" for each callback metric with prog_bar (or all when all_metrics). */
+void print_metric_line(session *s, bool all_metrics);
+/* "Test:  name=value ...  [N batches, S s]": the metrics of the stage's loop. */
+void print_results(session *s, const char *title, int64_t batches, double seconds);
+
+/* ---- progress.c / summary.c ------------------------------------------------------- */
+void bar_start(session *s, const char *desc, int64_t total);
+void bar_update(session *s, int64_t done);
+void bar_finish(session *s);
+void print_model_summary(session *s);
+
+/* ---- callbacks (host/callbacks/) ---------------------------------------------------- */
+/* The built-in callback named name ("EarlyStopping", "LearningRateMonitor"), or NULL. */
+const lt_callback_desc *builtin_callback(const char *name, bool *monitoring);
 
 #endif

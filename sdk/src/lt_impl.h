@@ -137,6 +137,9 @@ struct lt_param_list {
     int64_t len, cap;
 };
 
+/* The parameters an optimizer updates. */
+const lt_param_list_t *lt__optimizer_params(const lt_optimizer_t *opt);
+
 /* Set t's gradient to zeros (allocating it when missing). */
 lt_status lt__zero_grad(lt_tensor_t *t);
 

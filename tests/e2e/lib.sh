@@ -3,6 +3,7 @@
 set -u
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+cd "$TMP" || exit 1  # lthost writes lightning_logs/ and predictions into the current folder
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }

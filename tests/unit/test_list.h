@@ -4,8 +4,11 @@
     X(tensor) \
     X(autograd) \
     X(optim) \
+    X(scheduler) \
     X(idx) \
     X(loader) \
     X(safetensors) \
     X(parity) \
-    X(plugin)
+    X(plugin) \
+    X(config) \
+    X(loggers)

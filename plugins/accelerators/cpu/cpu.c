@@ -137,6 +137,26 @@ static void cpu_affine(void *st, int64_t n, const float *d_x, float alpha, float
     cpu_parallel_for(st, n, 1, affine_span, &a);
 }
 
+typedef struct {
+    float *out;
+    const float *x;
+    float lo, hi;
+} clamp_args;
+
+static void clamp_span(const void *p, int64_t lo, int64_t hi) {
+    const clamp_args *a = p;
+    float *out = a->out;
+    const float *x = a->x;
+    const float l = a->lo, h = a->hi;
+#pragma omp simd
+    for (int64_t i = lo; i < hi; i++) out[i] = x[i] < l ? l : x[i] > h ? h : x[i];
+}
+
+static void cpu_clamp(void *st, int64_t n, const float *d_x, float lo, float hi, float *d_out) {
+    const clamp_args a = {.out = d_out, .x = d_x, .lo = lo, .hi = hi};
+    cpu_parallel_for(st, n, 1, clamp_span, &a);
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 
 LT_ACCELERATOR_EXPORT(
@@ -148,6 +168,7 @@ LT_ACCELERATOR_EXPORT(
     .memcpy_d2h = cpu_memcpy_d2h, .memcpy_d2d = cpu_memcpy_d2d, .sync = cpu_sync,
     /* elementwise (cpu.c, elementwise.c) */
     .fill = cpu_fill, .affine = cpu_affine, .unary = cpu_unary, .binary = cpu_binary,
+    .clamp = cpu_clamp,
     /* reductions (reduce.c) */
     .reduce_sum = cpu_reduce_sum,
     /* matmul (gemm.c) */

@@ -118,6 +118,8 @@ typedef struct lt_accelerator_desc {
                      const lt_sgd_hyper *h);
     void (*adam_step)(void *st, int64_t n, float *d_p, const float *d_g, float *d_m,
                       float *d_v, const lt_adam_hyper *h);
+    /* d_out = min(max(d_x, lo), hi) (in place allowed): gradient clipping by value. */
+    void (*clamp)(void *st, int64_t n, const float *d_x, float lo, float hi, float *d_out);
 } lt_accelerator_desc;
 
 /* Export the accelerator: LT_ACCELERATOR_EXPORT(.name = "cpu", .init = ..., ...). */

@@ -4,10 +4,15 @@
 
 #include "module.h"
 
+/* Lightning's self.log arguments. With neither ON_STEP nor ON_EPOCH the hook decides, as
+ * in Lightning: training_step and the train batch hooks log on_step, every other hook
+ * on_epoch. With both, the logger gets NAME_step and NAME_epoch. */
 enum {
-    LT_LOG_PROG_BAR = 1u << 0, /* show in the progress line */
-    LT_LOG_ON_STEP = 1u << 1,  /* record every step */
-    LT_LOG_ON_EPOCH = 1u << 2, /* record the epoch mean (weighted by batch size) */
+    LT_LOG_PROG_BAR = 1u << 0,  /* show in the progress bar */
+    LT_LOG_ON_STEP = 1u << 1,   /* record this step's value */
+    LT_LOG_ON_EPOCH = 1u << 2,  /* record the epoch mean (weighted by batch size) */
+    LT_LOG_NO_LOGGER = 1u << 3, /* logger=False: keep out of metrics.csv / TensorBoard */
+    LT_LOG_SYNC_DIST = 1u << 4, /* average over processes (DDP) before it is read */
 };
 
 /* Log a one-element tensor under name. Values accumulate on the device; the host

@@ -88,6 +88,23 @@ LT_API int64_t lt_num_parameters(lt_ctx_t *ctx);
 
 /* ---- during a hook --------------------------------------------------------------- */
 
+typedef struct lt_scheduler lt_scheduler_t; /* see scheduler.h */
+typedef enum { LT_INTERVAL_EPOCH, LT_INTERVAL_STEP } lt_interval;
+/* Lightning's lr_scheduler config dict: step every `frequency` epochs or optimizer
+ * steps; `monitor` names the metric a ReduceLROnPlateau steps on (default val_loss). */
+typedef struct lt_scheduler_config {
+    uint32_t struct_size;
+    lt_interval interval;
+    int64_t frequency;
+    const char *monitor;
+} lt_scheduler_config;
+#define LT_SCHEDULER_CONFIG(...) \
+    ((lt_scheduler_config){.struct_size = sizeof(lt_scheduler_config), .frequency = 1, __VA_ARGS__})
+
+/* Hand a scheduler to the trainer (from configure_optimizers); ctx owns it. cfg NULL:
+ * every epoch. */
+LT_API lt_status lt_use_scheduler(lt_ctx_t *ctx, lt_scheduler_t *s, const lt_scheduler_config *cfg);
+
 /* Hand an optimizer to the trainer (from configure_optimizers); ctx takes ownership. */
 LT_API lt_status lt_use_optimizer(lt_ctx_t *ctx, lt_optimizer_t *opt);
 /* LT_OK, or the error recorded since the hook began (use as a hook's return value). */
@@ -97,7 +114,7 @@ LT_API lt_arena_t *lt_ctx_arena(lt_ctx_t *ctx);
 LT_API int64_t lt_current_epoch(lt_ctx_t *ctx);
 LT_API int64_t lt_global_step(lt_ctx_t *ctx);
 
-/* ---- the module descriptor -------------------------------------------------------- */
+/* ---- the hook table ---------------------------------------------------------------- */
 
 typedef struct lt_batch {
     lt_tensor_t *x; /* (N, ...) float32 */
@@ -105,29 +122,85 @@ typedef struct lt_batch {
     int64_t size;   /* N */
 } lt_batch_t;
 
+/* Hooks return LT_OK, or an error (recorded with lt_set_error) that stops the run. In a
+ * module `ctx` is the module's context; in a callback it is the callback's own (its
+ * hparams and self), and lt_trainer(ctx) reaches the trainer's state. */
 typedef lt_status (*lt_hook_fn)(lt_ctx_t *ctx, void *self);
-/* Returns the loss (training) or NULL; a NULL with an error recorded fails the run. */
+typedef void (*lt_teardown_fn)(lt_ctx_t *ctx, void *self);
+typedef lt_status (*lt_batch_start_fn)(lt_ctx_t *ctx, void *self, const lt_batch_t *batch,
+                                       int64_t batch_idx);
+/* outputs: what the step returned (the loss in training; NULL if it returned nothing). */
+typedef lt_status (*lt_batch_end_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *outputs,
+                                     const lt_batch_t *batch, int64_t batch_idx);
+typedef lt_status (*lt_loss_hook_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *loss);
+typedef lt_status (*lt_optimizer_hook_fn)(lt_ctx_t *ctx, void *self, lt_optimizer_t *opt);
+
+/* The hooks modules and callbacks share, in Lightning's names; the host calls each
+ * callback's hook, then the module's. lt_stage(ctx) tells setup/teardown the stage. */
+#define LT_HOOK_TABLE(X)                                                                 \
+    X(lt_hook_fn, setup)             /* module: declare parameters here */               \
+    X(lt_teardown_fn, teardown)      /* free what setup made */                          \
+    X(lt_hook_fn, on_fit_start) X(lt_hook_fn, on_fit_end)                                \
+    X(lt_hook_fn, on_sanity_check_start) X(lt_hook_fn, on_sanity_check_end)              \
+    X(lt_hook_fn, on_train_start) X(lt_hook_fn, on_train_end)                            \
+    X(lt_hook_fn, on_train_epoch_start) X(lt_hook_fn, on_train_epoch_end)                \
+    X(lt_batch_start_fn, on_train_batch_start) X(lt_batch_end_fn, on_train_batch_end)    \
+    X(lt_hook_fn, on_validation_start) X(lt_hook_fn, on_validation_end)                  \
+    X(lt_hook_fn, on_validation_epoch_start) X(lt_hook_fn, on_validation_epoch_end)      \
+    X(lt_batch_start_fn, on_validation_batch_start)                                      \
+    X(lt_batch_end_fn, on_validation_batch_end)                                          \
+    X(lt_hook_fn, on_test_start) X(lt_hook_fn, on_test_end)                              \
+    X(lt_hook_fn, on_test_epoch_start) X(lt_hook_fn, on_test_epoch_end)                  \
+    X(lt_batch_start_fn, on_test_batch_start) X(lt_batch_end_fn, on_test_batch_end)      \
+    X(lt_hook_fn, on_predict_start) X(lt_hook_fn, on_predict_end)                        \
+    X(lt_hook_fn, on_predict_epoch_start) X(lt_hook_fn, on_predict_epoch_end)            \
+    X(lt_batch_start_fn, on_predict_batch_start) X(lt_batch_end_fn, on_predict_batch_end)\
+    X(lt_optimizer_hook_fn, on_before_zero_grad)                                         \
+    X(lt_loss_hook_fn, on_before_backward) X(lt_hook_fn, on_after_backward)              \
+    X(lt_optimizer_hook_fn, on_before_optimizer_step)
+
+#define LT_HOOK_FIELD_(type, name) type name;
+
+/* ---- the module descriptor -------------------------------------------------------- */
+
+/* Returns the loss (training) or an output; NULL with no error recorded skips the batch
+ * (training_step returning None), NULL with an error fails the run. */
 typedef lt_tensor_t *(*lt_step_fn)(lt_ctx_t *ctx, void *self, const lt_batch_t *batch,
                                    int64_t batch_idx);
+/* Lightning 1.x's x_step_end: gets the step's output, returns what the loop uses. */
+typedef lt_tensor_t *(*lt_step_end_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *step_output);
+/* Lightning 1.x's x_epoch_end(outputs): every step's output of the epoch, in order. The
+ * host keeps (detached copies of) the outputs only when this hook is set. */
+typedef lt_status (*lt_epoch_end_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *const *outputs,
+                                     int64_t n);
+
+typedef struct lt_closure lt_closure_t; /* training_step + zero_grad + backward */
 
 typedef struct lt_module_desc {
     LT_DESC_HEADER_FIELDS
     size_t self_size;              /* sizeof the module's struct; the host zeroes it */
     const lt_hparam_desc *hparams; /* terminated by LT_HPARAM_END; may be NULL */
-    lt_hook_fn setup;                /* declare parameters (required) */
+    /* Lightning's automatic_optimization = False: training_step does its own
+     * lt_manual_backward / lt_optimizer_step (see lt_optimizers). */
+    bool manual_optimization;
     lt_hook_fn configure_optimizers; /* required for fit */
     lt_tensor_t *(*forward)(lt_ctx_t *ctx, void *self, lt_tensor_t *x); /* (optional) */
     lt_step_fn training_step;        /* required for fit */
-    lt_step_fn validation_step;      /* (optional) */
-    lt_step_fn test_step;            /* (optional) */
-    lt_step_fn predict_step;         /* (optional) */
-    lt_hook_fn on_fit_start;         /* (optional) */
-    lt_hook_fn on_fit_end;           /* (optional) */
-    lt_hook_fn on_train_epoch_start; /* (optional) */
-    lt_hook_fn on_train_epoch_end;   /* (optional) */
-    lt_hook_fn on_validation_epoch_end; /* (optional) */
-    lt_hook_fn on_test_epoch_end;    /* (optional) */
-    void (*teardown)(lt_ctx_t *ctx, void *self); /* (optional) free what setup made */
+    lt_step_fn validation_step;      /* (optional) every other hook is optional */
+    lt_step_fn test_step;
+    lt_step_fn predict_step;         /* default: forward(batch.x) */
+    lt_step_end_fn training_step_end, validation_step_end, test_step_end;
+    lt_epoch_end_fn training_epoch_end, validation_epoch_end, test_epoch_end;
+    /* Overridable steps of automatic optimization; NULL does what Lightning's default
+     * does. optimizer_step must run the closure (lt_closure_run) then step opt. */
+    lt_status (*optimizer_step)(lt_ctx_t *ctx, void *self, lt_optimizer_t *opt, int opt_idx,
+                                lt_closure_t *closure);
+    lt_optimizer_hook_fn optimizer_zero_grad;
+    lt_loss_hook_fn backward;
+    /* Notifications around evaluation; the host itself switches train/eval mode. */
+    lt_hook_fn on_validation_model_eval, on_validation_model_train, on_validation_model_zero_grad;
+    lt_hook_fn on_test_model_eval, on_test_model_train, on_predict_model_eval;
+    LT_HOOK_TABLE(LT_HOOK_FIELD_)
 } lt_module_desc;
 
 /* Export a module: LT_MODULE_EXPORT(my_t, .name = "my", .setup = my_setup, ...). */
@@ -138,5 +211,40 @@ typedef struct lt_module_desc {
         __VA_ARGS__};                                                                 \
     LT_EXPORT const lt_module_desc *lt_module_entry(void);                            \
     const lt_module_desc *lt_module_entry(void) { return &lt_module_desc_; }
+
+/* A callback (Lightning's Callback): its own hparams and self, the shared hook table.
+ * Load with --callbacks NAME|path.so; options with --callbacks.NAME VALUE. */
+typedef struct lt_callback_desc {
+    LT_DESC_HEADER_FIELDS
+    size_t self_size;
+    const lt_hparam_desc *hparams;
+    LT_HOOK_TABLE(LT_HOOK_FIELD_)
+} lt_callback_desc;
+
+#define LT_CALLBACK_EXPORT(self_type, ...)                                            \
+    static const lt_callback_desc lt_callback_desc_ = {                               \
+        .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR,                         \
+        .struct_size = sizeof(lt_callback_desc), .self_size = sizeof(self_type),      \
+        __VA_ARGS__};                                                                 \
+    LT_EXPORT const lt_callback_desc *lt_callback_entry(void);                        \
+    const lt_callback_desc *lt_callback_entry(void) { return &lt_callback_desc_; }
+
+/* ---- manual optimization and the closure ------------------------------------------ */
+
+/* Number of optimizers configure_optimizers registered, and optimizer i. */
+LT_API int lt_num_optimizers(lt_ctx_t *ctx);
+LT_API lt_optimizer_t *lt_optimizers(lt_ctx_t *ctx, int i);
+/* Lightning's manual_backward: runs on_before_backward/backward/on_after_backward. */
+LT_API lt_status lt_manual_backward(lt_ctx_t *ctx, lt_tensor_t *loss);
+/* Make only opt's parameters require gradients (Lightning's toggle_optimizer), and undo. */
+LT_API lt_status lt_toggle_optimizer(lt_ctx_t *ctx, lt_optimizer_t *opt);
+LT_API lt_status lt_untoggle_optimizer(lt_ctx_t *ctx, lt_optimizer_t *opt);
+/* Run training_step, zero_grad and backward for the optimizer being stepped. */
+LT_API lt_status lt_closure_run(lt_closure_t *closure);
+
+/* "fit", "validate", "test" or "predict": the stage the trainer runs. */
+LT_API const char *lt_stage(lt_ctx_t *ctx);
+/* Whether the module is in training mode (false during validation, test, predict). */
+LT_API bool lt_training(lt_ctx_t *ctx);
 
 #endif

@@ -32,8 +32,21 @@ LT_API lt_status lt_optimizer_step(lt_optimizer_t *opt);
 LT_API lt_status lt_optimizer_zero_grad(lt_optimizer_t *opt);
 LT_API double lt_optimizer_lr(const lt_optimizer_t *opt);
 LT_API void lt_optimizer_set_lr(lt_optimizer_t *opt, double lr);
+/* The momentum a scheduler may cycle: SGD's momentum, Adam's and AdamW's beta1. */
+LT_API double lt_optimizer_momentum(const lt_optimizer_t *opt);
+/* Set it (SGD: >= 0, and only for an SGD built with momentum > 0, as it alone keeps a
+ * momentum buffer; Adam/AdamW: beta1 in [0, 1)). */
+LT_API lt_status lt_optimizer_set_momentum(lt_optimizer_t *opt, double m);
 /* "SGD", "Adam", "AdamW" */
 LT_API const char *lt_optimizer_name(const lt_optimizer_t *opt);
 LT_API void lt_optimizer_free(lt_optimizer_t *opt);
+
+/* Updates done so far (Lightning counts these as global_step). */
+LT_API int64_t lt_optimizer_num_steps(const lt_optimizer_t *opt);
+/* torch.nn.utils.clip_grad_norm_ over opt's parameters; the norm before clipping goes
+ * to *total_norm when it is not NULL. A non-finite norm is an error. */
+LT_API lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_norm);
+/* torch.nn.utils.clip_grad_value_: every gradient element clamped to [-v, v]. */
+LT_API lt_status lt_clip_grad_value(lt_optimizer_t *opt, double clip_value);
 
 #endif

@@ -15,6 +15,7 @@ typedef enum {
     LT_PLUGIN_STRATEGY,
     LT_PLUGIN_PROFILER,
     LT_PLUGIN_DATA,
+    LT_PLUGIN_CALLBACK,
     LT_PLUGIN_KIND_COUNT
 } lt_plugin_kind;
 

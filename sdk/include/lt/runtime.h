@@ -6,6 +6,7 @@
 
 #include "data.h"
 #include "module.h"
+#include "trainer.h"
 
 /* A context for one plugin: `self` of self_size zeroed bytes, hparams at their
  * defaults, parameters initialised from seed. dev may be NULL for data plugins. */
@@ -23,23 +24,80 @@ LT_API const lt_hparam_desc *lt_ctx_hparam_desc(const lt_ctx_t *ctx, int i);
 /* The current value of hparam i as text, into buf. */
 LT_API const char *lt_ctx_hparam_text(const lt_ctx_t *ctx, int i, char *buf, size_t n);
 
+/* The entry of names closest to name by edit distance, or NULL if none is close. */
+LT_API const char *lt_did_you_mean(const char *name, const char *const *names, int n);
+
 /* After setup(): allocate all declared parameters in one buffer and initialise them. */
 LT_API lt_status lt_ctx_materialize(lt_ctx_t *ctx);
 LT_API int lt_ctx_num_params(const lt_ctx_t *ctx);
 LT_API lt_tensor_t *lt_ctx_param(const lt_ctx_t *ctx, int i, const char **name);
+/* The layer kind that declared parameter i ("Linear"), or NULL for a bare lt_param. */
+LT_API const char *lt_ctx_param_layer_type(const lt_ctx_t *ctx, int i);
 LT_API int lt_ctx_num_optimizers(const lt_ctx_t *ctx);
 LT_API lt_optimizer_t *lt_ctx_optimizer(const lt_ctx_t *ctx, int i);
+LT_API int lt_ctx_num_schedulers(const lt_ctx_t *ctx);
+/* Scheduler i and its config (defaults filled in). */
+LT_API lt_scheduler_t *lt_ctx_scheduler(const lt_ctx_t *ctx, int i, lt_scheduler_config *cfg);
 
-/* Loop position as hooks see it. */
+/* Loop position as hooks see it when no trainer is set. */
 LT_API void lt_ctx_set_progress(lt_ctx_t *ctx, int64_t epoch, int64_t global_step);
 /* The batch size that weights this step's logged values. */
 LT_API void lt_ctx_set_batch_size(lt_ctx_t *ctx, int64_t n);
 
-/* Metrics logged with lt_log since the last lt_ctx_metrics_reset(). */
+/* ---- logging: lt_log calls land in the context's metric table ------------------- */
+
+/* Scope of the lt_log calls that follow (one per loop: the host's numbering) and the
+ * on_step/on_epoch flags used when a call gives neither. */
+LT_API void lt_ctx_set_log_scope(lt_ctx_t *ctx, int scope, unsigned default_flags);
+/* Forget the values of scope (its metrics stay known, with no values). */
+LT_API void lt_ctx_metrics_reset_scope(lt_ctx_t *ctx, int scope);
+/* Mark every metric as not logged in the current step. */
+LT_API void lt_ctx_metrics_new_step(lt_ctx_t *ctx);
 LT_API int lt_ctx_metric_count(const lt_ctx_t *ctx);
-/* Name and flags of metric i, and its batch-size-weighted mean (reads the device). */
-LT_API const char *lt_ctx_metric(lt_ctx_t *ctx, int i, unsigned *flags, double *mean);
-LT_API void lt_ctx_metrics_reset(lt_ctx_t *ctx);
+typedef struct lt_metric_reading {
+    const char *name;
+    int scope;
+    unsigned flags;    /* the lt_log flags, defaults applied */
+    bool logged;       /* at least one value since the scope was reset */
+    bool this_step;    /* logged since lt_ctx_metrics_new_step */
+    double last;       /* the latest value */
+    double epoch_mean; /* batch-size-weighted mean since the reset */
+} lt_metric_reading;
+/* Read metric i (reads the device: call it only when printing or logging). */
+LT_API lt_status lt_ctx_metric_read(lt_ctx_t *ctx, int i, lt_metric_reading *out);
+
+/* ---- the trainer a host runs --------------------------------------------------- */
+
+typedef struct lt_metric_value {
+    char name[80];
+    double value;
+} lt_metric_value;
+
+/* Filled by the host; plugins read it through lt/trainer.h. */
+struct lt_trainer {
+    const char *stage;
+    int64_t current_epoch, global_step, max_epochs;
+    bool sanity_checking, should_stop;
+    char stop_reason[256];
+    int global_rank;
+    lt_ctx_t *module;
+    lt_metric_value *callback_metrics; /* host-owned array */
+    int n_callback_metrics;
+    /* Host services behind lt_manual_backward and lt_trainer_log. */
+    lt_status (*manual_backward)(lt_trainer_t *tr, lt_tensor_t *loss);
+    lt_status (*log)(lt_trainer_t *tr, const char *name, double value);
+    void *host;
+};
+
+/* Let ctx's hooks see tr (lt_trainer, lt_current_epoch, lt_manual_backward, lt_stage). */
+LT_API void lt_ctx_set_trainer(lt_ctx_t *ctx, lt_trainer_t *tr);
+/* Train or eval mode, as lt_training reports it. */
+LT_API void lt_ctx_set_training(lt_ctx_t *ctx, bool training);
+
+/* A closure the host hands to optimizer_step; run is what lt_closure_run calls. */
+struct lt_closure {
+    lt_status (*run)(lt_closure_t *self);
+};
 
 /* Whether the data plugin registered a dataset for split. */
 LT_API bool lt_ctx_has_split(const lt_ctx_t *ctx, lt_split split);

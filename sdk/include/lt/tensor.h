@@ -122,5 +122,10 @@ LT_API lt_tensor_t *lt_reshape(lt_tensor_t *x, int ndim, const int64_t *shape);
 LT_API lt_tensor_t *lt_flatten(lt_tensor_t *x);
 /* A copy that does not record history. */
 LT_API lt_tensor_t *lt_detach(lt_tensor_t *x);
+/* A detached copy that survives the arena's reset (e.g. a step's output kept for the
+ * epoch); free it with lt_tensor_free. */
+LT_API lt_tensor_t *lt_keep(const lt_tensor_t *t);
+/* Free a tensor made by lt_keep (tensors of an arena are freed by the arena). */
+LT_API void lt_tensor_free(lt_tensor_t *t);
 
 #endif

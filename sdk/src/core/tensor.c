@@ -209,3 +209,14 @@ const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n) {
     if (len < n) snprintf(buf + len, n - len, ")");
     return buf;
 }
+
+lt_tensor_t *lt_keep(const lt_tensor_t *t) {
+    if (!t) return NULL;
+    lt_tensor_t *k = lt__tensor_new_persistent(t->arena, t->dtype, t->ndim, t->shape);
+    if (!k) return NULL;
+    lt__dev(t)->k.memcpy_d2d(LT_KST(t), lt__data(k), lt__data(t),
+                             (size_t)t->numel * lt__dtype_size(t->dtype));
+    return k;
+}
+
+void lt_tensor_free(lt_tensor_t *t) { lt__tensor_free(t); }

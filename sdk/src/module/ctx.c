@@ -14,6 +14,7 @@ lt_ctx_t *lt_ctx_new(lt_device_t *dev, const char *plugin_name, const lt_hparam_
     ctx->dev = dev;
     ctx->seed = seed;
     ctx->batch_size = 1;
+    ctx->training = true;
     if (!(ctx->plugin_name = strdup(plugin_name ? plugin_name : "?"))) goto oom;
     if (!(ctx->self = calloc(1, self_size ? self_size : 1))) goto oom;
     if (dev && !(ctx->arena = lt_arena_new(dev))) goto fail;
@@ -28,8 +29,12 @@ fail:
 
 void lt_ctx_free(lt_ctx_t *ctx) {
     if (!ctx) return;
+    free(ctx->toggle_saved);
     for (int i = 0; i < ctx->nopts; i++) lt_optimizer_free(ctx->opts[i]);
     free(ctx->opts);
+    for (int i = 0; i < ctx->nscheds; i++) lt_scheduler_free(ctx->scheds[i]);
+    free(ctx->scheds);
+    free(ctx->sched_cfgs);
     lt__metrics_free(ctx);
     lt_arena_free(ctx->arena);
     for (int i = 0; i < ctx->nparams; i++) {
@@ -59,8 +64,6 @@ void *lt__ctx_alloc(lt_ctx_t *ctx, size_t n) {
 
 void *lt_ctx_self(lt_ctx_t *ctx) { return ctx->self; }
 lt_arena_t *lt_ctx_arena(lt_ctx_t *ctx) { return ctx ? ctx->arena : NULL; }
-int64_t lt_current_epoch(lt_ctx_t *ctx) { return ctx ? ctx->epoch : -1; }
-int64_t lt_global_step(lt_ctx_t *ctx) { return ctx ? ctx->global_step : -1; }
 lt_status lt_ok(lt_ctx_t *ctx) { (void)ctx; return lt_last_status(); }
 
 void lt_ctx_set_progress(lt_ctx_t *ctx, int64_t epoch, int64_t global_step) {
@@ -128,7 +131,7 @@ lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *
     t->arena = ctx->arena;
     t->requires_grad = true;
     t->persistent = true;
-    ctx->params[ctx->nparams++] = (param_entry){copy, t, init};
+    ctx->params[ctx->nparams++] = (param_entry){copy, t, init, NULL};
     return t;
 }
 
@@ -198,6 +201,10 @@ lt_tensor_t *lt_ctx_param(const lt_ctx_t *ctx, int i, const char **name) {
     return ctx->params[i].t;
 }
 
+const char *lt_ctx_param_layer_type(const lt_ctx_t *ctx, int i) {
+    return i >= 0 && i < ctx->nparams ? ctx->params[i].layer_type : NULL;
+}
+
 int64_t lt_num_parameters(lt_ctx_t *ctx) {
     int64_t n = 0;
     for (int i = 0; ctx && i < ctx->nparams; i++) n += ctx->params[i].t->numel;
@@ -235,7 +242,9 @@ lt_linear_t *lt_linear(lt_ctx_t *ctx, const char *name, int64_t in, int64_t out)
     l->weight = lt_param(ctx, wname, 2, (int64_t[]){out, in},
                          (lt_init){LT_INIT_KAIMING_UNIFORM, sqrt(5.0), 0.0});
     l->bias = lt_param(ctx, bname, 1, &out, (lt_init){LT_INIT_UNIFORM, -bound, bound});
-    return l->weight && l->bias ? l : NULL;
+    if (!l->weight || !l->bias) return NULL;
+    ctx->params[ctx->nparams - 1].layer_type = ctx->params[ctx->nparams - 2].layer_type = "Linear";
+    return l;
 }
 
 lt_tensor_t *lt_linear_forward(const lt_linear_t *l, lt_tensor_t *x) {
@@ -255,6 +264,40 @@ lt_status lt_use_optimizer(lt_ctx_t *ctx, lt_optimizer_t *opt) {
     ctx->opts = o;
     ctx->opts[ctx->nopts++] = opt;
     return LT_OK;
+}
+
+lt_status lt_use_scheduler(lt_ctx_t *ctx, lt_scheduler_t *sched, const lt_scheduler_config *cfg) {
+    if (!sched) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
+    lt_scheduler_config c = cfg ? *cfg : LT_SCHEDULER_CONFIG(.interval = LT_INTERVAL_EPOCH);
+    const char *why = !ctx ? "NULL context"
+        : cfg && cfg->struct_size < sizeof c ? "config struct_size too small (use LT_SCHEDULER_CONFIG)"
+        : c.frequency < 1 ? "frequency must be >= 1"
+        : c.interval != LT_INTERVAL_EPOCH && c.interval != LT_INTERVAL_STEP ? "interval must be step or epoch"
+        : NULL;
+    if (why) {
+        lt_scheduler_free(sched);
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_use_scheduler: %s", why);
+    }
+    if (!c.monitor) c.monitor = "val_loss";
+    lt_scheduler_t **sv = realloc(ctx->scheds, (size_t)(ctx->nscheds + 1) * sizeof *sv);
+    if (sv) ctx->scheds = sv;
+    lt_scheduler_config *cv = sv ? realloc(ctx->sched_cfgs, (size_t)(ctx->nscheds + 1) * sizeof *cv) : NULL;
+    if (cv) ctx->sched_cfgs = cv;
+    if (!sv || !cv) {
+        lt_scheduler_free(sched);
+        return lt_set_error(LT_ERR_OOM, "out of host memory adding a scheduler");
+    }
+    ctx->scheds[ctx->nscheds] = sched;
+    ctx->sched_cfgs[ctx->nscheds++] = c;
+    return LT_OK;
+}
+
+int lt_ctx_num_schedulers(const lt_ctx_t *ctx) { return ctx->nscheds; }
+
+lt_scheduler_t *lt_ctx_scheduler(const lt_ctx_t *ctx, int i, lt_scheduler_config *cfg) {
+    if (i < 0 || i >= ctx->nscheds) return NULL;
+    if (cfg) *cfg = ctx->sched_cfgs[i];
+    return ctx->scheds[i];
 }
 
 int lt_ctx_num_optimizers(const lt_ctx_t *ctx) { return ctx->nopts; }

@@ -17,6 +17,7 @@ typedef struct param_entry {
     char *name;
     lt_tensor_t *t; /* persistent; storage assigned by lt_ctx_materialize */
     lt_init init;
+    const char *layer_type; /* "Linear" when declared by lt_linear, else NULL */
 } param_entry;
 
 #define LT_MAX_METRICS 64
@@ -24,10 +25,14 @@ typedef struct param_entry {
 
 typedef struct metric {
     char name[LT_METRIC_NAME];
+    int scope;
     unsigned flags;
-    lt_storage *acc;    /* device floats: [0] sum of value * batch size, [1] scratch */
+    lt_storage *acc;    /* device floats: [0] sum of value * batch size, [1] scratch, [2] last */
     double host_sum;    /* values logged from the host with lt_log_value */
-    double weight;      /* sum of batch sizes */
+    double host_last;
+    bool last_on_host;  /* the latest value came from lt_log_value */
+    bool this_step;
+    double weight;      /* sum of batch sizes since the scope was reset */
 } metric;
 
 typedef struct owned_block {
@@ -48,9 +53,17 @@ struct lt_ctx {
     lt_storage *values, *grads; /* all parameters, all gradients */
     lt_optimizer_t **opts;
     int nopts;
+    lt_scheduler_t **scheds;
+    lt_scheduler_config *sched_cfgs;
+    int nscheds;
     int64_t epoch, global_step, batch_size;
     metric metrics[LT_MAX_METRICS];
     int nmetrics;
+    int log_scope;
+    unsigned log_defaults;
+    lt_trainer_t *trainer;
+    bool training;
+    bool *toggle_saved; /* requires_grad of each parameter before lt_toggle_optimizer */
     bool has_split[LT_SPLIT_COUNT];
     lt_dataset splits[LT_SPLIT_COUNT];
     lt_loader_opts split_opts[LT_SPLIT_COUNT];

@@ -49,6 +49,16 @@ static size_t edit_distance(const char *a, const char *b) {
     return row[lb];
 }
 
+const char *lt_did_you_mean(const char *name, const char *const *names, int n) {
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (int i = 0; name && i < n; i++) {
+        size_t d = edit_distance(name, names[i]);
+        if (d < best_d) best_d = d, best = names[i];
+    }
+    return best && best_d <= 2 + strlen(name) / 4 ? best : NULL;
+}
+
 static lt_status unknown_hparam(const lt_ctx_t *ctx, const char *name) {
     char known[512] = "";
     const char *best = NULL;

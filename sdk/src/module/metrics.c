@@ -1,30 +1,44 @@
-/* lt_log: values accumulate on the device (sum of value x batch size) and are read back
- * only when the host asks, so logging never synchronises a step. */
+/* lt_log: values accumulate on the device (sum of value x batch size, and the latest
+ * value) and are read back only when the host asks, so logging never synchronises a
+ * step. Metrics are keyed by (scope, name): each loop has its own, as in Lightning. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctx_impl.h"
 
+enum { ACC_SUM, ACC_SCRATCH, ACC_LAST, ACC_FLOATS };
+
+static unsigned with_defaults(const lt_ctx_t *ctx, unsigned flags) {
+    if (!(flags & (LT_LOG_ON_STEP | LT_LOG_ON_EPOCH)))
+        flags |= ctx->log_defaults & (LT_LOG_ON_STEP | LT_LOG_ON_EPOCH);
+    return flags;
+}
+
 static metric *find_or_add(lt_ctx_t *ctx, const char *name, unsigned flags) {
-    for (int i = 0; i < ctx->nmetrics; i++)
-        if (strcmp(ctx->metrics[i].name, name) == 0) return &ctx->metrics[i];
+    for (int i = 0; i < ctx->nmetrics; i++) {
+        metric *m = &ctx->metrics[i];
+        if (m->scope != ctx->log_scope || strcmp(m->name, name) != 0) continue;
+        m->flags = flags;
+        return m;
+    }
     if (ctx->nmetrics == LT_MAX_METRICS) {
         lt_set_error(LT_ERR_INVALID_ARG, "lt_log: more than %d metric names", LT_MAX_METRICS);
         return NULL;
     }
-    if (strlen(name) >= LT_METRIC_NAME || !*name) {
+    if (strlen(name) >= LT_METRIC_NAME - 6 || !*name) { /* room for "_epoch" */
         lt_set_error(LT_ERR_INVALID_ARG, "lt_log: metric name '%s' must have 1 to %d characters",
-                     name, LT_METRIC_NAME - 1);
+                     name, LT_METRIC_NAME - 7);
         return NULL;
     }
     metric *m = &ctx->metrics[ctx->nmetrics];
-    if (!m->acc && ctx->dev && !(m->acc = lt__storage_new(ctx->dev, 2 * sizeof(float))))
+    if (!m->acc && ctx->dev && !(m->acc = lt__storage_new(ctx->dev, ACC_FLOATS * sizeof(float))))
         return NULL;
     snprintf(m->name, sizeof m->name, "%s", name);
+    m->scope = ctx->log_scope;
     m->flags = flags;
     m->host_sum = m->weight = 0.0;
-    if (m->acc) ctx->dev->k.fill(ctx->dev->state, 2, 0.0f, m->acc->data);
+    if (m->acc) ctx->dev->k.fill(ctx->dev->state, ACC_FLOATS, 0.0f, m->acc->data);
     ctx->nmetrics++;
     return m;
 }
@@ -35,39 +49,72 @@ lt_status lt_log(lt_ctx_t *ctx, const char *name, lt_tensor_t *value, unsigned f
     if (value->dtype != LT_F32 || value->numel != 1)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_log('%s'): expected a one-element float32 "
                             "tensor (reduce it with lt_mean first)", name);
-    metric *m = find_or_add(ctx, name, flags);
+    if (!ctx->dev || lt__dev(value) != ctx->dev)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_log('%s'): the value is not on this "
+                            "context's device; log from the module's hooks", name);
+    metric *m = find_or_add(ctx, name, with_defaults(ctx, flags));
     if (!m) return lt_last_status();
     float *acc = m->acc->data;
     lt_device_t *dev = ctx->dev;
-    dev->k.affine(dev->state, 1, lt__f32(value), (float)ctx->batch_size, 0.0f, acc + 1);
-    dev->k.binary(dev->state, LT_BIN_ADD, 1, acc, acc + 1, acc, NULL);
+    dev->k.affine(dev->state, 1, lt__f32(value), 1.0f, 0.0f, acc + ACC_LAST);
+    dev->k.affine(dev->state, 1, lt__f32(value), (float)ctx->batch_size, 0.0f, acc + ACC_SCRATCH);
+    dev->k.binary(dev->state, LT_BIN_ADD, 1, acc, acc + ACC_SCRATCH, acc, NULL);
     m->weight += (double)ctx->batch_size;
+    m->last_on_host = false;
+    m->this_step = true;
     return LT_OK;
 }
 
 lt_status lt_log_value(lt_ctx_t *ctx, const char *name, double value, unsigned flags) {
     if (!ctx || !name) return lt_set_error(LT_ERR_INVALID_ARG, "lt_log_value: NULL argument");
-    metric *m = find_or_add(ctx, name, flags);
+    metric *m = find_or_add(ctx, name, with_defaults(ctx, flags));
     if (!m) return lt_last_status();
     m->host_sum += value * (double)ctx->batch_size;
+    m->host_last = value;
     m->weight += (double)ctx->batch_size;
+    m->last_on_host = true;
+    m->this_step = true;
     return LT_OK;
+}
+
+void lt_ctx_set_log_scope(lt_ctx_t *ctx, int scope, unsigned default_flags) {
+    ctx->log_scope = scope;
+    ctx->log_defaults = default_flags;
 }
 
 int lt_ctx_metric_count(const lt_ctx_t *ctx) { return ctx->nmetrics; }
 
-const char *lt_ctx_metric(lt_ctx_t *ctx, int i, unsigned *flags, double *mean) {
-    if (i < 0 || i >= ctx->nmetrics) return NULL;
+lt_status lt_ctx_metric_read(lt_ctx_t *ctx, int i, lt_metric_reading *out) {
+    if (i < 0 || i >= ctx->nmetrics)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_ctx_metric_read: no metric %d", i);
     metric *m = &ctx->metrics[i];
-    float dev_sum = 0.0f;
-    if (m->acc) ctx->dev->k.memcpy_d2h(ctx->dev->state, &dev_sum, m->acc->data, sizeof dev_sum);
-    if (flags) *flags = m->flags;
-    if (mean) *mean = m->weight > 0 ? ((double)dev_sum + m->host_sum) / m->weight : NAN;
-    return m->name;
+    float acc[ACC_FLOATS] = {0};
+    if (m->acc && m->weight > 0)
+        ctx->dev->k.memcpy_d2h(ctx->dev->state, acc, m->acc->data, sizeof acc);
+    *out = (lt_metric_reading){
+        .name = m->name, .scope = m->scope, .flags = m->flags, .logged = m->weight > 0,
+        .this_step = m->this_step,
+        .last = m->weight <= 0 ? NAN : m->last_on_host ? m->host_last : (double)acc[ACC_LAST],
+        /* float32, as Lightning's mean of float32 tensors then .item() */
+        .epoch_mean = m->weight > 0 ? (double)(float)(((double)acc[ACC_SUM] + m->host_sum) / m->weight) : NAN,
+    };
+    return LT_OK;
+}
+
+void lt_ctx_metrics_new_step(lt_ctx_t *ctx) {
+    for (int i = 0; i < ctx->nmetrics; i++) ctx->metrics[i].this_step = false;
 }
 
 /* Accumulators are kept for reuse: resetting allocates nothing. */
-void lt_ctx_metrics_reset(lt_ctx_t *ctx) { ctx->nmetrics = 0; }
+void lt_ctx_metrics_reset_scope(lt_ctx_t *ctx, int scope) {
+    for (int i = 0; i < ctx->nmetrics; i++) {
+        metric *m = &ctx->metrics[i];
+        if (m->scope != scope || m->weight == 0) continue;
+        m->host_sum = m->weight = 0.0;
+        m->this_step = false;
+        if (m->acc) ctx->dev->k.fill(ctx->dev->state, ACC_FLOATS, 0.0f, m->acc->data);
+    }
+}
 
 void lt__metrics_free(lt_ctx_t *ctx) {
     for (int i = 0; i < LT_MAX_METRICS; i++) {

@@ -185,6 +185,33 @@ lt_status lt_optimizer_zero_grad(lt_optimizer_t *o) {
 
 double lt_optimizer_lr(const lt_optimizer_t *o) { return o ? o->lr : NAN; }
 void lt_optimizer_set_lr(lt_optimizer_t *o, double lr) { if (o) o->lr = lr; }
+
+double lt_optimizer_momentum(const lt_optimizer_t *o) {
+    if (!o) return NAN;
+    return o->kind == OPT_SGD ? o->momentum : o->beta1;
+}
+
+lt_status lt_optimizer_set_momentum(lt_optimizer_t *o, double m) {
+    if (!o)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_optimizer_set_momentum: optimizer is NULL");
+    if (o->kind == OPT_ADAM) {
+        if (!(m >= 0.0 && m < 1.0))
+            return lt_set_error(LT_ERR_INVALID_ARG, "%s: beta1 must be in [0, 1) (got %g)",
+                                o->name, m);
+        o->beta1 = m;
+        return LT_OK;
+    }
+    /* An SGD built with momentum 0 has no momentum buffer (nslots 0) for a new momentum
+     * to act on; torch would start one at the next step, we refuse instead. */
+    if (o->nslots == 0)
+        return lt_set_error(LT_ERR_INVALID_ARG, "SGD: optimizer must support momentum (it was "
+                            "built with momentum 0; build it with momentum > 0)");
+    if (!(m >= 0.0) || !isfinite(m))
+        return lt_set_error(LT_ERR_INVALID_ARG, "SGD: momentum must be finite and >= 0 (got %g)",
+                            m);
+    o->momentum = m;
+    return LT_OK;
+}
 const char *lt_optimizer_name(const lt_optimizer_t *o) { return o ? o->name : "?"; }
 
 void lt_optimizer_free(lt_optimizer_t *o) {
@@ -193,3 +220,6 @@ void lt_optimizer_free(lt_optimizer_t *o) {
     lt_param_list_free(o->params);
     free(o);
 }
+
+const lt_param_list_t *lt__optimizer_params(const lt_optimizer_t *opt) { return opt->params; }
+int64_t lt_optimizer_num_steps(const lt_optimizer_t *opt) { return opt ? opt->step : 0; }

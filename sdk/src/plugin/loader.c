@@ -29,6 +29,7 @@
 #define LT_STRATEGY_DESC_SIZE_1_0 sizeof(lt_strategy_desc)
 #define LT_PROFILER_DESC_SIZE_1_0 sizeof(lt_profiler_desc)
 #define LT_DATAMODULE_DESC_SIZE_1_0 sizeof(lt_datamodule_desc)
+#define LT_CALLBACK_DESC_SIZE_1_0 sizeof(lt_callback_desc)
 _Static_assert(LT_ABI_MINOR == 0, "LT_ABI_MINOR was raised: write the LT_*_DESC_SIZE_1_0 "
                                   "sizes above as their ABI 1.0 byte counts, then drop this");
 
@@ -62,6 +63,9 @@ static const kind_info kinds[LT_PLUGIN_KIND_COUNT] = {
     [LT_PLUGIN_DATA] = KIND_("data", "data", "lt_datamodule_entry", lt_datamodule_desc,
                              "LT_DATAMODULE_EXPORT", "lt/data.h", "--data",
                              LT_DATAMODULE_DESC_SIZE_1_0),
+    [LT_PLUGIN_CALLBACK] = KIND_("callback", "callbacks", "lt_callback_entry", lt_callback_desc,
+                                 "LT_CALLBACK_EXPORT", "lt/module.h", "--callbacks",
+                                 LT_CALLBACK_DESC_SIZE_1_0),
 };
 #undef KIND_
 

@@ -1,0 +1,71 @@
+/* loggers.h — experiment loggers: <root>/lightning_logs/version_N/{metrics.csv, hparams.yaml, events.out.tfevents.*}
+ *
+ * What they write matches Lightning 2.x (CSVLogger, TensorBoardLogger, save_hparams_to_yaml)
+ * byte for byte where it can, so tools made for Lightning's logs read ours. Every call
+ * that can fail returns false and leaves a message naming the file in err (size errn). */
+#ifndef LT_HOST_LOGGERS_H
+#define LT_HOST_LOGGERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct metric_kv { const char *name; double value; } metric_kv;
+typedef enum { HP_TEXT_STR, HP_TEXT_INT, HP_TEXT_FLOAT, HP_TEXT_BOOL } hp_text_type;
+typedef struct hparam_kv { const char *name; const char *text; hp_text_type type; } hparam_kv;
+typedef struct logger logger;      /* opaque */
+
+/* Create <root>/<name>/version_N with N one more than the largest existing version_* (0 if
+ * none), like Lightning; version >= 0 forces N. A NULL or empty name puts version_N in root.
+ * Writes the path into out (size n). false + message in err on failure. */
+bool logs_make_version_dir(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn);
+
+/* Lightning's CSVLogger: dir/metrics.csv (an old one there is removed, as Lightning does). */
+logger *csv_logger_open(const char *dir, char *err, size_t errn);
+
+/* TensorBoard event file dir/events.out.tfevents.<unix time>.<hostname>.<pid>.<counter> */
+logger *tb_logger_open(const char *dir, char *err, size_t errn);
+
+/* One row/event set: the metrics of one log call at step. Buffered. The CSV logger writes
+ * a metric named "epoch" as an integer (Lightning logs the epoch as a Python int) and lets
+ * step override a metric named "step"; values should be what Lightning's .item() gives,
+ * i.e. a float32 widened to double. */
+bool logger_log_metrics(logger *lg, const metric_kv *m, int n, int64_t step, char *err, size_t errn);
+
+/* Write what is buffered (CSV: Lightning rewrites the whole file with the new header when new columns appear). */
+bool logger_flush(logger *lg, char *err, size_t errn);
+
+/* Flush and free; NULL is a no-op. */
+bool logger_close(logger *lg, char *err, size_t errn);
+
+const char *logger_name(const logger *lg); /* "csv", "tensorboard" */
+
+/* dir/hparams.yaml as Lightning writes it (a YAML mapping of name: value), written via
+ * libyaml's emitter so strings are quoted when needed. Keys are sorted (PyYAML's
+ * sort_keys); INT/FLOAT/BOOL text is parsed and written as Python would print the value. */
+bool write_hparams_yaml(const char *dir, const hparam_kv *hp, int n, char *err, size_t errn);
+
+#ifdef LOGGERS_IMPL
+/* ---- For the logger implementations (and their unit test) only. ---- */
+
+/* Each logger kind fills one static table; the handle starts with a pointer to it. */
+struct logger_ops {
+    const char *name;                                    /* logger_name()'s answer */
+    bool (*log)(logger *lg, const metric_kv *m, int n, int64_t step, char *err, size_t errn);
+    bool (*flush)(logger *lg, char *err, size_t errn);
+    void (*free)(logger *lg);                            /* after a final flush */
+};
+struct logger { const struct logger_ops *ops; };
+
+/* Python's repr(float): the shortest text that reads back as v ("0.1", "1e-05", "inf").
+ * buf needs 32 bytes. Returns buf. */
+char *logs__float_repr(double v, char *buf);
+
+/* CRC32C (Castagnoli) of n bytes continuing from crc (0 to start). */
+uint32_t logs__crc32c(uint32_t crc, const void *data, size_t n);
+
+/* snprintf into err, tolerating a NULL or empty err. */
+void logs__err(char *err, size_t errn, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#endif
+
+#endif

@@ -1,0 +1,247 @@
+/* The evaluation loops: validation (inside fit, and `lthost validate`), test and
+ * predict, in Lightning 2.x's hook order (tests/fixtures/hook_order_*.txt). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "predict_writer.h"
+#include "trainer.h"
+
+static const char *const split_names[] = {"train", "val", "test", "predict"};
+
+bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl) {
+    lt_loader_opts opts;
+    sl->split = split;
+    if (lt_ctx_split(s->dctx, split, &sl->ds, &opts) != LT_OK) {
+        host_error("%s", lt_last_error());
+        return false;
+    }
+    if (in_order) opts.shuffle = false;
+    if (lt_loader_new(&sl->ds, &opts, s->seed, &sl->loader) != LT_OK) {
+        host_error("%s", lt_last_error());
+        return false;
+    }
+    int64_t total = lt_loader_num_batches(sl->loader);
+    sl->batches = lim->is_fraction ? (int64_t)((double)total * lim->fraction)
+                                   : (lim->count < total ? lim->count : total);
+    if (lim->is_fraction && lim->fraction > 0.0 && sl->batches == 0) {
+        host_error("a batch limit of %g of the %lld %s batches is less than one batch; use a "
+                   "larger fraction or an integer count", lim->fraction, (long long)total,
+                   split_names[split]);
+        return false;
+    }
+    return true;
+}
+
+/* The host batch as tensors in the module's arena: x (n, x_shape), y (n[, y_shape]). */
+bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b) {
+    int64_t xs[LT_MAX_DIMS + 1] = {hb->n}, ys[LT_MAX_DIMS + 1] = {hb->n};
+    for (int i = 0; i < sl->ds.x_ndim; i++) xs[i + 1] = sl->ds.x_shape[i];
+    for (int i = 0; i < sl->ds.y_ndim; i++) ys[i + 1] = sl->ds.y_shape[i];
+    lt_arena_t *a = lt_ctx_arena(s->ctx);
+    b->x = lt_from_host(a, LT_F32, sl->ds.x_ndim + 1, xs, hb->x);
+    b->y = lt_from_host(a, sl->ds.y_dtype, sl->ds.y_ndim + 1, ys, hb->y);
+    b->size = hb->n;
+    if (b->x && b->y) return true;
+    host_error("copying a batch to the device: %s", lt_last_error());
+    return false;
+}
+
+bool outputs_push(outputs_list *l, lt_tensor_t *t) {
+    if (!t) return true; /* a skipped step has no output */
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 64;
+        lt_tensor_t **items = realloc(l->items, (size_t)cap * sizeof *items);
+        if (!items) {
+            host_error("out of host memory keeping step outputs for an x_epoch_end hook");
+            return false;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    if (!(l->items[l->n] = lt_keep(t))) {
+        host_error("keeping a step output: %s", lt_last_error());
+        return false;
+    }
+    l->n++;
+    return true;
+}
+
+void outputs_clear(outputs_list *l) {
+    for (int64_t i = 0; i < l->n; i++) lt_tensor_free(l->items[i]);
+    l->n = 0;
+}
+
+/* What differs between the evaluation loops. */
+typedef struct eval_kind {
+    lt_split split;
+    log_scope scope;
+    const char *step_name, *step_end_name, *epoch_end_name;
+    hook_id start, end, epoch_start, epoch_end, batch_start, batch_end;
+} eval_kind;
+
+static const eval_kind kinds[] = {
+    [LT_SPLIT_VAL] = {LT_SPLIT_VAL, SCOPE_VAL, "validation_step", "validation_step_end",
+                      "validation_epoch_end", HOOK_on_validation_start, HOOK_on_validation_end,
+                      HOOK_on_validation_epoch_start, HOOK_on_validation_epoch_end,
+                      HOOK_on_validation_batch_start, HOOK_on_validation_batch_end},
+    [LT_SPLIT_TEST] = {LT_SPLIT_TEST, SCOPE_TEST, "test_step", "test_step_end", "test_epoch_end",
+                       HOOK_on_test_start, HOOK_on_test_end, HOOK_on_test_epoch_start,
+                       HOOK_on_test_epoch_end, HOOK_on_test_batch_start, HOOK_on_test_batch_end},
+    [LT_SPLIT_PREDICT] = {LT_SPLIT_PREDICT, SCOPE_PREDICT, "predict_step", NULL, NULL,
+                          HOOK_on_predict_start, HOOK_on_predict_end, HOOK_on_predict_epoch_start,
+                          HOOK_on_predict_epoch_end, HOOK_on_predict_batch_start,
+                          HOOK_on_predict_batch_end},
+};
+
+typedef struct eval_run {
+    const eval_kind *k;
+    lt_step_fn step;
+    lt_step_end_fn step_end;
+    lt_epoch_end_fn epoch_end;
+    outputs_list outputs;
+    predict_writer *writer;
+    int64_t batches;
+    bool bar; /* its own progress bar (not inside fit, whose bar is the epoch's) */
+} eval_run;
+
+static lt_tensor_t *default_predict(session *s, const lt_batch_t *b) {
+    return s->mod->forward(s->ctx, lt_ctx_self(s->ctx), b->x);
+}
+
+static bool eval_batch(session *s, eval_run *r, split_loader *sl, const lt_host_batch *hb) {
+    lt_batch_t b;
+    int64_t idx = hb->index;
+    lt_arena_reset(lt_ctx_arena(s->ctx));
+    lt_ctx_set_batch_size(s->ctx, hb->n);
+    lt_ctx_set_log_scope(s->ctx, r->k->scope, LT_LOG_ON_EPOCH);
+    if (!make_batch(s, sl, hb, &b)) return false;
+    hook_args a = {.batch = &b, .batch_idx = idx};
+    if (!hooks_run(s, r->k->batch_start, &a)) return false;
+    lt_clear_error();
+    lt_tensor_t *out = r->step ? r->step(s->ctx, lt_ctx_self(s->ctx), &b, idx) : default_predict(s, &b);
+    if (!out && lt_last_status() != LT_OK) return step_failed(s, r->k->step_name, idx);
+    if (out && r->step_end && !(out = r->step_end(s->ctx, lt_ctx_self(s->ctx), out)) &&
+        lt_last_status() != LT_OK)
+        return step_failed(s, r->k->step_end_name, idx);
+    if (r->epoch_end && !outputs_push(&r->outputs, out)) return false;
+    if (r->writer && !predict_writer_add(r->writer, out, idx)) return false;
+    a.tensor = out;
+    if (!hooks_run(s, r->k->batch_end, &a)) return false;
+    if (r->bar) bar_update(s, idx + 1);
+    return true;
+}
+
+static bool eval_batches(session *s, eval_run *r, split_loader *sl) {
+    lt_arena_t *arena = lt_ctx_arena(s->ctx);
+    bool prev = lt_arena_set_grad(arena, false);
+    bool ok = lt_loader_start(sl->loader, 0, sl->batches) == LT_OK;
+    int64_t seen = 0;
+    while (ok) {
+        const lt_host_batch *hb = NULL;
+        if (lt_loader_next(sl->loader, &hb) != LT_OK) {
+            host_error("loading %s batch %lld: %s", split_names[sl->split], (long long)seen,
+                       lt_last_error());
+            ok = false;
+        }
+        if (!ok || !hb) break;
+        ok = eval_batch(s, r, sl, hb);
+        seen++;
+        r->batches++;
+    }
+    lt_arena_reset(arena);
+    lt_arena_set_grad(arena, prev);
+    return ok;
+}
+
+static bool run_epoch_end(session *s, eval_run *r) {
+    if (!r->epoch_end) return true;
+    lt_clear_error();
+    lt_ctx_set_log_scope(s->ctx, r->k->scope, LT_LOG_ON_EPOCH);
+    lt_status st = r->epoch_end(s->ctx, lt_ctx_self(s->ctx), r->outputs.items, r->outputs.n);
+    return st == LT_OK || step_failed(s, r->k->epoch_end_name, -1);
+}
+
+/* start hooks, batches, x_epoch_end, epoch-end hooks, metrics, end hooks. */
+static bool eval_loop(session *s, eval_run *r, split_loader *sl, const char *bar_desc) {
+    const eval_kind *k = r->k;
+    lt_ctx_set_training(s->ctx, false);
+    lt_ctx_metrics_reset_scope(s->ctx, k->scope);
+    r->bar = bar_desc != NULL;
+    if (r->bar) bar_start(s, bar_desc, sl->batches);
+    bool ok = hooks_run(s, k->start, NULL) && hooks_run(s, k->epoch_start, NULL) &&
+              eval_batches(s, r, sl) && run_epoch_end(s, r);
+    if (r->bar) bar_finish(s);
+    outputs_clear(&r->outputs);
+    free(r->outputs.items);
+    lt_ctx_set_log_scope(s->ctx, k->scope, LT_LOG_ON_EPOCH);
+    ok = ok && hooks_run(s, k->epoch_end, NULL) &&
+         (k->split == LT_SPLIT_PREDICT || log_epoch_end(s, k->scope, true)) && hooks_run(s, k->end, NULL);
+    lt_ctx_set_training(s->ctx, true);
+    return ok;
+}
+
+static eval_run make_run(const session *s, lt_split split) {
+    const lt_module_desc *m = s->mod;
+    eval_run r = {.k = &kinds[split]};
+    if (split == LT_SPLIT_VAL) {
+        r.step = m->validation_step, r.step_end = m->validation_step_end, r.epoch_end = m->validation_epoch_end;
+    } else if (split == LT_SPLIT_TEST) {
+        r.step = m->test_step, r.step_end = m->test_step_end, r.epoch_end = m->test_epoch_end;
+    } else {
+        r.step = m->predict_step;
+    }
+    return r;
+}
+
+bool run_validation(session *s, split_loader *val) {
+    eval_run r = make_run(s, LT_SPLIT_VAL);
+    if (!s->tr.sanity_checking &&
+        !module_hook(s, "on_validation_model_zero_grad", s->mod->on_validation_model_zero_grad))
+        return false;
+    return module_hook(s, "on_validation_model_eval", s->mod->on_validation_model_eval) &&
+           eval_loop(s, &r, val, NULL) &&
+           module_hook(s, "on_validation_model_train", s->mod->on_validation_model_train);
+}
+
+static const batch_limit *limit_of(const host_config *c, lt_split split) {
+    return split == LT_SPLIT_VAL ? &c->limit_val : split == LT_SPLIT_TEST ? &c->limit_test
+                                                                            : &c->limit_predict;
+}
+
+static bool eval_stage(session *s, split_loader *sl, lt_split split) {
+    const lt_module_desc *m = s->mod;
+    eval_run r = make_run(s, split);
+    if (split == LT_SPLIT_PREDICT) {
+        if (!(r.writer = predict_writer_open(s->cfg->predict_output, s->cfg->default_root_dir)))
+            return false;
+        if (!module_hook(s, "on_predict_model_eval", m->on_predict_model_eval) ||
+            !eval_loop(s, &r, sl, "Predicting")) {
+            predict_writer_abort(r.writer);
+            return false;
+        }
+        return predict_writer_close(r.writer, s);
+    }
+    bool test = split == LT_SPLIT_TEST;
+    double t0 = now_seconds();
+    bool ok = module_hook(s, test ? "on_test_model_eval" : "on_validation_model_eval",
+                          test ? m->on_test_model_eval : m->on_validation_model_eval) &&
+              eval_loop(s, &r, sl, test ? "Testing" : "Validation") &&
+              module_hook(s, test ? "on_test_model_train" : "on_validation_model_train",
+                          test ? m->on_test_model_train : m->on_validation_model_train);
+    if (ok) print_results(s, test ? "Test" : "Validate", r.batches, now_seconds() - t0);
+    return ok;
+}
+
+bool run_eval_stage(session *s, lt_split split) {
+    static const char *const stages[] = {"fit", "validate", "test", "predict"};
+    split_loader sl = {0};
+    const char *prev = s->tr.stage;
+    s->tr.stage = stages[split];
+    bool ok = data_setup(s, stages[split]) &&
+              open_split(s, split, limit_of(s->cfg, split), true, &sl) &&
+              (split == LT_SPLIT_PREDICT || logging_open(s)) && eval_stage(s, &sl, split);
+    s->tr.stage = prev;
+    lt_loader_free(sl.loader);
+    return ok;
+}

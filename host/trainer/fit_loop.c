@@ -1,0 +1,265 @@
+/* fit: sanity check, then epochs of training batches with validation every
+ * val_check_interval, stopping on max_epochs / max_steps / should_stop (min_epochs
+ * permitting), in Lightning 2.x's hook order (tests/fixtures/hook_order_fit.txt). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trainer.h"
+
+typedef struct fit_state {
+    split_loader train, val;
+    bool has_val;
+    int64_t val_check_batch;  /* validate when (iteration + 1) % this == 0 */
+    int64_t total_batch_idx;  /* over all epochs */
+    int64_t samples;          /* trained on, for the samples/s of the epoch line */
+    double val_seconds;       /* spent validating, left out of samples/s */
+    outputs_list outputs;     /* for training_epoch_end */
+} fit_state;
+
+static bool overfitting(const host_config *c) {
+    return c->overfit_batches.is_fraction ? c->overfit_batches.fraction > 0
+                                          : c->overfit_batches.count > 0;
+}
+
+static bool open_loaders(session *s, fit_state *f) {
+    const host_config *c = s->cfg;
+    bool overfit = overfitting(c);
+    if (!data_setup(s, "fit") || !open_split(s, LT_SPLIT_TRAIN, &c->limit_train, overfit, &f->train))
+        return false;
+    if (overfit) rank0_printf(s, "Overfitting on %lld training batches: no shuffling, and "
+                              "validation reads the same batches\n", (long long)f->train.batches);
+    bool val_data = overfit || lt_ctx_has_split(s->dctx, LT_SPLIT_VAL);
+    bool limited_away = !c->limit_val.is_fraction ? c->limit_val.count == 0 : c->limit_val.fraction == 0;
+    f->has_val = s->mod->validation_step && val_data && !limited_away;
+    if (!f->has_val) return true;
+    return open_split(s, overfit ? LT_SPLIT_TRAIN : LT_SPLIT_VAL, &c->limit_val, overfit, &f->val);
+}
+
+/* Lightning's val_check_batch, with its error for an interval past the epoch. */
+static bool resolve_val_check(session *s, fit_state *f) {
+    const batch_limit *v = &s->cfg->val_check_interval;
+    int64_t n = f->train.batches;
+    if (v->is_fraction) {
+        f->val_check_batch = (int64_t)((double)n * v->fraction);
+        if (f->val_check_batch < 1) f->val_check_batch = 1;
+        return true;
+    }
+    f->val_check_batch = v->count;
+    if (v->count >= 1 && (v->count <= n || s->cfg->check_val_every_n_epoch == 0)) return true;
+    host_error("--val_check_interval %lld must be between 1 and the number of training batches "
+               "(%lld); to validate by the total count of batches across epochs set "
+               "--check_val_every_n_epoch null, to disable validation set --limit_val_batches 0",
+               (long long)v->count, (long long)n);
+    return false;
+}
+
+static bool configure_optimizers(session *s) {
+    if (!module_hook(s, "configure_optimizers", s->mod->configure_optimizers)) return false;
+    int n = lt_ctx_num_optimizers(s->ctx);
+    if (n == 0) {
+        host_error("%s.configure_optimizers registered no optimizer; call lt_use_optimizer(ctx, "
+                   "lt_adam(lt_parameters(ctx), lr))", s->mod->name);
+        return false;
+    }
+    if (n > 1 && !s->mod->manual_optimization) {
+        host_error("%s registers %d optimizers: training with several optimizers needs manual "
+                   "optimization; set .manual_optimization = true and step them in training_step "
+                   "(lt_optimizers, lt_manual_backward, lt_optimizer_step)", s->mod->name, n);
+        return false;
+    }
+    if (s->mod->manual_optimization &&
+        (s->cfg->accumulate_grad_batches > 1 || s->cfg->gradient_clip_val > 0)) {
+        host_error("--accumulate_grad_batches and --gradient_clip_val are for automatic optimization; "
+                   "%s uses manual optimization, so accumulate or clip in its training_step", s->mod->name);
+        return false;
+    }
+    return true;
+}
+
+/* Step the schedulers of interval whose frequency divides idx + 1; plateau ones read
+ * their monitor from callback_metrics. */
+static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool plateau) {
+    for (int i = 0; i < lt_ctx_num_schedulers(s->ctx); i++) {
+        lt_scheduler_config c;
+        lt_scheduler_t *sch = lt_ctx_scheduler(s->ctx, i, &c);
+        if (c.interval != interval || lt_scheduler_needs_metric(sch) != plateau ||
+            (idx + 1) % c.frequency != 0)
+            continue;
+        lt_status st;
+        if (plateau) {
+            double v;
+            if (!lt_trainer_metric(&s->tr, c.monitor, &v)) {
+                host_error("ReduceLROnPlateau conditioned on metric %s which is not available; "
+                           "log it with lt_log or set .monitor in LT_SCHEDULER_CONFIG to a logged "
+                           "metric", c.monitor);
+                return false;
+            }
+            st = lt_scheduler_step_metric(sch, v);
+        } else {
+            st = lt_scheduler_step(sch);
+        }
+        if (st != LT_OK) {
+            host_error("%s.step: %s", lt_scheduler_name(sch), lt_last_error());
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool max_steps_reached(const session *s) {
+    return s->cfg->max_steps >= 0 && s->tr.global_step >= s->cfg->max_steps;
+}
+
+static bool can_stop_early(const session *s) {
+    return s->cfg->min_epochs < 0 || s->tr.current_epoch + 1 >= s->cfg->min_epochs;
+}
+
+static bool should_validate(const session *s, const fit_state *f, int64_t batch_idx) {
+    if (!f->has_val) return false;
+    int64_t every = s->cfg->check_val_every_n_epoch;
+    if (every > 0 && (s->tr.current_epoch + 1) % every != 0) return false;
+    int64_t it = every > 0 ? batch_idx : f->total_batch_idx;
+    return (it + 1) % f->val_check_batch == 0;
+}
+
+static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, bool last) {
+    lt_batch_t b;
+    int64_t idx = hb->index;
+    lt_arena_reset(lt_ctx_arena(s->ctx));
+    lt_ctx_metrics_new_step(s->ctx);
+    lt_ctx_set_batch_size(s->ctx, hb->n);
+    lt_ctx_set_log_scope(s->ctx, SCOPE_TRAIN, LT_LOG_ON_STEP);
+    if (!make_batch(s, &f->train, hb, &b)) return false;
+    hook_args a = {.batch = &b, .batch_idx = idx};
+    lt_tensor_t *loss = NULL;
+    int64_t steps_before = s->tr.global_step;
+    if (!hooks_run(s, HOOK_on_train_batch_start, &a) || !training_batch(s, &b, idx, last, &loss))
+        return false;
+    if (s->mod->training_epoch_end && !outputs_push(&f->outputs, loss)) return false;
+    a.tensor = loss;
+    if (!hooks_run(s, HOOK_on_train_batch_end, &a)) return false;
+    bool stepped = s->tr.global_step > steps_before;
+    if (stepped && !step_schedulers(s, LT_INTERVAL_STEP, idx, false)) return false;
+    if (last && !step_schedulers(s, LT_INTERVAL_EPOCH, s->tr.current_epoch, false)) return false;
+    if (!log_train_step(s)) return false;
+    bar_update(s, idx + 1);
+    if (should_validate(s, f, idx)) {
+        double t0 = now_seconds();
+        if (!run_validation(s, &f->val)) return false;
+        f->val_seconds += now_seconds() - t0;
+    }
+    if (stepped || s->mod->manual_optimization) s->batches_that_stepped++;
+    f->total_batch_idx++;
+    f->samples += hb->n;
+    return true;
+}
+
+static bool train_epoch(session *s, fit_state *f) {
+    split_loader *sl = &f->train;
+    lt_ctx_metrics_reset_scope(s->ctx, SCOPE_TRAIN);
+    outputs_clear(&f->outputs);
+    if (!hooks_run(s, HOOK_on_train_epoch_start, NULL)) return false;
+    char desc[64];
+    snprintf(desc, sizeof desc, "Epoch %lld", (long long)s->tr.current_epoch);
+    bar_start(s, desc, sl->batches);
+    bool ok = lt_loader_start(sl->loader, s->tr.current_epoch, sl->batches) == LT_OK;
+    int64_t seen = 0;
+    while (ok) {
+        const lt_host_batch *hb = NULL;
+        if (lt_loader_next(sl->loader, &hb) != LT_OK) {
+            host_error("loading train batch %lld: %s", (long long)seen, lt_last_error());
+            ok = false;
+        }
+        if (!ok || !hb) break;
+        ok = train_one_batch(s, f, hb, ++seen == sl->batches);
+        if (ok && (max_steps_reached(s) || (s->tr.should_stop && can_stop_early(s)))) break;
+    }
+    lt_arena_reset(lt_ctx_arena(s->ctx));
+    bar_finish(s);
+    if (!ok) return false;
+    lt_ctx_set_log_scope(s->ctx, SCOPE_TRAIN, LT_LOG_ON_EPOCH);
+    if (s->mod->training_epoch_end) {
+        lt_clear_error();
+        lt_status st = s->mod->training_epoch_end(s->ctx, lt_ctx_self(s->ctx),
+                                                  f->outputs.items, f->outputs.n);
+        if (st != LT_OK) return step_failed(s, "training_epoch_end", -1);
+    }
+    refresh_step_metrics(s);
+    /* Callbacks see this epoch's means (Lightning: epoch_end_reached), then what the
+     * module's on_train_epoch_end logged too; the row goes out once, after both. */
+    return log_epoch_end(s, SCOPE_TRAIN, false) && hooks_run_train_epoch_end(s) &&
+           log_epoch_end(s, SCOPE_TRAIN, true) &&
+           step_schedulers(s, LT_INTERVAL_EPOCH, s->tr.current_epoch, true);
+}
+
+static void print_epoch_line(session *s, double seconds, double train_seconds, int64_t samples,
+                             int64_t batches) {
+    if (s->bar.enabled && isatty(STDOUT_FILENO)) return; /* the bar showed it */
+    if (s->cfg->max_epochs >= 0)
+        rank0_printf(s, "Epoch %lld/%lld", (long long)s->tr.current_epoch + 1, (long long)s->cfg->max_epochs);
+    else
+        rank0_printf(s, "Epoch %lld", (long long)s->tr.current_epoch + 1);
+    print_metric_line(s, false);
+    rank0_printf(s, "  [%lld steps, %.2f s, %.0f samples/s]\n", (long long)batches, seconds,
+                 train_seconds > 0 ? (double)samples / train_seconds : 0.0);
+}
+
+static bool fit_epochs(session *s, fit_state *f) {
+    for (int64_t epoch = 0;; epoch++) {
+        if ((s->cfg->max_epochs >= 0 && epoch >= s->cfg->max_epochs) || max_steps_reached(s)) break;
+        s->tr.current_epoch = epoch;
+        double t0 = now_seconds();
+        int64_t b0 = f->total_batch_idx, n0 = f->samples;
+        double v0 = f->val_seconds;
+        if (!train_epoch(s, f)) return false;
+        double spent = now_seconds() - t0;
+        print_epoch_line(s, spent, spent - (f->val_seconds - v0), f->samples - n0,
+                         f->total_batch_idx - b0);
+        if (s->tr.should_stop) {
+            if (can_stop_early(s)) {
+                if (*s->tr.stop_reason) rank0_printf(s, "%s\n", s->tr.stop_reason);
+                break;
+            }
+            rank0_printf(s, "Trainer was signaled to stop but the required `min_epochs=%lld` has not "
+                         "been met. Training will continue...\n", (long long)s->cfg->min_epochs);
+            s->tr.should_stop = false;
+        }
+    }
+    s->tr.current_epoch++; /* Lightning's current_epoch counts finished epochs after fit */
+    return true;
+}
+
+static bool sanity_check(session *s, fit_state *f) {
+    int64_t n = s->cfg->num_sanity_val_steps;
+    if (!f->has_val || n == 0) return true;
+    int64_t keep = f->val.batches;
+    if (n > 0 && n < keep) f->val.batches = n;
+    s->tr.sanity_checking = true;
+    bool ok = hooks_run(s, HOOK_on_sanity_check_start, NULL) && run_validation(s, &f->val) &&
+              hooks_run(s, HOOK_on_sanity_check_end, NULL);
+    s->tr.sanity_checking = false;
+    f->val.batches = keep;
+    s->tr.n_callback_metrics = 0; /* Lightning resets the results after the sanity check */
+    lt_ctx_metrics_reset_scope(s->ctx, SCOPE_VAL);
+    return ok;
+}
+
+bool run_fit(session *s) {
+    fit_state f = {0};
+    bool ok = open_loaders(s, &f) && resolve_val_check(s, &f) && configure_optimizers(s) &&
+              logging_open(s);
+    if (ok && s->cfg->enable_model_summary) print_model_summary(s);
+    ok = ok && hooks_run(s, HOOK_on_fit_start, NULL) && sanity_check(s, &f) &&
+         hooks_run(s, HOOK_on_train_start, NULL) && fit_epochs(s, &f) &&
+         hooks_run(s, HOOK_on_train_end, NULL) && hooks_run(s, HOOK_on_fit_end, NULL);
+    outputs_clear(&f.outputs);
+    free(f.outputs.items);
+    lt_loader_free(f.train.loader);
+    lt_loader_free(f.val.loader);
+    if (ok && s->cfg->test_after_fit && s->mod->test_step)
+        ok = run_eval_stage(s, LT_SPLIT_TEST);
+    return ok;
+}

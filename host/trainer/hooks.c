@@ -1,0 +1,83 @@
+/* Calling hooks: every callback in the order given, then the module, as Lightning's
+ * _call_callback_hooks + _call_lightning_module_hook do. */
+#include <stdio.h>
+#include <string.h>
+
+#include "trainer.h"
+
+typedef enum { K_PLAIN, K_TEARDOWN, K_BATCH_START, K_BATCH_END, K_LOSS, K_OPT } hook_kind;
+
+#define KIND_OF_lt_hook_fn K_PLAIN
+#define KIND_OF_lt_teardown_fn K_TEARDOWN
+#define KIND_OF_lt_batch_start_fn K_BATCH_START
+#define KIND_OF_lt_batch_end_fn K_BATCH_END
+#define KIND_OF_lt_loss_hook_fn K_LOSS
+#define KIND_OF_lt_optimizer_hook_fn K_OPT
+#define HOOK_INFO_(type, name) [HOOK_##name] = {#name, KIND_OF_##type},
+static const struct {
+    const char *name;
+    hook_kind kind;
+} hook_info[HOOK_COUNT] = {LT_HOOK_TABLE(HOOK_INFO_)};
+#undef HOOK_INFO_
+
+static lt_status call_one(participant *p, hook_id id, const hook_args *a) {
+    void (*fn)(void) = p->fn[id];
+    void *self = lt_ctx_self(p->ctx);
+    switch (hook_info[id].kind) {
+    case K_PLAIN: return ((lt_hook_fn)fn)(p->ctx, self);
+    case K_TEARDOWN: ((lt_teardown_fn)fn)(p->ctx, self); return LT_OK;
+    case K_BATCH_START: return ((lt_batch_start_fn)fn)(p->ctx, self, a->batch, a->batch_idx);
+    case K_BATCH_END:
+        return ((lt_batch_end_fn)fn)(p->ctx, self, a->tensor, a->batch, a->batch_idx);
+    case K_LOSS: return ((lt_loss_hook_fn)fn)(p->ctx, self, a->tensor);
+    case K_OPT: return ((lt_optimizer_hook_fn)fn)(p->ctx, self, a->opt);
+    }
+    return LT_OK;
+}
+
+static bool call_participant(session *s, participant *p, hook_id id, const hook_args *a) {
+    if (!p->fn[id]) return true;
+    lt_clear_error();
+    lt_status st = call_one(p, id, a);
+    if (st == LT_OK) return true;
+    const char *why = *lt_last_error() ? lt_last_error() : lt_status_str(st);
+    host_error("%s%s.%s failed: %s", p->is_module ? "" : "callback ", p->name, hook_info[id].name,
+               why);
+    (void)s;
+    return false;
+}
+
+bool hooks_run(session *s, hook_id id, const hook_args *a) {
+    static const hook_args none = {0};
+    for (int i = 0; i < s->nparts; i++)
+        if (!call_participant(s, &s->parts[i], id, a ? a : &none)) return false;
+    return true;
+}
+
+bool hooks_run_train_epoch_end(session *s) {
+    static const hook_args none = {0};
+    for (int pass = 0; pass < 3; pass++) /* plain callbacks, module, monitoring callbacks */
+        for (int i = 0; i < s->nparts; i++) {
+            participant *p = &s->parts[i];
+            int order = p->is_module ? 1 : p->monitoring ? 2 : 0;
+            if (order == pass && !call_participant(s, p, HOOK_on_train_epoch_end, &none)) return false;
+        }
+    return true;
+}
+
+bool module_hook(session *s, const char *name, lt_hook_fn fn) {
+    if (!fn) return true;
+    lt_clear_error();
+    lt_status st = fn(s->ctx, lt_ctx_self(s->ctx));
+    if (st == LT_OK) return true;
+    host_error("%s.%s failed: %s", s->mod->name, name,
+               *lt_last_error() ? lt_last_error() : lt_status_str(st));
+    return false;
+}
+
+bool step_failed(session *s, const char *hook, int64_t batch) {
+    host_error("%s.%s failed at epoch %lld, batch %lld: %s", s->mod->name, hook,
+               (long long)s->tr.current_epoch, (long long)batch,
+               *lt_last_error() ? lt_last_error() : "it returned an error");
+    return false;
+}

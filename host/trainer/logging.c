@@ -1,0 +1,179 @@
+/* Lightning's logger connector: turns what hooks lt_log into callback_metrics, progress
+ * bar values and logger rows. on_step values go out every log_every_n_steps (as NAME, or
+ * NAME_step when also on_epoch); epoch means at the end of each loop (NAME or NAME_epoch),
+ * each row with the epoch and Lightning's step. Values are read from the device only
+ * here, so logging costs no synchronisation between those points. */
+#include <stdio.h>
+#include <string.h>
+
+#include "trainer.h"
+
+bool logging_open(session *s) {
+    const host_config *c = s->cfg;
+    log_state *l = &s->log;
+    if (*l->version_dir || c->fast_dev_run > 0 || !strcmp(c->logger, "false") || s->rank != 0)
+        return true;
+    char err[600];
+    if (!logs_make_version_dir(c->default_root_dir, "lightning_logs", -1, l->version_dir,
+                               sizeof l->version_dir, err, sizeof err)) {
+        host_error("%s; set --default_root_dir to a writable folder or --logger false", err);
+        return false;
+    }
+    bool all = !strcmp(c->logger, "true");
+    if (all || strstr(c->logger, "csv")) l->loggers[l->nloggers++] = csv_logger_open(l->version_dir, err, sizeof err);
+    if (l->loggers[l->nloggers - 1] && (all || strstr(c->logger, "tensorboard")))
+        l->loggers[l->nloggers++] = tb_logger_open(l->version_dir, err, sizeof err);
+    if (!l->loggers[l->nloggers - 1]) {
+        host_error("%s", err);
+        return false;
+    }
+    hparam_kv hp[LTHOST_MAX_OVERRIDES];
+    char text[LTHOST_MAX_OVERRIDES][256];
+    int n = lt_ctx_hparam_count(s->ctx);
+    if (n > LTHOST_MAX_OVERRIDES) n = LTHOST_MAX_OVERRIDES;
+    static const hp_text_type types[] = {HP_TEXT_INT, HP_TEXT_FLOAT, HP_TEXT_STR, HP_TEXT_BOOL};
+    for (int i = 0; i < n; i++) {
+        const lt_hparam_desc *d = lt_ctx_hparam_desc(s->ctx, i);
+        hp[i] = (hparam_kv){d->name, lt_ctx_hparam_text(s->ctx, i, text[i], sizeof text[i]), types[d->type]};
+    }
+    if (!write_hparams_yaml(l->version_dir, hp, n, err, sizeof err)) {
+        host_error("%s", err);
+        return false;
+    }
+    rank0_printf(s, "Logging to %s\n", l->version_dir);
+    return true;
+}
+
+void logging_close(session *s) {
+    char err[600];
+    for (int i = 0; i < s->log.nloggers; i++)
+        if (s->log.loggers[i] && !logger_close(s->log.loggers[i], err, sizeof err)) host_error("%s", err);
+    s->log.nloggers = 0;
+}
+
+static void set_callback_metric(session *s, const char *name, const char *suffix, double v,
+                                unsigned flags, int scope) {
+    lt_trainer_t *tr = &s->tr;
+    char full[sizeof tr->callback_metrics[0].name];
+    snprintf(full, sizeof full, "%s%s", name, suffix);
+    int i = 0;
+    while (i < tr->n_callback_metrics && strcmp(tr->callback_metrics[i].name, full)) i++;
+    if (i == tr->n_callback_metrics) {
+        if (i == 2 * LT_MAX_LOGGED) return;
+        tr->callback_metrics = s->log.callback_metrics;
+        snprintf(tr->callback_metrics[i].name, sizeof full, "%s", full);
+        tr->n_callback_metrics++;
+    }
+    tr->callback_metrics[i].value = v;
+    s->log.callback_flags[i] = flags;
+    s->log.callback_scope[i] = scope;
+}
+
+/* A row being assembled for the loggers. */
+typedef struct row {
+    metric_kv kv[LT_MAX_LOGGED + 1];
+    char names[LT_MAX_LOGGED][80];
+    int n;
+} row;
+
+static void row_add(row *r, const char *name, const char *suffix, double v) {
+    if (r->n == LT_MAX_LOGGED) return;
+    snprintf(r->names[r->n], sizeof r->names[0], "%s%s", name, suffix);
+    r->kv[r->n] = (metric_kv){r->names[r->n], v};
+    r->n++;
+}
+
+static bool write_row(session *s, row *r, int64_t step, bool with_epoch) {
+    if (r->n == 0 || s->log.nloggers == 0) return true;
+    int n = r->n;
+    if (with_epoch) r->kv[n++] = (metric_kv){"epoch", (double)s->tr.current_epoch};
+    char err[600];
+    for (int i = 0; i < s->log.nloggers; i++)
+        if (!logger_log_metrics(s->log.loggers[i], r->kv, n, step, err, sizeof err)) {
+            host_error("%s", err);
+            return false;
+        }
+    return true;
+}
+
+/* This step's on_step values of the training loop into callback_metrics (and row). */
+static void collect_step(session *s, row *r) {
+    for (int i = 0; i < lt_ctx_metric_count(s->ctx); i++) {
+        lt_metric_reading m;
+        if (lt_ctx_metric_read(s->ctx, i, &m) != LT_OK || m.scope != SCOPE_TRAIN || !m.this_step ||
+            !(m.flags & LT_LOG_ON_STEP))
+            continue;
+        const char *suffix = m.flags & LT_LOG_ON_EPOCH ? "_step" : "";
+        set_callback_metric(s, m.name, suffix, m.last, m.flags, SCOPE_TRAIN);
+        if (r && !(m.flags & LT_LOG_NO_LOGGER)) row_add(r, m.name, suffix, m.last);
+    }
+}
+
+void refresh_step_metrics(session *s) { collect_step(s, NULL); }
+
+bool log_train_step(session *s) {
+    bool due = (s->batches_that_stepped + 1) % s->cfg->log_every_n_steps == 0 || s->tr.should_stop;
+    if (!due && !(s->bar.tty && s->bar.enabled)) return true;
+    row r = {.n = 0};
+    collect_step(s, &r);
+    return !due || write_row(s, &r, s->batches_that_stepped, true);
+}
+
+bool log_epoch_end(session *s, log_scope scope, bool write) {
+    row r = {.n = 0};
+    for (int i = 0; i < lt_ctx_metric_count(s->ctx); i++) {
+        lt_metric_reading m;
+        if (lt_ctx_metric_read(s->ctx, i, &m) != LT_OK || (int)m.scope != (int)scope || !m.logged ||
+            !(m.flags & LT_LOG_ON_EPOCH))
+            continue;
+        const char *suffix = m.flags & LT_LOG_ON_STEP ? "_epoch" : "";
+        set_callback_metric(s, m.name, suffix, m.epoch_mean, m.flags, scope);
+        if (suffix[0]) set_callback_metric(s, m.name, "", m.epoch_mean, m.flags, scope);
+        if (!(m.flags & LT_LOG_NO_LOGGER)) row_add(&r, m.name, suffix, m.epoch_mean);
+    }
+    if (s->tr.sanity_checking || !write) return true;
+    /* Lightning logs train epoch metrics at the step of the epoch's last batch. */
+    int64_t step = s->batches_that_stepped - (scope == SCOPE_TRAIN && s->batches_that_stepped > 0);
+    char err[600];
+    if (!write_row(s, &r, step, true)) return false;
+    for (int i = 0; i < s->log.nloggers; i++)
+        if (!logger_flush(s->log.loggers[i], err, sizeof err)) {
+            host_error("%s", err);
+            return false;
+        }
+    return true;
+}
+
+lt_status trainer_log(lt_trainer_t *tr, const char *name, double value) {
+    session *s = tr->host;
+    row r = {.n = 0};
+    row_add(&r, name, "", value);
+    if (!write_row(s, &r, s->batches_that_stepped, false))
+        return lt_set_error(LT_ERR_IO, "lt_trainer_log('%s') could not write to the loggers", name);
+    return LT_OK;
+}
+
+void print_metric_line(session *s, bool all_metrics) {
+    const lt_trainer_t *tr = &s->tr;
+    for (int scope = SCOPE_TRAIN; scope <= SCOPE_PREDICT; scope++)
+        for (int i = 0; i < tr->n_callback_metrics; i++) {
+            const char *name = tr->callback_metrics[i].name;
+            size_t n = strlen(name);
+            unsigned f = s->log.callback_flags[i];
+            bool both = (f & LT_LOG_ON_STEP) && (f & LT_LOG_ON_EPOCH); /* NAME is shown instead */
+            bool step_value = (n > 5 && !strcmp(name + n - 5, "_step")) ||
+                              (both && n > 6 && !strcmp(name + n - 6, "_epoch"));
+            bool shown = all_metrics || (s->log.callback_flags[i] & LT_LOG_PROG_BAR);
+            if (s->log.callback_scope[i] == scope && shown && !step_value)
+                rank0_printf(s, "  %s=%.4f", name, tr->callback_metrics[i].value);
+        }
+}
+
+void print_results(session *s, const char *title, int64_t batches, double seconds) {
+    rank0_printf(s, "%s:", title);
+    int scope = !strcmp(title, "Test") ? SCOPE_TEST : SCOPE_VAL;
+    for (int i = 0; i < s->tr.n_callback_metrics; i++)
+        if (s->log.callback_scope[i] == scope)
+            rank0_printf(s, "  %s=%.4f", s->tr.callback_metrics[i].name, s->tr.callback_metrics[i].value);
+    rank0_printf(s, "  [%lld batches, %.2f s]\n", (long long)batches, seconds);
+}

@@ -1,0 +1,158 @@
+/* One training batch, in Lightning's order. Automatic optimization:
+ *   optimizer_step(closure) -> closure: training_step [+ training_step_end],
+ *   on_before_zero_grad, optimizer_zero_grad (first batch of an accumulation window),
+ *   on_before_backward, backward, on_after_backward; then on_before_optimizer_step,
+ *   gradient clipping, and the update. While accumulating, only the closure runs.
+ * Manual optimization: training_step does it all through lt_manual_backward and
+ * lt_optimizer_step. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "trainer.h"
+
+typedef struct train_closure {
+    lt_closure_t base; /* first: lt_closure_run gets &base */
+    session *s;
+    const lt_batch_t *batch;
+    int64_t batch_idx;
+    lt_optimizer_t *opt;
+    bool zero_grad, stepping, ran;
+    lt_tensor_t *loss; /* what training_step returned, NULL if it skipped */
+} train_closure;
+
+static bool check_finite_loss(session *s, lt_tensor_t *loss, int64_t idx) {
+    double value = lt_item(loss);
+    if (isfinite(value)) return true;
+    host_error("the training loss is %s at epoch %lld, batch %lld (global step %lld): training "
+               "diverged; lower --model.lr, set --gradient_clip_val, or check the data for NaN/inf",
+               isnan(value) ? "nan" : value > 0 ? "inf" : "-inf", (long long)s->tr.current_epoch,
+               (long long)idx, (long long)s->tr.global_step);
+    return false;
+}
+
+/* training_step, then training_step_end when the module has one. */
+static lt_tensor_t *run_training_step(session *s, const lt_batch_t *b, int64_t idx, bool *failed) {
+    lt_clear_error();
+    lt_tensor_t *out = s->mod->training_step(s->ctx, lt_ctx_self(s->ctx), b, idx);
+    if (!out && lt_last_status() != LT_OK) {
+        *failed = !step_failed(s, "training_step", idx);
+        return NULL;
+    }
+    if (out && s->mod->training_step_end) {
+        out = s->mod->training_step_end(s->ctx, lt_ctx_self(s->ctx), out);
+        if (!out && lt_last_status() != LT_OK) *failed = !step_failed(s, "training_step_end", idx);
+    }
+    return out;
+}
+
+lt_status manual_backward(lt_trainer_t *tr, lt_tensor_t *loss) {
+    session *s = tr->host;
+    hook_args a = {.tensor = loss};
+    if (!hooks_run(s, HOOK_on_before_backward, &a)) return LT_ERR_STATE;
+    lt_clear_error();
+    lt_status st = s->mod->backward ? s->mod->backward(s->ctx, lt_ctx_self(s->ctx), loss)
+                                    : lt_backward(loss);
+    if (st != LT_OK) {
+        if (!*lt_last_error()) lt_set_error(st, "%s.backward failed", s->mod->name);
+        return st;
+    }
+    return hooks_run(s, HOOK_on_after_backward, NULL) ? LT_OK : LT_ERR_STATE;
+}
+
+static bool zero_grad(session *s, lt_optimizer_t *opt) {
+    hook_args a = {.opt = opt};
+    if (!hooks_run(s, HOOK_on_before_zero_grad, &a)) return false;
+    lt_clear_error();
+    lt_status st = s->mod->optimizer_zero_grad
+                       ? s->mod->optimizer_zero_grad(s->ctx, lt_ctx_self(s->ctx), opt)
+                       : lt_optimizer_zero_grad(opt);
+    return st == LT_OK || step_failed(s, "optimizer_zero_grad", -1);
+}
+
+static bool clip_gradients(session *s, lt_optimizer_t *opt) {
+    const host_config *c = s->cfg;
+    if (c->gradient_clip_val <= 0) return true;
+    lt_status st = !strcmp(c->gradient_clip_algorithm, "value")
+                       ? lt_clip_grad_value(opt, c->gradient_clip_val)
+                       : lt_clip_grad_norm(opt, c->gradient_clip_val, NULL);
+    if (st == LT_OK) return true;
+    host_error("clipping gradients at epoch %lld, global step %lld: %s",
+               (long long)s->tr.current_epoch, (long long)s->tr.global_step, lt_last_error());
+    return false;
+}
+
+static lt_status closure_run(lt_closure_t *base) {
+    train_closure *c = (train_closure *)base;
+    session *s = c->s;
+    bool failed = false;
+    c->ran = true;
+    c->loss = run_training_step(s, c->batch, c->batch_idx, &failed);
+    if (failed) return LT_ERR_STATE;
+    if (!c->loss) return LT_OK; /* training_step returned nothing: no backward */
+    if (!check_finite_loss(s, c->loss, c->batch_idx)) return LT_ERR_NUMERIC;
+    lt_tensor_t *loss = c->loss;
+    int64_t n = s->cfg->accumulate_grad_batches;
+    if (n > 1) loss = lt_scale(loss, (float)(1.0 / (double)n)); /* summed over n batches */
+    if (c->zero_grad && !zero_grad(s, c->opt)) return LT_ERR_STATE;
+    if (manual_backward(&s->tr, loss) != LT_OK) {
+        if (*lt_last_error()) step_failed(s, "backward", c->batch_idx);
+        return LT_ERR_STATE;
+    }
+    if (!c->stepping) return LT_OK;
+    hook_args a = {.opt = c->opt};
+    return hooks_run(s, HOOK_on_before_optimizer_step, &a) && clip_gradients(s, c->opt)
+               ? LT_OK : LT_ERR_STATE;
+}
+
+static bool optimizer_step(session *s, train_closure *c) {
+    const lt_module_desc *m = s->mod;
+    lt_clear_error();
+    lt_status st;
+    if (m->optimizer_step) {
+        st = m->optimizer_step(s->ctx, lt_ctx_self(s->ctx), c->opt, 0, &c->base);
+        if (st == LT_OK && !c->ran) {
+            host_error("%s.optimizer_step returned without running the closure; call "
+                       "lt_closure_run(closure) before lt_optimizer_step(opt)", m->name);
+            return false;
+        }
+    } else {
+        st = closure_run(&c->base);
+        if (st == LT_OK && c->loss) st = lt_optimizer_step(c->opt);
+    }
+    if (st == LT_OK) return true;
+    if (*lt_last_error() && st != LT_ERR_STATE && st != LT_ERR_NUMERIC)
+        step_failed(s, "optimizer_step", c->batch_idx);
+    return false;
+}
+
+static bool automatic_batch(session *s, const lt_batch_t *b, int64_t idx, bool last_in_epoch,
+                            lt_tensor_t **loss) {
+    int64_t n = s->cfg->accumulate_grad_batches;
+    bool stepping = (idx + 1) % n == 0 || last_in_epoch;
+    train_closure c = {.base = {closure_run}, .s = s, .batch = b, .batch_idx = idx,
+                       .opt = lt_ctx_optimizer(s->ctx, 0), .zero_grad = idx % n == 0,
+                       .stepping = stepping};
+    bool ok = stepping ? optimizer_step(s, &c) : closure_run(&c.base) == LT_OK;
+    *loss = c.loss;
+    if (ok && stepping && c.loss) s->tr.global_step++;
+    return ok;
+}
+
+static int64_t total_optimizer_steps(const session *s) {
+    int64_t n = 0;
+    for (int i = 0; i < lt_ctx_num_optimizers(s->ctx); i++)
+        n += lt_optimizer_num_steps(lt_ctx_optimizer(s->ctx, i));
+    return n;
+}
+
+bool training_batch(session *s, const lt_batch_t *b, int64_t idx, bool last_in_epoch,
+                    lt_tensor_t **loss) {
+    if (!s->mod->manual_optimization) return automatic_batch(s, b, idx, last_in_epoch, loss);
+    bool failed = false;
+    int64_t before = total_optimizer_steps(s);
+    *loss = run_training_step(s, b, idx, &failed);
+    /* Lightning counts every optimizer.step() of a manual step in global_step. */
+    s->tr.global_step += total_optimizer_steps(s) - before;
+    return !failed;
+}

@@ -1,0 +1,70 @@
+/* The progress bar: on a terminal, one line redrawn at most ten times a second, as
+ * Lightning's TQDMProgressBar ("Epoch 3: 45%|####  | 387/860 [00:01<00:01, 301.2it/s,
+ * train_loss=0.41]"); elsewhere nothing, since the loops print one line per epoch. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trainer.h"
+
+#define BAR_WIDTH 20
+
+void bar_start(session *s, const char *desc, int64_t total) {
+    progress_bar *b = &s->bar;
+    b->enabled = s->cfg->enable_progress_bar && s->rank == 0 && !s->tr.sanity_checking;
+    b->tty = b->enabled && isatty(STDOUT_FILENO);
+    b->desc = desc;
+    b->total = total;
+    b->done = 0;
+    b->t_start = b->t_last_draw = now_seconds();
+    b->last_len = 0;
+}
+
+static void clock_text(double seconds, char *buf, size_t n) {
+    long t = seconds < 0 || seconds > 3.6e8 ? 0 : (long)(seconds + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
+}
+
+static void draw(session *s, double now) {
+    progress_bar *b = &s->bar;
+    double elapsed = now - b->t_start, rate = elapsed > 0 ? (double)b->done / elapsed : 0.0;
+    int64_t total = b->total > 0 ? b->total : 1;
+    int filled = (int)(BAR_WIDTH * b->done / total);
+    char bar[BAR_WIDTH + 1], spent[64], left[64];
+    for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < filled ? '#' : ' ';
+    bar[BAR_WIDTH] = '\0';
+    clock_text(elapsed, spent, sizeof spent);
+    clock_text(rate > 0 ? (double)(b->total - b->done) / rate : 0.0, left, sizeof left);
+    int len = printf("\r%s: %3d%%|%s| %lld/%lld [%s<%s, %.2fit/s", b->desc,
+                     (int)(100 * b->done / total), bar, (long long)b->done, (long long)b->total,
+                     spent, left, rate);
+    if (s->log.version_dir[0]) {
+        const char *v = strrchr(s->log.version_dir, '_');
+        len += printf(", v_num=%s", v ? v + 1 : "0");
+    }
+    const lt_trainer_t *tr = &s->tr;
+    for (int i = 0; i < tr->n_callback_metrics; i++)
+        if (s->log.callback_flags[i] & LT_LOG_PROG_BAR)
+            len += printf(", %s=%.3g", tr->callback_metrics[i].name, tr->callback_metrics[i].value);
+    len += printf("]");
+    if (len < b->last_len) printf("%*s", b->last_len - len, ""); /* wipe the longer old line */
+    b->last_len = len;
+    fflush(stdout);
+    b->t_last_draw = now;
+}
+
+void bar_update(session *s, int64_t done) {
+    progress_bar *b = &s->bar;
+    b->done = done;
+    if (!b->tty) return;
+    double now = now_seconds();
+    if (now - b->t_last_draw >= 0.1) draw(s, now);
+}
+
+void bar_finish(session *s) {
+    if (!s->bar.tty) return;
+    draw(s, now_seconds());
+    putchar('\n');
+    s->bar.tty = false;
+}

@@ -1,0 +1,75 @@
+/* The model summary Lightning prints at fit start (ModelSummary, max_depth 1): one row
+ * per top-level submodule, from the parameters' state_dict names ("l1.weight" -> l1). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "trainer.h"
+
+#define MAX_ROWS 64
+
+typedef struct summary_row {
+    char name[64], type[32], params[32];
+    int64_t count;
+} summary_row;
+
+/* Lightning's get_human_readable_count: "200 K", "32.9 K", "1.3 M". */
+static void human_count(int64_t n, char *buf, size_t size) {
+    static const char *const units[] = {" ", "K", "M", "B", "T"};
+    int digits = n > 0 ? (int)floor(log10((double)n)) + 1 : 1;
+    int groups = (digits + 2) / 3;
+    if (groups > 5) groups = 5;
+    double v = (double)n * pow(10.0, -3.0 * (groups - 1));
+    if (groups - 1 < 1 || v >= 100) snprintf(buf, size, "%lld %s", (long long)v, units[groups - 1]);
+    else snprintf(buf, size, "%.1f %s", v, units[groups - 1]);
+}
+
+static int collect_rows(session *s, summary_row *rows) {
+    int nrows = 0;
+    for (int i = 0; i < lt_ctx_num_params(s->ctx); i++) {
+        const char *pname;
+        lt_tensor_t *t = lt_ctx_param(s->ctx, i, &pname);
+        const char *type = lt_ctx_param_layer_type(s->ctx, i);
+        size_t len = strcspn(pname, ".");
+        bool top_level_layer = type && strchr(pname, '.') == strrchr(pname, '.');
+        int r = 0;
+        while (r < nrows && (strlen(rows[r].name) != len || strncmp(rows[r].name, pname, len))) r++;
+        if (r == nrows) {
+            if (nrows == MAX_ROWS) continue;
+            rows[nrows++] = (summary_row){.count = 0};
+            snprintf(rows[r].name, sizeof rows[r].name, "%.*s", (int)len, pname);
+            snprintf(rows[r].type, sizeof rows[r].type, "%s",
+                     top_level_layer ? type : strchr(pname, '.') ? "Module" : "Parameter");
+        } else if (!top_level_layer && strcmp(rows[r].type, "Parameter")) {
+            snprintf(rows[r].type, sizeof rows[r].type, "Module");
+        }
+        rows[r].count += lt_numel(t);
+    }
+    return nrows;
+}
+
+void print_model_summary(session *s) {
+    summary_row rows[MAX_ROWS];
+    int n = collect_rows(s, rows);
+    int wi = n > 10 ? 2 : 1, wn = 4, wt = 4, wp = 6;
+    for (int r = 0; r < n; r++) {
+        human_count(rows[r].count, rows[r].params, sizeof rows[r].params);
+        int ln = (int)strlen(rows[r].name), lt = (int)strlen(rows[r].type), lp = (int)strlen(rows[r].params);
+        wn = ln > wn ? ln : wn, wt = lt > wt ? lt : wt, wp = lp > wp ? lp : wp;
+    }
+    int width = wi + wn + wt + wp + 5 + 4 * 3;
+    rank0_printf(s, "\n%-*s | %-*s | %-*s | %-*s | Mode \n", wi, "", wn, "Name", wt, "Type", wp, "Params");
+    for (int i = 0; i < width; i++) rank0_printf(s, "-");
+    rank0_printf(s, "\n");
+    for (int r = 0; r < n; r++)
+        rank0_printf(s, "%-*d | %-*s | %-*s | %-*s | train\n", wi, r, wn, rows[r].name, wt,
+                     rows[r].type, wp, rows[r].params);
+    for (int i = 0; i < width; i++) rank0_printf(s, "-");
+    int64_t total = lt_num_parameters(s->ctx);
+    char t[32], z[32];
+    human_count(total, t, sizeof t);
+    human_count(0, z, sizeof z);
+    rank0_printf(s, "\n%-10sTrainable params\n%-10sNon-trainable params\n%-10sTotal params\n"
+                 "%-10.3fTotal estimated model params size (MB)\n%-10dModules in train mode\n"
+                 "%-10dModules in eval mode\n\n", t, z, t, (double)total * 4 / 1e6, n, 0);
+}

@@ -1,0 +1,34 @@
+/* lt/trainer.h — what a hook can read of the trainer (Lightning's self.trainer): loop
+ * position, callback_metrics, stopping, the optimizers, and logging from callbacks. */
+#ifndef LT_TRAINER_H
+#define LT_TRAINER_H
+
+#include "module.h"
+
+typedef struct lt_trainer lt_trainer_t; /* opaque to plugins; hosts see lt/runtime.h */
+
+/* The trainer running this context's hooks, or NULL outside a trainer. */
+LT_API lt_trainer_t *lt_trainer(lt_ctx_t *ctx);
+LT_API int64_t lt_trainer_current_epoch(const lt_trainer_t *tr);
+/* Optimizer steps taken so far (Lightning's global_step). */
+LT_API int64_t lt_trainer_global_step(const lt_trainer_t *tr);
+LT_API int64_t lt_trainer_max_epochs(const lt_trainer_t *tr);
+/* "fit", "validate", "test" or "predict". */
+LT_API const char *lt_trainer_stage(const lt_trainer_t *tr);
+LT_API bool lt_trainer_sanity_checking(const lt_trainer_t *tr);
+/* callback_metrics: the latest value logged under name (NAME, NAME_step, NAME_epoch). */
+LT_API bool lt_trainer_metric(const lt_trainer_t *tr, const char *name, double *value);
+LT_API int lt_trainer_metric_count(const lt_trainer_t *tr);
+LT_API const char *lt_trainer_metric_at(const lt_trainer_t *tr, int i, double *value);
+/* Ask fit to stop after this epoch (Lightning's trainer.should_stop = True). */
+LT_API void lt_trainer_request_stop(lt_trainer_t *tr, const char *reason);
+LT_API bool lt_trainer_should_stop(const lt_trainer_t *tr);
+/* The module's optimizers (for callbacks such as a learning-rate monitor). */
+LT_API int lt_trainer_num_optimizers(const lt_trainer_t *tr);
+LT_API lt_optimizer_t *lt_trainer_optimizer(const lt_trainer_t *tr, int i);
+/* Send one value straight to the loggers at the current step (a callback's logging). */
+LT_API lt_status lt_trainer_log(lt_trainer_t *tr, const char *name, double value);
+/* 0 on the process that prints and writes files. */
+LT_API int lt_trainer_global_rank(const lt_trainer_t *tr);
+
+#endif

@@ -1,0 +1,124 @@
+/* What hooks see of the trainer (lt/trainer.h), manual optimization and the closure.
+ * The host owns the lt_trainer struct; liblt only reads it and forwards to its services. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx_impl.h"
+
+void lt_ctx_set_trainer(lt_ctx_t *ctx, lt_trainer_t *tr) { ctx->trainer = tr; }
+void lt_ctx_set_training(lt_ctx_t *ctx, bool training) { ctx->training = training; }
+lt_trainer_t *lt_trainer(lt_ctx_t *ctx) { return ctx ? ctx->trainer : NULL; }
+bool lt_training(lt_ctx_t *ctx) { return ctx && ctx->training; }
+
+const char *lt_stage(lt_ctx_t *ctx) {
+    return ctx && ctx->trainer && ctx->trainer->stage ? ctx->trainer->stage : "";
+}
+
+int64_t lt_current_epoch(lt_ctx_t *ctx) {
+    if (!ctx) return -1;
+    return ctx->trainer ? ctx->trainer->current_epoch : ctx->epoch;
+}
+
+int64_t lt_global_step(lt_ctx_t *ctx) {
+    if (!ctx) return -1;
+    return ctx->trainer ? ctx->trainer->global_step : ctx->global_step;
+}
+
+int64_t lt_trainer_current_epoch(const lt_trainer_t *tr) { return tr ? tr->current_epoch : -1; }
+int64_t lt_trainer_global_step(const lt_trainer_t *tr) { return tr ? tr->global_step : -1; }
+int64_t lt_trainer_max_epochs(const lt_trainer_t *tr) { return tr ? tr->max_epochs : -1; }
+const char *lt_trainer_stage(const lt_trainer_t *tr) { return tr && tr->stage ? tr->stage : ""; }
+bool lt_trainer_sanity_checking(const lt_trainer_t *tr) { return tr && tr->sanity_checking; }
+bool lt_trainer_should_stop(const lt_trainer_t *tr) { return tr && tr->should_stop; }
+int lt_trainer_global_rank(const lt_trainer_t *tr) { return tr ? tr->global_rank : 0; }
+
+bool lt_trainer_metric(const lt_trainer_t *tr, const char *name, double *value) {
+    for (int i = 0; tr && name && i < tr->n_callback_metrics; i++)
+        if (strcmp(tr->callback_metrics[i].name, name) == 0) {
+            if (value) *value = tr->callback_metrics[i].value;
+            return true;
+        }
+    return false;
+}
+
+int lt_trainer_metric_count(const lt_trainer_t *tr) { return tr ? tr->n_callback_metrics : 0; }
+
+const char *lt_trainer_metric_at(const lt_trainer_t *tr, int i, double *value) {
+    if (!tr || i < 0 || i >= tr->n_callback_metrics) return NULL;
+    if (value) *value = tr->callback_metrics[i].value;
+    return tr->callback_metrics[i].name;
+}
+
+void lt_trainer_request_stop(lt_trainer_t *tr, const char *reason) {
+    if (!tr) return;
+    if (!tr->should_stop && reason)
+        snprintf(tr->stop_reason, sizeof tr->stop_reason, "%s", reason);
+    tr->should_stop = true;
+}
+
+int lt_trainer_num_optimizers(const lt_trainer_t *tr) {
+    return tr && tr->module ? tr->module->nopts : 0;
+}
+
+lt_optimizer_t *lt_trainer_optimizer(const lt_trainer_t *tr, int i) {
+    return tr && tr->module ? lt_ctx_optimizer(tr->module, i) : NULL;
+}
+
+lt_status lt_trainer_log(lt_trainer_t *tr, const char *name, double value) {
+    if (!tr || !tr->log || !name)
+        return lt_set_error(LT_ERR_STATE, "lt_trainer_log: no trainer to log '%s' to",
+                            name ? name : "(null)");
+    return tr->log(tr, name, value);
+}
+
+/* ---- manual optimization ------------------------------------------------------ */
+
+int lt_num_optimizers(lt_ctx_t *ctx) { return ctx ? ctx->nopts : 0; }
+lt_optimizer_t *lt_optimizers(lt_ctx_t *ctx, int i) { return ctx ? lt_ctx_optimizer(ctx, i) : NULL; }
+
+lt_status lt_manual_backward(lt_ctx_t *ctx, lt_tensor_t *loss) {
+    if (!loss) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
+    if (ctx && ctx->trainer && ctx->trainer->manual_backward)
+        return ctx->trainer->manual_backward(ctx->trainer, loss);
+    return lt_backward(loss);
+}
+
+static bool in_list(const lt_param_list_t *l, const lt_tensor_t *t) {
+    for (int64_t i = 0; i < l->len; i++)
+        if (l->items[i] == t) return true;
+    return false;
+}
+
+/* As Lightning: parameters outside opt stop requiring gradients, so backward through
+ * a generator's output does not fill the discriminator's gradients (and vice versa). */
+lt_status lt_toggle_optimizer(lt_ctx_t *ctx, lt_optimizer_t *opt) {
+    if (!ctx || !opt) return lt_set_error(LT_ERR_INVALID_ARG, "lt_toggle_optimizer: NULL argument");
+    if (ctx->toggle_saved)
+        return lt_set_error(LT_ERR_STATE, "lt_toggle_optimizer: an optimizer is already toggled; "
+                            "call lt_untoggle_optimizer first");
+    if (!(ctx->toggle_saved = calloc((size_t)ctx->nparams + 1, sizeof *ctx->toggle_saved)))
+        return lt_set_error(LT_ERR_OOM, "out of host memory toggling an optimizer");
+    const lt_param_list_t *mine = lt__optimizer_params(opt);
+    for (int i = 0; i < ctx->nparams; i++) {
+        lt_tensor_t *t = ctx->params[i].t;
+        ctx->toggle_saved[i] = t->requires_grad;
+        t->requires_grad = t->requires_grad && in_list(mine, t);
+    }
+    return LT_OK;
+}
+
+lt_status lt_untoggle_optimizer(lt_ctx_t *ctx, lt_optimizer_t *opt) {
+    (void)opt;
+    if (!ctx || !ctx->toggle_saved) return LT_OK;
+    for (int i = 0; i < ctx->nparams; i++) ctx->params[i].t->requires_grad = ctx->toggle_saved[i];
+    free(ctx->toggle_saved);
+    ctx->toggle_saved = NULL;
+    return LT_OK;
+}
+
+lt_status lt_closure_run(lt_closure_t *closure) {
+    if (!closure || !closure->run)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_closure_run: NULL closure");
+    return closure->run(closure);
+}

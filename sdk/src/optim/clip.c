@@ -1,0 +1,63 @@
+/* Gradient clipping over an optimizer's parameters, as torch.nn.utils.clip_grad_norm_
+ * and clip_grad_value_ do (Lightning's gradient_clip_val / gradient_clip_algorithm). */
+#include <math.h>
+
+#include "lt_impl.h"
+
+/* Sum of squares of one gradient, on the device; scratch holds numel floats + 1. */
+static double grad_sq_sum(lt_tensor_t *g, float *scratch) {
+    lt_device_t *dev = lt__dev(g);
+    float ss = 0.0f;
+    dev->k.unary(dev->state, LT_UN_SQUARE, g->numel, lt__f32(g), scratch);
+    dev->k.reduce_sum(dev->state, 1, g->numel, 1, scratch, 1.0f, scratch + g->numel);
+    dev->k.memcpy_d2h(dev->state, &ss, scratch + g->numel, sizeof ss);
+    return (double)ss;
+}
+
+lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_norm) {
+    const lt_param_list_t *l = opt ? lt__optimizer_params(opt) : NULL;
+    if (!l || !(max_norm >= 0.0))
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_clip_grad_norm: needs an optimizer and max_norm >= 0");
+    int64_t most = 0;
+    for (int64_t i = 0; i < l->len; i++)
+        if (l->items[i]->numel > most) most = l->items[i]->numel;
+    lt_device_t *dev = lt__dev(l->items[0]);
+    lt_storage *scratch = lt__storage_new(dev, (size_t)(most + 1) * sizeof(float));
+    if (!scratch) return lt_last_status();
+    /* torch: the 2-norm of the per-parameter 2-norms. */
+    double sum = 0.0;
+    for (int64_t i = 0; i < l->len; i++) {
+        lt_tensor_t *g = l->items[i]->grad;
+        if (!g) continue;
+        double n = sqrt(grad_sq_sum(g, scratch->data));
+        sum += n * n;
+    }
+    lt__storage_release(scratch);
+    double norm = sqrt(sum), coef = max_norm / (norm + 1e-6);
+    if (total_norm) *total_norm = norm;
+    if (!isfinite(norm))
+        return lt_set_error(LT_ERR_NUMERIC, "lt_clip_grad_norm: the total gradient norm is %g; "
+                            "the loss or a gradient is not finite", norm);
+    if (coef >= 1.0) return LT_OK;
+    for (int64_t i = 0; i < l->len; i++) {
+        lt_tensor_t *g = l->items[i]->grad;
+        if (g) dev->k.affine(dev->state, g->numel, lt__f32(g), (float)coef, 0.0f, lt__f32(g));
+    }
+    return LT_OK;
+}
+
+lt_status lt_clip_grad_value(lt_optimizer_t *opt, double clip_value) {
+    const lt_param_list_t *l = opt ? lt__optimizer_params(opt) : NULL;
+    if (!l || !(clip_value >= 0.0))
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_clip_grad_value: needs an optimizer and a value >= 0");
+    lt_device_t *dev = lt__dev(l->items[0]);
+    if (!dev->k.clamp)
+        return lt_set_error(LT_ERR_UNSUPPORTED, "accelerator '%s' has no clamp kernel, so it cannot "
+                            "clip gradients by value; use --gradient_clip_algorithm norm", dev->k.name);
+    for (int64_t i = 0; i < l->len; i++) {
+        lt_tensor_t *g = l->items[i]->grad;
+        if (g) dev->k.clamp(dev->state, g->numel, lt__f32(g), (float)-clip_value, (float)clip_value,
+                            lt__f32(g));
+    }
+    return LT_OK;
+}
