@@ -202,7 +202,7 @@ static void print_epoch_line(session *s, double seconds, double train_seconds, i
         rank0_printf(s, "Epoch %lld/%lld", (long long)s->tr.current_epoch + 1, (long long)s->cfg->max_epochs);
     else
         rank0_printf(s, "Epoch %lld", (long long)s->tr.current_epoch + 1);
-    print_metric_line(s, false);
+    print_metric_line(s, true);
     rank0_printf(s, "  [%lld steps, %.2f s, %.0f samples/s]\n", (long long)batches, seconds,
                  train_seconds > 0 ? (double)samples / train_seconds : 0.0);
 }
@@ -229,6 +229,12 @@ static bool fit_epochs(session *s, fit_state *f) {
         }
     }
     s->tr.current_epoch++; /* Lightning's current_epoch counts finished epochs after fit */
+    if (max_steps_reached(s))
+        rank0_printf(s, "`Trainer.fit` stopped: `max_steps=%lld` reached (global step %lld).\n",
+                     (long long)s->cfg->max_steps, (long long)s->tr.global_step);
+    else if (!s->tr.should_stop)
+        rank0_printf(s, "`Trainer.fit` stopped: `max_epochs=%lld` reached (global step %lld).\n",
+                     (long long)s->cfg->max_epochs, (long long)s->tr.global_step);
     return true;
 }
 

@@ -3,9 +3,9 @@
 . "$(dirname "$0")/lib.sh"
 
 expect_error "needs --module" fit
-expect_error "max_epochs expects an integer >= 0, got '-1'" fit --module mlp --max_epochs -1
+expect_error "max_epochs expects an integer >= -1 or null, got '-2'" fit --module mlp --max_epochs -2
 expect_error "max_epochs expects an integer" fit --module mlp --max_epochs five
-expect_error "unknown flag --max_epoch " fit --module mlp --max_epoch 3
+expect_error "unknown flag --max_epoch; did you mean --max_epochs" fit --module mlp --max_epoch 3
 expect_error "no hyper-parameter 'lrr'; did you mean 'lr'" fit --module mlp --model.lrr 0.1
 expect_error "no hyper-parameter 'foo'" fit --module mlp --model.foo 1
 expect_error "'lr' expects a finite number, got 'abc'" fit --module mlp --model.lr abc
