@@ -13,6 +13,9 @@ static const lt_hparam_desc mlp_hparams[] = {
     LT_HPARAM_INT("hidden", 256, "width of the first hidden layer"),
     LT_HPARAM_INT("hidden2", 128, "width of the second hidden layer"),
     LT_HPARAM_CHOICE("optimizer", "adam", "sgd|adam", "optimizer: sgd (momentum 0.9) or adam"),
+    LT_HPARAM_CHOICE("lr_scheduler", "none", "none|step|cosine|plateau",
+                     "per-epoch schedule: StepLR(1, 0.7), CosineAnnealingLR(max_epochs) or "
+                     "ReduceLROnPlateau(val_loss, factor 0.5, patience 0)"),
     LT_HPARAM_END,
 };
 
@@ -61,12 +64,26 @@ static lt_tensor_t *mlp_test_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b
     return evaluate(ctx, self, b, "test_loss", "test_acc");
 }
 
+static lt_scheduler_t *make_scheduler(lt_ctx_t *ctx, lt_optimizer_t *opt, const char *kind) {
+    if (!strcmp(kind, "step")) return lt_step_lr(opt, 1, 0.7);
+    if (!strcmp(kind, "cosine"))
+        return lt_cosine_annealing_lr(opt, lt_trainer_max_epochs(lt_trainer(ctx)), 0.0);
+    lt_plateau_opts o = LT_PLATEAU_DEFAULTS;
+    o.factor = 0.5, o.patience = 0;
+    return lt_reduce_lr_on_plateau(opt, &o);
+}
+
 static lt_status mlp_configure_optimizers(lt_ctx_t *ctx, void *self) {
     (void)self;
     double lr = lt_hparam_float(ctx, "lr");
-    if (strcmp(lt_hparam_str(ctx, "optimizer"), "sgd") == 0)
-        return lt_use_optimizer(ctx, lt_sgd_ex(lt_parameters(ctx), lr, 0.9, 0.0, 0.0, false));
-    return lt_use_optimizer(ctx, lt_adam(lt_parameters(ctx), lr));
+    lt_optimizer_t *opt = strcmp(lt_hparam_str(ctx, "optimizer"), "sgd") == 0
+                              ? lt_sgd_ex(lt_parameters(ctx), lr, 0.9, 0.0, 0.0, false)
+                              : lt_adam(lt_parameters(ctx), lr);
+    lt_status st = lt_use_optimizer(ctx, opt); /* ctx owns opt from here */
+    const char *kind = lt_hparam_str(ctx, "lr_scheduler");
+    if (st != LT_OK || !strcmp(kind, "none")) return st;
+    lt_scheduler_config cfg = LT_SCHEDULER_CONFIG(.interval = LT_INTERVAL_EPOCH, .monitor = "val_loss");
+    return lt_use_scheduler(ctx, make_scheduler(ctx, opt, kind), &cfg);
 }
 
 LT_MODULE_EXPORT(mlp_t, .name = "mlp", .hparams = mlp_hparams, .setup = mlp_setup,

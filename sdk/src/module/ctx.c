@@ -30,11 +30,11 @@ fail:
 void lt_ctx_free(lt_ctx_t *ctx) {
     if (!ctx) return;
     free(ctx->toggle_saved);
-    for (int i = 0; i < ctx->nopts; i++) lt_optimizer_free(ctx->opts[i]);
-    free(ctx->opts);
     for (int i = 0; i < ctx->nscheds; i++) lt_scheduler_free(ctx->scheds[i]);
     free(ctx->scheds);
     free(ctx->sched_cfgs);
+    for (int i = 0; i < ctx->nopts; i++) lt_optimizer_free(ctx->opts[i]);
+    free(ctx->opts);
     lt__metrics_free(ctx);
     lt_arena_free(ctx->arena);
     for (int i = 0; i < ctx->nparams; i++) {
