@@ -136,6 +136,35 @@ START_TEST(bad_hyper_parameters) {
 }
 END_TEST
 
+/* torch.nn.utils.clip_grad_norm_ / clip_grad_value_ on the gradient c. */
+START_TEST(gradient_clipping) {
+    for (int by_value = 0; by_value < 2; by_value++) {
+        lt_tensor_t *p = param();
+        lt_optimizer_t *opt = lt_sgd(list_of(p), 0.1);
+        ck_assert_int_eq(lt_optimizer_zero_grad(opt), LT_OK);
+        lt_tensor_t *tc = lt_from_host(test_arena, LT_F32, 1, (int64_t[]){N}, c);
+        ck_assert_int_eq(lt_backward(lt_sum(lt_mul(p, tc))), LT_OK);
+        double norm = 0, want_norm = 0;
+        for (int i = 0; i < N; i++) want_norm += (double)c[i] * c[i];
+        want_norm = sqrt(want_norm);
+        if (by_value) ck_assert_int_eq(lt_clip_grad_value(opt, 0.5), LT_OK);
+        else ck_assert_int_eq(lt_clip_grad_norm(opt, 0.5, &norm), LT_OK);
+        float *g = test_host(lt_grad(p));
+        for (int i = 0; i < N; i++) {
+            double want = by_value ? fmin(fmax(c[i], -0.5), 0.5) : c[i] * (0.5 / (want_norm + 1e-6));
+            ck_assert_msg(fabs(g[i] - want) < 1e-6, "%s g[%d] = %g, want %g",
+                          by_value ? "value" : "norm", i, g[i], want);
+        }
+        if (!by_value) ck_assert_msg(fabs(norm - want_norm) < 1e-6, "norm %g, want %g", norm, want_norm);
+        free(g);
+        /* Below the threshold the gradients stay as they are. */
+        ck_assert_int_eq(lt_clip_grad_norm(opt, 100.0, NULL), LT_OK);
+        lt_optimizer_free(opt);
+    }
+    ck_assert_int_eq(lt_clip_grad_norm(NULL, 1.0, NULL), LT_ERR_INVALID_ARG);
+}
+END_TEST
+
 Suite *suite_optim(void) {
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("updates");
@@ -144,6 +173,7 @@ Suite *suite_optim(void) {
     tcase_add_test(tc, sgd_variants);
     tcase_add_test(tc, adam_and_adamw);
     tcase_add_test(tc, bad_hyper_parameters);
+    tcase_add_test(tc, gradient_clipping);
     suite_add_tcase(s, tc);
     return s;
 }

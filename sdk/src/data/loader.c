@@ -26,6 +26,10 @@ struct lt_loader {
     int64_t *order;           /* sample indices of the current epoch */
     slot *slots;
     int nslots, nthreads;
+    /* Sleepers on work / ready: wake-ups (a futex call and a context switch, most of a
+     * small step's time) are sent only to someone waiting, and workers are woken only
+     * once half the ring is free, so they fill several batches per wake-up. */
+    int idle_workers, ready_waiters;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t work, ready;
@@ -96,7 +100,9 @@ static void *worker_main(void *arg) {
         int64_t b = l->next_claim;
         slot *s = &l->slots[b % l->nslots];
         if (b >= l->limit || b >= l->next_deliver + l->nslots || s->state != SLOT_EMPTY) {
+            l->idle_workers++;
             pthread_cond_wait(&l->work, &l->mu);
+            l->idle_workers--;
             continue;
         }
         l->next_claim++;
@@ -105,7 +111,7 @@ static void *worker_main(void *arg) {
         fill_slot(l, s, b);
         pthread_mutex_lock(&l->mu);
         s->state = SLOT_READY;
-        pthread_cond_broadcast(&l->ready);
+        if (l->ready_waiters) pthread_cond_broadcast(&l->ready);
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
@@ -134,12 +140,12 @@ static lt_status size_buffers(lt_loader_t *l, size_t *x_bytes, size_t *y_bytes) 
     return LT_OK;
 }
 
-/* The ring: 2 slots per worker, so each can fill one batch while the next waits for it. */
+/* The ring: 4 slots per worker, so each fills ahead by several batches per wake-up. */
 static lt_status alloc_slots(lt_loader_t *l) {
     size_t xb = 0, yb = 0;
     lt_status s = size_buffers(l, &xb, &yb);
     if (s != LT_OK) return s;
-    l->nslots = l->nthreads ? 2 * l->nthreads : 1;
+    l->nslots = l->nthreads ? 4 * l->nthreads : 1;
     if (!(l->slots = calloc((size_t)l->nslots, sizeof *l->slots))) goto oom;
     for (int i = 0; i < l->nslots; i++) {
         l->slots[i].hb.x = malloc(xb);
@@ -206,7 +212,9 @@ lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
         bool filling = false;
         for (int i = 0; i < l->nslots; i++) filling |= l->slots[i].state == SLOT_FILLING;
         if (!filling) break;
+        l->ready_waiters++;
         pthread_cond_wait(&l->ready, &l->mu);
+        l->ready_waiters--;
     }
     for (int i = 0; i < l->nslots; i++) l->slots[i].state = SLOT_EMPTY;
     if (l->o.shuffle) {
@@ -230,7 +238,8 @@ lt_status lt_loader_next(lt_loader_t *l, const lt_host_batch **out) {
     if (l->held >= 0) { /* the trainer is done with the previous batch */
         l->slots[l->held].state = SLOT_EMPTY;
         l->held = -1;
-        pthread_cond_broadcast(&l->work);
+        if (l->idle_workers && l->next_claim - l->next_deliver <= l->nslots / 2)
+            pthread_cond_broadcast(&l->work);
     }
     int64_t b = l->next_deliver;
     if (b >= l->limit) {
@@ -246,7 +255,12 @@ lt_status lt_loader_next(lt_loader_t *l, const lt_host_batch **out) {
         pthread_mutex_lock(&l->mu);
         s->state = SLOT_READY;
     }
-    while (s->state != SLOT_READY) pthread_cond_wait(&l->ready, &l->mu);
+    if (s->state != SLOT_READY && l->idle_workers) pthread_cond_broadcast(&l->work);
+    while (s->state != SLOT_READY) {
+        l->ready_waiters++;
+        pthread_cond_wait(&l->ready, &l->mu);
+        l->ready_waiters--;
+    }
     l->next_deliver++;
     l->held = i;
     lt_status st = s->status;
