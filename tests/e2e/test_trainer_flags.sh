@@ -69,6 +69,13 @@ expect_success fit "${es[@]}" --min_epochs 4
 grep -q 'required `min_epochs=4` has not been met' "$TMP/out" || fail "min_epochs: no notice"
 echo "ok: EarlyStopping stops at epoch 2, min_epochs 4 keeps it to 4"
 
+# Lightning 1.x data-flow hooks: training_step_end after each step, training_epoch_end
+# with every step's output (the probe logs how many it got).
+expect_success fit --module "$probe" --limit_train_batches 3 --limit_val_batches 1 --max_epochs 1 \
+    --logger false --test_after_fit false
+grep 'epoch_end_outputs=3.0000' "$TMP/out" | grep -q 'step_end_calls=1.0000' || fail "x_step_end / x_epoch_end: $(cat "$TMP/out")"
+echo "ok: training_step_end ran per step, training_epoch_end got 3 outputs"
+
 # A terminal gets the progress bar, unless it is disabled.
 if command -v script >/dev/null; then
     script -qec "$LTHOST fit --module $rec --model.log $TMP/bar.txt ${base[*]} --max_epochs 1 --logger false --test_after_fit false" "$TMP/tty" >/dev/null

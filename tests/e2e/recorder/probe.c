@@ -36,6 +36,20 @@ static lt_tensor_t *validation_step(lt_ctx_t *ctx, void *self, const lt_batch_t 
     return loss;
 }
 
+/* Lightning 1.x data flow: step_end sees each step's output, epoch_end all of them. */
+static lt_tensor_t *training_step_end(lt_ctx_t *ctx, void *self, lt_tensor_t *out) {
+    (void)self;
+    lt_log_value(ctx, "step_end_calls", 1.0, LT_LOG_ON_EPOCH | LT_LOG_NO_LOGGER);
+    return out;
+}
+
+static lt_status training_epoch_end(lt_ctx_t *ctx, void *self, lt_tensor_t *const *outputs, int64_t n) {
+    (void)self;
+    for (int64_t i = 0; i < n; i++)
+        if (lt_numel(outputs[i]) != 1) return lt_set_error(LT_ERR_STATE, "probe: output %lld is not a loss", (long long)i);
+    return lt_log_value(ctx, "epoch_end_outputs", (double)n, LT_LOG_ON_EPOCH | LT_LOG_NO_LOGGER);
+}
+
 static lt_status configure_optimizers(lt_ctx_t *ctx, void *self) {
     (void)self;
     return lt_use_optimizer(ctx, lt_sgd(lt_parameters(ctx), lt_hparam_float(ctx, "lr")));
@@ -43,4 +57,5 @@ static lt_status configure_optimizers(lt_ctx_t *ctx, void *self) {
 
 LT_MODULE_EXPORT(probe_t, .name = "probe", .hparams = probe_hparams, .setup = setup,
                  .training_step = training_step, .validation_step = validation_step,
+                 .training_step_end = training_step_end, .training_epoch_end = training_epoch_end,
                  .configure_optimizers = configure_optimizers)
