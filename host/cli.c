@@ -129,6 +129,12 @@ static bool choice_ok(const char *choices, const char *value) {
     return false;
 }
 
+/* The F_INT fields that are plain ints; the other counts are int64_t. */
+static bool is_int_field(const flag *f) {
+    return f->offset == offsetof(host_config, devices) || f->offset == offsetof(host_config, num_nodes) ||
+           f->offset == offsetof(host_config, threads);
+}
+
 static bool set_flag(const parse_state *ps, const flag *f, const char *value) {
     void *field = (char *)ps->cfg + f->offset;
     int64_t n;
@@ -147,8 +153,7 @@ static bool set_flag(const parse_state *ps, const flag *f, const char *value) {
                        (long long)f->min, value);
             return false;
         }
-        if (f->offset == offsetof(host_config, devices) || f->offset == offsetof(host_config, num_nodes) ||
-            f->offset == offsetof(host_config, threads))
+        if (is_int_field(f))
             *(int *)field = (int)n;
         else
             *(int64_t *)field = n;
@@ -413,11 +418,9 @@ static cfg_node *flag_node(const host_config *c, const flag *f) {
         return v ? cfg_scalar(v, CFG_STR) : cfg_scalar("null", CFG_NULL);
     }
     case F_INT:
-        if (f->offset == offsetof(host_config, devices) || f->offset == offsetof(host_config, num_nodes))
-            return int_node(*(const int *)field);
-        if (f->offset == offsetof(host_config, threads))
-            return *(const int *)field ? int_node(*(const int *)field) : cfg_scalar("null", CFG_NULL);
-        return int_node(*(const int64_t *)field);
+        if (f->offset == offsetof(host_config, threads) && *(const int *)field == 0)
+            return cfg_scalar("null", CFG_NULL); /* unset: all cores */
+        return int_node(is_int_field(f) ? *(const int *)field : *(const int64_t *)field);
     case F_OPT_INT: {
         int64_t v = *(const int64_t *)field;
         return v == f->min ? cfg_scalar("null", CFG_NULL) : int_node(v);

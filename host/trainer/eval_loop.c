@@ -136,17 +136,15 @@ static bool eval_batches(session *s, eval_run *r, split_loader *sl) {
     lt_arena_t *arena = lt_ctx_arena(s->ctx);
     bool prev = lt_arena_set_grad(arena, false);
     bool ok = lt_loader_start(sl->loader, 0, sl->batches) == LT_OK;
-    int64_t seen = 0;
     while (ok) {
         const lt_host_batch *hb = NULL;
         if (lt_loader_next(sl->loader, &hb) != LT_OK) {
-            host_error("loading %s batch %lld: %s", split_names[sl->split], (long long)seen,
+            host_error("loading %s batch %lld: %s", split_names[sl->split], (long long)r->batches,
                        lt_last_error());
             ok = false;
         }
         if (!ok || !hb) break;
         ok = eval_batch(s, r, sl, hb);
-        seen++;
         r->batches++;
     }
     lt_arena_reset(arena);

@@ -202,7 +202,7 @@ static void print_epoch_line(session *s, double seconds, double train_seconds, i
         rank0_printf(s, "Epoch %lld/%lld", (long long)s->tr.current_epoch + 1, (long long)s->cfg->max_epochs);
     else
         rank0_printf(s, "Epoch %lld", (long long)s->tr.current_epoch + 1);
-    print_metric_line(s, true);
+    print_metric_line(s);
     rank0_printf(s, "  [%lld steps, %.2f s, %.0f samples/s]\n", (long long)batches, seconds,
                  train_seconds > 0 ? (double)samples / train_seconds : 0.0);
 }

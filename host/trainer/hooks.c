@@ -35,7 +35,7 @@ static lt_status call_one(participant *p, hook_id id, const hook_args *a) {
     return LT_OK;
 }
 
-static bool call_participant(session *s, participant *p, hook_id id, const hook_args *a) {
+static bool call_participant(participant *p, hook_id id, const hook_args *a) {
     if (!p->fn[id]) return true;
     lt_clear_error();
     lt_status st = call_one(p, id, a);
@@ -43,14 +43,13 @@ static bool call_participant(session *s, participant *p, hook_id id, const hook_
     const char *why = *lt_last_error() ? lt_last_error() : lt_status_str(st);
     host_error("%s%s.%s failed: %s", p->is_module ? "" : "callback ", p->name, hook_info[id].name,
                why);
-    (void)s;
     return false;
 }
 
 bool hooks_run(session *s, hook_id id, const hook_args *a) {
     static const hook_args none = {0};
     for (int i = 0; i < s->nparts; i++)
-        if (!call_participant(s, &s->parts[i], id, a ? a : &none)) return false;
+        if (!call_participant(&s->parts[i], id, a ? a : &none)) return false;
     return true;
 }
 
@@ -60,7 +59,7 @@ bool hooks_run_train_epoch_end(session *s) {
         for (int i = 0; i < s->nparts; i++) {
             participant *p = &s->parts[i];
             int order = p->is_module ? 1 : p->monitoring ? 2 : 0;
-            if (order == pass && !call_participant(s, p, HOOK_on_train_epoch_end, &none)) return false;
+            if (order == pass && !call_participant(p, HOOK_on_train_epoch_end, &none)) return false;
         }
     return true;
 }

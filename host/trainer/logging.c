@@ -113,7 +113,7 @@ void refresh_step_metrics(session *s) { collect_step(s, NULL); }
 
 bool log_train_step(session *s) {
     bool due = (s->batches_that_stepped + 1) % s->cfg->log_every_n_steps == 0 || s->tr.should_stop;
-    if (!due && !(s->bar.tty && s->bar.enabled)) return true;
+    if (!due && !bar_due(s)) return true; /* read the device only when something shows it */
     row r = {.n = 0};
     collect_step(s, &r);
     return !due || write_row(s, &r, s->batches_that_stepped, true);
@@ -153,7 +153,7 @@ lt_status trainer_log(lt_trainer_t *tr, const char *name, double value) {
     return LT_OK;
 }
 
-void print_metric_line(session *s, bool all_metrics) {
+void print_metric_line(session *s) {
     const lt_trainer_t *tr = &s->tr;
     for (int scope = SCOPE_TRAIN; scope <= SCOPE_PREDICT; scope++)
         for (int i = 0; i < tr->n_callback_metrics; i++) {
@@ -163,8 +163,7 @@ void print_metric_line(session *s, bool all_metrics) {
             bool both = (f & LT_LOG_ON_STEP) && (f & LT_LOG_ON_EPOCH); /* NAME is shown instead */
             bool step_value = (n > 5 && !strcmp(name + n - 5, "_step")) ||
                               (both && n > 6 && !strcmp(name + n - 6, "_epoch"));
-            bool shown = all_metrics || (s->log.callback_flags[i] & LT_LOG_PROG_BAR);
-            if (s->log.callback_scope[i] == scope && shown && !step_value)
+            if (s->log.callback_scope[i] == scope && !step_value)
                 rank0_printf(s, "  %s=%.4f", name, tr->callback_metrics[i].value);
         }
 }

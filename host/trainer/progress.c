@@ -54,12 +54,13 @@ static void draw(session *s, double now) {
     b->t_last_draw = now;
 }
 
+bool bar_due(const session *s) {
+    return s->bar.tty && now_seconds() - s->bar.t_last_draw >= 0.1;
+}
+
 void bar_update(session *s, int64_t done) {
-    progress_bar *b = &s->bar;
-    b->done = done;
-    if (!b->tty) return;
-    double now = now_seconds();
-    if (now - b->t_last_draw >= 0.1) draw(s, now);
+    s->bar.done = done;
+    if (bar_due(s)) draw(s, now_seconds());
 }
 
 void bar_finish(session *s) {

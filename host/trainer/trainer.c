@@ -28,7 +28,6 @@ bool data_setup(session *s, const char *stage) {
 }
 
 static bool open_plugin(session *s, lt_plugin_kind kind, const char *name, lt_plugin_t **out) {
-    (void)s;
     if (lt_plugin_open(kind, name, s->cfg->plugin_roots, out) == LT_OK) return true;
     host_error("%s", lt_last_error());
     return false;

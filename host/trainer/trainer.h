@@ -145,14 +145,16 @@ bool log_epoch_end(session *s, log_scope scope, bool write);
 /* Refresh callback_metrics from the module's step values (reads the device). */
 void refresh_step_metrics(session *s);
 lt_status trainer_log(lt_trainer_t *tr, const char *name, double value);
-/* "  name=value" for each callback metric with prog_bar (or all when all_metrics). */
-void print_metric_line(session *s, bool all_metrics);
+/* "  name=value" for each callback metric, train loop first (the NAME of NAME_step/_epoch). */
+void print_metric_line(session *s);
 /* "Test:  name=value ...  [N batches, S s]": the metrics of the stage's loop. */
 void print_results(session *s, const char *title, int64_t batches, double seconds);
 
 /* ---- progress.c / summary.c ------------------------------------------------------- */
 void bar_start(session *s, const char *desc, int64_t total);
 void bar_update(session *s, int64_t done);
+/* Whether the bar will redraw on the next update (at most ten times a second). */
+bool bar_due(const session *s);
 void bar_finish(session *s);
 void print_model_summary(session *s);
 
