@@ -68,6 +68,15 @@ static const flag flags[] = {
     FLAG("test_after_fit", F_BOOL, test_after_fit, 0, "run the test loop when fit ends (default true)"),
     FLAG("fast_dev_run", F_BATCHES_OR_BOOL, fast_dev_run, 0,
          "true or N: N batches (true: 1) of train, val and test, one epoch, no logs"),
+    FLAG("enable_checkpointing", F_BOOL, enable_checkpointing, 0,
+         "save checkpoints with a default ModelCheckpoint (default true)"),
+    FLAG("ckpt_path", F_STR, ckpt_path, 0,
+         "PATH, last or best: fit resumes from it; validate/test/predict load its weights"),
+    FLAG("init_weights", F_STR, init_weights, 0,
+         "safetensors state dict (e.g. torch's save_file): initial weights for any command"),
+    FLAG("submodule", F_STR, submodule, 0, "predict: run only this submodule (e.g. encoder)"),
+    FLAG("strict", F_BOOL, strict, 0,
+         "loading weights: every parameter present and no extra key (default true)"),
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -80,7 +89,7 @@ void config_defaults(host_config *cfg, const char *command) {
         .check_val_every_n_epoch = 1, .num_sanity_val_steps = 2, .accumulate_grad_batches = 1,
         .gradient_clip_algorithm = "norm", .default_root_dir = ".", .enable_progress_bar = true,
         .enable_model_summary = true, .log_every_n_steps = 50, .precision = "32-true",
-        .logger = "true", .test_after_fit = true};
+        .logger = "true", .test_after_fit = true, .enable_checkpointing = true, .strict = true};
 }
 
 /* Where a value came from, for messages: "" on the command line, "cfg.yaml:7: " from a file. */
@@ -454,7 +463,11 @@ static cfg_node *plugin_node(const char *class_path, lt_ctx_t *ctx) {
     return n;
 }
 
-static const char *const not_trainer[] = {"module", "data", "accelerator", "seed_everything", "predict.output"};
+/* Flags of lthost itself rather than of Lightning's Trainer (ckpt_path is a top-level
+ * key of LightningCLI too); they are printed only when set. */
+static const char *const not_trainer[] = {"module", "data", "accelerator", "seed_everything",
+                                          "predict.output", "ckpt_path", "init_weights",
+                                          "submodule"};
 
 static bool is_trainer_flag(const flag *f) {
     for (size_t i = 0; i < sizeof not_trainer / sizeof *not_trainer; i++)
@@ -474,7 +487,10 @@ bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t
     cfg_map_add(root, "trainer", trainer);
     cfg_map_add(root, "model", plugin_node(cfg->module, model_ctx));
     cfg_map_add(root, "data", plugin_node(cfg->data, data_ctx));
-    if (cfg->predict_output) cfg_map_add(root, "predict.output", cfg_scalar(cfg->predict_output, CFG_STR));
+    const char *top[][2] = {{"predict.output", cfg->predict_output}, {"ckpt_path", cfg->ckpt_path},
+                            {"init_weights", cfg->init_weights}, {"submodule", cfg->submodule}};
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++)
+        if (top[i][1]) cfg_map_add(root, top[i][0], cfg_scalar(top[i][1], CFG_STR));
     char err[512];
     bool ok = root && cfg_emit(stdout, root, err, sizeof err);
     if (!ok) host_error("%s", root ? err : "out of host memory printing the config");

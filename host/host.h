@@ -57,6 +57,11 @@ typedef struct host_config {
     bool test_after_fit;
     int64_t fast_dev_run;         /* > 0: run this many batches of each loop, one epoch */
     bool print_config;
+    bool enable_checkpointing;    /* a default ModelCheckpoint unless one is given */
+    const char *ckpt_path;        /* fit: resume from; validate/test/predict: weights; PATH|last|best */
+    const char *init_weights;     /* safetensors weights to start fit from */
+    const char *submodule;        /* predict: run only this submodule's forward */
+    bool strict;                  /* loading weights: every key must match */
     hparam_override model_hp[LTHOST_MAX_OVERRIDES], data_hp[LTHOST_MAX_OVERRIDES];
     int n_model_hp, n_data_hp;
     callback_spec callbacks[LTHOST_MAX_CALLBACKS];

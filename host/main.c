@@ -3,6 +3,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,9 @@ int main(int argc, char **argv) {
         host_error("lthost %s needs --module NAME|PATH (try --module mlp; lthost plugins lists them)", cmd);
         goto out;
     }
+    /* Past a file size limit (ulimit -f) writes fail with EFBIG and checkpoints report
+     * it, instead of the process dying half-way through a file. */
+    signal(SIGXFSZ, SIG_IGN);
     rc = trainer_run(&cfg);
 out:
     cfg_entries_free(&store);

@@ -6,6 +6,7 @@ packages=(
     meson ninja-build pkg-config gcc libc6-dev   # build
     libopenblas-dev zlib1g-dev libdeflate-dev    # liblt and the cpu accelerator
     libjansson-dev                               # safetensors headers (JSON)
+    libxxhash-dev                                # safetensors checksums (XXH64)
     libyaml-dev                                  # --config files, hparams.yaml
     check libsubunit-dev                         # unit tests
     dataset-fashion-mnist                        # the demo's data

@@ -13,6 +13,10 @@ const lt_callback_desc *builtin_callback(const char *name, bool *monitoring) {
         *monitoring = true;
         return &early_stopping_callback;
     }
+    if (!strcmp(base, "ModelCheckpoint")) {
+        *monitoring = true;
+        return &model_checkpoint_callback;
+    }
     if (!strcmp(base, "LearningRateMonitor")) {
         *monitoring = false;
         return &lr_monitor_callback;

@@ -90,9 +90,27 @@ static lt_status es_on_validation_end(lt_ctx_t *ctx, void *self) {
     return es->on_train_epoch_end || skip(ctx) ? LT_OK : check(ctx, es);
 }
 
+/* Lightning's EarlyStopping.state_dict: the wait count and the best score so far. */
+static lt_status es_on_save_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st) {
+    const early_stopping *es = self;
+    lt_status r = lt_state_set_int(st, "wait_count", es->wait);
+    if (r == LT_OK) r = lt_state_set_float(st, "best_score", es->best);
+    if (r == LT_OK) r = lt_state_set_int(st, "patience", lt_hparam_int(ctx, "patience"));
+    return r;
+}
+
+static lt_status es_on_load_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st) {
+    (void)ctx;
+    early_stopping *es = self;
+    lt_state_get_int(st, "wait_count", &es->wait);
+    lt_state_get_float(st, "best_score", &es->best);
+    return LT_OK;
+}
+
 const lt_callback_desc early_stopping_callback = {
     .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR, .struct_size = sizeof(lt_callback_desc),
     .name = "EarlyStopping", .self_size = sizeof(early_stopping), .hparams = es_hparams,
     .setup = es_setup, .on_train_epoch_end = es_on_train_epoch_end,
-    .on_validation_end = es_on_validation_end,
+    .on_validation_end = es_on_validation_end, .on_save_checkpoint = es_on_save_checkpoint,
+    .on_load_checkpoint = es_on_load_checkpoint,
 };

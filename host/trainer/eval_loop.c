@@ -106,7 +106,7 @@ typedef struct eval_run {
 } eval_run;
 
 static lt_tensor_t *default_predict(session *s, const lt_batch_t *b) {
-    return s->mod->forward(s->ctx, lt_ctx_self(s->ctx), b->x);
+    return s->forward(s->ctx, lt_ctx_self(s->ctx), b->x);
 }
 
 static bool eval_batch(session *s, eval_run *r, split_loader *sl, const lt_host_batch *hb) {
@@ -187,7 +187,7 @@ static eval_run make_run(const session *s, lt_split split) {
     } else if (split == LT_SPLIT_TEST) {
         r.step = m->test_step, r.step_end = m->test_step_end, r.epoch_end = m->test_epoch_end;
     } else {
-        r.step = m->predict_step;
+        r.step = s->cfg->submodule ? NULL : m->predict_step;
     }
     return r;
 }

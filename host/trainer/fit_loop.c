@@ -154,7 +154,23 @@ static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, b
     if (stepped || s->mod->manual_optimization) s->batches_that_stepped++;
     f->total_batch_idx++;
     f->samples += hb->n;
-    return true;
+    s->pos.batches_done = idx + 1;
+    s->pos.total_batch_idx = f->total_batch_idx;
+    return checkpoints_flush(s) && stop_if_signalled(s);
+}
+
+/* The batch a resumed epoch starts at, checked against this run's epoch length. */
+static bool first_batch(session *s, const split_loader *sl, int64_t *first) {
+    *first = 0;
+    if (!s->resuming) return true;
+    s->resuming = false;
+    *first = s->pos.batches_done;
+    if (*first <= sl->batches) return true;
+    host_error("--ckpt_path %s was saved after batch %lld of epoch %lld, but an epoch of this run "
+               "has %lld batches; resume with the --limit_train_batches / --overfit_batches of "
+               "the run that saved it", s->ckpt_file, (long long)*first,
+               (long long)s->tr.current_epoch, (long long)sl->batches);
+    return false;
 }
 
 static bool train_epoch(session *s, fit_state *f) {
@@ -164,9 +180,12 @@ static bool train_epoch(session *s, fit_state *f) {
     if (!hooks_run(s, HOOK_on_train_epoch_start, NULL)) return false;
     char desc[64];
     snprintf(desc, sizeof desc, "Epoch %lld", (long long)s->tr.current_epoch);
-    bar_start(s, desc, sl->batches);
-    bool ok = lt_loader_start(sl->loader, s->tr.current_epoch, sl->batches) == LT_OK;
     int64_t seen = 0;
+    if (!first_batch(s, sl, &seen)) return false;
+    s->pos.batches_done = seen;
+    s->pos.epoch_done = false;
+    bar_start(s, desc, sl->batches);
+    bool ok = lt_loader_start_at(sl->loader, s->tr.current_epoch, seen, sl->batches) == LT_OK;
     while (ok) {
         const lt_host_batch *hb = NULL;
         if (lt_loader_next(sl->loader, &hb) != LT_OK) {
@@ -190,9 +209,12 @@ static bool train_epoch(session *s, fit_state *f) {
     refresh_step_metrics(s);
     /* Callbacks see this epoch's means (Lightning: epoch_end_reached), then what the
      * module's on_train_epoch_end logged too; the row goes out once, after both. */
-    return log_epoch_end(s, SCOPE_TRAIN, false) && hooks_run_train_epoch_end(s) &&
-           log_epoch_end(s, SCOPE_TRAIN, true) &&
-           step_schedulers(s, LT_INTERVAL_EPOCH, s->tr.current_epoch, true);
+    if (!log_epoch_end(s, SCOPE_TRAIN, false) || !hooks_run_train_epoch_end(s) ||
+        !log_epoch_end(s, SCOPE_TRAIN, true) ||
+        !step_schedulers(s, LT_INTERVAL_EPOCH, s->tr.current_epoch, true))
+        return false;
+    s->pos.epoch_done = true;
+    return checkpoints_flush(s) && stop_if_signalled(s);
 }
 
 static void print_epoch_line(session *s, double seconds, double train_seconds, int64_t samples,
@@ -208,7 +230,13 @@ static void print_epoch_line(session *s, double seconds, double train_seconds, i
 }
 
 static bool fit_epochs(session *s, fit_state *f) {
-    for (int64_t epoch = 0;; epoch++) {
+    int64_t start = 0;
+    if (s->resuming) { /* continue the saved epoch, or start the one after it */
+        start = s->tr.current_epoch + s->pos.epoch_done;
+        s->resuming = !s->pos.epoch_done;
+        f->total_batch_idx = s->pos.total_batch_idx;
+    }
+    for (int64_t epoch = start;; epoch++) {
         if ((s->cfg->max_epochs >= 0 && epoch >= s->cfg->max_epochs) || max_steps_reached(s)) break;
         s->tr.current_epoch = epoch;
         double t0 = now_seconds();
@@ -256,11 +284,14 @@ static bool sanity_check(session *s, fit_state *f) {
 bool run_fit(session *s) {
     fit_state f = {0};
     bool ok = open_loaders(s, &f) && resolve_val_check(s, &f) && configure_optimizers(s) &&
-              logging_open(s);
+              logging_open(s) && ckpt_restore_training(s);
     if (ok && s->cfg->enable_model_summary) print_model_summary(s);
-    ok = ok && hooks_run(s, HOOK_on_fit_start, NULL) && sanity_check(s, &f) &&
-         hooks_run(s, HOOK_on_train_start, NULL) && fit_epochs(s, &f) &&
+    ok = ok && hooks_run(s, HOOK_on_fit_start, NULL) && sanity_check(s, &f);
+    if (ok && s->resuming) ckpt_restore_metrics(s);
+    signals_install();
+    ok = ok && hooks_run(s, HOOK_on_train_start, NULL) && fit_epochs(s, &f) &&
          hooks_run(s, HOOK_on_train_end, NULL) && hooks_run(s, HOOK_on_fit_end, NULL);
+    signals_restore();
     outputs_clear(&f.outputs);
     free(f.outputs.items);
     lt_loader_free(f.train.loader);

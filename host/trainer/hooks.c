@@ -5,7 +5,7 @@
 
 #include "trainer.h"
 
-typedef enum { K_PLAIN, K_TEARDOWN, K_BATCH_START, K_BATCH_END, K_LOSS, K_OPT } hook_kind;
+typedef enum { K_PLAIN, K_TEARDOWN, K_BATCH_START, K_BATCH_END, K_LOSS, K_OPT, K_STATE } hook_kind;
 
 #define KIND_OF_lt_hook_fn K_PLAIN
 #define KIND_OF_lt_teardown_fn K_TEARDOWN
@@ -13,6 +13,7 @@ typedef enum { K_PLAIN, K_TEARDOWN, K_BATCH_START, K_BATCH_END, K_LOSS, K_OPT } 
 #define KIND_OF_lt_batch_end_fn K_BATCH_END
 #define KIND_OF_lt_loss_hook_fn K_LOSS
 #define KIND_OF_lt_optimizer_hook_fn K_OPT
+#define KIND_OF_lt_state_hook_fn K_STATE
 #define HOOK_INFO_(type, name) [HOOK_##name] = {#name, KIND_OF_##type},
 static const struct {
     const char *name;
@@ -31,11 +32,12 @@ static lt_status call_one(participant *p, hook_id id, const hook_args *a) {
         return ((lt_batch_end_fn)fn)(p->ctx, self, a->tensor, a->batch, a->batch_idx);
     case K_LOSS: return ((lt_loss_hook_fn)fn)(p->ctx, self, a->tensor);
     case K_OPT: return ((lt_optimizer_hook_fn)fn)(p->ctx, self, a->opt);
+    case K_STATE: return ((lt_state_hook_fn)fn)(p->ctx, self, a->state);
     }
     return LT_OK;
 }
 
-static bool call_participant(participant *p, hook_id id, const hook_args *a) {
+bool participant_hook(participant *p, hook_id id, const hook_args *a) {
     if (!p->fn[id]) return true;
     lt_clear_error();
     lt_status st = call_one(p, id, a);
@@ -49,7 +51,7 @@ static bool call_participant(participant *p, hook_id id, const hook_args *a) {
 bool hooks_run(session *s, hook_id id, const hook_args *a) {
     static const hook_args none = {0};
     for (int i = 0; i < s->nparts; i++)
-        if (!call_participant(&s->parts[i], id, a ? a : &none)) return false;
+        if (!participant_hook(&s->parts[i], id, a ? a : &none)) return false;
     return true;
 }
 
@@ -59,7 +61,7 @@ bool hooks_run_train_epoch_end(session *s) {
         for (int i = 0; i < s->nparts; i++) {
             participant *p = &s->parts[i];
             int order = p->is_module ? 1 : p->monitoring ? 2 : 0;
-            if (order == pass && !call_participant(p, HOOK_on_train_epoch_end, &none)) return false;
+            if (order == pass && !participant_hook(p, HOOK_on_train_epoch_end, &none)) return false;
         }
     return true;
 }

@@ -43,8 +43,32 @@ static bool apply_overrides(lt_ctx_t *ctx, const hparam_override *o, int n, cons
     return true;
 }
 
+/* --submodule NAME: predict runs that submodule's forward instead of the module's. */
+static bool check_submodule(session *s) {
+    const char *want = s->cfg->submodule;
+    s->forward = s->mod->forward;
+    if (!want) return true;
+    if (strcmp(s->cfg->command, "predict") != 0) {
+        host_error("--submodule %s: only `lthost predict` runs a submodule", want);
+        return false;
+    }
+    char names[256] = "";
+    size_t len = 0;
+    for (const lt_submodule_desc *d = s->mod->submodules; d && d->name; d++) {
+        if (!strcmp(d->name, want) && d->forward) {
+            s->forward = d->forward;
+            return true;
+        }
+        len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s",
+                                len ? ", " : "", d->name);
+    }
+    host_error("--submodule %s: module '%s' has no such submodule (it declares: %s)", want,
+               s->mod->name, len ? names : "none; list them in .submodules of LT_MODULE_EXPORT");
+    return false;
+}
+
 /* What a command needs from the module; a missing hook is named with the fix. */
-static bool check_module_hooks(const session *s) {
+static bool check_module_hooks(session *s) {
     const lt_module_desc *m = s->mod;
     const char *cmd = s->cfg->command;
     const char *missing = !m->setup ? "setup"
@@ -54,7 +78,7 @@ static bool check_module_hooks(const session *s) {
         : !strcmp(cmd, "test") && !m->test_step ? "test_step"
         : !strcmp(cmd, "predict") && !m->predict_step && !m->forward ? "predict_step (or forward)"
         : NULL;
-    if (!missing) return true;
+    if (!missing) return check_submodule(s);
     host_error("%s: module '%s' has no %s hook, which `lthost %s` needs; set .%s in "
                "LT_MODULE_EXPORT", s->module_file, m->name, missing, cmd, missing);
     return false;
@@ -125,15 +149,36 @@ static bool add_callback(session *s, const callback_spec *spec, lt_ctx_t **ctx_o
     participant *p = add_participant(s, d->name, ctx);
     p->plugin = plugin;
     p->monitoring = monitoring;
+    p->is_checkpoint = d == &model_checkpoint_callback;
     LT_HOOK_TABLE(COPY_HOOK_)
     *ctx_out = ctx;
     return apply_overrides(ctx, spec->hp, spec->n_hp, "callbacks.");
 }
 
+/* Lightning's default ModelCheckpoint: fit gets one, last, unless one is given. */
+static bool add_default_checkpoint(session *s, lt_ctx_t **callback_ctx) {
+    const host_config *c = s->cfg;
+    bool given = false;
+    for (int i = 0; i < s->nparts; i++) given |= s->parts[i].is_checkpoint;
+    if (given && !c->enable_checkpointing) {
+        host_error("--enable_checkpointing false, but a ModelCheckpoint is in --callbacks; "
+                   "remove one of them");
+        return false;
+    }
+    if (given || !c->enable_checkpointing || strcmp(c->command, "fit") != 0) return true;
+    static const callback_spec spec = {.name = "ModelCheckpoint"};
+    return add_callback(s, &spec, &callback_ctx[c->n_callbacks]);
+}
+
 static bool make_contexts(session *s, lt_ctx_t **callback_ctx) {
     for (int i = 0; i < s->cfg->n_callbacks; i++)
         if (!add_callback(s, &s->cfg->callbacks[i], &callback_ctx[i])) return false;
+    if (!s->cfg->print_config && !add_default_checkpoint(s, callback_ctx)) return false;
     s->ctx = lt_ctx_new(s->dev, s->mod->name, s->mod->hparams, s->mod->self_size, s->seed);
+    if (s->ctx && s->ckpt && lt_ckpt_restore_hparams(s->ckpt, s->ctx) != LT_OK) {
+        host_error("--ckpt_path: %s", lt_last_error());
+        return false;
+    }
     s->dctx = s->ctx ? lt_ctx_new(NULL, s->dm->name, s->dm->hparams, s->dm->self_size, s->seed) : NULL;
     if (!s->ctx || !s->dctx) {
         host_error("%s", lt_last_error());
@@ -157,7 +202,7 @@ static bool run_setup(session *s) {
         host_error("%s: allocating parameters: %s", s->mod->name, lt_last_error());
         return false;
     }
-    return true;
+    return ckpt_restore_weights(s);
 }
 
 static void teardown(session *s) {
@@ -171,6 +216,8 @@ static void teardown(session *s) {
     }
     lt_ctx_free(s->ctx);
     lt_ctx_free(s->dctx);
+    lt_ckpt_free(s->ckpt);
+    lt_state_free(s->resume_loops);
     if (s->strat_state) s->strat->shutdown(s->strat_state);
     lt_device_close(s->dev);
     lt_plugin_close(s->strategy_plugin);
@@ -213,9 +260,10 @@ int trainer_run(const host_config *cfg) {
     }
     *s = (session){.cfg = cfg, .seed = pick_seed(cfg)};
     s->tr = (lt_trainer_t){.max_epochs = cfg->max_epochs, .manual_backward = manual_backward,
-                           .log = trainer_log, .host = s};
-    lt_ctx_t *callback_ctx[LTHOST_MAX_CALLBACKS] = {0};
-    bool ok = load_plugins(s) && start_strategy(s) && make_contexts(s, callback_ctx);
+                           .log = trainer_log, .host = s,
+                           .callback_metrics = s->log.callback_metrics};
+    lt_ctx_t *callback_ctx[LTHOST_MAX_CALLBACKS + 1] = {0};
+    bool ok = load_plugins(s) && start_strategy(s) && ckpt_open(s) && make_contexts(s, callback_ctx);
     s->tr.module = s->ctx;
     s->tr.global_rank = s->rank;
     if (ok && cfg->print_config) {
@@ -228,7 +276,8 @@ int trainer_run(const host_config *cfg) {
     ok = ok && run_setup(s);
     if (ok) announce(s);
     ok = ok && dispatch(s);
+    int code = s->exit_code ? s->exit_code : ok ? 0 : 1;
     teardown(s);
     free(s);
-    return ok ? 0 : 1;
+    return code;
 }

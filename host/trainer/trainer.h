@@ -3,6 +3,7 @@
 #ifndef LTHOST_TRAINER_H
 #define LTHOST_TRAINER_H
 
+#include <lt/checkpoint.h>
 #include <lt/strategy.h>
 #include <time.h>
 
@@ -27,6 +28,7 @@ typedef struct participant {
     lt_ctx_t *ctx;
     void (*fn[HOOK_COUNT])(void);
     lt_plugin_t *plugin;  /* NULL for built-in callbacks */
+    bool is_checkpoint;   /* a ModelCheckpoint: the host writes what it plans */
 } participant;
 
 /* What a hook is called with (only what its signature takes is read). */
@@ -35,6 +37,7 @@ typedef struct hook_args {
     int64_t batch_idx;
     lt_tensor_t *tensor;  /* outputs or loss */
     lt_optimizer_t *opt;
+    lt_state_t *state;    /* on_save_checkpoint / on_load_checkpoint */
 } hook_args;
 
 /* A split's loader and the number of batches the limits allow. */
@@ -87,13 +90,51 @@ typedef struct session {
     int64_t batches_that_stepped; /* Lightning's logging step */
     log_state log;
     progress_bar bar;
+    /* Where fit stands, as a checkpoint records it: batches_done of epoch finished, and
+     * whether the epoch's end (hooks, schedulers) has run too. */
+    struct {
+        int64_t batches_done, total_batch_idx;
+        bool epoch_done;
+    } pos;
+    lt_ckpt_t *ckpt;        /* --ckpt_path, open for the run */
+    char ckpt_file[4096];   /* its resolved path */
+    bool resuming;          /* fit continues from ckpt's position */
+    lt_state_t *resume_loops; /* the checkpoint's loop state, until fit applies it */
+    lt_tensor_t *(*forward)(lt_ctx_t *ctx, void *self, lt_tensor_t *x); /* predict's default */
+    int exit_code;          /* non-zero overrides the run's 0/1 (signals: 128 + signo) */
 } session;
+
+/* ---- checkpoint.c ------------------------------------------------------------------ */
+/* Resolve and open --ckpt_path (PATH, last, best) before the contexts exist. */
+bool ckpt_open(session *s);
+/* After setup: the checkpoint's weights (or --init_weights). */
+bool ckpt_restore_weights(session *s);
+/* fit, after configure_optimizers and logging_open: optimizers, schedulers, callback and
+ * module state, loop position. */
+bool ckpt_restore_training(session *s);
+/* After the sanity check: the callback_metrics the checkpoint had. */
+void ckpt_restore_metrics(session *s);
+/* The checkpoint folder: dirpath if set, else <version dir>/checkpoints, else
+ * <default_root_dir>/checkpoints; created if missing. */
+bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n);
+/* Capture the run's state once and write it atomically to each path. */
+bool checkpoint_write(session *s, const char *const *paths, int n);
+/* Write what ModelCheckpoint callbacks planned (at a consistent point of fit). */
+bool checkpoints_flush(session *s);
+/* fit: catch SIGTERM / SIGINT; a caught signal is acted on between batches. */
+void signals_install(void);
+void signals_restore(void);
+/* true when no signal came; else save last.ckpt, say how to resume, set the exit code
+ * and return false. */
+bool stop_if_signalled(session *s);
 
 /* ---- hooks.c -------------------------------------------------------------------- */
 /* Call hook id on every callback, then the module; false after printing which failed. */
 bool hooks_run(session *s, hook_id id, const hook_args *a);
 /* on_train_epoch_end: plain callbacks, the module, then monitoring callbacks. */
 bool hooks_run_train_epoch_end(session *s);
+/* Hook id of one participant (the state hooks are called one by one). */
+bool participant_hook(participant *p, hook_id id, const hook_args *a);
 /* A module-only hook (lt_hook_fn). */
 bool module_hook(session *s, const char *name, lt_hook_fn fn);
 /* Report a failed module hook or step: "mlp.training_step failed at ...". */
@@ -161,5 +202,8 @@ void print_model_summary(session *s);
 /* ---- callbacks (host/callbacks/) ---------------------------------------------------- */
 /* The built-in callback named name ("EarlyStopping", "LearningRateMonitor"), or NULL. */
 const lt_callback_desc *builtin_callback(const char *name, bool *monitoring);
+extern const lt_callback_desc model_checkpoint_callback;
+bool model_checkpoint_flush(session *s, participant *p);
+const char *model_checkpoint_dir(participant *p);
 
 #endif

@@ -143,4 +143,23 @@ const lt_param_list_t *lt__optimizer_params(const lt_optimizer_t *opt);
 /* Set t's gradient to zeros (allocating it when missing). */
 lt_status lt__zero_grad(lt_tensor_t *t);
 
+/* ---- checkpoint support (optimizer.c, scheduler.c; used by io/checkpoint.c) ------- */
+
+/* Per-parameter state buffers: "momentum_buffer" (SGD with momentum) or "exp_avg",
+ * "exp_avg_sq" (Adam, AdamW); none before the first step. */
+int lt__optimizer_num_slots(const lt_optimizer_t *o);
+const char *lt__optimizer_slot_name(const lt_optimizer_t *o, int k);
+bool lt__optimizer_has_state(const lt_optimizer_t *o);
+/* Slot k of parameter p (its position in the optimizer's list), to or from host floats. */
+void lt__optimizer_slot_get(const lt_optimizer_t *o, int k, int64_t p, float *dst);
+lt_status lt__optimizer_slot_set(lt_optimizer_t *o, int k, int64_t p, const void *src);
+/* torch's param_groups entry and step count, into st; check then load them back. */
+lt_status lt__optimizer_save(const lt_optimizer_t *o, lt_state_t *st);
+lt_status lt__optimizer_check(const lt_optimizer_t *o, const lt_state_t *st, const char *where);
+void lt__optimizer_load(lt_optimizer_t *o, const lt_state_t *st);
+/* A scheduler's position (torch's state_dict), the same way. */
+lt_status lt__scheduler_save(const lt_scheduler_t *s, lt_state_t *st);
+lt_status lt__scheduler_check(const lt_scheduler_t *s, const lt_state_t *st, const char *where);
+void lt__scheduler_load(lt_scheduler_t *s, const lt_state_t *st);
+
 #endif

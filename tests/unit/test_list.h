@@ -8,6 +8,7 @@
     X(idx) \
     X(loader) \
     X(safetensors) \
+    X(state) \
     X(parity) \
     X(plugin) \
     X(config) \

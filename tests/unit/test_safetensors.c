@@ -1,7 +1,14 @@
-/* The safetensors reader: a file written by hand reads back; every kind of damage is
- * refused with the file named and nothing loaded. */
+/* safetensors: a file written by hand reads back; every kind of damage is refused with
+ * the file named and nothing loaded; the writer's files read back (here and in Python),
+ * carry a checksum that catches any changed byte, and replace their target atomically. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "test_util.h"
 
@@ -13,9 +20,17 @@ static void make_dir(void) {
     snprintf(path, sizeof path, "%s/t.safetensors", dir);
 }
 
+/* Empty dir (files and the empty folders some tests make), then remove it. */
 static void remove_dir(void) {
-    unlink(path);
-    rmdir(dir);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char p[400];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")))
+            if (unlink(p) != 0) rmdir(p);
+    }
+    if (d) closedir(d);
+    ck_assert_int_eq(rmdir(dir), 0);
 }
 
 /* header JSON, then `data` (n bytes); header_len overrides the length field if >= 0. */
@@ -105,6 +120,305 @@ START_TEST(damaged_files_are_refused) {
 }
 END_TEST
 
+/* Python puts an empty tensor at the offset where the next one starts; in either header
+ * order that is not an overlap. */
+START_TEST(empty_tensor_beside_another_is_not_an_overlap) {
+    uint8_t data[16] = {0};
+    write_file("{\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+               "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", data, 16, -1);
+    lt_st_file_t *f;
+    ck_assert_msg(lt_st_open(path, &f) == LT_OK, "%s", lt_last_error());
+    ck_assert_str_eq(lt_st_at(f, 0)->name, "e");
+    lt_st_close(f);
+}
+END_TEST
+
+START_TEST(checksum_field_is_checked) {
+    uint8_t data[4] = {0};
+    write_file("{\"__metadata__\":{\"checksum\":\"xxh64:0123456789ABCDEF\"},"
+               "\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", data, 4, -1);
+    expect_refused("not xxh64:<16 lowercase hex digits>");
+    write_file("{\"__metadata__\":{\"checksum\":\"xxh64:0123456789abcdef\"},"
+               "\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", data, 4, -1);
+    expect_refused("checksum mismatch (stored xxh64:0123456789abcdef, computed xxh64:");
+}
+END_TEST
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+static const float wa[6] = {1.5f, -2, 3, 4, 5, 6e-8f};
+static const int64_t wb[2] = {-7, INT64_MAX};
+static const float wscalar = 0.25f;
+
+/* a [2,3] F32, b [2] I64, s [] F32 and two metadata strings. */
+static lt_st_writer_t *sample_writer(void) {
+    lt_st_writer_t *w = lt_st_writer_new();
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(lt_st_writer_add(w, "a", LT_ST_F32, 2, (int64_t[]){2, 3}, wa, sizeof wa), LT_OK);
+    ck_assert_int_eq(lt_st_writer_add(w, "b", LT_ST_I64, 1, (int64_t[]){2}, wb, sizeof wb), LT_OK);
+    ck_assert_int_eq(lt_st_writer_add(w, "s", LT_ST_F32, 0, NULL, &wscalar, 4), LT_OK);
+    ck_assert_int_eq(lt_st_writer_meta(w, "epoch", "2"), LT_OK);
+    ck_assert_int_eq(lt_st_writer_meta(w, "note", "{\"json\": \"inside\"}"), LT_OK);
+    ck_assert_int_eq(lt_st_writer_meta(w, "epoch", "3"), LT_OK); /* last value wins */
+    return w;
+}
+
+static void save_sample(const char *to) {
+    lt_st_writer_t *w = sample_writer();
+    ck_assert_msg(lt_st_writer_save(w, to) == LT_OK, "%s", lt_last_error());
+    lt_st_writer_free(w);
+}
+
+static uint8_t *read_all(const char *p, size_t *n) {
+    FILE *f = fopen(p, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    uint8_t *b = malloc(*n + 1);
+    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+static void write_all(const char *p, const uint8_t *b, size_t n) {
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* Names in dir other than keep (NULL: all): temp files left behind show up here. */
+static int others_in_dir(const char *keep) {
+    int n = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && (!keep || strcmp(e->d_name, keep));
+    closedir(d);
+    return n;
+}
+
+START_TEST(writer_round_trip) {
+    save_sample(path);
+    lt_st_file_t *f;
+    ck_assert_msg(lt_st_open(path, &f) == LT_OK, "%s", lt_last_error());
+    ck_assert_int_eq(lt_st_count(f), 3);
+    const char *order[] = {"a", "b", "s"};
+    for (int i = 0; i < 3; i++) ck_assert_str_eq(lt_st_at(f, i)->name, order[i]);
+    const lt_st_tensor *a = lt_st_find(f, "a"), *b = lt_st_find(f, "b"), *sc = lt_st_find(f, "s");
+    ck_assert_int_eq(a->dtype, LT_ST_F32);
+    ck_assert_int_eq(a->ndim, 2);
+    ck_assert_int_eq(a->shape[0], 2);
+    ck_assert_int_eq(a->shape[1], 3);
+    ck_assert_mem_eq(a->data, wa, sizeof wa);
+    ck_assert_int_eq(b->dtype, LT_ST_I64);
+    ck_assert_mem_eq(b->data, wb, sizeof wb);
+    ck_assert_int_eq(sc->ndim, 0);
+    ck_assert_int_eq(sc->numel, 1);
+    ck_assert_mem_eq(sc->data, &wscalar, 4);
+    ck_assert_str_eq(lt_st_meta(f, "epoch"), "3");
+    ck_assert_str_eq(lt_st_meta(f, "note"), "{\"json\": \"inside\"}");
+    ck_assert_uint_eq(strlen(lt_st_meta(f, "checksum")), 22);
+    ck_assert_int_eq(strncmp(lt_st_meta(f, "checksum"), "xxh64:", 6), 0);
+    lt_st_close(f);
+}
+END_TEST
+
+/* Names of every length mod 8, so each amount of padding (0..7 spaces) is written. */
+START_TEST(writer_aligns_data_and_pads_with_spaces) {
+    for (int len = 1; len <= 8; len++) {
+        char name[16] = "tttttttt";
+        name[len] = '\0';
+        lt_st_writer_t *w = lt_st_writer_new();
+        ck_assert_int_eq(lt_st_writer_add(w, name, LT_ST_U8, 1, (int64_t[]){3}, "xyz", 3), LT_OK);
+        ck_assert_int_eq(lt_st_writer_save(w, path), LT_OK);
+        lt_st_writer_free(w);
+        size_t n;
+        uint8_t *b = read_all(path, &n);
+        uint64_t hl = 0;
+        for (int i = 7; i >= 0; i--) hl = hl << 8 | b[i];
+        ck_assert_uint_eq((8 + hl) % 8, 0);
+        ck_assert_uint_eq(n, 8 + hl + 3);
+        ck_assert_mem_eq(b + 8 + hl, "xyz", 3);
+        size_t end = 8 + hl;
+        while (b[end - 1] == ' ') end--;
+        ck_assert_int_eq(b[end - 1], '}');
+        ck_assert_uint_le(8 + hl - end, 7);
+        free(b);
+    }
+}
+END_TEST
+
+/* The checksum is XXH64 of the file with its 16 digits as '0': recompute it here. */
+START_TEST(writer_checksum_matches_definition) {
+    save_sample(path);
+    size_t n;
+    uint8_t *b = read_all(path, &n);
+    b[n] = '\0';
+    char *at = memmem(b, n, "\"xxh64:", 7);
+    ck_assert_ptr_nonnull(at);
+    char stored[17];
+    memcpy(stored, at + 7, 16);
+    stored[16] = '\0';
+    memset(at + 7, '0', 16);
+    char want[17];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)XXH64(b, n, 0));
+    ck_assert_str_eq(stored, want);
+    free(b);
+}
+END_TEST
+
+/* Every bit of every byte, and every byte inverted: each changed file is refused with
+ * a message (checksum or parse error), never loaded, never a crash. */
+START_TEST(writer_any_changed_byte_is_refused) {
+    save_sample(path);
+    size_t n;
+    uint8_t *b = read_all(path, &n);
+    static const uint8_t masks[] = {1, 2, 4, 8, 16, 32, 64, 128, 255};
+    for (size_t i = 0; i < n; i++) {
+        for (size_t m = 0; m < sizeof masks; m++) {
+            b[i] ^= masks[m];
+            write_all(path, b, n);
+            lt_st_file_t *f = (lt_st_file_t *)1;
+            lt_status s = lt_st_open(path, &f);
+            ck_assert_msg(s == LT_ERR_FORMAT && !f, "byte %zu ^ 0x%02x was accepted (%d)", i,
+                          masks[m], (int)s);
+            ck_assert_ptr_nonnull(strstr(lt_last_error(), path));
+            b[i] ^= masks[m];
+        }
+    }
+    write_all(path, b, n);
+    lt_st_file_t *f;
+    ck_assert_int_eq(lt_st_open(path, &f), LT_OK); /* the untouched bytes still load */
+    lt_st_close(f);
+    free(b);
+}
+END_TEST
+
+START_TEST(writer_truncated_files_are_refused) {
+    save_sample(path);
+    size_t n;
+    uint8_t *b = read_all(path, &n);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | b[i];
+    size_t cuts[] = {0, 1, 7, 8, 9, 20, 8 + hl - 1, 8 + hl, 8 + hl + 1, 8 + hl + 24, n - 1};
+    for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+        write_all(path, b, cuts[c]);
+        lt_st_file_t *f = (lt_st_file_t *)1;
+        ck_assert_msg(lt_st_open(path, &f) == LT_ERR_FORMAT, "cut at %zu: %s", cuts[c], lt_last_error());
+        ck_assert_ptr_null(f);
+        ck_assert_ptr_nonnull(strstr(lt_last_error(), path));
+    }
+    free(b);
+}
+END_TEST
+
+START_TEST(writer_refuses_bad_tensors) {
+    lt_st_writer_t *w = lt_st_writer_new();
+    float x[4] = {0};
+    ck_assert_int_eq(lt_st_writer_add(w, "x", LT_ST_F32, 1, (int64_t[]){4}, x, 16), LT_OK);
+    ck_assert_int_eq(lt_st_writer_add(w, "x", LT_ST_F32, 1, (int64_t[]){4}, x, 16), LT_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "already added"));
+    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_F32, 1, (int64_t[]){4}, x, 12), LT_ERR_SHAPE);
+    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_I64, 1, (int64_t[]){4}, x, 16), LT_ERR_SHAPE);
+    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_F32, 1, (int64_t[]){-1}, x, 0), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_F32, 9, (int64_t[9]){0}, x, 0), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_DTYPE_COUNT, 1, (int64_t[]){1}, x, 4), LT_ERR_DTYPE);
+    ck_assert_int_eq(lt_st_writer_add(w, "__metadata__", LT_ST_F32, 0, NULL, x, 4), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_add(w, "\xff", LT_ST_F32, 0, NULL, x, 4), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_add(w, NULL, LT_ST_F32, 0, NULL, x, 4), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_add(NULL, "z", LT_ST_F32, 0, NULL, x, 4), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_meta(w, "checksum", "x"), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_meta(w, "k", NULL), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_save(w, NULL), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_add(w, "empty", LT_ST_F32, 2, (int64_t[]){0, 5}, NULL, 0), LT_OK);
+    ck_assert_int_eq(lt_st_writer_save(w, path), LT_OK); /* the refusals left no trace */
+    lt_st_writer_free(w);
+    lt_st_writer_free(NULL);
+    lt_st_file_t *f;
+    ck_assert_int_eq(lt_st_open(path, &f), LT_OK);
+    ck_assert_int_eq(lt_st_count(f), 2);
+    ck_assert_int_eq(lt_st_find(f, "empty")->numel, 0);
+    lt_st_close(f);
+}
+END_TEST
+
+START_TEST(writer_missing_dir_creates_nothing) {
+    char missing[200];
+    snprintf(missing, sizeof missing, "%s/nope/last.ckpt", dir);
+    lt_st_writer_t *w = sample_writer();
+    lt_clear_error();
+    ck_assert_int_eq(lt_st_writer_save(w, missing), LT_ERR_IO);
+    lt_st_writer_free(w);
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), missing));
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), strerror(ENOENT)));
+    ck_assert_int_eq(others_in_dir(NULL), 0);
+}
+END_TEST
+
+START_TEST(writer_replaces_existing_file) {
+    write_all(path, (const uint8_t *)"old", 3);
+    save_sample(path);
+    lt_st_file_t *f;
+    ck_assert_int_eq(lt_st_open(path, &f), LT_OK);
+    ck_assert_int_eq(lt_st_count(f), 3);
+    lt_st_close(f);
+    ck_assert_int_eq(others_in_dir("t.safetensors"), 0);
+    /* A stale temp file of our pid (a crashed run's, pids repeat) does not block saving. */
+    char stale[200];
+    snprintf(stale, sizeof stale, "%s/.t.safetensors.tmp.%ld", dir, (long)getpid());
+    write_all(stale, (const uint8_t *)"stale", 5);
+    save_sample(path);
+    ck_assert_int_eq(others_in_dir("t.safetensors"), 0);
+}
+END_TEST
+
+/* The rename fails (path is a folder): the folder stays, no temp file is left. */
+START_TEST(writer_failed_rename_keeps_target) {
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    lt_st_writer_t *w = sample_writer();
+    ck_assert_int_eq(lt_st_writer_save(w, path), LT_ERR_IO);
+    lt_st_writer_free(w);
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "the previous file is unchanged"));
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+    ck_assert_int_eq(others_in_dir("t.safetensors"), 0);
+    rmdir(path);
+}
+END_TEST
+
+/* A file size limit with SIGXFSZ ignored (as lthost runs): write() fails with EFBIG,
+ * the save reports it, and the previous checkpoint is intact. */
+START_TEST(writer_file_size_limit_keeps_previous) {
+    save_sample(path);
+    size_t n;
+    uint8_t *before = read_all(path, &n);
+    struct rlimit old;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = {.rlim_cur = 256, .rlim_max = old.rlim_max};
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    static float big[1024];
+    lt_st_writer_t *w = lt_st_writer_new();
+    ck_assert_int_eq(lt_st_writer_add(w, "big", LT_ST_F32, 1, (int64_t[]){1024}, big, sizeof big), LT_OK);
+    lt_status s = lt_st_writer_save(w, path);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, old_handler);
+    lt_st_writer_free(w);
+    ck_assert_int_eq(s, LT_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), strerror(EFBIG)));
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "ulimit -f"));
+    size_t m;
+    uint8_t *after = read_all(path, &m);
+    ck_assert_uint_eq(m, n);
+    ck_assert_mem_eq(after, before, n);
+    ck_assert_int_eq(others_in_dir("t.safetensors"), 0);
+    free(before);
+    free(after);
+}
+END_TEST
+
 Suite *suite_safetensors(void) {
     Suite *s = suite_create("safetensors");
     TCase *tc = tcase_create("read");
@@ -112,6 +426,21 @@ Suite *suite_safetensors(void) {
     tcase_add_checked_fixture(tc, make_dir, remove_dir);
     tcase_add_test(tc, reads_tensors_and_metadata);
     tcase_add_test(tc, damaged_files_are_refused);
+    tcase_add_test(tc, empty_tensor_beside_another_is_not_an_overlap);
+    tcase_add_test(tc, checksum_field_is_checked);
     suite_add_tcase(s, tc);
+    TCase *wc = tcase_create("write");
+    tcase_add_checked_fixture(wc, make_dir, remove_dir);
+    tcase_add_test(wc, writer_round_trip);
+    tcase_add_test(wc, writer_aligns_data_and_pads_with_spaces);
+    tcase_add_test(wc, writer_checksum_matches_definition);
+    tcase_add_test(wc, writer_any_changed_byte_is_refused);
+    tcase_add_test(wc, writer_truncated_files_are_refused);
+    tcase_add_test(wc, writer_refuses_bad_tensors);
+    tcase_add_test(wc, writer_missing_dir_creates_nothing);
+    tcase_add_test(wc, writer_replaces_existing_file);
+    tcase_add_test(wc, writer_failed_rename_keeps_target);
+    tcase_add_test(wc, writer_file_size_limit_keeps_previous);
+    suite_add_tcase(s, wc);
     return s;
 }

@@ -40,7 +40,7 @@ static lt_tensor_t *mlp_forward(lt_ctx_t *ctx, void *self, lt_tensor_t *x) {
 static lt_tensor_t *mlp_training_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
     (void)i;
     lt_tensor_t *loss = lt_cross_entropy(mlp_forward(ctx, self, b->x), b->y);
-    lt_log(ctx, "train_loss", loss, LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH);
+    lt_log(ctx, "train_loss", loss, LT_LOG_PROG_BAR | LT_LOG_ON_STEP | LT_LOG_ON_EPOCH);
     return loss;
 }
 

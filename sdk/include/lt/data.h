@@ -76,6 +76,9 @@ LT_API lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts,
 LT_API int64_t lt_loader_num_batches(const lt_loader_t *l);
 /* Begin an epoch of at most max_batches batches (< 0: all); workers start filling. */
 LT_API lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches);
+/* The same epoch order, delivering from batch `first` on (a resumed epoch). */
+LT_API lt_status lt_loader_start_at(lt_loader_t *l, int64_t epoch, int64_t first,
+                                    int64_t max_batches);
 /* The next batch, or *out = NULL at the end of the epoch. */
 LT_API lt_status lt_loader_next(lt_loader_t *l, const lt_host_batch **out);
 /* Stops the workers and frees the loader. */

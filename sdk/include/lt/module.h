@@ -135,6 +135,34 @@ typedef lt_status (*lt_batch_end_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *out
 typedef lt_status (*lt_loss_hook_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *loss);
 typedef lt_status (*lt_optimizer_hook_fn)(lt_ctx_t *ctx, void *self, lt_optimizer_t *opt);
 
+/* ---- checkpoint state: what a module or callback keeps across save and resume ---- */
+
+/* A JSON object of the checkpoint (Lightning's checkpoint dict / Callback.state_dict).
+ * Keys are UTF-8; setting a key again replaces its value. A NULL state or key is an
+ * LT_ERR_INVALID_ARG error (the getters then return false / NULL). */
+typedef struct lt_state lt_state_t;
+LT_API lt_status lt_state_set_int(lt_state_t *st, const char *key, int64_t v);
+/* Finite doubles read back bit for bit (JSON reals with 17 digits); infinities and NaN
+ * are stored as the strings "inf", "-inf", "nan" (a NaN's sign and payload are lost). */
+LT_API lt_status lt_state_set_float(lt_state_t *st, const char *key, double v);
+LT_API lt_status lt_state_set_str(lt_state_t *st, const char *key, const char *v);
+/* The object under key, created empty when absent (NULL if key holds something else).
+ * Borrowed: it belongs to st, is freed with it, and dies if key is set to a value. */
+LT_API lt_state_t *lt_state_child(lt_state_t *st, const char *key);
+/* false when key is absent or of another type (an int reads as a float too, a float
+ * never as an int; get_float also reads "inf", "-inf", "nan"). v may be NULL. */
+LT_API bool lt_state_get_int(const lt_state_t *st, const char *key, int64_t *v);
+LT_API bool lt_state_get_float(const lt_state_t *st, const char *key, double *v);
+LT_API const char *lt_state_get_str(const lt_state_t *st, const char *key);
+/* The object under key, or NULL. */
+LT_API const lt_state_t *lt_state_get_child(const lt_state_t *st, const char *key);
+/* Keys in insertion order; lt_state_key is NULL when i is outside 0..count-1. */
+LT_API int lt_state_count(const lt_state_t *st);
+LT_API const char *lt_state_key(const lt_state_t *st, int i);
+/* on_save_checkpoint fills state (the participant's own section of the checkpoint);
+ * on_load_checkpoint reads it back before training resumes. */
+typedef lt_status (*lt_state_hook_fn)(lt_ctx_t *ctx, void *self, lt_state_t *state);
+
 /* The hooks modules and callbacks share, in Lightning's names; the host calls each
  * callback's hook, then the module's. lt_stage(ctx) tells setup/teardown the stage. */
 #define LT_HOOK_TABLE(X)                                                                 \
@@ -157,7 +185,8 @@ typedef lt_status (*lt_optimizer_hook_fn)(lt_ctx_t *ctx, void *self, lt_optimize
     X(lt_batch_start_fn, on_predict_batch_start) X(lt_batch_end_fn, on_predict_batch_end)\
     X(lt_optimizer_hook_fn, on_before_zero_grad)                                         \
     X(lt_loss_hook_fn, on_before_backward) X(lt_hook_fn, on_after_backward)              \
-    X(lt_optimizer_hook_fn, on_before_optimizer_step)
+    X(lt_optimizer_hook_fn, on_before_optimizer_step)                                    \
+    X(lt_state_hook_fn, on_save_checkpoint) X(lt_state_hook_fn, on_load_checkpoint)
 
 #define LT_HOOK_FIELD_(type, name) type name;
 
@@ -175,6 +204,13 @@ typedef lt_status (*lt_epoch_end_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *con
                                      int64_t n);
 
 typedef struct lt_closure lt_closure_t; /* training_step + zero_grad + backward */
+
+/* A named part of the module with its own forward ("encoder"): `lthost predict
+ * --submodule encoder` and lt_model_opts.submodule run only it. */
+typedef struct lt_submodule_desc {
+    const char *name;
+    lt_tensor_t *(*forward)(lt_ctx_t *ctx, void *self, lt_tensor_t *x);
+} lt_submodule_desc;
 
 typedef struct lt_module_desc {
     LT_DESC_HEADER_FIELDS
@@ -201,6 +237,7 @@ typedef struct lt_module_desc {
     lt_hook_fn on_validation_model_eval, on_validation_model_train, on_validation_model_zero_grad;
     lt_hook_fn on_test_model_eval, on_test_model_train, on_predict_model_eval;
     LT_HOOK_TABLE(LT_HOOK_FIELD_)
+    const lt_submodule_desc *submodules; /* terminated by {NULL}; may be NULL */
 } lt_module_desc;
 
 /* Export a module: LT_MODULE_EXPORT(my_t, .name = "my", .setup = my_setup, ...). */

@@ -99,6 +99,19 @@ struct lt_closure {
     lt_status (*run)(lt_closure_t *self);
 };
 
+/* ---- checkpoint state objects (an lt_state_t is a JSON object) ------------------- */
+
+/* An empty object; NULL (LT_ERR_OOM) when out of memory. */
+LT_API lt_state_t *lt_state_new(void);
+/* Free st and every child in it. Only for objects from lt_state_new / _from_json: a
+ * child from lt_state_child belongs to its parent. NULL is a no-op. */
+LT_API void lt_state_free(lt_state_t *st);
+/* Compact JSON text, malloc'd (the caller frees it); NULL with an error recorded. */
+LT_API char *lt_state_to_json(const lt_state_t *st);
+/* Parse a JSON object (duplicate keys refused); bad text or a value that is not an
+ * object is LT_ERR_FORMAT naming line and column. Free the result with lt_state_free. */
+LT_API lt_state_t *lt_state_from_json(const char *text);
+
 /* Whether the data plugin registered a dataset for split. */
 LT_API bool lt_ctx_has_split(const lt_ctx_t *ctx, lt_split split);
 /* The dataset a data plugin registered for split, or LT_ERR_STATE if none. */

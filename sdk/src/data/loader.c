@@ -205,7 +205,13 @@ lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64
 int64_t lt_loader_num_batches(const lt_loader_t *l) { return l ? l->nbatches : 0; }
 
 lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
+    return lt_loader_start_at(l, epoch, 0, max_batches);
+}
+
+lt_status lt_loader_start_at(lt_loader_t *l, int64_t epoch, int64_t first, int64_t max_batches) {
     if (!l) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start: loader is NULL");
+    if (first < 0) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start_at: first batch %lld < 0",
+                                       (long long)first);
     pthread_mutex_lock(&l->mu);
     l->limit = 0; /* stop claims, then wait for fills of the old epoch to land */
     for (;;) {
@@ -223,9 +229,9 @@ lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
     } else {
         for (int64_t i = 0; i < l->ds.length; i++) l->order[i] = i;
     }
-    l->next_claim = l->next_deliver = 0;
     l->held = -1;
     l->limit = max_batches < 0 || max_batches > l->nbatches ? l->nbatches : max_batches;
+    l->next_claim = l->next_deliver = first < l->limit ? first : l->limit;
     pthread_cond_broadcast(&l->work);
     pthread_mutex_unlock(&l->mu);
     return LT_OK;

@@ -1,5 +1,6 @@
 /* safetensors reading: map the file, parse the JSON header with jansson, check every
- * tensor's byte range before anyone looks at the data. */
+ * tensor's byte range and the checksum (when the writer left one) before anyone looks
+ * at the data. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -9,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "lt_impl.h"
 
@@ -83,9 +85,13 @@ static lt_status parse_tensor(lt_st_file_t *f, const char *name, json_t *v, cons
     return LT_OK;
 }
 
+/* Empty tensors first among those starting at one offset, so that an empty tensor
+ * next to a full one is not taken for an overlap, whatever the header's order. */
 static int by_offset(const void *a, const void *b) {
-    const uint8_t *x = ((const lt_st_tensor *)a)->data, *y = ((const lt_st_tensor *)b)->data;
-    return x < y ? -1 : x > y;
+    const lt_st_tensor *s = a, *t = b;
+    const uint8_t *x = s->data, *y = t->data;
+    if (x != y) return x < y ? -1 : 1;
+    return s->nbytes < t->nbytes ? -1 : s->nbytes > t->nbytes;
 }
 
 static lt_status parse_header(lt_st_file_t *f, size_t header_len) {
@@ -113,6 +119,71 @@ static lt_status parse_header(lt_st_file_t *f, size_t header_len) {
             return corrupt(f, "the bytes of tensor '%s' overlap another tensor's", f->tensors[i].name);
     return LT_OK;
 }
+
+/* ---- checksum ------------------------------------------------------------------- */
+
+#define ST_CHECKSUM_KEY "checksum"
+#define ST_CHECKSUM_LEN 22 /* "xxh64:" and 16 digits */
+
+/* Exactly the writer's spelling, lowercase digits only: a bit flip that turns a digit
+ * into its uppercase twin must not read as the same number. */
+static bool is_checksum(const char *v) {
+    if (!v || strncmp(v, "xxh64:", 6) != 0 || strlen(v) != ST_CHECKSUM_LEN) return false;
+    for (int i = 6; i < ST_CHECKSUM_LEN; i++)
+        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'))) return false;
+    return true;
+}
+
+/* A metadata key one byte away from "checksum" holding a checksum is a damaged file,
+ * not one without a checksum: without this, a flipped key would skip verification. */
+static lt_status check_no_stray_checksum(const lt_st_file_t *f) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(f->meta, key, v) {
+        int diff = 0;
+        for (int i = 0; strlen(key) == strlen(ST_CHECKSUM_KEY) && key[i]; i++)
+            diff += key[i] != ST_CHECKSUM_KEY[i];
+        if (diff == 1 && is_checksum(json_string_value(v)))
+            return corrupt(f, "its metadata key '%s' holds a checksum (a damaged 'checksum'?)", key);
+    }
+    return LT_OK;
+}
+
+/* XXH64 of the whole map with the 16 digits at `digits` read as '0'. */
+static uint64_t file_hash(const lt_st_file_t *f, size_t digits) {
+    XXH64_state_t *h = XXH64_createState();
+    if (!h) return 0; /* out of memory: reads as a mismatch, never as a pass */
+    XXH64_reset(h, 0);
+    XXH64_update(h, f->map, digits);
+    XXH64_update(h, "0000000000000000", 16);
+    XXH64_update(h, f->map + digits + 16, f->size - digits - 16);
+    uint64_t sum = XXH64_digest(h);
+    XXH64_freeState(h);
+    return sum;
+}
+
+static lt_status verify_checksum(const lt_st_file_t *f, size_t header_len) {
+    json_t *v = json_object_get(f->meta, ST_CHECKSUM_KEY);
+    if (!v) return f->meta ? check_no_stray_checksum(f) : LT_OK;
+    const char *stored = json_string_value(v);
+    if (!is_checksum(stored))
+        return corrupt(f, "its checksum '%s' is not xxh64:<16 lowercase hex digits>",
+                       stored ? stored : "(not a string)");
+    /* The writer hashed its own text, so find the digits in the raw bytes. */
+    char quoted[ST_CHECKSUM_LEN + 3];
+    snprintf(quoted, sizeof quoted, "\"%s\"", stored);
+    const uint8_t *at = memmem(f->map + 8, header_len, quoted, ST_CHECKSUM_LEN + 2);
+    if (!at) return corrupt(f, "its checksum %s is not written as a plain JSON string", stored);
+    uint64_t want = strtoull(stored + 6, NULL, 16);
+    uint64_t got = file_hash(f, (size_t)(at - f->map) + 7);
+    if (got != want)
+        return lt_set_error(LT_ERR_FORMAT, "%s: checksum mismatch (stored %s, computed xxh64:%016llx): "
+                            "the file is corrupt or was modified; use another checkpoint",
+                            f->path, stored, (unsigned long long)got);
+    return LT_OK;
+}
+
+/* ---- opening ---------------------------------------------------------------------- */
 
 static lt_status map_file(lt_st_file_t *f) {
     int fd = open(f->path, O_RDONLY | O_CLOEXEC);
@@ -152,6 +223,7 @@ lt_status lt_st_open(const char *path, lt_st_file_t **out) {
             s = corrupt(f, "its header length runs past the end of the file (%s)", detail);
         } else {
             s = parse_header(f, (size_t)len);
+            if (s == LT_OK) s = verify_checksum(f, (size_t)len);
         }
     }
     if (s != LT_OK) {

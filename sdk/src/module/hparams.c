@@ -149,7 +149,12 @@ const char *lt_ctx_hparam_text(const lt_ctx_t *ctx, int i, char *buf, size_t n) 
     const hparam_value *v = &ctx->hp[i];
     switch (v->desc->type) {
     case LT_HP_INT: snprintf(buf, n, "%lld", (long long)v->i); break;
-    case LT_HP_FLOAT: snprintf(buf, n, "%g", v->f); break;
+    case LT_HP_FLOAT: /* the shortest text that reads back as the same double */
+        for (int digits = 6; digits <= 17; digits++) {
+            snprintf(buf, n, "%.*g", digits, v->f);
+            if (strtod(buf, NULL) == v->f) break;
+        }
+        break;
     case LT_HP_BOOL: snprintf(buf, n, "%s", v->i ? "true" : "false"); break;
     case LT_HP_STR: snprintf(buf, n, "%s", v->s); break;
     }

@@ -3,6 +3,7 @@
  * usual case: a module's parameters share one buffer) are updated by one kernel call. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lt_impl.h"
 
@@ -223,3 +224,90 @@ void lt_optimizer_free(lt_optimizer_t *o) {
 
 const lt_param_list_t *lt__optimizer_params(const lt_optimizer_t *opt) { return opt->params; }
 int64_t lt_optimizer_num_steps(const lt_optimizer_t *opt) { return opt ? opt->step : 0; }
+
+/* ---- checkpoint support ------------------------------------------------------------ */
+
+static const char *const slot_names[2][2] = {{"momentum_buffer", NULL}, {"exp_avg", "exp_avg_sq"}};
+
+int lt__optimizer_num_slots(const lt_optimizer_t *o) { return o->nslots; }
+const char *lt__optimizer_slot_name(const lt_optimizer_t *o, int k) {
+    return slot_names[o->kind][k];
+}
+bool lt__optimizer_has_state(const lt_optimizer_t *o) { return o->state != NULL; }
+
+/* Where parameter p's floats of slot k start in the state buffer. */
+static size_t slot_offset(const lt_optimizer_t *o, int k, int64_t p) {
+    int64_t off = (int64_t)k * o->total;
+    for (int64_t i = 0; i < p; i++) off += o->params->items[i]->numel;
+    return (size_t)off * sizeof(float);
+}
+
+void lt__optimizer_slot_get(const lt_optimizer_t *o, int k, int64_t p, float *dst) {
+    lt_device_t *dev = lt__dev(o->params->items[0]);
+    dev->k.memcpy_d2h(dev->state, dst, (char *)o->state->data + slot_offset(o, k, p),
+                      (size_t)o->params->items[p]->numel * sizeof(float));
+}
+
+lt_status lt__optimizer_slot_set(lt_optimizer_t *o, int k, int64_t p, const void *src) {
+    lt_status s = alloc_state(o);
+    if (s != LT_OK) return s;
+    lt_device_t *dev = lt__dev(o->params->items[0]);
+    dev->k.memcpy_h2d(dev->state, (char *)o->state->data + slot_offset(o, k, p), src,
+                      (size_t)o->params->items[p]->numel * sizeof(float));
+    return LT_OK;
+}
+
+/* torch's param_groups[0] keys, so a reader of the checkpoint sees familiar names. */
+lt_status lt__optimizer_save(const lt_optimizer_t *o, lt_state_t *st) {
+    lt_status s = lt_state_set_str(st, "type", o->name);
+    if (s == LT_OK) s = lt_state_set_int(st, "step", o->step);
+    if (s == LT_OK) s = lt_state_set_int(st, "num_params", o->params->len);
+    lt_state_t *g = s == LT_OK ? lt_state_child(st, "param_group") : NULL;
+    if (!g) return lt_last_status();
+    s = lt_state_set_float(g, "lr", o->lr);
+    if (s == LT_OK) s = lt_state_set_float(g, "weight_decay", o->weight_decay);
+    if (o->kind == OPT_SGD) {
+        if (s == LT_OK) s = lt_state_set_float(g, "momentum", o->momentum);
+        if (s == LT_OK) s = lt_state_set_float(g, "dampening", o->dampening);
+        if (s == LT_OK) s = lt_state_set_int(g, "nesterov", o->nesterov);
+    } else {
+        if (s == LT_OK) s = lt_state_set_float(g, "beta1", o->beta1);
+        if (s == LT_OK) s = lt_state_set_float(g, "beta2", o->beta2);
+        if (s == LT_OK) s = lt_state_set_float(g, "eps", o->eps);
+    }
+    return s;
+}
+
+lt_status lt__optimizer_check(const lt_optimizer_t *o, const lt_state_t *st, const char *where) {
+    const char *type = lt_state_get_str(st, "type");
+    int64_t step, n;
+    const lt_state_t *g = lt_state_get_child(st, "param_group");
+    double x;
+    if (!type || !lt_state_get_int(st, "step", &step) || !lt_state_get_int(st, "num_params", &n) ||
+        !g || !lt_state_get_float(g, "lr", &x) || step < 0)
+        return lt_set_error(LT_ERR_FORMAT, "%s: optimizer state is incomplete (type, step, "
+                            "num_params, param_group.lr)", where);
+    if (strcmp(type, o->name) != 0 || n != o->params->len)
+        return lt_set_error(LT_ERR_STATE, "%s: the checkpoint has a %s over %lld parameters, the "
+                            "module configured a %s over %lld; configure_optimizers must build "
+                            "the same optimizers as the run that saved it", where, type,
+                            (long long)n, o->name, (long long)o->params->len);
+    return LT_OK;
+}
+
+static void get_float(const lt_state_t *g, const char *key, double *v) {
+    lt_state_get_float(g, key, v); /* absent: keep the module's value */
+}
+
+void lt__optimizer_load(lt_optimizer_t *o, const lt_state_t *st) {
+    const lt_state_t *g = lt_state_get_child(st, "param_group");
+    lt_state_get_int(st, "step", &o->step);
+    get_float(g, "lr", &o->lr);
+    get_float(g, "weight_decay", &o->weight_decay);
+    get_float(g, o->kind == OPT_SGD ? "momentum" : "beta1", o->kind == OPT_SGD ? &o->momentum : &o->beta1);
+    get_float(g, "dampening", &o->dampening);
+    get_float(g, "beta2", &o->beta2);
+    get_float(g, "eps", &o->eps);
+    int64_t nesterov;
+    if (lt_state_get_int(g, "nesterov", &nesterov)) o->nesterov = nesterov != 0;
+}

@@ -420,3 +420,45 @@ const char *lt_scheduler_name(const lt_scheduler_t *s) { return s ? kinds[s->kin
 lt_optimizer_t *lt_scheduler_optimizer(const lt_scheduler_t *s) { return s ? s->opt : NULL; }
 int64_t lt_scheduler_last_epoch(const lt_scheduler_t *s) { return s ? s->last_epoch : -1; }
 void lt_scheduler_free(lt_scheduler_t *s) { free(s); }
+
+/* ---- checkpoint support: torch's state_dict fields that change as it steps ------------ */
+
+lt_status lt__scheduler_save(const lt_scheduler_t *s, lt_state_t *st) {
+    lt_status r = lt_state_set_str(st, "type", kinds[s->kind].name);
+    if (r == LT_OK) r = lt_state_set_int(st, "last_epoch", s->last_epoch);
+    if (r == LT_OK) r = lt_state_set_float(st, "_last_lr", s->last_lr);
+    if (r == LT_OK) r = lt_state_set_float(st, "base_lr", s->base_lr);
+    if (s->kind != SCHED_PLATEAU) return r;
+    if (r == LT_OK) r = lt_state_set_float(st, "best", s->best);
+    if (r == LT_OK) r = lt_state_set_int(st, "num_bad_epochs", s->num_bad_epochs);
+    if (r == LT_OK) r = lt_state_set_int(st, "cooldown_counter", s->cooldown_counter);
+    return r;
+}
+
+lt_status lt__scheduler_check(const lt_scheduler_t *s, const lt_state_t *st, const char *where) {
+    const char *type = lt_state_get_str(st, "type");
+    int64_t i;
+    double d;
+    bool ok = type && lt_state_get_int(st, "last_epoch", &i) &&
+              lt_state_get_float(st, "_last_lr", &d) && lt_state_get_float(st, "base_lr", &d);
+    if (ok && s->kind == SCHED_PLATEAU)
+        ok = lt_state_get_float(st, "best", &d) && lt_state_get_int(st, "num_bad_epochs", &i) &&
+             lt_state_get_int(st, "cooldown_counter", &i);
+    if (!ok)
+        return lt_set_error(LT_ERR_FORMAT, "%s: scheduler state is incomplete", where);
+    if (strcmp(type, kinds[s->kind].name) != 0)
+        return lt_set_error(LT_ERR_STATE, "%s: the checkpoint has a %s, the module configured a "
+                            "%s; configure_optimizers must build the same schedulers as the run "
+                            "that saved it", where, type, kinds[s->kind].name);
+    return LT_OK;
+}
+
+void lt__scheduler_load(lt_scheduler_t *s, const lt_state_t *st) {
+    lt_state_get_int(st, "last_epoch", &s->last_epoch);
+    lt_state_get_float(st, "_last_lr", &s->last_lr);
+    lt_state_get_float(st, "base_lr", &s->base_lr);
+    if (s->kind != SCHED_PLATEAU) return;
+    lt_state_get_float(st, "best", &s->best);
+    lt_state_get_int(st, "num_bad_epochs", &s->num_bad_epochs);
+    lt_state_get_int(st, "cooldown_counter", &s->cooldown_counter);
+}

@@ -50,6 +50,8 @@ static lt_status record(lt_ctx_t *ctx, const char *hook) {
         (void)self, (void)o;                                                                   \
         return record(ctx, #name);                                                             \
     }
+#define REC_lt_state_hook_fn(name) \
+    static lt_status rec_##name(lt_ctx_t *ctx, void *self, lt_state_t *st) { (void)self, (void)st; return record(ctx, #name); }
 /* Not every generated recorder is used by both builds. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #define DEFINE_(type, name) REC_##type(name)

@@ -1,0 +1,392 @@
+/* Checkpoints of a run: what lthost adds to liblt's module state (loop position,
+ * callback states, callback_metrics, the seed), resolving --ckpt_path last|best,
+ * resuming fit exactly where a checkpoint was taken, and saving on SIGTERM / SIGINT. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "trainer.h"
+
+/* The host's top level owns the one piece of global state: the signal fit must act on. */
+static volatile sig_atomic_t caught_signal;
+
+static void on_signal(int sig) { caught_signal = sig; }
+
+void signals_install(void) {
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND};
+    sigemptyset(&sa.sa_mask);
+    caught_signal = 0;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL); /* SA_RESETHAND: a second Ctrl-C ends the process at once */
+}
+
+void signals_restore(void) {
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+}
+
+/* ---- folders -------------------------------------------------------------------------- */
+
+static bool make_dirs(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
+            if (end) return true;
+            *p = '/';
+        }
+    }
+}
+
+bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n) {
+    if (dirpath && *dirpath)
+        snprintf(out, n, "%s", dirpath);
+    else if (*s->log.version_dir)
+        snprintf(out, n, "%s/checkpoints", s->log.version_dir);
+    else
+        snprintf(out, n, "%s/checkpoints", s->cfg->default_root_dir);
+    if (s->rank != 0 || make_dirs(out)) return true;
+    host_error("creating checkpoint folder %s: %s; set --callbacks.dirpath or --default_root_dir "
+               "to a writable folder", out, strerror(errno));
+    return false;
+}
+
+/* ---- saving ---------------------------------------------------------------------------- */
+
+/* Lightning's state_key: the callback's name, "#2" on for a second of the same name. */
+static void state_key(const session *s, int i, char *out, size_t n) {
+    int same = 0;
+    for (int j = 0; j < i; j++) same += !strcmp(s->parts[j].name, s->parts[i].name);
+    if (same) snprintf(out, n, "%s#%d", s->parts[i].name, same + 1);
+    else snprintf(out, n, "%s", s->parts[i].name);
+}
+
+static lt_status loops_state(const session *s, lt_state_t *st) {
+    lt_status r = lt_state_set_int(st, "epoch", s->tr.current_epoch);
+    if (r == LT_OK) r = lt_state_set_int(st, "batches_done", s->pos.batches_done);
+    if (r == LT_OK) r = lt_state_set_int(st, "epoch_done", s->pos.epoch_done);
+    if (r == LT_OK) r = lt_state_set_int(st, "total_batch_idx", s->pos.total_batch_idx);
+    if (r == LT_OK) r = lt_state_set_int(st, "global_step", s->tr.global_step);
+    if (r == LT_OK) r = lt_state_set_int(st, "batches_that_stepped", s->batches_that_stepped);
+    lt_state_t *m = r == LT_OK ? lt_state_child(st, "callback_metrics") : NULL;
+    for (int i = 0; m && r == LT_OK && i < s->tr.n_callback_metrics; i++) {
+        lt_state_t *e = lt_state_child(m, s->tr.callback_metrics[i].name);
+        r = e ? lt_state_set_float(e, "value", s->tr.callback_metrics[i].value) : lt_last_status();
+        if (r == LT_OK) r = lt_state_set_int(e, "flags", s->log.callback_flags[i]);
+        if (r == LT_OK) r = lt_state_set_int(e, "scope", s->log.callback_scope[i]);
+    }
+    return m ? r : lt_last_status();
+}
+
+/* Each participant's on_save_checkpoint: callbacks under "callbacks", the module's as
+ * "module_state". */
+static bool participant_states(session *s, lt_state_t *callbacks, lt_state_t *module) {
+    char key[128];
+    for (int i = 0; i < s->nparts; i++) {
+        participant *p = &s->parts[i];
+        if (!p->fn[HOOK_on_save_checkpoint]) continue;
+        state_key(s, i, key, sizeof key);
+        hook_args a = {.state = p->is_module ? module : lt_state_child(callbacks, key)};
+        if (!a.state || !participant_hook(p, HOOK_on_save_checkpoint, &a)) return false;
+    }
+    return true;
+}
+
+static bool set_json(lt_ckpt_t *c, const char *key, const lt_state_t *st) {
+    char *text = lt_state_to_json(st);
+    bool ok = text && lt_ckpt_set(c, key, text) == LT_OK;
+    free(text);
+    return ok;
+}
+
+static bool add_run_state(session *s, lt_ckpt_t *c) {
+    char num[32];
+    lt_state_t *loops = lt_state_new(), *cbs = lt_state_new(), *mod = lt_state_new(),
+               *rng = lt_state_new();
+    bool ok = loops && cbs && mod && rng && loops_state(s, loops) == LT_OK &&
+              lt_state_set_str(rng, "generator", "philox4x32-10") == LT_OK &&
+              lt_state_set_int(rng, "seed", (int64_t)s->seed) == LT_OK;
+    ok = ok && participant_states(s, cbs, mod);
+    snprintf(num, sizeof num, "%lld", (long long)s->tr.current_epoch);
+    ok = ok && lt_ckpt_set(c, "epoch", num) == LT_OK;
+    snprintf(num, sizeof num, "%lld", (long long)s->tr.global_step);
+    ok = ok && lt_ckpt_set(c, "global_step", num) == LT_OK && set_json(c, "loops", loops) &&
+         set_json(c, "callbacks", cbs) && set_json(c, "rng", rng) &&
+         (lt_state_count(mod) == 0 || set_json(c, "module_state", mod));
+    lt_state_free(loops);
+    lt_state_free(cbs);
+    lt_state_free(mod);
+    lt_state_free(rng);
+    return ok;
+}
+
+bool checkpoint_write(session *s, const char *const *paths, int n) {
+    if (s->rank != 0) return true;
+    lt_clear_error();
+    lt_ckpt_t *c = lt_ckpt_capture(s->ctx);
+    bool ok = c && add_run_state(s, c);
+    if (!ok)
+        host_error("saving a checkpoint at epoch %lld, global step %lld: %s",
+                   (long long)s->tr.current_epoch, (long long)s->tr.global_step,
+                   *lt_last_error() ? lt_last_error() : "a state hook failed");
+    for (int i = 0; ok && i < n; i++)
+        if (lt_ckpt_save(c, paths[i]) != LT_OK) {
+            host_error("%s", lt_last_error());
+            ok = false;
+        }
+    lt_ckpt_free(c);
+    return ok;
+}
+
+bool checkpoints_flush(session *s) {
+    for (int i = 0; i < s->nparts; i++)
+        if (s->parts[i].is_checkpoint && !model_checkpoint_flush(s, &s->parts[i])) return false;
+    return true;
+}
+
+bool stop_if_signalled(session *s) {
+    int sig = caught_signal;
+    if (!sig) return true;
+    const char *dirpath = NULL;
+    for (int i = 0; i < s->nparts; i++)
+        if (s->parts[i].is_checkpoint) dirpath = lt_hparam_str(s->parts[i].ctx, "dirpath");
+    char dir[4096], path[4200];
+    const char *paths[1] = {path};
+    s->exit_code = 128 + sig;
+    if (!checkpoint_dir(s, dirpath, dir, sizeof dir)) return false;
+    snprintf(path, sizeof path, "%s/last.ckpt", dir);
+    if (!checkpoint_write(s, paths, 1)) return false;
+    if (s->rank == 0)
+        fprintf(stderr, "lthost: received %s at epoch %lld after batch %lld (global step %lld): "
+                "saved %s; run the same command with --ckpt_path last to continue\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->tr.current_epoch,
+                (long long)s->pos.batches_done, (long long)s->tr.global_step, path);
+    return false;
+}
+
+/* ---- finding and opening --------------------------------------------------------------- */
+
+typedef struct newest {
+    char path[4096];
+    struct timespec mtime;
+} newest;
+
+/* best[0]: the newest last*.ckpt, best[1]: the newest of any name. */
+static void consider_dir(const char *dir, newest best[2]) {
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        char path[4096];
+        struct stat st;
+        if (len < 6 || strcmp(e->d_name + len - 5, ".ckpt") != 0 || e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        for (int k = !!strncmp(e->d_name, "last", 4); k < 2; k++) {
+            newest *b = &best[k];
+            bool newer = st.st_mtim.tv_sec > b->mtime.tv_sec ||
+                         (st.st_mtim.tv_sec == b->mtime.tv_sec && st.st_mtim.tv_nsec > b->mtime.tv_nsec);
+            if (*b->path && !newer) continue;
+            snprintf(b->path, sizeof b->path, "%s", path);
+            b->mtime = st.st_mtim;
+        }
+    }
+    if (d) closedir(d);
+}
+
+/* --ckpt_path last: the newest last*.ckpt (else the newest .ckpt) in the ModelCheckpoint
+ * dirpath given, or in every <root>/lightning_logs/version_*\/checkpoints and
+ * <root>/checkpoints. */
+static bool find_last(const session *s, char *out, size_t n, char *searched, size_t sn) {
+    const host_config *c = s->cfg;
+    newest best[2] = {0};
+    char dir[4096];
+    for (int i = 0; i < c->n_callbacks; i++)
+        for (int j = 0; j < c->callbacks[i].n_hp; j++)
+            if (!strcmp(c->callbacks[i].hp[j].name, "dirpath")) consider_dir(c->callbacks[i].hp[j].value, best);
+    snprintf(dir, sizeof dir, "%s/lightning_logs", c->default_root_dir);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char sub[4400];
+        snprintf(sub, sizeof sub, "%s/%s/checkpoints", dir, e->d_name);
+        if (!strncmp(e->d_name, "version_", 8)) consider_dir(sub, best);
+    }
+    if (d) closedir(d);
+    snprintf(dir, sizeof dir, "%s/checkpoints", c->default_root_dir);
+    consider_dir(dir, best);
+    snprintf(searched, sn, "%s/lightning_logs/version_*/checkpoints and %s", c->default_root_dir, dir);
+    snprintf(out, n, "%s", *best[0].path ? best[0].path : best[1].path);
+    return *out != '\0';
+}
+
+/* --ckpt_path best: the best_model_path a ModelCheckpoint recorded in the last checkpoint. */
+static bool find_best(const char *last, char *out, size_t n) {
+    lt_ckpt_t *c = NULL;
+    if (lt_ckpt_open(last, &c) != LT_OK) {
+        host_error("--ckpt_path best: reading %s", lt_last_error());
+        return false;
+    }
+    const char *text = lt_ckpt_get(c, "callbacks");
+    lt_state_t *cbs = text ? lt_state_from_json(text) : NULL;
+    *out = '\0';
+    for (int i = 0; cbs && i < lt_state_count(cbs) && !*out; i++) {
+        const lt_state_t *st = lt_state_get_child(cbs, lt_state_key(cbs, i));
+        const char *best = st ? lt_state_get_str(st, "best_model_path") : NULL;
+        if (!strncmp(lt_state_key(cbs, i), "ModelCheckpoint", 15) && best && *best)
+            snprintf(out, n, "%s", best);
+    }
+    lt_state_free(cbs);
+    lt_ckpt_free(c);
+    if (*out) return true;
+    host_error("--ckpt_path best: %s records no best checkpoint (no ModelCheckpoint saved one); "
+               "pass a checkpoint path", last);
+    return false;
+}
+
+static bool resolve(session *s, char *out, size_t n) {
+    const char *spec = s->cfg->ckpt_path;
+    bool fit = !strcmp(s->cfg->command, "fit");
+    if (strcmp(spec, "last") && strcmp(spec, "best")) {
+        snprintf(out, n, "%s", spec);
+        return true;
+    }
+    char last[4096], searched[8400];
+    if (!find_last(s, last, sizeof last, searched, sizeof searched)) {
+        if (fit && !strcmp(spec, "last")) { /* a first run of a requeued job */
+            rank0_printf(s, "--ckpt_path last: no checkpoint in %s yet; training from scratch\n", searched);
+            *out = '\0';
+            return true;
+        }
+        host_error("--ckpt_path %s: no checkpoint found in %s; train first or pass a path", spec, searched);
+        return false;
+    }
+    if (!strcmp(spec, "last")) {
+        snprintf(out, n, "%s", last);
+        return true;
+    }
+    return find_best(last, out, n);
+}
+
+bool ckpt_open(session *s) {
+    const host_config *c = s->cfg;
+    if (!c->ckpt_path) return true;
+    if (c->init_weights) {
+        host_error("--init_weights and --ckpt_path both set weights; give one of them");
+        return false;
+    }
+    if (!resolve(s, s->ckpt_file, sizeof s->ckpt_file)) return false;
+    if (!*s->ckpt_file) return true;
+    if (lt_ckpt_open(s->ckpt_file, &s->ckpt) != LT_OK) {
+        host_error("--ckpt_path: %s", lt_last_error());
+        return false;
+    }
+    s->resuming = !strcmp(c->command, "fit");
+    const char *rng = lt_ckpt_get(s->ckpt, "rng");
+    lt_state_t *st = rng ? lt_state_from_json(rng) : NULL;
+    int64_t seed;
+    if (s->resuming && !c->seed_given && st && lt_state_get_int(st, "seed", &seed)) s->seed = (uint64_t)seed;
+    lt_state_free(st);
+    rank0_printf(s, "Restoring states from the checkpoint path at %s\n", s->ckpt_file);
+    return true;
+}
+
+/* ---- restoring ------------------------------------------------------------------------- */
+
+bool ckpt_restore_weights(session *s) {
+    const host_config *c = s->cfg;
+    lt_status st = LT_OK;
+    if (s->ckpt) st = lt_ckpt_restore_weights(s->ckpt, s->ctx, c->strict);
+    else if (c->init_weights) st = lt_load_weights_file(s->ctx, c->init_weights, c->strict);
+    else return true;
+    if (st == LT_OK) return true;
+    host_error("%s: %s", s->ckpt ? "--ckpt_path" : "--init_weights", lt_last_error());
+    return false;
+}
+
+static lt_state_t *meta(session *s, const char *key, bool required) {
+    const char *text = lt_ckpt_get(s->ckpt, key);
+    lt_state_t *st = text ? lt_state_from_json(text) : NULL;
+    if (!st && (text || required))
+        host_error("--ckpt_path %s: metadata '%s' %s", s->ckpt_file, key,
+                   text ? lt_last_error() : "is missing (was it saved by lthost fit?)");
+    return st;
+}
+
+static bool load_participant_states(session *s, const lt_state_t *cbs, lt_state_t *mod) {
+    char key[128];
+    for (int i = 0; i < s->nparts; i++) {
+        participant *p = &s->parts[i];
+        state_key(s, i, key, sizeof key);
+        hook_args a = {.state = p->is_module ? mod : (lt_state_t *)lt_state_get_child(cbs, key)};
+        if (p->fn[HOOK_on_load_checkpoint] && a.state &&
+            !participant_hook(p, HOOK_on_load_checkpoint, &a))
+            return false;
+    }
+    return true;
+}
+
+static bool restore_loops(session *s, lt_state_t *loops) {
+    int64_t epoch, done, epoch_done, total, step, stepped;
+    if (!lt_state_get_int(loops, "epoch", &epoch) || !lt_state_get_int(loops, "batches_done", &done) ||
+        !lt_state_get_int(loops, "epoch_done", &epoch_done) ||
+        !lt_state_get_int(loops, "total_batch_idx", &total) ||
+        !lt_state_get_int(loops, "global_step", &step) ||
+        !lt_state_get_int(loops, "batches_that_stepped", &stepped)) {
+        host_error("--ckpt_path %s: the loop state is incomplete", s->ckpt_file);
+        return false;
+    }
+    s->tr.current_epoch = epoch;
+    s->tr.global_step = step;
+    s->batches_that_stepped = stepped;
+    s->pos.batches_done = done;
+    s->pos.epoch_done = epoch_done != 0;
+    s->pos.total_batch_idx = total;
+    if (epoch_done)
+        rank0_printf(s, "Resuming fit after epoch %lld (global step %lld)\n", (long long)epoch,
+                     (long long)step);
+    else
+        rank0_printf(s, "Resuming fit in epoch %lld after batch %lld (global step %lld)\n",
+                     (long long)epoch, (long long)done, (long long)step);
+    return true;
+}
+
+bool ckpt_restore_training(session *s) {
+    if (!s->resuming) return true;
+    if (lt_ckpt_restore_training(s->ckpt, s->ctx) != LT_OK) {
+        host_error("--ckpt_path: %s", lt_last_error());
+        return false;
+    }
+    lt_state_t *cbs = meta(s, "callbacks", true), *mod = meta(s, "module_state", false);
+    s->resume_loops = cbs ? meta(s, "loops", true) : NULL;
+    bool ok = s->resume_loops && load_participant_states(s, cbs, mod) &&
+              restore_loops(s, s->resume_loops);
+    lt_state_free(cbs);
+    lt_state_free(mod);
+    return ok;
+}
+
+void ckpt_restore_metrics(session *s) {
+    const lt_state_t *m = s->resume_loops ? lt_state_get_child(s->resume_loops, "callback_metrics") : NULL;
+    lt_trainer_t *tr = &s->tr;
+    tr->n_callback_metrics = 0;
+    for (int i = 0; m && i < lt_state_count(m) && i < 2 * LT_MAX_LOGGED; i++) {
+        const lt_state_t *e = lt_state_get_child(m, lt_state_key(m, i));
+        int64_t flags = 0, scope = 0;
+        if (!e) continue;
+        int k = tr->n_callback_metrics++;
+        snprintf(tr->callback_metrics[k].name, sizeof tr->callback_metrics[k].name, "%s", lt_state_key(m, i));
+        lt_state_get_float(e, "value", &tr->callback_metrics[k].value);
+        lt_state_get_int(e, "flags", &flags);
+        lt_state_get_int(e, "scope", &scope);
+        s->log.callback_flags[k] = (unsigned)flags;
+        s->log.callback_scope[k] = (int)scope;
+    }
+    lt_state_free(s->resume_loops);
+    s->resume_loops = NULL;
+}

@@ -1,0 +1,499 @@
+/* .ckpt files: a module's state as safetensors tensors plus JSON metadata
+ * (docs/checkpoint-format.md). Restoring checks everything it will touch before it
+ * changes anything, so a refused checkpoint leaves the module as it was. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lt/checkpoint.h>
+
+#include "module/ctx_impl.h"
+
+struct lt_ckpt {
+    lt_st_writer_t *w; /* capturing */
+    lt_st_file_t *f;   /* opened */
+    char *path;
+};
+
+static char *dump_state(const lt_state_t *st) {
+    char *text = lt_state_to_json(st);
+    if (!text) lt_set_error(LT_ERR_OOM, "out of host memory serialising checkpoint metadata");
+    return text;
+}
+
+/* Set metadata key to the JSON of st, and free st. */
+static lt_status put_state(lt_ckpt_t *c, const char *key, lt_state_t *st) {
+    char *text = st ? dump_state(st) : NULL;
+    lt_state_free(st);
+    if (!text) return lt_last_status() ? lt_last_status() : LT_ERR_OOM;
+    lt_status s = lt_st_writer_meta(c->w, key, text);
+    free(text);
+    return s;
+}
+
+static lt_status add_floats(lt_ckpt_t *c, const char *name, int ndim, const int64_t *shape,
+                            const float *data, int64_t numel) {
+    return lt_st_writer_add(c->w, name, LT_ST_F32, ndim, shape, data,
+                            (size_t)numel * sizeof(float));
+}
+
+static lt_status capture_weights(lt_ckpt_t *c, lt_ctx_t *ctx) {
+    lt_status s = LT_OK;
+    char name[512];
+    for (int i = 0; i < ctx->nparams && s == LT_OK; i++) {
+        const lt_tensor_t *t = ctx->params[i].t;
+        float *buf = malloc((size_t)t->numel * sizeof *buf);
+        if (!buf) return lt_set_error(LT_ERR_OOM, "out of host memory saving %s", ctx->params[i].name);
+        snprintf(name, sizeof name, "state_dict.%s", ctx->params[i].name);
+        s = lt_to_host(t, buf, (size_t)t->numel * sizeof *buf);
+        if (s == LT_OK) s = add_floats(c, name, t->ndim, t->shape, buf, t->numel);
+        free(buf);
+    }
+    return s;
+}
+
+static lt_state_t *hparams_state(const lt_ctx_t *ctx) {
+    lt_state_t *st = lt_state_new();
+    lt_status s = st ? LT_OK : LT_ERR_OOM;
+    for (int i = 0; i < ctx->nhp && s == LT_OK; i++) {
+        const hparam_value *v = &ctx->hp[i];
+        const char *k = v->desc->name;
+        switch (v->desc->type) {
+        case LT_HP_INT: case LT_HP_BOOL: s = lt_state_set_int(st, k, v->i); break;
+        case LT_HP_FLOAT: s = lt_state_set_float(st, k, v->f); break;
+        case LT_HP_STR: s = lt_state_set_str(st, k, v->s); break;
+        }
+    }
+    if (s != LT_OK) {
+        lt_state_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* The module's index of parameter t (optimizers hold the module's tensors). */
+static int param_index(const lt_ctx_t *ctx, const lt_tensor_t *t) {
+    for (int i = 0; i < ctx->nparams; i++)
+        if (ctx->params[i].t == t) return i;
+    return -1;
+}
+
+/* torch's per-parameter state, "optimizer_states.<j>.state.<p>.<slot>", p counting the
+ * optimizer's own parameters as torch's state_dict does. */
+static lt_status capture_optimizer_tensors(lt_ckpt_t *c, const lt_optimizer_t *o, int j) {
+    if (!lt__optimizer_has_state(o)) return LT_OK;
+    const lt_param_list_t *l = lt__optimizer_params(o);
+    lt_status s = LT_OK;
+    char name[256];
+    for (int64_t p = 0; p < l->len && s == LT_OK; p++) {
+        const lt_tensor_t *t = l->items[p];
+        float *buf = malloc((size_t)t->numel * sizeof *buf);
+        if (!buf) return lt_set_error(LT_ERR_OOM, "out of host memory saving optimizer state");
+        for (int k = 0; k < lt__optimizer_num_slots(o) && s == LT_OK; k++) {
+            snprintf(name, sizeof name, "optimizer_states.%d.state.%lld.%s", j, (long long)p,
+                     lt__optimizer_slot_name(o, k));
+            lt__optimizer_slot_get(o, k, p, buf);
+            s = add_floats(c, name, t->ndim, t->shape, buf, t->numel);
+        }
+        free(buf);
+    }
+    return s;
+}
+
+static lt_status capture_optimizers(lt_ckpt_t *c, const lt_ctx_t *ctx) {
+    lt_state_t *all = lt_state_new();
+    if (!all) return LT_ERR_OOM;
+    lt_status s = LT_OK;
+    char key[32];
+    for (int j = 0; j < ctx->nopts && s == LT_OK; j++) {
+        const lt_optimizer_t *o = ctx->opts[j];
+        snprintf(key, sizeof key, "%d", j);
+        lt_state_t *st = lt_state_child(all, key);
+        lt_state_t *ids = st ? lt_state_child(st, "param_ids") : NULL;
+        s = ids ? lt__optimizer_save(o, st) : lt_last_status();
+        const lt_param_list_t *l = lt__optimizer_params(o);
+        for (int64_t p = 0; p < l->len && s == LT_OK; p++) {
+            snprintf(key, sizeof key, "%lld", (long long)p);
+            s = lt_state_set_int(ids, key, param_index(ctx, l->items[p]));
+        }
+        if (s == LT_OK) s = capture_optimizer_tensors(c, o, j);
+    }
+    if (s != LT_OK) {
+        lt_state_free(all);
+        return s;
+    }
+    return put_state(c, "optimizer_states", all);
+}
+
+static lt_status capture_schedulers(lt_ckpt_t *c, const lt_ctx_t *ctx) {
+    lt_state_t *all = lt_state_new();
+    if (!all) return LT_ERR_OOM;
+    lt_status s = LT_OK;
+    char key[32];
+    for (int j = 0; j < ctx->nscheds && s == LT_OK; j++) {
+        snprintf(key, sizeof key, "%d", j);
+        lt_state_t *st = lt_state_child(all, key);
+        s = st ? lt__scheduler_save(ctx->scheds[j], st) : lt_last_status();
+        const lt_scheduler_config *cfg = &ctx->sched_cfgs[j];
+        if (s == LT_OK)
+            s = lt_state_set_str(st, "interval", cfg->interval == LT_INTERVAL_STEP ? "step" : "epoch");
+        if (s == LT_OK) s = lt_state_set_int(st, "frequency", cfg->frequency);
+        if (s == LT_OK && cfg->monitor) s = lt_state_set_str(st, "monitor", cfg->monitor);
+    }
+    if (s != LT_OK) {
+        lt_state_free(all);
+        return s;
+    }
+    return put_state(c, "lr_schedulers", all);
+}
+
+static lt_status capture_header(lt_ckpt_t *c, const lt_ctx_t *ctx) {
+    char text[64];
+    snprintf(text, sizeof text, "\"%d.%d\"", LT_CKPT_FORMAT_MAJOR, LT_CKPT_FORMAT_MINOR);
+    lt_status s = lt_st_writer_meta(c->w, "format_version", text);
+    snprintf(text, sizeof text, "\"%s\"", lt_version());
+    if (s == LT_OK) s = lt_st_writer_meta(c->w, "lthost_version", text);
+    snprintf(text, sizeof text, "\"%d.%d\"", LT_ABI_MAJOR, LT_ABI_MINOR);
+    if (s == LT_OK) s = lt_st_writer_meta(c->w, "abi_version", text);
+    lt_state_t *m = lt_state_new();
+    if (s == LT_OK && m) s = lt_state_set_str(m, "name", ctx->plugin_name);
+    if (s == LT_OK && m) s = lt_state_set_int(m, "num_parameters", lt_num_parameters((lt_ctx_t *)ctx));
+    if (s != LT_OK) {
+        lt_state_free(m);
+        return s;
+    }
+    return put_state(c, "module", m);
+}
+
+lt_ckpt_t *lt_ckpt_capture(lt_ctx_t *ctx) {
+    if (!ctx || !ctx->materialized) {
+        lt_set_error(LT_ERR_STATE, "lt_ckpt_capture: the module's parameters are not allocated "
+                     "(call it after lt_ctx_materialize)");
+        return NULL;
+    }
+    lt_ckpt_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->w = lt_st_writer_new())) {
+        free(c);
+        lt_set_error(LT_ERR_OOM, "out of host memory for a checkpoint");
+        return NULL;
+    }
+    lt_status s = capture_header(c, ctx);
+    if (s == LT_OK) s = capture_weights(c, ctx);
+    if (s == LT_OK) s = put_state(c, "hyper_parameters", hparams_state(ctx));
+    if (s == LT_OK) s = capture_optimizers(c, ctx);
+    if (s == LT_OK) s = capture_schedulers(c, ctx);
+    if (s != LT_OK) {
+        lt_ckpt_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+lt_status lt_ckpt_set(lt_ckpt_t *c, const char *key, const char *json) {
+    if (!c || !c->w || !key || !json)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_set: needs a captured checkpoint, a key "
+                            "and JSON text");
+    return lt_st_writer_meta(c->w, key, json);
+}
+
+lt_status lt_ckpt_save(lt_ckpt_t *c, const char *path) {
+    if (!c || !c->w || !path)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_save: needs a captured checkpoint and a path");
+    return lt_st_writer_save(c->w, path);
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+static lt_status check_version(const lt_ckpt_t *c) {
+    const char *v = lt_st_meta(c->f, "format_version");
+    int major = 0, minor = 0;
+    if (!v)
+        return lt_set_error(LT_ERR_FORMAT, "%s: not an lthost checkpoint (no format_version in "
+                            "its metadata); to start from plain safetensors weights use "
+                            "--init_weights", c->path);
+    if (sscanf(v, "\"%d.%d\"", &major, &minor) != 2)
+        return lt_set_error(LT_ERR_FORMAT, "%s: unreadable format_version %s", c->path, v);
+    if (major > LT_CKPT_FORMAT_MAJOR)
+        return lt_set_error(LT_ERR_ABI, "%s: written in checkpoint format %d.%d by a newer "
+                            "lthost; this one reads format %d.x; upgrade lthost to load it",
+                            c->path, major, minor, LT_CKPT_FORMAT_MAJOR);
+    return LT_OK;
+}
+
+lt_status lt_ckpt_open(const char *path, lt_ckpt_t **out) {
+    if (!path || !out) return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_open: NULL argument");
+    *out = NULL;
+    lt_ckpt_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->path = strdup(path))) {
+        free(c);
+        return lt_set_error(LT_ERR_OOM, "out of host memory opening %s", path);
+    }
+    lt_status s = lt_st_open(path, &c->f);
+    if (s == LT_OK) s = check_version(c);
+    if (s != LT_OK) {
+        lt_ckpt_free(c);
+        return s;
+    }
+    *out = c;
+    return LT_OK;
+}
+
+const char *lt_ckpt_get(const lt_ckpt_t *c, const char *key) {
+    return c && c->f && key ? lt_st_meta(c->f, key) : NULL;
+}
+
+const lt_st_file_t *lt_ckpt_file(const lt_ckpt_t *c) { return c ? c->f : NULL; }
+
+/* The metadata entry key parsed as a JSON object (free it), or NULL with an error. */
+static lt_state_t *meta_state(const lt_ckpt_t *c, const char *key) {
+    const char *text = lt_ckpt_get(c, key);
+    if (!text) {
+        lt_set_error(LT_ERR_FORMAT, "%s: the checkpoint has no '%s' entry", c->path, key);
+        return NULL;
+    }
+    lt_state_t *st = lt_state_from_json(text);
+    if (!st) lt_set_error(LT_ERR_FORMAT, "%s: metadata '%s': %s", c->path, key, lt_last_error());
+    return st;
+}
+
+static bool declares(const lt_ctx_t *ctx, const char *name) {
+    for (int i = 0; i < ctx->nhp; i++)
+        if (!strcmp(ctx->hp[i].desc->name, name)) return true;
+    return false;
+}
+
+lt_status lt_ckpt_restore_hparams(const lt_ckpt_t *c, lt_ctx_t *ctx) {
+    if (!c || !c->f || !ctx) return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_restore_hparams: NULL argument");
+    lt_state_t *st = meta_state(c, "hyper_parameters");
+    if (!st) return lt_last_status();
+    lt_status s = LT_OK;
+    char text[64];
+    for (int i = 0; i < lt_state_count(st) && s == LT_OK; i++) {
+        const char *k = lt_state_key(st, i);
+        const char *str = lt_state_get_str(st, k);
+        double f;
+        if (!declares(ctx, k)) {
+            fprintf(stderr, "warning: %s: hyper-parameter '%s' is saved but %s no "
+                    "longer declares it; ignored\n", c->path, k, ctx->plugin_name);
+            continue;
+        }
+        if (!str && lt_state_get_float(st, k, &f)) snprintf(text, sizeof text, "%.17g", f);
+        s = lt_ctx_set_hparam(ctx, k, str ? str : text);
+        if (s != LT_OK)
+            s = lt_set_error(s, "%s: saved hyper-parameter: %s", c->path, lt_last_error());
+    }
+    lt_state_free(st);
+    return s;
+}
+
+/* ---- weights -------------------------------------------------------------------------- */
+
+/* A bounded message listing problems ("missing key(s) a, b; size mismatch for c ..."). */
+typedef struct problems {
+    char text[1536];
+    size_t len;
+    int count;
+} problems;
+
+static void note(problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(problems *p, const char *fmt, ...) {
+    p->count++;
+    if (p->len >= sizeof p->text - 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(p->text + p->len, sizeof p->text - p->len, fmt, ap);
+    va_end(ap);
+    p->len = n < 0 ? p->len : p->len + (size_t)n;
+    if (p->len > sizeof p->text - 1) p->len = sizeof p->text - 1;
+}
+
+static void shape_text(int ndim, const int64_t *shape, char *buf, size_t n) {
+    size_t len = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (len < n) snprintf(buf + len, n - len, "]");
+}
+
+/* The file tensor for parameter name under one of the prefixes, or NULL. */
+static const lt_st_tensor *find_param(const lt_st_file_t *f, const char *const *prefixes,
+                                      const char *name) {
+    char key[512];
+    for (int i = 0; prefixes[i]; i++) {
+        snprintf(key, sizeof key, "%s%s", prefixes[i], name);
+        const lt_st_tensor *t = lt_st_find(f, key);
+        if (t) return t;
+    }
+    return NULL;
+}
+
+static bool is_param_key(const lt_ctx_t *ctx, const char *const *prefixes, const char *key) {
+    for (int i = 0; prefixes[i]; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(key, prefixes[i], n) != 0) continue;
+        for (int j = 0; j < ctx->nparams; j++)
+            if (!strcmp(key + n, ctx->params[j].name)) return true;
+    }
+    return false;
+}
+
+/* key without the first prefix it starts with, or NULL when it has none of them. */
+static const char *strip_prefix(const char *const *prefixes, const char *key) {
+    for (int i = 0; prefixes[i]; i++)
+        if (!strncmp(key, prefixes[i], strlen(prefixes[i]))) return key + strlen(prefixes[i]);
+    return NULL;
+}
+
+static void check_weights(const lt_st_file_t *f, const lt_ctx_t *ctx, const char *const *prefixes,
+                          bool strict, problems *missing, problems *unexpected, problems *shapes) {
+    char a[128], b[128];
+    for (int i = 0; i < ctx->nparams; i++) {
+        const lt_tensor_t *p = ctx->params[i].t;
+        const lt_st_tensor *t = find_param(f, prefixes, ctx->params[i].name);
+        if (!t) {
+            if (strict) note(missing, "%s%s", missing->count ? ", " : "", ctx->params[i].name);
+            continue;
+        }
+        bool same = t->dtype == LT_ST_F32 && t->ndim == p->ndim &&
+                    !memcmp(t->shape, p->shape, (size_t)p->ndim * sizeof *p->shape);
+        if (same) continue;
+        shape_text(t->ndim, t->shape, a, sizeof a);
+        shape_text(p->ndim, p->shape, b, sizeof b);
+        note(shapes, "%s%s: %s %s in the file, %s F32 in the module", shapes->count ? "; " : "",
+             ctx->params[i].name, lt_st_dtype_name(t->dtype), a, b);
+    }
+    for (int64_t i = 0; strict && i < lt_st_count(f); i++) {
+        const char *key = lt_st_at(f, i)->name, *name = strip_prefix(prefixes, key);
+        if (name && strncmp(key, "optimizer_states.", 17) != 0 && !is_param_key(ctx, prefixes, key))
+            note(unexpected, "%s%s", unexpected->count ? ", " : "", name);
+    }
+}
+
+static lt_status restore_params(const lt_st_file_t *f, lt_ctx_t *ctx, const char *const *prefixes,
+                                bool strict, const char *path) {
+    if (!ctx->materialized)
+        return lt_set_error(LT_ERR_STATE, "loading weights: the module's parameters are not "
+                            "allocated yet (load after setup)");
+    problems missing = {0}, unexpected = {0}, shapes = {0};
+    check_weights(f, ctx, prefixes, strict, &missing, &unexpected, &shapes);
+    if (missing.count || unexpected.count || shapes.count)
+        return lt_set_error(LT_ERR_STATE, "%s does not fit module '%s':%s%s%s%s%s%s; load it with "
+                            "the module and hyper-parameters that saved it%s", path,
+                            ctx->plugin_name, missing.count ? " missing key(s) " : "", missing.text,
+                            unexpected.count ? " unexpected key(s) " : "", unexpected.text,
+                            shapes.count ? " size mismatch for " : "", shapes.text,
+                            shapes.count ? "" : ", or load what matches with strict off (--strict false)");
+    for (int i = 0; i < ctx->nparams; i++) {
+        const lt_st_tensor *t = find_param(f, prefixes, ctx->params[i].name);
+        if (t) lt_from_host_into(ctx->params[i].t, t->data, t->nbytes);
+    }
+    return LT_OK;
+}
+
+lt_status lt_ckpt_restore_weights(const lt_ckpt_t *c, lt_ctx_t *ctx, bool strict) {
+    if (!c || !c->f || !ctx) return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_restore_weights: NULL argument");
+    static const char *const prefixes[] = {"state_dict.", NULL};
+    return restore_params(c->f, ctx, prefixes, strict, c->path);
+}
+
+lt_status lt_load_weights_file(lt_ctx_t *ctx, const char *path, bool strict) {
+    if (!ctx || !path) return lt_set_error(LT_ERR_INVALID_ARG, "lt_load_weights_file: NULL argument");
+    static const char *const prefixes[] = {"", "state_dict.", "model.", NULL};
+    lt_st_file_t *f = NULL;
+    lt_status s = lt_st_open(path, &f);
+    if (s == LT_OK) s = restore_params(f, ctx, prefixes, strict, path);
+    lt_st_close(f);
+    return s;
+}
+
+/* ---- optimizer and scheduler state ---------------------------------------------------- */
+
+static const lt_st_tensor *slot_tensor(const lt_ckpt_t *c, int j, int64_t p, const char *slot) {
+    char name[256];
+    snprintf(name, sizeof name, "optimizer_states.%d.state.%lld.%s", j, (long long)p, slot);
+    return lt_st_find(c->f, name);
+}
+
+/* Every slot of every parameter present with the parameter's shape, or none at all. */
+static lt_status check_slots(const lt_ckpt_t *c, const lt_optimizer_t *o, int j) {
+    const lt_param_list_t *l = lt__optimizer_params(o);
+    int found = 0, want = 0;
+    for (int64_t p = 0; p < l->len; p++)
+        for (int k = 0; k < lt__optimizer_num_slots(o); k++, want++) {
+            const lt_st_tensor *t = slot_tensor(c, j, p, lt__optimizer_slot_name(o, k));
+            if (!t) continue;
+            found++;
+            if (t->dtype != LT_ST_F32 || t->numel != l->items[p]->numel)
+                return lt_set_error(LT_ERR_FORMAT, "%s: optimizer %d state of parameter %lld "
+                                    "(%s) has %lld elements, the parameter %lld", c->path, j,
+                                    (long long)p, lt__optimizer_slot_name(o, k),
+                                    (long long)t->numel, (long long)l->items[p]->numel);
+        }
+    if (found == 0 || found == want) return LT_OK;
+    return lt_set_error(LT_ERR_FORMAT, "%s: optimizer %d has %d of its %d state tensors",
+                        c->path, j, found, want);
+}
+
+static lt_status check_training(const lt_ckpt_t *c, const lt_ctx_t *ctx, const lt_state_t *opts,
+                                const lt_state_t *scheds) {
+    char where[600];
+    if (lt_state_count(opts) != ctx->nopts || lt_state_count(scheds) != ctx->nscheds)
+        return lt_set_error(LT_ERR_STATE, "%s: the checkpoint has %d optimizer(s) and %d "
+                            "scheduler(s), %s configured %d and %d; configure_optimizers must "
+                            "build what the run that saved it built", c->path,
+                            lt_state_count(opts), lt_state_count(scheds), ctx->plugin_name,
+                            ctx->nopts, ctx->nscheds);
+    for (int j = 0; j < ctx->nopts; j++) {
+        snprintf(where, sizeof where, "%s: optimizer %d", c->path, j);
+        const lt_state_t *st = lt_state_get_child(opts, lt_state_key(opts, j));
+        lt_status s = st ? lt__optimizer_check(ctx->opts[j], st, where) : LT_ERR_FORMAT;
+        if (!st) lt_set_error(s, "%s is not an object", where);
+        if (s == LT_OK) s = check_slots(c, ctx->opts[j], j);
+        if (s != LT_OK) return s;
+    }
+    for (int j = 0; j < ctx->nscheds; j++) {
+        snprintf(where, sizeof where, "%s: scheduler %d", c->path, j);
+        const lt_state_t *st = lt_state_get_child(scheds, lt_state_key(scheds, j));
+        lt_status s = st ? lt__scheduler_check(ctx->scheds[j], st, where) : LT_ERR_FORMAT;
+        if (!st) lt_set_error(s, "%s is not an object", where);
+        if (s != LT_OK) return s;
+    }
+    return LT_OK;
+}
+
+static lt_status apply_training(const lt_ckpt_t *c, lt_ctx_t *ctx, const lt_state_t *opts,
+                                const lt_state_t *scheds) {
+    for (int j = 0; j < ctx->nopts; j++) {
+        lt_optimizer_t *o = ctx->opts[j];
+        lt__optimizer_load(o, lt_state_get_child(opts, lt_state_key(opts, j)));
+        const lt_param_list_t *l = lt__optimizer_params(o);
+        for (int64_t p = 0; p < l->len; p++)
+            for (int k = 0; k < lt__optimizer_num_slots(o); k++) {
+                const lt_st_tensor *t = slot_tensor(c, j, p, lt__optimizer_slot_name(o, k));
+                lt_status s = t ? lt__optimizer_slot_set(o, k, p, t->data) : LT_OK;
+                if (s != LT_OK) return s;
+            }
+    }
+    for (int j = 0; j < ctx->nscheds; j++)
+        lt__scheduler_load(ctx->scheds[j], lt_state_get_child(scheds, lt_state_key(scheds, j)));
+    return LT_OK;
+}
+
+lt_status lt_ckpt_restore_training(const lt_ckpt_t *c, lt_ctx_t *ctx) {
+    if (!c || !c->f || !ctx) return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_restore_training: NULL argument");
+    lt_state_t *opts = meta_state(c, "optimizer_states");
+    lt_state_t *scheds = opts ? meta_state(c, "lr_schedulers") : NULL;
+    lt_status s = scheds ? check_training(c, ctx, opts, scheds) : lt_last_status();
+    if (s == LT_OK) s = apply_training(c, ctx, opts, scheds);
+    lt_state_free(opts);
+    lt_state_free(scheds);
+    return s;
+}
+
+void lt_ckpt_free(lt_ckpt_t *c) {
+    if (!c) return;
+    lt_st_writer_free(c->w);
+    lt_st_close(c->f);
+    free(c->path);
+    free(c);
+}
