@@ -150,6 +150,7 @@ lt_status lt__zero_grad(lt_tensor_t *t);
 int lt__optimizer_num_slots(const lt_optimizer_t *o);
 const char *lt__optimizer_slot_name(const lt_optimizer_t *o, int k);
 bool lt__optimizer_has_state(const lt_optimizer_t *o);
+void lt__optimizer_clear_state(lt_optimizer_t *o); /* as before the first step */
 /* Slot k of parameter p (its position in the optimizer's list), to or from host floats. */
 void lt__optimizer_slot_get(const lt_optimizer_t *o, int k, int64_t p, float *dst);
 lt_status lt__optimizer_slot_set(lt_optimizer_t *o, int k, int64_t p, const void *src);

@@ -12,4 +12,5 @@
     X(parity) \
     X(plugin) \
     X(config) \
-    X(loggers)
+    X(loggers) \
+    X(checkpoint)

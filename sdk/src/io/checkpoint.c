@@ -263,27 +263,45 @@ static bool declares(const lt_ctx_t *ctx, const char *name) {
     return false;
 }
 
+/* Set hparam k of ctx from the saved JSON value (strings as they are, numbers as text
+ * that reads back exactly). */
+static lt_status set_saved_hparam(lt_ctx_t *ctx, const lt_state_t *st, const char *k) {
+    char text[64];
+    const char *str = lt_state_get_str(st, k);
+    int64_t i;
+    double f;
+    if (!str && lt_state_get_int(st, k, &i)) snprintf(text, sizeof text, "%lld", (long long)i);
+    else if (!str && lt_state_get_float(st, k, &f)) snprintf(text, sizeof text, "%.17g", f);
+    else if (!str) return lt_set_error(LT_ERR_FORMAT, "hyper-parameter '%s' is neither a number nor text", k);
+    return lt_ctx_set_hparam(ctx, k, str ? str : text);
+}
+
 lt_status lt_ckpt_restore_hparams(const lt_ckpt_t *c, lt_ctx_t *ctx) {
     if (!c || !c->f || !ctx) return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_restore_hparams: NULL argument");
     lt_state_t *st = meta_state(c, "hyper_parameters");
-    if (!st) return lt_last_status();
+    lt_state_t *before = st ? hparams_state(ctx) : NULL; /* to undo a partial restore */
+    if (!st || !before) {
+        lt_state_free(st);
+        return lt_last_status() ? lt_last_status() : LT_ERR_OOM;
+    }
     lt_status s = LT_OK;
-    char text[64];
     for (int i = 0; i < lt_state_count(st) && s == LT_OK; i++) {
         const char *k = lt_state_key(st, i);
-        const char *str = lt_state_get_str(st, k);
-        double f;
         if (!declares(ctx, k)) {
-            fprintf(stderr, "warning: %s: hyper-parameter '%s' is saved but %s no "
-                    "longer declares it; ignored\n", c->path, k, ctx->plugin_name);
+            fprintf(stderr, "warning: %s: hyper-parameter '%s' is saved but %s no longer "
+                    "declares it; ignored\n", c->path, k, ctx->plugin_name);
             continue;
         }
-        if (!str && lt_state_get_float(st, k, &f)) snprintf(text, sizeof text, "%.17g", f);
-        s = lt_ctx_set_hparam(ctx, k, str ? str : text);
-        if (s != LT_OK)
-            s = lt_set_error(s, "%s: saved hyper-parameter: %s", c->path, lt_last_error());
+        if ((s = set_saved_hparam(ctx, st, k)) != LT_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", lt_last_error());
+            for (int j = 0; j < lt_state_count(before); j++)
+                set_saved_hparam(ctx, before, lt_state_key(before, j));
+            s = lt_set_error(s, "%s: saved hyper-parameter: %s", c->path, why);
+        }
     }
     lt_state_free(st);
+    lt_state_free(before);
     return s;
 }
 
@@ -434,6 +452,25 @@ static lt_status check_slots(const lt_ckpt_t *c, const lt_optimizer_t *o, int j)
                         c->path, j, found, want);
 }
 
+/* The optimizer holds the module's parameters in the order the saved one did. */
+static lt_status check_param_ids(const lt_ctx_t *ctx, const lt_optimizer_t *o, const lt_state_t *st,
+                                 const char *where) {
+    const lt_state_t *ids = lt_state_get_child(st, "param_ids");
+    const lt_param_list_t *l = lt__optimizer_params(o);
+    char key[32];
+    for (int64_t p = 0; ids && p < l->len; p++) {
+        int64_t saved;
+        snprintf(key, sizeof key, "%lld", (long long)p);
+        int here = param_index(ctx, l->items[p]);
+        if (!lt_state_get_int(ids, key, &saved) || saved != here)
+            return lt_set_error(LT_ERR_STATE, "%s: its parameter %lld is the module's parameter %d "
+                                "here but was %lld when saved; configure_optimizers must hand it "
+                                "the parameters in the same order", where, (long long)p, here,
+                                (long long)saved);
+    }
+    return LT_OK;
+}
+
 static lt_status check_training(const lt_ckpt_t *c, const lt_ctx_t *ctx, const lt_state_t *opts,
                                 const lt_state_t *scheds) {
     char where[600];
@@ -449,6 +486,7 @@ static lt_status check_training(const lt_ckpt_t *c, const lt_ctx_t *ctx, const l
         lt_status s = st ? lt__optimizer_check(ctx->opts[j], st, where) : LT_ERR_FORMAT;
         if (!st) lt_set_error(s, "%s is not an object", where);
         if (s == LT_OK) s = check_slots(c, ctx->opts[j], j);
+        if (s == LT_OK) s = check_param_ids(ctx, ctx->opts[j], st, where);
         if (s != LT_OK) return s;
     }
     for (int j = 0; j < ctx->nscheds; j++) {
@@ -467,6 +505,8 @@ static lt_status apply_training(const lt_ckpt_t *c, lt_ctx_t *ctx, const lt_stat
         lt_optimizer_t *o = ctx->opts[j];
         lt__optimizer_load(o, lt_state_get_child(opts, lt_state_key(opts, j)));
         const lt_param_list_t *l = lt__optimizer_params(o);
+        if (lt__optimizer_num_slots(o) && !slot_tensor(c, j, 0, lt__optimizer_slot_name(o, 0)))
+            lt__optimizer_clear_state(o); /* saved before its first step: no moments yet */
         for (int64_t p = 0; p < l->len; p++)
             for (int k = 0; k < lt__optimizer_num_slots(o); k++) {
                 const lt_st_tensor *t = slot_tensor(c, j, p, lt__optimizer_slot_name(o, k));

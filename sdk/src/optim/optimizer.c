@@ -235,6 +235,11 @@ const char *lt__optimizer_slot_name(const lt_optimizer_t *o, int k) {
 }
 bool lt__optimizer_has_state(const lt_optimizer_t *o) { return o->state != NULL; }
 
+void lt__optimizer_clear_state(lt_optimizer_t *o) {
+    lt__storage_release(o->state);
+    o->state = NULL;
+}
+
 /* Where parameter p's floats of slot k start in the state buffer. */
 static size_t slot_offset(const lt_optimizer_t *o, int k, int64_t p) {
     int64_t off = (int64_t)k * o->total;
