@@ -390,7 +390,7 @@ void cli_print_help(const host_config *cfg) {
     printf("  --%-22s %s\n", "config FILE", "a LightningCLI-style YAML file; later flags override it");
     printf("  --%-22s %s\n", "print_config", "print the resolved configuration as YAML and exit");
     printf("  --%-22s %s\n", "callbacks NAME|PATH", "add a callback (EarlyStopping, "
-           "LearningRateMonitor, or a .so); --callbacks.KEY VALUE sets its options");
+           "LearningRateMonitor, ModelCheckpoint, or a .so); --callbacks.KEY VALUE sets its options");
     printf("  --%-22s %s\n", "model.NAME VALUE", "a hyper-parameter the model declares");
     printf("  --%-22s %s\n", "data.NAME VALUE", "a hyper-parameter the data plugin declares");
     printf("\nEvery flag may be written --flag=value, and Trainer flags also as --trainer.flag.\n");

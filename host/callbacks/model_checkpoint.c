@@ -301,9 +301,15 @@ bool model_checkpoint_flush(session *s, participant *p) {
         if (lt_hparam_bool(p->ctx, "verbose"))
             rank0_printf(s, "Epoch %lld, global step %lld: saved %s\n", (long long)s->tr.current_epoch,
                          (long long)s->tr.global_step, mc->write[i]);
-    for (int i = 0; ok && i < mc->nremove; i++) /* only once the new files are safe */
-        if (unlink(mc->remove[i]) != 0 && errno != ENOENT)
-            fprintf(stderr, "lthost: warning: removing old checkpoint %s: %s\n", mc->remove[i], strerror(errno));
+    size_t dl = strlen(mc->dirpath);
+    for (int i = 0; ok && i < mc->nremove; i++) { /* only once the new files are safe */
+        const char *old = mc->remove[i];
+        /* Lightning's _should_remove_checkpoint: never the file the run resumed from, never
+         * one outside this callback's folder. */
+        if (!strcmp(old, s->ckpt_file) || strncmp(old, mc->dirpath, dl) != 0 || old[dl] != '/') continue;
+        if (unlink(old) != 0 && errno != ENOENT)
+            fprintf(stderr, "lthost: warning: removing old checkpoint %s: %s\n", old, strerror(errno));
+    }
     mc->nwrite = mc->nremove = 0;
     return ok;
 }

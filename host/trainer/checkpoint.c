@@ -2,6 +2,7 @@
  * callback states, callback_metrics, the seed), resolving --ckpt_path last|best,
  * resuming fit exactly where a checkpoint was taken, and saving on SIGTERM / SIGINT. */
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,7 +53,12 @@ bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n) {
         snprintf(out, n, "%s/checkpoints", s->log.version_dir);
     else
         snprintf(out, n, "%s/checkpoints", s->cfg->default_root_dir);
-    if (s->rank != 0 || make_dirs(out)) return true;
+    char abs[PATH_MAX];
+    if (s->rank != 0) return true;
+    if (make_dirs(out) && realpath(out, abs)) { /* absolute: recorded paths work from any cwd */
+        snprintf(out, n, "%s", abs);
+        return true;
+    }
     host_error("creating checkpoint folder %s: %s; set --callbacks.dirpath or --default_root_dir "
                "to a writable folder", out, strerror(errno));
     return false;
@@ -60,12 +66,34 @@ bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n) {
 
 /* ---- saving ---------------------------------------------------------------------------- */
 
-/* Lightning's state_key: the callback's name, "#2" on for a second of the same name. */
+/* Lightning's state_key: the callback's name, with the options that tell two of a kind
+ * apart for the built-ins ("ModelCheckpoint{monitor=val_loss,mode=min,...}"), and "#2"
+ * on for a second with the same key. */
 static void state_key(const session *s, int i, char *out, size_t n) {
+    static const char *const keyed[][5] = {
+        {"ModelCheckpoint", "monitor", "mode", "every_n_train_steps", "every_n_epochs"},
+        {"EarlyStopping", "monitor", "mode", NULL, NULL},
+    };
+    const participant *p = &s->parts[i];
+    size_t len = (size_t)snprintf(out, n, "%s", p->name);
+    for (size_t k = 0; k < sizeof keyed / sizeof *keyed; k++) {
+        if (p->is_module || strcmp(p->name, keyed[k][0]) != 0) continue;
+        for (int j = 1; j < 5 && keyed[k][j] && len < n; j++)
+            for (int h = 0; h < lt_ctx_hparam_count(p->ctx); h++) {
+                char text[128];
+                if (strcmp(lt_ctx_hparam_desc(p->ctx, h)->name, keyed[k][j]) != 0) continue;
+                len += (size_t)snprintf(out + len, n - len, "%s%s=%s", j == 1 ? "{" : ",", keyed[k][j],
+                                        lt_ctx_hparam_text(p->ctx, h, text, sizeof text));
+            }
+        if (len < n) len += (size_t)snprintf(out + len, n - len, "}");
+    }
     int same = 0;
-    for (int j = 0; j < i; j++) same += !strcmp(s->parts[j].name, s->parts[i].name);
-    if (same) snprintf(out, n, "%s#%d", s->parts[i].name, same + 1);
-    else snprintf(out, n, "%s", s->parts[i].name);
+    char other[256];
+    for (int j = 0; j < i && len < n; j++) {
+        state_key(s, j, other, sizeof other);
+        same += !strcmp(other, out);
+    }
+    if (same && len < n) snprintf(out + len, n - len, "#%d", same + 1);
 }
 
 static lt_status loops_state(const session *s, lt_state_t *st) {
@@ -88,7 +116,7 @@ static lt_status loops_state(const session *s, lt_state_t *st) {
 /* Each participant's on_save_checkpoint: callbacks under "callbacks", the module's as
  * "module_state". */
 static bool participant_states(session *s, lt_state_t *callbacks, lt_state_t *module) {
-    char key[128];
+    char key[256];
     for (int i = 0; i < s->nparts; i++) {
         participant *p = &s->parts[i];
         if (!p->fn[HOOK_on_save_checkpoint]) continue;
@@ -292,22 +320,12 @@ bool ckpt_open(session *s) {
     int64_t seed;
     if (s->resuming && !c->seed_given && st && lt_state_get_int(st, "seed", &seed)) s->seed = (uint64_t)seed;
     lt_state_free(st);
-    rank0_printf(s, "Restoring states from the checkpoint path at %s\n", s->ckpt_file);
+    if (!c->print_config) /* its stdout is the YAML alone */
+        rank0_printf(s, "Restoring states from the checkpoint path at %s\n", s->ckpt_file);
     return true;
 }
 
 /* ---- restoring ------------------------------------------------------------------------- */
-
-bool ckpt_restore_weights(session *s) {
-    const host_config *c = s->cfg;
-    lt_status st = LT_OK;
-    if (s->ckpt) st = lt_ckpt_restore_weights(s->ckpt, s->ctx, c->strict);
-    else if (c->init_weights) st = lt_load_weights_file(s->ctx, c->init_weights, c->strict);
-    else return true;
-    if (st == LT_OK) return true;
-    host_error("%s: %s", s->ckpt ? "--ckpt_path" : "--init_weights", lt_last_error());
-    return false;
-}
 
 static lt_state_t *meta(session *s, const char *key, bool required) {
     const char *text = lt_ckpt_get(s->ckpt, key);
@@ -318,8 +336,29 @@ static lt_state_t *meta(session *s, const char *key, bool required) {
     return st;
 }
 
+bool ckpt_restore_weights(session *s) {
+    const host_config *c = s->cfg;
+    lt_status st = LT_OK;
+    if (s->ckpt) st = lt_ckpt_restore_weights(s->ckpt, s->ctx, c->strict);
+    else if (c->init_weights) st = lt_load_weights_file(s->ctx, c->init_weights, c->strict);
+    else return true;
+    if (st != LT_OK) {
+        host_error("%s: %s", s->ckpt ? "--ckpt_path" : "--init_weights", lt_last_error());
+        return false;
+    }
+    participant *mod = &s->parts[s->nparts - 1];
+    if (!s->ckpt || s->resuming || !mod->fn[HOOK_on_load_checkpoint]) return true;
+    /* validate/test/predict: the module's own state too (callbacks' only when fitting) */
+    lt_state_t *state = meta(s, "module_state", false);
+    hook_args a = {.state = state ? state : lt_state_new()};
+    bool ok = a.state && participant_hook(mod, HOOK_on_load_checkpoint, &a);
+    lt_state_free(a.state);
+    return ok;
+}
+
+
 static bool load_participant_states(session *s, const lt_state_t *cbs, lt_state_t *mod) {
-    char key[128];
+    char key[256];
     for (int i = 0; i < s->nparts; i++) {
         participant *p = &s->parts[i];
         state_key(s, i, key, sizeof key);

@@ -156,7 +156,9 @@ static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, b
     f->samples += hb->n;
     s->pos.batches_done = idx + 1;
     s->pos.total_batch_idx = f->total_batch_idx;
-    return checkpoints_flush(s) && stop_if_signalled(s);
+    /* A signal waits for the end of an accumulation window: gradients are not saved. */
+    bool between_steps = stepped || s->mod->manual_optimization || s->cfg->accumulate_grad_batches == 1;
+    return checkpoints_flush(s) && (!between_steps || stop_if_signalled(s));
 }
 
 /* The batch a resumed epoch starts at, checked against this run's epoch length. */

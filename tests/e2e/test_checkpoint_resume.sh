@@ -30,6 +30,7 @@ losses "$TMP"/b/lightning_logs/version_{0,1}/metrics.csv >"$TMP/b.txt"
 diff "$TMP/full.txt" "$TMP/b.txt" >/dev/null || { diff "$TMP/full.txt" "$TMP/b.txt" | head; fail "losses after resuming at an epoch boundary differ"; }
 predict "$TMP/b/lightning_logs/version_1/checkpoints/epoch=2-step=60.ckpt" "$TMP/b.npy"
 cmp -s "$TMP/full.npy" "$TMP/b.npy" || fail "final weights differ after resuming at an epoch boundary"
+[ -f "$TMP/b/lightning_logs/version_0/checkpoints/epoch=0-step=20.ckpt" ] || fail "resuming deleted the checkpoint it resumed from"
 echo "ok: resumed at an epoch boundary: 60 step losses and final logits identical"
 
 # Mid-epoch: checkpoints every 7 steps; resume from step 28 (epoch 1, batch 8).
@@ -44,4 +45,5 @@ losses "$TMP"/m2/lightning_logs/version_0/metrics.csv >"$TMP/m2.txt"
 tail -n 32 "$TMP/full.txt" | diff - "$TMP/m2.txt" >/dev/null || { tail -n 32 "$TMP/full.txt" | diff - "$TMP/m2.txt" | head; fail "losses after a mid-epoch resume differ"; }
 predict "$TMP/m2/lightning_logs/version_0/checkpoints/epoch=2-step=60.ckpt" "$TMP/m2.npy"
 cmp -s "$TMP/full.npy" "$TMP/m2.npy" || fail "final weights differ after a mid-epoch resume"
+[ -f "$dir/epoch=1-step=28.ckpt" ] || fail "resuming deleted the checkpoint it resumed from"
 echo "ok: resumed mid-epoch (step 28): 32 step losses and final logits identical"

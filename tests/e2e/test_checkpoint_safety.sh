@@ -80,10 +80,11 @@ done
 [ -f "$loop/last.ckpt" ] || fail "no last.ckpt was ever written"
 echo "ok: kill -9 during repeated saves: last.ckpt always loads"
 
-# SIGTERM: finish the step, save last.ckpt, exit 143; --ckpt_path last continues.
+# SIGTERM: finish the optimizer step (here a window of 3 accumulated batches), save
+# last.ckpt, exit 143; --ckpt_path last continues.
 sig=$TMP/sig
 "$LTHOST" fit "${common[@]}" --limit_train_batches 1.0 --max_epochs 1000 --default_root_dir "$sig" \
-    --num_sanity_val_steps 0 >"$TMP/sig.out" 2>&1 &
+    --num_sanity_val_steps 0 --accumulate_grad_batches 3 >"$TMP/sig.out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q "Epoch 1/" "$TMP/sig.out" && break; sleep 0.1; done
 kill -TERM $pid
@@ -93,8 +94,10 @@ wait $pid || rc=$?
 grep -q "received SIGTERM at epoch .*saved .*last.ckpt; run the same command with --ckpt_path last" "$TMP/sig.out" ||
     { cat "$TMP/sig.out"; fail "SIGTERM: no message"; }
 epoch=$(grep -o 'received SIGTERM at epoch [0-9]*' "$TMP/sig.out" | grep -o '[0-9]*$')
+batch=$(grep -o 'after batch [0-9]*' "$TMP/sig.out" | grep -o '[0-9]*$')
+[ $((batch % 3)) -eq 0 ] || [ "$batch" -eq 860 ] || fail "SIGTERM saved after batch $batch, inside an accumulation window of 3"
 expect_success fit "${common[@]}" --limit_train_batches 1.0 --max_epochs $((epoch + 1)) --default_root_dir "$sig" \
-    --num_sanity_val_steps 0 --ckpt_path last
+    --num_sanity_val_steps 0 --accumulate_grad_batches 3 --ckpt_path last
 grep -q "Resuming fit" "$TMP/out" && grep -q "max_epochs=$((epoch + 1))\` reached" "$TMP/out" ||
     { cat "$TMP/out"; fail "--ckpt_path last did not continue the interrupted run"; }
 echo "ok: SIGTERM in epoch $epoch saved last.ckpt (exit 143), --ckpt_path last finished the epoch"
