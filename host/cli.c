@@ -77,6 +77,12 @@ static const flag flags[] = {
     FLAG("submodule", F_STR, submodule, 0, "predict: run only this submodule (e.g. encoder)"),
     FLAG("strict", F_BOOL, strict, 0,
          "loading weights: every parameter present and no extra key (default true)"),
+    FLAG("profiler", F_STR, profiler, 0,
+         "simple, advanced, trace or a profiler .so: time every hook and loop stage"),
+    FLAG("profiler.dirpath", F_STR, profiler_dirpath, 0,
+         "folder for the profiler's files (default: the log dir)"),
+    FLAG("profiler.filename", F_STR, profiler_filename, 0,
+         "write the report to <dirpath>/<stage>-<filename>.txt instead of stdout"),
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

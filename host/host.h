@@ -62,6 +62,8 @@ typedef struct host_config {
     const char *init_weights;     /* safetensors weights to start fit from */
     const char *submodule;        /* predict: run only this submodule's forward */
     bool strict;                  /* loading weights: every key must match */
+    const char *profiler;         /* simple, advanced, trace or a .so; NULL: none */
+    const char *profiler_dirpath, *profiler_filename;
     hparam_override model_hp[LTHOST_MAX_OVERRIDES], data_hp[LTHOST_MAX_OVERRIDES];
     int n_model_hp, n_data_hp;
     callback_spec callbacks[LTHOST_MAX_CALLBACKS];

@@ -69,7 +69,7 @@ bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n) {
 /* Lightning's state_key: the callback's name, with the options that tell two of a kind
  * apart for the built-ins ("ModelCheckpoint{monitor=val_loss,mode=min,...}"), and "#2"
  * on for a second with the same key. */
-static void state_key(const session *s, int i, char *out, size_t n) {
+void callback_state_key(const session *s, int i, char *out, size_t n) {
     static const char *const keyed[][5] = {
         {"ModelCheckpoint", "monitor", "mode", "every_n_train_steps", "every_n_epochs"},
         {"EarlyStopping", "monitor", "mode", NULL, NULL},
@@ -90,7 +90,7 @@ static void state_key(const session *s, int i, char *out, size_t n) {
     int same = 0;
     char other[256];
     for (int j = 0; j < i && len < n; j++) {
-        state_key(s, j, other, sizeof other);
+        callback_state_key(s, j, other, sizeof other);
         same += !strcmp(other, out);
     }
     if (same && len < n) snprintf(out + len, n - len, "#%d", same + 1);
@@ -120,9 +120,9 @@ static bool participant_states(session *s, lt_state_t *callbacks, lt_state_t *mo
     for (int i = 0; i < s->nparts; i++) {
         participant *p = &s->parts[i];
         if (!p->fn[HOOK_on_save_checkpoint]) continue;
-        state_key(s, i, key, sizeof key);
+        callback_state_key(s, i, key, sizeof key);
         hook_args a = {.state = p->is_module ? module : lt_state_child(callbacks, key)};
-        if (!a.state || !participant_hook(p, HOOK_on_save_checkpoint, &a)) return false;
+        if (!a.state || !participant_hook(s, p, HOOK_on_save_checkpoint, &a)) return false;
     }
     return true;
 }
@@ -351,7 +351,7 @@ bool ckpt_restore_weights(session *s) {
     /* validate/test/predict: the module's own state too (callbacks' only when fitting) */
     lt_state_t *state = meta(s, "module_state", false);
     hook_args a = {.state = state ? state : lt_state_new()};
-    bool ok = a.state && participant_hook(mod, HOOK_on_load_checkpoint, &a);
+    bool ok = a.state && participant_hook(s, mod, HOOK_on_load_checkpoint, &a);
     lt_state_free(a.state);
     return ok;
 }
@@ -361,10 +361,10 @@ static bool load_participant_states(session *s, const lt_state_t *cbs, lt_state_
     char key[256];
     for (int i = 0; i < s->nparts; i++) {
         participant *p = &s->parts[i];
-        state_key(s, i, key, sizeof key);
+        callback_state_key(s, i, key, sizeof key);
         hook_args a = {.state = p->is_module ? mod : (lt_state_t *)lt_state_get_child(cbs, key)};
         if (p->fn[HOOK_on_load_checkpoint] && a.state &&
-            !participant_hook(p, HOOK_on_load_checkpoint, &a))
+            !participant_hook(s, p, HOOK_on_load_checkpoint, &a))
             return false;
     }
     return true;

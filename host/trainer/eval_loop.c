@@ -9,9 +9,9 @@
 
 static const char *const split_names[] = {"train", "val", "test", "predict"};
 
-bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl) {
+static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool in_order,
+                        split_loader *sl) {
     lt_loader_opts opts;
-    sl->split = split;
     if (lt_ctx_split(s->dctx, split, &sl->ds, &opts) != LT_OK) {
         host_error("%s", lt_last_error());
         return false;
@@ -33,8 +33,20 @@ bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_orde
     return true;
 }
 
+bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl) {
+    /* Lightning's "[LightningDataModule]X.train_dataloader", ... */
+    const char *action = s->prof.d ? prof_intern(s, "[LightningDataModule]%s.%s_dataloader",
+                                                 s->dm->name, split_names[split]) : NULL;
+    sl->split = split;
+    prof_start(s, action);
+    bool ok = open_loader(s, split, lim, in_order, sl);
+    prof_stop(s, action);
+    if (ok && s->prof.d && s->prof.d->span) lt_loader_set_profiler(sl->loader, prof_span, &s->prof);
+    return ok;
+}
+
 /* The host batch as tensors in the module's arena: x (n, x_shape), y (n[, y_shape]). */
-bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b) {
+static bool copy_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b) {
     int64_t xs[LT_MAX_DIMS + 1] = {hb->n}, ys[LT_MAX_DIMS + 1] = {hb->n};
     for (int i = 0; i < sl->ds.x_ndim; i++) xs[i + 1] = sl->ds.x_shape[i];
     for (int i = 0; i < sl->ds.y_ndim; i++) ys[i + 1] = sl->ds.y_shape[i];
@@ -45,6 +57,22 @@ bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_
     if (b->x && b->y) return true;
     host_error("copying a batch to the device: %s", lt_last_error());
     return false;
+}
+
+/* Lightning's batch_to_device with its module hooks around the copy (the host has no
+ * batch transfer hooks to call, so those two spans are empty). */
+bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b) {
+    const profiling *p = &s->prof;
+    prof_start(s, p->batch_to_device);
+    prof_start(s, p->on_before_batch_transfer);
+    prof_stop(s, p->on_before_batch_transfer);
+    prof_start(s, p->transfer_batch_to_device);
+    bool ok = copy_batch(s, sl, hb, b);
+    prof_stop(s, p->transfer_batch_to_device);
+    prof_start(s, p->on_after_batch_transfer);
+    prof_stop(s, p->on_after_batch_transfer);
+    prof_stop(s, p->batch_to_device);
+    return ok;
 }
 
 bool outputs_push(outputs_list *l, lt_tensor_t *t) {
@@ -102,6 +130,7 @@ typedef struct eval_run {
     outputs_list outputs;
     predict_writer *writer;
     int64_t batches;
+    const char *step_action, *next_action; /* profiler names */
     bool bar; /* its own progress bar (not inside fit, whose bar is the epoch's) */
 } eval_run;
 
@@ -119,7 +148,9 @@ static bool eval_batch(session *s, eval_run *r, split_loader *sl, const lt_host_
     hook_args a = {.batch = &b, .batch_idx = idx};
     if (!hooks_run(s, r->k->batch_start, &a)) return false;
     lt_clear_error();
+    prof_start(s, r->step_action);
     lt_tensor_t *out = r->step ? r->step(s->ctx, lt_ctx_self(s->ctx), &b, idx) : default_predict(s, &b);
+    prof_stop(s, r->step_action);
     if (!out && lt_last_status() != LT_OK) return step_failed(s, r->k->step_name, idx);
     if (out && r->step_end && !(out = r->step_end(s->ctx, lt_ctx_self(s->ctx), out)) &&
         lt_last_status() != LT_OK)
@@ -136,9 +167,12 @@ static bool eval_batches(session *s, eval_run *r, split_loader *sl) {
     lt_arena_t *arena = lt_ctx_arena(s->ctx);
     bool prev = lt_arena_set_grad(arena, false);
     bool ok = lt_loader_start(sl->loader, 0, sl->batches) == LT_OK;
-    while (ok) {
+    while (ok && r->batches < sl->batches) {
         const lt_host_batch *hb = NULL;
-        if (lt_loader_next(sl->loader, &hb) != LT_OK) {
+        prof_start(s, r->next_action);
+        lt_status st = lt_loader_next(sl->loader, &hb);
+        prof_stop(s, r->next_action);
+        if (st != LT_OK) {
             host_error("loading %s batch %lld: %s", split_names[sl->split], (long long)r->batches,
                        lt_last_error());
             ok = false;
@@ -181,7 +215,12 @@ static bool eval_loop(session *s, eval_run *r, split_loader *sl, const char *bar
 
 static eval_run make_run(const session *s, lt_split split) {
     const lt_module_desc *m = s->mod;
+    const profiling *p = &s->prof;
     eval_run r = {.k = &kinds[split]};
+    r.step_action = split == LT_SPLIT_VAL ? p->validation_step : split == LT_SPLIT_TEST ? p->test_step
+                                                                                      : p->predict_step;
+    r.next_action = split == LT_SPLIT_VAL ? "[_EvaluationLoop].val_next"
+                    : split == LT_SPLIT_TEST ? "[_EvaluationLoop].test_next" : "[_PredictionLoop].predict_next";
     if (split == LT_SPLIT_VAL) {
         r.step = m->validation_step, r.step_end = m->validation_step_end, r.epoch_end = m->validation_epoch_end;
     } else if (split == LT_SPLIT_TEST) {
@@ -199,7 +238,7 @@ bool run_validation(session *s, split_loader *val) {
         return false;
     return module_hook(s, "on_validation_model_eval", s->mod->on_validation_model_eval) &&
            eval_loop(s, &r, val, NULL) &&
-           module_hook(s, "on_validation_model_train", s->mod->on_validation_model_train);
+           module_override(s, "on_validation_model_train", s->mod->on_validation_model_train);
 }
 
 static const batch_limit *limit_of(const host_config *c, lt_split split) {
@@ -225,8 +264,8 @@ static bool eval_stage(session *s, split_loader *sl, lt_split split) {
     bool ok = module_hook(s, test ? "on_test_model_eval" : "on_validation_model_eval",
                           test ? m->on_test_model_eval : m->on_validation_model_eval) &&
               eval_loop(s, &r, sl, test ? "Testing" : "Validation") &&
-              module_hook(s, test ? "on_test_model_train" : "on_validation_model_train",
-                          test ? m->on_test_model_train : m->on_validation_model_train);
+              module_override(s, test ? "on_test_model_train" : "on_validation_model_train",
+                              test ? m->on_test_model_train : m->on_validation_model_train);
     if (ok) print_results(s, test ? "Test" : "Validate", r.batches, now_seconds() - t0);
     return ok;
 }
@@ -236,7 +275,9 @@ bool run_eval_stage(session *s, lt_split split) {
     split_loader sl = {0};
     const char *prev = s->tr.stage;
     s->tr.stage = stages[split];
-    bool ok = data_setup(s, stages[split]) &&
+    if (s->prof.d) s->prof.stage = stages[split];
+    /* The run's setup hooks ran for its command; test after fit sets the data up for test. */
+    bool ok = (!strcmp(s->cfg->command, stages[split]) || data_setup(s, stages[split])) &&
               open_split(s, split, limit_of(s->cfg, split), true, &sl) &&
               (split == LT_SPLIT_PREDICT || logging_open(s)) && eval_stage(s, &sl, split);
     s->tr.stage = prev;

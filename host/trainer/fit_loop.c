@@ -27,7 +27,7 @@ static bool overfitting(const host_config *c) {
 static bool open_loaders(session *s, fit_state *f) {
     const host_config *c = s->cfg;
     bool overfit = overfitting(c);
-    if (!data_setup(s, "fit") || !open_split(s, LT_SPLIT_TRAIN, &c->limit_train, overfit, &f->train))
+    if (!open_split(s, LT_SPLIT_TRAIN, &c->limit_train, overfit, &f->train))
         return false;
     if (overfit) rank0_printf(s, "Overfitting on %lld training batches: no shuffling, and "
                               "validation reads the same batches\n", (long long)f->train.batches);
@@ -136,8 +136,11 @@ static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, b
     hook_args a = {.batch = &b, .batch_idx = idx};
     lt_tensor_t *loss = NULL;
     int64_t steps_before = s->tr.global_step;
-    if (!hooks_run(s, HOOK_on_train_batch_start, &a) || !training_batch(s, &b, idx, last, &loss))
-        return false;
+    if (!hooks_run(s, HOOK_on_train_batch_start, &a)) return false;
+    prof_start(s, "run_training_batch");
+    bool trained = training_batch(s, &b, idx, last, &loss);
+    prof_stop(s, "run_training_batch");
+    if (!trained) return false;
     if (s->mod->training_epoch_end && !outputs_push(&f->outputs, loss)) return false;
     a.tensor = loss;
     if (!hooks_run(s, HOOK_on_train_batch_end, &a)) return false;
@@ -188,9 +191,12 @@ static bool train_epoch(session *s, fit_state *f) {
     s->pos.epoch_done = false;
     bar_start(s, desc, sl->batches);
     bool ok = lt_loader_start_at(sl->loader, s->tr.current_epoch, seen, sl->batches) == LT_OK;
-    while (ok) {
+    while (ok && seen < sl->batches) {
         const lt_host_batch *hb = NULL;
-        if (lt_loader_next(sl->loader, &hb) != LT_OK) {
+        prof_start(s, "[_TrainingEpochLoop].train_dataloader_next");
+        lt_status st = lt_loader_next(sl->loader, &hb);
+        prof_stop(s, "[_TrainingEpochLoop].train_dataloader_next");
+        if (st != LT_OK) {
             host_error("loading train batch %lld: %s", (long long)seen, lt_last_error());
             ok = false;
         }
@@ -244,7 +250,10 @@ static bool fit_epochs(session *s, fit_state *f) {
         double t0 = now_seconds();
         int64_t b0 = f->total_batch_idx, n0 = f->samples;
         double v0 = f->val_seconds;
-        if (!train_epoch(s, f)) return false;
+        prof_start(s, "run_training_epoch");
+        bool trained = train_epoch(s, f);
+        prof_stop(s, "run_training_epoch");
+        if (!trained) return false;
         double spent = now_seconds() - t0;
         print_epoch_line(s, spent, spent - (f->val_seconds - v0), f->samples - n0,
                          f->total_batch_idx - b0);
@@ -299,6 +308,6 @@ bool run_fit(session *s) {
     lt_loader_free(f.train.loader);
     lt_loader_free(f.val.loader);
     if (ok && s->cfg->test_after_fit && s->mod->test_step)
-        ok = run_eval_stage(s, LT_SPLIT_TEST);
+        ok = profiler_report(s) && run_eval_stage(s, LT_SPLIT_TEST);
     return ok;
 }

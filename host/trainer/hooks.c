@@ -37,10 +37,20 @@ static lt_status call_one(participant *p, hook_id id, const hook_args *a) {
     return LT_OK;
 }
 
-bool participant_hook(participant *p, hook_id id, const hook_args *a) {
-    if (!p->fn[id]) return true;
-    lt_clear_error();
-    lt_status st = call_one(p, id, a);
+/* Profiled whether the participant implements the hook or not, as Lightning times its
+ * callbacks' and LightningModule's default (empty) hooks too. */
+bool participant_hook(session *s, participant *p, hook_id id, const hook_args *a) {
+    /* LightningModule has no sanity-check hooks: time the module's only if it has them */
+    bool timed = p->fn[id] || !p->is_module ||
+                 (id != HOOK_on_sanity_check_start && id != HOOK_on_sanity_check_end);
+    const char *action = timed ? p->action[id] : NULL;
+    prof_start(s, action);
+    lt_status st = LT_OK;
+    if (p->fn[id]) {
+        lt_clear_error();
+        st = call_one(p, id, a);
+    }
+    prof_stop(s, action);
     if (st == LT_OK) return true;
     const char *why = *lt_last_error() ? lt_last_error() : lt_status_str(st);
     host_error("%s%s.%s failed: %s", p->is_module ? "" : "callback ", p->name, hook_info[id].name,
@@ -51,7 +61,7 @@ bool participant_hook(participant *p, hook_id id, const hook_args *a) {
 bool hooks_run(session *s, hook_id id, const hook_args *a) {
     static const hook_args none = {0};
     for (int i = 0; i < s->nparts; i++)
-        if (!participant_hook(&s->parts[i], id, a ? a : &none)) return false;
+        if (!participant_hook(s, &s->parts[i], id, a ? a : &none)) return false;
     return true;
 }
 
@@ -61,19 +71,28 @@ bool hooks_run_train_epoch_end(session *s) {
         for (int i = 0; i < s->nparts; i++) {
             participant *p = &s->parts[i];
             int order = p->is_module ? 1 : p->monitoring ? 2 : 0;
-            if (order == pass && !participant_hook(p, HOOK_on_train_epoch_end, &none)) return false;
+            if (order == pass && !participant_hook(s, p, HOOK_on_train_epoch_end, &none)) return false;
         }
     return true;
 }
 
 bool module_hook(session *s, const char *name, lt_hook_fn fn) {
-    if (!fn) return true;
-    lt_clear_error();
-    lt_status st = fn(s->ctx, lt_ctx_self(s->ctx));
+    const char *action = s->prof.d ? prof_module_action(s, name) : NULL;
+    prof_start(s, action);
+    lt_status st = LT_OK;
+    if (fn) {
+        lt_clear_error();
+        st = fn(s->ctx, lt_ctx_self(s->ctx));
+    }
+    prof_stop(s, action);
     if (st == LT_OK) return true;
     host_error("%s.%s failed: %s", s->mod->name, name,
                *lt_last_error() ? lt_last_error() : lt_status_str(st));
     return false;
+}
+
+bool module_override(session *s, const char *name, lt_hook_fn fn) {
+    return !fn || module_hook(s, name, fn);
 }
 
 bool step_failed(session *s, const char *hook, int64_t batch) {

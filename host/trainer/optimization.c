@@ -34,7 +34,9 @@ static bool check_finite_loss(session *s, lt_tensor_t *loss, int64_t idx) {
 /* training_step, then training_step_end when the module has one. */
 static lt_tensor_t *run_training_step(session *s, const lt_batch_t *b, int64_t idx, bool *failed) {
     lt_clear_error();
+    prof_start(s, s->prof.training_step);
     lt_tensor_t *out = s->mod->training_step(s->ctx, lt_ctx_self(s->ctx), b, idx);
+    prof_stop(s, s->prof.training_step);
     if (!out && lt_last_status() != LT_OK) {
         *failed = !step_failed(s, "training_step", idx);
         return NULL;
@@ -51,8 +53,10 @@ lt_status manual_backward(lt_trainer_t *tr, lt_tensor_t *loss) {
     hook_args a = {.tensor = loss};
     if (!hooks_run(s, HOOK_on_before_backward, &a)) return LT_ERR_STATE;
     lt_clear_error();
+    prof_start(s, s->prof.backward);
     lt_status st = s->mod->backward ? s->mod->backward(s->ctx, lt_ctx_self(s->ctx), loss)
                                     : lt_backward(loss);
+    prof_stop(s, s->prof.backward);
     if (st != LT_OK) {
         if (!*lt_last_error()) lt_set_error(st, "%s.backward failed", s->mod->name);
         return st;
@@ -64,13 +68,15 @@ static bool zero_grad(session *s, lt_optimizer_t *opt) {
     hook_args a = {.opt = opt};
     if (!hooks_run(s, HOOK_on_before_zero_grad, &a)) return false;
     lt_clear_error();
+    prof_start(s, s->prof.optimizer_zero_grad);
     lt_status st = s->mod->optimizer_zero_grad
                        ? s->mod->optimizer_zero_grad(s->ctx, lt_ctx_self(s->ctx), opt)
                        : lt_optimizer_zero_grad(opt);
+    prof_stop(s, s->prof.optimizer_zero_grad);
     return st == LT_OK || step_failed(s, "optimizer_zero_grad", -1);
 }
 
-static bool clip_gradients(session *s, lt_optimizer_t *opt) {
+static bool clip(session *s, lt_optimizer_t *opt) {
     const host_config *c = s->cfg;
     if (c->gradient_clip_val <= 0) return true;
     lt_status st = !strcmp(c->gradient_clip_algorithm, "value")
@@ -80,6 +86,14 @@ static bool clip_gradients(session *s, lt_optimizer_t *opt) {
     host_error("clipping gradients at epoch %lld, global step %lld: %s",
                (long long)s->tr.current_epoch, (long long)s->tr.global_step, lt_last_error());
     return false;
+}
+
+/* Lightning's configure_gradient_clipping (timed on every step, clipping or not). */
+static bool clip_gradients(session *s, lt_optimizer_t *opt) {
+    prof_start(s, s->prof.configure_gradient_clipping);
+    bool ok = clip(s, opt);
+    prof_stop(s, s->prof.configure_gradient_clipping);
+    return ok;
 }
 
 static lt_status closure_run(lt_closure_t *base) {
@@ -105,7 +119,17 @@ static lt_status closure_run(lt_closure_t *base) {
                ? LT_OK : LT_ERR_STATE;
 }
 
+static bool run_optimizer_step(session *s, train_closure *c);
+
+/* Lightning's [LightningModule]X.optimizer_step: the closure and the update. */
 static bool optimizer_step(session *s, train_closure *c) {
+    prof_start(s, s->prof.optimizer_step);
+    bool ok = run_optimizer_step(s, c);
+    prof_stop(s, s->prof.optimizer_step);
+    return ok;
+}
+
+static bool run_optimizer_step(session *s, train_closure *c) {
     const lt_module_desc *m = s->mod;
     lt_clear_error();
     lt_status st;

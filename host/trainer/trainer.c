@@ -20,7 +20,9 @@ void rank0_printf(const session *s, const char *fmt, ...) {
 
 bool data_setup(session *s, const char *stage) {
     lt_clear_error();
+    prof_start(s, s->prof.data_setup);
     lt_status st = s->dm->setup(s->dctx, lt_ctx_self(s->dctx), stage);
+    prof_stop(s, s->prof.data_setup);
     if (st == LT_OK) return true;
     host_error("data plugin %s: setup('%s') failed: %s", s->dm->name, stage,
                *lt_last_error() ? lt_last_error() : lt_status_str(st));
@@ -205,9 +207,14 @@ static bool run_setup(session *s) {
     return ckpt_restore_weights(s);
 }
 
-static void teardown(session *s) {
+/* false when the last profiler report could not be written. */
+static bool teardown(session *s) {
+    prof_start(s, s->prof.data_teardown);
     if (s->dctx && s->dm->teardown) s->dm->teardown(s->dctx, lt_ctx_self(s->dctx));
+    prof_stop(s, s->prof.data_teardown);
     if (s->tr.stage) hooks_run(s, HOOK_teardown, NULL);
+    bool ok = profiler_report(s); /* as Lightning: after the teardown hooks */
+    profiler_close(s);
     logging_close(s);
     for (int i = 0; i < s->nparts; i++) {
         if (s->parts[i].is_module) continue;
@@ -223,6 +230,7 @@ static void teardown(session *s) {
     lt_plugin_close(s->strategy_plugin);
     lt_plugin_close(s->data_plugin);
     lt_plugin_close(s->module_plugin);
+    return ok;
 }
 
 static uint64_t pick_seed(const host_config *c) {
@@ -273,11 +281,13 @@ int trainer_run(const host_config *cfg) {
         return ok ? 0 : 1;
     }
     if (ok) s->tr.stage = cfg->command;
-    ok = ok && run_setup(s);
+    /* The log folder first: a profiler writes its reports there. */
+    ok = ok && (!strcmp(cfg->command, "predict") || logging_open(s)) && profiler_open(s) &&
+         run_setup(s);
     if (ok) announce(s);
     ok = ok && dispatch(s);
+    ok = teardown(s) && ok;
     int code = s->exit_code ? s->exit_code : ok ? 0 : 1;
-    teardown(s);
     free(s);
     return code;
 }

@@ -4,6 +4,7 @@
 #define LTHOST_TRAINER_H
 
 #include <lt/checkpoint.h>
+#include <lt/profiler.h>
 #include <lt/strategy.h>
 #include <time.h>
 
@@ -29,6 +30,7 @@ typedef struct participant {
     void (*fn[HOOK_COUNT])(void);
     lt_plugin_t *plugin;  /* NULL for built-in callbacks */
     bool is_checkpoint;   /* a ModelCheckpoint: the host writes what it plans */
+    const char *action[HOOK_COUNT]; /* profiler action names (with --profiler) */
 } participant;
 
 /* What a hook is called with (only what its signature takes is read). */
@@ -71,6 +73,21 @@ typedef struct log_state {
     int callback_scope[2 * LT_MAX_LOGGED];
 } log_state;
 
+/* --profiler: the plugin and the action names the loops use. */
+typedef struct profiling {
+    lt_plugin_t *plugin;
+    const lt_profiler_desc *d; /* NULL: not profiling */
+    void *st;
+    char dirpath[4096];
+    const char *stage; /* whose report is due: "fit", "test", ... (NULL: none) */
+    char **names; /* interned action names */
+    int nnames, capnames;
+    const char *training_step, *validation_step, *test_step, *predict_step, *backward,
+        *batch_to_device, *optimizer_step, *optimizer_zero_grad, *data_setup, *data_teardown,
+        *configure_gradient_clipping, *on_before_batch_transfer, *transfer_batch_to_device,
+        *on_after_batch_transfer;
+} profiling;
+
 typedef struct session {
     const host_config *cfg;
     lt_plugin_t *module_plugin, *data_plugin, *strategy_plugin;
@@ -101,8 +118,29 @@ typedef struct session {
     bool resuming;          /* fit continues from ckpt's position */
     lt_state_t *resume_loops; /* the checkpoint's loop state, until fit applies it */
     lt_tensor_t *(*forward)(lt_ctx_t *ctx, void *self, lt_tensor_t *x); /* predict's default */
+    profiling prof;
     int exit_code;          /* non-zero overrides the run's 0/1 (signals: 128 + signo) */
 } session;
+
+/* ---- profiling.c ------------------------------------------------------------------ */
+bool profiler_open(session *s);
+/* The profiler's report of the stage that ran (prof.stage), to stdout or
+ * --profiler.filename's file; then no stage is pending. */
+bool profiler_report(session *s);
+void profiler_close(session *s);
+/* "[LightningModule]mlp.<hook>" and "[Strategy]SingleDeviceStrategy.<what>", interned. */
+const char *prof_module_action(session *s, const char *hook);
+/* A run-long copy of the formatted name; the same text always gives the same pointer. */
+const char *prof_intern(session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Forwards liblt's spans (lt_device_set_profiler / lt_loader_set_profiler) to the plugin. */
+void prof_span(void *user, const lt_prof_span *span);
+const char *prof_strategy_action(session *s, const char *what);
+static inline void prof_start(session *s, const char *action) {
+    if (s->prof.d && action) s->prof.d->start(s->prof.st, action, lt_prof_now_ns());
+}
+static inline void prof_stop(session *s, const char *action) {
+    if (s->prof.d && action) s->prof.d->stop(s->prof.st, action, lt_prof_now_ns());
+}
 
 /* ---- checkpoint.c ------------------------------------------------------------------ */
 /* Resolve and open --ckpt_path (PATH, last, best) before the contexts exist. */
@@ -119,6 +157,8 @@ void ckpt_restore_metrics(session *s);
 bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n);
 /* Capture the run's state once and write it atomically to each path. */
 bool checkpoint_write(session *s, const char *const *paths, int n);
+/* Lightning's state_key of callback participant i (checkpoint sections, profiler names). */
+void callback_state_key(const session *s, int i, char *out, size_t n);
 /* Write what ModelCheckpoint callbacks planned (at a consistent point of fit). */
 bool checkpoints_flush(session *s);
 /* fit: catch SIGTERM / SIGINT; a caught signal is acted on between batches. */
@@ -134,9 +174,11 @@ bool hooks_run(session *s, hook_id id, const hook_args *a);
 /* on_train_epoch_end: plain callbacks, the module, then monitoring callbacks. */
 bool hooks_run_train_epoch_end(session *s);
 /* Hook id of one participant (the state hooks are called one by one). */
-bool participant_hook(participant *p, hook_id id, const hook_args *a);
+bool participant_hook(session *s, participant *p, hook_id id, const hook_args *a);
 /* A module-only hook (lt_hook_fn). */
 bool module_hook(session *s, const char *name, lt_hook_fn fn);
+/* A module hook Lightning calls only when the module overrides it (on_*_model_train). */
+bool module_override(session *s, const char *name, lt_hook_fn fn);
 /* Report a failed module hook or step: "mlp.training_step failed at ...". */
 bool step_failed(session *s, const char *hook, int64_t batch);
 

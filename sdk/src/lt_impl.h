@@ -4,6 +4,7 @@
 
 #include <lt/accelerator.h>
 #include <lt/lt.h>
+#include <lt/profiler.h>
 
 /* ---- devices and the caching allocator ------------------------------------------ */
 
@@ -36,12 +37,39 @@ struct lt_device {
     lt_plugin_t *plugin;
     lt_pool pool;
     lt_storage *spare_storage; /* unused storage headers */
+    lt_prof_span_fn prof_fn;   /* per-op spans (lt_device_set_profiler); NULL: off */
+    void *prof_user;
 };
 
 /* A storage of nbytes from dev's pool (refcount 1); NULL + error when out of memory. */
 lt_storage *lt__storage_new(lt_device_t *dev, size_t nbytes);
 void lt__storage_retain(lt_storage *s);
 void lt__storage_release(lt_storage *s);
+
+/* ---- per-op profiling -------------------------------------------------------------
+ *
+ *     lt_device_t *dev = lt__dev(x);
+ *     uint64_t t0 = LT_PROF_BEGIN(dev);
+ *     dev->k.gemm(...);
+ *     LT_PROF_END(dev, t0, "matmul", 2.0 * m * n * k, 4.0 * (m * k + k * n + m * n));
+ *
+ * With no profiler set each is one well-predicted branch: no clock is read and the
+ * flops/bytes expressions are not evaluated. A span covers one kernel call (or a few
+ * that make one logical op); spans never nest, so their times add up. Names and the
+ * FLOP/byte formulas are listed in core/prof.c; bytes are the logical traffic
+ * (each input read once, each output written once, 4 bytes a float, 8 an index). */
+#define LT_PROF_BEGIN(dev) ((dev)->prof_fn ? lt_prof_now_ns() : 0)
+/* Tests t0, already in a register, rather than loading prof_fn again. */
+#define LT_PROF_END(dev, t0, name, flops, bytes)                                         \
+    do {                                                                                 \
+        if (__builtin_expect((t0) != 0, 0))                                              \
+            lt__prof_emit((dev), (t0), (name), (double)(flops), (double)(bytes));        \
+    } while (0)
+/* Wait for the device (kernels may be asynchronous), then send the span to prof_fn
+ * (unless it was unset since LT_PROF_BEGIN). */
+void lt__prof_emit(lt_device_t *dev, uint64_t t0, const char *name, double flops, double bytes);
+/* 4 bytes per float, as a double so that sizes never overflow. */
+#define LT_F32B(n) (4.0 * (double)(n))
 
 /* ---- tensors and arenas ---------------------------------------------------------- */
 
@@ -127,8 +155,9 @@ lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tens
 void lt__accum_grad(lt_tensor_t *t, lt_tensor_t *g);
 /* g summed down to shape (ndim, shape) (PyTorch's sum_to_size). */
 lt_tensor_t *lt__sum_to(lt_tensor_t *g, int ndim, const int64_t *shape);
-/* (M,K)x(K,N) with transposes, no recording: used by matmul's backward. */
-lt_tensor_t *lt__gemm(lt_tensor_t *a, bool ta, lt_tensor_t *b, bool tb);
+/* (M,K)x(K,N) with transposes, no recording: used by matmul's backward; `name` is the
+ * profiler span's ("matmul", "matmul_backward", ...). */
+lt_tensor_t *lt__gemm(lt_tensor_t *a, bool ta, lt_tensor_t *b, bool tb, const char *name);
 
 /* ---- parameters (shared by ctx and optimizers) ----------------------------------- */
 

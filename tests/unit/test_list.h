@@ -13,4 +13,5 @@
     X(plugin) \
     X(config) \
     X(loggers) \
-    X(checkpoint)
+    X(checkpoint) \
+    X(prof)

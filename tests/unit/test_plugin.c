@@ -230,8 +230,8 @@ START_TEST(opens_profiler_and_runs_it) {
     const lt_profiler_desc *d = lt_plugin_desc(p);
     void *st = NULL;
     ck_assert_int_eq(d->init(NULL, &st), LT_OK);
-    d->start(st, "run_training_epoch");
-    d->stop(st, "run_training_epoch");
+    d->start(st, "run_training_epoch", 1);
+    d->stop(st, "run_training_epoch", 2);
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);

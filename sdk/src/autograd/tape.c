@@ -26,6 +26,14 @@ lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tens
     return n;
 }
 
+/* r = g viewed as (outer, mid, inner) summed over mid: one step of lt__sum_to. */
+static void reduce_grad(lt_tensor_t *g, int64_t outer, int64_t mid, lt_tensor_t *r) {
+    lt_device_t *dev = lt__dev(g);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.reduce_sum(dev->state, outer, mid, r->numel / outer, lt__f32(g), 1.0f, lt__f32(r));
+    LT_PROF_END(dev, t0, "sum_to_size", g->numel, LT_F32B(g->numel + r->numel));
+}
+
 lt_tensor_t *lt__sum_to(lt_tensor_t *g, int ndim, const int64_t *shape) {
     if (!g) return NULL;
     int lead = g->ndim - ndim;
@@ -34,7 +42,7 @@ lt_tensor_t *lt__sum_to(lt_tensor_t *g, int ndim, const int64_t *shape) {
         for (int i = 0; i < lead; i++) mid *= g->shape[i];
         lt_tensor_t *r = lt__tensor_new(g->arena, LT_F32, g->ndim - lead, g->shape + lead);
         if (!r) return NULL;
-        LT_K(g).reduce_sum(LT_KST(g), 1, mid, r->numel, lt__f32(g), 1.0f, lt__f32(r));
+        reduce_grad(g, 1, mid, r);
         g = r;
     }
     for (int d = 0; d < ndim; d++) {
@@ -46,7 +54,7 @@ lt_tensor_t *lt__sum_to(lt_tensor_t *g, int ndim, const int64_t *shape) {
         for (int i = 0; i < g->ndim; i++) rshape[i] = i == d ? 1 : g->shape[i];
         lt_tensor_t *r = lt__tensor_new(g->arena, LT_F32, g->ndim, rshape);
         if (!r) return NULL;
-        LT_K(g).reduce_sum(LT_KST(g), outer, g->shape[d], inner, lt__f32(g), 1.0f, lt__f32(r));
+        reduce_grad(g, outer, g->shape[d], r);
         g = r;
     }
     return g;
@@ -57,7 +65,10 @@ lt_status lt__zero_grad(lt_tensor_t *t) {
         t->grad = lt__tensor_new_persistent(t->arena, LT_F32, t->ndim, t->shape);
         if (!t->grad) return lt_last_status();
     }
-    LT_K(t).fill(LT_KST(t), t->grad->numel, 0.0f, lt__f32(t->grad));
+    lt_device_t *dev = lt__dev(t);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.fill(dev->state, t->grad->numel, 0.0f, lt__f32(t->grad));
+    LT_PROF_END(dev, t0, "zero_grad", 0, LT_F32B(t->grad->numel));
     return LT_OK;
 }
 
@@ -67,8 +78,11 @@ void lt__accum_grad(lt_tensor_t *t, lt_tensor_t *g) {
     if (!g) return;
     if (t->persistent) { /* a parameter: accumulate in place into its long-lived grad */
         if (!t->grad && lt__zero_grad(t) != LT_OK) return;
-        LT_K(t).binary(LT_KST(t), LT_BIN_ADD, t->numel, lt__f32(t->grad), lt__f32(g),
-                       lt__f32(t->grad), NULL);
+        lt_device_t *dev = lt__dev(t);
+        uint64_t t0 = LT_PROF_BEGIN(dev);
+        dev->k.binary(dev->state, LT_BIN_ADD, t->numel, lt__f32(t->grad), lt__f32(g),
+                      lt__f32(t->grad), NULL);
+        LT_PROF_END(dev, t0, "accumulate_grad", t->numel, LT_F32B(3 * t->numel));
     } else if (!t->grad) {
         t->grad = g; /* may be shared with another input: never modified in place */
     } else {

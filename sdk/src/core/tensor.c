@@ -100,14 +100,19 @@ lt_tensor_t *lt_zeros(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *shape
     lt_tensor_t *t = lt__tensor_new(a, dt, ndim, shape);
     if (!t) return NULL;
     /* All-zero bits are 0 for both float32 and int64. */
-    a->dev->k.fill(a->dev->state, t->numel * (int64_t)(lt__dtype_size(dt) / 4), 0.0f,
-                   (float *)lt__data(t));
+    int64_t words = t->numel * (int64_t)(lt__dtype_size(dt) / 4);
+    uint64_t t0 = LT_PROF_BEGIN(a->dev);
+    a->dev->k.fill(a->dev->state, words, 0.0f, (float *)lt__data(t));
+    LT_PROF_END(a->dev, t0, "fill", 0, LT_F32B(words));
     return t;
 }
 
 lt_tensor_t *lt_full(lt_arena_t *a, int ndim, const int64_t *shape, float value) {
     lt_tensor_t *t = lt__tensor_new(a, LT_F32, ndim, shape);
-    if (t) a->dev->k.fill(a->dev->state, t->numel, value, lt__f32(t));
+    if (!t) return NULL;
+    uint64_t t0 = LT_PROF_BEGIN(a->dev);
+    a->dev->k.fill(a->dev->state, t->numel, value, lt__f32(t));
+    LT_PROF_END(a->dev, t0, "fill", 0, LT_F32B(t->numel));
     return t;
 }
 
@@ -118,8 +123,7 @@ lt_tensor_t *lt_from_host(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *s
         return NULL;
     }
     lt_tensor_t *t = lt__tensor_new(a, dt, ndim, shape);
-    if (t) a->dev->k.memcpy_h2d(a->dev->state, lt__data(t), data,
-                                (size_t)t->numel * lt__dtype_size(dt));
+    if (t) lt_from_host_into(t, data, (size_t)t->numel * lt__dtype_size(dt));
     return t;
 }
 
@@ -132,7 +136,10 @@ lt_status lt_from_host_into(lt_tensor_t *t, const void *src, size_t nbytes) {
     if (!t->st)
         return lt_set_error(LT_ERR_STATE, "lt_from_host_into: the tensor has no memory yet "
                             "(a parameter before lt_ctx_materialize)");
-    lt__dev(t)->k.memcpy_h2d(LT_KST(t), lt__data(t), src, need);
+    lt_device_t *dev = lt__dev(t);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.memcpy_h2d(dev->state, lt__data(t), src, need);
+    LT_PROF_END(dev, t0, "memcpy_h2d", 0, (double)need);
     return LT_OK;
 }
 
@@ -142,7 +149,10 @@ lt_status lt_to_host(const lt_tensor_t *t, void *dst, size_t nbytes) {
     if (nbytes != need)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_to_host: tensor has %zu bytes, buffer %zu",
                             need, nbytes);
-    lt__dev(t)->k.memcpy_d2h(LT_KST(t), dst, lt__data(t), need);
+    lt_device_t *dev = lt__dev(t);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.memcpy_d2h(dev->state, dst, lt__data(t), need);
+    LT_PROF_END(dev, t0, "memcpy_d2h", 0, (double)need);
     return LT_OK;
 }
 
@@ -214,8 +224,11 @@ lt_tensor_t *lt_keep(const lt_tensor_t *t) {
     if (!t) return NULL;
     lt_tensor_t *k = lt__tensor_new_persistent(t->arena, t->dtype, t->ndim, t->shape);
     if (!k) return NULL;
-    lt__dev(t)->k.memcpy_d2d(LT_KST(t), lt__data(k), lt__data(t),
-                             (size_t)t->numel * lt__dtype_size(t->dtype));
+    size_t nbytes = (size_t)t->numel * lt__dtype_size(t->dtype);
+    lt_device_t *dev = lt__dev(t);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.memcpy_d2d(dev->state, lt__data(k), lt__data(t), nbytes);
+    LT_PROF_END(dev, t0, "copy", 0, 2.0 * (double)nbytes);
     return k;
 }
 

@@ -10,6 +10,11 @@
 
 typedef enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY } slot_state;
 
+typedef struct lt_prof_hook {
+    lt_prof_span_fn fn; /* NULL: no spans */
+    void *user;
+} lt_prof_hook;
+
 typedef struct slot {
     slot_state state;
     lt_host_batch hb;
@@ -38,6 +43,8 @@ struct lt_loader {
     int64_t next_deliver; /* next batch the trainer gets */
     int held;             /* slot the trainer holds, or -1 */
     bool stop;
+    int workers_named;    /* workers that took their span tid (1, 2, ...) */
+    lt_prof_hook prof;    /* batch-fill spans; read under mu by whoever claims a batch */
 };
 
 static lt_status check_shape(const char *what, int ndim, const int64_t *shape) {
@@ -81,21 +88,34 @@ static lt_status check_args(const lt_dataset *ds, const lt_loader_opts *o) {
     return check_dataset(ds);
 }
 
-/* Fill slot s with batch b (called without the lock held). */
-static void fill_slot(lt_loader_t *l, slot *s, int64_t b) {
+/* The span of one batch fill: bytes are what the dataset wrote into the buffers. */
+static void report_fill(const lt_loader_t *l, lt_prof_hook hook, int tid, uint64_t t0,
+                        int64_t n) {
+    double bytes = (double)n * ((double)l->x_elems * sizeof(float) + (double)l->y_bytes);
+    lt_prof_span sp = {.name = "[_DataLoader].fill_batch", .kind = "data", .start_ns = t0,
+                       .end_ns = lt_prof_now_ns(), .flops = 0.0, .bytes = bytes, .tid = tid};
+    hook.fn(hook.user, &sp);
+}
+
+/* Fill slot s with batch b (called without the lock held, with the hook read under it);
+ * tid names the thread in its span: 0 the caller's, 1 + i worker i. */
+static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook hook) {
     int64_t first = b * l->o.batch_size, n = l->ds.length - first;
     if (n > l->o.batch_size) n = l->o.batch_size;
     s->hb.n = n;
     s->hb.index = b;
+    uint64_t t0 = hook.fn ? lt_prof_now_ns() : 0;
     lt_clear_error();
     s->status = l->ds.fill(l->ds.user, l->order + first, n, s->hb.x, s->hb.y);
     if (s->status != LT_OK)
         snprintf(s->err, sizeof s->err, "%s", *lt_last_error() ? lt_last_error() : lt_status_str(s->status));
+    if (hook.fn) report_fill(l, hook, tid, t0, n);
 }
 
 static void *worker_main(void *arg) {
     lt_loader_t *l = arg;
     pthread_mutex_lock(&l->mu);
+    int tid = ++l->workers_named;
     while (!l->stop) {
         int64_t b = l->next_claim;
         slot *s = &l->slots[b % l->nslots];
@@ -107,8 +127,9 @@ static void *worker_main(void *arg) {
         }
         l->next_claim++;
         s->state = SLOT_FILLING;
+        lt_prof_hook hook = l->prof;
         pthread_mutex_unlock(&l->mu);
-        fill_slot(l, s, b);
+        fill_slot(l, s, b, tid, hook);
         pthread_mutex_lock(&l->mu);
         s->state = SLOT_READY;
         if (l->ready_waiters) pthread_cond_broadcast(&l->ready);
@@ -208,20 +229,25 @@ lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
     return lt_loader_start_at(l, epoch, 0, max_batches);
 }
 
+/* Wait (holding mu) until no batch is being filled. */
+static void wait_fills(lt_loader_t *l) {
+    for (;;) {
+        bool filling = false;
+        for (int i = 0; i < l->nslots; i++) filling |= l->slots[i].state == SLOT_FILLING;
+        if (!filling) return;
+        l->ready_waiters++;
+        pthread_cond_wait(&l->ready, &l->mu);
+        l->ready_waiters--;
+    }
+}
+
 lt_status lt_loader_start_at(lt_loader_t *l, int64_t epoch, int64_t first, int64_t max_batches) {
     if (!l) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start: loader is NULL");
     if (first < 0) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start_at: first batch %lld < 0",
                                        (long long)first);
     pthread_mutex_lock(&l->mu);
     l->limit = 0; /* stop claims, then wait for fills of the old epoch to land */
-    for (;;) {
-        bool filling = false;
-        for (int i = 0; i < l->nslots; i++) filling |= l->slots[i].state == SLOT_FILLING;
-        if (!filling) break;
-        l->ready_waiters++;
-        pthread_cond_wait(&l->ready, &l->mu);
-        l->ready_waiters--;
-    }
+    wait_fills(l);
     for (int i = 0; i < l->nslots; i++) l->slots[i].state = SLOT_EMPTY;
     if (l->o.shuffle) {
         lt_rng_t r = lt_rng_make(l->seed, (uint64_t)epoch);
@@ -256,8 +282,9 @@ lt_status lt_loader_next(lt_loader_t *l, const lt_host_batch **out) {
     slot *s = &l->slots[i];
     if (l->nthreads == 0) {
         s->state = SLOT_FILLING;
+        lt_prof_hook hook = l->prof;
         pthread_mutex_unlock(&l->mu);
-        fill_slot(l, s, b);
+        fill_slot(l, s, b, 0, hook);
         pthread_mutex_lock(&l->mu);
         s->state = SLOT_READY;
     }
@@ -274,6 +301,16 @@ lt_status lt_loader_next(lt_loader_t *l, const lt_host_batch **out) {
     if (st != LT_OK) return lt_set_error(st, "%s", s->err);
     *out = &s->hb;
     return LT_OK;
+}
+
+void lt_loader_set_profiler(lt_loader_t *l, lt_prof_span_fn fn, void *user) {
+    if (!l) return;
+    pthread_mutex_lock(&l->mu);
+    /* Fills in flight took the old hook: once they land, nothing calls it again, so a
+     * caller may free the profiler as soon as this returns. */
+    wait_fills(l);
+    l->prof = (lt_prof_hook){fn, user};
+    pthread_mutex_unlock(&l->mu);
 }
 
 void lt_loader_free(lt_loader_t *l) {

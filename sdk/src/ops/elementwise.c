@@ -1,6 +1,7 @@
 /* Elementwise ops with PyTorch broadcasting, and their backward formulas written with
  * the same front-end ops (so every accelerator gets autograd for free). */
 #include <stdio.h>
+#include <string.h>
 
 #include "lt_impl.h"
 
@@ -30,6 +31,26 @@ static bool broadcast(const lt_tensor_t *a, const lt_tensor_t *b, const char *op
     return true;
 }
 
+/* ---- profiler span names, by kernel op ---------------------------------------------- */
+
+static const char *const binary_names[LT_BIN_COUNT] = {
+    [LT_BIN_ADD] = "add", [LT_BIN_SUB] = "sub", [LT_BIN_MUL] = "mul", [LT_BIN_DIV] = "div",
+    [LT_BIN_RELU_BWD] = "relu_backward", [LT_BIN_GELU_BWD] = "gelu_backward",
+    [LT_BIN_TANH_BWD] = "tanh_backward", [LT_BIN_SIGMOID_BWD] = "sigmoid_backward",
+};
+static const char *const unary_names[LT_UN_COUNT] = {
+    [LT_UN_NEG] = "neg", [LT_UN_RELU] = "relu", [LT_UN_GELU] = "gelu", [LT_UN_TANH] = "tanh",
+    [LT_UN_SIGMOID] = "sigmoid", [LT_UN_EXP] = "exp", [LT_UN_LOG] = "log",
+    [LT_UN_SQRT] = "sqrt", [LT_UN_SQUARE] = "square",
+};
+
+/* "lt_scale" -> "scale": the span of a public op is its name without the prefix. */
+static const char *span_name(const char *api) {
+    return strncmp(api, "lt_", 3) == 0 ? api + 3 : api;
+}
+
+/* ---- ops ------------------------------------------------------------------------------ */
+
 /* out = op(a, b) with broadcasting; records bw when given. */
 static lt_tensor_t *binary_op(lt_tensor_t *a, lt_tensor_t *b, lt_binary_op op, const char *name,
                               lt_backward_fn bw) {
@@ -40,8 +61,11 @@ static lt_tensor_t *binary_op(lt_tensor_t *a, lt_tensor_t *b, lt_binary_op op, c
     lt_tensor_t *out = same ? lt__tensor_new(a->arena, LT_F32, a->ndim, a->shape)
                             : lt__tensor_new(a->arena, LT_F32, bc.ndim, bc.shape);
     if (!out) return NULL;
-    LT_K(a).binary(LT_KST(a), op, out->numel, lt__f32(a), lt__f32(b), lt__f32(out),
-                   same ? NULL : &bc);
+    lt_device_t *dev = lt__dev(a);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.binary(dev->state, op, out->numel, lt__f32(a), lt__f32(b), lt__f32(out),
+                  same ? NULL : &bc);
+    LT_PROF_END(dev, t0, binary_names[op], out->numel, LT_F32B(a->numel + b->numel + out->numel));
     if (bw) lt__record(out, bw, a, b, NULL);
     return out;
 }
@@ -50,7 +74,10 @@ static lt_tensor_t *unary_op(lt_tensor_t *x, lt_unary_op op, const char *name, l
     if (!lt__check_f32(x, name)) return NULL;
     lt_tensor_t *out = lt__tensor_new(x->arena, LT_F32, x->ndim, x->shape);
     if (!out) return NULL;
-    LT_K(x).unary(LT_KST(x), op, x->numel, lt__f32(x), lt__f32(out));
+    lt_device_t *dev = lt__dev(x);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.unary(dev->state, op, x->numel, lt__f32(x), lt__f32(out));
+    LT_PROF_END(dev, t0, unary_names[op], x->numel, LT_F32B(2 * x->numel));
     if (bw) lt__record(out, bw, x, NULL, NULL);
     return out;
 }
@@ -60,7 +87,10 @@ static lt_tensor_t *affine_op(lt_tensor_t *x, float alpha, float beta, const cha
     if (!lt__check_f32(x, name)) return NULL;
     lt_tensor_t *out = lt__tensor_new(x->arena, LT_F32, x->ndim, x->shape);
     if (!out) return NULL;
-    LT_K(x).affine(LT_KST(x), x->numel, lt__f32(x), alpha, beta, lt__f32(out));
+    lt_device_t *dev = lt__dev(x);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.affine(dev->state, x->numel, lt__f32(x), alpha, beta, lt__f32(out));
+    LT_PROF_END(dev, t0, span_name(name), 2.0 * x->numel, LT_F32B(2 * x->numel));
     lt_node *n = bw ? lt__record(out, bw, x, NULL, NULL) : NULL;
     if (n) n->s = alpha;
     return out;

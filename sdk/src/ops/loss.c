@@ -1,6 +1,11 @@
 /* Softmax family, losses and metrics (last dimension = classes). */
 #include "lt_impl.h"
 
+/* FLOPs per element, for the profiler: max, subtract, exp, sum, divide (or log and
+ * subtract), and for the backward multiply, sum, subtract, multiply. */
+#define SOFTMAX_FLOPS 5.0
+#define SOFTMAX_BWD_FLOPS 4.0
+
 static bool rows_cols(const lt_tensor_t *x, const char *name, int64_t *rows, int64_t *cols) {
     if (!lt__check_f32(x, name)) return false;
     if (x->ndim < 1 || x->shape[x->ndim - 1] == 0) {
@@ -16,8 +21,13 @@ static void softmax_bw(lt_node *n, lt_tensor_t *g) {
     lt_tensor_t *x = n->in[0], *dx = lt__tensor_new(g->arena, LT_F32, x->ndim, x->shape);
     if (!dx) return;
     int64_t cols = x->shape[x->ndim - 1], rows = x->numel / cols;
-    if (n->i) LT_K(g).log_softmax_bwd(LT_KST(g), rows, cols, lt__f32(n->out), lt__f32(g), lt__f32(dx));
-    else LT_K(g).softmax_bwd(LT_KST(g), rows, cols, lt__f32(n->out), lt__f32(g), lt__f32(dx));
+    lt_device_t *dev = lt__dev(g);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    const float *y = lt__f32(n->out), *dy = lt__f32(g);
+    if (n->i) dev->k.log_softmax_bwd(dev->state, rows, cols, y, dy, lt__f32(dx));
+    else dev->k.softmax_bwd(dev->state, rows, cols, y, dy, lt__f32(dx));
+    LT_PROF_END(dev, t0, n->i ? "log_softmax_backward" : "softmax_backward",
+                SOFTMAX_BWD_FLOPS * x->numel, LT_F32B(3 * x->numel));
     lt__accum_grad(x, dx);
 }
 
@@ -26,8 +36,12 @@ static lt_tensor_t *softmax_op(lt_tensor_t *x, bool log, const char *name) {
     if (!rows_cols(x, name, &rows, &cols)) return NULL;
     lt_tensor_t *y = lt__tensor_new(x->arena, LT_F32, x->ndim, x->shape);
     if (!y) return NULL;
-    if (log) LT_K(x).log_softmax(LT_KST(x), rows, cols, lt__f32(x), lt__f32(y));
-    else LT_K(x).softmax(LT_KST(x), rows, cols, lt__f32(x), lt__f32(y));
+    lt_device_t *dev = lt__dev(x);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    if (log) dev->k.log_softmax(dev->state, rows, cols, lt__f32(x), lt__f32(y));
+    else dev->k.softmax(dev->state, rows, cols, lt__f32(x), lt__f32(y));
+    LT_PROF_END(dev, t0, log ? "log_softmax" : "softmax", SOFTMAX_FLOPS * x->numel,
+                LT_F32B(2 * x->numel));
     lt_node *n = lt__record(y, softmax_bw, x, NULL, NULL);
     if (n) n->i = log;
     return y;
@@ -56,8 +70,13 @@ static bool check_labels(const lt_tensor_t *logits, const lt_tensor_t *labels, c
 static void cross_entropy_bw(lt_node *n, lt_tensor_t *g) {
     lt_tensor_t *x = n->in[0], *dx = lt__tensor_new(g->arena, LT_F32, x->ndim, x->shape);
     if (!dx) return;
-    LT_K(g).cross_entropy_bwd(LT_KST(g), x->shape[0], x->shape[1], lt__f32(n->saved),
-                              (const int64_t *)lt__data(n->in[1]), lt__f32(g), lt__f32(dx));
+    lt_device_t *dev = lt__dev(g);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.cross_entropy_bwd(dev->state, x->shape[0], x->shape[1], lt__f32(n->saved),
+                             (const int64_t *)lt__data(n->in[1]), lt__f32(g), lt__f32(dx));
+    /* prob - onehot, times the row's gradient; reads prob, labels, dloss, writes dx */
+    LT_PROF_END(dev, t0, "cross_entropy_backward", 2.0 * x->numel,
+                LT_F32B(2 * x->numel + x->shape[0]) + 8.0 * x->shape[0]);
     lt__accum_grad(x, dx);
 }
 
@@ -67,9 +86,15 @@ lt_tensor_t *lt_cross_entropy(lt_tensor_t *logits, lt_tensor_t *labels) {
     lt_tensor_t *loss = lt__tensor_new(logits->arena, LT_F32, 1, &rows);
     lt_tensor_t *prob = lt__tensor_new(logits->arena, LT_F32, 2, logits->shape);
     if (!loss || !prob) return NULL;
-    int64_t bad = LT_K(logits).cross_entropy(LT_KST(logits), rows, cols, lt__f32(logits),
-                                             (const int64_t *)lt__data(labels), lt__f32(loss),
-                                             lt__f32(prob));
+    lt_device_t *dev = lt__dev(logits);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    int64_t bad = dev->k.cross_entropy(dev->state, rows, cols, lt__f32(logits),
+                                       (const int64_t *)lt__data(labels), lt__f32(loss),
+                                       lt__f32(prob));
+    /* a softmax per row plus picking the label's log; reads logits and labels, writes
+     * prob and the per-row loss */
+    LT_PROF_END(dev, t0, "cross_entropy", SOFTMAX_FLOPS * logits->numel + rows,
+                LT_F32B(2 * logits->numel + rows) + 8.0 * rows);
     if (bad >= 0) {
         int64_t label = -1;
         LT_K(labels).memcpy_d2h(LT_KST(labels), &label, (const int64_t *)lt__data(labels) + bad,
@@ -99,7 +124,11 @@ lt_tensor_t *lt_argmax(lt_tensor_t *x) {
     int64_t rows, cols;
     if (!rows_cols(x, "lt_argmax", &rows, &cols)) return NULL;
     lt_tensor_t *idx = lt__tensor_new(x->arena, LT_I64, x->ndim - 1, x->shape);
-    if (idx) LT_K(x).argmax(LT_KST(x), rows, cols, lt__f32(x), (int64_t *)lt__data(idx));
+    if (!idx) return NULL;
+    lt_device_t *dev = lt__dev(x);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.argmax(dev->state, rows, cols, lt__f32(x), (int64_t *)lt__data(idx));
+    LT_PROF_END(dev, t0, "argmax", x->numel, LT_F32B(x->numel) + 8.0 * rows);
     return idx;
 }
 
@@ -109,7 +138,10 @@ lt_tensor_t *lt_accuracy(lt_tensor_t *logits, lt_tensor_t *labels) {
     if (!pred) return NULL;
     lt_tensor_t *hit = lt__tensor_new(logits->arena, LT_F32, 1, labels->shape);
     if (!hit) return NULL;
-    LT_K(labels).eq_i64(LT_KST(labels), hit->numel, (const int64_t *)lt__data(pred),
-                        (const int64_t *)lt__data(labels), lt__f32(hit));
+    lt_device_t *dev = lt__dev(labels);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.eq_i64(dev->state, hit->numel, (const int64_t *)lt__data(pred),
+                  (const int64_t *)lt__data(labels), lt__f32(hit));
+    LT_PROF_END(dev, t0, "eq", hit->numel, 16.0 * hit->numel + LT_F32B(hit->numel));
     return lt_mean(hit); /* hit needs no grad, so nothing is recorded */
 }

@@ -1,23 +1,33 @@
 /* Matrix products: matmul and linear (x W^T + b), with backward. */
 #include "lt_impl.h"
 
+/* FLOPs and bytes of C(M,N) = op(A) op(B) (+ C when accumulating). */
+static double gemm_flops(int64_t m, int64_t n, int64_t k) { return 2.0 * m * n * k; }
+static double gemm_bytes(int64_t m, int64_t n, int64_t k, bool accumulate) {
+    return LT_F32B(m * k + k * n + m * n) + (accumulate ? LT_F32B(m * n) : 0.0);
+}
+
 /* op(a) (M, K) @ op(b) (K, N) -> (M, N); a and b are 2-D, stored transposed when t*. */
-lt_tensor_t *lt__gemm(lt_tensor_t *a, bool ta, lt_tensor_t *b, bool tb) {
+lt_tensor_t *lt__gemm(lt_tensor_t *a, bool ta, lt_tensor_t *b, bool tb, const char *name) {
     if (!a || !b) return NULL;
     int64_t m = ta ? a->shape[1] : a->shape[0], k = ta ? a->shape[0] : a->shape[1];
     int64_t n = tb ? b->shape[0] : b->shape[1];
     int64_t shape[2] = {m, n};
     lt_tensor_t *c = lt__tensor_new(a->arena, LT_F32, 2, shape);
     if (!c) return NULL;
-    LT_K(a).gemm(LT_KST(a), ta, tb, m, n, k, 1.0f, lt__f32(a), a->shape[1], lt__f32(b),
-                 b->shape[1], 0.0f, lt__f32(c), n);
+    lt_device_t *dev = lt__dev(a);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.gemm(dev->state, ta, tb, m, n, k, 1.0f, lt__f32(a), a->shape[1], lt__f32(b),
+                b->shape[1], 0.0f, lt__f32(c), n);
+    LT_PROF_END(dev, t0, name, gemm_flops(m, n, k), gemm_bytes(m, n, k, false));
     return c;
 }
 
 static void matmul_bw(lt_node *n, lt_tensor_t *g) {
     lt_tensor_t *a = n->in[0], *b = n->in[1];
-    if (a->requires_grad) lt__accum_grad(a, lt__gemm(g, false, b, true)); /* g b^T */
-    if (b->requires_grad) lt__accum_grad(b, lt__gemm(a, true, g, false)); /* a^T g */
+    const char *name = "matmul_backward";
+    if (a->requires_grad) lt__accum_grad(a, lt__gemm(g, false, b, true, name)); /* g b^T */
+    if (b->requires_grad) lt__accum_grad(b, lt__gemm(a, true, g, false, name)); /* a^T g */
 }
 
 lt_tensor_t *lt_matmul(lt_tensor_t *a, lt_tensor_t *b) {
@@ -28,7 +38,7 @@ lt_tensor_t *lt_matmul(lt_tensor_t *a, lt_tensor_t *b) {
                      lt__shape_str(a, sa, sizeof sa), lt__shape_str(b, sb, sizeof sb));
         return NULL;
     }
-    lt_tensor_t *c = lt__gemm(a, false, b, false);
+    lt_tensor_t *c = lt__gemm(a, false, b, false, "matmul");
     if (c) lt__record(c, matmul_bw, a, b, NULL);
     return c;
 }
@@ -36,10 +46,14 @@ lt_tensor_t *lt_matmul(lt_tensor_t *a, lt_tensor_t *b) {
 /* A parameter's gradient is accumulated by the GEMM itself (beta = 1): no temporary. */
 static void weight_grad(lt_tensor_t *w, lt_tensor_t *g2, lt_tensor_t *x2) {
     if (w->persistent && (w->grad || lt__zero_grad(w) == LT_OK)) {
-        LT_K(w).gemm(LT_KST(w), 1, 0, w->shape[0], w->shape[1], g2->shape[0], 1.0f, lt__f32(g2),
-                     g2->shape[1], lt__f32(x2), x2->shape[1], 1.0f, lt__f32(w->grad), w->shape[1]);
+        int64_t m = w->shape[0], n = w->shape[1], k = g2->shape[0];
+        lt_device_t *dev = lt__dev(w);
+        uint64_t t0 = LT_PROF_BEGIN(dev);
+        dev->k.gemm(dev->state, 1, 0, m, n, k, 1.0f, lt__f32(g2), g2->shape[1], lt__f32(x2),
+                    x2->shape[1], 1.0f, lt__f32(w->grad), n);
+        LT_PROF_END(dev, t0, "linear_backward", gemm_flops(m, n, k), gemm_bytes(m, n, k, true));
     } else {
-        lt__accum_grad(w, lt__gemm(g2, true, x2, false));
+        lt__accum_grad(w, lt__gemm(g2, true, x2, false, "linear_backward"));
     }
 }
 
@@ -50,14 +64,18 @@ static void linear_bw(lt_node *n, lt_tensor_t *g) {
     lt_tensor_t *g2 = lt_reshape(g, 2, g2s);
     if (!g2) return;
     if (x->requires_grad) {
-        lt_tensor_t *dx = lt__gemm(g2, false, w, false); /* (rows, out) @ (out, in) */
+        /* (rows, out) @ (out, in) */
+        lt_tensor_t *dx = lt__gemm(g2, false, w, false, "linear_backward");
         lt__accum_grad(x, lt_reshape(dx, x->ndim, x->shape));
     }
     if (w->requires_grad) weight_grad(w, g2, lt_reshape(x, 2, x2s));
     if (b && b->requires_grad) {
         lt_tensor_t *db = lt__tensor_new(g->arena, LT_F32, 1, &out);
         if (!db) return;
-        LT_K(g).reduce_sum(LT_KST(g), 1, rows, out, lt__f32(g), 1.0f, lt__f32(db));
+        lt_device_t *dev = lt__dev(g);
+        uint64_t t0 = LT_PROF_BEGIN(dev);
+        dev->k.reduce_sum(dev->state, 1, rows, out, lt__f32(g), 1.0f, lt__f32(db));
+        LT_PROF_END(dev, t0, "linear_backward", (double)rows * out, LT_F32B(rows * out + out));
         lt__accum_grad(b, db);
     }
 }
@@ -79,12 +97,17 @@ lt_tensor_t *lt_linear_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b) {
     shape[x->ndim - 1] = out;
     lt_tensor_t *y = lt__tensor_new(x->arena, LT_F32, x->ndim, shape);
     if (!y) return NULL;
-    LT_K(x).gemm(LT_KST(x), 0, 1, rows, out, in, 1.0f, lt__f32(x), in, lt__f32(w), in, 0.0f,
-                 lt__f32(y), out);
+    lt_device_t *dev = lt__dev(x);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.gemm(dev->state, 0, 1, rows, out, in, 1.0f, lt__f32(x), in, lt__f32(w), in, 0.0f,
+                lt__f32(y), out);
     if (b) {
         lt_bcast bc = {.ndim = 2, .shape = {rows, out}, .a_stride = {out, 1}, .b_stride = {0, 1}};
-        LT_K(x).binary(LT_KST(x), LT_BIN_ADD, y->numel, lt__f32(y), lt__f32(b), lt__f32(y), &bc);
+        dev->k.binary(dev->state, LT_BIN_ADD, y->numel, lt__f32(y), lt__f32(b), lt__f32(y), &bc);
     }
+    /* one span, as torch's addmm: the bias add is part of the op */
+    LT_PROF_END(dev, t0, "linear", gemm_flops(rows, out, in) + (b ? (double)y->numel : 0.0),
+                gemm_bytes(rows, out, in, false) + (b ? LT_F32B(out) : 0.0));
     lt__record(y, linear_bw, x, w, b);
     return y;
 }

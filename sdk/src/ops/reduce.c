@@ -16,9 +16,14 @@ static lt_tensor_t *expand(lt_tensor_t *g, int ndim, const int64_t *shape, float
         so *= shape[d];
         sg *= ng;
     }
-    LT_K(g).fill(LT_KST(g), out->numel, 0.0f, lt__f32(out));
-    LT_K(g).binary(LT_KST(g), LT_BIN_ADD, out->numel, lt__f32(out), lt__f32(g), lt__f32(out), &bc);
-    if (scale != 1.0f) LT_K(g).affine(LT_KST(g), out->numel, lt__f32(out), scale, 0.0f, lt__f32(out));
+    lt_device_t *dev = lt__dev(g);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.fill(dev->state, out->numel, 0.0f, lt__f32(out));
+    dev->k.binary(dev->state, LT_BIN_ADD, out->numel, lt__f32(out), lt__f32(g), lt__f32(out), &bc);
+    if (scale != 1.0f)
+        dev->k.affine(dev->state, out->numel, lt__f32(out), scale, 0.0f, lt__f32(out));
+    LT_PROF_END(dev, t0, scale != 1.0f ? "mean_backward" : "sum_backward",
+                (scale != 1.0f ? 2.0 : 1.0) * out->numel, LT_F32B(g->numel + out->numel));
     return out;
 }
 
@@ -50,7 +55,10 @@ static lt_tensor_t *reduce(lt_tensor_t *x, int dim, bool keepdim, bool mean, con
     lt_tensor_t *out = lt__tensor_new(x->arena, LT_F32, nd, shape);
     if (!out) return NULL;
     float scale = mean ? (mid ? 1.0f / (float)mid : 0.0f) : 1.0f;
-    LT_K(x).reduce_sum(LT_KST(x), outer, mid, inner, lt__f32(x), scale, lt__f32(out));
+    lt_device_t *dev = lt__dev(x);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.reduce_sum(dev->state, outer, mid, inner, lt__f32(x), scale, lt__f32(out));
+    LT_PROF_END(dev, t0, mean ? "mean" : "sum", x->numel, LT_F32B(x->numel + out->numel));
     lt_node *n = lt__record(out, reduce_bw, x, NULL, NULL);
     if (n) {
         n->i = dim;

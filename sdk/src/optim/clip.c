@@ -8,9 +8,11 @@
 static double grad_sq_sum(lt_tensor_t *g, float *scratch) {
     lt_device_t *dev = lt__dev(g);
     float ss = 0.0f;
+    uint64_t t0 = LT_PROF_BEGIN(dev);
     dev->k.unary(dev->state, LT_UN_SQUARE, g->numel, lt__f32(g), scratch);
     dev->k.reduce_sum(dev->state, 1, g->numel, 1, scratch, 1.0f, scratch + g->numel);
     dev->k.memcpy_d2h(dev->state, &ss, scratch + g->numel, sizeof ss);
+    LT_PROF_END(dev, t0, "clip_grad_norm", 2.0 * g->numel, LT_F32B(g->numel + 1));
     return (double)ss;
 }
 
@@ -41,7 +43,10 @@ lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_
     if (coef >= 1.0) return LT_OK;
     for (int64_t i = 0; i < l->len; i++) {
         lt_tensor_t *g = l->items[i]->grad;
-        if (g) dev->k.affine(dev->state, g->numel, lt__f32(g), (float)coef, 0.0f, lt__f32(g));
+        if (!g) continue;
+        uint64_t t0 = LT_PROF_BEGIN(dev);
+        dev->k.affine(dev->state, g->numel, lt__f32(g), (float)coef, 0.0f, lt__f32(g));
+        LT_PROF_END(dev, t0, "clip_grad_norm", g->numel, LT_F32B(2 * g->numel));
     }
     return LT_OK;
 }
@@ -56,8 +61,11 @@ lt_status lt_clip_grad_value(lt_optimizer_t *opt, double clip_value) {
                             "clip gradients by value; use --gradient_clip_algorithm norm", dev->k.name);
     for (int64_t i = 0; i < l->len; i++) {
         lt_tensor_t *g = l->items[i]->grad;
-        if (g) dev->k.clamp(dev->state, g->numel, lt__f32(g), (float)-clip_value, (float)clip_value,
-                            lt__f32(g));
+        if (!g) continue;
+        uint64_t t0 = LT_PROF_BEGIN(dev);
+        dev->k.clamp(dev->state, g->numel, lt__f32(g), (float)-clip_value, (float)clip_value,
+                     lt__f32(g));
+        LT_PROF_END(dev, t0, "clip_grad_value", 2.0 * g->numel, LT_F32B(2 * g->numel));
     }
     return LT_OK;
 }

@@ -127,9 +127,19 @@ static int64_t run_end(const lt_param_list_t *l, int64_t i) {
     return j;
 }
 
+/* FLOPs per element of one update, for the profiler: p -= lr * g is 2; weight decay adds
+ * 2, momentum 3 and nesterov 2 more. Adam's moments, bias corrections, sqrt, divide and
+ * update are about 12. */
+static double update_flops(const lt_optimizer_t *o) {
+    double wd = o->weight_decay != 0.0 ? 2.0 : 0.0;
+    if (o->kind == OPT_ADAM) return 12.0 + wd;
+    return 2.0 + wd + (o->momentum != 0.0 ? 3.0 : 0.0) + (o->nesterov ? 2.0 : 0.0);
+}
+
 static void update_run(lt_optimizer_t *o, lt_tensor_t *first, int64_t n, float *slot0,
                        float *slot1) {
     lt_device_t *dev = lt__dev(first);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
     if (o->kind == OPT_SGD) {
         lt_sgd_hyper h = {o->lr, o->momentum, o->dampening, o->weight_decay, o->nesterov,
                           o->step == 1};
@@ -139,6 +149,9 @@ static void update_run(lt_optimizer_t *o, lt_tensor_t *first, int64_t n, float *
                            o->step};
         dev->k.adam_step(dev->state, n, lt__f32(first), lt__f32(first->grad), slot0, slot1, &h);
     }
+    /* reads p and g, writes p; each state slot is read and written */
+    LT_PROF_END(dev, t0, o->kind == OPT_SGD ? "sgd_step" : "adam_step", update_flops(o) * n,
+                LT_F32B(n) * (3 + 2 * o->nslots));
 }
 
 static lt_status alloc_state(lt_optimizer_t *o) {
@@ -146,7 +159,9 @@ static lt_status alloc_state(lt_optimizer_t *o) {
     lt_device_t *dev = lt__dev(o->params->items[0]);
     o->state = lt__storage_new(dev, (size_t)(o->total * o->nslots) * sizeof(float));
     if (!o->state) return lt_last_status();
+    uint64_t t0 = LT_PROF_BEGIN(dev);
     dev->k.fill(dev->state, o->total * o->nslots, 0.0f, o->state->data);
+    LT_PROF_END(dev, t0, "fill", 0, LT_F32B(o->total * o->nslots));
     return LT_OK;
 }
 
@@ -179,7 +194,10 @@ lt_status lt_optimizer_zero_grad(lt_optimizer_t *o) {
         if (!p->grad) continue;
         int64_t n = 0;
         for (int64_t k = i; k < j; k++) n += l->items[k]->numel;
-        LT_K(p).fill(LT_KST(p), n, 0.0f, lt__f32(p->grad));
+        lt_device_t *dev = lt__dev(p);
+        uint64_t t0 = LT_PROF_BEGIN(dev);
+        dev->k.fill(dev->state, n, 0.0f, lt__f32(p->grad));
+        LT_PROF_END(dev, t0, "zero_grad", 0, LT_F32B(n));
     }
     return LT_OK;
 }

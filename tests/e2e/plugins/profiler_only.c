@@ -15,19 +15,20 @@ static lt_status init(const lt_profiler_opts *opts, void **state) {
     return *state ? LT_OK : LT_ERR_OOM;
 }
 
-static void start(void *st, const char *action) {
-    (void)action;
+static void start(void *st, const char *action, uint64_t t_ns) {
+    (void)action, (void)t_ns;
     ((counts *)st)->starts++;
 }
 
-static void stop(void *st, const char *action) {
-    (void)action;
+static void stop(void *st, const char *action, uint64_t t_ns) {
+    (void)action, (void)t_ns;
     ((counts *)st)->stops++;
 }
 
-static void summary(void *st, const char *stage, FILE *out) {
+static lt_status summary(void *st, const char *stage, FILE *out) {
     const counts *c = st;
     fprintf(out, "profiler_only %s: %ld starts, %ld stops\n", stage, c->starts, c->stops);
+    return LT_OK;
 }
 
 static void teardown(void *st) { free(st); }

@@ -1,0 +1,59 @@
+/* Per-op profiling: the clock, and the span hook of a device (see LT_PROF_BEGIN in
+ * lt_impl.h for how ops report).
+ *
+ * Span names (kind "op", tid 0), n = elements of the output unless said otherwise,
+ * FLOPs, and bytes (4 a float, 8 an int64; each input read once, each output written
+ * once, an accumulated output read too):
+ *   matmul, matmul_backward     GEMM (M,K)x(K,N): 2MNK; 4(MK + KN + MN)
+ *   linear                      x W^T (+ b): 2MNK (+ MN); 4(MK + NK + MN (+ N))
+ *   linear_backward             dx and dW GEMMs as above (dW accumulates: + 4MN),
+ *                               and the bias gradient, a (rows, out) sum: rows*out
+ *   add sub mul div             n; 4(|a| + |b| + n)
+ *   relu_backward gelu_backward tanh_backward sigmoid_backward   as binary ops
+ *   neg relu gelu tanh sigmoid exp log sqrt square   n; 8n
+ *   scale add_scalar neg        (alpha x + beta) 2n; 8n
+ *   sum mean                    |x|; 4(|x| + n)
+ *   sum_backward mean_backward  n (2n for mean); 4(|g| + n)
+ *   sum_to_size                 a broadcast input's gradient summed down: |g|; 4(|g| + n)
+ *   softmax log_softmax         5n; 8n
+ *   softmax_backward log_softmax_backward   4n; 12n
+ *   cross_entropy               5 N C + N; 4(2 N C + N) + 8N (softmax kept for backward)
+ *   cross_entropy_backward      2 N C; 4(2 N C + N) + 8N
+ *   argmax                      N C; 4 N C + 8N       eq (accuracy): n; 20n
+ *   accumulate_grad             a parameter's grad += g: n; 12n
+ *   zero_grad fill              0; 4n                 copy (detach, keep): 0; 2 nbytes
+ *   memcpy_h2d memcpy_d2h       0; nbytes
+ *   sgd_step                    (2 + 2 wd + 3 momentum + 2 nesterov) n; 4n(3 + 2 slots)
+ *   adam_step                   (12 + 2 wd) n; 28n
+ *   clip_grad_norm              per gradient: its squared norm 2n; 4(n + 1), and the
+ *                               rescale n; 8n     clip_grad_value: 2n; 8n
+ * lt_mse_loss and lt_accuracy are made of the ops above (sub, mul, mean; argmax, eq,
+ * mean). The loader's "[_DataLoader].fill_batch" (kind "data") is in data/loader.c. */
+#include <time.h>
+
+#include "lt_impl.h"
+
+uint64_t lt_prof_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void lt_device_set_profiler(lt_device_t *dev, lt_prof_span_fn fn, void *user) {
+    if (!dev) return;
+    dev->prof_user = user;
+    dev->prof_fn = fn;
+}
+
+/* Out of line and cold: the ops' fast path only holds the branch that skips this. */
+__attribute__((cold)) void lt__prof_emit(lt_device_t *dev, uint64_t t0, const char *name,
+                                         double flops, double bytes) {
+    /* An asynchronous device has only queued the kernel: wait, so the span is its run
+     * time rather than its launch time (as CUDA_LAUNCH_BLOCKING does for torch). */
+    lt_prof_span_fn fn = dev->prof_fn;
+    if (!fn) return;
+    if (dev->k.sync) dev->k.sync(dev->state);
+    lt_prof_span sp = {.name = name, .kind = "op", .start_ns = t0, .end_ns = lt_prof_now_ns(),
+                       .flops = flops, .bytes = bytes, .tid = 0};
+    fn(dev->prof_user, &sp);
+}

@@ -1,0 +1,312 @@
+/* Profiling: liblt's per-op spans (names, FLOP and byte counts, off with NULL), the
+ * DataLoader's batch-fill spans per worker, and the advanced profiler plugin's report. */
+#include <lt/profiler.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "test_util.h"
+
+/* ---- a span collector -------------------------------------------------------------- */
+
+#define MAX_SPANS 256
+
+typedef struct rec {
+    char name[48], kind[8];
+    double flops, bytes;
+    uint64_t start_ns, end_ns;
+    int tid;
+} rec;
+
+/* Spans come from worker threads too: the collector locks. */
+typedef struct collector {
+    pthread_mutex_t mu;
+    rec spans[MAX_SPANS];
+    int n;
+} collector;
+
+static void collect(void *user, const lt_prof_span *sp) {
+    collector *c = user;
+    pthread_mutex_lock(&c->mu);
+    if (c->n < MAX_SPANS) {
+        rec *r = &c->spans[c->n];
+        snprintf(r->name, sizeof r->name, "%s", sp->name);
+        snprintf(r->kind, sizeof r->kind, "%s", sp->kind);
+        r->flops = sp->flops;
+        r->bytes = sp->bytes;
+        r->start_ns = sp->start_ns;
+        r->end_ns = sp->end_ns;
+        r->tid = sp->tid;
+    }
+    c->n++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int count_named(const collector *c, const char *name) {
+    int k = 0;
+    for (int i = 0; i < c->n && i < MAX_SPANS; i++) k += strcmp(c->spans[i].name, name) == 0;
+    return k;
+}
+
+static lt_tensor_t *filled(int64_t rows, int64_t cols, uint64_t seed) {
+    int64_t shape[2] = {rows, cols};
+    float *v = malloc((size_t)(rows * cols) * sizeof *v);
+    test_fill(v, rows * cols, seed, -1.0f, 1.0f, 0.0f);
+    lt_tensor_t *t = lt_from_host(test_arena, LT_F32, 2, shape, v);
+    free(v);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+/* ---- per-op spans ------------------------------------------------------------------- */
+
+START_TEST(matmul_reports_one_span) {
+    static collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    c.n = 0;
+    lt_tensor_t *a = filled(8, 16, 1), *b = filled(16, 4, 2);
+    lt_device_set_profiler(test_dev, collect, &c);
+    uint64_t before = lt_prof_now_ns();
+    ck_assert_ptr_nonnull(lt_matmul(a, b));
+    ck_assert_int_eq(c.n, 1);
+    const rec *r = &c.spans[0];
+    ck_assert_str_eq(r->name, "matmul");
+    ck_assert_str_eq(r->kind, "op");
+    ck_assert_int_eq(r->tid, 0);
+    ck_assert_double_eq(r->flops, 2.0 * 8 * 16 * 4);
+    ck_assert_double_eq(r->bytes, 4.0 * (8 * 16 + 16 * 4 + 8 * 4));
+    ck_assert_uint_ge(r->start_ns, before);
+    ck_assert_uint_ge(r->end_ns, r->start_ns);
+    ck_assert_uint_le(r->end_ns, lt_prof_now_ns());
+    lt_device_set_profiler(test_dev, NULL, NULL);
+}
+END_TEST
+
+START_TEST(null_profiler_gets_nothing) {
+    static collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    c.n = 0;
+    lt_device_set_profiler(test_dev, collect, &c);
+    lt_tensor_t *a = filled(8, 16, 1), *b = filled(16, 4, 2);
+    ck_assert_int_eq(count_named(&c, "memcpy_h2d"), 2);
+    lt_device_set_profiler(test_dev, NULL, NULL);
+    int seen = c.n;
+    lt_tensor_t *y = lt_relu(lt_add_scalar(lt_matmul(a, b), 0.5f));
+    ck_assert_ptr_nonnull(lt_mean(y));
+    lt_device_set_profiler(NULL, collect, &c); /* a NULL device is ignored */
+    ck_assert_int_eq(c.n, seen);
+}
+END_TEST
+
+/* Forward and backward of a tiny MLP step report the documented names, and the GEMMs'
+ * FLOPs add up: forward 2MNK, backward twice that (dx and dW). */
+START_TEST(training_step_names_and_flops) {
+    static collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    c.n = 0;
+    lt_tensor_t *x = filled(8, 16, 1), *w = filled(4, 16, 2);
+    int64_t n8 = 8;
+    int64_t labels[8] = {0, 1, 2, 3, 0, 1, 2, 3};
+    lt_tensor_t *y = lt_from_host(test_arena, LT_I64, 1, &n8, labels);
+    ck_assert_int_eq(lt_set_requires_grad(x, true), LT_OK);
+    ck_assert_int_eq(lt_set_requires_grad(w, true), LT_OK);
+    lt_device_set_profiler(test_dev, collect, &c);
+    lt_tensor_t *loss = lt_cross_entropy(lt_linear_op(x, w, NULL), y);
+    ck_assert_int_eq(lt_backward(loss), LT_OK);
+    lt_device_set_profiler(test_dev, NULL, NULL);
+    double fwd = 0.0, bwd = 0.0;
+    for (int i = 0; i < c.n; i++) {
+        ck_assert_str_eq(c.spans[i].kind, "op");
+        if (!strcmp(c.spans[i].name, "linear")) fwd += c.spans[i].flops;
+        if (!strcmp(c.spans[i].name, "linear_backward")) bwd += c.spans[i].flops;
+    }
+    ck_assert_double_eq(fwd, 2.0 * 8 * 4 * 16);
+    ck_assert_double_eq(bwd, 2.0 * 2.0 * 8 * 4 * 16);
+    ck_assert_int_eq(count_named(&c, "cross_entropy"), 1);
+    ck_assert_int_eq(count_named(&c, "cross_entropy_backward"), 1);
+    ck_assert_int_eq(count_named(&c, "mean"), 1);
+    ck_assert_int_eq(count_named(&c, "mean_backward"), 1);
+}
+END_TEST
+
+/* ---- loader spans ------------------------------------------------------------------- */
+
+static lt_status seq_fill(void *user, const int64_t *idx, int64_t n, float *x, void *y) {
+    (void)user;
+    for (int64_t i = 0; i < n; i++) {
+        x[2 * i] = x[2 * i + 1] = (float)idx[i];
+        ((int64_t *)y)[i] = idx[i];
+    }
+    return LT_OK;
+}
+
+/* One epoch of 10 samples in batches of 3 (4 batches, the last of 1) on `workers`. */
+static void loader_epoch(collector *c, int workers) {
+    lt_dataset ds = {.struct_size = sizeof ds, .length = 10, .x_ndim = 1, .x_shape = {2},
+                     .y_dtype = LT_I64, .fill = seq_fill};
+    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 3, .num_workers = workers};
+    lt_loader_t *l = NULL;
+    ck_assert_int_eq(lt_loader_new(&ds, &o, 1, &l), LT_OK);
+    lt_loader_set_profiler(l, collect, c);
+    ck_assert_int_eq(lt_loader_start(l, 0, -1), LT_OK);
+    const lt_host_batch *hb;
+    int batches = 0;
+    while (lt_loader_next(l, &hb) == LT_OK && hb) batches++;
+    ck_assert_int_eq(batches, 4);
+    lt_loader_set_profiler(l, NULL, NULL); /* returns once no fill can call collect */
+    ck_assert_int_eq(c->n, 4);
+    ck_assert_int_eq(lt_loader_start(l, 1, -1), LT_OK);
+    while (lt_loader_next(l, &hb) == LT_OK && hb) batches++;
+    lt_loader_free(l);
+    ck_assert_int_eq(c->n, 4);
+}
+
+START_TEST(loader_reports_each_batch_per_worker) {
+    static collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    c.n = 0;
+    loader_epoch(&c, 2);
+    double bytes = 0.0;
+    for (int i = 0; i < c.n; i++) {
+        const rec *r = &c.spans[i];
+        ck_assert_str_eq(r->name, "[_DataLoader].fill_batch");
+        ck_assert_str_eq(r->kind, "data");
+        ck_assert_msg(r->tid == 1 || r->tid == 2, "tid %d is not a worker's", r->tid);
+        ck_assert_double_eq(r->flops, 0.0);
+        ck_assert_uint_ge(r->end_ns, r->start_ns);
+        bytes += r->bytes;
+    }
+    ck_assert_double_eq(bytes, 10.0 * (2 * 4 + 8)); /* x: 2 floats, y: one int64 */
+}
+END_TEST
+
+START_TEST(loader_without_workers_is_tid_0) {
+    static collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    c.n = 0;
+    loader_epoch(&c, 0);
+    for (int i = 0; i < c.n; i++) ck_assert_int_eq(c.spans[i].tid, 0);
+}
+END_TEST
+
+/* ---- the advanced profiler ---------------------------------------------------------- */
+
+static const lt_profiler_desc *open_advanced(lt_plugin_t **p) {
+    const char *path = getenv("LT_TEST_ADVANCED_PROFILER");
+    ck_assert_msg(path != NULL, "LT_TEST_ADVANCED_PROFILER is not set");
+    ck_assert_msg(lt_plugin_open(LT_PLUGIN_PROFILER, path, NULL, p) == LT_OK, "%s",
+                  lt_last_error());
+    return lt_plugin_desc(*p);
+}
+
+/* The report of st for stage into a new string (caller frees). */
+static char *report(const lt_profiler_desc *d, void *st, const char *stage) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(d->summary(st, stage, f), LT_OK);
+    fclose(f);
+    return buf;
+}
+
+/* Durations 1..100 ms of "step" inside a 1 s "epoch": nearest-rank p50/p90/p99 are 50,
+ * 90 and 99 ms; the epoch is 100 % of the wall time. */
+static void feed_actions(const lt_profiler_desc *d, void *st, const char *epoch,
+                         const char *step) {
+    const uint64_t ms = 1000000, t0 = 5000 * ms;
+    d->start(st, epoch, t0);
+    uint64_t t = t0;
+    for (uint64_t k = 100; k >= 1; k--) { /* out of order: the profiler must sort */
+        d->start(st, step, t);
+        d->stop(st, step, t + k * ms);
+        t += k * ms;
+    }
+    d->stop(st, epoch, t0 + 5050 * ms);
+}
+
+START_TEST(advanced_reports_percentiles_ops_and_data) {
+    lt_plugin_t *p = NULL;
+    const lt_profiler_desc *d = open_advanced(&p);
+    ck_assert_ptr_nonnull(d->span);
+    lt_profiler_opts o = {.struct_size = sizeof o, .world_size = 1};
+    void *st = NULL;
+    ck_assert_int_eq(d->init(&o, &st), LT_OK);
+    static const char epoch[] = "run_training_epoch";
+    static const char step[] = "[Strategy]SingleDevice.training_step";
+    feed_actions(d, st, epoch, step);
+    lt_prof_span mm = {.name = "matmul", .kind = "op", .start_ns = 0, .end_ns = 2000000000,
+                       .flops = 4e9, .bytes = 1e9};
+    lt_prof_span fb = {.name = "[_DataLoader].fill_batch", .kind = "data", .start_ns = 0,
+                       .end_ns = 1000000, .bytes = 1e6, .tid = 1};
+    d->span(st, &mm);
+    d->span(st, &mm);
+    d->span(st, &fb);
+    fb.tid = 2;
+    d->span(st, &fb);
+    char *r = report(d, st, "fit");
+    ck_assert_ptr_nonnull(strstr(r, "FIT Advanced Profiler Report"));
+    /* the step: 100 calls, mean 50.5 ms, p50 50, p90 90, p99 99, max 100, total 5.05 s */
+    ck_assert_ptr_nonnull(strstr(r, "|         100 |    0.050500 |    0.050000 |    0.090000 | "
+                                    "   0.099000 |    0.100000 |    5.050000 |        100.0 |"));
+    ck_assert(strstr(r, step) < strstr(r, epoch)); /* a tie: by name, '[' < 'r' */
+    /* matmul: 2 calls, 4 s, 8 GFLOP at 2 GFLOP/s, 2 GB at 0.5 GB/s */
+    ck_assert_ptr_nonnull(strstr(r, "|           2 |    4.000000 |       8.000 |        2.00 | "
+                                    "      2.000 |        0.50 |        100.0 |"));
+    ck_assert_ptr_nonnull(strstr(r, "Data loading ([_DataLoader].fill_batch): 2 batches on 2 "
+                                    "threads"));
+    free(r);
+    r = report(d, st, "validate"); /* everything was reset */
+    ck_assert_ptr_nonnull(strstr(r, "VALIDATE Advanced Profiler Report"));
+    ck_assert_ptr_null(strstr(r, "training_step"));
+    ck_assert_ptr_null(strstr(r, "Operations"));
+    ck_assert_ptr_null(strstr(r, "Data loading"));
+    free(r);
+    d->teardown(st);
+    lt_plugin_close(p);
+}
+END_TEST
+
+/* Real spans from several loader threads and the device at once land in the report. */
+START_TEST(advanced_takes_live_spans) {
+    lt_plugin_t *p = NULL;
+    const lt_profiler_desc *d = open_advanced(&p);
+    lt_profiler_opts o = {.struct_size = sizeof o, .world_size = 1};
+    void *st = NULL;
+    ck_assert_int_eq(d->init(&o, &st), LT_OK);
+    lt_device_set_profiler(test_dev, d->span, st);
+    static const char step[] = "training_step";
+    d->start(st, step, lt_prof_now_ns());
+    lt_tensor_t *a = filled(8, 16, 1), *b = filled(16, 4, 2);
+    ck_assert_ptr_nonnull(lt_matmul(a, b));
+    d->stop(st, step, lt_prof_now_ns());
+    lt_device_set_profiler(test_dev, NULL, NULL);
+    lt_dataset ds = {.struct_size = sizeof ds, .length = 10, .x_ndim = 1, .x_shape = {2},
+                     .y_dtype = LT_I64, .fill = seq_fill};
+    lt_loader_opts lo = {.struct_size = sizeof lo, .batch_size = 3, .num_workers = 2};
+    lt_loader_t *l = NULL;
+    ck_assert_int_eq(lt_loader_new(&ds, &lo, 1, &l), LT_OK);
+    lt_loader_set_profiler(l, d->span, st);
+    ck_assert_int_eq(lt_loader_start(l, 0, -1), LT_OK);
+    const lt_host_batch *hb;
+    while (lt_loader_next(l, &hb) == LT_OK && hb) continue;
+    lt_loader_set_profiler(l, NULL, NULL);
+    char *r = report(d, st, "fit");
+    ck_assert_ptr_nonnull(strstr(r, "|  matmul "));
+    ck_assert_ptr_nonnull(strstr(r, "|  memcpy_h2d "));
+    ck_assert_ptr_nonnull(strstr(r, "Data loading ([_DataLoader].fill_batch): 4 batches"));
+    free(r);
+    lt_loader_free(l);
+    d->teardown(st);
+    lt_plugin_close(p);
+}
+END_TEST
+
+Suite *suite_prof(void) {
+    Suite *s = suite_create("prof");
+    TCase *tc = tcase_create("spans");
+    tcase_add_checked_fixture(tc, test_open, test_close);
+    tcase_add_test(tc, matmul_reports_one_span);
+    tcase_add_test(tc, null_profiler_gets_nothing);
+    tcase_add_test(tc, training_step_names_and_flops);
+    tcase_add_test(tc, loader_reports_each_batch_per_worker);
+    tcase_add_test(tc, loader_without_workers_is_tid_0);
+    tcase_add_test(tc, advanced_reports_percentiles_ops_and_data);
+    tcase_add_test(tc, advanced_takes_live_spans);
+    suite_add_tcase(s, tc);
+    return s;
+}
