@@ -31,7 +31,10 @@ static const flag flags[] = {
     FLAG("data", F_STR, data, 0, "data plugin (default fashion_mnist)"),
     FLAG("accel", F_STR, accel, 0, "accelerator plugin (default cpu)"),
     FLAG("accelerator", F_STR, accel, 0, "same as --accel"),
-    FLAG("strategy", F_STR, strategy, 0, "strategy plugin (default single)"),
+    FLAG("strategy", F_STR, strategy, 0,
+         "auto (ddp when devices x num_nodes > 1, else single), single, ddp or a .so"),
+    FLAG("strategy.bucket_cap_mb", F_DOUBLE, bucket_cap_mb, 0,
+         "ddp: gradients are averaged in buckets of this many MB (default 25)"),
     FLAG("devices", F_INT, devices, 1, "devices per node (default 1)"),
     FLAG("num_nodes", F_INT, num_nodes, 1, "number of nodes (default 1)"),
     FLAG("threads", F_INT, threads, 1, "CPU threads for kernels (default: all cores)"),
@@ -88,7 +91,8 @@ static const flag flags[] = {
 
 void config_defaults(host_config *cfg, const char *command) {
     *cfg = (host_config){
-        .command = command, .data = "fashion_mnist", .accel = "cpu", .strategy = "single",
+        .command = command, .data = "fashion_mnist", .accel = "cpu", .strategy = "auto",
+        .bucket_cap_mb = 25,
         .devices = 1, .num_nodes = 1, .max_epochs = -1, .min_epochs = -1, .max_steps = -1,
         .limit_train = {true, 1.0, 0}, .limit_val = {true, 1.0, 0}, .limit_test = {true, 1.0, 0},
         .limit_predict = {true, 1.0, 0}, .val_check_interval = {true, 1.0, 0},
@@ -307,6 +311,8 @@ static bool apply_config_file(parse_state *ps, const char *path, cfg_entries *st
 }
 
 static bool finish(host_config *cfg) {
+    if (!strcmp(cfg->strategy, "auto")) /* Lightning's: ddp for several devices */
+        cfg->strategy = cfg->devices * cfg->num_nodes > 1 ? "ddp" : "single";
     if (cfg->fast_dev_run > 0) { /* as Lightning: it overrides the epoch and batch limits */
         batch_limit n = {.is_fraction = false, .count = cfg->fast_dev_run};
         cfg->limit_train = cfg->limit_val = cfg->limit_test = cfg->limit_predict = n;

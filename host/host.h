@@ -62,6 +62,7 @@ typedef struct host_config {
     const char *init_weights;     /* safetensors weights to start fit from */
     const char *submodule;        /* predict: run only this submodule's forward */
     bool strict;                  /* loading weights: every key must match */
+    double bucket_cap_mb;         /* --strategy.bucket_cap_mb: DDP's gradient bucket size */
     const char *profiler;         /* simple, advanced, trace or a .so; NULL: none */
     const char *profiler_dirpath, *profiler_filename;
     hparam_override model_hp[LTHOST_MAX_OVERRIDES], data_hp[LTHOST_MAX_OVERRIDES];
@@ -90,6 +91,14 @@ int plugins_command(const host_config *cfg);
 
 /* fit / validate / test / predict; returns the process exit code. */
 int trainer_run(const host_config *cfg);
+
+/* Errors name the rank once a run has several processes. */
+void host_set_rank(int rank, int world);
+
+/* launch.c: whether this run needs several processes that no launcher started (DDP
+ * from a plain shell), and starting them under mpirun with the same arguments. */
+bool needs_launcher(const host_config *cfg);
+int launch_ranks(const host_config *cfg, int argc, char **argv);
 
 /* Print "lthost: error: ..." on stderr. */
 void host_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -11,13 +11,20 @@
 
 #include "host.h"
 
+/* This process's rank when it is one of several: errors then name it. */
+static int error_rank = -1;
+
+void host_set_rank(int rank, int world) { error_rank = world > 1 ? rank : -1; }
+
 void host_error(const char *fmt, ...) {
+    char line[4096];
+    int n = error_rank >= 0 ? snprintf(line, sizeof line, "lthost: error: [rank %d] ", error_rank)
+                            : snprintf(line, sizeof line, "lthost: error: ");
     va_list ap;
-    fputs("lthost: error: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "%s\n", line); /* one write: ranks share the terminal */
 }
 
 static void usage(FILE *out) {
@@ -94,6 +101,10 @@ int main(int argc, char **argv) {
     if (!cli_parse(nargs, argv + 2, &cfg, &store)) goto out;
     if (!cfg.module) {
         host_error("lthost %s needs --module NAME|PATH (try --module mlp; lthost plugins lists them)", cmd);
+        goto out;
+    }
+    if (needs_launcher(&cfg)) {
+        rc = launch_ranks(&cfg, argc, argv);
         goto out;
     }
     /* Past a file size limit (ulimit -f) writes fail with EFBIG and checkpoints report

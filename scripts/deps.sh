@@ -11,6 +11,7 @@ packages=(
     check libsubunit-dev                         # unit tests
     dataset-fashion-mnist                        # the demo's data
     valgrind                                     # memcheck e2e test
+    libopenmpi-dev openmpi-bin                   # the ddp strategy (MPI, mpirun)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -295,6 +295,10 @@ static lt_status mc_on_validation_end(lt_ctx_t *ctx, void *self) {
 bool model_checkpoint_flush(session *s, participant *p) {
     model_checkpoint *mc = lt_ctx_self(p->ctx);
     if (mc->nwrite == 0) return true;
+    if (s->rank != 0) { /* rank 0 alone writes and removes files */
+        mc->nwrite = mc->nremove = 0;
+        return true;
+    }
     const char *paths[2] = {mc->write[0], mc->write[1]};
     bool ok = checkpoint_write(s, paths, mc->nwrite);
     for (int i = 0; ok && i < mc->nwrite; i++)

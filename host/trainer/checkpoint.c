@@ -181,6 +181,11 @@ bool checkpoints_flush(session *s) {
 
 bool stop_if_signalled(session *s) {
     int sig = caught_signal;
+    bool any;
+    if (s->world > 1) { /* every rank stops after the same batch (mpirun signals them all) */
+        if (!ddp_any(s, sig != 0, &any)) return false;
+        if (any && !sig) sig = SIGTERM;
+    }
     if (!sig) return true;
     const char *dirpath = NULL;
     for (int i = 0; i < s->nparts; i++)

@@ -33,6 +33,17 @@ static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool
     return true;
 }
 
+static bool shard(session *s, split_loader *sl, const batch_limit *lim) {
+    if (lt_loader_set_shard(sl->loader, s->rank, s->world) != LT_OK) {
+        host_error("%s", lt_last_error());
+        return false;
+    }
+    int64_t total = lt_loader_num_batches(sl->loader);
+    sl->batches = lim->is_fraction ? (int64_t)((double)total * lim->fraction)
+                                   : (lim->count < total ? lim->count : total);
+    return true;
+}
+
 bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl) {
     /* Lightning's "[LightningDataModule]X.train_dataloader", ... */
     const char *action = s->prof.d ? prof_intern(s, "[LightningDataModule]%s.%s_dataloader",
@@ -42,6 +53,8 @@ bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_orde
     bool ok = open_loader(s, split, lim, in_order, sl);
     prof_stop(s, action);
     if (ok && s->prof.d && s->prof.d->span) lt_loader_set_profiler(sl->loader, prof_span, &s->prof);
+    /* DistributedSampler: each rank its own shard (predict writes one file: all of it) */
+    if (ok && s->world > 1 && split != LT_SPLIT_PREDICT) ok = shard(s, sl, lim);
     return ok;
 }
 
@@ -249,15 +262,15 @@ static const batch_limit *limit_of(const host_config *c, lt_split split) {
 static bool eval_stage(session *s, split_loader *sl, lt_split split) {
     const lt_module_desc *m = s->mod;
     eval_run r = make_run(s, split);
-    if (split == LT_SPLIT_PREDICT) {
-        if (!(r.writer = predict_writer_open(s->cfg->predict_output, s->cfg->default_root_dir)))
+    if (split == LT_SPLIT_PREDICT) { /* every rank predicts it all; rank 0 writes it */
+        if (s->rank == 0 && !(r.writer = predict_writer_open(s->cfg->predict_output, s->cfg->default_root_dir)))
             return false;
         if (!module_hook(s, "on_predict_model_eval", m->on_predict_model_eval) ||
             !eval_loop(s, &r, sl, "Predicting")) {
-            predict_writer_abort(r.writer);
+            if (r.writer) predict_writer_abort(r.writer);
             return false;
         }
-        return predict_writer_close(r.writer, s);
+        return !r.writer || predict_writer_close(r.writer, s);
     }
     bool test = split == LT_SPLIT_TEST;
     double t0 = now_seconds();

@@ -151,7 +151,8 @@ static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, b
     bar_update(s, idx + 1);
     if (should_validate(s, f, idx)) {
         double t0 = now_seconds();
-        if (!run_validation(s, &f->val)) return false;
+        if (!run_validation(s, &f->val) || !ddp_any(s, s->tr.should_stop, &s->tr.should_stop))
+            return false;
         f->val_seconds += now_seconds() - t0;
     }
     if (stepped || s->mod->manual_optimization) s->batches_that_stepped++;
@@ -218,6 +219,7 @@ static bool train_epoch(session *s, fit_state *f) {
     /* Callbacks see this epoch's means (Lightning: epoch_end_reached), then what the
      * module's on_train_epoch_end logged too; the row goes out once, after both. */
     if (!log_epoch_end(s, SCOPE_TRAIN, false) || !hooks_run_train_epoch_end(s) ||
+        !ddp_any(s, s->tr.should_stop, &s->tr.should_stop) ||
         !log_epoch_end(s, SCOPE_TRAIN, true) ||
         !step_schedulers(s, LT_INTERVAL_EPOCH, s->tr.current_epoch, true))
         return false;
@@ -234,7 +236,7 @@ static void print_epoch_line(session *s, double seconds, double train_seconds, i
         rank0_printf(s, "Epoch %lld", (long long)s->tr.current_epoch + 1);
     print_metric_line(s);
     rank0_printf(s, "  [%lld steps, %.2f s, %.0f samples/s]\n", (long long)batches, seconds,
-                 train_seconds > 0 ? (double)samples / train_seconds : 0.0);
+                 train_seconds > 0 ? (double)(samples * s->world) / train_seconds : 0.0);
 }
 
 static bool fit_epochs(session *s, fit_state *f) {

@@ -119,13 +119,32 @@ bool log_train_step(session *s) {
     return !due || write_row(s, &r, s->batches_that_stepped, true);
 }
 
-bool log_epoch_end(session *s, log_scope scope, bool write) {
-    row r = {.n = 0};
-    for (int i = 0; i < lt_ctx_metric_count(s->ctx); i++) {
+/* The epoch values of scope, sync_dist ones averaged over all ranks. Every rank reads
+ * the same metrics in the same order (the module logs the same names everywhere). */
+static int epoch_readings(session *s, log_scope scope, lt_metric_reading *out) {
+    int n = 0, nsync = 0;
+    lt_metric_reading synced[LT_MAX_LOGGED];
+    int where[LT_MAX_LOGGED];
+    for (int i = 0; i < lt_ctx_metric_count(s->ctx) && n < LT_MAX_LOGGED; i++) {
         lt_metric_reading m;
         if (lt_ctx_metric_read(s->ctx, i, &m) != LT_OK || (int)m.scope != (int)scope || !m.logged ||
             !(m.flags & LT_LOG_ON_EPOCH))
             continue;
+        if (m.flags & LT_LOG_SYNC_DIST) where[nsync] = n, synced[nsync++] = m;
+        out[n++] = m;
+    }
+    if (!ddp_sync_metrics(s, synced, nsync)) return -1;
+    for (int i = 0; i < nsync; i++) out[where[i]] = synced[i];
+    return n;
+}
+
+bool log_epoch_end(session *s, log_scope scope, bool write) {
+    row r = {.n = 0};
+    lt_metric_reading all[LT_MAX_LOGGED];
+    int n = epoch_readings(s, scope, all);
+    if (n < 0) return false;
+    for (int i = 0; i < n; i++) {
+        const lt_metric_reading m = all[i];
         const char *suffix = m.flags & LT_LOG_ON_STEP ? "_epoch" : "";
         set_callback_metric(s, m.name, suffix, m.epoch_mean, m.flags, scope);
         if (suffix[0]) set_callback_metric(s, m.name, "", m.epoch_mean, m.flags, scope);

@@ -53,10 +53,13 @@ lt_status manual_backward(lt_trainer_t *tr, lt_tensor_t *loss) {
     hook_args a = {.tensor = loss};
     if (!hooks_run(s, HOOK_on_before_backward, &a)) return LT_ERR_STATE;
     lt_clear_error();
+    bool sync = s->ddp.sync_grads;
+    if (sync && !ddp_before_backward(s)) return LT_ERR_STATE;
     prof_start(s, s->prof.backward);
     lt_status st = s->mod->backward ? s->mod->backward(s->ctx, lt_ctx_self(s->ctx), loss)
                                     : lt_backward(loss);
     prof_stop(s, s->prof.backward);
+    if (sync && !ddp_after_backward(s)) return LT_ERR_STATE;
     if (st != LT_OK) {
         if (!*lt_last_error()) lt_set_error(st, "%s.backward failed", s->mod->name);
         return st;
@@ -157,6 +160,7 @@ static bool automatic_batch(session *s, const lt_batch_t *b, int64_t idx, bool l
     train_closure c = {.base = {closure_run}, .s = s, .batch = b, .batch_idx = idx,
                        .opt = lt_ctx_optimizer(s->ctx, 0), .zero_grad = idx % n == 0,
                        .stepping = stepping};
+    s->ddp.sync_grads = stepping; /* DDP's no_sync while accumulating */
     bool ok = stepping ? optimizer_step(s, &c) : closure_run(&c.base) == LT_OK;
     *loss = c.loss;
     if (ok && stepping && c.loss) s->tr.global_step++;
@@ -174,6 +178,7 @@ bool training_batch(session *s, const lt_batch_t *b, int64_t idx, bool last_in_e
                     lt_tensor_t **loss) {
     if (!s->mod->manual_optimization) return automatic_batch(s, b, idx, last_in_epoch, loss);
     bool failed = false;
+    s->ddp.sync_grads = true; /* every lt_manual_backward feeds an optimizer step */
     int64_t before = total_optimizer_steps(s);
     *loss = run_training_step(s, b, idx, &failed);
     /* Lightning counts every optimizer.step() of a manual step in global_step. */

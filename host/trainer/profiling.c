@@ -69,6 +69,7 @@ static void name_actions(session *s) {
     p->backward = prof_strategy_action(s, "backward");
     p->batch_to_device = prof_strategy_action(s, "batch_to_device");
     p->optimizer_step = prof_module_action(s, "optimizer_step");
+    if (s->world > 1) p->reduce_gradients = prof_strategy_action(s, "reduce_gradients");
     p->optimizer_zero_grad = prof_module_action(s, "optimizer_zero_grad");
     p->configure_gradient_clipping = prof_module_action(s, "configure_gradient_clipping");
     p->on_before_batch_transfer = prof_module_action(s, "on_before_batch_transfer");
@@ -117,15 +118,17 @@ bool profiler_open(session *s) {
     return true;
 }
 
-/* Lightning's file: <dirpath>/<stage>-<filename>[-<rank>].txt, else stdout. */
+/* Lightning's file: <dirpath>/<stage>-<filename>[-<rank>].txt; else stdout on rank 0
+ * (one report on the terminal) and nowhere on the others. */
 static FILE *report_stream(session *s, const char *stage, char *path, size_t n) {
     const host_config *c = s->cfg;
-    if (!c->profiler_filename) return stdout;
-    if (s->world > 1)
+    if (!c->profiler_filename) snprintf(path, n, "%s", s->rank == 0 ? "" : "/dev/null");
+    else if (s->world > 1)
         snprintf(path, n, "%s/%s-%s-%d.txt", s->prof.dirpath, stage, c->profiler_filename, s->rank);
     else
         snprintf(path, n, "%s/%s-%s.txt", s->prof.dirpath, stage, c->profiler_filename);
-    mkdir(s->prof.dirpath, 0755);
+    if (!*path) return stdout;
+    if (c->profiler_filename) mkdir(s->prof.dirpath, 0755);
     FILE *f = fopen(path, "w");
     if (!f) host_error("--profiler.filename: cannot write %s: %s", path, strerror(errno));
     return f;
@@ -145,7 +148,7 @@ bool profiler_report(session *s) {
     if (!ok)
         host_error("--profiler %s: writing the %s report: %s", p->d->name, stage,
                    *lt_last_error() ? lt_last_error() : strerror(errno));
-    else if (out != stdout)
+    else if (s->cfg->profiler_filename)
         rank0_printf(s, "Profiler report written to %s\n", path);
     return ok;
 }

@@ -121,7 +121,9 @@ static bool start_strategy(session *s) {
     }
     s->rank = s->strat->rank(s->strat_state);
     s->world = s->strat->world_size(s->strat_state);
-    return true;
+    host_set_rank(s->rank, s->world);
+    const lt_plugin_t *plugins[] = {s->module_plugin, s->data_plugin, s->strategy_plugin};
+    return ddp_check_versions(s, plugins, 3);
 }
 
 #define COPY_HOOK_(type, name) p->fn[HOOK_##name] = (void (*)(void))d->name;
@@ -204,7 +206,7 @@ static bool run_setup(session *s) {
         host_error("%s: allocating parameters: %s", s->mod->name, lt_last_error());
         return false;
     }
-    return ckpt_restore_weights(s);
+    return ckpt_restore_weights(s) && ddp_broadcast_params(s) && ddp_plan_buckets(s);
 }
 
 /* false when the last profiler report could not be written. */
@@ -224,6 +226,7 @@ static bool teardown(session *s) {
     lt_ctx_free(s->ctx);
     lt_ctx_free(s->dctx);
     lt_ckpt_free(s->ckpt);
+    ddp_free(s);
     lt_state_free(s->resume_loops);
     if (s->strat_state) s->strat->shutdown(s->strat_state);
     lt_device_close(s->dev);
@@ -286,6 +289,11 @@ int trainer_run(const host_config *cfg) {
          run_setup(s);
     if (ok) announce(s);
     ok = ok && dispatch(s);
+    if (!ok && !s->exit_code && s->world > 1 && s->strat->abort) {
+        /* the other ranks may wait in a collective for this one: take the group down */
+        fflush(NULL);
+        s->strat->abort(s->strat_state, 1);
+    }
     ok = teardown(s) && ok;
     int code = s->exit_code ? s->exit_code : ok ? 0 : 1;
     free(s);

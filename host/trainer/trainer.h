@@ -85,8 +85,25 @@ typedef struct profiling {
     const char *training_step, *validation_step, *test_step, *predict_step, *backward,
         *batch_to_device, *optimizer_step, *optimizer_zero_grad, *data_setup, *data_teardown,
         *configure_gradient_clipping, *on_before_batch_transfer, *transfer_batch_to_device,
-        *on_after_batch_transfer;
+        *on_after_batch_transfer, *reduce_gradients;
 } profiling;
+
+/* DDP's gradient buckets: ranges of the flat gradient buffer reduced as one. */
+typedef struct grad_bucket {
+    int64_t first, n; /* floats */
+    int params, pending; /* parameters in it, and those whose gradient is not final yet */
+    bool started;
+    lt_strategy_req *req;
+} grad_bucket;
+
+typedef struct ddp_state {
+    grad_bucket *buckets;
+    int nbuckets;
+    int *bucket_of; /* parameter -> bucket */
+    float *grads;   /* the flat gradient buffer, in host memory (NULL: staged) */
+    bool failed;
+    bool sync_grads; /* the next backward's gradients go to an optimizer step */
+} ddp_state;
 
 typedef struct session {
     const host_config *cfg;
@@ -119,8 +136,23 @@ typedef struct session {
     lt_state_t *resume_loops; /* the checkpoint's loop state, until fit applies it */
     lt_tensor_t *(*forward)(lt_ctx_t *ctx, void *self, lt_tensor_t *x); /* predict's default */
     profiling prof;
+    ddp_state ddp;
     int exit_code;          /* non-zero overrides the run's 0/1 (signals: 128 + signo) */
 } session;
+
+/* ---- ddp.c (no-ops with one process) ------------------------------------------------ */
+/* Every rank loaded the same lthost and plugin files. */
+bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n);
+bool ddp_broadcast_params(session *s);
+bool ddp_plan_buckets(session *s);
+/* Around a backward whose gradients an optimizer step uses: average them over ranks. */
+bool ddp_before_backward(session *s);
+bool ddp_after_backward(session *s);
+void ddp_free(session *s);
+/* sync_dist metrics of m[0..n): the weighted mean over all ranks. */
+bool ddp_sync_metrics(session *s, lt_metric_reading *m, int n);
+/* *any = whether any rank passed true. */
+bool ddp_any(session *s, bool mine, bool *any);
 
 /* ---- profiling.c ------------------------------------------------------------------ */
 bool profiler_open(session *s);

@@ -5,6 +5,7 @@
 #include <lt/accelerator.h>
 #include <lt/lt.h>
 #include <lt/profiler.h>
+#include <lt/runtime.h>
 
 /* ---- devices and the caching allocator ------------------------------------------ */
 
@@ -87,6 +88,8 @@ struct lt_tensor {
     lt_tensor_t *grad;
     bool requires_grad;
     bool persistent;    /* owned by whoever made it, not by the arena */
+    int param_id;       /* 1 + its index among its ctx's parameters; 0: not a parameter */
+    size_t ready_at;    /* lt_backward's scratch: the tape node after which its grad is final */
 };
 
 #define LT_NODE_MAX_IN 3
@@ -114,6 +117,8 @@ struct lt_arena {
     bool grad_enabled;
     lt_slab tensors; /* lt_tensor, creation order */
     lt_slab nodes;   /* lt_node, creation order = a topological order of the tape */
+    lt_grad_ready_fn grad_ready; /* lt_ctx_set_grad_ready's hook on the ctx's parameters */
+    void *grad_ready_user;
 };
 
 void *lt__slab_get(lt_slab *s, size_t i);

@@ -18,7 +18,7 @@ expect_error "fast_dev_run expects true, false or a number of batches" fit --mod
 expect_error "needs a value" fit --module mlp --max_epochs
 expect_error "unexpected argument 'extra'" fit --module mlp extra
 expect_error "unknown command 'train'" train --module mlp
-expect_error "strategy 'single' runs one process" fit --module mlp --devices 2
+expect_error "strategy 'single' runs one process" fit --module mlp --strategy single --devices 2
 
 run_lthost --version
 [ "$rc" -eq 0 ] && grep -q "plugin ABI 1.0" "$TMP/out" || fail "--version: $(cat "$TMP/out")"

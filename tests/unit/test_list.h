@@ -14,4 +14,5 @@
     X(config) \
     X(loggers) \
     X(checkpoint) \
-    X(prof)
+    X(prof) \
+    X(ddp_support)

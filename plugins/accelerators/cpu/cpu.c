@@ -163,7 +163,8 @@ LT_ACCELERATOR_EXPORT(
     .name = "cpu",
     /* lifecycle */
     .init = cpu_init, .shutdown = cpu_shutdown,
-    /* memory */
+    /* memory: plain malloc'd host memory, which collectives may use in place */
+    .host_memory = true,
     .alloc = cpu_alloc, .free = cpu_free, .memcpy_h2d = cpu_memcpy_h2d,
     .memcpy_d2h = cpu_memcpy_d2h, .memcpy_d2d = cpu_memcpy_d2d, .sync = cpu_sync,
     /* elementwise (cpu.c, elementwise.c) */

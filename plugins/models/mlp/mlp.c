@@ -49,8 +49,9 @@ static lt_tensor_t *evaluate(lt_ctx_t *ctx, void *self, const lt_batch_t *b, con
                              const char *acc_name) {
     lt_tensor_t *logits = mlp_forward(ctx, self, b->x);
     lt_tensor_t *loss = lt_cross_entropy(logits, b->y);
-    lt_log(ctx, loss_name, loss, LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH);
-    lt_log(ctx, acc_name, lt_accuracy(logits, b->y), LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH);
+    /* sync_dist: under DDP each rank sees a shard; the logged value is over all of them */
+    lt_log(ctx, loss_name, loss, LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH | LT_LOG_SYNC_DIST);
+    lt_log(ctx, acc_name, lt_accuracy(logits, b->y), LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH | LT_LOG_SYNC_DIST);
     return loss;
 }
 

@@ -120,6 +120,10 @@ typedef struct lt_accelerator_desc {
                       float *d_v, const lt_adam_hyper *h);
     /* d_out = min(max(d_x, lo), hi) (in place allowed): gradient clipping by value. */
     void (*clamp)(void *st, int64_t n, const float *d_x, float lo, float hi, float *d_out);
+
+    /* Device pointers are host memory the CPU may read and write (the cpu accelerator):
+     * collectives then work on them in place. */
+    bool host_memory;
 } lt_accelerator_desc;
 
 /* Export the accelerator: LT_ACCELERATOR_EXPORT(.name = "cpu", .init = ..., ...). */

@@ -72,6 +72,10 @@ typedef struct lt_host_batch {
 /* A loader over ds; seed fixes the shuffle order of every epoch. */
 LT_API lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed,
                                lt_loader_t **out);
+/* Read only shard `rank` of `world` (DistributedSampler's rule: the epoch's order
+ * padded with its first indices to a multiple of world, then every world-th index from
+ * rank on); call before lt_loader_start. Batches per epoch shrink accordingly. */
+LT_API lt_status lt_loader_set_shard(lt_loader_t *l, int rank, int world);
 /* Batches in one epoch (after drop_last). */
 LT_API int64_t lt_loader_num_batches(const lt_loader_t *l);
 /* Begin an epoch of at most max_batches batches (< 0: all); workers start filling. */

@@ -62,6 +62,7 @@ typedef struct lt_metric_reading {
     bool this_step;    /* logged since lt_ctx_metrics_new_step */
     double last;       /* the latest value */
     double epoch_mean; /* batch-size-weighted mean since the reset */
+    double weight;     /* the sum of those batch sizes */
 } lt_metric_reading;
 /* Read metric i (reads the device: call it only when printing or logging). */
 LT_API lt_status lt_ctx_metric_read(lt_ctx_t *ctx, int i, lt_metric_reading *out);
@@ -98,6 +99,26 @@ LT_API void lt_ctx_set_training(lt_ctx_t *ctx, bool training);
 struct lt_closure {
     lt_status (*run)(lt_closure_t *self);
 };
+
+/* ---- data parallel training (the host's DDP) ------------------------------------ */
+
+/* During lt_backward on ctx's tensors: fn(user, i) as soon as parameter i's gradient is
+ * final for this backward (the earliest op on the tape that uses it has been
+ * differentiated), so its all-reduce can start while backward goes on. Parameters the
+ * step did not use are never reported. NULL: off. */
+typedef void (*lt_grad_ready_fn)(void *user, int param_index);
+LT_API void lt_ctx_set_grad_ready(lt_ctx_t *ctx, lt_grad_ready_fn fn, void *user);
+/* All parameters' values / gradients as one float buffer (parameter i starts at
+ * lt_ctx_param_offset(ctx, i)); *n is the number of floats. NULL (and *n 0) before
+ * lt_ctx_materialize or when the device's memory is not host memory: then use
+ * lt_ctx_copy_flat to stage them. */
+LT_API float *lt_ctx_values_host(lt_ctx_t *ctx, int64_t *n);
+LT_API float *lt_ctx_grads_host(lt_ctx_t *ctx, int64_t *n);
+LT_API int64_t lt_ctx_param_offset(const lt_ctx_t *ctx, int i);
+/* Copy floats [first, first + n) of the flat gradient (or values, when values is true)
+ * buffer to host memory (to_host) or back from it. */
+LT_API lt_status lt_ctx_copy_flat(lt_ctx_t *ctx, bool values, bool to_host, int64_t first,
+                                  int64_t n, float *host);
 
 /* ---- checkpoint state objects (an lt_state_t is a JSON object) ------------------- */
 

@@ -1,4 +1,5 @@
-/* lt/strategy.h — the table a strategy plugin fills (process group, collectives). */
+/* lt/strategy.h — the table a strategy plugin fills: the process group and its
+ * collectives (--strategy single|ddp|path.so). Buffers are host memory. */
 #ifndef LT_STRATEGY_H
 #define LT_STRATEGY_H
 
@@ -9,23 +10,37 @@
 
 typedef struct lt_strategy_opts {
     uint32_t struct_size;
-    int devices;   /* --devices */
+    int devices;   /* --devices: processes per node */
     int num_nodes; /* --num_nodes */
 } lt_strategy_opts;
 
+typedef struct lt_strategy_req lt_strategy_req; /* an all-reduce in flight */
+
 typedef struct lt_strategy_desc {
     LT_DESC_HEADER_FIELDS
-    /* Join the process group. */
+    /* Join the process group (its size must be devices * num_nodes). */
     lt_status (*init)(const lt_strategy_opts *opts, void **state);
     /* Leave it and free the state. */
     void (*shutdown)(void *st);
     int (*rank)(void *st);
     int (*world_size)(void *st);
-    /* In place, over n float32 values in host memory: the sum over all ranks. */
+    /* In place, over n float32 values: the sum over all ranks. */
     lt_status (*all_reduce_sum)(void *st, float *buf, int64_t n);
-    /* In place, nbytes in host memory, from rank root to all. */
+    /* In place, nbytes from rank root to all. */
     lt_status (*broadcast)(void *st, void *buf, size_t nbytes, int root);
     lt_status (*barrier)(void *st);
+    /* (optional) Start an in-place sum like all_reduce_sum and return at once; buf
+     * must stay untouched until wait(*req) returns. NULL: the host uses the blocking one. */
+    lt_status (*all_reduce_sum_start)(void *st, float *buf, int64_t n, lt_strategy_req **req);
+    /* (optional, with _start) Let started reductions advance (called between kernels). */
+    void (*progress)(void *st);
+    /* (with _start) Finish req and free it. */
+    lt_status (*wait)(void *st, lt_strategy_req *req);
+    /* (optional) Tear the whole group down after a fatal error on this rank, so no other
+     * rank waits forever; does not return. */
+    void (*abort)(void *st, int exit_code);
+    /* (optional) The rank within this node (device index); NULL: rank % devices. */
+    int (*local_rank)(void *st);
 } lt_strategy_desc;
 
 #define LT_STRATEGY_EXPORT(...)                                                        \

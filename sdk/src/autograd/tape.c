@@ -1,6 +1,7 @@
 /* Define-by-run autograd: every differentiable op appends a node to its arena's tape;
  * lt_backward walks the tape backwards. Nodes are created in execution order, so the
  * reverse of the tape is a valid topological order without building a graph. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "lt_impl.h"
@@ -90,6 +91,35 @@ void lt__accum_grad(lt_tensor_t *t, lt_tensor_t *g) {
     }
 }
 
+/* ---- the grad-ready hook (lt_ctx_set_grad_ready) ------------------------------------ */
+
+/* A parameter of the ctx that owns arena a (a ctx's parameters point at its arena), whose
+ * gradient lt__accum_grad will fill. */
+static bool hooked_param(const lt_arena_t *a, const lt_tensor_t *t) {
+    return t && t->param_id && t->arena == a && t->requires_grad;
+}
+
+/* Each parameter's ready_at = the lowest tape index of a node using it: after that node
+ * no earlier node adds to its gradient. Walking down, the last write is the lowest. */
+static void mark_ready_points(lt_arena_t *a) {
+    for (size_t i = a->nodes.used; i-- > 0;) {
+        lt_node *n = lt__slab_get(&a->nodes, i);
+        for (int k = 0; k < LT_NODE_MAX_IN; k++)
+            if (hooked_param(a, n->in[k])) n->in[k]->ready_at = i;
+    }
+}
+
+/* After node i: report the parameters whose gradient it finished (also when the node was
+ * skipped as off the loss's path: no earlier node can add to their gradient either). */
+static void report_ready(lt_arena_t *a, const lt_node *n, size_t i) {
+    for (int k = 0; k < LT_NODE_MAX_IN; k++) {
+        lt_tensor_t *t = n->in[k];
+        if (!hooked_param(a, t) || t->ready_at != i) continue;
+        t->ready_at = SIZE_MAX; /* once, even when the node takes it twice (x * x) */
+        if (a->grad_ready) a->grad_ready(a->grad_ready_user, t->param_id - 1);
+    }
+}
+
 lt_status lt_backward(lt_tensor_t *loss) {
     if (!loss) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
     if (loss->numel != 1)
@@ -106,10 +136,13 @@ lt_status lt_backward(lt_tensor_t *loss) {
     bool prev = lt_arena_set_grad(a, false);
     lt_clear_error();
     loss->grad = lt_full(a, loss->ndim, loss->shape, 1.0f);
+    bool hook = a->grad_ready != NULL; /* without one, the walk costs nothing extra */
+    if (hook) mark_ready_points(a);
     for (size_t i = a->nodes.used; i-- > 0;) {
         lt_node *n = lt__slab_get(&a->nodes, i);
         if (n->out->grad) n->backward(n, n->out->grad);
         if (lt_last_status() != LT_OK) break;
+        if (hook) report_ready(a, n, i);
     }
     lt_arena_set_grad(a, prev);
     return lt_last_status();

@@ -28,7 +28,10 @@ struct lt_loader {
     uint64_t seed;
     int64_t x_elems, y_bytes; /* per sample */
     int64_t nbatches;         /* per full epoch */
-    int64_t *order;           /* sample indices of the current epoch */
+    int rank, world;          /* the shard this loader reads (lt_loader_set_shard) */
+    int64_t samples;          /* per epoch: the dataset's length, or the shard's */
+    int64_t *order;           /* this shard's sample indices of the current epoch */
+    int64_t *full;            /* with world > 1: the whole epoch's order, then sharded */
     slot *slots;
     int nslots, nthreads;
     /* Sleepers on work / ready: wake-ups (a futex call and a context switch, most of a
@@ -100,7 +103,7 @@ static void report_fill(const lt_loader_t *l, lt_prof_hook hook, int tid, uint64
 /* Fill slot s with batch b (called without the lock held, with the hook read under it);
  * tid names the thread in its span: 0 the caller's, 1 + i worker i. */
 static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook hook) {
-    int64_t first = b * l->o.batch_size, n = l->ds.length - first;
+    int64_t first = b * l->o.batch_size, n = l->samples - first;
     if (n > l->o.batch_size) n = l->o.batch_size;
     s->hb.n = n;
     s->hb.index = b;
@@ -193,6 +196,12 @@ static lt_status start_workers(lt_loader_t *l) {
     return LT_OK;
 }
 
+/* Batches in an epoch of l->samples samples (after drop_last). */
+static int64_t count_batches(const lt_loader_t *l) {
+    int64_t bs = l->o.batch_size;
+    return l->o.drop_last ? l->samples / bs : l->samples / bs + (l->samples % bs != 0);
+}
+
 lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed, lt_loader_t **out) {
     if (!out) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: out is NULL");
     *out = NULL;
@@ -204,8 +213,9 @@ lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64
     l->o = *opts;
     l->seed = seed;
     l->held = -1;
-    l->nbatches = opts->drop_last ? ds->length / opts->batch_size
-                                  : ds->length / opts->batch_size + (ds->length % opts->batch_size != 0);
+    l->world = 1;
+    l->samples = ds->length;
+    l->nbatches = count_batches(l);
     l->nthreads = opts->num_workers;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->work, NULL);
@@ -229,6 +239,22 @@ lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
     return lt_loader_start_at(l, epoch, 0, max_batches);
 }
 
+/* This rank's indices of `epoch`: the epoch's order (shuffled from (seed, epoch), else
+ * 0..N-1), padded by repeating it from its start up to a multiple of world
+ * (torch's `indices += indices[:padding_size]`), then every world-th from rank on. */
+static void make_order(lt_loader_t *l, int64_t epoch) {
+    int64_t n = l->ds.length;
+    int64_t *all = l->world > 1 ? l->full : l->order;
+    if (l->o.shuffle) {
+        lt_rng_t r = lt_rng_make(l->seed, (uint64_t)epoch);
+        lt_randperm(&r, n, all);
+    } else {
+        for (int64_t i = 0; i < n; i++) all[i] = i;
+    }
+    for (int64_t k = 0; all != l->order && k < l->samples; k++)
+        l->order[k] = all[(l->rank + k * l->world) % n];
+}
+
 /* Wait (holding mu) until no batch is being filled. */
 static void wait_fills(lt_loader_t *l) {
     for (;;) {
@@ -241,21 +267,45 @@ static void wait_fills(lt_loader_t *l) {
     }
 }
 
+/* End the current epoch (holding mu): no claims, no fill in flight, every slot free. */
+static void stop_epoch(lt_loader_t *l) {
+    l->limit = 0;
+    wait_fills(l);
+    for (int i = 0; i < l->nslots; i++) l->slots[i].state = SLOT_EMPTY;
+    l->held = -1;
+    l->next_claim = l->next_deliver = 0;
+}
+
+/* torch's DistributedSampler (drop_last=False, Lightning's default): each rank reads
+ * ceil(N / world) samples, so the ranks take the same number of steps. */
+lt_status lt_loader_set_shard(lt_loader_t *l, int rank, int world) {
+    if (!l) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_set_shard: loader is NULL");
+    if (world < 1 || rank < 0 || rank >= world)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_set_shard: rank %d of world %d; need "
+                            "world >= 1 and 0 <= rank < world", rank, world);
+    int64_t *full = NULL;
+    if (world > 1 && !l->full &&
+        !(full = malloc((size_t)(l->ds.length ? l->ds.length : 1) * sizeof *full)))
+        return lt_set_error(LT_ERR_OOM, "DataLoader: out of memory for %lld indices",
+                            (long long)l->ds.length);
+    pthread_mutex_lock(&l->mu);
+    stop_epoch(l); /* a started epoch's order belonged to the old shard */
+    if (full) l->full = full;
+    l->rank = rank;
+    l->world = world;
+    l->samples = (l->ds.length + world - 1) / world; /* <= length: order still fits */
+    l->nbatches = count_batches(l);
+    pthread_mutex_unlock(&l->mu);
+    return LT_OK;
+}
+
 lt_status lt_loader_start_at(lt_loader_t *l, int64_t epoch, int64_t first, int64_t max_batches) {
     if (!l) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start: loader is NULL");
     if (first < 0) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start_at: first batch %lld < 0",
                                        (long long)first);
     pthread_mutex_lock(&l->mu);
-    l->limit = 0; /* stop claims, then wait for fills of the old epoch to land */
-    wait_fills(l);
-    for (int i = 0; i < l->nslots; i++) l->slots[i].state = SLOT_EMPTY;
-    if (l->o.shuffle) {
-        lt_rng_t r = lt_rng_make(l->seed, (uint64_t)epoch);
-        lt_randperm(&r, l->ds.length, l->order);
-    } else {
-        for (int64_t i = 0; i < l->ds.length; i++) l->order[i] = i;
-    }
-    l->held = -1;
+    stop_epoch(l); /* stop claims, then wait for fills of the old epoch to land */
+    make_order(l, epoch);
     l->limit = max_batches < 0 || max_batches > l->nbatches ? l->nbatches : max_batches;
     l->next_claim = l->next_deliver = first < l->limit ? first : l->limit;
     pthread_cond_broadcast(&l->work);
@@ -330,5 +380,6 @@ void lt_loader_free(lt_loader_t *l) {
     free(l->slots);
     free(l->threads);
     free(l->order);
+    free(l->full);
     free(l);
 }

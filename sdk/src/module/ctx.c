@@ -131,6 +131,7 @@ lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *
     t->arena = ctx->arena;
     t->requires_grad = true;
     t->persistent = true;
+    t->param_id = ctx->nparams + 1;
     ctx->params[ctx->nparams++] = (param_entry){copy, t, init, NULL};
     return t;
 }
@@ -225,6 +226,61 @@ lt_param_list_t *lt_parameters_with_prefix(lt_ctx_t *ctx, const char *prefix) {
 }
 
 lt_param_list_t *lt_parameters(lt_ctx_t *ctx) { return lt_parameters_with_prefix(ctx, NULL); }
+
+/* ---- data parallel training: the flat buffers a host's DDP reduces -------------------- */
+
+void lt_ctx_set_grad_ready(lt_ctx_t *ctx, lt_grad_ready_fn fn, void *user) {
+    if (!ctx || !ctx->arena) return; /* a data plugin's ctx: no tape, nothing to report */
+    ctx->arena->grad_ready = fn;
+    ctx->arena->grad_ready_user = fn ? user : NULL;
+}
+
+/* The flat buffer's storage, or NULL when there is none yet (or no parameter). */
+static lt_storage *flat_storage(const lt_ctx_t *ctx, bool values) {
+    if (!ctx || !ctx->materialized) return NULL;
+    return values ? ctx->values : ctx->grads;
+}
+
+/* Only a device whose pointers the CPU may dereference can lend its buffer. */
+static float *flat_host(lt_ctx_t *ctx, bool values, int64_t *n) {
+    lt_storage *st = flat_storage(ctx, values);
+    bool lend = st && ctx->dev->k.host_memory;
+    if (n) *n = lend ? lt_num_parameters(ctx) : 0;
+    return lend ? st->data : NULL;
+}
+
+float *lt_ctx_values_host(lt_ctx_t *ctx, int64_t *n) { return flat_host(ctx, true, n); }
+float *lt_ctx_grads_host(lt_ctx_t *ctx, int64_t *n) { return flat_host(ctx, false, n); }
+
+/* Declaration order, as lt_ctx_materialize lays the parameters out; -1 for a bad i. */
+int64_t lt_ctx_param_offset(const lt_ctx_t *ctx, int i) {
+    if (!ctx || i < 0 || i >= ctx->nparams) return -1;
+    int64_t off = 0;
+    for (int k = 0; k < i; k++) off += ctx->params[k].t->numel;
+    return off;
+}
+
+lt_status lt_ctx_copy_flat(lt_ctx_t *ctx, bool values, bool to_host, int64_t first, int64_t n,
+                           float *host) {
+    if (!ctx || !ctx->materialized)
+        return lt_set_error(LT_ERR_STATE, "lt_ctx_copy_flat: the parameters are not laid out "
+                            "yet (call it after lt_ctx_materialize)");
+    lt_storage *st = flat_storage(ctx, values); /* NULL only when there are no floats */
+    int64_t total = lt_num_parameters(ctx);
+    if (first < 0 || n < 0 || first > total || n > total - first || (n && !host))
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_ctx_copy_flat: floats [%lld, %lld) are outside "
+                            "the %lld of the %s buffer (or host is NULL)", (long long)first,
+                            (long long)first + (long long)n, (long long)total,
+                            values ? "values" : "gradient");
+    if (n == 0) return LT_OK;
+    float *dev_ptr = (float *)st->data + first;
+    size_t bytes = (size_t)n * sizeof(float);
+    if (to_host)
+        ctx->dev->k.memcpy_d2h(ctx->dev->state, host, dev_ptr, bytes);
+    else
+        ctx->dev->k.memcpy_h2d(ctx->dev->state, dev_ptr, host, bytes);
+    return LT_OK;
+}
 
 /* ---- layers ---------------------------------------------------------------------- */
 

@@ -97,6 +97,7 @@ lt_status lt_ctx_metric_read(lt_ctx_t *ctx, int i, lt_metric_reading *out) {
         .last = m->weight <= 0 ? NAN : m->last_on_host ? m->host_last : (double)acc[ACC_LAST],
         /* float32, as Lightning's mean of float32 tensors then .item() */
         .epoch_mean = m->weight > 0 ? (double)(float)(((double)acc[ACC_SUM] + m->host_sum) / m->weight) : NAN,
+        .weight = m->weight,
     };
     return LT_OK;
 }

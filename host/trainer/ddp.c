@@ -1,0 +1,225 @@
+/* Data-parallel training over the strategy's process group (PyTorch's DDP): the same
+ * start on every rank (rank 0's weights, a check that every rank loaded the same
+ * plugin files), gradients averaged in buckets that start reducing while backward is
+ * still running, sync_dist metrics, and one decision to stop for all ranks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "trainer.h"
+
+static bool strategy_failed(session *s, const char *what) {
+    host_error("--strategy %s: %s: %s", s->strat->name, what,
+               *lt_last_error() ? lt_last_error() : "the collective failed");
+    return false;
+}
+
+/* xxh64 of a file's bytes, 0 when unreadable. */
+static uint64_t file_hash(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    XXH64_state_t *h = XXH64_createState();
+    XXH64_reset(h, 0);
+    char buf[1 << 16];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) XXH64_update(h, buf, n);
+    uint64_t v = XXH64_digest(h);
+    XXH64_freeState(h);
+    fclose(f);
+    return v;
+}
+
+/* Every rank must run the same lthost and plugin files: rank 0 sends its list (one
+ * "what (xxh64)" line each), each rank compares, and all learn whether anyone differs. */
+bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n) {
+    if (s->world < 2) return true;
+    char mine[2048], root[2048];
+    size_t len = (size_t)snprintf(mine, sizeof mine, "lthost %s (plugin ABI %d.%d)", lt_version(),
+                                  LT_ABI_MAJOR, LT_ABI_MINOR);
+    for (int i = 0; i < n && len < sizeof mine; i++)
+        len += (size_t)snprintf(mine + len, sizeof mine - len, "\n%s (xxh64 %016llx)",
+                                lt_plugin_path(plugins[i]),
+                                (unsigned long long)file_hash(lt_plugin_path(plugins[i])));
+    memcpy(root, mine, sizeof root);
+    if (s->strat->broadcast(s->strat_state, root, sizeof root, 0) != LT_OK)
+        return strategy_failed(s, "broadcasting versions");
+    float differs = strcmp(root, mine) != 0;
+    if (s->strat->all_reduce_sum(s->strat_state, &differs, 1) != LT_OK)
+        return strategy_failed(s, "comparing versions");
+    if (differs == 0) return true;
+    if (!strcmp(root, mine)) {
+        host_error("another rank loaded different files than rank 0 (its error names them)");
+        return false;
+    }
+    char *a = mine, *b = root; /* the first line that differs */
+    for (char *na, *nb;; a = na + 1, b = nb + 1) {
+        na = strchr(a, '\n'), nb = strchr(b, '\n');
+        if (na) *na = '\0';
+        if (nb) *nb = '\0';
+        if (strcmp(a, b) || !na || !nb) break;
+    }
+    host_error("rank %d runs different code than rank 0: it loaded %s where rank 0 loaded %s; "
+               "every rank must load the same lthost and plugin files", s->rank, a, b);
+    return false;
+}
+
+/* Rank 0's weights everywhere (torch DDP's broadcast of the module's parameters). */
+bool ddp_broadcast_params(session *s) {
+    if (s->world < 2) return true;
+    int64_t n = 0;
+    float *values = lt_ctx_values_host(s->ctx, &n);
+    float *staged = NULL;
+    if (!values) {
+        int last = lt_ctx_num_params(s->ctx) - 1;
+        n = last < 0 ? 0 : lt_ctx_param_offset(s->ctx, last) + lt_numel(lt_ctx_param(s->ctx, last, NULL));
+        if (n && !(values = staged = malloc((size_t)n * sizeof *values))) {
+            host_error("out of host memory staging %lld parameters", (long long)n);
+            return false;
+        }
+        if (n && lt_ctx_copy_flat(s->ctx, true, true, 0, n, staged) != LT_OK) return free(staged), false;
+    }
+    bool ok = s->strat->broadcast(s->strat_state, values, (size_t)n * sizeof *values, 0) == LT_OK;
+    if (ok && staged) ok = lt_ctx_copy_flat(s->ctx, true, false, 0, n, staged) == LT_OK;
+    free(staged);
+    return ok || strategy_failed(s, "broadcasting rank 0's parameters");
+}
+
+/* ---- gradient buckets ----------------------------------------------------------------- */
+
+/* Parameters in reverse order (backward finishes the last layers first) grouped into
+ * buckets of about bucket_cap_mb; parameters are contiguous in the flat gradient
+ * buffer, so a bucket is one range of it. */
+bool ddp_plan_buckets(session *s) {
+    ddp_state *d = &s->ddp;
+    int np = lt_ctx_num_params(s->ctx);
+    if (s->world < 2 || np == 0) return true;
+    d->bucket_of = calloc((size_t)np, sizeof *d->bucket_of);
+    d->buckets = calloc((size_t)np, sizeof *d->buckets);
+    if (!d->bucket_of || !d->buckets) {
+        host_error("out of host memory planning gradient buckets");
+        return false;
+    }
+    int64_t cap = (int64_t)(s->cfg->bucket_cap_mb * 1024 * 1024 / sizeof(float));
+    grad_bucket *b = NULL;
+    for (int i = np - 1; i >= 0; i--) {
+        int64_t n = lt_numel(lt_ctx_param(s->ctx, i, NULL));
+        if (!b || b->n >= cap) b = &d->buckets[d->nbuckets++];
+        b->first = lt_ctx_param_offset(s->ctx, i); /* going backwards through the buffer */
+        b->n += n;
+        b->params++;
+        d->bucket_of[i] = (int)(b - d->buckets);
+    }
+    return true;
+}
+
+static void start_bucket(session *s, grad_bucket *b) {
+    ddp_state *d = &s->ddp;
+    if (b->started || d->failed) return;
+    b->started = true;
+    float *grads = d->grads + b->first;
+    lt_status st = s->strat->all_reduce_sum_start
+                       ? s->strat->all_reduce_sum_start(s->strat_state, grads, b->n, &b->req)
+                       : s->strat->all_reduce_sum(s->strat_state, grads, b->n);
+    if (st != LT_OK) d->failed = true;
+}
+
+static void on_grad_ready(void *user, int param) {
+    session *s = user;
+    ddp_state *d = &s->ddp;
+    grad_bucket *b = &d->buckets[d->bucket_of[param]];
+    if (--b->pending == 0) start_bucket(s, b);
+    if (s->strat->progress) s->strat->progress(s->strat_state);
+}
+
+/* Before a backward whose gradients the optimizer will use: arm the buckets. */
+bool ddp_before_backward(session *s) {
+    ddp_state *d = &s->ddp;
+    if (s->world < 2 || !d->nbuckets) return true;
+    int64_t n;
+    d->grads = lt_ctx_grads_host(s->ctx, &n);
+    if (!d->grads) return true; /* device memory: reduced in one piece after backward */
+    for (int i = 0; i < d->nbuckets; i++)
+        d->buckets[i].pending = d->buckets[i].params, d->buckets[i].started = false, d->buckets[i].req = NULL;
+    d->failed = false;
+    lt_ctx_set_grad_ready(s->ctx, on_grad_ready, s);
+    return true;
+}
+
+/* A device whose memory the CPU cannot touch: one blocking reduction of a host copy. */
+static bool reduce_staged(session *s) {
+    int np = lt_ctx_num_params(s->ctx);
+    int64_t n = lt_ctx_param_offset(s->ctx, np - 1) + lt_numel(lt_ctx_param(s->ctx, np - 1, NULL));
+    float *host = malloc((size_t)n * sizeof *host);
+    bool ok = host && lt_ctx_copy_flat(s->ctx, false, true, 0, n, host) == LT_OK &&
+              s->strat->all_reduce_sum(s->strat_state, host, n) == LT_OK;
+    for (int64_t i = 0; ok && i < n; i++) host[i] /= (float)s->world;
+    ok = ok && lt_ctx_copy_flat(s->ctx, false, false, 0, n, host) == LT_OK;
+    free(host);
+    return ok || strategy_failed(s, "averaging gradients");
+}
+
+static bool finish_buckets(session *s);
+
+/* After it: wait for the reductions and average (timed as "[Strategy]X.reduce_gradients"). */
+bool ddp_after_backward(session *s) {
+    ddp_state *d = &s->ddp;
+    if (s->world < 2 || !d->nbuckets) return true;
+    prof_start(s, s->prof.reduce_gradients);
+    bool ok = d->grads ? finish_buckets(s) : reduce_staged(s);
+    prof_stop(s, s->prof.reduce_gradients);
+    return ok;
+}
+
+/* The buckets backward did not start (unused parameters), then wait for all. */
+static bool finish_buckets(session *s) {
+    ddp_state *d = &s->ddp;
+    lt_ctx_set_grad_ready(s->ctx, NULL, NULL);
+    for (int i = 0; i < d->nbuckets; i++) start_bucket(s, &d->buckets[i]);
+    bool ok = !d->failed;
+    for (int i = 0; i < d->nbuckets; i++) {
+        grad_bucket *b = &d->buckets[i];
+        if (b->req && s->strat->wait(s->strat_state, b->req) != LT_OK) ok = false;
+        b->req = NULL;
+    }
+    if (!ok) return strategy_failed(s, "averaging gradients");
+    const float scale = 1.0f / (float)s->world; /* the mean over ranks, as DDP's */
+    int64_t total = d->buckets[0].first + d->buckets[0].n;
+    for (int64_t i = d->buckets[d->nbuckets - 1].first; i < total; i++) d->grads[i] *= scale;
+    return true;
+}
+
+void ddp_free(session *s) {
+    free(s->ddp.buckets);
+    free(s->ddp.bucket_of);
+    s->ddp = (ddp_state){0};
+}
+
+/* ---- what all ranks must agree on -------------------------------------------------- */
+
+/* sync_dist metrics: the batch-size-weighted mean over every rank's batches. */
+bool ddp_sync_metrics(session *s, lt_metric_reading *m, int n) {
+    if (s->world < 2 || n == 0) return true;
+    float *buf = calloc(2 * (size_t)n, sizeof *buf);
+    if (!buf) {
+        host_error("out of host memory syncing metrics");
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        buf[2 * i] = (float)(m[i].epoch_mean * m[i].weight);
+        buf[2 * i + 1] = (float)m[i].weight;
+    }
+    bool ok = s->strat->all_reduce_sum(s->strat_state, buf, 2 * n) == LT_OK;
+    for (int i = 0; ok && i < n; i++) m[i].epoch_mean = buf[2 * i + 1] > 0 ? buf[2 * i] / buf[2 * i + 1] : m[i].epoch_mean;
+    free(buf);
+    return ok || strategy_failed(s, "syncing sync_dist metrics");
+}
+
+/* true on every rank when any rank says true (Lightning's reduce_boolean_decision). */
+bool ddp_any(session *s, bool mine, bool *any) {
+    *any = mine;
+    if (s->world < 2) return true;
+    float v = mine;
+    if (s->strat->all_reduce_sum(s->strat_state, &v, 1) != LT_OK) return strategy_failed(s, "agreeing to stop");
+    *any = v > 0;
+    return true;
+}

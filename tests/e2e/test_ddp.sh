@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# DDP over MPI: 2 ranks x batch B give the weights of 1 process x batch 2B on the same
+# data (same model .so, unchanged); `--strategy ddp --devices 2` (and --devices 2 alone)
+# re-launches itself under mpirun; a rank that fails or dies takes every rank down within
+# seconds, naming it; different plugin files or a wrong process count are refused.
+. "$(dirname "$0")/lib.sh"
+need_dataset
+command -v mpirun >/dev/null || skip "mpirun is not installed (apt-get install openmpi-bin)"
+[ -z "${LT_E2E_SANITIZED:-}" ] || skip "DDP runs on the optimised build (ASan's runtime and Open MPI's do not mix)"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+mpi=(mpirun -np 2 --bind-to none)
+mlp=$LT_TEST_MLP_PLUGIN
+common=(--module "$mlp" --limit_train_batches 8 --limit_val_batches 0 --max_epochs 2 --threads 1
+        --seed_everything 3 --test_after_fit false --enable_progress_bar false --enable_model_summary false)
+before=$(md5sum <"$mlp")
+expect_success fit "${common[@]}" --data.batch_size 64 --default_root_dir "$TMP/one"
+rc=0
+"${mpi[@]}" "$LTHOST" fit "${common[@]}" --strategy ddp --devices 2 --data.batch_size 32 \
+    --default_root_dir "$TMP/two" >"$TMP/ddp.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] || { cat "$TMP/ddp.out"; fail "mpirun -np 2 lthost fit exited $rc"; }
+[ "$(grep -c '^Epoch 2/2' "$TMP/ddp.out")" -eq 1 ] || { cat "$TMP/ddp.out"; fail "rank 0 alone should print the epoch lines"; }
+[ "$(md5sum <"$mlp")" = "$before" ] || fail "the model .so changed between the runs"
+logits() { # logits of 64 test images from a checkpoint, one number per line
+    expect_success predict --module "$mlp" --ckpt_path "$1" --limit_predict_batches 1 --data.batch_size 64 \
+        --predict.output "$2"
+    tr ',' '\n' <"$2" >"$2.txt"
+}
+logits "$(ls "$TMP"/one/lightning_logs/version_0/checkpoints/*.ckpt)" "$TMP/one.csv"
+logits "$(ls "$TMP"/two/lightning_logs/version_0/checkpoints/*.ckpt)" "$TMP/two.csv"
+[ "$(wc -l <"$TMP/one.csv.txt")" -eq 640 ] || fail "expected 640 logits"
+paste -d' ' "$TMP/one.csv.txt" "$TMP/two.csv.txt" | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d }
+    END { printf "max |logit difference| %.3g\n", m; exit !(m <= 1e-5) }' ||
+    fail "2 ranks x 32 and 1 process x 64 trained different weights"
+echo "ok: 2 ranks x batch 32 = 1 process x batch 64 after 16 steps (same mlp.so)"
+
+# From a plain shell: the launcher starts the ranks itself; --devices 2 picks ddp.
+expect_success fit "${common[@]}" --max_epochs 1 --strategy ddp --devices 2 --data.batch_size 32 --default_root_dir "$TMP/l"
+grep -q "^Launching 2 processes: mpirun -np 2" "$TMP/out" && [ "$(grep -c '^Epoch 1/1' "$TMP/out")" -eq 1 ] ||
+    { cat "$TMP/out"; fail "--strategy ddp --devices 2 did not launch 2 ranks"; }
+expect_success fit "${common[@]}" --max_epochs 1 --devices 2 --data.batch_size 32 --default_root_dir "$TMP/a"
+grep -q "ddp strategy" "$TMP/out" || { cat "$TMP/out"; fail "--devices 2 did not pick ddp"; }
+echo "ok: lthost re-launches itself under mpirun; --strategy auto picks ddp for 2 devices"
+
+# A failing or dying rank ends every rank, quickly, naming it.
+fail_run() { # MODE: runs 2 ranks where rank 1 fails at step 3
+    rc=0
+    local t0=$SECONDS
+    timeout 120 "${mpi[@]}" "$LTHOST" fit --module "$LT_TEST_PLUGIN_DIR/rank_fail.so" --strategy ddp \
+        --devices 2 --model.mode "$1" --limit_val_batches 0 --max_epochs 1 --enable_checkpointing false \
+        --logger false --enable_progress_bar false --threads 1 >"$TMP/fail.out" 2>&1 || rc=$?
+    took=$((SECONDS - t0))
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] || { cat "$TMP/fail.out"; fail "$1 on rank 1: exit $rc (124: hang)"; }
+    [ $took -le 30 ] || fail "$1 on rank 1: took ${took}s to bring the ranks down"
+}
+fail_run error
+grep -q "lthost: error: \[rank 1\] rank_fail.training_step failed at epoch 0, batch 3: rank_fail: failing on purpose" "$TMP/fail.out" ||
+    { cat "$TMP/fail.out"; fail "the error does not name rank 1"; }
+echo "ok: an error on rank 1 ends both ranks in ${took}s (exit $rc): $(grep -m1 'rank 1' "$TMP/fail.out" | cut -c1-90)"
+fail_run crash
+grep -Eiq "rank 1|process rank 1" "$TMP/fail.out" || { cat "$TMP/fail.out"; fail "the crash report does not name rank 1"; }
+echo "ok: rank 1 killed: both ranks end in ${took}s (exit $rc)"
+
+# Different plugin files on different ranks; a process count that does not fit.
+cp "$mlp" "$TMP/mlp_other.so"
+printf 'x' >>"$TMP/mlp_other.so"
+rc=0
+timeout 120 mpirun --bind-to none -np 1 "$LTHOST" fit "${common[@]}" --strategy ddp --devices 2 : \
+    -np 1 "$LTHOST" fit "${common[@]}" --module "$TMP/mlp_other.so" --strategy ddp --devices 2 >"$TMP/v.out" 2>&1 || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "\[rank 1\] rank 1 runs different code than rank 0" "$TMP/v.out" ||
+    { cat "$TMP/v.out"; fail "different plugin files on rank 1 were not detected (exit $rc)"; }
+rc=0
+timeout 120 "${mpi[@]}" "$LTHOST" fit "${common[@]}" --strategy ddp --devices 3 >"$TMP/n.out" 2>&1 || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "expects 3 processes" "$TMP/n.out" ||
+    { cat "$TMP/n.out"; fail "--devices 3 under mpirun -np 2 was not refused (exit $rc)"; }
+echo "ok: different plugin files and a wrong process count are refused at start"
