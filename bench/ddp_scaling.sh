@@ -3,7 +3,9 @@
 # no validation) by 1 rank x 1 thread and by 2 ranks x 1 thread under mpirun; samples/s
 # over all ranks, the speed-up (target >= 1.85x), and the share of rank 0's training
 # time spent waiting for gradient all-reduces (the --profiler simple action
-# [Strategy]DDPStrategy.reduce_gradients over run_training_epoch). Best of 3. Appends
+# [Strategy]DDPStrategy.reduce_gradients over run_training_epoch). For the ceiling of
+# this machine it also runs 2 independent single-process epochs at once, one per core
+# (no communication at all). Best of 3. Appends
 # the result to bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,12 +19,20 @@ args=(fit --module mlp --max_epochs 1 --limit_val_batches 0 --threads 1 --seed_e
 rate() { sed -n 's/^Epoch 1\/1.*s, \([0-9]*\) samples\/s\]/\1/p'; }
 best() { sort -g | tail -1; }
 one=$(for i in 1 2 3; do build/host/lthost "${args[@]}" | rate; done | best)
+pair() { # samples/s of two independent processes on cores 0 and 1, added up
+    taskset -c 0 build/host/lthost "${args[@]}" | rate >"$dir/a" &
+    taskset -c 1 build/host/lthost "${args[@]}" | rate >"$dir/b"
+    wait
+    echo $(($(cat "$dir/a") + $(cat "$dir/b")))
+}
+ceiling=$(for i in 1 2 3; do pair; done | best)
 two=$(for i in 1 2 3; do mpirun -np 2 --bind-to core build/host/lthost "${args[@]}" --strategy ddp --devices 2 | rate; done | best)
 mpirun -np 2 --bind-to core build/host/lthost "${args[@]}" --strategy ddp --devices 2 --profiler simple >"$dir/prof.txt"
 share=$(awk -F'\t' '/run_training_epoch|reduce_gradients/ { t = $4; gsub(/[| ]/, "", t); v[$1 ~ /reduce/] = t }
     END { printf "%.1f", v[1] / v[0] * 100 }' "$dir/prof.txt")
 speedup=$(awk -v a="$two" -v b="$one" 'BEGIN { printf "%.2f", a / b }')
-echo "1 rank: $one samples/s; 2 ranks: $two samples/s; speed-up ${speedup}x; all-reduce wait ${share}% of rank 0's epoch"
+cspeed=$(awk -v a="$ceiling" -v b="$one" 'BEGIN { printf "%.2f", a / b }')
+echo "1 rank: $one samples/s; 2 ranks: $two samples/s; speed-up ${speedup}x (2 independent processes: ${cspeed}x); all-reduce wait ${share}% of rank 0's epoch"
 cat >>bench/RESULTS.md <<MD
 
 ## DDP scaling on CPU (\`bash bench/ddp_scaling.sh\`, $(date -u +%F), $(nproc) cores, Open MPI $(mpirun --version | head -1 | awk '{ print $NF }'))
@@ -33,6 +43,7 @@ One MLP epoch, 55,000 images, batch 64 per rank, 1 thread per rank, best of 3.
 |---|---|---|
 | 1 rank x 1 thread | $one | - |
 | 2 ranks x 1 thread (mpirun --bind-to core) | $two | ${speedup}x |
+| 2 independent processes, 1 per core (no DDP: this machine's ceiling) | $ceiling | ${cspeed}x |
 
 Rank 0 spent ${share}% of its training epoch waiting for gradient all-reduces
 (\`[Strategy]DDPStrategy.reduce_gradients\`, --profiler simple).

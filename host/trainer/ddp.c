@@ -112,12 +112,14 @@ bool ddp_plan_buckets(session *s) {
     return true;
 }
 
-static void start_bucket(session *s, grad_bucket *b) {
+/* In the background while backward goes on, or (blocking) once nothing is left to
+ * overlap with: MPI's blocking reduction is about twice as fast as its non-blocking one. */
+static void start_bucket(session *s, grad_bucket *b, bool background) {
     ddp_state *d = &s->ddp;
     if (b->started || d->failed) return;
     b->started = true;
     float *grads = d->grads + b->first;
-    lt_status st = s->strat->all_reduce_sum_start
+    lt_status st = background && s->strat->all_reduce_sum_start
                        ? s->strat->all_reduce_sum_start(s->strat_state, grads, b->n, &b->req)
                        : s->strat->all_reduce_sum(s->strat_state, grads, b->n);
     if (st != LT_OK) d->failed = true;
@@ -126,8 +128,9 @@ static void start_bucket(session *s, grad_bucket *b) {
 static void on_grad_ready(void *user, int param) {
     session *s = user;
     ddp_state *d = &s->ddp;
-    grad_bucket *b = &d->buckets[d->bucket_of[param]];
-    if (--b->pending == 0) start_bucket(s, b);
+    int i = d->bucket_of[param];
+    /* the last bucket holds the first layer, whose gradient backward finishes last */
+    if (--d->buckets[i].pending == 0 && i != d->nbuckets - 1) start_bucket(s, &d->buckets[i], true);
     if (s->strat->progress) s->strat->progress(s->strat_state);
 }
 
@@ -174,7 +177,7 @@ bool ddp_after_backward(session *s) {
 static bool finish_buckets(session *s) {
     ddp_state *d = &s->ddp;
     lt_ctx_set_grad_ready(s->ctx, NULL, NULL);
-    for (int i = 0; i < d->nbuckets; i++) start_bucket(s, &d->buckets[i]);
+    for (int i = 0; i < d->nbuckets; i++) start_bucket(s, &d->buckets[i], false);
     bool ok = !d->failed;
     for (int i = 0; i < d->nbuckets; i++) {
         grad_bucket *b = &d->buckets[i];
