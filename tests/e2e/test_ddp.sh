@@ -73,3 +73,11 @@ timeout 120 "${mpi[@]}" "$LTHOST" fit "${common[@]}" --strategy ddp --devices 3 
 [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "expects 3 processes" "$TMP/n.out" ||
     { cat "$TMP/n.out"; fail "--devices 3 under mpirun -np 2 was not refused (exit $rc)"; }
 echo "ok: different plugin files and a wrong process count are refused at start"
+
+# Rank 0 writes the checkpoints; every rank loads one to resume.
+rc=0
+"${mpi[@]}" "$LTHOST" fit "${common[@]}" --strategy ddp --devices 2 --data.batch_size 32 --max_epochs 3 \
+    --default_root_dir "$TMP/two" --ckpt_path last >"$TMP/resume.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] && grep -q "Resuming fit after epoch 1 (global step 16)" "$TMP/resume.out" &&
+    grep -q '^Epoch 3/3' "$TMP/resume.out" || { cat "$TMP/resume.out"; fail "2 ranks did not resume from rank 0's checkpoint"; }
+echo "ok: 2 ranks resume from the checkpoint rank 0 wrote"
