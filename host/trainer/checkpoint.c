@@ -330,6 +330,7 @@ bool ckpt_open(session *s) {
     return true;
 }
 
+
 /* ---- restoring ------------------------------------------------------------------------- */
 
 static lt_state_t *meta(session *s, const char *key, bool required) {
@@ -339,6 +340,17 @@ static lt_state_t *meta(session *s, const char *key, bool required) {
         host_error("--ckpt_path %s: metadata '%s' %s", s->ckpt_file, key,
                    text ? lt_last_error() : "is missing (was it saved by lthost fit?)");
     return st;
+}
+
+bool ckpt_same_module(session *s) {
+    lt_state_t *m = meta(s, "module", false);
+    const char *saved = m ? lt_state_get_str(m, "name") : NULL;
+    bool same = !saved || !strcmp(saved, s->mod->name);
+    if (!same)
+        fprintf(stderr, "lthost: warning: %s was saved by module '%s', not '%s': its "
+                "hyper-parameters are not applied\n", s->ckpt_file, saved, s->mod->name);
+    lt_state_free(m);
+    return same;
 }
 
 bool ckpt_restore_weights(session *s) {

@@ -179,7 +179,7 @@ static bool make_contexts(session *s, lt_ctx_t **callback_ctx) {
         if (!add_callback(s, &s->cfg->callbacks[i], &callback_ctx[i])) return false;
     if (!s->cfg->print_config && !add_default_checkpoint(s, callback_ctx)) return false;
     s->ctx = lt_ctx_new(s->dev, s->mod->name, s->mod->hparams, s->mod->self_size, s->seed);
-    if (s->ctx && s->ckpt && lt_ckpt_restore_hparams(s->ckpt, s->ctx) != LT_OK) {
+    if (s->ctx && s->ckpt && ckpt_same_module(s) && lt_ckpt_restore_hparams(s->ckpt, s->ctx) != LT_OK) {
         host_error("--ckpt_path: %s", lt_last_error());
         return false;
     }

@@ -177,6 +177,9 @@ static inline void prof_stop(session *s, const char *action) {
 /* ---- checkpoint.c ------------------------------------------------------------------ */
 /* Resolve and open --ckpt_path (PATH, last, best) before the contexts exist. */
 bool ckpt_open(session *s);
+/* Whether the checkpoint was saved by this module (else a warning: its hparams are
+ * not applied). */
+bool ckpt_same_module(session *s);
 /* After setup: the checkpoint's weights (or --init_weights). */
 bool ckpt_restore_weights(session *s);
 /* fit, after configure_optimizers and logging_open: optimizers, schedulers, callback and

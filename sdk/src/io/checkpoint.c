@@ -288,8 +288,8 @@ lt_status lt_ckpt_restore_hparams(const lt_ckpt_t *c, lt_ctx_t *ctx) {
     for (int i = 0; i < lt_state_count(st) && s == LT_OK; i++) {
         const char *k = lt_state_key(st, i);
         if (!declares(ctx, k)) {
-            fprintf(stderr, "warning: %s: hyper-parameter '%s' is saved but %s no longer "
-                    "declares it; ignored\n", c->path, k, ctx->plugin_name);
+            fprintf(stderr, "warning: %s: saved hyper-parameter '%s' is not declared by %s; "
+                    "ignored\n", c->path, k, ctx->plugin_name);
             continue;
         }
         if ((s = set_saved_hparam(ctx, st, k)) != LT_OK) {
@@ -398,8 +398,10 @@ static lt_status restore_params(const lt_st_file_t *f, lt_ctx_t *ctx, const char
         return lt_set_error(LT_ERR_STATE, "%s does not fit module '%s':%s%s%s%s%s%s; load it with "
                             "the module and hyper-parameters that saved it%s", path,
                             ctx->plugin_name, missing.count ? " missing key(s) " : "", missing.text,
-                            unexpected.count ? " unexpected key(s) " : "", unexpected.text,
-                            shapes.count ? " size mismatch for " : "", shapes.text,
+                            unexpected.count ? (missing.count ? "; unexpected key(s) " : " unexpected key(s) ") : "",
+                            unexpected.text,
+                            shapes.count ? (missing.count || unexpected.count ? "; size mismatch for " : " size mismatch for ") : "",
+                            shapes.text,
                             shapes.count ? "" : ", or load what matches with strict off (--strict false)");
     for (int i = 0; i < ctx->nparams; i++) {
         const lt_st_tensor *t = find_param(f, prefixes, ctx->params[i].name);
