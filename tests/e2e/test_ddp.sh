@@ -81,3 +81,22 @@ rc=0
 [ $rc -eq 0 ] && grep -q "Resuming fit after epoch 1 (global step 16)" "$TMP/resume.out" &&
     grep -q '^Epoch 3/3' "$TMP/resume.out" || { cat "$TMP/resume.out"; fail "2 ranks did not resume from rank 0's checkpoint"; }
 echo "ok: 2 ranks resume from the checkpoint rank 0 wrote"
+
+# SIGTERM to mpirun reaches both ranks: they stop after the same batch, rank 0 saves
+# last.ckpt, and the same command with --ckpt_path last continues on 2 ranks.
+"${mpi[@]}" "$LTHOST" fit "${common[@]}" --strategy ddp --devices 2 --limit_train_batches 1.0 \
+    --max_epochs 1000 --default_root_dir "$TMP/sig" >"$TMP/sig.out" 2>&1 &
+pid=$!
+for _ in $(seq 200); do grep -q "^Epoch 1/" "$TMP/sig.out" && break; sleep 0.1; done
+kill -TERM $pid
+rc=0
+timeout 60 tail --pid=$pid -f /dev/null || fail "2 ranks did not stop within 60 s of SIGTERM"
+wait $pid || rc=$?
+[ $rc -ne 0 ] && grep -q "received SIGTERM at epoch .*saved .*last.ckpt" "$TMP/sig.out" ||
+    { cat "$TMP/sig.out"; fail "SIGTERM under mpirun: exit $rc, no checkpoint message"; }
+epoch=$(grep -o 'received SIGTERM at epoch [0-9]*' "$TMP/sig.out" | grep -o '[0-9]*$')
+rc=0
+"${mpi[@]}" "$LTHOST" fit "${common[@]}" --strategy ddp --devices 2 --limit_train_batches 1.0 \
+    --max_epochs $((epoch + 1)) --default_root_dir "$TMP/sig" --ckpt_path last >"$TMP/sig2.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] && grep -q "Resuming fit" "$TMP/sig2.out" || { cat "$TMP/sig2.out"; fail "2 ranks did not continue after SIGTERM"; }
+echo "ok: SIGTERM in epoch $epoch: rank 0 saved last.ckpt, 2 ranks continued from it"
