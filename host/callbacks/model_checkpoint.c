@@ -368,11 +368,6 @@ static lt_status mc_on_load_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st
     return LT_OK;
 }
 
-/* The folder the ModelCheckpoint in p writes to ("" before its first save or resume). */
-const char *model_checkpoint_dir(participant *p) {
-    return ((model_checkpoint *)lt_ctx_self(p->ctx))->dirpath;
-}
-
 const lt_callback_desc model_checkpoint_callback = {
     .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR, .struct_size = sizeof(lt_callback_desc),
     .name = "ModelCheckpoint", .self_size = sizeof(model_checkpoint), .hparams = mc_hparams,

@@ -281,6 +281,5 @@ void print_model_summary(session *s);
 const lt_callback_desc *builtin_callback(const char *name, bool *monitoring);
 extern const lt_callback_desc model_checkpoint_callback;
 bool model_checkpoint_flush(session *s, participant *p);
-const char *model_checkpoint_dir(participant *p);
 
 #endif
