@@ -2,12 +2,47 @@
  * shell starts itself again under `mpirun -np 2` with the same arguments; under mpirun
  * or srun (rank variables in the environment) it runs as the rank it was given. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "host.h"
+
+/* The launcher's one piece of state for its signal handler: the mpirun it waits for. */
+static volatile sig_atomic_t mpirun_pid, forwarded;
+
+static void forward(int sig) {
+    forwarded = sig;
+    if (mpirun_pid > 0) kill((pid_t)mpirun_pid, sig);
+}
+
+/* Run mpirun and wait; SIGTERM / SIGINT go on to it (and so to every rank, which saves
+ * last.ckpt), and the launcher then exits 128 + signal like the ranks do. */
+static int run_and_wait(char **args) {
+    pid_t pid = fork();
+    if (pid < 0) {
+        host_error("cannot start mpirun: %s", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        execvp(args[0], args);
+        host_error("cannot run mpirun (%s); install Open MPI (apt-get install openmpi-bin) or "
+                   "start lthost under mpirun or srun yourself", strerror(errno));
+        _exit(127);
+    }
+    mpirun_pid = pid;
+    struct sigaction sa = {.sa_handler = forward};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return forwarded && rc != 0 ? 128 + forwarded : rc == 127 ? 1 : rc;
+}
 
 static bool under_launcher(void) {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK",
@@ -64,9 +99,7 @@ int launch_ranks(const host_config *cfg, int argc, char **argv) {
     setenv("LTHOST_LAUNCHED", "1", 1);
     printf("Launching %d processes: mpirun -np %s ... %s %s ...\n", cfg->devices, np, self, argv[1]);
     fflush(stdout);
-    execvp(args[0], args);
-    host_error("cannot run mpirun (%s); install Open MPI (apt-get install openmpi-bin) or start "
-               "lthost under mpirun or srun yourself", strerror(errno));
+    int rc = run_and_wait(args);
     free(args);
-    return 1;
+    return rc;
 }
