@@ -18,6 +18,8 @@ typedef struct logger logger;      /* opaque */
 /* Create <root>/<name>/version_N with N one more than the largest existing version_* (0 if
  * none), like Lightning; version >= 0 forces N. A NULL or empty name puts version_N in root.
  * Writes the path into out (size n). false + message in err on failure. */
+/* mkdir -p: each missing component in turn, so a deep path works on a fresh machine. */
+bool logs_make_dirs(const char *path, char *err, size_t errn);
 bool logs_make_version_dir(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn);
 
 /* Lightning's CSVLogger: dir/metrics.csv (an old one there is removed, as Lightning does). */

@@ -26,8 +26,7 @@ static bool is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* mkdir -p: each missing component in turn, so a deep root works on a fresh machine. */
-static bool make_dirs(const char *path, char *err, size_t errn) {
+bool logs_make_dirs(const char *path, char *err, size_t errn) {
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
         logs__err(err, errn, "%s: path too long", path);
@@ -38,7 +37,7 @@ static bool make_dirs(const char *path, char *err, size_t errn) {
         char c = *p;
         *p = '\0';
         if (mkdir(buf, 0777) != 0 && !(errno == EEXIST && is_dir(buf))) {
-            logs__err(err, errn, "cannot create log directory %s: %s", buf, strerror(errno == EEXIST ? ENOTDIR : errno));
+            logs__err(err, errn, "cannot create directory %s: %s", buf, strerror(errno == EEXIST ? ENOTDIR : errno));
             return false;
         }
         if (c == '\0') return true;
@@ -87,7 +86,7 @@ bool logs_make_version_dir(const char *root, const char *name, int version, char
         logs__err(err, errn, "%s/version_%d: path does not fit the %zu-byte buffer", versions_root, version, n);
         return false;
     }
-    return make_dirs(out, err, errn);
+    return logs_make_dirs(out, err, errn);
 }
 
 /* ---- the logger handle: checks, then the kind's table ---- */

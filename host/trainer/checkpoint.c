@@ -32,20 +32,6 @@ void signals_restore(void) {
 
 /* ---- folders -------------------------------------------------------------------------- */
 
-static bool make_dirs(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        bool end = *p == '\0';
-        if (*p == '/' || end) {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
-            if (end) return true;
-            *p = '/';
-        }
-    }
-}
-
 bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n) {
     if (dirpath && *dirpath)
         snprintf(out, n, "%s", dirpath);
@@ -53,14 +39,14 @@ bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n) {
         snprintf(out, n, "%s/checkpoints", s->log.version_dir);
     else
         snprintf(out, n, "%s/checkpoints", s->cfg->default_root_dir);
-    char abs[PATH_MAX];
+    char abs[PATH_MAX], err[600] = "";
     if (s->rank != 0) return true;
-    if (make_dirs(out) && realpath(out, abs)) { /* absolute: recorded paths work from any cwd */
+    if (logs_make_dirs(out, err, sizeof err) && realpath(out, abs)) { /* absolute: recorded paths work from any cwd */
         snprintf(out, n, "%s", abs);
         return true;
     }
-    host_error("creating checkpoint folder %s: %s; set --callbacks.dirpath or --default_root_dir "
-               "to a writable folder", out, strerror(errno));
+    host_error("checkpoint folder %s: %s; set --callbacks.dirpath or --default_root_dir to a "
+               "writable folder", out, *err ? err : strerror(errno));
     return false;
 }
 

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "trainer.h"
 
@@ -128,7 +127,11 @@ static FILE *report_stream(session *s, const char *stage, char *path, size_t n) 
     else
         snprintf(path, n, "%s/%s-%s.txt", s->prof.dirpath, stage, c->profiler_filename);
     if (!*path) return stdout;
-    if (c->profiler_filename) mkdir(s->prof.dirpath, 0755);
+    char err[600] = "";
+    if (c->profiler_filename && !logs_make_dirs(s->prof.dirpath, err, sizeof err)) {
+        host_error("--profiler.dirpath: %s", err);
+        return NULL;
+    }
     FILE *f = fopen(path, "w");
     if (!f) host_error("--profiler.filename: cannot write %s: %s", path, strerror(errno));
     return f;
