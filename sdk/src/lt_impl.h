@@ -144,6 +144,8 @@ lt_tensor_t *lt__tensor_new_persistent(lt_arena_t *arena, lt_dtype dt, int ndim,
 lt_tensor_t *lt__tensor_view_persistent(lt_arena_t *arena, lt_storage *st, size_t offset,
                                         int ndim, const int64_t *shape);
 void lt__tensor_free(lt_tensor_t *t);
+/* dst (NULL passes through: a failed allocation) = a device copy of src's elements. */
+lt_tensor_t *lt__copy_into(lt_tensor_t *dst, const lt_tensor_t *src);
 /* Checks shared by the ops: t non-NULL (else returns false silently), dtype. */
 bool lt__check_f32(const lt_tensor_t *t, const char *op);
 bool lt__same_shape(const lt_tensor_t *a, const lt_tensor_t *b);

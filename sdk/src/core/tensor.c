@@ -220,16 +220,19 @@ const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n) {
     return buf;
 }
 
+lt_tensor_t *lt__copy_into(lt_tensor_t *dst, const lt_tensor_t *src) {
+    if (!dst) return NULL;
+    size_t nbytes = (size_t)src->numel * lt__dtype_size(src->dtype);
+    lt_device_t *dev = lt__dev(src);
+    uint64_t t0 = LT_PROF_BEGIN(dev);
+    dev->k.memcpy_d2d(dev->state, lt__data(dst), lt__data(src), nbytes);
+    LT_PROF_END(dev, t0, "copy", 0, 2.0 * (double)nbytes);
+    return dst;
+}
+
 lt_tensor_t *lt_keep(const lt_tensor_t *t) {
     if (!t) return NULL;
-    lt_tensor_t *k = lt__tensor_new_persistent(t->arena, t->dtype, t->ndim, t->shape);
-    if (!k) return NULL;
-    size_t nbytes = (size_t)t->numel * lt__dtype_size(t->dtype);
-    lt_device_t *dev = lt__dev(t);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.memcpy_d2d(dev->state, lt__data(k), lt__data(t), nbytes);
-    LT_PROF_END(dev, t0, "copy", 0, 2.0 * (double)nbytes);
-    return k;
+    return lt__copy_into(lt__tensor_new_persistent(t->arena, t->dtype, t->ndim, t->shape), t);
 }
 
 void lt_tensor_free(lt_tensor_t *t) { lt__tensor_free(t); }

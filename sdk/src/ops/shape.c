@@ -54,12 +54,5 @@ lt_tensor_t *lt_flatten(lt_tensor_t *x) {
 
 lt_tensor_t *lt_detach(lt_tensor_t *x) {
     if (!x) return NULL;
-    lt_tensor_t *y = lt__tensor_new(x->arena, x->dtype, x->ndim, x->shape);
-    if (!y) return NULL;
-    size_t nbytes = (size_t)x->numel * lt__dtype_size(x->dtype);
-    lt_device_t *dev = lt__dev(x);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.memcpy_d2d(dev->state, lt__data(y), lt__data(x), nbytes);
-    LT_PROF_END(dev, t0, "copy", 0, 2.0 * (double)nbytes);
-    return y;
+    return lt__copy_into(lt__tensor_new(x->arena, x->dtype, x->ndim, x->shape), x);
 }
