@@ -17,7 +17,10 @@ static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool
         return false;
     }
     if (in_order) opts.shuffle = false;
-    if (lt_loader_new(&sl->ds, &opts, s->seed, &sl->loader) != LT_OK) {
+    /* DistributedSampler: each rank its own shard (predict writes one file: all of it) */
+    bool shard = s->world > 1 && split != LT_SPLIT_PREDICT;
+    if (lt_loader_new(&sl->ds, &opts, s->seed, &sl->loader) != LT_OK ||
+        (shard && lt_loader_set_shard(sl->loader, s->rank, s->world) != LT_OK)) {
         host_error("%s", lt_last_error());
         return false;
     }
@@ -33,17 +36,6 @@ static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool
     return true;
 }
 
-static bool shard(session *s, split_loader *sl, const batch_limit *lim) {
-    if (lt_loader_set_shard(sl->loader, s->rank, s->world) != LT_OK) {
-        host_error("%s", lt_last_error());
-        return false;
-    }
-    int64_t total = lt_loader_num_batches(sl->loader);
-    sl->batches = lim->is_fraction ? (int64_t)((double)total * lim->fraction)
-                                   : (lim->count < total ? lim->count : total);
-    return true;
-}
-
 bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl) {
     /* Lightning's "[LightningDataModule]X.train_dataloader", ... */
     const char *action = s->prof.d ? prof_intern(s, "[LightningDataModule]%s.%s_dataloader",
@@ -53,8 +45,6 @@ bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_orde
     bool ok = open_loader(s, split, lim, in_order, sl);
     prof_stop(s, action);
     if (ok && s->prof.d && s->prof.d->span) lt_loader_set_profiler(sl->loader, prof_span, &s->prof);
-    /* DistributedSampler: each rank its own shard (predict writes one file: all of it) */
-    if (ok && s->world > 1 && split != LT_SPLIT_PREDICT) ok = shard(s, sl, lim);
     return ok;
 }
 
