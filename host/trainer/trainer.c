@@ -54,18 +54,8 @@ static bool check_submodule(session *s) {
         host_error("--submodule %s: only `lthost predict` runs a submodule", want);
         return false;
     }
-    char names[256] = "";
-    size_t len = 0;
-    for (const lt_submodule_desc *d = s->mod->submodules; d && d->name; d++) {
-        if (!strcmp(d->name, want) && d->forward) {
-            s->forward = d->forward;
-            return true;
-        }
-        len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s",
-                                len ? ", " : "", d->name);
-    }
-    host_error("--submodule %s: module '%s' has no such submodule (it declares: %s)", want,
-               s->mod->name, len ? names : "none; list them in .submodules of LT_MODULE_EXPORT");
+    if ((s->forward = lt_module_submodule(s->mod, want))) return true;
+    host_error("--submodule %s: %s", want, lt_last_error());
     return false;
 }
 

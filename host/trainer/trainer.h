@@ -134,7 +134,7 @@ typedef struct session {
     char ckpt_file[4096];   /* its resolved path */
     bool resuming;          /* fit continues from ckpt's position */
     lt_state_t *resume_loops; /* the checkpoint's loop state, until fit applies it */
-    lt_tensor_t *(*forward)(lt_ctx_t *ctx, void *self, lt_tensor_t *x); /* predict's default */
+    lt_forward_fn forward; /* predict's default */
     profiling prof;
     ddp_state ddp;
     int exit_code;          /* non-zero overrides the run's 0/1 (signals: 128 + signo) */

@@ -27,6 +27,11 @@ LT_API const char *lt_ctx_hparam_text(const lt_ctx_t *ctx, int i, char *buf, siz
 /* The entry of names closest to name by edit distance, or NULL if none is close. */
 LT_API const char *lt_did_you_mean(const char *name, const char *const *names, int n);
 
+/* The forward of the module's submodule `name` (lt_submodule_desc); NULL with an error
+ * that lists the submodules the module declares. */
+typedef lt_tensor_t *(*lt_forward_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *x);
+LT_API lt_forward_fn lt_module_submodule(const lt_module_desc *desc, const char *name);
+
 /* After setup(): allocate all declared parameters in one buffer and initialise them. */
 LT_API lt_status lt_ctx_materialize(lt_ctx_t *ctx);
 LT_API int lt_ctx_num_params(const lt_ctx_t *ctx);

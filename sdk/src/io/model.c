@@ -10,15 +10,13 @@
 
 #include "lt_impl.h"
 
-typedef lt_tensor_t *(*forward_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *x);
-
 struct lt_model {
     lt_plugin_t *plugin;
     const lt_module_desc *desc;
     lt_device_t *dev;
     lt_ctx_t *ctx;
     bool set_up;
-    forward_fn forward;
+    lt_forward_fn forward;
 };
 
 void lt_model_free(lt_model_t *m) {
@@ -30,6 +28,23 @@ void lt_model_free(lt_model_t *m) {
     free(m);
 }
 
+lt_forward_fn lt_module_submodule(const lt_module_desc *desc, const char *name) {
+    if (!desc || !name) {
+        lt_set_error(LT_ERR_INVALID_ARG, "lt_module_submodule: NULL argument");
+        return NULL;
+    }
+    char names[256] = "";
+    size_t len = 0;
+    for (const lt_submodule_desc *d = desc->submodules; d && d->name; d++) {
+        if (!strcmp(d->name, name) && d->forward) return d->forward;
+        len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s",
+                                len ? ", " : "", d->name);
+    }
+    lt_set_error(LT_ERR_INVALID_ARG, "module '%s' has no such submodule (it declares: %s)",
+                 desc->name, len ? names : "none; list them in .submodules of LT_MODULE_EXPORT");
+    return NULL;
+}
+
 static lt_status pick_forward(lt_model_t *m, const char *submodule) {
     if (!submodule) {
         m->forward = m->desc->forward;
@@ -37,18 +52,10 @@ static lt_status pick_forward(lt_model_t *m, const char *submodule) {
         return lt_set_error(LT_ERR_STATE, "module '%s' has no forward hook to run; set .forward "
                             "in LT_MODULE_EXPORT", m->desc->name);
     }
-    char names[256] = "";
-    size_t len = 0;
-    for (const lt_submodule_desc *d = m->desc->submodules; d && d->name; d++) {
-        if (!strcmp(d->name, submodule) && d->forward) {
-            m->forward = d->forward;
-            return LT_OK;
-        }
-        len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s",
-                                len ? ", " : "", d->name);
-    }
-    return lt_set_error(LT_ERR_INVALID_ARG, "module '%s' has no submodule '%s' (it declares: %s)",
-                        m->desc->name, submodule, len ? names : "none; list them in .submodules");
+    if ((m->forward = lt_module_submodule(m->desc, submodule))) return LT_OK;
+    char why[512];
+    snprintf(why, sizeof why, "%s", lt_last_error());
+    return lt_set_error(LT_ERR_INVALID_ARG, "submodule '%s': %s", submodule, why);
 }
 
 static lt_status model_setup(lt_model_t *m, const lt_ckpt_t *c, const lt_model_opts *o) {
