@@ -63,6 +63,12 @@ bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n) {
     return false;
 }
 
+/* Floats in the flat parameter (and gradient) buffer: where the last parameter ends. */
+static int64_t flat_len(session *s) {
+    int last = lt_ctx_num_params(s->ctx) - 1;
+    return last < 0 ? 0 : lt_ctx_param_offset(s->ctx, last) + lt_numel(lt_ctx_param(s->ctx, last, NULL));
+}
+
 /* Rank 0's weights everywhere (torch DDP's broadcast of the module's parameters). */
 bool ddp_broadcast_params(session *s) {
     if (s->world < 2) return true;
@@ -70,8 +76,7 @@ bool ddp_broadcast_params(session *s) {
     float *values = lt_ctx_values_host(s->ctx, &n);
     float *staged = NULL;
     if (!values) {
-        int last = lt_ctx_num_params(s->ctx) - 1;
-        n = last < 0 ? 0 : lt_ctx_param_offset(s->ctx, last) + lt_numel(lt_ctx_param(s->ctx, last, NULL));
+        n = flat_len(s);
         if (n && !(values = staged = malloc((size_t)n * sizeof *values))) {
             host_error("out of host memory staging %lld parameters", (long long)n);
             return false;
@@ -150,8 +155,7 @@ bool ddp_before_backward(session *s) {
 
 /* A device whose memory the CPU cannot touch: one blocking reduction of a host copy. */
 static bool reduce_staged(session *s) {
-    int np = lt_ctx_num_params(s->ctx);
-    int64_t n = lt_ctx_param_offset(s->ctx, np - 1) + lt_numel(lt_ctx_param(s->ctx, np - 1, NULL));
+    int64_t n = flat_len(s);
     float *host = malloc((size_t)n * sizeof *host);
     bool ok = host && lt_ctx_copy_flat(s->ctx, false, true, 0, n, host) == LT_OK &&
               s->strat->all_reduce_sum(s->strat_state, host, n) == LT_OK;
