@@ -69,10 +69,37 @@ static int64_t flat_len(session *s) {
     return last < 0 ? 0 : lt_ctx_param_offset(s->ctx, last) + lt_numel(lt_ctx_param(s->ctx, last, NULL));
 }
 
+/* In place when the device's memory is host memory; else the strategy's device
+ * collectives (bound to this rank's device) when it has them, else host copies. */
+bool ddp_choose_path(session *s) {
+    ddp_state *d = &s->ddp;
+    if (s->world < 2 || d->path != DDP_UNDECIDED) return true;
+    if (lt_ctx_values_host(s->ctx, NULL) || !lt_num_parameters(s->ctx)) return d->path = DDP_IN_HOST, true;
+    const lt_strategy_desc *t = s->strat;
+    d->path = DDP_STAGED;
+    if (!t->device_bind || !t->device_all_reduce_mean_start || !t->device_broadcast || !t->wait)
+        return true;
+    int local = t->local_rank ? t->local_rank(s->strat_state) : s->rank % s->cfg->devices;
+    lt_clear_error();
+    lt_status st = t->device_bind(s->strat_state, lt_device_name(s->dev), local);
+    if (st == LT_OK) return d->path = DDP_ON_DEVICE, true;
+    if (st != LT_ERR_UNSUPPORTED) return strategy_failed(s, "reaching this rank's device memory");
+    if (s->rank == 0)
+        fprintf(stderr, "lthost: warning: --strategy %s cannot reduce %s memory in place (%s); "
+                "gradients go through host copies, one blocking reduction per step\n",
+                t->name, lt_device_name(s->dev), lt_last_error());
+    return true;
+}
+
 /* Rank 0's weights everywhere (torch DDP's broadcast of the module's parameters). */
 bool ddp_broadcast_params(session *s) {
     if (s->world < 2) return true;
     int64_t n = 0;
+    if (s->ddp.path == DDP_ON_DEVICE) {
+        float *values = lt_ctx_values_device(s->ctx, &n);
+        lt_status st = s->strat->device_broadcast(s->strat_state, values, (size_t)n * sizeof *values, 0);
+        return st == LT_OK || strategy_failed(s, "broadcasting rank 0's parameters");
+    }
     float *values = lt_ctx_values_host(s->ctx, &n);
     float *staged = NULL;
     if (!values) {
@@ -124,9 +151,12 @@ static void start_bucket(session *s, grad_bucket *b, bool background) {
     if (b->started || d->failed) return;
     b->started = true;
     float *grads = d->grads + b->first;
-    lt_status st = background && s->strat->all_reduce_sum_start
-                       ? s->strat->all_reduce_sum_start(s->strat_state, grads, b->n, &b->req)
-                       : s->strat->all_reduce_sum(s->strat_state, grads, b->n);
+    const lt_strategy_desc *t = s->strat;
+    lt_status st = d->path == DDP_ON_DEVICE
+                       ? t->device_all_reduce_mean_start(s->strat_state, grads, b->n, &b->req)
+                   : background && t->all_reduce_sum_start
+                       ? t->all_reduce_sum_start(s->strat_state, grads, b->n, &b->req)
+                       : t->all_reduce_sum(s->strat_state, grads, b->n);
     if (st != LT_OK) d->failed = true;
 }
 
@@ -143,9 +173,10 @@ static void on_grad_ready(void *user, int param) {
 bool ddp_before_backward(session *s) {
     ddp_state *d = &s->ddp;
     if (s->world < 2 || !d->nbuckets) return true;
-    int64_t n;
-    d->grads = lt_ctx_grads_host(s->ctx, &n);
-    if (!d->grads) return true; /* device memory: reduced in one piece after backward */
+    d->grads = d->path == DDP_ON_DEVICE ? lt_ctx_grads_device(s->ctx, NULL)
+               : d->path == DDP_IN_HOST   ? lt_ctx_grads_host(s->ctx, NULL)
+                                          : NULL;
+    if (!d->grads) return true; /* staged: reduced in one piece after backward */
     for (int i = 0; i < d->nbuckets; i++)
         d->buckets[i].pending = d->buckets[i].params, d->buckets[i].started = false, d->buckets[i].req = NULL;
     d->failed = false;
@@ -153,7 +184,7 @@ bool ddp_before_backward(session *s) {
     return true;
 }
 
-/* A device whose memory the CPU cannot touch: one blocking reduction of a host copy. */
+/* Device memory the strategy cannot reach: one blocking reduction of a host copy. */
 static bool reduce_staged(session *s) {
     int64_t n = flat_len(s);
     float *host = malloc((size_t)n * sizeof *host);
@@ -189,6 +220,7 @@ static bool finish_buckets(session *s) {
         b->req = NULL;
     }
     if (!ok) return strategy_failed(s, "averaging gradients");
+    if (d->path == DDP_ON_DEVICE) return true; /* the strategy averaged them */
     const float scale = 1.0f / (float)s->world; /* the mean over ranks, as DDP's */
     int64_t total = d->buckets[0].first + d->buckets[0].n;
     for (int64_t i = d->buckets[d->nbuckets - 1].first; i < total; i++) d->grads[i] *= scale;

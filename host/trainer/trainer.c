@@ -199,7 +199,8 @@ static bool run_setup(session *s) {
         host_error("%s: allocating parameters: %s", s->mod->name, lt_last_error());
         return false;
     }
-    return ckpt_restore_weights(s) && ddp_broadcast_params(s) && ddp_plan_buckets(s);
+    return ckpt_restore_weights(s) && ddp_choose_path(s) && ddp_broadcast_params(s) &&
+           ddp_plan_buckets(s);
 }
 
 /* false when the last profiler report could not be written. */

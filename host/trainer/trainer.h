@@ -96,11 +96,20 @@ typedef struct grad_bucket {
     lt_strategy_req *req;
 } grad_bucket;
 
+/* How gradients and parameters reach the strategy's collectives. */
+typedef enum {
+    DDP_UNDECIDED,
+    DDP_IN_HOST,   /* the device's memory is host memory: reduced in place */
+    DDP_ON_DEVICE, /* the strategy reaches the device's memory (NCCL for cuda) */
+    DDP_STAGED,    /* neither: host copies, reduced in one piece after backward */
+} ddp_path;
+
 typedef struct ddp_state {
+    ddp_path path;
     grad_bucket *buckets;
     int nbuckets;
     int *bucket_of; /* parameter -> bucket */
-    float *grads;   /* the flat gradient buffer, in host memory (NULL: staged) */
+    float *grads;   /* the flat gradient buffer while buckets are armed (NULL: staged) */
     bool failed;
     bool sync_grads; /* the next backward's gradients go to an optimizer step */
 } ddp_state;
@@ -143,6 +152,7 @@ typedef struct session {
 /* ---- ddp.c (no-ops with one process) ------------------------------------------------ */
 /* Every rank loaded the same lthost and plugin files. */
 bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n);
+bool ddp_choose_path(session *s);
 bool ddp_broadcast_params(session *s);
 bool ddp_plan_buckets(session *s);
 /* Around a backward whose gradients an optimizer step uses: average them over ranks. */

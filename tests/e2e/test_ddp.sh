@@ -33,6 +33,21 @@ paste -d' ' "$TMP/one.csv.txt" "$TMP/two.csv.txt" | awk '{ d = $1 - $2; if (d < 
     fail "2 ranks x 32 and 1 process x 64 trained different weights"
 echo "ok: 2 ranks x batch 32 = 1 process x batch 64 after 16 steps (same mlp.so)"
 
+# Device memory (the cpu accelerator built to pose as a GPU): reduced by the strategy's
+# device collectives (devmem_cpu), or through host copies when the strategy cannot reach
+# it (opaque_cpu, with a warning); both train the very weights of the in-place path.
+for accel in devmem_cpu opaque_cpu; do
+    rc=0
+    "${mpi[@]}" "$LTHOST" fit "${common[@]}" --accel "$LT_TEST_PLUGIN_DIR/$accel.so" --strategy ddp \
+        --devices 2 --data.batch_size 32 --default_root_dir "$TMP/$accel" >"$TMP/$accel.out" 2>&1 || rc=$?
+    [ $rc -eq 0 ] || { cat "$TMP/$accel.out"; fail "2 ranks on $accel exited $rc"; }
+    logits "$(ls "$TMP"/$accel/lightning_logs/version_0/checkpoints/*.ckpt)" "$TMP/$accel.csv"
+    cmp -s "$TMP/two.csv" "$TMP/$accel.csv" || fail "2 ranks on $accel trained other weights than on cpu"
+done
+grep -q "^lthost: warning: --strategy ddp cannot reduce opaque memory in place" "$TMP/opaque_cpu.out" &&
+    ! grep -q "warning" "$TMP/devmem_cpu.out" || { cat "$TMP"/*_cpu.out; fail "device memory paths: wrong warnings"; }
+echo "ok: gradients in device memory: device collectives and host copies give the same weights"
+
 # From a plain shell: the launcher starts the ranks itself; --devices 2 picks ddp.
 expect_success fit "${common[@]}" --max_epochs 1 --strategy ddp --devices 2 --data.batch_size 32 --default_root_dir "$TMP/l"
 grep -q "^Launching 2 processes: mpirun -np 2" "$TMP/out" && [ "$(grep -c '^Epoch 1/1' "$TMP/out")" -eq 1 ] ||

@@ -152,6 +152,10 @@ START_TEST(flat_buffers_match_each_parameter) {
     ck_assert_ptr_nonnull(grads);
     ck_assert_int_eq(nv, lt_num_parameters(m.ctx));
     ck_assert_int_eq(ng, nv);
+    int64_t nd = -1; /* on the cpu, the device pointers are these same buffers */
+    ck_assert_ptr_eq(lt_ctx_values_device(m.ctx, &nd), values);
+    ck_assert_int_eq(nd, nv);
+    ck_assert_ptr_eq(lt_ctx_grads_device(m.ctx, NULL), grads);
     int64_t expect_off = 0;
     for (int i = 0; i < lt_ctx_num_params(m.ctx); i++) {
         lt_tensor_t *p = lt_ctx_param(m.ctx, i, NULL);
@@ -197,6 +201,9 @@ START_TEST(flat_buffers_need_materialize) {
     ck_assert_ptr_nonnull(lt_linear(ctx, "l", 2, 2));
     int64_t n = 5;
     ck_assert_ptr_null(lt_ctx_grads_host(ctx, &n));
+    ck_assert_int_eq(n, 0);
+    n = 5;
+    ck_assert_ptr_null(lt_ctx_values_device(ctx, &n));
     ck_assert_int_eq(n, 0);
     ck_assert_int_eq(lt_ctx_param_offset(ctx, 1), 4); /* the layout is known already */
     float host[1];

@@ -159,12 +159,22 @@ static void cpu_clamp(void *st, int64_t n, const float *d_x, float lo, float hi,
 
 /* ---- the table ----------------------------------------------------------------- */
 
+/* The tests build this table a second time under another name and with host_memory
+ * false, as a GPU's would be, so that the host's paths for device memory (copies,
+ * staged or device collectives) run and are checked on any machine. */
+#ifndef CPU_TEST_NAME
+#define CPU_TEST_NAME "cpu"
+#define CPU_HOST_MEMORY true
+#else
+#define CPU_HOST_MEMORY false
+#endif
+
 LT_ACCELERATOR_EXPORT(
-    .name = "cpu",
+    .name = CPU_TEST_NAME,
     /* lifecycle */
     .init = cpu_init, .shutdown = cpu_shutdown,
     /* memory: plain malloc'd host memory, which collectives may use in place */
-    .host_memory = true,
+    .host_memory = CPU_HOST_MEMORY,
     .alloc = cpu_alloc, .free = cpu_free, .memcpy_h2d = cpu_memcpy_h2d,
     .memcpy_d2h = cpu_memcpy_d2h, .memcpy_d2d = cpu_memcpy_d2d, .sync = cpu_sync,
     /* elementwise (cpu.c, elementwise.c) */

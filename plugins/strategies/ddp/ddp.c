@@ -1,13 +1,13 @@
 /* ddp — one process per device, the processes joined by MPI (OpenMPI): the collectives
  * of data-parallel training. Started by mpirun or srun (lthost re-launches itself under
  * mpirun when run from a plain shell). Every MPI call on the group returns its error
- * (MPI_ERRORS_RETURN), which becomes an lt error naming the rank and the collective. */
-#include <lt/strategy.h>
-
+ * (MPI_ERRORS_RETURN), which becomes an lt error naming the rank and the collective.
+ * CUDA memory goes through NCCL instead (nccl.c), once device_bind has set it up. */
 #include <limits.h>
-#include <mpi.h>
-#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "ddp_impl.h"
 
 /* The most elements one MPI call moves (MPI counts are int); larger buffers go in
  * chunks. Overridable at build time to test the chunking with small buffers. */
@@ -18,27 +18,13 @@
 // ----------------------------------------------------------------------------
 // state
 
-struct lt_strategy_req {
-    struct lt_strategy_req *next; /* in ddp_state.in_flight while not complete */
-    int err;                      /* the first MPI error seen by progress, or MPI_SUCCESS */
-    bool done;                    /* every request below has completed */
-    int nreqs;
-    MPI_Request reqs[];           /* (nreqs) one MPI_Iallreduce per chunk */
-};
-
-typedef struct {
-    MPI_Comm comm;                /* a duplicate of MPI_COMM_WORLD, errors returned */
-    int rank, size, local_rank;
-    lt_strategy_req *in_flight;   /* started reductions progress() still tests */
-} ddp_state;
-
 static int live_states; /* states alive in this process */
 static bool owns_mpi;   /* this plugin called MPI_Init_thread, so it finalises */
 
 // ----------------------------------------------------------------------------
 // errors
 
-static lt_status mpi_error(const ddp_state *s, int err, const char *call) {
+lt_status ddp_mpi_error(const ddp_state *s, int err, const char *call) {
     char text[MPI_MAX_ERROR_STRING];
     int len = 0;
     if (MPI_Error_string(err, text, &len) != MPI_SUCCESS) len = 0;
@@ -99,11 +85,11 @@ static int find_local_rank(ddp_state *s) {
 
 static lt_status join_group(ddp_state *s, const lt_strategy_opts *opts) {
     int err = MPI_Comm_dup(MPI_COMM_WORLD, &s->comm);
-    if (err != MPI_SUCCESS) return s->comm = MPI_COMM_NULL, mpi_error(s, err, "MPI_Comm_dup");
+    if (err != MPI_SUCCESS) return s->comm = MPI_COMM_NULL, ddp_mpi_error(s, err, "MPI_Comm_dup");
     MPI_Comm_set_errhandler(s->comm, MPI_ERRORS_RETURN);
     if ((err = MPI_Comm_rank(s->comm, &s->rank)) != MPI_SUCCESS ||
         (err = MPI_Comm_size(s->comm, &s->size)) != MPI_SUCCESS)
-        return mpi_error(s, err, "MPI_Comm_rank/size");
+        return ddp_mpi_error(s, err, "MPI_Comm_rank/size");
     long want = (long)opts->devices * opts->num_nodes;
     if (s->size != want)
         return lt_set_error(LT_ERR_INVALID_ARG, "ddp: --devices %d --num_nodes %d expects %ld "
@@ -152,6 +138,9 @@ static void ddp_shutdown(void *st) {
     ddp_state *s = st;
     if (!s) return;
     for (lt_strategy_req *r = s->in_flight, *next; r; r = next) next = r->next, free(r);
+#ifdef DDP_HAVE_NCCL
+    ddp_nccl_close(s, false);
+#endif
     if (s->comm != MPI_COMM_NULL) MPI_Comm_free(&s->comm);
     free(s);
     live_states--;
@@ -177,7 +166,7 @@ static lt_status ddp_all_reduce_sum(void *st, float *buf, int64_t n) {
     for (int64_t off = 0; off < n; off += DDP_MAX_COUNT) {
         int err = MPI_Allreduce(MPI_IN_PLACE, buf + off, chunk_count(n - off), MPI_FLOAT,
                                 MPI_SUM, s->comm);
-        if (err != MPI_SUCCESS) return mpi_error(s, err, "MPI_Allreduce");
+        if (err != MPI_SUCCESS) return ddp_mpi_error(s, err, "MPI_Allreduce");
     }
     return LT_OK;
 }
@@ -189,7 +178,7 @@ static lt_status ddp_broadcast(void *st, void *buf, size_t nbytes, int root) {
     for (size_t off = 0; off < nbytes; off += DDP_MAX_COUNT) {
         int err = MPI_Bcast((char *)buf + off, chunk_count((int64_t)(nbytes - off)), MPI_BYTE,
                             root, s->comm);
-        if (err != MPI_SUCCESS) return mpi_error(s, err, "MPI_Bcast");
+        if (err != MPI_SUCCESS) return ddp_mpi_error(s, err, "MPI_Bcast");
     }
     return LT_OK;
 }
@@ -197,7 +186,7 @@ static lt_status ddp_broadcast(void *st, void *buf, size_t nbytes, int root) {
 static lt_status ddp_barrier(void *st) {
     ddp_state *s = st;
     int err = MPI_Barrier(s->comm);
-    return err == MPI_SUCCESS ? LT_OK : mpi_error(s, err, "MPI_Barrier");
+    return err == MPI_SUCCESS ? LT_OK : ddp_mpi_error(s, err, "MPI_Barrier");
 }
 
 // ----------------------------------------------------------------------------
@@ -211,12 +200,11 @@ static void unlink_req(ddp_state *s, lt_strategy_req *r) {
         }
 }
 
-static lt_status ddp_all_reduce_sum_start(void *st, float *buf, int64_t n, lt_strategy_req **req) {
-    ddp_state *s = st;
+/* MPI_Iallreduce over buf in chunks; r joins the requests progress() tests. */
+static lt_status start_sum(ddp_state *s, float *buf, int64_t n, lt_strategy_req **req) {
     *req = NULL;
     if (n < 0)
-        return lt_set_error(LT_ERR_INVALID_ARG, "ddp: all_reduce_sum_start of %lld values",
-                            (long long)n);
+        return lt_set_error(LT_ERR_INVALID_ARG, "ddp: all-reduce of %lld values", (long long)n);
     int64_t nreqs = (n + DDP_MAX_COUNT - 1) / DDP_MAX_COUNT;
     lt_strategy_req *r = calloc(1, sizeof *r + (size_t)nreqs * sizeof(MPI_Request));
     if (!r) return lt_set_error(LT_ERR_OOM, "ddp: out of memory starting an all-reduce");
@@ -228,13 +216,17 @@ static lt_status ddp_all_reduce_sum_start(void *st, float *buf, int64_t n, lt_st
             /* Chunks already started cannot be cancelled; finish them before returning. */
             MPI_Waitall(r->nreqs, r->reqs, MPI_STATUSES_IGNORE);
             free(r);
-            return mpi_error(s, err, "MPI_Iallreduce");
+            return ddp_mpi_error(s, err, "MPI_Iallreduce");
         }
     }
     r->next = s->in_flight;
     s->in_flight = r;
     *req = r;
     return LT_OK;
+}
+
+static lt_status ddp_all_reduce_sum_start(void *st, float *buf, int64_t n, lt_strategy_req **req) {
+    return start_sum(st, buf, n, req);
 }
 
 static void ddp_progress(void *st) {
@@ -255,13 +247,108 @@ static void ddp_progress(void *st) {
 static lt_status ddp_wait(void *st, lt_strategy_req *r) {
     ddp_state *s = st;
     if (!r) return lt_set_error(LT_ERR_INVALID_ARG, "ddp: wait on a NULL request");
+#ifdef DDP_HAVE_NCCL
+    if (r->nccl_done) {
+        lt_status nst = ddp_nccl_wait(s, r);
+        free(r);
+        return nst;
+    }
+#endif
     int err = r->err;
     if (!r->done) {
         unlink_req(s, r);
         err = MPI_Waitall(r->nreqs, r->reqs, MPI_STATUSES_IGNORE);
     }
+    const float inv = 1.0f / (float)s->size; /* the mean, as the gradient path's */
+    for (int64_t i = 0; err == MPI_SUCCESS && i < r->mean_n; i++) r->mean_of[i] *= inv;
     free(r);
-    return err == MPI_SUCCESS ? LT_OK : mpi_error(s, err, "MPI_Iallreduce");
+    return err == MPI_SUCCESS ? LT_OK : ddp_mpi_error(s, err, "MPI_Iallreduce");
+}
+
+// ----------------------------------------------------------------------------
+// collectives on device memory
+
+/* This rank's side of device_bind: LT_OK, LT_ERR_UNSUPPORTED (no transport for that
+ * memory) or another error (fatal). */
+static lt_status bind_here(ddp_state *s, const char *accel, int index, ddp_dev_kind *kind) {
+    if (!strcmp(accel, "cpu")) { /* its device memory is host memory */
+        *kind = DDP_DEV_HOST;
+        return LT_OK;
+    }
+    if (!strcmp(accel, "cuda")) {
+        *kind = DDP_DEV_NCCL;
+#ifdef DDP_HAVE_NCCL
+        return ddp_nccl_prepare(s, index);
+#else
+        (void)index;
+        return lt_set_error(LT_ERR_UNSUPPORTED, "ddp: this ddp.so was built without NCCL (CUDA "
+                            "and NCCL were not found when it was compiled)");
+#endif
+    }
+    return lt_set_error(LT_ERR_UNSUPPORTED, "ddp: no collectives for the memory of accelerator "
+                        "'%s' (ddp knows cpu and cuda)", accel);
+}
+
+static lt_status ddp_device_bind(void *st, const char *accel, int index) {
+    ddp_state *s = st;
+    if (s->dev != DDP_DEV_NONE)
+        return lt_set_error(LT_ERR_STATE, "ddp: device_bind called twice on rank %d", s->rank);
+    ddp_dev_kind kind = DDP_DEV_NONE;
+    lt_status mine = bind_here(s, accel ? accel : "", index, &kind);
+    /* Agree: 0 every rank can, 1 some cannot (the host stages), 2 some failed. */
+    int verdict = mine == LT_OK ? 0 : mine == LT_ERR_UNSUPPORTED ? 1 : 2, worst = 2;
+    int err = MPI_Allreduce(&verdict, &worst, 1, MPI_INT, MPI_MAX, s->comm);
+    if (err != MPI_SUCCESS) return ddp_mpi_error(s, err, "MPI_Allreduce (device_bind)");
+    if (worst != verdict) /* some rank fares worse than this one */
+        return lt_set_error(worst == 1 ? LT_ERR_UNSUPPORTED : LT_ERR_DEVICE, "ddp: another rank "
+                            "cannot reach its %s device %s (its error says why)", accel,
+                            worst == 1 ? "memory" : "at all");
+    if (mine != LT_OK) return mine;
+#ifdef DDP_HAVE_NCCL
+    if (kind == DDP_DEV_NCCL && (mine = ddp_nccl_connect(s)) != LT_OK) return mine;
+#endif
+    s->dev = kind;
+    return LT_OK;
+}
+
+static lt_status not_bound(const ddp_state *s, const char *call) {
+    return lt_set_error(LT_ERR_STATE, "ddp: %s on rank %d before a successful device_bind", call,
+                        s->rank);
+}
+
+static lt_status ddp_device_all_reduce_mean_start(void *st, float *buf, int64_t n,
+                                                  lt_strategy_req **req) {
+    ddp_state *s = st;
+    *req = NULL;
+    if (s->dev == DDP_DEV_HOST) {
+        lt_status r = start_sum(s, buf, n, req);
+        if (r == LT_OK) (*req)->mean_of = buf, (*req)->mean_n = n;
+        return r;
+    }
+#ifdef DDP_HAVE_NCCL
+    if (s->dev == DDP_DEV_NCCL) {
+        if (n < 0)
+            return lt_set_error(LT_ERR_INVALID_ARG, "ddp: all-reduce of %lld values", (long long)n);
+        lt_strategy_req *r = calloc(1, sizeof *r);
+        if (!r) return lt_set_error(LT_ERR_OOM, "ddp: out of memory starting an all-reduce");
+        lt_status st2 = ddp_nccl_mean_start(s, buf, n, r);
+        if (st2 != LT_OK) return free(r), st2;
+        *req = r;
+        return LT_OK;
+    }
+#endif
+    return not_bound(s, "device_all_reduce_mean_start");
+}
+
+static lt_status ddp_device_broadcast(void *st, void *buf, size_t nbytes, int root) {
+    ddp_state *s = st;
+    if (s->dev == DDP_DEV_HOST) return ddp_broadcast(s, buf, nbytes, root);
+    if (root < 0 || root >= s->size)
+        return lt_set_error(LT_ERR_INVALID_ARG, "ddp: broadcast from rank %d of %d", root, s->size);
+#ifdef DDP_HAVE_NCCL
+    if (s->dev == DDP_DEV_NCCL) return ddp_nccl_broadcast(s, buf, nbytes, root);
+#endif
+    return not_bound(s, "device_broadcast");
 }
 
 // ----------------------------------------------------------------------------
@@ -272,6 +359,9 @@ static void ddp_abort(void *st, int exit_code) {
     int inited = 0, finalized = 0;
     MPI_Initialized(&inited);
     MPI_Finalized(&finalized);
+#ifdef DDP_HAVE_NCCL
+    if (s) ddp_nccl_close(s, true); /* no rank may stay inside an NCCL kernel */
+#endif
     if (inited && !finalized)
         MPI_Abort(s && s->comm != MPI_COMM_NULL ? s->comm : MPI_COMM_WORLD, exit_code);
     _Exit(exit_code); /* no group to tear down, or an MPI_Abort that returned */
@@ -289,4 +379,7 @@ LT_STRATEGY_EXPORT(.name                 = "ddp",
                    .progress             = ddp_progress,
                    .wait                 = ddp_wait,
                    .abort                = ddp_abort,
-                   .local_rank           = ddp_local_rank)
+                   .local_rank           = ddp_local_rank,
+                   .device_bind          = ddp_device_bind,
+                   .device_all_reduce_mean_start = ddp_device_all_reduce_mean_start,
+                   .device_broadcast     = ddp_device_broadcast)

@@ -119,6 +119,11 @@ LT_API void lt_ctx_set_grad_ready(lt_ctx_t *ctx, lt_grad_ready_fn fn, void *user
  * lt_ctx_copy_flat to stage them. */
 LT_API float *lt_ctx_values_host(lt_ctx_t *ctx, int64_t *n);
 LT_API float *lt_ctx_grads_host(lt_ctx_t *ctx, int64_t *n);
+/* The same two buffers as device pointers, whatever the memory (for a strategy's
+ * device collectives, which may not be dereferenced on the host); NULL before
+ * lt_ctx_materialize. */
+LT_API float *lt_ctx_values_device(lt_ctx_t *ctx, int64_t *n);
+LT_API float *lt_ctx_grads_device(lt_ctx_t *ctx, int64_t *n);
 LT_API int64_t lt_ctx_param_offset(const lt_ctx_t *ctx, int i);
 /* Copy floats [first, first + n) of the flat gradient (or values, when values is true)
  * buffer to host memory (to_host) or back from it. */

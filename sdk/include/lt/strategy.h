@@ -1,5 +1,6 @@
 /* lt/strategy.h — the table a strategy plugin fills: the process group and its
- * collectives (--strategy single|ddp|path.so). Buffers are host memory. */
+ * collectives (--strategy single|ddp|path.so). Buffers are host memory, except for the
+ * device_* calls, which take an accelerator's own memory (a GPU's, through NCCL). */
 #ifndef LT_STRATEGY_H
 #define LT_STRATEGY_H
 
@@ -41,6 +42,19 @@ typedef struct lt_strategy_desc {
     void (*abort)(void *st, int exit_code);
     /* (optional) The rank within this node (device index); NULL: rank % devices. */
     int (*local_rank)(void *st);
+
+    /* -- collectives on device memory (optional; all three or none). Without them, or
+     * when device_bind fails, the host reduces host copies of device buffers. -- */
+    /* Collective (every rank calls it, all get the same answer): reach the memory of
+     * device `index` of accelerator `accel` ("cuda": NCCL); an error says why not. */
+    lt_status (*device_bind)(void *st, const char *accel, int index);
+    /* In place over n float32 values of the bound device: the mean over ranks. Starts
+     * after the work already queued on the device and returns at once; wait(*req)
+     * returns when buf holds the result. */
+    lt_status (*device_all_reduce_mean_start)(void *st, float *buf, int64_t n,
+                                              lt_strategy_req **req);
+    /* In place, nbytes of the bound device's memory from rank root to all (blocking). */
+    lt_status (*device_broadcast)(void *st, void *buf, size_t nbytes, int root);
 } lt_strategy_desc;
 
 #define LT_STRATEGY_EXPORT(...)                                                        \

@@ -241,16 +241,18 @@ static lt_storage *flat_storage(const lt_ctx_t *ctx, bool values) {
     return values ? ctx->values : ctx->grads;
 }
 
-/* Only a device whose pointers the CPU may dereference can lend its buffer. */
-static float *flat_host(lt_ctx_t *ctx, bool values, int64_t *n) {
+/* host_only: lend it only when the CPU may dereference the device's pointers. */
+static float *flat_lend(lt_ctx_t *ctx, bool values, bool host_only, int64_t *n) {
     lt_storage *st = flat_storage(ctx, values);
-    bool lend = st && ctx->dev->k.host_memory;
+    bool lend = st && (!host_only || ctx->dev->k.host_memory);
     if (n) *n = lend ? lt_num_parameters(ctx) : 0;
     return lend ? st->data : NULL;
 }
 
-float *lt_ctx_values_host(lt_ctx_t *ctx, int64_t *n) { return flat_host(ctx, true, n); }
-float *lt_ctx_grads_host(lt_ctx_t *ctx, int64_t *n) { return flat_host(ctx, false, n); }
+float *lt_ctx_values_host(lt_ctx_t *ctx, int64_t *n) { return flat_lend(ctx, true, true, n); }
+float *lt_ctx_grads_host(lt_ctx_t *ctx, int64_t *n) { return flat_lend(ctx, false, true, n); }
+float *lt_ctx_values_device(lt_ctx_t *ctx, int64_t *n) { return flat_lend(ctx, true, false, n); }
+float *lt_ctx_grads_device(lt_ctx_t *ctx, int64_t *n) { return flat_lend(ctx, false, false, n); }
 
 /* Declaration order, as lt_ctx_materialize lays the parameters out; -1 for a bad i. */
 int64_t lt_ctx_param_offset(const lt_ctx_t *ctx, int i) {
