@@ -200,8 +200,9 @@ static void unlink_req(ddp_state *s, lt_strategy_req *r) {
         }
 }
 
-/* MPI_Iallreduce over buf in chunks; r joins the requests progress() tests. */
-static lt_status start_sum(ddp_state *s, float *buf, int64_t n, lt_strategy_req **req) {
+/* MPI_Iallreduce over buf in chunks; the request joins those progress() tests. */
+static lt_status ddp_all_reduce_sum_start(void *st, float *buf, int64_t n, lt_strategy_req **req) {
+    ddp_state *s = st;
     *req = NULL;
     if (n < 0)
         return lt_set_error(LT_ERR_INVALID_ARG, "ddp: all-reduce of %lld values", (long long)n);
@@ -223,10 +224,6 @@ static lt_status start_sum(ddp_state *s, float *buf, int64_t n, lt_strategy_req 
     s->in_flight = r;
     *req = r;
     return LT_OK;
-}
-
-static lt_status ddp_all_reduce_sum_start(void *st, float *buf, int64_t n, lt_strategy_req **req) {
-    return start_sum(st, buf, n, req);
 }
 
 static void ddp_progress(void *st) {
@@ -280,7 +277,7 @@ static lt_status bind_here(ddp_state *s, const char *accel, int index, ddp_dev_k
 #ifdef DDP_HAVE_NCCL
         return ddp_nccl_prepare(s, index);
 #else
-        (void)index;
+        (void)s, (void)index;
         return lt_set_error(LT_ERR_UNSUPPORTED, "ddp: this ddp.so was built without NCCL (CUDA "
                             "and NCCL were not found when it was compiled)");
 #endif
@@ -294,7 +291,8 @@ static lt_status ddp_device_bind(void *st, const char *accel, int index) {
     if (s->dev != DDP_DEV_NONE)
         return lt_set_error(LT_ERR_STATE, "ddp: device_bind called twice on rank %d", s->rank);
     ddp_dev_kind kind = DDP_DEV_NONE;
-    lt_status mine = bind_here(s, accel ? accel : "", index, &kind);
+    if (!accel) accel = "";
+    lt_status mine = bind_here(s, accel, index, &kind);
     /* Agree: 0 every rank can, 1 some cannot (the host stages), 2 some failed. */
     int verdict = mine == LT_OK ? 0 : mine == LT_ERR_UNSUPPORTED ? 1 : 2, worst = 2;
     int err = MPI_Allreduce(&verdict, &worst, 1, MPI_INT, MPI_MAX, s->comm);
@@ -321,7 +319,7 @@ static lt_status ddp_device_all_reduce_mean_start(void *st, float *buf, int64_t 
     ddp_state *s = st;
     *req = NULL;
     if (s->dev == DDP_DEV_HOST) {
-        lt_status r = start_sum(s, buf, n, req);
+        lt_status r = ddp_all_reduce_sum_start(s, buf, n, req);
         if (r == LT_OK) (*req)->mean_of = buf, (*req)->mean_n = n;
         return r;
     }

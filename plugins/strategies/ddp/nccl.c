@@ -22,15 +22,16 @@ struct ddp_nccl {
     ncclComm_t comm;
     cudaStream_t stream; /* where the collectives run */
     cudaEvent_t queued;  /* recorded on the legacy default stream before each collective */
-    int device;
 };
 
 // ----------------------------------------------------------------------------
 // errors
 
 static lt_status cuda_error(const ddp_state *s, cudaError_t e, const char *call) {
+    int gpu = -1;
+    cudaGetDevice(&gpu);
     return lt_set_error(LT_ERR_DEVICE, "ddp: %s failed on rank %d of %d (GPU %d): %s", call,
-                        s->rank, s->size, s->local_rank, cudaGetErrorString(e));
+                        s->rank, s->size, gpu, cudaGetErrorString(e));
 }
 
 static lt_status nccl_error(const ddp_state *s, ncclResult_t r, const char *call) {
@@ -81,7 +82,6 @@ lt_status ddp_nccl_connect(ddp_state *s) {
     if (st != LT_OK) return st;
     ddp_nccl *n = calloc(1, sizeof *n);
     if (!n) return lt_set_error(LT_ERR_OOM, "ddp: out of memory joining NCCL");
-    cudaGetDevice(&n->device);
     cudaError_t e = cudaStreamCreate(&n->stream);
     if (e == cudaSuccess) e = cudaEventCreateWithFlags(&n->queued, cudaEventDisableTiming);
     if (e != cudaSuccess) {
