@@ -215,7 +215,7 @@ static bool train_epoch(session *s, fit_state *f) {
                                                   f->outputs.items, f->outputs.n);
         if (st != LT_OK) return step_failed(s, "training_epoch_end", -1);
     }
-    refresh_step_metrics(s);
+    if (!refresh_step_metrics(s)) return false;
     /* Callbacks see this epoch's means (Lightning: epoch_end_reached), then what the
      * module's on_train_epoch_end logged too; the row goes out once, after both. */
     if (!log_epoch_end(s, SCOPE_TRAIN, false) || !hooks_run_train_epoch_end(s) ||

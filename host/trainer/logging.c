@@ -97,26 +97,42 @@ static bool write_row(session *s, row *r, int64_t step, bool with_epoch) {
 }
 
 /* This step's on_step values of the training loop into callback_metrics (and row). */
-static void collect_step(session *s, row *r) {
-    for (int i = 0; i < lt_ctx_metric_count(s->ctx); i++) {
+/* This step's on_step values. With sync (a point every rank reaches together), the
+ * sync_dist ones become their mean over ranks, as Lightning syncs a step value when it
+ * is read; between those points the progress bar shows rank 0's own. */
+static bool collect_step(session *s, row *r, bool sync) {
+    lt_metric_reading step[LT_MAX_LOGGED], synced[LT_MAX_LOGGED];
+    int n = 0, nsync = 0, where[LT_MAX_LOGGED];
+    for (int i = 0; i < lt_ctx_metric_count(s->ctx) && n < LT_MAX_LOGGED; i++) {
         lt_metric_reading m;
         if (lt_ctx_metric_read(s->ctx, i, &m) != LT_OK || m.scope != SCOPE_TRAIN || !m.this_step ||
             !(m.flags & LT_LOG_ON_STEP))
             continue;
-        const char *suffix = m.flags & LT_LOG_ON_EPOCH ? "_step" : "";
-        set_callback_metric(s, m.name, suffix, m.last, m.flags, SCOPE_TRAIN);
-        if (r && !(m.flags & LT_LOG_NO_LOGGER)) row_add(r, m.name, suffix, m.last);
+        if (sync && (m.flags & LT_LOG_SYNC_DIST)) /* an unweighted mean, as sync_dist's */
+            where[nsync] = n, synced[nsync] = m, synced[nsync].epoch_mean = m.last,
+            synced[nsync++].weight = 1;
+        step[n++] = m;
     }
+    if (!ddp_sync_metrics(s, synced, nsync)) return false;
+    for (int i = 0; i < nsync; i++) step[where[i]].last = synced[i].epoch_mean;
+    for (int i = 0; i < n; i++) {
+        const lt_metric_reading *m = &step[i];
+        const char *suffix = m->flags & LT_LOG_ON_EPOCH ? "_step" : "";
+        set_callback_metric(s, m->name, suffix, m->last, m->flags, SCOPE_TRAIN);
+        if (r && !(m->flags & LT_LOG_NO_LOGGER)) row_add(r, m->name, suffix, m->last);
+    }
+    return true;
 }
 
-void refresh_step_metrics(session *s) { collect_step(s, NULL); }
+bool refresh_step_metrics(session *s) { return collect_step(s, NULL, true); }
 
 bool log_train_step(session *s) {
-    bool due = (s->batches_that_stepped + 1) % s->cfg->log_every_n_steps == 0 || s->tr.should_stop;
+    /* every: the same step on every rank, so the ranks can sync there */
+    bool every = (s->batches_that_stepped + 1) % s->cfg->log_every_n_steps == 0;
+    bool due = every || s->tr.should_stop;
     if (!due && !bar_due(s)) return true; /* read the device only when something shows it */
     row r = {.n = 0};
-    collect_step(s, &r);
-    return !due || write_row(s, &r, s->batches_that_stepped, true);
+    return collect_step(s, &r, every) && (!due || write_row(s, &r, s->batches_that_stepped, true));
 }
 
 /* The epoch values of scope, sync_dist ones averaged over all ranks. Every rank reads

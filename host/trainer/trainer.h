@@ -271,7 +271,7 @@ bool log_train_step(session *s);
  * checking. */
 bool log_epoch_end(session *s, log_scope scope, bool write);
 /* Refresh callback_metrics from the module's step values (reads the device). */
-void refresh_step_metrics(session *s);
+bool refresh_step_metrics(session *s);
 lt_status trainer_log(lt_trainer_t *tr, const char *name, double value);
 /* "  name=value" for each callback metric, train loop first (the NAME of NAME_step/_epoch). */
 void print_metric_line(session *s);

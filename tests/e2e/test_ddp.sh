@@ -75,6 +75,21 @@ fail_run crash
 grep -Eiq "rank 1|process rank 1" "$TMP/fail.out" || { cat "$TMP/fail.out"; fail "the crash report does not name rank 1"; }
 echo "ok: rank 1 killed: both ranks end in ${took}s (exit $rc)"
 
+# sync_dist: rank r logs r + 1 each step; synced values are the mean over ranks (1.5),
+# on_step ones at every log_every_n_steps as well as epoch ones; the others are rank 0's.
+rc=0
+"${mpi[@]}" "$LTHOST" fit --module "$LT_TEST_PLUGIN_DIR/rank_fail.so" --model.rank -1 --strategy ddp \
+    --devices 2 --limit_train_batches 4 --limit_val_batches 0 --max_epochs 1 --log_every_n_steps 2 \
+    --enable_checkpointing false --enable_progress_bar false --threads 1 --default_root_dir "$TMP/sync" \
+    >"$TMP/sync.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] || { cat "$TMP/sync.out"; fail "2 ranks logging their rank exited $rc"; }
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    $col["rank_synced"] != "" { steps++; if ($col["rank_synced"] != 1.5 || $col["rank_local"] != 1) bad = 1 }
+    $col["rank_epoch"] != "" { epochs++; if ($col["rank_epoch"] != 1.5) bad = 1 }
+    END { exit bad || steps != 2 || epochs != 1 }' "$TMP/sync/lightning_logs/version_0/metrics.csv" ||
+    { cat "$TMP/sync/lightning_logs/version_0/metrics.csv"; fail "sync_dist values are not the mean over 2 ranks"; }
+echo "ok: sync_dist step and epoch values are the mean over ranks (1.5), the others rank 0's"
+
 # Different plugin files on different ranks; a process count that does not fit.
 cp "$mlp" "$TMP/mlp_other.so"
 printf 'x' >>"$TMP/mlp_other.so"

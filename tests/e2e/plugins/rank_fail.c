@@ -1,7 +1,8 @@
 /* Test plugin for DDP failures: a linear model that, on rank `rank` at global step
  * `step`, either returns an error from training_step (mode "error") or dies at once
  * (mode "crash": SIGKILL, as an out-of-memory kill would). Every rank must then exit
- * non-zero within seconds, never hang. */
+ * non-zero within seconds, never hang. Each step it also logs its rank + 1, with and
+ * without sync_dist, for the metric reduction test (--model.rank -1: nobody fails). */
 #include <lt/lt.h>
 #include <signal.h>
 #include <string.h>
@@ -37,6 +38,11 @@ static lt_tensor_t *training_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b
                      (long long)lt_trainer_global_step(tr));
         return NULL;
     }
+    double me = lt_trainer_global_rank(tr) + 1;
+    if (lt_log_value(ctx, "rank_synced", me, LT_LOG_ON_STEP | LT_LOG_SYNC_DIST) != LT_OK ||
+        lt_log_value(ctx, "rank_local", me, LT_LOG_ON_STEP) != LT_OK ||
+        lt_log_value(ctx, "rank_epoch", me, LT_LOG_ON_EPOCH | LT_LOG_SYNC_DIST) != LT_OK)
+        return NULL;
     rank_fail_t *m = self;
     return lt_cross_entropy(lt_linear_forward(m->l, lt_flatten(b->x)), b->y);
 }
