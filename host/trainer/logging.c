@@ -96,10 +96,10 @@ static bool write_row(session *s, row *r, int64_t step, bool with_epoch) {
     return true;
 }
 
-/* This step's on_step values of the training loop into callback_metrics (and row). */
-/* This step's on_step values. With sync (a point every rank reaches together), the
- * sync_dist ones become their mean over ranks, as Lightning syncs a step value when it
- * is read; between those points the progress bar shows rank 0's own. */
+/* This step's on_step values of the training loop into callback_metrics (and row). With
+ * sync (a point every rank reaches together), the sync_dist ones become their mean over
+ * ranks, as Lightning syncs a step value when it is read; between those points the
+ * progress bar shows rank 0's own. */
 static bool collect_step(session *s, row *r, bool sync) {
     lt_metric_reading step[LT_MAX_LOGGED], synced[LT_MAX_LOGGED];
     int n = 0, nsync = 0, where[LT_MAX_LOGGED];
