@@ -74,6 +74,10 @@ static int64_t flat_len(session *s) {
 bool ddp_choose_path(session *s) {
     ddp_state *d = &s->ddp;
     if (s->world < 2 || d->path != DDP_UNDECIDED) return true;
+    /* Summed over ranks, gradients divided by the world size first make the mean: the
+     * division rides on backward's seed instead of a pass over the summed buffer (which
+     * is out of cache by then). The device path's strategy averages by itself. */
+    lt_ctx_set_backward_scale(s->ctx, 1.0f / (float)s->world);
     if (lt_ctx_values_host(s->ctx, NULL) || !lt_num_parameters(s->ctx)) return d->path = DDP_IN_HOST, true;
     const lt_strategy_desc *t = s->strat;
     d->path = DDP_STAGED;
@@ -82,7 +86,10 @@ bool ddp_choose_path(session *s) {
     int local = t->local_rank ? t->local_rank(s->strat_state) : s->rank % s->cfg->devices;
     lt_clear_error();
     lt_status st = t->device_bind(s->strat_state, lt_device_name(s->dev), local);
-    if (st == LT_OK) return d->path = DDP_ON_DEVICE, true;
+    if (st == LT_OK) {
+        lt_ctx_set_backward_scale(s->ctx, 1.0f);
+        return d->path = DDP_ON_DEVICE, true;
+    }
     if (st != LT_ERR_UNSUPPORTED) return strategy_failed(s, "reaching this rank's device memory");
     if (s->rank == 0)
         fprintf(stderr, "lthost: warning: --strategy %s cannot reduce %s memory in place (%s); "
@@ -189,9 +196,8 @@ static bool reduce_staged(session *s) {
     int64_t n = flat_len(s);
     float *host = malloc((size_t)n * sizeof *host);
     bool ok = host && lt_ctx_copy_flat(s->ctx, false, true, 0, n, host) == LT_OK &&
-              s->strat->all_reduce_sum(s->strat_state, host, n) == LT_OK;
-    for (int64_t i = 0; ok && i < n; i++) host[i] /= (float)s->world;
-    ok = ok && lt_ctx_copy_flat(s->ctx, false, false, 0, n, host) == LT_OK;
+              s->strat->all_reduce_sum(s->strat_state, host, n) == LT_OK &&
+              lt_ctx_copy_flat(s->ctx, false, false, 0, n, host) == LT_OK;
     free(host);
     return ok || strategy_failed(s, "averaging gradients");
 }
@@ -219,12 +225,7 @@ static bool finish_buckets(session *s) {
         if (b->req && s->strat->wait(s->strat_state, b->req) != LT_OK) ok = false;
         b->req = NULL;
     }
-    if (!ok) return strategy_failed(s, "averaging gradients");
-    if (d->path == DDP_ON_DEVICE) return true; /* the strategy averaged them */
-    const float scale = 1.0f / (float)s->world; /* the mean over ranks, as DDP's */
-    int64_t total = d->buckets[0].first + d->buckets[0].n;
-    for (int64_t i = d->buckets[d->nbuckets - 1].first; i < total; i++) d->grads[i] *= scale;
-    return true;
+    return ok || strategy_failed(s, "averaging gradients");
 }
 
 void ddp_free(session *s) {

@@ -119,6 +119,7 @@ struct lt_arena {
     lt_slab nodes;   /* lt_node, creation order = a topological order of the tape */
     lt_grad_ready_fn grad_ready; /* lt_ctx_set_grad_ready's hook on the ctx's parameters */
     void *grad_ready_user;
+    float backward_scale;        /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
 };
 
 void *lt__slab_get(lt_slab *s, size_t i);

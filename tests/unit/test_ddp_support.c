@@ -118,6 +118,35 @@ START_TEST(grad_ready_changes_no_gradient) {
 }
 END_TEST
 
+/* The DDP host's pre-division: a seed of 1/2 gives exactly half of every gradient (a
+ * power of two); set back to 1, it changes nothing. */
+START_TEST(backward_scale_scales_every_gradient) {
+    mod half = make_mod(false), one = make_mod(false), reset = make_mod(false);
+    lt_ctx_set_backward_scale(half.ctx, 0.5f);
+    lt_ctx_set_backward_scale(reset.ctx, 0.5f);
+    lt_ctx_set_backward_scale(reset.ctx, 1.0f);
+    forward_backward(&half);
+    forward_backward(&one);
+    forward_backward(&reset);
+    int64_t nonzero = 0;
+    for (int i = 0; i < NPARAMS; i++) {
+        lt_tensor_t *p = lt_ctx_param(half.ctx, i, NULL);
+        float *a = test_host(lt_grad(p)), *b = test_host(lt_grad(lt_ctx_param(one.ctx, i, NULL))),
+              *c = test_host(lt_grad(lt_ctx_param(reset.ctx, i, NULL)));
+        for (int64_t k = 0; k < lt_numel(p); k++) {
+            ck_assert_float_eq(a[k], 0.5f * b[k]);
+            nonzero += b[k] != 0.0f;
+        }
+        ck_assert(same_floats(b, c, lt_numel(p)));
+        free(a), free(b), free(c);
+    }
+    ck_assert_int_gt(nonzero, 0);
+    lt_ctx_free(half.ctx);
+    lt_ctx_free(one.ctx);
+    lt_ctx_free(reset.ctx);
+}
+END_TEST
+
 /* A parameter taken twice by one op and again by a later one: one report, after the
  * earlier op (the lowest on the tape), once per backward. */
 START_TEST(grad_ready_shared_parameter_once_per_backward) {
@@ -334,6 +363,7 @@ Suite *suite_ddp_support(void) {
     tcase_add_checked_fixture(tc, test_open, test_close);
     tcase_add_test(tc, grad_ready_reports_each_parameter_once_when_final);
     tcase_add_test(tc, grad_ready_changes_no_gradient);
+    tcase_add_test(tc, backward_scale_scales_every_gradient);
     tcase_add_test(tc, grad_ready_shared_parameter_once_per_backward);
     tcase_add_test(tc, flat_buffers_match_each_parameter);
     tcase_add_test(tc, copy_flat_round_trips_and_checks_bounds);

@@ -113,6 +113,11 @@ struct lt_closure {
  * step did not use are never reported. NULL: off. */
 typedef void (*lt_grad_ready_fn)(void *user, int param_index);
 LT_API void lt_ctx_set_grad_ready(lt_ctx_t *ctx, lt_grad_ready_fn fn, void *user);
+/* lt_backward on ctx's tensors seeds the loss's gradient with scale instead of 1, so
+ * every gradient comes out multiplied by it: a data-parallel host divides by the world
+ * size this way before summing over ranks (torch's DDP divides before its all-reduce),
+ * instead of a pass over the summed gradients. 1: off. */
+LT_API void lt_ctx_set_backward_scale(lt_ctx_t *ctx, float scale);
 /* All parameters' values / gradients as one float buffer (parameter i starts at
  * lt_ctx_param_offset(ctx, i)); *n is the number of floats. NULL (and *n 0) before
  * lt_ctx_materialize or when the device's memory is not host memory: then use

@@ -135,7 +135,7 @@ lt_status lt_backward(lt_tensor_t *loss) {
     }
     bool prev = lt_arena_set_grad(a, false);
     lt_clear_error();
-    loss->grad = lt_full(a, loss->ndim, loss->shape, 1.0f);
+    loss->grad = lt_full(a, loss->ndim, loss->shape, a->backward_scale);
     bool hook = a->grad_ready != NULL; /* without one, the walk costs nothing extra */
     if (hook) mark_ready_points(a);
     for (size_t i = a->nodes.used; i-- > 0;) {

@@ -49,6 +49,7 @@ lt_arena_t *lt_arena_new(lt_device_t *dev) {
     }
     a->dev = dev;
     a->grad_enabled = true;
+    a->backward_scale = 1.0f;
     a->tensors.elem_size = sizeof(lt_tensor_t);
     a->nodes.elem_size = sizeof(lt_node);
     return a;

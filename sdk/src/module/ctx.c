@@ -235,6 +235,10 @@ void lt_ctx_set_grad_ready(lt_ctx_t *ctx, lt_grad_ready_fn fn, void *user) {
     ctx->arena->grad_ready_user = fn ? user : NULL;
 }
 
+void lt_ctx_set_backward_scale(lt_ctx_t *ctx, float scale) {
+    if (ctx && ctx->arena) ctx->arena->backward_scale = scale;
+}
+
 /* The flat buffer's storage, or NULL when there is none yet (or no parameter). */
 static lt_storage *flat_storage(const lt_ctx_t *ctx, bool values) {
     if (!ctx || !ctx->materialized) return NULL;
