@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# DDP scaling on CPU: one MLP epoch (55,000 Fashion-MNIST images, batch 64 per rank,
+# bench/ddp_scaling.sh [BATCH]
+# DDP scaling on CPU: one MLP epoch (55,000 Fashion-MNIST images, BATCH (64) per rank,
 # no validation) by 1 rank x 1 thread and by 2 ranks x 1 thread under mpirun; samples/s
 # over all ranks, the speed-up (target >= 1.85x), and the share of rank 0's training
 # time spent waiting for gradient all-reduces (the --profiler simple action
@@ -15,7 +16,8 @@ export LT_PLUGIN_PATH=$PWD/build/plugins/accelerators/cpu
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-args=(fit --module mlp --max_epochs 1 --limit_val_batches 0 --threads 1 --seed_everything 1
+batch=${1:-64}
+args=(fit --module mlp --max_epochs 1 --limit_val_batches 0 --threads 1 --seed_everything 1 --data.batch_size "$batch"
       --test_after_fit false --logger false --enable_checkpointing false --enable_progress_bar false
       --enable_model_summary false --default_root_dir "$dir")
 rate() { sed -n 's/^Epoch 1\/1.*s, \([0-9]*\) samples\/s\]/\1/p'; }
@@ -38,9 +40,9 @@ cspeed=$(awk -v a="$ceiling" -v b="$one" 'BEGIN { printf "%.2f", a / b }')
 echo "1 rank: $one samples/s (unpinned: $free); 2 ranks: $two samples/s; speed-up ${speedup}x (2 independent processes: ${cspeed}x); all-reduce wait ${share}% of rank 0's epoch"
 cat >>bench/RESULTS.md <<MD
 
-## DDP scaling on CPU (\`bash bench/ddp_scaling.sh\`, $(date -u +%F), $(nproc) cores, Open MPI $(mpirun --version | head -1 | awk '{ print $NF }'))
+## DDP scaling on CPU (\`bash bench/ddp_scaling.sh $batch\`, $(date -u +%F), $(nproc) cores, Open MPI $(mpirun --version | head -1 | awk '{ print $NF }'))
 
-One MLP epoch, 55,000 images, batch 64 per rank, 1 thread per rank, best of 3.
+One MLP epoch, 55,000 images, batch $batch per rank, 1 thread per rank, best of 3.
 
 | | samples/s | speed-up |
 |---|---|---|
