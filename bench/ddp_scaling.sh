@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/ddp_scaling.sh [BATCH]
+# bench/ddp_scaling.sh [BATCH]   (LT_BENCH_ARGS: more lthost flags for every run)
 # DDP scaling on CPU: one MLP epoch (55,000 Fashion-MNIST images, BATCH (64) per rank,
 # no validation) by 1 rank x 1 thread and by 2 ranks x 1 thread under mpirun; samples/s
 # over all ranks, the speed-up (target >= 1.85x), and the share of rank 0's training
@@ -17,7 +17,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 batch=${1:-64}
-args=(fit --module mlp --max_epochs 1 --limit_val_batches 0 --threads 1 --seed_everything 1 --data.batch_size "$batch"
+args=(fit --module mlp --max_epochs 1 --limit_val_batches 0 --threads 1 --seed_everything 1 --data.batch_size "$batch" ${LT_BENCH_ARGS:-}
       --test_after_fit false --logger false --enable_checkpointing false --enable_progress_bar false
       --enable_model_summary false --default_root_dir "$dir")
 rate() { sed -n 's/^Epoch 1\/1.*s, \([0-9]*\) samples\/s\]/\1/p'; }
@@ -42,7 +42,7 @@ cat >>bench/RESULTS.md <<MD
 
 ## DDP scaling on CPU (\`bash bench/ddp_scaling.sh $batch\`, $(date -u +%F), $(nproc) cores, Open MPI $(mpirun --version | head -1 | awk '{ print $NF }'))
 
-One MLP epoch, 55,000 images, batch $batch per rank, 1 thread per rank, best of 3.
+One MLP epoch, 55,000 images, batch $batch per rank, 1 thread per rank, best of 3${LT_BENCH_ARGS:+, extra flags: $LT_BENCH_ARGS}.
 
 | | samples/s | speed-up |
 |---|---|---|
