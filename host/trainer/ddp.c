@@ -71,30 +71,33 @@ static int64_t flat_len(session *s) {
 
 /* In place when the device's memory is host memory; else the strategy's device
  * collectives (bound to this rank's device) when it has them, else host copies. */
-bool ddp_choose_path(session *s) {
-    ddp_state *d = &s->ddp;
-    if (s->world < 2 || d->path != DDP_UNDECIDED) return true;
-    /* Summed over ranks, gradients divided by the world size first make the mean: the
-     * division rides on backward's seed instead of a pass over the summed buffer (which
-     * is out of cache by then). The device path's strategy averages by itself. */
-    lt_ctx_set_backward_scale(s->ctx, 1.0f / (float)s->world);
-    if (lt_ctx_values_host(s->ctx, NULL) || !lt_num_parameters(s->ctx)) return d->path = DDP_IN_HOST, true;
+static bool pick_path(session *s, ddp_path *path) {
+    *path = DDP_IN_HOST;
+    if (lt_ctx_values_host(s->ctx, NULL) || !lt_num_parameters(s->ctx)) return true;
     const lt_strategy_desc *t = s->strat;
-    d->path = DDP_STAGED;
+    *path = DDP_STAGED;
     if (!t->device_bind || !t->device_all_reduce_mean_start || !t->device_broadcast || !t->wait)
         return true;
     int local = t->local_rank ? t->local_rank(s->strat_state) : s->rank % s->cfg->devices;
     lt_clear_error();
     lt_status st = t->device_bind(s->strat_state, lt_device_name(s->dev), local);
-    if (st == LT_OK) {
-        lt_ctx_set_backward_scale(s->ctx, 1.0f);
-        return d->path = DDP_ON_DEVICE, true;
-    }
+    if (st == LT_OK) return *path = DDP_ON_DEVICE, true;
     if (st != LT_ERR_UNSUPPORTED) return strategy_failed(s, "reaching this rank's device memory");
     if (s->rank == 0)
         fprintf(stderr, "lthost: warning: --strategy %s cannot reduce %s memory in place (%s); "
                 "gradients go through host copies, one blocking reduction per step\n",
                 t->name, lt_device_name(s->dev), lt_last_error());
+    return true;
+}
+
+bool ddp_choose_path(session *s) {
+    ddp_state *d = &s->ddp;
+    if (s->world < 2 || d->path != DDP_UNDECIDED) return true;
+    if (!pick_path(s, &d->path)) return false;
+    /* Summed over ranks, gradients divided by the world size first make the mean: the
+     * division rides on backward's seed instead of a pass over the summed buffer (which
+     * is out of cache by then). The device path's strategy averages by itself. */
+    if (d->path != DDP_ON_DEVICE) lt_ctx_set_backward_scale(s->ctx, 1.0f / (float)s->world);
     return true;
 }
 
