@@ -4,12 +4,15 @@
   contenders.py small   --impl torch|lightning --threads T   one Fashion-MNIST epoch, 784-128-10
   contenders.py gemm    --threads T                          50 steps of 784-4096-4096-10, batch 512
   contenders.py startup --threads T                          Lightning fast_dev_run=1 (whole process)
+  contenders.py ddp --devices N --batch B                    Lightning DDP (gloo) on CPU, 1 thread
+                                                             and 1 core per process, 784-256-128-10
 
 Prints one `key=value` line; bench/run parses it. Training time excludes imports and data
 loading, as lthost's printed samples/s does.
 """
 import argparse
 import gzip
+import os
 import time
 
 import numpy as np
@@ -94,6 +97,33 @@ def small_lightning(x, y):
     return timer.seconds
 
 
+def ddp_lightning(x, y, devices, batch):
+    """One epoch of the demo MLP (the mlp plugin: 784-256-128-10, Adam 1e-3) with Lightning's
+    DDP strategy over gloo, batch B per process; process r is pinned to core r with one
+    thread, as bench/ddp_scaling.sh runs lthost's ranks. Rank 0's epoch time."""
+    import lightning as L
+
+    class PinnedEpochTimer(L.Callback):
+        def setup(self, trainer, module, stage):
+            os.sched_setaffinity(0, {trainer.local_rank})
+            torch.set_num_threads(1)
+
+        def on_train_epoch_start(self, trainer, module):
+            self.t0 = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, module):
+            self.seconds = time.perf_counter() - self.t0
+
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch,
+                                         shuffle=True)
+    timer = PinnedEpochTimer()
+    L.Trainer(accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto",
+              max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, callbacks=[timer]).fit(
+        lightning_module((784, 256, 128, 10)), loader)
+    return timer.seconds if int(os.environ.get("LOCAL_RANK", "0")) == 0 else None
+
+
 def gemm_torch(steps=50, batch=512):
     model, opt = mlp(784, 4096, 4096, 10), None
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -117,9 +147,11 @@ def startup_lightning():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("task", choices=["small", "gemm", "startup"])
+    ap.add_argument("task", choices=["small", "gemm", "startup", "ddp"])
     ap.add_argument("--impl", default="torch", choices=["torch", "lightning"])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--devices", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=64)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -127,6 +159,11 @@ def main():
         x, y = fashion_mnist()
         seconds = (small_torch if a.impl == "torch" else small_lightning)(x, y)
         print(f"samples_per_s={len(x) / seconds:.0f}")
+    elif a.task == "ddp":
+        x, y = fashion_mnist()
+        seconds = ddp_lightning(x, y, a.devices, a.batch)
+        if seconds:
+            print(f"samples_per_s={len(x) / seconds:.0f}")
     elif a.task == "gemm":
         print(f"seconds={gemm_torch():.4f}")
     else:

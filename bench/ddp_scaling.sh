@@ -6,10 +6,11 @@
 # time spent waiting for gradient all-reduces (the --profiler simple action
 # [Strategy]DDPStrategy.reduce_gradients over run_training_epoch). A rank is one core:
 # the 1-rank run is pinned to core 0 (taskset) like each of the 2 ranks (mpirun
-# --bind-to core), since its data-loading thread would otherwise run on the idle second
-# core; the unpinned figure is printed too. For the ceiling of this machine it also runs
-# 2 independent single-process epochs at once, one per core (no communication at all).
-# Best of 3. Appends the result to bench/RESULTS.md.
+# --bind-to core). For the ceiling of this machine it also runs 2 independent
+# single-process epochs at once, one per core (no communication at all), and, when
+# bench/.venv has Lightning (bench/run installs it), the same model with Lightning's DDP
+# strategy (gloo), 1 and 2 processes pinned the same way. Best of 3 interleaved rounds,
+# so that every contender sees the same machine. Appends the result to bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LT_PLUGIN_PATH=$PWD/build/plugins/accelerators/cpu
@@ -22,35 +23,64 @@ args=(fit --module mlp --max_epochs 1 --limit_val_batches 0 --threads 1 --seed_e
       --enable_model_summary false --default_root_dir "$dir")
 rate() { sed -n 's/^Epoch 1\/1.*s, \([0-9]*\) samples\/s\]/\1/p'; }
 best() { sort -g | tail -1; }
-one=$(for i in 1 2 3; do taskset -c 0 build/host/lthost "${args[@]}" | rate; done | best)
-free=$(for i in 1 2 3; do build/host/lthost "${args[@]}" | rate; done | best)
 pair() { # samples/s of two independent processes on cores 0 and 1, added up
     taskset -c 0 build/host/lthost "${args[@]}" | rate >"$dir/a" &
     taskset -c 1 build/host/lthost "${args[@]}" | rate >"$dir/b"
     wait
     echo $(($(cat "$dir/a") + $(cat "$dir/b")))
 }
-ceiling=$(for i in 1 2 3; do pair; done | best)
-two=$(for i in 1 2 3; do mpirun -np 2 --bind-to core build/host/lthost "${args[@]}" --strategy ddp --devices 2 | rate; done | best)
+mkdir -p bench/.build
+mpicc -O2 -std=c11 bench/allreduce_probe.c -o bench/.build/allreduce_probe
+# the MLP's 235,146 parameters: one all-reduce of its gradients, with nothing else running
+probe() { mpirun -np 2 --bind-to core bench/.build/allreduce_probe 235146; }
+probe_before=$(probe)
+lightning=false
+bench/.venv/bin/python -c 'import lightning' 2>/dev/null && lightning=true
+pl() { # a Lightning run that dies (gloo aborted once in ~20 runs) just leaves no number
+    { bench/.venv/bin/python bench/contenders.py ddp --devices "$1" --batch "$batch" 2>/dev/null || true; } |
+        sed -n 's/^samples_per_s=//p'
+}
+for round in 1 2 3; do
+    taskset -c 0 build/host/lthost "${args[@]}" | rate >>"$dir/one"
+    pair >>"$dir/pair"
+    mpirun -np 2 --bind-to core build/host/lthost "${args[@]}" --strategy ddp --devices 2 | rate >>"$dir/two"
+    if $lightning; then
+        pl 1 >>"$dir/pl1"
+        pl 2 >>"$dir/pl2"
+    fi
+done
+probe_after=$(probe)
+one=$(best <"$dir/one") ceiling=$(best <"$dir/pair") two=$(best <"$dir/two")
 mpirun -np 2 --bind-to core build/host/lthost "${args[@]}" --strategy ddp --devices 2 --profiler simple >"$dir/prof.txt"
 share=$(awk -F'\t' '/run_training_epoch|reduce_gradients/ { t = $4; gsub(/[| ]/, "", t); v[$1 ~ /reduce/] = t }
     END { printf "%.1f", v[1] / v[0] * 100 }' "$dir/prof.txt")
-speedup=$(awk -v a="$two" -v b="$one" 'BEGIN { printf "%.2f", a / b }')
-cspeed=$(awk -v a="$ceiling" -v b="$one" 'BEGIN { printf "%.2f", a / b }')
-echo "1 rank: $one samples/s (unpinned: $free); 2 ranks: $two samples/s; speed-up ${speedup}x (2 independent processes: ${cspeed}x); all-reduce wait ${share}% of rank 0's epoch"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+speedup=$(ratio "$two" "$one") cspeed=$(ratio "$ceiling" "$one")
+echo "1 rank: $one samples/s; 2 ranks: $two samples/s; speed-up ${speedup}x (2 independent processes: ${cspeed}x); all-reduce wait ${share}% of rank 0's epoch; a lone 0.94 MB all-reduce: $probe_before us before, $probe_after us after"
+pl_rows=""
+if $lightning; then
+    pl1=$(best <"$dir/pl1") pl2=$(best <"$dir/pl2")
+    [ -n "$pl1" ] && [ -n "$pl2" ] || { echo "Lightning DDP: every run failed" >&2; exit 1; }
+    echo "Lightning DDP (gloo): 1 process $pl1 samples/s, 2 processes $pl2 samples/s, $(ratio "$pl2" "$pl1")x"
+    pl_rows="| Lightning $(bench/.venv/bin/python -c 'import lightning; print(lightning.__version__)'), 1 process x 1 thread (pinned) | $pl1 | - |
+| Lightning, 2 processes x 1 thread, \`strategy=\"ddp\"\` (gloo, pinned) | $pl2 | $(ratio "$pl2" "$pl1")x |"
+fi
 cat >>bench/RESULTS.md <<MD
 
 ## DDP scaling on CPU (\`bash bench/ddp_scaling.sh $batch\`, $(date -u +%F), $(nproc) cores, Open MPI $(mpirun --version | head -1 | awk '{ print $NF }'))
 
-One MLP epoch, 55,000 images, batch $batch per rank, 1 thread per rank, best of 3${LT_BENCH_ARGS:+, extra flags: $LT_BENCH_ARGS}.
+One MLP epoch (784-256-128-10, Adam), 55,000 images, batch $batch per rank, 1 thread per
+rank, best of 3 interleaved rounds${LT_BENCH_ARGS:+, extra flags: $LT_BENCH_ARGS}.
 
 | | samples/s | speed-up |
 |---|---|---|
 | 1 rank x 1 thread (taskset -c 0) | $one | - |
-| 1 rank x 1 thread, unpinned (its loader thread may use the second core) | $free | - |
 | 2 ranks x 1 thread (mpirun --bind-to core) | $two | ${speedup}x |
 | 2 independent processes, 1 per core (no DDP: this machine's ceiling) | $ceiling | ${cspeed}x |
+${pl_rows}
 
 Rank 0 spent ${share}% of its training epoch waiting for gradient all-reduces
-(\`[Strategy]DDPStrategy.reduce_gradients\`, --profiler simple).
+(\`[Strategy]DDPStrategy.reduce_gradients\`, --profiler simple). A lone all-reduce of the
+0.94 MB of gradients (\`bench/allreduce_probe.c\`) took $probe_before us before the rounds and
+$probe_after us after them.
 MD

@@ -32,10 +32,11 @@ static const flag flags[] = {
     FLAG("accel", F_STR, accel, 0, "accelerator plugin (default cpu)"),
     FLAG("accelerator", F_STR, accel, 0, "same as --accel"),
     FLAG("strategy", F_STR, strategy, 0,
-         "auto (ddp when devices x num_nodes > 1, else single), single, ddp or a .so"),
+         "auto (ddp when devices x num_nodes > 1, else single), single, ddp (or Lightning's "
+         "ddp_spawn, ddp_fork, ..._find_unused_parameters_true names) or a .so"),
     FLAG("strategy.bucket_cap_mb", F_DOUBLE, bucket_cap_mb, 0,
          "ddp: gradients are averaged in buckets of this many MB (default 25)"),
-    FLAG("devices", F_INT, devices, 1, "devices per node (default 1)"),
+    FLAG("devices", F_INT, devices, 1, "devices per node (default 1; auto: 1 on the cpu accelerator)"),
     FLAG("num_nodes", F_INT, num_nodes, 1, "number of nodes (default 1)"),
     FLAG("threads", F_INT, threads, 1,
          "CPU threads for kernels (default: all cores, shared out among --devices processes)"),
@@ -168,6 +169,10 @@ static bool set_flag(const parse_state *ps, const flag *f, const char *value) {
         *(const char **)field = value;
         return true;
     case F_INT:
+        if (f->offset == offsetof(host_config, devices) && !strcmp(value, "auto")) {
+            ps->cfg->devices = 0; /* resolved by finish, once --accel is known */
+            return true;
+        }
         if (!parse_int(value, &n) || n < f->min) {
             host_error("%s--%s expects an integer >= %lld, got '%s'", ps->where, f->name,
                        (long long)f->min, value);
@@ -311,7 +316,30 @@ static bool apply_config_file(parse_state *ps, const char *path, cfg_entries *st
     return true;
 }
 
+/* Lightning's registry names for DDP variants. How its processes start (spawn, fork,
+ * notebook) and find_unused_parameters mean nothing here: mpirun starts every rank, and
+ * every gradient is averaged, an unused parameter's as zeros. */
+static bool is_ddp_alias(const char *name) {
+    static const char *const starts[] = {"ddp", "ddp_spawn", "ddp_fork", "ddp_notebook"};
+    for (size_t i = 0; i < sizeof starts / sizeof *starts; i++) {
+        size_t n = strlen(starts[i]);
+        if (!strncmp(name, starts[i], n) &&
+            (!name[n] || !strcmp(name + n, "_find_unused_parameters_true") ||
+             !strcmp(name + n, "_find_unused_parameters_false")))
+            return true;
+    }
+    return false;
+}
+
 static bool finish(host_config *cfg) {
+    if (cfg->devices == 0) { /* --devices auto: Lightning's CPUAccelerator.auto_device_count */
+        if (strcmp(cfg->accel, "cpu")) {
+            host_error("--devices auto: give the number of devices per node for --accel %s", cfg->accel);
+            return false;
+        }
+        cfg->devices = 1;
+    }
+    if (is_ddp_alias(cfg->strategy)) cfg->strategy = "ddp";
     if (!strcmp(cfg->strategy, "auto")) /* Lightning's: ddp for several devices */
         cfg->strategy = cfg->devices * cfg->num_nodes > 1 ? "ddp" : "single";
     if (cfg->fast_dev_run > 0) { /* as Lightning: it overrides the epoch and batch limits */

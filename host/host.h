@@ -99,6 +99,9 @@ void host_set_rank(int rank, int world);
  * from a plain shell), and starting them under mpirun with the same arguments. */
 bool needs_launcher(const host_config *cfg);
 int launch_ranks(const host_config *cfg, int argc, char **argv);
+/* Kernel threads of one process (0: all cores): --threads, else the node's cores shared
+ * out among --devices processes (torchrun's OMP_NUM_THREADS rule). */
+int threads_per_process(const host_config *cfg);
 
 /* Print "lthost: error: ..." on stderr. */
 void host_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

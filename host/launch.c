@@ -58,6 +58,12 @@ static bool is_ddp(const char *strategy) {
     return !strcmp(base, "ddp") || !strcmp(base, "ddp.so");
 }
 
+int threads_per_process(const host_config *cfg) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cfg->threads || cfg->devices < 2) return cfg->threads;
+    return cores / cfg->devices > 1 ? (int)(cores / cfg->devices) : 1;
+}
+
 bool needs_launcher(const host_config *cfg) {
     return is_ddp(cfg->strategy) && cfg->devices * cfg->num_nodes > 1 && !under_launcher();
 }
@@ -86,14 +92,18 @@ int launch_ranks(const host_config *cfg, int argc, char **argv) {
     args[n++] = "mpirun";
     args[n++] = "-np";
     args[n++] = np;
-    args[n++] = "--bind-to"; /* each rank runs its own thread team */
-    args[n++] = "none";
+    /* A one-thread rank gets a core of its own, as mpirun binds up to 2 ranks by default
+     * (no migrations, and its DataLoader fills inline: LT_LOADER_WORKERS_AUTO); a thread
+     * team stays unbound, since binding would put the whole team on one core. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    args[n++] = "--bind-to";
+    args[n++] = threads_per_process(cfg) == 1 && cfg->devices <= cores ? "core" : "none";
     /* One node: shared memory only (skips probing network transports, ~0.2 s a rank) */
     args[n++] = "--mca";
     args[n++] = "btl";
     args[n++] = "self,vader";
     if (geteuid() == 0) args[n++] = "--allow-run-as-root";
-    if (cfg->devices > sysconf(_SC_NPROCESSORS_ONLN)) args[n++] = "--oversubscribe";
+    if (cfg->devices > cores) args[n++] = "--oversubscribe";
     args[n++] = self;
     for (int i = 1; i < argc; i++) args[n++] = argv[i];
     setenv("LTHOST_LAUNCHED", "1", 1);

@@ -92,10 +92,7 @@ static bool load_plugins(session *s) {
     s->strat = lt_plugin_desc(s->strategy_plugin);
     lt_plugin_t *accel = NULL;
     if (!open_plugin(s, LT_PLUGIN_ACCELERATOR, c->accel, &accel)) return false;
-    /* Several processes per node share its cores (torchrun's OMP_NUM_THREADS rule) */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = c->threads || c->devices < 2 ? c->threads : (int)(cores / c->devices > 1 ? cores / c->devices : 1);
-    if (lt_device_from_plugin(accel, threads, &s->dev) != LT_OK) {
+    if (lt_device_from_plugin(accel, threads_per_process(c), &s->dev) != LT_OK) {
         host_error("%s", lt_last_error());
         return false;
     }

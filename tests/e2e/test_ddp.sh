@@ -54,7 +54,16 @@ grep -q "^Launching 2 processes: mpirun -np 2" "$TMP/out" && [ "$(grep -c '^Epoc
     { cat "$TMP/out"; fail "--strategy ddp --devices 2 did not launch 2 ranks"; }
 expect_success fit "${common[@]}" --max_epochs 1 --devices 2 --data.batch_size 32 --default_root_dir "$TMP/a"
 grep -q "ddp strategy" "$TMP/out" || { cat "$TMP/out"; fail "--devices 2 did not pick ddp"; }
-echo "ok: lthost re-launches itself under mpirun; --strategy auto picks ddp for 2 devices"
+# Lightning's registry names for DDP variants are ddp here; --devices auto is 1 on cpu.
+expect_success fit "${common[@]}" --max_epochs 1 --strategy ddp_spawn_find_unused_parameters_true --devices 2 \
+    --data.batch_size 32 --default_root_dir "$TMP/s"
+grep -q "^Launching 2 processes" "$TMP/out" && grep -q "ddp strategy" "$TMP/out" ||
+    { cat "$TMP/out"; fail "--strategy ddp_spawn_find_unused_parameters_true did not run ddp on 2 ranks"; }
+expect_success fit "${common[@]}" --max_epochs 1 --devices auto --default_root_dir "$TMP/d"
+grep -q "single strategy" "$TMP/out" || { cat "$TMP/out"; fail "--devices auto should be 1 on cpu"; }
+expect_error "devices auto: give the number of devices per node for --accel" fit "${common[@]}" \
+    --devices auto --accel "$LT_TEST_PLUGIN_DIR/devmem_cpu.so"
+echo "ok: lthost re-launches itself under mpirun; --strategy auto picks ddp for 2 devices; Lightning's ddp_* names"
 
 # A failing or dying rank ends every rank, quickly, naming it.
 fail_run() { # MODE: runs 2 ranks where rank 1 fails at step 3

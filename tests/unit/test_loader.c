@@ -1,5 +1,7 @@
 /* The DataLoader: batch counts, every sample once per epoch, shuffling from (seed, epoch),
  * identical batches with and without worker threads, limits, restarts, fill errors. */
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "test_util.h"
@@ -163,7 +165,7 @@ START_TEST(bad_options_are_refused) {
     o.batch_size = 0;
     expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "batch_size must be >= 1");
     o = opts;
-    o.num_workers = -1;
+    o.num_workers = -2;
     expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "num_workers");
     o = opts;
     o.struct_size = 4;
@@ -189,6 +191,54 @@ END_TEST
 
 /* A batch_size far beyond the dataset is legal (one short batch) and reserves only
  * what the dataset can fill. */
+/* Counts the fills that ran on a thread other than `caller`. */
+typedef struct where {
+    pthread_t caller;
+    int elsewhere;
+} where;
+
+static lt_status where_fill(void *user, const int64_t *idx, int64_t n, float *x, void *y) {
+    where *w = user;
+    if (!pthread_equal(pthread_self(), w->caller)) __atomic_add_fetch(&w->elsewhere, 1, __ATOMIC_RELAXED);
+    memset(x, 0, (size_t)n * sizeof *x);
+    memcpy(y, idx, (size_t)n * sizeof *idx);
+    return LT_OK;
+}
+
+/* Fills of one 4-batch epoch with LT_LOADER_WORKERS_AUTO that ran off the calling thread. */
+static int auto_fills_elsewhere(void) {
+    where w = {pthread_self(), 0};
+    lt_dataset ds = {.struct_size = sizeof ds, .length = 8, .x_ndim = 0, .y_dtype = LT_I64,
+                     .fill = where_fill, .user = &w};
+    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 2, .num_workers = LT_LOADER_WORKERS_AUTO};
+    lt_loader_t *l = NULL;
+    ck_assert_msg(lt_loader_new(&ds, &o, 1, &l) == LT_OK, "%s", lt_last_error());
+    ck_assert_int_eq(lt_loader_start(l, 0, -1), LT_OK);
+    const lt_host_batch *hb;
+    int batches = 0;
+    while (lt_loader_next(l, &hb) == LT_OK && hb) batches++;
+    lt_loader_free(l);
+    ck_assert_int_eq(batches, 4);
+    return w.elsewhere;
+}
+
+START_TEST(auto_workers_follow_cpu_affinity) {
+    cpu_set_t all, one;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof all, &all), 0);
+    if (CPU_COUNT(&all) > 1) ck_assert_int_eq(auto_fills_elsewhere(), 4);
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &all)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    int elsewhere = auto_fills_elsewhere();
+    ck_assert_int_eq(sched_setaffinity(0, sizeof all, &all), 0);
+    ck_assert_int_eq(elsewhere, 0);
+}
+END_TEST
+
 START_TEST(huge_batch_size_is_one_batch) {
     synth s = {-1};
     int64_t y[7];
@@ -230,6 +280,7 @@ Suite *suite_loader(void) {
     tcase_add_test(tc, limits_and_restarts);
     tcase_add_test(tc, fill_errors_surface);
     tcase_add_test(tc, bad_options_are_refused);
+    tcase_add_test(tc, auto_workers_follow_cpu_affinity);
     tcase_add_test(tc, huge_batch_size_is_one_batch);
     tcase_add_test(tc, next_outside_an_epoch_is_empty);
     suite_add_tcase(s, tc);

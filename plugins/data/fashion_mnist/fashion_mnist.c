@@ -30,7 +30,8 @@ typedef struct {
 static const lt_hparam_desc fm_hparams[] = {
     LT_HPARAM_STR("root", "/usr/share/datasets/fashion-mnist", "folder with the four *-ubyte.gz files"),
     LT_HPARAM_INT("batch_size", 64, "samples per batch"),
-    LT_HPARAM_INT("num_workers", 1, "background threads filling batches (0: none)"),
+    LT_HPARAM_INT("num_workers", LT_LOADER_WORKERS_AUTO,
+                  "background threads filling batches (0: none; -1: one unless bound to one core)"),
     LT_HPARAM_INT("val_size", 5000, "training images held out for validation"),
     LT_HPARAM_INT("split_seed", 42, "seed of the fixed train/val split"),
     LT_HPARAM_END,
@@ -136,8 +137,10 @@ static lt_status load_test(fm_t *fm, const char *root) {
 static lt_status check_hparams(lt_ctx_t *ctx) {
     int64_t bs = lt_hparam_int(ctx, "batch_size"), nw = lt_hparam_int(ctx, "num_workers");
     if (bs < 1) return lt_set_error(LT_ERR_INVALID_ARG, "--data.batch_size %lld must be >= 1", (long long)bs);
-    if (nw < 0 || nw > 64)
-        return lt_set_error(LT_ERR_INVALID_ARG, "--data.num_workers %lld must be in [0, 64]", (long long)nw);
+    if (nw < LT_LOADER_WORKERS_AUTO || nw > 64)
+        return lt_set_error(LT_ERR_INVALID_ARG, "--data.num_workers %lld must be in [0, 64], or -1 "
+                            "(one background thread unless this process is bound to one core)",
+                            (long long)nw);
     return LT_OK;
 }
 

@@ -32,8 +32,13 @@ typedef struct lt_loader_opts {
     int64_t batch_size;
     bool shuffle;         /* a new order each epoch, from (seed, epoch) */
     bool drop_last;       /* drop a last batch smaller than batch_size */
-    int num_workers;      /* 0: fill batches on the calling thread */
+    int num_workers;      /* 0: fill batches on the calling thread; LT_LOADER_WORKERS_AUTO */
 } lt_loader_opts;
+
+/* num_workers: one background thread when this process may run on more than one core
+ * (its CPU affinity), none when it is bound to one, where a thread could only time-share
+ * that core with training (a DDP rank under mpirun --bind-to core). */
+#define LT_LOADER_WORKERS_AUTO (-1)
 
 /* Register the dataset of a split (from a data plugin's setup). The dataset's `user`
  * must outlive the run; the plugin frees it in teardown. */

@@ -2,6 +2,7 @@
  * that worker threads fill ahead of the trainer into a ring of buffers allocated once.
  * Batches are delivered strictly in order; the trainer waits only for one not yet filled. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +86,9 @@ static lt_status check_args(const lt_dataset *ds, const lt_loader_opts *o) {
     if (o->batch_size < 1)
         return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: batch_size must be >= 1 (got %lld)",
                             (long long)o->batch_size);
-    if (o->num_workers < 0 || o->num_workers > 64)
-        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: num_workers must be in [0, 64] (got %d)",
-                            o->num_workers);
+    if (o->num_workers < LT_LOADER_WORKERS_AUTO || o->num_workers > 64)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: num_workers must be in [0, 64], or "
+                            "LT_LOADER_WORKERS_AUTO (got %d)", o->num_workers);
     return check_dataset(ds);
 }
 
@@ -196,6 +197,13 @@ static lt_status start_workers(lt_loader_t *l) {
     return LT_OK;
 }
 
+/* LT_LOADER_WORKERS_AUTO: a thread only pays when it gets a core of its own. */
+static int auto_workers(void) {
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof cpus, &cpus) != 0) return 1;
+    return CPU_COUNT(&cpus) > 1;
+}
+
 /* Batches in an epoch of l->samples samples (after drop_last). */
 static int64_t count_batches(const lt_loader_t *l) {
     int64_t bs = l->o.batch_size;
@@ -216,7 +224,7 @@ lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64
     l->world = 1;
     l->samples = ds->length;
     l->nbatches = count_batches(l);
-    l->nthreads = opts->num_workers;
+    l->nthreads = opts->num_workers == LT_LOADER_WORKERS_AUTO ? auto_workers() : opts->num_workers;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->work, NULL);
     pthread_cond_init(&l->ready, NULL);
