@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/ddp_scaling.sh [BATCH]   (LT_BENCH_ARGS: more lthost flags for every run)
-# DDP scaling on CPU: one MLP epoch (55,000 Fashion-MNIST images, BATCH (64) per rank,
+# bench/ddp_scaling.sh [BATCH...]   (LT_BENCH_ARGS: more lthost flags for every run)
+# DDP scaling on CPU: one MLP epoch (55,000 Fashion-MNIST images, BATCH per rank (64, then 256),
 # no validation) by 1 rank x 1 thread and by 2 ranks x 1 thread under mpirun; samples/s
 # over all ranks, the speed-up (target >= 1.85x), and the share of rank 0's training
 # time spent waiting for gradient all-reduces (the --profiler simple action
@@ -13,11 +13,16 @@
 # so that every contender sees the same machine. Appends the result to bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ $# -ne 1 ]; then # one run per batch size
+    [ $# -gt 0 ] || set -- 64 256
+    for b in "$@"; do bash bench/ddp_scaling.sh "$b"; done
+    exit
+fi
 export LT_PLUGIN_PATH=$PWD/build/plugins/accelerators/cpu
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-batch=${1:-64}
+batch=$1
 args=(fit --module mlp --max_epochs 1 --limit_val_batches 0 --threads 1 --seed_everything 1 --data.batch_size "$batch" ${LT_BENCH_ARGS:-}
       --test_after_fit false --logger false --enable_checkpointing false --enable_progress_bar false
       --enable_model_summary false --default_root_dir "$dir")
