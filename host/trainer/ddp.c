@@ -78,9 +78,8 @@ static bool pick_path(session *s, ddp_path *path) {
     *path = DDP_STAGED;
     if (!t->device_bind || !t->device_all_reduce_mean_start || !t->device_broadcast || !t->wait)
         return true;
-    int local = t->local_rank ? t->local_rank(s->strat_state) : s->rank % s->cfg->devices;
     lt_clear_error();
-    lt_status st = t->device_bind(s->strat_state, lt_device_name(s->dev), local);
+    lt_status st = t->device_bind(s->strat_state, lt_device_name(s->dev), s->local_rank);
     if (st == LT_OK) return *path = DDP_ON_DEVICE, true;
     if (st != LT_ERR_UNSUPPORTED) return strategy_failed(s, "reaching this rank's device memory");
     if (s->rank == 0)
@@ -265,4 +264,26 @@ bool ddp_any(session *s, bool mine, bool *any) {
     if (s->strat->all_reduce_sum(s->strat_state, &v, 1) != LT_OK) return strategy_failed(s, "agreeing to stop");
     *any = v > 0;
     return true;
+}
+
+/* A hook's collectives: an error fails that hook, which stops this rank and, through the
+ * strategy's abort, the others that wait for it. */
+static lt_status hook_all_reduce_sum(lt_trainer_t *tr, float *values, int64_t n) {
+    session *s = tr->host;
+    return s->strat->all_reduce_sum(s->strat_state, values, n);
+}
+
+static lt_status hook_barrier(lt_trainer_t *tr) {
+    session *s = tr->host;
+    return s->strat->barrier(s->strat_state);
+}
+
+void ddp_serve_trainer(session *s) {
+    s->tr.global_rank = s->rank;
+    s->tr.world_size = s->world;
+    s->tr.local_rank = s->local_rank;
+    if (s->world > 1) {
+        s->tr.all_reduce_sum = hook_all_reduce_sum;
+        if (s->strat->barrier) s->tr.barrier = hook_barrier;
+    }
 }

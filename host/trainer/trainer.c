@@ -111,6 +111,7 @@ static bool start_strategy(session *s) {
     }
     s->rank = s->strat->rank(s->strat_state);
     s->world = s->strat->world_size(s->strat_state);
+    s->local_rank = s->strat->local_rank ? s->strat->local_rank(s->strat_state) : s->rank % s->cfg->devices;
     host_set_rank(s->rank, s->world);
     const lt_plugin_t *plugins[] = {s->module_plugin, s->data_plugin, s->strategy_plugin};
     return ddp_check_versions(s, plugins, 3);
@@ -267,7 +268,7 @@ int trainer_run(const host_config *cfg) {
     lt_ctx_t *callback_ctx[LTHOST_MAX_CALLBACKS + 1] = {0};
     bool ok = load_plugins(s) && start_strategy(s) && ckpt_open(s) && make_contexts(s, callback_ctx);
     s->tr.module = s->ctx;
-    s->tr.global_rank = s->rank;
+    ddp_serve_trainer(s);
     if (ok && cfg->print_config) {
         ok = print_resolved_config(cfg, s->ctx, s->dctx, callback_ctx);
         teardown(s);

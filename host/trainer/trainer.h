@@ -121,7 +121,7 @@ typedef struct session {
     const lt_datamodule_desc *dm;
     const lt_strategy_desc *strat;
     void *strat_state;
-    int rank, world;
+    int rank, world, local_rank;
     lt_device_t *dev;
     lt_ctx_t *ctx;  /* the module's */
     lt_ctx_t *dctx; /* the data plugin's */
@@ -163,6 +163,8 @@ void ddp_free(session *s);
 bool ddp_sync_metrics(session *s, lt_metric_reading *m, int n);
 /* *any = whether any rank passed true. */
 bool ddp_any(session *s, bool mine, bool *any);
+/* Give hooks the process group (lt_trainer_world_size, _all_reduce, _barrier, ...). */
+void ddp_serve_trainer(session *s);
 
 /* ---- profiling.c ------------------------------------------------------------------ */
 bool profiler_open(session *s);

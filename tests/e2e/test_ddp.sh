@@ -98,6 +98,20 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     END { exit bad || steps != 2 || epochs != 1 }' "$TMP/sync/lightning_logs/version_0/metrics.csv" ||
     { cat "$TMP/sync/lightning_logs/version_0/metrics.csv"; fail "sync_dist values are not the mean over 2 ranks"; }
 echo "ok: sync_dist step and epoch values are the mean over ranks (1.5), the others rank 0's"
+# The trainer's collectives in a hook (rank_fail's on_train_epoch_end): rank r gives
+# r + 1 and 10 (r + 1); world size, mean, sum, and everyone's r + 1 and local rank.
+coll() { # DIR: "name=value ..." of the coll_* columns of DIR's metrics.csv
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^coll_/) c[i] = $i; next }
+        { for (i in c) if ($i != "") printf "%s=%g\n", c[i], $i }' "$1/lightning_logs/version_0/metrics.csv" |
+        LC_ALL=C sort | tr '\n' ' '
+}
+want="coll_local_ranks=1 coll_mean10=15 coll_mean=1.5 coll_ranks=12 coll_sum10=30 coll_sum=3 coll_world=2 "
+[ "$(coll "$TMP/sync")" = "$want" ] || fail "2 ranks' collectives: got '$(coll "$TMP/sync")', want '$want'"
+expect_success fit --module "$LT_TEST_PLUGIN_DIR/rank_fail.so" --model.rank -1 --limit_train_batches 2 \
+    --limit_val_batches 0 --max_epochs 1 --enable_checkpointing false --default_root_dir "$TMP/coll1"
+want="coll_local_ranks=0 coll_mean10=10 coll_mean=1 coll_ranks=1 coll_sum10=10 coll_sum=1 coll_world=1 "
+[ "$(coll "$TMP/coll1")" = "$want" ] || fail "1 process's collectives: got '$(coll "$TMP/coll1")', want '$want'"
+echo "ok: lt_trainer_world_size/local_rank/all_reduce/all_gather/barrier in a hook, 2 ranks and 1"
 
 # Different plugin files on different ranks; a process count that does not fit.
 cp "$mlp" "$TMP/mlp_other.so"

@@ -1,5 +1,6 @@
 /* What the host's DDP needs from liblt: the grad-ready hook during lt_backward, the flat
- * value and gradient buffers, and DistributedSampler's shards in the DataLoader. */
+ * value and gradient buffers, DistributedSampler's shards in the DataLoader, and the
+ * trainer's collectives for hooks. */
 #include <lt/runtime.h>
 #include <string.h>
 
@@ -357,6 +358,69 @@ START_TEST(shard_bad_arguments) {
 }
 END_TEST
 
+/* ---- the trainer's collectives, over a fake group of 3 where we are rank 1 ------------ */
+
+static int fake_calls;
+static lt_status fake_sum(lt_trainer_t *tr, float *v, int64_t n) {
+    (void)tr;
+    fake_calls++;
+    for (int64_t i = 0; i < n; i++) v[i] += 1000.0f + (float)i; /* the other ranks' share */
+    return LT_OK;
+}
+static lt_status fake_broken(lt_trainer_t *tr, float *v, int64_t n) {
+    (void)tr, (void)v, (void)n;
+    return lt_set_error(LT_ERR_IO, "peer gone");
+}
+static lt_status fake_barrier(lt_trainer_t *tr) {
+    (void)tr;
+    fake_calls++;
+    return LT_OK;
+}
+
+START_TEST(trainer_collectives_reach_the_group) {
+    lt_trainer_t tr = {.global_rank = 1, .world_size = 3, .local_rank = 1,
+                       .all_reduce_sum = fake_sum, .barrier = fake_barrier};
+    ck_assert_int_eq(lt_trainer_world_size(&tr), 3);
+    ck_assert_int_eq(lt_trainer_local_rank(&tr), 1);
+    float sum[2] = {1, 2}, mean[2] = {1, 2}, out[6] = {-1, -1, -1, -1, -1, -1};
+    fake_calls = 0;
+    ck_assert_int_eq(lt_trainer_all_reduce(&tr, sum, 2, false), LT_OK);
+    ck_assert_float_eq(sum[0], 1001.0f);
+    ck_assert_float_eq(sum[1], 1003.0f);
+    ck_assert_int_eq(lt_trainer_all_reduce(&tr, mean, 2, true), LT_OK);
+    ck_assert_float_eq_tol(mean[1], 1003.0f / 3, 1e-4);
+    const float mine[2] = {7, 8};
+    ck_assert_int_eq(lt_trainer_all_gather(&tr, mine, 2, out), LT_OK);
+    const float want[6] = {1000, 1001, 7 + 1002, 8 + 1003, 1004, 1005}; /* our slot is 1 */
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(out[i], want[i]);
+    ck_assert_int_eq(lt_trainer_barrier(&tr), LT_OK);
+    ck_assert_int_eq(fake_calls, 4);
+    tr.all_reduce_sum = fake_broken;
+    ck_assert_int_eq(lt_trainer_all_reduce(&tr, sum, 2, false), LT_ERR_IO);
+    ck_assert_int_eq(lt_trainer_all_gather(&tr, mine, 2, out), LT_ERR_IO);
+}
+END_TEST
+
+START_TEST(trainer_collectives_alone_and_misused) {
+    lt_trainer_t alone = {0}; /* one process: no services, nothing to wait for */
+    float v[2] = {3, 4}, out[2];
+    ck_assert_int_eq(lt_trainer_world_size(&alone), 1);
+    ck_assert_int_eq(lt_trainer_all_reduce(&alone, v, 2, true), LT_OK);
+    ck_assert_float_eq(v[0], 3.0f);
+    ck_assert_int_eq(lt_trainer_all_gather(&alone, v, 2, out), LT_OK);
+    ck_assert_float_eq(out[1], 4.0f);
+    ck_assert_int_eq(lt_trainer_barrier(&alone), LT_OK);
+    ck_assert_int_eq(lt_trainer_all_reduce(NULL, v, 2, true), LT_ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "outside a trainer"));
+    ck_assert_int_eq(lt_trainer_all_reduce(&alone, v, -1, true), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_trainer_all_reduce(&alone, NULL, 2, true), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_trainer_all_gather(&alone, v, 2, NULL), LT_ERR_INVALID_ARG);
+    lt_trainer_t serviceless = {.world_size = 2}; /* a host that forgot its collectives */
+    ck_assert_int_eq(lt_trainer_all_reduce(&serviceless, v, 2, false), LT_ERR_STATE);
+    ck_assert_int_eq(lt_trainer_barrier(&serviceless), LT_ERR_STATE);
+}
+END_TEST
+
 Suite *suite_ddp_support(void) {
     Suite *s = suite_create("ddp_support");
     TCase *tc = tcase_create("grad_ready");
@@ -374,6 +438,8 @@ Suite *suite_ddp_support(void) {
     tcase_add_test(tc, shard_follows_torch_on_the_shuffled_order);
     tcase_add_test(tc, shard_drop_last_and_resume);
     tcase_add_test(tc, shard_bad_arguments);
+    tcase_add_test(tc, trainer_collectives_reach_the_group);
+    tcase_add_test(tc, trainer_collectives_alone_and_misused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -93,6 +93,11 @@ struct lt_trainer {
     lt_status (*manual_backward)(lt_trainer_t *tr, lt_tensor_t *loss);
     lt_status (*log)(lt_trainer_t *tr, const char *name, double value);
     void *host;
+    int world_size, local_rank; /* lt_trainer_world_size reads 0 (unset) as 1 */
+    /* Host services behind lt_trainer_all_reduce / _all_gather / _barrier (the strategy's
+     * collectives); NULL with one process. */
+    lt_status (*all_reduce_sum)(lt_trainer_t *tr, float *values, int64_t n);
+    lt_status (*barrier)(lt_trainer_t *tr);
 };
 
 /* Let ctx's hooks see tr (lt_trainer, lt_current_epoch, lt_manual_backward, lt_stage). */

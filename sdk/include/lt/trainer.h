@@ -30,5 +30,19 @@ LT_API lt_optimizer_t *lt_trainer_optimizer(const lt_trainer_t *tr, int i);
 LT_API lt_status lt_trainer_log(lt_trainer_t *tr, const char *name, double value);
 /* 0 on the process that prints and writes files. */
 LT_API int lt_trainer_global_rank(const lt_trainer_t *tr);
+/* Lightning's trainer.world_size: the processes training together (1 without DDP). */
+LT_API int lt_trainer_world_size(const lt_trainer_t *tr);
+/* Lightning's trainer.local_rank: this process's index among those on its node. */
+LT_API int lt_trainer_local_rank(const lt_trainer_t *tr);
+
+/* Collectives (Lightning's strategy.reduce, all_gather, strategy.barrier): every rank must
+ * make the same calls in the same order with the same n, or the ranks wait for each other
+ * (a hook that returns on rank 0 only must not call them). With one process they return
+ * at once. values[0..n) become their sum over ranks, or their mean when mean is true. */
+LT_API lt_status lt_trainer_all_reduce(lt_trainer_t *tr, float *values, int64_t n, bool mean);
+/* out[r * n + i] = rank r's values[i]; out holds lt_trainer_world_size(tr) * n floats. */
+LT_API lt_status lt_trainer_all_gather(lt_trainer_t *tr, const float *values, int64_t n, float *out);
+/* Returns once every rank has called it. */
+LT_API lt_status lt_trainer_barrier(lt_trainer_t *tr);
 
 #endif

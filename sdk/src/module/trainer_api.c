@@ -32,6 +32,45 @@ const char *lt_trainer_stage(const lt_trainer_t *tr) { return tr && tr->stage ? 
 bool lt_trainer_sanity_checking(const lt_trainer_t *tr) { return tr && tr->sanity_checking; }
 bool lt_trainer_should_stop(const lt_trainer_t *tr) { return tr && tr->should_stop; }
 int lt_trainer_global_rank(const lt_trainer_t *tr) { return tr ? tr->global_rank : 0; }
+int lt_trainer_world_size(const lt_trainer_t *tr) { return tr && tr->world_size > 1 ? tr->world_size : 1; }
+int lt_trainer_local_rank(const lt_trainer_t *tr) { return tr ? tr->local_rank : 0; }
+
+static lt_status check_collective(const lt_trainer_t *tr, const char *what, const void *values,
+                                  int64_t n) {
+    if (!tr) return lt_set_error(LT_ERR_STATE, "%s: called outside a trainer (use lt_trainer(ctx))", what);
+    if (n < 0 || (n > 0 && !values))
+        return lt_set_error(LT_ERR_INVALID_ARG, "%s: %lld values at %p", what, (long long)n, values);
+    if (lt_trainer_world_size(tr) > 1 && !tr->all_reduce_sum)
+        return lt_set_error(LT_ERR_STATE, "%s: this host has no collectives", what);
+    return LT_OK;
+}
+
+lt_status lt_trainer_all_reduce(lt_trainer_t *tr, float *values, int64_t n, bool mean) {
+    lt_status s = check_collective(tr, "lt_trainer_all_reduce", values, n);
+    int world = lt_trainer_world_size(tr);
+    if (s != LT_OK || world == 1 || n == 0) return s;
+    if ((s = tr->all_reduce_sum(tr, values, n)) != LT_OK) return s;
+    for (int64_t i = 0; mean && i < n; i++) values[i] /= (float)world;
+    return LT_OK;
+}
+
+/* A sum of slots that only their own rank fills: exact, since every other term is 0. */
+lt_status lt_trainer_all_gather(lt_trainer_t *tr, const float *values, int64_t n, float *out) {
+    lt_status s = check_collective(tr, "lt_trainer_all_gather", values, n);
+    if (s == LT_OK && n > 0 && !out)
+        s = lt_set_error(LT_ERR_INVALID_ARG, "lt_trainer_all_gather: out is NULL");
+    int world = lt_trainer_world_size(tr);
+    if (s != LT_OK || n == 0) return s;
+    memset(out, 0, (size_t)world * (size_t)n * sizeof *out);
+    memcpy(out + (int64_t)tr->global_rank * n, values, (size_t)n * sizeof *out);
+    return world == 1 ? LT_OK : tr->all_reduce_sum(tr, out, (int64_t)world * n);
+}
+
+lt_status lt_trainer_barrier(lt_trainer_t *tr) {
+    lt_status s = check_collective(tr, "lt_trainer_barrier", NULL, 0);
+    if (s != LT_OK || lt_trainer_world_size(tr) == 1) return s;
+    return tr->barrier ? tr->barrier(tr) : lt_set_error(LT_ERR_STATE, "lt_trainer_barrier: this host has no barrier");
+}
 
 bool lt_trainer_metric(const lt_trainer_t *tr, const char *name, double *value) {
     for (int i = 0; tr && name && i < tr->n_callback_metrics; i++)

@@ -2,7 +2,8 @@
  * `step`, either returns an error from training_step (mode "error") or dies at once
  * (mode "crash": SIGKILL, as an out-of-memory kill would). Every rank must then exit
  * non-zero within seconds, never hang. Each step it also logs its rank + 1, with and
- * without sync_dist, for the metric reduction test (--model.rank -1: nobody fails). */
+ * without sync_dist, for the metric reduction test (--model.rank -1: nobody fails), and
+ * at the end of each training epoch what the trainer's collectives make of it. */
 #include <lt/lt.h>
 #include <signal.h>
 #include <string.h>
@@ -47,5 +48,39 @@ static lt_tensor_t *training_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b
     return lt_cross_entropy(lt_linear_forward(m->l, lt_flatten(b->x)), b->y);
 }
 
+/* Rank r contributes (r + 1, 10 (r + 1)). Logged from rank 0 (no sync_dist): the world
+ * size, the mean and the sum of both values over ranks, and, gathered from every rank,
+ * r + 1 and the local rank, each read as decimal digits (2 ranks on a node: 12 and 1). */
+static lt_status on_train_epoch_end(lt_ctx_t *ctx, void *self) {
+    (void)self;
+    enum { MAX_RANKS = 8 };
+    lt_trainer_t *tr = lt_trainer(ctx);
+    int world = lt_trainer_world_size(tr);
+    if (world > MAX_RANKS) return lt_set_error(LT_ERR_INVALID_ARG, "rank_fail: at most 8 ranks");
+    float me = (float)lt_trainer_global_rank(tr) + 1;
+    float mean[2] = {me, 10 * me}, sum[2] = {me, 10 * me};
+    float mine[3] = {me, 10 * me, (float)lt_trainer_local_rank(tr)}, all[3 * MAX_RANKS];
+    lt_status s = lt_trainer_barrier(tr);
+    if (s == LT_OK) s = lt_trainer_all_reduce(tr, mean, 2, true);
+    if (s == LT_OK) s = lt_trainer_all_reduce(tr, sum, 2, false);
+    if (s == LT_OK) s = lt_trainer_all_gather(tr, mine, 3, all);
+    if (s != LT_OK) return s;
+    double ranks = 0, local_ranks = 0;
+    for (int r = 0; r < world; r++) {
+        if (all[3 * r + 1] != 10 * all[3 * r])
+            return lt_set_error(LT_ERR_STATE, "rank_fail: rank %d's values arrived torn", r);
+        ranks = 10 * ranks + all[3 * r];
+        local_ranks = 10 * local_ranks + all[3 * r + 2];
+    }
+    const struct { const char *name; double v; } out[] = {
+        {"coll_world", world}, {"coll_mean", mean[0]}, {"coll_mean10", mean[1]},
+        {"coll_sum", sum[0]}, {"coll_sum10", sum[1]}, {"coll_ranks", ranks},
+        {"coll_local_ranks", local_ranks}};
+    for (size_t i = 0; i < sizeof out / sizeof *out; i++)
+        if ((s = lt_log_value(ctx, out[i].name, out[i].v, LT_LOG_ON_EPOCH)) != LT_OK) return s;
+    return LT_OK;
+}
+
 LT_MODULE_EXPORT(rank_fail_t, .name = "rank_fail", .hparams = hparams, .setup = setup,
-                 .configure_optimizers = configure_optimizers, .training_step = training_step);
+                 .configure_optimizers = configure_optimizers, .training_step = training_step,
+                 .on_train_epoch_end = on_train_epoch_end);
