@@ -173,6 +173,12 @@ static bool set_flag(const parse_state *ps, const flag *f, const char *value) {
             ps->cfg->devices = 0; /* resolved by finish, once --accel is known */
             return true;
         }
+        if (f->offset == offsetof(host_config, devices) && strpbrk(value, "[,")) {
+            host_error("%s--devices %s: lthost takes a count, not a list of device indices; "
+                       "pick the devices with CUDA_VISIBLE_DEVICES (e.g. CUDA_VISIBLE_DEVICES=1,3,5 "
+                       "with --devices 3)", ps->where, value);
+            return false;
+        }
         if (!parse_int(value, &n) || n < f->min) {
             host_error("%s--%s expects an integer >= %lld, got '%s'", ps->where, f->name,
                        (long long)f->min, value);
@@ -258,12 +264,33 @@ static const flag *find_flag(const char *name) {
     return NULL;
 }
 
+/* Trainer arguments that Lightning 2.0 removed, and what replaced them. */
+static const struct {
+    const char *name, *instead;
+} removed_flags[] = {
+    {"gpus", "--accelerator gpu --devices N (one process per GPU)"},
+    {"num_processes", "--devices N (with --strategy ddp, or auto)"},
+    {"tpu_cores", "--accelerator and --devices"},
+    {"auto_select_gpus", "--devices N, with CUDA_VISIBLE_DEVICES for which ones"},
+    {"distributed_backend", "--strategy"},
+    {"resume_from_checkpoint", "--ckpt_path"},
+    {"checkpoint_callback", "--enable_checkpointing"},
+    {"progress_bar_refresh_rate", "--enable_progress_bar"},
+    {"weights_summary", "--enable_model_summary"},
+};
+
 static bool unknown_flag(const parse_state *ps, const char *name) {
+    const char *bare = strncmp(name, "trainer.", 8) == 0 ? name + 8 : name;
+    for (size_t i = 0; i < sizeof removed_flags / sizeof *removed_flags; i++)
+        if (!strcmp(bare, removed_flags[i].name)) {
+            host_error("%s--%s is a Lightning 1.x argument that Lightning 2.0 removed; use %s",
+                       ps->where, name, removed_flags[i].instead);
+            return false;
+        }
     const char *names[NFLAGS + 4];
     for (size_t i = 0; i < NFLAGS; i++) names[i] = flags[i].name;
     names[NFLAGS] = "config", names[NFLAGS + 1] = "callbacks", names[NFLAGS + 2] = "print_config";
     names[NFLAGS + 3] = "ckpt_path";
-    const char *bare = strncmp(name, "trainer.", 8) == 0 ? name + 8 : name;
     const char *best = lt_did_you_mean(bare, names, (int)(NFLAGS + 4));
     if (best)
         host_error("%sunknown flag --%s; did you mean --%s? (see lthost %s --help)", ps->where, name,
@@ -332,6 +359,7 @@ static bool is_ddp_alias(const char *name) {
 }
 
 static bool finish(host_config *cfg) {
+    if (!strcmp(cfg->accel, "gpu")) cfg->accel = "cuda"; /* Lightning's name for CUDA (or MPS) */
     if (cfg->devices == 0) { /* --devices auto: Lightning's CPUAccelerator.auto_device_count */
         if (strcmp(cfg->accel, "cpu")) {
             host_error("--devices auto: give the number of devices per node for --accel %s", cfg->accel);

@@ -18,6 +18,14 @@ expect_error "fast_dev_run expects true, false or a number of batches" fit --mod
 expect_error "needs a value" fit --module mlp --max_epochs
 expect_error "unexpected argument 'extra'" fit --module mlp extra
 expect_error "unknown command 'train'" train --module mlp
+# Lightning 1.x arguments (the seed's Trainer(gpus=[0, 1], ...)) and device lists
+expect_error "gpus is a Lightning 1.x argument that Lightning 2.0 removed; use --accelerator gpu --devices N" \
+    fit --module mlp --gpus "[0, 1]"
+expect_error "resume_from_checkpoint is a Lightning 1.x argument .*; use --ckpt_path" \
+    fit --module mlp --resume_from_checkpoint x.ckpt
+expect_error "devices \[1,3,5\]: lthost takes a count, not a list of device indices; .*CUDA_VISIBLE_DEVICES" \
+    fit --module mlp --accelerator gpu --devices "[1,3,5]"
+expect_error "cuda" fit --module mlp --accelerator gpu --devices 1 # gpu is Lightning's name for cuda
 expect_error "strategy 'single' runs one process" fit --module mlp --strategy single --devices 2
 
 run_lthost --version
