@@ -204,6 +204,22 @@ START_TEST(flat_buffers_match_each_parameter) {
 }
 END_TEST
 
+/* The cpu accelerator puts blocks of 512 KB and more on 2 MB pages (DDP's all-reduce
+ * copies between ranks walk far fewer pages); smaller ones stay cache-line aligned. */
+START_TEST(large_flat_buffers_start_on_huge_pages) {
+    for (int64_t out = 64; out <= 256; out += 192) { /* 200 KB, then 800 KB of weights */
+        lt_ctx_t *ctx = lt_ctx_new(test_dev, "big", NULL, 0, 7);
+        ck_assert_ptr_nonnull(lt_linear(ctx, "l", 784, out));
+        ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
+        uintptr_t values = (uintptr_t)lt_ctx_values_host(ctx, NULL);
+        uintptr_t grads = (uintptr_t)lt_ctx_grads_host(ctx, NULL);
+        ck_assert(values % 64 == 0 && grads % 64 == 0);
+        if (out == 256) ck_assert(values % (2u << 20) == 0 && grads % (2u << 20) == 0);
+        lt_ctx_free(ctx);
+    }
+}
+END_TEST
+
 START_TEST(copy_flat_round_trips_and_checks_bounds) {
     mod m = make_mod(false);
     forward_backward(&m);
@@ -430,6 +446,7 @@ Suite *suite_ddp_support(void) {
     tcase_add_test(tc, backward_scale_scales_every_gradient);
     tcase_add_test(tc, grad_ready_shared_parameter_once_per_backward);
     tcase_add_test(tc, flat_buffers_match_each_parameter);
+    tcase_add_test(tc, large_flat_buffers_start_on_huge_pages);
     tcase_add_test(tc, copy_flat_round_trips_and_checks_bounds);
     tcase_add_test(tc, flat_buffers_need_materialize);
     suite_add_tcase(s, tc);

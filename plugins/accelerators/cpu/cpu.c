@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -15,6 +16,8 @@
 #include "cpu_impl.h"
 
 #define CPU_ALIGN 64 /* a cache line; also what AVX-512 loads want */
+#define CPU_HUGE_PAGE ((size_t)2 << 20)
+#define CPU_HUGE_FROM ((size_t)512 << 10)
 
 /* ---- state --------------------------------------------------------------------- */
 
@@ -66,7 +69,16 @@ static void *cpu_alloc(void *st, size_t nbytes) {
     /* aligned_alloc wants a multiple of the alignment; 0 bytes still gets a block so
      * NULL always means out of memory. */
     size_t size = (nbytes + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN;
-    return aligned_alloc(CPU_ALIGN, size ? size : CPU_ALIGN);
+    if (nbytes < CPU_HUGE_FROM || nbytes > SIZE_MAX - CPU_HUGE_PAGE)
+        return aligned_alloc(CPU_ALIGN, size ? size : CPU_ALIGN);
+    /* Large blocks (the flat parameter and gradient buffers, big activations) on whole
+     * 2 MB transparent huge pages: one TLB entry instead of 512, and DDP's all-reduce
+     * over Open MPI shared memory pins one page instead of hundreds for its single-copy
+     * transfer (a lone 0.94 MB all-reduce: ~100 -> ~70 us, bench/RESULTS.md). */
+    size = (nbytes + CPU_HUGE_PAGE - 1) / CPU_HUGE_PAGE * CPU_HUGE_PAGE;
+    void *p = aligned_alloc(CPU_HUGE_PAGE, size);
+    if (p) madvise(p, size, MADV_HUGEPAGE); /* a hint: without THP, plain pages */
+    return p;
 }
 
 static void cpu_free(void *st, void *d_ptr) {
