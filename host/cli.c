@@ -71,6 +71,9 @@ static const flag flags[] = {
     FLAG("predict.output", F_STR, predict_output, 0,
          "predictions file: .npy (default predictions.npy) or .csv"),
     FLAG("test_after_fit", F_BOOL, test_after_fit, 0, "run the test loop when fit ends (default true)"),
+    FLAG("use_distributed_sampler", F_BOOL, use_distributed_sampler, 0,
+         "ddp: each rank reads its own shard of each split (default true; false: the data "
+         "module's whole split on every rank, for data modules that shard themselves)"),
     FLAG("fast_dev_run", F_BATCHES_OR_BOOL, fast_dev_run, 0,
          "true or N: N batches (true: 1) of train, val and test, one epoch, no logs"),
     FLAG("enable_checkpointing", F_BOOL, enable_checkpointing, 0,
@@ -101,7 +104,7 @@ void config_defaults(host_config *cfg, const char *command) {
         .check_val_every_n_epoch = 1, .num_sanity_val_steps = 2, .accumulate_grad_batches = 1,
         .gradient_clip_algorithm = "norm", .default_root_dir = ".", .enable_progress_bar = true,
         .enable_model_summary = true, .log_every_n_steps = 50, .precision = "32-true",
-        .logger = "true", .test_after_fit = true, .enable_checkpointing = true, .strict = true};
+        .logger = "true", .test_after_fit = true, .use_distributed_sampler = true, .enable_checkpointing = true, .strict = true};
 }
 
 /* Where a value came from, for messages: "" on the command line, "cfg.yaml:7: " from a file. */

@@ -55,6 +55,7 @@ typedef struct host_config {
     const char *logger;           /* "true" (csv + tensorboard), "false", "csv", "tensorboard", "csv,tensorboard" */
     const char *predict_output;   /* --predict.output: .npy (default) or .csv */
     bool test_after_fit;
+    bool use_distributed_sampler; /* ddp: each rank reads its shard of every split */
     int64_t fast_dev_run;         /* > 0: run this many batches of each loop, one epoch */
     bool print_config;
     bool enable_checkpointing;    /* a default ModelCheckpoint unless one is given */

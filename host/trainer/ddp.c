@@ -266,6 +266,29 @@ bool ddp_any(session *s, bool mine, bool *any) {
     return true;
 }
 
+bool ddp_same_count(session *s, int64_t n, const char *what) {
+    if (s->world < 2) return true;
+    float *counts = calloc((size_t)s->world, sizeof *counts); /* rank r's in slot r */
+    if (!counts) {
+        host_error("out of host memory comparing %s", what);
+        return false;
+    }
+    counts[s->rank] = (float)n;
+    bool ok = s->strat->all_reduce_sum(s->strat_state, counts, s->world) == LT_OK;
+    if (!ok) strategy_failed(s, "comparing ranks' batch counts");
+    int other = 0;
+    while (ok && other < s->world && counts[other] == counts[s->rank]) other++;
+    if (ok && other < s->world) {
+        ok = false;
+        host_error("rank %d has %lld %s but rank %d has %.0f: every rank must step the same "
+                   "number of times (with --use_distributed_sampler false the data module must "
+                   "give every rank as many batches)", s->rank, (long long)n, what, other,
+                   (double)counts[other]);
+    }
+    free(counts);
+    return ok;
+}
+
 /* A hook's collectives: an error fails that hook, which stops this rank and, through the
  * strategy's abort, the others that wait for it. */
 static lt_status hook_all_reduce_sum(lt_trainer_t *tr, float *values, int64_t n) {

@@ -18,7 +18,7 @@ static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool
     }
     if (in_order) opts.shuffle = false;
     /* DistributedSampler: each rank its own shard (predict writes one file: all of it) */
-    bool shard = s->world > 1 && split != LT_SPLIT_PREDICT;
+    bool shard = s->cfg->use_distributed_sampler && s->world > 1 && split != LT_SPLIT_PREDICT;
     if (lt_loader_new(&sl->ds, &opts, s->seed, &sl->loader) != LT_OK ||
         (shard && lt_loader_set_shard(sl->loader, s->rank, s->world) != LT_OK)) {
         host_error("%s", lt_last_error());

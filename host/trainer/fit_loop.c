@@ -27,7 +27,8 @@ static bool overfitting(const host_config *c) {
 static bool open_loaders(session *s, fit_state *f) {
     const host_config *c = s->cfg;
     bool overfit = overfitting(c);
-    if (!open_split(s, LT_SPLIT_TRAIN, &c->limit_train, overfit, &f->train))
+    if (!open_split(s, LT_SPLIT_TRAIN, &c->limit_train, overfit, &f->train) ||
+        !ddp_same_count(s, f->train.batches, "training batches per epoch"))
         return false;
     if (overfit) rank0_printf(s, "Overfitting on %lld training batches: no shuffling, and "
                               "validation reads the same batches\n", (long long)f->train.batches);

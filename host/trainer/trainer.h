@@ -163,6 +163,9 @@ void ddp_free(session *s);
 bool ddp_sync_metrics(session *s, lt_metric_reading *m, int n);
 /* *any = whether any rank passed true. */
 bool ddp_any(session *s, bool mine, bool *any);
+/* Every rank has the same n (of what), or all of them stop naming the counts: ranks that
+ * step a different number of times would wait for each other in the all-reduces. */
+bool ddp_same_count(session *s, int64_t n, const char *what);
 /* Give hooks the process group (lt_trainer_world_size, _all_reduce, _barrier, ...). */
 void ddp_serve_trainer(session *s);
 

@@ -33,6 +33,24 @@ paste -d' ' "$TMP/one.csv.txt" "$TMP/two.csv.txt" | awk '{ d = $1 - $2; if (d < 
     fail "2 ranks x 32 and 1 process x 64 trained different weights"
 echo "ok: 2 ranks x batch 32 = 1 process x batch 64 after 16 steps (same mlp.so)"
 
+# --use_distributed_sampler false: every rank reads the whole split in the same order,
+# so 2 ranks x 64 average two equal gradients and train what 1 process x 64 trains.
+rc=0
+"${mpi[@]}" "$LTHOST" fit "${common[@]}" --strategy ddp --devices 2 --data.batch_size 64 \
+    --use_distributed_sampler false --default_root_dir "$TMP/whole" >"$TMP/whole.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] || { cat "$TMP/whole.out"; fail "--use_distributed_sampler false exited $rc"; }
+logits "$(ls "$TMP"/whole/lightning_logs/version_0/checkpoints/*.ckpt)" "$TMP/whole.csv"
+paste -d' ' "$TMP/one.csv.txt" "$TMP/whole.csv.txt" | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d }
+    END { exit !(m <= 1e-5) }' || fail "2 ranks reading the whole split trained other weights than 1 process"
+# Ranks with different numbers of batches would wait for each other: refused at start.
+rc=0
+timeout 60 mpirun --bind-to none -np 1 "$LTHOST" fit --module "$mlp" --strategy ddp --devices 2 --threads 1 \
+    --default_root_dir "$TMP/uneven" : -np 1 "$LTHOST" fit --module "$mlp" --strategy ddp --devices 2 \
+    --threads 1 --data.val_size 4000 --default_root_dir "$TMP/uneven" >"$TMP/uneven.out" 2>&1 || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "has 430 training batches per epoch but rank 1 has 438" "$TMP/uneven.out" ||
+    { cat "$TMP/uneven.out"; fail "ranks with 430 and 438 batches: exit $rc"; }
+echo "ok: --use_distributed_sampler false trains on the whole split; uneven batch counts are refused"
+
 # Device memory (the cpu accelerator built to pose as a GPU): reduced by the strategy's
 # device collectives (devmem_cpu), or through host copies when the strategy cannot reach
 # it (opaque_cpu, with a warning); both train the very weights of the in-place path.
