@@ -36,6 +36,9 @@ static const flag flags[] = {
          "ddp_spawn, ddp_fork, ..._find_unused_parameters_true names) or a .so"),
     FLAG("strategy.bucket_cap_mb", F_DOUBLE, bucket_cap_mb, 0,
          "ddp: gradients are averaged in buckets of this many MB (default 25)"),
+    FLAG("strategy.timeout", F_DOUBLE, strategy_timeout, 0,
+         "ddp: seconds a collective may wait for the other ranks before the job ends (default "
+         "1800, Lightning's; 0: forever)"),
     FLAG("devices", F_INT, devices, 1, "devices per node (default 1; auto: 1 on the cpu accelerator)"),
     FLAG("num_nodes", F_INT, num_nodes, 1, "number of nodes (default 1)"),
     FLAG("threads", F_INT, threads, 1,
@@ -97,7 +100,7 @@ static const flag flags[] = {
 void config_defaults(host_config *cfg, const char *command) {
     *cfg = (host_config){
         .command = command, .data = "fashion_mnist", .accel = "cpu", .strategy = "auto",
-        .bucket_cap_mb = 25,
+        .bucket_cap_mb = 25, .strategy_timeout = 1800,
         .devices = 1, .num_nodes = 1, .max_epochs = -1, .min_epochs = -1, .max_steps = -1,
         .limit_train = {true, 1.0, 0}, .limit_val = {true, 1.0, 0}, .limit_test = {true, 1.0, 0},
         .limit_predict = {true, 1.0, 0}, .val_check_interval = {true, 1.0, 0},

@@ -64,6 +64,7 @@ typedef struct host_config {
     const char *submodule;        /* predict: run only this submodule's forward */
     bool strict;                  /* loading weights: every key must match */
     double bucket_cap_mb;         /* --strategy.bucket_cap_mb: DDP's gradient bucket size */
+    double strategy_timeout;      /* --strategy.timeout: seconds one collective may wait */
     const char *profiler;         /* simple, advanced, trace or a .so; NULL: none */
     const char *profiler_dirpath, *profiler_filename;
     hparam_override model_hp[LTHOST_MAX_OVERRIDES], data_hp[LTHOST_MAX_OVERRIDES];

@@ -101,7 +101,7 @@ static bool load_plugins(session *s) {
 
 static bool start_strategy(session *s) {
     lt_strategy_opts o = {.struct_size = sizeof o, .devices = s->cfg->devices,
-                          .num_nodes = s->cfg->num_nodes};
+                          .num_nodes = s->cfg->num_nodes, .timeout_s = s->cfg->strategy_timeout};
     lt_clear_error();
     if (!s->strat->init || s->strat->init(&o, &s->strat_state) != LT_OK) {
         host_error("--strategy %s: %s", s->strat->name,

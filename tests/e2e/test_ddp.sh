@@ -84,15 +84,16 @@ expect_error "devices auto: give the number of devices per node for --accel" fit
 echo "ok: lthost re-launches itself under mpirun; --strategy auto picks ddp for 2 devices; Lightning's ddp_* names"
 
 # A failing or dying rank ends every rank, quickly, naming it.
-fail_run() { # MODE: runs 2 ranks where rank 1 fails at step 3
+fail_run() { # MODE [FLAGS]: runs 2 ranks where rank 1 fails at step 3
     rc=0
-    local t0=$SECONDS
+    local t0=$SECONDS mode=$1
+    shift
     timeout 120 "${mpi[@]}" "$LTHOST" fit --module "$LT_TEST_PLUGIN_DIR/rank_fail.so" --strategy ddp \
-        --devices 2 --model.mode "$1" --limit_val_batches 0 --max_epochs 1 --enable_checkpointing false \
-        --logger false --enable_progress_bar false --threads 1 >"$TMP/fail.out" 2>&1 || rc=$?
+        --devices 2 --model.mode "$mode" --limit_val_batches 0 --max_epochs 1 --enable_checkpointing false \
+        --logger false --enable_progress_bar false --threads 1 "$@" >"$TMP/fail.out" 2>&1 || rc=$?
     took=$((SECONDS - t0))
-    [ $rc -ne 0 ] && [ $rc -ne 124 ] || { cat "$TMP/fail.out"; fail "$1 on rank 1: exit $rc (124: hang)"; }
-    [ $took -le 30 ] || fail "$1 on rank 1: took ${took}s to bring the ranks down"
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] || { cat "$TMP/fail.out"; fail "$mode on rank 1: exit $rc (124: hang)"; }
+    [ $took -le 30 ] || fail "$mode on rank 1: took ${took}s to bring the ranks down"
 }
 fail_run error
 grep -q "lthost: error: \[rank 1\] rank_fail.training_step failed at epoch 0, batch 3: rank_fail: failing on purpose" "$TMP/fail.out" ||
@@ -101,6 +102,11 @@ echo "ok: an error on rank 1 ends both ranks in ${took}s (exit $rc): $(grep -m1 
 fail_run crash
 grep -Eiq "rank 1|process rank 1" "$TMP/fail.out" || { cat "$TMP/fail.out"; fail "the crash report does not name rank 1"; }
 echo "ok: rank 1 killed: both ranks end in ${took}s (exit $rc)"
+# A rank that never returns: rank 0's wait in the gradient all-reduce times out.
+fail_run hang --strategy.timeout 2
+grep -q "lthost: error: \[rank 0\] --strategy ddp: MPI_Allreduce has waited 2 s for the other ranks" "$TMP/fail.out" ||
+    { cat "$TMP/fail.out"; fail "a stuck rank 1: rank 0 did not time out naming the collective"; }
+echo "ok: rank 1 stuck: rank 0 times out after 2 s, both ranks end in ${took}s (exit $rc)"
 
 # sync_dist: rank r logs r + 1 each step; synced values are the mean over ranks (1.5),
 # on_step ones at every log_every_n_steps as well as epoch ones; the others are rank 0's.

@@ -4,6 +4,7 @@
  * (MPI_ERRORS_RETURN), which becomes an lt error naming the rank and the collective.
  * CUDA memory goes through NCCL instead (nccl.c), once device_bind has set it up. */
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,7 +125,10 @@ static lt_status ddp_init(const lt_strategy_opts *opts, void **state) {
         return st;
     }
     live_states++;
-    if ((st = join_group(s, opts)) != LT_OK) {
+    /* timeout_s arrived with a later lt_strategy_opts: older hosts get no watchdog */
+    double timeout = opts->struct_size >= offsetof(lt_strategy_opts, timeout_s) + sizeof(double)
+                         ? opts->timeout_s : 0.0;
+    if ((st = join_group(s, opts)) != LT_OK || (st = ddp_watchdog_start(s, timeout)) != LT_OK) {
         ddp_shutdown(s);
         return st;
     }
@@ -141,6 +145,7 @@ static void ddp_shutdown(void *st) {
 #ifdef DDP_HAVE_NCCL
     ddp_nccl_close(s, false);
 #endif
+    ddp_watchdog_stop(s);
     if (s->comm != MPI_COMM_NULL) MPI_Comm_free(&s->comm);
     free(s);
     live_states--;
@@ -164,8 +169,10 @@ static lt_status ddp_all_reduce_sum(void *st, float *buf, int64_t n) {
     if (n < 0)
         return lt_set_error(LT_ERR_INVALID_ARG, "ddp: all_reduce_sum of %lld values", (long long)n);
     for (int64_t off = 0; off < n; off += DDP_MAX_COUNT) {
+        ddp_watch_begin(s, "MPI_Allreduce");
         int err = MPI_Allreduce(MPI_IN_PLACE, buf + off, chunk_count(n - off), MPI_FLOAT,
                                 MPI_SUM, s->comm);
+        ddp_watch_end(s);
         if (err != MPI_SUCCESS) return ddp_mpi_error(s, err, "MPI_Allreduce");
     }
     return LT_OK;
@@ -176,8 +183,10 @@ static lt_status ddp_broadcast(void *st, void *buf, size_t nbytes, int root) {
     if (root < 0 || root >= s->size)
         return lt_set_error(LT_ERR_INVALID_ARG, "ddp: broadcast from rank %d of %d", root, s->size);
     for (size_t off = 0; off < nbytes; off += DDP_MAX_COUNT) {
+        ddp_watch_begin(s, "MPI_Bcast");
         int err = MPI_Bcast((char *)buf + off, chunk_count((int64_t)(nbytes - off)), MPI_BYTE,
                             root, s->comm);
+        ddp_watch_end(s);
         if (err != MPI_SUCCESS) return ddp_mpi_error(s, err, "MPI_Bcast");
     }
     return LT_OK;
@@ -185,7 +194,9 @@ static lt_status ddp_broadcast(void *st, void *buf, size_t nbytes, int root) {
 
 static lt_status ddp_barrier(void *st) {
     ddp_state *s = st;
+    ddp_watch_begin(s, "MPI_Barrier");
     int err = MPI_Barrier(s->comm);
+    ddp_watch_end(s);
     return err == MPI_SUCCESS ? LT_OK : ddp_mpi_error(s, err, "MPI_Barrier");
 }
 
@@ -254,7 +265,9 @@ static lt_status ddp_wait(void *st, lt_strategy_req *r) {
     int err = r->err;
     if (!r->done) {
         unlink_req(s, r);
+        ddp_watch_begin(s, "MPI_Iallreduce");
         err = MPI_Waitall(r->nreqs, r->reqs, MPI_STATUSES_IGNORE);
+        ddp_watch_end(s);
     }
     const float inv = 1.0f / (float)s->size; /* the mean, as the gradient path's */
     for (int64_t i = 0; err == MPI_SUCCESS && i < r->mean_n; i++) r->mean_of[i] *= inv;
@@ -295,7 +308,9 @@ static lt_status ddp_device_bind(void *st, const char *accel, int index) {
     lt_status mine = bind_here(s, accel, index, &kind);
     /* Agree: 0 every rank can, 1 some cannot (the host stages), 2 some failed. */
     int verdict = mine == LT_OK ? 0 : mine == LT_ERR_UNSUPPORTED ? 1 : 2, worst = 2;
+    ddp_watch_begin(s, "MPI_Allreduce (device_bind)");
     int err = MPI_Allreduce(&verdict, &worst, 1, MPI_INT, MPI_MAX, s->comm);
+    ddp_watch_end(s);
     if (err != MPI_SUCCESS) return ddp_mpi_error(s, err, "MPI_Allreduce (device_bind)");
     if (worst != verdict) /* some rank fares worse than this one */
         return lt_set_error(worst == 1 ? LT_ERR_UNSUPPORTED : LT_ERR_DEVICE, "ddp: another rank "

@@ -15,7 +15,8 @@ typedef enum {
     DDP_DEV_NCCL, /* "cuda": NCCL */
 } ddp_dev_kind;
 
-typedef struct ddp_nccl ddp_nccl; /* nccl.c */
+typedef struct ddp_nccl ddp_nccl;         /* nccl.c */
+typedef struct ddp_watchdog ddp_watchdog; /* watchdog.c */
 
 struct lt_strategy_req {
     struct lt_strategy_req *next; /* in ddp_state.in_flight while not complete */
@@ -34,10 +35,18 @@ typedef struct {
     lt_strategy_req *in_flight;   /* started MPI reductions progress() still tests */
     ddp_dev_kind dev;
     ddp_nccl *nccl;               /* when dev is DDP_DEV_NCCL */
+    ddp_watchdog *watchdog;       /* NULL: no collective timeout */
 } ddp_state;
 
 /* An lt error naming the MPI call, the rank and MPI's reason. */
 lt_status ddp_mpi_error(const ddp_state *s, int err, const char *call);
+
+/* The collective timeout (watchdog.c): with timeout_s > 0, a thread ends the process
+ * once one collective, bracketed by ddp_watch_begin/_end, has waited that long. */
+lt_status ddp_watchdog_start(ddp_state *s, double timeout_s);
+void ddp_watchdog_stop(ddp_state *s);
+void ddp_watch_begin(ddp_state *s, const char *what);
+void ddp_watch_end(ddp_state *s);
 
 #ifdef DDP_HAVE_NCCL
 /* Local checks before the group agrees: a GPU at `index`, made current. */

@@ -124,16 +124,25 @@ static lt_status after_queued_work(ddp_state *s) {
 
 /* Poll: the event, and between polls the communicator's asynchronous error. */
 static lt_status wait_event(ddp_state *s, cudaEvent_t ev, const char *what) {
+    ddp_watch_begin(s, what);
+    lt_status st = LT_OK;
     for (;;) {
         cudaError_t e = cudaEventQuery(ev);
-        if (e == cudaSuccess) return LT_OK;
-        if (e != cudaErrorNotReady) return cuda_error(s, e, what);
+        if (e == cudaSuccess) break;
+        if (e != cudaErrorNotReady) {
+            st = cuda_error(s, e, what);
+            break;
+        }
         ncclResult_t async = ncclSuccess;
         ncclResult_t r = ncclCommGetAsyncError(s->nccl->comm, &async);
-        if (r != ncclSuccess || (async != ncclSuccess && async != ncclInProgress))
-            return nccl_error(s, r != ncclSuccess ? r : async, what);
+        if (r != ncclSuccess || (async != ncclSuccess && async != ncclInProgress)) {
+            st = nccl_error(s, r != ncclSuccess ? r : async, what);
+            break;
+        }
         sched_yield();
     }
+    ddp_watch_end(s);
+    return st;
 }
 
 lt_status ddp_nccl_mean_start(ddp_state *s, float *buf, int64_t n, lt_strategy_req *r) {

@@ -13,6 +13,7 @@ typedef struct lt_strategy_opts {
     uint32_t struct_size;
     int devices;   /* --devices: processes per node */
     int num_nodes; /* --num_nodes */
+    double timeout_s; /* > 0: a collective that waits this long ends the job (a stuck rank) */
 } lt_strategy_opts;
 
 typedef struct lt_strategy_req lt_strategy_req; /* an all-reduce in flight */

@@ -1,12 +1,14 @@
 /* Test plugin for DDP failures: a linear model that, on rank `rank` at global step
- * `step`, either returns an error from training_step (mode "error") or dies at once
- * (mode "crash": SIGKILL, as an out-of-memory kill would). Every rank must then exit
+ * `step`, returns an error from training_step (mode "error"), dies at once (mode
+ * "crash": SIGKILL, as an out-of-memory kill would) or never returns (mode "hang": a
+ * deadlock, an endless loop). Every rank must then exit
  * non-zero within seconds, never hang. Each step it also logs its rank + 1, with and
  * without sync_dist, for the metric reduction test (--model.rank -1: nobody fails), and
  * at the end of each training epoch what the trainer's collectives make of it. */
 #include <lt/lt.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct rank_fail {
     lt_linear_t *l;
@@ -15,7 +17,7 @@ typedef struct rank_fail {
 static const lt_hparam_desc hparams[] = {
     LT_HPARAM_INT("rank", 1, "the rank that fails"),
     LT_HPARAM_INT("step", 3, "the global step it fails at"),
-    LT_HPARAM_CHOICE("mode", "error", "error|crash", "return an error, or be killed"),
+    LT_HPARAM_CHOICE("mode", "error", "error|crash|hang", "return an error, be killed, or never return"),
     LT_HPARAM_END,
 };
 
@@ -35,6 +37,8 @@ static lt_tensor_t *training_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b
     if (lt_trainer_global_rank(tr) == lt_hparam_int(ctx, "rank") &&
         lt_trainer_global_step(tr) == lt_hparam_int(ctx, "step")) {
         if (!strcmp(lt_hparam_str(ctx, "mode"), "crash")) raise(SIGKILL);
+        if (!strcmp(lt_hparam_str(ctx, "mode"), "hang"))
+            for (;;) pause(); /* only a signal that kills ends it */
         lt_set_error(LT_ERR_STATE, "rank_fail: failing on purpose at step %lld",
                      (long long)lt_trainer_global_step(tr));
         return NULL;
