@@ -29,24 +29,35 @@ static uint64_t file_hash(const char *path) {
     return v;
 }
 
+/* Rank 0 sends its text (DDP_TEXT bytes) into root, each rank compares its own, and all
+ * learn whether anyone differs: false when the collectives failed (already reported). */
+#define DDP_TEXT 2048
+static bool compare_with_rank0(session *s, const char *mine, char *root, const char *what,
+                               bool *anyone_differs) {
+    memcpy(root, mine, DDP_TEXT);
+    if (s->strat->broadcast(s->strat_state, root, DDP_TEXT, 0) != LT_OK)
+        return strategy_failed(s, what);
+    float differs = strcmp(root, mine) != 0;
+    if (s->strat->all_reduce_sum(s->strat_state, &differs, 1) != LT_OK)
+        return strategy_failed(s, what);
+    *anyone_differs = differs != 0;
+    return true;
+}
+
 /* Every rank must run the same lthost and plugin files: rank 0 sends its list (one
  * "what (xxh64)" line each), each rank compares, and all learn whether anyone differs. */
 bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n) {
     if (s->world < 2) return true;
-    char mine[2048], root[2048];
+    char mine[DDP_TEXT] = {0}, root[DDP_TEXT];
     size_t len = (size_t)snprintf(mine, sizeof mine, "lthost %s (plugin ABI %d.%d)", lt_version(),
                                   LT_ABI_MAJOR, LT_ABI_MINOR);
     for (int i = 0; i < n && len < sizeof mine; i++)
         len += (size_t)snprintf(mine + len, sizeof mine - len, "\n%s (xxh64 %016llx)",
                                 lt_plugin_path(plugins[i]),
                                 (unsigned long long)file_hash(lt_plugin_path(plugins[i])));
-    memcpy(root, mine, sizeof root);
-    if (s->strat->broadcast(s->strat_state, root, sizeof root, 0) != LT_OK)
-        return strategy_failed(s, "broadcasting versions");
-    float differs = strcmp(root, mine) != 0;
-    if (s->strat->all_reduce_sum(s->strat_state, &differs, 1) != LT_OK)
-        return strategy_failed(s, "comparing versions");
-    if (differs == 0) return true;
+    bool differs = false;
+    if (!compare_with_rank0(s, mine, root, "comparing versions", &differs)) return false;
+    if (!differs) return true;
     if (!strcmp(root, mine)) {
         host_error("another rank loaded different files than rank 0 (its error names them)");
         return false;
@@ -60,6 +71,45 @@ bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n) {
     }
     host_error("rank %d runs different code than rank 0: it loaded %s where rank 0 loaded %s; "
                "every rank must load the same lthost and plugin files", s->rank, a, b);
+    return false;
+}
+
+/* Every rank must build the same parameters (torch's DDP checks their shapes too): a
+ * module built with other --model.* flags would otherwise fail in the broadcast or
+ * average gradients of different tensors. */
+bool ddp_check_model(session *s) {
+    if (s->world < 2) return true;
+    XXH64_state_t *h = XXH64_createState();
+    if (!h) {
+        host_error("out of host memory comparing models");
+        return false;
+    }
+    XXH64_reset(h, 0);
+    int tensors = lt_ctx_num_params(s->ctx);
+    for (int i = 0; i < tensors; i++) {
+        const char *name = NULL;
+        lt_tensor_t *p = lt_ctx_param(s->ctx, i, &name);
+        int ndim = lt_ndim(p);
+        XXH64_update(h, name ? name : "", name ? strlen(name) + 1 : 1);
+        XXH64_update(h, &ndim, sizeof ndim);
+        for (int d = 0; d < ndim; d++) {
+            int64_t size = lt_dim(p, d);
+            XXH64_update(h, &size, sizeof size);
+        }
+    }
+    char mine[DDP_TEXT] = {0}, root[DDP_TEXT];
+    snprintf(mine, sizeof mine, "%d parameter tensors, %lld parameters (names and shapes: xxh64 "
+             "%016llx)", tensors, (long long)lt_num_parameters(s->ctx),
+             (unsigned long long)XXH64_digest(h));
+    XXH64_freeState(h);
+    bool differs = false;
+    if (!compare_with_rank0(s, mine, root, "comparing models", &differs)) return false;
+    if (!differs) return true;
+    if (!strcmp(root, mine))
+        host_error("another rank built a different model than rank 0 (its error says how)");
+    else
+        host_error("rank %d built a different model than rank 0: %s where rank 0 has %s; every "
+                   "rank must build the same model (the same --model.* flags)", s->rank, mine, root);
     return false;
 }
 

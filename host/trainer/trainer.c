@@ -197,7 +197,7 @@ static bool run_setup(session *s) {
         host_error("%s: allocating parameters: %s", s->mod->name, lt_last_error());
         return false;
     }
-    return ckpt_restore_weights(s) && ddp_choose_path(s) && ddp_broadcast_params(s) &&
+    return ckpt_restore_weights(s) && ddp_check_model(s) && ddp_choose_path(s) && ddp_broadcast_params(s) &&
            ddp_plan_buckets(s);
 }
 

@@ -152,6 +152,8 @@ typedef struct session {
 /* ---- ddp.c (no-ops with one process) ------------------------------------------------ */
 /* Every rank loaded the same lthost and plugin files. */
 bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n);
+/* Every rank built the same parameters (names and shapes). */
+bool ddp_check_model(session *s);
 bool ddp_choose_path(session *s);
 bool ddp_broadcast_params(session *s);
 bool ddp_plan_buckets(session *s);

@@ -149,7 +149,12 @@ rc=0
 timeout 120 "${mpi[@]}" "$LTHOST" fit "${common[@]}" --strategy ddp --devices 3 >"$TMP/n.out" 2>&1 || rc=$?
 [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "expects 3 processes" "$TMP/n.out" ||
     { cat "$TMP/n.out"; fail "--devices 3 under mpirun -np 2 was not refused (exit $rc)"; }
-echo "ok: different plugin files and a wrong process count are refused at start"
+rc=0 # the same file, another --model.hidden: a different model
+timeout 120 mpirun --bind-to none -np 1 "$LTHOST" fit "${common[@]}" --strategy ddp --devices 2 : \
+    -np 1 "$LTHOST" fit "${common[@]}" --model.hidden 128 --strategy ddp --devices 2 >"$TMP/m.out" 2>&1 || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "\[rank 1\] rank 1 built a different model than rank 0: 6 parameter tensors, 118282 parameters" "$TMP/m.out" ||
+    { cat "$TMP/m.out"; fail "a different model on rank 1 was not detected (exit $rc)"; }
+echo "ok: different plugin files, a different model and a wrong process count are refused at start"
 
 # Rank 0 writes the checkpoints; every rank loads one to resume.
 rc=0
