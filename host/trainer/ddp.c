@@ -318,16 +318,16 @@ bool ddp_any(session *s, bool mine, bool *any) {
 
 bool ddp_same_count(session *s, int64_t n, const char *what) {
     if (s->world < 2) return true;
-    float *counts = calloc((size_t)s->world, sizeof *counts); /* rank r's in slot r */
+    float *counts = malloc((size_t)s->world * sizeof *counts); /* rank r's in slot r */
     if (!counts) {
         host_error("out of host memory comparing %s", what);
         return false;
     }
-    counts[s->rank] = (float)n;
-    bool ok = s->strat->all_reduce_sum(s->strat_state, counts, s->world) == LT_OK;
+    float mine = (float)n;
+    bool ok = lt_trainer_all_gather(&s->tr, &mine, 1, counts) == LT_OK;
     if (!ok) strategy_failed(s, "comparing ranks' batch counts");
     int other = 0;
-    while (ok && other < s->world && counts[other] == counts[s->rank]) other++;
+    while (ok && other < s->world && counts[other] == mine) other++;
     if (ok && other < s->world) {
         ok = false;
         host_error("rank %d has %lld %s but rank %d has %.0f: every rank must step the same "
