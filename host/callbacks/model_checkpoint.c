@@ -4,6 +4,7 @@
  * when Lightning's do; the host writes the files once the batch or epoch is complete
  * (model_checkpoint_flush), so every checkpoint resumes from a consistent point. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,6 +293,16 @@ static lt_status mc_on_validation_end(lt_ctx_t *ctx, void *self) {
 
 /* ---- writing, and the state a resumed run gets back ---------------------------------- */
 
+/* Lightning's _should_remove_checkpoint, made strict (checkpoint_file_removable). */
+static void remove_old(const model_checkpoint *mc, const char *old, const char *resumed) {
+    char why[PATH_MAX + 100];
+    removal r = checkpoint_file_removable(old, mc->dirpath, resumed, why, sizeof why);
+    if (r == KEEP_AND_SAY)
+        fprintf(stderr, "lthost: warning: ModelCheckpoint: not removing the old checkpoint %s: %s\n", old, why);
+    else if (r == REMOVE && unlink(old) != 0 && errno != ENOENT)
+        fprintf(stderr, "lthost: warning: removing old checkpoint %s: %s\n", old, strerror(errno));
+}
+
 bool model_checkpoint_flush(session *s, participant *p) {
     model_checkpoint *mc = lt_ctx_self(p->ctx);
     if (mc->nwrite == 0) return true;
@@ -305,15 +316,8 @@ bool model_checkpoint_flush(session *s, participant *p) {
         if (lt_hparam_bool(p->ctx, "verbose"))
             rank0_printf(s, "Epoch %lld, global step %lld: saved %s\n", (long long)s->tr.current_epoch,
                          (long long)s->tr.global_step, mc->write[i]);
-    size_t dl = strlen(mc->dirpath);
-    for (int i = 0; ok && i < mc->nremove; i++) { /* only once the new files are safe */
-        const char *old = mc->remove[i];
-        /* Lightning's _should_remove_checkpoint: never the file the run resumed from, never
-         * one outside this callback's folder. */
-        if (!strcmp(old, s->ckpt_file) || strncmp(old, mc->dirpath, dl) != 0 || old[dl] != '/') continue;
-        if (unlink(old) != 0 && errno != ENOENT)
-            fprintf(stderr, "lthost: warning: removing old checkpoint %s: %s\n", old, strerror(errno));
-    }
+    for (int i = 0; ok && i < mc->nremove; i++) /* only once the new files are safe */
+        remove_old(mc, mc->remove[i], s->ckpt_file);
     mc->nwrite = mc->nremove = 0;
     return ok;
 }
@@ -334,22 +338,55 @@ static lt_status mc_on_save_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st
     return best ? r : lt_last_status();
 }
 
-static void get_path(const lt_state_t *st, const char *key, char *out) {
+/* "<dir>/<plain name>" with no "." or ".." anywhere: how a book names its own files. */
+static bool named_in(const char *path, const char *dir) {
+    size_t n = strlen(dir);
+    if (strncmp(path, dir, n) || path[n] != '/' || !path[n + 1] || strchr(path + n + 1, '/')) return false;
+    for (const char *p = path; (p = strchr(p, '/')); p++)
+        if (p[1] == '.' && (p[2] == '/' || !p[2] || (p[2] == '.' && (p[3] == '/' || !p[3])))) return false;
+    return true;
+}
+
+/* Whether a path the checkpoint's books name may be kept: a checkpoint file in this run's
+ * folder (so it may be removed one day), or, for the best path of a book from another
+ * folder (other_dir), a file of that folder, which no removal here ever touches. The
+ * file is untrusted: anything else is dropped, and rank 0 says why. */
+static bool trusted_path(const session *s, const model_checkpoint *mc, const char *what,
+                         const char *path, const char *other_dir) {
+    char why[PATH_MAX + 100];
+    bool ok = false;
+    if (strlen(path) >= MC_PATH)
+        snprintf(why, sizeof why, "it is longer than %d bytes", MC_PATH - 1);
+    else if (other_dir && !(ok = named_in(path, other_dir)))
+        snprintf(why, sizeof why, "it is not a file of the checkpoint's folder %s", other_dir);
+    else if (!other_dir)
+        ok = checkpoint_path_in_folder(path, mc->dirpath, why, sizeof why) &&
+             checkpoint_file_removable(path, mc->dirpath, "", why, sizeof why) != KEEP_AND_SAY;
+    if (!ok && s->rank == 0)
+        fprintf(stderr, "lthost: warning: ModelCheckpoint: ignoring %s '%.300s' in %s: %s; it will not "
+                "be tracked or removed\n", what, path, s->ckpt_file, why);
+    return ok;
+}
+
+static void restore_path(const session *s, const model_checkpoint *mc, const lt_state_t *st,
+                         const char *key, const char *other_dir, char *out) {
     const char *v = lt_state_get_str(st, key);
-    if (v) snprintf(out, MC_PATH, "%s", v);
+    if (v && *v && trusted_path(s, mc, key, v, other_dir)) snprintf(out, MC_PATH, "%s", v);
 }
 
 /* As Lightning: the whole book when the folder is the same, else only the best path. */
 static lt_status mc_on_load_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st) {
     model_checkpoint *mc = self;
-    get_path(st, "best_model_path", mc->best_model_path);
-    lt_state_get_float(st, "best_model_score", &mc->best_model_score);
-    const char *dir = lt_state_get_str(st, "dirpath");
+    const session *s = sess(ctx);
     if (!*mc->dirpath && !checkpoint_dir(sess(ctx), lt_hparam_str(ctx, "dirpath"), mc->dirpath, MC_DIR))
         return lt_set_error(LT_ERR_IO, "ModelCheckpoint: cannot create the checkpoint folder");
-    if (!dir || strcmp(dir, mc->dirpath)) return LT_OK;
-    get_path(st, "kth_best_model_path", mc->kth_best_model_path);
-    get_path(st, "last_model_path", mc->last_model_path);
+    const char *dir = lt_state_get_str(st, "dirpath");
+    bool same = dir && !strcmp(dir, mc->dirpath);
+    restore_path(s, mc, st, "best_model_path", same ? NULL : dir ? dir : "", mc->best_model_path);
+    lt_state_get_float(st, "best_model_score", &mc->best_model_score);
+    if (!same) return LT_OK;
+    restore_path(s, mc, st, "kth_best_model_path", NULL, mc->kth_best_model_path);
+    restore_path(s, mc, st, "last_model_path", NULL, mc->last_model_path);
     lt_state_get_float(st, "kth_value", &mc->kth_value);
     lt_state_get_float(st, "current_score", &mc->current_score);
     const lt_state_t *best = lt_state_get_child(st, "best_k_models");
@@ -360,6 +397,7 @@ static lt_status mc_on_load_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st
     mc->capbest = n;
     for (int i = 0; i < n; i++) {
         const char *path = lt_state_key(best, i);
+        if (!trusted_path(s, mc, "best_k_models entry", path, NULL)) continue;
         scored_path *e = &mc->best_k[mc->nbest];
         if (!(e->path = strdup(path))) return lt_set_error(LT_ERR_OOM, "ModelCheckpoint: out of host memory");
         lt_state_get_float(best, path, &e->score);

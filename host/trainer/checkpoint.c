@@ -43,6 +43,7 @@ bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n) {
     if (s->rank != 0) return true;
     if (logs_make_dirs(out, err, sizeof err) && realpath(out, abs)) { /* absolute: recorded paths work from any cwd */
         snprintf(out, n, "%s", abs);
+        checkpoint_folder_clean_temps(abs);
         return true;
     }
     host_error("checkpoint folder %s: %s; set --callbacks.dirpath or --default_root_dir to a "
