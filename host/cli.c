@@ -29,8 +29,10 @@ typedef struct flag {
 static const flag flags[] = {
     FLAG("module", F_STR, module, 0, "model plugin: a name (mlp) or a path to a .so"),
     FLAG("data", F_STR, data, 0, "data plugin (default fashion_mnist)"),
-    FLAG("accel", F_STR, accel, 0, "accelerator plugin (default cpu)"),
-    FLAG("accelerator", F_STR, accel, 0, "same as --accel"),
+    FLAG("accelerator", F_STR, accel, 0,
+         "auto (default: cuda when its plugin is installed and a GPU is visible, else cpu), "
+         "cpu, cuda (gpu) or an accelerator .so"),
+    FLAG("accel", F_STR, accel, 0, "same as --accelerator"),
     FLAG("strategy", F_STR, strategy, 0,
          "auto (ddp when devices x num_nodes > 1, else single), single, ddp (or Lightning's "
          "ddp_spawn, ddp_fork, ..._find_unused_parameters_true names) or a .so"),
@@ -99,7 +101,7 @@ static const flag flags[] = {
 
 void config_defaults(host_config *cfg, const char *command) {
     *cfg = (host_config){
-        .command = command, .data = "fashion_mnist", .accel = "cpu", .strategy = "auto",
+        .command = command, .data = "fashion_mnist", .accel = "auto", .strategy = "auto",
         .bucket_cap_mb = 25, .strategy_timeout = 1800,
         .devices = 1, .num_nodes = 1, .max_epochs = -1, .min_epochs = -1, .max_steps = -1,
         .limit_train = {true, 1.0, 0}, .limit_val = {true, 1.0, 0}, .limit_test = {true, 1.0, 0},
@@ -114,6 +116,7 @@ void config_defaults(host_config *cfg, const char *command) {
 typedef struct parse_state {
     host_config *cfg;
     const char *where;
+    const char *module_hint, *data_hint; /* --module / --data anywhere on the line */
 } parse_state;
 
 static bool parse_int(const char *s, int64_t *out) {
@@ -285,6 +288,33 @@ static const struct {
     {"weights_summary", "--enable_model_summary"},
 };
 
+/* Whether plugin `name` of `kind` declares a hyper-parameter called hp. */
+static bool declares(const host_config *cfg, lt_plugin_kind kind, const char *name, const char *hp) {
+    lt_plugin_t *p = NULL;
+    bool found = false;
+    if (!name || lt_plugin_open(kind, name, cfg->plugin_roots, &p) != LT_OK) {
+        lt_clear_error();
+        return false;
+    }
+    const lt_hparam_desc *d = kind == LT_PLUGIN_MODULE ? ((const lt_module_desc *)lt_plugin_desc(p))->hparams
+                                                       : ((const lt_datamodule_desc *)lt_plugin_desc(p))->hparams;
+    for (; d && d->name && !found; d++) found = !strcmp(d->name, hp);
+    lt_plugin_close(p);
+    return found;
+}
+
+/* --hidden for --model.hidden: a bare name the module or data plugin declares. */
+static bool plugin_hparam_hint(const parse_state *ps, const char *name) {
+    const char *module = ps->cfg->module ? ps->cfg->module : ps->module_hint;
+    const char *data = ps->data_hint ? ps->data_hint : ps->cfg->data;
+    const char *prefix = declares(ps->cfg, LT_PLUGIN_MODULE, module, name) ? "model."
+                       : declares(ps->cfg, LT_PLUGIN_DATA, data, name) ? "data." : NULL;
+    if (!prefix) return false;
+    host_error("%sunknown flag --%s; did you mean --%s%s? (a hyper-parameter of %s)", ps->where, name,
+               prefix, name, *prefix == 'm' ? module : data);
+    return true;
+}
+
 static bool unknown_flag(const parse_state *ps, const char *name) {
     const char *bare = strncmp(name, "trainer.", 8) == 0 ? name + 8 : name;
     for (size_t i = 0; i < sizeof removed_flags / sizeof *removed_flags; i++)
@@ -293,6 +323,7 @@ static bool unknown_flag(const parse_state *ps, const char *name) {
                        ps->where, name, removed_flags[i].instead);
             return false;
         }
+    if (plugin_hparam_hint(ps, bare)) return false;
     const char *names[NFLAGS + 4];
     for (size_t i = 0; i < NFLAGS; i++) names[i] = flags[i].name;
     names[NFLAGS] = "config", names[NFLAGS + 1] = "callbacks", names[NFLAGS + 2] = "print_config";
@@ -364,8 +395,21 @@ static bool is_ddp_alias(const char *name) {
     return false;
 }
 
+/* --accelerator auto (Lightning's default): cuda when its plugin is found and can open a
+ * device (a GPU is visible), else cpu. */
+static const char *pick_accelerator(const host_config *cfg) {
+    lt_plugin_t *p = NULL;
+    lt_device_t *dev = NULL;
+    bool cuda = lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cuda", cfg->plugin_roots, &p) == LT_OK &&
+                lt_device_from_plugin(p, 1, &dev) == LT_OK; /* the device owns p, even on failure */
+    lt_device_close(dev);
+    lt_clear_error();
+    return cuda ? "cuda" : "cpu";
+}
+
 static bool finish(host_config *cfg) {
     if (!strcmp(cfg->accel, "gpu")) cfg->accel = "cuda"; /* Lightning's name for CUDA (or MPS) */
+    if ((cfg->accel_auto = !strcmp(cfg->accel, "auto"))) cfg->accel = pick_accelerator(cfg);
     if (cfg->devices == 0) { /* --devices auto: Lightning's CPUAccelerator.auto_device_count */
         if (strcmp(cfg->accel, "cpu")) {
             host_error("--devices auto: give the number of devices per node for --accel %s", cfg->accel);
@@ -402,8 +446,37 @@ static bool finish(host_config *cfg) {
     return false;
 }
 
+/* LightningCLI's --print_config[=flags]: comma-separated skip_null, skip_default. */
+static bool print_config_flags(host_config *cfg, const char *list) {
+    cfg->print_config = true;
+    for (const char *f = list; *f;) {
+        size_t n = strcspn(f, ",");
+        if (n == 9 && !strncmp(f, "skip_null", n)) cfg->print_skip_null = true;
+        else if (n == 12 && !strncmp(f, "skip_default", n)) cfg->print_skip_default = true;
+        else {
+            host_error("--print_config=%s: unknown option '%.*s'; lthost accepts --print_config, "
+                       "--print_config=skip_null, --print_config=skip_default or both, comma-separated",
+                       list, (int)n, f);
+            return false;
+        }
+        f += n + (f[n] == ',');
+    }
+    return true;
+}
+
+/* The value of --NAME or --NAME=VALUE anywhere in argv, or NULL. */
+static const char *find_value(int argc, char **argv, const char *name) {
+    size_t n = strlen(name);
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) || strncmp(argv[i] + 2, name, n)) continue;
+        if (argv[i][2 + n] == '=') return argv[i] + 3 + n;
+        if (!argv[i][2 + n] && i + 1 < argc) return argv[i + 1];
+    }
+    return NULL;
+}
+
 bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
-    parse_state ps = {cfg, ""};
+    parse_state ps = {cfg, "", find_value(argc, argv, "module"), find_value(argc, argv, "data")};
     for (int i = 0; i < argc; i++) {
         char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
@@ -411,8 +484,8 @@ bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
             return false;
         }
         char *name = arg + 2, *eq = strchr(name, '='), *value;
-        if (!strcmp(name, "print_config")) {
-            cfg->print_config = true;
+        if (!strncmp(name, "print_config", 12) && (!name[12] || name[12] == '=')) {
+            if (!print_config_flags(cfg, name[12] ? name + 13 : "")) return false;
             continue;
         }
         if (eq) {
@@ -429,16 +502,17 @@ bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
     return finish(cfg);
 }
 
-static void print_hparams(const char *title, const lt_hparam_desc *hp) {
+static void print_hparams(const char *title, const char *prefix, const lt_hparam_desc *hp) {
     static const char *const types[] = {"int", "float", "str", "bool"};
     printf("\n%s:\n", title);
     for (; hp && hp->name; hp++) {
-        char def[64];
+        char def[64], flag[96];
+        snprintf(flag, sizeof flag, "%s%s", prefix, hp->name);
         if (hp->type == LT_HP_FLOAT) snprintf(def, sizeof def, "%g", hp->f);
         else if (hp->type == LT_HP_STR) snprintf(def, sizeof def, "%s", hp->s ? hp->s : "");
         else if (hp->type == LT_HP_BOOL) snprintf(def, sizeof def, "%s", hp->i ? "true" : "false");
         else snprintf(def, sizeof def, "%lld", (long long)hp->i);
-        printf("  --%-22s %s (%s, default %s)\n", hp->name, hp->help ? hp->help : "",
+        printf("  --%-22s %s (%s, default %s)\n", flag, hp->help ? hp->help : "",
                hp->choices ? hp->choices : types[hp->type], def);
     }
 }
@@ -454,7 +528,7 @@ static void print_plugin_hparams(const host_config *cfg, lt_plugin_kind kind, co
     char title[256];
     snprintf(title, sizeof title, "%s hyper-parameters of %s (--%sNAME VALUE)",
              kind == LT_PLUGIN_MODULE ? "model" : "data", name, prefix);
-    print_hparams(title, hp);
+    print_hparams(title, prefix, hp);
     lt_plugin_close(p);
 }
 
@@ -463,7 +537,8 @@ void cli_print_help(const host_config *cfg) {
            cfg->command);
     for (size_t i = 0; i < NFLAGS; i++) printf("  --%-22s %s\n", flags[i].name, flags[i].help);
     printf("  --%-22s %s\n", "config FILE", "a LightningCLI-style YAML file; later flags override it");
-    printf("  --%-22s %s\n", "print_config", "print the resolved configuration as YAML and exit");
+    printf("  --%-22s %s\n", "print_config[=FLAGS]", "print the resolved configuration as YAML and "
+           "exit; FLAGS: skip_null, skip_default (comma-separated)");
     printf("  --%-22s %s\n", "callbacks NAME|PATH", "add a callback (EarlyStopping, "
            "LearningRateMonitor, ModelCheckpoint, or a .so); --callbacks.KEY VALUE sets its options");
     printf("  --%-22s %s\n", "model.NAME VALUE", "a hyper-parameter the model declares");
@@ -524,13 +599,24 @@ static cfg_node *flag_node(const host_config *c, const flag *f) {
     return NULL;
 }
 
-/* class_path + init_args holding every hparam's current value. */
-static cfg_node *plugin_node(const char *class_path, lt_ctx_t *ctx) {
+static bool hparam_is_default(lt_ctx_t *ctx, const lt_hparam_desc *d) {
+    switch (d->type) {
+    case LT_HP_INT: return lt_hparam_int(ctx, d->name) == d->i;
+    case LT_HP_FLOAT: return lt_hparam_float(ctx, d->name) == d->f;
+    case LT_HP_STR: return !strcmp(lt_hparam_str(ctx, d->name), d->s ? d->s : "");
+    case LT_HP_BOOL: return lt_hparam_bool(ctx, d->name) == (d->i != 0);
+    }
+    return false;
+}
+
+/* class_path + init_args holding every hparam's current value (skip_default: those set). */
+static cfg_node *plugin_node(const char *class_path, lt_ctx_t *ctx, bool skip_default) {
     static const cfg_scalar_type types[] = {CFG_INT, CFG_FLOAT, CFG_STR, CFG_BOOL};
     cfg_node *n = cfg_map(), *args = cfg_map();
     for (int i = 0; ctx && i < lt_ctx_hparam_count(ctx); i++) {
         char text[256];
         const lt_hparam_desc *d = lt_ctx_hparam_desc(ctx, i);
+        if (skip_default && hparam_is_default(ctx, d)) continue;
         cfg_map_add(args, d->name, cfg_scalar(lt_ctx_hparam_text(ctx, i, text, sizeof text), types[d->type]));
     }
     cfg_map_add(n, "class_path", cfg_scalar(class_path, CFG_STR));
@@ -540,7 +626,7 @@ static cfg_node *plugin_node(const char *class_path, lt_ctx_t *ctx) {
 
 /* Flags of lthost itself rather than of Lightning's Trainer (ckpt_path is a top-level
  * key of LightningCLI too); they are printed only when set. */
-static const char *const not_trainer[] = {"module", "data", "accelerator", "seed_everything",
+static const char *const not_trainer[] = {"module", "data", "accel", "seed_everything",
                                           "predict.output", "ckpt_path", "init_weights",
                                           "submodule"};
 
@@ -550,18 +636,31 @@ static bool is_trainer_flag(const flag *f) {
     return true;
 }
 
+/* A flag's entry, or nothing under --print_config=skip_null / skip_default. */
+static void add_flag(cfg_node *map, const host_config *cfg, const flag *f) {
+    host_config defaults;
+    config_defaults(&defaults, cfg->command);
+    cfg_node *v = flag_node(cfg, f), *d = cfg->print_skip_default ? flag_node(&defaults, f) : NULL;
+    if ((cfg->print_skip_null && cfg_scalar_is_null(v)) || (d && cfg_scalar_equal(v, d)))
+        cfg_node_free(v);
+    else
+        cfg_map_add(map, f->name, v);
+    cfg_node_free(d);
+}
+
 bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t *data_ctx,
                            lt_ctx_t *const *callback_ctx) {
     cfg_node *root = cfg_map(), *trainer = cfg_map(), *cbs = cfg_seq();
-    cfg_map_add(root, "seed_everything", flag_node(cfg, find_flag("seed_everything")));
+    bool skip = cfg->print_skip_default;
+    add_flag(root, cfg, find_flag("seed_everything"));
     for (size_t i = 0; i < NFLAGS; i++)
-        if (is_trainer_flag(&flags[i])) cfg_map_add(trainer, flags[i].name, flag_node(cfg, &flags[i]));
+        if (is_trainer_flag(&flags[i])) add_flag(trainer, cfg, &flags[i]);
     for (int i = 0; i < cfg->n_callbacks; i++)
-        cfg_seq_add(cbs, plugin_node(cfg->callbacks[i].name, callback_ctx[i]));
+        cfg_seq_add(cbs, plugin_node(cfg->callbacks[i].name, callback_ctx[i], skip));
     cfg_map_add(trainer, "callbacks", cbs);
     cfg_map_add(root, "trainer", trainer);
-    cfg_map_add(root, "model", plugin_node(cfg->module, model_ctx));
-    cfg_map_add(root, "data", plugin_node(cfg->data, data_ctx));
+    cfg_map_add(root, "model", plugin_node(cfg->module, model_ctx, skip));
+    cfg_map_add(root, "data", plugin_node(cfg->data, data_ctx, skip));
     const char *top[][2] = {{"predict.output", cfg->predict_output}, {"ckpt_path", cfg->ckpt_path},
                             {"init_weights", cfg->init_weights}, {"submodule", cfg->submodule}};
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)

@@ -35,6 +35,7 @@ typedef struct callback_spec {
 typedef struct host_config {
     const char *command;          /* fit, validate, test, predict */
     const char *module, *data, *accel, *strategy;
+    bool accel_auto;              /* --accelerator auto chose accel */
     int devices, num_nodes, threads;
     int64_t max_epochs, min_epochs, max_steps;  /* -1: unset, as Lightning's None */
     uint64_t seed;
@@ -58,6 +59,7 @@ typedef struct host_config {
     bool use_distributed_sampler; /* ddp: each rank reads its shard of every split */
     int64_t fast_dev_run;         /* > 0: run this many batches of each loop, one epoch */
     bool print_config;
+    bool print_skip_null, print_skip_default; /* --print_config=skip_null,skip_default */
     bool enable_checkpointing;    /* a default ModelCheckpoint unless one is given */
     const char *ckpt_path;        /* fit: resume from; validate/test/predict: weights; PATH|last|best */
     const char *init_weights;     /* safetensors weights to start fit from */
@@ -104,6 +106,17 @@ int launch_ranks(const host_config *cfg, int argc, char **argv);
 /* Kernel threads of one process (0: all cores): --threads, else the node's cores shared
  * out among --devices processes (torchrun's OMP_NUM_THREADS rule). */
 int threads_per_process(const host_config *cfg);
+
+/* The built-in callback named name ("EarlyStopping", "LearningRateMonitor"), or NULL. */
+const lt_callback_desc *builtin_callback(const char *name, bool *monitoring);
+/* The built-in callback name closest to a misspelt one, or NULL. */
+const char *builtin_callback_suggest(const char *name);
+/* --callbacks NAME|PATH that is not a built-in: its plugin, or false after one error line
+ * (naming the built-in a misspelt name meant). */
+bool open_callback_plugin(const host_config *cfg, const char *name, lt_plugin_t **out);
+/* Open (and close) every plugin the run names, as a rank would: false after one error
+ * line. The launcher checks them once before it starts any process. */
+bool plugins_preflight(const host_config *cfg);
 
 /* Print "lthost: error: ..." on stderr. */
 void host_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

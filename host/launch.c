@@ -64,6 +64,30 @@ int threads_per_process(const host_config *cfg) {
     return cores / cfg->devices > 1 ? (int)(cores / cfg->devices) : 1;
 }
 
+static bool plugin_opens(const host_config *cfg, lt_plugin_kind kind, const char *name) {
+    lt_plugin_t *p = NULL;
+    if (!name) return true;
+    bool ok = lt_plugin_open(kind, name, cfg->plugin_roots, &p) == LT_OK;
+    if (!ok) host_error("%s", lt_last_error());
+    lt_plugin_close(p);
+    return ok;
+}
+
+bool plugins_preflight(const host_config *cfg) {
+    bool monitoring;
+    if (!plugin_opens(cfg, LT_PLUGIN_MODULE, cfg->module) || !plugin_opens(cfg, LT_PLUGIN_DATA, cfg->data) ||
+        !plugin_opens(cfg, LT_PLUGIN_STRATEGY, cfg->strategy) ||
+        !plugin_opens(cfg, LT_PLUGIN_ACCELERATOR, cfg->accel) || !plugin_opens(cfg, LT_PLUGIN_PROFILER, cfg->profiler))
+        return false;
+    for (int i = 0; i < cfg->n_callbacks; i++) {
+        lt_plugin_t *p = NULL;
+        if (builtin_callback(cfg->callbacks[i].name, &monitoring)) continue;
+        if (!open_callback_plugin(cfg, cfg->callbacks[i].name, &p)) return false;
+        lt_plugin_close(p);
+    }
+    return true;
+}
+
 bool needs_launcher(const host_config *cfg) {
     return is_ddp(cfg->strategy) && cfg->devices * cfg->num_nodes > 1 && !under_launcher();
 }
@@ -75,6 +99,7 @@ int launch_ranks(const host_config *cfg, int argc, char **argv) {
                    "launches the processes of one node only", cfg->num_nodes);
         return 2;
     }
+    if (!plugins_preflight(cfg)) return 1;
     char self[4096], np[16];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) {
@@ -107,7 +132,7 @@ int launch_ranks(const host_config *cfg, int argc, char **argv) {
     args[n++] = self;
     for (int i = 1; i < argc; i++) args[n++] = argv[i];
     setenv("LTHOST_LAUNCHED", "1", 1);
-    printf("Launching %d processes: mpirun -np %s ... %s %s ...\n", cfg->devices, np, self, argv[1]);
+    printf("Launching %d processes: mpirun -np %s ... %s %s ...\n", cfg->devices, np, self, cfg->command);
     fflush(stdout);
     int rc = run_and_wait(args);
     free(args);

@@ -29,13 +29,14 @@ void host_error(const char *fmt, ...) {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: lthost <command> [flags]\n\n"
+            "usage: lthost [command] [flags]\n\n"
             "commands:\n"
             "  fit       train a module (then test it, unless --test_after_fit false)\n"
             "  validate  run the validation loop\n"
             "  test      run the test loop\n"
             "  predict   run predict_step over the predict split, write the outputs (.npy)\n"
             "  plugins   list the plugins found and why any was skipped\n\n"
+            "With no command, lthost runs fit: lthost --module mymodel.so --accel cuda --devices 2\n"
             "  lthost --version | lthost <command> --help\n");
 }
 
@@ -72,6 +73,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    int first_flag = 2;
+    if (!strncmp(cmd, "--", 2) && strcmp(cmd, "--version") && strcmp(cmd, "--help"))
+        cmd = "fit", first_flag = 1; /* flags alone: fit, as the design card's command line */
     if (!strcmp(cmd, "--version")) {
         printf("lthost %s (liblt %s, plugin ABI %d.%d)\n", LT_VERSION_STRING, lt_version(),
                LT_ABI_MAJOR, LT_ABI_MINOR);
@@ -89,16 +93,16 @@ int main(int argc, char **argv) {
         host_error("unknown command '%s' (commands: fit, validate, test, predict, plugins)", cmd);
         return 2;
     }
-    int nargs = argc - 2;
+    int nargs = argc - first_flag;
     cfg_entries store = {0}; /* strings of --config files, referenced by cfg */
-    if (take_help(&nargs, argv + 2)) {
-        cli_parse(nargs, argv + 2, &cfg, &store); /* best effort: to find --module */
+    if (take_help(&nargs, argv + first_flag)) {
+        cli_parse(nargs, argv + first_flag, &cfg, &store); /* best effort: to find --module */
         cli_print_help(&cfg);
         cfg_entries_free(&store);
         return 0;
     }
     int rc = 2;
-    if (!cli_parse(nargs, argv + 2, &cfg, &store)) goto out;
+    if (!cli_parse(nargs, argv + first_flag, &cfg, &store)) goto out;
     if (!cfg.module) {
         host_error("lthost %s needs --module NAME|PATH (try --module mlp; lthost plugins lists them)", cmd);
         goto out;

@@ -6,6 +6,8 @@
 
 extern const lt_callback_desc early_stopping_callback, lr_monitor_callback;
 
+static const char *const builtin_names[] = {"EarlyStopping", "LearningRateMonitor", "ModelCheckpoint"};
+
 const lt_callback_desc *builtin_callback(const char *name, bool *monitoring) {
     const char *dot = strrchr(name, '.');
     const char *base = dot && !strchr(name, '/') ? dot + 1 : name;
@@ -22,4 +24,21 @@ const lt_callback_desc *builtin_callback(const char *name, bool *monitoring) {
         return &lr_monitor_callback;
     }
     return NULL;
+}
+
+const char *builtin_callback_suggest(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (strchr(name, '/')) return NULL;
+    return lt_did_you_mean(dot ? dot + 1 : name, builtin_names, sizeof builtin_names / sizeof *builtin_names);
+}
+
+bool open_callback_plugin(const host_config *cfg, const char *name, lt_plugin_t **out) {
+    if (lt_plugin_open(LT_PLUGIN_CALLBACK, name, cfg->plugin_roots, out) == LT_OK) return true;
+    const char *best = builtin_callback_suggest(name);
+    if (best)
+        host_error("--callbacks %s: no built-in callback or callback plugin of that name; did you "
+                   "mean %s? (built-ins: EarlyStopping, LearningRateMonitor, ModelCheckpoint)", name, best);
+    else
+        host_error("%s", lt_last_error());
+    return false;
 }

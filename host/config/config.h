@@ -55,6 +55,9 @@ cfg_node *cfg_scalar(const char *text, cfg_scalar_type type);   /* text copied; 
 bool cfg_map_add(cfg_node *map, const char *key, cfg_node *child);
 bool cfg_seq_add(cfg_node *seq, cfg_node *child);
 void cfg_node_free(cfg_node *n);
+/* Whether n is a null scalar; whether a and b are scalars of the same type and text. */
+bool cfg_scalar_is_null(const cfg_node *n);
+bool cfg_scalar_equal(const cfg_node *a, const cfg_node *b);
 
 /* Emit as a block-style YAML document (libyaml emitter), re-readable by cfg_read_file. */
 bool cfg_emit(FILE *out, const cfg_node *root, char *err, size_t errn);

@@ -62,6 +62,13 @@ void cfg_node_free(cfg_node *n) {
     free(n);
 }
 
+bool cfg_scalar_is_null(const cfg_node *n) { return n && n->kind == N_SCALAR && n->type == CFG_NULL; }
+
+bool cfg_scalar_equal(const cfg_node *a, const cfg_node *b) {
+    return a && b && a->kind == N_SCALAR && b->kind == N_SCALAR && a->type == b->type &&
+           !strcmp(a->text, b->text);
+}
+
 /* Room for one more child (and key, in a map). */
 static bool reserve(cfg_node *p) {
     if (p->n < p->cap) return true;

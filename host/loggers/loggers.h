@@ -21,6 +21,8 @@ typedef struct logger logger;      /* opaque */
 /* mkdir -p: each missing component in turn, so a deep path works on a fresh machine. */
 bool logs_make_dirs(const char *path, char *err, size_t errn);
 bool logs_make_version_dir(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn);
+/* The path logs_make_version_dir would create, without creating anything. */
+bool logs_version_dir_path(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn);
 
 /* Lightning's CSVLogger: dir/metrics.csv (an old one there is removed, as Lightning does). */
 logger *csv_logger_open(const char *dir, char *err, size_t errn);

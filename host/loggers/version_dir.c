@@ -72,7 +72,7 @@ static int next_version(const char *versions_root) {
     return (int)(best + 1);
 }
 
-bool logs_make_version_dir(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn) {
+bool logs_version_dir_path(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn) {
     char versions_root[PATH_MAX];
     bool named = name && name[0];
     if (!root || !root[0]) root = ".";
@@ -86,7 +86,11 @@ bool logs_make_version_dir(const char *root, const char *name, int version, char
         logs__err(err, errn, "%s/version_%d: path does not fit the %zu-byte buffer", versions_root, version, n);
         return false;
     }
-    return logs_make_dirs(out, err, errn);
+    return true;
+}
+
+bool logs_make_version_dir(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn) {
+    return logs_version_dir_path(root, name, version, out, n, err, errn) && logs_make_dirs(out, err, errn);
 }
 
 /* ---- the logger handle: checks, then the kind's table ---- */

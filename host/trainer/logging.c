@@ -8,22 +8,40 @@
 
 #include "trainer.h"
 
-bool logging_open(session *s) {
+static bool logging_on(const session *s) {
+    const host_config *c = s->cfg;
+    return c->fast_dev_run == 0 && strcmp(c->logger, "false") && s->rank == 0;
+}
+
+bool logging_plan(session *s) {
     const host_config *c = s->cfg;
     log_state *l = &s->log;
-    if (*l->version_dir || c->fast_dev_run > 0 || !strcmp(c->logger, "false") || s->rank != 0)
-        return true;
     char err[600];
-    if (!logs_make_version_dir(c->default_root_dir, "lightning_logs", -1, l->version_dir,
-                               sizeof l->version_dir, err, sizeof err)) {
+    if (!logging_on(s) || *l->version_dir) return true;
+    if (logs_version_dir_path(c->default_root_dir, "lightning_logs", -1, l->version_dir,
+                              sizeof l->version_dir, err, sizeof err))
+        return true;
+    host_error("%s; set --default_root_dir to a shorter path or --logger false", err);
+    return false;
+}
+
+bool logging_open(session *s) {
+    log_state *l = &s->log;
+    const host_config *c = s->cfg;
+    char err[600];
+    if (l->open || !logging_on(s)) return true;
+    if (!logging_plan(s)) return false;
+    if (!logs_make_dirs(l->version_dir, err, sizeof err)) {
         host_error("%s; set --default_root_dir to a writable folder or --logger false", err);
         return false;
     }
-    bool all = !strcmp(c->logger, "true");
-    if (all || strstr(c->logger, "csv")) l->loggers[l->nloggers++] = csv_logger_open(l->version_dir, err, sizeof err);
-    if (l->loggers[l->nloggers - 1] && (all || strstr(c->logger, "tensorboard")))
-        l->loggers[l->nloggers++] = tb_logger_open(l->version_dir, err, sizeof err);
-    if (!l->loggers[l->nloggers - 1]) {
+    l->open = true;
+    bool all = !strcmp(c->logger, "true"), ok = true;
+    if (all || strstr(c->logger, "csv"))
+        ok = (l->loggers[l->nloggers++] = csv_logger_open(l->version_dir, err, sizeof err));
+    if (ok && (all || strstr(c->logger, "tensorboard")))
+        ok = (l->loggers[l->nloggers++] = tb_logger_open(l->version_dir, err, sizeof err));
+    if (!ok) {
         host_error("%s", err);
         return false;
     }

@@ -35,10 +35,12 @@ static bool open_plugin(session *s, lt_plugin_kind kind, const char *name, lt_pl
     return false;
 }
 
-static bool apply_overrides(lt_ctx_t *ctx, const hparam_override *o, int n, const char *prefix) {
+/* A bad --model.X / --data.X / --callbacks.X is a bad command line: exit 2, as for any flag. */
+static bool apply_overrides(session *s, lt_ctx_t *ctx, const hparam_override *o, int n, const char *prefix) {
     for (int i = 0; i < n; i++) {
         if (lt_ctx_set_hparam(ctx, o[i].name, o[i].value) != LT_OK) {
             host_error("--%s%s: %s", prefix, o[i].name, lt_last_error());
+            s->exit_code = 2;
             return false;
         }
     }
@@ -132,7 +134,7 @@ static bool add_callback(session *s, const callback_spec *spec, lt_ctx_t **ctx_o
     lt_plugin_t *plugin = NULL;
     const lt_callback_desc *d = builtin_callback(spec->name, &monitoring);
     if (!d) {
-        if (!open_plugin(s, LT_PLUGIN_CALLBACK, spec->name, &plugin)) return false;
+        if (!open_callback_plugin(s->cfg, spec->name, &plugin)) return false;
         d = lt_plugin_desc(plugin);
     }
     lt_ctx_t *ctx = lt_ctx_new(NULL, d->name, d->hparams, d->self_size, s->seed);
@@ -147,7 +149,7 @@ static bool add_callback(session *s, const callback_spec *spec, lt_ctx_t **ctx_o
     p->is_checkpoint = d == &model_checkpoint_callback;
     LT_HOOK_TABLE(COPY_HOOK_)
     *ctx_out = ctx;
-    return apply_overrides(ctx, spec->hp, spec->n_hp, "callbacks.");
+    return apply_overrides(s, ctx, spec->hp, spec->n_hp, "callbacks.");
 }
 
 /* Lightning's default ModelCheckpoint: fit gets one, last, unless one is given. */
@@ -184,8 +186,8 @@ static bool make_contexts(session *s, lt_ctx_t **callback_ctx) {
     const lt_module_desc *d = s->mod;
     LT_HOOK_TABLE(COPY_HOOK_)
     lt_ctx_set_trainer(s->dctx, &s->tr);
-    return apply_overrides(s->ctx, s->cfg->model_hp, s->cfg->n_model_hp, "model.") &&
-           apply_overrides(s->dctx, s->cfg->data_hp, s->cfg->n_data_hp, "data.");
+    return apply_overrides(s, s->ctx, s->cfg->model_hp, s->cfg->n_model_hp, "model.") &&
+           apply_overrides(s, s->dctx, s->cfg->data_hp, s->cfg->n_data_hp, "data.");
 }
 
 /* Lightning's _call_setup_hook: the data module, the callbacks, then the module (which
@@ -242,9 +244,9 @@ static void announce(session *s) {
         rank0_printf(s, "Running in `fast_dev_run` mode: will run the requested loop using %lld "
                      "batch(es). Logging and checkpointing is suppressed.\n", (long long)cfg->fast_dev_run);
     int64_t n = lt_num_parameters(s->ctx);
-    rank0_printf(s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator, %s strategy\n",
+    rank0_printf(s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator%s, %s strategy\n",
                  s->mod->name, lt_ctx_num_params(s->ctx), (long long)n, (double)n * 4 / 1e6,
-                 lt_device_name(s->dev), s->strat->name);
+                 lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "", s->strat->name);
 }
 
 static bool dispatch(session *s) {
@@ -276,8 +278,8 @@ int trainer_run(const host_config *cfg) {
         return ok ? 0 : 1;
     }
     if (ok) s->tr.stage = cfg->command;
-    /* The log folder first: a profiler writes its reports there. */
-    ok = ok && (!strcmp(cfg->command, "predict") || logging_open(s)) && profiler_open(s) &&
+    /* The log folder's name first: a profiler writes its reports there. */
+    ok = ok && (!strcmp(cfg->command, "predict") || logging_plan(s)) && profiler_open(s) &&
          run_setup(s);
     if (ok) announce(s);
     ok = ok && dispatch(s);

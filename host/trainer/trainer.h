@@ -67,7 +67,8 @@ typedef struct progress_bar {
 typedef struct log_state {
     logger *loggers[2];
     int nloggers;
-    char version_dir[4096];
+    char version_dir[4096];        /* planned at start, created by logging_open */
+    bool open;
     lt_metric_value callback_metrics[2 * LT_MAX_LOGGED];
     unsigned callback_flags[2 * LT_MAX_LOGGED]; /* LT_LOG_PROG_BAR etc. of each entry */
     int callback_scope[2 * LT_MAX_LOGGED];
@@ -285,6 +286,9 @@ lt_status manual_backward(lt_trainer_t *tr, lt_tensor_t *loss);
 
 /* ---- logging.c -------------------------------------------------------------------- */
 bool logging_open(session *s);
+/* Name the run's version folder without creating it (the profiler writes there); the
+ * folder appears only once a loop starts, so a run that fails at start-up leaves none. */
+bool logging_plan(session *s);
 void logging_close(session *s);
 /* After a training batch: step metrics to the loggers every log_every_n_steps. */
 bool log_train_step(session *s);
@@ -308,8 +312,6 @@ void bar_finish(session *s);
 void print_model_summary(session *s);
 
 /* ---- callbacks (host/callbacks/) ---------------------------------------------------- */
-/* The built-in callback named name ("EarlyStopping", "LearningRateMonitor"), or NULL. */
-const lt_callback_desc *builtin_callback(const char *name, bool *monitoring);
 extern const lt_callback_desc model_checkpoint_callback;
 bool model_checkpoint_flush(session *s, participant *p);
 

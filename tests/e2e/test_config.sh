@@ -43,8 +43,8 @@ echo "ok: training from the printed config"
 
 expect_success fit --module mlp --help
 grep -q -- '--max_epochs' "$TMP/out" || fail "--help lists no trainer flags"
-grep -qE -- '--lr +learning rate \(float, default 0.001\)' "$TMP/out" || fail "--help lacks mlp's hparams: $(cat "$TMP/out")"
-grep -qE -- '--batch_size .*\(int, default 64\)' "$TMP/out" || fail "--help lacks the data plugin's hparams"
+grep -qE -- '--model.lr +learning rate \(float, default 0.001\)' "$TMP/out" || fail "--help lacks mlp's hparams: $(cat "$TMP/out")"
+grep -qE -- '--data.batch_size .*\(int, default 64\)' "$TMP/out" || fail "--help lacks the data plugin's hparams"
 echo "ok: --help lists trainer flags and the plugins' hparams"
 
 printf 'trainer:\n  max_epoch: 3\n' >"$TMP/bad1.yaml"
