@@ -1,7 +1,8 @@
 /* The plugin loader: each broken test plugin (tests/e2e/plugins) is refused with the
  * right status and a one-line message naming the file and the fix; valid plugins load
  * by path, by name through $LT_PLUGIN_PATH and from plugin roots; a scan reports what
- * loads and why the rest do not, each file once. */
+ * loads and why the rest do not, each file once, and goes on past files that crash or
+ * exit while loading (tests/e2e/plugins/hostile). */
 #include <check.h>
 #include <limits.h>
 #include <stdio.h>
@@ -159,6 +160,38 @@ END_TEST
 
 START_TEST(refuses_empty_name) {
     expect_refusal(LT_PLUGIN_MODULE, "no_name.so", LT_ERR_PLUGIN, "has no name", ".name = ");
+}
+END_TEST
+
+/* Issue #15: strings are read with a bound, pointers checked before use. */
+START_TEST(refuses_unbounded_or_unreadable_descriptor_fields) {
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/name_unterminated.so", LT_ERR_PLUGIN,
+                   ".name is longer than 64 bytes or not NUL-terminated", "LT_MODULE_EXPORT");
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/name_1mib.so", LT_ERR_PLUGIN,
+                   ".name is longer than 64 bytes", "rebuild");
+    ck_assert_int_lt(strlen(lt_last_error()), 1024);
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/name_unreadable.so", LT_ERR_PLUGIN,
+                   ".name points to memory that cannot be read", "rebuild");
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/name_control.so", LT_ERR_PLUGIN,
+                   ".name contains a control character", "rebuild");
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/entry_garbage.so", LT_ERR_PLUGIN,
+                   "lt_module_entry() returned 0xdeadbeef", "LT_MODULE_EXPORT");
+}
+END_TEST
+
+START_TEST(refuses_unbounded_descriptor_tables_and_sizes) {
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/self_size_huge.so", LT_ERR_PLUGIN,
+                   ".self_size is 18446744073709551615 bytes", "LT_PLUGIN_SELF_MAX");
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/hparams_too_many.so", LT_ERR_PLUGIN,
+                   ".hparams has more than 256 entries", "LT_HPARAM_END");
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/hparams_unreadable.so", LT_ERR_PLUGIN,
+                   ".hparams points to memory that cannot be read", "rebuild");
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/hparam_help_unterminated.so", LT_ERR_PLUGIN,
+                   ".hparams[0].help is longer than 1024 bytes", "rebuild");
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/hparam_bad_type.so", LT_ERR_PLUGIN,
+                   ".hparams[0].type is not LT_HP_INT", "rebuild");
+    expect_refusal(LT_PLUGIN_MODULE, "hostile/submodule_name_unterminated.so", LT_ERR_PLUGIN,
+                   ".submodules[0].name is longer than 64 bytes", "rebuild");
 }
 END_TEST
 
@@ -388,6 +421,26 @@ START_TEST(scan_reports_loaded_and_skipped) {
 }
 END_TEST
 
+/* Issue #15: a hostile directory is scanned to the end; each file is one skipped
+ * report with its reason, the crashing and exiting ones included. */
+START_TEST(scan_survives_hostile_plugins) {
+    char dir[PATH_MAX];
+    char *saved = set_path(plugin_file(dir, "hostile"));
+    seen_list *l = calloc(1, sizeof *l);
+    ck_assert_ptr_nonnull(l);
+    lt_plugin_scan(NULL, on_plugin, l);
+    expect_skipped(l, "ctor_crash.so", "killed the process with signal 11");
+    expect_skipped(l, "ctor_exit.so", "ended the process with exit status");
+    expect_skipped(l, "entry_garbage.so", "returned 0xdeadbeef, which is not readable memory");
+    expect_skipped(l, "name_unterminated.so", ".name is longer than 64 bytes");
+    expect_skipped(l, "name_unreadable.so", ".name points to memory that cannot be read");
+    expect_skipped(l, "hparams_too_many.so", ".hparams has more than 256 entries");
+    expect_skipped(l, "self_size_huge.so", ".self_size is");
+    free(l);
+    restore_path(saved);
+}
+END_TEST
+
 START_TEST(scan_reports_each_file_once) {
     temp_root r = {.dir = "/tmp/lt_plugin_root_XXXXXX"};
     ck_assert_ptr_nonnull(mkdtemp(r.dir));
@@ -424,6 +477,8 @@ Suite *suite_plugin(void) {
     tcase_add_test(t, refuses_file_without_entry);
     tcase_add_test(t, refuses_null_descriptor);
     tcase_add_test(t, refuses_empty_name);
+    tcase_add_test(t, refuses_unbounded_or_unreadable_descriptor_fields);
+    tcase_add_test(t, refuses_unbounded_descriptor_tables_and_sizes);
     tcase_add_test(t, refuses_wrong_kind_and_names_the_right_one);
     tcase_add_test(t, refuses_file_that_is_not_a_shared_object);
     tcase_add_test(t, refuses_missing_file);
@@ -437,6 +492,7 @@ Suite *suite_plugin(void) {
     TCase *sc = tcase_create("scan");
     tcase_add_test(sc, scan_reports_loaded_and_skipped);
     tcase_add_test(sc, scan_reports_each_file_once);
+    tcase_add_test(sc, scan_survives_hostile_plugins);
     suite_add_tcase(s, sc);
     return s;
 }

@@ -21,12 +21,26 @@ typedef enum {
 
 typedef struct lt_plugin lt_plugin_t; /* opaque: an opened, checked plugin */
 
+/* What the loader accepts from a descriptor; anything longer, larger or unreadable is
+ * refused with a message naming the field. Strings are NUL-terminated text without
+ * control characters. */
+#define LT_PLUGIN_NAME_MAX 64          /* bytes of .name, a hparam's and a submodule's name */
+#define LT_PLUGIN_TEXT_MAX 1024        /* bytes of a hparam's help, choices, string default */
+#define LT_PLUGIN_HPARAMS_MAX 256      /* .hparams entries before LT_HPARAM_END */
+#define LT_PLUGIN_SUBMODULES_MAX 64    /* .submodules entries before {NULL} */
+#define LT_PLUGIN_SELF_MAX (1u << 30)  /* .self_size, bytes */
+
 /* "module", "accelerator", "strategy", "profiler", "data" */
 LT_API const char *lt_plugin_kind_name(lt_plugin_kind kind);
 /* The folder name of a kind under a plugin root: "models", "accelerators", ... */
 LT_API const char *lt_plugin_kind_dir(lt_plugin_kind kind);
 
-/* Open a plugin of `kind`. extra_roots (NULL-terminated, may be NULL) are folders laid
+/* Loading a plugin runs its code: its constructors and entry function run inside the
+ * calling process, with its rights, before any check. Load only files you trust as you
+ * would trust a program; lt_plugin_scan probes each file in a child process so that a
+ * broken one cannot take the caller down, but it still runs it.
+ *
+ * Open a plugin of `kind`. extra_roots (NULL-terminated, may be NULL) are folders laid
  * out as <root>/<kind dir>/[<name>/]<name>.so. On failure the message names the file,
  * what is wrong and how to fix it. */
 LT_API lt_status lt_plugin_open(lt_plugin_kind kind, const char *name_or_path,
@@ -52,7 +66,10 @@ typedef struct lt_plugin_info {
 typedef struct lt_device lt_device_t;
 LT_API lt_status lt_device_from_plugin(lt_plugin_t *p, int threads, lt_device_t **out);
 
-/* Call fn for every *.so under the search path and extra_roots. */
+/* Call fn for every *.so under the search path and extra_roots. Each file is loaded
+ * and checked in a child process (fork), so one whose constructor or entry crashes,
+ * exits or hangs (60 s) is reported as skipped with the reason while the scan goes on;
+ * call it before starting threads, as for any fork. */
 LT_API void lt_plugin_scan(const char *const *extra_roots,
                            void (*fn)(void *user, const lt_plugin_info *info), void *user);
 

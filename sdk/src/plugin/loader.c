@@ -257,8 +257,9 @@ static lt_status refuse_missing_entry(void *handle, const char *path, lt_plugin_
 static bool is_below(uint32_t a, uint32_t b) { return a < b; }
 
 /* Major, size and name of a descriptor; the name is read only once the size is known
- * to cover it. */
-static lt_status check_header(const lt__desc_header *h, const char *path, const kind_info *k) {
+ * to cover it, and then with a bound. */
+static lt_status check_header(lt__desc_reader *r, const lt__desc_header *h, const char *path,
+                              const kind_info *k) {
     if (h->abi_major != LT_ABI_MAJOR)
         return lt_set_error(LT_ERR_ABI,
                             "%s was built for lthost plugin ABI %u.%u but this lthost speaks "
@@ -281,9 +282,45 @@ static lt_status check_header(const lt__desc_header *h, const char *path, const 
                             "(pkg-config --cflags lt) with %s(...)",
                             path, k->desc, h->struct_size, LT_ABI_MAJOR,
                             older ? 0 : LT_ABI_MINOR, need, k->macro);
+    lt__desc_where w = {path, k->desc, k->macro};
+    if (h->name && lt__desc_check_name(r, &w, h->name) != LT_OK)
+        return lt_last_status();
     if (!h->name || !h->name[0])
         return lt_set_error(LT_ERR_PLUGIN, "%s: its %s has no name; set .name = \"...\" in %s(...)",
                             path, k->desc, k->macro);
+    return LT_OK;
+}
+
+/* What the entry returned, checked and copied: the header first (its struct_size says
+ * how much more there is), then the kind's own fields on the copy. Zero-extended, so
+ * fields newer than the plugin read as NULL/0. */
+static lt_status copy_descriptor(lt__desc_reader *r, const lt__desc_header *h, const char *path,
+                                 lt_plugin_kind kind, void **desc) {
+    const kind_info *k = &kinds[kind];
+    if (!lt__desc_readable(r, h, sizeof *h))
+        return lt_set_error(LT_ERR_PLUGIN,
+                            "%s: %s() returned %p, which is not readable memory; it must return "
+                            "a static %s, as %s(...) from <%s> does",
+                            path, k->entry, (const void *)h, k->desc, k->macro, k->header);
+    lt_status s = check_header(r, h, path, k);
+    if (s != LT_OK)
+        return s;
+    size_t n = h->struct_size < k->size ? h->struct_size : k->size;
+    if (!lt__desc_readable(r, h, n))
+        return lt_set_error(LT_ERR_PLUGIN,
+                            "%s: its %s declares %u bytes but not all of them can be read; the "
+                            "plugin is corrupt or mis-built: rebuild it with %s(...)",
+                            path, k->desc, h->struct_size, k->macro);
+    void *copy = calloc(1, k->size);
+    if (!copy)
+        return lt_set_error(LT_ERR_OOM, "%s: out of memory copying its %s", path, k->desc);
+    memcpy(copy, h, n);
+    lt__desc_where w = {path, k->desc, k->macro};
+    if ((s = lt__desc_check_fields(r, &w, kind, copy)) != LT_OK) {
+        free(copy);
+        return s;
+    }
+    *desc = copy;
     return LT_OK;
 }
 
@@ -299,16 +336,13 @@ lt_status lt__plugin_check(void *handle, const char *path, lt_plugin_kind kind, 
                             "%s: %s() returned NULL; it must return a static %s, as %s(...) "
                             "from <%s> does",
                             path, k->entry, k->desc, k->macro, k->header);
-    lt_status s = check_header(h, path, k);
-    if (s != LT_OK)
-        return s;
-    /* Zero-extended, so fields newer than the plugin read as NULL/0. */
-    void *copy = calloc(1, k->size);
-    if (!copy)
-        return lt_set_error(LT_ERR_OOM, "%s: out of memory copying its %s", path, k->desc);
-    memcpy(copy, h, h->struct_size < k->size ? h->struct_size : k->size);
-    *desc = copy;
-    return LT_OK;
+    lt__desc_reader r;
+    if (!lt__desc_reader_open(&r))
+        return lt_set_error(LT_ERR_IO, "%s: cannot check its %s: pipe: %s", path, k->desc,
+                            strerror(errno));
+    lt_status s = copy_descriptor(&r, h, path, kind, desc);
+    lt__desc_reader_close(&r);
+    return s;
 }
 
 /* ---- the public handle ----------------------------------------------------------------- */

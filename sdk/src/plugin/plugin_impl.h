@@ -43,4 +43,29 @@ bool lt__plugin_probe(void *handle, const char *path, lt_plugin_kind *kind);
  * open either way. */
 lt_status lt__plugin_check(void *handle, const char *path, lt_plugin_kind kind, void **desc);
 
+/* ---- bounds on a descriptor (desc_check.c) ---- */
+
+#define LT_STR2_(x) #x
+#define LT_STR_(x) LT_STR2_(x) /* a macro's value as a string literal */
+
+/* A pipe through which the kernel says whether plugin memory can be read. */
+typedef struct lt__desc_reader {
+    int fd[2];
+} lt__desc_reader;
+bool lt__desc_reader_open(lt__desc_reader *r);
+void lt__desc_reader_close(lt__desc_reader *r);
+/* Whether all n bytes at p can be read (false for NULL). */
+bool lt__desc_readable(lt__desc_reader *r, const void *p, size_t n);
+
+/* What refusals name: the file, the descriptor type, the export macro. */
+typedef struct lt__desc_where {
+    const char *path, *desc, *macro;
+} lt__desc_where;
+/* The descriptor's name, read with a bound (NULL and "" pass: the caller says "no name"). */
+lt_status lt__desc_check_name(lt__desc_reader *r, const lt__desc_where *w, const char *name);
+/* The kind's own strings and tables (self_size, hparams, submodules) of a copy of the
+ * descriptor of kinds[kind].size bytes; the first refusal is recorded and returned. */
+lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w,
+                                lt_plugin_kind kind, const void *desc);
+
 #endif

@@ -1,16 +1,27 @@
 /* lt_plugin_scan: every *.so in the places a bare name is looked up, with whether it
  * loads and, when not, the loader's own refusal — what `lthost plugins` prints. The
  * checks are loader.c's (through plugin_impl.h), so a scan never disagrees with an
- * actual open. */
+ * actual open. Each file is loaded in a child process: loading runs the plugin's code,
+ * and one broken file must not end the listing of the others. */
 #include <dirent.h>
-#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "plugin_impl.h"
+
+/* How long one file may take to load before the scan gives up on it. Generous: a CUDA
+ * accelerator initialises a driver, and under valgrind everything is slow. */
+#define PROBE_SECONDS 60
 
 typedef struct scan {
     void (*fn)(void *user, const lt_plugin_info *info);
@@ -47,29 +58,140 @@ static bool seen_before(scan *s, const char *path) {
     return false;
 }
 
+/* What a probe child sends back: fixed size, so a short read means it died first. */
+typedef struct probe_result {
+    int ok;
+    lt_plugin_kind kind;
+    uint32_t abi_major, abi_minor;
+    char name[LT_PLUGIN_NAME_MAX + 1];
+    char why[1024];
+} probe_result;
+
+/* In the child: load and check path as an actual open would, send the result, and
+ * leave without running anyone's atexit handlers or destructors. Signals a plugin may
+ * die of take their default action so the parent sees which one it was. */
+static _Noreturn void probe_child(int fd, const char *path) {
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        signal(fatal[i], SIG_DFL);
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) { /* a plugin's own prints must not interleave with the listing */
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+    }
+    probe_result res = {.kind = LT_PLUGIN_KIND_COUNT};
+    void *desc = NULL;
+    void *handle = lt__plugin_dlopen(path);
+    if (handle && lt__plugin_probe(handle, path, &res.kind) &&
+        lt__plugin_check(handle, path, res.kind, &desc) == LT_OK) {
+        const lt__desc_header *h = desc;
+        res.ok = 1;
+        snprintf(res.name, sizeof res.name, "%s", h->name);
+        res.abi_major = h->abi_major;
+        res.abi_minor = h->abi_minor;
+    } else {
+        snprintf(res.why, sizeof res.why, "%s", lt_last_error());
+    }
+    _exit(write(fd, &res, sizeof res) == (ssize_t)sizeof res ? 0 : 1);
+}
+
+typedef enum { PROBE_DONE, PROBE_ENDED, PROBE_TIMED_OUT } probe_outcome;
+
+/* Reads the child's result, waiting at most PROBE_SECONDS in all. ENDED: the pipe
+ * closed before all of it came (the child died or exited). */
+static probe_outcome read_result(int fd, probe_result *res) {
+    size_t got = 0;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (got < sizeof *res) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int left_ms = PROBE_SECONDS * 1000 - (int)waited_ms;
+        if (left_ms <= 0 || poll(&p, 1, left_ms) == 0)
+            return PROBE_TIMED_OUT;
+        ssize_t n = read(fd, (char *)res + got, sizeof *res - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return PROBE_ENDED; /* the child ended without a word */
+        got += (size_t)n;
+    }
+    return PROBE_DONE;
+}
+
+/* Why a child that sent nothing ended: killed by a signal, exited, or stuck. */
+static void explain_death(const char *path, int status, bool stuck, char *why, size_t n) {
+    const char *tail = "; fix or remove the file (loading a plugin runs its code: with fit it "
+                       "would do the same to lthost)";
+    if (stuck)
+        snprintf(why, n, "%s: loading it did not finish within %d s (a constructor or its entry "
+                         "function hangs)%s", path, PROBE_SECONDS, tail);
+    else if (WIFSIGNALED(status))
+        snprintf(why, n, "%s: loading it killed the process with signal %d (%s): its "
+                         "constructor or entry function crashed%s",
+                 path, WTERMSIG(status), strsignal(WTERMSIG(status)), tail);
+    else
+        snprintf(why, n, "%s: loading it ended the process with exit status %d before its "
+                         "entry could be checked: a constructor or its entry function calls "
+                         "exit()%s", path, WIFEXITED(status) ? WEXITSTATUS(status) : -1, tail);
+}
+
+/* Loads path in a child process, so that a plugin whose constructor or entry crashes,
+ * exits or hangs is one skipped line, not the end of the listing. */
+static void probe(const char *path, probe_result *res) {
+    int fds[2];
+    memset(res, 0, sizeof *res);
+    res->kind = LT_PLUGIN_KIND_COUNT;
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        snprintf(res->why, sizeof res->why, "%s: cannot probe it: pipe: %s", path, strerror(errno));
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(res->why, sizeof res->why, "%s: cannot probe it: fork: %s", path, strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        probe_child(fds[1], path);
+    }
+    close(fds[1]);
+    probe_outcome outcome = read_result(fds[0], res);
+    close(fds[0]);
+    bool stuck = outcome == PROBE_TIMED_OUT;
+    if (stuck)
+        kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (outcome != PROBE_DONE) {
+        memset(res, 0, sizeof *res);
+        res->kind = LT_PLUGIN_KIND_COUNT;
+        explain_death(path, status, stuck, res->why, sizeof res->why);
+    }
+    res->name[sizeof res->name - 1] = res->why[sizeof res->why - 1] = '\0';
+}
+
 static void report(scan *s, const char *path) {
     if (seen_before(s, path))
         return;
-    lt_plugin_info info = {.path = path, .kind = LT_PLUGIN_KIND_COUNT};
-    char why[1024];
-    void *desc = NULL;
-    void *handle = lt__plugin_dlopen(path);
-    if (handle && lt__plugin_probe(handle, path, &info.kind) &&
-        lt__plugin_check(handle, path, info.kind, &desc) == LT_OK) {
-        const lt__desc_header *h = desc;
-        info.ok = 1;
-        info.name = h->name;
-        info.abi_major = h->abi_major;
-        info.abi_minor = h->abi_minor;
+    probe_result res;
+    probe(path, &res);
+    lt_plugin_info info = {.path = path, .ok = res.ok == 1, .kind = res.kind};
+    if (info.ok && (unsigned)res.kind < LT_PLUGIN_KIND_COUNT) {
+        info.name = res.name;
+        info.abi_major = res.abi_major;
+        info.abi_minor = res.abi_minor;
     } else {
-        /* A copy: the callback may call liblt and replace the thread's message. */
-        snprintf(why, sizeof why, "%s", lt_last_error());
-        info.why = why;
+        info.ok = 0;
+        info.kind = LT_PLUGIN_KIND_COUNT;
+        info.why = res.why;
     }
     s->fn(s->user, &info);
-    free(desc);
-    if (handle)
-        dlclose(handle);
 }
 
 /* ---- walking the places ------------------------------------------------------------- */
