@@ -174,7 +174,7 @@ static lt_status check_end(idx_src *s) {
     uint8_t scratch[1 << 16];
     size_t extra = 0, k;
     do {
-        lt_status st = src_read(s, "bytes after the data", scratch, sizeof scratch, &k);
+        lt_status st = src_read(s, "end of the stream", scratch, sizeof scratch, &k);
         if (st != LT_OK) return st;
         extra += k;
     } while (k == sizeof scratch && extra < count_cap);
