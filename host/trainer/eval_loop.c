@@ -9,6 +9,23 @@
 
 static const char *const split_names[] = {"train", "val", "test", "predict"};
 
+/* A split with no samples, for a loop that is to run, is an error, the same one for every
+ * command that runs that loop (fit's test after training and `lthost test` alike): a loop
+ * over nothing would report metrics of nothing and exit 0. A limit of 0 batches asks for
+ * no loop, so it is not an error. */
+static bool check_not_empty(const session *s, lt_split split, const batch_limit *lim, int64_t length) {
+    static const char *const verbs[] = {"train on", "validate on", "test on", "predict on"};
+    static const char *const skips[] = {
+        "", "; or skip validation with --limit_val_batches 0",
+        "; or skip testing (in fit, with --test_after_fit false)", ""};
+    bool no_batches = lim->is_fraction ? lim->fraction == 0 : lim->count == 0;
+    if (length > 0 || no_batches) return true;
+    host_error("data plugin %s: the %s split has 0 samples, so there is nothing to %s; give it "
+               "data (check the --data.* flags, such as --data.root)%s", s->dm->name,
+               split_names[split], verbs[split], skips[split]);
+    return false;
+}
+
 static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool in_order,
                         split_loader *sl) {
     lt_loader_opts opts;
@@ -16,6 +33,7 @@ static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool
         host_error("%s", lt_last_error());
         return false;
     }
+    if (!check_not_empty(s, split, lim, sl->ds.length)) return false;
     if (in_order) opts.shuffle = false;
     /* DistributedSampler: each rank its own shard (predict writes one file: all of it) */
     bool shard = s->cfg->use_distributed_sampler && s->world > 1 && split != LT_SPLIT_PREDICT;

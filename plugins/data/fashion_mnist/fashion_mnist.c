@@ -106,7 +106,10 @@ static lt_status load_train(lt_ctx_t *ctx, fm_t *fm, const char *root) {
     lt_status s = load_pair(root, "train", &fm->train_images, &fm->train_labels);
     if (s != LT_OK) return s;
     int64_t n = fm->train_images.dims[0], val = lt_hparam_int(ctx, "val_size");
-    if (val < 0 || val >= n)
+    if (n == 0) /* before val_size, whose range would name the wrong fix */
+        s = lt_set_error(LT_ERR_FORMAT, "%s/train-images-idx3-ubyte.gz holds 0 images, so there is "
+                         "nothing to train or validate on %s", root, FM_FIX);
+    else if (val < 0 || val >= n)
         s = lt_set_error(LT_ERR_INVALID_ARG, "--data.val_size %lld must be in [0, %lld), the "
                          "number of training images", (long long)val, (long long)n);
     else if (!(fm->perm = malloc((size_t)n * sizeof *fm->perm)))
