@@ -109,6 +109,8 @@ int threads_per_process(const host_config *cfg);
 
 /* The built-in callback named name ("EarlyStopping", "LearningRateMonitor"), or NULL. */
 const lt_callback_desc *builtin_callback(const char *name, bool *monitoring);
+/* The built-in callbacks' names, NULL-terminated. */
+const char *const *builtin_callback_names(void);
 /* The built-in callback name closest to a misspelt one, or NULL. */
 const char *builtin_callback_suggest(const char *name);
 /* --callbacks NAME|PATH that is not a built-in: its plugin, or false after one error line

@@ -25,5 +25,8 @@ int plugins_command(const host_config *cfg) {
            LT_ABI_MAJOR, LT_ABI_MINOR);
     lt_plugin_scan(cfg->plugin_roots, print_plugin, &c);
     printf("%d plugins found, %d skipped\n", c.found, c.skipped);
+    printf("built into lthost:\n");
+    for (const char *const *name = builtin_callback_names(); *name; name++)
+        printf("  %-12s %-16s --callbacks %s\n", "callback", *name, *name);
     return 0;
 }

@@ -6,7 +6,9 @@
 
 extern const lt_callback_desc early_stopping_callback, lr_monitor_callback;
 
-static const char *const builtin_names[] = {"EarlyStopping", "LearningRateMonitor", "ModelCheckpoint"};
+static const char *const builtin_names[] = {"EarlyStopping", "LearningRateMonitor", "ModelCheckpoint", NULL};
+
+const char *const *builtin_callback_names(void) { return builtin_names; }
 
 const lt_callback_desc *builtin_callback(const char *name, bool *monitoring) {
     const char *dot = strrchr(name, '.');
@@ -29,7 +31,7 @@ const lt_callback_desc *builtin_callback(const char *name, bool *monitoring) {
 const char *builtin_callback_suggest(const char *name) {
     const char *dot = strrchr(name, '.');
     if (strchr(name, '/')) return NULL;
-    return lt_did_you_mean(dot ? dot + 1 : name, builtin_names, sizeof builtin_names / sizeof *builtin_names);
+    return lt_did_you_mean(dot ? dot + 1 : name, builtin_names, sizeof builtin_names / sizeof *builtin_names - 1);
 }
 
 bool open_callback_plugin(const host_config *cfg, const char *name, lt_plugin_t **out) {

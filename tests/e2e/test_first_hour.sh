@@ -71,3 +71,13 @@ expect_success fit --module mlp "${quick[@]}" --default_root_dir "$root"
 [ "$(ls "$root/lightning_logs")" = version_0 ] || fail "the first good run got $(ls "$root/lightning_logs")"
 grep -q "Logging to $root/lightning_logs/version_0" "$TMP/out" || { cat "$TMP/out"; fail "no Logging to line"; }
 echo "ok: failed start-ups leave no version folder"
+
+# --module mymodel.so: a file in the current folder, no ./ needed; a missing one is named
+# as given, never as mymodel.so.so.
+cp "$LT_TEST_MLP_PLUGIN" "$TMP/mymodel.so"
+expect_success --module mymodel.so "${quick[@]}" --logger false
+expect_error "\./other\.so: No such file" --module other.so "${quick[@]}"
+! grep -q "\.so\.so" "$TMP/out" || fail "the hint doubled the suffix"
+"$LTHOST" plugins >"$TMP/list"
+grep -q "callback *EarlyStopping *--callbacks EarlyStopping" "$TMP/list" || fail "lthost plugins: $(cat "$TMP/list")"
+echo "ok: --module FILE.so in the current folder; lthost plugins lists the built-in callbacks"

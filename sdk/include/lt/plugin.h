@@ -1,7 +1,7 @@
 /* lt/plugin.h — finding, loading and checking plugins (used by lthost and by programs
  * that embed liblt). A bare name is looked up in $LT_PLUGIN_PATH, then in the
  * installed plugin directory next to liblt, then in the roots the caller adds; a
- * value containing '/' is a file path. */
+ * value containing '/', ending in .so or naming a file in the current folder is a path. */
 #ifndef LT_PLUGIN_H
 #define LT_PLUGIN_H
 

@@ -391,6 +391,13 @@ lt_status lt_plugin_open(lt_plugin_kind kind, const char *name_or_path,
     if (strchr(name_or_path, '/'))
         return open_file(kind, name_or_path, out);
     char path[PATH_MAX];
+    size_t n = strlen(name_or_path);
+    if ((n > 3 && !strcmp(name_or_path + n - 3, ".so")) || lt__is_file(name_or_path)) {
+        /* "mymodel.so": a file here (dlopen would search the library path for it) */
+        if (!lt__path_join(path, sizeof path, "./%s", name_or_path))
+            return lt_set_error(LT_ERR_PLUGIN, "plugin path %.200s... is too long", name_or_path);
+        return open_file(kind, path, out);
+    }
     lt_status s = find_plugin(&kinds[kind], name_or_path, extra_roots, path);
     return s != LT_OK ? s : open_file(kind, path, out);
 }
