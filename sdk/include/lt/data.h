@@ -103,7 +103,9 @@ typedef struct lt_idx {
     int64_t count;               /* prod(dims) */
 } lt_idx_t;
 
-/* Read a whole IDX file; a truncated or malformed file is an error naming the path. */
+/* Read a whole IDX file (plain or one gzip member); a truncated or malformed file, bytes
+ * past the size its header declares, a second gzip member, junk after the stream or a
+ * path that is not a regular file (a FIFO, a device) is an error naming the path. */
 LT_API lt_status lt_idx_read(const char *path, lt_idx_t *out);
 LT_API void lt_idx_free(lt_idx_t *idx);
 
