@@ -1,116 +1,11 @@
 /* Command-line flags: Lightning's Trainer names, --model.X / --data.X for the
  * hyper-parameters the plugins declare (checked once the plugins are loaded), callbacks,
  * and --config files whose entries are applied where the flag stands (later flags win). */
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config.h"
-#include "host.h"
-
-typedef enum {
-    F_STR, F_INT, F_OPT_INT, F_SEED, F_BOOL, F_LIMIT, F_BATCHES_OR_BOOL, F_DOUBLE, F_CHOICE,
-} flag_type;
-
-typedef struct flag {
-    const char *name;
-    flag_type type;
-    size_t offset;       /* into host_config */
-    int64_t min;         /* F_INT: smallest allowed value */
-    const char *choices; /* F_CHOICE: "norm|value" */
-    const char *help;
-} flag;
-
-#define FLAG(n, t, field, min, h) {n, t, offsetof(host_config, field), min, NULL, h}
-#define CHOICE(n, field, ch, h) {n, F_CHOICE, offsetof(host_config, field), 0, ch, h}
-
-static const flag flags[] = {
-    FLAG("module", F_STR, module, 0, "model plugin: a name (mlp) or a path to a .so"),
-    FLAG("data", F_STR, data, 0, "data plugin (default fashion_mnist)"),
-    FLAG("accelerator", F_STR, accel, 0,
-         "auto (default: cuda when its plugin is installed and a GPU is visible, else cpu), "
-         "cpu, cuda (gpu) or an accelerator .so"),
-    FLAG("accel", F_STR, accel, 0, "same as --accelerator"),
-    FLAG("strategy", F_STR, strategy, 0,
-         "auto (ddp when devices x num_nodes > 1, else single), single, ddp (or Lightning's "
-         "ddp_spawn, ddp_fork, ..._find_unused_parameters_true names) or a .so"),
-    FLAG("strategy.bucket_cap_mb", F_DOUBLE, bucket_cap_mb, 0,
-         "ddp: gradients are averaged in buckets of this many MB (default 25)"),
-    FLAG("strategy.timeout", F_DOUBLE, strategy_timeout, 0,
-         "ddp: seconds a collective may wait for the other ranks before the job ends (default "
-         "1800, Lightning's; 0: forever)"),
-    FLAG("devices", F_INT, devices, 1, "devices per node (default 1; auto: 1 on the cpu accelerator)"),
-    FLAG("num_nodes", F_INT, num_nodes, 1, "number of nodes (default 1)"),
-    FLAG("threads", F_INT, threads, 1,
-         "CPU threads for kernels (default: all cores, shared out among --devices processes)"),
-    FLAG("max_epochs", F_OPT_INT, max_epochs, -1, "stop after this many epochs (default 1000, -1: no limit)"),
-    FLAG("min_epochs", F_OPT_INT, min_epochs, -1, "train at least this many epochs, even if stopped early"),
-    FLAG("max_steps", F_OPT_INT, max_steps, -1, "stop after this many optimizer steps (-1: no limit)"),
-    FLAG("seed_everything", F_SEED, seed, 0, "seed for initialisation and shuffling"),
-    FLAG("limit_train_batches", F_LIMIT, limit_train, 0, "int: batches per epoch; float: fraction"),
-    FLAG("limit_val_batches", F_LIMIT, limit_val, 0, "int or fraction of validation batches"),
-    FLAG("limit_test_batches", F_LIMIT, limit_test, 0, "int or fraction of test batches"),
-    FLAG("limit_predict_batches", F_LIMIT, limit_predict, 0, "int or fraction of predict batches"),
-    FLAG("overfit_batches", F_LIMIT, overfit_batches, 0,
-         "int or fraction: train and validate on these same training batches, unshuffled"),
-    FLAG("val_check_interval", F_LIMIT, val_check_interval, 0,
-         "float: validate this often within an epoch; int: every N training batches"),
-    FLAG("check_val_every_n_epoch", F_OPT_INT, check_val_every_n_epoch, 0,
-         "validate every N epochs (default 1; null: only by val_check_interval)"),
-    FLAG("num_sanity_val_steps", F_OPT_INT, num_sanity_val_steps, -1,
-         "validation batches run before training (default 2, -1: all)"),
-    FLAG("accumulate_grad_batches", F_INT, accumulate_grad_batches, 1,
-         "step the optimizers every N batches, gradients summed (default 1)"),
-    FLAG("gradient_clip_val", F_DOUBLE, gradient_clip_val, 0, "clip gradients at this value (0: off)"),
-    CHOICE("gradient_clip_algorithm", gradient_clip_algorithm, "norm|value",
-           "norm (total 2-norm, default) or value (each element)"),
-    FLAG("deterministic", F_BOOL, deterministic, 0, "reproducible kernels (the CPU ones always are)"),
-    FLAG("default_root_dir", F_STR, default_root_dir, 0, "where lightning_logs/ goes (default .)"),
-    FLAG("enable_progress_bar", F_BOOL, enable_progress_bar, 0, "progress bar on a terminal (default true)"),
-    FLAG("enable_model_summary", F_BOOL, enable_model_summary, 0, "print the layer table at fit start"),
-    FLAG("log_every_n_steps", F_INT, log_every_n_steps, 1, "write step metrics every N steps (default 50)"),
-    FLAG("precision", F_STR, precision, 0, "32-true (default; 32 is the same)"),
-    FLAG("logger", F_STR, logger, 0, "true (csv + tensorboard), false, csv, tensorboard"),
-    FLAG("predict.output", F_STR, predict_output, 0,
-         "predictions file: .npy (default predictions.npy) or .csv"),
-    FLAG("test_after_fit", F_BOOL, test_after_fit, 0, "run the test loop when fit ends (default true)"),
-    FLAG("use_distributed_sampler", F_BOOL, use_distributed_sampler, 0,
-         "ddp: each rank reads its own shard of each split (default true; false: the data "
-         "module's whole split on every rank, for data modules that shard themselves)"),
-    FLAG("fast_dev_run", F_BATCHES_OR_BOOL, fast_dev_run, 0,
-         "true or N: N batches (true: 1) of train, val and test, one epoch, no logs"),
-    FLAG("enable_checkpointing", F_BOOL, enable_checkpointing, 0,
-         "save checkpoints with a default ModelCheckpoint (default true)"),
-    FLAG("ckpt_path", F_STR, ckpt_path, 0,
-         "PATH, last or best: fit resumes from it; validate/test/predict load its weights"),
-    FLAG("init_weights", F_STR, init_weights, 0,
-         "safetensors state dict (e.g. torch's save_file): initial weights for any command"),
-    FLAG("submodule", F_STR, submodule, 0, "predict: run only this submodule (e.g. encoder)"),
-    FLAG("strict", F_BOOL, strict, 0,
-         "loading weights: every parameter present and no extra key (default true)"),
-    FLAG("profiler", F_STR, profiler, 0,
-         "simple, advanced, trace or a profiler .so: time every hook and loop stage"),
-    FLAG("profiler.dirpath", F_STR, profiler_dirpath, 0,
-         "folder for the profiler's files (default: the log dir)"),
-    FLAG("profiler.filename", F_STR, profiler_filename, 0,
-         "write the report to <dirpath>/<stage>-<filename>.txt instead of stdout"),
-};
-#define NFLAGS (sizeof flags / sizeof flags[0])
-
-void config_defaults(host_config *cfg, const char *command) {
-    *cfg = (host_config){
-        .command = command, .data = "fashion_mnist", .accel = "auto", .strategy = "auto",
-        .bucket_cap_mb = 25, .strategy_timeout = 1800,
-        .devices = 1, .num_nodes = 1, .max_epochs = -1, .min_epochs = -1, .max_steps = -1,
-        .limit_train = {true, 1.0, 0}, .limit_val = {true, 1.0, 0}, .limit_test = {true, 1.0, 0},
-        .limit_predict = {true, 1.0, 0}, .val_check_interval = {true, 1.0, 0},
-        .check_val_every_n_epoch = 1, .num_sanity_val_steps = 2, .accumulate_grad_batches = 1,
-        .gradient_clip_algorithm = "norm", .default_root_dir = ".", .enable_progress_bar = true,
-        .enable_model_summary = true, .log_every_n_steps = 50, .precision = "32-true",
-        .logger = "true", .test_after_fit = true, .use_distributed_sampler = true, .enable_checkpointing = true, .strict = true};
-}
+#include "flags.h"
 
 /* Where a value came from, for messages: "" on the command line, "cfg.yaml:7: " from a file. */
 typedef struct parse_state {
@@ -118,121 +13,6 @@ typedef struct parse_state {
     const char *where;
     const char *module_hint, *data_hint; /* --module / --data anywhere on the line */
 } parse_state;
-
-static bool parse_int(const char *s, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno) return false;
-    *out = v;
-    return true;
-}
-
-static bool is_null(const char *s) { return !strcmp(s, "null") || !strcmp(s, "None"); }
-
-static bool parse_limit(const char *s, batch_limit *out) {
-    int64_t n;
-    if (parse_int(s, &n) && n >= 0) {
-        *out = (batch_limit){.is_fraction = false, .count = n};
-        return true;
-    }
-    char *end;
-    double f = strtod(s, &end);
-    if (!*s || *end || !(f >= 0.0 && f <= 1.0)) return false;
-    *out = (batch_limit){.is_fraction = true, .fraction = f};
-    return true;
-}
-
-static bool bad_value(const parse_state *ps, const flag *f, const char *what, const char *value) {
-    host_error("%s--%s expects %s, got '%s'", ps->where, f->name, what, value);
-    return false;
-}
-
-static bool choice_ok(const char *choices, const char *value) {
-    size_t n = strlen(value);
-    for (const char *c = choices; *c;) {
-        const char *bar = strchr(c, '|');
-        size_t len = bar ? (size_t)(bar - c) : strlen(c);
-        if (len == n && !strncmp(c, value, n)) return true;
-        c += len + (bar != NULL);
-    }
-    return false;
-}
-
-/* The F_INT fields that are plain ints; the other counts are int64_t. */
-static bool is_int_field(const flag *f) {
-    return f->offset == offsetof(host_config, devices) || f->offset == offsetof(host_config, num_nodes) ||
-           f->offset == offsetof(host_config, threads);
-}
-
-static bool set_flag(const parse_state *ps, const flag *f, const char *value) {
-    void *field = (char *)ps->cfg + f->offset;
-    int64_t n;
-    char *end;
-    switch (f->type) {
-    case F_STR:
-        *(const char **)field = value;
-        return true;
-    case F_CHOICE:
-        if (!choice_ok(f->choices, value)) return bad_value(ps, f, f->choices, value);
-        *(const char **)field = value;
-        return true;
-    case F_INT:
-        if (f->offset == offsetof(host_config, devices) && !strcmp(value, "auto")) {
-            ps->cfg->devices = 0; /* resolved by finish, once --accel is known */
-            return true;
-        }
-        if (f->offset == offsetof(host_config, devices) && strpbrk(value, "[,")) {
-            host_error("%s--devices %s: lthost takes a count, not a list of device indices; "
-                       "pick the devices with CUDA_VISIBLE_DEVICES (e.g. CUDA_VISIBLE_DEVICES=1,3,5 "
-                       "with --devices 3)", ps->where, value);
-            return false;
-        }
-        if (!parse_int(value, &n) || n < f->min) {
-            host_error("%s--%s expects an integer >= %lld, got '%s'", ps->where, f->name,
-                       (long long)f->min, value);
-            return false;
-        }
-        if (is_int_field(f))
-            *(int *)field = (int)n;
-        else
-            *(int64_t *)field = n;
-        return true;
-    case F_OPT_INT: /* null (Lightning's None) is -1, or 0 for check_val_every_n_epoch */
-        if (is_null(value)) n = f->min;
-        else if (!parse_int(value, &n) || n < f->min)
-            return bad_value(ps, f, f->min < 0 ? "an integer >= -1 or null" : "an integer >= 1 or null", value);
-        if (f->min == 0 && n == 0 && !is_null(value)) return bad_value(ps, f, "an integer >= 1 or null", value);
-        *(int64_t *)field = n;
-        return true;
-    case F_DOUBLE: {
-        double d = strtod(value, &end);
-        if (!*value || *end || !isfinite(d) || d < 0) return bad_value(ps, f, "a number >= 0", value);
-        *(double *)field = d;
-        return true;
-    }
-    case F_SEED:
-        if (!parse_int(value, &n) || n < 0) return bad_value(ps, f, "a non-negative integer", value);
-        ps->cfg->seed = (uint64_t)n;
-        ps->cfg->seed_given = true;
-        return true;
-    case F_BOOL:
-        if (strcmp(value, "true") && strcmp(value, "false")) return bad_value(ps, f, "true or false", value);
-        *(bool *)field = value[0] == 't';
-        return true;
-    case F_BATCHES_OR_BOOL:
-        if (!strcmp(value, "true") || !strcmp(value, "false")) n = value[0] == 't';
-        else if (!parse_int(value, &n) || n < 0)
-            return bad_value(ps, f, "true, false or a number of batches >= 0", value);
-        *(int64_t *)field = n;
-        return true;
-    case F_LIMIT:
-        if (!parse_limit(value, field))
-            return bad_value(ps, f, "a batch count (int >= 0) or a fraction in [0.0, 1.0]", value);
-        return true;
-    }
-    return false;
-}
 
 static bool add_override(const parse_state *ps, hparam_override *list, int *n, const char *name,
                          const char *value, const char *prefix) {
@@ -265,12 +45,6 @@ static bool add_callback(const parse_state *ps, const char *name, const char *va
     }
     callback_spec *cb = &c->callbacks[c->n_callbacks - 1];
     return add_override(ps, cb->hp, &cb->n_hp, name, value, "callbacks.");
-}
-
-static const flag *find_flag(const char *name) {
-    for (size_t i = 0; i < NFLAGS; i++)
-        if (strcmp(flags[i].name, name) == 0) return &flags[i];
-    return NULL;
 }
 
 /* Trainer arguments that Lightning 2.0 removed, and what replaced them. */
@@ -324,11 +98,7 @@ static bool unknown_flag(const parse_state *ps, const char *name) {
             return false;
         }
     if (plugin_hparam_hint(ps, bare)) return false;
-    const char *names[NFLAGS + 4];
-    for (size_t i = 0; i < NFLAGS; i++) names[i] = flags[i].name;
-    names[NFLAGS] = "config", names[NFLAGS + 1] = "callbacks", names[NFLAGS + 2] = "print_config";
-    names[NFLAGS + 3] = "ckpt_path";
-    const char *best = lt_did_you_mean(bare, names, (int)(NFLAGS + 4));
+    const char *best = flag_suggest(bare);
     if (best)
         host_error("%sunknown flag --%s; did you mean --%s? (see lthost %s --help)", ps->where, name,
                    best, ps->cfg->command);
@@ -352,8 +122,8 @@ static bool apply(parse_state *ps, const char *name, const char *value, cfg_entr
     if (!strncmp(name, "trainer.", 8)) name += 8;
     if (!strcmp(name, "callbacks")) return add_callback(ps, "", value);
     if (!strncmp(name, "callbacks.", 10)) return add_callback(ps, name + 10, value);
-    const flag *f = find_flag(name);
-    return f ? set_flag(ps, f, value) : unknown_flag(ps, name);
+    const flag *f = flag_find(name);
+    return f ? flag_set(ps->cfg, ps->where, f, value) : unknown_flag(ps, name);
 }
 
 /* A config file's entries, applied in file order; their strings live in `store`. */
@@ -535,7 +305,11 @@ static void print_plugin_hparams(const host_config *cfg, lt_plugin_kind kind, co
 void cli_print_help(const host_config *cfg) {
     printf("usage: lthost %s --module NAME|PATH [--config cfg.yaml] [flags]\n\ntrainer flags:\n",
            cfg->command);
-    for (size_t i = 0; i < NFLAGS; i++) printf("  --%-22s %s\n", flags[i].name, flags[i].help);
+    size_t n;
+    const flag *table = flags_table(&n);
+    for (const flag *f = table; f < table + n; f++)
+        printf("  --%-22s %s%s%s%s\n", f->name, f->help, f->def ? " (default " : "", f->def ? f->def : "",
+               f->def ? ")" : "");
     printf("  --%-22s %s\n", "config FILE", "a LightningCLI-style YAML file; later flags override it");
     printf("  --%-22s %s\n", "print_config[=FLAGS]", "print the resolved configuration as YAML and "
            "exit; FLAGS: skip_null, skip_default (comma-separated)");
@@ -549,55 +323,6 @@ void cli_print_help(const host_config *cfg) {
 }
 
 /* ---- --print_config ------------------------------------------------------------------ */
-
-static cfg_node *limit_node(const batch_limit *l) {
-    char buf[64];
-    if (!l->is_fraction) {
-        snprintf(buf, sizeof buf, "%lld", (long long)l->count);
-        return cfg_scalar(buf, CFG_INT);
-    }
-    snprintf(buf, sizeof buf, "%.17g", l->fraction);
-    if (!strpbrk(buf, ".e")) strcat(buf, ".0");
-    return cfg_scalar(buf, CFG_FLOAT);
-}
-
-static cfg_node *int_node(int64_t v) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%lld", (long long)v);
-    return cfg_scalar(buf, CFG_INT);
-}
-
-static cfg_node *flag_node(const host_config *c, const flag *f) {
-    const void *field = (const char *)c + f->offset;
-    char buf[64];
-    switch (f->type) {
-    case F_STR:
-    case F_CHOICE: {
-        const char *v = *(const char *const *)field;
-        return v ? cfg_scalar(v, CFG_STR) : cfg_scalar("null", CFG_NULL);
-    }
-    case F_INT:
-        if (f->offset == offsetof(host_config, threads) && *(const int *)field == 0)
-            return cfg_scalar("null", CFG_NULL); /* unset: all cores */
-        return int_node(is_int_field(f) ? *(const int *)field : *(const int64_t *)field);
-    case F_OPT_INT: {
-        int64_t v = *(const int64_t *)field;
-        return v == f->min ? cfg_scalar("null", CFG_NULL) : int_node(v);
-    }
-    case F_DOUBLE:
-        snprintf(buf, sizeof buf, "%.17g", *(const double *)field);
-        if (!strpbrk(buf, ".e")) strcat(buf, ".0");
-        return cfg_scalar(buf, CFG_FLOAT);
-    case F_SEED: return c->seed_given ? int_node((int64_t)c->seed) : cfg_scalar("null", CFG_NULL);
-    case F_BOOL: return cfg_scalar(*(const bool *)field ? "true" : "false", CFG_BOOL);
-    case F_BATCHES_OR_BOOL: {
-        int64_t v = *(const int64_t *)field;
-        return v <= 1 ? cfg_scalar(v ? "true" : "false", CFG_BOOL) : int_node(v);
-    }
-    case F_LIMIT: return limit_node(field);
-    }
-    return NULL;
-}
 
 static bool hparam_is_default(lt_ctx_t *ctx, const lt_hparam_desc *d) {
     switch (d->type) {
@@ -652,9 +377,11 @@ bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t
                            lt_ctx_t *const *callback_ctx) {
     cfg_node *root = cfg_map(), *trainer = cfg_map(), *cbs = cfg_seq();
     bool skip = cfg->print_skip_default;
-    add_flag(root, cfg, find_flag("seed_everything"));
-    for (size_t i = 0; i < NFLAGS; i++)
-        if (is_trainer_flag(&flags[i])) add_flag(trainer, cfg, &flags[i]);
+    size_t n;
+    const flag *table = flags_table(&n);
+    add_flag(root, cfg, flag_find("seed_everything"));
+    for (const flag *f = table; f < table + n; f++)
+        if (is_trainer_flag(f)) add_flag(trainer, cfg, f);
     for (int i = 0; i < cfg->n_callbacks; i++)
         cfg_seq_add(cbs, plugin_node(cfg->callbacks[i].name, callback_ctx[i], skip));
     cfg_map_add(trainer, "callbacks", cbs);

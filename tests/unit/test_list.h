@@ -12,6 +12,7 @@
     X(parity) \
     X(plugin) \
     X(config) \
+    X(flags) \
     X(loggers) \
     X(checkpoint) \
     X(prof) \

@@ -1,0 +1,140 @@
+/* The Trainer flag table (host/flags.c): every default parses, every flag writes its own
+ * field and nothing else, whatever its width, and values print back as they were given. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "../../host/flags.h"
+#include "test_util.h"
+
+/* host_error of the real host lives in main.c; here it keeps the last line. */
+static char last_error[1024];
+
+void host_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+}
+
+/* A value each type accepts that differs from any default. */
+static const char *sample(const flag *f) {
+    switch (f->type) {
+    case F_STR: return "sample";
+    case F_CHOICE: return strchr(f->choices, '|') + 1;
+    case F_INT: return f->min == 1 ? "3" : "7";
+    case F_OPT_INT: return "5";
+    case F_DEVICES: return "3";
+    case F_SEED: return "9";
+    case F_BOOL: return f->def && !strcmp(f->def, "false") ? "true" : "false";
+    case F_LIMIT: return "0.25";
+    case F_BATCHES_OR_BOOL: return "3";
+    case F_DOUBLE: return "2.5";
+    }
+    return NULL;
+}
+
+static size_t expected_size(const flag *f) {
+    switch (f->type) {
+    case F_STR:
+    case F_CHOICE: return sizeof(const char *);
+    case F_BOOL: return sizeof(bool);
+    case F_LIMIT: return sizeof(batch_limit);
+    case F_DOUBLE: return sizeof(double);
+    case F_SEED: return sizeof(uint64_t);
+    default: return f->size == sizeof(int) ? sizeof(int) : sizeof(int64_t);
+    }
+}
+
+START_TEST(defaults_are_lightnings) {
+    host_config c;
+    config_defaults(&c, "fit");
+    ck_assert_str_eq(c.accel, "auto");
+    ck_assert_str_eq(c.strategy, "auto");
+    ck_assert_str_eq(c.data, "fashion_mnist");
+    ck_assert_int_eq(c.devices, 1);
+    ck_assert_int_eq(c.threads, 0);
+    ck_assert_int_eq(c.max_epochs, -1);
+    ck_assert_int_eq(c.num_sanity_val_steps, 2);
+    ck_assert_int_eq(c.check_val_every_n_epoch, 1);
+    ck_assert_int_eq(c.log_every_n_steps, 50);
+    ck_assert(c.limit_val.is_fraction && c.limit_val.fraction == 1.0);
+    ck_assert(!c.overfit_batches.is_fraction && c.overfit_batches.count == 0);
+    ck_assert(c.enable_progress_bar && c.strict && !c.seed_given && !c.module);
+    ck_assert_double_eq(c.strategy_timeout, 1800);
+}
+END_TEST
+
+/* The bug the table replaced: an int flag written as int64_t spilled into its neighbour. */
+START_TEST(each_flag_writes_only_its_field) {
+    size_t n;
+    const flag *table = flags_table(&n);
+    for (const flag *f = table; f < table + n; f++) {
+        ck_assert_msg(f->size == expected_size(f), "--%s: field of %zu bytes for its type", f->name, f->size);
+        host_config before, after;
+        memset(&before, 0x5a, sizeof before);
+        memcpy(&after, &before, sizeof after);
+        ck_assert_msg(flag_set(&after, "", f, sample(f)), "--%s %s: %s", f->name, sample(f), last_error);
+        const unsigned char *a = (const void *)&before, *b = (const void *)&after;
+        for (size_t i = 0; i < sizeof before; i++) {
+            bool own = i >= f->offset && i < f->offset + f->size;
+            bool seed_given = f->type == F_SEED && i == offsetof(host_config, seed_given);
+            ck_assert_msg(own || seed_given || a[i] == b[i], "--%s changed byte %zu outside its field", f->name, i);
+        }
+    }
+}
+END_TEST
+
+START_TEST(values_print_back_as_given) {
+    size_t n;
+    const flag *table = flags_table(&n);
+    for (const flag *f = table; f < table + n; f++) {
+        host_config c;
+        config_defaults(&c, "fit");
+        ck_assert(flag_set(&c, "", f, sample(f)));
+        cfg_node *once = flag_node(&c, f);
+        host_config again;
+        config_defaults(&again, "fit");
+        ck_assert(flag_set(&again, "", f, sample(f)));
+        cfg_node *twice = flag_node(&again, f), *def = NULL;
+        ck_assert_msg(cfg_scalar_equal(once, twice), "--%s", f->name);
+        if (f->def) {
+            config_defaults(&again, "fit");
+            def = flag_node(&again, f);
+            ck_assert_msg(!cfg_scalar_equal(once, def), "--%s %s prints as its default", f->name, sample(f));
+        }
+        cfg_node_free(once);
+        cfg_node_free(twice);
+        cfg_node_free(def);
+    }
+}
+END_TEST
+
+START_TEST(out_of_range_values_are_refused) {
+    host_config c;
+    config_defaults(&c, "fit");
+    ck_assert(!flag_set(&c, "", flag_find("devices"), "5000000000"));
+    ck_assert_ptr_nonnull(strstr(last_error, "--devices expects an integer >= 1, got '5000000000'"));
+    ck_assert_int_eq(c.devices, 1);
+    ck_assert(!flag_set(&c, "cfg.yaml:3: ", flag_find("threads"), "0"));
+    ck_assert_ptr_nonnull(strstr(last_error, "cfg.yaml:3: --threads expects an integer >= 1 or null"));
+    ck_assert(!flag_set(&c, "", flag_find("max_epochs"), "-2"));
+    ck_assert(!flag_set(&c, "", flag_find("gradient_clip_algorithm"), "l1"));
+    ck_assert(!flag_set(&c, "", flag_find("limit_val_batches"), "1.5"));
+    ck_assert(!flag_set(&c, "", flag_find("strategy.timeout"), "inf"));
+    ck_assert(flag_set(&c, "", flag_find("devices"), "auto") && c.devices == 0);
+    ck_assert(flag_set(&c, "", flag_find("threads"), "null") && c.threads == 0);
+    ck_assert_str_eq(flag_suggest("max_epoch"), "max_epochs");
+    ck_assert_str_eq(flag_suggest("print_confg"), "print_config");
+}
+END_TEST
+
+Suite *suite_flags(void) {
+    Suite *s = suite_create("flags");
+    TCase *tc = tcase_create("flags");
+    tcase_add_test(tc, defaults_are_lightnings);
+    tcase_add_test(tc, each_flag_writes_only_its_field);
+    tcase_add_test(tc, values_print_back_as_given);
+    tcase_add_test(tc, out_of_range_values_are_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
