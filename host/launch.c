@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <lt/strategy.h>
+
 #include "host.h"
 
 /* The launcher's one piece of state for its signal handler: the mpirun it waits for. */
@@ -44,20 +46,6 @@ static int run_and_wait(char **args) {
     return forwarded && rc != 0 ? 128 + forwarded : rc == 127 ? 1 : rc;
 }
 
-static bool under_launcher(void) {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK",
-                                       "SLURM_PROCID", "LTHOST_LAUNCHED"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
-        if (getenv(vars[i])) return true;
-    return false;
-}
-
-static bool is_ddp(const char *strategy) {
-    const char *base = strrchr(strategy, '/');
-    base = base ? base + 1 : strategy;
-    return !strcmp(base, "ddp") || !strcmp(base, "ddp.so");
-}
-
 int threads_per_process(const host_config *cfg) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cfg->threads || cfg->devices < 2) return cfg->threads;
@@ -88,8 +76,19 @@ bool plugins_preflight(const host_config *cfg) {
     return true;
 }
 
+/* The strategy says whether it needs a launcher and whether one started this process;
+ * LTHOST_LAUNCHED (set for the ranks lthost starts) keeps a rank from launching again. */
 bool needs_launcher(const host_config *cfg) {
-    return is_ddp(cfg->strategy) && cfg->devices * cfg->num_nodes > 1 && !under_launcher();
+    lt_plugin_t *p = NULL;
+    if (cfg->devices * cfg->num_nodes < 2 || getenv("LTHOST_LAUNCHED") ||
+        lt_plugin_open(LT_PLUGIN_STRATEGY, cfg->strategy, cfg->plugin_roots, &p) != LT_OK) {
+        lt_clear_error(); /* a strategy that does not open is reported by the run itself */
+        return false;
+    }
+    const lt_strategy_desc *d = lt_plugin_desc(p);
+    bool needs = d->launcher == LT_LAUNCH_MPIRUN && !(d->launched && d->launched());
+    lt_plugin_close(p);
+    return needs;
 }
 
 int launch_ranks(const host_config *cfg, int argc, char **argv) {

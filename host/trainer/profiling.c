@@ -10,12 +10,6 @@
 
 #include "trainer.h"
 
-/* Lightning's class name of each shipped strategy, for "[Strategy]X.training_step". */
-static const char *strategy_class(const char *name) {
-    if (!strcmp(name, "single")) return "SingleDeviceStrategy";
-    if (!strcmp(name, "ddp")) return "DDPStrategy";
-    return name;
-}
 
 /* A run-long copy of the formatted name; the same text always gives the same pointer. */
 const char *prof_intern(session *s, const char *fmt, ...) {
@@ -44,7 +38,8 @@ const char *prof_module_action(session *s, const char *hook) {
 }
 
 const char *prof_strategy_action(session *s, const char *what) {
-    return prof_intern(s, "[Strategy]%s.%s", strategy_class(s->strat->name), what);
+    const char *cls = s->strat->class_name ? s->strat->class_name : s->strat->name;
+    return prof_intern(s, "[Strategy]%s.%s", cls, what);
 }
 
 #define HOOK_NAME_(type, name) #name,

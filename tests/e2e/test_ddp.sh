@@ -70,6 +70,11 @@ echo "ok: gradients in device memory: device collectives and host copies give th
 expect_success fit "${common[@]}" --max_epochs 1 --strategy ddp --devices 2 --data.batch_size 32 --default_root_dir "$TMP/l"
 grep -q "^Launching 2 processes: mpirun -np 2" "$TMP/out" && [ "$(grep -c '^Epoch 1/1' "$TMP/out")" -eq 1 ] ||
     { cat "$TMP/out"; fail "--strategy ddp --devices 2 did not launch 2 ranks"; }
+# The strategy's descriptor, not its file name, says it needs mpirun.
+cp "$BUILD_DIR/plugins/strategies/ddp/ddp.so" "$TMP/mystrategy.so"
+expect_success fit "${common[@]}" --max_epochs 1 --strategy "$TMP/mystrategy.so" --devices 2 --data.batch_size 32 \
+    --default_root_dir "$TMP/m"
+grep -q "^Launching 2 processes" "$TMP/out" || { cat "$TMP/out"; fail "a ddp strategy under another name did not launch"; }
 expect_success fit "${common[@]}" --max_epochs 1 --devices 2 --data.batch_size 32 --default_root_dir "$TMP/a"
 grep -q "ddp strategy" "$TMP/out" || { cat "$TMP/out"; fail "--devices 2 did not pick ddp"; }
 # Lightning's registry names for DDP variants are ddp here; --devices auto is 1 on cpu.

@@ -34,13 +34,14 @@ lt_status ddp_mpi_error(const ddp_state *s, int err, const char *call) {
                         s ? s->rank : -1, s ? s->size : -1, len ? text : "unknown MPI error");
 }
 
-/* Launched by mpirun, srun or another PMI launcher (which mpirun's children see). */
-static bool under_launcher(void) {
+/* Launched by mpirun, srun or another PMI launcher (which mpirun's children see). The
+ * host asks this too (the descriptor's .launched) before it starts mpirun itself. */
+static int ddp_launched(void) {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK",
                                        "SLURM_NTASKS", "SLURM_PROCID"};
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
-        if (getenv(vars[i])) return true;
-    return false;
+        if (getenv(vars[i])) return 1;
+    return 0;
 }
 
 // ----------------------------------------------------------------------------
@@ -111,7 +112,7 @@ static lt_status ddp_init(const lt_strategy_opts *opts, void **state) {
         return lt_set_error(LT_ERR_INVALID_ARG, "ddp: --devices %d --num_nodes %d: both must "
                             "be at least 1", opts->devices, opts->num_nodes);
     long want = (long)opts->devices * opts->num_nodes;
-    if (want > 1 && !under_launcher())
+    if (want > 1 && !ddp_launched())
         return lt_set_error(LT_ERR_STATE, "ddp: --devices %d --num_nodes %d needs %ld processes, "
                             "but this one was not started by mpirun or srun; run it as "
                             "`mpirun -np %ld lthost ...`", opts->devices, opts->num_nodes,
@@ -395,4 +396,7 @@ LT_STRATEGY_EXPORT(.name                 = "ddp",
                    .local_rank           = ddp_local_rank,
                    .device_bind          = ddp_device_bind,
                    .device_all_reduce_mean_start = ddp_device_all_reduce_mean_start,
-                   .device_broadcast     = ddp_device_broadcast)
+                   .device_broadcast     = ddp_device_broadcast,
+                   .class_name           = "DDPStrategy",
+                   .launcher             = LT_LAUNCH_MPIRUN,
+                   .launched             = ddp_launched)

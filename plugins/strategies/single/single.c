@@ -37,4 +37,4 @@ static lt_status single_barrier(void *st) { (void)st; return LT_OK; }
 LT_STRATEGY_EXPORT(.name = "single", .init = single_init, .shutdown = single_shutdown,
                    .rank = single_rank, .world_size = single_world_size,
                    .all_reduce_sum = single_all_reduce_sum, .broadcast = single_broadcast,
-                   .barrier = single_barrier)
+                   .barrier = single_barrier, .class_name = "SingleDeviceStrategy")

@@ -56,7 +56,18 @@ typedef struct lt_strategy_desc {
                                               lt_strategy_req **req);
     /* In place, nbytes of the bound device's memory from rank root to all (blocking). */
     lt_status (*device_broadcast)(void *st, void *buf, size_t nbytes, int root);
+
+    /* -- how its processes start (optional) -- */
+    /* Lightning's class name, for profiler actions ("[Strategy]DDPStrategy.x"); NULL: name. */
+    const char *class_name;
+    /* LT_LAUNCH_MPIRUN: a process asked for several (devices x num_nodes > 1) that no
+     * launcher started re-runs itself under `mpirun -np devices`; LT_LAUNCH_NONE: never. */
+    uint32_t launcher;
+    /* Whether this process is a rank a launcher started (mpirun, srun); NULL: never. */
+    int (*launched)(void);
 } lt_strategy_desc;
+
+enum { LT_LAUNCH_NONE = 0, LT_LAUNCH_MPIRUN = 1 };
 
 #define LT_STRATEGY_EXPORT(...)                                                        \
     static const lt_strategy_desc lt_strategy_desc_ = {                               \

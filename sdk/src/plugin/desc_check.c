@@ -11,6 +11,7 @@
 
 #include <lt/data.h>
 #include <lt/module.h>
+#include <lt/strategy.h>
 
 #include "plugin_impl.h"
 
@@ -202,7 +203,15 @@ lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w,
             s = check_hparams(r, w, d->hparams);
         break;
     }
-    default: /* accelerators, strategies, profilers hand over only their name */
+    case LT_PLUGIN_STRATEGY: {
+        const lt_strategy_desc *d = desc;
+        if (d->class_name)
+            s = check_string(r, w, ".class_name", d->class_name, LT_PLUGIN_NAME_MAX, false);
+        if (s == LT_OK && d->launcher > LT_LAUNCH_MPIRUN)
+            s = refuse_field(w, ".launcher", "is not LT_LAUNCH_NONE or LT_LAUNCH_MPIRUN");
+        break;
+    }
+    default: /* accelerators and profilers hand over only their name */
         break;
     }
     return s;
