@@ -14,5 +14,6 @@
     X(config) \
     X(loggers) \
     X(checkpoint) \
+    X(ckpt_values) \
     X(prof) \
     X(ddp_support)
