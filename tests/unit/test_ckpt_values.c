@@ -1,7 +1,8 @@
 /* Hostile values (issue #15): a checkpoint's format_version is parsed strictly; the
  * optimizer and scheduler state it restores passes the constructors' rules, each refused
  * value named by its key with nothing changed; a parameter whose sizes would overflow or
- * pass the module limit is refused before anything is allocated. */
+ * pass the module limit is refused before anything is allocated; a hyper-parameter's text
+ * into no room is empty. */
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -207,6 +208,27 @@ START_TEST(param_sizes_checked) {
 }
 END_TEST
 
+/* ---- hyper-parameter text --------------------------------------------------------------- */
+
+/* No room (a NULL or empty buffer) writes nothing and reads nothing back. */
+START_TEST(hparam_text_without_room) {
+    static const lt_hparam_desc hp[] = {LT_HPARAM_FLOAT("rate", 0.125, "a float"),
+                                        LT_HPARAM_INT("n", 7, "an int"), LT_HPARAM_END};
+    lt_ctx_t *ctx = lt_ctx_new(test_dev, "m", hp, 0, 1);
+    ck_assert_ptr_nonnull(ctx);
+    char buf[4] = {'x', 'x', 'x', 'x'}; /* unterminated: must not be read */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_str_eq(lt_ctx_hparam_text(ctx, i, NULL, 0), "");
+        ck_assert_str_eq(lt_ctx_hparam_text(ctx, i, buf, 0), "");
+        ck_assert_int_eq(buf[0], 'x');
+    }
+    char text[32];
+    ck_assert_str_eq(lt_ctx_hparam_text(ctx, 0, text, sizeof text), "0.125");
+    ck_assert_str_eq(lt_ctx_hparam_text(ctx, 1, text, sizeof text), "7");
+    lt_ctx_free(ctx);
+}
+END_TEST
+
 Suite *suite_ckpt_values(void) {
     Suite *s = suite_create("ckpt_values");
     TCase *tc = tcase_create("ckpt_values");
@@ -215,6 +237,7 @@ Suite *suite_ckpt_values(void) {
     tcase_add_test(tc, optimizer_values_checked);
     tcase_add_test(tc, scheduler_values_checked);
     tcase_add_test(tc, param_sizes_checked);
+    tcase_add_test(tc, hparam_text_without_room);
     suite_add_tcase(s, tc);
     return s;
 }
