@@ -374,22 +374,43 @@ static bool load_participant_states(session *s, const lt_state_t *cbs, lt_state_
     return true;
 }
 
-static bool restore_loops(session *s, lt_state_t *loops) {
-    int64_t epoch, done, epoch_done, total, step, stepped;
-    if (!lt_state_get_int(loops, "epoch", &epoch) || !lt_state_get_int(loops, "batches_done", &done) ||
-        !lt_state_get_int(loops, "epoch_done", &epoch_done) ||
-        !lt_state_get_int(loops, "total_batch_idx", &total) ||
-        !lt_state_get_int(loops, "global_step", &step) ||
-        !lt_state_get_int(loops, "batches_that_stepped", &stepped)) {
-        host_error("--ckpt_path %s: the loop state is incomplete", s->ckpt_file);
+/* loops.<key>: an integer in [0, max], or false after one error naming the key. */
+static bool loop_counter(const session *s, const lt_state_t *loops, const char *key, int64_t max,
+                         const char *max_is, int64_t *v) {
+    if (!lt_state_get_int(loops, key, v)) {
+        host_error("--ckpt_path %s: the loop state is incomplete: loops.%s is missing or not an "
+                   "integer", s->ckpt_file, key);
         return false;
     }
+    if (*v >= 0 && *v <= max) return true;
+    host_error("--ckpt_path %s: loops.%s is %lld; it must be in [0, %lld%s]; the checkpoint is "
+               "damaged or was edited", s->ckpt_file, key, (long long)*v, (long long)max, max_is);
+    return false;
+}
+
+/* Every counter below 2^53 (so the loops' increments cannot overflow), epoch_done 0 or 1,
+ * and no count of this epoch's or of stepping batches above the count of all batches. */
+static bool read_loops(const session *s, const lt_state_t *loops, int64_t v[6]) {
+    static const char *const keys[6] = {"epoch", "epoch_done", "global_step", "total_batch_idx",
+                                        "batches_done", "batches_that_stepped"};
+    for (int i = 0; i < 6; i++) {
+        int64_t max = i == 1 ? 1 : i < 4 ? LT_CKPT_MAX_COUNT - 1 : v[3];
+        if (!loop_counter(s, loops, keys[i], max, i < 4 ? "" : " = loops.total_batch_idx", &v[i]))
+            return false;
+    }
+    return true;
+}
+
+static bool restore_loops(session *s, lt_state_t *loops) {
+    int64_t v[6];
+    if (!read_loops(s, loops, v)) return false;
+    int64_t epoch = v[0], epoch_done = v[1], step = v[2], done = v[4];
     s->tr.current_epoch = epoch;
     s->tr.global_step = step;
-    s->batches_that_stepped = stepped;
+    s->batches_that_stepped = v[5];
     s->pos.batches_done = done;
     s->pos.epoch_done = epoch_done != 0;
-    s->pos.total_batch_idx = total;
+    s->pos.total_batch_idx = v[3];
     if (epoch_done)
         rank0_printf(s, "Resuming fit after epoch %lld (global step %lld)\n", (long long)epoch,
                      (long long)step);

@@ -192,6 +192,8 @@ void lt__optimizer_clear_state(lt_optimizer_t *o); /* as before the first step *
 void lt__optimizer_slot_get(const lt_optimizer_t *o, int k, int64_t p, float *dst);
 lt_status lt__optimizer_slot_set(lt_optimizer_t *o, int k, int64_t p, const void *src);
 /* torch's param_groups entry and step count, into st; check then load them back. */
+/* Whether st holds key, of any type (to tell a missing key from one of the wrong type). */
+bool lt__state_has(const lt_state_t *st, const char *key);
 lt_status lt__optimizer_save(const lt_optimizer_t *o, lt_state_t *st);
 lt_status lt__optimizer_check(const lt_optimizer_t *o, const lt_state_t *st, const char *where);
 void lt__optimizer_load(lt_optimizer_t *o, const lt_state_t *st);

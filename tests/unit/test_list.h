@@ -15,5 +15,6 @@
     X(flags) \
     X(loggers) \
     X(checkpoint) \
+    X(ckpt_values) \
     X(prof) \
     X(ddp_support)

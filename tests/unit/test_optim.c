@@ -136,6 +136,39 @@ START_TEST(bad_hyper_parameters) {
 }
 END_TEST
 
+/* NaN and infinities are refused too, naming the value (checkpoint restore shares these
+ * rules), and the boundary values torch accepts still build. */
+START_TEST(non_finite_hyper_parameters) {
+    static const struct { int kind; double lr, a, b, c, wd; const char *key; } bad[] = {
+        {0, NAN, 0.0, 0.0, 0.0, 0.0, "lr"},
+        {0, INFINITY, 0.0, 0.0, 0.0, 0.0, "lr"},
+        {0, 0.1, NAN, 0.0, 0.0, 0.0, "momentum"},
+        {0, 0.1, INFINITY, 0.0, 0.0, 0.0, "momentum"},
+        {0, 0.1, 0.9, NAN, 0.0, 0.0, "dampening"},
+        {0, 0.1, 0.0, 0.0, 0.0, INFINITY, "weight_decay"},
+        {1, 0.1, 0.9, 0.999, INFINITY, 0.0, "eps"},
+        {1, 0.1, NAN, 0.999, 1e-8, 0.0, "beta1"},
+        {1, 0.1, 0.9, 0.999, 1e-8, INFINITY, "weight_decay"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        lt_tensor_t *p = param();
+        lt_optimizer_t *o = bad[i].kind == 0
+            ? lt_sgd_ex(list_of(p), bad[i].lr, bad[i].a, bad[i].b, bad[i].wd, false)
+            : lt_adam_ex(list_of(p), bad[i].lr, bad[i].a, bad[i].b, bad[i].c, bad[i].wd);
+        ck_assert_msg(o == NULL, "case %zu (%s) was accepted", i, bad[i].key);
+        ck_assert_int_eq(lt_last_status(), LT_ERR_INVALID_ARG);
+        ck_assert_msg(strstr(lt_last_error(), bad[i].key), "case %zu: %s", i, lt_last_error());
+    }
+    lt_tensor_t *p = param();
+    lt_optimizer_t *o = lt_sgd_ex(list_of(p), 0.0, 0.0, -1.0, 0.0, false);
+    ck_assert_msg(o != NULL, "%s", lt_last_error());
+    lt_optimizer_free(o);
+    o = lt_adam_ex(list_of(p), 0.0, 0.0, 0.0, 0.0, 0.0);
+    ck_assert_msg(o != NULL, "%s", lt_last_error());
+    lt_optimizer_free(o);
+}
+END_TEST
+
 /* torch.nn.utils.clip_grad_norm_ / clip_grad_value_ on the gradient c. */
 START_TEST(gradient_clipping) {
     for (int by_value = 0; by_value < 2; by_value++) {
@@ -173,6 +206,7 @@ Suite *suite_optim(void) {
     tcase_add_test(tc, sgd_variants);
     tcase_add_test(tc, adam_and_adamw);
     tcase_add_test(tc, bad_hyper_parameters);
+    tcase_add_test(tc, non_finite_hyper_parameters);
     tcase_add_test(tc, gradient_clipping);
     suite_add_tcase(s, tc);
     return s;

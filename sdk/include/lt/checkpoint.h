@@ -13,6 +13,11 @@
 #define LT_CKPT_FORMAT_MAJOR 1
 #define LT_CKPT_FORMAT_MINOR 0
 
+/* Every counter a checkpoint holds (epochs, batches, steps, a scheduler's last_epoch) is
+ * below 2^53: exact in a double, and far from int64 overflow however long a resumed run
+ * goes on. Restoring refuses a value outside [0, LT_CKPT_MAX_COUNT), naming its key. */
+#define LT_CKPT_MAX_COUNT ((int64_t)1 << 53)
+
 typedef struct lt_ckpt lt_ckpt_t; /* opaque: one checkpoint being written or read */
 
 /* A checkpoint of module's state now: weights, hyper_parameters, and (after

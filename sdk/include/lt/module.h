@@ -64,7 +64,9 @@ typedef struct lt_init {
 #define LT_INIT_ONES ((lt_init){LT_INIT_CONST, 1.0, 0.0})
 
 /* Declare a parameter during setup(); `name` follows PyTorch state_dict keys
- * ("encoder.0.weight"). Values are initialised from the seeded RNG after setup. */
+ * ("encoder.0.weight"). Values are initialised from the seeded RNG after setup. Sizes
+ * must be positive, and a module's parameters hold at most 2^48 floats in all: a shape
+ * past that (or whose product overflows int64) is refused, naming the parameter. */
 LT_API lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *shape,
                              lt_init init);
 

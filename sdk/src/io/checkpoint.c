@@ -205,6 +205,30 @@ lt_status lt_ckpt_save(lt_ckpt_t *c, const char *path) {
 
 /* ---- reading ------------------------------------------------------------------------ */
 
+/* One version number: 1 to 9 digits (no sign, no space), so it fits an int; the end of
+ * the digits in *end. */
+static bool parse_version_part(const char *s, const char **end, int *out) {
+    int n = 0, v = 0;
+    for (; s[n] >= '0' && s[n] <= '9'; n++) {
+        if (n == 9) return false; /* a 10th digit could pass INT_MAX */
+        v = v * 10 + (s[n] - '0');
+    }
+    if (n == 0) return false;
+    *out = v;
+    *end = s + n;
+    return true;
+}
+
+/* format_version is the JSON string "MAJOR.MINOR", both plain digits, major >= 1:
+ * anything else ("-1.5", "1.0x", "99999999999999999999.0") is not a version we wrote. */
+static bool parse_format_version(const char *v, int *major, int *minor) {
+    const char *p = v;
+    if (*p++ != '"' || !parse_version_part(p, &p, major) || *p++ != '.' ||
+        !parse_version_part(p, &p, minor) || strcmp(p, "\"") != 0)
+        return false;
+    return *major >= 1;
+}
+
 static lt_status check_version(const lt_ckpt_t *c) {
     const char *v = lt_st_meta(c->f, "format_version");
     int major = 0, minor = 0;
@@ -212,8 +236,12 @@ static lt_status check_version(const lt_ckpt_t *c) {
         return lt_set_error(LT_ERR_FORMAT, "%s: not an lthost checkpoint (no format_version in "
                             "its metadata); to start from plain safetensors weights use "
                             "--init_weights", c->path);
-    if (sscanf(v, "\"%d.%d\"", &major, &minor) != 2)
-        return lt_set_error(LT_ERR_FORMAT, "%s: unreadable format_version %s", c->path, v);
+    if (!parse_format_version(v, &major, &minor))
+        return lt_set_error(LT_ERR_FORMAT, "%s: format_version %.40s%s is not a checkpoint format "
+                            "(expected \"MAJOR.MINOR\" in digits, major >= 1, as lthost writes "
+                            "\"%d.%d\"); the file is damaged or was not written by lthost",
+                            c->path, v, strlen(v) > 40 ? "..." : "", LT_CKPT_FORMAT_MAJOR,
+                            LT_CKPT_FORMAT_MINOR);
     if (major > LT_CKPT_FORMAT_MAJOR)
         return lt_set_error(LT_ERR_ABI, "%s: written in checkpoint format %d.%d by a newer "
                             "lthost; this one reads format %d.x; upgrade lthost to load it",
@@ -434,20 +462,27 @@ static const lt_st_tensor *slot_tensor(const lt_ckpt_t *c, int j, int64_t p, con
     return lt_st_find(c->f, name);
 }
 
-/* Every slot of every parameter present with the parameter's shape, or none at all. */
+/* Every slot of every parameter present as F32 in the parameter's shape (a transposed
+ * one has the right size and would train on scrambled moments), or none at all. */
 static lt_status check_slots(const lt_ckpt_t *c, const lt_optimizer_t *o, int j) {
     const lt_param_list_t *l = lt__optimizer_params(o);
     int found = 0, want = 0;
+    char a[128], b[128];
     for (int64_t p = 0; p < l->len; p++)
         for (int k = 0; k < lt__optimizer_num_slots(o); k++, want++) {
-            const lt_st_tensor *t = slot_tensor(c, j, p, lt__optimizer_slot_name(o, k));
+            const char *slot = lt__optimizer_slot_name(o, k);
+            const lt_st_tensor *t = slot_tensor(c, j, p, slot);
+            const lt_tensor_t *param = l->items[p];
             if (!t) continue;
             found++;
-            if (t->dtype != LT_ST_F32 || t->numel != l->items[p]->numel)
-                return lt_set_error(LT_ERR_FORMAT, "%s: optimizer %d state of parameter %lld "
-                                    "(%s) has %lld elements, the parameter %lld", c->path, j,
-                                    (long long)p, lt__optimizer_slot_name(o, k),
-                                    (long long)t->numel, (long long)l->items[p]->numel);
+            if (t->dtype == LT_ST_F32 && t->ndim == param->ndim &&
+                !memcmp(t->shape, param->shape, (size_t)param->ndim * sizeof *param->shape))
+                continue;
+            shape_text(t->ndim, t->shape, a, sizeof a);
+            shape_text(param->ndim, param->shape, b, sizeof b);
+            return lt_set_error(LT_ERR_FORMAT, "%s: optimizer_states.%d.state.%lld.%s is %s %s, "
+                                "its parameter F32 %s; the checkpoint is damaged or was edited",
+                                c->path, j, (long long)p, slot, lt_st_dtype_name(t->dtype), a, b);
         }
     if (found == 0 || found == want) return LT_OK;
     return lt_set_error(LT_ERR_FORMAT, "%s: optimizer %d has %d of its %d state tensors",
@@ -483,7 +518,7 @@ static lt_status check_training(const lt_ckpt_t *c, const lt_ctx_t *ctx, const l
                             lt_state_count(opts), lt_state_count(scheds), ctx->plugin_name,
                             ctx->nopts, ctx->nscheds);
     for (int j = 0; j < ctx->nopts; j++) {
-        snprintf(where, sizeof where, "%s: optimizer %d", c->path, j);
+        snprintf(where, sizeof where, "%s: optimizer_states.%s", c->path, lt_state_key(opts, j));
         const lt_state_t *st = lt_state_get_child(opts, lt_state_key(opts, j));
         lt_status s = st ? lt__optimizer_check(ctx->opts[j], st, where) : LT_ERR_FORMAT;
         if (!st) lt_set_error(s, "%s is not an object", where);
@@ -492,7 +527,7 @@ static lt_status check_training(const lt_ckpt_t *c, const lt_ctx_t *ctx, const l
         if (s != LT_OK) return s;
     }
     for (int j = 0; j < ctx->nscheds; j++) {
-        snprintf(where, sizeof where, "%s: scheduler %d", c->path, j);
+        snprintf(where, sizeof where, "%s: lr_schedulers.%s", c->path, lt_state_key(scheds, j));
         const lt_state_t *st = lt_state_get_child(scheds, lt_state_key(scheds, j));
         lt_status s = st ? lt__scheduler_check(ctx->scheds[j], st, where) : LT_ERR_FORMAT;
         if (!st) lt_set_error(s, "%s is not an object", where);

@@ -80,6 +80,48 @@ static lt_status param_error(lt_ctx_t *ctx, const char *name, const char *why) {
                         name ? name : "(null)", why);
 }
 
+/* A module's parameters hold at most 2^48 floats in all (1 PiB, past any device): then
+ * no element count, byte count or offset computed from them can overflow, whatever sizes
+ * a --model.* flag or a checkpoint's hyper_parameters gave. */
+#define MAX_MODULE_FLOATS ((int64_t)1 << 48)
+
+/* "784 x 9223372036854775807" */
+static void shape_product_text(int ndim, const int64_t *shape, char *buf, size_t n) {
+    size_t len = 0;
+    for (int i = 0; i < ndim && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? " x " : "", (long long)shape[i]);
+}
+
+/* The element count of a shape of positive sizes, or a recorded error naming the
+ * parameter when it has a size <= 0 or the module's floats would pass MAX_MODULE_FLOATS. */
+static bool param_numel(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *shape,
+                        int64_t *numel) {
+    int64_t n = 1, room = MAX_MODULE_FLOATS - lt_num_parameters(ctx);
+    bool overflow = false;
+    if (ndim < 1 || ndim > LT_MAX_DIMS) {
+        param_error(ctx, name, "shape must have 1 to 8 positive sizes");
+        return false;
+    }
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] <= 0) {
+            param_error(ctx, name, "shape must have 1 to 8 positive sizes");
+            return false;
+        }
+        overflow = overflow || __builtin_mul_overflow(n, shape[i], &n);
+    }
+    if (!overflow && n <= room) {
+        *numel = n;
+        return true;
+    }
+    char dims[8 * 24];
+    shape_product_text(ndim, shape, dims, sizeof dims);
+    lt_set_error(LT_ERR_INVALID_ARG, "%s: parameter '%s' would have %s elements, more than a "
+                 "module's parameters may have (2^48 floats in all, %lld declared before it); "
+                 "check the --model.* sizes (or the checkpoint's hyper_parameters) that shape it",
+                 ctx->plugin_name, name, dims, (long long)(MAX_MODULE_FLOATS - room));
+    return false;
+}
+
 lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *shape,
                       lt_init init) {
     if (!ctx || !ctx->arena) {
@@ -101,6 +143,11 @@ lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *
             param_error(ctx, name, "declared twice; parameter names must be unique");
             return NULL;
         }
+    int64_t numel;
+    if (!shape || !param_numel(ctx, name, ndim, shape, &numel)) {
+        if (!shape) param_error(ctx, name, "shape is NULL");
+        return NULL;
+    }
     if (ctx->nparams == ctx->cap_params) {
         int cap = ctx->cap_params ? 2 * ctx->cap_params : 16;
         param_entry *p = realloc(ctx->params, (size_t)cap * sizeof *p);
@@ -113,15 +160,10 @@ lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *
     }
     lt_tensor_t *t = calloc(1, sizeof *t);
     char *copy = strdup(name);
-    int64_t numel = 1;
-    for (int i = 0; i < ndim && ndim <= LT_MAX_DIMS; i++) numel *= shape[i] > 0 ? shape[i] : 0;
-    if (!t || !copy || ndim < 1 || ndim > LT_MAX_DIMS || numel == 0) {
+    if (!t || !copy) {
         free(t);
         free(copy);
-        if (ndim < 1 || ndim > LT_MAX_DIMS || numel == 0)
-            param_error(ctx, name, "shape must have 1 to 8 positive sizes");
-        else
-            lt_set_error(LT_ERR_OOM, "out of host memory declaring parameter %s", name);
+        lt_set_error(LT_ERR_OOM, "out of host memory declaring parameter %s", name);
         return NULL;
     }
     t->dtype = LT_F32;

@@ -146,6 +146,8 @@ const lt_hparam_desc *lt_ctx_hparam_desc(const lt_ctx_t *ctx, int i) {
 }
 
 const char *lt_ctx_hparam_text(const lt_ctx_t *ctx, int i, char *buf, size_t n) {
+    /* No room: nothing to write (and strtod must not read an unterminated buffer). */
+    if (!buf || n == 0) return "";
     const hparam_value *v = &ctx->hp[i];
     switch (v->desc->type) {
     case LT_HP_INT: snprintf(buf, n, "%lld", (long long)v->i); break;

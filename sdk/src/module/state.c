@@ -28,6 +28,10 @@ static json_t *get(const lt_state_t *st, const char *key) {
     return json_object_get(CJ(st), key);
 }
 
+bool lt__state_has(const lt_state_t *st, const char *key) {
+    return st && key && json_is_object(CJ(st)) && get(st, key) != NULL;
+}
+
 /* ---- objects and JSON text ---------------------------------------------------------- */
 
 lt_state_t *lt_state_new(void) {

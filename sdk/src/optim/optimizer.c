@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lt/checkpoint.h>
+
 #include "lt_impl.h"
 
 typedef enum { OPT_SGD, OPT_ADAM } opt_kind;
@@ -45,34 +47,74 @@ static lt_optimizer_t *opt_new(lt_param_list_t *params, opt_kind kind, const cha
     return o;
 }
 
-static bool check_hyper(lt_optimizer_t *o, double lr, double wd) {
-    if (!o) return false;
-    if (!(lr >= 0.0) || !(wd >= 0.0) || !isfinite(lr)) {
-        lt_set_error(LT_ERR_INVALID_ARG, "%s: invalid learning rate %g or weight decay %g "
-                     "(both must be finite and >= 0)", o->name, lr, wd);
+/* An optimizer's hyper-parameters, as a constructor gets them or a checkpoint's
+ * param_group gives them. */
+typedef struct hyper_values {
+    double lr, momentum, dampening, weight_decay, beta1, beta2, eps;
+    bool nesterov;
+} hyper_values;
+
+/* The constructors' rules (torch's, plus finiteness), shared with checkpoint restore so a
+ * file cannot set what the code may not: the first key out of range, what it must be and
+ * its value; NULL when all are fine. */
+static const char *hyper_problem(opt_kind kind, const hyper_values *h, const char **rule,
+                                 double *got) {
+    static const char *const finite_nonneg = "finite and >= 0", *const unit = "in [0, 1)";
+    const struct { const char *key; double v; bool ok; const char *rule; } checks[] = {
+        {"lr", h->lr, isfinite(h->lr) && h->lr >= 0.0, finite_nonneg},
+        {"weight_decay", h->weight_decay, isfinite(h->weight_decay) && h->weight_decay >= 0.0,
+         finite_nonneg},
+        {"momentum", h->momentum, kind != OPT_SGD || (isfinite(h->momentum) && h->momentum >= 0.0),
+         finite_nonneg},
+        {"dampening", h->dampening, kind != OPT_SGD || isfinite(h->dampening), "finite"},
+        {"nesterov", h->nesterov, kind != OPT_SGD || !h->nesterov ||
+         (h->momentum > 0.0 && h->dampening == 0.0), "off unless momentum > 0 and dampening 0"},
+        {"beta1", h->beta1, kind != OPT_ADAM || (h->beta1 >= 0.0 && h->beta1 < 1.0), unit},
+        {"beta2", h->beta2, kind != OPT_ADAM || (h->beta2 >= 0.0 && h->beta2 < 1.0), unit},
+        {"eps", h->eps, kind != OPT_ADAM || (isfinite(h->eps) && h->eps >= 0.0), finite_nonneg},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof *checks; i++)
+        if (!checks[i].ok) {
+            *rule = checks[i].rule;
+            *got = checks[i].v;
+            return checks[i].key;
+        }
+    return NULL;
+}
+
+static void set_hyper(lt_optimizer_t *o, const hyper_values *h) {
+    o->lr = h->lr;
+    o->momentum = h->momentum;
+    o->dampening = h->dampening;
+    o->weight_decay = h->weight_decay;
+    o->nesterov = h->nesterov;
+    o->beta1 = h->beta1;
+    o->beta2 = h->beta2;
+    o->eps = h->eps;
+}
+
+/* o (from opt_new) with hyper-parameters h, or NULL (o freed) with an error when the
+ * constructor's rules refuse one. */
+static lt_optimizer_t *opt_init(lt_optimizer_t *o, const hyper_values *h) {
+    if (!o) return NULL;
+    const char *rule;
+    double got;
+    const char *key = hyper_problem(o->kind, h, &rule, &got);
+    if (key) {
+        lt_set_error(LT_ERR_INVALID_ARG, "%s: %s must be %s (got %g)", o->name, key, rule, got);
         lt_optimizer_free(o);
-        return false;
+        return NULL;
     }
-    return true;
+    set_hyper(o, h);
+    return o;
 }
 
 lt_optimizer_t *lt_sgd_ex(lt_param_list_t *params, double lr, double momentum, double dampening,
                           double weight_decay, bool nesterov) {
-    lt_optimizer_t *o = opt_new(params, OPT_SGD, "SGD");
-    if (!check_hyper(o, lr, weight_decay)) return NULL;
-    if (momentum < 0.0 || (nesterov && (momentum <= 0.0 || dampening != 0.0))) {
-        lt_set_error(LT_ERR_INVALID_ARG, "SGD: momentum must be >= 0, and nesterov needs "
-                     "momentum > 0 and dampening 0 (got momentum %g, dampening %g)", momentum,
-                     dampening);
-        lt_optimizer_free(o);
-        return NULL;
-    }
-    o->lr = lr;
-    o->momentum = momentum;
-    o->dampening = dampening;
-    o->weight_decay = weight_decay;
-    o->nesterov = nesterov;
-    o->nslots = momentum != 0.0 ? 1 : 0;
+    hyper_values h = {.lr = lr, .momentum = momentum, .dampening = dampening,
+                      .weight_decay = weight_decay, .nesterov = nesterov};
+    lt_optimizer_t *o = opt_init(opt_new(params, OPT_SGD, "SGD"), &h);
+    if (o) o->nslots = momentum != 0.0 ? 1 : 0;
     return o;
 }
 
@@ -82,21 +124,12 @@ lt_optimizer_t *lt_sgd(lt_param_list_t *params, double lr) {
 
 static lt_optimizer_t *adam_new(lt_param_list_t *params, const char *name, double lr, double b1,
                                 double b2, double eps, double wd, bool decoupled) {
-    lt_optimizer_t *o = opt_new(params, OPT_ADAM, name);
-    if (!check_hyper(o, lr, wd)) return NULL;
-    if (!(b1 >= 0.0 && b1 < 1.0) || !(b2 >= 0.0 && b2 < 1.0) || !(eps >= 0.0)) {
-        lt_set_error(LT_ERR_INVALID_ARG, "%s: betas must be in [0, 1) and eps >= 0 (got %g, %g, "
-                     "%g)", name, b1, b2, eps);
-        lt_optimizer_free(o);
-        return NULL;
+    hyper_values h = {.lr = lr, .beta1 = b1, .beta2 = b2, .eps = eps, .weight_decay = wd};
+    lt_optimizer_t *o = opt_init(opt_new(params, OPT_ADAM, name), &h);
+    if (o) {
+        o->decoupled = decoupled;
+        o->nslots = 2;
     }
-    o->lr = lr;
-    o->beta1 = b1;
-    o->beta2 = b2;
-    o->eps = eps;
-    o->weight_decay = wd;
-    o->decoupled = decoupled;
-    o->nslots = 2;
     return o;
 }
 
@@ -301,13 +334,44 @@ lt_status lt__optimizer_save(const lt_optimizer_t *o, lt_state_t *st) {
     return s;
 }
 
+/* o's values, with those param_group g holds in place of them (a key it lacks keeps the
+ * module's value); false with an error naming the first key of the wrong JSON type. */
+static bool read_param_group(const lt_optimizer_t *o, const lt_state_t *g, hyper_values *h,
+                             const char *where) {
+    *h = (hyper_values){o->lr, o->momentum, o->dampening, o->weight_decay, o->beta1, o->beta2,
+                        o->eps, o->nesterov};
+    const struct { const char *key; double *v; bool used; } floats[] = {
+        {"lr", &h->lr, true}, {"weight_decay", &h->weight_decay, true},
+        {"momentum", &h->momentum, o->kind == OPT_SGD}, {"dampening", &h->dampening, o->kind == OPT_SGD},
+        {"beta1", &h->beta1, o->kind == OPT_ADAM}, {"beta2", &h->beta2, o->kind == OPT_ADAM},
+        {"eps", &h->eps, o->kind == OPT_ADAM},
+    };
+    for (size_t i = 0; i < sizeof floats / sizeof *floats; i++) {
+        if (!floats[i].used || !lt__state_has(g, floats[i].key) ||
+            lt_state_get_float(g, floats[i].key, floats[i].v))
+            continue;
+        lt_set_error(LT_ERR_FORMAT, "%s.param_group.%s is not a number; the checkpoint is "
+                     "damaged or was edited", where, floats[i].key);
+        return false;
+    }
+    int64_t nesterov = h->nesterov;
+    if (o->kind == OPT_SGD && lt__state_has(g, "nesterov") &&
+        (!lt_state_get_int(g, "nesterov", &nesterov) || (nesterov != 0 && nesterov != 1))) {
+        lt_set_error(LT_ERR_FORMAT, "%s.param_group.nesterov must be 0 or 1; the checkpoint is "
+                     "damaged or was edited", where);
+        return false;
+    }
+    h->nesterov = nesterov != 0;
+    return true;
+}
+
 lt_status lt__optimizer_check(const lt_optimizer_t *o, const lt_state_t *st, const char *where) {
     const char *type = lt_state_get_str(st, "type");
     int64_t step, n;
     const lt_state_t *g = lt_state_get_child(st, "param_group");
     double x;
     if (!type || !lt_state_get_int(st, "step", &step) || !lt_state_get_int(st, "num_params", &n) ||
-        !g || !lt_state_get_float(g, "lr", &x) || step < 0)
+        !g || !lt_state_get_float(g, "lr", &x))
         return lt_set_error(LT_ERR_FORMAT, "%s: optimizer state is incomplete (type, step, "
                             "num_params, param_group.lr)", where);
     if (strcmp(type, o->name) != 0 || n != o->params->len)
@@ -315,22 +379,25 @@ lt_status lt__optimizer_check(const lt_optimizer_t *o, const lt_state_t *st, con
                             "module configured a %s over %lld; configure_optimizers must build "
                             "the same optimizers as the run that saved it", where, type,
                             (long long)n, o->name, (long long)o->params->len);
+    /* Adam's bias correction raises the betas to step + 1: a wrapped step makes NaN */
+    if (step < 0 || step >= LT_CKPT_MAX_COUNT)
+        return lt_set_error(LT_ERR_FORMAT, "%s.step is %lld; an optimizer's step count must be "
+                            "in [0, 2^53); the checkpoint is damaged or was edited", where,
+                            (long long)step);
+    hyper_values h;
+    if (!read_param_group(o, g, &h, where)) return lt_last_status();
+    const char *rule, *key = hyper_problem(o->kind, &h, &rule, &x);
+    if (key)
+        return lt_set_error(LT_ERR_FORMAT, "%s.param_group.%s must be %s, as %s's constructor "
+                            "requires (got %g); the checkpoint is damaged or was edited", where,
+                            key, rule, o->name, x);
     return LT_OK;
 }
 
-static void get_float(const lt_state_t *g, const char *key, double *v) {
-    lt_state_get_float(g, key, v); /* absent: keep the module's value */
-}
-
+/* After lt__optimizer_check accepted st. */
 void lt__optimizer_load(lt_optimizer_t *o, const lt_state_t *st) {
-    const lt_state_t *g = lt_state_get_child(st, "param_group");
+    hyper_values h;
     lt_state_get_int(st, "step", &o->step);
-    get_float(g, "lr", &o->lr);
-    get_float(g, "weight_decay", &o->weight_decay);
-    get_float(g, o->kind == OPT_SGD ? "momentum" : "beta1", o->kind == OPT_SGD ? &o->momentum : &o->beta1);
-    get_float(g, "dampening", &o->dampening);
-    get_float(g, "beta2", &o->beta2);
-    get_float(g, "eps", &o->eps);
-    int64_t nesterov;
-    if (lt_state_get_int(g, "nesterov", &nesterov)) o->nesterov = nesterov != 0;
+    if (!read_param_group(o, lt_state_get_child(st, "param_group"), &h, "")) return;
+    set_hyper(o, &h);
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lt/checkpoint.h>
+
 #include "lt_impl.h"
 
 typedef enum {
@@ -435,22 +437,49 @@ lt_status lt__scheduler_save(const lt_scheduler_t *s, lt_state_t *st) {
     return r;
 }
 
+/* A saved counter: an integer in [lo, 2^53), or an error naming key. */
+static bool saved_count(const lt_state_t *st, const char *key, int64_t lo, const char *where) {
+    int64_t v;
+    if (!lt_state_get_int(st, key, &v))
+        lt_set_error(LT_ERR_FORMAT, "%s.%s is missing or not an integer; the checkpoint is "
+                     "damaged or was edited", where, key);
+    else if (v < lo || v >= LT_CKPT_MAX_COUNT)
+        lt_set_error(LT_ERR_FORMAT, "%s.%s is %lld; it must be in [%lld, 2^53); the checkpoint "
+                     "is damaged or was edited", where, key, (long long)v, (long long)lo);
+    else
+        return true;
+    return false;
+}
+
+/* A saved learning rate: finite and >= 0, as the optimizers require of theirs; any other
+ * float (best may be +-inf before the first value) not NaN. */
+static bool saved_float(const lt_state_t *st, const char *key, bool is_lr, const char *where) {
+    double v;
+    if (!lt_state_get_float(st, key, &v))
+        lt_set_error(LT_ERR_FORMAT, "%s.%s is missing or not a number; the checkpoint is "
+                     "damaged or was edited", where, key);
+    else if (isnan(v) || (is_lr && !(isfinite(v) && v >= 0.0)))
+        lt_set_error(LT_ERR_FORMAT, "%s.%s is %g; it must be %s; the checkpoint is damaged or "
+                     "was edited", where, key, v, is_lr ? "finite and >= 0" : "a number");
+    else
+        return true;
+    return false;
+}
+
 lt_status lt__scheduler_check(const lt_scheduler_t *s, const lt_state_t *st, const char *where) {
     const char *type = lt_state_get_str(st, "type");
-    int64_t i;
-    double d;
-    bool ok = type && lt_state_get_int(st, "last_epoch", &i) &&
-              lt_state_get_float(st, "_last_lr", &d) && lt_state_get_float(st, "base_lr", &d);
-    if (ok && s->kind == SCHED_PLATEAU)
-        ok = lt_state_get_float(st, "best", &d) && lt_state_get_int(st, "num_bad_epochs", &i) &&
-             lt_state_get_int(st, "cooldown_counter", &i);
-    if (!ok)
-        return lt_set_error(LT_ERR_FORMAT, "%s: scheduler state is incomplete", where);
+    if (!type)
+        return lt_set_error(LT_ERR_FORMAT, "%s: scheduler state is incomplete (no type)", where);
     if (strcmp(type, kinds[s->kind].name) != 0)
         return lt_set_error(LT_ERR_STATE, "%s: the checkpoint has a %s, the module configured a "
                             "%s; configure_optimizers must build the same schedulers as the run "
                             "that saved it", where, type, kinds[s->kind].name);
-    return LT_OK;
+    bool ok = saved_count(st, "last_epoch", -1, where) && saved_float(st, "_last_lr", true, where) &&
+              saved_float(st, "base_lr", true, where);
+    if (ok && s->kind == SCHED_PLATEAU)
+        ok = saved_float(st, "best", false, where) && saved_count(st, "num_bad_epochs", 0, where) &&
+             saved_count(st, "cooldown_counter", 0, where);
+    return ok ? LT_OK : lt_last_status();
 }
 
 void lt__scheduler_load(lt_scheduler_t *s, const lt_state_t *st) {
