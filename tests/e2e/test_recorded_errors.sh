@@ -23,6 +23,9 @@ expect_error "misuse\.training_step failed at epoch 0, batch 1: lt_tensor_free: 
 expect_error "misuse\.training_step must return a scalar loss; got a float32 tensor of shape \(64, 10\) at epoch 0, batch 0" \
     "${common[@]}" --model.mode matrix_loss
 grep -q "lower --model.lr" "$TMP/out" && fail "a (64, 10) loss was blamed on the learning rate"
+# A data plugin's setup too: the refusal it ignored, not a later "no train split".
+expect_error "data plugin misuse_data: setup\('fit'\) failed: misuse_data: lt_data_add_split got a dataset or loader options struct smaller" \
+    "${common[@]}" --data "$LT_TEST_PLUGIN_DIR/misuse_data.so"
 
 # None from training_step: Lightning skips the optimizer step and warns (once).
 expect_success "${common[@]}" --model.mode null_step

@@ -11,12 +11,31 @@
  *   none         no mistake
  * Built a second time with -DMISUSE_CALLBACK as misuse_callback.so: a callback that, at
  * on_validation_epoch_end, prints the epoch's val_loss from callback_metrics (Lightning
- * 2.x computes epoch-end results before that hook) and fails if it is missing. */
+ * 2.x computes epoch-end results before that hook) and fails if it is missing.
+ * Built a third time with -DMISUSE_DATA as misuse_data.so: a data plugin whose setup
+ * registers its train split with zeroed structs (no struct_size), ignores the refusal
+ * lt_data_add_split records, and returns LT_OK. */
 #include <lt/lt.h>
 #include <stdio.h>
 #include <string.h>
 
-#ifdef MISUSE_CALLBACK
+#if defined(MISUSE_DATA)
+
+typedef struct {
+    int unused;
+} data_t;
+
+static lt_status data_setup(lt_ctx_t *ctx, void *self, const char *stage) {
+    (void)self, (void)stage;
+    lt_dataset ds = {0};     /* the mistake: no .struct_size = sizeof ds */
+    lt_loader_opts opts = {0};
+    lt_data_add_split(ctx, LT_SPLIT_TRAIN, &ds, &opts); /* status ignored */
+    return LT_OK;
+}
+
+LT_DATAMODULE_EXPORT(data_t, .name = "misuse_data", .setup = data_setup);
+
+#elif defined(MISUSE_CALLBACK)
 
 typedef struct {
     int unused;
