@@ -12,7 +12,8 @@
  *
  *   0: e0 e1 e2
  *
- * Build against the installed SDK: cc embed.c $(pkg-config --cflags --libs lt) -o embed */
+ * Build against the installed SDK as docs/checkpoints.md says:
+ *   cc embed.c $(pkg-config --cflags --libs lt) -Wl,-rpath,"$(pkg-config --variable=libdir lt)" -o embed */
 #include <lt/data.h>
 #include <lt/model.h>
 #include <stdio.h>

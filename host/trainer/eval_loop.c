@@ -172,10 +172,12 @@ static bool eval_batch(session *s, eval_run *r, split_loader *sl, const lt_host_
     prof_start(s, r->step_action);
     lt_tensor_t *out = r->step ? r->step(s->ctx, lt_ctx_self(s->ctx), &b, idx) : default_predict(s, &b);
     prof_stop(s, r->step_action);
-    if (!out && lt_last_status() != LT_OK) return step_failed(s, r->k->step_name, idx);
-    if (out && r->step_end && !(out = r->step_end(s->ctx, lt_ctx_self(s->ctx), out)) &&
-        lt_last_status() != LT_OK)
-        return step_failed(s, r->k->step_end_name, idx);
+    /* an error recorded in the step fails it even when the step returned an output */
+    if (lt_last_status() != LT_OK) return step_failed(s, r->k->step_name, idx);
+    if (out && r->step_end) {
+        out = r->step_end(s->ctx, lt_ctx_self(s->ctx), out);
+        if (lt_last_status() != LT_OK) return step_failed(s, r->k->step_end_name, idx);
+    }
     if (r->epoch_end && !outputs_push(&r->outputs, out)) return false;
     if (r->writer && !predict_writer_add(r->writer, out, idx)) return false;
     a.tensor = out;
@@ -212,7 +214,7 @@ static bool run_epoch_end(session *s, eval_run *r) {
     lt_clear_error();
     lt_ctx_set_log_scope(s->ctx, r->k->scope, LT_LOG_ON_EPOCH);
     lt_status st = r->epoch_end(s->ctx, lt_ctx_self(s->ctx), r->outputs.items, r->outputs.n);
-    return st == LT_OK || step_failed(s, r->k->epoch_end_name, -1);
+    return (st == LT_OK && lt_last_status() == LT_OK) || step_failed(s, r->k->epoch_end_name, -1);
 }
 
 /* start hooks, batches, x_epoch_end, epoch-end hooks, metrics, end hooks. */
@@ -228,8 +230,11 @@ static bool eval_loop(session *s, eval_run *r, split_loader *sl, const char *bar
     outputs_clear(&r->outputs);
     free(r->outputs.items);
     lt_ctx_set_log_scope(s->ctx, k->scope, LT_LOG_ON_EPOCH);
-    ok = ok && hooks_run(s, k->epoch_end, NULL) &&
-         (k->split == LT_SPLIT_PREDICT || log_epoch_end(s, k->scope, true)) && hooks_run(s, k->end, NULL);
+    /* As Lightning 2.x (epoch_end_reached): the epoch-end hooks see this epoch's means in
+     * callback_metrics, and the row goes out after them, with what they logged too. */
+    bool logs = k->split != LT_SPLIT_PREDICT;
+    ok = ok && (!logs || log_epoch_end(s, k->scope, false)) && hooks_run(s, k->epoch_end, NULL) &&
+         (!logs || log_epoch_end(s, k->scope, true)) && hooks_run(s, k->end, NULL);
     lt_ctx_set_training(s->ctx, true);
     return ok;
 }

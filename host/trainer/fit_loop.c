@@ -35,6 +35,10 @@ static bool open_loaders(session *s, fit_state *f) {
     bool val_data = overfit || lt_ctx_has_split(s->dctx, LT_SPLIT_VAL);
     bool limited_away = !c->limit_val.is_fraction ? c->limit_val.count == 0 : c->limit_val.fraction == 0;
     f->has_val = s->mod->validation_step && val_data && !limited_away;
+    if (s->mod->validation_step && !val_data && s->rank == 0) /* Lightning warns too */
+        fprintf(stderr, "lthost: warning: %s has a validation_step but data plugin %s has no "
+                "validation split, so validation is skipped; give the data plugin a val split "
+                "(lt_data_add_split(ctx, LT_SPLIT_VAL, ...))\n", s->mod->name, s->dm->name);
     if (!f->has_val) return true;
     return open_split(s, overfit ? LT_SPLIT_TRAIN : LT_SPLIT_VAL, &c->limit_val, overfit, &f->val);
 }
@@ -214,7 +218,7 @@ static bool train_epoch(session *s, fit_state *f) {
         lt_clear_error();
         lt_status st = s->mod->training_epoch_end(s->ctx, lt_ctx_self(s->ctx),
                                                   f->outputs.items, f->outputs.n);
-        if (st != LT_OK) return step_failed(s, "training_epoch_end", -1);
+        if (st != LT_OK || lt_last_status() != LT_OK) return step_failed(s, "training_epoch_end", -1);
     }
     if (!refresh_step_metrics(s)) return false;
     /* Callbacks see this epoch's means (Lightning: epoch_end_reached), then what the
@@ -230,7 +234,7 @@ static bool train_epoch(session *s, fit_state *f) {
 
 static void print_epoch_line(session *s, double seconds, double train_seconds, int64_t samples,
                              int64_t batches) {
-    if (s->bar.enabled && isatty(STDOUT_FILENO)) return; /* the bar showed it */
+    if (s->bar.enabled && stdout_is_terminal(s)) return; /* the bar showed it */
     if (s->cfg->max_epochs >= 0)
         rank0_printf(s, "Epoch %lld/%lld", (long long)s->tr.current_epoch + 1, (long long)s->cfg->max_epochs);
     else

@@ -37,6 +37,44 @@ static lt_status call_one(participant *p, hook_id id, const hook_args *a) {
     return LT_OK;
 }
 
+/* An error recorded before a nested hook runs (training_step calling lt_manual_backward,
+ * whose hooks clear the thread's error): put back afterwards so that the step that
+ * recorded it still reports it. Copied only when there is one. */
+typedef struct pending_error {
+    lt_status status;
+    char msg[1024];
+} pending_error;
+
+static void pending_save(pending_error *e) {
+    e->status = lt_last_status();
+    if (e->status != LT_OK) snprintf(e->msg, sizeof e->msg, "%s", lt_last_error());
+}
+
+static void pending_restore(const pending_error *e) {
+    if (e->status != LT_OK) lt_set_error(e->status, "%s", e->msg);
+}
+
+/* What a hook returned, or the error it recorded and returned LT_OK anyway: liblt
+ * reports misuse (lt_log of a non-scalar, lt_param after setup) by recording it, and a
+ * hook that ignores the status must not lose it. */
+static lt_status hook_status(lt_status returned) {
+    return returned != LT_OK ? returned : lt_last_status();
+}
+
+static bool is_batch_hook(hook_kind k) { return k == K_BATCH_START || k == K_BATCH_END; }
+
+/* " at epoch E, batch B" for batch hooks, " at epoch E" for epoch hooks, "" otherwise. */
+static const char *hook_where(const session *s, hook_id id, const hook_args *a, char *buf, size_t n) {
+    long long epoch = (long long)s->tr.current_epoch;
+    if (is_batch_hook(hook_info[id].kind))
+        snprintf(buf, n, " at epoch %lld, batch %lld", epoch, (long long)a->batch_idx);
+    else if (strstr(hook_info[id].name, "_epoch_"))
+        snprintf(buf, n, " at epoch %lld", epoch);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
 /* Profiled whether the participant implements the hook or not, as Lightning times its
  * callbacks' and LightningModule's default (empty) hooks too. */
 bool participant_hook(session *s, participant *p, hook_id id, const hook_args *a) {
@@ -46,15 +84,21 @@ bool participant_hook(session *s, participant *p, hook_id id, const hook_args *a
     const char *action = timed ? p->action[id] : NULL;
     prof_start(s, action);
     lt_status st = LT_OK;
+    pending_error outer;
     if (p->fn[id]) {
+        pending_save(&outer);
         lt_clear_error();
-        st = call_one(p, id, a);
+        st = hook_status(call_one(p, id, a));
     }
     prof_stop(s, action);
-    if (st == LT_OK) return true;
+    if (st == LT_OK) {
+        if (p->fn[id]) pending_restore(&outer);
+        return true;
+    }
     const char *why = *lt_last_error() ? lt_last_error() : lt_status_str(st);
-    host_error("%s%s.%s failed: %s", p->is_module ? "" : "callback ", p->name, hook_info[id].name,
-               why);
+    char where[96];
+    host_error("%s%s.%s failed%s: %s", p->is_module ? "" : "callback ", p->name,
+               hook_info[id].name, hook_where(s, id, a, where, sizeof where), why);
     return false;
 }
 
@@ -82,7 +126,7 @@ bool module_hook(session *s, const char *name, lt_hook_fn fn) {
     lt_status st = LT_OK;
     if (fn) {
         lt_clear_error();
-        st = fn(s->ctx, lt_ctx_self(s->ctx));
+        st = hook_status(fn(s->ctx, lt_ctx_self(s->ctx)));
     }
     prof_stop(s, action);
     if (st == LT_OK) return true;
@@ -96,8 +140,10 @@ bool module_override(session *s, const char *name, lt_hook_fn fn) {
 }
 
 bool step_failed(session *s, const char *hook, int64_t batch) {
-    host_error("%s.%s failed at epoch %lld, batch %lld: %s", s->mod->name, hook,
-               (long long)s->tr.current_epoch, (long long)batch,
+    char at_batch[40] = "";
+    if (batch >= 0) snprintf(at_batch, sizeof at_batch, ", batch %lld", (long long)batch);
+    host_error("%s.%s failed at epoch %lld%s: %s", s->mod->name, hook,
+               (long long)s->tr.current_epoch, at_batch,
                *lt_last_error() ? lt_last_error() : "it returned an error");
     return false;
 }

@@ -21,6 +21,28 @@ typedef struct train_closure {
     lt_tensor_t *loss; /* what training_step returned, NULL if it skipped */
 } train_closure;
 
+/* "(64, 10)" (torch's shape) into buf. */
+static const char *shape_text(const lt_tensor_t *t, char *buf, size_t n) {
+    size_t len = (size_t)snprintf(buf, n, "(");
+    for (int i = 0; i < lt_ndim(t) && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "",
+                                (long long)lt_dim(t, i));
+    if (len < n) snprintf(buf + len, n - len, lt_ndim(t) == 1 ? ",)" : ")");
+    return buf;
+}
+
+/* Lightning's closure refuses a loss that is not a scalar; lt_item of a (64, 10) tensor
+ * would read NaN and blame the learning rate. */
+static bool check_scalar_loss(session *s, lt_tensor_t *loss, int64_t idx) {
+    if (lt_numel(loss) == 1 && lt_dtype_of(loss) == LT_F32) return true;
+    char shape[160];
+    host_error("%s.training_step must return a scalar loss; got a %s tensor of shape %s at epoch "
+               "%lld, batch %lld: reduce it (lt_mean, lt_cross_entropy) and log other outputs "
+               "with lt_log", s->mod->name, lt_dtype_name(lt_dtype_of(loss)),
+               shape_text(loss, shape, sizeof shape), (long long)s->tr.current_epoch, (long long)idx);
+    return false;
+}
+
 static bool check_finite_loss(session *s, lt_tensor_t *loss, int64_t idx) {
     double value = lt_item(loss);
     if (isfinite(value)) return true;
@@ -37,22 +59,28 @@ static lt_tensor_t *run_training_step(session *s, const lt_batch_t *b, int64_t i
     prof_start(s, s->prof.training_step);
     lt_tensor_t *out = s->mod->training_step(s->ctx, lt_ctx_self(s->ctx), b, idx);
     prof_stop(s, s->prof.training_step);
-    if (!out && lt_last_status() != LT_OK) {
+    /* an error recorded in the step fails it even when the step returned a loss */
+    if (lt_last_status() != LT_OK) {
         *failed = !step_failed(s, "training_step", idx);
         return NULL;
     }
     if (out && s->mod->training_step_end) {
         out = s->mod->training_step_end(s->ctx, lt_ctx_self(s->ctx), out);
-        if (!out && lt_last_status() != LT_OK) *failed = !step_failed(s, "training_step_end", idx);
+        if (lt_last_status() != LT_OK) {
+            *failed = !step_failed(s, "training_step_end", idx);
+            return NULL;
+        }
     }
     return out;
 }
 
 lt_status manual_backward(lt_trainer_t *tr, lt_tensor_t *loss) {
     session *s = tr->host;
+    /* An error the step recorded before calling lt_manual_backward is the one to report
+     * (as ops pass a failure through); backward would clear it. */
+    if (lt_last_status() != LT_OK) return lt_last_status();
     hook_args a = {.tensor = loss};
     if (!hooks_run(s, HOOK_on_before_backward, &a)) return LT_ERR_STATE;
-    lt_clear_error();
     bool sync = s->ddp.sync_grads;
     if (sync && !ddp_before_backward(s)) return LT_ERR_STATE;
     prof_start(s, s->prof.backward);
@@ -99,6 +127,17 @@ static bool clip_gradients(session *s, lt_optimizer_t *opt) {
     return ok;
 }
 
+/* Lightning warns (once) when training_step returns None: a module that returns NULL on
+ * every batch would otherwise end "successfully" at global step 0. */
+static void warn_null_step(session *s, int64_t idx) {
+    if (s->warned_null_step || s->rank != 0) return;
+    s->warned_null_step = true;
+    fprintf(stderr, "lthost: warning: %s.training_step returned NULL at epoch %lld, batch %lld, "
+            "so the optimizer step was skipped for that batch (and is for every batch where it "
+            "does); if this was on purpose, ignore this warning, else return the loss\n",
+            s->mod->name, (long long)s->tr.current_epoch, (long long)idx);
+}
+
 static lt_status closure_run(lt_closure_t *base) {
     train_closure *c = (train_closure *)base;
     session *s = c->s;
@@ -106,7 +145,11 @@ static lt_status closure_run(lt_closure_t *base) {
     c->ran = true;
     c->loss = run_training_step(s, c->batch, c->batch_idx, &failed);
     if (failed) return LT_ERR_STATE;
-    if (!c->loss) return LT_OK; /* training_step returned nothing: no backward */
+    if (!c->loss) { /* training_step returned nothing: no backward, no update */
+        warn_null_step(s, c->batch_idx);
+        return LT_OK;
+    }
+    if (!check_scalar_loss(s, c->loss, c->batch_idx)) return LT_ERR_STATE; /* reported */
     if (!check_finite_loss(s, c->loss, c->batch_idx)) return LT_ERR_NUMERIC;
     lt_tensor_t *loss = c->loss;
     int64_t n = s->cfg->accumulate_grad_batches;
@@ -138,6 +181,7 @@ static bool run_optimizer_step(session *s, train_closure *c) {
     lt_status st;
     if (m->optimizer_step) {
         st = m->optimizer_step(s->ctx, lt_ctx_self(s->ctx), c->opt, 0, &c->base);
+        if (st == LT_OK) st = lt_last_status(); /* recorded, then dropped */
         if (st == LT_OK && !c->ran) {
             host_error("%s.optimizer_step returned without running the closure; call "
                        "lt_closure_run(closure) before lt_optimizer_step(opt)", m->name);

@@ -1,6 +1,7 @@
 /* The progress bar: on a terminal, one line redrawn at most ten times a second, as
  * Lightning's TQDMProgressBar ("Epoch 3: 45%|####  | 387/860 [00:01<00:01, 301.2it/s,
- * train_loss=0.41]"); elsewhere nothing, since the loops print one line per epoch. */
+ * train_loss=0.41]"); elsewhere (and under DDP) nothing, since the loops print one line
+ * per epoch. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,10 +10,18 @@
 
 #define BAR_WIDTH 20
 
+/* Whether stdout is the user's terminal. Open MPI gives every rank a pseudo-terminal
+ * whatever mpirun's own stdout is (a file, a pipe), so a rank cannot tell: under DDP the
+ * loops print the per-epoch lines, the format of a run whose output is not a terminal,
+ * rather than a bar that a log file would get as carriage returns. */
+bool stdout_is_terminal(const session *s) {
+    return s->world <= 1 && isatty(STDOUT_FILENO);
+}
+
 void bar_start(session *s, const char *desc, int64_t total) {
     progress_bar *b = &s->bar;
     b->enabled = s->cfg->enable_progress_bar && s->rank == 0 && !s->tr.sanity_checking;
-    b->tty = b->enabled && isatty(STDOUT_FILENO);
+    b->tty = b->enabled && stdout_is_terminal(s);
     b->desc = desc;
     b->total = total;
     b->done = 0;

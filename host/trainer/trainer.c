@@ -22,6 +22,7 @@ bool data_setup(session *s, const char *stage) {
     lt_clear_error();
     prof_start(s, s->prof.data_setup);
     lt_status st = s->dm->setup(s->dctx, lt_ctx_self(s->dctx), stage);
+    if (st == LT_OK) st = lt_last_status(); /* recorded (lt_data_add_split), then dropped */
     prof_stop(s, s->prof.data_setup);
     if (st == LT_OK) return true;
     host_error("data plugin %s: setup('%s') failed: %s", s->dm->name, stage,

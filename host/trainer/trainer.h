@@ -148,6 +148,7 @@ typedef struct session {
     profiling prof;
     ddp_state ddp;
     int exit_code;          /* non-zero overrides the run's 0/1 (signals: 128 + signo) */
+    bool warned_null_step;  /* Lightning warns once that training_step returned None */
 } session;
 
 /* ---- ddp.c (no-ops with one process) ------------------------------------------------ */
@@ -304,6 +305,8 @@ void print_metric_line(session *s);
 void print_results(session *s, const char *title, int64_t batches, double seconds);
 
 /* ---- progress.c / summary.c ------------------------------------------------------- */
+/* stdout is the user's terminal (never under DDP: see progress.c). */
+bool stdout_is_terminal(const session *s);
 void bar_start(session *s, const char *desc, int64_t total);
 void bar_update(session *s, int64_t done);
 /* Whether the bar will redraw on the next update (at most ten times a second). */

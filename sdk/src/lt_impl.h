@@ -88,6 +88,7 @@ struct lt_tensor {
     lt_tensor_t *grad;
     bool requires_grad;
     bool persistent;    /* owned by whoever made it, not by the arena */
+    bool stale;         /* its arena was reset: a step's tensor kept past its step */
     int param_id;       /* 1 + its index among its ctx's parameters; 0: not a parameter */
     size_t ready_at;    /* lt_backward's scratch: the tape node after which its grad is final */
 };
@@ -116,6 +117,9 @@ struct lt_arena {
     lt_device_t *dev;
     bool grad_enabled;
     lt_slab tensors; /* lt_tensor, creation order */
+    /* The previous step's tensors, marked stale: slots are reused one reset later, so a
+     * tensor kept into the next step is refused instead of aliasing a new one. */
+    lt_slab retired;
     lt_slab nodes;   /* lt_node, creation order = a topological order of the tape */
     lt_grad_ready_fn grad_ready; /* lt_ctx_set_grad_ready's hook on the ctx's parameters */
     void *grad_ready_user;
@@ -149,6 +153,8 @@ void lt__tensor_free(lt_tensor_t *t);
 lt_tensor_t *lt__copy_into(lt_tensor_t *dst, const lt_tensor_t *src);
 /* Checks shared by the ops: t non-NULL (else returns false silently), dtype. */
 bool lt__check_f32(const lt_tensor_t *t, const char *op);
+/* t non-NULL (else false silently) and not a tensor of a step that has ended. */
+bool lt__check_live(const lt_tensor_t *t, const char *op);
 bool lt__same_shape(const lt_tensor_t *a, const lt_tensor_t *b);
 /* "(64, 784)" into buf. */
 const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n);

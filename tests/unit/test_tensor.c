@@ -135,6 +135,42 @@ START_TEST(arena_reset_reuses_memory) {
 }
 END_TEST
 
+/* A tensor kept past its step is refused in the next step, even after that step has
+ * made as many tensors as the previous one (its slot is not reused yet). */
+START_TEST(tensor_kept_past_reset_is_refused) {
+    lt_tensor_t *kept = lt_full(test_arena, 1, (int64_t[]){4}, 3.0f);
+    lt_arena_reset(test_arena);
+    lt_tensor_t *fresh = lt_full(test_arena, 1, (int64_t[]){4}, 5.0f);
+    ck_assert_ptr_nonnull(fresh);
+    lt_clear_error();
+    ck_assert_ptr_null(lt_add(fresh, kept));
+    ck_assert_int_eq(lt_last_status(), LT_ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "step that has ended"));
+    lt_clear_error();
+    ck_assert_double_nan(lt_item(kept));
+    ck_assert_ptr_null(lt_keep(kept));
+    ck_assert_ptr_null(lt_reshape(kept, 1, (int64_t[]){4}));
+    ck_assert_int_eq(lt_last_status(), LT_ERR_STATE);
+    ck_assert_double_eq(lt_item(lt_mean(fresh)), 5.0); /* the new step is unharmed */
+}
+END_TEST
+
+/* lt_tensor_free of an arena's tensor frees nothing and says so. */
+START_TEST(tensor_free_of_arena_tensor_is_an_error) {
+    lt_tensor_t *t = lt_full(test_arena, 1, (int64_t[]){2}, 1.0f);
+    lt_clear_error();
+    lt_tensor_free(t);
+    ck_assert_int_eq(lt_last_status(), LT_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "lt_keep"));
+    ck_assert_double_eq(lt_item(lt_sum(t)), 2.0); /* still alive */
+    lt_clear_error();
+    lt_tensor_t *k = lt_keep(t);
+    lt_tensor_free(k);
+    lt_tensor_free(NULL);
+    ck_assert_int_eq(lt_last_status(), LT_OK);
+}
+END_TEST
+
 Suite *suite_tensor(void) {
     Suite *s = suite_create("tensor");
     TCase *tc = tcase_create("ops");
@@ -147,6 +183,8 @@ Suite *suite_tensor(void) {
     tcase_add_test(tc, cross_entropy_accuracy_argmax);
     tcase_add_test(tc, no_grad_records_nothing);
     tcase_add_test(tc, arena_reset_reuses_memory);
+    tcase_add_test(tc, tensor_kept_past_reset_is_refused);
+    tcase_add_test(tc, tensor_free_of_arena_tensor_is_an_error);
     suite_add_tcase(s, tc);
     return s;
 }

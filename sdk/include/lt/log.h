@@ -15,10 +15,12 @@ enum {
     LT_LOG_SYNC_DIST = 1u << 4, /* average over processes (DDP) before it is read */
 };
 
-/* Log a one-element tensor under name. Values accumulate on the device; the host
- * reads them back only when it prints or writes them. */
+/* Log a one-element tensor under name (1 to 57 bytes). name is copied: the caller's
+ * string may be freed or reused after the call. Values accumulate on the device; the
+ * host reads them back only when it prints or writes them. Anything else (a (N, C)
+ * tensor, a tensor of an earlier step) records an error that stops the run. */
 LT_API lt_status lt_log(lt_ctx_t *ctx, const char *name, lt_tensor_t *value, unsigned flags);
-/* Log a host number. */
+/* Log a host number (name is copied too). */
 LT_API lt_status lt_log_value(lt_ctx_t *ctx, const char *name, double value, unsigned flags);
 
 #endif

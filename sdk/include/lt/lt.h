@@ -13,6 +13,7 @@
 #include "scheduler.h"
 #include "data.h"
 #include "plugin.h"
+#include "profiler.h"
 #include "safetensors.h"
 
 /* The version of the liblt that is running, "0.1.0". */

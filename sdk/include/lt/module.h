@@ -124,7 +124,9 @@ typedef struct lt_batch {
     int64_t size;   /* N */
 } lt_batch_t;
 
-/* Hooks return LT_OK, or an error (recorded with lt_set_error) that stops the run. In a
+/* Hooks return LT_OK, or an error (recorded with lt_set_error) that stops the run. An
+ * error an SDK call recorded during a hook or step stops the run too, even if the hook
+ * returns LT_OK or the step a loss: the host checks lt_last_status() after each. In a
  * module `ctx` is the module's context; in a callback it is the callback's own (its
  * hparams and self), and lt_trainer(ctx) reaches the trainer's state. */
 typedef lt_status (*lt_hook_fn)(lt_ctx_t *ctx, void *self);
@@ -194,8 +196,9 @@ typedef lt_status (*lt_state_hook_fn)(lt_ctx_t *ctx, void *self, lt_state_t *sta
 
 /* ---- the module descriptor -------------------------------------------------------- */
 
-/* Returns the loss (training) or an output; NULL with no error recorded skips the batch
- * (training_step returning None), NULL with an error fails the run. */
+/* Returns the loss (training: a one-element float32 tensor) or an output; NULL with no
+ * error recorded skips the batch (training_step returning None: no optimizer step, and
+ * the host warns once), NULL or not, an error recorded in the step fails the run. */
 typedef lt_tensor_t *(*lt_step_fn)(lt_ctx_t *ctx, void *self, const lt_batch_t *batch,
                                    int64_t batch_idx);
 /* Lightning 1.x's x_step_end: gets the step's output, returns what the loop uses. */

@@ -1,7 +1,9 @@
 /* lt/tensor.h — tensors, arenas, devices and the differentiable ops.
  *
  * Ownership: a tensor made by an op belongs to the arena of its first input and lives
- * until that arena is reset (the host resets a module's arena after every step).
+ * until that arena is reset (the host resets a module's arena after every step). A
+ * tensor kept past the reset is refused (LT_ERR_STATE) by the calls it is passed to in
+ * the next step; keep a copy with lt_keep instead.
  * Ops return NULL on error (see lt_last_error()) and pass a NULL input straight
  * through, so a chain of calls stops at the first failure. Shapes in comments. */
 #ifndef LT_TENSOR_H
@@ -36,7 +38,9 @@ LT_API lt_status lt_device_sync(lt_device_t *dev);
 
 /* A new arena whose tensors live on dev. */
 LT_API lt_arena_t *lt_arena_new(lt_device_t *dev);
-/* Free every tensor made in the arena and clear its tape; memory is kept for reuse. */
+/* Free every tensor made in the arena and clear its tape; memory is kept for reuse. The
+ * freed tensors are marked stale, and their slots reused only after the next reset, so
+ * one kept into the next step is refused rather than read as another tensor. */
 LT_API void lt_arena_reset(lt_arena_t *a);
 /* Free the arena and everything in it. */
 LT_API void lt_arena_free(lt_arena_t *a);
@@ -125,7 +129,8 @@ LT_API lt_tensor_t *lt_detach(lt_tensor_t *x);
 /* A detached copy that survives the arena's reset (e.g. a step's output kept for the
  * epoch); free it with lt_tensor_free. */
 LT_API lt_tensor_t *lt_keep(const lt_tensor_t *t);
-/* Free a tensor made by lt_keep (tensors of an arena are freed by the arena). */
+/* Free a tensor made by lt_keep. A tensor of an arena is freed by the arena: passing one
+ * records an LT_ERR_INVALID_ARG error (the host stops the run with it) and frees nothing. */
 LT_API void lt_tensor_free(lt_tensor_t *t);
 
 #endif

@@ -122,6 +122,7 @@ static void report_ready(lt_arena_t *a, const lt_node *n, size_t i) {
 
 lt_status lt_backward(lt_tensor_t *loss) {
     if (!loss) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
+    if (!lt__check_live(loss, "lt_backward")) return lt_last_status();
     if (loss->numel != 1)
         return lt_set_error(LT_ERR_SHAPE, "lt_backward: the loss must have one element, it has "
                             "%lld (reduce it with lt_mean or lt_sum)", (long long)loss->numel);

@@ -51,6 +51,7 @@ lt_arena_t *lt_arena_new(lt_device_t *dev) {
     a->grad_enabled = true;
     a->backward_scale = 1.0f;
     a->tensors.elem_size = sizeof(lt_tensor_t);
+    a->retired.elem_size = sizeof(lt_tensor_t);
     a->nodes.elem_size = sizeof(lt_node);
     return a;
 }
@@ -60,15 +61,22 @@ void lt_arena_reset(lt_arena_t *a) {
     for (size_t i = 0; i < a->tensors.used; i++) {
         lt_tensor_t *t = lt__slab_get(&a->tensors, i);
         lt__storage_release(t->st);
+        t->st = NULL;
+        t->stale = true;
     }
     a->tensors.used = 0;
     a->nodes.used = 0;
+    lt_slab fresh = a->retired; /* two resets ago: nobody may hold those any more */
+    a->retired = a->tensors;
+    a->tensors = fresh;
+    a->tensors.used = 0;
 }
 
 void lt_arena_free(lt_arena_t *a) {
     if (!a) return;
     lt_arena_reset(a);
     lt__slab_free(&a->tensors);
+    lt__slab_free(&a->retired);
     lt__slab_free(&a->nodes);
     free(a);
 }

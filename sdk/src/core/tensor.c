@@ -129,6 +129,7 @@ lt_tensor_t *lt_from_host(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *s
 
 lt_status lt_from_host_into(lt_tensor_t *t, const void *src, size_t nbytes) {
     if (!t || !src) return lt_set_error(LT_ERR_INVALID_ARG, "lt_from_host_into: NULL argument");
+    if (!lt__check_live(t, "lt_from_host_into")) return lt_last_status();
     size_t need = (size_t)t->numel * lt__dtype_size(t->dtype);
     if (nbytes != need)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_from_host_into: tensor has %zu bytes, source %zu",
@@ -145,6 +146,7 @@ lt_status lt_from_host_into(lt_tensor_t *t, const void *src, size_t nbytes) {
 
 lt_status lt_to_host(const lt_tensor_t *t, void *dst, size_t nbytes) {
     if (!t) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
+    if (!lt__check_live(t, "lt_to_host")) return lt_last_status();
     size_t need = (size_t)t->numel * lt__dtype_size(t->dtype);
     if (nbytes != need)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_to_host: tensor has %zu bytes, buffer %zu",
@@ -157,7 +159,7 @@ lt_status lt_to_host(const lt_tensor_t *t, void *dst, size_t nbytes) {
 }
 
 double lt_item(const lt_tensor_t *t) {
-    if (!t) return NAN;
+    if (!lt__check_live(t, "lt_item")) return NAN;
     if (t->numel != 1) {
         char buf[96];
         lt_set_error(LT_ERR_SHAPE, "lt_item: tensor of shape %s has %lld elements, not 1",
@@ -195,8 +197,17 @@ lt_status lt_set_requires_grad(lt_tensor_t *t, bool requires) {
     return LT_OK;
 }
 
-bool lt__check_f32(const lt_tensor_t *t, const char *op) {
+bool lt__check_live(const lt_tensor_t *t, const char *op) {
     if (!t) return false;
+    if (!t->stale) return true;
+    lt_set_error(LT_ERR_STATE, "%s: the tensor was made in a step that has ended (the host "
+                 "frees a step's tensors after it); keep a copy across steps with lt_keep, or "
+                 "a number with lt_item", op);
+    return false;
+}
+
+bool lt__check_f32(const lt_tensor_t *t, const char *op) {
+    if (!lt__check_live(t, op)) return false;
     if (t->dtype != LT_F32) {
         lt_set_error(LT_ERR_DTYPE, "%s: expected a float32 tensor, got %s", op,
                      lt_dtype_name(t->dtype));
@@ -231,8 +242,15 @@ lt_tensor_t *lt__copy_into(lt_tensor_t *dst, const lt_tensor_t *src) {
 }
 
 lt_tensor_t *lt_keep(const lt_tensor_t *t) {
-    if (!t) return NULL;
+    if (!lt__check_live(t, "lt_keep")) return NULL;
     return lt__copy_into(lt__tensor_new_persistent(t->arena, t->dtype, t->ndim, t->shape), t);
 }
 
-void lt_tensor_free(lt_tensor_t *t) { lt__tensor_free(t); }
+void lt_tensor_free(lt_tensor_t *t) {
+    if (t && !t->persistent) { /* a silent no-op would hide the misunderstanding */
+        lt_set_error(LT_ERR_INVALID_ARG, "lt_tensor_free: the tensor belongs to an arena, which "
+                     "frees it when its step ends; free only tensors made by lt_keep");
+        return;
+    }
+    lt__tensor_free(t);
+}

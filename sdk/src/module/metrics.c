@@ -46,9 +46,13 @@ static metric *find_or_add(lt_ctx_t *ctx, const char *name, unsigned flags) {
 lt_status lt_log(lt_ctx_t *ctx, const char *name, lt_tensor_t *value, unsigned flags) {
     if (!value) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
     if (!ctx || !name) return lt_set_error(LT_ERR_INVALID_ARG, "lt_log: NULL argument");
-    if (value->dtype != LT_F32 || value->numel != 1)
+    if (!lt__check_live(value, "lt_log")) return lt_last_status();
+    if (value->dtype != LT_F32 || value->numel != 1) {
+        char shape[96];
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_log('%s'): expected a one-element float32 "
-                            "tensor (reduce it with lt_mean first)", name);
+                            "tensor, got a %s tensor of shape %s (reduce it with lt_mean first)",
+                            name, lt_dtype_name(value->dtype), lt__shape_str(value, shape, sizeof shape));
+    }
     if (!ctx->dev || lt__dev(value) != ctx->dev)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_log('%s'): the value is not on this "
                             "context's device; log from the module's hooks", name);

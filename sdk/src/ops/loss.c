@@ -52,7 +52,7 @@ lt_tensor_t *lt_log_softmax(lt_tensor_t *x) { return softmax_op(x, true, "lt_log
 
 /* logits (N, C) and labels (N) int64, checked; false with an error set otherwise. */
 static bool check_labels(const lt_tensor_t *logits, const lt_tensor_t *labels, const char *name) {
-    if (!logits || !labels || !lt__check_f32(logits, name)) return false;
+    if (!logits || !lt__check_live(labels, name) || !lt__check_f32(logits, name)) return false;
     char sl[96], sy[96];
     if (labels->dtype != LT_I64) {
         lt_set_error(LT_ERR_DTYPE, "%s: labels must be int64 class indices, got %s", name,

@@ -6,7 +6,7 @@ static void reshape_bw(lt_node *n, lt_tensor_t *g) {
 }
 
 lt_tensor_t *lt_reshape(lt_tensor_t *x, int ndim, const int64_t *shape) {
-    if (!x) return NULL;
+    if (!lt__check_live(x, "lt_reshape")) return NULL;
     if (ndim < 0 || ndim > LT_MAX_DIMS) {
         lt_set_error(LT_ERR_SHAPE, "lt_reshape: %d dimensions (at most %d)", ndim, LT_MAX_DIMS);
         return NULL;
@@ -53,6 +53,6 @@ lt_tensor_t *lt_flatten(lt_tensor_t *x) {
 }
 
 lt_tensor_t *lt_detach(lt_tensor_t *x) {
-    if (!x) return NULL;
+    if (!lt__check_live(x, "lt_detach")) return NULL;
     return lt__copy_into(lt__tensor_new(x->arena, x->dtype, x->ndim, x->shape), x);
 }
