@@ -351,6 +351,11 @@ static lt_status hook_barrier(lt_trainer_t *tr) {
     return s->strat->barrier(s->strat_state);
 }
 
+static lt_status hook_all_gather(lt_trainer_t *tr, const float *values, int64_t n, float *out) {
+    session *s = tr->host;
+    return s->strat->all_gather(s->strat_state, values, n, out);
+}
+
 void ddp_serve_trainer(session *s) {
     s->tr.global_rank = s->rank;
     s->tr.world_size = s->world;
@@ -358,5 +363,6 @@ void ddp_serve_trainer(session *s) {
     if (s->world > 1) {
         s->tr.all_reduce_sum = hook_all_reduce_sum;
         if (s->strat->barrier) s->tr.barrier = hook_barrier;
+        if (s->strat->all_gather) s->tr.all_gather = hook_all_gather;
     }
 }

@@ -265,7 +265,8 @@ int trainer_run(const host_config *cfg) {
         return 1;
     }
     *s = (session){.cfg = cfg, .seed = pick_seed(cfg)};
-    s->tr = (lt_trainer_t){.max_epochs = cfg->max_epochs, .manual_backward = manual_backward,
+    s->tr = (lt_trainer_t){.struct_size = sizeof(lt_trainer_t), .max_epochs = cfg->max_epochs,
+                           .manual_backward = manual_backward,
                            .log = trainer_log, .host = s,
                            .callback_metrics = s->log.callback_metrics};
     lt_ctx_t *callback_ctx[LTHOST_MAX_CALLBACKS + 1] = {0};

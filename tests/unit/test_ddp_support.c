@@ -417,6 +417,43 @@ START_TEST(trainer_collectives_reach_the_group) {
 }
 END_TEST
 
+static lt_status fake_gather(lt_trainer_t *tr, const float *v, int64_t n, float *out) {
+    fake_calls++;
+    for (int r = 0; r < tr->world_size; r++)
+        for (int64_t i = 0; i < n; i++) out[r * n + i] = r == tr->global_rank ? v[i] : (float)(100 * r + i);
+    return LT_OK;
+}
+
+/* The host's all_gather when it has one; the padded sum when it has none, or when the
+ * embedding program's struct predates the slot (struct_size stops before it). */
+START_TEST(trainer_all_gather_uses_the_host_slot) {
+    lt_trainer_t tr = {.struct_size = sizeof tr, .global_rank = 2, .world_size = 3,
+                       .all_reduce_sum = fake_sum, .all_gather = fake_gather};
+    const float mine[2] = {7, 8};
+    float out[6];
+    fake_calls = 0;
+    ck_assert_int_eq(lt_trainer_all_gather(&tr, mine, 2, out), LT_OK);
+    const float want[6] = {0, 1, 100, 101, 7, 8};
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(out[i], want[i]);
+    tr.struct_size = (uint32_t)LT_TRAINER_SIZE_1_0; /* an older program: the slot is not read */
+    ck_assert_int_eq(lt_trainer_all_gather(&tr, mine, 2, out), LT_OK);
+    ck_assert_float_eq(out[4], 7 + 1004.0f);
+    ck_assert_int_eq(fake_calls, 2); /* one gather, then one sum */
+}
+END_TEST
+
+START_TEST(trainer_struct_size_is_checked) {
+    lt_ctx_t *ctx = lt_ctx_new(NULL, "m", NULL, 0, 1);
+    lt_trainer_t old = {.struct_size = 16}, ok = {.struct_size = sizeof ok};
+    ck_assert_int_eq(lt_ctx_set_trainer(ctx, &old), LT_ERR_ABI);
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "struct_size is 16"));
+    ck_assert_ptr_null(lt_trainer(ctx));
+    ck_assert_int_eq(lt_ctx_set_trainer(ctx, &ok), LT_OK);
+    ck_assert_ptr_eq(lt_trainer(ctx), &ok);
+    lt_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(trainer_collectives_alone_and_misused) {
     lt_trainer_t alone = {0}; /* one process: no services, nothing to wait for */
     float v[2] = {3, 4}, out[2];
@@ -457,6 +494,8 @@ Suite *suite_ddp_support(void) {
     tcase_add_test(tc, shard_bad_arguments);
     tcase_add_test(tc, trainer_collectives_reach_the_group);
     tcase_add_test(tc, trainer_collectives_alone_and_misused);
+    tcase_add_test(tc, trainer_all_gather_uses_the_host_slot);
+    tcase_add_test(tc, trainer_struct_size_is_checked);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -179,6 +179,17 @@ static lt_status ddp_all_reduce_sum(void *st, float *buf, int64_t n) {
     return LT_OK;
 }
 
+static lt_status ddp_all_gather(void *st, const float *in, int64_t n, float *out) {
+    ddp_state *s = st;
+    if (n < 0 || n > DDP_MAX_COUNT)
+        return lt_set_error(LT_ERR_INVALID_ARG, "ddp: all_gather of %lld values per rank (at most %d)",
+                            (long long)n, DDP_MAX_COUNT);
+    ddp_watch_begin(s, "MPI_Allgather");
+    int err = MPI_Allgather(in, (int)n, MPI_FLOAT, out, (int)n, MPI_FLOAT, s->comm);
+    ddp_watch_end(s);
+    return err == MPI_SUCCESS ? LT_OK : ddp_mpi_error(s, err, "MPI_Allgather");
+}
+
 static lt_status ddp_broadcast(void *st, void *buf, size_t nbytes, int root) {
     ddp_state *s = st;
     if (root < 0 || root >= s->size)
@@ -397,6 +408,7 @@ LT_STRATEGY_EXPORT(.name                 = "ddp",
                    .device_bind          = ddp_device_bind,
                    .device_all_reduce_mean_start = ddp_device_all_reduce_mean_start,
                    .device_broadcast     = ddp_device_broadcast,
+                   .all_gather           = ddp_all_gather,
                    .class_name           = "DDPStrategy",
                    .launcher             = LT_LAUNCH_MPIRUN,
                    .launched             = ddp_launched)

@@ -4,6 +4,8 @@
 #ifndef LT_RUNTIME_H
 #define LT_RUNTIME_H
 
+#include <stddef.h>
+
 #include "data.h"
 #include "module.h"
 #include "trainer.h"
@@ -79,8 +81,11 @@ typedef struct lt_metric_value {
     double value;
 } lt_metric_value;
 
-/* Filled by the host; plugins read it through lt/trainer.h. */
+/* Filled by the host (the program that embeds liblt); plugins read it through
+ * lt/trainer.h. Set struct_size = sizeof(lt_trainer_t): fields appended by later minors
+ * are read only when struct_size covers them. */
 struct lt_trainer {
+    uint32_t struct_size;
     const char *stage;
     int64_t current_epoch, global_step, max_epochs;
     bool sanity_checking, should_stop;
@@ -98,10 +103,17 @@ struct lt_trainer {
      * collectives); NULL with one process. */
     lt_status (*all_reduce_sum)(lt_trainer_t *tr, float *values, int64_t n);
     lt_status (*barrier)(lt_trainer_t *tr);
+    /* (optional) out[r*n + i] = rank r's values[i]; NULL: an all_reduce_sum of a
+     * zero-padded buffer (exact, world-size times the traffic). */
+    lt_status (*all_gather)(lt_trainer_t *tr, const float *values, int64_t n, float *out);
 };
 
-/* Let ctx's hooks see tr (lt_trainer, lt_current_epoch, lt_manual_backward, lt_stage). */
-LT_API void lt_ctx_set_trainer(lt_ctx_t *ctx, lt_trainer_t *tr);
+/* The smallest struct_size this liblt accepts (1.0 has every field up to barrier). */
+#define LT_TRAINER_SIZE_1_0 (offsetof(lt_trainer_t, barrier) + sizeof(void (*)(void)))
+
+/* Let ctx's hooks see tr (lt_trainer, lt_current_epoch, lt_manual_backward, lt_stage);
+ * LT_ERR_ABI (and tr not set) when tr->struct_size is below LT_TRAINER_SIZE_1_0. */
+LT_API lt_status lt_ctx_set_trainer(lt_ctx_t *ctx, lt_trainer_t *tr);
 /* Train or eval mode, as lt_training reports it. */
 LT_API void lt_ctx_set_training(lt_ctx_t *ctx, bool training);
 

@@ -57,6 +57,10 @@ typedef struct lt_strategy_desc {
     /* In place, nbytes of the bound device's memory from rank root to all (blocking). */
     lt_status (*device_broadcast)(void *st, void *buf, size_t nbytes, int root);
 
+    /* (optional) out[r*n + i] = rank r's in[i], for every rank r (lt_trainer_all_gather);
+     * NULL: the host sums zero-padded buffers with all_reduce_sum. */
+    lt_status (*all_gather)(void *st, const float *in, int64_t n, float *out);
+
     /* -- how its processes start (optional) -- */
     /* Lightning's class name, for profiler actions ("[Strategy]DDPStrategy.x"); NULL: name. */
     const char *class_name;

@@ -6,7 +6,17 @@
 
 #include "ctx_impl.h"
 
-void lt_ctx_set_trainer(lt_ctx_t *ctx, lt_trainer_t *tr) { ctx->trainer = tr; }
+/* Whether the embedding program's struct has `field` (appended by a later minor). */
+#define TRAINER_HAS(tr, field) ((tr)->struct_size >= offsetof(lt_trainer_t, field) + sizeof((tr)->field))
+
+lt_status lt_ctx_set_trainer(lt_ctx_t *ctx, lt_trainer_t *tr) {
+    if (tr && tr->struct_size < LT_TRAINER_SIZE_1_0)
+        return lt_set_error(LT_ERR_ABI, "lt_ctx_set_trainer: lt_trainer_t.struct_size is %u, but this liblt "
+                            "(%s) needs at least %zu; set .struct_size = sizeof(lt_trainer_t) and rebuild "
+                            "against this SDK", tr->struct_size, lt_version(), LT_TRAINER_SIZE_1_0);
+    ctx->trainer = tr;
+    return LT_OK;
+}
 void lt_ctx_set_training(lt_ctx_t *ctx, bool training) { ctx->training = training; }
 lt_trainer_t *lt_trainer(lt_ctx_t *ctx) { return ctx ? ctx->trainer : NULL; }
 bool lt_training(lt_ctx_t *ctx) { return ctx && ctx->training; }
@@ -54,13 +64,15 @@ lt_status lt_trainer_all_reduce(lt_trainer_t *tr, float *values, int64_t n, bool
     return LT_OK;
 }
 
-/* A sum of slots that only their own rank fills: exact, since every other term is 0. */
+/* The host's all_gather, else a sum of slots that only their own rank fills: exact,
+ * since every other term is 0. */
 lt_status lt_trainer_all_gather(lt_trainer_t *tr, const float *values, int64_t n, float *out) {
     lt_status s = check_collective(tr, "lt_trainer_all_gather", values, n);
     if (s == LT_OK && n > 0 && !out)
         s = lt_set_error(LT_ERR_INVALID_ARG, "lt_trainer_all_gather: out is NULL");
     int world = lt_trainer_world_size(tr);
     if (s != LT_OK || n == 0) return s;
+    if (world > 1 && TRAINER_HAS(tr, all_gather) && tr->all_gather) return tr->all_gather(tr, values, n, out);
     memset(out, 0, (size_t)world * (size_t)n * sizeof *out);
     memcpy(out + (int64_t)tr->global_rank * n, values, (size_t)n * sizeof *out);
     return world == 1 ? LT_OK : tr->all_reduce_sum(tr, out, (int64_t)world * n);
