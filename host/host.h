@@ -109,6 +109,9 @@ int threads_per_process(const host_config *cfg);
 
 /* The built-in callback named name ("EarlyStopping", "LearningRateMonitor"), or NULL. */
 const lt_callback_desc *builtin_callback(const char *name, bool *monitoring);
+/* Open a plugin of kind for lthost; false after one error line (naming the flag that
+ * takes the file when it is a plugin of another kind). */
+bool host_open_plugin(const host_config *cfg, lt_plugin_kind kind, const char *name, lt_plugin_t **out);
 /* The built-in callbacks' names, NULL-terminated. */
 const char *const *builtin_callback_names(void);
 /* The built-in callback name closest to a misspelt one, or NULL. */

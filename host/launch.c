@@ -55,8 +55,7 @@ int threads_per_process(const host_config *cfg) {
 static bool plugin_opens(const host_config *cfg, lt_plugin_kind kind, const char *name) {
     lt_plugin_t *p = NULL;
     if (!name) return true;
-    bool ok = lt_plugin_open(kind, name, cfg->plugin_roots, &p) == LT_OK;
-    if (!ok) host_error("%s", lt_last_error());
+    bool ok = host_open_plugin(cfg, kind, name, &p);
     lt_plugin_close(p);
     return ok;
 }

@@ -1,5 +1,7 @@
 /* `lthost plugins`: every plugin found, with its kind and ABI, or why it was skipped. */
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "host.h"
 
@@ -29,4 +31,36 @@ int plugins_command(const host_config *cfg) {
     for (const char *const *name = builtin_callback_names(); *name; name++)
         printf("  %-12s %-16s --callbacks %s\n", "callback", *name, *name);
     return 0;
+}
+
+/* The flag that takes each kind, for "pass it with --data". */
+static const char *const kind_flag[LT_PLUGIN_KIND_COUNT] = {
+    [LT_PLUGIN_MODULE] = "--module", [LT_PLUGIN_ACCELERATOR] = "--accelerator",
+    [LT_PLUGIN_STRATEGY] = "--strategy", [LT_PLUGIN_PROFILER] = "--profiler",
+    [LT_PLUGIN_DATA] = "--data", [LT_PLUGIN_CALLBACK] = "--callbacks",
+};
+
+/* The kind a plugin file is, when it is not `want` (LT_PLUGIN_KIND_COUNT: none). */
+static lt_plugin_kind other_kind(const host_config *cfg, lt_plugin_kind want, const char *name) {
+    struct stat st;
+    if (stat(name, &st) != 0 || !S_ISREG(st.st_mode)) return LT_PLUGIN_KIND_COUNT;
+    for (int k = 0; k < LT_PLUGIN_KIND_COUNT; k++) {
+        lt_plugin_t *p = NULL;
+        if (k != (int)want && lt_plugin_open((lt_plugin_kind)k, name, cfg->plugin_roots, &p) == LT_OK) {
+            lt_plugin_close(p);
+            return (lt_plugin_kind)k;
+        }
+    }
+    return LT_PLUGIN_KIND_COUNT;
+}
+
+bool host_open_plugin(const host_config *cfg, lt_plugin_kind kind, const char *name, lt_plugin_t **out) {
+    if (lt_plugin_open(kind, name, cfg->plugin_roots, out) == LT_OK) return true;
+    char why[2048];
+    snprintf(why, sizeof why, "%s", lt_last_error());
+    lt_plugin_kind k = other_kind(cfg, kind, name);
+    lt_clear_error();
+    if (k == LT_PLUGIN_KIND_COUNT) host_error("%s", why);
+    else host_error("%s (pass it with %s)", why, kind_flag[k]);
+    return false;
 }

@@ -35,12 +35,10 @@ const char *builtin_callback_suggest(const char *name) {
 }
 
 bool open_callback_plugin(const host_config *cfg, const char *name, lt_plugin_t **out) {
-    if (lt_plugin_open(LT_PLUGIN_CALLBACK, name, cfg->plugin_roots, out) == LT_OK) return true;
     const char *best = builtin_callback_suggest(name);
-    if (best)
-        host_error("--callbacks %s: no built-in callback or callback plugin of that name; did you "
-                   "mean %s? (built-ins: EarlyStopping, LearningRateMonitor, ModelCheckpoint)", name, best);
-    else
-        host_error("%s", lt_last_error());
+    if (!best) return host_open_plugin(cfg, LT_PLUGIN_CALLBACK, name, out);
+    if (lt_plugin_open(LT_PLUGIN_CALLBACK, name, cfg->plugin_roots, out) == LT_OK) return true;
+    host_error("--callbacks %s: no built-in callback or callback plugin of that name; did you "
+               "mean %s? (built-ins: EarlyStopping, LearningRateMonitor, ModelCheckpoint)", name, best);
     return false;
 }

@@ -153,7 +153,7 @@ bool checkpoint_write(session *s, const char *const *paths, int n) {
                    *lt_last_error() ? lt_last_error() : "a state hook failed");
     for (int i = 0; ok && i < n; i++)
         if (lt_ckpt_save(c, paths[i]) != LT_OK) {
-            host_error("%s", lt_last_error());
+            host_error("%s (the folder comes from --default_root_dir or --callbacks.dirpath)", lt_last_error());
             ok = false;
         }
     lt_ckpt_free(c);
@@ -293,6 +293,14 @@ static bool resolve(session *s, char *out, size_t n) {
     return find_best(last, out, n);
 }
 
+/* A readable safetensors file without a checkpoint's format_version: plain weights. */
+static bool plain_weights(const char *path) {
+    lt_st_file_t *f = NULL;
+    bool plain = lt_st_open(path, &f) == LT_OK && !lt_st_meta(f, "format_version");
+    lt_st_close(f);
+    return plain;
+}
+
 bool ckpt_open(session *s) {
     const host_config *c = s->cfg;
     if (!c->ckpt_path) return true;
@@ -303,7 +311,9 @@ bool ckpt_open(session *s) {
     if (!resolve(s, s->ckpt_file, sizeof s->ckpt_file)) return false;
     if (!*s->ckpt_file) return true;
     if (lt_ckpt_open(s->ckpt_file, &s->ckpt) != LT_OK) {
-        host_error("--ckpt_path: %s", lt_last_error());
+        char why[2048];
+        snprintf(why, sizeof why, "%s", lt_last_error());
+        host_error("--ckpt_path: %s%s", why, plain_weights(s->ckpt_file) ? " (pass it with --init_weights)" : "");
         return false;
     }
     s->resuming = !strcmp(c->command, "fit");
@@ -340,6 +350,21 @@ bool ckpt_same_module(session *s) {
     return same;
 }
 
+void ckpt_warn_undeclared_hparams(session *s) {
+    const char *text = lt_ckpt_get(s->ckpt, "hyper_parameters");
+    lt_state_t *saved = text ? lt_state_from_json(text) : NULL;
+    for (int i = 0; saved && i < lt_state_count(saved); i++) {
+        const char *name = lt_state_key(saved, i);
+        bool declared = false;
+        for (int j = 0; j < lt_ctx_hparam_count(s->ctx) && !declared; j++)
+            declared = !strcmp(lt_ctx_hparam_desc(s->ctx, j)->name, name);
+        if (!declared && s->rank == 0)
+            fprintf(stderr, "lthost: warning: %s: saved hyper-parameter '%.100s' is not declared by %s; "
+                    "ignored\n", s->ckpt_file, name, s->mod->name);
+    }
+    lt_state_free(saved);
+}
+
 bool ckpt_restore_weights(session *s) {
     const host_config *c = s->cfg;
     lt_status st = LT_OK;
@@ -347,7 +372,8 @@ bool ckpt_restore_weights(session *s) {
     else if (c->init_weights) st = lt_load_weights_file(s->ctx, c->init_weights, c->strict);
     else return true;
     if (st != LT_OK) {
-        host_error("%s: %s", s->ckpt ? "--ckpt_path" : "--init_weights", lt_last_error());
+        host_error("%s: %s%s", s->ckpt ? "--ckpt_path" : "--init_weights", lt_last_error(),
+                   st == LT_ERR_STATE && c->strict ? " (--strict false)" : "");
         return false;
     }
     participant *mod = &s->parts[s->nparts - 1];

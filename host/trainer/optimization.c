@@ -114,8 +114,9 @@ static bool clip(session *s, lt_optimizer_t *opt) {
                        ? lt_clip_grad_value(opt, c->gradient_clip_val)
                        : lt_clip_grad_norm(opt, c->gradient_clip_val, NULL);
     if (st == LT_OK) return true;
-    host_error("clipping gradients at epoch %lld, global step %lld: %s",
-               (long long)s->tr.current_epoch, (long long)s->tr.global_step, lt_last_error());
+    host_error("clipping gradients at epoch %lld, global step %lld: %s%s",
+               (long long)s->tr.current_epoch, (long long)s->tr.global_step, lt_last_error(),
+               st == LT_ERR_UNSUPPORTED ? " (--gradient_clip_algorithm norm)" : "");
     return false;
 }
 

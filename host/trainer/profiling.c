@@ -82,10 +82,7 @@ bool profiler_open(session *s) {
     const host_config *c = s->cfg;
     profiling *p = &s->prof;
     if (!c->profiler) return true;
-    if (lt_plugin_open(LT_PLUGIN_PROFILER, c->profiler, c->plugin_roots, &p->plugin) != LT_OK) {
-        host_error("%s", lt_last_error());
-        return false;
-    }
+    if (!host_open_plugin(c, LT_PLUGIN_PROFILER, c->profiler, &p->plugin)) return false;
     const lt_profiler_desc *d = lt_plugin_desc(p->plugin);
     const char *missing = !d->init ? "init" : !d->start ? "start" : !d->stop ? "stop"
                         : !d->summary ? "summary" : NULL;

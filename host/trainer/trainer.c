@@ -31,9 +31,7 @@ bool data_setup(session *s, const char *stage) {
 }
 
 static bool open_plugin(session *s, lt_plugin_kind kind, const char *name, lt_plugin_t **out) {
-    if (lt_plugin_open(kind, name, s->cfg->plugin_roots, out) == LT_OK) return true;
-    host_error("%s", lt_last_error());
-    return false;
+    return host_open_plugin(s->cfg, kind, name, out);
 }
 
 /* A bad --model.X / --data.X / --callbacks.X is a bad command line: exit 2, as for any flag. */
@@ -173,9 +171,12 @@ static bool make_contexts(session *s, lt_ctx_t **callback_ctx) {
         if (!add_callback(s, &s->cfg->callbacks[i], &callback_ctx[i])) return false;
     if (!s->cfg->print_config && !add_default_checkpoint(s, callback_ctx)) return false;
     s->ctx = lt_ctx_new(s->dev, s->mod->name, s->mod->hparams, s->mod->self_size, s->seed);
-    if (s->ctx && s->ckpt && ckpt_same_module(s) && lt_ckpt_restore_hparams(s->ckpt, s->ctx) != LT_OK) {
-        host_error("--ckpt_path: %s", lt_last_error());
-        return false;
+    if (s->ctx && s->ckpt && ckpt_same_module(s)) {
+        if (lt_ckpt_restore_hparams(s->ckpt, s->ctx) != LT_OK) {
+            host_error("--ckpt_path: %s", lt_last_error());
+            return false;
+        }
+        ckpt_warn_undeclared_hparams(s);
     }
     s->dctx = s->ctx ? lt_ctx_new(NULL, s->dm->name, s->dm->hparams, s->dm->self_size, s->seed) : NULL;
     if (!s->ctx || !s->dctx) {

@@ -199,6 +199,8 @@ bool ckpt_open(session *s);
 /* Whether the checkpoint was saved by this module (else a warning: its hparams are
  * not applied). */
 bool ckpt_same_module(session *s);
+/* Warn about hyper-parameters the checkpoint saved that the module no longer declares. */
+void ckpt_warn_undeclared_hparams(session *s);
 /* After setup: the checkpoint's weights (or --init_weights). */
 bool ckpt_restore_weights(session *s);
 /* fit, after configure_optimizers and logging_open: optimizers, schedulers, callback and

@@ -101,3 +101,13 @@ expect_success fit "${common[@]}" --limit_train_batches 1.0 --max_epochs $((epoc
 grep -q "Resuming fit" "$TMP/out" && grep -q "max_epochs=$((epoch + 1))\` reached" "$TMP/out" ||
     { cat "$TMP/out"; fail "--ckpt_path last did not continue the interrupted run"; }
 echo "ok: SIGTERM in epoch $epoch saved last.ckpt (exit 143), --ckpt_path last finished the epoch"
+
+# Plain safetensors weights (no checkpoint metadata): liblt says what the file is, lthost
+# names the flag that loads it.
+python3 - "$TMP/plain.safetensors" <<'PY'
+import json, struct, sys
+head = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+head += b" " * (-len(head) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(head)) + head + b"\0\0\0\0")
+PY
+expect_error "not an lthost checkpoint .* \(pass it with --init_weights\)" "${val[@]}" --ckpt_path "$TMP/plain.safetensors"

@@ -90,3 +90,10 @@ expect_error "format 2\.0 by a newer lthost" "${val[@]}" --ckpt_path "$TMP/major
 expect_success "${resume[@]}" --ckpt_path "$adam"
 expect_success "${resume[@]}" --ckpt_path "$sgd"
 echo "test_hostile_state: all passed"
+
+# A saved hyper-parameter the module no longer declares: lthost (not liblt) warns, once.
+python3 "$SRC_DIR/tests/e2e/ckpt_edit.py" "$adam" "$TMP/extra_hp.ckpt" 'meta["hyper_parameters"]["old_knob"] = 3'
+expect_success validate --module mlp --limit_val_batches 1 --ckpt_path "$TMP/extra_hp.ckpt"
+[ "$(grep -c "^lthost: warning: .*extra_hp.ckpt: saved hyper-parameter 'old_knob' is not declared by mlp; ignored" "$TMP/out")" -eq 1 ] ||
+    { cat "$TMP/out"; fail "no single warning for an undeclared saved hyper-parameter"; }
+echo "ok: an undeclared saved hyper-parameter is ignored with one warning"

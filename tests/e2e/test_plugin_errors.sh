@@ -21,3 +21,20 @@ for want in "module *mlp" "accelerator *cpu" "strategy *single" "data *fashion_m
     grep -q -E "$want" "$TMP/out" || { cat "$TMP/out"; fail "lthost plugins does not list /$want/"; }
 done
 echo "all loader refusals reported cleanly"
+
+# Kernel tables: a NULL required slot is refused at open, naming it; NULL optional slots
+# (sync, clamp) run, and only what needs one says so.
+common_fit=(--module mlp --limit_train_batches 2 --limit_val_batches 1 --max_epochs 1 --logger false
+            --enable_checkpointing false --test_after_fit false --enable_progress_bar false)
+expect_error "nogemm_cpu.so: accelerator 'cpu' leaves the required slot 'gemm' NULL" \
+    fit "${common_fit[@]}" --accel "$LT_TEST_PLUGIN_DIR/nogemm_cpu.so"
+expect_success fit "${common_fit[@]}" --accel "$LT_TEST_PLUGIN_DIR/bare_cpu.so"
+expect_error "no clamp kernel, so it cannot clip gradients by value" \
+    fit "${common_fit[@]}" --accel "$LT_TEST_PLUGIN_DIR/bare_cpu.so" --gradient_clip_val 0.5 --gradient_clip_algorithm value
+echo "ok: required slots are checked at open; optional ones may be NULL"
+
+# liblt says what a file is; lthost names the flag that takes it.
+expect_error "is a profiler plugin .*not a module.* \(pass it with --profiler\)" \
+    fit --module "$LT_TEST_PLUGIN_DIR/profiler_only.so"
+expect_error "is a module plugin .*not a data.* \(pass it with --module\)" \
+    fit --module mlp --data "$LT_TEST_MLP_PLUGIN"

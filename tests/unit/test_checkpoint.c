@@ -482,7 +482,7 @@ START_TEST(shape_mismatch_changes_nothing) {
     size_t n0, n1;
     float *before = snapshot(m.ctx, &n0);
     for (int strict = 1; strict >= 0; strict--) {
-        expect_error(lt_ckpt_restore_weights(c, m.ctx, strict), LT_ERR_STATE,
+        expect_error(lt_ckpt_restore_weights(c, m.ctx, strict), LT_ERR_SHAPE,
                      (const char *const[]){"l2.weight", "[2, 4]", "[5, 4]", "l2.bias", "[2]",
                                            "[5]", "size mismatch", NULL});
         ck_assert_ptr_null(strstr(lt_last_error(), "l1.weight"));
@@ -728,7 +728,7 @@ START_TEST(open_refuses_non_checkpoints) {
     write_weights(plain, "", v, false);
     lt_ckpt_t *c = (lt_ckpt_t *)(uintptr_t)1;
     expect_error(lt_ckpt_open(plain, &c), LT_ERR_FORMAT,
-                 (const char *const[]){"--init_weights", "format_version", plain, NULL});
+                 (const char *const[]){"lt_load_weights_file", "format_version", plain, NULL});
     ck_assert_ptr_null(c);
 
     /* A newer format: refused, naming the versions. */

@@ -198,10 +198,10 @@ END_TEST
 START_TEST(refuses_wrong_kind_and_names_the_right_one) {
     expect_refusal(LT_PLUGIN_MODULE, "profiler_only.so", LT_ERR_PLUGIN,
                    "is a profiler plugin (exports lt_profiler_entry), not a module",
-                   "pass it with --profiler");
+                   "open it as a profiler plugin");
     expect_refusal(LT_PLUGIN_ACCELERATOR, "good_module.so", LT_ERR_PLUGIN,
                    "is a module plugin (exports lt_module_entry), not an accelerator",
-                   "pass it with --module");
+                   "open it as a module plugin");
 }
 END_TEST
 

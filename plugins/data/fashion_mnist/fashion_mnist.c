@@ -72,15 +72,26 @@ static lt_status check_labels(const char *path, const lt_idx_t *labels, int64_t 
     return LT_OK;
 }
 
+/* lt_idx_read names the file and what is wrong with it; this plugin knows where the
+ * file came from. */
+static lt_status read_idx(const char *path, lt_idx_t *out) {
+    lt_status s = lt_idx_read(path, out);
+    if (s == LT_OK) return s;
+    char why[2048];
+    snprintf(why, sizeof why, "%s", lt_last_error());
+    return lt_set_error(s, "%s; is --data.root the Fashion-MNIST folder? (Debian: apt-get install "
+                        "dataset-fashion-mnist)", why);
+}
+
 /* Read an image file and its label file, and check they describe the same samples; on
  * failure neither stays allocated. */
 static lt_status load_pair(const char *root, const char *prefix, lt_idx_t *images, lt_idx_t *labels) {
     char ipath[4096], lpath[4096];
     snprintf(ipath, sizeof ipath, "%s/%s-images-idx3-ubyte.gz", root, prefix);
     snprintf(lpath, sizeof lpath, "%s/%s-labels-idx1-ubyte.gz", root, prefix);
-    lt_status s = lt_idx_read(ipath, images);
+    lt_status s = read_idx(ipath, images);
     if (s == LT_OK) s = check_images(ipath, images);
-    if (s == LT_OK) s = lt_idx_read(lpath, labels);
+    if (s == LT_OK) s = read_idx(lpath, labels);
     if (s == LT_OK) s = check_labels(lpath, labels, images->dims[0]);
     if (s != LT_OK) {
         lt_idx_free(images);

@@ -59,7 +59,7 @@ typedef struct lt_accelerator_desc {
     LT_DESC_HEADER_FIELDS
     /* Create the device state. */
     lt_status (*init)(const lt_accel_opts *opts, void **state);
-    /* Release the device state. */
+    /* (optional) Release the device state; NULL: nothing to release. */
     void (*shutdown)(void *st);
 
     /* -- memory -- */
@@ -70,7 +70,7 @@ typedef struct lt_accelerator_desc {
     /* Waits for pending work, then copies. */
     void (*memcpy_d2h)(void *st, void *dst, const void *d_src, size_t nbytes);
     void (*memcpy_d2d)(void *st, void *d_dst, const void *d_src, size_t nbytes);
-    /* Wait for all queued work. */
+    /* (optional) Wait for all queued work; NULL: the device runs synchronously. */
     lt_status (*sync)(void *st);
 
     /* -- float32 kernels -- */
@@ -118,13 +118,27 @@ typedef struct lt_accelerator_desc {
                      const lt_sgd_hyper *h);
     void (*adam_step)(void *st, int64_t n, float *d_p, const float *d_g, float *d_m,
                       float *d_v, const lt_adam_hyper *h);
-    /* d_out = min(max(d_x, lo), hi) (in place allowed): gradient clipping by value. */
+    /* (optional) d_out = min(max(d_x, lo), hi) (in place allowed): gradient clipping by
+     * value; NULL: lt_clip_grad_value returns LT_ERR_UNSUPPORTED. */
     void (*clamp)(void *st, int64_t n, const float *d_x, float lo, float hi, float *d_out);
 
     /* Device pointers are host memory the CPU may read and write (the cpu accelerator):
      * collectives then work on them in place. */
     bool host_memory;
 } lt_accelerator_desc;
+
+/* Every slot of the table, in order, with whether an accelerator must fill it: the
+ * loader refuses a table that leaves a REQUIRED slot NULL, and liblt calls an OPTIONAL
+ * one only when it is set (each says above what NULL means). */
+#define LT_ACCELERATOR_SLOTS(X)                                                          \
+    X(init, REQUIRED) X(shutdown, OPTIONAL)                                              \
+    X(alloc, REQUIRED) X(free, REQUIRED) X(memcpy_h2d, REQUIRED) X(memcpy_d2h, REQUIRED) \
+    X(memcpy_d2d, REQUIRED) X(sync, OPTIONAL)                                            \
+    X(fill, REQUIRED) X(affine, REQUIRED) X(unary, REQUIRED) X(binary, REQUIRED)         \
+    X(reduce_sum, REQUIRED) X(gemm, REQUIRED) X(softmax, REQUIRED)                       \
+    X(log_softmax, REQUIRED) X(softmax_bwd, REQUIRED) X(log_softmax_bwd, REQUIRED)       \
+    X(cross_entropy, REQUIRED) X(cross_entropy_bwd, REQUIRED) X(argmax, REQUIRED)        \
+    X(eq_i64, REQUIRED) X(sgd_step, REQUIRED) X(adam_step, REQUIRED) X(clamp, OPTIONAL)
 
 /* Export the accelerator: LT_ACCELERATOR_EXPORT(.name = "cpu", .init = ..., ...). */
 #define LT_ACCELERATOR_EXPORT(...)                                                     \

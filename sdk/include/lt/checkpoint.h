@@ -35,7 +35,7 @@ LT_API const char *lt_ckpt_get(const lt_ckpt_t *c, const char *key);
 /* The underlying file (its tensors and metadata). */
 LT_API const lt_st_file_t *lt_ckpt_file(const lt_ckpt_t *c);
 /* Set ctx's declared hparams to the saved ones (call before setup; names the module no
- * longer declares are skipped with a warning on stderr). */
+ * longer declares are skipped: the "hyper_parameters" metadata lists them all). */
 LT_API lt_status lt_ckpt_restore_hparams(const lt_ckpt_t *c, lt_ctx_t *ctx);
 /* Copy state_dict.* into ctx's parameters (after lt_ctx_materialize). strict: every
  * parameter present and no unexpected key; shapes must always match. On error nothing

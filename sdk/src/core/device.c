@@ -1,5 +1,6 @@
 /* Devices: an opened accelerator plugin plus a caching allocator, so that a
  * steady-state training step reuses freed blocks instead of calling alloc(). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,7 +74,7 @@ lt_storage *lt__storage_new(lt_device_t *dev, size_t nbytes) {
         s->next_free = dev->spare_storage;
         dev->spare_storage = s;
         lt_set_error(LT_ERR_OOM, "%s: out of device memory allocating %zu bytes "
-                     "(reduce --data.batch_size or the model size)", dev->k.name, nbytes);
+                     "(reduce the batch size or the model size)", dev->k.name, nbytes);
         return NULL;
     }
     s->dev = dev;
@@ -95,16 +96,20 @@ void lt__storage_release(lt_storage *s) {
 
 /* ---- devices --------------------------------------------------------------------- */
 
-/* Slots the runtime calls unconditionally: a table missing one is refused at open. */
+/* The slot list covers the whole table: a slot added to the struct but not to
+ * LT_ACCELERATOR_SLOTS would go unchecked. */
+#define COUNT_SLOT_(slot, need) +1
+_Static_assert(offsetof(lt_accelerator_desc, host_memory) - offsetof(lt_accelerator_desc, init) ==
+                   (0 LT_ACCELERATOR_SLOTS(COUNT_SLOT_)) * sizeof(void (*)(void)),
+               "LT_ACCELERATOR_SLOTS must list every slot of lt_accelerator_desc");
+#undef COUNT_SLOT_
+
+/* The first REQUIRED slot a table leaves NULL, or NULL. */
 static const char *missing_slot(const lt_accelerator_desc *k) {
-#define REQUIRE_(slot) if (!k->slot) return #slot;
-    REQUIRE_(init) REQUIRE_(alloc) REQUIRE_(free) REQUIRE_(memcpy_h2d) REQUIRE_(memcpy_d2h)
-    REQUIRE_(memcpy_d2d) REQUIRE_(fill) REQUIRE_(affine) REQUIRE_(unary) REQUIRE_(binary)
-    REQUIRE_(reduce_sum) REQUIRE_(gemm) REQUIRE_(softmax) REQUIRE_(log_softmax)
-    REQUIRE_(softmax_bwd) REQUIRE_(log_softmax_bwd) REQUIRE_(cross_entropy)
-    REQUIRE_(cross_entropy_bwd) REQUIRE_(argmax) REQUIRE_(eq_i64) REQUIRE_(sgd_step)
-    REQUIRE_(adam_step)
-#undef REQUIRE_
+#define CHECK_SLOT_(slot, need) if (LT_SLOT_##need && !k->slot) return #slot;
+    enum { LT_SLOT_REQUIRED = 1, LT_SLOT_OPTIONAL = 0 };
+    LT_ACCELERATOR_SLOTS(CHECK_SLOT_)
+#undef CHECK_SLOT_
     return NULL;
 }
 
@@ -121,7 +126,7 @@ lt_status lt_device_from_plugin(lt_plugin_t *p, int threads, lt_device_t **out) 
     const char *slot = missing_slot(&dev->k);
     if (slot) {
         lt_set_error(LT_ERR_PLUGIN, "%s: accelerator '%s' leaves the required slot '%s' NULL; "
-                     "fill every slot of lt_accelerator_desc", lt_plugin_path(p), dev->k.name, slot);
+                     "fill every REQUIRED slot of LT_ACCELERATOR_SLOTS (lt/accelerator.h)", lt_plugin_path(p), dev->k.name, slot);
         lt_device_close(dev);
         return LT_ERR_PLUGIN;
     }

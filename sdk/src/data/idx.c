@@ -20,9 +20,9 @@
 
 #include "lt_impl.h"
 
-#define IDX_HINT "(re-download it, or reinstall the dataset-fashion-mnist package)"
+#define IDX_HINT "(re-download it)"
 #define IDX_INVALID "the file is not a valid IDX file " IDX_HINT
-#define IDX_OPEN_HINT "(check --data.root, or install the dataset-fashion-mnist package)"
+#define IDX_OPEN_HINT "(check the path)"
 #define IDX_MAX_BYTES ((int64_t)1 << 40) /* no real IDX file is near 1 TiB */
 #define IDX_CHUNK ((size_t)1 << 30)      /* zlib counts in 32 bits: feed it at most this */
 #define PLURAL(n) ((n) == 1 ? "" : "s")

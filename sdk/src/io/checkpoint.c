@@ -234,8 +234,7 @@ static lt_status check_version(const lt_ckpt_t *c) {
     int major = 0, minor = 0;
     if (!v)
         return lt_set_error(LT_ERR_FORMAT, "%s: not an lthost checkpoint (no format_version in "
-                            "its metadata); to start from plain safetensors weights use "
-                            "--init_weights", c->path);
+                            "its metadata); load plain safetensors weights with lt_load_weights_file", c->path);
     if (!parse_format_version(v, &major, &minor))
         return lt_set_error(LT_ERR_FORMAT, "%s: format_version %.40s%s is not a checkpoint format "
                             "(expected \"MAJOR.MINOR\" in digits, major >= 1, as lthost writes "
@@ -315,11 +314,7 @@ lt_status lt_ckpt_restore_hparams(const lt_ckpt_t *c, lt_ctx_t *ctx) {
     lt_status s = LT_OK;
     for (int i = 0; i < lt_state_count(st) && s == LT_OK; i++) {
         const char *k = lt_state_key(st, i);
-        if (!declares(ctx, k)) {
-            fprintf(stderr, "warning: %s: saved hyper-parameter '%s' is not declared by %s; "
-                    "ignored\n", c->path, k, ctx->plugin_name);
-            continue;
-        }
+        if (!declares(ctx, k)) continue; /* a name the module dropped: the caller may say so */
         if ((s = set_saved_hparam(ctx, st, k)) != LT_OK) {
             char why[512];
             snprintf(why, sizeof why, "%s", lt_last_error());
@@ -423,14 +418,14 @@ static lt_status restore_params(const lt_st_file_t *f, lt_ctx_t *ctx, const char
     problems missing = {0}, unexpected = {0}, shapes = {0};
     check_weights(f, ctx, prefixes, strict, &missing, &unexpected, &shapes);
     if (missing.count || unexpected.count || shapes.count)
-        return lt_set_error(LT_ERR_STATE, "%s does not fit module '%s':%s%s%s%s%s%s; load it with "
+        return lt_set_error(shapes.count ? LT_ERR_SHAPE : LT_ERR_STATE, "%s does not fit module '%s':%s%s%s%s%s%s; load it with "
                             "the module and hyper-parameters that saved it%s", path,
                             ctx->plugin_name, missing.count ? " missing key(s) " : "", missing.text,
                             unexpected.count ? (missing.count ? "; unexpected key(s) " : " unexpected key(s) ") : "",
                             unexpected.text,
                             shapes.count ? (missing.count || unexpected.count ? "; size mismatch for " : " size mismatch for ") : "",
                             shapes.text,
-                            shapes.count ? "" : ", or load what matches with strict off (--strict false)");
+                            shapes.count ? "" : ", or load what matches with strict off");
     for (int i = 0; i < ctx->nparams; i++) {
         const lt_st_tensor *t = find_param(f, prefixes, ctx->params[i].name);
         if (t) lt_from_host_into(ctx->params[i].t, t->data, t->nbytes);

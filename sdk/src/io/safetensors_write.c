@@ -235,12 +235,12 @@ static bool write_all(int fd, const uint8_t *p, size_t n) {
 /* The advice that goes with a failed write, by errno. */
 static const char *write_hint(int err) {
     switch (err) {
-    case ENOSPC: case EDQUOT: return "free disk space or choose another --default_root_dir";
-    case EFBIG: return "raise the file size limit (ulimit -f) or choose another --default_root_dir";
-    case ENOENT: case ENOTDIR: return "create the directory first or choose another --default_root_dir";
-    case EACCES: case EPERM: case EROFS: return "make the directory writable or choose another --default_root_dir";
+    case ENOSPC: case EDQUOT: return "free disk space or choose another folder";
+    case EFBIG: return "raise the file size limit (ulimit -f) or choose another folder";
+    case ENOENT: case ENOTDIR: return "create the directory first or choose another folder";
+    case EACCES: case EPERM: case EROFS: return "make the directory writable or choose another folder";
     case EISDIR: return "the path is a directory: remove it or choose another file name";
-    default: return "check the disk, or choose another --default_root_dir";
+    default: return "check the disk, or choose another folder";
     }
 }
 

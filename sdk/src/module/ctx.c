@@ -117,7 +117,7 @@ static bool param_numel(lt_ctx_t *ctx, const char *name, int ndim, const int64_t
     shape_product_text(ndim, shape, dims, sizeof dims);
     lt_set_error(LT_ERR_INVALID_ARG, "%s: parameter '%s' would have %s elements, more than a "
                  "module's parameters may have (2^48 floats in all, %lld declared before it); "
-                 "check the --model.* sizes (or the checkpoint's hyper_parameters) that shape it",
+                 "check the hyper-parameters (or the checkpoint's hyper_parameters) that shape it",
                  ctx->plugin_name, name, dims, (long long)(MAX_MODULE_FLOATS - room));
     return false;
 }

@@ -58,7 +58,7 @@ lt_status lt_clip_grad_value(lt_optimizer_t *opt, double clip_value) {
     lt_device_t *dev = lt__dev(l->items[0]);
     if (!dev->k.clamp)
         return lt_set_error(LT_ERR_UNSUPPORTED, "accelerator '%s' has no clamp kernel, so it cannot "
-                            "clip gradients by value; use --gradient_clip_algorithm norm", dev->k.name);
+                            "clip gradients by value; clip by norm instead", dev->k.name);
     for (int64_t i = 0; i < l->len; i++) {
         lt_tensor_t *g = l->items[i]->grad;
         if (!g) continue;

@@ -40,32 +40,27 @@ typedef struct kind_info {
     const char *desc;   /* descriptor type, for messages */
     const char *macro;  /* the export macro, for messages */
     const char *header; /* where that macro lives */
-    const char *flag;   /* the lthost flag that takes this kind */
     size_t size_1_0;    /* least struct_size accepted */
     size_t size;        /* what this liblt reads */
 } kind_info;
 
-#define KIND_(n, d, e, t, m, h, f, s1) {n, d, e, #t, m, h, f, s1, sizeof(t)}
+#define KIND_(n, d, e, t, m, h, s1) {n, d, e, #t, m, h, s1, sizeof(t)}
 static const kind_info kinds[LT_PLUGIN_KIND_COUNT] = {
     [LT_PLUGIN_MODULE] = KIND_("module", "models", "lt_module_entry", lt_module_desc,
-                               "LT_MODULE_EXPORT", "lt/module.h", "--module",
-                               LT_MODULE_DESC_SIZE_1_0),
+                               "LT_MODULE_EXPORT", "lt/module.h", LT_MODULE_DESC_SIZE_1_0),
     [LT_PLUGIN_ACCELERATOR] = KIND_("accelerator", "accelerators", "lt_accelerator_entry",
                                     lt_accelerator_desc, "LT_ACCELERATOR_EXPORT",
-                                    "lt/accelerator.h", "--accel",
-                                    LT_ACCELERATOR_DESC_SIZE_1_0),
+                                    "lt/accelerator.h", LT_ACCELERATOR_DESC_SIZE_1_0),
     [LT_PLUGIN_STRATEGY] = KIND_("strategy", "strategies", "lt_strategy_entry",
                                  lt_strategy_desc, "LT_STRATEGY_EXPORT", "lt/strategy.h",
-                                 "--strategy", LT_STRATEGY_DESC_SIZE_1_0),
+                                 LT_STRATEGY_DESC_SIZE_1_0),
     [LT_PLUGIN_PROFILER] = KIND_("profiler", "profilers", "lt_profiler_entry",
                                  lt_profiler_desc, "LT_PROFILER_EXPORT", "lt/profiler.h",
-                                 "--profiler", LT_PROFILER_DESC_SIZE_1_0),
+                                 LT_PROFILER_DESC_SIZE_1_0),
     [LT_PLUGIN_DATA] = KIND_("data", "data", "lt_datamodule_entry", lt_datamodule_desc,
-                             "LT_DATAMODULE_EXPORT", "lt/data.h", "--data",
-                             LT_DATAMODULE_DESC_SIZE_1_0),
+                             "LT_DATAMODULE_EXPORT", "lt/data.h", LT_DATAMODULE_DESC_SIZE_1_0),
     [LT_PLUGIN_CALLBACK] = KIND_("callback", "callbacks", "lt_callback_entry", lt_callback_desc,
-                                 "LT_CALLBACK_EXPORT", "lt/module.h", "--callbacks",
-                                 LT_CALLBACK_DESC_SIZE_1_0),
+                                 "LT_CALLBACK_EXPORT", "lt/module.h", LT_CALLBACK_DESC_SIZE_1_0),
 };
 #undef KIND_
 
@@ -249,8 +244,9 @@ static lt_status refuse_missing_entry(void *handle, const char *path, lt_plugin_
                             path, w->entry, w->macro, w->header);
     const kind_info *g = &kinds[got];
     return lt_set_error(LT_ERR_PLUGIN,
-                        "%s is %s %s plugin (exports %s), not %s %s; pass it with %s", path,
-                        article(g->name), g->name, g->entry, article(w->name), w->name, g->flag);
+                        "%s is %s %s plugin (exports %s), not %s %s; open it as %s %s plugin", path,
+                        article(g->name), g->name, g->entry, article(w->name), w->name,
+                        article(g->name), g->name);
 }
 
 /* a < b, as a call: with LT_ABI_MINOR 0 the inline comparison is "always false". */
