@@ -4,7 +4,7 @@
  * a checksum, with the checksum recomputed (so mutations of the header and the tensors
  * get past it). Whatever opens is then read completely: every tensor's bytes, every
  * tensor as an lt tensor, every metadata string and the JSON under the checkpoint's
- * keys. */
+ * keys. The reader's messages must be one line of printable text. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +58,7 @@ static void read_tensor(const lt_st_file_t *f, const lt_st_tensor *t, size_t fil
     lt_clear_error();
     lt_tensor_t *x = lt_st_to_tensor(arena, t);
     if (!x) fuzz_require_message(lt_last_status(), "lt_st_to_tensor");
+    if (!x) fuzz_require_printable("lt_st_to_tensor");
 }
 
 static void read_checkpoint(const char *path) {
@@ -83,6 +84,7 @@ static void read_file(const uint8_t *data, size_t size) {
     lt_clear_error();
     lt_status s = lt_st_open(path, &f);
     fuzz_require_message(s, "lt_st_open");
+    if (s != LT_OK) fuzz_require_printable("lt_st_open");
     if (s != LT_OK) return;
     for (int64_t i = 0; i < lt_st_count(f); i++) read_tensor(f, lt_st_at(f, i), size);
     require(lt_st_at(f, lt_st_count(f)) == NULL && lt_st_at(f, -1) == NULL, "lt_st_at bounds");

@@ -75,6 +75,15 @@ void fuzz_require_message(int status, const char *call) {
     abort();
 }
 
+void fuzz_require_printable(const char *call) {
+    for (const char *c = lt_last_error(); *c; c++) {
+        if ((unsigned char)*c >= 0x20 && *c != 0x7f) continue;
+        fprintf(stderr, "%s: control character 0x%02x in the message: %s\n", call,
+                (unsigned char)*c, lt_last_error());
+        abort();
+    }
+}
+
 void fuzz_default_plugin_path(void) {
     setenv("LT_PLUGIN_PATH", FUZZ_CPU_PLUGIN_DIR, 0);
 }

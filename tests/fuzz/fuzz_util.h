@@ -25,6 +25,11 @@ uint8_t *fuzz_with_checksum(const uint8_t *data, size_t size, bool *fixed);
  * refusal is printed (to see how far an input gets). */
 void fuzz_require_message(int status, const char *call);
 
+/* A message shown to the user is one line of printable text: abort when
+ * lt_last_error() holds a control character (a newline from a name in the file would
+ * let the file forge a line of lthost's output). */
+void fuzz_require_printable(const char *call);
+
 /* Read every key of a JSON state (lt_state_from_json) the way restore code does: as an
  * integer, a float, a string and a child, down to its leaves. */
 struct lt_state;
