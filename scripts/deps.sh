@@ -12,6 +12,7 @@ packages=(
     dataset-fashion-mnist                        # the demo's data
     valgrind                                     # memcheck e2e test
     libopenmpi-dev openmpi-bin                   # the ddp strategy (MPI, mpirun)
+    clang libclang-rt-14-dev                     # fuzzers (tests/fuzz: libFuzzer)
 )
 missing=()
 for p in "${packages[@]}"; do

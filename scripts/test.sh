@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command (and CI's): install what is missing, build twice (optimised,
-# and with AddressSanitizer + UBSan), run the unit and e2e tests on both builds.
+# and with AddressSanitizer + UBSan), run the unit and e2e tests on both builds, then each
+# libFuzzer harness of a third build (clang) for LT_FUZZ_SECONDS (default 45) apiece.
 # The last line is "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ bash scripts/build.sh build || exit 1
 # which also compiles the ddp strategy as it is built on machines without CUDA.
 bash scripts/build.sh build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
     -Db_lundef=false -Dnccl=disabled || exit 1
+bash tests/fuzz/build.sh build-fuzz || exit 1
 
 passed=0 failed=0 skipped=0 failures=()
 # run_test NAME COMMAND...: 0 passes, 77 skips, anything else fails (output shown).
@@ -44,6 +46,12 @@ for build in build build-asan; do
     for t in tests/e2e/test_*.sh; do
         run_test "$build: $(basename "$t" .sh)" bash "$t"
     done
+done
+
+# Over a copy of the checked-in corpus; a finding fails the test and leaves its
+# reproducer under /tmp (tests/fuzz/README.md).
+for h in fuzz_safetensors fuzz_ckpt_restore fuzz_idx fuzz_config; do
+    run_test "fuzz: $h" bash tests/fuzz/run.sh "$h" "${LT_FUZZ_SECONDS:-45}"
 done
 
 [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"

@@ -310,6 +310,15 @@ END_TEST
 
 /* Every byte of a valid file replaced by YAML's special characters: accepted, or refused
  * with one line that names the file; never a crash (valgrind sees the paths taken). */
+/* A key quoted with escapes ("a\nb") is echoed in the message with its control
+ * characters escaped: the message stays one line (tests/fuzz/fuzz_config checks it). */
+START_TEST(control_characters_in_messages_are_escaped) {
+    expect_error("\"a\\nb\": 1\n\"a\\nb\": 2\n", 2, 1, "duplicate key 'a\\nb'");
+    expect_error("trainer:\n  \"x\\ty\\r\\u0007\": [1]\n", 2, 19,
+                 "expected a single value for trainer.x\\ty\\r\\x07, got a sequence");
+}
+END_TEST
+
 START_TEST(damaged_files_never_crash) {
     const char *good = "seed_everything: 1\ntrainer:\n  callbacks:\n  - class_path: A\n"
                        "    init_args: {k: 'v'}\nmodel: {hidden: \"2\"}\n";
@@ -510,6 +519,7 @@ Suite *suite_config(void) {
     tcase_add_test(read, failure_keeps_earlier_entries);
     tcase_add_test(read, deep_nesting_is_refused);
     tcase_add_test(read, damaged_files_never_crash);
+    tcase_add_test(read, control_characters_in_messages_are_escaped);
     suite_add_tcase(s, read);
     TCase *emit = tcase_create("emit");
     tcase_add_test(emit, emits_block_style);

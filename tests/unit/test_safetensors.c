@@ -144,6 +144,23 @@ START_TEST(checksum_field_is_checked) {
 }
 END_TEST
 
+/* Tensor names from the file are quoted with control characters escaped: the message
+ * stays one line (tests/fuzz/fuzz_safetensors checks it). */
+START_TEST(control_characters_in_messages_are_escaped) {
+    uint8_t data[8] = {0};
+    write_file("{\"a\\nlthost: error: forged\":{\"dtype\":\"Q7\",\"shape\":[1],"
+               "\"data_offsets\":[0,4]}}", data, 8, -1);
+    expect_refused("tensor 'a\\nlthost: error: forged' has a missing or unsupported dtype");
+    write_file("{\"w\\t\\u0001\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+               data, 8, -1);
+    lt_st_file_t *f;
+    ck_assert_msg(lt_st_open(path, &f) == LT_OK, "%s", lt_last_error());
+    ck_assert_ptr_null(lt_st_to_tensor(test_arena, lt_st_at(f, 0)));
+    ck_assert_str_eq(lt_last_error(), "tensor 'w\\t\\x01' is F64; only F32 and I64 become lt tensors");
+    lt_st_close(f);
+}
+END_TEST
+
 /* ---- writing ------------------------------------------------------------------------ */
 
 static const float wa[6] = {1.5f, -2, 3, 4, 5, 6e-8f};
@@ -449,6 +466,7 @@ Suite *suite_safetensors(void) {
     tcase_add_test(tc, damaged_files_are_refused);
     tcase_add_test(tc, empty_tensor_beside_another_is_not_an_overlap);
     tcase_add_test(tc, checksum_field_is_checked);
+    tcase_add_test(tc, control_characters_in_messages_are_escaped);
     suite_add_tcase(s, tc);
     TCase *wc = tcase_create("write");
     tcase_add_checked_fixture(wc, make_dir, remove_dir);
