@@ -22,8 +22,10 @@ void host_error(const char *fmt, ...) {
                             : snprintf(line, sizeof line, "lthost: error: ");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    char text[sizeof line];
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    lt_escape_text(text, line + n, sizeof line - (size_t)n); /* one line, whatever a file said */
     fprintf(stderr, "%s\n", line); /* one write: ranks share the terminal */
 }
 

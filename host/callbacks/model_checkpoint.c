@@ -362,9 +362,10 @@ static bool trusted_path(const session *s, const model_checkpoint *mc, const cha
     else if (!other_dir)
         ok = checkpoint_path_in_folder(path, mc->dirpath, why, sizeof why) &&
              checkpoint_file_removable(path, mc->dirpath, "", why, sizeof why) != KEEP_AND_SAY;
-    if (!ok && s->rank == 0)
-        fprintf(stderr, "lthost: warning: ModelCheckpoint: ignoring %s '%.300s' in %s: %s; it will not "
-                "be tracked or removed\n", what, path, s->ckpt_file, why);
+    char shown[301];
+    if (!ok && s->rank == 0) /* the path comes from the file: one line, bounded */
+        fprintf(stderr, "lthost: warning: ModelCheckpoint: ignoring %s '%s' in %s: %s; it will not "
+                "be tracked or removed\n", what, lt_escape_text(path, shown, sizeof shown), s->ckpt_file, why);
     return ok;
 }
 

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <lt/status.h>
 #include <yaml.h>
 
 #include "config.h"
@@ -76,33 +77,12 @@ static bool fail(reader *r, int line, int col, const char *fmt, ...)
 static bool fail_at(reader *r, const struct ynode *y, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* src into dst (n bytes, n > 0) with control characters as C escapes: a key or value
- * quoted from the file ("a\nb") must not break the message into lines, one of which
- * could pose as another line of lthost's output. An escape that does not fit is left
- * out whole. */
-static void copy_escaped(char *dst, size_t n, const char *src) {
-    size_t len = 0;
-    for (; *src; src++) {
-        unsigned char c = (unsigned char)*src;
-        char esc[5] = {(char)c, '\0'};
-        if (c == '\n' || c == '\t' || c == '\r')
-            snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
-        else if (c < 0x20 || c == 0x7f)
-            snprintf(esc, sizeof esc, "\\x%02x", c);
-        size_t k = strlen(esc);
-        if (len + k >= n) break;
-        memcpy(dst + len, esc, k);
-        len += k;
-    }
-    dst[len] = '\0';
-}
-
 static bool vfail(reader *r, int line, int col, const char *fmt, va_list ap) {
     if (!r->err || r->errn == 0) return false;
     char raw[2048];
     int k = snprintf(raw, sizeof raw, "%s:%d:%d: ", r->path, line, col);
     if (k >= 0 && (size_t)k < sizeof raw) vsnprintf(raw + k, sizeof raw - (size_t)k, fmt, ap);
-    copy_escaped(r->err, r->errn, raw);
+    lt_escape_text(raw, r->err, r->errn); /* a key quoted from the file stays on one line */
     return false;
 }
 

@@ -358,9 +358,10 @@ void ckpt_warn_undeclared_hparams(session *s) {
         bool declared = false;
         for (int j = 0; j < lt_ctx_hparam_count(s->ctx) && !declared; j++)
             declared = !strcmp(lt_ctx_hparam_desc(s->ctx, j)->name, name);
+        char shown[101];
         if (!declared && s->rank == 0)
-            fprintf(stderr, "lthost: warning: %s: saved hyper-parameter '%.100s' is not declared by %s; "
-                    "ignored\n", s->ckpt_file, name, s->mod->name);
+            fprintf(stderr, "lthost: warning: %s: saved hyper-parameter '%s' is not declared by %s; "
+                    "ignored\n", s->ckpt_file, lt_escape_text(name, shown, sizeof shown), s->mod->name);
     }
     lt_state_free(saved);
 }

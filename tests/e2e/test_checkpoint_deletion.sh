@@ -100,3 +100,13 @@ for f in "$t.$$" "$dir/.last.ckpt.tmp.$dead" "$dir/.notes.tmp.$dead"; do [ -f "$
 survives e "the temp-file clean-up"
 grep -q "removed $t.$dead, a partial checkpoint left by process $dead" "$TMP/out" || { cat "$TMP/out"; fail "clean-up not reported"; }
 echo "ok: a killed save's temp file removed and reported; nothing else touched"
+
+# A path with a newline in the books stays on one warning line.
+python3 "$edit" "$TMP/traversal.ckpt" "$TMP/newline.ckpt" "
+for key, book in meta['callbacks'].items():
+    book['dirpath'] = '$root/nl/lightning_logs/version_0/checkpoints'
+    book['best_k_models'] = {'$root/x\nlthost: error: forged': 0.5}"
+expect_success fit "${common[@]}" --max_epochs 2 --ckpt_path "$TMP/newline.ckpt" --default_root_dir "$TMP/nl"
+! grep -q "^lthost: error: forged" "$TMP/out" || { cat "$TMP/out"; fail "a path from the file broke the warning into lines"; }
+grep -q "ignoring best_k_models entry '.*x\\\\nlthost: error: forged'" "$TMP/out" || { cat "$TMP/out"; fail "no escaped warning"; }
+echo "ok: a path from the file is quoted on one line"

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/../.."
 dir=${1:-build-fuzz}
 if [ ! -f "$dir/build.ninja" ]; then
     CC=clang meson setup "$dir" -Dfuzz=true -Dtests=false -Dnccl=disabled \
-        -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized -Dwerror=false >/dev/null
+        -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
 fi
-ninja -C "$dir" >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+ninja -C "$dir" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }  # quiet unless it fails

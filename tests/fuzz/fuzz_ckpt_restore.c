@@ -86,6 +86,7 @@ static void train_step(lt_ctx_t *ctx) {
 #define CHECKED(call) (lt_clear_error(), check_message((call), #call))
 static lt_status check_message(lt_status s, const char *call) {
     fuzz_require_message(s, call);
+    if (s != LT_OK) fuzz_require_printable(call);
     return s;
 }
 

@@ -2,6 +2,8 @@
 #ifndef LT_STATUS_H
 #define LT_STATUS_H
 
+#include <stddef.h>
+
 #include "version.h"
 
 /* One table generates the enum, lt_status_name() and lt_status_str(). */
@@ -37,9 +39,14 @@ LT_API const char *lt_last_error(void);
 LT_API lt_status lt_last_status(void);
 /* Forget the last error on this thread. */
 LT_API void lt_clear_error(void);
-/* Record an error message for this thread; returns s. Ops given a NULL input return
+/* Record an error message for this thread (control characters escaped: always one
+ * line); returns s. Ops given a NULL input return
  * NULL without touching it, so the first failure in a chain is what is reported. */
 LT_API lt_status lt_set_error(lt_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* s copied into buf (n > 0 bytes) with control characters written as C escapes ("\n",
+ * "\x1b"), cut at an escape that does not fit: text from a file quoted in a one-line
+ * message cannot break it into lines, one of which could pose as another message. */
+LT_API const char *lt_escape_text(const char *s, char *buf, size_t n);
 
 #endif

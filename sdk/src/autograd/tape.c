@@ -48,9 +48,8 @@ lt_tensor_t *lt__sum_to(lt_tensor_t *g, int ndim, const int64_t *shape) {
     }
     for (int d = 0; d < ndim; d++) {
         if (shape[d] != 1 || g->shape[d] == 1) continue;
-        int64_t outer = 1, inner = 1;
+        int64_t outer = 1;
         for (int i = 0; i < d; i++) outer *= g->shape[i];
-        for (int i = d + 1; i < g->ndim; i++) inner *= g->shape[i];
         int64_t rshape[LT_MAX_DIMS];
         for (int i = 0; i < g->ndim; i++) rshape[i] = i == d ? 1 : g->shape[i];
         lt_tensor_t *r = lt__tensor_new(g->arena, LT_F32, g->ndim, rshape);

@@ -1,6 +1,7 @@
 /* Status codes and the thread-local last-error message. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "lt_impl.h"
 
@@ -42,9 +43,27 @@ lt_status lt_set_error(lt_status s, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    snprintf(last_msg, sizeof last_msg, "%s", tmp);
+    lt_escape_text(tmp, last_msg, sizeof last_msg); /* one line, whatever a file put in the arguments */
     last_status = s;
     return s;
+}
+
+const char *lt_escape_text(const char *s, char *buf, size_t n) {
+    size_t len = 0;
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[5] = {(char)c, '\0'};
+        if (c == '\n' || c == '\t' || c == '\r')
+            snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
+        else if (c < 0x20 || c == 0x7f)
+            snprintf(esc, sizeof esc, "\\x%02x", c);
+        size_t k = strlen(esc);
+        if (len + k >= n) break;
+        memcpy(buf + len, esc, k);
+        len += k;
+    }
+    buf[len] = '\0';
+    return buf;
 }
 
 const char *lt_version(void) { return LT_VERSION_STRING; }

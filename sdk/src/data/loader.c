@@ -155,7 +155,8 @@ static lt_status size_buffers(lt_loader_t *l, size_t *x_bytes, size_t *y_bytes) 
         over |= __builtin_mul_overflow(l->y_bytes, l->ds.y_shape[i], &l->y_bytes);
     over |= __builtin_mul_overflow(l->y_bytes, (int64_t)lt__dtype_size(l->ds.y_dtype), &l->y_bytes);
     over |= __builtin_mul_overflow(l->x_elems, (int64_t)sizeof(float), &xb);
-    over |= __builtin_mul_overflow(xb, rows, &xb) | __builtin_mul_overflow(l->y_bytes, rows, &yb);
+    over |= __builtin_mul_overflow(xb, rows, &xb);
+    over |= __builtin_mul_overflow(l->y_bytes, rows, &yb);
     if (over)
         return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: a batch of %lld samples of this dataset "
                             "is too large to address; check x_shape, y_shape and batch_size",

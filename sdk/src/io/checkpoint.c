@@ -235,12 +235,13 @@ static lt_status check_version(const lt_ckpt_t *c) {
     if (!v)
         return lt_set_error(LT_ERR_FORMAT, "%s: not an lthost checkpoint (no format_version in "
                             "its metadata); load plain safetensors weights with lt_load_weights_file", c->path);
+    char shown[48];
     if (!parse_format_version(v, &major, &minor))
-        return lt_set_error(LT_ERR_FORMAT, "%s: format_version %.40s%s is not a checkpoint format "
+        return lt_set_error(LT_ERR_FORMAT, "%s: format_version %s%s is not a checkpoint format "
                             "(expected \"MAJOR.MINOR\" in digits, major >= 1, as lthost writes "
                             "\"%d.%d\"); the file is damaged or was not written by lthost",
-                            c->path, v, strlen(v) > 40 ? "..." : "", LT_CKPT_FORMAT_MAJOR,
-                            LT_CKPT_FORMAT_MINOR);
+                            c->path, lt_escape_text(v, shown, 41), strlen(v) > strlen(shown) ? "..." : "",
+                            LT_CKPT_FORMAT_MAJOR, LT_CKPT_FORMAT_MINOR);
     if (major > LT_CKPT_FORMAT_MAJOR)
         return lt_set_error(LT_ERR_ABI, "%s: written in checkpoint format %d.%d by a newer "
                             "lthost; this one reads format %d.x; upgrade lthost to load it",

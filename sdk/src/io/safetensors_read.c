@@ -37,32 +37,10 @@ const char *lt_st_dtype_name(lt_st_dtype dt) {
     return (unsigned)dt < LT_ST_DTYPE_COUNT ? dtypes[dt].name : "?";
 }
 
-/* s into buf (n > 0) with control characters as C escapes: a tensor name, metadata key
- * or JSON error text from the file must not break the message into lines, one of which
- * could pose as another line of the host's output. An escape that does not fit is left
- * out whole. */
-static const char *printable(const char *s, char *buf, size_t n) {
-    size_t len = 0;
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[5] = {(char)c, '\0'};
-        if (c == '\n' || c == '\t' || c == '\r')
-            snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
-        else if (c < 0x20 || c == 0x7f)
-            snprintf(esc, sizeof esc, "\\x%02x", c);
-        size_t k = strlen(esc);
-        if (len + k >= n) break;
-        memcpy(buf + len, esc, k);
-        len += k;
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
 /* detail comes from the file (or is a constant): it is made printable. */
 static lt_status corrupt(const lt_st_file_t *f, const char *fmt, const char *detail) {
     char why[512], safe[256];
-    snprintf(why, sizeof why, fmt, printable(detail, safe, sizeof safe));
+    snprintf(why, sizeof why, fmt, lt_escape_text(detail, safe, sizeof safe));
     return lt_set_error(LT_ERR_FORMAT, "%s: not a valid safetensors file: %s", f->path, why);
 }
 
@@ -287,7 +265,7 @@ lt_tensor_t *lt_st_to_tensor(lt_arena_t *a, const lt_st_tensor *t) {
     if (t->dtype != LT_ST_F32 && t->dtype != LT_ST_I64) {
         char name[256];
         lt_set_error(LT_ERR_DTYPE, "tensor '%s' is %s; only F32 and I64 become lt tensors",
-                     printable(t->name, name, sizeof name), lt_st_dtype_name(t->dtype));
+                     lt_escape_text(t->name, name, sizeof name), lt_st_dtype_name(t->dtype));
         return NULL;
     }
     return lt_from_host(a, t->dtype == LT_ST_F32 ? LT_F32 : LT_I64, t->ndim, t->shape, t->data);
