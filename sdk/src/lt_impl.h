@@ -132,6 +132,9 @@ void lt__slab_free(lt_slab *s);
 
 /* Element size of a dtype. */
 size_t lt__dtype_size(lt_dtype dt);
+/* A plugin's dataset struct as this liblt's: the fields past its struct_size read as 0;
+ * LT_ERR_ABI when it is older than LT_DATASET_SIZE_1_0. */
+lt_status lt__dataset_copy(const lt_dataset *in, lt_dataset *out, const char *who);
 /* Device pointer to the first element. */
 static inline void *lt__data(const lt_tensor_t *t) { return (char *)t->st->data + t->offset; }
 static inline float *lt__f32(const lt_tensor_t *t) { return (float *)lt__data(t); }

@@ -4,6 +4,8 @@
 #include <sched.h>
 #include <string.h>
 
+#include <lt/runtime.h>
+
 #include "test_util.h"
 
 /* Sample i has x = (i, -i) and label i; fill fails on sample `poison` if >= 0. */
@@ -181,11 +183,62 @@ START_TEST(bad_options_are_refused) {
     expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "x_shape[0]");
     ds = good;
     ds.fill = NULL;
-    expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "fill");
+    expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "neither fill nor fill_split");
     ds = good; /* a batch whose byte size overflows int64 */
     ds.x_ndim = 3;
     ds.x_shape[0] = ds.x_shape[1] = ds.x_shape[2] = (int64_t)1 << 30;
     expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "too large");
+}
+END_TEST
+
+/* One user struct for every split: fill_split is told which one it fills, through
+ * lt_data_add_split; a dataset struct of SDK 1.0 (ending at user) still works. */
+static lt_status split_fill(void *user, lt_split split, const int64_t *idx, int64_t n, float *x, void *y) {
+    int *calls = user;
+    calls[split]++;
+    for (int64_t i = 0; i < n; i++) {
+        x[2 * i] = x[2 * i + 1] = (float)split;
+        ((int64_t *)y)[i] = idx[i];
+    }
+    return LT_OK;
+}
+
+static int first_x(lt_loader_t *l) {
+    const lt_host_batch *hb = NULL;
+    ck_assert_int_eq(lt_loader_start(l, 0, 1), LT_OK);
+    ck_assert_int_eq(lt_loader_next(l, &hb), LT_OK);
+    ck_assert_ptr_nonnull(hb);
+    return (int)hb->x[0];
+}
+
+START_TEST(fill_split_is_told_its_split) {
+    int calls[LT_SPLIT_COUNT] = {0};
+    lt_ctx_t *ctx = lt_ctx_new(NULL, "data", NULL, 0, 1);
+    const lt_dataset ds = {.struct_size = sizeof ds, .length = 4, .x_ndim = 1, .x_shape = {2},
+                           .y_dtype = LT_I64, .fill_split = split_fill, .user = calls};
+    const lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 2};
+    ck_assert_int_eq(lt_data_add_split(ctx, LT_SPLIT_VAL, &ds, &o), LT_OK);
+    ck_assert_int_eq(lt_data_add_split(ctx, LT_SPLIT_TEST, &ds, &o), LT_OK);
+    for (lt_split sp = LT_SPLIT_VAL; sp <= LT_SPLIT_TEST; sp++) {
+        lt_dataset got;
+        lt_loader_opts go;
+        lt_loader_t *l = NULL;
+        ck_assert_int_eq(lt_ctx_split(ctx, sp, &got, &go), LT_OK);
+        ck_assert_int_eq(lt_loader_new(&got, &go, 1, &l), LT_OK);
+        ck_assert_int_eq(first_x(l), (int)sp);
+        lt_loader_free(l);
+    }
+    ck_assert(calls[LT_SPLIT_VAL] == 1 && calls[LT_SPLIT_TEST] == 1 && calls[LT_SPLIT_TRAIN] == 0);
+    synth s = {-1}; /* an SDK 1.0 struct: fill only, struct_size up to user */
+    lt_dataset old = {.struct_size = (uint32_t)LT_DATASET_SIZE_1_0, .length = 4, .x_ndim = 1,
+                      .x_shape = {2}, .y_dtype = LT_I64, .fill = synth_fill, .user = &s,
+                      .fill_split = split_fill}; /* past struct_size: must not be read */
+    lt_loader_t *l = NULL;
+    ck_assert_int_eq(lt_loader_new(&old, &o, 1, &l), LT_OK);
+    ck_assert_int_eq(first_x(l), 0); /* synth_fill's sample 0 */
+    ck_assert_int_eq(calls[LT_SPLIT_TRAIN], 0); /* fill_split (split 0) was not called */
+    lt_loader_free(l);
+    lt_ctx_free(ctx);
 }
 END_TEST
 
@@ -280,6 +333,7 @@ Suite *suite_loader(void) {
     tcase_add_test(tc, limits_and_restarts);
     tcase_add_test(tc, fill_errors_surface);
     tcase_add_test(tc, bad_options_are_refused);
+    tcase_add_test(tc, fill_split_is_told_its_split);
     tcase_add_test(tc, auto_workers_follow_cpu_affinity);
     tcase_add_test(tc, huge_batch_size_is_one_batch);
     tcase_add_test(tc, next_outside_an_epoch_is_empty);

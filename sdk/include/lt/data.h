@@ -7,6 +7,7 @@
 #define LT_DATA_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "module.h"
@@ -25,7 +26,15 @@ typedef struct lt_dataset {
      * several threads at once. */
     lt_status (*fill)(void *user, const int64_t *idx, int64_t n, float *x, void *y);
     void *user;
+    /* (optional, instead of fill) The same, told the split it fills, so that one user
+     * struct can serve every split. */
+    lt_status (*fill_split)(void *user, lt_split split, const int64_t *idx, int64_t n, float *x,
+                            void *y);
+    lt_split split; /* the split fill_split is told: lt_data_add_split sets it */
 } lt_dataset;
+
+/* The smallest lt_dataset.struct_size accepted: 1.0 ended at user. */
+#define LT_DATASET_SIZE_1_0 (offsetof(lt_dataset, user) + sizeof(void *))
 
 typedef struct lt_loader_opts {
     uint32_t struct_size; /* sizeof(lt_loader_opts) */

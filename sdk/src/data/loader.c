@@ -63,9 +63,21 @@ static lt_status check_shape(const char *what, int ndim, const int64_t *shape) {
     return LT_OK;
 }
 
+lt_status lt__dataset_copy(const lt_dataset *in, lt_dataset *out, const char *who) {
+    if (in->struct_size < LT_DATASET_SIZE_1_0)
+        return lt_set_error(LT_ERR_ABI, "%s: the dataset's struct_size is %u, below %zu (lt_dataset "
+                            "of SDK 1.0): set struct_size = sizeof(lt_dataset)", who, in->struct_size,
+                            LT_DATASET_SIZE_1_0);
+    *out = (lt_dataset){0};
+    memcpy(out, in, in->struct_size < sizeof *out ? in->struct_size : sizeof *out);
+    return LT_OK;
+}
+
 static lt_status check_dataset(const lt_dataset *ds) {
-    if (!ds->fill)
-        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset has no fill function");
+    if (!ds->fill && !ds->fill_split)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset has neither fill nor fill_split");
+    if ((unsigned)ds->split >= LT_SPLIT_COUNT)
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's split is %d", (int)ds->split);
     if (ds->length < 0)
         return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's length is %lld; it must "
                             "be >= 0", (long long)ds->length);
@@ -77,12 +89,10 @@ static lt_status check_dataset(const lt_dataset *ds) {
 }
 
 static lt_status check_args(const lt_dataset *ds, const lt_loader_opts *o) {
-    if (!ds || !o) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: NULL argument");
-    /* Both structs are still version 1, so their v1 size is their size. */
-    if (ds->struct_size < sizeof *ds || o->struct_size < sizeof *o)
-        return lt_set_error(LT_ERR_ABI, "lt_loader_new: dataset or options struct_size too small "
-                            "(%u, %u; expected %zu, %zu): set struct_size = sizeof(...)",
-                            ds->struct_size, o->struct_size, sizeof *ds, sizeof *o);
+    /* The options struct is still version 1, so its v1 size is its size. */
+    if (o->struct_size < sizeof *o)
+        return lt_set_error(LT_ERR_ABI, "lt_loader_new: options struct_size too small (%u; "
+                            "expected %zu): set struct_size = sizeof(lt_loader_opts)", o->struct_size, sizeof *o);
     if (o->batch_size < 1)
         return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: batch_size must be >= 1 (got %lld)",
                             (long long)o->batch_size);
@@ -110,7 +120,9 @@ static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook 
     s->hb.index = b;
     uint64_t t0 = hook.fn ? lt_prof_now_ns() : 0;
     lt_clear_error();
-    s->status = l->ds.fill(l->ds.user, l->order + first, n, s->hb.x, s->hb.y);
+    const int64_t *idx = l->order + first;
+    s->status = l->ds.fill_split ? l->ds.fill_split(l->ds.user, l->ds.split, idx, n, s->hb.x, s->hb.y)
+                                 : l->ds.fill(l->ds.user, idx, n, s->hb.x, s->hb.y);
     if (s->status != LT_OK)
         snprintf(s->err, sizeof s->err, "%s", *lt_last_error() ? lt_last_error() : lt_status_str(s->status));
     if (hook.fn) report_fill(l, hook, tid, t0, n);
@@ -214,11 +226,14 @@ static int64_t count_batches(const lt_loader_t *l) {
 lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed, lt_loader_t **out) {
     if (!out) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: out is NULL");
     *out = NULL;
-    lt_status s = check_args(ds, opts);
+    if (!ds || !opts) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: NULL argument");
+    lt_dataset copy;
+    lt_status s = lt__dataset_copy(ds, &copy, "lt_loader_new");
+    if (s == LT_OK) s = check_args(&copy, opts);
     if (s != LT_OK) return s;
     lt_loader_t *l = calloc(1, sizeof *l);
     if (!l) return lt_set_error(LT_ERR_OOM, "out of memory creating a DataLoader");
-    l->ds = *ds;
+    l->ds = copy;
     l->o = *opts;
     l->seed = seed;
     l->held = -1;

@@ -413,12 +413,14 @@ lt_status lt_data_add_split(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
                             const lt_loader_opts *opts) {
     if (!ctx || !ds || !opts || (unsigned)split >= LT_SPLIT_COUNT)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_data_add_split: bad argument");
-    if (ds->struct_size < sizeof *ds || opts->struct_size < sizeof *opts)
-        return lt_set_error(LT_ERR_ABI, "%s: lt_data_add_split got a dataset or loader options "
-                            "struct smaller than this liblt's (struct_size %u/%u, expected %zu/%zu); "
-                            "set struct_size = sizeof(...) and rebuild", ctx->plugin_name,
-                            ds->struct_size, opts->struct_size, sizeof *ds, sizeof *opts);
-    ctx->splits[split] = *ds;
+    if (opts->struct_size < sizeof *opts)
+        return lt_set_error(LT_ERR_ABI, "%s: lt_data_add_split got loader options smaller than "
+                            "this liblt's (struct_size %u, expected %zu); set struct_size = "
+                            "sizeof(lt_loader_opts) and rebuild", ctx->plugin_name, opts->struct_size,
+                            sizeof *opts);
+    lt_status s = lt__dataset_copy(ds, &ctx->splits[split], ctx->plugin_name);
+    if (s != LT_OK) return s;
+    ctx->splits[split].split = split;
     ctx->split_opts[split] = *opts;
     ctx->has_split[split] = true;
     return LT_OK;
