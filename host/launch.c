@@ -130,6 +130,7 @@ int launch_ranks(const host_config *cfg, int argc, char **argv) {
     args[n++] = self;
     for (int i = 1; i < argc; i++) args[n++] = argv[i];
     setenv("LTHOST_LAUNCHED", "1", 1);
+    setenv("LTHOST_STDOUT_TTY", isatty(STDOUT_FILENO) ? "1" : "0", 1); /* the ranks' is always a pty */
     printf("Launching %d processes: mpirun -np %s ... %s %s ...\n", cfg->devices, np, self, cfg->command);
     fflush(stdout);
     int rc = run_and_wait(args);

@@ -3,6 +3,7 @@
  * train_loss=0.41]"); elsewhere (and under DDP) nothing, since the loops print one line
  * per epoch. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,11 +12,14 @@
 #define BAR_WIDTH 20
 
 /* Whether stdout is the user's terminal. Open MPI gives every rank a pseudo-terminal
- * whatever mpirun's own stdout is (a file, a pipe), so a rank cannot tell: under DDP the
- * loops print the per-epoch lines, the format of a run whose output is not a terminal,
- * rather than a bar that a log file would get as carriage returns. */
+ * whatever mpirun's own stdout is (a file, a pipe), so a rank cannot tell: the launcher
+ * lthost starts says in LTHOST_STDOUT_TTY; under an mpirun the user started, the loops
+ * print the per-epoch lines, the format of a run whose output is not a terminal, rather
+ * than a bar that a log file would get as carriage returns. */
 bool stdout_is_terminal(const session *s) {
-    return s->world <= 1 && isatty(STDOUT_FILENO);
+    if (s->world <= 1) return isatty(STDOUT_FILENO);
+    const char *launcher_tty = getenv("LTHOST_STDOUT_TTY");
+    return launcher_tty && !strcmp(launcher_tty, "1");
 }
 
 void bar_start(session *s, const char *desc, int64_t total) {

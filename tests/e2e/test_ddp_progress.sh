@@ -2,7 +2,8 @@
 # Under DDP the epoch progress has the format of one process whose output is not a
 # terminal ("Epoch 1/1  ... [N steps, ...]"), printed once by rank 0: Open MPI gives the
 # ranks a pseudo-terminal even when lthost's output goes to a file, which used to draw a
-# tqdm-style "Epoch 0: ...|" bar into it instead.
+# tqdm-style "Epoch 0: ...|" bar into it instead. On a terminal, lthost's own launcher
+# tells the ranks, and DDP draws the bar as one process does.
 . "$(dirname "$0")/lib.sh"
 need_dataset
 command -v mpirun >/dev/null || skip "mpirun is not installed (apt-get install openmpi-bin)"
@@ -18,3 +19,14 @@ for f in "$TMP/one.out" "$TMP/out"; do
     grep -q 'Epoch 0: ' "$f" && { cat "$f"; fail "$f: a progress bar was drawn into a file"; }
 done
 echo "ok: DDP prints the per-epoch line of a single process, once"
+
+# On a terminal (script gives lthost one): the bar, with 2 ranks as with one.
+if command -v script >/dev/null; then
+    for devices in 1 2; do
+        script -qec "$(printf '%q ' "$LTHOST" "${common[@]}" --devices $devices)" /dev/null >"$TMP/tty.out" 2>&1 ||
+            { cat "$TMP/tty.out"; fail "--devices $devices on a terminal failed"; }
+        tr '\r' '\n' <"$TMP/tty.out" | grep -q '^Epoch 0: ' ||
+            { cat -A "$TMP/tty.out" | tail; fail "--devices $devices on a terminal drew no bar"; }
+    done
+    echo "ok: on a terminal the bar is drawn with 1 and 2 ranks"
+fi
