@@ -13,6 +13,7 @@ packages=(
     valgrind                                     # memcheck e2e test
     libopenmpi-dev openmpi-bin                   # the ddp strategy (MPI, mpirun)
     clang libclang-rt-14-dev                     # fuzzers (tests/fuzz: libFuzzer)
+    abigail-tools                                # the ABI check (scripts/abi_check.sh)
 )
 missing=()
 for p in "${packages[@]}"; do
