@@ -50,15 +50,30 @@ void lt__storage_release(lt_storage *s);
 /* ---- per-op profiling -------------------------------------------------------------
  *
  *     lt_device_t *dev = lt__dev(x);
- *     uint64_t t0 = LT_PROF_BEGIN(dev);
- *     dev->k.gemm(...);
- *     LT_PROF_END(dev, t0, "matmul", 2.0 * m * n * k, 4.0 * (m * k + k * n + m * n));
+ *     LT_KCALL(dev, "matmul", 2.0 * m * n * k, 4.0 * (m * k + k * n + m * n),
+ *              gemm, ta, tb, m, n, k, ...);
+ *
+ * calls dev->k.gemm(dev->state, ta, tb, m, n, k, ...) as one profiler span. A logical op
+ * made of a few kernel calls (or of one that returns a value) is one
+ * LT_PROF_SPAN(dev, name, flops, bytes, statement). Every profiled kernel call goes
+ * through these two, so a new op or kernel slot cannot forget half of the bracket.
  *
  * With no profiler set each is one well-predicted branch: no clock is read and the
  * flops/bytes expressions are not evaluated. A span covers one kernel call (or a few
  * that make one logical op); spans never nest, so their times add up. Names and the
  * FLOP/byte formulas are listed in core/prof.c; bytes are the logical traffic
- * (each input read once, each output written once, 4 bytes a float, 8 an index). */
+ * (each input read once, each output written once, 4 bytes a float, 8 an index).
+ * dev is evaluated more than once: pass a variable. */
+#define LT_PROF_SPAN(dev, name, flops, bytes, ...)                                       \
+    do {                                                                                 \
+        uint64_t lt_span_t0_ = LT_PROF_BEGIN(dev);                                       \
+        __VA_ARGS__;                                                                     \
+        LT_PROF_END(dev, lt_span_t0_, name, flops, bytes);                               \
+    } while (0)
+/* dev->k.slot(dev->state, args...) as one span; the slot's result is dropped. */
+#define LT_KCALL(dev, name, flops, bytes, slot, ...)                                     \
+    LT_PROF_SPAN(dev, name, flops, bytes, (dev)->k.slot((dev)->state, __VA_ARGS__))
+/* The two halves of a span, for the two macros above only. */
 #define LT_PROF_BEGIN(dev) ((dev)->prof_fn ? lt_prof_now_ns() : 0)
 /* Tests t0, already in a register, rather than loading prof_fn again. */
 #define LT_PROF_END(dev, t0, name, flops, bytes)                                         \
@@ -67,7 +82,7 @@ void lt__storage_release(lt_storage *s);
             lt__prof_emit((dev), (t0), (name), (double)(flops), (double)(bytes));        \
     } while (0)
 /* Wait for the device (kernels may be asynchronous), then send the span to prof_fn
- * (unless it was unset since LT_PROF_BEGIN). */
+ * (unless it was unset since the span began). */
 void lt__prof_emit(lt_device_t *dev, uint64_t t0, const char *name, double flops, double bytes);
 /* 4 bytes per float, as a double so that sizes never overflow. */
 #define LT_F32B(n) (4.0 * (double)(n))

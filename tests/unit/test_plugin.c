@@ -11,10 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lt/accelerator.h>
+#include <lt/data.h>
 #include <lt/lt.h>
 #include <lt/module.h>
 #include <lt/plugin.h>
 #include <lt/profiler.h>
+#include <lt/strategy.h>
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
@@ -467,6 +470,74 @@ START_TEST(scan_reports_each_file_once) {
 }
 END_TEST
 
+/* ---- the export macros -------------------------------------------------------------- */
+
+/* Descriptors made with the generic macro itself, under entry names of their own (the
+ * kinds' entry names would clash with nothing here, but a test binary should not export
+ * what a plugin does). */
+typedef struct { double weights[5]; } generic_self;
+LT_PLUGIN_EXPORT_(lt_module_desc, generic_module_entry, .self_size = sizeof(generic_self),
+                  .name = "generic_module")
+LT_PLUGIN_EXPORT_(lt_profiler_desc, generic_profiler_entry, .name = "generic_profiler")
+
+START_TEST(generic_export_macro_fills_the_header) {
+    const lt_module_desc *m = generic_module_entry();
+    ck_assert_uint_eq(m->abi_major, LT_ABI_MAJOR);
+    ck_assert_uint_eq(m->abi_minor, LT_ABI_MINOR);
+    ck_assert_uint_eq(m->struct_size, sizeof(lt_module_desc));
+    ck_assert_uint_eq(m->self_size, sizeof(generic_self));
+    ck_assert_str_eq(m->name, "generic_module");
+    ck_assert_ptr_null(m->setup); /* what the plugin does not set stays NULL */
+    ck_assert_ptr_eq(generic_module_entry(), m); /* one static descriptor */
+    const lt_profiler_desc *p = generic_profiler_entry();
+    ck_assert_uint_eq(p->abi_major, LT_ABI_MAJOR);
+    ck_assert_uint_eq(p->abi_minor, LT_ABI_MINOR);
+    ck_assert_uint_eq(p->struct_size, sizeof(lt_profiler_desc));
+    ck_assert_str_eq(p->name, "generic_profiler");
+}
+END_TEST
+
+/* The header every descriptor starts with, to read any kind's alike. */
+typedef struct desc_header {
+    LT_DESC_HEADER_FIELDS
+} desc_header;
+
+/* export/every_kind.so exports every kind through its public macro: each opens as its
+ * kind with this header's ABI and its own struct's size, and the self size it names. */
+START_TEST(each_kind_export_macro_fills_the_header) {
+    static const struct {
+        lt_plugin_kind kind;
+        const char *name;
+        size_t struct_size;
+    } kinds[] = {
+        {LT_PLUGIN_MODULE, "every_module", sizeof(lt_module_desc)},
+        {LT_PLUGIN_ACCELERATOR, "every_accelerator", sizeof(lt_accelerator_desc)},
+        {LT_PLUGIN_STRATEGY, "every_strategy", sizeof(lt_strategy_desc)},
+        {LT_PLUGIN_PROFILER, "every_profiler", sizeof(lt_profiler_desc)},
+        {LT_PLUGIN_DATA, "every_data", sizeof(lt_datamodule_desc)},
+        {LT_PLUGIN_CALLBACK, "every_callback", sizeof(lt_callback_desc)},
+    };
+    ck_assert_int_eq(sizeof kinds / sizeof kinds[0], LT_PLUGIN_KIND_COUNT);
+    char path[PATH_MAX];
+    plugin_file(path, "export/every_kind.so");
+    lt_plugin_t *p[LT_PLUGIN_KIND_COUNT];
+    for (int i = 0; i < LT_PLUGIN_KIND_COUNT; i++) {
+        lt_status s = lt_plugin_open(kinds[i].kind, path, NULL, &p[i]);
+        ck_assert_msg(s == LT_OK, "%s: %s", kinds[i].name, lt_last_error());
+        const desc_header *h = lt_plugin_desc(p[i]);
+        ck_assert_str_eq(h->name, kinds[i].name);
+        ck_assert_uint_eq(h->abi_major, LT_ABI_MAJOR);
+        ck_assert_uint_eq(h->abi_minor, LT_ABI_MINOR);
+        ck_assert_uint_eq(h->struct_size, kinds[i].struct_size);
+    }
+    /* the self structs of every_kind.c: 24, 56 and 40 bytes */
+    ck_assert_uint_eq(((const lt_module_desc *)lt_plugin_desc(p[0]))->self_size, 24);
+    ck_assert_uint_eq(((const lt_datamodule_desc *)lt_plugin_desc(p[4]))->self_size, 56);
+    ck_assert_uint_eq(((const lt_callback_desc *)lt_plugin_desc(p[5]))->self_size, 40);
+    for (int i = 0; i < LT_PLUGIN_KIND_COUNT; i++) lt_plugin_close(p[i]);
+}
+END_TEST
+
 Suite *suite_plugin(void) {
     Suite *s = suite_create("plugin");
     TCase *t = tcase_create("loader");
@@ -488,6 +559,8 @@ Suite *suite_plugin(void) {
     tcase_add_test(t, opens_by_name_through_plugin_path);
     tcase_add_test(t, opens_by_name_from_plugin_roots);
     tcase_add_test(t, missing_name_lists_places_searched);
+    tcase_add_test(t, generic_export_macro_fills_the_header);
+    tcase_add_test(t, each_kind_export_macro_fills_the_header);
     suite_add_tcase(s, t);
     TCase *sc = tcase_create("scan");
     tcase_add_test(sc, scan_reports_loaded_and_skipped);

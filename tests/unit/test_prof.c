@@ -125,6 +125,199 @@ START_TEST(training_step_names_and_flops) {
 }
 END_TEST
 
+/* ---- every span of liblt, as documented in core/prof.c ------------------------------- */
+
+typedef struct span_want {
+    const char *name;
+    double flops, bytes;
+} span_want;
+
+/* The spans collected from *at on are want[0..n), in order; *at moves past them. */
+static void expect_spans(const collector *c, int *at, const span_want *want, int n) {
+    for (int i = 0; i < n; i++, (*at)++) {
+        ck_assert_msg(*at < c->n, "span %d: missing, want %s", *at, want[i].name);
+        const rec *r = &c->spans[*at];
+        ck_assert_msg(!strcmp(r->name, want[i].name) && r->flops == want[i].flops &&
+                          r->bytes == want[i].bytes,
+                      "span %d: got %s %g flops %g bytes, want %s %g %g", *at, r->name, r->flops,
+                      r->bytes, want[i].name, want[i].flops, want[i].bytes);
+    }
+}
+#define EXPECT_SPANS(...)                                                                 \
+    expect_spans(&c, &at, (const span_want[]){__VA_ARGS__},                              \
+                 (int)(sizeof((const span_want[]){__VA_ARGS__}) / sizeof(span_want)))
+
+static lt_tensor_t *vector_f32(int64_t n, uint64_t seed) {
+    float v[16];
+    ck_assert_int_le(n, 16);
+    test_fill(v, n, seed, -1.0f, 1.0f, 0.0f);
+    lt_tensor_t *t = lt_from_host(test_arena, LT_F32, 1, &n, v);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+static lt_tensor_t *labels_i64(int64_t n, const int64_t *v) {
+    lt_tensor_t *t = lt_from_host(test_arena, LT_I64, 1, &n, v);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+/* A parameter: persistent (lt_keep), so its gradient accumulates in place. */
+static lt_tensor_t *param(lt_tensor_t *t) {
+    lt_tensor_t *p = lt_keep(t);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(lt_set_requires_grad(p, true), LT_OK);
+    return p;
+}
+
+/* Creation, copies and forward ops without autograd, one span each (the sums are
+ * formulas of the table in core/prof.c, n = 6 elements of a (2, 3) x). */
+START_TEST(every_forward_op_keeps_its_span) {
+    static collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    c.n = 0;
+    int at = 0;
+    int64_t s23[2] = {2, 3};
+    lt_device_set_profiler(test_dev, collect, &c);
+    lt_tensor_t *x = filled(2, 3, 1);
+    ck_assert_ptr_nonnull(lt_zeros(test_arena, LT_F32, 2, s23));
+    ck_assert_ptr_nonnull(lt_zeros(test_arena, LT_I64, 2, s23));
+    ck_assert_ptr_nonnull(lt_full(test_arena, 2, s23, 1.5f));
+    float host[6];
+    ck_assert_int_eq(lt_to_host(x, host, sizeof host), LT_OK);
+    lt_tensor_t *kept = lt_keep(x);
+    ck_assert_ptr_nonnull(kept);
+    lt_tensor_free(kept);
+    EXPECT_SPANS({"memcpy_h2d", 0, 24}, {"fill", 0, 24}, {"fill", 0, 48}, {"fill", 0, 24},
+                 {"memcpy_d2h", 0, 24}, {"copy", 0, 48});
+    ck_assert_ptr_nonnull(lt_add(x, x));
+    ck_assert_ptr_nonnull(lt_relu(x));
+    ck_assert_ptr_nonnull(lt_scale(x, 2.0f));
+    EXPECT_SPANS({"add", 6, 4 * (6 + 6 + 6)}, {"relu", 6, 8 * 6}, {"scale", 2 * 6, 8 * 6});
+    ck_assert_ptr_nonnull(lt_sum(x));
+    ck_assert_ptr_nonnull(lt_mean(x));
+    ck_assert_ptr_nonnull(lt_softmax(x));
+    ck_assert_ptr_nonnull(lt_log_softmax(x));
+    EXPECT_SPANS({"sum", 6, 4 * (6 + 1)}, {"mean", 6, 4 * (6 + 1)}, {"softmax", 5 * 6, 8 * 6},
+                 {"log_softmax", 5 * 6, 8 * 6});
+    lt_tensor_t *y = labels_i64(2, (const int64_t[]){0, 2});
+    ck_assert_ptr_nonnull(lt_accuracy(x, y));
+    /* argmax N C; 4 N C + 8 N, eq n; 20 n, then the mean of the 2 hits */
+    EXPECT_SPANS({"memcpy_h2d", 0, 16}, {"argmax", 6, 4 * 6 + 8 * 2}, {"eq", 2, 20 * 2},
+                 {"mean", 2, 4 * (2 + 1)});
+    lt_device_set_profiler(test_dev, NULL, NULL);
+    ck_assert_int_eq(at, c.n);
+}
+END_TEST
+
+/* A linear layer's step: forward, cross-entropy, backward into a persistent weight and
+ * bias and a plain input (rows 4, in 3, out 2). */
+START_TEST(linear_step_keeps_its_spans) {
+    static collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    c.n = 0;
+    int at = 0;
+    lt_device_set_profiler(test_dev, collect, &c);
+    lt_tensor_t *w = param(filled(2, 3, 2)), *b = param(vector_f32(2, 3));
+    lt_tensor_t *x = filled(4, 3, 4);
+    ck_assert_int_eq(lt_set_requires_grad(x, true), LT_OK);
+    lt_tensor_t *y = labels_i64(4, (const int64_t[]){0, 1, 1, 0});
+    EXPECT_SPANS({"memcpy_h2d", 0, 24}, {"copy", 0, 48}, {"memcpy_h2d", 0, 8}, {"copy", 0, 16},
+                 {"memcpy_h2d", 0, 48}, {"memcpy_h2d", 0, 32});
+    lt_tensor_t *loss = lt_cross_entropy(lt_linear_op(x, w, b), y);
+    ck_assert_ptr_nonnull(loss);
+    /* linear 2MNK + MN; 4(MK + NK + MN + N); cross_entropy 5NC + N; 4(2NC + N) + 8N */
+    EXPECT_SPANS({"linear", 2 * 4 * 2 * 3 + 8, 4 * (12 + 6 + 8 + 2)},
+                 {"cross_entropy", 5 * 8 + 4, 4 * (16 + 4) + 8 * 4}, {"mean", 4, 4 * (4 + 1)});
+    ck_assert_int_eq(lt_backward(loss), LT_OK);
+    EXPECT_SPANS({"fill", 0, 4}, {"mean_backward", 2 * 4, 4 * (1 + 4)},
+                 {"cross_entropy_backward", 2 * 8, 4 * (16 + 4) + 8 * 4},
+                 /* dx = g W: (4, 2) x (2, 3) */
+                 {"linear_backward", 2 * 4 * 3 * 2, 4 * (8 + 6 + 12)},
+                 /* dW += g^T x into the weight's zeroed grad: (2, 4) x (4, 3) */
+                 {"zero_grad", 0, 24}, {"linear_backward", 2 * 2 * 3 * 4, 4 * (8 + 12 + 6 + 6)},
+                 /* db: g summed over rows, then added to the bias's zeroed grad */
+                 {"linear_backward", 8, 4 * (8 + 2)}, {"zero_grad", 0, 8},
+                 {"accumulate_grad", 2, 12 * 2});
+    lt_device_set_profiler(test_dev, NULL, NULL);
+    ck_assert_int_eq(at, c.n);
+    lt_tensor_free(w);
+    lt_tensor_free(b);
+}
+END_TEST
+
+/* The backward of a broadcast add, sum and mean, softmax and log_softmax (n = 6). */
+START_TEST(reduction_backward_keeps_its_spans) {
+    static collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    c.n = 0;
+    int at = 0;
+    lt_tensor_t *a = filled(2, 3, 5), *r = vector_f32(3, 6), *a2 = filled(2, 3, 7);
+    ck_assert_int_eq(lt_set_requires_grad(a, true), LT_OK);
+    ck_assert_int_eq(lt_set_requires_grad(r, true), LT_OK);
+    ck_assert_int_eq(lt_set_requires_grad(a2, true), LT_OK);
+    lt_device_set_profiler(test_dev, collect, &c);
+    lt_tensor_t *s = lt_sum(lt_log_softmax(lt_add(a, r)));
+    ck_assert_int_eq(lt_backward(s), LT_OK);
+    EXPECT_SPANS({"add", 6, 4 * (6 + 3 + 6)}, {"log_softmax", 30, 48}, {"sum", 6, 28},
+                 {"fill", 0, 4}, {"sum_backward", 6, 4 * (1 + 6)},
+                 {"log_softmax_backward", 4 * 6, 12 * 6},
+                 /* r's gradient: the (2, 3) one summed down to (3) */
+                 {"sum_to_size", 6, 4 * (6 + 3)});
+    lt_tensor_t *m = lt_mean(lt_softmax(a2));
+    ck_assert_int_eq(lt_backward(m), LT_OK);
+    EXPECT_SPANS({"softmax", 30, 48}, {"mean", 6, 28}, {"fill", 0, 4},
+                 {"mean_backward", 2 * 6, 4 * (1 + 6)}, {"softmax_backward", 4 * 6, 12 * 6});
+    lt_device_set_profiler(test_dev, NULL, NULL);
+    ck_assert_int_eq(at, c.n);
+}
+END_TEST
+
+/* [a, b], for an optimizer to own. */
+static lt_param_list_t *param_list(lt_tensor_t *a, lt_tensor_t *b) {
+    lt_param_list_t *l = lt_param_list_new();
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(lt_param_list_add(l, a), LT_OK);
+    ck_assert_int_eq(lt_param_list_add(l, b), LT_OK);
+    return l;
+}
+
+/* Optimizer steps, clipping and zero_grad over a (2, 3) weight and a (2) bias, one span
+ * per parameter (they are not contiguous): sgd with momentum and adam allocate their
+ * zeroed state first. */
+START_TEST(optimizer_keeps_its_spans) {
+    static collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    c.n = 0;
+    int at = 0;
+    lt_tensor_t *w = param(filled(2, 3, 2)), *b = param(vector_f32(2, 3));
+    lt_tensor_t *loss = lt_sum(lt_linear_op(filled(4, 3, 4), w, b));
+    ck_assert_int_eq(lt_backward(loss), LT_OK);
+    lt_optimizer_t *sgd = lt_sgd_ex(param_list(w, b), 0.1, 0.9, 0.0, 0.0, false);
+    lt_optimizer_t *adam = lt_adam(param_list(w, b), 1e-3);
+    ck_assert(sgd && adam);
+    lt_device_set_profiler(test_dev, collect, &c);
+    ck_assert_int_eq(lt_optimizer_step(sgd), LT_OK);
+    /* sgd with momentum: (2 + 3) n; 4n(3 + 2 slots); adam: 12 n; 28 n */
+    EXPECT_SPANS({"fill", 0, 4 * 8}, {"sgd_step", 5 * 6, 4 * 6 * 5},
+                 {"sgd_step", 5 * 2, 4 * 2 * 5});
+    ck_assert_int_eq(lt_optimizer_step(adam), LT_OK);
+    EXPECT_SPANS({"fill", 0, 4 * 16}, {"adam_step", 12 * 6, 28 * 6},
+                 {"adam_step", 12 * 2, 28 * 2});
+    ck_assert_int_eq(lt_clip_grad_value(adam, 1e-2), LT_OK);
+    EXPECT_SPANS({"clip_grad_value", 2 * 6, 8 * 6}, {"clip_grad_value", 2 * 2, 8 * 2});
+    double norm = 0.0;
+    ck_assert_int_eq(lt_clip_grad_norm(adam, 1e-3, &norm), LT_OK);
+    ck_assert_double_gt(norm, 1e-3); /* so the gradients are rescaled */
+    EXPECT_SPANS({"clip_grad_norm", 2 * 6, 4 * (6 + 1)}, {"clip_grad_norm", 2 * 2, 4 * (2 + 1)},
+                 {"clip_grad_norm", 6, 8 * 6}, {"clip_grad_norm", 2, 8 * 2});
+    ck_assert_int_eq(lt_optimizer_zero_grad(adam), LT_OK);
+    EXPECT_SPANS({"zero_grad", 0, 24}, {"zero_grad", 0, 8});
+    lt_device_set_profiler(test_dev, NULL, NULL);
+    ck_assert_int_eq(at, c.n);
+    lt_optimizer_free(sgd);
+    lt_optimizer_free(adam);
+    lt_tensor_free(w);
+    lt_tensor_free(b);
+}
+END_TEST
+
 /* ---- loader spans ------------------------------------------------------------------- */
 
 static lt_status seq_fill(void *user, const int64_t *idx, int64_t n, float *x, void *y) {
@@ -303,6 +496,10 @@ Suite *suite_prof(void) {
     tcase_add_test(tc, matmul_reports_one_span);
     tcase_add_test(tc, null_profiler_gets_nothing);
     tcase_add_test(tc, training_step_names_and_flops);
+    tcase_add_test(tc, every_forward_op_keeps_its_span);
+    tcase_add_test(tc, linear_step_keeps_its_spans);
+    tcase_add_test(tc, reduction_backward_keeps_its_spans);
+    tcase_add_test(tc, optimizer_keeps_its_spans);
     tcase_add_test(tc, loader_reports_each_batch_per_worker);
     tcase_add_test(tc, loader_without_workers_is_tid_0);
     tcase_add_test(tc, advanced_reports_percentiles_ops_and_data);

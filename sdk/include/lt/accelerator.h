@@ -141,11 +141,7 @@ typedef struct lt_accelerator_desc {
     X(eq_i64, REQUIRED) X(sgd_step, REQUIRED) X(adam_step, REQUIRED) X(clamp, OPTIONAL)
 
 /* Export the accelerator: LT_ACCELERATOR_EXPORT(.name = "cpu", .init = ..., ...). */
-#define LT_ACCELERATOR_EXPORT(...)                                                     \
-    static const lt_accelerator_desc lt_accelerator_desc_ = {                         \
-        .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR,                         \
-        .struct_size = sizeof(lt_accelerator_desc), __VA_ARGS__};                     \
-    LT_EXPORT const lt_accelerator_desc *lt_accelerator_entry(void);                  \
-    const lt_accelerator_desc *lt_accelerator_entry(void) { return &lt_accelerator_desc_; }
+#define LT_ACCELERATOR_EXPORT(...) \
+    LT_PLUGIN_EXPORT_(lt_accelerator_desc, lt_accelerator_entry, __VA_ARGS__)
 
 #endif

@@ -64,12 +64,8 @@ typedef struct lt_datamodule_desc {
 } lt_datamodule_desc;
 
 #define LT_DATAMODULE_EXPORT(self_type, ...)                                          \
-    static const lt_datamodule_desc lt_datamodule_desc_ = {                           \
-        .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR,                         \
-        .struct_size = sizeof(lt_datamodule_desc), .self_size = sizeof(self_type),    \
-        __VA_ARGS__};                                                                 \
-    LT_EXPORT const lt_datamodule_desc *lt_datamodule_entry(void);                    \
-    const lt_datamodule_desc *lt_datamodule_entry(void) { return &lt_datamodule_desc_; }
+    LT_PLUGIN_EXPORT_(lt_datamodule_desc, lt_datamodule_entry,                        \
+                      .self_size = sizeof(self_type), __VA_ARGS__)
 
 /* ---- DataLoader --------------------------------------------------------------------- */
 

@@ -247,12 +247,8 @@ typedef struct lt_module_desc {
 
 /* Export a module: LT_MODULE_EXPORT(my_t, .name = "my", .setup = my_setup, ...). */
 #define LT_MODULE_EXPORT(self_type, ...)                                              \
-    static const lt_module_desc lt_module_desc_ = {                                   \
-        .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR,                         \
-        .struct_size = sizeof(lt_module_desc), .self_size = sizeof(self_type),        \
-        __VA_ARGS__};                                                                 \
-    LT_EXPORT const lt_module_desc *lt_module_entry(void);                            \
-    const lt_module_desc *lt_module_entry(void) { return &lt_module_desc_; }
+    LT_PLUGIN_EXPORT_(lt_module_desc, lt_module_entry,                                \
+                      .self_size = sizeof(self_type), __VA_ARGS__)
 
 /* A callback (Lightning's Callback): its own hparams and self, the shared hook table.
  * Load with --callbacks NAME|path.so; options with --callbacks.NAME VALUE. */
@@ -264,12 +260,8 @@ typedef struct lt_callback_desc {
 } lt_callback_desc;
 
 #define LT_CALLBACK_EXPORT(self_type, ...)                                            \
-    static const lt_callback_desc lt_callback_desc_ = {                               \
-        .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR,                         \
-        .struct_size = sizeof(lt_callback_desc), .self_size = sizeof(self_type),      \
-        __VA_ARGS__};                                                                 \
-    LT_EXPORT const lt_callback_desc *lt_callback_entry(void);                        \
-    const lt_callback_desc *lt_callback_entry(void) { return &lt_callback_desc_; }
+    LT_PLUGIN_EXPORT_(lt_callback_desc, lt_callback_entry,                            \
+                      .self_size = sizeof(self_type), __VA_ARGS__)
 
 /* ---- manual optimization and the closure ------------------------------------------ */
 

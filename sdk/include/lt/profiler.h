@@ -45,12 +45,8 @@ typedef struct lt_profiler_desc {
     void (*teardown)(void *st);
 } lt_profiler_desc;
 
-#define LT_PROFILER_EXPORT(...)                                                        \
-    static const lt_profiler_desc lt_profiler_desc_ = {                               \
-        .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR,                         \
-        .struct_size = sizeof(lt_profiler_desc), __VA_ARGS__};                        \
-    LT_EXPORT const lt_profiler_desc *lt_profiler_entry(void);                        \
-    const lt_profiler_desc *lt_profiler_entry(void) { return &lt_profiler_desc_; }
+#define LT_PROFILER_EXPORT(...) \
+    LT_PLUGIN_EXPORT_(lt_profiler_desc, lt_profiler_entry, __VA_ARGS__)
 
 /* ---- for hosts: route liblt's spans to a profiler -------------------------------- */
 

@@ -73,11 +73,7 @@ typedef struct lt_strategy_desc {
 
 enum { LT_LAUNCH_NONE = 0, LT_LAUNCH_MPIRUN = 1 };
 
-#define LT_STRATEGY_EXPORT(...)                                                        \
-    static const lt_strategy_desc lt_strategy_desc_ = {                               \
-        .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR,                         \
-        .struct_size = sizeof(lt_strategy_desc), __VA_ARGS__};                        \
-    LT_EXPORT const lt_strategy_desc *lt_strategy_entry(void);                        \
-    const lt_strategy_desc *lt_strategy_entry(void) { return &lt_strategy_desc_; }
+#define LT_STRATEGY_EXPORT(...) \
+    LT_PLUGIN_EXPORT_(lt_strategy_desc, lt_strategy_entry, __VA_ARGS__)
 
 #endif

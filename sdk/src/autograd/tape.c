@@ -30,9 +30,8 @@ lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tens
 /* r = g viewed as (outer, mid, inner) summed over mid: one step of lt__sum_to. */
 static void reduce_grad(lt_tensor_t *g, int64_t outer, int64_t mid, lt_tensor_t *r) {
     lt_device_t *dev = lt__dev(g);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.reduce_sum(dev->state, outer, mid, r->numel / outer, lt__f32(g), 1.0f, lt__f32(r));
-    LT_PROF_END(dev, t0, "sum_to_size", g->numel, LT_F32B(g->numel + r->numel));
+    LT_KCALL(dev, "sum_to_size", g->numel, LT_F32B(g->numel + r->numel), reduce_sum, outer, mid,
+             r->numel / outer, lt__f32(g), 1.0f, lt__f32(r));
 }
 
 lt_tensor_t *lt__sum_to(lt_tensor_t *g, int ndim, const int64_t *shape) {
@@ -66,9 +65,8 @@ lt_status lt__zero_grad(lt_tensor_t *t) {
         if (!t->grad) return lt_last_status();
     }
     lt_device_t *dev = lt__dev(t);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.fill(dev->state, t->grad->numel, 0.0f, lt__f32(t->grad));
-    LT_PROF_END(dev, t0, "zero_grad", 0, LT_F32B(t->grad->numel));
+    LT_KCALL(dev, "zero_grad", 0, LT_F32B(t->grad->numel), fill, t->grad->numel, 0.0f,
+             lt__f32(t->grad));
     return LT_OK;
 }
 
@@ -79,10 +77,8 @@ void lt__accum_grad(lt_tensor_t *t, lt_tensor_t *g) {
     if (t->persistent) { /* a parameter: accumulate in place into its long-lived grad */
         if (!t->grad && lt__zero_grad(t) != LT_OK) return;
         lt_device_t *dev = lt__dev(t);
-        uint64_t t0 = LT_PROF_BEGIN(dev);
-        dev->k.binary(dev->state, LT_BIN_ADD, t->numel, lt__f32(t->grad), lt__f32(g),
-                      lt__f32(t->grad), NULL);
-        LT_PROF_END(dev, t0, "accumulate_grad", t->numel, LT_F32B(3 * t->numel));
+        LT_KCALL(dev, "accumulate_grad", t->numel, LT_F32B(3 * t->numel), binary, LT_BIN_ADD,
+                 t->numel, lt__f32(t->grad), lt__f32(g), lt__f32(t->grad), NULL);
     } else if (!t->grad) {
         t->grad = g; /* may be shared with another input: never modified in place */
     } else {

@@ -1,4 +1,4 @@
-/* Per-op profiling: the clock, and the span hook of a device (see LT_PROF_BEGIN in
+/* Per-op profiling: the clock, and the span hook of a device (see LT_KCALL in
  * lt_impl.h for how ops report).
  *
  * Span names (kind "op", tid 0), n = elements of the output unless said otherwise,

@@ -101,18 +101,14 @@ lt_tensor_t *lt_zeros(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *shape
     if (!t) return NULL;
     /* All-zero bits are 0 for both float32 and int64. */
     int64_t words = t->numel * (int64_t)(lt__dtype_size(dt) / 4);
-    uint64_t t0 = LT_PROF_BEGIN(a->dev);
-    a->dev->k.fill(a->dev->state, words, 0.0f, (float *)lt__data(t));
-    LT_PROF_END(a->dev, t0, "fill", 0, LT_F32B(words));
+    LT_KCALL(a->dev, "fill", 0, LT_F32B(words), fill, words, 0.0f, (float *)lt__data(t));
     return t;
 }
 
 lt_tensor_t *lt_full(lt_arena_t *a, int ndim, const int64_t *shape, float value) {
     lt_tensor_t *t = lt__tensor_new(a, LT_F32, ndim, shape);
     if (!t) return NULL;
-    uint64_t t0 = LT_PROF_BEGIN(a->dev);
-    a->dev->k.fill(a->dev->state, t->numel, value, lt__f32(t));
-    LT_PROF_END(a->dev, t0, "fill", 0, LT_F32B(t->numel));
+    LT_KCALL(a->dev, "fill", 0, LT_F32B(t->numel), fill, t->numel, value, lt__f32(t));
     return t;
 }
 
@@ -138,9 +134,7 @@ lt_status lt_from_host_into(lt_tensor_t *t, const void *src, size_t nbytes) {
         return lt_set_error(LT_ERR_STATE, "lt_from_host_into: the tensor has no memory yet "
                             "(a parameter before lt_ctx_materialize)");
     lt_device_t *dev = lt__dev(t);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.memcpy_h2d(dev->state, lt__data(t), src, need);
-    LT_PROF_END(dev, t0, "memcpy_h2d", 0, (double)need);
+    LT_KCALL(dev, "memcpy_h2d", 0, (double)need, memcpy_h2d, lt__data(t), src, need);
     return LT_OK;
 }
 
@@ -152,9 +146,7 @@ lt_status lt_to_host(const lt_tensor_t *t, void *dst, size_t nbytes) {
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_to_host: tensor has %zu bytes, buffer %zu",
                             need, nbytes);
     lt_device_t *dev = lt__dev(t);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.memcpy_d2h(dev->state, dst, lt__data(t), need);
-    LT_PROF_END(dev, t0, "memcpy_d2h", 0, (double)need);
+    LT_KCALL(dev, "memcpy_d2h", 0, (double)need, memcpy_d2h, dst, lt__data(t), need);
     return LT_OK;
 }
 
@@ -235,9 +227,8 @@ lt_tensor_t *lt__copy_into(lt_tensor_t *dst, const lt_tensor_t *src) {
     if (!dst) return NULL;
     size_t nbytes = (size_t)src->numel * lt__dtype_size(src->dtype);
     lt_device_t *dev = lt__dev(src);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.memcpy_d2d(dev->state, lt__data(dst), lt__data(src), nbytes);
-    LT_PROF_END(dev, t0, "copy", 0, 2.0 * (double)nbytes);
+    LT_KCALL(dev, "copy", 0, 2.0 * (double)nbytes, memcpy_d2d, lt__data(dst), lt__data(src),
+             nbytes);
     return dst;
 }
 

@@ -62,10 +62,8 @@ static lt_tensor_t *binary_op(lt_tensor_t *a, lt_tensor_t *b, lt_binary_op op, c
                             : lt__tensor_new(a->arena, LT_F32, bc.ndim, bc.shape);
     if (!out) return NULL;
     lt_device_t *dev = lt__dev(a);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.binary(dev->state, op, out->numel, lt__f32(a), lt__f32(b), lt__f32(out),
-                  same ? NULL : &bc);
-    LT_PROF_END(dev, t0, binary_names[op], out->numel, LT_F32B(a->numel + b->numel + out->numel));
+    LT_KCALL(dev, binary_names[op], out->numel, LT_F32B(a->numel + b->numel + out->numel), binary,
+             op, out->numel, lt__f32(a), lt__f32(b), lt__f32(out), same ? NULL : &bc);
     if (bw) lt__record(out, bw, a, b, NULL);
     return out;
 }
@@ -75,9 +73,8 @@ static lt_tensor_t *unary_op(lt_tensor_t *x, lt_unary_op op, const char *name, l
     lt_tensor_t *out = lt__tensor_new(x->arena, LT_F32, x->ndim, x->shape);
     if (!out) return NULL;
     lt_device_t *dev = lt__dev(x);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.unary(dev->state, op, x->numel, lt__f32(x), lt__f32(out));
-    LT_PROF_END(dev, t0, unary_names[op], x->numel, LT_F32B(2 * x->numel));
+    LT_KCALL(dev, unary_names[op], x->numel, LT_F32B(2 * x->numel), unary, op, x->numel,
+             lt__f32(x), lt__f32(out));
     if (bw) lt__record(out, bw, x, NULL, NULL);
     return out;
 }
@@ -88,9 +85,8 @@ static lt_tensor_t *affine_op(lt_tensor_t *x, float alpha, float beta, const cha
     lt_tensor_t *out = lt__tensor_new(x->arena, LT_F32, x->ndim, x->shape);
     if (!out) return NULL;
     lt_device_t *dev = lt__dev(x);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.affine(dev->state, x->numel, lt__f32(x), alpha, beta, lt__f32(out));
-    LT_PROF_END(dev, t0, span_name(name), 2.0 * x->numel, LT_F32B(2 * x->numel));
+    LT_KCALL(dev, span_name(name), 2.0 * x->numel, LT_F32B(2 * x->numel), affine, x->numel,
+             lt__f32(x), alpha, beta, lt__f32(out));
     lt_node *n = bw ? lt__record(out, bw, x, NULL, NULL) : NULL;
     if (n) n->s = alpha;
     return out;

@@ -22,12 +22,12 @@ static void softmax_bw(lt_node *n, lt_tensor_t *g) {
     if (!dx) return;
     int64_t cols = x->shape[x->ndim - 1], rows = x->numel / cols;
     lt_device_t *dev = lt__dev(g);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
     const float *y = lt__f32(n->out), *dy = lt__f32(g);
-    if (n->i) dev->k.log_softmax_bwd(dev->state, rows, cols, y, dy, lt__f32(dx));
-    else dev->k.softmax_bwd(dev->state, rows, cols, y, dy, lt__f32(dx));
-    LT_PROF_END(dev, t0, n->i ? "log_softmax_backward" : "softmax_backward",
-                SOFTMAX_BWD_FLOPS * x->numel, LT_F32B(3 * x->numel));
+    /* the two slots share a signature: pick one, call it */
+    LT_PROF_SPAN(dev, n->i ? "log_softmax_backward" : "softmax_backward",
+                 SOFTMAX_BWD_FLOPS * x->numel, LT_F32B(3 * x->numel),
+                 (n->i ? dev->k.log_softmax_bwd : dev->k.softmax_bwd)(dev->state, rows, cols, y,
+                                                                      dy, lt__f32(dx)));
     lt__accum_grad(x, dx);
 }
 
@@ -37,11 +37,10 @@ static lt_tensor_t *softmax_op(lt_tensor_t *x, bool log, const char *name) {
     lt_tensor_t *y = lt__tensor_new(x->arena, LT_F32, x->ndim, x->shape);
     if (!y) return NULL;
     lt_device_t *dev = lt__dev(x);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    if (log) dev->k.log_softmax(dev->state, rows, cols, lt__f32(x), lt__f32(y));
-    else dev->k.softmax(dev->state, rows, cols, lt__f32(x), lt__f32(y));
-    LT_PROF_END(dev, t0, log ? "log_softmax" : "softmax", SOFTMAX_FLOPS * x->numel,
-                LT_F32B(2 * x->numel));
+    LT_PROF_SPAN(dev, log ? "log_softmax" : "softmax", SOFTMAX_FLOPS * x->numel,
+                 LT_F32B(2 * x->numel),
+                 (log ? dev->k.log_softmax : dev->k.softmax)(dev->state, rows, cols, lt__f32(x),
+                                                            lt__f32(y)));
     lt_node *n = lt__record(y, softmax_bw, x, NULL, NULL);
     if (n) n->i = log;
     return y;
@@ -71,12 +70,11 @@ static void cross_entropy_bw(lt_node *n, lt_tensor_t *g) {
     lt_tensor_t *x = n->in[0], *dx = lt__tensor_new(g->arena, LT_F32, x->ndim, x->shape);
     if (!dx) return;
     lt_device_t *dev = lt__dev(g);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.cross_entropy_bwd(dev->state, x->shape[0], x->shape[1], lt__f32(n->saved),
-                             (const int64_t *)lt__data(n->in[1]), lt__f32(g), lt__f32(dx));
     /* prob - onehot, times the row's gradient; reads prob, labels, dloss, writes dx */
-    LT_PROF_END(dev, t0, "cross_entropy_backward", 2.0 * x->numel,
-                LT_F32B(2 * x->numel + x->shape[0]) + 8.0 * x->shape[0]);
+    LT_KCALL(dev, "cross_entropy_backward", 2.0 * x->numel,
+             LT_F32B(2 * x->numel + x->shape[0]) + 8.0 * x->shape[0], cross_entropy_bwd,
+             x->shape[0], x->shape[1], lt__f32(n->saved), (const int64_t *)lt__data(n->in[1]),
+             lt__f32(g), lt__f32(dx));
     lt__accum_grad(x, dx);
 }
 
@@ -87,14 +85,14 @@ lt_tensor_t *lt_cross_entropy(lt_tensor_t *logits, lt_tensor_t *labels) {
     lt_tensor_t *prob = lt__tensor_new(logits->arena, LT_F32, 2, logits->shape);
     if (!loss || !prob) return NULL;
     lt_device_t *dev = lt__dev(logits);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    int64_t bad = dev->k.cross_entropy(dev->state, rows, cols, lt__f32(logits),
-                                       (const int64_t *)lt__data(labels), lt__f32(loss),
-                                       lt__f32(prob));
+    int64_t bad; /* the first row whose label is out of range, or -1 */
     /* a softmax per row plus picking the label's log; reads logits and labels, writes
      * prob and the per-row loss */
-    LT_PROF_END(dev, t0, "cross_entropy", SOFTMAX_FLOPS * logits->numel + rows,
-                LT_F32B(2 * logits->numel + rows) + 8.0 * rows);
+    LT_PROF_SPAN(dev, "cross_entropy", SOFTMAX_FLOPS * logits->numel + rows,
+                 LT_F32B(2 * logits->numel + rows) + 8.0 * rows,
+                 bad = dev->k.cross_entropy(dev->state, rows, cols, lt__f32(logits),
+                                            (const int64_t *)lt__data(labels), lt__f32(loss),
+                                            lt__f32(prob)));
     if (bad >= 0) {
         int64_t label = -1;
         LT_K(labels).memcpy_d2h(LT_KST(labels), &label, (const int64_t *)lt__data(labels) + bad,
@@ -126,9 +124,8 @@ lt_tensor_t *lt_argmax(lt_tensor_t *x) {
     lt_tensor_t *idx = lt__tensor_new(x->arena, LT_I64, x->ndim - 1, x->shape);
     if (!idx) return NULL;
     lt_device_t *dev = lt__dev(x);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.argmax(dev->state, rows, cols, lt__f32(x), (int64_t *)lt__data(idx));
-    LT_PROF_END(dev, t0, "argmax", x->numel, LT_F32B(x->numel) + 8.0 * rows);
+    LT_KCALL(dev, "argmax", x->numel, LT_F32B(x->numel) + 8.0 * rows, argmax, rows, cols,
+             lt__f32(x), (int64_t *)lt__data(idx));
     return idx;
 }
 
@@ -139,9 +136,7 @@ lt_tensor_t *lt_accuracy(lt_tensor_t *logits, lt_tensor_t *labels) {
     lt_tensor_t *hit = lt__tensor_new(logits->arena, LT_F32, 1, labels->shape);
     if (!hit) return NULL;
     lt_device_t *dev = lt__dev(labels);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.eq_i64(dev->state, hit->numel, (const int64_t *)lt__data(pred),
-                  (const int64_t *)lt__data(labels), lt__f32(hit));
-    LT_PROF_END(dev, t0, "eq", hit->numel, 16.0 * hit->numel + LT_F32B(hit->numel));
+    LT_KCALL(dev, "eq", hit->numel, 16.0 * hit->numel + LT_F32B(hit->numel), eq_i64, hit->numel,
+             (const int64_t *)lt__data(pred), (const int64_t *)lt__data(labels), lt__f32(hit));
     return lt_mean(hit); /* hit needs no grad, so nothing is recorded */
 }

@@ -16,10 +16,8 @@ lt_tensor_t *lt__gemm(lt_tensor_t *a, bool ta, lt_tensor_t *b, bool tb, const ch
     lt_tensor_t *c = lt__tensor_new(a->arena, LT_F32, 2, shape);
     if (!c) return NULL;
     lt_device_t *dev = lt__dev(a);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.gemm(dev->state, ta, tb, m, n, k, 1.0f, lt__f32(a), a->shape[1], lt__f32(b),
-                b->shape[1], 0.0f, lt__f32(c), n);
-    LT_PROF_END(dev, t0, name, gemm_flops(m, n, k), gemm_bytes(m, n, k, false));
+    LT_KCALL(dev, name, gemm_flops(m, n, k), gemm_bytes(m, n, k, false), gemm, ta, tb, m, n, k,
+             1.0f, lt__f32(a), a->shape[1], lt__f32(b), b->shape[1], 0.0f, lt__f32(c), n);
     return c;
 }
 
@@ -48,10 +46,9 @@ static void weight_grad(lt_tensor_t *w, lt_tensor_t *g2, lt_tensor_t *x2) {
     if (w->persistent && (w->grad || lt__zero_grad(w) == LT_OK)) {
         int64_t m = w->shape[0], n = w->shape[1], k = g2->shape[0];
         lt_device_t *dev = lt__dev(w);
-        uint64_t t0 = LT_PROF_BEGIN(dev);
-        dev->k.gemm(dev->state, 1, 0, m, n, k, 1.0f, lt__f32(g2), g2->shape[1], lt__f32(x2),
-                    x2->shape[1], 1.0f, lt__f32(w->grad), n);
-        LT_PROF_END(dev, t0, "linear_backward", gemm_flops(m, n, k), gemm_bytes(m, n, k, true));
+        LT_KCALL(dev, "linear_backward", gemm_flops(m, n, k), gemm_bytes(m, n, k, true), gemm, 1,
+                 0, m, n, k, 1.0f, lt__f32(g2), g2->shape[1], lt__f32(x2), x2->shape[1], 1.0f,
+                 lt__f32(w->grad), n);
     } else {
         lt__accum_grad(w, lt__gemm(g2, true, x2, false, "linear_backward"));
     }
@@ -73,10 +70,21 @@ static void linear_bw(lt_node *n, lt_tensor_t *g) {
         lt_tensor_t *db = lt__tensor_new(g->arena, LT_F32, 1, &out);
         if (!db) return;
         lt_device_t *dev = lt__dev(g);
-        uint64_t t0 = LT_PROF_BEGIN(dev);
-        dev->k.reduce_sum(dev->state, 1, rows, out, lt__f32(g), 1.0f, lt__f32(db));
-        LT_PROF_END(dev, t0, "linear_backward", (double)rows * out, LT_F32B(rows * out + out));
+        LT_KCALL(dev, "linear_backward", (double)rows * out, LT_F32B(rows * out + out),
+                 reduce_sum, 1, rows, out, lt__f32(g), 1.0f, lt__f32(db));
         lt__accum_grad(b, db);
+    }
+}
+
+/* y (rows, out) = x (rows, in) W^T (+ b, broadcast over the rows). */
+static void linear_kernels(lt_device_t *dev, lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b,
+                           lt_tensor_t *y, int64_t rows) {
+    int64_t out = w->shape[0], in = w->shape[1];
+    dev->k.gemm(dev->state, 0, 1, rows, out, in, 1.0f, lt__f32(x), in, lt__f32(w), in, 0.0f,
+                lt__f32(y), out);
+    if (b) {
+        lt_bcast bc = {.ndim = 2, .shape = {rows, out}, .a_stride = {out, 1}, .b_stride = {0, 1}};
+        dev->k.binary(dev->state, LT_BIN_ADD, y->numel, lt__f32(y), lt__f32(b), lt__f32(y), &bc);
     }
 }
 
@@ -98,16 +106,10 @@ lt_tensor_t *lt_linear_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b) {
     lt_tensor_t *y = lt__tensor_new(x->arena, LT_F32, x->ndim, shape);
     if (!y) return NULL;
     lt_device_t *dev = lt__dev(x);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.gemm(dev->state, 0, 1, rows, out, in, 1.0f, lt__f32(x), in, lt__f32(w), in, 0.0f,
-                lt__f32(y), out);
-    if (b) {
-        lt_bcast bc = {.ndim = 2, .shape = {rows, out}, .a_stride = {out, 1}, .b_stride = {0, 1}};
-        dev->k.binary(dev->state, LT_BIN_ADD, y->numel, lt__f32(y), lt__f32(b), lt__f32(y), &bc);
-    }
     /* one span, as torch's addmm: the bias add is part of the op */
-    LT_PROF_END(dev, t0, "linear", gemm_flops(rows, out, in) + (b ? (double)y->numel : 0.0),
-                gemm_bytes(rows, out, in, false) + (b ? LT_F32B(out) : 0.0));
+    LT_PROF_SPAN(dev, "linear", gemm_flops(rows, out, in) + (b ? (double)y->numel : 0.0),
+                 gemm_bytes(rows, out, in, false) + (b ? LT_F32B(out) : 0.0),
+                 linear_kernels(dev, x, w, b, y, rows));
     lt__record(y, linear_bw, x, w, b);
     return y;
 }

@@ -1,6 +1,15 @@
 /* Reductions: sum and mean, over everything or over one dimension. */
 #include "lt_impl.h"
 
+/* out = g broadcast by bc (times scale): zero it, add g, scale. */
+static void expand_kernels(lt_device_t *dev, lt_tensor_t *g, lt_tensor_t *out,
+                           const lt_bcast *bc, float scale) {
+    dev->k.fill(dev->state, out->numel, 0.0f, lt__f32(out));
+    dev->k.binary(dev->state, LT_BIN_ADD, out->numel, lt__f32(out), lt__f32(g), lt__f32(out), bc);
+    if (scale != 1.0f)
+        dev->k.affine(dev->state, out->numel, lt__f32(out), scale, 0.0f, lt__f32(out));
+}
+
 /* g broadcast up to shape (ndim, shape), times scale: the backward of a reduction. */
 static lt_tensor_t *expand(lt_tensor_t *g, int ndim, const int64_t *shape, float scale) {
     lt_tensor_t *out = lt__tensor_new(g->arena, LT_F32, ndim, shape);
@@ -17,13 +26,9 @@ static lt_tensor_t *expand(lt_tensor_t *g, int ndim, const int64_t *shape, float
         sg *= ng;
     }
     lt_device_t *dev = lt__dev(g);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.fill(dev->state, out->numel, 0.0f, lt__f32(out));
-    dev->k.binary(dev->state, LT_BIN_ADD, out->numel, lt__f32(out), lt__f32(g), lt__f32(out), &bc);
-    if (scale != 1.0f)
-        dev->k.affine(dev->state, out->numel, lt__f32(out), scale, 0.0f, lt__f32(out));
-    LT_PROF_END(dev, t0, scale != 1.0f ? "mean_backward" : "sum_backward",
-                (scale != 1.0f ? 2.0 : 1.0) * out->numel, LT_F32B(g->numel + out->numel));
+    LT_PROF_SPAN(dev, scale != 1.0f ? "mean_backward" : "sum_backward",
+                 (scale != 1.0f ? 2.0 : 1.0) * out->numel, LT_F32B(g->numel + out->numel),
+                 expand_kernels(dev, g, out, &bc, scale));
     return out;
 }
 
@@ -56,9 +61,8 @@ static lt_tensor_t *reduce(lt_tensor_t *x, int dim, bool keepdim, bool mean, con
     if (!out) return NULL;
     float scale = mean ? (mid ? 1.0f / (float)mid : 0.0f) : 1.0f;
     lt_device_t *dev = lt__dev(x);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.reduce_sum(dev->state, outer, mid, inner, lt__f32(x), scale, lt__f32(out));
-    LT_PROF_END(dev, t0, mean ? "mean" : "sum", x->numel, LT_F32B(x->numel + out->numel));
+    LT_KCALL(dev, mean ? "mean" : "sum", x->numel, LT_F32B(x->numel + out->numel), reduce_sum,
+             outer, mid, inner, lt__f32(x), scale, lt__f32(out));
     lt_node *n = lt__record(out, reduce_bw, x, NULL, NULL);
     if (n) {
         n->i = dim;

@@ -4,15 +4,19 @@
 
 #include "lt_impl.h"
 
+/* The kernels of grad_sq_sum: square into scratch, sum into scratch[numel], read it. */
+static void sq_sum_kernels(lt_device_t *dev, lt_tensor_t *g, float *scratch, float *ss) {
+    dev->k.unary(dev->state, LT_UN_SQUARE, g->numel, lt__f32(g), scratch);
+    dev->k.reduce_sum(dev->state, 1, g->numel, 1, scratch, 1.0f, scratch + g->numel);
+    dev->k.memcpy_d2h(dev->state, ss, scratch + g->numel, sizeof *ss);
+}
+
 /* Sum of squares of one gradient, on the device; scratch holds numel floats + 1. */
 static double grad_sq_sum(lt_tensor_t *g, float *scratch) {
     lt_device_t *dev = lt__dev(g);
     float ss = 0.0f;
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.unary(dev->state, LT_UN_SQUARE, g->numel, lt__f32(g), scratch);
-    dev->k.reduce_sum(dev->state, 1, g->numel, 1, scratch, 1.0f, scratch + g->numel);
-    dev->k.memcpy_d2h(dev->state, &ss, scratch + g->numel, sizeof ss);
-    LT_PROF_END(dev, t0, "clip_grad_norm", 2.0 * g->numel, LT_F32B(g->numel + 1));
+    LT_PROF_SPAN(dev, "clip_grad_norm", 2.0 * g->numel, LT_F32B(g->numel + 1),
+                 sq_sum_kernels(dev, g, scratch, &ss));
     return (double)ss;
 }
 
@@ -44,9 +48,8 @@ lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_
     for (int64_t i = 0; i < l->len; i++) {
         lt_tensor_t *g = l->items[i]->grad;
         if (!g) continue;
-        uint64_t t0 = LT_PROF_BEGIN(dev);
-        dev->k.affine(dev->state, g->numel, lt__f32(g), (float)coef, 0.0f, lt__f32(g));
-        LT_PROF_END(dev, t0, "clip_grad_norm", g->numel, LT_F32B(2 * g->numel));
+        LT_KCALL(dev, "clip_grad_norm", g->numel, LT_F32B(2 * g->numel), affine, g->numel,
+                 lt__f32(g), (float)coef, 0.0f, lt__f32(g));
     }
     return LT_OK;
 }
@@ -62,10 +65,8 @@ lt_status lt_clip_grad_value(lt_optimizer_t *opt, double clip_value) {
     for (int64_t i = 0; i < l->len; i++) {
         lt_tensor_t *g = l->items[i]->grad;
         if (!g) continue;
-        uint64_t t0 = LT_PROF_BEGIN(dev);
-        dev->k.clamp(dev->state, g->numel, lt__f32(g), (float)-clip_value, (float)clip_value,
-                     lt__f32(g));
-        LT_PROF_END(dev, t0, "clip_grad_value", 2.0 * g->numel, LT_F32B(2 * g->numel));
+        LT_KCALL(dev, "clip_grad_value", 2.0 * g->numel, LT_F32B(2 * g->numel), clamp, g->numel,
+                 lt__f32(g), (float)-clip_value, (float)clip_value, lt__f32(g));
     }
     return LT_OK;
 }

@@ -169,10 +169,9 @@ static double update_flops(const lt_optimizer_t *o) {
     return 2.0 + wd + (o->momentum != 0.0 ? 3.0 : 0.0) + (o->nesterov ? 2.0 : 0.0);
 }
 
-static void update_run(lt_optimizer_t *o, lt_tensor_t *first, int64_t n, float *slot0,
-                       float *slot1) {
-    lt_device_t *dev = lt__dev(first);
-    uint64_t t0 = LT_PROF_BEGIN(dev);
+/* The update kernel of o's kind over n floats from first. */
+static void update_kernel(const lt_optimizer_t *o, lt_device_t *dev, lt_tensor_t *first,
+                          int64_t n, float *slot0, float *slot1) {
     if (o->kind == OPT_SGD) {
         lt_sgd_hyper h = {o->lr, o->momentum, o->dampening, o->weight_decay, o->nesterov,
                           o->step == 1};
@@ -182,9 +181,15 @@ static void update_run(lt_optimizer_t *o, lt_tensor_t *first, int64_t n, float *
                            o->step};
         dev->k.adam_step(dev->state, n, lt__f32(first), lt__f32(first->grad), slot0, slot1, &h);
     }
+}
+
+static void update_run(lt_optimizer_t *o, lt_tensor_t *first, int64_t n, float *slot0,
+                       float *slot1) {
+    lt_device_t *dev = lt__dev(first);
     /* reads p and g, writes p; each state slot is read and written */
-    LT_PROF_END(dev, t0, o->kind == OPT_SGD ? "sgd_step" : "adam_step", update_flops(o) * n,
-                LT_F32B(n) * (3 + 2 * o->nslots));
+    LT_PROF_SPAN(dev, o->kind == OPT_SGD ? "sgd_step" : "adam_step", update_flops(o) * n,
+                 LT_F32B(n) * (3 + 2 * o->nslots),
+                 update_kernel(o, dev, first, n, slot0, slot1));
 }
 
 static lt_status alloc_state(lt_optimizer_t *o) {
@@ -192,9 +197,8 @@ static lt_status alloc_state(lt_optimizer_t *o) {
     lt_device_t *dev = lt__dev(o->params->items[0]);
     o->state = lt__storage_new(dev, (size_t)(o->total * o->nslots) * sizeof(float));
     if (!o->state) return lt_last_status();
-    uint64_t t0 = LT_PROF_BEGIN(dev);
-    dev->k.fill(dev->state, o->total * o->nslots, 0.0f, o->state->data);
-    LT_PROF_END(dev, t0, "fill", 0, LT_F32B(o->total * o->nslots));
+    LT_KCALL(dev, "fill", 0, LT_F32B(o->total * o->nslots), fill, o->total * o->nslots, 0.0f,
+             o->state->data);
     return LT_OK;
 }
 
@@ -228,9 +232,7 @@ lt_status lt_optimizer_zero_grad(lt_optimizer_t *o) {
         int64_t n = 0;
         for (int64_t k = i; k < j; k++) n += l->items[k]->numel;
         lt_device_t *dev = lt__dev(p);
-        uint64_t t0 = LT_PROF_BEGIN(dev);
-        dev->k.fill(dev->state, n, 0.0f, lt__f32(p->grad));
-        LT_PROF_END(dev, t0, "zero_grad", 0, LT_F32B(n));
+        LT_KCALL(dev, "zero_grad", 0, LT_F32B(n), fill, n, 0.0f, lt__f32(p->grad));
     }
     return LT_OK;
 }
