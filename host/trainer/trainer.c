@@ -166,7 +166,7 @@ static bool add_default_checkpoint(session *s, lt_ctx_t **callback_ctx) {
     return add_callback(s, &spec, &callback_ctx[c->n_callbacks]);
 }
 
-static bool make_contexts(session *s, lt_ctx_t **callback_ctx) {
+bool session_make_contexts(session *s, lt_ctx_t **callback_ctx) {
     for (int i = 0; i < s->cfg->n_callbacks; i++)
         if (!add_callback(s, &s->cfg->callbacks[i], &callback_ctx[i])) return false;
     if (!s->cfg->print_config && !add_default_checkpoint(s, callback_ctx)) return false;
@@ -194,7 +194,7 @@ static bool make_contexts(session *s, lt_ctx_t **callback_ctx) {
 
 /* Lightning's _call_setup_hook: the data module, the callbacks, then the module (which
  * declares its parameters; they are laid out and initialised right after). */
-static bool run_setup(session *s) {
+bool session_setup(session *s) {
     const char *stage = s->cfg->command;
     if (!data_setup(s, stage) || !hooks_run(s, HOOK_setup, NULL)) return false;
     if (lt_ctx_materialize(s->ctx) != LT_OK) {
@@ -205,8 +205,7 @@ static bool run_setup(session *s) {
            ddp_plan_buckets(s);
 }
 
-/* false when the last profiler report could not be written. */
-static bool teardown(session *s) {
+bool session_teardown(session *s) {
     prof_start(s, s->prof.data_teardown);
     if (s->dctx && s->dm->teardown) s->dm->teardown(s->dctx, lt_ctx_self(s->dctx));
     prof_stop(s, s->prof.data_teardown);
@@ -230,6 +229,14 @@ static bool teardown(session *s) {
     lt_plugin_close(s->data_plugin);
     lt_plugin_close(s->module_plugin);
     return ok;
+}
+
+void session_init(session *s, const host_config *cfg, uint64_t seed) {
+    *s = (session){.cfg = cfg, .seed = seed};
+    s->tr = (lt_trainer_t){.struct_size = sizeof(lt_trainer_t), .max_epochs = cfg->max_epochs,
+                           .manual_backward = manual_backward,
+                           .log = trainer_log, .host = s,
+                           .callback_metrics = s->log.callback_metrics};
 }
 
 static uint64_t pick_seed(const host_config *c) {
@@ -265,25 +272,21 @@ int trainer_run(const host_config *cfg) {
         host_error("out of host memory");
         return 1;
     }
-    *s = (session){.cfg = cfg, .seed = pick_seed(cfg)};
-    s->tr = (lt_trainer_t){.struct_size = sizeof(lt_trainer_t), .max_epochs = cfg->max_epochs,
-                           .manual_backward = manual_backward,
-                           .log = trainer_log, .host = s,
-                           .callback_metrics = s->log.callback_metrics};
+    session_init(s, cfg, pick_seed(cfg));
     lt_ctx_t *callback_ctx[LTHOST_MAX_CALLBACKS + 1] = {0};
-    bool ok = load_plugins(s) && start_strategy(s) && ckpt_open(s) && make_contexts(s, callback_ctx);
+    bool ok = load_plugins(s) && start_strategy(s) && ckpt_open(s) && session_make_contexts(s, callback_ctx);
     s->tr.module = s->ctx;
     ddp_serve_trainer(s);
     if (ok && cfg->print_config) {
         ok = print_resolved_config(cfg, s->ctx, s->dctx, callback_ctx);
-        teardown(s);
+        session_teardown(s);
         free(s);
         return ok ? 0 : 1;
     }
     if (ok) s->tr.stage = cfg->command;
     /* The log folder's name first: a profiler writes its reports there. */
     ok = ok && (!strcmp(cfg->command, "predict") || logging_plan(s)) && profiler_open(s) &&
-         run_setup(s);
+         session_setup(s);
     if (ok) announce(s);
     ok = ok && dispatch(s);
     if (!ok && !s->exit_code && s->world > 1 && s->strat->abort) {
@@ -291,7 +294,7 @@ int trainer_run(const host_config *cfg) {
         fflush(NULL);
         s->strat->abort(s->strat_state, 1);
     }
-    ok = teardown(s) && ok;
+    ok = session_teardown(s) && ok;
     int code = s->exit_code ? s->exit_code : ok ? 0 : 1;
     free(s);
     return code;

@@ -253,6 +253,18 @@ bool module_override(session *s, const char *name, lt_hook_fn fn);
 bool step_failed(session *s, const char *hook, int64_t batch);
 
 /* ---- trainer.c -------------------------------------------------------------------- */
+/* A new run of cfg: nothing loaded yet, the lt_trainer_t its hooks see wired to s. */
+void session_init(session *s, const host_config *cfg, uint64_t seed);
+/* Once the module, data plugin and device are there: the callbacks' contexts (into
+ * callback_ctx, for --print_config), the module's and the data plugin's, the module
+ * last among the participants, and the --model.X / --data.X overrides. */
+bool session_make_contexts(session *s, lt_ctx_t **callback_ctx);
+/* Lightning's _call_setup_hook: the data module, the callbacks, then the module (which
+ * declares its parameters; they are laid out and initialised right after). */
+bool session_setup(session *s);
+/* Teardown hooks, profiler report, then free everything in reverse order (the device
+ * too); false when the last profiler report could not be written. */
+bool session_teardown(session *s);
 bool data_setup(session *s, const char *stage);
 void rank0_printf(const session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
