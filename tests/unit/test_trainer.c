@@ -181,14 +181,14 @@ static void start(void) {
     s = calloc(1, sizeof *s);
     ck_assert_ptr_nonnull(s);
     session_init(s, &cfg, 7);
-    s->mod = &fake_module;
-    s->dm = &fake_data;
-    s->module_file = "test_trainer.c";
-    s->world = 1;
+    s->module.desc = &fake_module;
+    s->data.desc = &fake_data;
+    s->module.file = "test_trainer.c";
+    s->group.world = 1;
     ck_assert_msg(lt_device_open("cpu", 1, &s->dev) == LT_OK, "%s", lt_last_error());
     lt_ctx_t *callback_ctx[LTHOST_MAX_CALLBACKS + 1] = {0};
     ck_assert_msg(session_make_contexts(s, callback_ctx), "%s", last_error);
-    s->tr.module = s->ctx;
+    s->tr.module = s->module.ctx;
     ddp_serve_trainer(s);
     s->tr.stage = "fit";
     ck_assert_msg(session_setup(s), "%s", last_error);
@@ -201,7 +201,7 @@ static void fit(void) {
 
 static float weight(void) {
     float w = 0;
-    ck_assert_int_eq(lt_to_host(((fake_t *)lt_ctx_self(s->ctx))->w, &w, sizeof w), LT_OK);
+    ck_assert_int_eq(lt_to_host(((fake_t *)lt_ctx_self(s->module.ctx))->w, &w, sizeof w), LT_OK);
     return w;
 }
 
@@ -209,7 +209,7 @@ static float weight(void) {
 static lt_batch_t batch(void) {
     const float x[BATCH] = {0, 1};
     const int64_t y[BATCH] = {0, 0}, xs[2] = {BATCH, 1}, ys[1] = {BATCH};
-    lt_arena_t *a = lt_ctx_arena(s->ctx);
+    lt_arena_t *a = lt_ctx_arena(s->module.ctx);
     lt_batch_t b = {lt_from_host(a, LT_F32, 2, xs, x), lt_from_host(a, LT_I64, 1, ys, y), BATCH};
     ck_assert(b.x && b.y);
     return b;
@@ -221,7 +221,7 @@ static lt_batch_t batch(void) {
  * once; w = 1 - 0.1 * 2w = 0.8. */
 START_TEST(training_batch_steps_once) {
     start();
-    ck_assert(module_hook(s, "configure_optimizers", s->mod->configure_optimizers));
+    ck_assert(module_hook(s, "configure_optimizers", s->module.desc->configure_optimizers));
     lt_batch_t b = batch();
     lt_tensor_t *loss = NULL;
     ck_assert_msg(training_batch(s, &b, 0, false, &loss), "%s", last_error);
@@ -241,7 +241,7 @@ END_TEST
 START_TEST(training_batch_accumulates) {
     cfg.accumulate_grad_batches = 2;
     start();
-    ck_assert(module_hook(s, "configure_optimizers", s->mod->configure_optimizers));
+    ck_assert(module_hook(s, "configure_optimizers", s->module.desc->configure_optimizers));
     lt_batch_t b = batch();
     lt_tensor_t *loss = NULL;
     ck_assert_msg(training_batch(s, &b, 0, false, &loss), "%s", last_error);
@@ -262,7 +262,7 @@ END_TEST
 START_TEST(training_batch_steps_at_epoch_end) {
     cfg.accumulate_grad_batches = 4;
     start();
-    ck_assert(module_hook(s, "configure_optimizers", s->mod->configure_optimizers));
+    ck_assert(module_hook(s, "configure_optimizers", s->module.desc->configure_optimizers));
     lt_batch_t b = batch();
     lt_tensor_t *loss = NULL;
     ck_assert_msg(training_batch(s, &b, 0, true, &loss), "%s", last_error);
