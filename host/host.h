@@ -123,7 +123,10 @@ bool open_callback_plugin(const host_config *cfg, const char *name, lt_plugin_t 
  * line. The launcher checks them once before it starts any process. */
 bool plugins_preflight(const host_config *cfg);
 
-/* Print "lthost: error: ..." on stderr. */
+/* Print "lthost: error: ..." on stderr (error.c). */
 void host_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For tests: each later host_error line replaces the text of buf[0..n) instead of going to
+ * stderr; n == 0 sends them to stderr again. */
+void host_error_capture(char *buf, size_t n);
 
 #endif

@@ -2,7 +2,6 @@
  * Top level: subcommand dispatch and the defaults of the configuration. */
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,24 +9,6 @@
 #include <unistd.h>
 
 #include "host.h"
-
-/* This process's rank when it is one of several: errors then name it. */
-static int error_rank = -1;
-
-void host_set_rank(int rank, int world) { error_rank = world > 1 ? rank : -1; }
-
-void host_error(const char *fmt, ...) {
-    char line[4096];
-    int n = error_rank >= 0 ? snprintf(line, sizeof line, "lthost: error: [rank %d] ", error_rank)
-                            : snprintf(line, sizeof line, "lthost: error: ");
-    va_list ap;
-    va_start(ap, fmt);
-    char text[sizeof line];
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    lt_escape_text(text, line + n, sizeof line - (size_t)n); /* one line, whatever a file said */
-    fprintf(stderr, "%s\n", line); /* one write: ranks share the terminal */
-}
 
 static void usage(FILE *out) {
     fprintf(out,

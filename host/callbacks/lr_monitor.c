@@ -68,7 +68,7 @@ static lt_status lrm_on_train_start(lt_ctx_t *ctx, void *self) {
 static lt_status lrm_on_train_batch_start(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
     (void)self, (void)b, (void)i;
     const session *s = lt_trainer(ctx)->host;
-    if ((s->batches_that_stepped + 1) % s->cfg->log_every_n_steps != 0) return LT_OK;
+    if ((s->pos.batches_that_stepped + 1) % s->cfg->log_every_n_steps != 0) return LT_OK;
     return log_rates(ctx, LT_INTERVAL_STEP);
 }
 

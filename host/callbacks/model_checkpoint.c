@@ -306,7 +306,7 @@ static void remove_old(const model_checkpoint *mc, const char *old, const char *
 bool model_checkpoint_flush(session *s, participant *p) {
     model_checkpoint *mc = lt_ctx_self(p->ctx);
     if (mc->nwrite == 0) return true;
-    if (s->rank != 0) { /* rank 0 alone writes and removes files */
+    if (s->group.rank != 0) { /* rank 0 alone writes and removes files */
         mc->nwrite = mc->nremove = 0;
         return true;
     }
@@ -317,7 +317,7 @@ bool model_checkpoint_flush(session *s, participant *p) {
             rank0_printf(s, "Epoch %lld, global step %lld: saved %s\n", (long long)s->tr.current_epoch,
                          (long long)s->tr.global_step, mc->write[i]);
     for (int i = 0; ok && i < mc->nremove; i++) /* only once the new files are safe */
-        remove_old(mc, mc->remove[i], s->ckpt_file);
+        remove_old(mc, mc->remove[i], s->resume.file);
     mc->nwrite = mc->nremove = 0;
     return ok;
 }
@@ -363,9 +363,10 @@ static bool trusted_path(const session *s, const model_checkpoint *mc, const cha
         ok = checkpoint_path_in_folder(path, mc->dirpath, why, sizeof why) &&
              checkpoint_file_removable(path, mc->dirpath, "", why, sizeof why) != KEEP_AND_SAY;
     char shown[301];
-    if (!ok && s->rank == 0) /* the path comes from the file: one line, bounded */
+    if (!ok && s->group.rank == 0) /* the path comes from the file: one line, bounded */
         fprintf(stderr, "lthost: warning: ModelCheckpoint: ignoring %s '%s' in %s: %s; it will not "
-                "be tracked or removed\n", what, lt_escape_text(path, shown, sizeof shown), s->ckpt_file, why);
+                "be tracked or removed\n", what, lt_escape_text(path, shown, sizeof shown),
+                s->resume.file, why);
     return ok;
 }
 

@@ -40,7 +40,7 @@ bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n) {
     else
         snprintf(out, n, "%s/checkpoints", s->cfg->default_root_dir);
     char abs[PATH_MAX], err[600] = "";
-    if (s->rank != 0) return true;
+    if (s->group.rank != 0) return true;
     if (logs_make_dirs(out, err, sizeof err) && realpath(out, abs)) { /* absolute: recorded paths work from any cwd */
         snprintf(out, n, "%s", abs);
         checkpoint_folder_clean_temps(abs);
@@ -61,7 +61,7 @@ void callback_state_key(const session *s, int i, char *out, size_t n) {
         {"ModelCheckpoint", "monitor", "mode", "every_n_train_steps", "every_n_epochs"},
         {"EarlyStopping", "monitor", "mode", NULL, NULL},
     };
-    const participant *p = &s->parts[i];
+    const participant *p = &s->hooks.parts[i];
     size_t len = (size_t)snprintf(out, n, "%s", p->name);
     for (size_t k = 0; k < sizeof keyed / sizeof *keyed; k++) {
         if (p->is_module || strcmp(p->name, keyed[k][0]) != 0) continue;
@@ -89,7 +89,7 @@ static lt_status loops_state(const session *s, lt_state_t *st) {
     if (r == LT_OK) r = lt_state_set_int(st, "epoch_done", s->pos.epoch_done);
     if (r == LT_OK) r = lt_state_set_int(st, "total_batch_idx", s->pos.total_batch_idx);
     if (r == LT_OK) r = lt_state_set_int(st, "global_step", s->tr.global_step);
-    if (r == LT_OK) r = lt_state_set_int(st, "batches_that_stepped", s->batches_that_stepped);
+    if (r == LT_OK) r = lt_state_set_int(st, "batches_that_stepped", s->pos.batches_that_stepped);
     lt_state_t *m = r == LT_OK ? lt_state_child(st, "callback_metrics") : NULL;
     for (int i = 0; m && r == LT_OK && i < s->tr.n_callback_metrics; i++) {
         lt_state_t *e = lt_state_child(m, s->tr.callback_metrics[i].name);
@@ -104,8 +104,8 @@ static lt_status loops_state(const session *s, lt_state_t *st) {
  * "module_state". */
 static bool participant_states(session *s, lt_state_t *callbacks, lt_state_t *module) {
     char key[256];
-    for (int i = 0; i < s->nparts; i++) {
-        participant *p = &s->parts[i];
+    for (int i = 0; i < s->hooks.n; i++) {
+        participant *p = &s->hooks.parts[i];
         if (!p->fn[HOOK_on_save_checkpoint]) continue;
         callback_state_key(s, i, key, sizeof key);
         hook_args a = {.state = p->is_module ? module : lt_state_child(callbacks, key)};
@@ -143,9 +143,9 @@ static bool add_run_state(session *s, lt_ckpt_t *c) {
 }
 
 bool checkpoint_write(session *s, const char *const *paths, int n) {
-    if (s->rank != 0) return true;
+    if (s->group.rank != 0) return true;
     lt_clear_error();
-    lt_ckpt_t *c = lt_ckpt_capture(s->ctx);
+    lt_ckpt_t *c = lt_ckpt_capture(s->module.ctx);
     bool ok = c && add_run_state(s, c);
     if (!ok)
         host_error("saving a checkpoint at epoch %lld, global step %lld: %s",
@@ -161,29 +161,33 @@ bool checkpoint_write(session *s, const char *const *paths, int n) {
 }
 
 bool checkpoints_flush(session *s) {
-    for (int i = 0; i < s->nparts; i++)
-        if (s->parts[i].is_checkpoint && !model_checkpoint_flush(s, &s->parts[i])) return false;
+    for (int i = 0; i < s->hooks.n; i++) {
+        participant *p = &s->hooks.parts[i];
+        if (p->is_checkpoint && !model_checkpoint_flush(s, p)) return false;
+    }
     return true;
 }
 
 bool stop_if_signalled(session *s) {
     int sig = caught_signal;
     bool any;
-    if (s->world > 1) { /* every rank stops after the same batch (mpirun signals them all) */
+    if (s->group.world > 1) { /* every rank stops after the same batch (mpirun signals them all) */
         if (!ddp_any(s, sig != 0, &any)) return false;
         if (any && !sig) sig = SIGTERM;
     }
     if (!sig) return true;
     const char *dirpath = NULL;
-    for (int i = 0; i < s->nparts; i++)
-        if (s->parts[i].is_checkpoint) dirpath = lt_hparam_str(s->parts[i].ctx, "dirpath");
+    for (int i = 0; i < s->hooks.n; i++) {
+        const participant *p = &s->hooks.parts[i];
+        if (p->is_checkpoint) dirpath = lt_hparam_str(p->ctx, "dirpath");
+    }
     char dir[4096], path[4200];
     const char *paths[1] = {path};
     s->exit_code = 128 + sig;
     if (!checkpoint_dir(s, dirpath, dir, sizeof dir)) return false;
     snprintf(path, sizeof path, "%s/last.ckpt", dir);
     if (!checkpoint_write(s, paths, 1)) return false;
-    if (s->rank == 0)
+    if (s->group.rank == 0)
         fprintf(stderr, "lthost: received %s at epoch %lld after batch %lld (global step %lld): "
                 "saved %s; run the same command with --ckpt_path last to continue\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->tr.current_epoch,
@@ -308,22 +312,24 @@ bool ckpt_open(session *s) {
         host_error("--init_weights and --ckpt_path both set weights; give one of them");
         return false;
     }
-    if (!resolve(s, s->ckpt_file, sizeof s->ckpt_file)) return false;
-    if (!*s->ckpt_file) return true;
-    if (lt_ckpt_open(s->ckpt_file, &s->ckpt) != LT_OK) {
+    if (!resolve(s, s->resume.file, sizeof s->resume.file)) return false;
+    if (!*s->resume.file) return true;
+    if (lt_ckpt_open(s->resume.file, &s->resume.ckpt) != LT_OK) {
         char why[2048];
         snprintf(why, sizeof why, "%s", lt_last_error());
-        host_error("--ckpt_path: %s%s", why, plain_weights(s->ckpt_file) ? " (pass it with --init_weights)" : "");
+        host_error("--ckpt_path: %s%s", why,
+                   plain_weights(s->resume.file) ? " (pass it with --init_weights)" : "");
         return false;
     }
-    s->resuming = !strcmp(c->command, "fit");
-    const char *rng = lt_ckpt_get(s->ckpt, "rng");
+    s->resume.active = !strcmp(c->command, "fit");
+    const char *rng = lt_ckpt_get(s->resume.ckpt, "rng");
     lt_state_t *st = rng ? lt_state_from_json(rng) : NULL;
     int64_t seed;
-    if (s->resuming && !c->seed_given && st && lt_state_get_int(st, "seed", &seed)) s->seed = (uint64_t)seed;
+    if (s->resume.active && !c->seed_given && st && lt_state_get_int(st, "seed", &seed))
+        s->seed = (uint64_t)seed;
     lt_state_free(st);
     if (!c->print_config) /* its stdout is the YAML alone */
-        rank0_printf(s, "Restoring states from the checkpoint path at %s\n", s->ckpt_file);
+        rank0_printf(s, "Restoring states from the checkpoint path at %s\n", s->resume.file);
     return true;
 }
 
@@ -331,10 +337,10 @@ bool ckpt_open(session *s) {
 /* ---- restoring ------------------------------------------------------------------------- */
 
 static lt_state_t *meta(session *s, const char *key, bool required) {
-    const char *text = lt_ckpt_get(s->ckpt, key);
+    const char *text = lt_ckpt_get(s->resume.ckpt, key);
     lt_state_t *st = text ? lt_state_from_json(text) : NULL;
     if (!st && (text || required))
-        host_error("--ckpt_path %s: metadata '%s' %s", s->ckpt_file, key,
+        host_error("--ckpt_path %s: metadata '%s' %s", s->resume.file, key,
                    text ? lt_last_error() : "is missing (was it saved by lthost fit?)");
     return st;
 }
@@ -342,26 +348,27 @@ static lt_state_t *meta(session *s, const char *key, bool required) {
 bool ckpt_same_module(session *s) {
     lt_state_t *m = meta(s, "module", false);
     const char *saved = m ? lt_state_get_str(m, "name") : NULL;
-    bool same = !saved || !strcmp(saved, s->mod->name);
+    bool same = !saved || !strcmp(saved, s->module.desc->name);
     if (!same)
         fprintf(stderr, "lthost: warning: %s was saved by module '%s', not '%s': its "
-                "hyper-parameters are not applied\n", s->ckpt_file, saved, s->mod->name);
+                "hyper-parameters are not applied\n", s->resume.file, saved, s->module.desc->name);
     lt_state_free(m);
     return same;
 }
 
 void ckpt_warn_undeclared_hparams(session *s) {
-    const char *text = lt_ckpt_get(s->ckpt, "hyper_parameters");
+    const char *text = lt_ckpt_get(s->resume.ckpt, "hyper_parameters");
     lt_state_t *saved = text ? lt_state_from_json(text) : NULL;
     for (int i = 0; saved && i < lt_state_count(saved); i++) {
         const char *name = lt_state_key(saved, i);
         bool declared = false;
-        for (int j = 0; j < lt_ctx_hparam_count(s->ctx) && !declared; j++)
-            declared = !strcmp(lt_ctx_hparam_desc(s->ctx, j)->name, name);
+        for (int j = 0; j < lt_ctx_hparam_count(s->module.ctx) && !declared; j++)
+            declared = !strcmp(lt_ctx_hparam_desc(s->module.ctx, j)->name, name);
         char shown[101];
-        if (!declared && s->rank == 0)
+        if (!declared && s->group.rank == 0)
             fprintf(stderr, "lthost: warning: %s: saved hyper-parameter '%s' is not declared by %s; "
-                    "ignored\n", s->ckpt_file, lt_escape_text(name, shown, sizeof shown), s->mod->name);
+                    "ignored\n", s->resume.file, lt_escape_text(name, shown, sizeof shown),
+                    s->module.desc->name);
     }
     lt_state_free(saved);
 }
@@ -369,16 +376,16 @@ void ckpt_warn_undeclared_hparams(session *s) {
 bool ckpt_restore_weights(session *s) {
     const host_config *c = s->cfg;
     lt_status st = LT_OK;
-    if (s->ckpt) st = lt_ckpt_restore_weights(s->ckpt, s->ctx, c->strict);
-    else if (c->init_weights) st = lt_load_weights_file(s->ctx, c->init_weights, c->strict);
+    if (s->resume.ckpt) st = lt_ckpt_restore_weights(s->resume.ckpt, s->module.ctx, c->strict);
+    else if (c->init_weights) st = lt_load_weights_file(s->module.ctx, c->init_weights, c->strict);
     else return true;
     if (st != LT_OK) {
-        host_error("%s: %s%s", s->ckpt ? "--ckpt_path" : "--init_weights", lt_last_error(),
+        host_error("%s: %s%s", s->resume.ckpt ? "--ckpt_path" : "--init_weights", lt_last_error(),
                    st == LT_ERR_STATE && c->strict ? " (--strict false)" : "");
         return false;
     }
-    participant *mod = &s->parts[s->nparts - 1];
-    if (!s->ckpt || s->resuming || !mod->fn[HOOK_on_load_checkpoint]) return true;
+    participant *mod = &s->hooks.parts[s->hooks.n - 1];
+    if (!s->resume.ckpt || s->resume.active || !mod->fn[HOOK_on_load_checkpoint]) return true;
     /* validate/test/predict: the module's own state too (callbacks' only when fitting) */
     lt_state_t *state = meta(s, "module_state", false);
     hook_args a = {.state = state ? state : lt_state_new()};
@@ -390,8 +397,8 @@ bool ckpt_restore_weights(session *s) {
 
 static bool load_participant_states(session *s, const lt_state_t *cbs, lt_state_t *mod) {
     char key[256];
-    for (int i = 0; i < s->nparts; i++) {
-        participant *p = &s->parts[i];
+    for (int i = 0; i < s->hooks.n; i++) {
+        participant *p = &s->hooks.parts[i];
         callback_state_key(s, i, key, sizeof key);
         hook_args a = {.state = p->is_module ? mod : (lt_state_t *)lt_state_get_child(cbs, key)};
         if (p->fn[HOOK_on_load_checkpoint] && a.state &&
@@ -406,12 +413,12 @@ static bool loop_counter(const session *s, const lt_state_t *loops, const char *
                          const char *max_is, int64_t *v) {
     if (!lt_state_get_int(loops, key, v)) {
         host_error("--ckpt_path %s: the loop state is incomplete: loops.%s is missing or not an "
-                   "integer", s->ckpt_file, key);
+                   "integer", s->resume.file, key);
         return false;
     }
     if (*v >= 0 && *v <= max) return true;
     host_error("--ckpt_path %s: loops.%s is %lld; it must be in [0, %lld%s]; the checkpoint is "
-               "damaged or was edited", s->ckpt_file, key, (long long)*v, (long long)max, max_is);
+               "damaged or was edited", s->resume.file, key, (long long)*v, (long long)max, max_is);
     return false;
 }
 
@@ -434,7 +441,7 @@ static bool restore_loops(session *s, lt_state_t *loops) {
     int64_t epoch = v[0], epoch_done = v[1], step = v[2], done = v[4];
     s->tr.current_epoch = epoch;
     s->tr.global_step = step;
-    s->batches_that_stepped = v[5];
+    s->pos.batches_that_stepped = v[5];
     s->pos.batches_done = done;
     s->pos.epoch_done = epoch_done != 0;
     s->pos.total_batch_idx = v[3];
@@ -448,22 +455,23 @@ static bool restore_loops(session *s, lt_state_t *loops) {
 }
 
 bool ckpt_restore_training(session *s) {
-    if (!s->resuming) return true;
-    if (lt_ckpt_restore_training(s->ckpt, s->ctx) != LT_OK) {
+    if (!s->resume.active) return true;
+    if (lt_ckpt_restore_training(s->resume.ckpt, s->module.ctx) != LT_OK) {
         host_error("--ckpt_path: %s", lt_last_error());
         return false;
     }
     lt_state_t *cbs = meta(s, "callbacks", true), *mod = meta(s, "module_state", false);
-    s->resume_loops = cbs ? meta(s, "loops", true) : NULL;
-    bool ok = s->resume_loops && load_participant_states(s, cbs, mod) &&
-              restore_loops(s, s->resume_loops);
+    s->resume.loops = cbs ? meta(s, "loops", true) : NULL;
+    bool ok = s->resume.loops && load_participant_states(s, cbs, mod) &&
+              restore_loops(s, s->resume.loops);
     lt_state_free(cbs);
     lt_state_free(mod);
     return ok;
 }
 
 void ckpt_restore_metrics(session *s) {
-    const lt_state_t *m = s->resume_loops ? lt_state_get_child(s->resume_loops, "callback_metrics") : NULL;
+    const lt_state_t *loops = s->resume.loops;
+    const lt_state_t *m = loops ? lt_state_get_child(loops, "callback_metrics") : NULL;
     lt_trainer_t *tr = &s->tr;
     tr->n_callback_metrics = 0;
     for (int i = 0; m && i < lt_state_count(m) && i < 2 * LT_MAX_LOGGED; i++) {
@@ -478,6 +486,6 @@ void ckpt_restore_metrics(session *s) {
         s->log.callback_flags[k] = (unsigned)flags;
         s->log.callback_scope[k] = (int)scope;
     }
-    lt_state_free(s->resume_loops);
-    s->resume_loops = NULL;
+    lt_state_free(s->resume.loops);
+    s->resume.loops = NULL;
 }

@@ -10,7 +10,7 @@
 #include "trainer.h"
 
 static bool strategy_failed(session *s, const char *what) {
-    host_error("--strategy %s: %s: %s", s->strat->name, what,
+    host_error("--strategy %s: %s: %s", s->group.desc->name, what,
                *lt_last_error() ? lt_last_error() : "the collective failed");
     return false;
 }
@@ -34,11 +34,12 @@ static uint64_t file_hash(const char *path) {
 #define DDP_TEXT 2048
 static bool compare_with_rank0(session *s, const char *mine, char *root, const char *what,
                                bool *anyone_differs) {
+    process_group *g = &s->group;
     memcpy(root, mine, DDP_TEXT);
-    if (s->strat->broadcast(s->strat_state, root, DDP_TEXT, 0) != LT_OK)
+    if (g->desc->broadcast(g->state, root, DDP_TEXT, 0) != LT_OK)
         return strategy_failed(s, what);
     float differs = strcmp(root, mine) != 0;
-    if (s->strat->all_reduce_sum(s->strat_state, &differs, 1) != LT_OK)
+    if (g->desc->all_reduce_sum(g->state, &differs, 1) != LT_OK)
         return strategy_failed(s, what);
     *anyone_differs = differs != 0;
     return true;
@@ -47,7 +48,8 @@ static bool compare_with_rank0(session *s, const char *mine, char *root, const c
 /* Every rank must run the same lthost and plugin files: rank 0 sends its list (one
  * "what (xxh64)" line each), each rank compares, and all learn whether anyone differs. */
 bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n) {
-    if (s->world < 2) return true;
+    process_group *g = &s->group;
+    if (g->world < 2) return true;
     char mine[DDP_TEXT] = {0}, root[DDP_TEXT];
     size_t len = (size_t)snprintf(mine, sizeof mine, "lthost %s (plugin ABI %d.%d)", lt_version(),
                                   LT_ABI_MAJOR, LT_ABI_MINOR);
@@ -70,7 +72,7 @@ bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n) {
         if (strcmp(a, b) || !na || !nb) break;
     }
     host_error("rank %d runs different code than rank 0: it loaded %s where rank 0 loaded %s; "
-               "every rank must load the same lthost and plugin files", s->rank, a, b);
+               "every rank must load the same lthost and plugin files", g->rank, a, b);
     return false;
 }
 
@@ -78,17 +80,18 @@ bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n) {
  * module built with other --model.* flags would otherwise fail in the broadcast or
  * average gradients of different tensors. */
 bool ddp_check_model(session *s) {
-    if (s->world < 2) return true;
+    process_group *g = &s->group;
+    if (g->world < 2) return true;
     XXH64_state_t *h = XXH64_createState();
     if (!h) {
         host_error("out of host memory comparing models");
         return false;
     }
     XXH64_reset(h, 0);
-    int tensors = lt_ctx_num_params(s->ctx);
+    int tensors = lt_ctx_num_params(s->module.ctx);
     for (int i = 0; i < tensors; i++) {
         const char *name = NULL;
-        lt_tensor_t *p = lt_ctx_param(s->ctx, i, &name);
+        lt_tensor_t *p = lt_ctx_param(s->module.ctx, i, &name);
         int ndim = lt_ndim(p);
         XXH64_update(h, name ? name : "", name ? strlen(name) + 1 : 1);
         XXH64_update(h, &ndim, sizeof ndim);
@@ -99,7 +102,7 @@ bool ddp_check_model(session *s) {
     }
     char mine[DDP_TEXT] = {0}, root[DDP_TEXT];
     snprintf(mine, sizeof mine, "%d parameter tensors, %lld parameters (names and shapes: xxh64 "
-             "%016llx)", tensors, (long long)lt_num_parameters(s->ctx),
+             "%016llx)", tensors, (long long)lt_num_parameters(s->module.ctx),
              (unsigned long long)XXH64_digest(h));
     XXH64_freeState(h);
     bool differs = false;
@@ -109,30 +112,33 @@ bool ddp_check_model(session *s) {
         host_error("another rank built a different model than rank 0 (its error says how)");
     else
         host_error("rank %d built a different model than rank 0: %s where rank 0 has %s; every "
-                   "rank must build the same model (the same --model.* flags)", s->rank, mine, root);
+                   "rank must build the same model (the same --model.* flags)", g->rank, mine,
+                   root);
     return false;
 }
 
 /* Floats in the flat parameter (and gradient) buffer: where the last parameter ends. */
 static int64_t flat_len(session *s) {
-    int last = lt_ctx_num_params(s->ctx) - 1;
-    return last < 0 ? 0 : lt_ctx_param_offset(s->ctx, last) + lt_numel(lt_ctx_param(s->ctx, last, NULL));
+    lt_ctx_t *ctx = s->module.ctx;
+    int last = lt_ctx_num_params(ctx) - 1;
+    return last < 0 ? 0 : lt_ctx_param_offset(ctx, last) + lt_numel(lt_ctx_param(ctx, last, NULL));
 }
 
 /* In place when the device's memory is host memory; else the strategy's device
  * collectives (bound to this rank's device) when it has them, else host copies. */
 static bool pick_path(session *s, ddp_path *path) {
+    process_group *g = &s->group;
     *path = DDP_IN_HOST;
-    if (lt_ctx_values_host(s->ctx, NULL) || !lt_num_parameters(s->ctx)) return true;
-    const lt_strategy_desc *t = s->strat;
+    if (lt_ctx_values_host(s->module.ctx, NULL) || !lt_num_parameters(s->module.ctx)) return true;
+    const lt_strategy_desc *t = g->desc;
     *path = DDP_STAGED;
     if (!t->device_bind || !t->device_all_reduce_mean_start || !t->device_broadcast || !t->wait)
         return true;
     lt_clear_error();
-    lt_status st = t->device_bind(s->strat_state, lt_device_name(s->dev), s->local_rank);
+    lt_status st = t->device_bind(g->state, lt_device_name(s->dev), g->local_rank);
     if (st == LT_OK) return *path = DDP_ON_DEVICE, true;
     if (st != LT_ERR_UNSUPPORTED) return strategy_failed(s, "reaching this rank's device memory");
-    if (s->rank == 0)
+    if (g->rank == 0)
         fprintf(stderr, "lthost: warning: --strategy %s cannot reduce %s memory in place (%s); "
                 "gradients go through host copies, one blocking reduction per step\n",
                 t->name, lt_device_name(s->dev), lt_last_error());
@@ -140,26 +146,28 @@ static bool pick_path(session *s, ddp_path *path) {
 }
 
 bool ddp_choose_path(session *s) {
-    ddp_state *d = &s->ddp;
-    if (s->world < 2 || d->path != DDP_UNDECIDED) return true;
+    process_group *g = &s->group;
+    ddp_state *d = &g->ddp;
+    if (g->world < 2 || d->path != DDP_UNDECIDED) return true;
     if (!pick_path(s, &d->path)) return false;
     /* Summed over ranks, gradients divided by the world size first make the mean: the
      * division rides on backward's seed instead of a pass over the summed buffer (which
      * is out of cache by then). The device path's strategy averages by itself. */
-    if (d->path != DDP_ON_DEVICE) lt_ctx_set_backward_scale(s->ctx, 1.0f / (float)s->world);
+    if (d->path != DDP_ON_DEVICE) lt_ctx_set_backward_scale(s->module.ctx, 1.0f / (float)g->world);
     return true;
 }
 
 /* Rank 0's weights everywhere (torch DDP's broadcast of the module's parameters). */
 bool ddp_broadcast_params(session *s) {
-    if (s->world < 2) return true;
+    process_group *g = &s->group;
+    if (g->world < 2) return true;
     int64_t n = 0;
-    if (s->ddp.path == DDP_ON_DEVICE) {
-        float *values = lt_ctx_values_device(s->ctx, &n);
-        lt_status st = s->strat->device_broadcast(s->strat_state, values, (size_t)n * sizeof *values, 0);
+    if (g->ddp.path == DDP_ON_DEVICE) {
+        float *values = lt_ctx_values_device(s->module.ctx, &n);
+        lt_status st = g->desc->device_broadcast(g->state, values, (size_t)n * sizeof *values, 0);
         return st == LT_OK || strategy_failed(s, "broadcasting rank 0's parameters");
     }
-    float *values = lt_ctx_values_host(s->ctx, &n);
+    float *values = lt_ctx_values_host(s->module.ctx, &n);
     float *staged = NULL;
     if (!values) {
         n = flat_len(s);
@@ -167,10 +175,11 @@ bool ddp_broadcast_params(session *s) {
             host_error("out of host memory staging %lld parameters", (long long)n);
             return false;
         }
-        if (n && lt_ctx_copy_flat(s->ctx, true, true, 0, n, staged) != LT_OK) return free(staged), false;
+        if (n && lt_ctx_copy_flat(s->module.ctx, true, true, 0, n, staged) != LT_OK)
+            return free(staged), false;
     }
-    bool ok = s->strat->broadcast(s->strat_state, values, (size_t)n * sizeof *values, 0) == LT_OK;
-    if (ok && staged) ok = lt_ctx_copy_flat(s->ctx, true, false, 0, n, staged) == LT_OK;
+    bool ok = g->desc->broadcast(g->state, values, (size_t)n * sizeof *values, 0) == LT_OK;
+    if (ok && staged) ok = lt_ctx_copy_flat(s->module.ctx, true, false, 0, n, staged) == LT_OK;
     free(staged);
     return ok || strategy_failed(s, "broadcasting rank 0's parameters");
 }
@@ -181,9 +190,10 @@ bool ddp_broadcast_params(session *s) {
  * buckets of about bucket_cap_mb; parameters are contiguous in the flat gradient
  * buffer, so a bucket is one range of it. */
 bool ddp_plan_buckets(session *s) {
-    ddp_state *d = &s->ddp;
-    int np = lt_ctx_num_params(s->ctx);
-    if (s->world < 2 || np == 0) return true;
+    process_group *g = &s->group;
+    ddp_state *d = &g->ddp;
+    int np = lt_ctx_num_params(s->module.ctx);
+    if (g->world < 2 || np == 0) return true;
     d->bucket_of = calloc((size_t)np, sizeof *d->bucket_of);
     d->buckets = calloc((size_t)np, sizeof *d->buckets);
     if (!d->bucket_of || !d->buckets) {
@@ -193,9 +203,9 @@ bool ddp_plan_buckets(session *s) {
     int64_t cap = (int64_t)(s->cfg->bucket_cap_mb * 1024 * 1024 / sizeof(float));
     grad_bucket *b = NULL;
     for (int i = np - 1; i >= 0; i--) {
-        int64_t n = lt_numel(lt_ctx_param(s->ctx, i, NULL));
+        int64_t n = lt_numel(lt_ctx_param(s->module.ctx, i, NULL));
         if (!b || b->n >= cap) b = &d->buckets[d->nbuckets++];
-        b->first = lt_ctx_param_offset(s->ctx, i); /* going backwards through the buffer */
+        b->first = lt_ctx_param_offset(s->module.ctx, i); /* going backwards through the buffer */
         b->n += n;
         b->params++;
         d->bucket_of[i] = (int)(b - d->buckets);
@@ -206,50 +216,53 @@ bool ddp_plan_buckets(session *s) {
 /* In the background while backward goes on, or (blocking) once nothing is left to
  * overlap with: MPI's blocking reduction is about twice as fast as its non-blocking one. */
 static void start_bucket(session *s, grad_bucket *b, bool background) {
-    ddp_state *d = &s->ddp;
+    process_group *g = &s->group;
+    ddp_state *d = &g->ddp;
     if (b->started || d->failed) return;
     b->started = true;
     float *grads = d->grads + b->first;
-    const lt_strategy_desc *t = s->strat;
+    const lt_strategy_desc *t = g->desc;
     lt_status st = d->path == DDP_ON_DEVICE
-                       ? t->device_all_reduce_mean_start(s->strat_state, grads, b->n, &b->req)
+                       ? t->device_all_reduce_mean_start(g->state, grads, b->n, &b->req)
                    : background && t->all_reduce_sum_start
-                       ? t->all_reduce_sum_start(s->strat_state, grads, b->n, &b->req)
-                       : t->all_reduce_sum(s->strat_state, grads, b->n);
+                       ? t->all_reduce_sum_start(g->state, grads, b->n, &b->req)
+                       : t->all_reduce_sum(g->state, grads, b->n);
     if (st != LT_OK) d->failed = true;
 }
 
 static void on_grad_ready(void *user, int param) {
     session *s = user;
-    ddp_state *d = &s->ddp;
+    ddp_state *d = &s->group.ddp;
     int i = d->bucket_of[param];
     /* the last bucket holds the first layer, whose gradient backward finishes last */
     if (--d->buckets[i].pending == 0 && i != d->nbuckets - 1) start_bucket(s, &d->buckets[i], true);
-    if (s->strat->progress) s->strat->progress(s->strat_state);
+    if (s->group.desc->progress) s->group.desc->progress(s->group.state);
 }
 
 /* Before a backward whose gradients the optimizer will use: arm the buckets. */
 bool ddp_before_backward(session *s) {
-    ddp_state *d = &s->ddp;
-    if (s->world < 2 || !d->nbuckets) return true;
-    d->grads = d->path == DDP_ON_DEVICE ? lt_ctx_grads_device(s->ctx, NULL)
-               : d->path == DDP_IN_HOST   ? lt_ctx_grads_host(s->ctx, NULL)
+    process_group *g = &s->group;
+    ddp_state *d = &g->ddp;
+    if (g->world < 2 || !d->nbuckets) return true;
+    d->grads = d->path == DDP_ON_DEVICE ? lt_ctx_grads_device(s->module.ctx, NULL)
+               : d->path == DDP_IN_HOST   ? lt_ctx_grads_host(s->module.ctx, NULL)
                                           : NULL;
     if (!d->grads) return true; /* staged: reduced in one piece after backward */
     for (int i = 0; i < d->nbuckets; i++)
         d->buckets[i].pending = d->buckets[i].params, d->buckets[i].started = false, d->buckets[i].req = NULL;
     d->failed = false;
-    lt_ctx_set_grad_ready(s->ctx, on_grad_ready, s);
+    lt_ctx_set_grad_ready(s->module.ctx, on_grad_ready, s);
     return true;
 }
 
 /* Device memory the strategy cannot reach: one blocking reduction of a host copy. */
 static bool reduce_staged(session *s) {
+    process_group *g = &s->group;
     int64_t n = flat_len(s);
     float *host = malloc((size_t)n * sizeof *host);
-    bool ok = host && lt_ctx_copy_flat(s->ctx, false, true, 0, n, host) == LT_OK &&
-              s->strat->all_reduce_sum(s->strat_state, host, n) == LT_OK &&
-              lt_ctx_copy_flat(s->ctx, false, false, 0, n, host) == LT_OK;
+    bool ok = host && lt_ctx_copy_flat(s->module.ctx, false, true, 0, n, host) == LT_OK &&
+              g->desc->all_reduce_sum(g->state, host, n) == LT_OK &&
+              lt_ctx_copy_flat(s->module.ctx, false, false, 0, n, host) == LT_OK;
     free(host);
     return ok || strategy_failed(s, "averaging gradients");
 }
@@ -258,8 +271,9 @@ static bool finish_buckets(session *s);
 
 /* After it: wait for the reductions and average (timed as "[Strategy]X.reduce_gradients"). */
 bool ddp_after_backward(session *s) {
-    ddp_state *d = &s->ddp;
-    if (s->world < 2 || !d->nbuckets) return true;
+    process_group *g = &s->group;
+    ddp_state *d = &g->ddp;
+    if (g->world < 2 || !d->nbuckets) return true;
     prof_start(s, s->prof.reduce_gradients);
     bool ok = d->grads ? finish_buckets(s) : reduce_staged(s);
     prof_stop(s, s->prof.reduce_gradients);
@@ -268,29 +282,32 @@ bool ddp_after_backward(session *s) {
 
 /* The buckets backward did not start (unused parameters), then wait for all. */
 static bool finish_buckets(session *s) {
-    ddp_state *d = &s->ddp;
-    lt_ctx_set_grad_ready(s->ctx, NULL, NULL);
+    process_group *g = &s->group;
+    ddp_state *d = &g->ddp;
+    lt_ctx_set_grad_ready(s->module.ctx, NULL, NULL);
     for (int i = 0; i < d->nbuckets; i++) start_bucket(s, &d->buckets[i], false);
     bool ok = !d->failed;
     for (int i = 0; i < d->nbuckets; i++) {
         grad_bucket *b = &d->buckets[i];
-        if (b->req && s->strat->wait(s->strat_state, b->req) != LT_OK) ok = false;
+        if (b->req && g->desc->wait(g->state, b->req) != LT_OK) ok = false;
         b->req = NULL;
     }
     return ok || strategy_failed(s, "averaging gradients");
 }
 
 void ddp_free(session *s) {
-    free(s->ddp.buckets);
-    free(s->ddp.bucket_of);
-    s->ddp = (ddp_state){0};
+    process_group *g = &s->group;
+    free(g->ddp.buckets);
+    free(g->ddp.bucket_of);
+    g->ddp = (ddp_state){0};
 }
 
 /* ---- what all ranks must agree on -------------------------------------------------- */
 
 /* sync_dist metrics: the batch-size-weighted mean over every rank's batches. */
 bool ddp_sync_metrics(session *s, lt_metric_reading *m, int n) {
-    if (s->world < 2 || n == 0) return true;
+    process_group *g = &s->group;
+    if (g->world < 2 || n == 0) return true;
     float *buf = calloc(2 * (size_t)n, sizeof *buf);
     if (!buf) {
         host_error("out of host memory syncing metrics");
@@ -300,7 +317,7 @@ bool ddp_sync_metrics(session *s, lt_metric_reading *m, int n) {
         buf[2 * i] = (float)(m[i].epoch_mean * m[i].weight);
         buf[2 * i + 1] = (float)m[i].weight;
     }
-    bool ok = s->strat->all_reduce_sum(s->strat_state, buf, 2 * n) == LT_OK;
+    bool ok = g->desc->all_reduce_sum(g->state, buf, 2 * n) == LT_OK;
     for (int i = 0; ok && i < n; i++) m[i].epoch_mean = buf[2 * i + 1] > 0 ? buf[2 * i] / buf[2 * i + 1] : m[i].epoch_mean;
     free(buf);
     return ok || strategy_failed(s, "syncing sync_dist metrics");
@@ -308,17 +325,20 @@ bool ddp_sync_metrics(session *s, lt_metric_reading *m, int n) {
 
 /* true on every rank when any rank says true (Lightning's reduce_boolean_decision). */
 bool ddp_any(session *s, bool mine, bool *any) {
+    process_group *g = &s->group;
     *any = mine;
-    if (s->world < 2) return true;
+    if (g->world < 2) return true;
     float v = mine;
-    if (s->strat->all_reduce_sum(s->strat_state, &v, 1) != LT_OK) return strategy_failed(s, "agreeing to stop");
+    if (g->desc->all_reduce_sum(g->state, &v, 1) != LT_OK)
+        return strategy_failed(s, "agreeing to stop");
     *any = v > 0;
     return true;
 }
 
 bool ddp_same_count(session *s, int64_t n, const char *what) {
-    if (s->world < 2) return true;
-    float *counts = malloc((size_t)s->world * sizeof *counts); /* rank r's in slot r */
+    process_group *g = &s->group;
+    if (g->world < 2) return true;
+    float *counts = malloc((size_t)g->world * sizeof *counts); /* rank r's in slot r */
     if (!counts) {
         host_error("out of host memory comparing %s", what);
         return false;
@@ -327,12 +347,12 @@ bool ddp_same_count(session *s, int64_t n, const char *what) {
     bool ok = lt_trainer_all_gather(&s->tr, &mine, 1, counts) == LT_OK;
     if (!ok) strategy_failed(s, "comparing ranks' batch counts");
     int other = 0;
-    while (ok && other < s->world && counts[other] == mine) other++;
-    if (ok && other < s->world) {
+    while (ok && other < g->world && counts[other] == mine) other++;
+    if (ok && other < g->world) {
         ok = false;
         host_error("rank %d has %lld %s but rank %d has %.0f: every rank must step the same "
                    "number of times (with --use_distributed_sampler false the data module must "
-                   "give every rank as many batches)", s->rank, (long long)n, what, other,
+                   "give every rank as many batches)", g->rank, (long long)n, what, other,
                    (double)counts[other]);
     }
     free(counts);
@@ -343,26 +363,27 @@ bool ddp_same_count(session *s, int64_t n, const char *what) {
  * strategy's abort, the others that wait for it. */
 static lt_status hook_all_reduce_sum(lt_trainer_t *tr, float *values, int64_t n) {
     session *s = tr->host;
-    return s->strat->all_reduce_sum(s->strat_state, values, n);
+    return s->group.desc->all_reduce_sum(s->group.state, values, n);
 }
 
 static lt_status hook_barrier(lt_trainer_t *tr) {
     session *s = tr->host;
-    return s->strat->barrier(s->strat_state);
+    return s->group.desc->barrier(s->group.state);
 }
 
 static lt_status hook_all_gather(lt_trainer_t *tr, const float *values, int64_t n, float *out) {
     session *s = tr->host;
-    return s->strat->all_gather(s->strat_state, values, n, out);
+    return s->group.desc->all_gather(s->group.state, values, n, out);
 }
 
 void ddp_serve_trainer(session *s) {
-    s->tr.global_rank = s->rank;
-    s->tr.world_size = s->world;
-    s->tr.local_rank = s->local_rank;
-    if (s->world > 1) {
+    process_group *g = &s->group;
+    s->tr.global_rank = g->rank;
+    s->tr.world_size = g->world;
+    s->tr.local_rank = g->local_rank;
+    if (g->world > 1) {
         s->tr.all_reduce_sum = hook_all_reduce_sum;
-        if (s->strat->barrier) s->tr.barrier = hook_barrier;
-        if (s->strat->all_gather) s->tr.all_gather = hook_all_gather;
+        if (g->desc->barrier) s->tr.barrier = hook_barrier;
+        if (g->desc->all_gather) s->tr.all_gather = hook_all_gather;
     }
 }

@@ -1,125 +1,10 @@
 /* The evaluation loops: validation (inside fit, and `lthost validate`), test and
  * predict, in Lightning 2.x's hook order (tests/fixtures/hook_order_*.txt). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "predict_writer.h"
 #include "trainer.h"
-
-static const char *const split_names[] = {"train", "val", "test", "predict"};
-
-/* A split with no samples, for a loop that is to run, is an error, the same one for every
- * command that runs that loop (fit's test after training and `lthost test` alike): a loop
- * over nothing would report metrics of nothing and exit 0. A limit of 0 batches asks for
- * no loop, so it is not an error. */
-static bool check_not_empty(const session *s, lt_split split, const batch_limit *lim, int64_t length) {
-    static const char *const verbs[] = {"train on", "validate on", "test on", "predict on"};
-    static const char *const skips[] = {
-        "", "; or skip validation with --limit_val_batches 0",
-        "; or skip testing (in fit, with --test_after_fit false)", ""};
-    bool no_batches = lim->is_fraction ? lim->fraction == 0 : lim->count == 0;
-    if (length > 0 || no_batches) return true;
-    host_error("data plugin %s: the %s split has 0 samples, so there is nothing to %s; give it "
-               "data (check the --data.* flags, such as --data.root)%s", s->dm->name,
-               split_names[split], verbs[split], skips[split]);
-    return false;
-}
-
-static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool in_order,
-                        split_loader *sl) {
-    lt_loader_opts opts;
-    if (lt_ctx_split(s->dctx, split, &sl->ds, &opts) != LT_OK) {
-        host_error("%s", lt_last_error());
-        return false;
-    }
-    if (!check_not_empty(s, split, lim, sl->ds.length)) return false;
-    if (in_order) opts.shuffle = false;
-    /* DistributedSampler: each rank its own shard (predict writes one file: all of it) */
-    bool shard = s->cfg->use_distributed_sampler && s->world > 1 && split != LT_SPLIT_PREDICT;
-    if (lt_loader_new(&sl->ds, &opts, s->seed, &sl->loader) != LT_OK ||
-        (shard && lt_loader_set_shard(sl->loader, s->rank, s->world) != LT_OK)) {
-        host_error("%s", lt_last_error());
-        return false;
-    }
-    int64_t total = lt_loader_num_batches(sl->loader);
-    sl->batches = lim->is_fraction ? (int64_t)((double)total * lim->fraction)
-                                   : (lim->count < total ? lim->count : total);
-    if (lim->is_fraction && lim->fraction > 0.0 && sl->batches == 0) {
-        host_error("a batch limit of %g of the %lld %s batches is less than one batch; use a "
-                   "larger fraction or an integer count", lim->fraction, (long long)total,
-                   split_names[split]);
-        return false;
-    }
-    return true;
-}
-
-bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl) {
-    /* Lightning's "[LightningDataModule]X.train_dataloader", ... */
-    const char *action = s->prof.d ? prof_intern(s, "[LightningDataModule]%s.%s_dataloader",
-                                                 s->dm->name, split_names[split]) : NULL;
-    sl->split = split;
-    prof_start(s, action);
-    bool ok = open_loader(s, split, lim, in_order, sl);
-    prof_stop(s, action);
-    if (ok && s->prof.d && s->prof.d->span) lt_loader_set_profiler(sl->loader, prof_span, &s->prof);
-    return ok;
-}
-
-/* The host batch as tensors in the module's arena: x (n, x_shape), y (n[, y_shape]). */
-static bool copy_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b) {
-    int64_t xs[LT_MAX_DIMS + 1] = {hb->n}, ys[LT_MAX_DIMS + 1] = {hb->n};
-    for (int i = 0; i < sl->ds.x_ndim; i++) xs[i + 1] = sl->ds.x_shape[i];
-    for (int i = 0; i < sl->ds.y_ndim; i++) ys[i + 1] = sl->ds.y_shape[i];
-    lt_arena_t *a = lt_ctx_arena(s->ctx);
-    b->x = lt_from_host(a, LT_F32, sl->ds.x_ndim + 1, xs, hb->x);
-    b->y = lt_from_host(a, sl->ds.y_dtype, sl->ds.y_ndim + 1, ys, hb->y);
-    b->size = hb->n;
-    if (b->x && b->y) return true;
-    host_error("copying a batch to the device: %s", lt_last_error());
-    return false;
-}
-
-/* Lightning's batch_to_device with its module hooks around the copy (the host has no
- * batch transfer hooks to call, so those two spans are empty). */
-bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b) {
-    const profiling *p = &s->prof;
-    prof_start(s, p->batch_to_device);
-    prof_start(s, p->on_before_batch_transfer);
-    prof_stop(s, p->on_before_batch_transfer);
-    prof_start(s, p->transfer_batch_to_device);
-    bool ok = copy_batch(s, sl, hb, b);
-    prof_stop(s, p->transfer_batch_to_device);
-    prof_start(s, p->on_after_batch_transfer);
-    prof_stop(s, p->on_after_batch_transfer);
-    prof_stop(s, p->batch_to_device);
-    return ok;
-}
-
-bool outputs_push(outputs_list *l, lt_tensor_t *t) {
-    if (!t) return true; /* a skipped step has no output */
-    if (l->n == l->cap) {
-        int64_t cap = l->cap ? 2 * l->cap : 64;
-        lt_tensor_t **items = realloc(l->items, (size_t)cap * sizeof *items);
-        if (!items) {
-            host_error("out of host memory keeping step outputs for an x_epoch_end hook");
-            return false;
-        }
-        l->items = items;
-        l->cap = cap;
-    }
-    if (!(l->items[l->n] = lt_keep(t))) {
-        host_error("keeping a step output: %s", lt_last_error());
-        return false;
-    }
-    l->n++;
-    return true;
-}
-
-void outputs_clear(outputs_list *l) {
-    for (int64_t i = 0; i < l->n; i++) lt_tensor_free(l->items[i]);
-    l->n = 0;
-}
 
 /* What differs between the evaluation loops. */
 typedef struct eval_kind {
@@ -156,26 +41,27 @@ typedef struct eval_run {
 } eval_run;
 
 static lt_tensor_t *default_predict(session *s, const lt_batch_t *b) {
-    return s->forward(s->ctx, lt_ctx_self(s->ctx), b->x);
+    return s->module.forward(s->module.ctx, lt_ctx_self(s->module.ctx), b->x);
 }
 
 static bool eval_batch(session *s, eval_run *r, split_loader *sl, const lt_host_batch *hb) {
     lt_batch_t b;
     int64_t idx = hb->index;
-    lt_arena_reset(lt_ctx_arena(s->ctx));
-    lt_ctx_set_batch_size(s->ctx, hb->n);
-    lt_ctx_set_log_scope(s->ctx, r->k->scope, LT_LOG_ON_EPOCH);
+    lt_arena_reset(lt_ctx_arena(s->module.ctx));
+    lt_ctx_set_batch_size(s->module.ctx, hb->n);
+    lt_ctx_set_log_scope(s->module.ctx, r->k->scope, LT_LOG_ON_EPOCH);
     if (!make_batch(s, sl, hb, &b)) return false;
     hook_args a = {.batch = &b, .batch_idx = idx};
     if (!hooks_run(s, r->k->batch_start, &a)) return false;
     lt_clear_error();
     prof_start(s, r->step_action);
-    lt_tensor_t *out = r->step ? r->step(s->ctx, lt_ctx_self(s->ctx), &b, idx) : default_predict(s, &b);
+    lt_ctx_t *ctx = s->module.ctx;
+    lt_tensor_t *out = r->step ? r->step(ctx, lt_ctx_self(ctx), &b, idx) : default_predict(s, &b);
     prof_stop(s, r->step_action);
     /* an error recorded in the step fails it even when the step returned an output */
     if (lt_last_status() != LT_OK) return step_failed(s, r->k->step_name, idx);
     if (out && r->step_end) {
-        out = r->step_end(s->ctx, lt_ctx_self(s->ctx), out);
+        out = r->step_end(s->module.ctx, lt_ctx_self(s->module.ctx), out);
         if (lt_last_status() != LT_OK) return step_failed(s, r->k->step_end_name, idx);
     }
     if (r->epoch_end && !outputs_push(&r->outputs, out)) return false;
@@ -187,7 +73,7 @@ static bool eval_batch(session *s, eval_run *r, split_loader *sl, const lt_host_
 }
 
 static bool eval_batches(session *s, eval_run *r, split_loader *sl) {
-    lt_arena_t *arena = lt_ctx_arena(s->ctx);
+    lt_arena_t *arena = lt_ctx_arena(s->module.ctx);
     bool prev = lt_arena_set_grad(arena, false);
     bool ok = lt_loader_start(sl->loader, 0, sl->batches) == LT_OK;
     while (ok && r->batches < sl->batches) {
@@ -196,7 +82,7 @@ static bool eval_batches(session *s, eval_run *r, split_loader *sl) {
         lt_status st = lt_loader_next(sl->loader, &hb);
         prof_stop(s, r->next_action);
         if (st != LT_OK) {
-            host_error("loading %s batch %lld: %s", split_names[sl->split], (long long)r->batches,
+            host_error("loading %s batch %lld: %s", split_name(sl->split), (long long)r->batches,
                        lt_last_error());
             ok = false;
         }
@@ -212,16 +98,17 @@ static bool eval_batches(session *s, eval_run *r, split_loader *sl) {
 static bool run_epoch_end(session *s, eval_run *r) {
     if (!r->epoch_end) return true;
     lt_clear_error();
-    lt_ctx_set_log_scope(s->ctx, r->k->scope, LT_LOG_ON_EPOCH);
-    lt_status st = r->epoch_end(s->ctx, lt_ctx_self(s->ctx), r->outputs.items, r->outputs.n);
+    lt_ctx_set_log_scope(s->module.ctx, r->k->scope, LT_LOG_ON_EPOCH);
+    lt_ctx_t *ctx = s->module.ctx;
+    lt_status st = r->epoch_end(ctx, lt_ctx_self(ctx), r->outputs.items, r->outputs.n);
     return (st == LT_OK && lt_last_status() == LT_OK) || step_failed(s, r->k->epoch_end_name, -1);
 }
 
 /* start hooks, batches, x_epoch_end, epoch-end hooks, metrics, end hooks. */
 static bool eval_loop(session *s, eval_run *r, split_loader *sl, const char *bar_desc) {
     const eval_kind *k = r->k;
-    lt_ctx_set_training(s->ctx, false);
-    lt_ctx_metrics_reset_scope(s->ctx, k->scope);
+    lt_ctx_set_training(s->module.ctx, false);
+    lt_ctx_metrics_reset_scope(s->module.ctx, k->scope);
     r->bar = bar_desc != NULL;
     if (r->bar) bar_start(s, bar_desc, sl->batches);
     bool ok = hooks_run(s, k->start, NULL) && hooks_run(s, k->epoch_start, NULL) &&
@@ -229,18 +116,18 @@ static bool eval_loop(session *s, eval_run *r, split_loader *sl, const char *bar
     if (r->bar) bar_finish(s);
     outputs_clear(&r->outputs);
     free(r->outputs.items);
-    lt_ctx_set_log_scope(s->ctx, k->scope, LT_LOG_ON_EPOCH);
+    lt_ctx_set_log_scope(s->module.ctx, k->scope, LT_LOG_ON_EPOCH);
     /* As Lightning 2.x (epoch_end_reached): the epoch-end hooks see this epoch's means in
      * callback_metrics, and the row goes out after them, with what they logged too. */
     bool logs = k->split != LT_SPLIT_PREDICT;
     ok = ok && (!logs || log_epoch_end(s, k->scope, false)) && hooks_run(s, k->epoch_end, NULL) &&
          (!logs || log_epoch_end(s, k->scope, true)) && hooks_run(s, k->end, NULL);
-    lt_ctx_set_training(s->ctx, true);
+    lt_ctx_set_training(s->module.ctx, true);
     return ok;
 }
 
 static eval_run make_run(const session *s, lt_split split) {
-    const lt_module_desc *m = s->mod;
+    const lt_module_desc *m = s->module.desc;
     const profiling *p = &s->prof;
     eval_run r = {.k = &kinds[split]};
     r.step_action = split == LT_SPLIT_VAL ? p->validation_step : split == LT_SPLIT_TEST ? p->test_step
@@ -258,13 +145,14 @@ static eval_run make_run(const session *s, lt_split split) {
 }
 
 bool run_validation(session *s, split_loader *val) {
+    const lt_module_desc *m = s->module.desc;
     eval_run r = make_run(s, LT_SPLIT_VAL);
     if (!s->tr.sanity_checking &&
-        !module_hook(s, "on_validation_model_zero_grad", s->mod->on_validation_model_zero_grad))
+        !module_hook(s, "on_validation_model_zero_grad", m->on_validation_model_zero_grad))
         return false;
-    return module_hook(s, "on_validation_model_eval", s->mod->on_validation_model_eval) &&
+    return module_hook(s, "on_validation_model_eval", m->on_validation_model_eval) &&
            eval_loop(s, &r, val, NULL) &&
-           module_override(s, "on_validation_model_train", s->mod->on_validation_model_train);
+           module_override(s, "on_validation_model_train", m->on_validation_model_train);
 }
 
 static const batch_limit *limit_of(const host_config *c, lt_split split) {
@@ -273,10 +161,11 @@ static const batch_limit *limit_of(const host_config *c, lt_split split) {
 }
 
 static bool eval_stage(session *s, split_loader *sl, lt_split split) {
-    const lt_module_desc *m = s->mod;
+    const lt_module_desc *m = s->module.desc;
     eval_run r = make_run(s, split);
     if (split == LT_SPLIT_PREDICT) { /* every rank predicts it all; rank 0 writes it */
-        if (s->rank == 0 && !(r.writer = predict_writer_open(s->cfg->predict_output, s->cfg->default_root_dir)))
+        if (s->group.rank == 0 &&
+            !(r.writer = predict_writer_open(s->cfg->predict_output, s->cfg->default_root_dir)))
             return false;
         if (!module_hook(s, "on_predict_model_eval", m->on_predict_model_eval) ||
             !eval_loop(s, &r, sl, "Predicting")) {

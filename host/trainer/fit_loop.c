@@ -32,13 +32,14 @@ static bool open_loaders(session *s, fit_state *f) {
         return false;
     if (overfit) rank0_printf(s, "Overfitting on %lld training batches: no shuffling, and "
                               "validation reads the same batches\n", (long long)f->train.batches);
-    bool val_data = overfit || lt_ctx_has_split(s->dctx, LT_SPLIT_VAL);
+    bool val_data = overfit || lt_ctx_has_split(s->data.ctx, LT_SPLIT_VAL);
     bool limited_away = !c->limit_val.is_fraction ? c->limit_val.count == 0 : c->limit_val.fraction == 0;
-    f->has_val = s->mod->validation_step && val_data && !limited_away;
-    if (s->mod->validation_step && !val_data && s->rank == 0) /* Lightning warns too */
+    const lt_module_desc *m = s->module.desc;
+    f->has_val = m->validation_step && val_data && !limited_away;
+    if (m->validation_step && !val_data && s->group.rank == 0) /* Lightning warns too */
         fprintf(stderr, "lthost: warning: %s has a validation_step but data plugin %s has no "
                 "validation split, so validation is skipped; give the data plugin a val split "
-                "(lt_data_add_split(ctx, LT_SPLIT_VAL, ...))\n", s->mod->name, s->dm->name);
+                "(lt_data_add_split(ctx, LT_SPLIT_VAL, ...))\n", m->name, s->data.desc->name);
     if (!f->has_val) return true;
     return open_split(s, overfit ? LT_SPLIT_TRAIN : LT_SPLIT_VAL, &c->limit_val, overfit, &f->val);
 }
@@ -62,23 +63,24 @@ static bool resolve_val_check(session *s, fit_state *f) {
 }
 
 static bool configure_optimizers(session *s) {
-    if (!module_hook(s, "configure_optimizers", s->mod->configure_optimizers)) return false;
-    int n = lt_ctx_num_optimizers(s->ctx);
+    const lt_module_desc *m = s->module.desc;
+    if (!module_hook(s, "configure_optimizers", m->configure_optimizers)) return false;
+    int n = lt_ctx_num_optimizers(s->module.ctx);
     if (n == 0) {
         host_error("%s.configure_optimizers registered no optimizer; call lt_use_optimizer(ctx, "
-                   "lt_adam(lt_parameters(ctx), lr))", s->mod->name);
+                   "lt_adam(lt_parameters(ctx), lr))", m->name);
         return false;
     }
-    if (n > 1 && !s->mod->manual_optimization) {
+    if (n > 1 && !m->manual_optimization) {
         host_error("%s registers %d optimizers: training with several optimizers needs manual "
                    "optimization; set .manual_optimization = true and step them in training_step "
-                   "(lt_optimizers, lt_manual_backward, lt_optimizer_step)", s->mod->name, n);
+                   "(lt_optimizers, lt_manual_backward, lt_optimizer_step)", m->name, n);
         return false;
     }
-    if (s->mod->manual_optimization &&
+    if (m->manual_optimization &&
         (s->cfg->accumulate_grad_batches > 1 || s->cfg->gradient_clip_val > 0)) {
         host_error("--accumulate_grad_batches and --gradient_clip_val are for automatic optimization; "
-                   "%s uses manual optimization, so accumulate or clip in its training_step", s->mod->name);
+                   "%s uses manual optimization, so accumulate or clip in its training_step", m->name);
         return false;
     }
     return true;
@@ -87,9 +89,9 @@ static bool configure_optimizers(session *s) {
 /* Step the schedulers of interval whose frequency divides idx + 1; plateau ones read
  * their monitor from callback_metrics. */
 static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool plateau) {
-    for (int i = 0; i < lt_ctx_num_schedulers(s->ctx); i++) {
+    for (int i = 0; i < lt_ctx_num_schedulers(s->module.ctx); i++) {
         lt_scheduler_config c;
-        lt_scheduler_t *sch = lt_ctx_scheduler(s->ctx, i, &c);
+        lt_scheduler_t *sch = lt_ctx_scheduler(s->module.ctx, i, &c);
         if (c.interval != interval || lt_scheduler_needs_metric(sch) != plateau ||
             (idx + 1) % c.frequency != 0)
             continue;
@@ -133,10 +135,10 @@ static bool should_validate(const session *s, const fit_state *f, int64_t batch_
 static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, bool last) {
     lt_batch_t b;
     int64_t idx = hb->index;
-    lt_arena_reset(lt_ctx_arena(s->ctx));
-    lt_ctx_metrics_new_step(s->ctx);
-    lt_ctx_set_batch_size(s->ctx, hb->n);
-    lt_ctx_set_log_scope(s->ctx, SCOPE_TRAIN, LT_LOG_ON_STEP);
+    lt_arena_reset(lt_ctx_arena(s->module.ctx));
+    lt_ctx_metrics_new_step(s->module.ctx);
+    lt_ctx_set_batch_size(s->module.ctx, hb->n);
+    lt_ctx_set_log_scope(s->module.ctx, SCOPE_TRAIN, LT_LOG_ON_STEP);
     if (!make_batch(s, &f->train, hb, &b)) return false;
     hook_args a = {.batch = &b, .batch_idx = idx};
     lt_tensor_t *loss = NULL;
@@ -146,7 +148,7 @@ static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, b
     bool trained = training_batch(s, &b, idx, last, &loss);
     prof_stop(s, "run_training_batch");
     if (!trained) return false;
-    if (s->mod->training_epoch_end && !outputs_push(&f->outputs, loss)) return false;
+    if (s->module.desc->training_epoch_end && !outputs_push(&f->outputs, loss)) return false;
     a.tensor = loss;
     if (!hooks_run(s, HOOK_on_train_batch_end, &a)) return false;
     bool stepped = s->tr.global_step > steps_before;
@@ -160,33 +162,34 @@ static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, b
             return false;
         f->val_seconds += now_seconds() - t0;
     }
-    if (stepped || s->mod->manual_optimization) s->batches_that_stepped++;
+    if (stepped || s->module.desc->manual_optimization) s->pos.batches_that_stepped++;
     f->total_batch_idx++;
     f->samples += hb->n;
     s->pos.batches_done = idx + 1;
     s->pos.total_batch_idx = f->total_batch_idx;
     /* A signal waits for the end of an accumulation window: gradients are not saved. */
-    bool between_steps = stepped || s->mod->manual_optimization || s->cfg->accumulate_grad_batches == 1;
+    bool between_steps = stepped || s->module.desc->manual_optimization ||
+                         s->cfg->accumulate_grad_batches == 1;
     return checkpoints_flush(s) && (!between_steps || stop_if_signalled(s));
 }
 
 /* The batch a resumed epoch starts at, checked against this run's epoch length. */
 static bool first_batch(session *s, const split_loader *sl, int64_t *first) {
     *first = 0;
-    if (!s->resuming) return true;
-    s->resuming = false;
+    if (!s->resume.active) return true;
+    s->resume.active = false;
     *first = s->pos.batches_done;
     if (*first <= sl->batches) return true;
     host_error("--ckpt_path %s was saved after batch %lld of epoch %lld, but an epoch of this run "
                "has %lld batches; resume with the --limit_train_batches / --overfit_batches of "
-               "the run that saved it", s->ckpt_file, (long long)*first,
+               "the run that saved it", s->resume.file, (long long)*first,
                (long long)s->tr.current_epoch, (long long)sl->batches);
     return false;
 }
 
 static bool train_epoch(session *s, fit_state *f) {
     split_loader *sl = &f->train;
-    lt_ctx_metrics_reset_scope(s->ctx, SCOPE_TRAIN);
+    lt_ctx_metrics_reset_scope(s->module.ctx, SCOPE_TRAIN);
     outputs_clear(&f->outputs);
     if (!hooks_run(s, HOOK_on_train_epoch_start, NULL)) return false;
     char desc[64];
@@ -210,13 +213,13 @@ static bool train_epoch(session *s, fit_state *f) {
         ok = train_one_batch(s, f, hb, ++seen == sl->batches);
         if (ok && (max_steps_reached(s) || (s->tr.should_stop && can_stop_early(s)))) break;
     }
-    lt_arena_reset(lt_ctx_arena(s->ctx));
+    lt_arena_reset(lt_ctx_arena(s->module.ctx));
     bar_finish(s);
     if (!ok) return false;
-    lt_ctx_set_log_scope(s->ctx, SCOPE_TRAIN, LT_LOG_ON_EPOCH);
-    if (s->mod->training_epoch_end) {
+    lt_ctx_set_log_scope(s->module.ctx, SCOPE_TRAIN, LT_LOG_ON_EPOCH);
+    if (s->module.desc->training_epoch_end) {
         lt_clear_error();
-        lt_status st = s->mod->training_epoch_end(s->ctx, lt_ctx_self(s->ctx),
+        lt_status st = s->module.desc->training_epoch_end(s->module.ctx, lt_ctx_self(s->module.ctx),
                                                   f->outputs.items, f->outputs.n);
         if (st != LT_OK || lt_last_status() != LT_OK) return step_failed(s, "training_epoch_end", -1);
     }
@@ -241,14 +244,14 @@ static void print_epoch_line(session *s, double seconds, double train_seconds, i
         rank0_printf(s, "Epoch %lld", (long long)s->tr.current_epoch + 1);
     print_metric_line(s);
     rank0_printf(s, "  [%lld steps, %.2f s, %.0f samples/s]\n", (long long)batches, seconds,
-                 train_seconds > 0 ? (double)(samples * s->world) / train_seconds : 0.0);
+                 train_seconds > 0 ? (double)(samples * s->group.world) / train_seconds : 0.0);
 }
 
 static bool fit_epochs(session *s, fit_state *f) {
     int64_t start = 0;
-    if (s->resuming) { /* continue the saved epoch, or start the one after it */
+    if (s->resume.active) { /* continue the saved epoch, or start the one after it */
         start = s->tr.current_epoch + s->pos.epoch_done;
-        s->resuming = !s->pos.epoch_done;
+        s->resume.active = !s->pos.epoch_done;
         f->total_batch_idx = s->pos.total_batch_idx;
     }
     for (int64_t epoch = start;; epoch++) {
@@ -295,7 +298,7 @@ static bool sanity_check(session *s, fit_state *f) {
     s->tr.sanity_checking = false;
     f->val.batches = keep;
     s->tr.n_callback_metrics = 0; /* Lightning resets the results after the sanity check */
-    lt_ctx_metrics_reset_scope(s->ctx, SCOPE_VAL);
+    lt_ctx_metrics_reset_scope(s->module.ctx, SCOPE_VAL);
     return ok;
 }
 
@@ -305,7 +308,7 @@ bool run_fit(session *s) {
               logging_open(s) && ckpt_restore_training(s);
     if (ok && s->cfg->enable_model_summary) print_model_summary(s);
     ok = ok && hooks_run(s, HOOK_on_fit_start, NULL) && sanity_check(s, &f);
-    if (ok && s->resuming) ckpt_restore_metrics(s);
+    if (ok && s->resume.active) ckpt_restore_metrics(s);
     signals_install();
     ok = ok && hooks_run(s, HOOK_on_train_start, NULL) && fit_epochs(s, &f) &&
          hooks_run(s, HOOK_on_train_end, NULL) && hooks_run(s, HOOK_on_fit_end, NULL);
@@ -314,7 +317,7 @@ bool run_fit(session *s) {
     free(f.outputs.items);
     lt_loader_free(f.train.loader);
     lt_loader_free(f.val.loader);
-    if (ok && s->cfg->test_after_fit && s->mod->test_step)
+    if (ok && s->cfg->test_after_fit && s->module.desc->test_step)
         ok = profiler_report(s) && run_eval_stage(s, LT_SPLIT_TEST);
     return ok;
 }

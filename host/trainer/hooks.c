@@ -104,16 +104,16 @@ bool participant_hook(session *s, participant *p, hook_id id, const hook_args *a
 
 bool hooks_run(session *s, hook_id id, const hook_args *a) {
     static const hook_args none = {0};
-    for (int i = 0; i < s->nparts; i++)
-        if (!participant_hook(s, &s->parts[i], id, a ? a : &none)) return false;
+    for (int i = 0; i < s->hooks.n; i++)
+        if (!participant_hook(s, &s->hooks.parts[i], id, a ? a : &none)) return false;
     return true;
 }
 
 bool hooks_run_train_epoch_end(session *s) {
     static const hook_args none = {0};
     for (int pass = 0; pass < 3; pass++) /* plain callbacks, module, monitoring callbacks */
-        for (int i = 0; i < s->nparts; i++) {
-            participant *p = &s->parts[i];
+        for (int i = 0; i < s->hooks.n; i++) {
+            participant *p = &s->hooks.parts[i];
             int order = p->is_module ? 1 : p->monitoring ? 2 : 0;
             if (order == pass && !participant_hook(s, p, HOOK_on_train_epoch_end, &none)) return false;
         }
@@ -126,11 +126,11 @@ bool module_hook(session *s, const char *name, lt_hook_fn fn) {
     lt_status st = LT_OK;
     if (fn) {
         lt_clear_error();
-        st = hook_status(fn(s->ctx, lt_ctx_self(s->ctx)));
+        st = hook_status(fn(s->module.ctx, lt_ctx_self(s->module.ctx)));
     }
     prof_stop(s, action);
     if (st == LT_OK) return true;
-    host_error("%s.%s failed: %s", s->mod->name, name,
+    host_error("%s.%s failed: %s", s->module.desc->name, name,
                *lt_last_error() ? lt_last_error() : lt_status_str(st));
     return false;
 }
@@ -142,7 +142,7 @@ bool module_override(session *s, const char *name, lt_hook_fn fn) {
 bool step_failed(session *s, const char *hook, int64_t batch) {
     char at_batch[40] = "";
     if (batch >= 0) snprintf(at_batch, sizeof at_batch, ", batch %lld", (long long)batch);
-    host_error("%s.%s failed at epoch %lld%s: %s", s->mod->name, hook,
+    host_error("%s.%s failed at epoch %lld%s: %s", s->module.desc->name, hook,
                (long long)s->tr.current_epoch, at_batch,
                *lt_last_error() ? lt_last_error() : "it returned an error");
     return false;

@@ -10,7 +10,7 @@
 
 static bool logging_on(const session *s) {
     const host_config *c = s->cfg;
-    return c->fast_dev_run == 0 && strcmp(c->logger, "false") && s->rank == 0;
+    return c->fast_dev_run == 0 && strcmp(c->logger, "false") && s->group.rank == 0;
 }
 
 bool logging_plan(session *s) {
@@ -47,12 +47,13 @@ bool logging_open(session *s) {
     }
     hparam_kv hp[LTHOST_MAX_OVERRIDES];
     char text[LTHOST_MAX_OVERRIDES][256];
-    int n = lt_ctx_hparam_count(s->ctx);
+    int n = lt_ctx_hparam_count(s->module.ctx);
     if (n > LTHOST_MAX_OVERRIDES) n = LTHOST_MAX_OVERRIDES;
     static const hp_text_type types[] = {HP_TEXT_INT, HP_TEXT_FLOAT, HP_TEXT_STR, HP_TEXT_BOOL};
     for (int i = 0; i < n; i++) {
-        const lt_hparam_desc *d = lt_ctx_hparam_desc(s->ctx, i);
-        hp[i] = (hparam_kv){d->name, lt_ctx_hparam_text(s->ctx, i, text[i], sizeof text[i]), types[d->type]};
+        const lt_hparam_desc *d = lt_ctx_hparam_desc(s->module.ctx, i);
+        const char *value = lt_ctx_hparam_text(s->module.ctx, i, text[i], sizeof text[i]);
+        hp[i] = (hparam_kv){d->name, value, types[d->type]};
     }
     if (!write_hparams_yaml(l->version_dir, hp, n, err, sizeof err)) {
         host_error("%s", err);
@@ -121,10 +122,10 @@ static bool write_row(session *s, row *r, int64_t step, bool with_epoch) {
 static bool collect_step(session *s, row *r, bool sync) {
     lt_metric_reading step[LT_MAX_LOGGED], synced[LT_MAX_LOGGED];
     int n = 0, nsync = 0, where[LT_MAX_LOGGED];
-    for (int i = 0; i < lt_ctx_metric_count(s->ctx) && n < LT_MAX_LOGGED; i++) {
+    for (int i = 0; i < lt_ctx_metric_count(s->module.ctx) && n < LT_MAX_LOGGED; i++) {
         lt_metric_reading m;
-        if (lt_ctx_metric_read(s->ctx, i, &m) != LT_OK || m.scope != SCOPE_TRAIN || !m.this_step ||
-            !(m.flags & LT_LOG_ON_STEP))
+        if (lt_ctx_metric_read(s->module.ctx, i, &m) != LT_OK || m.scope != SCOPE_TRAIN ||
+            !m.this_step || !(m.flags & LT_LOG_ON_STEP))
             continue;
         if (sync && (m.flags & LT_LOG_SYNC_DIST)) /* an unweighted mean, as sync_dist's */
             where[nsync] = n, synced[nsync] = m, synced[nsync].epoch_mean = m.last,
@@ -146,11 +147,12 @@ bool refresh_step_metrics(session *s) { return collect_step(s, NULL, true); }
 
 bool log_train_step(session *s) {
     /* every: the same step on every rank, so the ranks can sync there */
-    bool every = (s->batches_that_stepped + 1) % s->cfg->log_every_n_steps == 0;
+    bool every = (s->pos.batches_that_stepped + 1) % s->cfg->log_every_n_steps == 0;
     bool due = every || s->tr.should_stop;
     if (!due && !bar_due(s)) return true; /* read the device only when something shows it */
     row r = {.n = 0};
-    return collect_step(s, &r, every) && (!due || write_row(s, &r, s->batches_that_stepped, true));
+    return collect_step(s, &r, every) &&
+           (!due || write_row(s, &r, s->pos.batches_that_stepped, true));
 }
 
 /* The epoch values of scope, sync_dist ones averaged over all ranks. Every rank reads
@@ -159,10 +161,10 @@ static int epoch_readings(session *s, log_scope scope, lt_metric_reading *out) {
     int n = 0, nsync = 0;
     lt_metric_reading synced[LT_MAX_LOGGED];
     int where[LT_MAX_LOGGED];
-    for (int i = 0; i < lt_ctx_metric_count(s->ctx) && n < LT_MAX_LOGGED; i++) {
+    for (int i = 0; i < lt_ctx_metric_count(s->module.ctx) && n < LT_MAX_LOGGED; i++) {
         lt_metric_reading m;
-        if (lt_ctx_metric_read(s->ctx, i, &m) != LT_OK || (int)m.scope != (int)scope || !m.logged ||
-            !(m.flags & LT_LOG_ON_EPOCH))
+        if (lt_ctx_metric_read(s->module.ctx, i, &m) != LT_OK || (int)m.scope != (int)scope ||
+            !m.logged || !(m.flags & LT_LOG_ON_EPOCH))
             continue;
         if (m.flags & LT_LOG_SYNC_DIST) where[nsync] = n, synced[nsync++] = m;
         out[n++] = m;
@@ -186,7 +188,8 @@ bool log_epoch_end(session *s, log_scope scope, bool write) {
     }
     if (s->tr.sanity_checking || !write) return true;
     /* Lightning logs train epoch metrics at the step of the epoch's last batch. */
-    int64_t step = s->batches_that_stepped - (scope == SCOPE_TRAIN && s->batches_that_stepped > 0);
+    int64_t stepped = s->pos.batches_that_stepped;
+    int64_t step = stepped - (scope == SCOPE_TRAIN && stepped > 0);
     char err[600];
     if (!write_row(s, &r, step, true)) return false;
     for (int i = 0; i < s->log.nloggers; i++)
@@ -201,7 +204,7 @@ lt_status trainer_log(lt_trainer_t *tr, const char *name, double value) {
     session *s = tr->host;
     row r = {.n = 0};
     row_add(&r, name, "", value);
-    if (!write_row(s, &r, s->batches_that_stepped, false))
+    if (!write_row(s, &r, s->pos.batches_that_stepped, false))
         return lt_set_error(LT_ERR_IO, "lt_trainer_log('%s') could not write to the loggers", name);
     return LT_OK;
 }

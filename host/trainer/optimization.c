@@ -38,7 +38,7 @@ static bool check_scalar_loss(session *s, lt_tensor_t *loss, int64_t idx) {
     char shape[160];
     host_error("%s.training_step must return a scalar loss; got a %s tensor of shape %s at epoch "
                "%lld, batch %lld: reduce it (lt_mean, lt_cross_entropy) and log other outputs "
-               "with lt_log", s->mod->name, lt_dtype_name(lt_dtype_of(loss)),
+               "with lt_log", s->module.desc->name, lt_dtype_name(lt_dtype_of(loss)),
                shape_text(loss, shape, sizeof shape), (long long)s->tr.current_epoch, (long long)idx);
     return false;
 }
@@ -57,15 +57,16 @@ static bool check_finite_loss(session *s, lt_tensor_t *loss, int64_t idx) {
 static lt_tensor_t *run_training_step(session *s, const lt_batch_t *b, int64_t idx, bool *failed) {
     lt_clear_error();
     prof_start(s, s->prof.training_step);
-    lt_tensor_t *out = s->mod->training_step(s->ctx, lt_ctx_self(s->ctx), b, idx);
+    lt_ctx_t *ctx = s->module.ctx;
+    lt_tensor_t *out = s->module.desc->training_step(ctx, lt_ctx_self(ctx), b, idx);
     prof_stop(s, s->prof.training_step);
     /* an error recorded in the step fails it even when the step returned a loss */
     if (lt_last_status() != LT_OK) {
         *failed = !step_failed(s, "training_step", idx);
         return NULL;
     }
-    if (out && s->mod->training_step_end) {
-        out = s->mod->training_step_end(s->ctx, lt_ctx_self(s->ctx), out);
+    if (out && s->module.desc->training_step_end) {
+        out = s->module.desc->training_step_end(s->module.ctx, lt_ctx_self(s->module.ctx), out);
         if (lt_last_status() != LT_OK) {
             *failed = !step_failed(s, "training_step_end", idx);
             return NULL;
@@ -81,15 +82,16 @@ lt_status manual_backward(lt_trainer_t *tr, lt_tensor_t *loss) {
     if (lt_last_status() != LT_OK) return lt_last_status();
     hook_args a = {.tensor = loss};
     if (!hooks_run(s, HOOK_on_before_backward, &a)) return LT_ERR_STATE;
-    bool sync = s->ddp.sync_grads;
+    bool sync = s->group.ddp.sync_grads;
     if (sync && !ddp_before_backward(s)) return LT_ERR_STATE;
     prof_start(s, s->prof.backward);
-    lt_status st = s->mod->backward ? s->mod->backward(s->ctx, lt_ctx_self(s->ctx), loss)
-                                    : lt_backward(loss);
+    const lt_module_desc *m = s->module.desc;
+    lt_status st = m->backward ? m->backward(s->module.ctx, lt_ctx_self(s->module.ctx), loss)
+                               : lt_backward(loss);
     prof_stop(s, s->prof.backward);
     if (sync && !ddp_after_backward(s)) return LT_ERR_STATE;
     if (st != LT_OK) {
-        if (!*lt_last_error()) lt_set_error(st, "%s.backward failed", s->mod->name);
+        if (!*lt_last_error()) lt_set_error(st, "%s.backward failed", s->module.desc->name);
         return st;
     }
     return hooks_run(s, HOOK_on_after_backward, NULL) ? LT_OK : LT_ERR_STATE;
@@ -100,8 +102,9 @@ static bool zero_grad(session *s, lt_optimizer_t *opt) {
     if (!hooks_run(s, HOOK_on_before_zero_grad, &a)) return false;
     lt_clear_error();
     prof_start(s, s->prof.optimizer_zero_grad);
-    lt_status st = s->mod->optimizer_zero_grad
-                       ? s->mod->optimizer_zero_grad(s->ctx, lt_ctx_self(s->ctx), opt)
+    const lt_module_desc *m = s->module.desc;
+    lt_status st = m->optimizer_zero_grad
+                       ? m->optimizer_zero_grad(s->module.ctx, lt_ctx_self(s->module.ctx), opt)
                        : lt_optimizer_zero_grad(opt);
     prof_stop(s, s->prof.optimizer_zero_grad);
     return st == LT_OK || step_failed(s, "optimizer_zero_grad", -1);
@@ -131,12 +134,12 @@ static bool clip_gradients(session *s, lt_optimizer_t *opt) {
 /* Lightning warns (once) when training_step returns None: a module that returns NULL on
  * every batch would otherwise end "successfully" at global step 0. */
 static void warn_null_step(session *s, int64_t idx) {
-    if (s->warned_null_step || s->rank != 0) return;
+    if (s->warned_null_step || s->group.rank != 0) return;
     s->warned_null_step = true;
     fprintf(stderr, "lthost: warning: %s.training_step returned NULL at epoch %lld, batch %lld, "
             "so the optimizer step was skipped for that batch (and is for every batch where it "
             "does); if this was on purpose, ignore this warning, else return the loss\n",
-            s->mod->name, (long long)s->tr.current_epoch, (long long)idx);
+            s->module.desc->name, (long long)s->tr.current_epoch, (long long)idx);
 }
 
 static lt_status closure_run(lt_closure_t *base) {
@@ -177,11 +180,11 @@ static bool optimizer_step(session *s, train_closure *c) {
 }
 
 static bool run_optimizer_step(session *s, train_closure *c) {
-    const lt_module_desc *m = s->mod;
+    const lt_module_desc *m = s->module.desc;
     lt_clear_error();
     lt_status st;
     if (m->optimizer_step) {
-        st = m->optimizer_step(s->ctx, lt_ctx_self(s->ctx), c->opt, 0, &c->base);
+        st = m->optimizer_step(s->module.ctx, lt_ctx_self(s->module.ctx), c->opt, 0, &c->base);
         if (st == LT_OK) st = lt_last_status(); /* recorded, then dropped */
         if (st == LT_OK && !c->ran) {
             host_error("%s.optimizer_step returned without running the closure; call "
@@ -203,9 +206,9 @@ static bool automatic_batch(session *s, const lt_batch_t *b, int64_t idx, bool l
     int64_t n = s->cfg->accumulate_grad_batches;
     bool stepping = (idx + 1) % n == 0 || last_in_epoch;
     train_closure c = {.base = {closure_run}, .s = s, .batch = b, .batch_idx = idx,
-                       .opt = lt_ctx_optimizer(s->ctx, 0), .zero_grad = idx % n == 0,
+                       .opt = lt_ctx_optimizer(s->module.ctx, 0), .zero_grad = idx % n == 0,
                        .stepping = stepping};
-    s->ddp.sync_grads = stepping; /* DDP's no_sync while accumulating */
+    s->group.ddp.sync_grads = stepping; /* DDP's no_sync while accumulating */
     bool ok = stepping ? optimizer_step(s, &c) : closure_run(&c.base) == LT_OK;
     *loss = c.loss;
     if (ok && stepping && c.loss) s->tr.global_step++;
@@ -214,16 +217,17 @@ static bool automatic_batch(session *s, const lt_batch_t *b, int64_t idx, bool l
 
 static int64_t total_optimizer_steps(const session *s) {
     int64_t n = 0;
-    for (int i = 0; i < lt_ctx_num_optimizers(s->ctx); i++)
-        n += lt_optimizer_num_steps(lt_ctx_optimizer(s->ctx, i));
+    for (int i = 0; i < lt_ctx_num_optimizers(s->module.ctx); i++)
+        n += lt_optimizer_num_steps(lt_ctx_optimizer(s->module.ctx, i));
     return n;
 }
 
 bool training_batch(session *s, const lt_batch_t *b, int64_t idx, bool last_in_epoch,
                     lt_tensor_t **loss) {
-    if (!s->mod->manual_optimization) return automatic_batch(s, b, idx, last_in_epoch, loss);
+    if (!s->module.desc->manual_optimization)
+        return automatic_batch(s, b, idx, last_in_epoch, loss);
     bool failed = false;
-    s->ddp.sync_grads = true; /* every lt_manual_backward feeds an optimizer step */
+    s->group.ddp.sync_grads = true; /* every lt_manual_backward feeds an optimizer step */
     int64_t before = total_optimizer_steps(s);
     *loss = run_training_step(s, b, idx, &failed);
     /* Lightning counts every optimizer.step() of a manual step in global_step. */

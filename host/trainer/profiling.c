@@ -34,11 +34,11 @@ const char *prof_intern(session *s, const char *fmt, ...) {
 }
 
 const char *prof_module_action(session *s, const char *hook) {
-    return prof_intern(s, "[LightningModule]%s.%s", s->mod->name, hook);
+    return prof_intern(s, "[LightningModule]%s.%s", s->module.desc->name, hook);
 }
 
 const char *prof_strategy_action(session *s, const char *what) {
-    const char *cls = s->strat->class_name ? s->strat->class_name : s->strat->name;
+    const char *cls = s->group.desc->class_name ? s->group.desc->class_name : s->group.desc->name;
     return prof_intern(s, "[Strategy]%s.%s", cls, what);
 }
 
@@ -48,8 +48,8 @@ static const char *const hook_names[HOOK_COUNT] = {LT_HOOK_TABLE(HOOK_NAME_)};
 
 static void name_actions(session *s) {
     char key[256];
-    for (int i = 0; i < s->nparts; i++) {
-        participant *p = &s->parts[i];
+    for (int i = 0; i < s->hooks.n; i++) {
+        participant *p = &s->hooks.parts[i];
         callback_state_key(s, i, key, sizeof key);
         for (int h = 0; h < HOOK_COUNT; h++)
             p->action[h] = p->is_module ? prof_module_action(s, hook_names[h])
@@ -63,14 +63,14 @@ static void name_actions(session *s) {
     p->backward = prof_strategy_action(s, "backward");
     p->batch_to_device = prof_strategy_action(s, "batch_to_device");
     p->optimizer_step = prof_module_action(s, "optimizer_step");
-    if (s->world > 1) p->reduce_gradients = prof_strategy_action(s, "reduce_gradients");
+    if (s->group.world > 1) p->reduce_gradients = prof_strategy_action(s, "reduce_gradients");
     p->optimizer_zero_grad = prof_module_action(s, "optimizer_zero_grad");
     p->configure_gradient_clipping = prof_module_action(s, "configure_gradient_clipping");
     p->on_before_batch_transfer = prof_module_action(s, "on_before_batch_transfer");
     p->transfer_batch_to_device = prof_module_action(s, "transfer_batch_to_device");
     p->on_after_batch_transfer = prof_module_action(s, "on_after_batch_transfer");
-    p->data_setup = prof_intern(s, "[LightningDataModule]%s.setup", s->dm->name);
-    p->data_teardown = prof_intern(s, "[LightningDataModule]%s.teardown", s->dm->name);
+    p->data_setup = prof_intern(s, "[LightningDataModule]%s.setup", s->data.desc->name);
+    p->data_teardown = prof_intern(s, "[LightningDataModule]%s.teardown", s->data.desc->name);
 }
 
 void prof_span(void *user, const lt_prof_span *span) {
@@ -94,7 +94,8 @@ bool profiler_open(session *s) {
     snprintf(p->dirpath, sizeof p->dirpath, "%s", c->profiler_dirpath ? c->profiler_dirpath
                                                   : *s->log.version_dir ? s->log.version_dir
                                                   : c->default_root_dir);
-    lt_profiler_opts o = {.struct_size = sizeof o, .rank = s->rank, .world_size = s->world,
+    lt_profiler_opts o = {.struct_size = sizeof o, .rank = s->group.rank,
+                          .world_size = s->group.world,
                           .dirpath = p->dirpath, .filename = c->profiler_filename};
     lt_clear_error();
     if (d->init(&o, &p->st) != LT_OK) {
@@ -113,9 +114,10 @@ bool profiler_open(session *s) {
  * (one report on the terminal) and nowhere on the others. */
 static FILE *report_stream(session *s, const char *stage, char *path, size_t n) {
     const host_config *c = s->cfg;
-    if (!c->profiler_filename) snprintf(path, n, "%s", s->rank == 0 ? "" : "/dev/null");
-    else if (s->world > 1)
-        snprintf(path, n, "%s/%s-%s-%d.txt", s->prof.dirpath, stage, c->profiler_filename, s->rank);
+    if (!c->profiler_filename) snprintf(path, n, "%s", s->group.rank == 0 ? "" : "/dev/null");
+    else if (s->group.world > 1)
+        snprintf(path, n, "%s/%s-%s-%d.txt", s->prof.dirpath, stage, c->profiler_filename,
+                 s->group.rank);
     else
         snprintf(path, n, "%s/%s-%s.txt", s->prof.dirpath, stage, c->profiler_filename);
     if (!*path) return stdout;

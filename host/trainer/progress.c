@@ -17,14 +17,14 @@
  * print the per-epoch lines, the format of a run whose output is not a terminal, rather
  * than a bar that a log file would get as carriage returns. */
 bool stdout_is_terminal(const session *s) {
-    if (s->world <= 1) return isatty(STDOUT_FILENO);
+    if (s->group.world <= 1) return isatty(STDOUT_FILENO);
     const char *launcher_tty = getenv("LTHOST_STDOUT_TTY");
     return launcher_tty && !strcmp(launcher_tty, "1");
 }
 
 void bar_start(session *s, const char *desc, int64_t total) {
     progress_bar *b = &s->bar;
-    b->enabled = s->cfg->enable_progress_bar && s->rank == 0 && !s->tr.sanity_checking;
+    b->enabled = s->cfg->enable_progress_bar && s->group.rank == 0 && !s->tr.sanity_checking;
     b->tty = b->enabled && stdout_is_terminal(s);
     b->desc = desc;
     b->total = total;

@@ -26,10 +26,10 @@ static void human_count(int64_t n, char *buf, size_t size) {
 
 static int collect_rows(session *s, summary_row *rows) {
     int nrows = 0;
-    for (int i = 0; i < lt_ctx_num_params(s->ctx); i++) {
+    for (int i = 0; i < lt_ctx_num_params(s->module.ctx); i++) {
         const char *pname;
-        lt_tensor_t *t = lt_ctx_param(s->ctx, i, &pname);
-        const char *type = lt_ctx_param_layer_type(s->ctx, i);
+        lt_tensor_t *t = lt_ctx_param(s->module.ctx, i, &pname);
+        const char *type = lt_ctx_param_layer_type(s->module.ctx, i);
         size_t len = strcspn(pname, ".");
         bool top_level_layer = type && strchr(pname, '.') == strrchr(pname, '.');
         int r = 0;
@@ -65,7 +65,7 @@ void print_model_summary(session *s) {
         rank0_printf(s, "%-*d | %-*s | %-*s | %-*s | train\n", wi, r, wn, rows[r].name, wt,
                      rows[r].type, wp, rows[r].params);
     for (int i = 0; i < width; i++) rank0_printf(s, "-");
-    int64_t total = lt_num_parameters(s->ctx);
+    int64_t total = lt_num_parameters(s->module.ctx);
     char t[32], z[32];
     human_count(total, t, sizeof t);
     human_count(0, z, sizeof z);

@@ -10,7 +10,7 @@
 #include "trainer.h"
 
 void rank0_printf(const session *s, const char *fmt, ...) {
-    if (s->rank != 0) return;
+    if (s->group.rank != 0) return;
     va_list ap;
     va_start(ap, fmt);
     vprintf(fmt, ap);
@@ -21,11 +21,11 @@ void rank0_printf(const session *s, const char *fmt, ...) {
 bool data_setup(session *s, const char *stage) {
     lt_clear_error();
     prof_start(s, s->prof.data_setup);
-    lt_status st = s->dm->setup(s->dctx, lt_ctx_self(s->dctx), stage);
+    lt_status st = s->data.desc->setup(s->data.ctx, lt_ctx_self(s->data.ctx), stage);
     if (st == LT_OK) st = lt_last_status(); /* recorded (lt_data_add_split), then dropped */
     prof_stop(s, s->prof.data_setup);
     if (st == LT_OK) return true;
-    host_error("data plugin %s: setup('%s') failed: %s", s->dm->name, stage,
+    host_error("data plugin %s: setup('%s') failed: %s", s->data.desc->name, stage,
                *lt_last_error() ? lt_last_error() : lt_status_str(st));
     return false;
 }
@@ -49,20 +49,20 @@ static bool apply_overrides(session *s, lt_ctx_t *ctx, const hparam_override *o,
 /* --submodule NAME: predict runs that submodule's forward instead of the module's. */
 static bool check_submodule(session *s) {
     const char *want = s->cfg->submodule;
-    s->forward = s->mod->forward;
+    s->module.forward = s->module.desc->forward;
     if (!want) return true;
     if (strcmp(s->cfg->command, "predict") != 0) {
         host_error("--submodule %s: only `lthost predict` runs a submodule", want);
         return false;
     }
-    if ((s->forward = lt_module_submodule(s->mod, want))) return true;
+    if ((s->module.forward = lt_module_submodule(s->module.desc, want))) return true;
     host_error("--submodule %s: %s", want, lt_last_error());
     return false;
 }
 
 /* What a command needs from the module; a missing hook is named with the fix. */
 static bool check_module_hooks(session *s) {
-    const lt_module_desc *m = s->mod;
+    const lt_module_desc *m = s->module.desc;
     const char *cmd = s->cfg->command;
     const char *missing = !m->setup ? "setup"
         : !strcmp(cmd, "fit") && !m->training_step ? "training_step"
@@ -73,24 +73,25 @@ static bool check_module_hooks(session *s) {
         : NULL;
     if (!missing) return check_submodule(s);
     host_error("%s: module '%s' has no %s hook, which `lthost %s` needs; set .%s in "
-               "LT_MODULE_EXPORT", s->module_file, m->name, missing, cmd, missing);
+               "LT_MODULE_EXPORT", s->module.file, m->name, missing, cmd, missing);
     return false;
 }
 
 static bool load_plugins(session *s) {
     const host_config *c = s->cfg;
-    if (!open_plugin(s, LT_PLUGIN_MODULE, c->module, &s->module_plugin)) return false;
-    s->mod = lt_plugin_desc(s->module_plugin);
-    s->module_file = lt_plugin_path(s->module_plugin);
+    if (!open_plugin(s, LT_PLUGIN_MODULE, c->module, &s->module.plugin)) return false;
+    s->module.desc = lt_plugin_desc(s->module.plugin);
+    s->module.file = lt_plugin_path(s->module.plugin);
     if (!check_module_hooks(s)) return false;
-    if (!open_plugin(s, LT_PLUGIN_DATA, c->data, &s->data_plugin)) return false;
-    s->dm = lt_plugin_desc(s->data_plugin);
-    if (!s->dm->setup) {
-        host_error("%s: data plugin '%s' has no setup hook", lt_plugin_path(s->data_plugin), s->dm->name);
+    if (!open_plugin(s, LT_PLUGIN_DATA, c->data, &s->data.plugin)) return false;
+    s->data.desc = lt_plugin_desc(s->data.plugin);
+    if (!s->data.desc->setup) {
+        host_error("%s: data plugin '%s' has no setup hook", lt_plugin_path(s->data.plugin),
+                   s->data.desc->name);
         return false;
     }
-    if (!open_plugin(s, LT_PLUGIN_STRATEGY, c->strategy, &s->strategy_plugin)) return false;
-    s->strat = lt_plugin_desc(s->strategy_plugin);
+    if (!open_plugin(s, LT_PLUGIN_STRATEGY, c->strategy, &s->group.plugin)) return false;
+    s->group.desc = lt_plugin_desc(s->group.plugin);
     lt_plugin_t *accel = NULL;
     if (!open_plugin(s, LT_PLUGIN_ACCELERATOR, c->accel, &accel)) return false;
     if (lt_device_from_plugin(accel, threads_per_process(c), &s->dev) != LT_OK) {
@@ -104,24 +105,25 @@ static bool start_strategy(session *s) {
     lt_strategy_opts o = {.struct_size = sizeof o, .devices = s->cfg->devices,
                           .num_nodes = s->cfg->num_nodes, .timeout_s = s->cfg->strategy_timeout};
     lt_clear_error();
-    if (!s->strat->init || s->strat->init(&o, &s->strat_state) != LT_OK) {
-        host_error("--strategy %s: %s", s->strat->name,
+    if (!s->group.desc->init || s->group.desc->init(&o, &s->group.state) != LT_OK) {
+        host_error("--strategy %s: %s", s->group.desc->name,
                    *lt_last_error() ? lt_last_error() : "init failed (or is missing)");
-        s->strat_state = NULL;
+        s->group.state = NULL;
         return false;
     }
-    s->rank = s->strat->rank(s->strat_state);
-    s->world = s->strat->world_size(s->strat_state);
-    s->local_rank = s->strat->local_rank ? s->strat->local_rank(s->strat_state) : s->rank % s->cfg->devices;
-    host_set_rank(s->rank, s->world);
-    const lt_plugin_t *plugins[] = {s->module_plugin, s->data_plugin, s->strategy_plugin};
+    process_group *g = &s->group;
+    g->rank = g->desc->rank(g->state);
+    g->world = g->desc->world_size(g->state);
+    g->local_rank = g->desc->local_rank ? g->desc->local_rank(g->state) : g->rank % s->cfg->devices;
+    host_set_rank(g->rank, g->world);
+    const lt_plugin_t *plugins[] = {s->module.plugin, s->data.plugin, s->group.plugin};
     return ddp_check_versions(s, plugins, 3);
 }
 
 #define COPY_HOOK_(type, name) p->fn[HOOK_##name] = (void (*)(void))d->name;
 
 static participant *add_participant(session *s, const char *name, lt_ctx_t *ctx) {
-    participant *p = &s->parts[s->nparts++];
+    participant *p = &s->hooks.parts[s->hooks.n++];
     *p = (participant){.name = name, .ctx = ctx};
     lt_ctx_set_trainer(ctx, &s->tr);
     return p;
@@ -155,7 +157,7 @@ static bool add_callback(session *s, const callback_spec *spec, lt_ctx_t **ctx_o
 static bool add_default_checkpoint(session *s, lt_ctx_t **callback_ctx) {
     const host_config *c = s->cfg;
     bool given = false;
-    for (int i = 0; i < s->nparts; i++) given |= s->parts[i].is_checkpoint;
+    for (int i = 0; i < s->hooks.n; i++) given |= s->hooks.parts[i].is_checkpoint;
     if (given && !c->enable_checkpointing) {
         host_error("--enable_checkpointing false, but a ModelCheckpoint is in --callbacks; "
                    "remove one of them");
@@ -166,70 +168,81 @@ static bool add_default_checkpoint(session *s, lt_ctx_t **callback_ctx) {
     return add_callback(s, &spec, &callback_ctx[c->n_callbacks]);
 }
 
-static bool make_contexts(session *s, lt_ctx_t **callback_ctx) {
+bool session_make_contexts(session *s, lt_ctx_t **callback_ctx) {
     for (int i = 0; i < s->cfg->n_callbacks; i++)
         if (!add_callback(s, &s->cfg->callbacks[i], &callback_ctx[i])) return false;
     if (!s->cfg->print_config && !add_default_checkpoint(s, callback_ctx)) return false;
-    s->ctx = lt_ctx_new(s->dev, s->mod->name, s->mod->hparams, s->mod->self_size, s->seed);
-    if (s->ctx && s->ckpt && ckpt_same_module(s)) {
-        if (lt_ckpt_restore_hparams(s->ckpt, s->ctx) != LT_OK) {
+    const lt_module_desc *m = s->module.desc;
+    s->module.ctx = lt_ctx_new(s->dev, m->name, m->hparams, m->self_size, s->seed);
+    if (s->module.ctx && s->resume.ckpt && ckpt_same_module(s)) {
+        if (lt_ckpt_restore_hparams(s->resume.ckpt, s->module.ctx) != LT_OK) {
             host_error("--ckpt_path: %s", lt_last_error());
             return false;
         }
         ckpt_warn_undeclared_hparams(s);
     }
-    s->dctx = s->ctx ? lt_ctx_new(NULL, s->dm->name, s->dm->hparams, s->dm->self_size, s->seed) : NULL;
-    if (!s->ctx || !s->dctx) {
+    const lt_datamodule_desc *dm = s->data.desc;
+    s->data.ctx =
+        s->module.ctx ? lt_ctx_new(NULL, dm->name, dm->hparams, dm->self_size, s->seed) : NULL;
+    if (!s->module.ctx || !s->data.ctx) {
         host_error("%s", lt_last_error());
         return false;
     }
-    participant *p = add_participant(s, s->mod->name, s->ctx);
+    participant *p = add_participant(s, s->module.desc->name, s->module.ctx);
     p->is_module = true;
-    const lt_module_desc *d = s->mod;
+    const lt_module_desc *d = s->module.desc;
     LT_HOOK_TABLE(COPY_HOOK_)
-    lt_ctx_set_trainer(s->dctx, &s->tr);
-    return apply_overrides(s, s->ctx, s->cfg->model_hp, s->cfg->n_model_hp, "model.") &&
-           apply_overrides(s, s->dctx, s->cfg->data_hp, s->cfg->n_data_hp, "data.");
+    lt_ctx_set_trainer(s->data.ctx, &s->tr);
+    return apply_overrides(s, s->module.ctx, s->cfg->model_hp, s->cfg->n_model_hp, "model.") &&
+           apply_overrides(s, s->data.ctx, s->cfg->data_hp, s->cfg->n_data_hp, "data.");
 }
 
 /* Lightning's _call_setup_hook: the data module, the callbacks, then the module (which
  * declares its parameters; they are laid out and initialised right after). */
-static bool run_setup(session *s) {
+bool session_setup(session *s) {
     const char *stage = s->cfg->command;
     if (!data_setup(s, stage) || !hooks_run(s, HOOK_setup, NULL)) return false;
-    if (lt_ctx_materialize(s->ctx) != LT_OK) {
-        host_error("%s: allocating parameters: %s", s->mod->name, lt_last_error());
+    if (lt_ctx_materialize(s->module.ctx) != LT_OK) {
+        host_error("%s: allocating parameters: %s", s->module.desc->name, lt_last_error());
         return false;
     }
     return ckpt_restore_weights(s) && ddp_check_model(s) && ddp_choose_path(s) && ddp_broadcast_params(s) &&
            ddp_plan_buckets(s);
 }
 
-/* false when the last profiler report could not be written. */
-static bool teardown(session *s) {
+bool session_teardown(session *s) {
     prof_start(s, s->prof.data_teardown);
-    if (s->dctx && s->dm->teardown) s->dm->teardown(s->dctx, lt_ctx_self(s->dctx));
+    if (s->data.ctx && s->data.desc->teardown)
+        s->data.desc->teardown(s->data.ctx, lt_ctx_self(s->data.ctx));
     prof_stop(s, s->prof.data_teardown);
     if (s->tr.stage) hooks_run(s, HOOK_teardown, NULL);
     bool ok = profiler_report(s); /* as Lightning: after the teardown hooks */
     profiler_close(s);
     logging_close(s);
-    for (int i = 0; i < s->nparts; i++) {
-        if (s->parts[i].is_module) continue;
-        lt_ctx_free(s->parts[i].ctx);
-        lt_plugin_close(s->parts[i].plugin);
+    for (int i = 0; i < s->hooks.n; i++) {
+        if (s->hooks.parts[i].is_module) continue;
+        lt_ctx_free(s->hooks.parts[i].ctx);
+        lt_plugin_close(s->hooks.parts[i].plugin);
     }
-    lt_ctx_free(s->ctx);
-    lt_ctx_free(s->dctx);
-    lt_ckpt_free(s->ckpt);
+    lt_ctx_free(s->module.ctx);
+    lt_ctx_free(s->data.ctx);
+    lt_ckpt_free(s->resume.ckpt);
     ddp_free(s);
-    lt_state_free(s->resume_loops);
-    if (s->strat_state) s->strat->shutdown(s->strat_state);
+    lt_state_free(s->resume.loops);
+    if (s->group.state) s->group.desc->shutdown(s->group.state);
     lt_device_close(s->dev);
-    lt_plugin_close(s->strategy_plugin);
-    lt_plugin_close(s->data_plugin);
-    lt_plugin_close(s->module_plugin);
+    lt_plugin_close(s->group.plugin);
+    lt_plugin_close(s->data.plugin);
+    lt_plugin_close(s->module.plugin);
     return ok;
+}
+
+void session_init(session *s, const host_config *cfg, uint64_t seed) {
+    *s = (session){.cfg = cfg, .seed = seed};
+    s->tr = (lt_trainer_t){.struct_size = sizeof(lt_trainer_t), .max_epochs = cfg->max_epochs,
+                           .manual_backward = manual_backward,
+                           .log = trainer_log, .host = s,
+                           .callback_metrics = s->log.callback_metrics};
 }
 
 static uint64_t pick_seed(const host_config *c) {
@@ -245,10 +258,11 @@ static void announce(session *s) {
     if (cfg->fast_dev_run > 0)
         rank0_printf(s, "Running in `fast_dev_run` mode: will run the requested loop using %lld "
                      "batch(es). Logging and checkpointing is suppressed.\n", (long long)cfg->fast_dev_run);
-    int64_t n = lt_num_parameters(s->ctx);
+    int64_t n = lt_num_parameters(s->module.ctx);
     rank0_printf(s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator%s, %s strategy\n",
-                 s->mod->name, lt_ctx_num_params(s->ctx), (long long)n, (double)n * 4 / 1e6,
-                 lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "", s->strat->name);
+                 s->module.desc->name, lt_ctx_num_params(s->module.ctx), (long long)n,
+                 (double)n * 4 / 1e6,
+                 lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "", s->group.desc->name);
 }
 
 static bool dispatch(session *s) {
@@ -265,33 +279,29 @@ int trainer_run(const host_config *cfg) {
         host_error("out of host memory");
         return 1;
     }
-    *s = (session){.cfg = cfg, .seed = pick_seed(cfg)};
-    s->tr = (lt_trainer_t){.struct_size = sizeof(lt_trainer_t), .max_epochs = cfg->max_epochs,
-                           .manual_backward = manual_backward,
-                           .log = trainer_log, .host = s,
-                           .callback_metrics = s->log.callback_metrics};
+    session_init(s, cfg, pick_seed(cfg));
     lt_ctx_t *callback_ctx[LTHOST_MAX_CALLBACKS + 1] = {0};
-    bool ok = load_plugins(s) && start_strategy(s) && ckpt_open(s) && make_contexts(s, callback_ctx);
-    s->tr.module = s->ctx;
+    bool ok = load_plugins(s) && start_strategy(s) && ckpt_open(s) && session_make_contexts(s, callback_ctx);
+    s->tr.module = s->module.ctx;
     ddp_serve_trainer(s);
     if (ok && cfg->print_config) {
-        ok = print_resolved_config(cfg, s->ctx, s->dctx, callback_ctx);
-        teardown(s);
+        ok = print_resolved_config(cfg, s->module.ctx, s->data.ctx, callback_ctx);
+        session_teardown(s);
         free(s);
         return ok ? 0 : 1;
     }
     if (ok) s->tr.stage = cfg->command;
     /* The log folder's name first: a profiler writes its reports there. */
     ok = ok && (!strcmp(cfg->command, "predict") || logging_plan(s)) && profiler_open(s) &&
-         run_setup(s);
+         session_setup(s);
     if (ok) announce(s);
     ok = ok && dispatch(s);
-    if (!ok && !s->exit_code && s->world > 1 && s->strat->abort) {
+    if (!ok && !s->exit_code && s->group.world > 1 && s->group.desc->abort) {
         /* the other ranks may wait in a collective for this one: take the group down */
         fflush(NULL);
-        s->strat->abort(s->strat_state, 1);
+        s->group.desc->abort(s->group.state, 1);
     }
-    ok = teardown(s) && ok;
+    ok = session_teardown(s) && ok;
     int code = s->exit_code ? s->exit_code : ok ? 0 : 1;
     free(s);
     return code;

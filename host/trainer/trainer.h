@@ -115,38 +115,68 @@ typedef struct ddp_state {
     bool sync_grads; /* the next backward's gradients go to an optimizer step */
 } ddp_state;
 
+/* The module: its plugin, descriptor and context (its hyper-parameters and parameters). */
+typedef struct module_part {
+    lt_plugin_t *plugin;
+    const lt_module_desc *desc;
+    const char *file;      /* for messages */
+    lt_ctx_t *ctx;
+    lt_forward_fn forward; /* predict's default (the --submodule's forward) */
+} module_part;
+
+/* The data plugin and its context (its splits). */
+typedef struct data_part {
+    lt_plugin_t *plugin;
+    const lt_datamodule_desc *desc;
+    lt_ctx_t *ctx;
+} data_part;
+
+/* The strategy, this process's place in its group, and DDP's gradient state. */
+typedef struct process_group {
+    lt_plugin_t *plugin;
+    const lt_strategy_desc *desc;
+    void *state;
+    int rank, world, local_rank;
+    ddp_state ddp;
+} process_group;
+
+/* Whoever has hooks: the callbacks in order, then the module. */
+typedef struct hook_set {
+    participant parts[LTHOST_MAX_CALLBACKS + 1];
+    int n;
+} hook_set;
+
+/* Where fit stands, as a checkpoint records it: batches_done of epoch finished, and
+ * whether the epoch's end (hooks, schedulers) has run too. */
+typedef struct fit_position {
+    int64_t batches_done, total_batch_idx;
+    bool epoch_done;
+    int64_t batches_that_stepped; /* Lightning's logging step */
+} fit_position;
+
+/* --ckpt_path: the checkpoint the run starts from. */
+typedef struct resume_state {
+    lt_ckpt_t *ckpt;        /* open for the run; NULL: none */
+    char file[4096];        /* its resolved path */
+    bool active;            /* fit continues from ckpt's position (until it reaches it) */
+    lt_state_t *loops;      /* the checkpoint's loop state, until fit applies it */
+} resume_state;
+
+/* One run, grouped by concern: each file of host/trainer/ reads the parts it needs. */
 typedef struct session {
     const host_config *cfg;
-    lt_plugin_t *module_plugin, *data_plugin, *strategy_plugin;
-    const lt_module_desc *mod;
-    const lt_datamodule_desc *dm;
-    const lt_strategy_desc *strat;
-    void *strat_state;
-    int rank, world, local_rank;
-    lt_device_t *dev;
-    lt_ctx_t *ctx;  /* the module's */
-    lt_ctx_t *dctx; /* the data plugin's */
     uint64_t seed;
-    const char *module_file; /* for messages */
-    lt_trainer_t tr;
-    participant parts[LTHOST_MAX_CALLBACKS + 1]; /* callbacks in order, then the module */
-    int nparts;
-    int64_t batches_that_stepped; /* Lightning's logging step */
+    module_part module;
+    data_part data;
+    lt_device_t *dev;
+    process_group group;
+    hook_set hooks;
+    lt_trainer_t tr;        /* what hooks see through lt_trainer(ctx) */
+    fit_position pos;
+    resume_state resume;
     log_state log;
     progress_bar bar;
-    /* Where fit stands, as a checkpoint records it: batches_done of epoch finished, and
-     * whether the epoch's end (hooks, schedulers) has run too. */
-    struct {
-        int64_t batches_done, total_batch_idx;
-        bool epoch_done;
-    } pos;
-    lt_ckpt_t *ckpt;        /* --ckpt_path, open for the run */
-    char ckpt_file[4096];   /* its resolved path */
-    bool resuming;          /* fit continues from ckpt's position */
-    lt_state_t *resume_loops; /* the checkpoint's loop state, until fit applies it */
-    lt_forward_fn forward; /* predict's default */
     profiling prof;
-    ddp_state ddp;
     int exit_code;          /* non-zero overrides the run's 0/1 (signals: 128 + signo) */
     bool warned_null_step;  /* Lightning warns once that training_step returned None */
 } session;
@@ -253,8 +283,35 @@ bool module_override(session *s, const char *name, lt_hook_fn fn);
 bool step_failed(session *s, const char *hook, int64_t batch);
 
 /* ---- trainer.c -------------------------------------------------------------------- */
+/* A new run of cfg: nothing loaded yet, the lt_trainer_t its hooks see wired to s. */
+void session_init(session *s, const host_config *cfg, uint64_t seed);
+/* Once the module, data plugin and device are there: the callbacks' contexts (into
+ * callback_ctx, for --print_config), the module's and the data plugin's, the module
+ * last among the participants, and the --model.X / --data.X overrides. */
+bool session_make_contexts(session *s, lt_ctx_t **callback_ctx);
+/* Lightning's _call_setup_hook: the data module, the callbacks, then the module (which
+ * declares its parameters; they are laid out and initialised right after). */
+bool session_setup(session *s);
+/* Teardown hooks, profiler report, then free everything in reverse order (the device
+ * too); false when the last profiler report could not be written. */
+bool session_teardown(session *s);
 bool data_setup(session *s, const char *stage);
 void rank0_printf(const session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- batches.c: what the loops read -------------------------------------------------- */
+/* Step outputs kept (as lt_keep copies) for an x_epoch_end hook. */
+typedef struct outputs_list {
+    lt_tensor_t **items;
+    int64_t n, cap;
+} outputs_list;
+bool outputs_push(outputs_list *l, lt_tensor_t *t);
+void outputs_clear(outputs_list *l);
+/* "train", "val", "test", "predict". */
+const char *split_name(lt_split split);
+/* A loader over split with the batches lim allows; unshuffled when in_order. */
+bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl);
+/* The host batch as tensors in the module's arena, in Lightning's batch_to_device. */
+bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b);
 
 /* ---- loops (fit_loop.c, eval_loop.c) ---------------------------------------------- */
 static inline double now_seconds(void) {
@@ -263,17 +320,6 @@ static inline double now_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Step outputs kept (as lt_keep copies) for an x_epoch_end hook. */
-typedef struct outputs_list {
-    lt_tensor_t **items;
-    int64_t n, cap;
-} outputs_list;
-bool outputs_push(outputs_list *l, lt_tensor_t *t);
-void outputs_clear(outputs_list *l);
-
-/* A loader over split with the batches lim allows; unshuffled when in_order. */
-bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl);
-bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b);
 bool run_fit(session *s);
 /* validate / test / predict as a stage of its own. */
 bool run_eval_stage(session *s, lt_split split);

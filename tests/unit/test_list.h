@@ -17,4 +17,5 @@
     X(checkpoint) \
     X(ckpt_values) \
     X(prof) \
-    X(ddp_support)
+    X(ddp_support) \
+    X(trainer)

@@ -1,0 +1,122 @@
+/* The batches the loops read: a split's loader with the batches the limits allow, each
+ * batch copied into the module's arena (Lightning's batch_to_device), and the step
+ * outputs kept for an x_epoch_end hook. Fit and the evaluation loops share them. */
+#include <stdlib.h>
+
+#include "trainer.h"
+
+static const char *const split_names[] = {"train", "val", "test", "predict"};
+
+const char *split_name(lt_split split) { return split_names[split]; }
+
+/* A split with no samples, for a loop that is to run, is an error, the same one for every
+ * command that runs that loop (fit's test after training and `lthost test` alike): a loop
+ * over nothing would report metrics of nothing and exit 0. A limit of 0 batches asks for
+ * no loop, so it is not an error. */
+static bool check_not_empty(const session *s, lt_split split, const batch_limit *lim, int64_t length) {
+    static const char *const verbs[] = {"train on", "validate on", "test on", "predict on"};
+    static const char *const skips[] = {
+        "", "; or skip validation with --limit_val_batches 0",
+        "; or skip testing (in fit, with --test_after_fit false)", ""};
+    bool no_batches = lim->is_fraction ? lim->fraction == 0 : lim->count == 0;
+    if (length > 0 || no_batches) return true;
+    host_error("data plugin %s: the %s split has 0 samples, so there is nothing to %s; give it "
+               "data (check the --data.* flags, such as --data.root)%s", s->data.desc->name,
+               split_names[split], verbs[split], skips[split]);
+    return false;
+}
+
+static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool in_order,
+                        split_loader *sl) {
+    lt_loader_opts opts;
+    if (lt_ctx_split(s->data.ctx, split, &sl->ds, &opts) != LT_OK) {
+        host_error("%s", lt_last_error());
+        return false;
+    }
+    if (!check_not_empty(s, split, lim, sl->ds.length)) return false;
+    if (in_order) opts.shuffle = false;
+    /* DistributedSampler: each rank its own shard (predict writes one file: all of it) */
+    bool shard = s->cfg->use_distributed_sampler && s->group.world > 1 && split != LT_SPLIT_PREDICT;
+    if (lt_loader_new(&sl->ds, &opts, s->seed, &sl->loader) != LT_OK ||
+        (shard && lt_loader_set_shard(sl->loader, s->group.rank, s->group.world) != LT_OK)) {
+        host_error("%s", lt_last_error());
+        return false;
+    }
+    int64_t total = lt_loader_num_batches(sl->loader);
+    sl->batches = lim->is_fraction ? (int64_t)((double)total * lim->fraction)
+                                   : (lim->count < total ? lim->count : total);
+    if (lim->is_fraction && lim->fraction > 0.0 && sl->batches == 0) {
+        host_error("a batch limit of %g of the %lld %s batches is less than one batch; use a "
+                   "larger fraction or an integer count", lim->fraction, (long long)total,
+                   split_names[split]);
+        return false;
+    }
+    return true;
+}
+
+bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl) {
+    /* Lightning's "[LightningDataModule]X.train_dataloader", ... */
+    const char *action = s->prof.d ? prof_intern(s, "[LightningDataModule]%s.%s_dataloader",
+                                                 s->data.desc->name, split_names[split]) : NULL;
+    sl->split = split;
+    prof_start(s, action);
+    bool ok = open_loader(s, split, lim, in_order, sl);
+    prof_stop(s, action);
+    if (ok && s->prof.d && s->prof.d->span) lt_loader_set_profiler(sl->loader, prof_span, &s->prof);
+    return ok;
+}
+
+/* The host batch as tensors in the module's arena: x (n, x_shape), y (n[, y_shape]). */
+static bool copy_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b) {
+    int64_t xs[LT_MAX_DIMS + 1] = {hb->n}, ys[LT_MAX_DIMS + 1] = {hb->n};
+    for (int i = 0; i < sl->ds.x_ndim; i++) xs[i + 1] = sl->ds.x_shape[i];
+    for (int i = 0; i < sl->ds.y_ndim; i++) ys[i + 1] = sl->ds.y_shape[i];
+    lt_arena_t *a = lt_ctx_arena(s->module.ctx);
+    b->x = lt_from_host(a, LT_F32, sl->ds.x_ndim + 1, xs, hb->x);
+    b->y = lt_from_host(a, sl->ds.y_dtype, sl->ds.y_ndim + 1, ys, hb->y);
+    b->size = hb->n;
+    if (b->x && b->y) return true;
+    host_error("copying a batch to the device: %s", lt_last_error());
+    return false;
+}
+
+/* Lightning's batch_to_device with its module hooks around the copy (the host has no
+ * batch transfer hooks to call, so those two spans are empty). */
+bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b) {
+    const profiling *p = &s->prof;
+    prof_start(s, p->batch_to_device);
+    prof_start(s, p->on_before_batch_transfer);
+    prof_stop(s, p->on_before_batch_transfer);
+    prof_start(s, p->transfer_batch_to_device);
+    bool ok = copy_batch(s, sl, hb, b);
+    prof_stop(s, p->transfer_batch_to_device);
+    prof_start(s, p->on_after_batch_transfer);
+    prof_stop(s, p->on_after_batch_transfer);
+    prof_stop(s, p->batch_to_device);
+    return ok;
+}
+
+bool outputs_push(outputs_list *l, lt_tensor_t *t) {
+    if (!t) return true; /* a skipped step has no output */
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 64;
+        lt_tensor_t **items = realloc(l->items, (size_t)cap * sizeof *items);
+        if (!items) {
+            host_error("out of host memory keeping step outputs for an x_epoch_end hook");
+            return false;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    if (!(l->items[l->n] = lt_keep(t))) {
+        host_error("keeping a step output: %s", lt_last_error());
+        return false;
+    }
+    l->n++;
+    return true;
+}
+
+void outputs_clear(outputs_list *l) {
+    for (int64_t i = 0; i < l->n; i++) lt_tensor_free(l->items[i]);
+    l->n = 0;
+}
