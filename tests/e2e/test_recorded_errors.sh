@@ -24,7 +24,7 @@ expect_error "misuse\.training_step must return a scalar loss; got a float32 ten
     "${common[@]}" --model.mode matrix_loss
 grep -q "lower --model.lr" "$TMP/out" && fail "a (64, 10) loss was blamed on the learning rate"
 # A data plugin's setup too: the refusal it ignored, not a later "no train split".
-expect_error "data plugin misuse_data: setup\('fit'\) failed: misuse_data: lt_data_add_split got a dataset or loader options struct smaller" \
+expect_error "data plugin misuse_data: setup\('fit'\) failed: misuse_data: lt_data_add_split got loader options smaller" \
     "${common[@]}" --data "$LT_TEST_PLUGIN_DIR/misuse_data.so"
 
 # None from training_step: Lightning skips the optimizer step and warns (once).
