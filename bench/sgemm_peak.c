@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-typedef struct { int ta, tb, m, n, k; } shape;
+typedef struct {
+    int ta, tb, m, n, k;
+} shape;
 
 static double now(void) {
     struct timespec ts;
@@ -27,10 +29,10 @@ static double small_step(int threads) {
     for (int rep = 0; rep < 5; rep++) {
         double t0 = now();
         for (int i = 0; i < 20; i++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 64, 128, 784, 1.0f, a, 784, b,
-                        784, 0.0f, c, 128);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 784, 64, 1.0f, a, 128, b,
-                        784, 0.0f, c, 784);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 64, 128, 784, 1.0f, a, 784, b, 784,
+                        0.0f, c, 128);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 784, 64, 1.0f, a, 128, b, 784,
+                        0.0f, c, 784);
         }
         double t = now() - t0;
         if (t < best) best = t;
@@ -52,8 +54,8 @@ int main(int argc, char **argv) {
     int n = 0;
     for (int l = 0; l < 3; l++) {
         int in = width[l], out = width[l + 1];
-        s[n++] = (shape){0, 1, B, out, in};          /* y = x W^T */
-        s[n++] = (shape){1, 0, out, in, B};          /* dW = g^T x */
+        s[n++] = (shape){0, 1, B, out, in};            /* y = x W^T */
+        s[n++] = (shape){1, 0, out, in, B};            /* dW = g^T x */
         if (l > 0) s[n++] = (shape){0, 0, B, in, out}; /* dx = g W */
     }
     size_t big = (size_t)4096 * 4096;

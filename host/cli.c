@@ -40,7 +40,8 @@ static bool add_callback(const parse_state *ps, const char *name, const char *va
     }
     if (c->n_callbacks == 0) {
         host_error("%s--callbacks.%s comes before any --callbacks NAME; name the callback first, "
-                   "as in --callbacks EarlyStopping --callbacks.%s %s", ps->where, name, name, value);
+                   "as in --callbacks EarlyStopping --callbacks.%s %s",
+                   ps->where, name, name, value);
         return false;
     }
     callback_spec *cb = &c->callbacks[c->n_callbacks - 1];
@@ -63,15 +64,17 @@ static const struct {
 };
 
 /* Whether plugin `name` of `kind` declares a hyper-parameter called hp. */
-static bool declares(const host_config *cfg, lt_plugin_kind kind, const char *name, const char *hp) {
+static bool declares(const host_config *cfg, lt_plugin_kind kind, const char *name,
+                     const char *hp) {
     lt_plugin_t *p = NULL;
     bool found = false;
     if (!name || lt_plugin_open(kind, name, cfg->plugin_roots, &p) != LT_OK) {
         lt_clear_error();
         return false;
     }
-    const lt_hparam_desc *d = kind == LT_PLUGIN_MODULE ? ((const lt_module_desc *)lt_plugin_desc(p))->hparams
-                                                       : ((const lt_datamodule_desc *)lt_plugin_desc(p))->hparams;
+    const lt_hparam_desc *d = kind == LT_PLUGIN_MODULE
+                                  ? ((const lt_module_desc *)lt_plugin_desc(p))->hparams
+                                  : ((const lt_datamodule_desc *)lt_plugin_desc(p))->hparams;
     for (; d && d->name && !found; d++) found = !strcmp(d->name, hp);
     lt_plugin_close(p);
     return found;
@@ -82,10 +85,11 @@ static bool plugin_hparam_hint(const parse_state *ps, const char *name) {
     const char *module = ps->cfg->module ? ps->cfg->module : ps->module_hint;
     const char *data = ps->data_hint ? ps->data_hint : ps->cfg->data;
     const char *prefix = declares(ps->cfg, LT_PLUGIN_MODULE, module, name) ? "model."
-                       : declares(ps->cfg, LT_PLUGIN_DATA, data, name) ? "data." : NULL;
+                         : declares(ps->cfg, LT_PLUGIN_DATA, data, name)   ? "data."
+                                                                           : NULL;
     if (!prefix) return false;
-    host_error("%sunknown flag --%s; did you mean --%s%s? (a hyper-parameter of %s)", ps->where, name,
-               prefix, name, *prefix == 'm' ? module : data);
+    host_error("%sunknown flag --%s; did you mean --%s%s? (a hyper-parameter of %s)", ps->where,
+               name, prefix, name, *prefix == 'm' ? module : data);
     return true;
 }
 
@@ -100,8 +104,8 @@ static bool unknown_flag(const parse_state *ps, const char *name) {
     if (plugin_hparam_hint(ps, bare)) return false;
     const char *best = flag_suggest(bare);
     if (best)
-        host_error("%sunknown flag --%s; did you mean --%s? (see lthost %s --help)", ps->where, name,
-                   best, ps->cfg->command);
+        host_error("%sunknown flag --%s; did you mean --%s? (see lthost %s --help)", ps->where,
+                   name, best, ps->cfg->command);
     else
         host_error("%sunknown flag --%s (see lthost %s --help)", ps->where, name, ps->cfg->command);
     return false;
@@ -113,8 +117,10 @@ static bool apply_config_file(parse_state *ps, const char *path, cfg_entries *st
 static bool apply(parse_state *ps, const char *name, const char *value, cfg_entries *store) {
     host_config *c = ps->cfg;
     if (!strcmp(name, "config")) return apply_config_file(ps, value, store);
-    if (!strcmp(name, "model.class_path")) name = "module";
-    else if (!strcmp(name, "data.class_path")) name = "data";
+    if (!strcmp(name, "model.class_path"))
+        name = "module";
+    else if (!strcmp(name, "data.class_path"))
+        name = "data";
     else if (!strncmp(name, "model.", 6))
         return add_override(ps, c->model_hp, &c->n_model_hp, name + 6, value, "model.");
     else if (!strncmp(name, "data.", 5))
@@ -182,7 +188,8 @@ static bool finish(host_config *cfg) {
     if ((cfg->accel_auto = !strcmp(cfg->accel, "auto"))) cfg->accel = pick_accelerator(cfg);
     if (cfg->devices == 0) { /* --devices auto: Lightning's CPUAccelerator.auto_device_count */
         if (strcmp(cfg->accel, "cpu")) {
-            host_error("--devices auto: give the number of devices per node for --accel %s", cfg->accel);
+            host_error("--devices auto: give the number of devices per node for --accel %s",
+                       cfg->accel);
             return false;
         }
         cfg->devices = 1;
@@ -205,14 +212,16 @@ static bool finish(host_config *cfg) {
     if (cfg->max_epochs == -1 && cfg->max_steps == -1) cfg->max_epochs = 1000;
     if (strcmp(cfg->precision, "32") && strcmp(cfg->precision, "32-true")) {
         host_error("--precision %s: the %s accelerator trains in 32-true only; use --precision 32 "
-                   "(mixed precision needs an accelerator that supports it)", cfg->precision, cfg->accel);
+                   "(mixed precision needs an accelerator that supports it)",
+                   cfg->precision, cfg->accel);
         return false;
     }
-    static const char *const loggers[] = {"true", "false", "csv", "tensorboard", "csv,tensorboard",
-                                          "tensorboard,csv"};
+    static const char *const loggers[] = {"true",        "false",           "csv",
+                                          "tensorboard", "csv,tensorboard", "tensorboard,csv"};
     for (size_t i = 0; i < sizeof loggers / sizeof *loggers; i++)
         if (!strcmp(cfg->logger, loggers[i])) return true;
-    host_error("--logger expects true, false, csv, tensorboard or csv,tensorboard, got '%s'", cfg->logger);
+    host_error("--logger expects true, false, csv, tensorboard or csv,tensorboard, got '%s'",
+               cfg->logger);
     return false;
 }
 
@@ -221,12 +230,15 @@ static bool print_config_flags(host_config *cfg, const char *list) {
     cfg->print_config = true;
     for (const char *f = list; *f;) {
         size_t n = strcspn(f, ",");
-        if (n == 9 && !strncmp(f, "skip_null", n)) cfg->print_skip_null = true;
-        else if (n == 12 && !strncmp(f, "skip_default", n)) cfg->print_skip_default = true;
+        if (n == 9 && !strncmp(f, "skip_null", n))
+            cfg->print_skip_null = true;
+        else if (n == 12 && !strncmp(f, "skip_default", n))
+            cfg->print_skip_default = true;
         else {
-            host_error("--print_config=%s: unknown option '%.*s'; lthost accepts --print_config, "
-                       "--print_config=skip_null, --print_config=skip_default or both, comma-separated",
-                       list, (int)n, f);
+            host_error(
+                "--print_config=%s: unknown option '%.*s'; lthost accepts --print_config, "
+                "--print_config=skip_null, --print_config=skip_default or both, comma-separated",
+                list, (int)n, f);
             return false;
         }
         f += n + (f[n] == ',');
@@ -278,10 +290,14 @@ static void print_hparams(const char *title, const char *prefix, const lt_hparam
     for (; hp && hp->name; hp++) {
         char def[64], flag[96];
         snprintf(flag, sizeof flag, "%s%s", prefix, hp->name);
-        if (hp->type == LT_HP_FLOAT) snprintf(def, sizeof def, "%g", hp->f);
-        else if (hp->type == LT_HP_STR) snprintf(def, sizeof def, "%s", hp->s ? hp->s : "");
-        else if (hp->type == LT_HP_BOOL) snprintf(def, sizeof def, "%s", hp->i ? "true" : "false");
-        else snprintf(def, sizeof def, "%lld", (long long)hp->i);
+        if (hp->type == LT_HP_FLOAT)
+            snprintf(def, sizeof def, "%g", hp->f);
+        else if (hp->type == LT_HP_STR)
+            snprintf(def, sizeof def, "%s", hp->s ? hp->s : "");
+        else if (hp->type == LT_HP_BOOL)
+            snprintf(def, sizeof def, "%s", hp->i ? "true" : "false");
+        else
+            snprintf(def, sizeof def, "%lld", (long long)hp->i);
         printf("  --%-22s %s (%s, default %s)\n", flag, hp->help ? hp->help : "",
                hp->choices ? hp->choices : types[hp->type], def);
     }
@@ -308,13 +324,17 @@ void cli_print_help(const host_config *cfg) {
     size_t n;
     const flag *table = flags_table(&n);
     for (const flag *f = table; f < table + n; f++)
-        printf("  --%-22s %s%s%s%s\n", f->name, f->help, f->def ? " (default " : "", f->def ? f->def : "",
-               f->def ? ")" : "");
-    printf("  --%-22s %s\n", "config FILE", "a LightningCLI-style YAML file; later flags override it");
-    printf("  --%-22s %s\n", "print_config[=FLAGS]", "print the resolved configuration as YAML and "
+        printf("  --%-22s %s%s%s%s\n", f->name, f->help, f->def ? " (default " : "",
+               f->def ? f->def : "", f->def ? ")" : "");
+    printf("  --%-22s %s\n", "config FILE",
+           "a LightningCLI-style YAML file; later flags override it");
+    printf("  --%-22s %s\n", "print_config[=FLAGS]",
+           "print the resolved configuration as YAML and "
            "exit; FLAGS: skip_null, skip_default (comma-separated)");
-    printf("  --%-22s %s\n", "callbacks NAME|PATH", "add a callback (EarlyStopping, "
-           "LearningRateMonitor, ModelCheckpoint, or a .so); --callbacks.KEY VALUE sets its options");
+    printf(
+        "  --%-22s %s\n", "callbacks NAME|PATH",
+        "add a callback (EarlyStopping, "
+        "LearningRateMonitor, ModelCheckpoint, or a .so); --callbacks.KEY VALUE sets its options");
     printf("  --%-22s %s\n", "model.NAME VALUE", "a hyper-parameter the model declares");
     printf("  --%-22s %s\n", "data.NAME VALUE", "a hyper-parameter the data plugin declares");
     printf("\nEvery flag may be written --flag=value, and Trainer flags also as --trainer.flag.\n");
@@ -342,7 +362,8 @@ static cfg_node *plugin_node(const char *class_path, lt_ctx_t *ctx, bool skip_de
         char text[256];
         const lt_hparam_desc *d = lt_ctx_hparam_desc(ctx, i);
         if (skip_default && hparam_is_default(ctx, d)) continue;
-        cfg_map_add(args, d->name, cfg_scalar(lt_ctx_hparam_text(ctx, i, text, sizeof text), types[d->type]));
+        cfg_map_add(args, d->name,
+                    cfg_scalar(lt_ctx_hparam_text(ctx, i, text, sizeof text), types[d->type]));
     }
     cfg_map_add(n, "class_path", cfg_scalar(class_path, CFG_STR));
     cfg_map_add(n, "init_args", args);
@@ -351,9 +372,9 @@ static cfg_node *plugin_node(const char *class_path, lt_ctx_t *ctx, bool skip_de
 
 /* Flags of lthost itself rather than of Lightning's Trainer (ckpt_path is a top-level
  * key of LightningCLI too); they are printed only when set. */
-static const char *const not_trainer[] = {"module", "data", "accel", "seed_everything",
-                                          "predict.output", "ckpt_path", "init_weights",
-                                          "submodule"};
+static const char *const not_trainer[] = {"module",          "data",           "accel",
+                                          "seed_everything", "predict.output", "ckpt_path",
+                                          "init_weights",    "submodule"};
 
 static bool is_trainer_flag(const flag *f) {
     for (size_t i = 0; i < sizeof not_trainer / sizeof *not_trainer; i++)
@@ -388,8 +409,10 @@ bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t
     cfg_map_add(root, "trainer", trainer);
     cfg_map_add(root, "model", plugin_node(cfg->module, model_ctx, skip));
     cfg_map_add(root, "data", plugin_node(cfg->data, data_ctx, skip));
-    const char *top[][2] = {{"predict.output", cfg->predict_output}, {"ckpt_path", cfg->ckpt_path},
-                            {"init_weights", cfg->init_weights}, {"submodule", cfg->submodule}};
+    const char *top[][2] = {{"predict.output", cfg->predict_output},
+                            {"ckpt_path", cfg->ckpt_path},
+                            {"init_weights", cfg->init_weights},
+                            {"submodule", cfg->submodule}};
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)
         if (top[i][1]) cfg_map_add(root, top[i][0], cfg_scalar(top[i][1], CFG_STR));
     char err[512];

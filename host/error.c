@@ -31,6 +31,8 @@ void host_error(const char *fmt, ...) {
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     lt_escape_text(text, line + n, sizeof line - (size_t)n); /* one line, whatever a file said */
-    if (capture_buf) snprintf(capture_buf, capture_len, "%s", line);
-    else fprintf(stderr, "%s\n", line); /* one write: ranks share the terminal */
+    if (capture_buf)
+        snprintf(capture_buf, capture_len, "%s", line);
+    else
+        fprintf(stderr, "%s\n", line); /* one write: ranks share the terminal */
 }

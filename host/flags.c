@@ -9,8 +9,10 @@
 #include "flags.h"
 
 #define FIELD(field) offsetof(host_config, field), sizeof(((host_config *)0)->field)
-#define FLAG(n, t, field, def, min, h) {n, t, FIELD(field), def, min, NULL, h}
-#define CHOICE(n, field, def, ch, h) {n, F_CHOICE, FIELD(field), def, 0, ch, h}
+#define FLAG(n, t, field, def, min, h)                                                             \
+    { n, t, FIELD(field), def, min, NULL, h }
+#define CHOICE(n, field, def, ch, h)                                                               \
+    { n, F_CHOICE, FIELD(field), def, 0, ch, h }
 
 static const flag flags[] = {
     FLAG("module", F_STR, module, NULL, 0, "model plugin: a name (mlp) or a path to a .so"),
@@ -27,19 +29,25 @@ static const flag flags[] = {
     FLAG("strategy.timeout", F_DOUBLE, strategy_timeout, "1800", 0,
          "ddp: seconds a collective may wait for the other ranks before the job ends "
          "(0: forever; 1800 is Lightning's)"),
-    FLAG("devices", F_DEVICES, devices, "1", 1, "devices per node (auto: 1 on the cpu accelerator)"),
+    FLAG("devices", F_DEVICES, devices, "1", 1,
+         "devices per node (auto: 1 on the cpu accelerator)"),
     FLAG("num_nodes", F_INT, num_nodes, "1", 1, "number of nodes"),
     FLAG("threads", F_OPT_INT, threads, NULL, 0,
          "CPU threads for kernels (unset: all cores, shared out among --devices processes)"),
     FLAG("max_epochs", F_OPT_INT, max_epochs, "null", -1,
          "stop after this many epochs (null: 1000 unless max_steps is set; -1: no limit)"),
-    FLAG("min_epochs", F_OPT_INT, min_epochs, "null", -1, "train at least this many epochs, even if stopped early"),
-    FLAG("max_steps", F_OPT_INT, max_steps, "null", -1, "stop after this many optimizer steps (-1: no limit)"),
+    FLAG("min_epochs", F_OPT_INT, min_epochs, "null", -1,
+         "train at least this many epochs, even if stopped early"),
+    FLAG("max_steps", F_OPT_INT, max_steps, "null", -1,
+         "stop after this many optimizer steps (-1: no limit)"),
     FLAG("seed_everything", F_SEED, seed, NULL, 0, "seed for initialisation and shuffling"),
-    FLAG("limit_train_batches", F_LIMIT, limit_train, "1.0", 0, "int: batches per epoch; float: fraction"),
-    FLAG("limit_val_batches", F_LIMIT, limit_val, "1.0", 0, "int or fraction of validation batches"),
+    FLAG("limit_train_batches", F_LIMIT, limit_train, "1.0", 0,
+         "int: batches per epoch; float: fraction"),
+    FLAG("limit_val_batches", F_LIMIT, limit_val, "1.0", 0,
+         "int or fraction of validation batches"),
     FLAG("limit_test_batches", F_LIMIT, limit_test, "1.0", 0, "int or fraction of test batches"),
-    FLAG("limit_predict_batches", F_LIMIT, limit_predict, "1.0", 0, "int or fraction of predict batches"),
+    FLAG("limit_predict_batches", F_LIMIT, limit_predict, "1.0", 0,
+         "int or fraction of predict batches"),
     FLAG("overfit_batches", F_LIMIT, overfit_batches, "0", 0,
          "int or fraction: train and validate on these same training batches, unshuffled"),
     FLAG("val_check_interval", F_LIMIT, val_check_interval, "1.0", 0,
@@ -50,14 +58,19 @@ static const flag flags[] = {
          "validation batches run before training (-1: all)"),
     FLAG("accumulate_grad_batches", F_INT, accumulate_grad_batches, "1", 1,
          "step the optimizers every N batches, gradients summed"),
-    FLAG("gradient_clip_val", F_DOUBLE, gradient_clip_val, "0", 0, "clip gradients at this value (0: off)"),
+    FLAG("gradient_clip_val", F_DOUBLE, gradient_clip_val, "0", 0,
+         "clip gradients at this value (0: off)"),
     CHOICE("gradient_clip_algorithm", gradient_clip_algorithm, "norm", "norm|value",
            "norm (total 2-norm) or value (each element)"),
-    FLAG("deterministic", F_BOOL, deterministic, "false", 0, "reproducible kernels (the CPU ones always are)"),
+    FLAG("deterministic", F_BOOL, deterministic, "false", 0,
+         "reproducible kernels (the CPU ones always are)"),
     FLAG("default_root_dir", F_STR, default_root_dir, ".", 0, "where lightning_logs/ goes"),
-    FLAG("enable_progress_bar", F_BOOL, enable_progress_bar, "true", 0, "progress bar on a terminal"),
-    FLAG("enable_model_summary", F_BOOL, enable_model_summary, "true", 0, "print the layer table at fit start"),
-    FLAG("log_every_n_steps", F_INT, log_every_n_steps, "50", 1, "write step metrics every N steps"),
+    FLAG("enable_progress_bar", F_BOOL, enable_progress_bar, "true", 0,
+         "progress bar on a terminal"),
+    FLAG("enable_model_summary", F_BOOL, enable_model_summary, "true", 0,
+         "print the layer table at fit start"),
+    FLAG("log_every_n_steps", F_INT, log_every_n_steps, "50", 1,
+         "write step metrics every N steps"),
     FLAG("precision", F_STR, precision, "32-true", 0, "32-true (32 is the same)"),
     FLAG("logger", F_STR, logger, "true", 0, "true (csv + tensorboard), false, csv, tensorboard"),
     FLAG("predict.output", F_STR, predict_output, NULL, 0,
@@ -75,7 +88,8 @@ static const flag flags[] = {
     FLAG("init_weights", F_STR, init_weights, NULL, 0,
          "safetensors state dict (e.g. torch's save_file): initial weights for any command"),
     FLAG("submodule", F_STR, submodule, NULL, 0, "predict: run only this submodule (e.g. encoder)"),
-    FLAG("strict", F_BOOL, strict, "true", 0, "loading weights: every parameter present and no extra key"),
+    FLAG("strict", F_BOOL, strict, "true", 0,
+         "loading weights: every parameter present and no extra key"),
     FLAG("profiler", F_STR, profiler, NULL, 0,
          "simple, advanced, trace or a profiler .so: time every hook and loop stage"),
     FLAG("profiler.dirpath", F_STR, profiler_dirpath, NULL, 0,
@@ -105,7 +119,8 @@ const char *flag_suggest(const char *name) {
 void config_defaults(host_config *cfg, const char *command) {
     *cfg = (host_config){.command = command};
     for (size_t i = 0; i < NFLAGS; i++)
-        if (flags[i].def && !flag_set(cfg, "the default of ", &flags[i], flags[i].def)) abort(); /* a table typo */
+        if (flags[i].def && !flag_set(cfg, "the default of ", &flags[i], flags[i].def))
+            abort(); /* a table typo */
 }
 
 /* ---- parsing ----------------------------------------------------------------------------- */
@@ -147,8 +162,10 @@ static bool choice_ok(const char *choices, const char *value) {
 
 /* An integer field of either width the table gives. */
 static void store_int(void *field, size_t size, int64_t v) {
-    if (size == sizeof(int)) *(int *)field = (int)v;
-    else *(int64_t *)field = v;
+    if (size == sizeof(int))
+        *(int *)field = (int)v;
+    else
+        *(int64_t *)field = v;
 }
 
 static int64_t load_int(const void *field, size_t size) {
@@ -167,7 +184,8 @@ static bool set_int(const char *where, const flag *f, const char *value, void *f
     int64_t n;
     char what[64];
     snprintf(what, sizeof what, "an integer >= %lld", (long long)f->min);
-    if (!parse_int(value, &n) || n < f->min || n > int_max(f)) return bad_value(where, f, what, value);
+    if (!parse_int(value, &n) || n < f->min || n > int_max(f))
+        return bad_value(where, f, what, value);
     store_int(field, f->size, n);
     return true;
 }
@@ -176,7 +194,8 @@ static bool set_int(const char *where, const flag *f, const char *value, void *f
 static bool set_opt_int(const char *where, const flag *f, const char *value, void *field) {
     int64_t n = f->min;
     const char *what = f->min < 0 ? "an integer >= -1 or null" : "an integer >= 1 or null";
-    if (!is_null(value) && (!parse_int(value, &n) || n < f->min || n > int_max(f) || (f->min == 0 && n == 0)))
+    if (!is_null(value) &&
+        (!parse_int(value, &n) || n < f->min || n > int_max(f) || (f->min == 0 && n == 0)))
         return bad_value(where, f, what, value);
     store_int(field, f->size, n);
     return true;
@@ -188,30 +207,35 @@ static bool set_devices(const char *where, const flag *f, const char *value, voi
         return true;
     }
     if (strpbrk(value, "[,")) {
-        host_error("%s--devices %s: lthost takes a count, not a list of device indices; pick the "
-                   "devices with CUDA_VISIBLE_DEVICES (e.g. CUDA_VISIBLE_DEVICES=1,3,5 with --devices 3)",
-                   where, value);
+        host_error(
+            "%s--devices %s: lthost takes a count, not a list of device indices; pick the "
+            "devices with CUDA_VISIBLE_DEVICES (e.g. CUDA_VISIBLE_DEVICES=1,3,5 with --devices 3)",
+            where, value);
         return false;
     }
     return set_int(where, f, value, field);
 }
 
-static bool set_other(host_config *cfg, const char *where, const flag *f, const char *value, void *field) {
+static bool set_other(host_config *cfg, const char *where, const flag *f, const char *value,
+                      void *field) {
     int64_t n;
     char *end;
     double d;
     switch (f->type) {
     case F_SEED:
-        if (!parse_int(value, &n) || n < 0) return bad_value(where, f, "a non-negative integer", value);
+        if (!parse_int(value, &n) || n < 0)
+            return bad_value(where, f, "a non-negative integer", value);
         cfg->seed = (uint64_t)n;
         cfg->seed_given = true;
         return true;
     case F_BOOL:
-        if (strcmp(value, "true") && strcmp(value, "false")) return bad_value(where, f, "true or false", value);
+        if (strcmp(value, "true") && strcmp(value, "false"))
+            return bad_value(where, f, "true or false", value);
         *(bool *)field = value[0] == 't';
         return true;
     case F_BATCHES_OR_BOOL:
-        if (!strcmp(value, "true") || !strcmp(value, "false")) n = value[0] == 't';
+        if (!strcmp(value, "true") || !strcmp(value, "false"))
+            n = value[0] == 't';
         else if (!parse_int(value, &n) || n < 0)
             return bad_value(where, f, "true, false or a number of batches >= 0", value);
         *(int64_t *)field = n;
@@ -221,11 +245,11 @@ static bool set_other(host_config *cfg, const char *where, const flag *f, const 
                bad_value(where, f, "a batch count (int >= 0) or a fraction in [0.0, 1.0]", value);
     case F_DOUBLE:
         d = strtod(value, &end);
-        if (!*value || *end || !isfinite(d) || d < 0) return bad_value(where, f, "a number >= 0", value);
+        if (!*value || *end || !isfinite(d) || d < 0)
+            return bad_value(where, f, "a number >= 0", value);
         *(double *)field = d;
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 

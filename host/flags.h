@@ -23,7 +23,7 @@ typedef enum {
 } flag_type;
 
 typedef struct flag {
-    const char *name;    /* without the dashes */
+    const char *name; /* without the dashes */
     flag_type type;
     size_t offset, size; /* the host_config field */
     const char *def;     /* the default as it would be typed (NULL: unset) */

@@ -12,15 +12,15 @@
 
 /* "--model.lr 1e-3": a value for a plugin's declared hyper-parameter. */
 typedef struct hparam_override {
-    const char *name;  /* after the prefix */
+    const char *name; /* after the prefix */
     const char *value;
 } hparam_override;
 
 /* --limit_*_batches: an int count, or a fraction of the loader's batches. */
 typedef struct batch_limit {
     bool is_fraction;
-    double fraction;   /* in [0, 1] */
-    int64_t count;     /* >= 0 */
+    double fraction; /* in [0, 1] */
+    int64_t count;   /* >= 0 */
 } batch_limit;
 
 #define LTHOST_MAX_CALLBACKS 16
@@ -33,41 +33,42 @@ typedef struct callback_spec {
 } callback_spec;
 
 typedef struct host_config {
-    const char *command;          /* fit, validate, test, predict */
+    const char *command; /* fit, validate, test, predict */
     const char *module, *data, *accel, *strategy;
-    bool accel_auto;              /* --accelerator auto chose accel */
+    bool accel_auto; /* --accelerator auto chose accel */
     int devices, num_nodes, threads;
-    int64_t max_epochs, min_epochs, max_steps;  /* -1: unset, as Lightning's None */
+    int64_t max_epochs, min_epochs, max_steps; /* -1: unset, as Lightning's None */
     uint64_t seed;
     bool seed_given;
     batch_limit limit_train, limit_val, limit_test, limit_predict;
-    batch_limit overfit_batches;  /* count 0: off */
+    batch_limit overfit_batches; /* count 0: off */
     batch_limit val_check_interval;
     int64_t check_val_every_n_epoch; /* 0: None (validate by val_check_interval only) */
     int64_t num_sanity_val_steps;    /* -1: the whole validation set */
     int64_t accumulate_grad_batches;
-    double gradient_clip_val;        /* 0: off */
+    double gradient_clip_val;            /* 0: off */
     const char *gradient_clip_algorithm; /* norm | value */
     bool deterministic;
     const char *default_root_dir;
     bool enable_progress_bar, enable_model_summary;
     int64_t log_every_n_steps;
     const char *precision;
-    const char *logger;           /* "true" (csv + tensorboard), "false", "csv", "tensorboard", "csv,tensorboard" */
-    const char *predict_output;   /* --predict.output: .npy (default) or .csv */
+    const char
+        *logger; /* "true" (csv + tensorboard), "false", "csv", "tensorboard", "csv,tensorboard" */
+    const char *predict_output; /* --predict.output: .npy (default) or .csv */
     bool test_after_fit;
     bool use_distributed_sampler; /* ddp: each rank reads its shard of every split */
     int64_t fast_dev_run;         /* > 0: run this many batches of each loop, one epoch */
     bool print_config;
     bool print_skip_null, print_skip_default; /* --print_config=skip_null,skip_default */
-    bool enable_checkpointing;    /* a default ModelCheckpoint unless one is given */
-    const char *ckpt_path;        /* fit: resume from; validate/test/predict: weights; PATH|last|best */
-    const char *init_weights;     /* safetensors weights to start fit from */
-    const char *submodule;        /* predict: run only this submodule's forward */
-    bool strict;                  /* loading weights: every key must match */
-    double bucket_cap_mb;         /* --strategy.bucket_cap_mb: DDP's gradient bucket size */
-    double strategy_timeout;      /* --strategy.timeout: seconds one collective may wait */
-    const char *profiler;         /* simple, advanced, trace or a .so; NULL: none */
+    bool enable_checkpointing;                /* a default ModelCheckpoint unless one is given */
+    const char *ckpt_path;    /* fit: resume from; validate/test/predict: weights; PATH|last|best */
+    const char *init_weights; /* safetensors weights to start fit from */
+    const char *submodule;    /* predict: run only this submodule's forward */
+    bool strict;              /* loading weights: every key must match */
+    double bucket_cap_mb;     /* --strategy.bucket_cap_mb: DDP's gradient bucket size */
+    double strategy_timeout;  /* --strategy.timeout: seconds one collective may wait */
+    const char *profiler;     /* simple, advanced, trace or a .so; NULL: none */
     const char *profiler_dirpath, *profiler_filename;
     hparam_override model_hp[LTHOST_MAX_OVERRIDES], data_hp[LTHOST_MAX_OVERRIDES];
     int n_model_hp, n_data_hp;
@@ -111,7 +112,8 @@ int threads_per_process(const host_config *cfg);
 const lt_callback_desc *builtin_callback(const char *name, bool *monitoring);
 /* Open a plugin of kind for lthost; false after one error line (naming the flag that
  * takes the file when it is a plugin of another kind). */
-bool host_open_plugin(const host_config *cfg, lt_plugin_kind kind, const char *name, lt_plugin_t **out);
+bool host_open_plugin(const host_config *cfg, lt_plugin_kind kind, const char *name,
+                      lt_plugin_t **out);
 /* The built-in callbacks' names, NULL-terminated. */
 const char *const *builtin_callback_names(void);
 /* The built-in callback name closest to a misspelt one, or NULL. */

@@ -32,7 +32,8 @@ static int run_and_wait(char **args) {
     if (pid == 0) {
         execvp(args[0], args);
         host_error("cannot run mpirun (%s); install Open MPI (apt-get install openmpi-bin) or "
-                   "start lthost under mpirun or srun yourself", strerror(errno));
+                   "start lthost under mpirun or srun yourself",
+                   strerror(errno));
         _exit(127);
     }
     mpirun_pid = pid;
@@ -62,9 +63,11 @@ static bool plugin_opens(const host_config *cfg, lt_plugin_kind kind, const char
 
 bool plugins_preflight(const host_config *cfg) {
     bool monitoring;
-    if (!plugin_opens(cfg, LT_PLUGIN_MODULE, cfg->module) || !plugin_opens(cfg, LT_PLUGIN_DATA, cfg->data) ||
+    if (!plugin_opens(cfg, LT_PLUGIN_MODULE, cfg->module) ||
+        !plugin_opens(cfg, LT_PLUGIN_DATA, cfg->data) ||
         !plugin_opens(cfg, LT_PLUGIN_STRATEGY, cfg->strategy) ||
-        !plugin_opens(cfg, LT_PLUGIN_ACCELERATOR, cfg->accel) || !plugin_opens(cfg, LT_PLUGIN_PROFILER, cfg->profiler))
+        !plugin_opens(cfg, LT_PLUGIN_ACCELERATOR, cfg->accel) ||
+        !plugin_opens(cfg, LT_PLUGIN_PROFILER, cfg->profiler))
         return false;
     for (int i = 0; i < cfg->n_callbacks; i++) {
         lt_plugin_t *p = NULL;
@@ -94,7 +97,8 @@ int launch_ranks(const host_config *cfg, int argc, char **argv) {
     if (cfg->num_nodes > 1) {
         host_error("--num_nodes %d: start lthost on every node with mpirun and a hostfile, or "
                    "with srun (docs/distributed.md shows both); from a plain shell lthost "
-                   "launches the processes of one node only", cfg->num_nodes);
+                   "launches the processes of one node only",
+                   cfg->num_nodes);
         return 2;
     }
     if (!plugins_preflight(cfg)) return 1;
@@ -130,8 +134,10 @@ int launch_ranks(const host_config *cfg, int argc, char **argv) {
     args[n++] = self;
     for (int i = 1; i < argc; i++) args[n++] = argv[i];
     setenv("LTHOST_LAUNCHED", "1", 1);
-    setenv("LTHOST_STDOUT_TTY", isatty(STDOUT_FILENO) ? "1" : "0", 1); /* the ranks' is always a pty */
-    printf("Launching %d processes: mpirun -np %s ... %s %s ...\n", cfg->devices, np, self, cfg->command);
+    setenv("LTHOST_STDOUT_TTY", isatty(STDOUT_FILENO) ? "1" : "0",
+           1); /* the ranks' is always a pty */
+    printf("Launching %d processes: mpirun -np %s ... %s %s ...\n", cfg->devices, np, self,
+           cfg->command);
     fflush(stdout);
     int rc = run_and_wait(args);
     free(args);

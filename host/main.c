@@ -11,16 +11,17 @@
 #include "host.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: lthost [command] [flags]\n\n"
-            "commands:\n"
-            "  fit       train a module (then test it, unless --test_after_fit false)\n"
-            "  validate  run the validation loop\n"
-            "  test      run the test loop\n"
-            "  predict   run predict_step over the predict split, write the outputs (.npy)\n"
-            "  plugins   list the plugins found and why any was skipped\n\n"
-            "With no command, lthost runs fit: lthost --module mymodel.so --accel cuda --devices 2\n"
-            "  lthost --version | lthost <command> --help\n");
+    fprintf(
+        out,
+        "usage: lthost [command] [flags]\n\n"
+        "commands:\n"
+        "  fit       train a module (then test it, unless --test_after_fit false)\n"
+        "  validate  run the validation loop\n"
+        "  test      run the test loop\n"
+        "  predict   run predict_step over the predict split, write the outputs (.npy)\n"
+        "  plugins   list the plugins found and why any was skipped\n\n"
+        "With no command, lthost runs fit: lthost --module mymodel.so --accel cuda --devices 2\n"
+        "  lthost --version | lthost <command> --help\n");
 }
 
 /* Plugins in the build tree sit in <build>/plugins; lthost is <build>/host/lthost. */
@@ -38,8 +39,10 @@ static bool take_help(int *argc, char **argv) {
     bool found = false;
     int n = 0;
     for (int i = 0; i < *argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) found = true;
-        else argv[n++] = argv[i];
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            found = true;
+        else
+            argv[n++] = argv[i];
     }
     *argc = n;
     return found;
@@ -87,7 +90,9 @@ int main(int argc, char **argv) {
     int rc = 2;
     if (!cli_parse(nargs, argv + first_flag, &cfg, &store)) goto out;
     if (!cfg.module) {
-        host_error("lthost %s needs --module NAME|PATH (try --module mlp; lthost plugins lists them)", cmd);
+        host_error(
+            "lthost %s needs --module NAME|PATH (try --module mlp; lthost plugins lists them)",
+            cmd);
         goto out;
     }
     if (needs_launcher(&cfg)) {

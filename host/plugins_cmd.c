@@ -23,8 +23,8 @@ static void print_plugin(void *user, const lt_plugin_info *info) {
 
 int plugins_command(const host_config *cfg) {
     scan_counts c = {0, 0};
-    printf("plugins (kind, name, ABI, path); this lthost speaks plugin ABI %d.%d:\n",
-           LT_ABI_MAJOR, LT_ABI_MINOR);
+    printf("plugins (kind, name, ABI, path); this lthost speaks plugin ABI %d.%d:\n", LT_ABI_MAJOR,
+           LT_ABI_MINOR);
     lt_plugin_scan(cfg->plugin_roots, print_plugin, &c);
     printf("%d plugins found, %d skipped\n", c.found, c.skipped);
     printf("built into lthost:\n");
@@ -35,9 +35,9 @@ int plugins_command(const host_config *cfg) {
 
 /* The flag that takes each kind, for "pass it with --data". */
 static const char *const kind_flag[LT_PLUGIN_KIND_COUNT] = {
-    [LT_PLUGIN_MODULE] = "--module", [LT_PLUGIN_ACCELERATOR] = "--accelerator",
+    [LT_PLUGIN_MODULE] = "--module",     [LT_PLUGIN_ACCELERATOR] = "--accelerator",
     [LT_PLUGIN_STRATEGY] = "--strategy", [LT_PLUGIN_PROFILER] = "--profiler",
-    [LT_PLUGIN_DATA] = "--data", [LT_PLUGIN_CALLBACK] = "--callbacks",
+    [LT_PLUGIN_DATA] = "--data",         [LT_PLUGIN_CALLBACK] = "--callbacks",
 };
 
 /* The kind a plugin file is, when it is not `want` (LT_PLUGIN_KIND_COUNT: none). */
@@ -46,7 +46,8 @@ static lt_plugin_kind other_kind(const host_config *cfg, lt_plugin_kind want, co
     if (stat(name, &st) != 0 || !S_ISREG(st.st_mode)) return LT_PLUGIN_KIND_COUNT;
     for (int k = 0; k < LT_PLUGIN_KIND_COUNT; k++) {
         lt_plugin_t *p = NULL;
-        if (k != (int)want && lt_plugin_open((lt_plugin_kind)k, name, cfg->plugin_roots, &p) == LT_OK) {
+        if (k != (int)want &&
+            lt_plugin_open((lt_plugin_kind)k, name, cfg->plugin_roots, &p) == LT_OK) {
             lt_plugin_close(p);
             return (lt_plugin_kind)k;
         }
@@ -54,13 +55,16 @@ static lt_plugin_kind other_kind(const host_config *cfg, lt_plugin_kind want, co
     return LT_PLUGIN_KIND_COUNT;
 }
 
-bool host_open_plugin(const host_config *cfg, lt_plugin_kind kind, const char *name, lt_plugin_t **out) {
+bool host_open_plugin(const host_config *cfg, lt_plugin_kind kind, const char *name,
+                      lt_plugin_t **out) {
     if (lt_plugin_open(kind, name, cfg->plugin_roots, out) == LT_OK) return true;
     char why[2048];
     snprintf(why, sizeof why, "%s", lt_last_error());
     lt_plugin_kind k = other_kind(cfg, kind, name);
     lt_clear_error();
-    if (k == LT_PLUGIN_KIND_COUNT) host_error("%s", why);
-    else host_error("%s (pass it with %s)", why, kind_flag[k]);
+    if (k == LT_PLUGIN_KIND_COUNT)
+        host_error("%s", why);
+    else
+        host_error("%s (pass it with %s)", why, kind_flag[k]);
     return false;
 }

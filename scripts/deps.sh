@@ -14,6 +14,7 @@ packages=(
     libopenmpi-dev openmpi-bin                   # the ddp strategy (MPI, mpirun)
     clang libclang-rt-14-dev                     # fuzzers (tests/fuzz: libFuzzer)
     abigail-tools                                # the ABI check (scripts/abi_check.sh)
+    clang-format clang-tidy                      # the form check (scripts/lint.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

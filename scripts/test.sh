@@ -54,6 +54,9 @@ for h in fuzz_safetensors fuzz_ckpt_restore fuzz_idx fuzz_config; do
     run_test "fuzz: $h" bash tests/fuzz/run.sh "$h" "${LT_FUZZ_SECONDS:-45}"
 done
 
+# The code's form: clang-format leaves every file unchanged, clang-tidy's complexity bound.
+run_test "lint: clang-format, clang-tidy" bash scripts/lint.sh build
+
 [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -13,7 +13,8 @@ static lt_status setup(lt_ctx_t *ctx, void *self) {
 
 static lt_tensor_t *training_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
     (void)i;
-    lt_tensor_t *loss = lt_cross_entropy(lt_linear_forward(((tiny_t *)self)->fc, lt_flatten(b->x)), b->y);
+    lt_tensor_t *loss =
+        lt_cross_entropy(lt_linear_forward(((tiny_t *)self)->fc, lt_flatten(b->x)), b->y);
     lt_log(ctx, "train_loss", loss, LT_LOG_ON_STEP | LT_LOG_ON_EPOCH | LT_LOG_PROG_BAR);
     return loss;
 }

@@ -41,8 +41,8 @@ static lt_status read_images(const char *path, int64_t n, float *x) {
     if (s != LT_OK) return s;
     if (idx.ndim != 3 || idx.dims[0] < n || idx.dims[1] * idx.dims[2] != PIXELS) {
         lt_idx_free(&idx);
-        return lt_set_error(LT_ERR_FORMAT, "%s: expected at least %lld images of 28x28",
-                            path, (long long)n);
+        return lt_set_error(LT_ERR_FORMAT, "%s: expected at least %lld images of 28x28", path,
+                            (long long)n);
     }
     for (int64_t i = 0; i < n * PIXELS; i++)
         x[i] = ((float)idx.data[i] / 255.0f - FM_MEAN) / FM_STD;
@@ -68,8 +68,10 @@ static lt_status print_rows(const lt_tensor_t *z) {
 
 int main(int argc, char **argv) {
     if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: embed CKPT MODULE.so [IDX_IMAGES_FILE]\n"
-                        "  IDX_IMAGES_FILE defaults to %s\n", DEFAULT_IMAGES);
+        fprintf(stderr,
+                "usage: embed CKPT MODULE.so [IDX_IMAGES_FILE]\n"
+                "  IDX_IMAGES_FILE defaults to %s\n",
+                DEFAULT_IMAGES);
         return 1;
     }
     const char *images = argc == 4 ? argv[3] : DEFAULT_IMAGES;
@@ -85,7 +87,7 @@ int main(int argc, char **argv) {
     if (!m) return die(err ? err : lt_last_error());
 
     const int64_t shape[4] = {N_IMAGES, 1, 28, 28};
-    lt_tensor_t *in = lt_model_input(m, 4, shape, x);   /* copied to the model's device */
+    lt_tensor_t *in = lt_model_input(m, 4, shape, x);     /* copied to the model's device */
     lt_tensor_t *z = in ? lt_model_forward(m, in) : NULL; /* (8, latent) */
     lt_status s = z ? print_rows(z) : lt_last_status();
     if (s != LT_OK) die(lt_last_error());

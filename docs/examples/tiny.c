@@ -37,7 +37,8 @@ static lt_tensor_t *tiny_training_step(lt_ctx_t *ctx, void *self, const lt_batch
     return loss;
 }
 
-static lt_tensor_t *tiny_validation_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
+static lt_tensor_t *tiny_validation_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b,
+                                         int64_t i) {
     (void)i;
     lt_tensor_t *logits = tiny_forward(ctx, self, b->x);
     lt_log(ctx, "val_acc", lt_accuracy(logits, b->y), LT_LOG_ON_EPOCH);

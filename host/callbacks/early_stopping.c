@@ -33,9 +33,9 @@ static lt_status es_setup(lt_ctx_t *ctx, void *self) {
     es->best = max ? -INFINITY : INFINITY;
     const char *when = lt_hparam_str(ctx, "check_on_train_epoch_end");
     const batch_limit *v = &s->cfg->val_check_interval;
-    es->on_train_epoch_end = !strcmp(when, "auto")
-                                 ? v->is_fraction && v->fraction == 1.0 && s->cfg->check_val_every_n_epoch == 1
-                                 : !strcmp(when, "true");
+    es->on_train_epoch_end = !strcmp(when, "auto") ? v->is_fraction && v->fraction == 1.0 &&
+                                                         s->cfg->check_val_every_n_epoch == 1
+                                                   : !strcmp(when, "true");
     return LT_OK;
 }
 
@@ -46,9 +46,10 @@ static lt_status missing_metric(lt_ctx_t *ctx, lt_trainer_t *tr, const char *mon
         len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s",
                                 i ? "`, `" : "", lt_trainer_metric_at(tr, i, NULL));
     if (!lt_hparam_bool(ctx, "strict")) return LT_OK;
-    return lt_set_error(LT_ERR_STATE, "early stopping conditioned on metric `%s` which is not "
-                        "available; set --callbacks.monitor to one of: `%s`", monitor,
-                        len ? names : "(nothing is logged)");
+    return lt_set_error(LT_ERR_STATE,
+                        "early stopping conditioned on metric `%s` which is not "
+                        "available; set --callbacks.monitor to one of: `%s`",
+                        monitor, len ? names : "(nothing is logged)");
 }
 
 static lt_status check(lt_ctx_t *ctx, early_stopping *es) {
@@ -60,16 +61,19 @@ static lt_status check(lt_ctx_t *ctx, early_stopping *es) {
     double delta = lt_hparam_float(ctx, "min_delta") * (max ? 1.0 : -1.0);
     char reason[256];
     if (lt_hparam_bool(ctx, "check_finite") && !isfinite(cur)) {
-        snprintf(reason, sizeof reason, "Monitored metric %s = %g is not finite. Previous best "
-                 "value was %.3f. Signaling Trainer to stop.", monitor, cur, es->best);
+        snprintf(reason, sizeof reason,
+                 "Monitored metric %s = %g is not finite. Previous best "
+                 "value was %.3f. Signaling Trainer to stop.",
+                 monitor, cur, es->best);
         lt_trainer_request_stop(tr, reason);
     } else if (max ? cur - delta > es->best : cur - delta < es->best) {
         es->best = cur;
         es->wait = 0;
     } else if (++es->wait >= lt_hparam_int(ctx, "patience")) {
-        snprintf(reason, sizeof reason, "Monitored metric %s did not improve in the last %lld "
-                 "records. Best score: %.3f. Signaling Trainer to stop.", monitor,
-                 (long long)es->wait, es->best);
+        snprintf(reason, sizeof reason,
+                 "Monitored metric %s did not improve in the last %lld "
+                 "records. Best score: %.3f. Signaling Trainer to stop.",
+                 monitor, (long long)es->wait, es->best);
         lt_trainer_request_stop(tr, reason);
     }
     return LT_OK;
@@ -108,9 +112,15 @@ static lt_status es_on_load_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st
 }
 
 const lt_callback_desc early_stopping_callback = {
-    .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR, .struct_size = sizeof(lt_callback_desc),
-    .name = "EarlyStopping", .self_size = sizeof(early_stopping), .hparams = es_hparams,
-    .setup = es_setup, .on_train_epoch_end = es_on_train_epoch_end,
-    .on_validation_end = es_on_validation_end, .on_save_checkpoint = es_on_save_checkpoint,
+    .abi_major = LT_ABI_MAJOR,
+    .abi_minor = LT_ABI_MINOR,
+    .struct_size = sizeof(lt_callback_desc),
+    .name = "EarlyStopping",
+    .self_size = sizeof(early_stopping),
+    .hparams = es_hparams,
+    .setup = es_setup,
+    .on_train_epoch_end = es_on_train_epoch_end,
+    .on_validation_end = es_on_validation_end,
+    .on_save_checkpoint = es_on_save_checkpoint,
     .on_load_checkpoint = es_on_load_checkpoint,
 };

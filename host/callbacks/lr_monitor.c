@@ -14,7 +14,8 @@ typedef struct lr_monitor {
 static const lt_hparam_desc lrm_hparams[] = {
     LT_HPARAM_CHOICE("logging_interval", "none", "none|step|epoch",
                      "when to log (none: as each optimizer's scheduler steps)"),
-    LT_HPARAM_BOOL("log_momentum", false, "also log momentum (SGD) / beta1 (Adam) as momentum-<Optimizer>"),
+    LT_HPARAM_BOOL("log_momentum", false,
+                   "also log momentum (SGD) / beta1 (Adam) as momentum-<Optimizer>"),
     LT_HPARAM_END,
 };
 
@@ -31,9 +32,12 @@ static lt_interval interval_of(lt_ctx_t *module, lt_optimizer_t *opt) {
 static void metric_name(lt_trainer_t *tr, int i, const char *what, char *buf, size_t n) {
     const char *name = lt_optimizer_name(lt_trainer_optimizer(tr, i));
     int same = 0;
-    for (int j = 0; j < i; j++) same += !strcmp(lt_optimizer_name(lt_trainer_optimizer(tr, j)), name);
-    if (same) snprintf(buf, n, "%s-%s-%d", what, name, same);
-    else snprintf(buf, n, "%s-%s", what, name);
+    for (int j = 0; j < i; j++)
+        same += !strcmp(lt_optimizer_name(lt_trainer_optimizer(tr, j)), name);
+    if (same)
+        snprintf(buf, n, "%s-%s-%d", what, name, same);
+    else
+        snprintf(buf, n, "%s-%s", what, name);
 }
 
 static lt_status log_rates(lt_ctx_t *ctx, lt_interval when) {
@@ -61,11 +65,12 @@ static lt_status lrm_on_train_start(lt_ctx_t *ctx, void *self) {
     const session *s = lt_trainer(ctx)->host;
     if (!strcmp(s->cfg->logger, "false"))
         return lt_set_error(LT_ERR_STATE, "LearningRateMonitor needs a logger, but --logger is "
-                            "false; drop --logger false or the callback");
+                                          "false; drop --logger false or the callback");
     return LT_OK;
 }
 
-static lt_status lrm_on_train_batch_start(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
+static lt_status lrm_on_train_batch_start(lt_ctx_t *ctx, void *self, const lt_batch_t *b,
+                                          int64_t i) {
     (void)self, (void)b, (void)i;
     const session *s = lt_trainer(ctx)->host;
     if ((s->pos.batches_that_stepped + 1) % s->cfg->log_every_n_steps != 0) return LT_OK;
@@ -78,8 +83,13 @@ static lt_status lrm_on_train_epoch_start(lt_ctx_t *ctx, void *self) {
 }
 
 const lt_callback_desc lr_monitor_callback = {
-    .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR, .struct_size = sizeof(lt_callback_desc),
-    .name = "LearningRateMonitor", .self_size = sizeof(lr_monitor), .hparams = lrm_hparams,
-    .on_train_start = lrm_on_train_start, .on_train_batch_start = lrm_on_train_batch_start,
+    .abi_major = LT_ABI_MAJOR,
+    .abi_minor = LT_ABI_MINOR,
+    .struct_size = sizeof(lt_callback_desc),
+    .name = "LearningRateMonitor",
+    .self_size = sizeof(lr_monitor),
+    .hparams = lrm_hparams,
+    .on_train_start = lrm_on_train_start,
+    .on_train_batch_start = lrm_on_train_batch_start,
     .on_train_epoch_start = lrm_on_train_epoch_start,
 };

@@ -39,15 +39,18 @@ typedef struct model_checkpoint {
 
 static const lt_hparam_desc mc_hparams[] = {
     LT_HPARAM_STR("dirpath", "", "folder for the files (default: <version dir>/checkpoints)"),
-    LT_HPARAM_STR("filename", "", "name template, e.g. {epoch}-{val_loss:.2f} (default {epoch}-{step})"),
+    LT_HPARAM_STR("filename", "",
+                  "name template, e.g. {epoch}-{val_loss:.2f} (default {epoch}-{step})"),
     LT_HPARAM_STR("monitor", "", "metric that ranks checkpoints (default: none, keep the latest)"),
     LT_HPARAM_CHOICE("mode", "min", "min|max", "whether a lower or higher monitor is better"),
     LT_HPARAM_INT("save_top_k", 1, "how many to keep (-1: all, 0: none)"),
     LT_HPARAM_BOOL("save_last", false, "also write last.ckpt at every save"),
-    LT_HPARAM_INT("every_n_epochs", -1, "save every N epochs (default 1 unless every_n_train_steps)"),
+    LT_HPARAM_INT("every_n_epochs", -1,
+                  "save every N epochs (default 1 unless every_n_train_steps)"),
     LT_HPARAM_INT("every_n_train_steps", -1, "save every N optimizer steps (default off)"),
-    LT_HPARAM_CHOICE("save_on_train_epoch_end", "auto", "auto|true|false",
-                     "save at train epoch end (auto: when validation runs once per epoch or never)"),
+    LT_HPARAM_CHOICE(
+        "save_on_train_epoch_end", "auto", "auto|true|false",
+        "save at train epoch end (auto: when validation runs once per epoch or never)"),
     LT_HPARAM_BOOL("auto_insert_metric_name", true, "{epoch} becomes epoch=3"),
     LT_HPARAM_BOOL("enable_version_counter", true, "add -v1, -v2 to a name that exists"),
     LT_HPARAM_BOOL("verbose", false, "print each save"),
@@ -60,7 +63,8 @@ static session *sess(lt_ctx_t *ctx) { return lt_trainer(ctx)->host; }
 static lt_status mc_setup(lt_ctx_t *ctx, void *self) {
     model_checkpoint *mc = self;
     const host_config *c = sess(ctx)->cfg;
-    int64_t epochs = lt_hparam_int(ctx, "every_n_epochs"), steps = lt_hparam_int(ctx, "every_n_train_steps");
+    int64_t epochs = lt_hparam_int(ctx, "every_n_epochs"),
+            steps = lt_hparam_int(ctx, "every_n_train_steps");
     mc->every_n_epochs = epochs < 0 && steps < 0 ? 1 : epochs < 0 ? 0 : epochs;
     mc->every_n_train_steps = steps < 0 ? 0 : steps;
     mc->last_global_step_saved = -1;
@@ -68,10 +72,13 @@ static lt_status mc_setup(lt_ctx_t *ctx, void *self) {
     const char *when = lt_hparam_str(ctx, "save_on_train_epoch_end");
     bool no_val = c->limit_val.is_fraction ? c->limit_val.fraction == 0 : c->limit_val.count == 0;
     mc->on_train_epoch_end = strcmp(when, "auto") ? !strcmp(when, "true")
-                             : c->check_val_every_n_epoch != 1 ? false
-                             : no_val || (c->val_check_interval.is_fraction && c->val_check_interval.fraction == 1.0);
+                             : c->check_val_every_n_epoch != 1
+                                 ? false
+                                 : no_val || (c->val_check_interval.is_fraction &&
+                                              c->val_check_interval.fraction == 1.0);
     if (lt_hparam_int(ctx, "save_top_k") < -1)
-        return lt_set_error(LT_ERR_INVALID_ARG, "ModelCheckpoint: save_top_k must be >= -1 (got %lld)",
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "ModelCheckpoint: save_top_k must be >= -1 (got %lld)",
                             (long long)lt_hparam_int(ctx, "save_top_k"));
     return LT_OK;
 }
@@ -112,7 +119,8 @@ static void format_number(char *out, size_t n, double v, bool integer, const cha
         return;
     }
     char fmt[32];
-    bool ok = strspn(spec, "0123456789.+-") == strlen(spec) - 1 && strchr("dfFeEgG", spec[strlen(spec) - 1]);
+    bool ok = strspn(spec, "0123456789.+-") == strlen(spec) - 1 &&
+              strchr("dfFeEgG", spec[strlen(spec) - 1]);
     if (ok && spec[strlen(spec) - 1] == 'd')
         snprintf(out, n, "%lld", (long long)v);
     else if (ok && snprintf(fmt, sizeof fmt, "%%%s", spec) < (int)sizeof fmt)
@@ -141,15 +149,16 @@ static void format_name(lt_ctx_t *ctx, const char *tmpl, char *out, size_t n) {
         bool integer = false;
         double value = field_value(tr, field, &integer);
         format_number(num, sizeof num, value, integer, spec);
-        len += (size_t)snprintf(out + len, n - len, "%s%s%s", insert ? field : "", insert ? "=" : "", num);
+        len += (size_t)snprintf(out + len, n - len, "%s%s%s", insert ? field : "",
+                                insert ? "=" : "", num);
         tmpl = close + 1;
     }
     out[len < n ? len : n - 1] = '\0';
 }
 
 /* dirpath/name.ckpt, with -vN while a file of that name exists (other than keep). */
-static void checkpoint_path(lt_ctx_t *ctx, model_checkpoint *mc, const char *name,
-                            const char *keep, char *out, size_t n) {
+static void checkpoint_path(lt_ctx_t *ctx, model_checkpoint *mc, const char *name, const char *keep,
+                            char *out, size_t n) {
     snprintf(out, n, "%s/%s.ckpt", mc->dirpath, name);
     if (!lt_hparam_bool(ctx, "enable_version_counter")) return;
     for (int v = 1; access(out, F_OK) == 0 && strcmp(out, keep); v++)
@@ -163,7 +172,8 @@ static void plan_write(model_checkpoint *mc, const char *path) {
 }
 
 static void plan_remove(model_checkpoint *mc, const char *old, const char *now) {
-    if (*old && strcmp(old, now) && mc->nremove < 2) snprintf(mc->remove[mc->nremove++], MC_PATH, "%s", old);
+    if (*old && strcmp(old, now) && mc->nremove < 2)
+        snprintf(mc->remove[mc->nremove++], MC_PATH, "%s", old);
 }
 
 static bool better(lt_ctx_t *ctx, double a, double b) {
@@ -232,12 +242,15 @@ static lt_status save_topk(lt_ctx_t *ctx, model_checkpoint *mc) {
     }
     double current;
     if (!lt_trainer_metric(lt_trainer(ctx), monitor, &current))
-        return lt_set_error(LT_ERR_STATE, "ModelCheckpoint(monitor='%s') could not find the "
+        return lt_set_error(LT_ERR_STATE,
+                            "ModelCheckpoint(monitor='%s') could not find the "
                             "monitored key in the logged metrics; log it with lt_log(ctx, \"%s\", "
-                            "...) or set --callbacks.monitor to a logged metric", monitor, monitor);
+                            "...) or set --callbacks.monitor to a logged metric",
+                            monitor, monitor);
     bool top = top_k == -1 || mc->nbest < top_k;
     for (int i = 0; !top && i < mc->nbest; i++)
-        if (!strcmp(mc->best_k[i].path, mc->kth_best_model_path)) top = better(ctx, current, mc->best_k[i].score);
+        if (!strcmp(mc->best_k[i].path, mc->kth_best_model_path))
+            top = better(ctx, current, mc->best_k[i].score);
     return top ? update_best_and_save(ctx, mc, current) : LT_OK;
 }
 
@@ -251,7 +264,8 @@ static void save_last(lt_ctx_t *ctx, model_checkpoint *mc) {
 }
 
 static lt_status save(lt_ctx_t *ctx, model_checkpoint *mc, bool topk) {
-    if (!*mc->dirpath && !checkpoint_dir(sess(ctx), lt_hparam_str(ctx, "dirpath"), mc->dirpath, MC_DIR))
+    if (!*mc->dirpath &&
+        !checkpoint_dir(sess(ctx), lt_hparam_str(ctx, "dirpath"), mc->dirpath, MC_DIR))
         return lt_set_error(LT_ERR_IO, "ModelCheckpoint: cannot create the checkpoint folder");
     lt_status st = topk ? save_topk(ctx, mc) : LT_OK;
     if (st == LT_OK) save_last(ctx, mc);
@@ -263,7 +277,8 @@ static lt_status save(lt_ctx_t *ctx, model_checkpoint *mc, bool topk) {
 static bool skip(lt_ctx_t *ctx, model_checkpoint *mc) {
     lt_trainer_t *tr = lt_trainer(ctx);
     return sess(ctx)->cfg->fast_dev_run > 0 || strcmp(lt_trainer_stage(tr), "fit") != 0 ||
-           lt_trainer_sanity_checking(tr) || mc->last_global_step_saved == lt_trainer_global_step(tr);
+           lt_trainer_sanity_checking(tr) ||
+           mc->last_global_step_saved == lt_trainer_global_step(tr);
 }
 
 static lt_status mc_on_train_batch_end(lt_ctx_t *ctx, void *self, lt_tensor_t *out,
@@ -298,7 +313,9 @@ static void remove_old(const model_checkpoint *mc, const char *old, const char *
     char why[PATH_MAX + 100];
     removal r = checkpoint_file_removable(old, mc->dirpath, resumed, why, sizeof why);
     if (r == KEEP_AND_SAY)
-        fprintf(stderr, "lthost: warning: ModelCheckpoint: not removing the old checkpoint %s: %s\n", old, why);
+        fprintf(stderr,
+                "lthost: warning: ModelCheckpoint: not removing the old checkpoint %s: %s\n", old,
+                why);
     else if (r == REMOVE && unlink(old) != 0 && errno != ENOENT)
         fprintf(stderr, "lthost: warning: removing old checkpoint %s: %s\n", old, strerror(errno));
 }
@@ -314,8 +331,9 @@ bool model_checkpoint_flush(session *s, participant *p) {
     bool ok = checkpoint_write(s, paths, mc->nwrite);
     for (int i = 0; ok && i < mc->nwrite; i++)
         if (lt_hparam_bool(p->ctx, "verbose"))
-            rank0_printf(s, "Epoch %lld, global step %lld: saved %s\n", (long long)s->tr.current_epoch,
-                         (long long)s->tr.global_step, mc->write[i]);
+            rank0_printf(s, "Epoch %lld, global step %lld: saved %s\n",
+                         (long long)s->tr.current_epoch, (long long)s->tr.global_step,
+                         mc->write[i]);
     for (int i = 0; ok && i < mc->nremove; i++) /* only once the new files are safe */
         remove_old(mc, mc->remove[i], s->resume.file);
     mc->nwrite = mc->nremove = 0;
@@ -341,9 +359,11 @@ static lt_status mc_on_save_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st
 /* "<dir>/<plain name>" with no "." or ".." anywhere: how a book names its own files. */
 static bool named_in(const char *path, const char *dir) {
     size_t n = strlen(dir);
-    if (strncmp(path, dir, n) || path[n] != '/' || !path[n + 1] || strchr(path + n + 1, '/')) return false;
+    if (strncmp(path, dir, n) || path[n] != '/' || !path[n + 1] || strchr(path + n + 1, '/'))
+        return false;
     for (const char *p = path; (p = strchr(p, '/')); p++)
-        if (p[1] == '.' && (p[2] == '/' || !p[2] || (p[2] == '.' && (p[3] == '/' || !p[3])))) return false;
+        if (p[1] == '.' && (p[2] == '/' || !p[2] || (p[2] == '.' && (p[3] == '/' || !p[3]))))
+            return false;
     return true;
 }
 
@@ -364,9 +384,10 @@ static bool trusted_path(const session *s, const model_checkpoint *mc, const cha
              checkpoint_file_removable(path, mc->dirpath, "", why, sizeof why) != KEEP_AND_SAY;
     char shown[301];
     if (!ok && s->group.rank == 0) /* the path comes from the file: one line, bounded */
-        fprintf(stderr, "lthost: warning: ModelCheckpoint: ignoring %s '%s' in %s: %s; it will not "
-                "be tracked or removed\n", what, lt_escape_text(path, shown, sizeof shown),
-                s->resume.file, why);
+        fprintf(stderr,
+                "lthost: warning: ModelCheckpoint: ignoring %s '%s' in %s: %s; it will not "
+                "be tracked or removed\n",
+                what, lt_escape_text(path, shown, sizeof shown), s->resume.file, why);
     return ok;
 }
 
@@ -380,7 +401,8 @@ static void restore_path(const session *s, const model_checkpoint *mc, const lt_
 static lt_status mc_on_load_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st) {
     model_checkpoint *mc = self;
     const session *s = sess(ctx);
-    if (!*mc->dirpath && !checkpoint_dir(sess(ctx), lt_hparam_str(ctx, "dirpath"), mc->dirpath, MC_DIR))
+    if (!*mc->dirpath &&
+        !checkpoint_dir(sess(ctx), lt_hparam_str(ctx, "dirpath"), mc->dirpath, MC_DIR))
         return lt_set_error(LT_ERR_IO, "ModelCheckpoint: cannot create the checkpoint folder");
     const char *dir = lt_state_get_str(st, "dirpath");
     bool same = dir && !strcmp(dir, mc->dirpath);
@@ -401,7 +423,8 @@ static lt_status mc_on_load_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st
         const char *path = lt_state_key(best, i);
         if (!trusted_path(s, mc, "best_k_models entry", path, NULL)) continue;
         scored_path *e = &mc->best_k[mc->nbest];
-        if (!(e->path = strdup(path))) return lt_set_error(LT_ERR_OOM, "ModelCheckpoint: out of host memory");
+        if (!(e->path = strdup(path)))
+            return lt_set_error(LT_ERR_OOM, "ModelCheckpoint: out of host memory");
         lt_state_get_float(best, path, &e->score);
         mc->nbest++;
     }
@@ -409,9 +432,17 @@ static lt_status mc_on_load_checkpoint(lt_ctx_t *ctx, void *self, lt_state_t *st
 }
 
 const lt_callback_desc model_checkpoint_callback = {
-    .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR, .struct_size = sizeof(lt_callback_desc),
-    .name = "ModelCheckpoint", .self_size = sizeof(model_checkpoint), .hparams = mc_hparams,
-    .setup = mc_setup, .teardown = mc_teardown, .on_train_batch_end = mc_on_train_batch_end,
-    .on_train_epoch_end = mc_on_train_epoch_end, .on_validation_end = mc_on_validation_end,
-    .on_save_checkpoint = mc_on_save_checkpoint, .on_load_checkpoint = mc_on_load_checkpoint,
+    .abi_major = LT_ABI_MAJOR,
+    .abi_minor = LT_ABI_MINOR,
+    .struct_size = sizeof(lt_callback_desc),
+    .name = "ModelCheckpoint",
+    .self_size = sizeof(model_checkpoint),
+    .hparams = mc_hparams,
+    .setup = mc_setup,
+    .teardown = mc_teardown,
+    .on_train_batch_end = mc_on_train_batch_end,
+    .on_train_epoch_end = mc_on_train_epoch_end,
+    .on_validation_end = mc_on_validation_end,
+    .on_save_checkpoint = mc_on_save_checkpoint,
+    .on_load_checkpoint = mc_on_load_checkpoint,
 };

@@ -24,7 +24,7 @@
 typedef struct cfg_entry {
     char *key;
     char *value;
-    int line;   /* 1-based line in the file (of the key, or of the sequence item) */
+    int line; /* 1-based line in the file (of the key, or of the sequence item) */
 } cfg_entry;
 
 typedef struct cfg_entries {
@@ -43,12 +43,12 @@ void cfg_entries_free(cfg_entries *e);
 /* A YAML document tree for --print_config. Scalars carry a type so that a string that
  * would read back as another type ("true", "1e-3", "", "null", "007") is quoted. */
 typedef enum { CFG_STR, CFG_INT, CFG_FLOAT, CFG_BOOL, CFG_NULL } cfg_scalar_type;
-typedef struct cfg_node cfg_node;  /* opaque */
+typedef struct cfg_node cfg_node; /* opaque */
 
 /* NULL when out of memory (every call below accepts a NULL node and fails cleanly). */
 cfg_node *cfg_map(void);
 cfg_node *cfg_seq(void);
-cfg_node *cfg_scalar(const char *text, cfg_scalar_type type);   /* text copied; NULL = "" */
+cfg_node *cfg_scalar(const char *text, cfg_scalar_type type); /* text copied; NULL = "" */
 
 /* Append; the parent takes ownership of child (also on failure). Keys keep insertion
  * order; a key already in the map is refused, since the reader would refuse the file. */

@@ -16,10 +16,10 @@ typedef enum { N_MAP, N_SEQ, N_SCALAR } node_kind;
 
 struct cfg_node {
     node_kind kind;
-    cfg_scalar_type type;  /* N_SCALAR */
-    char *text;            /* N_SCALAR */
-    char **keys;           /* N_MAP: keys[i] names kids[i] */
-    cfg_node **kids;       /* N_MAP, N_SEQ; owned */
+    cfg_scalar_type type; /* N_SCALAR */
+    char *text;           /* N_SCALAR */
+    char **keys;          /* N_MAP: keys[i] names kids[i] */
+    cfg_node **kids;      /* N_MAP, N_SEQ; owned */
     int n, cap;
 };
 
@@ -62,7 +62,9 @@ void cfg_node_free(cfg_node *n) {
     free(n);
 }
 
-bool cfg_scalar_is_null(const cfg_node *n) { return n && n->kind == N_SCALAR && n->type == CFG_NULL; }
+bool cfg_scalar_is_null(const cfg_node *n) {
+    return n && n->kind == N_SCALAR && n->type == CFG_NULL;
+}
 
 bool cfg_scalar_equal(const cfg_node *a, const cfg_node *b) {
     return a && b && a->kind == N_SCALAR && b->kind == N_SCALAR && a->type == b->type &&
@@ -93,8 +95,8 @@ static bool has_key(const cfg_node *map, const char *key) {
 
 bool cfg_map_add(cfg_node *map, const char *key, cfg_node *child) {
     char *k = NULL;
-    bool ok = map && map->kind == N_MAP && key && child && !has_key(map, key) &&
-              reserve(map) && (k = copy_text(key)) != NULL;
+    bool ok = map && map->kind == N_MAP && key && child && !has_key(map, key) && reserve(map) &&
+              (k = copy_text(key)) != NULL;
     if (!ok) {
         cfg_node_free(child);
         return false;
@@ -131,9 +133,9 @@ static bool looks_numeric(const char *s) {
 /* Would a YAML reader resolve plain `s` to something other than the string s? */
 static bool looks_typed(const char *s) {
     static const char *const words[] = {
-        "", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
-        "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-        "y", "Y", "n", "N", "=", "<<",
+        "",      "~",   "null", "Null", "NULL", "true", "True", "TRUE", "false", "False",
+        "FALSE", "yes", "Yes",  "YES",  "no",   "No",   "NO",   "on",   "On",    "ON",
+        "off",   "Off", "OFF",  "y",    "Y",    "n",    "N",    "=",    "<<",
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(s, words[i]) == 0) return true;
@@ -222,18 +224,20 @@ static void emit_error(const yaml_emitter_t *em, const sink *s, char *err, size_
 bool cfg_emit(FILE *out, const cfg_node *root, char *err, size_t errn) {
     if (err && errn) err[0] = '\0';
     if (!out || !root) {
-        if (err && errn) snprintf(err, errn, "print_config: nothing to write (no %s)", out ? "tree" : "stream");
+        if (err && errn)
+            snprintf(err, errn, "print_config: nothing to write (no %s)", out ? "tree" : "stream");
         return false;
     }
     yaml_emitter_t em;
     if (!yaml_emitter_initialize(&em)) {
-        if (err && errn) snprintf(err, errn, "print_config: out of memory while writing the config");
+        if (err && errn)
+            snprintf(err, errn, "print_config: out of memory while writing the config");
         return false;
     }
     sink s = {.f = out};
     yaml_emitter_set_output(&em, sink_write, &s);
     yaml_emitter_set_indent(&em, 2);
-    yaml_emitter_set_width(&em, -1);  /* no folding: long paths stay on one line */
+    yaml_emitter_set_width(&em, -1); /* no folding: long paths stay on one line */
     yaml_emitter_set_unicode(&em, 1);
     bool ok = emit_document(&em, root) && yaml_emitter_flush(&em);
     if (ok && fflush(out) != 0) {

@@ -25,10 +25,10 @@ typedef enum { Y_SCALAR, Y_MAP, Y_SEQ } ykind;
 
 typedef struct ynode {
     ykind kind;
-    char *text;           /* Y_SCALAR: the content, quotes removed */
-    bool plain;           /* Y_SCALAR: unquoted, so "null", "~" and "" mean null */
-    int line, col;        /* 1-based start */
-    struct ynode **kids;  /* Y_MAP: key, value, key, value, ...; Y_SEQ: the items */
+    char *text;          /* Y_SCALAR: the content, quotes removed */
+    bool plain;          /* Y_SCALAR: unquoted, so "null", "~" and "" mean null */
+    int line, col;       /* 1-based start */
+    struct ynode **kids; /* Y_MAP: key, value, key, value, ...; Y_SEQ: the items */
     int n, cap;
 } ynode;
 
@@ -64,7 +64,7 @@ static const ynode *map_get(const ynode *y, const char *key) {
 
 typedef struct reader {
     const char *path;
-    char *text;           /* the whole file (owned) */
+    char *text; /* the whole file (owned) */
     size_t len;
     yaml_parser_t parser;
     cfg_entries *out;
@@ -133,11 +133,14 @@ static bool syntax_error(reader *r) {
     }
     int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
     if (p->context)
-        return fail(r, line, col, "YAML syntax error: %s (%s at line %d); check the indentation "
-                    "and quote values that contain ': ' or ' #'", problem, p->context,
-                    (int)p->context_mark.line + 1);
-    return fail(r, line, col, "YAML syntax error: %s; check the indentation and quote values "
-                "that contain ': ' or ' #'", problem);
+        return fail(r, line, col,
+                    "YAML syntax error: %s (%s at line %d); check the indentation "
+                    "and quote values that contain ': ' or ' #'",
+                    problem, p->context, (int)p->context_mark.line + 1);
+    return fail(r, line, col,
+                "YAML syntax error: %s; check the indentation and quote values "
+                "that contain ': ' or ' #'",
+                problem);
 }
 
 static bool next_event(reader *r, yaml_event_t *ev) {
@@ -179,12 +182,13 @@ static bool check_key(reader *r, const ynode *y) {
     const ynode *key = y->kids[y->n - 1];
     if (key->kind != Y_SCALAR)
         return fail_at(r, key, "a key is %s; keys must be plain names", kind_name(key));
-    if (key->text[0] == '\0')
-        return fail_at(r, key, "empty key; name the flag before the ':'");
+    if (key->text[0] == '\0') return fail_at(r, key, "empty key; name the flag before the ':'");
     for (int i = 0; i + 1 < y->n - 1; i += 2)
         if (strcmp(y->kids[i]->text, key->text) == 0)
-            return fail(r, key->line, key->col, "duplicate key '%s' (first at line %d); keep "
-                        "only one of them", key->text, y->kids[i]->line);
+            return fail(r, key->line, key->col,
+                        "duplicate key '%s' (first at line %d); keep "
+                        "only one of them",
+                        key->text, y->kids[i]->line);
     return true;
 }
 
@@ -256,8 +260,10 @@ static bool build(reader *r, yaml_event_t *ev, int depth, ynode **out) {
         ok = fail(r, line, col, "alias '*%s' is not supported; write the value out in full",
                   (const char *)ev->data.alias.anchor);
     else if (event_anchor(ev))
-        ok = fail(r, line, col, "anchor '&%s' is not supported; write the values out in full "
-                  "without '&' and '*'", event_anchor(ev));
+        ok = fail(r, line, col,
+                  "anchor '&%s' is not supported; write the values out in full "
+                  "without '&' and '*'",
+                  event_anchor(ev));
     else if (depth > MAX_DEPTH)
         ok = fail(r, line, col, "nested deeper than %d levels; no config flag needs this",
                   MAX_DEPTH);
@@ -279,7 +285,8 @@ static bool load(reader *r, ynode **root) {
     bool empty = ev.type == YAML_STREAM_END_EVENT;
     yaml_event_delete(&ev);
     if (empty)
-        return fail(r, 1, 1, "the config file is empty; write flags such as 'trainer:' with "
+        return fail(r, 1, 1,
+                    "the config file is empty; write flags such as 'trainer:' with "
                     "'max_epochs: 5' under it");
     if (!next_event(r, &ev) || !build(r, &ev, 0, root)) return false;
     if (!next_event(r, &ev)) return false; /* document end */
@@ -289,7 +296,8 @@ static bool load(reader *r, ynode **root) {
     yaml_mark_t m = ev.start_mark;
     yaml_event_delete(&ev);
     if (more)
-        return fail(r, (int)m.line + 1, (int)m.column + 1, "a second YAML document; keep one "
+        return fail(r, (int)m.line + 1, (int)m.column + 1,
+                    "a second YAML document; keep one "
                     "document per config file");
     return true;
 }
@@ -334,8 +342,10 @@ static bool flat_pair(reader *r, const char *prefix, const ynode *k, const ynode
     if (v->kind != Y_SCALAR) {
         char *name = join(prefix, k->text);
         if (!name) return out_of_memory(r);
-        fail(r, v->line, v->col, "expected a single value for %s, got %s; write one value after "
-             "'%s:'", name, kind_name(v), k->text);
+        fail(r, v->line, v->col,
+             "expected a single value for %s, got %s; write one value after "
+             "'%s:'",
+             name, kind_name(v), k->text);
         free(name);
         return false;
     }
@@ -349,23 +359,30 @@ static bool flat_args(reader *r, const char *prefix, const ynode *map) {
 }
 
 /* {class_path: X, init_args: {k: v}} as class_key=X then args_prefix.k=v, in file order. */
-static bool flat_class(reader *r, const char *class_key, const char *args_prefix, const ynode *map) {
+static bool flat_class(reader *r, const char *class_key, const char *args_prefix,
+                       const ynode *map) {
     for (int i = 0; i + 1 < map->n; i += 2) {
         const ynode *k = map->kids[i], *v = map->kids[i + 1];
         if (strcmp(k->text, "class_path") == 0) {
             if (v->kind != Y_SCALAR || is_null(v))
-                return fail_at(r, v, "class_path of %s must name a class, got %s; write "
-                               "'class_path: NAME'", args_prefix, is_null(v) ? "null" : kind_name(v));
+                return fail_at(r, v,
+                               "class_path of %s must name a class, got %s; write "
+                               "'class_path: NAME'",
+                               args_prefix, is_null(v) ? "null" : kind_name(v));
             if (!add_entry(r, NULL, class_key, v->text, k->line)) return false;
         } else if (strcmp(k->text, "init_args") == 0) {
             if (is_null(v)) continue;
             if (v->kind != Y_MAP)
-                return fail_at(r, v, "init_args of %s must be a mapping of name: value, got %s; "
-                               "indent the arguments under 'init_args:'", args_prefix, kind_name(v));
+                return fail_at(r, v,
+                               "init_args of %s must be a mapping of name: value, got %s; "
+                               "indent the arguments under 'init_args:'",
+                               args_prefix, kind_name(v));
             if (!flat_args(r, args_prefix, v)) return false;
         } else {
-            return fail_at(r, k, "unexpected key '%s' beside class_path/init_args in %s; move it "
-                           "under init_args", k->text, args_prefix);
+            return fail_at(r, k,
+                           "unexpected key '%s' beside class_path/init_args in %s; move it "
+                           "under init_args",
+                           k->text, args_prefix);
         }
     }
     return true;
@@ -377,8 +394,10 @@ static bool flat_object(reader *r, const char *name, const ynode *item) {
         return fail_at(r, item, "empty entry in %s; name a class or remove the entry", name);
     if (item->kind == Y_SCALAR) return add_entry(r, NULL, name, item->text, item->line);
     if (item->kind == Y_SEQ)
-        return fail_at(r, item, "expected a class name or a class_path mapping in %s, got %s; "
-                       "write one entry per '-' line", name, kind_name(item));
+        return fail_at(r, item,
+                       "expected a class name or a class_path mapping in %s, got %s; "
+                       "write one entry per '-' line",
+                       name, kind_name(item));
     if (!map_get(item, "class_path"))
         return fail_at(r, item, "an entry of %s has no class_path; add 'class_path: NAME'", name);
     return flat_class(r, name, name, item);
@@ -394,8 +413,10 @@ static bool flat_objects(reader *r, const char *name, const ynode *v) {
 
 static bool flat_trainer(reader *r, const ynode *v) {
     if (v->kind != Y_MAP)
-        return fail_at(r, v, "expected a mapping of Trainer flags under 'trainer:', got %s; "
-                       "indent flags such as 'max_epochs: 5' under it", kind_name(v));
+        return fail_at(r, v,
+                       "expected a mapping of Trainer flags under 'trainer:', got %s; "
+                       "indent flags such as 'max_epochs: 5' under it",
+                       kind_name(v));
     for (int i = 0; i + 1 < v->n; i += 2) {
         const ynode *k = v->kids[i], *val = v->kids[i + 1];
         bool listy = strcmp(k->text, "callbacks") == 0 || strcmp(k->text, "logger") == 0;
@@ -416,8 +437,10 @@ static bool flat_trainer(reader *r, const ynode *v) {
 static bool flat_component(reader *r, const ynode *k, const ynode *v) {
     if (v->kind == Y_SCALAR) return add_entry(r, k->text, "class_path", v->text, k->line);
     if (v->kind == Y_SEQ)
-        return fail_at(r, v, "expected a class name or a mapping for '%s', got %s; write "
-                       "'class_path:' and 'init_args:' under it", k->text, kind_name(v));
+        return fail_at(r, v,
+                       "expected a class name or a mapping for '%s', got %s; write "
+                       "'class_path:' and 'init_args:' under it",
+                       k->text, kind_name(v));
     if (!map_get(v, "class_path") && !map_get(v, "init_args")) return flat_args(r, k->text, v);
     char *class_key = join(k->text, "class_path");
     bool ok = class_key ? flat_class(r, class_key, k->text, v) : out_of_memory(r);
@@ -427,15 +450,18 @@ static bool flat_component(reader *r, const ynode *k, const ynode *v) {
 
 static bool flat_top(reader *r, const ynode *root) {
     if (root->kind != Y_MAP)
-        return fail_at(r, root, "the config must be a mapping of flags, got %s; write "
+        return fail_at(r, root,
+                       "the config must be a mapping of flags, got %s; write "
                        "'key: value' lines such as 'seed_everything: 42'",
                        is_null(root) ? "nothing" : kind_name(root));
     for (int i = 0; i + 1 < root->n; i += 2) {
         const ynode *k = root->kids[i], *v = root->kids[i + 1];
         bool ok;
         if (strcmp(k->text, "optimizer") == 0 || strcmp(k->text, "lr_scheduler") == 0)
-            ok = fail_at(r, k, "'%s' is not supported in config files; configure it in the "
-                         "module's configure_optimizers", k->text);
+            ok = fail_at(r, k,
+                         "'%s' is not supported in config files; configure it in the "
+                         "module's configure_optimizers",
+                         k->text);
         else if (is_null(v))
             ok = true;
         else if (strcmp(k->text, "trainer") == 0)
@@ -455,7 +481,8 @@ static bool flat_top(reader *r, const ynode *root) {
  * text turns into line:col. */
 static bool slurp(reader *r) {
     FILE *f = fopen(r->path, "rb");
-    if (!f) return fail(r, 1, 1, "cannot open the config file: %s; check the path", strerror(errno));
+    if (!f)
+        return fail(r, 1, 1, "cannot open the config file: %s; check the path", strerror(errno));
     size_t cap = 0;
     bool oom = false;
     while (!feof(f) && !ferror(f) && r->len <= MAX_FILE_BYTES && !oom) {

@@ -68,15 +68,21 @@ char *logs__float_repr(double v, char *buf) {
 
 /* ---- the logger ---- */
 
-typedef struct { char *name; char text[32]; } csv_cell;   /* text: a repr, 24 chars at most */
-typedef struct { csv_cell *cells; int n; } csv_row;
+typedef struct {
+    char *name;
+    char text[32];
+} csv_cell; /* text: a repr, 24 chars at most */
+typedef struct {
+    csv_cell *cells;
+    int n;
+} csv_row;
 
 typedef struct {
     logger base;
-    char *path;                     /* dir/metrics.csv */
-    char **keys;                    /* the header: every key saved so far, sorted */
+    char *path;  /* dir/metrics.csv */
+    char **keys; /* the header: every key saved so far, sorted */
     int nkeys;
-    csv_row *rows;                  /* logged, not yet saved */
+    csv_row *rows; /* logged, not yet saved */
     int nrows, cap;
 } csv_logger;
 
@@ -113,8 +119,10 @@ static csv_cell *row_cell(csv_row *r, const char *name) {
 
 /* Lightning logs the epoch as a Python int ("0"), every other metric as a float ("0.5"). */
 static void cell_text(char *text, size_t n, const char *name, double v) {
-    if (strcmp(name, "epoch") == 0 && v == floor(v) && fabs(v) < 1e15) snprintf(text, n, "%lld", (long long)v);
-    else logs__float_repr(v, text);
+    if (strcmp(name, "epoch") == 0 && v == floor(v) && fabs(v) < 1e15)
+        snprintf(text, n, "%lld", (long long)v);
+    else
+        logs__float_repr(v, text);
 }
 
 /* The row {metrics..., "step": step}: Lightning sets "step" last, over any metric of that name. */
@@ -127,8 +135,10 @@ static bool build_row(csv_row *r, const metric_kv *m, int n, int64_t step) {
         if (i < n && strcmp(name, "step") == 0) continue;
         csv_cell *cell = row_cell(r, name);
         if (!cell) return false;
-        if (i == n) snprintf(cell->text, sizeof cell->text, "%lld", (long long)step);
-        else cell_text(cell->text, sizeof cell->text, name, m[i].value);
+        if (i == n)
+            snprintf(cell->text, sizeof cell->text, "%lld", (long long)step);
+        else
+            cell_text(cell->text, sizeof cell->text, name, m[i].value);
     }
     return true;
 }
@@ -167,9 +177,7 @@ static char **find_key(const csv_logger *c, const char *name) {
     return c->nkeys ? bsearch(&name, c->keys, (size_t)c->nkeys, sizeof *c->keys, key_cmp) : NULL;
 }
 
-static bool has_key(const csv_logger *c, const char *name) {
-    return find_key(c, name) != NULL;
-}
+static bool has_key(const csv_logger *c, const char *name) { return find_key(c, name) != NULL; }
 
 /* Adds key to the sorted header (new keys are rare: a realloc each is fine). */
 static bool add_key(csv_logger *c, const char *name) {
@@ -240,9 +248,9 @@ static bool close_checked(FILE *f, const char *path, char *err, size_t errn) {
 /* ---- the rewrite under a new header: a csv.DictReader of the old file ---- */
 
 typedef struct {
-    char *buf;                      /* the fields, each ending in '\0' */
+    char *buf; /* the fields, each ending in '\0' */
     size_t len, cap;
-    size_t *start;                  /* where field i begins in buf */
+    size_t *start; /* where field i begins in buf */
     int n, ncap;
 } record;
 
@@ -290,14 +298,22 @@ static int read_record(FILE *f, record *r) {
     for (; ok; ch = getc(f)) {
         if (quoted && ch == '"') {
             ch = getc(f);
-            quoted = ch == '"';             /* "" is a quote; anything else ends the quoting */
-            if (quoted) { ok = rec_put(r, '"'); continue; }
+            quoted = ch == '"'; /* "" is a quote; anything else ends the quoting */
+            if (quoted) {
+                ok = rec_put(r, '"');
+                continue;
+            }
         }
-        if (quoted && ch != EOF) ok = rec_put(r, (char)ch);
-        else if (at_line_end(f, ch)) break;
-        else if (ch == ',') ok = rec_put(r, '\0') && rec_field(r);
-        else if (ch == '"' && r->len == r->start[r->n - 1]) quoted = true;
-        else ok = rec_put(r, (char)ch);
+        if (quoted && ch != EOF)
+            ok = rec_put(r, (char)ch);
+        else if (at_line_end(f, ch))
+            break;
+        else if (ch == ',')
+            ok = rec_put(r, '\0') && rec_field(r);
+        else if (ch == '"' && r->len == r->start[r->n - 1])
+            quoted = true;
+        else
+            ok = rec_put(r, (char)ch);
     }
     return ok && rec_put(r, '\0') ? 1 : -1;
 }
@@ -314,7 +330,8 @@ static bool map_header(const csv_logger *c, const record *hdr, int *map, char *e
     for (int i = 0; i < hdr->n; i++) {
         int k = key_index(c, hdr->buf + hdr->start[i]);
         if (k < 0) {
-            logs__err(err, errn, "%s: column '%s' is not in the header", c->path, hdr->buf + hdr->start[i]);
+            logs__err(err, errn, "%s: column '%s' is not in the header", c->path,
+                      hdr->buf + hdr->start[i]);
             return false;
         }
         map[k] = i;
@@ -326,7 +343,7 @@ static bool map_header(const csv_logger *c, const record *hdr, int *map, char *e
 static bool copy_rows(const csv_logger *c, FILE *in, FILE *out, const int *map, record *r) {
     int got;
     while ((got = read_record(in, r)) > 0) {
-        if (r->n == 0) continue;                    /* DictReader skips blank lines */
+        if (r->n == 0) continue; /* DictReader skips blank lines */
         for (int k = 0; k < c->nkeys; k++) {
             bool have = map[k] >= 0 && map[k] < r->n;
             put_field(out, have ? r->buf + r->start[map[k]] : "", k == 0);
@@ -337,7 +354,8 @@ static bool copy_rows(const csv_logger *c, FILE *in, FILE *out, const int *map, 
 }
 
 /* Old rows under the new header, into tmp. */
-static bool rewrite_into(const csv_logger *c, FILE *in, FILE *out, int *map, char *err, size_t errn) {
+static bool rewrite_into(const csv_logger *c, FILE *in, FILE *out, int *map, char *err,
+                         size_t errn) {
     record r = {0};
     bool ok = read_record(in, &r) >= 0;
     if (!ok) logs__err(err, errn, "cannot rewrite %s: out of memory", c->path);
@@ -360,7 +378,8 @@ static bool rewrite(csv_logger *c, char *err, size_t errn) {
     FILE *in = NULL, *out = NULL;
     bool ok = false;
     if (tmp) sprintf(tmp, "%s.tmp", c->path);
-    if (!tmp || !map) logs__err(err, errn, "cannot rewrite %s: out of memory", c->path);
+    if (!tmp || !map)
+        logs__err(err, errn, "cannot rewrite %s: out of memory", c->path);
     else if (!(in = fopen(c->path, "rb")))
         logs__err(err, errn, "cannot read %s: %s", c->path, strerror(errno));
     else if (!(out = fopen(tmp, "wb")))

@@ -21,15 +21,18 @@
 /* ---- PyYAML's implicit resolvers (yaml/resolver.py) as one POSIX ERE ---- */
 
 #define RE_BOOL "yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
-#define RE_FLOAT "[-+]?([0-9][0-9_]*)\\.[0-9_]*([eE][-+][0-9]+)?|\\.[0-9][0-9_]*([eE][-+][0-9]+)?" \
+#define RE_FLOAT                                                                                   \
+    "[-+]?([0-9][0-9_]*)\\.[0-9_]*([eE][-+][0-9]+)?|\\.[0-9][0-9_]*([eE][-+][0-9]+)?"              \
     "|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)"
-#define RE_INT "[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+" \
+#define RE_INT                                                                                     \
+    "[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"                      \
     "|[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+"
 #define RE_NULL "~|null|Null|NULL"
-#define RE_TIMESTAMP "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]" \
-    "|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?([Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9]" \
+#define RE_TIMESTAMP                                                                               \
+    "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"                                                   \
+    "|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?([Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9]"  \
     "(\\.[0-9]*)?([ \t]*(Z|[-+][0-9][0-9]?(:[0-9][0-9])?))?"
-#define RE_OTHER "<<|=|!|&|\\*"             /* merge, value, and the documentation-only yaml tag */
+#define RE_OTHER "<<|=|!|&|\\*" /* merge, value, and the documentation-only yaml tag */
 
 static const char *const implicit_re =
     "^(" RE_BOOL "|" RE_FLOAT "|" RE_INT "|" RE_NULL "|" RE_TIMESTAMP "|" RE_OTHER ")$";
@@ -62,10 +65,14 @@ static bool int_text(const char *text, char *out, size_t n) {
     bool prefixed = d[0] == '0' && (d[1] == 'b' || d[1] == 'x');
     int base = prefixed ? (d[1] == 'b' ? 2 : 16) : d[0] == '0' && d[1] ? 8 : 10;
     const char *digits = d + (prefixed ? 2 : base == 8);
-    const char *set = base == 2 ? "01" : base == 8 ? "01234567" : base == 10 ? "0123456789" : "0123456789abcdefABCDEF";
+    const char *set = base == 2    ? "01"
+                      : base == 8  ? "01234567"
+                      : base == 10 ? "0123456789"
+                                   : "0123456789abcdefABCDEF";
     if (!digits[0] || strspn(digits, set) != strlen(digits)) return false;
-    if (base == 10)                         /* any length: Python ints have no limit */
-        return snprintf(out, n, "%s%s", neg && strcmp(digits, "0") != 0 ? "-" : "", digits) < (int)n;
+    if (base == 10) /* any length: Python ints have no limit */
+        return snprintf(out, n, "%s%s", neg && strcmp(digits, "0") != 0 ? "-" : "", digits) <
+               (int)n;
     errno = 0;
     unsigned long long v = strtoull(digits, NULL, base);
     if (errno == ERANGE) return false;
@@ -78,8 +85,10 @@ static bool float_text(const char *text, char *out, size_t n) {
     if (!strip_underscores(text, t, sizeof t) || n < 40) return false;
     const char *body = t + (t[0] == '-' || t[0] == '+');
     double v;
-    if (strcasecmp(body, ".inf") == 0) v = INFINITY;
-    else if (strcasecmp(body, ".nan") == 0) v = NAN;
+    if (strcasecmp(body, ".inf") == 0)
+        v = INFINITY;
+    else if (strcasecmp(body, ".nan") == 0)
+        v = NAN;
     else {
         char *end;
         if (!body[0] || strchr("+- \t", body[0])) return false;
@@ -92,14 +101,17 @@ static bool float_text(const char *text, char *out, size_t n) {
     char r[32];
     logs__float_repr(v, r);
     char *e = strchr(r, 'e');
-    if (e && !strchr(r, '.')) sprintf(out, "%.*s.0%s", (int)(e - r), r, e);
-    else strcpy(out, r);
+    if (e && !strchr(r, '.'))
+        sprintf(out, "%.*s.0%s", (int)(e - r), r, e);
+    else
+        strcpy(out, r);
     return true;
 }
 
 /* YAML 1.1's booleans (PyYAML's construct_yaml_bool), and 1/0. */
 static bool bool_text(const char *text, char *out) {
-    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
+                                                                                "off", "0"};
     for (int i = 0; i < 4; i++) {
         if (strcasecmp(text, yes[i]) == 0) return strcpy(out, "true") != NULL;
         if (strcasecmp(text, no[i]) == 0) return strcpy(out, "false") != NULL;
@@ -111,9 +123,9 @@ static bool bool_text(const char *text, char *out) {
 
 typedef struct {
     const char *key;
-    const char *str;                /* a string value (the caller's text); NULL: the value is num */
-    bool plain_ok;                  /* PyYAML's plain_implicit */
-    int order;                      /* place in the caller's list: the last of a key wins */
+    const char *str; /* a string value (the caller's text); NULL: the value is num */
+    bool plain_ok;   /* PyYAML's plain_implicit */
+    int order;       /* place in the caller's list: the last of a key wins */
     char num[48];
 } hp_entry;
 
@@ -129,10 +141,10 @@ static bool fill_entry(hp_entry *e, const hparam_kv *hp, int order, const regex_
     e->str = NULL;
     e->plain_ok = true;
     switch (hp->type) {
-    case HP_TEXT_INT:   return int_text(hp->text, e->num, sizeof e->num);
+    case HP_TEXT_INT: return int_text(hp->text, e->num, sizeof e->num);
     case HP_TEXT_FLOAT: return float_text(hp->text, e->num, sizeof e->num);
-    case HP_TEXT_BOOL:  return bool_text(hp->text, e->num);
-    case HP_TEXT_STR:   break;
+    case HP_TEXT_BOOL: return bool_text(hp->text, e->num);
+    case HP_TEXT_STR: break;
     }
     e->str = hp->text;
     e->plain_ok = plain_is_str(re, hp->text);
@@ -142,7 +154,8 @@ static bool fill_entry(hp_entry *e, const hparam_kv *hp, int order, const regex_
 static const char *const type_names[] = {"str", "int", "float", "bool"};
 
 /* The entries, sorted by key with repeats dropped (a dict keeps the last value); count in *m. */
-static hp_entry *make_entries(const hparam_kv *hp, int n, const regex_t *re, int *m, char *err, size_t errn) {
+static hp_entry *make_entries(const hparam_kv *hp, int n, const regex_t *re, int *m, char *err,
+                              size_t errn) {
     hp_entry *e = malloc((size_t)(n ? n : 1) * sizeof *e);
     if (!e) {
         logs__err(err, errn, "hparams.yaml: out of memory");
@@ -151,9 +164,11 @@ static hp_entry *make_entries(const hparam_kv *hp, int n, const regex_t *re, int
     for (int i = 0; i < n; i++) {
         bool typed = (unsigned)hp[i].type < 4;
         /* An empty name is refused: PyYAML writes it as "? ''" and libyaml cannot. */
-        if (hp[i].name && hp[i].name[0] && hp[i].text && typed && fill_entry(&e[i], &hp[i], i, re)) continue;
-        logs__err(err, errn, "hparams.yaml: hparam %d ('%s') has no valid %s value: '%s'", i, hp[i].name ? hp[i].name : "?",
-                  typed ? type_names[hp[i].type] : "typed", hp[i].text ? hp[i].text : "(null)");
+        if (hp[i].name && hp[i].name[0] && hp[i].text && typed && fill_entry(&e[i], &hp[i], i, re))
+            continue;
+        logs__err(err, errn, "hparams.yaml: hparam %d ('%s') has no valid %s value: '%s'", i,
+                  hp[i].name ? hp[i].name : "?", typed ? type_names[hp[i].type] : "typed",
+                  hp[i].text ? hp[i].text : "(null)");
         free(e);
         return NULL;
     }
@@ -176,34 +191,42 @@ static bool emit_scalar(yaml_emitter_t *em, const char *text, bool plain_ok) {
 /* The whole stream: no "---", a block mapping ("{}" when empty, as PyYAML), no "...". */
 static bool emit_all(yaml_emitter_t *em, const hp_entry *e, int m, const regex_t *re) {
     yaml_event_t ev;
-    bool ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(em, &ev) &&
-              yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) && yaml_emitter_emit(em, &ev) &&
+    bool ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
+              yaml_emitter_emit(em, &ev) &&
+              yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
+              yaml_emitter_emit(em, &ev) &&
               yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE) &&
               yaml_emitter_emit(em, &ev);
     for (int i = 0; i < m && ok; i++)
-        ok = emit_scalar(em, e[i].key, plain_is_str(re, e[i].key)) && emit_scalar(em, e[i].str ? e[i].str : e[i].num, e[i].plain_ok);
+        ok = emit_scalar(em, e[i].key, plain_is_str(re, e[i].key)) &&
+             emit_scalar(em, e[i].str ? e[i].str : e[i].num, e[i].plain_ok);
     return ok && yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(em, &ev) &&
            yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(em, &ev) &&
-           yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(em, &ev) && yaml_emitter_flush(em);
+           yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(em, &ev) &&
+           yaml_emitter_flush(em);
 }
 
-static bool emit_file(FILE *f, const hp_entry *e, int m, const regex_t *re, const char *path, char *err, size_t errn) {
+static bool emit_file(FILE *f, const hp_entry *e, int m, const regex_t *re, const char *path,
+                      char *err, size_t errn) {
     yaml_emitter_t em;
     if (!yaml_emitter_initialize(&em)) {
         logs__err(err, errn, "%s: out of memory", path);
         return false;
     }
     yaml_emitter_set_output_file(&em, f);
-    yaml_emitter_set_unicode(&em, 0);      /* PyYAML's allow_unicode=False: escape non-ASCII */
+    yaml_emitter_set_unicode(&em, 0); /* PyYAML's allow_unicode=False: escape non-ASCII */
     yaml_emitter_set_width(&em, 80);
     yaml_emitter_set_indent(&em, 2);
     bool ok = emit_all(&em, e, m, re);
-    if (!ok) logs__err(err, errn, "cannot write %s: %s", path, em.problem ? em.problem : strerror(errno));
+    if (!ok)
+        logs__err(err, errn, "cannot write %s: %s", path,
+                  em.problem ? em.problem : strerror(errno));
     yaml_emitter_delete(&em);
     return ok;
 }
 
-static bool write_file(const char *dir, const hp_entry *e, int m, const regex_t *re, char *err, size_t errn) {
+static bool write_file(const char *dir, const hp_entry *e, int m, const regex_t *re, char *err,
+                       size_t errn) {
     char *path = malloc(strlen(dir) + sizeof "/hparams.yaml");
     if (!path) {
         logs__err(err, errn, "%s/hparams.yaml: out of memory", dir);
@@ -224,7 +247,7 @@ static bool write_file(const char *dir, const hp_entry *e, int m, const regex_t 
 bool write_hparams_yaml(const char *dir, const hparam_kv *hp, int n, char *err, size_t errn) {
     struct stat st;
     if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        logs__err(err, errn, "Missing folder: %s", dir ? dir : "(null)");    /* Lightning's words */
+        logs__err(err, errn, "Missing folder: %s", dir ? dir : "(null)"); /* Lightning's words */
         return false;
     }
     if (n < 0 || (n > 0 && !hp)) {

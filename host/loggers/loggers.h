@@ -10,19 +10,28 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef struct metric_kv { const char *name; double value; } metric_kv;
+typedef struct metric_kv {
+    const char *name;
+    double value;
+} metric_kv;
 typedef enum { HP_TEXT_STR, HP_TEXT_INT, HP_TEXT_FLOAT, HP_TEXT_BOOL } hp_text_type;
-typedef struct hparam_kv { const char *name; const char *text; hp_text_type type; } hparam_kv;
-typedef struct logger logger;      /* opaque */
+typedef struct hparam_kv {
+    const char *name;
+    const char *text;
+    hp_text_type type;
+} hparam_kv;
+typedef struct logger logger; /* opaque */
 
 /* Create <root>/<name>/version_N with N one more than the largest existing version_* (0 if
  * none), like Lightning; version >= 0 forces N. A NULL or empty name puts version_N in root.
  * Writes the path into out (size n). false + message in err on failure. */
 /* mkdir -p: each missing component in turn, so a deep path works on a fresh machine. */
 bool logs_make_dirs(const char *path, char *err, size_t errn);
-bool logs_make_version_dir(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn);
+bool logs_make_version_dir(const char *root, const char *name, int version, char *out, size_t n,
+                           char *err, size_t errn);
 /* The path logs_make_version_dir would create, without creating anything. */
-bool logs_version_dir_path(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn);
+bool logs_version_dir_path(const char *root, const char *name, int version, char *out, size_t n,
+                           char *err, size_t errn);
 
 /* Lightning's CSVLogger: dir/metrics.csv (an old one there is removed, as Lightning does). */
 logger *csv_logger_open(const char *dir, char *err, size_t errn);
@@ -34,7 +43,8 @@ logger *tb_logger_open(const char *dir, char *err, size_t errn);
  * a metric named "epoch" as an integer (Lightning logs the epoch as a Python int) and lets
  * step override a metric named "step"; values should be what Lightning's .item() gives,
  * i.e. a float32 widened to double. */
-bool logger_log_metrics(logger *lg, const metric_kv *m, int n, int64_t step, char *err, size_t errn);
+bool logger_log_metrics(logger *lg, const metric_kv *m, int n, int64_t step, char *err,
+                        size_t errn);
 
 /* Write what is buffered (CSV: Lightning rewrites the whole file with the new header when new columns appear). */
 bool logger_flush(logger *lg, char *err, size_t errn);
@@ -54,12 +64,14 @@ bool write_hparams_yaml(const char *dir, const hparam_kv *hp, int n, char *err, 
 
 /* Each logger kind fills one static table; the handle starts with a pointer to it. */
 struct logger_ops {
-    const char *name;                                    /* logger_name()'s answer */
+    const char *name; /* logger_name()'s answer */
     bool (*log)(logger *lg, const metric_kv *m, int n, int64_t step, char *err, size_t errn);
     bool (*flush)(logger *lg, char *err, size_t errn);
-    void (*free)(logger *lg);                            /* after a final flush */
+    void (*free)(logger *lg); /* after a final flush */
 };
-struct logger { const struct logger_ops *ops; };
+struct logger {
+    const struct logger_ops *ops;
+};
 
 /* Python's repr(float): the shortest text that reads back as v ("0.1", "1e-05", "inf").
  * buf needs 32 bytes. Returns buf. */

@@ -68,7 +68,10 @@ static void put(bytes *b, const void *data, size_t n) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n) cap *= 2;
         uint8_t *p = realloc(b->p, cap);
-        if (!p) { b->oom = true; return; }
+        if (!p) {
+            b->oom = true;
+            return;
+        }
         b->p = p;
         b->cap = cap;
     }
@@ -89,7 +92,10 @@ enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
 
 static size_t varint_len(uint64_t v) {
     size_t n = 1;
-    while (v >= 0x80) { v >>= 7; n++; }
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
     return n;
 }
 
@@ -101,9 +107,7 @@ static void put_varint(bytes *b, uint64_t v) {
     put(b, o, n);
 }
 
-static void put_key(bytes *b, int field, int wire) {
-    put_varint(b, (uint64_t)(field << 3 | wire));
-}
+static void put_key(bytes *b, int field, int wire) { put_varint(b, (uint64_t)(field << 3 | wire)); }
 
 static void put_double(bytes *b, int field, double v) {
     uint64_t bits;
@@ -167,10 +171,10 @@ static void put_record(bytes *out, const bytes *data) {
 
 typedef struct {
     logger base;
-    char *path;                     /* dir/events.out.tfevents.* */
+    char *path; /* dir/events.out.tfevents.* */
     FILE *f;
-    bytes pending;                  /* framed records not yet written */
-    bytes event;                    /* the Event being encoded */
+    bytes pending; /* framed records not yet written */
+    bytes event;   /* the Event being encoded */
 } tb_logger;
 
 static void tb_free(logger *lg) {

@@ -32,12 +32,13 @@ bool logs_make_dirs(const char *path, char *err, size_t errn) {
         logs__err(err, errn, "%s: path too long", path);
         return false;
     }
-    for (char *p = buf + 1; ; p++) {
+    for (char *p = buf + 1;; p++) {
         if (*p != '/' && *p != '\0') continue;
         char c = *p;
         *p = '\0';
         if (mkdir(buf, 0777) != 0 && !(errno == EEXIST && is_dir(buf))) {
-            logs__err(err, errn, "cannot create directory %s: %s", buf, strerror(errno == EEXIST ? ENOTDIR : errno));
+            logs__err(err, errn, "cannot create directory %s: %s", buf,
+                      strerror(errno == EEXIST ? ENOTDIR : errno));
             return false;
         }
         if (c == '\0') return true;
@@ -54,7 +55,7 @@ static long entry_version(int dir_fd, const char *name) {
     if (len == 0 || strspn(d, "0123456789") < len) return -1;
     errno = 0;
     long v = strtol(d, NULL, 10);
-    if (errno == ERANGE || v >= INT_MAX) return -1;     /* Python has bignums; we skip such names */
+    if (errno == ERANGE || v >= INT_MAX) return -1; /* Python has bignums; we skip such names */
     struct stat st;
     return fstatat(dir_fd, name, &st, 0) == 0 && S_ISDIR(st.st_mode) ? v : -1;
 }
@@ -64,7 +65,7 @@ static int next_version(const char *versions_root) {
     DIR *d = opendir(versions_root);
     if (!d) return 0;
     long best = -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL; ) {
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
         long v = entry_version(dirfd(d), e->d_name);
         if (v > best) best = v;
     }
@@ -72,30 +73,36 @@ static int next_version(const char *versions_root) {
     return (int)(best + 1);
 }
 
-bool logs_version_dir_path(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn) {
+bool logs_version_dir_path(const char *root, const char *name, int version, char *out, size_t n,
+                           char *err, size_t errn) {
     char versions_root[PATH_MAX];
     bool named = name && name[0];
     if (!root || !root[0]) root = ".";
-    int len = snprintf(versions_root, sizeof versions_root, "%s%s%s", root, named ? "/" : "", named ? name : "");
+    int len = snprintf(versions_root, sizeof versions_root, "%s%s%s", root, named ? "/" : "",
+                       named ? name : "");
     if (len >= (int)sizeof versions_root) {
         logs__err(err, errn, "%s: log path too long", root);
         return false;
     }
     if (version < 0) version = next_version(versions_root);
     if (snprintf(out, n, "%s/version_%d", versions_root, version) >= (int)n) {
-        logs__err(err, errn, "%s/version_%d: path does not fit the %zu-byte buffer", versions_root, version, n);
+        logs__err(err, errn, "%s/version_%d: path does not fit the %zu-byte buffer", versions_root,
+                  version, n);
         return false;
     }
     return true;
 }
 
-bool logs_make_version_dir(const char *root, const char *name, int version, char *out, size_t n, char *err, size_t errn) {
-    return logs_version_dir_path(root, name, version, out, n, err, errn) && logs_make_dirs(out, err, errn);
+bool logs_make_version_dir(const char *root, const char *name, int version, char *out, size_t n,
+                           char *err, size_t errn) {
+    return logs_version_dir_path(root, name, version, out, n, err, errn) &&
+           logs_make_dirs(out, err, errn);
 }
 
 /* ---- the logger handle: checks, then the kind's table ---- */
 
-bool logger_log_metrics(logger *lg, const metric_kv *m, int n, int64_t step, char *err, size_t errn) {
+bool logger_log_metrics(logger *lg, const metric_kv *m, int n, int64_t step, char *err,
+                        size_t errn) {
     if (!lg || n < 0 || (n > 0 && !m)) {
         logs__err(err, errn, "logger_log_metrics: no logger or no metrics");
         return false;
@@ -124,6 +131,4 @@ bool logger_close(logger *lg, char *err, size_t errn) {
     return ok;
 }
 
-const char *logger_name(const logger *lg) {
-    return lg ? lg->ops->name : "none";
-}
+const char *logger_name(const logger *lg) { return lg ? lg->ops->name : "none"; }

@@ -13,16 +13,17 @@ const char *split_name(lt_split split) { return split_names[split]; }
  * command that runs that loop (fit's test after training and `lthost test` alike): a loop
  * over nothing would report metrics of nothing and exit 0. A limit of 0 batches asks for
  * no loop, so it is not an error. */
-static bool check_not_empty(const session *s, lt_split split, const batch_limit *lim, int64_t length) {
+static bool check_not_empty(const session *s, lt_split split, const batch_limit *lim,
+                            int64_t length) {
     static const char *const verbs[] = {"train on", "validate on", "test on", "predict on"};
-    static const char *const skips[] = {
-        "", "; or skip validation with --limit_val_batches 0",
-        "; or skip testing (in fit, with --test_after_fit false)", ""};
+    static const char *const skips[] = {"", "; or skip validation with --limit_val_batches 0",
+                                        "; or skip testing (in fit, with --test_after_fit false)",
+                                        ""};
     bool no_batches = lim->is_fraction ? lim->fraction == 0 : lim->count == 0;
     if (length > 0 || no_batches) return true;
     host_error("data plugin %s: the %s split has 0 samples, so there is nothing to %s; give it "
-               "data (check the --data.* flags, such as --data.root)%s", s->data.desc->name,
-               split_names[split], verbs[split], skips[split]);
+               "data (check the --data.* flags, such as --data.root)%s",
+               s->data.desc->name, split_names[split], verbs[split], skips[split]);
     return false;
 }
 
@@ -47,17 +48,19 @@ static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool
                                    : (lim->count < total ? lim->count : total);
     if (lim->is_fraction && lim->fraction > 0.0 && sl->batches == 0) {
         host_error("a batch limit of %g of the %lld %s batches is less than one batch; use a "
-                   "larger fraction or an integer count", lim->fraction, (long long)total,
-                   split_names[split]);
+                   "larger fraction or an integer count",
+                   lim->fraction, (long long)total, split_names[split]);
         return false;
     }
     return true;
 }
 
-bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl) {
+bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order,
+                split_loader *sl) {
     /* Lightning's "[LightningDataModule]X.train_dataloader", ... */
     const char *action = s->prof.d ? prof_intern(s, "[LightningDataModule]%s.%s_dataloader",
-                                                 s->data.desc->name, split_names[split]) : NULL;
+                                                 s->data.desc->name, split_names[split])
+                                   : NULL;
     sl->split = split;
     prof_start(s, action);
     bool ok = open_loader(s, split, lim, in_order, sl);

@@ -41,13 +41,15 @@ bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n) {
         snprintf(out, n, "%s/checkpoints", s->cfg->default_root_dir);
     char abs[PATH_MAX], err[600] = "";
     if (s->group.rank != 0) return true;
-    if (logs_make_dirs(out, err, sizeof err) && realpath(out, abs)) { /* absolute: recorded paths work from any cwd */
+    if (logs_make_dirs(out, err, sizeof err) &&
+        realpath(out, abs)) { /* absolute: recorded paths work from any cwd */
         snprintf(out, n, "%s", abs);
         checkpoint_folder_clean_temps(abs);
         return true;
     }
     host_error("checkpoint folder %s: %s; set --callbacks.dirpath or --default_root_dir to a "
-               "writable folder", out, *err ? err : strerror(errno));
+               "writable folder",
+               out, *err ? err : strerror(errno));
     return false;
 }
 
@@ -69,8 +71,9 @@ void callback_state_key(const session *s, int i, char *out, size_t n) {
             for (int h = 0; h < lt_ctx_hparam_count(p->ctx); h++) {
                 char text[128];
                 if (strcmp(lt_ctx_hparam_desc(p->ctx, h)->name, keyed[k][j]) != 0) continue;
-                len += (size_t)snprintf(out + len, n - len, "%s%s=%s", j == 1 ? "{" : ",", keyed[k][j],
-                                        lt_ctx_hparam_text(p->ctx, h, text, sizeof text));
+                len +=
+                    (size_t)snprintf(out + len, n - len, "%s%s=%s", j == 1 ? "{" : ",", keyed[k][j],
+                                     lt_ctx_hparam_text(p->ctx, h, text, sizeof text));
             }
         if (len < n) len += (size_t)snprintf(out + len, n - len, "}");
     }
@@ -153,7 +156,8 @@ bool checkpoint_write(session *s, const char *const *paths, int n) {
                    *lt_last_error() ? lt_last_error() : "a state hook failed");
     for (int i = 0; ok && i < n; i++)
         if (lt_ckpt_save(c, paths[i]) != LT_OK) {
-            host_error("%s (the folder comes from --default_root_dir or --callbacks.dirpath)", lt_last_error());
+            host_error("%s (the folder comes from --default_root_dir or --callbacks.dirpath)",
+                       lt_last_error());
             ok = false;
         }
     lt_ckpt_free(c);
@@ -188,7 +192,8 @@ bool stop_if_signalled(session *s) {
     snprintf(path, sizeof path, "%s/last.ckpt", dir);
     if (!checkpoint_write(s, paths, 1)) return false;
     if (s->group.rank == 0)
-        fprintf(stderr, "lthost: received %s at epoch %lld after batch %lld (global step %lld): "
+        fprintf(stderr,
+                "lthost: received %s at epoch %lld after batch %lld (global step %lld): "
                 "saved %s; run the same command with --ckpt_path last to continue\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->tr.current_epoch,
                 (long long)s->pos.batches_done, (long long)s->tr.global_step, path);
@@ -214,8 +219,9 @@ static void consider_dir(const char *dir, newest best[2]) {
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
         for (int k = !!strncmp(e->d_name, "last", 4); k < 2; k++) {
             newest *b = &best[k];
-            bool newer = st.st_mtim.tv_sec > b->mtime.tv_sec ||
-                         (st.st_mtim.tv_sec == b->mtime.tv_sec && st.st_mtim.tv_nsec > b->mtime.tv_nsec);
+            bool newer =
+                st.st_mtim.tv_sec > b->mtime.tv_sec ||
+                (st.st_mtim.tv_sec == b->mtime.tv_sec && st.st_mtim.tv_nsec > b->mtime.tv_nsec);
             if (*b->path && !newer) continue;
             snprintf(b->path, sizeof b->path, "%s", path);
             b->mtime = st.st_mtim;
@@ -233,7 +239,8 @@ static bool find_last(const session *s, char *out, size_t n, char *searched, siz
     char dir[4096];
     for (int i = 0; i < c->n_callbacks; i++)
         for (int j = 0; j < c->callbacks[i].n_hp; j++)
-            if (!strcmp(c->callbacks[i].hp[j].name, "dirpath")) consider_dir(c->callbacks[i].hp[j].value, best);
+            if (!strcmp(c->callbacks[i].hp[j].name, "dirpath"))
+                consider_dir(c->callbacks[i].hp[j].value, best);
     snprintf(dir, sizeof dir, "%s/lightning_logs", c->default_root_dir);
     DIR *d = opendir(dir);
     for (struct dirent *e; d && (e = readdir(d));) {
@@ -244,7 +251,8 @@ static bool find_last(const session *s, char *out, size_t n, char *searched, siz
     if (d) closedir(d);
     snprintf(dir, sizeof dir, "%s/checkpoints", c->default_root_dir);
     consider_dir(dir, best);
-    snprintf(searched, sn, "%s/lightning_logs/version_*/checkpoints and %s", c->default_root_dir, dir);
+    snprintf(searched, sn, "%s/lightning_logs/version_*/checkpoints and %s", c->default_root_dir,
+             dir);
     snprintf(out, n, "%s", *best[0].path ? best[0].path : best[1].path);
     return *out != '\0';
 }
@@ -269,7 +277,8 @@ static bool find_best(const char *last, char *out, size_t n) {
     lt_ckpt_free(c);
     if (*out) return true;
     host_error("--ckpt_path best: %s records no best checkpoint (no ModelCheckpoint saved one); "
-               "pass a checkpoint path", last);
+               "pass a checkpoint path",
+               last);
     return false;
 }
 
@@ -283,11 +292,13 @@ static bool resolve(session *s, char *out, size_t n) {
     char last[4096], searched[8400];
     if (!find_last(s, last, sizeof last, searched, sizeof searched)) {
         if (fit && !strcmp(spec, "last")) { /* a first run of a requeued job */
-            rank0_printf(s, "--ckpt_path last: no checkpoint in %s yet; training from scratch\n", searched);
+            rank0_printf(s, "--ckpt_path last: no checkpoint in %s yet; training from scratch\n",
+                         searched);
             *out = '\0';
             return true;
         }
-        host_error("--ckpt_path %s: no checkpoint found in %s; train first or pass a path", spec, searched);
+        host_error("--ckpt_path %s: no checkpoint found in %s; train first or pass a path", spec,
+                   searched);
         return false;
     }
     if (!strcmp(spec, "last")) {
@@ -333,7 +344,6 @@ bool ckpt_open(session *s) {
     return true;
 }
 
-
 /* ---- restoring ------------------------------------------------------------------------- */
 
 static lt_state_t *meta(session *s, const char *key, bool required) {
@@ -350,8 +360,10 @@ bool ckpt_same_module(session *s) {
     const char *saved = m ? lt_state_get_str(m, "name") : NULL;
     bool same = !saved || !strcmp(saved, s->module.desc->name);
     if (!same)
-        fprintf(stderr, "lthost: warning: %s was saved by module '%s', not '%s': its "
-                "hyper-parameters are not applied\n", s->resume.file, saved, s->module.desc->name);
+        fprintf(stderr,
+                "lthost: warning: %s was saved by module '%s', not '%s': its "
+                "hyper-parameters are not applied\n",
+                s->resume.file, saved, s->module.desc->name);
     lt_state_free(m);
     return same;
 }
@@ -366,8 +378,10 @@ void ckpt_warn_undeclared_hparams(session *s) {
             declared = !strcmp(lt_ctx_hparam_desc(s->module.ctx, j)->name, name);
         char shown[101];
         if (!declared && s->group.rank == 0)
-            fprintf(stderr, "lthost: warning: %s: saved hyper-parameter '%s' is not declared by %s; "
-                    "ignored\n", s->resume.file, lt_escape_text(name, shown, sizeof shown),
+            fprintf(stderr,
+                    "lthost: warning: %s: saved hyper-parameter '%s' is not declared by %s; "
+                    "ignored\n",
+                    s->resume.file, lt_escape_text(name, shown, sizeof shown),
                     s->module.desc->name);
     }
     lt_state_free(saved);
@@ -376,9 +390,12 @@ void ckpt_warn_undeclared_hparams(session *s) {
 bool ckpt_restore_weights(session *s) {
     const host_config *c = s->cfg;
     lt_status st = LT_OK;
-    if (s->resume.ckpt) st = lt_ckpt_restore_weights(s->resume.ckpt, s->module.ctx, c->strict);
-    else if (c->init_weights) st = lt_load_weights_file(s->module.ctx, c->init_weights, c->strict);
-    else return true;
+    if (s->resume.ckpt)
+        st = lt_ckpt_restore_weights(s->resume.ckpt, s->module.ctx, c->strict);
+    else if (c->init_weights)
+        st = lt_load_weights_file(s->module.ctx, c->init_weights, c->strict);
+    else
+        return true;
     if (st != LT_OK) {
         host_error("%s: %s%s", s->resume.ckpt ? "--ckpt_path" : "--init_weights", lt_last_error(),
                    st == LT_ERR_STATE && c->strict ? " (--strict false)" : "");
@@ -393,7 +410,6 @@ bool ckpt_restore_weights(session *s) {
     lt_state_free(a.state);
     return ok;
 }
-
 
 static bool load_participant_states(session *s, const lt_state_t *cbs, lt_state_t *mod) {
     char key[256];
@@ -413,20 +429,22 @@ static bool loop_counter(const session *s, const lt_state_t *loops, const char *
                          const char *max_is, int64_t *v) {
     if (!lt_state_get_int(loops, key, v)) {
         host_error("--ckpt_path %s: the loop state is incomplete: loops.%s is missing or not an "
-                   "integer", s->resume.file, key);
+                   "integer",
+                   s->resume.file, key);
         return false;
     }
     if (*v >= 0 && *v <= max) return true;
     host_error("--ckpt_path %s: loops.%s is %lld; it must be in [0, %lld%s]; the checkpoint is "
-               "damaged or was edited", s->resume.file, key, (long long)*v, (long long)max, max_is);
+               "damaged or was edited",
+               s->resume.file, key, (long long)*v, (long long)max, max_is);
     return false;
 }
 
 /* Every counter below 2^53 (so the loops' increments cannot overflow), epoch_done 0 or 1,
  * and no count of this epoch's or of stepping batches above the count of all batches. */
 static bool read_loops(const session *s, const lt_state_t *loops, int64_t v[6]) {
-    static const char *const keys[6] = {"epoch", "epoch_done", "global_step", "total_batch_idx",
-                                        "batches_done", "batches_that_stepped"};
+    static const char *const keys[6] = {"epoch",           "epoch_done",   "global_step",
+                                        "total_batch_idx", "batches_done", "batches_that_stepped"};
     for (int i = 0; i < 6; i++) {
         int64_t max = i == 1 ? 1 : i < 4 ? LT_CKPT_MAX_COUNT - 1 : v[3];
         if (!loop_counter(s, loops, keys[i], max, i < 4 ? "" : " = loops.total_batch_idx", &v[i]))
@@ -479,7 +497,8 @@ void ckpt_restore_metrics(session *s) {
         int64_t flags = 0, scope = 0;
         if (!e) continue;
         int k = tr->n_callback_metrics++;
-        snprintf(tr->callback_metrics[k].name, sizeof tr->callback_metrics[k].name, "%s", lt_state_key(m, i));
+        snprintf(tr->callback_metrics[k].name, sizeof tr->callback_metrics[k].name, "%s",
+                 lt_state_key(m, i));
         lt_state_get_float(e, "value", &tr->callback_metrics[k].value);
         lt_state_get_int(e, "flags", &flags);
         lt_state_get_int(e, "scope", &scope);

@@ -35,7 +35,8 @@ bool checkpoint_path_in_folder(const char *path, const char *dir, char *why, siz
     }
     memcpy(parent, path, len);
     parent[len] = '\0';
-    if (!realpath(parent, real_parent) || !realpath(dir, real_dir) || strcmp(real_parent, real_dir)) {
+    if (!realpath(parent, real_parent) || !realpath(dir, real_dir) ||
+        strcmp(real_parent, real_dir)) {
         snprintf(why, n, "it is not a file in this run's checkpoint folder %s", dir);
         return false;
     }
@@ -51,7 +52,8 @@ removal checkpoint_file_removable(const char *path, const char *dir, const char 
                  S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
         return KEEP_AND_SAY;
     }
-    bool is_resumed = *resumed && stat(resumed, &from) == 0 && from.st_dev == st.st_dev && from.st_ino == st.st_ino;
+    bool is_resumed = *resumed && stat(resumed, &from) == 0 && from.st_dev == st.st_dev &&
+                      from.st_ino == st.st_ino;
     return is_resumed ? KEEP_QUIETLY : REMOVE;
 }
 
@@ -83,8 +85,10 @@ int checkpoint_folder_clean_temps(const char *dir) {
         long pid = temp_file_pid(e->d_name);
         if (!stale(dirfd(d), e->d_name, pid, now)) continue;
         if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
-            fprintf(stderr, "lthost: removed %s/%s, a partial checkpoint left by process %ld, "
-                    "which was killed while saving\n", dir, e->d_name, pid);
+            fprintf(stderr,
+                    "lthost: removed %s/%s, a partial checkpoint left by process %ld, "
+                    "which was killed while saving\n",
+                    dir, e->d_name, pid);
             removed++;
         }
     }

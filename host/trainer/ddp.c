@@ -36,11 +36,9 @@ static bool compare_with_rank0(session *s, const char *mine, char *root, const c
                                bool *anyone_differs) {
     process_group *g = &s->group;
     memcpy(root, mine, DDP_TEXT);
-    if (g->desc->broadcast(g->state, root, DDP_TEXT, 0) != LT_OK)
-        return strategy_failed(s, what);
+    if (g->desc->broadcast(g->state, root, DDP_TEXT, 0) != LT_OK) return strategy_failed(s, what);
     float differs = strcmp(root, mine) != 0;
-    if (g->desc->all_reduce_sum(g->state, &differs, 1) != LT_OK)
-        return strategy_failed(s, what);
+    if (g->desc->all_reduce_sum(g->state, &differs, 1) != LT_OK) return strategy_failed(s, what);
     *anyone_differs = differs != 0;
     return true;
 }
@@ -72,7 +70,8 @@ bool ddp_check_versions(session *s, const lt_plugin_t *const *plugins, int n) {
         if (strcmp(a, b) || !na || !nb) break;
     }
     host_error("rank %d runs different code than rank 0: it loaded %s where rank 0 loaded %s; "
-               "every rank must load the same lthost and plugin files", g->rank, a, b);
+               "every rank must load the same lthost and plugin files",
+               g->rank, a, b);
     return false;
 }
 
@@ -101,8 +100,10 @@ bool ddp_check_model(session *s) {
         }
     }
     char mine[DDP_TEXT] = {0}, root[DDP_TEXT];
-    snprintf(mine, sizeof mine, "%d parameter tensors, %lld parameters (names and shapes: xxh64 "
-             "%016llx)", tensors, (long long)lt_num_parameters(s->module.ctx),
+    snprintf(mine, sizeof mine,
+             "%d parameter tensors, %lld parameters (names and shapes: xxh64 "
+             "%016llx)",
+             tensors, (long long)lt_num_parameters(s->module.ctx),
              (unsigned long long)XXH64_digest(h));
     XXH64_freeState(h);
     bool differs = false;
@@ -112,8 +113,8 @@ bool ddp_check_model(session *s) {
         host_error("another rank built a different model than rank 0 (its error says how)");
     else
         host_error("rank %d built a different model than rank 0: %s where rank 0 has %s; every "
-                   "rank must build the same model (the same --model.* flags)", g->rank, mine,
-                   root);
+                   "rank must build the same model (the same --model.* flags)",
+                   g->rank, mine, root);
     return false;
 }
 
@@ -139,7 +140,8 @@ static bool pick_path(session *s, ddp_path *path) {
     if (st == LT_OK) return *path = DDP_ON_DEVICE, true;
     if (st != LT_ERR_UNSUPPORTED) return strategy_failed(s, "reaching this rank's device memory");
     if (g->rank == 0)
-        fprintf(stderr, "lthost: warning: --strategy %s cannot reduce %s memory in place (%s); "
+        fprintf(stderr,
+                "lthost: warning: --strategy %s cannot reduce %s memory in place (%s); "
                 "gradients go through host copies, one blocking reduction per step\n",
                 t->name, lt_device_name(s->dev), lt_last_error());
     return true;
@@ -245,11 +247,12 @@ bool ddp_before_backward(session *s) {
     ddp_state *d = &g->ddp;
     if (g->world < 2 || !d->nbuckets) return true;
     d->grads = d->path == DDP_ON_DEVICE ? lt_ctx_grads_device(s->module.ctx, NULL)
-               : d->path == DDP_IN_HOST   ? lt_ctx_grads_host(s->module.ctx, NULL)
-                                          : NULL;
+               : d->path == DDP_IN_HOST ? lt_ctx_grads_host(s->module.ctx, NULL)
+                                        : NULL;
     if (!d->grads) return true; /* staged: reduced in one piece after backward */
     for (int i = 0; i < d->nbuckets; i++)
-        d->buckets[i].pending = d->buckets[i].params, d->buckets[i].started = false, d->buckets[i].req = NULL;
+        d->buckets[i].pending = d->buckets[i].params, d->buckets[i].started = false,
+        d->buckets[i].req = NULL;
     d->failed = false;
     lt_ctx_set_grad_ready(s->module.ctx, on_grad_ready, s);
     return true;
@@ -318,7 +321,8 @@ bool ddp_sync_metrics(session *s, lt_metric_reading *m, int n) {
         buf[2 * i + 1] = (float)m[i].weight;
     }
     bool ok = g->desc->all_reduce_sum(g->state, buf, 2 * n) == LT_OK;
-    for (int i = 0; ok && i < n; i++) m[i].epoch_mean = buf[2 * i + 1] > 0 ? buf[2 * i] / buf[2 * i + 1] : m[i].epoch_mean;
+    for (int i = 0; ok && i < n; i++)
+        m[i].epoch_mean = buf[2 * i + 1] > 0 ? buf[2 * i] / buf[2 * i + 1] : m[i].epoch_mean;
     free(buf);
     return ok || strategy_failed(s, "syncing sync_dist metrics");
 }
@@ -352,8 +356,8 @@ bool ddp_same_count(session *s, int64_t n, const char *what) {
         ok = false;
         host_error("rank %d has %lld %s but rank %d has %.0f: every rank must step the same "
                    "number of times (with --use_distributed_sampler false the data module must "
-                   "give every rank as many batches)", g->rank, (long long)n, what, other,
-                   (double)counts[other]);
+                   "give every rank as many batches)",
+                   g->rank, (long long)n, what, other, (double)counts[other]);
     }
     free(counts);
     return ok;

@@ -130,12 +130,15 @@ static eval_run make_run(const session *s, lt_split split) {
     const lt_module_desc *m = s->module.desc;
     const profiling *p = &s->prof;
     eval_run r = {.k = &kinds[split]};
-    r.step_action = split == LT_SPLIT_VAL ? p->validation_step : split == LT_SPLIT_TEST ? p->test_step
-                                                                                      : p->predict_step;
-    r.next_action = split == LT_SPLIT_VAL ? "[_EvaluationLoop].val_next"
-                    : split == LT_SPLIT_TEST ? "[_EvaluationLoop].test_next" : "[_PredictionLoop].predict_next";
+    r.step_action = split == LT_SPLIT_VAL    ? p->validation_step
+                    : split == LT_SPLIT_TEST ? p->test_step
+                                             : p->predict_step;
+    r.next_action = split == LT_SPLIT_VAL    ? "[_EvaluationLoop].val_next"
+                    : split == LT_SPLIT_TEST ? "[_EvaluationLoop].test_next"
+                                             : "[_PredictionLoop].predict_next";
     if (split == LT_SPLIT_VAL) {
-        r.step = m->validation_step, r.step_end = m->validation_step_end, r.epoch_end = m->validation_epoch_end;
+        r.step = m->validation_step, r.step_end = m->validation_step_end,
+        r.epoch_end = m->validation_epoch_end;
     } else if (split == LT_SPLIT_TEST) {
         r.step = m->test_step, r.step_end = m->test_step_end, r.epoch_end = m->test_epoch_end;
     } else {
@@ -156,8 +159,9 @@ bool run_validation(session *s, split_loader *val) {
 }
 
 static const batch_limit *limit_of(const host_config *c, lt_split split) {
-    return split == LT_SPLIT_VAL ? &c->limit_val : split == LT_SPLIT_TEST ? &c->limit_test
-                                                                            : &c->limit_predict;
+    return split == LT_SPLIT_VAL    ? &c->limit_val
+           : split == LT_SPLIT_TEST ? &c->limit_test
+                                    : &c->limit_predict;
 }
 
 static bool eval_stage(session *s, split_loader *sl, lt_split split) {

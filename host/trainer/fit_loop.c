@@ -12,11 +12,11 @@
 typedef struct fit_state {
     split_loader train, val;
     bool has_val;
-    int64_t val_check_batch;  /* validate when (iteration + 1) % this == 0 */
-    int64_t total_batch_idx;  /* over all epochs */
-    int64_t samples;          /* trained on, for the samples/s of the epoch line */
-    double val_seconds;       /* spent validating, left out of samples/s */
-    outputs_list outputs;     /* for training_epoch_end */
+    int64_t val_check_batch; /* validate when (iteration + 1) % this == 0 */
+    int64_t total_batch_idx; /* over all epochs */
+    int64_t samples;         /* trained on, for the samples/s of the epoch line */
+    double val_seconds;      /* spent validating, left out of samples/s */
+    outputs_list outputs;    /* for training_epoch_end */
 } fit_state;
 
 static bool overfitting(const host_config *c) {
@@ -30,16 +30,22 @@ static bool open_loaders(session *s, fit_state *f) {
     if (!open_split(s, LT_SPLIT_TRAIN, &c->limit_train, overfit, &f->train) ||
         !ddp_same_count(s, f->train.batches, "training batches per epoch"))
         return false;
-    if (overfit) rank0_printf(s, "Overfitting on %lld training batches: no shuffling, and "
-                              "validation reads the same batches\n", (long long)f->train.batches);
+    if (overfit)
+        rank0_printf(s,
+                     "Overfitting on %lld training batches: no shuffling, and "
+                     "validation reads the same batches\n",
+                     (long long)f->train.batches);
     bool val_data = overfit || lt_ctx_has_split(s->data.ctx, LT_SPLIT_VAL);
-    bool limited_away = !c->limit_val.is_fraction ? c->limit_val.count == 0 : c->limit_val.fraction == 0;
+    bool limited_away =
+        !c->limit_val.is_fraction ? c->limit_val.count == 0 : c->limit_val.fraction == 0;
     const lt_module_desc *m = s->module.desc;
     f->has_val = m->validation_step && val_data && !limited_away;
     if (m->validation_step && !val_data && s->group.rank == 0) /* Lightning warns too */
-        fprintf(stderr, "lthost: warning: %s has a validation_step but data plugin %s has no "
+        fprintf(stderr,
+                "lthost: warning: %s has a validation_step but data plugin %s has no "
                 "validation split, so validation is skipped; give the data plugin a val split "
-                "(lt_data_add_split(ctx, LT_SPLIT_VAL, ...))\n", m->name, s->data.desc->name);
+                "(lt_data_add_split(ctx, LT_SPLIT_VAL, ...))\n",
+                m->name, s->data.desc->name);
     if (!f->has_val) return true;
     return open_split(s, overfit ? LT_SPLIT_TRAIN : LT_SPLIT_VAL, &c->limit_val, overfit, &f->val);
 }
@@ -68,19 +74,23 @@ static bool configure_optimizers(session *s) {
     int n = lt_ctx_num_optimizers(s->module.ctx);
     if (n == 0) {
         host_error("%s.configure_optimizers registered no optimizer; call lt_use_optimizer(ctx, "
-                   "lt_adam(lt_parameters(ctx), lr))", m->name);
+                   "lt_adam(lt_parameters(ctx), lr))",
+                   m->name);
         return false;
     }
     if (n > 1 && !m->manual_optimization) {
         host_error("%s registers %d optimizers: training with several optimizers needs manual "
                    "optimization; set .manual_optimization = true and step them in training_step "
-                   "(lt_optimizers, lt_manual_backward, lt_optimizer_step)", m->name, n);
+                   "(lt_optimizers, lt_manual_backward, lt_optimizer_step)",
+                   m->name, n);
         return false;
     }
     if (m->manual_optimization &&
         (s->cfg->accumulate_grad_batches > 1 || s->cfg->gradient_clip_val > 0)) {
-        host_error("--accumulate_grad_batches and --gradient_clip_val are for automatic optimization; "
-                   "%s uses manual optimization, so accumulate or clip in its training_step", m->name);
+        host_error(
+            "--accumulate_grad_batches and --gradient_clip_val are for automatic optimization; "
+            "%s uses manual optimization, so accumulate or clip in its training_step",
+            m->name);
         return false;
     }
     return true;
@@ -101,7 +111,8 @@ static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool 
             if (!lt_trainer_metric(&s->tr, c.monitor, &v)) {
                 host_error("ReduceLROnPlateau conditioned on metric %s which is not available; "
                            "log it with lt_log or set .monitor in LT_SCHEDULER_CONFIG to a logged "
-                           "metric", c.monitor);
+                           "metric",
+                           c.monitor);
                 return false;
             }
             st = lt_scheduler_step_metric(sch, v);
@@ -168,8 +179,8 @@ static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, b
     s->pos.batches_done = idx + 1;
     s->pos.total_batch_idx = f->total_batch_idx;
     /* A signal waits for the end of an accumulation window: gradients are not saved. */
-    bool between_steps = stepped || s->module.desc->manual_optimization ||
-                         s->cfg->accumulate_grad_batches == 1;
+    bool between_steps =
+        stepped || s->module.desc->manual_optimization || s->cfg->accumulate_grad_batches == 1;
     return checkpoints_flush(s) && (!between_steps || stop_if_signalled(s));
 }
 
@@ -182,8 +193,9 @@ static bool first_batch(session *s, const split_loader *sl, int64_t *first) {
     if (*first <= sl->batches) return true;
     host_error("--ckpt_path %s was saved after batch %lld of epoch %lld, but an epoch of this run "
                "has %lld batches; resume with the --limit_train_batches / --overfit_batches of "
-               "the run that saved it", s->resume.file, (long long)*first,
-               (long long)s->tr.current_epoch, (long long)sl->batches);
+               "the run that saved it",
+               s->resume.file, (long long)*first, (long long)s->tr.current_epoch,
+               (long long)sl->batches);
     return false;
 }
 
@@ -220,8 +232,9 @@ static bool train_epoch(session *s, fit_state *f) {
     if (s->module.desc->training_epoch_end) {
         lt_clear_error();
         lt_status st = s->module.desc->training_epoch_end(s->module.ctx, lt_ctx_self(s->module.ctx),
-                                                  f->outputs.items, f->outputs.n);
-        if (st != LT_OK || lt_last_status() != LT_OK) return step_failed(s, "training_epoch_end", -1);
+                                                          f->outputs.items, f->outputs.n);
+        if (st != LT_OK || lt_last_status() != LT_OK)
+            return step_failed(s, "training_epoch_end", -1);
     }
     if (!refresh_step_metrics(s)) return false;
     /* Callbacks see this epoch's means (Lightning: epoch_end_reached), then what the
@@ -239,7 +252,8 @@ static void print_epoch_line(session *s, double seconds, double train_seconds, i
                              int64_t batches) {
     if (s->bar.enabled && stdout_is_terminal(s)) return; /* the bar showed it */
     if (s->cfg->max_epochs >= 0)
-        rank0_printf(s, "Epoch %lld/%lld", (long long)s->tr.current_epoch + 1, (long long)s->cfg->max_epochs);
+        rank0_printf(s, "Epoch %lld/%lld", (long long)s->tr.current_epoch + 1,
+                     (long long)s->cfg->max_epochs);
     else
         rank0_printf(s, "Epoch %lld", (long long)s->tr.current_epoch + 1);
     print_metric_line(s);
@@ -272,8 +286,10 @@ static bool fit_epochs(session *s, fit_state *f) {
                 if (*s->tr.stop_reason) rank0_printf(s, "%s\n", s->tr.stop_reason);
                 break;
             }
-            rank0_printf(s, "Trainer was signaled to stop but the required `min_epochs=%lld` has not "
-                         "been met. Training will continue...\n", (long long)s->cfg->min_epochs);
+            rank0_printf(s,
+                         "Trainer was signaled to stop but the required `min_epochs=%lld` has not "
+                         "been met. Training will continue...\n",
+                         (long long)s->cfg->min_epochs);
             s->tr.should_stop = false;
         }
     }

@@ -28,8 +28,7 @@ static lt_status call_one(participant *p, hook_id id, const hook_args *a) {
     case K_PLAIN: return ((lt_hook_fn)fn)(p->ctx, self);
     case K_TEARDOWN: ((lt_teardown_fn)fn)(p->ctx, self); return LT_OK;
     case K_BATCH_START: return ((lt_batch_start_fn)fn)(p->ctx, self, a->batch, a->batch_idx);
-    case K_BATCH_END:
-        return ((lt_batch_end_fn)fn)(p->ctx, self, a->tensor, a->batch, a->batch_idx);
+    case K_BATCH_END: return ((lt_batch_end_fn)fn)(p->ctx, self, a->tensor, a->batch, a->batch_idx);
     case K_LOSS: return ((lt_loss_hook_fn)fn)(p->ctx, self, a->tensor);
     case K_OPT: return ((lt_optimizer_hook_fn)fn)(p->ctx, self, a->opt);
     case K_STATE: return ((lt_state_hook_fn)fn)(p->ctx, self, a->state);
@@ -64,7 +63,8 @@ static lt_status hook_status(lt_status returned) {
 static bool is_batch_hook(hook_kind k) { return k == K_BATCH_START || k == K_BATCH_END; }
 
 /* " at epoch E, batch B" for batch hooks, " at epoch E" for epoch hooks, "" otherwise. */
-static const char *hook_where(const session *s, hook_id id, const hook_args *a, char *buf, size_t n) {
+static const char *hook_where(const session *s, hook_id id, const hook_args *a, char *buf,
+                              size_t n) {
     long long epoch = (long long)s->tr.current_epoch;
     if (is_batch_hook(hook_info[id].kind))
         snprintf(buf, n, " at epoch %lld, batch %lld", epoch, (long long)a->batch_idx);
@@ -97,8 +97,8 @@ bool participant_hook(session *s, participant *p, hook_id id, const hook_args *a
     }
     const char *why = *lt_last_error() ? lt_last_error() : lt_status_str(st);
     char where[96];
-    host_error("%s%s.%s failed%s: %s", p->is_module ? "" : "callback ", p->name,
-               hook_info[id].name, hook_where(s, id, a, where, sizeof where), why);
+    host_error("%s%s.%s failed%s: %s", p->is_module ? "" : "callback ", p->name, hook_info[id].name,
+               hook_where(s, id, a, where, sizeof where), why);
     return false;
 }
 
@@ -115,7 +115,8 @@ bool hooks_run_train_epoch_end(session *s) {
         for (int i = 0; i < s->hooks.n; i++) {
             participant *p = &s->hooks.parts[i];
             int order = p->is_module ? 1 : p->monitoring ? 2 : 0;
-            if (order == pass && !participant_hook(s, p, HOOK_on_train_epoch_end, &none)) return false;
+            if (order == pass && !participant_hook(s, p, HOOK_on_train_epoch_end, &none))
+                return false;
         }
     return true;
 }

@@ -66,7 +66,8 @@ bool logging_open(session *s) {
 void logging_close(session *s) {
     char err[600];
     for (int i = 0; i < s->log.nloggers; i++)
-        if (s->log.loggers[i] && !logger_close(s->log.loggers[i], err, sizeof err)) host_error("%s", err);
+        if (s->log.loggers[i] && !logger_close(s->log.loggers[i], err, sizeof err))
+            host_error("%s", err);
     s->log.nloggers = 0;
 }
 
@@ -229,6 +230,7 @@ void print_results(session *s, const char *title, int64_t batches, double second
     int scope = !strcmp(title, "Test") ? SCOPE_TEST : SCOPE_VAL;
     for (int i = 0; i < s->tr.n_callback_metrics; i++)
         if (s->log.callback_scope[i] == scope)
-            rank0_printf(s, "  %s=%.4f", s->tr.callback_metrics[i].name, s->tr.callback_metrics[i].value);
+            rank0_printf(s, "  %s=%.4f", s->tr.callback_metrics[i].name,
+                         s->tr.callback_metrics[i].value);
     rank0_printf(s, "  [%lld batches, %.2f s]\n", (long long)batches, seconds);
 }

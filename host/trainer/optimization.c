@@ -25,8 +25,8 @@ typedef struct train_closure {
 static const char *shape_text(const lt_tensor_t *t, char *buf, size_t n) {
     size_t len = (size_t)snprintf(buf, n, "(");
     for (int i = 0; i < lt_ndim(t) && len < n; i++)
-        len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "",
-                                (long long)lt_dim(t, i));
+        len +=
+            (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", (long long)lt_dim(t, i));
     if (len < n) snprintf(buf + len, n - len, lt_ndim(t) == 1 ? ",)" : ")");
     return buf;
 }
@@ -38,8 +38,10 @@ static bool check_scalar_loss(session *s, lt_tensor_t *loss, int64_t idx) {
     char shape[160];
     host_error("%s.training_step must return a scalar loss; got a %s tensor of shape %s at epoch "
                "%lld, batch %lld: reduce it (lt_mean, lt_cross_entropy) and log other outputs "
-               "with lt_log", s->module.desc->name, lt_dtype_name(lt_dtype_of(loss)),
-               shape_text(loss, shape, sizeof shape), (long long)s->tr.current_epoch, (long long)idx);
+               "with lt_log",
+               s->module.desc->name, lt_dtype_name(lt_dtype_of(loss)),
+               shape_text(loss, shape, sizeof shape), (long long)s->tr.current_epoch,
+               (long long)idx);
     return false;
 }
 
@@ -48,8 +50,10 @@ static bool check_finite_loss(session *s, lt_tensor_t *loss, int64_t idx) {
     if (isfinite(value)) return true;
     host_error("the training loss is %s at epoch %lld, batch %lld (global step %lld): training "
                "diverged; lower --model.lr, set --gradient_clip_val, or check the data for NaN/inf",
-               isnan(value) ? "nan" : value > 0 ? "inf" : "-inf", (long long)s->tr.current_epoch,
-               (long long)idx, (long long)s->tr.global_step);
+               isnan(value) ? "nan"
+               : value > 0  ? "inf"
+                            : "-inf",
+               (long long)s->tr.current_epoch, (long long)idx, (long long)s->tr.global_step);
     return false;
 }
 
@@ -136,7 +140,8 @@ static bool clip_gradients(session *s, lt_optimizer_t *opt) {
 static void warn_null_step(session *s, int64_t idx) {
     if (s->warned_null_step || s->group.rank != 0) return;
     s->warned_null_step = true;
-    fprintf(stderr, "lthost: warning: %s.training_step returned NULL at epoch %lld, batch %lld, "
+    fprintf(stderr,
+            "lthost: warning: %s.training_step returned NULL at epoch %lld, batch %lld, "
             "so the optimizer step was skipped for that batch (and is for every batch where it "
             "does); if this was on purpose, ignore this warning, else return the loss\n",
             s->module.desc->name, (long long)s->tr.current_epoch, (long long)idx);
@@ -166,7 +171,8 @@ static lt_status closure_run(lt_closure_t *base) {
     if (!c->stepping) return LT_OK;
     hook_args a = {.opt = c->opt};
     return hooks_run(s, HOOK_on_before_optimizer_step, &a) && clip_gradients(s, c->opt)
-               ? LT_OK : LT_ERR_STATE;
+               ? LT_OK
+               : LT_ERR_STATE;
 }
 
 static bool run_optimizer_step(session *s, train_closure *c);
@@ -188,7 +194,8 @@ static bool run_optimizer_step(session *s, train_closure *c) {
         if (st == LT_OK) st = lt_last_status(); /* recorded, then dropped */
         if (st == LT_OK && !c->ran) {
             host_error("%s.optimizer_step returned without running the closure; call "
-                       "lt_closure_run(closure) before lt_optimizer_step(opt)", m->name);
+                       "lt_closure_run(closure) before lt_optimizer_step(opt)",
+                       m->name);
             return false;
         }
     } else {
@@ -205,8 +212,12 @@ static bool automatic_batch(session *s, const lt_batch_t *b, int64_t idx, bool l
                             lt_tensor_t **loss) {
     int64_t n = s->cfg->accumulate_grad_batches;
     bool stepping = (idx + 1) % n == 0 || last_in_epoch;
-    train_closure c = {.base = {closure_run}, .s = s, .batch = b, .batch_idx = idx,
-                       .opt = lt_ctx_optimizer(s->module.ctx, 0), .zero_grad = idx % n == 0,
+    train_closure c = {.base = {closure_run},
+                       .s = s,
+                       .batch = b,
+                       .batch_idx = idx,
+                       .opt = lt_ctx_optimizer(s->module.ctx, 0),
+                       .zero_grad = idx % n == 0,
                        .stepping = stepping};
     s->group.ddp.sync_grads = stepping; /* DDP's no_sync while accumulating */
     bool ok = stepping ? optimizer_step(s, &c) : closure_run(&c.base) == LT_OK;

@@ -14,8 +14,8 @@ struct predict_writer {
     char path[4096], tmp[4200];
     bool csv;
     lt_dtype dtype;
-    int ndim;                      /* of each batch's output; 0 until the first batch */
-    int64_t inner[LT_MAX_DIMS];    /* trailing shape */
+    int ndim;                   /* of each batch's output; 0 until the first batch */
+    int64_t inner[LT_MAX_DIMS]; /* trailing shape */
     int64_t row_elems, rows;
     void *buf;
     size_t buf_cap;
@@ -32,8 +32,10 @@ predict_writer *predict_writer_open(const char *path, const char *root) {
         host_error("out of host memory for the prediction writer");
         return NULL;
     }
-    if (path) snprintf(w->path, sizeof w->path, "%s", path);
-    else snprintf(w->path, sizeof w->path, "%s/predictions.npy", root);
+    if (path)
+        snprintf(w->path, sizeof w->path, "%s", path);
+    else
+        snprintf(w->path, sizeof w->path, "%s/predictions.npy", root);
     w->csv = ends_with(w->path, ".csv");
     if (!w->csv && !ends_with(w->path, ".npy")) {
         host_error("--predict.output %s: the file must end in .npy or .csv", w->path);
@@ -71,9 +73,10 @@ static bool check_shape(predict_writer *w, const lt_tensor_t *out, int64_t idx) 
     bool same = dt == w->dtype && (nd < 1 ? 1 : nd) == w->ndim;
     for (int i = 1; same && i < nd; i++) same = lt_dim(out, i) == w->inner[i];
     if (same) return true;
-    host_error("predict_step of batch %lld returned a different dtype or trailing shape than the "
-               "first batch; every batch must return (N, ...) with the same dtype and trailing sizes",
-               (long long)idx);
+    host_error(
+        "predict_step of batch %lld returned a different dtype or trailing shape than the "
+        "first batch; every batch must return (N, ...) with the same dtype and trailing sizes",
+        (long long)idx);
     return false;
 }
 
@@ -81,8 +84,10 @@ static bool write_csv_rows(predict_writer *w, int64_t rows) {
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t j = 0; j < w->row_elems; j++) {
             int64_t k = r * w->row_elems + j;
-            if (w->dtype == LT_F32) fprintf(w->f, j ? ",%.9g" : "%.9g", ((float *)w->buf)[k]);
-            else fprintf(w->f, j ? ",%lld" : "%lld", (long long)((int64_t *)w->buf)[k]);
+            if (w->dtype == LT_F32)
+                fprintf(w->f, j ? ",%.9g" : "%.9g", ((float *)w->buf)[k]);
+            else
+                fprintf(w->f, j ? ",%lld" : "%lld", (long long)((int64_t *)w->buf)[k]);
         }
         fputc('\n', w->f);
     }

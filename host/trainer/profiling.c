@@ -10,7 +10,6 @@
 
 #include "trainer.h"
 
-
 /* A run-long copy of the formatted name; the same text always gives the same pointer. */
 const char *prof_intern(session *s, const char *fmt, ...) {
     char buf[512];
@@ -84,19 +83,25 @@ bool profiler_open(session *s) {
     if (!c->profiler) return true;
     if (!host_open_plugin(c, LT_PLUGIN_PROFILER, c->profiler, &p->plugin)) return false;
     const lt_profiler_desc *d = lt_plugin_desc(p->plugin);
-    const char *missing = !d->init ? "init" : !d->start ? "start" : !d->stop ? "stop"
-                        : !d->summary ? "summary" : NULL;
+    const char *missing = !d->init      ? "init"
+                          : !d->start   ? "start"
+                          : !d->stop    ? "stop"
+                          : !d->summary ? "summary"
+                                        : NULL;
     if (missing) {
         host_error("%s: profiler '%s' has no %s function; set .%s in LT_PROFILER_EXPORT",
                    lt_plugin_path(p->plugin), d->name, missing, missing);
         return false;
     }
-    snprintf(p->dirpath, sizeof p->dirpath, "%s", c->profiler_dirpath ? c->profiler_dirpath
-                                                  : *s->log.version_dir ? s->log.version_dir
-                                                  : c->default_root_dir);
-    lt_profiler_opts o = {.struct_size = sizeof o, .rank = s->group.rank,
+    snprintf(p->dirpath, sizeof p->dirpath, "%s",
+             c->profiler_dirpath   ? c->profiler_dirpath
+             : *s->log.version_dir ? s->log.version_dir
+                                   : c->default_root_dir);
+    lt_profiler_opts o = {.struct_size = sizeof o,
+                          .rank = s->group.rank,
                           .world_size = s->group.world,
-                          .dirpath = p->dirpath, .filename = c->profiler_filename};
+                          .dirpath = p->dirpath,
+                          .filename = c->profiler_filename};
     lt_clear_error();
     if (d->init(&o, &p->st) != LT_OK) {
         host_error("--profiler %s: init failed: %s", d->name,
@@ -114,7 +119,8 @@ bool profiler_open(session *s) {
  * (one report on the terminal) and nowhere on the others. */
 static FILE *report_stream(session *s, const char *stage, char *path, size_t n) {
     const host_config *c = s->cfg;
-    if (!c->profiler_filename) snprintf(path, n, "%s", s->group.rank == 0 ? "" : "/dev/null");
+    if (!c->profiler_filename)
+        snprintf(path, n, "%s", s->group.rank == 0 ? "" : "/dev/null");
     else if (s->group.world > 1)
         snprintf(path, n, "%s/%s-%s-%d.txt", s->prof.dirpath, stage, c->profiler_filename,
                  s->group.rank);

@@ -35,8 +35,10 @@ void bar_start(session *s, const char *desc, int64_t total) {
 
 static void clock_text(double seconds, char *buf, size_t n) {
     long t = seconds < 0 || seconds > 3.6e8 ? 0 : (long)(seconds + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
 }
 
 static void draw(session *s, double now) {
@@ -49,9 +51,9 @@ static void draw(session *s, double now) {
     bar[BAR_WIDTH] = '\0';
     clock_text(elapsed, spent, sizeof spent);
     clock_text(rate > 0 ? (double)(b->total - b->done) / rate : 0.0, left, sizeof left);
-    int len = printf("\r%s: %3d%%|%s| %lld/%lld [%s<%s, %.2fit/s", b->desc,
-                     (int)(100 * b->done / total), bar, (long long)b->done, (long long)b->total,
-                     spent, left, rate);
+    int len =
+        printf("\r%s: %3d%%|%s| %lld/%lld [%s<%s, %.2fit/s", b->desc, (int)(100 * b->done / total),
+               bar, (long long)b->done, (long long)b->total, spent, left, rate);
     if (s->log.version_dir[0]) {
         const char *v = strrchr(s->log.version_dir, '_');
         len += printf(", v_num=%s", v ? v + 1 : "0");
@@ -67,9 +69,7 @@ static void draw(session *s, double now) {
     b->t_last_draw = now;
 }
 
-bool bar_due(const session *s) {
-    return s->bar.tty && now_seconds() - s->bar.t_last_draw >= 0.1;
-}
+bool bar_due(const session *s) { return s->bar.tty && now_seconds() - s->bar.t_last_draw >= 0.1; }
 
 void bar_update(session *s, int64_t done) {
     s->bar.done = done;

@@ -20,8 +20,10 @@ static void human_count(int64_t n, char *buf, size_t size) {
     int groups = (digits + 2) / 3;
     if (groups > 5) groups = 5;
     double v = (double)n * pow(10.0, -3.0 * (groups - 1));
-    if (groups - 1 < 1 || v >= 100) snprintf(buf, size, "%lld %s", (long long)v, units[groups - 1]);
-    else snprintf(buf, size, "%.1f %s", v, units[groups - 1]);
+    if (groups - 1 < 1 || v >= 100)
+        snprintf(buf, size, "%lld %s", (long long)v, units[groups - 1]);
+    else
+        snprintf(buf, size, "%.1f %s", v, units[groups - 1]);
 }
 
 static int collect_rows(session *s, summary_row *rows) {
@@ -39,7 +41,9 @@ static int collect_rows(session *s, summary_row *rows) {
             rows[nrows++] = (summary_row){.count = 0};
             snprintf(rows[r].name, sizeof rows[r].name, "%.*s", (int)len, pname);
             snprintf(rows[r].type, sizeof rows[r].type, "%s",
-                     top_level_layer ? type : strchr(pname, '.') ? "Module" : "Parameter");
+                     top_level_layer      ? type
+                     : strchr(pname, '.') ? "Module"
+                                          : "Parameter");
         } else if (!top_level_layer && strcmp(rows[r].type, "Parameter")) {
             snprintf(rows[r].type, sizeof rows[r].type, "Module");
         }
@@ -54,11 +58,13 @@ void print_model_summary(session *s) {
     int wi = n > 10 ? 2 : 1, wn = 4, wt = 4, wp = 6;
     for (int r = 0; r < n; r++) {
         human_count(rows[r].count, rows[r].params, sizeof rows[r].params);
-        int ln = (int)strlen(rows[r].name), lt = (int)strlen(rows[r].type), lp = (int)strlen(rows[r].params);
+        int ln = (int)strlen(rows[r].name), lt = (int)strlen(rows[r].type),
+            lp = (int)strlen(rows[r].params);
         wn = ln > wn ? ln : wn, wt = lt > wt ? lt : wt, wp = lp > wp ? lp : wp;
     }
     int width = wi + wn + wt + wp + 5 + 4 * 3;
-    rank0_printf(s, "\n%-*s | %-*s | %-*s | %-*s | Mode \n", wi, "", wn, "Name", wt, "Type", wp, "Params");
+    rank0_printf(s, "\n%-*s | %-*s | %-*s | %-*s | Mode \n", wi, "", wn, "Name", wt, "Type", wp,
+                 "Params");
     for (int i = 0; i < width; i++) rank0_printf(s, "-");
     rank0_printf(s, "\n");
     for (int r = 0; r < n; r++)
@@ -69,7 +75,9 @@ void print_model_summary(session *s) {
     char t[32], z[32];
     human_count(total, t, sizeof t);
     human_count(0, z, sizeof z);
-    rank0_printf(s, "\n%-10sTrainable params\n%-10sNon-trainable params\n%-10sTotal params\n"
+    rank0_printf(s,
+                 "\n%-10sTrainable params\n%-10sNon-trainable params\n%-10sTotal params\n"
                  "%-10.3fTotal estimated model params size (MB)\n%-10dModules in train mode\n"
-                 "%-10dModules in eval mode\n\n", t, z, t, (double)total * 4 / 1e6, n, 0);
+                 "%-10dModules in eval mode\n\n",
+                 t, z, t, (double)total * 4 / 1e6, n, 0);
 }

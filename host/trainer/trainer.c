@@ -35,7 +35,8 @@ static bool open_plugin(session *s, lt_plugin_kind kind, const char *name, lt_pl
 }
 
 /* A bad --model.X / --data.X / --callbacks.X is a bad command line: exit 2, as for any flag. */
-static bool apply_overrides(session *s, lt_ctx_t *ctx, const hparam_override *o, int n, const char *prefix) {
+static bool apply_overrides(session *s, lt_ctx_t *ctx, const hparam_override *o, int n,
+                            const char *prefix) {
     for (int i = 0; i < n; i++) {
         if (lt_ctx_set_hparam(ctx, o[i].name, o[i].value) != LT_OK) {
             host_error("--%s%s: %s", prefix, o[i].name, lt_last_error());
@@ -60,20 +61,27 @@ static bool check_submodule(session *s) {
     return false;
 }
 
+/* The hook a command needs that the module lacks, or NULL. */
+static const char *missing_hook(const lt_module_desc *m, const char *cmd) {
+    if (!m->setup) return "setup";
+    if (!strcmp(cmd, "fit"))
+        return !m->training_step          ? "training_step"
+               : !m->configure_optimizers ? "configure_optimizers"
+                                          : NULL;
+    if (!strcmp(cmd, "validate")) return m->validation_step ? NULL : "validation_step";
+    if (!strcmp(cmd, "test")) return m->test_step ? NULL : "test_step";
+    return m->predict_step || m->forward ? NULL : "predict_step (or forward)";
+}
+
 /* What a command needs from the module; a missing hook is named with the fix. */
 static bool check_module_hooks(session *s) {
     const lt_module_desc *m = s->module.desc;
     const char *cmd = s->cfg->command;
-    const char *missing = !m->setup ? "setup"
-        : !strcmp(cmd, "fit") && !m->training_step ? "training_step"
-        : !strcmp(cmd, "fit") && !m->configure_optimizers ? "configure_optimizers"
-        : !strcmp(cmd, "validate") && !m->validation_step ? "validation_step"
-        : !strcmp(cmd, "test") && !m->test_step ? "test_step"
-        : !strcmp(cmd, "predict") && !m->predict_step && !m->forward ? "predict_step (or forward)"
-        : NULL;
+    const char *missing = missing_hook(m, cmd);
     if (!missing) return check_submodule(s);
     host_error("%s: module '%s' has no %s hook, which `lthost %s` needs; set .%s in "
-               "LT_MODULE_EXPORT", s->module.file, m->name, missing, cmd, missing);
+               "LT_MODULE_EXPORT",
+               s->module.file, m->name, missing, cmd, missing);
     return false;
 }
 
@@ -102,8 +110,10 @@ static bool load_plugins(session *s) {
 }
 
 static bool start_strategy(session *s) {
-    lt_strategy_opts o = {.struct_size = sizeof o, .devices = s->cfg->devices,
-                          .num_nodes = s->cfg->num_nodes, .timeout_s = s->cfg->strategy_timeout};
+    lt_strategy_opts o = {.struct_size = sizeof o,
+                          .devices = s->cfg->devices,
+                          .num_nodes = s->cfg->num_nodes,
+                          .timeout_s = s->cfg->strategy_timeout};
     lt_clear_error();
     if (!s->group.desc->init || s->group.desc->init(&o, &s->group.state) != LT_OK) {
         host_error("--strategy %s: %s", s->group.desc->name,
@@ -206,8 +216,8 @@ bool session_setup(session *s) {
         host_error("%s: allocating parameters: %s", s->module.desc->name, lt_last_error());
         return false;
     }
-    return ckpt_restore_weights(s) && ddp_check_model(s) && ddp_choose_path(s) && ddp_broadcast_params(s) &&
-           ddp_plan_buckets(s);
+    return ckpt_restore_weights(s) && ddp_check_model(s) && ddp_choose_path(s) &&
+           ddp_broadcast_params(s) && ddp_plan_buckets(s);
 }
 
 bool session_teardown(session *s) {
@@ -239,9 +249,11 @@ bool session_teardown(session *s) {
 
 void session_init(session *s, const host_config *cfg, uint64_t seed) {
     *s = (session){.cfg = cfg, .seed = seed};
-    s->tr = (lt_trainer_t){.struct_size = sizeof(lt_trainer_t), .max_epochs = cfg->max_epochs,
+    s->tr = (lt_trainer_t){.struct_size = sizeof(lt_trainer_t),
+                           .max_epochs = cfg->max_epochs,
                            .manual_backward = manual_backward,
-                           .log = trainer_log, .host = s,
+                           .log = trainer_log,
+                           .host = s,
                            .callback_metrics = s->log.callback_metrics};
 }
 
@@ -256,13 +268,15 @@ static void announce(session *s) {
     const host_config *cfg = s->cfg;
     rank0_printf(s, "Seed set to %llu\n", (unsigned long long)s->seed);
     if (cfg->fast_dev_run > 0)
-        rank0_printf(s, "Running in `fast_dev_run` mode: will run the requested loop using %lld "
-                     "batch(es). Logging and checkpointing is suppressed.\n", (long long)cfg->fast_dev_run);
+        rank0_printf(s,
+                     "Running in `fast_dev_run` mode: will run the requested loop using %lld "
+                     "batch(es). Logging and checkpointing is suppressed.\n",
+                     (long long)cfg->fast_dev_run);
     int64_t n = lt_num_parameters(s->module.ctx);
     rank0_printf(s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator%s, %s strategy\n",
                  s->module.desc->name, lt_ctx_num_params(s->module.ctx), (long long)n,
-                 (double)n * 4 / 1e6,
-                 lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "", s->group.desc->name);
+                 (double)n * 4 / 1e6, lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "",
+                 s->group.desc->name);
 }
 
 static bool dispatch(session *s) {
@@ -281,7 +295,8 @@ int trainer_run(const host_config *cfg) {
     }
     session_init(s, cfg, pick_seed(cfg));
     lt_ctx_t *callback_ctx[LTHOST_MAX_CALLBACKS + 1] = {0};
-    bool ok = load_plugins(s) && start_strategy(s) && ckpt_open(s) && session_make_contexts(s, callback_ctx);
+    bool ok = load_plugins(s) && start_strategy(s) && ckpt_open(s) &&
+              session_make_contexts(s, callback_ctx);
     s->tr.module = s->module.ctx;
     ddp_serve_trainer(s);
     if (ok && cfg->print_config) {

@@ -23,13 +23,13 @@ typedef enum { LT_HOOK_TABLE(HOOK_ID_) HOOK_COUNT } hook_id;
 
 /* A callback or the module: whoever has hooks. */
 typedef struct participant {
-    const char *name;     /* "EarlyStopping", "mlp" */
+    const char *name; /* "EarlyStopping", "mlp" */
     bool is_module;
-    bool monitoring;      /* Lightning runs these callbacks' on_train_epoch_end after the module's */
+    bool monitoring; /* Lightning runs these callbacks' on_train_epoch_end after the module's */
     lt_ctx_t *ctx;
     void (*fn[HOOK_COUNT])(void);
-    lt_plugin_t *plugin;  /* NULL for built-in callbacks */
-    bool is_checkpoint;   /* a ModelCheckpoint: the host writes what it plans */
+    lt_plugin_t *plugin;            /* NULL for built-in callbacks */
+    bool is_checkpoint;             /* a ModelCheckpoint: the host writes what it plans */
     const char *action[HOOK_COUNT]; /* profiler action names (with --profiler) */
 } participant;
 
@@ -37,9 +37,9 @@ typedef struct participant {
 typedef struct hook_args {
     const lt_batch_t *batch;
     int64_t batch_idx;
-    lt_tensor_t *tensor;  /* outputs or loss */
+    lt_tensor_t *tensor; /* outputs or loss */
     lt_optimizer_t *opt;
-    lt_state_t *state;    /* on_save_checkpoint / on_load_checkpoint */
+    lt_state_t *state; /* on_save_checkpoint / on_load_checkpoint */
 } hook_args;
 
 /* A split's loader and the number of batches the limits allow. */
@@ -58,7 +58,7 @@ typedef struct sched_entry {
 
 typedef struct progress_bar {
     bool enabled, tty;
-    const char *desc;   /* "Epoch 3", "Validation", ... */
+    const char *desc; /* "Epoch 3", "Validation", ... */
     int64_t total, done;
     double t_start, t_last_draw;
     int last_len;
@@ -67,7 +67,7 @@ typedef struct progress_bar {
 typedef struct log_state {
     logger *loggers[2];
     int nloggers;
-    char version_dir[4096];        /* planned at start, created by logging_open */
+    char version_dir[4096]; /* planned at start, created by logging_open */
     bool open;
     lt_metric_value callback_metrics[2 * LT_MAX_LOGGED];
     unsigned callback_flags[2 * LT_MAX_LOGGED]; /* LT_LOG_PROG_BAR etc. of each entry */
@@ -81,7 +81,7 @@ typedef struct profiling {
     void *st;
     char dirpath[4096];
     const char *stage; /* whose report is due: "fit", "test", ... (NULL: none) */
-    char **names; /* interned action names */
+    char **names;      /* interned action names */
     int nnames, capnames;
     const char *training_step, *validation_step, *test_step, *predict_step, *backward,
         *batch_to_device, *optimizer_step, *optimizer_zero_grad, *data_setup, *data_teardown,
@@ -91,7 +91,7 @@ typedef struct profiling {
 
 /* DDP's gradient buckets: ranges of the flat gradient buffer reduced as one. */
 typedef struct grad_bucket {
-    int64_t first, n; /* floats */
+    int64_t first, n;    /* floats */
     int params, pending; /* parameters in it, and those whose gradient is not final yet */
     bool started;
     lt_strategy_req *req;
@@ -119,7 +119,7 @@ typedef struct ddp_state {
 typedef struct module_part {
     lt_plugin_t *plugin;
     const lt_module_desc *desc;
-    const char *file;      /* for messages */
+    const char *file; /* for messages */
     lt_ctx_t *ctx;
     lt_forward_fn forward; /* predict's default (the --submodule's forward) */
 } module_part;
@@ -156,10 +156,10 @@ typedef struct fit_position {
 
 /* --ckpt_path: the checkpoint the run starts from. */
 typedef struct resume_state {
-    lt_ckpt_t *ckpt;        /* open for the run; NULL: none */
-    char file[4096];        /* its resolved path */
-    bool active;            /* fit continues from ckpt's position (until it reaches it) */
-    lt_state_t *loops;      /* the checkpoint's loop state, until fit applies it */
+    lt_ckpt_t *ckpt;   /* open for the run; NULL: none */
+    char file[4096];   /* its resolved path */
+    bool active;       /* fit continues from ckpt's position (until it reaches it) */
+    lt_state_t *loops; /* the checkpoint's loop state, until fit applies it */
 } resume_state;
 
 /* One run, grouped by concern: each file of host/trainer/ reads the parts it needs. */
@@ -171,14 +171,14 @@ typedef struct session {
     lt_device_t *dev;
     process_group group;
     hook_set hooks;
-    lt_trainer_t tr;        /* what hooks see through lt_trainer(ctx) */
+    lt_trainer_t tr; /* what hooks see through lt_trainer(ctx) */
     fit_position pos;
     resume_state resume;
     log_state log;
     progress_bar bar;
     profiling prof;
-    int exit_code;          /* non-zero overrides the run's 0/1 (signals: 128 + signo) */
-    bool warned_null_step;  /* Lightning warns once that training_step returned None */
+    int exit_code;         /* non-zero overrides the run's 0/1 (signals: 128 + signo) */
+    bool warned_null_step; /* Lightning warns once that training_step returned None */
 } session;
 
 /* ---- ddp.c (no-ops with one process) ------------------------------------------------ */
@@ -309,7 +309,8 @@ void outputs_clear(outputs_list *l);
 /* "train", "val", "test", "predict". */
 const char *split_name(lt_split split);
 /* A loader over split with the batches lim allows; unshuffled when in_order. */
-bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order, split_loader *sl);
+bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order,
+                split_loader *sl);
 /* The host batch as tensors in the module's arena, in Lightning's batch_to_device. */
 bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b);
 

@@ -64,22 +64,22 @@ void lt__storage_release(lt_storage *s);
  * FLOP/byte formulas are listed in core/prof.c; bytes are the logical traffic
  * (each input read once, each output written once, 4 bytes a float, 8 an index).
  * dev is evaluated more than once: pass a variable. */
-#define LT_PROF_SPAN(dev, name, flops, bytes, ...)                                       \
-    do {                                                                                 \
-        uint64_t lt_span_t0_ = LT_PROF_BEGIN(dev);                                       \
-        __VA_ARGS__;                                                                     \
-        LT_PROF_END(dev, lt_span_t0_, name, flops, bytes);                               \
+#define LT_PROF_SPAN(dev, name, flops, bytes, ...)                                                 \
+    do {                                                                                           \
+        uint64_t lt_span_t0_ = LT_PROF_BEGIN(dev);                                                 \
+        __VA_ARGS__;                                                                               \
+        LT_PROF_END(dev, lt_span_t0_, name, flops, bytes);                                         \
     } while (0)
 /* dev->k.slot(dev->state, args...) as one span; the slot's result is dropped. */
-#define LT_KCALL(dev, name, flops, bytes, slot, ...)                                     \
+#define LT_KCALL(dev, name, flops, bytes, slot, ...)                                               \
     LT_PROF_SPAN(dev, name, flops, bytes, (dev)->k.slot((dev)->state, __VA_ARGS__))
 /* The two halves of a span, for the two macros above only. */
 #define LT_PROF_BEGIN(dev) ((dev)->prof_fn ? lt_prof_now_ns() : 0)
 /* Tests t0, already in a register, rather than loading prof_fn again. */
-#define LT_PROF_END(dev, t0, name, flops, bytes)                                         \
-    do {                                                                                 \
-        if (__builtin_expect((t0) != 0, 0))                                              \
-            lt__prof_emit((dev), (t0), (name), (double)(flops), (double)(bytes));        \
+#define LT_PROF_END(dev, t0, name, flops, bytes)                                                   \
+    do {                                                                                           \
+        if (__builtin_expect((t0) != 0, 0))                                                        \
+            lt__prof_emit((dev), (t0), (name), (double)(flops), (double)(bytes));                  \
     } while (0)
 /* Wait for the device (kernels may be asynchronous), then send the span to prof_fn
  * (unless it was unset since the span began). */
@@ -97,15 +97,15 @@ struct lt_tensor {
     int64_t shape[LT_MAX_DIMS];
     int64_t numel;
     lt_storage *st;
-    size_t offset;      /* bytes into st->data */
-    lt_arena_t *arena;  /* where results of ops on this tensor go */
-    lt_node *grad_fn;   /* the op that made it; NULL for leaves */
+    size_t offset;     /* bytes into st->data */
+    lt_arena_t *arena; /* where results of ops on this tensor go */
+    lt_node *grad_fn;  /* the op that made it; NULL for leaves */
     lt_tensor_t *grad;
     bool requires_grad;
-    bool persistent;    /* owned by whoever made it, not by the arena */
-    bool stale;         /* its arena was reset: a step's tensor kept past its step */
-    int param_id;       /* 1 + its index among its ctx's parameters; 0: not a parameter */
-    size_t ready_at;    /* lt_backward's scratch: the tape node after which its grad is final */
+    bool persistent; /* owned by whoever made it, not by the arena */
+    bool stale;      /* its arena was reset: a step's tensor kept past its step */
+    int param_id;    /* 1 + its index among its ctx's parameters; 0: not a parameter */
+    size_t ready_at; /* lt_backward's scratch: the tape node after which its grad is final */
 };
 
 #define LT_NODE_MAX_IN 3
@@ -135,10 +135,10 @@ struct lt_arena {
     /* The previous step's tensors, marked stale: slots are reused one reset later, so a
      * tensor kept into the next step is refused instead of aliasing a new one. */
     lt_slab retired;
-    lt_slab nodes;   /* lt_node, creation order = a topological order of the tape */
+    lt_slab nodes;               /* lt_node, creation order = a topological order of the tape */
     lt_grad_ready_fn grad_ready; /* lt_ctx_set_grad_ready's hook on the ctx's parameters */
     void *grad_ready_user;
-    float backward_scale;        /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
+    float backward_scale; /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
 };
 
 void *lt__slab_get(lt_slab *s, size_t i);
@@ -164,8 +164,8 @@ lt_tensor_t *lt__tensor_new(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t 
 lt_tensor_t *lt__tensor_new_persistent(lt_arena_t *arena, lt_dtype dt, int ndim,
                                        const int64_t *shape);
 /* A persistent view of numel elements of storage st at byte offset. */
-lt_tensor_t *lt__tensor_view_persistent(lt_arena_t *arena, lt_storage *st, size_t offset,
-                                        int ndim, const int64_t *shape);
+lt_tensor_t *lt__tensor_view_persistent(lt_arena_t *arena, lt_storage *st, size_t offset, int ndim,
+                                        const int64_t *shape);
 void lt__tensor_free(lt_tensor_t *t);
 /* dst (NULL passes through: a failed allocation) = a device copy of src's elements. */
 lt_tensor_t *lt__copy_into(lt_tensor_t *dst, const lt_tensor_t *src);

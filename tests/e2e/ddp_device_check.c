@@ -17,20 +17,20 @@
 
 static int rank = -1;
 
-#define CHECK(cond, ...)                                                              \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "FAIL: rank %d: ", rank);                                 \
-            fprintf(stderr, __VA_ARGS__);                                             \
-            fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);                        \
-            exit(1);                                                                  \
-        }                                                                             \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAIL: rank %d: ", rank);                                              \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);                                     \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
-#define CUDA(call)                                                                    \
-    do {                                                                              \
-        cudaError_t e_ = (call);                                                      \
-        CHECK(e_ == cudaSuccess, "%s: %s", #call, cudaGetErrorString(e_));            \
+#define CUDA(call)                                                                                 \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        CHECK(e_ == cudaSuccess, "%s: %s", #call, cudaGetErrorString(e_));                         \
     } while (0)
 
 static const lt_strategy_desc *t;
@@ -43,11 +43,13 @@ static void check_broadcast(size_t nbytes, int root) {
     for (size_t i = 0; i < nbytes; i++) host[i] = rank == root ? (unsigned char)(i * 7 + 3) : 0;
     CUDA(cudaMalloc((void **)&dev, nbytes));
     CUDA(cudaMemcpy(dev, host, nbytes, cudaMemcpyHostToDevice));
-    CHECK(t->device_broadcast(st, dev, nbytes, root) == LT_OK, "device_broadcast: %s", lt_last_error());
+    CHECK(t->device_broadcast(st, dev, nbytes, root) == LT_OK, "device_broadcast: %s",
+          lt_last_error());
     memset(host, 0, nbytes);
     CUDA(cudaMemcpy(host, dev, nbytes, cudaMemcpyDeviceToHost));
     for (size_t i = 0; i < nbytes; i++)
-        CHECK(host[i] == (unsigned char)(i * 7 + 3), "broadcast from %d: byte %zu is %u", root, i, host[i]);
+        CHECK(host[i] == (unsigned char)(i * 7 + 3), "broadcast from %d: byte %zu is %u", root, i,
+              host[i]);
     cudaFree(dev);
     free(host);
 }
@@ -77,8 +79,10 @@ static void check_means(void) {
             double want = 0;
             for (int r = 0; r < size; r++) want += value(r, i);
             want /= size;
-            CHECK(fabs(host[b][i] - want) <= 1e-6 * fabs(want) + 1e-7, "mean of %lld floats: [%lld] "
-                  "is %.9g, want %.9g", (long long)n[b], (long long)i, host[b][i], want);
+            CHECK(fabs(host[b][i] - want) <= 1e-6 * fabs(want) + 1e-7,
+                  "mean of %lld floats: [%lld] "
+                  "is %.9g, want %.9g",
+                  (long long)n[b], (long long)i, host[b][i], want);
         }
         cudaFree(dev[b]);
         cudaFreeHost(host[b]);
@@ -108,7 +112,8 @@ int main(int argc, char **argv) {
     CHECK(argc == 2, "usage: mpirun -np N ddp_device_check path/to/ddp.so");
     const char *np = getenv("OMPI_COMM_WORLD_SIZE");
     lt_plugin_t *plugin = NULL;
-    CHECK(lt_plugin_open(LT_PLUGIN_STRATEGY, argv[1], NULL, &plugin) == LT_OK, "%s", lt_last_error());
+    CHECK(lt_plugin_open(LT_PLUGIN_STRATEGY, argv[1], NULL, &plugin) == LT_OK, "%s",
+          lt_last_error());
     t = lt_plugin_desc(plugin);
     CHECK(t->device_bind && t->device_all_reduce_mean_start && t->device_broadcast,
           "%s has no device collectives", argv[1]);
@@ -118,7 +123,8 @@ int main(int argc, char **argv) {
     int local = t->local_rank(st);
 
     lt_clear_error();
-    CHECK(t->device_bind(st, "opaque", local) == LT_ERR_UNSUPPORTED && strstr(lt_last_error(), "opaque"),
+    CHECK(t->device_bind(st, "opaque", local) == LT_ERR_UNSUPPORTED &&
+              strstr(lt_last_error(), "opaque"),
           "binding memory ddp does not know: %s", lt_last_error());
     if (rank == 0) printf("ok: unknown device memory refused on every rank: %s\n", lt_last_error());
 
@@ -127,11 +133,14 @@ int main(int argc, char **argv) {
     lt_clear_error();
     lt_status bound = t->device_bind(st, "cuda", local);
     if (gpus == 0 || gpus < size) { /* every rank must be refused, with the reason */
-        CHECK(bound == LT_ERR_DEVICE || bound == LT_ERR_INVALID_ARG, "device_bind(cuda) with %d GPU(s) for "
-              "%d ranks returned %s: %s", gpus, size, lt_status_name(bound), lt_last_error());
+        CHECK(bound == LT_ERR_DEVICE || bound == LT_ERR_INVALID_ARG,
+              "device_bind(cuda) with %d GPU(s) for "
+              "%d ranks returned %s: %s",
+              gpus, size, lt_status_name(bound), lt_last_error());
         printf("ok: rank %d: %d GPU(s) for %d rank(s): device_bind(cuda) refused: %s\n", rank, gpus,
                size, lt_last_error());
-        if (rank == 0) printf("skip: NCCL collectives need %d GPU(s), this node has %d\n", size, gpus);
+        if (rank == 0)
+            printf("skip: NCCL collectives need %d GPU(s), this node has %d\n", size, gpus);
     } else {
         CHECK(bound == LT_OK, "device_bind(cuda, %d): %s", local, lt_last_error());
         check_broadcast(4099, 0);
@@ -139,8 +148,9 @@ int main(int argc, char **argv) {
         check_means();
         double gbps = bucket_gbps();
         if (rank == 0)
-            printf("ok: NCCL on %d rank(s): broadcast and mean exact; 25 MB bucket mean %.1f GB/s\n",
-                   size, gbps);
+            printf(
+                "ok: NCCL on %d rank(s): broadcast and mean exact; 25 MB bucket mean %.1f GB/s\n",
+                size, gbps);
     }
     t->shutdown(st);
     lt_plugin_close(plugin);

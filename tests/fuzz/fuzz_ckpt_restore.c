@@ -42,8 +42,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static void read_run_state(const lt_ckpt_t *c) {
-    static const char *const keys[] = {"loops", "callbacks", "epoch", "global_step", "module",
-                                       NULL};
+    static const char *const keys[] = {"loops",       "callbacks", "epoch",
+                                       "global_step", "module",    NULL};
     for (int i = 0; keys[i]; i++) {
         const char *json = lt_ckpt_get(c, keys[i]);
         lt_state_t *st = json ? lt_state_from_json(json) : NULL;
@@ -77,8 +77,10 @@ static void train_step(lt_ctx_t *ctx) {
             lt_optimizer_step(lt_ctx_optimizer(ctx, i));
     for (int i = 0; loss && i < lt_ctx_num_schedulers(ctx); i++) {
         lt_scheduler_t *s = lt_ctx_scheduler(ctx, i, NULL);
-        if (lt_scheduler_needs_metric(s)) lt_scheduler_step_metric(s, lt_item(loss));
-        else lt_scheduler_step(s);
+        if (lt_scheduler_needs_metric(s))
+            lt_scheduler_step_metric(s, lt_item(loss));
+        else
+            lt_scheduler_step(s);
     }
     lt_arena_reset(a);
 }

@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ok) {
         for (int i = before; i < out.n; i++)
             require(out.items[i].key && out.items[i].key[0] && out.items[i].value &&
-                    out.items[i].line >= 1, "every flag has a key, a value and a line", err);
+                        out.items[i].line >= 1,
+                    "every flag has a key, a value and a line", err);
     } else {
         require(out.n == before, "a refused file adds no flags", err);
         require(strncmp(err, path, strlen(path)) == 0 && err[strlen(path)] == ':',

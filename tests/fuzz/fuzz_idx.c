@@ -72,8 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         require((s == LT_OK) == (t == LT_OK), "a file and its gzip are both read or both refused");
         if (s == LT_OK)
             require(plain.ndim == packed.ndim && plain.count == packed.count &&
-                    !memcmp(plain.dims, packed.dims, sizeof plain.dims) &&
-                    (plain.count == 0 || !memcmp(plain.data, packed.data, (size_t)plain.count)),
+                        !memcmp(plain.dims, packed.dims, sizeof plain.dims) &&
+                        (plain.count == 0 || !memcmp(plain.data, packed.data, (size_t)plain.count)),
                     "a file and its gzip read the same");
         if (t == LT_OK) lt_idx_free(&packed);
         free(gz);

@@ -36,7 +36,7 @@ static void require(int cond, const char *what) {
 static size_t dtype_size(lt_st_dtype dt) {
     static const size_t sizes[LT_ST_DTYPE_COUNT] = {
         [LT_ST_F32] = 4, [LT_ST_F64] = 8, [LT_ST_F16] = 2, [LT_ST_BF16] = 2,
-        [LT_ST_I64] = 8, [LT_ST_I32] = 4, [LT_ST_U8] = 1, [LT_ST_BOOL] = 1};
+        [LT_ST_I64] = 8, [LT_ST_I32] = 4, [LT_ST_U8] = 1,  [LT_ST_BOOL] = 1};
     return (unsigned)dt < LT_ST_DTYPE_COUNT ? sizes[dt] : 0;
 }
 
@@ -62,9 +62,16 @@ static void read_tensor(const lt_st_file_t *f, const lt_st_tensor *t, size_t fil
 }
 
 static void read_checkpoint(const char *path) {
-    static const char *const keys[] = {"format_version", "hyper_parameters", "optimizer_states",
-                                       "lr_schedulers", "loops", "callbacks", "epoch",
-                                       "global_step", "module", NULL};
+    static const char *const keys[] = {"format_version",
+                                       "hyper_parameters",
+                                       "optimizer_states",
+                                       "lr_schedulers",
+                                       "loops",
+                                       "callbacks",
+                                       "epoch",
+                                       "global_step",
+                                       "module",
+                                       NULL};
     lt_ckpt_t *c = NULL;
     lt_clear_error();
     lt_status s = lt_ckpt_open(path, &c);

@@ -84,9 +84,7 @@ void fuzz_require_printable(const char *call) {
     }
 }
 
-void fuzz_default_plugin_path(void) {
-    setenv("LT_PLUGIN_PATH", FUZZ_CPU_PLUGIN_DIR, 0);
-}
+void fuzz_default_plugin_path(void) { setenv("LT_PLUGIN_PATH", FUZZ_CPU_PLUGIN_DIR, 0); }
 
 void fuzz_walk_state(const lt_state_t *st) {
     for (int i = 0; st && i < lt_state_count(st); i++) {

@@ -6,7 +6,6 @@
 
 #include "test_util.h"
 
-
 #define MAX_IN 3
 
 typedef struct grad_case {
@@ -14,7 +13,7 @@ typedef struct grad_case {
     int nin;
     int ndim[MAX_IN];
     int64_t shape[MAX_IN][4];
-    float lo, hi, gap;        /* input range, kept |x| >= gap (kinks of relu, poles of div) */
+    float lo, hi, gap; /* input range, kept |x| >= gap (kinks of relu, poles of div) */
     lt_tensor_t *(*op)(lt_tensor_t **in);
 } grad_case;
 
@@ -39,7 +38,8 @@ static lt_tensor_t *weighted_loss(const grad_case *c, lt_tensor_t **in) {
 
 static double eval_loss(const grad_case *c, float **vals) {
     lt_tensor_t *in[MAX_IN];
-    for (int i = 0; i < c->nin; i++) in[i] = lt_from_host(test_arena, LT_F32, c->ndim[i], c->shape[i], vals[i]);
+    for (int i = 0; i < c->nin; i++)
+        in[i] = lt_from_host(test_arena, LT_F32, c->ndim[i], c->shape[i], vals[i]);
     double loss = lt_item(weighted_loss(c, in));
     lt_arena_reset(test_arena);
     return loss;
@@ -122,7 +122,6 @@ static lt_tensor_t *op_mlp(lt_tensor_t **x) {
     lt_tensor_t *h = lt_relu(lt_linear_op(x[0], x[1], x[2]));
     return lt_add(h, lt_sigmoid(lt_linear_op(x[0], x[1], NULL)));
 }
-
 
 static const grad_case cases[] = {
     {"add", 2, {2, 2}, {{3, 4}, {3, 4}}, -2, 2, 0, op_add},

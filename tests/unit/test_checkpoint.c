@@ -87,8 +87,8 @@ static mod make_mod(uint64_t seed, int64_t l2_out, bool extra) {
         ck_assert_msg(m.l2 != NULL, "%s", lt_last_error());
     }
     if (extra)
-        ck_assert_ptr_nonnull(lt_param(m.ctx, "extra", 1, (int64_t[]){IN},
-                                       (lt_init){LT_INIT_UNIFORM, -1.0, 1.0}));
+        ck_assert_ptr_nonnull(
+            lt_param(m.ctx, "extra", 1, (int64_t[]){IN}, (lt_init){LT_INIT_UNIFORM, -1.0, 1.0}));
     ck_assert_int_eq(lt_ctx_materialize(m.ctx), LT_OK);
     return m;
 }
@@ -96,7 +96,8 @@ static mod make_mod(uint64_t seed, int64_t l2_out, bool extra) {
 /* Every parameter's floats, concatenated in declaration order (caller frees). */
 static float *snapshot(const lt_ctx_t *ctx, size_t *nbytes) {
     size_t total = 0;
-    for (int i = 0; i < lt_ctx_num_params(ctx); i++) total += (size_t)lt_numel(lt_ctx_param(ctx, i, NULL));
+    for (int i = 0; i < lt_ctx_num_params(ctx); i++)
+        total += (size_t)lt_numel(lt_ctx_param(ctx, i, NULL));
     float *v = malloc(total * sizeof *v), *at = v;
     for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
         const lt_tensor_t *t = lt_ctx_param(ctx, i, NULL);
@@ -152,7 +153,8 @@ static void train_step(const mod *m, int k) {
     test_fill(y, BATCH * OUT, 200 + (uint64_t)k, -1.0f, 1.0f, 0.0f);
     lt_tensor_t *tx = lt_from_host(a, LT_F32, 2, (int64_t[]){BATCH, IN}, x);
     lt_tensor_t *ty = lt_from_host(a, LT_F32, 2, (int64_t[]){BATCH, OUT}, y);
-    lt_tensor_t *loss = lt_mse_loss(lt_linear_forward(m->l2, lt_tanh(lt_linear_forward(m->l1, tx))), ty);
+    lt_tensor_t *loss =
+        lt_mse_loss(lt_linear_forward(m->l2, lt_tanh(lt_linear_forward(m->l1, tx))), ty);
     ck_assert_msg(loss != NULL, "%s", lt_last_error());
     for (int i = 0; i < lt_ctx_num_optimizers(m->ctx); i++)
         ck_assert_int_eq(lt_optimizer_zero_grad(lt_ctx_optimizer(m->ctx, i)), LT_OK);
@@ -164,27 +166,30 @@ static void train_step(const mod *m, int k) {
     lt_arena_reset(a);
 }
 
-typedef enum { OPT_ADAM_STEPLR, OPT_SGD_MOM, OPT_ADAM_ONLY, OPT_SGD_STEPLR,
-               OPT_ADAM_EXPLR, OPT_TWO_ADAM, OPT_ADAM_SGD, OPT_ADAM_L1_STEPLR } opt_setup;
+typedef enum {
+    OPT_ADAM_STEPLR,
+    OPT_SGD_MOM,
+    OPT_ADAM_ONLY,
+    OPT_SGD_STEPLR,
+    OPT_ADAM_EXPLR,
+    OPT_TWO_ADAM,
+    OPT_ADAM_SGD,
+    OPT_ADAM_L1_STEPLR
+} opt_setup;
 
 /* configure_optimizers, one of a few ways. */
 static void configure(const mod *m, opt_setup how) {
     lt_ctx_t *ctx = m->ctx;
     lt_optimizer_t *o = NULL;
     switch (how) {
-    case OPT_ADAM_STEPLR: case OPT_ADAM_ONLY: case OPT_ADAM_EXPLR:
-        o = lt_adam(lt_parameters(ctx), 0.01);
-        break;
-    case OPT_SGD_MOM:
-        o = lt_sgd_ex(lt_parameters(ctx), 0.05, 0.9, 0.0, 0.001, true);
-        break;
-    case OPT_SGD_STEPLR:
-        o = lt_sgd(lt_parameters(ctx), 0.01);
-        break;
-    case OPT_ADAM_L1_STEPLR:
-        o = lt_adam(lt_parameters_with_prefix(ctx, "l1."), 0.01);
-        break;
-    case OPT_TWO_ADAM: case OPT_ADAM_SGD:
+    case OPT_ADAM_STEPLR:
+    case OPT_ADAM_ONLY:
+    case OPT_ADAM_EXPLR: o = lt_adam(lt_parameters(ctx), 0.01); break;
+    case OPT_SGD_MOM: o = lt_sgd_ex(lt_parameters(ctx), 0.05, 0.9, 0.0, 0.001, true); break;
+    case OPT_SGD_STEPLR: o = lt_sgd(lt_parameters(ctx), 0.01); break;
+    case OPT_ADAM_L1_STEPLR: o = lt_adam(lt_parameters_with_prefix(ctx, "l1."), 0.01); break;
+    case OPT_TWO_ADAM:
+    case OPT_ADAM_SGD:
         o = lt_adam(lt_parameters_with_prefix(ctx, "l1."), 0.01);
         ck_assert_int_eq(lt_use_optimizer(ctx, o), LT_OK);
         o = how == OPT_TWO_ADAM ? lt_adam(lt_parameters_with_prefix(ctx, "l2."), 0.02)
@@ -274,7 +279,8 @@ START_TEST(round_trip_adam_steplr) {
 
     train_step(&a, 3);
     train_step(&b, 3);
-    ck_assert_msg(same_weights(a.ctx, b.ctx), "the step after resuming differs from the saved run's");
+    ck_assert_msg(same_weights(a.ctx, b.ctx),
+                  "the step after resuming differs from the saved run's");
     ck_assert_double_eq(lt_optimizer_lr(ob), lt_optimizer_lr(oa));
     ck_assert_double_eq(lt_optimizer_lr(ob), 0.0025);
     ck_assert_int_eq(lt_scheduler_last_epoch(sb), lt_scheduler_last_epoch(sa));
@@ -333,14 +339,14 @@ static lt_ctx_t *ctx_with(const lt_hparam_desc *hp, uint64_t seed) {
 /* A saved name the module no longer declares is skipped; one it declares but whose
  * saved value it refuses fails the restore, and then no hparam may have changed. */
 START_TEST(restore_hparams_skips_and_refuses) {
-    static const lt_hparam_desc saved[] = {
-        LT_HPARAM_INT("hidden", 8, ""), LT_HPARAM_STR("opt", "sgd", ""),
-        LT_HPARAM_FLOAT("gone", 1.0, ""), LT_HPARAM_END};
-    static const lt_hparam_desc fewer[] = {
-        LT_HPARAM_INT("hidden", 8, ""), LT_HPARAM_STR("opt", "sgd", ""), LT_HPARAM_END};
-    static const lt_hparam_desc choice[] = {
-        LT_HPARAM_INT("hidden", 8, ""), LT_HPARAM_CHOICE("opt", "sgd", "sgd|adam", ""),
-        LT_HPARAM_END};
+    static const lt_hparam_desc saved[] = {LT_HPARAM_INT("hidden", 8, ""),
+                                           LT_HPARAM_STR("opt", "sgd", ""),
+                                           LT_HPARAM_FLOAT("gone", 1.0, ""), LT_HPARAM_END};
+    static const lt_hparam_desc fewer[] = {LT_HPARAM_INT("hidden", 8, ""),
+                                           LT_HPARAM_STR("opt", "sgd", ""), LT_HPARAM_END};
+    static const lt_hparam_desc choice[] = {LT_HPARAM_INT("hidden", 8, ""),
+                                            LT_HPARAM_CHOICE("opt", "sgd", "sgd|adam", ""),
+                                            LT_HPARAM_END};
     const char *path = file_in_dir("hp.ckpt");
     lt_ctx_t *a = ctx_with(saved, 1);
     set_hp(a, "hidden", "21");
@@ -430,7 +436,8 @@ START_TEST(round_trip_optimizer_never_stepped) {
     ck_assert_int_eq(lt_optimizer_num_steps(lt_ctx_optimizer(b.ctx, 0)), 0);
     train_step(&a, 0);
     train_step(&b, 0);
-    ck_assert_msg(same_weights(a.ctx, b.ctx), "first step after restoring a fresh optimizer differs");
+    ck_assert_msg(same_weights(a.ctx, b.ctx),
+                  "first step after restoring a fresh optimizer differs");
     lt_ckpt_free(c);
     lt_ctx_free(a.ctx);
     lt_ctx_free(b.ctx);
@@ -483,8 +490,8 @@ START_TEST(shape_mismatch_changes_nothing) {
     float *before = snapshot(m.ctx, &n0);
     for (int strict = 1; strict >= 0; strict--) {
         expect_error(lt_ckpt_restore_weights(c, m.ctx, strict), LT_ERR_SHAPE,
-                     (const char *const[]){"l2.weight", "[2, 4]", "[5, 4]", "l2.bias", "[2]",
-                                           "[5]", "size mismatch", NULL});
+                     (const char *const[]){"l2.weight", "[2, 4]", "[5, 4]", "l2.bias", "[2]", "[5]",
+                                           "size mismatch", NULL});
         ck_assert_ptr_null(strstr(lt_last_error(), "l1.weight"));
         float *after = snapshot(m.ctx, &n1);
         ck_assert_msg(n0 == n1 && memcmp(before, after, n0) == 0,
@@ -558,9 +565,9 @@ START_TEST(unexpected_key) {
 
     /* Both at once: every problem named. */
     mod both = make_mod(4, 0, true);
-    expect_error(lt_ckpt_restore_weights(c, both.ctx, true), LT_ERR_STATE,
-                 (const char *const[]){"missing key(s)", "extra", "unexpected key(s)",
-                                       "l2.weight", NULL});
+    expect_error(
+        lt_ckpt_restore_weights(c, both.ctx, true), LT_ERR_STATE,
+        (const char *const[]){"missing key(s)", "extra", "unexpected key(s)", "l2.weight", NULL});
     lt_ckpt_free(c);
     lt_ctx_free(a.ctx);
     lt_ctx_free(m.ctx);
@@ -599,7 +606,8 @@ static void expect_training_refused(const char *path, opt_setup how, const char 
         steps[i] = lt_optimizer_num_steps(lt_ctx_optimizer(b.ctx, i));
     }
     int64_t epoch = lt_ctx_num_schedulers(b.ctx)
-                        ? lt_scheduler_last_epoch(lt_ctx_scheduler(b.ctx, 0, NULL)) : -1;
+                        ? lt_scheduler_last_epoch(lt_ctx_scheduler(b.ctx, 0, NULL))
+                        : -1;
     expect_error(lt_ckpt_restore_training(c, b.ctx), LT_ERR_STATE,
                  (const char *const[]){needle, NULL});
     for (int i = 0; i < lt_ctx_num_optimizers(b.ctx); i++) {
@@ -618,11 +626,11 @@ START_TEST(training_state_refused) {
     configure(&a, OPT_ADAM_STEPLR);
     for (int k = 0; k < 3; k++) train_step(&a, k);
     save_ckpt(&a, path);
-    expect_training_refused(path, OPT_SGD_STEPLR, "SGD");         /* another type */
-    expect_training_refused(path, OPT_TWO_ADAM, "optimizer(s)");            /* another count */
-    expect_training_refused(path, OPT_ADAM_ONLY, "scheduler");    /* no scheduler */
+    expect_training_refused(path, OPT_SGD_STEPLR, "SGD");           /* another type */
+    expect_training_refused(path, OPT_TWO_ADAM, "optimizer(s)");    /* another count */
+    expect_training_refused(path, OPT_ADAM_ONLY, "scheduler");      /* no scheduler */
     expect_training_refused(path, OPT_ADAM_EXPLR, "ExponentialLR"); /* another scheduler */
-    expect_training_refused(path, OPT_ADAM_L1_STEPLR, "over 2");  /* fewer parameters */
+    expect_training_refused(path, OPT_ADAM_L1_STEPLR, "over 2");    /* fewer parameters */
 
     /* Two optimizers, the first fits and the second does not: neither changes. */
     const char *path2 = file_in_dir("two.ckpt");
@@ -640,9 +648,15 @@ END_TEST
 /* ---- 5. plain safetensors weights ------------------------------------------------------ */
 
 static void write_weights(const char *path, const char *prefix, const float *v, bool stray) {
-    static const struct { const char *name; int ndim; int64_t shape[2]; } ps[] = {
-        {"l1.weight", 2, {HID, IN}}, {"l1.bias", 1, {HID}},
-        {"l2.weight", 2, {OUT, HID}}, {"l2.bias", 1, {OUT}},
+    static const struct {
+        const char *name;
+        int ndim;
+        int64_t shape[2];
+    } ps[] = {
+        {"l1.weight", 2, {HID, IN}},
+        {"l1.bias", 1, {HID}},
+        {"l2.weight", 2, {OUT, HID}},
+        {"l2.bias", 1, {OUT}},
     };
     lt_st_writer_t *w = lt_st_writer_new();
     ck_assert_ptr_nonnull(w);
@@ -652,12 +666,14 @@ static void write_weights(const char *path, const char *prefix, const float *v, 
         int64_t n = ps[i].shape[0] * (ps[i].ndim == 2 ? ps[i].shape[1] : 1);
         snprintf(key, sizeof key, "%s%s", prefix, ps[i].name);
         ck_assert_int_eq(lt_st_writer_add(w, key, LT_ST_F32, ps[i].ndim, ps[i].shape, v,
-                                          (size_t)n * sizeof(float)), LT_OK);
+                                          (size_t)n * sizeof(float)),
+                         LT_OK);
         v += n;
     }
     if (stray)
-        ck_assert_int_eq(lt_st_writer_add(w, "stray", LT_ST_F32, 1, (int64_t[]){1},
-                                          (float[]){1.0f}, sizeof(float)), LT_OK);
+        ck_assert_int_eq(lt_st_writer_add(w, "stray", LT_ST_F32, 1, (int64_t[]){1}, (float[]){1.0f},
+                                          sizeof(float)),
+                         LT_OK);
     ck_assert_msg(lt_st_writer_save(w, path) == LT_OK, "%s", lt_last_error());
     lt_st_writer_free(w);
 }
@@ -742,7 +758,8 @@ START_TEST(open_refuses_non_checkpoints) {
     /* An unreadable version. */
     ck_assert_int_eq(lt_st_writer_meta(w, "format_version", "1.0"), LT_OK);
     ck_assert_int_eq(lt_st_writer_save(w, newer), LT_OK);
-    expect_error(lt_ckpt_open(newer, &c), LT_ERR_FORMAT, (const char *const[]){"format_version", NULL});
+    expect_error(lt_ckpt_open(newer, &c), LT_ERR_FORMAT,
+                 (const char *const[]){"format_version", NULL});
     ck_assert_ptr_null(c);
     /* A 1.x checkpoint with no hyper_parameters / optimizer_states entries. */
     ck_assert_int_eq(lt_st_writer_meta(w, "format_version", "\"1.7\""), LT_OK);

@@ -50,8 +50,20 @@ static lt_status open_with_version(const char *version) {
 
 START_TEST(format_version_is_strict) {
     static const char *const bad[] = {
-        "\"0.0\"", "\"99999999999999999999.0\"", "\"-1.5\"", "\"1.0x\"", "\" 1.0\"", "\"1\"",
-        "\"+1.0\"", "\"1.-0\"", "\"1.0.0\"", "\"1.\"", "\".0\"", "1.0", "\"1.0", "\"\"",
+        "\"0.0\"",
+        "\"99999999999999999999.0\"",
+        "\"-1.5\"",
+        "\"1.0x\"",
+        "\" 1.0\"",
+        "\"1\"",
+        "\"+1.0\"",
+        "\"1.-0\"",
+        "\"1.0.0\"",
+        "\"1.\"",
+        "\".0\"",
+        "1.0",
+        "\"1.0",
+        "\"\"",
         "\"1.99999999999\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -78,7 +90,8 @@ static lt_ctx_t *trained(bool adam) {
     ck_assert_int_eq(lt_use_scheduler(ctx, lt_step_lr(o, 2, 0.5), NULL), LT_OK);
     lt_arena_t *a = lt_ctx_arena(ctx);
     float x[2 * 3] = {0.5f, -1.0f, 0.25f, 1.0f, 0.0f, -0.5f};
-    lt_tensor_t *loss = lt_sum(lt_linear_forward(l, lt_from_host(a, LT_F32, 2, (int64_t[]){2, 3}, x)));
+    lt_tensor_t *loss =
+        lt_sum(lt_linear_forward(l, lt_from_host(a, LT_F32, 2, (int64_t[]){2, 3}, x)));
     ck_assert_int_eq(lt_backward(loss), LT_OK);
     ck_assert_int_eq(lt_optimizer_step(o), LT_OK);
     lt_arena_reset(a);
@@ -114,9 +127,11 @@ static lt_status restore_edited(bool adam, const char *key, const char *json) {
 
 /* optimizer_states as lthost writes it, with step, and param_group's entry key (when not
  * NULL) set to the JSON value. */
-static lt_status restore_optimizer(bool adam, const char *step, const char *key, const char *value) {
-    static const char *const keys[2][5] = {{"lr", "weight_decay", "momentum", "dampening", "nesterov"},
-                                           {"lr", "weight_decay", "beta1", "beta2", "eps"}};
+static lt_status restore_optimizer(bool adam, const char *step, const char *key,
+                                   const char *value) {
+    static const char *const keys[2][5] = {
+        {"lr", "weight_decay", "momentum", "dampening", "nesterov"},
+        {"lr", "weight_decay", "beta1", "beta2", "eps"}};
     static const char *const values[2][5] = {{"0.01", "0.0", "0.9", "0.0", "0"},
                                              {"0.01", "0.0", "0.9", "0.999", "1e-08"}};
     char json[512], group[256] = "";
@@ -126,9 +141,10 @@ static lt_status restore_optimizer(bool adam, const char *step, const char *key,
         len += (size_t)snprintf(group + len, sizeof group - len, "%s\"%s\":%s", i ? "," : "",
                                 keys[adam][i], v);
     }
-    snprintf(json, sizeof json, "{\"0\":{\"type\":\"%s\",\"step\":%s,\"num_params\":2,"
-             "\"param_group\":{%s},\"param_ids\":{\"0\":0,\"1\":1}}}", adam ? "Adam" : "SGD",
-             step, group);
+    snprintf(json, sizeof json,
+             "{\"0\":{\"type\":\"%s\",\"step\":%s,\"num_params\":2,"
+             "\"param_group\":{%s},\"param_ids\":{\"0\":0,\"1\":1}}}",
+             adam ? "Adam" : "SGD", step, group);
     return restore_edited(adam, "optimizer_states", json);
 }
 
@@ -138,7 +154,10 @@ START_TEST(optimizer_values_checked) {
     ck_assert_msg(restore_optimizer(false, "1", NULL, NULL) == LT_OK, "%s", lt_last_error());
     ck_assert_msg(restore_optimizer(true, "9007199254740991", NULL, NULL) == LT_OK, "%s",
                   lt_last_error());
-    static const struct { bool adam; const char *step, *key, *value, *needle; } bad[] = {
+    static const struct {
+        bool adam;
+        const char *step, *key, *value, *needle;
+    } bad[] = {
         {true, "9223372036854775807", NULL, NULL, "optimizer_states.0.step is 9223372036854775807"},
         {true, "9007199254740992", NULL, NULL, "optimizer_states.0.step"},
         {true, "-1", NULL, NULL, "optimizer_states.0.step is -1"},
@@ -160,22 +179,29 @@ START_TEST(optimizer_values_checked) {
 }
 END_TEST
 
-static lt_status restore_scheduler(const char *last_epoch, const char *last_lr, const char *base_lr) {
+static lt_status restore_scheduler(const char *last_epoch, const char *last_lr,
+                                   const char *base_lr) {
     char json[256];
-    snprintf(json, sizeof json, "{\"0\":{\"type\":\"StepLR\",\"last_epoch\":%s,\"_last_lr\":%s,"
-             "\"base_lr\":%s,\"interval\":\"epoch\",\"frequency\":1}}", last_epoch, last_lr, base_lr);
+    snprintf(json, sizeof json,
+             "{\"0\":{\"type\":\"StepLR\",\"last_epoch\":%s,\"_last_lr\":%s,"
+             "\"base_lr\":%s,\"interval\":\"epoch\",\"frequency\":1}}",
+             last_epoch, last_lr, base_lr);
     return restore_edited(true, "lr_schedulers", json);
 }
 
 START_TEST(scheduler_values_checked) {
     ck_assert_msg(restore_scheduler("1", "0.01", "0.01") == LT_OK, "%s", lt_last_error());
     ck_assert_msg(restore_scheduler("-1", "0.01", "0.01") == LT_OK, "%s", lt_last_error());
-    expect_error(restore_scheduler("-2", "0.01", "0.01"), LT_ERR_FORMAT, "lr_schedulers.0.last_epoch is -2");
+    expect_error(restore_scheduler("-2", "0.01", "0.01"), LT_ERR_FORMAT,
+                 "lr_schedulers.0.last_epoch is -2");
     expect_error(restore_scheduler("9223372036854775807", "0.01", "0.01"), LT_ERR_FORMAT,
                  "lr_schedulers.0.last_epoch");
-    expect_error(restore_scheduler("1.5", "0.01", "0.01"), LT_ERR_FORMAT, "last_epoch is missing or not an integer");
-    expect_error(restore_scheduler("1", "-0.01", "0.01"), LT_ERR_FORMAT, "lr_schedulers.0._last_lr");
-    expect_error(restore_scheduler("1", "0.01", "\"inf\""), LT_ERR_FORMAT, "lr_schedulers.0.base_lr");
+    expect_error(restore_scheduler("1.5", "0.01", "0.01"), LT_ERR_FORMAT,
+                 "last_epoch is missing or not an integer");
+    expect_error(restore_scheduler("1", "-0.01", "0.01"), LT_ERR_FORMAT,
+                 "lr_schedulers.0._last_lr");
+    expect_error(restore_scheduler("1", "0.01", "\"inf\""), LT_ERR_FORMAT,
+                 "lr_schedulers.0.base_lr");
 }
 END_TEST
 

@@ -75,40 +75,39 @@ static void expect_error(const char *text, int line, int col, const char *why) {
 
 /* What LightningCLI's --print_config writes, with lthost's names. */
 START_TEST(full_lightning_file) {
-    const char *text =
-        "# lightning.pytorch==2.6.6\n"                 /* 1 */
-        "seed_everything: 42\n"
-        "trainer:\n"
-        "  accelerator: cpu\n"
-        "  strategy: auto\n"                           /* 5 */
-        "  devices: 1\n"
-        "  precision: null\n"
-        "  logger:\n"
-        "    class_path: CSVLogger\n"
-        "    init_args:\n"                             /* 10 */
-        "      save_dir: logs\n"
-        "      name: null\n"
-        "  callbacks:\n"
-        "  - class_path: EarlyStopping\n"
-        "    init_args:\n"                             /* 15 */
-        "      monitor: val_loss\n"
-        "      patience: 3\n"
-        "  - RichProgressBar\n"
-        "  fast_dev_run: false\n"
-        "  max_epochs: 5\n"                            /* 20 */
-        "  limit_train_batches: 0.25\n"
-        "model:\n"
-        "  class_path: mlp\n"
-        "  init_args:\n"
-        "    hidden: 128\n"                            /* 25 */
-        "    lr: 1e-3\n"
-        "    name: \"my model\"\n"
-        "data:\n"
-        "  class_path: fashion_mnist\n"
-        "  init_args:\n"                               /* 30 */
-        "    batch_size: 64\n"
-        "    root: '/data/fm'\n"
-        "ckpt_path: null\n";
+    const char *text = "# lightning.pytorch==2.6.6\n" /* 1 */
+                       "seed_everything: 42\n"
+                       "trainer:\n"
+                       "  accelerator: cpu\n"
+                       "  strategy: auto\n" /* 5 */
+                       "  devices: 1\n"
+                       "  precision: null\n"
+                       "  logger:\n"
+                       "    class_path: CSVLogger\n"
+                       "    init_args:\n" /* 10 */
+                       "      save_dir: logs\n"
+                       "      name: null\n"
+                       "  callbacks:\n"
+                       "  - class_path: EarlyStopping\n"
+                       "    init_args:\n" /* 15 */
+                       "      monitor: val_loss\n"
+                       "      patience: 3\n"
+                       "  - RichProgressBar\n"
+                       "  fast_dev_run: false\n"
+                       "  max_epochs: 5\n" /* 20 */
+                       "  limit_train_batches: 0.25\n"
+                       "model:\n"
+                       "  class_path: mlp\n"
+                       "  init_args:\n"
+                       "    hidden: 128\n" /* 25 */
+                       "    lr: 1e-3\n"
+                       "    name: \"my model\"\n"
+                       "data:\n"
+                       "  class_path: fashion_mnist\n"
+                       "  init_args:\n" /* 30 */
+                       "    batch_size: 64\n"
+                       "    root: '/data/fm'\n"
+                       "ckpt_path: null\n";
     const want w[] = {
         {"seed_everything", "42", 2},
         {"trainer.accelerator", "cpu", 4},
@@ -137,7 +136,8 @@ START_TEST(full_lightning_file) {
 END_TEST
 
 START_TEST(model_and_data_shapes) {
-    const want scalar[] = {{"model.class_path", "mlp", 1}, {"data.class_path", "fashion_mnist", 2}, {0}};
+    const want scalar[] = {
+        {"model.class_path", "mlp", 1}, {"data.class_path", "fashion_mnist", 2}, {0}};
     expect_entries("model: mlp\ndata: fashion_mnist\n", scalar);
     const want class_only[] = {{"model.class_path", "mlp", 2}, {0}};
     expect_entries("model:\n  class_path: mlp\n", class_only);
@@ -156,17 +156,22 @@ START_TEST(model_and_data_shapes) {
 END_TEST
 
 START_TEST(callbacks_and_logger_shapes) {
-    const want one[] = {{"trainer.callbacks", "EarlyStopping", 2}, {"trainer.logger", "false", 3}, {0}};
+    const want one[] = {
+        {"trainer.callbacks", "EarlyStopping", 2}, {"trainer.logger", "false", 3}, {0}};
     expect_entries("trainer:\n  callbacks: EarlyStopping\n  logger: false\n", one);
     const want mapping[] = {{"trainer.callbacks", "ModelCheckpoint", 3},
-                            {"trainer.callbacks.every_n_epochs", "2", 5}, {0}};
+                            {"trainer.callbacks.every_n_epochs", "2", 5},
+                            {0}};
     expect_entries("trainer:\n  callbacks:\n    class_path: ModelCheckpoint\n    init_args:\n"
-                   "      every_n_epochs: 2\n      dirpath: null\n", mapping);
-    const want loggers[] = {{"trainer.logger", "CSVLogger", 3}, {"trainer.logger", "TensorBoardLogger", 4},
-                            {"trainer.logger.save_dir", "tb", 6}, {"trainer.callbacks", "A", 8},
-                            {"trainer.callbacks", "B", 9}, {0}};
+                   "      every_n_epochs: 2\n      dirpath: null\n",
+                   mapping);
+    const want loggers[] = {
+        {"trainer.logger", "CSVLogger", 3},   {"trainer.logger", "TensorBoardLogger", 4},
+        {"trainer.logger.save_dir", "tb", 6}, {"trainer.callbacks", "A", 8},
+        {"trainer.callbacks", "B", 9},        {0}};
     expect_entries("trainer:\n  logger:\n  - CSVLogger\n  - class_path: TensorBoardLogger\n"
-                   "    init_args:\n      save_dir: tb\n  callbacks:\n  - A\n  - B\n", loggers);
+                   "    init_args:\n      save_dir: tb\n  callbacks:\n  - A\n  - B\n",
+                   loggers);
 }
 END_TEST
 
@@ -183,15 +188,25 @@ START_TEST(nulls_are_skipped_quoted_nulls_kept) {
                    "  max_epochs: '~'\n"
                    "  logger: null\n"
                    "  callbacks:\n"
-                   "optimizer_not: Null\n", w);
+                   "optimizer_not: Null\n",
+                   w);
 }
 END_TEST
 
 START_TEST(values_as_written) {
     const want w[] = {
-        {"a", "1e-3", 1}, {"b", "true", 2}, {"c", "007", 3}, {"d", "0x10", 4},
-        {"e", "a: b", 5}, {"f", "it's", 6}, {"g", "two\nlines\n", 7}, {"h", "x # not a comment", 10},
-        {"trainer.max_epochs", "3", 11}, {"trainer.devices", "2", 12}, {"k", "1", 13}, {0},
+        {"a", "1e-3", 1},
+        {"b", "true", 2},
+        {"c", "007", 3},
+        {"d", "0x10", 4},
+        {"e", "a: b", 5},
+        {"f", "it's", 6},
+        {"g", "two\nlines\n", 7},
+        {"h", "x # not a comment", 10},
+        {"trainer.max_epochs", "3", 11},
+        {"trainer.devices", "2", 12},
+        {"k", "1", 13},
+        {0},
     };
     expect_entries("a: 1e-3\n"
                    "b: true\n"
@@ -205,7 +220,8 @@ START_TEST(values_as_written) {
                    "h: \"x # not a comment\"\n"
                    "trainer: {max_epochs: 3}\n"
                    "trainer.devices: 2\n"
-                   "\"k\": !!str 1\n", w);
+                   "\"k\": !!str 1\n",
+                   w);
 }
 END_TEST
 
@@ -218,14 +234,18 @@ START_TEST(refused_shapes) {
                  "expected a single value for trainer.max_epochs, got a mapping");
     expect_error("model:\n  hidden: [1, 2]\n", 2, 11,
                  "expected a single value for model.hidden, got a sequence");
-    expect_error("ckpt_path:\n  - a\n", 2, 3, "expected a single value for ckpt_path, got a sequence");
+    expect_error("ckpt_path:\n  - a\n", 2, 3,
+                 "expected a single value for ckpt_path, got a sequence");
     expect_error("model:\n  init_args:\n    layers:\n      a: 1\n", 4, 7,
                  "expected a single value for model.layers, got a mapping");
-    expect_error("trainer: 5\n", 1, 10, "expected a mapping of Trainer flags under 'trainer:', got a scalar");
-    expect_error("model: [a]\n", 1, 8, "expected a class name or a mapping for 'model', got a sequence");
+    expect_error("trainer: 5\n", 1, 10,
+                 "expected a mapping of Trainer flags under 'trainer:', got a scalar");
+    expect_error("model: [a]\n", 1, 8,
+                 "expected a class name or a mapping for 'model', got a sequence");
     expect_error("model:\n  class_path: mlp\n  hidden: 3\n", 3, 3,
                  "unexpected key 'hidden' beside class_path/init_args in model");
-    expect_error("model:\n  class_path: [a]\n", 2, 15, "class_path of model must name a class, got a sequence");
+    expect_error("model:\n  class_path: [a]\n", 2, 15,
+                 "class_path of model must name a class, got a sequence");
     expect_error("data:\n  class_path:\n", 2, 14, "class_path of data must name a class, got null");
     expect_error("model:\n  init_args: 5\n", 2, 14, "init_args of model must be a mapping");
     expect_error("trainer:\n  callbacks:\n  - init_args: {a: 1}\n", 3, 5,
@@ -247,7 +267,8 @@ START_TEST(refused_documents) {
     expect_error("a: 1\n---\nb: 2\n", 2, 1, "a second YAML document");
     expect_error("trainer:\n  max_epochs: 1\n  devices: 1\n  max_epochs: 2\n", 4, 3,
                  "duplicate key 'max_epochs' (first at line 2)");
-    expect_error("model: a\nseed_everything: 1\nmodel: b\n", 3, 1, "duplicate key 'model' (first at line 1)");
+    expect_error("model: a\nseed_everything: 1\nmodel: b\n", 3, 1,
+                 "duplicate key 'model' (first at line 1)");
     expect_error("a: &x 1\nb: *x\n", 1, 4, "anchor '&x' is not supported");
     expect_error("a: 1\nb: *x\n", 2, 4, "alias '*x' is not supported");
     expect_error("[a]: 1\n", 1, 1, "a key is a sequence");
@@ -257,9 +278,11 @@ START_TEST(refused_documents) {
 END_TEST
 
 START_TEST(syntax_errors_carry_libyaml_text) {
-    expect_error("trainer:\n  max_epochs: 5\n bad: [1, 2\n", 3, 2,
-                 "YAML syntax error: did not find expected key (while parsing a block mapping at line 1)");
-    expect_error("a: b: c\n", 1, 5, "YAML syntax error: mapping values are not allowed in this context");
+    expect_error(
+        "trainer:\n  max_epochs: 5\n bad: [1, 2\n", 3, 2,
+        "YAML syntax error: did not find expected key (while parsing a block mapping at line 1)");
+    expect_error("a: b: c\n", 1, 5,
+                 "YAML syntax error: mapping values are not allowed in this context");
     expect_error("a: [1, 2\n", 2, 1, "did not find expected ',' or ']'");
     expect_error("a: \"abc\n", 2, 1, "found unexpected end of stream");
     expect_error("trainer:\n\tmax_epochs: 1\n", 2, 1, "YAML syntax error");
@@ -274,7 +297,8 @@ START_TEST(unreadable_files) {
     ck_assert_str_eq(err, "/tmp/lt_cfg_no_such_dir/x.yaml:1:1: cannot open the config file: "
                           "No such file or directory; check the path");
     ck_assert(!cfg_read_file("/tmp", &e, err, sizeof err));
-    snprintf(want_text, sizeof want_text, "/tmp:1:1: cannot read the config file: %s", strerror(EISDIR));
+    snprintf(want_text, sizeof want_text, "/tmp:1:1: cannot read the config file: %s",
+             strerror(EISDIR));
     ck_assert_msg(strncmp(err, want_text, strlen(want_text)) == 0, "%s", err);
     ck_assert_int_eq(e.n, 0);
     /* A tiny buffer truncates, never overflows. */
@@ -354,7 +378,8 @@ static char *emit_text(const cfg_node *root) {
 }
 
 START_TEST(emits_block_style) {
-    cfg_node *root = cfg_map(), *trainer = cfg_map(), *cbs = cfg_seq(), *cb = cfg_map(), *args = cfg_map();
+    cfg_node *root = cfg_map(), *trainer = cfg_map(), *cbs = cfg_seq(), *cb = cfg_map(),
+             *args = cfg_map();
     ck_assert(cfg_map_add(root, "seed_everything", cfg_scalar("42", CFG_INT)));
     ck_assert(cfg_map_add(trainer, "max_epochs", cfg_scalar("5", CFG_INT)));
     ck_assert(cfg_map_add(trainer, "fast_dev_run", cfg_scalar("false", CFG_BOOL)));
@@ -368,18 +393,17 @@ START_TEST(emits_block_style) {
     ck_assert(cfg_map_add(root, "trainer", trainer));
     ck_assert(cfg_map_add(root, "ckpt_path", cfg_scalar(NULL, CFG_NULL)));
     char *text = emit_text(root);
-    ck_assert_str_eq(text,
-                     "seed_everything: 42\n"
-                     "trainer:\n"
-                     "  max_epochs: 5\n"
-                     "  fast_dev_run: false\n"
-                     "  callbacks:\n"
-                     "  - class_path: EarlyStopping\n"
-                     "    init_args:\n"
-                     "      monitor: val_loss\n"
-                     "      min_delta: 0.0\n"
-                     "  - RichProgressBar\n"
-                     "ckpt_path: null\n");
+    ck_assert_str_eq(text, "seed_everything: 42\n"
+                           "trainer:\n"
+                           "  max_epochs: 5\n"
+                           "  fast_dev_run: false\n"
+                           "  callbacks:\n"
+                           "  - class_path: EarlyStopping\n"
+                           "    init_args:\n"
+                           "      monitor: val_loss\n"
+                           "      min_delta: 0.0\n"
+                           "  - RichProgressBar\n"
+                           "ckpt_path: null\n");
     free(text);
     cfg_node_free(root);
 }
@@ -387,20 +411,26 @@ END_TEST
 
 /* Strings quoted exactly when plain text would read back as another type (or not at all). */
 START_TEST(quotes_strings_that_look_typed) {
-    static const struct { const char *s; bool quoted; } cases[] = {
-        {"true", true}, {"False", true}, {"yes", true}, {"off", true}, {"y", true}, {"null", true},
-        {"~", true}, {"", true}, {"1e-3", true}, {"007", true}, {"-12", true}, {"3.5", true},
-        {".5", true}, {"1_000", true}, {"0x1F", true}, {"-.inf", true}, {".NaN", true},
-        {"12:30", true}, {"2024-01-31", true}, {"a: b", true}, {"#x", true}, {" pad", true},
-        {"val_loss", false}, {"mlp", false}, {"/data/fm", false}, {"e3", false}, {"1a", false},
-        {"nullable", false}, {"my model", false}, {"Truee", false},
+    static const struct {
+        const char *s;
+        bool quoted;
+    } cases[] = {
+        {"true", true},      {"False", true},  {"yes", true},        {"off", true},
+        {"y", true},         {"null", true},   {"~", true},          {"", true},
+        {"1e-3", true},      {"007", true},    {"-12", true},        {"3.5", true},
+        {".5", true},        {"1_000", true},  {"0x1F", true},       {"-.inf", true},
+        {".NaN", true},      {"12:30", true},  {"2024-01-31", true}, {"a: b", true},
+        {"#x", true},        {" pad", true},   {"val_loss", false},  {"mlp", false},
+        {"/data/fm", false}, {"e3", false},    {"1a", false},        {"nullable", false},
+        {"my model", false}, {"Truee", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cfg_node *root = cfg_map();
         ck_assert(cfg_map_add(root, "k", cfg_scalar(cases[i].s, CFG_STR)));
         char *text = emit_text(root), plain[128];
         snprintf(plain, sizeof plain, "k: %s\n", cases[i].s);
-        ck_assert_msg((strcmp(text, plain) != 0) == cases[i].quoted, "'%s' emitted as: %s", cases[i].s, text);
+        ck_assert_msg((strcmp(text, plain) != 0) == cases[i].quoted, "'%s' emitted as: %s",
+                      cases[i].s, text);
         write_cfg(text);
         cfg_entries e = {0};
         char err[256];
@@ -459,13 +489,24 @@ START_TEST(round_trip) {
     ck_assert_msg(cfg_read_file(path, &e, err, sizeof err), "%s", err);
     unlink(path);
     const char *const w[][2] = {
-        {"seed_everything", "1"}, {"trainer.max_epochs", "2"}, {"trainer.limit_val_batches", "0.5"},
-        {"trainer.test_after_fit", "true"}, {"trainer.callbacks", "ModelCheckpoint"},
-        {"trainer.callbacks.monitor", "true"}, {"trainer.callbacks.filename", "{epoch}-{val_loss:.2f}"},
-        {"trainer.callbacks", "RichProgressBar"}, {"trainer.logger", "false"},
-        {"model.class_path", "mlp"}, {"model.lr", "1e-3"}, {"model.empty", ""},
-        {"model.colon", "a: b"}, {"model.quotes", "it's \"x\""}, {"model.lines", "one\ntwo"},
-        {"model.utf8", "caf\xc3\xa9 \xe2\x86\x92 1"}, {"model.null_word", "null"}, {"model.hidden", "007"},
+        {"seed_everything", "1"},
+        {"trainer.max_epochs", "2"},
+        {"trainer.limit_val_batches", "0.5"},
+        {"trainer.test_after_fit", "true"},
+        {"trainer.callbacks", "ModelCheckpoint"},
+        {"trainer.callbacks.monitor", "true"},
+        {"trainer.callbacks.filename", "{epoch}-{val_loss:.2f}"},
+        {"trainer.callbacks", "RichProgressBar"},
+        {"trainer.logger", "false"},
+        {"model.class_path", "mlp"},
+        {"model.lr", "1e-3"},
+        {"model.empty", ""},
+        {"model.colon", "a: b"},
+        {"model.quotes", "it's \"x\""},
+        {"model.lines", "one\ntwo"},
+        {"model.utf8", "caf\xc3\xa9 \xe2\x86\x92 1"},
+        {"model.null_word", "null"},
+        {"model.hidden", "007"},
     };
     int n = (int)(sizeof w / sizeof w[0]);
     ck_assert_int_eq(e.n, n);
@@ -481,9 +522,9 @@ END_TEST
 START_TEST(tree_ownership_and_misuse) {
     cfg_node *map = cfg_map(), *seq = cfg_seq();
     ck_assert(cfg_map_add(map, "a", cfg_scalar("1", CFG_INT)));
-    ck_assert(!cfg_map_add(map, "a", cfg_scalar("2", CFG_INT)));   /* duplicate key */
-    ck_assert(!cfg_map_add(seq, "a", cfg_scalar("2", CFG_INT)));   /* not a map */
-    ck_assert(!cfg_seq_add(map, cfg_scalar("2", CFG_INT)));        /* not a sequence */
+    ck_assert(!cfg_map_add(map, "a", cfg_scalar("2", CFG_INT))); /* duplicate key */
+    ck_assert(!cfg_map_add(seq, "a", cfg_scalar("2", CFG_INT))); /* not a map */
+    ck_assert(!cfg_seq_add(map, cfg_scalar("2", CFG_INT)));      /* not a sequence */
     ck_assert(!cfg_map_add(NULL, "a", cfg_map()));
     ck_assert(!cfg_seq_add(NULL, cfg_seq()));
     ck_assert(!cfg_map_add(map, NULL, cfg_scalar("x", CFG_STR)));

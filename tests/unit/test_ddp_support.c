@@ -29,8 +29,8 @@ static mod make_mod(bool extra) {
     m.l2 = lt_linear(m.ctx, "l2", HID, OUT);
     ck_assert_msg(m.l1 && m.l2, "%s", lt_last_error());
     if (extra)
-        ck_assert_ptr_nonnull(lt_param(m.ctx, "unused", 1, (int64_t[]){2},
-                                       (lt_init){LT_INIT_CONST, 1.0, 0.0}));
+        ck_assert_ptr_nonnull(
+            lt_param(m.ctx, "unused", 1, (int64_t[]){2}, (lt_init){LT_INIT_CONST, 1.0, 0.0}));
     ck_assert_int_eq(lt_ctx_materialize(m.ctx), LT_OK);
     return m;
 }
@@ -270,11 +270,18 @@ static lt_status index_fill(void *user, const int64_t *idx, int64_t n, float *x,
     return LT_OK;
 }
 
-static lt_loader_t *make_loader(int64_t len, int64_t bs, bool shuffle, bool drop_last, int workers) {
-    lt_dataset ds = {.struct_size = sizeof ds, .length = len, .x_ndim = 0, .y_dtype = LT_I64,
+static lt_loader_t *make_loader(int64_t len, int64_t bs, bool shuffle, bool drop_last,
+                                int workers) {
+    lt_dataset ds = {.struct_size = sizeof ds,
+                     .length = len,
+                     .x_ndim = 0,
+                     .y_dtype = LT_I64,
                      .fill = index_fill};
-    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = bs, .shuffle = shuffle,
-                        .drop_last = drop_last, .num_workers = workers};
+    lt_loader_opts o = {.struct_size = sizeof o,
+                        .batch_size = bs,
+                        .shuffle = shuffle,
+                        .drop_last = drop_last,
+                        .num_workers = workers};
     lt_loader_t *l = NULL;
     ck_assert_msg(lt_loader_new(&ds, &o, 99, &l) == LT_OK, "%s", lt_last_error());
     return l;
@@ -394,8 +401,11 @@ static lt_status fake_barrier(lt_trainer_t *tr) {
 }
 
 START_TEST(trainer_collectives_reach_the_group) {
-    lt_trainer_t tr = {.global_rank = 1, .world_size = 3, .local_rank = 1,
-                       .all_reduce_sum = fake_sum, .barrier = fake_barrier};
+    lt_trainer_t tr = {.global_rank = 1,
+                       .world_size = 3,
+                       .local_rank = 1,
+                       .all_reduce_sum = fake_sum,
+                       .barrier = fake_barrier};
     ck_assert_int_eq(lt_trainer_world_size(&tr), 3);
     ck_assert_int_eq(lt_trainer_local_rank(&tr), 1);
     float sum[2] = {1, 2}, mean[2] = {1, 2}, out[6] = {-1, -1, -1, -1, -1, -1};
@@ -420,15 +430,19 @@ END_TEST
 static lt_status fake_gather(lt_trainer_t *tr, const float *v, int64_t n, float *out) {
     fake_calls++;
     for (int r = 0; r < tr->world_size; r++)
-        for (int64_t i = 0; i < n; i++) out[r * n + i] = r == tr->global_rank ? v[i] : (float)(100 * r + i);
+        for (int64_t i = 0; i < n; i++)
+            out[r * n + i] = r == tr->global_rank ? v[i] : (float)(100 * r + i);
     return LT_OK;
 }
 
 /* The host's all_gather when it has one; the padded sum when it has none, or when the
  * embedding program's struct predates the slot (struct_size stops before it). */
 START_TEST(trainer_all_gather_uses_the_host_slot) {
-    lt_trainer_t tr = {.struct_size = sizeof tr, .global_rank = 2, .world_size = 3,
-                       .all_reduce_sum = fake_sum, .all_gather = fake_gather};
+    lt_trainer_t tr = {.struct_size = sizeof tr,
+                       .global_rank = 2,
+                       .world_size = 3,
+                       .all_reduce_sum = fake_sum,
+                       .all_gather = fake_gather};
     const float mine[2] = {7, 8};
     float out[6];
     fake_calls = 0;

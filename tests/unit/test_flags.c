@@ -64,16 +64,19 @@ START_TEST(each_flag_writes_only_its_field) {
     size_t n;
     const flag *table = flags_table(&n);
     for (const flag *f = table; f < table + n; f++) {
-        ck_assert_msg(f->size == expected_size(f), "--%s: field of %zu bytes for its type", f->name, f->size);
+        ck_assert_msg(f->size == expected_size(f), "--%s: field of %zu bytes for its type", f->name,
+                      f->size);
         host_config before, after;
         memset(&before, 0x5a, sizeof before);
         memcpy(&after, &before, sizeof after);
-        ck_assert_msg(flag_set(&after, "", f, sample(f)), "--%s %s: %s", f->name, sample(f), last_error);
+        ck_assert_msg(flag_set(&after, "", f, sample(f)), "--%s %s: %s", f->name, sample(f),
+                      last_error);
         const unsigned char *a = (const void *)&before, *b = (const void *)&after;
         for (size_t i = 0; i < sizeof before; i++) {
             bool own = i >= f->offset && i < f->offset + f->size;
             bool seed_given = f->type == F_SEED && i == offsetof(host_config, seed_given);
-            ck_assert_msg(own || seed_given || a[i] == b[i], "--%s changed byte %zu outside its field", f->name, i);
+            ck_assert_msg(own || seed_given || a[i] == b[i],
+                          "--%s changed byte %zu outside its field", f->name, i);
         }
     }
 }
@@ -95,7 +98,8 @@ START_TEST(values_print_back_as_given) {
         if (f->def) {
             config_defaults(&again, "fit");
             def = flag_node(&again, f);
-            ck_assert_msg(!cfg_scalar_equal(once, def), "--%s %s prints as its default", f->name, sample(f));
+            ck_assert_msg(!cfg_scalar_equal(once, def), "--%s %s prints as its default", f->name,
+                          sample(f));
         }
         cfg_node_free(once);
         cfg_node_free(twice);
@@ -108,10 +112,12 @@ START_TEST(out_of_range_values_are_refused) {
     host_config c;
     config_defaults(&c, "fit");
     ck_assert(!flag_set(&c, "", flag_find("devices"), "5000000000"));
-    ck_assert_ptr_nonnull(strstr(last_error, "--devices expects an integer >= 1, got '5000000000'"));
+    ck_assert_ptr_nonnull(
+        strstr(last_error, "--devices expects an integer >= 1, got '5000000000'"));
     ck_assert_int_eq(c.devices, 1);
     ck_assert(!flag_set(&c, "cfg.yaml:3: ", flag_find("threads"), "0"));
-    ck_assert_ptr_nonnull(strstr(last_error, "cfg.yaml:3: --threads expects an integer >= 1 or null"));
+    ck_assert_ptr_nonnull(
+        strstr(last_error, "cfg.yaml:3: --threads expects an integer >= 1 or null"));
     ck_assert(!flag_set(&c, "", flag_find("max_epochs"), "-2"));
     ck_assert(!flag_set(&c, "", flag_find("gradient_clip_algorithm"), "l1"));
     ck_assert(!flag_set(&c, "", flag_find("limit_val_batches"), "1.5"));

@@ -68,13 +68,16 @@ static void expect_failure(const char *path, lt_status status, const char *why) 
     lt_clear_error();
     ck_assert_int_eq(lt_idx_read(path, &idx), status);
     ck_assert_ptr_null(idx.data);
-    ck_assert_msg(strstr(lt_last_error(), path) != NULL, "message lacks the path: %s", lt_last_error());
-    ck_assert_msg(strstr(lt_last_error(), why) != NULL, "message lacks '%s': %s", why, lt_last_error());
+    ck_assert_msg(strstr(lt_last_error(), path) != NULL, "message lacks the path: %s",
+                  lt_last_error());
+    ck_assert_msg(strstr(lt_last_error(), why) != NULL, "message lacks '%s': %s", why,
+                  lt_last_error());
 }
 
 START_TEST(damaged_files_are_named) {
     const uint8_t bad_magic[4] = {1, 2, 8, 3}, bad_type[4] = {0, 0, 0x0d, 3};
-    expect_failure(write_idx("data.gz", true, 5, NULL), LT_ERR_FORMAT, "truncated IDX file: expected 24 data bytes, got 19");
+    expect_failure(write_idx("data.gz", true, 5, NULL), LT_ERR_FORMAT,
+                   "truncated IDX file: expected 24 data bytes, got 19");
     expect_failure(write_idx("hdr", false, 30, NULL), LT_ERR_FORMAT, "truncated");
     expect_failure(write_idx("magic.gz", true, 0, bad_magic), LT_ERR_FORMAT, "not an IDX file");
     expect_failure(write_idx("type.gz", true, 0, bad_type), LT_ERR_FORMAT, "0x0d is not supported");
@@ -188,7 +191,8 @@ START_TEST(empty_file_reads_as_zero_samples) {
     const uint8_t hdr[16] = {0, 0, 0x08, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28};
     for (int gz = 0; gz < 2; gz++) {
         lt_idx_t idx;
-        ck_assert_int_eq(lt_idx_read(write_bytes(gz ? "e.gz" : "e", gz, hdr, sizeof hdr), &idx), LT_OK);
+        ck_assert_int_eq(lt_idx_read(write_bytes(gz ? "e.gz" : "e", gz, hdr, sizeof hdr), &idx),
+                         LT_OK);
         ck_assert_int_eq(idx.ndim, 3);
         ck_assert_int_eq(idx.dims[0], 0);
         ck_assert_int_eq(idx.count, 0);
@@ -220,7 +224,8 @@ START_TEST(corrupt_bytes_never_crash) {
             lt_idx_free(&idx);
         } else {
             ck_assert_ptr_null(idx.data);
-            ck_assert_msg(strstr(lt_last_error(), path) != NULL, "byte %zu: %s", i, lt_last_error());
+            ck_assert_msg(strstr(lt_last_error(), path) != NULL, "byte %zu: %s", i,
+                          lt_last_error());
         }
     }
 }
@@ -241,7 +246,8 @@ START_TEST(real_fashion_mnist_labels) {
         ck_assert_uint_lt(idx.data[i], 10);
         per_class[idx.data[i]]++;
     }
-    for (int c = 0; c < 10; c++) ck_assert_int_eq(per_class[c], 1000); /* the test set is balanced */
+    for (int c = 0; c < 10; c++)
+        ck_assert_int_eq(per_class[c], 1000); /* the test set is balanced */
     lt_idx_free(&idx);
 }
 END_TEST

@@ -26,11 +26,20 @@ static lt_status synth_fill(void *user, const int64_t *idx, int64_t n, float *x,
     return LT_OK;
 }
 
-static lt_loader_t *make(synth *s, int64_t len, int64_t bs, bool shuffle, bool drop_last, int workers) {
-    lt_dataset ds = {.struct_size = sizeof ds, .length = len, .x_ndim = 1, .x_shape = {2},
-                     .y_dtype = LT_I64, .fill = synth_fill, .user = s};
-    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = bs, .shuffle = shuffle,
-                        .drop_last = drop_last, .num_workers = workers};
+static lt_loader_t *make(synth *s, int64_t len, int64_t bs, bool shuffle, bool drop_last,
+                         int workers) {
+    lt_dataset ds = {.struct_size = sizeof ds,
+                     .length = len,
+                     .x_ndim = 1,
+                     .x_shape = {2},
+                     .y_dtype = LT_I64,
+                     .fill = synth_fill,
+                     .user = s};
+    lt_loader_opts o = {.struct_size = sizeof o,
+                        .batch_size = bs,
+                        .shuffle = shuffle,
+                        .drop_last = drop_last,
+                        .num_workers = workers};
     lt_loader_t *l = NULL;
     ck_assert_msg(lt_loader_new(&ds, &o, 1234, &l) == LT_OK, "%s", lt_last_error());
     return l;
@@ -86,8 +95,8 @@ START_TEST(every_sample_once_and_shuffled_by_epoch) {
         moved += a[i] != i;
     }
     ck_assert_int_gt(moved, N / 2);
-    ck_assert(memcmp(a, b, sizeof a) != 0);  /* a new order each epoch */
-    ck_assert(memcmp(a, c, sizeof a) == 0);  /* the same order for the same (seed, epoch) */
+    ck_assert(memcmp(a, b, sizeof a) != 0); /* a new order each epoch */
+    ck_assert(memcmp(a, c, sizeof a) == 0); /* the same order for the same (seed, epoch) */
     lt_loader_free(l);
 }
 END_TEST
@@ -154,13 +163,19 @@ static void expect_refused(const lt_dataset *ds, const lt_loader_opts *o, lt_sta
     lt_clear_error();
     ck_assert_int_eq(lt_loader_new(ds, o, 1, &l), status);
     ck_assert_ptr_null(l);
-    ck_assert_msg(strstr(lt_last_error(), why) != NULL, "message lacks '%s': %s", why, lt_last_error());
+    ck_assert_msg(strstr(lt_last_error(), why) != NULL, "message lacks '%s': %s", why,
+                  lt_last_error());
 }
 
 START_TEST(bad_options_are_refused) {
     synth s = {-1};
-    const lt_dataset good = {.struct_size = sizeof good, .length = 5, .x_ndim = 1, .x_shape = {2},
-                             .y_dtype = LT_I64, .fill = synth_fill, .user = &s};
+    const lt_dataset good = {.struct_size = sizeof good,
+                             .length = 5,
+                             .x_ndim = 1,
+                             .x_shape = {2},
+                             .y_dtype = LT_I64,
+                             .fill = synth_fill,
+                             .user = &s};
     const lt_loader_opts opts = {.struct_size = sizeof opts, .batch_size = 2};
     lt_dataset ds = good;
     lt_loader_opts o = opts;
@@ -193,7 +208,8 @@ END_TEST
 
 /* One user struct for every split: fill_split is told which one it fills, through
  * lt_data_add_split; a dataset struct of SDK 1.0 (ending at user) still works. */
-static lt_status split_fill(void *user, lt_split split, const int64_t *idx, int64_t n, float *x, void *y) {
+static lt_status split_fill(void *user, lt_split split, const int64_t *idx, int64_t n, float *x,
+                            void *y) {
     int *calls = user;
     calls[split]++;
     for (int64_t i = 0; i < n; i++) {
@@ -214,8 +230,13 @@ static int first_x(lt_loader_t *l) {
 START_TEST(fill_split_is_told_its_split) {
     int calls[LT_SPLIT_COUNT] = {0};
     lt_ctx_t *ctx = lt_ctx_new(NULL, "data", NULL, 0, 1);
-    const lt_dataset ds = {.struct_size = sizeof ds, .length = 4, .x_ndim = 1, .x_shape = {2},
-                           .y_dtype = LT_I64, .fill_split = split_fill, .user = calls};
+    const lt_dataset ds = {.struct_size = sizeof ds,
+                           .length = 4,
+                           .x_ndim = 1,
+                           .x_shape = {2},
+                           .y_dtype = LT_I64,
+                           .fill_split = split_fill,
+                           .user = calls};
     const lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 2};
     ck_assert_int_eq(lt_data_add_split(ctx, LT_SPLIT_VAL, &ds, &o), LT_OK);
     ck_assert_int_eq(lt_data_add_split(ctx, LT_SPLIT_TEST, &ds, &o), LT_OK);
@@ -230,12 +251,17 @@ START_TEST(fill_split_is_told_its_split) {
     }
     ck_assert(calls[LT_SPLIT_VAL] == 1 && calls[LT_SPLIT_TEST] == 1 && calls[LT_SPLIT_TRAIN] == 0);
     synth s = {-1}; /* an SDK 1.0 struct: fill only, struct_size up to user */
-    lt_dataset old = {.struct_size = (uint32_t)LT_DATASET_SIZE_1_0, .length = 4, .x_ndim = 1,
-                      .x_shape = {2}, .y_dtype = LT_I64, .fill = synth_fill, .user = &s,
+    lt_dataset old = {.struct_size = (uint32_t)LT_DATASET_SIZE_1_0,
+                      .length = 4,
+                      .x_ndim = 1,
+                      .x_shape = {2},
+                      .y_dtype = LT_I64,
+                      .fill = synth_fill,
+                      .user = &s,
                       .fill_split = split_fill}; /* past struct_size: must not be read */
     lt_loader_t *l = NULL;
     ck_assert_int_eq(lt_loader_new(&old, &o, 1, &l), LT_OK);
-    ck_assert_int_eq(first_x(l), 0); /* synth_fill's sample 0 */
+    ck_assert_int_eq(first_x(l), 0);            /* synth_fill's sample 0 */
     ck_assert_int_eq(calls[LT_SPLIT_TRAIN], 0); /* fill_split (split 0) was not called */
     lt_loader_free(l);
     lt_ctx_free(ctx);
@@ -252,7 +278,8 @@ typedef struct where {
 
 static lt_status where_fill(void *user, const int64_t *idx, int64_t n, float *x, void *y) {
     where *w = user;
-    if (!pthread_equal(pthread_self(), w->caller)) __atomic_add_fetch(&w->elsewhere, 1, __ATOMIC_RELAXED);
+    if (!pthread_equal(pthread_self(), w->caller))
+        __atomic_add_fetch(&w->elsewhere, 1, __ATOMIC_RELAXED);
     memset(x, 0, (size_t)n * sizeof *x);
     memcpy(y, idx, (size_t)n * sizeof *idx);
     return LT_OK;
@@ -261,9 +288,14 @@ static lt_status where_fill(void *user, const int64_t *idx, int64_t n, float *x,
 /* Fills of one 4-batch epoch with LT_LOADER_WORKERS_AUTO that ran off the calling thread. */
 static int auto_fills_elsewhere(void) {
     where w = {pthread_self(), 0};
-    lt_dataset ds = {.struct_size = sizeof ds, .length = 8, .x_ndim = 0, .y_dtype = LT_I64,
-                     .fill = where_fill, .user = &w};
-    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 2, .num_workers = LT_LOADER_WORKERS_AUTO};
+    lt_dataset ds = {.struct_size = sizeof ds,
+                     .length = 8,
+                     .x_ndim = 0,
+                     .y_dtype = LT_I64,
+                     .fill = where_fill,
+                     .user = &w};
+    lt_loader_opts o = {
+        .struct_size = sizeof o, .batch_size = 2, .num_workers = LT_LOADER_WORKERS_AUTO};
     lt_loader_t *l = NULL;
     ck_assert_msg(lt_loader_new(&ds, &o, 1, &l) == LT_OK, "%s", lt_last_error());
     ck_assert_int_eq(lt_loader_start(l, 0, -1), LT_OK);

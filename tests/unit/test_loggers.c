@@ -41,7 +41,9 @@ static const char *slurp(const char *path, size_t *n) {
 }
 
 /* a/b by value, so several can be alive at once: join(dir, "x").s */
-typedef struct { char s[512]; } path_t;
+typedef struct {
+    char s[512];
+} path_t;
 
 static path_t join(const char *a, const char *b) {
     char tmp[sizeof(path_t)]; /* not p.s directly: GCC cannot tell a, b from the result */
@@ -73,7 +75,8 @@ START_TEST(version_dirs_count_up) {
     /* A forced version, and no name: straight under root. */
     ck_assert(logs_make_version_dir(dir, "lightning_logs", 17, out, sizeof out, err, sizeof err));
     ck_assert_str_eq(out, join(logs, "version_17").s);
-    ck_assert(logs_make_version_dir(join(dir, "a/b").s, NULL, -1, out, sizeof out, err, sizeof err));
+    ck_assert(
+        logs_make_version_dir(join(dir, "a/b").s, NULL, -1, out, sizeof out, err, sizeof err));
     ck_assert_str_eq(out, join(dir, "a/b/version_0").s);
 }
 END_TEST
@@ -81,13 +84,30 @@ END_TEST
 /* ---- CSV ---- */
 
 START_TEST(float_repr_is_pythons) {
-    static const struct { double v; const char *text; } cases[] = {
-        {0.0, "0.0"}, {-0.0, "-0.0"}, {1.0, "1.0"}, {0.5, "0.5"}, {0.1, "0.1"},
-        {(double)0.1f, "0.10000000149011612"}, {1.0 / 3, "0.3333333333333333"},
-        {1e-4, "0.0001"}, {1e-5, "1e-05"}, {1.5e-7, "1.5e-07"}, {123456.789, "123456.789"},
-        {1e15, "1000000000000000.0"}, {1e16, "1e+16"}, {1.2345e100, "1.2345e+100"},
-        {5e-324, "5e-324"}, {1.7976931348623157e308, "1.7976931348623157e+308"},
-        {1.0 / 0.0, "inf"}, {-1.0 / 0.0, "-inf"}, {0.0 / 0.0, "nan"}, {-42.0, "-42.0"},
+    static const struct {
+        double v;
+        const char *text;
+    } cases[] = {
+        {0.0, "0.0"},
+        {-0.0, "-0.0"},
+        {1.0, "1.0"},
+        {0.5, "0.5"},
+        {0.1, "0.1"},
+        {(double)0.1f, "0.10000000149011612"},
+        {1.0 / 3, "0.3333333333333333"},
+        {1e-4, "0.0001"},
+        {1e-5, "1e-05"},
+        {1.5e-7, "1.5e-07"},
+        {123456.789, "123456.789"},
+        {1e15, "1000000000000000.0"},
+        {1e16, "1e+16"},
+        {1.2345e100, "1.2345e+100"},
+        {5e-324, "5e-324"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"},
+        {1.0 / 0.0, "inf"},
+        {-1.0 / 0.0, "-inf"},
+        {0.0 / 0.0, "nan"},
+        {-42.0, "-42.0"},
     };
     char buf[32];
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
@@ -108,7 +128,7 @@ START_TEST(csv_matches_lightning) {
     ck_assert_str_eq(logger_name(lg), "csv");
     log_ok(lg, (metric_kv[]){{"train_loss", 0.5}, {"lr", (double)0.1f}}, 2, 0);
     log_ok(lg, (metric_kv[]){{"train_loss", 0.25}}, 1, 1);
-    ck_assert(access(join(dir, "metrics.csv").s, F_OK) != 0);        /* buffered until a flush */
+    ck_assert(access(join(dir, "metrics.csv").s, F_OK) != 0); /* buffered until a flush */
     ck_assert(logger_flush(lg, err, sizeof err));
     ck_assert_str_eq(slurp(join(dir, "metrics.csv").s, NULL),
                      "lr,step,train_loss\r\n0.10000000149011612,0,0.5\r\n,1,0.25\r\n");
@@ -170,7 +190,9 @@ START_TEST(crc32c_check_value) {
 }
 END_TEST
 
-typedef struct { const uint8_t *p, *end; } cursor;
+typedef struct {
+    const uint8_t *p, *end;
+} cursor;
 
 static uint64_t le(cursor *c, int n) {
     ck_assert_int_ge(c->end - c->p, n);
@@ -182,7 +204,7 @@ static uint64_t le(cursor *c, int n) {
 
 static uint64_t varint(cursor *c) {
     uint64_t v = 0;
-    for (int shift = 0; ; shift += 7) {
+    for (int shift = 0;; shift += 7) {
         ck_assert(c->p < c->end && shift < 64);
         uint8_t b = *c->p++;
         v |= (uint64_t)(b & 0x7f) << shift;
@@ -272,7 +294,7 @@ static const char *find_event_file(const char *d) {
     DIR *dd = opendir(d);
     ck_assert_ptr_nonnull(dd);
     int found = 0;
-    for (struct dirent *e; (e = readdir(dd)) != NULL; ) {
+    for (struct dirent *e; (e = readdir(dd)) != NULL;) {
         if (strncmp(e->d_name, "events.out.tfevents.", 20) != 0) continue;
         snprintf(path, sizeof path, "%s/%s", d, e->d_name);
         found++;
@@ -308,8 +330,15 @@ START_TEST(tensorboard_events_decode) {
     ck_assert_str_eq(ev[0].version, "brain.Event:2");
     ck_assert_int_eq(ev[0].nvalues, 0);
     ck_assert(ev[0].wall > 1.6e9);
-    static const struct { const char *tag; int64_t step; float v; } want[] = {
-        {"loss", 0, 0.5f}, {"acc", 0, 0.1f}, {"train/loss", 7, 0.0f}, {"big_step", (int64_t)1 << 40, -3.0f},
+    static const struct {
+        const char *tag;
+        int64_t step;
+        float v;
+    } want[] = {
+        {"loss", 0, 0.5f},
+        {"acc", 0, 0.1f},
+        {"train/loss", 7, 0.0f},
+        {"big_step", (int64_t)1 << 40, -3.0f},
     };
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(ev[i + 1].nvalues, 1);
@@ -327,24 +356,43 @@ END_TEST
  * plain text would read back as another type, the last of a repeated key. */
 START_TEST(hparams_yaml_matches_pyyaml) {
     const hparam_kv hp[] = {
-        {"lr", "0.001", HP_TEXT_FLOAT}, {"weight_decay", "1e-5", HP_TEXT_FLOAT}, {"batch_size", "32", HP_TEXT_INT},
-        {"optimizer", "adam", HP_TEXT_STR}, {"version", "123", HP_TEXT_STR}, {"flag", "True", HP_TEXT_BOOL},
-        {"note", "yes", HP_TEXT_STR}, {"empty", "", HP_TEXT_STR}, {"path", "a: b", HP_TEXT_STR},
-        {"big", "1e16", HP_TEXT_FLOAT}, {"nan", ".nan", HP_TEXT_FLOAT}, {"name with space", "hello world", HP_TEXT_STR},
-        {"when", "2024-01-01", HP_TEXT_STR}, {"zeta", "x", HP_TEXT_STR}, {"hash", "#x", HP_TEXT_STR},
-        {"octal", "010", HP_TEXT_INT}, {"ratio", "3", HP_TEXT_FLOAT}, {"tilde", "~", HP_TEXT_STR},
-        {"unicode", "caf\xc3\xa9", HP_TEXT_STR}, {"true", "key is a bool word", HP_TEXT_STR},
-        {"long", "the quick brown fox jumps over the lazy dog and keeps running past the end of the line width", HP_TEXT_STR},
-        {"neg", "-0.5", HP_TEXT_FLOAT}, {"ninf", "-.inf", HP_TEXT_FLOAT}, {"zeta", "y", HP_TEXT_STR},
+        {"lr", "0.001", HP_TEXT_FLOAT},
+        {"weight_decay", "1e-5", HP_TEXT_FLOAT},
+        {"batch_size", "32", HP_TEXT_INT},
+        {"optimizer", "adam", HP_TEXT_STR},
+        {"version", "123", HP_TEXT_STR},
+        {"flag", "True", HP_TEXT_BOOL},
+        {"note", "yes", HP_TEXT_STR},
+        {"empty", "", HP_TEXT_STR},
+        {"path", "a: b", HP_TEXT_STR},
+        {"big", "1e16", HP_TEXT_FLOAT},
+        {"nan", ".nan", HP_TEXT_FLOAT},
+        {"name with space", "hello world", HP_TEXT_STR},
+        {"when", "2024-01-01", HP_TEXT_STR},
+        {"zeta", "x", HP_TEXT_STR},
+        {"hash", "#x", HP_TEXT_STR},
+        {"octal", "010", HP_TEXT_INT},
+        {"ratio", "3", HP_TEXT_FLOAT},
+        {"tilde", "~", HP_TEXT_STR},
+        {"unicode", "caf\xc3\xa9", HP_TEXT_STR},
+        {"true", "key is a bool word", HP_TEXT_STR},
+        {"long",
+         "the quick brown fox jumps over the lazy dog and keeps running past the end of the line "
+         "width",
+         HP_TEXT_STR},
+        {"neg", "-0.5", HP_TEXT_FLOAT},
+        {"ninf", "-.inf", HP_TEXT_FLOAT},
+        {"zeta", "y", HP_TEXT_STR},
     };
     ck_assert_msg(write_hparams_yaml(dir, hp, sizeof hp / sizeof *hp, err, sizeof err), "%s", err);
-    ck_assert_str_eq(slurp(join(dir, "hparams.yaml").s, NULL),
-                     "batch_size: 32\nbig: 1.0e+16\nempty: ''\nflag: true\nhash: '#x'\n"
-                     "long: the quick brown fox jumps over the lazy dog and keeps running past the end of\n"
-                     "  the line width\nlr: 0.001\nname with space: hello world\nnan: .nan\nneg: -0.5\n"
-                     "ninf: -.inf\nnote: 'yes'\noctal: 8\noptimizer: adam\npath: 'a: b'\nratio: 3.0\n"
-                     "tilde: '~'\n'true': key is a bool word\nunicode: \"caf\\xE9\"\nversion: '123'\n"
-                     "weight_decay: 1.0e-05\nwhen: '2024-01-01'\nzeta: y\n");
+    ck_assert_str_eq(
+        slurp(join(dir, "hparams.yaml").s, NULL),
+        "batch_size: 32\nbig: 1.0e+16\nempty: ''\nflag: true\nhash: '#x'\n"
+        "long: the quick brown fox jumps over the lazy dog and keeps running past the end of\n"
+        "  the line width\nlr: 0.001\nname with space: hello world\nnan: .nan\nneg: -0.5\n"
+        "ninf: -.inf\nnote: 'yes'\noctal: 8\noptimizer: adam\npath: 'a: b'\nratio: 3.0\n"
+        "tilde: '~'\n'true': key is a bool word\nunicode: \"caf\\xE9\"\nversion: '123'\n"
+        "weight_decay: 1.0e-05\nwhen: '2024-01-01'\nzeta: y\n");
     ck_assert(write_hparams_yaml(dir, NULL, 0, err, sizeof err));
     ck_assert_str_eq(slurp(join(dir, "hparams.yaml").s, NULL), "{}\n");
 }
@@ -362,11 +410,14 @@ START_TEST(errors_name_the_path) {
     path_t file_path = join(dir, "file");
     const char *file = file_path.s;
     fclose(fopen(file, "w"));
-    expect_err(logs_make_version_dir(file, "lightning_logs", -1, out, sizeof out, err, sizeof err), file);
+    expect_err(logs_make_version_dir(file, "lightning_logs", -1, out, sizeof out, err, sizeof err),
+               file);
     expect_err(logs_make_version_dir(dir, "x", -1, out, 8, err, sizeof err), "8-byte");
-    expect_err(csv_logger_open(join(dir, "missing").s, err, sizeof err) != NULL, join(dir, "missing").s);
+    expect_err(csv_logger_open(join(dir, "missing").s, err, sizeof err) != NULL,
+               join(dir, "missing").s);
     expect_err(tb_logger_open(file, err, sizeof err) != NULL, file);
-    expect_err(write_hparams_yaml(join(dir, "missing").s, NULL, 0, err, sizeof err), join(dir, "missing").s);
+    expect_err(write_hparams_yaml(join(dir, "missing").s, NULL, 0, err, sizeof err),
+               join(dir, "missing").s);
     hparam_kv bad = {"epochs", "ten", HP_TEXT_INT};
     expect_err(write_hparams_yaml(dir, &bad, 1, err, sizeof err), "'epochs'");
     hparam_kv unnamed = {"", "x", HP_TEXT_STR};
@@ -396,7 +447,9 @@ static void fill_logs(logger *csv, logger *tb) {
         log_ok(csv, train, 3, step);
         log_ok(tb, train, 3, step);
         if (step % 8 != 7) continue;
-        metric_kv val[] = {{"val_loss", 2.0f * loss}, {"val_acc", (float)step / 24.0f}, {"epoch", (double)(step / 8)}};
+        metric_kv val[] = {{"val_loss", 2.0f * loss},
+                           {"val_acc", (float)step / 24.0f},
+                           {"epoch", (double)(step / 8)}};
         log_ok(csv, val, 3, step);
         log_ok(tb, val, 3, step);
         ck_assert(logger_flush(csv, err, sizeof err) && logger_flush(tb, err, sizeof err));
@@ -406,12 +459,16 @@ static void fill_logs(logger *csv, logger *tb) {
 START_TEST(reference_dir) {
     const char *keep = getenv("LT_LOGGERS_OUT");
     char out[512];
-    ck_assert_msg(logs_make_version_dir(keep ? keep : dir, "lightning_logs", -1, out, sizeof out, err, sizeof err), "%s", err);
+    ck_assert_msg(logs_make_version_dir(keep ? keep : dir, "lightning_logs", -1, out, sizeof out,
+                                        err, sizeof err),
+                  "%s", err);
     logger *csv = csv_logger_open(out, err, sizeof err), *tb = tb_logger_open(out, err, sizeof err);
     ck_assert_msg(csv && tb, "%s", err);
     fill_logs(csv, tb);
     ck_assert(logger_close(csv, err, sizeof err) && logger_close(tb, err, sizeof err));
-    const hparam_kv hp[] = {{"lr", "0.1", HP_TEXT_FLOAT}, {"batch_size", "8", HP_TEXT_INT}, {"model", "mlp", HP_TEXT_STR}};
+    const hparam_kv hp[] = {{"lr", "0.1", HP_TEXT_FLOAT},
+                            {"batch_size", "8", HP_TEXT_INT},
+                            {"model", "mlp", HP_TEXT_STR}};
     ck_assert(write_hparams_yaml(out, hp, 3, err, sizeof err));
     tb_event ev[128];
     ck_assert_int_eq(read_events(find_event_file(out), ev, 128), 1 + 24 * 3 + 3 * 3);

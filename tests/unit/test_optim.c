@@ -4,7 +4,6 @@
 
 #include "test_util.h"
 
-
 #define N 4
 static const float p0[N] = {0.5f, -1.0f, 2.0f, 0.0f};
 /* Step k's gradient is coef[k] * c, from the loss sum(p * coef[k] * c). */
@@ -61,8 +60,10 @@ static void adam_ref(double lr, double b1, double b2, double eps, double wd, boo
     for (int k = 1; k <= steps; k++) {
         for (int i = 0; i < N; i++) {
             double g = coef[k - 1] * c[i];
-            if (decoupled) p[i] *= 1 - lr * wd;
-            else g += wd * p[i];
+            if (decoupled)
+                p[i] *= 1 - lr * wd;
+            else
+                g += wd * p[i];
             m[i] = b1 * m[i] + (1 - b1) * g;
             v[i] = b2 * v[i] + (1 - b2) * g * g;
             double mhat = m[i] / (1 - pow(b1, k)), vhat = v[i] / (1 - pow(b2, k));
@@ -88,8 +89,13 @@ START_TEST(sgd_plain_one_step_by_hand) {
 END_TEST
 
 START_TEST(sgd_variants) {
-    struct { double lr, mom, damp, wd; bool nesterov; } v[] = {
-        {0.1, 0.9, 0.0, 0.0, false}, {0.05, 0.9, 0.1, 0.01, false}, {0.1, 0.8, 0.0, 0.001, true},
+    struct {
+        double lr, mom, damp, wd;
+        bool nesterov;
+    } v[] = {
+        {0.1, 0.9, 0.0, 0.0, false},
+        {0.05, 0.9, 0.1, 0.01, false},
+        {0.1, 0.8, 0.0, 0.001, true},
     };
     for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
         float got[N];
@@ -112,7 +118,8 @@ START_TEST(adam_and_adamw) {
     /* First Adam step moves every element by lr against the gradient's sign. */
     p = param();
     run(p, lt_adam(list_of(p), 1e-2), 1, got);
-    for (int i = 0; i < N; i++) ck_assert_float_eq_tol(got[i], p0[i] - 1e-2f * (c[i] > 0 ? 1 : -1), 1e-6f);
+    for (int i = 0; i < N; i++)
+        ck_assert_float_eq_tol(got[i], p0[i] - 1e-2f * (c[i] > 0 ? 1 : -1), 1e-6f);
     p = param();
     run(p, lt_adam_ex(list_of(p), 1e-2, 0.8, 0.99, 1e-6, 0.1), 3, got);
     adam_ref(1e-2, 0.8, 0.99, 1e-6, 0.1, false, 3, want);
@@ -139,7 +146,11 @@ END_TEST
 /* NaN and infinities are refused too, naming the value (checkpoint restore shares these
  * rules), and the boundary values torch accepts still build. */
 START_TEST(non_finite_hyper_parameters) {
-    static const struct { int kind; double lr, a, b, c, wd; const char *key; } bad[] = {
+    static const struct {
+        int kind;
+        double lr, a, b, c, wd;
+        const char *key;
+    } bad[] = {
         {0, NAN, 0.0, 0.0, 0.0, 0.0, "lr"},
         {0, INFINITY, 0.0, 0.0, 0.0, 0.0, "lr"},
         {0, 0.1, NAN, 0.0, 0.0, 0.0, "momentum"},
@@ -152,9 +163,10 @@ START_TEST(non_finite_hyper_parameters) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         lt_tensor_t *p = param();
-        lt_optimizer_t *o = bad[i].kind == 0
-            ? lt_sgd_ex(list_of(p), bad[i].lr, bad[i].a, bad[i].b, bad[i].wd, false)
-            : lt_adam_ex(list_of(p), bad[i].lr, bad[i].a, bad[i].b, bad[i].c, bad[i].wd);
+        lt_optimizer_t *o =
+            bad[i].kind == 0
+                ? lt_sgd_ex(list_of(p), bad[i].lr, bad[i].a, bad[i].b, bad[i].wd, false)
+                : lt_adam_ex(list_of(p), bad[i].lr, bad[i].a, bad[i].b, bad[i].c, bad[i].wd);
         ck_assert_msg(o == NULL, "case %zu (%s) was accepted", i, bad[i].key);
         ck_assert_int_eq(lt_last_status(), LT_ERR_INVALID_ARG);
         ck_assert_msg(strstr(lt_last_error(), bad[i].key), "case %zu: %s", i, lt_last_error());
@@ -180,15 +192,19 @@ START_TEST(gradient_clipping) {
         double norm = 0, want_norm = 0;
         for (int i = 0; i < N; i++) want_norm += (double)c[i] * c[i];
         want_norm = sqrt(want_norm);
-        if (by_value) ck_assert_int_eq(lt_clip_grad_value(opt, 0.5), LT_OK);
-        else ck_assert_int_eq(lt_clip_grad_norm(opt, 0.5, &norm), LT_OK);
+        if (by_value)
+            ck_assert_int_eq(lt_clip_grad_value(opt, 0.5), LT_OK);
+        else
+            ck_assert_int_eq(lt_clip_grad_norm(opt, 0.5, &norm), LT_OK);
         float *g = test_host(lt_grad(p));
         for (int i = 0; i < N; i++) {
-            double want = by_value ? fmin(fmax(c[i], -0.5), 0.5) : c[i] * (0.5 / (want_norm + 1e-6));
+            double want =
+                by_value ? fmin(fmax(c[i], -0.5), 0.5) : c[i] * (0.5 / (want_norm + 1e-6));
             ck_assert_msg(fabs(g[i] - want) < 1e-6, "%s g[%d] = %g, want %g",
                           by_value ? "value" : "norm", i, g[i], want);
         }
-        if (!by_value) ck_assert_msg(fabs(norm - want_norm) < 1e-6, "norm %g, want %g", norm, want_norm);
+        if (!by_value)
+            ck_assert_msg(fabs(norm - want_norm) < 1e-6, "norm %g, want %g", norm, want_norm);
         free(g);
         /* Below the threshold the gradients stay as they are. */
         ck_assert_int_eq(lt_clip_grad_norm(opt, 100.0, NULL), LT_OK);

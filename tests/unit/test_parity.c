@@ -54,49 +54,155 @@ static void compare(const char *what, const lt_tensor_t *got, const lt_st_tensor
 
 typedef lt_tensor_t *(*op_fn)(lt_tensor_t **in, const char *shape_meta);
 
-static lt_tensor_t *f_add(lt_tensor_t **x, const char *m) { (void)m; return lt_add(x[0], x[1]); }
-static lt_tensor_t *f_sub(lt_tensor_t **x, const char *m) { (void)m; return lt_sub(x[0], x[1]); }
-static lt_tensor_t *f_mul(lt_tensor_t **x, const char *m) { (void)m; return lt_mul(x[0], x[1]); }
-static lt_tensor_t *f_div(lt_tensor_t **x, const char *m) { (void)m; return lt_div(x[0], x[1]); }
-static lt_tensor_t *f_scale(lt_tensor_t **x, const char *m) { (void)m; return lt_scale(x[0], 2.5f); }
-static lt_tensor_t *f_add_scalar(lt_tensor_t **x, const char *m) { (void)m; return lt_add_scalar(x[0], 3.0f); }
-static lt_tensor_t *f_neg(lt_tensor_t **x, const char *m) { (void)m; return lt_neg(x[0]); }
-static lt_tensor_t *f_relu(lt_tensor_t **x, const char *m) { (void)m; return lt_relu(x[0]); }
-static lt_tensor_t *f_gelu(lt_tensor_t **x, const char *m) { (void)m; return lt_gelu(x[0]); }
-static lt_tensor_t *f_tanh(lt_tensor_t **x, const char *m) { (void)m; return lt_tanh(x[0]); }
-static lt_tensor_t *f_sigmoid(lt_tensor_t **x, const char *m) { (void)m; return lt_sigmoid(x[0]); }
-static lt_tensor_t *f_exp(lt_tensor_t **x, const char *m) { (void)m; return lt_exp(x[0]); }
-static lt_tensor_t *f_ln(lt_tensor_t **x, const char *m) { (void)m; return lt_ln(x[0]); }
-static lt_tensor_t *f_matmul(lt_tensor_t **x, const char *m) { (void)m; return lt_matmul(x[0], x[1]); }
-static lt_tensor_t *f_linear(lt_tensor_t **x, const char *m) { (void)m; return lt_linear_op(x[0], x[1], x[2]); }
-static lt_tensor_t *f_linear_nobias(lt_tensor_t **x, const char *m) { (void)m; return lt_linear_op(x[0], x[1], NULL); }
-static lt_tensor_t *f_sum(lt_tensor_t **x, const char *m) { (void)m; return lt_sum(x[0]); }
-static lt_tensor_t *f_mean(lt_tensor_t **x, const char *m) { (void)m; return lt_mean(x[0]); }
-static lt_tensor_t *f_sum_dim0(lt_tensor_t **x, const char *m) { (void)m; return lt_sum_dim(x[0], 0, false); }
-static lt_tensor_t *f_mean_last(lt_tensor_t **x, const char *m) { (void)m; return lt_mean_dim(x[0], -1, true); }
-static lt_tensor_t *f_softmax(lt_tensor_t **x, const char *m) { (void)m; return lt_softmax(x[0]); }
-static lt_tensor_t *f_log_softmax(lt_tensor_t **x, const char *m) { (void)m; return lt_log_softmax(x[0]); }
-static lt_tensor_t *f_cross_entropy(lt_tensor_t **x, const char *m) { (void)m; return lt_cross_entropy(x[0], x[1]); }
-static lt_tensor_t *f_mse(lt_tensor_t **x, const char *m) { (void)m; return lt_mse_loss(x[0], x[1]); }
-static lt_tensor_t *f_flatten(lt_tensor_t **x, const char *m) { (void)m; return lt_flatten(x[0]); }
-static lt_tensor_t *f_argmax(lt_tensor_t **x, const char *m) { (void)m; return lt_argmax(x[0]); }
-static lt_tensor_t *f_accuracy(lt_tensor_t **x, const char *m) { (void)m; return lt_accuracy(x[0], x[1]); }
+static lt_tensor_t *f_add(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_add(x[0], x[1]);
+}
+static lt_tensor_t *f_sub(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_sub(x[0], x[1]);
+}
+static lt_tensor_t *f_mul(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_mul(x[0], x[1]);
+}
+static lt_tensor_t *f_div(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_div(x[0], x[1]);
+}
+static lt_tensor_t *f_scale(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_scale(x[0], 2.5f);
+}
+static lt_tensor_t *f_add_scalar(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_add_scalar(x[0], 3.0f);
+}
+static lt_tensor_t *f_neg(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_neg(x[0]);
+}
+static lt_tensor_t *f_relu(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_relu(x[0]);
+}
+static lt_tensor_t *f_gelu(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_gelu(x[0]);
+}
+static lt_tensor_t *f_tanh(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_tanh(x[0]);
+}
+static lt_tensor_t *f_sigmoid(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_sigmoid(x[0]);
+}
+static lt_tensor_t *f_exp(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_exp(x[0]);
+}
+static lt_tensor_t *f_ln(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_ln(x[0]);
+}
+static lt_tensor_t *f_matmul(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_matmul(x[0], x[1]);
+}
+static lt_tensor_t *f_linear(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_linear_op(x[0], x[1], x[2]);
+}
+static lt_tensor_t *f_linear_nobias(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_linear_op(x[0], x[1], NULL);
+}
+static lt_tensor_t *f_sum(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_sum(x[0]);
+}
+static lt_tensor_t *f_mean(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_mean(x[0]);
+}
+static lt_tensor_t *f_sum_dim0(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_sum_dim(x[0], 0, false);
+}
+static lt_tensor_t *f_mean_last(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_mean_dim(x[0], -1, true);
+}
+static lt_tensor_t *f_softmax(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_softmax(x[0]);
+}
+static lt_tensor_t *f_log_softmax(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_log_softmax(x[0]);
+}
+static lt_tensor_t *f_cross_entropy(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_cross_entropy(x[0], x[1]);
+}
+static lt_tensor_t *f_mse(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_mse_loss(x[0], x[1]);
+}
+static lt_tensor_t *f_flatten(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_flatten(x[0]);
+}
+static lt_tensor_t *f_argmax(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_argmax(x[0]);
+}
+static lt_tensor_t *f_accuracy(lt_tensor_t **x, const char *m) {
+    (void)m;
+    return lt_accuracy(x[0], x[1]);
+}
 static lt_tensor_t *f_reshape(lt_tensor_t **x, const char *m) {
     int64_t shape[LT_MAX_DIMS];
     int nd = 0;
-    for (const char *p = m; p && *p && nd < LT_MAX_DIMS; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+    for (const char *p = m; p && *p && nd < LT_MAX_DIMS;
+         p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
         shape[nd++] = strtoll(p, NULL, 10);
     return lt_reshape(x[0], nd, shape);
 }
 
-static const struct { const char *name; op_fn fn; } ops[] = {
-    {"add", f_add}, {"sub", f_sub}, {"mul", f_mul}, {"div", f_div}, {"scale", f_scale},
-    {"add_scalar", f_add_scalar}, {"neg", f_neg}, {"relu", f_relu}, {"gelu", f_gelu},
-    {"tanh", f_tanh}, {"sigmoid", f_sigmoid}, {"exp", f_exp}, {"ln", f_ln}, {"matmul", f_matmul},
-    {"linear", f_linear}, {"linear_nobias", f_linear_nobias}, {"sum", f_sum}, {"mean", f_mean},
-    {"sum_dim0", f_sum_dim0}, {"mean_dim_last_keepdim", f_mean_last}, {"softmax", f_softmax},
-    {"log_softmax", f_log_softmax}, {"cross_entropy", f_cross_entropy}, {"mse_loss", f_mse},
-    {"reshape", f_reshape}, {"flatten", f_flatten}, {"argmax", f_argmax}, {"accuracy", f_accuracy},
+static const struct {
+    const char *name;
+    op_fn fn;
+} ops[] = {
+    {"add", f_add},
+    {"sub", f_sub},
+    {"mul", f_mul},
+    {"div", f_div},
+    {"scale", f_scale},
+    {"add_scalar", f_add_scalar},
+    {"neg", f_neg},
+    {"relu", f_relu},
+    {"gelu", f_gelu},
+    {"tanh", f_tanh},
+    {"sigmoid", f_sigmoid},
+    {"exp", f_exp},
+    {"ln", f_ln},
+    {"matmul", f_matmul},
+    {"linear", f_linear},
+    {"linear_nobias", f_linear_nobias},
+    {"sum", f_sum},
+    {"mean", f_mean},
+    {"sum_dim0", f_sum_dim0},
+    {"mean_dim_last_keepdim", f_mean_last},
+    {"softmax", f_softmax},
+    {"log_softmax", f_log_softmax},
+    {"cross_entropy", f_cross_entropy},
+    {"mse_loss", f_mse},
+    {"reshape", f_reshape},
+    {"flatten", f_flatten},
+    {"argmax", f_argmax},
+    {"accuracy", f_accuracy},
 };
 
 static op_fn find_op(const char *case_name) {
@@ -216,7 +322,8 @@ static void check_optim_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) 
         memcpy(row, all + k * n, (size_t)n * sizeof *row);
         free(all);
         lt_optimizer_zero_grad(opt);
-        ck_assert_int_eq(lt_backward(lt_sum(lt_mul(p, lt_from_host(arena, LT_F32, 1, &n, row)))), LT_OK);
+        ck_assert_int_eq(lt_backward(lt_sum(lt_mul(p, lt_from_host(arena, LT_F32, 1, &n, row)))),
+                         LT_OK);
         ck_assert_int_eq(lt_optimizer_step(opt), LT_OK);
         lt_st_tensor want = *traj;
         want.ndim = 1;
@@ -255,7 +362,8 @@ static lt_batch_t fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k) {
     ck_assert_int_le(b, 256);
     memcpy(labels, (const int64_t *)y->data + k * b, (size_t)b * sizeof *labels);
     lt_batch_t batch = {.x = lt_from_host(arena, LT_F32, 4, (int64_t[]){b, 1, 28, 28}, x),
-                        .y = lt_from_host(arena, LT_I64, 1, &b, labels), .size = b};
+                        .y = lt_from_host(arena, LT_I64, 1, &b, labels),
+                        .size = b};
     free(x);
     return batch;
 }
@@ -269,7 +377,8 @@ static void check_mlp(lt_device_t *dev) {
     const char *so = getenv("LT_TEST_MLP_PLUGIN");
     ck_assert_msg(so != NULL, "LT_TEST_MLP_PLUGIN is not set (path of the built mlp.so)");
     lt_plugin_t *plugin;
-    ck_assert_msg(lt_plugin_open(LT_PLUGIN_MODULE, so, NULL, &plugin) == LT_OK, "%s", lt_last_error());
+    ck_assert_msg(lt_plugin_open(LT_PLUGIN_MODULE, so, NULL, &plugin) == LT_OK, "%s",
+                  lt_last_error());
     const lt_module_desc *m = lt_plugin_desc(plugin);
     lt_ctx_t *ctx = lt_ctx_new(dev, m->name, m->hparams, m->self_size, 0);
     ck_assert_ptr_nonnull(ctx);
@@ -291,8 +400,8 @@ static void check_mlp(lt_device_t *dev) {
         float want;
         memcpy(&want, (const float *)losses->data + k, sizeof want);
         double got = lt_item(loss);
-        ck_assert_msg(fabs(got - want) <= 1e-4 * fabs(want), "step %lld loss: lthost %.8f, torch %.8f",
-                      (long long)k, got, want);
+        ck_assert_msg(fabs(got - want) <= 1e-4 * fabs(want),
+                      "step %lld loss: lthost %.8f, torch %.8f", (long long)k, got, want);
         lt_optimizer_zero_grad(opt);
         ck_assert_int_eq(lt_backward(loss), LT_OK);
         ck_assert_int_eq(lt_optimizer_step(opt), LT_OK);
@@ -319,13 +428,14 @@ static lt_device_t *open_accel(int i) {
     lt_device_t *dev = NULL;
     if (lt_device_open(accelerators[i], 1, &dev) == LT_OK) return dev;
     ck_assert_msg(i != 0, "the cpu accelerator must be present: %s", lt_last_error());
-    printf("parity: %s accelerator not available, skipped (%s)\n", accelerators[i], lt_last_error());
+    printf("parity: %s accelerator not available, skipped (%s)\n", accelerators[i],
+           lt_last_error());
     return NULL;
 }
 
 /* Every case of a fixture file on accelerator i; at least min_cases of them. */
-static void run_cases(int i, const char *file, void (*fn)(lt_st_file_t *, const char *, lt_arena_t *),
-                      int min_cases) {
+static void run_cases(int i, const char *file,
+                      void (*fn)(lt_st_file_t *, const char *, lt_arena_t *), int min_cases) {
     lt_device_t *dev = open_accel(i);
     if (!dev) return;
     lt_arena_t *arena = lt_arena_new(dev);

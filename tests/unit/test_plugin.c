@@ -21,7 +21,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-#define ASSERT_HAS(hay, needle) \
+#define ASSERT_HAS(hay, needle)                                                                    \
     ck_assert_msg(strstr((hay), (needle)) != NULL, "expected \"%s\" in: %s", (needle), (hay))
 
 static const char *plugin_dir(void) {
@@ -58,8 +58,8 @@ static void restore_path(char *saved) {
 
 /* Opening file (of the test dir) as kind fails with want, leaves *out NULL, and the one
  * line message names the file and contains both hints. */
-static void expect_refusal(lt_plugin_kind kind, const char *file, lt_status want,
-                           const char *hint1, const char *hint2) {
+static void expect_refusal(lt_plugin_kind kind, const char *file, lt_status want, const char *hint1,
+                           const char *hint2) {
     char path[PATH_MAX];
     lt_plugin_t *p = (lt_plugin_t *)&p; /* poisoned: a failed open must reset it */
     lt_status s = lt_plugin_open(kind, plugin_file(path, file), NULL, &p);
@@ -100,8 +100,7 @@ static void root_link(temp_root *r, const char *sub, const char *file) {
 }
 
 static void root_remove(temp_root *r) {
-    while (r->nlinks > 0)
-        remove(r->links[--r->nlinks]);
+    while (r->nlinks > 0) remove(r->links[--r->nlinks]);
     rmdir(r->dir);
 }
 
@@ -372,14 +371,12 @@ static void on_plugin(void *user, const lt_plugin_info *info) {
     f->kind = info->kind;
     snprintf(f->name, sizeof f->name, "%s", info->ok ? info->name : "");
     snprintf(f->why, sizeof f->why, "%s", info->ok ? "" : info->why);
-    if (info->ok)
-        ck_assert_uint_eq(info->abi_major, LT_ABI_MAJOR);
+    if (info->ok) ck_assert_uint_eq(info->abi_major, LT_ABI_MAJOR);
 }
 
 static const seen_file *find_seen(const seen_list *l, const char *base) {
     for (int i = 0; i < l->n; i++)
-        if (strcmp(l->files[i].base, base) == 0)
-            return &l->files[i];
+        if (strcmp(l->files[i].base, base) == 0) return &l->files[i];
     ck_abort_msg("%s was not reported by the scan", base);
     return NULL;
 }
@@ -475,7 +472,9 @@ END_TEST
 /* Descriptors made with the generic macro itself, under entry names of their own (the
  * kinds' entry names would clash with nothing here, but a test binary should not export
  * what a plugin does). */
-typedef struct { double weights[5]; } generic_self;
+typedef struct {
+    double weights[5];
+} generic_self;
 LT_PLUGIN_EXPORT_(lt_module_desc, generic_module_entry, .self_size = sizeof(generic_self),
                   .name = "generic_module")
 LT_PLUGIN_EXPORT_(lt_profiler_desc, generic_profiler_entry, .name = "generic_profiler")
@@ -487,7 +486,7 @@ START_TEST(generic_export_macro_fills_the_header) {
     ck_assert_uint_eq(m->struct_size, sizeof(lt_module_desc));
     ck_assert_uint_eq(m->self_size, sizeof(generic_self));
     ck_assert_str_eq(m->name, "generic_module");
-    ck_assert_ptr_null(m->setup); /* what the plugin does not set stays NULL */
+    ck_assert_ptr_null(m->setup);                /* what the plugin does not set stays NULL */
     ck_assert_ptr_eq(generic_module_entry(), m); /* one static descriptor */
     const lt_profiler_desc *p = generic_profiler_entry();
     ck_assert_uint_eq(p->abi_major, LT_ABI_MAJOR);

@@ -143,8 +143,8 @@ static void expect_spans(const collector *c, int *at, const span_want *want, int
                       r->bytes, want[i].name, want[i].flops, want[i].bytes);
     }
 }
-#define EXPECT_SPANS(...)                                                                 \
-    expect_spans(&c, &at, (const span_want[]){__VA_ARGS__},                              \
+#define EXPECT_SPANS(...)                                                                          \
+    expect_spans(&c, &at, (const span_want[]){__VA_ARGS__},                                        \
                  (int)(sizeof((const span_want[]){__VA_ARGS__}) / sizeof(span_want)))
 
 static lt_tensor_t *vector_f32(int64_t n, uint64_t seed) {
@@ -298,8 +298,7 @@ START_TEST(optimizer_keeps_its_spans) {
     EXPECT_SPANS({"fill", 0, 4 * 8}, {"sgd_step", 5 * 6, 4 * 6 * 5},
                  {"sgd_step", 5 * 2, 4 * 2 * 5});
     ck_assert_int_eq(lt_optimizer_step(adam), LT_OK);
-    EXPECT_SPANS({"fill", 0, 4 * 16}, {"adam_step", 12 * 6, 28 * 6},
-                 {"adam_step", 12 * 2, 28 * 2});
+    EXPECT_SPANS({"fill", 0, 4 * 16}, {"adam_step", 12 * 6, 28 * 6}, {"adam_step", 12 * 2, 28 * 2});
     ck_assert_int_eq(lt_clip_grad_value(adam, 1e-2), LT_OK);
     EXPECT_SPANS({"clip_grad_value", 2 * 6, 8 * 6}, {"clip_grad_value", 2 * 2, 8 * 2});
     double norm = 0.0;
@@ -331,8 +330,12 @@ static lt_status seq_fill(void *user, const int64_t *idx, int64_t n, float *x, v
 
 /* One epoch of 10 samples in batches of 3 (4 batches, the last of 1) on `workers`. */
 static void loader_epoch(collector *c, int workers) {
-    lt_dataset ds = {.struct_size = sizeof ds, .length = 10, .x_ndim = 1, .x_shape = {2},
-                     .y_dtype = LT_I64, .fill = seq_fill};
+    lt_dataset ds = {.struct_size = sizeof ds,
+                     .length = 10,
+                     .x_ndim = 1,
+                     .x_shape = {2},
+                     .y_dtype = LT_I64,
+                     .fill = seq_fill};
     lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 3, .num_workers = workers};
     lt_loader_t *l = NULL;
     ck_assert_int_eq(lt_loader_new(&ds, &o, 1, &l), LT_OK);
@@ -399,8 +402,7 @@ static char *report(const lt_profiler_desc *d, void *st, const char *stage) {
 
 /* Durations 1..100 ms of "step" inside a 1 s "epoch": nearest-rank p50/p90/p99 are 50,
  * 90 and 99 ms; the epoch is 100 % of the wall time. */
-static void feed_actions(const lt_profiler_desc *d, void *st, const char *epoch,
-                         const char *step) {
+static void feed_actions(const lt_profiler_desc *d, void *st, const char *epoch, const char *step) {
     const uint64_t ms = 1000000, t0 = 5000 * ms;
     d->start(st, epoch, t0);
     uint64_t t = t0;
@@ -422,10 +424,18 @@ START_TEST(advanced_reports_percentiles_ops_and_data) {
     static const char epoch[] = "run_training_epoch";
     static const char step[] = "[Strategy]SingleDevice.training_step";
     feed_actions(d, st, epoch, step);
-    lt_prof_span mm = {.name = "matmul", .kind = "op", .start_ns = 0, .end_ns = 2000000000,
-                       .flops = 4e9, .bytes = 1e9};
-    lt_prof_span fb = {.name = "[_DataLoader].fill_batch", .kind = "data", .start_ns = 0,
-                       .end_ns = 1000000, .bytes = 1e6, .tid = 1};
+    lt_prof_span mm = {.name = "matmul",
+                       .kind = "op",
+                       .start_ns = 0,
+                       .end_ns = 2000000000,
+                       .flops = 4e9,
+                       .bytes = 1e9};
+    lt_prof_span fb = {.name = "[_DataLoader].fill_batch",
+                       .kind = "data",
+                       .start_ns = 0,
+                       .end_ns = 1000000,
+                       .bytes = 1e6,
+                       .tid = 1};
     d->span(st, &mm);
     d->span(st, &mm);
     d->span(st, &fb);
@@ -468,8 +478,12 @@ START_TEST(advanced_takes_live_spans) {
     ck_assert_ptr_nonnull(lt_matmul(a, b));
     d->stop(st, step, lt_prof_now_ns());
     lt_device_set_profiler(test_dev, NULL, NULL);
-    lt_dataset ds = {.struct_size = sizeof ds, .length = 10, .x_ndim = 1, .x_shape = {2},
-                     .y_dtype = LT_I64, .fill = seq_fill};
+    lt_dataset ds = {.struct_size = sizeof ds,
+                     .length = 10,
+                     .x_ndim = 1,
+                     .x_shape = {2},
+                     .y_dtype = LT_I64,
+                     .fill = seq_fill};
     lt_loader_opts lo = {.struct_size = sizeof lo, .batch_size = 3, .num_workers = 2};
     lt_loader_t *l = NULL;
     ck_assert_int_eq(lt_loader_new(&ds, &lo, 1, &l), LT_OK);

@@ -89,7 +89,8 @@ static void expect_refused(const char *why) {
     ck_assert_int_ne(lt_st_open(path, &f), LT_OK);
     ck_assert_ptr_null(f);
     ck_assert_msg(strstr(lt_last_error(), path) != NULL, "no path in: %s", lt_last_error());
-    ck_assert_msg(strstr(lt_last_error(), why) != NULL, "expected '%s' in: %s", why, lt_last_error());
+    ck_assert_msg(strstr(lt_last_error(), why) != NULL, "expected '%s' in: %s", why,
+                  lt_last_error());
 }
 
 START_TEST(damaged_files_are_refused) {
@@ -105,7 +106,8 @@ START_TEST(damaged_files_are_refused) {
     write_file("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", data, 40, -1);
     expect_refused("does not match its dtype and shape");
     write_file("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
-               "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", data, 40, -1);
+               "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}",
+               data, 40, -1);
     expect_refused("overlap");
     write_file("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", data, 40, -1);
     expect_refused("invalid size");
@@ -125,7 +127,8 @@ END_TEST
 START_TEST(empty_tensor_beside_another_is_not_an_overlap) {
     uint8_t data[16] = {0};
     write_file("{\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
-               "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", data, 16, -1);
+               "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}",
+               data, 16, -1);
     lt_st_file_t *f;
     ck_assert_msg(lt_st_open(path, &f) == LT_OK, "%s", lt_last_error());
     ck_assert_str_eq(lt_st_at(f, 0)->name, "e");
@@ -136,10 +139,12 @@ END_TEST
 START_TEST(checksum_field_is_checked) {
     uint8_t data[4] = {0};
     write_file("{\"__metadata__\":{\"checksum\":\"xxh64:0123456789ABCDEF\"},"
-               "\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", data, 4, -1);
+               "\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
+               data, 4, -1);
     expect_refused("not xxh64:<16 lowercase hex digits>");
     write_file("{\"__metadata__\":{\"checksum\":\"xxh64:0123456789abcdef\"},"
-               "\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", data, 4, -1);
+               "\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
+               data, 4, -1);
     expect_refused("checksum mismatch (stored xxh64:0123456789abcdef, computed xxh64:");
 }
 END_TEST
@@ -149,14 +154,16 @@ END_TEST
 START_TEST(control_characters_in_messages_are_escaped) {
     uint8_t data[8] = {0};
     write_file("{\"a\\nlthost: error: forged\":{\"dtype\":\"Q7\",\"shape\":[1],"
-               "\"data_offsets\":[0,4]}}", data, 8, -1);
-    expect_refused("tensor 'a\\nlthost: error: forged' has a missing or unsupported dtype");
-    write_file("{\"w\\t\\u0001\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+               "\"data_offsets\":[0,4]}}",
                data, 8, -1);
+    expect_refused("tensor 'a\\nlthost: error: forged' has a missing or unsupported dtype");
+    write_file("{\"w\\t\\u0001\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", data,
+               8, -1);
     lt_st_file_t *f;
     ck_assert_msg(lt_st_open(path, &f) == LT_OK, "%s", lt_last_error());
     ck_assert_ptr_null(lt_st_to_tensor(test_arena, lt_st_at(f, 0)));
-    ck_assert_str_eq(lt_last_error(), "tensor 'w\\t\\x01' is F64; only F32 and I64 become lt tensors");
+    ck_assert_str_eq(lt_last_error(),
+                     "tensor 'w\\t\\x01' is F64; only F32 and I64 become lt tensors");
     lt_st_close(f);
 }
 END_TEST
@@ -171,7 +178,8 @@ static const float wscalar = 0.25f;
 static lt_st_writer_t *sample_writer(void) {
     lt_st_writer_t *w = lt_st_writer_new();
     ck_assert_ptr_nonnull(w);
-    ck_assert_int_eq(lt_st_writer_add(w, "a", LT_ST_F32, 2, (int64_t[]){2, 3}, wa, sizeof wa), LT_OK);
+    ck_assert_int_eq(lt_st_writer_add(w, "a", LT_ST_F32, 2, (int64_t[]){2, 3}, wa, sizeof wa),
+                     LT_OK);
     ck_assert_int_eq(lt_st_writer_add(w, "b", LT_ST_I64, 1, (int64_t[]){2}, wb, sizeof wb), LT_OK);
     ck_assert_int_eq(lt_st_writer_add(w, "s", LT_ST_F32, 0, NULL, &wscalar, 4), LT_OK);
     ck_assert_int_eq(lt_st_writer_meta(w, "epoch", "2"), LT_OK);
@@ -210,7 +218,8 @@ static int others_in_dir(const char *keep) {
     int n = 0;
     DIR *d = opendir(dir);
     for (struct dirent *e; (e = readdir(d));)
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && (!keep || strcmp(e->d_name, keep));
+        n +=
+            strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && (!keep || strcmp(e->d_name, keep));
     closedir(d);
     return n;
 }
@@ -343,7 +352,8 @@ START_TEST(writer_truncated_files_are_refused) {
     for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
         write_all(path, b, cuts[c]);
         lt_st_file_t *f = (lt_st_file_t *)1;
-        ck_assert_msg(lt_st_open(path, &f) == LT_ERR_FORMAT, "cut at %zu: %s", cuts[c], lt_last_error());
+        ck_assert_msg(lt_st_open(path, &f) == LT_ERR_FORMAT, "cut at %zu: %s", cuts[c],
+                      lt_last_error());
         ck_assert_ptr_null(f);
         ck_assert_ptr_nonnull(strstr(lt_last_error(), path));
     }
@@ -355,14 +365,19 @@ START_TEST(writer_refuses_bad_tensors) {
     lt_st_writer_t *w = lt_st_writer_new();
     float x[4] = {0};
     ck_assert_int_eq(lt_st_writer_add(w, "x", LT_ST_F32, 1, (int64_t[]){4}, x, 16), LT_OK);
-    ck_assert_int_eq(lt_st_writer_add(w, "x", LT_ST_F32, 1, (int64_t[]){4}, x, 16), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_add(w, "x", LT_ST_F32, 1, (int64_t[]){4}, x, 16),
+                     LT_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(lt_last_error(), "already added"));
     ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_F32, 1, (int64_t[]){4}, x, 12), LT_ERR_SHAPE);
     ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_I64, 1, (int64_t[]){4}, x, 16), LT_ERR_SHAPE);
-    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_F32, 1, (int64_t[]){-1}, x, 0), LT_ERR_INVALID_ARG);
-    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_F32, 9, (int64_t[9]){0}, x, 0), LT_ERR_INVALID_ARG);
-    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_DTYPE_COUNT, 1, (int64_t[]){1}, x, 4), LT_ERR_DTYPE);
-    ck_assert_int_eq(lt_st_writer_add(w, "__metadata__", LT_ST_F32, 0, NULL, x, 4), LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_F32, 1, (int64_t[]){-1}, x, 0),
+                     LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_F32, 9, (int64_t[9]){0}, x, 0),
+                     LT_ERR_INVALID_ARG);
+    ck_assert_int_eq(lt_st_writer_add(w, "y", LT_ST_DTYPE_COUNT, 1, (int64_t[]){1}, x, 4),
+                     LT_ERR_DTYPE);
+    ck_assert_int_eq(lt_st_writer_add(w, "__metadata__", LT_ST_F32, 0, NULL, x, 4),
+                     LT_ERR_INVALID_ARG);
     ck_assert_int_eq(lt_st_writer_add(w, "\xff", LT_ST_F32, 0, NULL, x, 4), LT_ERR_INVALID_ARG);
     ck_assert_int_eq(lt_st_writer_add(w, NULL, LT_ST_F32, 0, NULL, x, 4), LT_ERR_INVALID_ARG);
     ck_assert_int_eq(lt_st_writer_add(NULL, "z", LT_ST_F32, 0, NULL, x, 4), LT_ERR_INVALID_ARG);
@@ -439,7 +454,8 @@ START_TEST(writer_file_size_limit_keeps_previous) {
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
     static float big[1024];
     lt_st_writer_t *w = lt_st_writer_new();
-    ck_assert_int_eq(lt_st_writer_add(w, "big", LT_ST_F32, 1, (int64_t[]){1024}, big, sizeof big), LT_OK);
+    ck_assert_int_eq(lt_st_writer_add(w, "big", LT_ST_F32, 1, (int64_t[]){1024}, big, sizeof big),
+                     LT_OK);
     lt_status s = lt_st_writer_save(w, path);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, old_handler);

@@ -19,7 +19,7 @@ static lt_optimizer_t *make_opt(opt_kind kind) {
     ck_assert_int_eq(lt_set_requires_grad(p, true), LT_OK);
     lt_param_list_t *l = lt_param_list_new();
     ck_assert_int_eq(lt_param_list_add(l, p), LT_OK);
-    lt_optimizer_t *o = kind == OPT_ADAM ? lt_adam(l, BASE_LR)
+    lt_optimizer_t *o = kind == OPT_ADAM           ? lt_adam(l, BASE_LR)
                         : kind == OPT_MOMENTUM_SGD ? lt_sgd_ex(l, BASE_LR, 0.9, 0, 0, false)
                                                    : lt_sgd(l, BASE_LR);
     ck_assert_msg(o != NULL, "%s", lt_last_error());
@@ -128,8 +128,8 @@ static void run_case(lt_st_file_t *f, const sched_case *c) {
     ck_assert_ptr_eq(lt_scheduler_optimizer(s), opt);
     for (int64_t k = 0; k < n; k++) {
         if (k > 0) {
-            lt_status st = metric ? lt_scheduler_step_metric(s, metric[k - 1])
-                                  : lt_scheduler_step(s);
+            lt_status st =
+                metric ? lt_scheduler_step_metric(s, metric[k - 1]) : lt_scheduler_step(s);
             ck_assert_msg(st == LT_OK, "%s step %lld: %s", c->name, (long long)k, lt_last_error());
         }
         ck_assert_int_eq(lt_scheduler_last_epoch(s), k);
@@ -264,7 +264,7 @@ START_TEST(plateau_needs_a_metric) {
     ck_assert_int_eq(lt_scheduler_last_epoch(s), 0);
     ck_assert_int_eq(lt_scheduler_step(s), LT_ERR_UNSUPPORTED);
     expect_error(LT_ERR_UNSUPPORTED, "ReduceLROnPlateau steps on a metric: call "
-                 "lt_scheduler_step_metric");
+                                     "lt_scheduler_step_metric");
     ck_assert_int_eq(lt_scheduler_step_metric(s, NAN), LT_ERR_NUMERIC);
     expect_error(LT_ERR_NUMERIC, "ReduceLROnPlateau: the metric is NaN");
     ck_assert_int_eq(lt_scheduler_last_epoch(s), 0);

@@ -83,8 +83,9 @@ END_TEST
 /* Doubles that need all 17 digits, extremes, and signed zero: same bits after a trip
  * through text; non-finite values come back as the same kind. */
 START_TEST(json_round_trip_is_exact) {
-    static const double v[] = {0.1, 1e-300, 3.4028234663852886e38, -0.0, 5e-324,
-                               1.7976931348623157e308, 2.0 / 3.0, 1e16, -123456789.125};
+    static const double v[] = {0.1,       1e-300, 3.4028234663852886e38,
+                               -0.0,      5e-324, 1.7976931348623157e308,
+                               2.0 / 3.0, 1e16,   -123456789.125};
     lt_state_t *st = lt_state_new();
     char key[16];
     for (int k = 0; k < (int)(sizeof v / sizeof *v); k++) {
@@ -105,7 +106,8 @@ START_TEST(json_round_trip_is_exact) {
     double d;
     for (int k = 0; k < (int)(sizeof v / sizeof *v); k++) {
         snprintf(key, sizeof key, "v%d", k);
-        ck_assert_msg(lt_state_get_float(back, key, &d) && same_bits(d, v[k]), "%s: %.17g", key, v[k]);
+        ck_assert_msg(lt_state_get_float(back, key, &d) && same_bits(d, v[k]), "%s: %.17g", key,
+                      v[k]);
     }
     ck_assert(lt_state_get_float(back, "pinf", &d) && d == INFINITY);
     ck_assert(lt_state_get_float(back, "ninf", &d) && d == -INFINITY);
@@ -128,7 +130,8 @@ static void expect_bad_json(const char *text, const char *where) {
     lt_clear_error();
     ck_assert_ptr_null(lt_state_from_json(text));
     ck_assert_int_eq(lt_last_status(), LT_ERR_FORMAT);
-    ck_assert_msg(strstr(lt_last_error(), where) != NULL, "expected '%s' in: %s", where, lt_last_error());
+    ck_assert_msg(strstr(lt_last_error(), where) != NULL, "expected '%s' in: %s", where,
+                  lt_last_error());
 }
 
 START_TEST(bad_json_is_an_error_with_position) {

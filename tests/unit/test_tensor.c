@@ -4,7 +4,6 @@
 
 #include "test_util.h"
 
-
 START_TEST(create_and_read_back) {
     float data[6] = {1, 2, 3, 4, 5, 6};
     lt_tensor_t *t = lt_from_host(test_arena, LT_F32, 2, (int64_t[]){2, 3}, data);

@@ -55,35 +55,35 @@ static lt_status on_hook(lt_ctx_t *ctx, void *self, hook_id id) {
 }
 
 /* One counting function per hook of LT_HOOK_TABLE, of the hook's own type. */
-#define COUNT_lt_hook_fn(name) \
+#define COUNT_lt_hook_fn(name)                                                                     \
     static lt_status count_##name(lt_ctx_t *c, void *s) { return on_hook(c, s, HOOK_##name); }
-#define COUNT_lt_teardown_fn(name) \
+#define COUNT_lt_teardown_fn(name)                                                                 \
     static void count_##name(lt_ctx_t *c, void *s) { on_hook(c, s, HOOK_##name); }
-#define COUNT_lt_batch_start_fn(name)                                                   \
-    static lt_status count_##name(lt_ctx_t *c, void *s, const lt_batch_t *b, int64_t i) { \
-        (void)b, (void)i;                                                               \
-        return on_hook(c, s, HOOK_##name);                                              \
+#define COUNT_lt_batch_start_fn(name)                                                              \
+    static lt_status count_##name(lt_ctx_t *c, void *s, const lt_batch_t *b, int64_t i) {          \
+        (void)b, (void)i;                                                                          \
+        return on_hook(c, s, HOOK_##name);                                                         \
     }
-#define COUNT_lt_batch_end_fn(name)                                                      \
-    static lt_status count_##name(lt_ctx_t *c, void *s, lt_tensor_t *o, const lt_batch_t *b, \
-                                  int64_t i) {                                           \
-        (void)o, (void)b, (void)i;                                                       \
-        return on_hook(c, s, HOOK_##name);                                               \
+#define COUNT_lt_batch_end_fn(name)                                                                \
+    static lt_status count_##name(lt_ctx_t *c, void *s, lt_tensor_t *o, const lt_batch_t *b,       \
+                                  int64_t i) {                                                     \
+        (void)o, (void)b, (void)i;                                                                 \
+        return on_hook(c, s, HOOK_##name);                                                         \
     }
-#define COUNT_lt_loss_hook_fn(name)                                          \
-    static lt_status count_##name(lt_ctx_t *c, void *s, lt_tensor_t *loss) { \
-        (void)loss;                                                          \
-        return on_hook(c, s, HOOK_##name);                                   \
+#define COUNT_lt_loss_hook_fn(name)                                                                \
+    static lt_status count_##name(lt_ctx_t *c, void *s, lt_tensor_t *loss) {                       \
+        (void)loss;                                                                                \
+        return on_hook(c, s, HOOK_##name);                                                         \
     }
-#define COUNT_lt_optimizer_hook_fn(name)                                        \
-    static lt_status count_##name(lt_ctx_t *c, void *s, lt_optimizer_t *opt) { \
-        (void)opt;                                                              \
-        return on_hook(c, s, HOOK_##name);                                      \
+#define COUNT_lt_optimizer_hook_fn(name)                                                           \
+    static lt_status count_##name(lt_ctx_t *c, void *s, lt_optimizer_t *opt) {                     \
+        (void)opt;                                                                                 \
+        return on_hook(c, s, HOOK_##name);                                                         \
     }
-#define COUNT_lt_state_hook_fn(name)                                        \
-    static lt_status count_##name(lt_ctx_t *c, void *s, lt_state_t *st) { \
-        (void)st;                                                           \
-        return on_hook(c, s, HOOK_##name);                                  \
+#define COUNT_lt_state_hook_fn(name)                                                               \
+    static lt_status count_##name(lt_ctx_t *c, void *s, lt_state_t *st) {                          \
+        (void)st;                                                                                  \
+        return on_hook(c, s, HOOK_##name);                                                         \
     }
 #define DEFINE_COUNT_(type, name) COUNT_##type(name)
 LT_HOOK_TABLE(DEFINE_COUNT_)
@@ -110,11 +110,15 @@ static lt_tensor_t *validation_step(lt_ctx_t *ctx, void *self, const lt_batch_t 
 }
 
 #define HOOK_SLOT_(type, name) .name = count_##name,
-static const lt_module_desc fake_module = {
-    .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR, .struct_size = sizeof(lt_module_desc),
-    .name = "fake", .self_size = sizeof(fake_t), .configure_optimizers = configure_optimizers,
-    .training_step = training_step, .validation_step = validation_step,
-    LT_HOOK_TABLE(HOOK_SLOT_)};
+static const lt_module_desc fake_module = {.abi_major = LT_ABI_MAJOR,
+                                           .abi_minor = LT_ABI_MINOR,
+                                           .struct_size = sizeof(lt_module_desc),
+                                           .name = "fake",
+                                           .self_size = sizeof(fake_t),
+                                           .configure_optimizers = configure_optimizers,
+                                           .training_step = training_step,
+                                           .validation_step = validation_step,
+                                           LT_HOOK_TABLE(HOOK_SLOT_)};
 #undef HOOK_SLOT_
 
 /* Sample i: x = i, label 0. */
@@ -129,17 +133,23 @@ static lt_status fill(void *user, const int64_t *idx, int64_t n, float *x, void 
 
 static lt_status data_setup_fake(lt_ctx_t *ctx, void *self, const char *stage) {
     (void)self, (void)stage;
-    lt_dataset ds = {.struct_size = sizeof ds, .length = TRAIN_SAMPLES, .x_ndim = 1,
-                     .x_shape = {1}, .y_dtype = LT_I64, .fill = fill};
+    lt_dataset ds = {.struct_size = sizeof ds,
+                     .length = TRAIN_SAMPLES,
+                     .x_ndim = 1,
+                     .x_shape = {1},
+                     .y_dtype = LT_I64,
+                     .fill = fill};
     lt_loader_opts opts = {.struct_size = sizeof opts, .batch_size = BATCH};
     lt_status st = lt_data_add_split(ctx, LT_SPLIT_TRAIN, &ds, &opts);
     ds.length = VAL_SAMPLES;
     return st == LT_OK ? lt_data_add_split(ctx, LT_SPLIT_VAL, &ds, &opts) : st;
 }
 
-static const lt_datamodule_desc fake_data = {
-    .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR,
-    .struct_size = sizeof(lt_datamodule_desc), .name = "fake_data", .setup = data_setup_fake};
+static const lt_datamodule_desc fake_data = {.abi_major = LT_ABI_MAJOR,
+                                             .abi_minor = LT_ABI_MINOR,
+                                             .struct_size = sizeof(lt_datamodule_desc),
+                                             .name = "fake_data",
+                                             .setup = data_setup_fake};
 
 /* ---- the rig: a session of the fake plugins, as trainer_run makes one ---------------- */
 

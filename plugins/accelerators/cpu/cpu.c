@@ -25,8 +25,7 @@
  * cgroups cpusets), else the online count. */
 static int usable_cores(void) {
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
@@ -188,26 +187,26 @@ static void cpu_clamp(void *st, int64_t n, const float *d_x, float lo, float hi,
 #pragma GCC diagnostic ignored "-Woverride-init"
 #endif
 
-LT_ACCELERATOR_EXPORT(
-    .name = CPU_TEST_NAME,
-    /* lifecycle */
-    .init = cpu_init, .shutdown = cpu_shutdown,
-    /* memory: plain malloc'd host memory, which collectives may use in place */
-    .host_memory = CPU_HOST_MEMORY,
-    .alloc = cpu_alloc, .free = cpu_free, .memcpy_h2d = cpu_memcpy_h2d,
-    .memcpy_d2h = cpu_memcpy_d2h, .memcpy_d2d = cpu_memcpy_d2d, .sync = cpu_sync,
-    /* elementwise (cpu.c, elementwise.c) */
-    .fill = cpu_fill, .affine = cpu_affine, .unary = cpu_unary, .binary = cpu_binary,
-    .clamp = cpu_clamp,
-    /* reductions (reduce.c) */
-    .reduce_sum = cpu_reduce_sum,
-    /* matmul (gemm.c) */
-    .gemm = cpu_gemm,
-    /* softmax and loss (softmax.c) */
-    .softmax = cpu_softmax, .log_softmax = cpu_log_softmax, .softmax_bwd = cpu_softmax_bwd,
-    .log_softmax_bwd = cpu_log_softmax_bwd, .cross_entropy = cpu_cross_entropy,
-    .cross_entropy_bwd = cpu_cross_entropy_bwd,
-    /* metrics (reduce.c) */
-    .argmax = cpu_argmax, .eq_i64 = cpu_eq_i64,
-    /* optimizers (optim.c) */
-    .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step CPU_TEST_NULL_SLOTS)
+LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
+                      /* lifecycle */
+                      .init = cpu_init, .shutdown = cpu_shutdown,
+                      /* memory: plain malloc'd host memory, which collectives may use in place */
+                      .host_memory = CPU_HOST_MEMORY, .alloc = cpu_alloc, .free = cpu_free,
+                      .memcpy_h2d = cpu_memcpy_h2d, .memcpy_d2h = cpu_memcpy_d2h,
+                      .memcpy_d2d = cpu_memcpy_d2d, .sync = cpu_sync,
+                      /* elementwise (cpu.c, elementwise.c) */
+                      .fill = cpu_fill, .affine = cpu_affine, .unary = cpu_unary,
+                      .binary = cpu_binary, .clamp = cpu_clamp,
+                      /* reductions (reduce.c) */
+                      .reduce_sum = cpu_reduce_sum,
+                      /* matmul (gemm.c) */
+                      .gemm = cpu_gemm,
+                      /* softmax and loss (softmax.c) */
+                      .softmax = cpu_softmax, .log_softmax = cpu_log_softmax,
+                      .softmax_bwd = cpu_softmax_bwd, .log_softmax_bwd = cpu_log_softmax_bwd,
+                      .cross_entropy = cpu_cross_entropy,
+                      .cross_entropy_bwd = cpu_cross_entropy_bwd,
+                      /* metrics (reduce.c) */
+                      .argmax = cpu_argmax, .eq_i64 = cpu_eq_i64,
+                      /* optimizers (optim.c) */
+                      .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step CPU_TEST_NULL_SLOTS)

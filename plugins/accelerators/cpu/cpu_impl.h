@@ -48,17 +48,17 @@ void cpu_argmax(void *st, int64_t rows, int64_t cols, const float *d_x, int64_t 
 void cpu_eq_i64(void *st, int64_t n, const int64_t *d_a, const int64_t *d_b, float *d_out);
 
 /* ---- gemm.c ---- */
-void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-              float alpha, const float *d_a, int64_t lda, const float *d_b, int64_t ldb,
-              float beta, float *d_c, int64_t ldc);
+void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta, float *d_c,
+              int64_t ldc);
 
 /* ---- softmax.c ---- */
 void cpu_softmax(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
 void cpu_log_softmax(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
-void cpu_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y,
-                     const float *d_dy, float *d_dx);
-void cpu_log_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y,
-                         const float *d_dy, float *d_dx);
+void cpu_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y, const float *d_dy,
+                     float *d_dx);
+void cpu_log_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y, const float *d_dy,
+                         float *d_dx);
 int64_t cpu_cross_entropy(void *st, int64_t rows, int64_t cols, const float *d_x,
                           const int64_t *d_label, float *d_loss, float *d_prob);
 void cpu_cross_entropy_bwd(void *st, int64_t rows, int64_t cols, const float *d_prob,

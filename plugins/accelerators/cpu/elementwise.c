@@ -14,7 +14,7 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-#define SQRT1_2 0.70710678118654752440f   /* 1/sqrt(2) */
+#define SQRT1_2 0.70710678118654752440f      /* 1/sqrt(2) */
 #define INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2 pi): the normal pdf at 0 */
 
 /* ---- scalar formulas ------------------------------------------------------------- */
@@ -36,6 +36,8 @@ ALWAYS_INLINE float gelu_bwd_f(float x, float dy) {
 
 /* ---- unary ----------------------------------------------------------------------- */
 
+/* _Pragma in these case macros confuses clang-format 14. */
+/* clang-format off */
 #define UN_LOOP(EXPR)                                                                  \
     for (int64_t i = 0; i < n; i++) {                                                  \
         const float v = x[i];                                                          \
@@ -62,6 +64,7 @@ static void un_loop(lt_unary_op op, int64_t n, const float *x, float *out) {
 #undef UN_SIMD
 #undef UN_CALL
 #undef UN_LOOP
+/* clang-format on */
 
 typedef struct {
     lt_unary_op op;
@@ -82,6 +85,7 @@ void cpu_unary(void *st, lt_unary_op op, int64_t n, const float *d_x, float *d_o
 /* ---- binary: the per-op loop ------------------------------------------------------ */
 
 /* out[i] = op(a[i*sa], b[i*sb]) for i < n. */
+/* clang-format off */
 #define BIN_LOOP(EXPR)                                                                 \
     for (int64_t i = 0; i < n; i++) {                                                  \
         const float x = a[i * sa], y = b[i * sb];                                      \
@@ -108,6 +112,7 @@ ALWAYS_INLINE void bin_loop(lt_binary_op op, int64_t n, const float *a, int64_t 
 #undef BIN_SIMD
 #undef BIN_CALL
 #undef BIN_LOOP
+/* clang-format on */
 
 /* The stride pairs broadcasting produces, each compiled with constant strides:
  * same size (1,1), b scalar or row-broadcast (1,0), a scalar (0,1); anything else
@@ -130,10 +135,10 @@ static void bin_inner(lt_binary_op op, int64_t n, const float *a, int64_t sa, co
  * row-vector bias over (N, C) is 2-D whatever the tensors' ranks, and same-shape or
  * scalar operands are 1-D. */
 typedef struct {
-    int ndim;                     /* >= 1 */
-    int64_t shape[LT_MAX_DIMS];   /* of out */
-    int64_t sa[LT_MAX_DIMS];      /* element strides of a (0: broadcast) */
-    int64_t sb[LT_MAX_DIMS];      /* element strides of b (0: broadcast) */
+    int ndim;                   /* >= 1 */
+    int64_t shape[LT_MAX_DIMS]; /* of out */
+    int64_t sa[LT_MAX_DIMS];    /* element strides of a (0: broadcast) */
+    int64_t sb[LT_MAX_DIMS];    /* element strides of b (0: broadcast) */
 } bin_view;
 
 static void view_push(bin_view *v, int64_t size, int64_t sa, int64_t sb) {
@@ -209,8 +214,7 @@ static void bin_rows_span(const void *p, int64_t lo, int64_t hi) {
     int64_t idx[LT_MAX_DIMS], oa, ob;
     view_seek(v, lo, idx, &oa, &ob);
     for (int64_t r = lo; r < hi; r++) {
-        bin_inner(g->op, cols, g->a + oa, v->sa[last], g->b + ob, v->sb[last],
-                  g->out + r * cols);
+        bin_inner(g->op, cols, g->a + oa, v->sa[last], g->b + ob, v->sb[last], g->out + r * cols);
         view_next(v, idx, &oa, &ob);
     }
 }

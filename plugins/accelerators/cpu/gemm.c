@@ -44,16 +44,25 @@ static void naive_rows_span(const void *args, int64_t lo, int64_t hi) {
 
 static int fits_blasint(int64_t v) { return v <= CPU_BLASINT_MAX; }
 
-void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-              float alpha, const float *d_a, int64_t lda, const float *d_b, int64_t ldb,
-              float beta, float *d_c, int64_t ldc) {
+void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta, float *d_c,
+              int64_t ldc) {
     if (m <= 0 || n <= 0) return; /* cblas would reject a 0 leading dimension */
-    const gemm_args g = {.ta = trans_a, .tb = trans_b, .n = n, .k = k, .lda = lda,
-                         .ldb = ldb, .ldc = ldc, .alpha = alpha, .beta = beta,
-                         .a = d_a, .b = d_b, .c = d_c};
+    const gemm_args g = {.ta = trans_a,
+                         .tb = trans_b,
+                         .n = n,
+                         .k = k,
+                         .lda = lda,
+                         .ldb = ldb,
+                         .ldc = ldc,
+                         .alpha = alpha,
+                         .beta = beta,
+                         .a = d_a,
+                         .b = d_b,
+                         .c = d_c};
     /* k == 0 is legal here (C = beta C) but trips some cblas argument checks. */
-    if (k <= 0 || !fits_blasint(m) || !fits_blasint(n) || !fits_blasint(k) ||
-        !fits_blasint(lda) || !fits_blasint(ldb) || !fits_blasint(ldc)) {
+    if (k <= 0 || !fits_blasint(m) || !fits_blasint(n) || !fits_blasint(k) || !fits_blasint(lda) ||
+        !fits_blasint(ldb) || !fits_blasint(ldc)) {
         cpu_parallel_for(st, m, n * (k > 0 ? k : 1), naive_rows_span, &g);
         return;
     }
@@ -64,6 +73,6 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         cs->blas_threads = want;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,
-                alpha, d_a, (blasint)lda, d_b, (blasint)ldb, beta, d_c, (blasint)ldc);
+                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, d_a,
+                (blasint)lda, d_b, (blasint)ldb, beta, d_c, (blasint)ldc);
 }

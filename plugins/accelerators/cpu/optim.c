@@ -18,8 +18,8 @@
 enum { SGD_PLAIN, SGD_FIRST, SGD_MOMENTUM, SGD_MODES }; /* momentum buffer handling */
 
 typedef struct {
-    float *p, *buf;   /* (n); buf unused (maybe NULL) for SGD_PLAIN */
-    const float *g;   /* (n) */
+    float *p, *buf; /* (n); buf unused (maybe NULL) for SGD_PLAIN */
+    const float *g; /* (n) */
     float wd, momentum, damp_alpha, neg_lr;
 } sgd_args;
 
@@ -41,25 +41,31 @@ ALWAYS_INLINE void sgd_loop(const sgd_args *a, int64_t lo, int64_t hi, int use_w
     }
 }
 
-#define SGD_VARIANT(WD, MODE, NEST)                                                    \
-    static void sgd_##WD##_##MODE##_##NEST(const void *a, int64_t lo, int64_t hi) {    \
-        sgd_loop(a, lo, hi, WD, MODE, NEST);                                           \
+#define SGD_VARIANT(WD, MODE, NEST)                                                                \
+    static void sgd_##WD##_##MODE##_##NEST(const void *a, int64_t lo, int64_t hi) {                \
+        sgd_loop(a, lo, hi, WD, MODE, NEST);                                                       \
     }
 #define SGD_VARIANTS(WD, MODE) SGD_VARIANT(WD, MODE, 0) SGD_VARIANT(WD, MODE, 1)
+/* clang-format off */
 SGD_VARIANTS(0, 0) SGD_VARIANTS(0, 1) SGD_VARIANTS(0, 2)
 SGD_VARIANTS(1, 0) SGD_VARIANTS(1, 1) SGD_VARIANTS(1, 2)
+    /* clang-format on */
 
-/* [weight decay?][mode][nesterov?] */
-static const cpu_span_fn sgd_spans[2][SGD_MODES][2] = {
-    {{sgd_0_0_0, sgd_0_0_1}, {sgd_0_1_0, sgd_0_1_1}, {sgd_0_2_0, sgd_0_2_1}},
-    {{sgd_1_0_0, sgd_1_0_1}, {sgd_1_1_0, sgd_1_1_1}, {sgd_1_2_0, sgd_1_2_1}},
+    /* [weight decay?][mode][nesterov?] */
+    static const cpu_span_fn sgd_spans[2][SGD_MODES][2] = {
+        {{sgd_0_0_0, sgd_0_0_1}, {sgd_0_1_0, sgd_0_1_1}, {sgd_0_2_0, sgd_0_2_1}},
+        {{sgd_1_0_0, sgd_1_0_1}, {sgd_1_1_0, sgd_1_1_1}, {sgd_1_2_0, sgd_1_2_1}},
 };
 
 void cpu_sgd_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_buf,
                   const lt_sgd_hyper *h) {
-    const sgd_args a = {.p = d_p, .buf = d_buf, .g = d_g, .wd = h->weight_decay,
+    const sgd_args a = {.p = d_p,
+                        .buf = d_buf,
+                        .g = d_g,
+                        .wd = h->weight_decay,
                         .momentum = h->momentum,
-                        .damp_alpha = (float)(1.0 - (double)h->dampening), .neg_lr = -h->lr};
+                        .damp_alpha = (float)(1.0 - (double)h->dampening),
+                        .neg_lr = -h->lr};
     const int mode = h->momentum == 0.0f ? SGD_PLAIN : h->first_step ? SGD_FIRST : SGD_MOMENTUM;
     const cpu_span_fn span = sgd_spans[h->weight_decay != 0.0f][mode][h->nesterov != 0];
     cpu_parallel_for(st, n, 1, span, &a);
@@ -68,15 +74,15 @@ void cpu_sgd_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_bu
 /* ---- Adam / AdamW ------------------------------------------------------------------- */
 
 typedef struct {
-    float *p, *m, *v;  /* (n) */
-    const float *g;    /* (n) */
-    float decay;       /* AdamW: p *= 1 - lr wd; exactly 1 for Adam */
-    float wd;          /* Adam: g += wd p */
-    float w1;          /* lerp weight 1 - beta1 */
-    float beta2, c2;   /* v = v beta2 + c2 g g, c2 = 1 - beta2 */
-    float bc2_sqrt;    /* sqrt(1 - beta2^step) */
+    float *p, *m, *v; /* (n) */
+    const float *g;   /* (n) */
+    float decay;      /* AdamW: p *= 1 - lr wd; exactly 1 for Adam */
+    float wd;         /* Adam: g += wd p */
+    float w1;         /* lerp weight 1 - beta1 */
+    float beta2, c2;  /* v = v beta2 + c2 g g, c2 = 1 - beta2 */
+    float bc2_sqrt;   /* sqrt(1 - beta2^step) */
     float eps;
-    float neg_step;    /* -lr / (1 - beta1^step) */
+    float neg_step; /* -lr / (1 - beta1^step) */
 } adam_args;
 
 /* torch.lerp(m, g, w) picks its formula by |w| < 0.5, for accuracy near w = 1. */
@@ -84,8 +90,7 @@ ALWAYS_INLINE float lerp_f(float m, float g, float w, int small_w) {
     return small_w ? m + w * (g - m) : g - (g - m) * (1.0f - w);
 }
 
-ALWAYS_INLINE void adam_loop(const adam_args *a, int64_t lo, int64_t hi, int use_wd,
-                             int small_w) {
+ALWAYS_INLINE void adam_loop(const adam_args *a, int64_t lo, int64_t hi, int use_wd, int small_w) {
     float *restrict p = a->p, *restrict m = a->m, *restrict v = a->v;
     const float *restrict grad = a->g;
     for (int64_t i = lo; i < hi; i++) {
@@ -115,11 +120,15 @@ void cpu_adam_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_m
     const double step = (double)h->step;
     const double bc1 = 1.0 - pow(beta1, step), bc2 = 1.0 - pow(beta2, step);
     const adam_args a = {
-        .p = d_p, .m = d_m, .v = d_v, .g = d_g,
+        .p = d_p,
+        .m = d_m,
+        .v = d_v,
+        .g = d_g,
         .decay = h->decoupled ? (float)(1.0 - lr * wd) : 1.0f,
         .wd = h->weight_decay,
         .w1 = (float)(1.0 - beta1),
-        .beta2 = h->beta2, .c2 = (float)(1.0 - beta2),
+        .beta2 = h->beta2,
+        .c2 = (float)(1.0 - beta2),
         .bc2_sqrt = (float)sqrt(bc2),
         .eps = h->eps,
         .neg_step = (float)(-(lr / bc1)),

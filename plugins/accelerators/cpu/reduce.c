@@ -23,8 +23,7 @@ static double sum_f64(const float *x, int64_t n) {
         for (int k = 0; k < 8; k++) acc[k] += x[i + k];
     double tail = 0;
     for (; i < n; i++) tail += x[i];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) +
-           tail;
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
 }
 
 /* How many parts a row of n elements is cut into: a function of n only. */
@@ -51,9 +50,9 @@ static double row_sum(const float *x, int64_t n) {
 }
 
 typedef struct {
-    const float *in;   /* (outer, mid) */
-    float *out;        /* (outer) */
-    double *partial;   /* (outer, parts), split path only */
+    const float *in; /* (outer, mid) */
+    float *out;      /* (outer) */
+    double *partial; /* (outer, parts), split path only */
     int64_t mid, parts;
     double scale;
 } rows_args;
@@ -79,8 +78,12 @@ static void parts_span(const void *p, int64_t lo, int64_t hi) {
 static void reduce_rows(const cpu_state *st, int64_t outer, int64_t mid, const float *in,
                         double scale, float *out) {
     double partial[SUM_SCRATCH];
-    rows_args g = {.in = in, .out = out, .partial = partial, .mid = mid,
-                   .parts = row_parts(mid), .scale = scale};
+    rows_args g = {.in = in,
+                   .out = out,
+                   .partial = partial,
+                   .mid = mid,
+                   .parts = row_parts(mid),
+                   .scale = scale};
     const int64_t items = outer * g.parts;
     if (outer >= st->threads || g.parts == 1 || items > SUM_SCRATCH) {
         cpu_parallel_for(st, outer, mid, rows_span, &g);
@@ -130,10 +133,14 @@ void cpu_reduce_sum(void *vst, int64_t outer, int64_t mid, int64_t inner, const 
         reduce_rows(st, outer, mid, d_in, scale, d_out);
         return;
     }
-    const cols_args g = {.in = d_in, .out = d_out, .mid = mid, .inner = inner,
-                         .tiles = (inner + SUM_TILE - 1) / SUM_TILE, .scale = scale};
-    cpu_parallel_for(st, outer * g.tiles, mid * (inner < SUM_TILE ? inner : SUM_TILE),
-                     cols_span, &g);
+    const cols_args g = {.in = d_in,
+                         .out = d_out,
+                         .mid = mid,
+                         .inner = inner,
+                         .tiles = (inner + SUM_TILE - 1) / SUM_TILE,
+                         .scale = scale};
+    cpu_parallel_for(st, outer * g.tiles, mid * (inner < SUM_TILE ? inner : SUM_TILE), cols_span,
+                     &g);
 }
 
 /* ---- argmax ------------------------------------------------------------------------ */

@@ -81,7 +81,8 @@ typedef struct {
 
 static void softmax_span(const void *p, int64_t lo, int64_t hi) {
     const row_args *g = p;
-    for (int64_t r = lo; r < hi; r++) softmax_row(g->x + r * g->cols, g->out + r * g->cols, g->cols);
+    for (int64_t r = lo; r < hi; r++)
+        softmax_row(g->x + r * g->cols, g->out + r * g->cols, g->cols);
 }
 
 static void log_softmax_span(const void *p, int64_t lo, int64_t hi) {
@@ -118,15 +119,15 @@ void cpu_log_softmax(void *st, int64_t rows, int64_t cols, const float *d_x, flo
     cpu_parallel_for(st, rows, cols, log_softmax_span, &g);
 }
 
-void cpu_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y,
-                     const float *d_dy, float *d_dx) {
+void cpu_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y, const float *d_dy,
+                     float *d_dx) {
     if (cols <= 0) return;
     const row_args g = {.x = d_y, .dy = d_dy, .out = d_dx, .cols = cols};
     cpu_parallel_for(st, rows, cols, softmax_bwd_span, &g);
 }
 
-void cpu_log_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y,
-                         const float *d_dy, float *d_dx) {
+void cpu_log_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y, const float *d_dy,
+                         float *d_dx) {
     if (cols <= 0) return;
     const row_args g = {.x = d_y, .dy = d_dy, .out = d_dx, .cols = cols};
     cpu_parallel_for(st, rows, cols, log_softmax_bwd_span, &g);
@@ -183,7 +184,6 @@ static void ce_bwd_span(const void *p, int64_t lo, int64_t hi) {
 void cpu_cross_entropy_bwd(void *st, int64_t rows, int64_t cols, const float *d_prob,
                            const int64_t *d_label, const float *d_dloss, float *d_dx) {
     if (cols <= 0) return;
-    const row_args g = {.x = d_prob, .label = d_label, .dloss = d_dloss, .out = d_dx,
-                        .cols = cols};
+    const row_args g = {.x = d_prob, .label = d_label, .dloss = d_dloss, .out = d_dx, .cols = cols};
     cpu_parallel_for(st, rows, cols, ce_bwd_span, &g);
 }

@@ -30,7 +30,8 @@ static lt_status ae_setup(lt_ctx_t *ctx, void *self) {
     autoencoder_t *m = self;
     int64_t hidden = lt_hparam_int(ctx, "hidden"), latent = lt_hparam_int(ctx, "latent");
     if (hidden < 1 || latent < 1)
-        return lt_set_error(LT_ERR_INVALID_ARG, "autoencoder: --model.hidden %lld and "
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "autoencoder: --model.hidden %lld and "
                             "--model.latent %lld must be at least 1",
                             (long long)hidden, (long long)latent);
     m->enc0 = lt_linear(ctx, "encoder.0", AE_PIXELS, hidden);
@@ -100,8 +101,7 @@ static lt_status ae_configure_optimizers(lt_ctx_t *ctx, void *self) {
     return lt_use_optimizer(ctx, lt_adam(lt_parameters(ctx), lt_hparam_float(ctx, "lr")));
 }
 
-LT_MODULE_EXPORT(autoencoder_t, .name = "autoencoder", .hparams = ae_hparams,
-                 .setup = ae_setup, .forward = ae_forward,
-                 .training_step = ae_training_step, .validation_step = ae_validation_step,
-                 .test_step = ae_test_step, .configure_optimizers = ae_configure_optimizers,
-                 .submodules = ae_submodules)
+LT_MODULE_EXPORT(autoencoder_t, .name = "autoencoder", .hparams = ae_hparams, .setup = ae_setup,
+                 .forward = ae_forward, .training_step = ae_training_step,
+                 .validation_step = ae_validation_step, .test_step = ae_test_step,
+                 .configure_optimizers = ae_configure_optimizers, .submodules = ae_submodules)

@@ -39,8 +39,10 @@ static lt_tensor_t *noise(lt_ctx_t *ctx, int64_t n) {
     int64_t latent = lt_hparam_int(ctx, "latent"), count = n * latent;
     float buf[256 * 64];
     if (count > (int64_t)(sizeof buf / sizeof *buf)) {
-        lt_set_error(LT_ERR_INVALID_ARG, "gan: batch %lld x latent %lld is too large (at most %zu "
-                     "noise values per step)", (long long)n, (long long)latent, sizeof buf / sizeof *buf);
+        lt_set_error(LT_ERR_INVALID_ARG,
+                     "gan: batch %lld x latent %lld is too large (at most %zu "
+                     "noise values per step)",
+                     (long long)n, (long long)latent, sizeof buf / sizeof *buf);
         return NULL;
     }
     lt_rng_t r = lt_rng_make((uint64_t)lt_hparam_int(ctx, "seed"), (uint64_t)lt_global_step(ctx));
@@ -70,8 +72,9 @@ static lt_tensor_t *gan_training_step(lt_ctx_t *ctx, void *self, const lt_batch_
     /* Discriminator: real -> 1, generated (detached) -> 0. */
     lt_toggle_optimizer(ctx, opt_d);
     lt_tensor_t *fake = lt_detach(generate(m, z));
-    lt_tensor_t *d_loss = lt_scale(lt_add(lt_mse_loss(discriminate(m, real), ones),
-                                          lt_mse_loss(discriminate(m, fake), zeros)), 0.5f);
+    lt_tensor_t *d_loss = lt_scale(
+        lt_add(lt_mse_loss(discriminate(m, real), ones), lt_mse_loss(discriminate(m, fake), zeros)),
+        0.5f);
     if (update(ctx, opt_d, d_loss) != LT_OK) return NULL;
 
     /* Generator: make the discriminator say 1. */
@@ -87,8 +90,8 @@ static lt_tensor_t *gan_training_step(lt_ctx_t *ctx, void *self, const lt_batch_
 static lt_status gan_configure_optimizers(lt_ctx_t *ctx, void *self) {
     (void)self;
     double lr = lt_hparam_float(ctx, "lr");
-    lt_status st = lt_use_optimizer(ctx, lt_adam_ex(lt_parameters_with_prefix(ctx, "generator."),
-                                                    lr, 0.5, 0.999, 1e-8, 0.0));
+    lt_status st = lt_use_optimizer(
+        ctx, lt_adam_ex(lt_parameters_with_prefix(ctx, "generator."), lr, 0.5, 0.999, 1e-8, 0.0));
     if (st != LT_OK) return st;
     return lt_use_optimizer(ctx, lt_adam_ex(lt_parameters_with_prefix(ctx, "discriminator."), lr,
                                             0.5, 0.999, 1e-8, 0.0));
@@ -102,5 +105,4 @@ static lt_tensor_t *gan_predict_step(lt_ctx_t *ctx, void *self, const lt_batch_t
 
 LT_MODULE_EXPORT(gan_t, .name = "gan", .hparams = gan_hparams, .setup = gan_setup,
                  .manual_optimization = true, .training_step = gan_training_step,
-                 .predict_step = gan_predict_step,
-                 .configure_optimizers = gan_configure_optimizers)
+                 .predict_step = gan_predict_step, .configure_optimizers = gan_configure_optimizers)

@@ -31,10 +31,10 @@ static lt_status mlp_setup(lt_ctx_t *ctx, void *self) {
 static lt_tensor_t *mlp_forward(lt_ctx_t *ctx, void *self, lt_tensor_t *x) {
     (void)ctx;
     mlp_t *m = self;
-    x = lt_flatten(x);                              /* (N, 1, 28, 28) -> (N, 784) */
-    x = lt_relu(lt_linear_forward(m->l1, x));       /* (N, hidden) */
-    x = lt_relu(lt_linear_forward(m->l2, x));       /* (N, hidden2) */
-    return lt_linear_forward(m->l3, x);             /* (N, 10) logits */
+    x = lt_flatten(x);                        /* (N, 1, 28, 28) -> (N, 784) */
+    x = lt_relu(lt_linear_forward(m->l1, x)); /* (N, hidden) */
+    x = lt_relu(lt_linear_forward(m->l2, x)); /* (N, hidden2) */
+    return lt_linear_forward(m->l3, x);       /* (N, 10) logits */
 }
 
 static lt_tensor_t *mlp_training_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
@@ -51,7 +51,8 @@ static lt_tensor_t *evaluate(lt_ctx_t *ctx, void *self, const lt_batch_t *b, con
     lt_tensor_t *loss = lt_cross_entropy(logits, b->y);
     /* sync_dist: under DDP each rank sees a shard; the logged value is over all of them */
     lt_log(ctx, loss_name, loss, LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH | LT_LOG_SYNC_DIST);
-    lt_log(ctx, acc_name, lt_accuracy(logits, b->y), LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH | LT_LOG_SYNC_DIST);
+    lt_log(ctx, acc_name, lt_accuracy(logits, b->y),
+           LT_LOG_PROG_BAR | LT_LOG_ON_EPOCH | LT_LOG_SYNC_DIST);
     return loss;
 }
 
@@ -83,7 +84,8 @@ static lt_status mlp_configure_optimizers(lt_ctx_t *ctx, void *self) {
     lt_status st = lt_use_optimizer(ctx, opt); /* ctx owns opt from here */
     const char *kind = lt_hparam_str(ctx, "lr_scheduler");
     if (st != LT_OK || !strcmp(kind, "none")) return st;
-    lt_scheduler_config cfg = LT_SCHEDULER_CONFIG(.interval = LT_INTERVAL_EPOCH, .monitor = "val_loss");
+    lt_scheduler_config cfg =
+        LT_SCHEDULER_CONFIG(.interval = LT_INTERVAL_EPOCH, .monitor = "val_loss");
     return lt_use_scheduler(ctx, make_scheduler(ctx, opt, kind), &cfg);
 }
 

@@ -25,9 +25,9 @@
 /* One action, keyed by the host's pointer (stable until teardown, per the ABI). */
 typedef struct action {
     const char *key;
-    uint64_t *open;   /* start times not stopped yet: a stack, the same action may nest */
+    uint64_t *open; /* start times not stopped yet: a stack, the same action may nest */
     size_t nopen, cap_open;
-    uint64_t *dur;    /* durations since the last summary, ns */
+    uint64_t *dur; /* durations since the last summary, ns */
     size_t n, cap;
 } action;
 
@@ -36,18 +36,18 @@ typedef struct span_stat {
     char *name, *kind;
     uint64_t count, ns;
     double flops, bytes;
-    uint64_t tids;    /* threads seen, bit tid % 64 */
+    uint64_t tids; /* threads seen, bit tid % 64 */
 } span_stat;
 
 typedef struct adv {
     pthread_mutex_t mu;
     int rank, world_size;
-    action *acts;     /* open addressing on the key's address; cap_acts a power of two */
+    action *acts; /* open addressing on the key's address; cap_acts a power of two */
     size_t cap_acts, nacts;
     span_stat *spans; /* open addressing on the hash of name and kind */
     size_t cap_spans, nspans;
     uint64_t first_start, last_stop; /* the stage's wall-clock window; 0: none yet */
-    uint64_t dropped; /* events lost to out-of-memory, reported rather than hidden */
+    uint64_t dropped;                /* events lost to out-of-memory, reported rather than hidden */
 } adv;
 
 #define INITIAL_CAP 64
@@ -158,8 +158,10 @@ static void adv_start(void *st, const char *key, uint64_t t_ns) {
     adv *p = st;
     pthread_mutex_lock(&p->mu);
     action *a = act_get(p, key);
-    if (a && reserve_u64(&a->open, a->nopen, &a->cap_open)) a->open[a->nopen++] = t_ns;
-    else p->dropped++;
+    if (a && reserve_u64(&a->open, a->nopen, &a->cap_open))
+        a->open[a->nopen++] = t_ns;
+    else
+        p->dropped++;
     if (!p->first_start || t_ns < p->first_start) p->first_start = t_ns;
     pthread_mutex_unlock(&p->mu);
 }
@@ -170,8 +172,10 @@ static void adv_stop(void *st, const char *key, uint64_t t_ns) {
     action *a = act_get(p, key);
     if (a && a->nopen) { /* a stop without its start is ignored */
         uint64_t t0 = a->open[--a->nopen];
-        if (reserve_u64(&a->dur, a->n, &a->cap)) a->dur[a->n++] = t_ns > t0 ? t_ns - t0 : 0;
-        else p->dropped++;
+        if (reserve_u64(&a->dur, a->n, &a->cap))
+            a->dur[a->n++] = t_ns > t0 ? t_ns - t0 : 0;
+        else
+            p->dropped++;
         if (t_ns > p->last_stop) p->last_stop = t_ns;
     }
     pthread_mutex_unlock(&p->mu);
@@ -265,8 +269,8 @@ static void print_actions(const adv *p, FILE *out) {
     }
     uint64_t wall = p->last_stop > p->first_start ? p->last_stop - p->first_start : 0;
     int w = label_width(rows, n, (int)strlen("Total (wall)")), width = w + 3 + 8 * 14 + 3;
-    static const char *const cols[] = {"Calls", "Mean (s)", "p50 (s)", "p90 (s)", "p99 (s)",
-                                       "Max (s)", "Total (s)", "Percentage %"};
+    static const char *const cols[] = {"Calls",   "Mean (s)", "p50 (s)",   "p90 (s)",
+                                       "p99 (s)", "Max (s)",  "Total (s)", "Percentage %"};
     rule(out, width);
     fprintf(out, "|  %-*s", w, "Action");
     for (int c = 0; c < 8; c++) fprintf(out, " | %*s", c == 7 ? 12 : 11, cols[c]);
@@ -277,8 +281,10 @@ static void print_actions(const adv *p, FILE *out) {
     rule(out, width);
     for (size_t i = 0; i < n; i++) {
         const action *a = rows[i].a;
-        fprintf(out, "|  %-*s | %11zu | %11.6f | %11.6f | %11.6f | %11.6f | %11.6f | %11.6f | "
-                "%12.1f |\n", w, a->key, a->n, sec(rows[i].total) / (double)a->n,
+        fprintf(out,
+                "|  %-*s | %11zu | %11.6f | %11.6f | %11.6f | %11.6f | %11.6f | %11.6f | "
+                "%12.1f |\n",
+                w, a->key, a->n, sec(rows[i].total) / (double)a->n,
                 sec(percentile(a->dur, a->n, 50)), sec(percentile(a->dur, a->n, 90)),
                 sec(percentile(a->dur, a->n, 99)), sec(a->dur[a->n - 1]), sec(rows[i].total),
                 pct((double)rows[i].total, (double)wall));
@@ -332,8 +338,8 @@ static void print_ops(const adv *p, FILE *out) {
     }
     uint64_t wall = p->last_stop > p->first_start ? p->last_stop - p->first_start : 0;
     int width = w + 3 + 7 * 14 + 3;
-    static const char *const cols[] = {"Calls", "Total (s)", "GFLOP", "GFLOP/s", "GB", "GB/s",
-                                       "Percentage %"};
+    static const char *const cols[] = {"Calls", "Total (s)", "GFLOP",       "GFLOP/s",
+                                       "GB",    "GB/s",      "Percentage %"};
     fprintf(out, "\nOperations (liblt per-op spans: %.6f s, %.1f %% of the stage's wall time)\n",
             sec(all.ns), pct((double)all.ns, (double)wall));
     rule(out, width);
@@ -357,9 +363,10 @@ static void print_data(const adv *p, FILE *out) {
     const span_stat **v = sorted_spans(p, true, &n);
     for (size_t i = 0; v && i < n; i++) {
         const span_stat *s = v[i];
-        fprintf(out, "\nData loading (%s): %llu batches on %d thread%s, fill time %.6f s total, "
-                "%.3f ms mean, %.3f GB written (%.2f GB/s per thread)\n", s->name,
-                (unsigned long long)s->count, __builtin_popcountll(s->tids),
+        fprintf(out,
+                "\nData loading (%s): %llu batches on %d thread%s, fill time %.6f s total, "
+                "%.3f ms mean, %.3f GB written (%.2f GB/s per thread)\n",
+                s->name, (unsigned long long)s->count, __builtin_popcountll(s->tids),
                 __builtin_popcountll(s->tids) == 1 ? "" : "s", sec(s->ns),
                 1e3 * sec(s->ns) / (double)s->count, s->bytes * 1e-9,
                 s->ns ? s->bytes / (double)s->ns : 0.0);

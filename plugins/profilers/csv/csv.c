@@ -28,10 +28,10 @@ typedef struct row {
 typedef struct csv_state {
     FILE *f;
     char path[4096];
-    uint64_t t0;           /* start of the first action: start_s is relative to it */
-    row open[MAX_DEPTH];   /* actions started and not yet stopped, innermost last */
+    uint64_t t0;         /* start of the first action: start_s is relative to it */
+    row open[MAX_DEPTH]; /* actions started and not yet stopped, innermost last */
     int depth;
-    row *done;             /* finished actions since the last summary */
+    row *done; /* finished actions since the last summary */
     size_t n, cap;
 } csv_state;
 
@@ -47,8 +47,8 @@ static lt_status csv_init(const lt_profiler_opts *opts, void **state) {
     mkdir(dir, 0777); /* as Lightning does; if it fails, fopen says why */
     c->f = fopen(c->path, "w");
     if (!c->f) {
-        lt_status s = lt_set_error(LT_ERR_IO, "csv profiler: cannot open %s: %s", c->path,
-                                   strerror(errno));
+        lt_status s =
+            lt_set_error(LT_ERR_IO, "csv profiler: cannot open %s: %s", c->path, strerror(errno));
         free(c);
         return s;
     }

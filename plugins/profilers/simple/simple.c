@@ -113,7 +113,8 @@ static size_t expanded_width(const char *s) {
 
 static void row(FILE *out, int key, const char *a, const char *mean, const char *calls,
                 const char *total, const char *pct) {
-    fprintf(out, "\n|  %-*s\t|  %-15s\t|  %-15s\t|  %-15s\t|  %-15s\t|", key, a, mean, calls, total, pct);
+    fprintf(out, "\n|  %-*s\t|  %-15s\t|  %-15s\t|  %-15s\t|  %-15s\t|", key, a, mean, calls, total,
+            pct);
 }
 
 static int by_total_desc(const void *x, const void *y) {
@@ -131,8 +132,8 @@ static void print_table(action **rows, size_t n, double total_s, FILE *out) {
         calls += rows[i]->calls;
     }
     char header[1024], dashes[1024];
-    snprintf(header, sizeof header, "|  %-*s\t|  %-15s\t|  %-15s\t|  %-15s\t|  %-15s\t|", key, "Action",
-             "Mean duration (s)", "Num calls", "Total time (s)", "Percentage %");
+    snprintf(header, sizeof header, "|  %-*s\t|  %-15s\t|  %-15s\t|  %-15s\t|  %-15s\t|", key,
+             "Action", "Mean duration (s)", "Num calls", "Total time (s)", "Percentage %");
     size_t w = expanded_width(header) + 1; /* Lightning measures it with its leading newline */
     if (w >= sizeof dashes) w = sizeof dashes - 1;
     memset(dashes, '-', w);
@@ -172,7 +173,8 @@ static lt_status summary(void *st, const char *stage, FILE *out) {
     fputc('\n', out);
     free(rows);
     for (size_t i = 0; i < p->cap; i++) /* running actions carry over */
-        if (p->slots[i].name) p->slots[i].total_ns = 0, p->slots[i].calls = 0, p->slots[i].order = -1;
+        if (p->slots[i].name)
+            p->slots[i].total_ns = 0, p->slots[i].calls = 0, p->slots[i].order = -1;
     p->stops = 0;
     p->t0 = now;
     return LT_OK;
@@ -184,5 +186,5 @@ static void teardown(void *st) {
     free(p);
 }
 
-LT_PROFILER_EXPORT(.name = "simple", .init = init, .start = start, .stop = stop,
-                   .summary = summary, .teardown = teardown);
+LT_PROFILER_EXPORT(.name = "simple", .init = init, .start = start, .stop = stop, .summary = summary,
+                   .teardown = teardown);

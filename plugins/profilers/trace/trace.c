@@ -24,11 +24,11 @@
 /* ---- state ---------------------------------------------------------------------- */
 
 typedef struct trace_event {
-    const char *name;          /* action pointer, or an interned span name */
-    const char *cat;           /* "action", or an interned span kind */
+    const char *name; /* action pointer, or an interned span name */
+    const char *cat;  /* "action", or an interned span kind */
     uint64_t start_ns, end_ns;
-    double flops, bytes;       /* written as args when is_span */
-    size_t seq;                /* arrival order: ties sort stably */
+    double flops, bytes; /* written as args when is_span */
+    size_t seq;          /* arrival order: ties sort stably */
     int tid;
     int is_span;
 } trace_event;
@@ -46,11 +46,11 @@ typedef struct trace_state {
     open_action *stack;
     size_t depth, stack_cap;
 
-    pthread_mutex_t lock;      /* guards everything below */
+    pthread_mutex_t lock; /* guards everything below */
     trace_event *ev;
     size_t n, cap;
-    size_t dropped;            /* events lost to out-of-memory since the last summary */
-    char **names;              /* interned strings: open addressing, power-of-two size */
+    size_t dropped; /* events lost to out-of-memory since the last summary */
+    char **names;   /* interned strings: open addressing, power-of-two size */
     size_t names_n, names_cap;
 } trace_state;
 
@@ -144,17 +144,20 @@ static void trace_stop(void *st, const char *action, uint64_t t_ns) {
     trace_state *t = st;
     size_t i = t->depth;
     while (i > 0 && t->stack[i - 1].action != action) i--; /* innermost match */
-    if (i == 0) return;                                      /* stop without start */
+    if (i == 0) return;                                    /* stop without start */
     uint64_t start_ns = t->stack[i - 1].start_ns;
     memmove(&t->stack[i - 1], &t->stack[i], (t->depth - i) * sizeof *t->stack);
     t->depth--;
-    record(t, (trace_event){.start_ns = start_ns, .end_ns = t_ns, .tid = 0}, action,
-           "action");
+    record(t, (trace_event){.start_ns = start_ns, .end_ns = t_ns, .tid = 0}, action, "action");
 }
 
 static void trace_span(void *st, const lt_prof_span *s) {
-    trace_event e = {.start_ns = s->start_ns, .end_ns = s->end_ns, .tid = s->tid,
-                     .is_span = 1, .flops = s->flops, .bytes = s->bytes};
+    trace_event e = {.start_ns = s->start_ns,
+                     .end_ns = s->end_ns,
+                     .tid = s->tid,
+                     .is_span = 1,
+                     .flops = s->flops,
+                     .bytes = s->bytes};
     record(st, e, s->name ? s->name : "span", s->kind ? s->kind : "span");
 }
 
@@ -174,30 +177,41 @@ static void put_json_str(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
     }
     fputc('"', f);
 }
 
 static double finite_or_0(double x) { return isfinite(x) ? x : 0.0; }
 
-static void put_meta(FILE *f, int pid, int tid, const char *what, const char *key,
-                     const char *str, int num) {
-    fprintf(f, ",\n{\"name\":\"%s\",\"ph\":\"M\",\"ts\":0,\"pid\":%d,\"tid\":%d,"
-               "\"args\":{\"%s\":", what, pid, tid, key);
-    if (str) put_json_str(f, str);
-    else fprintf(f, "%d", num);
+static void put_meta(FILE *f, int pid, int tid, const char *what, const char *key, const char *str,
+                     int num) {
+    fprintf(f,
+            ",\n{\"name\":\"%s\",\"ph\":\"M\",\"ts\":0,\"pid\":%d,\"tid\":%d,"
+            "\"args\":{\"%s\":",
+            what, pid, tid, key);
+    if (str)
+        put_json_str(f, str);
+    else
+        fprintf(f, "%d", num);
     fputs("}}", f);
 }
 
 static void put_thread_meta(FILE *f, int pid, int tid) {
     char name[48];
-    if (tid == 0) snprintf(name, sizeof name, "loops");
-    else snprintf(name, sizeof name, "loader worker %d", tid);
+    if (tid == 0)
+        snprintf(name, sizeof name, "loops");
+    else
+        snprintf(name, sizeof name, "loader worker %d", tid);
     put_meta(f, pid, tid, "thread_name", "name", name, 0);
     put_meta(f, pid, tid, "thread_sort_index", "sort_index", NULL, tid);
 }
@@ -211,8 +225,10 @@ static int write_trace(FILE *f, const trace_state *t) {
     for (size_t i = 0; i < t->n; i++)
         if (t->ev[i].start_ns < base) base = t->ev[i].start_ns;
 
-    fprintf(f, "{\"traceEvents\":[\n{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0,"
-               "\"pid\":%d,\"tid\":0,\"args\":{\"name\":", pid);
+    fprintf(f,
+            "{\"traceEvents\":[\n{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0,"
+            "\"pid\":%d,\"tid\":0,\"args\":{\"name\":",
+            pid);
     put_json_str(f, pname);
     fputs("}}", f);
     if (t->n == 0 || t->ev[0].tid != 0) put_thread_meta(f, pid, 0); /* tid 0 always named */
@@ -261,8 +277,10 @@ static lt_status write_file(const trace_state *t, const char *path) {
     }
     free(tmp);
     if (err)
-        return lt_set_error(LT_ERR_IO, "trace profiler: cannot write %s: %s; check that "
-                            "--profiler.dirpath is a writable folder", path, strerror(err));
+        return lt_set_error(LT_ERR_IO,
+                            "trace profiler: cannot write %s: %s; check that "
+                            "--profiler.dirpath is a writable folder",
+                            path, strerror(err));
     return LT_OK;
 }
 
@@ -270,8 +288,8 @@ static lt_status trace_summary(void *st, const char *stage, FILE *out) {
     trace_state *t = st;
     char *path = NULL;
     int len = t->world_size > 1
-        ? asprintf(&path, "%s/%s-%s-%d.json", t->dirpath, stage, t->filename, t->rank)
-        : asprintf(&path, "%s/%s-%s.json", t->dirpath, stage, t->filename);
+                  ? asprintf(&path, "%s/%s-%s-%d.json", t->dirpath, stage, t->filename, t->rank)
+                  : asprintf(&path, "%s/%s-%s.json", t->dirpath, stage, t->filename);
     if (len < 0) return lt_set_error(LT_ERR_OOM, "trace profiler: out of memory");
 
     pthread_mutex_lock(&t->lock);
@@ -282,11 +300,13 @@ static lt_status trace_summary(void *st, const char *stage, FILE *out) {
     pthread_mutex_unlock(&t->lock);
 
     if (s == LT_OK) {
-        fprintf(out, "Trace written to %s (open it in https://ui.perfetto.dev or "
-                     "chrome://tracing)\n", path);
+        fprintf(out,
+                "Trace written to %s (open it in https://ui.perfetto.dev or "
+                "chrome://tracing)\n",
+                path);
         if (dropped)
-            fprintf(out, "trace profiler: %zu of %zu events dropped (out of memory)\n",
-                    dropped, n + dropped);
+            fprintf(out, "trace profiler: %zu of %zu events dropped (out of memory)\n", dropped,
+                    n + dropped);
     }
     free(path);
     return s;
@@ -305,6 +325,5 @@ static void trace_teardown(void *st) {
     free(t);
 }
 
-LT_PROFILER_EXPORT(.name = "trace", .init = trace_init, .start = trace_start,
-                   .stop = trace_stop, .span = trace_span, .summary = trace_summary,
-                   .teardown = trace_teardown)
+LT_PROFILER_EXPORT(.name = "trace", .init = trace_init, .start = trace_start, .stop = trace_stop,
+                   .span = trace_span, .summary = trace_summary, .teardown = trace_teardown)

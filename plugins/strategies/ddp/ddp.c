@@ -52,13 +52,14 @@ static lt_status start_mpi(void) {
     MPI_Initialized(&inited);
     MPI_Finalized(&finalized);
     if (finalized)
-        return lt_set_error(LT_ERR_STATE, "ddp: MPI was already finalised in this process; "
+        return lt_set_error(LT_ERR_STATE,
+                            "ddp: MPI was already finalised in this process; "
                             "the ddp strategy can join the process group once per process");
     if (inited) return LT_OK;
     int provided = 0;
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return lt_set_error(LT_ERR_DEVICE, "ddp: MPI_Init_thread failed; check that "
-                            "mpirun/srun started this process");
+                                           "mpirun/srun started this process");
     owns_mpi = true;
     /* So that MPI_Comm_dup and friends below return errors instead of aborting. */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -94,13 +95,16 @@ static lt_status join_group(ddp_state *s, const lt_strategy_opts *opts) {
         return ddp_mpi_error(s, err, "MPI_Comm_rank/size");
     long want = (long)opts->devices * opts->num_nodes;
     if (s->size != want)
-        return lt_set_error(LT_ERR_INVALID_ARG, "ddp: --devices %d --num_nodes %d expects %ld "
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "ddp: --devices %d --num_nodes %d expects %ld "
                             "processes, but mpirun started %d; start it with -np %ld, or pass "
-                            "--devices/--num_nodes that multiply to %d", opts->devices,
-                            opts->num_nodes, want, s->size, want, s->size);
+                            "--devices/--num_nodes that multiply to %d",
+                            opts->devices, opts->num_nodes, want, s->size, want, s->size);
     if ((s->local_rank = find_local_rank(s)) < 0)
-        return lt_set_error(LT_ERR_DEVICE, "ddp: rank %d of %d cannot find its rank within "
-                            "the node (MPI_Comm_split_type failed)", s->rank, s->size);
+        return lt_set_error(LT_ERR_DEVICE,
+                            "ddp: rank %d of %d cannot find its rank within "
+                            "the node (MPI_Comm_split_type failed)",
+                            s->rank, s->size);
     return LT_OK;
 }
 
@@ -109,14 +113,17 @@ static void ddp_shutdown(void *st);
 static lt_status ddp_init(const lt_strategy_opts *opts, void **state) {
     *state = NULL;
     if (opts->devices < 1 || opts->num_nodes < 1)
-        return lt_set_error(LT_ERR_INVALID_ARG, "ddp: --devices %d --num_nodes %d: both must "
-                            "be at least 1", opts->devices, opts->num_nodes);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "ddp: --devices %d --num_nodes %d: both must "
+                            "be at least 1",
+                            opts->devices, opts->num_nodes);
     long want = (long)opts->devices * opts->num_nodes;
     if (want > 1 && !ddp_launched())
-        return lt_set_error(LT_ERR_STATE, "ddp: --devices %d --num_nodes %d needs %ld processes, "
+        return lt_set_error(LT_ERR_STATE,
+                            "ddp: --devices %d --num_nodes %d needs %ld processes, "
                             "but this one was not started by mpirun or srun; run it as "
-                            "`mpirun -np %ld lthost ...`", opts->devices, opts->num_nodes,
-                            want, want);
+                            "`mpirun -np %ld lthost ...`",
+                            opts->devices, opts->num_nodes, want, want);
     ddp_state *s = calloc(1, sizeof *s);
     if (!s) return lt_set_error(LT_ERR_OOM, "ddp: out of memory");
     s->comm = MPI_COMM_NULL, s->rank = -1, s->size = -1;
@@ -128,7 +135,8 @@ static lt_status ddp_init(const lt_strategy_opts *opts, void **state) {
     live_states++;
     /* timeout_s arrived with a later lt_strategy_opts: older hosts get no watchdog */
     double timeout = opts->struct_size >= offsetof(lt_strategy_opts, timeout_s) + sizeof(double)
-                         ? opts->timeout_s : 0.0;
+                         ? opts->timeout_s
+                         : 0.0;
     if ((st = join_group(s, opts)) != LT_OK || (st = ddp_watchdog_start(s, timeout)) != LT_OK) {
         ddp_shutdown(s);
         return st;
@@ -171,8 +179,8 @@ static lt_status ddp_all_reduce_sum(void *st, float *buf, int64_t n) {
         return lt_set_error(LT_ERR_INVALID_ARG, "ddp: all_reduce_sum of %lld values", (long long)n);
     for (int64_t off = 0; off < n; off += DDP_MAX_COUNT) {
         ddp_watch_begin(s, "MPI_Allreduce");
-        int err = MPI_Allreduce(MPI_IN_PLACE, buf + off, chunk_count(n - off), MPI_FLOAT,
-                                MPI_SUM, s->comm);
+        int err = MPI_Allreduce(MPI_IN_PLACE, buf + off, chunk_count(n - off), MPI_FLOAT, MPI_SUM,
+                                s->comm);
         ddp_watch_end(s);
         if (err != MPI_SUCCESS) return ddp_mpi_error(s, err, "MPI_Allreduce");
     }
@@ -182,8 +190,9 @@ static lt_status ddp_all_reduce_sum(void *st, float *buf, int64_t n) {
 static lt_status ddp_all_gather(void *st, const float *in, int64_t n, float *out) {
     ddp_state *s = st;
     if (n < 0 || n > DDP_MAX_COUNT)
-        return lt_set_error(LT_ERR_INVALID_ARG, "ddp: all_gather of %lld values per rank (at most %d)",
-                            (long long)n, DDP_MAX_COUNT);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "ddp: all_gather of %lld values per rank (at most %d)", (long long)n,
+                            DDP_MAX_COUNT);
     ddp_watch_begin(s, "MPI_Allgather");
     int err = MPI_Allgather(in, (int)n, MPI_FLOAT, out, (int)n, MPI_FLOAT, s->comm);
     ddp_watch_end(s);
@@ -196,8 +205,8 @@ static lt_status ddp_broadcast(void *st, void *buf, size_t nbytes, int root) {
         return lt_set_error(LT_ERR_INVALID_ARG, "ddp: broadcast from rank %d of %d", root, s->size);
     for (size_t off = 0; off < nbytes; off += DDP_MAX_COUNT) {
         ddp_watch_begin(s, "MPI_Bcast");
-        int err = MPI_Bcast((char *)buf + off, chunk_count((int64_t)(nbytes - off)), MPI_BYTE,
-                            root, s->comm);
+        int err = MPI_Bcast((char *)buf + off, chunk_count((int64_t)(nbytes - off)), MPI_BYTE, root,
+                            s->comm);
         ddp_watch_end(s);
         if (err != MPI_SUCCESS) return ddp_mpi_error(s, err, "MPI_Bcast");
     }
@@ -234,8 +243,8 @@ static lt_status ddp_all_reduce_sum_start(void *st, float *buf, int64_t n, lt_st
     if (!r) return lt_set_error(LT_ERR_OOM, "ddp: out of memory starting an all-reduce");
     r->err = MPI_SUCCESS;
     for (int64_t off = 0; off < n; off += DDP_MAX_COUNT, r->nreqs++) {
-        int err = MPI_Iallreduce(MPI_IN_PLACE, buf + off, chunk_count(n - off), MPI_FLOAT,
-                                 MPI_SUM, s->comm, &r->reqs[r->nreqs]);
+        int err = MPI_Iallreduce(MPI_IN_PLACE, buf + off, chunk_count(n - off), MPI_FLOAT, MPI_SUM,
+                                 s->comm, &r->reqs[r->nreqs]);
         if (err != MPI_SUCCESS) {
             /* Chunks already started cannot be cancelled; finish them before returning. */
             MPI_Waitall(r->nreqs, r->reqs, MPI_STATUSES_IGNORE);
@@ -304,11 +313,13 @@ static lt_status bind_here(ddp_state *s, const char *accel, int index, ddp_dev_k
 #else
         (void)s, (void)index;
         return lt_set_error(LT_ERR_UNSUPPORTED, "ddp: this ddp.so was built without NCCL (CUDA "
-                            "and NCCL were not found when it was compiled)");
+                                                "and NCCL were not found when it was compiled)");
 #endif
     }
-    return lt_set_error(LT_ERR_UNSUPPORTED, "ddp: no collectives for the memory of accelerator "
-                        "'%s' (ddp knows cpu and cuda)", accel);
+    return lt_set_error(LT_ERR_UNSUPPORTED,
+                        "ddp: no collectives for the memory of accelerator "
+                        "'%s' (ddp knows cpu and cuda)",
+                        accel);
 }
 
 static lt_status ddp_device_bind(void *st, const char *accel, int index) {
@@ -325,9 +336,10 @@ static lt_status ddp_device_bind(void *st, const char *accel, int index) {
     ddp_watch_end(s);
     if (err != MPI_SUCCESS) return ddp_mpi_error(s, err, "MPI_Allreduce (device_bind)");
     if (worst != verdict) /* some rank fares worse than this one */
-        return lt_set_error(worst == 1 ? LT_ERR_UNSUPPORTED : LT_ERR_DEVICE, "ddp: another rank "
-                            "cannot reach its %s device %s (its error says why)", accel,
-                            worst == 1 ? "memory" : "at all");
+        return lt_set_error(worst == 1 ? LT_ERR_UNSUPPORTED : LT_ERR_DEVICE,
+                            "ddp: another rank "
+                            "cannot reach its %s device %s (its error says why)",
+                            accel, worst == 1 ? "memory" : "at all");
     if (mine != LT_OK) return mine;
 #ifdef DDP_HAVE_NCCL
     if (kind == DDP_DEV_NCCL && (mine = ddp_nccl_connect(s)) != LT_OK) return mine;
@@ -392,23 +404,13 @@ static void ddp_abort(void *st, int exit_code) {
     _Exit(exit_code); /* no group to tear down, or an MPI_Abort that returned */
 }
 
-LT_STRATEGY_EXPORT(.name                 = "ddp",
-                   .init                 = ddp_init,
-                   .shutdown             = ddp_shutdown,
-                   .rank                 = ddp_rank,
-                   .world_size           = ddp_world_size,
-                   .all_reduce_sum       = ddp_all_reduce_sum,
-                   .broadcast            = ddp_broadcast,
-                   .barrier              = ddp_barrier,
-                   .all_reduce_sum_start = ddp_all_reduce_sum_start,
-                   .progress             = ddp_progress,
-                   .wait                 = ddp_wait,
-                   .abort                = ddp_abort,
-                   .local_rank           = ddp_local_rank,
-                   .device_bind          = ddp_device_bind,
+LT_STRATEGY_EXPORT(.name = "ddp", .init = ddp_init, .shutdown = ddp_shutdown, .rank = ddp_rank,
+                   .world_size = ddp_world_size, .all_reduce_sum = ddp_all_reduce_sum,
+                   .broadcast = ddp_broadcast, .barrier = ddp_barrier,
+                   .all_reduce_sum_start = ddp_all_reduce_sum_start, .progress = ddp_progress,
+                   .wait = ddp_wait, .abort = ddp_abort, .local_rank = ddp_local_rank,
+                   .device_bind = ddp_device_bind,
                    .device_all_reduce_mean_start = ddp_device_all_reduce_mean_start,
-                   .device_broadcast     = ddp_device_broadcast,
-                   .all_gather           = ddp_all_gather,
-                   .class_name           = "DDPStrategy",
-                   .launcher             = LT_LAUNCH_MPIRUN,
-                   .launched             = ddp_launched)
+                   .device_broadcast = ddp_device_broadcast, .all_gather = ddp_all_gather,
+                   .class_name = "DDPStrategy", .launcher = LT_LAUNCH_MPIRUN,
+                   .launched = ddp_launched)

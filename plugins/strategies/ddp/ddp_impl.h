@@ -24,18 +24,18 @@ struct lt_strategy_req {
     bool done;                    /* every request below has completed */
     float *mean_of;               /* a device mean over MPI: divided by the size once done */
     int64_t mean_n;
-    void *nccl_done;              /* an NCCL reduction: the cudaEvent_t recorded after it */
+    void *nccl_done; /* an NCCL reduction: the cudaEvent_t recorded after it */
     int nreqs;
-    MPI_Request reqs[];           /* (nreqs) one MPI_Iallreduce per chunk */
+    MPI_Request reqs[]; /* (nreqs) one MPI_Iallreduce per chunk */
 };
 
 typedef struct {
-    MPI_Comm comm;                /* a duplicate of MPI_COMM_WORLD, errors returned */
+    MPI_Comm comm; /* a duplicate of MPI_COMM_WORLD, errors returned */
     int rank, size, local_rank;
-    lt_strategy_req *in_flight;   /* started MPI reductions progress() still tests */
+    lt_strategy_req *in_flight; /* started MPI reductions progress() still tests */
     ddp_dev_kind dev;
-    ddp_nccl *nccl;               /* when dev is DDP_DEV_NCCL */
-    ddp_watchdog *watchdog;       /* NULL: no collective timeout */
+    ddp_nccl *nccl;         /* when dev is DDP_DEV_NCCL */
+    ddp_watchdog *watchdog; /* NULL: no collective timeout */
 } ddp_state;
 
 /* An lt error naming the MPI call, the rank and MPI's reason. */

@@ -48,14 +48,17 @@ lt_status ddp_nccl_prepare(ddp_state *s, int index) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0)
-        return lt_set_error(LT_ERR_DEVICE, "ddp: rank %d of %d has no usable GPU for --accel cuda "
+        return lt_set_error(LT_ERR_DEVICE,
+                            "ddp: rank %d of %d has no usable GPU for --accel cuda "
                             "(cudaGetDeviceCount: %s); run on a machine with NVIDIA GPUs and "
-                            "their driver", s->rank, s->size,
+                            "their driver",
+                            s->rank, s->size,
                             e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
     if (index < 0 || index >= count)
-        return lt_set_error(LT_ERR_INVALID_ARG, "ddp: rank %d of %d wants GPU %d, but its node has "
-                            "%d; start at most %d processes per node (--devices %d)", s->rank,
-                            s->size, index, count, count, count);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "ddp: rank %d of %d wants GPU %d, but its node has "
+                            "%d; start at most %d processes per node (--devices %d)",
+                            s->rank, s->size, index, count, count, count);
     if ((e = cudaSetDevice(index)) != cudaSuccess) return cuda_error(s, e, "cudaSetDevice");
     return LT_OK;
 }
@@ -63,7 +66,10 @@ lt_status ddp_nccl_prepare(ddp_state *s, int index) {
 /* Rank 0 makes the unique id; everyone gets it with a flag saying whether that worked,
  * so a failure there ends every rank's bind alike instead of hanging the others. */
 static lt_status share_unique_id(ddp_state *s, ncclUniqueId *id) {
-    struct { int ok; ncclUniqueId id; } msg = {.ok = 1};
+    struct {
+        int ok;
+        ncclUniqueId id;
+    } msg = {.ok = 1};
     ncclResult_t r = ncclSuccess;
     if (s->rank == 0 && (r = ncclGetUniqueId(&msg.id)) != ncclSuccess) msg.ok = 0;
     int err = MPI_Bcast(&msg, (int)sizeof msg, MPI_BYTE, 0, s->comm);
@@ -71,7 +77,7 @@ static lt_status share_unique_id(ddp_state *s, ncclUniqueId *id) {
     if (!msg.ok)
         return s->rank == 0 ? nccl_error(s, r, "ncclGetUniqueId")
                             : lt_set_error(LT_ERR_DEVICE, "ddp: rank 0 could not create the NCCL "
-                                           "unique id (its error says why)");
+                                                          "unique id (its error says why)");
     *id = msg.id;
     return LT_OK;
 }
@@ -103,8 +109,10 @@ lt_status ddp_nccl_connect(ddp_state *s) {
 void ddp_nccl_close(ddp_state *s, bool abort) {
     ddp_nccl *n = s->nccl;
     if (!n) return;
-    if (abort) ncclCommAbort(n->comm);
-    else ncclCommDestroy(n->comm);
+    if (abort)
+        ncclCommAbort(n->comm);
+    else
+        ncclCommDestroy(n->comm);
     cudaEventDestroy(n->queued);
     cudaStreamDestroy(n->stream);
     free(n);
@@ -151,9 +159,8 @@ lt_status ddp_nccl_mean_start(ddp_state *s, float *buf, int64_t n, lt_strategy_r
     if (e != cudaSuccess) return cuda_error(s, e, "cudaEventCreate");
     lt_status st = after_queued_work(s);
     ncclResult_t nr = ncclSuccess;
-    if (st == LT_OK &&
-        (nr = ncclAllReduce(buf, buf, (size_t)n, ncclFloat32, ncclAvg, s->nccl->comm,
-                            s->nccl->stream)) != ncclSuccess)
+    if (st == LT_OK && (nr = ncclAllReduce(buf, buf, (size_t)n, ncclFloat32, ncclAvg, s->nccl->comm,
+                                           s->nccl->stream)) != ncclSuccess)
         st = nccl_error(s, nr, "ncclAllReduce");
     if (st == LT_OK && (e = cudaEventRecord(done, s->nccl->stream)) != cudaSuccess)
         st = cuda_error(s, e, "cudaEventRecord");
@@ -175,7 +182,8 @@ lt_status ddp_nccl_wait(ddp_state *s, lt_strategy_req *r) {
 lt_status ddp_nccl_broadcast(ddp_state *s, void *buf, size_t nbytes, int root) {
     lt_status st = after_queued_work(s);
     if (st != LT_OK) return st;
-    ncclResult_t r = ncclBroadcast(buf, buf, nbytes, ncclUint8, root, s->nccl->comm, s->nccl->stream);
+    ncclResult_t r =
+        ncclBroadcast(buf, buf, nbytes, ncclUint8, root, s->nccl->comm, s->nccl->stream);
     if (r != ncclSuccess) return nccl_error(s, r, "ncclBroadcast");
     cudaEvent_t done;
     cudaError_t e = cudaEventCreateWithFlags(&done, cudaEventDisableTiming);

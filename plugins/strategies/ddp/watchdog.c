@@ -16,11 +16,11 @@ struct ddp_watchdog {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    bool stop;                 /* under mu */
+    bool stop; /* under mu */
     double timeout_s;
     int rank;
-    _Atomic int64_t since_ns;  /* when the current collective began; 0: none */
-    const char *_Atomic what;  /* its name */
+    _Atomic int64_t since_ns; /* when the current collective began; 0: none */
+    const char *_Atomic what; /* its name */
 };
 
 static int64_t now_ns(void) {
@@ -42,10 +42,12 @@ static void *watch(void *arg) {
         pthread_cond_timedwait(&w->wake, &w->mu, &until);
         int64_t since = atomic_load(&w->since_ns);
         if (w->stop || !since || (double)(now_ns() - since) < w->timeout_s * 1e9) continue;
-        fprintf(stderr, "lthost: error: [rank %d] --strategy ddp: %s has waited %.0f s for the "
+        fprintf(stderr,
+                "lthost: error: [rank %d] --strategy ddp: %s has waited %.0f s for the "
                 "other ranks: one of them is stuck (an endless loop, a deadlock) or skipped a "
                 "collective; ending every rank (raise --strategy.timeout if a step really takes "
-                "that long)\n", w->rank, atomic_load(&w->what), w->timeout_s);
+                "that long)\n",
+                w->rank, atomic_load(&w->what), w->timeout_s);
         fflush(stderr);
         _exit(1); /* MPI may only be called from the main thread; mpirun ends the others */
     }

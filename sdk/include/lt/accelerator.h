@@ -13,13 +13,23 @@
 #include "tensor.h"
 
 typedef enum {
-    LT_UN_NEG, LT_UN_RELU, LT_UN_GELU, LT_UN_TANH, LT_UN_SIGMOID, LT_UN_EXP, LT_UN_LOG,
-    LT_UN_SQRT, LT_UN_SQUARE,
+    LT_UN_NEG,
+    LT_UN_RELU,
+    LT_UN_GELU,
+    LT_UN_TANH,
+    LT_UN_SIGMOID,
+    LT_UN_EXP,
+    LT_UN_LOG,
+    LT_UN_SQRT,
+    LT_UN_SQUARE,
     LT_UN_COUNT
 } lt_unary_op;
 
 typedef enum {
-    LT_BIN_ADD, LT_BIN_SUB, LT_BIN_MUL, LT_BIN_DIV,
+    LT_BIN_ADD,
+    LT_BIN_SUB,
+    LT_BIN_MUL,
+    LT_BIN_DIV,
     LT_BIN_RELU_BWD,    /* a = x,          b = dy: dy * (x > 0)        */
     LT_BIN_GELU_BWD,    /* a = x,          b = dy: dy * gelu'(x)       */
     LT_BIN_TANH_BWD,    /* a = y = tanh x, b = dy: dy * (1 - y^2)      */
@@ -88,15 +98,15 @@ typedef struct lt_accelerator_desc {
     void (*reduce_sum)(void *st, int64_t outer, int64_t mid, int64_t inner, const float *d_in,
                        float scale, float *d_out);
     /* Row-major C(M,N) = alpha * op(A) op(B) + beta * C; op(X) = X^T when trans_x. */
-    void (*gemm)(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                 float alpha, const float *d_a, int64_t lda, const float *d_b, int64_t ldb,
-                 float beta, float *d_c, int64_t ldc);
+    void (*gemm)(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta,
+                 float *d_c, int64_t ldc);
     /* Row-wise over (rows, cols). */
     void (*softmax)(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
     void (*log_softmax)(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
     /* dx = y * (dy - sum(dy * y)) */
-    void (*softmax_bwd)(void *st, int64_t rows, int64_t cols, const float *d_y,
-                        const float *d_dy, float *d_dx);
+    void (*softmax_bwd)(void *st, int64_t rows, int64_t cols, const float *d_y, const float *d_dy,
+                        float *d_dx);
     /* dx = dy - exp(y) * sum(dy) */
     void (*log_softmax_bwd)(void *st, int64_t rows, int64_t cols, const float *d_y,
                             const float *d_dy, float *d_dx);
@@ -116,8 +126,8 @@ typedef struct lt_accelerator_desc {
     /* -- optimizers, updating parameters in place (PyTorch's formulas) -- */
     void (*sgd_step)(void *st, int64_t n, float *d_p, const float *d_g, float *d_buf,
                      const lt_sgd_hyper *h);
-    void (*adam_step)(void *st, int64_t n, float *d_p, const float *d_g, float *d_m,
-                      float *d_v, const lt_adam_hyper *h);
+    void (*adam_step)(void *st, int64_t n, float *d_p, const float *d_g, float *d_m, float *d_v,
+                      const lt_adam_hyper *h);
     /* (optional) d_out = min(max(d_x, lo), hi) (in place allowed): gradient clipping by
      * value; NULL: lt_clip_grad_value returns LT_ERR_UNSUPPORTED. */
     void (*clamp)(void *st, int64_t n, const float *d_x, float lo, float hi, float *d_out);
@@ -130,6 +140,7 @@ typedef struct lt_accelerator_desc {
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
  * loader refuses a table that leaves a REQUIRED slot NULL, and liblt calls an OPTIONAL
  * one only when it is set (each says above what NULL means). */
+/* clang-format off */
 #define LT_ACCELERATOR_SLOTS(X)                                                          \
     X(init, REQUIRED) X(shutdown, OPTIONAL)                                              \
     X(alloc, REQUIRED) X(free, REQUIRED) X(memcpy_h2d, REQUIRED) X(memcpy_d2h, REQUIRED) \
@@ -139,9 +150,10 @@ typedef struct lt_accelerator_desc {
     X(log_softmax, REQUIRED) X(softmax_bwd, REQUIRED) X(log_softmax_bwd, REQUIRED)       \
     X(cross_entropy, REQUIRED) X(cross_entropy_bwd, REQUIRED) X(argmax, REQUIRED)        \
     X(eq_i64, REQUIRED) X(sgd_step, REQUIRED) X(adam_step, REQUIRED) X(clamp, OPTIONAL)
+/* clang-format on */
 
 /* Export the accelerator: LT_ACCELERATOR_EXPORT(.name = "cpu", .init = ..., ...). */
-#define LT_ACCELERATOR_EXPORT(...) \
+#define LT_ACCELERATOR_EXPORT(...)                                                                 \
     LT_PLUGIN_EXPORT_(lt_accelerator_desc, lt_accelerator_entry, __VA_ARGS__)
 
 #endif

@@ -12,15 +12,21 @@
 
 #include "module.h"
 
-typedef enum { LT_SPLIT_TRAIN, LT_SPLIT_VAL, LT_SPLIT_TEST, LT_SPLIT_PREDICT, LT_SPLIT_COUNT } lt_split;
+typedef enum {
+    LT_SPLIT_TRAIN,
+    LT_SPLIT_VAL,
+    LT_SPLIT_TEST,
+    LT_SPLIT_PREDICT,
+    LT_SPLIT_COUNT
+} lt_split;
 
 typedef struct lt_dataset {
-    uint32_t struct_size;             /* sizeof(lt_dataset) */
-    int64_t length;                   /* number of samples */
-    int x_ndim;                       /* one sample's input: float32 of x_shape */
+    uint32_t struct_size; /* sizeof(lt_dataset) */
+    int64_t length;       /* number of samples */
+    int x_ndim;           /* one sample's input: float32 of x_shape */
     int64_t x_shape[LT_MAX_DIMS];
-    lt_dtype y_dtype;                 /* LT_I64 labels or LT_F32 targets */
-    int y_ndim;                       /* 0: one value per sample */
+    lt_dtype y_dtype; /* LT_I64 labels or LT_F32 targets */
+    int y_ndim;       /* 0: one value per sample */
     int64_t y_shape[LT_MAX_DIMS];
     /* Write samples idx[0..n) into x (n, x_shape) and y (n, y_shape). Called from
      * several threads at once. */
@@ -39,9 +45,9 @@ typedef struct lt_dataset {
 typedef struct lt_loader_opts {
     uint32_t struct_size; /* sizeof(lt_loader_opts) */
     int64_t batch_size;
-    bool shuffle;         /* a new order each epoch, from (seed, epoch) */
-    bool drop_last;       /* drop a last batch smaller than batch_size */
-    int num_workers;      /* 0: fill batches on the calling thread; LT_LOADER_WORKERS_AUTO */
+    bool shuffle;    /* a new order each epoch, from (seed, epoch) */
+    bool drop_last;  /* drop a last batch smaller than batch_size */
+    int num_workers; /* 0: fill batches on the calling thread; LT_LOADER_WORKERS_AUTO */
 } lt_loader_opts;
 
 /* num_workers: one background thread when this process may run on more than one core
@@ -63,9 +69,9 @@ typedef struct lt_datamodule_desc {
     void (*teardown)(lt_ctx_t *ctx, void *self); /* (optional) */
 } lt_datamodule_desc;
 
-#define LT_DATAMODULE_EXPORT(self_type, ...)                                          \
-    LT_PLUGIN_EXPORT_(lt_datamodule_desc, lt_datamodule_entry,                        \
-                      .self_size = sizeof(self_type), __VA_ARGS__)
+#define LT_DATAMODULE_EXPORT(self_type, ...)                                                       \
+    LT_PLUGIN_EXPORT_(lt_datamodule_desc, lt_datamodule_entry, .self_size = sizeof(self_type),     \
+                      __VA_ARGS__)
 
 /* ---- DataLoader --------------------------------------------------------------------- */
 
@@ -73,10 +79,10 @@ typedef struct lt_loader lt_loader_t;
 
 /* One batch in host memory, valid until the next lt_loader_next() call. */
 typedef struct lt_host_batch {
-    int64_t n;       /* samples in this batch */
-    int64_t index;   /* batch index within the epoch */
-    float *x;        /* (n, x_shape) */
-    void *y;         /* (n, y_shape) of y_dtype */
+    int64_t n;     /* samples in this batch */
+    int64_t index; /* batch index within the epoch */
+    float *x;      /* (n, x_shape) */
+    void *y;       /* (n, y_shape) of y_dtype */
 } lt_host_batch;
 
 /* A loader over ds; seed fixes the shuffle order of every epoch. */
@@ -101,11 +107,11 @@ LT_API void lt_loader_free(lt_loader_t *l);
 /* ---- IDX files (MNIST format), gzip-compressed or not ----------------------------- */
 
 typedef struct lt_idx {
-    uint8_t type;                /* 0x08 = uint8, the only type MNIST uses */
+    uint8_t type; /* 0x08 = uint8, the only type MNIST uses */
     int ndim;
     int64_t dims[LT_MAX_DIMS];
-    uint8_t *data;               /* prod(dims) elements */
-    int64_t count;               /* prod(dims) */
+    uint8_t *data; /* prod(dims) elements */
+    int64_t count; /* prod(dims) */
 } lt_idx_t;
 
 /* Read a whole IDX file (plain or one gzip member); a truncated or malformed file, bytes

@@ -17,14 +17,13 @@ typedef struct lt_model_opts {
     const char *submodule; /* run only this lt_submodule_desc ("encoder"), or NULL */
     bool strict;           /* every parameter in the file and no extra (default true) */
 } lt_model_opts;
-#define LT_MODEL_OPTS(...) \
+#define LT_MODEL_OPTS(...)                                                                         \
     ((lt_model_opts){.struct_size = sizeof(lt_model_opts), .strict = true, __VA_ARGS__})
 
 /* Load ckpt_path into the module plugin module_path (a path or an installed name) with
  * the checkpoint's hyper-parameters. NULL on failure, *err (if err is not NULL) then
  * says why; the text stays valid until the next liblt call on this thread. */
-LT_API lt_model_t *lt_model_load(const char *ckpt_path, const char *module_path,
-                                 const char **err);
+LT_API lt_model_t *lt_model_load(const char *ckpt_path, const char *module_path, const char **err);
 LT_API lt_model_t *lt_model_load_ex(const char *ckpt_path, const char *module_path,
                                     const lt_model_opts *opts, const char **err);
 /* Start an inference: forget the previous one's tensors, and copy data (float32 of

@@ -13,9 +13,9 @@
 #include "status.h"
 #include "tensor.h"
 
-typedef struct lt_ctx lt_ctx_t;                 /* opaque: the module's runtime `self` */
-typedef struct lt_param_list lt_param_list_t;   /* opaque list of parameters */
-typedef struct lt_optimizer lt_optimizer_t;     /* opaque, see optim.h */
+typedef struct lt_ctx lt_ctx_t;               /* opaque: the module's runtime `self` */
+typedef struct lt_param_list lt_param_list_t; /* opaque list of parameters */
+typedef struct lt_optimizer lt_optimizer_t;   /* opaque, see optim.h */
 
 /* ---- hyper-parameters (become --model.NAME / --data.NAME flags) -------------- */
 
@@ -24,20 +24,25 @@ typedef enum { LT_HP_INT, LT_HP_FLOAT, LT_HP_STR, LT_HP_BOOL } lt_hparam_type;
 typedef struct lt_hparam_desc {
     const char *name;
     lt_hparam_type type;
-    int64_t i;           /* default of INT and BOOL */
-    double f;            /* default of FLOAT */
-    const char *s;       /* default of STR */
+    int64_t i;     /* default of INT and BOOL */
+    double f;      /* default of FLOAT */
+    const char *s; /* default of STR */
     const char *help;
     const char *choices; /* STR only: "sgd|adam", or NULL for any string */
 } lt_hparam_desc;
 
-#define LT_HPARAM_INT(n, def, h) {.name = (n), .type = LT_HP_INT, .i = (def), .help = (h)}
-#define LT_HPARAM_FLOAT(n, def, h) {.name = (n), .type = LT_HP_FLOAT, .f = (def), .help = (h)}
-#define LT_HPARAM_BOOL(n, def, h) {.name = (n), .type = LT_HP_BOOL, .i = (def), .help = (h)}
-#define LT_HPARAM_STR(n, def, h) {.name = (n), .type = LT_HP_STR, .s = (def), .help = (h)}
-#define LT_HPARAM_CHOICE(n, def, ch, h) \
-    {.name = (n), .type = LT_HP_STR, .s = (def), .help = (h), .choices = (ch)}
-#define LT_HPARAM_END {.name = NULL}
+#define LT_HPARAM_INT(n, def, h)                                                                   \
+    { .name = (n), .type = LT_HP_INT, .i = (def), .help = (h) }
+#define LT_HPARAM_FLOAT(n, def, h)                                                                 \
+    { .name = (n), .type = LT_HP_FLOAT, .f = (def), .help = (h) }
+#define LT_HPARAM_BOOL(n, def, h)                                                                  \
+    { .name = (n), .type = LT_HP_BOOL, .i = (def), .help = (h) }
+#define LT_HPARAM_STR(n, def, h)                                                                   \
+    { .name = (n), .type = LT_HP_STR, .s = (def), .help = (h) }
+#define LT_HPARAM_CHOICE(n, def, ch, h)                                                            \
+    { .name = (n), .type = LT_HP_STR, .s = (def), .help = (h), .choices = (ch) }
+#define LT_HPARAM_END                                                                              \
+    { .name = NULL }
 
 /* The current value of a declared hparam; an undeclared name or wrong type records an
  * error and returns 0 / NaN / NULL. */
@@ -100,7 +105,7 @@ typedef struct lt_scheduler_config {
     int64_t frequency;
     const char *monitor;
 } lt_scheduler_config;
-#define LT_SCHEDULER_CONFIG(...) \
+#define LT_SCHEDULER_CONFIG(...)                                                                   \
     ((lt_scheduler_config){.struct_size = sizeof(lt_scheduler_config), .frequency = 1, __VA_ARGS__})
 
 /* Hand a scheduler to the trainer (from configure_optimizers); ctx owns it. cfg NULL:
@@ -169,6 +174,7 @@ typedef lt_status (*lt_state_hook_fn)(lt_ctx_t *ctx, void *self, lt_state_t *sta
 
 /* The hooks modules and callbacks share, in Lightning's names; the host calls each
  * callback's hook, then the module's. lt_stage(ctx) tells setup/teardown the stage. */
+/* clang-format off */
 #define LT_HOOK_TABLE(X)                                                                 \
     X(lt_hook_fn, setup)             /* module: declare parameters here */               \
     X(lt_teardown_fn, teardown)      /* free what setup made */                          \
@@ -191,6 +197,7 @@ typedef lt_status (*lt_state_hook_fn)(lt_ctx_t *ctx, void *self, lt_state_t *sta
     X(lt_loss_hook_fn, on_before_backward) X(lt_hook_fn, on_after_backward)              \
     X(lt_optimizer_hook_fn, on_before_optimizer_step)                                    \
     X(lt_state_hook_fn, on_save_checkpoint) X(lt_state_hook_fn, on_load_checkpoint)
+/* clang-format on */
 
 #define LT_HOOK_FIELD_(type, name) type name;
 
@@ -224,12 +231,12 @@ typedef struct lt_module_desc {
     /* Lightning's automatic_optimization = False: training_step does its own
      * lt_manual_backward / lt_optimizer_step (see lt_optimizers). */
     bool manual_optimization;
-    lt_hook_fn configure_optimizers; /* required for fit */
+    lt_hook_fn configure_optimizers;                                    /* required for fit */
     lt_tensor_t *(*forward)(lt_ctx_t *ctx, void *self, lt_tensor_t *x); /* (optional) */
-    lt_step_fn training_step;        /* required for fit */
-    lt_step_fn validation_step;      /* (optional) every other hook is optional */
+    lt_step_fn training_step;                                           /* required for fit */
+    lt_step_fn validation_step; /* (optional) every other hook is optional */
     lt_step_fn test_step;
-    lt_step_fn predict_step;         /* default: forward(batch.x) */
+    lt_step_fn predict_step; /* default: forward(batch.x) */
     lt_step_end_fn training_step_end, validation_step_end, test_step_end;
     lt_epoch_end_fn training_epoch_end, validation_epoch_end, test_epoch_end;
     /* Overridable steps of automatic optimization; NULL does what Lightning's default
@@ -246,9 +253,8 @@ typedef struct lt_module_desc {
 } lt_module_desc;
 
 /* Export a module: LT_MODULE_EXPORT(my_t, .name = "my", .setup = my_setup, ...). */
-#define LT_MODULE_EXPORT(self_type, ...)                                              \
-    LT_PLUGIN_EXPORT_(lt_module_desc, lt_module_entry,                                \
-                      .self_size = sizeof(self_type), __VA_ARGS__)
+#define LT_MODULE_EXPORT(self_type, ...)                                                           \
+    LT_PLUGIN_EXPORT_(lt_module_desc, lt_module_entry, .self_size = sizeof(self_type), __VA_ARGS__)
 
 /* A callback (Lightning's Callback): its own hparams and self, the shared hook table.
  * Load with --callbacks NAME|path.so; options with --callbacks.NAME VALUE. */
@@ -259,9 +265,9 @@ typedef struct lt_callback_desc {
     LT_HOOK_TABLE(LT_HOOK_FIELD_)
 } lt_callback_desc;
 
-#define LT_CALLBACK_EXPORT(self_type, ...)                                            \
-    LT_PLUGIN_EXPORT_(lt_callback_desc, lt_callback_entry,                            \
-                      .self_size = sizeof(self_type), __VA_ARGS__)
+#define LT_CALLBACK_EXPORT(self_type, ...)                                                         \
+    LT_PLUGIN_EXPORT_(lt_callback_desc, lt_callback_entry, .self_size = sizeof(self_type),         \
+                      __VA_ARGS__)
 
 /* ---- manual optimization and the closure ------------------------------------------ */
 

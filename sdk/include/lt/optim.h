@@ -19,12 +19,12 @@ LT_API lt_optimizer_t *lt_sgd_ex(lt_param_list_t *params, double lr, double mome
 /* torch.optim.Adam(params, lr) with betas (0.9, 0.999), eps 1e-8. */
 LT_API lt_optimizer_t *lt_adam(lt_param_list_t *params, double lr);
 /* torch.optim.Adam with every option (weight decay added to the gradient). */
-LT_API lt_optimizer_t *lt_adam_ex(lt_param_list_t *params, double lr, double beta1,
-                                  double beta2, double eps, double weight_decay);
+LT_API lt_optimizer_t *lt_adam_ex(lt_param_list_t *params, double lr, double beta1, double beta2,
+                                  double eps, double weight_decay);
 /* torch.optim.AdamW(params, lr, weight_decay) (decoupled weight decay). */
 LT_API lt_optimizer_t *lt_adamw(lt_param_list_t *params, double lr, double weight_decay);
-LT_API lt_optimizer_t *lt_adamw_ex(lt_param_list_t *params, double lr, double beta1,
-                                   double beta2, double eps, double weight_decay);
+LT_API lt_optimizer_t *lt_adamw_ex(lt_param_list_t *params, double lr, double beta1, double beta2,
+                                   double eps, double weight_decay);
 
 /* One update of every parameter that has a gradient. */
 LT_API lt_status lt_optimizer_step(lt_optimizer_t *opt);

@@ -24,11 +24,11 @@ typedef struct lt_plugin lt_plugin_t; /* opaque: an opened, checked plugin */
 /* What the loader accepts from a descriptor; anything longer, larger or unreadable is
  * refused with a message naming the field. Strings are NUL-terminated text without
  * control characters. */
-#define LT_PLUGIN_NAME_MAX 64          /* bytes of .name, a hparam's and a submodule's name */
-#define LT_PLUGIN_TEXT_MAX 1024        /* bytes of a hparam's help, choices, string default */
-#define LT_PLUGIN_HPARAMS_MAX 256      /* .hparams entries before LT_HPARAM_END */
-#define LT_PLUGIN_SUBMODULES_MAX 64    /* .submodules entries before {NULL} */
-#define LT_PLUGIN_SELF_MAX (1u << 30)  /* .self_size, bytes */
+#define LT_PLUGIN_NAME_MAX 64         /* bytes of .name, a hparam's and a submodule's name */
+#define LT_PLUGIN_TEXT_MAX 1024       /* bytes of a hparam's help, choices, string default */
+#define LT_PLUGIN_HPARAMS_MAX 256     /* .hparams entries before LT_HPARAM_END */
+#define LT_PLUGIN_SUBMODULES_MAX 64   /* .submodules entries before {NULL} */
+#define LT_PLUGIN_SELF_MAX (1u << 30) /* .self_size, bytes */
 
 /* "module", "accelerator", "strategy", "profiler", "data" */
 LT_API const char *lt_plugin_kind_name(lt_plugin_kind kind);
@@ -54,11 +54,11 @@ LT_API void lt_plugin_close(lt_plugin_t *p);
 
 typedef struct lt_plugin_info {
     const char *path;
-    int ok;                /* 1: loads; 0: skipped, see why */
-    lt_plugin_kind kind;   /* valid when ok */
-    const char *name;      /* valid when ok */
+    int ok;              /* 1: loads; 0: skipped, see why */
+    lt_plugin_kind kind; /* valid when ok */
+    const char *name;    /* valid when ok */
     uint32_t abi_major, abi_minor;
-    const char *why;       /* the loader's message when skipped */
+    const char *why; /* the loader's message when skipped */
 } lt_plugin_info;
 
 /* Open the device of an accelerator plugin; takes ownership of p (also on failure).

@@ -22,8 +22,8 @@ typedef struct lt_profiler_opts {
 
 /* A finished span of work inside liblt. */
 typedef struct lt_prof_span {
-    const char *name;    /* "matmul", "[_DataLoader].fill_batch"; valid during the call */
-    const char *kind;    /* "op" for tensor ops, "data" for loader work */
+    const char *name; /* "matmul", "[_DataLoader].fill_batch"; valid during the call */
+    const char *kind; /* "op" for tensor ops, "data" for loader work */
     uint64_t start_ns, end_ns;
     double flops, bytes; /* work done and memory moved (0 when not meaningful) */
     int tid;             /* 0: the thread that runs the loops; 1, 2, ...: loader workers */
@@ -45,8 +45,7 @@ typedef struct lt_profiler_desc {
     void (*teardown)(void *st);
 } lt_profiler_desc;
 
-#define LT_PROFILER_EXPORT(...) \
-    LT_PLUGIN_EXPORT_(lt_profiler_desc, lt_profiler_entry, __VA_ARGS__)
+#define LT_PROFILER_EXPORT(...) LT_PLUGIN_EXPORT_(lt_profiler_desc, lt_profiler_entry, __VA_ARGS__)
 
 /* ---- for hosts: route liblt's spans to a profiler -------------------------------- */
 

@@ -12,7 +12,7 @@ typedef struct lt_rng {
     uint64_t stream;  /* high half of the counter: independent sequences per use */
     uint64_t counter; /* low half of the counter: advanced every 4 numbers */
     uint32_t buf[4];
-    int left;         /* unread numbers in buf */
+    int left; /* unread numbers in buf */
 } lt_rng_t;
 
 /* A generator for (seed, stream), positioned at its start. */

@@ -11,7 +11,14 @@
 #include "tensor.h"
 
 typedef enum {
-    LT_ST_F32, LT_ST_F64, LT_ST_F16, LT_ST_BF16, LT_ST_I64, LT_ST_I32, LT_ST_U8, LT_ST_BOOL,
+    LT_ST_F32,
+    LT_ST_F64,
+    LT_ST_F16,
+    LT_ST_BF16,
+    LT_ST_I64,
+    LT_ST_I32,
+    LT_ST_U8,
+    LT_ST_BOOL,
     LT_ST_DTYPE_COUNT
 } lt_st_dtype;
 
@@ -59,9 +66,8 @@ LT_API lt_st_writer_t *lt_st_writer_new(void);
  * numel * dtype size (LT_ERR_SHAPE); ndim is 0 (a scalar) to LT_MAX_DIMS; names are
  * unique, UTF-8 and not "__metadata__" (LT_ERR_INVALID_ARG). A refused call adds
  * nothing. */
-LT_API lt_status lt_st_writer_add(lt_st_writer_t *w, const char *name, lt_st_dtype dt,
-                                  int ndim, const int64_t *shape, const void *data,
-                                  size_t nbytes);
+LT_API lt_status lt_st_writer_add(lt_st_writer_t *w, const char *name, lt_st_dtype dt, int ndim,
+                                  const int64_t *shape, const void *data, size_t nbytes);
 /* Set a __metadata__ string (a key set twice keeps the last value; "checksum" is the
  * writer's own and refused). */
 LT_API lt_status lt_st_writer_meta(lt_st_writer_t *w, const char *key, const char *value);

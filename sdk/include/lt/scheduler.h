@@ -28,47 +28,59 @@ LT_API lt_scheduler_t *lt_multistep_lr(lt_optimizer_t *opt, const int64_t *miles
 LT_API lt_scheduler_t *lt_exponential_lr(lt_optimizer_t *opt, double gamma);
 /* CosineAnnealingLR in torch's recursive form, from the optimizer's lr to eta_min over
  * t_max steps and back up after (t_max >= 1, eta_min finite and >= 0). */
-LT_API lt_scheduler_t *lt_cosine_annealing_lr(lt_optimizer_t *opt, int64_t t_max,
-                                              double eta_min);
+LT_API lt_scheduler_t *lt_cosine_annealing_lr(lt_optimizer_t *opt, int64_t t_max, double eta_min);
 
 typedef struct lt_onecycle_opts {
-    uint32_t struct_size;   /* sizeof(lt_onecycle_opts) */
-    double max_lr;          /* the peak lr, finite and > 0 */
-    int64_t total_steps;    /* >= 1; step total_steps + 1 is an error */
-    double pct_start;       /* [0, 1]: share of the steps spent raising the lr */
-    int anneal_cos;         /* 1 cos, 0 linear */
-    int cycle_momentum;     /* cycle SGD's momentum / Adam's beta1 inversely to the lr */
+    uint32_t struct_size; /* sizeof(lt_onecycle_opts) */
+    double max_lr;        /* the peak lr, finite and > 0 */
+    int64_t total_steps;  /* >= 1; step total_steps + 1 is an error */
+    double pct_start;     /* [0, 1]: share of the steps spent raising the lr */
+    int anneal_cos;       /* 1 cos, 0 linear */
+    int cycle_momentum;   /* cycle SGD's momentum / Adam's beta1 inversely to the lr */
     double base_momentum, max_momentum;
     double div_factor;       /* initial lr = max_lr / div_factor (finite, > 0) */
     double final_div_factor; /* min lr = initial lr / final_div_factor (finite, > 0) */
-    int three_phase;        /* torch's three_phase: warm up, cool down, annihilate */
+    int three_phase;         /* torch's three_phase: warm up, cool down, annihilate */
 } lt_onecycle_opts;
 
-#define LT_ONECYCLE_DEFAULTS(max_lr_, total_)                                              \
-    ((lt_onecycle_opts){.struct_size = sizeof(lt_onecycle_opts), .max_lr = (max_lr_),       \
-                        .total_steps = (total_), .pct_start = 0.3, .anneal_cos = 1,         \
-                        .cycle_momentum = 1, .base_momentum = 0.85, .max_momentum = 0.95,   \
-                        .div_factor = 25.0, .final_div_factor = 1e4, .three_phase = 0})
+#define LT_ONECYCLE_DEFAULTS(max_lr_, total_)                                                      \
+    ((lt_onecycle_opts){.struct_size = sizeof(lt_onecycle_opts),                                   \
+                        .max_lr = (max_lr_),                                                       \
+                        .total_steps = (total_),                                                   \
+                        .pct_start = 0.3,                                                          \
+                        .anneal_cos = 1,                                                           \
+                        .cycle_momentum = 1,                                                       \
+                        .base_momentum = 0.85,                                                     \
+                        .max_momentum = 0.95,                                                      \
+                        .div_factor = 25.0,                                                        \
+                        .final_div_factor = 1e4,                                                   \
+                        .three_phase = 0})
 
 /* OneCycleLR. With cycle_momentum the optimizer must have a momentum to cycle (SGD built
  * with momentum > 0, Adam, AdamW) and both momentum bounds must suit it. */
 LT_API lt_scheduler_t *lt_onecycle_lr(lt_optimizer_t *opt, const lt_onecycle_opts *o);
 
 typedef struct lt_plateau_opts {
-    uint32_t struct_size;  /* sizeof(lt_plateau_opts) */
-    int mode_max;          /* 0: the metric should fall (loss), 1: rise (accuracy) */
-    double factor;         /* new lr = lr * factor, in [0, 1) */
-    int64_t patience;      /* bad steps tolerated before a reduction, >= 0 */
-    double threshold;      /* least improvement that counts, finite and >= 0 */
-    int threshold_abs;     /* 0: relative (best * (1 -/+ threshold)), 1: absolute */
-    int64_t cooldown;      /* steps after a reduction in which bad steps are ignored, >= 0 */
-    double min_lr, eps;    /* lr floor; reductions smaller than eps are skipped (both >= 0) */
+    uint32_t struct_size; /* sizeof(lt_plateau_opts) */
+    int mode_max;         /* 0: the metric should fall (loss), 1: rise (accuracy) */
+    double factor;        /* new lr = lr * factor, in [0, 1) */
+    int64_t patience;     /* bad steps tolerated before a reduction, >= 0 */
+    double threshold;     /* least improvement that counts, finite and >= 0 */
+    int threshold_abs;    /* 0: relative (best * (1 -/+ threshold)), 1: absolute */
+    int64_t cooldown;     /* steps after a reduction in which bad steps are ignored, >= 0 */
+    double min_lr, eps;   /* lr floor; reductions smaller than eps are skipped (both >= 0) */
 } lt_plateau_opts;
 
-#define LT_PLATEAU_DEFAULTS                                                                 \
-    ((lt_plateau_opts){.struct_size = sizeof(lt_plateau_opts), .mode_max = 0,              \
-                       .factor = 0.1, .patience = 10, .threshold = 1e-4, .threshold_abs = 0, \
-                       .cooldown = 0, .min_lr = 0.0, .eps = 1e-8})
+#define LT_PLATEAU_DEFAULTS                                                                        \
+    ((lt_plateau_opts){.struct_size = sizeof(lt_plateau_opts),                                     \
+                       .mode_max = 0,                                                              \
+                       .factor = 0.1,                                                              \
+                       .patience = 10,                                                             \
+                       .threshold = 1e-4,                                                          \
+                       .threshold_abs = 0,                                                         \
+                       .cooldown = 0,                                                              \
+                       .min_lr = 0.0,                                                              \
+                       .eps = 1e-8})
 
 /* ReduceLROnPlateau: stepped with lt_scheduler_step_metric. */
 LT_API lt_scheduler_t *lt_reduce_lr_on_plateau(lt_optimizer_t *opt, const lt_plateau_opts *o);

@@ -7,26 +7,26 @@
 #include "version.h"
 
 /* One table generates the enum, lt_status_name() and lt_status_str(). */
-#define LT_STATUS_MAP(X)                                                     \
-    X(OK, "success")                                                         \
-    X(ERR_INVALID_ARG, "invalid argument")                                   \
-    X(ERR_SHAPE, "shape mismatch")                                           \
-    X(ERR_DTYPE, "unsupported dtype")                                        \
-    X(ERR_OOM, "out of memory")                                              \
-    X(ERR_IO, "input/output error")                                          \
-    X(ERR_FORMAT, "malformed file")                                          \
-    X(ERR_PLUGIN, "plugin cannot be loaded")                                 \
-    X(ERR_ABI, "plugin ABI mismatch")                                        \
-    X(ERR_DEVICE, "device error")                                            \
-    X(ERR_NUMERIC, "non-finite value")                                       \
-    X(ERR_STATE, "call not valid in this state")                             \
+#define LT_STATUS_MAP(X)                                                                           \
+    X(OK, "success")                                                                               \
+    X(ERR_INVALID_ARG, "invalid argument")                                                         \
+    X(ERR_SHAPE, "shape mismatch")                                                                 \
+    X(ERR_DTYPE, "unsupported dtype")                                                              \
+    X(ERR_OOM, "out of memory")                                                                    \
+    X(ERR_IO, "input/output error")                                                                \
+    X(ERR_FORMAT, "malformed file")                                                                \
+    X(ERR_PLUGIN, "plugin cannot be loaded")                                                       \
+    X(ERR_ABI, "plugin ABI mismatch")                                                              \
+    X(ERR_DEVICE, "device error")                                                                  \
+    X(ERR_NUMERIC, "non-finite value")                                                             \
+    X(ERR_STATE, "call not valid in this state")                                                   \
     X(ERR_UNSUPPORTED, "unsupported operation")
 
 typedef enum {
 #define LT_STATUS_ENUM_(name, msg) LT_##name,
     LT_STATUS_MAP(LT_STATUS_ENUM_)
 #undef LT_STATUS_ENUM_
-    LT_STATUS_COUNT
+        LT_STATUS_COUNT
 } lt_status;
 
 /* "LT_ERR_SHAPE" for LT_ERR_SHAPE. */

@@ -11,8 +11,8 @@
 
 typedef struct lt_strategy_opts {
     uint32_t struct_size;
-    int devices;   /* --devices: processes per node */
-    int num_nodes; /* --num_nodes */
+    int devices;      /* --devices: processes per node */
+    int num_nodes;    /* --num_nodes */
     double timeout_s; /* > 0: a collective that waits this long ends the job (a stuck rank) */
 } lt_strategy_opts;
 
@@ -73,7 +73,6 @@ typedef struct lt_strategy_desc {
 
 enum { LT_LAUNCH_NONE = 0, LT_LAUNCH_MPIRUN = 1 };
 
-#define LT_STRATEGY_EXPORT(...) \
-    LT_PLUGIN_EXPORT_(lt_strategy_desc, lt_strategy_entry, __VA_ARGS__)
+#define LT_STRATEGY_EXPORT(...) LT_PLUGIN_EXPORT_(lt_strategy_desc, lt_strategy_entry, __VA_ARGS__)
 
 #endif

@@ -41,7 +41,8 @@ LT_API int lt_trainer_local_rank(const lt_trainer_t *tr);
  * at once. values[0..n) become their sum over ranks, or their mean when mean is true. */
 LT_API lt_status lt_trainer_all_reduce(lt_trainer_t *tr, float *values, int64_t n, bool mean);
 /* out[r * n + i] = rank r's values[i]; out holds lt_trainer_world_size(tr) * n floats. */
-LT_API lt_status lt_trainer_all_gather(lt_trainer_t *tr, const float *values, int64_t n, float *out);
+LT_API lt_status lt_trainer_all_gather(lt_trainer_t *tr, const float *values, int64_t n,
+                                       float *out);
 /* Returns once every rank has called it. */
 LT_API lt_status lt_trainer_barrier(lt_trainer_t *tr);
 

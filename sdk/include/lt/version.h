@@ -19,10 +19,10 @@
 #endif
 
 /* Every plugin descriptor starts with these four fields, in this order. */
-#define LT_DESC_HEADER_FIELDS \
-    uint32_t abi_major;       \
-    uint32_t abi_minor;       \
-    uint32_t struct_size;     \
+#define LT_DESC_HEADER_FIELDS                                                                      \
+    uint32_t abi_major;                                                                            \
+    uint32_t abi_minor;                                                                            \
+    uint32_t struct_size;                                                                          \
     const char *name;
 
 /* Exported entry symbols are always visible, whatever -fvisibility says. */
@@ -34,12 +34,12 @@
  * the plugin's designated initialisers follow. entry is the one exported symbol, a
  * function returning the descriptor. A new plugin kind is one line in its header:
  *   #define LT_FOO_EXPORT(...) LT_PLUGIN_EXPORT_(lt_foo_desc, lt_foo_entry, __VA_ARGS__) */
-#define LT_PLUGIN_EXPORT_(desc_type, entry, ...)                                         \
-    static const desc_type entry##_desc_ = {.abi_major = LT_ABI_MAJOR,                   \
-                                            .abi_minor = LT_ABI_MINOR,                   \
-                                            .struct_size = sizeof(desc_type),            \
-                                            __VA_ARGS__};                                \
-    LT_EXPORT const desc_type *entry(void);                                              \
+#define LT_PLUGIN_EXPORT_(desc_type, entry, ...)                                                   \
+    static const desc_type entry##_desc_ = {.abi_major = LT_ABI_MAJOR,                             \
+                                            .abi_minor = LT_ABI_MINOR,                             \
+                                            .struct_size = sizeof(desc_type),                      \
+                                            __VA_ARGS__};                                          \
+    LT_EXPORT const desc_type *entry(void);                                                        \
     const desc_type *entry(void) { return &entry##_desc_; }
 
 #endif

@@ -119,10 +119,13 @@ lt_status lt_backward(lt_tensor_t *loss) {
     if (!loss) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
     if (!lt__check_live(loss, "lt_backward")) return lt_last_status();
     if (loss->numel != 1)
-        return lt_set_error(LT_ERR_SHAPE, "lt_backward: the loss must have one element, it has "
-                            "%lld (reduce it with lt_mean or lt_sum)", (long long)loss->numel);
+        return lt_set_error(LT_ERR_SHAPE,
+                            "lt_backward: the loss must have one element, it has "
+                            "%lld (reduce it with lt_mean or lt_sum)",
+                            (long long)loss->numel);
     if (!loss->requires_grad)
-        return lt_set_error(LT_ERR_STATE, "lt_backward: the loss does not depend on any "
+        return lt_set_error(LT_ERR_STATE,
+                            "lt_backward: the loss does not depend on any "
                             "parameter (was it computed under no_grad, or detached?)");
     lt_arena_t *a = loss->arena;
     for (size_t i = 0; i < a->tensors.used; i++) { /* forget a previous backward's results */

@@ -73,8 +73,10 @@ lt_storage *lt__storage_new(lt_device_t *dev, size_t nbytes) {
     if (!s->data) {
         s->next_free = dev->spare_storage;
         dev->spare_storage = s;
-        lt_set_error(LT_ERR_OOM, "%s: out of device memory allocating %zu bytes "
-                     "(reduce the batch size or the model size)", dev->k.name, nbytes);
+        lt_set_error(LT_ERR_OOM,
+                     "%s: out of device memory allocating %zu bytes "
+                     "(reduce the batch size or the model size)",
+                     dev->k.name, nbytes);
         return NULL;
     }
     s->dev = dev;
@@ -106,7 +108,8 @@ _Static_assert(offsetof(lt_accelerator_desc, host_memory) - offsetof(lt_accelera
 
 /* The first REQUIRED slot a table leaves NULL, or NULL. */
 static const char *missing_slot(const lt_accelerator_desc *k) {
-#define CHECK_SLOT_(slot, need) if (LT_SLOT_##need && !k->slot) return #slot;
+#define CHECK_SLOT_(slot, need)                                                                    \
+    if (LT_SLOT_##need && !k->slot) return #slot;
     enum { LT_SLOT_REQUIRED = 1, LT_SLOT_OPTIONAL = 0 };
     LT_ACCELERATOR_SLOTS(CHECK_SLOT_)
 #undef CHECK_SLOT_
@@ -125,8 +128,10 @@ lt_status lt_device_from_plugin(lt_plugin_t *p, int threads, lt_device_t **out) 
     dev->plugin = p;
     const char *slot = missing_slot(&dev->k);
     if (slot) {
-        lt_set_error(LT_ERR_PLUGIN, "%s: accelerator '%s' leaves the required slot '%s' NULL; "
-                     "fill every REQUIRED slot of LT_ACCELERATOR_SLOTS (lt/accelerator.h)", lt_plugin_path(p), dev->k.name, slot);
+        lt_set_error(LT_ERR_PLUGIN,
+                     "%s: accelerator '%s' leaves the required slot '%s' NULL; "
+                     "fill every REQUIRED slot of LT_ACCELERATOR_SLOTS (lt/accelerator.h)",
+                     lt_plugin_path(p), dev->k.name, slot);
         lt_device_close(dev);
         return LT_ERR_PLUGIN;
     }

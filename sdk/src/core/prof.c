@@ -53,7 +53,12 @@ __attribute__((cold)) void lt__prof_emit(lt_device_t *dev, uint64_t t0, const ch
     lt_prof_span_fn fn = dev->prof_fn;
     if (!fn) return;
     if (dev->k.sync) dev->k.sync(dev->state);
-    lt_prof_span sp = {.name = name, .kind = "op", .start_ns = t0, .end_ns = lt_prof_now_ns(),
-                       .flops = flops, .bytes = bytes, .tid = 0};
+    lt_prof_span sp = {.name = name,
+                       .kind = "op",
+                       .start_ns = t0,
+                       .end_ns = lt_prof_now_ns(),
+                       .flops = flops,
+                       .bytes = bytes,
+                       .tid = 0};
     fn(dev->prof_user, &sp);
 }

@@ -24,7 +24,10 @@ static void philox4x32_10(const uint32_t key_in[2], const uint32_t ctr_in[4], ui
         k0 += PHILOX_W0;
         k1 += PHILOX_W1;
     }
-    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
 }
 
 lt_rng_t lt_rng_make(uint64_t seed, uint64_t stream) {
@@ -35,8 +38,8 @@ lt_rng_t lt_rng_make(uint64_t seed, uint64_t stream) {
 uint32_t lt_rng_u32(lt_rng_t *r) {
     if (r->left == 0) {
         uint32_t key[2] = {(uint32_t)r->seed, (uint32_t)(r->seed >> 32)};
-        uint32_t ctr[4] = {(uint32_t)r->counter, (uint32_t)(r->counter >> 32),
-                           (uint32_t)r->stream, (uint32_t)(r->stream >> 32)};
+        uint32_t ctr[4] = {(uint32_t)r->counter, (uint32_t)(r->counter >> 32), (uint32_t)r->stream,
+                           (uint32_t)(r->stream >> 32)};
         philox4x32_10(key, ctr, r->buf);
         r->counter++;
         r->left = 4;
@@ -44,9 +47,7 @@ uint32_t lt_rng_u32(lt_rng_t *r) {
     return r->buf[4 - r->left--];
 }
 
-float lt_rng_uniform(lt_rng_t *r) {
-    return (float)(lt_rng_u32(r) >> 8) * (1.0f / 16777216.0f);
-}
+float lt_rng_uniform(lt_rng_t *r) { return (float)(lt_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
 
 float lt_rng_normal(lt_rng_t *r) {
     /* 1 - u keeps the log argument in (0, 1]. */

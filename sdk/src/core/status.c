@@ -43,7 +43,8 @@ lt_status lt_set_error(lt_status s, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    lt_escape_text(tmp, last_msg, sizeof last_msg); /* one line, whatever a file put in the arguments */
+    lt_escape_text(tmp, last_msg,
+                   sizeof last_msg); /* one line, whatever a file put in the arguments */
     last_status = s;
     return s;
 }

@@ -18,8 +18,8 @@ const char *lt_dtype_name(lt_dtype dt) {
 
 static bool check_shape(int ndim, const int64_t *shape, int64_t *numel) {
     if (ndim < 0 || ndim > LT_MAX_DIMS) {
-        lt_set_error(LT_ERR_SHAPE, "a tensor has %d dimensions; at most %d are supported",
-                     ndim, LT_MAX_DIMS);
+        lt_set_error(LT_ERR_SHAPE, "a tensor has %d dimensions; at most %d are supported", ndim,
+                     LT_MAX_DIMS);
         return false;
     }
     int64_t n = 1;
@@ -60,8 +60,8 @@ lt_tensor_t *lt__tensor_new(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t 
     return t;
 }
 
-lt_tensor_t *lt__tensor_view_persistent(lt_arena_t *arena, lt_storage *st, size_t offset,
-                                        int ndim, const int64_t *shape) {
+lt_tensor_t *lt__tensor_view_persistent(lt_arena_t *arena, lt_storage *st, size_t offset, int ndim,
+                                        const int64_t *shape) {
     int64_t numel;
     if (!check_shape(ndim, shape, &numel)) return NULL;
     lt_tensor_t *t = calloc(1, sizeof *t);
@@ -128,11 +128,11 @@ lt_status lt_from_host_into(lt_tensor_t *t, const void *src, size_t nbytes) {
     if (!lt__check_live(t, "lt_from_host_into")) return lt_last_status();
     size_t need = (size_t)t->numel * lt__dtype_size(t->dtype);
     if (nbytes != need)
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_from_host_into: tensor has %zu bytes, source %zu",
-                            need, nbytes);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_from_host_into: tensor has %zu bytes, source %zu", need, nbytes);
     if (!t->st)
         return lt_set_error(LT_ERR_STATE, "lt_from_host_into: the tensor has no memory yet "
-                            "(a parameter before lt_ctx_materialize)");
+                                          "(a parameter before lt_ctx_materialize)");
     lt_device_t *dev = lt__dev(t);
     LT_KCALL(dev, "memcpy_h2d", 0, (double)need, memcpy_h2d, lt__data(t), src, need);
     return LT_OK;
@@ -192,9 +192,11 @@ lt_status lt_set_requires_grad(lt_tensor_t *t, bool requires) {
 bool lt__check_live(const lt_tensor_t *t, const char *op) {
     if (!t) return false;
     if (!t->stale) return true;
-    lt_set_error(LT_ERR_STATE, "%s: the tensor was made in a step that has ended (the host "
+    lt_set_error(LT_ERR_STATE,
+                 "%s: the tensor was made in a step that has ended (the host "
                  "frees a step's tensors after it); keep a copy across steps with lt_keep, or "
-                 "a number with lt_item", op);
+                 "a number with lt_item",
+                 op);
     return false;
 }
 
@@ -239,7 +241,8 @@ lt_tensor_t *lt_keep(const lt_tensor_t *t) {
 
 void lt_tensor_free(lt_tensor_t *t) {
     if (t && !t->persistent) { /* a silent no-op would hide the misunderstanding */
-        lt_set_error(LT_ERR_INVALID_ARG, "lt_tensor_free: the tensor belongs to an arena, which "
+        lt_set_error(LT_ERR_INVALID_ARG,
+                     "lt_tensor_free: the tensor belongs to an arena, which "
                      "frees it when its step ends; free only tensors made by lt_keep");
         return;
     }

@@ -30,9 +30,12 @@
 /* ---- the file -------------------------------------------------------------------------- */
 
 static const char *file_kind(mode_t m) {
-    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO (named pipe)"
-         : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
-         : S_ISSOCK(m) ? "a socket" : "a special file";
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "a special file";
 }
 
 /* A descriptor of path, a regular file, and its size. O_NONBLOCK keeps open() of a FIFO
@@ -40,17 +43,23 @@ static const char *file_kind(mode_t m) {
  * so nothing can be swapped in between. */
 static lt_status open_regular(const char *path, int *fd_out, size_t *size) {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return lt_set_error(LT_ERR_IO, "%s: cannot open: %s " IDX_OPEN_HINT, path, strerror(errno));
+    if (fd < 0)
+        return lt_set_error(LT_ERR_IO, "%s: cannot open: %s " IDX_OPEN_HINT, path, strerror(errno));
     struct stat st;
     lt_status s = LT_OK;
     if (fstat(fd, &st) != 0)
-        s = lt_set_error(LT_ERR_IO, "%s: cannot stat: %s (check the file and its disk)", path, strerror(errno));
+        s = lt_set_error(LT_ERR_IO, "%s: cannot stat: %s (check the file and its disk)", path,
+                         strerror(errno));
     else if (!S_ISREG(st.st_mode))
-        s = lt_set_error(LT_ERR_IO, "%s: cannot read it: it is %s, not a regular file; an IDX "
-                         "file must be a regular file " IDX_OPEN_HINT, path, file_kind(st.st_mode));
+        s = lt_set_error(LT_ERR_IO,
+                         "%s: cannot read it: it is %s, not a regular file; an IDX "
+                         "file must be a regular file " IDX_OPEN_HINT,
+                         path, file_kind(st.st_mode));
     else if (st.st_size > IDX_MAX_BYTES)
-        s = lt_set_error(LT_ERR_FORMAT, "%s: %lld bytes, implausibly large for an IDX file (over "
-                         "1 TiB) %s", path, (long long)st.st_size, IDX_HINT);
+        s = lt_set_error(LT_ERR_FORMAT,
+                         "%s: %lld bytes, implausibly large for an IDX file (over "
+                         "1 TiB) %s",
+                         path, (long long)st.st_size, IDX_HINT);
     else if (fcntl(fd, F_SETFL, 0) != 0) /* plain blocking reads from here on */
         s = lt_set_error(LT_ERR_IO, "%s: fcntl: %s", path, strerror(errno));
     if (s != LT_OK) {
@@ -69,7 +78,8 @@ static lt_status read_file(const char *path, uint8_t **buf_out, size_t *len) {
     lt_status s = open_regular(path, &fd, &size);
     if (s != LT_OK) return s;
     uint8_t *buf = malloc(size ? size : 1);
-    if (!buf) s = lt_set_error(LT_ERR_OOM, "%s: out of memory for the file's %zu bytes", path, size);
+    if (!buf)
+        s = lt_set_error(LT_ERR_OOM, "%s: out of memory for the file's %zu bytes", path, size);
     while (s == LT_OK && got < size) {
         ssize_t r = read(fd, buf + got, size - got < IDX_CHUNK ? size - got : IDX_CHUNK);
         if (r < 0 && errno == EINTR) continue;
@@ -100,9 +110,10 @@ typedef struct idx_src {
 } idx_src;
 
 static lt_status corrupt(const idx_src *s, const char *what, int zret) {
-    if (zret == Z_MEM_ERROR) return lt_set_error(LT_ERR_OOM, "%s: out of memory inflating it", s->path);
-    return lt_set_error(LT_ERR_FORMAT, "%s: corrupt compressed data in the %s: %s %s", s->path, what,
-                        s->z.msg ? s->z.msg : "invalid gzip data", IDX_HINT);
+    if (zret == Z_MEM_ERROR)
+        return lt_set_error(LT_ERR_OOM, "%s: out of memory inflating it", s->path);
+    return lt_set_error(LT_ERR_FORMAT, "%s: corrupt compressed data in the %s: %s %s", s->path,
+                        what, s->z.msg ? s->z.msg : "invalid gzip data", IDX_HINT);
 }
 
 /* Up to n more bytes of the data into buf; *got < n only at the end of the stream. */
@@ -126,19 +137,23 @@ static lt_status src_read(idx_src *s, const char *what, uint8_t *buf, size_t n, 
         s->z.avail_out = (uInt)room;
         int r = inflate(&s->z, Z_NO_FLUSH);
         *got += room - s->z.avail_out;
-        if (r == Z_STREAM_END) s->ended = true;
-        else if (r == Z_BUF_ERROR && s->z.avail_in == 0 && s->pos == s->len) break; /* cut short */
-        else if (r != Z_OK) return corrupt(s, what, r);
+        if (r == Z_STREAM_END)
+            s->ended = true;
+        else if (r == Z_BUF_ERROR && s->z.avail_in == 0 && s->pos == s->len)
+            break; /* cut short */
+        else if (r != Z_OK)
+            return corrupt(s, what, r);
     }
     return LT_OK;
 }
 
 /* The data stopped after `got` of `n` bytes. */
 static lt_status truncated(const idx_src *s, const char *what, size_t n, size_t got) {
-    return lt_set_error(LT_ERR_FORMAT, "%s: truncated IDX file: expected %zu %s bytes, got %zu%s %s",
-                        s->path, n, what, got,
-                        s->gz && !s->ended ? " (the gzip stream stops short: unexpected end of file)" : "",
-                        IDX_HINT);
+    return lt_set_error(
+        LT_ERR_FORMAT, "%s: truncated IDX file: expected %zu %s bytes, got %zu%s %s", s->path, n,
+        what, got,
+        s->gz && !s->ended ? " (the gzip stream stops short: unexpected end of file)" : "",
+        IDX_HINT);
 }
 
 static lt_status read_exact(idx_src *s, void *buf, size_t n, const char *what) {
@@ -157,7 +172,8 @@ static lt_status read_data(idx_src *s, lt_idx_t *out) {
         cap = next < want ? next : want;
         uint8_t *grown = realloc(out->data, cap ? cap : 1);
         if (!grown)
-            return lt_set_error(LT_ERR_OOM, "%s: out of memory for %zu bytes of IDX data", s->path, cap);
+            return lt_set_error(LT_ERR_OOM, "%s: out of memory for %zu bytes of IDX data", s->path,
+                                cap);
         out->data = grown;
         lt_status st = src_read(s, "data", out->data + got, cap - got, &k);
         if (st != LT_OK) return st;
@@ -179,19 +195,25 @@ static lt_status check_end(idx_src *s) {
         extra += k;
     } while (k == sizeof scratch && extra < count_cap);
     if (extra)
-        return lt_set_error(LT_ERR_FORMAT, "%s: %s%zu byte%s after the data the header declares; "
-                            IDX_INVALID, s->path, extra >= count_cap ? "over " : "", extra, PLURAL(extra));
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: %s%zu byte%s after the data the header declares; " IDX_INVALID,
+                            s->path, extra >= count_cap ? "over " : "", extra, PLURAL(extra));
     if (!s->gz) return LT_OK;
     if (!s->ended)
-        return lt_set_error(LT_ERR_FORMAT, "%s: truncated gzip stream: the IDX data is whole but "
-                            "the gzip trailer is missing or cut; " IDX_INVALID, s->path);
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: truncated gzip stream: the IDX data is whole but "
+                            "the gzip trailer is missing or cut; " IDX_INVALID,
+                            s->path);
     size_t end = s->pos - s->z.avail_in, rest = s->len - end; /* the first member's end */
     if (rest >= 2 && s->in[end] == 0x1f && s->in[end + 1] == 0x8b)
-        return lt_set_error(LT_ERR_FORMAT, "%s: a second gzip member (%zu bytes) follows the "
-                            "first; " IDX_INVALID, s->path, rest);
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: a second gzip member (%zu bytes) follows the "
+                            "first; " IDX_INVALID,
+                            s->path, rest);
     if (rest)
-        return lt_set_error(LT_ERR_FORMAT, "%s: %zu byte%s of junk after the gzip stream; "
-                            IDX_INVALID, s->path, rest, PLURAL(rest));
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: %zu byte%s of junk after the gzip stream; " IDX_INVALID, s->path,
+                            rest, PLURAL(rest));
     return LT_OK;
 }
 
@@ -201,21 +223,25 @@ static lt_status check_end(idx_src *s) {
 static lt_status decode_dim(const char *path, int i, const uint8_t be[4], lt_idx_t *out) {
     out->dims[i] = (int64_t)be[0] << 24 | (int64_t)be[1] << 16 | (int64_t)be[2] << 8 | be[3];
     if (out->dims[i] > 0 && out->count > IDX_MAX_BYTES / out->dims[i])
-        return lt_set_error(LT_ERR_FORMAT, "%s: IDX dimension %d is %lld, which makes the data "
-                            "implausibly large (over 1 TiB) %s", path, i,
-                            (long long)out->dims[i], IDX_HINT);
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: IDX dimension %d is %lld, which makes the data "
+                            "implausibly large (over 1 TiB) %s",
+                            path, i, (long long)out->dims[i], IDX_HINT);
     out->count *= out->dims[i];
     return LT_OK;
 }
 
 static lt_status decode_magic(const char *path, const uint8_t magic[4], lt_idx_t *out) {
     if (magic[0] || magic[1] || magic[3] < 1 || magic[3] > LT_MAX_DIMS)
-        return lt_set_error(LT_ERR_FORMAT, "%s: not an IDX file (magic %02x %02x %02x %02x; "
-                            "expected 00 00 <type> <1..%d>) %s", path, magic[0], magic[1],
-                            magic[2], magic[3], LT_MAX_DIMS, IDX_HINT);
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: not an IDX file (magic %02x %02x %02x %02x; "
+                            "expected 00 00 <type> <1..%d>) %s",
+                            path, magic[0], magic[1], magic[2], magic[3], LT_MAX_DIMS, IDX_HINT);
     if (magic[2] != 0x08)
-        return lt_set_error(LT_ERR_FORMAT, "%s: IDX element type 0x%02x is not supported (only "
-                            "0x08, unsigned bytes, as MNIST uses; convert the file)", path, magic[2]);
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: IDX element type 0x%02x is not supported (only "
+                            "0x08, unsigned bytes, as MNIST uses; convert the file)",
+                            path, magic[2]);
     out->type = magic[2];
     out->ndim = magic[3];
     out->count = 1;
@@ -234,7 +260,8 @@ static lt_status read_header(idx_src *s, lt_idx_t *out) {
     return st;
 }
 
-static lt_status read_stream(const char *path, const uint8_t *in, size_t len, bool gz, lt_idx_t *out) {
+static lt_status read_stream(const char *path, const uint8_t *in, size_t len, bool gz,
+                             lt_idx_t *out) {
     idx_src s = {.path = path, .in = in, .len = len, .gz = gz};
     if (gz && inflateInit2(&s.z, 16 + MAX_WBITS) != Z_OK) /* 16: gzip only */
         return lt_set_error(LT_ERR_OOM, "%s: out of memory starting zlib", path);
@@ -258,7 +285,8 @@ static uint8_t *inflate_whole(const uint8_t *in, size_t in_len, size_t *len) {
     size_t used = 0, got = 0;
     /* Deflate expands at most ~1032:1; a larger claim is a damaged trailer. */
     if (d && isize >= 8 && isize / 1032 <= in_len && (out = malloc(isize)) &&
-        (libdeflate_gzip_decompress_ex(d, in, in_len, out, isize, &used, &got) != LIBDEFLATE_SUCCESS ||
+        (libdeflate_gzip_decompress_ex(d, in, in_len, out, isize, &used, &got) !=
+             LIBDEFLATE_SUCCESS ||
          used != in_len || got != isize)) {
         free(out);
         out = NULL;
@@ -274,11 +302,13 @@ static uint8_t *inflate_whole(const uint8_t *in, size_t in_len, size_t *len) {
 static bool parse_whole(const char *path, uint8_t *mem, size_t len, lt_idx_t *out) {
     lt_idx_t idx = {0};
     bool ok = len >= 4 && decode_magic(path, mem, &idx) == LT_OK && len >= 4 + 4 * (size_t)idx.ndim;
-    for (int i = 0; ok && i < idx.ndim; i++) ok = decode_dim(path, i, mem + 4 + 4 * i, &idx) == LT_OK;
+    for (int i = 0; ok && i < idx.ndim; i++)
+        ok = decode_dim(path, i, mem + 4 + 4 * i, &idx) == LT_OK;
     size_t header = 4 + 4 * (size_t)idx.ndim;
     lt_clear_error();
     if (!ok || len - header != (size_t)idx.count) return false;
-    memmove(mem, mem + header, len - header); /* the data is the allocation, as lt_idx_free expects */
+    memmove(mem, mem + header,
+            len - header); /* the data is the allocation, as lt_idx_free expects */
     idx.data = mem;
     *out = idx;
     return true;

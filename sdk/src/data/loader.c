@@ -47,27 +47,32 @@ struct lt_loader {
     int64_t next_deliver; /* next batch the trainer gets */
     int held;             /* slot the trainer holds, or -1 */
     bool stop;
-    int workers_named;    /* workers that took their span tid (1, 2, ...) */
-    lt_prof_hook prof;    /* batch-fill spans; read under mu by whoever claims a batch */
+    int workers_named; /* workers that took their span tid (1, 2, ...) */
+    lt_prof_hook prof; /* batch-fill spans; read under mu by whoever claims a batch */
 };
 
 static lt_status check_shape(const char *what, int ndim, const int64_t *shape) {
     /* LT_MAX_DIMS - 1: the batch dimension is put in front of every sample shape */
     if (ndim < 0 || ndim > LT_MAX_DIMS - 1)
-        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's %s_ndim is %d; it must "
-                            "be in [0, %d]", what, ndim, LT_MAX_DIMS - 1);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "DataLoader: the dataset's %s_ndim is %d; it must "
+                            "be in [0, %d]",
+                            what, ndim, LT_MAX_DIMS - 1);
     for (int i = 0; i < ndim; i++)
         if (shape[i] <= 0)
-            return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's %s_shape[%d] is %lld; "
-                                "every dimension must be >= 1", what, i, (long long)shape[i]);
+            return lt_set_error(LT_ERR_INVALID_ARG,
+                                "DataLoader: the dataset's %s_shape[%d] is %lld; "
+                                "every dimension must be >= 1",
+                                what, i, (long long)shape[i]);
     return LT_OK;
 }
 
 lt_status lt__dataset_copy(const lt_dataset *in, lt_dataset *out, const char *who) {
     if (in->struct_size < LT_DATASET_SIZE_1_0)
-        return lt_set_error(LT_ERR_ABI, "%s: the dataset's struct_size is %u, below %zu (lt_dataset "
-                            "of SDK 1.0): set struct_size = sizeof(lt_dataset)", who, in->struct_size,
-                            LT_DATASET_SIZE_1_0);
+        return lt_set_error(LT_ERR_ABI,
+                            "%s: the dataset's struct_size is %u, below %zu (lt_dataset "
+                            "of SDK 1.0): set struct_size = sizeof(lt_dataset)",
+                            who, in->struct_size, LT_DATASET_SIZE_1_0);
     *out = (lt_dataset){0};
     memcpy(out, in, in->struct_size < sizeof *out ? in->struct_size : sizeof *out);
     return LT_OK;
@@ -75,15 +80,19 @@ lt_status lt__dataset_copy(const lt_dataset *in, lt_dataset *out, const char *wh
 
 static lt_status check_dataset(const lt_dataset *ds) {
     if (!ds->fill && !ds->fill_split)
-        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset has neither fill nor fill_split");
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "DataLoader: the dataset has neither fill nor fill_split");
     if ((unsigned)ds->split >= LT_SPLIT_COUNT)
-        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's split is %d", (int)ds->split);
+        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's split is %d",
+                            (int)ds->split);
     if (ds->length < 0)
-        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's length is %lld; it must "
-                            "be >= 0", (long long)ds->length);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "DataLoader: the dataset's length is %lld; it must "
+                            "be >= 0",
+                            (long long)ds->length);
     if (ds->y_dtype != LT_F32 && ds->y_dtype != LT_I64)
         return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's y_dtype must be LT_I64 "
-                            "(labels) or LT_F32 (targets)");
+                                                "(labels) or LT_F32 (targets)");
     lt_status s = check_shape("x", ds->x_ndim, ds->x_shape);
     return s == LT_OK ? check_shape("y", ds->y_ndim, ds->y_shape) : s;
 }
@@ -91,23 +100,31 @@ static lt_status check_dataset(const lt_dataset *ds) {
 static lt_status check_args(const lt_dataset *ds, const lt_loader_opts *o) {
     /* The options struct is still version 1, so its v1 size is its size. */
     if (o->struct_size < sizeof *o)
-        return lt_set_error(LT_ERR_ABI, "lt_loader_new: options struct_size too small (%u; "
-                            "expected %zu): set struct_size = sizeof(lt_loader_opts)", o->struct_size, sizeof *o);
+        return lt_set_error(LT_ERR_ABI,
+                            "lt_loader_new: options struct_size too small (%u; "
+                            "expected %zu): set struct_size = sizeof(lt_loader_opts)",
+                            o->struct_size, sizeof *o);
     if (o->batch_size < 1)
         return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: batch_size must be >= 1 (got %lld)",
                             (long long)o->batch_size);
     if (o->num_workers < LT_LOADER_WORKERS_AUTO || o->num_workers > 64)
-        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: num_workers must be in [0, 64], or "
-                            "LT_LOADER_WORKERS_AUTO (got %d)", o->num_workers);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "DataLoader: num_workers must be in [0, 64], or "
+                            "LT_LOADER_WORKERS_AUTO (got %d)",
+                            o->num_workers);
     return check_dataset(ds);
 }
 
 /* The span of one batch fill: bytes are what the dataset wrote into the buffers. */
-static void report_fill(const lt_loader_t *l, lt_prof_hook hook, int tid, uint64_t t0,
-                        int64_t n) {
+static void report_fill(const lt_loader_t *l, lt_prof_hook hook, int tid, uint64_t t0, int64_t n) {
     double bytes = (double)n * ((double)l->x_elems * sizeof(float) + (double)l->y_bytes);
-    lt_prof_span sp = {.name = "[_DataLoader].fill_batch", .kind = "data", .start_ns = t0,
-                       .end_ns = lt_prof_now_ns(), .flops = 0.0, .bytes = bytes, .tid = tid};
+    lt_prof_span sp = {.name = "[_DataLoader].fill_batch",
+                       .kind = "data",
+                       .start_ns = t0,
+                       .end_ns = lt_prof_now_ns(),
+                       .flops = 0.0,
+                       .bytes = bytes,
+                       .tid = tid};
     hook.fn(hook.user, &sp);
 }
 
@@ -121,10 +138,12 @@ static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook 
     uint64_t t0 = hook.fn ? lt_prof_now_ns() : 0;
     lt_clear_error();
     const int64_t *idx = l->order + first;
-    s->status = l->ds.fill_split ? l->ds.fill_split(l->ds.user, l->ds.split, idx, n, s->hb.x, s->hb.y)
-                                 : l->ds.fill(l->ds.user, idx, n, s->hb.x, s->hb.y);
+    s->status = l->ds.fill_split
+                    ? l->ds.fill_split(l->ds.user, l->ds.split, idx, n, s->hb.x, s->hb.y)
+                    : l->ds.fill(l->ds.user, idx, n, s->hb.x, s->hb.y);
     if (s->status != LT_OK)
-        snprintf(s->err, sizeof s->err, "%s", *lt_last_error() ? lt_last_error() : lt_status_str(s->status));
+        snprintf(s->err, sizeof s->err, "%s",
+                 *lt_last_error() ? lt_last_error() : lt_status_str(s->status));
     if (hook.fn) report_fill(l, hook, tid, t0, n);
 }
 
@@ -170,7 +189,8 @@ static lt_status size_buffers(lt_loader_t *l, size_t *x_bytes, size_t *y_bytes) 
     over |= __builtin_mul_overflow(xb, rows, &xb);
     over |= __builtin_mul_overflow(l->y_bytes, rows, &yb);
     if (over)
-        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: a batch of %lld samples of this dataset "
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "DataLoader: a batch of %lld samples of this dataset "
                             "is too large to address; check x_shape, y_shape and batch_size",
                             (long long)rows);
     *x_bytes = (size_t)xb + 1; /* + 1: malloc(0) may return NULL */
@@ -192,8 +212,10 @@ static lt_status alloc_slots(lt_loader_t *l) {
     }
     return LT_OK;
 oom:
-    return lt_set_error(LT_ERR_OOM, "DataLoader: out of memory for %d batch buffers of %zu bytes "
-                        "(lower batch_size or num_workers)", l->nslots ? l->nslots : 1, xb + yb);
+    return lt_set_error(LT_ERR_OOM,
+                        "DataLoader: out of memory for %d batch buffers of %zu bytes "
+                        "(lower batch_size or num_workers)",
+                        l->nslots ? l->nslots : 1, xb + yb);
 }
 
 static lt_status start_workers(lt_loader_t *l) {
@@ -203,8 +225,10 @@ static lt_status start_workers(lt_loader_t *l) {
     for (int i = 0; i < want; i++) {
         if (pthread_create(&l->threads[i], NULL, worker_main, l) != 0) {
             l->nthreads = i; /* lt_loader_free joins the ones that started */
-            return lt_set_error(LT_ERR_STATE, "DataLoader: cannot start worker thread %d of %d "
-                                "(lower num_workers)", i + 1, want);
+            return lt_set_error(LT_ERR_STATE,
+                                "DataLoader: cannot start worker thread %d of %d "
+                                "(lower num_workers)",
+                                i + 1, want);
         }
     }
     return LT_OK;
@@ -223,7 +247,8 @@ static int64_t count_batches(const lt_loader_t *l) {
     return l->o.drop_last ? l->samples / bs : l->samples / bs + (l->samples % bs != 0);
 }
 
-lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed, lt_loader_t **out) {
+lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed,
+                        lt_loader_t **out) {
     if (!out) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: out is NULL");
     *out = NULL;
     if (!ds || !opts) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: NULL argument");
@@ -305,8 +330,10 @@ static void stop_epoch(lt_loader_t *l) {
 lt_status lt_loader_set_shard(lt_loader_t *l, int rank, int world) {
     if (!l) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_set_shard: loader is NULL");
     if (world < 1 || rank < 0 || rank >= world)
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_set_shard: rank %d of world %d; need "
-                            "world >= 1 and 0 <= rank < world", rank, world);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_loader_set_shard: rank %d of world %d; need "
+                            "world >= 1 and 0 <= rank < world",
+                            rank, world);
     int64_t *full = NULL;
     if (world > 1 && !l->full &&
         !(full = malloc((size_t)(l->ds.length ? l->ds.length : 1) * sizeof *full)))
@@ -325,8 +352,9 @@ lt_status lt_loader_set_shard(lt_loader_t *l, int rank, int world) {
 
 lt_status lt_loader_start_at(lt_loader_t *l, int64_t epoch, int64_t first, int64_t max_batches) {
     if (!l) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start: loader is NULL");
-    if (first < 0) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start_at: first batch %lld < 0",
-                                       (long long)first);
+    if (first < 0)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start_at: first batch %lld < 0",
+                            (long long)first);
     pthread_mutex_lock(&l->mu);
     stop_epoch(l); /* stop claims, then wait for fills of the old epoch to land */
     make_order(l, epoch);

@@ -44,7 +44,8 @@ static lt_status capture_weights(lt_ckpt_t *c, lt_ctx_t *ctx) {
     for (int i = 0; i < ctx->nparams && s == LT_OK; i++) {
         const lt_tensor_t *t = ctx->params[i].t;
         float *buf = malloc((size_t)t->numel * sizeof *buf);
-        if (!buf) return lt_set_error(LT_ERR_OOM, "out of host memory saving %s", ctx->params[i].name);
+        if (!buf)
+            return lt_set_error(LT_ERR_OOM, "out of host memory saving %s", ctx->params[i].name);
         snprintf(name, sizeof name, "state_dict.%s", ctx->params[i].name);
         s = lt_to_host(t, buf, (size_t)t->numel * sizeof *buf);
         if (s == LT_OK) s = add_floats(c, name, t->ndim, t->shape, buf, t->numel);
@@ -60,7 +61,8 @@ static lt_state_t *hparams_state(const lt_ctx_t *ctx) {
         const hparam_value *v = &ctx->hp[i];
         const char *k = v->desc->name;
         switch (v->desc->type) {
-        case LT_HP_INT: case LT_HP_BOOL: s = lt_state_set_int(st, k, v->i); break;
+        case LT_HP_INT:
+        case LT_HP_BOOL: s = lt_state_set_int(st, k, v->i); break;
         case LT_HP_FLOAT: s = lt_state_set_float(st, k, v->f); break;
         case LT_HP_STR: s = lt_state_set_str(st, k, v->s); break;
         }
@@ -137,7 +139,8 @@ static lt_status capture_schedulers(lt_ckpt_t *c, const lt_ctx_t *ctx) {
         s = st ? lt__scheduler_save(ctx->scheds[j], st) : lt_last_status();
         const lt_scheduler_config *cfg = &ctx->sched_cfgs[j];
         if (s == LT_OK)
-            s = lt_state_set_str(st, "interval", cfg->interval == LT_INTERVAL_STEP ? "step" : "epoch");
+            s = lt_state_set_str(st, "interval",
+                                 cfg->interval == LT_INTERVAL_STEP ? "step" : "epoch");
         if (s == LT_OK) s = lt_state_set_int(st, "frequency", cfg->frequency);
         if (s == LT_OK && cfg->monitor) s = lt_state_set_str(st, "monitor", cfg->monitor);
     }
@@ -158,7 +161,8 @@ static lt_status capture_header(lt_ckpt_t *c, const lt_ctx_t *ctx) {
     if (s == LT_OK) s = lt_st_writer_meta(c->w, "abi_version", text);
     lt_state_t *m = lt_state_new();
     if (s == LT_OK && m) s = lt_state_set_str(m, "name", ctx->plugin_name);
-    if (s == LT_OK && m) s = lt_state_set_int(m, "num_parameters", lt_num_parameters((lt_ctx_t *)ctx));
+    if (s == LT_OK && m)
+        s = lt_state_set_int(m, "num_parameters", lt_num_parameters((lt_ctx_t *)ctx));
     if (s != LT_OK) {
         lt_state_free(m);
         return s;
@@ -169,7 +173,7 @@ static lt_status capture_header(lt_ckpt_t *c, const lt_ctx_t *ctx) {
 lt_ckpt_t *lt_ckpt_capture(lt_ctx_t *ctx) {
     if (!ctx || !ctx->materialized) {
         lt_set_error(LT_ERR_STATE, "lt_ckpt_capture: the module's parameters are not allocated "
-                     "(call it after lt_ctx_materialize)");
+                                   "(call it after lt_ctx_materialize)");
         return NULL;
     }
     lt_ckpt_t *c = calloc(1, sizeof *c);
@@ -193,13 +197,14 @@ lt_ckpt_t *lt_ckpt_capture(lt_ctx_t *ctx) {
 lt_status lt_ckpt_set(lt_ckpt_t *c, const char *key, const char *json) {
     if (!c || !c->w || !key || !json)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_set: needs a captured checkpoint, a key "
-                            "and JSON text");
+                                                "and JSON text");
     return lt_st_writer_meta(c->w, key, json);
 }
 
 lt_status lt_ckpt_save(lt_ckpt_t *c, const char *path) {
     if (!c || !c->w || !path)
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_save: needs a captured checkpoint and a path");
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_ckpt_save: needs a captured checkpoint and a path");
     return lt_st_writer_save(c->w, path);
 }
 
@@ -233,17 +238,23 @@ static lt_status check_version(const lt_ckpt_t *c) {
     const char *v = lt_st_meta(c->f, "format_version");
     int major = 0, minor = 0;
     if (!v)
-        return lt_set_error(LT_ERR_FORMAT, "%s: not an lthost checkpoint (no format_version in "
-                            "its metadata); load plain safetensors weights with lt_load_weights_file", c->path);
+        return lt_set_error(
+            LT_ERR_FORMAT,
+            "%s: not an lthost checkpoint (no format_version in "
+            "its metadata); load plain safetensors weights with lt_load_weights_file",
+            c->path);
     char shown[48];
     if (!parse_format_version(v, &major, &minor))
-        return lt_set_error(LT_ERR_FORMAT, "%s: format_version %s%s is not a checkpoint format "
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: format_version %s%s is not a checkpoint format "
                             "(expected \"MAJOR.MINOR\" in digits, major >= 1, as lthost writes "
                             "\"%d.%d\"); the file is damaged or was not written by lthost",
-                            c->path, lt_escape_text(v, shown, 41), strlen(v) > strlen(shown) ? "..." : "",
-                            LT_CKPT_FORMAT_MAJOR, LT_CKPT_FORMAT_MINOR);
+                            c->path, lt_escape_text(v, shown, 41),
+                            strlen(v) > strlen(shown) ? "..." : "", LT_CKPT_FORMAT_MAJOR,
+                            LT_CKPT_FORMAT_MINOR);
     if (major > LT_CKPT_FORMAT_MAJOR)
-        return lt_set_error(LT_ERR_ABI, "%s: written in checkpoint format %d.%d by a newer "
+        return lt_set_error(LT_ERR_ABI,
+                            "%s: written in checkpoint format %d.%d by a newer "
                             "lthost; this one reads format %d.x; upgrade lthost to load it",
                             c->path, major, minor, LT_CKPT_FORMAT_MAJOR);
     return LT_OK;
@@ -298,14 +309,18 @@ static lt_status set_saved_hparam(lt_ctx_t *ctx, const lt_state_t *st, const cha
     const char *str = lt_state_get_str(st, k);
     int64_t i;
     double f;
-    if (!str && lt_state_get_int(st, k, &i)) snprintf(text, sizeof text, "%lld", (long long)i);
-    else if (!str && lt_state_get_float(st, k, &f)) snprintf(text, sizeof text, "%.17g", f);
-    else if (!str) return lt_set_error(LT_ERR_FORMAT, "hyper-parameter '%s' is neither a number nor text", k);
+    if (!str && lt_state_get_int(st, k, &i))
+        snprintf(text, sizeof text, "%lld", (long long)i);
+    else if (!str && lt_state_get_float(st, k, &f))
+        snprintf(text, sizeof text, "%.17g", f);
+    else if (!str)
+        return lt_set_error(LT_ERR_FORMAT, "hyper-parameter '%s' is neither a number nor text", k);
     return lt_ctx_set_hparam(ctx, k, str ? str : text);
 }
 
 lt_status lt_ckpt_restore_hparams(const lt_ckpt_t *c, lt_ctx_t *ctx) {
-    if (!c || !c->f || !ctx) return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_restore_hparams: NULL argument");
+    if (!c || !c->f || !ctx)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_restore_hparams: NULL argument");
     lt_state_t *st = meta_state(c, "hyper_parameters");
     lt_state_t *before = st ? hparams_state(ctx) : NULL; /* to undo a partial restore */
     if (!st || !before) {
@@ -415,18 +430,22 @@ static lt_status restore_params(const lt_st_file_t *f, lt_ctx_t *ctx, const char
                                 bool strict, const char *path) {
     if (!ctx->materialized)
         return lt_set_error(LT_ERR_STATE, "loading weights: the module's parameters are not "
-                            "allocated yet (load after setup)");
+                                          "allocated yet (load after setup)");
     problems missing = {0}, unexpected = {0}, shapes = {0};
     check_weights(f, ctx, prefixes, strict, &missing, &unexpected, &shapes);
     if (missing.count || unexpected.count || shapes.count)
-        return lt_set_error(shapes.count ? LT_ERR_SHAPE : LT_ERR_STATE, "%s does not fit module '%s':%s%s%s%s%s%s; load it with "
-                            "the module and hyper-parameters that saved it%s", path,
-                            ctx->plugin_name, missing.count ? " missing key(s) " : "", missing.text,
-                            unexpected.count ? (missing.count ? "; unexpected key(s) " : " unexpected key(s) ") : "",
-                            unexpected.text,
-                            shapes.count ? (missing.count || unexpected.count ? "; size mismatch for " : " size mismatch for ") : "",
-                            shapes.text,
-                            shapes.count ? "" : ", or load what matches with strict off");
+        return lt_set_error(
+            shapes.count ? LT_ERR_SHAPE : LT_ERR_STATE,
+            "%s does not fit module '%s':%s%s%s%s%s%s; load it with "
+            "the module and hyper-parameters that saved it%s",
+            path, ctx->plugin_name, missing.count ? " missing key(s) " : "", missing.text,
+            unexpected.count ? (missing.count ? "; unexpected key(s) " : " unexpected key(s) ")
+                             : "",
+            unexpected.text,
+            shapes.count ? (missing.count || unexpected.count ? "; size mismatch for "
+                                                              : " size mismatch for ")
+                         : "",
+            shapes.text, shapes.count ? "" : ", or load what matches with strict off");
     for (int i = 0; i < ctx->nparams; i++) {
         const lt_st_tensor *t = find_param(f, prefixes, ctx->params[i].name);
         if (t) lt_from_host_into(ctx->params[i].t, t->data, t->nbytes);
@@ -435,13 +454,15 @@ static lt_status restore_params(const lt_st_file_t *f, lt_ctx_t *ctx, const char
 }
 
 lt_status lt_ckpt_restore_weights(const lt_ckpt_t *c, lt_ctx_t *ctx, bool strict) {
-    if (!c || !c->f || !ctx) return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_restore_weights: NULL argument");
+    if (!c || !c->f || !ctx)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_restore_weights: NULL argument");
     static const char *const prefixes[] = {"state_dict.", NULL};
     return restore_params(c->f, ctx, prefixes, strict, c->path);
 }
 
 lt_status lt_load_weights_file(lt_ctx_t *ctx, const char *path, bool strict) {
-    if (!ctx || !path) return lt_set_error(LT_ERR_INVALID_ARG, "lt_load_weights_file: NULL argument");
+    if (!ctx || !path)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_load_weights_file: NULL argument");
     static const char *const prefixes[] = {"", "state_dict.", "model.", NULL};
     lt_st_file_t *f = NULL;
     lt_status s = lt_st_open(path, &f);
@@ -476,13 +497,14 @@ static lt_status check_slots(const lt_ckpt_t *c, const lt_optimizer_t *o, int j)
                 continue;
             shape_text(t->ndim, t->shape, a, sizeof a);
             shape_text(param->ndim, param->shape, b, sizeof b);
-            return lt_set_error(LT_ERR_FORMAT, "%s: optimizer_states.%d.state.%lld.%s is %s %s, "
+            return lt_set_error(LT_ERR_FORMAT,
+                                "%s: optimizer_states.%d.state.%lld.%s is %s %s, "
                                 "its parameter F32 %s; the checkpoint is damaged or was edited",
                                 c->path, j, (long long)p, slot, lt_st_dtype_name(t->dtype), a, b);
         }
     if (found == 0 || found == want) return LT_OK;
-    return lt_set_error(LT_ERR_FORMAT, "%s: optimizer %d has %d of its %d state tensors",
-                        c->path, j, found, want);
+    return lt_set_error(LT_ERR_FORMAT, "%s: optimizer %d has %d of its %d state tensors", c->path,
+                        j, found, want);
 }
 
 /* The optimizer holds the module's parameters in the order the saved one did. */
@@ -496,10 +518,11 @@ static lt_status check_param_ids(const lt_ctx_t *ctx, const lt_optimizer_t *o, c
         snprintf(key, sizeof key, "%lld", (long long)p);
         int here = param_index(ctx, l->items[p]);
         if (!lt_state_get_int(ids, key, &saved) || saved != here)
-            return lt_set_error(LT_ERR_STATE, "%s: its parameter %lld is the module's parameter %d "
+            return lt_set_error(LT_ERR_STATE,
+                                "%s: its parameter %lld is the module's parameter %d "
                                 "here but was %lld when saved; configure_optimizers must hand it "
-                                "the parameters in the same order", where, (long long)p, here,
-                                (long long)saved);
+                                "the parameters in the same order",
+                                where, (long long)p, here, (long long)saved);
     }
     return LT_OK;
 }
@@ -508,10 +531,11 @@ static lt_status check_training(const lt_ckpt_t *c, const lt_ctx_t *ctx, const l
                                 const lt_state_t *scheds) {
     char where[600];
     if (lt_state_count(opts) != ctx->nopts || lt_state_count(scheds) != ctx->nscheds)
-        return lt_set_error(LT_ERR_STATE, "%s: the checkpoint has %d optimizer(s) and %d "
+        return lt_set_error(LT_ERR_STATE,
+                            "%s: the checkpoint has %d optimizer(s) and %d "
                             "scheduler(s), %s configured %d and %d; configure_optimizers must "
-                            "build what the run that saved it built", c->path,
-                            lt_state_count(opts), lt_state_count(scheds), ctx->plugin_name,
+                            "build what the run that saved it built",
+                            c->path, lt_state_count(opts), lt_state_count(scheds), ctx->plugin_name,
                             ctx->nopts, ctx->nscheds);
     for (int j = 0; j < ctx->nopts; j++) {
         snprintf(where, sizeof where, "%s: optimizer_states.%s", c->path, lt_state_key(opts, j));
@@ -553,7 +577,8 @@ static lt_status apply_training(const lt_ckpt_t *c, lt_ctx_t *ctx, const lt_stat
 }
 
 lt_status lt_ckpt_restore_training(const lt_ckpt_t *c, lt_ctx_t *ctx) {
-    if (!c || !c->f || !ctx) return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_restore_training: NULL argument");
+    if (!c || !c->f || !ctx)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_restore_training: NULL argument");
     lt_state_t *opts = meta_state(c, "optimizer_states");
     lt_state_t *scheds = opts ? meta_state(c, "lr_schedulers") : NULL;
     lt_status s = scheds ? check_training(c, ctx, opts, scheds) : lt_last_status();

@@ -49,8 +49,10 @@ static lt_status pick_forward(lt_model_t *m, const char *submodule) {
     if (!submodule) {
         m->forward = m->desc->forward;
         if (m->forward) return LT_OK;
-        return lt_set_error(LT_ERR_STATE, "module '%s' has no forward hook to run; set .forward "
-                            "in LT_MODULE_EXPORT", m->desc->name);
+        return lt_set_error(LT_ERR_STATE,
+                            "module '%s' has no forward hook to run; set .forward "
+                            "in LT_MODULE_EXPORT",
+                            m->desc->name);
     }
     if ((m->forward = lt_module_submodule(m->desc, submodule))) return LT_OK;
     char why[512];
@@ -77,12 +79,15 @@ static lt_status model_setup(lt_model_t *m, const lt_ckpt_t *c, const lt_model_o
 static lt_model_t *model_open(const char *ckpt_path, const char *module_path,
                               const lt_model_opts *o) {
     if (!ckpt_path || !module_path) {
-        lt_set_error(LT_ERR_INVALID_ARG, "lt_model_load: the checkpoint and module paths are required");
+        lt_set_error(LT_ERR_INVALID_ARG,
+                     "lt_model_load: the checkpoint and module paths are required");
         return NULL;
     }
     if (o && o->struct_size < sizeof *o) {
-        lt_set_error(LT_ERR_ABI, "lt_model_load_ex: opts.struct_size is %u, expected %zu; "
-                     "initialise it with LT_MODEL_OPTS()", o->struct_size, sizeof *o);
+        lt_set_error(LT_ERR_ABI,
+                     "lt_model_load_ex: opts.struct_size is %u, expected %zu; "
+                     "initialise it with LT_MODEL_OPTS()",
+                     o->struct_size, sizeof *o);
         return NULL;
     }
     lt_model_opts defaults = LT_MODEL_OPTS();
@@ -145,7 +150,8 @@ lt_tensor_t *lt_model_forward(lt_model_t *m, lt_tensor_t *input) {
     lt_clear_error();
     lt_tensor_t *y = m->forward(m->ctx, lt_ctx_self(m->ctx), input);
     lt_arena_set_grad(a, grad);
-    if (!y && !*lt_last_error()) lt_set_error(LT_ERR_STATE, "%s.forward returned nothing", m->desc->name);
+    if (!y && !*lt_last_error())
+        lt_set_error(LT_ERR_STATE, "%s.forward returned nothing", m->desc->name);
     return y;
 }
 

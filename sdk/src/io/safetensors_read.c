@@ -27,10 +27,13 @@ struct lt_st_file {
     int64_t count;
 };
 
-static const struct { const char *name; size_t size; } dtypes[LT_ST_DTYPE_COUNT] = {
-    [LT_ST_F32] = {"F32", 4}, [LT_ST_F64] = {"F64", 8}, [LT_ST_F16] = {"F16", 2},
-    [LT_ST_BF16] = {"BF16", 2}, [LT_ST_I64] = {"I64", 8}, [LT_ST_I32] = {"I32", 4},
-    [LT_ST_U8] = {"U8", 1}, [LT_ST_BOOL] = {"BOOL", 1},
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[LT_ST_DTYPE_COUNT] = {
+    [LT_ST_F32] = {"F32", 4},   [LT_ST_F64] = {"F64", 8},   [LT_ST_F16] = {"F16", 2},
+    [LT_ST_BF16] = {"BF16", 2}, [LT_ST_I64] = {"I64", 8},   [LT_ST_I32] = {"I32", 4},
+    [LT_ST_U8] = {"U8", 1},     [LT_ST_BOOL] = {"BOOL", 1},
 };
 
 const char *lt_st_dtype_name(lt_st_dtype dt) {
@@ -44,7 +47,8 @@ static lt_status corrupt(const lt_st_file_t *f, const char *fmt, const char *det
     return lt_set_error(LT_ERR_FORMAT, "%s: not a valid safetensors file: %s", f->path, why);
 }
 
-static lt_status parse_shape(const lt_st_file_t *f, const char *name, json_t *shape, lt_st_tensor *t) {
+static lt_status parse_shape(const lt_st_file_t *f, const char *name, json_t *shape,
+                             lt_st_tensor *t) {
     if (!json_is_array(shape) || json_array_size(shape) > LT_MAX_DIMS)
         return corrupt(f, "tensor '%s' has no shape array of at most 8 sizes", name);
     t->ndim = (int)json_array_size(shape);
@@ -73,7 +77,8 @@ static lt_status parse_tensor(lt_st_file_t *f, const char *name, json_t *v, cons
     if (s != LT_OK) return s;
     json_t *off = json_object_get(v, "data_offsets");
     json_t *b = json_array_get(off, 0), *e = json_array_get(off, 1);
-    if (!json_is_array(off) || json_array_size(off) != 2 || !json_is_integer(b) || !json_is_integer(e))
+    if (!json_is_array(off) || json_array_size(off) != 2 || !json_is_integer(b) ||
+        !json_is_integer(e))
         return corrupt(f, "tensor '%s' has no [begin, end] data_offsets", name);
     json_int_t begin = json_integer_value(b), end = json_integer_value(e);
     if (begin < 0 || end < begin || (uint64_t)end > data_size)
@@ -99,7 +104,8 @@ static lt_status parse_header(lt_st_file_t *f, size_t header_len) {
     json_error_t err;
     f->header = json_loadb((const char *)f->map + 8, header_len, JSON_REJECT_DUPLICATES, &err);
     if (!f->header || !json_is_object(f->header))
-        return corrupt(f, "its JSON header does not parse (%s)", f->header ? "not an object" : err.text);
+        return corrupt(f, "its JSON header does not parse (%s)",
+                       f->header ? "not an object" : err.text);
     size_t data_size = f->size - 8 - header_len, n = json_object_size(f->header);
     if (!(f->tensors = calloc(n + 1, sizeof *f->tensors)))
         return lt_set_error(LT_ERR_OOM, "%s: out of memory", f->path);
@@ -110,14 +116,17 @@ static lt_status parse_header(lt_st_file_t *f, size_t header_len) {
             f->meta = v;
             continue;
         }
-        lt_status s = parse_tensor(f, key, v, f->map + 8 + header_len, data_size, &f->tensors[f->count]);
+        lt_status s =
+            parse_tensor(f, key, v, f->map + 8 + header_len, data_size, &f->tensors[f->count]);
         if (s != LT_OK) return s;
         f->count++;
     }
     qsort(f->tensors, (size_t)f->count, sizeof *f->tensors, by_offset);
     for (int64_t i = 1; i < f->count; i++)
-        if ((const uint8_t *)f->tensors[i].data < (const uint8_t *)f->tensors[i - 1].data + f->tensors[i - 1].nbytes)
-            return corrupt(f, "the bytes of tensor '%s' overlap another tensor's", f->tensors[i].name);
+        if ((const uint8_t *)f->tensors[i].data <
+            (const uint8_t *)f->tensors[i - 1].data + f->tensors[i - 1].nbytes)
+            return corrupt(f, "the bytes of tensor '%s' overlap another tensor's",
+                           f->tensors[i].name);
     return LT_OK;
 }
 
@@ -145,7 +154,8 @@ static lt_status check_no_stray_checksum(const lt_st_file_t *f) {
         for (int i = 0; strlen(key) == strlen(ST_CHECKSUM_KEY) && key[i]; i++)
             diff += key[i] != ST_CHECKSUM_KEY[i];
         if (diff == 1 && is_checksum(json_string_value(v)))
-            return corrupt(f, "its metadata key '%s' holds a checksum (a damaged 'checksum'?)", key);
+            return corrupt(f, "its metadata key '%s' holds a checksum (a damaged 'checksum'?)",
+                           key);
     }
     return LT_OK;
 }
@@ -178,7 +188,8 @@ static lt_status verify_checksum(const lt_st_file_t *f, size_t header_len) {
     uint64_t want = strtoull(stored + 6, NULL, 16);
     uint64_t got = file_hash(f, (size_t)(at - f->map) + 7);
     if (got != want)
-        return lt_set_error(LT_ERR_FORMAT, "%s: checksum mismatch (stored %s, computed xxh64:%016llx): "
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: checksum mismatch (stored %s, computed xxh64:%016llx): "
                             "the file is corrupt or was modified; use another checkpoint",
                             f->path, stored, (unsigned long long)got);
     return LT_OK;
@@ -198,8 +209,10 @@ static lt_status map_file(lt_st_file_t *f) {
     } else {
         f->size = (size_t)st.st_size;
         void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) s = lt_set_error(LT_ERR_IO, "%s: cannot map: %s", f->path, strerror(errno));
-        else f->map = m;
+        if (m == MAP_FAILED)
+            s = lt_set_error(LT_ERR_IO, "%s: cannot map: %s", f->path, strerror(errno));
+        else
+            f->map = m;
     }
     close(fd);
     return s;

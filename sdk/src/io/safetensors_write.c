@@ -38,11 +38,11 @@ typedef struct st_entry {
 } st_entry;
 
 struct lt_st_writer {
-    json_t *meta;     /* __metadata__ strings, in the order first set */
-    json_t *names;    /* name -> index into entries, to refuse duplicates quickly */
+    json_t *meta;  /* __metadata__ strings, in the order first set */
+    json_t *names; /* name -> index into entries, to refuse duplicates quickly */
     st_entry *entries;
     size_t count, cap;
-    uint8_t *data;    /* every tensor's bytes, back to back */
+    uint8_t *data; /* every tensor's bytes, back to back */
     size_t data_len, data_cap;
 };
 
@@ -83,13 +83,17 @@ static bool grow(void **buf, size_t *cap, size_t need, size_t elem) {
 static lt_status shape_bytes(const char *name, lt_st_dtype dt, int ndim, const int64_t *shape,
                              size_t *out) {
     if (ndim < 0 || ndim > LT_MAX_DIMS || (ndim > 0 && !shape))
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_st_writer_add: tensor '%s' has %d dimensions; "
-                            "give 0 to %d sizes", name, ndim, LT_MAX_DIMS);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_st_writer_add: tensor '%s' has %d dimensions; "
+                            "give 0 to %d sizes",
+                            name, ndim, LT_MAX_DIMS);
     uint64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || (shape[i] > 0 && numel > (INT64_MAX / 8) / (uint64_t)shape[i]))
-            return lt_set_error(LT_ERR_INVALID_ARG, "lt_st_writer_add: tensor '%s' has an invalid "
-                                "size %lld in dimension %d", name, (long long)shape[i], i);
+            return lt_set_error(LT_ERR_INVALID_ARG,
+                                "lt_st_writer_add: tensor '%s' has an invalid "
+                                "size %lld in dimension %d",
+                                name, (long long)shape[i], i);
         numel *= (uint64_t)shape[i];
     }
     *out = (size_t)numel * dtype_size[dt];
@@ -99,21 +103,26 @@ static lt_status shape_bytes(const char *name, lt_st_dtype dt, int ndim, const i
 static lt_status check_add(const lt_st_writer_t *w, const char *name, lt_st_dtype dt, int ndim,
                            const int64_t *shape, const void *data, size_t nbytes) {
     if (!w || !name || (!data && nbytes))
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_st_writer_add: the writer, name or data is NULL");
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_st_writer_add: the writer, name or data is NULL");
     if (!strcmp(name, "__metadata__"))
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_st_writer_add: '__metadata__' is reserved by "
-                            "the format; rename the tensor");
+                                                "the format; rename the tensor");
     if ((unsigned)dt >= LT_ST_DTYPE_COUNT)
         return lt_set_error(LT_ERR_DTYPE, "lt_st_writer_add: tensor '%s' has unknown dtype %d",
                             name, (int)dt);
     if (json_object_get(w->names, name))
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_st_writer_add: tensor '%s' was already added; "
-                            "tensor names must be unique", name);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_st_writer_add: tensor '%s' was already added; "
+                            "tensor names must be unique",
+                            name);
     size_t want = 0;
     lt_status s = shape_bytes(name, dt, ndim, shape, &want);
     if (s == LT_OK && want != nbytes)
-        return lt_set_error(LT_ERR_SHAPE, "lt_st_writer_add: tensor '%s' is %zu bytes but its "
-                            "%s shape needs %zu", name, nbytes, lt_st_dtype_name(dt), want);
+        return lt_set_error(LT_ERR_SHAPE,
+                            "lt_st_writer_add: tensor '%s' is %zu bytes but its "
+                            "%s shape needs %zu",
+                            name, nbytes, lt_st_dtype_name(dt), want);
     return s;
 }
 
@@ -124,8 +133,10 @@ lt_status lt_st_writer_add(lt_st_writer_t *w, const char *name, lt_st_dtype dt, 
     if (nbytes > SIZE_MAX - w->data_len ||
         !grow((void **)&w->entries, &w->cap, w->count + 1, sizeof *w->entries) ||
         !grow((void **)&w->data, &w->data_cap, w->data_len + nbytes, 1))
-        return lt_set_error(LT_ERR_OOM, "lt_st_writer_add: out of host memory for tensor '%s' "
-                            "(%zu bytes)", name, nbytes);
+        return lt_set_error(LT_ERR_OOM,
+                            "lt_st_writer_add: out of host memory for tensor '%s' "
+                            "(%zu bytes)",
+                            name, nbytes);
     st_entry *e = &w->entries[w->count];
     *e = (st_entry){.dtype = dt, .ndim = ndim, .begin = w->data_len, .end = w->data_len + nbytes};
     if (ndim) memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
@@ -133,8 +144,10 @@ lt_status lt_st_writer_add(lt_st_writer_t *w, const char *name, lt_st_dtype dt, 
     if (!(e->name = strdup(name)) ||
         json_object_set_new(w->names, name, json_integer((json_int_t)w->count)) != 0) {
         free(e->name);
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_st_writer_add: tensor name '%s' is not "
-                            "valid UTF-8 (or out of memory)", name);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_st_writer_add: tensor name '%s' is not "
+                            "valid UTF-8 (or out of memory)",
+                            name);
     }
     if (nbytes) memcpy(w->data + w->data_len, data, nbytes);
     w->data_len += nbytes;
@@ -144,14 +157,19 @@ lt_status lt_st_writer_add(lt_st_writer_t *w, const char *name, lt_st_dtype dt, 
 
 lt_status lt_st_writer_meta(lt_st_writer_t *w, const char *key, const char *value) {
     if (!w || !key || !value)
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_st_writer_meta: the writer, key or value is NULL");
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_st_writer_meta: the writer, key or value is NULL");
     if (!strcmp(key, ST_CHECKSUM_KEY))
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_st_writer_meta: '%s' is set by the writer "
-                            "itself; use another key", key);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_st_writer_meta: '%s' is set by the writer "
+                            "itself; use another key",
+                            key);
     json_t *v = json_string(value);
     if (!v || json_object_set_new(w->meta, key, v) != 0)
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_st_writer_meta: key '%s' or its value is "
-                            "not valid UTF-8 (or out of memory)", key);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_st_writer_meta: key '%s' or its value is "
+                            "not valid UTF-8 (or out of memory)",
+                            key);
     return LT_OK;
 }
 
@@ -162,17 +180,17 @@ lt_status lt_st_writer_meta(lt_st_writer_t *w, const char *key, const char *valu
  * where the reader looks for it. */
 static char *header_json(const lt_st_writer_t *w) {
     json_t *root = json_object(), *meta = json_object();
-    bool ok = root && meta && json_object_set_new(meta, ST_CHECKSUM_KEY,
-                                                  json_string("xxh64:0000000000000000")) == 0 &&
-              json_object_update(meta, w->meta) == 0 &&
-              json_object_set(root, "__metadata__", meta) == 0;
+    bool ok =
+        root && meta &&
+        json_object_set_new(meta, ST_CHECKSUM_KEY, json_string("xxh64:0000000000000000")) == 0 &&
+        json_object_update(meta, w->meta) == 0 && json_object_set(root, "__metadata__", meta) == 0;
     for (size_t i = 0; ok && i < w->count; i++) {
         const st_entry *e = &w->entries[i];
         json_t *shape = json_array();
         for (int d = 0; shape && d < e->ndim; d++)
             if (json_array_append_new(shape, json_integer(e->shape[d])) != 0) ok = false;
-        json_t *t = json_pack("{s:s, s:o, s:[I, I]}", "dtype", lt_st_dtype_name(e->dtype),
-                              "shape", shape, "data_offsets", (json_int_t)e->begin, (json_int_t)e->end);
+        json_t *t = json_pack("{s:s, s:o, s:[I, I]}", "dtype", lt_st_dtype_name(e->dtype), "shape",
+                              shape, "data_offsets", (json_int_t)e->begin, (json_int_t)e->end);
         ok = ok && t && json_object_set_new(root, e->name, t) == 0;
     }
     char *text = ok ? json_dumps(root, JSON_COMPACT) : NULL;
@@ -201,8 +219,8 @@ static uint8_t *file_head(const lt_st_writer_t *w, size_t *len, size_t *digits_a
 }
 
 /* Hash head + data with the digits as '0' (they are, still), then write the digits. */
-static bool stamp_checksum(uint8_t *head, size_t head_len, size_t digits_at,
-                           const uint8_t *data, size_t data_len) {
+static bool stamp_checksum(uint8_t *head, size_t head_len, size_t digits_at, const uint8_t *data,
+                           size_t data_len) {
     XXH64_state_t *h = XXH64_createState();
     if (!h) return false;
     XXH64_reset(h, 0);
@@ -235,10 +253,14 @@ static bool write_all(int fd, const uint8_t *p, size_t n) {
 /* The advice that goes with a failed write, by errno. */
 static const char *write_hint(int err) {
     switch (err) {
-    case ENOSPC: case EDQUOT: return "free disk space or choose another folder";
+    case ENOSPC:
+    case EDQUOT: return "free disk space or choose another folder";
     case EFBIG: return "raise the file size limit (ulimit -f) or choose another folder";
-    case ENOENT: case ENOTDIR: return "create the directory first or choose another folder";
-    case EACCES: case EPERM: case EROFS: return "make the directory writable or choose another folder";
+    case ENOENT:
+    case ENOTDIR: return "create the directory first or choose another folder";
+    case EACCES:
+    case EPERM:
+    case EROFS: return "make the directory writable or choose another folder";
     case EISDIR: return "the path is a directory: remove it or choose another file name";
     default: return "check the disk, or choose another folder";
     }
@@ -247,8 +269,10 @@ static const char *write_hint(int err) {
 /* One error for every way a save fails; the temp file is already gone. */
 static lt_status save_error(const char *path, int err) {
     struct stat st;
-    const char *kept = stat(path, &st) == 0 ? "the previous file is unchanged" : "nothing was created";
-    return lt_set_error(LT_ERR_IO, "writing %s: %s (%s); %s", path, strerror(err), kept, write_hint(err));
+    const char *kept =
+        stat(path, &st) == 0 ? "the previous file is unchanged" : "nothing was created";
+    return lt_set_error(LT_ERR_IO, "writing %s: %s (%s); %s", path, strerror(err), kept,
+                        write_hint(err));
 }
 
 /* "<dir>/.<base>.tmp.<pid>" and "<dir>" for path ("." when path has no '/'): the temp
@@ -309,8 +333,10 @@ static lt_status replace_file(const char *path, const uint8_t *head, size_t head
             if (fd >= 0) unlink(tmp);
             s = save_error(path, err);
         } else if (!sync_dir(dir)) {
-            s = lt_set_error(LT_ERR_IO, "writing %s: the file was written but its directory %s "
-                             "could not be synced: %s; check the disk", path, dir, strerror(errno));
+            s = lt_set_error(LT_ERR_IO,
+                             "writing %s: the file was written but its directory %s "
+                             "could not be synced: %s; check the disk",
+                             path, dir, strerror(errno));
         }
     }
     free(tmp);
@@ -323,7 +349,8 @@ static lt_status replace_file(const char *path, const uint8_t *head, size_t head
  * does): write() then fails with EFBIG, which is reported like a full disk. */
 lt_status lt_st_writer_save(lt_st_writer_t *w, const char *path) {
     if (!w || !path || !*path)
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_st_writer_save: the writer or path is NULL or empty");
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_st_writer_save: the writer or path is NULL or empty");
     size_t head_len = 0, digits_at = 0;
     uint8_t *head = file_head(w, &head_len, &digits_at);
     if (!head || !stamp_checksum(head, head_len, digits_at, w->data, w->data_len)) {

@@ -64,7 +64,10 @@ void *lt__ctx_alloc(lt_ctx_t *ctx, size_t n) {
 
 void *lt_ctx_self(lt_ctx_t *ctx) { return ctx->self; }
 lt_arena_t *lt_ctx_arena(lt_ctx_t *ctx) { return ctx ? ctx->arena : NULL; }
-lt_status lt_ok(lt_ctx_t *ctx) { (void)ctx; return lt_last_status(); }
+lt_status lt_ok(lt_ctx_t *ctx) {
+    (void)ctx;
+    return lt_last_status();
+}
 
 void lt_ctx_set_progress(lt_ctx_t *ctx, int64_t epoch, int64_t global_step) {
     ctx->epoch = epoch;
@@ -115,7 +118,8 @@ static bool param_numel(lt_ctx_t *ctx, const char *name, int ndim, const int64_t
     }
     char dims[8 * 24];
     shape_product_text(ndim, shape, dims, sizeof dims);
-    lt_set_error(LT_ERR_INVALID_ARG, "%s: parameter '%s' would have %s elements, more than a "
+    lt_set_error(LT_ERR_INVALID_ARG,
+                 "%s: parameter '%s' would have %s elements, more than a "
                  "module's parameters may have (2^48 floats in all, %lld declared before it); "
                  "check the hyper-parameters (or the checkpoint's hyper_parameters) that shape it",
                  ctx->plugin_name, name, dims, (long long)(MAX_MODULE_FLOATS - room));
@@ -312,13 +316,14 @@ lt_status lt_ctx_copy_flat(lt_ctx_t *ctx, bool values, bool to_host, int64_t fir
                            float *host) {
     if (!ctx || !ctx->materialized)
         return lt_set_error(LT_ERR_STATE, "lt_ctx_copy_flat: the parameters are not laid out "
-                            "yet (call it after lt_ctx_materialize)");
+                                          "yet (call it after lt_ctx_materialize)");
     lt_storage *st = flat_storage(ctx, values); /* NULL only when there are no floats */
     int64_t total = lt_num_parameters(ctx);
     if (first < 0 || n < 0 || first > total || n > total - first || (n && !host))
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_ctx_copy_flat: floats [%lld, %lld) are outside "
-                            "the %lld of the %s buffer (or host is NULL)", (long long)first,
-                            (long long)first + (long long)n, (long long)total,
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_ctx_copy_flat: floats [%lld, %lld) are outside "
+                            "the %lld of the %s buffer (or host is NULL)",
+                            (long long)first, (long long)first + (long long)n, (long long)total,
                             values ? "values" : "gradient");
     if (n == 0) return LT_OK;
     float *dev_ptr = (float *)st->data + first;
@@ -374,10 +379,12 @@ lt_status lt_use_scheduler(lt_ctx_t *ctx, lt_scheduler_t *sched, const lt_schedu
     if (!sched) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
     lt_scheduler_config c = cfg ? *cfg : LT_SCHEDULER_CONFIG(.interval = LT_INTERVAL_EPOCH);
     const char *why = !ctx ? "NULL context"
-        : cfg && cfg->struct_size < sizeof c ? "config struct_size too small (use LT_SCHEDULER_CONFIG)"
-        : c.frequency < 1 ? "frequency must be >= 1"
-        : c.interval != LT_INTERVAL_EPOCH && c.interval != LT_INTERVAL_STEP ? "interval must be step or epoch"
-        : NULL;
+                      : cfg && cfg->struct_size < sizeof c
+                          ? "config struct_size too small (use LT_SCHEDULER_CONFIG)"
+                      : c.frequency < 1 ? "frequency must be >= 1"
+                      : c.interval != LT_INTERVAL_EPOCH && c.interval != LT_INTERVAL_STEP
+                          ? "interval must be step or epoch"
+                          : NULL;
     if (why) {
         lt_scheduler_free(sched);
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_use_scheduler: %s", why);
@@ -385,7 +392,8 @@ lt_status lt_use_scheduler(lt_ctx_t *ctx, lt_scheduler_t *sched, const lt_schedu
     if (!c.monitor) c.monitor = "val_loss";
     lt_scheduler_t **sv = realloc(ctx->scheds, (size_t)(ctx->nscheds + 1) * sizeof *sv);
     if (sv) ctx->scheds = sv;
-    lt_scheduler_config *cv = sv ? realloc(ctx->sched_cfgs, (size_t)(ctx->nscheds + 1) * sizeof *cv) : NULL;
+    lt_scheduler_config *cv =
+        sv ? realloc(ctx->sched_cfgs, (size_t)(ctx->nscheds + 1) * sizeof *cv) : NULL;
     if (cv) ctx->sched_cfgs = cv;
     if (!sv || !cv) {
         lt_scheduler_free(sched);
@@ -414,10 +422,11 @@ lt_status lt_data_add_split(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
     if (!ctx || !ds || !opts || (unsigned)split >= LT_SPLIT_COUNT)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_data_add_split: bad argument");
     if (opts->struct_size < sizeof *opts)
-        return lt_set_error(LT_ERR_ABI, "%s: lt_data_add_split got loader options smaller than "
+        return lt_set_error(LT_ERR_ABI,
+                            "%s: lt_data_add_split got loader options smaller than "
                             "this liblt's (struct_size %u, expected %zu); set struct_size = "
-                            "sizeof(lt_loader_opts) and rebuild", ctx->plugin_name, opts->struct_size,
-                            sizeof *opts);
+                            "sizeof(lt_loader_opts) and rebuild",
+                            ctx->plugin_name, opts->struct_size, sizeof *opts);
     lt_status s = lt__dataset_copy(ds, &ctx->splits[split], ctx->plugin_name);
     if (s != LT_OK) return s;
     ctx->splits[split].split = split;
@@ -434,7 +443,8 @@ lt_status lt_ctx_split(const lt_ctx_t *ctx, lt_split split, lt_dataset *ds, lt_l
     static const char *const names[] = {"train", "val", "test", "predict"};
     if (!lt_ctx_has_split(ctx, split))
         return lt_set_error(LT_ERR_STATE, "data plugin %s has no %s split for this stage",
-                            ctx->plugin_name, (unsigned)split < LT_SPLIT_COUNT ? names[split] : "?");
+                            ctx->plugin_name,
+                            (unsigned)split < LT_SPLIT_COUNT ? names[split] : "?");
     *ds = ctx->splits[split];
     *opts = ctx->split_opts[split];
     return LT_OK;

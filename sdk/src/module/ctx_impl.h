@@ -27,12 +27,12 @@ typedef struct metric {
     char name[LT_METRIC_NAME];
     int scope;
     unsigned flags;
-    lt_storage *acc;    /* device floats: [0] sum of value * batch size, [1] scratch, [2] last */
-    double host_sum;    /* values logged from the host with lt_log_value */
+    lt_storage *acc; /* device floats: [0] sum of value * batch size, [1] scratch, [2] last */
+    double host_sum; /* values logged from the host with lt_log_value */
     double host_last;
-    bool last_on_host;  /* the latest value came from lt_log_value */
+    bool last_on_host; /* the latest value came from lt_log_value */
     bool this_step;
-    double weight;      /* sum of batch sizes since the scope was reset */
+    double weight; /* sum of batch sizes since the scope was reset */
 } metric;
 
 typedef struct owned_block {

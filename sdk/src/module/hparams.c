@@ -65,14 +65,16 @@ static lt_status unknown_hparam(const lt_ctx_t *ctx, const char *name) {
     size_t best_d = (size_t)-1, len = 0;
     for (int i = 0; i < ctx->nhp; i++) {
         const char *n = ctx->hp[i].desc->name;
-        len += (size_t)snprintf(known + len, len < sizeof known ? sizeof known - len : 0,
-                                "%s%s", i ? ", " : "", n);
+        len += (size_t)snprintf(known + len, len < sizeof known ? sizeof known - len : 0, "%s%s",
+                                i ? ", " : "", n);
         size_t d = edit_distance(name, n);
         if (d < best_d) best_d = d, best = n;
     }
     if (best && best_d <= 2 + strlen(name) / 4)
-        return lt_set_error(LT_ERR_INVALID_ARG, "%s has no hyper-parameter '%s'; did you mean "
-                            "'%s'? (declared: %s)", ctx->plugin_name, name, best, known);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "%s has no hyper-parameter '%s'; did you mean "
+                            "'%s'? (declared: %s)",
+                            ctx->plugin_name, name, best, known);
     return lt_set_error(LT_ERR_INVALID_ARG, "%s has no hyper-parameter '%s' (declared: %s)",
                         ctx->plugin_name, name, ctx->nhp ? known : "none");
 }
@@ -114,14 +116,18 @@ lt_status lt_ctx_set_hparam(lt_ctx_t *ctx, const char *name, const char *value) 
     }
     case LT_HP_FLOAT: {
         double x = strtod(value, &end);
-        if (!*value || *end || errno || !isfinite(x)) return bad_value(ctx, v, value, "a finite number");
+        if (!*value || *end || errno || !isfinite(x))
+            return bad_value(ctx, v, value, "a finite number");
         v->f = x;
         return LT_OK;
     }
     case LT_HP_BOOL:
-        if (!strcasecmp(value, "true") || !strcmp(value, "1")) v->i = 1;
-        else if (!strcasecmp(value, "false") || !strcmp(value, "0")) v->i = 0;
-        else return bad_value(ctx, v, value, "true or false");
+        if (!strcasecmp(value, "true") || !strcmp(value, "1"))
+            v->i = 1;
+        else if (!strcasecmp(value, "false") || !strcmp(value, "0"))
+            v->i = 0;
+        else
+            return bad_value(ctx, v, value, "true or false");
         return LT_OK;
     case LT_HP_STR: {
         if (!choice_ok(v->desc->choices, value)) {

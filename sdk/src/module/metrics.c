@@ -49,13 +49,17 @@ lt_status lt_log(lt_ctx_t *ctx, const char *name, lt_tensor_t *value, unsigned f
     if (!lt__check_live(value, "lt_log")) return lt_last_status();
     if (value->dtype != LT_F32 || value->numel != 1) {
         char shape[96];
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_log('%s'): expected a one-element float32 "
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_log('%s'): expected a one-element float32 "
                             "tensor, got a %s tensor of shape %s (reduce it with lt_mean first)",
-                            name, lt_dtype_name(value->dtype), lt__shape_str(value, shape, sizeof shape));
+                            name, lt_dtype_name(value->dtype),
+                            lt__shape_str(value, shape, sizeof shape));
     }
     if (!ctx->dev || lt__dev(value) != ctx->dev)
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_log('%s'): the value is not on this "
-                            "context's device; log from the module's hooks", name);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_log('%s'): the value is not on this "
+                            "context's device; log from the module's hooks",
+                            name);
     metric *m = find_or_add(ctx, name, with_defaults(ctx, flags));
     if (!m) return lt_last_status();
     float *acc = m->acc->data;
@@ -96,11 +100,17 @@ lt_status lt_ctx_metric_read(lt_ctx_t *ctx, int i, lt_metric_reading *out) {
     if (m->acc && m->weight > 0)
         ctx->dev->k.memcpy_d2h(ctx->dev->state, acc, m->acc->data, sizeof acc);
     *out = (lt_metric_reading){
-        .name = m->name, .scope = m->scope, .flags = m->flags, .logged = m->weight > 0,
+        .name = m->name,
+        .scope = m->scope,
+        .flags = m->flags,
+        .logged = m->weight > 0,
         .this_step = m->this_step,
-        .last = m->weight <= 0 ? NAN : m->last_on_host ? m->host_last : (double)acc[ACC_LAST],
+        .last = m->weight <= 0    ? NAN
+                : m->last_on_host ? m->host_last
+                                  : (double)acc[ACC_LAST],
         /* float32, as Lightning's mean of float32 tensors then .item() */
-        .epoch_mean = m->weight > 0 ? (double)(float)(((double)acc[ACC_SUM] + m->host_sum) / m->weight) : NAN,
+        .epoch_mean =
+            m->weight > 0 ? (double)(float)(((double)acc[ACC_SUM] + m->host_sum) / m->weight) : NAN,
         .weight = m->weight,
     };
     return LT_OK;

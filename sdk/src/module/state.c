@@ -19,14 +19,14 @@
 static bool bad_args(const char *fn, const lt_state_t *st, const char *key) {
     if (st && json_is_object(CJ(st)) && key) return false;
     lt_set_error(LT_ERR_INVALID_ARG, "%s: %s", fn,
-                 !st ? "the state is NULL" : !key ? "the key is NULL" : "the state is not an object");
+                 !st    ? "the state is NULL"
+                 : !key ? "the key is NULL"
+                        : "the state is not an object");
     return true;
 }
 
 /* The value under key, or NULL. */
-static json_t *get(const lt_state_t *st, const char *key) {
-    return json_object_get(CJ(st), key);
-}
+static json_t *get(const lt_state_t *st, const char *key) { return json_object_get(CJ(st), key); }
 
 bool lt__state_has(const lt_state_t *st, const char *key) {
     return st && key && json_is_object(CJ(st)) && get(st, key) != NULL;
@@ -57,8 +57,10 @@ char *lt_state_to_json(const lt_state_t *st) {
 static void where_text_starts(const char *text, int *line, int *col) {
     *line = *col = 1;
     for (; *text == ' ' || *text == '\t' || *text == '\n' || *text == '\r'; text++) {
-        if (*text == '\n') *line += 1, *col = 1;
-        else *col += 1;
+        if (*text == '\n')
+            *line += 1, *col = 1;
+        else
+            *col += 1;
     }
 }
 
@@ -70,15 +72,18 @@ lt_state_t *lt_state_from_json(const char *text) {
     json_error_t err;
     json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &err);
     if (!o) {
-        lt_set_error(LT_ERR_FORMAT, "checkpoint state: invalid JSON at line %d, column %d: %s; "
-                     "the checkpoint is corrupt or was edited by hand", err.line, err.column, err.text);
+        lt_set_error(LT_ERR_FORMAT,
+                     "checkpoint state: invalid JSON at line %d, column %d: %s; "
+                     "the checkpoint is corrupt or was edited by hand",
+                     err.line, err.column, err.text);
         return NULL;
     }
     if (!json_is_object(o)) {
         json_decref(o);
         int line, col;
         where_text_starts(text, &line, &col);
-        lt_set_error(LT_ERR_FORMAT, "checkpoint state: the JSON value at line %d, column %d is "
+        lt_set_error(LT_ERR_FORMAT,
+                     "checkpoint state: the JSON value at line %d, column %d is "
                      "not an object ({...}); the checkpoint is corrupt or was edited by hand",
                      line, col);
         return NULL;
@@ -96,8 +101,10 @@ static lt_status put(const char *fn, lt_state_t *st, const char *key, json_t *v)
     }
     /* set_new takes v even when it fails; it fails on a key that is not UTF-8. */
     if (!v || json_object_set_new(J(st), key, v) != 0)
-        return lt_set_error(LT_ERR_INVALID_ARG, "%s: key '%s' or its value is not valid UTF-8 "
-                            "(or out of memory)", fn, key);
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "%s: key '%s' or its value is not valid UTF-8 "
+                            "(or out of memory)",
+                            fn, key);
     return LT_OK;
 }
 
@@ -143,11 +150,16 @@ bool lt_state_get_int(const lt_state_t *st, const char *key, int64_t *v) {
 /* A number, or one of the strings lt_state_set_float writes for non-finite values. */
 static bool float_of(const json_t *j, double *x) {
     const char *s = json_string_value(j);
-    if (json_is_number(j)) *x = json_number_value(j);
-    else if (s && !strcmp(s, "inf")) *x = INFINITY;
-    else if (s && !strcmp(s, "-inf")) *x = -INFINITY;
-    else if (s && !strcmp(s, "nan")) *x = NAN;
-    else return false;
+    if (json_is_number(j))
+        *x = json_number_value(j);
+    else if (s && !strcmp(s, "inf"))
+        *x = INFINITY;
+    else if (s && !strcmp(s, "-inf"))
+        *x = -INFINITY;
+    else if (s && !strcmp(s, "nan"))
+        *x = NAN;
+    else
+        return false;
     return true;
 }
 

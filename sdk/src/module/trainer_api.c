@@ -7,13 +7,17 @@
 #include "ctx_impl.h"
 
 /* Whether the embedding program's struct has `field` (appended by a later minor). */
-#define TRAINER_HAS(tr, field) ((tr)->struct_size >= offsetof(lt_trainer_t, field) + sizeof((tr)->field))
+#define TRAINER_HAS(tr, field)                                                                     \
+    ((tr)->struct_size >= offsetof(lt_trainer_t, field) + sizeof((tr)->field))
 
 lt_status lt_ctx_set_trainer(lt_ctx_t *ctx, lt_trainer_t *tr) {
     if (tr && tr->struct_size < LT_TRAINER_SIZE_1_0)
-        return lt_set_error(LT_ERR_ABI, "lt_ctx_set_trainer: lt_trainer_t.struct_size is %u, but this liblt "
-                            "(%s) needs at least %zu; set .struct_size = sizeof(lt_trainer_t) and rebuild "
-                            "against this SDK", tr->struct_size, lt_version(), LT_TRAINER_SIZE_1_0);
+        return lt_set_error(
+            LT_ERR_ABI,
+            "lt_ctx_set_trainer: lt_trainer_t.struct_size is %u, but this liblt "
+            "(%s) needs at least %zu; set .struct_size = sizeof(lt_trainer_t) and rebuild "
+            "against this SDK",
+            tr->struct_size, lt_version(), LT_TRAINER_SIZE_1_0);
     ctx->trainer = tr;
     return LT_OK;
 }
@@ -42,14 +46,19 @@ const char *lt_trainer_stage(const lt_trainer_t *tr) { return tr && tr->stage ? 
 bool lt_trainer_sanity_checking(const lt_trainer_t *tr) { return tr && tr->sanity_checking; }
 bool lt_trainer_should_stop(const lt_trainer_t *tr) { return tr && tr->should_stop; }
 int lt_trainer_global_rank(const lt_trainer_t *tr) { return tr ? tr->global_rank : 0; }
-int lt_trainer_world_size(const lt_trainer_t *tr) { return tr && tr->world_size > 1 ? tr->world_size : 1; }
+int lt_trainer_world_size(const lt_trainer_t *tr) {
+    return tr && tr->world_size > 1 ? tr->world_size : 1;
+}
 int lt_trainer_local_rank(const lt_trainer_t *tr) { return tr ? tr->local_rank : 0; }
 
 static lt_status check_collective(const lt_trainer_t *tr, const char *what, const void *values,
                                   int64_t n) {
-    if (!tr) return lt_set_error(LT_ERR_STATE, "%s: called outside a trainer (use lt_trainer(ctx))", what);
+    if (!tr)
+        return lt_set_error(LT_ERR_STATE, "%s: called outside a trainer (use lt_trainer(ctx))",
+                            what);
     if (n < 0 || (n > 0 && !values))
-        return lt_set_error(LT_ERR_INVALID_ARG, "%s: %lld values at %p", what, (long long)n, values);
+        return lt_set_error(LT_ERR_INVALID_ARG, "%s: %lld values at %p", what, (long long)n,
+                            values);
     if (lt_trainer_world_size(tr) > 1 && !tr->all_reduce_sum)
         return lt_set_error(LT_ERR_STATE, "%s: this host has no collectives", what);
     return LT_OK;
@@ -72,7 +81,8 @@ lt_status lt_trainer_all_gather(lt_trainer_t *tr, const float *values, int64_t n
         s = lt_set_error(LT_ERR_INVALID_ARG, "lt_trainer_all_gather: out is NULL");
     int world = lt_trainer_world_size(tr);
     if (s != LT_OK || n == 0) return s;
-    if (world > 1 && TRAINER_HAS(tr, all_gather) && tr->all_gather) return tr->all_gather(tr, values, n, out);
+    if (world > 1 && TRAINER_HAS(tr, all_gather) && tr->all_gather)
+        return tr->all_gather(tr, values, n, out);
     memset(out, 0, (size_t)world * (size_t)n * sizeof *out);
     memcpy(out + (int64_t)tr->global_rank * n, values, (size_t)n * sizeof *out);
     return world == 1 ? LT_OK : tr->all_reduce_sum(tr, out, (int64_t)world * n);
@@ -81,7 +91,8 @@ lt_status lt_trainer_all_gather(lt_trainer_t *tr, const float *values, int64_t n
 lt_status lt_trainer_barrier(lt_trainer_t *tr) {
     lt_status s = check_collective(tr, "lt_trainer_barrier", NULL, 0);
     if (s != LT_OK || lt_trainer_world_size(tr) == 1) return s;
-    return tr->barrier ? tr->barrier(tr) : lt_set_error(LT_ERR_STATE, "lt_trainer_barrier: this host has no barrier");
+    return tr->barrier ? tr->barrier(tr)
+                       : lt_set_error(LT_ERR_STATE, "lt_trainer_barrier: this host has no barrier");
 }
 
 bool lt_trainer_metric(const lt_trainer_t *tr, const char *name, double *value) {
@@ -103,8 +114,7 @@ const char *lt_trainer_metric_at(const lt_trainer_t *tr, int i, double *value) {
 
 void lt_trainer_request_stop(lt_trainer_t *tr, const char *reason) {
     if (!tr) return;
-    if (!tr->should_stop && reason)
-        snprintf(tr->stop_reason, sizeof tr->stop_reason, "%s", reason);
+    if (!tr->should_stop && reason) snprintf(tr->stop_reason, sizeof tr->stop_reason, "%s", reason);
     tr->should_stop = true;
 }
 
@@ -126,7 +136,9 @@ lt_status lt_trainer_log(lt_trainer_t *tr, const char *name, double value) {
 /* ---- manual optimization ------------------------------------------------------ */
 
 int lt_num_optimizers(lt_ctx_t *ctx) { return ctx ? ctx->nopts : 0; }
-lt_optimizer_t *lt_optimizers(lt_ctx_t *ctx, int i) { return ctx ? lt_ctx_optimizer(ctx, i) : NULL; }
+lt_optimizer_t *lt_optimizers(lt_ctx_t *ctx, int i) {
+    return ctx ? lt_ctx_optimizer(ctx, i) : NULL;
+}
 
 lt_status lt_manual_backward(lt_ctx_t *ctx, lt_tensor_t *loss) {
     if (!loss) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
@@ -147,7 +159,7 @@ lt_status lt_toggle_optimizer(lt_ctx_t *ctx, lt_optimizer_t *opt) {
     if (!ctx || !opt) return lt_set_error(LT_ERR_INVALID_ARG, "lt_toggle_optimizer: NULL argument");
     if (ctx->toggle_saved)
         return lt_set_error(LT_ERR_STATE, "lt_toggle_optimizer: an optimizer is already toggled; "
-                            "call lt_untoggle_optimizer first");
+                                          "call lt_untoggle_optimizer first");
     if (!(ctx->toggle_saved = calloc((size_t)ctx->nparams + 1, sizeof *ctx->toggle_saved)))
         return lt_set_error(LT_ERR_OOM, "out of host memory toggling an optimizer");
     const lt_param_list_t *mine = lt__optimizer_params(opt);

@@ -17,8 +17,10 @@ static bool broadcast(const lt_tensor_t *a, const lt_tensor_t *b, const char *op
         int64_t na = da >= 0 ? a->shape[da] : 1, nb = db >= 0 ? b->shape[db] : 1;
         if (na != nb && na != 1 && nb != 1) {
             char bufa[96], bufb[96];
-            lt_set_error(LT_ERR_SHAPE, "%s: shapes %s and %s cannot be broadcast (dimension %d: "
-                         "%lld vs %lld)", op, lt__shape_str(a, bufa, sizeof bufa),
+            lt_set_error(LT_ERR_SHAPE,
+                         "%s: shapes %s and %s cannot be broadcast (dimension %d: "
+                         "%lld vs %lld)",
+                         op, lt__shape_str(a, bufa, sizeof bufa),
                          lt__shape_str(b, bufb, sizeof bufb), d, (long long)na, (long long)nb);
             return false;
         }
@@ -34,14 +36,19 @@ static bool broadcast(const lt_tensor_t *a, const lt_tensor_t *b, const char *op
 /* ---- profiler span names, by kernel op ---------------------------------------------- */
 
 static const char *const binary_names[LT_BIN_COUNT] = {
-    [LT_BIN_ADD] = "add", [LT_BIN_SUB] = "sub", [LT_BIN_MUL] = "mul", [LT_BIN_DIV] = "div",
-    [LT_BIN_RELU_BWD] = "relu_backward", [LT_BIN_GELU_BWD] = "gelu_backward",
-    [LT_BIN_TANH_BWD] = "tanh_backward", [LT_BIN_SIGMOID_BWD] = "sigmoid_backward",
+    [LT_BIN_ADD] = "add",
+    [LT_BIN_SUB] = "sub",
+    [LT_BIN_MUL] = "mul",
+    [LT_BIN_DIV] = "div",
+    [LT_BIN_RELU_BWD] = "relu_backward",
+    [LT_BIN_GELU_BWD] = "gelu_backward",
+    [LT_BIN_TANH_BWD] = "tanh_backward",
+    [LT_BIN_SIGMOID_BWD] = "sigmoid_backward",
 };
 static const char *const unary_names[LT_UN_COUNT] = {
-    [LT_UN_NEG] = "neg", [LT_UN_RELU] = "relu", [LT_UN_GELU] = "gelu", [LT_UN_TANH] = "tanh",
-    [LT_UN_SIGMOID] = "sigmoid", [LT_UN_EXP] = "exp", [LT_UN_LOG] = "log",
-    [LT_UN_SQRT] = "sqrt", [LT_UN_SQUARE] = "square",
+    [LT_UN_NEG] = "neg",   [LT_UN_RELU] = "relu",       [LT_UN_GELU] = "gelu",
+    [LT_UN_TANH] = "tanh", [LT_UN_SIGMOID] = "sigmoid", [LT_UN_EXP] = "exp",
+    [LT_UN_LOG] = "log",   [LT_UN_SQRT] = "sqrt",       [LT_UN_SQUARE] = "square",
 };
 
 /* "lt_scale" -> "scale": the span of a public op is its name without the prefix. */
@@ -73,8 +80,8 @@ static lt_tensor_t *unary_op(lt_tensor_t *x, lt_unary_op op, const char *name, l
     lt_tensor_t *out = lt__tensor_new(x->arena, LT_F32, x->ndim, x->shape);
     if (!out) return NULL;
     lt_device_t *dev = lt__dev(x);
-    LT_KCALL(dev, unary_names[op], x->numel, LT_F32B(2 * x->numel), unary, op, x->numel,
-             lt__f32(x), lt__f32(out));
+    LT_KCALL(dev, unary_names[op], x->numel, LT_F32B(2 * x->numel), unary, op, x->numel, lt__f32(x),
+             lt__f32(out));
     if (bw) lt__record(out, bw, x, NULL, NULL);
     return out;
 }
@@ -115,7 +122,9 @@ static void div_bw(lt_node *n, lt_tensor_t *g) {
     if (n->in[1]->requires_grad) lt__accum_grad(n->in[1], lt_neg(lt_mul(ga, n->out)));
 }
 
-static void scale_bw(lt_node *n, lt_tensor_t *g) { lt__accum_grad(n->in[0], lt_scale(g, (float)n->s)); }
+static void scale_bw(lt_node *n, lt_tensor_t *g) {
+    lt__accum_grad(n->in[0], lt_scale(g, (float)n->s));
+}
 static void relu_bw(lt_node *n, lt_tensor_t *g) {
     lt__accum_grad(n->in[0], binary_op(n->in[0], g, LT_BIN_RELU_BWD, "relu_backward", NULL));
 }
@@ -133,16 +142,30 @@ static void log_bw(lt_node *n, lt_tensor_t *g) { lt__accum_grad(n->in[0], lt_div
 
 /* ---- public ops ----------------------------------------------------------------------- */
 
-lt_tensor_t *lt_add(lt_tensor_t *a, lt_tensor_t *b) { return binary_op(a, b, LT_BIN_ADD, "lt_add", add_bw); }
-lt_tensor_t *lt_sub(lt_tensor_t *a, lt_tensor_t *b) { return binary_op(a, b, LT_BIN_SUB, "lt_sub", sub_bw); }
-lt_tensor_t *lt_mul(lt_tensor_t *a, lt_tensor_t *b) { return binary_op(a, b, LT_BIN_MUL, "lt_mul", mul_bw); }
-lt_tensor_t *lt_div(lt_tensor_t *a, lt_tensor_t *b) { return binary_op(a, b, LT_BIN_DIV, "lt_div", div_bw); }
-lt_tensor_t *lt_scale(lt_tensor_t *x, float s) { return affine_op(x, s, 0.0f, "lt_scale", scale_bw); }
-lt_tensor_t *lt_add_scalar(lt_tensor_t *x, float s) { return affine_op(x, 1.0f, s, "lt_add_scalar", scale_bw); }
+lt_tensor_t *lt_add(lt_tensor_t *a, lt_tensor_t *b) {
+    return binary_op(a, b, LT_BIN_ADD, "lt_add", add_bw);
+}
+lt_tensor_t *lt_sub(lt_tensor_t *a, lt_tensor_t *b) {
+    return binary_op(a, b, LT_BIN_SUB, "lt_sub", sub_bw);
+}
+lt_tensor_t *lt_mul(lt_tensor_t *a, lt_tensor_t *b) {
+    return binary_op(a, b, LT_BIN_MUL, "lt_mul", mul_bw);
+}
+lt_tensor_t *lt_div(lt_tensor_t *a, lt_tensor_t *b) {
+    return binary_op(a, b, LT_BIN_DIV, "lt_div", div_bw);
+}
+lt_tensor_t *lt_scale(lt_tensor_t *x, float s) {
+    return affine_op(x, s, 0.0f, "lt_scale", scale_bw);
+}
+lt_tensor_t *lt_add_scalar(lt_tensor_t *x, float s) {
+    return affine_op(x, 1.0f, s, "lt_add_scalar", scale_bw);
+}
 lt_tensor_t *lt_neg(lt_tensor_t *x) { return affine_op(x, -1.0f, 0.0f, "lt_neg", scale_bw); }
 lt_tensor_t *lt_relu(lt_tensor_t *x) { return unary_op(x, LT_UN_RELU, "lt_relu", relu_bw); }
 lt_tensor_t *lt_gelu(lt_tensor_t *x) { return unary_op(x, LT_UN_GELU, "lt_gelu", gelu_bw); }
 lt_tensor_t *lt_tanh(lt_tensor_t *x) { return unary_op(x, LT_UN_TANH, "lt_tanh", tanh_bw); }
-lt_tensor_t *lt_sigmoid(lt_tensor_t *x) { return unary_op(x, LT_UN_SIGMOID, "lt_sigmoid", sigmoid_bw); }
+lt_tensor_t *lt_sigmoid(lt_tensor_t *x) {
+    return unary_op(x, LT_UN_SIGMOID, "lt_sigmoid", sigmoid_bw);
+}
 lt_tensor_t *lt_exp(lt_tensor_t *x) { return unary_op(x, LT_UN_EXP, "lt_exp", exp_bw); }
 lt_tensor_t *lt_ln(lt_tensor_t *x) { return unary_op(x, LT_UN_LOG, "lt_ln", log_bw); }

@@ -26,8 +26,8 @@ static void softmax_bw(lt_node *n, lt_tensor_t *g) {
     /* the two slots share a signature: pick one, call it */
     LT_PROF_SPAN(dev, n->i ? "log_softmax_backward" : "softmax_backward",
                  SOFTMAX_BWD_FLOPS * x->numel, LT_F32B(3 * x->numel),
-                 (n->i ? dev->k.log_softmax_bwd : dev->k.softmax_bwd)(dev->state, rows, cols, y,
-                                                                      dy, lt__f32(dx)));
+                 (n->i ? dev->k.log_softmax_bwd : dev->k.softmax_bwd)(dev->state, rows, cols, y, dy,
+                                                                      lt__f32(dx)));
     lt__accum_grad(x, dx);
 }
 
@@ -40,7 +40,7 @@ static lt_tensor_t *softmax_op(lt_tensor_t *x, bool log, const char *name) {
     LT_PROF_SPAN(dev, log ? "log_softmax" : "softmax", SOFTMAX_FLOPS * x->numel,
                  LT_F32B(2 * x->numel),
                  (log ? dev->k.log_softmax : dev->k.softmax)(dev->state, rows, cols, lt__f32(x),
-                                                            lt__f32(y)));
+                                                             lt__f32(y)));
     lt_node *n = lt__record(y, softmax_bw, x, NULL, NULL);
     if (n) n->i = log;
     return y;
@@ -59,8 +59,8 @@ static bool check_labels(const lt_tensor_t *logits, const lt_tensor_t *labels, c
         return false;
     }
     if (logits->ndim != 2 || labels->ndim != 1 || labels->shape[0] != logits->shape[0]) {
-        lt_set_error(LT_ERR_SHAPE, "%s: expected logits (N, C) and labels (N), got %s and %s",
-                     name, lt__shape_str(logits, sl, sizeof sl), lt__shape_str(labels, sy, sizeof sy));
+        lt_set_error(LT_ERR_SHAPE, "%s: expected logits (N, C) and labels (N), got %s and %s", name,
+                     lt__shape_str(logits, sl, sizeof sl), lt__shape_str(labels, sy, sizeof sy));
         return false;
     }
     return true;
@@ -97,7 +97,8 @@ lt_tensor_t *lt_cross_entropy(lt_tensor_t *logits, lt_tensor_t *labels) {
         int64_t label = -1;
         LT_K(labels).memcpy_d2h(LT_KST(labels), &label, (const int64_t *)lt__data(labels) + bad,
                                 sizeof label);
-        lt_set_error(LT_ERR_INVALID_ARG, "lt_cross_entropy: label %lld of sample %lld is outside "
+        lt_set_error(LT_ERR_INVALID_ARG,
+                     "lt_cross_entropy: label %lld of sample %lld is outside "
                      "[0, %lld): the data's classes do not match the model's outputs",
                      (long long)label, (long long)bad, (long long)cols);
         return NULL;

@@ -46,8 +46,8 @@ static void weight_grad(lt_tensor_t *w, lt_tensor_t *g2, lt_tensor_t *x2) {
     if (w->persistent && (w->grad || lt__zero_grad(w) == LT_OK)) {
         int64_t m = w->shape[0], n = w->shape[1], k = g2->shape[0];
         lt_device_t *dev = lt__dev(w);
-        LT_KCALL(dev, "linear_backward", gemm_flops(m, n, k), gemm_bytes(m, n, k, true), gemm, 1,
-                 0, m, n, k, 1.0f, lt__f32(g2), g2->shape[1], lt__f32(x2), x2->shape[1], 1.0f,
+        LT_KCALL(dev, "linear_backward", gemm_flops(m, n, k), gemm_bytes(m, n, k, true), gemm, 1, 0,
+                 m, n, k, 1.0f, lt__f32(g2), g2->shape[1], lt__f32(x2), x2->shape[1], 1.0f,
                  lt__f32(w->grad), n);
     } else {
         lt__accum_grad(w, lt__gemm(g2, true, x2, false, "linear_backward"));
@@ -70,8 +70,8 @@ static void linear_bw(lt_node *n, lt_tensor_t *g) {
         lt_tensor_t *db = lt__tensor_new(g->arena, LT_F32, 1, &out);
         if (!db) return;
         lt_device_t *dev = lt__dev(g);
-        LT_KCALL(dev, "linear_backward", (double)rows * out, LT_F32B(rows * out + out),
-                 reduce_sum, 1, rows, out, lt__f32(g), 1.0f, lt__f32(db));
+        LT_KCALL(dev, "linear_backward", (double)rows * out, LT_F32B(rows * out + out), reduce_sum,
+                 1, rows, out, lt__f32(g), 1.0f, lt__f32(db));
         lt__accum_grad(b, db);
     }
 }
@@ -94,7 +94,8 @@ lt_tensor_t *lt_linear_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b) {
     char sx[96], sw[96];
     if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1] ||
         (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))) {
-        lt_set_error(LT_ERR_SHAPE, "lt_linear: input %s does not match weight %s (expected "
+        lt_set_error(LT_ERR_SHAPE,
+                     "lt_linear: input %s does not match weight %s (expected "
                      "(..., in) with weight (out, in) and bias (out))",
                      lt__shape_str(x, sx, sizeof sx), lt__shape_str(w, sw, sizeof sw));
         return NULL;

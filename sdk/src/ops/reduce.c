@@ -2,8 +2,8 @@
 #include "lt_impl.h"
 
 /* out = g broadcast by bc (times scale): zero it, add g, scale. */
-static void expand_kernels(lt_device_t *dev, lt_tensor_t *g, lt_tensor_t *out,
-                           const lt_bcast *bc, float scale) {
+static void expand_kernels(lt_device_t *dev, lt_tensor_t *g, lt_tensor_t *out, const lt_bcast *bc,
+                           float scale) {
     dev->k.fill(dev->state, out->numel, 0.0f, lt__f32(out));
     dev->k.binary(dev->state, LT_BIN_ADD, out->numel, lt__f32(out), lt__f32(g), lt__f32(out), bc);
     if (scale != 1.0f)
@@ -53,8 +53,10 @@ static lt_tensor_t *reduce(lt_tensor_t *x, int dim, bool keepdim, bool mean, con
         mid = x->shape[dim];
         for (int d = dim + 1; d < x->ndim; d++) inner *= x->shape[d];
         for (int d = 0; d < x->ndim; d++) {
-            if (d != dim) shape[nd++] = x->shape[d];
-            else if (keepdim) shape[nd++] = 1;
+            if (d != dim)
+                shape[nd++] = x->shape[d];
+            else if (keepdim)
+                shape[nd++] = 1;
         }
     }
     lt_tensor_t *out = lt__tensor_new(x->arena, LT_F32, nd, shape);
@@ -75,8 +77,8 @@ static int norm_dim(const lt_tensor_t *x, int dim, const char *name) {
     if (!x) return -2;
     int d = dim < 0 ? dim + x->ndim : dim;
     if (d < 0 || d >= x->ndim) {
-        lt_set_error(LT_ERR_INVALID_ARG, "%s: dimension %d is out of range for a %d-D tensor",
-                     name, dim, x->ndim);
+        lt_set_error(LT_ERR_INVALID_ARG, "%s: dimension %d is out of range for a %d-D tensor", name,
+                     dim, x->ndim);
         return -2;
     }
     return d;

@@ -15,17 +15,22 @@ lt_tensor_t *lt_reshape(lt_tensor_t *x, int ndim, const int64_t *shape) {
     int infer = -1;
     for (int i = 0; i < ndim; i++) {
         s[i] = shape[i];
-        if (s[i] == -1 && infer < 0) infer = i;
-        else if (s[i] < 0) infer = -2;
-        else known *= s[i];
+        if (s[i] == -1 && infer < 0)
+            infer = i;
+        else if (s[i] < 0)
+            infer = -2;
+        else
+            known *= s[i];
     }
     if (infer >= 0 && known > 0 && x->numel % known == 0) s[infer] = x->numel / known;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= s[i];
     if (infer == -2 || n != x->numel) {
         char sx[96];
-        lt_set_error(LT_ERR_SHAPE, "lt_reshape: cannot view %s (%lld elements) with the "
-                     "requested shape", lt__shape_str(x, sx, sizeof sx), (long long)x->numel);
+        lt_set_error(LT_ERR_SHAPE,
+                     "lt_reshape: cannot view %s (%lld elements) with the "
+                     "requested shape",
+                     lt__shape_str(x, sx, sizeof sx), (long long)x->numel);
         return NULL;
     }
     lt_tensor_t *y = lt__slab_push(&x->arena->tensors);

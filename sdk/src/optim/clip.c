@@ -23,7 +23,8 @@ static double grad_sq_sum(lt_tensor_t *g, float *scratch) {
 lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_norm) {
     const lt_param_list_t *l = opt ? lt__optimizer_params(opt) : NULL;
     if (!l || !(max_norm >= 0.0))
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_clip_grad_norm: needs an optimizer and max_norm >= 0");
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_clip_grad_norm: needs an optimizer and max_norm >= 0");
     int64_t most = 0;
     for (int64_t i = 0; i < l->len; i++)
         if (l->items[i]->numel > most) most = l->items[i]->numel;
@@ -42,8 +43,10 @@ lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_
     double norm = sqrt(sum), coef = max_norm / (norm + 1e-6);
     if (total_norm) *total_norm = norm;
     if (!isfinite(norm))
-        return lt_set_error(LT_ERR_NUMERIC, "lt_clip_grad_norm: the total gradient norm is %g; "
-                            "the loss or a gradient is not finite", norm);
+        return lt_set_error(LT_ERR_NUMERIC,
+                            "lt_clip_grad_norm: the total gradient norm is %g; "
+                            "the loss or a gradient is not finite",
+                            norm);
     if (coef >= 1.0) return LT_OK;
     for (int64_t i = 0; i < l->len; i++) {
         lt_tensor_t *g = l->items[i]->grad;
@@ -57,11 +60,14 @@ lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_
 lt_status lt_clip_grad_value(lt_optimizer_t *opt, double clip_value) {
     const lt_param_list_t *l = opt ? lt__optimizer_params(opt) : NULL;
     if (!l || !(clip_value >= 0.0))
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_clip_grad_value: needs an optimizer and a value >= 0");
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_clip_grad_value: needs an optimizer and a value >= 0");
     lt_device_t *dev = lt__dev(l->items[0]);
     if (!dev->k.clamp)
-        return lt_set_error(LT_ERR_UNSUPPORTED, "accelerator '%s' has no clamp kernel, so it cannot "
-                            "clip gradients by value; clip by norm instead", dev->k.name);
+        return lt_set_error(LT_ERR_UNSUPPORTED,
+                            "accelerator '%s' has no clamp kernel, so it cannot "
+                            "clip gradients by value; clip by norm instead",
+                            dev->k.name);
     for (int64_t i = 0; i < l->len; i++) {
         lt_tensor_t *g = l->items[i]->grad;
         if (!g) continue;

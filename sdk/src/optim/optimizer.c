@@ -17,10 +17,10 @@ struct lt_optimizer {
     lt_param_list_t *params;
     double lr, momentum, dampening, weight_decay, beta1, beta2, eps;
     bool nesterov, decoupled;
-    int64_t step;        /* updates done so far */
-    int nslots;          /* state floats per parameter element: 0, 1 (momentum) or 2 (m, v) */
-    lt_storage *state;   /* nslots * total elements, zero until the first step */
-    int64_t total;       /* elements over all parameters */
+    int64_t step;      /* updates done so far */
+    int nslots;        /* state floats per parameter element: 0, 1 (momentum) or 2 (m, v) */
+    lt_storage *state; /* nslots * total elements, zero until the first step */
+    int64_t total;     /* elements over all parameters */
 };
 
 static lt_optimizer_t *opt_new(lt_param_list_t *params, opt_kind kind, const char *name) {
@@ -29,8 +29,10 @@ static lt_optimizer_t *opt_new(lt_param_list_t *params, opt_kind kind, const cha
         return NULL;
     }
     if (params->len == 0) {
-        lt_set_error(LT_ERR_INVALID_ARG, "%s got an empty parameter list; declare parameters in "
-                     "setup() before configure_optimizers()", name);
+        lt_set_error(LT_ERR_INVALID_ARG,
+                     "%s got an empty parameter list; declare parameters in "
+                     "setup() before configure_optimizers()",
+                     name);
         lt_param_list_free(params);
         return NULL;
     }
@@ -60,15 +62,21 @@ typedef struct hyper_values {
 static const char *hyper_problem(opt_kind kind, const hyper_values *h, const char **rule,
                                  double *got) {
     static const char *const finite_nonneg = "finite and >= 0", *const unit = "in [0, 1)";
-    const struct { const char *key; double v; bool ok; const char *rule; } checks[] = {
+    const struct {
+        const char *key;
+        double v;
+        bool ok;
+        const char *rule;
+    } checks[] = {
         {"lr", h->lr, isfinite(h->lr) && h->lr >= 0.0, finite_nonneg},
         {"weight_decay", h->weight_decay, isfinite(h->weight_decay) && h->weight_decay >= 0.0,
          finite_nonneg},
         {"momentum", h->momentum, kind != OPT_SGD || (isfinite(h->momentum) && h->momentum >= 0.0),
          finite_nonneg},
         {"dampening", h->dampening, kind != OPT_SGD || isfinite(h->dampening), "finite"},
-        {"nesterov", h->nesterov, kind != OPT_SGD || !h->nesterov ||
-         (h->momentum > 0.0 && h->dampening == 0.0), "off unless momentum > 0 and dampening 0"},
+        {"nesterov", h->nesterov,
+         kind != OPT_SGD || !h->nesterov || (h->momentum > 0.0 && h->dampening == 0.0),
+         "off unless momentum > 0 and dampening 0"},
         {"beta1", h->beta1, kind != OPT_ADAM || (h->beta1 >= 0.0 && h->beta1 < 1.0), unit},
         {"beta2", h->beta2, kind != OPT_ADAM || (h->beta2 >= 0.0 && h->beta2 < 1.0), unit},
         {"eps", h->eps, kind != OPT_ADAM || (isfinite(h->eps) && h->eps >= 0.0), finite_nonneg},
@@ -111,8 +119,11 @@ static lt_optimizer_t *opt_init(lt_optimizer_t *o, const hyper_values *h) {
 
 lt_optimizer_t *lt_sgd_ex(lt_param_list_t *params, double lr, double momentum, double dampening,
                           double weight_decay, bool nesterov) {
-    hyper_values h = {.lr = lr, .momentum = momentum, .dampening = dampening,
-                      .weight_decay = weight_decay, .nesterov = nesterov};
+    hyper_values h = {.lr = lr,
+                      .momentum = momentum,
+                      .dampening = dampening,
+                      .weight_decay = weight_decay,
+                      .nesterov = nesterov};
     lt_optimizer_t *o = opt_init(opt_new(params, OPT_SGD, "SGD"), &h);
     if (o) o->nslots = momentum != 0.0 ? 1 : 0;
     return o;
@@ -170,15 +181,15 @@ static double update_flops(const lt_optimizer_t *o) {
 }
 
 /* The update kernel of o's kind over n floats from first. */
-static void update_kernel(const lt_optimizer_t *o, lt_device_t *dev, lt_tensor_t *first,
-                          int64_t n, float *slot0, float *slot1) {
+static void update_kernel(const lt_optimizer_t *o, lt_device_t *dev, lt_tensor_t *first, int64_t n,
+                          float *slot0, float *slot1) {
     if (o->kind == OPT_SGD) {
-        lt_sgd_hyper h = {o->lr, o->momentum, o->dampening, o->weight_decay, o->nesterov,
-                          o->step == 1};
+        lt_sgd_hyper h = {o->lr,           o->momentum, o->dampening,
+                          o->weight_decay, o->nesterov, o->step == 1};
         dev->k.sgd_step(dev->state, n, lt__f32(first), lt__f32(first->grad), slot0, &h);
     } else {
-        lt_adam_hyper h = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, o->decoupled,
-                           o->step};
+        lt_adam_hyper h = {o->lr,           o->beta1,     o->beta2, o->eps,
+                           o->weight_decay, o->decoupled, o->step};
         dev->k.adam_step(dev->state, n, lt__f32(first), lt__f32(first->grad), slot0, slot1, &h);
     }
 }
@@ -188,8 +199,7 @@ static void update_run(lt_optimizer_t *o, lt_tensor_t *first, int64_t n, float *
     lt_device_t *dev = lt__dev(first);
     /* reads p and g, writes p; each state slot is read and written */
     LT_PROF_SPAN(dev, o->kind == OPT_SGD ? "sgd_step" : "adam_step", update_flops(o) * n,
-                 LT_F32B(n) * (3 + 2 * o->nslots),
-                 update_kernel(o, dev, first, n, slot0, slot1));
+                 LT_F32B(n) * (3 + 2 * o->nslots), update_kernel(o, dev, first, n, slot0, slot1));
 }
 
 static lt_status alloc_state(lt_optimizer_t *o) {
@@ -238,7 +248,9 @@ lt_status lt_optimizer_zero_grad(lt_optimizer_t *o) {
 }
 
 double lt_optimizer_lr(const lt_optimizer_t *o) { return o ? o->lr : NAN; }
-void lt_optimizer_set_lr(lt_optimizer_t *o, double lr) { if (o) o->lr = lr; }
+void lt_optimizer_set_lr(lt_optimizer_t *o, double lr) {
+    if (o) o->lr = lr;
+}
 
 double lt_optimizer_momentum(const lt_optimizer_t *o) {
     if (!o) return NAN;
@@ -246,19 +258,19 @@ double lt_optimizer_momentum(const lt_optimizer_t *o) {
 }
 
 lt_status lt_optimizer_set_momentum(lt_optimizer_t *o, double m) {
-    if (!o)
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_optimizer_set_momentum: optimizer is NULL");
+    if (!o) return lt_set_error(LT_ERR_INVALID_ARG, "lt_optimizer_set_momentum: optimizer is NULL");
     if (o->kind == OPT_ADAM) {
         if (!(m >= 0.0 && m < 1.0))
-            return lt_set_error(LT_ERR_INVALID_ARG, "%s: beta1 must be in [0, 1) (got %g)",
-                                o->name, m);
+            return lt_set_error(LT_ERR_INVALID_ARG, "%s: beta1 must be in [0, 1) (got %g)", o->name,
+                                m);
         o->beta1 = m;
         return LT_OK;
     }
     /* An SGD built with momentum 0 has no momentum buffer (nslots 0) for a new momentum
      * to act on; torch would start one at the next step, we refuse instead. */
     if (o->nslots == 0)
-        return lt_set_error(LT_ERR_INVALID_ARG, "SGD: optimizer must support momentum (it was "
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "SGD: optimizer must support momentum (it was "
                             "built with momentum 0; build it with momentum > 0)");
     if (!(m >= 0.0) || !isfinite(m))
         return lt_set_error(LT_ERR_INVALID_ARG, "SGD: momentum must be finite and >= 0 (got %g)",
@@ -340,27 +352,38 @@ lt_status lt__optimizer_save(const lt_optimizer_t *o, lt_state_t *st) {
  * module's value); false with an error naming the first key of the wrong JSON type. */
 static bool read_param_group(const lt_optimizer_t *o, const lt_state_t *g, hyper_values *h,
                              const char *where) {
-    *h = (hyper_values){o->lr, o->momentum, o->dampening, o->weight_decay, o->beta1, o->beta2,
-                        o->eps, o->nesterov};
-    const struct { const char *key; double *v; bool used; } floats[] = {
-        {"lr", &h->lr, true}, {"weight_decay", &h->weight_decay, true},
-        {"momentum", &h->momentum, o->kind == OPT_SGD}, {"dampening", &h->dampening, o->kind == OPT_SGD},
-        {"beta1", &h->beta1, o->kind == OPT_ADAM}, {"beta2", &h->beta2, o->kind == OPT_ADAM},
+    *h = (hyper_values){o->lr,    o->momentum, o->dampening, o->weight_decay,
+                        o->beta1, o->beta2,    o->eps,       o->nesterov};
+    const struct {
+        const char *key;
+        double *v;
+        bool used;
+    } floats[] = {
+        {"lr", &h->lr, true},
+        {"weight_decay", &h->weight_decay, true},
+        {"momentum", &h->momentum, o->kind == OPT_SGD},
+        {"dampening", &h->dampening, o->kind == OPT_SGD},
+        {"beta1", &h->beta1, o->kind == OPT_ADAM},
+        {"beta2", &h->beta2, o->kind == OPT_ADAM},
         {"eps", &h->eps, o->kind == OPT_ADAM},
     };
     for (size_t i = 0; i < sizeof floats / sizeof *floats; i++) {
         if (!floats[i].used || !lt__state_has(g, floats[i].key) ||
             lt_state_get_float(g, floats[i].key, floats[i].v))
             continue;
-        lt_set_error(LT_ERR_FORMAT, "%s.param_group.%s is not a number; the checkpoint is "
-                     "damaged or was edited", where, floats[i].key);
+        lt_set_error(LT_ERR_FORMAT,
+                     "%s.param_group.%s is not a number; the checkpoint is "
+                     "damaged or was edited",
+                     where, floats[i].key);
         return false;
     }
     int64_t nesterov = h->nesterov;
     if (o->kind == OPT_SGD && lt__state_has(g, "nesterov") &&
         (!lt_state_get_int(g, "nesterov", &nesterov) || (nesterov != 0 && nesterov != 1))) {
-        lt_set_error(LT_ERR_FORMAT, "%s.param_group.nesterov must be 0 or 1; the checkpoint is "
-                     "damaged or was edited", where);
+        lt_set_error(LT_ERR_FORMAT,
+                     "%s.param_group.nesterov must be 0 or 1; the checkpoint is "
+                     "damaged or was edited",
+                     where);
         return false;
     }
     h->nesterov = nesterov != 0;
@@ -374,25 +397,30 @@ lt_status lt__optimizer_check(const lt_optimizer_t *o, const lt_state_t *st, con
     double x;
     if (!type || !lt_state_get_int(st, "step", &step) || !lt_state_get_int(st, "num_params", &n) ||
         !g || !lt_state_get_float(g, "lr", &x))
-        return lt_set_error(LT_ERR_FORMAT, "%s: optimizer state is incomplete (type, step, "
-                            "num_params, param_group.lr)", where);
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: optimizer state is incomplete (type, step, "
+                            "num_params, param_group.lr)",
+                            where);
     if (strcmp(type, o->name) != 0 || n != o->params->len)
-        return lt_set_error(LT_ERR_STATE, "%s: the checkpoint has a %s over %lld parameters, the "
+        return lt_set_error(LT_ERR_STATE,
+                            "%s: the checkpoint has a %s over %lld parameters, the "
                             "module configured a %s over %lld; configure_optimizers must build "
-                            "the same optimizers as the run that saved it", where, type,
-                            (long long)n, o->name, (long long)o->params->len);
+                            "the same optimizers as the run that saved it",
+                            where, type, (long long)n, o->name, (long long)o->params->len);
     /* Adam's bias correction raises the betas to step + 1: a wrapped step makes NaN */
     if (step < 0 || step >= LT_CKPT_MAX_COUNT)
-        return lt_set_error(LT_ERR_FORMAT, "%s.step is %lld; an optimizer's step count must be "
-                            "in [0, 2^53); the checkpoint is damaged or was edited", where,
-                            (long long)step);
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s.step is %lld; an optimizer's step count must be "
+                            "in [0, 2^53); the checkpoint is damaged or was edited",
+                            where, (long long)step);
     hyper_values h;
     if (!read_param_group(o, g, &h, where)) return lt_last_status();
     const char *rule, *key = hyper_problem(o->kind, &h, &rule, &x);
     if (key)
-        return lt_set_error(LT_ERR_FORMAT, "%s.param_group.%s must be %s, as %s's constructor "
-                            "requires (got %g); the checkpoint is damaged or was edited", where,
-                            key, rule, o->name, x);
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s.param_group.%s must be %s, as %s's constructor "
+                            "requires (got %g); the checkpoint is damaged or was edited",
+                            where, key, rule, o->name, x);
     return LT_OK;
 }
 

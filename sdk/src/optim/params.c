@@ -13,7 +13,7 @@ lt_status lt_param_list_add(lt_param_list_t *l, lt_tensor_t *p) {
     if (!l || !p) return lt_set_error(LT_ERR_INVALID_ARG, "lt_param_list_add: NULL argument");
     if (p->dtype != LT_F32 || !p->requires_grad)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_param_list_add: only float32 tensors that "
-                            "require grad can be optimized");
+                                                "require grad can be optimized");
     if (l->len == l->cap) {
         int64_t cap = l->cap ? 2 * l->cap : 16;
         lt_tensor_t **items = realloc(l->items, (size_t)cap * sizeof *items);

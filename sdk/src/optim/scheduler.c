@@ -14,7 +14,12 @@
 #include "lt_impl.h"
 
 typedef enum {
-    SCHED_STEP, SCHED_MULTISTEP, SCHED_EXP, SCHED_COSINE, SCHED_ONECYCLE, SCHED_PLATEAU,
+    SCHED_STEP,
+    SCHED_MULTISTEP,
+    SCHED_EXP,
+    SCHED_COSINE,
+    SCHED_ONECYCLE,
+    SCHED_PLATEAU,
     SCHED_KIND_COUNT
 } sched_kind;
 
@@ -27,22 +32,22 @@ typedef struct {
 
 struct lt_scheduler {
     sched_kind kind;
-    lt_optimizer_t *opt;   /* not owned */
-    int64_t last_epoch;    /* torch's last_epoch: -1 until the initial step */
-    double last_lr;        /* torch's get_last_lr()[0] */
-    double base_lr;        /* torch's initial_lr: the optimizer's lr at construction */
-    double gamma;          /* StepLR, MultiStepLR, ExponentialLR */
-    int64_t step_size;     /* StepLR */
-    int64_t t_max;         /* CosineAnnealingLR */
-    double eta_min;        /* CosineAnnealingLR */
-    lt_onecycle_opts oc;   /* OneCycleLR */
+    lt_optimizer_t *opt; /* not owned */
+    int64_t last_epoch;  /* torch's last_epoch: -1 until the initial step */
+    double last_lr;      /* torch's get_last_lr()[0] */
+    double base_lr;      /* torch's initial_lr: the optimizer's lr at construction */
+    double gamma;        /* StepLR, MultiStepLR, ExponentialLR */
+    int64_t step_size;   /* StepLR */
+    int64_t t_max;       /* CosineAnnealingLR */
+    double eta_min;      /* CosineAnnealingLR */
+    lt_onecycle_opts oc; /* OneCycleLR */
     int nphases;
     onecycle_phase phases[3];
-    lt_plateau_opts pl;    /* ReduceLROnPlateau */
+    lt_plateau_opts pl; /* ReduceLROnPlateau */
     double best;
     int64_t num_bad_epochs, cooldown_counter;
-    int nmilestones;       /* MultiStepLR */
-    int64_t milestones[];  /* (nmilestones), as given */
+    int nmilestones;      /* MultiStepLR */
+    int64_t milestones[]; /* (nmilestones), as given */
 };
 
 /* What a step sets: the lr, and for OneCycleLR with cycle_momentum the momentum. */
@@ -89,8 +94,8 @@ static bool check_opts(const void *o, uint32_t got, size_t want, const char *sch
         return false;
     }
     if (got >= want) return true;
-    lt_set_error(LT_ERR_ABI, "%s: %s.struct_size is %u, expected %zu; initialise it with %s",
-                 sched, type, got, want, init);
+    lt_set_error(LT_ERR_ABI, "%s: %s.struct_size is %u, expected %zu; initialise it with %s", sched,
+                 type, got, want, init);
     return false;
 }
 
@@ -102,8 +107,7 @@ static lt_status step_lr_at(const lt_scheduler_t *s, int64_t e, double lr, sched
 }
 
 /* A milestone listed k times multiplies by gamma ** k (torch counts them in a Counter). */
-static lt_status multistep_lr_at(const lt_scheduler_t *s, int64_t e, double lr,
-                                 sched_value *v) {
+static lt_status multistep_lr_at(const lt_scheduler_t *s, int64_t e, double lr, sched_value *v) {
     int k = 0;
     for (int i = 0; i < s->nmilestones; i++) k += s->milestones[i] == e;
     v->lr = k == 0 ? lr : lr * pow(s->gamma, (double)k);
@@ -124,8 +128,9 @@ static lt_status cosine_lr_at(const lt_scheduler_t *s, int64_t e, double lr, sch
     else if ((e - 1 - s->t_max) % (2 * s->t_max) == 0)
         v->lr = lr + (s->base_lr - eta) * (1 - cos(M_PI / t)) / 2;
     else
-        v->lr = (1 + cos(M_PI * (double)e / t)) / (1 + cos(M_PI * (double)(e - 1) / t)) *
-                    (lr - eta) + eta;
+        v->lr =
+            (1 + cos(M_PI * (double)e / t)) / (1 + cos(M_PI * (double)(e - 1) / t)) * (lr - eta) +
+            eta;
     return LT_OK;
 }
 
@@ -142,22 +147,23 @@ static double anneal(bool cosine, double start, double end, double pct) {
 static int onecycle_phase_of(const lt_scheduler_t *s, double step, double *start) {
     int i = 0;
     *start = 0.0;
-    for (; i < s->nphases - 1 && step > s->phases[i].end_step; i++)
-        *start = s->phases[i].end_step;
+    for (; i < s->nphases - 1 && step > s->phases[i].end_step; i++) *start = s->phases[i].end_step;
     return i;
 }
 
 static lt_status onecycle_lr_at(const lt_scheduler_t *s, int64_t e, double lr, sched_value *v) {
     (void)lr; /* not chainable: every value comes from the phases */
     if (e > s->oc.total_steps)
-        return lt_set_error(LT_ERR_STATE, "OneCycleLR: Tried to step %lld times. The specified "
-                            "number of total steps is %lld", (long long)e,
-                            (long long)s->oc.total_steps);
+        return lt_set_error(LT_ERR_STATE,
+                            "OneCycleLR: Tried to step %lld times. The specified "
+                            "number of total steps is %lld",
+                            (long long)e, (long long)s->oc.total_steps);
     double start;
     const int i = onecycle_phase_of(s, (double)e, &start);
     const onecycle_phase *ph = &s->phases[i];
     if (ph->end_step - start == 0.0) /* torch raises ZeroDivisionError */
-        return lt_set_error(LT_ERR_INVALID_ARG, "OneCycleLR: step %lld falls in phase %d, which "
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "OneCycleLR: step %lld falls in phase %d, which "
                             "has no steps (pct_start %g, total_steps %lld); change pct_start",
                             (long long)e, i + 1, s->oc.pct_start, (long long)s->oc.total_steps);
     const double pct = ((double)e - start) / (ph->end_step - start);
@@ -406,8 +412,10 @@ lt_scheduler_t *lt_reduce_lr_on_plateau(lt_optimizer_t *opt, const lt_plateau_op
 lt_status lt_scheduler_step(lt_scheduler_t *s) {
     if (!s) return lt_set_error(LT_ERR_INVALID_ARG, "lt_scheduler_step: scheduler is NULL");
     if (!kinds[s->kind].lr_at)
-        return lt_set_error(LT_ERR_UNSUPPORTED, "%s steps on a metric: call "
-                            "lt_scheduler_step_metric", kinds[s->kind].name);
+        return lt_set_error(LT_ERR_UNSUPPORTED,
+                            "%s steps on a metric: call "
+                            "lt_scheduler_step_metric",
+                            kinds[s->kind].name);
     return sched_advance(s);
 }
 
@@ -441,11 +449,15 @@ lt_status lt__scheduler_save(const lt_scheduler_t *s, lt_state_t *st) {
 static bool saved_count(const lt_state_t *st, const char *key, int64_t lo, const char *where) {
     int64_t v;
     if (!lt_state_get_int(st, key, &v))
-        lt_set_error(LT_ERR_FORMAT, "%s.%s is missing or not an integer; the checkpoint is "
-                     "damaged or was edited", where, key);
+        lt_set_error(LT_ERR_FORMAT,
+                     "%s.%s is missing or not an integer; the checkpoint is "
+                     "damaged or was edited",
+                     where, key);
     else if (v < lo || v >= LT_CKPT_MAX_COUNT)
-        lt_set_error(LT_ERR_FORMAT, "%s.%s is %lld; it must be in [%lld, 2^53); the checkpoint "
-                     "is damaged or was edited", where, key, (long long)v, (long long)lo);
+        lt_set_error(LT_ERR_FORMAT,
+                     "%s.%s is %lld; it must be in [%lld, 2^53); the checkpoint "
+                     "is damaged or was edited",
+                     where, key, (long long)v, (long long)lo);
     else
         return true;
     return false;
@@ -456,11 +468,15 @@ static bool saved_count(const lt_state_t *st, const char *key, int64_t lo, const
 static bool saved_float(const lt_state_t *st, const char *key, bool is_lr, const char *where) {
     double v;
     if (!lt_state_get_float(st, key, &v))
-        lt_set_error(LT_ERR_FORMAT, "%s.%s is missing or not a number; the checkpoint is "
-                     "damaged or was edited", where, key);
+        lt_set_error(LT_ERR_FORMAT,
+                     "%s.%s is missing or not a number; the checkpoint is "
+                     "damaged or was edited",
+                     where, key);
     else if (isnan(v) || (is_lr && !(isfinite(v) && v >= 0.0)))
-        lt_set_error(LT_ERR_FORMAT, "%s.%s is %g; it must be %s; the checkpoint is damaged or "
-                     "was edited", where, key, v, is_lr ? "finite and >= 0" : "a number");
+        lt_set_error(LT_ERR_FORMAT,
+                     "%s.%s is %g; it must be %s; the checkpoint is damaged or "
+                     "was edited",
+                     where, key, v, is_lr ? "finite and >= 0" : "a number");
     else
         return true;
     return false;
@@ -471,11 +487,13 @@ lt_status lt__scheduler_check(const lt_scheduler_t *s, const lt_state_t *st, con
     if (!type)
         return lt_set_error(LT_ERR_FORMAT, "%s: scheduler state is incomplete (no type)", where);
     if (strcmp(type, kinds[s->kind].name) != 0)
-        return lt_set_error(LT_ERR_STATE, "%s: the checkpoint has a %s, the module configured a "
+        return lt_set_error(LT_ERR_STATE,
+                            "%s: the checkpoint has a %s, the module configured a "
                             "%s; configure_optimizers must build the same schedulers as the run "
-                            "that saved it", where, type, kinds[s->kind].name);
-    bool ok = saved_count(st, "last_epoch", -1, where) && saved_float(st, "_last_lr", true, where) &&
-              saved_float(st, "base_lr", true, where);
+                            "that saved it",
+                            where, type, kinds[s->kind].name);
+    bool ok = saved_count(st, "last_epoch", -1, where) &&
+              saved_float(st, "_last_lr", true, where) && saved_float(st, "base_lr", true, where);
     if (ok && s->kind == SCHED_PLATEAU)
         ok = saved_float(st, "best", false, where) && saved_count(st, "num_bad_epochs", 0, where) &&
              saved_count(st, "cooldown_counter", 0, where);

@@ -20,9 +20,7 @@
 /* No Linux page is smaller: readability changes at most once per granule. */
 #define GRANULE 4096u
 
-bool lt__desc_reader_open(lt__desc_reader *r) {
-    return pipe2(r->fd, O_CLOEXEC | O_NONBLOCK) == 0;
-}
+bool lt__desc_reader_open(lt__desc_reader *r) { return pipe2(r->fd, O_CLOEXEC | O_NONBLOCK) == 0; }
 
 void lt__desc_reader_close(lt__desc_reader *r) {
     close(r->fd[0]);
@@ -34,17 +32,14 @@ void lt__desc_reader_close(lt__desc_reader *r) {
  * would be an overflow of its own (ASan says so). */
 static bool byte_readable(lt__desc_reader *r, const void *p) {
     char sink;
-    if (write(r->fd[1], p, 1) != 1)
-        return false;
+    if (write(r->fd[1], p, 1) != 1) return false;
     return read(r->fd[0], &sink, 1) == 1;
 }
 
 bool lt__desc_readable(lt__desc_reader *r, const void *p, size_t n) {
-    if (!p || (uintptr_t)p + n < (uintptr_t)p)
-        return false;
+    if (!p || (uintptr_t)p + n < (uintptr_t)p) return false;
     for (const char *c = p, *end = c + n; c < end; c += GRANULE - (uintptr_t)c % GRANULE)
-        if (!byte_readable(r, c))
-            return false;
+        if (!byte_readable(r, c)) return false;
     return true;
 }
 
@@ -56,19 +51,15 @@ static string_state check_bytes(lt__desc_reader *r, const char *s, size_t max) {
     size_t n = 0;
     for (;;) {
         const char *c = s + n;
-        if (!byte_readable(r, c))
-            return STR_UNREADABLE;
+        if (!byte_readable(r, c)) return STR_UNREADABLE;
         size_t room = GRANULE - (uintptr_t)c % GRANULE, want = max + 1 - n;
         size_t span = room < want ? room : want, k = strnlen(c, span);
         n += k;
-        if (k < span)
-            break;
-        if (n > max)
-            return STR_TOO_LONG;
+        if (k < span) break;
+        if (n > max) return STR_TOO_LONG;
     }
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return STR_CONTROL;
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return STR_CONTROL;
     return STR_OK;
 }
 
@@ -87,18 +78,14 @@ static lt_status refuse_field(const lt__desc_where *w, const char *field, const 
 static lt_status check_string(lt__desc_reader *r, const lt__desc_where *w, const char *field,
                               const char *s, size_t max, bool optional) {
     char problem[64];
-    if (!s)
-        return optional ? LT_OK : refuse_field(w, field, "is NULL");
+    if (!s) return optional ? LT_OK : refuse_field(w, field, "is NULL");
     switch (check_bytes(r, s, max)) {
-    case STR_UNREADABLE:
-        return refuse_field(w, field, "points to memory that cannot be read");
+    case STR_UNREADABLE: return refuse_field(w, field, "points to memory that cannot be read");
     case STR_TOO_LONG:
         snprintf(problem, sizeof problem, "is longer than %zu bytes or not NUL-terminated", max);
         return refuse_field(w, field, problem);
-    case STR_CONTROL:
-        return refuse_field(w, field, "contains a control character");
-    case STR_OK:
-        break;
+    case STR_CONTROL: return refuse_field(w, field, "contains a control character");
+    case STR_OK: break;
     }
     return optional || s[0] ? LT_OK : refuse_field(w, field, "is empty");
 }
@@ -108,8 +95,7 @@ lt_status lt__desc_check_name(lt__desc_reader *r, const lt__desc_where *w, const
 }
 
 static lt_status check_self_size(const lt__desc_where *w, size_t self_size) {
-    if (self_size <= LT_PLUGIN_SELF_MAX)
-        return LT_OK;
+    if (self_size <= LT_PLUGIN_SELF_MAX) return LT_OK;
     return lt_set_error(LT_ERR_PLUGIN,
                         "%s: its %s .self_size is %zu bytes, more than the %zu lthost allocates "
                         "(LT_PLUGIN_SELF_MAX); the plugin is corrupt or its struct holds a large "
@@ -145,15 +131,14 @@ static lt_status check_hparams(lt__desc_reader *r, const lt__desc_where *w,
         if (!lt__desc_readable(r, &table[i], sizeof hp))
             return refuse_field(w, ".hparams", "points to memory that cannot be read");
         memcpy(&hp, &table[i], sizeof hp);
-        if (!hp.name)
-            return LT_OK;
+        if (!hp.name) return LT_OK;
         if (i == LT_PLUGIN_HPARAMS_MAX)
             return refuse_field(w, ".hparams",
-                                "has more than " LT_STR_(LT_PLUGIN_HPARAMS_MAX) " entries (is "
-                                "LT_HPARAM_END missing at its end?)");
+                                "has more than " LT_STR_(
+                                    LT_PLUGIN_HPARAMS_MAX) " entries (is "
+                                                           "LT_HPARAM_END missing at its end?)");
         lt_status s = check_hparam(r, w, i, &hp);
-        if (s != LT_OK)
-            return s;
+        if (s != LT_OK) return s;
     }
     return LT_OK;
 }
@@ -166,22 +151,22 @@ static lt_status check_submodules(lt__desc_reader *r, const lt__desc_where *w,
         if (!lt__desc_readable(r, &table[i], sizeof sm))
             return refuse_field(w, ".submodules", "points to memory that cannot be read");
         memcpy(&sm, &table[i], sizeof sm);
-        if (!sm.name)
-            return LT_OK;
+        if (!sm.name) return LT_OK;
         if (i == LT_PLUGIN_SUBMODULES_MAX)
-            return refuse_field(w, ".submodules",
-                                "has more than " LT_STR_(LT_PLUGIN_SUBMODULES_MAX) " entries (is "
-                                "the {NULL} entry missing at its end?)");
+            return refuse_field(
+                w, ".submodules",
+                "has more than " LT_STR_(
+                    LT_PLUGIN_SUBMODULES_MAX) " entries (is "
+                                              "the {NULL} entry missing at its end?)");
         snprintf(field, sizeof field, ".submodules[%zu].name", i);
         lt_status s = check_string(r, w, field, sm.name, LT_PLUGIN_NAME_MAX, false);
-        if (s != LT_OK)
-            return s;
+        if (s != LT_OK) return s;
     }
     return LT_OK;
 }
 
-lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w,
-                                lt_plugin_kind kind, const void *desc) {
+lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w, lt_plugin_kind kind,
+                                const void *desc) {
     lt_status s = LT_OK;
     switch (kind) {
     case LT_PLUGIN_MODULE: {
@@ -193,14 +178,12 @@ lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w,
     }
     case LT_PLUGIN_CALLBACK: {
         const lt_callback_desc *d = desc;
-        if ((s = check_self_size(w, d->self_size)) == LT_OK)
-            s = check_hparams(r, w, d->hparams);
+        if ((s = check_self_size(w, d->self_size)) == LT_OK) s = check_hparams(r, w, d->hparams);
         break;
     }
     case LT_PLUGIN_DATA: {
         const lt_datamodule_desc *d = desc;
-        if ((s = check_self_size(w, d->self_size)) == LT_OK)
-            s = check_hparams(r, w, d->hparams);
+        if ((s = check_self_size(w, d->self_size)) == LT_OK) s = check_hparams(r, w, d->hparams);
         break;
     }
     case LT_PLUGIN_STRATEGY: {
@@ -211,8 +194,7 @@ lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w,
             s = refuse_field(w, ".launcher", "is not LT_LAUNCH_NONE or LT_LAUNCH_MPIRUN");
         break;
     }
-    default: /* accelerators and profilers hand over only their name */
-        break;
+    default: /* accelerators and profilers hand over only their name */ break;
     }
     return s;
 }

@@ -44,19 +44,18 @@ typedef struct kind_info {
     size_t size;        /* what this liblt reads */
 } kind_info;
 
-#define KIND_(n, d, e, t, m, h, s1) {n, d, e, #t, m, h, s1, sizeof(t)}
+#define KIND_(n, d, e, t, m, h, s1)                                                                \
+    { n, d, e, #t, m, h, s1, sizeof(t) }
 static const kind_info kinds[LT_PLUGIN_KIND_COUNT] = {
     [LT_PLUGIN_MODULE] = KIND_("module", "models", "lt_module_entry", lt_module_desc,
                                "LT_MODULE_EXPORT", "lt/module.h", LT_MODULE_DESC_SIZE_1_0),
-    [LT_PLUGIN_ACCELERATOR] = KIND_("accelerator", "accelerators", "lt_accelerator_entry",
-                                    lt_accelerator_desc, "LT_ACCELERATOR_EXPORT",
-                                    "lt/accelerator.h", LT_ACCELERATOR_DESC_SIZE_1_0),
-    [LT_PLUGIN_STRATEGY] = KIND_("strategy", "strategies", "lt_strategy_entry",
-                                 lt_strategy_desc, "LT_STRATEGY_EXPORT", "lt/strategy.h",
-                                 LT_STRATEGY_DESC_SIZE_1_0),
-    [LT_PLUGIN_PROFILER] = KIND_("profiler", "profilers", "lt_profiler_entry",
-                                 lt_profiler_desc, "LT_PROFILER_EXPORT", "lt/profiler.h",
-                                 LT_PROFILER_DESC_SIZE_1_0),
+    [LT_PLUGIN_ACCELERATOR] =
+        KIND_("accelerator", "accelerators", "lt_accelerator_entry", lt_accelerator_desc,
+              "LT_ACCELERATOR_EXPORT", "lt/accelerator.h", LT_ACCELERATOR_DESC_SIZE_1_0),
+    [LT_PLUGIN_STRATEGY] = KIND_("strategy", "strategies", "lt_strategy_entry", lt_strategy_desc,
+                                 "LT_STRATEGY_EXPORT", "lt/strategy.h", LT_STRATEGY_DESC_SIZE_1_0),
+    [LT_PLUGIN_PROFILER] = KIND_("profiler", "profilers", "lt_profiler_entry", lt_profiler_desc,
+                                 "LT_PROFILER_EXPORT", "lt/profiler.h", LT_PROFILER_DESC_SIZE_1_0),
     [LT_PLUGIN_DATA] = KIND_("data", "data", "lt_datamodule_entry", lt_datamodule_desc,
                              "LT_DATAMODULE_EXPORT", "lt/data.h", LT_DATAMODULE_DESC_SIZE_1_0),
     [LT_PLUGIN_CALLBACK] = KIND_("callback", "callbacks", "lt_callback_entry", lt_callback_desc,
@@ -98,11 +97,9 @@ bool lt__is_file(const char *path) {
  * the executable, which would name the executable's folder instead. */
 static bool install_root(char *buf, size_t n) {
     Dl_info info;
-    if (!dladdr((void *)(uintptr_t)&install_root, &info) || !info.dli_fname)
-        return false;
+    if (!dladdr((void *)(uintptr_t)&install_root, &info) || !info.dli_fname) return false;
     const char *slash = strrchr(info.dli_fname, '/');
-    if (!slash)
-        return false;
+    if (!slash) return false;
     return lt__path_join(buf, n, "%.*s/lthost", (int)(slash - info.dli_fname), info.dli_fname);
 }
 
@@ -116,8 +113,7 @@ static bool each_path_dir(const char *list, lt__place_fn fn, void *user) {
         if (keep > 0 && keep < sizeof dir) {
             memcpy(dir, p, keep);
             dir[keep] = '\0';
-            if (!fn(user, dir, true))
-                return false;
+            if (!fn(user, dir, true)) return false;
         }
         p += len;
     }
@@ -126,13 +122,10 @@ static bool each_path_dir(const char *list, lt__place_fn fn, void *user) {
 
 void lt__plugin_places(const char *const *extra_roots, lt__place_fn fn, void *user) {
     char root[PATH_MAX];
-    if (!each_path_dir(getenv("LT_PLUGIN_PATH"), fn, user))
-        return;
-    if (install_root(root, sizeof root) && !fn(user, root, false))
-        return;
+    if (!each_path_dir(getenv("LT_PLUGIN_PATH"), fn, user)) return;
+    if (install_root(root, sizeof root) && !fn(user, root, false)) return;
     for (size_t i = 0; extra_roots && extra_roots[i]; i++)
-        if (!fn(user, extra_roots[i], false))
-            return;
+        if (!fn(user, extra_roots[i], false)) return;
 }
 
 /* ---- looking up a bare name --------------------------------------------------------- */
@@ -148,14 +141,12 @@ typedef struct search {
 static void note_tried(search *s, const char *path) {
     size_t room = sizeof s->tried - s->tried_len;
     int n = snprintf(s->tried + s->tried_len, room, "%s%s", s->tried_len ? ", " : "", path);
-    if (n > 0)
-        s->tried_len += (size_t)n < room ? (size_t)n : room - 1;
+    if (n > 0) s->tried_len += (size_t)n < room ? (size_t)n : room - 1;
 }
 
 /* True (and s->found set) when path is a file. */
 static bool try_path(search *s, const char *path) {
-    if (lt__is_file(path))
-        return lt__path_join(s->found, PATH_MAX, "%s", path);
+    if (lt__is_file(path)) return lt__path_join(s->found, PATH_MAX, "%s", path);
     note_tried(s, path);
     return false;
 }
@@ -167,21 +158,19 @@ static bool search_place(void *user, const char *dir, bool path_dir) {
     const char *kd = s->k->dir, *n = s->name;
     bool a = path_dir ? lt__path_join(p, sizeof p, "%s/%s.so", dir, n)
                       : lt__path_join(p, sizeof p, "%s/%s/%s.so", dir, kd, n);
-    if (a && try_path(s, p))
-        return false;
+    if (a && try_path(s, p)) return false;
     bool b = path_dir ? lt__path_join(p, sizeof p, "%s/%s/%s.so", dir, kd, n)
                       : lt__path_join(p, sizeof p, "%s/%s/%s/%s.so", dir, kd, n, n);
     return !(b && try_path(s, p));
 }
 
 /* The first candidate that exists, into found (PATH_MAX bytes). */
-static lt_status find_plugin(const kind_info *k, const char *name,
-                             const char *const *extra_roots, char *found) {
+static lt_status find_plugin(const kind_info *k, const char *name, const char *const *extra_roots,
+                             char *found) {
     search s = {.k = k, .name = name, .found = found};
     found[0] = '\0';
     lt__plugin_places(extra_roots, search_place, &s);
-    if (found[0])
-        return LT_OK;
+    if (found[0]) return LT_OK;
     /* The fix comes before the list so a long list, if cut, loses only places. */
     return lt_set_error(LT_ERR_PLUGIN,
                         "no %s plugin named '%s' (run `lthost plugins` to see what is "
@@ -195,8 +184,7 @@ static lt_status find_plugin(const kind_info *k, const char *name,
 void *lt__plugin_dlopen(const char *path) {
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (h)
-        return h;
+    if (h) return h;
     const char *why = dlerror();
     size_t n = strlen(path);
     if (!why)
@@ -243,10 +231,9 @@ static lt_status refuse_missing_entry(void *handle, const char *path, lt_plugin_
         return lt_set_error(LT_ERR_PLUGIN, "%s exports no %s(); build it with %s(...) from <%s>",
                             path, w->entry, w->macro, w->header);
     const kind_info *g = &kinds[got];
-    return lt_set_error(LT_ERR_PLUGIN,
-                        "%s is %s %s plugin (exports %s), not %s %s; open it as %s %s plugin", path,
-                        article(g->name), g->name, g->entry, article(w->name), w->name,
-                        article(g->name), g->name);
+    return lt_set_error(
+        LT_ERR_PLUGIN, "%s is %s %s plugin (exports %s), not %s %s; open it as %s %s plugin", path,
+        article(g->name), g->name, g->entry, article(w->name), w->name, article(g->name), g->name);
 }
 
 /* a < b, as a call: with LT_ABI_MINOR 0 the inline comparison is "always false". */
@@ -276,11 +263,10 @@ static lt_status check_header(lt__desc_reader *r, const lt__desc_header *h, cons
                             "%s declares a %s of %u bytes but ABI %d.%d needs at least %zu; "
                             "the plugin is corrupt or mis-built: rebuild it against this SDK "
                             "(pkg-config --cflags lt) with %s(...)",
-                            path, k->desc, h->struct_size, LT_ABI_MAJOR,
-                            older ? 0 : LT_ABI_MINOR, need, k->macro);
+                            path, k->desc, h->struct_size, LT_ABI_MAJOR, older ? 0 : LT_ABI_MINOR,
+                            need, k->macro);
     lt__desc_where w = {path, k->desc, k->macro};
-    if (h->name && lt__desc_check_name(r, &w, h->name) != LT_OK)
-        return lt_last_status();
+    if (h->name && lt__desc_check_name(r, &w, h->name) != LT_OK) return lt_last_status();
     if (!h->name || !h->name[0])
         return lt_set_error(LT_ERR_PLUGIN, "%s: its %s has no name; set .name = \"...\" in %s(...)",
                             path, k->desc, k->macro);
@@ -299,8 +285,7 @@ static lt_status copy_descriptor(lt__desc_reader *r, const lt__desc_header *h, c
                             "a static %s, as %s(...) from <%s> does",
                             path, k->entry, (const void *)h, k->desc, k->macro, k->header);
     lt_status s = check_header(r, h, path, k);
-    if (s != LT_OK)
-        return s;
+    if (s != LT_OK) return s;
     size_t n = h->struct_size < k->size ? h->struct_size : k->size;
     if (!lt__desc_readable(r, h, n))
         return lt_set_error(LT_ERR_PLUGIN,
@@ -308,8 +293,7 @@ static lt_status copy_descriptor(lt__desc_reader *r, const lt__desc_header *h, c
                             "plugin is corrupt or mis-built: rebuild it with %s(...)",
                             path, k->desc, h->struct_size, k->macro);
     void *copy = calloc(1, k->size);
-    if (!copy)
-        return lt_set_error(LT_ERR_OOM, "%s: out of memory copying its %s", path, k->desc);
+    if (!copy) return lt_set_error(LT_ERR_OOM, "%s: out of memory copying its %s", path, k->desc);
     memcpy(copy, h, n);
     lt__desc_where w = {path, k->desc, k->macro};
     if ((s = lt__desc_check_fields(r, &w, kind, copy)) != LT_OK) {
@@ -324,8 +308,7 @@ lt_status lt__plugin_check(void *handle, const char *path, lt_plugin_kind kind, 
     const kind_info *k = &kinds[kind];
     *desc = NULL;
     entry_fn entry = find_entry(handle, kind);
-    if (!entry)
-        return refuse_missing_entry(handle, path, kind);
+    if (!entry) return refuse_missing_entry(handle, path, kind);
     const lt__desc_header *h = entry();
     if (!h)
         return lt_set_error(LT_ERR_PLUGIN,
@@ -344,10 +327,10 @@ lt_status lt__plugin_check(void *handle, const char *path, lt_plugin_kind kind, 
 /* ---- the public handle ----------------------------------------------------------------- */
 
 struct lt_plugin {
-    void *handle;       /* from dlopen; closed last */
+    void *handle; /* from dlopen; closed last */
     lt_plugin_kind kind;
-    void *desc;         /* zero-extended copy, kinds[kind].size bytes */
-    char path[];        /* the file it came from */
+    void *desc;  /* zero-extended copy, kinds[kind].size bytes */
+    char path[]; /* the file it came from */
 };
 
 static lt_status open_file(lt_plugin_kind kind, const char *path, lt_plugin_t **out) {
@@ -358,8 +341,7 @@ static lt_status open_file(lt_plugin_kind kind, const char *path, lt_plugin_t **
                             "LT_PLUGIN_PATH and the installed plugins",
                             path, strerror(errno), kinds[kind].name);
     void *handle = lt__plugin_dlopen(path);
-    if (!handle)
-        return lt_last_status();
+    if (!handle) return lt_last_status();
     void *desc;
     lt_status s = lt__plugin_check(handle, path, kind, &desc);
     size_t n = strlen(path) + 1;
@@ -384,8 +366,7 @@ lt_status lt_plugin_open(lt_plugin_kind kind, const char *name_or_path,
                             "lt_plugin_open: needs a valid kind, a non-empty name or path "
                             "and an output pointer");
     *out = NULL;
-    if (strchr(name_or_path, '/'))
-        return open_file(kind, name_or_path, out);
+    if (strchr(name_or_path, '/')) return open_file(kind, name_or_path, out);
     char path[PATH_MAX];
     size_t n = strlen(name_or_path);
     if ((n > 3 && !strcmp(name_or_path + n - 3, ".so")) || lt__is_file(name_or_path)) {
@@ -407,8 +388,7 @@ const char *lt_plugin_name(const lt_plugin_t *p) {
 }
 
 void lt_plugin_close(lt_plugin_t *p) {
-    if (!p)
-        return;
+    if (!p) return;
     free(p->desc); /* before dlclose: nothing of the plugin is read after it */
     dlclose(p->handle);
     free(p);

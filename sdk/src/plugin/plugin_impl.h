@@ -15,8 +15,7 @@ typedef struct lt__desc_header {
 } lt__desc_header;
 
 /* snprintf into buf; false when the result did not fit. */
-bool lt__path_join(char *buf, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+bool lt__path_join(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* path exists and is a regular file (after symlinks). */
 bool lt__is_file(const char *path);
 
@@ -65,7 +64,7 @@ typedef struct lt__desc_where {
 lt_status lt__desc_check_name(lt__desc_reader *r, const lt__desc_where *w, const char *name);
 /* The kind's own strings and tables (self_size, hparams, submodules) of a copy of the
  * descriptor of kinds[kind].size bytes; the first refusal is recorded and returned. */
-lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w,
-                                lt_plugin_kind kind, const void *desc);
+lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w, lt_plugin_kind kind,
+                                const void *desc);
 
 #endif

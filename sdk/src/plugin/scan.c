@@ -36,8 +36,7 @@ typedef struct scan {
  * a symlink, is one plugin); otherwise remembers it. */
 static bool seen_before(scan *s, const char *path) {
     char *real = realpath(path, NULL);
-    if (!real)
-        return false;
+    if (!real) return false;
     for (size_t i = 0; i < s->nseen; i++) {
         if (strcmp(s->seen[i], real) == 0) {
             free(real);
@@ -72,8 +71,7 @@ typedef struct probe_result {
  * die of take their default action so the parent sees which one it was. */
 static _Noreturn void probe_child(int fd, const char *path) {
     static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS};
-    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
-        signal(fatal[i], SIG_DFL);
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
     int devnull = open("/dev/null", O_WRONLY);
     if (devnull >= 0) { /* a plugin's own prints must not interleave with the listing */
         dup2(devnull, STDOUT_FILENO);
@@ -106,16 +104,14 @@ static probe_outcome read_result(int fd, probe_result *res) {
     while (got < sizeof *res) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long waited_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        long waited_ms =
+            (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int left_ms = PROBE_SECONDS * 1000 - (int)waited_ms;
-        if (left_ms <= 0 || poll(&p, 1, left_ms) == 0)
-            return PROBE_TIMED_OUT;
+        if (left_ms <= 0 || poll(&p, 1, left_ms) == 0) return PROBE_TIMED_OUT;
         ssize_t n = read(fd, (char *)res + got, sizeof *res - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return PROBE_ENDED; /* the child ended without a word */
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return PROBE_ENDED; /* the child ended without a word */
         got += (size_t)n;
     }
     return PROBE_DONE;
@@ -126,16 +122,21 @@ static void explain_death(const char *path, int status, bool stuck, char *why, s
     const char *tail = "; fix or remove the file (loading a plugin runs its code: with fit it "
                        "would do the same to lthost)";
     if (stuck)
-        snprintf(why, n, "%s: loading it did not finish within %d s (a constructor or its entry "
-                         "function hangs)%s", path, PROBE_SECONDS, tail);
+        snprintf(why, n,
+                 "%s: loading it did not finish within %d s (a constructor or its entry "
+                 "function hangs)%s",
+                 path, PROBE_SECONDS, tail);
     else if (WIFSIGNALED(status))
-        snprintf(why, n, "%s: loading it killed the process with signal %d (%s): its "
-                         "constructor or entry function crashed%s",
+        snprintf(why, n,
+                 "%s: loading it killed the process with signal %d (%s): its "
+                 "constructor or entry function crashed%s",
                  path, WTERMSIG(status), strsignal(WTERMSIG(status)), tail);
     else
-        snprintf(why, n, "%s: loading it ended the process with exit status %d before its "
-                         "entry could be checked: a constructor or its entry function calls "
-                         "exit()%s", path, WIFEXITED(status) ? WEXITSTATUS(status) : -1, tail);
+        snprintf(why, n,
+                 "%s: loading it ended the process with exit status %d before its "
+                 "entry could be checked: a constructor or its entry function calls "
+                 "exit()%s",
+                 path, WIFEXITED(status) ? WEXITSTATUS(status) : -1, tail);
 }
 
 /* Loads path in a child process, so that a plugin whose constructor or entry crashes,
@@ -163,11 +164,9 @@ static void probe(const char *path, probe_result *res) {
     probe_outcome outcome = read_result(fds[0], res);
     close(fds[0]);
     bool stuck = outcome == PROBE_TIMED_OUT;
-    if (stuck)
-        kill(pid, SIGKILL);
+    if (stuck) kill(pid, SIGKILL);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (outcome != PROBE_DONE) {
         memset(res, 0, sizeof *res);
         res->kind = LT_PLUGIN_KIND_COUNT;
@@ -177,8 +176,7 @@ static void probe(const char *path, probe_result *res) {
 }
 
 static void report(scan *s, const char *path) {
-    if (seen_before(s, path))
-        return;
+    if (seen_before(s, path)) return;
     probe_result res;
     probe(path, &res);
     lt_plugin_info info = {.path = path, .ok = res.ok == 1, .kind = res.kind};
@@ -218,8 +216,7 @@ static void visit(scan *s, const char *dir, const char *name, bool nested) {
 static void walk(scan *s, const char *dir, bool nested) {
     struct dirent **ents;
     int n = scandir(dir, &ents, NULL, alphasort);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     for (int i = 0; i < n; i++) {
         visit(s, dir, ents[i]->d_name, nested);
         free(ents[i]);
@@ -231,8 +228,7 @@ static void walk(scan *s, const char *dir, bool nested) {
 static bool scan_place(void *user, const char *dir, bool path_dir) {
     scan *s = user;
     char kd[PATH_MAX];
-    if (path_dir)
-        walk(s, dir, false);
+    if (path_dir) walk(s, dir, false);
     for (int k = 0; k < LT_PLUGIN_KIND_COUNT; k++)
         if (lt__path_join(kd, sizeof kd, "%s/%s", dir, lt_plugin_kind_dir((lt_plugin_kind)k)))
             walk(s, kd, !path_dir);
@@ -241,16 +237,14 @@ static bool scan_place(void *user, const char *dir, bool path_dir) {
 
 void lt_plugin_scan(const char *const *extra_roots,
                     void (*fn)(void *user, const lt_plugin_info *info), void *user) {
-    if (!fn)
-        return;
+    if (!fn) return;
     /* Refusals here are reports, not a failure of this call: keep the caller's error. */
     char saved[1024];
     lt_status saved_status = lt_last_status();
     snprintf(saved, sizeof saved, "%s", lt_last_error());
     scan s = {.fn = fn, .user = user};
     lt__plugin_places(extra_roots, scan_place, &s);
-    for (size_t i = 0; i < s.nseen; i++)
-        free(s.seen[i]);
+    for (size_t i = 0; i < s.nseen; i++) free(s.seen[i]);
     free(s.seen);
     if (saved_status == LT_OK)
         lt_clear_error();

@@ -27,7 +27,7 @@ typedef struct {
 
 static lt_status data_setup(lt_ctx_t *ctx, void *self, const char *stage) {
     (void)self, (void)stage;
-    lt_dataset ds = {0};     /* the mistake: no .struct_size = sizeof ds */
+    lt_dataset ds = {0}; /* the mistake: no .struct_size = sizeof ds */
     lt_loader_opts opts = {0};
     lt_data_add_split(ctx, LT_SPLIT_TRAIN, &ds, &opts); /* status ignored */
     return LT_OK;
@@ -47,7 +47,7 @@ static lt_status on_validation_epoch_end(lt_ctx_t *ctx, void *self) {
     double v;
     if (!lt_trainer_metric(tr, "val_loss", &v))
         return lt_set_error(LT_ERR_STATE, "misuse_callback: val_loss is not in callback_metrics "
-                            "at on_validation_epoch_end");
+                                          "at on_validation_epoch_end");
     printf("misuse_callback: %s epoch %lld val_loss=%.4f\n",
            lt_trainer_sanity_checking(tr) ? "sanity" : "fit",
            (long long)lt_trainer_current_epoch(tr), v);

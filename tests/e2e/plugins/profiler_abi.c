@@ -2,7 +2,10 @@
 #include <lt/profiler.h>
 
 static const lt_profiler_desc desc = {
-    .abi_major = 9, .abi_minor = 0, .struct_size = sizeof(lt_profiler_desc), .name = "abi9",
+    .abi_major = 9,
+    .abi_minor = 0,
+    .struct_size = sizeof(lt_profiler_desc),
+    .name = "abi9",
 };
 
 LT_EXPORT const lt_profiler_desc *lt_profiler_entry(void);

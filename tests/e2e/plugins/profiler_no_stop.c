@@ -7,7 +7,9 @@ static lt_status init(const lt_profiler_opts *opts, void **state) {
     *state = NULL;
     return LT_OK;
 }
-static void start(void *st, const char *action, uint64_t t_ns) { (void)st, (void)action, (void)t_ns; }
+static void start(void *st, const char *action, uint64_t t_ns) {
+    (void)st, (void)action, (void)t_ns;
+}
 static lt_status summary(void *st, const char *stage, FILE *out) {
     (void)st, (void)stage, (void)out;
     return LT_OK;

@@ -17,7 +17,8 @@ typedef struct rank_fail {
 static const lt_hparam_desc hparams[] = {
     LT_HPARAM_INT("rank", 1, "the rank that fails"),
     LT_HPARAM_INT("step", 3, "the global step it fails at"),
-    LT_HPARAM_CHOICE("mode", "error", "error|crash|hang", "return an error, be killed, or never return"),
+    LT_HPARAM_CHOICE("mode", "error", "error|crash|hang",
+                     "return an error, be killed, or never return"),
     LT_HPARAM_END,
 };
 
@@ -76,10 +77,16 @@ static lt_status on_train_epoch_end(lt_ctx_t *ctx, void *self) {
         ranks = 10 * ranks + all[3 * r];
         local_ranks = 10 * local_ranks + all[3 * r + 2];
     }
-    const struct { const char *name; double v; } out[] = {
-        {"coll_world", world}, {"coll_mean", mean[0]}, {"coll_mean10", mean[1]},
-        {"coll_sum", sum[0]}, {"coll_sum10", sum[1]}, {"coll_ranks", ranks},
-        {"coll_local_ranks", local_ranks}};
+    const struct {
+        const char *name;
+        double v;
+    } out[] = {{"coll_world", world},
+               {"coll_mean", mean[0]},
+               {"coll_mean10", mean[1]},
+               {"coll_sum", sum[0]},
+               {"coll_sum10", sum[1]},
+               {"coll_ranks", ranks},
+               {"coll_local_ranks", local_ranks}};
     for (size_t i = 0; i < sizeof out / sizeof *out; i++)
         if ((s = lt_log_value(ctx, out[i].name, out[i].v, LT_LOG_ON_EPOCH)) != LT_OK) return s;
     return LT_OK;

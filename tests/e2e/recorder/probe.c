@@ -43,10 +43,12 @@ static lt_tensor_t *training_step_end(lt_ctx_t *ctx, void *self, lt_tensor_t *ou
     return out;
 }
 
-static lt_status training_epoch_end(lt_ctx_t *ctx, void *self, lt_tensor_t *const *outputs, int64_t n) {
+static lt_status training_epoch_end(lt_ctx_t *ctx, void *self, lt_tensor_t *const *outputs,
+                                    int64_t n) {
     (void)self;
     for (int64_t i = 0; i < n; i++)
-        if (lt_numel(outputs[i]) != 1) return lt_set_error(LT_ERR_STATE, "probe: output %lld is not a loss", (long long)i);
+        if (lt_numel(outputs[i]) != 1)
+            return lt_set_error(LT_ERR_STATE, "probe: output %lld is not a loss", (long long)i);
     return lt_log_value(ctx, "epoch_end_outputs", (double)n, LT_LOG_ON_EPOCH | LT_LOG_NO_LOGGER);
 }
 

@@ -10,9 +10,15 @@
 #include <lt/strategy.h>
 
 /* Self structs of distinct sizes, so that each wrapper is seen to use its own. */
-typedef struct { char bytes[24]; } module_self;
-typedef struct { char bytes[40]; } callback_self;
-typedef struct { char bytes[56]; } data_self;
+typedef struct {
+    char bytes[24];
+} module_self;
+typedef struct {
+    char bytes[40];
+} callback_self;
+typedef struct {
+    char bytes[56];
+} data_self;
 
 LT_MODULE_EXPORT(module_self, .name = "every_module")
 LT_ACCELERATOR_EXPORT(.name = "every_accelerator")

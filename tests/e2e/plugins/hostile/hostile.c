@@ -32,10 +32,9 @@ __attribute__((unused)) static lt_module_desc desc = {
  * no NUL before the fault. */
 __attribute__((unused)) static char *page_then_guard(char fill) {
     long page = sysconf(_SC_PAGESIZE);
-    char *p = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
-    if (p == MAP_FAILED || mprotect(p + page, (size_t)page, PROT_NONE) != 0)
-        abort();
+    char *p =
+        mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || mprotect(p + page, (size_t)page, PROT_NONE) != 0) abort();
     memset(p, fill, (size_t)page);
     return p;
 }
