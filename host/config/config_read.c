@@ -358,32 +358,44 @@ static bool flat_args(reader *r, const char *prefix, const ynode *map) {
     return true;
 }
 
+/* `class_path: X` as the flag class_key=X (keyed on the key's line); X must be a name. */
+static bool flat_class_path(reader *r, const char *class_key, const char *args_prefix,
+                            const ynode *k, const ynode *v) {
+    if (v->kind != Y_SCALAR || is_null(v))
+        return fail_at(r, v,
+                       "class_path of %s must name a class, got %s; write "
+                       "'class_path: NAME'",
+                       args_prefix, is_null(v) ? "null" : kind_name(v));
+    return add_entry(r, NULL, class_key, v->text, k->line);
+}
+
+/* `init_args: {k: v}` as args_prefix.k=v; an empty init_args adds nothing. */
+static bool flat_init_args(reader *r, const char *args_prefix, const ynode *v) {
+    if (is_null(v)) return true;
+    if (v->kind != Y_MAP)
+        return fail_at(r, v,
+                       "init_args of %s must be a mapping of name: value, got %s; "
+                       "indent the arguments under 'init_args:'",
+                       args_prefix, kind_name(v));
+    return flat_args(r, args_prefix, v);
+}
+
 /* {class_path: X, init_args: {k: v}} as class_key=X then args_prefix.k=v, in file order. */
 static bool flat_class(reader *r, const char *class_key, const char *args_prefix,
                        const ynode *map) {
     for (int i = 0; i + 1 < map->n; i += 2) {
         const ynode *k = map->kids[i], *v = map->kids[i + 1];
-        if (strcmp(k->text, "class_path") == 0) {
-            if (v->kind != Y_SCALAR || is_null(v))
-                return fail_at(r, v,
-                               "class_path of %s must name a class, got %s; write "
-                               "'class_path: NAME'",
-                               args_prefix, is_null(v) ? "null" : kind_name(v));
-            if (!add_entry(r, NULL, class_key, v->text, k->line)) return false;
-        } else if (strcmp(k->text, "init_args") == 0) {
-            if (is_null(v)) continue;
-            if (v->kind != Y_MAP)
-                return fail_at(r, v,
-                               "init_args of %s must be a mapping of name: value, got %s; "
-                               "indent the arguments under 'init_args:'",
-                               args_prefix, kind_name(v));
-            if (!flat_args(r, args_prefix, v)) return false;
-        } else {
-            return fail_at(r, k,
-                           "unexpected key '%s' beside class_path/init_args in %s; move it "
-                           "under init_args",
-                           k->text, args_prefix);
-        }
+        bool ok;
+        if (strcmp(k->text, "class_path") == 0)
+            ok = flat_class_path(r, class_key, args_prefix, k, v);
+        else if (strcmp(k->text, "init_args") == 0)
+            ok = flat_init_args(r, args_prefix, v);
+        else
+            ok = fail_at(r, k,
+                         "unexpected key '%s' beside class_path/init_args in %s; move it "
+                         "under init_args",
+                         k->text, args_prefix);
+        if (!ok) return false;
     }
     return true;
 }

@@ -56,25 +56,40 @@ static bool strip_underscores(const char *s, char *out, size_t n) {
     return true;
 }
 
+/* How a YAML 1.1 int's digits are written: its base, the prefix before the digits, and the
+ * digits it allows. */
+typedef struct int_notation {
+    int base;
+    int prefix_len;
+    const char *digits;
+} int_notation;
+
+/* The notation of an unsigned YAML 1.1 int body (PyYAML's construct_yaml_int): "0b" binary,
+ * "0x" hex, a leading 0 octal ("0" alone is decimal), else decimal. */
+static const int_notation *int_notation_of(const char *body) {
+    static const int_notation binary = {2, 2, "01"}, octal = {8, 1, "01234567"},
+                              decimal = {10, 0, "0123456789"},
+                              hex = {16, 2, "0123456789abcdefABCDEF"};
+    if (body[0] != '0' || !body[1]) return &decimal;
+    if (body[1] == 'b') return &binary;
+    if (body[1] == 'x') return &hex;
+    return &octal;
+}
+
 /* str(int) of a YAML 1.1 int (PyYAML's construct_yaml_int: 0b, 0x, 0-octal, decimal). */
 static bool int_text(const char *text, char *out, size_t n) {
     char t[96];
     if (!strip_underscores(text, t, sizeof t)) return false;
     bool neg = t[0] == '-';
-    const char *d = t + (t[0] == '-' || t[0] == '+');
-    bool prefixed = d[0] == '0' && (d[1] == 'b' || d[1] == 'x');
-    int base = prefixed ? (d[1] == 'b' ? 2 : 16) : d[0] == '0' && d[1] ? 8 : 10;
-    const char *digits = d + (prefixed ? 2 : base == 8);
-    const char *set = base == 2    ? "01"
-                      : base == 8  ? "01234567"
-                      : base == 10 ? "0123456789"
-                                   : "0123456789abcdefABCDEF";
-    if (!digits[0] || strspn(digits, set) != strlen(digits)) return false;
-    if (base == 10) /* any length: Python ints have no limit */
+    const char *body = t + (t[0] == '-' || t[0] == '+');
+    const int_notation *notation = int_notation_of(body);
+    const char *digits = body + notation->prefix_len;
+    if (!digits[0] || strspn(digits, notation->digits) != strlen(digits)) return false;
+    if (notation->base == 10) /* any length: Python ints have no limit */
         return snprintf(out, n, "%s%s", neg && strcmp(digits, "0") != 0 ? "-" : "", digits) <
                (int)n;
     errno = 0;
-    unsigned long long v = strtoull(digits, NULL, base);
+    unsigned long long v = strtoull(digits, NULL, notation->base);
     if (errno == ERANGE) return false;
     return snprintf(out, n, "%s%llu", neg && v ? "-" : "", v) < (int)n;
 }

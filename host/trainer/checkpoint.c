@@ -55,35 +55,57 @@ bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n) {
 
 /* ---- saving ---------------------------------------------------------------------------- */
 
+/* The options that tell two built-in callbacks of a kind apart in their state_key (NULL
+ * terminated), or NULL for the module and the callbacks keyed by name alone. */
+static const char *const *state_key_options(const participant *p) {
+    static const char *const keyed[][6] = {
+        {"ModelCheckpoint", "monitor", "mode", "every_n_train_steps", "every_n_epochs", NULL},
+        {"EarlyStopping", "monitor", "mode", NULL},
+    };
+    if (p->is_module) return NULL;
+    for (size_t k = 0; k < sizeof keyed / sizeof *keyed; k++)
+        if (strcmp(p->name, keyed[k][0]) == 0) return keyed[k] + 1;
+    return NULL;
+}
+
+/* Appends "<sep>option=value" to out (len of n used) for the hyper-parameter named option;
+ * returns the new length, which is >= n when out is full. */
+static size_t append_option(const lt_ctx_t *ctx, const char *option, const char *sep, char *out,
+                            size_t len, size_t n) {
+    for (int h = 0; h < lt_ctx_hparam_count(ctx); h++) {
+        char text[128];
+        if (strcmp(lt_ctx_hparam_desc(ctx, h)->name, option) != 0) continue;
+        len += (size_t)snprintf(out + len, n - len, "%s%s=%s", sep, option,
+                                lt_ctx_hparam_text(ctx, h, text, sizeof text));
+    }
+    return len;
+}
+
+/* How many of the participants before i have the state_key key. */
+static int earlier_same_keys(const session *s, int i, const char *key) {
+    int same = 0;
+    char other[256];
+    for (int j = 0; j < i; j++) {
+        callback_state_key(s, j, other, sizeof other);
+        same += !strcmp(other, key);
+    }
+    return same;
+}
+
 /* Lightning's state_key: the callback's name, with the options that tell two of a kind
  * apart for the built-ins ("ModelCheckpoint{monitor=val_loss,mode=min,...}"), and "#2"
  * on for a second with the same key. */
 void callback_state_key(const session *s, int i, char *out, size_t n) {
-    static const char *const keyed[][5] = {
-        {"ModelCheckpoint", "monitor", "mode", "every_n_train_steps", "every_n_epochs"},
-        {"EarlyStopping", "monitor", "mode", NULL, NULL},
-    };
     const participant *p = &s->hooks.parts[i];
     size_t len = (size_t)snprintf(out, n, "%s", p->name);
-    for (size_t k = 0; k < sizeof keyed / sizeof *keyed; k++) {
-        if (p->is_module || strcmp(p->name, keyed[k][0]) != 0) continue;
-        for (int j = 1; j < 5 && keyed[k][j] && len < n; j++)
-            for (int h = 0; h < lt_ctx_hparam_count(p->ctx); h++) {
-                char text[128];
-                if (strcmp(lt_ctx_hparam_desc(p->ctx, h)->name, keyed[k][j]) != 0) continue;
-                len +=
-                    (size_t)snprintf(out + len, n - len, "%s%s=%s", j == 1 ? "{" : ",", keyed[k][j],
-                                     lt_ctx_hparam_text(p->ctx, h, text, sizeof text));
-            }
+    const char *const *options = state_key_options(p);
+    if (options) {
+        for (int j = 0; options[j] && len < n; j++)
+            len = append_option(p->ctx, options[j], j == 0 ? "{" : ",", out, len, n);
         if (len < n) len += (size_t)snprintf(out + len, n - len, "}");
     }
-    int same = 0;
-    char other[256];
-    for (int j = 0; j < i && len < n; j++) {
-        callback_state_key(s, j, other, sizeof other);
-        same += !strcmp(other, out);
-    }
-    if (same && len < n) snprintf(out + len, n - len, "#%d", same + 1);
+    int same = len < n ? earlier_same_keys(s, i, out) : 0;
+    if (same) snprintf(out + len, n - len, "#%d", same + 1);
 }
 
 static lt_status loops_state(const session *s, lt_state_t *st) {

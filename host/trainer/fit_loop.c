@@ -199,44 +199,47 @@ static bool first_batch(session *s, const split_loader *sl, int64_t *first) {
     return false;
 }
 
-static bool train_epoch(session *s, fit_state *f) {
+/* The next train batch into *hb (NULL when the loader has no more); false after an error. */
+static bool next_train_batch(session *s, split_loader *sl, int64_t seen, const lt_host_batch **hb) {
+    prof_start(s, "[_TrainingEpochLoop].train_dataloader_next");
+    lt_status st = lt_loader_next(sl->loader, hb);
+    prof_stop(s, "[_TrainingEpochLoop].train_dataloader_next");
+    if (st == LT_OK) return true;
+    host_error("loading train batch %lld: %s", (long long)seen, lt_last_error());
+    return false;
+}
+
+/* The epoch's batches from batch `seen` on, until the last one, the loader running dry,
+ * max_steps, or a stop request that min_epochs/min_steps allow. */
+static bool train_batches(session *s, fit_state *f, int64_t seen) {
     split_loader *sl = &f->train;
-    lt_ctx_metrics_reset_scope(s->module.ctx, SCOPE_TRAIN);
-    outputs_clear(&f->outputs);
-    if (!hooks_run(s, HOOK_on_train_epoch_start, NULL)) return false;
-    char desc[64];
-    snprintf(desc, sizeof desc, "Epoch %lld", (long long)s->tr.current_epoch);
-    int64_t seen = 0;
-    if (!first_batch(s, sl, &seen)) return false;
-    s->pos.batches_done = seen;
-    s->pos.epoch_done = false;
-    bar_start(s, desc, sl->batches);
-    bool ok = lt_loader_start_at(sl->loader, s->tr.current_epoch, seen, sl->batches) == LT_OK;
-    while (ok && seen < sl->batches) {
+    if (lt_loader_start_at(sl->loader, s->tr.current_epoch, seen, sl->batches) != LT_OK)
+        return false;
+    while (seen < sl->batches) {
         const lt_host_batch *hb = NULL;
-        prof_start(s, "[_TrainingEpochLoop].train_dataloader_next");
-        lt_status st = lt_loader_next(sl->loader, &hb);
-        prof_stop(s, "[_TrainingEpochLoop].train_dataloader_next");
-        if (st != LT_OK) {
-            host_error("loading train batch %lld: %s", (long long)seen, lt_last_error());
-            ok = false;
-        }
-        if (!ok || !hb) break;
-        ok = train_one_batch(s, f, hb, ++seen == sl->batches);
-        if (ok && (max_steps_reached(s) || (s->tr.should_stop && can_stop_early(s)))) break;
+        if (!next_train_batch(s, sl, seen, &hb)) return false;
+        if (!hb) break;
+        if (!train_one_batch(s, f, hb, ++seen == sl->batches)) return false;
+        if (max_steps_reached(s) || (s->tr.should_stop && can_stop_early(s))) break;
     }
-    lt_arena_reset(lt_ctx_arena(s->module.ctx));
-    bar_finish(s);
-    if (!ok) return false;
+    return true;
+}
+
+/* The module's training_epoch_end with the epoch's training_step outputs, if it has one. */
+static bool run_training_epoch_end(session *s, fit_state *f) {
+    if (!s->module.desc->training_epoch_end) return true;
+    lt_clear_error();
+    lt_status st = s->module.desc->training_epoch_end(s->module.ctx, lt_ctx_self(s->module.ctx),
+                                                      f->outputs.items, f->outputs.n);
+    if (st != LT_OK || lt_last_status() != LT_OK) return step_failed(s, "training_epoch_end", -1);
+    return true;
+}
+
+/* After the last batch: epoch-level logging, on_train_epoch_end, epoch schedulers, and the
+ * checkpoints and signal checks due at the end of an epoch. */
+static bool end_train_epoch(session *s, fit_state *f) {
     lt_ctx_set_log_scope(s->module.ctx, SCOPE_TRAIN, LT_LOG_ON_EPOCH);
-    if (s->module.desc->training_epoch_end) {
-        lt_clear_error();
-        lt_status st = s->module.desc->training_epoch_end(s->module.ctx, lt_ctx_self(s->module.ctx),
-                                                          f->outputs.items, f->outputs.n);
-        if (st != LT_OK || lt_last_status() != LT_OK)
-            return step_failed(s, "training_epoch_end", -1);
-    }
-    if (!refresh_step_metrics(s)) return false;
+    if (!run_training_epoch_end(s, f) || !refresh_step_metrics(s)) return false;
     /* Callbacks see this epoch's means (Lightning: epoch_end_reached), then what the
      * module's on_train_epoch_end logged too; the row goes out once, after both. */
     if (!log_epoch_end(s, SCOPE_TRAIN, false) || !hooks_run_train_epoch_end(s) ||
@@ -246,6 +249,23 @@ static bool train_epoch(session *s, fit_state *f) {
         return false;
     s->pos.epoch_done = true;
     return checkpoints_flush(s) && stop_if_signalled(s);
+}
+
+static bool train_epoch(session *s, fit_state *f) {
+    lt_ctx_metrics_reset_scope(s->module.ctx, SCOPE_TRAIN);
+    outputs_clear(&f->outputs);
+    if (!hooks_run(s, HOOK_on_train_epoch_start, NULL)) return false;
+    char desc[64];
+    snprintf(desc, sizeof desc, "Epoch %lld", (long long)s->tr.current_epoch);
+    int64_t seen = 0;
+    if (!first_batch(s, &f->train, &seen)) return false;
+    s->pos.batches_done = seen;
+    s->pos.epoch_done = false;
+    bar_start(s, desc, f->train.batches);
+    bool trained = train_batches(s, f, seen);
+    lt_arena_reset(lt_ctx_arena(s->module.ctx));
+    bar_finish(s);
+    return trained && end_train_epoch(s, f);
 }
 
 static void print_epoch_line(session *s, double seconds, double train_seconds, int64_t samples,

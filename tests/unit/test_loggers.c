@@ -405,6 +405,34 @@ static void expect_err(bool ok, const char *what) {
     ck_assert_msg(strstr(err, what) != NULL, "message lacks '%s': %s", what, err);
 }
 
+/* Ints in each YAML 1.1 notation come out as Python's str(int) (checked with PyYAML 6);
+ * digits the notation does not allow are an error naming the hparam. */
+START_TEST(hparams_yaml_int_notations) {
+    static const struct {
+        const char *text, *yaml;
+    } ints[] = {
+        {"0b101", "5"},   {"0x1F", "31"},
+        {"-0x10", "-16"}, {"017", "15"},
+        {"0", "0"},       {"-0", "0"},
+        {"+7", "7"},      {"1_000", "1000"},
+        {"-0b0", "0"},    {"123456789012345678901234567890", "123456789012345678901234567890"},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        hparam_kv hp = {"n", ints[i].text, HP_TEXT_INT};
+        ck_assert_msg(write_hparams_yaml(dir, &hp, 1, err, sizeof err), "%s: %s", ints[i].text,
+                      err);
+        char want[64];
+        snprintf(want, sizeof want, "n: %s\n", ints[i].yaml);
+        ck_assert_str_eq(slurp(join(dir, "hparams.yaml").s, NULL), want);
+    }
+    static const char *const bad[] = {"0x", "0b2", "09", "0xG", "--1", "1.5", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        hparam_kv hp = {"count", bad[i], HP_TEXT_INT};
+        expect_err(write_hparams_yaml(dir, &hp, 1, err, sizeof err), "'count'");
+    }
+}
+END_TEST
+
 START_TEST(errors_name_the_path) {
     char out[256];
     path_t file_path = join(dir, "file");
@@ -487,6 +515,7 @@ Suite *suite_loggers(void) {
     tcase_add_test(tc, crc32c_check_value);
     tcase_add_test(tc, tensorboard_events_decode);
     tcase_add_test(tc, hparams_yaml_matches_pyyaml);
+    tcase_add_test(tc, hparams_yaml_int_notations);
     tcase_add_test(tc, errors_name_the_path);
     tcase_add_test(tc, reference_dir);
     suite_add_tcase(s, tc);

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <lt/runtime.h>
+
 #include "test_util.h"
 
 #define BASE_LR 0.1
@@ -201,6 +203,44 @@ START_TEST(bad_arguments) {
 }
 END_TEST
 
+/* A config whose struct_size says it is shorter than this SDK's is refused without reading
+ * past struct_size (ASan: the config is a heap block of exactly that size); a bad frequency
+ * or interval is refused too, and a good config is kept. The scheduler is freed either way. */
+START_TEST(use_scheduler_checks_the_config) {
+    lt_ctx_t *ctx = lt_ctx_new(test_dev, "m", NULL, 0, 1);
+    ck_assert_ptr_nonnull(ctx);
+    lt_optimizer_t *opt = make_opt(OPT_PLAIN_SGD);
+    uint32_t old_size = sizeof old_size; /* an SDK whose config held only struct_size */
+    void *old = malloc(old_size);
+    memcpy(old, &old_size, old_size);
+    ck_assert_int_eq(lt_use_scheduler(ctx, lt_step_lr(opt, 2, 0.5), old), LT_ERR_INVALID_ARG);
+    expect_error(LT_ERR_INVALID_ARG, "lt_use_scheduler: config struct_size too small");
+    free(old);
+    lt_scheduler_config c = LT_SCHEDULER_CONFIG(.interval = LT_INTERVAL_STEP);
+    c.frequency = 0;
+    ck_assert_int_eq(lt_use_scheduler(ctx, lt_step_lr(opt, 2, 0.5), &c), LT_ERR_INVALID_ARG);
+    expect_error(LT_ERR_INVALID_ARG, "lt_use_scheduler: frequency must be >= 1");
+    c = LT_SCHEDULER_CONFIG(.interval = (lt_interval)7);
+    ck_assert_int_eq(lt_use_scheduler(ctx, lt_step_lr(opt, 2, 0.5), &c), LT_ERR_INVALID_ARG);
+    expect_error(LT_ERR_INVALID_ARG, "lt_use_scheduler: interval must be step or epoch");
+    ck_assert_int_eq(lt_use_scheduler(NULL, lt_step_lr(opt, 2, 0.5), NULL), LT_ERR_INVALID_ARG);
+    expect_error(LT_ERR_INVALID_ARG, "lt_use_scheduler: NULL context");
+    ck_assert_int_eq(lt_ctx_num_schedulers(ctx), 0);
+    c = LT_SCHEDULER_CONFIG(.interval = LT_INTERVAL_STEP);
+    c.frequency = 3;
+    ck_assert_int_eq(lt_use_scheduler(ctx, lt_step_lr(opt, 2, 0.5), &c), LT_OK);
+    ck_assert_int_eq(lt_use_scheduler(ctx, lt_step_lr(opt, 2, 0.5), NULL), LT_OK);
+    lt_scheduler_config got;
+    ck_assert_ptr_nonnull(lt_ctx_scheduler(ctx, 0, &got));
+    ck_assert(got.interval == LT_INTERVAL_STEP && got.frequency == 3);
+    ck_assert_str_eq(got.monitor, "val_loss");
+    ck_assert_ptr_nonnull(lt_ctx_scheduler(ctx, 1, &got));
+    ck_assert(got.interval == LT_INTERVAL_EPOCH && got.frequency == 1);
+    lt_ctx_free(ctx);
+    lt_optimizer_free(opt);
+}
+END_TEST
+
 START_TEST(onecycle_past_total_steps) {
     lt_optimizer_t *opt = make_opt(OPT_MOMENTUM_SGD);
     lt_onecycle_opts oc = LT_ONECYCLE_DEFAULTS(1.0, 5);
@@ -300,6 +340,7 @@ Suite *suite_scheduler(void) {
     tcase_add_checked_fixture(tc, test_open, test_close);
     tcase_add_test(tc, torch_trajectories);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, use_scheduler_checks_the_config);
     tcase_add_test(tc, onecycle_past_total_steps);
     tcase_add_test(tc, onecycle_momentum_needs_support);
     tcase_add_test(tc, onecycle_empty_phase);

@@ -401,29 +401,68 @@ static const char *strip_prefix(const char *const *prefixes, const char *key) {
     return NULL;
 }
 
-static void check_weights(const lt_st_file_t *f, const lt_ctx_t *ctx, const char *const *prefixes,
-                          bool strict, problems *missing, problems *unexpected, problems *shapes) {
-    char a[128], b[128];
-    for (int i = 0; i < ctx->nparams; i++) {
-        const lt_tensor_t *p = ctx->params[i].t;
-        const lt_st_tensor *t = find_param(f, prefixes, ctx->params[i].name);
-        if (!t) {
-            if (strict) note(missing, "%s%s", missing->count ? ", " : "", ctx->params[i].name);
-            continue;
-        }
-        bool same = t->dtype == LT_ST_F32 && t->ndim == p->ndim &&
-                    !memcmp(t->shape, p->shape, (size_t)p->ndim * sizeof *p->shape);
-        if (same) continue;
-        shape_text(t->ndim, t->shape, a, sizeof a);
-        shape_text(p->ndim, p->shape, b, sizeof b);
-        note(shapes, "%s%s: %s %s in the file, %s F32 in the module", shapes->count ? "; " : "",
-             ctx->params[i].name, lt_st_dtype_name(t->dtype), a, b);
-    }
-    for (int64_t i = 0; strict && i < lt_st_count(f); i++) {
+/* Whether the file tensor t can be copied into parameter p: F32 of p's shape. */
+static bool tensor_fits_param(const lt_st_tensor *t, const lt_tensor_t *p) {
+    return t->dtype == LT_ST_F32 && t->ndim == p->ndim &&
+           !memcmp(t->shape, p->shape, (size_t)p->ndim * sizeof *p->shape);
+}
+
+static void note_shape_mismatch(problems *shapes, const char *name, const lt_st_tensor *t,
+                                const lt_tensor_t *p) {
+    char in_file[128], in_module[128];
+    shape_text(t->ndim, t->shape, in_file, sizeof in_file);
+    shape_text(p->ndim, p->shape, in_module, sizeof in_module);
+    note(shapes, "%s%s: %s %s in the file, %s F32 in the module", shapes->count ? "; " : "", name,
+         lt_st_dtype_name(t->dtype), in_file, in_module);
+}
+
+/* The file's keys under a prefix that name no parameter (optimizer state aside). */
+static void note_unexpected_keys(const lt_st_file_t *f, const lt_ctx_t *ctx,
+                                 const char *const *prefixes, problems *unexpected) {
+    for (int64_t i = 0; i < lt_st_count(f); i++) {
         const char *key = lt_st_at(f, i)->name, *name = strip_prefix(prefixes, key);
         if (name && strncmp(key, "optimizer_states.", 17) != 0 && !is_param_key(ctx, prefixes, key))
             note(unexpected, "%s%s", unexpected->count ? ", " : "", name);
     }
+}
+
+/* What keeps the file's weights from loading: parameters it lacks and keys it has beyond
+ * them (both only when strict), and tensors of the wrong dtype or shape. */
+static void check_weights(const lt_st_file_t *f, const lt_ctx_t *ctx, const char *const *prefixes,
+                          bool strict, problems *missing, problems *unexpected, problems *shapes) {
+    for (int i = 0; i < ctx->nparams; i++) {
+        const char *name = ctx->params[i].name;
+        const lt_st_tensor *t = find_param(f, prefixes, name);
+        if (!t && strict) note(missing, "%s%s", missing->count ? ", " : "", name);
+        if (t && !tensor_fits_param(t, ctx->params[i].t))
+            note_shape_mismatch(shapes, name, t, ctx->params[i].t);
+    }
+    if (strict) note_unexpected_keys(f, ctx, prefixes, unexpected);
+}
+
+/* The words before one kind of problem in the message: none when there is none of it,
+ * `later` when an earlier kind was listed, else `first`. */
+static const char *problem_heading(const problems *p, bool after_another, const char *first,
+                                   const char *later) {
+    if (!p->count) return "";
+    return after_another ? later : first;
+}
+
+static lt_status weights_misfit_error(const char *path, const lt_ctx_t *ctx,
+                                      const problems *missing, const problems *unexpected,
+                                      const problems *shapes) {
+    bool after_missing = missing->count > 0;
+    bool after_either = after_missing || unexpected->count > 0;
+    return lt_set_error(
+        shapes->count ? LT_ERR_SHAPE : LT_ERR_STATE,
+        "%s does not fit module '%s':%s%s%s%s%s%s; load it with "
+        "the module and hyper-parameters that saved it%s",
+        path, ctx->plugin_name,
+        problem_heading(missing, false, " missing key(s) ", " missing key(s) "), missing->text,
+        problem_heading(unexpected, after_missing, " unexpected key(s) ", "; unexpected key(s) "),
+        unexpected->text,
+        problem_heading(shapes, after_either, " size mismatch for ", "; size mismatch for "),
+        shapes->text, shapes->count ? "" : ", or load what matches with strict off");
 }
 
 static lt_status restore_params(const lt_st_file_t *f, lt_ctx_t *ctx, const char *const *prefixes,
@@ -434,18 +473,7 @@ static lt_status restore_params(const lt_st_file_t *f, lt_ctx_t *ctx, const char
     problems missing = {0}, unexpected = {0}, shapes = {0};
     check_weights(f, ctx, prefixes, strict, &missing, &unexpected, &shapes);
     if (missing.count || unexpected.count || shapes.count)
-        return lt_set_error(
-            shapes.count ? LT_ERR_SHAPE : LT_ERR_STATE,
-            "%s does not fit module '%s':%s%s%s%s%s%s; load it with "
-            "the module and hyper-parameters that saved it%s",
-            path, ctx->plugin_name, missing.count ? " missing key(s) " : "", missing.text,
-            unexpected.count ? (missing.count ? "; unexpected key(s) " : " unexpected key(s) ")
-                             : "",
-            unexpected.text,
-            shapes.count ? (missing.count || unexpected.count ? "; size mismatch for "
-                                                              : " size mismatch for ")
-                         : "",
-            shapes.text, shapes.count ? "" : ", or load what matches with strict off");
+        return weights_misfit_error(path, ctx, &missing, &unexpected, &shapes);
     for (int i = 0; i < ctx->nparams; i++) {
         const lt_st_tensor *t = find_param(f, prefixes, ctx->params[i].name);
         if (t) lt_from_host_into(ctx->params[i].t, t->data, t->nbytes);

@@ -375,21 +375,17 @@ lt_status lt_use_optimizer(lt_ctx_t *ctx, lt_optimizer_t *opt) {
     return LT_OK;
 }
 
-lt_status lt_use_scheduler(lt_ctx_t *ctx, lt_scheduler_t *sched, const lt_scheduler_config *cfg) {
-    if (!sched) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
-    lt_scheduler_config c = cfg ? *cfg : LT_SCHEDULER_CONFIG(.interval = LT_INTERVAL_EPOCH);
-    const char *why = !ctx ? "NULL context"
-                      : cfg && cfg->struct_size < sizeof c
-                          ? "config struct_size too small (use LT_SCHEDULER_CONFIG)"
-                      : c.frequency < 1 ? "frequency must be >= 1"
-                      : c.interval != LT_INTERVAL_EPOCH && c.interval != LT_INTERVAL_STEP
-                          ? "interval must be step or epoch"
-                          : NULL;
-    if (why) {
-        lt_scheduler_free(sched);
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_use_scheduler: %s", why);
-    }
-    if (!c.monitor) c.monitor = "val_loss";
+/* Why the trainer cannot run a scheduler with config c, or NULL when it can. */
+static const char *scheduler_config_problem(const lt_scheduler_config *c) {
+    if (c->frequency < 1) return "frequency must be >= 1";
+    if (c->interval != LT_INTERVAL_EPOCH && c->interval != LT_INTERVAL_STEP)
+        return "interval must be step or epoch";
+    return NULL;
+}
+
+/* Appends sched with its config c to ctx, which then owns it (freed on failure too). */
+static lt_status append_scheduler(lt_ctx_t *ctx, lt_scheduler_t *sched,
+                                  const lt_scheduler_config *c) {
     lt_scheduler_t **sv = realloc(ctx->scheds, (size_t)(ctx->nscheds + 1) * sizeof *sv);
     if (sv) ctx->scheds = sv;
     lt_scheduler_config *cv =
@@ -400,8 +396,25 @@ lt_status lt_use_scheduler(lt_ctx_t *ctx, lt_scheduler_t *sched, const lt_schedu
         return lt_set_error(LT_ERR_OOM, "out of host memory adding a scheduler");
     }
     ctx->scheds[ctx->nscheds] = sched;
-    ctx->sched_cfgs[ctx->nscheds++] = c;
+    ctx->sched_cfgs[ctx->nscheds++] = *c;
     return LT_OK;
+}
+
+lt_status lt_use_scheduler(lt_ctx_t *ctx, lt_scheduler_t *sched, const lt_scheduler_config *cfg) {
+    if (!sched) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
+    /* struct_size is checked before *cfg is read: a shorter (older) struct is not read whole. */
+    const char *why = !ctx ? "NULL context"
+                      : cfg && cfg->struct_size < sizeof *cfg
+                          ? "config struct_size too small (use LT_SCHEDULER_CONFIG)"
+                          : NULL;
+    lt_scheduler_config c = cfg && !why ? *cfg : LT_SCHEDULER_CONFIG(.interval = LT_INTERVAL_EPOCH);
+    if (!why) why = scheduler_config_problem(&c);
+    if (why) {
+        lt_scheduler_free(sched);
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_use_scheduler: %s", why);
+    }
+    if (!c.monitor) c.monitor = "val_loss";
+    return append_scheduler(ctx, sched, &c);
 }
 
 int lt_ctx_num_schedulers(const lt_ctx_t *ctx) { return ctx->nscheds; }
