@@ -213,8 +213,11 @@ static bool next_train_batch(session *s, split_loader *sl, int64_t seen, const l
  * max_steps, or a stop request that min_epochs/min_steps allow. */
 static bool train_batches(session *s, fit_state *f, int64_t seen) {
     split_loader *sl = &f->train;
-    if (lt_loader_start_at(sl->loader, s->tr.current_epoch, seen, sl->batches) != LT_OK)
+    if (lt_loader_start_at(sl->loader, s->tr.current_epoch, seen, sl->batches) != LT_OK) {
+        host_error("starting epoch %lld's training batches at batch %lld: %s",
+                   (long long)s->tr.current_epoch, (long long)seen, lt_last_error());
         return false;
+    }
     while (seen < sl->batches) {
         const lt_host_batch *hb = NULL;
         if (!next_train_batch(s, sl, seen, &hb)) return false;
