@@ -114,10 +114,8 @@ const lt_callback_desc *builtin_callback(const char *name, bool *monitoring);
  * takes the file when it is a plugin of another kind). */
 bool host_open_plugin(const host_config *cfg, lt_plugin_kind kind, const char *name,
                       lt_plugin_t **out);
-/* The built-in callbacks' names, NULL-terminated. */
-const char *const *builtin_callback_names(void);
-/* The built-in callback name closest to a misspelt one, or NULL. */
-const char *builtin_callback_suggest(const char *name);
+/* The name of built-in callback i (0, 1, ...), NULL past the last. */
+const char *builtin_callback_name(int i);
 /* --callbacks NAME|PATH that is not a built-in: its plugin, or false after one error line
  * (naming the built-in a misspelt name meant). */
 bool open_callback_plugin(const host_config *cfg, const char *name, lt_plugin_t **out);

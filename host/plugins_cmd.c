@@ -28,8 +28,9 @@ int plugins_command(const host_config *cfg) {
     lt_plugin_scan(cfg->plugin_roots, print_plugin, &c);
     printf("%d plugins found, %d skipped\n", c.found, c.skipped);
     printf("built into lthost:\n");
-    for (const char *const *name = builtin_callback_names(); *name; name++)
-        printf("  %-12s %-16s --callbacks %s\n", "callback", *name, *name);
+    int i = 0;
+    for (const char *name; (name = builtin_callback_name(i)); i++)
+        printf("  %-12s %-16s --callbacks %s\n", "callback", name, name);
     return 0;
 }
 

@@ -1,47 +1,56 @@
 /* The callbacks lthost ships, by Lightning's class names (with or without the module
  * path, as LightningCLI accepts them). */
+#include <stdio.h>
 #include <string.h>
 
 #include "../trainer/trainer.h"
 
 extern const lt_callback_desc early_stopping_callback, lr_monitor_callback;
 
-static const char *const builtin_names[] = {"EarlyStopping", "LearningRateMonitor",
-                                            "ModelCheckpoint", NULL};
+/* One row per built-in: the lookup, the did-you-mean and `lthost plugins` read it. */
+static const struct {
+    const char *name;
+    const lt_callback_desc *desc;
+    bool monitoring; /* runs after the module's on_train_epoch_end, as Lightning's */
+} builtins[] = {
+    {"EarlyStopping", &early_stopping_callback, true},
+    {"LearningRateMonitor", &lr_monitor_callback, false},
+    {"ModelCheckpoint", &model_checkpoint_callback, true},
+};
+#define NBUILTINS (sizeof builtins / sizeof *builtins)
 
-const char *const *builtin_callback_names(void) { return builtin_names; }
+/* "lightning.pytorch.callbacks.EarlyStopping" -> "EarlyStopping"; a path stays whole. */
+static const char *class_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && !strchr(name, '/') ? dot + 1 : name;
+}
+
+const char *builtin_callback_name(int i) {
+    return i >= 0 && i < (int)NBUILTINS ? builtins[i].name : NULL;
+}
 
 const lt_callback_desc *builtin_callback(const char *name, bool *monitoring) {
-    const char *dot = strrchr(name, '.');
-    const char *base = dot && !strchr(name, '/') ? dot + 1 : name;
-    if (!strcmp(base, "EarlyStopping")) {
-        *monitoring = true;
-        return &early_stopping_callback;
-    }
-    if (!strcmp(base, "ModelCheckpoint")) {
-        *monitoring = true;
-        return &model_checkpoint_callback;
-    }
-    if (!strcmp(base, "LearningRateMonitor")) {
-        *monitoring = false;
-        return &lr_monitor_callback;
-    }
+    for (size_t i = 0; i < NBUILTINS; i++)
+        if (!strcmp(class_name(name), builtins[i].name)) {
+            *monitoring = builtins[i].monitoring;
+            return builtins[i].desc;
+        }
     return NULL;
 }
 
-const char *builtin_callback_suggest(const char *name) {
-    const char *dot = strrchr(name, '.');
-    if (strchr(name, '/')) return NULL;
-    return lt_did_you_mean(dot ? dot + 1 : name, builtin_names,
-                           sizeof builtin_names / sizeof *builtin_names - 1);
-}
-
 bool open_callback_plugin(const host_config *cfg, const char *name, lt_plugin_t **out) {
-    const char *best = builtin_callback_suggest(name);
+    const char *names[NBUILTINS];
+    char list[128] = "";
+    for (size_t i = 0; i < NBUILTINS; i++) {
+        names[i] = builtins[i].name;
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    }
+    const char *best =
+        strchr(name, '/') ? NULL : lt_did_you_mean(class_name(name), names, (int)NBUILTINS);
     if (!best) return host_open_plugin(cfg, LT_PLUGIN_CALLBACK, name, out);
     if (lt_plugin_open(LT_PLUGIN_CALLBACK, name, cfg->plugin_roots, out) == LT_OK) return true;
     host_error("--callbacks %s: no built-in callback or callback plugin of that name; did you "
-               "mean %s? (built-ins: EarlyStopping, LearningRateMonitor, ModelCheckpoint)",
-               name, best);
+               "mean %s? (built-ins: %s)",
+               name, best, list);
     return false;
 }
