@@ -379,9 +379,10 @@ static bool trusted_path(const session *s, const model_checkpoint *mc, const cha
         snprintf(why, sizeof why, "it is longer than %d bytes", MC_PATH - 1);
     else if (other_dir && !(ok = named_in(path, other_dir)))
         snprintf(why, sizeof why, "it is not a file of the checkpoint's folder %s", other_dir);
-    else if (!other_dir)
-        ok = checkpoint_path_in_folder(path, mc->dirpath, why, sizeof why) &&
-             checkpoint_file_removable(path, mc->dirpath, "", why, sizeof why) != KEEP_AND_SAY;
+    else if (!other_dir) { /* in the folder, and not a link or a special file */
+        removal r = checkpoint_file_removable(path, mc->dirpath, "", why, sizeof why);
+        ok = r == REMOVE || r == KEEP_QUIETLY;
+    }
     char shown[301];
     if (!ok && s->group.rank == 0) /* the path comes from the file: one line, bounded */
         fprintf(stderr,

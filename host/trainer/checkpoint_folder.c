@@ -21,7 +21,9 @@ static bool plain_name(const char *name) {
     return *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
-bool checkpoint_path_in_folder(const char *path, const char *dir, char *why, size_t n) {
+/* Whether path names a plain file name directly inside dir once both are resolved
+ * (realpath); else false with the reason in why. */
+static bool path_in_folder(const char *path, const char *dir, char *why, size_t n) {
     const char *slash = strrchr(path, '/');
     if (!slash || !plain_name(slash + 1)) {
         snprintf(why, n, "it does not name a file inside a folder");
@@ -46,7 +48,8 @@ bool checkpoint_path_in_folder(const char *path, const char *dir, char *why, siz
 removal checkpoint_file_removable(const char *path, const char *dir, const char *resumed, char *why,
                                   size_t n) {
     struct stat st, from;
-    if (!checkpoint_path_in_folder(path, dir, why, n) || lstat(path, &st) != 0) return KEEP_QUIETLY;
+    if (!path_in_folder(path, dir, why, n)) return KEEP_OUTSIDE;
+    if (lstat(path, &st) != 0) return KEEP_QUIETLY;
     if (!S_ISREG(st.st_mode)) {
         snprintf(why, n, "it is %s, not a checkpoint file",
                  S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");

@@ -255,14 +255,12 @@ void signals_restore(void);
 bool stop_if_signalled(session *s);
 
 /* ---- checkpoint_folder.c: what a run may delete there ---------------------------------- */
-/* Whether path names a plain file name directly inside dir once both are resolved
- * (realpath); else false with the reason in why. */
-bool checkpoint_path_in_folder(const char *path, const char *dir, char *why, size_t n);
-/* The rule for every removal: in dir, a regular file (not a symlink), not the checkpoint
- * this run resumed from (resumed may be ""). Outside dir (a book resumed from another
- * run's folder, as Lightning skips), gone, or the resumed file: KEEP_QUIETLY; a link or
- * special file in dir: KEEP_AND_SAY with the reason in why. */
-typedef enum removal { REMOVE, KEEP_QUIETLY, KEEP_AND_SAY } removal;
+/* The rule for every removal: in dir once both are resolved (realpath), a plain file name,
+ * a regular file (not a symlink), not the checkpoint this run resumed from (resumed may be
+ * ""). Outside dir: KEEP_OUTSIDE with the reason in why (a book resumed from another run's
+ * folder is skipped quietly, as Lightning does); gone, or the resumed file: KEEP_QUIETLY;
+ * a link or special file in dir: KEEP_AND_SAY with the reason in why. */
+typedef enum removal { REMOVE, KEEP_OUTSIDE, KEEP_QUIETLY, KEEP_AND_SAY } removal;
 removal checkpoint_file_removable(const char *path, const char *dir, const char *resumed, char *why,
                                   size_t n);
 /* Remove the temp files of saves whose process died (SIGKILL); says each; the count. */
