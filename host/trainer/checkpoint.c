@@ -391,8 +391,7 @@ bool ckpt_same_module(session *s) {
 }
 
 void ckpt_warn_undeclared_hparams(session *s) {
-    const char *text = lt_ckpt_get(s->resume.ckpt, "hyper_parameters");
-    lt_state_t *saved = text ? lt_state_from_json(text) : NULL;
+    lt_state_t *saved = meta(s, "hyper_parameters", false);
     for (int i = 0; saved && i < lt_state_count(saved); i++) {
         const char *name = lt_state_key(saved, i);
         bool declared = false;
