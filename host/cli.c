@@ -63,19 +63,26 @@ static const struct {
     {"weights_summary", "--enable_model_summary"},
 };
 
+/* The hyper-parameter table of module or data plugin `name`, with the plugin left open in
+ * *p (the caller closes it); NULL, quietly, when it cannot be opened. */
+static const lt_hparam_desc *plugin_hparams(const host_config *cfg, lt_plugin_kind kind,
+                                            const char *name, lt_plugin_t **p) {
+    *p = NULL;
+    if (!name || lt_plugin_open(kind, name, cfg->plugin_roots, p) != LT_OK) {
+        lt_clear_error();
+        return NULL;
+    }
+    return kind == LT_PLUGIN_MODULE ? ((const lt_module_desc *)lt_plugin_desc(*p))->hparams
+                                    : ((const lt_datamodule_desc *)lt_plugin_desc(*p))->hparams;
+}
+
 /* Whether plugin `name` of `kind` declares a hyper-parameter called hp. */
 static bool declares(const host_config *cfg, lt_plugin_kind kind, const char *name,
                      const char *hp) {
-    lt_plugin_t *p = NULL;
+    lt_plugin_t *p;
     bool found = false;
-    if (!name || lt_plugin_open(kind, name, cfg->plugin_roots, &p) != LT_OK) {
-        lt_clear_error();
-        return false;
-    }
-    const lt_hparam_desc *d = kind == LT_PLUGIN_MODULE
-                                  ? ((const lt_module_desc *)lt_plugin_desc(p))->hparams
-                                  : ((const lt_datamodule_desc *)lt_plugin_desc(p))->hparams;
-    for (; d && d->name && !found; d++) found = !strcmp(d->name, hp);
+    for (const lt_hparam_desc *d = plugin_hparams(cfg, kind, name, &p); d && d->name && !found; d++)
+        found = !strcmp(d->name, hp);
     lt_plugin_close(p);
     return found;
 }
@@ -306,11 +313,9 @@ static void print_hparams(const char *title, const char *prefix, const lt_hparam
 /* A plugin's hparams, when it can be loaded; help still prints if it cannot. */
 static void print_plugin_hparams(const host_config *cfg, lt_plugin_kind kind, const char *name,
                                  const char *prefix) {
-    lt_plugin_t *p = NULL;
-    if (!name || lt_plugin_open(kind, name, cfg->plugin_roots, &p) != LT_OK) return;
-    const lt_hparam_desc *hp = kind == LT_PLUGIN_MODULE
-                                   ? ((const lt_module_desc *)lt_plugin_desc(p))->hparams
-                                   : ((const lt_datamodule_desc *)lt_plugin_desc(p))->hparams;
+    lt_plugin_t *p;
+    const lt_hparam_desc *hp = plugin_hparams(cfg, kind, name, &p);
+    if (!p) return;
     char title[256];
     snprintf(title, sizeof title, "%s hyper-parameters of %s (--%sNAME VALUE)",
              kind == LT_PLUGIN_MODULE ? "model" : "data", name, prefix);
@@ -383,10 +388,9 @@ static bool is_trainer_flag(const flag *f) {
 }
 
 /* A flag's entry, or nothing under --print_config=skip_null / skip_default. */
-static void add_flag(cfg_node *map, const host_config *cfg, const flag *f) {
-    host_config defaults;
-    config_defaults(&defaults, cfg->command);
-    cfg_node *v = flag_node(cfg, f), *d = cfg->print_skip_default ? flag_node(&defaults, f) : NULL;
+static void add_flag(cfg_node *map, const host_config *cfg, const host_config *defaults,
+                     const flag *f) {
+    cfg_node *v = flag_node(cfg, f), *d = cfg->print_skip_default ? flag_node(defaults, f) : NULL;
     if ((cfg->print_skip_null && cfg_scalar_is_null(v)) || (d && cfg_scalar_equal(v, d)))
         cfg_node_free(v);
     else
@@ -400,9 +404,11 @@ bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t
     bool skip = cfg->print_skip_default;
     size_t n;
     const flag *table = flags_table(&n);
-    add_flag(root, cfg, flag_find("seed_everything"));
+    host_config defaults;
+    config_defaults(&defaults, cfg->command);
+    add_flag(root, cfg, &defaults, flag_find("seed_everything"));
     for (const flag *f = table; f < table + n; f++)
-        if (is_trainer_flag(f)) add_flag(trainer, cfg, f);
+        if (is_trainer_flag(f)) add_flag(trainer, cfg, &defaults, f);
     for (int i = 0; i < cfg->n_callbacks; i++)
         cfg_seq_add(cbs, plugin_node(cfg->callbacks[i].name, callback_ctx[i], skip));
     cfg_map_add(trainer, "callbacks", cbs);
