@@ -82,12 +82,10 @@ static lt_status check_labels(const char *path, const lt_idx_t *labels, int64_t 
 static lt_status read_idx(const char *path, lt_idx_t *out) {
     lt_status s = lt_idx_read(path, out);
     if (s == LT_OK) return s;
-    char why[2048];
-    snprintf(why, sizeof why, "%s", lt_last_error());
     return lt_set_error(s,
                         "%s; is --data.root the Fashion-MNIST folder? (Debian: apt-get install "
                         "dataset-fashion-mnist)",
-                        why);
+                        lt_last_error());
 }
 
 /* Read an image file and its label file, and check they describe the same samples; on

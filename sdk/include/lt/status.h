@@ -40,8 +40,9 @@ LT_API lt_status lt_last_status(void);
 /* Forget the last error on this thread. */
 LT_API void lt_clear_error(void);
 /* Record an error message for this thread (control characters escaped: always one
- * line); returns s. Ops given a NULL input return
- * NULL without touching it, so the first failure in a chain is what is reported. */
+ * line); returns s. An argument may be lt_last_error() itself, to add context. Ops given
+ * a NULL input return NULL without touching it, so the first failure in a chain is what
+ * is reported. */
 LT_API lt_status lt_set_error(lt_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* s copied into buf (n > 0 bytes) with control characters written as C escapes ("\n",
