@@ -125,7 +125,7 @@ END_TEST
 
 START_TEST(refuses_other_abi_major) {
     expect_refusal(LT_PLUGIN_MODULE, "abi_major.so", LT_ERR_ABI,
-                   "built for lthost plugin ABI 2.0 but this lthost speaks 1.0",
+                   "built for lthost plugin ABI 2.0 but this lthost speaks 1.",
                    "rebuild the plugin against this SDK (pkg-config --cflags lt)");
 }
 END_TEST

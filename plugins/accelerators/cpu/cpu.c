@@ -34,8 +34,7 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     cpu_state *st = malloc(sizeof *st);
     if (!st) return LT_ERR_OOM;
     int asked = 0;
-    if (opts && opts->struct_size >= offsetof(lt_accel_opts, threads) + sizeof opts->threads)
-        asked = opts->threads;
+    if (LT_ACCEL_OPTS_HAS(opts, threads)) asked = opts->threads;
     st->threads = asked > 0 ? asked : usable_cores();
     /* One budget: OpenBLAS's pool gets the same count as our loops. */
     openblas_set_num_threads(st->threads);

@@ -60,10 +60,35 @@ typedef struct lt_adam_hyper {
     int64_t step;  /* 1 on the first update */
 } lt_adam_hyper;
 
+/* Lightning's --precision: where float32 master weights meet lower-precision math. */
+typedef enum {
+    LT_PRECISION_32_TRUE,    /* float32 everywhere (the default) */
+    LT_PRECISION_16_MIXED,   /* matmuls in fp16 with fp32 accumulation (torch autocast) */
+    LT_PRECISION_BF16_MIXED, /* matmuls in bf16 with fp32 accumulation */
+    LT_PRECISION_BF16_TRUE,  /* bf16 matmuls, parameters rounded to bf16 after each update */
+    LT_PRECISION_COUNT
+} lt_precision;
+
+/* torch.set_float32_matmul_precision for 32-true matmuls. */
+typedef enum {
+    LT_MATMUL_HIGHEST, /* full float32 (the default, as in torch) */
+    LT_MATMUL_HIGH,    /* TF32 (or bf16x3) tensor-core math allowed */
+    LT_MATMUL_MEDIUM,  /* bf16 tensor-core math allowed */
+    LT_MATMUL_COUNT
+} lt_matmul_precision;
+
 typedef struct lt_accel_opts {
     uint32_t struct_size;
     int threads; /* > 0: the thread budget for this process */
+    /* -- ABI 1.1 (read them only when struct_size covers them; absent: 0) -- */
+    int device_index;       /* which device of this node, 0-based (a rank's GPU) */
+    lt_precision precision; /* init refuses one it cannot do, saying why */
+    lt_matmul_precision matmul_precision;
 } lt_accel_opts;
+
+/* Whether opts (from any host) carries field; older hosts pass a shorter struct. */
+#define LT_ACCEL_OPTS_HAS(opts, field)                                                             \
+    ((opts) && (opts)->struct_size >= offsetof(lt_accel_opts, field) + sizeof((opts)->field))
 
 typedef struct lt_accelerator_desc {
     LT_DESC_HEADER_FIELDS
@@ -135,13 +160,28 @@ typedef struct lt_accelerator_desc {
     /* Device pointers are host memory the CPU may read and write (the cpu accelerator):
      * collectives then work on them in place. */
     bool host_memory;
+
+    /* -- ABI 1.1: optional slots (NULL in older plugins) -- */
+    /* Mixed precision's GradScaler (torch's _amp_foreach_non_finite_check_and_unscale_):
+     * d_g *= inv_scale, and *d_found_inf (one device float) becomes 1 when any element of
+     * d_g is inf or NaN (it is left alone otherwise). NULL: liblt uses affine and
+     * reduce_sum. */
+    void (*unscale_grads)(void *st, int64_t n, float *d_g, float inv_scale, float *d_found_inf);
+    /* d_out = d_x rounded to the nearest bf16 (bf16 != 0) or fp16 value, ties to even,
+     * kept as float32 (in place allowed): bf16-true's parameters after each update.
+     * NULL: the accelerator does not offer bf16-true. */
+    void (*round_half)(void *st, int64_t n, const float *d_x, int bf16, float *d_out);
+    /* Named ranges around the host's profiled actions (NVTX on cuda), so a GPU timeline
+     * shows "training_step", "backward", ... over the kernels; they nest. */
+    void (*range_push)(void *st, const char *name);
+    void (*range_pop)(void *st);
 } lt_accelerator_desc;
 
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
  * loader refuses a table that leaves a REQUIRED slot NULL, and liblt calls an OPTIONAL
  * one only when it is set (each says above what NULL means). */
 /* clang-format off */
-#define LT_ACCELERATOR_SLOTS(X)                                                          \
+#define LT_ACCELERATOR_SLOTS_1_0(X)                                                      \
     X(init, REQUIRED) X(shutdown, OPTIONAL)                                              \
     X(alloc, REQUIRED) X(free, REQUIRED) X(memcpy_h2d, REQUIRED) X(memcpy_d2h, REQUIRED) \
     X(memcpy_d2d, REQUIRED) X(sync, OPTIONAL)                                            \
@@ -150,6 +190,11 @@ typedef struct lt_accelerator_desc {
     X(log_softmax, REQUIRED) X(softmax_bwd, REQUIRED) X(log_softmax_bwd, REQUIRED)       \
     X(cross_entropy, REQUIRED) X(cross_entropy_bwd, REQUIRED) X(argmax, REQUIRED)        \
     X(eq_i64, REQUIRED) X(sgd_step, REQUIRED) X(adam_step, REQUIRED) X(clamp, OPTIONAL)
+/* Slots after host_memory: appended by later minors, so every one is OPTIONAL. */
+#define LT_ACCELERATOR_SLOTS_1_1(X)                                                      \
+    X(unscale_grads, OPTIONAL) X(round_half, OPTIONAL)                                   \
+    X(range_push, OPTIONAL) X(range_pop, OPTIONAL)
+#define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 
 /* Export the accelerator: LT_ACCELERATOR_EXPORT(.name = "cpu", .init = ..., ...). */

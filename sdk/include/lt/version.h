@@ -10,7 +10,7 @@
 /* Plugin ABI. A plugin built against a different major is refused; a newer minor
  * may only append fields to descriptors, so an older host reads the prefix it knows. */
 #define LT_ABI_MAJOR 1
-#define LT_ABI_MINOR 0
+#define LT_ABI_MINOR 1
 
 #if defined(LT_BUILDING_LIB)
 #define LT_API __attribute__((visibility("default")))

@@ -98,12 +98,15 @@ void lt__storage_release(lt_storage *s) {
 
 /* ---- devices --------------------------------------------------------------------- */
 
-/* The slot list covers the whole table: a slot added to the struct but not to
+/* The slot lists cover the whole table: a slot added to the struct but not to
  * LT_ACCELERATOR_SLOTS would go unchecked. */
 #define COUNT_SLOT_(slot, need) +1
 _Static_assert(offsetof(lt_accelerator_desc, host_memory) - offsetof(lt_accelerator_desc, init) ==
-                   (0 LT_ACCELERATOR_SLOTS(COUNT_SLOT_)) * sizeof(void (*)(void)),
-               "LT_ACCELERATOR_SLOTS must list every slot of lt_accelerator_desc");
+                   (0 LT_ACCELERATOR_SLOTS_1_0(COUNT_SLOT_)) * sizeof(void (*)(void)),
+               "LT_ACCELERATOR_SLOTS_1_0 must list every slot before host_memory");
+_Static_assert(sizeof(lt_accelerator_desc) - offsetof(lt_accelerator_desc, unscale_grads) ==
+                   (0 LT_ACCELERATOR_SLOTS_1_1(COUNT_SLOT_)) * sizeof(void (*)(void)),
+               "LT_ACCELERATOR_SLOTS_1_1 must list every slot after host_memory");
 #undef COUNT_SLOT_
 
 /* The first REQUIRED slot a table leaves NULL, or NULL. */

@@ -21,17 +21,17 @@
 
 /* ---- the kinds ------------------------------------------------------------------ */
 
-/* Descriptor sizes of ABI 1.0: the least struct_size any 1.x plugin may declare. They
- * equal sizeof today; once a minor appends fields sizeof grows but these must not, so
- * they have to become plain byte counts then. */
+/* Descriptor sizes of ABI 1.0: the least struct_size any 1.x plugin may declare. A
+ * descriptor that a later minor appended to is measured up to its first appended field
+ * (the end of its 1.0 layout, padding included); the others have not grown. */
 #define LT_MODULE_DESC_SIZE_1_0 sizeof(lt_module_desc)
-#define LT_ACCELERATOR_DESC_SIZE_1_0 sizeof(lt_accelerator_desc)
+#define LT_ACCELERATOR_DESC_SIZE_1_0 offsetof(lt_accelerator_desc, unscale_grads)
 #define LT_STRATEGY_DESC_SIZE_1_0 sizeof(lt_strategy_desc)
 #define LT_PROFILER_DESC_SIZE_1_0 sizeof(lt_profiler_desc)
 #define LT_DATAMODULE_DESC_SIZE_1_0 sizeof(lt_datamodule_desc)
 #define LT_CALLBACK_DESC_SIZE_1_0 sizeof(lt_callback_desc)
-_Static_assert(LT_ABI_MINOR == 0, "LT_ABI_MINOR was raised: write the LT_*_DESC_SIZE_1_0 "
-                                  "sizes above as their ABI 1.0 byte counts, then drop this");
+_Static_assert(LT_ABI_MINOR == 1, "LT_ABI_MINOR was raised: give every descriptor that grew "
+                                  "its 1.0 size above, then update this check");
 
 typedef struct kind_info {
     const char *name;   /* "module" */
@@ -255,7 +255,7 @@ static lt_status check_header(lt__desc_reader *r, const lt__desc_header *h, cons
                             "plugin is corrupt or mis-built: rebuild it (pkg-config --cflags lt)",
                             path, h->abi_major, h->abi_minor, k->desc, h->struct_size, k->size,
                             LT_ABI_MAJOR, LT_ABI_MINOR);
-    /* Older minors (none yet) need only the 1.0 prefix; ours needs all of it. */
+    /* Older minors need only the 1.0 prefix; ours needs all of it. */
     bool older = is_below(h->abi_minor, LT_ABI_MINOR);
     size_t need = older ? k->size_1_0 : k->size;
     if (h->struct_size < need)
