@@ -30,9 +30,22 @@ static int usable_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
+/* The real plugin trains in 32-true only; the test twin built with CPU_EMULATE_HALF
+ * takes every precision and emulates the lower ones in its GEMM (amp.c). */
+static int half_format(lt_precision p) {
+    return p == LT_PRECISION_16_MIXED ? CPU_HALF_FP16
+           : p == LT_PRECISION_32_TRUE ? CPU_HALF_NONE
+                                       : CPU_HALF_BF16;
+}
+
 static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
-    cpu_state *st = malloc(sizeof *st);
+    lt_precision prec = LT_ACCEL_OPTS_HAS(opts, precision) ? opts->precision : LT_PRECISION_32_TRUE;
+#ifndef CPU_EMULATE_HALF
+    if (prec != LT_PRECISION_32_TRUE) return LT_ERR_UNSUPPORTED;
+#endif
+    cpu_state *st = calloc(1, sizeof *st);
     if (!st) return LT_ERR_OOM;
+    st->half = half_format(prec);
     int asked = 0;
     if (LT_ACCEL_OPTS_HAS(opts, threads)) asked = opts->threads;
     st->threads = asked > 0 ? asked : usable_cores();
@@ -43,7 +56,12 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     return LT_OK;
 }
 
-static void cpu_shutdown(void *st) { free(st); }
+static void cpu_shutdown(void *state) {
+    cpu_state *st = state;
+    free(st->half_buf[0]);
+    free(st->half_buf[1]);
+    free(st);
+}
 
 /* ---- parallel for -------------------------------------------------------------- */
 
@@ -208,4 +226,7 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* metrics (reduce.c) */
                       .argmax = cpu_argmax, .eq_i64 = cpu_eq_i64,
                       /* optimizers (optim.c) */
-                      .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step CPU_TEST_NULL_SLOTS)
+                      .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step,
+                      /* mixed precision (amp.c) */
+                      .unscale_grads = cpu_unscale_grads,
+                      .round_half = cpu_round_half CPU_TEST_NULL_SLOTS)
