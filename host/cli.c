@@ -199,7 +199,7 @@ lt_precision precision_of(const char *name) {
 }
 
 lt_matmul_precision matmul_precision_of(const char *name) {
-    return !strcmp(name, "high") ? LT_MATMUL_HIGH
+    return !strcmp(name, "high")     ? LT_MATMUL_HIGH
            : !strcmp(name, "medium") ? LT_MATMUL_MEDIUM
                                      : LT_MATMUL_HIGHEST;
 }
@@ -398,8 +398,8 @@ static cfg_node *plugin_node(const char *class_path, lt_ctx_t *ctx, bool skip_de
 /* Flags of lthost itself rather than of Lightning's Trainer (ckpt_path is a top-level
  * key of LightningCLI too); they are printed only when set. */
 static const char *const not_trainer[] = {
-    "module",       "data",      "accel", "seed_everything", "predict.output", "ckpt_path",
-    "init_weights", "submodule", "float32_matmul_precision"};
+    "module",    "data",         "accel",     "seed_everything",         "predict.output",
+    "ckpt_path", "init_weights", "submodule", "float32_matmul_precision"};
 
 static bool is_trainer_flag(const flag *f) {
     for (size_t i = 0; i < sizeof not_trainer / sizeof *not_trainer; i++)

@@ -337,7 +337,8 @@ static cfg_node *devices_node(const host_config *c) {
     char buf[LTHOST_MAX_DEVICE_IDS * 8 + 4] = "[";
     size_t len = 1;
     for (int i = 0; i < c->n_device_ids; i++)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%d", i ? ", " : "", c->device_ids[i]);
+        len +=
+            (size_t)snprintf(buf + len, sizeof buf - len, "%s%d", i ? ", " : "", c->device_ids[i]);
     snprintf(buf + len, sizeof buf - len, "]");
     return cfg_scalar(buf, CFG_STR);
 }

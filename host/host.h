@@ -38,11 +38,11 @@ typedef struct callback_spec {
 typedef struct host_config {
     const char *command; /* fit, validate, test, predict */
     const char *module, *data, *accel, *strategy;
-    bool accel_auto;              /* --accelerator auto chose accel */
-    const char *accel_auto_cpu;   /* auto: why it is cpu (no cuda plugin), NULL: try cuda */
+    bool accel_auto;            /* --accelerator auto chose accel */
+    const char *accel_auto_cpu; /* auto: why it is cpu (no cuda plugin), NULL: try cuda */
     int devices, num_nodes, threads;
-    int device_ids[LTHOST_MAX_DEVICE_IDS]; /* --devices 1,3: GPU of local rank i */
-    int n_device_ids;                      /* 0: --devices is a count */
+    int device_ids[LTHOST_MAX_DEVICE_IDS];     /* --devices 1,3: GPU of local rank i */
+    int n_device_ids;                          /* 0: --devices is a count */
     int64_t max_epochs, min_epochs, max_steps; /* -1: unset, as Lightning's None */
     uint64_t seed;
     bool seed_given;

@@ -18,7 +18,7 @@ typedef struct train_closure {
     int64_t batch_idx;
     lt_optimizer_t *opt;
     bool zero_grad, stepping, ran;
-    bool check_loss; /* read the loss back for the NaN check on this batch */
+    bool check_loss;   /* read the loss back for the NaN check on this batch */
     lt_tensor_t *loss; /* what training_step returned, NULL if it skipped */
 } train_closure;
 

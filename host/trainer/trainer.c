@@ -355,10 +355,10 @@ static void announce(session *s) {
     if (lt_device_precision(s->dev) != LT_PRECISION_32_TRUE)
         snprintf(prec, sizeof prec, ", precision %s",
                  lt_precision_name(lt_device_precision(s->dev)));
-    rank0_printf(s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator%s%s, %s strategy%s\n",
-                 s->module.desc->name, lt_ctx_num_params(s->module.ctx), (long long)n,
-                 (double)n * 4 / 1e6, lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "",
-                 where, s->group.desc->name, prec);
+    rank0_printf(
+        s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator%s%s, %s strategy%s\n",
+        s->module.desc->name, lt_ctx_num_params(s->module.ctx), (long long)n, (double)n * 4 / 1e6,
+        lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "", where, s->group.desc->name, prec);
 }
 
 static bool dispatch(session *s) {

@@ -140,7 +140,7 @@ struct lt_arena {
     lt_slab nodes;               /* lt_node, creation order = a topological order of the tape */
     lt_grad_ready_fn grad_ready; /* lt_ctx_set_grad_ready's hook on the ctx's parameters */
     void *grad_ready_user;
-    float backward_scale; /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
+    float backward_scale;          /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
     struct lt_grad_scaler *scaler; /* 16-mixed (lt_ctx_set_grad_scaler); NULL: none */
 };
 

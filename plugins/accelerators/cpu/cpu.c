@@ -33,7 +33,7 @@ static int usable_cores(void) {
 /* The real plugin trains in 32-true only; the test twin built with CPU_EMULATE_HALF
  * takes every precision and emulates the lower ones in its GEMM (amp.c). */
 static int half_format(lt_precision p) {
-    return p == LT_PRECISION_16_MIXED ? CPU_HALF_FP16
+    return p == LT_PRECISION_16_MIXED  ? CPU_HALF_FP16
            : p == LT_PRECISION_32_TRUE ? CPU_HALF_NONE
                                        : CPU_HALF_BF16;
 }

@@ -80,7 +80,6 @@ LT_API lt_status lt_grad_scaler_save(const lt_grad_scaler_t *sc, lt_state_t *st)
 /* Load what lt_grad_scaler_save wrote; every value is checked first (finite, > 0, the
  * factors and interval as lt_grad_scaler_new requires) and nothing changes on an error,
  * which names where.key. */
-LT_API lt_status lt_grad_scaler_load(lt_grad_scaler_t *sc, const lt_state_t *st,
-                                     const char *where);
+LT_API lt_status lt_grad_scaler_load(lt_grad_scaler_t *sc, const lt_state_t *st, const char *where);
 
 #endif

@@ -119,8 +119,8 @@ static const char *missing_slot(const lt_accelerator_desc *k) {
     return NULL;
 }
 
-static const char *const precision_names[LT_PRECISION_COUNT] = {"32-true", "16-mixed",
-                                                                  "bf16-mixed", "bf16-true"};
+static const char *const precision_names[LT_PRECISION_COUNT] = {"32-true", "16-mixed", "bf16-mixed",
+                                                                "bf16-true"};
 
 const char *lt_precision_name(lt_precision p) {
     return (unsigned)p < LT_PRECISION_COUNT ? precision_names[p] : "(unknown precision)";
@@ -147,8 +147,9 @@ static lt_status check_table(const lt_device_t *dev, const lt_accel_opts *opts) 
                             lt_plugin_path(dev->plugin), dev->k.name, slot);
     if ((unsigned)opts->precision >= LT_PRECISION_COUNT ||
         (unsigned)opts->matmul_precision >= LT_MATMUL_COUNT)
-        return lt_set_error(LT_ERR_INVALID_ARG, "lt_device_from_plugin_opts: precision %d or "
-                                                "matmul precision %d is not a known value",
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_device_from_plugin_opts: precision %d or "
+                            "matmul precision %d is not a known value",
                             (int)opts->precision, (int)opts->matmul_precision);
     if (opts->precision == LT_PRECISION_BF16_TRUE && !dev->k.round_half)
         return lt_set_error(LT_ERR_UNSUPPORTED,
@@ -158,8 +159,7 @@ static lt_status check_table(const lt_device_t *dev, const lt_accel_opts *opts) 
     return LT_OK;
 }
 
-lt_status lt_device_from_plugin_opts(lt_plugin_t *p, const lt_accel_opts *opts,
-                                     lt_device_t **out) {
+lt_status lt_device_from_plugin_opts(lt_plugin_t *p, const lt_accel_opts *opts, lt_device_t **out) {
     *out = NULL;
     if (!p) return lt_last_status();
     lt_accel_opts o = {.struct_size = sizeof o};

@@ -181,8 +181,9 @@ lt_status lt_grad_scaler_unscale(lt_grad_scaler_t *sc, lt_optimizer_t *opt) {
         lt_tensor_t *g = l->items[i]->grad;
         if (!g) continue;
         if (lt__dev(g) != dev)
-            return lt_set_error(LT_ERR_INVALID_ARG, "GradScaler: a gradient of %s is on device "
-                                                    "'%s', the scaler on '%s'",
+            return lt_set_error(LT_ERR_INVALID_ARG,
+                                "GradScaler: a gradient of %s is on device "
+                                "'%s', the scaler on '%s'",
                                 lt_optimizer_name(opt), lt_device_name(lt__dev(g)), dev->k.name);
         lt_status s = unscale_grad(dev, g, inv, d_found);
         if (s != LT_OK) return s;
@@ -254,15 +255,13 @@ lt_status lt_grad_scaler_load(lt_grad_scaler_t *sc, const lt_state_t *st, const 
     if (!sc || !st) return lt_set_error(LT_ERR_INVALID_ARG, "lt_grad_scaler_load: NULL argument");
     where = where ? where : "GradScaler";
     scaler_values v;
-    const char *missing = !lt_state_get_float(st, "scale", &v.scale)                 ? "scale"
-                          : !lt_state_get_float(st, "growth_factor", &v.growth_factor) ? "growth_factor"
-                          : !lt_state_get_float(st, "backoff_factor", &v.backoff_factor)
-                              ? "backoff_factor"
-                          : !lt_state_get_int(st, "growth_interval", &v.growth_interval)
-                              ? "growth_interval"
-                          : !lt_state_get_int(st, "_growth_tracker", &v.growth_tracker)
-                              ? "_growth_tracker"
-                              : NULL;
+    const char *missing =
+        !lt_state_get_float(st, "scale", &v.scale)                     ? "scale"
+        : !lt_state_get_float(st, "growth_factor", &v.growth_factor)   ? "growth_factor"
+        : !lt_state_get_float(st, "backoff_factor", &v.backoff_factor) ? "backoff_factor"
+        : !lt_state_get_int(st, "growth_interval", &v.growth_interval) ? "growth_interval"
+        : !lt_state_get_int(st, "_growth_tracker", &v.growth_tracker)  ? "_growth_tracker"
+                                                                       : NULL;
     if (missing)
         return lt_set_error(LT_ERR_FORMAT,
                             "%s.%s is missing or not a number; the checkpoint is damaged "
