@@ -160,10 +160,9 @@ static bool open_auto_device(session *s) {
         snprintf(why, sizeof why, "%s", lt_last_error());
         lt_clear_error();
         if (!open_plugin(s, LT_PLUGIN_ACCELERATOR, "cpu", &s->accel_plugin)) return false;
-        if (s->group.rank == 0)
-            fprintf(stderr, "lthost: --accelerator auto: no usable GPU (%s); training on cpu\n",
-                    why);
     }
+    if (s->group.rank == 0)
+        fprintf(stderr, "lthost: --accelerator auto: no usable GPU (%s); training on cpu\n", why);
     if (c->n_device_ids) {
         host_error("--devices [list]: --accelerator auto chose cpu (%s), which runs processes, not "
                    "GPUs; give a count (--devices %d)",
