@@ -76,6 +76,12 @@ manual_ckpt=$(ckpt_of "$TMP/manual")
 scaler_is "$manual_ckpt" 32768 0 || fail "manual optimization: the scaler did not back off"
 echo "ok: manual optimization: the same skip and backoff"
 
+# Two optimizers stepped by the module (the GAN): one scaler, global_step counts both.
+expect_success fit --module gan --accel "$fake" --precision 16-mixed "${quiet[@]}" --max_epochs 1 \
+    --limit_train_batches 20 --logger false --enable_checkpointing false
+grep -q "global step 40" "$TMP/out" || { cat "$TMP/out"; fail "gan under 16-mixed"; }
+echo "ok: the GAN's two optimizers train under 16-mixed"
+
 # Resume restores the scaler (scale 32768, tracker 0), which then counts 4 clean steps.
 expect_success fit "${amp[@]}" --limit_train_batches 4 --max_epochs 2 --ckpt_path "$skip_ckpt" --default_root_dir "$TMP/resumed"
 resumed=$(ls "$TMP"/resumed/lightning_logs/version_*/checkpoints/epoch=1-step=8.ckpt) || fail "no checkpoint after resuming"
