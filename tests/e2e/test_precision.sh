@@ -108,6 +108,23 @@ expect_success fit --module mlp --accel "$fake" --devices "[2]" "${quiet[@]}" --
     --limit_train_batches 2 --limit_val_batches 0 --test_after_fit false --logger false
 grep -q "cuda accelerator on device 2, single strategy" "$TMP/out" || { cat "$TMP/out"; fail "--devices [2] did not pick device 2"; }
 echo "ok: --devices [2] trains on device 2"
+# Under DDP each rank takes its entry of the list; more ranks on a node than listed GPUs
+# (here 4 local ranks for --devices 0,1 x 2 nodes) is refused on the ranks left without one.
+if command -v mpirun >/dev/null && [ -z "${LT_E2E_SANITIZED:-}" ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    devmem=$LT_TEST_PLUGIN_DIR/devmem_cpu.so
+    expect_success fit --module mlp --accel "$devmem" --devices 0,1 "${quiet[@]}" --max_epochs 1 \
+        --limit_train_batches 2 --limit_val_batches 0 --test_after_fit false --logger false
+    grep -q "cpu accelerator on device 0, ddp strategy" "$TMP/out" || { cat "$TMP/out"; fail "--devices 0,1: no 2-rank ddp run"; }
+    rc=0
+    timeout 120 mpirun -np 4 --bind-to none "$LTHOST" fit --module mlp --accel "$devmem" --devices 0,1 \
+        --num_nodes 2 --strategy ddp --max_epochs 1 --limit_train_batches 2 --threads 1 \
+        --enable_progress_bar false --logger false >"$TMP/four.out" 2>&1 || rc=$?
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] &&
+        grep -q "error: \[rank [23]\] this process is local rank [23] of its node, but --devices lists 2 GPU(s): two ranks would share one GPU" "$TMP/four.out" ||
+        { cat "$TMP/four.out"; fail "4 local ranks for 2 listed GPUs: exit $rc, no clear error"; }
+    echo "ok: --devices 0,1 runs 2 ddp ranks; 4 local ranks for 2 listed GPUs stop with the reason"
+fi
 # --accelerator auto: cuda when its plugin opens a device, else cpu with the reason.
 mkdir -p "$TMP/auto/accelerators" "$TMP/noplug"
 ln -s "$fake" "$TMP/auto/accelerators/cuda.so"
