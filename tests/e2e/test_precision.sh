@@ -34,6 +34,8 @@ expect_error "float32_matmul_precision expects highest\|high\|medium" fit --modu
 expect_error "devices \[list\]: a list picks GPUs by index, but the cpu accelerator runs processes.*--devices 2" \
     fit --module mlp --accelerator cpu --devices 1,3
 expect_error "devices 1,1 names GPU 1 twice: two ranks cannot share one GPU" fit --module mlp --devices 1,1
+printf 'trainer:\n  accelerator: cpu\n  devices: [1, 3]\n' >"$TMP/list.yaml" # LightningCLI's form
+expect_error "devices \[list\]: a list picks GPUs by index.*--devices 2" fit --module mlp --config "$TMP/list.yaml"
 
 # ---- mixed precision trains (emulated on fakecuda_cpu) ---------------------------------
 acc() { grep -o 'test_acc=[0-9.]*' "$TMP/out" | cut -d= -f2; }
