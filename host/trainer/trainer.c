@@ -161,7 +161,7 @@ static bool open_auto_device(session *s) {
         lt_clear_error();
         if (!open_plugin(s, LT_PLUGIN_ACCELERATOR, "cpu", &s->accel_plugin)) return false;
     }
-    if (s->group.rank == 0)
+    if (s->group.rank == 0 && !c->print_config) /* that prints the YAML alone */
         fprintf(stderr, "lthost: --accelerator auto: no usable GPU (%s); training on cpu\n", why);
     if (c->n_device_ids) {
         host_error("--devices [list]: --accelerator auto chose cpu (%s), which runs processes, not "
