@@ -120,18 +120,25 @@ static bool pick_device_index(session *s) {
     return false;
 }
 
-/* Open p's device with this run's options; false after one error line. */
+/* What this run asks of its accelerator. */
+static lt_accel_opts accel_opts(const session *s) {
+    const host_config *c = s->cfg;
+    return (lt_accel_opts){.struct_size = sizeof(lt_accel_opts),
+                           .threads = threads_per_process(c),
+                           .device_index = s->device_index,
+                           .precision = precision_of(c->precision),
+                           .matmul_precision = matmul_precision_of(c->matmul_precision)};
+}
+
+/* Open p's device with this run's options (p is the device's, also on failure); false
+ * after one error line. */
 static bool open_device(session *s, lt_plugin_t *p) {
     const host_config *c = s->cfg;
-    lt_accel_opts o = {.struct_size = sizeof o,
-                       .threads = threads_per_process(c),
-                       .device_index = s->device_index,
-                       .precision = precision_of(c->precision),
-                       .matmul_precision = matmul_precision_of(c->matmul_precision)};
-    const char *name = lt_plugin_name(p);
+    lt_accel_opts o = accel_opts(s);
+    bool is_cpu = !strcmp(lt_plugin_name(p), "cpu");
     lt_status st = lt_device_from_plugin_opts(p, &o, &s->dev);
     if (st == LT_OK) return true;
-    if (st == LT_ERR_UNSUPPORTED && o.precision != LT_PRECISION_32_TRUE && !strcmp(name, "cpu"))
+    if (st == LT_ERR_UNSUPPORTED && o.precision != LT_PRECISION_32_TRUE && is_cpu)
         host_error("--precision %s: the cpu accelerator trains in 32-true only; use --accelerator "
                    "cuda (a GPU) or --precision 32-true",
                    c->precision);
@@ -149,11 +156,7 @@ static bool open_auto_device(session *s) {
     char why[512];
     snprintf(why, sizeof why, "%s", c->accel_auto_cpu ? c->accel_auto_cpu : "");
     if (!c->accel_auto_cpu) {
-        lt_accel_opts o = {.struct_size = sizeof o,
-                           .threads = threads_per_process(c),
-                           .device_index = s->device_index,
-                           .precision = precision_of(c->precision),
-                           .matmul_precision = matmul_precision_of(c->matmul_precision)};
+        lt_accel_opts o = accel_opts(s);
         lt_plugin_t *cuda = s->accel_plugin;
         s->accel_plugin = NULL;
         if (lt_device_from_plugin_opts(cuda, &o, &s->dev) == LT_OK) return true;
