@@ -51,9 +51,36 @@ for p in 16-mixed bf16-mixed bf16 bf16-true; do
     python3 -c "import sys; sys.exit(0 if float('$a') >= 0.78 else 1)" || { cat "$TMP/out"; fail "--precision $p: test_acc $a < 0.78"; }
     echo "ok: --precision $p on fakecuda_cpu: test_acc=$a after 300 steps"
 done
+# bf16-true's weights are bf16 values (the low 16 bits of every float32 zero).
+expect_success fit --module mlp --accel "$fake" --precision bf16-true "${quiet[@]}" --max_epochs 1 \
+    --limit_train_batches 3 --limit_val_batches 0 --test_after_fit false --logger csv --default_root_dir "$TMP/bf16t"
+python3 - "$(ckpt_of "$TMP/bf16t")" <<'PY' || fail "bf16-true saved weights that are not bf16 values"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+for k, v in head.items():
+    if k.startswith("state_dict."):
+        a, b = v["data_offsets"]
+        words = struct.unpack(f"<{(b - a) // 4}I", raw[8 + n + a:8 + n + b])
+        assert all(w & 0xFFFF == 0 for w in words), k
+PY
+echo "ok: bf16-true keeps every weight a bf16 value"
+# Gradients are unscaled before clipping: SGD with --gradient_clip_val under 16-mixed
+# learns as in 32-true (clipping the scaled gradients would shrink them 65536 times).
+clip=(--module mlp --accel "$fake" "${quiet[@]}" --model.optimizer sgd --model.lr 0.05 --gradient_clip_val 0.5
+      --accumulate_grad_batches 2 --max_epochs 1 --limit_train_batches 300 --limit_val_batches 0
+      --limit_test_batches 40 --logger false --enable_checkpointing false)
+expect_success fit "${clip[@]}" --precision 32-true
+a32=$(acc)
+expect_success fit "${clip[@]}" --precision 16-mixed
+a16=$(acc)
+python3 -c "import sys; sys.exit(0 if $a16 >= 0.75 and abs($a16 - $a32) < 0.03 else 1)" ||
+    fail "clipping under 16-mixed: test_acc $a16 against $a32 in 32-true"
+echo "ok: clipping and accumulation under 16-mixed: test_acc $a16 (32-true: $a32)"
 expect_success fit --module mlp --accel "$fake" --float32_matmul_precision high "${quiet[@]}" \
     --max_epochs 1 --limit_train_batches 2 --limit_val_batches 0 --test_after_fit false --logger false
-echo "ok: --float32_matmul_precision high reaches the accelerator"
+echo "ok: --float32_matmul_precision high is accepted (the cpu kernels compute in float32 whatever it says)"
 
 # ---- GradScaler: a step with inf gradients is skipped ------------------------------------
 # The loss of step 3 times 1e35 is finite, its gradients times 65536 are not: the scaler
@@ -104,6 +131,26 @@ nan=(--module "$probe" "${quiet[@]}" --max_epochs 1 --limit_train_batches 30 --l
 expect_error "training loss is nan at epoch 0, batch 9 \(global step 9; on cuda the check runs every 10 steps.*lower --model.lr" \
     fit "${nan[@]}" --accel "$fake"
 expect_error "training loss is nan at epoch 0, batch 5 \(global step 5\): training diverged" fit "${nan[@]}" --accel cpu
+
+# ---- named device ranges around the profiler's actions --------------------------------------
+LT_TEST_RANGE_LOG=$TMP/ranges.txt expect_success fit --module mlp --accel "$fake" "${quiet[@]}" --profiler simple \
+    --max_epochs 1 --limit_train_batches 3 --limit_val_batches 1 --test_after_fit false --logger false
+python3 - "$TMP/ranges.txt" <<'PY' || fail "named ranges: $(head -20 "$TMP/ranges.txt")"
+import sys
+depth, names = 0, set()
+for line in open(sys.argv[1]):
+    if line.startswith("push "):
+        depth += 1
+        names.add(line[5:].strip())
+    else:
+        depth -= 1
+        assert depth >= 0, "a pop without its push"
+assert depth == 0, f"{depth} ranges left open"
+for want in ("run_training_epoch", "[Strategy]SingleDeviceStrategy.training_step",
+             "[Strategy]SingleDeviceStrategy.backward", "[LightningModule]mlp.optimizer_step"):
+    assert want in names, want
+print(f"ok: {len(names)} named device ranges, balanced, with the profiler's action names")
+PY
 
 # ---- device choice -------------------------------------------------------------------------
 expect_success fit --module mlp --accel "$fake" --devices "[2]" "${quiet[@]}" --max_epochs 1 \

@@ -33,6 +33,9 @@ typedef struct cpu_state {
     int half;
     float *half_buf[2];
     size_t half_cap[2]; /* floats */
+    /* The test twin's named ranges (CPU_TEST_RANGES): one line per push and pop into
+     * $LT_TEST_RANGE_LOG, so the e2e tests see what a GPU timeline would. NULL: none. */
+    void *range_log; /* FILE * */
 } cpu_state;
 
 /* fn(args, lo, hi) handles items [lo, hi). */
