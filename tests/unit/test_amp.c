@@ -277,6 +277,16 @@ START_TEST(cpu_refuses_mixed_precision) {
     ck_assert_msg(strstr(lt_last_error(), "accelerator 'cpu' cannot train in precision 16-mixed"),
                   "%s", lt_last_error());
     ck_assert_str_eq(lt_precision_name(LT_PRECISION_BF16_TRUE), "bf16-true");
+    /* bf16-true needs round_half: the ABI 1.0 table has none, whatever init would say */
+    const char *dir = getenv("LT_TEST_PLUGIN_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/abi10_cpu.so", dir ? dir : ".");
+    ck_assert_int_eq(lt_plugin_open(LT_PLUGIN_ACCELERATOR, path, NULL, &p), LT_OK);
+    o.precision = LT_PRECISION_BF16_TRUE;
+    ck_assert_int_eq(lt_device_from_plugin_opts(p, &o, &dev), LT_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(lt_last_error(), "has no round_half kernel, so it cannot train in "
+                                          "precision bf16-true"),
+                  "%s", lt_last_error());
     ck_assert(lt_device_host_memory(test_dev));
     ck_assert(!lt_device_has_ranges(test_dev));
     lt_device_range_push(test_dev, "no-op"); /* without the slots: nothing happens */
