@@ -64,11 +64,25 @@ typedef struct cuda_stage {
     int first, count;
 } cuda_stage;
 
+/* cuBLAS, opened by init (gemm.c) rather than linked: loading the plugin then costs only
+ * the CUDA runtime, so `--accelerator auto` on a machine without a GPU stays fast. Each
+ * pointer has the type of the function it stands for. */
+typedef struct cuda_blas_api {
+    void *lib; /* dlopen handle of libcublas.so.<major> */
+    __typeof__(&cublasCreate_v2) create;
+    __typeof__(&cublasDestroy_v2) destroy;
+    __typeof__(&cublasSetStream_v2) set_stream;
+    __typeof__(&cublasSetWorkspace_v2) set_workspace;
+    __typeof__(&cublasGemmEx_64) gemm_ex;
+    __typeof__(&cublasGetStatusString) status_string;
+} cuda_blas_api;
+
 typedef struct cuda_state {
     int device;          /* the GPU of this state (cudaSetDevice) */
     int sm_count;        /* multiprocessors: sizes the grids */
     int max_grid;        /* blocks for a grid-stride elementwise kernel */
     cudaStream_t stream; /* the compute stream: blocking, so it orders with the legacy one */
+    cuda_blas_api api;
     cublasHandle_t blas;
     void *blas_workspace;
     lt_precision precision;

@@ -10,22 +10,61 @@
  *   16-mixed           inputs rounded to fp16 (our kernel, cached scratch), fp32
  *                      accumulation and output, as torch autocast's matmuls
  *   bf16-mixed/-true   the same with bf16 */
+#include <dlfcn.h>
+#include <string.h>
+
 #include "cuda_impl.h"
 
 #define CUDA_BLAS_WORKSPACE ((size_t)32 << 20) /* what cuBLAS suggests for Hopper */
+#define CUDA_STR_(x) #x
+#define CUDA_STR(x) CUDA_STR_(x)
+#define CUDA_BLAS_LIB "libcublas.so." CUDA_STR(CUBLAS_VER_MAJOR)
 
 static lt_status blas_error(cuda_state *st, cublasStatus_t s, const char *call) {
-    cuda_fail(st, call, cublasGetStatusString(s));
+    cuda_fail(st, call, st->api.status_string(s));
     return LT_ERR_DEVICE;
 }
 
+/* ---- loading cuBLAS -------------------------------------------------------------- */
+
+/* dlsym into a typed pointer; false (and the error set) when the symbol is missing. */
+#define BLAS_SYM(api, field, symbol)                                                               \
+    ((*(void **)&(api)->field = dlsym((api)->lib, #symbol)) != NULL ||                             \
+     lt_set_error(LT_ERR_PLUGIN,                                                                   \
+                  "cuda accelerator: " CUDA_BLAS_LIB " has no %s; install the cuBLAS of "          \
+                  "CUDA %d",                                                                       \
+                  #symbol, CUBLAS_VER_MAJOR) == LT_OK)
+
+static lt_status blas_load(cuda_blas_api *api) {
+    dlerror();
+    api->lib = dlopen(CUDA_BLAS_LIB, RTLD_NOW | RTLD_LOCAL);
+    if (!api->lib) {
+        const char *why = dlerror();
+        return lt_set_error(LT_ERR_PLUGIN,
+                            "cuda accelerator: cannot load cuBLAS (%s); install the CUDA "
+                            "toolkit's cuBLAS %d or add its folder to LD_LIBRARY_PATH",
+                            why ? why : CUDA_BLAS_LIB, CUBLAS_VER_MAJOR);
+    }
+    if (BLAS_SYM(api, create, cublasCreate_v2) && BLAS_SYM(api, destroy, cublasDestroy_v2) &&
+        BLAS_SYM(api, set_stream, cublasSetStream_v2) &&
+        BLAS_SYM(api, set_workspace, cublasSetWorkspace_v2) &&
+        BLAS_SYM(api, gemm_ex, cublasGemmEx_64) &&
+        BLAS_SYM(api, status_string, cublasGetStatusString))
+        return LT_OK;
+    dlclose(api->lib);
+    memset(api, 0, sizeof *api);
+    return LT_ERR_PLUGIN;
+}
+
 lt_status cuda_gemm_init(cuda_state *st) {
-    cublasStatus_t s = cublasCreate(&st->blas);
+    lt_status ls = blas_load(&st->api);
+    if (ls != LT_OK) return ls;
+    cublasStatus_t s = st->api.create(&st->blas);
     if (s != CUBLAS_STATUS_SUCCESS) {
         st->blas = NULL;
         return blas_error(st, s, "cublasCreate");
     }
-    if ((s = cublasSetStream(st->blas, st->stream)) != CUBLAS_STATUS_SUCCESS)
+    if ((s = st->api.set_stream(st->blas, st->stream)) != CUBLAS_STATUS_SUCCESS)
         return blas_error(st, s, "cublasSetStream");
     /* Our own workspace, so cuBLAS allocates nothing behind the allocator's back. */
     st->blas_workspace = cuda_cache_alloc(st, CUDA_BLAS_WORKSPACE);
@@ -33,13 +72,15 @@ lt_status cuda_gemm_init(cuda_state *st) {
         cuda_fail(st, "cublasSetWorkspace", "out of device memory for cuBLAS's workspace");
         return LT_ERR_OOM;
     }
-    s = cublasSetWorkspace(st->blas, st->blas_workspace, CUDA_BLAS_WORKSPACE);
+    s = st->api.set_workspace(st->blas, st->blas_workspace, CUDA_BLAS_WORKSPACE);
     return s == CUBLAS_STATUS_SUCCESS ? LT_OK : blas_error(st, s, "cublasSetWorkspace");
 }
 
 void cuda_gemm_shutdown(cuda_state *st) {
-    if (st->blas) cublasDestroy(st->blas);
+    if (st->blas) st->api.destroy(st->blas);
     st->blas = NULL;
+    if (st->api.lib) dlclose(st->api.lib);
+    memset(&st->api, 0, sizeof st->api);
     /* The blocks themselves go back to the driver with the cache. */
     cuda_cache_free(st, st->blas_workspace);
     cuda_cache_free(st, st->half_a);
@@ -112,7 +153,7 @@ void cuda_gemm(void *vst, int trans_a, int trans_b, int64_t m, int64_t n, int64_
         b = half_operand(st, 1, trans_b ? n : k, trans_b ? k : n, d_b, &ldb, bf16);
         if (!a || !b) return;
     }
-    cublasStatus_t s = cublasGemmEx_64(st->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+    cublasStatus_t s = st->api.gemm_ex(st->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                        trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b,
                                        plan.in_type, ldb, a, plan.in_type, lda, &beta, d_c,
                                        CUDA_R_32F, ldc, plan.compute, CUBLAS_GEMM_DEFAULT);
