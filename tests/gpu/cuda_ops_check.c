@@ -139,21 +139,33 @@ static int close_enough(double got, double want, double rtol, double atol) {
     return d <= atol + rtol * (want < 0 ? -want : want);
 }
 
+/* Element i of both results as doubles; whether they agree (int64: exactly). */
+static int elem_agrees(const buf *b, const void *got, const void *want, int64_t i, double rtol,
+                       double atol, double *g, double *w) {
+    if (b->esz == 8) {
+        const int64_t gi = ((const int64_t *)got)[i], wi = ((const int64_t *)want)[i];
+        *g = (double)gi;
+        *w = (double)wi;
+        return gi == wi;
+    }
+    *g = ((const float *)got)[i];
+    *w = ((const float *)want)[i];
+    return close_enough(*g, *w, rtol, atol);
+}
+
 int buf_check(check_ctx *c, const char *name, const buf *b, double rtol, double atol) {
     void *want = buf_download(c, b, REF), *got = buf_download(c, b, DUT);
     int64_t bad = -1, exact = 0;
     double worst = 0, gw = 0, ww = 0;
     for (int64_t i = 0; i < b->n; i++) {
-        double g = b->esz == 8 ? (double)((int64_t *)got)[i] : ((float *)got)[i];
-        double w = b->esz == 8 ? (double)((int64_t *)want)[i] : ((float *)want)[i];
-        if (b->esz == 8 ? ((int64_t *)got)[i] == ((int64_t *)want)[i]
-                        : close_enough(g, w, rtol, atol)) {
-            double d = (g > w ? g - w : w - g) / (atol + rtol * (w < 0 ? -w : w) + 1e-300);
-            exact += g == w || (g != g && w != w);
-            if (d == d && d > worst) worst = d;
+        double g, w;
+        if (!elem_agrees(b, got, want, i, rtol, atol, &g, &w)) {
+            if (bad < 0) bad = i, gw = g, ww = w;
             continue;
         }
-        if (bad < 0) bad = i, gw = g, ww = w;
+        const double d = fabs(g - w) / (atol + rtol * fabs(w) + 1e-300);
+        exact += g == w || (g != g && w != w);
+        if (d > worst) worst = d; /* NaN - NaN compares false: skipped */
     }
     int ok = bad < 0 && c->acc[DUT].k->sync(c->acc[DUT].st) == LT_OK;
     if (ok)

@@ -40,30 +40,41 @@ static void check_adam(check_ctx *c, int64_t n, const lt_adam_hyper *h) {
     buf_free(c, &v);
 }
 
+/* Every SGD variant: weight decay, momentum (first step or later), nesterov. */
+static void check_sgd_variants(check_ctx *c, int64_t n) {
+    for (int v = 0; v < 16; v++) {
+        const double momentum = v & 2 ? 0.9 : 0;
+        if ((v & 8) && momentum == 0) continue; /* nesterov needs momentum */
+        const lt_sgd_hyper h = {.lr = 0.05,
+                                .momentum = momentum,
+                                .dampening = (v & 8) ? 0 : 0.1,
+                                .weight_decay = v & 1 ? 1e-2 : 0,
+                                .nesterov = (v & 8) != 0,
+                                .first_step = (v & 4) != 0};
+        check_sgd(c, n, &h);
+    }
+}
+
+/* Every Adam variant: decoupled or not, weight decay, beta1 on both sides of torch.lerp's
+ * switch (|1 - beta1| < 0.5), first and a later step. */
+static void check_adam_variants(check_ctx *c, int64_t n) {
+    for (int v = 0; v < 16; v++) {
+        const lt_adam_hyper h = {.lr = 1e-3,
+                                 .beta1 = v & 4 ? 0.3 : 0.9,
+                                 .beta2 = 0.999,
+                                 .eps = 1e-8,
+                                 .weight_decay = v & 2 ? 1e-2 : 0,
+                                 .decoupled = v & 1,
+                                 .step = v & 8 ? 10 : 1};
+        check_adam(c, n, &h);
+    }
+}
+
 void check_optim(check_ctx *c) {
     static const int64_t sizes[] = {1, 1000, (1 << 20) + 5};
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
-        for (int v = 0; v < 16; v++) { /* wd, momentum, first step, nesterov */
-            const double momentum = v & 2 ? 0.9 : 0;
-            if ((v & 8) && momentum == 0) continue; /* nesterov needs momentum */
-            const lt_sgd_hyper h = {.lr = 0.05,
-                                    .momentum = momentum,
-                                    .dampening = (v & 8) ? 0 : 0.1,
-                                    .weight_decay = v & 1 ? 1e-2 : 0,
-                                    .nesterov = (v & 8) != 0,
-                                    .first_step = (v & 4) != 0};
-            check_sgd(c, sizes[s], &h);
-        }
-        for (int v = 0; v < 16; v++) { /* decoupled, wd, beta1, step */
-            const lt_adam_hyper h = {.lr = 1e-3,
-                                     .beta1 = v & 4 ? 0.3 : 0.9,
-                                     .beta2 = 0.999,
-                                     .eps = 1e-8,
-                                     .weight_decay = v & 2 ? 1e-2 : 0,
-                                     .decoupled = v & 1,
-                                     .step = v & 8 ? 10 : 1};
-            check_adam(c, sizes[s], &h);
-        }
+        check_sgd_variants(c, sizes[s]);
+        check_adam_variants(c, sizes[s]);
     }
 }
 
