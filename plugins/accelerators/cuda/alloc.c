@@ -86,7 +86,7 @@ static cuda_block *hash_find(const cuda_cache *c, const void *p) {
 
 /* ---- driver memory --------------------------------------------------------------- */
 
-/* cudaFree every block that `which` selects (all, or the free ones), unlinking it. */
+/* cudaFree every block (free_only: every free one), unlinking it. */
 static void drop_blocks(cuda_cache *c, int free_only) {
     for (size_t i = 0; i < c->buckets; i++) {
         for (cuda_block **link = &c->by_ptr[i]; *link;) {

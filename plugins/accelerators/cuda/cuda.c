@@ -99,7 +99,7 @@ static lt_status check_device(cuda_state *st) {
         return lt_set_error(LT_ERR_DEVICE,
                             "cuda accelerator: the kernels of this build do not run on GPU %d "
                             "(%s, compute capability %d.%d): %s; rebuild with "
-                            "-Dcuda_arch=%d%d",
+                            "-Dcuda-arch=%d%d",
                             st->device, prop.name, prop.major, prop.minor, cudaGetErrorString(e),
                             prop.major, prop.minor);
     }
