@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The cuda accelerator from the outside. Everywhere: `lthost plugins` lists it. Without
-# a GPU (CI): cuda_ops_check skips with its reason, `--accelerator cuda` (and `gpu`)
-# fails within seconds with one line giving the driver's answer and exit 1, and
-# `--accelerator auto` trains on the cpu and says so. With a GPU: cuda_ops_check passes
-# and the same runs train on cuda. tests/gpu/run.sh does the long GPU checks.
+# The cuda accelerator from the outside. Everywhere: `lthost plugins` lists it, and its
+# host code passes cuda_host_check (on a fake CUDA runtime). Without a GPU (CI):
+# cuda_ops_check skips with its reason, `--accelerator cuda` (and `gpu`) fails within
+# seconds with one line giving the driver's answer and exit 1, and `--accelerator auto`
+# trains on the cpu and says so. With a GPU: cuda_ops_check passes and the same runs
+# train on cuda. tests/gpu/run.sh does the long GPU checks.
 . "$(dirname "$0")/lib.sh"
 [ -f "$BUILD_DIR/plugins/accelerators/cuda/cuda.so" ] ||
     skip "the cuda plugin is not built (no CUDA toolkit found, or -Dcuda=disabled)"
@@ -15,6 +16,10 @@ quick=(--max_epochs 1 --limit_train_batches 3 --limit_val_batches 1 --enable_pro
 grep -q "^  accelerator *cuda *ABI 1\.1 .*/accelerators/cuda/cuda\.so" "$TMP/list" ||
     { cat "$TMP/list"; fail "lthost plugins does not list the cuda accelerator"; }
 echo "ok: lthost plugins lists the cuda accelerator"
+
+# The plugin's host code (copies, staging ring, caching allocator) on a fake runtime.
+"$BUILD_DIR/tests/gpu/cuda_host_check" >"$TMP/host" 2>&1 || { cat "$TMP/host"; fail "cuda_host_check failed"; }
+echo "ok: cuda_host_check: $(tail -1 "$TMP/host")"
 
 # Slot by slot against the cpu accelerator; 77 means no GPU here.
 rc=0
