@@ -8,7 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 [ -f "$BUILD_DIR/plugins/accelerators/cuda/cuda.so" ] ||
     skip "the cuda plugin is not built (no CUDA toolkit found, or -Dcuda=disabled)"
-need_dataset
 quick=(--max_epochs 1 --limit_train_batches 3 --limit_val_batches 1 --enable_progress_bar false
     --logger false --enable_checkpointing false)
 
@@ -37,6 +36,12 @@ else
     fail "cuda_ops_check exited $rc"
 fi
 
+# The fits need Fashion-MNIST: installed, or carried to a GPU machine in .gpu/data.
+if [ ! -f "$FMNIST/train-images-idx3-ubyte.gz" ] && [ -f "$SRC_DIR/.gpu/data/train-images-idx3-ubyte.gz" ]; then
+    quick+=(--data.root "$SRC_DIR/.gpu/data")
+else
+    need_dataset
+fi
 if [ $gpu -eq 0 ]; then
     for name in cuda gpu; do
         t0=$SECONDS

@@ -35,7 +35,7 @@ check() { # check NAME CMD...: run CMD, log its output, count it
 b=$src/build-gpu
 build() {
     [ -f "$b/build.ninja" ] || meson setup "$b" -Dbuildtype=release -Dcuda=enabled -Dnccl=enabled \
-        -Dcuda_arch=sm_90 --werror=false || return 1
+        -Dcuda-arch=sm_90 --werror=false || return 1
     ninja -C "$b"
 }
 check build build
