@@ -424,11 +424,14 @@ bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t
     bool skip = cfg->print_skip_default;
     size_t n;
     const flag *table = flags_table(&n);
-    host_config defaults;
+    host_config defaults, shown = *cfg;
     config_defaults(&defaults, cfg->command);
-    add_flag(root, cfg, &defaults, flag_find("seed_everything"));
+    /* auto stays auto: what it picked (cuda when its plugin is installed) is this
+     * machine's choice, and the printed file must also run where there is no GPU. */
+    if (cfg->accel_auto) shown.accel = "auto";
+    add_flag(root, &shown, &defaults, flag_find("seed_everything"));
     for (const flag *f = table; f < table + n; f++)
-        if (is_trainer_flag(f)) add_flag(trainer, cfg, &defaults, f);
+        if (is_trainer_flag(f)) add_flag(trainer, &shown, &defaults, f);
     for (int i = 0; i < cfg->n_callbacks; i++)
         cfg_seq_add(cbs, plugin_node(cfg->callbacks[i].name, callback_ctx[i], skip));
     cfg_map_add(trainer, "callbacks", cbs);
