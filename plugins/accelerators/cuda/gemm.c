@@ -37,7 +37,7 @@ static lt_status blas_error(cuda_state *st, cublasStatus_t s, const char *call) 
 
 static lt_status blas_load(cuda_blas_api *api) {
     dlerror();
-    /* NODELETE: a later device (the host probes with one, then opens its own) finds it
+    /* NODELETE: a later device (a program may close one and open another) finds it
      * loaded instead of mapping and registering its kernels again. */
     api->lib = dlopen(CUDA_BLAS_LIB, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!api->lib) {
