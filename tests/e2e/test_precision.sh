@@ -199,4 +199,11 @@ tensors same "$(ckpt_of "$TMP/cpu2")" "$TMP"/f1c/lightning_logs/version_*/checkp
     "$TMP"/c1f/lightning_logs/version_*/checkpoints/epoch=1-step=10.ckpt || fail "a checkpoint moved between accelerators changed"
 tensors same "$(ckpt_of "$TMP/f1")" "$(ckpt_of "$TMP/c1")" || fail "cpu and fakecuda_cpu saved different checkpoints"
 echo "ok: fakecuda_cpu -> cpu and cpu -> fakecuda_cpu resumes end bit-identical to a cpu run"
+# The restored state itself, saved again with no step between (tests/gpu/ckpt_roundtrip.c).
+for a in cpu "$fake"; do
+    "$BUILD_DIR/tests/gpu/ckpt_roundtrip" "$a" "$LT_TEST_MLP_PLUGIN" "$(ckpt_of "$TMP/f1")" "$TMP/rt.ckpt" >/dev/null ||
+        fail "ckpt_roundtrip on $a failed"
+    tensors same "$(ckpt_of "$TMP/f1")" "$TMP/rt.ckpt" || fail "restoring on $a and saving again changed the state"
+done
+echo "ok: a checkpoint restored on cpu or fakecuda_cpu and saved again is byte-identical"
 echo "precision and devices work"

@@ -94,7 +94,7 @@ memcheck() {
 check "compute-sanitizer memcheck of a short fit" memcheck
 
 # Checkpoints are accelerator-neutral: cuda -> cpu and cpu -> cuda, bit-exact in 32-true.
-check "resume across accelerators, bit-exact" env LT_TEST_DEVICE_ACCEL=cuda bash tests/e2e/test_cross_accel_resume.sh
+check "checkpoints across accelerators, byte-identical" bash tests/gpu/cross_resume.sh "$data"
 # NCCL all-reduce on device memory (world size 1 on one GPU).
 check "NCCL collectives on device memory" bash tests/e2e/test_ddp_nccl.sh
 
