@@ -47,6 +47,10 @@ export LT_TEST_PLUGIN_DIR=$b/tests/e2e/plugins LT_FIXTURE_DIR=$src/tests/fixture
 export LT_TEST_MLP_PLUGIN=$b/plugins/models/mlp/mlp.so
 export LT_TEST_ADVANCED_PROFILER=$b/plugins/profilers/advanced/advanced.so
 data=$src/.gpu/data
+# The e2e tests and the fashion_mnist plugin's default --data.root read Debian's path;
+# on this throwaway machine it is a link to the carried files.
+fm=/usr/share/datasets/fashion-mnist
+[ -e "$fm" ] || { mkdir -p "$(dirname "$fm")" && ln -s "$data" "$fm"; }
 fit=(fit --module mlp --data.root "$data" --accelerator cuda --enable_progress_bar false
      --enable_model_summary false)
 
