@@ -75,7 +75,7 @@ static bool copy_batch(session *s, const split_loader *sl, const lt_host_batch *
     for (int i = 0; i < sl->ds.x_ndim; i++) xs[i + 1] = sl->ds.x_shape[i];
     for (int i = 0; i < sl->ds.y_ndim; i++) ys[i + 1] = sl->ds.y_shape[i];
     lt_arena_t *a = lt_ctx_arena(s->module.ctx);
-    b->x = lt_from_host(a, LT_F32, sl->ds.x_ndim + 1, xs, hb->x);
+    b->x = lt_from_host(a, sl->ds.x_dtype, sl->ds.x_ndim + 1, xs, hb->x);
     b->y = lt_from_host(a, sl->ds.y_dtype, sl->ds.y_ndim + 1, ys, hb->y);
     b->size = hb->n;
     if (b->x && b->y) return true;

@@ -23,7 +23,7 @@ typedef enum {
 typedef struct lt_dataset {
     uint32_t struct_size; /* sizeof(lt_dataset) */
     int64_t length;       /* number of samples */
-    int x_ndim;           /* one sample's input: float32 of x_shape */
+    int x_ndim;           /* one sample's input: x_dtype (float32 unless set) of x_shape */
     int64_t x_shape[LT_MAX_DIMS];
     lt_dtype y_dtype; /* LT_I64 labels or LT_F32 targets */
     int y_ndim;       /* 0: one value per sample */
@@ -37,6 +37,11 @@ typedef struct lt_dataset {
     lt_status (*fill_split)(void *user, lt_split split, const int64_t *idx, int64_t n, float *x,
                             void *y);
     lt_split split; /* the split fill_split is told: lt_data_add_split sets it */
+    /* (1.1, optional) The dtype of x: LT_F32 (0, so also what a 1.0 dataset gets) or
+     * LT_I64 (token ids, as a language model reads them). With LT_I64, fill's `x` points
+     * at n * prod(x_shape) int64 values: write them through (int64_t *)(void *)x; the
+     * buffer is aligned for any dtype. */
+    lt_dtype x_dtype;
 } lt_dataset;
 
 /* The smallest lt_dataset.struct_size accepted: 1.0 ended at user. */
@@ -81,7 +86,7 @@ typedef struct lt_loader lt_loader_t;
 typedef struct lt_host_batch {
     int64_t n;     /* samples in this batch */
     int64_t index; /* batch index within the epoch */
-    float *x;      /* (n, x_shape) */
+    float *x;      /* (n, x_shape) of x_dtype (cast when x_dtype is LT_I64) */
     void *y;       /* (n, y_shape) of y_dtype */
 } lt_host_batch;
 

@@ -27,7 +27,7 @@ struct lt_loader {
     lt_dataset ds;
     lt_loader_opts o;
     uint64_t seed;
-    int64_t x_elems, y_bytes; /* per sample */
+    int64_t x_bytes, y_bytes; /* per sample */
     int64_t nbatches;         /* per full epoch */
     int rank, world;          /* the shard this loader reads (lt_loader_set_shard) */
     int64_t samples;          /* per epoch: the dataset's length, or the shard's */
@@ -90,6 +90,11 @@ static lt_status check_dataset(const lt_dataset *ds) {
                             "DataLoader: the dataset's length is %lld; it must "
                             "be >= 0",
                             (long long)ds->length);
+    if (ds->x_dtype != LT_F32 && ds->x_dtype != LT_I64)
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "DataLoader: the dataset's x_dtype is %d; it must be LT_F32 "
+                            "(features) or LT_I64 (token ids)",
+                            (int)ds->x_dtype);
     if (ds->y_dtype != LT_F32 && ds->y_dtype != LT_I64)
         return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's y_dtype must be LT_I64 "
                                                 "(labels) or LT_F32 (targets)");
@@ -117,7 +122,7 @@ static lt_status check_args(const lt_dataset *ds, const lt_loader_opts *o) {
 
 /* The span of one batch fill: bytes are what the dataset wrote into the buffers. */
 static void report_fill(const lt_loader_t *l, lt_prof_hook hook, int tid, uint64_t t0, int64_t n) {
-    double bytes = (double)n * ((double)l->x_elems * sizeof(float) + (double)l->y_bytes);
+    double bytes = (double)n * ((double)l->x_bytes + (double)l->y_bytes);
     lt_prof_span sp = {.name = "[_DataLoader].fill_batch",
                        .kind = "data",
                        .start_ns = t0,
@@ -179,14 +184,14 @@ static void *worker_main(void *arg) {
 static lt_status size_buffers(lt_loader_t *l, size_t *x_bytes, size_t *y_bytes) {
     int64_t rows = l->o.batch_size < l->ds.length ? l->o.batch_size : l->ds.length, xb, yb;
     bool over = false;
-    l->x_elems = l->y_bytes = 1;
+    l->x_bytes = l->y_bytes = 1;
     for (int i = 0; i < l->ds.x_ndim; i++)
-        over |= __builtin_mul_overflow(l->x_elems, l->ds.x_shape[i], &l->x_elems);
+        over |= __builtin_mul_overflow(l->x_bytes, l->ds.x_shape[i], &l->x_bytes);
     for (int i = 0; i < l->ds.y_ndim; i++)
         over |= __builtin_mul_overflow(l->y_bytes, l->ds.y_shape[i], &l->y_bytes);
+    over |= __builtin_mul_overflow(l->x_bytes, (int64_t)lt__dtype_size(l->ds.x_dtype), &l->x_bytes);
     over |= __builtin_mul_overflow(l->y_bytes, (int64_t)lt__dtype_size(l->ds.y_dtype), &l->y_bytes);
-    over |= __builtin_mul_overflow(l->x_elems, (int64_t)sizeof(float), &xb);
-    over |= __builtin_mul_overflow(xb, rows, &xb);
+    over |= __builtin_mul_overflow(l->x_bytes, rows, &xb);
     over |= __builtin_mul_overflow(l->y_bytes, rows, &yb);
     if (over)
         return lt_set_error(LT_ERR_INVALID_ARG,
