@@ -31,8 +31,8 @@ static lt_status read_fraction(lt_ctx_t *ctx, const char *name, bool use, double
     return LT_OK;
 }
 
-lt_status dm_split_seeded(lt_ctx_t *ctx, const void *source, int64_t n, bool use_val,
-                          bool use_test, dm_splits *out) {
+lt_status dm_split_seeded(lt_ctx_t *ctx, const void *source, int64_t n, bool use_val, bool use_test,
+                          dm_splits *out) {
     double vf, tf;
     lt_status s = read_fraction(ctx, "val_fraction", use_val, &vf);
     if (s == LT_OK) s = read_fraction(ctx, "test_fraction", use_test, &tf);

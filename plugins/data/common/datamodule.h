@@ -47,8 +47,8 @@ lt_status dm_check_loader(lt_ctx_t *ctx);
  * --data.split_seed alone (the same split whatever --seed_everything is): val gets
  * floor(n * val_fraction) rows, test floor(n * test_fraction), train the rest. A split
  * not `use_`d gets no rows here (it comes from a file); its fraction is not read. */
-lt_status dm_split_seeded(lt_ctx_t *ctx, const void *source, int64_t n, bool use_val,
-                          bool use_test, dm_splits *out);
+lt_status dm_split_seeded(lt_ctx_t *ctx, const void *source, int64_t n, bool use_val, bool use_test,
+                          dm_splits *out);
 
 /* Registers the splits `stage` needs (fit: train, and val when it has samples; validate:
  * val; test and predict: test) with proto's shapes, dtypes and fill. An empty split is

@@ -4,6 +4,7 @@
  * file. The files are untrusted: cells, columns and rows are bounded, and a bad cell is
  * one error naming file:line:column and the fix. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 #include "../common/datamodule.h"
 
 #define CSV_MAX_COLUMNS 65536
-#define CSV_MAX_CELL 255                /* characters of one cell, spaces and quotes included */
+#define CSV_MAX_CELL 255                 /* characters of one cell, spaces and quotes included */
 #define CSV_MAX_CLASS ((int64_t)1 << 24) /* class indices must be below this */
 
 static const lt_hparam_desc csv_hparams[] = {
@@ -146,8 +147,7 @@ static lt_status cell_number(const csv_reader *r, const cell *c, double *v) {
                             "at most %d characters (is --data.delimiter right?)",
                             r->path, (long long)r->line, (long long)column_of(r, c), c->n,
                             CSV_MAX_CELL);
-    if (!buf[0])
-        return bad_cell(r, c, buf, "is empty; fill missing values before training");
+    if (!buf[0]) return bad_cell(r, c, buf, "is empty; fill missing values before training");
     if (!parse_number(buf, v))
         return bad_cell(r, c, buf,
                         "is not a finite number; every column must be numeric (encode "
@@ -242,12 +242,13 @@ static lt_status store_target(const csv_reader *r, const csv_layout *lay, csv_ta
 static lt_status parse_row(const csv_reader *r, const csv_layout *lay, csv_table *t, int64_t row) {
     if (r->ncells != lay->columns) {
         const cell *last = &r->cells[r->ncells - 1];
-        return lt_set_error(LT_ERR_FORMAT,
-                            "%s:%lld:%lld: this row has %lld cells, the file's first row %lld; "
-                            "every row needs the same columns (a ragged row, or a wrong "
-                            "--data.delimiter)",
-                            r->path, (long long)r->line, (long long)(column_of(r, last) + last->n),
-                            (long long)r->ncells, (long long)lay->columns);
+        return lt_set_error(
+            LT_ERR_FORMAT,
+            "%s:%lld:%lld: this row has %lld cells, the training file's first row %lld; "
+            "every row needs the same columns (a ragged row, or a wrong "
+            "--data.delimiter)",
+            r->path, (long long)r->line, (long long)(column_of(r, last) + last->n),
+            (long long)r->ncells, (long long)lay->columns);
     }
     float *x = t->x + row * (lay->columns - 1);
     for (int64_t c = 0; c < lay->columns; c++) {
@@ -255,8 +256,11 @@ static lt_status parse_row(const csv_reader *r, const csv_layout *lay, csv_table
         double v;
         lt_status s = cell_number(r, &r->cells[c], &v);
         if (s != LT_OK) return s;
-        if (fabs(v) > 3.4e38)
-            return bad_cell(r, &r->cells[c], "", "does not fit a float32");
+        if (fabs(v) > FLT_MAX) {
+            char buf[CSV_MAX_CELL + 1];
+            cell_text(r->cells[c], buf);
+            return bad_cell(r, &r->cells[c], buf, "does not fit a float32 (|v| > 3.4e38)");
+        }
         *x++ = (float)v;
     }
     return store_target(r, lay, t, row);
@@ -268,8 +272,8 @@ static lt_status read_rows(csv_reader *r, const csv_layout *lay, csv_table *t) {
     for (const char *q = r->p; (q = memchr(q, '\n', (size_t)(r->end - q))); q++) cap++;
     if (__builtin_mul_overflow(cap, feats * (int64_t)sizeof(float), &xb) ||
         !(t->x = malloc((size_t)xb + 1)) || !(t->y = malloc((size_t)cap * 8)))
-        return lt_set_error(LT_ERR_OOM, "%s: out of memory for %lld rows of %lld features",
-                            r->path, (long long)cap, (long long)feats);
+        return lt_set_error(LT_ERR_OOM, "%s: out of memory for %lld rows of %lld features", r->path,
+                            (long long)cap, (long long)feats);
     const char *le;
     for (t->rows = 0; next_line(r, &le); t->rows++) {
         lt_status s = split_line(r, le);
@@ -310,8 +314,9 @@ static lt_status read_file(lt_ctx_t *ctx, const char *path, const char *flag, bo
                          "(is --data.delimiter right?)",
                          m.path);
     if (s == LT_OK && header && r.ncells != lay->columns)
-        s = lt_set_error(LT_ERR_FORMAT, "%s:%lld: a header of %lld columns; the training file has %lld",
-                         m.path, (long long)r.line, (long long)r.ncells, (long long)lay->columns);
+        s = lt_set_error(LT_ERR_FORMAT,
+                         "%s:%lld: a header of %lld columns; the training file has %lld", m.path,
+                         (long long)r.line, (long long)r.ncells, (long long)lay->columns);
     if (s == LT_OK) s = read_rows(&r, lay, t);
     free(r.cells);
     dm_map_close(&m);

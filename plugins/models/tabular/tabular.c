@@ -90,8 +90,7 @@ static lt_status tabular_configure_optimizers(lt_ctx_t *ctx, void *self) {
     return lt_use_optimizer(ctx, lt_adam(lt_parameters(ctx), lt_hparam_float(ctx, "lr")));
 }
 
-LT_MODULE_EXPORT(tabular_t, .name = "tabular", .hparams = tabular_hparams,
-                 .setup = tabular_setup, .forward = tabular_forward,
-                 .training_step = tabular_training_step,
+LT_MODULE_EXPORT(tabular_t, .name = "tabular", .hparams = tabular_hparams, .setup = tabular_setup,
+                 .forward = tabular_forward, .training_step = tabular_training_step,
                  .validation_step = tabular_validation_step, .test_step = tabular_test_step,
                  .configure_optimizers = tabular_configure_optimizers)

@@ -1,5 +1,5 @@
 /* batch_dump — a module that trains nothing and writes every batch it is given to
- * --model.out, one line per sample: "<stage> <batch_idx> <x values> | <y values>"
+ * --model.out, one line per sample: "<split> <batch_idx> <x values> | <y values>"
  * (float32 as %.9g, int64 as integers). The data plugins' round-trip tests compare
  * these lines with the values they generated (tests/e2e/test_data_*.sh). */
 #include <lt/lt.h>
@@ -33,7 +33,7 @@ static void *host_copy(const lt_tensor_t *t) {
     return buf;
 }
 
-static lt_tensor_t *dump(lt_ctx_t *ctx, const lt_batch_t *b, int64_t idx) {
+static lt_tensor_t *dump(lt_ctx_t *ctx, const char *split, const lt_batch_t *b, int64_t idx) {
     FILE *f = fopen(lt_hparam_str(ctx, "out"), "a");
     void *x = host_copy(b->x), *y = host_copy(b->y);
     if (!f || !x || !y) {
@@ -41,7 +41,7 @@ static lt_tensor_t *dump(lt_ctx_t *ctx, const lt_batch_t *b, int64_t idx) {
     } else {
         int64_t xr = lt_numel(b->x) / b->size, yr = lt_numel(b->y) / b->size;
         for (int64_t i = 0; i < b->size; i++) {
-            fprintf(f, "%s %lld", lt_stage(ctx), (long long)idx);
+            fprintf(f, "%s %lld", split, (long long)idx);
             write_values(f, b->x, i, xr, x);
             fputs(" |", f);
             write_values(f, b->y, i, yr, y);
@@ -60,10 +60,15 @@ static lt_status dump_setup(lt_ctx_t *ctx, void *self) {
     return lt_ok(ctx);
 }
 
-static lt_tensor_t *dump_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
-    (void)self;
-    return dump(ctx, b, i);
-}
+#define DUMP_STEP(split)                                                                           \
+    static lt_tensor_t *split##_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {  \
+        (void)self;                                                                                \
+        return dump(ctx, #split, b, i);                                                            \
+    }
+DUMP_STEP(train)
+DUMP_STEP(val)
+DUMP_STEP(test)
+DUMP_STEP(predict)
 
 static lt_status dump_configure_optimizers(lt_ctx_t *ctx, void *self) {
     (void)self;
@@ -71,6 +76,5 @@ static lt_status dump_configure_optimizers(lt_ctx_t *ctx, void *self) {
 }
 
 LT_MODULE_EXPORT(char, .name = "batch_dump", .hparams = dump_hparams, .setup = dump_setup,
-                 .training_step = dump_step, .validation_step = dump_step,
-                 .test_step = dump_step, .predict_step = dump_step,
-                 .configure_optimizers = dump_configure_optimizers)
+                 .training_step = train_step, .validation_step = val_step, .test_step = test_step,
+                 .predict_step = predict_step, .configure_optimizers = dump_configure_optimizers)
