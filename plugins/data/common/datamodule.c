@@ -53,6 +53,7 @@ lt_status dm_split_seeded(lt_ctx_t *ctx, const void *source, int64_t n, bool use
     out->part[DM_TRAIN] = (dm_part){source, out->perm, 0, n_train};
     out->part[DM_VAL] = (dm_part){source, out->perm + n_train, 0, n_val};
     out->part[DM_TEST] = (dm_part){source, out->perm + n_train + n_val, 0, n_test};
+    out->all = (dm_part){source, NULL, 0, n};
     return LT_OK;
 }
 
@@ -78,7 +79,7 @@ lt_status dm_register(lt_ctx_t *ctx, const char *stage, dm_splits *sp, const lt_
     }
     if (!strcmp(stage, "validate")) return add_part(ctx, LT_SPLIT_VAL, &p[DM_VAL], proto);
     if (!strcmp(stage, "test")) return add_part(ctx, LT_SPLIT_TEST, &p[DM_TEST], proto);
-    if (!strcmp(stage, "predict")) return add_part(ctx, LT_SPLIT_PREDICT, &p[DM_TEST], proto);
+    if (!strcmp(stage, "predict")) return add_part(ctx, LT_SPLIT_PREDICT, &sp->all, proto);
     return lt_set_error(LT_ERR_INVALID_ARG,
                         "unknown stage '%s' (expected fit, validate, test or predict)", stage);
 }

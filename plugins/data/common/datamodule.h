@@ -37,6 +37,7 @@ static inline int64_t dm_row(const dm_part *p, int64_t i) {
 /* The splits of a plugin; perm (owned) holds the seeded split's indices. */
 typedef struct dm_splits {
     dm_part part[DM_PARTS];
+    dm_part all; /* every row of the source, in order: what predict reads */
     int64_t *perm;
 } dm_splits;
 
@@ -46,12 +47,14 @@ lt_status dm_check_loader(lt_ctx_t *ctx);
 /* Cuts rows [0, n) of source into train/val/test by a permutation drawn from
  * --data.split_seed alone (the same split whatever --seed_everything is): val gets
  * floor(n * val_fraction) rows, test floor(n * test_fraction), train the rest. A split
- * not `use_`d gets no rows here (it comes from a file); its fraction is not read. */
+ * not `use_`d gets no rows here (it comes from a file); its fraction is not read.
+ * out->all is every row in order. */
 lt_status dm_split_seeded(lt_ctx_t *ctx, const void *source, int64_t n, bool use_val, bool use_test,
                           dm_splits *out);
 
 /* Registers the splits `stage` needs (fit: train, and val when it has samples; validate:
- * val; test and predict: test) with proto's shapes, dtypes and fill. An empty split is
+ * val; test: test; predict: all, every sample of the source in order) with proto's
+ * shapes, dtypes and fill. An empty split is
  * registered as such: the host names it and the fix. */
 lt_status dm_register(lt_ctx_t *ctx, const char *stage, dm_splits *sp, const lt_dataset *proto);
 

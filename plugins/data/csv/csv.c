@@ -19,7 +19,7 @@
 static const lt_hparam_desc csv_hparams[] = {
     LT_HPARAM_STR("train", "", "CSV file to train on (and to split val/test from)"),
     LT_HPARAM_STR("val", "", "CSV file to validate on (empty: --data.val_fraction of train)"),
-    LT_HPARAM_STR("test", "", "CSV file to test and predict on (empty: --data.test_fraction)"),
+    LT_HPARAM_STR("test", "", "CSV file to test on (empty: --data.test_fraction of train)"),
     LT_HPARAM_STR("target", "-1",
                   "target column: its header name or index (negative counts from the end)"),
     LT_HPARAM_CHOICE("task", "classification", "classification|regression",
