@@ -37,6 +37,11 @@ expect_success test "${DUMP[@]}" --data.train "$TMP/train.csv" --data.test "$TMP
     --data.target label --data.batch_size 7
 $CHECK "$TMP/dump.txt" "$TMP/test.json" ordered test || fail "csv test file round trip"
 
+# predict reads every row of the training file, in order.
+rm -f "$TMP/dump.txt"
+expect_success predict "${DUMP[@]}" --data.train "$TMP/train.csv" --data.target label
+$CHECK "$TMP/dump.txt" "$TMP/train.json" ordered predict || fail "csv predict in order"
+
 # Shuffled: one training epoch over the whole file (target by index) is every row once,
 # in another order; then the seeded split is a partition of the rows.
 rm -f "$TMP/dump.txt"
