@@ -1,7 +1,7 @@
 """Compares the batches tests/e2e/plugins/batch_dump.so wrote with the samples a data
 test generated. usage: data_check.py DUMP EXPECTED.json MODE SPLIT[,SPLIT...]
 
-EXPECTED.json is a list of [x values, y values] per sample; x and y are compared as the
+EXPECTED.json is a list of [x values, y values] (or [field values, ...]) per sample; x and y are compared as the
 dtype the dump shows (float32: each value rounded to float32 first; int64: exactly).
 MODE: ordered   the splits' samples are EXPECTED, in this order;
       shuffled  the same samples as a multiset, in another order;
@@ -20,20 +20,18 @@ def f32(v):
 def read_dump(path, splits):
     rows = []
     for line in open(path):
-        head, _, y = line.rstrip("\n").partition(" |")
-        parts = head.split()
-        if parts[0] in splits:
-            rows.append((tuple(float(v) for v in parts[2:]), tuple(float(v) for v in y.split())))
+        groups = line.rstrip("\n").split(" |")
+        head = groups[0].split()
+        if head[0] in splits:
+            rows.append(tuple(tuple(f32(float(v)) for v in g.split()) for g in [" ".join(head[2:])] + groups[1:]))
     return rows
 
 
 def main():
     dump, expected_path, mode, splits = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     got = read_dump(dump, splits.split(","))
-    want = [(tuple(f32(float(v)) for v in x), tuple(f32(float(v)) for v in y))
-            for x, y in json.load(open(expected_path))]
-    # float32 values printed with %.9g read back exactly; int64 as floats are exact here
-    got = [(tuple(f32(v) for v in x), tuple(f32(v) for v in y)) for x, y in got]
+    want = [tuple(tuple(f32(float(v)) for v in field) for field in sample)
+            for sample in json.load(open(expected_path))]
     if mode == "ordered":
         ok = got == want
     else:

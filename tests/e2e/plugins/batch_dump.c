@@ -1,5 +1,6 @@
 /* batch_dump — a module that trains nothing and writes every batch it is given to
- * --model.out, one line per sample: "<split> <batch_idx> <x values> | <y values>"
+ * --model.out, one line per sample: "<split> <batch_idx> <x values> | <y values>", or
+ * for a batch of named fields each field's values in order, separated by " |"
  * (float32 as %.9g, int64 as integers). The data plugins' round-trip tests compare
  * these lines with the values they generated (tests/e2e/test_data_*.sh). */
 #include <lt/lt.h>
@@ -8,6 +9,7 @@
 
 static const lt_hparam_desc dump_hparams[] = {
     LT_HPARAM_STR("out", "batches.txt", "file the batches are appended to"),
+    LT_HPARAM_STR("require", "", "a field every batch must have (lt_batch_get)"),
     LT_HPARAM_END,
 };
 
@@ -33,24 +35,36 @@ static void *host_copy(const lt_tensor_t *t) {
     return buf;
 }
 
+/* The batch's fields in order (lt_batch_get by name: x and y for an x/y batch). */
+static int field_list(const lt_batch_t *b, lt_tensor_t *out[LT_MAX_FIELDS]) {
+    if (b->nfields == 0) {
+        out[0] = lt_batch_get(b, "x"), out[1] = lt_batch_get(b, "y");
+        return 2;
+    }
+    for (int k = 0; k < b->nfields; k++) out[k] = lt_batch_get(b, b->names[k]);
+    return b->nfields;
+}
+
 static lt_tensor_t *dump(lt_ctx_t *ctx, const char *split, const lt_batch_t *b, int64_t idx) {
-    FILE *f = fopen(lt_hparam_str(ctx, "out"), "a");
-    void *x = host_copy(b->x), *y = host_copy(b->y);
-    if (!f || !x || !y) {
-        lt_set_error(LT_ERR_IO, "batch_dump: cannot write %s", lt_hparam_str(ctx, "out"));
-    } else {
-        int64_t xr = lt_numel(b->x) / b->size, yr = lt_numel(b->y) / b->size;
-        for (int64_t i = 0; i < b->size; i++) {
-            fprintf(f, "%s %lld", split, (long long)idx);
-            write_values(f, b->x, i, xr, x);
-            fputs(" |", f);
-            write_values(f, b->y, i, yr, y);
-            fputc('\n', f);
+    lt_tensor_t *t[LT_MAX_FIELDS];
+    void *host[LT_MAX_FIELDS] = {0};
+    const char *require = lt_hparam_str(ctx, "require");
+    if (*require && !lt_batch_get(b, require)) return NULL; /* its error stops the run */
+    int n = field_list(b, t);
+    bool ok = true;
+    for (int k = 0; k < n; k++) ok = ok && t[k] && (host[k] = host_copy(t[k]));
+    FILE *f = ok ? fopen(lt_hparam_str(ctx, "out"), "a") : NULL;
+    if (!f) lt_set_error(LT_ERR_IO, "batch_dump: cannot write %s", lt_hparam_str(ctx, "out"));
+    for (int64_t i = 0; f && i < b->size; i++) {
+        fprintf(f, "%s %lld", split, (long long)idx);
+        for (int k = 0; k < n; k++) {
+            if (k) fputs(" |", f);
+            write_values(f, t[k], i, lt_numel(t[k]) / b->size, host[k]);
         }
+        fputc('\n', f);
     }
     if (f) fclose(f);
-    free(x);
-    free(y);
+    for (int k = 0; k < n; k++) free(host[k]);
     return NULL; /* nothing to train: the step is skipped */
 }
 
