@@ -83,6 +83,26 @@ mse=$(sed -n 's/^Test:.*test_loss=\([0-9.e-]*\).*/\1/p' "$TMP/out")
 awk -v m="$mse" 'BEGIN { exit !(m != "" && m < 0.01) }' || { cat "$TMP/out"; fail "linear regression test mse '$mse' >= 0.01"; }
 echo "ok: linear regression on a CSV, test mse $mse"
 
+# The split in checkpoints (LightningDataModule.state_dict): a resume with the same data
+# goes on; with another split seed or more rows it is refused before training.
+TAB=(--module tabular --model.in_features 3 --data csv --data.train "$TMP/train.csv" --data.target label)
+expect_success fit "${TAB[@]}" --max_epochs 1 --default_root_dir "$TMP/run"
+ckpt=$(ls "$TMP"/run/lightning_logs/version_0/checkpoints/*.ckpt | head -1)
+[ -f "$ckpt" ] || fail "no checkpoint written"
+python3 - "$ckpt" <<'PY' || fail "datamodule_state is not the split"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+meta = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]
+state = json.loads(meta["datamodule_state"])
+assert state == {"split_seed": 42, "samples": 300, "train": 240, "val": 30, "test": 30}, state
+PY
+expect_success fit "${TAB[@]}" --max_epochs 2 --ckpt_path "$ckpt"
+expect_error "--ckpt_path $ckpt: data plugin csv refused its state: it was saved with 300 samples split by --data.split_seed 42 into train 240 / val 30 / test 30, this run has 300 samples split by 7" \
+    fit "${TAB[@]}" --max_epochs 2 --ckpt_path "$ckpt" --data.split_seed 7
+head -n 101 "$TMP/train.csv" >"$TMP/fewer.csv"
+expect_error "refused its state: it was saved with 300 samples .* this run has 100 samples" \
+    test "${TAB[@]}" --ckpt_path "$ckpt" --data.train "$TMP/fewer.csv"
+
 # Malformed files: one error each, naming the file, and the line and column of a cell.
 bad() { # bad NAME CONTENT PATTERN [FLAGS...]
     local name=$1 content=$2 pattern=$3

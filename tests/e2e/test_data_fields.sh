@@ -25,4 +25,11 @@ expect_error "field 'tokens' has dtype 7; it must be LT_F32 or LT_I64" predict "
 expect_error "nfields in \[1, 8\] \(it has 9\)" predict "${DUMP[@]}" --data.mode too_many
 expect_error "needs nfields .* the fields and fill_fields" predict "${DUMP[@]}" --data.mode no_fill
 expect_error "image_shape\[1\] is 0" predict "${DUMP[@]}" --data.mode bad_shape
+
+# A data plugin of ABI 1.0 (shorter descriptor and dataset) still loads and reads.
+python3 -c "import json; json.dump([[[i / 2], [i % 3]] for i in range(20)], open('$TMP/old.json', 'w'))"
+rm -f "$TMP/dump.txt"
+expect_success predict --module "$LT_TEST_PLUGIN_DIR/batch_dump.so" --model.out "$TMP/dump.txt" \
+    --data "$LT_TEST_PLUGIN_DIR/abi10_data.so" --data.length 20
+$CHECK "$TMP/dump.txt" "$TMP/old.json" ordered predict || fail "an ABI 1.0 data plugin"
 echo "named batch fields checked"

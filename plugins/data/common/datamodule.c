@@ -84,6 +84,46 @@ lt_status dm_register(lt_ctx_t *ctx, const char *stage, dm_splits *sp, const lt_
                         "unknown stage '%s' (expected fit, validate, test or predict)", stage);
 }
 
+/* ---- checkpoint state ------------------------------------------------------------ */
+
+static const char *const state_keys[] = {"samples", "train", "val", "test"};
+
+static void split_counts(const dm_splits *sp, int64_t v[4]) {
+    v[0] = sp->all.length;
+    for (int k = 0; k < DM_PARTS; k++) v[k + 1] = sp->part[k].length;
+}
+
+lt_status dm_state_dict(lt_ctx_t *ctx, const dm_splits *sp, lt_state_t *st) {
+    int64_t v[4];
+    split_counts(sp, v);
+    lt_status s = lt_state_set_int(st, "split_seed", lt_hparam_int(ctx, "split_seed"));
+    for (int i = 0; i < 4 && s == LT_OK; i++) s = lt_state_set_int(st, state_keys[i], v[i]);
+    return s;
+}
+
+lt_status dm_load_state_dict(lt_ctx_t *ctx, const dm_splits *sp, const lt_state_t *st) {
+    int64_t now[5], saved[5];
+    split_counts(sp, now + 1);
+    now[0] = lt_hparam_int(ctx, "split_seed");
+    bool same = true;
+    for (int i = 0; i < 5; i++) {
+        const char *key = i ? state_keys[i - 1] : "split_seed";
+        if (!lt_state_get_int(st, key, &saved[i]))
+            return lt_set_error(LT_ERR_FORMAT, "datamodule_state.%s is missing or not an integer",
+                                key);
+        same &= saved[i] == now[i];
+    }
+    if (same) return LT_OK;
+    return lt_set_error(LT_ERR_INVALID_ARG,
+                        "it was saved with %lld samples split by --data.split_seed %lld into "
+                        "train %lld / val %lld / test %lld, this run has %lld samples split by "
+                        "%lld into %lld / %lld / %lld; resume with the checkpoint's data and "
+                        "--data.* flags",
+                        (long long)saved[1], (long long)saved[0], (long long)saved[2],
+                        (long long)saved[3], (long long)saved[4], (long long)now[1],
+                        (long long)now[0], (long long)now[2], (long long)now[3], (long long)now[4]);
+}
+
 /* ---- mapped files ------------------------------------------------------------------ */
 
 static lt_status map_fd(int fd, const char *flag, dm_map *m) {

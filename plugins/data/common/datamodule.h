@@ -58,6 +58,13 @@ lt_status dm_split_seeded(lt_ctx_t *ctx, const void *source, int64_t n, bool use
  * registered as such: the host names it and the fix. */
 lt_status dm_register(lt_ctx_t *ctx, const char *stage, dm_splits *sp, const lt_dataset *proto);
 
+/* LightningDataModule.state_dict / load_state_dict for a seeded split: the split seed
+ * and the samples of the source and of each split. Loading compares them with this
+ * run's split: a checkpoint of other data, or of another split, is refused (resuming
+ * would train and validate on other samples). */
+lt_status dm_state_dict(lt_ctx_t *ctx, const dm_splits *sp, lt_state_t *st);
+lt_status dm_load_state_dict(lt_ctx_t *ctx, const dm_splits *sp, const lt_state_t *st);
+
 /* A file mapped read-only: a dataset larger than RAM is paged in as fills touch it. */
 typedef struct dm_map {
     char path[4096];

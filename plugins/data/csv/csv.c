@@ -392,5 +392,17 @@ static lt_status csv_setup(lt_ctx_t *ctx, void *self, const char *stage) {
     return s;
 }
 
+/* The split in checkpoints: a resume on other data or another split is refused. */
+static lt_status csv_state_dict(lt_ctx_t *ctx, void *self, lt_state_t *st) {
+    const csv_t *c = self;
+    return dm_state_dict(ctx, &c->splits, st);
+}
+
+static lt_status csv_load_state_dict(lt_ctx_t *ctx, void *self, lt_state_t *st) {
+    const csv_t *c = self;
+    return dm_load_state_dict(ctx, &c->splits, st);
+}
+
 LT_DATAMODULE_EXPORT(csv_t, .name = "csv", .hparams = csv_hparams, .setup = csv_setup,
-                     .teardown = csv_teardown)
+                     .teardown = csv_teardown, .state_dict = csv_state_dict,
+                     .load_state_dict = csv_load_state_dict)

@@ -159,5 +159,17 @@ static lt_status idx_setup(lt_ctx_t *ctx, void *self, const char *stage) {
     return dm_register(ctx, stage, &d->splits, &proto);
 }
 
+/* The split in checkpoints: a resume on other data or another split is refused. */
+static lt_status idx_state_dict(lt_ctx_t *ctx, void *self, lt_state_t *st) {
+    const idx_data *d = self;
+    return dm_state_dict(ctx, &d->splits, st);
+}
+
+static lt_status idx_load_state_dict(lt_ctx_t *ctx, void *self, lt_state_t *st) {
+    const idx_data *d = self;
+    return dm_load_state_dict(ctx, &d->splits, st);
+}
+
 LT_DATAMODULE_EXPORT(idx_data, .name = "idx", .hparams = idx_hparams, .setup = idx_setup,
-                     .teardown = idx_teardown)
+                     .teardown = idx_teardown, .state_dict = idx_state_dict,
+                     .load_state_dict = idx_load_state_dict)

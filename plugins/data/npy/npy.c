@@ -144,5 +144,17 @@ static lt_status npy_setup(lt_ctx_t *ctx, void *self, const char *stage) {
     return dm_register(ctx, stage, &d->splits, &proto);
 }
 
+/* The split in checkpoints: a resume on other data or another split is refused. */
+static lt_status npy_state_dict(lt_ctx_t *ctx, void *self, lt_state_t *st) {
+    const npy_t *d = self;
+    return dm_state_dict(ctx, &d->splits, st);
+}
+
+static lt_status npy_load_state_dict(lt_ctx_t *ctx, void *self, lt_state_t *st) {
+    const npy_t *d = self;
+    return dm_load_state_dict(ctx, &d->splits, st);
+}
+
 LT_DATAMODULE_EXPORT(npy_t, .name = "npy", .hparams = npy_hparams, .setup = npy_setup,
-                     .teardown = npy_teardown)
+                     .teardown = npy_teardown, .state_dict = npy_state_dict,
+                     .load_state_dict = npy_load_state_dict)

@@ -277,5 +277,17 @@ static lt_status text_setup(lt_ctx_t *ctx, void *self, const char *stage) {
     return dm_register(ctx, stage, &tx->parts, &proto);
 }
 
+/* The split in checkpoints: a resume on other data or another split is refused. */
+static lt_status text_state_dict(lt_ctx_t *ctx, void *self, lt_state_t *st) {
+    const text_t *t = self;
+    return dm_state_dict(ctx, &t->parts, st);
+}
+
+static lt_status text_load_state_dict(lt_ctx_t *ctx, void *self, lt_state_t *st) {
+    const text_t *t = self;
+    return dm_load_state_dict(ctx, &t->parts, st);
+}
+
 LT_DATAMODULE_EXPORT(text_t, .name = "text", .hparams = text_hparams, .setup = text_setup,
-                     .teardown = text_teardown)
+                     .teardown = text_teardown, .state_dict = text_state_dict,
+                     .load_state_dict = text_load_state_dict)

@@ -93,6 +93,12 @@ typedef struct lt_datamodule_desc {
     /* Register datasets; stage is "fit", "validate", "test" or "predict". */
     lt_status (*setup)(lt_ctx_t *ctx, void *self, const char *stage);
     void (*teardown)(lt_ctx_t *ctx, void *self); /* (optional) */
+    /* (1.1, optional) Lightning's LightningDataModule.state_dict / load_state_dict: what
+     * the data module keeps in a checkpoint (its "datamodule_state"), such as the split
+     * it drew, and its restore after setup when a run resumes from --ckpt_path (an error
+     * refuses the checkpoint, say when the data no longer matches it). */
+    lt_state_hook_fn state_dict;
+    lt_state_hook_fn load_state_dict;
 } lt_datamodule_desc;
 
 #define LT_DATAMODULE_EXPORT(self_type, ...)                                                       \

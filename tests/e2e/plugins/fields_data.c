@@ -3,6 +3,7 @@
  * weight float32 = 1 / (i + 1) and tokens (3) int64 = (i, 7 * i, -i). --data.mode breaks
  * the descriptors one way each, for the loader's refusals. */
 #include <lt/lt.h>
+#include <stddef.h>
 #include <string.h>
 
 static const lt_hparam_desc fd_hparams[] = {
@@ -60,4 +61,30 @@ static lt_status fd_setup(lt_ctx_t *ctx, void *self, const char *stage) {
     return lt_data_add_split(ctx, LT_SPLIT_PREDICT, &ds, &o);
 }
 
+#ifdef FD_ABI10
+/* Built as abi10_data: what a data plugin of ABI 1.0 hands over, a descriptor without
+ * state_dict / load_state_dict and an x/y dataset ending at `user`; sample i is
+ * x = i / 2 (float32), y = i % 3. It must load and read as before. */
+static lt_status old_fill(void *user, const int64_t *idx, int64_t n, float *x, void *y) {
+    (void)user;
+    for (int64_t k = 0; k < n; k++) x[k] = (float)idx[k] / 2, ((int64_t *)y)[k] = idx[k] % 3;
+    return LT_OK;
+}
+
+static lt_status old_setup(lt_ctx_t *ctx, void *self, const char *stage) {
+    (void)self;
+    lt_dataset ds = {.struct_size = (uint32_t)LT_DATASET_SIZE_1_0,
+                     .length = lt_hparam_int(ctx, "length"),
+                     .y_dtype = LT_I64,
+                     .fill = old_fill};
+    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 8, .shuffle = false};
+    return lt_data_add_split(ctx, !strcmp(stage, "fit") ? LT_SPLIT_TRAIN : LT_SPLIT_PREDICT, &ds,
+                             &o);
+}
+
+LT_DATAMODULE_EXPORT(fd_t, .name = "abi10_data", .abi_minor = 0,
+                     .struct_size = offsetof(lt_datamodule_desc, state_dict), .hparams = fd_hparams,
+                     .setup = old_setup)
+#else
 LT_DATAMODULE_EXPORT(fd_t, .name = "fields_data", .hparams = fd_hparams, .setup = fd_setup)
+#endif
