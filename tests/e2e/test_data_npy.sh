@@ -42,6 +42,36 @@ acc=$(sed -n 's/^Test:.*test_acc=\([0-9.]*\).*/\1/p' "$TMP/out")
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }' || { cat "$TMP/out"; fail "test_acc '$acc' < 0.8"; }
 echo "ok: classifier on .npy arrays, test_acc $acc"
 
+# Larger than RAM: a sparse x.npy of MemTotal + 8 GiB (no disk used) trains a few
+# shuffled batches straight from the mapping, in a small fraction of that memory.
+if [ -z "${LT_E2E_SANITIZED:-}" ] && [ -x /usr/bin/time ]; then
+    python3 - "$D" <<'PY'
+import struct, sys
+mem = next(int(l.split()[1]) * 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal:"))
+d, row = 1024, 4096
+n = (mem + (8 << 30)) // row
+def header(descr, shape):
+    h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    h = (h + " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n").encode()
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h
+for name, descr, shape, size in (("big_x", "<f4", "(%d, %d)" % (n, d), n * row),
+                                 ("big_y", "|u1", "(%d,)" % n, n)):
+    with open(f"{sys.argv[1]}/{name}.npy", "wb") as f:
+        h = header(descr, shape)
+        f.write(h)
+        f.truncate(len(h) + size)
+PY
+    /usr/bin/time -f "maxrss_kb=%M" -o "$TMP/rss" "$LTHOST" fit --module tabular --model.in_features 1024 \
+        --data npy --data.x "$D/big_x.npy" --data.y "$D/big_y.npy" --max_epochs 1 \
+        --limit_train_batches 20 --limit_val_batches 2 --test_after_fit false \
+        --enable_checkpointing false --logger false >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "training on a larger-than-RAM .npy"; }
+    rss=$(sed -n 's/^maxrss_kb=//p' "$TMP/rss")
+    size=$(stat -c %s "$D/big_x.npy")
+    [ "$rss" -lt 1048576 ] || fail "max RSS ${rss} KiB training on a ${size}-byte .npy; it must stream"
+    echo "ok: trained on a $((size >> 30)) GiB .npy (RAM: $(awk '/MemTotal/ {print int($2 / 1048576)}' /proc/meminfo) GiB) in $((rss / 1024)) MiB"
+    rm -f "$D/big_x.npy" "$D/big_y.npy"
+fi
+
 # Hostile files: each one error, naming the file (and the offset in it).
 bad() { # bad PATTERN FLAGS...
     local pattern=$1

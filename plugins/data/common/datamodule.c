@@ -162,6 +162,10 @@ lt_status dm_map_open(const char *path, const char *flag, dm_map *m) {
     return s;
 }
 
+void dm_map_random(const dm_map *m) {
+    if (m->data) madvise((void *)m->data, m->size, MADV_RANDOM);
+}
+
 void dm_map_close(dm_map *m) {
     if (m->data) munmap((void *)m->data, m->size);
     m->data = NULL;

@@ -124,6 +124,7 @@ static lt_status load(lt_ctx_t *ctx, npy_t *d) {
     d->classify = !strcmp(lt_hparam_str(ctx, "task"), "classification");
     lt_status s = open_arrays(ctx, d);
     if (s == LT_OK) s = check_arrays(d);
+    if (s == LT_OK) dm_map_random(&d->x_file); /* y is small and read once by the checks */
     if (s == LT_OK) s = dm_split_seeded(ctx, d, d->x.shape[0], true, true, &d->splits);
     if (s != LT_OK) npy_teardown(ctx, d); /* a later setup starts over from nothing */
     return s;
