@@ -7,8 +7,9 @@ CHECK="python3 $SRC_DIR/tests/e2e/data_check.py"
 DUMP=(--module "$LT_TEST_PLUGIN_DIR/batch_dump.so" --model.out "$TMP/dump.txt" --data csv --max_epochs 1)
 ERR="data plugin csv: setup\('[a-z]+'\) failed: "
 
-# gen.py ROWS SEED TASK OUT.csv OUT.json [header]: features a,b,c (multiples of 1/64, so
-# exact in float32), the target in the middle column "label": class (a + c > 0) or
+# gen.py ROWS SEED TASK OUT.csv OUT.json [header]: features a,c (multiples of 1/64, so
+# exact in float32) and b (any magnitude, written as repr, fixed, exponent, padded or
+# quoted: the fast path and strtod must both read it as Python does), the target in the middle column "label": class (a + c > 0) or
 # 2a - 3c + 0.5 (regression); the JSON lists [x, y] per sample.
 cat >"$TMP/gen.py" <<'PY'
 import json, random, sys
@@ -20,9 +21,14 @@ with open(out_csv, "w") as f:
     if header:
         f.write("a,label,b,c\n")
     for _ in range(rows):
-        a, b, c = (rng.randint(-64, 64) / 64 for _ in range(3))
+        a, c = (rng.randint(-64, 64) / 64 for _ in range(2))
+        while task == "classification" and abs(a + c) < 0.125:  # a margin: learnable exactly
+            a, c = (rng.randint(-64, 64) / 64 for _ in range(2))
+        x = rng.uniform(-1, 1) * 10 ** rng.randint(-9, 0)  # b: every form of number
+        bt = rng.choice([repr(x), f"{x:.9f}", f"{x:.3e}", f"{x:.0f}", f" {x:.2f} ", f'"{x:.4f}"'])
+        b = float(bt.strip(' "'))
         y = int(a + c > 0) if task == "classification" else 2 * a - 3 * c + 0.5
-        f.write(f"{a},{y},{b},{c}\r\n" if rng.random() < 0.1 else f"{a},{y},{b},{c}\n")
+        f.write(f"{a},{y},{bt},{c}\r\n" if rng.random() < 0.1 else f"{a},{y},{bt},{c}\n")
         samples.append([[a, b, c], [y]])
 json.dump(samples, open(out_json, "w"))
 PY

@@ -139,7 +139,39 @@ static lt_status bad_cell(const csv_reader *r, const cell *c, const char *text, 
                         (long long)r->line, (long long)column_of(r, c), text, why);
 }
 
+/* The common case without a copy or strtod: [-+]digits[.digits] with at most 19
+ * significant digits and 22 decimals, an integer mantissa scaled by an exact power of ten
+ * (Clinger's fast path: both operands are exact doubles, so the one division or
+ * multiplication rounds correctly, the same double strtod returns). False: use strtod. */
+static bool fast_number(const char *p, size_t n, double *v) {
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *end = p + n;
+    bool neg = p < end && *p == '-';
+    p += p < end && (*p == '-' || *p == '+');
+    uint64_t m = 0;
+    int digits = 0, decimals = -1;
+    for (; p < end; p++) {
+        if (*p == '.' && decimals < 0) {
+            decimals = 0;
+            continue;
+        }
+        if (*p < '0' || *p > '9' || ++digits > 19) return false;
+        m = m * 10 + (uint64_t)(*p - '0');
+        decimals += decimals >= 0;
+    }
+    if (digits == 0 || decimals > 22 || m > ((uint64_t)1 << 53)) return false;
+    *v = (double)m / pow10[decimals > 0 ? decimals : 0];
+    if (neg) *v = -*v;
+    return true;
+}
+
 static lt_status cell_number(const csv_reader *r, const cell *c, double *v) {
+    cell t = *c;
+    while (t.n && (*t.p == ' ' || *t.p == '\t')) t.p++, t.n--;
+    while (t.n && (t.p[t.n - 1] == ' ' || t.p[t.n - 1] == '\t')) t.n--;
+    if (t.n <= CSV_MAX_CELL && fast_number(t.p, t.n, v)) return LT_OK;
     char buf[CSV_MAX_CELL + 1];
     if (!cell_text(*c, buf))
         return lt_set_error(LT_ERR_FORMAT,
@@ -270,7 +302,7 @@ static lt_status parse_row(const csv_reader *r, const csv_layout *lay, csv_table
 static lt_status read_rows(csv_reader *r, const csv_layout *lay, csv_table *t) {
     int64_t cap = 1, feats = lay->columns - 1, xb;
     for (const char *q = r->p; (q = memchr(q, '\n', (size_t)(r->end - q))); q++) cap++;
-    if (__builtin_mul_overflow(cap, feats * (int64_t)sizeof(float), &xb) ||
+    if (__builtin_mul_overflow(cap, feats * (int64_t)sizeof(float), &xb) || cap > INT64_MAX / 8 ||
         !(t->x = malloc((size_t)xb + 1)) || !(t->y = malloc((size_t)cap * 8)))
         return lt_set_error(LT_ERR_OOM, "%s: out of memory for %lld rows of %lld features", r->path,
                             (long long)cap, (long long)feats);

@@ -240,7 +240,9 @@ lt_status npz_open_member(const uint8_t *b, size_t len, const char *path, const 
     if (data > len || e.csize > len - data) return bad(where, (size_t)data, "truncated member");
     if (e.flags & 1)
         return lt_set_error(LT_ERR_FORMAT, "%s: encrypted; save it unencrypted", where);
-    if (e.method == 0 && e.csize == e.usize) return npy_parse(b + data, (size_t)e.csize, where, a);
+    if (e.method == 0 && e.csize != e.usize)
+        return bad(where, (size_t)data, "a stored member whose two sizes differ");
+    if (e.method == 0) return npy_parse(b + data, (size_t)e.csize, where, a);
     if (e.method != 8)
         return lt_set_error(LT_ERR_FORMAT,
                             "%s: zip compression method %u; only stored (numpy.savez) and "
