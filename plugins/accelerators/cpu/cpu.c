@@ -6,6 +6,7 @@
 #endif
 #include <sched.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -30,9 +31,26 @@ static int usable_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
+/* The real plugin trains in 32-true only; the test twin built with CPU_EMULATE_HALF
+ * takes every precision and emulates the lower ones in its GEMM (amp.c). */
+static int half_format(lt_precision p) {
+    return p == LT_PRECISION_16_MIXED  ? CPU_HALF_FP16
+           : p == LT_PRECISION_32_TRUE ? CPU_HALF_NONE
+                                       : CPU_HALF_BF16;
+}
+
 static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
-    cpu_state *st = malloc(sizeof *st);
+    lt_precision prec = LT_ACCEL_OPTS_HAS(opts, precision) ? opts->precision : LT_PRECISION_32_TRUE;
+#ifndef CPU_EMULATE_HALF
+    if (prec != LT_PRECISION_32_TRUE) return LT_ERR_UNSUPPORTED;
+#endif
+    cpu_state *st = calloc(1, sizeof *st);
     if (!st) return LT_ERR_OOM;
+    st->half = half_format(prec);
+#ifdef CPU_TEST_RANGES
+    const char *log = getenv("LT_TEST_RANGE_LOG");
+    st->range_log = log && *log ? fopen(log, "w") : NULL;
+#endif
     int asked = 0;
     if (LT_ACCEL_OPTS_HAS(opts, threads)) asked = opts->threads;
     st->threads = asked > 0 ? asked : usable_cores();
@@ -43,7 +61,13 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     return LT_OK;
 }
 
-static void cpu_shutdown(void *st) { free(st); }
+static void cpu_shutdown(void *state) {
+    cpu_state *st = state;
+    if (st->range_log) fclose(st->range_log);
+    free(st->half_buf[0]);
+    free(st->half_buf[1]);
+    free(st);
+}
 
 /* ---- parallel for -------------------------------------------------------------- */
 
@@ -167,6 +191,23 @@ static void cpu_clamp(void *st, int64_t n, const float *d_x, float lo, float hi,
     cpu_parallel_for(st, n, 1, clamp_span, &a);
 }
 
+/* ---- named ranges (the test twin's stand-in for NVTX) ------------------------------ */
+
+#ifdef CPU_TEST_RANGES
+static void cpu_range_push(void *st, const char *name) {
+    cpu_state *cs = st;
+    if (cs->range_log) fprintf(cs->range_log, "push %s\n", name);
+}
+
+static void cpu_range_pop(void *st) {
+    cpu_state *cs = st;
+    if (cs->range_log) fprintf(cs->range_log, "pop\n");
+}
+#define CPU_RANGE_SLOTS , .range_push = cpu_range_push, .range_pop = cpu_range_pop
+#else
+#define CPU_RANGE_SLOTS
+#endif
+
 /* ---- the table ----------------------------------------------------------------- */
 
 /* The tests build this table a second time under another name and with host_memory
@@ -208,4 +249,7 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* metrics (reduce.c) */
                       .argmax = cpu_argmax, .eq_i64 = cpu_eq_i64,
                       /* optimizers (optim.c) */
-                      .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step CPU_TEST_NULL_SLOTS)
+                      .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step,
+                      /* mixed precision (amp.c) */
+                      .unscale_grads = cpu_unscale_grads,
+                      .round_half = cpu_round_half CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)
