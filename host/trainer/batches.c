@@ -2,6 +2,7 @@
  * batch copied into the module's arena (Lightning's batch_to_device), and the step
  * outputs kept for an x_epoch_end hook. Fit and the evaluation loops share them. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "trainer.h"
 
@@ -69,18 +70,25 @@ bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_orde
     return ok;
 }
 
-/* The host batch as tensors in the module's arena: x (n, x_shape), y (n[, y_shape]). */
+/* The host batch as tensors in the module's arena: each field (N, shape); x and y are
+ * the fields so named. */
 static bool copy_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b) {
-    int64_t xs[LT_MAX_DIMS + 1] = {hb->n}, ys[LT_MAX_DIMS + 1] = {hb->n};
-    for (int i = 0; i < sl->ds.x_ndim; i++) xs[i + 1] = sl->ds.x_shape[i];
-    for (int i = 0; i < sl->ds.y_ndim; i++) ys[i + 1] = sl->ds.y_shape[i];
+    (void)sl;
     lt_arena_t *a = lt_ctx_arena(s->module.ctx);
-    b->x = lt_from_host(a, LT_F32, sl->ds.x_ndim + 1, xs, hb->x);
-    b->y = lt_from_host(a, sl->ds.y_dtype, sl->ds.y_ndim + 1, ys, hb->y);
-    b->size = hb->n;
-    if (b->x && b->y) return true;
-    host_error("copying a batch to the device: %s", lt_last_error());
-    return false;
+    *b = (lt_batch_t){.size = hb->n, .nfields = hb->nfields};
+    for (int k = 0; k < hb->nfields; k++) {
+        const lt_field_desc *f = &hb->fields[k];
+        int64_t shape[LT_MAX_DIMS + 1] = {hb->n};
+        for (int i = 0; i < f->ndim; i++) shape[i + 1] = f->shape[i];
+        b->names[k] = f->name;
+        if (!(b->fields[k] = lt_from_host(a, f->dtype, f->ndim + 1, shape, hb->bufs[k]))) {
+            host_error("copying field '%s' of a batch to the device: %s", f->name, lt_last_error());
+            return false;
+        }
+        if (!strcmp(f->name, "x")) b->x = b->fields[k];
+        if (!strcmp(f->name, "y")) b->y = b->fields[k];
+    }
+    return true;
 }
 
 /* Lightning's batch_to_device with its module hooks around the copy (the host has no

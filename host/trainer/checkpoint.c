@@ -165,7 +165,8 @@ static bool add_run_state(session *s, lt_ckpt_t *c) {
     bool ok = loops && cbs && mod && rng && loops_state(s, loops) == LT_OK &&
               lt_state_set_str(rng, "generator", "philox4x32-10") == LT_OK &&
               lt_state_set_int(rng, "seed", (int64_t)s->seed) == LT_OK;
-    ok = ok && participant_states(s, cbs, mod) && add_scaler_state(s, c);
+    ok = ok && participant_states(s, cbs, mod) && add_scaler_state(s, c) &&
+         datamodule_state_save(s, c);
     snprintf(num, sizeof num, "%lld", (long long)s->tr.current_epoch);
     ok = ok && lt_ckpt_set(c, "epoch", num) == LT_OK;
     snprintf(num, sizeof num, "%lld", (long long)s->tr.global_step);
@@ -435,6 +436,7 @@ bool ckpt_restore_weights(session *s) {
         return false;
     }
     lt_ctx_apply_precision(s->module.ctx); /* bf16-true: the loaded weights rounded too */
+    if (!datamodule_state_load(s)) return false;
     participant *mod = &s->hooks.parts[s->hooks.n - 1];
     if (!s->resume.ckpt || s->resume.active || !mod->fn[HOOK_on_load_checkpoint]) return true;
     /* validate/test/predict: the module's own state too (callbacks' only when fitting) */

@@ -255,6 +255,10 @@ void ckpt_restore_metrics(session *s);
 bool checkpoint_dir(session *s, const char *dirpath, char *out, size_t n);
 /* Capture the run's state once and write it atomically to each path. */
 bool checkpoint_write(session *s, const char *const *paths, int n);
+/* data_state.c: the data module's state_dict into checkpoint c, and its load_state_dict
+ * from the --ckpt_path checkpoint (after the data module's setup). */
+bool datamodule_state_save(session *s, lt_ckpt_t *c);
+bool datamodule_state_load(session *s);
 /* Lightning's state_key of callback participant i (checkpoint sections, profiler names). */
 void callback_state_key(const session *s, int i, char *out, size_t n);
 /* Write what ModelCheckpoint callbacks planned (at a consistent point of fit). */

@@ -203,6 +203,51 @@ START_TEST(bad_options_are_refused) {
     ds.x_ndim = 3;
     ds.x_shape[0] = ds.x_shape[1] = ds.x_shape[2] = (int64_t)1 << 30;
     expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "too large");
+    ds = good;
+    ds.x_dtype = LT_DTYPE_COUNT;
+    expect_refused(&ds, &o, LT_ERR_INVALID_ARG, "x_dtype");
+}
+END_TEST
+
+/* x_dtype LT_I64 (token ids): the fill writes int64 through x, the batch carries them,
+ * with workers too (the buffers are sized by the dtype). Sample i is (i, 3i + 2^40). */
+static lt_status token_fill(void *user, const int64_t *idx, int64_t n, float *xf, void *y) {
+    (void)user;
+    int64_t *x = (int64_t *)(void *)xf, *labels = y;
+    for (int64_t i = 0; i < n; i++) {
+        x[2 * i] = idx[i];
+        x[2 * i + 1] = 3 * idx[i] + ((int64_t)1 << 40);
+        labels[i] = idx[i];
+    }
+    return LT_OK;
+}
+
+START_TEST(int64_inputs_round_trip) {
+    lt_dataset ds = {.struct_size = sizeof ds,
+                     .length = 37,
+                     .x_ndim = 1,
+                     .x_shape = {2},
+                     .x_dtype = LT_I64,
+                     .y_dtype = LT_I64,
+                     .fill = token_fill};
+    for (int workers = 0; workers <= 2; workers += 2) {
+        lt_loader_opts o = {
+            .struct_size = sizeof o, .batch_size = 5, .shuffle = true, .num_workers = workers};
+        lt_loader_t *l = NULL;
+        ck_assert_msg(lt_loader_new(&ds, &o, 7, &l) == LT_OK, "%s", lt_last_error());
+        ck_assert_int_eq(lt_loader_start(l, 0, -1), LT_OK);
+        const lt_host_batch *hb;
+        int64_t seen = 0;
+        while (lt_loader_next(l, &hb) == LT_OK && hb) {
+            const int64_t *x = (const int64_t *)(const void *)hb->x, *y = hb->y;
+            for (int64_t i = 0; i < hb->n; i++, seen++) {
+                ck_assert_int_eq(x[2 * i], y[i]);
+                ck_assert_int_eq(x[2 * i + 1], 3 * y[i] + ((int64_t)1 << 40));
+            }
+        }
+        ck_assert_int_eq(seen, 37);
+        lt_loader_free(l);
+    }
 }
 END_TEST
 
@@ -365,6 +410,7 @@ Suite *suite_loader(void) {
     tcase_add_test(tc, limits_and_restarts);
     tcase_add_test(tc, fill_errors_surface);
     tcase_add_test(tc, bad_options_are_refused);
+    tcase_add_test(tc, int64_inputs_round_trip);
     tcase_add_test(tc, fill_split_is_told_its_split);
     tcase_add_test(tc, auto_workers_follow_cpu_affinity);
     tcase_add_test(tc, huge_batch_size_is_one_batch);

@@ -220,7 +220,9 @@ static lt_batch_t batch(void) {
     const float x[BATCH] = {0, 1};
     const int64_t y[BATCH] = {0, 0}, xs[2] = {BATCH, 1}, ys[1] = {BATCH};
     lt_arena_t *a = lt_ctx_arena(s->module.ctx);
-    lt_batch_t b = {lt_from_host(a, LT_F32, 2, xs, x), lt_from_host(a, LT_I64, 1, ys, y), BATCH};
+    lt_batch_t b = {.x = lt_from_host(a, LT_F32, 2, xs, x),
+                    .y = lt_from_host(a, LT_I64, 1, ys, y),
+                    .size = BATCH};
     ck_assert(b.x && b.y);
     return b;
 }

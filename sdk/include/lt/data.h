@@ -20,10 +20,21 @@ typedef enum {
     LT_SPLIT_COUNT
 } lt_split;
 
+/* One named field of a batch (Lightning's dict batches): one sample's dtype and shape;
+ * the batch adds the leading dimension N. */
+typedef struct lt_field_desc {
+    const char *name; /* unique in the dataset, 1..LT_FIELD_NAME_MAX bytes */
+    lt_dtype dtype;   /* LT_F32 or LT_I64 */
+    int ndim;         /* 0: one value per sample */
+    int64_t shape[LT_MAX_DIMS];
+} lt_field_desc;
+
+#define LT_FIELD_NAME_MAX 63
+
 typedef struct lt_dataset {
     uint32_t struct_size; /* sizeof(lt_dataset) */
     int64_t length;       /* number of samples */
-    int x_ndim;           /* one sample's input: float32 of x_shape */
+    int x_ndim;           /* one sample's input: x_dtype (float32 unless set) of x_shape */
     int64_t x_shape[LT_MAX_DIMS];
     lt_dtype y_dtype; /* LT_I64 labels or LT_F32 targets */
     int y_ndim;       /* 0: one value per sample */
@@ -37,6 +48,21 @@ typedef struct lt_dataset {
     lt_status (*fill_split)(void *user, lt_split split, const int64_t *idx, int64_t n, float *x,
                             void *y);
     lt_split split; /* the split fill_split is told: lt_data_add_split sets it */
+    /* (1.1, optional) The dtype of x: LT_F32 (0, so also what a 1.0 dataset gets) or
+     * LT_I64 (token ids, as a language model reads them). With LT_I64, fill's `x` points
+     * at n * prod(x_shape) int64 values: write them through (int64_t *)(void *)x; the
+     * buffer is aligned for any dtype. */
+    lt_dtype x_dtype;
+    /* (1.1, optional) Named fields instead of x and y: nfields in [1, LT_MAX_FIELDS]
+     * descriptors (they and their names must outlive the run: static, or in the plugin's
+     * self), filled by fill_fields, which writes field k of samples idx[0..n) into
+     * bufs[k], (n, fields[k].shape) of fields[k].dtype. The x_* and y_* members, fill and
+     * fill_split are then unused. A module reads a field with lt_batch_get(b, name);
+     * fields named "x" and "y" are also b->x and b->y. */
+    int nfields;
+    const lt_field_desc *fields;
+    lt_status (*fill_fields)(void *user, lt_split split, const int64_t *idx, int64_t n,
+                             void *const *bufs);
 } lt_dataset;
 
 /* The smallest lt_dataset.struct_size accepted: 1.0 ended at user. */
@@ -67,6 +93,12 @@ typedef struct lt_datamodule_desc {
     /* Register datasets; stage is "fit", "validate", "test" or "predict". */
     lt_status (*setup)(lt_ctx_t *ctx, void *self, const char *stage);
     void (*teardown)(lt_ctx_t *ctx, void *self); /* (optional) */
+    /* (1.1, optional) Lightning's LightningDataModule.state_dict / load_state_dict: what
+     * the data module keeps in a checkpoint (its "datamodule_state"), such as the split
+     * it drew, and its restore after setup when a run resumes from --ckpt_path (an error
+     * refuses the checkpoint, say when the data no longer matches it). */
+    lt_state_hook_fn state_dict;
+    lt_state_hook_fn load_state_dict;
 } lt_datamodule_desc;
 
 #define LT_DATAMODULE_EXPORT(self_type, ...)                                                       \
@@ -81,8 +113,13 @@ typedef struct lt_loader lt_loader_t;
 typedef struct lt_host_batch {
     int64_t n;     /* samples in this batch */
     int64_t index; /* batch index within the epoch */
-    float *x;      /* (n, x_shape) */
+    float *x;      /* (n, x_shape) of x_dtype (cast when x_dtype is LT_I64) */
     void *y;       /* (n, y_shape) of y_dtype */
+    /* (1.1) Every field: for an x/y dataset the two fields "x" and "y" (x and y above);
+     * for a dataset of named fields, its fields in order (x, y: those named so, or NULL). */
+    int nfields;
+    const lt_field_desc *fields;
+    void *bufs[LT_MAX_FIELDS];
 } lt_host_batch;
 
 /* A loader over ds; seed fixes the shuffle order of every epoch. */

@@ -123,11 +123,22 @@ LT_API int64_t lt_global_step(lt_ctx_t *ctx);
 
 /* ---- the hook table ---------------------------------------------------------------- */
 
+/* Fields a batch may have (data.h's lt_field_desc). */
+#define LT_MAX_FIELDS 8
+
 typedef struct lt_batch {
-    lt_tensor_t *x; /* (N, ...) float32 */
-    lt_tensor_t *y; /* (N) int64 labels, or (N, ...) float32 targets */
+    lt_tensor_t *x; /* (N, ...) float32 (or int64 tokens); the field named "x" */
+    lt_tensor_t *y; /* (N) int64 labels, or (N, ...) float32 targets; the field "y" */
     int64_t size;   /* N */
+    /* (1.1) Every field by name (Lightning's dict batch): read them with lt_batch_get. */
+    int nfields;
+    const char *names[LT_MAX_FIELDS];
+    lt_tensor_t *fields[LT_MAX_FIELDS];
 } lt_batch_t;
+
+/* The batch's field `name` ((N, ...) tensor), or NULL with an LT_ERR_INVALID_ARG error
+ * naming the fields it has. A batch built without fields (nfields 0) has "x" and "y". */
+LT_API lt_tensor_t *lt_batch_get(const lt_batch_t *b, const char *name);
 
 /* Hooks return LT_OK, or an error (recorded with lt_set_error) that stops the run. An
  * error an SDK call recorded during a hook or step stops the run too, even if the hook

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fields.h"
 #include "lt_impl.h"
 
 typedef enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY } slot_state;
@@ -27,12 +28,14 @@ struct lt_loader {
     lt_dataset ds;
     lt_loader_opts o;
     uint64_t seed;
-    int64_t x_elems, y_bytes; /* per sample */
-    int64_t nbatches;         /* per full epoch */
-    int rank, world;          /* the shard this loader reads (lt_loader_set_shard) */
-    int64_t samples;          /* per epoch: the dataset's length, or the shard's */
-    int64_t *order;           /* this shard's sample indices of the current epoch */
-    int64_t *full;            /* with world > 1: the whole epoch's order, then sharded */
+    lt_field_desc fields[LT_MAX_FIELDS]; /* "x" and "y", or the dataset's named fields */
+    int nfields;
+    int64_t field_bytes[LT_MAX_FIELDS]; /* per sample */
+    int64_t nbatches;                   /* per full epoch */
+    int rank, world;                    /* the shard this loader reads (lt_loader_set_shard) */
+    int64_t samples;                    /* per epoch: the dataset's length, or the shard's */
+    int64_t *order;                     /* this shard's sample indices of the current epoch */
+    int64_t *full;                      /* with world > 1: the whole epoch's order, then sharded */
     slot *slots;
     int nslots, nthreads;
     /* Sleepers on work / ready: wake-ups (a futex call and a context switch, most of a
@@ -51,22 +54,6 @@ struct lt_loader {
     lt_prof_hook prof; /* batch-fill spans; read under mu by whoever claims a batch */
 };
 
-static lt_status check_shape(const char *what, int ndim, const int64_t *shape) {
-    /* LT_MAX_DIMS - 1: the batch dimension is put in front of every sample shape */
-    if (ndim < 0 || ndim > LT_MAX_DIMS - 1)
-        return lt_set_error(LT_ERR_INVALID_ARG,
-                            "DataLoader: the dataset's %s_ndim is %d; it must "
-                            "be in [0, %d]",
-                            what, ndim, LT_MAX_DIMS - 1);
-    for (int i = 0; i < ndim; i++)
-        if (shape[i] <= 0)
-            return lt_set_error(LT_ERR_INVALID_ARG,
-                                "DataLoader: the dataset's %s_shape[%d] is %lld; "
-                                "every dimension must be >= 1",
-                                what, i, (long long)shape[i]);
-    return LT_OK;
-}
-
 lt_status lt__dataset_copy(const lt_dataset *in, lt_dataset *out, const char *who) {
     if (in->struct_size < LT_DATASET_SIZE_1_0)
         return lt_set_error(LT_ERR_ABI,
@@ -79,9 +66,6 @@ lt_status lt__dataset_copy(const lt_dataset *in, lt_dataset *out, const char *wh
 }
 
 static lt_status check_dataset(const lt_dataset *ds) {
-    if (!ds->fill && !ds->fill_split)
-        return lt_set_error(LT_ERR_INVALID_ARG,
-                            "DataLoader: the dataset has neither fill nor fill_split");
     if ((unsigned)ds->split >= LT_SPLIT_COUNT)
         return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's split is %d",
                             (int)ds->split);
@@ -90,11 +74,7 @@ static lt_status check_dataset(const lt_dataset *ds) {
                             "DataLoader: the dataset's length is %lld; it must "
                             "be >= 0",
                             (long long)ds->length);
-    if (ds->y_dtype != LT_F32 && ds->y_dtype != LT_I64)
-        return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's y_dtype must be LT_I64 "
-                                                "(labels) or LT_F32 (targets)");
-    lt_status s = check_shape("x", ds->x_ndim, ds->x_shape);
-    return s == LT_OK ? check_shape("y", ds->y_ndim, ds->y_shape) : s;
+    return LT_OK;
 }
 
 static lt_status check_args(const lt_dataset *ds, const lt_loader_opts *o) {
@@ -117,7 +97,8 @@ static lt_status check_args(const lt_dataset *ds, const lt_loader_opts *o) {
 
 /* The span of one batch fill: bytes are what the dataset wrote into the buffers. */
 static void report_fill(const lt_loader_t *l, lt_prof_hook hook, int tid, uint64_t t0, int64_t n) {
-    double bytes = (double)n * ((double)l->x_elems * sizeof(float) + (double)l->y_bytes);
+    double bytes = 0;
+    for (int k = 0; k < l->nfields; k++) bytes += (double)n * (double)l->field_bytes[k];
     lt_prof_span sp = {.name = "[_DataLoader].fill_batch",
                        .kind = "data",
                        .start_ns = t0,
@@ -138,9 +119,12 @@ static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook 
     uint64_t t0 = hook.fn ? lt_prof_now_ns() : 0;
     lt_clear_error();
     const int64_t *idx = l->order + first;
-    s->status = l->ds.fill_split
-                    ? l->ds.fill_split(l->ds.user, l->ds.split, idx, n, s->hb.x, s->hb.y)
-                    : l->ds.fill(l->ds.user, idx, n, s->hb.x, s->hb.y);
+    if (l->ds.nfields)
+        s->status = l->ds.fill_fields(l->ds.user, l->ds.split, idx, n, s->hb.bufs);
+    else if (l->ds.fill_split)
+        s->status = l->ds.fill_split(l->ds.user, l->ds.split, idx, n, s->hb.x, s->hb.y);
+    else
+        s->status = l->ds.fill(l->ds.user, idx, n, s->hb.x, s->hb.y);
     if (s->status != LT_OK)
         snprintf(s->err, sizeof s->err, "%s",
                  *lt_last_error() ? lt_last_error() : lt_status_str(s->status));
@@ -173,49 +157,56 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-/* Per-sample sizes, and the bytes of one slot's x and y buffers; LT_ERR_INVALID_ARG when
- * they overflow. A slot holds at most `length` rows: a batch_size beyond the dataset
+/* Per-sample sizes, and the bytes of one slot's buffer of each field; LT_ERR_INVALID_ARG
+ * when they overflow. A slot holds at most `length` rows: a batch_size beyond the dataset
  * (legal, as in torch) must not reserve memory no batch will use. */
-static lt_status size_buffers(lt_loader_t *l, size_t *x_bytes, size_t *y_bytes) {
-    int64_t rows = l->o.batch_size < l->ds.length ? l->o.batch_size : l->ds.length, xb, yb;
+static lt_status size_buffers(lt_loader_t *l, size_t bytes[LT_MAX_FIELDS]) {
+    int64_t rows = l->o.batch_size < l->ds.length ? l->o.batch_size : l->ds.length;
     bool over = false;
-    l->x_elems = l->y_bytes = 1;
-    for (int i = 0; i < l->ds.x_ndim; i++)
-        over |= __builtin_mul_overflow(l->x_elems, l->ds.x_shape[i], &l->x_elems);
-    for (int i = 0; i < l->ds.y_ndim; i++)
-        over |= __builtin_mul_overflow(l->y_bytes, l->ds.y_shape[i], &l->y_bytes);
-    over |= __builtin_mul_overflow(l->y_bytes, (int64_t)lt__dtype_size(l->ds.y_dtype), &l->y_bytes);
-    over |= __builtin_mul_overflow(l->x_elems, (int64_t)sizeof(float), &xb);
-    over |= __builtin_mul_overflow(xb, rows, &xb);
-    over |= __builtin_mul_overflow(l->y_bytes, rows, &yb);
+    for (int k = 0; k < l->nfields; k++) {
+        const lt_field_desc *f = &l->fields[k];
+        int64_t *b = &l->field_bytes[k], total;
+        *b = (int64_t)lt__dtype_size(f->dtype);
+        for (int i = 0; i < f->ndim; i++) over |= __builtin_mul_overflow(*b, f->shape[i], b);
+        over |= __builtin_mul_overflow(*b, rows, &total);
+        bytes[k] = over ? 0 : (size_t)total + 1; /* + 1: malloc(0) may return NULL */
+    }
     if (over)
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "DataLoader: a batch of %lld samples of this dataset "
-                            "is too large to address; check x_shape, y_shape and batch_size",
+                            "is too large to address; check its shapes and batch_size",
                             (long long)rows);
-    *x_bytes = (size_t)xb + 1; /* + 1: malloc(0) may return NULL */
-    *y_bytes = (size_t)yb + 1;
     return LT_OK;
+}
+
+/* Slot i's host batch: a buffer per field, x and y pointing at the fields so named. */
+static bool alloc_slot(lt_loader_t *l, lt_host_batch *hb, const size_t bytes[LT_MAX_FIELDS]) {
+    hb->nfields = l->nfields;
+    hb->fields = l->fields;
+    for (int k = 0; k < l->nfields; k++) {
+        if (!(hb->bufs[k] = malloc(bytes[k]))) return false;
+        if (!strcmp(l->fields[k].name, "x")) hb->x = hb->bufs[k];
+        if (!strcmp(l->fields[k].name, "y")) hb->y = hb->bufs[k];
+    }
+    return true;
 }
 
 /* The ring: 4 slots per worker, so each fills ahead by several batches per wake-up. */
 static lt_status alloc_slots(lt_loader_t *l) {
-    size_t xb = 0, yb = 0;
-    lt_status s = size_buffers(l, &xb, &yb);
+    size_t bytes[LT_MAX_FIELDS] = {0}, total = 0;
+    lt_status s = size_buffers(l, bytes);
     if (s != LT_OK) return s;
+    for (int k = 0; k < l->nfields; k++) total += bytes[k];
     l->nslots = l->nthreads ? 4 * l->nthreads : 1;
     if (!(l->slots = calloc((size_t)l->nslots, sizeof *l->slots))) goto oom;
-    for (int i = 0; i < l->nslots; i++) {
-        l->slots[i].hb.x = malloc(xb);
-        l->slots[i].hb.y = malloc(yb);
-        if (!l->slots[i].hb.x || !l->slots[i].hb.y) goto oom;
-    }
+    for (int i = 0; i < l->nslots; i++)
+        if (!alloc_slot(l, &l->slots[i].hb, bytes)) goto oom;
     return LT_OK;
 oom:
     return lt_set_error(LT_ERR_OOM,
                         "DataLoader: out of memory for %d batch buffers of %zu bytes "
                         "(lower batch_size or num_workers)",
-                        l->nslots ? l->nslots : 1, xb + yb);
+                        l->nslots ? l->nslots : 1, total);
 }
 
 static lt_status start_workers(lt_loader_t *l) {
@@ -253,12 +244,17 @@ lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64
     *out = NULL;
     if (!ds || !opts) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: NULL argument");
     lt_dataset copy;
+    lt_field_desc fields[LT_MAX_FIELDS];
+    int nfields = 0;
     lt_status s = lt__dataset_copy(ds, &copy, "lt_loader_new");
     if (s == LT_OK) s = check_args(&copy, opts);
+    if (s == LT_OK) s = lt__dataset_fields(&copy, fields, &nfields);
     if (s != LT_OK) return s;
     lt_loader_t *l = calloc(1, sizeof *l);
     if (!l) return lt_set_error(LT_ERR_OOM, "out of memory creating a DataLoader");
     l->ds = copy;
+    memcpy(l->fields, fields, sizeof fields);
+    l->nfields = nfields;
     l->o = *opts;
     l->seed = seed;
     l->held = -1;
@@ -422,10 +418,8 @@ void lt_loader_free(lt_loader_t *l) {
     pthread_cond_broadcast(&l->work);
     pthread_mutex_unlock(&l->mu);
     for (int i = 0; i < l->nthreads; i++) pthread_join(l->threads[i], NULL);
-    for (int i = 0; l->slots && i < l->nslots; i++) {
-        free(l->slots[i].hb.x);
-        free(l->slots[i].hb.y);
-    }
+    for (int i = 0; l->slots && i < l->nslots; i++)
+        for (int k = 0; k < l->nfields; k++) free(l->slots[i].hb.bufs[k]);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->work);
     pthread_cond_destroy(&l->ready);

@@ -1,0 +1,94 @@
+/* batch_dump — a module that trains nothing and writes every batch it is given to
+ * --model.out, one line per sample: "<split> <batch_idx> <x values> | <y values>", or
+ * for a batch of named fields each field's values in order, separated by " |"
+ * (float32 as %.9g, int64 as integers). The data plugins' round-trip tests compare
+ * these lines with the values they generated (tests/e2e/test_data_*.sh). */
+#include <lt/lt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const lt_hparam_desc dump_hparams[] = {
+    LT_HPARAM_STR("out", "batches.txt", "file the batches are appended to"),
+    LT_HPARAM_STR("require", "", "a field every batch must have (lt_batch_get)"),
+    LT_HPARAM_END,
+};
+
+/* A tensor's values on the host, as text after a separator. */
+static void write_values(FILE *f, const lt_tensor_t *t, int64_t row, int64_t per_row,
+                         const void *buf) {
+    for (int64_t j = 0; j < per_row; j++) {
+        int64_t k = row * per_row + j;
+        if (lt_dtype_of(t) == LT_F32)
+            fprintf(f, " %.9g", (double)((const float *)buf)[k]);
+        else
+            fprintf(f, " %lld", (long long)((const int64_t *)buf)[k]);
+    }
+}
+
+static void *host_copy(const lt_tensor_t *t) {
+    size_t bytes = (size_t)lt_numel(t) * (lt_dtype_of(t) == LT_F32 ? 4 : 8);
+    void *buf = malloc(bytes + 1);
+    if (buf && lt_to_host(t, buf, bytes) != LT_OK) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The batch's fields in order (lt_batch_get by name: x and y for an x/y batch). */
+static int field_list(const lt_batch_t *b, lt_tensor_t *out[LT_MAX_FIELDS]) {
+    if (b->nfields == 0) {
+        out[0] = lt_batch_get(b, "x"), out[1] = lt_batch_get(b, "y");
+        return 2;
+    }
+    for (int k = 0; k < b->nfields; k++) out[k] = lt_batch_get(b, b->names[k]);
+    return b->nfields;
+}
+
+static lt_tensor_t *dump(lt_ctx_t *ctx, const char *split, const lt_batch_t *b, int64_t idx) {
+    lt_tensor_t *t[LT_MAX_FIELDS];
+    void *host[LT_MAX_FIELDS] = {0};
+    const char *require = lt_hparam_str(ctx, "require");
+    if (*require && !lt_batch_get(b, require)) return NULL; /* its error stops the run */
+    int n = field_list(b, t);
+    bool ok = true;
+    for (int k = 0; k < n; k++) ok = ok && t[k] && (host[k] = host_copy(t[k]));
+    FILE *f = ok ? fopen(lt_hparam_str(ctx, "out"), "a") : NULL;
+    if (!f) lt_set_error(LT_ERR_IO, "batch_dump: cannot write %s", lt_hparam_str(ctx, "out"));
+    for (int64_t i = 0; f && i < b->size; i++) {
+        fprintf(f, "%s %lld", split, (long long)idx);
+        for (int k = 0; k < n; k++) {
+            if (k) fputs(" |", f);
+            write_values(f, t[k], i, lt_numel(t[k]) / b->size, host[k]);
+        }
+        fputc('\n', f);
+    }
+    if (f) fclose(f);
+    for (int k = 0; k < n; k++) free(host[k]);
+    return NULL; /* nothing to train: the step is skipped */
+}
+
+static lt_status dump_setup(lt_ctx_t *ctx, void *self) {
+    (void)self;
+    lt_linear(ctx, "unused", 1, 1); /* an optimizer needs a parameter */
+    return lt_ok(ctx);
+}
+
+#define DUMP_STEP(split)                                                                           \
+    static lt_tensor_t *split##_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {  \
+        (void)self;                                                                                \
+        return dump(ctx, #split, b, i);                                                            \
+    }
+DUMP_STEP(train)
+DUMP_STEP(val)
+DUMP_STEP(test)
+DUMP_STEP(predict)
+
+static lt_status dump_configure_optimizers(lt_ctx_t *ctx, void *self) {
+    (void)self;
+    return lt_use_optimizer(ctx, lt_sgd(lt_parameters(ctx), 0.1));
+}
+
+LT_MODULE_EXPORT(char, .name = "batch_dump", .hparams = dump_hparams, .setup = dump_setup,
+                 .training_step = train_step, .validation_step = val_step, .test_step = test_step,
+                 .predict_step = predict_step, .configure_optimizers = dump_configure_optimizers)
