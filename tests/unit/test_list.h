@@ -18,4 +18,5 @@
     X(ckpt_values)                                                                                 \
     X(prof)                                                                                        \
     X(ddp_support)                                                                                 \
-    X(trainer)
+    X(trainer)                                                                                     \
+    X(layers)

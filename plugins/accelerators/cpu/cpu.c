@@ -208,4 +208,8 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* metrics (reduce.c) */
                       .argmax = cpu_argmax, .eq_i64 = cpu_eq_i64,
                       /* optimizers (optim.c) */
-                      .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step CPU_TEST_NULL_SLOTS)
+                      .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step,
+                      /* layers: convolution and pooling windows (window.c), dropout (random.c) */
+                      .im2col = cpu_im2col, .col2im = cpu_col2im, .pool2d = cpu_pool2d,
+                      .pool2d_bwd = cpu_pool2d_bwd,
+                      .dropout_mask = cpu_dropout_mask CPU_TEST_NULL_SLOTS)

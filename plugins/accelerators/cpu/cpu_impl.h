@@ -21,6 +21,18 @@
  * 2-thread epoch 3x slower than a 1-thread one (bench/RESULTS.md). */
 #ifndef CPU_GEMM_SERIAL_WORK
 #define CPU_GEMM_SERIAL_WORK (1 << 25)
+/* ---- window.c ---- */
+void cpu_im2col(void *st, const lt_window2d *g, const float *d_x, float *d_col);
+void cpu_col2im(void *st, const lt_window2d *g, const float *d_col, float *d_x);
+void cpu_pool2d(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_x, float *d_y,
+                int64_t *d_idx);
+void cpu_pool2d_bwd(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_dy,
+                    const int64_t *d_idx, float *d_dx);
+
+/* ---- random.c ---- */
+void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream,
+                      float *d_mask);
+
 #endif
 
 typedef struct cpu_state {
@@ -69,5 +81,17 @@ void cpu_sgd_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_bu
                   const lt_sgd_hyper *h);
 void cpu_adam_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_m, float *d_v,
                    const lt_adam_hyper *h);
+
+/* ---- window.c ---- */
+void cpu_im2col(void *st, const lt_window2d *g, const float *d_x, float *d_col);
+void cpu_col2im(void *st, const lt_window2d *g, const float *d_col, float *d_x);
+void cpu_pool2d(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_x, float *d_y,
+                int64_t *d_idx);
+void cpu_pool2d_bwd(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_dy,
+                    const int64_t *d_idx, float *d_dx);
+
+/* ---- random.c ---- */
+void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream,
+                      float *d_mask);
 
 #endif

@@ -180,3 +180,12 @@ lt_status lt_device_sync(lt_device_t *dev) {
     if (!dev) return lt_set_error(LT_ERR_INVALID_ARG, "lt_device_sync: device is NULL");
     return dev->k.sync ? dev->k.sync(dev->state) : LT_OK;
 }
+
+bool lt__has_slot(const lt_device_t *dev, bool present, const char *slot_name, const char *op) {
+    if (present) return true;
+    lt_set_error(LT_ERR_UNSUPPORTED,
+                 "%s: accelerator '%s' has no '%s' kernel (an optional slot of ABI 1.1 it "
+                 "leaves NULL); run on an accelerator that fills it, e.g. --accelerator cpu",
+                 op, lt_device_name(dev), slot_name);
+    return false;
+}
