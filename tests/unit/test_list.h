@@ -19,4 +19,5 @@
     X(prof)                                                                                        \
     X(ddp_support)                                                                                 \
     X(trainer)                                                                                     \
-    X(layers)
+    X(layers)                                                                                      \
+    X(buffers)

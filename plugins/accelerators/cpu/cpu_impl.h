@@ -29,6 +29,13 @@ void cpu_pool2d(void *st, lt_pool_mode mode, const lt_window2d *g, const float *
 void cpu_pool2d_bwd(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_dy,
                     const int64_t *d_idx, float *d_dx);
 
+/* ---- norm.c ---- */
+void cpu_batch_norm(void *st, int64_t n, int64_t c, int64_t l, const float *d_x, const float *d_w,
+                    const float *d_b, double eps, float *d_y, float *d_mean, float *d_var);
+void cpu_batch_norm_bwd(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
+                        const float *d_dy, const float *d_mean, const float *d_var,
+                        const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db);
+
 /* ---- random.c ---- */
 void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream,
                       float *d_mask);
@@ -89,6 +96,13 @@ void cpu_pool2d(void *st, lt_pool_mode mode, const lt_window2d *g, const float *
                 int64_t *d_idx);
 void cpu_pool2d_bwd(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_dy,
                     const int64_t *d_idx, float *d_dx);
+
+/* ---- norm.c ---- */
+void cpu_batch_norm(void *st, int64_t n, int64_t c, int64_t l, const float *d_x, const float *d_w,
+                    const float *d_b, double eps, float *d_y, float *d_mean, float *d_var);
+void cpu_batch_norm_bwd(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
+                        const float *d_dy, const float *d_mean, const float *d_var,
+                        const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db);
 
 /* ---- random.c ---- */
 void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream,

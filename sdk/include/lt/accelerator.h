@@ -216,6 +216,19 @@ typedef struct lt_accelerator_desc {
      * stream high 32): lt_rng_uniform's numbers of lt_rng_make(seed, stream), in order. */
     void (*dropout_mask)(void *st, int64_t n, double p, uint64_t seed, uint64_t stream,
                          float *d_mask);
+    /* Batch norm in training mode over d_x viewed as (n, c, l), per channel: the batch's
+     * mean and biased variance into d_mean, d_var (c), and d_y = (x - mean) * a + b' with
+     * a = w / sqrt(var + eps), b' = b - mean * a (d_w, d_b NULL: 1 and 0). NULL (either
+     * of the pair): liblt composes it of means and elementwise slots, more slowly. */
+    void (*batch_norm)(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
+                       const float *d_w, const float *d_b, double eps, float *d_y, float *d_mean,
+                       float *d_var);
+    /* Its backward, with xh = (x - mean) / sqrt(var + eps) and m = n * l: d_dw = sum dy xh,
+     * d_db = sum dy, d_dx = w / sqrt(var + eps) * (dy - d_db / m - xh * d_dw / m); each
+     * output written (not accumulated), and skipped when NULL; d_w NULL means 1. */
+    void (*batch_norm_bwd)(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
+                           const float *d_dy, const float *d_mean, const float *d_var,
+                           const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db);
 } lt_accelerator_desc;
 
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
@@ -236,7 +249,7 @@ typedef struct lt_accelerator_desc {
     X(unscale_grads, OPTIONAL) X(round_half, OPTIONAL)                                   \
     X(range_push, OPTIONAL) X(range_pop, OPTIONAL)                                       \
     X(im2col, OPTIONAL) X(col2im, OPTIONAL) X(pool2d, OPTIONAL) X(pool2d_bwd, OPTIONAL)  \
-    X(dropout_mask, OPTIONAL)
+    X(dropout_mask, OPTIONAL) X(batch_norm, OPTIONAL) X(batch_norm_bwd, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

@@ -57,26 +57,67 @@ static bool batch_norm_args_ok(const lt_tensor_t *x, const lt_tensor_t *rm, cons
     return !why;
 }
 
-/* buf = (1 - m) buf + m * scale * src, in place: a running statistic's update. */
-static void blend_kernels(lt_device_t *dev, lt_tensor_t *buf, lt_tensor_t *src, lt_tensor_t *tmp,
+/* buf = (1 - m) buf + m * scale * src (c floats), in place: a running statistic's update;
+ * tmp is c floats of scratch. */
+static void blend_kernels(lt_device_t *dev, int64_t c, float *buf, const float *src, float *tmp,
                           double m, double scale) {
-    dev->k.affine(dev->state, src->numel, lt__f32(src), (float)(m * scale), 0.0f, lt__f32(tmp));
-    dev->k.affine(dev->state, buf->numel, lt__f32(buf), (float)(1.0 - m), 0.0f, lt__f32(buf));
-    dev->k.binary(dev->state, LT_BIN_ADD, buf->numel, lt__f32(buf), lt__f32(tmp), lt__f32(buf),
-                  NULL);
+    dev->k.affine(dev->state, c, src, (float)(m * scale), 0.0f, tmp);
+    dev->k.affine(dev->state, c, buf, (float)(1.0 - m), 0.0f, buf);
+    dev->k.binary(dev->state, LT_BIN_ADD, c, buf, tmp, buf, NULL);
 }
 
 /* torch: running_mean <- (1 - m) running_mean + m mean, running_var likewise with the
- * unbiased variance (n / (n - 1) of the batch's). */
-static void update_running(lt_tensor_t *rm, lt_tensor_t *rv, lt_tensor_t *mean, lt_tensor_t *var,
+ * unbiased variance (n / (n - 1) of the batch's biased one). Outside autograd. */
+static void update_running(lt_tensor_t *rm, lt_tensor_t *rv, const float *mean, const float *var,
                            double momentum, int64_t n) {
-    lt_tensor_t *tmp = lt__tensor_new(mean->arena, LT_F32, 1, rm->shape);
+    int64_t c = rm->numel;
+    lt_tensor_t *tmp = lt__tensor_new(rm->arena, LT_F32, 1, &c);
     if (!tmp) return;
-    lt_device_t *dev = lt__dev(mean);
-    LT_PROF_SPAN(dev, "batch_norm_update", 10.0 * (double)rm->numel, LT_F32B(8 * rm->numel), {
-        blend_kernels(dev, rm, mean, tmp, momentum, 1.0);
-        blend_kernels(dev, rv, var, tmp, momentum, (double)n / (double)(n - 1));
+    lt_device_t *dev = lt__dev(rm);
+    LT_PROF_SPAN(dev, "batch_norm_update", 10.0 * (double)c, LT_F32B(8 * c), {
+        blend_kernels(dev, c, lt__f32(rm), mean, lt__f32(tmp), momentum, 1.0);
+        blend_kernels(dev, c, lt__f32(rv), var, lt__f32(tmp), momentum,
+                      (double)n / (double)(n - 1));
     });
+}
+
+/* ---- the fused path: the batch_norm / batch_norm_bwd slots --------------------------- */
+
+/* saved: (2, C) = the batch's mean and biased variance; s = eps. */
+static void fused_bw(lt_node *n, lt_tensor_t *g) {
+    lt_tensor_t *x = n->in[0], *w = n->in[1], *b = n->in[2], *stats = n->saved;
+    int64_t c = x->shape[1], l = x->numel / (x->shape[0] * c);
+    lt_tensor_t *dx = x->requires_grad ? lt__tensor_new(g->arena, LT_F32, x->ndim, x->shape) : NULL;
+    lt_tensor_t *dw = w && w->requires_grad ? lt__tensor_new(g->arena, LT_F32, 1, &c) : NULL;
+    lt_tensor_t *db = b && b->requires_grad ? lt__tensor_new(g->arena, LT_F32, 1, &c) : NULL;
+    if (lt_last_status() != LT_OK) return;
+    lt_device_t *dev = lt__dev(g);
+    LT_KCALL(dev, "batch_norm_backward", 8.0 * (double)x->numel, LT_F32B(3 * x->numel + 5 * c),
+             batch_norm_bwd, x->shape[0], c, l, lt__f32(x), lt__f32(g), lt__f32(stats),
+             lt__f32(stats) + c, w ? lt__f32(w) : NULL, n->s, dx ? lt__f32(dx) : NULL,
+             dw ? lt__f32(dw) : NULL, db ? lt__f32(db) : NULL);
+    lt__accum_grad(x, dx);
+    lt__accum_grad(w, dw);
+    lt__accum_grad(b, db);
+}
+
+static lt_tensor_t *batch_norm_fused(lt_tensor_t *x, lt_tensor_t *rm, lt_tensor_t *rv,
+                                     lt_tensor_t *w, lt_tensor_t *b, double momentum, double eps) {
+    int64_t c = x->shape[1], l = x->numel / (x->shape[0] * c), ss[2] = {2, c};
+    lt_tensor_t *y = lt__tensor_new(x->arena, LT_F32, x->ndim, x->shape);
+    lt_tensor_t *stats = y ? lt__tensor_new(x->arena, LT_F32, 2, ss) : NULL;
+    if (!stats) return NULL;
+    lt_device_t *dev = lt__dev(x);
+    LT_KCALL(dev, "batch_norm", 5.0 * (double)x->numel, LT_F32B(3 * x->numel + 4 * c), batch_norm,
+             x->shape[0], c, l, lt__f32(x), w ? lt__f32(w) : NULL, b ? lt__f32(b) : NULL, eps,
+             lt__f32(y), lt__f32(stats), lt__f32(stats) + c);
+    if (rm) update_running(rm, rv, lt__f32(stats), lt__f32(stats) + c, momentum, x->numel / c);
+    lt_node *n = lt__record(y, fused_bw, x, w, b);
+    if (n) {
+        n->saved = stats;
+        n->s = eps;
+    }
+    return y;
 }
 
 lt_tensor_t *lt_batch_norm(lt_tensor_t *x, lt_tensor_t *running_mean, lt_tensor_t *running_var,
@@ -84,18 +125,19 @@ lt_tensor_t *lt_batch_norm(lt_tensor_t *x, lt_tensor_t *running_mean, lt_tensor_
                            double eps) {
     if (!lt__check_f32(x, "lt_batch_norm")) return NULL;
     if (!batch_norm_args_ok(x, running_mean, running_var, weight, bias, training)) return NULL;
+    lt_device_t *dev = lt__dev(x);
+    if (training && dev->k.batch_norm && dev->k.batch_norm_bwd)
+        return batch_norm_fused(x, running_mean, running_var, weight, bias, momentum, eps);
     int64_t c = x->shape[1], per_c = x->numel / c, l = per_c / x->shape[0];
     int64_t x3s[3] = {x->shape[0], c, l}, cs[3] = {1, c, 1};
     lt_tensor_t *x3 = lt_reshape(x, 3, x3s), *mean, *var;
-    if (training) { /* statistics over N and the spatial dimensions */
+    if (training) { /* statistics over N and the spatial dimensions, from the ops */
         mean = lt_mean_dim(lt_mean_dim(x3, 2, true), 0, true);
         lt_tensor_t *xc = lt_sub(x3, mean);
         var = lt_mean_dim(lt_mean_dim(lt_mul(xc, xc), 2, true), 0, true);
-        if (running_mean && mean && var) {
-            bool prev = lt_arena_set_grad(x->arena, false);
-            update_running(running_mean, running_var, mean, var, momentum, per_c);
-            lt_arena_set_grad(x->arena, prev);
-        }
+        if (running_mean && mean && var)
+            update_running(running_mean, running_var, lt__f32(mean), lt__f32(var), momentum,
+                           per_c);
     } else {
         mean = lt_reshape(running_mean, 3, cs);
         var = lt_reshape(running_var, 3, cs);
