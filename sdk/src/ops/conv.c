@@ -158,7 +158,7 @@ static void conv_bw(lt_node *n, lt_tensor_t *gy) {
     lt_tensor_t *g2 = lt__tensor_new(gy->arena, LT_F32, 2, (int64_t[]){o, g.n * p});
     lt_tensor_t *zero = lt_zeros(gy->arena, LT_F32, 0, NULL), *db = NULL, *dx = NULL;
     if (!g2 || !zero) return;
-    LT_PROF_SPAN(dev, "conv2d_backward", 3.0 * conv_flops(&g, o, groups),
+    LT_PROF_SPAN(dev, "conv2d_backward", 2.0 * conv_flops(&g, o, groups) + (double)gy->numel,
                  LT_F32B(2 * gy->numel + 2 * col->numel + x->numel + 2 * w->numel), {
                      swap_add(dev, o, g.n, p, lt__f32(gy), lt__f32(zero), zs, lt__f32(g2));
                      if (w->requires_grad) weight_grad(dev, &g, groups, w, g2, col);
