@@ -110,7 +110,8 @@ START_TEST(buffers_round_trip_through_checkpoints) {
     ck_assert_int_eq(tracked(&b), 3);
     ck_assert_int_eq(b.bn->batches, 3); /* the layer's count follows the load */
     for (int i = 0; i < 2; i++) {
-        float *x = test_host(lt_ctx_buffer(a.ctx, i, NULL)), *y = test_host(lt_ctx_buffer(b.ctx, i, NULL));
+        float *x = test_host(lt_ctx_buffer(a.ctx, i, NULL)),
+              *y = test_host(lt_ctx_buffer(b.ctx, i, NULL));
         ck_assert_mem_eq(x, y, 3 * sizeof(float));
         free(x);
         free(y);

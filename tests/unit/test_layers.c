@@ -138,7 +138,8 @@ static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     snprintf(what, sizeof what, "%s out", c);
     compare(what, out, find(f, c, "out"), rtol, atol);
     const lt_st_tensor *w = find(f, c, "w");
-    lt_tensor_t *loss = lt_sum(lt_mul(out, lt_from_host(arena, LT_F32, w->ndim, w->shape, w->data)));
+    lt_tensor_t *loss =
+        lt_sum(lt_mul(out, lt_from_host(arena, LT_F32, w->ndim, w->shape, w->data)));
     ck_assert_msg(lt_backward(loss) == LT_OK, "%s: %s", c, lt_last_error());
     for (int i = 0; i < MAX_IN; i++) {
         snprintf(key, sizeof key, "grad%d", i);
@@ -194,7 +195,8 @@ typedef struct {
 static double fd_loss(fd_fn op, int nin, const fd_shape *s, float **x, const float *w,
                       lt_tensor_t **keep) {
     lt_tensor_t *in[MAX_IN];
-    for (int i = 0; i < nin; i++) in[i] = lt_from_host(test_arena, LT_F32, s[i].ndim, s[i].shape, x[i]);
+    for (int i = 0; i < nin; i++)
+        in[i] = lt_from_host(test_arena, LT_F32, s[i].ndim, s[i].shape, x[i]);
     for (int i = 0; keep && i < nin; i++) lt_set_requires_grad(in[i], true);
     lt_tensor_t *out = op(in);
     ck_assert_msg(out != NULL, "%s", lt_last_error());
@@ -250,8 +252,8 @@ static void fd_check(const char *what, fd_fn op, int nin, const fd_shape *s, boo
 }
 
 static lt_tensor_t *fd_conv(lt_tensor_t **in) {
-    lt_conv2d_opts o = LT_CONV2D_OPTS(.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2},
-                                      .groups = 2);
+    lt_conv2d_opts o =
+        LT_CONV2D_OPTS(.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2);
     return lt_conv2d_op(in[0], in[1], in[2], &o);
 }
 static lt_tensor_t *fd_conv_same(lt_tensor_t **in) {
@@ -263,9 +265,9 @@ static lt_tensor_t *fd_max_pool(lt_tensor_t **in) {
                                                 .padding = {1, 1}, .dilation = {1, 2}));
 }
 static lt_tensor_t *fd_avg_pool(lt_tensor_t **in) {
-    return lt_avg_pool2d(in[0], &LT_POOL2D_OPTS(.kernel = {3, 3}, .stride = {2, 2},
-                                                .padding = {1, 1}, .ceil_mode = true,
-                                                .exclude_pad = true));
+    return lt_avg_pool2d(in[0],
+                         &LT_POOL2D_OPTS(.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1},
+                                         .ceil_mode = true, .exclude_pad = true));
 }
 static lt_tensor_t *fd_adaptive(lt_tensor_t **in) { return lt_adaptive_avg_pool2d(in[0], 3, 2); }
 static lt_tensor_t *fd_batch_norm(lt_tensor_t **in) {
@@ -276,8 +278,8 @@ static lt_tensor_t *fd_layer_norm(lt_tensor_t **in) {
 }
 
 START_TEST(layer_ops_match_finite_differences) {
-    fd_check("conv2d", fd_conv, 3,
-             (fd_shape[]){{4, {2, 4, 5, 6}}, {4, {4, 2, 3, 2}}, {1, {4}}}, false);
+    fd_check("conv2d", fd_conv, 3, (fd_shape[]){{4, {2, 4, 5, 6}}, {4, {4, 2, 3, 2}}, {1, {4}}},
+             false);
     fd_check("conv2d same", fd_conv_same, 2, (fd_shape[]){{4, {1, 2, 5, 4}}, {4, {3, 2, 2, 3}}},
              false);
     fd_check("max_pool2d", fd_max_pool, 1, (fd_shape[]){{4, {2, 2, 6, 7}}}, true);
@@ -375,8 +377,8 @@ static void check_cnn(lt_device_t *dev) {
         float want;
         memcpy(&want, (const float *)losses->data + k, sizeof want);
         double got = lt_item(loss);
-        ck_assert_msg(fabs(got - want) <= 1e-4 * fabs(want), "step %lld loss: lthost %.8f, torch %.8f",
-                      (long long)k, got, want);
+        ck_assert_msg(fabs(got - want) <= 1e-4 * fabs(want),
+                      "step %lld loss: lthost %.8f, torch %.8f", (long long)k, got, want);
         lt_optimizer_zero_grad(opt);
         ck_assert_int_eq(lt_backward(loss), LT_OK);
         ck_assert_int_eq(lt_optimizer_step(opt), LT_OK);

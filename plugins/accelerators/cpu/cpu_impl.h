@@ -37,8 +37,7 @@ void cpu_batch_norm_bwd(void *st, int64_t n, int64_t c, int64_t l, const float *
                         const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db);
 
 /* ---- random.c ---- */
-void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream,
-                      float *d_mask);
+void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream, float *d_mask);
 
 #endif
 
@@ -105,7 +104,6 @@ void cpu_batch_norm_bwd(void *st, int64_t n, int64_t c, int64_t l, const float *
                         const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db);
 
 /* ---- random.c ---- */
-void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream,
-                      float *d_mask);
+void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream, float *d_mask);
 
 #endif

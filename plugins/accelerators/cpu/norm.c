@@ -49,8 +49,16 @@ static void bn_fwd_span(const void *p, int64_t lo, int64_t hi) {
 
 void cpu_batch_norm(void *st, int64_t n, int64_t c, int64_t l, const float *d_x, const float *d_w,
                     const float *d_b, double eps, float *d_y, float *d_mean, float *d_var) {
-    const bn_args a = {.n = n, .c = c, .l = l, .x = d_x, .w = d_w, .b = d_b, .eps = eps,
-                       .y = d_y, .out_mean = d_mean, .out_var = d_var};
+    const bn_args a = {.n = n,
+                       .c = c,
+                       .l = l,
+                       .x = d_x,
+                       .w = d_w,
+                       .b = d_b,
+                       .eps = eps,
+                       .y = d_y,
+                       .out_mean = d_mean,
+                       .out_var = d_var};
     cpu_parallel_for(st, c, 3 * n * l, bn_fwd_span, &a);
 }
 
@@ -97,7 +105,17 @@ static void bn_bwd_span(const void *p, int64_t lo, int64_t hi) {
 void cpu_batch_norm_bwd(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
                         const float *d_dy, const float *d_mean, const float *d_var,
                         const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db) {
-    const bn_args a = {.n = n, .c = c, .l = l, .x = d_x, .dy = d_dy, .mean = d_mean, .var = d_var,
-                       .w = d_w, .eps = eps, .dx = d_dx, .dw = d_dw, .db = d_db};
+    const bn_args a = {.n = n,
+                       .c = c,
+                       .l = l,
+                       .x = d_x,
+                       .dy = d_dy,
+                       .mean = d_mean,
+                       .var = d_var,
+                       .w = d_w,
+                       .eps = eps,
+                       .dx = d_dx,
+                       .dw = d_dw,
+                       .db = d_db};
     cpu_parallel_for(st, c, 3 * n * l, bn_bwd_span, &a);
 }

@@ -52,24 +52,29 @@ void cpu_im2col(void *st, const lt_window2d *g, const float *d_x, float *d_col) 
     cpu_parallel_for(st, g->c * g->kh * g->kw, g->n * g->oh * g->ow, im2col_span, &a);
 }
 
+/* Adds the column entries of window offset (i, j) for one image into its plane. */
+static void col2im_offset(const lt_window2d *g, const float *src, int64_t i, int64_t j,
+                          float *plane) {
+    for (int64_t oy = 0; oy < g->oh; oy++, src += g->ow) {
+        const int64_t y = oy * g->sh - g->ph + i * g->dh;
+        if (y < 0 || y >= g->h) continue;
+        float *row = plane + y * g->w;
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            const int64_t xx = ox * g->sw - g->pw + j * g->dw;
+            if (xx >= 0 && xx < g->w) row[xx] += src[ox];
+        }
+    }
+}
+
 /* Plane (n, c) of the input gathers every column entry read from it. */
 static void col2im_plane(const lt_window2d *g, const float *col, int64_t n, int64_t c,
                          float *plane) {
     const int64_t cols = g->n * g->oh * g->ow;
     memset(plane, 0, (size_t)(g->h * g->w) * sizeof *plane);
     for (int64_t i = 0; i < g->kh; i++)
-        for (int64_t j = 0; j < g->kw; j++) {
-            const float *src = col + ((c * g->kh + i) * g->kw + j) * cols + n * g->oh * g->ow;
-            for (int64_t oy = 0; oy < g->oh; oy++, src += g->ow) {
-                const int64_t y = oy * g->sh - g->ph + i * g->dh;
-                if (y < 0 || y >= g->h) continue;
-                float *row = plane + y * g->w;
-                for (int64_t ox = 0; ox < g->ow; ox++) {
-                    const int64_t xx = ox * g->sw - g->pw + j * g->dw;
-                    if (xx >= 0 && xx < g->w) row[xx] += src[ox];
-                }
-            }
-        }
+        for (int64_t j = 0; j < g->kw; j++)
+            col2im_offset(g, col + ((c * g->kh + i) * g->kw + j) * cols + n * g->oh * g->ow, i, j,
+                          plane);
 }
 
 static void col2im_span(const void *p, int64_t lo, int64_t hi) {
@@ -178,7 +183,8 @@ static void pool_bwd_plane(const win_args *a, int64_t pl) {
     for (int64_t oy = 0; oy < g->oh; oy++)
         for (int64_t ox = 0; ox < g->ow; ox++) {
             int64_t y0, y1, x0, x1;
-            const float share = dy[oy * g->ow + ox] / avg_window(a->mode, g, oy, ox, &y0, &y1, &x0, &x1);
+            const float share =
+                dy[oy * g->ow + ox] / avg_window(a->mode, g, oy, ox, &y0, &y1, &x0, &x1);
             for (int64_t r = y0; r < y1; r++)
                 for (int64_t c = x0; c < x1; c++) dx[r * g->w + c] += share;
         }

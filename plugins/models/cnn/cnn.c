@@ -39,12 +39,12 @@ static lt_status cnn_setup(lt_ctx_t *ctx, void *self) {
 }
 
 static lt_tensor_t *cnn_forward(lt_ctx_t *ctx, void *self, lt_tensor_t *x) {
-    cnn_t *m = self;                                                  /* x (N, 1, 28, 28) */
+    cnn_t *m = self; /* x (N, 1, 28, 28) */
     x = lt_relu(lt_batchnorm_forward(m->bn1, lt_conv2d_forward(m->conv1, x))); /* (N, c1, 28, 28) */
     x = lt_relu(lt_batchnorm_forward(m->bn2, lt_conv2d_forward(m->conv2, x))); /* (N, c2, 28, 28) */
     x = lt_dropout(ctx, lt_max_pool2d(x, &LT_POOL2D_OPTS(.kernel = {2, 2})), m->p); /* 14x14 */
     x = lt_dropout(ctx, lt_relu(lt_linear_forward(m->fc1, lt_flatten(x))), m->p); /* (N, hidden) */
-    return lt_linear_forward(m->fc2, x);                                     /* (N, 10) logits */
+    return lt_linear_forward(m->fc2, x); /* (N, 10) logits */
 }
 
 static lt_tensor_t *cnn_training_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {

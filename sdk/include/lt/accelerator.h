@@ -205,8 +205,8 @@ typedef struct lt_accelerator_desc {
     /* d_y (N, C, OH, OW) = the pool of each window of d_x (N, C, H, W); LT_POOL_MAX also
      * writes d_idx (N, C, OH, OW) (d_idx is NULL for the other modes). For avg modes the
      * window is clipped as torch's avg_pool2d clips it (see lt_pool_mode). */
-    void (*pool2d)(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_x,
-                   float *d_y, int64_t *d_idx);
+    void (*pool2d)(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_x, float *d_y,
+                   int64_t *d_idx);
     /* d_dx (N, C, H, W) = the gradient of pool2d given d_dy (overwrites d_dx). */
     void (*pool2d_bwd)(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_dy,
                        const int64_t *d_idx, float *d_dx);

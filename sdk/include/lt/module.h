@@ -302,8 +302,8 @@ typedef struct lt_conv2d {
     lt_tensor_t *bias;   /* (out), or NULL with opts.no_bias */
     lt_conv2d_opts opts;
 } lt_conv2d_t;
-LT_API lt_conv2d_t *lt_conv2d(lt_ctx_t *ctx, const char *name, int64_t in, int64_t out,
-                              int64_t kh, int64_t kw, const lt_conv2d_opts *o);
+LT_API lt_conv2d_t *lt_conv2d(lt_ctx_t *ctx, const char *name, int64_t in, int64_t out, int64_t kh,
+                              int64_t kw, const lt_conv2d_opts *o);
 /* x (N, in, H, W) -> (N, out, OH, OW) */
 LT_API lt_tensor_t *lt_conv2d_forward(const lt_conv2d_t *l, lt_tensor_t *x);
 
@@ -311,12 +311,12 @@ LT_API lt_tensor_t *lt_conv2d_forward(const lt_conv2d_t *l, lt_tensor_t *x);
  * running_var (ones), num_batches_tracked (int64 0). The module's train/eval mode picks
  * batch or running statistics. */
 typedef struct lt_batchnorm {
-    lt_tensor_t *weight, *bias;                   /* (C) */
-    lt_tensor_t *running_mean, *running_var;      /* (C) buffers */
-    lt_tensor_t *num_batches_tracked;             /* () int64 buffer */
-    double momentum, eps;                         /* 0.1 and 1e-5; may be changed in setup */
-    lt_ctx_t *ctx;                                /* whose mode it follows */
-    int64_t batches;                              /* num_batches_tracked, on the host */
+    lt_tensor_t *weight, *bias;              /* (C) */
+    lt_tensor_t *running_mean, *running_var; /* (C) buffers */
+    lt_tensor_t *num_batches_tracked;        /* () int64 buffer */
+    double momentum, eps;                    /* 0.1 and 1e-5; may be changed in setup */
+    lt_ctx_t *ctx;                           /* whose mode it follows */
+    int64_t batches;                         /* num_batches_tracked, on the host */
 } lt_batchnorm_t;
 LT_API lt_batchnorm_t *lt_batchnorm(lt_ctx_t *ctx, const char *name, int64_t features);
 /* x (N, C, ...) -> same shape; in training mode also updates the running statistics. */

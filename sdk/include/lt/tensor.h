@@ -143,14 +143,13 @@ LT_API lt_tensor_t *lt_sqrt(lt_tensor_t *x);
 typedef struct lt_conv2d_opts {
     uint32_t struct_size; /* sizeof(lt_conv2d_opts): LT_CONV2D_OPTS sets it */
     int64_t stride[2];
-    int64_t padding[2];   /* zeros added to each side (top/bottom, left/right) */
+    int64_t padding[2]; /* zeros added to each side (top/bottom, left/right) */
     int64_t dilation[2];
-    int64_t groups;       /* in and out channels split into groups convolved apart */
-    bool padding_same;    /* padding="same" (stride 1): output as large as the input */
-    bool no_bias;         /* for lt_conv2d layers: bias=False */
+    int64_t groups;    /* in and out channels split into groups convolved apart */
+    bool padding_same; /* padding="same" (stride 1): output as large as the input */
+    bool no_bias;      /* for lt_conv2d layers: bias=False */
 } lt_conv2d_opts;
-#define LT_CONV2D_OPTS(...)                                                                        \
-    ((lt_conv2d_opts){.struct_size = sizeof(lt_conv2d_opts), __VA_ARGS__})
+#define LT_CONV2D_OPTS(...) ((lt_conv2d_opts){.struct_size = sizeof(lt_conv2d_opts), __VA_ARGS__})
 
 /* x (N, C, H, W) * w (O, C/groups, kh, kw) + b (O) -> (N, O, OH, OW); b may be NULL and o
  * NULL means every default. */
@@ -168,8 +167,7 @@ typedef struct lt_pool2d_opts {
     bool ceil_mode;
     bool exclude_pad; /* avg_pool2d's count_include_pad=False */
 } lt_pool2d_opts;
-#define LT_POOL2D_OPTS(...)                                                                        \
-    ((lt_pool2d_opts){.struct_size = sizeof(lt_pool2d_opts), __VA_ARGS__})
+#define LT_POOL2D_OPTS(...) ((lt_pool2d_opts){.struct_size = sizeof(lt_pool2d_opts), __VA_ARGS__})
 
 /* (N, C, H, W) -> (N, C, OH, OW) */
 LT_API lt_tensor_t *lt_max_pool2d(lt_tensor_t *x, const lt_pool2d_opts *o);
@@ -182,8 +180,8 @@ LT_API lt_tensor_t *lt_adaptive_avg_pool2d(lt_tensor_t *x, int64_t oh, int64_t o
  * variance unbiased, in place and outside autograd) or with the running ones when not.
  * weight, bias (C) may be NULL; running_* (C) may be NULL only when training. */
 LT_API lt_tensor_t *lt_batch_norm(lt_tensor_t *x, lt_tensor_t *running_mean,
-                                  lt_tensor_t *running_var, lt_tensor_t *weight,
-                                  lt_tensor_t *bias, bool training, double momentum, double eps);
+                                  lt_tensor_t *running_var, lt_tensor_t *weight, lt_tensor_t *bias,
+                                  bool training, double momentum, double eps);
 /* F.layer_norm: x (..., normalized_shape) normalised over its last nnorm dimensions;
  * weight, bias (normalized_shape) may be NULL. */
 LT_API lt_tensor_t *lt_layer_norm(lt_tensor_t *x, int nnorm, const int64_t *normalized_shape,

@@ -68,7 +68,7 @@ struct lt_ctx {
     bool has_split[LT_SPLIT_COUNT];
     lt_dataset splits[LT_SPLIT_COUNT];
     lt_loader_opts split_opts[LT_SPLIT_COUNT];
-    owned_block *owned; /* small objects handed to the plugin (lt_linear_t, ...) */
+    owned_block *owned;   /* small objects handed to the plugin (lt_linear_t, ...) */
     param_entry *buffers; /* lt_buffer: saved and loaded, never trained (own storage each) */
     int nbuffers, cap_buffers;
     int64_t dropout_step, dropout_calls; /* lt_dropout's place: the step and calls in it */

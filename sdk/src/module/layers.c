@@ -58,8 +58,8 @@ static bool buffers_grow(lt_ctx_t *ctx) {
     return true;
 }
 
-lt_tensor_t *lt_buffer(lt_ctx_t *ctx, const char *name, lt_dtype dt, int ndim,
-                       const int64_t *shape, double value) {
+lt_tensor_t *lt_buffer(lt_ctx_t *ctx, const char *name, lt_dtype dt, int ndim, const int64_t *shape,
+                       double value) {
     if (!ctx || !ctx->arena) {
         lt_set_error(LT_ERR_STATE, "lt_buffer: this context has no device (a data plugin?)");
         return NULL;
@@ -75,9 +75,8 @@ lt_tensor_t *lt_buffer(lt_ctx_t *ctx, const char *name, lt_dtype dt, int ndim,
         return NULL;
     }
     char *copy = strdup(name);
-    lt_tensor_t *t = copy && buffers_grow(ctx)
-                         ? lt__tensor_new_persistent(ctx->arena, dt, ndim, shape)
-                         : NULL;
+    lt_tensor_t *t =
+        copy && buffers_grow(ctx) ? lt__tensor_new_persistent(ctx->arena, dt, ndim, shape) : NULL;
     if (!t || buffer_fill(t, value) != LT_OK) {
         free(copy);
         lt__tensor_free(t);
@@ -135,8 +134,9 @@ static void label_params(lt_ctx_t *ctx, int n, const char *kind) {
 lt_conv2d_t *lt_conv2d(lt_ctx_t *ctx, const char *name, int64_t in, int64_t out, int64_t kh,
                        int64_t kw, const lt_conv2d_opts *o) {
     if (o && o->struct_size < sizeof *o) {
-        lt_set_error(LT_ERR_ABI, "lt_conv2d %s: opts.struct_size is %u, expected %zu; make the "
-                                 "options with LT_CONV2D_OPTS(...)",
+        lt_set_error(LT_ERR_ABI,
+                     "lt_conv2d %s: opts.struct_size is %u, expected %zu; make the "
+                     "options with LT_CONV2D_OPTS(...)",
                      name, o->struct_size, sizeof *o);
         return NULL;
     }

@@ -18,10 +18,20 @@ static void save_window(lt_node *n, const lt_window2d *g, int64_t groups) {
 }
 
 static lt_window2d window_of(const lt_tensor_t *x, const lt_tensor_t *w, const lt_node *n) {
-    return (lt_window2d){.n = x->shape[0], .c = x->shape[1], .h = x->shape[2], .w = x->shape[3],
-                         .kh = w->shape[2], .kw = w->shape[3], .sh = n->iv[0], .sw = n->iv[1],
-                         .ph = n->iv[2], .pw = n->iv[3], .dh = n->iv[4], .dw = n->iv[5],
-                         .oh = n->iv[6], .ow = n->iv[7]};
+    return (lt_window2d){.n = x->shape[0],
+                         .c = x->shape[1],
+                         .h = x->shape[2],
+                         .w = x->shape[3],
+                         .kh = w->shape[2],
+                         .kw = w->shape[3],
+                         .sh = n->iv[0],
+                         .sw = n->iv[1],
+                         .ph = n->iv[2],
+                         .pw = n->iv[3],
+                         .dh = n->iv[4],
+                         .dw = n->iv[5],
+                         .oh = n->iv[6],
+                         .ow = n->iv[7]};
 }
 
 /* One spatial axis: padding (leading side) and output size, or false when the window
@@ -67,9 +77,15 @@ static bool opts_ok(const lt_conv2d_opts *o) {
 /* The window of x under w and o, or false with an error. */
 static bool conv_window(const lt_tensor_t *x, const lt_tensor_t *w, const lt_conv2d_opts *o,
                         lt_window2d *g) {
-    *g = (lt_window2d){.n = x->shape[0], .c = x->shape[1], .h = x->shape[2], .w = x->shape[3],
-                       .kh = w->shape[2], .kw = w->shape[3], .sh = or_one(o->stride[0]),
-                       .sw = or_one(o->stride[1]), .dh = or_one(o->dilation[0]),
+    *g = (lt_window2d){.n = x->shape[0],
+                       .c = x->shape[1],
+                       .h = x->shape[2],
+                       .w = x->shape[3],
+                       .kh = w->shape[2],
+                       .kw = w->shape[3],
+                       .sh = or_one(o->stride[0]),
+                       .sw = or_one(o->stride[1]),
+                       .dh = or_one(o->dilation[0]),
                        .dw = or_one(o->dilation[1])};
     if (axis(g->h, g->kh, g->sh, o->padding[0], g->dh, o->padding_same, &g->ph, &g->oh) &&
         axis(g->w, g->kw, g->sw, o->padding[1], g->dw, o->padding_same, &g->pw, &g->ow))
@@ -86,7 +102,8 @@ static bool conv_window(const lt_tensor_t *x, const lt_tensor_t *w, const lt_con
 /* ---- kernels ---------------------------------------------------------------------- */
 
 static double conv_flops(const lt_window2d *g, int64_t o, int64_t groups) {
-    return 2.0 * (double)o * (double)(g->c / groups * g->kh * g->kw) * (double)(g->n * g->oh * g->ow);
+    return 2.0 * (double)o * (double)(g->c / groups * g->kh * g->kw) *
+           (double)(g->n * g->oh * g->ow);
 }
 
 /* dst (A, B, P) = src (B, A, P) transposed in its first two dimensions, plus add, which
@@ -162,8 +179,7 @@ static void conv_bw(lt_node *n, lt_tensor_t *gy) {
                  LT_F32B(2 * gy->numel + 2 * col->numel + x->numel + 2 * w->numel), {
                      swap_add(dev, o, g.n, p, lt__f32(gy), lt__f32(zero), zs, lt__f32(g2));
                      if (w->requires_grad) weight_grad(dev, &g, groups, w, g2, col);
-                     if (b && b->requires_grad &&
-                         (db = lt__tensor_new(gy->arena, LT_F32, 1, &o)))
+                     if (b && b->requires_grad && (db = lt__tensor_new(gy->arena, LT_F32, 1, &o)))
                          dev->k.reduce_sum(dev->state, o, g.n * p, 1, lt__f32(g2), 1.0f,
                                            lt__f32(db));
                      if (x->requires_grad) dx = input_grad(dev, &g, groups, x, w, g2, col);
@@ -174,8 +190,7 @@ static void conv_bw(lt_node *n, lt_tensor_t *gy) {
 
 /* ---- the op -------------------------------------------------------------------------- */
 
-lt_tensor_t *lt_conv2d_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b,
-                          const lt_conv2d_opts *o) {
+lt_tensor_t *lt_conv2d_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b, const lt_conv2d_opts *o) {
     if (!lt__check_f32(x, "lt_conv2d") || !lt__check_f32(w, "lt_conv2d")) return NULL;
     if (b && !lt__check_f32(b, "lt_conv2d")) return NULL;
     lt_conv2d_opts defaults = LT_CONV2D_OPTS();
@@ -188,12 +203,10 @@ lt_tensor_t *lt_conv2d_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b,
     if (!LT_NEED_SLOT(dev, im2col, "lt_conv2d") || !LT_NEED_SLOT(dev, col2im, "lt_conv2d"))
         return NULL;
     int64_t oc = w->shape[0], p = g.oh * g.ow;
-    lt_tensor_t *col = lt__tensor_new(x->arena, LT_F32, 2,
-                                      (int64_t[]){g.c * g.kh * g.kw, g.n * p});
+    lt_tensor_t *col = lt__tensor_new(x->arena, LT_F32, 2, (int64_t[]){g.c * g.kh * g.kw, g.n * p});
     lt_tensor_t *y2 = col ? lt__tensor_new(x->arena, LT_F32, 2, (int64_t[]){oc, g.n * p}) : NULL;
-    lt_tensor_t *y = y2 ? lt__tensor_new(x->arena, LT_F32, 4,
-                                         (int64_t[]){g.n, oc, g.oh, g.ow})
-                        : NULL;
+    lt_tensor_t *y =
+        y2 ? lt__tensor_new(x->arena, LT_F32, 4, (int64_t[]){g.n, oc, g.oh, g.ow}) : NULL;
     lt_tensor_t *add = y && !b ? lt_zeros(x->arena, LT_F32, 0, NULL) : b;
     if (!y || !add) return NULL;
     const int64_t add_s[3] = {0, b ? 1 : 0, 0};

@@ -38,19 +38,25 @@ static bool is_channel_vector(const lt_tensor_t *t, int64_t c) {
     return !t || (t->dtype == LT_F32 && t->ndim == 1 && t->shape[0] == c);
 }
 
+/* Why batch_norm cannot take these arguments, or NULL. */
+static const char *batch_norm_problem(const lt_tensor_t *x, const lt_tensor_t *rm,
+                                      const lt_tensor_t *rv, const lt_tensor_t *w,
+                                      const lt_tensor_t *b, bool training) {
+    if (x->ndim < 2) return "the input must be (N, C, ...)";
+    int64_t c = x->shape[1];
+    if (!is_channel_vector(rm, c) || !is_channel_vector(rv, c) || !is_channel_vector(w, c) ||
+        !is_channel_vector(b, c))
+        return "running_mean, running_var, weight and bias must be float32 (C)";
+    if ((rm == NULL) != (rv == NULL)) return "give both running statistics or neither";
+    if (!training && !rm) return "eval mode needs running_mean and running_var";
+    if (training && x->numel / c <= 1) return "training needs more than one value per channel";
+    return NULL;
+}
+
 static bool batch_norm_args_ok(const lt_tensor_t *x, const lt_tensor_t *rm, const lt_tensor_t *rv,
                                const lt_tensor_t *w, const lt_tensor_t *b, bool training) {
+    const char *why = batch_norm_problem(x, rm, rv, w, b, training);
     char sx[96];
-    int64_t c = x->ndim >= 2 ? x->shape[1] : 0;
-    const char *why =
-        x->ndim < 2 ? "the input must be (N, C, ...)"
-        : !is_channel_vector(rm, c) || !is_channel_vector(rv, c) || !is_channel_vector(w, c) ||
-                !is_channel_vector(b, c)
-            ? "running_mean, running_var, weight and bias must be float32 (C)"
-        : !training && (!rm || !rv) ? "eval mode needs running_mean and running_var"
-        : training && x->numel / c <= 1 ? "training needs more than one value per channel"
-        : (rm == NULL) != (rv == NULL) ? "give both running statistics or neither"
-                                        : NULL;
     if (why)
         lt_set_error(LT_ERR_SHAPE, "lt_batch_norm: %s (input %s)", why,
                      lt__shape_str(x, sx, sizeof sx));
@@ -136,8 +142,7 @@ lt_tensor_t *lt_batch_norm(lt_tensor_t *x, lt_tensor_t *running_mean, lt_tensor_
         lt_tensor_t *xc = lt_sub(x3, mean);
         var = lt_mean_dim(lt_mean_dim(lt_mul(xc, xc), 2, true), 0, true);
         if (running_mean && mean && var)
-            update_running(running_mean, running_var, lt__f32(mean), lt__f32(var), momentum,
-                           per_c);
+            update_running(running_mean, running_var, lt__f32(mean), lt__f32(var), momentum, per_c);
     } else {
         mean = lt_reshape(running_mean, 3, cs);
         var = lt_reshape(running_var, 3, cs);

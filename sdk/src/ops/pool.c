@@ -25,24 +25,33 @@ static void save_window(lt_node *n, const lt_window2d *g, lt_pool_mode mode) {
 
 static void pool_bw(lt_node *n, lt_tensor_t *gy) {
     lt_tensor_t *x = n->in[0];
-    lt_window2d g = {.n = x->shape[0], .c = x->shape[1], .h = x->shape[2], .w = x->shape[3],
-                     .kh = n->iv[0], .kw = n->iv[1], .sh = n->iv[2], .sw = n->iv[3],
-                     .ph = n->iv[4], .pw = n->iv[5], .dh = n->iv[6], .dw = n->iv[7],
-                     .oh = gy->shape[2], .ow = gy->shape[3]};
+    lt_window2d g = {.n = x->shape[0],
+                     .c = x->shape[1],
+                     .h = x->shape[2],
+                     .w = x->shape[3],
+                     .kh = n->iv[0],
+                     .kw = n->iv[1],
+                     .sh = n->iv[2],
+                     .sw = n->iv[3],
+                     .ph = n->iv[4],
+                     .pw = n->iv[5],
+                     .dh = n->iv[6],
+                     .dw = n->iv[7],
+                     .oh = gy->shape[2],
+                     .ow = gy->shape[3]};
     lt_pool_mode mode = (lt_pool_mode)n->i;
     lt_tensor_t *dx = lt__tensor_new(gy->arena, LT_F32, x->ndim, x->shape);
     if (!dx) return;
     lt_device_t *dev = lt__dev(gy);
     const int64_t *idx = n->saved ? (const int64_t *)lt__data(n->saved) : NULL;
-    LT_KCALL(dev, pool_bwd_names[mode], gy->numel, LT_F32B(gy->numel + x->numel) +
-             (idx ? 8.0 * (double)gy->numel : 0.0), pool2d_bwd, mode, &g, lt__f32(gy), idx,
-             lt__f32(dx));
+    LT_KCALL(dev, pool_bwd_names[mode], gy->numel,
+             LT_F32B(gy->numel + x->numel) + (idx ? 8.0 * (double)gy->numel : 0.0), pool2d_bwd,
+             mode, &g, lt__f32(gy), idx, lt__f32(dx));
     lt__accum_grad(x, dx);
 }
 
 /* y = pool(x) over window g (its output size set); records the backward. */
-static lt_tensor_t *pool(lt_tensor_t *x, lt_pool_mode mode, const lt_window2d *g,
-                         const char *op) {
+static lt_tensor_t *pool(lt_tensor_t *x, lt_pool_mode mode, const lt_window2d *g, const char *op) {
     lt_device_t *dev = lt__dev(x);
     if (!LT_NEED_SLOT(dev, pool2d, op) || !LT_NEED_SLOT(dev, pool2d_bwd, op)) return NULL;
     int64_t shape[4] = {g->n, g->c, g->oh, g->ow};
@@ -94,18 +103,24 @@ static const char *pool_opts_problem(const lt_pool2d_opts *o) {
 }
 
 /* The window of a max or avg pool over x, or false with an error. */
-static bool pool_window(const lt_tensor_t *x, const lt_pool2d_opts *o, bool dilated,
-                        const char *op, lt_window2d *g) {
+static bool pool_window(const lt_tensor_t *x, const lt_pool2d_opts *o, bool dilated, const char *op,
+                        lt_window2d *g) {
     const char *why = pool_opts_problem(o);
     if (why) {
         lt_set_error(LT_ERR_INVALID_ARG, "%s: %s", op, why);
         return false;
     }
-    *g = (lt_window2d){.n = x->shape[0], .c = x->shape[1], .h = x->shape[2], .w = x->shape[3],
-                       .kh = o->kernel[0], .kw = o->kernel[1],
+    *g = (lt_window2d){.n = x->shape[0],
+                       .c = x->shape[1],
+                       .h = x->shape[2],
+                       .w = x->shape[3],
+                       .kh = o->kernel[0],
+                       .kw = o->kernel[1],
                        .sh = o->stride[0] ? o->stride[0] : o->kernel[0],
-                       .sw = o->stride[1] ? o->stride[1] : o->kernel[1], .ph = o->padding[0],
-                       .pw = o->padding[1], .dh = dilated && o->dilation[0] ? o->dilation[0] : 1,
+                       .sw = o->stride[1] ? o->stride[1] : o->kernel[1],
+                       .ph = o->padding[0],
+                       .pw = o->padding[1],
+                       .dh = dilated && o->dilation[0] ? o->dilation[0] : 1,
                        .dw = dilated && o->dilation[1] ? o->dilation[1] : 1};
     g->oh = pool_out(g->h, g->kh, g->sh, g->ph, g->dh, o->ceil_mode);
     g->ow = pool_out(g->w, g->kw, g->sw, g->pw, g->dw, o->ceil_mode);
@@ -131,14 +146,24 @@ lt_tensor_t *lt_avg_pool2d(lt_tensor_t *x, const lt_pool2d_opts *o) {
 lt_tensor_t *lt_adaptive_avg_pool2d(lt_tensor_t *x, int64_t oh, int64_t ow) {
     if (!is_nchw(x, "lt_adaptive_avg_pool2d")) return NULL;
     if (oh <= 0 || ow <= 0) {
-        lt_set_error(LT_ERR_INVALID_ARG, "lt_adaptive_avg_pool2d: output size %lldx%lld must be "
-                                         "positive",
+        lt_set_error(LT_ERR_INVALID_ARG,
+                     "lt_adaptive_avg_pool2d: output size %lldx%lld must be "
+                     "positive",
                      (long long)oh, (long long)ow);
         return NULL;
     }
     /* kh, kw: the largest window, for the FLOP count only. */
-    lt_window2d g = {.n = x->shape[0], .c = x->shape[1], .h = x->shape[2], .w = x->shape[3],
-                     .kh = (x->shape[2] + oh - 1) / oh + 1, .kw = (x->shape[3] + ow - 1) / ow + 1,
-                     .sh = 1, .sw = 1, .dh = 1, .dw = 1, .oh = oh, .ow = ow};
+    lt_window2d g = {.n = x->shape[0],
+                     .c = x->shape[1],
+                     .h = x->shape[2],
+                     .w = x->shape[3],
+                     .kh = (x->shape[2] + oh - 1) / oh + 1,
+                     .kw = (x->shape[3] + ow - 1) / ow + 1,
+                     .sh = 1,
+                     .sw = 1,
+                     .dh = 1,
+                     .dw = 1,
+                     .oh = oh,
+                     .ow = ow};
     return pool(x, LT_POOL_ADAPTIVE_AVG, &g, "lt_adaptive_avg_pool2d");
 }
