@@ -29,3 +29,27 @@ expect_success test --module cnn --ckpt_path "$ckpt" --limit_test_batches 20 --e
 test_acc=$(sed -n 's/^Test:.*test_acc=\([0-9.]*\).*/\1/p' "$TMP/out")
 [ "$test_acc" = "$fit_acc" ] || { cat "$TMP/out"; fail "test from the checkpoint: test_acc $test_acc, fit's $fit_acc"; }
 echo "ok: lthost test from the checkpoint scores $test_acc, as the fitted model did"
+
+# Mid-epoch resume with dropout and batch norm: from the step-4 checkpoint of a 12-step
+# run, the resumed run logs the same losses and ends with the same weights and running
+# statistics, bit for bit (predictions run in eval mode, on the running statistics).
+common=(--module cnn --max_epochs 1 --limit_train_batches 12 --limit_val_batches 2 --seed_everything 3
+        --threads 2 --log_every_n_steps 1 --test_after_fit false --enable_progress_bar false)
+losses() { tr -d '\r' <"$1" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "step") s = i; if ($i == "train_loss_step") c = i }; next }
+    $c != "" { print $s "," $c }'; }
+expect_success fit "${common[@]}" --default_root_dir "$TMP/full" --callbacks ModelCheckpoint \
+    --callbacks.every_n_train_steps 4 --callbacks.save_top_k -1
+dir=$TMP/full/lightning_logs/version_0
+expect_success fit "${common[@]}" --default_root_dir "$TMP/resumed" --ckpt_path "$dir/checkpoints/epoch=0-step=4.ckpt"
+rdir=$TMP/resumed/lightning_logs/version_0
+losses "$dir/metrics.csv" | tail -n 8 >"$TMP/full.txt"
+losses "$rdir/metrics.csv" >"$TMP/resumed.txt"
+[ "$(wc -l <"$TMP/full.txt")" -eq 8 ] && diff -q "$TMP/full.txt" "$TMP/resumed.txt" >/dev/null ||
+    { paste "$TMP/full.txt" "$TMP/resumed.txt"; fail "losses after a mid-epoch resume differ"; }
+for run in full resumed; do
+    d=$TMP/$run/lightning_logs/version_0/checkpoints
+    expect_success predict --module cnn --ckpt_path "$d/epoch=0-step=12.ckpt" \
+        --limit_predict_batches 2 --predict.output "$TMP/$run.npy"
+done
+cmp -s "$TMP/full.npy" "$TMP/resumed.npy" || fail "predictions differ after a mid-epoch resume"
+echo "ok: resumed at step 4 of 12 with dropout and batch norm: 8 step losses and final logits identical"
