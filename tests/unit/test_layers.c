@@ -292,6 +292,41 @@ START_TEST(layer_ops_match_finite_differences) {
 }
 END_TEST
 
+/* Each bad argument is one clear error naming the op and what to fix. */
+static void expect_refusal(lt_tensor_t *got, const char *words) {
+    ck_assert_ptr_null(got);
+    ck_assert_msg(strstr(lt_last_error(), words) != NULL, "error '%s' lacks '%s'", lt_last_error(),
+                  words);
+    lt_clear_error();
+}
+
+START_TEST(layer_ops_refuse_bad_arguments) {
+    lt_tensor_t *x = lt_full(test_arena, 4, (int64_t[]){2, 3, 5, 5}, 1.0f);
+    lt_tensor_t *w = lt_full(test_arena, 4, (int64_t[]){4, 3, 3, 3}, 1.0f);
+    lt_tensor_t *w2 = lt_full(test_arena, 4, (int64_t[]){4, 2, 3, 3}, 1.0f);
+    lt_tensor_t *big = lt_full(test_arena, 4, (int64_t[]){4, 3, 7, 7}, 1.0f);
+    lt_tensor_t *v3 = lt_full(test_arena, 1, (int64_t[]){3}, 1.0f);
+    expect_refusal(lt_conv2d_op(x, w2, NULL, NULL), "does not match weight (4, 2, 3, 3)");
+    expect_refusal(lt_conv2d_op(x, big, NULL, NULL), "larger than the padded input");
+    expect_refusal(lt_conv2d_op(x, w, v3, NULL), "bias (O)");
+    expect_refusal(
+        lt_conv2d_op(x, w, NULL, &LT_CONV2D_OPTS(.padding_same = true, .stride = {2, 2})),
+        "padding=\"same\" needs stride 1");
+    expect_refusal(lt_max_pool2d(x, &LT_POOL2D_OPTS(.kernel = {0, 2})),
+                   "kernel sizes must be positive");
+    expect_refusal(lt_max_pool2d(x, &LT_POOL2D_OPTS(.kernel = {2, 2}, .padding = {2, 0})),
+                   "at most half the kernel");
+    expect_refusal(lt_avg_pool2d(v3, &LT_POOL2D_OPTS(.kernel = {2, 2})),
+                   "expected an input (N, C, H, W)");
+    expect_refusal(lt_adaptive_avg_pool2d(x, 0, 2), "must be positive");
+    expect_refusal(lt_batch_norm(x, NULL, NULL, w, NULL, true, 0.1, 1e-5), "float32 (C)");
+    expect_refusal(lt_batch_norm(x, NULL, NULL, NULL, NULL, false, 0.1, 1e-5),
+                   "eval mode needs running_mean");
+    expect_refusal(lt_layer_norm(x, 1, (int64_t[]){4}, NULL, NULL, 1e-5), "normalized_shape");
+    expect_refusal(lt_dropout_ex(x, 2.0, true, 1, 1), "p is 2");
+}
+END_TEST
+
 /* ---- 20 training steps of the cnn plugin -------------------------------------------- */
 
 /* The cnn plugin: LT_TEST_CNN_PLUGIN, or next to the mlp plugin of the same build. */
@@ -413,6 +448,7 @@ Suite *suite_layers(void) {
     TCase *fd = tcase_create("finite_differences");
     tcase_add_checked_fixture(fd, test_open, test_close);
     tcase_add_test(fd, layer_ops_match_finite_differences);
+    tcase_add_test(fd, layer_ops_refuse_bad_arguments);
     tcase_set_timeout(fd, 120);
     suite_add_tcase(s, fd);
     return s;
