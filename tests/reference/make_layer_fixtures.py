@@ -4,7 +4,7 @@
   tests/fixtures/layers.safetensors     conv2d, pools, batch_norm, layer_norm cases
   tests/fixtures/cnn_train.safetensors  20 Adam steps of plugins/models/cnn
 
-layers: metadata `cases` (comma separated), and per case `<case>` = the op's options as
+layers (plus silu and leaky_relu): metadata `cases` (comma separated), and per case `<case>` = the op's options as
 JSON; tensors `<case>/in<i>`, `out`, `w` (random, shaped like out) and `grad<i>` =
 d sum(out * w) / d in<i> for every float input that takes a gradient. batch_norm cases
 take (x, running_mean, running_var, weight, bias) and, in training, carry the running
@@ -78,11 +78,17 @@ def cases():
     ]:
         c.append((name, o, shapes, lambda ins, o: F.layer_norm(ins[0], o["normalized_shape"],
                                                                *(ins[1:] + [None, None])[:2], eps=o["eps"])))
+    c.append(("silu/basic", {}, [(3, 7)], lambda ins, o: F.silu(ins[0])))
+    for name, o in [("leaky_relu/default", {"negative_slope": 0.01}),
+                    ("leaky_relu/slope", {"negative_slope": 0.2})]:
+        c.append((name, o, [(4, 6)], lambda ins, o: F.leaky_relu(ins[0], **o)))
     return c
 
 
 def make_inputs(name, shapes, g):
     ins = [torch.rand(s, generator=g) * 4 - 2 for s in shapes]
+    if name.startswith("leaky_relu/"):  # off the kink at 0, where the gradients differ
+        ins[0] = torch.where(ins[0].abs() < 0.05, ins[0] + 0.1, ins[0])
     if name.startswith("batch_norm/"):
         ins[1] = torch.rand(shapes[1], generator=g) - 0.5     # running_mean
         ins[2] = torch.rand(shapes[2], generator=g) + 0.5     # running_var > 0

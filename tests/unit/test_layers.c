@@ -108,6 +108,8 @@ static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in) {
         return lt_batch_norm(in[0], in[1], in[2], in[3], in[4], jbool(o, "training", false),
                              jreal(o, "momentum"), jreal(o, "eps"));
     if (!strncmp(c, "layer_norm/", 11)) return run_layer_norm(o, in);
+    if (!strncmp(c, "silu/", 5)) return lt_silu(in[0]);
+    if (!strncmp(c, "leaky_relu/", 11)) return lt_leaky_relu(in[0], jreal(o, "negative_slope"));
     ck_abort_msg("unknown case %s", c);
     return NULL;
 }
@@ -175,7 +177,7 @@ START_TEST(layer_ops_match_torch) {
     int n = 0;
     for (char *c = strtok_r(cases, ",", &save); c; c = strtok_r(NULL, ",", &save), n++)
         check_case(f, c, arena);
-    ck_assert_int_ge(n, 20);
+    ck_assert_int_ge(n, 23);
     free(cases);
     lt_st_close(f);
     lt_arena_free(arena);
@@ -277,7 +279,10 @@ static lt_tensor_t *fd_layer_norm(lt_tensor_t **in) {
     return lt_layer_norm(in[0], 1, (int64_t[]){5}, in[1], in[2], 1e-5);
 }
 
+static lt_tensor_t *fd_silu(lt_tensor_t **in) { return lt_silu(in[0]); }
+
 START_TEST(layer_ops_match_finite_differences) {
+    fd_check("silu", fd_silu, 1, (fd_shape[]){{2, {3, 5}}}, false);
     fd_check("conv2d", fd_conv, 3, (fd_shape[]){{4, {2, 4, 5, 6}}, {4, {4, 2, 3, 2}}, {1, {4}}},
              false);
     fd_check("conv2d same", fd_conv_same, 2, (fd_shape[]){{4, {1, 2, 5, 4}}, {4, {3, 2, 2, 3}}},

@@ -137,6 +137,11 @@ LT_API void lt_tensor_free(lt_tensor_t *t);
 
 /* Elementwise square root. */
 LT_API lt_tensor_t *lt_sqrt(lt_tensor_t *x);
+/* F.silu: x * sigmoid(x). */
+LT_API lt_tensor_t *lt_silu(lt_tensor_t *x);
+/* F.leaky_relu: x where x > 0, negative_slope * x elsewhere (torch's default slope 0.01).
+ * At exactly 0 its gradient is 0 (torch's is negative_slope). */
+LT_API lt_tensor_t *lt_leaky_relu(lt_tensor_t *x, double negative_slope);
 
 /* F.conv2d's options; a zero stride, dilation or groups means 1, so
  * LT_CONV2D_OPTS(.padding = {1, 1}) is conv2d(..., padding=1). */
