@@ -120,6 +120,7 @@ struct lt_node {
     lt_tensor_t *saved; /* an extra tensor the backward needs (e.g. softmax probs) */
     double s;           /* a scalar the backward needs */
     int64_t i;          /* an integer the backward needs */
+    int64_t iv[8];      /* more of them (a convolution's or a pool's window) */
 };
 
 #define LT_SLAB_CHUNK 256
@@ -193,6 +194,11 @@ lt_tensor_t *lt__sum_to(lt_tensor_t *g, int ndim, const int64_t *shape);
 /* (M,K)x(K,N) with transposes, no recording: used by matmul's backward; `name` is the
  * profiler span's ("matmul", "matmul_backward", ...). */
 lt_tensor_t *lt__gemm(lt_tensor_t *a, bool ta, lt_tensor_t *b, bool tb, const char *name);
+
+/* Whether dev fills the optional slot `slot`; when not, records an error naming op, the
+ * slot and the accelerator. */
+bool lt__has_slot(const lt_device_t *dev, bool present, const char *slot_name, const char *op);
+#define LT_NEED_SLOT(dev, slot, op) lt__has_slot((dev), (dev)->k.slot != NULL, #slot, (op))
 
 /* ---- parameters (shared by ctx and optimizers) ----------------------------------- */
 

@@ -19,4 +19,6 @@
     X(ckpt_values)                                                                                 \
     X(prof)                                                                                        \
     X(ddp_support)                                                                                 \
-    X(trainer)
+    X(trainer)                                                                                     \
+    X(layers)                                                                                      \
+    X(buffers)

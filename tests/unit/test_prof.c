@@ -503,6 +503,32 @@ START_TEST(advanced_takes_live_spans) {
 }
 END_TEST
 
+/* The layer ops' spans (core/prof.c): conv2d of x (1, 1, 4, 4) with w (2, 1, 3, 3), no
+ * bias (O 2, K 9, P 4, n 8, |col| 36), a 2x2 max pool, a batch norm, a dropout. */
+START_TEST(layer_ops_keep_their_spans) {
+    static collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    c.n = 0;
+    int at = 0;
+    float v[18];
+    test_fill(v, 18, 3, -1.0f, 1.0f, 0.0f);
+    lt_tensor_t *x = lt_from_host(test_arena, LT_F32, 4, (int64_t[]){1, 1, 4, 4}, v);
+    lt_tensor_t *w = lt_from_host(test_arena, LT_F32, 4, (int64_t[]){2, 1, 3, 3}, v);
+    lt_device_set_profiler(test_dev, collect, &c);
+    lt_tensor_t *y = lt_conv2d_op(x, w, NULL, NULL);
+    ck_assert_ptr_nonnull(y);
+    /* the zero bias; 2 O K N P + n; 4(|x| + 2|col| + |w| + 2n) */
+    EXPECT_SPANS({"fill", 0, 4}, {"conv2d", 2 * 2 * 9 * 4 + 8, 4 * (16 + 72 + 18 + 16)});
+    ck_assert_ptr_nonnull(lt_max_pool2d(x, &LT_POOL2D_OPTS(.kernel = {2, 2})));
+    EXPECT_SPANS({"max_pool2d", 4 * 4, 4 * (16 + 4) + 8 * 4});
+    ck_assert_ptr_nonnull(lt_batch_norm(y, NULL, NULL, NULL, NULL, true, 0.1, 1e-5));
+    EXPECT_SPANS({"batch_norm", 5 * 8, 4 * (3 * 8 + 4 * 2)});
+    ck_assert_ptr_nonnull(lt_dropout_ex(x, 0.5, true, 1, 2));
+    EXPECT_SPANS({"dropout_mask", 20 * 16, 4 * 16}, {"mul", 16, 4 * 48});
+    lt_device_set_profiler(test_dev, NULL, NULL);
+    ck_assert_int_eq(at, c.n);
+}
+END_TEST
+
 Suite *suite_prof(void) {
     Suite *s = suite_create("prof");
     TCase *tc = tcase_create("spans");
@@ -512,6 +538,7 @@ Suite *suite_prof(void) {
     tcase_add_test(tc, training_step_names_and_flops);
     tcase_add_test(tc, every_forward_op_keeps_its_span);
     tcase_add_test(tc, linear_step_keeps_its_spans);
+    tcase_add_test(tc, layer_ops_keep_their_spans);
     tcase_add_test(tc, reduction_backward_keeps_its_spans);
     tcase_add_test(tc, optimizer_keeps_its_spans);
     tcase_add_test(tc, loader_reports_each_batch_per_worker);

@@ -251,5 +251,10 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* optimizers (optim.c) */
                       .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step,
                       /* mixed precision (amp.c) */
-                      .unscale_grads = cpu_unscale_grads,
-                      .round_half = cpu_round_half CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)
+                      .unscale_grads = cpu_unscale_grads, .round_half = cpu_round_half,
+                      /* layers: convolution and pooling windows (window.c), dropout
+                       * (random.c), batch norm (norm.c) */
+                      .im2col = cpu_im2col, .col2im = cpu_col2im, .pool2d = cpu_pool2d,
+                      .pool2d_bwd = cpu_pool2d_bwd, .dropout_mask = cpu_dropout_mask,
+                      .batch_norm = cpu_batch_norm,
+                      .batch_norm_bwd = cpu_batch_norm_bwd CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)

@@ -60,6 +60,24 @@ typedef struct lt_adam_hyper {
     int64_t step;  /* 1 on the first update */
 } lt_adam_hyper;
 
+/* A 2-D sliding window (convolution or pooling) over x (N, C, H, W) giving (N, C', OH,
+ * OW): output pixel (oy, ox) reads input rows oy*sh - ph + i*dh (i < kh) and columns
+ * ox*sw - pw + j*dw (j < kw); positions outside [0, H) x [0, W) read as zero padding
+ * (or are skipped by pooling). ph, pw pad the top and left; the bottom and right padding
+ * follow from oh, ow (so "same" padding of an even kernel is asymmetric, as torch's). */
+typedef struct lt_window2d {
+    int64_t n, c, h, w;
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    int64_t oh, ow;
+} lt_window2d;
+
+typedef enum {
+    LT_POOL_MAX,         /* max (NaN wins), d_idx = argmax as y * W + x within the plane */
+    LT_POOL_AVG,         /* avg_pool2d, count_include_pad=True (divisor over padded window) */
+    LT_POOL_AVG_NOPAD,   /* avg_pool2d, count_include_pad=False */
+    LT_POOL_ADAPTIVE_AVG /* adaptive_avg_pool2d: rows [floor(oy H/OH), ceil((oy+1) H/OH)) */
+} lt_pool_mode;
+
 /* Lightning's --precision: where float32 master weights meet lower-precision math. */
 typedef enum {
     LT_PRECISION_32_TRUE,    /* float32 everywhere (the default) */
@@ -175,6 +193,42 @@ typedef struct lt_accelerator_desc {
      * shows "training_step", "backward", ... over the kernels; they nest. */
     void (*range_push)(void *st, const char *name);
     void (*range_pop)(void *st);
+
+    /* -- ABI 1.1, layers (optional: an op that needs a missing one fails with a message
+     * naming the slot and the accelerator) -- */
+    /* Unfold windows into columns: d_col is (C*kh*kw, N*OH*OW), row (c*kh + i)*kw + j,
+     * column (n*OH + oy)*OW + ox, zero where the window is outside the input. */
+    void (*im2col)(void *st, const lt_window2d *g, const float *d_x, float *d_col);
+    /* The adjoint of im2col: d_x (N, C, H, W) = the sum of every column entry into the
+     * input element it was read from (overwrites d_x). */
+    void (*col2im)(void *st, const lt_window2d *g, const float *d_col, float *d_x);
+    /* d_y (N, C, OH, OW) = the pool of each window of d_x (N, C, H, W); LT_POOL_MAX also
+     * writes d_idx (N, C, OH, OW) (d_idx is NULL for the other modes). For avg modes the
+     * window is clipped as torch's avg_pool2d clips it (see lt_pool_mode). */
+    void (*pool2d)(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_x, float *d_y,
+                   int64_t *d_idx);
+    /* d_dx (N, C, H, W) = the gradient of pool2d given d_dy (overwrites d_dx). */
+    void (*pool2d_bwd)(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_dy,
+                       const int64_t *d_idx, float *d_dx);
+    /* Dropout's scaled keep mask: d_mask[i] = u_i < (float)(1 - p) ? 1.0f / (float)(1 - p)
+     * : 0, where u_i = (r >> 8) * 2^-24 and r is word i % 4 of Philox4x32-10 with key
+     * (seed low 32, seed high 32) and counter (i/4 low 32, i/4 high 32, stream low 32,
+     * stream high 32): lt_rng_uniform's numbers of lt_rng_make(seed, stream), in order. */
+    void (*dropout_mask)(void *st, int64_t n, double p, uint64_t seed, uint64_t stream,
+                         float *d_mask);
+    /* Batch norm in training mode over d_x viewed as (n, c, l), per channel: the batch's
+     * mean and biased variance into d_mean, d_var (c), and d_y = (x - mean) * a + b' with
+     * a = w / sqrt(var + eps), b' = b - mean * a (d_w, d_b NULL: 1 and 0). NULL (either
+     * of the pair): liblt composes it of means and elementwise slots, more slowly. */
+    void (*batch_norm)(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
+                       const float *d_w, const float *d_b, double eps, float *d_y, float *d_mean,
+                       float *d_var);
+    /* Its backward, with xh = (x - mean) / sqrt(var + eps) and m = n * l: d_dw = sum dy xh,
+     * d_db = sum dy, d_dx = w / sqrt(var + eps) * (dy - d_db / m - xh * d_dw / m); each
+     * output written (not accumulated), and skipped when NULL; d_w NULL means 1. */
+    void (*batch_norm_bwd)(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
+                           const float *d_dy, const float *d_mean, const float *d_var,
+                           const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db);
 } lt_accelerator_desc;
 
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
@@ -193,7 +247,9 @@ typedef struct lt_accelerator_desc {
 /* Slots after host_memory: appended by later minors, so every one is OPTIONAL. */
 #define LT_ACCELERATOR_SLOTS_1_1(X)                                                      \
     X(unscale_grads, OPTIONAL) X(round_half, OPTIONAL)                                   \
-    X(range_push, OPTIONAL) X(range_pop, OPTIONAL)
+    X(range_push, OPTIONAL) X(range_pop, OPTIONAL)                                       \
+    X(im2col, OPTIONAL) X(col2im, OPTIONAL) X(pool2d, OPTIONAL) X(pool2d_bwd, OPTIONAL)  \
+    X(dropout_mask, OPTIONAL) X(batch_norm, OPTIONAL) X(batch_norm_bwd, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

@@ -298,4 +298,55 @@ LT_API const char *lt_stage(lt_ctx_t *ctx);
 /* Whether the module is in training mode (false during validation, test, predict). */
 LT_API bool lt_training(lt_ctx_t *ctx);
 
+/* ---- layers and buffers (ABI 1.1) --------------------------------------------------- */
+
+/* Declare a buffer during setup(): state that is saved, loaded and exported with the
+ * parameters (a torch register_buffer: "bn.running_mean") but never trained. Every element
+ * starts at value; dt is LT_F32 or LT_I64. The ctx owns it. */
+LT_API lt_tensor_t *lt_buffer(lt_ctx_t *ctx, const char *name, lt_dtype dt, int ndim,
+                              const int64_t *shape, double value);
+
+/* nn.Conv2d: weight (out, in/groups, kh, kw) kaiming_uniform(a=sqrt(5)), bias (out)
+ * U(+-1/sqrt(fan_in)), as torch initialises them; o NULL means every default. */
+typedef struct lt_conv2d {
+    lt_tensor_t *weight; /* (out, in/groups, kh, kw) */
+    lt_tensor_t *bias;   /* (out), or NULL with opts.no_bias */
+    lt_conv2d_opts opts;
+} lt_conv2d_t;
+LT_API lt_conv2d_t *lt_conv2d(lt_ctx_t *ctx, const char *name, int64_t in, int64_t out, int64_t kh,
+                              int64_t kw, const lt_conv2d_opts *o);
+/* x (N, in, H, W) -> (N, out, OH, OW) */
+LT_API lt_tensor_t *lt_conv2d_forward(const lt_conv2d_t *l, lt_tensor_t *x);
+
+/* nn.BatchNorm1d/2d: weight (ones), bias (zeros), and the buffers running_mean (zeros),
+ * running_var (ones), num_batches_tracked (int64 0). The module's train/eval mode picks
+ * batch or running statistics. */
+typedef struct lt_batchnorm {
+    lt_tensor_t *weight, *bias;              /* (C) */
+    lt_tensor_t *running_mean, *running_var; /* (C) buffers */
+    lt_tensor_t *num_batches_tracked;        /* () int64 buffer */
+    double momentum, eps;                    /* 0.1 and 1e-5; may be changed in setup */
+    lt_ctx_t *ctx;                           /* whose mode it follows */
+    int64_t batches;                         /* num_batches_tracked, on the host */
+} lt_batchnorm_t;
+LT_API lt_batchnorm_t *lt_batchnorm(lt_ctx_t *ctx, const char *name, int64_t features);
+/* x (N, C, ...) -> same shape; in training mode also updates the running statistics. */
+LT_API lt_tensor_t *lt_batchnorm_forward(lt_batchnorm_t *bn, lt_tensor_t *x);
+
+/* nn.LayerNorm(normalized_shape): weight (ones) and bias (zeros) of that shape. */
+typedef struct lt_layernorm {
+    lt_tensor_t *weight, *bias;
+    int ndim;
+    int64_t shape[LT_MAX_DIMS];
+    double eps; /* 1e-5 */
+} lt_layernorm_t;
+LT_API lt_layernorm_t *lt_layernorm(lt_ctx_t *ctx, const char *name, int ndim,
+                                    const int64_t *shape);
+LT_API lt_tensor_t *lt_layernorm_forward(const lt_layernorm_t *l, lt_tensor_t *x);
+
+/* F.dropout(x, p, training=self.training): identity in eval mode; in training mode the
+ * mask comes from the run's seed, the global step and the call's place in the step, so
+ * a run and a resumed run drop the same elements. */
+LT_API lt_tensor_t *lt_dropout(lt_ctx_t *ctx, lt_tensor_t *x, double p);
+
 #endif

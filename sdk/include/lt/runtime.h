@@ -40,6 +40,9 @@ LT_API int lt_ctx_num_params(const lt_ctx_t *ctx);
 LT_API lt_tensor_t *lt_ctx_param(const lt_ctx_t *ctx, int i, const char **name);
 /* The layer kind that declared parameter i ("Linear"), or NULL for a bare lt_param. */
 LT_API const char *lt_ctx_param_layer_type(const lt_ctx_t *ctx, int i);
+/* The buffers (lt_buffer), in declaration order (ABI 1.1). */
+LT_API int lt_ctx_num_buffers(const lt_ctx_t *ctx);
+LT_API lt_tensor_t *lt_ctx_buffer(const lt_ctx_t *ctx, int i, const char **name);
 LT_API int lt_ctx_num_optimizers(const lt_ctx_t *ctx);
 LT_API lt_optimizer_t *lt_ctx_optimizer(const lt_ctx_t *ctx, int i);
 LT_API int lt_ctx_num_schedulers(const lt_ctx_t *ctx);

@@ -133,4 +133,69 @@ LT_API lt_tensor_t *lt_keep(const lt_tensor_t *t);
  * records an LT_ERR_INVALID_ARG error (the host stops the run with it) and frees nothing. */
 LT_API void lt_tensor_free(lt_tensor_t *t);
 
+/* ---- layers' ops (ABI 1.1): torch.nn.functional's names, arguments and defaults ---- */
+
+/* Elementwise square root. */
+LT_API lt_tensor_t *lt_sqrt(lt_tensor_t *x);
+/* F.silu: x * sigmoid(x). */
+LT_API lt_tensor_t *lt_silu(lt_tensor_t *x);
+/* F.leaky_relu: x where x > 0, negative_slope * x elsewhere (torch's default slope 0.01).
+ * At exactly 0 its gradient is 0 (torch's is negative_slope). */
+LT_API lt_tensor_t *lt_leaky_relu(lt_tensor_t *x, double negative_slope);
+
+/* F.conv2d's options; a zero stride, dilation or groups means 1, so
+ * LT_CONV2D_OPTS(.padding = {1, 1}) is conv2d(..., padding=1). */
+typedef struct lt_conv2d_opts {
+    uint32_t struct_size; /* sizeof(lt_conv2d_opts): LT_CONV2D_OPTS sets it */
+    int64_t stride[2];
+    int64_t padding[2]; /* zeros added to each side (top/bottom, left/right) */
+    int64_t dilation[2];
+    int64_t groups;    /* in and out channels split into groups convolved apart */
+    bool padding_same; /* padding="same" (stride 1): output as large as the input */
+    bool no_bias;      /* for lt_conv2d layers: bias=False */
+} lt_conv2d_opts;
+#define LT_CONV2D_OPTS(...) ((lt_conv2d_opts){.struct_size = sizeof(lt_conv2d_opts), __VA_ARGS__})
+
+/* x (N, C, H, W) * w (O, C/groups, kh, kw) + b (O) -> (N, O, OH, OW); b may be NULL and o
+ * NULL means every default. */
+LT_API lt_tensor_t *lt_conv2d_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b,
+                                 const lt_conv2d_opts *o);
+
+/* F.max_pool2d / F.avg_pool2d's options; kernel is required, a zero stride means the
+ * kernel size (stride=None), a zero dilation 1. */
+typedef struct lt_pool2d_opts {
+    uint32_t struct_size; /* sizeof(lt_pool2d_opts): LT_POOL2D_OPTS sets it */
+    int64_t kernel[2];
+    int64_t stride[2];
+    int64_t padding[2];  /* at most half the kernel, as torch requires */
+    int64_t dilation[2]; /* max_pool2d only */
+    bool ceil_mode;
+    bool exclude_pad; /* avg_pool2d's count_include_pad=False */
+} lt_pool2d_opts;
+#define LT_POOL2D_OPTS(...) ((lt_pool2d_opts){.struct_size = sizeof(lt_pool2d_opts), __VA_ARGS__})
+
+/* (N, C, H, W) -> (N, C, OH, OW) */
+LT_API lt_tensor_t *lt_max_pool2d(lt_tensor_t *x, const lt_pool2d_opts *o);
+LT_API lt_tensor_t *lt_avg_pool2d(lt_tensor_t *x, const lt_pool2d_opts *o);
+/* (N, C, H, W) -> (N, C, oh, ow), windows as torch's adaptive_avg_pool2d places them. */
+LT_API lt_tensor_t *lt_adaptive_avg_pool2d(lt_tensor_t *x, int64_t oh, int64_t ow);
+
+/* F.batch_norm over x (N, C, ...): per channel C, normalised with the batch's statistics
+ * when training (then running_mean/var, if given, move towards them by momentum, the
+ * variance unbiased, in place and outside autograd) or with the running ones when not.
+ * weight, bias (C) may be NULL; running_* (C) may be NULL only when training. */
+LT_API lt_tensor_t *lt_batch_norm(lt_tensor_t *x, lt_tensor_t *running_mean,
+                                  lt_tensor_t *running_var, lt_tensor_t *weight, lt_tensor_t *bias,
+                                  bool training, double momentum, double eps);
+/* F.layer_norm: x (..., normalized_shape) normalised over its last nnorm dimensions;
+ * weight, bias (normalized_shape) may be NULL. */
+LT_API lt_tensor_t *lt_layer_norm(lt_tensor_t *x, int nnorm, const int64_t *normalized_shape,
+                                  lt_tensor_t *weight, lt_tensor_t *bias, double eps);
+/* F.dropout with an explicit random stream: when training, each element is zeroed with
+ * probability p and the rest scaled by 1 / (1 - p), the mask drawn from Philox (seed,
+ * stream) (lt/rng.h); otherwise x itself is returned. In a module use lt_dropout
+ * (lt/module.h), which picks the stream and the mode. */
+LT_API lt_tensor_t *lt_dropout_ex(lt_tensor_t *x, double p, bool training, uint64_t seed,
+                                  uint64_t stream);
+
 #endif

@@ -247,3 +247,12 @@ void lt__round_params(lt_device_t *dev, float *d_x, int64_t n) {
     if (dev->precision == LT_PRECISION_BF16_TRUE && n > 0)
         LT_KCALL(dev, "round_half", 0, LT_F32B(2 * n), round_half, n, d_x, 1, d_x);
 }
+
+bool lt__has_slot(const lt_device_t *dev, bool present, const char *slot_name, const char *op) {
+    if (present) return true;
+    lt_set_error(LT_ERR_UNSUPPORTED,
+                 "%s: accelerator '%s' has no '%s' kernel (an optional slot of ABI 1.1 it "
+                 "leaves NULL); run on an accelerator that fills it, e.g. --accelerator cpu",
+                 op, lt_device_name(dev), slot_name);
+    return false;
+}

@@ -27,6 +27,20 @@
  *   adam_step                   (12 + 2 wd) n; 28n
  *   clip_grad_norm              per gradient: its squared norm 2n; 4(n + 1), and the
  *                               rescale n; 8n     clip_grad_value: 2n; 8n
+ *   conv2d                      x (N,C,H,W) * w (O,C/G,kh,kw), K = C/G kh kw, P = OH OW:
+ *                               im2col, G GEMMs and the (O,N,P) -> (N,O,P) bias add as one:
+ *                               2 O K N P + n; 4(|x| + 2|col| + |w| + 2n), |col| = G K N P
+ *   conv2d_backward             the dW and dx GEMMs, col2im, bias sum: 4 O K N P + |g|;
+ *                               4(2|g| + 2|col| + |x| + 2|w|)
+ *   max_pool2d avg_pool2d       kh kw per output (adaptive_avg_pool2d: H W / (OH OW)):
+ *   adaptive_avg_pool2d         window n; 4(|x| + n) (+ 8n: max_pool2d's argmax indices)
+ *   *_pool2d_backward           |g|; 4(|g| + |x|) (+ 8|g| for max_pool2d)
+ *   batch_norm                  the fused slot, x (N,C,...): 5|x|; 4(3|x| + 4C)
+ *   batch_norm_backward         8|x|; 4(3|x| + 5C)
+ *   batch_norm_update           running mean and variance: 10C; 32C
+ *   dropout_mask                Philox per element: 20n; 4n (then a mul)
+ * Without the batch_norm slots, batch_norm and layer_norm are made of mean, sub, mul,
+ * add_scalar, sqrt, div and add (and their backward spans).
  * lt_mse_loss and lt_accuracy are made of the ops above (sub, mul, mean; argmax, eq,
  * mean). The loader's "[_DataLoader].fill_batch" (kind "data") is in data/loader.c. */
 #include <time.h>

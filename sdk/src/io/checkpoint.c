@@ -38,17 +38,21 @@ static lt_status add_floats(lt_ckpt_t *c, const char *name, int ndim, const int6
                             (size_t)numel * sizeof(float));
 }
 
+/* Parameters, then buffers (int64 ones such as num_batches_tracked as I64). */
 static lt_status capture_weights(lt_ckpt_t *c, lt_ctx_t *ctx) {
     lt_status s = LT_OK;
     char name[512];
-    for (int i = 0; i < ctx->nparams && s == LT_OK; i++) {
-        const lt_tensor_t *t = ctx->params[i].t;
-        float *buf = malloc((size_t)t->numel * sizeof *buf);
-        if (!buf)
-            return lt_set_error(LT_ERR_OOM, "out of host memory saving %s", ctx->params[i].name);
-        snprintf(name, sizeof name, "state_dict.%s", ctx->params[i].name);
-        s = lt_to_host(t, buf, (size_t)t->numel * sizeof *buf);
-        if (s == LT_OK) s = add_floats(c, name, t->ndim, t->shape, buf, t->numel);
+    const param_entry *e;
+    for (int k = 0; (e = lt__state_entry(ctx, k)) && s == LT_OK; k++) {
+        const lt_tensor_t *t = e->t;
+        size_t bytes = (size_t)t->numel * lt__dtype_size(t->dtype);
+        void *buf = malloc(bytes ? bytes : 1);
+        if (!buf) return lt_set_error(LT_ERR_OOM, "out of host memory saving %s", e->name);
+        snprintf(name, sizeof name, "state_dict.%s", e->name);
+        s = lt_to_host(t, buf, bytes);
+        if (s == LT_OK)
+            s = lt_st_writer_add(c->w, name, t->dtype == LT_I64 ? LT_ST_I64 : LT_ST_F32, t->ndim,
+                                 t->shape, buf, bytes);
         free(buf);
     }
     return s;
@@ -388,8 +392,8 @@ static bool is_param_key(const lt_ctx_t *ctx, const char *const *prefixes, const
     for (int i = 0; prefixes[i]; i++) {
         size_t n = strlen(prefixes[i]);
         if (strncmp(key, prefixes[i], n) != 0) continue;
-        for (int j = 0; j < ctx->nparams; j++)
-            if (!strcmp(key + n, ctx->params[j].name)) return true;
+        for (int j = 0; lt__state_entry(ctx, j); j++)
+            if (!strcmp(key + n, lt__state_entry(ctx, j)->name)) return true;
     }
     return false;
 }
@@ -401,9 +405,9 @@ static const char *strip_prefix(const char *const *prefixes, const char *key) {
     return NULL;
 }
 
-/* Whether the file tensor t can be copied into parameter p: F32 of p's shape. */
+/* Whether the file tensor t can be copied into parameter or buffer p: p's dtype and shape. */
 static bool tensor_fits_param(const lt_st_tensor *t, const lt_tensor_t *p) {
-    return t->dtype == LT_ST_F32 && t->ndim == p->ndim &&
+    return t->dtype == (p->dtype == LT_I64 ? LT_ST_I64 : LT_ST_F32) && t->ndim == p->ndim &&
            !memcmp(t->shape, p->shape, (size_t)p->ndim * sizeof *p->shape);
 }
 
@@ -412,8 +416,8 @@ static void note_shape_mismatch(problems *shapes, const char *name, const lt_st_
     char in_file[128], in_module[128];
     shape_text(t->ndim, t->shape, in_file, sizeof in_file);
     shape_text(p->ndim, p->shape, in_module, sizeof in_module);
-    note(shapes, "%s%s: %s %s in the file, %s F32 in the module", shapes->count ? "; " : "", name,
-         lt_st_dtype_name(t->dtype), in_file, in_module);
+    note(shapes, "%s%s: %s %s in the file, %s %s in the module", shapes->count ? "; " : "", name,
+         lt_st_dtype_name(t->dtype), in_file, in_module, p->dtype == LT_I64 ? "I64" : "F32");
 }
 
 /* The file's keys under a prefix that name no parameter (optimizer state aside). */
@@ -430,12 +434,11 @@ static void note_unexpected_keys(const lt_st_file_t *f, const lt_ctx_t *ctx,
  * them (both only when strict), and tensors of the wrong dtype or shape. */
 static void check_weights(const lt_st_file_t *f, const lt_ctx_t *ctx, const char *const *prefixes,
                           bool strict, problems *missing, problems *unexpected, problems *shapes) {
-    for (int i = 0; i < ctx->nparams; i++) {
-        const char *name = ctx->params[i].name;
-        const lt_st_tensor *t = find_param(f, prefixes, name);
-        if (!t && strict) note(missing, "%s%s", missing->count ? ", " : "", name);
-        if (t && !tensor_fits_param(t, ctx->params[i].t))
-            note_shape_mismatch(shapes, name, t, ctx->params[i].t);
+    const param_entry *e;
+    for (int i = 0; (e = lt__state_entry(ctx, i)); i++) {
+        const lt_st_tensor *t = find_param(f, prefixes, e->name);
+        if (!t && strict) note(missing, "%s%s", missing->count ? ", " : "", e->name);
+        if (t && !tensor_fits_param(t, e->t)) note_shape_mismatch(shapes, e->name, t, e->t);
     }
     if (strict) note_unexpected_keys(f, ctx, prefixes, unexpected);
 }
@@ -474,9 +477,11 @@ static lt_status restore_params(const lt_st_file_t *f, lt_ctx_t *ctx, const char
     check_weights(f, ctx, prefixes, strict, &missing, &unexpected, &shapes);
     if (missing.count || unexpected.count || shapes.count)
         return weights_misfit_error(path, ctx, &missing, &unexpected, &shapes);
-    for (int i = 0; i < ctx->nparams; i++) {
-        const lt_st_tensor *t = find_param(f, prefixes, ctx->params[i].name);
-        if (t) lt_from_host_into(ctx->params[i].t, t->data, t->nbytes);
+    const param_entry *e;
+    for (int i = 0; (e = lt__state_entry(ctx, i)); i++) {
+        const lt_st_tensor *t = find_param(f, prefixes, e->name);
+        if (t) lt_from_host_into(e->t, t->data, t->nbytes);
+        if (t && e->mirror) memcpy(e->mirror, t->data, sizeof *e->mirror); /* a layer's count */
     }
     return LT_OK;
 }

@@ -42,6 +42,7 @@ void lt_ctx_free(lt_ctx_t *ctx) {
         lt__tensor_free(ctx->params[i].t);
     }
     free(ctx->params);
+    lt__buffers_free(ctx);
     if (ctx->values) lt__storage_release(ctx->values);
     if (ctx->grads) lt__storage_release(ctx->grads);
     for (owned_block *b = ctx->owned, *next; b; b = next) {
@@ -142,9 +143,9 @@ lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *
         param_error(ctx, name, "a parameter needs a non-empty name");
         return NULL;
     }
-    for (int i = 0; i < ctx->nparams; i++)
-        if (strcmp(ctx->params[i].name, name) == 0) {
-            param_error(ctx, name, "declared twice; parameter names must be unique");
+    for (int i = 0; lt__state_entry(ctx, i); i++)
+        if (strcmp(lt__state_entry(ctx, i)->name, name) == 0) {
+            param_error(ctx, name, "declared twice; parameter and buffer names must be unique");
             return NULL;
         }
     int64_t numel;
@@ -178,7 +179,7 @@ lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *
     t->requires_grad = true;
     t->persistent = true;
     t->param_id = ctx->nparams + 1;
-    ctx->params[ctx->nparams++] = (param_entry){copy, t, init, NULL};
+    ctx->params[ctx->nparams++] = (param_entry){copy, t, init, NULL, NULL};
     return t;
 }
 

@@ -18,6 +18,7 @@ typedef struct param_entry {
     lt_tensor_t *t; /* persistent; storage assigned by lt_ctx_materialize */
     lt_init init;
     const char *layer_type; /* "Linear" when declared by lt_linear, else NULL */
+    int64_t *mirror;        /* a buffer's host copy (one int64), kept equal on load */
 } param_entry;
 
 #define LT_MAX_METRICS 64
@@ -67,7 +68,10 @@ struct lt_ctx {
     bool has_split[LT_SPLIT_COUNT];
     lt_dataset splits[LT_SPLIT_COUNT];
     lt_loader_opts split_opts[LT_SPLIT_COUNT];
-    owned_block *owned; /* small objects handed to the plugin (lt_linear_t, ...) */
+    owned_block *owned;   /* small objects handed to the plugin (lt_linear_t, ...) */
+    param_entry *buffers; /* lt_buffer: saved and loaded, never trained (own storage each) */
+    int nbuffers, cap_buffers;
+    int64_t dropout_step, dropout_calls; /* lt_dropout's place: the step and calls in it */
 };
 
 /* calloc'd memory freed with the ctx. */
@@ -75,5 +79,9 @@ void *lt__ctx_alloc(lt_ctx_t *ctx, size_t n);
 lt_status lt__hparams_init(lt_ctx_t *ctx, const lt_hparam_desc *hparams);
 void lt__hparams_free(lt_ctx_t *ctx);
 void lt__metrics_free(lt_ctx_t *ctx);
+void lt__buffers_free(lt_ctx_t *ctx);
+/* Parameter or buffer k of the module's state dict: parameters first, then buffers;
+ * NULL past the end. */
+param_entry *lt__state_entry(const lt_ctx_t *ctx, int k);
 
 #endif

@@ -1,0 +1,121 @@
+/* norm.c — batch norm in training mode, forward and backward, one channel per item.
+ *
+ * x is viewed as (n, c, l). Per channel the sums run in double in a fixed order (image by
+ * image), so the statistics are exact to float rounding and independent of the threads;
+ * the output uses torch's form y = x * a + b' (a = w * invstd, b' = b - mean * a). */
+#include <math.h>
+
+#include "cpu_impl.h"
+
+typedef struct {
+    int64_t n, c, l;
+    const float *x, *dy, *w, *b, *mean, *var;
+    double eps;
+    float *y, *out_mean, *out_var, *dx, *dw, *db;
+} bn_args;
+
+/* Sum over channel ch of f(x) for x in the channel, in double. */
+static double channel_sum(const bn_args *a, int64_t ch, double shift, int square) {
+    double s = 0;
+    for (int64_t i = 0; i < a->n; i++) {
+        const float *x = a->x + (i * a->c + ch) * a->l;
+        for (int64_t k = 0; k < a->l; k++) {
+            const double d = (double)x[k] - shift;
+            s += square ? d * d : d;
+        }
+    }
+    return s;
+}
+
+static void bn_fwd_span(const void *p, int64_t lo, int64_t hi) {
+    const bn_args *a = p;
+    const double m = (double)(a->n * a->l);
+    for (int64_t ch = lo; ch < hi; ch++) {
+        const double mean = channel_sum(a, ch, 0.0, 0) / m;
+        const double var = channel_sum(a, ch, mean, 1) / m;
+        const float invstd = (float)(1.0 / sqrt(var + a->eps));
+        const float alpha = a->w ? a->w[ch] * invstd : invstd;
+        const float beta = (a->b ? a->b[ch] : 0.0f) - (float)mean * alpha;
+        a->out_mean[ch] = (float)mean;
+        a->out_var[ch] = (float)var;
+        for (int64_t i = 0; i < a->n; i++) {
+            const float *x = a->x + (i * a->c + ch) * a->l;
+            float *y = a->y + (i * a->c + ch) * a->l;
+#pragma omp simd
+            for (int64_t k = 0; k < a->l; k++) y[k] = x[k] * alpha + beta;
+        }
+    }
+}
+
+void cpu_batch_norm(void *st, int64_t n, int64_t c, int64_t l, const float *d_x, const float *d_w,
+                    const float *d_b, double eps, float *d_y, float *d_mean, float *d_var) {
+    const bn_args a = {.n = n,
+                       .c = c,
+                       .l = l,
+                       .x = d_x,
+                       .w = d_w,
+                       .b = d_b,
+                       .eps = eps,
+                       .y = d_y,
+                       .out_mean = d_mean,
+                       .out_var = d_var};
+    cpu_parallel_for(st, c, 3 * n * l, bn_fwd_span, &a);
+}
+
+/* sum dy and sum dy * xh over channel ch, in double. */
+static void grad_sums(const bn_args *a, int64_t ch, float mean, float invstd, double *sdy,
+                      double *sdyxh) {
+    double s0 = 0, s1 = 0;
+    for (int64_t i = 0; i < a->n; i++) {
+        const int64_t off = (i * a->c + ch) * a->l;
+        for (int64_t k = 0; k < a->l; k++) {
+            const double g = a->dy[off + k];
+            s0 += g;
+            s1 += g * (double)((a->x[off + k] - mean) * invstd);
+        }
+    }
+    *sdy = s0;
+    *sdyxh = s1;
+}
+
+static void bn_bwd_span(const void *p, int64_t lo, int64_t hi) {
+    const bn_args *a = p;
+    const double m = (double)(a->n * a->l);
+    for (int64_t ch = lo; ch < hi; ch++) {
+        const float mean = a->mean[ch];
+        const float invstd = (float)(1.0 / sqrt((double)a->var[ch] + a->eps));
+        double sdy, sdyxh;
+        grad_sums(a, ch, mean, invstd, &sdy, &sdyxh);
+        if (a->dw) a->dw[ch] = (float)sdyxh;
+        if (a->db) a->db[ch] = (float)sdy;
+        if (!a->dx) continue;
+        const float scale = (a->w ? a->w[ch] : 1.0f) * invstd;
+        const float gmean = (float)(sdy / m), xhmean = (float)(sdyxh / m);
+        for (int64_t i = 0; i < a->n; i++) {
+            const int64_t off = (i * a->c + ch) * a->l;
+            const float *x = a->x + off, *dy = a->dy + off;
+            float *dx = a->dx + off;
+#pragma omp simd
+            for (int64_t k = 0; k < a->l; k++)
+                dx[k] = scale * (dy[k] - gmean - (x[k] - mean) * invstd * xhmean);
+        }
+    }
+}
+
+void cpu_batch_norm_bwd(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
+                        const float *d_dy, const float *d_mean, const float *d_var,
+                        const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db) {
+    const bn_args a = {.n = n,
+                       .c = c,
+                       .l = l,
+                       .x = d_x,
+                       .dy = d_dy,
+                       .mean = d_mean,
+                       .var = d_var,
+                       .w = d_w,
+                       .eps = eps,
+                       .dx = d_dx,
+                       .dw = d_dw,
+                       .db = d_db};
+    cpu_parallel_for(st, c, 3 * n * l, bn_bwd_span, &a);
+}

@@ -1,0 +1,201 @@
+/* window.c — 2-D sliding-window kernels: im2col / col2im (convolution through the GEMM)
+ * and pooling with its backward (lt_window2d in lt/accelerator.h says the geometry).
+ *
+ * Every loop writes disjoint outputs per span (rows of the column matrix, or whole
+ * (n, c) planes), and sums in a fixed order, so results do not depend on the threads. */
+#include <math.h>
+#include <string.h>
+
+#include "cpu_impl.h"
+
+typedef struct {
+    const lt_window2d *g;
+    lt_pool_mode mode;
+    const float *in;
+    float *out;
+    const int64_t *idx_in;
+    int64_t *idx_out;
+} win_args;
+
+/* ---- im2col / col2im ------------------------------------------------------------- */
+
+/* One output row of the column matrix: window offset (i, j) of channel c, for every
+ * image and output pixel. */
+static void im2col_row(const lt_window2d *g, const float *x, int64_t r, float *out) {
+    const int64_t j = r % g->kw, i = (r / g->kw) % g->kh, c = r / (g->kw * g->kh);
+    const int64_t x0 = j * g->dw - g->pw;
+    for (int64_t n = 0; n < g->n; n++) {
+        const float *plane = x + (n * g->c + c) * g->h * g->w;
+        for (int64_t oy = 0; oy < g->oh; oy++, out += g->ow) {
+            const int64_t y = oy * g->sh - g->ph + i * g->dh;
+            if (y < 0 || y >= g->h) {
+                memset(out, 0, (size_t)g->ow * sizeof *out);
+                continue;
+            }
+            const float *row = plane + y * g->w;
+            for (int64_t ox = 0; ox < g->ow; ox++) {
+                const int64_t xx = ox * g->sw + x0;
+                out[ox] = (xx >= 0 && xx < g->w) ? row[xx] : 0.0f;
+            }
+        }
+    }
+}
+
+static void im2col_span(const void *p, int64_t lo, int64_t hi) {
+    const win_args *a = p;
+    const int64_t cols = a->g->n * a->g->oh * a->g->ow;
+    for (int64_t r = lo; r < hi; r++) im2col_row(a->g, a->in, r, a->out + r * cols);
+}
+
+void cpu_im2col(void *st, const lt_window2d *g, const float *d_x, float *d_col) {
+    const win_args a = {.g = g, .in = d_x, .out = d_col};
+    cpu_parallel_for(st, g->c * g->kh * g->kw, g->n * g->oh * g->ow, im2col_span, &a);
+}
+
+/* Adds the column entries of window offset (i, j) for one image into its plane. */
+static void col2im_offset(const lt_window2d *g, const float *src, int64_t i, int64_t j,
+                          float *plane) {
+    for (int64_t oy = 0; oy < g->oh; oy++, src += g->ow) {
+        const int64_t y = oy * g->sh - g->ph + i * g->dh;
+        if (y < 0 || y >= g->h) continue;
+        float *row = plane + y * g->w;
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            const int64_t xx = ox * g->sw - g->pw + j * g->dw;
+            if (xx >= 0 && xx < g->w) row[xx] += src[ox];
+        }
+    }
+}
+
+/* Plane (n, c) of the input gathers every column entry read from it. */
+static void col2im_plane(const lt_window2d *g, const float *col, int64_t n, int64_t c,
+                         float *plane) {
+    const int64_t cols = g->n * g->oh * g->ow;
+    memset(plane, 0, (size_t)(g->h * g->w) * sizeof *plane);
+    for (int64_t i = 0; i < g->kh; i++)
+        for (int64_t j = 0; j < g->kw; j++)
+            col2im_offset(g, col + ((c * g->kh + i) * g->kw + j) * cols + n * g->oh * g->ow, i, j,
+                          plane);
+}
+
+static void col2im_span(const void *p, int64_t lo, int64_t hi) {
+    const win_args *a = p;
+    const lt_window2d *g = a->g;
+    for (int64_t pl = lo; pl < hi; pl++)
+        col2im_plane(g, a->in, pl / g->c, pl % g->c, a->out + pl * g->h * g->w);
+}
+
+void cpu_col2im(void *st, const lt_window2d *g, const float *d_col, float *d_x) {
+    const win_args a = {.g = g, .in = d_col, .out = d_x};
+    cpu_parallel_for(st, g->n * g->c, g->kh * g->kw * g->oh * g->ow, col2im_span, &a);
+}
+
+/* ---- pooling ------------------------------------------------------------------------ */
+
+/* The input rows [*y0, *y1) and columns [*x0, *x1) of output pixel (oy, ox) of an average
+ * pool, and its divisor, as ATen's avg_pool2d / adaptive_avg_pool2d compute them. */
+static float avg_window(lt_pool_mode mode, const lt_window2d *g, int64_t oy, int64_t ox,
+                        int64_t *y0, int64_t *y1, int64_t *x0, int64_t *x1) {
+    if (mode == LT_POOL_ADAPTIVE_AVG) {
+        *y0 = oy * g->h / g->oh;
+        *y1 = ((oy + 1) * g->h + g->oh - 1) / g->oh;
+        *x0 = ox * g->w / g->ow;
+        *x1 = ((ox + 1) * g->w + g->ow - 1) / g->ow;
+        return (float)((*y1 - *y0) * (*x1 - *x0));
+    }
+    int64_t ys = oy * g->sh - g->ph, xs = ox * g->sw - g->pw;
+    int64_t ye = ys + g->kh < g->h + g->ph ? ys + g->kh : g->h + g->ph;
+    int64_t xe = xs + g->kw < g->w + g->pw ? xs + g->kw : g->w + g->pw;
+    const int64_t padded = (ye - ys) * (xe - xs);
+    *y0 = ys < 0 ? 0 : ys;
+    *x0 = xs < 0 ? 0 : xs;
+    *y1 = ye > g->h ? g->h : ye;
+    *x1 = xe > g->w ? g->w : xe;
+    return (float)(mode == LT_POOL_AVG ? padded : (*y1 - *y0) * (*x1 - *x0));
+}
+
+/* Max over the window of (oy, ox), NaN winning, the first maximum's index kept. */
+static float max_window(const lt_window2d *g, const float *plane, int64_t oy, int64_t ox,
+                        int64_t *at) {
+    float best = -INFINITY;
+    int64_t best_i = -1;
+    for (int64_t i = 0; i < g->kh; i++) {
+        const int64_t y = oy * g->sh - g->ph + i * g->dh;
+        if (y < 0 || y >= g->h) continue;
+        for (int64_t j = 0; j < g->kw; j++) {
+            const int64_t x = ox * g->sw - g->pw + j * g->dw;
+            if (x < 0 || x >= g->w) continue;
+            const float v = plane[y * g->w + x];
+            if (best_i < 0 || v > best || isnan(v)) {
+                best = v;
+                best_i = y * g->w + x;
+                if (isnan(v)) {
+                    *at = best_i;
+                    return v;
+                }
+            }
+        }
+    }
+    *at = best_i;
+    return best;
+}
+
+static void pool_plane(const win_args *a, int64_t pl) {
+    const lt_window2d *g = a->g;
+    const float *plane = a->in + pl * g->h * g->w;
+    float *y = a->out + pl * g->oh * g->ow;
+    int64_t *idx = a->idx_out ? a->idx_out + pl * g->oh * g->ow : NULL;
+    for (int64_t oy = 0; oy < g->oh; oy++)
+        for (int64_t ox = 0; ox < g->ow; ox++, y++) {
+            if (a->mode == LT_POOL_MAX) {
+                *y = max_window(g, plane, oy, ox, idx++);
+                continue;
+            }
+            int64_t y0, y1, x0, x1;
+            const float div = avg_window(a->mode, g, oy, ox, &y0, &y1, &x0, &x1);
+            float sum = 0.0f;
+            for (int64_t r = y0; r < y1; r++)
+                for (int64_t c = x0; c < x1; c++) sum += plane[r * g->w + c];
+            *y = sum / div;
+        }
+}
+
+static void pool_span(const void *p, int64_t lo, int64_t hi) {
+    for (int64_t pl = lo; pl < hi; pl++) pool_plane(p, pl);
+}
+
+void cpu_pool2d(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_x, float *d_y,
+                int64_t *d_idx) {
+    const win_args a = {.g = g, .mode = mode, .in = d_x, .out = d_y, .idx_out = d_idx};
+    cpu_parallel_for(st, g->n * g->c, g->oh * g->ow * g->kh * g->kw, pool_span, &a);
+}
+
+static void pool_bwd_plane(const win_args *a, int64_t pl) {
+    const lt_window2d *g = a->g;
+    const float *dy = a->in + pl * g->oh * g->ow;
+    float *dx = a->out + pl * g->h * g->w;
+    memset(dx, 0, (size_t)(g->h * g->w) * sizeof *dx);
+    if (a->mode == LT_POOL_MAX) {
+        const int64_t *idx = a->idx_in + pl * g->oh * g->ow;
+        for (int64_t o = 0; o < g->oh * g->ow; o++)
+            if (idx[o] >= 0) dx[idx[o]] += dy[o];
+        return;
+    }
+    for (int64_t oy = 0; oy < g->oh; oy++)
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            int64_t y0, y1, x0, x1;
+            const float share =
+                dy[oy * g->ow + ox] / avg_window(a->mode, g, oy, ox, &y0, &y1, &x0, &x1);
+            for (int64_t r = y0; r < y1; r++)
+                for (int64_t c = x0; c < x1; c++) dx[r * g->w + c] += share;
+        }
+}
+
+static void pool_bwd_span(const void *p, int64_t lo, int64_t hi) {
+    for (int64_t pl = lo; pl < hi; pl++) pool_bwd_plane(p, pl);
+}
+
+void cpu_pool2d_bwd(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_dy,
+                    const int64_t *d_idx, float *d_dx) {
+    const win_args a = {.g = g, .mode = mode, .in = d_dy, .out = d_dx, .idx_in = d_idx};
+    cpu_parallel_for(st, g->n * g->c, g->oh * g->ow * g->kh * g->kw, pool_bwd_span, &a);
+}

@@ -1,0 +1,460 @@
+/* The layer ops (conv2d, pools, batch_norm, layer_norm) against PyTorch — the fixture
+ * tests/fixtures/layers.safetensors of tests/reference/make_layer_fixtures.py — on every
+ * accelerator present, and against finite differences of their own forward; then 20
+ * training steps of the cnn plugin against torch's (cnn_train.safetensors). */
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#include <lt/runtime.h>
+
+#include "test_util.h"
+
+static lt_st_file_t *open_fixture(const char *name) {
+    const char *dir = getenv("LT_FIXTURE_DIR");
+    ck_assert_msg(dir != NULL, "LT_FIXTURE_DIR is not set (tests/fixtures of the source tree)");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    lt_st_file_t *f = NULL;
+    ck_assert_msg(lt_st_open(path, &f) == LT_OK, "%s", lt_last_error());
+    ck_assert_str_eq(lt_st_meta(f, "format"), "lthost-parity-1");
+    return f;
+}
+
+static const lt_st_tensor *find(lt_st_file_t *f, const char *c, const char *key) {
+    char name[256];
+    snprintf(name, sizeof name, "%s/%s", c, key);
+    return lt_st_find(f, name);
+}
+
+/* |got - want| <= atol + rtol |want| everywhere (want: a fixture tensor's host data). */
+static void compare(const char *what, const lt_tensor_t *got, const lt_st_tensor *want, double rtol,
+                    double atol) {
+    ck_assert_msg(got != NULL, "%s: %s", what, lt_last_error());
+    ck_assert_msg(want != NULL, "%s: missing in the fixture", what);
+    ck_assert_msg(lt_numel(got) == want->numel, "%s: %lld elements, fixture has %lld", what,
+                  (long long)lt_numel(got), (long long)want->numel);
+    if (lt_dtype_of(got) == LT_I64) {
+        int64_t g, w;
+        ck_assert_int_eq(lt_to_host(got, &g, sizeof g), LT_OK);
+        memcpy(&w, want->data, sizeof w);
+        ck_assert_msg(g == w, "%s: lthost %lld, torch %lld", what, (long long)g, (long long)w);
+        return;
+    }
+    float *g = test_host(got), *w = malloc(want->nbytes);
+    memcpy(w, want->data, want->nbytes);
+    for (int64_t i = 0; i < want->numel; i++)
+        ck_assert_msg(fabs((double)g[i] - w[i]) <= atol + rtol * fabs(w[i]),
+                      "%s[%lld]: lthost %.9g, torch %.9g", what, (long long)i, g[i], w[i]);
+    free(g);
+    free(w);
+}
+
+/* ---- options from the case's JSON -------------------------------------------------- */
+
+static int64_t jint(const json_t *o, const char *key, int k, int64_t def) {
+    const json_t *v = json_object_get(o, key);
+    if (json_is_array(v)) return json_integer_value(json_array_get(v, (size_t)k));
+    return json_is_integer(v) ? json_integer_value(v) : def;
+}
+static bool jbool(const json_t *o, const char *key, bool def) {
+    const json_t *v = json_object_get(o, key);
+    return v ? json_is_true(v) : def;
+}
+static double jreal(const json_t *o, const char *key) {
+    return json_number_value(json_object_get(o, key));
+}
+
+static lt_tensor_t *run_conv(const json_t *o, lt_tensor_t **in) {
+    lt_conv2d_opts c = LT_CONV2D_OPTS(.groups = jint(o, "groups", 0, 1));
+    for (int k = 0; k < 2; k++) {
+        c.stride[k] = jint(o, "stride", k, 1);
+        c.padding[k] = jint(o, "padding", k, 0);
+        c.dilation[k] = jint(o, "dilation", k, 1);
+    }
+    c.padding_same = json_is_string(json_object_get(o, "padding"));
+    return lt_conv2d_op(in[0], in[1], in[2], &c);
+}
+
+static lt_tensor_t *run_pool(const json_t *o, lt_tensor_t **in, bool max) {
+    lt_pool2d_opts p = LT_POOL2D_OPTS(.ceil_mode = jbool(o, "ceil_mode", false),
+                                      .exclude_pad = !jbool(o, "count_include_pad", true));
+    for (int k = 0; k < 2; k++) {
+        p.kernel[k] = jint(o, "kernel_size", k, 0);
+        p.stride[k] = jint(o, "stride", k, 0);
+        p.padding[k] = jint(o, "padding", k, 0);
+        p.dilation[k] = jint(o, "dilation", k, 1);
+    }
+    return max ? lt_max_pool2d(in[0], &p) : lt_avg_pool2d(in[0], &p);
+}
+
+static lt_tensor_t *run_layer_norm(const json_t *o, lt_tensor_t **in) {
+    const json_t *ns = json_object_get(o, "normalized_shape");
+    int64_t shape[LT_MAX_DIMS];
+    int n = (int)json_array_size(ns);
+    for (int k = 0; k < n; k++) shape[k] = json_integer_value(json_array_get(ns, (size_t)k));
+    return lt_layer_norm(in[0], n, shape, in[1], in[2], jreal(o, "eps"));
+}
+
+/* The case's op on its inputs (missing inputs NULL). */
+static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in) {
+    if (!strncmp(c, "conv2d/", 7)) return run_conv(o, in);
+    if (!strncmp(c, "max_pool2d/", 11)) return run_pool(o, in, true);
+    if (!strncmp(c, "avg_pool2d/", 11)) return run_pool(o, in, false);
+    if (!strncmp(c, "adaptive_avg_pool2d/", 20))
+        return lt_adaptive_avg_pool2d(in[0], jint(o, "output_size", 0, 0),
+                                      jint(o, "output_size", 1, 0));
+    if (!strncmp(c, "batch_norm/", 11))
+        return lt_batch_norm(in[0], in[1], in[2], in[3], in[4], jbool(o, "training", false),
+                             jreal(o, "momentum"), jreal(o, "eps"));
+    if (!strncmp(c, "layer_norm/", 11)) return run_layer_norm(o, in);
+    if (!strncmp(c, "silu/", 5)) return lt_silu(in[0]);
+    if (!strncmp(c, "leaky_relu/", 11)) return lt_leaky_relu(in[0], jreal(o, "negative_slope"));
+    ck_abort_msg("unknown case %s", c);
+    return NULL;
+}
+
+/* ---- fixture cases ------------------------------------------------------------------ */
+
+#define MAX_IN 5
+
+/* Normalisation divides by a float32 standard deviation computed in another order than
+ * torch's, so its outputs and gradients agree to a few ulps, not to 1e-5 of tiny values. */
+static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
+    json_t *o = json_loads(lt_st_meta(f, c), 0, NULL);
+    ck_assert_msg(o != NULL, "case %s has no options", c);
+    lt_tensor_t *in[MAX_IN] = {NULL};
+    char key[16];
+    for (int i = 0; i < MAX_IN; i++) {
+        snprintf(key, sizeof key, "in%d", i);
+        const lt_st_tensor *t = find(f, c, key);
+        if (!t) continue;
+        in[i] = lt_from_host(arena, LT_F32, t->ndim, t->shape, t->data);
+        snprintf(key, sizeof key, "grad%d", i);
+        if (find(f, c, key)) lt_set_requires_grad(in[i], true);
+    }
+    bool norm = strstr(c, "_norm/") != NULL;
+    double rtol = norm ? 1e-4 : 1e-5, atol = norm ? 1e-5 : 1e-6;
+    lt_tensor_t *out = run_case(c, o, in);
+    char what[160];
+    snprintf(what, sizeof what, "%s out", c);
+    compare(what, out, find(f, c, "out"), rtol, atol);
+    const lt_st_tensor *w = find(f, c, "w");
+    lt_tensor_t *loss =
+        lt_sum(lt_mul(out, lt_from_host(arena, LT_F32, w->ndim, w->shape, w->data)));
+    ck_assert_msg(lt_backward(loss) == LT_OK, "%s: %s", c, lt_last_error());
+    for (int i = 0; i < MAX_IN; i++) {
+        snprintf(key, sizeof key, "grad%d", i);
+        if (!find(f, c, key)) continue;
+        snprintf(what, sizeof what, "%s grad%d", c, i);
+        compare(what, lt_grad(in[i]), find(f, c, key), rtol, norm ? 1e-4 : atol);
+    }
+    if (find(f, c, "running_mean")) {
+        compare("running_mean", in[1], find(f, c, "running_mean"), 1e-5, 1e-6);
+        compare("running_var", in[2], find(f, c, "running_var"), 1e-5, 1e-6);
+    }
+    json_decref(o);
+    lt_arena_reset(arena);
+}
+
+static const char *const accelerators[] = {"cpu", "cuda"};
+
+static lt_device_t *open_accel(int i) {
+    lt_device_t *dev = NULL;
+    if (lt_device_open(accelerators[i], 1, &dev) == LT_OK) return dev;
+    ck_assert_msg(i != 0, "the cpu accelerator must be present: %s", lt_last_error());
+    printf("layers: %s accelerator not available, skipped (%s)\n", accelerators[i],
+           lt_last_error());
+    return NULL;
+}
+
+START_TEST(layer_ops_match_torch) {
+    lt_device_t *dev = open_accel(_i);
+    if (!dev) return;
+    lt_arena_t *arena = lt_arena_new(dev);
+    lt_st_file_t *f = open_fixture("layers.safetensors");
+    char *cases = strdup(lt_st_meta(f, "cases")), *save = NULL;
+    int n = 0;
+    for (char *c = strtok_r(cases, ",", &save); c; c = strtok_r(NULL, ",", &save), n++)
+        check_case(f, c, arena);
+    ck_assert_int_ge(n, 23);
+    free(cases);
+    lt_st_close(f);
+    lt_arena_free(arena);
+    lt_device_close(dev);
+}
+END_TEST
+
+/* ---- finite differences ----------------------------------------------------------------- */
+
+typedef lt_tensor_t *(*fd_fn)(lt_tensor_t **in);
+typedef struct {
+    int ndim;
+    int64_t shape[4];
+} fd_shape;
+
+/* sum(op(in) * w) for host inputs x (x[i] has the numel of shapes[i]). */
+static double fd_loss(fd_fn op, int nin, const fd_shape *s, float **x, const float *w,
+                      lt_tensor_t **keep) {
+    lt_tensor_t *in[MAX_IN];
+    for (int i = 0; i < nin; i++)
+        in[i] = lt_from_host(test_arena, LT_F32, s[i].ndim, s[i].shape, x[i]);
+    for (int i = 0; keep && i < nin; i++) lt_set_requires_grad(in[i], true);
+    lt_tensor_t *out = op(in);
+    ck_assert_msg(out != NULL, "%s", lt_last_error());
+    int64_t os[LT_MAX_DIMS];
+    for (int d = 0; d < lt_ndim(out); d++) os[d] = lt_dim(out, d);
+    ck_assert_int_le(lt_numel(out), 4096);
+    lt_tensor_t *loss = lt_sum(lt_mul(out, lt_from_host(test_arena, LT_F32, lt_ndim(out), os, w)));
+    if (keep) {
+        ck_assert_int_eq(lt_backward(loss), LT_OK);
+        for (int i = 0; i < nin; i++) keep[i] = in[i];
+    }
+    return lt_item(loss);
+}
+
+static int64_t numel_of(const fd_shape *s) {
+    int64_t n = 1;
+    for (int d = 0; d < s->ndim; d++) n *= s->shape[d];
+    return n;
+}
+
+/* Each input's gradient against central differences with step h, at every element.
+ * `spaced`: inputs are distinct multiples of 0.05 (no max-pool ties within h). */
+static void fd_check(const char *what, fd_fn op, int nin, const fd_shape *s, bool spaced) {
+    float *x[MAX_IN], h = 1e-2f;
+    for (int i = 0; i < nin; i++) {
+        int64_t n = numel_of(&s[i]);
+        x[i] = malloc((size_t)n * sizeof *x[i]);
+        test_fill(x[i], n, 7 + (uint64_t)i, -2.0f, 2.0f, 0.0f);
+        for (int64_t k = 0; spaced && k < n; k++) x[i][k] = 0.05f * (float)((k * 37) % n) - 1.0f;
+    }
+    lt_tensor_t *in[MAX_IN];
+    float w[4096];
+    test_fill(w, 4096, 5, -1.0f, 1.0f, 0.0f);
+    fd_loss(op, nin, s, x, w, in);
+    for (int i = 0; i < nin; i++) {
+        float *g = test_host(lt_grad(in[i]));
+        for (int64_t k = 0; k < numel_of(&s[i]); k++) {
+            float v = x[i][k];
+            x[i][k] = v + h;
+            double up = fd_loss(op, nin, s, x, w, NULL);
+            x[i][k] = v - h;
+            double down = fd_loss(op, nin, s, x, w, NULL);
+            x[i][k] = v;
+            double num = (up - down) / (2.0 * h);
+            ck_assert_msg(fabs(num - g[k]) <= 2e-2 * fabs(num) + 5e-3,
+                          "%s: d/d in%d[%lld]: autograd %.6g, finite differences %.6g", what, i,
+                          (long long)k, g[k], num);
+        }
+        free(g);
+    }
+    for (int i = 0; i < nin; i++) free(x[i]);
+    lt_arena_reset(test_arena);
+}
+
+static lt_tensor_t *fd_conv(lt_tensor_t **in) {
+    lt_conv2d_opts o =
+        LT_CONV2D_OPTS(.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2);
+    return lt_conv2d_op(in[0], in[1], in[2], &o);
+}
+static lt_tensor_t *fd_conv_same(lt_tensor_t **in) {
+    lt_conv2d_opts o = LT_CONV2D_OPTS(.padding_same = true);
+    return lt_conv2d_op(in[0], in[1], NULL, &o);
+}
+static lt_tensor_t *fd_max_pool(lt_tensor_t **in) {
+    return lt_max_pool2d(in[0], &LT_POOL2D_OPTS(.kernel = {3, 2}, .stride = {2, 1},
+                                                .padding = {1, 1}, .dilation = {1, 2}));
+}
+static lt_tensor_t *fd_avg_pool(lt_tensor_t **in) {
+    return lt_avg_pool2d(in[0],
+                         &LT_POOL2D_OPTS(.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1},
+                                         .ceil_mode = true, .exclude_pad = true));
+}
+static lt_tensor_t *fd_adaptive(lt_tensor_t **in) { return lt_adaptive_avg_pool2d(in[0], 3, 2); }
+static lt_tensor_t *fd_batch_norm(lt_tensor_t **in) {
+    return lt_batch_norm(in[0], NULL, NULL, in[1], in[2], true, 0.1, 1e-5);
+}
+static lt_tensor_t *fd_layer_norm(lt_tensor_t **in) {
+    return lt_layer_norm(in[0], 1, (int64_t[]){5}, in[1], in[2], 1e-5);
+}
+
+static lt_tensor_t *fd_silu(lt_tensor_t **in) { return lt_silu(in[0]); }
+
+START_TEST(layer_ops_match_finite_differences) {
+    fd_check("silu", fd_silu, 1, (fd_shape[]){{2, {3, 5}}}, false);
+    fd_check("conv2d", fd_conv, 3, (fd_shape[]){{4, {2, 4, 5, 6}}, {4, {4, 2, 3, 2}}, {1, {4}}},
+             false);
+    fd_check("conv2d same", fd_conv_same, 2, (fd_shape[]){{4, {1, 2, 5, 4}}, {4, {3, 2, 2, 3}}},
+             false);
+    fd_check("max_pool2d", fd_max_pool, 1, (fd_shape[]){{4, {2, 2, 6, 7}}}, true);
+    fd_check("avg_pool2d", fd_avg_pool, 1, (fd_shape[]){{4, {1, 2, 6, 7}}}, false);
+    fd_check("adaptive_avg_pool2d", fd_adaptive, 1, (fd_shape[]){{4, {2, 1, 7, 5}}}, false);
+    fd_check("batch_norm", fd_batch_norm, 3, (fd_shape[]){{4, {3, 2, 3, 2}}, {1, {2}}, {1, {2}}},
+             false);
+    fd_check("layer_norm", fd_layer_norm, 3, (fd_shape[]){{3, {2, 3, 5}}, {1, {5}}, {1, {5}}},
+             false);
+}
+END_TEST
+
+/* Each bad argument is one clear error naming the op and what to fix. */
+static void expect_refusal(lt_tensor_t *got, const char *words) {
+    ck_assert_ptr_null(got);
+    ck_assert_msg(strstr(lt_last_error(), words) != NULL, "error '%s' lacks '%s'", lt_last_error(),
+                  words);
+    lt_clear_error();
+}
+
+START_TEST(layer_ops_refuse_bad_arguments) {
+    lt_tensor_t *x = lt_full(test_arena, 4, (int64_t[]){2, 3, 5, 5}, 1.0f);
+    lt_tensor_t *w = lt_full(test_arena, 4, (int64_t[]){4, 3, 3, 3}, 1.0f);
+    lt_tensor_t *w2 = lt_full(test_arena, 4, (int64_t[]){4, 2, 3, 3}, 1.0f);
+    lt_tensor_t *big = lt_full(test_arena, 4, (int64_t[]){4, 3, 7, 7}, 1.0f);
+    lt_tensor_t *v3 = lt_full(test_arena, 1, (int64_t[]){3}, 1.0f);
+    expect_refusal(lt_conv2d_op(x, w2, NULL, NULL), "does not match weight (4, 2, 3, 3)");
+    expect_refusal(lt_conv2d_op(x, big, NULL, NULL), "larger than the padded input");
+    expect_refusal(lt_conv2d_op(x, w, v3, NULL), "bias (O)");
+    expect_refusal(
+        lt_conv2d_op(x, w, NULL, &LT_CONV2D_OPTS(.padding_same = true, .stride = {2, 2})),
+        "padding=\"same\" needs stride 1");
+    expect_refusal(lt_max_pool2d(x, &LT_POOL2D_OPTS(.kernel = {0, 2})),
+                   "kernel sizes must be positive");
+    expect_refusal(lt_max_pool2d(x, &LT_POOL2D_OPTS(.kernel = {2, 2}, .padding = {2, 0})),
+                   "at most half the kernel");
+    expect_refusal(lt_avg_pool2d(v3, &LT_POOL2D_OPTS(.kernel = {2, 2})),
+                   "expected an input (N, C, H, W)");
+    expect_refusal(lt_adaptive_avg_pool2d(x, 0, 2), "must be positive");
+    expect_refusal(lt_batch_norm(x, NULL, NULL, w, NULL, true, 0.1, 1e-5), "float32 (C)");
+    expect_refusal(lt_batch_norm(x, NULL, NULL, NULL, NULL, false, 0.1, 1e-5),
+                   "eval mode needs running_mean");
+    expect_refusal(lt_layer_norm(x, 1, (int64_t[]){4}, NULL, NULL, 1e-5), "normalized_shape");
+    expect_refusal(lt_dropout_ex(x, 2.0, true, 1, 1), "p is 2");
+}
+END_TEST
+
+/* ---- 20 training steps of the cnn plugin -------------------------------------------- */
+
+/* The cnn plugin: LT_TEST_CNN_PLUGIN, or next to the mlp plugin of the same build. */
+static lt_plugin_t *open_cnn(void) {
+    const char *so = getenv("LT_TEST_CNN_PLUGIN"), *mlp = getenv("LT_TEST_MLP_PLUGIN");
+    char path[1024];
+    if (!so && mlp) {
+        snprintf(path, sizeof path, "%s", mlp);
+        char *slash = strstr(path, "/mlp/mlp.so");
+        ck_assert_msg(slash != NULL, "cannot place cnn.so from LT_TEST_MLP_PLUGIN=%s", mlp);
+        strcpy(slash, "/cnn/cnn.so");
+        so = path;
+    }
+    ck_assert_msg(so != NULL, "set LT_TEST_CNN_PLUGIN to the built cnn.so");
+    lt_plugin_t *plugin;
+    ck_assert_msg(lt_plugin_open(LT_PLUGIN_MODULE, so, NULL, &plugin) == LT_OK, "%s",
+                  lt_last_error());
+    return plugin;
+}
+
+/* Parameter or buffer `name` of ctx. */
+static lt_tensor_t *state_tensor(lt_ctx_t *ctx, const char *name) {
+    const char *n;
+    for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
+        lt_tensor_t *t = lt_ctx_param(ctx, i, &n);
+        if (!strcmp(n, name)) return t;
+    }
+    for (int i = 0; i < lt_ctx_num_buffers(ctx); i++) {
+        lt_tensor_t *t = lt_ctx_buffer(ctx, i, &n);
+        if (!strcmp(n, name)) return t;
+    }
+    return NULL;
+}
+
+static lt_batch_t fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k) {
+    const lt_st_tensor *xu8 = lt_st_find(f, "x_u8"), *y = lt_st_find(f, "y");
+    int64_t b = xu8->shape[1], px = xu8->shape[2];
+    float *x = malloc((size_t)(b * px) * sizeof *x);
+    const uint8_t *src = (const uint8_t *)xu8->data + k * b * px;
+    for (int64_t i = 0; i < b * px; i++) x[i] = ((float)src[i] / 255.0f - 0.2860f) / 0.3530f;
+    lt_batch_t batch = {.x = lt_from_host(arena, LT_F32, 4, (int64_t[]){b, 1, 28, 28}, x),
+                        .y = lt_from_host(arena, LT_I64, 1, &b, (const int64_t *)y->data + k * b),
+                        .size = b};
+    free(x);
+    return batch;
+}
+
+/* Twenty Adam steps (batch 32) in training mode from torch's initial state on torch's
+ * batches: losses to 1e-4 relative (3e-6 seen), every parameter and buffer at the end to
+ * 1e-4 (4e-5 seen). Training amplifies float32 rounding: torch's own float32 run ends
+ * 3e-5 away from its float64 run of the same steps, so this is as close as two float32
+ * implementations can be. (At batch 16 the same model is ill-conditioned: float32 and
+ * float64 torch end 2e-3 apart.) */
+static void check_cnn(lt_device_t *dev) {
+    lt_plugin_t *plugin = open_cnn();
+    const lt_module_desc *m = lt_plugin_desc(plugin);
+    lt_ctx_t *ctx = lt_ctx_new(dev, m->name, m->hparams, m->self_size, 0);
+    ck_assert_int_eq(lt_ctx_set_hparam(ctx, "hidden", "32"), LT_OK);
+    ck_assert_int_eq(lt_ctx_set_hparam(ctx, "dropout", "0"), LT_OK);
+    void *self = lt_ctx_self(ctx);
+    ck_assert_int_eq(m->setup(ctx, self), LT_OK);
+    ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
+    lt_st_file_t *f = open_fixture("cnn_train.safetensors");
+    int nstate = 0;
+    for (int64_t i = 0; i < lt_st_count(f); i++) {
+        const lt_st_tensor *t = lt_st_at(f, i);
+        if (strncmp(t->name, "init/", 5) != 0) continue;
+        lt_tensor_t *p = state_tensor(ctx, t->name + 5);
+        ck_assert_msg(p != NULL, "the cnn has no %s", t->name + 5);
+        ck_assert_int_eq(lt_from_host_into(p, t->data, t->nbytes), LT_OK);
+        nstate++;
+    }
+    ck_assert_int_eq(nstate, lt_ctx_num_params(ctx) + lt_ctx_num_buffers(ctx));
+    ck_assert_int_eq(m->configure_optimizers(ctx, self), LT_OK);
+    lt_optimizer_t *opt = lt_ctx_optimizer(ctx, 0);
+    const lt_st_tensor *losses = lt_st_find(f, "losses");
+    lt_arena_t *arena = lt_ctx_arena(ctx);
+    for (int64_t k = 0; k < losses->numel; k++) {
+        lt_arena_reset(arena);
+        lt_batch_t b = fixture_batch(f, arena, k);
+        lt_ctx_set_batch_size(ctx, b.size);
+        lt_tensor_t *loss = m->training_step(ctx, self, &b, k);
+        float want;
+        memcpy(&want, (const float *)losses->data + k, sizeof want);
+        double got = lt_item(loss);
+        ck_assert_msg(fabs(got - want) <= 1e-4 * fabs(want),
+                      "step %lld loss: lthost %.8f, torch %.8f", (long long)k, got, want);
+        lt_optimizer_zero_grad(opt);
+        ck_assert_int_eq(lt_backward(loss), LT_OK);
+        ck_assert_int_eq(lt_optimizer_step(opt), LT_OK);
+    }
+    lt_arena_reset(arena);
+    for (int64_t i = 0; i < lt_st_count(f); i++) {
+        const lt_st_tensor *t = lt_st_at(f, i);
+        if (strncmp(t->name, "final/", 6) == 0)
+            compare(t->name, state_tensor(ctx, t->name + 6), t, 1e-4, 1e-4);
+    }
+    lt_st_close(f);
+    lt_ctx_free(ctx);
+    lt_plugin_close(plugin);
+}
+
+START_TEST(cnn_training_matches_torch) {
+    lt_device_t *dev = open_accel(_i);
+    if (!dev) return;
+    check_cnn(dev);
+    lt_device_close(dev);
+}
+END_TEST
+
+Suite *suite_layers(void) {
+    Suite *s = suite_create("layers");
+    TCase *tc = tcase_create("torch");
+    int n = (int)(sizeof accelerators / sizeof accelerators[0]);
+    tcase_add_loop_test(tc, layer_ops_match_torch, 0, n);
+    tcase_add_loop_test(tc, cnn_training_matches_torch, 0, n);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    TCase *fd = tcase_create("finite_differences");
+    tcase_add_checked_fixture(fd, test_open, test_close);
+    tcase_add_test(fd, layer_ops_match_finite_differences);
+    tcase_add_test(fd, layer_ops_refuse_bad_arguments);
+    tcase_set_timeout(fd, 120);
+    suite_add_tcase(s, fd);
+    return s;
+}
