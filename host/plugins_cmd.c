@@ -3,17 +3,43 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <lt/accelerator.h>
+
 #include "host.h"
 
 typedef struct {
     int found, skipped;
 } scan_counts;
 
+/* An accelerator that says what it runs (its describe slot) is started to say it:
+ * "cpu: OpenBLAS 0.3.21 (Zen kernels), 2 threads", or why it cannot start. Others are
+ * not started (a GPU's would create a context just to print nothing). */
+static void print_accelerator_line(const char *path) {
+    lt_plugin_t *p = NULL;
+    if (lt_plugin_open(LT_PLUGIN_ACCELERATOR, path, NULL, &p) != LT_OK) {
+        lt_clear_error();
+        return;
+    }
+    const lt_accelerator_desc *k = lt_plugin_desc(p);
+    if (!k->describe) {
+        lt_plugin_close(p);
+        return;
+    }
+    lt_device_t *dev = NULL;
+    if (lt_device_from_plugin(p, 0, &dev) == LT_OK)
+        printf("  %-12s %-16s runs %s\n", "", "", lt_device_describe(dev));
+    else
+        printf("  %-12s %-16s cannot start: %s\n", "", "", lt_last_error());
+    lt_clear_error();
+    lt_device_close(dev);
+}
+
 static void print_plugin(void *user, const lt_plugin_info *info) {
     scan_counts *c = user;
     if (info->ok) {
         printf("  %-12s %-16s ABI %u.%u  %s\n", lt_plugin_kind_name(info->kind), info->name,
                info->abi_major, info->abi_minor, info->path);
+        if (info->kind == LT_PLUGIN_ACCELERATOR) print_accelerator_line(info->path);
         c->found++;
     } else {
         printf("  %-12s %-16s skipped: %s\n", "-", "-", info->why);

@@ -277,6 +277,8 @@ static void announce(session *s) {
                  s->module.desc->name, lt_ctx_num_params(s->module.ctx), (long long)n,
                  (double)n * 4 / 1e6, lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "",
                  s->group.desc->name);
+    const char *runs = lt_device_describe(s->dev);
+    if (*runs) rank0_printf(s, "%s accelerator: %s\n", lt_device_name(s->dev), runs);
 }
 
 static bool dispatch(session *s) {

@@ -6,12 +6,11 @@
 #endif
 #include <sched.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include <cblas.h>
 
 #include "cpu_impl.h"
 
@@ -32,18 +31,31 @@ static int usable_cores(void) {
 
 static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     cpu_state *st = malloc(sizeof *st);
-    if (!st) return LT_ERR_OOM;
+    if (!st) return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of host memory");
+    lt_status s = cpu_blas_open(&st->blas);
+    if (s != LT_OK) {
+        free(st);
+        return s;
+    }
     int asked = 0;
     if (LT_ACCEL_OPTS_HAS(opts, threads)) asked = opts->threads;
     st->threads = asked > 0 ? asked : usable_cores();
     /* One budget: OpenBLAS's pool gets the same count as our loops. */
-    openblas_set_num_threads(st->threads);
+    st->blas.set_num_threads(st->threads);
     st->blas_threads = st->threads;
+    snprintf(st->description, sizeof st->description, "%s, %d thread%s", st->blas.line, st->threads,
+             st->threads == 1 ? "" : "s");
     *state = st;
     return LT_OK;
 }
 
-static void cpu_shutdown(void *st) { free(st); }
+static void cpu_shutdown(void *st) {
+    cpu_blas_close(&((cpu_state *)st)->blas);
+    free(st);
+}
+
+/* "OpenBLAS 0.3.21 (Zen kernels), 2 threads": what runs, for the host's summary line. */
+static const char *cpu_describe(void *st) { return ((const cpu_state *)st)->description; }
 
 /* ---- parallel for -------------------------------------------------------------- */
 
@@ -208,4 +220,6 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* metrics (reduce.c) */
                       .argmax = cpu_argmax, .eq_i64 = cpu_eq_i64,
                       /* optimizers (optim.c) */
-                      .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step CPU_TEST_NULL_SLOTS)
+                      .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step,
+                      /* what runs (blas.c) */
+                      .describe = cpu_describe CPU_TEST_NULL_SLOTS)

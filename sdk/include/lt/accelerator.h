@@ -175,6 +175,10 @@ typedef struct lt_accelerator_desc {
      * shows "training_step", "backward", ... over the kernels; they nest. */
     void (*range_push)(void *st, const char *name);
     void (*range_pop)(void *st);
+    /* One line saying what runs, for the host's summary and `lthost plugins`: library,
+     * kernels, threads ("OpenBLAS 0.3.21 (SkylakeX kernels), 2 threads"); the string lives
+     * as long as st. NULL: the accelerator's name says it all. */
+    const char *(*describe)(void *st);
 } lt_accelerator_desc;
 
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
@@ -193,7 +197,7 @@ typedef struct lt_accelerator_desc {
 /* Slots after host_memory: appended by later minors, so every one is OPTIONAL. */
 #define LT_ACCELERATOR_SLOTS_1_1(X)                                                      \
     X(unscale_grads, OPTIONAL) X(round_half, OPTIONAL)                                   \
-    X(range_push, OPTIONAL) X(range_pop, OPTIONAL)
+    X(range_push, OPTIONAL) X(range_pop, OPTIONAL) X(describe, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 
