@@ -7,66 +7,17 @@
  * generic fallback below what the CPU runs (blas_core.c), unloads it and loads it again
  * with OPENBLAS_CORETYPE set. The environment is restored at once; a user's own
  * OPENBLAS_CORETYPE is left alone, and refused when the CPU cannot run it (SkylakeX on an
- * AVX2 CPU dies of SIGILL in the first GEMM). */
+ * AVX2 CPU dies of SIGILL in the first GEMM). isa.c reads the CPU's features. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 
 #include "cpu_impl.h"
 
 /* The library's soname; overridable for an OpenBLAS installed under another name. */
 #ifndef CPU_OPENBLAS_LIB
 #define CPU_OPENBLAS_LIB "libopenblas.so.0"
-#endif
-
-/* ---- what the CPU runs ------------------------------------------------------------ */
-
-#if defined(__x86_64__) || defined(__i386__)
-/* XCR0: the register state the OS saves on a context switch. */
-static uint64_t os_saved_state(unsigned ecx1) {
-    if (!(ecx1 & (1u << 27))) return 0; /* OSXSAVE: xgetbv unavailable */
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return (uint64_t)hi << 32 | lo;
-}
-
-void cpu_isa_detect(cpu_isa *f) {
-    *f = (cpu_isa){0};
-    unsigned a, b, c, d;
-    if (!__get_cpuid(0, &a, &b, &c, &d)) return;
-    unsigned max_leaf = a;
-    f->amd = (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163) || /* AuthenticAMD */
-             (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);   /* HygonGenuine */
-    __get_cpuid(1, &a, &b, &c, &d);
-    uint64_t xcr0 = os_saved_state(c);
-    bool ymm = (xcr0 & 0x6) == 0x6, zmm = ymm && (xcr0 & 0xe0) == 0xe0;
-    bool tiles = (xcr0 & 0x60000) == 0x60000;
-    f->avx = ymm && (c & bit_AVX);
-    f->fma = ymm && (c & bit_FMA);
-    if (__get_cpuid(0x80000001, &a, &b, &c, &d)) f->fma4 = ymm && (c & bit_FMA4);
-    if (max_leaf < 7) return;
-    __cpuid_count(7, 0, a, b, c, d);
-    f->avx2 = ymm && (b & bit_AVX2);
-    f->avx512f = zmm && (b & bit_AVX512F);
-    f->avx512dq = zmm && (b & bit_AVX512DQ);
-    f->avx512cd = zmm && (b & bit_AVX512CD);
-    f->avx512bw = zmm && (b & bit_AVX512BW);
-    f->avx512vl = zmm && (b & bit_AVX512VL);
-    f->amx_bf16 = tiles && (d & (1u << 22)) && (d & (1u << 24)); /* AMX-BF16, AMX-TILE */
-    unsigned subleaves = a;
-    if (subleaves >= 1) {
-        __cpuid_count(7, 1, a, b, c, d);
-        f->avx512_bf16 = zmm && (a & (1u << 5));
-    }
-}
-#else
-/* Not x86: OpenBLAS's own choice stands (there is no table of ARM cores here yet). */
-void cpu_isa_detect(cpu_isa *f) { *f = (cpu_isa){0}; }
 #endif
 
 /* ---- the environment, set for one dlopen and restored ------------------------------ */
@@ -107,7 +58,16 @@ static lt_status probe_own_core(char *own, size_t n) {
     env_patch threads;
     if (!env_patch_set(&threads, "OPENBLAS_NUM_THREADS", "1"))
         return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of memory setting the environment");
+#ifdef CPU_TEST_PROBE_CORE
+    /* The tests' fallback_cpu: OpenBLAS "picks" this core by itself, as Debian's 0.3.21
+     * picks Prescott on CI's Xeon, so that the reload runs on any machine. */
+    env_patch fake;
+    if (!env_patch_set(&fake, "OPENBLAS_CORETYPE", CPU_TEST_PROBE_CORE)) abort();
+#endif
     void *lib = dlopen(CPU_OPENBLAS_LIB, RTLD_NOW | RTLD_LOCAL);
+#ifdef CPU_TEST_PROBE_CORE
+    env_patch_restore(&fake);
+#endif
     env_patch_restore(&threads);
     if (!lib) return load_error(dlerror());
     char *(*corename)(void) = (char *(*)(void))dlsym(lib, "openblas_get_corename");
