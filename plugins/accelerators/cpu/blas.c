@@ -2,10 +2,10 @@
  *
  * OpenBLAS chooses its kernels once, in its library constructor, from the CPU model or
  * from OPENBLAS_CORETYPE; nothing can change them afterwards. So the plugin does not
- * link it: cpu_blas_open reads the CPU's features (cpuid, and xgetbv for what the OS
- * saves), loads OpenBLAS once with one thread to hear its own choice, and when that is a
- * generic fallback below what the CPU runs (blas_core.c), unloads it and loads it again
- * with OPENBLAS_CORETYPE set. The environment is restored at once; a user's own
+ * link it: cpu_blas_open loads OpenBLAS on one thread (no worker thread runs its code
+ * yet), and when its own choice is a generic fallback below what the CPU runs (the CPU's
+ * features against blas_core.c's table), unloads it and loads it again with
+ * OPENBLAS_CORETYPE set. The environment is restored at once; a user's own
  * OPENBLAS_CORETYPE is left alone, and refused when the CPU cannot run it (SkylakeX on an
  * AVX2 CPU dies of SIGILL in the first GEMM). isa.c reads the CPU's features. */
 #include <dlfcn.h>
@@ -52,28 +52,8 @@ static lt_status load_error(const char *what) {
                         what);
 }
 
-/* The core OpenBLAS picks by itself, into own: loaded on one thread (no worker threads
- * to outlive the unload), asked, unloaded. */
-static lt_status probe_own_core(char *own, size_t n) {
-    env_patch threads;
-    if (!env_patch_set(&threads, "OPENBLAS_NUM_THREADS", "1"))
-        return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of memory setting the environment");
-#ifdef CPU_TEST_PROBE_CORE
-    /* The tests' fallback_cpu: OpenBLAS "picks" this core by itself, as Debian's 0.3.21
-     * picks Prescott on CI's Xeon, so that the reload runs on any machine. */
-    env_patch fake;
-    if (!env_patch_set(&fake, "OPENBLAS_CORETYPE", CPU_TEST_PROBE_CORE)) abort();
-#endif
-    void *lib = dlopen(CPU_OPENBLAS_LIB, RTLD_NOW | RTLD_LOCAL);
-#ifdef CPU_TEST_PROBE_CORE
-    env_patch_restore(&fake);
-#endif
-    env_patch_restore(&threads);
-    if (!lib) return load_error(dlerror());
-    char *(*corename)(void) = (char *(*)(void))dlsym(lib, "openblas_get_corename");
-    snprintf(own, n, "%s", corename ? corename() : "");
-    dlclose(lib);
-    return corename ? LT_OK : load_error("it has no openblas_get_corename: not OpenBLAS?");
+static lt_status env_error(void) {
+    return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of memory setting the environment");
 }
 
 /* *fn = the function `name` of lib, or NULL. POSIX: dlsym's object pointer is the
@@ -83,23 +63,37 @@ static void resolve(void *lib, const char *name, void *fn, size_t size) {
     memcpy(fn, &sym, size);
 }
 
-/* Load for good (never unloaded: its worker threads run its code), with core set. */
-static lt_status load_with_core(cpu_blas *b, const char *core) {
-    env_patch coretype = {0};
-    if (core && !env_patch_set(&coretype, "OPENBLAS_CORETYPE", core))
-        return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of memory setting the environment");
-    b->lib = dlopen(CPU_OPENBLAS_LIB, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+/* dlopen OpenBLAS with OPENBLAS_CORETYPE=core (NULL: its own choice) and one thread, so
+ * that no worker thread runs its code yet and it can still be unloaded;
+ * openblas_set_num_threads adds the workers later. */
+static lt_status load(cpu_blas *b, const char *core) {
+    env_patch threads, coretype = {0};
+    if (!env_patch_set(&threads, "OPENBLAS_NUM_THREADS", "1")) return env_error();
+    if (core && !env_patch_set(&coretype, "OPENBLAS_CORETYPE", core)) {
+        env_patch_restore(&threads);
+        return env_error();
+    }
+    b->lib = dlopen(CPU_OPENBLAS_LIB, RTLD_NOW | RTLD_LOCAL);
     if (core) env_patch_restore(&coretype);
+    env_patch_restore(&threads);
     if (!b->lib) return load_error(dlerror());
     resolve(b->lib, "cblas_sgemm", &b->sgemm, sizeof b->sgemm);
     resolve(b->lib, "openblas_set_num_threads", &b->set_num_threads, sizeof b->set_num_threads);
     resolve(b->lib, "openblas_get_corename", &b->get_corename, sizeof b->get_corename);
     resolve(b->lib, "openblas_get_config", &b->get_config, sizeof b->get_config);
     if (!b->sgemm || !b->set_num_threads || !b->get_corename || !b->get_config) {
-        cpu_blas_close(b);
+        dlclose(b->lib);
+        b->lib = NULL;
         return load_error("it lacks cblas_sgemm or an openblas_* call: not OpenBLAS?");
     }
     return LT_OK;
+}
+
+/* Keep the library mapped for good: its worker threads will run its code, and another
+ * cpu device in this process finds it loaded. */
+static void keep_loaded(void) {
+    void *h = dlopen(CPU_OPENBLAS_LIB, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    if (h) dlclose(h);
 }
 
 /* "OpenBLAS 0.3.21" from "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...". */
@@ -132,34 +126,57 @@ static void describe(cpu_blas *b, const char *user, const char *own, const char 
     snprintf(b->line, sizeof b->line, "%s (%s kernels%s)", lib, now, why);
 }
 
+static lt_status refuse_user_core(const char *user, const char *needs, const cpu_isa *isa) {
+    return lt_set_error(LT_ERR_DEVICE,
+                        "cpu accelerator: OPENBLAS_CORETYPE=%s needs %s, which this CPU lacks "
+                        "(it runs %s); unset OPENBLAS_CORETYPE or set it to %s",
+                        user, needs, cpu_isa_level_name(cpu_isa_best(isa)),
+                        cpu_blas_best_core(isa));
+}
+
+/* OpenBLAS's own pick is a fallback below the CPU: unload it (one thread, nothing of it
+ * runs) and load it again with `want`. */
+static lt_status reload_with(cpu_blas *b, const char *want) {
+    dlclose(b->lib);
+    b->lib = NULL;
+    void *still = dlopen(CPU_OPENBLAS_LIB, RTLD_NOW | RTLD_NOLOAD);
+    if (still) { /* something else holds it: reloading would not re-run its choice */
+        b->lib = still;
+        return LT_OK;
+    }
+    return load(b, want);
+}
+
 lt_status cpu_blas_open(cpu_blas *b) {
     *b = (cpu_blas){0};
     cpu_isa_detect(&b->isa);
     const char *user = getenv("OPENBLAS_CORETYPE");
     if (user && !*user) user = NULL;
     const char *needs = cpu_blas_core_needs(user, &b->isa);
-    if (needs)
-        return lt_set_error(LT_ERR_DEVICE,
-                            "cpu accelerator: OPENBLAS_CORETYPE=%s needs %s, which this CPU "
-                            "lacks (it runs %s); unset OPENBLAS_CORETYPE or set it to %s",
-                            user, needs, cpu_isa_level_name(cpu_isa_best(&b->isa)),
-                            cpu_blas_best_core(&b->isa));
+    if (needs) return refuse_user_core(user, needs, &b->isa);
     void *already = dlopen(CPU_OPENBLAS_LIB, RTLD_NOW | RTLD_NOLOAD);
     if (already) dlclose(already);
+#ifdef CPU_TEST_PROBE_CORE
+    /* The tests' fallback_cpu: OpenBLAS "picks" this core by itself, as Debian's 0.3.21
+     * picks Prescott on CI's Xeon, so that the reload runs on any machine. */
+    lt_status s = load(b, already || user ? NULL : CPU_TEST_PROBE_CORE);
+#else
+    lt_status s = load(b, NULL);
+#endif
     char own[64] = "";
     const char *want = NULL;
-    if (!user && !already) {
-        lt_status s = probe_own_core(own, sizeof own);
-        if (s != LT_OK) return s;
+    if (s == LT_OK && !user && !already) {
+        snprintf(own, sizeof own, "%s", b->get_corename());
         want = cpu_blas_choose_core(own, &b->isa);
+        if (want) s = reload_with(b, want);
     }
-    lt_status s = load_with_core(b, want);
     if (s != LT_OK) return s;
+    keep_loaded();
     describe(b, user, own, want, already != NULL);
     return LT_OK;
 }
 
 void cpu_blas_close(cpu_blas *b) {
-    if (b->lib) dlclose(b->lib); /* RTLD_NODELETE: drops our reference, keeps the code */
+    if (b->lib) dlclose(b->lib); /* kept loaded: drops our reference only */
     b->lib = NULL;
 }
