@@ -7,7 +7,11 @@
  * features against blas_core.c's table), unloads it and loads it again with
  * OPENBLAS_CORETYPE set. The environment is restored at once; a user's own
  * OPENBLAS_CORETYPE is left alone, and refused when the CPU cannot run it (SkylakeX on an
- * AVX2 CPU dies of SIGILL in the first GEMM). isa.c reads the CPU's features. */
+ * AVX2 CPU dies of SIGILL in the first GEMM). isa.c reads the CPU's features.
+ *
+ * setenv is not safe against a getenv running on another thread (POSIX): lthost opens
+ * its device before it starts any thread (load_plugins, before MPI and the loaders), and
+ * a program embedding liblt should open its cpu device before starting threads too. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
