@@ -178,29 +178,55 @@ static bool is_ddp_alias(const char *name) {
     return false;
 }
 
-/* --accelerator auto (Lightning's default): cuda when its plugin is found and can open a
- * device (a GPU is visible), else cpu. */
-static const char *pick_accelerator(const host_config *cfg) {
+/* --accelerator auto (Lightning's default): cuda when its plugin is found; the trainer
+ * then opens the GPU device once, with this rank's index, and falls back to cpu (saying
+ * why) when that fails. Probing here would create a CUDA context per process on GPU 0
+ * just to close it again. */
+static const char *pick_accelerator(host_config *cfg) {
     lt_plugin_t *p = NULL;
-    lt_device_t *dev = NULL;
-    bool cuda = lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cuda", cfg->plugin_roots, &p) == LT_OK &&
-                lt_device_from_plugin(p, 1, &dev) == LT_OK; /* the device owns p, even on failure */
-    lt_device_close(dev);
+    bool found = lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cuda", cfg->plugin_roots, &p) == LT_OK;
+    lt_plugin_close(p);
     lt_clear_error();
-    return cuda ? "cuda" : "cpu";
+    cfg->accel_auto_cpu = found ? NULL : "no cuda accelerator plugin is installed";
+    return found ? "cuda" : "cpu";
+}
+
+lt_precision precision_of(const char *name) {
+    if (!strcmp(name, "16-mixed") || !strcmp(name, "16")) return LT_PRECISION_16_MIXED;
+    if (!strcmp(name, "bf16-mixed") || !strcmp(name, "bf16")) return LT_PRECISION_BF16_MIXED;
+    if (!strcmp(name, "bf16-true")) return LT_PRECISION_BF16_TRUE;
+    return LT_PRECISION_32_TRUE;
+}
+
+lt_matmul_precision matmul_precision_of(const char *name) {
+    return !strcmp(name, "high")     ? LT_MATMUL_HIGH
+           : !strcmp(name, "medium") ? LT_MATMUL_MEDIUM
+                                     : LT_MATMUL_HIGHEST;
+}
+
+/* --devices auto and lists, once the accelerator is known. */
+static bool resolve_devices(host_config *cfg) {
+    if (cfg->n_device_ids && !strcmp(cfg->accel, "cpu")) {
+        host_error("--devices [list]: a list picks GPUs by index, but the cpu accelerator runs "
+                   "processes, not GPUs; give a count (--devices %d) or use --accelerator cuda",
+                   cfg->n_device_ids);
+        return false;
+    }
+    if (cfg->devices != 0) return true;
+    /* --devices auto: Lightning's CPUAccelerator.auto_device_count; with auto, one device */
+    if (strcmp(cfg->accel, "cpu") && !cfg->accel_auto) {
+        host_error("--devices auto: give the number of devices per node for --accel %s",
+                   cfg->accel);
+        return false;
+    }
+    cfg->devices = 1;
+    return true;
 }
 
 static bool finish(host_config *cfg) {
     if (!strcmp(cfg->accel, "gpu")) cfg->accel = "cuda"; /* Lightning's name for CUDA (or MPS) */
     if ((cfg->accel_auto = !strcmp(cfg->accel, "auto"))) cfg->accel = pick_accelerator(cfg);
-    if (cfg->devices == 0) { /* --devices auto: Lightning's CPUAccelerator.auto_device_count */
-        if (strcmp(cfg->accel, "cpu")) {
-            host_error("--devices auto: give the number of devices per node for --accel %s",
-                       cfg->accel);
-            return false;
-        }
-        cfg->devices = 1;
-    }
+    if (!resolve_devices(cfg)) return false;
     if (is_ddp_alias(cfg->strategy)) cfg->strategy = "ddp";
     if (!strcmp(cfg->strategy, "auto")) /* Lightning's: ddp for several devices */
         cfg->strategy = cfg->devices * cfg->num_nodes > 1 ? "ddp" : "single";
@@ -217,12 +243,6 @@ static bool finish(host_config *cfg) {
         cfg->limit_train = cfg->limit_val = *ob; /* the validation loop reads the same batches */
     }
     if (cfg->max_epochs == -1 && cfg->max_steps == -1) cfg->max_epochs = 1000;
-    if (strcmp(cfg->precision, "32") && strcmp(cfg->precision, "32-true")) {
-        host_error("--precision %s: the %s accelerator trains in 32-true only; use --precision 32 "
-                   "(mixed precision needs an accelerator that supports it)",
-                   cfg->precision, cfg->accel);
-        return false;
-    }
     static const char *const loggers[] = {"true",        "false",           "csv",
                                           "tensorboard", "csv,tensorboard", "tensorboard,csv"};
     for (size_t i = 0; i < sizeof loggers / sizeof *loggers; i++)
@@ -377,9 +397,9 @@ static cfg_node *plugin_node(const char *class_path, lt_ctx_t *ctx, bool skip_de
 
 /* Flags of lthost itself rather than of Lightning's Trainer (ckpt_path is a top-level
  * key of LightningCLI too); they are printed only when set. */
-static const char *const not_trainer[] = {"module",          "data",           "accel",
-                                          "seed_everything", "predict.output", "ckpt_path",
-                                          "init_weights",    "submodule"};
+static const char *const not_trainer[] = {
+    "module",    "data",         "accel",     "seed_everything",         "predict.output",
+    "ckpt_path", "init_weights", "submodule", "float32_matmul_precision"};
 
 static bool is_trainer_flag(const flag *f) {
     for (size_t i = 0; i < sizeof not_trainer / sizeof *not_trainer; i++)
@@ -404,18 +424,23 @@ bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t
     bool skip = cfg->print_skip_default;
     size_t n;
     const flag *table = flags_table(&n);
-    host_config defaults;
+    host_config defaults, shown = *cfg;
     config_defaults(&defaults, cfg->command);
-    add_flag(root, cfg, &defaults, flag_find("seed_everything"));
+    /* auto stays auto: what it picked (cuda when its plugin is installed) is this
+     * machine's choice, and the printed file must also run where there is no GPU. */
+    if (cfg->accel_auto) shown.accel = "auto";
+    add_flag(root, &shown, &defaults, flag_find("seed_everything"));
     for (const flag *f = table; f < table + n; f++)
-        if (is_trainer_flag(f)) add_flag(trainer, cfg, &defaults, f);
+        if (is_trainer_flag(f)) add_flag(trainer, &shown, &defaults, f);
     for (int i = 0; i < cfg->n_callbacks; i++)
         cfg_seq_add(cbs, plugin_node(cfg->callbacks[i].name, callback_ctx[i], skip));
     cfg_map_add(trainer, "callbacks", cbs);
     cfg_map_add(root, "trainer", trainer);
     cfg_map_add(root, "model", plugin_node(cfg->module, model_ctx, skip));
     cfg_map_add(root, "data", plugin_node(cfg->data, data_ctx, skip));
-    const char *top[][2] = {{"predict.output", cfg->predict_output},
+    const char *matmul = strcmp(cfg->matmul_precision, "highest") ? cfg->matmul_precision : NULL;
+    const char *top[][2] = {{"float32_matmul_precision", matmul},
+                            {"predict.output", cfg->predict_output},
                             {"ckpt_path", cfg->ckpt_path},
                             {"init_weights", cfg->init_weights},
                             {"submodule", cfg->submodule}};

@@ -30,7 +30,8 @@ static const flag flags[] = {
          "ddp: seconds a collective may wait for the other ranks before the job ends "
          "(0: forever; 1800 is Lightning's)"),
     FLAG("devices", F_DEVICES, devices, "1", 1,
-         "devices per node (auto: 1 on the cpu accelerator)"),
+         "devices per node: N (GPUs 0..N-1 on cuda; processes on cpu), a list of GPU indices "
+         "1,3 or [1,3] (one process each), or auto (1)"),
     FLAG("num_nodes", F_INT, num_nodes, "1", 1, "number of nodes"),
     FLAG("threads", F_OPT_INT, threads, NULL, 0,
          "CPU threads for kernels (unset: all cores, shared out among --devices processes)"),
@@ -71,7 +72,12 @@ static const flag flags[] = {
          "print the layer table at fit start"),
     FLAG("log_every_n_steps", F_INT, log_every_n_steps, "50", 1,
          "write step metrics every N steps"),
-    FLAG("precision", F_STR, precision, "32-true", 0, "32-true (32 is the same)"),
+    CHOICE("precision", precision, "32-true", "32-true|32|16-mixed|16|bf16-mixed|bf16|bf16-true",
+           "32-true (32), 16-mixed (16: fp16 matmuls, loss scaling), bf16-mixed (bf16), bf16-true "
+           "(bf16 weights too); below 32-true needs --accelerator cuda"),
+    CHOICE("float32_matmul_precision", matmul_precision, "highest", "highest|high|medium",
+           "torch.set_float32_matmul_precision for 32-true matmuls: highest (float32), high "
+           "(TF32 allowed), medium (bf16 allowed)"),
     FLAG("logger", F_STR, logger, "true", 0, "true (csv + tensorboard), false, csv, tensorboard"),
     FLAG("predict.output", F_STR, predict_output, NULL, 0,
          "predictions file: .npy (unset: predictions.npy) or .csv"),
@@ -201,18 +207,61 @@ static bool set_opt_int(const char *where, const flag *f, const char *value, voi
     return true;
 }
 
-static bool set_devices(const char *where, const flag *f, const char *value, void *field) {
+/* One index of a --devices list at *p (digits, blanks around), advancing p. */
+static bool device_id(const char **p, int *id) {
+    const char *s = *p + strspn(*p, " ");
+    if (*s < '0' || *s > '9') return false;
+    long v = 0;
+    while (*s >= '0' && *s <= '9' && v <= LTHOST_MAX_DEVICE_ID) v = v * 10 + (*s++ - '0');
+    if (v > LTHOST_MAX_DEVICE_ID) return false;
+    *id = (int)v;
+    *p = s + strspn(s, " ");
+    return true;
+}
+
+/* Lightning's list form: "1,3", "[1, 3]", "1," (just GPU 1). */
+static bool set_device_list(host_config *cfg, const char *where, const char *value) {
+    const char *p = value + strspn(value, " ");
+    bool bracket = *p == '[';
+    int n = 0;
+    p += bracket;
+    while (*p && *p != ']') {
+        int id;
+        if (n == LTHOST_MAX_DEVICE_IDS || !device_id(&p, &id) || (*p && *p != ',' && *p != ']')) {
+            host_error("%s--devices %s: a list of GPU indices looks like 1,3 or [1,3] (at most %d "
+                       "indices, each 0 to %d)",
+                       where, value, LTHOST_MAX_DEVICE_IDS, LTHOST_MAX_DEVICE_ID);
+            return false;
+        }
+        for (int i = 0; i < n; i++)
+            if (cfg->device_ids[i] == id) {
+                host_error("%s--devices %s names GPU %d twice: two ranks cannot share one GPU; "
+                           "list each GPU once",
+                           where, value, id);
+                return false;
+            }
+        cfg->device_ids[n++] = id;
+        p += *p == ',';
+    }
+    const char *rest = bracket && *p == ']' ? p + 1 : p;
+    rest += strspn(rest, " ");
+    if (n == 0 || (bracket && *p != ']') || *rest) {
+        host_error("%s--devices %s: a list of GPU indices looks like 1,3 or [1,3]", where, value);
+        return false;
+    }
+    cfg->n_device_ids = n;
+    cfg->devices = n;
+    return true;
+}
+
+static bool set_devices(host_config *cfg, const char *where, const flag *f, const char *value,
+                        void *field) {
+    cfg->n_device_ids = 0;
     if (!strcmp(value, "auto")) {
         store_int(field, f->size, 0); /* resolved once --accel is known */
         return true;
     }
-    if (strpbrk(value, "[,")) {
-        host_error(
-            "%s--devices %s: lthost takes a count, not a list of device indices; pick the "
-            "devices with CUDA_VISIBLE_DEVICES (e.g. CUDA_VISIBLE_DEVICES=1,3,5 with --devices 3)",
-            where, value);
-        return false;
-    }
+    if (strpbrk(value, "[,")) return set_device_list(cfg, where, value);
     return set_int(where, f, value, field);
 }
 
@@ -263,7 +312,7 @@ bool flag_set(host_config *cfg, const char *where, const flag *f, const char *va
         return true;
     case F_INT: return set_int(where, f, value, field);
     case F_OPT_INT: return set_opt_int(where, f, value, field);
-    case F_DEVICES: return set_devices(where, f, value, field);
+    case F_DEVICES: return set_devices(cfg, where, f, value, field);
     default: return set_other(cfg, where, f, value, field);
     }
 }
@@ -283,6 +332,17 @@ static cfg_node *int_node(int64_t v) {
     return cfg_scalar(buf, CFG_INT);
 }
 
+/* A --devices list as Lightning's "[1, 3]" (a string that reads back the same). */
+static cfg_node *devices_node(const host_config *c) {
+    char buf[LTHOST_MAX_DEVICE_IDS * 8 + 4] = "[";
+    size_t len = 1;
+    for (int i = 0; i < c->n_device_ids; i++)
+        len +=
+            (size_t)snprintf(buf + len, sizeof buf - len, "%s%d", i ? ", " : "", c->device_ids[i]);
+    snprintf(buf + len, sizeof buf - len, "]");
+    return cfg_scalar(buf, CFG_STR);
+}
+
 cfg_node *flag_node(const host_config *c, const flag *f) {
     const void *field = (const char *)c + f->offset;
     const batch_limit *l = field;
@@ -293,8 +353,8 @@ cfg_node *flag_node(const host_config *c, const flag *f) {
         const char *s = *(const char *const *)field;
         return s ? cfg_scalar(s, CFG_STR) : cfg_scalar("null", CFG_NULL);
     }
-    case F_INT:
-    case F_DEVICES: return int_node(load_int(field, f->size));
+    case F_DEVICES: return c->n_device_ids ? devices_node(c) : int_node(load_int(field, f->size));
+    case F_INT: return int_node(load_int(field, f->size));
     case F_OPT_INT:
         v = load_int(field, f->size);
         return v == f->min ? cfg_scalar("null", CFG_NULL) : int_node(v);

@@ -4,11 +4,14 @@
 
 #include <lt/lt.h>
 #include <lt/runtime.h>
+#include <lt/amp.h>
 #include <stdbool.h>
 
 #include "config/config.h"
 
 #define LTHOST_MAX_OVERRIDES 64
+#define LTHOST_MAX_DEVICE_IDS 64  /* GPUs one --devices list may name */
+#define LTHOST_MAX_DEVICE_ID 1023 /* the largest index it accepts */
 
 /* "--model.lr 1e-3": a value for a plugin's declared hyper-parameter. */
 typedef struct hparam_override {
@@ -35,8 +38,11 @@ typedef struct callback_spec {
 typedef struct host_config {
     const char *command; /* fit, validate, test, predict */
     const char *module, *data, *accel, *strategy;
-    bool accel_auto; /* --accelerator auto chose accel */
+    bool accel_auto;            /* --accelerator auto chose accel */
+    const char *accel_auto_cpu; /* auto: why it is cpu (no cuda plugin), NULL: try cuda */
     int devices, num_nodes, threads;
+    int device_ids[LTHOST_MAX_DEVICE_IDS];     /* --devices 1,3: GPU of local rank i */
+    int n_device_ids;                          /* 0: --devices is a count */
     int64_t max_epochs, min_epochs, max_steps; /* -1: unset, as Lightning's None */
     uint64_t seed;
     bool seed_given;
@@ -52,7 +58,8 @@ typedef struct host_config {
     const char *default_root_dir;
     bool enable_progress_bar, enable_model_summary;
     int64_t log_every_n_steps;
-    const char *precision;
+    const char *precision;        /* as given: 32-true, 32, 16-mixed, 16, bf16-mixed, ... */
+    const char *matmul_precision; /* --float32_matmul_precision: highest, high, medium */
     const char
         *logger; /* "true" (csv + tensorboard), "false", "csv", "tensorboard", "csv,tensorboard" */
     const char *predict_output; /* --predict.output: .npy (default) or .csv */
@@ -90,6 +97,10 @@ void cli_print_help(const host_config *cfg);
  * holds the options of cfg->callbacks[i]. */
 bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t *data_ctx,
                            lt_ctx_t *const *callback_ctx);
+
+/* --precision and --float32_matmul_precision as the accelerator's enums. */
+lt_precision precision_of(const char *name);
+lt_matmul_precision matmul_precision_of(const char *name);
 
 /* `lthost plugins` */
 int plugins_command(const host_config *cfg);

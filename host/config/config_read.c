@@ -336,9 +336,40 @@ static bool add_entry(reader *r, const char *prefix, const char *key, const char
     return true;
 }
 
+/* `devices: [1, 3]` (LightningCLI's GPU list) as the flag's text form "1,3"; NULL (after
+ * an error) when an item is not a scalar. */
+static char *device_list_text(reader *r, const ynode *seq) {
+    size_t len = 1;
+    for (int i = 0; i < seq->n; i++) {
+        if (seq->kids[i]->kind != Y_SCALAR) {
+            fail(r, seq->kids[i]->line, seq->kids[i]->col,
+                 "devices: a list holds GPU indices, as in devices: [1, 3]");
+            return NULL;
+        }
+        len += strlen(seq->kids[i]->text) + 1;
+    }
+    char *text = malloc(len);
+    if (!text) {
+        out_of_memory(r);
+        return NULL;
+    }
+    text[0] = '\0';
+    for (int i = 0; i < seq->n; i++) {
+        strcat(text, seq->kids[i]->text);
+        strcat(text, ",");
+    }
+    return text; /* "1,3," : the trailing comma keeps a one-item list a list */
+}
+
 /* `key: value` as the flag prefix.key (keyed on the key's line); a null value is skipped. */
 static bool flat_pair(reader *r, const char *prefix, const ynode *k, const ynode *v) {
     if (is_null(v)) return true;
+    if (v->kind == Y_SEQ && !strcmp(k->text, "devices") && v->n > 0) {
+        char *text = device_list_text(r, v);
+        bool ok = text && add_entry(r, prefix, k->text, text, k->line);
+        free(text);
+        return ok;
+    }
     if (v->kind != Y_SCALAR) {
         char *name = join(prefix, k->text);
         if (!name) return out_of_memory(r);

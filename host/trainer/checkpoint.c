@@ -146,6 +146,18 @@ static bool set_json(lt_ckpt_t *c, const char *key, const lt_state_t *st) {
     return ok;
 }
 
+/* 16-mixed: the GradScaler's state_dict under Lightning's key, the precision plugin's
+ * class name (checkpoint[type(precision_plugin).__qualname__]). */
+#define SCALER_KEY "MixedPrecision"
+
+static bool add_scaler_state(session *s, lt_ckpt_t *c) {
+    if (!s->scaler) return true;
+    lt_state_t *st = lt_state_new();
+    bool ok = st && lt_grad_scaler_save(s->scaler, st) == LT_OK && set_json(c, SCALER_KEY, st);
+    lt_state_free(st);
+    return ok;
+}
+
 static bool add_run_state(session *s, lt_ckpt_t *c) {
     char num[32];
     lt_state_t *loops = lt_state_new(), *cbs = lt_state_new(), *mod = lt_state_new(),
@@ -153,7 +165,7 @@ static bool add_run_state(session *s, lt_ckpt_t *c) {
     bool ok = loops && cbs && mod && rng && loops_state(s, loops) == LT_OK &&
               lt_state_set_str(rng, "generator", "philox4x32-10") == LT_OK &&
               lt_state_set_int(rng, "seed", (int64_t)s->seed) == LT_OK;
-    ok = ok && participant_states(s, cbs, mod);
+    ok = ok && participant_states(s, cbs, mod) && add_scaler_state(s, c);
     snprintf(num, sizeof num, "%lld", (long long)s->tr.current_epoch);
     ok = ok && lt_ckpt_set(c, "epoch", num) == LT_OK;
     snprintf(num, sizeof num, "%lld", (long long)s->tr.global_step);
@@ -422,6 +434,7 @@ bool ckpt_restore_weights(session *s) {
                    st == LT_ERR_STATE && c->strict ? " (--strict false)" : "");
         return false;
     }
+    lt_ctx_apply_precision(s->module.ctx); /* bf16-true: the loaded weights rounded too */
     participant *mod = &s->hooks.parts[s->hooks.n - 1];
     if (!s->resume.ckpt || s->resume.active || !mod->fn[HOOK_on_load_checkpoint]) return true;
     /* validate/test/predict: the module's own state too (callbacks' only when fitting) */
@@ -493,12 +506,24 @@ static bool restore_loops(session *s, lt_state_t *loops) {
     return true;
 }
 
+/* As Lightning: a checkpoint without the key (saved in 32-true) leaves the new scaler
+ * at its defaults, and a scaler state is ignored by a run without 16-mixed. */
+static bool restore_scaler(session *s) {
+    if (!s->scaler || !lt_ckpt_get(s->resume.ckpt, SCALER_KEY)) return true;
+    lt_state_t *st = meta(s, SCALER_KEY, true);
+    bool ok = st && lt_grad_scaler_load(s->scaler, st, SCALER_KEY) == LT_OK;
+    if (st && !ok) host_error("--ckpt_path %s: %s", s->resume.file, lt_last_error());
+    lt_state_free(st);
+    return ok;
+}
+
 bool ckpt_restore_training(session *s) {
     if (!s->resume.active) return true;
     if (lt_ckpt_restore_training(s->resume.ckpt, s->module.ctx) != LT_OK) {
         host_error("--ckpt_path: %s", lt_last_error());
         return false;
     }
+    if (!restore_scaler(s)) return false;
     lt_state_t *cbs = meta(s, "callbacks", true), *mod = meta(s, "module_state", false);
     s->resume.loops = cbs ? meta(s, "loops", true) : NULL;
     bool ok = s->resume.loops && load_participant_states(s, cbs, mod) &&

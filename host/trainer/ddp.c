@@ -136,7 +136,7 @@ static bool pick_path(session *s, ddp_path *path) {
     if (!t->device_bind || !t->device_all_reduce_mean_start || !t->device_broadcast || !t->wait)
         return true;
     lt_clear_error();
-    lt_status st = t->device_bind(g->state, lt_device_name(s->dev), g->local_rank);
+    lt_status st = t->device_bind(g->state, lt_device_name(s->dev), s->device_index);
     if (st == LT_OK) return *path = DDP_ON_DEVICE, true;
     if (st != LT_ERR_UNSUPPORTED) return strategy_failed(s, "reaching this rank's device memory");
     if (g->rank == 0)

@@ -344,7 +344,7 @@ static bool sanity_check(session *s, fit_state *f) {
 bool run_fit(session *s) {
     fit_state f = {0};
     bool ok = open_loaders(s, &f) && resolve_val_check(s, &f) && configure_optimizers(s) &&
-              logging_open(s) && ckpt_restore_training(s);
+              precision_setup_fit(s) && logging_open(s) && ckpt_restore_training(s);
     if (ok && s->cfg->enable_model_summary) print_model_summary(s);
     ok = ok && hooks_run(s, HOOK_on_fit_start, NULL) && sanity_check(s, &f);
     if (ok && s->resume.active) ckpt_restore_metrics(s);

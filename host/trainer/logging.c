@@ -150,7 +150,9 @@ bool log_train_step(session *s) {
     /* every: the same step on every rank, so the ranks can sync there */
     bool every = (s->pos.batches_that_stepped + 1) % s->cfg->log_every_n_steps == 0;
     bool due = every || s->tr.should_stop;
-    if (!due && !bar_due(s)) return true; /* read the device only when something shows it */
+    /* read the device only when something shows it; the bar alone reads it only where
+     * that costs no synchronisation (host memory): on a GPU it shows the logged values */
+    if (!due && !(bar_due(s) && lt_device_host_memory(s->dev))) return true;
     row r = {.n = 0};
     return collect_step(s, &r, every) &&
            (!due || write_row(s, &r, s->pos.batches_that_stepped, true));

@@ -18,6 +18,7 @@ typedef struct train_closure {
     int64_t batch_idx;
     lt_optimizer_t *opt;
     bool zero_grad, stepping, ran;
+    bool check_loss;   /* read the loss back for the NaN check on this batch */
     lt_tensor_t *loss; /* what training_step returned, NULL if it skipped */
 } train_closure;
 
@@ -45,16 +46,33 @@ static bool check_scalar_loss(session *s, lt_tensor_t *loss, int64_t idx) {
     return false;
 }
 
+/* Reading the loss waits for the device. Where its memory is host memory that costs
+ * nothing and every step is checked; elsewhere (a GPU) only the steps that log anyway,
+ * the last batch of an epoch and the run's last step are, so the step stays asynchronous. */
 static bool check_finite_loss(session *s, lt_tensor_t *loss, int64_t idx) {
     double value = lt_item(loss);
     if (isfinite(value)) return true;
-    host_error("the training loss is %s at epoch %lld, batch %lld (global step %lld): training "
+    char every[160] = "";
+    if (!lt_device_host_memory(s->dev))
+        snprintf(every, sizeof every,
+                 "; on %s the check runs every %lld steps (--log_every_n_steps) and at epoch "
+                 "end, so it may have diverged up to that many steps earlier",
+                 lt_device_name(s->dev), (long long)s->cfg->log_every_n_steps);
+    host_error("the training loss is %s at epoch %lld, batch %lld (global step %lld%s): training "
                "diverged; lower --model.lr, set --gradient_clip_val, or check the data for NaN/inf",
                isnan(value) ? "nan"
                : value > 0  ? "inf"
                             : "-inf",
-               (long long)s->tr.current_epoch, (long long)idx, (long long)s->tr.global_step);
+               (long long)s->tr.current_epoch, (long long)idx, (long long)s->tr.global_step, every);
     return false;
+}
+
+/* Whether batch idx reads its loss back (see check_finite_loss). */
+static bool loss_check_due(const session *s, bool last_in_epoch) {
+    const host_config *c = s->cfg;
+    return lt_device_host_memory(s->dev) || last_in_epoch ||
+           (s->pos.batches_that_stepped + 1) % c->log_every_n_steps == 0 ||
+           (c->max_steps >= 0 && s->tr.global_step + 1 >= c->max_steps);
 }
 
 /* training_step, then training_step_end when the module has one. */
@@ -159,7 +177,7 @@ static lt_status closure_run(lt_closure_t *base) {
         return LT_OK;
     }
     if (!check_scalar_loss(s, c->loss, c->batch_idx)) return LT_ERR_STATE; /* reported */
-    if (!check_finite_loss(s, c->loss, c->batch_idx)) return LT_ERR_NUMERIC;
+    if (c->check_loss && !check_finite_loss(s, c->loss, c->batch_idx)) return LT_ERR_NUMERIC;
     lt_tensor_t *loss = c->loss;
     int64_t n = s->cfg->accumulate_grad_batches;
     if (n > 1) loss = lt_scale(loss, (float)(1.0 / (double)n)); /* summed over n batches */
@@ -169,6 +187,11 @@ static lt_status closure_run(lt_closure_t *base) {
         return LT_ERR_STATE;
     }
     if (!c->stepping) return LT_OK;
+    /* 16-mixed: Lightning unscales before on_before_optimizer_step and clipping */
+    if (s->scaler && lt_grad_scaler_unscale(s->scaler, c->opt) != LT_OK) {
+        step_failed(s, "optimizer_step", c->batch_idx);
+        return LT_ERR_STATE;
+    }
     hook_args a = {.opt = c->opt};
     return hooks_run(s, HOOK_on_before_optimizer_step, &a) && clip_gradients(s, c->opt)
                ? LT_OK
@@ -218,7 +241,8 @@ static bool automatic_batch(session *s, const lt_batch_t *b, int64_t idx, bool l
                        .batch_idx = idx,
                        .opt = lt_ctx_optimizer(s->module.ctx, 0),
                        .zero_grad = idx % n == 0,
-                       .stepping = stepping};
+                       .stepping = stepping,
+                       .check_loss = loss_check_due(s, last_in_epoch)};
     s->group.ddp.sync_grads = stepping; /* DDP's no_sync while accumulating */
     bool ok = stepping ? optimizer_step(s, &c) : closure_run(&c.base) == LT_OK;
     *loss = c.loss;
@@ -239,9 +263,20 @@ bool training_batch(session *s, const lt_batch_t *b, int64_t idx, bool last_in_e
         return automatic_batch(s, b, idx, last_in_epoch, loss);
     bool failed = false;
     s->group.ddp.sync_grads = true; /* every lt_manual_backward feeds an optimizer step */
-    int64_t before = total_optimizer_steps(s);
+    int64_t before = total_optimizer_steps(s), skipped = lt_grad_scaler_skipped_steps(s->scaler);
     *loss = run_training_step(s, b, idx, &failed);
-    /* Lightning counts every optimizer.step() of a manual step in global_step. */
+    /* Lightning counts every optimizer.step() of a manual step in global_step, also one
+     * its GradScaler skipped for inf gradients. */
     s->tr.global_step += total_optimizer_steps(s) - before;
+    s->tr.global_step += lt_grad_scaler_skipped_steps(s->scaler) - skipped;
     return !failed;
+}
+
+bool precision_setup_fit(session *s) {
+    if (lt_device_precision(s->dev) != LT_PRECISION_16_MIXED) return true;
+    s->scaler = lt_grad_scaler_new(s->dev, LT_GRAD_SCALER_INIT_SCALE, LT_GRAD_SCALER_GROWTH_FACTOR,
+                                   LT_GRAD_SCALER_BACKOFF_FACTOR, LT_GRAD_SCALER_GROWTH_INTERVAL);
+    if (s->scaler && lt_ctx_set_grad_scaler(s->module.ctx, s->scaler) == LT_OK) return true;
+    host_error("--precision %s: creating the GradScaler: %s", s->cfg->precision, lt_last_error());
+    return false;
 }

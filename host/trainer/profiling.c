@@ -109,6 +109,7 @@ bool profiler_open(session *s) {
         return false;
     }
     p->d = d;
+    p->ranges = lt_device_has_ranges(s->dev);
     p->stage = c->command; /* setup hooks belong to the first stage's report */
     name_actions(s);
     if (d->span) lt_device_set_profiler(s->dev, prof_span, p);

@@ -100,13 +100,89 @@ static bool load_plugins(session *s) {
     }
     if (!open_plugin(s, LT_PLUGIN_STRATEGY, c->strategy, &s->group.plugin)) return false;
     s->group.desc = lt_plugin_desc(s->group.plugin);
-    lt_plugin_t *accel = NULL;
-    if (!open_plugin(s, LT_PLUGIN_ACCELERATOR, c->accel, &accel)) return false;
-    if (lt_device_from_plugin(accel, threads_per_process(c), &s->dev) != LT_OK) {
+    /* the device itself once the strategy gives this process its local rank */
+    return open_plugin(s, LT_PLUGIN_ACCELERATOR, c->accel, &s->accel_plugin);
+}
+
+/* This rank's device on its node: its local rank, or that entry of a --devices list. */
+static bool pick_device_index(session *s) {
+    const host_config *c = s->cfg;
+    int local = s->group.local_rank;
+    s->device_index = local;
+    if (!c->n_device_ids) return true;
+    if (local >= 0 && local < c->n_device_ids) {
+        s->device_index = c->device_ids[local];
+        return true;
+    }
+    host_error("this process is local rank %d of its node, but --devices lists %d GPU(s): two "
+               "ranks would share one GPU; start at most %d processes per node",
+               local, c->n_device_ids, c->n_device_ids);
+    return false;
+}
+
+/* What this run asks of its accelerator. */
+static lt_accel_opts accel_opts(const session *s) {
+    const host_config *c = s->cfg;
+    return (lt_accel_opts){.struct_size = sizeof(lt_accel_opts),
+                           .threads = threads_per_process(c),
+                           .device_index = s->device_index,
+                           .precision = precision_of(c->precision),
+                           .matmul_precision = matmul_precision_of(c->matmul_precision)};
+}
+
+/* Open p's device with this run's options (p is the device's, also on failure); false
+ * after one error line. */
+static bool open_device(session *s, lt_plugin_t *p) {
+    const host_config *c = s->cfg;
+    lt_accel_opts o = accel_opts(s);
+    bool is_cpu = !strcmp(lt_plugin_name(p), "cpu");
+    lt_status st = lt_device_from_plugin_opts(p, &o, &s->dev);
+    if (st == LT_OK) return true;
+    if (st == LT_ERR_UNSUPPORTED && o.precision != LT_PRECISION_32_TRUE && is_cpu)
+        host_error("--precision %s: the cpu accelerator trains in 32-true only; use --accelerator "
+                   "cuda (a GPU) or --precision 32-true",
+                   c->precision);
+    else if (st == LT_ERR_UNSUPPORTED && o.precision != LT_PRECISION_32_TRUE)
+        host_error("--precision %s: %s; use --precision 32-true or an accelerator that offers it",
+                   c->precision, lt_last_error());
+    else
         host_error("%s", lt_last_error());
+    return false;
+}
+
+/* --accelerator auto: the GPU device when it opens, else cpu, saying why (rank 0). */
+static bool open_auto_device(session *s) {
+    const host_config *c = s->cfg;
+    char why[512];
+    snprintf(why, sizeof why, "%s", c->accel_auto_cpu ? c->accel_auto_cpu : "");
+    if (!c->accel_auto_cpu) {
+        lt_accel_opts o = accel_opts(s);
+        lt_plugin_t *cuda = s->accel_plugin;
+        s->accel_plugin = NULL;
+        if (lt_device_from_plugin_opts(cuda, &o, &s->dev) == LT_OK) return true;
+        snprintf(why, sizeof why, "%s", lt_last_error());
+        lt_clear_error();
+        if (!open_plugin(s, LT_PLUGIN_ACCELERATOR, "cpu", &s->accel_plugin)) return false;
+    }
+    if (s->group.rank == 0 && !c->print_config) /* that prints the YAML alone */
+        fprintf(stderr, "lthost: --accelerator auto: no usable GPU (%s); training on cpu\n", why);
+    if (c->n_device_ids) {
+        host_error("--devices [list]: --accelerator auto chose cpu (%s), which runs processes, not "
+                   "GPUs; give a count (--devices %d)",
+                   why, c->n_device_ids);
         return false;
     }
-    return true;
+    lt_plugin_t *p = s->accel_plugin;
+    s->accel_plugin = NULL;
+    return open_device(s, p);
+}
+
+static bool start_device(session *s) {
+    if (!pick_device_index(s)) return false;
+    if (s->cfg->accel_auto) return open_auto_device(s);
+    lt_plugin_t *p = s->accel_plugin;
+    s->accel_plugin = NULL; /* the device owns it from here, even on failure */
+    return open_device(s, p);
 }
 
 static bool start_strategy(session *s) {
@@ -235,12 +311,14 @@ bool session_teardown(session *s) {
         lt_plugin_close(s->hooks.parts[i].plugin);
     }
     lt_ctx_free(s->module.ctx);
+    lt_grad_scaler_free(s->scaler); /* device memory: before the device closes */
     lt_ctx_free(s->data.ctx);
     lt_ckpt_free(s->resume.ckpt);
     ddp_free(s);
     lt_state_free(s->resume.loops);
     if (s->group.state) s->group.desc->shutdown(s->group.state);
     lt_device_close(s->dev);
+    lt_plugin_close(s->accel_plugin); /* when the device never opened */
     lt_plugin_close(s->group.plugin);
     lt_plugin_close(s->data.plugin);
     lt_plugin_close(s->module.plugin);
@@ -273,10 +351,16 @@ static void announce(session *s) {
                      "batch(es). Logging and checkpointing is suppressed.\n",
                      (long long)cfg->fast_dev_run);
     int64_t n = lt_num_parameters(s->module.ctx);
-    rank0_printf(s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator%s, %s strategy\n",
-                 s->module.desc->name, lt_ctx_num_params(s->module.ctx), (long long)n,
-                 (double)n * 4 / 1e6, lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "",
-                 s->group.desc->name);
+    char where[64] = "", prec[64] = "";
+    if (!lt_device_host_memory(s->dev))
+        snprintf(where, sizeof where, " on device %d", s->device_index);
+    if (lt_device_precision(s->dev) != LT_PRECISION_32_TRUE)
+        snprintf(prec, sizeof prec, ", precision %s",
+                 lt_precision_name(lt_device_precision(s->dev)));
+    rank0_printf(
+        s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator%s%s, %s strategy%s\n",
+        s->module.desc->name, lt_ctx_num_params(s->module.ctx), (long long)n, (double)n * 4 / 1e6,
+        lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "", where, s->group.desc->name, prec);
     const char *runs = lt_device_describe(s->dev);
     if (*runs) rank0_printf(s, "%s accelerator: %s\n", lt_device_name(s->dev), runs);
 }
@@ -297,7 +381,7 @@ int trainer_run(const host_config *cfg) {
     }
     session_init(s, cfg, pick_seed(cfg));
     lt_ctx_t *callback_ctx[LTHOST_MAX_CALLBACKS + 1] = {0};
-    bool ok = load_plugins(s) && start_strategy(s) && ckpt_open(s) &&
+    bool ok = load_plugins(s) && start_strategy(s) && start_device(s) && ckpt_open(s) &&
               session_make_contexts(s, callback_ctx);
     s->tr.module = s->module.ctx;
     ddp_serve_trainer(s);

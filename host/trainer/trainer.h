@@ -8,6 +8,8 @@
 #include <lt/strategy.h>
 #include <time.h>
 
+#include <lt/amp.h>
+
 #include "../host.h"
 #include "../loggers/loggers.h"
 
@@ -81,6 +83,7 @@ typedef struct profiling {
     void *st;
     char dirpath[4096];
     const char *stage; /* whose report is due: "fit", "test", ... (NULL: none) */
+    bool ranges;       /* the device takes named ranges (lt_device_range_push) */
     char **names;      /* interned action names */
     int nnames, capnames;
     const char *training_step, *validation_step, *test_step, *predict_step, *backward,
@@ -169,6 +172,9 @@ typedef struct session {
     module_part module;
     data_part data;
     lt_device_t *dev;
+    lt_plugin_t *accel_plugin; /* opened by load_plugins, owned by dev once it is open */
+    int device_index;          /* this rank's device on its node (its GPU) */
+    lt_grad_scaler_t *scaler;  /* 16-mixed's GradScaler (fit only); NULL otherwise */
     process_group group;
     hook_set hooks;
     lt_trainer_t tr; /* what hooks see through lt_trainer(ctx) */
@@ -216,11 +222,17 @@ const char *prof_intern(session *s, const char *fmt, ...) __attribute__((format(
 /* Forwards liblt's spans (lt_device_set_profiler / lt_loader_set_profiler) to the plugin. */
 void prof_span(void *user, const lt_prof_span *span);
 const char *prof_strategy_action(session *s, const char *what);
+/* With the accelerator's range slots, each action is also a named range on the device's
+ * timeline (NVTX under nsys), opened before the clock is read and closed after. */
 static inline void prof_start(session *s, const char *action) {
-    if (s->prof.d && action) s->prof.d->start(s->prof.st, action, lt_prof_now_ns());
+    if (!s->prof.d || !action) return;
+    if (s->prof.ranges) lt_device_range_push(s->dev, action);
+    s->prof.d->start(s->prof.st, action, lt_prof_now_ns());
 }
 static inline void prof_stop(session *s, const char *action) {
-    if (s->prof.d && action) s->prof.d->stop(s->prof.st, action, lt_prof_now_ns());
+    if (!s->prof.d || !action) return;
+    s->prof.d->stop(s->prof.st, action, lt_prof_now_ns());
+    if (s->prof.ranges) lt_device_range_pop(s->dev);
 }
 
 /* ---- checkpoint.c ------------------------------------------------------------------ */
@@ -326,6 +338,8 @@ bool run_eval_stage(session *s, lt_split split);
 bool run_validation(session *s, split_loader *val);
 
 /* ---- optimization.c --------------------------------------------------------------- */
+/* fit under 16-mixed: the GradScaler (torch.amp's defaults) on the module; else nothing. */
+bool precision_setup_fit(session *s);
 /* One training batch under automatic or manual optimization; *loss is what the step
  * returned (NULL if it skipped). */
 bool training_batch(session *s, const lt_batch_t *b, int64_t batch_idx, bool last_in_epoch,

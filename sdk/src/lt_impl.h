@@ -3,6 +3,7 @@
 #define LT_IMPL_H
 
 #include <lt/accelerator.h>
+#include <lt/amp.h>
 #include <lt/lt.h>
 #include <lt/profiler.h>
 #include <lt/runtime.h>
@@ -40,6 +41,7 @@ struct lt_device {
     lt_storage *spare_storage; /* unused storage headers */
     lt_prof_span_fn prof_fn;   /* per-op spans (lt_device_set_profiler); NULL: off */
     void *prof_user;
+    lt_precision precision; /* what init accepted (lt_device_from_plugin_opts) */
 };
 
 /* A storage of nbytes from dev's pool (refcount 1); NULL + error when out of memory. */
@@ -138,7 +140,8 @@ struct lt_arena {
     lt_slab nodes;               /* lt_node, creation order = a topological order of the tape */
     lt_grad_ready_fn grad_ready; /* lt_ctx_set_grad_ready's hook on the ctx's parameters */
     void *grad_ready_user;
-    float backward_scale; /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
+    float backward_scale;          /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
+    struct lt_grad_scaler *scaler; /* 16-mixed (lt_ctx_set_grad_scaler); NULL: none */
 };
 
 void *lt__slab_get(lt_slab *s, size_t i);
@@ -200,6 +203,15 @@ struct lt_param_list {
 
 /* The parameters an optimizer updates. */
 const lt_param_list_t *lt__optimizer_params(const lt_optimizer_t *opt);
+
+/* The update itself, without a GradScaler (lt_optimizer_step goes through the scaler of
+ * the parameters' arena when there is one). */
+lt_status lt__optimizer_update(lt_optimizer_t *opt);
+/* lt_backward's seed multiplier from a's scaler: its scale, or 1. */
+float lt__grad_scaler_seed(const struct lt_grad_scaler *sc);
+lt_device_t *lt__grad_scaler_device(const struct lt_grad_scaler *sc);
+/* bf16-true: round n floats at d_x to bf16 in place when dev was opened so. */
+void lt__round_params(lt_device_t *dev, float *d_x, int64_t n);
 
 /* Set t's gradient to zeros (allocating it when missing). */
 lt_status lt__zero_grad(lt_tensor_t *t);

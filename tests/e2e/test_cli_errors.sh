@@ -23,13 +23,16 @@ expect_error "gpus is a Lightning 1.x argument that Lightning 2.0 removed; use -
     fit --module mlp --gpus "[0, 1]"
 expect_error "resume_from_checkpoint is a Lightning 1.x argument .*; use --ckpt_path" \
     fit --module mlp --resume_from_checkpoint x.ckpt
-expect_error "devices \[1,3,5\]: lthost takes a count, not a list of device indices; .*CUDA_VISIBLE_DEVICES" \
-    fit --module mlp --accelerator gpu --devices "[1,3,5]"
+expect_error "devices \[list\]: a list picks GPUs by index, but the cpu accelerator runs processes" \
+    fit --module mlp --accelerator cpu --devices "[1,3,5]"
+expect_error "devices \[1,3,1\] names GPU 1 twice: two ranks cannot share one GPU" \
+    fit --module mlp --accelerator gpu --devices "[1,3,1]"
+expect_error "devices \[1,x\]: a list of GPU indices looks like 1,3 or \[1,3\]" fit --module mlp --devices "[1,x]"
 expect_error "cuda" fit --module mlp --accelerator gpu --devices 1 # gpu is Lightning's name for cuda
 expect_error "strategy 'single' runs one process" fit --module mlp --strategy single --devices 2
 
 run_lthost --version
-[ "$rc" -eq 0 ] && grep -q "plugin ABI 1.0" "$TMP/out" || fail "--version: $(cat "$TMP/out")"
+[ "$rc" -eq 0 ] && grep -q "plugin ABI 1.1" "$TMP/out" || fail "--version: $(cat "$TMP/out")"
 run_lthost fit --help
 [ "$rc" -eq 0 ] && grep -q -- "--max_epochs" "$TMP/out" || fail "fit --help: $(cat "$TMP/out")"
 echo "all CLI errors reported cleanly"

@@ -18,7 +18,7 @@ grep -q 'cpu accelerator, single' "$TMP/out" || { cat "$TMP/out"; fail "--accel 
 echo "ok: no subcommand fits; --accelerator auto picks cpu here and says so"
 
 # Every plugin is found before mpirun starts: one line, exit 1, nothing launched.
-expect_error "no accelerator plugin named 'cuda'" --module mlp --accel cuda --devices 2
+expect_error "no accelerator plugin named 'tpu'" --module mlp --accel tpu --devices 2
 [ "$rc" -eq 1 ] || fail "a missing plugin under --devices 2 exited $rc"
 ! grep -q -i "launching\|mpirun\|primary job" "$TMP/out" || { cat "$TMP/out"; fail "mpirun was started"; }
 expect_error "no module plugin named 'nope'" fit --module nope --devices 2

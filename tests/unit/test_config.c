@@ -313,11 +313,18 @@ START_TEST(failure_keeps_earlier_entries) {
     cfg_entries e = {0};
     char err[512];
     ck_assert(read_cfg("seed_everything: 7\n", &e, err, sizeof err));
-    ck_assert(!read_cfg("trainer:\n  max_epochs: 3\n  devices: [1]\n", &e, err, sizeof err));
+    ck_assert(!read_cfg("trainer:\n  max_epochs: 3\n  num_nodes: [1]\n", &e, err, sizeof err));
     const want w[] = {{"seed_everything", "7", 1}, {0}};
     check_entries(&e, w);
-    ck_assert(read_cfg("trainer:\n  max_epochs: 3\n", &e, err, sizeof err));
-    const want both[] = {{"seed_everything", "7", 1}, {"trainer.max_epochs", "3", 2}, {0}};
+    ck_assert(!read_cfg("trainer:\n  devices: [[1]]\n", &e, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "devices: a list holds GPU indices"));
+    check_entries(&e, w);
+    ck_assert(read_cfg("trainer:\n  max_epochs: 3\n  devices: [1, 3]\n", &e, err, sizeof err));
+    /* LightningCLI's GPU list, in the text form --devices reads (a list even of one) */
+    const want both[] = {{"seed_everything", "7", 1},
+                         {"trainer.max_epochs", "3", 2},
+                         {"trainer.devices", "1,3,", 3},
+                         {0}};
     check_entries(&e, both);
     cfg_entries_free(&e);
     cfg_entries_free(&e); /* idempotent */

@@ -15,7 +15,12 @@ static void release_errors(void) { host_error_capture(NULL, 0); }
 static const char *sample(const flag *f) {
     switch (f->type) {
     case F_STR: return "sample";
-    case F_CHOICE: return strchr(f->choices, '|') + 1;
+    case F_CHOICE: { /* the second choice */
+        static char choice[64];
+        const char *c = strchr(f->choices, '|') + 1;
+        snprintf(choice, sizeof choice, "%.*s", (int)strcspn(c, "|"), c);
+        return choice;
+    }
     case F_INT: return f->min == 1 ? "3" : "7";
     case F_OPT_INT: return "5";
     case F_DEVICES: return "3";
@@ -75,10 +80,39 @@ START_TEST(each_flag_writes_only_its_field) {
         for (size_t i = 0; i < sizeof before; i++) {
             bool own = i >= f->offset && i < f->offset + f->size;
             bool seed_given = f->type == F_SEED && i == offsetof(host_config, seed_given);
-            ck_assert_msg(own || seed_given || a[i] == b[i],
+            /* --devices also owns its list of GPU indices */
+            bool device_list = f->type == F_DEVICES && i >= offsetof(host_config, device_ids) &&
+                               i < offsetof(host_config, n_device_ids) + sizeof(int);
+            ck_assert_msg(own || seed_given || device_list || a[i] == b[i],
                           "--%s changed byte %zu outside its field", f->name, i);
         }
     }
+}
+END_TEST
+
+/* Lightning's list forms pick GPUs by index: count = list length. */
+START_TEST(device_lists) {
+    host_config c;
+    config_defaults(&c, "fit");
+    static const char *const forms[] = {"1,3", "[1,3]", "[1, 3]", " [ 1 , 3 ] "};
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+        ck_assert_msg(flag_set(&c, "", flag_find("devices"), forms[i]), "%s: %s", forms[i],
+                      last_error);
+        ck_assert_int_eq(c.devices, 2);
+        ck_assert_int_eq(c.n_device_ids, 2);
+        ck_assert(c.device_ids[0] == 1 && c.device_ids[1] == 3);
+    }
+    cfg_node *n = flag_node(&c, flag_find("devices"));
+    host_config again;
+    config_defaults(&again, "fit");
+    ck_assert(flag_set(&again, "", flag_find("devices"), "[1, 3]"));
+    cfg_node *m = flag_node(&again, flag_find("devices"));
+    ck_assert(cfg_scalar_equal(n, m));
+    cfg_node_free(n);
+    cfg_node_free(m);
+    ck_assert(flag_set(&c, "", flag_find("devices"), "2,") && c.devices == 1 &&
+              c.device_ids[0] == 2);
+    ck_assert(flag_set(&c, "", flag_find("devices"), "4") && c.devices == 4 && c.n_device_ids == 0);
 }
 END_TEST
 
@@ -123,6 +157,15 @@ START_TEST(out_of_range_values_are_refused) {
     ck_assert(!flag_set(&c, "", flag_find("limit_val_batches"), "1.5"));
     ck_assert(!flag_set(&c, "", flag_find("strategy.timeout"), "inf"));
     ck_assert(flag_set(&c, "", flag_find("devices"), "auto") && c.devices == 0);
+    ck_assert(!flag_set(&c, "", flag_find("devices"), "1,1"));
+    ck_assert_ptr_nonnull(strstr(last_error, "--devices 1,1 names GPU 1 twice: two ranks cannot"));
+    static const char *const bad_lists[] = {"1,x",  "[1,3",    "1,3]",   "[]",
+                                            "1,,3", "[1,3] 4", "1,99999"};
+    for (size_t i = 0; i < sizeof bad_lists / sizeof *bad_lists; i++)
+        ck_assert_msg(!flag_set(&c, "", flag_find("devices"), bad_lists[i]), "%s", bad_lists[i]);
+    ck_assert(!flag_set(&c, "", flag_find("precision"), "64-true"));
+    ck_assert_ptr_nonnull(strstr(last_error, "--precision expects 32-true|32|16-mixed"));
+    ck_assert(!flag_set(&c, "", flag_find("float32_matmul_precision"), "low"));
     ck_assert(flag_set(&c, "", flag_find("threads"), "null") && c.threads == 0);
     ck_assert_str_eq(flag_suggest("max_epoch"), "max_epochs");
     ck_assert_str_eq(flag_suggest("print_confg"), "print_config");
@@ -136,6 +179,7 @@ Suite *suite_flags(void) {
     tcase_add_test(tc, defaults_are_lightnings);
     tcase_add_test(tc, each_flag_writes_only_its_field);
     tcase_add_test(tc, values_print_back_as_given);
+    tcase_add_test(tc, device_lists);
     tcase_add_test(tc, out_of_range_values_are_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -4,6 +4,7 @@
     X(tensor)                                                                                      \
     X(autograd)                                                                                    \
     X(optim)                                                                                       \
+    X(amp)                                                                                         \
     X(scheduler)                                                                                   \
     X(idx)                                                                                         \
     X(loader)                                                                                      \

@@ -29,14 +29,31 @@ static int usable_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
+/* The real plugin trains in 32-true only; the test twin built with CPU_EMULATE_HALF
+ * takes every precision and emulates the lower ones in its GEMM (amp.c). */
+static int half_format(lt_precision p) {
+    return p == LT_PRECISION_16_MIXED  ? CPU_HALF_FP16
+           : p == LT_PRECISION_32_TRUE ? CPU_HALF_NONE
+                                       : CPU_HALF_BF16;
+}
+
 static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
-    cpu_state *st = malloc(sizeof *st);
+    lt_precision prec = LT_ACCEL_OPTS_HAS(opts, precision) ? opts->precision : LT_PRECISION_32_TRUE;
+#ifndef CPU_EMULATE_HALF
+    if (prec != LT_PRECISION_32_TRUE) return LT_ERR_UNSUPPORTED;
+#endif
+    cpu_state *st = calloc(1, sizeof *st);
     if (!st) return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of host memory");
     lt_status s = cpu_blas_open(&st->blas);
     if (s != LT_OK) {
         free(st);
         return s;
     }
+    st->half = half_format(prec);
+#ifdef CPU_TEST_RANGES
+    const char *log = getenv("LT_TEST_RANGE_LOG");
+    st->range_log = log && *log ? fopen(log, "w") : NULL;
+#endif
     int asked = 0;
     if (LT_ACCEL_OPTS_HAS(opts, threads)) asked = opts->threads;
     st->threads = asked > 0 ? asked : usable_cores();
@@ -49,8 +66,12 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     return LT_OK;
 }
 
-static void cpu_shutdown(void *st) {
-    cpu_blas_close(&((cpu_state *)st)->blas);
+static void cpu_shutdown(void *state) {
+    cpu_state *st = state;
+    if (st->range_log) fclose(st->range_log);
+    cpu_blas_close(&st->blas);
+    free(st->half_buf[0]);
+    free(st->half_buf[1]);
     free(st);
 }
 
@@ -179,6 +200,23 @@ static void cpu_clamp(void *st, int64_t n, const float *d_x, float lo, float hi,
     cpu_parallel_for(st, n, 1, clamp_span, &a);
 }
 
+/* ---- named ranges (the test twin's stand-in for NVTX) ------------------------------ */
+
+#ifdef CPU_TEST_RANGES
+static void cpu_range_push(void *st, const char *name) {
+    cpu_state *cs = st;
+    if (cs->range_log) fprintf(cs->range_log, "push %s\n", name);
+}
+
+static void cpu_range_pop(void *st) {
+    cpu_state *cs = st;
+    if (cs->range_log) fprintf(cs->range_log, "pop\n");
+}
+#define CPU_RANGE_SLOTS , .range_push = cpu_range_push, .range_pop = cpu_range_pop
+#else
+#define CPU_RANGE_SLOTS
+#endif
+
 /* ---- the table ----------------------------------------------------------------- */
 
 /* The tests build this table a second time under another name and with host_memory
@@ -221,5 +259,7 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       .argmax = cpu_argmax, .eq_i64 = cpu_eq_i64,
                       /* optimizers (optim.c) */
                       .sgd_step = cpu_sgd_step, .adam_step = cpu_adam_step,
+                      /* mixed precision (amp.c) */
+                      .unscale_grads = cpu_unscale_grads, .round_half = cpu_round_half,
                       /* what runs (blas.c) */
-                      .describe = cpu_describe CPU_TEST_NULL_SLOTS)
+                      .describe = cpu_describe CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)

@@ -83,9 +83,19 @@ void cpu_isa_detect(cpu_isa *f);
 lt_status cpu_blas_open(cpu_blas *b);
 void cpu_blas_close(cpu_blas *b);
 
+enum { CPU_HALF_NONE, CPU_HALF_FP16, CPU_HALF_BF16 };
+
 typedef struct cpu_state {
     int threads;      /* thread budget shared by OpenBLAS and our OpenMP loops */
     int blas_threads; /* what OpenBLAS is set to now */
+    /* The test twin's emulated mixed precision (CPU_EMULATE_HALF): GEMM inputs rounded
+     * to fp16 or bf16 into these buffers first. CPU_HALF_NONE in the real plugin. */
+    int half;
+    float *half_buf[2];
+    size_t half_cap[2]; /* floats */
+    /* The test twin's named ranges (CPU_TEST_RANGES): one line per push and pop into
+     * $LT_TEST_RANGE_LOG, so the e2e tests see what a GPU timeline would. NULL: none. */
+    void *range_log; /* FILE * */
     cpu_blas blas;
     char description[400]; /* the describe slot's line */
 } cpu_state;
@@ -131,5 +141,11 @@ void cpu_sgd_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_bu
                   const lt_sgd_hyper *h);
 void cpu_adam_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_m, float *d_v,
                    const lt_adam_hyper *h);
+
+/* ---- amp.c ---- */
+void cpu_unscale_grads(void *st, int64_t n, float *d_g, float inv_scale, float *d_found_inf);
+void cpu_round_half(void *st, int64_t n, const float *d_x, int bf16, float *d_out);
+/* d_x (n floats), or a copy rounded to cs->half's format in buffer `which` (0: A, 1: B). */
+const float *cpu_half_input(cpu_state *cs, int which, const float *d_x, int64_t n);
 
 #endif

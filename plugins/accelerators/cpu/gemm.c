@@ -47,6 +47,11 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
               const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta, float *d_c,
               int64_t ldc) {
     if (m <= 0 || n <= 0) return; /* cblas would reject a 0 leading dimension */
+    cpu_state *cs = st;
+    if (cs->half) { /* the test twin's emulated 16-mixed / bf16: inputs rounded first */
+        d_a = cpu_half_input(cs, 0, d_a, (trans_a ? k : m) * lda);
+        d_b = cpu_half_input(cs, 1, d_b, (trans_b ? n : k) * ldb);
+    }
     const gemm_args g = {.ta = trans_a,
                          .tb = trans_b,
                          .n = n,
@@ -65,7 +70,6 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         cpu_parallel_for(st, m, n * (k > 0 ? k : 1), naive_rows_span, &g);
         return;
     }
-    cpu_state *cs = st;
     int want = (double)m * (double)n * (double)k < CPU_GEMM_SERIAL_WORK ? 1 : cs->threads;
     if (want != cs->blas_threads) {
         cs->blas.set_num_threads(want);

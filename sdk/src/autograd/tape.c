@@ -134,7 +134,9 @@ lt_status lt_backward(lt_tensor_t *loss) {
     }
     bool prev = lt_arena_set_grad(a, false);
     lt_clear_error();
-    loss->grad = lt_full(a, loss->ndim, loss->shape, a->backward_scale);
+    /* 16-mixed: the GradScaler's scale rides on the seed, as torch's scaler.scale(loss) */
+    loss->grad =
+        lt_full(a, loss->ndim, loss->shape, a->backward_scale * lt__grad_scaler_seed(a->scaler));
     bool hook = a->grad_ready != NULL; /* without one, the walk costs nothing extra */
     if (hook) mark_ready_points(a);
     for (size_t i = a->nodes.used; i-- > 0;) {

@@ -119,9 +119,52 @@ static const char *missing_slot(const lt_accelerator_desc *k) {
     return NULL;
 }
 
-lt_status lt_device_from_plugin(lt_plugin_t *p, int threads, lt_device_t **out) {
+static const char *const precision_names[LT_PRECISION_COUNT] = {"32-true", "16-mixed", "bf16-mixed",
+                                                                "bf16-true"};
+
+const char *lt_precision_name(lt_precision p) {
+    return (unsigned)p < LT_PRECISION_COUNT ? precision_names[p] : "(unknown precision)";
+}
+
+/* What init refused, when the plugin did not say (a plugin need not link liblt). */
+static lt_status init_failed(lt_device_t *dev, const lt_accel_opts *opts, lt_status s) {
+    if (*lt_last_error()) return s;
+    if (s == LT_ERR_UNSUPPORTED && opts->precision != LT_PRECISION_32_TRUE)
+        return lt_set_error(s, "%s: accelerator '%s' cannot train in precision %s",
+                            lt_plugin_path(dev->plugin), dev->k.name,
+                            lt_precision_name(opts->precision));
+    return lt_set_error(s, "%s: accelerator '%s' failed to initialise", lt_plugin_path(dev->plugin),
+                        dev->k.name);
+}
+
+/* Checks that need only the table: required slots, and what bf16-true needs. */
+static lt_status check_table(const lt_device_t *dev, const lt_accel_opts *opts) {
+    const char *slot = missing_slot(&dev->k);
+    if (slot)
+        return lt_set_error(LT_ERR_PLUGIN,
+                            "%s: accelerator '%s' leaves the required slot '%s' NULL; "
+                            "fill every REQUIRED slot of LT_ACCELERATOR_SLOTS (lt/accelerator.h)",
+                            lt_plugin_path(dev->plugin), dev->k.name, slot);
+    if ((unsigned)opts->precision >= LT_PRECISION_COUNT ||
+        (unsigned)opts->matmul_precision >= LT_MATMUL_COUNT)
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_device_from_plugin_opts: precision %d or "
+                            "matmul precision %d is not a known value",
+                            (int)opts->precision, (int)opts->matmul_precision);
+    if (opts->precision == LT_PRECISION_BF16_TRUE && !dev->k.round_half)
+        return lt_set_error(LT_ERR_UNSUPPORTED,
+                            "%s: accelerator '%s' has no round_half kernel, so it cannot "
+                            "train in precision bf16-true",
+                            lt_plugin_path(dev->plugin), dev->k.name);
+    return LT_OK;
+}
+
+lt_status lt_device_from_plugin_opts(lt_plugin_t *p, const lt_accel_opts *opts, lt_device_t **out) {
     *out = NULL;
     if (!p) return lt_last_status();
+    lt_accel_opts o = {.struct_size = sizeof o};
+    if (opts) memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+    o.struct_size = sizeof o;
     lt_device_t *dev = calloc(1, sizeof *dev);
     if (!dev) {
         lt_plugin_close(p);
@@ -129,27 +172,27 @@ lt_status lt_device_from_plugin(lt_plugin_t *p, int threads, lt_device_t **out) 
     }
     dev->k = *(const lt_accelerator_desc *)lt_plugin_desc(p);
     dev->plugin = p;
-    const char *slot = missing_slot(&dev->k);
-    if (slot) {
-        lt_set_error(LT_ERR_PLUGIN,
-                     "%s: accelerator '%s' leaves the required slot '%s' NULL; "
-                     "fill every REQUIRED slot of LT_ACCELERATOR_SLOTS (lt/accelerator.h)",
-                     lt_plugin_path(p), dev->k.name, slot);
-        lt_device_close(dev);
-        return LT_ERR_PLUGIN;
-    }
-    lt_accel_opts opts = {.struct_size = sizeof opts, .threads = threads};
-    lt_clear_error();
-    lt_status s = dev->k.init(&opts, &dev->state);
+    dev->precision = o.precision;
+    lt_status s = check_table(dev, &o);
     if (s != LT_OK) {
-        if (!*lt_last_error())
-            lt_set_error(s, "%s: accelerator '%s' failed to initialise", lt_plugin_path(p),
-                         dev->k.name);
+        lt_device_close(dev);
+        return s;
+    }
+    lt_clear_error();
+    s = dev->k.init(&o, &dev->state);
+    if (s != LT_OK) {
+        init_failed(dev, &o, s);
+        dev->state = NULL;
         lt_device_close(dev);
         return s;
     }
     *out = dev;
     return LT_OK;
+}
+
+lt_status lt_device_from_plugin(lt_plugin_t *p, int threads, lt_device_t **out) {
+    lt_accel_opts opts = {.struct_size = sizeof opts, .threads = threads};
+    return lt_device_from_plugin_opts(p, &opts, out);
 }
 
 lt_status lt_device_open(const char *accel, int threads, lt_device_t **out) {
@@ -184,4 +227,28 @@ const char *lt_device_describe(const lt_device_t *dev) {
 lt_status lt_device_sync(lt_device_t *dev) {
     if (!dev) return lt_set_error(LT_ERR_INVALID_ARG, "lt_device_sync: device is NULL");
     return dev->k.sync ? dev->k.sync(dev->state) : LT_OK;
+}
+
+bool lt_device_host_memory(const lt_device_t *dev) { return dev && dev->k.host_memory; }
+
+lt_precision lt_device_precision(const lt_device_t *dev) {
+    return dev ? dev->precision : LT_PRECISION_32_TRUE;
+}
+
+bool lt_device_has_ranges(const lt_device_t *dev) {
+    return dev && dev->k.range_push && dev->k.range_pop;
+}
+
+/* Both slots or neither: a push without its pop would leave a range open forever. */
+void lt_device_range_push(lt_device_t *dev, const char *name) {
+    if (lt_device_has_ranges(dev) && name) dev->k.range_push(dev->state, name);
+}
+
+void lt_device_range_pop(lt_device_t *dev) {
+    if (lt_device_has_ranges(dev)) dev->k.range_pop(dev->state);
+}
+
+void lt__round_params(lt_device_t *dev, float *d_x, int64_t n) {
+    if (dev->precision == LT_PRECISION_BF16_TRUE && n > 0)
+        LT_KCALL(dev, "round_half", 0, LT_F32B(2 * n), round_half, n, d_x, 1, d_x);
 }

@@ -237,7 +237,14 @@ lt_status lt_ctx_materialize(lt_ctx_t *ctx) {
         if (!t->grad) return lt_last_status();
         off += (size_t)t->numel * sizeof(float);
     }
-    return init_params(ctx, total);
+    lt_status st = init_params(ctx, total);
+    return st == LT_OK ? lt_ctx_apply_precision(ctx) : st;
+}
+
+lt_status lt_ctx_apply_precision(lt_ctx_t *ctx) {
+    if (!ctx || !ctx->dev || !ctx->values) return LT_OK;
+    lt__round_params(ctx->dev, ctx->values->data, lt_num_parameters(ctx));
+    return LT_OK;
 }
 
 int lt_ctx_num_params(const lt_ctx_t *ctx) { return ctx->nparams; }
@@ -279,6 +286,16 @@ void lt_ctx_set_grad_ready(lt_ctx_t *ctx, lt_grad_ready_fn fn, void *user) {
     if (!ctx || !ctx->arena) return; /* a data plugin's ctx: no tape, nothing to report */
     ctx->arena->grad_ready = fn;
     ctx->arena->grad_ready_user = fn ? user : NULL;
+}
+
+lt_status lt_ctx_set_grad_scaler(lt_ctx_t *ctx, lt_grad_scaler_t *sc) {
+    if (!ctx || !ctx->arena)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_ctx_set_grad_scaler: ctx has no device");
+    if (sc && lt__grad_scaler_device(sc) != ctx->dev)
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_ctx_set_grad_scaler: the scaler is on another device than ctx");
+    ctx->arena->scaler = sc;
+    return LT_OK;
 }
 
 void lt_ctx_set_backward_scale(lt_ctx_t *ctx, float scale) {

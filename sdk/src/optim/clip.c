@@ -25,6 +25,9 @@ lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_
     if (!l || !(max_norm >= 0.0))
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "lt_clip_grad_norm: needs an optimizer and max_norm >= 0");
+    /* 16-mixed: clip what the update will see (Lightning unscales before clipping) */
+    lt_grad_scaler_t *sc = l->items[0]->arena->scaler;
+    if (sc && lt_grad_scaler_unscale(sc, opt) != LT_OK) return lt_last_status();
     int64_t most = 0;
     for (int64_t i = 0; i < l->len; i++)
         if (l->items[i]->numel > most) most = l->items[i]->numel;
@@ -42,6 +45,8 @@ lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_
     lt__storage_release(scratch);
     double norm = sqrt(sum), coef = max_norm / (norm + 1e-6);
     if (total_norm) *total_norm = norm;
+    /* an inf or NaN gradient under a GradScaler: the scaler skips this step */
+    if (!isfinite(norm) && sc) return LT_OK;
     if (!isfinite(norm))
         return lt_set_error(LT_ERR_NUMERIC,
                             "lt_clip_grad_norm: the total gradient norm is %g; "
@@ -68,6 +73,8 @@ lt_status lt_clip_grad_value(lt_optimizer_t *opt, double clip_value) {
                             "accelerator '%s' has no clamp kernel, so it cannot "
                             "clip gradients by value; clip by norm instead",
                             dev->k.name);
+    lt_grad_scaler_t *sc = l->items[0]->arena->scaler;
+    if (sc && lt_grad_scaler_unscale(sc, opt) != LT_OK) return lt_last_status();
     for (int64_t i = 0; i < l->len; i++) {
         lt_tensor_t *g = l->items[i]->grad;
         if (!g) continue;

@@ -214,6 +214,15 @@ static lt_status alloc_state(lt_optimizer_t *o) {
 
 lt_status lt_optimizer_step(lt_optimizer_t *o) {
     if (!o) return lt_set_error(LT_ERR_INVALID_ARG, "lt_optimizer_step: optimizer is NULL");
+    lt_grad_scaler_t *sc = o->params->items[0]->arena->scaler;
+    if (!sc) return lt__optimizer_update(o);
+    /* Lightning's MixedPrecision.optimizer_step: scaler.step(opt), then scaler.update() */
+    bool stepped;
+    lt_status s = lt_grad_scaler_step(sc, o, &stepped);
+    return s == LT_OK ? lt_grad_scaler_update(sc) : s;
+}
+
+lt_status lt__optimizer_update(lt_optimizer_t *o) {
     lt_status s = alloc_state(o);
     if (s != LT_OK) return s;
     o->step++;
@@ -224,9 +233,11 @@ lt_status lt_optimizer_step(lt_optimizer_t *o) {
         j = run_end(l, i);
         int64_t n = 0;
         for (int64_t k = i; k < j; k++) n += l->items[k]->numel;
-        if (l->items[i]->grad) /* no gradient yet: PyTorch skips the parameter too */
+        if (l->items[i]->grad) { /* no gradient yet: PyTorch skips the parameter too */
             update_run(o, l->items[i], n, state ? state + off : NULL,
                        o->nslots == 2 ? state + o->total + off : NULL);
+            lt__round_params(lt__dev(l->items[i]), lt__f32(l->items[i]), n); /* bf16-true */
+        }
         off += n;
     }
     return LT_OK;

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench/gpu_run.sh BUILD_DIR DATA_DIR [REPORT.md] — lthost on one CUDA GPU side by side with
+# plain PyTorch and Lightning (bench/gpu_contenders.py), on the GPU machine (tests/gpu/run.sh
+# calls it after its checks). Prints a markdown table and appends it to REPORT.md:
+#  - GEMM-bound MLP 784-8192-8192-10, batch 8192: lthost TFLOP/s against the cuBLAS ceiling
+#    at the same shapes in the same run (torch.matmul), in 32-true, TF32 and bf16-mixed;
+#  - the small MLP (784-128-10) and the demo MLP (784-256-128-10), batch 64: samples/s of
+#    the second epoch (the first warms up) against PyTorch and Lightning;
+#  - DDP on CPU over this machine's cores: 1, 2, 4 and 8 ranks x 1 thread.
+set -uo pipefail
+build=${1:?usage: bench/gpu_run.sh BUILD_DIR DATA_DIR [REPORT.md]}
+data=${2:?usage: bench/gpu_run.sh BUILD_DIR DATA_DIR [REPORT.md]}
+report=${3:-/dev/null}
+cd "$(dirname "$0")/.."
+lthost=$build/host/lthost
+py=${PYTHON:-python3}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+mkdir -p bench/.build
+cc -O2 -std=c11 -shared -fPIC -Isdk/include bench/models/mlp1.c -L"$build/sdk" -llt \
+    -o bench/.build/mlp1.so || exit 1
+
+common=(--seed_everything 0 --limit_val_batches 0 --test_after_fit false --logger false
+        --enable_checkpointing false --enable_model_summary false --enable_progress_bar false
+        --data.root "$data" --default_root_dir "$dir")
+last_rate() { sed -n 's/.* \([0-9.]*\) samples\/s\]$/\1/p' | tail -1; }
+last_secs() { sed -n 's/.*\[\([0-9]*\) steps, \([0-9.]*\) s,.*/\1 \2/p' | tail -1; }
+fit() { "$lthost" fit "${common[@]}" "$@" 2>&1; }
+
+# GEMM-bound: 6 full batches of 8192 per epoch; TFLOP/s of the second epoch.
+widths=784,8192,8192,10
+flop=$(python3 -c "print(6*8192*(784*8192+8192*8192+8192*10))")
+rows=()
+for prec in 32 tf32 bf16; do
+    case $prec in
+        32) flags=(--precision 32-true --float32_matmul_precision highest) ;;
+        tf32) flags=(--precision 32-true --float32_matmul_precision high) ;;
+        bf16) flags=(--precision bf16-mixed) ;;
+    esac
+    read -r steps secs < <(fit --module mlp --accelerator cuda --model.hidden 8192 --model.hidden2 8192 \
+        --data.batch_size 8192 --limit_train_batches 6 --max_epochs 2 "${flags[@]}" | last_secs)
+    lt=$(python3 -c "print(f'{$flop*$steps/$secs/1e12:.1f}')" 2>/dev/null || echo "-")
+    peak=$($py bench/gpu_contenders.py peak --widths $widths --batch 8192 --precision $prec | sed -n 's/tflops=//p')
+    torch=$($py bench/gpu_contenders.py gemm_mlp --widths $widths --batch 8192 --precision $prec | sed -n 's/tflops=//p')
+    share=$(python3 -c "print(f'{$lt/$peak:.0%}')" 2>/dev/null || echo "-")
+    rows+=("| GEMM-bound MLP, $prec, TFLOP/s (share of cuBLAS) | $lt ($share) | - | $torch | $peak |")
+done
+for m in "small 784,128,10 bench/.build/mlp1.so" "demo 784,256,128,10 mlp"; do
+    set -- $m
+    lt=$(fit --module "$3" --accelerator cuda --max_epochs 2 | last_rate)
+    torch=$($py bench/gpu_contenders.py mlp --impl torch --widths "$2" --data "$data" | sed -n 's/samples_per_s=//p')
+    pl=$($py bench/gpu_contenders.py mlp --impl lightning --widths "$2" --data "$data" 2>/dev/null | sed -n 's/samples_per_s=//p')
+    ratio=$(python3 -c "print(f'{$lt/$pl:.1f}x Lightning, {$lt/$torch:.1f}x PyTorch')" 2>/dev/null || echo "-")
+    rows+=("| $1 MLP ($2), batch 64, samples/s ($ratio) | $lt | $pl | $torch | - |")
+done
+ddp=""
+for np in 1 2 4 8; do
+    r=$(fit --module mlp --accelerator cpu --devices $np --strategy ddp --threads 1 --max_epochs 1 | last_rate)
+    ddp+=" $np: ${r:-failed};"
+done
+{
+    echo
+    echo "### GPU run, $(date -u +%F), $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1), $(nproc) cores"
+    echo
+    echo "| benchmark | lthost | Lightning | PyTorch | cuBLAS at the same shapes |"
+    echo "| --- | ---: | ---: | ---: | ---: |"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "DDP on CPU (mlp, 1 thread per rank, samples/s over all ranks):$ddp"
+    echo "Command: bench/gpu_run.sh $build $data (from tests/gpu/run.sh)"
+} | tee -a "$report"

@@ -1,0 +1,193 @@
+/* cuda_impl.h — what the files of the CUDA accelerator share: the device state, the
+ * caching allocator, error recording, and the slots each file hands to the table in
+ * cuda.c. Included by the C files (gcc) and by the kernels (nvcc, as C++), hence the
+ * extern "C" block. Nothing here is exported from the plugin (-fvisibility=hidden).
+ *
+ * One compute stream runs everything in issue order, so a block freed by one kernel and
+ * handed to the next is safe to reuse without events: the stream orders the two. */
+#ifndef LT_CUDA_IMPL_H
+#define LT_CUDA_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <lt/accelerator.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- caching allocator (alloc.c) ----------------------------------------------- */
+
+#define CUDA_SMALL_LIMIT ((size_t)1 << 20) /* below: 512-byte classes; above: 2 MiB ones */
+#define CUDA_SMALL_ROUND ((size_t)512)
+#define CUDA_LARGE_ROUND ((size_t)2 << 20)
+#define CUDA_SMALL_CLASSES (CUDA_SMALL_LIMIT / CUDA_SMALL_ROUND + 1)
+
+typedef struct cuda_block {
+    void *ptr;
+    size_t size;                  /* its class size: what cudaMalloc was asked for */
+    int in_use;                   /* handed out and not freed yet */
+    struct cuda_block *hash_next; /* chain of its bucket in cuda_cache.by_ptr */
+    struct cuda_block *free_next; /* next free block of its class */
+} cuda_block;
+
+typedef struct cuda_cache {
+    cuda_block **by_ptr;                        /* every block, hashed by address */
+    size_t buckets;                             /* power of two */
+    size_t blocks;                              /* count in by_ptr */
+    cuda_block *small_free[CUDA_SMALL_CLASSES]; /* free blocks by size / 512 */
+    cuda_block *large_free;                     /* free blocks over 1 MiB, any size */
+    uint64_t mallocs;                           /* cudaMalloc calls that succeeded */
+    size_t device_bytes, peak_bytes;            /* held from cudaMalloc now, at most */
+} cuda_cache;
+
+/* ---- device state ---------------------------------------------------------------- */
+
+#define CUDA_STAGE_BYTES ((size_t)32 << 20) /* pinned ring for pageable host-to-device copies */
+#define CUDA_STAGE_SLOTS 64                 /* copies in flight through the ring at most */
+#define CUDA_ERROR_MAX 512
+
+typedef struct cuda_stage_slot {
+    cudaEvent_t done; /* recorded on the stream after the copy out of [lo, hi) */
+    size_t lo, hi;
+} cuda_stage_slot;
+
+typedef struct cuda_stage {
+    char *buf;   /* CUDA_STAGE_BYTES of pinned host memory; NULL: not made yet / failed */
+    int failed;  /* cudaMallocHost failed once: copy synchronously from then on */
+    size_t head; /* where the next staged copy goes */
+    cuda_stage_slot slot[CUDA_STAGE_SLOTS]; /* a FIFO of copies not known to be done */
+    int first, count;
+} cuda_stage;
+
+/* cuBLAS, opened by init (gemm.c) rather than linked: loading the plugin then costs only
+ * the CUDA runtime, so `--accelerator auto` on a machine without a GPU stays fast. Each
+ * pointer has the type of the function it stands for. */
+typedef struct cuda_blas_api {
+    void *lib; /* dlopen handle of libcublas.so.<major> */
+    __typeof__(&cublasCreate_v2) create;
+    __typeof__(&cublasDestroy_v2) destroy;
+    __typeof__(&cublasSetStream_v2) set_stream;
+    __typeof__(&cublasSetWorkspace_v2) set_workspace;
+    __typeof__(&cublasGemmEx_64) gemm_ex;
+    __typeof__(&cublasGetStatusString) status_string;
+} cuda_blas_api;
+
+typedef struct cuda_state {
+    int device;          /* the GPU of this state (cudaSetDevice) */
+    int sm_count;        /* multiprocessors: sizes the grids */
+    int max_grid;        /* blocks for a grid-stride elementwise kernel */
+    cudaStream_t stream; /* the compute stream: blocking, so it orders with the legacy one */
+    cuda_blas_api api;
+    cublasHandle_t blas;
+    void *blas_workspace;
+    lt_precision precision;
+    lt_matmul_precision matmul_precision;
+    cuda_cache cache;
+    cuda_stage stage;
+    /* Half-precision copies of GEMM inputs (16-mixed, bf16-*), grown as needed. */
+    void *half_a, *half_b;
+    size_t half_a_bytes, half_b_bytes;
+    /* The first device error, kept: slots return void, so sync and memcpy_d2h report it. */
+    lt_status error;
+    char error_msg[CUDA_ERROR_MAX];
+} cuda_state;
+
+/* ---- errors (cuda.c) ------------------------------------------------------------- */
+
+/* Records the first failure (later ones are consequences) and sets lt_last_error. */
+void cuda_fail(cuda_state *st, const char *what, const char *detail);
+/* After a kernel launch: records a launch error (bad configuration, no kernel image). */
+void cuda_check_launch(cuda_state *st, const char *kernel);
+/* Records e when it is an error; returns e == cudaSuccess. */
+int cuda_ok(cuda_state *st, cudaError_t e, const char *call);
+
+/* ---- allocator (alloc.c) --------------------------------------------------------- */
+
+void *cuda_cache_alloc(cuda_state *st, size_t nbytes);
+void cuda_cache_free(cuda_state *st, void *d_ptr);
+/* cudaFree of every block (shutdown). */
+void cuda_cache_release(cuda_state *st);
+
+/* A grid of at most max_grid blocks of `threads` for n items, at least one. */
+unsigned cuda_grid(const cuda_state *st, int64_t n, int threads);
+
+/* ---- kernels (elementwise.cu) ---------------------------------------------------- */
+
+void cuda_fill(void *st, int64_t n, float value, float *d_out);
+void cuda_affine(void *st, int64_t n, const float *d_x, float alpha, float beta, float *d_out);
+void cuda_unary(void *st, lt_unary_op op, int64_t n, const float *d_x, float *d_out);
+void cuda_binary(void *st, lt_binary_op op, int64_t n, const float *d_a, const float *d_b,
+                 float *d_out, const lt_bcast *bc);
+void cuda_clamp(void *st, int64_t n, const float *d_x, float lo, float hi, float *d_out);
+void cuda_unscale_grads(void *st, int64_t n, float *d_g, float inv_scale, float *d_found_inf);
+void cuda_round_half(void *st, int64_t n, const float *d_x, int bf16, float *d_out);
+/* d_out (rows, cols dense) = the (rows, cols) matrix at d_x with leading dimension ld,
+ * rounded to fp16 (bf16 == 0) or bf16: GEMM inputs under mixed precision. */
+void cuda_to_half(cuda_state *st, int64_t rows, int64_t cols, const float *d_x, int64_t ld,
+                  int bf16, void *d_out);
+/* C(m, n) with leading dimension ldc = beta * C (beta == 0 writes zeros, NaN included). */
+void cuda_scale_matrix(cuda_state *st, int64_t m, int64_t n, float beta, float *d_c, int64_t ldc);
+/* cudaSuccess when this build's kernels run on the current device. */
+cudaError_t cuda_kernels_usable(void);
+
+/* ---- kernels (reduce.cu) --------------------------------------------------------- */
+
+void cuda_reduce_sum(void *st, int64_t outer, int64_t mid, int64_t inner, const float *d_in,
+                     float scale, float *d_out);
+void cuda_argmax(void *st, int64_t rows, int64_t cols, const float *d_x, int64_t *d_idx);
+void cuda_eq_i64(void *st, int64_t n, const int64_t *d_a, const int64_t *d_b, float *d_out);
+
+/* ---- kernels (softmax.cu) -------------------------------------------------------- */
+
+void cuda_softmax(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
+void cuda_log_softmax(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
+void cuda_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y, const float *d_dy,
+                      float *d_dx);
+void cuda_log_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y, const float *d_dy,
+                          float *d_dx);
+int64_t cuda_cross_entropy(void *st, int64_t rows, int64_t cols, const float *d_x,
+                           const int64_t *d_label, float *d_loss, float *d_prob);
+void cuda_cross_entropy_bwd(void *st, int64_t rows, int64_t cols, const float *d_prob,
+                            const int64_t *d_label, const float *d_dloss, float *d_dx);
+
+/* ---- optimizers (optim.c computes the factors, optim.cu applies them) ------------- */
+
+/* The float factors of one update, computed in double on the host exactly as the cpu
+ * accelerator computes them (plugins/accelerators/cpu/optim.c). */
+typedef struct cuda_sgd_args {
+    float wd, momentum, damp_alpha, neg_lr;
+    int use_wd, mode, nesterov; /* mode: 0 plain, 1 first step, 2 momentum */
+} cuda_sgd_args;
+
+typedef struct cuda_adam_args {
+    float decay, wd, w1, beta2, c2, bc2_sqrt, eps, neg_step;
+    int use_wd, small_w;
+} cuda_adam_args;
+
+void cuda_sgd_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_buf,
+                   const lt_sgd_hyper *h);
+void cuda_adam_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_m, float *d_v,
+                    const lt_adam_hyper *h);
+void cuda_launch_sgd(cuda_state *st, int64_t n, float *d_p, const float *d_g, float *d_buf,
+                     const cuda_sgd_args *a);
+void cuda_launch_adam(cuda_state *st, int64_t n, float *d_p, const float *d_g, float *d_m,
+                      float *d_v, const cuda_adam_args *a);
+
+/* ---- gemm.c ---------------------------------------------------------------------- */
+
+lt_status cuda_gemm_init(cuda_state *st);
+void cuda_gemm_shutdown(cuda_state *st);
+void cuda_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta, float *d_c,
+               int64_t ldc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,163 @@
+/* gemm.c — row-major C(M,N) = alpha * op(A) op(B) + beta * C through cuBLAS.
+ *
+ * cuBLAS is column-major: a row-major matrix read column-major is its transpose, so we
+ * ask for C^T = op(B)^T op(A)^T, which is the same memory as the row-major C we want.
+ *
+ * Precision (Lightning's --precision, torch.set_float32_matmul_precision):
+ *   32-true + highest  float32 inputs, CUBLAS_COMPUTE_32F (no TF32)
+ *   32-true + high     CUBLAS_COMPUTE_32F_FAST_TF32
+ *   32-true + medium   CUBLAS_COMPUTE_32F_FAST_16BF
+ *   16-mixed           inputs rounded to fp16 (our kernel, cached scratch), fp32
+ *                      accumulation and output, as torch autocast's matmuls
+ *   bf16-mixed/-true   the same with bf16 */
+#include <dlfcn.h>
+#include <string.h>
+
+#include "cuda_impl.h"
+
+#define CUDA_BLAS_WORKSPACE ((size_t)32 << 20) /* what cuBLAS suggests for Hopper */
+#define CUDA_STR_(x) #x
+#define CUDA_STR(x) CUDA_STR_(x)
+#define CUDA_BLAS_LIB "libcublas.so." CUDA_STR(CUBLAS_VER_MAJOR)
+
+static lt_status blas_error(cuda_state *st, cublasStatus_t s, const char *call) {
+    cuda_fail(st, call, st->api.status_string(s));
+    return LT_ERR_DEVICE;
+}
+
+/* ---- loading cuBLAS -------------------------------------------------------------- */
+
+/* dlsym into a typed pointer; false (and the error set) when the symbol is missing. */
+#define BLAS_SYM(api, field, symbol)                                                               \
+    ((*(void **)&(api)->field = dlsym((api)->lib, #symbol)) != NULL ||                             \
+     lt_set_error(LT_ERR_PLUGIN,                                                                   \
+                  "cuda accelerator: " CUDA_BLAS_LIB " has no %s; install the cuBLAS of "          \
+                  "CUDA %d",                                                                       \
+                  #symbol, CUBLAS_VER_MAJOR) == LT_OK)
+
+static lt_status blas_load(cuda_blas_api *api) {
+    dlerror();
+    /* NODELETE: a later device (a program may close one and open another) finds it
+     * loaded instead of mapping and registering its kernels again. */
+    api->lib = dlopen(CUDA_BLAS_LIB, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!api->lib) {
+        const char *why = dlerror();
+        return lt_set_error(LT_ERR_PLUGIN,
+                            "cuda accelerator: cannot load cuBLAS (%s); install the CUDA "
+                            "toolkit's cuBLAS %d or add its folder to LD_LIBRARY_PATH",
+                            why ? why : CUDA_BLAS_LIB, CUBLAS_VER_MAJOR);
+    }
+    if (BLAS_SYM(api, create, cublasCreate_v2) && BLAS_SYM(api, destroy, cublasDestroy_v2) &&
+        BLAS_SYM(api, set_stream, cublasSetStream_v2) &&
+        BLAS_SYM(api, set_workspace, cublasSetWorkspace_v2) &&
+        BLAS_SYM(api, gemm_ex, cublasGemmEx_64) &&
+        BLAS_SYM(api, status_string, cublasGetStatusString))
+        return LT_OK;
+    dlclose(api->lib);
+    memset(api, 0, sizeof *api);
+    return LT_ERR_PLUGIN;
+}
+
+lt_status cuda_gemm_init(cuda_state *st) {
+    lt_status ls = blas_load(&st->api);
+    if (ls != LT_OK) return ls;
+    cublasStatus_t s = st->api.create(&st->blas);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        st->blas = NULL;
+        return blas_error(st, s, "cublasCreate");
+    }
+    if ((s = st->api.set_stream(st->blas, st->stream)) != CUBLAS_STATUS_SUCCESS)
+        return blas_error(st, s, "cublasSetStream");
+    /* Our own workspace, so cuBLAS allocates nothing behind the allocator's back. */
+    st->blas_workspace = cuda_cache_alloc(st, CUDA_BLAS_WORKSPACE);
+    if (!st->blas_workspace) {
+        cuda_fail(st, "cublasSetWorkspace", "out of device memory for cuBLAS's workspace");
+        return LT_ERR_OOM;
+    }
+    s = st->api.set_workspace(st->blas, st->blas_workspace, CUDA_BLAS_WORKSPACE);
+    return s == CUBLAS_STATUS_SUCCESS ? LT_OK : blas_error(st, s, "cublasSetWorkspace");
+}
+
+void cuda_gemm_shutdown(cuda_state *st) {
+    if (st->blas) st->api.destroy(st->blas);
+    st->blas = NULL;
+    if (st->api.lib) dlclose(st->api.lib);
+    memset(&st->api, 0, sizeof st->api);
+    /* The blocks themselves go back to the driver with the cache. */
+    cuda_cache_free(st, st->blas_workspace);
+    cuda_cache_free(st, st->half_a);
+    cuda_cache_free(st, st->half_b);
+    st->blas_workspace = st->half_a = st->half_b = NULL;
+}
+
+/* ---- mixed precision ------------------------------------------------------------- */
+
+/* A scratch buffer of at least nbytes, grown by replacing it (stream order keeps the old
+ * one alive for the GEMM already queued on it). */
+static void *scratch(cuda_state *st, void **buf, size_t *have, size_t nbytes) {
+    if (*have >= nbytes) return *buf;
+    cuda_cache_free(st, *buf);
+    *buf = cuda_cache_alloc(st, nbytes);
+    *have = *buf ? nbytes : 0;
+    if (!*buf) cuda_fail(st, "gemm", "out of device memory for half-precision inputs");
+    return *buf;
+}
+
+/* The operand at d_x (rows, cols with leading dimension *ld) as a dense half copy; *ld
+ * becomes cols. NULL on failure (recorded). */
+static const void *half_operand(cuda_state *st, int which, int64_t rows, int64_t cols,
+                                const float *d_x, int64_t *ld, int bf16) {
+    size_t nbytes = (size_t)rows * (size_t)cols * 2;
+    void *d = which == 0 ? scratch(st, &st->half_a, &st->half_a_bytes, nbytes)
+                         : scratch(st, &st->half_b, &st->half_b_bytes, nbytes);
+    if (!d) return NULL;
+    cuda_to_half(st, rows, cols, d_x, *ld, bf16, d);
+    *ld = cols;
+    return d;
+}
+
+/* ---- the call -------------------------------------------------------------------- */
+
+typedef struct gemm_plan {
+    cudaDataType in_type;
+    cublasComputeType_t compute;
+} gemm_plan;
+
+static gemm_plan plan_for(const cuda_state *st) {
+    switch (st->precision) {
+    case LT_PRECISION_16_MIXED: return (gemm_plan){CUDA_R_16F, CUBLAS_COMPUTE_32F};
+    case LT_PRECISION_BF16_MIXED:
+    case LT_PRECISION_BF16_TRUE: return (gemm_plan){CUDA_R_16BF, CUBLAS_COMPUTE_32F};
+    default: break;
+    }
+    switch (st->matmul_precision) {
+    case LT_MATMUL_HIGH: return (gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32};
+    case LT_MATMUL_MEDIUM: return (gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_16BF};
+    default: return (gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F};
+    }
+}
+
+void cuda_gemm(void *vst, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta, float *d_c,
+               int64_t ldc) {
+    cuda_state *st = vst;
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) { /* C = beta C; BLAS's rule: beta == 0 overwrites, NaN included */
+        cuda_scale_matrix(st, m, n, beta, d_c, ldc);
+        return;
+    }
+    const gemm_plan plan = plan_for(st);
+    const void *a = d_a, *b = d_b;
+    if (plan.in_type != CUDA_R_32F) {
+        const int bf16 = plan.in_type == CUDA_R_16BF;
+        /* Row-major A is (k, m) when transposed, else (m, k); B likewise (n, k) / (k, n). */
+        a = half_operand(st, 0, trans_a ? k : m, trans_a ? m : k, d_a, &lda, bf16);
+        b = half_operand(st, 1, trans_b ? n : k, trans_b ? k : n, d_b, &ldb, bf16);
+        if (!a || !b) return;
+    }
+    cublasStatus_t s = st->api.gemm_ex(st->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                       trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b,
+                                       plan.in_type, ldb, a, plan.in_type, lda, &beta, d_c,
+                                       CUDA_R_32F, ldc, plan.compute, CUBLAS_GEMM_DEFAULT);
+    if (s != CUBLAS_STATUS_SUCCESS) blas_error(st, s, "cublasGemmEx");
+}

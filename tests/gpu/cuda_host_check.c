@@ -1,0 +1,140 @@
+/* cuda_host_check — the cuda plugin's host code (cuda.c, alloc.c: copies, the pinned
+ * staging ring, the caching allocator, error recording) on a fake CUDA runtime
+ * (fake_cudart.c) that runs copies only when the plugin synchronises, so it needs no GPU
+ * and runs in CI. The kernels are checked on a GPU by cuda_ops_check. Prints "ok: ..." /
+ * "FAIL: ..." lines and "N passed, N failed"; exits 1 on a failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lt/accelerator.h>
+
+#include "fake_cudart.h"
+
+const lt_accelerator_desc *lt_accelerator_entry(void);
+
+typedef struct host_check {
+    const lt_accelerator_desc *k;
+    void *st;
+    int passed, failed;
+} host_check;
+
+static void report(host_check *h, int ok, const char *what, long long detail) {
+    printf("%s: %s (%lld)\n", ok ? "ok" : "FAIL", what, detail);
+    if (ok)
+        h->passed++;
+    else
+        h->failed++;
+}
+
+static unsigned char pattern(int copy, size_t j) { return (unsigned char)(copy * 31 + j * 7); }
+
+/* Copies of assorted sizes (some over half the ring, copied synchronously) from one host
+ * buffer that is overwritten right after each call, as the caller may; all must arrive. */
+static void check_staging(host_check *h) {
+    enum { COPIES = 300 };
+    const size_t most = 18u << 20;
+    void *dev[COPIES];
+    size_t size[COPIES];
+    unsigned char *host = malloc(most), *back = malloc(most);
+    srand(1);
+    for (int i = 0; i < COPIES; i++) {
+        size[i] = 1 + (size_t)rand() % (i % 7 == 0 ? most : 3u << 20);
+        for (size_t j = 0; j < size[i]; j++) host[j] = pattern(i, j);
+        dev[i] = h->k->alloc(h->st, size[i]);
+        h->k->memcpy_h2d(h->st, dev[i], host, size[i]);
+        memset(host, 0xab, size[i]);
+    }
+    long long wrong = -1;
+    for (int i = 0; i < COPIES; i++) {
+        h->k->memcpy_d2h(h->st, back, dev[i], size[i]);
+        for (size_t j = 0; j < size[i] && wrong < 0; j++)
+            if (back[j] != pattern(i, j)) wrong = i;
+        h->k->free(h->st, dev[i]);
+    }
+    report(h, wrong < 0, "300 h2d copies from a reused pageable buffer arrive (first wrong copy)",
+           wrong);
+    free(host);
+    free(back);
+}
+
+/* The same alloc/free pattern again makes no cudaMalloc; nearby sizes share a class. */
+static void check_steady_state(host_check *h) {
+    static const size_t sizes[] = {100,     512,           513,      4000,    70000,
+                                   1 << 20, (1 << 20) + 1, 3u << 20, 5000000, 0};
+    enum { N = sizeof sizes / sizeof *sizes };
+    long long after_first = 0;
+    for (int r = 0; r < 5; r++) {
+        void *p[N];
+        for (int i = 0; i < N; i++) p[i] = h->k->alloc(h->st, sizes[i]);
+        for (int i = 0; i < N; i++) h->k->free(h->st, p[(i * 7) % N]);
+        if (r == 0) after_first = fake_mallocs();
+    }
+    report(h, fake_mallocs() == after_first,
+           "the pattern 4 more times makes no cudaMalloc (calls after the first round)",
+           after_first);
+    void *a = h->k->alloc(h->st, 3000000);
+    h->k->free(h->st, a);
+    void *b = h->k->alloc(h->st, 3500000); /* the same 4 MiB class */
+    report(h, a == b, "a freed 3 MB block serves 3.5 MB", (long long)(b != NULL));
+    h->k->free(h->st, b);
+}
+
+/* Out of device memory: cached blocks still serve, a new one fails with NULL, and the
+ * cache is given back before the one retry. */
+static void check_out_of_memory(host_check *h) {
+    fake_set_limit(0);
+    void *cached = h->k->alloc(h->st, 1 << 20);
+    report(h, cached != NULL, "a full device still serves a cached block", 0);
+    h->k->free(h->st, cached);
+    void *huge = h->k->alloc(h->st, 64u << 20);
+    report(h, huge == NULL && h->k->sync(h->st) == LT_OK,
+           "out of memory: NULL, and no device error recorded", 0);
+    fake_set_limit(SIZE_MAX);
+    huge = h->k->alloc(h->st, 64u << 20);
+    report(h, huge != NULL, "memory again after out of memory", 0);
+    h->k->free(h->st, huge);
+}
+
+/* Overlapping device copies in both directions match memmove. */
+static void check_overlap(host_check *h) {
+    enum { N = 1000, SHIFT = 10 };
+    float host[N], back[N];
+    float *d = h->k->alloc(h->st, sizeof host);
+    for (int dir = 0; dir < 2; dir++) {
+        for (int i = 0; i < N; i++) host[i] = (float)i;
+        h->k->memcpy_h2d(h->st, d, host, sizeof host);
+        float *dst = dir ? d : d + SHIFT, *src = dir ? d + SHIFT : d;
+        h->k->memcpy_d2d(h->st, dst, src, (N - SHIFT) * sizeof *d);
+        memmove(dir ? host : host + SHIFT, dir ? host + SHIFT : host, (N - SHIFT) * sizeof *host);
+        h->k->memcpy_d2h(h->st, back, d, sizeof back);
+        report(h, !memcmp(host, back, sizeof host),
+               dir ? "memcpy_d2d overlapping, down" : "memcpy_d2d overlapping, up", dir);
+    }
+    h->k->free(h->st, d);
+}
+
+/* A bad free is recorded and reported by sync, as a device error would be. */
+static void check_error_recorded(host_check *h) {
+    void *x = h->k->alloc(h->st, 10);
+    h->k->free(h->st, x);
+    h->k->free(h->st, x);
+    report(h, h->k->sync(h->st) == LT_ERR_DEVICE, "a double free surfaces at sync", 0);
+}
+
+int main(void) {
+    host_check h = {.k = lt_accelerator_entry()};
+    lt_accel_opts opts = {.struct_size = sizeof opts};
+    if (h.k->init(&opts, &h.st) != LT_OK) {
+        printf("FAIL: init on the fake runtime\n");
+        return 1;
+    }
+    check_staging(&h);
+    check_steady_state(&h);
+    check_out_of_memory(&h);
+    check_overlap(&h);
+    check_error_recorded(&h);
+    h.k->shutdown(h.st);
+    printf("%d passed, %d failed\n", h.passed, h.failed);
+    return h.failed ? 1 : 0;
+}

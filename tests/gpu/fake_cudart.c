@@ -1,0 +1,181 @@
+/* fake_cudart.c — the few CUDA runtime calls the cuda plugin's host code makes, on host
+ * memory, for cuda_host_check. Copies are queued and run only when an event or the stream
+ * is synchronised, in order, as on a GPU: a staging buffer overwritten before its copy ran
+ * shows up as wrong data. cudaMalloc fails past a byte limit the check sets. The kernel
+ * slots and cuBLAS are not simulated (they abort if called). Not thread-safe: one test. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_impl.h"
+#include "fake_cudart.h"
+
+typedef struct fake_op {
+    void *dst; /* a copy, or NULL: an event record */
+    const void *src;
+    size_t n;
+    intptr_t event;
+} fake_op;
+
+#define FAKE_QUEUE 65536
+#define FAKE_PINNED 16
+
+static struct {
+    fake_op queue[FAKE_QUEUE];
+    int head, tail; /* ops [head, tail) are pending */
+    intptr_t next_event;
+    long long mallocs;
+    size_t held, limit;
+    struct {
+        char *p;
+        size_t n;
+    } pinned[FAKE_PINNED];
+    int npinned;
+} fake = {.next_event = 1, .limit = SIZE_MAX};
+
+void fake_set_limit(size_t bytes) { fake.limit = bytes; }
+long long fake_mallocs(void) { return fake.mallocs; }
+
+/* Runs pending ops through index `last` (-1: all). */
+static void run_through(int last) {
+    if (last < 0) last = fake.tail - 1;
+    for (; fake.head <= last; fake.head++) {
+        const fake_op *o = &fake.queue[fake.head];
+        if (o->dst) memcpy(o->dst, o->src, o->n);
+    }
+    if (fake.head == fake.tail) fake.head = fake.tail = 0;
+}
+
+static void push(fake_op o) {
+    if (fake.tail == FAKE_QUEUE) run_through(-1);
+    fake.queue[fake.tail++] = o;
+}
+
+/* ---- devices, streams, errors ------------------------------------------------------ */
+
+cudaError_t cudaGetDeviceCount(int *n) {
+    *n = 1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+
+cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d) {
+    (void)d;
+    memset(p, 0, sizeof *p);
+    p->multiProcessorCount = 4;
+    p->major = 9;
+    strcpy(p->name, "fake");
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreate(cudaStream_t *s) {
+    *s = (cudaStream_t)&fake;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+    (void)s;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+    (void)s;
+    run_through(-1);
+    return cudaSuccess;
+}
+
+cudaError_t cudaGetLastError(void) { return cudaSuccess; }
+const char *cudaGetErrorString(cudaError_t e) {
+    return e == cudaSuccess ? "no error" : "fake error";
+}
+cudaError_t cuda_kernels_usable(void) { return cudaSuccess; }
+
+/* ---- memory ------------------------------------------------------------------------ */
+
+cudaError_t cudaMalloc(void **p, size_t n) {
+    if (n > fake.limit || fake.held > fake.limit - n) return cudaErrorMemoryAllocation;
+    *p = aligned_alloc(256, (n + 255) / 256 * 256);
+    if (!*p) return cudaErrorMemoryAllocation;
+    fake.mallocs++;
+    fake.held += n;
+    return cudaSuccess;
+}
+
+/* As on a GPU, cudaFree waits for the device; the size is not known here, so held bytes
+ * only grow (the limit is about new blocks). */
+cudaError_t cudaFree(void *p) {
+    run_through(-1);
+    free(p);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void **p, size_t n) {
+    if (fake.npinned == FAKE_PINNED || !(*p = malloc(n))) return cudaErrorMemoryAllocation;
+    fake.pinned[fake.npinned].p = *p;
+    fake.pinned[fake.npinned++].n = n;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void *p) {
+    run_through(-1);
+    free(p);
+    return cudaSuccess;
+}
+
+cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *a, const void *p) {
+    memset(a, 0, sizeof *a);
+    a->type = cudaMemoryTypeUnregistered;
+    for (int i = 0; i < fake.npinned; i++)
+        if ((const char *)p >= fake.pinned[i].p &&
+            (const char *)p < fake.pinned[i].p + fake.pinned[i].n)
+            a->type = cudaMemoryTypeHost;
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
+                            cudaStream_t s) {
+    (void)kind;
+    (void)s;
+    push((fake_op){.dst = dst, .src = src, .n = n});
+    return cudaSuccess;
+}
+
+/* ---- events ------------------------------------------------------------------------ */
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags) {
+    (void)flags;
+    *e = (cudaEvent_t)fake.next_event++;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+    (void)e;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+    (void)s;
+    push((fake_op){.event = (intptr_t)e});
+    return cudaSuccess;
+}
+
+/* Waits for the event's latest record only: later work stays pending. */
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+    for (int i = fake.tail - 1; i >= fake.head; i--) {
+        if (!fake.queue[i].dst && fake.queue[i].event == (intptr_t)e) {
+            run_through(i);
+            break;
+        }
+    }
+    return cudaSuccess;
+}
+
+/* ---- not simulated ------------------------------------------------------------------ */
+
+lt_status cuda_gemm_init(cuda_state *st) {
+    (void)st;
+    return LT_OK;
+}
+
+void cuda_gemm_shutdown(cuda_state *st) { (void)st; }

@@ -1,0 +1,12 @@
+/* fake_cudart.h — the test's handles on fake_cudart.c. */
+#ifndef LT_FAKE_CUDART_H
+#define LT_FAKE_CUDART_H
+
+#include <stddef.h>
+
+/* cudaMalloc fails once this many bytes are held (SIZE_MAX: never). */
+void fake_set_limit(size_t bytes);
+/* cudaMalloc calls that succeeded. */
+long long fake_mallocs(void);
+
+#endif

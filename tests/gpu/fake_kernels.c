@@ -1,0 +1,29 @@
+/* fake_kernels.c — the plugin's kernel entry points for cuda_host_check, which links the
+ * plugin's host code without its .cu files: each aborts, since that check never runs a
+ * kernel (cuda_ops_check does, on a GPU). Declared without their parameters on purpose:
+ * nothing here may be called. */
+#include <stdlib.h>
+
+#define NOT_SIMULATED(name)                                                                        \
+    void name(void);                                                                               \
+    void name(void) { abort(); }
+
+NOT_SIMULATED(cuda_fill)
+NOT_SIMULATED(cuda_affine)
+NOT_SIMULATED(cuda_unary)
+NOT_SIMULATED(cuda_binary)
+NOT_SIMULATED(cuda_clamp)
+NOT_SIMULATED(cuda_unscale_grads)
+NOT_SIMULATED(cuda_round_half)
+NOT_SIMULATED(cuda_reduce_sum)
+NOT_SIMULATED(cuda_argmax)
+NOT_SIMULATED(cuda_eq_i64)
+NOT_SIMULATED(cuda_softmax)
+NOT_SIMULATED(cuda_log_softmax)
+NOT_SIMULATED(cuda_softmax_bwd)
+NOT_SIMULATED(cuda_log_softmax_bwd)
+NOT_SIMULATED(cuda_cross_entropy)
+NOT_SIMULATED(cuda_cross_entropy_bwd)
+NOT_SIMULATED(cuda_sgd_step)
+NOT_SIMULATED(cuda_adam_step)
+NOT_SIMULATED(cuda_gemm)

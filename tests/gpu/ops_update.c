@@ -1,0 +1,193 @@
+/* ops_update.c — the optimizers (every SGD and Adam variant) and GEMM at every precision
+ * setting (transposes, padded leading dimensions, alpha/beta, k = 0). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops_check.h"
+
+/* ---- optimizers ----------------------------------------------------------------------- */
+
+static void check_sgd(check_ctx *c, int64_t n, const lt_sgd_hyper *h) {
+    buf p = buf_floats(c, n, -1, 1), g = buf_floats(c, n, -1, 1), m = buf_floats(c, n, -1, 1);
+    ON_BOTH(c, sgd_step, n, D(p), D(g), D(m), h);
+    char name[160];
+    snprintf(name, sizeof name,
+             "sgd_step n=%lld lr %g momentum %g dampening %g wd %g nesterov %d first %d",
+             (long long)n, h->lr, h->momentum, h->dampening, h->weight_decay, h->nesterov,
+             h->first_step);
+    buf_check(c, name, &p, TOL_OPTIM);
+    if (h->momentum != 0) buf_check(c, "  its momentum buffer", &m, TOL_OPTIM);
+    buf_free(c, &p);
+    buf_free(c, &g);
+    buf_free(c, &m);
+}
+
+static void check_adam(check_ctx *c, int64_t n, const lt_adam_hyper *h) {
+    buf p = buf_floats(c, n, -1, 1), g = buf_floats(c, n, -1, 1);
+    buf m = buf_floats(c, n, -0.1f, 0.1f), v = buf_floats(c, n, 0, 0.01f);
+    ON_BOTH(c, adam_step, n, D(p), D(g), D(m), D(v), h);
+    char name[160];
+    snprintf(name, sizeof name, "adam_step n=%lld %s lr %g betas (%g, %g) wd %g step %lld",
+             (long long)n, h->decoupled ? "AdamW" : "Adam", h->lr, h->beta1, h->beta2,
+             h->weight_decay, (long long)h->step);
+    buf_check(c, name, &p, TOL_OPTIM);
+    buf_check(c, "  its first moment", &m, TOL_OPTIM);
+    buf_check(c, "  its second moment", &v, TOL_OPTIM);
+    buf_free(c, &p);
+    buf_free(c, &g);
+    buf_free(c, &m);
+    buf_free(c, &v);
+}
+
+/* Every SGD variant: weight decay, momentum (first step or later), nesterov. */
+static void check_sgd_variants(check_ctx *c, int64_t n) {
+    for (int v = 0; v < 16; v++) {
+        const double momentum = v & 2 ? 0.9 : 0;
+        if ((v & 8) && momentum == 0) continue; /* nesterov needs momentum */
+        const lt_sgd_hyper h = {.lr = 0.05,
+                                .momentum = momentum,
+                                .dampening = (v & 8) ? 0 : 0.1,
+                                .weight_decay = v & 1 ? 1e-2 : 0,
+                                .nesterov = (v & 8) != 0,
+                                .first_step = (v & 4) != 0};
+        check_sgd(c, n, &h);
+    }
+}
+
+/* Every Adam variant: decoupled or not, weight decay, beta1 on both sides of torch.lerp's
+ * switch (|1 - beta1| < 0.5), first and a later step. */
+static void check_adam_variants(check_ctx *c, int64_t n) {
+    for (int v = 0; v < 16; v++) {
+        const lt_adam_hyper h = {.lr = 1e-3,
+                                 .beta1 = v & 4 ? 0.3 : 0.9,
+                                 .beta2 = 0.999,
+                                 .eps = 1e-8,
+                                 .weight_decay = v & 2 ? 1e-2 : 0,
+                                 .decoupled = v & 1,
+                                 .step = v & 8 ? 10 : 1};
+        check_adam(c, n, &h);
+    }
+}
+
+void check_optim(check_ctx *c) {
+    static const int64_t sizes[] = {1, 1000, (1 << 20) + 5};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        check_sgd_variants(c, sizes[s]);
+        check_adam_variants(c, sizes[s]);
+    }
+}
+
+/* ---- GEMM -------------------------------------------------------------------------------- */
+
+typedef struct gemm_case {
+    int ta, tb;
+    int64_t m, n, k, pad; /* pad: extra elements per row of A, B and C */
+    float alpha, beta;
+    int nan_c; /* C starts as NaN (beta must be 0: BLAS then overwrites) */
+} gemm_case;
+
+/* Host A (rows ra, ld la) element (i, p) of op(A). */
+static double op_at(const float *x, int64_t ld, int trans, int64_t i, int64_t p) {
+    return trans ? x[p * ld + i] : x[i * ld + p];
+}
+
+/* The first C element whose error exceeds tol * its magnitude, or -1; *worst gets the
+ * largest error / magnitude seen. */
+static int64_t gemm_compare(const gemm_case *g, const float *a, int64_t lda, const float *b,
+                            int64_t ldb, const float *c0, int64_t ldc, const float *want,
+                            const float *got, double tol, double *worst) {
+    *worst = 0;
+    for (int64_t i = 0; i < g->m; i++) {
+        for (int64_t j = 0; j < g->n; j++) {
+            double mag = g->beta == 0 ? 0 : fabs((double)g->beta * c0[i * ldc + j]);
+            for (int64_t p = 0; p < g->k; p++)
+                mag += fabs(g->alpha * op_at(a, lda, g->ta, i, p) * op_at(b, ldb, g->tb, p, j));
+            const double w = want[i * ldc + j], d = fabs(got[i * ldc + j] - w);
+            if (!(d <= tol * mag)) return i * ldc + j; /* NaN fails too */
+            if (mag > 0 && d / mag > *worst) *worst = d / mag;
+        }
+    }
+    return -1;
+}
+
+static void check_gemm_case(check_ctx *c, const gemm_case *g, const char *setting, double tol) {
+    const int64_t ra = g->ta ? g->k : g->m, ca = g->ta ? g->m : g->k;
+    const int64_t rb = g->tb ? g->n : g->k, cb = g->tb ? g->k : g->n;
+    const int64_t lda = ca + g->pad, ldb = cb + g->pad, ldc = g->n + g->pad;
+    buf a = buf_floats(c, ra * lda, -1, 1), b = buf_floats(c, rb * ldb, -1, 1);
+    buf cm = buf_floats(c, g->m * ldc, -1, 1);
+    if (g->nan_c) {
+        for (int64_t i = 0; i < cm.n; i++) HF(cm)[i] = NAN;
+        buf_sync_in(c, &cm);
+    }
+    ON_BOTH(c, gemm, g->ta, g->tb, g->m, g->n, g->k, g->alpha, D(a), lda, D(b), ldb, g->beta, D(cm),
+            ldc);
+    float *want = buf_download(c, &cm, REF), *got = buf_download(c, &cm, DUT);
+    double worst;
+    const int64_t bad =
+        gemm_compare(g, HF(a), lda, HF(b), ldb, HF(cm), ldc, want, got, tol, &worst);
+    report(c, bad < 0 && c->acc[DUT].k->sync(c->acc[DUT].st) == LT_OK,
+           "gemm %s ta %d tb %d (%lld x %lld x %lld) pad %lld alpha %g beta %g%s: worst error "
+           "%.3g of the magnitude (tolerance %g)%s",
+           setting, g->ta, g->tb, (long long)g->m, (long long)g->n, (long long)g->k,
+           (long long)g->pad, g->alpha, g->beta, g->nan_c ? " over NaN" : "", worst, tol,
+           bad < 0 ? "" : ", first bad element beyond it");
+    free(want);
+    free(got);
+    buf_free(c, &a);
+    buf_free(c, &b);
+    buf_free(c, &cm);
+}
+
+static void check_gemm_setting(check_ctx *c, const char *setting, double tol) {
+    static const int64_t shapes[][3] = {{1, 1, 1}, {17, 33, 65}, {64, 10, 128}, {300, 257, 129}};
+    for (int t = 0; t < 4; t++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            const gemm_case g = {t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], 0, 1,
+                                 0,     0};
+            check_gemm_case(c, &g, setting, tol);
+        }
+    static const gemm_case more[] = {
+        {0, 0, 128, 96, 200, 3, 0.5f, 0.75f, 0}, /* padded, accumulating */
+        {1, 1, 45, 77, 31, 5, -1.0f, 1.0f, 0},   /* both transposed, padded */
+        {0, 1, 20, 30, 40, 0, 1.0f, 0.0f, 1},    /* beta 0 overwrites NaN */
+        {0, 0, 9, 11, 0, 0, 1.0f, 0.5f, 0},      /* k = 0: C = beta C */
+        {1, 0, 9, 11, 0, 2, 1.0f, 0.0f, 1},      /* k = 0, beta 0 over NaN */
+        {0, 0, 512, 384, 640, 0, 1.0f, 0.0f, 0}, /* larger */
+    };
+    for (size_t s = 0; s < sizeof more / sizeof *more; s++)
+        check_gemm_case(c, &more[s], setting, tol);
+}
+
+void check_gemm(check_ctx *c) {
+    static const struct {
+        const char *name;
+        lt_precision precision;
+        lt_matmul_precision matmul;
+        double tol;
+    } settings[] = {
+        {"32-true/highest", LT_PRECISION_32_TRUE, LT_MATMUL_HIGHEST, TOL_GEMM_F32},
+        {"32-true/high", LT_PRECISION_32_TRUE, LT_MATMUL_HIGH, TOL_GEMM_TF32},
+        {"32-true/medium", LT_PRECISION_32_TRUE, LT_MATMUL_MEDIUM, TOL_GEMM_BF16X},
+        {"16-mixed", LT_PRECISION_16_MIXED, LT_MATMUL_HIGHEST, TOL_GEMM_FP16},
+        {"bf16-mixed", LT_PRECISION_BF16_MIXED, LT_MATMUL_HIGHEST, TOL_GEMM_BF16},
+        {"bf16-true", LT_PRECISION_BF16_TRUE, LT_MATMUL_HIGHEST, TOL_GEMM_BF16},
+    };
+    const accel keep = c->acc[DUT];
+    for (size_t s = 0; s < sizeof settings / sizeof *settings; s++) {
+        const lt_accel_opts opts = {.struct_size = sizeof opts,
+                                    .precision = settings[s].precision,
+                                    .matmul_precision = settings[s].matmul};
+        if (strcmp(c->dut_name, "cuda") && settings[s].precision != LT_PRECISION_32_TRUE) {
+            printf("skip: gemm %s: the %s accelerator trains in 32-true only\n", settings[s].name,
+                   c->dut_name); /* --accel cpu: the harness's own check */
+            continue;
+        }
+        if (!accel_open(c, c->dut_name, &opts, &c->acc[DUT])) continue;
+        check_gemm_setting(c, settings[s].name, settings[s].tol);
+        accel_close(&c->acc[DUT]);
+    }
+    c->acc[DUT] = keep;
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# tests/gpu/run.sh — every check that needs a GPU, in one script for a GPU machine (one
+# H200 here; no network, no Debian -dev packages). Before: `bash tests/gpu/prepare.sh` on
+# a Debian machine, then run this there with `.gpu` carried. It builds with the unpacked
+# packages, runs the checks below and the GPU benchmarks, prints one line per check and
+# ends with `N passed, N failed`. Logs go to $OUT (the device tool's folder) or /tmp.
+#   LT_GPU_SKIP_BENCH=1   skip the benchmarks (the checks alone take ~3 minutes)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+src=$PWD
+out=${OUT:-/tmp/lt-gpu-out}
+mkdir -p "$out"
+log=$out/gpu.log
+: >"$log"
+. tests/gpu/env.sh
+lt_gpu_env "$src" >>"$log" 2>&1 || { echo "tests/gpu/run.sh: unpacking .gpu failed (see $log)"; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1
+passed=0 failed=0
+check() { # check NAME CMD...: run CMD, log its output, count it
+    local name=$1 t0=$SECONDS rc=0
+    shift
+    echo "=== $name: $*" >>"$log"
+    "$@" >"$out/step.log" 2>&1 || rc=$?
+    cat "$out/step.log" >>"$log"
+    if [ $rc -eq 0 ]; then
+        passed=$((passed + 1))
+        echo "ok: $name ($((SECONDS - t0)) s) $(grep -E '^(ok|result):' "$out/step.log" | tail -1 | cut -c1-150)"
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name (exit $rc, $((SECONDS - t0)) s)"
+        tail -15 "$out/step.log" | sed 's/^/    /'
+    fi
+}
+
+b=$src/build-gpu
+build() {
+    [ -f "$b/build.ninja" ] || meson setup "$b" -Dbuildtype=release -Dcuda=enabled -Dnccl=enabled \
+        -Dcuda-arch=sm_90 --werror=false || return 1
+    ninja -C "$b"
+}
+check build build
+[ -x "$b/host/lthost" ] || { echo "0 passed, 1 failed"; exit 1; }
+
+export LTHOST=$b/host/lthost BUILD_DIR=$b SRC_DIR=$src
+export LT_PLUGIN_PATH=$b/plugins/accelerators/cpu:$b/plugins/accelerators/cuda
+export LT_TEST_PLUGIN_DIR=$b/tests/e2e/plugins LT_FIXTURE_DIR=$src/tests/fixtures
+export LT_TEST_MLP_PLUGIN=$b/plugins/models/mlp/mlp.so
+export LT_TEST_ADVANCED_PROFILER=$b/plugins/profilers/advanced/advanced.so
+data=$src/.gpu/data
+# The e2e tests and the fashion_mnist plugin's default --data.root read Debian's path;
+# on this throwaway machine it is a link to the carried files.
+fm=/usr/share/datasets/fashion-mnist
+[ -e "$fm" ] || { mkdir -p "$(dirname "$fm")" && ln -s "$data" "$fm"; }
+fit=(fit --module mlp --data.root "$data" --accelerator cuda --enable_progress_bar false
+     --enable_model_summary false)
+
+# PyTorch parity (tests/unit/test_parity.c runs every fixture on cpu and on cuda).
+parity() {
+    "$b/tests/unit_tests" || return 1
+    ! grep -q 'cuda accelerator not available' "$out/step.log"
+}
+check "unit tests incl. PyTorch parity on cuda" parity
+check "cuda against cpu, every slot, random shapes" "$b/tests/gpu/cuda_ops_check"
+check "e2e: the cuda plugin" bash tests/e2e/test_cuda.sh
+
+# The demo MLP, 5 epochs, in each precision: test accuracy >= 0.87.
+accuracy() {
+    local o
+    o=$("$LTHOST" "${fit[@]}" --max_epochs 5 --precision "$1" --default_root_dir "/tmp/lt-gpu-acc-$1" 2>&1)
+    echo "$o" | tail -4
+    local acc
+    acc=$(echo "$o" | sed -n 's/.*test_acc=\([0-9.]*\).*/\1/p' | tail -1)
+    echo "result: $1 test_acc=$acc"
+    awk -v a="${acc:-0}" 'BEGIN { exit !(a >= 0.87) }'
+}
+for p in 32-true 16-mixed bf16-mixed; do check "demo MLP 5 epochs, $p, test_acc >= 0.87" accuracy $p; done
+
+# Steady state: a run of 60 steps and one of 300 make the same number of cudaMalloc calls.
+allocations() {
+    local n1 n2
+    n1=$(LT_CUDA_STATS=1 "$LTHOST" "${fit[@]}" --max_epochs 1 --limit_train_batches 60 --limit_val_batches 5 \
+        --logger false --enable_checkpointing false 2>&1 | sed -n 's/.*cuda: \([0-9]*\) device allocations.*/\1/p')
+    n2=$(LT_CUDA_STATS=1 "$LTHOST" "${fit[@]}" --max_epochs 1 --limit_train_batches 300 --limit_val_batches 5 \
+        --logger false --enable_checkpointing false 2>&1 | sed -n 's/.*cuda: \([0-9]*\) device allocations.*/\1/p')
+    echo "result: $n1 device allocations for 60 steps, $n2 for 300"
+    [ -n "$n1" ] && [ "$n1" = "$n2" ]
+}
+check "0 device allocations in steady-state steps" allocations
+
+# compute-sanitizer memcheck of a short fit: 0 errors.
+memcheck() {
+    command -v compute-sanitizer >/dev/null || { echo "no compute-sanitizer"; return 1; }
+    compute-sanitizer --tool memcheck --error-exitcode 3 "$LTHOST" "${fit[@]}" --max_epochs 1 \
+        --limit_train_batches 5 --limit_val_batches 2 --limit_test_batches 2 --logger false \
+        --enable_checkpointing false 2>&1 | tail -3
+    return "${PIPESTATUS[0]}"
+}
+check "compute-sanitizer memcheck of a short fit" memcheck
+
+# Checkpoints are accelerator-neutral: cuda -> cpu and cpu -> cuda, bit-exact in 32-true.
+check "checkpoints across accelerators, byte-identical" bash tests/gpu/cross_resume.sh "$data"
+# NCCL all-reduce on device memory (world size 1 on one GPU).
+check "NCCL collectives on device memory" bash tests/e2e/test_ddp_nccl.sh
+
+if [ -z "${LT_GPU_SKIP_BENCH:-}" ]; then
+    check "benchmarks (bench/gpu_run.sh)" bash bench/gpu_run.sh "$b" "$data" "$out/bench.md"
+fi
+rm -f "$out/step.log"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,311 @@
+/* Mixed precision: GradScaler's rules (torch.amp.GradScaler), its checkpoint state, and
+ * the cpu accelerator's unscale_grads and round_half slots. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include <lt/amp.h>
+#include <lt/runtime.h>
+
+#include "test_util.h"
+
+#define N 4
+/* Step k's gradient is c * (k + 1); at the steps in bad[] one element is inf or NaN. */
+static const float c[N] = {0.5f, -0.25f, 1.0f, 2.0f};
+
+typedef struct amp_mod {
+    lt_ctx_t *ctx;
+    lt_tensor_t *w;
+    lt_optimizer_t *opt;
+} amp_mod;
+
+static amp_mod amp_mod_new(lt_device_t *dev) {
+    amp_mod m = {.ctx = lt_ctx_new(dev, "amp", NULL, 0, 1)};
+    ck_assert_msg(m.ctx != NULL, "%s", lt_last_error());
+    m.w = lt_param(m.ctx, "w", 1, (int64_t[]){N}, LT_INIT_ONES);
+    ck_assert_int_eq(lt_ctx_materialize(m.ctx), LT_OK);
+    m.opt = lt_sgd(lt_parameters(m.ctx), 0.1);
+    ck_assert_msg(m.opt != NULL, "%s", lt_last_error());
+    return m;
+}
+
+static void amp_mod_free(amp_mod *m) {
+    lt_optimizer_free(m->opt);
+    lt_ctx_free(m->ctx);
+}
+
+/* One training step: loss = sum(w * g_k), backward (seeded with the scale), step. */
+static void amp_step(amp_mod *m, int k, float poison) {
+    lt_arena_t *a = lt_ctx_arena(m->ctx);
+    lt_arena_reset(a);
+    float g[N];
+    for (int i = 0; i < N; i++) g[i] = c[i] * (float)(k + 1);
+    if (poison != 0.0f) g[1] = poison;
+    lt_tensor_t *tg = lt_from_host(a, LT_F32, 1, (int64_t[]){N}, g);
+    ck_assert_int_eq(lt_optimizer_zero_grad(m->opt), LT_OK);
+    ck_assert_int_eq(lt_backward(lt_sum(lt_mul(m->w, tg))), LT_OK);
+    ck_assert_int_eq(lt_optimizer_step(m->opt), LT_OK);
+}
+
+/* init 8, interval 3, inf at step 2 and NaN at step 6: the scale and _growth_tracker after
+ * every step, by torch's _amp_update_scale_; skipped steps leave the weights alone. */
+static void check_trajectory(lt_device_t *dev) {
+    amp_mod m = amp_mod_new(dev);
+    lt_grad_scaler_t *sc = lt_grad_scaler_new(dev, 8.0, 2.0, 0.5, 3);
+    ck_assert_msg(sc != NULL, "%s", lt_last_error());
+    ck_assert_int_eq(lt_ctx_set_grad_scaler(m.ctx, sc), LT_OK);
+    static const double scale[10] = {8, 8, 4, 4, 4, 8, 4, 4, 4, 8};
+    static const int64_t tracker[10] = {1, 2, 0, 1, 2, 0, 0, 1, 2, 0};
+    double want[N] = {1, 1, 1, 1};
+    for (int k = 0; k < 10; k++) {
+        float poison = k == 2 ? INFINITY : k == 6 ? NAN : 0.0f;
+        amp_step(&m, k, poison);
+        ck_assert_msg(lt_grad_scaler_get_scale(sc) == scale[k], "step %d: scale %g, want %g", k,
+                      lt_grad_scaler_get_scale(sc), scale[k]);
+        ck_assert_int_eq(lt_grad_scaler_growth_tracker(sc), tracker[k]);
+        if (poison == 0.0f)
+            for (int i = 0; i < N; i++) want[i] -= 0.1 * c[i] * (k + 1);
+    }
+    ck_assert_int_eq(lt_grad_scaler_skipped_steps(sc), 2);
+    ck_assert_int_eq(lt_optimizer_num_steps(m.opt), 8);
+    float *w = test_host(m.w);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(fabs(w[i] - want[i]) < 1e-5, "w[%d] = %g, want %g", i, w[i], want[i]);
+    free(w);
+    ck_assert_int_eq(lt_ctx_set_grad_scaler(m.ctx, NULL), LT_OK);
+    lt_grad_scaler_free(sc);
+    amp_mod_free(&m);
+}
+
+START_TEST(scaler_trajectory) { check_trajectory(test_dev); }
+END_TEST
+
+/* An accelerator without unscale_grads (the ABI 1.0 table): liblt's fallback from affine
+ * and reduce_sum must follow the same trajectory. */
+START_TEST(scaler_trajectory_without_slot) {
+    const char *dir = getenv("LT_TEST_PLUGIN_DIR");
+    ck_assert_msg(dir && dir[0], "LT_TEST_PLUGIN_DIR is not set: run the tests with meson test");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/abi10_cpu.so", dir);
+    lt_device_t *dev = NULL;
+    ck_assert_msg(lt_device_open(path, 1, &dev) == LT_OK, "%s", lt_last_error());
+    check_trajectory(dev);
+    lt_device_close(dev);
+}
+END_TEST
+
+/* growth_interval set through the API: the scale doubles after that many clean steps,
+ * and a growth that would overflow float32 keeps the old scale. */
+START_TEST(scaler_growth) {
+    amp_mod m = amp_mod_new(test_dev);
+    lt_grad_scaler_t *sc = lt_grad_scaler_new(test_dev, 65536.0, 2.0, 0.5, 2);
+    ck_assert_int_eq(lt_ctx_set_grad_scaler(m.ctx, sc), LT_OK);
+    amp_step(&m, 0, 0.0f);
+    ck_assert(lt_grad_scaler_get_scale(sc) == 65536.0);
+    amp_step(&m, 0, 0.0f);
+    ck_assert(lt_grad_scaler_get_scale(sc) == 131072.0);
+    ck_assert_int_eq(lt_grad_scaler_growth_tracker(sc), 0);
+    lt_ctx_set_grad_scaler(m.ctx, NULL);
+    lt_grad_scaler_free(sc);
+    sc = lt_grad_scaler_new(test_dev, 0x1p127, 2.0, 0.5, 1);
+    ck_assert_int_eq(lt_ctx_set_grad_scaler(m.ctx, sc), LT_OK);
+    lt_arena_t *a = lt_ctx_arena(m.ctx);
+    lt_arena_reset(a);
+    lt_tensor_t *tg = lt_full(a, 1, (int64_t[]){N}, 1e-30f); /* 1e-30 * 2^127: finite */
+    ck_assert_int_eq(lt_optimizer_zero_grad(m.opt), LT_OK);
+    ck_assert_int_eq(lt_backward(lt_sum(lt_mul(m.w, tg))), LT_OK);
+    ck_assert_int_eq(lt_optimizer_step(m.opt), LT_OK);
+    ck_assert(lt_grad_scaler_get_scale(sc) == 0x1p127);
+    ck_assert_int_eq(lt_grad_scaler_skipped_steps(sc), 0);
+    lt_ctx_set_grad_scaler(m.ctx, NULL);
+    lt_grad_scaler_free(sc);
+    amp_mod_free(&m);
+}
+END_TEST
+
+START_TEST(scaler_bad_arguments) {
+    ck_assert_ptr_null(lt_grad_scaler_new(test_dev, 0.0, 2.0, 0.5, 10));
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "scale must be finite and > 0"));
+    ck_assert_ptr_null(lt_grad_scaler_new(test_dev, 1.0, 1.0, 0.5, 10));
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "growth_factor must be finite and > 1"));
+    ck_assert_ptr_null(lt_grad_scaler_new(test_dev, 1.0, 2.0, 1.0, 10));
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "backoff_factor must be in (0, 1)"));
+    ck_assert_ptr_null(lt_grad_scaler_new(test_dev, 1.0, 2.0, 0.5, 0));
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "growth_interval"));
+    ck_assert_ptr_null(lt_grad_scaler_new(test_dev, 1e39, 2.0, 0.5, 10)); /* inf as a float */
+}
+END_TEST
+
+/* state_dict round trip, and a checkpoint's values bounded before anything changes. */
+START_TEST(scaler_state) {
+    lt_grad_scaler_t *a = lt_grad_scaler_new(test_dev, 1024.0, 4.0, 0.25, 7);
+    lt_grad_scaler_t *b = lt_grad_scaler_new(test_dev, 65536.0, 2.0, 0.5, 2000);
+    amp_mod m = amp_mod_new(test_dev);
+    ck_assert_int_eq(lt_ctx_set_grad_scaler(m.ctx, a), LT_OK);
+    for (int k = 0; k < 3; k++) amp_step(&m, k, 0.0f); /* tracker 3 */
+    lt_state_t *st = lt_state_new();
+    ck_assert_int_eq(lt_grad_scaler_save(a, st), LT_OK);
+    ck_assert_int_eq(lt_grad_scaler_load(b, st, "MixedPrecision"), LT_OK);
+    ck_assert(lt_grad_scaler_get_scale(b) == 1024.0);
+    ck_assert_int_eq(lt_grad_scaler_growth_tracker(b), 3);
+    char *json = lt_state_to_json(st);
+    ck_assert_ptr_nonnull(strstr(json, "\"_growth_tracker\":3"));
+    ck_assert_ptr_nonnull(strstr(json, "\"growth_interval\":7"));
+    free(json);
+    static const struct {
+        const char *key;
+        double v;
+        const char *says;
+    } bad[] = {
+        {"scale", NAN, "MixedPrecision.scale must be finite and > 0"},
+        {"scale", -1.0, "MixedPrecision.scale must be"},
+        {"scale", 1e300, "MixedPrecision.scale must be"},
+        {"growth_factor", INFINITY, "MixedPrecision.growth_factor must be finite and > 1"},
+        {"backoff_factor", 0.0, "MixedPrecision.backoff_factor must be in (0, 1)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        lt_state_t *edit = lt_state_new();
+        ck_assert_int_eq(lt_grad_scaler_save(a, edit), LT_OK);
+        lt_state_set_float(edit, bad[i].key, bad[i].v);
+        ck_assert_int_eq(lt_grad_scaler_load(b, edit, "MixedPrecision"), LT_ERR_FORMAT);
+        ck_assert_msg(strstr(lt_last_error(), bad[i].says), "%s", lt_last_error());
+        ck_assert(lt_grad_scaler_get_scale(b) == 1024.0); /* unchanged */
+        lt_state_free(edit);
+    }
+    lt_state_t *edit = lt_state_new();
+    ck_assert_int_eq(lt_grad_scaler_save(a, edit), LT_OK);
+    lt_state_set_int(edit, "_growth_tracker", 7); /* not below growth_interval */
+    ck_assert_int_eq(lt_grad_scaler_load(b, edit, "MixedPrecision"), LT_ERR_FORMAT);
+    ck_assert_ptr_nonnull(
+        strstr(lt_last_error(), "_growth_tracker must be in [0, growth_interval)"));
+    lt_state_free(edit);
+    edit = lt_state_new();
+    lt_state_set_float(edit, "scale", 2.0);
+    ck_assert_int_eq(lt_grad_scaler_load(b, edit, "MixedPrecision"), LT_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(lt_last_error(), "MixedPrecision.growth_factor is missing"));
+    lt_state_free(edit);
+    lt_state_free(st);
+    lt_ctx_set_grad_scaler(m.ctx, NULL);
+    amp_mod_free(&m);
+    lt_grad_scaler_free(a);
+    lt_grad_scaler_free(b);
+}
+END_TEST
+
+/* ---- the cpu accelerator's slots, through its table ------------------------------ */
+
+typedef struct cpu_table {
+    lt_plugin_t *p;
+    const lt_accelerator_desc *d;
+    void *st;
+} cpu_table;
+
+static cpu_table cpu_open(void) {
+    cpu_table t = {0};
+    ck_assert_msg(lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cpu", NULL, &t.p) == LT_OK, "%s",
+                  lt_last_error());
+    t.d = lt_plugin_desc(t.p);
+    lt_accel_opts o = {.struct_size = sizeof o, .threads = 1};
+    ck_assert_int_eq(t.d->init(&o, &t.st), LT_OK);
+    ck_assert_ptr_nonnull(t.d->round_half);
+    ck_assert_ptr_nonnull(t.d->unscale_grads);
+    return t;
+}
+
+static void cpu_close(cpu_table *t) {
+    t->d->shutdown(t->st);
+    lt_plugin_close(t->p);
+}
+
+START_TEST(cpu_round_half_ties_to_even) {
+    cpu_table t = cpu_open();
+    static const float x[] = {
+        65504.0f,        65519.0f,     65520.0f,         0x1p-24f, 0x1p-25f,
+        3 * 0x1p-25f,    1 + 0x1p-11f, 1 + 3 * 0x1p-11f, -2.5f,    1 + 0x1p-8f,
+        1 + 3 * 0x1p-8f, FLT_MAX,      0x1.fep127f,      -0.0f,
+    };
+    static const float fp16[] = {
+        65504.0f,    65504.0f, INFINITY,    0x1p-24f,        0.0f,     0x1p-23f, 1.0f,
+        1 + 0x1p-9f, -2.5f,    1 + 0x1p-8f, 1 + 3 * 0x1p-8f, INFINITY, INFINITY, -0.0f,
+    };
+    static const float bf16[] = {
+        65536.0f, 65536.0f, 65536.0f, 0x1p-24f,    0x1p-25f, 3 * 0x1p-25f, 1.0f,
+        1.0f,     -2.5f,    1.0f,     1 + 0x1p-6f, INFINITY, 0x1.fep127f,  -0.0f,
+    };
+    enum { M = sizeof x / sizeof *x };
+    float out[M];
+    t.d->round_half(t.st, M, x, 0, out);
+    for (int i = 0; i < M; i++)
+        ck_assert_msg(out[i] == fp16[i] && signbit(out[i]) == signbit(fp16[i]),
+                      "fp16(%a) = %a, want %a", x[i], out[i], fp16[i]);
+    t.d->round_half(t.st, M, x, 1, out);
+    for (int i = 0; i < M; i++)
+        ck_assert_msg(out[i] == bf16[i], "bf16(%a) = %a, want %a", x[i], out[i], bf16[i]);
+    float nan_in = NAN, nan_out = 0;
+    t.d->round_half(t.st, 1, &nan_in, 1, &nan_out);
+    ck_assert(isnan(nan_out));
+    t.d->round_half(t.st, 1, &nan_in, 0, &nan_out);
+    ck_assert(isnan(nan_out));
+    cpu_close(&t);
+}
+END_TEST
+
+START_TEST(cpu_unscale_grads_flags_non_finite) {
+    cpu_table t = cpu_open();
+    float g[4] = {1.0f, 2.0f, 4.0f, 8.0f}, found = 0.0f;
+    t.d->unscale_grads(t.st, 4, g, 0.5f, &found);
+    ck_assert(g[0] == 0.5f && g[3] == 4.0f && found == 0.0f);
+    g[2] = INFINITY;
+    t.d->unscale_grads(t.st, 4, g, 0.5f, &found);
+    ck_assert(found == 1.0f && isinf(g[2]) && g[0] == 0.25f);
+    found = 0.0f;
+    g[2] = NAN;
+    t.d->unscale_grads(t.st, 4, g, 0.5f, &found);
+    ck_assert(found == 1.0f);
+    cpu_close(&t);
+}
+END_TEST
+
+/* The cpu accelerator refuses what it cannot do, with liblt naming the precision. */
+START_TEST(cpu_refuses_mixed_precision) {
+    lt_plugin_t *p = NULL;
+    ck_assert_int_eq(lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cpu", NULL, &p), LT_OK);
+    lt_accel_opts o = {.struct_size = sizeof o, .threads = 1, .precision = LT_PRECISION_16_MIXED};
+    lt_device_t *dev = NULL;
+    ck_assert_int_eq(lt_device_from_plugin_opts(p, &o, &dev), LT_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(dev);
+    ck_assert_msg(strstr(lt_last_error(), "accelerator 'cpu' cannot train in precision 16-mixed"),
+                  "%s", lt_last_error());
+    ck_assert_str_eq(lt_precision_name(LT_PRECISION_BF16_TRUE), "bf16-true");
+    /* bf16-true needs round_half: the ABI 1.0 table has none, whatever init would say */
+    const char *dir = getenv("LT_TEST_PLUGIN_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/abi10_cpu.so", dir ? dir : ".");
+    ck_assert_int_eq(lt_plugin_open(LT_PLUGIN_ACCELERATOR, path, NULL, &p), LT_OK);
+    o.precision = LT_PRECISION_BF16_TRUE;
+    ck_assert_int_eq(lt_device_from_plugin_opts(p, &o, &dev), LT_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(lt_last_error(), "has no round_half kernel, so it cannot train in "
+                                          "precision bf16-true"),
+                  "%s", lt_last_error());
+    ck_assert(lt_device_host_memory(test_dev));
+    ck_assert(!lt_device_has_ranges(test_dev));
+    lt_device_range_push(test_dev, "no-op"); /* without the slots: nothing happens */
+    lt_device_range_pop(test_dev);
+}
+END_TEST
+
+Suite *suite_amp(void) {
+    Suite *s = suite_create("amp");
+    TCase *tc = tcase_create("grad_scaler");
+    tcase_add_checked_fixture(tc, test_open, test_close);
+    tcase_add_test(tc, scaler_trajectory);
+    tcase_add_test(tc, scaler_trajectory_without_slot);
+    tcase_add_test(tc, scaler_growth);
+    tcase_add_test(tc, scaler_bad_arguments);
+    tcase_add_test(tc, scaler_state);
+    tcase_add_test(tc, cpu_round_half_ties_to_even);
+    tcase_add_test(tc, cpu_unscale_grads_flags_non_finite);
+    tcase_add_test(tc, cpu_refuses_mixed_precision);
+    suite_add_tcase(s, tc);
+    return s;
+}
