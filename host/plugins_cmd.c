@@ -1,7 +1,16 @@
 /* `lthost plugins`: every plugin found, with its kind and ABI, or why it was skipped. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lt/accelerator.h>
 
 #include "host.h"
 
@@ -9,11 +18,78 @@ typedef struct {
     int found, skipped;
 } scan_counts;
 
+/* An accelerator that says what it runs (its describe slot) is started to say it:
+ * "runs OpenBLAS 0.3.21 (Zen kernels), 2 threads", or why it cannot start. In a child
+ * process, as the scan loads plugins: an init that crashes or hangs costs one line, not
+ * the listing. Others are not started (a GPU's would create a context to say nothing). */
+#define DESCRIBE_SECONDS 30
+
+static void describe_child(int fd, const char *path) {
+    lt_plugin_t *p = NULL;
+    char line[1024] = "";
+    if (lt_plugin_open(LT_PLUGIN_ACCELERATOR, path, NULL, &p) == LT_OK &&
+        ((const lt_accelerator_desc *)lt_plugin_desc(p))->describe) {
+        lt_device_t *dev = NULL;
+        if (lt_device_from_plugin(p, 0, &dev) == LT_OK)
+            snprintf(line, sizeof line, "runs %s", lt_device_describe(dev));
+        else
+            snprintf(line, sizeof line, "cannot start: %s", lt_last_error());
+        lt_device_close(dev);
+    } else {
+        lt_plugin_close(p);
+    }
+    size_t n = strlen(line);
+    _exit(write(fd, line, n) == (ssize_t)n ? 0 : 1);
+}
+
+/* What the child wrote, until it closes the pipe or DESCRIBE_SECONDS pass (false). */
+static bool read_line(int fd, char *buf, size_t size) {
+    size_t got = 0;
+    time_t until = time(NULL) + DESCRIBE_SECONDS;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int left = (int)(until - time(NULL));
+        if (left <= 0 || poll(&p, 1, left * 1000) == 0) return false;
+        ssize_t n = read(fd, buf + got, size - 1 - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || (got += (size_t)n) == size - 1) break;
+    }
+    buf[got] = '\0';
+    return true;
+}
+
+static void print_accelerator_line(const char *path) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    fflush(stdout); /* the child must not print our buffer a second time */
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        describe_child(fds[1], path);
+    }
+    close(fds[1]);
+    char line[1024] = "";
+    bool done = pid > 0 && read_line(fds[0], line, sizeof line);
+    close(fds[0]);
+    if (pid < 0) return;
+    if (!done) kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (!done)
+        snprintf(line, sizeof line, "cannot start: its init did not finish within %d s",
+                 DESCRIBE_SECONDS);
+    else if (!line[0] && WIFSIGNALED(status))
+        snprintf(line, sizeof line, "cannot start: its init crashed (signal %d, %s)",
+                 WTERMSIG(status), strsignal(WTERMSIG(status)));
+    if (line[0]) printf("  %-12s %-16s %s\n", "", "", line);
+}
+
 static void print_plugin(void *user, const lt_plugin_info *info) {
     scan_counts *c = user;
     if (info->ok) {
         printf("  %-12s %-16s ABI %u.%u  %s\n", lt_plugin_kind_name(info->kind), info->name,
                info->abi_major, info->abi_minor, info->path);
+        if (info->kind == LT_PLUGIN_ACCELERATOR) print_accelerator_line(info->path);
         c->found++;
     } else {
         printf("  %-12s %-16s skipped: %s\n", "-", "-", info->why);

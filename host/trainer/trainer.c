@@ -361,6 +361,8 @@ static void announce(session *s) {
         s, "%s: %d tensors, %lld parameters (%.2f MB), %s accelerator%s%s, %s strategy%s\n",
         s->module.desc->name, lt_ctx_num_params(s->module.ctx), (long long)n, (double)n * 4 / 1e6,
         lt_device_name(s->dev), cfg->accel_auto ? " (auto)" : "", where, s->group.desc->name, prec);
+    const char *runs = lt_device_describe(s->dev);
+    if (*runs) rank0_printf(s, "%s accelerator: %s\n", lt_device_name(s->dev), runs);
 }
 
 static bool dispatch(session *s) {

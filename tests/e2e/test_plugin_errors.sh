@@ -31,8 +31,12 @@ expect_error "nogemm_cpu.so: accelerator 'cpu' leaves the required slot 'gemm' N
 expect_success fit "${common_fit[@]}" --accel "$LT_TEST_PLUGIN_DIR/bare_cpu.so"
 expect_error "no clamp kernel, so it cannot clip gradients by value" \
     fit "${common_fit[@]}" --accel "$LT_TEST_PLUGIN_DIR/bare_cpu.so" --gradient_clip_val 0.5 --gradient_clip_algorithm value
-# A table built against ABI 1.0 (shorter, without the 1.1 slots) still trains.
+# A table built against ABI 1.0 (shorter, without the 1.1 slots) still trains, and
+# without the describe slot the summary has no line saying what it runs.
 expect_success fit "${common_fit[@]}" --accel "$LT_TEST_PLUGIN_DIR/abi10_cpu.so"
+! grep -q "accelerator: " "$TMP/out" || { cat "$TMP/out"; fail "a 1.0 table has no describe slot, yet a line says what it runs"; }
+expect_success fit "${common_fit[@]}" --accel "$LT_TEST_PLUGIN_DIR/bare_cpu.so"
+grep -q "^cpu accelerator: OpenBLAS .* kernels.*, [0-9]* threads*$" "$TMP/out" || { cat "$TMP/out"; fail "the fit summary does not say what the cpu accelerator runs"; }
 echo "ok: required slots are checked at open; optional ones may be NULL; a 1.0 table loads"
 
 # liblt says what a file is; lthost names the flag that takes it.

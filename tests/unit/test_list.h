@@ -11,6 +11,7 @@
     X(safetensors)                                                                                 \
     X(state)                                                                                       \
     X(parity)                                                                                      \
+    X(blas_core)                                                                                   \
     X(plugin)                                                                                      \
     X(config)                                                                                      \
     X(flags)                                                                                       \

@@ -12,8 +12,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cblas.h>
-
 #include "cpu_impl.h"
 
 #define CPU_ALIGN 64 /* a cache line; also what AVX-512 loads want */
@@ -45,7 +43,12 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     if (prec != LT_PRECISION_32_TRUE) return LT_ERR_UNSUPPORTED;
 #endif
     cpu_state *st = calloc(1, sizeof *st);
-    if (!st) return LT_ERR_OOM;
+    if (!st) return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of host memory");
+    lt_status s = cpu_blas_open(&st->blas);
+    if (s != LT_OK) {
+        free(st);
+        return s;
+    }
     st->half = half_format(prec);
 #ifdef CPU_TEST_RANGES
     const char *log = getenv("LT_TEST_RANGE_LOG");
@@ -55,8 +58,10 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     if (LT_ACCEL_OPTS_HAS(opts, threads)) asked = opts->threads;
     st->threads = asked > 0 ? asked : usable_cores();
     /* One budget: OpenBLAS's pool gets the same count as our loops. */
-    openblas_set_num_threads(st->threads);
+    st->blas.set_num_threads(st->threads);
     st->blas_threads = st->threads;
+    snprintf(st->description, sizeof st->description, "%s, %d thread%s", st->blas.line, st->threads,
+             st->threads == 1 ? "" : "s");
     *state = st;
     return LT_OK;
 }
@@ -64,10 +69,14 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
 static void cpu_shutdown(void *state) {
     cpu_state *st = state;
     if (st->range_log) fclose(st->range_log);
+    cpu_blas_close(&st->blas);
     free(st->half_buf[0]);
     free(st->half_buf[1]);
     free(st);
 }
+
+/* "OpenBLAS 0.3.21 (Zen kernels), 2 threads": what runs, for the host's summary line. */
+static const char *cpu_describe(void *st) { return ((const cpu_state *)st)->description; }
 
 /* ---- parallel for -------------------------------------------------------------- */
 
@@ -256,5 +265,6 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                        * (random.c), batch norm (norm.c) */
                       .im2col = cpu_im2col, .col2im = cpu_col2im, .pool2d = cpu_pool2d,
                       .pool2d_bwd = cpu_pool2d_bwd, .dropout_mask = cpu_dropout_mask,
-                      .batch_norm = cpu_batch_norm,
-                      .batch_norm_bwd = cpu_batch_norm_bwd CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)
+                      .batch_norm = cpu_batch_norm, .batch_norm_bwd = cpu_batch_norm_bwd,
+                      /* what runs (blas.c) */
+                      .describe = cpu_describe CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)

@@ -8,8 +8,10 @@
 #ifndef LT_CPU_IMPL_H
 #define LT_CPU_IMPL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include <cblas.h>
 #include <lt/accelerator.h>
 
 /* Below this much work (elements touched) a kernel runs on the calling thread: waking
@@ -41,6 +43,64 @@ void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t str
 
 #endif
 
+/* ---- blas_core.c: which OpenBLAS kernels the CPU runs (pure: unit-tested) ---- */
+
+/* What cpuid says the CPU has and the OS saves (xgetbv); false off x86. */
+typedef struct cpu_isa {
+    bool amd; /* AuthenticAMD or HygonGenuine: OpenBLAS's Zen kernels over Haswell's */
+    bool avx, avx2, fma, fma4;
+    bool avx512f, avx512bw, avx512vl, avx512dq, avx512cd, avx512_bf16;
+    bool amx_bf16;
+} cpu_isa;
+
+/* The instruction sets OpenBLAS's cores need, in order. */
+typedef enum {
+    CPU_ISA_SSE3,
+    CPU_ISA_AVX,
+    CPU_ISA_AVX2,        /* with FMA */
+    CPU_ISA_AVX512,      /* F, BW, VL, DQ and CD: OpenBLAS's SkylakeX */
+    CPU_ISA_AVX512_BF16, /* Cooperlake */
+    CPU_ISA_AMX,         /* AMX-BF16 tiles: SapphireRapids */
+    CPU_ISA_COUNT
+} cpu_isa_level;
+
+/* The highest level the CPU runs, and its name ("AVX2 and FMA"). */
+cpu_isa_level cpu_isa_best(const cpu_isa *f);
+const char *cpu_isa_level_name(cpu_isa_level level);
+/* The OpenBLAS core with the fastest sgemm the CPU runs ("SkylakeX", "Zen", ...). */
+const char *cpu_blas_best_core(const cpu_isa *f);
+/* The core to force instead of OpenBLAS's own pick `own`, or NULL to keep it: its pick
+ * stands unless it is a generic fallback below the CPU's level (Prescott on an AVX-512
+ * Xeon); a name unknown here (a newer OpenBLAS's) stands too. */
+const char *cpu_blas_choose_core(const char *own, const cpu_isa *f);
+/* NULL when the CPU runs `core`'s kernels (or core is NULL or unknown), else what they
+ * need that it lacks ("AVX-512 F/BW/VL/DQ/CD"). */
+const char *cpu_blas_core_needs(const char *core, const cpu_isa *f);
+
+/* ---- blas.c: OpenBLAS, loaded with the chosen kernels ---- */
+
+typedef void (*cpu_sgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE,
+                             blasint m, blasint n, blasint k, float alpha, const float *a,
+                             blasint lda, const float *b, blasint ldb, float beta, float *c,
+                             blasint ldc);
+
+typedef struct cpu_blas {
+    void *lib; /* dlopen handle of OpenBLAS */
+    cpu_sgemm_fn sgemm;
+    void (*set_num_threads)(int);
+    char *(*get_corename)(void);
+    char *(*get_config)(void);
+    cpu_isa isa;
+    char line[320]; /* "OpenBLAS 0.3.21 (Zen kernels)" and why those */
+} cpu_blas;
+
+/* Detect the CPU's features into f. */
+void cpu_isa_detect(cpu_isa *f);
+/* Load OpenBLAS with the kernels blas_core.c chooses (or OPENBLAS_CORETYPE's, refused
+ * when the CPU cannot run them); sets lt_last_error on failure. */
+lt_status cpu_blas_open(cpu_blas *b);
+void cpu_blas_close(cpu_blas *b);
+
 enum { CPU_HALF_NONE, CPU_HALF_FP16, CPU_HALF_BF16 };
 
 typedef struct cpu_state {
@@ -54,6 +114,8 @@ typedef struct cpu_state {
     /* The test twin's named ranges (CPU_TEST_RANGES): one line per push and pop into
      * $LT_TEST_RANGE_LOG, so the e2e tests see what a GPU timeline would. NULL: none. */
     void *range_log; /* FILE * */
+    cpu_blas blas;
+    char description[400]; /* the describe slot's line */
 } cpu_state;
 
 /* fn(args, lo, hi) handles items [lo, hi). */

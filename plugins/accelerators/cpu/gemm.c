@@ -1,10 +1,9 @@
-/* gemm.c — row-major C(M,N) = alpha * op(A) op(B) + beta * C through OpenBLAS.
+/* gemm.c — row-major C(M,N) = alpha * op(A) op(B) + beta * C through OpenBLAS (loaded
+ * with the CPU's best kernels by blas.c).
  *
  * OpenBLAS threads itself (cpu.c gave it the thread budget); it splits M and N, never K,
  * so results are reproducible for a fixed thread count. */
 #include <limits.h>
-
-#include <cblas.h>
 
 #include "cpu_impl.h"
 
@@ -73,10 +72,10 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
     }
     int want = (double)m * (double)n * (double)k < CPU_GEMM_SERIAL_WORK ? 1 : cs->threads;
     if (want != cs->blas_threads) {
-        openblas_set_num_threads(want);
+        cs->blas.set_num_threads(want);
         cs->blas_threads = want;
     }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, d_a,
-                (blasint)lda, d_b, (blasint)ldb, beta, d_c, (blasint)ldc);
+    cs->blas.sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                   trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha,
+                   d_a, (blasint)lda, d_b, (blasint)ldb, beta, d_c, (blasint)ldc);
 }

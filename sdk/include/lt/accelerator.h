@@ -229,6 +229,11 @@ typedef struct lt_accelerator_desc {
     void (*batch_norm_bwd)(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
                            const float *d_dy, const float *d_mean, const float *d_var,
                            const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db);
+
+    /* One line saying what runs, for the host's summary and `lthost plugins`: library,
+     * kernels, threads ("OpenBLAS 0.3.21 (SkylakeX kernels), 2 threads"); the string lives
+     * as long as st. NULL: the accelerator's name says it all. */
+    const char *(*describe)(void *st);
 } lt_accelerator_desc;
 
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
@@ -249,7 +254,8 @@ typedef struct lt_accelerator_desc {
     X(unscale_grads, OPTIONAL) X(round_half, OPTIONAL)                                   \
     X(range_push, OPTIONAL) X(range_pop, OPTIONAL)                                       \
     X(im2col, OPTIONAL) X(col2im, OPTIONAL) X(pool2d, OPTIONAL) X(pool2d_bwd, OPTIONAL)  \
-    X(dropout_mask, OPTIONAL) X(batch_norm, OPTIONAL) X(batch_norm_bwd, OPTIONAL)
+    X(dropout_mask, OPTIONAL) X(batch_norm, OPTIONAL) X(batch_norm_bwd, OPTIONAL)       \
+    X(describe, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

@@ -33,6 +33,9 @@ LT_API void lt_device_close(lt_device_t *dev);
 LT_API const char *lt_device_name(const lt_device_t *dev);
 /* Wait for all queued work on the device. */
 LT_API lt_status lt_device_sync(lt_device_t *dev);
+/* What the accelerator runs, in one line ("OpenBLAS 0.3.21 (Zen kernels), 2 threads"),
+ * or "" when it does not say (no describe slot). */
+LT_API const char *lt_device_describe(const lt_device_t *dev);
 
 /* ---- arenas ----------------------------------------------------------------- */
 

@@ -219,6 +219,11 @@ void lt_device_close(lt_device_t *dev) {
 
 const char *lt_device_name(const lt_device_t *dev) { return dev ? dev->k.name : "(none)"; }
 
+const char *lt_device_describe(const lt_device_t *dev) {
+    const char *line = dev && dev->k.describe ? dev->k.describe(dev->state) : NULL;
+    return line ? line : "";
+}
+
 lt_status lt_device_sync(lt_device_t *dev) {
     if (!dev) return lt_set_error(LT_ERR_INVALID_ARG, "lt_device_sync: device is NULL");
     return dev->k.sync ? dev->k.sync(dev->state) : LT_OK;
