@@ -122,6 +122,14 @@ static void check_error_recorded(host_check *h) {
     report(h, h->k->sync(h->st) == LT_ERR_DEVICE, "a double free surfaces at sync", 0);
 }
 
+/* The describe line, from the runtime's, the driver's and cuBLAS's versions and the GPU. */
+static void check_describe(host_check *h) {
+    const char *want = "CUDA 13.0 (driver 13.1), fake (sm_90, 4 SMs, 0 GiB), cuBLAS 13.1.0";
+    const char *got = h->k->describe ? h->k->describe(h->st) : "(no describe slot)";
+    report(h, !strcmp(got, want), "describe says runtime, driver, GPU and cuBLAS", 0);
+    if (strcmp(got, want)) printf("  got \"%s\"\n  want \"%s\"\n", got, want);
+}
+
 int main(void) {
     host_check h = {.k = lt_accelerator_entry()};
     lt_accel_opts opts = {.struct_size = sizeof opts};
@@ -129,6 +137,7 @@ int main(void) {
         printf("FAIL: init on the fake runtime\n");
         return 1;
     }
+    check_describe(&h);
     check_staging(&h);
     check_steady_state(&h);
     check_out_of_memory(&h);

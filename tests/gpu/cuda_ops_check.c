@@ -389,6 +389,7 @@ int main(int argc, char **argv) {
     check_optim(&c);
     check_mixed(&c);
     check_gemm(&c);
+    check_layers(&c);
     if (cuda) {
         check_allocator(&c);
         check_init_errors(&c, gpus);

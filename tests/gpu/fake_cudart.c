@@ -69,6 +69,16 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d) {
     return cudaSuccess;
 }
 
+cudaError_t cudaRuntimeGetVersion(int *v) {
+    *v = 13000;
+    return cudaSuccess;
+}
+
+cudaError_t cudaDriverGetVersion(int *v) {
+    *v = 13010;
+    return cudaSuccess;
+}
+
 cudaError_t cudaStreamCreate(cudaStream_t *s) {
     *s = (cudaStream_t)&fake;
     return cudaSuccess;
@@ -174,7 +184,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e) {
 /* ---- not simulated ------------------------------------------------------------------ */
 
 lt_status cuda_gemm_init(cuda_state *st) {
-    (void)st;
+    st->blas_version = 130100; /* what cublasGetVersion says for cuBLAS 13.1.0 */
     return LT_OK;
 }
 

@@ -90,6 +90,8 @@ void check_reduce(check_ctx *c);
 void check_rows(check_ctx *c); /* softmax family, cross-entropy, argmax */
 void check_optim(check_ctx *c);
 void check_mixed(check_ctx *c); /* unscale_grads, round_half (host reference) */
+/* ops_layers.c: im2col, col2im, pool2d(_bwd), dropout_mask, batch_norm(_bwd), describe. */
+void check_layers(check_ctx *c);
 /* GEMM at every precision: opens the accelerator under test once per setting. */
 void check_gemm(check_ctx *c);
 

@@ -86,11 +86,33 @@ static lt_status read_precision(cuda_state *st, const lt_accel_opts *opts) {
     return LT_OK;
 }
 
+/* The describe line's start, from the runtime and the GPU: "CUDA 13.0 (driver 13.0),
+ * NVIDIA H200 (sm_90, 132 SMs, 140 GiB)"; init appends cuBLAS once it is open. */
+static void describe_device(cuda_state *st, const struct cudaDeviceProp *prop) {
+    int runtime = 0, driver = 0;
+    if (cudaRuntimeGetVersion(&runtime) != cudaSuccess ||
+        cudaDriverGetVersion(&driver) != cudaSuccess)
+        cudaGetLastError(); /* a version we cannot read shows as 0.0 */
+    snprintf(st->description, sizeof st->description,
+             "CUDA %d.%d (driver %d.%d), %s (sm_%d%d, %d SMs, %.0f GiB)", runtime / 1000,
+             runtime % 1000 / 10, driver / 1000, driver % 1000 / 10, prop->name, prop->major,
+             prop->minor, prop->multiProcessorCount, (double)prop->totalGlobalMem / (1 << 30));
+}
+
+/* ", cuBLAS 13.1.0" after the device's part. */
+static void describe_blas(cuda_state *st) {
+    const size_t used = strlen(st->description);
+    const int v = st->blas_version;
+    snprintf(st->description + used, sizeof st->description - used, ", cuBLAS %d.%d.%d", v / 10000,
+             v % 10000 / 100, v % 100);
+}
+
 /* The GPU's properties that the kernels and precisions depend on. */
 static lt_status check_device(cuda_state *st) {
     struct cudaDeviceProp prop;
     if (!cuda_ok(st, cudaGetDeviceProperties(&prop, st->device), "cudaGetDeviceProperties"))
         return cuda_status(st);
+    describe_device(st, &prop);
     st->sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
     st->max_grid = st->sm_count * 16;
     cudaError_t e = cuda_kernels_usable();
@@ -153,6 +175,7 @@ static lt_status cuda_init(const lt_accel_opts *opts, void **state) {
         cuda_shutdown(st);
         return s;
     }
+    describe_blas(st);
     *state = st;
     return LT_OK;
 }
@@ -319,6 +342,8 @@ static void cuda_range_pop(void *st) {
     nvtxRangePop();
 }
 
+static const char *cuda_describe(void *st) { return ((const cuda_state *)st)->description; }
+
 /* ---- the table ------------------------------------------------------------------- */
 
 LT_ACCELERATOR_EXPORT(.name = "cuda",
@@ -346,4 +371,9 @@ LT_ACCELERATOR_EXPORT(.name = "cuda",
                       .sgd_step = cuda_sgd_step, .adam_step = cuda_adam_step,
                       /* ABI 1.1: mixed precision (elementwise.cu), NVTX ranges */
                       .unscale_grads = cuda_unscale_grads, .round_half = cuda_round_half,
-                      .range_push = cuda_range_push, .range_pop = cuda_range_pop)
+                      .range_push = cuda_range_push, .range_pop = cuda_range_pop,
+                      /* ABI 1.1: layers (window.cu, norm.cu), the summary line */
+                      .im2col = cuda_im2col, .col2im = cuda_col2im, .pool2d = cuda_pool2d,
+                      .pool2d_bwd = cuda_pool2d_bwd, .dropout_mask = cuda_dropout_mask,
+                      .batch_norm = cuda_batch_norm, .batch_norm_bwd = cuda_batch_norm_bwd,
+                      .describe = cuda_describe)

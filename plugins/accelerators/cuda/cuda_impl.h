@@ -75,6 +75,7 @@ typedef struct cuda_blas_api {
     __typeof__(&cublasSetWorkspace_v2) set_workspace;
     __typeof__(&cublasGemmEx_64) gemm_ex;
     __typeof__(&cublasGetStatusString) status_string;
+    __typeof__(&cublasGetVersion_v2) get_version;
 } cuda_blas_api;
 
 typedef struct cuda_state {
@@ -84,6 +85,7 @@ typedef struct cuda_state {
     cudaStream_t stream; /* the compute stream: blocking, so it orders with the legacy one */
     cuda_blas_api api;
     cublasHandle_t blas;
+    int blas_version; /* cublasGetVersion: major * 10000 + minor * 100 + patch; 0 unknown */
     void *blas_workspace;
     lt_precision precision;
     lt_matmul_precision matmul_precision;
@@ -95,6 +97,8 @@ typedef struct cuda_state {
     /* The first device error, kept: slots return void, so sync and memcpy_d2h report it. */
     lt_status error;
     char error_msg[CUDA_ERROR_MAX];
+    /* The describe slot's line, made by init: "CUDA 13.0, NVIDIA H200 (sm_90, ...)". */
+    char description[CUDA_ERROR_MAX];
 } cuda_state;
 
 /* ---- errors (cuda.c) ------------------------------------------------------------- */
@@ -154,6 +158,22 @@ int64_t cuda_cross_entropy(void *st, int64_t rows, int64_t cols, const float *d_
                            const int64_t *d_label, float *d_loss, float *d_prob);
 void cuda_cross_entropy_bwd(void *st, int64_t rows, int64_t cols, const float *d_prob,
                             const int64_t *d_label, const float *d_dloss, float *d_dx);
+
+/* ---- layers (window.cu: convolution windows, pooling; norm.cu: dropout, batch norm) --- */
+
+void cuda_im2col(void *st, const lt_window2d *g, const float *d_x, float *d_col);
+void cuda_col2im(void *st, const lt_window2d *g, const float *d_col, float *d_x);
+void cuda_pool2d(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_x, float *d_y,
+                 int64_t *d_idx);
+void cuda_pool2d_bwd(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_dy,
+                     const int64_t *d_idx, float *d_dx);
+void cuda_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream,
+                       float *d_mask);
+void cuda_batch_norm(void *st, int64_t n, int64_t c, int64_t l, const float *d_x, const float *d_w,
+                     const float *d_b, double eps, float *d_y, float *d_mean, float *d_var);
+void cuda_batch_norm_bwd(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
+                         const float *d_dy, const float *d_mean, const float *d_var,
+                         const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db);
 
 /* ---- optimizers (optim.c computes the factors, optim.cu applies them) ------------- */
 

@@ -51,7 +51,8 @@ static lt_status blas_load(cuda_blas_api *api) {
         BLAS_SYM(api, set_stream, cublasSetStream_v2) &&
         BLAS_SYM(api, set_workspace, cublasSetWorkspace_v2) &&
         BLAS_SYM(api, gemm_ex, cublasGemmEx_64) &&
-        BLAS_SYM(api, status_string, cublasGetStatusString))
+        BLAS_SYM(api, status_string, cublasGetStatusString) &&
+        BLAS_SYM(api, get_version, cublasGetVersion_v2))
         return LT_OK;
     dlclose(api->lib);
     memset(api, 0, sizeof *api);
@@ -66,6 +67,8 @@ lt_status cuda_gemm_init(cuda_state *st) {
         st->blas = NULL;
         return blas_error(st, s, "cublasCreate");
     }
+    if ((s = st->api.get_version(st->blas, &st->blas_version)) != CUBLAS_STATUS_SUCCESS)
+        return blas_error(st, s, "cublasGetVersion");
     if ((s = st->api.set_stream(st->blas, st->stream)) != CUBLAS_STATUS_SUCCESS)
         return blas_error(st, s, "cublasSetStream");
     /* Our own workspace, so cuBLAS allocates nothing behind the allocator's back. */
