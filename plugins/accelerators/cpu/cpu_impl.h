@@ -23,24 +23,6 @@
  * 2-thread epoch 3x slower than a 1-thread one (bench/RESULTS.md). */
 #ifndef CPU_GEMM_SERIAL_WORK
 #define CPU_GEMM_SERIAL_WORK (1 << 25)
-/* ---- window.c ---- */
-void cpu_im2col(void *st, const lt_window2d *g, const float *d_x, float *d_col);
-void cpu_col2im(void *st, const lt_window2d *g, const float *d_col, float *d_x);
-void cpu_pool2d(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_x, float *d_y,
-                int64_t *d_idx);
-void cpu_pool2d_bwd(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_dy,
-                    const int64_t *d_idx, float *d_dx);
-
-/* ---- norm.c ---- */
-void cpu_batch_norm(void *st, int64_t n, int64_t c, int64_t l, const float *d_x, const float *d_w,
-                    const float *d_b, double eps, float *d_y, float *d_mean, float *d_var);
-void cpu_batch_norm_bwd(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
-                        const float *d_dy, const float *d_mean, const float *d_var,
-                        const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db);
-
-/* ---- random.c ---- */
-void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream, float *d_mask);
-
 #endif
 
 /* ---- blas_core.c: which OpenBLAS kernels the CPU runs (pure: unit-tested) ---- */
