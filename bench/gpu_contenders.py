@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from contenders import mlp  # the same network as the CPU benchmark
+
 
 def fashion_mnist(root, n=55000):
     with gzip.open(os.path.join(root, "train-images-idx3-ubyte.gz")) as f:
@@ -30,15 +32,6 @@ def fashion_mnist(root, n=55000):
         y = np.frombuffer(f.read(), np.uint8, offset=8)[:n]
     x = (torch.from_numpy(x.copy()).float() / 255 - 0.2860) / 0.3530
     return x, torch.from_numpy(y.astype(np.int64))
-
-
-def mlp(widths):
-    layers = []
-    for i in range(len(widths) - 1):
-        layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
-        if i < len(widths) - 2:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
 
 
 def step_flops(widths, batch):
@@ -53,7 +46,7 @@ def set_precision(p):
 
 def mlp_torch(x, y, widths, batch, epochs):
     dev = torch.device("cuda")
-    model = mlp(widths).to(dev)
+    model = mlp(*widths).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch,
                                          shuffle=True, pin_memory=True)
@@ -80,7 +73,7 @@ def mlp_lightning(x, y, widths, batch, epochs):
     class Module(L.LightningModule):
         def __init__(self):
             super().__init__()
-            self.net = mlp(widths)
+            self.net = mlp(*widths)
 
         def training_step(self, b, i):
             loss = F.cross_entropy(self.net(b[0]), b[1])
@@ -141,7 +134,7 @@ def peak(widths, batch, precision):
 def gemm_mlp(widths, batch, precision, steps):
     set_precision(precision)
     dev = torch.device("cuda")
-    model = mlp(widths).to(dev)
+    model = mlp(*widths).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = torch.randn(batch, widths[0], device=dev), torch.randint(0, widths[-1], (batch,), device=dev)
 
