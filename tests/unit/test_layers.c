@@ -8,47 +8,7 @@
 
 #include <lt/runtime.h>
 
-#include "test_util.h"
-
-static lt_st_file_t *open_fixture(const char *name) {
-    const char *dir = getenv("LT_FIXTURE_DIR");
-    ck_assert_msg(dir != NULL, "LT_FIXTURE_DIR is not set (tests/fixtures of the source tree)");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    lt_st_file_t *f = NULL;
-    ck_assert_msg(lt_st_open(path, &f) == LT_OK, "%s", lt_last_error());
-    ck_assert_str_eq(lt_st_meta(f, "format"), "lthost-parity-1");
-    return f;
-}
-
-static const lt_st_tensor *find(lt_st_file_t *f, const char *c, const char *key) {
-    char name[256];
-    snprintf(name, sizeof name, "%s/%s", c, key);
-    return lt_st_find(f, name);
-}
-
-/* |got - want| <= atol + rtol |want| everywhere (want: a fixture tensor's host data). */
-static void compare(const char *what, const lt_tensor_t *got, const lt_st_tensor *want, double rtol,
-                    double atol) {
-    ck_assert_msg(got != NULL, "%s: %s", what, lt_last_error());
-    ck_assert_msg(want != NULL, "%s: missing in the fixture", what);
-    ck_assert_msg(lt_numel(got) == want->numel, "%s: %lld elements, fixture has %lld", what,
-                  (long long)lt_numel(got), (long long)want->numel);
-    if (lt_dtype_of(got) == LT_I64) {
-        int64_t g, w;
-        ck_assert_int_eq(lt_to_host(got, &g, sizeof g), LT_OK);
-        memcpy(&w, want->data, sizeof w);
-        ck_assert_msg(g == w, "%s: lthost %lld, torch %lld", what, (long long)g, (long long)w);
-        return;
-    }
-    float *g = test_host(got), *w = malloc(want->nbytes);
-    memcpy(w, want->data, want->nbytes);
-    for (int64_t i = 0; i < want->numel; i++)
-        ck_assert_msg(fabs((double)g[i] - w[i]) <= atol + rtol * fabs(w[i]),
-                      "%s[%lld]: lthost %.9g, torch %.9g", what, (long long)i, g[i], w[i]);
-    free(g);
-    free(w);
-}
+#include "test_fixture.h"
 
 /* ---- options from the case's JSON -------------------------------------------------- */
 
@@ -127,52 +87,41 @@ static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     char key[16];
     for (int i = 0; i < MAX_IN; i++) {
         snprintf(key, sizeof key, "in%d", i);
-        const lt_st_tensor *t = find(f, c, key);
+        const lt_st_tensor *t = test_fixture_find(f, c, key);
         if (!t) continue;
         in[i] = lt_from_host(arena, LT_F32, t->ndim, t->shape, t->data);
         snprintf(key, sizeof key, "grad%d", i);
-        if (find(f, c, key)) lt_set_requires_grad(in[i], true);
+        if (test_fixture_find(f, c, key)) lt_set_requires_grad(in[i], true);
     }
     bool norm = strstr(c, "_norm/") != NULL;
     double rtol = norm ? 1e-4 : 1e-5, atol = norm ? 1e-5 : 1e-6;
     lt_tensor_t *out = run_case(c, o, in);
     char what[160];
     snprintf(what, sizeof what, "%s out", c);
-    compare(what, out, find(f, c, "out"), rtol, atol);
-    const lt_st_tensor *w = find(f, c, "w");
+    test_compare(what, out, test_fixture_find(f, c, "out"), rtol, atol);
+    const lt_st_tensor *w = test_fixture_find(f, c, "w");
     lt_tensor_t *loss =
         lt_sum(lt_mul(out, lt_from_host(arena, LT_F32, w->ndim, w->shape, w->data)));
     ck_assert_msg(lt_backward(loss) == LT_OK, "%s: %s", c, lt_last_error());
     for (int i = 0; i < MAX_IN; i++) {
         snprintf(key, sizeof key, "grad%d", i);
-        if (!find(f, c, key)) continue;
+        if (!test_fixture_find(f, c, key)) continue;
         snprintf(what, sizeof what, "%s grad%d", c, i);
-        compare(what, lt_grad(in[i]), find(f, c, key), rtol, norm ? 1e-4 : atol);
+        test_compare(what, lt_grad(in[i]), test_fixture_find(f, c, key), rtol, norm ? 1e-4 : atol);
     }
-    if (find(f, c, "running_mean")) {
-        compare("running_mean", in[1], find(f, c, "running_mean"), 1e-5, 1e-6);
-        compare("running_var", in[2], find(f, c, "running_var"), 1e-5, 1e-6);
+    if (test_fixture_find(f, c, "running_mean")) {
+        test_compare("running_mean", in[1], test_fixture_find(f, c, "running_mean"), 1e-5, 1e-6);
+        test_compare("running_var", in[2], test_fixture_find(f, c, "running_var"), 1e-5, 1e-6);
     }
     json_decref(o);
     lt_arena_reset(arena);
 }
 
-static const char *const accelerators[] = {"cpu", "cuda"};
-
-static lt_device_t *open_accel(int i) {
-    lt_device_t *dev = NULL;
-    if (lt_device_open(accelerators[i], 1, &dev) == LT_OK) return dev;
-    ck_assert_msg(i != 0, "the cpu accelerator must be present: %s", lt_last_error());
-    printf("layers: %s accelerator not available, skipped (%s)\n", accelerators[i],
-           lt_last_error());
-    return NULL;
-}
-
 START_TEST(layer_ops_match_torch) {
-    lt_device_t *dev = open_accel(_i);
+    lt_device_t *dev = test_open_accel(_i, "layers");
     if (!dev) return;
     lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = open_fixture("layers.safetensors");
+    lt_st_file_t *f = test_open_fixture("layers.safetensors");
     char *cases = strdup(lt_st_meta(f, "cases")), *save = NULL;
     int n = 0;
     for (char *c = strtok_r(cases, ",", &save); c; c = strtok_r(NULL, ",", &save), n++)
@@ -366,19 +315,6 @@ static lt_tensor_t *state_tensor(lt_ctx_t *ctx, const char *name) {
     return NULL;
 }
 
-static lt_batch_t fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k) {
-    const lt_st_tensor *xu8 = lt_st_find(f, "x_u8"), *y = lt_st_find(f, "y");
-    int64_t b = xu8->shape[1], px = xu8->shape[2];
-    float *x = malloc((size_t)(b * px) * sizeof *x);
-    const uint8_t *src = (const uint8_t *)xu8->data + k * b * px;
-    for (int64_t i = 0; i < b * px; i++) x[i] = ((float)src[i] / 255.0f - 0.2860f) / 0.3530f;
-    lt_batch_t batch = {.x = lt_from_host(arena, LT_F32, 4, (int64_t[]){b, 1, 28, 28}, x),
-                        .y = lt_from_host(arena, LT_I64, 1, &b, (const int64_t *)y->data + k * b),
-                        .size = b};
-    free(x);
-    return batch;
-}
-
 /* Twenty Adam steps (batch 32) in training mode from torch's initial state on torch's
  * batches: losses to 1e-4 relative (3e-6 seen), every parameter and buffer at the end to
  * 1e-4 (4e-5 seen). Training amplifies float32 rounding: torch's own float32 run ends
@@ -394,7 +330,7 @@ static void check_cnn(lt_device_t *dev) {
     void *self = lt_ctx_self(ctx);
     ck_assert_int_eq(m->setup(ctx, self), LT_OK);
     ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
-    lt_st_file_t *f = open_fixture("cnn_train.safetensors");
+    lt_st_file_t *f = test_open_fixture("cnn_train.safetensors");
     int nstate = 0;
     for (int64_t i = 0; i < lt_st_count(f); i++) {
         const lt_st_tensor *t = lt_st_at(f, i);
@@ -406,28 +342,11 @@ static void check_cnn(lt_device_t *dev) {
     }
     ck_assert_int_eq(nstate, lt_ctx_num_params(ctx) + lt_ctx_num_buffers(ctx));
     ck_assert_int_eq(m->configure_optimizers(ctx, self), LT_OK);
-    lt_optimizer_t *opt = lt_ctx_optimizer(ctx, 0);
-    const lt_st_tensor *losses = lt_st_find(f, "losses");
-    lt_arena_t *arena = lt_ctx_arena(ctx);
-    for (int64_t k = 0; k < losses->numel; k++) {
-        lt_arena_reset(arena);
-        lt_batch_t b = fixture_batch(f, arena, k);
-        lt_ctx_set_batch_size(ctx, b.size);
-        lt_tensor_t *loss = m->training_step(ctx, self, &b, k);
-        float want;
-        memcpy(&want, (const float *)losses->data + k, sizeof want);
-        double got = lt_item(loss);
-        ck_assert_msg(fabs(got - want) <= 1e-4 * fabs(want),
-                      "step %lld loss: lthost %.8f, torch %.8f", (long long)k, got, want);
-        lt_optimizer_zero_grad(opt);
-        ck_assert_int_eq(lt_backward(loss), LT_OK);
-        ck_assert_int_eq(lt_optimizer_step(opt), LT_OK);
-    }
-    lt_arena_reset(arena);
+    test_replay_training(ctx, m, f);
     for (int64_t i = 0; i < lt_st_count(f); i++) {
         const lt_st_tensor *t = lt_st_at(f, i);
         if (strncmp(t->name, "final/", 6) == 0)
-            compare(t->name, state_tensor(ctx, t->name + 6), t, 1e-4, 1e-4);
+            test_compare(t->name, state_tensor(ctx, t->name + 6), t, 1e-4, 1e-4);
     }
     lt_st_close(f);
     lt_ctx_free(ctx);
@@ -435,7 +354,7 @@ static void check_cnn(lt_device_t *dev) {
 }
 
 START_TEST(cnn_training_matches_torch) {
-    lt_device_t *dev = open_accel(_i);
+    lt_device_t *dev = test_open_accel(_i, "layers");
     if (!dev) return;
     check_cnn(dev);
     lt_device_close(dev);
@@ -445,9 +364,8 @@ END_TEST
 Suite *suite_layers(void) {
     Suite *s = suite_create("layers");
     TCase *tc = tcase_create("torch");
-    int n = (int)(sizeof accelerators / sizeof accelerators[0]);
-    tcase_add_loop_test(tc, layer_ops_match_torch, 0, n);
-    tcase_add_loop_test(tc, cnn_training_matches_torch, 0, n);
+    tcase_add_loop_test(tc, layer_ops_match_torch, 0, TEST_ACCELERATORS);
+    tcase_add_loop_test(tc, cnn_training_matches_torch, 0, TEST_ACCELERATORS);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     TCase *fd = tcase_create("finite_differences");

@@ -9,45 +9,12 @@
 
 #include <lt/runtime.h>
 
-#include "test_util.h"
-
-static lt_st_file_t *open_fixture(const char *name) {
-    const char *dir = getenv("LT_FIXTURE_DIR");
-    ck_assert_msg(dir != NULL, "LT_FIXTURE_DIR is not set (tests/fixtures of the source tree)");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    lt_st_file_t *f = NULL;
-    ck_assert_msg(lt_st_open(path, &f) == LT_OK, "%s", lt_last_error());
-    ck_assert_str_eq(lt_st_meta(f, "format"), "lthost-parity-1");
-    return f;
-}
-
-/* Tensor "<case>/<key>" of a fixture, or NULL. */
-static const lt_st_tensor *find(lt_st_file_t *f, const char *c, const char *key) {
-    char name[256];
-    snprintf(name, sizeof name, "%s/%s", c, key);
-    return lt_st_find(f, name);
-}
+#include "test_fixture.h"
 
 static const lt_st_tensor *need(lt_st_file_t *f, const char *c, const char *key) {
-    const lt_st_tensor *t = find(f, c, key);
+    const lt_st_tensor *t = test_fixture_find(f, c, key);
     ck_assert_msg(t != NULL, "fixture tensor %s/%s is missing", c, key);
     return t;
-}
-
-/* got vs the fixture's float32 values: |got - want| <= atol + rtol |want| everywhere. */
-static void compare(const char *what, const lt_tensor_t *got, const lt_st_tensor *want, double rtol,
-                    double atol) {
-    ck_assert_msg(got != NULL, "%s: %s", what, lt_last_error());
-    ck_assert_msg(lt_numel(got) == want->numel, "%s: %lld elements, fixture has %lld", what,
-                  (long long)lt_numel(got), (long long)want->numel);
-    float *g = test_host(got), *w = malloc((size_t)want->numel * sizeof *w);
-    memcpy(w, want->data, want->nbytes);
-    for (int64_t i = 0; i < want->numel; i++)
-        ck_assert_msg(fabs((double)g[i] - w[i]) <= atol + rtol * fabs(w[i]),
-                      "%s[%lld]: lthost %.9g, torch %.9g", what, (long long)i, g[i], w[i]);
-    free(g);
-    free(w);
 }
 
 /* ---- ops ---------------------------------------------------------------------------- */
@@ -231,7 +198,7 @@ static void check_op_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     int nin = 0;
     for (char key[8]; nin < 3; nin++) {
         snprintf(key, sizeof key, "in%d", nin);
-        const lt_st_tensor *t = find(f, c, key);
+        const lt_st_tensor *t = test_fixture_find(f, c, key);
         if (!t) break;
         in[nin] = lt_st_to_tensor(arena, t);
         if (lt_dtype_of(in[nin]) == LT_F32) lt_set_requires_grad(in[nin], true);
@@ -245,17 +212,17 @@ static void check_op_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
         compare_i64(what, out, want);
         return;
     }
-    compare(what, out, want, 1e-5, 1e-6);
-    const lt_st_tensor *w = find(f, c, "w");
-    if (!w || !find(f, c, "grad0")) return;
+    test_compare(what, out, want, 1e-5, 1e-6);
+    const lt_st_tensor *w = test_fixture_find(f, c, "w");
+    if (!w || !test_fixture_find(f, c, "grad0")) return;
     ck_assert_int_eq(lt_backward(lt_sum(lt_mul(out, lt_st_to_tensor(arena, w)))), LT_OK);
     for (int i = 0; i < nin; i++) {
         char key[8];
         snprintf(key, sizeof key, "grad%d", i);
-        const lt_st_tensor *g = find(f, c, key);
+        const lt_st_tensor *g = test_fixture_find(f, c, key);
         if (!g) continue;
         snprintf(what, sizeof what, "%s/%s", c, key);
-        compare(what, lt_grad(in[i]), g, 1e-5, 1e-6);
+        test_compare(what, lt_grad(in[i]), g, 1e-5, 1e-6);
     }
 }
 
@@ -332,7 +299,7 @@ static void check_optim_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) 
         want.data = (const char *)traj->data + k * n * 4;
         char what[256];
         snprintf(what, sizeof what, "%s step %lld", c, (long long)k + 1);
-        compare(what, p, &want, 1e-5, 1e-7);
+        test_compare(what, p, &want, 1e-5, 1e-7);
     }
     lt_optimizer_free(opt);
     json_decref(h);
@@ -348,24 +315,6 @@ static void load_weights(lt_ctx_t *ctx, lt_st_file_t *f, const char *group) {
         const lt_st_tensor *t = need(f, group, name);
         ck_assert_int_eq(lt_from_host_into(p, t->data, t->nbytes), LT_OK);
     }
-}
-
-/* Batch k of the fixture, normalised exactly as the generator did. */
-static lt_batch_t fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k) {
-    const lt_st_tensor *xu8 = lt_st_find(f, "x_u8"), *y = lt_st_find(f, "y");
-    ck_assert(xu8 && y);
-    int64_t b = xu8->shape[1], px = xu8->shape[2];
-    float *x = malloc((size_t)(b * px) * sizeof *x);
-    const uint8_t *src = (const uint8_t *)xu8->data + k * b * px;
-    for (int64_t i = 0; i < b * px; i++) x[i] = ((float)src[i] / 255.0f - 0.2860f) / 0.3530f;
-    int64_t labels[256];
-    ck_assert_int_le(b, 256);
-    memcpy(labels, (const int64_t *)y->data + k * b, (size_t)b * sizeof *labels);
-    lt_batch_t batch = {.x = lt_from_host(arena, LT_F32, 4, (int64_t[]){b, 1, 28, 28}, x),
-                        .y = lt_from_host(arena, LT_I64, 1, &b, labels),
-                        .size = b};
-    free(x);
-    return batch;
 }
 
 /* The mlp plugin, driven the way lthost's trainer drives it, from torch's initial weights
@@ -385,34 +334,16 @@ static void check_mlp(lt_device_t *dev) {
     void *self = lt_ctx_self(ctx);
     ck_assert_int_eq(m->setup(ctx, self), LT_OK);
     ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
-    lt_st_file_t *f = open_fixture("mlp_train.safetensors");
+    lt_st_file_t *f = test_open_fixture("mlp_train.safetensors");
     load_weights(ctx, f, "init");
     ck_assert_int_eq(m->configure_optimizers(ctx, self), LT_OK);
-    lt_optimizer_t *opt = lt_ctx_optimizer(ctx, 0);
-    const lt_st_tensor *losses = lt_st_find(f, "losses");
-    ck_assert_ptr_nonnull(losses);
-    lt_arena_t *arena = lt_ctx_arena(ctx);
-    for (int64_t k = 0; k < losses->numel; k++) {
-        lt_arena_reset(arena);
-        lt_batch_t b = fixture_batch(f, arena, k);
-        lt_ctx_set_batch_size(ctx, b.size);
-        lt_tensor_t *loss = m->training_step(ctx, self, &b, k);
-        float want;
-        memcpy(&want, (const float *)losses->data + k, sizeof want);
-        double got = lt_item(loss);
-        ck_assert_msg(fabs(got - want) <= 1e-4 * fabs(want),
-                      "step %lld loss: lthost %.8f, torch %.8f", (long long)k, got, want);
-        lt_optimizer_zero_grad(opt);
-        ck_assert_int_eq(lt_backward(loss), LT_OK);
-        ck_assert_int_eq(lt_optimizer_step(opt), LT_OK);
-    }
-    lt_arena_reset(arena);
+    test_replay_training(ctx, m, f);
     for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
         const char *name;
         lt_tensor_t *p = lt_ctx_param(ctx, i, &name);
         char what[128];
         snprintf(what, sizeof what, "final %s", name);
-        compare(what, p, need(f, "final", name), 1e-4, 1e-5);
+        test_compare(what, p, need(f, "final", name), 1e-4, 1e-5);
     }
     lt_st_close(f);
     lt_ctx_free(ctx);
@@ -421,25 +352,13 @@ static void check_mlp(lt_device_t *dev) {
 
 /* ---- on every accelerator -------------------------------------------------------------- */
 
-static const char *const accelerators[] = {"cpu", "cuda"};
-
-/* The accelerator's device, or NULL with a note when it is not built or has no device. */
-static lt_device_t *open_accel(int i) {
-    lt_device_t *dev = NULL;
-    if (lt_device_open(accelerators[i], 1, &dev) == LT_OK) return dev;
-    ck_assert_msg(i != 0, "the cpu accelerator must be present: %s", lt_last_error());
-    printf("parity: %s accelerator not available, skipped (%s)\n", accelerators[i],
-           lt_last_error());
-    return NULL;
-}
-
 /* Every case of a fixture file on accelerator i; at least min_cases of them. */
 static void run_cases(int i, const char *file,
                       void (*fn)(lt_st_file_t *, const char *, lt_arena_t *), int min_cases) {
-    lt_device_t *dev = open_accel(i);
+    lt_device_t *dev = test_open_accel(i, "parity");
     if (!dev) return;
     lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = open_fixture(file);
+    lt_st_file_t *f = test_open_fixture(file);
     ck_assert_int_ge(for_each_case(f, arena, fn), min_cases);
     lt_st_close(f);
     lt_arena_free(arena);
@@ -453,7 +372,7 @@ START_TEST(optimizers_match_torch) { run_cases(_i, "optim.safetensors", check_op
 END_TEST
 
 START_TEST(mlp_training_matches_torch) {
-    lt_device_t *dev = open_accel(_i);
+    lt_device_t *dev = test_open_accel(_i, "parity");
     if (!dev) return;
     check_mlp(dev);
     lt_device_close(dev);
@@ -463,10 +382,9 @@ END_TEST
 Suite *suite_parity(void) {
     Suite *s = suite_create("parity");
     TCase *tc = tcase_create("torch");
-    int n = (int)(sizeof accelerators / sizeof accelerators[0]);
-    tcase_add_loop_test(tc, ops_match_torch, 0, n);
-    tcase_add_loop_test(tc, optimizers_match_torch, 0, n);
-    tcase_add_loop_test(tc, mlp_training_matches_torch, 0, n);
+    tcase_add_loop_test(tc, ops_match_torch, 0, TEST_ACCELERATORS);
+    tcase_add_loop_test(tc, optimizers_match_torch, 0, TEST_ACCELERATORS);
+    tcase_add_loop_test(tc, mlp_training_matches_torch, 0, TEST_ACCELERATORS);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,96 @@
+/* PyTorch fixtures for the parity and layer tests (test_fixture.h). */
+#include "test_fixture.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <lt/runtime.h>
+
+lt_device_t *test_open_accel(int i, const char *suite) {
+    static const char *const accelerators[TEST_ACCELERATORS] = {"cpu", "cuda"};
+    lt_device_t *dev = NULL;
+    if (lt_device_open(accelerators[i], 1, &dev) == LT_OK) return dev;
+    ck_assert_msg(i != 0, "the cpu accelerator must be present: %s", lt_last_error());
+    printf("%s: %s accelerator not available, skipped (%s)\n", suite, accelerators[i],
+           lt_last_error());
+    return NULL;
+}
+
+lt_st_file_t *test_open_fixture(const char *name) {
+    const char *dir = getenv("LT_FIXTURE_DIR");
+    ck_assert_msg(dir != NULL, "LT_FIXTURE_DIR is not set (tests/fixtures of the source tree)");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    lt_st_file_t *f = NULL;
+    ck_assert_msg(lt_st_open(path, &f) == LT_OK, "%s", lt_last_error());
+    ck_assert_str_eq(lt_st_meta(f, "format"), "lthost-parity-1");
+    return f;
+}
+
+const lt_st_tensor *test_fixture_find(lt_st_file_t *f, const char *c, const char *key) {
+    char name[256];
+    snprintf(name, sizeof name, "%s/%s", c, key);
+    return lt_st_find(f, name);
+}
+
+void test_compare(const char *what, const lt_tensor_t *got, const lt_st_tensor *want, double rtol,
+                  double atol) {
+    ck_assert_msg(got != NULL, "%s: %s", what, lt_last_error());
+    ck_assert_msg(want != NULL, "%s: missing in the fixture", what);
+    ck_assert_msg(lt_numel(got) == want->numel, "%s: %lld elements, fixture has %lld", what,
+                  (long long)lt_numel(got), (long long)want->numel);
+    if (lt_dtype_of(got) == LT_I64) {
+        int64_t g, w;
+        ck_assert_int_eq(lt_to_host(got, &g, sizeof g), LT_OK);
+        memcpy(&w, want->data, sizeof w);
+        ck_assert_msg(g == w, "%s: lthost %lld, torch %lld", what, (long long)g, (long long)w);
+        return;
+    }
+    float *g = test_host(got), *w = malloc(want->nbytes);
+    memcpy(w, want->data, want->nbytes);
+    for (int64_t i = 0; i < want->numel; i++)
+        ck_assert_msg(fabs((double)g[i] - w[i]) <= atol + rtol * fabs(w[i]),
+                      "%s[%lld]: lthost %.9g, torch %.9g", what, (long long)i, g[i], w[i]);
+    free(g);
+    free(w);
+}
+
+lt_batch_t test_fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k) {
+    const lt_st_tensor *xu8 = lt_st_find(f, "x_u8"), *y = lt_st_find(f, "y");
+    ck_assert(xu8 && y);
+    int64_t b = xu8->shape[1], px = xu8->shape[2];
+    float *x = malloc((size_t)(b * px) * sizeof *x);
+    const uint8_t *src = (const uint8_t *)xu8->data + k * b * px;
+    for (int64_t i = 0; i < b * px; i++) x[i] = ((float)src[i] / 255.0f - 0.2860f) / 0.3530f;
+    int64_t labels[256];
+    ck_assert_int_le(b, 256);
+    memcpy(labels, (const int64_t *)y->data + k * b, (size_t)b * sizeof *labels);
+    lt_batch_t batch = {.x = lt_from_host(arena, LT_F32, 4, (int64_t[]){b, 1, 28, 28}, x),
+                        .y = lt_from_host(arena, LT_I64, 1, &b, labels),
+                        .size = b};
+    free(x);
+    return batch;
+}
+
+void test_replay_training(lt_ctx_t *ctx, const lt_module_desc *m, lt_st_file_t *f) {
+    void *self = lt_ctx_self(ctx);
+    lt_optimizer_t *opt = lt_ctx_optimizer(ctx, 0);
+    const lt_st_tensor *losses = lt_st_find(f, "losses");
+    ck_assert_ptr_nonnull(losses);
+    lt_arena_t *arena = lt_ctx_arena(ctx);
+    for (int64_t k = 0; k < losses->numel; k++) {
+        lt_arena_reset(arena);
+        lt_batch_t b = test_fixture_batch(f, arena, k);
+        lt_ctx_set_batch_size(ctx, b.size);
+        lt_tensor_t *loss = m->training_step(ctx, self, &b, k);
+        float want;
+        memcpy(&want, (const float *)losses->data + k, sizeof want);
+        double got = lt_item(loss);
+        ck_assert_msg(fabs(got - want) <= 1e-4 * fabs(want),
+                      "step %lld loss: lthost %.8f, torch %.8f", (long long)k, got, want);
+        lt_optimizer_zero_grad(opt);
+        ck_assert_int_eq(lt_backward(loss), LT_OK);
+        ck_assert_int_eq(lt_optimizer_step(opt), LT_OK);
+    }
+    lt_arena_reset(arena);
+}

@@ -1,0 +1,29 @@
+/* PyTorch fixtures (the .safetensors files in tests/fixtures, made by tests/reference): opening them,
+ * comparing lthost's tensors with theirs, and replaying their recorded training runs.
+ * Shared by the parity and layer tests. */
+#ifndef LT_TEST_FIXTURE_H
+#define LT_TEST_FIXTURE_H
+
+#include <lt/safetensors.h>
+
+#include "test_util.h"
+
+/* The accelerators every fixture runs on: test_open_accel(i, ...) for i < TEST_ACCELERATORS. */
+#define TEST_ACCELERATORS 2
+/* Accelerator i's device, or NULL with a note ("<suite>: cuda accelerator not available,
+ * skipped (why)") when it is not built or has no device; cpu (i = 0) must open. */
+lt_device_t *test_open_accel(int i, const char *suite);
+/* $LT_FIXTURE_DIR/name, checked to be an lthost-parity-1 fixture. */
+lt_st_file_t *test_open_fixture(const char *name);
+/* Tensor "<c>/<key>" of a fixture, or NULL. */
+const lt_st_tensor *test_fixture_find(lt_st_file_t *f, const char *c, const char *key);
+/* |got - want| <= atol + rtol |want| everywhere (an int64 scalar: equal). */
+void test_compare(const char *what, const lt_tensor_t *got, const lt_st_tensor *want, double rtol,
+                  double atol);
+/* Batch k of a training fixture (x_u8 normalised as the generator did, y). */
+lt_batch_t test_fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k);
+/* The fixture's recorded steps on ctx (configure_optimizers already run), as lthost's
+ * trainer drives them: each step's loss within 1e-4 relative of torch's "losses". */
+void test_replay_training(lt_ctx_t *ctx, const lt_module_desc *m, lt_st_file_t *f);
+
+#endif
