@@ -6,6 +6,8 @@
 #include "../trainer/trainer.h"
 
 extern const lt_callback_desc early_stopping_callback, lr_monitor_callback;
+/* trainer flags (issue 23: wt-flags) */
+extern const lt_callback_desc timer_callback;
 
 /* One row per built-in: the lookup, the did-you-mean and `lthost plugins` read it. */
 static const struct {
@@ -16,6 +18,8 @@ static const struct {
     {"EarlyStopping", &early_stopping_callback, true},
     {"LearningRateMonitor", &lr_monitor_callback, false},
     {"ModelCheckpoint", &model_checkpoint_callback, true},
+    /* trainer flags (issue 23: wt-flags) */
+    {"Timer", &timer_callback, false},
 };
 #define NBUILTINS (sizeof builtins / sizeof *builtins)
 

@@ -254,10 +254,30 @@ static bool add_default_checkpoint(session *s, lt_ctx_t **callback_ctx) {
     return add_callback(s, &spec, &callback_ctx[c->n_callbacks]);
 }
 
+/* --max_time: Lightning's _configure_timer_callback, a Timer checked every step, unless
+ * --callbacks has a Timer already. */
+static bool add_max_time_timer(session *s) {
+    const host_config *c = s->cfg;
+    if (c->max_time < 0 || strcmp(c->command, "fit") != 0) return true;
+    for (int i = 0; i < s->hooks.n; i++)
+        if (!strcmp(s->hooks.parts[i].name, "Timer")) {
+            rank0_printf(s, "Ignoring `Trainer(max_time=...)`, callbacks list already contains a "
+                            "Timer.\n");
+            return true;
+        }
+    char text[64];
+    duration_format(c->max_time, text, sizeof text);
+    callback_spec spec = {.name = "Timer", .n_hp = 1};
+    spec.hp[0] = (hparam_override){"duration", text};
+    lt_ctx_t *unused;
+    return add_callback(s, &spec, &unused);
+}
+
 bool session_make_contexts(session *s, lt_ctx_t **callback_ctx) {
     for (int i = 0; i < s->cfg->n_callbacks; i++)
         if (!add_callback(s, &s->cfg->callbacks[i], &callback_ctx[i])) return false;
     if (!s->cfg->print_config && !add_default_checkpoint(s, callback_ctx)) return false;
+    if (!s->cfg->print_config && !add_max_time_timer(s)) return false;
     const lt_module_desc *m = s->module.desc;
     s->module.ctx = lt_ctx_new(s->dev, m->name, m->hparams, m->self_size, s->seed);
     if (s->module.ctx && s->resume.ckpt && ckpt_same_module(s)) {
@@ -385,6 +405,11 @@ int trainer_run(const host_config *cfg) {
               session_make_contexts(s, callback_ctx);
     s->tr.module = s->module.ctx;
     ddp_serve_trainer(s);
+    if (ok && cfg->detect_anomaly) { /* trainer flags (issue 23): torch's warning too */
+        lt_device_set_detect_anomaly(s->dev, true);
+        rank0_printf(s, "Anomaly Detection has been enabled. This mode will increase the runtime "
+                        "and should only be enabled for debugging.\n");
+    }
     if (ok && cfg->print_config) {
         ok = print_resolved_config(cfg, s->module.ctx, s->data.ctx, callback_ctx);
         session_teardown(s);

@@ -145,7 +145,8 @@ typedef struct process_group {
 
 /* Whoever has hooks: the callbacks in order, then the module. */
 typedef struct hook_set {
-    participant parts[LTHOST_MAX_CALLBACKS + 1];
+    /* --callbacks, the default ModelCheckpoint and --max_time's Timer, then the module */
+    participant parts[LTHOST_MAX_CALLBACKS + 3];
     int n;
 } hook_set;
 
