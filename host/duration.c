@@ -61,15 +61,18 @@ static bool parse_item(const char **p, double *total, char *why, size_t n) {
     const char *q = skip_blank(k + klen + quoted);
     if (!unit || *q != ':') {
         snprintf(why, n,
-                 "unknown key '%.*s' (timedelta's keys: weeks, days, hours, minutes, "
-                 "seconds, milliseconds, microseconds)",
+                 "a mapping of timedelta units to numbers, as {hours: 1} ('%.*s' is not "
+                 "one of weeks, days, hours, minutes, seconds, milliseconds, microseconds)",
                  (int)(klen < 40 ? klen : 40), k);
         return false;
     }
     char *end;
     double v = strtod(q + 1, &end);
     if (end == q + 1 || !isfinite(v)) {
-        snprintf(why, n, "'%.*s' needs a number", (int)klen, k);
+        snprintf(why, n,
+                 "a mapping of timedelta units to numbers, as {hours: 1} ('%.*s' has no "
+                 "number)",
+                 (int)klen, k);
         return false;
     }
     *total += v * unit;
@@ -87,12 +90,15 @@ static bool parse_mapping(const char *s, double *seconds, char *why, size_t n) {
         if (*p == ',')
             p = skip_blank(p + 1);
         else if (p != end) {
-            snprintf(why, n, "expected ',' or '}' at '%.20s'", p);
+            snprintf(why, n,
+                     "a mapping such as {hours: 1, minutes: 30} (',' or '}' expected at "
+                     "'%.20s')",
+                     p);
             return false;
         }
     }
     if (*skip_blank(end + 1)) {
-        snprintf(why, n, "text after the closing '}'");
+        snprintf(why, n, "a mapping such as {hours: 1, minutes: 30}, with nothing after its '}'");
         return false;
     }
     *seconds = total;
@@ -108,8 +114,8 @@ bool duration_parse(const char *text, double *seconds, char *why, size_t n) {
     if (mapping ? !parse_mapping(text, seconds, why, n) : !parse_clock(text, seconds)) {
         if (!mapping)
             snprintf(why, n,
-                     "expected a string in the format DD:HH:MM:SS, or a mapping such "
-                     "as {hours: 1, minutes: 30}");
+                     "a string in the format DD:HH:MM:SS, or a mapping such as {hours: "
+                     "1, minutes: 30}");
         return false;
     }
     if (*seconds < 0 || *seconds > DURATION_MAX_SECONDS) {

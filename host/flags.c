@@ -314,7 +314,7 @@ static bool set_other(host_config *cfg, const char *where, const flag *f, const 
         *(double *)field = d;
         return true;
     case F_DURATION: {
-        char why[160];
+        char why[256];
         return duration_parse(value, field, why, sizeof why) || bad_value(where, f, why, value);
     }
     default: return false;

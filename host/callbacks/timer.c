@@ -34,7 +34,7 @@ static const lt_hparam_desc timer_hparams[] = {
 
 static lt_status timer_setup(lt_ctx_t *ctx, void *self) {
     timer *t = self;
-    char why[160];
+    char why[256];
     const char *d = lt_hparam_str(ctx, "duration");
     if (!duration_parse(d, &t->duration, why, sizeof why))
         return lt_set_error(LT_ERR_INVALID_ARG, "Timer: --callbacks.duration '%s': %s", d, why);

@@ -144,11 +144,16 @@ static bool max_steps_reached(const session *s) {
     return s->cfg->max_steps >= 0 && s->tr.global_step >= s->cfg->max_steps;
 }
 
+/* Lightning's fit_loop.min_epochs: None is 0, or 1 when min_steps is set. */
+static int64_t min_epochs_of(const session *s) {
+    if (s->cfg->min_epochs >= 0) return s->cfg->min_epochs;
+    return s->cfg->min_steps >= 0 ? 1 : 0;
+}
+
 /* Lightning's _FitLoop._can_stop_early with `processed` epochs finished: min_epochs and
  * min_steps met (min_steps alone implies min_epochs 1, as its _parse_loop_limits). */
 static bool can_stop_early(const session *s, int64_t processed) {
-    int64_t min_epochs = s->cfg->min_epochs, min_steps = s->cfg->min_steps;
-    if (min_epochs < 0 && min_steps >= 0) min_epochs = 1;
+    int64_t min_epochs = min_epochs_of(s), min_steps = s->cfg->min_steps;
     return (min_epochs <= 0 || processed >= min_epochs) &&
            (min_steps <= 0 || s->tr.global_step >= min_steps);
 }
@@ -162,13 +167,10 @@ static bool stop_now(session *s, fit_state *f, int64_t processed) {
         char steps[32] = "None";
         if (s->cfg->min_steps >= 0)
             snprintf(steps, sizeof steps, "%lld", (long long)s->cfg->min_steps);
-        char epochs[32] = "None";
-        if (s->cfg->min_epochs >= 0)
-            snprintf(epochs, sizeof epochs, "%lld", (long long)s->cfg->min_epochs);
         rank0_printf(s,
-                     "Trainer was signaled to stop but the required `min_epochs=%s` or "
+                     "Trainer was signaled to stop but the required `min_epochs=%lld` or "
                      "`min_steps=%s` has not been met. Training will continue...\n",
-                     epochs, steps);
+                     (long long)min_epochs_of(s), steps);
         f->told_min_not_met = true;
     }
     return false;

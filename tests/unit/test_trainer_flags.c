@@ -24,7 +24,7 @@ static void release_errors(void) {
 
 static double seconds_of(const char *text) {
     double s = -2;
-    char why[160];
+    char why[256];
     ck_assert_msg(duration_parse(text, &s, why, sizeof why), "%s: %s", text, why);
     return s;
 }
@@ -41,7 +41,7 @@ START_TEST(max_time_forms) {
                                       "00:00:00:00:00", "{hours: -1}",     "{days: 1e12}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         double s;
-        char why[160];
+        char why[256];
         ck_assert_msg(!duration_parse(bad[i], &s, why, sizeof why), "accepted %s", bad[i]);
     }
 }
