@@ -25,4 +25,5 @@
     X(buffers)                                                                                     \
     /* trainer flags (issue 23: wt-flags) */                                                       \
     X(anomaly)                                                                                     \
-    X(trainer_flags)
+    X(trainer_flags)                                                                               \
+    X(log_opts)
