@@ -7,7 +7,7 @@
 
 extern const lt_callback_desc early_stopping_callback, lr_monitor_callback;
 /* trainer flags (issue 23: wt-flags) */
-extern const lt_callback_desc timer_callback;
+extern const lt_callback_desc timer_callback, grad_accum_scheduler_callback;
 
 /* One row per built-in: the lookup, the did-you-mean and `lthost plugins` read it. */
 static const struct {
@@ -20,6 +20,7 @@ static const struct {
     {"ModelCheckpoint", &model_checkpoint_callback, true},
     /* trainer flags (issue 23: wt-flags) */
     {"Timer", &timer_callback, false},
+    {"GradientAccumulationScheduler", &grad_accum_scheduler_callback, false},
 };
 #define NBUILTINS (sizeof builtins / sizeof *builtins)
 
@@ -44,7 +45,7 @@ const lt_callback_desc *builtin_callback(const char *name, bool *monitoring) {
 
 bool open_callback_plugin(const host_config *cfg, const char *name, lt_plugin_t **out) {
     const char *names[NBUILTINS];
-    char list[128] = "";
+    char list[256] = "";
     for (size_t i = 0; i < NBUILTINS; i++) {
         names[i] = builtins[i].name;
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);

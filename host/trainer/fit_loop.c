@@ -243,7 +243,7 @@ static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, b
     s->pos.total_batch_idx = f->total_batch_idx;
     /* A signal waits for the end of an accumulation window: gradients are not saved. */
     bool between_steps =
-        stepped || s->module.desc->manual_optimization || s->cfg->accumulate_grad_batches == 1;
+        stepped || s->module.desc->manual_optimization || s->accumulate_grad_batches == 1;
     return checkpoints_flush(s) && (!between_steps || stop_if_signalled(s));
 }
 

@@ -186,6 +186,8 @@ typedef struct session {
     profiling prof;
     int exit_code;         /* non-zero overrides the run's 0/1 (signals: 128 + signo) */
     bool warned_null_step; /* Lightning warns once that training_step returned None */
+    /* ---- trainer flags (issue 23: wt-flags) ---- */
+    int64_t accumulate_grad_batches; /* in effect: the flag, or GradientAccumulationScheduler's */
 } session;
 
 /* ---- ddp.c (no-ops with one process) ------------------------------------------------ */

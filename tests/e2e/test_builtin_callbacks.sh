@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Issue 23's built-in callbacks, counted from the hooks the recorder module logs:
+# GradientAccumulationScheduler changes the optimizer steps per epoch as Lightning's.
+. "$(dirname "$0")/lib.sh"
+need_dataset
+rec=$BUILD_DIR/tests/e2e/recorder/recorder_module.so
+run() {
+    local name=$1
+    shift
+    expect_success fit --module "$rec" --model.log "$TMP/$name.txt" --logger false \
+        --test_after_fit false --enable_model_summary false --limit_train_batches 4 \
+        --limit_val_batches 0 "$@"
+}
+count() { grep -c "^module\.$2\$" "$TMP/$1.txt" || true; }
+
+# {1: 2, 2: 4} over 3 epochs of 4 batches: factor 1, 2, 4 -> 4 + 2 + 1 optimizer steps.
+run gas --max_epochs 3 --callbacks GradientAccumulationScheduler --callbacks.scheduling '{1: 2, 2: 4}'
+[ "$(count gas optimizer_step)" -eq 7 ] || fail "GradientAccumulationScheduler: $(count gas optimizer_step) steps, expected 7"
+[ "$(count gas backward)" -eq 12 ] || fail "GradientAccumulationScheduler: $(count gas backward) backwards"
+cat >"$TMP/gas.yaml" <<'YAML'
+trainer:
+  max_epochs: 2
+  callbacks:
+    - class_path: lightning.pytorch.callbacks.GradientAccumulationScheduler
+      init_args:
+        scheduling: {0: 4}
+YAML
+run gas_yaml --config "$TMP/gas.yaml"
+[ "$(count gas_yaml optimizer_step)" -eq 2 ] || fail "scheduling from YAML: $(count gas_yaml optimizer_step) steps"
+echo "ok: GradientAccumulationScheduler {1: 2, 2: 4} steps 4 + 2 + 1 times; YAML mapping form"
+expect_error "You have set --accumulate_grad_batches and are using the GradientAccumulationScheduler" \
+    fit --module "$rec" --limit_train_batches 2 --max_epochs 1 --logger false --accumulate_grad_batches 2 \
+    --callbacks GradientAccumulationScheduler --callbacks.scheduling '{0: 2}'
+expect_error "epochs must be ints >= 0 and accumulation factors ints > 0" \
+    fit --module "$rec" --limit_train_batches 2 --max_epochs 1 --logger false \
+    --callbacks GradientAccumulationScheduler --callbacks.scheduling '{0: 0}'
