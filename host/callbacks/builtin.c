@@ -7,7 +7,7 @@
 
 extern const lt_callback_desc early_stopping_callback, lr_monitor_callback;
 /* trainer flags (issue 23: wt-flags) */
-extern const lt_callback_desc timer_callback, grad_accum_scheduler_callback;
+extern const lt_callback_desc timer_callback, grad_accum_scheduler_callback, on_exception_callback;
 
 /* One row per built-in: the lookup, the did-you-mean and `lthost plugins` read it. */
 static const struct {
@@ -21,6 +21,7 @@ static const struct {
     /* trainer flags (issue 23: wt-flags) */
     {"Timer", &timer_callback, false},
     {"GradientAccumulationScheduler", &grad_accum_scheduler_callback, false},
+    {"OnExceptionCheckpoint", &on_exception_callback, false},
 };
 #define NBUILTINS (sizeof builtins / sizeof *builtins)
 

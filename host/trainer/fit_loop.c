@@ -411,8 +411,10 @@ bool run_fit(session *s) {
     ok = ok && hooks_run(s, HOOK_on_fit_start, NULL) && sanity_check(s, &f);
     if (ok && s->resume.active) ckpt_restore_metrics(s);
     signals_install();
+    bool started = ok;
     ok = ok && hooks_run(s, HOOK_on_train_start, NULL) && fit_epochs(s, &f) &&
          hooks_run(s, HOOK_on_train_end, NULL) && hooks_run(s, HOOK_on_fit_end, NULL);
+    if (started && !ok && !s->exit_code) on_exception_save(s); /* not after a signal */
     signals_restore();
     outputs_clear(&f.outputs);
     free(f.outputs.items);

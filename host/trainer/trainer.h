@@ -385,5 +385,8 @@ void print_model_summary(session *s);
 /* ---- callbacks (host/callbacks/) ---------------------------------------------------- */
 extern const lt_callback_desc model_checkpoint_callback;
 bool model_checkpoint_flush(session *s, participant *p);
+/* trainer flags (issue 23: wt-flags): fit failed after training began; each
+ * OnExceptionCheckpoint callback saves its checkpoint (on_exception.c). */
+void on_exception_save(session *s);
 
 #endif

@@ -34,3 +34,18 @@ expect_error "You have set --accumulate_grad_batches and are using the GradientA
 expect_error "epochs must be ints >= 0 and accumulation factors ints > 0" \
     fit --module "$rec" --limit_train_batches 2 --max_epochs 1 --logger false \
     --callbacks GradientAccumulationScheduler --callbacks.scheduling '{0: 0}'
+
+# OnExceptionCheckpoint: misuse.so fails in batch 1 (logs a matrix); the checkpoint saved
+# on the way out holds batch 0's step, and a fixed run continues from it.
+mis=$LT_TEST_PLUGIN_DIR/misuse.so
+expect_error "lt_log\('logits'\)" fit --module "$mis" --model.mode log_matrix --limit_train_batches 3 \
+    --limit_val_batches 0 --max_epochs 1 --logger false --test_after_fit false \
+    --callbacks OnExceptionCheckpoint --callbacks.dirpath "$TMP/oe" --callbacks.filename crash
+[ -f "$TMP/oe/crash.ckpt" ] || fail "OnExceptionCheckpoint wrote no $TMP/oe/crash.ckpt: $(cat "$TMP/out")"
+grep -q "OnExceptionCheckpoint saved $TMP/oe/crash.ckpt (epoch 0, global step 1)" "$TMP/out" || fail "no notice"
+expect_success fit --module "$mis" --model.mode none --limit_train_batches 3 --limit_val_batches 0 \
+    --max_epochs 1 --logger false --test_after_fit false --ckpt_path "$TMP/oe/crash.ckpt"
+grep -q '(global step 3)' "$TMP/out" || fail "resume from crash.ckpt: $(tail -3 "$TMP/out")"
+echo "ok: OnExceptionCheckpoint saves crash.ckpt at the failure; a fixed run continues from it"
+expect_error "filename 'a/b' must be a plain file name" fit --module "$mis" --limit_train_batches 1 \
+    --max_epochs 1 --logger false --callbacks OnExceptionCheckpoint --callbacks.filename a/b
