@@ -7,7 +7,8 @@
 
 extern const lt_callback_desc early_stopping_callback, lr_monitor_callback;
 /* trainer flags (issue 23: wt-flags) */
-extern const lt_callback_desc timer_callback, grad_accum_scheduler_callback, on_exception_callback;
+extern const lt_callback_desc timer_callback, grad_accum_scheduler_callback, on_exception_callback,
+    model_summary_callback;
 
 /* One row per built-in: the lookup, the did-you-mean and `lthost plugins` read it. */
 static const struct {
@@ -22,6 +23,7 @@ static const struct {
     {"Timer", &timer_callback, false},
     {"GradientAccumulationScheduler", &grad_accum_scheduler_callback, false},
     {"OnExceptionCheckpoint", &on_exception_callback, false},
+    {"ModelSummary", &model_summary_callback, false},
 };
 #define NBUILTINS (sizeof builtins / sizeof *builtins)
 

@@ -346,8 +346,10 @@ bool session_teardown(session *s) {
 }
 
 void session_init(session *s, const host_config *cfg, uint64_t seed) {
-    *s = (session){
-        .cfg = cfg, .seed = seed, .accumulate_grad_batches = cfg->accumulate_grad_batches};
+    *s = (session){.cfg = cfg,
+                   .seed = seed,
+                   .accumulate_grad_batches = cfg->accumulate_grad_batches,
+                   .model_summary_depth = 1};
     s->tr = (lt_trainer_t){.struct_size = sizeof(lt_trainer_t),
                            .max_epochs = cfg->max_epochs,
                            .manual_backward = manual_backward,

@@ -188,6 +188,7 @@ typedef struct session {
     bool warned_null_step; /* Lightning warns once that training_step returned None */
     /* ---- trainer flags (issue 23: wt-flags) ---- */
     int64_t accumulate_grad_batches; /* in effect: the flag, or GradientAccumulationScheduler's */
+    int64_t model_summary_depth;     /* ModelSummary's max_depth (1; -1: all; 0: none) */
 } session;
 
 /* ---- ddp.c (no-ops with one process) ------------------------------------------------ */

@@ -49,3 +49,17 @@ grep -q '(global step 3)' "$TMP/out" || fail "resume from crash.ckpt: $(tail -3 
 echo "ok: OnExceptionCheckpoint saves crash.ckpt at the failure; a fixed run continues from it"
 expect_error "filename 'a/b' must be a plain file name" fit --module "$mis" --limit_train_batches 1 \
     --max_epochs 1 --logger false --callbacks OnExceptionCheckpoint --callbacks.filename a/b
+
+# ModelSummary(max_depth): the autoencoder's encoder/decoder, then their layers at depth 2.
+ae=(--module autoencoder --limit_train_batches 1 --limit_val_batches 0 --max_epochs 1 --logger false
+    --test_after_fit false)
+expect_success fit "${ae[@]}" --callbacks ModelSummary --callbacks.max_depth 2
+grep -Eq '^1 \| encoder\.0 +\| Linear +\| 50\.2 K' "$TMP/out" || fail "max_depth 2: $(cat "$TMP/out")"
+grep -Eq '^3 \| decoder +\| Module' "$TMP/out" || fail "max_depth 2: no decoder row"
+expect_success fit "${ae[@]}" --callbacks ModelSummary --callbacks.max_depth 1
+grep -q 'encoder\.0' "$TMP/out" && fail "max_depth 1 shows encoder.0"
+expect_success fit "${ae[@]}" --callbacks ModelSummary --callbacks.max_depth 0
+grep -q 'Trainable params' "$TMP/out" && fail "max_depth 0 still printed a summary"
+expect_error "enable_model_summary false but found ModelSummary" fit "${ae[@]}" \
+    --enable_model_summary false --callbacks ModelSummary
+echo "ok: ModelSummary max_depth 2, 1, 0"
