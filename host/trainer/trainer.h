@@ -389,5 +389,8 @@ bool model_checkpoint_flush(session *s, participant *p);
 /* trainer flags (issue 23: wt-flags): fit failed after training began; each
  * OnExceptionCheckpoint callback saves its checkpoint (on_exception.c). */
 void on_exception_save(session *s);
+/* logging.c: one row of n values to the loggers at the current logging step (a
+ * callback's trainer.logger.log_metrics, as DeviceStatsMonitor's); false after one error line. */
+bool trainer_log_row(session *s, const char *const *names, const double *values, int n);
 
 #endif

@@ -63,3 +63,28 @@ grep -q 'Trainable params' "$TMP/out" && fail "max_depth 0 still printed a summa
 expect_error "enable_model_summary false but found ModelSummary" fit "${ae[@]}" \
     --enable_model_summary false --callbacks ModelSummary
 echo "ok: ModelSummary max_depth 2, 1, 0"
+
+# DeviceStatsMonitor: CPU stats at each batch start/end of a logging step, as columns
+# DeviceStatsMonitor.<hook>/<stat> of metrics.csv; filter_keys keeps the named ones.
+probe=$BUILD_DIR/tests/e2e/recorder/probe.so
+dsm=(--module "$probe" --limit_train_batches 4 --limit_val_batches 2 --test_after_fit false
+     --max_epochs 1 --log_every_n_steps 2 --logger csv --callbacks DeviceStatsMonitor)
+expect_success fit "${dsm[@]}"
+head -1 lightning_logs/version_0/metrics.csv | tr , '\n' >"$TMP/cols"
+for col in on_train_batch_start/cpu_percent on_train_batch_end/cpu_vm_percent \
+    on_validation_batch_end/cpu_rss_mb on_train_batch_start/cpu_swap_percent; do
+    grep -qx "DeviceStatsMonitor.$col" "$TMP/cols" || fail "DeviceStatsMonitor: no column $col: $(cat "$TMP/cols")"
+done
+rss=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "DeviceStatsMonitor.on_train_batch_start/cpu_rss_mb") c = i }
+               NR > 1 && $c != "" { print $c; exit }' lightning_logs/version_0/metrics.csv)
+awk -v r="$rss" 'BEGIN { exit !(r > 1 && r < 100000) }' || fail "DeviceStatsMonitor: rss '$rss' MB"
+# steps 1 and 3 are logging steps (log_every_n_steps 2): 2 train rows each for start and end
+n=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "DeviceStatsMonitor.on_train_batch_end/cpu_percent") c = i }
+             NR > 1 && $c != "" { n++ } END { print n + 0 }' lightning_logs/version_0/metrics.csv)
+[ "$n" -eq 2 ] || fail "DeviceStatsMonitor: $n on_train_batch_end rows, expected 2 (steps 1, 3)"
+expect_success fit "${dsm[@]}" --callbacks.filter_keys cpu_rss_mb,bogus
+grep -q "filter_keys contains 'bogus'" "$TMP/out" || fail "no warning for an unknown filter key"
+cols=$(head -1 lightning_logs/version_1/metrics.csv | tr , '\n' | grep -c '^DeviceStatsMonitor')
+[ "$cols" -eq 4 ] || fail "filter_keys cpu_rss_mb: $cols DeviceStatsMonitor columns, expected 4 (one per hook)"
+expect_error "Cannot use DeviceStatsMonitor callback with --logger false" fit "${dsm[@]}" --logger false
+echo "ok: DeviceStatsMonitor logs cpu_percent, cpu_vm_percent, cpu_swap_percent, cpu_rss_mb per hook"
