@@ -370,9 +370,9 @@ void cli_print_help(const host_config *cfg) {
            "print the resolved configuration as YAML and "
            "exit; FLAGS: skip_null, skip_default (comma-separated)");
     printf("  --%-22s %s\n", "callbacks NAME|PATH",
-           "add a callback (EarlyStopping, "
-           "LearningRateMonitor, ModelCheckpoint, Timer, or a .so); --callbacks.KEY VALUE sets its "
-           "options");
+           "add a callback (EarlyStopping, LearningRateMonitor, ModelCheckpoint, Timer, "
+           "GradientAccumulationScheduler, OnExceptionCheckpoint, ModelSummary, "
+           "DeviceStatsMonitor, or a .so); --callbacks.KEY VALUE sets its options");
     printf("  --%-22s %s\n", "model.NAME VALUE", "a hyper-parameter the model declares");
     printf("  --%-22s %s\n", "data.NAME VALUE", "a hyper-parameter the data plugin declares");
     printf("\nEvery flag may be written --flag=value, and Trainer flags also as --trainer.flag.\n");
