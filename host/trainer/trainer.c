@@ -234,6 +234,7 @@ static bool add_callback(session *s, const callback_spec *spec, lt_ctx_t **ctx_o
     p->plugin = plugin;
     p->monitoring = monitoring;
     p->is_checkpoint = d == &model_checkpoint_callback;
+    s->callback_desc[s->hooks.n - 1] = d; /* issue 23: prediction writers */
     LT_HOOK_TABLE(COPY_HOOK_)
     *ctx_out = ctx;
     return apply_overrides(s, ctx, spec->hp, spec->n_hp, "callbacks.");
@@ -330,6 +331,7 @@ bool session_teardown(session *s) {
         lt_ctx_free(s->hooks.parts[i].ctx);
         lt_plugin_close(s->hooks.parts[i].plugin);
     }
+    prediction_writers_free(s); /* kept predictions live in the module's device memory */
     lt_ctx_free(s->module.ctx);
     lt_grad_scaler_free(s->scaler); /* device memory: before the device closes */
     lt_ctx_free(s->data.ctx);

@@ -189,6 +189,8 @@ typedef struct session {
     /* ---- trainer flags (issue 23: wt-flags) ---- */
     int64_t accumulate_grad_batches; /* in effect: the flag, or GradientAccumulationScheduler's */
     int64_t model_summary_depth;     /* ModelSummary's max_depth (1; -1: all; 0: none) */
+    const lt_callback_desc *callback_desc[LTHOST_MAX_CALLBACKS + 3]; /* of hooks.parts[i] */
+    struct outputs_list *writer_outputs; /* predictions kept for write_on_epoch_end */
 } session;
 
 /* ---- ddp.c (no-ops with one process) ------------------------------------------------ */
@@ -392,5 +394,10 @@ void on_exception_save(session *s);
 /* logging.c: one row of n values to the loggers at the current logging step (a
  * callback's trainer.logger.log_metrics, as DeviceStatsMonitor's); false after one error line. */
 bool trainer_log_row(session *s, const char *const *names, const double *values, int n);
+/* prediction_writer.c: BasePredictionWriter callbacks in predict (rank 0 calls them). */
+bool prediction_writers_present(const session *s);
+bool prediction_writers_batch(session *s, lt_tensor_t *out, const lt_batch_t *b, int64_t idx);
+bool prediction_writers_epoch(session *s); /* and frees the kept predictions */
+void prediction_writers_free(session *s);
 
 #endif

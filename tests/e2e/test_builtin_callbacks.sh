@@ -88,3 +88,18 @@ cols=$(head -1 lightning_logs/version_1/metrics.csv | tr , '\n' | grep -c '^Devi
 [ "$cols" -eq 4 ] || fail "filter_keys cpu_rss_mb: $cols DeviceStatsMonitor columns, expected 4 (one per hook)"
 expect_error "Cannot use DeviceStatsMonitor callback with --logger false" fit "${dsm[@]}" --logger false
 echo "ok: DeviceStatsMonitor logs cpu_percent, cpu_vm_percent, cpu_swap_percent, cpu_rss_mb per hook"
+
+# A BasePredictionWriter callback plugin: it gets every batch's predictions (the same
+# numbers --predict.output x.csv writes) and, at the end, all of them; no predictions.npy.
+w=$LT_TEST_PLUGIN_DIR/pred_writer.so
+pr=(--module mlp --limit_predict_batches 3 --seed_everything 1)
+expect_success predict "${pr[@]}" --predict.output "$TMP/ref.csv"
+expect_success predict "${pr[@]}" --callbacks "$w" --callbacks.path "$TMP/w.csv"
+[ -f predictions.npy ] && fail "a prediction writer is present, yet predictions.npy was written"
+[ "$(tail -1 "$TMP/w.csv")" = "epoch: 3 batches, 192 rows" ] || fail "write_on_epoch_end: $(tail -1 "$TMP/w.csv")"
+head -n -1 "$TMP/w.csv" | cmp - "$TMP/ref.csv" || fail "write_on_batch_end saw other predictions than predict writes"
+expect_success predict "${pr[@]}" --callbacks "$w" --callbacks.path "$TMP/w2.csv" --predict.output "$TMP/both.csv"
+cmp "$TMP/both.csv" "$TMP/ref.csv" || fail "--predict.output with a writer"
+expect_error "pred_writer_bad.so: its lt_callback_desc .write_interval is not \"batch\", \"epoch\" or \"batch_and_epoch\"" \
+    predict "${pr[@]}" --callbacks "$LT_TEST_PLUGIN_DIR/pred_writer_bad.so"
+echo "ok: a BasePredictionWriter plugin writes predict's outputs its own way"
