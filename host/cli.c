@@ -296,9 +296,8 @@ static const char *find_value(int argc, char **argv, const char *name) {
     return NULL;
 }
 
-bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
+static bool parse_argv(int argc, char **argv, host_config *cfg, cfg_entries *store) {
     parse_state ps = {cfg, "", find_value(argc, argv, "module"), find_value(argc, argv, "data")};
-    if (!apply_env_defaults(cfg, store)) return false; /* PL_TRAINER_*: under config and argv */
     for (int i = 0; i < argc; i++) {
         char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
@@ -322,6 +321,11 @@ bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
         if (!apply(&ps, name, value, store)) return false;
     }
     return finish(cfg);
+}
+
+/* PL_TRAINER_* first: --config and the command line override them. */
+bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
+    return apply_env_defaults(cfg, store) && parse_argv(argc, argv, cfg, store);
 }
 
 static void print_hparams(const char *title, const char *prefix, const lt_hparam_desc *hp) {

@@ -307,6 +307,16 @@ void ddp_free(session *s) {
 
 /* ---- what all ranks must agree on -------------------------------------------------- */
 
+/* The max (or min) of metric i over the ranks' rows of all (world rows of n). */
+static double extreme(const float *all, int n, int world, int i, bool max) {
+    double v = all[i];
+    for (int r = 1; r < world; r++) {
+        double x = all[(size_t)r * (size_t)n + (size_t)i];
+        v = max ? (x > v ? x : v) : (x < v ? x : v);
+    }
+    return v;
+}
+
 /* reduce_fx max / min over ranks: every rank's values gathered, then the extreme of each
  * (a collective only when some metric needs it: every rank logs the same names). */
 static bool sync_extrema(session *s, lt_metric_reading *m, int n) {
@@ -324,13 +334,8 @@ static bool sync_extrema(session *s, lt_metric_reading *m, int n) {
     bool ok = lt_trainer_all_gather(&s->tr, mine, n, all) == LT_OK;
     for (int i = 0; ok && i < n; i++) {
         unsigned fx = m[i].flags & LT_LOG_REDUCE_MASK;
-        if (fx < LT_LOG_REDUCE_MAX) continue;
-        double v = all[i];
-        for (int r = 1; r < world; r++) {
-            double x = all[(size_t)r * (size_t)n + (size_t)i];
-            v = fx == LT_LOG_REDUCE_MAX ? (x > v ? x : v) : (x < v ? x : v);
-        }
-        m[i].epoch_mean = v;
+        if (fx >= LT_LOG_REDUCE_MAX)
+            m[i].epoch_mean = extreme(all, n, world, i, fx == LT_LOG_REDUCE_MAX);
     }
     free(mine);
     return ok || strategy_failed(s, "syncing sync_dist metrics");

@@ -176,6 +176,13 @@ static bool stop_now(session *s, fit_state *f, int64_t processed) {
     return false;
 }
 
+/* stop_now, saying why fit stops when it does. */
+static bool stop_with_reason(session *s, fit_state *f, int64_t processed) {
+    if (!stop_now(s, f, processed)) return false;
+    if (*s->tr.stop_reason) rank0_printf(s, "%s\n", s->tr.stop_reason);
+    return true;
+}
+
 /* Lightning's _should_reload_train_dl / _should_reload_val_dl. */
 static bool reload_due(const session *s, int64_t loaded_epoch) {
     int64_t n = s->cfg->reload_dataloaders_every_n_epochs;
@@ -357,10 +364,7 @@ static bool fit_epochs(session *s, fit_state *f) {
     bool stopped = false;
     for (int64_t epoch = start;; epoch++) {
         if ((s->cfg->max_epochs >= 0 && epoch >= s->cfg->max_epochs) || max_steps_reached(s)) break;
-        if ((stopped = stop_now(s, f, epoch))) { /* asked before the epoch (a spent Timer) */
-            if (*s->tr.stop_reason) rank0_printf(s, "%s\n", s->tr.stop_reason);
-            break;
-        }
+        if ((stopped = stop_with_reason(s, f, epoch))) break; /* asked before (a spent Timer) */
         s->tr.current_epoch = epoch;
         if (!reload_train(s, f)) return false;
         double t0 = now_seconds();
@@ -373,10 +377,7 @@ static bool fit_epochs(session *s, fit_state *f) {
         double spent = now_seconds() - t0;
         print_epoch_line(s, spent, spent - (f->val_seconds - v0), f->samples - n0,
                          f->total_batch_idx - b0);
-        if ((stopped = stop_now(s, f, epoch + 1))) {
-            if (*s->tr.stop_reason) rank0_printf(s, "%s\n", s->tr.stop_reason);
-            break;
-        }
+        if ((stopped = stop_with_reason(s, f, epoch + 1))) break;
     }
     s->tr.current_epoch++; /* Lightning's current_epoch counts finished epochs after fit */
     if (max_steps_reached(s))

@@ -41,28 +41,35 @@ static int row_of(summary_row *rows, int *nrows, const char *name, size_t len, c
 /* ModelSummary(max_depth): a row per module up to depth levels down ("encoder",
  * "encoder.0"), parents before children, each with every parameter under it; a
  * parameter of the root itself is a row of its own. depth < 0: every level. */
+/* Parameter pname (numel values, made by a layer of type `layer` or NULL) into the row
+ * of each module on its path, down to depth levels. */
+static void add_param(summary_row *rows, int *nrows, const char *pname, const char *layer,
+                      int64_t numel, int64_t depth) {
+    int levels = 0; /* modules on the parameter's path: "a.b.weight" has 2 */
+    for (const char *c = pname; *c; c++) levels += *c == '.';
+    if (levels == 0) {
+        int r = row_of(rows, nrows, pname, strlen(pname), "Parameter");
+        if (r >= 0) rows[r].count += numel;
+        return;
+    }
+    size_t len = 0;
+    for (int d = 1; d <= levels && (depth < 0 || d <= depth); d++) {
+        len += strcspn(pname + len + (d > 1), ".") + (d > 1);
+        const char *type = d == levels && layer ? layer : "Module";
+        int r = row_of(rows, nrows, pname, len, type);
+        if (r < 0) continue;
+        if (d < levels || !layer) snprintf(rows[r].type, sizeof rows[r].type, "%s", type);
+        rows[r].count += numel;
+    }
+}
+
 static int collect_rows(session *s, summary_row *rows, int64_t depth) {
     int nrows = 0;
     for (int i = 0; i < lt_ctx_num_params(s->module.ctx); i++) {
         const char *pname;
         lt_tensor_t *t = lt_ctx_param(s->module.ctx, i, &pname);
-        const char *layer = lt_ctx_param_layer_type(s->module.ctx, i);
-        int levels = 0; /* modules on the parameter's path: "a.b.weight" has 2 */
-        for (const char *c = pname; *c; c++) levels += *c == '.';
-        if (levels == 0) {
-            int r = row_of(rows, &nrows, pname, strlen(pname), "Parameter");
-            if (r >= 0) rows[r].count += lt_numel(t);
-            continue;
-        }
-        size_t len = 0;
-        for (int d = 1; d <= levels && (depth < 0 || d <= depth); d++) {
-            len += strcspn(pname + len + (d > 1), ".") + (d > 1);
-            const char *type = d == levels && layer ? layer : "Module";
-            int r = row_of(rows, &nrows, pname, len, type);
-            if (r < 0) continue;
-            if (d < levels || !layer) snprintf(rows[r].type, sizeof rows[r].type, "%s", type);
-            rows[r].count += lt_numel(t);
-        }
+        add_param(rows, &nrows, pname, lt_ctx_param_layer_type(s->module.ctx, i), lt_numel(t),
+                  depth);
     }
     return nrows;
 }
