@@ -137,8 +137,8 @@ static lt_status log_stats(lt_ctx_t *ctx, device_stats *d, const char *hook) {
 #define DS_BATCH_HOOKS(X)                                                                          \
     X(on_train_batch_start, start)                                                                 \
     X(on_train_batch_end, end)                                                                     \
-    X(on_validation_batch_start, start) X(on_validation_batch_end, end)                            \
-        X(on_test_batch_start, start) X(on_test_batch_end, end)
+    X(on_validation_batch_start, start)                                                            \
+    X(on_validation_batch_end, end) X(on_test_batch_start, start) X(on_test_batch_end, end)
 #define DS_start(hook)                                                                             \
     static lt_status ds_##hook(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {        \
         (void)b, (void)i;                                                                          \
