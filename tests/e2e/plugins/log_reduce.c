@@ -39,6 +39,13 @@ typedef struct {
     lt_linear_t *layer;
 } model_t;
 
+/* --model.sync true: every value is logged with sync_dist and offset by 100 x the rank,
+ * so that the ranks' sum, max and min differ from any one rank's (test_log_options.sh). */
+static const lt_hparam_desc model_hparams[] = {
+    LT_HPARAM_BOOL("sync", false, "log with LT_LOG_SYNC_DIST, values offset by 100 x rank"),
+    LT_HPARAM_END,
+};
+
 static lt_status setup(lt_ctx_t *ctx, void *self) {
     ((model_t *)self)->layer = lt_linear(ctx, "layer", 2, 1);
     return lt_ok(ctx);
@@ -47,9 +54,11 @@ static lt_status setup(lt_ctx_t *ctx, void *self) {
 static lt_tensor_t *training_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
     model_t *m = self;
     int64_t one[1] = {1};
-    double v = 10.0 * (double)lt_current_epoch(ctx) + (double)i + 1;
+    bool sync = lt_hparam_bool(ctx, "sync");
+    double v = 10.0 * (double)lt_current_epoch(ctx) + (double)i + 1 +
+               (sync ? 100.0 * lt_trainer_global_rank(lt_trainer(ctx)) : 0.0);
     lt_tensor_t *t = lt_full(lt_ctx_arena(ctx), 1, one, (float)v);
-    const unsigned epoch = LT_LOG_ON_EPOCH;
+    const unsigned epoch = LT_LOG_ON_EPOCH | (sync ? LT_LOG_SYNC_DIST : 0u);
     lt_log(ctx, "v_mean", t, epoch);
     lt_log(ctx, "v_sum", t, epoch | LT_LOG_REDUCE_SUM);
     lt_log(ctx, "v_max", t, epoch | LT_LOG_REDUCE_MAX);
@@ -66,7 +75,7 @@ static lt_status configure_optimizers(lt_ctx_t *ctx, void *self) {
     return lt_use_optimizer(ctx, lt_sgd(lt_parameters(ctx), 0.01));
 }
 
-LT_MODULE_EXPORT(model_t, .name = "log_reduce", .setup = setup, .training_step = training_step,
-                 .configure_optimizers = configure_optimizers);
+LT_MODULE_EXPORT(model_t, .name = "log_reduce", .hparams = model_hparams, .setup = setup,
+                 .training_step = training_step, .configure_optimizers = configure_optimizers);
 
 #endif
