@@ -25,7 +25,7 @@ expect_success fit --module "$d/log_reduce.so" --data "$d/log_reduce_data.so" --
     --enable_model_summary false --logger csv --test_after_fit false --model.sync true \
     --devices 2 --threads 1
 want='1.5,102.4000015258789,0,1,51.5,102.0,51.20000076293945,1.0,206.0'
-[ "$(sed -n 2p lightning_logs/version_0/metrics.csv)" = "$want" ] ||
+[ "$(sed -n 2p lightning_logs/version_0/metrics.csv | tr -d '\r')" = "$want" ] ||
     fail "sync_dist over 2 ranks: $(cat lightning_logs/version_0/metrics.csv)"
 [ "$(grep -c '^log_reduce: printed once$' "$TMP/out")" -eq 1 ] || fail "lt_print under DDP: $(cat "$TMP/out")"
 echo "ok: sync_dist combines 2 ranks by reduce_fx (mean 51.2, sum 206, max 102, min 1); lt_print on rank 0 only"
