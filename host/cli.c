@@ -223,6 +223,18 @@ static bool resolve_devices(host_config *cfg) {
     return true;
 }
 
+/* Lightning's _parse_loop_limits: with a Timer (--max_time) max_epochs defaults to -1. */
+static bool has_timer(const host_config *cfg) {
+    if (cfg->max_time >= 0) return true;
+    for (int i = 0; i < cfg->n_callbacks; i++) {
+        const char *dot = strrchr(cfg->callbacks[i].name, '.');
+        if (!strcmp(dot && !strchr(cfg->callbacks[i].name, '/') ? dot + 1 : cfg->callbacks[i].name,
+                    "Timer"))
+            return true;
+    }
+    return false;
+}
+
 static bool finish(host_config *cfg) {
     if (!strcmp(cfg->accel, "gpu")) cfg->accel = "cuda"; /* Lightning's name for CUDA (or MPS) */
     if ((cfg->accel_auto = !strcmp(cfg->accel, "auto"))) cfg->accel = pick_accelerator(cfg);
@@ -242,7 +254,7 @@ static bool finish(host_config *cfg) {
     if (ob->is_fraction ? ob->fraction > 0 : ob->count > 0) {
         cfg->limit_train = cfg->limit_val = *ob; /* the validation loop reads the same batches */
     }
-    if (cfg->max_epochs == -1 && cfg->max_steps == -1) cfg->max_epochs = 1000;
+    if (cfg->max_epochs == -1 && cfg->max_steps == -1 && !has_timer(cfg)) cfg->max_epochs = 1000;
     static const char *const loggers[] = {"true",        "false",           "csv",
                                           "tensorboard", "csv,tensorboard", "tensorboard,csv"};
     for (size_t i = 0; i < sizeof loggers / sizeof *loggers; i++)
@@ -284,7 +296,7 @@ static const char *find_value(int argc, char **argv, const char *name) {
     return NULL;
 }
 
-bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
+static bool parse_argv(int argc, char **argv, host_config *cfg, cfg_entries *store) {
     parse_state ps = {cfg, "", find_value(argc, argv, "module"), find_value(argc, argv, "data")};
     for (int i = 0; i < argc; i++) {
         char *arg = argv[i];
@@ -309,6 +321,11 @@ bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
         if (!apply(&ps, name, value, store)) return false;
     }
     return finish(cfg);
+}
+
+/* PL_TRAINER_* first: --config and the command line override them. */
+bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
+    return apply_env_defaults(cfg, store) && parse_argv(argc, argv, cfg, store);
 }
 
 static void print_hparams(const char *title, const char *prefix, const lt_hparam_desc *hp) {
@@ -356,10 +373,10 @@ void cli_print_help(const host_config *cfg) {
     printf("  --%-22s %s\n", "print_config[=FLAGS]",
            "print the resolved configuration as YAML and "
            "exit; FLAGS: skip_null, skip_default (comma-separated)");
-    printf(
-        "  --%-22s %s\n", "callbacks NAME|PATH",
-        "add a callback (EarlyStopping, "
-        "LearningRateMonitor, ModelCheckpoint, or a .so); --callbacks.KEY VALUE sets its options");
+    printf("  --%-22s %s\n", "callbacks NAME|PATH",
+           "add a callback (EarlyStopping, LearningRateMonitor, ModelCheckpoint, Timer, "
+           "GradientAccumulationScheduler, OnExceptionCheckpoint, ModelSummary, "
+           "DeviceStatsMonitor, or a .so); --callbacks.KEY VALUE sets its options");
     printf("  --%-22s %s\n", "model.NAME VALUE", "a hyper-parameter the model declares");
     printf("  --%-22s %s\n", "data.NAME VALUE", "a hyper-parameter the data plugin declares");
     printf("\nEvery flag may be written --flag=value, and Trainer flags also as --trainer.flag.\n");

@@ -102,6 +102,21 @@ static const flag flags[] = {
          "folder for the profiler's files (unset: the log dir)"),
     FLAG("profiler.filename", F_STR, profiler_filename, NULL, 0,
          "write the report to <dirpath>/<stage>-<filename>.txt instead of stdout"),
+    /* ---- trainer flags (issue 23: wt-flags) ---- */
+    FLAG("max_time", F_DURATION, max_time, "null", 0,
+         "stop fit after this much training time: DD:HH:MM:SS or {hours: 1, minutes: 30} "
+         "(a Timer callback, checked after each training batch; null: no limit)"),
+    FLAG("min_steps", F_OPT_INT, min_steps, "null", -1,
+         "train at least this many optimizer steps, even if stopped early"),
+    FLAG("reload_dataloaders_every_n_epochs", F_INT, reload_dataloaders_every_n_epochs, "0", 0,
+         "rebuild the train and val loaders from the data module's splits every N epochs "
+         "(0: never)"),
+    FLAG("detect_anomaly", F_BOOL, detect_anomaly, "false", 0,
+         "fail at the first op whose output or gradient has NaN/inf, naming it and the hook "
+         "(slow: reads every op's result)"),
+    FLAG("inference_mode", F_BOOL, inference_mode, "true", 0,
+         "accepted for Lightning configs: validate/test/predict never record autograd either "
+         "way"),
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -298,6 +313,10 @@ static bool set_other(host_config *cfg, const char *where, const flag *f, const 
             return bad_value(where, f, "a number >= 0", value);
         *(double *)field = d;
         return true;
+    case F_DURATION: {
+        char why[256];
+        return duration_parse(value, field, why, sizeof why) || bad_value(where, f, why, value);
+    }
     default: return false;
     }
 }
@@ -365,6 +384,12 @@ cfg_node *flag_node(const host_config *c, const flag *f) {
         v = *(const int64_t *)field;
         return v <= 1 ? cfg_scalar(v ? "true" : "false", CFG_BOOL) : int_node(v);
     case F_LIMIT: return l->is_fraction ? float_node(l->fraction) : int_node(l->count);
+    case F_DURATION: {
+        char text[64];
+        double d = *(const double *)field;
+        duration_format(d, text, sizeof text);
+        return d < 0 ? cfg_scalar("null", CFG_NULL) : cfg_scalar(text, CFG_STR);
+    }
     }
     return NULL;
 }

@@ -20,6 +20,7 @@ typedef enum {
     F_LIMIT,           /* a batch count (int) or a fraction in [0, 1] */
     F_BATCHES_OR_BOOL, /* true (1), false (0) or a number of batches */
     F_DOUBLE,          /* a finite number >= 0 */
+    F_DURATION,        /* Lightning's "DD:HH:MM:SS" or {hours: 1}, in seconds; null: -1 */
 } flag_type;
 
 typedef struct flag {

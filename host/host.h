@@ -83,6 +83,12 @@ typedef struct host_config {
     int n_callbacks;
     const char *plugin_roots[2]; /* extra roots (the build tree), NULL-terminated */
     char build_root[4096];
+    /* ---- trainer flags (issue 23: wt-flags) ---- */
+    double max_time;                           /* --max_time in seconds; < 0: None */
+    int64_t min_steps;                         /* -1: None */
+    int64_t reload_dataloaders_every_n_epochs; /* 0: never */
+    bool detect_anomaly;                       /* NaN/inf in an op's output fails the step */
+    bool inference_mode;                       /* accepted; eval loops never record a tape */
 } host_config;
 
 /* Lightning's defaults, for main() and --print_config. */
@@ -139,5 +145,16 @@ void host_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* For tests: each later host_error line replaces the text of buf[0..n) instead of going to
  * stderr; n == 0 sends them to stderr again. */
 void host_error_capture(char *buf, size_t n);
+
+/* ---- trainer flags (issue 23: wt-flags) ---- */
+/* Lightning's Timer durations: "DD:HH:MM:SS", a timedelta dict ("{hours: 1, minutes: 30}",
+ * JSON too) or null (-1). false with the reason in why. */
+bool duration_parse(const char *text, double *seconds, char *why, size_t n);
+/* seconds as "DD:HH:MM:SS" (whole seconds) or "{seconds: S}", re-readable by the above. */
+void duration_format(double seconds, char *out, size_t n);
+/* Lightning's _defaults_from_env_vars: PL_TRAINER_<FLAG> for each Trainer argument, applied
+ * after the defaults and before --config and the command line (which override it); false
+ * after one error line. Strings it keeps live in store. */
+bool apply_env_defaults(host_config *cfg, cfg_entries *store);
 
 #endif

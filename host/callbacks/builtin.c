@@ -6,6 +6,9 @@
 #include "../trainer/trainer.h"
 
 extern const lt_callback_desc early_stopping_callback, lr_monitor_callback;
+/* trainer flags (issue 23: wt-flags) */
+extern const lt_callback_desc timer_callback, grad_accum_scheduler_callback, on_exception_callback,
+    model_summary_callback, device_stats_callback;
 
 /* One row per built-in: the lookup, the did-you-mean and `lthost plugins` read it. */
 static const struct {
@@ -16,6 +19,12 @@ static const struct {
     {"EarlyStopping", &early_stopping_callback, true},
     {"LearningRateMonitor", &lr_monitor_callback, false},
     {"ModelCheckpoint", &model_checkpoint_callback, true},
+    /* trainer flags (issue 23: wt-flags) */
+    {"Timer", &timer_callback, false},
+    {"GradientAccumulationScheduler", &grad_accum_scheduler_callback, false},
+    {"OnExceptionCheckpoint", &on_exception_callback, false},
+    {"ModelSummary", &model_summary_callback, false},
+    {"DeviceStatsMonitor", &device_stats_callback, false},
 };
 #define NBUILTINS (sizeof builtins / sizeof *builtins)
 
@@ -40,7 +49,7 @@ const lt_callback_desc *builtin_callback(const char *name, bool *monitoring) {
 
 bool open_callback_plugin(const host_config *cfg, const char *name, lt_plugin_t **out) {
     const char *names[NBUILTINS];
-    char list[128] = "";
+    char list[256] = "";
     for (size_t i = 0; i < NBUILTINS; i++) {
         names[i] = builtins[i].name;
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);

@@ -361,6 +361,31 @@ static char *device_list_text(reader *r, const ynode *seq) {
     return text; /* "1,3," : the trailing comma keeps a one-item list a list */
 }
 
+/* max_time: {hours: 1, minutes: 30} (a timedelta's arguments) and a
+ * GradientAccumulationScheduler's scheduling: {0: 8, 4: 4} as the text "{hours: 1, ...}",
+ * which --max_time / --callbacks.scheduling parse. */
+static bool flat_inline_map(reader *r, const char *prefix, const ynode *k, const ynode *v) {
+    char text[512] = "{";
+    size_t len = 1;
+    for (int i = 0; i + 1 < v->n; i += 2) {
+        const ynode *key = v->kids[i], *val = v->kids[i + 1];
+        if (val->kind != Y_SCALAR || key->kind != Y_SCALAR)
+            return fail(r, val->line, val->col,
+                        "%s: each entry is key: number, as in "
+                        "max_time: {hours: 1} or scheduling: {0: 8, 4: 4}",
+                        k->text);
+        int w = snprintf(text + len, sizeof text - len, "%s%s: %s", i ? ", " : "", key->text,
+                         val->text);
+        if (w < 0 || (size_t)w >= sizeof text - len)
+            return fail(r, v->line, v->col, "%s: too long (at most %zu characters)", k->text,
+                        sizeof text);
+        len += (size_t)w;
+    }
+    if (len + 2 > sizeof text) return fail(r, v->line, v->col, "%s: too long", k->text);
+    strcat(text, "}");
+    return add_entry(r, prefix, k->text, text, k->line);
+}
+
 /* `key: value` as the flag prefix.key (keyed on the key's line); a null value is skipped. */
 static bool flat_pair(reader *r, const char *prefix, const ynode *k, const ynode *v) {
     if (is_null(v)) return true;
@@ -370,6 +395,8 @@ static bool flat_pair(reader *r, const char *prefix, const ynode *k, const ynode
         free(text);
         return ok;
     }
+    if (v->kind == Y_MAP && (!strcmp(k->text, "max_time") || !strcmp(k->text, "scheduling")))
+        return flat_inline_map(r, prefix, k, v);
     if (v->kind != Y_SCALAR) {
         char *name = join(prefix, k->text);
         if (!name) return out_of_memory(r);

@@ -307,7 +307,42 @@ void ddp_free(session *s) {
 
 /* ---- what all ranks must agree on -------------------------------------------------- */
 
-/* sync_dist metrics: the batch-size-weighted mean over every rank's batches. */
+/* The max (or min) of metric i over the ranks' rows of all (world rows of n). */
+static double extreme(const float *all, int n, int world, int i, bool max) {
+    double v = all[i];
+    for (int r = 1; r < world; r++) {
+        double x = all[(size_t)r * (size_t)n + (size_t)i];
+        v = max ? (x > v ? x : v) : (x < v ? x : v);
+    }
+    return v;
+}
+
+/* reduce_fx max / min over ranks: every rank's values gathered, then the extreme of each
+ * (a collective only when some metric needs it: every rank logs the same names). */
+static bool sync_extrema(session *s, lt_metric_reading *m, int n) {
+    bool any = false;
+    for (int i = 0; i < n; i++) any |= (m[i].flags & LT_LOG_REDUCE_MASK) >= LT_LOG_REDUCE_MAX;
+    if (!any) return true;
+    int world = s->group.world;
+    float *mine = calloc((size_t)n * (1 + (size_t)world), sizeof *mine);
+    if (!mine) {
+        host_error("out of host memory syncing metrics");
+        return false;
+    }
+    float *all = mine + n;
+    for (int i = 0; i < n; i++) mine[i] = (float)m[i].epoch_mean;
+    bool ok = lt_trainer_all_gather(&s->tr, mine, n, all) == LT_OK;
+    for (int i = 0; ok && i < n; i++) {
+        unsigned fx = m[i].flags & LT_LOG_REDUCE_MASK;
+        if (fx >= LT_LOG_REDUCE_MAX)
+            m[i].epoch_mean = extreme(all, n, world, i, fx == LT_LOG_REDUCE_MAX);
+    }
+    free(mine);
+    return ok || strategy_failed(s, "syncing sync_dist metrics");
+}
+
+/* sync_dist metrics as Lightning's strategy.reduce with each one's reduce_fx: the
+ * batch-size-weighted mean over every rank's batches, the sum, the max or the min. */
 bool ddp_sync_metrics(session *s, lt_metric_reading *m, int n) {
     process_group *g = &s->group;
     if (g->world < 2 || n == 0) return true;
@@ -317,14 +352,21 @@ bool ddp_sync_metrics(session *s, lt_metric_reading *m, int n) {
         return false;
     }
     for (int i = 0; i < n; i++) {
-        buf[2 * i] = (float)(m[i].epoch_mean * m[i].weight);
-        buf[2 * i + 1] = (float)m[i].weight;
+        bool sum = (m[i].flags & LT_LOG_REDUCE_MASK) == LT_LOG_REDUCE_SUM;
+        buf[2 * i] = (float)(sum ? m[i].epoch_mean : m[i].epoch_mean * m[i].weight);
+        buf[2 * i + 1] = sum ? 0.0f : (float)m[i].weight;
     }
     bool ok = g->desc->all_reduce_sum(g->state, buf, 2 * n) == LT_OK;
-    for (int i = 0; ok && i < n; i++)
-        m[i].epoch_mean = buf[2 * i + 1] > 0 ? buf[2 * i] / buf[2 * i + 1] : m[i].epoch_mean;
+    for (int i = 0; ok && i < n; i++) {
+        unsigned fx = m[i].flags & LT_LOG_REDUCE_MASK;
+        if (fx == LT_LOG_REDUCE_SUM)
+            m[i].epoch_mean = buf[2 * i];
+        else if (!fx && buf[2 * i + 1] > 0)
+            m[i].epoch_mean = buf[2 * i] / buf[2 * i + 1];
+    }
     free(buf);
-    return ok || strategy_failed(s, "syncing sync_dist metrics");
+    if (!ok) return strategy_failed(s, "syncing sync_dist metrics");
+    return sync_extrema(s, m, n);
 }
 
 /* true on every rank when any rank says true (Lightning's reduce_boolean_decision). */

@@ -66,6 +66,7 @@ static bool eval_batch(session *s, eval_run *r, split_loader *sl, const lt_host_
     }
     if (r->epoch_end && !outputs_push(&r->outputs, out)) return false;
     if (r->writer && !predict_writer_add(r->writer, out, idx)) return false;
+    if (r->k->split == LT_SPLIT_PREDICT && !prediction_writers_batch(s, out, &b, idx)) return false;
     a.tensor = out;
     if (!hooks_run(s, r->k->batch_end, &a)) return false;
     if (r->bar) bar_update(s, idx + 1);
@@ -120,7 +121,8 @@ static bool eval_loop(session *s, eval_run *r, split_loader *sl, const char *bar
     /* As Lightning 2.x (epoch_end_reached): the epoch-end hooks see this epoch's means in
      * callback_metrics, and the row goes out after them, with what they logged too. */
     bool logs = k->split != LT_SPLIT_PREDICT;
-    ok = ok && (!logs || log_epoch_end(s, k->scope, false)) && hooks_run(s, k->epoch_end, NULL) &&
+    ok = ok && (!logs || log_epoch_end(s, k->scope, false)) &&
+         (logs || prediction_writers_epoch(s)) && hooks_run(s, k->epoch_end, NULL) &&
          (!logs || log_epoch_end(s, k->scope, true)) && hooks_run(s, k->end, NULL);
     lt_ctx_set_training(s->module.ctx, true);
     return ok;
@@ -168,7 +170,8 @@ static bool eval_stage(session *s, split_loader *sl, lt_split split) {
     const lt_module_desc *m = s->module.desc;
     eval_run r = make_run(s, split);
     if (split == LT_SPLIT_PREDICT) { /* every rank predicts it all; rank 0 writes it */
-        if (s->group.rank == 0 &&
+        bool file = !prediction_writers_present(s) || s->cfg->predict_output; /* issue 23 */
+        if (s->group.rank == 0 && file &&
             !(r.writer = predict_writer_open(s->cfg->predict_output, s->cfg->default_root_dir)))
             return false;
         if (!module_hook(s, "on_predict_model_eval", m->on_predict_model_eval) ||

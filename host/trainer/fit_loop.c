@@ -17,6 +17,9 @@ typedef struct fit_state {
     int64_t samples;         /* trained on, for the samples/s of the epoch line */
     double val_seconds;      /* spent validating, left out of samples/s */
     outputs_list outputs;    /* for training_epoch_end */
+    /* --reload_dataloaders_every_n_epochs: the epoch each loader was (re)built in */
+    int64_t train_loaded_epoch, val_loaded_epoch;
+    bool told_min_not_met; /* Lightning says once that min_epochs/min_steps overrule a stop */
 } fit_state;
 
 static bool overfitting(const host_config *c) {
@@ -24,12 +27,23 @@ static bool overfitting(const host_config *c) {
                                           : c->overfit_batches.count > 0;
 }
 
+static bool open_train(session *s, fit_state *f) {
+    f->train_loaded_epoch = s->tr.current_epoch;
+    return open_split(s, LT_SPLIT_TRAIN, &s->cfg->limit_train, overfitting(s->cfg), &f->train) &&
+           ddp_same_count(s, f->train.batches, "training batches per epoch");
+}
+
+static bool open_val(session *s, fit_state *f) {
+    bool overfit = overfitting(s->cfg);
+    f->val_loaded_epoch = s->tr.current_epoch;
+    return open_split(s, overfit ? LT_SPLIT_TRAIN : LT_SPLIT_VAL, &s->cfg->limit_val, overfit,
+                      &f->val);
+}
+
 static bool open_loaders(session *s, fit_state *f) {
     const host_config *c = s->cfg;
     bool overfit = overfitting(c);
-    if (!open_split(s, LT_SPLIT_TRAIN, &c->limit_train, overfit, &f->train) ||
-        !ddp_same_count(s, f->train.batches, "training batches per epoch"))
-        return false;
+    if (!open_train(s, f)) return false;
     if (overfit)
         rank0_printf(s,
                      "Overfitting on %lld training batches: no shuffling, and "
@@ -46,8 +60,7 @@ static bool open_loaders(session *s, fit_state *f) {
                 "validation split, so validation is skipped; give the data plugin a val split "
                 "(lt_data_add_split(ctx, LT_SPLIT_VAL, ...))\n",
                 m->name, s->data.desc->name);
-    if (!f->has_val) return true;
-    return open_split(s, overfit ? LT_SPLIT_TRAIN : LT_SPLIT_VAL, &c->limit_val, overfit, &f->val);
+    return !f->has_val || open_val(s, f);
 }
 
 /* Lightning's val_check_batch, with its error for an interval past the epoch. */
@@ -131,8 +144,64 @@ static bool max_steps_reached(const session *s) {
     return s->cfg->max_steps >= 0 && s->tr.global_step >= s->cfg->max_steps;
 }
 
-static bool can_stop_early(const session *s) {
-    return s->cfg->min_epochs < 0 || s->tr.current_epoch + 1 >= s->cfg->min_epochs;
+/* Lightning's fit_loop.min_epochs: None is 0, or 1 when min_steps is set. */
+static int64_t min_epochs_of(const session *s) {
+    if (s->cfg->min_epochs >= 0) return s->cfg->min_epochs;
+    return s->cfg->min_steps >= 0 ? 1 : 0;
+}
+
+/* Lightning's _FitLoop._can_stop_early with `processed` epochs finished: min_epochs and
+ * min_steps met (min_steps alone implies min_epochs 1, as its _parse_loop_limits). */
+static bool can_stop_early(const session *s, int64_t processed) {
+    int64_t min_epochs = min_epochs_of(s), min_steps = s->cfg->min_steps;
+    return (min_epochs <= 0 || processed >= min_epochs) &&
+           (min_steps <= 0 || s->tr.global_step >= min_steps);
+}
+
+/* A stop was asked for: whether to honour it now; if not, Lightning's notice (once). The
+ * request stays until the minimums are met, as in Lightning 2.x. */
+static bool stop_now(session *s, fit_state *f, int64_t processed) {
+    if (!s->tr.should_stop) return false;
+    if (can_stop_early(s, processed)) return true;
+    if (!f->told_min_not_met) {
+        char steps[32] = "None";
+        if (s->cfg->min_steps >= 0)
+            snprintf(steps, sizeof steps, "%lld", (long long)s->cfg->min_steps);
+        rank0_printf(s,
+                     "Trainer was signaled to stop but the required `min_epochs=%lld` or "
+                     "`min_steps=%s` has not been met. Training will continue...\n",
+                     (long long)min_epochs_of(s), steps);
+        f->told_min_not_met = true;
+    }
+    return false;
+}
+
+/* stop_now, saying why fit stops when it does. */
+static bool stop_with_reason(session *s, fit_state *f, int64_t processed) {
+    if (!stop_now(s, f, processed)) return false;
+    if (*s->tr.stop_reason) rank0_printf(s, "%s\n", s->tr.stop_reason);
+    return true;
+}
+
+/* Lightning's _should_reload_train_dl / _should_reload_val_dl. */
+static bool reload_due(const session *s, int64_t loaded_epoch) {
+    int64_t n = s->cfg->reload_dataloaders_every_n_epochs;
+    return n > 0 && s->tr.current_epoch - loaded_epoch >= n;
+}
+
+static bool reload_val(session *s, fit_state *f) {
+    if (!reload_due(s, f->val_loaded_epoch)) return true;
+    lt_loader_free(f->val.loader);
+    f->val.loader = NULL;
+    return open_val(s, f);
+}
+
+/* At an epoch's start: a new train loader (and so a new epoch length) when one is due. */
+static bool reload_train(session *s, fit_state *f) {
+    if (!reload_due(s, f->train_loaded_epoch)) return true;
+    lt_loader_free(f->train.loader);
+    f->train.loader = NULL;
+    return open_train(s, f) && resolve_val_check(s, f);
 }
 
 static bool should_validate(const session *s, const fit_state *f, int64_t batch_idx) {
@@ -169,7 +238,8 @@ static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, b
     bar_update(s, idx + 1);
     if (should_validate(s, f, idx)) {
         double t0 = now_seconds();
-        if (!run_validation(s, &f->val) || !ddp_any(s, s->tr.should_stop, &s->tr.should_stop))
+        if (!reload_val(s, f) || !run_validation(s, &f->val) ||
+            !ddp_any(s, s->tr.should_stop, &s->tr.should_stop))
             return false;
         f->val_seconds += now_seconds() - t0;
     }
@@ -180,7 +250,7 @@ static bool train_one_batch(session *s, fit_state *f, const lt_host_batch *hb, b
     s->pos.total_batch_idx = f->total_batch_idx;
     /* A signal waits for the end of an accumulation window: gradients are not saved. */
     bool between_steps =
-        stepped || s->module.desc->manual_optimization || s->cfg->accumulate_grad_batches == 1;
+        stepped || s->module.desc->manual_optimization || s->accumulate_grad_batches == 1;
     return checkpoints_flush(s) && (!between_steps || stop_if_signalled(s));
 }
 
@@ -223,7 +293,7 @@ static bool train_batches(session *s, fit_state *f, int64_t seen) {
         if (!next_train_batch(s, sl, seen, &hb)) return false;
         if (!hb) break;
         if (!train_one_batch(s, f, hb, ++seen == sl->batches)) return false;
-        if (max_steps_reached(s) || (s->tr.should_stop && can_stop_early(s))) break;
+        if (max_steps_reached(s) || stop_now(s, f, s->tr.current_epoch)) break;
     }
     return true;
 }
@@ -291,9 +361,12 @@ static bool fit_epochs(session *s, fit_state *f) {
         s->resume.active = !s->pos.epoch_done;
         f->total_batch_idx = s->pos.total_batch_idx;
     }
+    bool stopped = false;
     for (int64_t epoch = start;; epoch++) {
         if ((s->cfg->max_epochs >= 0 && epoch >= s->cfg->max_epochs) || max_steps_reached(s)) break;
+        if ((stopped = stop_with_reason(s, f, epoch))) break; /* asked before (a spent Timer) */
         s->tr.current_epoch = epoch;
+        if (!reload_train(s, f)) return false;
         double t0 = now_seconds();
         int64_t b0 = f->total_batch_idx, n0 = f->samples;
         double v0 = f->val_seconds;
@@ -304,23 +377,13 @@ static bool fit_epochs(session *s, fit_state *f) {
         double spent = now_seconds() - t0;
         print_epoch_line(s, spent, spent - (f->val_seconds - v0), f->samples - n0,
                          f->total_batch_idx - b0);
-        if (s->tr.should_stop) {
-            if (can_stop_early(s)) {
-                if (*s->tr.stop_reason) rank0_printf(s, "%s\n", s->tr.stop_reason);
-                break;
-            }
-            rank0_printf(s,
-                         "Trainer was signaled to stop but the required `min_epochs=%lld` has not "
-                         "been met. Training will continue...\n",
-                         (long long)s->cfg->min_epochs);
-            s->tr.should_stop = false;
-        }
+        if ((stopped = stop_with_reason(s, f, epoch + 1))) break;
     }
     s->tr.current_epoch++; /* Lightning's current_epoch counts finished epochs after fit */
     if (max_steps_reached(s))
         rank0_printf(s, "`Trainer.fit` stopped: `max_steps=%lld` reached (global step %lld).\n",
                      (long long)s->cfg->max_steps, (long long)s->tr.global_step);
-    else if (!s->tr.should_stop)
+    else if (!stopped)
         rank0_printf(s, "`Trainer.fit` stopped: `max_epochs=%lld` reached (global step %lld).\n",
                      (long long)s->cfg->max_epochs, (long long)s->tr.global_step);
     return true;
@@ -349,8 +412,10 @@ bool run_fit(session *s) {
     ok = ok && hooks_run(s, HOOK_on_fit_start, NULL) && sanity_check(s, &f);
     if (ok && s->resume.active) ckpt_restore_metrics(s);
     signals_install();
+    bool started = ok;
     ok = ok && hooks_run(s, HOOK_on_train_start, NULL) && fit_epochs(s, &f) &&
          hooks_run(s, HOOK_on_train_end, NULL) && hooks_run(s, HOOK_on_fit_end, NULL);
+    if (started && !ok && !s->exit_code) on_exception_save(s); /* not after a signal */
     signals_restore();
     outputs_clear(&f.outputs);
     free(f.outputs.items);

@@ -212,6 +212,13 @@ lt_status trainer_log(lt_trainer_t *tr, const char *name, double value) {
     return LT_OK;
 }
 
+/* ---- trainer flags (issue 23: wt-flags) ---- */
+bool trainer_log_row(session *s, const char *const *names, const double *values, int n) {
+    row r = {.n = 0};
+    for (int i = 0; i < n && i < LT_MAX_LOGGED; i++) row_add(&r, names[i], "", values[i]);
+    return write_row(s, &r, s->pos.batches_that_stepped, false);
+}
+
 void print_metric_line(session *s) {
     const lt_trainer_t *tr = &s->tr;
     for (int scope = SCOPE_TRAIN; scope <= SCOPE_PREDICT; scope++)

@@ -179,7 +179,7 @@ static lt_status closure_run(lt_closure_t *base) {
     if (!check_scalar_loss(s, c->loss, c->batch_idx)) return LT_ERR_STATE; /* reported */
     if (c->check_loss && !check_finite_loss(s, c->loss, c->batch_idx)) return LT_ERR_NUMERIC;
     lt_tensor_t *loss = c->loss;
-    int64_t n = s->cfg->accumulate_grad_batches;
+    int64_t n = s->accumulate_grad_batches;
     if (n > 1) loss = lt_scale(loss, (float)(1.0 / (double)n)); /* summed over n batches */
     if (c->zero_grad && !zero_grad(s, c->opt)) return LT_ERR_STATE;
     if (manual_backward(&s->tr, loss) != LT_OK) {
@@ -233,7 +233,7 @@ static bool run_optimizer_step(session *s, train_closure *c) {
 
 static bool automatic_batch(session *s, const lt_batch_t *b, int64_t idx, bool last_in_epoch,
                             lt_tensor_t **loss) {
-    int64_t n = s->cfg->accumulate_grad_batches;
+    int64_t n = s->accumulate_grad_batches;
     bool stepping = (idx + 1) % n == 0 || last_in_epoch;
     train_closure c = {.base = {closure_run},
                        .s = s,

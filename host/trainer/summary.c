@@ -1,5 +1,6 @@
-/* The model summary Lightning prints at fit start (ModelSummary, max_depth 1): one row
- * per top-level submodule, from the parameters' state_dict names ("l1.weight" -> l1). */
+/* The model summary Lightning prints at fit start (ModelSummary, max_depth 1 unless a
+ * ModelSummary callback sets it): one row per submodule down to that depth, from the
+ * parameters' state_dict names ("l1.weight" -> l1, "encoder.0.weight" -> encoder, encoder.0). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,35 +27,57 @@ static void human_count(int64_t n, char *buf, size_t size) {
         snprintf(buf, size, "%.1f %s", v, units[groups - 1]);
 }
 
-static int collect_rows(session *s, summary_row *rows) {
+/* The row of module `name` (its first len bytes), added (typed `type`) when new. */
+static int row_of(summary_row *rows, int *nrows, const char *name, size_t len, const char *type) {
+    int r = 0;
+    while (r < *nrows && (strlen(rows[r].name) != len || strncmp(rows[r].name, name, len))) r++;
+    if (r < *nrows || *nrows == MAX_ROWS) return r < *nrows ? r : -1;
+    rows[(*nrows)++] = (summary_row){.count = 0};
+    snprintf(rows[r].name, sizeof rows[r].name, "%.*s", (int)len, name);
+    snprintf(rows[r].type, sizeof rows[r].type, "%s", type);
+    return r;
+}
+
+/* ModelSummary(max_depth): a row per module up to depth levels down ("encoder",
+ * "encoder.0"), parents before children, each with every parameter under it; a
+ * parameter of the root itself is a row of its own. depth < 0: every level. */
+/* Parameter pname (numel values, made by a layer of type `layer` or NULL) into the row
+ * of each module on its path, down to depth levels. */
+static void add_param(summary_row *rows, int *nrows, const char *pname, const char *layer,
+                      int64_t numel, int64_t depth) {
+    int levels = 0; /* modules on the parameter's path: "a.b.weight" has 2 */
+    for (const char *c = pname; *c; c++) levels += *c == '.';
+    if (levels == 0) {
+        int r = row_of(rows, nrows, pname, strlen(pname), "Parameter");
+        if (r >= 0) rows[r].count += numel;
+        return;
+    }
+    size_t len = 0;
+    for (int d = 1; d <= levels && (depth < 0 || d <= depth); d++) {
+        len += strcspn(pname + len + (d > 1), ".") + (d > 1);
+        const char *type = d == levels && layer ? layer : "Module";
+        int r = row_of(rows, nrows, pname, len, type);
+        if (r < 0) continue;
+        if (d < levels || !layer) snprintf(rows[r].type, sizeof rows[r].type, "%s", type);
+        rows[r].count += numel;
+    }
+}
+
+static int collect_rows(session *s, summary_row *rows, int64_t depth) {
     int nrows = 0;
     for (int i = 0; i < lt_ctx_num_params(s->module.ctx); i++) {
         const char *pname;
         lt_tensor_t *t = lt_ctx_param(s->module.ctx, i, &pname);
-        const char *type = lt_ctx_param_layer_type(s->module.ctx, i);
-        size_t len = strcspn(pname, ".");
-        bool top_level_layer = type && strchr(pname, '.') == strrchr(pname, '.');
-        int r = 0;
-        while (r < nrows && (strlen(rows[r].name) != len || strncmp(rows[r].name, pname, len))) r++;
-        if (r == nrows) {
-            if (nrows == MAX_ROWS) continue;
-            rows[nrows++] = (summary_row){.count = 0};
-            snprintf(rows[r].name, sizeof rows[r].name, "%.*s", (int)len, pname);
-            snprintf(rows[r].type, sizeof rows[r].type, "%s",
-                     top_level_layer      ? type
-                     : strchr(pname, '.') ? "Module"
-                                          : "Parameter");
-        } else if (!top_level_layer && strcmp(rows[r].type, "Parameter")) {
-            snprintf(rows[r].type, sizeof rows[r].type, "Module");
-        }
-        rows[r].count += lt_numel(t);
+        add_param(rows, &nrows, pname, lt_ctx_param_layer_type(s->module.ctx, i), lt_numel(t),
+                  depth);
     }
     return nrows;
 }
 
 void print_model_summary(session *s) {
     summary_row rows[MAX_ROWS];
-    int n = collect_rows(s, rows);
+    if (s->model_summary_depth == 0) return; /* ModelSummary(max_depth=0) */
+    int n = collect_rows(s, rows, s->model_summary_depth);
     int wi = n > 10 ? 2 : 1, wn = 4, wt = 4, wp = 6;
     for (int r = 0; r < n; r++) {
         human_count(rows[r].count, rows[r].params, sizeof rows[r].params);

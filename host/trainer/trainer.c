@@ -234,6 +234,7 @@ static bool add_callback(session *s, const callback_spec *spec, lt_ctx_t **ctx_o
     p->plugin = plugin;
     p->monitoring = monitoring;
     p->is_checkpoint = d == &model_checkpoint_callback;
+    s->callback_desc[s->hooks.n - 1] = d; /* issue 23: prediction writers */
     LT_HOOK_TABLE(COPY_HOOK_)
     *ctx_out = ctx;
     return apply_overrides(s, ctx, spec->hp, spec->n_hp, "callbacks.");
@@ -254,10 +255,30 @@ static bool add_default_checkpoint(session *s, lt_ctx_t **callback_ctx) {
     return add_callback(s, &spec, &callback_ctx[c->n_callbacks]);
 }
 
+/* --max_time: Lightning's _configure_timer_callback, a Timer checked every step, unless
+ * --callbacks has a Timer already. */
+static bool add_max_time_timer(session *s) {
+    const host_config *c = s->cfg;
+    if (c->max_time < 0 || strcmp(c->command, "fit") != 0) return true;
+    for (int i = 0; i < s->hooks.n; i++)
+        if (!strcmp(s->hooks.parts[i].name, "Timer")) {
+            rank0_printf(s, "Ignoring `Trainer(max_time=...)`, callbacks list already contains a "
+                            "Timer.\n");
+            return true;
+        }
+    char text[64];
+    duration_format(c->max_time, text, sizeof text);
+    callback_spec spec = {.name = "Timer", .n_hp = 1};
+    spec.hp[0] = (hparam_override){"duration", text};
+    lt_ctx_t *unused;
+    return add_callback(s, &spec, &unused);
+}
+
 bool session_make_contexts(session *s, lt_ctx_t **callback_ctx) {
     for (int i = 0; i < s->cfg->n_callbacks; i++)
         if (!add_callback(s, &s->cfg->callbacks[i], &callback_ctx[i])) return false;
     if (!s->cfg->print_config && !add_default_checkpoint(s, callback_ctx)) return false;
+    if (!s->cfg->print_config && !add_max_time_timer(s)) return false;
     const lt_module_desc *m = s->module.desc;
     s->module.ctx = lt_ctx_new(s->dev, m->name, m->hparams, m->self_size, s->seed);
     if (s->module.ctx && s->resume.ckpt && ckpt_same_module(s)) {
@@ -310,6 +331,7 @@ bool session_teardown(session *s) {
         lt_ctx_free(s->hooks.parts[i].ctx);
         lt_plugin_close(s->hooks.parts[i].plugin);
     }
+    prediction_writers_free(s); /* kept predictions live in the module's device memory */
     lt_ctx_free(s->module.ctx);
     lt_grad_scaler_free(s->scaler); /* device memory: before the device closes */
     lt_ctx_free(s->data.ctx);
@@ -326,7 +348,10 @@ bool session_teardown(session *s) {
 }
 
 void session_init(session *s, const host_config *cfg, uint64_t seed) {
-    *s = (session){.cfg = cfg, .seed = seed};
+    *s = (session){.cfg = cfg,
+                   .seed = seed,
+                   .accumulate_grad_batches = cfg->accumulate_grad_batches,
+                   .model_summary_depth = 1};
     s->tr = (lt_trainer_t){.struct_size = sizeof(lt_trainer_t),
                            .max_epochs = cfg->max_epochs,
                            .manual_backward = manual_backward,
@@ -385,6 +410,11 @@ int trainer_run(const host_config *cfg) {
               session_make_contexts(s, callback_ctx);
     s->tr.module = s->module.ctx;
     ddp_serve_trainer(s);
+    if (ok && cfg->detect_anomaly) { /* trainer flags (issue 23): torch's warning too */
+        lt_device_set_detect_anomaly(s->dev, true);
+        rank0_printf(s, "Anomaly Detection has been enabled. This mode will increase the runtime "
+                        "and should only be enabled for debugging.\n");
+    }
     if (ok && cfg->print_config) {
         ok = print_resolved_config(cfg, s->module.ctx, s->data.ctx, callback_ctx);
         session_teardown(s);

@@ -145,7 +145,8 @@ typedef struct process_group {
 
 /* Whoever has hooks: the callbacks in order, then the module. */
 typedef struct hook_set {
-    participant parts[LTHOST_MAX_CALLBACKS + 1];
+    /* --callbacks, the default ModelCheckpoint and --max_time's Timer, then the module */
+    participant parts[LTHOST_MAX_CALLBACKS + 3];
     int n;
 } hook_set;
 
@@ -185,6 +186,11 @@ typedef struct session {
     profiling prof;
     int exit_code;         /* non-zero overrides the run's 0/1 (signals: 128 + signo) */
     bool warned_null_step; /* Lightning warns once that training_step returned None */
+    /* ---- trainer flags (issue 23: wt-flags) ---- */
+    int64_t accumulate_grad_batches; /* in effect: the flag, or GradientAccumulationScheduler's */
+    int64_t model_summary_depth;     /* ModelSummary's max_depth (1; -1: all; 0: none) */
+    const lt_callback_desc *callback_desc[LTHOST_MAX_CALLBACKS + 3]; /* of hooks.parts[i] */
+    struct outputs_list *writer_outputs; /* predictions kept for write_on_epoch_end */
 } session;
 
 /* ---- ddp.c (no-ops with one process) ------------------------------------------------ */
@@ -382,5 +388,16 @@ void print_model_summary(session *s);
 /* ---- callbacks (host/callbacks/) ---------------------------------------------------- */
 extern const lt_callback_desc model_checkpoint_callback;
 bool model_checkpoint_flush(session *s, participant *p);
+/* trainer flags (issue 23: wt-flags): fit failed after training began; each
+ * OnExceptionCheckpoint callback saves its checkpoint (on_exception.c). */
+void on_exception_save(session *s);
+/* logging.c: one row of n values to the loggers at the current logging step (a
+ * callback's trainer.logger.log_metrics, as DeviceStatsMonitor's); false after one error line. */
+bool trainer_log_row(session *s, const char *const *names, const double *values, int n);
+/* prediction_writer.c: BasePredictionWriter callbacks in predict (rank 0 calls them). */
+bool prediction_writers_present(const session *s);
+bool prediction_writers_batch(session *s, lt_tensor_t *out, const lt_batch_t *b, int64_t idx);
+bool prediction_writers_epoch(session *s); /* and frees the kept predictions */
+void prediction_writers_free(session *s);
 
 #endif

@@ -42,6 +42,10 @@ struct lt_device {
     lt_prof_span_fn prof_fn;   /* per-op spans (lt_device_set_profiler); NULL: off */
     void *prof_user;
     lt_precision precision; /* what init accepted (lt_device_from_plugin_opts) */
+    /* --detect_anomaly (autograd/anomaly.c): check every recorded op's output and every
+     * backward's gradients for NaN/inf; last_op is the latest span's name, the op to blame */
+    bool detect_anomaly;
+    const char *last_op;
 };
 
 /* A storage of nbytes from dev's pool (refcount 1); NULL + error when out of memory. */
@@ -76,7 +80,7 @@ void lt__storage_release(lt_storage *s);
 #define LT_KCALL(dev, name, flops, bytes, slot, ...)                                               \
     LT_PROF_SPAN(dev, name, flops, bytes, (dev)->k.slot((dev)->state, __VA_ARGS__))
 /* The two halves of a span, for the two macros above only. */
-#define LT_PROF_BEGIN(dev) ((dev)->prof_fn ? lt_prof_now_ns() : 0)
+#define LT_PROF_BEGIN(dev) ((dev)->prof_fn || (dev)->detect_anomaly ? lt_prof_now_ns() : 0)
 /* Tests t0, already in a register, rather than loading prof_fn again. */
 #define LT_PROF_END(dev, t0, name, flops, bytes)                                                   \
     do {                                                                                           \
@@ -121,6 +125,7 @@ struct lt_node {
     double s;           /* a scalar the backward needs */
     int64_t i;          /* an integer the backward needs */
     int64_t iv[8];      /* more of them (a convolution's or a pool's window) */
+    const char *op;     /* --detect_anomaly: the op's span name, for its backward's errors */
 };
 
 #define LT_SLAB_CHUNK 256
@@ -143,6 +148,7 @@ struct lt_arena {
     void *grad_ready_user;
     float backward_scale;          /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
     struct lt_grad_scaler *scaler; /* 16-mixed (lt_ctx_set_grad_scaler); NULL: none */
+    bool in_backward; /* lt_backward is walking the tape: --detect_anomaly blames the node */
 };
 
 void *lt__slab_get(lt_slab *s, size_t i);
@@ -187,6 +193,12 @@ const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n);
  * returns the node (to fill saved/s/i) or NULL when nothing is recorded. */
 lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tensor_t *b,
                     lt_tensor_t *c);
+/* --detect_anomaly (anomaly.c): false, with an LT_ERR_NUMERIC error naming the op, when
+ * op output `out` holds NaN/inf (the first anomaly of a step is kept: once an error is
+ * recorded nothing more is checked); likewise for the input gradients node n's backward
+ * produced. */
+bool lt__anomaly_forward(const lt_tensor_t *out);
+bool lt__anomaly_backward(const lt_node *n);
 /* Add g into t's gradient, reducing broadcast dimensions first. */
 void lt__accum_grad(lt_tensor_t *t, lt_tensor_t *g);
 /* g summed down to shape (ndim, shape) (PyTorch's sum_to_size). */

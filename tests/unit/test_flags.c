@@ -29,6 +29,7 @@ static const char *sample(const flag *f) {
     case F_LIMIT: return "0.25";
     case F_BATCHES_OR_BOOL: return "3";
     case F_DOUBLE: return "2.5";
+    case F_DURATION: return "01:02:03:04";
     }
     return NULL;
 }
@@ -39,7 +40,8 @@ static size_t expected_size(const flag *f) {
     case F_CHOICE: return sizeof(const char *);
     case F_BOOL: return sizeof(bool);
     case F_LIMIT: return sizeof(batch_limit);
-    case F_DOUBLE: return sizeof(double);
+    case F_DOUBLE:
+    case F_DURATION: return sizeof(double);
     case F_SEED: return sizeof(uint64_t);
     default: return f->size == sizeof(int) ? sizeof(int) : sizeof(int64_t);
     }

@@ -22,4 +22,8 @@
     X(ddp_support)                                                                                 \
     X(trainer)                                                                                     \
     X(layers)                                                                                      \
-    X(buffers)
+    X(buffers)                                                                                     \
+    /* trainer flags (issue 23: wt-flags) */                                                       \
+    X(anomaly)                                                                                     \
+    X(trainer_flags)                                                                               \
+    X(log_opts)

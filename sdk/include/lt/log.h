@@ -23,4 +23,50 @@ LT_API lt_status lt_log(lt_ctx_t *ctx, const char *name, lt_tensor_t *value, uns
 /* Log a host number (name is copied too). */
 LT_API lt_status lt_log_value(lt_ctx_t *ctx, const char *name, double value, unsigned flags);
 
+/* ---- (1.1) Lightning's other self.log arguments, self.log_dict, self.print -------- */
+
+/* reduce_fx (one of them; none: mean) and rank_zero_only, as lt_log flags too. The epoch
+ * value of a metric is the batch-size-weighted mean of its values (mean), or their plain
+ * sum, max or min, as Lightning's _ResultMetric; one name keeps one reduce_fx per epoch.
+ * With SYNC_DIST the ranks' values combine the same way. */
+enum {
+    LT_LOG_REDUCE_SUM = 1u << 5,
+    LT_LOG_REDUCE_MAX = 2u << 5,
+    LT_LOG_REDUCE_MIN = 3u << 5,
+    LT_LOG_REDUCE_MASK = 3u << 5,
+    /* Only rank 0 logs this (Lightning's rank_zero_only): never synced over ranks, so a
+     * hook may log it on rank 0 alone; not for callbacks' monitor on other ranks. */
+    LT_LOG_RANK_ZERO_ONLY = 1u << 7,
+};
+
+typedef struct lt_log_opts {
+    uint32_t struct_size; /* sizeof(lt_log_opts) */
+    unsigned flags;       /* LT_LOG_* as lt_log's, reduce_fx and rank_zero_only included */
+    int64_t batch_size;   /* > 0: this value's weight in the epoch mean (Lightning's
+                           * batch_size=); 0: the size of the batch being run */
+} lt_log_opts;
+#define LT_LOG_OPTS(...) ((lt_log_opts){.struct_size = sizeof(lt_log_opts), __VA_ARGS__})
+
+/* lt_log / lt_log_value with options (opts NULL: lt_log's defaults). */
+LT_API lt_status lt_log_with(lt_ctx_t *ctx, const char *name, lt_tensor_t *value,
+                             const lt_log_opts *opts);
+LT_API lt_status lt_log_value_with(lt_ctx_t *ctx, const char *name, double value,
+                                   const lt_log_opts *opts);
+
+/* One entry of lt_log_dict: a tensor, or (tensor NULL) the host number value. */
+typedef struct lt_log_item {
+    const char *name;
+    lt_tensor_t *tensor;
+    double value;
+} lt_log_item;
+
+/* Lightning's self.log_dict: every item with the same options. A NULL tensor while an
+ * error is recorded (a failed op) fails the call, as lt_log does. */
+LT_API lt_status lt_log_dict(lt_ctx_t *ctx, const lt_log_item *items, int n,
+                             const lt_log_opts *opts);
+
+/* Lightning's self.print: printf to stdout (and a newline) on global rank 0 only, so
+ * that DDP prints a message once. */
+LT_API void lt_print(lt_ctx_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -269,11 +269,26 @@ typedef struct lt_module_desc {
 
 /* A callback (Lightning's Callback): its own hparams and self, the shared hook table.
  * Load with --callbacks NAME|path.so; options with --callbacks.NAME VALUE. */
+/* (1.1) Lightning's BasePredictionWriter: `lthost predict` hands the predictions to
+ * the callback instead of writing predictions.npy (unless --predict.output names a file).
+ * Called on rank 0 (every rank predicts the whole split here). prediction: what
+ * predict_step returned for batch batch_idx; predictions[0..n): every batch's, in order
+ * (kept only when the interval includes epoch). */
+typedef lt_status (*lt_write_batch_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *prediction,
+                                       const lt_batch_t *batch, int64_t batch_idx);
+typedef lt_status (*lt_write_epoch_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *const *predictions,
+                                       int64_t n);
+
 typedef struct lt_callback_desc {
     LT_DESC_HEADER_FIELDS
     size_t self_size;
     const lt_hparam_desc *hparams;
     LT_HOOK_TABLE(LT_HOOK_FIELD_)
+    /* (1.1, optional) a prediction writer: write_interval "batch", "epoch" or
+     * "batch_and_epoch" (NULL: not a writer), and the hook(s) it names. */
+    const char *write_interval;
+    lt_write_batch_fn write_on_batch_end;
+    lt_write_epoch_fn write_on_epoch_end;
 } lt_callback_desc;
 
 #define LT_CALLBACK_EXPORT(self_type, ...)                                                         \

@@ -174,4 +174,12 @@ LT_API bool lt_ctx_has_split(const lt_ctx_t *ctx, lt_split split);
 LT_API lt_status lt_ctx_split(const lt_ctx_t *ctx, lt_split split, lt_dataset *ds,
                               lt_loader_opts *opts);
 
+/* ---- trainer flags (issue 23) ------------------------------------------------------ */
+
+/* --detect_anomaly: from now on every op on dev that records a backward has its output,
+ * and every backward its input gradients, checked for NaN/inf; the first one found is an
+ * LT_ERR_NUMERIC error naming the op (the step that ran it then fails). Reads the device
+ * after each op: for debugging. */
+LT_API void lt_device_set_detect_anomaly(lt_device_t *dev, bool on);
+
 #endif

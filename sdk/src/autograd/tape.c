@@ -9,6 +9,7 @@
 lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tensor_t *b,
                     lt_tensor_t *c) {
     lt_arena_t *arena = out->arena;
+    if (arena->dev->detect_anomaly && !arena->in_backward && !lt__anomaly_forward(out)) return NULL;
     if (!arena->grad_enabled) return NULL;
     bool needs = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
     if (!needs) return NULL;
@@ -22,6 +23,7 @@ lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tens
     n->in[0] = a;
     n->in[1] = b;
     n->in[2] = c;
+    n->op = arena->dev->last_op;
     out->grad_fn = n;
     out->requires_grad = true;
     return n;
@@ -138,13 +140,16 @@ lt_status lt_backward(lt_tensor_t *loss) {
     loss->grad =
         lt_full(a, loss->ndim, loss->shape, a->backward_scale * lt__grad_scaler_seed(a->scaler));
     bool hook = a->grad_ready != NULL; /* without one, the walk costs nothing extra */
+    a->in_backward = true;
     if (hook) mark_ready_points(a);
     for (size_t i = a->nodes.used; i-- > 0;) {
         lt_node *n = lt__slab_get(&a->nodes, i);
         if (n->out->grad) n->backward(n, n->out->grad);
-        if (lt_last_status() != LT_OK) break;
+        if (lt_last_status() != LT_OK || (a->dev->detect_anomaly && !lt__anomaly_backward(n)))
+            break;
         if (hook) report_ready(a, n, i);
     }
+    a->in_backward = false;
     lt_arena_set_grad(a, prev);
     return lt_last_status();
 }

@@ -64,6 +64,7 @@ __attribute__((cold)) void lt__prof_emit(lt_device_t *dev, uint64_t t0, const ch
                                          double flops, double bytes) {
     /* An asynchronous device has only queued the kernel: wait, so the span is its run
      * time rather than its launch time (as CUDA_LAUNCH_BLOCKING does for torch). */
+    dev->last_op = name; /* --detect_anomaly names the op whose output it checks */
     lt_prof_span_fn fn = dev->prof_fn;
     if (!fn) return;
     if (dev->k.sync) dev->k.sync(dev->state);

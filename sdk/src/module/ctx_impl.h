@@ -34,6 +34,9 @@ typedef struct metric {
     bool last_on_host; /* the latest value came from lt_log_value */
     bool this_step;
     double weight; /* sum of batch sizes since the scope was reset */
+    /* (issue 23) reduce_fx other than mean: acc[0] / host_sum hold the running sum, max
+     * or min of the device's / the host's values, each valid once it has a value */
+    int64_t dev_count, host_count;
 } metric;
 
 typedef struct owned_block {
@@ -79,6 +82,11 @@ void *lt__ctx_alloc(lt_ctx_t *ctx, size_t n);
 lt_status lt__hparams_init(lt_ctx_t *ctx, const lt_hparam_desc *hparams);
 void lt__hparams_free(lt_ctx_t *ctx);
 void lt__metrics_free(lt_ctx_t *ctx);
+/* lt_log / lt_log_value with Lightning's options (metrics.c); batch_size <= 0: the batch's. */
+lt_status lt__log_tensor(lt_ctx_t *ctx, const char *name, lt_tensor_t *value, unsigned flags,
+                         int64_t batch_size);
+lt_status lt__log_host(lt_ctx_t *ctx, const char *name, double value, unsigned flags,
+                       int64_t batch_size);
 void lt__buffers_free(lt_ctx_t *ctx);
 /* Parameter or buffer k of the module's state dict: parameters first, then buffers;
  * NULL past the end. */

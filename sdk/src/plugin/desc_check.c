@@ -90,6 +90,24 @@ static lt_status check_string(lt__desc_reader *r, const lt__desc_where *w, const
     return optional || s[0] ? LT_OK : refuse_field(w, field, "is empty");
 }
 
+/* A prediction writer's interval is one of Lightning's, with the hooks it names. */
+static lt_status check_write_interval(lt__desc_reader *r, const lt__desc_where *w,
+                                      const lt_callback_desc *d) {
+    lt_status s = check_string(r, w, ".write_interval", d->write_interval, 32, false);
+    if (s != LT_OK) return s;
+    const char *i = d->write_interval;
+    bool batch = !strcmp(i, "batch") || !strcmp(i, "batch_and_epoch");
+    bool epoch = !strcmp(i, "epoch") || !strcmp(i, "batch_and_epoch");
+    if (!batch && !epoch)
+        return refuse_field(w, ".write_interval",
+                            "is not \"batch\", \"epoch\" or \"batch_and_epoch\"");
+    if (batch && !d->write_on_batch_end)
+        return refuse_field(w, ".write_on_batch_end", "is NULL, but write_interval includes batch");
+    if (epoch && !d->write_on_epoch_end)
+        return refuse_field(w, ".write_on_epoch_end", "is NULL, but write_interval includes epoch");
+    return LT_OK;
+}
+
 lt_status lt__desc_check_name(lt__desc_reader *r, const lt__desc_where *w, const char *name) {
     return check_string(r, w, ".name", name, LT_PLUGIN_NAME_MAX, true); /* NULL, "": loader.c */
 }
@@ -179,6 +197,7 @@ lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w, lt_
     case LT_PLUGIN_CALLBACK: {
         const lt_callback_desc *d = desc;
         if ((s = check_self_size(w, d->self_size)) == LT_OK) s = check_hparams(r, w, d->hparams);
+        if (s == LT_OK && d->write_interval) s = check_write_interval(r, w, d);
         break;
     }
     case LT_PLUGIN_DATA: {

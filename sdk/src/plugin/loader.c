@@ -29,7 +29,7 @@
 #define LT_STRATEGY_DESC_SIZE_1_0 sizeof(lt_strategy_desc)
 #define LT_PROFILER_DESC_SIZE_1_0 sizeof(lt_profiler_desc)
 #define LT_DATAMODULE_DESC_SIZE_1_0 offsetof(lt_datamodule_desc, state_dict)
-#define LT_CALLBACK_DESC_SIZE_1_0 sizeof(lt_callback_desc)
+#define LT_CALLBACK_DESC_SIZE_1_0 offsetof(lt_callback_desc, write_interval)
 _Static_assert(LT_ABI_MINOR == 1, "LT_ABI_MINOR was raised: give every descriptor that grew "
                                   "its 1.0 size above, then update this check");
 
