@@ -140,4 +140,8 @@ void host_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * stderr; n == 0 sends them to stderr again. */
 void host_error_capture(char *buf, size_t n);
 
+/* ---- ONNX export (issue #22) ---- */
+/* `lthost export` with the flags after the command; the exit status (export_cmd.c). */
+int export_command(const host_config *cfg, int argc, char **argv);
+
 #endif

@@ -121,6 +121,9 @@ struct lt_node {
     double s;           /* a scalar the backward needs */
     int64_t i;          /* an integer the backward needs */
     int64_t iv[8];      /* more of them (a convolution's or a pool's window) */
+    /* ONNX export (issue #22): what recorded the node, and a second scalar. */
+    const char *op; /* the op's or its backward's name ("lt_add", "linear_bw"): export maps it */
+    double s2;      /* a second scalar (the affine ops' beta) */
 };
 
 #define LT_SLAB_CHUNK 256
@@ -143,6 +146,9 @@ struct lt_arena {
     void *grad_ready_user;
     float backward_scale;          /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
     struct lt_grad_scaler *scaler; /* 16-mixed (lt_ctx_set_grad_scaler); NULL: none */
+    /* ONNX export (issue #22): record every op, also of tensors that need no gradient, so
+     * that one forward run is the whole graph (a buffer's reshape included). */
+    bool record_all;
 };
 
 void *lt__slab_get(lt_slab *s, size_t i);
@@ -183,10 +189,13 @@ const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n);
 
 /* ---- autograd ---------------------------------------------------------------------- */
 
-/* Record out = op(inputs) on the tape when grad is enabled and an input needs it;
- * returns the node (to fill saved/s/i) or NULL when nothing is recorded. */
-lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tensor_t *b,
-                    lt_tensor_t *c);
+/* Record out = op(inputs) on the tape when grad is enabled and an input needs it (or the
+ * arena records everything, for export); returns the node (to fill saved/s/i) or NULL
+ * when nothing is recorded. `op` names the op for ONNX export; lt__record passes the
+ * backward function's own name. */
+lt_node *lt__record_op(lt_tensor_t *out, lt_backward_fn bw, const char *op, lt_tensor_t *a,
+                       lt_tensor_t *b, lt_tensor_t *c);
+#define lt__record(out, bw, a, b, c) lt__record_op((out), (bw), #bw, (a), (b), (c))
 /* Add g into t's gradient, reducing broadcast dimensions first. */
 void lt__accum_grad(lt_tensor_t *t, lt_tensor_t *g);
 /* g summed down to shape (ndim, shape) (PyTorch's sum_to_size). */

@@ -6,18 +6,19 @@
 
 #include "lt_impl.h"
 
-lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tensor_t *b,
-                    lt_tensor_t *c) {
+lt_node *lt__record_op(lt_tensor_t *out, lt_backward_fn bw, const char *op, lt_tensor_t *a,
+                       lt_tensor_t *b, lt_tensor_t *c) {
     lt_arena_t *arena = out->arena;
     if (!arena->grad_enabled) return NULL;
-    bool needs = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+    bool needs = arena->record_all || (a && a->requires_grad) || (b && b->requires_grad) ||
+                 (c && c->requires_grad);
     if (!needs) return NULL;
     lt_node *n = lt__slab_push(&arena->nodes);
     if (!n) {
         lt_set_error(LT_ERR_OOM, "out of host memory recording the autograd tape");
         return NULL;
     }
-    n->backward = bw;
+    *n = (lt_node){.backward = bw, .op = op};
     n->out = out;
     n->in[0] = a;
     n->in[1] = b;
