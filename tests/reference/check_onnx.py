@@ -76,6 +76,30 @@ def export_and_compare(lthost, work, name, submodule, x, extra_fit):
     return ckpt, onnx_path
 
 
+def op_zoo(lthost, work, plugin):
+    """Every mapped op (tests/e2e/plugins/onnx_ops.c) at three opsets: 13 (ReduceMean's
+    axes an attribute, GELU as Erf), 17, 20 (Gelu)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((19, 2, 8, 8)).astype(np.float32)
+    np.savez(os.path.join(work, "zoo.npz"), x=x, y=rng.integers(0, 10, len(x)))
+    root = os.path.join(work, "zoo")
+    run([lthost, "fit", "--module", plugin, "--data", "npy", "--data.npz", "zoo.npz",
+         "--max_steps", "3", "--limit_val_batches", "0", "--test_after_fit", "false",
+         "--enable_progress_bar", "false", "--default_root_dir", root], work)
+    ckpt = glob.glob(os.path.join(root, "lightning_logs/version_0/checkpoints/*.ckpt"))[0]
+    pred = os.path.join(work, "zoo.npy")
+    run([lthost, "predict", "--module", plugin, "--ckpt_path", ckpt, "--data", "npy",
+         "--data.npz", "zoo.npz", "--predict.output", pred, "--enable_progress_bar", "false",
+         "--default_root_dir", root], work)
+    for opset in ("13", "17", "20"):
+        path = os.path.join(work, f"zoo{opset}.onnx")
+        run([lthost, "export", "--module", plugin, "--ckpt_path", ckpt, "--input_shape",
+             "3,2,8,8", "--dynamic_batch", "true", "--opset", opset, "--output", path], work)
+        ops = sorted({n.op_type for n in check_model(path).graph.node})
+        compare(f"onnx_ops opset {opset} ({len(ops)} ONNX ops): onnxruntime vs lthost predict",
+                ort_run(path, x), np.load(pred))
+
+
 def opsets(lthost, work, ckpt, x, want):
     for opset in ("13", "21"):
         path = os.path.join(work, f"mlp_opset{opset}.onnx")
@@ -125,6 +149,7 @@ def round_trip(lthost, work, x):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lthost", required=True)
+    ap.add_argument("--ops-plugin", help="tests/e2e/plugins/onnx_ops.so from the build")
     args = ap.parse_args()
     lthost = os.path.abspath(args.lthost)
     with tempfile.TemporaryDirectory() as work:
@@ -136,6 +161,8 @@ def main():
         export_and_compare(lthost, work, "cnn", None, x, ["--model.hidden", "32"])
         opsets(lthost, work, mlp_ckpt, x, ort_run(mlp_onnx, x))
         round_trip(lthost, work, x)
+        if args.ops_plugin:
+            op_zoo(lthost, work, os.path.abspath(args.ops_plugin))
     print("ok: every ONNX check passed")
 
 

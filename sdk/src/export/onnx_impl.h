@@ -13,24 +13,31 @@
 #include "lt_impl.h"
 
 /* One named value of the graph: a traced tensor, or a temporary of a multi-node op
- * (t == NULL). batched: dimension 0 is the dynamic batch axis. */
+ * (t == NULL). */
 typedef struct onnx_value {
     const lt_tensor_t *t;
     char *name;
-    bool batched;
 } onnx_value;
+
+/* A node output's shape in the other traced run (another batch size when dynamic). */
+typedef struct onnx_shape {
+    const lt_tensor_t *t; /* the tensor of the run being emitted */
+    int ndim;
+    int64_t shape[LT_MAX_DIMS];
+} onnx_shape;
 
 typedef struct onnx_exp {
     lt_ctx_t *ctx;
     int opset;
-    bool dynamic;  /* --dynamic_batch */
-    int64_t batch; /* the traced input's dimension 0 */
+    bool dynamic; /* --dynamic_batch: traced on two batch sizes */
     const lt_tensor_t *input, *output;
     lt_pb_buf nodes; /* GraphProto.node entries, encoded */
     lt_pb_buf inits; /* GraphProto.initializer entries, encoded */
     onnx_value *vals;
     int nvals, cap_vals;
-    int nconst, ntemp, nnodes;
+    int nconst, ntemp, nnodes, nnames;
+    onnx_shape *other; /* per tape node: its output's shape in the first run */
+    size_t nother;
 } onnx_exp;
 
 /* AttributeProto.type */
@@ -57,10 +64,10 @@ typedef struct onnx_attr {
  * state dict), or a constant made in the forward (an initializer "const_N"). NULL on
  * error (set). */
 const char *lt__onnx_use(onnx_exp *e, const lt_tensor_t *t);
-/* Whether t is known as a value whose dimension 0 is the batch axis. */
-bool lt__onnx_batched(const onnx_exp *e, const lt_tensor_t *t);
+/* t's shape in the other traced run (t made by a recorded node), else NULL. */
+const int64_t *lt__onnx_other_shape(const onnx_exp *e, const lt_tensor_t *t);
 /* Name the output t of the node being emitted ("output" for the graph's output). */
-const char *lt__onnx_define(onnx_exp *e, const lt_tensor_t *t, bool batched);
+const char *lt__onnx_define(onnx_exp *e, const lt_tensor_t *t);
 /* A fresh name for an intermediate value of a multi-node op. */
 const char *lt__onnx_temp(onnx_exp *e);
 /* An initializer holding a float scalar, or int64 values of shape (n) (n < 0: a scalar). */
@@ -77,6 +84,8 @@ void lt__onnx_free(onnx_exp *e);
 
 /* Append the ONNX nodes of recorded node n. */
 lt_status lt__onnx_emit(onnx_exp *e, const lt_node *n);
+/* "lt_add" -> "add", "linear_bw" -> "linear": the op's name in messages, into buf. */
+const char *lt__onnx_op_key(const char *op, char *buf, size_t n);
 
 /* ---- io/model.c ---- */
 

@@ -9,14 +9,6 @@
 
 #include "onnx_impl.h"
 
-/* Dimension 0 of n's output is the batch axis: an input's is and the size matches. */
-static bool out_batched(const onnx_exp *e, const lt_node *n) {
-    if (!e->dynamic || n->out->ndim == 0 || n->out->shape[0] != e->batch) return false;
-    for (int k = 0; k < LT_NODE_MAX_IN; k++)
-        if (n->in[k] && lt__onnx_batched(e, n->in[k])) return true;
-    return false;
-}
-
 /* One ONNX node on n's inputs in[0..nin) giving n's output. */
 static lt_status simple(onnx_exp *e, const lt_node *n, const char *op, int nin,
                         const onnx_attr *attrs, int nattrs) {
@@ -24,7 +16,7 @@ static lt_status simple(onnx_exp *e, const lt_node *n, const char *op, int nin,
     for (int k = 0; k < nin; k++)
         if (n->in[k] && !(in[k] = lt__onnx_use(e, n->in[k]))) return lt_last_status();
     while (nin > 0 && !n->in[nin - 1]) nin--; /* an optional input left out (a bias) */
-    const char *out = lt__onnx_define(e, n->out, out_batched(e, n));
+    const char *out = lt__onnx_define(e, n->out);
     if (!out) return lt_last_status();
     lt__onnx_node(e, op, in, nin, out, attrs, nattrs);
     return LT_OK;
@@ -73,7 +65,7 @@ static lt_status emit_gelu(onnx_exp *e, const lt_node *n) {
     const char *c_half = lt__onnx_const_f32(e, 0.5f);
     const char *t0 = lt__onnx_temp(e), *t1 = lt__onnx_temp(e), *t2 = lt__onnx_temp(e);
     const char *t3 = lt__onnx_temp(e);
-    const char *out = x && t3 ? lt__onnx_define(e, n->out, out_batched(e, n)) : NULL;
+    const char *out = x && t3 ? lt__onnx_define(e, n->out) : NULL;
     if (!out || !c_r2 || !c1 || !c_half) return lt_last_status();
     node2(e, "Mul", x, c_r2, t0);
     node2(e, "Erf", t0, NULL, t1);
@@ -91,7 +83,7 @@ static lt_status emit_affine(onnx_exp *e, const lt_node *n) {
     const char *ca = alpha != 1.0f ? lt__onnx_const_f32(e, alpha) : NULL;
     const char *cb = beta != 0.0f ? lt__onnx_const_f32(e, beta) : NULL;
     const char *mid = ca && cb ? lt__onnx_temp(e) : NULL;
-    const char *out = x ? lt__onnx_define(e, n->out, out_batched(e, n)) : NULL;
+    const char *out = x ? lt__onnx_define(e, n->out) : NULL;
     if (!out || (alpha != 1.0f && !ca) || (beta != 0.0f && !cb) || (ca && cb && !mid))
         return lt_last_status();
     if (!ca && !cb) {
@@ -103,22 +95,29 @@ static lt_status emit_affine(onnx_exp *e, const lt_node *n) {
     return LT_OK;
 }
 
-/* Reshape to the traced shape; with a dynamic batch, a batch-leading input keeps its
- * dimension 0 (ONNX's 0 = copy it). */
+/* Reshape to the traced shape; with a dynamic batch, the one dimension that differed in
+ * the run on another batch size is -1 (ONNX infers it). */
 static lt_status emit_reshape(onnx_exp *e, const lt_node *n) {
     const lt_tensor_t *x = n->in[0], *y = n->out;
-    bool batched = lt__onnx_batched(e, x);
-    if (batched && (y->ndim == 0 || y->shape[0] != e->batch)) {
+    const int64_t *other = lt__onnx_other_shape(e, y);
+    int64_t shape[LT_MAX_DIMS];
+    int varying = 0;
+    for (int i = 0; i < y->ndim; i++) {
+        bool differs = other && other[i] != y->shape[i];
+        shape[i] = differs ? -1 : y->shape[i];
+        varying += differs;
+    }
+    if (varying > 1) {
         char sx[96], sy[96];
         return lt_set_error(LT_ERR_UNSUPPORTED,
-                            "lt_model_export_onnx: a reshape %s -> %s folds the batch axis, so "
-                            "the batch cannot be dynamic; export without dynamic_batch",
-                            lt__shape_str(x, sx, sizeof sx), lt__shape_str(y, sy, sizeof sy));
+                            "lt_model_export_onnx: the reshape %s -> %s has %d dimensions that "
+                            "depend on the batch size (ONNX can infer one); export without "
+                            "dynamic_batch",
+                            lt__shape_str(x, sx, sizeof sx), lt__shape_str(y, sy, sizeof sy),
+                            varying);
     }
-    int64_t shape[LT_MAX_DIMS];
-    for (int i = 0; i < y->ndim; i++) shape[i] = i == 0 && batched ? 0 : y->shape[i];
     const char *in = lt__onnx_use(e, x), *s = lt__onnx_const_i64(e, shape, y->ndim);
-    const char *out = in && s ? lt__onnx_define(e, y, batched) : NULL;
+    const char *out = in && s ? lt__onnx_define(e, y) : NULL;
     if (!out) return lt_last_status();
     node2(e, "Reshape", in, s, out);
     return LT_OK;
@@ -131,7 +130,7 @@ static lt_status emit_linear(onnx_exp *e, const lt_node *n) {
     const char *x = lt__onnx_use(e, n->in[0]), *w = lt__onnx_use(e, n->in[1]);
     const char *b = n->in[2] ? lt__onnx_use(e, n->in[2]) : NULL;
     const char *wt = lt__onnx_temp(e), *mid = n->in[2] ? lt__onnx_temp(e) : NULL;
-    const char *out = x && w && wt ? lt__onnx_define(e, n->out, out_batched(e, n)) : NULL;
+    const char *out = x && w && wt ? lt__onnx_define(e, n->out) : NULL;
     if (!out || (n->in[2] && (!b || !mid))) return lt_last_status();
     static const int64_t perm[2] = {1, 0};
     onnx_attr p = ONNX_INTS("perm", perm, 2);
@@ -215,8 +214,7 @@ static lt_status emit_reduce(onnx_exp *e, const lt_node *n) {
     bool axes_input = !mean || e->opset >= 18;
     const char *in[2] = {lt__onnx_use(e, x), NULL};
     if (!all && axes_input) in[1] = lt__onnx_const_i64(e, &axis, 1);
-    bool batched = e->dynamic && axis > 0 && lt__onnx_batched(e, x);
-    const char *out = in[0] ? lt__onnx_define(e, n->out, batched) : NULL;
+    const char *out = in[0] ? lt__onnx_define(e, n->out) : NULL;
     if (!out || (!all && axes_input && !in[1])) return lt_last_status();
     onnx_attr a[2] = {ONNX_INT("keepdims", keep), ONNX_INTS("axes", &axis, 1)};
     lt__onnx_node(e, mean ? "ReduceMean" : "ReduceSum", in, in[1] ? 2 : 1, out, a,
@@ -241,8 +239,7 @@ static const struct {
     {"pool", emit_pool},     {"softmax", emit_softmax}, {"reduce", emit_reduce},
 };
 
-/* "lt_add" -> "add", "linear_bw" -> "linear" into buf. */
-static const char *op_key(const char *op, char *buf, size_t n) {
+const char *lt__onnx_op_key(const char *op, char *buf, size_t n) {
     if (!op) op = "(unnamed)";
     if (!strncmp(op, "lt_", 3)) op += 3;
     size_t len = strlen(op);
@@ -253,7 +250,7 @@ static const char *op_key(const char *op, char *buf, size_t n) {
 
 lt_status lt__onnx_emit(onnx_exp *e, const lt_node *n) {
     char key[64];
-    op_key(n->op, key, sizeof key);
+    lt__onnx_op_key(n->op, key, sizeof key);
     for (size_t i = 0; i < sizeof emitters / sizeof *emitters; i++)
         if (!strcmp(key, emitters[i].op)) return emitters[i].emit(e, n);
     if (!strcmp(key, "fused"))

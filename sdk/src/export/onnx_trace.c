@@ -73,18 +73,19 @@ static void fill_example(float *x, int64_t n, uint64_t seed) {
     }
 }
 
-/* The forward on an example input *x made from seed, every op recorded; NULL on error. */
-static lt_tensor_t *traced_forward(lt_model_t *m, const lt_onnx_opts *o, uint64_t seed,
+/* The forward on an example input *x of shape made from seed, every op recorded; NULL on
+ * error. */
+static lt_tensor_t *traced_forward(lt_model_t *m, int ndim, const int64_t *shape, uint64_t seed,
                                    const lt_tensor_t **input) {
     int64_t numel = 1;
-    for (int i = 0; i < o->ndim; i++) numel *= o->input_shape[i];
+    for (int i = 0; i < ndim; i++) numel *= shape[i];
     float *host = malloc((size_t)numel * sizeof *host);
     if (!host) {
         lt_set_error(LT_ERR_OOM, "lt_model_export_onnx: out of host memory for the input");
         return NULL;
     }
     fill_example(host, numel, seed);
-    lt_tensor_t *x = lt_model_input(m, o->ndim, o->input_shape, host);
+    lt_tensor_t *x = lt_model_input(m, ndim, shape, host);
     free(host);
     if (!(*input = x)) return NULL;
     lt_ctx_t *ctx = lt__model_ctx(m);
@@ -195,16 +196,48 @@ oom:
 /* The second run's constants must equal the first's. */
 static lt_status compare_constants(const const_list *c1, const const_list *c2) {
     for (int i = 0; i < c1->n && i < c2->n; i++) {
+        char op[64];
+        lt__onnx_op_key(c1->used_by[i], op, sizeof op);
         bool same = c1->numel[i] == c2->numel[i] &&
                     !memcmp(c1->vals[i], c2->vals[i], (size_t)c1->numel[i] * sizeof(float));
         if (!same)
             return lt_set_error(LT_ERR_UNSUPPORTED,
-                                "lt_model_export_onnx: an input of op '%s' depends on the model's "
-                                "input through an op the tape does not record (lt_detach, "
-                                "argmax, a custom kernel call), so it cannot be exported",
-                                c1->used_by[i] ? c1->used_by[i] : "?");
+                                "lt_model_export_onnx: an input of op '%s' changes with the "
+                                "model's input (or its batch size) but no recorded op made it "
+                                "(lt_detach, argmax, lt_full sized from the input), so it "
+                                "cannot be exported",
+                                op);
     }
     if (c1->n == c2->n) return LT_OK;
+    return lt_set_error(LT_ERR_UNSUPPORTED,
+                        "lt_model_export_onnx: the forward records other ops on another input "
+                        "(data-dependent control flow), so it cannot be exported as one graph");
+}
+
+/* ---- the two runs' shapes ---------------------------------------------------------------- */
+
+/* After the first run: every node output's shape. */
+static lt_status record_shapes(lt_arena_t *a, onnx_exp *e) {
+    e->nother = a->nodes.used;
+    e->other = calloc(e->nother ? e->nother : 1, sizeof *e->other);
+    if (!e->other) return lt_set_error(LT_ERR_OOM, "lt_model_export_onnx: out of host memory");
+    for (size_t i = 0; i < e->nother; i++) {
+        const lt_tensor_t *t = ((const lt_node *)lt__slab_get(&a->nodes, i))->out;
+        e->other[i].ndim = t->ndim;
+        memcpy(e->other[i].shape, t->shape, sizeof t->shape);
+    }
+    return LT_OK;
+}
+
+/* After the second: the same ops in the same order, each shape tied to its tensor. */
+static lt_status match_shapes(lt_arena_t *a, onnx_exp *e) {
+    bool same = a->nodes.used == e->nother;
+    for (size_t i = 0; same && i < e->nother; i++) {
+        const lt_tensor_t *t = ((const lt_node *)lt__slab_get(&a->nodes, i))->out;
+        e->other[i].t = t;
+        same = t->ndim == e->other[i].ndim;
+    }
+    if (same) return LT_OK;
     return lt_set_error(LT_ERR_UNSUPPORTED,
                         "lt_model_export_onnx: the forward records other ops on another input "
                         "(data-dependent control flow), so it cannot be exported as one graph");
@@ -224,42 +257,56 @@ static lt_status emit_graph(onnx_exp *e, lt_arena_t *a, const bool *live) {
     const char *y = lt__onnx_use(e, e->output);
     if (!y) return lt_last_status();
     if (strcmp(y, "output")) {
-        bool batched = lt__onnx_batched(e, e->output);
-        const char *out = lt__onnx_define(e, e->output, batched);
+        const char *out = lt__onnx_define(e, e->output);
         if (!out) return lt_last_status();
         lt__onnx_node(e, "Identity", &y, 1, out, NULL, 0);
     }
     return LT_OK;
 }
 
-/* Trace (twice) and write. */
+/* One traced run: its output, the live nodes, the constants and (first run) the shapes. */
+typedef struct traced_run {
+    lt_tensor_t *y;
+    bool *live;
+    tensor_set need;
+    const_list consts;
+} traced_run;
+
+static void run_free(traced_run *r) {
+    free(r->live);
+    free(r->need.items);
+    const_list_free(&r->consts);
+}
+
+static lt_status trace_run(lt_model_t *m, const int64_t *shape, int ndim, uint64_t seed,
+                           onnx_exp *e, traced_run *r) {
+    lt_arena_t *a = lt_ctx_arena(e->ctx);
+    r->y = traced_forward(m, ndim, shape, seed, &e->input);
+    r->live = r->y ? live_nodes(a, r->y, &r->need) : NULL;
+    if (!r->live) return lt_last_status();
+    return collect_constants(a, r->live, e, &r->consts);
+}
+
+/* Trace on the other batch size (or the same shape) and then on the given one; write
+ * the second. */
 static lt_status export_traced(lt_model_t *m, const char *path, const lt_onnx_opts *o,
                                onnx_exp *e) {
     lt_arena_t *a = lt_ctx_arena(e->ctx);
-    tensor_set need = {0};
-    const_list c1 = {0}, c2 = {0};
-    lt_tensor_t *y = traced_forward(m, o, 0x9e3779b97f4a7c15ull, &e->input);
-    bool *live = y ? live_nodes(a, y, &need) : NULL;
-    lt_status s = live ? LT_OK : lt_last_status();
-    if (s == LT_OK) s = collect_constants(a, live, e, &c1);
-    free(live);
-    free(need.items);
-    need = (tensor_set){0};
-    y = s == LT_OK ? traced_forward(m, o, 0x2545f4914f6cdd1dull, &e->input) : NULL;
-    live = y ? live_nodes(a, y, &need) : NULL;
-    if (s == LT_OK && !live) s = lt_last_status();
-    if (s == LT_OK) {
-        e->output = y;
-        s = collect_constants(a, live, e, &c2);
-    }
-    if (s == LT_OK) s = compare_constants(&c1, &c2);
-    if (s == LT_OK && !lt__onnx_define(e, e->input, e->dynamic)) s = lt_last_status();
-    if (s == LT_OK) s = emit_graph(e, a, live);
+    traced_run r1 = {0}, r2 = {0};
+    int64_t shape1[LT_MAX_DIMS];
+    memcpy(shape1, o->input_shape, (size_t)o->ndim * sizeof *shape1);
+    shape1[0] += e->dynamic;
+    lt_status s = trace_run(m, shape1, o->ndim, 0x9e3779b97f4a7c15ull, e, &r1);
+    if (s == LT_OK) s = record_shapes(a, e);
+    if (s == LT_OK) s = trace_run(m, o->input_shape, o->ndim, 0x2545f4914f6cdd1dull, e, &r2);
+    if (s == LT_OK) s = match_shapes(a, e);
+    if (s == LT_OK) s = compare_constants(&r1.consts, &r2.consts);
+    e->output = r2.y;
+    if (s == LT_OK && !lt__onnx_define(e, e->input)) s = lt_last_status();
+    if (s == LT_OK) s = emit_graph(e, a, r2.live);
     if (s == LT_OK) s = lt__onnx_write_model(e, path, lt__model_name(m));
-    free(live);
-    free(need.items);
-    const_list_free(&c1);
-    const_list_free(&c2);
+    run_free(&r1);
+    run_free(&r2);
     return s;
 }
 
@@ -269,8 +316,7 @@ lt_status lt_model_export_onnx(lt_model_t *m, const char *path, const lt_onnx_op
     if (s == LT_OK) {
         onnx_exp e = {.ctx = lt__model_ctx(m),
                       .opset = opts->opset ? opts->opset : ONNX_DEFAULT_OPSET,
-                      .dynamic = opts->dynamic_batch,
-                      .batch = opts->input_shape[0]};
+                      .dynamic = opts->dynamic_batch};
         s = export_traced(m, path, opts, &e);
         lt__onnx_free(&e);
         lt_arena_reset(lt_ctx_arena(e.ctx)); /* the traced tensors are gone, as after an input */

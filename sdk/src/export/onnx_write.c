@@ -29,7 +29,7 @@ static onnx_value *find_value(const onnx_exp *e, const lt_tensor_t *t) {
 }
 
 /* A new value named name (copied); NULL when out of memory (set). */
-static const char *add_value(onnx_exp *e, const lt_tensor_t *t, const char *name, bool batched) {
+static const char *add_value(onnx_exp *e, const lt_tensor_t *t, const char *name) {
     if (e->nvals == e->cap_vals) {
         int cap = e->cap_vals ? 2 * e->cap_vals : 64;
         onnx_value *v = realloc(e->vals, (size_t)cap * sizeof *v);
@@ -39,25 +39,26 @@ static const char *add_value(onnx_exp *e, const lt_tensor_t *t, const char *name
     }
     char *copy = strdup(name);
     if (!copy) goto oom;
-    e->vals[e->nvals++] = (onnx_value){.t = t, .name = copy, .batched = batched};
+    e->vals[e->nvals++] = (onnx_value){.t = t, .name = copy};
     return copy;
 oom:
     lt_set_error(LT_ERR_OOM, "lt_model_export_onnx: out of host memory naming values");
     return NULL;
 }
 
-bool lt__onnx_batched(const onnx_exp *e, const lt_tensor_t *t) {
-    const onnx_value *v = find_value(e, t);
-    return v && v->batched;
+const int64_t *lt__onnx_other_shape(const onnx_exp *e, const lt_tensor_t *t) {
+    for (size_t i = 0; t && i < e->nother; i++)
+        if (e->other[i].t == t) return e->other[i].shape;
+    return NULL;
 }
 
 const char *lt__onnx_temp(onnx_exp *e) {
     char name[32];
     snprintf(name, sizeof name, "tmp_%d", e->ntemp++);
-    return add_value(e, NULL, name, false);
+    return add_value(e, NULL, name);
 }
 
-const char *lt__onnx_define(onnx_exp *e, const lt_tensor_t *t, bool batched) {
+const char *lt__onnx_define(onnx_exp *e, const lt_tensor_t *t) {
     char name[32];
     if (t == e->input && !find_value(e, t))
         snprintf(name, sizeof name, "input");
@@ -65,7 +66,7 @@ const char *lt__onnx_define(onnx_exp *e, const lt_tensor_t *t, bool batched) {
         snprintf(name, sizeof name, "output");
     else
         snprintf(name, sizeof name, "t%d", e->nnodes);
-    return add_value(e, t, name, batched);
+    return add_value(e, t, name);
 }
 
 /* ---- initializers ------------------------------------------------------------------------ */
@@ -85,7 +86,7 @@ const char *lt__onnx_const_f32(onnx_exp *e, float v) {
     char name[32];
     snprintf(name, sizeof name, "const_%d", e->nconst++);
     put_tensor(&e->inits, name, ONNX_FLOAT, 0, NULL, &v, sizeof v);
-    return add_value(e, NULL, name, false);
+    return add_value(e, NULL, name);
 }
 
 const char *lt__onnx_const_i64(onnx_exp *e, const int64_t *v, int n) {
@@ -93,7 +94,7 @@ const char *lt__onnx_const_i64(onnx_exp *e, const int64_t *v, int n) {
     snprintf(name, sizeof name, "const_%d", e->nconst++);
     int64_t len = n < 0 ? 1 : n;
     put_tensor(&e->inits, name, ONNX_INT64, n < 0 ? 0 : 1, &len, v, (size_t)len * sizeof *v);
-    return add_value(e, NULL, name, false);
+    return add_value(e, NULL, name);
 }
 
 /* The state-dict name of t when it is a parameter or buffer of the ctx, else NULL. */
@@ -119,7 +120,7 @@ static const char *add_initializer(onnx_exp *e, const lt_tensor_t *t, const char
         put_tensor(&e->inits, name, t->dtype == LT_I64 ? ONNX_INT64 : ONNX_FLOAT, t->ndim, t->shape,
                    host, nbytes);
     free(host);
-    return s == LT_OK ? add_value(e, t, name, false) : NULL;
+    return s == LT_OK ? add_value(e, t, name) : NULL;
 }
 
 const char *lt__onnx_use(onnx_exp *e, const lt_tensor_t *t) {
@@ -150,7 +151,7 @@ void lt__onnx_node(onnx_exp *e, const char *op, const char *const *in, int nin, 
                    const onnx_attr *attrs, int nattrs) {
     lt_pb_buf m = {0};
     char name[48];
-    snprintf(name, sizeof name, "%s_%d", op, e->nnodes);
+    snprintf(name, sizeof name, "%s_%d", op, e->nnames++);
     for (int i = 0; i < nin; i++) lt__pb_put_string(&m, 1, in[i] ? in[i] : "");
     lt__pb_put_string(&m, 2, out);
     lt__pb_put_string(&m, 3, name);
@@ -162,14 +163,17 @@ void lt__onnx_node(onnx_exp *e, const char *op, const char *const *in, int nin, 
 
 /* ---- the model ------------------------------------------------------------------------- */
 
-/* ValueInfoProto of a float tensor t called name; dimension 0 "batch" when dynamic. */
+/* ValueInfoProto of a tensor t called name; a dimension that differs from other's (the
+ * run on another batch size) is symbolic: "batch" for dimension 0, "batch_<i>" after. */
 static void put_value_info(lt_pb_buf *b, int field, const char *name, const lt_tensor_t *t,
-                           bool dynamic) {
+                           const int64_t *other) {
     lt_pb_buf shape = {0}, tensor = {0}, type = {0}, info = {0};
     for (int i = 0; i < t->ndim; i++) {
         lt_pb_buf dim = {0};
-        if (i == 0 && dynamic)
-            lt__pb_put_string(&dim, 2, "batch");
+        char sym[32] = "batch";
+        if (i) snprintf(sym, sizeof sym, "batch_%d", i);
+        if (other && other[i] != t->shape[i])
+            lt__pb_put_string(&dim, 2, sym);
         else
             lt__pb_put_int(&dim, 1, t->shape[i]);
         lt__pb_put_message(&shape, 1, &dim);
@@ -197,8 +201,13 @@ static void put_model(lt_pb_buf *b, onnx_exp *e, const char *name) {
     lt__pb_put(&graph, e->nodes.p, e->nodes.len);
     lt__pb_put_string(&graph, 2, name);
     lt__pb_put(&graph, e->inits.p, e->inits.len);
-    put_value_info(&graph, 11, "input", e->input, e->dynamic);
-    put_value_info(&graph, 12, "output", e->output, e->dynamic && lt__onnx_batched(e, e->output));
+    int64_t in_other[LT_MAX_DIMS];
+    memcpy(in_other, e->input->shape, sizeof in_other);
+    in_other[0] += e->dynamic; /* the input's dimension 0 is the batch */
+    const int64_t *out_other =
+        e->output == e->input ? in_other : lt__onnx_other_shape(e, e->output);
+    put_value_info(&graph, 11, "input", e->input, in_other);
+    put_value_info(&graph, 12, "output", e->output, out_other);
     if (e->nodes.oom || e->inits.oom) graph.oom = true;
     lt__pb_put_string(&opset, 1, "");
     lt__pb_put_int(&opset, 2, e->opset);
@@ -250,6 +259,7 @@ lt_status lt__onnx_write_model(onnx_exp *e, const char *path, const char *name) 
 void lt__onnx_free(onnx_exp *e) {
     for (int i = 0; i < e->nvals; i++) free(e->vals[i].name);
     free(e->vals);
+    free(e->other);
     lt__pb_free(&e->nodes);
     lt__pb_free(&e->inits);
 }
