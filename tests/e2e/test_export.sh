@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `lthost export` (issue #22): a module through every mapped op exports, and the file is
-# a ModelProto; an unmapped op, an op the tape does not record, and every bad flag or
+# a ModelProto, and lthost predict equals lt_model_forward bit for bit; an unmapped op, an op the tape does not record, and every bad flag or
 # output path are one clear error each, leaving no partial file. With the reference venv
 # (tests/reference/.venv: onnx, onnxruntime, torch) tests/reference/check_onnx.py also
 # runs every export in onnxruntime against lthost predict and torch.onnx.export.
@@ -41,6 +41,16 @@ echo "ok: onnx_ops exports ($(stat -c %s "$TMP/zoo.onnx") bytes): ir_version 8, 
 expect_success "${EXPORT[@]}" --output "$TMP/zoo.onnx" --opset 20
 grep -q -a Gelu "$TMP/zoo.onnx" || fail "opset 20: no Gelu node"
 echo "ok: a second export replaces the file; opset 20 writes Gelu"
+
+# lthost predict and lt_model_forward (another program, tests/e2e/model_forward.c) agree
+# bit for bit: the same 12 inputs in one batch, the same bytes out.
+expect_success predict --module "$ZOO" --ckpt_path "$good" --data npy --data.x "$TMP/x.npy" \
+    --data.y "$TMP/y.npy" --data.batch_size 12 --predict.output "$TMP/pred.npy" --enable_progress_bar false
+"$BUILD_DIR/tests/model_forward" "$good" "$ZOO" "$TMP/x.npy" 12,2,8,8 "$TMP/fwd.bin" || fail "model_forward"
+size=$(stat -c %s "$TMP/fwd.bin")
+[ "$size" -eq $((12 * 4 * 5 * 4)) ] || fail "model_forward wrote $size bytes, expected 960"
+tail -c "$size" "$TMP/pred.npy" | cmp -s - "$TMP/fwd.bin" || fail "lthost predict and lt_model_forward differ"
+echo "ok: lthost predict and lt_model_forward agree bit for bit ($size bytes)"
 
 fit_zoo unmapped
 expect_error "export to .*: lt_model_export_onnx: op 'cross_entropy' has no ONNX mapping \(mapped: add, " \

@@ -22,4 +22,6 @@
     X(ddp_support)                                                                                 \
     X(trainer)                                                                                     \
     X(layers)                                                                                      \
-    X(buffers)
+    X(buffers)                                                                                     \
+    /* ONNX export (issue #22) */                                                                  \
+    X(export)
