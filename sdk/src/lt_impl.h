@@ -124,6 +124,7 @@ struct lt_node {
     /* ONNX export (issue #22): what recorded the node, and a second scalar. */
     const char *op; /* the op's or its backward's name ("lt_add", "linear_bw"): export maps it */
     double s2;      /* a second scalar (the affine ops' beta) */
+    lt_tensor_t *saved2; /* a second extra tensor (batch_norm's running_var) */
 };
 
 #define LT_SLAB_CHUNK 256
@@ -196,6 +197,12 @@ const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n);
 lt_node *lt__record_op(lt_tensor_t *out, lt_backward_fn bw, const char *op, lt_tensor_t *a,
                        lt_tensor_t *b, lt_tensor_t *c);
 #define lt__record(out, bw, a, b, c) lt__record_op((out), (bw), #bw, (a), (b), (c))
+/* ONNX export: while the arena records everything (record_all), replace the nodes
+ * recorded since `mark` (arena->nodes.used before the parts of a composed op ran) by one
+ * node `op` on a, b, c, so that the op exports as one ONNX node (BatchNormalization,
+ * LayerNormalization). The node cannot be differentiated. NULL when not recording so. */
+lt_node *lt__record_composite(lt_tensor_t *out, size_t mark, const char *op, lt_tensor_t *a,
+                              lt_tensor_t *b, lt_tensor_t *c);
 /* Add g into t's gradient, reducing broadcast dimensions first. */
 void lt__accum_grad(lt_tensor_t *t, lt_tensor_t *g);
 /* g summed down to shape (ndim, shape) (PyTorch's sum_to_size). */

@@ -34,7 +34,8 @@ expect_success "${EXPORT[@]}" --output "$TMP/zoo.onnx" --dynamic_batch true
 grep -q "Exported .* to $TMP/zoo.onnx (ONNX opset 17, dynamic batch)" "$TMP/out" || { cat "$TMP/out"; fail "no summary line"; }
 # ModelProto: field 1 (ir_version 8, varint) first, the producer, the ops and a weight name
 [ "$(head -c2 "$TMP/zoo.onnx" | od -An -tx1 | tr -d ' ')" = "0808" ] || fail "zoo.onnx does not start with ir_version 8"
-for s in lthost Conv MaxPool AveragePool Erf Softmax LogSoftmax ReduceMean conv2.weight bn.running_var batch; do
+for s in lthost Conv MaxPool AveragePool Erf Softmax LogSoftmax ReduceMean BatchNormalization \
+    LayerNormalization conv2.weight bn.running_var batch; do
     grep -q -a "$s" "$TMP/zoo.onnx" || fail "zoo.onnx lacks '$s'"
 done
 echo "ok: onnx_ops exports ($(stat -c %s "$TMP/zoo.onnx") bytes): ir_version 8, every op and weight named"

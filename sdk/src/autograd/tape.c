@@ -28,6 +28,18 @@ lt_node *lt__record_op(lt_tensor_t *out, lt_backward_fn bw, const char *op, lt_t
     return n;
 }
 
+static void composite_bw(lt_node *n, lt_tensor_t *g) {
+    (void)g;
+    lt_set_error(LT_ERR_STATE, "%s was recorded for export and cannot be differentiated", n->op);
+}
+
+lt_node *lt__record_composite(lt_tensor_t *out, size_t mark, const char *op, lt_tensor_t *a,
+                              lt_tensor_t *b, lt_tensor_t *c) {
+    if (!out || !out->arena->record_all || mark > out->arena->nodes.used) return NULL;
+    out->arena->nodes.used = mark; /* the parts' nodes are dropped; their tensors stay */
+    return lt__record_op(out, composite_bw, op, a, b, c);
+}
+
 /* r = g viewed as (outer, mid, inner) summed over mid: one step of lt__sum_to. */
 static void reduce_grad(lt_tensor_t *g, int64_t outer, int64_t mid, lt_tensor_t *r) {
     lt_device_t *dev = lt__dev(g);

@@ -1,6 +1,6 @@
 /* onnx_impl.h — the ONNX exporter's state, shared by its three files:
  *   onnx_trace.c  runs the forward once with every op recorded, walks the tape
- *   onnx_ops.c    maps each recorded op to ONNX nodes
+ *   onnx_ops.c    maps each recorded op to ONNX nodes (onnx_norm.c: the normalisations)
  *   onnx_write.c  names values, encodes nodes, initializers and the ModelProto, writes
  * The protobuf is written by hand (io/pb_write.h); field numbers are onnx.proto's. */
 #ifndef LT_ONNX_IMPL_H
@@ -73,6 +73,8 @@ const char *lt__onnx_temp(onnx_exp *e);
 /* An initializer holding a float scalar, or int64 values of shape (n) (n < 0: a scalar). */
 const char *lt__onnx_const_f32(onnx_exp *e, float v);
 const char *lt__onnx_const_i64(onnx_exp *e, const int64_t *v, int n);
+/* An initializer of shape (ndim, shape), every element v. */
+const char *lt__onnx_const_fill(onnx_exp *e, int ndim, const int64_t *shape, float v);
 /* Append NodeProto op(in...) -> out with attributes. */
 void lt__onnx_node(onnx_exp *e, const char *op, const char *const *in, int nin, const char *out,
                    const onnx_attr *attrs, int nattrs);
@@ -84,6 +86,11 @@ void lt__onnx_free(onnx_exp *e);
 
 /* Append the ONNX nodes of recorded node n. */
 lt_status lt__onnx_emit(onnx_exp *e, const lt_node *n);
+/* ---- onnx_norm.c ---- */
+
+lt_status lt__onnx_batch_norm(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_layer_norm(onnx_exp *e, const lt_node *n);
+
 /* "lt_add" -> "add", "linear_bw" -> "linear": the op's name in messages, into buf. */
 const char *lt__onnx_op_key(const char *op, char *buf, size_t n);
 

@@ -1,8 +1,9 @@
 /* Each recorded op as ONNX nodes. A node's `op` is the name its op gave the tape (the
  * elementwise ops' own, "lt_add") or its backward's ("linear_bw"); without "lt_" and
- * "_bw" it is the key of the table at the end. Ops composed in liblt (batch_norm and
- * layer_norm in eval, silu, leaky_relu) arrive as their parts and export as those, so
- * the ONNX graph computes what lthost computes, step for step. */
+ * "_bw" it is the key of the table at the end. batch_norm (eval) and layer_norm are
+ * recorded as one node while exporting (onnx_norm.c); other ops composed in liblt (silu,
+ * leaky_relu) arrive as their parts and export as those, so the ONNX graph computes what
+ * lthost computes, step for step. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -230,13 +231,29 @@ static const struct {
     const char *op;
     emit_fn emit;
 } emitters[] = {
-    {"add", emit_add},       {"sub", emit_sub},         {"mul", emit_mul},
-    {"div", emit_div},       {"scale", emit_affine},    {"add_scalar", emit_affine},
-    {"neg", emit_affine},    {"relu", emit_relu},       {"gelu", emit_gelu},
-    {"tanh", emit_tanh},     {"sigmoid", emit_sigmoid}, {"exp", emit_exp},
-    {"ln", emit_log},        {"sqrt", emit_sqrt},       {"reshape", emit_reshape},
-    {"matmul", emit_matmul}, {"linear", emit_linear},   {"conv", emit_conv},
-    {"pool", emit_pool},     {"softmax", emit_softmax}, {"reduce", emit_reduce},
+    {"add", emit_add},
+    {"sub", emit_sub},
+    {"mul", emit_mul},
+    {"div", emit_div},
+    {"scale", emit_affine},
+    {"add_scalar", emit_affine},
+    {"neg", emit_affine},
+    {"relu", emit_relu},
+    {"gelu", emit_gelu},
+    {"tanh", emit_tanh},
+    {"sigmoid", emit_sigmoid},
+    {"exp", emit_exp},
+    {"ln", emit_log},
+    {"sqrt", emit_sqrt},
+    {"reshape", emit_reshape},
+    {"matmul", emit_matmul},
+    {"linear", emit_linear},
+    {"conv", emit_conv},
+    {"pool", emit_pool},
+    {"softmax", emit_softmax},
+    {"reduce", emit_reduce},
+    {"batch_norm_eval", lt__onnx_batch_norm},
+    {"layer_norm", lt__onnx_layer_norm},
 };
 
 const char *lt__onnx_op_key(const char *op, char *buf, size_t n) {
@@ -261,6 +278,6 @@ lt_status lt__onnx_emit(onnx_exp *e, const lt_node *n) {
                         "lt_model_export_onnx: op '%s' has no ONNX mapping (mapped: add, sub, "
                         "mul, div, scale, add_scalar, neg, relu, gelu, tanh, sigmoid, exp, ln, "
                         "sqrt, reshape, matmul, linear, conv2d, pools, softmax, log_softmax, "
-                        "sum, mean, and what is made of them)",
+                        "sum, mean, batch_norm (eval), layer_norm, and what is made of them)",
                         key);
 }

@@ -89,6 +89,22 @@ const char *lt__onnx_const_f32(onnx_exp *e, float v) {
     return add_value(e, NULL, name);
 }
 
+const char *lt__onnx_const_fill(onnx_exp *e, int ndim, const int64_t *shape, float v) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    float *data = malloc((size_t)(n ? n : 1) * sizeof *data);
+    if (!data) {
+        lt_set_error(LT_ERR_OOM, "lt_model_export_onnx: out of host memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < n; i++) data[i] = v;
+    char name[32];
+    snprintf(name, sizeof name, "const_%d", e->nconst++);
+    put_tensor(&e->inits, name, ONNX_FLOAT, ndim, shape, data, (size_t)n * sizeof *data);
+    free(data);
+    return add_value(e, NULL, name);
+}
+
 const char *lt__onnx_const_i64(onnx_exp *e, const int64_t *v, int n) {
     char name[32];
     snprintf(name, sizeof name, "const_%d", e->nconst++);
