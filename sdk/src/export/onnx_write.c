@@ -236,6 +236,23 @@ static void put_model(lt_pb_buf *b, onnx_exp *e, const char *name) {
     lt__pb_free(&opset);
 }
 
+/* The rename itself on disk: fsync the folder that holds path (best effort). */
+static void sync_dir(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    fsync(fd);
+    close(fd);
+}
+
 /* data to path through path.tmp.<pid>: written, synced, renamed over path. */
 static lt_status write_atomic(const char *path, const uint8_t *data, size_t n) {
     char tmp[4096];
@@ -256,7 +273,10 @@ static lt_status write_atomic(const char *path, const uint8_t *data, size_t n) {
     if (!err && fsync(fd) != 0) err = errno;
     if (close(fd) != 0 && !err) err = errno;
     if (!err && rename(tmp, path) != 0) err = errno;
-    if (!err) return LT_OK;
+    if (!err) {
+        sync_dir(path);
+        return LT_OK;
+    }
     unlink(tmp);
     return lt_set_error(LT_ERR_IO, "lt_model_export_onnx: cannot write %s: %s", path,
                         strerror(err));
