@@ -156,5 +156,8 @@ void duration_format(double seconds, char *out, size_t n);
  * after the defaults and before --config and the command line (which override it); false
  * after one error line. Strings it keeps live in store. */
 bool apply_env_defaults(host_config *cfg, cfg_entries *store);
+/* ---- ONNX export (issue #22) ---- */
+/* `lthost export` with the flags after the command; the exit status (export_cmd.c). */
+int export_command(const host_config *cfg, int argc, char **argv);
 
 #endif

@@ -19,7 +19,8 @@ static void usage(FILE *out) {
         "  validate  run the validation loop\n"
         "  test      run the test loop\n"
         "  predict   run predict_step over the predict split, write the outputs (.npy)\n"
-        "  plugins   list the plugins found and why any was skipped\n\n"
+        "  plugins   list the plugins found and why any was skipped\n"
+        "  export    write a trained module as an ONNX model (lthost export --help)\n\n"
         "With no command, lthost runs fit: lthost --module mymodel.so --accel cuda --devices 2\n"
         "  lthost --version | lthost <command> --help\n");
 }
@@ -75,8 +76,10 @@ int main(int argc, char **argv) {
     config_defaults(&cfg, cmd);
     find_build_root(&cfg);
     if (!strcmp(cmd, "plugins")) return plugins_command(&cfg);
+    if (!strcmp(cmd, "export")) return export_command(&cfg, argc - 2, argv + 2);
     if (!is_run_command(cmd)) {
-        host_error("unknown command '%s' (commands: fit, validate, test, predict, plugins)", cmd);
+        host_error("unknown command '%s' (commands: fit, validate, test, predict, plugins, export)",
+                   cmd);
         return 2;
     }
     int nargs = argc - first_flag;

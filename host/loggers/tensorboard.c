@@ -12,6 +12,7 @@
  * SummaryWriter.add_scalar makes. */
 #define LOGGERS_IMPL
 #include "loggers.h"
+#include "pb_write.h" /* the protobuf wire format, shared with the ONNX exporter */
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -54,82 +55,6 @@ static uint32_t masked_crc(const void *data, size_t n) {
     return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
 }
 
-/* ---- a growable byte buffer; a failed growth sticks, so writers check once at the end ---- */
-
-typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-    bool oom;
-} bytes;
-
-static void put(bytes *b, const void *data, size_t n) {
-    if (b->oom) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-/* Little-endian, whatever the host. */
-static void put_le(bytes *b, uint64_t v, int nbytes) {
-    uint8_t o[8];
-    for (int i = 0; i < nbytes; i++) o[i] = (uint8_t)(v >> (8 * i));
-    put(b, o, (size_t)nbytes);
-}
-
-/* ---- protobuf wire format ---- */
-
-enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
-
-static size_t varint_len(uint64_t v) {
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static void put_varint(bytes *b, uint64_t v) {
-    uint8_t o[10];
-    size_t n = 0;
-    for (; v >= 0x80; v >>= 7) o[n++] = (uint8_t)(v | 0x80);
-    o[n++] = (uint8_t)v;
-    put(b, o, n);
-}
-
-static void put_key(bytes *b, int field, int wire) { put_varint(b, (uint64_t)(field << 3 | wire)); }
-
-static void put_double(bytes *b, int field, double v) {
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    put_key(b, field, WIRE_I64);
-    put_le(b, bits, 8);
-}
-
-static void put_float(bytes *b, int field, float v) {
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    put_key(b, field, WIRE_I32);
-    put_le(b, bits, 4);
-}
-
-static void put_string(bytes *b, int field, const char *s) {
-    size_t n = strlen(s);
-    put_key(b, field, WIRE_LEN);
-    put_varint(b, n);
-    put(b, s, n);
-}
-
 /* ---- events ---- */
 
 static double wall_time(void) {
@@ -140,31 +65,31 @@ static double wall_time(void) {
 
 /* Event{wall_time, step, summary{value{tag, simple_value}}}. proto3 leaves out a zero
  * step; simple_value sits in a oneof, so even 0.0 is written. */
-static void put_scalar_event(bytes *b, double t, int64_t step, const char *tag, float v) {
+static void put_scalar_event(lt_pb_buf *b, double t, int64_t step, const char *tag, float v) {
     size_t tag_len = strlen(tag);
-    size_t value_len = 1 + varint_len(tag_len) + tag_len + 1 + 4;
-    size_t summary_len = 1 + varint_len(value_len) + value_len;
-    put_double(b, 1, t);
+    size_t value_len = 1 + lt__pb_varint_len(tag_len) + tag_len + 1 + 4;
+    size_t summary_len = 1 + lt__pb_varint_len(value_len) + value_len;
+    lt__pb_put_double(b, 1, t);
     if (step != 0) {
-        put_key(b, 2, WIRE_VARINT);
-        put_varint(b, (uint64_t)step);
+        lt__pb_put_key(b, 2, LT_PB_VARINT);
+        lt__pb_put_varint(b, (uint64_t)step);
     }
-    put_key(b, 5, WIRE_LEN);
-    put_varint(b, summary_len);
-    put_key(b, 1, WIRE_LEN);
-    put_varint(b, value_len);
-    put_string(b, 1, tag);
-    put_float(b, 2, v);
+    lt__pb_put_key(b, 5, LT_PB_LEN);
+    lt__pb_put_varint(b, summary_len);
+    lt__pb_put_key(b, 1, LT_PB_LEN);
+    lt__pb_put_varint(b, value_len);
+    lt__pb_put_string(b, 1, tag);
+    lt__pb_put_float(b, 2, v);
 }
 
 /* The TFRecord framing of data into out. */
-static void put_record(bytes *out, const bytes *data) {
+static void put_record(lt_pb_buf *out, const lt_pb_buf *data) {
     uint8_t len[8];
     for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)data->len >> (8 * i));
-    put(out, len, sizeof len);
-    put_le(out, masked_crc(len, sizeof len), 4);
-    put(out, data->p, data->len);
-    put_le(out, masked_crc(data->p, data->len), 4);
+    lt__pb_put(out, len, sizeof len);
+    lt__pb_put_le(out, masked_crc(len, sizeof len), 4);
+    lt__pb_put(out, data->p, data->len);
+    lt__pb_put_le(out, masked_crc(data->p, data->len), 4);
 }
 
 /* ---- the logger ---- */
@@ -173,8 +98,8 @@ typedef struct {
     logger base;
     char *path; /* dir/events.out.tfevents.* */
     FILE *f;
-    bytes pending; /* framed records not yet written */
-    bytes event;   /* the Event being encoded */
+    lt_pb_buf pending; /* framed records not yet written */
+    lt_pb_buf event;   /* the Event being encoded */
 } tb_logger;
 
 static void tb_free(logger *lg) {
@@ -246,8 +171,8 @@ static char *event_file_name(const char *dir) {
 /* The file's first Event names the format; written at once, like tensorboard does, so
  * a reader sees a valid file even before the first scalar. */
 static bool write_file_version(tb_logger *t, char *err, size_t errn) {
-    put_double(&t->event, 1, wall_time());
-    put_string(&t->event, 3, "brain.Event:2");
+    lt__pb_put_double(&t->event, 1, wall_time());
+    lt__pb_put_string(&t->event, 3, "brain.Event:2");
     if (!queue_event(t)) {
         logs__err(err, errn, "%s: out of memory", t->path);
         return false;

@@ -125,7 +125,11 @@ struct lt_node {
     double s;           /* a scalar the backward needs */
     int64_t i;          /* an integer the backward needs */
     int64_t iv[8];      /* more of them (a convolution's or a pool's window) */
-    const char *op;     /* --detect_anomaly: the op's span name, for its backward's errors */
+    const char *span; /* --detect_anomaly: the op's profiler span name, for its errors */
+    /* ONNX export (issue #22): what recorded the node, and a second scalar. */
+    const char *op; /* the op's or its backward's name ("lt_add", "linear_bw"): export maps it */
+    double s2;      /* a second scalar (the affine ops' beta) */
+    lt_tensor_t *saved2; /* a second extra tensor (batch_norm's running_var) */
 };
 
 #define LT_SLAB_CHUNK 256
@@ -149,6 +153,9 @@ struct lt_arena {
     float backward_scale;          /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
     struct lt_grad_scaler *scaler; /* 16-mixed (lt_ctx_set_grad_scaler); NULL: none */
     bool in_backward; /* lt_backward is walking the tape: --detect_anomaly blames the node */
+    /* ONNX export (issue #22): record every op, also of tensors that need no gradient, so
+     * that one forward run is the whole graph (a buffer's reshape included). */
+    bool record_all;
 };
 
 void *lt__slab_get(lt_slab *s, size_t i);
@@ -189,10 +196,19 @@ const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n);
 
 /* ---- autograd ---------------------------------------------------------------------- */
 
-/* Record out = op(inputs) on the tape when grad is enabled and an input needs it;
- * returns the node (to fill saved/s/i) or NULL when nothing is recorded. */
-lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tensor_t *b,
-                    lt_tensor_t *c);
+/* Record out = op(inputs) on the tape when grad is enabled and an input needs it (or the
+ * arena records everything, for export); returns the node (to fill saved/s/i) or NULL
+ * when nothing is recorded. `op` names the op for ONNX export; lt__record passes the
+ * backward function's own name. */
+lt_node *lt__record_op(lt_tensor_t *out, lt_backward_fn bw, const char *op, lt_tensor_t *a,
+                       lt_tensor_t *b, lt_tensor_t *c);
+#define lt__record(out, bw, a, b, c) lt__record_op((out), (bw), #bw, (a), (b), (c))
+/* ONNX export: while the arena records everything (record_all), replace the nodes
+ * recorded since `mark` (arena->nodes.used before the parts of a composed op ran) by one
+ * node `op` on a, b, c, so that the op exports as one ONNX node (BatchNormalization,
+ * LayerNormalization). The node cannot be differentiated. NULL when not recording so. */
+lt_node *lt__record_composite(lt_tensor_t *out, size_t mark, const char *op, lt_tensor_t *a,
+                              lt_tensor_t *b, lt_tensor_t *c);
 /* --detect_anomaly (anomaly.c): false, with an LT_ERR_NUMERIC error naming the op, when
  * op output `out` holds NaN/inf (the first anomaly of a step is kept: once an error is
  * recorded nothing more is checked); likewise for the input gradients node n's backward

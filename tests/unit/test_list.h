@@ -26,4 +26,6 @@
     /* trainer flags (issue 23: wt-flags) */                                                       \
     X(anomaly)                                                                                     \
     X(trainer_flags)                                                                               \
-    X(log_opts)
+    X(log_opts)                                                                                    \
+    /* ONNX export (issue #22) */                                                                  \
+    X(export)

@@ -64,7 +64,7 @@ bool lt__anomaly_backward(const lt_node *n) {
                      "its input %d (element %lld of shape %s); the forward values were finite, "
                      "so look at that op's derivative (sqrt or log near 0, a division by a "
                      "tiny number)",
-                     n->op ? n->op : "?", kind(v), k, (long long)at,
+                     n->span ? n->span : "?", kind(v), k, (long long)at,
                      lt__shape_str(in->grad, shape, sizeof shape));
         return false;
     }

@@ -6,27 +6,40 @@
 
 #include "lt_impl.h"
 
-lt_node *lt__record(lt_tensor_t *out, lt_backward_fn bw, lt_tensor_t *a, lt_tensor_t *b,
-                    lt_tensor_t *c) {
+lt_node *lt__record_op(lt_tensor_t *out, lt_backward_fn bw, const char *op, lt_tensor_t *a,
+                       lt_tensor_t *b, lt_tensor_t *c) {
     lt_arena_t *arena = out->arena;
     if (arena->dev->detect_anomaly && !arena->in_backward && !lt__anomaly_forward(out)) return NULL;
     if (!arena->grad_enabled) return NULL;
-    bool needs = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+    bool needs = arena->record_all || (a && a->requires_grad) || (b && b->requires_grad) ||
+                 (c && c->requires_grad);
     if (!needs) return NULL;
     lt_node *n = lt__slab_push(&arena->nodes);
     if (!n) {
         lt_set_error(LT_ERR_OOM, "out of host memory recording the autograd tape");
         return NULL;
     }
-    n->backward = bw;
+    *n = (lt_node){.backward = bw, .op = op};
     n->out = out;
     n->in[0] = a;
     n->in[1] = b;
     n->in[2] = c;
-    n->op = arena->dev->last_op;
+    n->span = arena->dev->last_op;
     out->grad_fn = n;
     out->requires_grad = true;
     return n;
+}
+
+static void composite_bw(lt_node *n, lt_tensor_t *g) {
+    (void)g;
+    lt_set_error(LT_ERR_STATE, "%s was recorded for export and cannot be differentiated", n->op);
+}
+
+lt_node *lt__record_composite(lt_tensor_t *out, size_t mark, const char *op, lt_tensor_t *a,
+                              lt_tensor_t *b, lt_tensor_t *c) {
+    if (!out || !out->arena->record_all || mark > out->arena->nodes.used) return NULL;
+    out->arena->nodes.used = mark; /* the parts' nodes are dropped; their tensors stay */
+    return lt__record_op(out, composite_bw, op, a, b, c);
 }
 
 /* r = g viewed as (outer, mid, inner) summed over mid: one step of lt__sum_to. */

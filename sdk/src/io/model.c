@@ -60,8 +60,35 @@ static lt_status pick_forward(lt_model_t *m, const char *submodule) {
     return lt_set_error(LT_ERR_INVALID_ARG, "submodule '%s': %s", submodule, why);
 }
 
-static lt_status model_setup(lt_model_t *m, const lt_ckpt_t *c, const lt_model_opts *o) {
-    lt_status s = lt_ckpt_restore_hparams(c, m->ctx);
+/* Where a model's hyper-parameters and weights come from: a checkpoint, or a plain
+ * state dict (torch's save_file) with "name=value" hyper-parameters over the defaults. */
+typedef struct model_source {
+    const char *path; /* for messages */
+    lt_ckpt_t *ckpt;
+    const char *weights;
+    const char *const *hparams;
+} model_source;
+
+static lt_status apply_hparams(lt_ctx_t *ctx, const char *const *hp) {
+    for (; hp && *hp; hp++) {
+        char name[128];
+        const char *eq = strchr(*hp, '=');
+        size_t n = eq ? (size_t)(eq - *hp) : 0;
+        if (!eq || n == 0 || n >= sizeof name)
+            return lt_set_error(LT_ERR_INVALID_ARG,
+                                "lt_model_load_weights: hyper-parameter '%s' is not name=value",
+                                *hp);
+        memcpy(name, *hp, n);
+        name[n] = '\0';
+        lt_status s = lt_ctx_set_hparam(ctx, name, eq + 1);
+        if (s != LT_OK) return s;
+    }
+    return LT_OK;
+}
+
+static lt_status model_setup(lt_model_t *m, const model_source *src, const lt_model_opts *o) {
+    lt_status s = src->ckpt ? lt_ckpt_restore_hparams(src->ckpt, m->ctx)
+                            : apply_hparams(m->ctx, src->hparams);
     if (s != LT_OK) return s;
     lt_clear_error();
     m->set_up = true;
@@ -70,10 +97,49 @@ static lt_status model_setup(lt_model_t *m, const lt_ckpt_t *c, const lt_model_o
         return lt_set_error(s, "%s.setup failed: %s", m->desc->name,
                             *lt_last_error() ? lt_last_error() : lt_status_str(s));
     s = lt_ctx_materialize(m->ctx);
-    if (s == LT_OK) s = lt_ckpt_restore_weights(c, m->ctx, o->strict);
+    if (s == LT_OK)
+        s = src->ckpt ? lt_ckpt_restore_weights(src->ckpt, m->ctx, o->strict)
+                      : lt_load_weights_file(m->ctx, src->weights, o->strict);
     if (s == LT_OK) s = pick_forward(m, o->submodule);
     lt_ctx_set_training(m->ctx, false);
     return s;
+}
+
+static lt_status check_opts(const lt_model_opts *o, const char *who) {
+    if (!o || o->struct_size >= sizeof *o) return LT_OK;
+    return lt_set_error(LT_ERR_ABI,
+                        "%s: opts.struct_size is %u, expected %zu; initialise it with "
+                        "LT_MODEL_OPTS()",
+                        who, o->struct_size, sizeof *o);
+}
+
+/* The module plugin set up from src (which the caller owns); NULL + error. */
+static lt_model_t *model_build(const model_source *src, const char *module_path,
+                               const lt_model_opts *o) {
+    lt_model_opts defaults = LT_MODEL_OPTS();
+    if (!o) o = &defaults;
+    lt_model_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        lt_set_error(LT_ERR_OOM, "out of host memory loading %s", src->path);
+        return NULL;
+    }
+    lt_status s = lt_plugin_open(LT_PLUGIN_MODULE, module_path, NULL, &m->plugin);
+    if (s == LT_OK) {
+        m->desc = lt_plugin_desc(m->plugin);
+        s = lt_device_open(o->accel ? o->accel : "cpu", o->threads, &m->dev);
+    }
+    if (s == LT_OK) {
+        m->ctx = lt_ctx_new(m->dev, m->desc->name, m->desc->hparams, m->desc->self_size, 0);
+        s = m->ctx ? model_setup(m, src, o) : lt_last_status();
+    }
+    if (s != LT_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", lt_last_error());
+        lt_model_free(m);
+        lt_set_error(s, "%s", why); /* teardown may have cleared it */
+        return NULL;
+    }
+    return m;
 }
 
 static lt_model_t *model_open(const char *ckpt_path, const char *module_path,
@@ -83,39 +149,11 @@ static lt_model_t *model_open(const char *ckpt_path, const char *module_path,
                      "lt_model_load: the checkpoint and module paths are required");
         return NULL;
     }
-    if (o && o->struct_size < sizeof *o) {
-        lt_set_error(LT_ERR_ABI,
-                     "lt_model_load_ex: opts.struct_size is %u, expected %zu; "
-                     "initialise it with LT_MODEL_OPTS()",
-                     o->struct_size, sizeof *o);
-        return NULL;
-    }
-    lt_model_opts defaults = LT_MODEL_OPTS();
-    if (!o) o = &defaults;
-    lt_model_t *m = calloc(1, sizeof *m);
-    if (!m) {
-        lt_set_error(LT_ERR_OOM, "out of host memory loading %s", ckpt_path);
-        return NULL;
-    }
-    lt_ckpt_t *c = NULL;
-    lt_status s = lt_ckpt_open(ckpt_path, &c);
-    if (s == LT_OK) s = lt_plugin_open(LT_PLUGIN_MODULE, module_path, NULL, &m->plugin);
-    if (s == LT_OK) {
-        m->desc = lt_plugin_desc(m->plugin);
-        s = lt_device_open(o->accel ? o->accel : "cpu", o->threads, &m->dev);
-    }
-    if (s == LT_OK) {
-        m->ctx = lt_ctx_new(m->dev, m->desc->name, m->desc->hparams, m->desc->self_size, 0);
-        s = m->ctx ? model_setup(m, c, o) : lt_last_status();
-    }
-    lt_ckpt_free(c);
-    if (s != LT_OK) {
-        char why[1024];
-        snprintf(why, sizeof why, "%s", lt_last_error());
-        lt_model_free(m);
-        lt_set_error(s, "%s", why); /* teardown may have cleared it */
-        return NULL;
-    }
+    if (check_opts(o, "lt_model_load_ex") != LT_OK) return NULL;
+    model_source src = {.path = ckpt_path};
+    if (lt_ckpt_open(ckpt_path, &src.ckpt) != LT_OK) return NULL;
+    lt_model_t *m = model_build(&src, module_path, o);
+    lt_ckpt_free(src.ckpt);
     return m;
 }
 
@@ -155,9 +193,30 @@ lt_tensor_t *lt_model_forward(lt_model_t *m, lt_tensor_t *input) {
     return y;
 }
 
+lt_model_t *lt_model_load_weights(const char *weights_path, const char *module_path,
+                                  const char *const *hparams, const lt_model_opts *opts,
+                                  const char **err) {
+    lt_model_t *m = NULL;
+    if (!weights_path || !module_path)
+        lt_set_error(LT_ERR_INVALID_ARG,
+                     "lt_model_load_weights: the weights and module paths are required");
+    else if (check_opts(opts, "lt_model_load_weights") == LT_OK)
+        m = model_build(
+            &(model_source){.path = weights_path, .weights = weights_path, .hparams = hparams},
+            module_path, opts);
+    if (err) *err = m ? NULL : lt_last_error();
+    return m;
+}
+
 const char *lt_model_hparam(lt_model_t *m, const char *name, char *buf, size_t n) {
     for (int i = 0; m && name && i < lt_ctx_hparam_count(m->ctx); i++)
         if (!strcmp(lt_ctx_hparam_desc(m->ctx, i)->name, name))
             return lt_ctx_hparam_text(m->ctx, i, buf, n);
     return NULL;
 }
+
+/* ---- ONNX export (issue #22): what sdk/src/export runs ------------------------------- */
+
+lt_ctx_t *lt__model_ctx(lt_model_t *m) { return m->ctx; }
+lt_forward_fn lt__model_forward_fn(lt_model_t *m) { return m->forward; }
+const char *lt__model_name(const lt_model_t *m) { return m->desc->name; }

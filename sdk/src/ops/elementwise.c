@@ -71,7 +71,7 @@ static lt_tensor_t *binary_op(lt_tensor_t *a, lt_tensor_t *b, lt_binary_op op, c
     lt_device_t *dev = lt__dev(a);
     LT_KCALL(dev, binary_names[op], out->numel, LT_F32B(a->numel + b->numel + out->numel), binary,
              op, out->numel, lt__f32(a), lt__f32(b), lt__f32(out), same ? NULL : &bc);
-    if (bw) lt__record(out, bw, a, b, NULL);
+    if (bw) lt__record_op(out, bw, name, a, b, NULL);
     return out;
 }
 
@@ -82,7 +82,7 @@ static lt_tensor_t *unary_op(lt_tensor_t *x, lt_unary_op op, const char *name, l
     lt_device_t *dev = lt__dev(x);
     LT_KCALL(dev, unary_names[op], x->numel, LT_F32B(2 * x->numel), unary, op, x->numel, lt__f32(x),
              lt__f32(out));
-    if (bw) lt__record(out, bw, x, NULL, NULL);
+    if (bw) lt__record_op(out, bw, name, x, NULL, NULL);
     return out;
 }
 
@@ -94,8 +94,11 @@ static lt_tensor_t *affine_op(lt_tensor_t *x, float alpha, float beta, const cha
     lt_device_t *dev = lt__dev(x);
     LT_KCALL(dev, span_name(name), 2.0 * x->numel, LT_F32B(2 * x->numel), affine, x->numel,
              lt__f32(x), alpha, beta, lt__f32(out));
-    lt_node *n = bw ? lt__record(out, bw, x, NULL, NULL) : NULL;
-    if (n) n->s = alpha;
+    lt_node *n = bw ? lt__record_op(out, bw, name, x, NULL, NULL) : NULL;
+    if (n) {
+        n->s = alpha;
+        n->s2 = beta;
+    }
     return out;
 }
 

@@ -134,6 +134,7 @@ lt_tensor_t *lt_batch_norm(lt_tensor_t *x, lt_tensor_t *running_mean, lt_tensor_
     lt_device_t *dev = lt__dev(x);
     if (training && dev->k.batch_norm && dev->k.batch_norm_bwd)
         return batch_norm_fused(x, running_mean, running_var, weight, bias, momentum, eps);
+    size_t mark = x->arena->nodes.used; /* ONNX export: the eval parts become one node */
     int64_t c = x->shape[1], per_c = x->numel / c, l = per_c / x->shape[0];
     int64_t x3s[3] = {x->shape[0], c, l}, cs[3] = {1, c, 1};
     lt_tensor_t *x3 = lt_reshape(x, 3, x3s), *mean, *var;
@@ -148,7 +149,15 @@ lt_tensor_t *lt_batch_norm(lt_tensor_t *x, lt_tensor_t *running_mean, lt_tensor_
         var = lt_reshape(running_var, 3, cs);
     }
     lt_tensor_t *y = affine_params(normalize(x3, mean, var, eps), weight, bias, 3, cs);
-    return lt_reshape(y, x->ndim, x->shape);
+    y = lt_reshape(y, x->ndim, x->shape);
+    lt_node *n =
+        training ? NULL : lt__record_composite(y, mark, "batch_norm_eval", x, weight, bias);
+    if (n) {
+        n->saved = running_mean;
+        n->saved2 = running_var;
+        n->s = eps;
+    }
+    return y;
 }
 
 /* ---- layer_norm ---------------------------------------------------------------------- */
@@ -178,13 +187,20 @@ lt_tensor_t *lt_layer_norm(lt_tensor_t *x, int nnorm, const int64_t *normalized_
     if (!lt__check_f32(x, "lt_layer_norm")) return NULL;
     int64_t d;
     if (!layer_norm_args_ok(x, nnorm, normalized_shape, weight, bias, &d)) return NULL;
+    size_t mark = x->arena->nodes.used; /* ONNX export: the parts become one node */
     int64_t x2s[2] = {x->numel / d, d}, ds[2] = {1, d};
     lt_tensor_t *x2 = lt_reshape(x, 2, x2s);
     lt_tensor_t *mean = lt_mean_dim(x2, 1, true);
     lt_tensor_t *xc = lt_sub(x2, mean);
     lt_tensor_t *var = lt_mean_dim(lt_mul(xc, xc), 1, true);
     lt_tensor_t *y = lt_div(xc, lt_sqrt(lt_add_scalar(var, (float)eps)));
-    return lt_reshape(affine_params(y, weight, bias, 2, ds), x->ndim, x->shape);
+    y = lt_reshape(affine_params(y, weight, bias, 2, ds), x->ndim, x->shape);
+    lt_node *n = lt__record_composite(y, mark, "layer_norm", x, weight, bias);
+    if (n) {
+        n->s = eps;
+        n->i = nnorm;
+    }
+    return y;
 }
 
 /* ---- dropout ------------------------------------------------------------------------- */

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# `lthost export` (issue #22): a module through every mapped op exports, and the file is
+# a ModelProto, and lthost predict equals lt_model_forward bit for bit; an unmapped op, an op the tape does not record, and every bad flag or
+# output path are one clear error each, leaving no partial file. With the reference venv
+# (tests/reference/.venv: onnx, onnxruntime, torch) tests/reference/check_onnx.py also
+# runs every export in onnxruntime against lthost predict and torch.onnx.export.
+. "$(dirname "$0")/lib.sh"
+ZOO=$LT_TEST_PLUGIN_DIR/onnx_ops.so
+
+# 12 random (2, 8, 8) images and labels as .npy, with the standard library only.
+python3 - "$TMP" <<'EOF' || fail "writing the arrays"
+import random, struct, sys
+def npy(path, descr, shape, fmt, values):
+    head = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (descr, "".join(f"{d}, " for d in shape).rstrip(" "))
+    head += " " * (63 - (10 + len(head)) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
+        f.write(struct.pack("<%d%s" % (len(values), fmt), *values))
+r = random.Random(22)
+npy(sys.argv[1] + "/x.npy", "<f4", (12, 2, 8, 8), "f", [r.gauss(0, 1) for _ in range(12 * 128)])
+npy(sys.argv[1] + "/y.npy", "<i8", (12,), "q", [r.randrange(10) for _ in range(12)])
+EOF
+fit_zoo() { # mode -> its checkpoint in $ckpt
+    expect_success fit --module "$ZOO" --model.mode "$1" --data npy --data.x "$TMP/x.npy" \
+        --data.y "$TMP/y.npy" --max_steps 2 --limit_val_batches 0 --test_after_fit false \
+        --enable_progress_bar false --default_root_dir "$TMP/$1"
+    ckpt=$(ls "$TMP/$1"/lightning_logs/version_0/checkpoints/*.ckpt)
+}
+fit_zoo mapped
+good=$ckpt
+EXPORT=(export --module "$ZOO" --ckpt_path "$good" --input_shape 3,2,8,8)
+
+expect_success "${EXPORT[@]}" --output "$TMP/zoo.onnx" --dynamic_batch true
+grep -q "Exported .* to $TMP/zoo.onnx (ONNX opset 17, dynamic batch)" "$TMP/out" || { cat "$TMP/out"; fail "no summary line"; }
+# ModelProto: field 1 (ir_version 8, varint) first, the producer, the ops and a weight name
+[ "$(head -c2 "$TMP/zoo.onnx" | od -An -tx1 | tr -d ' ')" = "0808" ] || fail "zoo.onnx does not start with ir_version 8"
+for s in lthost Conv MaxPool AveragePool Erf Softmax LogSoftmax ReduceMean BatchNormalization \
+    LayerNormalization conv2.weight bn.running_var batch; do
+    grep -q -a "$s" "$TMP/zoo.onnx" || fail "zoo.onnx lacks '$s'"
+done
+echo "ok: onnx_ops exports ($(stat -c %s "$TMP/zoo.onnx") bytes): ir_version 8, every op and weight named"
+expect_success "${EXPORT[@]}" --output "$TMP/zoo.onnx" --opset 20
+grep -q -a Gelu "$TMP/zoo.onnx" || fail "opset 20: no Gelu node"
+echo "ok: a second export replaces the file; opset 20 writes Gelu"
+
+# lthost predict and lt_model_forward (another program, tests/e2e/model_forward.c) agree
+# bit for bit: the same 12 inputs in one batch, the same bytes out.
+expect_success predict --module "$ZOO" --ckpt_path "$good" --data npy --data.x "$TMP/x.npy" \
+    --data.y "$TMP/y.npy" --data.batch_size 12 --predict.output "$TMP/pred.npy" --enable_progress_bar false
+"$BUILD_DIR/tests/model_forward" "$good" "$ZOO" "$TMP/x.npy" 12,2,8,8 "$TMP/fwd.bin" || fail "model_forward"
+size=$(stat -c %s "$TMP/fwd.bin")
+[ "$size" -eq $((12 * 4 * 5 * 4)) ] || fail "model_forward wrote $size bytes, expected 960"
+tail -c "$size" "$TMP/pred.npy" | cmp -s - "$TMP/fwd.bin" || fail "lthost predict and lt_model_forward differ"
+echo "ok: lthost predict and lt_model_forward agree bit for bit ($size bytes)"
+
+fit_zoo unmapped
+expect_error "export to .*: lt_model_export_onnx: op 'cross_entropy' has no ONNX mapping \(mapped: add, " \
+    export --module "$ZOO" --ckpt_path "$ckpt" --input_shape 3,2,8,8 --output "$TMP/bad.onnx"
+fit_zoo detach
+expect_error "an input of op 'pool' changes with the model's input .* no recorded op made it \(lt_detach" \
+    export --module "$ZOO" --ckpt_path "$ckpt" --input_shape 3,2,8,8 --output "$TMP/bad.onnx"
+[ ! -e "$TMP/bad.onnx" ] || fail "a failed export left $TMP/bad.onnx"
+
+mkdir -p "$TMP/dir"
+expect_error "export to $TMP/dir: .*$TMP/dir is a directory; give a file name such as $TMP/dir/model.onnx" \
+    "${EXPORT[@]}" --output "$TMP/dir"
+expect_error "cannot create $TMP/missing/m.onnx.tmp.[0-9]+: No such file or directory" \
+    "${EXPORT[@]}" --output "$TMP/missing/m.onnx"
+expect_error "lthost export needs --input_shape" export --module "$ZOO" --ckpt_path "$good"
+expect_error "--input_shape 3,x: expected 1 to 8 positive sizes" "${EXPORT[@]}" --input_shape 3,x
+expect_error "--input_shape 0,2: expected" "${EXPORT[@]}" --input_shape 0,2
+expect_error "forward on the example input: .*conv" "${EXPORT[@]}" --input_shape 3,5,8,8 --output "$TMP/bad.onnx"
+expect_error "--opset 9: give an ONNX opset from 13 to 21" "${EXPORT[@]}" --opset 9
+expect_error "--format: only onnx is supported" "${EXPORT[@]}" --format torchscript
+expect_error "--dynamic_batch expects true or false, got 'yes'" "${EXPORT[@]}" --dynamic_batch yes
+expect_error "needs the weights: --ckpt_path CKPT or --init_weights" "${EXPORT[@]}" --init_weights "$good"
+expect_error "--model.NAME goes with --init_weights" "${EXPORT[@]}" --model.mode mapped
+expect_error "unknown flag --max_epochs for lthost export" "${EXPORT[@]}" --max_epochs 1
+expect_error "needs --module" export --ckpt_path "$good" --input_shape 1,2
+expect_error "submodule 'encoder': module 'onnx_ops' has no such submodule" "${EXPORT[@]}" --submodule encoder
+[ -z "$(ls "$TMP" | grep '\.tmp\.')" ] || fail "temporary files left behind: $(ls "$TMP")"
+run_lthost export --help
+[ "$rc" -eq 0 ] && grep -q "usage: lthost export" "$TMP/out" || fail "lthost export --help"
+echo "ok: export --help"
+
+py=$SRC_DIR/tests/reference/.venv/bin/python
+if [ -x "$py" ] && "$py" -c "import onnx, onnxruntime, torch, safetensors" 2>/dev/null; then
+    "$py" "$SRC_DIR/tests/reference/check_onnx.py" --lthost "$LTHOST" --ops-plugin "$ZOO" 2>&1 |
+        grep -v -e "DeprecationWarning" -e "torch.onnx.export(model" >"$TMP/ref.txt"
+    cat "$TMP/ref.txt"
+    grep -q "^ok: every ONNX check passed" "$TMP/ref.txt" || fail "tests/reference/check_onnx.py failed"
+else
+    echo "note: onnxruntime comparison skipped: no tests/reference/.venv with onnx, onnxruntime," \
+        "torch and safetensors (see tests/reference/README.md)"
+fi

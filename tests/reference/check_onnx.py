@@ -1,0 +1,170 @@
+"""ONNX export against onnxruntime and torch (issue #22).
+
+For mlp, the autoencoder's encoder and cnn: train a few steps on random data, export
+with `lthost export`, check the file with onnx.checker, run it in onnxruntime on a batch
+of another size than the traced one (the batch axis is dynamic), and compare with
+`lthost predict` on the same inputs (1e-5). Then the round trip the other way: a torch
+MLP's weights (safetensors) -> `lthost export --init_weights` -> onnxruntime equals
+torch.onnx.export's model in onnxruntime (and torch itself) on the same input.
+
+    tests/reference/.venv/bin/python tests/reference/check_onnx.py --lthost build/host/lthost
+
+Needs onnx, onnxruntime, numpy, safetensors and torch; LT_PLUGIN_PATH must find the cpu
+accelerator (tests/e2e/test_export.sh sets it). Prints one "ok:" line per check and exits
+1 at the first mismatch.
+"""
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+TOL = 1e-5
+
+
+def run(cmd, cwd):
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(cmd)} exited {p.returncode}:\n{p.stdout}{p.stderr}")
+    return p.stdout
+
+
+def ort_run(path, x):
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+def compare(what, got, want):
+    if got.shape != want.shape:
+        sys.exit(f"FAIL: {what}: shape {got.shape}, expected {want.shape}")
+    err = float(np.max(np.abs(got - want) / (1.0 + np.abs(want))))
+    if not err <= TOL:
+        sys.exit(f"FAIL: {what}: max relative difference {err:.3g} > {TOL}")
+    print(f"ok: {what}: {got.shape}, max relative difference {err:.2g}")
+
+
+def check_model(path):
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def export_and_compare(lthost, work, name, submodule, x, extra_fit):
+    root = os.path.join(work, name)
+    run([lthost, "fit", "--module", name, "--data", "npy", "--data.npz", "d.npz",
+         "--max_steps", "3", "--limit_val_batches", "1", "--test_after_fit", "false",
+         "--enable_progress_bar", "false", "--default_root_dir", root] + extra_fit, work)
+    ckpt = glob.glob(os.path.join(root, "lightning_logs/version_0/checkpoints/*.ckpt"))[0]
+    sub = ["--submodule", submodule] if submodule else []
+    label = name + ("." + submodule if submodule else "")
+    onnx_path = os.path.join(work, label + ".onnx")
+    run([lthost, "export", "--module", name, "--ckpt_path", ckpt, "--input_shape", "2,1,28,28",
+         "--dynamic_batch", "true", "--output", onnx_path] + sub, work)
+    model = check_model(onnx_path)
+    ops = sorted({n.op_type for n in model.graph.node})
+    pred = os.path.join(work, label + ".npy")
+    run([lthost, "predict", "--module", name, "--ckpt_path", ckpt, "--data", "npy",
+         "--data.npz", "d.npz", "--predict.output", pred, "--enable_progress_bar", "false",
+         "--default_root_dir", root] + sub, work)
+    compare(f"{label} (ops {', '.join(ops)}): onnxruntime vs lthost predict",
+            ort_run(onnx_path, x), np.load(pred))
+    return ckpt, onnx_path
+
+
+def op_zoo(lthost, work, plugin):
+    """Every mapped op (tests/e2e/plugins/onnx_ops.c) at three opsets: 13 (ReduceMean's
+    axes an attribute, GELU as Erf), 17, 20 (Gelu)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((19, 2, 8, 8)).astype(np.float32)
+    np.savez(os.path.join(work, "zoo.npz"), x=x, y=rng.integers(0, 10, len(x)))
+    root = os.path.join(work, "zoo")
+    run([lthost, "fit", "--module", plugin, "--data", "npy", "--data.npz", "zoo.npz",
+         "--max_steps", "3", "--limit_val_batches", "0", "--test_after_fit", "false",
+         "--enable_progress_bar", "false", "--default_root_dir", root], work)
+    ckpt = glob.glob(os.path.join(root, "lightning_logs/version_0/checkpoints/*.ckpt"))[0]
+    pred = os.path.join(work, "zoo.npy")
+    run([lthost, "predict", "--module", plugin, "--ckpt_path", ckpt, "--data", "npy",
+         "--data.npz", "zoo.npz", "--predict.output", pred, "--enable_progress_bar", "false",
+         "--default_root_dir", root], work)
+    for opset in ("13", "17", "20"):
+        path = os.path.join(work, f"zoo{opset}.onnx")
+        run([lthost, "export", "--module", plugin, "--ckpt_path", ckpt, "--input_shape",
+             "3,2,8,8", "--dynamic_batch", "true", "--opset", opset, "--output", path], work)
+        ops = sorted({n.op_type for n in check_model(path).graph.node})
+        compare(f"onnx_ops opset {opset} ({len(ops)} ONNX ops): onnxruntime vs lthost predict",
+                ort_run(path, x), np.load(pred))
+
+
+def opsets(lthost, work, ckpt, x, want):
+    for opset in ("13", "21"):
+        path = os.path.join(work, f"mlp_opset{opset}.onnx")
+        run([lthost, "export", "--module", "mlp", "--ckpt_path", ckpt, "--input_shape",
+             f"{x.shape[0]},784", "--opset", opset, "--output", path], work)
+        check_model(path)
+        compare(f"mlp opset {opset}, static batch", ort_run(path, x.reshape(len(x), -1)), want)
+
+
+def round_trip(lthost, work, x):
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+
+    class MLP(torch.nn.Module):  # plugins/models/mlp with its default hparams
+        def __init__(self):
+            super().__init__()
+            self.l1 = torch.nn.Linear(784, 256)
+            self.l2 = torch.nn.Linear(256, 128)
+            self.l3 = torch.nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = torch.flatten(x, 1)
+            return self.l3(torch.relu(self.l2(torch.relu(self.l1(x)))))
+
+    model = MLP().eval()
+    weights = os.path.join(work, "torch_mlp.safetensors")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, weights)
+    ours = os.path.join(work, "lthost_mlp.onnx")
+    run([lthost, "export", "--module", "mlp", "--init_weights", weights, "--input_shape",
+         "1,784", "--dynamic_batch", "true", "--output", ours], work)
+    check_model(ours)
+    theirs = os.path.join(work, "torch_mlp.onnx")
+    x2 = x.reshape(len(x), -1)
+    torch.onnx.export(model, (torch.from_numpy(x2[:1]),), theirs, dynamo=False,
+                      input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    got = ort_run(ours, x2)
+    compare("round trip: torch weights -> lthost export vs torch.onnx.export (onnxruntime)",
+            got, ort_run(theirs, x2))
+    with torch.no_grad():
+        compare("round trip: lthost export (onnxruntime) vs torch forward",
+                got, model(torch.from_numpy(x2)).numpy())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lthost", required=True)
+    ap.add_argument("--ops-plugin", help="tests/e2e/plugins/onnx_ops.so from the build")
+    args = ap.parse_args()
+    lthost = os.path.abspath(args.lthost)
+    with tempfile.TemporaryDirectory() as work:
+        rng = np.random.default_rng(22)
+        x = rng.standard_normal((37, 1, 28, 28)).astype(np.float32)  # 37: not the traced 2
+        np.savez(os.path.join(work, "d.npz"), x=x, y=rng.integers(0, 10, len(x)))
+        mlp_ckpt, mlp_onnx = export_and_compare(lthost, work, "mlp", None, x, [])
+        export_and_compare(lthost, work, "autoencoder", "encoder", x, [])
+        export_and_compare(lthost, work, "cnn", None, x, ["--model.hidden", "32"])
+        opsets(lthost, work, mlp_ckpt, x, ort_run(mlp_onnx, x))
+        round_trip(lthost, work, x)
+        if args.ops_plugin:
+            op_zoo(lthost, work, os.path.abspath(args.ops_plugin))
+    print("ok: every ONNX check passed")
+
+
+if __name__ == "__main__":
+    main()
