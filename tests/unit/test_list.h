@@ -22,4 +22,6 @@
     X(ddp_support)                                                                                 \
     X(trainer)                                                                                     \
     X(layers)                                                                                      \
-    X(buffers)
+    X(buffers)                                                                                     \
+    /* issue 19 (gen): conv_transpose2d, BCE losses; lt_log_image */                              \
+    X(gen_ops)
