@@ -24,4 +24,5 @@
     X(layers)                                                                                      \
     X(buffers)                                                                                     \
     /* issue 19 (gen): conv_transpose2d, BCE losses; lt_log_image */                              \
-    X(gen_ops)
+    X(gen_ops)                                                                                     \
+    X(log_image)
