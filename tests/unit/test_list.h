@@ -23,6 +23,6 @@
     X(trainer)                                                                                     \
     X(layers)                                                                                      \
     X(buffers)                                                                                     \
-    /* issue 19 (gen): conv_transpose2d, BCE losses; lt_log_image */                              \
+    /* issue 19 (gen): conv_transpose2d, BCE losses; lt_log_image */                               \
     X(gen_ops)                                                                                     \
     X(log_image)

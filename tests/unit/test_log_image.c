@@ -143,23 +143,25 @@ START_TEST(png_decodes_to_the_same_pixels) {
 }
 END_TEST
 
-/* The protobuf fields after `key` in [p, end): returns the length-delimited field's body. */
+static uint64_t read_varint(const uint8_t **p, const uint8_t *end) {
+    uint64_t v = 0;
+    for (int s = 0; *p < end; s += 7) {
+        v |= (uint64_t)(**p & 0x7f) << s;
+        if (!(*(*p)++ & 0x80)) break;
+    }
+    return v;
+}
+
+/* The body of the first length-delimited protobuf field `field` in [p, end), or NULL. */
 static const uint8_t *find_field(const uint8_t *p, const uint8_t *end, int field, size_t *len) {
     while (p < end) {
-        uint64_t key = 0, v = 0;
-        for (int s = 0; p < end; s += 7) {
-            key |= (uint64_t)(*p & 0x7f) << s;
-            if (!(*p++ & 0x80)) break;
-        }
+        uint64_t key = read_varint(&p, end);
         int wire = (int)(key & 7);
         if (wire == 1 || wire == 5) {
             p += wire == 1 ? 8 : 4;
             continue;
         }
-        for (int s = 0; p < end; s += 7) {
-            v |= (uint64_t)(*p & 0x7f) << s;
-            if (!(*p++ & 0x80)) break;
-        }
+        uint64_t v = read_varint(&p, end);
         if (wire == 2 && (int)(key >> 3) == field) {
             *len = (size_t)v;
             return p;
