@@ -71,10 +71,10 @@ for row in csv.DictReader(open(f"{log}/metrics.csv")):
 print("ok: the event file holds both PNGs; logged losses are finite")
 PY
 venv="$SRC_DIR/tests/reference/.venv/bin/python"
-if [ -x "$venv" ] && "$venv" -c 'import tensorboard' 2>/dev/null; then
+if [ -x "$venv" ] && "$venv" -c 'import tensorboard, PIL' 2>/dev/null; then
     "$venv" "$SRC_DIR/tests/reference/check_images.py" "$log" || fail "TensorBoard's reader disagrees"
 else
-    echo "SKIP (part): TensorBoard's EventAccumulator check needs tests/reference/.venv (setup_venv.sh)"
+    echo "SKIP (part): TensorBoard's EventAccumulator check needs tensorboard and pillow in tests/reference/.venv"
 fi
 expect_error "dcgan: latent must be 1 to 1024, ngf and ndf 1 to 512, samples 1 to 256" \
     fit --module dcgan --max_epochs 1 --model.samples 0
