@@ -111,6 +111,9 @@ START_TEST(image_refusals_are_clear) {
     expect_refusal(lt_log_image_ex(ctx, "x", img, &LT_IMAGE_OPTS(.nrow = -1)), "nrow must be >= 0");
     expect_refusal(lt_log_image(ctx, "x", lt_full(a, 4, (int64_t[]){2, 1, 20000, 2}, 0.5f)),
                    "larger than");
+    expect_refusal(lt_log_image_ex(ctx, "x", img,
+                                   &LT_IMAGE_OPTS(.normalize = true, .value_range = {1.0f, -1.0f})),
+                   "low <= high");
     ck_assert_int_eq(c.calls, 0);
     lt_ctx_t *bare = lt_ctx_new(test_dev, "bare", NULL, 0, 1);
     expect_refusal(lt_log_image(bare, "x", lt_full(lt_ctx_arena(bare), 3, (int64_t[]){1, 2, 2}, 0)),

@@ -58,6 +58,11 @@ static lt_status plan_grid(const char *name, const lt_tensor_t *t, const lt_imag
         .n = d ? t->shape[0] : 1, .c = t->shape[d], .h = t->shape[d + 1], .w = t->shape[d + 2]};
     int64_t nrow = o->nrow ? o->nrow : IMAGE_DEFAULT_NROW;
     g->pad = g->n == 1 ? 0 : o->padding == -1 ? 0 : o->padding ? o->padding : IMAGE_DEFAULT_PADDING;
+    if (o->normalize && !(o->value_range[0] <= o->value_range[1]))
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_log_image('%s'): value_range (%g, %g) must be (low, high) with "
+                            "low <= high (equal: the tensor's own minimum and maximum)",
+                            name, (double)o->value_range[0], (double)o->value_range[1]);
     if (nrow < 0 || o->padding < -1 || o->padding > 64)
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "lt_log_image('%s'): nrow must be >= 0 and padding -1 to 64 (got "
