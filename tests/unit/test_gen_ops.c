@@ -207,10 +207,121 @@ START_TEST(conv_transpose2d_layer_declares_torch_parameters) {
 }
 END_TEST
 
+/* ---- 10 batches of the dcgan plugin --------------------------------------------------- */
+
+/* The dcgan plugin: LT_TEST_DCGAN_PLUGIN, or next to the mlp plugin of the same build. */
+static lt_plugin_t *open_dcgan(void) {
+    const char *so = getenv("LT_TEST_DCGAN_PLUGIN"), *mlp = getenv("LT_TEST_MLP_PLUGIN");
+    char path[1024];
+    if (!so && mlp) {
+        snprintf(path, sizeof path, "%s", mlp);
+        char *slash = strstr(path, "/mlp/mlp.so");
+        ck_assert_msg(slash != NULL, "cannot place dcgan.so from LT_TEST_MLP_PLUGIN=%s", mlp);
+        strcpy(slash, "/dcgan/dcgan.so");
+        so = path;
+    }
+    ck_assert_msg(so != NULL, "set LT_TEST_DCGAN_PLUGIN to the built dcgan.so");
+    lt_plugin_t *plugin;
+    ck_assert_msg(lt_plugin_open(LT_PLUGIN_MODULE, so, NULL, &plugin) == LT_OK, "%s",
+                  lt_last_error());
+    return plugin;
+}
+
+static lt_tensor_t *state_tensor(lt_ctx_t *ctx, const char *name) {
+    const char *n;
+    for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
+        lt_tensor_t *t = lt_ctx_param(ctx, i, &n);
+        if (!strcmp(n, name)) return t;
+    }
+    for (int i = 0; i < lt_ctx_num_buffers(ctx); i++) {
+        lt_tensor_t *t = lt_ctx_buffer(ctx, i, &n);
+        if (!strcmp(n, name)) return t;
+    }
+    return NULL;
+}
+
+static double metric_last(lt_ctx_t *ctx, const char *name) {
+    for (int i = 0; i < lt_ctx_metric_count(ctx); i++) {
+        lt_metric_reading m;
+        if (lt_ctx_metric_read(ctx, i, &m) == LT_OK && !strcmp(m.name, name)) return m.last;
+    }
+    ck_abort_msg("no metric %s", name);
+    return NAN;
+}
+
+static void expect_loss(const char *what, int64_t k, double got, const lt_st_tensor *want) {
+    float w;
+    memcpy(&w, (const float *)want->data + k, sizeof w);
+    ck_assert_msg(fabs(got - w) <= 1e-4 * fabs(w), "batch %lld %s: lthost %.8f, torch %.8f",
+                  (long long)k, what, got, (double)w);
+}
+
+/* The batches of the fixture as the trainer drives a manual-optimization step: global
+ * step 2k (two optimizer steps a batch) picks the noise; each batch's d_loss and g_loss
+ * within 1e-4 relative of torch's. */
+static void replay_dcgan(lt_ctx_t *ctx, const lt_module_desc *m, lt_st_file_t *f) {
+    const lt_st_tensor *d = lt_st_find(f, "d_losses"), *g = lt_st_find(f, "g_losses");
+    ck_assert(d && g);
+    lt_arena_t *arena = lt_ctx_arena(ctx);
+    for (int64_t k = 0; k < d->numel; k++) {
+        lt_arena_reset(arena);
+        lt_batch_t b = test_fixture_batch(f, arena, k);
+        lt_ctx_set_batch_size(ctx, b.size);
+        lt_ctx_set_progress(ctx, 0, 2 * k);
+        lt_tensor_t *g_loss = m->training_step(ctx, lt_ctx_self(ctx), &b, k);
+        ck_assert_msg(g_loss != NULL, "%s", lt_last_error());
+        expect_loss("g_loss", k, lt_item(g_loss), g);
+        expect_loss("d_loss", k, metric_last(ctx, "d_loss"), d);
+    }
+    lt_arena_reset(arena);
+}
+
+/* Ten batches of two Adam steps from torch's initial state (tests/fixtures/
+ * dcgan_train.safetensors, make_dcgan_fixture.py): losses to 1e-4 relative, every
+ * parameter and batch-norm buffer at the end to 1e-4 (3e-8 seen). The buffers also pin the
+ * order of the discriminator's forwards (real, then generated, then the generator's turn),
+ * which sets their running statistics. */
+START_TEST(dcgan_training_matches_torch) {
+    lt_device_t *dev = test_open_accel(_i, "gen_ops");
+    if (!dev) return;
+    lt_plugin_t *plugin = open_dcgan();
+    const lt_module_desc *m = lt_plugin_desc(plugin);
+    lt_ctx_t *ctx = lt_ctx_new(dev, m->name, m->hparams, m->self_size, 0);
+    ck_assert_int_eq(lt_ctx_set_hparam(ctx, "latent", "16"), LT_OK);
+    ck_assert_int_eq(lt_ctx_set_hparam(ctx, "ngf", "8"), LT_OK);
+    ck_assert_int_eq(lt_ctx_set_hparam(ctx, "ndf", "8"), LT_OK);
+    ck_assert_int_eq(m->setup(ctx, lt_ctx_self(ctx)), LT_OK);
+    ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
+    lt_st_file_t *f = test_open_fixture("dcgan_train.safetensors");
+    int nstate = 0;
+    for (int64_t i = 0; i < lt_st_count(f); i++) {
+        const lt_st_tensor *t = lt_st_at(f, i);
+        if (strncmp(t->name, "init/", 5) != 0) continue;
+        lt_tensor_t *p = state_tensor(ctx, t->name + 5);
+        ck_assert_msg(p != NULL, "the dcgan has no %s", t->name + 5);
+        ck_assert_int_eq(lt_from_host_into(p, t->data, t->nbytes), LT_OK);
+        nstate++;
+    }
+    ck_assert_int_eq(nstate, lt_ctx_num_params(ctx) + lt_ctx_num_buffers(ctx));
+    ck_assert_int_eq(m->configure_optimizers(ctx, lt_ctx_self(ctx)), LT_OK);
+    replay_dcgan(ctx, m, f);
+    for (int64_t i = 0; i < lt_st_count(f); i++) {
+        const lt_st_tensor *t = lt_st_at(f, i);
+        if (strncmp(t->name, "final/", 6) == 0)
+            test_compare(t->name, state_tensor(ctx, t->name + 6), t, 1e-4, 1e-4);
+    }
+    lt_st_close(f);
+    lt_ctx_free(ctx);
+    lt_plugin_close(plugin);
+    lt_device_close(dev);
+}
+END_TEST
+
 Suite *suite_gen_ops(void) {
     Suite *s = suite_create("gen_ops");
     TCase *tc = tcase_create("torch");
     tcase_add_loop_test(tc, gen_ops_match_torch, 0, TEST_ACCELERATORS);
+    tcase_add_loop_test(tc, dcgan_training_matches_torch, 0, TEST_ACCELERATORS);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     TCase *fd = tcase_create("finite_differences");

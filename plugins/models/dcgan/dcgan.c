@@ -6,10 +6,10 @@
  * the samples sharpen from one epoch to the next.
  *
  * generator      z (N, latent) -> linear -> (N, 2 ngf, 7, 7) -> batch norm -> relu
- *                -> conv_transpose 4x4/2 -> (N, ngf, 14, 14) -> batch norm -> relu
+ *                -> conv_transpose 4x4/2 (no bias) -> (N, ngf, 14, 14) -> batch norm -> relu
  *                -> conv_transpose 4x4/2 -> (N, 1, 28, 28) -> tanh
  * discriminator  x (N, 1, 28, 28) -> conv 4x4/2 -> (N, ndf, 14, 14) -> leaky relu 0.2
- *                -> conv 4x4/2 -> (N, 2 ndf, 7, 7) -> batch norm -> leaky relu 0.2
+ *                -> conv 4x4/2 (no bias) -> (N, 2 ndf, 7, 7) -> batch norm -> leaky relu 0.2
  *                -> flatten -> linear -> (N, 1) logits
  * The data plugin standardises pixels ((p - 0.2860) / 0.3530); the model maps them back
  * onto tanh's [-1, 1]. */
@@ -42,10 +42,19 @@ static const lt_hparam_desc dcgan_hparams[] = {
     LT_HPARAM_END,
 };
 
+/* 4x4 windows of stride 2: 7 -> 14 -> 28 up, 28 -> 14 -> 7 down. A layer followed by batch
+ * norm has no bias (as in torch's DCGAN example): the norm subtracts it again, so its
+ * gradient is zero up to rounding, which Adam would blow up into full-size steps. */
 static const lt_conv_transpose2d_opts up = {
     .struct_size = sizeof(lt_conv_transpose2d_opts), .stride = {2, 2}, .padding = {1, 1}};
+static const lt_conv_transpose2d_opts up_no_bias = {.struct_size = sizeof(lt_conv_transpose2d_opts),
+                                                    .stride = {2, 2},
+                                                    .padding = {1, 1},
+                                                    .no_bias = true};
 static const lt_conv2d_opts down = {
     .struct_size = sizeof(lt_conv2d_opts), .stride = {2, 2}, .padding = {1, 1}};
+static const lt_conv2d_opts down_no_bias = {
+    .struct_size = sizeof(lt_conv2d_opts), .stride = {2, 2}, .padding = {1, 1}, .no_bias = true};
 
 static lt_status dcgan_setup(lt_ctx_t *ctx, void *self) {
     dcgan_t *m = self;
@@ -60,11 +69,11 @@ static lt_status dcgan_setup(lt_ctx_t *ctx, void *self) {
     m->ngf = ngf;
     m->g_fc = lt_linear(ctx, "generator.fc", z, 2 * ngf * 7 * 7);
     m->g_bn0 = lt_batchnorm(ctx, "generator.bn0", 2 * ngf);
-    m->g_up1 = lt_conv_transpose2d(ctx, "generator.up1", 2 * ngf, ngf, 4, 4, &up);
+    m->g_up1 = lt_conv_transpose2d(ctx, "generator.up1", 2 * ngf, ngf, 4, 4, &up_no_bias);
     m->g_bn1 = lt_batchnorm(ctx, "generator.bn1", ngf);
     m->g_up2 = lt_conv_transpose2d(ctx, "generator.up2", ngf, 1, 4, 4, &up);
     m->d_conv0 = lt_conv2d(ctx, "discriminator.conv0", 1, ndf, 4, 4, &down);
-    m->d_conv1 = lt_conv2d(ctx, "discriminator.conv1", ndf, 2 * ndf, 4, 4, &down);
+    m->d_conv1 = lt_conv2d(ctx, "discriminator.conv1", ndf, 2 * ndf, 4, 4, &down_no_bias);
     m->d_bn1 = lt_batchnorm(ctx, "discriminator.bn1", 2 * ndf);
     m->d_fc = lt_linear(ctx, "discriminator.fc", 2 * ndf * 7 * 7, 1);
     return lt_ok(ctx);
@@ -132,11 +141,13 @@ static lt_tensor_t *dcgan_training_step(lt_ctx_t *ctx, void *self, const lt_batc
     lt_tensor_t *zeros = lt_full(lt_ctx_arena(ctx), 2, one, 0.0f);
     lt_tensor_t *fake = generate(m, noise(ctx, n, (uint64_t)lt_global_step(ctx)), false);
 
-    /* Discriminator: real -> 1, generated (detached) -> 0. */
+    /* Discriminator: real -> 1, generated (detached) -> 0. Real first, in statements of
+     * their own: batch norm's running statistics depend on the order of the forwards, and
+     * C leaves the order of a call's arguments open. */
     lt_toggle_optimizer(ctx, opt_d);
-    lt_tensor_t *d_loss = lt_scale(
-        lt_add(bce(discriminate(m, real), ones), bce(discriminate(m, lt_detach(fake)), zeros)),
-        0.5f);
+    lt_tensor_t *d_real = bce(discriminate(m, real), ones);
+    lt_tensor_t *d_fake = bce(discriminate(m, lt_detach(fake)), zeros);
+    lt_tensor_t *d_loss = lt_scale(lt_add(d_real, d_fake), 0.5f);
     if (update(ctx, opt_d, d_loss) != LT_OK) return NULL;
 
     /* Generator: make the (updated) discriminator say 1. */
