@@ -431,6 +431,7 @@ static const struct logger_ops csv_ops = {
     /* .log   = */ csv_log,
     /* .flush = */ csv_flush,
     /* .free  = */ csv_free,
+    /* .log_image = */ NULL, /* metrics.csv holds no images */
 };
 
 /* Like Lightning, an old metrics.csv in dir goes now: this run's rows replace it. */

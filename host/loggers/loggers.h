@@ -59,6 +59,19 @@ const char *logger_name(const logger *lg); /* "csv", "tensorboard" */
  * sort_keys); INT/FLOAT/BOOL text is parsed and written as Python would print the value. */
 bool write_hparams_yaml(const char *dir, const hparam_kv *hp, int n, char *err, size_t errn);
 
+/* ---- issue 23 (gen): images ---- */
+
+/* rgb (height, width, 3 bytes a pixel) as an 8-bit RGB PNG in a new buffer (*out, *nbytes;
+ * the caller frees it). */
+bool logs_png_encode(const uint8_t *rgb, int64_t height, int64_t width, uint8_t **out,
+                     size_t *nbytes, char *err, size_t errn);
+/* path = data, written to path.tmp and renamed, so a reader never sees half a file. */
+bool logs_write_file(const char *path, const void *data, size_t n, char *err, size_t errn);
+/* An image summary (TensorBoard's add_image: tag, step, the PNG bytes) for loggers that
+ * show images (TensorBoard); a no-op for the others. */
+bool logger_log_image(logger *lg, const char *tag, int64_t step, int64_t height, int64_t width,
+                      const uint8_t *png, size_t n, char *err, size_t errn);
+
 #ifdef LOGGERS_IMPL
 /* ---- For the logger implementations (and their unit test) only. ---- */
 
@@ -68,6 +81,9 @@ struct logger_ops {
     bool (*log)(logger *lg, const metric_kv *m, int n, int64_t step, char *err, size_t errn);
     bool (*flush)(logger *lg, char *err, size_t errn);
     void (*free)(logger *lg); /* after a final flush */
+    /* -- issue 23 (gen) -- (optional) an image summary; NULL: the logger shows no images */
+    bool (*log_image)(logger *lg, const char *tag, int64_t step, int64_t height, int64_t width,
+                      const uint8_t *png, size_t n, char *err, size_t errn);
 };
 struct logger {
     const struct logger_ops *ops;

@@ -145,11 +145,57 @@ static bool tb_log(logger *lg, const metric_kv *m, int n, int64_t step, char *er
     return t->pending.len < TB_PENDING_MAX || tb_flush(lg, err, errn);
 }
 
+/* ---- issue 23 (gen): image summaries ---- */
+
+/* Event{wall_time, step, summary{value{tag, image{height, width, colorspace = 3 (RGB),
+ * encoded_image_string = the PNG}}}}, as SummaryWriter.add_image writes it. */
+static void put_image_event(lt_pb_buf *b, double t, int64_t step, const char *tag, int64_t h,
+                            int64_t w, const uint8_t *png, size_t n) {
+    size_t tag_len = strlen(tag);
+    size_t image_len = 1 + lt__pb_varint_len((uint64_t)h) + 1 + lt__pb_varint_len((uint64_t)w) + 1 +
+                       1 + 1 + lt__pb_varint_len(n) + n;
+    size_t value_len =
+        1 + lt__pb_varint_len(tag_len) + tag_len + 1 + lt__pb_varint_len(image_len) + image_len;
+    lt__pb_put_double(b, 1, t);
+    if (step != 0) {
+        lt__pb_put_key(b, 2, LT_PB_VARINT);
+        lt__pb_put_varint(b, (uint64_t)step);
+    }
+    lt__pb_put_key(b, 5, LT_PB_LEN);
+    lt__pb_put_varint(b, 1 + lt__pb_varint_len(value_len) + value_len);
+    lt__pb_put_key(b, 1, LT_PB_LEN);
+    lt__pb_put_varint(b, value_len);
+    lt__pb_put_string(b, 1, tag);
+    lt__pb_put_key(b, 4, LT_PB_LEN);
+    lt__pb_put_varint(b, image_len);
+    lt__pb_put_key(b, 1, LT_PB_VARINT);
+    lt__pb_put_varint(b, (uint64_t)h);
+    lt__pb_put_key(b, 2, LT_PB_VARINT);
+    lt__pb_put_varint(b, (uint64_t)w);
+    lt__pb_put_key(b, 3, LT_PB_VARINT);
+    lt__pb_put_varint(b, 3);
+    lt__pb_put_key(b, 4, LT_PB_LEN);
+    lt__pb_put_varint(b, n);
+    lt__pb_put(b, png, n);
+}
+
+static bool tb_log_image(logger *lg, const char *tag, int64_t step, int64_t h, int64_t w,
+                         const uint8_t *png, size_t n, char *err, size_t errn) {
+    tb_logger *t = (tb_logger *)lg;
+    put_image_event(&t->event, wall_time(), step, tag, h, w, png, n);
+    if (!queue_event(t)) {
+        logs__err(err, errn, "%s: out of memory buffering image '%s'", t->path, tag);
+        return false;
+    }
+    return tb_flush(lg, err, errn); /* images are rare and large: out at once */
+}
+
 static const struct logger_ops tb_ops = {
-    /* .name  = */ "tensorboard",
-    /* .log   = */ tb_log,
-    /* .flush = */ tb_flush,
-    /* .free  = */ tb_free,
+    /* .name      = */ "tensorboard",
+    /* .log       = */ tb_log,
+    /* .flush     = */ tb_flush,
+    /* .free      = */ tb_free,
+    /* .log_image = */ tb_log_image,
 };
 
 /* events.out.tfevents.<%010d unix time>.<host>.<pid>.<n>, n counting the files this

@@ -356,6 +356,7 @@ void session_init(session *s, const host_config *cfg, uint64_t seed) {
                            .max_epochs = cfg->max_epochs,
                            .manual_backward = manual_backward,
                            .log = trainer_log,
+                           .log_image = trainer_log_image,
                            .host = s,
                            .callback_metrics = s->log.callback_metrics};
 }

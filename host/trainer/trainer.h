@@ -370,6 +370,9 @@ bool log_epoch_end(session *s, log_scope scope, bool write);
 /* Refresh callback_metrics from the module's step values (reads the device). */
 bool refresh_step_metrics(session *s);
 lt_status trainer_log(lt_trainer_t *tr, const char *name, double value);
+/* issue 23 (gen): lt_log_image's host service (log_image.c). */
+lt_status trainer_log_image(lt_trainer_t *tr, const char *name, int64_t height, int64_t width,
+                            const uint8_t *rgb);
 /* "  name=value" for each callback metric, train loop first (the NAME of NAME_step/_epoch). */
 void print_metric_line(session *s);
 /* "Test:  name=value ...  [N batches, S s]": the metrics of the stage's loop. */

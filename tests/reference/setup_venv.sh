@@ -13,3 +13,5 @@ dir="${PIP_FIND_LINKS:-/tmp/pipdl}"
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q "${links[@]}" torch safetensors numpy
 .venv/bin/python -c 'import torch, safetensors; print("torch", torch.__version__, "safetensors", safetensors.__version__)'
+# issue 23 (gen): TensorBoard's reader and pillow for check_images.py (tests/e2e/test_dcgan.sh)
+.venv/bin/pip install -q tensorboard pillow

@@ -28,4 +28,7 @@
     X(trainer_flags)                                                                               \
     X(log_opts)                                                                                    \
     /* ONNX export (issue #22) */                                                                  \
-    X(export)
+    X(export)                                                                                      \
+    /* issue 19 (gen): conv_transpose2d, BCE losses; lt_log_image */                               \
+    X(gen_ops)                                                                                     \
+    X(log_image)

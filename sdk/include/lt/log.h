@@ -68,5 +68,32 @@ LT_API lt_status lt_log_dict(lt_ctx_t *ctx, const lt_log_item *items, int n,
 /* Lightning's self.print: printf to stdout (and a newline) on global rank 0 only, so
  * that DDP prints a message once. */
 LT_API void lt_print(lt_ctx_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- issue 23 (gen): images -------------------------------------------------------- */
+
+/* torchvision.utils.make_grid's options, for lt_log_image_ex. */
+typedef struct lt_image_opts {
+    uint32_t struct_size; /* sizeof(lt_image_opts): LT_IMAGE_OPTS sets it */
+    int64_t nrow;         /* images per row of the grid; 0: 8 */
+    int64_t padding;      /* pixels between and around the images; 0: 2, -1: none */
+    float pad_value;      /* the padding's value (before scaling to 0..255); 0: black */
+    /* make_grid's normalize=True: values are shifted and scaled by value_range (lo, hi),
+     * clamped to it; lo == hi: by the minimum and maximum of the tensor. */
+    bool normalize;
+    float value_range[2];
+} lt_image_opts;
+#define LT_IMAGE_OPTS(...) ((lt_image_opts){.struct_size = sizeof(lt_image_opts), __VA_ARGS__})
+
+/* Log an image, as TensorBoardLogger's add_image after torchvision's make_grid: t is a
+ * float32 (C, H, W) image or (N, C, H, W) batch, C = 1 or 3, values in [0, 1] (clamped);
+ * a batch is tiled into a grid of nrow images per row with 2 pixels of padding, and a
+ * one-channel image is shown as gray RGB. The host writes
+ * <log dir>/images/<name>/step_<global_step>.png and, with the TensorBoard logger, an
+ * image summary tagged name. name: 1 to 64 of [A-Za-z0-9._-], not starting with '.'
+ * (it becomes a folder name). Reads the tensor back to the host: call it once an epoch,
+ * not every step. Nothing is written when logging is off (--logger false). */
+LT_API lt_status lt_log_image(lt_ctx_t *ctx, const char *name, lt_tensor_t *t);
+/* The same with make_grid's options (o NULL: the defaults above). */
+LT_API lt_status lt_log_image_ex(lt_ctx_t *ctx, const char *name, lt_tensor_t *t,
+                                 const lt_image_opts *o);
 
 #endif

@@ -364,4 +364,19 @@ LT_API lt_tensor_t *lt_layernorm_forward(const lt_layernorm_t *l, lt_tensor_t *x
  * a run and a resumed run drop the same elements. */
 LT_API lt_tensor_t *lt_dropout(lt_ctx_t *ctx, lt_tensor_t *x, double p);
 
+/* ---- issue 19 (gen): nn.ConvTranspose2d ------------------------------------------- */
+
+/* nn.ConvTranspose2d: weight (in, out/groups, kh, kw) kaiming_uniform(a=sqrt(5)) and bias
+ * (out) U(+-1/sqrt(fan_in)), fan_in = out/groups * kh * kw, as torch initialises them. */
+typedef struct lt_conv_transpose2d {
+    lt_tensor_t *weight; /* (in, out/groups, kh, kw) */
+    lt_tensor_t *bias;   /* (out), or NULL with opts.no_bias */
+    lt_conv_transpose2d_opts opts;
+} lt_conv_transpose2d_t;
+LT_API lt_conv_transpose2d_t *lt_conv_transpose2d(lt_ctx_t *ctx, const char *name, int64_t in,
+                                                  int64_t out, int64_t kh, int64_t kw,
+                                                  const lt_conv_transpose2d_opts *o);
+/* x (N, in, H, W) -> (N, out, OH, OW) */
+LT_API lt_tensor_t *lt_conv_transpose2d_forward(const lt_conv_transpose2d_t *l, lt_tensor_t *x);
+
 #endif

@@ -109,6 +109,13 @@ struct lt_trainer {
     /* (optional) out[r*n + i] = rank r's values[i]; NULL: an all_reduce_sum of a
      * zero-padded buffer (exact, world-size times the traffic). */
     lt_status (*all_gather)(lt_trainer_t *tr, const float *values, int64_t n, float *out);
+    /* -- issue 23 (gen): lt_log_image -- */
+    /* (optional) Take an image for the loggers: rgb holds height x width pixels, 3 bytes
+     * each, row by row; name is checked (1 to 64 of [A-Za-z0-9._-], no leading '.'). The
+     * host writes it where its loggers keep images; NULL: lt_log_image says the host
+     * takes no images. */
+    lt_status (*log_image)(lt_trainer_t *tr, const char *name, int64_t height, int64_t width,
+                           const uint8_t *rgb);
 };
 
 /* The smallest struct_size this liblt accepts (1.0 has every field up to barrier). */

@@ -201,4 +201,45 @@ LT_API lt_tensor_t *lt_layer_norm(lt_tensor_t *x, int nnorm, const int64_t *norm
 LT_API lt_tensor_t *lt_dropout_ex(lt_tensor_t *x, double p, bool training, uint64_t seed,
                                   uint64_t stream);
 
+/* ---- issue 19 (gen): conv_transpose2d, binary cross-entropy ---------------------- */
+
+/* F.conv_transpose2d's options; a zero stride, dilation or groups means 1. */
+typedef struct lt_conv_transpose2d_opts {
+    uint32_t struct_size; /* sizeof(lt_conv_transpose2d_opts): LT_CONV_TRANSPOSE2D_OPTS sets it */
+    int64_t stride[2];
+    int64_t padding[2];        /* dilation * (k - 1) - padding zeros around the input */
+    int64_t output_padding[2]; /* added to one side of the output; < stride or dilation */
+    int64_t dilation[2];
+    int64_t groups;
+    bool no_bias; /* for lt_conv_transpose2d layers: bias=False */
+} lt_conv_transpose2d_opts;
+#define LT_CONV_TRANSPOSE2D_OPTS(...)                                                              \
+    ((lt_conv_transpose2d_opts){.struct_size = sizeof(lt_conv_transpose2d_opts), __VA_ARGS__})
+
+/* x (N, Cin, H, W), w (Cin, Cout/groups, kh, kw), b (Cout) -> (N, Cout, OH, OW) with
+ * OH = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1: the gradient
+ * of conv2d with respect to its input. b may be NULL and o NULL means every default. */
+LT_API lt_tensor_t *lt_conv_transpose2d_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b,
+                                           const lt_conv_transpose2d_opts *o);
+
+/* A loss's reduction= argument: the mean (torch's default), the sum, or no reduction
+ * (the elementwise losses, shaped like the input). */
+typedef enum { LT_REDUCTION_MEAN = 0, LT_REDUCTION_SUM = 1, LT_REDUCTION_NONE = 2 } lt_reduction;
+
+/* F.logsigmoid: log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), stable for any x. */
+LT_API lt_tensor_t *lt_logsigmoid(lt_tensor_t *x);
+/* F.binary_cross_entropy: -weight (target log(input) + (1 - target) log(1 - input)),
+ * each log clamped at -100 as torch does; input (probabilities in [0, 1]) and target
+ * the same shape, weight (NULL: none) broadcast to it. The input's gradient is torch's,
+ * weight (input - target) / max(input (1 - input), 1e-12); the target's too. */
+LT_API lt_tensor_t *lt_binary_cross_entropy(lt_tensor_t *input, lt_tensor_t *target,
+                                            lt_tensor_t *weight, lt_reduction reduction);
+/* F.binary_cross_entropy_with_logits: weight ((1 - target) input - lw logsigmoid(input))
+ * with lw = 1 + (pos_weight - 1) target; input and target the same shape, weight and
+ * pos_weight (NULL: none) broadcast to it (pos_weight (C) weighs each class's positives). */
+LT_API lt_tensor_t *lt_binary_cross_entropy_with_logits(lt_tensor_t *input, lt_tensor_t *target,
+                                                        lt_tensor_t *weight,
+                                                        lt_tensor_t *pos_weight,
+                                                        lt_reduction reduction);
+
 #endif

@@ -39,6 +39,19 @@
  *   batch_norm_backward         8|x|; 4(3|x| + 5C)
  *   batch_norm_update           running mean and variance: 10C; 32C
  *   dropout_mask                Philox per element: 20n; 4n (then a mul)
+ *   -- issue 19 (gen) --
+ *   conv_transpose2d            x (N,Cin,H,W) * w (Cin,Cout/G,kh,kw) -> (N,Cout,OH,OW), K =
+ *                               Cout/G kh kw, P = H W: the (N,Cin,P) -> (Cin,N,P) swap, G
+ *                               GEMMs, col2im and the bias add as one: 2 Cin K N P (+ n with
+ *                               a bias); 4(3|x| + 2|col| + |w| + n (+ 2n)), |col| = G K N P
+ *   conv_transpose2d_backward   im2col of the gradient, the dW and dx GEMMs, the swap back,
+ *                               the bias sums: 4 Cin K N P + |g|; 4(2|g| + 2|col| + 2|x| + 2|w|)
+ *   logsigmoid                  ten elementwise passes: 10n; 80n
+ *   logsigmoid_backward         dy sigmoid(-x): 3n; 20n
+ *   binary_cross_entropy        the clamped logs and the products: 10n; 80n
+ *   binary_cross_entropy_backward  both inputs' gradients: 12n; 96n
+ *   binary_cross_entropy_with_logits is logsigmoid plus the ops above (neg, add_scalar,
+ *   mul, sub; mean or sum).
  * Without the batch_norm slots, batch_norm and layer_norm are made of mean, sub, mul,
  * add_scalar, sqrt, div and add (and their backward spans).
  * lt_mse_loss and lt_accuracy are made of the ops above (sub, mul, mean; argmax, eq,
