@@ -22,4 +22,6 @@
     X(ddp_support)                                                                                 \
     X(trainer)                                                                                     \
     X(layers)                                                                                      \
-    X(buffers)
+    X(buffers)                                                                                     \
+    /* issue 19: group_norm, losses, custom ops */                                                 \
+    X(losses)
