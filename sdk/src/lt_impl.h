@@ -143,6 +143,9 @@ struct lt_arena {
     void *grad_ready_user;
     float backward_scale;          /* lt_backward's seed (lt_ctx_set_backward_scale), 1 */
     struct lt_grad_scaler *scaler; /* 16-mixed (lt_ctx_set_grad_scaler); NULL: none */
+    /* issue 19: custom ops' function contexts, one per call (autograd/custom_op.c sets
+     * elem_size on first use); cleared with the tape. */
+    lt_slab custom_fns;
 };
 
 void *lt__slab_get(lt_slab *s, size_t i);

@@ -24,4 +24,5 @@
     X(layers)                                                                                      \
     X(buffers)                                                                                     \
     /* issue 19: group_norm, losses, custom ops */                                                 \
-    X(losses)
+    X(losses)                                                                                      \
+    X(custom_op)
