@@ -102,6 +102,10 @@ static const flag flags[] = {
          "folder for the profiler's files (unset: the log dir)"),
     FLAG("profiler.filename", F_STR, profiler_filename, NULL, 0,
          "write the report to <dirpath>/<stage>-<filename>.txt instead of stdout"),
+    /* issue 19: sync batch norm */
+    FLAG("sync_batchnorm", F_BOOL, sync_batchnorm, "false", 0,
+         "ddp: batch norm layers normalise with the statistics of every rank's batch "
+         "(torch's SyncBatchNorm); ignored with one process, as in Lightning"),
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

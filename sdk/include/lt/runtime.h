@@ -109,6 +109,10 @@ struct lt_trainer {
     /* (optional) out[r*n + i] = rank r's values[i]; NULL: an all_reduce_sum of a
      * zero-padded buffer (exact, world-size times the traffic). */
     lt_status (*all_gather)(lt_trainer_t *tr, const float *values, int64_t n, float *out);
+    /* -- issue 19 -- */
+    /* Lightning's --sync_batchnorm under DDP: lt_batchnorm_forward in training mode uses
+     * statistics over every rank (through all_reduce_sum), as torch's SyncBatchNorm. */
+    bool sync_batchnorm;
 };
 
 /* The smallest struct_size this liblt accepts (1.0 has every field up to barrier). */
