@@ -82,7 +82,7 @@ typedef struct host_config {
     callback_spec callbacks[LTHOST_MAX_CALLBACKS];
     int n_callbacks;
     /* issue 19 */
-    bool sync_batchnorm; /* --sync_batchnorm: ddp batch norm over every rank's batch */
+    bool sync_batchnorm;         /* --sync_batchnorm: ddp batch norm over every rank's batch */
     const char *plugin_roots[2]; /* extra roots (the build tree), NULL-terminated */
     char build_root[4096];
 } host_config;

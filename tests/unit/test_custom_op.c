@@ -67,9 +67,9 @@ START_TEST(custom_op_gradient_matches_autograd_and_finite_differences) {
         ck_assert_msg(fabs(num - g[i]) <= 1e-2 * fabs(num) + 2e-3, "d/dx[%d]: %.6g vs fd %.6g", i,
                       g[i], num);
     }
-    double num = (weighted_loss(true, x, beta + h, w, NULL) -
-                  weighted_loss(true, x, beta - h, w, NULL)) /
-                 (2.0 * h);
+    double num =
+        (weighted_loss(true, x, beta + h, w, NULL) - weighted_loss(true, x, beta - h, w, NULL)) /
+        (2.0 * h);
     ck_assert_msg(fabs(num - gbeta[0]) <= 1e-2 * fabs(num) + 2e-3, "d/dbeta: %.6g vs fd %.6g",
                   gbeta[0], num);
     free(g);
@@ -117,8 +117,9 @@ static int bad_backward(lt_custom_fn_ctx_t *fn, lt_tensor_t *g, lt_tensor_t **gr
     return -1; /* failed without saying why */
 }
 
-static const lt_custom_op_desc bad_op = LT_CUSTOM_OP_DESC(
-    .name = "bad_op", .num_inputs = 1, .forward = identity_fwd, .backward = bad_backward);
+static const lt_custom_op_desc bad_op =
+    LT_CUSTOM_OP_DESC(.name = "bad_op", .num_inputs = 1, .forward = identity_fwd,
+                      .backward = bad_backward);
 
 static void expect_backward_error(int m, const char *words) {
     mode = m;
@@ -145,11 +146,12 @@ START_TEST(custom_op_errors_are_clear) {
     ck_assert_msg(strstr(lt_last_error(), "custom op 'bad_op' takes 1 inputs, it was given 2"),
                   "%s", lt_last_error());
     lt_clear_error();
-    lt_custom_op_desc no_bwd = LT_CUSTOM_OP_DESC(.name = "half", .num_inputs = 1,
-                                                 .forward = identity_fwd);
+    lt_custom_op_desc no_bwd =
+        LT_CUSTOM_OP_DESC(.name = "half", .num_inputs = 1, .forward = identity_fwd);
     ck_assert_ptr_null(lt_custom_op_apply(&no_bwd, NULL, 1, &x));
-    ck_assert_msg(strstr(lt_last_error(), "custom op 'half': forward and backward must both be set"),
-                  "%s", lt_last_error());
+    ck_assert_msg(
+        strstr(lt_last_error(), "custom op 'half': forward and backward must both be set"), "%s",
+        lt_last_error());
     lt_clear_error();
     lt_custom_op_desc old = {.struct_size = 8, .name = "old"};
     ck_assert_ptr_null(lt_custom_op_apply(&old, NULL, 1, &x));

@@ -13,8 +13,9 @@
 static lt_reduction jreduction(const json_t *o) {
     const char *r = json_string_value(json_object_get(o, "reduction"));
     ck_assert_msg(r != NULL, "case without a reduction");
-    return !strcmp(r, "sum") ? LT_REDUCTION_SUM : !strcmp(r, "none") ? LT_REDUCTION_NONE
-                                                                     : LT_REDUCTION_MEAN;
+    return !strcmp(r, "sum")    ? LT_REDUCTION_SUM
+           : !strcmp(r, "none") ? LT_REDUCTION_NONE
+                                : LT_REDUCTION_MEAN;
 }
 static double jreal(const json_t *o, const char *key) {
     return json_number_value(json_object_get(o, key));
@@ -158,8 +159,8 @@ static void fd_check(const fd_case *k) {
             x[i][e] = v;
             double num = (up - down) / (2.0 * h);
             ck_assert_msg(fabs(num - g[e]) <= 2e-2 * fabs(num) + 5e-3,
-                          "%s: d/d in%d[%lld]: autograd %.6g, finite differences %.6g", k->what,
-                          i, (long long)e, g[e], num);
+                          "%s: d/d in%d[%lld]: autograd %.6g, finite differences %.6g", k->what, i,
+                          (long long)e, g[e], num);
         }
         free(g);
     }
@@ -195,7 +196,12 @@ START_TEST(losses_match_finite_differences) {
     static const fd_case cases[] = {
         {"group_norm", fd_group_norm, 3, {4, 1, 1}, {{2, 4, 3, 2}, {4}, {4}}, {0}, false},
         {"nll_loss weight ignore_index", fd_nll, 1, {2}, {{6, 4}}, {1, 2, 3, 0, 2, 1}, true},
-        {"cross_entropy label_smoothing", fd_ce_smooth, 1, {2}, {{5, 3}}, {2, 0, -100, 1, 2},
+        {"cross_entropy label_smoothing",
+         fd_ce_smooth,
+         1,
+         {2},
+         {{5, 3}},
+         {2, 0, -100, 1, 2},
          false},
         {"cross_entropy none weight", fd_ce_none, 1, {2}, {{4, 5}}, {4, 0, 3, 1}, true},
         {"smooth_l1_loss", fd_smooth_l1, 2, {2, 2}, {{3, 4}, {3, 4}}, {0}, false},

@@ -349,7 +349,6 @@ LT_API lt_tensor_t *lt_layernorm_forward(const lt_layernorm_t *l, lt_tensor_t *x
  * a run and a resumed run drop the same elements. */
 LT_API lt_tensor_t *lt_dropout(lt_ctx_t *ctx, lt_tensor_t *x, double p);
 
-
 /* ---- issue 19: nn.GroupNorm (ABI 1.1) ------------------------------------------------ */
 
 /* nn.GroupNorm(num_groups, num_channels, eps=1e-5, affine): with affine, weight (ones) and

@@ -201,7 +201,6 @@ LT_API lt_tensor_t *lt_layer_norm(lt_tensor_t *x, int nnorm, const int64_t *norm
 LT_API lt_tensor_t *lt_dropout_ex(lt_tensor_t *x, double p, bool training, uint64_t seed,
                                   uint64_t stream);
 
-
 /* ---- issue 19: group_norm and torch's loss options (ABI 1.1) ------------------------ */
 
 /* F.group_norm: x (N, C, ...) with its C channels split into num_groups groups (C must be

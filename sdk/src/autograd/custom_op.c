@@ -161,8 +161,8 @@ lt_status lt_save_for_backward(lt_custom_fn_ctx_t *fn, lt_tensor_t *t) {
     if (!t) return lt_last_status() ? lt_last_status() : LT_ERR_INVALID_ARG;
     if (fn->nsaved == LT_CUSTOM_OP_MAX_SAVED)
         return lt_set_error(LT_ERR_INVALID_ARG,
-                            "custom op '%s': more than %d tensors saved for backward",
-                            fn->op->name, LT_CUSTOM_OP_MAX_SAVED);
+                            "custom op '%s': more than %d tensors saved for backward", fn->op->name,
+                            LT_CUSTOM_OP_MAX_SAVED);
     fn->saved[fn->nsaved++] = t;
     return LT_OK;
 }

@@ -59,16 +59,18 @@ static lt_tensor_t *sync_bn_forward(lt_custom_fn_ctx_t *fn, lt_tensor_t *const *
     lt_tensor_t *mean = channel_sums(x);
     if (all_reduce_tensor(tr, mean) != LT_OK) return NULL;
     if (!(m > 1)) {
-        lt_set_error(LT_ERR_SHAPE, "sync batch norm: training needs more than one value per "
-                                   "channel over all ranks, got %g", m);
+        lt_set_error(LT_ERR_SHAPE,
+                     "sync batch norm: training needs more than one value per "
+                     "channel over all ranks, got %g",
+                     m);
         return NULL;
     }
     mean = lt_scale(mean, (float)(1.0 / m));
     lt_tensor_t *xc = lt_sub(x, mean), *var = channel_sums(lt_mul(xc, xc));
     if (all_reduce_tensor(tr, var) != LT_OK) return NULL;
     var = lt_scale(var, (float)(1.0 / m)); /* biased, as the normalisation uses */
-    lt_tensor_t *invstd = lt_div(lt_full(x->arena, 3, cs, 1.0f),
-                                 lt_sqrt(lt_add_scalar(var, (float)bn->eps)));
+    lt_tensor_t *invstd =
+        lt_div(lt_full(x->arena, 3, cs, 1.0f), lt_sqrt(lt_add_scalar(var, (float)bn->eps)));
     lt_tensor_t *xhat = lt_mul(xc, invstd);
     if (!xhat) return NULL;
     lt__batch_norm_update_running(bn->running_mean, bn->running_var, lt__f32(mean), lt__f32(var),

@@ -41,8 +41,8 @@ static bool class_args_ok(const lt_tensor_t *x, const lt_tensor_t *t, const lt_t
         return false;
     }
     if ((unsigned)r > LT_REDUCTION_NONE) {
-        lt_set_error(LT_ERR_INVALID_ARG,
-                     "%s: reduction %d is not LT_REDUCTION_MEAN, _SUM or _NONE", name, (int)r);
+        lt_set_error(LT_ERR_INVALID_ARG, "%s: reduction %d is not LT_REDUCTION_MEAN, _SUM or _NONE",
+                     name, (int)r);
         return false;
     }
     return weight_ok(w, x->shape[1], name);
@@ -72,8 +72,8 @@ static lt_tensor_t *onehot(lt_tensor_t *t, int64_t c) {
     if (!zero || !oh) return NULL;
     lt_device_t *dev = lt__dev(t);
     LT_KCALL(dev, "one_hot", (double)(n * c), LT_F32B(2 * n * c + n) + 8.0 * (double)n,
-             cross_entropy_bwd, n, c, lt__f32(zero), (const int64_t *)lt__data(t),
-             lt__f32(minus1), lt__f32(oh));
+             cross_entropy_bwd, n, c, lt__f32(zero), (const int64_t *)lt__data(t), lt__f32(minus1),
+             lt__f32(oh));
     return oh;
 }
 
@@ -88,8 +88,8 @@ static lt_tensor_t *is_ignored(lt_tensor_t *t, int64_t ignore) {
     lt_device_t *dev = lt__dev(t);
     for (int64_t i = 0; i < n; i += 256) {
         int64_t m = n - i < 256 ? n - i : 256;
-        LT_KCALL(dev, "memcpy_h2d", 0, 8.0 * (double)m, memcpy_h2d,
-                 (int64_t *)lt__data(ign) + i, chunk, (size_t)m * sizeof *chunk);
+        LT_KCALL(dev, "memcpy_h2d", 0, 8.0 * (double)m, memcpy_h2d, (int64_t *)lt__data(ign) + i,
+                 chunk, (size_t)m * sizeof *chunk);
     }
     LT_KCALL(dev, "eq", (double)n, 20.0 * (double)n, eq_i64, n, (const int64_t *)lt__data(t),
              (const int64_t *)lt__data(ign), lt__f32(eq));

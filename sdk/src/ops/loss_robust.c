@@ -14,8 +14,8 @@ static bool pair_ok(const lt_tensor_t *x, const lt_tensor_t *t, lt_reduction r, 
         return false;
     }
     if ((unsigned)r > LT_REDUCTION_NONE) {
-        lt_set_error(LT_ERR_INVALID_ARG,
-                     "%s: reduction %d is not LT_REDUCTION_MEAN, _SUM or _NONE", name, (int)r);
+        lt_set_error(LT_ERR_INVALID_ARG, "%s: reduction %d is not LT_REDUCTION_MEAN, _SUM or _NONE",
+                     name, (int)r);
         return false;
     }
     return true;

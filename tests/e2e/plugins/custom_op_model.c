@@ -64,4 +64,5 @@ static lt_status custom_configure_optimizers(lt_ctx_t *ctx, void *self) {
 LT_MODULE_EXPORT(custom_mlp_t, .name = "custom_op_model", .hparams = custom_hparams,
                  .setup = custom_setup, .forward = custom_forward,
                  .training_step = custom_training_step, .validation_step = custom_eval_step,
-                 .test_step = custom_eval_step, .configure_optimizers = custom_configure_optimizers);
+                 .test_step = custom_eval_step,
+                 .configure_optimizers = custom_configure_optimizers);
