@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <lt/runtime.h>
+
 #include "test_fixture.h"
 
 /* ---- options from the case's JSON -------------------------------------------------- */
@@ -265,6 +267,40 @@ START_TEST(cross_entropy_ex_defaults_match_cross_entropy) {
 }
 END_TEST
 
+/* nn.GroupNorm: torch's parameter names and initial values, the functional op's result,
+ * no parameters without affine, and a clear refusal of groups that do not divide C. */
+START_TEST(groupnorm_layer_is_torchs) {
+    lt_ctx_t *ctx = lt_ctx_new(test_dev, "gnmod", NULL, 0, 1);
+    lt_groupnorm_t *gn = lt_groupnorm(ctx, "gn", 2, 6, true);
+    lt_groupnorm_t *plain = lt_groupnorm(ctx, "plain", 3, 6, false);
+    ck_assert_ptr_nonnull(gn);
+    ck_assert_ptr_nonnull(plain);
+    ck_assert_ptr_null(plain->weight);
+    ck_assert_ptr_null(lt_groupnorm(ctx, "bad", 4, 6, true));
+    ck_assert_msg(strstr(lt_last_error(), "num_groups (4) must be positive and divide"), "%s",
+                  lt_last_error());
+    lt_clear_error();
+    ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
+    ck_assert_int_eq(lt_ctx_num_params(ctx), 2);
+    const char *name;
+    float *w = test_host(lt_ctx_param(ctx, 0, &name));
+    ck_assert_str_eq(name, "gn.weight");
+    ck_assert_float_eq(w[5], 1.0f);
+    free(w);
+    lt_ctx_param(ctx, 1, &name);
+    ck_assert_str_eq(name, "gn.bias");
+    float v[48];
+    test_fill(v, 48, 9, -2.0f, 2.0f, 0.0f);
+    lt_tensor_t *x = lt_from_host(lt_ctx_arena(ctx), LT_F32, 3, (int64_t[]){2, 6, 4}, v);
+    float *a = test_host(lt_groupnorm_forward(gn, x));
+    float *b = test_host(lt_group_norm(x, 2, NULL, NULL, 1e-5));
+    ck_assert_mem_eq(a, b, sizeof v);
+    free(a);
+    free(b);
+    lt_ctx_free(ctx);
+}
+END_TEST
+
 Suite *suite_losses(void) {
     Suite *s = suite_create("losses");
     TCase *tc = tcase_create("torch");
@@ -275,6 +311,7 @@ Suite *suite_losses(void) {
     tcase_add_test(fd, losses_match_finite_differences);
     tcase_add_test(fd, losses_refuse_bad_arguments);
     tcase_add_test(fd, cross_entropy_ex_defaults_match_cross_entropy);
+    tcase_add_test(fd, groupnorm_layer_is_torchs);
     tcase_set_timeout(fd, 120);
     suite_add_tcase(s, fd);
     return s;
