@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <lt/accelerator.h>
+
 #include "../e2e/plugins/custom_ops_example.h"
 #include "test_util.h"
 
@@ -98,6 +100,45 @@ START_TEST(custom_op_own_kernel_and_straight_through_gradient) {
 }
 END_TEST
 
+/* An op's own kernel through the accelerator's table, which works on any accelerator:
+ * y = 2 x + 1 with the affine slot on raw device pointers, gradient 2 g. */
+static lt_tensor_t *affine_fwd(lt_custom_fn_ctx_t *fn, lt_tensor_t *const *in, void *user) {
+    (void)fn, (void)user;
+    lt_tensor_t *x = in[0];
+    int64_t shape[LT_MAX_DIMS];
+    for (int d = 0; d < lt_ndim(x); d++) shape[d] = lt_dim(x, d);
+    lt_tensor_t *y = lt_zeros(lt_tensor_arena(x), LT_F32, lt_ndim(x), shape);
+    void *state;
+    const lt_accelerator_desc *k = lt_device_kernels(lt_tensor_device(x), &state);
+    k->affine(state, lt_numel(x), lt_tensor_data(x), 2.0f, 1.0f, lt_tensor_data(y));
+    return y;
+}
+static int affine_bwd(lt_custom_fn_ctx_t *fn, lt_tensor_t *g, lt_tensor_t **grad_in, void *u) {
+    (void)fn, (void)u;
+    grad_in[0] = lt_scale(g, 2.0f);
+    return 1;
+}
+
+START_TEST(custom_op_calls_accelerator_slots) {
+    static const lt_custom_op_desc op =
+        LT_CUSTOM_OP_DESC(.name = "affine_slot", .num_inputs = 1, .forward = affine_fwd,
+                          .backward = affine_bwd);
+    const float xv[3] = {1.0f, -2.0f, 0.5f};
+    const int64_t n = 3;
+    lt_tensor_t *x = host_tensor(1, &n, xv);
+    lt_set_requires_grad(x, true);
+    lt_tensor_t *y = lt_custom_op_apply(&op, NULL, 1, &x);
+    float *v = test_host(y);
+    for (int i = 0; i < 3; i++) ck_assert_float_eq(v[i], 2.0f * xv[i] + 1.0f);
+    free(v);
+    ck_assert_int_eq(lt_backward(lt_sum(y)), LT_OK);
+    float *g = test_host(lt_grad(x));
+    for (int i = 0; i < 3; i++) ck_assert_float_eq(g[i], 2.0f);
+    free(g);
+    ck_assert_ptr_null(lt_device_kernels(NULL, NULL));
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------------------ */
 
 static int mode; /* which mistake bad_backward makes */
@@ -170,6 +211,7 @@ Suite *suite_custom_op(void) {
     tcase_add_test(tc, custom_op_gradient_matches_autograd_and_finite_differences);
     tcase_add_test(tc, custom_op_own_kernel_and_straight_through_gradient);
     tcase_add_test(tc, custom_op_errors_are_clear);
+    tcase_add_test(tc, custom_op_calls_accelerator_slots);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -79,5 +79,14 @@ LT_API void *lt_tensor_data(lt_tensor_t *t);
 LT_API bool lt_tensor_host_memory(const lt_tensor_t *t);
 /* The arena a tensor's results go to: make an op's output there (lt_zeros, lt_full). */
 LT_API lt_arena_t *lt_tensor_arena(const lt_tensor_t *t);
+/* The device a tensor lives on (lt_device_name(dev) says which accelerator). */
+LT_API lt_device_t *lt_tensor_device(const lt_tensor_t *t);
+/* The accelerator's kernel table (<lt/accelerator.h>) and, in *state, the state its slots
+ * take first: an op may call a slot on lt_tensor_data pointers, on any accelerator
+ * (k->fill(state, n, 0.0f, d_out)). Slots run on the accelerator's queue in order with
+ * liblt's own calls; an optional slot is NULL where the accelerator lacks it. NULL for a
+ * NULL dev. */
+typedef struct lt_accelerator_desc lt_accelerator_desc;
+LT_API const lt_accelerator_desc *lt_device_kernels(lt_device_t *dev, void **state);
 
 #endif

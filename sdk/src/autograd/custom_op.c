@@ -209,3 +209,10 @@ void *lt_tensor_data(lt_tensor_t *t) {
 bool lt_tensor_host_memory(const lt_tensor_t *t) { return t && t->arena->dev->k.host_memory; }
 
 lt_arena_t *lt_tensor_arena(const lt_tensor_t *t) { return t ? t->arena : NULL; }
+
+lt_device_t *lt_tensor_device(const lt_tensor_t *t) { return t ? t->arena->dev : NULL; }
+
+const lt_accelerator_desc *lt_device_kernels(lt_device_t *dev, void **state) {
+    if (state) *state = dev ? dev->state : NULL;
+    return dev ? &dev->k : NULL;
+}
