@@ -25,4 +25,5 @@
     X(buffers)                                                                                     \
     /* issue 19: group_norm, losses, custom ops */                                                 \
     X(losses)                                                                                      \
-    X(custom_op)
+    X(custom_op)                                                                                   \
+    X(sync_batchnorm)
