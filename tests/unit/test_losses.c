@@ -80,6 +80,23 @@ static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     lt_arena_reset(arena);
 }
 
+/* A label that is neither a class nor ignore_index: an error naming it where the CPU can
+ * read the labels, a NaN loss (nothing stalls the step to check) on other accelerators. */
+static void check_bad_label(lt_arena_t *arena) {
+    int64_t labels[3] = {1, 7, -100}, n = 3;
+    lt_tensor_t *x = lt_full(arena, 2, (int64_t[]){3, 4}, 0.25f);
+    lt_tensor_t *y = lt_from_host(arena, LT_I64, 1, &n, labels);
+    lt_tensor_t *loss = lt_cross_entropy_ex(x, y, NULL, LT_IGNORE_INDEX, LT_REDUCTION_MEAN, 0.1);
+    if (lt_tensor_host_memory(x)) {
+        ck_assert_ptr_null(loss);
+        ck_assert_msg(strstr(lt_last_error(), "target 7 of sample 1"), "%s", lt_last_error());
+        lt_clear_error();
+    } else {
+        ck_assert_msg(loss && isnan(lt_item(loss)), "a bad label gave %g", lt_item(loss));
+    }
+    lt_arena_reset(arena);
+}
+
 START_TEST(losses_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "losses");
     if (!dev) return;
@@ -90,6 +107,7 @@ START_TEST(losses_match_torch) {
     for (char *c = strtok_r(cases, ",", &save); c; c = strtok_r(NULL, ",", &save), n++)
         check_case(f, c, arena);
     ck_assert_int_ge(n, 18);
+    check_bad_label(arena);
     free(cases);
     lt_st_close(f);
     lt_arena_free(arena);
