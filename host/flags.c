@@ -117,6 +117,10 @@ static const flag flags[] = {
     FLAG("inference_mode", F_BOOL, inference_mode, "true", 0,
          "accepted for Lightning configs: validate/test/predict never record autograd either "
          "way"),
+    /* issue 19: sync batch norm */
+    FLAG("sync_batchnorm", F_BOOL, sync_batchnorm, "false", 0,
+         "ddp: batch norm layers normalise with the statistics of every rank's batch "
+         "(torch's SyncBatchNorm); ignored with one process, as in Lightning"),
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

@@ -81,6 +81,8 @@ typedef struct host_config {
     int n_model_hp, n_data_hp;
     callback_spec callbacks[LTHOST_MAX_CALLBACKS];
     int n_callbacks;
+    /* issue 19 */
+    bool sync_batchnorm;         /* --sync_batchnorm: ddp batch norm over every rank's batch */
     const char *plugin_roots[2]; /* extra roots (the build tree), NULL-terminated */
     char build_root[4096];
     /* ---- trainer flags (issue 23: wt-flags) ---- */

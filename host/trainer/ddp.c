@@ -431,5 +431,6 @@ void ddp_serve_trainer(session *s) {
         s->tr.all_reduce_sum = hook_all_reduce_sum;
         if (g->desc->barrier) s->tr.barrier = hook_barrier;
         if (g->desc->all_gather) s->tr.all_gather = hook_all_gather;
+        s->tr.sync_batchnorm = s->cfg->sync_batchnorm; /* Lightning: only under DDP */
     }
 }

@@ -156,6 +156,9 @@ struct lt_arena {
     /* ONNX export (issue #22): record every op, also of tensors that need no gradient, so
      * that one forward run is the whole graph (a buffer's reshape included). */
     bool record_all;
+    /* issue 19: custom ops' function contexts, one per call (autograd/custom_op.c sets
+     * elem_size on first use); cleared with the tape. */
+    lt_slab custom_fns;
 };
 
 void *lt__slab_get(lt_slab *s, size_t i);
@@ -271,5 +274,17 @@ void lt__optimizer_load(lt_optimizer_t *o, const lt_state_t *st);
 lt_status lt__scheduler_save(const lt_scheduler_t *s, lt_state_t *st);
 lt_status lt__scheduler_check(const lt_scheduler_t *s, const lt_state_t *st, const char *where);
 void lt__scheduler_load(lt_scheduler_t *s, const lt_state_t *st);
+
+/* ---- issue 19: batch norm's running statistics, shared with sync batch norm ---------- */
+
+/* torch: running_mean <- (1 - m) running_mean + m mean, running_var likewise with the
+ * unbiased variance n / (n - 1) * var (var biased, over n values); mean and var are c
+ * device floats. In place, outside autograd. */
+void lt__batch_norm_update_running(lt_tensor_t *rm, lt_tensor_t *rv, const float *mean,
+                                   const float *var, double momentum, int64_t n);
+/* --sync_batchnorm (module/sync_batchnorm.c): bn's training-mode forward with statistics
+ * over every rank of tr, or NULL when it does not apply (one process, flag off, eval). */
+bool lt__sync_batchnorm_applies(const lt_batchnorm_t *bn);
+lt_tensor_t *lt__sync_batchnorm_forward(lt_batchnorm_t *bn, lt_tensor_t *x);
 
 #endif

@@ -31,4 +31,8 @@
     X(export)                                                                                      \
     /* issue 19 (gen): conv_transpose2d, BCE losses; lt_log_image */                               \
     X(gen_ops)                                                                                     \
-    X(log_image)
+    X(log_image)                                                                                   \
+    /* issue 19: group_norm, losses, custom ops */                                                 \
+    X(losses)                                                                                      \
+    X(custom_op)                                                                                   \
+    X(sync_batchnorm)

@@ -378,5 +378,18 @@ LT_API lt_conv_transpose2d_t *lt_conv_transpose2d(lt_ctx_t *ctx, const char *nam
                                                   const lt_conv_transpose2d_opts *o);
 /* x (N, in, H, W) -> (N, out, OH, OW) */
 LT_API lt_tensor_t *lt_conv_transpose2d_forward(const lt_conv_transpose2d_t *l, lt_tensor_t *x);
+/* ---- issue 19: nn.GroupNorm (ABI 1.1) ------------------------------------------------ */
+
+/* nn.GroupNorm(num_groups, num_channels, eps=1e-5, affine): with affine, weight (ones) and
+ * bias (zeros) of (num_channels); without, none. num_groups must divide num_channels. */
+typedef struct lt_groupnorm {
+    lt_tensor_t *weight, *bias; /* (C), or NULL without affine */
+    int64_t num_groups;
+    double eps; /* 1e-5; may be changed in setup */
+} lt_groupnorm_t;
+LT_API lt_groupnorm_t *lt_groupnorm(lt_ctx_t *ctx, const char *name, int64_t num_groups,
+                                    int64_t num_channels, bool affine);
+/* x (N, C, ...) -> same shape */
+LT_API lt_tensor_t *lt_groupnorm_forward(const lt_groupnorm_t *l, lt_tensor_t *x);
 
 #endif

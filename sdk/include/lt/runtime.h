@@ -116,6 +116,10 @@ struct lt_trainer {
      * takes no images. */
     lt_status (*log_image)(lt_trainer_t *tr, const char *name, int64_t height, int64_t width,
                            const uint8_t *rgb);
+    /* -- issue 19 -- */
+    /* Lightning's --sync_batchnorm under DDP: lt_batchnorm_forward in training mode uses
+     * statistics over every rank (through all_reduce_sum), as torch's SyncBatchNorm. */
+    bool sync_batchnorm;
 };
 
 /* The smallest struct_size this liblt accepts (1.0 has every field up to barrier). */

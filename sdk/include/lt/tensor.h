@@ -241,5 +241,39 @@ LT_API lt_tensor_t *lt_binary_cross_entropy_with_logits(lt_tensor_t *input, lt_t
                                                         lt_tensor_t *weight,
                                                         lt_tensor_t *pos_weight,
                                                         lt_reduction reduction);
+/* ---- issue 19: group_norm and torch's loss options (ABI 1.1) ------------------------ */
+
+/* F.group_norm: x (N, C, ...) with its C channels split into num_groups groups (C must be
+ * a multiple), each sample's group normalised over its channels and positions with the
+ * biased variance; weight, bias (C) may be NULL. */
+LT_API lt_tensor_t *lt_group_norm(lt_tensor_t *x, int64_t num_groups, lt_tensor_t *weight,
+                                  lt_tensor_t *bias, double eps);
+
+/* (lt_reduction: above, with the binary cross-entropy losses.) */
+/* torch's default ignore_index: no class has it, so by default nothing is ignored. */
+#define LT_IGNORE_INDEX (-100)
+
+/* F.nll_loss: input (N, C) (log-probabilities), target (N) int64 -> loss_i =
+ * -weight[t_i] * input[i, t_i], 0 where t_i == ignore_index; MEAN divides the sum by the
+ * sum of weight[t_i] over the rows not ignored (NaN when all are), NONE returns (N). weight
+ * (C) may be NULL (all 1) and gets no gradient. A target outside [0, C) that is not
+ * ignore_index is an error (on accelerators whose memory the CPU cannot read, that row's
+ * loss is NaN instead, as lt_cross_entropy does). */
+LT_API lt_tensor_t *lt_nll_loss(lt_tensor_t *input, lt_tensor_t *target, lt_tensor_t *weight,
+                                int64_t ignore_index, lt_reduction reduction);
+/* F.cross_entropy with class-index targets: nll_loss of log_softmax(input), and with
+ * label_smoothing e in [0, 1]: (1 - e) nll + e / C * the mean over classes of -weight_c
+ * log p_c, reduced as torch does. lt_cross_entropy(x, y) is lt_cross_entropy_ex(x, y,
+ * NULL, LT_IGNORE_INDEX, LT_REDUCTION_MEAN, 0) minus the ignore_index (faster: one kernel). */
+LT_API lt_tensor_t *lt_cross_entropy_ex(lt_tensor_t *input, lt_tensor_t *target,
+                                        lt_tensor_t *weight, int64_t ignore_index,
+                                        lt_reduction reduction, double label_smoothing);
+/* F.smooth_l1_loss: per element 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, with
+ * d = input - target (same shape); beta 0 is the L1 loss; beta < 0 is refused. */
+LT_API lt_tensor_t *lt_smooth_l1_loss(lt_tensor_t *input, lt_tensor_t *target,
+                                      lt_reduction reduction, double beta);
+/* F.huber_loss: delta * smooth_l1(beta = delta); delta must be positive. */
+LT_API lt_tensor_t *lt_huber_loss(lt_tensor_t *input, lt_tensor_t *target, lt_reduction reduction,
+                                  double delta);
 
 #endif

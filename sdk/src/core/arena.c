@@ -66,6 +66,7 @@ void lt_arena_reset(lt_arena_t *a) {
     }
     a->tensors.used = 0;
     a->nodes.used = 0;
+    a->custom_fns.used = 0;
     lt_slab fresh = a->retired; /* two resets ago: nobody may hold those any more */
     a->retired = a->tensors;
     a->tensors = fresh;
@@ -78,6 +79,7 @@ void lt_arena_free(lt_arena_t *a) {
     lt__slab_free(&a->tensors);
     lt__slab_free(&a->retired);
     lt__slab_free(&a->nodes);
+    lt__slab_free(&a->custom_fns);
     free(a);
 }
 

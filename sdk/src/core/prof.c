@@ -55,7 +55,14 @@
  * Without the batch_norm slots, batch_norm and layer_norm are made of mean, sub, mul,
  * add_scalar, sqrt, div and add (and their backward spans).
  * lt_mse_loss and lt_accuracy are made of the ops above (sub, mul, mean; argmax, eq,
- * mean). The loader's "[_DataLoader].fill_batch" (kind "data") is in data/loader.c. */
+ * mean). The loader's "[_DataLoader].fill_batch" (kind "data") is in data/loader.c.
+ * issue 19 (group_norm, losses, custom ops):
+ *   one_hot                     the labels' one-hot rows of lt_nll_loss and
+ *                               lt_cross_entropy_ex (the cross_entropy_bwd slot): N C;
+ *                               4(2 N C + N) + 8N; with "eq" (label == ignore_index) and
+ *                               "memcpy_h2d" of that constant. group_norm, the rest of
+ *                               those losses, smooth_l1_loss and huber_loss are made of
+ *                               the ops above. */
 #include <time.h>
 
 #include "lt_impl.h"

@@ -196,8 +196,10 @@ lt_batchnorm_t *lt_batchnorm(lt_ctx_t *ctx, const char *name, int64_t features) 
 lt_tensor_t *lt_batchnorm_forward(lt_batchnorm_t *bn, lt_tensor_t *x) {
     if (!bn || !x) return NULL;
     bool training = lt_training(bn->ctx);
-    lt_tensor_t *y = lt_batch_norm(x, bn->running_mean, bn->running_var, bn->weight, bn->bias,
-                                   training, bn->momentum, bn->eps);
+    lt_tensor_t *y = training && lt__sync_batchnorm_applies(bn) /* --sync_batchnorm */
+                         ? lt__sync_batchnorm_forward(bn, x)
+                         : lt_batch_norm(x, bn->running_mean, bn->running_var, bn->weight, bn->bias,
+                                         training, bn->momentum, bn->eps);
     if (y && training) { /* num_batches_tracked += 1, kept on the host to avoid a readback */
         bn->batches++;
         lt_from_host_into(bn->num_batches_tracked, &bn->batches, sizeof bn->batches);

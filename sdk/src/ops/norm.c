@@ -74,8 +74,8 @@ static void blend_kernels(lt_device_t *dev, int64_t c, float *buf, const float *
 
 /* torch: running_mean <- (1 - m) running_mean + m mean, running_var likewise with the
  * unbiased variance (n / (n - 1) of the batch's biased one). Outside autograd. */
-static void update_running(lt_tensor_t *rm, lt_tensor_t *rv, const float *mean, const float *var,
-                           double momentum, int64_t n) {
+void lt__batch_norm_update_running(lt_tensor_t *rm, lt_tensor_t *rv, const float *mean,
+                                   const float *var, double momentum, int64_t n) {
     int64_t c = rm->numel;
     lt_tensor_t *tmp = lt__tensor_new(rm->arena, LT_F32, 1, &c);
     if (!tmp) return;
@@ -117,7 +117,9 @@ static lt_tensor_t *batch_norm_fused(lt_tensor_t *x, lt_tensor_t *rm, lt_tensor_
     LT_KCALL(dev, "batch_norm", 5.0 * (double)x->numel, LT_F32B(3 * x->numel + 4 * c), batch_norm,
              x->shape[0], c, l, lt__f32(x), w ? lt__f32(w) : NULL, b ? lt__f32(b) : NULL, eps,
              lt__f32(y), lt__f32(stats), lt__f32(stats) + c);
-    if (rm) update_running(rm, rv, lt__f32(stats), lt__f32(stats) + c, momentum, x->numel / c);
+    if (rm)
+        lt__batch_norm_update_running(rm, rv, lt__f32(stats), lt__f32(stats) + c, momentum,
+                                      x->numel / c);
     lt_node *n = lt__record(y, fused_bw, x, w, b);
     if (n) {
         n->saved = stats;
@@ -143,7 +145,8 @@ lt_tensor_t *lt_batch_norm(lt_tensor_t *x, lt_tensor_t *running_mean, lt_tensor_
         lt_tensor_t *xc = lt_sub(x3, mean);
         var = lt_mean_dim(lt_mean_dim(lt_mul(xc, xc), 2, true), 0, true);
         if (running_mean && mean && var)
-            update_running(running_mean, running_var, lt__f32(mean), lt__f32(var), momentum, per_c);
+            lt__batch_norm_update_running(running_mean, running_var, lt__f32(mean), lt__f32(var),
+                                          momentum, per_c);
     } else {
         mean = lt_reshape(running_mean, 3, cs);
         var = lt_reshape(running_var, 3, cs);
