@@ -12,6 +12,7 @@ typedef struct parse_state {
     host_config *cfg;
     const char *where;
     const char *module_hint, *data_hint; /* --module / --data anywhere on the line */
+    bool logger_seq;                     /* the config file entry before was trainer.logger[.KEY] */
 } parse_state;
 
 static bool add_override(const parse_state *ps, hparam_override *list, int *n, const char *name,
@@ -120,6 +121,24 @@ static bool unknown_flag(const parse_state *ps, const char *name) {
 
 static bool apply_config_file(parse_state *ps, const char *path, cfg_entries *store);
 
+/* A config file's trainer.logger sequence: each entry joins the list ("csv,mlflow"). */
+static bool append_logger(parse_state *ps, const char *value) {
+    host_config *c = ps->cfg;
+    if (!strcmp(value, "false") || !strcmp(value, "true") || !strcmp(c->logger, "false"))
+        return flag_set(c, ps->where, flag_find("logger"), value);
+    const char *head = !strcmp(c->logger, "true") ? "csv,tensorboard" : c->logger;
+    char joined[sizeof c->logger_list];
+    int n = snprintf(joined, sizeof joined, "%s,%s", head, value);
+    if (n < 0 || (size_t)n >= sizeof joined) {
+        host_error("%strainer.logger: the list of loggers is longer than %zu bytes", ps->where,
+                   sizeof joined - 1);
+        return false;
+    }
+    memcpy(c->logger_list, joined, (size_t)n + 1);
+    c->logger = c->logger_list;
+    return true;
+}
+
 /* One "--name value" (name without the dashes). */
 static bool apply(parse_state *ps, const char *name, const char *value, cfg_entries *store) {
     host_config *c = ps->cfg;
@@ -133,6 +152,9 @@ static bool apply(parse_state *ps, const char *name, const char *value, cfg_entr
     else if (!strncmp(name, "data.", 5))
         return add_override(ps, c->data_hp, &c->n_data_hp, name + 5, value, "data.");
     if (!strncmp(name, "trainer.", 8)) name += 8;
+    if (!strncmp(name, "logger.", 7))
+        return add_override(ps, c->logger_hp, &c->n_logger_hp, name + 7, value, "logger.");
+    if (!strcmp(name, "logger") && ps->logger_seq) return append_logger(ps, value);
     if (!strcmp(name, "callbacks")) return add_callback(ps, "", value);
     if (!strncmp(name, "callbacks.", 10)) return add_callback(ps, name + 10, value);
     const flag *f = flag_find(name);
@@ -156,10 +178,14 @@ static bool apply_config_file(parse_state *ps, const char *path, cfg_entries *st
             host_error("%sa config file cannot include another (--config)", where);
             return false;
         }
-        bool ok = apply(ps, store->items[i].key, store->items[i].value, store);
+        const char *key = store->items[i].key;
+        bool ok = apply(ps, key, store->items[i].value, store);
+        const char *bare = strncmp(key, "trainer.", 8) ? key : key + 8;
+        ps->logger_seq = !strcmp(bare, "logger") || !strncmp(bare, "logger.", 7);
         ps->where = outer;
         if (!ok) return false;
     }
+    ps->logger_seq = false;
     return true;
 }
 
@@ -223,6 +249,17 @@ static bool resolve_devices(host_config *cfg) {
     return true;
 }
 
+/* --logger's shape; the names themselves are opened (plugins) when the run starts. */
+static bool logger_list_ok(const host_config *cfg) {
+    const char *l = cfg->logger;
+    if (!strcmp(l, "true") || !strcmp(l, "false")) return true;
+    if (*l && *l != ',' && l[strlen(l) - 1] != ',' && !strstr(l, ",,")) return true;
+    host_error("--logger expects true, false, or a comma-separated list of csv, tensorboard, "
+               "mlflow and logger plugins (a name or a .so path), got '%s'",
+               l);
+    return false;
+}
+
 static bool finish(host_config *cfg) {
     if (!strcmp(cfg->accel, "gpu")) cfg->accel = "cuda"; /* Lightning's name for CUDA (or MPS) */
     if ((cfg->accel_auto = !strcmp(cfg->accel, "auto"))) cfg->accel = pick_accelerator(cfg);
@@ -243,13 +280,7 @@ static bool finish(host_config *cfg) {
         cfg->limit_train = cfg->limit_val = *ob; /* the validation loop reads the same batches */
     }
     if (cfg->max_epochs == -1 && cfg->max_steps == -1) cfg->max_epochs = 1000;
-    static const char *const loggers[] = {"true",        "false",           "csv",
-                                          "tensorboard", "csv,tensorboard", "tensorboard,csv"};
-    for (size_t i = 0; i < sizeof loggers / sizeof *loggers; i++)
-        if (!strcmp(cfg->logger, loggers[i])) return true;
-    host_error("--logger expects true, false, csv, tensorboard or csv,tensorboard, got '%s'",
-               cfg->logger);
-    return false;
+    return logger_list_ok(cfg);
 }
 
 /* LightningCLI's --print_config[=flags]: comma-separated skip_null, skip_default. */
@@ -285,7 +316,8 @@ static const char *find_value(int argc, char **argv, const char *name) {
 }
 
 bool cli_parse(int argc, char **argv, host_config *cfg, cfg_entries *store) {
-    parse_state ps = {cfg, "", find_value(argc, argv, "module"), find_value(argc, argv, "data")};
+    parse_state ps = {cfg, "", find_value(argc, argv, "module"), find_value(argc, argv, "data"),
+                      false};
     for (int i = 0; i < argc; i++) {
         char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {

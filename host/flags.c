@@ -78,7 +78,9 @@ static const flag flags[] = {
     CHOICE("float32_matmul_precision", matmul_precision, "highest", "highest|high|medium",
            "torch.set_float32_matmul_precision for 32-true matmuls: highest (float32), high "
            "(TF32 allowed), medium (bf16 allowed)"),
-    FLAG("logger", F_STR, logger, "true", 0, "true (csv + tensorboard), false, csv, tensorboard"),
+    FLAG("logger", F_STR, logger, "true", 0,
+         "true (csv + tensorboard), false, or a list of csv, tensorboard, mlflow, logger plugins "
+         "(name or .so); options --logger.KEY VALUE"),
     FLAG("predict.output", F_STR, predict_output, NULL, 0,
          "predictions file: .npy (unset: predictions.npy) or .csv"),
     FLAG("test_after_fit", F_BOOL, test_after_fit, "true", 0, "run the test loop when fit ends"),

@@ -61,7 +61,7 @@ typedef struct host_config {
     const char *precision;        /* as given: 32-true, 32, 16-mixed, 16, bf16-mixed, ... */
     const char *matmul_precision; /* --float32_matmul_precision: highest, high, medium */
     const char
-        *logger; /* "true" (csv + tensorboard), "false", "csv", "tensorboard", "csv,tensorboard" */
+        *logger; /* "true" (csv + tensorboard), "false", or a list "csv,tensorboard,mlflow,x.so" */
     const char *predict_output; /* --predict.output: .npy (default) or .csv */
     bool test_after_fit;
     bool use_distributed_sampler; /* ddp: each rank reads its shard of every split */
@@ -83,6 +83,11 @@ typedef struct host_config {
     int n_callbacks;
     const char *plugin_roots[2]; /* extra roots (the build tree), NULL-terminated */
     char build_root[4096];
+    /* ---- loggers (issue #23): --logger.KEY VALUE options, and the list a config file's
+     * trainer.logger sequence builds ("csv,mlflow"), which cfg->logger then points to ---- */
+    hparam_override logger_hp[LTHOST_MAX_OVERRIDES];
+    int n_logger_hp;
+    char logger_list[1024];
 } host_config;
 
 /* Lightning's defaults, for main() and --print_config. */

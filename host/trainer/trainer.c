@@ -331,6 +331,7 @@ void session_init(session *s, const host_config *cfg, uint64_t seed) {
                            .max_epochs = cfg->max_epochs,
                            .manual_backward = manual_backward,
                            .log = trainer_log,
+                           .log_histogram = trainer_log_histogram,
                            .host = s,
                            .callback_metrics = s->log.callback_metrics};
 }
@@ -402,6 +403,7 @@ int trainer_run(const host_config *cfg) {
         fflush(NULL);
         s->group.desc->abort(s->group.state, 1);
     }
+    s->log.end_status = ok ? "success" : "failed";
     ok = session_teardown(s) && ok;
     int code = s->exit_code ? s->exit_code : ok ? 0 : 1;
     free(s);

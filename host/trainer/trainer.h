@@ -12,6 +12,7 @@
 
 #include "../host.h"
 #include "../loggers/loggers.h"
+#include "../loggers/logger_set.h"
 
 #define LT_MAX_LOGGED 64
 
@@ -67,8 +68,8 @@ typedef struct progress_bar {
 } progress_bar;
 
 typedef struct log_state {
-    logger *loggers[2];
-    int nloggers;
+    logger_set set;         /* --logger's loggers, loaded by logging_plan */
+    const char *end_status; /* finalize's "success", "failed" (set when the run ends) */
     char version_dir[4096]; /* planned at start, created by logging_open */
     bool open;
     lt_metric_value callback_metrics[2 * LT_MAX_LOGGED];
@@ -364,6 +365,7 @@ bool log_epoch_end(session *s, log_scope scope, bool write);
 /* Refresh callback_metrics from the module's step values (reads the device). */
 bool refresh_step_metrics(session *s);
 lt_status trainer_log(lt_trainer_t *tr, const char *name, double value);
+lt_status trainer_log_histogram(lt_trainer_t *tr, const char *name, const float *v, int64_t n);
 /* "  name=value" for each callback metric, train loop first (the NAME of NAME_step/_epoch). */
 void print_metric_line(session *s);
 /* "Test:  name=value ...  [N batches, S s]": the metrics of the stage's loop. */

@@ -15,6 +15,7 @@
 #include "plugin.h"
 #include "profiler.h"
 #include "safetensors.h"
+#include "logger.h"
 
 /* The version of the liblt that is running, "0.1.0". */
 LT_API const char *lt_version(void);

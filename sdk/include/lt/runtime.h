@@ -109,6 +109,10 @@ struct lt_trainer {
     /* (optional) out[r*n + i] = rank r's values[i]; NULL: an all_reduce_sum of a
      * zero-padded buffer (exact, world-size times the traffic). */
     lt_status (*all_gather)(lt_trainer_t *tr, const float *values, int64_t n, float *out);
+    /* ---- histograms (issue #23, ABI 1.1) ---- */
+    /* (optional) Host service behind lt_log_histogram: n finite values, to the loggers that
+     * take histograms at the current step. */
+    lt_status (*log_histogram)(lt_trainer_t *tr, const char *name, const float *values, int64_t n);
 };
 
 /* The smallest struct_size this liblt accepts (1.0 has every field up to barrier). */
