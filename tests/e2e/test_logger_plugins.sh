@@ -52,6 +52,15 @@ awk 'NF != 3 || $1 !~ /^[0-9]+$/ || $3 !~ /^[0-9]+$/ { exit 1 }' "$run/metrics/t
 ev=$(ls "$TMP/root/lightning_logs/version_1"/events.out.tfevents.* | head -1)
 grep -q fc.weight "$ev" || fail "no fc.weight histogram in $ev"
 echo "ok: mlflow store (experiment 1 'lightning_logs', one finished run) and histogram events"
+# The same files through MLflow's client and TensorBoard's reader, when the reference venv
+# (tests/reference/README.md; mlflow-skinny, tensorboard, torch) is there.
+py=$SRC_DIR/tests/reference/.venv/bin/python
+if [ -x "$py" ] && "$py" -c 'import mlflow, tensorboard, torch' 2>/dev/null; then
+    "$py" "$SRC_DIR/tests/reference/check_mlflow_histograms.py" "$store" \
+        "$TMP/root/lightning_logs/version_1" || fail "MLflow/TensorBoard could not read the run"
+else
+    echo "skip: no tests/reference/.venv with mlflow, tensorboard and torch"
+fi
 
 # A second run joins the same experiment; a failed run ends FAILED.
 expect_success fit "${common[@]}" --logger mlflow
