@@ -117,5 +117,5 @@ static void jsonl_teardown(void *st) {
 }
 
 LT_LOGGER_EXPORT(.name = "jsonl", .hparams = jsonl_options, .init = jsonl_init,
-                 .log_hyperparams = jsonl_hparams, .log_metrics = jsonl_metrics,
-                 .save = jsonl_save, .finalize = jsonl_finalize, .teardown = jsonl_teardown)
+                 .log_hyperparams = jsonl_hparams, .log_metrics = jsonl_metrics, .save = jsonl_save,
+                 .finalize = jsonl_finalize, .teardown = jsonl_teardown)
