@@ -450,13 +450,45 @@ static void add_flag(cfg_node *map, const host_config *cfg, const host_config *d
     cfg_node_free(d);
 }
 
+static bool emit_config(FILE *out, const host_config *cfg, const host_config *values,
+                        lt_ctx_t *model_ctx, lt_ctx_t *data_ctx, lt_ctx_t *const *callback_ctx);
+
 bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t *data_ctx,
                            lt_ctx_t *const *callback_ctx) {
+    return emit_config(stdout, cfg, cfg, model_ctx, data_ctx, callback_ctx);
+}
+
+bool emit_resolved_config(FILE *out, const host_config *cfg, uint64_t seed, lt_ctx_t *model_ctx,
+                          lt_ctx_t *data_ctx, lt_ctx_t *const *callback_ctx) {
+    host_config *seeded = malloc(sizeof *seeded);
+    if (!seeded) {
+        host_error("out of host memory writing the config");
+        return false;
+    }
+    *seeded = *cfg;
+    seeded->seed = seed;
+    seeded->seed_given = true;
+    bool ok = emit_config(out, cfg, seeded, model_ctx, data_ctx, callback_ctx);
+    free(seeded);
+    return ok;
+}
+
+/* --logger.KEY VALUE options as trainer entries "logger.KEY" (read back by apply()). */
+static void add_logger_options(cfg_node *trainer, const host_config *cfg) {
+    for (int i = 0; i < cfg->n_logger_hp; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "logger.%s", cfg->logger_hp[i].name);
+        cfg_map_add(trainer, key, cfg_scalar(cfg->logger_hp[i].value, CFG_STR));
+    }
+}
+
+static bool emit_config(FILE *out, const host_config *cfg, const host_config *values,
+                        lt_ctx_t *model_ctx, lt_ctx_t *data_ctx, lt_ctx_t *const *callback_ctx) {
     cfg_node *root = cfg_map(), *trainer = cfg_map(), *cbs = cfg_seq();
     bool skip = cfg->print_skip_default;
     size_t n;
     const flag *table = flags_table(&n);
-    host_config defaults, shown = *cfg;
+    host_config defaults, shown = *values;
     config_defaults(&defaults, cfg->command);
     /* auto stays auto: what it picked (cuda when its plugin is installed) is this
      * machine's choice, and the printed file must also run where there is no GPU. */
@@ -464,6 +496,7 @@ bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t
     add_flag(root, &shown, &defaults, flag_find("seed_everything"));
     for (const flag *f = table; f < table + n; f++)
         if (is_trainer_flag(f)) add_flag(trainer, &shown, &defaults, f);
+    add_logger_options(trainer, cfg);
     for (int i = 0; i < cfg->n_callbacks; i++)
         cfg_seq_add(cbs, plugin_node(cfg->callbacks[i].name, callback_ctx[i], skip));
     cfg_map_add(trainer, "callbacks", cbs);
@@ -479,7 +512,7 @@ bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)
         if (top[i][1]) cfg_map_add(root, top[i][0], cfg_scalar(top[i][1], CFG_STR));
     char err[512];
-    bool ok = root && cfg_emit(stdout, root, err, sizeof err);
+    bool ok = root && cfg_emit(out, root, err, sizeof err);
     if (!ok) host_error("%s", root ? err : "out of host memory printing the config");
     cfg_node_free(root);
     return ok;

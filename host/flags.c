@@ -104,6 +104,11 @@ static const flag flags[] = {
          "folder for the profiler's files (unset: the log dir)"),
     FLAG("profiler.filename", F_STR, profiler_filename, NULL, 0,
          "write the report to <dirpath>/<stage>-<filename>.txt instead of stdout"),
+    /* ---- LightningCLI's SaveConfigCallback (issue #23) ---- */
+    FLAG("save_config", F_BOOL, save_config, "true", 0,
+         "write the resolved configuration as config.yaml in the log folder"),
+    FLAG("save_config_overwrite", F_BOOL, save_config_overwrite, "false", 0,
+         "replace an existing config.yaml there instead of refusing to run"),
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

@@ -88,6 +88,7 @@ typedef struct host_config {
     hparam_override logger_hp[LTHOST_MAX_OVERRIDES];
     int n_logger_hp;
     char logger_list[1024];
+    bool save_config, save_config_overwrite; /* SaveConfigCallback: config.yaml in the log dir */
 } host_config;
 
 /* Lightning's defaults, for main() and --print_config. */
@@ -102,6 +103,10 @@ void cli_print_help(const host_config *cfg);
  * holds the options of cfg->callbacks[i]. */
 bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t *data_ctx,
                            lt_ctx_t *const *callback_ctx);
+/* The same YAML into out, with seed_everything set to the seed the run uses (LightningCLI
+ * saves the seed it drew), for config.yaml. */
+bool emit_resolved_config(FILE *out, const host_config *cfg, uint64_t seed, lt_ctx_t *model_ctx,
+                          lt_ctx_t *data_ctx, lt_ctx_t *const *callback_ctx);
 
 /* --precision and --float32_matmul_precision as the accelerator's enums. */
 lt_precision precision_of(const char *name);

@@ -73,7 +73,9 @@ bool logging_open(session *s) {
     l->open = true;
     const char *slash = strrchr(l->version_dir, '/');
     const char *version = slash ? slash + 1 : l->version_dir;
-    if (!logger_set_init(&l->set, c, log_save_dir(c), log_name(c), version, l->version_dir) ||
+    /* config.yaml first: a refusal must leave the folder's old logs untouched */
+    if (!save_config_file(s) ||
+        !logger_set_init(&l->set, c, log_save_dir(c), log_name(c), version, l->version_dir) ||
         !log_hparams(s))
         return false;
     rank0_printf(s, "Logging to %s\n", l->version_dir);

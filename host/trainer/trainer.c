@@ -385,6 +385,7 @@ int trainer_run(const host_config *cfg) {
     bool ok = load_plugins(s) && start_strategy(s) && start_device(s) && ckpt_open(s) &&
               session_make_contexts(s, callback_ctx);
     s->tr.module = s->module.ctx;
+    s->log.callback_ctx = callback_ctx;
     ddp_serve_trainer(s);
     if (ok && cfg->print_config) {
         ok = print_resolved_config(cfg, s->module.ctx, s->data.ctx, callback_ctx);

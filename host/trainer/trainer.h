@@ -68,9 +68,10 @@ typedef struct progress_bar {
 } progress_bar;
 
 typedef struct log_state {
-    logger_set set;         /* --logger's loggers, loaded by logging_plan */
-    const char *end_status; /* finalize's "success", "failed" (set when the run ends) */
-    char version_dir[4096]; /* planned at start, created by logging_open */
+    logger_set set;                /* --logger's loggers, loaded by logging_plan */
+    const char *end_status;        /* finalize's "success", "failed" (set when the run ends) */
+    lt_ctx_t *const *callback_ctx; /* the callbacks' options, for config.yaml */
+    char version_dir[4096];        /* planned at start, created by logging_open */
     bool open;
     lt_metric_value callback_metrics[2 * LT_MAX_LOGGED];
     unsigned callback_flags[2 * LT_MAX_LOGGED]; /* LT_LOG_PROG_BAR etc. of each entry */
@@ -365,6 +366,8 @@ bool log_epoch_end(session *s, log_scope scope, bool write);
 /* Refresh callback_metrics from the module's step values (reads the device). */
 bool refresh_step_metrics(session *s);
 lt_status trainer_log(lt_trainer_t *tr, const char *name, double value);
+/* SaveConfigCallback: config.yaml in the log folder (save_config.c). */
+bool save_config_file(session *s);
 lt_status trainer_log_histogram(lt_trainer_t *tr, const char *name, const float *v, int64_t n);
 /* "  name=value" for each callback metric, train loop first (the NAME of NAME_step/_epoch). */
 void print_metric_line(session *s);
