@@ -89,6 +89,7 @@ typedef struct host_config {
     int n_logger_hp;
     char logger_list[1024];
     bool save_config, save_config_overwrite; /* SaveConfigCallback: config.yaml in the log dir */
+    bool tune_lr_find;                       /* lthost tune --lr_find: LearningRateFinder runs */
 } host_config;
 
 /* Lightning's defaults, for main() and --print_config. */

@@ -6,6 +6,7 @@
 #include "../trainer/trainer.h"
 
 extern const lt_callback_desc early_stopping_callback, lr_monitor_callback;
+extern const lt_callback_desc lr_finder_callback; /* issue #23: lthost tune --lr_find */
 
 /* One row per built-in: the lookup, the did-you-mean and `lthost plugins` read it. */
 static const struct {
@@ -16,6 +17,7 @@ static const struct {
     {"EarlyStopping", &early_stopping_callback, true},
     {"LearningRateMonitor", &lr_monitor_callback, false},
     {"ModelCheckpoint", &model_checkpoint_callback, true},
+    {"LearningRateFinder", &lr_finder_callback, false},
 };
 #define NBUILTINS (sizeof builtins / sizeof *builtins)
 
