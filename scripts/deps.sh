@@ -15,6 +15,7 @@ packages=(
     clang libclang-rt-14-dev                     # fuzzers (tests/fuzz: libFuzzer)
     abigail-tools                                # the ABI check (scripts/abi_check.sh)
     clang-format clang-tidy                      # the form check (scripts/lint.sh)
+    libpng-dev                                   # lthost tune's lr_find.png (issue #23)
 )
 missing=()
 for p in "${packages[@]}"; do
