@@ -22,4 +22,5 @@
     X(ddp_support)                                                                                 \
     X(trainer)                                                                                     \
     X(layers)                                                                                      \
-    X(buffers)
+    X(buffers)                                                                                     \
+    X(logger_kind) /* issue #23: logger plugin kind, mlflow, lr_find */
