@@ -12,6 +12,7 @@ typedef struct parse_state {
     host_config *cfg;
     const char *where;
     const char *module_hint, *data_hint; /* --module / --data anywhere on the line */
+    bool logger_seq;                     /* the config file entry before was trainer.logger[.KEY] */
 } parse_state;
 
 static bool add_override(const parse_state *ps, hparam_override *list, int *n, const char *name,
@@ -120,6 +121,24 @@ static bool unknown_flag(const parse_state *ps, const char *name) {
 
 static bool apply_config_file(parse_state *ps, const char *path, cfg_entries *store);
 
+/* A config file's trainer.logger sequence: each entry joins the list ("csv,mlflow"). */
+static bool append_logger(parse_state *ps, const char *value) {
+    host_config *c = ps->cfg;
+    if (!strcmp(value, "false") || !strcmp(value, "true") || !strcmp(c->logger, "false"))
+        return flag_set(c, ps->where, flag_find("logger"), value);
+    const char *head = !strcmp(c->logger, "true") ? "csv,tensorboard" : c->logger;
+    char joined[sizeof c->logger_list];
+    int n = snprintf(joined, sizeof joined, "%s,%s", head, value);
+    if (n < 0 || (size_t)n >= sizeof joined) {
+        host_error("%strainer.logger: the list of loggers is longer than %zu bytes", ps->where,
+                   sizeof joined - 1);
+        return false;
+    }
+    memcpy(c->logger_list, joined, (size_t)n + 1);
+    c->logger = c->logger_list;
+    return true;
+}
+
 /* One "--name value" (name without the dashes). */
 static bool apply(parse_state *ps, const char *name, const char *value, cfg_entries *store) {
     host_config *c = ps->cfg;
@@ -133,6 +152,9 @@ static bool apply(parse_state *ps, const char *name, const char *value, cfg_entr
     else if (!strncmp(name, "data.", 5))
         return add_override(ps, c->data_hp, &c->n_data_hp, name + 5, value, "data.");
     if (!strncmp(name, "trainer.", 8)) name += 8;
+    if (!strncmp(name, "logger.", 7))
+        return add_override(ps, c->logger_hp, &c->n_logger_hp, name + 7, value, "logger.");
+    if (!strcmp(name, "logger") && ps->logger_seq) return append_logger(ps, value);
     if (!strcmp(name, "callbacks")) return add_callback(ps, "", value);
     if (!strncmp(name, "callbacks.", 10)) return add_callback(ps, name + 10, value);
     const flag *f = flag_find(name);
@@ -156,10 +178,14 @@ static bool apply_config_file(parse_state *ps, const char *path, cfg_entries *st
             host_error("%sa config file cannot include another (--config)", where);
             return false;
         }
-        bool ok = apply(ps, store->items[i].key, store->items[i].value, store);
+        const char *key = store->items[i].key;
+        bool ok = apply(ps, key, store->items[i].value, store);
+        const char *bare = strncmp(key, "trainer.", 8) ? key : key + 8;
+        ps->logger_seq = !strcmp(bare, "logger") || !strncmp(bare, "logger.", 7);
         ps->where = outer;
         if (!ok) return false;
     }
+    ps->logger_seq = false;
     return true;
 }
 
@@ -235,6 +261,17 @@ static bool has_timer(const host_config *cfg) {
     return false;
 }
 
+/* --logger's shape; the names themselves are opened (plugins) when the run starts. */
+static bool logger_list_ok(const host_config *cfg) {
+    const char *l = cfg->logger;
+    if (!strcmp(l, "true") || !strcmp(l, "false")) return true;
+    if (*l && *l != ',' && l[strlen(l) - 1] != ',' && !strstr(l, ",,")) return true;
+    host_error("--logger expects true, false, or a comma-separated list of csv, tensorboard, "
+               "mlflow and logger plugins (a name or a .so path), got '%s'",
+               l);
+    return false;
+}
+
 static bool finish(host_config *cfg) {
     if (!strcmp(cfg->accel, "gpu")) cfg->accel = "cuda"; /* Lightning's name for CUDA (or MPS) */
     if ((cfg->accel_auto = !strcmp(cfg->accel, "auto"))) cfg->accel = pick_accelerator(cfg);
@@ -255,13 +292,7 @@ static bool finish(host_config *cfg) {
         cfg->limit_train = cfg->limit_val = *ob; /* the validation loop reads the same batches */
     }
     if (cfg->max_epochs == -1 && cfg->max_steps == -1 && !has_timer(cfg)) cfg->max_epochs = 1000;
-    static const char *const loggers[] = {"true",        "false",           "csv",
-                                          "tensorboard", "csv,tensorboard", "tensorboard,csv"};
-    for (size_t i = 0; i < sizeof loggers / sizeof *loggers; i++)
-        if (!strcmp(cfg->logger, loggers[i])) return true;
-    host_error("--logger expects true, false, csv, tensorboard or csv,tensorboard, got '%s'",
-               cfg->logger);
-    return false;
+    return logger_list_ok(cfg);
 }
 
 /* LightningCLI's --print_config[=flags]: comma-separated skip_null, skip_default. */
@@ -297,7 +328,8 @@ static const char *find_value(int argc, char **argv, const char *name) {
 }
 
 static bool parse_argv(int argc, char **argv, host_config *cfg, cfg_entries *store) {
-    parse_state ps = {cfg, "", find_value(argc, argv, "module"), find_value(argc, argv, "data")};
+    parse_state ps = {cfg, "", find_value(argc, argv, "module"), find_value(argc, argv, "data"),
+                      false};
     for (int i = 0; i < argc; i++) {
         char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
@@ -435,13 +467,45 @@ static void add_flag(cfg_node *map, const host_config *cfg, const host_config *d
     cfg_node_free(d);
 }
 
+static bool emit_config(FILE *out, const host_config *cfg, const host_config *values,
+                        lt_ctx_t *model_ctx, lt_ctx_t *data_ctx, lt_ctx_t *const *callback_ctx);
+
 bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t *data_ctx,
                            lt_ctx_t *const *callback_ctx) {
+    return emit_config(stdout, cfg, cfg, model_ctx, data_ctx, callback_ctx);
+}
+
+bool emit_resolved_config(FILE *out, const host_config *cfg, uint64_t seed, lt_ctx_t *model_ctx,
+                          lt_ctx_t *data_ctx, lt_ctx_t *const *callback_ctx) {
+    host_config *seeded = malloc(sizeof *seeded);
+    if (!seeded) {
+        host_error("out of host memory writing the config");
+        return false;
+    }
+    *seeded = *cfg;
+    seeded->seed = seed;
+    seeded->seed_given = true;
+    bool ok = emit_config(out, cfg, seeded, model_ctx, data_ctx, callback_ctx);
+    free(seeded);
+    return ok;
+}
+
+/* --logger.KEY VALUE options as trainer entries "logger.KEY" (read back by apply()). */
+static void add_logger_options(cfg_node *trainer, const host_config *cfg) {
+    for (int i = 0; i < cfg->n_logger_hp; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "logger.%s", cfg->logger_hp[i].name);
+        cfg_map_add(trainer, key, cfg_scalar(cfg->logger_hp[i].value, CFG_STR));
+    }
+}
+
+static bool emit_config(FILE *out, const host_config *cfg, const host_config *values,
+                        lt_ctx_t *model_ctx, lt_ctx_t *data_ctx, lt_ctx_t *const *callback_ctx) {
     cfg_node *root = cfg_map(), *trainer = cfg_map(), *cbs = cfg_seq();
     bool skip = cfg->print_skip_default;
     size_t n;
     const flag *table = flags_table(&n);
-    host_config defaults, shown = *cfg;
+    host_config defaults, shown = *values;
     config_defaults(&defaults, cfg->command);
     /* auto stays auto: what it picked (cuda when its plugin is installed) is this
      * machine's choice, and the printed file must also run where there is no GPU. */
@@ -449,6 +513,7 @@ bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t
     add_flag(root, &shown, &defaults, flag_find("seed_everything"));
     for (const flag *f = table; f < table + n; f++)
         if (is_trainer_flag(f)) add_flag(trainer, &shown, &defaults, f);
+    add_logger_options(trainer, cfg);
     for (int i = 0; i < cfg->n_callbacks; i++)
         cfg_seq_add(cbs, plugin_node(cfg->callbacks[i].name, callback_ctx[i], skip));
     cfg_map_add(trainer, "callbacks", cbs);
@@ -464,7 +529,7 @@ bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)
         if (top[i][1]) cfg_map_add(root, top[i][0], cfg_scalar(top[i][1], CFG_STR));
     char err[512];
-    bool ok = root && cfg_emit(stdout, root, err, sizeof err);
+    bool ok = root && cfg_emit(out, root, err, sizeof err);
     if (!ok) host_error("%s", root ? err : "out of host memory printing the config");
     cfg_node_free(root);
     return ok;

@@ -78,7 +78,9 @@ static const flag flags[] = {
     CHOICE("float32_matmul_precision", matmul_precision, "highest", "highest|high|medium",
            "torch.set_float32_matmul_precision for 32-true matmuls: highest (float32), high "
            "(TF32 allowed), medium (bf16 allowed)"),
-    FLAG("logger", F_STR, logger, "true", 0, "true (csv + tensorboard), false, csv, tensorboard"),
+    FLAG("logger", F_STR, logger, "true", 0,
+         "true (csv + tensorboard), false, or a list of csv, tensorboard, mlflow, logger plugins "
+         "(name or .so); options --logger.KEY VALUE"),
     FLAG("predict.output", F_STR, predict_output, NULL, 0,
          "predictions file: .npy (unset: predictions.npy) or .csv"),
     FLAG("test_after_fit", F_BOOL, test_after_fit, "true", 0, "run the test loop when fit ends"),
@@ -121,6 +123,11 @@ static const flag flags[] = {
     FLAG("sync_batchnorm", F_BOOL, sync_batchnorm, "false", 0,
          "ddp: batch norm layers normalise with the statistics of every rank's batch "
          "(torch's SyncBatchNorm); ignored with one process, as in Lightning"),
+    /* ---- LightningCLI's SaveConfigCallback (issue #23) ---- */
+    FLAG("save_config", F_BOOL, save_config, "true", 0,
+         "write the resolved configuration as config.yaml in the log folder"),
+    FLAG("save_config_overwrite", F_BOOL, save_config_overwrite, "false", 0,
+         "replace an existing config.yaml there instead of refusing to run"),
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

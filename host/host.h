@@ -61,7 +61,7 @@ typedef struct host_config {
     const char *precision;        /* as given: 32-true, 32, 16-mixed, 16, bf16-mixed, ... */
     const char *matmul_precision; /* --float32_matmul_precision: highest, high, medium */
     const char
-        *logger; /* "true" (csv + tensorboard), "false", "csv", "tensorboard", "csv,tensorboard" */
+        *logger; /* "true" (csv + tensorboard), "false", or a list "csv,tensorboard,mlflow,x.so" */
     const char *predict_output; /* --predict.output: .npy (default) or .csv */
     bool test_after_fit;
     bool use_distributed_sampler; /* ddp: each rank reads its shard of every split */
@@ -91,6 +91,13 @@ typedef struct host_config {
     int64_t reload_dataloaders_every_n_epochs; /* 0: never */
     bool detect_anomaly;                       /* NaN/inf in an op's output fails the step */
     bool inference_mode;                       /* accepted; eval loops never record a tape */
+    /* ---- loggers (issue #23): --logger.KEY VALUE options, and the list a config file's
+     * trainer.logger sequence builds ("csv,mlflow"), which cfg->logger then points to ---- */
+    hparam_override logger_hp[LTHOST_MAX_OVERRIDES];
+    int n_logger_hp;
+    char logger_list[1024];
+    bool save_config, save_config_overwrite; /* SaveConfigCallback: config.yaml in the log dir */
+    bool tune_lr_find;                       /* lthost tune --lr_find: LearningRateFinder runs */
 } host_config;
 
 /* Lightning's defaults, for main() and --print_config. */
@@ -105,6 +112,10 @@ void cli_print_help(const host_config *cfg);
  * holds the options of cfg->callbacks[i]. */
 bool print_resolved_config(const host_config *cfg, lt_ctx_t *model_ctx, lt_ctx_t *data_ctx,
                            lt_ctx_t *const *callback_ctx);
+/* The same YAML into out, with seed_everything set to the seed the run uses (LightningCLI
+ * saves the seed it drew), for config.yaml. */
+bool emit_resolved_config(FILE *out, const host_config *cfg, uint64_t seed, lt_ctx_t *model_ctx,
+                          lt_ctx_t *data_ctx, lt_ctx_t *const *callback_ctx);
 
 /* --precision and --float32_matmul_precision as the accelerator's enums. */
 lt_precision precision_of(const char *name);

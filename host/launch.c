@@ -12,6 +12,7 @@
 #include <lt/strategy.h>
 
 #include "host.h"
+#include "loggers/logger_set.h"
 
 /* The launcher's one piece of state for its signal handler: the mpirun it waits for. */
 static volatile sig_atomic_t mpirun_pid, forwarded;
@@ -75,7 +76,7 @@ bool plugins_preflight(const host_config *cfg) {
         if (!open_callback_plugin(cfg, cfg->callbacks[i].name, &p)) return false;
         lt_plugin_close(p);
     }
-    return true;
+    return logger_set_check(cfg);
 }
 
 /* The strategy says whether it needs a launcher and whether one started this process;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "tune/tune.h"
 
 static void usage(FILE *out) {
     fprintf(
@@ -19,6 +20,7 @@ static void usage(FILE *out) {
         "  validate  run the validation loop\n"
         "  test      run the test loop\n"
         "  predict   run predict_step over the predict split, write the outputs (.npy)\n"
+        "  tune      --lr_find: sweep the learning rate, print the suggestion (Tuner.lr_find)\n"
         "  plugins   list the plugins found and why any was skipped\n"
         "  export    write a trained module as an ONNX model (lthost export --help)\n\n"
         "With no command, lthost runs fit: lthost --module mymodel.so --accel cuda --devices 2\n"
@@ -77,9 +79,15 @@ int main(int argc, char **argv) {
     find_build_root(&cfg);
     if (!strcmp(cmd, "plugins")) return plugins_command(&cfg);
     if (!strcmp(cmd, "export")) return export_command(&cfg, argc - 2, argv + 2);
+    if (!strcmp(cmd, "tune")) {
+        config_defaults(&cfg, "fit");
+        find_build_root(&cfg);
+        return tune_main(&cfg, argc - first_flag, argv + first_flag);
+    }
     if (!is_run_command(cmd)) {
-        host_error("unknown command '%s' (commands: fit, validate, test, predict, plugins, export)",
-                   cmd);
+        host_error(
+            "unknown command '%s' (commands: fit, validate, test, predict, tune, plugins, export)",
+            cmd);
         return 2;
     }
     int nargs = argc - first_flag;

@@ -13,6 +13,7 @@
 #include <lt/accelerator.h>
 
 #include "host.h"
+#include "loggers/loggers.h"
 
 typedef struct {
     int found, skipped;
@@ -107,6 +108,9 @@ int plugins_command(const host_config *cfg) {
     int i = 0;
     for (const char *name; (name = builtin_callback_name(i)); i++)
         printf("  %-12s %-16s --callbacks %s\n", "callback", name, name);
+    int n_callbacks = i;
+    for (const char *name; (name = builtin_logger_name(i - n_callbacks)); i++)
+        printf("  %-12s %-16s --logger %s\n", "logger", name, name);
     return 0;
 }
 
@@ -115,6 +119,7 @@ static const char *const kind_flag[LT_PLUGIN_KIND_COUNT] = {
     [LT_PLUGIN_MODULE] = "--module",     [LT_PLUGIN_ACCELERATOR] = "--accelerator",
     [LT_PLUGIN_STRATEGY] = "--strategy", [LT_PLUGIN_PROFILER] = "--profiler",
     [LT_PLUGIN_DATA] = "--data",         [LT_PLUGIN_CALLBACK] = "--callbacks",
+    [LT_PLUGIN_LOGGER] = "--logger",
 };
 
 /* The kind a plugin file is, when it is not `want` (LT_PLUGIN_KIND_COUNT: none). */

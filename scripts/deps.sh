@@ -15,7 +15,7 @@ packages=(
     clang libclang-rt-14-dev                     # fuzzers (tests/fuzz: libFuzzer)
     abigail-tools                                # the ABI check (scripts/abi_check.sh)
     clang-format clang-tidy                      # the form check (scripts/lint.sh)
-    libpng-dev                                   # issue 23 (gen): lt_log_image's PNG files
+    libpng-dev                                   # lt_log_image's PNG files, tune's lr_find.png (#23)
 )
 missing=()
 for p in "${packages[@]}"; do

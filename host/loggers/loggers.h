@@ -10,10 +10,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef struct metric_kv {
-    const char *name;
-    double value;
-} metric_kv;
+#include <lt/logger.h>
+
+typedef lt_logger_metric metric_kv; /* {name, value} */
 typedef enum { HP_TEXT_STR, HP_TEXT_INT, HP_TEXT_FLOAT, HP_TEXT_BOOL } hp_text_type;
 typedef struct hparam_kv {
     const char *name;
@@ -71,6 +70,18 @@ bool logs_write_file(const char *path, const void *data, size_t n, char *err, si
  * show images (TensorBoard); a no-op for the others. */
 bool logger_log_image(logger *lg, const char *tag, int64_t step, int64_t height, int64_t width,
                       const uint8_t *png, size_t n, char *err, size_t errn);
+/* ---- the logger plugin kind's built-in instances (builtin_loggers.c, mlflow.c) ---- */
+
+/* The table of built-in logger `name`: csv, tensorboard, mlflow, or Lightning's class name
+ * (CSVLogger, lightning.pytorch.loggers.TensorBoardLogger, MLFlowLogger); NULL if none. */
+const lt_logger_desc *builtin_logger(const char *name);
+/* The name of built-in logger i (0, 1, ...), NULL past the last. */
+const char *builtin_logger_name(int i);
+extern const lt_logger_desc mlflow_logger_desc;
+/* TensorBoard's histogram of n values at step (torch.utils.tensorboard's add_histogram
+ * with bins="tensorflow"); the logger must be a tb_logger_open one. */
+bool tb_log_histogram(logger *lg, const char *tag, const float *v, int64_t n, int64_t step,
+                      char *err, size_t errn);
 
 #ifdef LOGGERS_IMPL
 /* ---- For the logger implementations (and their unit test) only. ---- */
@@ -95,6 +106,11 @@ char *logs__float_repr(double v, char *buf);
 
 /* CRC32C (Castagnoli) of n bytes continuing from crc (0 to start). */
 uint32_t logs__crc32c(uint32_t crc, const void *data, size_t n);
+
+/* TensorBoard: queue Event{wall_time, step, Summary{value}} where value is an encoded
+ * Summary.Value (tb_histogram.c builds them); lg must be a tb_logger_open one. */
+bool logs__tb_queue_value(logger *lg, const void *value, size_t n, int64_t step, char *err,
+                          size_t errn);
 
 /* snprintf into err, tolerating a NULL or empty err. */
 void logs__err(char *err, size_t errn, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

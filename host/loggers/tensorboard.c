@@ -250,3 +250,26 @@ logger *tb_logger_open(const char *dir, char *err, size_t errn) {
     }
     return &t->base;
 }
+
+/* ---- events of other summaries (issue #23: histograms, tb_histogram.c) ---- */
+
+bool logs__tb_queue_value(logger *lg, const void *value, size_t n, int64_t step, char *err,
+                          size_t errn) {
+    tb_logger *t = (tb_logger *)lg;
+    size_t summary_len = 1 + lt__pb_varint_len(n) + n;
+    lt__pb_put_double(&t->event, 1, wall_time());
+    if (step != 0) {
+        lt__pb_put_key(&t->event, 2, LT_PB_VARINT);
+        lt__pb_put_varint(&t->event, (uint64_t)step);
+    }
+    lt__pb_put_key(&t->event, 5, LT_PB_LEN);
+    lt__pb_put_varint(&t->event, summary_len);
+    lt__pb_put_key(&t->event, 1, LT_PB_LEN);
+    lt__pb_put_varint(&t->event, n);
+    lt__pb_put(&t->event, value, n);
+    if (!queue_event(t)) {
+        logs__err(err, errn, "%s: out of memory buffering a summary", t->path);
+        return false;
+    }
+    return t->pending.len < TB_PENDING_MAX || tb_flush(lg, err, errn);
+}

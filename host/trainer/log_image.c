@@ -39,9 +39,9 @@ static bool write_image(session *s, const char *name, int64_t h, int64_t w, cons
     if (!image_path(s, name, step, path, sizeof path, err, errn) ||
         !logs_write_file(path, png, n, err, errn))
         return false;
-    for (int i = 0; i < s->log.nloggers; i++)
-        if (!logger_log_image(s->log.loggers[i], name, step, h, w, png, n, err, errn)) return false;
-    return true;
+    if (logger_set_image(&s->log.set, name, h, w, png, n, step)) return true;
+    snprintf(err, errn, "a logger failed to take the image");
+    return false;
 }
 
 lt_status trainer_log_image(lt_trainer_t *tr, const char *name, int64_t height, int64_t width,

@@ -4,13 +4,25 @@
  * each row with the epoch and Lightning's step. Values are read from the device only
  * here, so logging costs no synchronisation between those points. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trainer.h"
 
 static bool logging_on(const session *s) {
     const host_config *c = s->cfg;
-    return c->fast_dev_run == 0 && strcmp(c->logger, "false") && s->group.rank == 0;
+    return c->fast_dev_run == 0 && loggers_enabled(c) && s->group.rank == 0;
+}
+
+/* Lightning's Logger.save_dir / name / version (--logger.save_dir, .name, .version). */
+static const char *log_save_dir(const host_config *c) {
+    const char *v = logger_option(c, "save_dir");
+    return v && *v ? v : c->default_root_dir;
+}
+
+static const char *log_name(const host_config *c) {
+    const char *v = logger_option(c, "name");
+    return v ? v : "lightning_logs";
 }
 
 bool logging_plan(session *s) {
@@ -18,11 +30,34 @@ bool logging_plan(session *s) {
     log_state *l = &s->log;
     char err[600];
     if (!logging_on(s) || *l->version_dir) return true;
-    if (logs_version_dir_path(c->default_root_dir, "lightning_logs", -1, l->version_dir,
+    if (!logger_set_load(&l->set, c)) return false;
+    const char *v = logger_option(c, "version");
+    int version = v ? (int)strtol(v, NULL, 10) : -1;
+    if (version < -1 || (v && strtol(v, NULL, 10) > 1000000000)) {
+        host_error("--logger.version %s: expected -1 (the next free version) or a version "
+                   "number >= 0",
+                   v);
+        return false;
+    }
+    if (logs_version_dir_path(log_save_dir(c), log_name(c), version, l->version_dir,
                               sizeof l->version_dir, err, sizeof err))
         return true;
     host_error("%s; set --default_root_dir to a shorter path or --logger false", err);
     return false;
+}
+
+/* The module's hyper-parameters as text, for log_hyperparams. */
+static bool log_hparams(session *s) {
+    lt_logger_hparam hp[LTHOST_MAX_OVERRIDES];
+    char text[LTHOST_MAX_OVERRIDES][256];
+    int n = lt_ctx_hparam_count(s->module.ctx);
+    if (n > LTHOST_MAX_OVERRIDES) n = LTHOST_MAX_OVERRIDES;
+    for (int i = 0; i < n; i++) {
+        const lt_hparam_desc *d = lt_ctx_hparam_desc(s->module.ctx, i);
+        const char *value = lt_ctx_hparam_text(s->module.ctx, i, text[i], sizeof text[i]);
+        hp[i] = (lt_logger_hparam){d->name, value, d->type};
+    }
+    return logger_set_hparams(&s->log.set, hp, n);
 }
 
 bool logging_open(session *s) {
@@ -36,39 +71,19 @@ bool logging_open(session *s) {
         return false;
     }
     l->open = true;
-    bool all = !strcmp(c->logger, "true"), ok = true;
-    if (all || strstr(c->logger, "csv"))
-        ok = (l->loggers[l->nloggers++] = csv_logger_open(l->version_dir, err, sizeof err));
-    if (ok && (all || strstr(c->logger, "tensorboard")))
-        ok = (l->loggers[l->nloggers++] = tb_logger_open(l->version_dir, err, sizeof err));
-    if (!ok) {
-        host_error("%s", err);
+    const char *slash = strrchr(l->version_dir, '/');
+    const char *version = slash ? slash + 1 : l->version_dir;
+    /* config.yaml first: a refusal must leave the folder's old logs untouched */
+    if (!save_config_file(s) ||
+        !logger_set_init(&l->set, c, log_save_dir(c), log_name(c), version, l->version_dir) ||
+        !log_hparams(s))
         return false;
-    }
-    hparam_kv hp[LTHOST_MAX_OVERRIDES];
-    char text[LTHOST_MAX_OVERRIDES][256];
-    int n = lt_ctx_hparam_count(s->module.ctx);
-    if (n > LTHOST_MAX_OVERRIDES) n = LTHOST_MAX_OVERRIDES;
-    static const hp_text_type types[] = {HP_TEXT_INT, HP_TEXT_FLOAT, HP_TEXT_STR, HP_TEXT_BOOL};
-    for (int i = 0; i < n; i++) {
-        const lt_hparam_desc *d = lt_ctx_hparam_desc(s->module.ctx, i);
-        const char *value = lt_ctx_hparam_text(s->module.ctx, i, text[i], sizeof text[i]);
-        hp[i] = (hparam_kv){d->name, value, types[d->type]};
-    }
-    if (!write_hparams_yaml(l->version_dir, hp, n, err, sizeof err)) {
-        host_error("%s", err);
-        return false;
-    }
     rank0_printf(s, "Logging to %s\n", l->version_dir);
     return true;
 }
 
 void logging_close(session *s) {
-    char err[600];
-    for (int i = 0; i < s->log.nloggers; i++)
-        if (s->log.loggers[i] && !logger_close(s->log.loggers[i], err, sizeof err))
-            host_error("%s", err);
-    s->log.nloggers = 0;
+    logger_set_close(&s->log.set, s->log.end_status ? s->log.end_status : "failed");
 }
 
 static void set_callback_metric(session *s, const char *name, const char *suffix, double v,
@@ -104,16 +119,10 @@ static void row_add(row *r, const char *name, const char *suffix, double v) {
 }
 
 static bool write_row(session *s, row *r, int64_t step, bool with_epoch) {
-    if (r->n == 0 || s->log.nloggers == 0) return true;
+    if (r->n == 0 || s->log.set.n == 0) return true;
     int n = r->n;
     if (with_epoch) r->kv[n++] = (metric_kv){"epoch", (double)s->tr.current_epoch};
-    char err[600];
-    for (int i = 0; i < s->log.nloggers; i++)
-        if (!logger_log_metrics(s->log.loggers[i], r->kv, n, step, err, sizeof err)) {
-            host_error("%s", err);
-            return false;
-        }
-    return true;
+    return logger_set_metrics(&s->log.set, r->kv, n, step);
 }
 
 /* This step's on_step values of the training loop into callback_metrics (and row). With
@@ -193,14 +202,7 @@ bool log_epoch_end(session *s, log_scope scope, bool write) {
     /* Lightning logs train epoch metrics at the step of the epoch's last batch. */
     int64_t stepped = s->pos.batches_that_stepped;
     int64_t step = stepped - (scope == SCOPE_TRAIN && stepped > 0);
-    char err[600];
-    if (!write_row(s, &r, step, true)) return false;
-    for (int i = 0; i < s->log.nloggers; i++)
-        if (!logger_flush(s->log.loggers[i], err, sizeof err)) {
-            host_error("%s", err);
-            return false;
-        }
-    return true;
+    return write_row(s, &r, step, true) && logger_set_save(&s->log.set);
 }
 
 lt_status trainer_log(lt_trainer_t *tr, const char *name, double value) {
@@ -217,6 +219,15 @@ bool trainer_log_row(session *s, const char *const *names, const double *values,
     row r = {.n = 0};
     for (int i = 0; i < n && i < LT_MAX_LOGGED; i++) row_add(&r, names[i], "", values[i]);
     return write_row(s, &r, s->pos.batches_that_stepped, false);
+}
+
+/* lt_log_histogram's host side: to the loggers that take histograms, at Lightning's step. */
+lt_status trainer_log_histogram(lt_trainer_t *tr, const char *name, const float *v, int64_t n) {
+    session *s = tr->host;
+    if (!logger_set_histogram(&s->log.set, name, v, n, s->pos.batches_that_stepped))
+        return lt_set_error(LT_ERR_IO, "lt_log_histogram('%s') could not write to the loggers",
+                            name);
+    return LT_OK;
 }
 
 void print_metric_line(session *s) {

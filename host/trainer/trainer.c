@@ -357,6 +357,7 @@ void session_init(session *s, const host_config *cfg, uint64_t seed) {
                            .manual_backward = manual_backward,
                            .log = trainer_log,
                            .log_image = trainer_log_image,
+                           .log_histogram = trainer_log_histogram,
                            .host = s,
                            .callback_metrics = s->log.callback_metrics};
 }
@@ -410,6 +411,7 @@ int trainer_run(const host_config *cfg) {
     bool ok = load_plugins(s) && start_strategy(s) && start_device(s) && ckpt_open(s) &&
               session_make_contexts(s, callback_ctx);
     s->tr.module = s->module.ctx;
+    s->log.callback_ctx = callback_ctx;
     ddp_serve_trainer(s);
     if (ok && cfg->detect_anomaly) { /* trainer flags (issue 23): torch's warning too */
         lt_device_set_detect_anomaly(s->dev, true);
@@ -433,6 +435,7 @@ int trainer_run(const host_config *cfg) {
         fflush(NULL);
         s->group.desc->abort(s->group.state, 1);
     }
+    s->log.end_status = ok ? "success" : "failed";
     ok = session_teardown(s) && ok;
     int code = s->exit_code ? s->exit_code : ok ? 0 : 1;
     free(s);

@@ -12,6 +12,7 @@
 
 #include "../host.h"
 #include "../loggers/loggers.h"
+#include "../loggers/logger_set.h"
 
 #define LT_MAX_LOGGED 64
 
@@ -67,9 +68,10 @@ typedef struct progress_bar {
 } progress_bar;
 
 typedef struct log_state {
-    logger *loggers[2];
-    int nloggers;
-    char version_dir[4096]; /* planned at start, created by logging_open */
+    logger_set set;                /* --logger's loggers, loaded by logging_plan */
+    const char *end_status;        /* finalize's "success", "failed" (set when the run ends) */
+    lt_ctx_t *const *callback_ctx; /* the callbacks' options, for config.yaml */
+    char version_dir[4096];        /* planned at start, created by logging_open */
     bool open;
     lt_metric_value callback_metrics[2 * LT_MAX_LOGGED];
     unsigned callback_flags[2 * LT_MAX_LOGGED]; /* LT_LOG_PROG_BAR etc. of each entry */
@@ -373,6 +375,9 @@ lt_status trainer_log(lt_trainer_t *tr, const char *name, double value);
 /* issue 23 (gen): lt_log_image's host service (log_image.c). */
 lt_status trainer_log_image(lt_trainer_t *tr, const char *name, int64_t height, int64_t width,
                             const uint8_t *rgb);
+/* SaveConfigCallback: config.yaml in the log folder (save_config.c). */
+bool save_config_file(session *s);
+lt_status trainer_log_histogram(lt_trainer_t *tr, const char *name, const float *v, int64_t n);
 /* "  name=value" for each callback metric, train loop first (the NAME of NAME_step/_epoch). */
 void print_metric_line(session *s);
 /* "Test:  name=value ...  [N batches, S s]": the metrics of the stage's loop. */

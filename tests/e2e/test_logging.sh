@@ -32,4 +32,5 @@ expect_success fit "${common[@]}" --fast_dev_run 2
 [ ! -e "$TMP/root/lightning_logs/version_2" ] || fail "fast_dev_run still logged"
 grep -q 'Logging and checkpointing is suppressed' "$TMP/out" || fail "fast_dev_run did not say logging is off"
 echo "ok: versions, --logger csv|false, fast_dev_run"
-expect_error "logger expects true, false, csv, tensorboard" fit "${common[@]}" --logger wandb
+expect_error "no logger plugin named 'wandb'" fit "${common[@]}" --logger wandb
+expect_error "logger expects true, false, or a comma-separated list" fit "${common[@]}" --logger csv,,tensorboard

@@ -35,4 +35,5 @@
     /* issue 19: group_norm, losses, custom ops */                                                 \
     X(losses)                                                                                      \
     X(custom_op)                                                                                   \
-    X(sync_batchnorm)
+    X(sync_batchnorm)                                                                              \
+    X(logger_kind) /* issue #23: logger plugin kind, mlflow, lr_find */

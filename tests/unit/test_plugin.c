@@ -517,6 +517,7 @@ START_TEST(each_kind_export_macro_fills_the_header) {
         {LT_PLUGIN_PROFILER, "every_profiler", sizeof(lt_profiler_desc)},
         {LT_PLUGIN_DATA, "every_data", sizeof(lt_datamodule_desc)},
         {LT_PLUGIN_CALLBACK, "every_callback", sizeof(lt_callback_desc)},
+        {LT_PLUGIN_LOGGER, "every_logger", sizeof(lt_logger_desc)},
     };
     ck_assert_int_eq(sizeof kinds / sizeof kinds[0], LT_PLUGIN_KIND_COUNT);
     char path[PATH_MAX];

@@ -95,5 +95,12 @@ LT_API lt_status lt_log_image(lt_ctx_t *ctx, const char *name, lt_tensor_t *t);
 /* The same with make_grid's options (o NULL: the defaults above). */
 LT_API lt_status lt_log_image_ex(lt_ctx_t *ctx, const char *name, lt_tensor_t *t,
                                  const lt_image_opts *o);
+/* ---- histograms (issue #23, ABI 1.1) ---- */
+
+/* The distribution of a f32 tensor's values (1 to 2^28 of them, all finite), to the loggers
+ * that take histograms (TensorBoard's add_histogram, bins "tensorflow") at the current
+ * global step, as Lightning's self.logger.experiment.add_histogram(name, t, step). Unlike
+ * lt_log this reads the tensor back at once (a device sync); call it, say, once an epoch. */
+LT_API lt_status lt_log_histogram(lt_ctx_t *ctx, const char *name, lt_tensor_t *t);
 
 #endif

@@ -16,6 +16,7 @@
 #include "profiler.h"
 #include "safetensors.h"
 #include "custom_op.h" /* issue 19 */
+#include "logger.h"
 
 /* The version of the liblt that is running, "0.1.0". */
 LT_API const char *lt_version(void);

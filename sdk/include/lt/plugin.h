@@ -16,6 +16,7 @@ typedef enum {
     LT_PLUGIN_PROFILER,
     LT_PLUGIN_DATA,
     LT_PLUGIN_CALLBACK,
+    LT_PLUGIN_LOGGER, /* ABI 1.1: lt/logger.h */
     LT_PLUGIN_KIND_COUNT
 } lt_plugin_kind;
 
@@ -30,7 +31,7 @@ typedef struct lt_plugin lt_plugin_t; /* opaque: an opened, checked plugin */
 #define LT_PLUGIN_SUBMODULES_MAX 64   /* .submodules entries before {NULL} */
 #define LT_PLUGIN_SELF_MAX (1u << 30) /* .self_size, bytes */
 
-/* "module", "accelerator", "strategy", "profiler", "data" */
+/* "module", "accelerator", "strategy", "profiler", "data", "callback", "logger" */
 LT_API const char *lt_plugin_kind_name(lt_plugin_kind kind);
 /* The folder name of a kind under a plugin root: "models", "accelerators", ... */
 LT_API const char *lt_plugin_kind_dir(lt_plugin_kind kind);

@@ -120,6 +120,10 @@ struct lt_trainer {
     /* Lightning's --sync_batchnorm under DDP: lt_batchnorm_forward in training mode uses
      * statistics over every rank (through all_reduce_sum), as torch's SyncBatchNorm. */
     bool sync_batchnorm;
+    /* ---- histograms (issue #23, ABI 1.1) ---- */
+    /* (optional) Host service behind lt_log_histogram: n finite values, to the loggers that
+     * take histograms at the current step. */
+    lt_status (*log_histogram)(lt_trainer_t *tr, const char *name, const float *values, int64_t n);
 };
 
 /* The smallest struct_size this liblt accepts (1.0 has every field up to barrier). */

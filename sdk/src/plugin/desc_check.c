@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <lt/data.h>
+#include <lt/logger.h>
 #include <lt/module.h>
 #include <lt/strategy.h>
 
@@ -183,6 +184,18 @@ static lt_status check_submodules(lt__desc_reader *r, const lt__desc_where *w,
     return LT_OK;
 }
 
+/* A logger must say how to start and where rows go; its options are a hparams table. */
+static lt_status check_logger(lt__desc_reader *r, const lt__desc_where *w,
+                              const lt_logger_desc *d) {
+    const char *missing = !d->init ? "init" : !d->log_metrics ? "log_metrics" : NULL;
+    if (missing)
+        return lt_set_error(LT_ERR_PLUGIN,
+                            "%s: its %s has no .%s; a logger needs .init and .log_metrics: "
+                            "set them in %s(...) and rebuild",
+                            w->path, w->desc, missing, w->macro);
+    return check_hparams(r, w, d->hparams);
+}
+
 lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w, lt_plugin_kind kind,
                                 const void *desc) {
     lt_status s = LT_OK;
@@ -205,6 +218,7 @@ lt_status lt__desc_check_fields(lt__desc_reader *r, const lt__desc_where *w, lt_
         if ((s = check_self_size(w, d->self_size)) == LT_OK) s = check_hparams(r, w, d->hparams);
         break;
     }
+    case LT_PLUGIN_LOGGER: s = check_logger(r, w, desc); break;
     case LT_PLUGIN_STRATEGY: {
         const lt_strategy_desc *d = desc;
         if (d->class_name)

@@ -13,6 +13,7 @@
 
 #include <lt/accelerator.h>
 #include <lt/data.h>
+#include <lt/logger.h>
 #include <lt/module.h>
 #include <lt/profiler.h>
 #include <lt/strategy.h>
@@ -30,6 +31,7 @@
 #define LT_PROFILER_DESC_SIZE_1_0 sizeof(lt_profiler_desc)
 #define LT_DATAMODULE_DESC_SIZE_1_0 offsetof(lt_datamodule_desc, state_dict)
 #define LT_CALLBACK_DESC_SIZE_1_0 offsetof(lt_callback_desc, write_interval)
+#define LT_LOGGER_DESC_SIZE_1_0 sizeof(lt_logger_desc) /* new in 1.1 */
 _Static_assert(LT_ABI_MINOR == 1, "LT_ABI_MINOR was raised: give every descriptor that grew "
                                   "its 1.0 size above, then update this check");
 
@@ -60,6 +62,8 @@ static const kind_info kinds[LT_PLUGIN_KIND_COUNT] = {
                              "LT_DATAMODULE_EXPORT", "lt/data.h", LT_DATAMODULE_DESC_SIZE_1_0),
     [LT_PLUGIN_CALLBACK] = KIND_("callback", "callbacks", "lt_callback_entry", lt_callback_desc,
                                  "LT_CALLBACK_EXPORT", "lt/module.h", LT_CALLBACK_DESC_SIZE_1_0),
+    [LT_PLUGIN_LOGGER] = KIND_("logger", "loggers", "lt_logger_entry", lt_logger_desc,
+                               "LT_LOGGER_EXPORT", "lt/logger.h", LT_LOGGER_DESC_SIZE_1_0),
 };
 #undef KIND_
 
@@ -217,7 +221,8 @@ bool lt__plugin_probe(void *handle, const char *path, lt_plugin_kind *kind) {
     }
     lt_set_error(LT_ERR_PLUGIN,
                  "%s exports no plugin entry (lt_module_entry, lt_accelerator_entry, "
-                 "lt_strategy_entry, lt_profiler_entry or lt_datamodule_entry); build it "
+                 "lt_strategy_entry, lt_profiler_entry, lt_datamodule_entry, lt_callback_entry "
+                 "or lt_logger_entry); build it "
                  "with the LT_<KIND>_EXPORT(...) macro of its header (<lt/module.h>, ...)",
                  path);
     return false;

@@ -45,10 +45,12 @@ static lt_tensor_t *training_step_end(lt_ctx_t *ctx, void *self, lt_tensor_t *ou
 
 static lt_status training_epoch_end(lt_ctx_t *ctx, void *self, lt_tensor_t *const *outputs,
                                     int64_t n) {
-    (void)self;
     for (int64_t i = 0; i < n; i++)
         if (lt_numel(outputs[i]) != 1)
             return lt_set_error(LT_ERR_STATE, "probe: output %lld is not a loss", (long long)i);
+    /* a histogram for the loggers that take them (TensorBoard), once an epoch */
+    lt_status s = lt_log_histogram(ctx, "fc.weight", ((probe_t *)self)->fc->weight);
+    if (s != LT_OK) return s;
     return lt_log_value(ctx, "epoch_end_outputs", (double)n, LT_LOG_ON_EPOCH | LT_LOG_NO_LOGGER);
 }
 
