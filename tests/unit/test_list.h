@@ -22,4 +22,6 @@
     X(ddp_support)                                                                                 \
     X(trainer)                                                                                     \
     X(layers)                                                                                      \
-    X(buffers)
+    X(buffers)                                                                                     \
+    /* -- #23: optimizers, param groups, schedulers -- */                                          \
+    X(optim_more)

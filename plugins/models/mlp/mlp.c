@@ -12,7 +12,9 @@ static const lt_hparam_desc mlp_hparams[] = {
     LT_HPARAM_FLOAT("lr", 1e-3, "learning rate"),
     LT_HPARAM_INT("hidden", 256, "width of the first hidden layer"),
     LT_HPARAM_INT("hidden2", 128, "width of the second hidden layer"),
-    LT_HPARAM_CHOICE("optimizer", "adam", "sgd|adam", "optimizer: sgd (momentum 0.9) or adam"),
+    LT_HPARAM_CHOICE(
+        "optimizer", "adam", "sgd|adam|adamw|rmsprop|adagrad|adamax|nadam|radam",
+        "optimizer: sgd (momentum 0.9), or another of torch.optim's with its defaults"),
     LT_HPARAM_CHOICE("lr_scheduler", "none", "none|step|cosine|plateau",
                      "per-epoch schedule: StepLR(1, 0.7), CosineAnnealingLR(max_epochs) or "
                      "ReduceLROnPlateau(val_loss, factor 0.5, patience 0)"),
@@ -78,9 +80,10 @@ static lt_scheduler_t *make_scheduler(lt_ctx_t *ctx, lt_optimizer_t *opt, const 
 static lt_status mlp_configure_optimizers(lt_ctx_t *ctx, void *self) {
     (void)self;
     double lr = lt_hparam_float(ctx, "lr");
-    lt_optimizer_t *opt = strcmp(lt_hparam_str(ctx, "optimizer"), "sgd") == 0
-                              ? lt_sgd_ex(lt_parameters(ctx), lr, 0.9, 0.0, 0.0, false)
-                              : lt_adam(lt_parameters(ctx), lr);
+    lt_optimizer_t *opt =
+        strcmp(lt_hparam_str(ctx, "optimizer"), "sgd") == 0
+            ? lt_sgd_ex(lt_parameters(ctx), lr, 0.9, 0.0, 0.0, false)
+            : lt_optimizer_by_name(lt_parameters(ctx), lt_hparam_str(ctx, "optimizer"), lr);
     lt_status st = lt_use_optimizer(ctx, opt); /* ctx owns opt from here */
     const char *kind = lt_hparam_str(ctx, "lr_scheduler");
     if (st != LT_OK || !strcmp(kind, "none")) return st;

@@ -42,7 +42,11 @@
  * Without the batch_norm slots, batch_norm and layer_norm are made of mean, sub, mul,
  * add_scalar, sqrt, div and add (and their backward spans).
  * lt_mse_loss and lt_accuracy are made of the ops above (sub, mul, mean; argmax, eq,
- * mean). The loader's "[_DataLoader].fill_batch" (kind "data") is in data/loader.c. */
+ * mean). The loader's "[_DataLoader].fill_batch" (kind "data") is in data/loader.c.
+ * -- #23: the composed optimizers (optim/optim_more.c), one span per run of parameters:
+ *   rmsprop_step adagrad_step   (12 | 9 | 18 | 16 | 16, + 2 wd) n, about one per slot call;
+ *   adamax_step nadam_step      4n(3 + 2 slots)
+ *   radam_step */
 #include <time.h>
 
 #include "lt_impl.h"
