@@ -2,8 +2,10 @@
 """Write tests/fixtures/optim_more.safetensors: ten steps of RMSprop, Adagrad, Adamax, NAdam
 and RAdam (torch.optim, foreach=False: the single-tensor algorithm) over a mix of options,
 which tests/unit/test_optim_more.c compares liblt's optimizers (sdk/src/optim/optim_more.c)
-against on every accelerator; and the same for param groups (two parameters, each in its
-own group with its own lr and weight decay).
+against on every accelerator; and the same for param groups (`group_cases`: two
+parameters, each in its own group with its own lr and weight decay, and a scheduler that
+scales each group's lr: tensors `p0_<i>`, `grads_<i>`, `traj_<i>`, metadata `<case>/lrs`,
+each group's lr after each step as JSON).
 
 Layout as optim.safetensors (see README.md): metadata `cases`, per case `<case>` = the
 hyper-parameters as JSON with every key of KEYS (torch's defaults where the case leaves
@@ -101,7 +103,74 @@ def make():
             traj.append(p.detach().clone())
         tensors.update({f"{case}/p0": p0, f"{case}/grads": grads, f"{case}/traj": torch.stack(traj)})
     meta["cases"] = ",".join(c for c, _ in CASES)
+    make_groups(tensors, meta)
+    meta["group_cases"] = ",".join(c for c, _ in GROUP_CASES)
     write(NAME, tensors, meta)
+
+
+# Param groups: two parameters (64 and 32 floats), each its own group with its own lr and
+# weight decay, optionally a scheduler stepped after each optimizer step.
+GROUP_CASES = [
+    ("groups/adamw_no_decay", dict(optimizer="adamw", groups=[dict(lr=1e-2, weight_decay=0.1),
+                                                            dict(lr=3e-2, weight_decay=0.0)],
+                                   scheduler=dict(kind="cosine", t_max=4, eta_min=1e-3))),
+    ("groups/sgd_momentum", dict(optimizer="sgd", momentum=0.9,
+                                 groups=[dict(lr=0.1, weight_decay=0.01), dict(lr=0.05, weight_decay=0.0)],
+                                 scheduler=dict(kind="step", step_size=3, gamma=0.5))),
+    ("groups/rmsprop", dict(optimizer="rmsprop", groups=[dict(lr=1e-2, weight_decay=0.01),
+                                                         dict(lr=1e-3, weight_decay=0.0)],
+                            scheduler=dict(kind="none"))),
+    ("groups/nadam_step", dict(optimizer="nadam", groups=[dict(lr=2e-3, weight_decay=0.1),
+                                                          dict(lr=1e-2, weight_decay=0.0)],
+                               scheduler=dict(kind="step", step_size=2, gamma=0.1))),
+]
+GROUP_SIZES = (64, 32)
+
+
+def make_group_optimizer(params, h):
+    groups = [dict(params=[p], **g) for p, g in zip(params, h["groups"])]
+    if h["optimizer"] == "adamw":
+        return torch.optim.AdamW(groups, foreach=False)
+    if h["optimizer"] == "sgd":
+        return torch.optim.SGD(groups, lr=0.1, momentum=h["momentum"], foreach=False)
+    if h["optimizer"] == "rmsprop":
+        return torch.optim.RMSprop(groups, foreach=False)
+    return torch.optim.NAdam(groups, foreach=False)
+
+
+def make_scheduler(opt, sch):
+    if sch["kind"] == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, sch["t_max"], sch["eta_min"])
+    if sch["kind"] == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, sch["step_size"], sch["gamma"])
+    return None
+
+
+def make_groups(tensors, meta):
+    gen = torch.Generator().manual_seed(2323)
+    for case, h in GROUP_CASES:
+        meta[case] = json.dumps(h)
+        ps = []
+        for i, n in enumerate(GROUP_SIZES):
+            tensors[f"{case}/p0_{i}"] = rand(n, gen=gen)
+            tensors[f"{case}/grads_{i}"] = rand(STEPS, n, lo=-1, hi=1, gen=gen)
+            ps.append(tensors[f"{case}/p0_{i}"].clone().requires_grad_(True))
+        opt = make_group_optimizer(ps, h)
+        sched = make_scheduler(opt, h["scheduler"])
+        traj, lrs = [[] for _ in ps], []
+        for k in range(STEPS):
+            opt.zero_grad()
+            for i, p in enumerate(ps):
+                p.grad = tensors[f"{case}/grads_{i}"][k].clone()
+            opt.step()
+            if sched:
+                sched.step()
+            lrs.append([g["lr"] for g in opt.param_groups])
+            for i, p in enumerate(ps):
+                traj[i].append(p.detach().clone())
+        for i in range(len(ps)):
+            tensors[f"{case}/traj_{i}"] = torch.stack(traj[i])
+        meta[f"{case}/lrs"] = json.dumps(lrs)
 
 
 def reference_step(h, p, g, st, t):
@@ -149,7 +218,22 @@ def reference_step(h, p, g, st, t):
 def check():
     t, meta = load(NAME)
     cases = meta["cases"].split(",")
-    assert len(cases) == len(CASES) and set(t) == {f"{c}/{k}" for c in cases for k in ("p0", "grads", "traj")}
+    groups = meta["group_cases"].split(",")
+    want = {f"{c}/{k}" for c in cases for k in ("p0", "grads", "traj")}
+    want |= {f"{c}/{k}_{i}" for c in groups for k in ("p0", "grads", "traj") for i in range(2)}
+    assert len(cases) == len(CASES) and set(t) == want
+    for c in groups:  # each group alone follows the formulas of its lr and weight decay
+        h = json.loads(meta[c])
+        lrs = json.loads(meta[f"{c}/lrs"])
+        if h["optimizer"] not in ("rmsprop", "nadam"):
+            continue
+        for i, gh in enumerate(h["groups"]):
+            full = hyper(dict(optimizer=h["optimizer"], weight_decay=gh["weight_decay"]))
+            p, st = t[f"{c}/p0_{i}"].astype(np.float64), {}
+            for k in range(STEPS):
+                full["lr"] = gh["lr"] if k == 0 else lrs[k - 1][i]
+                p = reference_step(full, p, t[f"{c}/grads_{i}"][k].astype(np.float64), st, k + 1)
+                assert close(t[f"{c}/traj_{i}"][k], p, rtol=1e-5, atol=1e-6), f"{c} group {i}: step {k + 1}"
     for c in cases:
         h = json.loads(meta[c])
         assert list(h) == KEYS, c

@@ -111,6 +111,120 @@ START_TEST(optimizers_match_torch) {
 }
 END_TEST
 
+/* ---- param groups ------------------------------------------------------------------ */
+
+/* The case's optimizer over group 0 (param a), then group 1 (param b) added. */
+static lt_optimizer_t *make_grouped(json_t *h, lt_tensor_t *a, lt_tensor_t *b) {
+    const char *kind = json_string_value(json_object_get(h, "optimizer"));
+    json_t *groups = json_object_get(h, "groups");
+    ck_assert_msg(kind && json_array_size(groups) == 2, "group case lacks optimizer or groups");
+    json_t *g0 = json_array_get(groups, 0), *g1 = json_array_get(groups, 1);
+    lt_param_list_t *l = lt_param_list_new();
+    lt_param_list_add(l, a);
+    const double lr = jnum(g0, "lr"), wd = jnum(g0, "weight_decay");
+    lt_optimizer_t *o = !strcmp(kind, "adamw") ? lt_adamw(l, lr, wd)
+                        : !strcmp(kind, "sgd") ? lt_sgd_ex(l, lr, jnum(h, "momentum"), 0, wd, false)
+                        : !strcmp(kind, "nadam")
+                            ? lt_nadam_ex(l, lr, 0.9, 0.999, 1e-8, wd, 4e-3, false)
+                            : lt_rmsprop_ex(l, lr, 0.99, 1e-8, wd, 0, false);
+    ck_assert_msg(o != NULL, "%s", lt_last_error());
+    l = lt_param_list_new();
+    lt_param_list_add(l, b);
+    ck_assert_int_eq(lt_optimizer_add_param_group(o, l, jnum(g1, "lr"), jnum(g1, "weight_decay")),
+                     LT_OK);
+    return o;
+}
+
+static lt_scheduler_t *make_group_scheduler(json_t *h, lt_optimizer_t *o) {
+    json_t *sch = json_object_get(h, "scheduler");
+    const char *kind = json_string_value(json_object_get(sch, "kind"));
+    ck_assert_ptr_nonnull(kind);
+    if (!strcmp(kind, "cosine"))
+        return lt_cosine_annealing_lr(o, (int64_t)jnum(sch, "t_max"), jnum(sch, "eta_min"));
+    if (!strcmp(kind, "step"))
+        return lt_step_lr(o, (int64_t)jnum(sch, "step_size"), jnum(sch, "gamma"));
+    return NULL;
+}
+
+static void check_row(const char *c, int i, int64_t k, lt_tensor_t *p, const lt_st_tensor *traj) {
+    const int64_t n = traj->shape[1];
+    lt_st_tensor want = *traj;
+    want.ndim = 1;
+    want.shape[0] = want.numel = n;
+    want.nbytes = (size_t)n * 4;
+    want.data = (const char *)traj->data + k * n * 4;
+    char what[256];
+    snprintf(what, sizeof what, "%s group %d step %lld", c, i, (long long)k + 1);
+    test_compare(what, p, &want, 1e-5, 1e-7);
+}
+
+/* Every group's parameter against torch's, every group's lr exactly torch's. */
+static void check_group_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
+    char key[256];
+    snprintf(key, sizeof key, "%s/lrs", c);
+    json_t *h = json_loads(lt_st_meta(f, c) ? lt_st_meta(f, c) : "", 0, NULL);
+    json_t *lrs = json_loads(lt_st_meta(f, key) ? lt_st_meta(f, key) : "", 0, NULL);
+    ck_assert_msg(h && lrs, "group case %s lacks its JSON", c);
+    lt_tensor_t *p[2];
+    const lt_st_tensor *grads[2], *traj[2];
+    for (int i = 0; i < 2; i++) {
+        char k0[16], kg[16], kt[16];
+        snprintf(k0, sizeof k0, "p0_%d", i);
+        snprintf(kg, sizeof kg, "grads_%d", i);
+        snprintf(kt, sizeof kt, "traj_%d", i);
+        const lt_st_tensor *t0 = test_fixture_find(f, c, k0);
+        grads[i] = test_fixture_find(f, c, kg);
+        traj[i] = test_fixture_find(f, c, kt);
+        ck_assert_msg(t0 && grads[i] && traj[i], "group case %s is incomplete", c);
+        p[i] = lt_st_to_tensor(arena, t0);
+        lt_set_requires_grad(p[i], true);
+    }
+    lt_optimizer_t *o = make_grouped(h, p[0], p[1]);
+    lt_scheduler_t *s = make_group_scheduler(h, o);
+    for (int64_t k = 0; k < traj[0]->shape[0]; k++) {
+        lt_optimizer_zero_grad(o);
+        for (int i = 0; i < 2; i++) set_grad(arena, p[i], grads[i], k);
+        ck_assert_int_eq(lt_optimizer_step(o), LT_OK);
+        if (s) ck_assert_int_eq(lt_scheduler_step(s), LT_OK);
+        for (int i = 0; i < 2; i++) {
+            check_row(c, i, k, p[i], traj[i]);
+            const double want = json_number_value(json_array_get(json_array_get(lrs, k), i));
+            ck_assert_msg(lt_optimizer_group_lr(o, i) == want,
+                          "%s step %lld: group %d lr %.17g, torch %.17g", c, (long long)k + 1, i,
+                          lt_optimizer_group_lr(o, i), want);
+        }
+    }
+    lt_scheduler_free(s);
+    lt_optimizer_free(o);
+    json_decref(h);
+    json_decref(lrs);
+}
+
+START_TEST(param_groups_match_torch) {
+    lt_device_t *dev = test_open_accel(_i, "optim_more");
+    if (!dev) return;
+    lt_arena_t *arena = lt_arena_new(dev);
+    lt_st_file_t *f = test_open_fixture("optim_more.safetensors");
+    const char *cases = lt_st_meta(f, "group_cases");
+    ck_assert_msg(cases && *cases, "fixture has no \"group_cases\" metadata");
+    int n = 0;
+    for (const char *p = cases; *p; n++) {
+        size_t len = strcspn(p, ",");
+        char name[200];
+        ck_assert_uint_lt(len, sizeof name);
+        memcpy(name, p, len);
+        name[len] = '\0';
+        check_group_case(f, name, arena);
+        lt_arena_reset(arena);
+        p += len + (p[len] == ',');
+    }
+    ck_assert_int_ge(n, 4);
+    lt_st_close(f);
+    lt_arena_free(arena);
+    lt_device_close(dev);
+}
+END_TEST
+
 /* ---- checkpoints ------------------------------------------------------------------- */
 
 typedef struct {
@@ -136,10 +250,19 @@ static lt_optimizer_t *make_kind(lt_ctx_t *ctx, int kind) {
     case 1: return lt_adagrad_ex(l, 0.1, 0.01, 0.05, 0.1, 1e-10);
     case 2: return lt_adamax_ex(l, 0.01, 0.8, 0.99, 1e-8, 0.1);
     case 3: return lt_nadam_ex(l, 0.01, 0.9, 0.999, 1e-8, 0.1, 4e-3, true);
-    default: return lt_radam_ex(l, 0.01, 0.9, 0.9, 1e-8, 0.1, false);
+    case 4: return lt_radam_ex(l, 0.01, 0.9, 0.9, 1e-8, 0.1, false);
+    default: { /* param groups: no decay on the bias, its own lr */
+        lt_param_list_free(l);
+        lt_optimizer_t *o = lt_adamw(lt_parameters_where(ctx, "*.bias", false), 0.01, 0.1);
+        ck_assert_int_eq(
+            lt_optimizer_add_param_group(o, lt_parameters_where(ctx, "*.bias", true), 0.03, 0.0),
+            LT_OK);
+        return o;
+    }
     }
 }
-static const char *const kind_slot[] = {"grad_avg", "sum", "exp_inf", "exp_avg_sq", "exp_avg"};
+static const char *const kind_slot[] = {"grad_avg",   "sum",     "exp_inf",
+                                        "exp_avg_sq", "exp_avg", "exp_avg_sq"};
 
 /* loss = mse(tanh(l1(x_k)), y_k); zero_grad, backward, step. */
 static void train_step(const mod *m, int k) {
@@ -155,6 +278,8 @@ static void train_step(const mod *m, int k) {
     ck_assert_int_eq(lt_optimizer_zero_grad(o), LT_OK);
     ck_assert_int_eq(lt_backward(loss), LT_OK);
     ck_assert_int_eq(lt_optimizer_step(o), LT_OK);
+    if (lt_ctx_num_schedulers(m->ctx))
+        ck_assert_int_eq(lt_scheduler_step(lt_ctx_scheduler(m->ctx, 0, NULL)), LT_OK);
     lt_arena_reset(a);
 }
 
@@ -178,6 +303,12 @@ START_TEST(state_resumes_bit_for_bit) {
     mod a = make_mod(1), b = make_mod(2);
     ck_assert_int_eq(lt_use_optimizer(a.ctx, make_kind(a.ctx, _i)), LT_OK);
     ck_assert_int_eq(lt_use_optimizer(b.ctx, make_kind(b.ctx, _i)), LT_OK);
+    if (_i == 5) /* each group's lr scheduled from its own base */
+        for (int j = 0; j < 2; j++) {
+            mod *m = j ? &b : &a;
+            lt_scheduler_t *s = lt_cosine_annealing_lr(lt_ctx_optimizer(m->ctx, 0), 3, 1e-3);
+            ck_assert_int_eq(lt_use_scheduler(m->ctx, s, NULL), LT_OK);
+        }
     for (int k = 0; k < 3; k++) train_step(&a, k);
     lt_ckpt_t *c = lt_ckpt_capture(a.ctx);
     ck_assert_msg(c && lt_ckpt_save(c, path) == LT_OK, "%s", lt_last_error());
@@ -195,8 +326,40 @@ START_TEST(state_resumes_bit_for_bit) {
     train_step(&b, 3);
     ck_assert_msg(same_weights(a.ctx, b.ctx), "%s: the step after resuming differs",
                   lt_optimizer_name(lt_ctx_optimizer(a.ctx, 0)));
+    lt_optimizer_t *oa = lt_ctx_optimizer(a.ctx, 0), *ob = lt_ctx_optimizer(b.ctx, 0);
+    for (int g = 0; g < lt_optimizer_num_groups(oa); g++)
+        ck_assert_double_eq(lt_optimizer_group_lr(ob, g), lt_optimizer_group_lr(oa, g));
     lt_ctx_free(a.ctx);
     lt_ctx_free(b.ctx);
+    test_close();
+}
+END_TEST
+
+/* lt_parameters_where picks by glob; a parameter in two groups, a group after the first
+ * step, a scheduler older than a group are refused. */
+START_TEST(groups_by_pattern) {
+    test_open();
+    mod m = make_mod(3);
+    lt_param_list_t *bias = lt_parameters_where(m.ctx, "*.bias|nothing*", true);
+    lt_param_list_t *rest = lt_parameters_where(m.ctx, "*.bias|nothing*", false);
+    ck_assert_int_eq(lt_param_list_len(bias), 1);
+    ck_assert_int_eq(lt_param_list_len(rest), 1);
+    lt_optimizer_t *o = lt_sgd(rest, 0.1);
+    ck_assert_int_ne(lt_optimizer_add_param_group(o, lt_parameters(m.ctx), NAN, NAN), LT_OK);
+    ck_assert_msg(strstr(lt_last_error(), "more than one parameter group"), "%s", lt_last_error());
+    lt_scheduler_t *early = lt_step_lr(o, 1, 0.5);
+    ck_assert_int_eq(lt_optimizer_add_param_group(o, bias, NAN, 0.0), LT_OK);
+    ck_assert_int_eq(lt_optimizer_num_groups(o), 2);
+    ck_assert_double_eq(lt_optimizer_group_lr(o, 1), 0.1); /* NAN: the optimizer's */
+    ck_assert_int_ne(lt_scheduler_step(early), LT_OK);
+    ck_assert_msg(strstr(lt_last_error(), "param group"), "%s", lt_last_error());
+    lt_scheduler_free(early);
+    ck_assert(isnan(lt_optimizer_group_lr(o, 2)));
+    ck_assert_int_ne(lt_optimizer_set_group_lr(o, 2, 0.1), LT_OK);
+    ck_assert_int_eq(lt_optimizer_set_group_lr(o, 1, 0.2), LT_OK);
+    ck_assert_double_eq(lt_optimizer_lr(o), 0.1);
+    lt_optimizer_free(o);
+    lt_ctx_free(m.ctx);
     test_close();
 }
 END_TEST
@@ -270,7 +433,9 @@ Suite *suite_optim_more(void) {
     Suite *s = suite_create("optim_more");
     TCase *tc = tcase_create("optim_more");
     tcase_add_loop_test(tc, optimizers_match_torch, 0, TEST_ACCELERATORS);
-    tcase_add_loop_test(tc, state_resumes_bit_for_bit, 0, 5);
+    tcase_add_loop_test(tc, param_groups_match_torch, 0, TEST_ACCELERATORS);
+    tcase_add_loop_test(tc, state_resumes_bit_for_bit, 0, 6);
+    tcase_add_test(tc, groups_by_pattern);
     tcase_add_test(tc, bad_arguments_are_refused);
     tcase_add_test(tc, by_name_and_momentum);
     suite_add_tcase(s, tc);

@@ -30,12 +30,14 @@ LT_API lt_optimizer_t *lt_adamw_ex(lt_param_list_t *params, double lr, double be
 LT_API lt_status lt_optimizer_step(lt_optimizer_t *opt);
 /* Set the gradients of the optimizer's parameters to zero. */
 LT_API lt_status lt_optimizer_zero_grad(lt_optimizer_t *opt);
+/* The lr (of param group 0), and setting it (in every param group). */
 LT_API double lt_optimizer_lr(const lt_optimizer_t *opt);
 LT_API void lt_optimizer_set_lr(lt_optimizer_t *opt, double lr);
-/* The momentum a scheduler may cycle: SGD's momentum, Adam's and AdamW's beta1. */
+/* The momentum a scheduler may cycle: SGD's and RMSprop's momentum, beta1 of the
+ * optimizers with betas (Adam, AdamW, Adamax, NAdam, RAdam); NaN for Adagrad. */
 LT_API double lt_optimizer_momentum(const lt_optimizer_t *opt);
-/* Set it (SGD: >= 0, and only for an SGD built with momentum > 0, as it alone keeps a
- * momentum buffer; Adam/AdamW: beta1 in [0, 1)). */
+/* Set it (SGD, RMSprop: >= 0, and only when built with momentum > 0, as only then they
+ * keep a momentum buffer; beta1: in [0, 1); Adagrad: an error). */
 LT_API lt_status lt_optimizer_set_momentum(lt_optimizer_t *opt, double m);
 /* "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam" */
 LT_API const char *lt_optimizer_name(const lt_optimizer_t *opt);
@@ -82,5 +84,24 @@ LT_API lt_optimizer_t *lt_radam_ex(lt_param_list_t *params, double lr, double be
  * 1e-2, torch's default), "rmsprop", "adagrad", "adamax", "nadam", "radam", any case, with
  * torch's defaults and this lr. An unknown name is an error listing the known ones. */
 LT_API lt_optimizer_t *lt_optimizer_by_name(lt_param_list_t *params, const char *name, double lr);
+
+/* ---- #23: param groups (torch's optimizer.param_groups) ---------------------------- */
+
+/* The module's parameters whose names match (match true) or match none (false) of the
+ * '|'-separated glob patterns (fnmatch: *, ?, [...]), in declaration order; for example
+ * "*.bias|*norm*" to keep biases and norms out of weight decay. */
+LT_API lt_param_list_t *lt_parameters_where(lt_ctx_t *ctx, const char *patterns, bool match);
+/* torch's optimizer.add_param_group: params (owned, also on failure) become group
+ * lt_optimizer_num_groups(opt) - 1 with their own lr and weight_decay (NAN: the
+ * optimizer's); the other hyper-parameters are shared. Only before the first step; a
+ * parameter already in a group is an error. Group 0 is the constructor's. */
+LT_API lt_status lt_optimizer_add_param_group(lt_optimizer_t *opt, lt_param_list_t *params,
+                                              double lr, double weight_decay);
+LT_API int lt_optimizer_num_groups(const lt_optimizer_t *opt);
+/* Group g's lr / weight decay (NaN for a group that does not exist). lt_optimizer_lr is
+ * group 0's, and lt_optimizer_set_lr sets every group's. */
+LT_API double lt_optimizer_group_lr(const lt_optimizer_t *opt, int group);
+LT_API double lt_optimizer_group_weight_decay(const lt_optimizer_t *opt, int group);
+LT_API lt_status lt_optimizer_set_group_lr(lt_optimizer_t *opt, int group, double lr);
 
 #endif

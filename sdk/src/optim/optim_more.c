@@ -23,6 +23,7 @@
 typedef struct {
     lt_device_t *dev;
     int64_t n;
+    const hyper_values *h; /* the optimizer's, with the param group's lr and weight decay */
 } chunk;
 
 static void mul_s(const chunk *c, const float *x, double s, float *out) {
@@ -89,7 +90,7 @@ static const float *weight_decay(const chunk *c, const hyper_values *h, float *p
 /* square_avg (s0), momentum_buffer (s1 when momentum > 0), grad_avg (last, centered). */
 static void rmsprop(const lt_optimizer_t *o, const chunk *c, float *p, const float *g,
                     float *const s[], float *const t[]) {
-    const hyper_values *h = &o->h;
+    const hyper_values *h = c->h;
     const float *grad = decayed_grad(c, p, g, h->weight_decay, t[0]);
     float *sq = s[0], *avg = t[1];
     mul_s(c, sq, h->alpha, sq);
@@ -118,7 +119,7 @@ static void rmsprop(const lt_optimizer_t *o, const chunk *c, float *p, const flo
 /* sum (s0). */
 static void adagrad(const lt_optimizer_t *o, const chunk *c, float *p, const float *g,
                     float *const s[], float *const t[]) {
-    const hyper_values *h = &o->h;
+    const hyper_values *h = c->h;
     const float *grad = decayed_grad(c, p, g, h->weight_decay, t[0]);
     const double clr = h->lr / (1.0 + (double)(o->step - 1) * h->lr_decay);
     addcmul_sq(c, s[0], grad, 1.0, t[1]);
@@ -140,7 +141,7 @@ static void maximum(const chunk *c, float *u, float *b, float *d, float *bm) {
 /* exp_avg (s0), exp_inf (s1). */
 static void adamax(const lt_optimizer_t *o, const chunk *c, float *p, const float *g,
                    float *const s[], float *const t[]) {
-    const hyper_values *h = &o->h;
+    const hyper_values *h = c->h;
     const float *grad = decayed_grad(c, p, g, h->weight_decay, t[0]);
     lerp(c, s[0], grad, 1.0 - h->beta1, t[1]);
     mul_s(c, s[1], h->beta2, s[1]);
@@ -156,11 +157,10 @@ static void adamax(const lt_optimizer_t *o, const chunk *c, float *p, const floa
 }
 
 /* The first and second moments of Adam, as NAdam and RAdam update them. */
-static void moments(const lt_optimizer_t *o, const chunk *c, const float *grad, float *const s[],
-                    float *tmp) {
-    lerp(c, s[0], grad, 1.0 - o->h.beta1, tmp);
-    mul_s(c, s[1], o->h.beta2, s[1]);
-    addcmul_sq(c, s[1], grad, 1.0 - o->h.beta2, tmp);
+static void moments(const chunk *c, const float *grad, float *const s[], float *tmp) {
+    lerp(c, s[0], grad, 1.0 - c->h->beta1, tmp);
+    mul_s(c, s[1], c->h->beta2, s[1]);
+    addcmul_sq(c, s[1], grad, 1.0 - c->h->beta2, tmp);
 }
 
 /* NAdam's momentum schedule at step t. */
@@ -176,12 +176,12 @@ void lt__optim_more_begin_step(lt_optimizer_t *o) {
 /* exp_avg (s0), exp_avg_sq (s1); mu_product already holds this step's factor. */
 static void nadam(const lt_optimizer_t *o, const chunk *c, float *p, const float *g,
                   float *const s[], float *const t[]) {
-    const hyper_values *h = &o->h;
+    const hyper_values *h = c->h;
     const double step = (double)o->step, bc2 = 1.0 - pow(h->beta2, step);
     const double mu = nadam_mu(h, step), mu_next = nadam_mu(h, step + 1.0);
     const double mu_product = o->mu_product, mu_product_next = mu_product * mu_next;
     const float *grad = weight_decay(c, h, p, g, t[0]);
-    moments(o, c, grad, s, t[1]);
+    moments(c, grad, s, t[1]);
     mul_s(c, s[1], 1.0 / bc2, t[1]); /* denom = exp_avg_sq.div(bc2).sqrt().add_(eps) */
     un(c, LT_UN_SQRT, t[1], t[1]);
     add_s(c, t[1], h->eps, t[1]);
@@ -192,11 +192,11 @@ static void nadam(const lt_optimizer_t *o, const chunk *c, float *p, const float
 /* exp_avg (s0), exp_avg_sq (s1). */
 static void radam(const lt_optimizer_t *o, const chunk *c, float *p, const float *g,
                   float *const s[], float *const t[]) {
-    const hyper_values *h = &o->h;
+    const hyper_values *h = c->h;
     const double step = (double)o->step;
     const double bc1 = 1.0 - pow(h->beta1, step), bc2 = 1.0 - pow(h->beta2, step);
     const float *grad = weight_decay(c, h, p, g, t[0]);
-    moments(o, c, grad, s, t[1]);
+    moments(c, grad, s, t[1]);
     const double rho_inf = 2.0 / (1.0 - h->beta2) - 1.0;
     const double rho_t = rho_inf - 2.0 * step * pow(h->beta2, step) / bc2;
     float *upd = t[1]; /* bias_corrected_exp_avg * lr [* adaptive_lr * rect] */
@@ -232,10 +232,10 @@ static const struct {
     [OPT_RADAM] = {radam, "radam_step", 16.0},
 };
 
-void lt__optim_more_run(const lt_optimizer_t *o, lt_device_t *dev, float *p, const float *g,
-                        float *const slot[OPT_MAX_SLOTS], float *const tmp[OPT_MAX_SCRATCH],
-                        int64_t n) {
-    const chunk c = {dev, n};
+void lt__optim_more_run(const lt_optimizer_t *o, const hyper_values *h, lt_device_t *dev, float *p,
+                        const float *g, float *const slot[OPT_MAX_SLOTS],
+                        float *const tmp[OPT_MAX_SCRATCH], int64_t n) {
+    const chunk c = {dev, n, h};
     kinds[o->kind].fn(o, &c, p, g, slot, tmp);
 }
 

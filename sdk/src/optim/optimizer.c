@@ -5,6 +5,7 @@
  * usual case: a module's parameters share one buffer) are updated by one kernel call. */
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,14 @@ lt_optimizer_t *lt__opt_new(lt_param_list_t *params, opt_kind kind, const char *
         lt_param_list_free(params);
         return NULL;
     }
+    o->groups = calloc(1, sizeof *o->groups);
+    if (!o->groups) {
+        lt_set_error(LT_ERR_OOM, "out of host memory for an optimizer");
+        lt_param_list_free(params);
+        free(o);
+        return NULL;
+    }
+    o->ngroups = 1;
     o->kind = kind;
     o->name = name;
     o->params = params;
@@ -97,6 +106,8 @@ lt_optimizer_t *lt__opt_init(lt_optimizer_t *o, const hyper_values *h) {
         return NULL;
     }
     o->h = *h;
+    o->groups[0].lr = h->lr;
+    o->groups[0].weight_decay = h->weight_decay;
     return o;
 }
 
@@ -148,9 +159,9 @@ lt_optimizer_t *lt_adamw(lt_param_list_t *params, double lr, double wd) {
 }
 
 /* Parameters [i, j) form a run when values and gradients are both contiguous. */
-static int64_t run_end(const lt_param_list_t *l, int64_t i) {
+static int64_t run_end(const lt_param_list_t *l, int64_t i, int64_t end) {
     int64_t j = i + 1;
-    for (; j < l->len; j++) {
+    for (; j < end; j++) {
         const lt_tensor_t *a = l->items[j - 1], *b = l->items[j];
         if (!a->grad || !b->grad || a->st != b->st || a->grad->st != b->grad->st) break;
         if (b->offset != a->offset + (size_t)a->numel * 4) break;
@@ -170,9 +181,8 @@ static double update_flops(const lt_optimizer_t *o) {
 }
 
 /* The update kernel of o's kind over n floats from first. */
-static void update_kernel(const lt_optimizer_t *o, lt_device_t *dev, lt_tensor_t *first, int64_t n,
-                          float *slot0, float *slot1) {
-    const hyper_values *v = &o->h;
+static void update_kernel(const lt_optimizer_t *o, const hyper_values *v, lt_device_t *dev,
+                          lt_tensor_t *first, int64_t n, float *slot0, float *slot1) {
     if (o->kind == OPT_SGD) {
         lt_sgd_hyper h = {v->lr,           v->momentum, v->dampening,
                           v->weight_decay, v->nesterov, o->step == 1};
@@ -186,8 +196,8 @@ static void update_kernel(const lt_optimizer_t *o, lt_device_t *dev, lt_tensor_t
 
 /* A composed update over n floats from first, in chunks of at most OPT_CHUNK so its
  * scratch stays small (and in cache). */
-static void composed_run(const lt_optimizer_t *o, lt_device_t *dev, lt_tensor_t *first, int64_t n,
-                         float *const slot[OPT_MAX_SLOTS]) {
+static void composed_run(const lt_optimizer_t *o, const hyper_values *h, lt_device_t *dev,
+                         lt_tensor_t *first, int64_t n, float *const slot[OPT_MAX_SLOTS]) {
     float *tmp[OPT_MAX_SCRATCH] = {0};
     const int64_t cap = o->total < OPT_CHUNK ? o->total : OPT_CHUNK;
     for (int k = 0; k < o->nscratch; k++) tmp[k] = (float *)o->scratch->data + k * cap;
@@ -197,22 +207,22 @@ static void composed_run(const lt_optimizer_t *o, lt_device_t *dev, lt_tensor_t 
         const int64_t m = n - lo < cap ? n - lo : cap;
         float *s[OPT_MAX_SLOTS] = {0};
         for (int k = 0; k < o->nslots; k++) s[k] = slot[k] + lo;
-        lt__optim_more_run(o, dev, p + lo, g + lo, s, tmp, m);
+        lt__optim_more_run(o, h, dev, p + lo, g + lo, s, tmp, m);
     }
 }
 
-static void update_run(lt_optimizer_t *o, lt_tensor_t *first, int64_t n,
+static void update_run(lt_optimizer_t *o, const hyper_values *h, lt_tensor_t *first, int64_t n,
                        float *const slot[OPT_MAX_SLOTS]) {
     lt_device_t *dev = lt__dev(first);
     if (o->kind != OPT_SGD && o->kind != OPT_ADAM) {
         LT_PROF_SPAN(dev, lt__optim_more_span(o), lt__optim_more_flops(o) * n,
-                     LT_F32B(n) * (3 + 2 * o->nslots), composed_run(o, dev, first, n, slot));
+                     LT_F32B(n) * (3 + 2 * o->nslots), composed_run(o, h, dev, first, n, slot));
         return;
     }
     /* reads p and g, writes p; each state slot is read and written */
     LT_PROF_SPAN(dev, o->kind == OPT_SGD ? "sgd_step" : "adam_step", update_flops(o) * n,
                  LT_F32B(n) * (3 + 2 * o->nslots),
-                 update_kernel(o, dev, first, n, slot[0], slot[1]));
+                 update_kernel(o, h, dev, first, n, slot[0], slot[1]));
 }
 
 static lt_status alloc_scratch(lt_optimizer_t *o, lt_device_t *dev) {
@@ -246,26 +256,36 @@ lt_status lt_optimizer_step(lt_optimizer_t *o) {
     return s == LT_OK ? lt_grad_scaler_update(sc) : s;
 }
 
-lt_status lt__optimizer_update(lt_optimizer_t *o) {
-    lt_status s = alloc_state(o);
-    if (s != LT_OK) return s;
-    o->step++;
-    if (o->kind != OPT_SGD && o->kind != OPT_ADAM) lt__optim_more_begin_step(o);
+/* Group g's parameters, whose state starts off floats into each slot; the offset after. */
+static int64_t update_group(lt_optimizer_t *o, int g, int64_t off) {
+    hyper_values h = o->h;
+    h.lr = o->groups[g].lr;
+    h.weight_decay = o->groups[g].weight_decay;
     float *state = o->state ? o->state->data : NULL;
-    int64_t off = 0;
     const lt_param_list_t *l = o->params;
-    for (int64_t i = 0, j; i < l->len; i = j) {
-        j = run_end(l, i);
+    const int64_t end = lt__opt_group_end(o, g);
+    for (int64_t i = o->groups[g].first, j; i < end; i = j) {
+        j = run_end(l, i, end);
         int64_t n = 0;
         for (int64_t k = i; k < j; k++) n += l->items[k]->numel;
         if (l->items[i]->grad) { /* no gradient yet: PyTorch skips the parameter too */
             float *slot[OPT_MAX_SLOTS] = {0};
             for (int k = 0; k < o->nslots; k++) slot[k] = state + k * o->total + off;
-            update_run(o, l->items[i], n, slot);
+            update_run(o, &h, l->items[i], n, slot);
             lt__round_params(lt__dev(l->items[i]), lt__f32(l->items[i]), n); /* bf16-true */
         }
         off += n;
     }
+    return off;
+}
+
+lt_status lt__optimizer_update(lt_optimizer_t *o) {
+    lt_status s = alloc_state(o);
+    if (s != LT_OK) return s;
+    o->step++;
+    if (o->kind != OPT_SGD && o->kind != OPT_ADAM) lt__optim_more_begin_step(o);
+    int64_t off = 0;
+    for (int g = 0; g < o->ngroups; g++) off = update_group(o, g, off);
     return LT_OK;
 }
 
@@ -273,7 +293,7 @@ lt_status lt_optimizer_zero_grad(lt_optimizer_t *o) {
     if (!o) return lt_set_error(LT_ERR_INVALID_ARG, "lt_optimizer_zero_grad: optimizer is NULL");
     const lt_param_list_t *l = o->params;
     for (int64_t i = 0, j; i < l->len; i = j) {
-        j = run_end(l, i);
+        j = run_end(l, i, l->len);
         lt_tensor_t *p = l->items[i];
         if (!p->grad) continue;
         int64_t n = 0;
@@ -284,9 +304,9 @@ lt_status lt_optimizer_zero_grad(lt_optimizer_t *o) {
     return LT_OK;
 }
 
-double lt_optimizer_lr(const lt_optimizer_t *o) { return o ? o->h.lr : NAN; }
+double lt_optimizer_lr(const lt_optimizer_t *o) { return o ? o->groups[0].lr : NAN; }
 void lt_optimizer_set_lr(lt_optimizer_t *o, double lr) {
-    if (o) o->h.lr = lr;
+    for (int g = 0; o && g < o->ngroups; g++) o->groups[g].lr = lr;
 }
 
 /* torch's OneCycleLR cycles "betas" where an optimizer has them, else "momentum". */
@@ -336,6 +356,7 @@ void lt_optimizer_free(lt_optimizer_t *o) {
     lt__storage_release(o->state);
     lt__storage_release(o->scratch);
     lt_param_list_free(o->params);
+    free(o->groups);
     free(o);
 }
 
@@ -414,8 +435,10 @@ static bool *key_bool(hyper_values *h, const group_key *k) {
 }
 
 /* torch's param_groups[0] keys, so a reader of the checkpoint sees familiar names. */
-static lt_status save_group(const lt_optimizer_t *o, const hyper_values *hv, lt_state_t *g) {
-    hyper_values h = *hv;
+static lt_status save_group(const lt_optimizer_t *o, int group, lt_state_t *g) {
+    hyper_values h = o->h;
+    h.lr = o->groups[group].lr;
+    h.weight_decay = o->groups[group].weight_decay;
     lt_status s = LT_OK;
     for (size_t i = 0; i < NUM_GROUP_KEYS && s == LT_OK; i++) {
         const group_key *k = &group_keys[i];
@@ -433,7 +456,19 @@ lt_status lt__optimizer_save(const lt_optimizer_t *o, lt_state_t *st) {
     if (s == LT_OK && o->kind == OPT_NADAM) s = lt_state_set_float(st, "mu_product", o->mu_product);
     lt_state_t *g = s == LT_OK ? lt_state_child(st, "param_group") : NULL;
     if (!g) return lt_last_status();
-    return save_group(o, &o->h, g);
+    s = save_group(o, 0, g);
+    /* torch's param_groups list, as "0", "1", ... each with its parameter count */
+    lt_state_t *all = s == LT_OK ? lt_state_child(st, "param_groups") : NULL;
+    if (!all) return lt_last_status();
+    for (int i = 0; i < o->ngroups && s == LT_OK; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        g = lt_state_child(all, key);
+        s = g ? save_group(o, i, g) : lt_last_status();
+        if (s == LT_OK)
+            s = lt_state_set_int(g, "num_params", lt__opt_group_end(o, i) - o->groups[i].first);
+    }
+    return s;
 }
 
 static bool bad_key(const char *where, const char *key, const char *what) {
@@ -447,6 +482,8 @@ static bool bad_key(const char *where, const char *key, const char *what) {
 static bool read_param_group(const lt_optimizer_t *o, const lt_state_t *g, hyper_values *h,
                              const char *where) {
     *h = o->h;
+    h->lr = o->groups[0].lr;
+    h->weight_decay = o->groups[0].weight_decay;
     for (size_t i = 0; i < NUM_GROUP_KEYS; i++) {
         const group_key *k = &group_keys[i];
         if (!(k->mask & OPT_MASK(o->kind)) || !lt__state_has(g, k->key)) continue;
@@ -473,6 +510,42 @@ static lt_status check_mu_product(const lt_optimizer_t *o, const lt_state_t *st,
                             "%s.mu_product must be a number in [0, 1] (NAdam's "
                             "momentum product); the checkpoint is damaged or was edited",
                             where);
+    return LT_OK;
+}
+
+/* The saved param_groups fit o's: as many, each over as many parameters, lr and weight
+ * decay finite and >= 0. A checkpoint from before param groups has none: one group. */
+static lt_status check_groups(const lt_optimizer_t *o, const lt_state_t *all, const char *where) {
+    const int n = all ? lt_state_count(all) : 1;
+    if (n != o->ngroups)
+        return lt_set_error(LT_ERR_STATE,
+                            "%s: the checkpoint has %d param group(s), the module configured %d; "
+                            "configure_optimizers must build the same groups as the run that "
+                            "saved it",
+                            where, n, o->ngroups);
+    for (int i = 0; all && i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        const lt_state_t *g = lt_state_get_child(all, key);
+        int64_t np = -1;
+        double lr = NAN, wd = NAN;
+        if (g) {
+            lt_state_get_int(g, "num_params", &np);
+            lt_state_get_float(g, "lr", &lr);
+            lt_state_get_float(g, "weight_decay", &wd);
+        }
+        if (np != lt__opt_group_end(o, i) - o->groups[i].first)
+            return lt_set_error(LT_ERR_STATE,
+                                "%s.param_groups.%d has %lld parameters, the module's group %d "
+                                "has %lld; configure_optimizers must build the same groups",
+                                where, i, (long long)np, i,
+                                (long long)(lt__opt_group_end(o, i) - o->groups[i].first));
+        if (!FINITE_NONNEG(lr) || !FINITE_NONNEG(wd))
+            return lt_set_error(LT_ERR_FORMAT,
+                                "%s.param_groups.%d: lr and weight_decay must be finite and >= 0 "
+                                "(got %g, %g); the checkpoint is damaged or was edited",
+                                where, i, lr, wd);
+    }
     return LT_OK;
 }
 
@@ -507,7 +580,8 @@ lt_status lt__optimizer_check(const lt_optimizer_t *o, const lt_state_t *st, con
                             "%s.param_group.%s must be %s, as %s's constructor "
                             "requires (got %g); the checkpoint is damaged or was edited",
                             where, key, rule, o->name, x);
-    return check_mu_product(o, st, where);
+    lt_status s = check_mu_product(o, st, where);
+    return s == LT_OK ? check_groups(o, lt_state_get_child(st, "param_groups"), where) : s;
 }
 
 /* After lt__optimizer_check accepted st. */
@@ -521,4 +595,14 @@ void lt__optimizer_load(lt_optimizer_t *o, const lt_state_t *st) {
     }
     if (!read_param_group(o, lt_state_get_child(st, "param_group"), &h, "")) return;
     o->h = h;
+    o->groups[0].lr = h.lr;
+    o->groups[0].weight_decay = h.weight_decay;
+    const lt_state_t *all = lt_state_get_child(st, "param_groups");
+    for (int i = 0; all && i < o->ngroups; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        const lt_state_t *g = lt_state_get_child(all, key);
+        lt_state_get_float(g, "lr", &o->groups[i].lr);
+        lt_state_get_float(g, "weight_decay", &o->groups[i].weight_decay);
+    }
 }

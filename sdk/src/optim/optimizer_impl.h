@@ -41,6 +41,13 @@ typedef struct hyper_values {
 #define OPT_MAX_SCRATCH 3
 #define OPT_CHUNK ((int64_t)1 << 16)
 
+/* A param group: parameters [first, next group's first) of the list, with their own lr
+ * and weight decay (torch's param_groups; the other hyper-parameters are shared). */
+typedef struct opt_group {
+    int64_t first;
+    double lr, weight_decay;
+} opt_group;
+
 struct lt_optimizer {
     opt_kind kind;
     const char *name;
@@ -55,7 +62,14 @@ struct lt_optimizer {
     float mu_product; /* NAdam: the product of the momentum schedule (a float32, as torch's) */
     int nscratch;     /* composed updates: scratch buffers of min(total, OPT_CHUNK) floats */
     lt_storage *scratch;
+    int ngroups; /* >= 1 */
+    opt_group *groups;
 };
+
+/* Parameters of group g: [first, end). */
+static inline int64_t lt__opt_group_end(const lt_optimizer_t *o, int g) {
+    return g + 1 < o->ngroups ? o->groups[g + 1].first : o->params->len;
+}
 
 /* A new optimizer over params (owned, also on failure) before its hyper-parameters are
  * set; NULL with an error. */
@@ -65,11 +79,11 @@ lt_optimizer_t *lt__opt_new(lt_param_list_t *params, opt_kind kind, const char *
 lt_optimizer_t *lt__opt_init(lt_optimizer_t *o, const hyper_values *h);
 
 /* One step of a composed optimizer (RMSprop ... RAdam) over n <= OPT_CHUNK floats of
- * parameter p (gradient g), its state slots at slot[k] and scratch at tmp[k]. o->step has
- * been counted already. */
-void lt__optim_more_run(const lt_optimizer_t *o, lt_device_t *dev, float *p, const float *g,
-                        float *const slot[OPT_MAX_SLOTS], float *const tmp[OPT_MAX_SCRATCH],
-                        int64_t n);
+ * parameter p (gradient g), its state slots at slot[k] and scratch at tmp[k], with h (o's
+ * values with the group's lr and weight decay). o->step has been counted already. */
+void lt__optim_more_run(const lt_optimizer_t *o, const hyper_values *h, lt_device_t *dev, float *p,
+                        const float *g, float *const slot[OPT_MAX_SLOTS],
+                        float *const tmp[OPT_MAX_SCRATCH], int64_t n);
 /* What the kind's step needs once per step, before any run (NAdam's mu_product). */
 void lt__optim_more_begin_step(lt_optimizer_t *o);
 /* FLOPs per element of one composed update, for the profiler. */

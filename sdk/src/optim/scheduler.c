@@ -4,8 +4,10 @@
  * torch's Python, so the results equal torch's bit for bit (tests/unit/test_scheduler.c
  * checks them against tests/fixtures/schedulers.safetensors). The chainable schedulers
  * follow torch's recursive get_lr(), not its closed forms, which differ in the last bits.
- * The optimizer has one learning rate: torch's param_groups[0]. */
+ * Each param group of the optimizer has its own lr and base lr, stepped as torch steps
+ * them (one formula per group); last_lr reports param_groups[0]'s. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,8 @@ struct lt_scheduler {
     int64_t last_epoch;  /* torch's last_epoch: -1 until the initial step */
     double last_lr;      /* torch's get_last_lr()[0] */
     double base_lr;      /* torch's initial_lr: the optimizer's lr at construction */
+    int ngroups;         /* the optimizer's param groups at construction */
+    double *base_lrs;    /* (ngroups) each group's initial_lr; base_lrs[0] == base_lr */
     double gamma;        /* StepLR, MultiStepLR, ExponentialLR */
     int64_t step_size;   /* StepLR */
     int64_t t_max;       /* CosineAnnealingLR */
@@ -56,9 +60,9 @@ typedef struct {
     bool has_momentum;
 } sched_value;
 
-/* The values of step `epoch` given the optimizer's current lr (torch's get_lr()); pure,
- * so that a failing step changes nothing. */
-typedef lt_status (*sched_lr_fn)(const lt_scheduler_t *s, int64_t epoch, double lr,
+/* The values of step `epoch` for a param group given its current lr and its base lr
+ * (torch's get_lr()); pure, so that a failing step changes nothing. */
+typedef lt_status (*sched_lr_fn)(const lt_scheduler_t *s, int64_t epoch, double lr, double base,
                                  sched_value *out);
 
 /* ---- argument checks --------------------------------------------------------------- */
@@ -99,34 +103,49 @@ static bool check_opts(const void *o, uint32_t got, size_t want, const char *sch
     return false;
 }
 
+/* A param group added after the scheduler was built: torch would index past its base_lrs. */
+static lt_status groups_changed(const lt_scheduler_t *s) {
+    return lt_set_error(LT_ERR_STATE,
+                        "%s was built over %d param group(s), its optimizer now has %d; add "
+                        "every param group before building the scheduler",
+                        lt_scheduler_name(s), s->ngroups, lt_optimizer_num_groups(s->opt));
+}
+
 /* ---- chainable schedulers ------------------------------------------------------------ */
 
-static lt_status step_lr_at(const lt_scheduler_t *s, int64_t e, double lr, sched_value *v) {
+static lt_status step_lr_at(const lt_scheduler_t *s, int64_t e, double lr, double base,
+                            sched_value *v) {
+    (void)base;
     v->lr = e == 0 || e % s->step_size != 0 ? lr : lr * s->gamma;
     return LT_OK;
 }
 
 /* A milestone listed k times multiplies by gamma ** k (torch counts them in a Counter). */
-static lt_status multistep_lr_at(const lt_scheduler_t *s, int64_t e, double lr, sched_value *v) {
+static lt_status multistep_lr_at(const lt_scheduler_t *s, int64_t e, double lr, double base,
+                                 sched_value *v) {
+    (void)base;
     int k = 0;
     for (int i = 0; i < s->nmilestones; i++) k += s->milestones[i] == e;
     v->lr = k == 0 ? lr : lr * pow(s->gamma, (double)k);
     return LT_OK;
 }
 
-static lt_status exp_lr_at(const lt_scheduler_t *s, int64_t e, double lr, sched_value *v) {
+static lt_status exp_lr_at(const lt_scheduler_t *s, int64_t e, double lr, double base,
+                           sched_value *v) {
+    (void)base;
     v->lr = e == 0 ? lr : lr * s->gamma;
     return LT_OK;
 }
 
 /* torch's recursive form; at the bottom of each period (where the ratio's denominator
  * would be 0) it adds the step up from eta_min instead. */
-static lt_status cosine_lr_at(const lt_scheduler_t *s, int64_t e, double lr, sched_value *v) {
+static lt_status cosine_lr_at(const lt_scheduler_t *s, int64_t e, double lr, double base,
+                              sched_value *v) {
     const double t = (double)s->t_max, eta = s->eta_min;
     if (e == 0)
         v->lr = lr;
     else if ((e - 1 - s->t_max) % (2 * s->t_max) == 0)
-        v->lr = lr + (s->base_lr - eta) * (1 - cos(M_PI / t)) / 2;
+        v->lr = lr + (base - eta) * (1 - cos(M_PI / t)) / 2;
     else
         v->lr =
             (1 + cos(M_PI * (double)e / t)) / (1 + cos(M_PI * (double)(e - 1) / t)) * (lr - eta) +
@@ -151,8 +170,10 @@ static int onecycle_phase_of(const lt_scheduler_t *s, double step, double *start
     return i;
 }
 
-static lt_status onecycle_lr_at(const lt_scheduler_t *s, int64_t e, double lr, sched_value *v) {
+static lt_status onecycle_lr_at(const lt_scheduler_t *s, int64_t e, double lr, double base,
+                                sched_value *v) {
     (void)lr; /* not chainable: every value comes from the phases */
+    (void)base;
     if (e > s->oc.total_steps)
         return lt_set_error(LT_ERR_STATE,
                             "OneCycleLR: Tried to step %lld times. The specified "
@@ -230,13 +251,16 @@ static bool plateau_is_better(const lt_scheduler_t *s, double a) {
 
 /* torch's _reduce_lr: a reduction smaller than eps is skipped. */
 static void plateau_reduce(lt_scheduler_t *s) {
-    const double old_lr = lt_optimizer_lr(s->opt);
-    double new_lr = old_lr * s->pl.factor;
-    if (s->pl.min_lr > new_lr) new_lr = s->pl.min_lr; /* Python's max(new, min_lr) */
-    if (old_lr - new_lr > s->pl.eps) lt_optimizer_set_lr(s->opt, new_lr);
+    for (int g = 0; g < s->ngroups; g++) {
+        const double old_lr = lt_optimizer_group_lr(s->opt, g);
+        double new_lr = old_lr * s->pl.factor;
+        if (s->pl.min_lr > new_lr) new_lr = s->pl.min_lr; /* Python's max(new, min_lr) */
+        if (old_lr - new_lr > s->pl.eps) lt_optimizer_set_group_lr(s->opt, g, new_lr);
+    }
 }
 
 static lt_status plateau_step(lt_scheduler_t *s, double metric) {
+    if (lt_optimizer_num_groups(s->opt) != s->ngroups) return groups_changed(s);
     if (isnan(metric))
         return lt_set_error(LT_ERR_NUMERIC, "ReduceLROnPlateau: the metric is NaN (step %lld)",
                             (long long)s->last_epoch + 1);
@@ -274,15 +298,22 @@ static const struct {
     [SCHED_PLATEAU] = {"ReduceLROnPlateau", NULL},
 };
 
-/* torch's step(): last_epoch + 1, get_lr(), then the optimizer's lr. */
+/* The most param groups a scheduler steps (its values are computed before any is set). */
+#define SCHED_MAX_GROUPS 64
+
+/* torch's step(): last_epoch + 1, get_lr() for every group, then the optimizer's lrs. */
 static lt_status sched_advance(lt_scheduler_t *s) {
-    sched_value v = {0};
-    lt_status st = kinds[s->kind].lr_at(s, s->last_epoch + 1, lt_optimizer_lr(s->opt), &v);
-    if (st == LT_OK && v.has_momentum) st = lt_optimizer_set_momentum(s->opt, v.momentum);
+    if (lt_optimizer_num_groups(s->opt) != s->ngroups) return groups_changed(s);
+    sched_value v[SCHED_MAX_GROUPS] = {0};
+    lt_status st = LT_OK;
+    for (int g = 0; g < s->ngroups && st == LT_OK; g++)
+        st = kinds[s->kind].lr_at(s, s->last_epoch + 1, lt_optimizer_group_lr(s->opt, g),
+                                  s->base_lrs[g], &v[g]);
+    if (st == LT_OK && v[0].has_momentum) st = lt_optimizer_set_momentum(s->opt, v[0].momentum);
     if (st != LT_OK) return st;
     s->last_epoch++;
-    lt_optimizer_set_lr(s->opt, v.lr);
-    s->last_lr = v.lr;
+    for (int g = 0; g < s->ngroups; g++) lt_optimizer_set_group_lr(s->opt, g, v[g].lr);
+    s->last_lr = v[0].lr;
     return LT_OK;
 }
 
@@ -298,13 +329,26 @@ static lt_scheduler_t *sched_new(lt_optimizer_t *opt, sched_kind kind, size_t ex
     s->last_epoch = -1;
     s->base_lr = lt_optimizer_lr(opt);
     s->last_lr = s->base_lr;
+    s->ngroups = lt_optimizer_num_groups(opt);
+    s->base_lrs =
+        s->ngroups <= SCHED_MAX_GROUPS ? calloc((size_t)s->ngroups, sizeof *s->base_lrs) : NULL;
+    if (!s->base_lrs) {
+        lt_set_error(s->ngroups > SCHED_MAX_GROUPS ? LT_ERR_INVALID_ARG : LT_ERR_OOM,
+                     "%s: %s (the optimizer has %d param groups, at most %d are scheduled)",
+                     kinds[kind].name,
+                     s->ngroups > SCHED_MAX_GROUPS ? "too many param groups" : "out of host memory",
+                     s->ngroups, SCHED_MAX_GROUPS);
+        free(s);
+        return NULL;
+    }
+    for (int g = 0; g < s->ngroups; g++) s->base_lrs[g] = lt_optimizer_group_lr(opt, g);
     return s;
 }
 
 /* torch's _initial_step; s is freed when it fails. */
 static lt_scheduler_t *sched_start(lt_scheduler_t *s) {
     if (s && sched_advance(s) != LT_OK) {
-        free(s);
+        lt_scheduler_free(s);
         return NULL;
     }
     return s;
@@ -429,7 +473,10 @@ double lt_scheduler_last_lr(const lt_scheduler_t *s) { return s ? s->last_lr : N
 const char *lt_scheduler_name(const lt_scheduler_t *s) { return s ? kinds[s->kind].name : "?"; }
 lt_optimizer_t *lt_scheduler_optimizer(const lt_scheduler_t *s) { return s ? s->opt : NULL; }
 int64_t lt_scheduler_last_epoch(const lt_scheduler_t *s) { return s ? s->last_epoch : -1; }
-void lt_scheduler_free(lt_scheduler_t *s) { free(s); }
+void lt_scheduler_free(lt_scheduler_t *s) {
+    if (s) free(s->base_lrs);
+    free(s);
+}
 
 /* ---- checkpoint support: torch's state_dict fields that change as it steps ------------ */
 
@@ -438,6 +485,13 @@ lt_status lt__scheduler_save(const lt_scheduler_t *s, lt_state_t *st) {
     if (r == LT_OK) r = lt_state_set_int(st, "last_epoch", s->last_epoch);
     if (r == LT_OK) r = lt_state_set_float(st, "_last_lr", s->last_lr);
     if (r == LT_OK) r = lt_state_set_float(st, "base_lr", s->base_lr);
+    lt_state_t *bases = r == LT_OK ? lt_state_child(st, "base_lrs") : NULL;
+    if (!bases) return lt_last_status();
+    for (int g = 0; g < s->ngroups && r == LT_OK; g++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", g);
+        r = lt_state_set_float(bases, key, s->base_lrs[g]);
+    }
     if (s->kind != SCHED_PLATEAU) return r;
     if (r == LT_OK) r = lt_state_set_float(st, "best", s->best);
     if (r == LT_OK) r = lt_state_set_int(st, "num_bad_epochs", s->num_bad_epochs);
@@ -494,6 +548,18 @@ lt_status lt__scheduler_check(const lt_scheduler_t *s, const lt_state_t *st, con
                             where, type, kinds[s->kind].name);
     bool ok = saved_count(st, "last_epoch", -1, where) &&
               saved_float(st, "_last_lr", true, where) && saved_float(st, "base_lr", true, where);
+    const lt_state_t *bases = lt_state_get_child(st, "base_lrs");
+    if (ok && bases && lt_state_count(bases) != s->ngroups)
+        return lt_set_error(LT_ERR_STATE,
+                            "%s.base_lrs has %d param groups, the module's %s has %d; "
+                            "configure_optimizers must build the same groups as the run that "
+                            "saved it",
+                            where, lt_state_count(bases), kinds[s->kind].name, s->ngroups);
+    char key[16];
+    for (int g = 0; ok && bases && g < s->ngroups; g++) {
+        snprintf(key, sizeof key, "%d", g);
+        ok = saved_float(bases, key, true, where);
+    }
     if (ok && s->kind == SCHED_PLATEAU)
         ok = saved_float(st, "best", false, where) && saved_count(st, "num_bad_epochs", 0, where) &&
              saved_count(st, "cooldown_counter", 0, where);
@@ -504,6 +570,13 @@ void lt__scheduler_load(lt_scheduler_t *s, const lt_state_t *st) {
     lt_state_get_int(st, "last_epoch", &s->last_epoch);
     lt_state_get_float(st, "_last_lr", &s->last_lr);
     lt_state_get_float(st, "base_lr", &s->base_lr);
+    const lt_state_t *bases = lt_state_get_child(st, "base_lrs");
+    s->base_lrs[0] = s->base_lr;
+    for (int g = 0; bases && g < s->ngroups; g++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", g);
+        lt_state_get_float(bases, key, &s->base_lrs[g]);
+    }
     if (s->kind != SCHED_PLATEAU) return;
     lt_state_get_float(st, "best", &s->best);
     lt_state_get_int(st, "num_bad_epochs", &s->num_bad_epochs);
