@@ -24,4 +24,5 @@
     X(layers)                                                                                      \
     X(buffers)                                                                                     \
     /* -- #23: optimizers, param groups, schedulers -- */                                          \
-    X(optim_more)
+    X(optim_more)                                                                                  \
+    X(sched_more)

@@ -46,6 +46,8 @@ typedef struct hyper_values {
 typedef struct opt_group {
     int64_t first;
     double lr, weight_decay;
+    double initial_lr; /* torch's group["initial_lr"], set by the first scheduler */
+    bool has_initial_lr;
 } opt_group;
 
 struct lt_optimizer {
@@ -86,6 +88,11 @@ void lt__optim_more_run(const lt_optimizer_t *o, const hyper_values *h, lt_devic
                         float *const tmp[OPT_MAX_SCRATCH], int64_t n);
 /* What the kind's step needs once per step, before any run (NAdam's mu_product). */
 void lt__optim_more_begin_step(lt_optimizer_t *o);
+/* Group g's initial_lr: set to its lr on the first call (torch's setdefault), and by
+ * OneCycleLR to its own. */
+double lt__optimizer_initial_lr(lt_optimizer_t *o, int g);
+void lt__optimizer_set_initial_lr(lt_optimizer_t *o, int g, double lr);
+
 /* FLOPs per element of one composed update, for the profiler. */
 double lt__optim_more_flops(const lt_optimizer_t *o);
 /* Profiler span name of a kind's update: "rmsprop_step", ... */

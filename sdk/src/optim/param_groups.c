@@ -11,7 +11,7 @@
 
 #include "optim/optimizer_impl.h"
 
-/* As many as a scheduler steps (SCHED_MAX_GROUPS in scheduler.c). */
+/* As many as a scheduler steps (LT_SCHED_MAX_GROUPS in scheduler_impl.h). */
 #define LT_OPTIM_MAX_GROUPS 64
 
 /* ---- choosing parameters by name ---------------------------------------------------- */
@@ -124,7 +124,7 @@ lt_status lt_optimizer_add_param_group(lt_optimizer_t *o, lt_param_list_t *param
         return s;
     }
     for (int64_t i = 0; i < params->len; i++) o->total += params->items[i]->numel;
-    o->groups[o->ngroups++] = (opt_group){first, lr, weight_decay};
+    o->groups[o->ngroups++] = (opt_group){first, lr, weight_decay, 0.0, false};
     lt_param_list_free(params);
     return LT_OK;
 }
@@ -148,4 +148,14 @@ lt_status lt_optimizer_set_group_lr(lt_optimizer_t *o, int g, double lr) {
                             g, o ? o->ngroups : 0);
     o->groups[g].lr = lr;
     return LT_OK;
+}
+
+double lt__optimizer_initial_lr(lt_optimizer_t *o, int g) {
+    if (!o->groups[g].has_initial_lr) lt__optimizer_set_initial_lr(o, g, o->groups[g].lr);
+    return o->groups[g].initial_lr;
+}
+
+void lt__optimizer_set_initial_lr(lt_optimizer_t *o, int g, double lr) {
+    o->groups[g].initial_lr = lr;
+    o->groups[g].has_initial_lr = true;
 }
