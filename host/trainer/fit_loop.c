@@ -2,6 +2,7 @@
  * val_check_interval, stopping on max_epochs / max_steps / should_stop (min_epochs
  * permitting), in Lightning 2.x's hook order (tests/fixtures/hook_order_fit.txt). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,23 @@ static bool resolve_val_check(session *s, fit_state *f) {
                "--check_val_every_n_epoch null, to disable validation set --limit_val_batches 0",
                (long long)v->count, (long long)n);
     return false;
+}
+
+/* Lightning's estimated_stepping_batches, for configure_optimizers (#23). */
+static bool estimate_stepping_batches(session *s, const fit_state *f) {
+    const host_config *c = s->cfg;
+    int64_t est = -1;
+    if (c->max_epochs != -1) {
+        const int64_t acc = c->accumulate_grad_batches > 0 ? c->accumulate_grad_batches : 1;
+        const int64_t per_epoch = (f->train.batches + acc - 1) / acc;
+        const int64_t epochs = c->max_epochs > 1 ? c->max_epochs : 1;
+        est = per_epoch > INT64_MAX / epochs ? INT64_MAX : per_epoch * epochs;
+        if (c->max_steps != -1 && c->max_steps < est) est = c->max_steps;
+    } else if (c->max_steps != -1) {
+        est = c->max_steps;
+    }
+    s->tr.estimated_stepping_batches = est;
+    return true;
 }
 
 static bool configure_optimizers(session *s) {
@@ -343,8 +361,9 @@ static bool sanity_check(session *s, fit_state *f) {
 
 bool run_fit(session *s) {
     fit_state f = {0};
-    bool ok = open_loaders(s, &f) && resolve_val_check(s, &f) && configure_optimizers(s) &&
-              precision_setup_fit(s) && logging_open(s) && ckpt_restore_training(s);
+    bool ok = open_loaders(s, &f) && resolve_val_check(s, &f) && estimate_stepping_batches(s, &f) &&
+              configure_optimizers(s) && precision_setup_fit(s) && logging_open(s) &&
+              ckpt_restore_training(s);
     if (ok && s->cfg->enable_model_summary) print_model_summary(s);
     ok = ok && hooks_run(s, HOOK_on_fit_start, NULL) && sanity_check(s, &f);
     if (ok && s->resume.active) ckpt_restore_metrics(s);

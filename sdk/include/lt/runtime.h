@@ -109,6 +109,9 @@ struct lt_trainer {
     /* (optional) out[r*n + i] = rank r's values[i]; NULL: an all_reduce_sum of a
      * zero-padded buffer (exact, world-size times the traffic). */
     lt_status (*all_gather)(lt_trainer_t *tr, const float *values, int64_t n, float *out);
+    /* -- #23: Lightning's trainer.estimated_stepping_batches: the optimizer steps fit
+     * will take, known from configure_optimizers on; -1: unbounded -- */
+    int64_t estimated_stepping_batches;
 };
 
 /* The smallest struct_size this liblt accepts (1.0 has every field up to barrier). */

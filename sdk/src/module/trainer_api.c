@@ -50,6 +50,10 @@ int lt_trainer_world_size(const lt_trainer_t *tr) {
     return tr && tr->world_size > 1 ? tr->world_size : 1;
 }
 int lt_trainer_local_rank(const lt_trainer_t *tr) { return tr ? tr->local_rank : 0; }
+/* -- #23 -- */
+int64_t lt_trainer_estimated_stepping_batches(const lt_trainer_t *tr) {
+    return tr && TRAINER_HAS(tr, estimated_stepping_batches) ? tr->estimated_stepping_batches : -1;
+}
 
 static lt_status check_collective(const lt_trainer_t *tr, const char *what, const void *values,
                                   int64_t n) {
