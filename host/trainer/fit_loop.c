@@ -114,6 +114,17 @@ static bool configure_optimizers(session *s) {
     return true;
 }
 
+/* Lightning's lr_scheduler_step(scheduler, metric): the module's override (#23) or the
+ * default step. */
+static lt_status scheduler_step(session *s, lt_scheduler_t *sch, const double *metric) {
+    const lt_module_desc *m = s->module.desc;
+    if (!LT_MODULE_HAS(m, lr_scheduler_step) || !m->lr_scheduler_step)
+        return metric ? lt_scheduler_step_metric(sch, *metric) : lt_scheduler_step(sch);
+    lt_clear_error();
+    lt_status st = m->lr_scheduler_step(s->module.ctx, lt_ctx_self(s->module.ctx), sch, metric);
+    return st == LT_OK ? lt_last_status() : st; /* an error recorded, then dropped, counts */
+}
+
 /* Step the schedulers of interval whose frequency divides idx + 1; plateau ones read
  * their monitor from callback_metrics. */
 static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool plateau) {
@@ -133,12 +144,17 @@ static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool 
                            c.monitor);
                 return false;
             }
-            st = lt_scheduler_step_metric(sch, v);
+            st = scheduler_step(s, sch, &v);
         } else {
-            st = lt_scheduler_step(sch);
+            st = scheduler_step(s, sch, NULL);
         }
         if (st != LT_OK) {
-            host_error("%s.step: %s", lt_scheduler_name(sch), lt_last_error());
+            const lt_module_desc *m = s->module.desc;
+            if (LT_MODULE_HAS(m, lr_scheduler_step) && m->lr_scheduler_step)
+                host_error("%s.lr_scheduler_step(%s) failed: %s", m->name, lt_scheduler_name(sch),
+                           *lt_last_error() ? lt_last_error() : lt_status_name(st));
+            else
+                host_error("%s.step: %s", lt_scheduler_name(sch), lt_last_error());
             return false;
         }
     }

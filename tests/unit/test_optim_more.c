@@ -364,6 +364,40 @@ START_TEST(groups_by_pattern) {
 }
 END_TEST
 
+/* lt_freeze: frozen parameters are accepted by an optimizer and skipped by its step (with
+ * momentum and weight decay, a zero gradient would still move them); the whole module
+ * frozen is in eval mode; lt_unfreeze undoes both. */
+START_TEST(frozen_parameters_stay_put) {
+    test_open();
+    mod m = make_mod(4);
+    ck_assert_int_eq(lt_freeze(m.ctx, "l1"), LT_OK);
+    ck_assert(lt_is_frozen(m.ctx, "l1.weight") && lt_is_frozen(m.ctx, "l1.bias"));
+    lt_optimizer_t *o = lt_sgd_ex(lt_parameters(m.ctx), 0.1, 0.9, 0.0, 0.1, false);
+    ck_assert_msg(o != NULL, "%s", lt_last_error());
+    ck_assert_int_eq(lt_use_optimizer(m.ctx, o), LT_OK);
+    ck_assert_int_eq(lt_unfreeze(m.ctx, "l1"), LT_OK);
+    train_step(&m, 0); /* every parameter has a gradient and a momentum buffer now */
+    ck_assert_int_eq(lt_freeze(m.ctx, "l1.bias"), LT_OK); /* a parameter's own name works too */
+    float *w0 = test_host(lt_ctx_param(m.ctx, 0, NULL)),
+          *b0 = test_host(lt_ctx_param(m.ctx, 1, NULL));
+    train_step(&m, 1);
+    float *w1 = test_host(lt_ctx_param(m.ctx, 0, NULL)),
+          *b1 = test_host(lt_ctx_param(m.ctx, 1, NULL));
+    ck_assert_msg(!memcmp(b0, b1, 4 * sizeof *b0), "a frozen bias moved");
+    ck_assert_msg(memcmp(w0, w1, 12 * sizeof *w0) != 0, "the weight did not train");
+    free(w0), free(w1), free(b0), free(b1);
+    ck_assert(lt_training(m.ctx));
+    ck_assert_int_eq(lt_freeze(m.ctx, NULL), LT_OK);
+    ck_assert(!lt_training(m.ctx));
+    ck_assert_int_eq(lt_unfreeze(m.ctx, NULL), LT_OK);
+    ck_assert(lt_training(m.ctx) && !lt_is_frozen(m.ctx, "l1.weight"));
+    ck_assert_int_ne(lt_freeze(m.ctx, "l"), LT_OK); /* "l" is no submodule: l1.* is not l.* */
+    ck_assert_msg(strstr(lt_last_error(), "no parameter named l or l.*"), "%s", lt_last_error());
+    lt_ctx_free(m.ctx);
+    test_close();
+}
+END_TEST
+
 /* ---- arguments --------------------------------------------------------------------- */
 
 static lt_param_list_t *one_param(void) {
@@ -436,6 +470,7 @@ Suite *suite_optim_more(void) {
     tcase_add_loop_test(tc, param_groups_match_torch, 0, TEST_ACCELERATORS);
     tcase_add_loop_test(tc, state_resumes_bit_for_bit, 0, 6);
     tcase_add_test(tc, groups_by_pattern);
+    tcase_add_test(tc, frozen_parameters_stay_put);
     tcase_add_test(tc, bad_arguments_are_refused);
     tcase_add_test(tc, by_name_and_momentum);
     suite_add_tcase(s, tc);

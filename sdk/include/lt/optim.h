@@ -104,4 +104,10 @@ LT_API double lt_optimizer_group_lr(const lt_optimizer_t *opt, int group);
 LT_API double lt_optimizer_group_weight_decay(const lt_optimizer_t *opt, int group);
 LT_API lt_status lt_optimizer_set_group_lr(lt_optimizer_t *opt, int group, double lr);
 
+/* Lightning's LightningModule.clip_gradients(optimizer, gradient_clip_val,
+ * gradient_clip_algorithm), for a configure_gradient_clipping override: nothing when
+ * clip_val <= 0 (None); algorithm "norm" (or NULL) clips the total 2-norm, "value" each
+ * element. */
+LT_API lt_status lt_clip_gradients(lt_optimizer_t *opt, double clip_val, const char *algorithm);
+
 #endif

@@ -23,7 +23,8 @@ lt_status lt_ctx_set_trainer(lt_ctx_t *ctx, lt_trainer_t *tr) {
 }
 void lt_ctx_set_training(lt_ctx_t *ctx, bool training) { ctx->training = training; }
 lt_trainer_t *lt_trainer(lt_ctx_t *ctx) { return ctx ? ctx->trainer : NULL; }
-bool lt_training(lt_ctx_t *ctx) { return ctx && ctx->training; }
+/* A frozen module (lt_freeze(ctx, NULL)) is in eval mode, as Lightning's freeze() leaves it. */
+bool lt_training(lt_ctx_t *ctx) { return ctx && ctx->training && !ctx->frozen_all; }
 
 const char *lt_stage(lt_ctx_t *ctx) {
     return ctx && ctx->trainer && ctx->trainer->stage ? ctx->trainer->stage : "";

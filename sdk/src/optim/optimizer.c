@@ -164,6 +164,7 @@ static int64_t run_end(const lt_param_list_t *l, int64_t i, int64_t end) {
     for (; j < end; j++) {
         const lt_tensor_t *a = l->items[j - 1], *b = l->items[j];
         if (!a->grad || !b->grad || a->st != b->st || a->grad->st != b->grad->st) break;
+        if (a->requires_grad != b->requires_grad) break; /* frozen ones are skipped */
         if (b->offset != a->offset + (size_t)a->numel * 4) break;
         if (b->grad->offset != a->grad->offset + (size_t)a->numel * 4) break;
     }
@@ -268,7 +269,8 @@ static int64_t update_group(lt_optimizer_t *o, int g, int64_t off) {
         j = run_end(l, i, end);
         int64_t n = 0;
         for (int64_t k = i; k < j; k++) n += l->items[k]->numel;
-        if (l->items[i]->grad) { /* no gradient yet: PyTorch skips the parameter too */
+        /* no gradient (yet, or frozen): PyTorch skips the parameter too */
+        if (l->items[i]->grad && l->items[i]->requires_grad) {
             float *slot[OPT_MAX_SLOTS] = {0};
             for (int k = 0; k < o->nslots; k++) slot[k] = state + k * o->total + off;
             update_run(o, &h, l->items[i], n, slot);
