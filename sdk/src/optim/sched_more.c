@@ -185,6 +185,16 @@ static void free_children(lt_scheduler_t *const *c, int n) {
     for (int i = 0; c && i < n; i++) lt_scheduler_free(c[i]);
 }
 
+/* Why child c cannot be part of a composite over opt, or NULL. */
+static const char *child_problem(const lt_scheduler_t *c, const lt_optimizer_t *opt) {
+    if (!c) return "is NULL";
+    if (lt_scheduler_optimizer(c) != opt) return "drives another optimizer";
+    if (lt_scheduler_needs_metric(c)) return "is a ReduceLROnPlateau, which steps on a metric";
+    if (c->kind == SCHED_SEQUENTIAL || c->kind == SCHED_CHAINED)
+        return "is itself a SequentialLR or ChainedScheduler";
+    return NULL;
+}
+
 /* The children fit: 1..MAX_CHILDREN of them, none NULL, on opt, none stepped on a metric
  * nor a composite itself. */
 static bool children_ok(const char *name, lt_optimizer_t *opt, lt_scheduler_t *const *c, int n) {
@@ -194,21 +204,25 @@ static bool children_ok(const char *name, lt_optimizer_t *opt, lt_scheduler_t *c
         return false;
     }
     for (int i = 0; i < n; i++) {
-        const char *why = !c[i]                                 ? "is NULL"
-                          : lt_scheduler_optimizer(c[i]) != opt ? "drives another optimizer"
-                          : lt_scheduler_needs_metric(c[i])
-                              ? "is a ReduceLROnPlateau, which steps on a metric"
-                          : c[i]->kind == SCHED_SEQUENTIAL || c[i]->kind == SCHED_CHAINED
-                              ? "is itself a SequentialLR or ChainedScheduler"
-                              : NULL;
+        const char *why = child_problem(c[i], opt);
         if (why) {
             lt_set_error(LT_ERR_INVALID_ARG,
-                         "%s: scheduler %d %s; every scheduler must be a "
-                         "plain one built on the same optimizer",
+                         "%s: scheduler %d %s; every scheduler must be a plain one built on the "
+                         "same optimizer",
                          name, i, why);
             return false;
         }
     }
+    return true;
+}
+
+/* n - 1 milestones, each >= 0 and none below the one before. */
+static bool milestones_ok(const int64_t *m, int n) {
+    for (int i = 0; i + 1 < n; i++)
+        if (!m || m[i] < 0 || (i > 0 && m[i] < m[i - 1]))
+            return lt__sched_arg_error("SequentialLR", "milestones",
+                                       "n - 1 ascending steps >= 0 (one fewer than the schedulers)",
+                                       m ? (double)m[i] : NAN);
     return true;
 }
 
@@ -238,12 +252,8 @@ static int bisect_right(const int64_t *m, int n, int64_t e) {
 lt_scheduler_t *lt_sequential_lr(lt_optimizer_t *opt, lt_scheduler_t *const *scheds, int n,
                                  const int64_t *milestones) {
     const char *name = "SequentialLR";
-    bool ok = check_opt(opt, name) && children_ok(name, opt, scheds, n);
-    for (int i = 0; ok && i + 1 < n; i++)
-        if (!milestones || milestones[i] < 0 || (i > 0 && milestones[i] < milestones[i - 1]))
-            ok = lt__sched_arg_error(name, "milestones",
-                                     "n - 1 ascending steps >= 0 (one fewer than the schedulers)",
-                                     milestones ? (double)milestones[i] : NAN);
+    bool ok =
+        check_opt(opt, name) && children_ok(name, opt, scheds, n) && milestones_ok(milestones, n);
     lt_scheduler_t *s = ok ? composite_new(opt, SCHED_SEQUENTIAL, scheds, n) : NULL;
     if (!ok) free_children(scheds, scheds ? n : 0);
     if (!s) return NULL;

@@ -244,17 +244,17 @@ static const struct {
     sched_lr_fn lr_at; /* NULL: steps need a metric, or the kind is a composite */
     bool composite;
 } kinds[SCHED_KIND_COUNT] = {
-    [SCHED_STEP] = {"StepLR", step_lr_at},
-    [SCHED_MULTISTEP] = {"MultiStepLR", multistep_lr_at},
-    [SCHED_EXP] = {"ExponentialLR", exp_lr_at},
-    [SCHED_COSINE] = {"CosineAnnealingLR", cosine_lr_at},
-    [SCHED_ONECYCLE] = {"OneCycleLR", lt__onecycle_lr_at},
-    [SCHED_PLATEAU] = {"ReduceLROnPlateau", NULL},
+    [SCHED_STEP] = {"StepLR", step_lr_at, false},
+    [SCHED_MULTISTEP] = {"MultiStepLR", multistep_lr_at, false},
+    [SCHED_EXP] = {"ExponentialLR", exp_lr_at, false},
+    [SCHED_COSINE] = {"CosineAnnealingLR", cosine_lr_at, false},
+    [SCHED_ONECYCLE] = {"OneCycleLR", lt__onecycle_lr_at, false},
+    [SCHED_PLATEAU] = {"ReduceLROnPlateau", NULL, false},
     /* -- #23 (sched_more.c) -- */
-    [SCHED_LINEAR] = {"LinearLR", lt__linear_lr_at},
-    [SCHED_CONSTANT] = {"ConstantLR", lt__constant_lr_at},
-    [SCHED_POLY] = {"PolynomialLR", lt__poly_lr_at},
-    [SCHED_WARM_RESTARTS] = {"CosineAnnealingWarmRestarts", lt__warm_restarts_lr_at},
+    [SCHED_LINEAR] = {"LinearLR", lt__linear_lr_at, false},
+    [SCHED_CONSTANT] = {"ConstantLR", lt__constant_lr_at, false},
+    [SCHED_POLY] = {"PolynomialLR", lt__poly_lr_at, false},
+    [SCHED_WARM_RESTARTS] = {"CosineAnnealingWarmRestarts", lt__warm_restarts_lr_at, false},
     [SCHED_SEQUENTIAL] = {"SequentialLR", NULL, true},
     [SCHED_CHAINED] = {"ChainedScheduler", NULL, true},
 };
