@@ -210,8 +210,7 @@ START_TEST(bad_arguments) {
     refused(lt_polynomial_lr(o, 5, -1.0), "power");
     refused(lt_cosine_warm_restarts(o, 0, 1, 0.0), "T_0");
     refused(lt_cosine_warm_restarts(o, 3, 0, 0.0), "T_mult");
-    refused(lt_sequential_lr(o, (lt_scheduler_t *[]){lt_exponential_lr(o, 0.9)}, 0, NULL),
-            "expects 1 to 16");
+    refused(lt_sequential_lr(o, NULL, 0, NULL), "expects 1 to 16");
     refused(lt_sequential_lr(
                 o, (lt_scheduler_t *[]){lt_exponential_lr(o, 0.9), lt_exponential_lr(o, 0.8)}, 2,
                 (int64_t[]){-1}),
