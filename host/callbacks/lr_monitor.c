@@ -1,5 +1,6 @@
 /* LearningRateMonitor, as Lightning's: logs each optimizer's learning rate as
- * lr-<Optimizer> (lr-Adam, lr-Adam-1 for a second Adam), at every logging step for
+ * lr-<Optimizer> (lr-Adam, lr-Adam-1 for a second Adam; lr-Adam/pg1, lr-Adam/pg2 for the
+ * param groups of one with several), at every logging step for
  * optimizers whose scheduler steps per batch, at every epoch start for the others
  * (logging_interval none); or all of them at one interval when it is step or epoch. */
 #include <stdio.h>
@@ -40,6 +41,30 @@ static void metric_name(lt_trainer_t *tr, int i, const char *what, char *buf, si
         snprintf(buf, n, "%s-%s", what, name);
 }
 
+/* lr-<Optimizer>, and with several param groups lr-<Optimizer>/pg<k> for each (k from 1),
+ * as Lightning names them. */
+static lt_status log_groups(lt_trainer_t *tr, int i, const char *what,
+                            double (*value)(int g, void *), void *opt) {
+    char name[96], base[80];
+    metric_name(tr, i, what, base, sizeof base);
+    const int n = lt_optimizer_num_groups(opt);
+    lt_status st = LT_OK;
+    for (int g = 0; g < n && st == LT_OK; g++) {
+        if (n > 1)
+            snprintf(name, sizeof name, "%s/pg%d", base, g + 1);
+        else
+            snprintf(name, sizeof name, "%s", base);
+        st = lt_trainer_log(tr, name, value(g, opt));
+    }
+    return st;
+}
+
+static double group_lr(int g, void *opt) { return lt_optimizer_group_lr(opt, g); }
+static double group_momentum(int g, void *opt) {
+    (void)g; /* shared by every group */
+    return lt_optimizer_momentum(opt);
+}
+
 static lt_status log_rates(lt_ctx_t *ctx, lt_interval when) {
     lt_trainer_t *tr = lt_trainer(ctx);
     const char *mode = lt_hparam_str(ctx, "logging_interval");
@@ -48,13 +73,9 @@ static lt_status log_rates(lt_ctx_t *ctx, lt_interval when) {
         bool due = !strcmp(mode, "none") ? interval_of(tr->module, opt) == when
                                          : (when == LT_INTERVAL_STEP) == !strcmp(mode, "step");
         if (!due) continue;
-        char name[96];
-        metric_name(tr, i, "lr", name, sizeof name);
-        lt_status st = lt_trainer_log(tr, name, lt_optimizer_lr(opt));
-        if (st == LT_OK && lt_hparam_bool(ctx, "log_momentum")) {
-            metric_name(tr, i, "momentum", name, sizeof name);
-            st = lt_trainer_log(tr, name, lt_optimizer_momentum(opt));
-        }
+        lt_status st = log_groups(tr, i, "lr", group_lr, opt);
+        if (st == LT_OK && lt_hparam_bool(ctx, "log_momentum"))
+            st = log_groups(tr, i, "momentum", group_momentum, opt);
         if (st != LT_OK) return st;
     }
     return LT_OK;

@@ -2,6 +2,7 @@
  * val_check_interval, stopping on max_epochs / max_steps / should_stop (min_epochs
  * permitting), in Lightning 2.x's hook order (tests/fixtures/hook_order_fit.txt). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,23 @@ static bool resolve_val_check(session *s, fit_state *f) {
     return false;
 }
 
+/* Lightning's estimated_stepping_batches, for configure_optimizers (#23). */
+static bool estimate_stepping_batches(session *s, const fit_state *f) {
+    const host_config *c = s->cfg;
+    int64_t est = -1;
+    if (c->max_epochs != -1) {
+        const int64_t acc = c->accumulate_grad_batches > 0 ? c->accumulate_grad_batches : 1;
+        const int64_t per_epoch = (f->train.batches + acc - 1) / acc;
+        const int64_t epochs = c->max_epochs > 1 ? c->max_epochs : 1;
+        est = per_epoch > INT64_MAX / epochs ? INT64_MAX : per_epoch * epochs;
+        if (c->max_steps != -1 && c->max_steps < est) est = c->max_steps;
+    } else if (c->max_steps != -1) {
+        est = c->max_steps;
+    }
+    s->tr.estimated_stepping_batches = est;
+    return true;
+}
+
 static bool configure_optimizers(session *s) {
     const lt_module_desc *m = s->module.desc;
     if (!module_hook(s, "configure_optimizers", m->configure_optimizers)) return false;
@@ -109,6 +127,17 @@ static bool configure_optimizers(session *s) {
     return true;
 }
 
+/* Lightning's lr_scheduler_step(scheduler, metric): the module's override (#23) or the
+ * default step. */
+static lt_status scheduler_step(session *s, lt_scheduler_t *sch, const double *metric) {
+    const lt_module_desc *m = s->module.desc;
+    if (!LT_MODULE_HAS(m, lr_scheduler_step) || !m->lr_scheduler_step)
+        return metric ? lt_scheduler_step_metric(sch, *metric) : lt_scheduler_step(sch);
+    lt_clear_error();
+    lt_status st = m->lr_scheduler_step(s->module.ctx, lt_ctx_self(s->module.ctx), sch, metric);
+    return st == LT_OK ? lt_last_status() : st; /* an error recorded, then dropped, counts */
+}
+
 /* Step the schedulers of interval whose frequency divides idx + 1; plateau ones read
  * their monitor from callback_metrics. */
 static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool plateau) {
@@ -128,12 +157,17 @@ static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool 
                            c.monitor);
                 return false;
             }
-            st = lt_scheduler_step_metric(sch, v);
+            st = scheduler_step(s, sch, &v);
         } else {
-            st = lt_scheduler_step(sch);
+            st = scheduler_step(s, sch, NULL);
         }
         if (st != LT_OK) {
-            host_error("%s.step: %s", lt_scheduler_name(sch), lt_last_error());
+            const lt_module_desc *m = s->module.desc;
+            if (LT_MODULE_HAS(m, lr_scheduler_step) && m->lr_scheduler_step)
+                host_error("%s.lr_scheduler_step(%s) failed: %s", m->name, lt_scheduler_name(sch),
+                           *lt_last_error() ? lt_last_error() : lt_status_name(st));
+            else
+                host_error("%s.step: %s", lt_scheduler_name(sch), lt_last_error());
             return false;
         }
     }
@@ -406,8 +440,9 @@ static bool sanity_check(session *s, fit_state *f) {
 
 bool run_fit(session *s) {
     fit_state f = {0};
-    bool ok = open_loaders(s, &f) && resolve_val_check(s, &f) && configure_optimizers(s) &&
-              precision_setup_fit(s) && logging_open(s) && ckpt_restore_training(s);
+    bool ok = open_loaders(s, &f) && resolve_val_check(s, &f) && estimate_stepping_batches(s, &f) &&
+              configure_optimizers(s) && precision_setup_fit(s) && logging_open(s) &&
+              ckpt_restore_training(s);
     if (ok && s->cfg->enable_model_summary) print_model_summary(s);
     ok = ok && hooks_run(s, HOOK_on_fit_start, NULL) && sanity_check(s, &f);
     if (ok && s->resume.active) ckpt_restore_metrics(s);

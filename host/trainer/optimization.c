@@ -145,10 +145,25 @@ static bool clip(session *s, lt_optimizer_t *opt) {
     return false;
 }
 
+/* The module's configure_gradient_clipping override (#23), with the trainer's values. */
+static bool module_clip(session *s, lt_optimizer_t *opt) {
+    const lt_module_desc *m = s->module.desc;
+    const host_config *c = s->cfg;
+    lt_clear_error();
+    lt_status st = m->configure_gradient_clipping(
+        s->module.ctx, lt_ctx_self(s->module.ctx), opt,
+        c->gradient_clip_val > 0 ? c->gradient_clip_val : 0.0, c->gradient_clip_algorithm);
+    if (st == LT_OK) st = lt_last_status(); /* recorded, then dropped */
+    return st == LT_OK || step_failed(s, "configure_gradient_clipping", -1);
+}
+
 /* Lightning's configure_gradient_clipping (timed on every step, clipping or not). */
 static bool clip_gradients(session *s, lt_optimizer_t *opt) {
+    const lt_module_desc *m = s->module.desc;
     prof_start(s, s->prof.configure_gradient_clipping);
-    bool ok = clip(s, opt);
+    bool ok = LT_MODULE_HAS(m, configure_gradient_clipping) && m->configure_gradient_clipping
+                  ? module_clip(s, opt)
+                  : clip(s, opt);
     prof_stop(s, s->prof.configure_gradient_clipping);
     return ok;
 }

@@ -354,6 +354,7 @@ void session_init(session *s, const host_config *cfg, uint64_t seed) {
                    .model_summary_depth = 1};
     s->tr = (lt_trainer_t){.struct_size = sizeof(lt_trainer_t),
                            .max_epochs = cfg->max_epochs,
+                           .estimated_stepping_batches = -1,
                            .manual_backward = manual_backward,
                            .log = trainer_log,
                            .log_image = trainer_log_image,

@@ -36,4 +36,7 @@
     X(losses)                                                                                      \
     X(custom_op)                                                                                   \
     X(sync_batchnorm)                                                                              \
-    X(logger_kind) /* issue #23: logger plugin kind, mlflow, lr_find */
+    X(logger_kind) /* issue #23: logger plugin kind, mlflow, lr_find */                            \
+    /* -- #23: optimizers, param groups, schedulers -- */                                          \
+    X(optim_more)                                                                                  \
+    X(sched_more)

@@ -226,7 +226,8 @@ typedef lt_tensor_t *(*lt_step_end_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *s
 typedef lt_status (*lt_epoch_end_fn)(lt_ctx_t *ctx, void *self, lt_tensor_t *const *outputs,
                                      int64_t n);
 
-typedef struct lt_closure lt_closure_t; /* training_step + zero_grad + backward */
+typedef struct lt_closure lt_closure_t;     /* training_step + zero_grad + backward */
+typedef struct lt_scheduler lt_scheduler_t; /* lt/scheduler.h */
 
 /* A named part of the module with its own forward ("encoder"): `lthost predict
  * --submodule encoder` and lt_model_opts.submodule run only it. */
@@ -261,7 +262,25 @@ typedef struct lt_module_desc {
     lt_hook_fn on_test_model_eval, on_test_model_train, on_predict_model_eval;
     LT_HOOK_TABLE(LT_HOOK_FIELD_)
     const lt_submodule_desc *submodules; /* terminated by {NULL}; may be NULL */
+    /* -- #23: LightningModule overrides, appended (the host reads them only when
+     * struct_size covers them); NULL: Lightning's default -- */
+    /* lr_scheduler_step(scheduler, metric): called when the trainer steps a scheduler (at
+     * its interval and frequency); metric is the monitored value for ReduceLROnPlateau,
+     * NULL (None) otherwise. Default: lt_scheduler_step / lt_scheduler_step_metric. */
+    lt_status (*lr_scheduler_step)(lt_ctx_t *ctx, void *self, lt_scheduler_t *scheduler,
+                                   const double *metric);
+    /* configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm):
+     * every automatic-optimization step after on_before_optimizer_step, with the trainer's
+     * --gradient_clip_val (0 when unset) and --gradient_clip_algorithm ("norm", "value").
+     * Default: lt_clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm). */
+    lt_status (*configure_gradient_clipping)(lt_ctx_t *ctx, void *self, lt_optimizer_t *opt,
+                                             double gradient_clip_val,
+                                             const char *gradient_clip_algorithm);
 } lt_module_desc;
+
+/* Whether module descriptor m (from any plugin) has field: older plugins are shorter. */
+#define LT_MODULE_HAS(m, field)                                                                    \
+    ((m)->struct_size >= offsetof(lt_module_desc, field) + sizeof((m)->field))
 
 /* Export a module: LT_MODULE_EXPORT(my_t, .name = "my", .setup = my_setup, ...). */
 #define LT_MODULE_EXPORT(self_type, ...)                                                           \
@@ -391,5 +410,17 @@ LT_API lt_groupnorm_t *lt_groupnorm(lt_ctx_t *ctx, const char *name, int64_t num
                                     int64_t num_channels, bool affine);
 /* x (N, C, ...) -> same shape */
 LT_API lt_tensor_t *lt_groupnorm_forward(const lt_groupnorm_t *l, lt_tensor_t *x);
+/* ---- #23: freeze / unfreeze (Lightning's LightningModule.freeze) -------------------- */
+
+/* Freeze the whole module (submodule NULL or "") or the submodule whose parameters are
+ * named "<submodule>.*": their requires_grad goes off, so backward and the optimizers leave
+ * them alone; and eval mode: the whole module's dropout and batch norms, or the
+ * submodule's batch norms, stop training (a submodule's lt_dropout cannot tell it apart
+ * and keeps dropping). It lasts until lt_unfreeze; a name no parameter has is an error. */
+LT_API lt_status lt_freeze(lt_ctx_t *ctx, const char *submodule);
+/* Undo it for the submodule (and any frozen submodule inside it); NULL: everything. */
+LT_API lt_status lt_unfreeze(lt_ctx_t *ctx, const char *submodule);
+/* Whether parameter param_name is frozen (requires_grad off). */
+LT_API bool lt_is_frozen(lt_ctx_t *ctx, const char *param_name);
 
 #endif

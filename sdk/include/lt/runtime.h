@@ -124,6 +124,9 @@ struct lt_trainer {
     /* (optional) Host service behind lt_log_histogram: n finite values, to the loggers that
      * take histograms at the current step. */
     lt_status (*log_histogram)(lt_trainer_t *tr, const char *name, const float *values, int64_t n);
+    /* -- #23: Lightning's trainer.estimated_stepping_batches: the optimizer steps fit
+     * will take, known from configure_optimizers on; -1: unbounded -- */
+    int64_t estimated_stepping_batches;
 };
 
 /* The smallest struct_size this liblt accepts (1.0 has every field up to barrier). */

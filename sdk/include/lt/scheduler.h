@@ -96,7 +96,8 @@ LT_API bool lt_scheduler_needs_metric(const lt_scheduler_t *s);
 /* torch's get_last_lr()[0]: the lr after the last step (or construction); NaN for NULL. */
 LT_API double lt_scheduler_last_lr(const lt_scheduler_t *s);
 /* "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "OneCycleLR",
- * "ReduceLROnPlateau" */
+ * "ReduceLROnPlateau", "LinearLR", "ConstantLR", "PolynomialLR",
+ * "CosineAnnealingWarmRestarts", "SequentialLR", "ChainedScheduler" */
 LT_API const char *lt_scheduler_name(const lt_scheduler_t *s);
 /* The optimizer the scheduler drives (not owned). */
 LT_API lt_optimizer_t *lt_scheduler_optimizer(const lt_scheduler_t *s);
@@ -104,5 +105,32 @@ LT_API lt_optimizer_t *lt_scheduler_optimizer(const lt_scheduler_t *s);
 LT_API int64_t lt_scheduler_last_epoch(const lt_scheduler_t *s);
 /* Free the scheduler (NULL is a no-op); the optimizer keeps its current lr. */
 LT_API void lt_scheduler_free(lt_scheduler_t *s);
+
+/* ---- #23: more of torch.optim.lr_scheduler ----------------------------------------- */
+
+/* LinearLR: the lr scaled from start_factor (in (0, 1]) to end_factor (in [0, 1]) times
+ * the initial lr, linearly over total_iters (>= 1) steps, then left alone. */
+LT_API lt_scheduler_t *lt_linear_lr(lt_optimizer_t *opt, double start_factor, double end_factor,
+                                    int64_t total_iters);
+/* ConstantLR: the lr times factor (in [0, 1]) until step total_iters (>= 0), then back. */
+LT_API lt_scheduler_t *lt_constant_lr(lt_optimizer_t *opt, double factor, int64_t total_iters);
+/* PolynomialLR: the lr decayed as (1 - t / total_iters) ^ power to 0 at total_iters (>= 1;
+ * power finite, >= 0). */
+LT_API lt_scheduler_t *lt_polynomial_lr(lt_optimizer_t *opt, int64_t total_iters, double power);
+/* CosineAnnealingWarmRestarts: cosine from the initial lr to eta_min over t_0 steps, then
+ * again over t_0 * t_mult, t_0 * t_mult^2, ... (t_0 >= 1, t_mult in [1, 1024]). */
+LT_API lt_scheduler_t *lt_cosine_warm_restarts(lt_optimizer_t *opt, int64_t t_0, int64_t t_mult,
+                                               double eta_min);
+/* SequentialLR: scheds[0] until step milestones[0], then scheds[1] (restarted at its epoch
+ * 0) until milestones[1], ...; n (1 to 16) schedulers built on opt (none a
+ * ReduceLROnPlateau or a composite), n - 1 ascending milestones. Takes ownership of the
+ * schedulers, also on failure. Linear warmup then cosine:
+ *   lt_sequential_lr(opt, (lt_scheduler_t *[]){lt_linear_lr(opt, 0.01, 1, w),
+ *                    lt_cosine_annealing_lr(opt, total - w, 0)}, 2, (int64_t[]){w}) */
+LT_API lt_scheduler_t *lt_sequential_lr(lt_optimizer_t *opt, lt_scheduler_t *const *scheds, int n,
+                                        const int64_t *milestones);
+/* ChainedScheduler: every step steps all n (1 to 16) schedulers, in order, each scaling
+ * the lr the previous one left; owned as by lt_sequential_lr. */
+LT_API lt_scheduler_t *lt_chained_scheduler(lt_scheduler_t *const *scheds, int n);
 
 #endif

@@ -46,4 +46,11 @@ LT_API lt_status lt_trainer_all_gather(lt_trainer_t *tr, const float *values, in
 /* Returns once every rank has called it. */
 LT_API lt_status lt_trainer_barrier(lt_trainer_t *tr);
 
+/* -- #23 -- */
+/* Lightning's trainer.estimated_stepping_batches: the optimizer steps fit will take
+ * (ceil(training batches / accumulate_grad_batches) * max_epochs, capped by max_steps),
+ * so OneCycleLR or a warmup can be sized in configure_optimizers; -1 when unbounded
+ * (max_epochs -1 and max_steps -1), outside fit, or with a host older than this liblt. */
+LT_API int64_t lt_trainer_estimated_stepping_batches(const lt_trainer_t *tr);
+
 #endif

@@ -62,7 +62,11 @@
  *                               4(2 N C + N) + 8N; with "eq" (label == ignore_index) and
  *                               "memcpy_h2d" of that constant. group_norm, the rest of
  *                               those losses, smooth_l1_loss and huber_loss are made of
- *                               the ops above. */
+ *                               the ops above.
+ * -- #23: the composed optimizers (optim/optim_more.c), one span per run of parameters:
+ *   rmsprop_step adagrad_step   (12 | 9 | 18 | 16 | 16, + 2 wd) n, about one per slot call;
+ *   adamax_step nadam_step      4n(3 + 2 slots)
+ *   radam_step */
 #include <time.h>
 
 #include "lt_impl.h"

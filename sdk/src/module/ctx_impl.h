@@ -43,6 +43,8 @@ typedef struct owned_block {
     struct owned_block *next;
 } owned_block;
 
+#define LT_MAX_FROZEN 16
+
 struct lt_ctx {
     lt_device_t *dev;
     lt_arena_t *arena;
@@ -75,7 +77,14 @@ struct lt_ctx {
     param_entry *buffers; /* lt_buffer: saved and loaded, never trained (own storage each) */
     int nbuffers, cap_buffers;
     int64_t dropout_step, dropout_calls; /* lt_dropout's place: the step and calls in it */
+    /* -- #23: lt_freeze -- */
+    bool frozen_all;                 /* the whole module frozen: eval mode */
+    int nfrozen;                     /* frozen submodules (prefixes of parameter names) */
+    char frozen[LT_MAX_FROZEN][128]; /* in eval mode: their batch norms */
 };
+
+/* Whether parameter name lies in a frozen submodule (or the whole module is frozen). */
+bool lt__ctx_frozen(const lt_ctx_t *ctx, const char *name);
 
 /* calloc'd memory freed with the ctx. */
 void *lt__ctx_alloc(lt_ctx_t *ctx, size_t n);

@@ -195,7 +195,11 @@ lt_batchnorm_t *lt_batchnorm(lt_ctx_t *ctx, const char *name, int64_t features) 
 
 lt_tensor_t *lt_batchnorm_forward(lt_batchnorm_t *bn, lt_tensor_t *x) {
     if (!bn || !x) return NULL;
-    bool training = lt_training(bn->ctx);
+    /* a frozen submodule's batch norm uses its running statistics (eval mode) */
+    const char *name = bn->weight && bn->weight->param_id > 0
+                           ? bn->ctx->params[bn->weight->param_id - 1].name
+                           : NULL;
+    bool training = lt_training(bn->ctx) && !(name && lt__ctx_frozen(bn->ctx, name));
     lt_tensor_t *y = training && lt__sync_batchnorm_applies(bn) /* --sync_batchnorm */
                          ? lt__sync_batchnorm_forward(bn, x)
                          : lt_batch_norm(x, bn->running_mean, bn->running_var, bn->weight, bn->bias,

@@ -23,7 +23,8 @@ lt_status lt_ctx_set_trainer(lt_ctx_t *ctx, lt_trainer_t *tr) {
 }
 void lt_ctx_set_training(lt_ctx_t *ctx, bool training) { ctx->training = training; }
 lt_trainer_t *lt_trainer(lt_ctx_t *ctx) { return ctx ? ctx->trainer : NULL; }
-bool lt_training(lt_ctx_t *ctx) { return ctx && ctx->training; }
+/* A frozen module (lt_freeze(ctx, NULL)) is in eval mode, as Lightning's freeze() leaves it. */
+bool lt_training(lt_ctx_t *ctx) { return ctx && ctx->training && !ctx->frozen_all; }
 
 const char *lt_stage(lt_ctx_t *ctx) {
     return ctx && ctx->trainer && ctx->trainer->stage ? ctx->trainer->stage : "";
@@ -50,6 +51,10 @@ int lt_trainer_world_size(const lt_trainer_t *tr) {
     return tr && tr->world_size > 1 ? tr->world_size : 1;
 }
 int lt_trainer_local_rank(const lt_trainer_t *tr) { return tr ? tr->local_rank : 0; }
+/* -- #23 -- */
+int64_t lt_trainer_estimated_stepping_batches(const lt_trainer_t *tr) {
+    return tr && TRAINER_HAS(tr, estimated_stepping_batches) ? tr->estimated_stepping_batches : -1;
+}
 
 static lt_status check_collective(const lt_trainer_t *tr, const char *what, const void *values,
                                   int64_t n) {

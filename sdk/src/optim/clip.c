@@ -2,6 +2,8 @@
  * and clip_grad_value_ do (Lightning's gradient_clip_val / gradient_clip_algorithm). */
 #include <math.h>
 
+#include <string.h>
+
 #include "lt_impl.h"
 
 /* The kernels of grad_sq_sum: square into scratch, sum into scratch[numel], read it. */
@@ -82,4 +84,16 @@ lt_status lt_clip_grad_value(lt_optimizer_t *opt, double clip_value) {
                  lt__f32(g), (float)-clip_value, (float)clip_value, lt__f32(g));
     }
     return LT_OK;
+}
+
+/* -- #23 -- */
+lt_status lt_clip_gradients(lt_optimizer_t *opt, double clip_val, const char *algorithm) {
+    if (!opt) return lt_set_error(LT_ERR_INVALID_ARG, "lt_clip_gradients: optimizer is NULL");
+    if (!(clip_val > 0.0)) return LT_OK;
+    if (!algorithm || !strcmp(algorithm, "norm")) return lt_clip_grad_norm(opt, clip_val, NULL);
+    if (!strcmp(algorithm, "value")) return lt_clip_grad_value(opt, clip_val);
+    return lt_set_error(LT_ERR_INVALID_ARG,
+                        "lt_clip_gradients: gradient_clip_algorithm '%s' is not one of norm, "
+                        "value",
+                        algorithm);
 }

@@ -11,7 +11,9 @@ lt_param_list_t *lt_param_list_new(void) {
 
 lt_status lt_param_list_add(lt_param_list_t *l, lt_tensor_t *p) {
     if (!l || !p) return lt_set_error(LT_ERR_INVALID_ARG, "lt_param_list_add: NULL argument");
-    if (p->dtype != LT_F32 || !p->requires_grad)
+    /* a module's frozen parameter (lt_freeze) is welcome, as in torch: it gets no update
+     * until it is unfrozen */
+    if (p->dtype != LT_F32 || !(p->requires_grad || p->param_id > 0))
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_param_list_add: only float32 tensors that "
                                                 "require grad can be optimized");
     if (l->len == l->cap) {

@@ -25,7 +25,7 @@
 /* Descriptor sizes of ABI 1.0: the least struct_size any 1.x plugin may declare. A
  * descriptor that a later minor appended to is measured up to its first appended field
  * (the end of its 1.0 layout, padding included); the others have not grown. */
-#define LT_MODULE_DESC_SIZE_1_0 sizeof(lt_module_desc)
+#define LT_MODULE_DESC_SIZE_1_0 offsetof(lt_module_desc, lr_scheduler_step) /* #23 appended */
 #define LT_ACCELERATOR_DESC_SIZE_1_0 offsetof(lt_accelerator_desc, unscale_grads)
 #define LT_STRATEGY_DESC_SIZE_1_0 sizeof(lt_strategy_desc)
 #define LT_PROFILER_DESC_SIZE_1_0 sizeof(lt_profiler_desc)
