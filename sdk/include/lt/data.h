@@ -86,6 +86,20 @@ typedef struct lt_loader_opts {
 LT_API lt_status lt_data_add_split(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
                                    const lt_loader_opts *opts);
 
+/* ---- several val/test dataloaders (1.1) ------------------------------------------ */
+
+/* The most dataloaders one split may have. */
+#define LT_MAX_DATALOADERS 8
+
+/* (1.1) Another dataloader for LT_SPLIT_VAL or LT_SPLIT_TEST, after the one
+ * lt_data_add_split registered (which is dataloader 0 and drops any added before, so a
+ * setup that runs again starts over). Lightning's list of val/test dataloaders: the loop
+ * runs them in order, a batch carries its lt_batch_t.dataloader_idx, and with more than
+ * one, each value a step logs is named NAME/dataloader_idx_K. *idx (may be NULL) gets
+ * the new dataloader's index. */
+LT_API lt_status lt_data_add_loader(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
+                                    const lt_loader_opts *opts, int *idx);
+
 typedef struct lt_datamodule_desc {
     LT_DESC_HEADER_FIELDS
     size_t self_size;              /* sizeof the plugin's struct; the host zeroes it */

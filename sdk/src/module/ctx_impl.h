@@ -33,7 +33,8 @@ typedef struct metric {
     double host_last;
     bool last_on_host; /* the latest value came from lt_log_value */
     bool this_step;
-    double weight; /* sum of batch sizes since the scope was reset */
+    double weight;      /* sum of batch sizes since the scope was reset */
+    int dataloader_idx; /* -1, or the dataloader it was logged under */
 } metric;
 
 typedef struct owned_block {
@@ -64,10 +65,11 @@ struct lt_ctx {
     unsigned log_defaults;
     lt_trainer_t *trainer;
     bool training;
-    bool *toggle_saved; /* requires_grad of each parameter before lt_toggle_optimizer */
-    bool has_split[LT_SPLIT_COUNT];
-    lt_dataset splits[LT_SPLIT_COUNT];
-    lt_loader_opts split_opts[LT_SPLIT_COUNT];
+    bool *toggle_saved;           /* requires_grad of each parameter before lt_toggle_optimizer */
+    int nloaders[LT_SPLIT_COUNT]; /* datasets registered per split (several val/test) */
+    lt_dataset splits[LT_SPLIT_COUNT][LT_MAX_DATALOADERS];
+    lt_loader_opts split_opts[LT_SPLIT_COUNT][LT_MAX_DATALOADERS];
+    int dataloader_idx;   /* what lt_log keys its metrics by (-1: none) */
     owned_block *owned;   /* small objects handed to the plugin (lt_linear_t, ...) */
     param_entry *buffers; /* lt_buffer: saved and loaded, never trained (own storage each) */
     int nbuffers, cap_buffers;
