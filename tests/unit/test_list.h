@@ -22,4 +22,5 @@
     X(ddp_support)                                                                                 \
     X(trainer)                                                                                     \
     X(layers)                                                                                      \
-    X(buffers)
+    X(buffers)                                                                                     \
+    X(dtypes) /* uint8 / half data, several dataloaders (#21) */

@@ -24,7 +24,7 @@ typedef enum {
  * the batch adds the leading dimension N. */
 typedef struct lt_field_desc {
     const char *name; /* unique in the dataset, 1..LT_FIELD_NAME_MAX bytes */
-    lt_dtype dtype;   /* LT_F32 or LT_I64 */
+    lt_dtype dtype;   /* LT_F32 or LT_I64; (1.1) LT_U8, LT_F16, LT_BF16 (lt_to_f32) */
     int ndim;         /* 0: one value per sample */
     int64_t shape[LT_MAX_DIMS];
 } lt_field_desc;
@@ -49,9 +49,10 @@ typedef struct lt_dataset {
                             void *y);
     lt_split split; /* the split fill_split is told: lt_data_add_split sets it */
     /* (1.1, optional) The dtype of x: LT_F32 (0, so also what a 1.0 dataset gets) or
-     * LT_I64 (token ids, as a language model reads them). With LT_I64, fill's `x` points
-     * at n * prod(x_shape) int64 values: write them through (int64_t *)(void *)x; the
-     * buffer is aligned for any dtype. */
+     * LT_I64 (token ids, as a language model reads them), or LT_U8 / LT_F16 / LT_BF16
+     * (images, half features: the module converts with lt_to_f32). With another than
+     * LT_F32, fill's `x` points at n * prod(x_shape) values of it: write them through
+     * (int64_t *)(void *)x and the like; the buffer is aligned for any dtype. */
     lt_dtype x_dtype;
     /* (1.1, optional) Named fields instead of x and y: nfields in [1, LT_MAX_FIELDS]
      * descriptors (they and their names must outlive the run: static, or in the plugin's
