@@ -64,6 +64,12 @@ typedef struct lt_dataset {
     const lt_field_desc *fields;
     lt_status (*fill_fields)(void *user, lt_split split, const int64_t *idx, int64_t n,
                              void *const *bufs);
+    /* (1.1, optional, instead of fill_fields: issue #21) The same, also told the loader's
+     * seed (the run's --seed_everything) and the epoch the batch belongs to, so that
+     * random augmentation drawn from (seed, epoch, sample index) is the same in every run,
+     * with any number of workers and after a resume. */
+    lt_status (*fill_fields_at)(void *user, lt_split split, uint64_t seed, int64_t epoch,
+                                const int64_t *idx, int64_t n, void *const *bufs);
 } lt_dataset;
 
 /* The smallest lt_dataset.struct_size accepted: 1.0 ended at user. */

@@ -49,10 +49,11 @@ static lt_status check_field(const lt_field_desc *fields, int k) {
 }
 
 static lt_status named_fields(const lt_dataset *ds, lt_field_desc *out, int *n) {
-    if (ds->nfields < 1 || ds->nfields > LT_MAX_FIELDS || !ds->fields || !ds->fill_fields)
+    if (ds->nfields < 1 || ds->nfields > LT_MAX_FIELDS || !ds->fields ||
+        (!ds->fill_fields && !ds->fill_fields_at))
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "DataLoader: a dataset of named fields needs nfields in [1, %d] "
-                            "(it has %d), the fields and fill_fields",
+                            "(it has %d), the fields and fill_fields (or fill_fields_at)",
                             LT_MAX_FIELDS, ds->nfields);
     for (int k = 0; k < ds->nfields; k++) {
         lt_status s = check_field(ds->fields, k);

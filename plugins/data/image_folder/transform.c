@@ -1,0 +1,155 @@
+/* transform.c — Resize, crop, flip and normalize (see transform.h). Resize is PIL's
+ * two-pass resampling with the bilinear (triangle) filter widened by the scale when
+ * shrinking (antialias), each pass rounded to 8 bits as PIL stores it. */
+#include "transform.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void img_resized_size(int size, int w, int h, int *rw, int *rh) {
+    if (w <= h) {
+        *rw = size;
+        *rh = (int)((int64_t)size * h / w);
+    } else {
+        *rh = size;
+        *rw = (int)((int64_t)size * w / h);
+    }
+}
+
+/* ---- Resize ------------------------------------------------------------------------ */
+
+/* One output pixel's source window [first, first + n) and its weights. */
+typedef struct taps {
+    int first, n;
+    float *w;
+} taps;
+
+static float triangle(float x) {
+    x = fabsf(x);
+    return x < 1.0f ? 1.0f - x : 0.0f;
+}
+
+/* PIL's precompute_coeffs for the bilinear filter (support 1). */
+static lt_status make_taps(int in, int out, taps **res) {
+    double scale = (double)in / out, fscale = scale > 1.0 ? scale : 1.0, support = fscale;
+    int max_n = (int)ceil(support) * 2 + 1;
+    taps *t = calloc((size_t)out, sizeof *t);
+    float *w = t ? malloc((size_t)out * (size_t)max_n * sizeof *w) : NULL;
+    if (!w) {
+        free(t);
+        return lt_set_error(LT_ERR_OOM, "image_folder: out of memory resizing");
+    }
+    for (int i = 0; i < out; i++) {
+        double center = (i + 0.5) * scale;
+        int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+        if (lo < 0) lo = 0;
+        if (hi > in) hi = in;
+        t[i] = (taps){lo, hi - lo, w + (size_t)i * (size_t)max_n};
+        float sum = 0.0f;
+        for (int k = 0; k < t[i].n; k++)
+            sum += t[i].w[k] = triangle((float)((lo + k - center + 0.5) / fscale));
+        for (int k = 0; k < t[i].n; k++) t[i].w[k] = sum > 0 ? t[i].w[k] / sum : 0.0f;
+    }
+    *res = t;
+    return LT_OK;
+}
+
+static void free_taps(taps *t) {
+    if (t) free(t[0].w);
+    free(t);
+}
+
+static uint8_t clip8(float v) {
+    v = floorf(v + 0.5f);
+    return v < 0.0f ? 0 : v > 255.0f ? 255 : (uint8_t)v;
+}
+
+/* src (sh, sw) -> dst (sh, dw) along rows, or (sh, sw) -> (dh, sw) along columns. */
+static void pass(const uint8_t *src, int sw, const taps *t, int rows, int cols, bool horizontal,
+                 uint8_t *dst) {
+    for (int y = 0; y < rows; y++)
+        for (int x = 0; x < cols; x++) {
+            const taps *tp = horizontal ? &t[x] : &t[y];
+            for (int c = 0; c < 3; c++) {
+                float acc = 0.0f;
+                for (int k = 0; k < tp->n; k++) {
+                    int sx = horizontal ? tp->first + k : x, sy = horizontal ? y : tp->first + k;
+                    acc += tp->w[k] * src[((size_t)sy * (size_t)sw + (size_t)sx) * 3 + (size_t)c];
+                }
+                dst[((size_t)y * (size_t)cols + (size_t)x) * 3 + (size_t)c] = clip8(acc);
+            }
+        }
+}
+
+static lt_status resize(img_rgb *im, int rw, int rh) {
+    if (rw == im->w && rh == im->h) return LT_OK;
+    taps *th = NULL, *tv = NULL;
+    uint8_t *mid = malloc((size_t)rw * (size_t)im->h * 3), *out = malloc((size_t)rw * rh * 3);
+    lt_status s = mid && out ? make_taps(im->w, rw, &th) : LT_ERR_OOM;
+    if (s == LT_OK) s = make_taps(im->h, rh, &tv);
+    if (s == LT_OK) {
+        pass(im->px, im->w, th, im->h, rw, true, mid);
+        pass(mid, rw, tv, rh, rw, false, out);
+        free(im->px);
+        *im = (img_rgb){out, rw, rh};
+        out = NULL;
+    } else if (s == LT_ERR_OOM && (!mid || !out)) {
+        s = lt_set_error(LT_ERR_OOM, "image_folder: out of memory resizing");
+    }
+    free_taps(th);
+    free_taps(tv);
+    free(mid);
+    free(out);
+    return s;
+}
+
+/* ---- crop, flip, ToTensor, Normalize -------------------------------------------------- */
+
+lt_status img_apply(const img_transform *t, const char *path, img_rgb *im, lt_rng_t *rng,
+                    float *out) {
+    int rw = im->w, rh = im->h;
+    if (t->resize > 0) img_resized_size(t->resize, im->w, im->h, &rw, &rh);
+    if (t->resize > 0 &&
+        (rw > IMG_MAX_SIDE || rh > IMG_MAX_SIDE || (int64_t)rw * rh > IMG_MAX_PIXELS))
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: --data.resize %d makes it %dx%d, over the size limit; use a "
+                            "smaller --data.resize",
+                            path, t->resize, rw, rh);
+    lt_status s = resize(im, rw, rh);
+    if (s != LT_OK) return s;
+    int cw = t->crop > 0 ? t->crop : im->w, ch = t->crop > 0 ? t->crop : im->h;
+    if (cw > im->w || ch > im->h)
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: %dx%d%s, smaller than --data.crop %d; resize it first "
+                            "(--data.resize %d or more)",
+                            path, im->w, im->h, t->resize > 0 ? " after --data.resize" : "",
+                            t->crop, t->crop);
+    if (cw != t->out_w || ch != t->out_h)
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: %dx%d%s, but the batches are %dx%d (the first image's size); "
+                            "give --data.crop, or --data.resize for images of one aspect ratio",
+                            path, cw, ch, t->resize > 0 ? " after --data.resize" : "", t->out_w,
+                            t->out_h);
+    int top, left;
+    if (t->random_crop) { /* RandomCrop: torch.randint(0, h - th + 1) for top, then left */
+        top = (int)lt_rng_below(rng, (uint64_t)(im->h - ch + 1));
+        left = (int)lt_rng_below(rng, (uint64_t)(im->w - cw + 1));
+    } else { /* CenterCrop: int(round((h - th) / 2.0)) */
+        top = (int)lround((im->h - ch) / 2.0), left = (int)lround((im->w - cw) / 2.0);
+    }
+    bool flip = t->hflip && lt_rng_uniform(rng) < 0.5f;
+    for (int c = 0; c < 3; c++) {
+        float m = t->mean[c], sd = t->std[c];
+        float *plane = out + (size_t)c * (size_t)ch * (size_t)cw;
+        for (int y = 0; y < ch; y++) {
+            const uint8_t *row = im->px + ((size_t)(top + y) * (size_t)im->w + (size_t)left) * 3;
+            for (int x = 0; x < cw; x++) {
+                int sx = flip ? cw - 1 - x : x;
+                plane[(size_t)y * (size_t)cw + (size_t)x] =
+                    ((float)row[sx * 3 + c] / 255.0f - m) / sd;
+            }
+        }
+    }
+    return LT_OK;
+}
