@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const lt_hparam_desc dump_hparams[] = {
-    LT_HPARAM_STR("out", "batches.txt", "file the batches are appended to"),
+    LT_HPARAM_STR("out", "batches.txt", "file the batches are appended to ('': none, a bench)"),
     LT_HPARAM_STR("require", "", "a field every batch must have (lt_batch_get)"),
     LT_HPARAM_STR("x_dtype", "", "when set: fail unless field x has this dtype (lt_dtype_name)"),
     LT_HPARAM_FLOAT("to_f32", 0,
@@ -65,6 +65,7 @@ static lt_tensor_t *dump(lt_ctx_t *ctx, const char *split, const lt_batch_t *b, 
     lt_tensor_t *t[LT_MAX_FIELDS];
     void *host[LT_MAX_FIELDS] = {0};
     const char *require = lt_hparam_str(ctx, "require");
+    if (!*lt_hparam_str(ctx, "out")) return NULL; /* --model.out '': read batches only (bench) */
     if (*require && !lt_batch_get(b, require)) return NULL; /* its error stops the run */
     int n = field_list(b, t);
     const char *want = lt_hparam_str(ctx, "x_dtype");
