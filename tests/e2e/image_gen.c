@@ -124,6 +124,23 @@ static int bad_files(const char *dir) {
     return rc;
 }
 
+/* DIR/class_<k>/img_<i>.{png,jpg} for i < per. */
+static int write_class(const char *dir, int k, int per, int side, const char *kind, uint8_t *px) {
+    char sub[4096], path[4200];
+    snprintf(sub, sizeof sub, "%s/class_%d", dir, k);
+    mkdir(sub, 0755);
+    int rc = 0;
+    for (int i = 0; i < per && !rc; i++) {
+        int w = side < 16 ? side : side + (int)(rnd() % 8);
+        int h = side < 16 ? side : side + (int)(rnd() % 8);
+        draw(px, w, h, k);
+        bool jpeg = !strcmp(kind, "jpeg") || (!strcmp(kind, "mixed") && i % 2);
+        snprintf(path, sizeof path, "%s/img_%04d.%s", sub, i, jpeg ? "jpg" : "png");
+        rc = jpeg ? write_jpeg(path, px, w, h) : write_png(path, px, w, h);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--bad")) return bad_files(argv[2]);
     if (argc < 6) {
@@ -137,19 +154,7 @@ int main(int argc, char **argv) {
     uint8_t *px = malloc((size_t)(side + 8) * (size_t)(side + 8) * 3);
     int rc = !px;
     mkdir(dir, 0755);
-    for (int k = 0; k < classes && !rc; k++) {
-        char sub[4096], path[4200];
-        snprintf(sub, sizeof sub, "%s/class_%d", dir, k);
-        mkdir(sub, 0755);
-        for (int i = 0; i < per && !rc; i++) {
-            int w = side < 16 ? side : side + (int)(rnd() % 8),
-                h = side < 16 ? side : side + (int)(rnd() % 8);
-            draw(px, w, h, k);
-            bool jpeg = !strcmp(kind, "jpeg") || (!strcmp(kind, "mixed") && i % 2);
-            snprintf(path, sizeof path, "%s/img_%04d.%s", sub, i, jpeg ? "jpg" : "png");
-            rc = jpeg ? write_jpeg(path, px, w, h) : write_png(path, px, w, h);
-        }
-    }
+    for (int k = 0; k < classes && !rc; k++) rc = write_class(dir, k, per, side, kind, px);
     free(px);
     return rc;
 }

@@ -74,39 +74,49 @@ static void folder_free(folder *f) {
     *f = (folder){0};
 }
 
+/* Whether dir/name is a folder (want_dirs) or a regular file; its path into path. */
+static bool wanted(const char *dir, const char *name, bool want_dirs, char *path, size_t n) {
+    struct stat st;
+    if (!strcmp(name, ".") || !strcmp(name, "..")) return false;
+    if (snprintf(path, n, "%s/%s", dir, name) >= (int)n || stat(path, &st) != 0) return false;
+    return want_dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+}
+
+typedef struct name_list {
+    char **v;
+    int64_t n, cap;
+} name_list;
+
+static lt_status push_name(name_list *l, const char *path, const char *dir) {
+    if (l->n == IF_MAX_IMAGES) return lt_set_error(LT_ERR_FORMAT, "%s: too many entries", dir);
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 64;
+        char **g = realloc(l->v, (size_t)cap * sizeof *g);
+        if (!g) return lt_set_error(LT_ERR_OOM, "%s: out of memory listing it", dir);
+        l->v = g, l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(path))) return lt_set_error(LT_ERR_OOM, "%s: out of memory", dir);
+    l->n++;
+    return LT_OK;
+}
+
 /* Entries of dir that are folders (want_dirs) or regular files, sorted (Python's sorted:
  * byte order of the UTF-8 names, as strcmp). */
 static lt_status list_dir(const char *dir, bool want_dirs, char ***out, int64_t *n) {
     DIR *d = opendir(dir);
     if (!d) return lt_set_error(LT_ERR_IO, "%s: cannot open the folder: %s", dir, strerror(errno));
-    char **v = NULL;
-    int64_t cnt = 0, cap = 0;
+    name_list l = {0};
     lt_status s = LT_OK;
-    for (struct dirent *e; s == LT_OK && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char path[4096];
-        struct stat st;
-        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
-            stat(path, &st) != 0 || (want_dirs ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
-            continue;
-        if (cnt == IF_MAX_IMAGES) s = lt_set_error(LT_ERR_FORMAT, "%s: too many entries", dir);
-        if (s == LT_OK && cnt == cap) {
-            char **g = realloc(v, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *v);
-            if (!g)
-                s = lt_set_error(LT_ERR_OOM, "%s: out of memory listing it", dir);
-            else
-                v = g;
-        }
-        if (s == LT_OK && !(v[cnt++] = strdup(path)))
-            s = lt_set_error(LT_ERR_OOM, "%s: out of memory listing it", dir);
-    }
+    char path[4096];
+    for (struct dirent *e; s == LT_OK && (e = readdir(d));)
+        if (wanted(dir, e->d_name, want_dirs, path, sizeof path)) s = push_name(&l, path, dir);
     closedir(d);
     if (s != LT_OK) {
-        free_list(v, cnt);
+        free_list(l.v, l.n);
         return s;
     }
-    if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
-    *out = v, *n = cnt;
+    if (l.n) qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_str);
+    *out = l.v, *n = l.n;
     return LT_OK;
 }
 

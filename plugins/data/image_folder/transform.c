@@ -65,21 +65,27 @@ static uint8_t clip8(float v) {
     return v < 0.0f ? 0 : v > 255.0f ? 255 : (uint8_t)v;
 }
 
-/* src (sh, sw) -> dst (sh, dw) along rows, or (sh, sw) -> (dh, sw) along columns. */
+/* One output pixel of a pass: the weighted sum of its taps, channel by channel. */
+static void tap_pixel(const uint8_t *src, int sw, const taps *tp, int x, int y, bool horizontal,
+                      uint8_t *dst) {
+    for (int c = 0; c < 3; c++) {
+        float acc = 0.0f;
+        for (int k = 0; k < tp->n; k++) {
+            int sx = horizontal ? tp->first + k : x, sy = horizontal ? y : tp->first + k;
+            acc += tp->w[k] * src[((size_t)sy * (size_t)sw + (size_t)sx) * 3 + (size_t)c];
+        }
+        dst[c] = clip8(acc);
+    }
+}
+
+/* src (rows, sw) -> dst (rows, cols) along rows, or src (., cols) -> dst (rows, cols)
+ * along columns. */
 static void pass(const uint8_t *src, int sw, const taps *t, int rows, int cols, bool horizontal,
                  uint8_t *dst) {
     for (int y = 0; y < rows; y++)
-        for (int x = 0; x < cols; x++) {
-            const taps *tp = horizontal ? &t[x] : &t[y];
-            for (int c = 0; c < 3; c++) {
-                float acc = 0.0f;
-                for (int k = 0; k < tp->n; k++) {
-                    int sx = horizontal ? tp->first + k : x, sy = horizontal ? y : tp->first + k;
-                    acc += tp->w[k] * src[((size_t)sy * (size_t)sw + (size_t)sx) * 3 + (size_t)c];
-                }
-                dst[((size_t)y * (size_t)cols + (size_t)x) * 3 + (size_t)c] = clip8(acc);
-            }
-        }
+        for (int x = 0; x < cols; x++)
+            tap_pixel(src, sw, horizontal ? &t[x] : &t[y], x, y, horizontal,
+                      dst + ((size_t)y * (size_t)cols + (size_t)x) * 3);
 }
 
 static lt_status resize(img_rgb *im, int rw, int rh) {
@@ -106,39 +112,39 @@ static lt_status resize(img_rgb *im, int rw, int rh) {
 
 /* ---- crop, flip, ToTensor, Normalize -------------------------------------------------- */
 
-lt_status img_apply(const img_transform *t, const char *path, img_rgb *im, lt_rng_t *rng,
-                    float *out) {
-    int rw = im->w, rh = im->h;
-    if (t->resize > 0) img_resized_size(t->resize, im->w, im->h, &rw, &rh);
-    if (t->resize > 0 &&
-        (rw > IMG_MAX_SIDE || rh > IMG_MAX_SIDE || (int64_t)rw * rh > IMG_MAX_PIXELS))
-        return lt_set_error(LT_ERR_FORMAT,
-                            "%s: --data.resize %d makes it %dx%d, over the size limit; use a "
-                            "smaller --data.resize",
-                            path, t->resize, rw, rh);
-    lt_status s = resize(im, rw, rh);
-    if (s != LT_OK) return s;
-    int cw = t->crop > 0 ? t->crop : im->w, ch = t->crop > 0 ? t->crop : im->h;
+/* The crop's size (cw, ch) checked against the image and the batch. */
+static lt_status check_crop(const img_transform *t, const char *path, const img_rgb *im, int cw,
+                            int ch) {
+    const char *after = t->resize > 0 ? " after --data.resize" : "";
     if (cw > im->w || ch > im->h)
         return lt_set_error(LT_ERR_FORMAT,
                             "%s: %dx%d%s, smaller than --data.crop %d; resize it first "
                             "(--data.resize %d or more)",
-                            path, im->w, im->h, t->resize > 0 ? " after --data.resize" : "",
-                            t->crop, t->crop);
+                            path, im->w, im->h, after, t->crop, t->crop);
     if (cw != t->out_w || ch != t->out_h)
         return lt_set_error(LT_ERR_FORMAT,
                             "%s: %dx%d%s, but the batches are %dx%d (the first image's size); "
                             "give --data.crop, or --data.resize for images of one aspect ratio",
-                            path, cw, ch, t->resize > 0 ? " after --data.resize" : "", t->out_w,
-                            t->out_h);
-    int top, left;
-    if (t->random_crop) { /* RandomCrop: torch.randint(0, h - th + 1) for top, then left */
-        top = (int)lt_rng_below(rng, (uint64_t)(im->h - ch + 1));
-        left = (int)lt_rng_below(rng, (uint64_t)(im->w - cw + 1));
-    } else { /* CenterCrop: int(round((h - th) / 2.0)) */
-        top = (int)lround((im->h - ch) / 2.0), left = (int)lround((im->w - cw) / 2.0);
-    }
-    bool flip = t->hflip && lt_rng_uniform(rng) < 0.5f;
+                            path, cw, ch, after, t->out_w, t->out_h);
+    return LT_OK;
+}
+
+/* Resize when asked, with the resized size bounded like a decoded one. */
+static lt_status resize_for(const img_transform *t, const char *path, img_rgb *im) {
+    if (t->resize <= 0) return LT_OK;
+    int rw, rh;
+    img_resized_size(t->resize, im->w, im->h, &rw, &rh);
+    if (rw > IMG_MAX_SIDE || rh > IMG_MAX_SIDE || (int64_t)rw * rh > IMG_MAX_PIXELS)
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: --data.resize %d makes it %dx%d, over the size limit; use a "
+                            "smaller --data.resize",
+                            path, t->resize, rw, rh);
+    return resize(im, rw, rh);
+}
+
+/* ToTensor + Normalize of the window at (top, left), mirrored when flip, as (3, ch, cw). */
+static void write_chw(const img_transform *t, const img_rgb *im, int top, int left, int cw, int ch,
+                      bool flip, float *out) {
     for (int c = 0; c < 3; c++) {
         float m = t->mean[c], sd = t->std[c];
         float *plane = out + (size_t)c * (size_t)ch * (size_t)cw;
@@ -151,5 +157,22 @@ lt_status img_apply(const img_transform *t, const char *path, img_rgb *im, lt_rn
             }
         }
     }
+}
+
+lt_status img_apply(const img_transform *t, const char *path, img_rgb *im, lt_rng_t *rng,
+                    float *out) {
+    lt_status s = resize_for(t, path, im);
+    int cw = t->crop > 0 ? t->crop : im->w, ch = t->crop > 0 ? t->crop : im->h;
+    if (s == LT_OK) s = check_crop(t, path, im, cw, ch);
+    if (s != LT_OK) return s;
+    int top, left;
+    if (t->random_crop) { /* RandomCrop: torch.randint(0, h - th + 1) for top, then left */
+        top = (int)lt_rng_below(rng, (uint64_t)(im->h - ch + 1));
+        left = (int)lt_rng_below(rng, (uint64_t)(im->w - cw + 1));
+    } else { /* CenterCrop: int(round((h - th) / 2.0)) */
+        top = (int)lround((im->h - ch) / 2.0), left = (int)lround((im->w - cw) / 2.0);
+    }
+    bool flip = t->hflip && lt_rng_uniform(rng) < 0.5f;
+    write_chw(t, im, top, left, cw, ch, flip, out);
     return LT_OK;
 }

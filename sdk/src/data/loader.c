@@ -121,8 +121,8 @@ static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook 
     lt_clear_error();
     const int64_t *idx = l->order + first;
     if (l->ds.nfields && l->ds.fill_fields_at) /* epoch: set under mu before any claim */
-        s->status = l->ds.fill_fields_at(l->ds.user, l->ds.split, l->seed, l->epoch, idx, n,
-                                         s->hb.bufs);
+        s->status =
+            l->ds.fill_fields_at(l->ds.user, l->ds.split, l->seed, l->epoch, idx, n, s->hb.bufs);
     else if (l->ds.nfields)
         s->status = l->ds.fill_fields(l->ds.user, l->ds.split, idx, n, s->hb.bufs);
     else if (l->ds.fill_split)

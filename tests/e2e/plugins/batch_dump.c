@@ -61,6 +61,21 @@ static int field_list(const lt_batch_t *b, lt_tensor_t *out[LT_MAX_FIELDS]) {
     return b->nfields;
 }
 
+/* --model.x_dtype's check of x, then --model.to_f32's conversion of the storage dtypes. */
+static bool check_and_convert(lt_ctx_t *ctx, lt_tensor_t **t, int n) {
+    const char *want = lt_hparam_str(ctx, "x_dtype");
+    if (*want && t[0] && strcmp(lt_dtype_name(lt_dtype_of(t[0])), want)) {
+        lt_set_error(LT_ERR_DTYPE, "batch_dump: x is %s, not %s", lt_dtype_name(lt_dtype_of(t[0])),
+                     want);
+        return false;
+    }
+    float divisor = (float)lt_hparam_float(ctx, "to_f32");
+    for (int k = 0; k < n && divisor != 0; k++)
+        if (t[k] && lt_dtype_of(t[k]) != LT_F32 && lt_dtype_of(t[k]) != LT_I64)
+            t[k] = lt_to_f32(t[k], divisor);
+    return true;
+}
+
 static lt_tensor_t *dump(lt_ctx_t *ctx, const char *split, const lt_batch_t *b, int64_t idx) {
     lt_tensor_t *t[LT_MAX_FIELDS];
     void *host[LT_MAX_FIELDS] = {0};
@@ -68,16 +83,7 @@ static lt_tensor_t *dump(lt_ctx_t *ctx, const char *split, const lt_batch_t *b, 
     if (!*lt_hparam_str(ctx, "out")) return NULL; /* --model.out '': read batches only (bench) */
     if (*require && !lt_batch_get(b, require)) return NULL; /* its error stops the run */
     int n = field_list(b, t);
-    const char *want = lt_hparam_str(ctx, "x_dtype");
-    if (*want && t[0] && strcmp(lt_dtype_name(lt_dtype_of(t[0])), want)) {
-        lt_set_error(LT_ERR_DTYPE, "batch_dump: x is %s, not %s", lt_dtype_name(lt_dtype_of(t[0])),
-                     want);
-        return NULL;
-    }
-    float divisor = (float)lt_hparam_float(ctx, "to_f32");
-    for (int k = 0; k < n && divisor != 0; k++)
-        if (t[k] && lt_dtype_of(t[k]) != LT_F32 && lt_dtype_of(t[k]) != LT_I64)
-            t[k] = lt_to_f32(t[k], divisor);
+    if (!check_and_convert(ctx, t, n)) return NULL;
     bool ok = true;
     for (int k = 0; k < n; k++) ok = ok && t[k] && (host[k] = host_copy(t[k]));
     FILE *f = ok ? fopen(lt_hparam_str(ctx, "out"), "a") : NULL;
