@@ -64,6 +64,33 @@ for i, (g, w) in enumerate(zip(got, want)):
 print(f"ok: {len(got)} images' pixels (C, H, W), normalized, and labels by sorted class folder")
 PY
 
+# Resize against torchvision + Pillow, when the reference venv is there (it skips
+# otherwise): shrinking and enlarging PNG and JPEG images gives Pillow's pixels exactly.
+VENV_PY=$SRC_DIR/tests/reference/.venv/bin/python
+if [ -x "$VENV_PY" ] && "$VENV_PY" -c "import torchvision" 2>/dev/null; then
+    "$GEN" "$TMP/pil" 2 2 300 9 mixed || fail "image_gen"
+    for r in 7 60 200 331; do
+        rm -f "$TMP/dump.txt"
+        expect_success predict "${DUMP[@]}" --data.root "$TMP/pil" --data.resize $r --data.crop 7
+        "$VENV_PY" - "$TMP/pil" "$TMP/dump.txt" $r <<'PY' || fail "--data.resize $r differs from torchvision's Resize"
+import os, sys
+import numpy as np
+from PIL import Image
+from torchvision import transforms
+tf = transforms.Compose([transforms.Resize(int(sys.argv[3])), transforms.CenterCrop(7), transforms.ToTensor()])
+files = [os.path.join(sys.argv[1], c, f) for c in sorted(os.listdir(sys.argv[1]))
+         for f in sorted(os.listdir(os.path.join(sys.argv[1], c)))]
+for path, line in zip(files, open(sys.argv[2])):
+    want = tf(Image.open(path).convert("RGB")).numpy().ravel()
+    got = np.array(line.split(" |")[0].split()[2:], dtype=np.float32)
+    if not np.array_equal(got, want): sys.exit(f"{path}: {np.abs(got - want).max() * 255} levels off")
+PY
+    done
+    echo "ok: --data.resize gives torchvision/Pillow's pixels exactly (PNG and JPEG, 7 to 331 px)"
+else
+    echo "skip: no tests/reference/.venv with torchvision: Resize not compared with Pillow"
+fi
+
 # Augmentation from the seed: the same batches with 0 and 3 workers, others with another seed.
 "$GEN" "$TMP/train" 3 40 28 1 mixed || fail "image_gen"
 "$GEN" "$TMP/val" 3 8 28 2 mixed || fail "image_gen"

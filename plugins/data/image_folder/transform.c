@@ -1,6 +1,7 @@
 /* transform.c — Resize, crop, flip and normalize (see transform.h). Resize is PIL's
  * two-pass resampling with the bilinear (triangle) filter widened by the scale when
- * shrinking (antialias), each pass rounded to 8 bits as PIL stores it. */
+ * shrinking (antialias), in PIL's fixed point (22-bit weights) and rounded to 8 bits after
+ * each pass as PIL stores it, so it gives PIL's pixels. */
 #include "transform.h"
 
 #include <math.h>
@@ -19,37 +20,45 @@ void img_resized_size(int size, int w, int h, int *rw, int *rh) {
 
 /* ---- Resize ------------------------------------------------------------------------ */
 
+/* PIL's fixed point: weights in units of 2^-22, sums rounded by adding half a unit. */
+#define PRECISION_BITS (32 - 8 - 2)
+
 /* One output pixel's source window [first, first + n) and its weights. */
 typedef struct taps {
     int first, n;
-    float *w;
+    int32_t *w;
 } taps;
 
-static float triangle(float x) {
-    x = fabsf(x);
-    return x < 1.0f ? 1.0f - x : 0.0f;
+static double triangle(double x) {
+    x = fabs(x);
+    return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-/* PIL's precompute_coeffs for the bilinear filter (support 1). */
+/* PIL's precompute_coeffs for the bilinear filter (support 1), then
+ * normalize_coeffs_8bpc: the same windows and weights, bit for bit. */
 static lt_status make_taps(int in, int out, taps **res) {
     double scale = (double)in / out, fscale = scale > 1.0 ? scale : 1.0, support = fscale;
+    double ss = 1.0 / fscale; /* PIL multiplies by it */
     int max_n = (int)ceil(support) * 2 + 1;
     taps *t = calloc((size_t)out, sizeof *t);
-    float *w = t ? malloc((size_t)out * (size_t)max_n * sizeof *w) : NULL;
+    int32_t *w = t ? malloc((size_t)out * (size_t)max_n * sizeof *w) : NULL;
     if (!w) {
         free(t);
         return lt_set_error(LT_ERR_OOM, "image_folder: out of memory resizing");
     }
     for (int i = 0; i < out; i++) {
-        double center = (i + 0.5) * scale;
+        double center = (i + 0.5) * scale, sum = 0.0;
         int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
         if (lo < 0) lo = 0;
         if (hi > in) hi = in;
+        if (hi - lo > max_n) hi = lo + max_n;
         t[i] = (taps){lo, hi - lo, w + (size_t)i * (size_t)max_n};
-        float sum = 0.0f;
-        for (int k = 0; k < t[i].n; k++)
-            sum += t[i].w[k] = triangle((float)((lo + k - center + 0.5) / fscale));
-        for (int k = 0; k < t[i].n; k++) t[i].w[k] = sum > 0 ? t[i].w[k] / sum : 0.0f;
+        for (int x = 0; x < t[i].n; x++) sum += triangle((x + lo - center + 0.5) * ss);
+        for (int x = 0; x < t[i].n; x++) {
+            double v = sum != 0.0 ? triangle((x + lo - center + 0.5) * ss) / sum : 0.0;
+            t[i].w[x] = (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS)
+                                        : 0.5 + v * (1 << PRECISION_BITS));
+        }
     }
     *res = t;
     return LT_OK;
@@ -60,19 +69,19 @@ static void free_taps(taps *t) {
     free(t);
 }
 
-static uint8_t clip8(float v) {
-    v = floorf(v + 0.5f);
-    return v < 0.0f ? 0 : v > 255.0f ? 255 : (uint8_t)v;
+static uint8_t clip8(int64_t v) {
+    if (v >= (int64_t)1 << PRECISION_BITS << 8) return 255;
+    return v <= 0 ? 0 : (uint8_t)(v >> PRECISION_BITS);
 }
 
 /* One output pixel of a pass: the weighted sum of its taps, channel by channel. */
 static void tap_pixel(const uint8_t *src, int sw, const taps *tp, int x, int y, bool horizontal,
                       uint8_t *dst) {
     for (int c = 0; c < 3; c++) {
-        float acc = 0.0f;
+        int64_t acc = (int64_t)1 << (PRECISION_BITS - 1);
         for (int k = 0; k < tp->n; k++) {
             int sx = horizontal ? tp->first + k : x, sy = horizontal ? y : tp->first + k;
-            acc += tp->w[k] * src[((size_t)sy * (size_t)sw + (size_t)sx) * 3 + (size_t)c];
+            acc += (int64_t)tp->w[k] * src[((size_t)sy * (size_t)sw + (size_t)sx) * 3 + (size_t)c];
         }
         dst[c] = clip8(acc);
     }
@@ -169,8 +178,8 @@ lt_status img_apply(const img_transform *t, const char *path, img_rgb *im, lt_rn
     if (t->random_crop) { /* RandomCrop: torch.randint(0, h - th + 1) for top, then left */
         top = (int)lt_rng_below(rng, (uint64_t)(im->h - ch + 1));
         left = (int)lt_rng_below(rng, (uint64_t)(im->w - cw + 1));
-    } else { /* CenterCrop: int(round((h - th) / 2.0)) */
-        top = (int)lround((im->h - ch) / 2.0), left = (int)lround((im->w - cw) / 2.0);
+    } else { /* CenterCrop: int(round((h - th) / 2.0)), Python rounding half to even */
+        top = (int)rint((im->h - ch) / 2.0), left = (int)rint((im->w - cw) / 2.0);
     }
     bool flip = t->hflip && lt_rng_uniform(rng) < 0.5f;
     write_chw(t, im, top, left, cw, ch, flip, out);
