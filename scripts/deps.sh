@@ -8,6 +8,7 @@ packages=(
     libjansson-dev                               # safetensors headers (JSON)
     libxxhash-dev                                # safetensors checksums (XXH64)
     libyaml-dev                                  # --config files, hparams.yaml
+    libpng-dev libjpeg-dev                       # the image_folder data plugin (#21)
     check libsubunit-dev                         # unit tests
     dataset-fashion-mnist                        # the demo's data
     valgrind                                     # memcheck e2e test

@@ -14,28 +14,32 @@ const char *split_name(lt_split split) { return split_names[split]; }
  * command that runs that loop (fit's test after training and `lthost test` alike): a loop
  * over nothing would report metrics of nothing and exit 0. A limit of 0 batches asks for
  * no loop, so it is not an error. */
-static bool check_not_empty(const session *s, lt_split split, const batch_limit *lim,
+static bool check_not_empty(const session *s, const split_loader *sl, const batch_limit *lim,
                             int64_t length) {
+    lt_split split = sl->split;
     static const char *const verbs[] = {"train on", "validate on", "test on", "predict on"};
     static const char *const skips[] = {"", "; or skip validation with --limit_val_batches 0",
                                         "; or skip testing (in fit, with --test_after_fit false)",
                                         ""};
     bool no_batches = lim->is_fraction ? lim->fraction == 0 : lim->count == 0;
     if (length > 0 || no_batches) return true;
-    host_error("data plugin %s: the %s split has 0 samples, so there is nothing to %s; give it "
+    char which[48] = "";
+    if (sl->dataloader_idx > 0)
+        snprintf(which, sizeof which, " (dataloader %d)", sl->dataloader_idx);
+    host_error("data plugin %s: the %s split%s has 0 samples, so there is nothing to %s; give it "
                "data (check the --data.* flags, such as --data.root)%s",
-               s->data.desc->name, split_names[split], verbs[split], skips[split]);
+               s->data.desc->name, split_names[split], which, verbs[split], skips[split]);
     return false;
 }
 
 static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool in_order,
                         split_loader *sl) {
     lt_loader_opts opts;
-    if (lt_ctx_split(s->data.ctx, split, &sl->ds, &opts) != LT_OK) {
+    if (lt_ctx_loader(s->data.ctx, split, sl->dataloader_idx, &sl->ds, &opts) != LT_OK) {
         host_error("%s", lt_last_error());
         return false;
     }
-    if (!check_not_empty(s, split, lim, sl->ds.length)) return false;
+    if (!check_not_empty(s, sl, lim, sl->ds.length)) return false;
     if (in_order) opts.shuffle = false;
     /* DistributedSampler: each rank its own shard (predict writes one file: all of it) */
     bool shard = s->cfg->use_distributed_sampler && s->group.world > 1 && split != LT_SPLIT_PREDICT;
@@ -70,12 +74,31 @@ bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_orde
     return ok;
 }
 
+bool open_eval_loaders(session *s, lt_split split, const batch_limit *lim, bool in_order,
+                       eval_loaders *el) {
+    int n = split == LT_SPLIT_TRAIN || split == LT_SPLIT_PREDICT
+                ? 1
+                : lt_ctx_num_loaders(s->data.ctx, split);
+    if (n < 1) n = 1; /* open_split names the missing split */
+    *el = (eval_loaders){.n = 0};
+    for (int i = 0; i < n; i++) {
+        el->sl[i].dataloader_idx = i;
+        el->n = i + 1; /* freed by eval_loaders_free even if opening it fails */
+        if (!open_split(s, split, lim, in_order, &el->sl[i])) return false;
+    }
+    return true;
+}
+
+void eval_loaders_free(eval_loaders *el) {
+    for (int i = 0; i < el->n; i++) lt_loader_free(el->sl[i].loader);
+    el->n = 0;
+}
+
 /* The host batch as tensors in the module's arena: each field (N, shape); x and y are
  * the fields so named. */
 static bool copy_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b) {
-    (void)sl;
     lt_arena_t *a = lt_ctx_arena(s->module.ctx);
-    *b = (lt_batch_t){.size = hb->n, .nfields = hb->nfields};
+    *b = (lt_batch_t){.size = hb->n, .nfields = hb->nfields, .dataloader_idx = sl->dataloader_idx};
     for (int k = 0; k < hb->nfields; k++) {
         const lt_field_desc *f = &hb->fields[k];
         int64_t shape[LT_MAX_DIMS + 1] = {hb->n};

@@ -35,9 +35,10 @@ typedef struct eval_run {
     lt_epoch_end_fn epoch_end;
     outputs_list outputs;
     predict_writer *writer;
-    int64_t batches;
+    int64_t batches;                       /* over all dataloaders */
     const char *step_action, *next_action; /* profiler names */
     bool bar; /* its own progress bar (not inside fit, whose bar is the epoch's) */
+    int ndataloaders;
 } eval_run;
 
 static lt_tensor_t *default_predict(session *s, const lt_batch_t *b) {
@@ -50,6 +51,8 @@ static bool eval_batch(session *s, eval_run *r, split_loader *sl, const lt_host_
     lt_arena_reset(lt_ctx_arena(s->module.ctx));
     lt_ctx_set_batch_size(s->module.ctx, hb->n);
     lt_ctx_set_log_scope(s->module.ctx, r->k->scope, LT_LOG_ON_EPOCH);
+    lt_ctx_set_dataloader_idx(s->module.ctx, r->ndataloaders > 1 ? sl->dataloader_idx : -1);
+    lt_ctx_metrics_new_step_of(s->module.ctx, r->k->scope);
     if (!make_batch(s, sl, hb, &b)) return false;
     hook_args a = {.batch = &b, .batch_idx = idx};
     if (!hooks_run(s, r->k->batch_start, &a)) return false;
@@ -69,31 +72,51 @@ static bool eval_batch(session *s, eval_run *r, split_loader *sl, const lt_host_
     if (r->k->split == LT_SPLIT_PREDICT && !prediction_writers_batch(s, out, &b, idx)) return false;
     a.tensor = out;
     if (!hooks_run(s, r->k->batch_end, &a)) return false;
+    if (r->k->split != LT_SPLIT_PREDICT && !log_eval_step(s, r->k->scope, sl->dataloader_idx))
+        return false;
     if (r->bar) bar_update(s, idx + 1);
     return true;
 }
 
-static bool eval_batches(session *s, eval_run *r, split_loader *sl) {
+/* The batches of one dataloader (its own progress bar when the loop shows one, named
+ * "Validation DataLoader K" when there are several, as Lightning's TQDM bar). */
+static bool eval_batches(session *s, eval_run *r, split_loader *sl, const char *bar_desc) {
     lt_arena_t *arena = lt_ctx_arena(s->module.ctx);
     bool prev = lt_arena_set_grad(arena, false);
+    char desc[64];
+    if (r->bar) {
+        if (r->ndataloaders > 1)
+            snprintf(desc, sizeof desc, "%s DataLoader %d", bar_desc, sl->dataloader_idx);
+        bar_start(s, r->ndataloaders > 1 ? desc : bar_desc, sl->batches);
+    }
     bool ok = lt_loader_start(sl->loader, 0, sl->batches) == LT_OK;
-    while (ok && r->batches < sl->batches) {
+    for (int64_t seen = 0; ok && seen < sl->batches; seen++) {
         const lt_host_batch *hb = NULL;
         prof_start(s, r->next_action);
         lt_status st = lt_loader_next(sl->loader, &hb);
         prof_stop(s, r->next_action);
         if (st != LT_OK) {
-            host_error("loading %s batch %lld: %s", split_name(sl->split), (long long)r->batches,
-                       lt_last_error());
+            host_error("loading %s batch %lld%s: %s", split_name(sl->split), (long long)seen,
+                       r->ndataloaders > 1 ? " of a dataloader" : "", lt_last_error());
             ok = false;
         }
         if (!ok || !hb) break;
         ok = eval_batch(s, r, sl, hb);
         r->batches++;
     }
+    if (r->bar) bar_finish(s);
     lt_arena_reset(arena);
     lt_arena_set_grad(arena, prev);
+    lt_ctx_set_dataloader_idx(s->module.ctx, -1); /* epoch-end hooks log plain names */
     return ok;
+}
+
+/* Lightning's evaluation epoch: each dataloader's batches in turn. */
+static bool eval_dataloaders(session *s, eval_run *r, eval_loaders *el, const char *bar_desc) {
+    r->ndataloaders = el->n;
+    for (int i = 0; i < el->n; i++)
+        if (!eval_batches(s, r, &el->sl[i], bar_desc)) return false;
+    return true;
 }
 
 static bool run_epoch_end(session *s, eval_run *r) {
@@ -106,15 +129,14 @@ static bool run_epoch_end(session *s, eval_run *r) {
 }
 
 /* start hooks, batches, x_epoch_end, epoch-end hooks, metrics, end hooks. */
-static bool eval_loop(session *s, eval_run *r, split_loader *sl, const char *bar_desc) {
+static bool eval_loop(session *s, eval_run *r, eval_loaders *el, const char *bar_desc) {
     const eval_kind *k = r->k;
     lt_ctx_set_training(s->module.ctx, false);
     lt_ctx_metrics_reset_scope(s->module.ctx, k->scope);
     r->bar = bar_desc != NULL;
-    if (r->bar) bar_start(s, bar_desc, sl->batches);
     bool ok = hooks_run(s, k->start, NULL) && hooks_run(s, k->epoch_start, NULL) &&
-              eval_batches(s, r, sl) && run_epoch_end(s, r);
-    if (r->bar) bar_finish(s);
+              eval_dataloaders(s, r, el, bar_desc) && run_epoch_end(s, r);
+    lt_ctx_set_dataloader_idx(s->module.ctx, -1);
     outputs_clear(&r->outputs);
     free(r->outputs.items);
     lt_ctx_set_log_scope(s->module.ctx, k->scope, LT_LOG_ON_EPOCH);
@@ -149,7 +171,7 @@ static eval_run make_run(const session *s, lt_split split) {
     return r;
 }
 
-bool run_validation(session *s, split_loader *val) {
+bool run_validation(session *s, eval_loaders *val) {
     const lt_module_desc *m = s->module.desc;
     eval_run r = make_run(s, LT_SPLIT_VAL);
     if (!s->tr.sanity_checking &&
@@ -166,7 +188,7 @@ static const batch_limit *limit_of(const host_config *c, lt_split split) {
                                     : &c->limit_predict;
 }
 
-static bool eval_stage(session *s, split_loader *sl, lt_split split) {
+static bool eval_stage(session *s, eval_loaders *sl, lt_split split) {
     const lt_module_desc *m = s->module.desc;
     eval_run r = make_run(s, split);
     if (split == LT_SPLIT_PREDICT) { /* every rank predicts it all; rank 0 writes it */
@@ -194,15 +216,16 @@ static bool eval_stage(session *s, split_loader *sl, lt_split split) {
 
 bool run_eval_stage(session *s, lt_split split) {
     static const char *const stages[] = {"fit", "validate", "test", "predict"};
-    split_loader sl = {0};
+    eval_loaders el = {.n = 0};
     const char *prev = s->tr.stage;
+    memset(s->log.eval_step, 0, sizeof s->log.eval_step); /* a stage's own evaluation loop */
     s->tr.stage = stages[split];
     if (s->prof.d) s->prof.stage = stages[split];
     /* The run's setup hooks ran for its command; test after fit sets the data up for test. */
     bool ok = (!strcmp(s->cfg->command, stages[split]) || data_setup(s, stages[split])) &&
-              open_split(s, split, limit_of(s->cfg, split), true, &sl) &&
-              (split == LT_SPLIT_PREDICT || logging_open(s)) && eval_stage(s, &sl, split);
+              open_eval_loaders(s, split, limit_of(s->cfg, split), true, &el) &&
+              (split == LT_SPLIT_PREDICT || logging_open(s)) && eval_stage(s, &el, split);
     s->tr.stage = prev;
-    lt_loader_free(sl.loader);
+    eval_loaders_free(&el);
     return ok;
 }

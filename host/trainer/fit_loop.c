@@ -11,7 +11,8 @@
 #include "trainer.h"
 
 typedef struct fit_state {
-    split_loader train, val;
+    split_loader train;
+    eval_loaders val; /* each val dataloader (the train split's batches when overfitting) */
     bool has_val;
     int64_t val_check_batch; /* validate when (iteration + 1) % this == 0 */
     int64_t total_batch_idx; /* over all epochs */
@@ -37,8 +38,8 @@ static bool open_train(session *s, fit_state *f) {
 static bool open_val(session *s, fit_state *f) {
     bool overfit = overfitting(s->cfg);
     f->val_loaded_epoch = s->tr.current_epoch;
-    return open_split(s, overfit ? LT_SPLIT_TRAIN : LT_SPLIT_VAL, &s->cfg->limit_val, overfit,
-                      &f->val);
+    return open_eval_loaders(s, overfit ? LT_SPLIT_TRAIN : LT_SPLIT_VAL, &s->cfg->limit_val,
+                             overfit, &f->val);
 }
 
 static bool open_loaders(session *s, fit_state *f) {
@@ -225,8 +226,7 @@ static bool reload_due(const session *s, int64_t loaded_epoch) {
 
 static bool reload_val(session *s, fit_state *f) {
     if (!reload_due(s, f->val_loaded_epoch)) return true;
-    lt_loader_free(f->val.loader);
-    f->val.loader = NULL;
+    eval_loaders_free(&f->val);
     return open_val(s, f);
 }
 
@@ -426,13 +426,16 @@ static bool fit_epochs(session *s, fit_state *f) {
 static bool sanity_check(session *s, fit_state *f) {
     int64_t n = s->cfg->num_sanity_val_steps;
     if (!f->has_val || n == 0) return true;
-    int64_t keep = f->val.batches;
-    if (n > 0 && n < keep) f->val.batches = n;
+    int64_t keep[LT_MAX_DATALOADERS];
+    for (int i = 0; i < f->val.n; i++) { /* num_sanity_val_steps per dataloader, as Lightning */
+        keep[i] = f->val.sl[i].batches;
+        if (n > 0 && n < keep[i]) f->val.sl[i].batches = n;
+    }
     s->tr.sanity_checking = true;
     bool ok = hooks_run(s, HOOK_on_sanity_check_start, NULL) && run_validation(s, &f->val) &&
               hooks_run(s, HOOK_on_sanity_check_end, NULL);
     s->tr.sanity_checking = false;
-    f->val.batches = keep;
+    for (int i = 0; i < f->val.n; i++) f->val.sl[i].batches = keep[i];
     s->tr.n_callback_metrics = 0; /* Lightning resets the results after the sanity check */
     lt_ctx_metrics_reset_scope(s->module.ctx, SCOPE_VAL);
     return ok;
@@ -455,7 +458,7 @@ bool run_fit(session *s) {
     outputs_clear(&f.outputs);
     free(f.outputs.items);
     lt_loader_free(f.train.loader);
-    lt_loader_free(f.val.loader);
+    eval_loaders_free(&f.val);
     if (ok && s->cfg->test_after_fit && s->module.desc->test_step)
         ok = profiler_report(s) && run_eval_stage(s, LT_SPLIT_TEST);
     return ok;

@@ -86,11 +86,20 @@ void logging_close(session *s) {
     logger_set_close(&s->log.set, s->log.end_status ? s->log.end_status : "failed");
 }
 
-static void set_callback_metric(session *s, const char *name, const char *suffix, double v,
-                                unsigned flags, int scope) {
+/* Lightning's logged name: NAME, its forked NAME_step / NAME_epoch, then with several
+ * dataloaders the one the value came from: NAME/dataloader_idx_K (dataloader -1: none). */
+static void metric_name(char *out, size_t n, const char *name, const char *suffix, int dataloader) {
+    if (dataloader >= 0)
+        snprintf(out, n, "%s%s/dataloader_idx_%d", name, suffix, dataloader);
+    else
+        snprintf(out, n, "%s%s", name, suffix);
+}
+
+static void set_callback_metric(session *s, const char *name, const char *suffix, int dataloader,
+                                double v, unsigned flags, int scope) {
     lt_trainer_t *tr = &s->tr;
     char full[sizeof tr->callback_metrics[0].name];
-    snprintf(full, sizeof full, "%s%s", name, suffix);
+    metric_name(full, sizeof full, name, suffix, dataloader);
     int i = 0;
     while (i < tr->n_callback_metrics && strcmp(tr->callback_metrics[i].name, full)) i++;
     if (i == tr->n_callback_metrics) {
@@ -111,9 +120,9 @@ typedef struct row {
     int n;
 } row;
 
-static void row_add(row *r, const char *name, const char *suffix, double v) {
+static void row_add(row *r, const char *name, const char *suffix, int dataloader, double v) {
     if (r->n == LT_MAX_LOGGED) return;
-    snprintf(r->names[r->n], sizeof r->names[0], "%s%s", name, suffix);
+    metric_name(r->names[r->n], sizeof r->names[0], name, suffix, dataloader);
     r->kv[r->n] = (metric_kv){r->names[r->n], v};
     r->n++;
 }
@@ -147,8 +156,8 @@ static bool collect_step(session *s, row *r, bool sync) {
     for (int i = 0; i < n; i++) {
         const lt_metric_reading *m = &step[i];
         const char *suffix = m->flags & LT_LOG_ON_EPOCH ? "_step" : "";
-        set_callback_metric(s, m->name, suffix, m->last, m->flags, SCOPE_TRAIN);
-        if (r && !(m->flags & LT_LOG_NO_LOGGER)) row_add(r, m->name, suffix, m->last);
+        set_callback_metric(s, m->name, suffix, -1, m->last, m->flags, SCOPE_TRAIN);
+        if (r && !(m->flags & LT_LOG_NO_LOGGER)) row_add(r, m->name, suffix, -1, m->last);
     }
     return true;
 }
@@ -169,7 +178,7 @@ bool log_train_step(session *s) {
 
 /* The epoch values of scope, sync_dist ones averaged over all ranks. Every rank reads
  * the same metrics in the same order (the module logs the same names everywhere). */
-static int epoch_readings(session *s, log_scope scope, lt_metric_reading *out) {
+static int epoch_readings(session *s, log_scope scope, lt_metric_reading *out, int *dataloader) {
     int n = 0, nsync = 0;
     lt_metric_reading synced[LT_MAX_LOGGED];
     int where[LT_MAX_LOGGED];
@@ -179,6 +188,7 @@ static int epoch_readings(session *s, log_scope scope, lt_metric_reading *out) {
             !m.logged || !(m.flags & LT_LOG_ON_EPOCH))
             continue;
         if (m.flags & LT_LOG_SYNC_DIST) where[nsync] = n, synced[nsync++] = m;
+        dataloader[n] = lt_ctx_metric_dataloader_idx(s->module.ctx, i);
         out[n++] = m;
     }
     if (!ddp_sync_metrics(s, synced, nsync)) return -1;
@@ -189,14 +199,15 @@ static int epoch_readings(session *s, log_scope scope, lt_metric_reading *out) {
 bool log_epoch_end(session *s, log_scope scope, bool write) {
     row r = {.n = 0};
     lt_metric_reading all[LT_MAX_LOGGED];
-    int n = epoch_readings(s, scope, all);
+    int dl[LT_MAX_LOGGED];
+    int n = epoch_readings(s, scope, all, dl);
     if (n < 0) return false;
     for (int i = 0; i < n; i++) {
         const lt_metric_reading m = all[i];
         const char *suffix = m.flags & LT_LOG_ON_STEP ? "_epoch" : "";
-        set_callback_metric(s, m.name, suffix, m.epoch_mean, m.flags, scope);
-        if (suffix[0]) set_callback_metric(s, m.name, "", m.epoch_mean, m.flags, scope);
-        if (!(m.flags & LT_LOG_NO_LOGGER)) row_add(&r, m.name, suffix, m.epoch_mean);
+        set_callback_metric(s, m.name, suffix, dl[i], m.epoch_mean, m.flags, scope);
+        if (suffix[0]) set_callback_metric(s, m.name, "", dl[i], m.epoch_mean, m.flags, scope);
+        if (!(m.flags & LT_LOG_NO_LOGGER)) row_add(&r, m.name, suffix, dl[i], m.epoch_mean);
     }
     if (s->tr.sanity_checking || !write) return true;
     /* Lightning logs train epoch metrics at the step of the epoch's last batch. */
@@ -205,10 +216,25 @@ bool log_epoch_end(session *s, log_scope scope, bool write) {
     return write_row(s, &r, step, true) && logger_set_save(&s->log.set);
 }
 
+bool log_eval_step(session *s, log_scope scope, int dataloader) {
+    if (s->tr.sanity_checking || s->log.nloggers == 0) return true;
+    row r = {.n = 0};
+    for (int i = 0; i < lt_ctx_metric_count(s->module.ctx) && r.n < LT_MAX_LOGGED; i++) {
+        lt_metric_reading m;
+        if (lt_ctx_metric_read(s->module.ctx, i, &m) != LT_OK || (int)m.scope != (int)scope ||
+            !m.this_step || !(m.flags & LT_LOG_ON_STEP) || (m.flags & LT_LOG_NO_LOGGER))
+            continue;
+        const char *suffix = m.flags & LT_LOG_ON_EPOCH ? "_step" : "";
+        row_add(&r, m.name, suffix, lt_ctx_metric_dataloader_idx(s->module.ctx, i), m.last);
+    }
+    int k = dataloader >= 0 && dataloader < LT_MAX_DATALOADERS ? dataloader : 0;
+    return write_row(s, &r, s->log.eval_step[k]++, false);
+}
+
 lt_status trainer_log(lt_trainer_t *tr, const char *name, double value) {
     session *s = tr->host;
     row r = {.n = 0};
-    row_add(&r, name, "", value);
+    row_add(&r, name, "", -1, value);
     if (!write_row(s, &r, s->pos.batches_that_stepped, false))
         return lt_set_error(LT_ERR_IO, "lt_trainer_log('%s') could not write to the loggers", name);
     return LT_OK;
@@ -235,11 +261,12 @@ void print_metric_line(session *s) {
     for (int scope = SCOPE_TRAIN; scope <= SCOPE_PREDICT; scope++)
         for (int i = 0; i < tr->n_callback_metrics; i++) {
             const char *name = tr->callback_metrics[i].name;
-            size_t n = strlen(name);
+            const char *dl = strstr(name, "/dataloader_idx_"); /* NAME_step/dataloader_idx_K */
+            size_t n = dl ? (size_t)(dl - name) : strlen(name);
             unsigned f = s->log.callback_flags[i];
             bool both = (f & LT_LOG_ON_STEP) && (f & LT_LOG_ON_EPOCH); /* NAME is shown instead */
-            bool step_value = (n > 5 && !strcmp(name + n - 5, "_step")) ||
-                              (both && n > 6 && !strcmp(name + n - 6, "_epoch"));
+            bool step_value = (n > 5 && !strncmp(name + n - 5, "_step", 5)) ||
+                              (both && n > 6 && !strncmp(name + n - 6, "_epoch", 6));
             if (s->log.callback_scope[i] == scope && !step_value)
                 rank0_printf(s, "  %s=%.4f", name, tr->callback_metrics[i].value);
         }

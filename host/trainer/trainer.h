@@ -48,10 +48,17 @@ typedef struct hook_args {
 /* A split's loader and the number of batches the limits allow. */
 typedef struct split_loader {
     lt_split split;
+    int dataloader_idx; /* which of the split's dataloaders */
     lt_dataset ds;
     lt_loader_t *loader;
     int64_t batches;
 } split_loader;
+
+/* The dataloaders of an evaluation split (several val/test dataloaders): run in order. */
+typedef struct eval_loaders {
+    split_loader sl[LT_MAX_DATALOADERS];
+    int n;
+} eval_loaders;
 
 /* A scheduler the module registered, with when to step it. */
 typedef struct sched_entry {
@@ -76,6 +83,9 @@ typedef struct log_state {
     lt_metric_value callback_metrics[2 * LT_MAX_LOGGED];
     unsigned callback_flags[2 * LT_MAX_LOGGED]; /* LT_LOG_PROG_BAR etc. of each entry */
     int callback_scope[2 * LT_MAX_LOGGED];
+    /* Lightning's step of an evaluation loop's step rows: batches seen per dataloader
+     * (over every validation of a fit; from 0 for each stage) */
+    int64_t eval_step[LT_MAX_DATALOADERS];
 } log_state;
 
 /* --profiler: the plugin and the action names the loops use. */
@@ -333,6 +343,10 @@ const char *split_name(lt_split split);
 /* A loader over split with the batches lim allows; unshuffled when in_order. */
 bool open_split(session *s, lt_split split, const batch_limit *lim, bool in_order,
                 split_loader *sl);
+/* Every dataloader of split (val, test: several), each with the batches lim allows. */
+bool open_eval_loaders(session *s, lt_split split, const batch_limit *lim, bool in_order,
+                       eval_loaders *el);
+void eval_loaders_free(eval_loaders *el);
 /* The host batch as tensors in the module's arena, in Lightning's batch_to_device. */
 bool make_batch(session *s, const split_loader *sl, const lt_host_batch *hb, lt_batch_t *b);
 
@@ -347,7 +361,7 @@ bool run_fit(session *s);
 /* validate / test / predict as a stage of its own. */
 bool run_eval_stage(session *s, lt_split split);
 /* One validation pass inside fit (sanity check when s->tr.sanity_checking). */
-bool run_validation(session *s, split_loader *val);
+bool run_validation(session *s, eval_loaders *val);
 
 /* ---- optimization.c --------------------------------------------------------------- */
 /* fit under 16-mixed: the GradScaler (torch.amp's defaults) on the module; else nothing. */
@@ -369,6 +383,9 @@ bool log_train_step(session *s);
 /* Epoch metrics of scope into callback_metrics, and (write) to the loggers unless sanity
  * checking. */
 bool log_epoch_end(session *s, log_scope scope, bool write);
+/* After an evaluation batch: its on_step values (NAME_step/dataloader_idx_K) to the
+ * loggers at the dataloader's eval_step, as Lightning's update_eval_step_metrics. */
+bool log_eval_step(session *s, log_scope scope, int dataloader);
 /* Refresh callback_metrics from the module's step values (reads the device). */
 bool refresh_step_metrics(session *s);
 lt_status trainer_log(lt_trainer_t *tr, const char *name, double value);

@@ -167,6 +167,10 @@ void lt__slab_free(lt_slab *s);
 
 /* Element size of a dtype. */
 size_t lt__dtype_size(lt_dtype dt);
+/* A tensor's storage: numel elements rounded up to whole 4-byte words (byte dtypes). */
+static inline size_t lt__storage_bytes(lt_dtype dt, int64_t numel) {
+    return ((size_t)numel * lt__dtype_size(dt) + 3) & ~(size_t)3;
+}
 /* A plugin's dataset struct as this liblt's: the fields past its struct_size read as 0;
  * LT_ERR_ABI when it is older than LT_DATASET_SIZE_1_0. */
 lt_status lt__dataset_copy(const lt_dataset *in, lt_dataset *out, const char *who);

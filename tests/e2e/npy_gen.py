@@ -7,6 +7,7 @@ import sys
 import zipfile
 
 CODES = {"<f4": "f", "<f8": "d", "<i8": "q", "<i4": "i", "|u1": "B"}
+HALF = {"<f2": "e"}  # written on demand, not among the dtypes every test loops over
 
 
 def npy_bytes(descr, shape, values, fortran=False, version=1, header=None):
@@ -18,7 +19,7 @@ def npy_bytes(descr, shape, values, fortran=False, version=1, header=None):
     pad = (64 - (pre + len(header) + 1) % 64) % 64
     header = (header + " " * pad + "\n").encode()
     size = struct.pack("<H", len(header)) if version == 1 else struct.pack("<I", len(header))
-    data = struct.pack("<%d%s" % (len(values), CODES.get(descr, "f")), *values)
+    data = struct.pack("<%d%s" % (len(values), {**CODES, **HALF}.get(descr, "f")), *values)
     return b"\x93NUMPY" + bytes([version, 0]) + size + header + data
 
 
@@ -62,7 +63,11 @@ def main():
     write(f"{d}/not_dict.npy", npy_bytes("<f4", (n,), [], header="[1, 2, 3]"))
     write(f"{d}/fortran.npy", npy_bytes("<f4", (n, 6), flat(xs), fortran=True))
     write(f"{d}/big_endian.npy", npy_bytes(">f4", (n, 6), [], header="{'descr': '>f4', 'fortran_order': False, 'shape': (120, 6), }") + bytes(n * 24))
-    write(f"{d}/half.npy", npy_bytes("<f2", (n, 6), [], header="{'descr': '<f2', 'fortran_order': False, 'shape': (120, 6), }"))
+    write(f"{d}/complex.npy", npy_bytes("<c8", (n, 6), [], header="{'descr': '<c8', 'fortran_order': False, 'shape': (120, 6), }"))
+    # float16 (#21): the pixels / 4, exact in float16
+    write(f"{d}/x_f2.npy", npy_bytes("<f2", (n, 2, 3), [v / 4 for v in flat(xs)]))
+    json.dump([[[v / 4 for v in r], [y]] for r, y in zip(xs, ys)], open(f"{d}/cls_f2.json", "w"))
+    json.dump([[[v / 255 for v in r], [y]] for r, y in zip(xs, ys)], open(f"{d}/cls_255.json", "w"))
     write(f"{d}/overflow.npy", npy_bytes("<f4", (), [], header="{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904), }"))
     write(f"{d}/bytes_overflow.npy", npy_bytes("<f8", (), [], header="{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }"))
     write(f"{d}/trunc_data.npy", good[:-5])

@@ -21,7 +21,7 @@ $CHECK "$TMP/dump.txt" "$TMP/want.json" shuffled train || fail "named fields shu
 expect_error "no field 'x' \(it has: image, label, weight, tokens\)" predict "${DUMP[@]}" --model.require x
 expect_error "fields 1 and 2 are both named 'label'" predict "${DUMP[@]}" --data.mode dup_name
 expect_error "field 1's name is empty or NULL" predict "${DUMP[@]}" --data.mode no_name
-expect_error "field 'tokens' has dtype 7; it must be LT_F32 or LT_I64" predict "${DUMP[@]}" --data.mode bad_dtype
+expect_error "field 'tokens' has dtype 7; it must be LT_F32, LT_I64, LT_U8, LT_F16 or LT_BF16" predict "${DUMP[@]}" --data.mode bad_dtype
 expect_error "nfields in \[1, 8\] \(it has 9\)" predict "${DUMP[@]}" --data.mode too_many
 expect_error "needs nfields .* the fields and fill_fields" predict "${DUMP[@]}" --data.mode no_fill
 expect_error "image_shape\[1\] is 0" predict "${DUMP[@]}" --data.mode bad_shape

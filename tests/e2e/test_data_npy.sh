@@ -86,7 +86,7 @@ bad "$D/trunc_header.npy: at offset 40: truncated in the header" --data.x "$D/tr
 bad "$D/not_dict.npy: at offset 10: the header is not a dict" --data.x "$D/not_dict.npy" "${y[@]}"
 bad "$D/fortran.npy: fortran_order is True" --data.x "$D/fortran.npy" "${y[@]}"
 bad "$D/big_endian.npy: dtype '>f4' is not supported" --data.x "$D/big_endian.npy" "${y[@]}"
-bad "$D/half.npy: dtype '<f2' is not supported" --data.x "$D/half.npy" "${y[@]}"
+bad "$D/complex.npy: dtype '<c8' is not supported" --data.x "$D/complex.npy" "${y[@]}"
 bad "$D/overflow.npy: the shape's element count overflows" --data.x "$D/overflow.npy" "${y[@]}"
 bad "$D/bytes_overflow.npy: the shape's byte count overflows" --data.x "$D/bytes_overflow.npy" "${y[@]}"
 bad "$D/trunc_data.npy: the header's shape needs 2880 data bytes from offset 128, the file has 2875 \(truncated\)" --data.x "$D/trunc_data.npy" "${y[@]}"

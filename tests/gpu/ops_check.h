@@ -94,5 +94,7 @@ void check_mixed(check_ctx *c); /* unscale_grads, round_half (host reference) */
 void check_layers(check_ctx *c);
 /* GEMM at every precision: opens the accelerator under test once per setting. */
 void check_gemm(check_ctx *c);
+/* ops_cast.c: cast_f32 (uint8 / half data, #21) against each other and the host. */
+void check_cast(check_ctx *c);
 
 #endif

@@ -39,4 +39,5 @@
     X(logger_kind) /* issue #23: logger plugin kind, mlflow, lr_find */                            \
     /* -- #23: optimizers, param groups, schedulers -- */                                          \
     X(optim_more)                                                                                  \
-    X(sched_more)
+    X(sched_more)                                                                                  \
+    X(dtypes) /* uint8 / half data, several dataloaders (#21) */

@@ -267,4 +267,6 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       .pool2d_bwd = cpu_pool2d_bwd, .dropout_mask = cpu_dropout_mask,
                       .batch_norm = cpu_batch_norm, .batch_norm_bwd = cpu_batch_norm_bwd,
                       /* what runs (blas.c) */
-                      .describe = cpu_describe CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)
+                      .describe = cpu_describe,
+                      /* uint8 / half data (cast.c, #21) */
+                      .cast_f32 = cpu_cast_f32 CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)

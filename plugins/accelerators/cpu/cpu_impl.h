@@ -145,6 +145,9 @@ void cpu_adam_step(void *st, int64_t n, float *d_p, const float *d_g, float *d_m
 /* ---- amp.c ---- */
 void cpu_unscale_grads(void *st, int64_t n, float *d_g, float inv_scale, float *d_found_inf);
 void cpu_round_half(void *st, int64_t n, const float *d_x, int bf16, float *d_out);
+/* ---- cast.c (uint8 / half data, #21) ---- */
+void cpu_cast_f32(void *st, int64_t n, int src_dtype, const void *d_src, float divisor,
+                  float *d_out);
 /* d_x (n floats), or a copy rounded to cs->half's format in buffer `which` (0: A, 1: B). */
 const float *cpu_half_input(cpu_state *cs, int which, const float *d_x, int64_t n);
 

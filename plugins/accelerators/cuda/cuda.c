@@ -376,4 +376,6 @@ LT_ACCELERATOR_EXPORT(.name = "cuda",
                       .im2col = cuda_im2col, .col2im = cuda_col2im, .pool2d = cuda_pool2d,
                       .pool2d_bwd = cuda_pool2d_bwd, .dropout_mask = cuda_dropout_mask,
                       .batch_norm = cuda_batch_norm, .batch_norm_bwd = cuda_batch_norm_bwd,
-                      .describe = cuda_describe)
+                      .describe = cuda_describe,
+                      /* uint8 / half data (elementwise.cu, #21) */
+                      .cast_f32 = cuda_cast_f32)

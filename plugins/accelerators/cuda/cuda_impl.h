@@ -130,6 +130,9 @@ void cuda_binary(void *st, lt_binary_op op, int64_t n, const float *d_a, const f
 void cuda_clamp(void *st, int64_t n, const float *d_x, float lo, float hi, float *d_out);
 void cuda_unscale_grads(void *st, int64_t n, float *d_g, float inv_scale, float *d_found_inf);
 void cuda_round_half(void *st, int64_t n, const float *d_x, int bf16, float *d_out);
+/* uint8 / half data to float32 (#21) */
+void cuda_cast_f32(void *st, int64_t n, int src_dtype, const void *d_src, float divisor,
+                   float *d_out);
 /* d_out (rows, cols dense) = the (rows, cols) matrix at d_x with leading dimension ld,
  * rounded to fp16 (bf16 == 0) or bf16: GEMM inputs under mixed precision. */
 void cuda_to_half(cuda_state *st, int64_t rows, int64_t cols, const float *d_x, int64_t ld,

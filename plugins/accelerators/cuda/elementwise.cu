@@ -263,6 +263,43 @@ extern "C" void cuda_round_half(void *vst, int64_t n, const float *d_x, int bf16
     CUDA_LAUNCH(st, cuda_grid(st, n, CUDA_THREADS), round_half_kernel, n, d_x, bf16, d_out);
 }
 
+/* ---- uint8 / half data to float32 (#21): the cpu's cast.c, a true division ------------ */
+
+template <typename T> __device__ __forceinline__ float widen(T v) { return (float)v; }
+template <> __device__ __forceinline__ float widen(__half v) { return __half2float(v); }
+template <> __device__ __forceinline__ float widen(__nv_bfloat16 v) {
+    return __bfloat162float(v);
+}
+
+template <typename T>
+__global__ void cast_f32_kernel(int64_t n, const T *src, float divisor, float *out) {
+    GRID_STRIDE(i, n) out[i] = widen(src[i]) / divisor; /* __fdiv_rn: --prec-div is the default */
+}
+
+extern "C" void cuda_cast_f32(void *vst, int64_t n, int src_dtype, const void *d_src,
+                              float divisor, float *d_out) {
+    cuda_state *st = (cuda_state *)vst;
+    if (n <= 0) return;
+    const unsigned grid = cuda_grid(st, n, CUDA_THREADS);
+    switch (src_dtype) {
+    case LT_U8:
+        CUDA_LAUNCH(st, grid, cast_f32_kernel<uint8_t>, n, (const uint8_t *)d_src, divisor, d_out);
+        break;
+    case LT_F16:
+        CUDA_LAUNCH(st, grid, cast_f32_kernel<__half>, n, (const __half *)d_src, divisor, d_out);
+        break;
+    case LT_BF16:
+        CUDA_LAUNCH(st, grid, cast_f32_kernel<__nv_bfloat16>, n, (const __nv_bfloat16 *)d_src,
+                    divisor, d_out);
+        break;
+    case LT_I64:
+        CUDA_LAUNCH(st, grid, cast_f32_kernel<int64_t>, n, (const int64_t *)d_src, divisor, d_out);
+        break;
+    default:
+        CUDA_LAUNCH(st, grid, cast_f32_kernel<float>, n, (const float *)d_src, divisor, d_out);
+    }
+}
+
 extern "C" void cuda_to_half(cuda_state *st, int64_t rows, int64_t cols, const float *d_x,
                              int64_t ld, int bf16, void *d_out) {
     if (rows <= 0 || cols <= 0) return;

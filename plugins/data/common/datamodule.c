@@ -70,18 +70,63 @@ static lt_status add_part(lt_ctx_t *ctx, lt_split which, dm_part *p, const lt_da
     return lt_data_add_split(ctx, which, &ds, &o);
 }
 
+/* Part k's dataloader 0 and its further ones. */
+static lt_status add_parts(lt_ctx_t *ctx, lt_split which, dm_splits *sp, int k,
+                           const lt_dataset *proto) {
+    lt_status s = add_part(ctx, which, &sp->part[k], proto);
+    for (int i = 0; i < sp->nmore[k] && s == LT_OK; i++) {
+        dm_part *p = &sp->more[k][i];
+        lt_dataset ds = *proto;
+        ds.struct_size = sizeof ds;
+        ds.length = p->length;
+        ds.user = p;
+        lt_loader_opts o = {.struct_size = sizeof o,
+                            .batch_size = lt_hparam_int(ctx, "batch_size"),
+                            .num_workers = (int)lt_hparam_int(ctx, "num_workers")};
+        s = lt_data_add_loader(ctx, which, &ds, &o, NULL);
+    }
+    return s;
+}
+
 lt_status dm_register(lt_ctx_t *ctx, const char *stage, dm_splits *sp, const lt_dataset *proto) {
     dm_part *p = sp->part;
     if (!strcmp(stage, "fit")) {
         lt_status s = add_part(ctx, LT_SPLIT_TRAIN, &p[DM_TRAIN], proto);
-        if (s == LT_OK && p[DM_VAL].length > 0) s = add_part(ctx, LT_SPLIT_VAL, &p[DM_VAL], proto);
+        if (s == LT_OK && (p[DM_VAL].length > 0 || sp->nmore[DM_VAL] > 0))
+            s = add_parts(ctx, LT_SPLIT_VAL, sp, DM_VAL, proto);
         return s;
     }
-    if (!strcmp(stage, "validate")) return add_part(ctx, LT_SPLIT_VAL, &p[DM_VAL], proto);
-    if (!strcmp(stage, "test")) return add_part(ctx, LT_SPLIT_TEST, &p[DM_TEST], proto);
+    if (!strcmp(stage, "validate")) return add_parts(ctx, LT_SPLIT_VAL, sp, DM_VAL, proto);
+    if (!strcmp(stage, "test")) return add_parts(ctx, LT_SPLIT_TEST, sp, DM_TEST, proto);
     if (!strcmp(stage, "predict")) return add_part(ctx, LT_SPLIT_PREDICT, &sp->all, proto);
     return lt_set_error(LT_ERR_INVALID_ARG,
                         "unknown stage '%s' (expected fit, validate, test or predict)", stage);
+}
+
+lt_status dm_split_paths(const char *value, const char *flag, char *buf, size_t n_buf,
+                         const char *paths[LT_MAX_DATALOADERS], int *n) {
+    *n = 0;
+    if (!*value) return LT_OK;
+    if (strlen(value) >= n_buf)
+        return lt_set_error(LT_ERR_INVALID_ARG, "%s: the value is longer than %zu bytes", flag,
+                            n_buf - 1);
+    snprintf(buf, n_buf, "%s", value);
+    for (char *p = buf;; p++) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        if (!*p)
+            return lt_set_error(LT_ERR_INVALID_ARG,
+                                "%s '%s': an empty path in the list; give file paths separated "
+                                "by single commas",
+                                flag, value);
+        if (*n == LT_MAX_DATALOADERS)
+            return lt_set_error(LT_ERR_INVALID_ARG,
+                                "%s: more than %d files; a split has at most %d dataloaders", flag,
+                                LT_MAX_DATALOADERS, LT_MAX_DATALOADERS);
+        paths[(*n)++] = p;
+        if (!comma) return LT_OK;
+        p = comma;
+    }
 }
 
 /* ---- checkpoint state ------------------------------------------------------------ */

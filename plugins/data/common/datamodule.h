@@ -39,7 +39,15 @@ typedef struct dm_splits {
     dm_part part[DM_PARTS];
     dm_part all; /* every row of the source, in order: what predict reads */
     int64_t *perm;
+    /* val and test dataloaders 1.. (several --data.val files): part[k] is dataloader 0 */
+    dm_part more[DM_PARTS][LT_MAX_DATALOADERS - 1];
+    int nmore[DM_PARTS];
 } dm_splits;
+
+/* The comma-separated paths of a flag (--data.val a.csv,b.csv: one dataloader each) into
+ * paths[0..*n), at most LT_MAX_DATALOADERS, each copied into buf (of size n_buf). */
+lt_status dm_split_paths(const char *value, const char *flag, char *buf, size_t n_buf,
+                         const char *paths[LT_MAX_DATALOADERS], int *n);
 
 /* Checks --data.batch_size and --data.num_workers; the message names the flag. */
 lt_status dm_check_loader(lt_ctx_t *ctx);
@@ -53,7 +61,8 @@ lt_status dm_split_seeded(lt_ctx_t *ctx, const void *source, int64_t n, bool use
                           dm_splits *out);
 
 /* Registers the splits `stage` needs (fit: train, and val when it has samples; validate:
- * val; test: test; predict: all, every sample of the source in order) with proto's
+ * val; test: test; predict: all, every sample of the source in order; val and test with
+ * their further dataloaders, sp->more) with proto's
  * shapes, dtypes and fill. An empty split is
  * registered as such: the host names it and the fix. */
 lt_status dm_register(lt_ctx_t *ctx, const char *stage, dm_splits *sp, const lt_dataset *proto);

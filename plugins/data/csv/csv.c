@@ -18,8 +18,12 @@
 
 static const lt_hparam_desc csv_hparams[] = {
     LT_HPARAM_STR("train", "", "CSV file to train on (and to split val/test from)"),
-    LT_HPARAM_STR("val", "", "CSV file to validate on (empty: --data.val_fraction of train)"),
-    LT_HPARAM_STR("test", "", "CSV file to test on (empty: --data.test_fraction of train)"),
+    LT_HPARAM_STR("val", "",
+                  "CSV file to validate on (empty: --data.val_fraction of train); several, "
+                  "comma-separated: one val dataloader each"),
+    LT_HPARAM_STR("test", "",
+                  "CSV file to test on (empty: --data.test_fraction of train); several, "
+                  "comma-separated: one test dataloader each"),
     LT_HPARAM_STR("target", "-1",
                   "target column: its header name or index (negative counts from the end)"),
     LT_HPARAM_CHOICE("task", "classification", "classification|regression",
@@ -52,6 +56,7 @@ typedef struct csv_table {
 
 typedef struct {
     csv_table table[DM_PARTS]; /* train, val, test files; val/test unused when split */
+    csv_table more[DM_PARTS][LT_MAX_DATALOADERS - 1]; /* val/test files 2.. */
     dm_splits splits;
     csv_layout layout;
 } csv_t;
@@ -372,6 +377,27 @@ static lt_status csv_fill(void *user, const int64_t *idx, int64_t n, float *x, v
     return LT_OK;
 }
 
+/* Split k's files (several: one dataloader each), read in order. */
+static lt_status load_eval_files(lt_ctx_t *ctx, csv_t *c, int k, const char *value,
+                                 const char *flag) {
+    char buf[8192];
+    const char *paths[LT_MAX_DATALOADERS];
+    int n = 0;
+    lt_status s = dm_split_paths(value, flag, buf, sizeof buf, paths, &n);
+    for (int i = 0; i < n && s == LT_OK; i++) {
+        csv_table *t = i ? &c->more[k][i - 1] : &c->table[k];
+        t->layout = &c->layout;
+        s = read_file(ctx, paths[i], flag, false, &c->layout, t);
+        dm_part part = {t, NULL, 0, t->rows};
+        if (s != LT_OK) break;
+        if (i)
+            c->splits.more[k][c->splits.nmore[k]++] = part;
+        else
+            c->splits.part[k] = part;
+    }
+    return s;
+}
+
 /* The training file, and val and test from their own files (read in order) or from a
  * seeded split of it. */
 static lt_status load_files(lt_ctx_t *ctx, csv_t *c) {
@@ -383,12 +409,9 @@ static lt_status load_files(lt_ctx_t *ctx, csv_t *c) {
         s = dm_split_seeded(ctx, &c->table[DM_TRAIN], c->table[DM_TRAIN].rows, !*val, !*test,
                             &c->splits);
     for (int k = DM_VAL; k < DM_PARTS && s == LT_OK; k++) {
-        const char *path = k == DM_VAL ? val : test;
-        if (!*path) continue;
         char flag[32];
         snprintf(flag, sizeof flag, "--data.%s", names[k]);
-        s = read_file(ctx, path, flag, false, &c->layout, &c->table[k]);
-        if (s == LT_OK) c->splits.part[k] = (dm_part){&c->table[k], NULL, 0, c->table[k].rows};
+        s = load_eval_files(ctx, c, k, k == DM_VAL ? val : test, flag);
     }
     return s;
 }
@@ -405,7 +428,10 @@ static lt_status register_splits(lt_ctx_t *ctx, csv_t *c, const char *stage) {
 static void csv_teardown(lt_ctx_t *ctx, void *self) {
     (void)ctx;
     csv_t *c = self;
-    for (int k = 0; k < DM_PARTS; k++) table_free(&c->table[k]);
+    for (int k = 0; k < DM_PARTS; k++) {
+        table_free(&c->table[k]);
+        for (int i = 0; i < LT_MAX_DATALOADERS - 1; i++) table_free(&c->more[k][i]);
+    }
     free(c->splits.perm);
     memset(c, 0, sizeof *c);
 }

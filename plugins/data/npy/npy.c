@@ -1,6 +1,7 @@
 /* npy — numpy arrays as a DataModule: x and y from two .npy files or one .npz archive,
  * memory-mapped, so a dataset larger than RAM streams from the page cache as batches
- * touch it. x (N, ...) of any supported dtype becomes float32; y (N) class indices
+ * touch it. x (N, ...) of any supported dtype becomes float32 (or keeps uint8, float16,
+ * int64 with --data.x_dtype keep); y (N) class indices
  * become int64, or y (N, ...) regression targets float32. val and test are a seeded
  * split of the N samples. */
 #include <stdio.h>
@@ -18,6 +19,9 @@ static const lt_hparam_desc npy_hparams[] = {
     LT_HPARAM_STR("npz", "", "instead of x and y: an .npz archive (numpy.savez[_compressed])"),
     LT_HPARAM_STR("x_key", "x", "the inputs' name in the .npz"),
     LT_HPARAM_STR("y_key", "y", "the targets' name in the .npz"),
+    LT_HPARAM_CHOICE("x_dtype", "float32", "float32|keep",
+                     "float32: x becomes float32 batches; keep: x's own dtype (uint8, float16, "
+                     "float32 or int64), for the module to convert on its device (lt_to_f32)"),
     LT_HPARAM_CHOICE("task", "classification", "classification|regression",
                      "classification: y holds integer class indices (int64 batches); "
                      "regression: y holds values (float32 batches)"),
@@ -31,6 +35,7 @@ typedef struct {
     npy_array x, y;
     int64_t x_per, y_per; /* elements per sample */
     bool classify, loaded;
+    lt_dtype x_dtype; /* of the batches: LT_F32, or the file's own (--data.x_dtype keep) */
     dm_splits splits;
 } npy_t;
 
@@ -40,7 +45,12 @@ static lt_status npy_fill(void *user, const int64_t *idx, int64_t n, float *x, v
     const npy_t *d = p->source;
     for (int64_t i = 0; i < n; i++) {
         int64_t row = dm_row(p, idx[i]);
-        npy_to_f32(&d->x, row * d->x_per, d->x_per, x + i * d->x_per);
+        if (d->x_dtype == LT_F32 && !(d->x.kind == 'f' && d->x.itemsize == 4))
+            npy_to_f32(&d->x, row * d->x_per, d->x_per, x + i * d->x_per);
+        else /* the file's own bytes (float32 too: no conversion to do) */
+            memcpy((uint8_t *)x + (size_t)(i * d->x_per) * (size_t)d->x.itemsize,
+                   d->x.data + (size_t)(row * d->x_per) * (size_t)d->x.itemsize,
+                   (size_t)d->x_per * (size_t)d->x.itemsize);
         if (d->classify)
             npy_to_i64(&d->y, row, 1, (int64_t *)y + i);
         else
@@ -120,10 +130,23 @@ static void npy_teardown(lt_ctx_t *ctx, void *self) {
     memset(d, 0, sizeof *d);
 }
 
+/* --data.x_dtype keep: the file's dtype, if a batch can hold it as it is. */
+static lt_status choose_x_dtype(lt_ctx_t *ctx, npy_t *d) {
+    d->x_dtype = LT_F32;
+    if (strcmp(lt_hparam_str(ctx, "x_dtype"), "keep")) return LT_OK;
+    d->x_dtype = npy_dtype(&d->x);
+    if (d->x_dtype != LT_DTYPE_COUNT) return LT_OK;
+    return lt_set_error(LT_ERR_FORMAT,
+                        "%s: --data.x_dtype keep passes uint8, float16, float32 or int64 as "
+                        "they are, not %s%d; save one of those or use --data.x_dtype float32",
+                        d->x.where, d->x.kind == 'f' ? "float" : "int", 8 * d->x.itemsize);
+}
+
 static lt_status load(lt_ctx_t *ctx, npy_t *d) {
     d->classify = !strcmp(lt_hparam_str(ctx, "task"), "classification");
     lt_status s = open_arrays(ctx, d);
     if (s == LT_OK) s = check_arrays(d);
+    if (s == LT_OK) s = choose_x_dtype(ctx, d);
     if (s == LT_OK) dm_map_random(&d->x_file); /* y is small and read once by the checks */
     if (s == LT_OK) s = dm_split_seeded(ctx, d, d->x.shape[0], true, true, &d->splits);
     if (s != LT_OK) npy_teardown(ctx, d); /* a later setup starts over from nothing */
@@ -136,7 +159,7 @@ static lt_status npy_setup(lt_ctx_t *ctx, void *self, const char *stage) {
     if (s == LT_OK && !d->loaded && (s = load(ctx, d)) == LT_OK) d->loaded = true;
     if (s != LT_OK) return s;
     lt_dataset proto = {.x_ndim = d->x.ndim - 1,
-                        .x_dtype = LT_F32,
+                        .x_dtype = d->x_dtype,
                         .y_dtype = d->classify ? LT_I64 : LT_F32,
                         .y_ndim = d->y.ndim - 1,
                         .fill = npy_fill};

@@ -37,8 +37,8 @@ static lt_status parse_descr(const char *v, const char *where, npy_array *a) {
         const char *descr;
         char kind;
         int size;
-    } known[] = {{"'<f4'", 'f', 4}, {"'<f8'", 'f', 8}, {"'<i8'", 'i', 8},
-                 {"'<i4'", 'i', 4}, {"'|u1'", 'u', 1}, {"'<u1'", 'u', 1}};
+    } known[] = {{"'<f4'", 'f', 4}, {"'<f8'", 'f', 8}, {"'<i8'", 'i', 8}, {"'<i4'", 'i', 4},
+                 {"'|u1'", 'u', 1}, {"'<u1'", 'u', 1}, {"'<f2'", 'f', 2}};
     for (size_t i = 0; v && i < sizeof known / sizeof *known; i++)
         if (!strncmp(v, known[i].descr, strlen(known[i].descr))) {
             a->kind = known[i].kind, a->itemsize = known[i].size;
@@ -47,8 +47,8 @@ static lt_status parse_descr(const char *v, const char *where, npy_array *a) {
     const char *q = v && *v == '\'' ? strchr(v + 1, '\'') : NULL;
     int n = q && q - v < 40 ? (int)(q - v) + 1 : 6; /* the quoted descr, or its start */
     return lt_set_error(LT_ERR_FORMAT,
-                        "%s: dtype %.*s is not supported; save float32, float64, int64, int32 "
-                        "or uint8, little-endian (a.astype('<f4'))",
+                        "%s: dtype %.*s is not supported; save float32, float64, float16, int64, "
+                        "int32 or uint8, little-endian (a.astype('<f4'))",
                         where, n, v ? v : "(none)");
 }
 
@@ -269,6 +269,7 @@ void npy_array_free(npy_array *a) {
         case 'f' * 16 + 8: NPY_LOOP(double, T, src, n, out); break;                                \
         case 'i' * 16 + 4: NPY_LOOP(int32_t, T, src, n, out); break;                               \
         case 'i' * 16 + 8: NPY_LOOP(int64_t, T, src, n, out); break;                               \
+        case 'f' * 16 + 2: NPY_HALF_LOOP(T, src, n, out); break;                                   \
         default: NPY_LOOP(uint8_t, T, src, n, out); break;                                         \
         }                                                                                          \
     } while (0)
@@ -280,10 +281,27 @@ void npy_array_free(npy_array *a) {
         (out)[k] = (T)v;                                                                           \
     }
 
+#define NPY_HALF_LOOP(T, src, n, out)                                                              \
+    for (int64_t k = 0; k < (n); k++) {                                                            \
+        uint16_t h;                                                                                \
+        memcpy(&h, (src) + (size_t)k * sizeof h, sizeof h);                                        \
+        (out)[k] = (T)lt_f16_to_f32(h);                                                            \
+    }
+
 void npy_to_f32(const npy_array *a, int64_t first, int64_t n, float *out) {
     NPY_CONVERT(float, a, first, n, out);
 }
 
 void npy_to_i64(const npy_array *a, int64_t first, int64_t n, int64_t *out) {
     NPY_CONVERT(int64_t, a, first, n, out);
+}
+
+lt_dtype npy_dtype(const npy_array *a) {
+    switch (a->kind * 16 + a->itemsize) {
+    case 'u' * 16 + 1: return LT_U8;
+    case 'f' * 16 + 2: return LT_F16;
+    case 'f' * 16 + 4: return LT_F32;
+    case 'i' * 16 + 8: return LT_I64;
+    default: return LT_DTYPE_COUNT;
+    }
 }

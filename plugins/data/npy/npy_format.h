@@ -11,7 +11,7 @@ typedef struct npy_array {
     const uint8_t *data; /* in the caller's mapping, or in owned */
     uint8_t *owned;      /* an inflated .npz member (free with npy_array_free) */
     char kind;           /* 'f' float, 'i' signed, 'u' unsigned integer */
-    int itemsize;        /* f: 4 or 8; i: 4 or 8; u: 1 */
+    int itemsize;        /* f: 2, 4 or 8; i: 4 or 8; u: 1 */
     int ndim;
     int64_t shape[LT_MAX_DIMS];
     int64_t count;   /* prod(shape) */
@@ -31,5 +31,8 @@ void npy_array_free(npy_array *a);
 /* Elements [first, first + n) as float32 / int64. */
 void npy_to_f32(const npy_array *a, int64_t first, int64_t n, float *out);
 void npy_to_i64(const npy_array *a, int64_t first, int64_t n, int64_t *out);
+/* The lt_dtype that holds a's elements as they are (uint8, float16, float32, int64), or
+ * LT_DTYPE_COUNT when none does (float64, int32). */
+lt_dtype npy_dtype(const npy_array *a);
 
 #endif

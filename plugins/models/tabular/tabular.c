@@ -18,6 +18,9 @@ static const lt_hparam_desc tabular_hparams[] = {
     LT_HPARAM_CHOICE("task", "classification", "classification|regression",
                      "cross-entropy on class indices, or mean squared error on values"),
     LT_HPARAM_FLOAT("lr", 1e-2, "learning rate (Adam)"),
+    LT_HPARAM_FLOAT("x_divisor", 1,
+                    "inputs that are not float32 (uint8 pixels, float16: --data.x_dtype keep) "
+                    "become float32 / x_divisor on the device; 255 for pixels"),
     LT_HPARAM_END,
 };
 
@@ -38,8 +41,8 @@ static lt_status tabular_setup(lt_ctx_t *ctx, void *self) {
 }
 
 static lt_tensor_t *tabular_forward(lt_ctx_t *ctx, void *self, lt_tensor_t *x) {
-    (void)ctx;
     tabular_t *m = self;
+    if (x && lt_dtype_of(x) != LT_F32) x = lt_to_f32(x, (float)lt_hparam_float(ctx, "x_divisor"));
     x = lt_flatten(x); /* (N, ...) -> (N, in_features) */
     if (m->hidden) x = lt_relu(lt_linear_forward(m->hidden, x));
     return lt_linear_forward(m->out, x); /* (N, out_features) */

@@ -234,6 +234,13 @@ typedef struct lt_accelerator_desc {
      * kernels, threads ("OpenBLAS 0.3.21 (SkylakeX kernels), 2 threads"); the string lives
      * as long as st. NULL: the accelerator's name says it all. */
     const char *(*describe)(void *st);
+
+    /* -- ABI 1.1, uint8 / half data (issue #21; optional: lt_to_f32 names it when NULL) -- */
+    /* d_out[i] = (float)src[i] / divisor, src of n elements of src_dtype (an lt_dtype:
+     * LT_U8, LT_F16, LT_BF16, LT_I64 or LT_F32), a true float32 division (divisor 1:
+     * the exact widening). */
+    void (*cast_f32)(void *st, int64_t n, int src_dtype, const void *d_src, float divisor,
+                     float *d_out);
 } lt_accelerator_desc;
 
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
@@ -255,7 +262,8 @@ typedef struct lt_accelerator_desc {
     X(range_push, OPTIONAL) X(range_pop, OPTIONAL)                                       \
     X(im2col, OPTIONAL) X(col2im, OPTIONAL) X(pool2d, OPTIONAL) X(pool2d_bwd, OPTIONAL)  \
     X(dropout_mask, OPTIONAL) X(batch_norm, OPTIONAL) X(batch_norm_bwd, OPTIONAL)       \
-    X(describe, OPTIONAL)
+    X(describe, OPTIONAL)                                                                \
+    X(cast_f32, OPTIONAL) /* uint8 / half data (#21) */
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

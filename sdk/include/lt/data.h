@@ -24,7 +24,7 @@ typedef enum {
  * the batch adds the leading dimension N. */
 typedef struct lt_field_desc {
     const char *name; /* unique in the dataset, 1..LT_FIELD_NAME_MAX bytes */
-    lt_dtype dtype;   /* LT_F32 or LT_I64 */
+    lt_dtype dtype;   /* LT_F32 or LT_I64; (1.1) LT_U8, LT_F16, LT_BF16 (lt_to_f32) */
     int ndim;         /* 0: one value per sample */
     int64_t shape[LT_MAX_DIMS];
 } lt_field_desc;
@@ -49,9 +49,10 @@ typedef struct lt_dataset {
                             void *y);
     lt_split split; /* the split fill_split is told: lt_data_add_split sets it */
     /* (1.1, optional) The dtype of x: LT_F32 (0, so also what a 1.0 dataset gets) or
-     * LT_I64 (token ids, as a language model reads them). With LT_I64, fill's `x` points
-     * at n * prod(x_shape) int64 values: write them through (int64_t *)(void *)x; the
-     * buffer is aligned for any dtype. */
+     * LT_I64 (token ids, as a language model reads them), or LT_U8 / LT_F16 / LT_BF16
+     * (images, half features: the module converts with lt_to_f32). With another than
+     * LT_F32, fill's `x` points at n * prod(x_shape) values of it: write them through
+     * (int64_t *)(void *)x and the like; the buffer is aligned for any dtype. */
     lt_dtype x_dtype;
     /* (1.1, optional) Named fields instead of x and y: nfields in [1, LT_MAX_FIELDS]
      * descriptors (they and their names must outlive the run: static, or in the plugin's
@@ -63,6 +64,12 @@ typedef struct lt_dataset {
     const lt_field_desc *fields;
     lt_status (*fill_fields)(void *user, lt_split split, const int64_t *idx, int64_t n,
                              void *const *bufs);
+    /* (1.1, optional, instead of fill_fields: issue #21) The same, also told the loader's
+     * seed (the run's --seed_everything) and the epoch the batch belongs to, so that
+     * random augmentation drawn from (seed, epoch, sample index) is the same in every run,
+     * with any number of workers and after a resume. */
+    lt_status (*fill_fields_at)(void *user, lt_split split, uint64_t seed, int64_t epoch,
+                                const int64_t *idx, int64_t n, void *const *bufs);
 } lt_dataset;
 
 /* The smallest lt_dataset.struct_size accepted: 1.0 ended at user. */
@@ -85,6 +92,20 @@ typedef struct lt_loader_opts {
  * must outlive the run; the plugin frees it in teardown. */
 LT_API lt_status lt_data_add_split(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
                                    const lt_loader_opts *opts);
+
+/* ---- several val/test dataloaders (1.1) ------------------------------------------ */
+
+/* The most dataloaders one split may have. */
+#define LT_MAX_DATALOADERS 8
+
+/* (1.1) Another dataloader for LT_SPLIT_VAL or LT_SPLIT_TEST, after the one
+ * lt_data_add_split registered (which is dataloader 0 and drops any added before, so a
+ * setup that runs again starts over). Lightning's list of val/test dataloaders: the loop
+ * runs them in order, a batch carries its lt_batch_t.dataloader_idx, and with more than
+ * one, each value a step logs is named NAME/dataloader_idx_K. *idx (may be NULL) gets
+ * the new dataloader's index. */
+LT_API lt_status lt_data_add_loader(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
+                                    const lt_loader_opts *opts, int *idx);
 
 typedef struct lt_datamodule_desc {
     LT_DESC_HEADER_FIELDS

@@ -134,6 +134,9 @@ typedef struct lt_batch {
     int nfields;
     const char *names[LT_MAX_FIELDS];
     lt_tensor_t *fields[LT_MAX_FIELDS];
+    /* (1.1) Lightning's dataloader_idx: which of the split's dataloaders the batch comes
+     * from (lt_data_add_loader); 0 with one dataloader and in training. */
+    int64_t dataloader_idx;
 } lt_batch_t;
 
 /* The batch's field `name` ((N, ...) tensor), or NULL with an LT_ERR_INVALID_ARG error

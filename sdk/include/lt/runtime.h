@@ -199,5 +199,20 @@ LT_API lt_status lt_ctx_split(const lt_ctx_t *ctx, lt_split split, lt_dataset *d
  * LT_ERR_NUMERIC error naming the op (the step that ran it then fails). Reads the device
  * after each op: for debugging. */
 LT_API void lt_device_set_detect_anomaly(lt_device_t *dev, bool on);
+/* ---- several val/test dataloaders (1.1) ------------------------------------------ */
+
+/* The dataloaders registered for split (0: none). */
+LT_API int lt_ctx_num_loaders(const lt_ctx_t *ctx, lt_split split);
+/* Dataloader i of split (0 is lt_ctx_split's), or LT_ERR_STATE if there is none. */
+LT_API lt_status lt_ctx_loader(const lt_ctx_t *ctx, lt_split split, int i, lt_dataset *ds,
+                               lt_loader_opts *opts);
+/* The dataloader whose batches the lt_log calls that follow log: 0..LT_MAX_DATALOADERS-1
+ * keys them apart (Lightning's NAME/dataloader_idx_K), -1 (the default) logs plain NAME. */
+LT_API void lt_ctx_set_dataloader_idx(lt_ctx_t *ctx, int idx);
+/* The dataloader metric i was logged under (lt_ctx_set_dataloader_idx), -1 for none. */
+LT_API int lt_ctx_metric_dataloader_idx(const lt_ctx_t *ctx, int i);
+/* lt_ctx_metrics_new_step for the metrics of one scope only (an evaluation loop's step
+ * inside a training epoch leaves the training step's values marked). */
+LT_API void lt_ctx_metrics_new_step_of(lt_ctx_t *ctx, int scope);
 
 #endif

@@ -17,7 +17,18 @@
 
 #define LT_MAX_DIMS 8
 
-typedef enum { LT_F32 = 0, LT_I64 = 1, LT_DTYPE_COUNT } lt_dtype;
+/* LT_DTYPE_COUNT ends 1.0's dtypes (and is what lt_dtype_of(NULL) returns); the storage
+ * dtypes of 1.1 come after it, so that its value stays. uint8, float16 and bfloat16
+ * tensors hold data (a batch's images or half-precision features): they are created,
+ * copied and read back, and lt_to_f32 makes float32 of them; other ops want float32. */
+typedef enum {
+    LT_F32 = 0,
+    LT_I64 = 1,
+    LT_DTYPE_COUNT,
+    LT_U8 = 3,   /* (1.1) */
+    LT_F16 = 4,  /* (1.1) IEEE binary16 */
+    LT_BF16 = 5, /* (1.1) bfloat16: float32's top 16 bits */
+} lt_dtype;
 
 typedef struct lt_tensor lt_tensor_t; /* opaque */
 typedef struct lt_arena lt_arena_t;   /* owns intermediates and the autograd tape */
@@ -275,5 +286,18 @@ LT_API lt_tensor_t *lt_smooth_l1_loss(lt_tensor_t *input, lt_tensor_t *target,
 /* F.huber_loss: delta * smooth_l1(beta = delta); delta must be positive. */
 LT_API lt_tensor_t *lt_huber_loss(lt_tensor_t *input, lt_tensor_t *target, lt_reduction reduction,
                                   double delta);
+/* ---- uint8 and half-precision data (1.1, issue #21) -------------------------------- */
+
+/* A float32 copy of x divided by divisor, on x's device: 1 widens float16 / bfloat16 (or
+ * converts int64, uint8) exactly; 255 turns uint8 pixels into [0, 1] as torchvision's
+ * ToTensor and torch's x.float() / 255 do, bit for bit (a true division, not a multiply
+ * by 1/255). No gradient flows to x. Needs the accelerator's cast_f32 slot. */
+LT_API lt_tensor_t *lt_to_f32(lt_tensor_t *x, float divisor);
+/* Host conversions of one value (a data plugin's fill, a test). Rounding to half is to
+ * the nearest, ties to even; NaN stays NaN. */
+LT_API float lt_f16_to_f32(uint16_t h);
+LT_API float lt_bf16_to_f32(uint16_t h);
+LT_API uint16_t lt_f32_to_f16(float f);
+LT_API uint16_t lt_f32_to_bf16(float f);
 
 #endif

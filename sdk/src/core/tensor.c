@@ -6,12 +6,23 @@
 
 #include "lt_impl.h"
 
-size_t lt__dtype_size(lt_dtype dt) { return dt == LT_I64 ? 8 : 4; }
+size_t lt__dtype_size(lt_dtype dt) {
+    switch (dt) {
+    case LT_I64: return 8;
+    case LT_U8: return 1;
+    case LT_F16:
+    case LT_BF16: return 2;
+    default: return 4;
+    }
+}
 
 const char *lt_dtype_name(lt_dtype dt) {
     switch (dt) {
     case LT_F32: return "float32";
     case LT_I64: return "int64";
+    case LT_U8: return "uint8";
+    case LT_F16: return "float16";
+    case LT_BF16: return "bfloat16";
     default: return "unknown";
     }
 }
@@ -47,7 +58,7 @@ static void set_meta(lt_tensor_t *t, lt_arena_t *a, lt_dtype dt, int ndim, const
 lt_tensor_t *lt__tensor_new(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *shape) {
     int64_t numel;
     if (!a || !check_shape(ndim, shape, &numel)) return NULL;
-    lt_storage *st = lt__storage_new(a->dev, (size_t)numel * lt__dtype_size(dt));
+    lt_storage *st = lt__storage_new(a->dev, lt__storage_bytes(dt, numel));
     if (!st) return NULL;
     lt_tensor_t *t = lt__slab_push(&a->tensors);
     if (!t) {
@@ -81,7 +92,7 @@ lt_tensor_t *lt__tensor_new_persistent(lt_arena_t *arena, lt_dtype dt, int ndim,
                                        const int64_t *shape) {
     int64_t numel;
     if (!check_shape(ndim, shape, &numel)) return NULL;
-    lt_storage *st = lt__storage_new(arena->dev, (size_t)numel * lt__dtype_size(dt));
+    lt_storage *st = lt__storage_new(arena->dev, lt__storage_bytes(dt, numel));
     if (!st) return NULL;
     lt_tensor_t *t = lt__tensor_view_persistent(arena, st, 0, ndim, shape);
     lt__storage_release(st); /* the view holds the only reference */
@@ -99,8 +110,8 @@ void lt__tensor_free(lt_tensor_t *t) {
 lt_tensor_t *lt_zeros(lt_arena_t *a, lt_dtype dt, int ndim, const int64_t *shape) {
     lt_tensor_t *t = lt__tensor_new(a, dt, ndim, shape);
     if (!t) return NULL;
-    /* All-zero bits are 0 for both float32 and int64. */
-    int64_t words = t->numel * (int64_t)(lt__dtype_size(dt) / 4);
+    /* All-zero bits are 0 in every dtype; byte dtypes' storage is whole words. */
+    int64_t words = (int64_t)(lt__storage_bytes(dt, t->numel) / 4);
     LT_KCALL(a->dev, "fill", 0, LT_F32B(words), fill, words, 0.0f, (float *)lt__data(t));
     return t;
 }
@@ -162,6 +173,13 @@ double lt_item(const lt_tensor_t *t) {
         int64_t v;
         lt_to_host(t, &v, sizeof v);
         return (double)v;
+    }
+    if (t->dtype == LT_U8 || t->dtype == LT_F16 || t->dtype == LT_BF16) {
+        uint16_t h = 0;
+        uint8_t b = 0;
+        if (t->dtype == LT_U8) return lt_to_host(t, &b, 1) == LT_OK ? (double)b : NAN;
+        if (lt_to_host(t, &h, sizeof h) != LT_OK) return NAN;
+        return t->dtype == LT_F16 ? lt_f16_to_f32(h) : lt_bf16_to_f32(h);
     }
     float v;
     lt_to_host(t, &v, sizeof v);

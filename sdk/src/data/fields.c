@@ -21,6 +21,11 @@ static lt_status check_shape(const char *name, int ndim, const int64_t *shape) {
     return LT_OK;
 }
 
+/* What a batch field may hold: the 1.0 dtypes and 1.1's storage ones (#21). */
+static bool field_dtype_ok(lt_dtype dt) {
+    return dt == LT_F32 || dt == LT_I64 || dt == LT_U8 || dt == LT_F16 || dt == LT_BF16;
+}
+
 static lt_status check_field(const lt_field_desc *fields, int k) {
     const lt_field_desc *f = &fields[k];
     size_t len = f->name ? strnlen(f->name, LT_FIELD_NAME_MAX + 1) : 0;
@@ -35,18 +40,20 @@ static lt_status check_field(const lt_field_desc *fields, int k) {
                                 "DataLoader: fields %d and %d are both named '%s'; names must be "
                                 "unique",
                                 j, k, f->name);
-    if (f->dtype != LT_F32 && f->dtype != LT_I64)
+    if (!field_dtype_ok(f->dtype))
         return lt_set_error(LT_ERR_INVALID_ARG,
-                            "DataLoader: field '%s' has dtype %d; it must be LT_F32 or LT_I64",
+                            "DataLoader: field '%s' has dtype %d; it must be LT_F32, LT_I64, "
+                            "LT_U8, LT_F16 or LT_BF16",
                             f->name, (int)f->dtype);
     return check_shape(f->name, f->ndim, f->shape);
 }
 
 static lt_status named_fields(const lt_dataset *ds, lt_field_desc *out, int *n) {
-    if (ds->nfields < 1 || ds->nfields > LT_MAX_FIELDS || !ds->fields || !ds->fill_fields)
+    if (ds->nfields < 1 || ds->nfields > LT_MAX_FIELDS || !ds->fields ||
+        (!ds->fill_fields && !ds->fill_fields_at))
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "DataLoader: a dataset of named fields needs nfields in [1, %d] "
-                            "(it has %d), the fields and fill_fields",
+                            "(it has %d), the fields and fill_fields (or fill_fields_at)",
                             LT_MAX_FIELDS, ds->nfields);
     for (int k = 0; k < ds->nfields; k++) {
         lt_status s = check_field(ds->fields, k);
@@ -62,10 +69,10 @@ lt_status lt__dataset_fields(const lt_dataset *ds, lt_field_desc out[LT_MAX_FIEL
     if (!ds->fill && !ds->fill_split)
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "DataLoader: the dataset has neither fill nor fill_split");
-    if (ds->x_dtype != LT_F32 && ds->x_dtype != LT_I64)
+    if (!field_dtype_ok(ds->x_dtype))
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "DataLoader: the dataset's x_dtype is %d; it must be LT_F32 "
-                            "(features) or LT_I64 (token ids)",
+                            "(features), LT_I64 (token ids), LT_U8 (pixels), LT_F16 or LT_BF16",
                             (int)ds->x_dtype);
     if (ds->y_dtype != LT_F32 && ds->y_dtype != LT_I64)
         return lt_set_error(LT_ERR_INVALID_ARG, "DataLoader: the dataset's y_dtype must be LT_I64 "

@@ -46,6 +46,7 @@ struct lt_loader {
     pthread_mutex_t mu;
     pthread_cond_t work, ready;
     int64_t limit;        /* batches in the current epoch */
+    int64_t epoch;        /* the current epoch (fill_fields_at is told it) */
     int64_t next_claim;   /* next batch a worker fills */
     int64_t next_deliver; /* next batch the trainer gets */
     int held;             /* slot the trainer holds, or -1 */
@@ -119,7 +120,10 @@ static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook 
     uint64_t t0 = hook.fn ? lt_prof_now_ns() : 0;
     lt_clear_error();
     const int64_t *idx = l->order + first;
-    if (l->ds.nfields)
+    if (l->ds.nfields && l->ds.fill_fields_at) /* epoch: set under mu before any claim */
+        s->status =
+            l->ds.fill_fields_at(l->ds.user, l->ds.split, l->seed, l->epoch, idx, n, s->hb.bufs);
+    else if (l->ds.nfields)
         s->status = l->ds.fill_fields(l->ds.user, l->ds.split, idx, n, s->hb.bufs);
     else if (l->ds.fill_split)
         s->status = l->ds.fill_split(l->ds.user, l->ds.split, idx, n, s->hb.x, s->hb.y);
@@ -354,6 +358,7 @@ lt_status lt_loader_start_at(lt_loader_t *l, int64_t epoch, int64_t first, int64
     pthread_mutex_lock(&l->mu);
     stop_epoch(l); /* stop claims, then wait for fills of the old epoch to land */
     make_order(l, epoch);
+    l->epoch = epoch;
     l->limit = max_batches < 0 || max_batches > l->nbatches ? l->nbatches : max_batches;
     l->next_claim = l->next_deliver = first < l->limit ? first : l->limit;
     pthread_cond_broadcast(&l->work);

@@ -15,6 +15,7 @@ lt_ctx_t *lt_ctx_new(lt_device_t *dev, const char *plugin_name, const lt_hparam_
     ctx->seed = seed;
     ctx->batch_size = 1;
     ctx->training = true;
+    ctx->dataloader_idx = -1;
     if (!(ctx->plugin_name = strdup(plugin_name ? plugin_name : "?"))) goto oom;
     if (!(ctx->self = calloc(1, self_size ? self_size : 1))) goto oom;
     if (dev && !(ctx->arena = lt_arena_new(dev))) goto fail;
@@ -448,35 +449,88 @@ lt_optimizer_t *lt_ctx_optimizer(const lt_ctx_t *ctx, int i) {
     return i >= 0 && i < ctx->nopts ? ctx->opts[i] : NULL;
 }
 
+static lt_status check_loader_opts(const lt_ctx_t *ctx, const char *fn, const lt_loader_opts *o) {
+    if (o->struct_size >= sizeof *o) return LT_OK;
+    return lt_set_error(LT_ERR_ABI,
+                        "%s: %s got loader options smaller than this liblt's (struct_size %u, "
+                        "expected %zu); set struct_size = sizeof(lt_loader_opts) and rebuild",
+                        ctx->plugin_name, fn, o->struct_size, sizeof *o);
+}
+
+/* Dataloader i of split from ds and opts. */
+static lt_status set_loader(lt_ctx_t *ctx, lt_split split, int i, const lt_dataset *ds,
+                            const lt_loader_opts *opts) {
+    lt_status s = lt__dataset_copy(ds, &ctx->splits[split][i], ctx->plugin_name);
+    if (s != LT_OK) return s;
+    ctx->splits[split][i].split = split;
+    ctx->split_opts[split][i] = *opts;
+    ctx->nloaders[split] = i + 1;
+    return LT_OK;
+}
+
 lt_status lt_data_add_split(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
                             const lt_loader_opts *opts) {
     if (!ctx || !ds || !opts || (unsigned)split >= LT_SPLIT_COUNT)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_data_add_split: bad argument");
-    if (opts->struct_size < sizeof *opts)
-        return lt_set_error(LT_ERR_ABI,
-                            "%s: lt_data_add_split got loader options smaller than "
-                            "this liblt's (struct_size %u, expected %zu); set struct_size = "
-                            "sizeof(lt_loader_opts) and rebuild",
-                            ctx->plugin_name, opts->struct_size, sizeof *opts);
-    lt_status s = lt__dataset_copy(ds, &ctx->splits[split], ctx->plugin_name);
+    lt_status s = check_loader_opts(ctx, "lt_data_add_split", opts);
     if (s != LT_OK) return s;
-    ctx->splits[split].split = split;
-    ctx->split_opts[split] = *opts;
-    ctx->has_split[split] = true;
-    return LT_OK;
+    ctx->nloaders[split] = 0; /* a setup that runs again registers its loaders anew */
+    return set_loader(ctx, split, 0, ds, opts);
+}
+
+lt_status lt_data_add_loader(lt_ctx_t *ctx, lt_split split, const lt_dataset *ds,
+                             const lt_loader_opts *opts, int *idx) {
+    if (!ctx || !ds || !opts)
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_data_add_loader: NULL argument");
+    if (split != LT_SPLIT_VAL && split != LT_SPLIT_TEST)
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "%s: lt_data_add_loader is for LT_SPLIT_VAL and LT_SPLIT_TEST (train "
+                            "and predict have one dataloader: lt_data_add_split)",
+                            ctx->plugin_name);
+    int n = ctx->nloaders[split];
+    if (n == 0)
+        return lt_set_error(LT_ERR_STATE,
+                            "%s: lt_data_add_loader before lt_data_add_split; register "
+                            "dataloader 0 of the split with lt_data_add_split first",
+                            ctx->plugin_name);
+    if (n == LT_MAX_DATALOADERS)
+        return lt_set_error(LT_ERR_INVALID_ARG, "%s: more than %d dataloaders for one split",
+                            ctx->plugin_name, LT_MAX_DATALOADERS);
+    lt_status s = check_loader_opts(ctx, "lt_data_add_loader", opts);
+    if (s == LT_OK) s = set_loader(ctx, split, n, ds, opts);
+    if (s == LT_OK && idx) *idx = n;
+    return s;
 }
 
 bool lt_ctx_has_split(const lt_ctx_t *ctx, lt_split split) {
-    return (unsigned)split < LT_SPLIT_COUNT && ctx->has_split[split];
+    return lt_ctx_num_loaders(ctx, split) > 0;
+}
+
+int lt_ctx_num_loaders(const lt_ctx_t *ctx, lt_split split) {
+    return ctx && (unsigned)split < LT_SPLIT_COUNT ? ctx->nloaders[split] : 0;
 }
 
 lt_status lt_ctx_split(const lt_ctx_t *ctx, lt_split split, lt_dataset *ds, lt_loader_opts *opts) {
+    return lt_ctx_loader(ctx, split, 0, ds, opts);
+}
+
+lt_status lt_ctx_loader(const lt_ctx_t *ctx, lt_split split, int i, lt_dataset *ds,
+                        lt_loader_opts *opts) {
     static const char *const names[] = {"train", "val", "test", "predict"};
-    if (!lt_ctx_has_split(ctx, split))
-        return lt_set_error(LT_ERR_STATE, "data plugin %s has no %s split for this stage",
-                            ctx->plugin_name,
-                            (unsigned)split < LT_SPLIT_COUNT ? names[split] : "?");
-    *ds = ctx->splits[split];
-    *opts = ctx->split_opts[split];
+    if (i < 0 || i >= lt_ctx_num_loaders(ctx, split)) {
+        if (i == 0)
+            return lt_set_error(LT_ERR_STATE, "data plugin %s has no %s split for this stage",
+                                ctx ? ctx->plugin_name : "?",
+                                (unsigned)split < LT_SPLIT_COUNT ? names[split] : "?");
+        return lt_set_error(LT_ERR_STATE, "data plugin %s has no %s dataloader %d",
+                            ctx ? ctx->plugin_name : "?",
+                            (unsigned)split < LT_SPLIT_COUNT ? names[split] : "?", i);
+    }
+    *ds = ctx->splits[split][i];
+    *opts = ctx->split_opts[split][i];
     return LT_OK;
+}
+
+void lt_ctx_set_dataloader_idx(lt_ctx_t *ctx, int idx) {
+    if (ctx) ctx->dataloader_idx = idx >= 0 && idx < LT_MAX_DATALOADERS ? idx : -1;
 }

@@ -37,6 +37,7 @@ typedef struct metric {
     /* (issue 23) reduce_fx other than mean: acc[0] / host_sum hold the running sum, max
      * or min of the device's / the host's values, each valid once it has a value */
     int64_t dev_count, host_count;
+    int dataloader_idx; /* -1, or the dataloader it was logged under */
 } metric;
 
 typedef struct owned_block {
@@ -69,10 +70,11 @@ struct lt_ctx {
     unsigned log_defaults;
     lt_trainer_t *trainer;
     bool training;
-    bool *toggle_saved; /* requires_grad of each parameter before lt_toggle_optimizer */
-    bool has_split[LT_SPLIT_COUNT];
-    lt_dataset splits[LT_SPLIT_COUNT];
-    lt_loader_opts split_opts[LT_SPLIT_COUNT];
+    bool *toggle_saved;           /* requires_grad of each parameter before lt_toggle_optimizer */
+    int nloaders[LT_SPLIT_COUNT]; /* datasets registered per split (several val/test) */
+    lt_dataset splits[LT_SPLIT_COUNT][LT_MAX_DATALOADERS];
+    lt_loader_opts split_opts[LT_SPLIT_COUNT][LT_MAX_DATALOADERS];
+    int dataloader_idx;   /* what lt_log keys its metrics by (-1: none) */
     owned_block *owned;   /* small objects handed to the plugin (lt_linear_t, ...) */
     param_entry *buffers; /* lt_buffer: saved and loaded, never trained (own storage each) */
     int nbuffers, cap_buffers;

@@ -18,7 +18,9 @@ static unsigned with_defaults(const lt_ctx_t *ctx, unsigned flags) {
 static metric *find_or_add(lt_ctx_t *ctx, const char *name, unsigned flags) {
     for (int i = 0; i < ctx->nmetrics; i++) {
         metric *m = &ctx->metrics[i];
-        if (m->scope != ctx->log_scope || strcmp(m->name, name) != 0) continue;
+        if (m->scope != ctx->log_scope || m->dataloader_idx != ctx->dataloader_idx ||
+            strcmp(m->name, name) != 0)
+            continue;
         m->flags = flags;
         return m;
     }
@@ -26,9 +28,11 @@ static metric *find_or_add(lt_ctx_t *ctx, const char *name, unsigned flags) {
         lt_set_error(LT_ERR_INVALID_ARG, "lt_log: more than %d metric names", LT_MAX_METRICS);
         return NULL;
     }
-    if (strlen(name) >= LT_METRIC_NAME - 6 || !*name) { /* room for "_epoch" */
-        lt_set_error(LT_ERR_INVALID_ARG, "lt_log: metric name '%s' must have 1 to %d characters",
-                     name, LT_METRIC_NAME - 7);
+    /* room for "_epoch", and for "/dataloader_idx_K" in a callback metric's 80 bytes */
+    size_t max = ctx->dataloader_idx >= 0 ? LT_METRIC_NAME - 8 : LT_METRIC_NAME - 7;
+    if (strlen(name) > max || !*name) {
+        lt_set_error(LT_ERR_INVALID_ARG, "lt_log: metric name '%s' must have 1 to %zu characters",
+                     name, max);
         return NULL;
     }
     metric *m = &ctx->metrics[ctx->nmetrics];
@@ -36,6 +40,7 @@ static metric *find_or_add(lt_ctx_t *ctx, const char *name, unsigned flags) {
         return NULL;
     snprintf(m->name, sizeof m->name, "%s", name);
     m->scope = ctx->log_scope;
+    m->dataloader_idx = ctx->dataloader_idx;
     m->flags = flags;
     m->host_sum = m->weight = 0.0;
     m->dev_count = m->host_count = 0;
@@ -174,6 +179,10 @@ static double epoch_value(const metric *m, float dev_acc) {
     return (double)(float)reduce_host(fx, (double)dev_acc, m->host_sum);
 }
 
+int lt_ctx_metric_dataloader_idx(const lt_ctx_t *ctx, int i) {
+    return ctx && i >= 0 && i < ctx->nmetrics ? ctx->metrics[i].dataloader_idx : -1;
+}
+
 lt_status lt_ctx_metric_read(lt_ctx_t *ctx, int i, lt_metric_reading *out) {
     if (i < 0 || i >= ctx->nmetrics)
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_ctx_metric_read: no metric %d", i);
@@ -199,6 +208,11 @@ lt_status lt_ctx_metric_read(lt_ctx_t *ctx, int i, lt_metric_reading *out) {
 
 void lt_ctx_metrics_new_step(lt_ctx_t *ctx) {
     for (int i = 0; i < ctx->nmetrics; i++) ctx->metrics[i].this_step = false;
+}
+
+void lt_ctx_metrics_new_step_of(lt_ctx_t *ctx, int scope) {
+    for (int i = 0; i < ctx->nmetrics; i++)
+        if (ctx->metrics[i].scope == scope) ctx->metrics[i].this_step = false;
 }
 
 /* Accumulators are kept for reuse: resetting allocates nothing. */

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The image_folder data plugin (issue #21): torchvision ImageFolder's layout and class
+# order, PNG and JPEG decoding (pixels checked against a decoder written here in Python's
+# stdlib), augmentation reproducible from the seed with any number of workers, a model
+# trained on a generated folder, and one clear error per broken input.
+. "$(dirname "$0")/lib.sh"
+GEN=$BUILD_DIR/tests/image_gen
+PLUGIN=$BUILD_DIR/plugins/data/image_folder/image_folder.so
+[ -x "$GEN" ] && [ -f "$PLUGIN" ] || skip "image_folder is not built (libpng-dev / libjpeg-dev missing)"
+DUMP=(--module "$LT_TEST_PLUGIN_DIR/batch_dump.so" --model.out "$TMP/dump.txt" --data "$PLUGIN"
+      --max_epochs 1 --logger false --enable_checkpointing false)
+ERR="image_folder: setup\('[a-z]+'\) failed: "
+
+# Pixels and labels: classes sorted by byte order ("C" < "a" < "b"), files sorted within
+# each; 8x8 PNGs come back as ToTensor's x / 255 in (C, H, W), then normalized.
+mkdir -p "$TMP/px"
+i=0
+for c in b_cls a_cls C_cls; do
+    "$GEN" "$TMP/g$i" 1 3 8 "$((i + 11))" png || fail "image_gen"
+    mv "$TMP/g$i/class_0" "$TMP/px/$c"
+    i=$((i + 1))
+done
+expect_success predict "${DUMP[@]}" --data.root "$TMP/px" --data.mean 0.5,0.25,0 --data.std 0.5,2,1
+python3 - "$TMP/px" "$TMP/dump.txt" <<'PY' || fail "image_folder pixels or labels differ from the files"
+import os, struct, sys, zlib
+def f32(v): return struct.unpack("<f", struct.pack("<f", v))[0]
+def png_rgb(path):  # 8-bit RGB, non-interlaced: what image_gen writes
+    data = open(path, "rb").read()[8:]
+    idat, pos = b"", 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR": w, h = struct.unpack(">II", body[:8])
+        if kind == b"IDAT": idat += body
+        pos += 12 + n
+    raw, rows, prev, stride = zlib.decompress(idat), [], bytearray(w * 3), w * 3
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride):
+            a = line[x - 3] if x >= 3 else 0
+            b, c = prev[x], prev[x - 3] if x >= 3 else 0
+            p = a + b - c
+            pr = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c
+            line[x] = (line[x] + [0, a, b, (a + b) // 2, pr][f]) & 255
+        rows.append(line); prev = line
+    return w, h, rows
+mean, std = [0.5, 0.25, 0.0], [0.5, 2.0, 1.0]
+want = []
+for label, cls in enumerate(sorted(os.listdir(sys.argv[1]))):  # C_cls, a_cls, b_cls
+    for name in sorted(os.listdir(os.path.join(sys.argv[1], cls))):
+        w, h, rows = png_rgb(os.path.join(sys.argv[1], cls, name))
+        x = [f32((f32(f32(rows[y][xx * 3 + c]) / f32(255.0)) - f32(mean[c])) / f32(std[c]))
+             for c in range(3) for y in range(h) for xx in range(w)]
+        want.append((x, label))
+got = []
+for line in open(sys.argv[2]):
+    xs, ys = line.split(" |")
+    got.append(([f32(float(v)) for v in xs.split()[2:]], int(ys)))
+if len(got) != len(want): sys.exit(f"{len(got)} samples, want {len(want)}")
+for i, (g, w) in enumerate(zip(got, want)):
+    if g[1] != w[1]: sys.exit(f"sample {i}: label {g[1]}, want {w[1]}")
+    bad = [k for k in range(len(w[0])) if g[0][k] != w[0][k]]
+    if bad: sys.exit(f"sample {i}: value {bad[0]}: {g[0][bad[0]]} want {w[0][bad[0]]}")
+print(f"ok: {len(got)} images' pixels (C, H, W), normalized, and labels by sorted class folder")
+PY
+
+# Resize against torchvision + Pillow, when the reference venv is there (it skips
+# otherwise): shrinking and enlarging PNG and JPEG images gives Pillow's pixels exactly.
+VENV_PY=$SRC_DIR/tests/reference/.venv/bin/python
+if [ -x "$VENV_PY" ] && "$VENV_PY" -c "import torchvision" 2>/dev/null; then
+    "$GEN" "$TMP/pil" 2 2 300 9 mixed || fail "image_gen"
+    for r in 7 60 200 331; do
+        rm -f "$TMP/dump.txt"
+        expect_success predict "${DUMP[@]}" --data.root "$TMP/pil" --data.resize $r --data.crop 7
+        "$VENV_PY" - "$TMP/pil" "$TMP/dump.txt" $r <<'PY' || fail "--data.resize $r differs from torchvision's Resize"
+import os, sys
+import numpy as np
+from PIL import Image
+from torchvision import transforms
+tf = transforms.Compose([transforms.Resize(int(sys.argv[3])), transforms.CenterCrop(7), transforms.ToTensor()])
+files = [os.path.join(sys.argv[1], c, f) for c in sorted(os.listdir(sys.argv[1]))
+         for f in sorted(os.listdir(os.path.join(sys.argv[1], c)))]
+for path, line in zip(files, open(sys.argv[2])):
+    want = tf(Image.open(path).convert("RGB")).numpy().ravel()
+    got = np.array(line.split(" |")[0].split()[2:], dtype=np.float32)
+    if not np.array_equal(got, want): sys.exit(f"{path}: {np.abs(got - want).max() * 255} levels off")
+PY
+    done
+    echo "ok: --data.resize gives torchvision/Pillow's pixels exactly (PNG and JPEG, 7 to 331 px)"
+else
+    echo "skip: no tests/reference/.venv with torchvision: Resize not compared with Pillow"
+fi
+
+# Augmentation from the seed: the same batches with 0 and 3 workers, others with another seed.
+"$GEN" "$TMP/train" 3 40 28 1 mixed || fail "image_gen"
+"$GEN" "$TMP/val" 3 8 28 2 mixed || fail "image_gen"
+"$GEN" "$TMP/test" 3 8 28 3 mixed || fail "image_gen"
+AUG=(--data.root "$TMP/train" --data.resize 20 --data.crop 16 --data.random_crop true
+     --data.hflip true --data.val_fraction 0 --data.test_fraction 0 --test_after_fit false
+     --max_epochs 2 --data.batch_size 16)
+for w in 0 3; do
+    rm -f "$TMP/dump.txt"
+    expect_success fit "${DUMP[@]}" "${AUG[@]}" --max_epochs 2 --seed_everything 5 --data.num_workers $w
+    mv "$TMP/dump.txt" "$TMP/aug_$w.txt"
+done
+cmp -s "$TMP/aug_0.txt" "$TMP/aug_3.txt" || fail "random crops/flips differ between 0 and 3 workers"
+[ "$(wc -l <"$TMP/aug_0.txt")" -eq 240 ] || fail "2 epochs of 120 images expected"
+expect_success fit "${DUMP[@]}" "${AUG[@]}" --max_epochs 2 --seed_everything 6
+cmp -s "$TMP/aug_0.txt" "$TMP/dump.txt" && fail "another seed gave the same augmentation"
+echo "ok: random crop and flip are the same with 0 and 3 workers, and follow the seed"
+
+# A model learns the generated classes (decoding in 2 workers, val and test folders).
+expect_success fit --module tabular --model.in_features 768 --model.out_features 3 \
+    --model.hidden 32 --data "$PLUGIN" --data.root "$TMP/train" --data.val "$TMP/val" \
+    --data.test "$TMP/test" --data.resize 16 --data.crop 16 --data.random_crop true \
+    --data.hflip true --data.mean 0.5,0.5,0.5 --data.std 0.25,0.25,0.25 --data.num_workers 2 \
+    --data.batch_size 16 --max_epochs 6 --seed_everything 1 --enable_progress_bar false \
+    --default_root_dir "$TMP/run"
+acc=$(sed -n 's/^Test:.*test_acc=\([0-9.]*\).*/\1/p' "$TMP/out")
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' || { cat "$TMP/out"; fail "test_acc '$acc' < 0.9"; }
+echo "ok: tabular on the image folder: test_acc $acc"
+
+# Errors, each naming the file or folder and the fix.
+mkdir -p "$TMP/empty" "$TMP/noimg/cls" && echo hi >"$TMP/noimg/cls/readme.txt"
+expect_error "${ERR}$TMP/empty: 0 class folders" predict "${DUMP[@]}" --data.root "$TMP/empty"
+expect_error "${ERR}$TMP/noimg/cls: no .png, .jpg or .jpeg image" predict "${DUMP[@]}" --data.root "$TMP/noimg"
+expect_error "${ERR}--data.root is empty" predict "${DUMP[@]}"
+expect_error "${ERR}$TMP/nope: cannot open the folder" predict "${DUMP[@]}" --data.root "$TMP/nope"
+mkdir -p "$TMP/bad"
+"$GEN" --bad "$TMP/bad" || fail "image_gen --bad"
+one() { # one NAME: a folder of a good image and bad/NAME
+    rm -rf "$TMP/one"; mkdir -p "$TMP/one/a" "$TMP/one/b"
+    cp "$TMP/bad/whole.png" "$TMP/one/a/"; cp "$TMP/bad/$1" "$TMP/one/b/"
+}
+for f in "truncated.png:corrupt or truncated PNG" "truncated.jpg:corrupt or truncated JPEG \(Premature end" \
+         "huge.png:100000x100000 pixels; images may have 1 to 16384" "text.png:neither a PNG nor a JPEG"; do
+    one "${f%%:*}"
+    expect_error "loading predict batch 0: $TMP/one/b/${f%%:*}: ${f#*:}" predict "${DUMP[@]}" --data.root "$TMP/one"
+done
+one picture.bmp
+expect_error "${ERR}$TMP/one/b/picture.bmp: only PNG and JPEG" predict "${DUMP[@]}" --data.root "$TMP/one"
+# images of several sizes need --data.crop (or one aspect ratio and --data.resize)
+expect_error "loading predict batch 0: .*: [0-9]+x[0-9]+, but the batches are [0-9]+x[0-9]+ .*give --data.crop" \
+    predict "${DUMP[@]}" --data.root "$TMP/train"
+expect_error "loading predict batch 0: .*: [0-9]+x[0-9]+ after --data.resize, smaller than --data.crop 24" \
+    predict "${DUMP[@]}" --data.root "$TMP/train" --data.resize 20 --data.crop 24
+expect_error "${ERR}--data.mean '1,2': give three numbers" predict "${DUMP[@]}" --data.root "$TMP/train" --data.mean 1,2
+expect_error "${ERR}--data.std: every value must be > 0" predict "${DUMP[@]}" --data.root "$TMP/train" --data.std 1,0,1
+mkdir -p "$TMP/val2" && cp -r "$TMP/val/class_0" "$TMP/val/class_1" "$TMP/val2/"
+expect_error "${ERR}--data.val has 2 class folders, the training folder 3" validate "${DUMP[@]}" \
+    --data.root "$TMP/train" --data.val "$TMP/val2" --data.crop 16
+echo "ok: every broken folder or image is one clear error"
