@@ -217,7 +217,7 @@ bool log_epoch_end(session *s, log_scope scope, bool write) {
 }
 
 bool log_eval_step(session *s, log_scope scope, int dataloader) {
-    if (s->tr.sanity_checking || s->log.nloggers == 0) return true;
+    if (s->tr.sanity_checking || s->log.set.n == 0) return true;
     row r = {.n = 0};
     for (int i = 0; i < lt_ctx_metric_count(s->module.ctx) && r.n < LT_MAX_LOGGED; i++) {
         lt_metric_reading m;
@@ -243,7 +243,7 @@ lt_status trainer_log(lt_trainer_t *tr, const char *name, double value) {
 /* ---- trainer flags (issue 23: wt-flags) ---- */
 bool trainer_log_row(session *s, const char *const *names, const double *values, int n) {
     row r = {.n = 0};
-    for (int i = 0; i < n && i < LT_MAX_LOGGED; i++) row_add(&r, names[i], "", values[i]);
+    for (int i = 0; i < n && i < LT_MAX_LOGGED; i++) row_add(&r, names[i], "", -1, values[i]);
     return write_row(s, &r, s->pos.batches_that_stepped, false);
 }
 
