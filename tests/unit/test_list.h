@@ -22,4 +22,5 @@
     X(ddp_support)                                                                                 \
     X(trainer)                                                                                     \
     X(layers)                                                                                      \
-    X(buffers)
+    X(buffers)                                                                                     \
+    X(text_ops)

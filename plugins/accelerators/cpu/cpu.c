@@ -267,4 +267,8 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       .pool2d_bwd = cpu_pool2d_bwd, .dropout_mask = cpu_dropout_mask,
                       .batch_norm = cpu_batch_norm, .batch_norm_bwd = cpu_batch_norm_bwd,
                       /* what runs (blas.c) */
-                      .describe = cpu_describe CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)
+                      .describe = cpu_describe,
+                      /* tensor manipulation and attention masks (index.c) */
+                      .copy_strided = cpu_copy_strided, .gather = cpu_gather,
+                      .scatter_add = cpu_scatter_add,
+                      .masked_fill = cpu_masked_fill CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)
