@@ -390,6 +390,7 @@ int main(int argc, char **argv) {
     check_mixed(&c);
     check_gemm(&c);
     check_layers(&c);
+    check_index(&c);
     if (cuda) {
         check_allocator(&c);
         check_init_errors(&c, gpus);

@@ -376,4 +376,7 @@ LT_ACCELERATOR_EXPORT(.name = "cuda",
                       .im2col = cuda_im2col, .col2im = cuda_col2im, .pool2d = cuda_pool2d,
                       .pool2d_bwd = cuda_pool2d_bwd, .dropout_mask = cuda_dropout_mask,
                       .batch_norm = cuda_batch_norm, .batch_norm_bwd = cuda_batch_norm_bwd,
-                      .describe = cuda_describe)
+                      .describe = cuda_describe,
+                      /* tensor manipulation and attention masks (index.cu) */
+                      .copy_strided = cuda_copy_strided, .gather = cuda_gather,
+                      .scatter_add = cuda_scatter_add, .masked_fill = cuda_masked_fill)
