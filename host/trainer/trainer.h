@@ -383,4 +383,7 @@ void print_model_summary(session *s);
 extern const lt_callback_desc model_checkpoint_callback;
 bool model_checkpoint_flush(session *s, participant *p);
 
+/* ---- generate.c: predict --predict.prompt (issue 19, text models) ------------------ */
+bool run_generate(session *s);
+
 #endif
