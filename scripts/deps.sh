@@ -15,6 +15,7 @@ packages=(
     clang libclang-rt-14-dev                     # fuzzers (tests/fuzz: libFuzzer)
     abigail-tools                                # the ABI check (scripts/abi_check.sh)
     clang-format clang-tidy                      # the form check (scripts/lint.sh)
+    vim-runtime                                  # chargpt's text: the Vim user manual (test_chargpt)
 )
 missing=()
 for p in "${packages[@]}"; do

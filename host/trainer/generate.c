@@ -200,7 +200,10 @@ static int64_t next_logits(session *s, generator *g) {
                    s->module.desc->name, (long long)t, (long long)t, (long long)g->vocab);
         v = -1;
     } else if (!y) {
-        host_error("%s: forward failed: %s", s->module.desc->name, lt_last_error());
+        host_error("%s: forward failed: %s%s", s->module.desc->name, lt_last_error(),
+                   g->codepoints ? ""
+                                 : " (without --predict.vocab the prompt's tokens are its "
+                                   "bytes: give the training text's --data.vocab_out file)");
     }
     lt_tensor_t *last = v > 0 ? lt_narrow(lt_reshape(y, 2, (int64_t[]){t, v}), 0, t - 1, 1) : NULL;
     if (v > 0 && (!last || lt_to_host(last, g->logits, (size_t)v * sizeof(float)) != LT_OK)) {

@@ -39,6 +39,15 @@
  *   batch_norm_backward         8|x|; 4(3|x| + 5C)
  *   batch_norm_update           running mean and variance: 10C; 32C
  *   dropout_mask                Philox per element: 20n; 4n (then a mul)
+ *   (tensor manipulation and attention, issue 19 text models)
+ *   permute cat narrow          copy_strided: 0; 8n (permute_backward, cat_backward,
+ *   narrow_backward             narrow_backward: the same copy of the gradient)
+ *   embedding index_select      gather: 0; 8n + 8|idx|
+ *   gather one_hot              (one_hot: the scatter of ones, 4(n + N) + 8N)
+ *   gather_backward             scatter_add: |g|; 12|g| + 8|idx|
+ *   masked_fill                 n = |x|: 0; 4(2n + |mask|)  (masked_fill_backward alike)
+ *   clamp clamp_backward        2n; 8n    clamp_backward: the relu_backward mask, 12n
+ *   matmul matmul_backward      batched: the GEMM formulas summed over the batch
  * Without the batch_norm slots, batch_norm and layer_norm are made of mean, sub, mul,
  * add_scalar, sqrt, div and add (and their backward spans).
  * lt_mse_loss and lt_accuracy are made of the ops above (sub, mul, mean; argmax, eq,
