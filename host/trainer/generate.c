@@ -30,6 +30,30 @@ typedef struct generator {
 
 /* ---- the vocabulary ------------------------------------------------------------------ */
 
+static bool is_space(int c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+/* The rest of a number whose first digit c was read, appended to g; *next = the character
+ * after it. false when it is too large or the vocabulary full. */
+static bool read_number(FILE *f, int c, generator *g, int *next) {
+    long v = c - '0';
+    while ((c = fgetc(f)) >= '0' && c <= '9' && v <= 0x10FFFF) v = v * 10 + (c - '0');
+    *next = c;
+    if (v > 0x10FFFF || g->vocab >= GEN_MAX_VOCAB) return false;
+    g->codepoints[g->vocab++] = (int32_t)v;
+    return true;
+}
+
+/* The body of a JSON array of integers after its '['; true when it ends with ']'. */
+static bool read_array(FILE *f, generator *g) {
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+        if (c >= '0' && c <= '9' && !read_number(f, c, g, &c)) return false;
+        if (c == ']') return true;
+        if (c != ',' && !is_space(c)) return false;
+    }
+    return false;
+}
+
 /* A JSON array of code points ("[97, 98]") from path into g; false + error if not. */
 static bool read_vocab(const char *path, generator *g) {
     FILE *f = fopen(path, "rb");
@@ -39,32 +63,15 @@ static bool read_vocab(const char *path, generator *g) {
     }
     g->codepoints = malloc(GEN_MAX_VOCAB * sizeof *g->codepoints);
     g->vocab = 0;
-    int c = ' ';
-    bool ok = g->codepoints != NULL, open = false;
-    while (ok && (c = fgetc(f)) != EOF) {
-        if (c == '[' && !open) {
-            open = true;
-        } else if (c >= '0' && c <= '9' && open) {
-            long v = c - '0';
-            while ((c = fgetc(f)) >= '0' && c <= '9' && v <= 0x10FFFF) v = v * 10 + (c - '0');
-            ok = v <= 0x10FFFF && g->vocab < GEN_MAX_VOCAB;
-            if (ok) g->codepoints[g->vocab++] = (int32_t)v;
-            if (c == ']') break;
-            ok = ok && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t');
-        } else if (c == ']' && open) {
-            break;
-        } else {
-            ok = c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == ',';
-        }
-    }
+    int c;
+    while ((c = fgetc(f)) != EOF && is_space(c)) continue;
+    bool ok = g->codepoints && c == '[' && read_array(f, g) && g->vocab > 0;
     fclose(f);
-    if (!ok || c != ']' || g->vocab == 0) {
+    if (!ok)
         host_error("--predict.vocab %s: expected a JSON array of at most %d code points, as "
                    "--data.vocab_out writes",
                    path, GEN_MAX_VOCAB);
-        return false;
-    }
-    return true;
+    return ok;
 }
 
 /* ---- tokens ----------------------------------------------------------------------------- */

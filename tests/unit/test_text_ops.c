@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <lt/profiler.h>
+
 #include "test_fd.h"
 #include "test_fixture.h"
 
@@ -266,6 +268,52 @@ START_TEST(sdpa_dropout_is_the_philox_mask) {
 }
 END_TEST
 
+/* ---- profiler spans (core/prof.c's table) ------------------------------------------------- */
+
+typedef struct span_log {
+    int n;
+    char name[64][32];
+    double flops[64], bytes[64];
+} span_log;
+
+static void log_span(void *user, const lt_prof_span *sp) {
+    span_log *l = user;
+    if (l->n >= 64) return;
+    snprintf(l->name[l->n], sizeof l->name[0], "%s", sp->name);
+    l->flops[l->n] = sp->flops;
+    l->bytes[l->n++] = sp->bytes;
+}
+
+static int find_span(const span_log *l, const char *name) {
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->name[i], name)) return i;
+    ck_abort_msg("no span %s", name);
+    return -1;
+}
+
+/* Each op reports one span under its name with the table's bytes (x (2, 3) here). */
+START_TEST(text_ops_keep_their_spans) {
+    static span_log l;
+    l.n = 0;
+    lt_tensor_t *x = lt_full(test_arena, 2, (int64_t[]){2, 3}, 1.0f);
+    lt_tensor_t *ids = idx_of(1, (int64_t[]){4}, (int64_t[]){0, 1, 1, 0});
+    lt_set_requires_grad(x, true);
+    lt_device_set_profiler(test_dev, log_span, &l);
+    lt_tensor_t *t = lt_transpose(x, 0, 1);
+    lt_tensor_t *e = lt_embedding_op(ids, x, LT_NO_PADDING_IDX); /* (4, 3) */
+    lt_tensor_t *m = lt_masked_fill(x, lt_full(test_arena, 1, (int64_t[]){3}, 0.0f), 1.0f);
+    lt_tensor_t *loss = lt_add(lt_add(lt_sum(t), lt_sum(e)), lt_sum(m));
+    ck_assert_int_eq(lt_backward(loss), LT_OK);
+    lt_device_set_profiler(test_dev, NULL, NULL);
+    ck_assert_double_eq(l.bytes[find_span(&l, "permute")], 8.0 * 6);
+    ck_assert_double_eq(l.bytes[find_span(&l, "permute_backward")], 8.0 * 6);
+    ck_assert_double_eq(l.bytes[find_span(&l, "embedding")], 8.0 * 12 + 8.0 * 4);
+    ck_assert_double_eq(l.flops[find_span(&l, "gather_backward")], 12);
+    ck_assert_double_eq(l.bytes[find_span(&l, "masked_fill")], 4.0 * (12 + 3));
+    find_span(&l, "masked_fill_backward");
+}
+END_TEST
+
 Suite *suite_text_ops(void) {
     Suite *s = suite_create("text_ops");
     TCase *tc = tcase_create("torch");
@@ -277,6 +325,7 @@ Suite *suite_text_ops(void) {
     tcase_add_test(fd, text_ops_match_finite_differences);
     tcase_add_test(fd, text_ops_refuse_bad_arguments);
     tcase_add_test(fd, sdpa_dropout_is_the_philox_mask);
+    tcase_add_test(fd, text_ops_keep_their_spans);
     tcase_set_timeout(fd, 120);
     suite_add_tcase(s, fd);
     return s;
