@@ -3,6 +3,7 @@
 format of make_layer_fixtures.py:
 
   tests/fixtures/text_ops.safetensors   embedding ... scaled_dot_product_attention cases
+  tests/fixtures/chargpt_train.safetensors  20 Adam steps of plugins/models/chargpt
 
 metadata `cases` (comma separated), and per case `<case>` = the op's options as JSON
 (torch's argument names); tensors `<case>/in<i>` (float32, or int64 indices), `out`, `w`
@@ -119,9 +120,79 @@ def make_text_ops():
     return len(names)
 
 
+# ---- the chargpt model ---------------------------------------------------------------
+
+
+class Block(torch.nn.Module):
+    def __init__(self, c, heads):
+        super().__init__()
+        self.c, self.heads = c, heads
+        self.ln_1, self.ln_2 = torch.nn.LayerNorm(c), torch.nn.LayerNorm(c)
+        self.attn = torch.nn.Module()
+        self.attn.c_attn, self.attn.c_proj = torch.nn.Linear(c, 3 * c), torch.nn.Linear(c, c)
+        self.mlp = torch.nn.Module()
+        self.mlp.c_fc, self.mlp.c_proj = torch.nn.Linear(c, 4 * c), torch.nn.Linear(4 * c, c)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.attn.c_attn(self.ln_1(x)).split(c, 2)
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.attn.c_proj(y.transpose(1, 2).reshape(b, t, c))
+        return x + self.mlp.c_proj(F.gelu(self.mlp.c_fc(self.ln_2(x))))
+
+
+class CharGPT(torch.nn.Module):
+    """plugins/models/chargpt/chargpt.c in torch (dropout 0): the same names and defaults."""
+
+    def __init__(self, vocab, block, layers, c, heads):
+        super().__init__()
+        self.transformer = torch.nn.Module()
+        self.transformer.wte = torch.nn.Embedding(vocab, c)
+        self.transformer.wpe = torch.nn.Embedding(block, c)
+        self.transformer.h = torch.nn.ModuleList(Block(c, heads) for _ in range(layers))
+        self.transformer.ln_f = torch.nn.LayerNorm(c)
+        self.lm_head = torch.nn.Linear(c, vocab)
+
+    def forward(self, idx):
+        t = idx.shape[1]
+        x = self.transformer.wte(idx) + self.transformer.wpe.weight[:t]
+        for blk in self.transformer.h:
+            x = blk(x)
+        return self.lm_head(self.transformer.ln_f(x))
+
+
+def make_chargpt(steps=20, batch=4, vocab=16, block=8, layers=2, c=16, heads=2):
+    torch.manual_seed(3)
+    model = CharGPT(vocab, block, layers, c, heads)
+    model.train()
+    g = torch.Generator().manual_seed(4)
+    tokens = torch.randint(0, vocab, (steps, batch, block + 1), generator=g)
+    tokens[:, :, 1::2] = (tokens[:, :, 0::2][:, :, :block // 2 + block % 2] + 1) % vocab  # learnable
+    tensors = {f"init/{k}": v.detach().clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3, foreach=False)
+    losses = []
+    for k in range(steps):
+        x, y = tokens[k, :, :block], tokens[k, :, 1:]
+        loss = F.cross_entropy(model(x).reshape(-1, vocab), y.reshape(-1))
+        losses.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    tensors.update({f"final/{k}": v.detach().clone() for k, v in model.state_dict().items()})
+    tensors.update({"x_tokens": tokens[:, :, :block].contiguous(),
+                    "y": tokens[:, :, 1:].contiguous(),
+                    "losses": torch.tensor(losses, dtype=torch.float32)})
+    hp = {"vocab_size": vocab, "block_size": block, "n_layer": layers, "n_embd": c,
+          "n_head": heads, "dropout": 0.0, "lr": 3e-3}
+    write("chargpt_train.safetensors", tensors, {"hparams": json.dumps(hp, sort_keys=True)})
+    return losses
+
+
 def main():
     n = make_text_ops()
-    print(f"torch {torch.__version__}: {n} text op cases")
+    losses = make_chargpt()
+    print(f"torch {torch.__version__}: {n} text op cases; chargpt losses {losses[0]:.4f} -> {losses[-1]:.4f}")
 
 
 if __name__ == "__main__":
