@@ -446,9 +446,12 @@ static cfg_node *plugin_node(const char *class_path, lt_ctx_t *ctx, bool skip_de
 
 /* Flags of lthost itself rather than of Lightning's Trainer (ckpt_path is a top-level
  * key of LightningCLI too); they are printed only when set. */
-static const char *const not_trainer[] = {
-    "module",    "data",         "accel",     "seed_everything",         "predict.output",
-    "ckpt_path", "init_weights", "submodule", "float32_matmul_precision"};
+static const char *const not_trainer[] = {"module", "data", "accel", "seed_everything",
+                                          "predict.output", "ckpt_path", "init_weights",
+                                          "submodule", "float32_matmul_precision",
+                                          /* predict's sampling (issue 19, text models) */
+                                          "predict.prompt", "predict.max_new_tokens",
+                                          "predict.temperature", "predict.top_k", "predict.vocab"};
 
 static bool is_trainer_flag(const flag *f) {
     for (size_t i = 0; i < sizeof not_trainer / sizeof *not_trainer; i++)
@@ -521,11 +524,11 @@ static bool emit_config(FILE *out, const host_config *cfg, const host_config *va
     cfg_map_add(root, "model", plugin_node(cfg->module, model_ctx, skip));
     cfg_map_add(root, "data", plugin_node(cfg->data, data_ctx, skip));
     const char *matmul = strcmp(cfg->matmul_precision, "highest") ? cfg->matmul_precision : NULL;
-    const char *top[][2] = {{"float32_matmul_precision", matmul},
-                            {"predict.output", cfg->predict_output},
-                            {"ckpt_path", cfg->ckpt_path},
-                            {"init_weights", cfg->init_weights},
-                            {"submodule", cfg->submodule}};
+    const char *top[][2] = {
+        {"float32_matmul_precision", matmul}, {"predict.output", cfg->predict_output},
+        {"ckpt_path", cfg->ckpt_path},        {"init_weights", cfg->init_weights},
+        {"submodule", cfg->submodule},        {"predict.prompt", cfg->predict_prompt},
+        {"predict.vocab", cfg->predict_vocab}};
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)
         if (top[i][1]) cfg_map_add(root, top[i][0], cfg_scalar(top[i][1], CFG_STR));
     char err[512];

@@ -83,6 +83,17 @@ static const flag flags[] = {
          "(name or .so); options --logger.KEY VALUE"),
     FLAG("predict.output", F_STR, predict_output, NULL, 0,
          "predictions file: .npy (unset: predictions.npy) or .csv"),
+    /* predict's sampling (issue 19, text models) */
+    FLAG("predict.prompt", F_STR, predict_prompt, NULL, 0,
+         "sample text after this prompt from the module's forward instead of predicting"),
+    FLAG("predict.max_new_tokens", F_INT, predict_max_new_tokens, "200", 1,
+         "tokens --predict.prompt samples"),
+    FLAG("predict.temperature", F_DOUBLE, predict_temperature, "1", 0,
+         "divides the logits before sampling (< 1: surer, > 1: more varied)"),
+    FLAG("predict.top_k", F_INT, predict_top_k, "0", 0,
+         "sample among the k likeliest tokens only (0: all)"),
+    FLAG("predict.vocab", F_STR, predict_vocab, NULL, 0,
+         "the --data.vocab_out JSON of the training text (unset: tokens are bytes)"),
     FLAG("test_after_fit", F_BOOL, test_after_fit, "true", 0, "run the test loop when fit ends"),
     FLAG("use_distributed_sampler", F_BOOL, use_distributed_sampler, "true", 0,
          "ddp: each rank reads its own shard of each split (false: the data module's whole "

@@ -63,6 +63,12 @@ typedef struct host_config {
     const char
         *logger; /* "true" (csv + tensorboard), "false", or a list "csv,tensorboard,mlflow,x.so" */
     const char *predict_output; /* --predict.output: .npy (default) or .csv */
+    /* -- predict's sampling (issue 19, text models: host/trainer/generate.c) -- */
+    const char *predict_prompt; /* set: sample text after it instead of the predict loop */
+    int64_t predict_max_new_tokens;
+    double predict_temperature;
+    int64_t predict_top_k;     /* 0: every token */
+    const char *predict_vocab; /* --data.vocab_out's JSON; NULL: tokens are bytes */
     bool test_after_fit;
     bool use_distributed_sampler; /* ddp: each rank reads its shard of every split */
     int64_t fast_dev_run;         /* > 0: run this many batches of each loop, one epoch */

@@ -17,6 +17,7 @@ packages=(
     abigail-tools                                # the ABI check (scripts/abi_check.sh)
     clang-format clang-tidy                      # the form check (scripts/lint.sh)
     libpng-dev                                   # lt_log_image's PNG files, tune's lr_find.png (#23)
+    vim-runtime                                  # chargpt's text: the Vim user manual (test_chargpt)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -398,6 +398,7 @@ static bool dispatch(session *s) {
     if (!strcmp(cmd, "fit")) return run_fit(s);
     if (!strcmp(cmd, "validate")) return run_eval_stage(s, LT_SPLIT_VAL);
     if (!strcmp(cmd, "test")) return run_eval_stage(s, LT_SPLIT_TEST);
+    if (s->cfg->predict_prompt) return run_generate(s); /* generate.c */
     return run_eval_stage(s, LT_SPLIT_PREDICT);
 }
 

@@ -425,4 +425,7 @@ bool prediction_writers_batch(session *s, lt_tensor_t *out, const lt_batch_t *b,
 bool prediction_writers_epoch(session *s); /* and frees the kept predictions */
 void prediction_writers_free(session *s);
 
+/* ---- generate.c: predict --predict.prompt (issue 19, text models) ------------------ */
+bool run_generate(session *s);
+
 #endif

@@ -229,6 +229,8 @@ lt_tensor_t *lt__sum_to(lt_tensor_t *g, int ndim, const int64_t *shape);
 /* (M,K)x(K,N) with transposes, no recording: used by matmul's backward; `name` is the
  * profiler span's ("matmul", "matmul_backward", ...). */
 lt_tensor_t *lt__gemm(lt_tensor_t *a, bool ta, lt_tensor_t *b, bool tb, const char *name);
+/* lt_matmul of inputs with batch dimensions (bmm.c; a, b checked float32, >= 2-D). */
+lt_tensor_t *lt__matmul_batched(lt_tensor_t *a, lt_tensor_t *b);
 
 /* Whether dev fills the optional slot `slot`; when not, records an error naming op, the
  * slot and the accelerator. */

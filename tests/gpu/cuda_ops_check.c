@@ -391,6 +391,7 @@ int main(int argc, char **argv) {
     check_gemm(&c);
     check_layers(&c);
     check_cast(&c);
+    check_index(&c);
     if (cuda) {
         check_allocator(&c);
         check_init_errors(&c, gpus);

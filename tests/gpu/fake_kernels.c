@@ -35,3 +35,8 @@ NOT_SIMULATED(cuda_pool2d_bwd)
 NOT_SIMULATED(cuda_dropout_mask)
 NOT_SIMULATED(cuda_batch_norm)
 NOT_SIMULATED(cuda_batch_norm_bwd)
+/* tensor manipulation (index.cu) */
+NOT_SIMULATED(cuda_copy_strided)
+NOT_SIMULATED(cuda_gather)
+NOT_SIMULATED(cuda_scatter_add)
+NOT_SIMULATED(cuda_masked_fill)

@@ -92,6 +92,8 @@ void check_optim(check_ctx *c);
 void check_mixed(check_ctx *c); /* unscale_grads, round_half (host reference) */
 /* ops_layers.c: im2col, col2im, pool2d(_bwd), dropout_mask, batch_norm(_bwd), describe. */
 void check_layers(check_ctx *c);
+/* ops_index.c: copy_strided, gather, scatter_add, masked_fill (issue 19, text models). */
+void check_index(check_ctx *c);
 /* GEMM at every precision: opens the accelerator under test once per setting. */
 void check_gemm(check_ctx *c);
 /* ops_cast.c: cast_f32 (uint8 / half data, #21) against each other and the host. */

@@ -55,7 +55,23 @@ void test_compare(const char *what, const lt_tensor_t *got, const lt_st_tensor *
     free(w);
 }
 
+/* Batch k of a token fixture: x_tokens and y (steps, B, T) int64. */
+static lt_batch_t token_batch(const lt_st_tensor *xt, const lt_st_tensor *y, lt_arena_t *arena,
+                              int64_t k) {
+    int64_t shape[2] = {xt->shape[1], xt->shape[2]}, n = shape[0] * shape[1];
+    int64_t *v = malloc(2 * (size_t)n * sizeof *v);
+    memcpy(v, (const int64_t *)xt->data + k * n, (size_t)n * sizeof *v);
+    memcpy(v + n, (const int64_t *)y->data + k * n, (size_t)n * sizeof *v);
+    lt_batch_t b = {.x = lt_from_host(arena, LT_I64, 2, shape, v),
+                    .y = lt_from_host(arena, LT_I64, 2, shape, v + n),
+                    .size = shape[0]};
+    free(v);
+    return b;
+}
+
 lt_batch_t test_fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k) {
+    const lt_st_tensor *xt = lt_st_find(f, "x_tokens");
+    if (xt) return token_batch(xt, lt_st_find(f, "y"), arena, k);
     const lt_st_tensor *xu8 = lt_st_find(f, "x_u8"), *y = lt_st_find(f, "y");
     ck_assert(xu8 && y);
     int64_t b = xu8->shape[1], px = xu8->shape[2];

@@ -20,7 +20,8 @@ const lt_st_tensor *test_fixture_find(lt_st_file_t *f, const char *c, const char
 /* |got - want| <= atol + rtol |want| everywhere (an int64 scalar: equal). */
 void test_compare(const char *what, const lt_tensor_t *got, const lt_st_tensor *want, double rtol,
                   double atol);
-/* Batch k of a training fixture (x_u8 normalised as the generator did, y). */
+/* Batch k of a training fixture (x_u8 normalised as the generator did, y; or int64
+ * x_tokens and y (B, T) of a text model's fixture). */
 lt_batch_t test_fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k);
 /* The fixture's recorded steps on ctx (configure_optimizers already run), as lthost's
  * trainer drives them: each step's loss within 1e-4 relative of torch's "losses". */

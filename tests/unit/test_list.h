@@ -40,4 +40,5 @@
     /* -- #23: optimizers, param groups, schedulers -- */                                          \
     X(optim_more)                                                                                  \
     X(sched_more)                                                                                  \
-    X(dtypes) /* uint8 / half data, several dataloaders (#21) */
+    X(dtypes) /* uint8 / half data, several dataloaders (#21) */                                   \
+    X(text_ops)

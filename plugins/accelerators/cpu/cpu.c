@@ -269,4 +269,8 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* what runs (blas.c) */
                       .describe = cpu_describe,
                       /* uint8 / half data (cast.c, #21) */
-                      .cast_f32 = cpu_cast_f32 CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)
+                      .cast_f32 = cpu_cast_f32,
+                      /* tensor manipulation and attention masks (index.c) */
+                      .copy_strided = cpu_copy_strided, .gather = cpu_gather,
+                      .scatter_add = cpu_scatter_add,
+                      .masked_fill = cpu_masked_fill CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)

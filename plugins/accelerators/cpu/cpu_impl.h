@@ -169,4 +169,13 @@ void cpu_batch_norm_bwd(void *st, int64_t n, int64_t c, int64_t l, const float *
 /* ---- random.c ---- */
 void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream, float *d_mask);
 
+/* ---- index.c: tensor manipulation (issue 19, text models) ---- */
+void cpu_copy_strided(void *st, const lt_strided *g, const float *d_src, float *d_dst);
+int64_t cpu_gather(void *st, const lt_gather_geom *g, const float *d_x, const int64_t *d_idx,
+                   float *d_out);
+void cpu_scatter_add(void *st, const lt_gather_geom *g, const float *d_dy, const int64_t *d_idx,
+                     int64_t skip, float *d_dx);
+void cpu_masked_fill(void *st, int64_t n, const float *d_x, const float *d_mask, float value,
+                     float *d_out, const lt_bcast *bc);
+
 #endif

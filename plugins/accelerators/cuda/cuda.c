@@ -378,4 +378,7 @@ LT_ACCELERATOR_EXPORT(.name = "cuda",
                       .batch_norm = cuda_batch_norm, .batch_norm_bwd = cuda_batch_norm_bwd,
                       .describe = cuda_describe,
                       /* uint8 / half data (elementwise.cu, #21) */
-                      .cast_f32 = cuda_cast_f32)
+                      .cast_f32 = cuda_cast_f32,
+                      /* tensor manipulation and attention masks (index.cu) */
+                      .copy_strided = cuda_copy_strided, .gather = cuda_gather,
+                      .scatter_add = cuda_scatter_add, .masked_fill = cuda_masked_fill)

@@ -209,6 +209,15 @@ void cuda_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t
                const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta, float *d_c,
                int64_t ldc);
 
+/* ---- index.cu: tensor manipulation (issue 19, text models) ---- */
+void cuda_copy_strided(void *st, const lt_strided *g, const float *d_src, float *d_dst);
+int64_t cuda_gather(void *st, const lt_gather_geom *g, const float *d_x, const int64_t *d_idx,
+                    float *d_out);
+void cuda_scatter_add(void *st, const lt_gather_geom *g, const float *d_dy, const int64_t *d_idx,
+                      int64_t skip, float *d_dx);
+void cuda_masked_fill(void *st, int64_t n, const float *d_x, const float *d_mask, float value,
+                      float *d_out, const lt_bcast *bc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -78,6 +78,22 @@ typedef enum {
     LT_POOL_ADAPTIVE_AVG /* adaptive_avg_pool2d: rows [floor(oy H/OH), ceil((oy+1) H/OH)) */
 } lt_pool_mode;
 
+/* copy_strided's layout: one shape walked in row-major order, read and written at
+ * the given element strides. */
+typedef struct lt_strided {
+    int ndim;
+    int64_t shape[LT_MAX_DIMS];
+    int64_t src_stride[LT_MAX_DIMS];
+    int64_t dst_stride[LT_MAX_DIMS];
+} lt_strided;
+
+/* gather / scatter_add's layout: x viewed as (outer, n, inner), the result as (outer, m,
+ * inner), and where the index of result element (o, k, i) is (see the slots). */
+typedef struct lt_gather_geom {
+    int64_t outer, n, m, inner;
+    int64_t idx_stride[3];
+} lt_gather_geom;
+
 /* Lightning's --precision: where float32 master weights meet lower-precision math. */
 typedef enum {
     LT_PRECISION_32_TRUE,    /* float32 everywhere (the default) */
@@ -241,6 +257,28 @@ typedef struct lt_accelerator_desc {
      * the exact widening). */
     void (*cast_f32)(void *st, int64_t n, int src_dtype, const void *d_src, float divisor,
                      float *d_out);
+    /* -- ABI 1.1, tensor manipulation and attention (issue 19, text models; optional:
+     * an op that needs a missing one fails with a message naming the slot) -- */
+    /* d_dst[sum_d i_d dst_stride[d]] = d_src[sum_d i_d src_stride[d]] for every index
+     * (i_0 .. i_{ndim-1}) of shape (strides in elements, >= 0; no two indices write one
+     * destination element): transpose, permute, slices and concatenation. */
+    void (*copy_strided)(void *st, const lt_strided *g, const float *d_src, float *d_dst);
+    /* Rows along the middle axis of (outer, n, inner) views: d_out (outer, m, inner) with
+     * d_out(o, k, i) = d_x(o, idx(o, k, i), i), idx(o, k, i) = d_idx[o idx_stride[0] +
+     * k idx_stride[1] + i idx_stride[2]] (index_select: strides (0, 1, 0); gather: the
+     * index's own). Returns the first position p (o m inner + k inner + i) whose index is
+     * outside [0, n), writing 0 there, or -1 (an asynchronous device may return -1). */
+    int64_t (*gather)(void *st, const lt_gather_geom *g, const float *d_x, const int64_t *d_idx,
+                      float *d_out);
+    /* Its adjoint, accumulating: d_dx(o, idx(o, k, i), i) += d_dy(o, k, i) for every
+     * (o, k, i) whose index is in [0, n) and differs from skip (padding_idx; -1: none).
+     * d_dx is (outer, n, inner) and not cleared first. */
+    void (*scatter_add)(void *st, const lt_gather_geom *g, const float *d_dy, const int64_t *d_idx,
+                        int64_t skip, float *d_dx);
+    /* d_out[i] = mask != 0 ? value : x, with x = d_x and mask = d_mask read through bc as
+     * a and b of a binary op (bc NULL: both have n elements). In place allowed. */
+    void (*masked_fill)(void *st, int64_t n, const float *d_x, const float *d_mask, float value,
+                        float *d_out, const lt_bcast *bc);
 } lt_accelerator_desc;
 
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
@@ -263,7 +301,9 @@ typedef struct lt_accelerator_desc {
     X(im2col, OPTIONAL) X(col2im, OPTIONAL) X(pool2d, OPTIONAL) X(pool2d_bwd, OPTIONAL)  \
     X(dropout_mask, OPTIONAL) X(batch_norm, OPTIONAL) X(batch_norm_bwd, OPTIONAL)       \
     X(describe, OPTIONAL)                                                                \
-    X(cast_f32, OPTIONAL) /* uint8 / half data (#21) */
+    X(cast_f32, OPTIONAL)                                                                \
+    X(copy_strided, OPTIONAL) X(gather, OPTIONAL) X(scatter_add, OPTIONAL)               \
+    X(masked_fill, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

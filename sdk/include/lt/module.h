@@ -425,5 +425,21 @@ LT_API lt_status lt_freeze(lt_ctx_t *ctx, const char *submodule);
 LT_API lt_status lt_unfreeze(lt_ctx_t *ctx, const char *submodule);
 /* Whether parameter param_name is frozen (requires_grad off). */
 LT_API bool lt_is_frozen(lt_ctx_t *ctx, const char *param_name);
+/* ---- embedding and attention layers (ABI 1.1, issue 19: text models) --------------- */
+
+/* nn.Embedding: weight (num, dim) drawn from N(0, 1) as torch does, its padding_idx row
+ * zero (LT_NO_PADDING_IDX: none). */
+typedef struct lt_embedding {
+    lt_tensor_t *weight; /* (num, dim) */
+    int64_t padding_idx;
+} lt_embedding_t;
+LT_API lt_embedding_t *lt_embedding(lt_ctx_t *ctx, const char *name, int64_t num, int64_t dim,
+                                    int64_t padding_idx);
+/* idx (...) int64 -> (..., dim) */
+LT_API lt_tensor_t *lt_embedding_forward(const lt_embedding_t *e, lt_tensor_t *idx);
+/* F.scaled_dot_product_attention(q, k, v, dropout_p=p if self.training else 0): o's
+ * dropout applies in training mode only, its mask drawn as lt_dropout's. */
+LT_API lt_tensor_t *lt_attention(lt_ctx_t *ctx, lt_tensor_t *q, lt_tensor_t *k, lt_tensor_t *v,
+                                 const lt_sdpa_opts *o);
 
 #endif

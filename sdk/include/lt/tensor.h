@@ -299,5 +299,75 @@ LT_API float lt_f16_to_f32(uint16_t h);
 LT_API float lt_bf16_to_f32(uint16_t h);
 LT_API uint16_t lt_f32_to_f16(float f);
 LT_API uint16_t lt_f32_to_bf16(float f);
+/* ---- tensor manipulation and attention (ABI 1.1, issue 19: text models) ----------------
+ * torch's names and arguments. A dim may be negative (counted from the end). Layout ops
+ * return contiguous copies where torch returns views. Indices are int64 tensors. */
+
+/* torch.permute: out dimension d is x's dimension dims[d] (dims lists each once). */
+LT_API lt_tensor_t *lt_permute(lt_tensor_t *x, const int *dims);
+/* torch.transpose: dimensions dim0 and dim1 swapped. */
+LT_API lt_tensor_t *lt_transpose(lt_tensor_t *x, int dim0, int dim1);
+/* torch.narrow (x[..., start:start+length, ...] along dim); a negative start counts from
+ * the end. */
+LT_API lt_tensor_t *lt_narrow(lt_tensor_t *x, int dim, int64_t start, int64_t length);
+/* torch.split(x, split_size, dim) (lt_split names the data splits): pieces of split_size along dim (the last may be
+ * shorter) into out[0..]; returns their number, or -1 (error set) when there would be
+ * more than max_out. */
+LT_API int lt_split_tensor(lt_tensor_t *x, int64_t split_size, int dim, lt_tensor_t **out,
+                           int max_out);
+/* torch.cat: n tensors joined along dim (same sizes elsewhere). */
+LT_API lt_tensor_t *lt_cat(int n, lt_tensor_t *const *xs, int dim);
+/* torch.stack: n same-shaped tensors joined along a new dimension dim. */
+LT_API lt_tensor_t *lt_stack(int n, lt_tensor_t *const *xs, int dim);
+/* torch.bmm: (B, M, K) @ (B, K, N) -> (B, M, N). lt_matmul takes any inputs of 2 or more
+ * dimensions as torch.matmul does: (..., M, K) @ (..., K, N), batch dimensions broadcast. */
+LT_API lt_tensor_t *lt_bmm(lt_tensor_t *a, lt_tensor_t *b);
+
+/* F.embedding's "no padding_idx" (padding_idx=None). */
+#define LT_NO_PADDING_IDX INT64_MIN
+/* F.embedding: idx (...) int64, weight (V, D) -> (..., D); rows idx equal to padding_idx
+ * (in [-V, V), negative counts from the end) get no gradient. */
+LT_API lt_tensor_t *lt_embedding_op(lt_tensor_t *idx, lt_tensor_t *weight, int64_t padding_idx);
+/* torch.index_select: the entries index (K) int64 of x along dim -> dim of size K. */
+LT_API lt_tensor_t *lt_index_select(lt_tensor_t *x, int dim, lt_tensor_t *index);
+/* torch.gather: out[...][i][...] = x[...][index[...][i][...]][...] along dim; index has
+ * x's shape except along dim. */
+LT_API lt_tensor_t *lt_gather(lt_tensor_t *x, int dim, lt_tensor_t *index);
+/* F.one_hot: labels (...) int64 -> (..., num_classes), as float32 (torch's is int64);
+ * not differentiable. A label outside [0, num_classes) is refused. */
+LT_API lt_tensor_t *lt_one_hot(lt_tensor_t *labels, int64_t num_classes);
+
+/* Tensor.masked_fill: x with value where mask (float32, nonzero = true, broadcastable to
+ * x) is set; value may be -INFINITY. */
+LT_API lt_tensor_t *lt_masked_fill(lt_tensor_t *x, lt_tensor_t *mask, float value);
+/* The positions a causal attention hides: (L, S) float32, 1 where column j > row i (the
+ * complement of torch.ones(L, S).tril()), 0 elsewhere. */
+LT_API lt_tensor_t *lt_causal_mask(lt_arena_t *a, int64_t l, int64_t s);
+
+/* F.scaled_dot_product_attention's options; zeros are torch's defaults. */
+typedef struct lt_sdpa_opts {
+    uint32_t struct_size;   /* sizeof(lt_sdpa_opts): LT_SDPA_OPTS sets it */
+    lt_tensor_t *attn_mask; /* float32 added to the scores (broadcast to (..., L, S)); NULL */
+    double dropout_p;       /* of the attention weights (applied whenever > 0, as torch) */
+    bool is_causal;         /* query i sees keys j <= i (lt_causal_mask) */
+    double scale;           /* 0: 1 / sqrt(E) */
+    uint64_t seed, stream;  /* the Philox stream of the dropout mask (lt_dropout_ex); in a
+                                module lt_attention picks them */
+} lt_sdpa_opts;
+#define LT_SDPA_OPTS(...) ((lt_sdpa_opts){.struct_size = sizeof(lt_sdpa_opts), __VA_ARGS__})
+/* softmax(q k^T * scale + mask) v: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L,
+ * Ev), batch dimensions broadcast; o NULL means every default. */
+LT_API lt_tensor_t *lt_scaled_dot_product_attention(lt_tensor_t *q, lt_tensor_t *k, lt_tensor_t *v,
+                                                    const lt_sdpa_opts *o);
+
+/* F.softplus: log(1 + exp(beta x)) / beta (torch's defaults: beta 1, threshold 20). */
+LT_API lt_tensor_t *lt_softplus(lt_tensor_t *x, double beta, double threshold);
+/* torch.clamp: min(max(x, min), max); -INFINITY / INFINITY for no bound. The gradient
+ * passes where min < x < max (at x exactly min or max torch's passes too). */
+LT_API lt_tensor_t *lt_clamp(lt_tensor_t *x, double min, double max);
+/* torch.pow(x, exponent) with a scalar exponent; x < 0 gives NaN unless it is an integer. */
+LT_API lt_tensor_t *lt_pow(lt_tensor_t *x, double exponent);
+/* torch.rsqrt: 1 / sqrt(x). */
+LT_API lt_tensor_t *lt_rsqrt(lt_tensor_t *x);
 
 #endif

@@ -52,6 +52,15 @@
  *   binary_cross_entropy_backward  both inputs' gradients: 12n; 96n
  *   binary_cross_entropy_with_logits is logsigmoid plus the ops above (neg, add_scalar,
  *   mul, sub; mean or sum).
+ *   (tensor manipulation and attention, issue 19 text models)
+ *   permute cat narrow          copy_strided: 0; 8n (permute_backward, cat_backward,
+ *   narrow_backward             narrow_backward: the same copy of the gradient)
+ *   embedding index_select      gather: 0; 8n + 8|idx|
+ *   gather one_hot              (one_hot: the scatter of ones, 4(n + N) + 8N)
+ *   gather_backward             scatter_add: |g|; 12|g| + 8|idx|
+ *   masked_fill                 n = |x|: 0; 4(2n + |mask|)  (masked_fill_backward alike)
+ *   clamp clamp_backward        2n; 8n    clamp_backward: the relu_backward mask, 12n
+ *   matmul matmul_backward      batched: the GEMM formulas summed over the batch
  * Without the batch_norm slots, batch_norm and layer_norm are made of mean, sub, mul,
  * add_scalar, sqrt, div and add (and their backward spans).
  * lt_mse_loss and lt_accuracy are made of the ops above (sub, mul, mean; argmax, eq,

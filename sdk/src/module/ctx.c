@@ -180,7 +180,7 @@ lt_tensor_t *lt_param(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *
     t->requires_grad = true;
     t->persistent = true;
     t->param_id = ctx->nparams + 1;
-    ctx->params[ctx->nparams++] = (param_entry){copy, t, init, NULL, NULL};
+    ctx->params[ctx->nparams++] = (param_entry){copy, t, init, NULL, NULL, 0};
     return t;
 }
 
@@ -200,6 +200,10 @@ static void init_values(const param_entry *p, lt_rng_t *rng, float *v) {
         case LT_INIT_NORMAL: v[i] = (float)(a + b * lt_rng_normal(rng)); break;
         default: v[i] = (float)(a + (b - a) * lt_rng_uniform(rng)); break;
         }
+    }
+    if (p->zero_row > 0 && t->ndim >= 1 && p->zero_row <= t->shape[0]) {
+        int64_t row = t->numel / t->shape[0];
+        memset(v + (p->zero_row - 1) * row, 0, (size_t)row * sizeof *v);
     }
 }
 

@@ -19,6 +19,7 @@ typedef struct param_entry {
     lt_init init;
     const char *layer_type; /* "Linear" when declared by lt_linear, else NULL */
     int64_t *mirror;        /* a buffer's host copy (one int64), kept equal on load */
+    int64_t zero_row;       /* 1 + a row initialised to zeros (nn.Embedding's padding_idx); 0 */
 } param_entry;
 
 #define LT_MAX_METRICS 64

@@ -84,7 +84,7 @@ lt_tensor_t *lt_buffer(lt_ctx_t *ctx, const char *name, lt_dtype dt, int ndim, c
             lt_set_error(LT_ERR_OOM, "out of host memory declaring buffer %s", name);
         return NULL;
     }
-    ctx->buffers[ctx->nbuffers++] = (param_entry){copy, t, LT_INIT_ZEROS, NULL, NULL};
+    ctx->buffers[ctx->nbuffers++] = (param_entry){copy, t, LT_INIT_ZEROS, NULL, NULL, 0};
     return t;
 }
 
@@ -243,6 +243,14 @@ lt_tensor_t *lt_layernorm_forward(const lt_layernorm_t *l, lt_tensor_t *x) {
 #define DROPOUT_STREAM ((uint64_t)1 << 63)
 #define DROPOUT_CALL_BITS 20
 
+/* The next dropout call's stream in this step. */
+static uint64_t dropout_stream(lt_ctx_t *ctx) {
+    int64_t step = lt_global_step(ctx);
+    if (step != ctx->dropout_step) ctx->dropout_step = step, ctx->dropout_calls = 0;
+    uint64_t call = (uint64_t)ctx->dropout_calls++ & ((1u << DROPOUT_CALL_BITS) - 1);
+    return DROPOUT_STREAM | ((uint64_t)step << DROPOUT_CALL_BITS) | call;
+}
+
 lt_tensor_t *lt_dropout(lt_ctx_t *ctx, lt_tensor_t *x, double p) {
     if (!x) return NULL;
     if (!ctx) {
@@ -250,12 +258,54 @@ lt_tensor_t *lt_dropout(lt_ctx_t *ctx, lt_tensor_t *x, double p) {
         return NULL;
     }
     bool training = lt_training(ctx);
-    uint64_t stream = 0;
-    if (training) {
-        int64_t step = lt_global_step(ctx);
-        if (step != ctx->dropout_step) ctx->dropout_step = step, ctx->dropout_calls = 0;
-        uint64_t call = (uint64_t)ctx->dropout_calls++ & ((1u << DROPOUT_CALL_BITS) - 1);
-        stream = DROPOUT_STREAM | ((uint64_t)step << DROPOUT_CALL_BITS) | call;
-    }
+    uint64_t stream = training ? dropout_stream(ctx) : 0;
     return lt_dropout_ex(x, p, training, ctx->seed, stream);
+}
+
+/* ---- embedding and attention (issue 19, text models) --------------------------------- */
+
+lt_embedding_t *lt_embedding(lt_ctx_t *ctx, const char *name, int64_t num, int64_t dim,
+                             int64_t padding_idx) {
+    if (num < 1 || dim < 1 ||
+        (padding_idx != LT_NO_PADDING_IDX && (padding_idx < -num || padding_idx >= num))) {
+        lt_set_error(LT_ERR_INVALID_ARG,
+                     "lt_embedding %s: %lld embeddings of size %lld with padding_idx %lld; sizes "
+                     "must be positive and padding_idx in [-num, num) or LT_NO_PADDING_IDX",
+                     name, (long long)num, (long long)dim, (long long)padding_idx);
+        return NULL;
+    }
+    lt_embedding_t *e = layer_alloc(ctx, name, sizeof *e);
+    if (!e) return NULL;
+    char buf[256];
+    e->padding_idx = padding_idx;
+    e->weight = lt_param(ctx, key(buf, sizeof buf, name, "weight"), 2, (int64_t[]){num, dim},
+                         (lt_init){LT_INIT_NORMAL, 0.0, 1.0});
+    if (!e->weight) return NULL;
+    if (padding_idx != LT_NO_PADDING_IDX)
+        ctx->params[ctx->nparams - 1].zero_row =
+            1 + (padding_idx < 0 ? padding_idx + num : padding_idx);
+    label_params(ctx, 1, "Embedding");
+    return e;
+}
+
+lt_tensor_t *lt_embedding_forward(const lt_embedding_t *e, lt_tensor_t *idx) {
+    if (!e) return NULL;
+    return lt_embedding_op(idx, e->weight, e->padding_idx);
+}
+
+lt_tensor_t *lt_attention(lt_ctx_t *ctx, lt_tensor_t *q, lt_tensor_t *k, lt_tensor_t *v,
+                          const lt_sdpa_opts *o) {
+    if (!q) return NULL;
+    if (!ctx || (o && o->struct_size < sizeof *o)) {
+        lt_set_error(ctx ? LT_ERR_ABI : LT_ERR_INVALID_ARG, "lt_attention: %s",
+                     ctx ? "make the options with LT_SDPA_OPTS(...)" : "NULL context");
+        return NULL;
+    }
+    lt_sdpa_opts opts = o ? *o : LT_SDPA_OPTS();
+    if (!lt_training(ctx)) opts.dropout_p = 0.0;
+    if (opts.dropout_p > 0.0) {
+        opts.seed = ctx->seed;
+        opts.stream = dropout_stream(ctx);
+    }
+    return lt_scaled_dot_product_attention(q, k, v, &opts);
 }

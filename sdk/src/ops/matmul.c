@@ -30,6 +30,8 @@ static void matmul_bw(lt_node *n, lt_tensor_t *g) {
 
 lt_tensor_t *lt_matmul(lt_tensor_t *a, lt_tensor_t *b) {
     if (!lt__check_f32(a, "lt_matmul") || !lt__check_f32(b, "lt_matmul")) return NULL;
+    if ((a->ndim > 2 || b->ndim > 2) && a->ndim >= 2 && b->ndim >= 2)
+        return lt__matmul_batched(a, b); /* bmm.c: batch dimensions, broadcast */
     if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0]) {
         char sa[96], sb[96];
         lt_set_error(LT_ERR_SHAPE, "lt_matmul: expected (M, K) @ (K, N), got %s @ %s",
