@@ -125,7 +125,7 @@ struct lt_node {
     double s;           /* a scalar the backward needs */
     int64_t i;          /* an integer the backward needs */
     int64_t iv[8];      /* more of them (a convolution's or a pool's window) */
-    const char *span; /* --detect_anomaly: the op's profiler span name, for its errors */
+    const char *span;   /* --detect_anomaly: the op's profiler span name, for its errors */
     /* ONNX export (issue #22): what recorded the node, and a second scalar. */
     const char *op; /* the op's or its backward's name ("lt_add", "linear_bw"): export maps it */
     double s2;      /* a second scalar (the affine ops' beta) */
