@@ -10,7 +10,7 @@ expect_error "no hyper-parameter 'lrr'; did you mean 'lr'" fit --module mlp --mo
 expect_error "no hyper-parameter 'foo'" fit --module mlp --model.foo 1
 expect_error "'lr' expects a finite number, got 'abc'" fit --module mlp --model.lr abc
 expect_error "'hidden' expects an integer, got '1.5'" fit --module mlp --model.hidden 1.5
-expect_error "'optimizer' expects one of sgd\|adam, got 'rmsprop'" fit --module mlp --model.optimizer rmsprop
+expect_error "'optimizer' expects one of sgd\|adam\|adamw\|rmsprop.*, got 'adamx'" fit --module mlp --model.optimizer adamx
 expect_error "batch_size" fit --module mlp --data.batch_sise 3
 expect_error "mlp.setup failed: mlp: parameter 'l1.weight'" fit --module mlp --model.hidden 0
 expect_error "limit_train_batches expects a batch count" fit --module mlp --limit_train_batches 1.5
