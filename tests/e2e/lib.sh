@@ -9,17 +9,19 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 
 # run_lthost ARGS...: runs lthost, keeps stdout+stderr in $TMP/out and the code in $rc.
+# run_lthost ARGS...: rc and $TMP/out; LTHOST_TIMEOUT seconds at most (0, the default: none).
 run_lthost() {
     rc=0
-    "$LTHOST" "$@" >"$TMP/out" 2>&1 || rc=$?
+    timeout --signal=KILL "${LTHOST_TIMEOUT:-0}" "$LTHOST" "$@" >"$TMP/out" 2>&1 || rc=$?
 }
 
 # expect_error PATTERN ARGS...: lthost must fail cleanly (exit 1 or 2, never a signal)
-# with exactly one "lthost: error:" line matching PATTERN.
+# with exactly one "lthost: error:" line matching PATTERN, within 300 s (an input that
+# should be refused but trains instead fails here rather than running on).
 expect_error() {
     local pattern=$1
     shift
-    run_lthost "$@"
+    LTHOST_TIMEOUT=300 run_lthost "$@"
     [ "$rc" -eq 1 ] || [ "$rc" -eq 2 ] || { cat "$TMP/out"; fail "lthost $* exited $rc, expected 1 or 2"; }
     local n
     n=$(grep -c '^lthost: error: ' "$TMP/out" || true)
