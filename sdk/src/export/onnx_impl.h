@@ -1,6 +1,7 @@
 /* onnx_impl.h — the ONNX exporter's state, shared by its three files:
  *   onnx_trace.c  runs the forward once with every op recorded, walks the tape
- *   onnx_ops.c    maps each recorded op to ONNX nodes (onnx_norm.c: the normalisations)
+ *   onnx_ops.c    maps each recorded op to ONNX nodes (onnx_norm.c: the normalisations,
+ *                 onnx_ops2.c: the layout, indexing, attention and pointwise ops of #19)
  *   onnx_write.c  names values, encodes nodes, initializers and the ModelProto, writes
  * The protobuf is written by hand (io/pb_write.h); field numbers are onnx.proto's. */
 #ifndef LT_ONNX_IMPL_H
