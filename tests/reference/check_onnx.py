@@ -6,8 +6,8 @@ of another size than the traced one (the batch axis is dynamic), and compare wit
 `lthost predict` on the same inputs (1e-5). Then the round trip the other way: a torch
 MLP's weights (safetensors) -> `lthost export --init_weights` -> onnxruntime equals
 torch.onnx.export's model in onnxruntime (and torch itself) on the same input.
-chargpt (int64 token input, --input_dtype int64) and dcgan's generator and
-discriminator (--submodule) are trained a few steps, their weights taken out of the
+chargpt (int64 token input, --input_dtype int64) and the generators and
+discriminators of dcgan and gan (--submodule) are trained a few steps, their weights taken out of the
 checkpoint as a plain state dict, and `lthost predict --init_weights` on other inputs
 (token ids, noise) is compared with onnxruntime the same way.
 
@@ -147,6 +147,22 @@ def dcgan(lthost, work, x):
                                "discriminator", "2,1,28,28", x, "float32")
 
 
+def gan(lthost, work, x):
+    """The linear GAN's generator (noise -> (N, 784)) and discriminator."""
+    root = os.path.join(work, "gan")
+    run([lthost, "fit", "--module", "gan", "--data", "npy", "--data.npz", "d.npz",
+         "--data.batch_size", "8", "--max_steps", "2", "--limit_val_batches", "0",
+         "--test_after_fit", "false", "--enable_progress_bar", "false", "--default_root_dir",
+         root], work)
+    ckpt = glob.glob(os.path.join(root, "lightning_logs/version_0/checkpoints/*.ckpt"))[0]
+    weights_of(ckpt, os.path.join(work, "gan.safetensors"))
+    z = np.random.default_rng(8).standard_normal((13, 64)).astype(np.float32)
+    export_weights_and_compare(lthost, work, "gan.generator", "gan", [], "generator", "2,64", z,
+                               "float32")
+    export_weights_and_compare(lthost, work, "gan.discriminator", "gan", [], "discriminator",
+                               "2,784", x.reshape(len(x), -1), "float32")
+
+
 def op_zoo(lthost, work, plugin):
     """Every mapped op (tests/e2e/plugins/onnx_ops.c) at three opsets: 13 (ReduceMean's
     axes an attribute, GELU as Erf), 17, 20 (Gelu)."""
@@ -234,6 +250,7 @@ def main():
         round_trip(lthost, work, x)
         chargpt(lthost, work)
         dcgan(lthost, work, x)
+        gan(lthost, work, x)
         if args.ops_plugin:
             op_zoo(lthost, work, os.path.abspath(args.ops_plugin))
     print("ok: every ONNX check passed")
