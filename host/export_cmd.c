@@ -22,20 +22,22 @@ typedef struct export_args {
     int ndim;
     bool dynamic, strict;
     int opset;
+    lt_dtype input_dtype;                  /* --input_dtype float32|int64 */
     char *hparams[EXPORT_MAX_HPARAMS + 1]; /* "name=value", owned */
     int nhparams;
 } export_args;
 
 static void export_usage(FILE *out) {
-    fprintf(out, "usage: lthost export --module NAME|PATH (--ckpt_path CKPT | --init_weights "
-                 "W.safetensors [--model.NAME VALUE ...])\n"
-                 "                     --input_shape 1,784 [--output model.onnx] [--format onnx]\n"
-                 "                     [--submodule NAME] [--dynamic_batch true] [--opset 13..21]\n"
-                 "                     [--accel cpu] [--strict true]\n\n"
-                 "Runs the module's forward (or the submodule's) once on a random input of "
-                 "--input_shape,\nin eval mode, and writes it as an ONNX model; weights become "
-                 "initializers named as in\nthe state dict. --dynamic_batch true names dimension 0 "
-                 "'batch'. See docs/export.md.\n");
+    fprintf(out,
+            "usage: lthost export --module NAME|PATH (--ckpt_path CKPT | --init_weights "
+            "W.safetensors [--model.NAME VALUE ...])\n"
+            "                     --input_shape 1,784 [--output model.onnx] [--format onnx]\n"
+            "                     [--submodule NAME] [--dynamic_batch true] [--opset 13..21]\n"
+            "                     [--input_dtype float32|int64] [--accel cpu] [--strict true]\n\n"
+            "Runs the module's forward (or the submodule's) once on a random input of "
+            "--input_shape,\nin eval mode, and writes it as an ONNX model; weights become "
+            "initializers named as in\nthe state dict. --dynamic_batch true names dimension 0 "
+            "'batch'. See docs/export.md.\n");
 }
 
 /* "1,784" -> shape; false after an error line. */
@@ -77,6 +79,16 @@ static bool parse_opset(const char *v, int *out) {
     return false;
 }
 
+/* --input_dtype: float32 (images, features) or int64 (token ids). */
+static bool parse_dtype(const char *v, lt_dtype *out) {
+    if (!strcmp(v, "float32") || !strcmp(v, "int64")) {
+        *out = strcmp(v, "int64") ? LT_F32 : LT_I64;
+        return true;
+    }
+    host_error("--input_dtype %s: give float32 (the default) or int64 (token ids)", v);
+    return false;
+}
+
 static bool add_hparam(export_args *a, const char *name, const char *value) {
     if (a->nhparams == EXPORT_MAX_HPARAMS) {
         host_error("too many --model.NAME flags (at most %d)", EXPORT_MAX_HPARAMS);
@@ -114,11 +126,13 @@ static bool apply_flag(export_args *a, const char *name, const char *value) {
     if (!strcmp(name, "dynamic_batch")) return parse_bool(name, value, &a->dynamic);
     if (!strcmp(name, "strict")) return parse_bool(name, value, &a->strict);
     if (!strcmp(name, "opset")) return parse_opset(value, &a->opset);
+    if (!strcmp(name, "input_dtype")) return parse_dtype(value, &a->input_dtype);
     if (!strncmp(name, "model.", 6) && name[6]) return add_hparam(a, name + 6, value);
-    host_error("unknown flag --%s for lthost export (flags: --module, --ckpt_path, "
-               "--init_weights, --model.NAME, --input_shape, --output, --format, --submodule, "
-               "--dynamic_batch, --opset, --accel, --strict; see lthost export --help)",
-               name);
+    host_error(
+        "unknown flag --%s for lthost export (flags: --module, --ckpt_path, "
+        "--init_weights, --model.NAME, --input_shape, --output, --format, --submodule, "
+        "--dynamic_batch, --opset, --input_dtype, --accel, --strict; see lthost export --help)",
+        name);
     return false;
 }
 
@@ -190,8 +204,9 @@ static int run_export(const host_config *cfg, const export_args *a) {
     lt_model_t *m = accel ? load_model(a, module, accel) : NULL;
     int rc = 1;
     if (m) {
-        lt_onnx_opts o = LT_ONNX_OPTS(.ndim = a->ndim, .input_shape = a->shape,
-                                      .dynamic_batch = a->dynamic, .opset = a->opset);
+        lt_onnx_opts o =
+            LT_ONNX_OPTS(.ndim = a->ndim, .input_shape = a->shape, .dynamic_batch = a->dynamic,
+                         .opset = a->opset, .input_dtype = a->input_dtype);
         const char *err = NULL;
         if (lt_model_export_onnx(m, a->output, &o, &err) == LT_OK) {
             printf("Exported %s%s%s to %s (ONNX opset %d%s)\n", a->module, a->submodule ? "." : "",

@@ -35,7 +35,8 @@ grep -q "Exported .* to $TMP/zoo.onnx (ONNX opset 17, dynamic batch)" "$TMP/out"
 # ModelProto: field 1 (ir_version 8, varint) first, the producer, the ops and a weight name
 [ "$(head -c2 "$TMP/zoo.onnx" | od -An -tx1 | tr -d ' ')" = "0808" ] || fail "zoo.onnx does not start with ir_version 8"
 for s in lthost Conv MaxPool AveragePool Erf Softmax LogSoftmax ReduceMean BatchNormalization \
-    LayerNormalization conv2.weight bn.running_var batch; do
+    LayerNormalization conv2.weight bn.running_var batch ConvTranspose Transpose Slice Concat \
+    Gather GatherElements Where Clip Pow Softplus up.weight emb.weight; do
     grep -q -a "$s" "$TMP/zoo.onnx" || fail "zoo.onnx lacks '$s'"
 done
 echo "ok: onnx_ops exports ($(stat -c %s "$TMP/zoo.onnx") bytes): ir_version 8, every op and weight named"
@@ -73,6 +74,8 @@ expect_error "forward on the example input: .*conv" "${EXPORT[@]}" --input_shape
 expect_error "--opset 9: give an ONNX opset from 13 to 21" "${EXPORT[@]}" --opset 9
 expect_error "--format: only onnx is supported" "${EXPORT[@]}" --format torchscript
 expect_error "--dynamic_batch expects true or false, got 'yes'" "${EXPORT[@]}" --dynamic_batch yes
+expect_error "--input_dtype half: give float32 \(the default\) or int64" "${EXPORT[@]}" --input_dtype half
+expect_error "forward on the example input: lt_conv2d: expected a float32 tensor, got int64" "${EXPORT[@]}" --input_dtype int64
 expect_error "needs the weights: --ckpt_path CKPT or --init_weights" "${EXPORT[@]}" --init_weights "$good"
 expect_error "--model.NAME goes with --init_weights" "${EXPORT[@]}" --model.mode mapped
 expect_error "unknown flag --max_epochs for lthost export" "${EXPORT[@]}" --max_epochs 1

@@ -6,6 +6,10 @@ of another size than the traced one (the batch axis is dynamic), and compare wit
 `lthost predict` on the same inputs (1e-5). Then the round trip the other way: a torch
 MLP's weights (safetensors) -> `lthost export --init_weights` -> onnxruntime equals
 torch.onnx.export's model in onnxruntime (and torch itself) on the same input.
+chargpt (int64 token input, --input_dtype int64) and the generators and
+discriminators of dcgan and gan (--submodule) are trained a few steps, their weights taken out of the
+checkpoint as a plain state dict, and `lthost predict --init_weights` on other inputs
+(token ids, noise) is compared with onnxruntime the same way.
 
     tests/reference/.venv/bin/python tests/reference/check_onnx.py --lthost build/host/lthost
 
@@ -74,6 +78,89 @@ def export_and_compare(lthost, work, name, submodule, x, extra_fit):
     compare(f"{label} (ops {', '.join(ops)}): onnxruntime vs lthost predict",
             ort_run(onnx_path, x), np.load(pred))
     return ckpt, onnx_path
+
+
+def weights_of(ckpt, out):
+    """The checkpoint's state dict as a plain safetensors file (predict --init_weights
+    reads any data, not only the checkpoint's)."""
+    from safetensors.numpy import load_file, save_file
+
+    sd = load_file(ckpt)
+    save_file({k[len("state_dict."):]: v for k, v in sd.items() if k.startswith("state_dict.")},
+              out)
+    return out
+
+
+def export_weights_and_compare(lthost, work, label, module, hp, submodule, shape, x, dtype):
+    """Export from weights, predict x from the same weights, compare in onnxruntime."""
+    weights = os.path.join(work, module + ".safetensors")
+    sub = ["--submodule", submodule] if submodule else []
+    path = os.path.join(work, label + ".onnx")
+    run([lthost, "export", "--module", module, "--init_weights", weights, "--input_shape", shape,
+         "--input_dtype", dtype, "--dynamic_batch", "true", "--output", path] + hp + sub, work)
+    ops = sorted({n.op_type for n in check_model(path).graph.node})
+    data, pred = os.path.join(work, label + ".npz"), os.path.join(work, label + ".npy")
+    np.savez(data, x=x, y=np.zeros(len(x), dtype=np.int64))
+    run([lthost, "predict", "--module", module, "--init_weights", weights, "--data", "npy",
+         "--data.npz", data, "--data.x_dtype", "keep", "--predict.output", pred,
+         "--enable_progress_bar", "false", "--default_root_dir", os.path.join(work, label)]
+        + hp + sub, work)
+    compare(f"{label} (ops {', '.join(ops)}): onnxruntime vs lthost predict",
+            ort_run(path, x), np.load(pred))
+
+
+def chargpt(lthost, work):
+    """A 2-layer chargpt on 16 letters: embedding (Gather), split (Slice), heads
+    (Transpose), causal attention (MatMul, Where, Softmax), GELU, LayerNormalization."""
+    rng = np.random.default_rng(5)
+    with open(os.path.join(work, "book.txt"), "w") as f:
+        f.write("".join(chr(97 + int(i)) for i in rng.integers(0, 16, 4000)))
+    hp = ["--model.vocab_size", "16", "--model.block_size", "8", "--model.n_layer", "2",
+          "--model.n_head", "2", "--model.n_embd", "16", "--model.dropout", "0.0"]
+    root = os.path.join(work, "chargpt")
+    run([lthost, "fit", "--module", "chargpt", "--data", "text", "--data.path", "book.txt",
+         "--data.block_size", "8", "--data.batch_size", "4", "--max_steps", "3",
+         "--limit_val_batches", "1", "--test_after_fit", "false", "--enable_progress_bar",
+         "false", "--default_root_dir", root] + hp, work)
+    ckpt = glob.glob(os.path.join(root, "lightning_logs/version_0/checkpoints/*.ckpt"))[0]
+    weights_of(ckpt, os.path.join(work, "chargpt.safetensors"))
+    tokens = rng.integers(0, 16, (9, 8)).astype(np.int64)  # 9: not the traced 1
+    export_weights_and_compare(lthost, work, "chargpt", "chargpt", hp, None, "1,8", tokens,
+                               "int64")
+
+
+def dcgan(lthost, work, x):
+    """dcgan's generator (Gemm, BatchNormalization, ConvTranspose) from noise, and its
+    discriminator (Conv, leaky relu) from images."""
+    hp = ["--model.ngf", "8", "--model.ndf", "8", "--model.samples", "4"]
+    root = os.path.join(work, "dcgan")
+    run([lthost, "fit", "--module", "dcgan", "--data", "npy", "--data.npz", "d.npz",
+         "--data.batch_size", "8", "--max_steps", "2", "--limit_val_batches", "0",
+         "--test_after_fit", "false", "--enable_progress_bar", "false", "--default_root_dir",
+         root] + hp, work)
+    ckpt = glob.glob(os.path.join(root, "lightning_logs/version_0/checkpoints/*.ckpt"))[0]
+    weights_of(ckpt, os.path.join(work, "dcgan.safetensors"))
+    z = np.random.default_rng(6).standard_normal((11, 64)).astype(np.float32)
+    export_weights_and_compare(lthost, work, "dcgan.generator", "dcgan", hp, "generator",
+                               "2,64", z, "float32")
+    export_weights_and_compare(lthost, work, "dcgan.discriminator", "dcgan", hp,
+                               "discriminator", "2,1,28,28", x, "float32")
+
+
+def gan(lthost, work, x):
+    """The linear GAN's generator (noise -> (N, 784)) and discriminator."""
+    root = os.path.join(work, "gan")
+    run([lthost, "fit", "--module", "gan", "--data", "npy", "--data.npz", "d.npz",
+         "--data.batch_size", "8", "--max_steps", "2", "--limit_val_batches", "0",
+         "--test_after_fit", "false", "--enable_progress_bar", "false", "--default_root_dir",
+         root], work)
+    ckpt = glob.glob(os.path.join(root, "lightning_logs/version_0/checkpoints/*.ckpt"))[0]
+    weights_of(ckpt, os.path.join(work, "gan.safetensors"))
+    z = np.random.default_rng(8).standard_normal((13, 64)).astype(np.float32)
+    export_weights_and_compare(lthost, work, "gan.generator", "gan", [], "generator", "2,64", z,
+                               "float32")
+    export_weights_and_compare(lthost, work, "gan.discriminator", "gan", [], "discriminator",
+                               "2,784", x.reshape(len(x), -1), "float32")
 
 
 def op_zoo(lthost, work, plugin):
@@ -161,6 +248,9 @@ def main():
         export_and_compare(lthost, work, "cnn", None, x, ["--model.hidden", "32"])
         opsets(lthost, work, mlp_ckpt, x, ort_run(mlp_onnx, x))
         round_trip(lthost, work, x)
+        chargpt(lthost, work)
+        dcgan(lthost, work, x)
+        gan(lthost, work, x)
         if args.ops_plugin:
             op_zoo(lthost, work, os.path.abspath(args.ops_plugin))
     print("ok: every ONNX check passed")

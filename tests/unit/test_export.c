@@ -2,7 +2,8 @@
  * lt_model_export_onnx writes for the mlp (from a state dict written here, through
  * lt_model_load_weights) and checks the ModelProto's fields against onnx.proto: IR and
  * opset versions, the nodes and their attributes, the initializers' names, shapes and
- * bytes, and the symbolic batch dimension. Plus the refusals of bad arguments. */
+ * bytes, and the symbolic batch dimension. Plus the refusals of bad arguments, and one
+ * op of issue #19 (dcgan's generator: ConvTranspose and its attributes). */
 #include <check.h>
 #include <lt/lt.h>
 #include <lt/model.h>
@@ -245,6 +246,9 @@ START_TEST(export_refuses_bad_arguments) {
     lt_onnx_opts old = o;
     old.struct_size = 8;
     ck_assert_int_eq(lt_model_export_onnx(m, out, &old, &err), LT_ERR_ABI);
+    lt_onnx_opts ints = LT_ONNX_OPTS(.ndim = 2, .input_shape = shape, .input_dtype = LT_F16);
+    ck_assert_int_eq(lt_model_export_onnx(m, out, &ints, &err), LT_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err, "input_dtype"));
     lt_onnx_opts bad = LT_ONNX_OPTS(.ndim = 2, .input_shape = shape, .opset = 12);
     ck_assert_int_eq(lt_model_export_onnx(m, out, &bad, &err), LT_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(err, "opset 12"));
@@ -255,6 +259,89 @@ START_TEST(export_refuses_bad_arguments) {
     ck_assert_int_eq(lt_model_export_onnx(NULL, out, &o, &err), LT_ERR_INVALID_ARG);
     ck_assert_int_eq(access(out, F_OK), -1); /* nothing written */
     close_mlp(m);
+}
+END_TEST
+
+/* ---- an op of issue #19: dcgan's generator, ConvTranspose ---------------------------- */
+
+/* An INTS or INT attribute's values into v (at most 4); how many. */
+static int attr_ints(const pb_field *node, const char *name, int64_t *v) {
+    pb_field f, a;
+    int n = 0;
+    PB_EACH(f, node->data, node->len) {
+        if (f.num != 5) continue;
+        bool named = false;
+        PB_EACH(a, f.data, f.len) named |= a.num == 1 && pb_is(&a, name);
+        PB_EACH(a, f.data, f.len)
+        if (named && (a.num == 8 || a.num == 3) && n < 4) v[n++] = (int64_t)a.v;
+    }
+    return n;
+}
+
+/* ConvTranspose 4x4, stride 2, padding 1 (14 -> 28 and 7 -> 14: output_padding 0), one
+ * group; the bias as a third input only where the layer has one. */
+static void check_conv_transpose(const pb_field *node, bool bias) {
+    int64_t v[4];
+    pb_field f;
+    int nin = 0;
+    PB_EACH(f, node->data, node->len) nin += f.num == 1;
+    ck_assert_int_eq(nin, bias ? 3 : 2);
+    ck_assert_int_eq(attr_ints(node, "kernel_shape", v), 2);
+    ck_assert(v[0] == 4 && v[1] == 4);
+    ck_assert_int_eq(attr_ints(node, "strides", v), 2);
+    ck_assert(v[0] == 2 && v[1] == 2);
+    ck_assert_int_eq(attr_ints(node, "pads", v), 4);
+    ck_assert(v[0] == 1 && v[1] == 1 && v[2] == 1 && v[3] == 1);
+    ck_assert_int_eq(attr_ints(node, "output_padding", v), 2);
+    ck_assert(v[0] == 0 && v[1] == 0);
+    ck_assert_int_eq(attr_ints(node, "group", v), 1);
+    ck_assert_int_eq(v[0], 1);
+}
+
+START_TEST(export_conv_transpose_reads_back) {
+    char plugin[4096];
+    const char *mlp = getenv("LT_TEST_MLP_PLUGIN"), *tail = strstr(mlp, "mlp/mlp.so");
+    ck_assert_ptr_nonnull(tail);
+    snprintf(plugin, sizeof plugin, "%.*sdcgan/dcgan.so", (int)(tail - mlp), mlp);
+    char tmp[] = "/tmp/lt_export_XXXXXX", w[64], path[64];
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    snprintf(w, sizeof w, "%s/w.safetensors", tmp);
+    snprintf(path, sizeof path, "%s/g.onnx", tmp);
+    lt_st_writer_t *wr = lt_st_writer_new();
+    float bias = 0.25f;
+    ck_assert_int_eq(
+        lt_st_writer_add(wr, "generator.up2.bias", LT_ST_F32, 1, (int64_t[]){1}, &bias, 4), LT_OK);
+    ck_assert_int_eq(lt_st_writer_save(wr, w), LT_OK);
+    lt_st_writer_free(wr);
+    const char *hp[] = {"latent=4", "ngf=2", "ndf=2", "samples=1", NULL}, *err = NULL;
+    lt_model_opts mo = LT_MODEL_OPTS(.submodule = "generator");
+    mo.strict = false; /* one weight in the file; the others keep their init */
+    lt_model_t *m = lt_model_load_weights(w, plugin, hp, &mo, &err);
+    ck_assert_msg(m != NULL, "%s", err);
+    lt_onnx_opts o =
+        LT_ONNX_OPTS(.ndim = 2, .input_shape = (int64_t[]){2, 4}, .dynamic_batch = true);
+    ck_assert_msg(lt_model_export_onnx(m, path, &o, &err) == LT_OK, "%s", err);
+    static const char *const want[] = {"Gemm", "Reshape",       "BatchNormalization",
+                                       "Relu", "ConvTranspose", "BatchNormalization",
+                                       "Relu", "ConvTranspose", "Tanh"};
+    size_t n;
+    uint8_t *b = read_file(path, &n);
+    pb_field f, g;
+    int nodes = 0;
+    PB_EACH(f, b, n) if (f.num == 7) PB_EACH(g, f.data, f.len) {
+        char op[32] = "";
+        if (g.num != 1) continue;
+        check_node(&g, op, sizeof op);
+        ck_assert_int_lt(nodes, 9);
+        ck_assert_str_eq(op, want[nodes++]);
+        if (!strcmp(op, "ConvTranspose")) check_conv_transpose(&g, nodes == 8);
+    }
+    ck_assert_int_eq(nodes, 9);
+    free(b);
+    lt_model_free(m);
+    unlink(w);
+    unlink(path);
+    rmdir(tmp);
 }
 END_TEST
 
@@ -274,6 +361,7 @@ Suite *suite_export(void) {
     tcase_add_test(tc, export_mlp_reads_back);
     tcase_add_test(tc, export_refuses_bad_arguments);
     tcase_add_test(tc, load_weights_refuses_bad_hparams);
+    tcase_add_test(tc, export_conv_transpose_reads_back);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -186,7 +186,25 @@ static lt_tensor_t *dcgan_predict_step(lt_ctx_t *ctx, void *self, const lt_batch
     return generate(self, noise(ctx, b->size, (uint64_t)i), !lt_training(ctx));
 }
 
+/* The two networks on their own, for `lthost predict/export --submodule generator` (z
+ * (N, latent) -> images) and `--submodule discriminator` (images -> logits), batch norm
+ * as the module's mode has it (eval when exported). */
+static lt_tensor_t *dcgan_generator(lt_ctx_t *ctx, void *self, lt_tensor_t *z) {
+    return generate(self, z, !lt_training(ctx));
+}
+
+static lt_tensor_t *dcgan_discriminator(lt_ctx_t *ctx, void *self, lt_tensor_t *x) {
+    (void)ctx;
+    return discriminate(self, x);
+}
+
+static const lt_submodule_desc dcgan_submodules[] = {
+    {.name = "generator", .forward = dcgan_generator},
+    {.name = "discriminator", .forward = dcgan_discriminator},
+    {.name = NULL},
+};
+
 LT_MODULE_EXPORT(dcgan_t, .name = "dcgan", .hparams = dcgan_hparams, .setup = dcgan_setup,
                  .manual_optimization = true, .training_step = dcgan_training_step,
                  .on_train_epoch_end = dcgan_on_train_epoch_end, .predict_step = dcgan_predict_step,
-                 .configure_optimizers = dcgan_configure_optimizers)
+                 .configure_optimizers = dcgan_configure_optimizers, .submodules = dcgan_submodules)

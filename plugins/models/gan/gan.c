@@ -103,6 +103,25 @@ static lt_tensor_t *gan_predict_step(lt_ctx_t *ctx, void *self, const lt_batch_t
     return generate(self, noise(ctx, b->size));
 }
 
+/* The two networks on their own, for `lthost predict/export --submodule generator` (z
+ * (N, latent) -> (N, 784)) and `--submodule discriminator` ((N, 784) -> scores). */
+static lt_tensor_t *gan_generator(lt_ctx_t *ctx, void *self, lt_tensor_t *z) {
+    (void)ctx;
+    return generate(self, z);
+}
+
+static lt_tensor_t *gan_discriminator(lt_ctx_t *ctx, void *self, lt_tensor_t *x) {
+    (void)ctx;
+    return discriminate(self, x);
+}
+
+static const lt_submodule_desc gan_submodules[] = {
+    {.name = "generator", .forward = gan_generator},
+    {.name = "discriminator", .forward = gan_discriminator},
+    {.name = NULL},
+};
+
 LT_MODULE_EXPORT(gan_t, .name = "gan", .hparams = gan_hparams, .setup = gan_setup,
                  .manual_optimization = true, .training_step = gan_training_step,
-                 .predict_step = gan_predict_step, .configure_optimizers = gan_configure_optimizers)
+                 .predict_step = gan_predict_step, .configure_optimizers = gan_configure_optimizers,
+                 .submodules = gan_submodules)

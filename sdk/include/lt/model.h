@@ -53,6 +53,9 @@ typedef struct lt_onnx_opts {
     const int64_t *input_shape; /* e.g. {1, 784}: the forward runs once on such an input */
     bool dynamic_batch;         /* dimension 0 of input and output is "batch", any size */
     int opset;                  /* ONNX opset, 13 to 21; 0: 17 */
+    /* (1.1) the input's dtype: LT_F32 (0, the default), or LT_I64 for token ids (the
+     * example input holds 0s and 1s, valid for any embedding) */
+    lt_dtype input_dtype;
 } lt_onnx_opts;
 #define LT_ONNX_OPTS(...) ((lt_onnx_opts){.struct_size = sizeof(lt_onnx_opts), __VA_ARGS__})
 

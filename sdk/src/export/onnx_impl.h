@@ -1,6 +1,7 @@
 /* onnx_impl.h — the ONNX exporter's state, shared by its three files:
  *   onnx_trace.c  runs the forward once with every op recorded, walks the tape
- *   onnx_ops.c    maps each recorded op to ONNX nodes (onnx_norm.c: the normalisations)
+ *   onnx_ops.c    maps each recorded op to ONNX nodes (onnx_norm.c: the normalisations,
+ *                 onnx_ops2.c: the layout, indexing, attention and pointwise ops of #19)
  *   onnx_write.c  names values, encodes nodes, initializers and the ModelProto, writes
  * The protobuf is written by hand (io/pb_write.h); field numbers are onnx.proto's. */
 #ifndef LT_ONNX_IMPL_H
@@ -30,6 +31,7 @@ typedef struct onnx_exp {
     lt_ctx_t *ctx;
     int opset;
     bool dynamic; /* --dynamic_batch: traced on two batch sizes */
+    lt_dtype input_dtype;
     const lt_tensor_t *input, *output;
     lt_pb_buf nodes; /* GraphProto.node entries, encoded */
     lt_pb_buf inits; /* GraphProto.initializer entries, encoded */
@@ -38,6 +40,8 @@ typedef struct onnx_exp {
     int nconst, ntemp, nnodes, nnames;
     onnx_shape *other; /* per tape node: its output's shape in the first run */
     size_t nother;
+    const char **cat_in; /* lt_cat's inputs so far (one recorded node per input) */
+    int ncat, cap_cat;
 } onnx_exp;
 
 /* AttributeProto.type */
@@ -90,6 +94,21 @@ lt_status lt__onnx_emit(onnx_exp *e, const lt_node *n);
 
 lt_status lt__onnx_batch_norm(onnx_exp *e, const lt_node *n);
 lt_status lt__onnx_layer_norm(onnx_exp *e, const lt_node *n);
+
+/* ---- onnx_ops2.c: the ops of issue #19 ---- */
+
+lt_status lt__onnx_permute(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_narrow(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_cat(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_gather(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_bmm(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_masked_fill(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_clamp(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_pow(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_logsigmoid(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_conv_transpose(onnx_exp *e, const lt_node *n);
+/* The tensor node n reads besides in[] (a gather's index, a masked_fill's mask), or NULL. */
+const lt_tensor_t *lt__onnx_extra_input(const lt_node *n);
 
 /* "lt_add" -> "add", "linear_bw" -> "linear": the op's name in messages, into buf. */
 const char *lt__onnx_op_key(const char *op, char *buf, size_t n);

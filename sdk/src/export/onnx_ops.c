@@ -254,6 +254,17 @@ static const struct {
     {"reduce", emit_reduce},
     {"batch_norm_eval", lt__onnx_batch_norm},
     {"layer_norm", lt__onnx_layer_norm},
+    /* the ops of issue #19 (onnx_ops2.c) */
+    {"permute", lt__onnx_permute},
+    {"narrow", lt__onnx_narrow},
+    {"cat", lt__onnx_cat},
+    {"gather", lt__onnx_gather},
+    {"bmm", lt__onnx_bmm},
+    {"masked_fill", lt__onnx_masked_fill},
+    {"clamp", lt__onnx_clamp},
+    {"pow", lt__onnx_pow},
+    {"logsigmoid", lt__onnx_logsigmoid},
+    {"conv_transpose", lt__onnx_conv_transpose},
 };
 
 const char *lt__onnx_op_key(const char *op, char *buf, size_t n) {
@@ -278,6 +289,8 @@ lt_status lt__onnx_emit(onnx_exp *e, const lt_node *n) {
                         "lt_model_export_onnx: op '%s' has no ONNX mapping (mapped: add, sub, "
                         "mul, div, scale, add_scalar, neg, relu, gelu, tanh, sigmoid, exp, ln, "
                         "sqrt, reshape, matmul, linear, conv2d, pools, softmax, log_softmax, "
-                        "sum, mean, batch_norm (eval), layer_norm, and what is made of them)",
+                        "sum, mean, batch_norm (eval), layer_norm, permute, narrow, cat, gather, "
+                        "bmm, masked_fill, clamp, pow, logsigmoid, conv_transpose2d, and what is "
+                        "made of them)",
                         key);
 }

@@ -7,6 +7,7 @@
  * runs twice, on two different inputs: a "constant" that changes with the input came
  * from an op the tape does not record (lt_detach, argmax), and baking it in would be
  * wrong, so that is an error. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 
 enum { ONNX_DEFAULT_OPSET = 17, ONNX_MIN_OPSET = 13, ONNX_MAX_OPSET = 21 };
 #define EXAMPLE_MAX_NUMEL ((int64_t)1 << 28)
+/* lt_onnx_opts before input_dtype: callers built then still work (float32 input). */
+#define ONNX_OPTS_1_0_SIZE offsetof(lt_onnx_opts, input_dtype)
 
 /* ---- arguments ------------------------------------------------------------------------ */
 
@@ -42,11 +45,11 @@ static lt_status check_args(const lt_model_t *m, const char *path, const lt_onnx
     if (!m || !path || !*path || !o)
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "lt_model_export_onnx: the model, a path and opts are required");
-    if (o->struct_size < sizeof *o)
+    if (o->struct_size < ONNX_OPTS_1_0_SIZE || o->struct_size > sizeof *o)
         return lt_set_error(LT_ERR_ABI,
-                            "lt_model_export_onnx: opts.struct_size is %u, expected %zu; "
-                            "initialise it with LT_ONNX_OPTS()",
-                            o->struct_size, sizeof *o);
+                            "lt_model_export_onnx: opts.struct_size is %u, expected %zu to "
+                            "%zu; initialise it with LT_ONNX_OPTS()",
+                            o->struct_size, ONNX_OPTS_1_0_SIZE, sizeof *o);
     if (o->opset && (o->opset < ONNX_MIN_OPSET || o->opset > ONNX_MAX_OPSET))
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "lt_model_export_onnx: opset %d is not supported; give %d to %d "
@@ -61,6 +64,15 @@ static lt_status check_args(const lt_model_t *m, const char *path, const lt_onnx
     return check_shape(o);
 }
 
+/* After the caller's fields were copied (input_dtype is 1.1's). */
+static lt_status check_dtype(const lt_onnx_opts *o) {
+    if (o->input_dtype == LT_F32 || o->input_dtype == LT_I64) return LT_OK;
+    return lt_set_error(LT_ERR_INVALID_ARG,
+                        "lt_model_export_onnx: input_dtype %d is not supported; give LT_F32 or "
+                        "LT_I64 (token ids, --input_dtype int64)",
+                        (int)o->input_dtype);
+}
+
 /* ---- the traced run ---------------------------------------------------------------------- */
 
 /* n floats in [-1, 1) from a xorshift generator: the example input. */
@@ -73,20 +85,36 @@ static void fill_example(float *x, int64_t n, uint64_t seed) {
     }
 }
 
-/* The forward on an example input *x of shape made from seed, every op recorded; NULL on
- * error. */
-static lt_tensor_t *traced_forward(lt_model_t *m, int ndim, const int64_t *shape, uint64_t seed,
-                                   const lt_tensor_t **input) {
+/* The example input of shape made from seed: floats in [-1, 1), or int64 0s and 1s. */
+static lt_tensor_t *example_input(lt_model_t *m, lt_dtype dt, int ndim, const int64_t *shape,
+                                  uint64_t seed) {
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) numel *= shape[i];
-    float *host = malloc((size_t)numel * sizeof *host);
+    float *host = malloc((size_t)numel * sizeof(int64_t));
     if (!host) {
         lt_set_error(LT_ERR_OOM, "lt_model_export_onnx: out of host memory for the input");
         return NULL;
     }
     fill_example(host, numel, seed);
-    lt_tensor_t *x = lt_model_input(m, ndim, shape, host);
+    lt_tensor_t *x = NULL;
+    if (dt == LT_I64) {
+        int64_t *ids = (int64_t *)(void *)host;
+        for (int64_t i = numel; i-- > 0;) ids[i] = host[i] >= 0.0f; /* back to front: in place */
+        lt_arena_t *a = lt_ctx_arena(lt__model_ctx(m));
+        lt_arena_reset(a);
+        x = lt_from_host(a, LT_I64, ndim, shape, ids);
+    } else {
+        x = lt_model_input(m, ndim, shape, host);
+    }
     free(host);
+    return x;
+}
+
+/* The forward on an example input *x of shape made from seed, every op recorded; NULL on
+ * error. */
+static lt_tensor_t *traced_forward(lt_model_t *m, lt_dtype dt, int ndim, const int64_t *shape,
+                                   uint64_t seed, const lt_tensor_t **input) {
+    lt_tensor_t *x = example_input(m, dt, ndim, shape, seed);
     if (!(*input = x)) return NULL;
     lt_ctx_t *ctx = lt__model_ctx(m);
     lt_arena_t *a = lt_ctx_arena(ctx);
@@ -121,11 +149,11 @@ static bool set_has(const tensor_set *s, const lt_tensor_t *t) {
 
 /* live[i]: node i's output is used on the way to y. Walking down the tape, a node is
  * live when its output is needed, and then its inputs are. The set holds at most one
- * entry per node input plus y. */
+ * entry per node input (and extra input) plus y. */
 static bool *live_nodes(lt_arena_t *a, const lt_tensor_t *y, tensor_set *need) {
     size_t n = a->nodes.used;
     bool *live = calloc(n ? n : 1, sizeof *live);
-    need->items = calloc(LT_NODE_MAX_IN * n + 1, sizeof *need->items);
+    need->items = calloc((LT_NODE_MAX_IN + 1) * n + 1, sizeof *need->items);
     if (!live || !need->items) {
         free(live);
         lt_set_error(LT_ERR_OOM, "lt_model_export_onnx: out of host memory walking the tape");
@@ -136,8 +164,10 @@ static bool *live_nodes(lt_arena_t *a, const lt_tensor_t *y, tensor_set *need) {
         const lt_node *node = lt__slab_get(&a->nodes, i);
         if (!set_has(need, node->out)) continue;
         live[i] = true;
-        for (int k = 0; k < LT_NODE_MAX_IN; k++)
-            if (node->in[k] && !set_has(need, node->in[k])) need->items[need->n++] = node->in[k];
+        const lt_tensor_t *in[LT_NODE_MAX_IN + 1] = {node->in[0], node->in[1], node->in[2],
+                                                     lt__onnx_extra_input(node)};
+        for (int k = 0; k <= LT_NODE_MAX_IN; k++)
+            if (in[k] && !set_has(need, in[k])) need->items[need->n++] = in[k];
     }
     return live;
 }
@@ -155,8 +185,8 @@ static bool is_constant(lt_arena_t *a, const bool *live, const lt_tensor_t *t, c
 
 /* Host copies of the constants, in tape order; the caller frees the array and each. */
 typedef struct const_list {
-    float **vals;
-    int64_t *numel;
+    void **vals;
+    size_t *nbytes;
     const char **used_by;
     int n;
 } const_list;
@@ -164,28 +194,31 @@ typedef struct const_list {
 static void const_list_free(const_list *c) {
     for (int i = 0; i < c->n; i++) free(c->vals[i]);
     free(c->vals);
-    free(c->numel);
+    free(c->nbytes);
     free(c->used_by);
 }
 
 static lt_status collect_constants(lt_arena_t *a, const bool *live, const onnx_exp *e,
                                    const_list *c) {
-    size_t cap = LT_NODE_MAX_IN * a->nodes.used + 1;
+    size_t cap = (LT_NODE_MAX_IN + 1) * a->nodes.used + 1;
     c->vals = calloc(cap, sizeof *c->vals);
-    c->numel = calloc(cap, sizeof *c->numel);
+    c->nbytes = calloc(cap, sizeof *c->nbytes);
     c->used_by = calloc(cap, sizeof *c->used_by);
-    if (!c->vals || !c->numel || !c->used_by) goto oom;
+    if (!c->vals || !c->nbytes || !c->used_by) goto oom;
     for (size_t i = 0; i < a->nodes.used; i++) {
         const lt_node *n = lt__slab_get(&a->nodes, i);
-        for (int k = 0; live[i] && k < LT_NODE_MAX_IN; k++) {
-            const lt_tensor_t *t = n->in[k];
-            if (!is_constant(a, live, t, e) || t->dtype != LT_F32) continue;
-            float *v = malloc((size_t)(t->numel ? t->numel : 1) * sizeof *v);
+        const lt_tensor_t *in[LT_NODE_MAX_IN + 1] = {n->in[0], n->in[1], n->in[2],
+                                                     lt__onnx_extra_input(n)};
+        for (int k = 0; live[i] && k <= LT_NODE_MAX_IN; k++) {
+            const lt_tensor_t *t = in[k];
+            if (!is_constant(a, live, t, e)) continue;
+            size_t nbytes = (size_t)t->numel * lt__dtype_size(t->dtype);
+            void *v = malloc(nbytes ? nbytes : 1);
             if (!v) goto oom;
             c->vals[c->n] = v;
-            c->numel[c->n] = t->numel;
+            c->nbytes[c->n] = nbytes;
             c->used_by[c->n++] = n->op;
-            if (lt_to_host(t, v, (size_t)t->numel * sizeof *v) != LT_OK) return lt_last_status();
+            if (lt_to_host(t, v, nbytes) != LT_OK) return lt_last_status();
         }
     }
     return LT_OK;
@@ -198,8 +231,8 @@ static lt_status compare_constants(const const_list *c1, const const_list *c2) {
     for (int i = 0; i < c1->n && i < c2->n; i++) {
         char op[64];
         lt__onnx_op_key(c1->used_by[i], op, sizeof op);
-        bool same = c1->numel[i] == c2->numel[i] &&
-                    !memcmp(c1->vals[i], c2->vals[i], (size_t)c1->numel[i] * sizeof(float));
+        bool same =
+            c1->nbytes[i] == c2->nbytes[i] && !memcmp(c1->vals[i], c2->vals[i], c1->nbytes[i]);
         if (!same)
             return lt_set_error(LT_ERR_UNSUPPORTED,
                                 "lt_model_export_onnx: an input of op '%s' changes with the "
@@ -281,7 +314,7 @@ static void run_free(traced_run *r) {
 static lt_status trace_run(lt_model_t *m, const int64_t *shape, int ndim, uint64_t seed,
                            onnx_exp *e, traced_run *r) {
     lt_arena_t *a = lt_ctx_arena(e->ctx);
-    r->y = traced_forward(m, ndim, shape, seed, &e->input);
+    r->y = traced_forward(m, e->input_dtype, ndim, shape, seed, &e->input);
     r->live = r->y ? live_nodes(a, r->y, &r->need) : NULL;
     if (!r->live) return lt_last_status();
     return collect_constants(a, r->live, e, &r->consts);
@@ -313,11 +346,14 @@ static lt_status export_traced(lt_model_t *m, const char *path, const lt_onnx_op
 lt_status lt_model_export_onnx(lt_model_t *m, const char *path, const lt_onnx_opts *opts,
                                const char **err) {
     lt_status s = check_args(m, path, opts);
-    if (s == LT_OK) {
+    lt_onnx_opts o = {0}; /* the caller's fields; newer ones zero (their defaults) */
+    if (s == LT_OK) memcpy(&o, opts, opts->struct_size);
+    if (s == LT_OK && (s = check_dtype(&o)) == LT_OK) {
         onnx_exp e = {.ctx = lt__model_ctx(m),
-                      .opset = opts->opset ? opts->opset : ONNX_DEFAULT_OPSET,
-                      .dynamic = opts->dynamic_batch};
-        s = export_traced(m, path, opts, &e);
+                      .opset = o.opset ? o.opset : ONNX_DEFAULT_OPSET,
+                      .dynamic = o.dynamic_batch,
+                      .input_dtype = o.input_dtype};
+        s = export_traced(m, path, &o, &e);
         lt__onnx_free(&e);
         lt_arena_reset(lt_ctx_arena(e.ctx)); /* the traced tensors are gone, as after an input */
     }

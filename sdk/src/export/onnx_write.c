@@ -296,6 +296,7 @@ void lt__onnx_free(onnx_exp *e) {
     for (int i = 0; i < e->nvals; i++) free(e->vals[i].name);
     free(e->vals);
     free(e->other);
+    free(e->cat_in);
     lt__pb_free(&e->nodes);
     lt__pb_free(&e->inits);
 }

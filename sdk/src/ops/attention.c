@@ -52,7 +52,7 @@ lt_tensor_t *lt_masked_fill(lt_tensor_t *x, lt_tensor_t *mask, float value) {
     if (!lt__check_f32(x, "lt_masked_fill") || !lt__check_f32(mask, "lt_masked_fill")) return NULL;
     lt_tensor_t *y = fill_where(x, mask, value, "masked_fill");
     lt_node *n = y ? lt__record(y, masked_fill_bw, x, NULL, NULL) : NULL;
-    if (n) n->saved = mask;
+    if (n) n->saved = mask, n->s = value; /* the value for ONNX export */
     return y;
 }
 

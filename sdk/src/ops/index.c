@@ -58,8 +58,9 @@ static void gather_bw(lt_node *n, lt_tensor_t *g) {
     lt__accum_grad(x, dx);
 }
 
+/* iv: the geometry, then (iv[7]) the gathered dimension, for ONNX export. */
 static void record_gather(lt_tensor_t *y, lt_tensor_t *x, lt_tensor_t *idx, const lt_gather_geom *g,
-                          int64_t skip) {
+                          int64_t skip, int dim) {
     lt_node *n = lt__record(y, gather_bw, x, NULL, NULL);
     if (!n) return;
     n->saved = idx;
@@ -67,6 +68,7 @@ static void record_gather(lt_tensor_t *y, lt_tensor_t *x, lt_tensor_t *idx, cons
     const int64_t v[7] = {g->outer,        g->n, g->m, g->inner, g->idx_stride[0], g->idx_stride[1],
                           g->idx_stride[2]};
     memcpy(n->iv, v, sizeof v);
+    n->iv[7] = dim;
 }
 
 /* x viewed as (outer, x->shape[d], inner) around dimension d. */
@@ -114,7 +116,7 @@ lt_tensor_t *lt_embedding_op(lt_tensor_t *idx, lt_tensor_t *weight, int64_t padd
     memcpy(shape, idx->shape, sizeof(int64_t) * (size_t)idx->ndim);
     shape[idx->ndim] = weight->shape[1];
     lt_tensor_t *y = run_gather(weight, idx, &g, idx->ndim + 1, shape, "lt_embedding");
-    if (y) record_gather(y, weight, idx, &g, skip);
+    if (y) record_gather(y, weight, idx, &g, skip, 0);
     return y;
 }
 
@@ -134,7 +136,7 @@ lt_tensor_t *lt_index_select(lt_tensor_t *x, int dim, lt_tensor_t *index) {
     memcpy(shape, x->shape, sizeof shape);
     shape[d] = index->numel;
     lt_tensor_t *y = run_gather(x, index, &g, x->ndim, shape, "lt_index_select");
-    if (y) record_gather(y, x, index, &g, -1);
+    if (y) record_gather(y, x, index, &g, -1, d);
     return y;
 }
 
@@ -157,7 +159,7 @@ lt_tensor_t *lt_gather(lt_tensor_t *x, int dim, lt_tensor_t *index) {
     g.idx_stride[1] = g.inner;
     g.idx_stride[2] = 1;
     lt_tensor_t *y = run_gather(x, index, &g, x->ndim, index->shape, "lt_gather");
-    if (y) record_gather(y, x, index, &g, -1);
+    if (y) record_gather(y, x, index, &g, -1, d);
     return y;
 }
 
