@@ -110,3 +110,62 @@ void test_replay_training(lt_ctx_t *ctx, const lt_module_desc *m, lt_st_file_t *
     }
     lt_arena_reset(arena);
 }
+
+void test_fixture_each_case(lt_device_t *dev, const char *file, const char *list, int min_cases,
+                            test_case_fn fn) {
+    lt_arena_t *arena = lt_arena_new(dev);
+    lt_st_file_t *f = test_open_fixture(file);
+    const char *cases = lt_st_meta(f, list);
+    ck_assert_msg(cases && *cases, "%s has no \"%s\" metadata", file, list);
+    int n = 0;
+    for (const char *p = cases; *p; n++) {
+        size_t len = strcspn(p, ",");
+        char name[200];
+        ck_assert_uint_lt(len, sizeof name);
+        memcpy(name, p, len);
+        name[len] = '\0';
+        fn(f, name, arena);
+        lt_arena_reset(arena);
+        p += len + (p[len] == ',');
+    }
+    ck_assert_int_ge(n, min_cases);
+    lt_st_close(f);
+    lt_arena_free(arena);
+}
+
+void test_case_inputs(lt_st_file_t *f, const char *c, lt_arena_t *arena, int n, lt_tensor_t **in) {
+    char key[16];
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "in%d", i);
+        const lt_st_tensor *t = test_fixture_find(f, c, key);
+        in[i] = NULL;
+        if (!t) continue;
+        in[i] = lt_from_host(arena, t->dtype == LT_ST_I64 ? LT_I64 : LT_F32, t->ndim, t->shape,
+                             t->data);
+        snprintf(key, sizeof key, "grad%d", i);
+        if (test_fixture_find(f, c, key)) lt_set_requires_grad(in[i], true);
+    }
+}
+
+void test_case_check(lt_st_file_t *f, const char *c, lt_arena_t *arena, lt_tensor_t *out, int n,
+                     lt_tensor_t *const *in, test_case_tol tol) {
+    ck_assert_msg(out != NULL, "%s: %s", c, lt_last_error());
+    char what[160], key[16];
+    snprintf(what, sizeof what, "%s out", c);
+    test_compare(what, out, test_fixture_find(f, c, "out"), tol.out_rtol, tol.out_atol);
+    bool any_grad = false;
+    for (int i = 0; i < n; i++) any_grad |= in[i] && lt_requires_grad(in[i]);
+    if (!any_grad) return;
+    const lt_st_tensor *w = test_fixture_find(f, c, "w");
+    ck_assert_msg(w != NULL, "case %s has no w", c);
+    lt_tensor_t *loss =
+        lt_sum(lt_mul(out, lt_from_host(arena, LT_F32, w->ndim, w->shape, w->data)));
+    ck_assert_msg(lt_backward(loss) == LT_OK, "%s: %s", c, lt_last_error());
+    for (int i = 0; i < n; i++) {
+        if (!in[i] || !lt_requires_grad(in[i])) continue;
+        snprintf(key, sizeof key, "grad%d", i);
+        snprintf(what, sizeof what, "%s grad%d", c, i);
+        test_compare(what, lt_grad(in[i]), test_fixture_find(f, c, key), tol.grad_rtol,
+                     tol.grad_atol);
+    }
+}

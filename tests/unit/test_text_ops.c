@@ -95,59 +95,20 @@ static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in) {
 
 /* ---- fixture cases ------------------------------------------------------------------ */
 
-static lt_tensor_t *load_input(lt_st_file_t *f, const char *c, int i, lt_arena_t *arena) {
-    char key[16];
-    snprintf(key, sizeof key, "in%d", i);
-    const lt_st_tensor *t = test_fixture_find(f, c, key);
-    if (!t) return NULL;
-    lt_tensor_t *x =
-        lt_from_host(arena, t->dtype == LT_ST_I64 ? LT_I64 : LT_F32, t->ndim, t->shape, t->data);
-    snprintf(key, sizeof key, "grad%d", i);
-    if (test_fixture_find(f, c, key)) lt_set_requires_grad(x, true);
-    return x;
-}
-
 static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     json_t *o = json_loads(lt_st_meta(f, c), 0, NULL);
     ck_assert_msg(o != NULL, "case %s has no options", c);
     lt_tensor_t *in[MAX_IN + 1] = {NULL};
-    for (int i = 0; i < MAX_IN; i++) in[i] = load_input(f, c, i, arena);
-    lt_tensor_t *out = run_case(c, o, in);
-    ck_assert_msg(out != NULL, "%s: %s", c, lt_last_error());
-    char what[160], key[16];
-    snprintf(what, sizeof what, "%s out", c);
-    test_compare(what, out, test_fixture_find(f, c, "out"), 1e-5, 1e-6);
-    const lt_st_tensor *w = test_fixture_find(f, c, "w");
-    bool any_grad = false;
-    for (int i = 0; i < MAX_IN; i++) any_grad |= in[i] && lt_requires_grad(in[i]);
-    if (any_grad) {
-        lt_tensor_t *loss =
-            lt_sum(lt_mul(out, lt_from_host(arena, LT_F32, w->ndim, w->shape, w->data)));
-        ck_assert_msg(lt_backward(loss) == LT_OK, "%s: %s", c, lt_last_error());
-    }
-    for (int i = 0; i < MAX_IN; i++) {
-        snprintf(key, sizeof key, "grad%d", i);
-        if (!test_fixture_find(f, c, key)) continue;
-        snprintf(what, sizeof what, "%s grad%d", c, i);
-        test_compare(what, lt_grad(in[i]), test_fixture_find(f, c, key), 1e-5, 1e-5);
-    }
+    test_case_inputs(f, c, arena, MAX_IN, in);
+    test_case_check(f, c, arena, run_case(c, o, in), MAX_IN, in,
+                    (test_case_tol){1e-5, 1e-6, 1e-5, 1e-5});
     json_decref(o);
-    lt_arena_reset(arena);
 }
 
 START_TEST(text_ops_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "text_ops");
     if (!dev) return;
-    lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = test_open_fixture("text_ops.safetensors");
-    char *cases = strdup(lt_st_meta(f, "cases")), *save = NULL;
-    int n = 0;
-    for (char *c = strtok_r(cases, ",", &save); c; c = strtok_r(NULL, ",", &save), n++)
-        check_case(f, c, arena);
-    ck_assert_int_ge(n, 30);
-    free(cases);
-    lt_st_close(f);
-    lt_arena_free(arena);
+    test_fixture_each_case(dev, "text_ops.safetensors", "cases", 30, check_case);
     lt_device_close(dev);
 }
 END_TEST
