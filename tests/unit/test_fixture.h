@@ -26,6 +26,17 @@ lt_batch_t test_fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k);
 /* The fixture's recorded steps on ctx (configure_optimizers already run), as lthost's
  * trainer drives them: each step's loss within 1e-4 relative of torch's "losses". */
 void test_replay_training(lt_ctx_t *ctx, const lt_module_desc *m, lt_st_file_t *f);
+/* Model plugin `name` (e.g. "cnn"): $LT_TEST_<NAME>_PLUGIN, or <name>/<name>.so next to the
+ * mlp plugin of the same build ($LT_TEST_MLP_PLUGIN). */
+lt_plugin_t *test_open_model_plugin(const char *name);
+/* Parameter or buffer `name` of ctx, or NULL. */
+lt_tensor_t *test_state_tensor(lt_ctx_t *ctx, const char *name);
+/* Each fixture tensor "<prefix><name>" copied into ctx's parameter or buffer <name> (which
+ * must exist); how many. */
+int test_load_state(lt_ctx_t *ctx, lt_st_file_t *f, const char *prefix);
+/* Each fixture tensor "<prefix><name>" against ctx's parameter or buffer <name>. */
+void test_compare_state(lt_ctx_t *ctx, lt_st_file_t *f, const char *prefix, double rtol,
+                        double atol);
 
 /* ---- op suites: one case per fixture group ----------------------------------------- */
 

@@ -180,37 +180,6 @@ END_TEST
 
 /* ---- 10 batches of the dcgan plugin --------------------------------------------------- */
 
-/* The dcgan plugin: LT_TEST_DCGAN_PLUGIN, or next to the mlp plugin of the same build. */
-static lt_plugin_t *open_dcgan(void) {
-    const char *so = getenv("LT_TEST_DCGAN_PLUGIN"), *mlp = getenv("LT_TEST_MLP_PLUGIN");
-    char path[1024];
-    if (!so && mlp) {
-        snprintf(path, sizeof path, "%s", mlp);
-        char *slash = strstr(path, "/mlp/mlp.so");
-        ck_assert_msg(slash != NULL, "cannot place dcgan.so from LT_TEST_MLP_PLUGIN=%s", mlp);
-        strcpy(slash, "/dcgan/dcgan.so");
-        so = path;
-    }
-    ck_assert_msg(so != NULL, "set LT_TEST_DCGAN_PLUGIN to the built dcgan.so");
-    lt_plugin_t *plugin;
-    ck_assert_msg(lt_plugin_open(LT_PLUGIN_MODULE, so, NULL, &plugin) == LT_OK, "%s",
-                  lt_last_error());
-    return plugin;
-}
-
-static lt_tensor_t *state_tensor(lt_ctx_t *ctx, const char *name) {
-    const char *n;
-    for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
-        lt_tensor_t *t = lt_ctx_param(ctx, i, &n);
-        if (!strcmp(n, name)) return t;
-    }
-    for (int i = 0; i < lt_ctx_num_buffers(ctx); i++) {
-        lt_tensor_t *t = lt_ctx_buffer(ctx, i, &n);
-        if (!strcmp(n, name)) return t;
-    }
-    return NULL;
-}
-
 static double metric_last(lt_ctx_t *ctx, const char *name) {
     for (int i = 0; i < lt_ctx_metric_count(ctx); i++) {
         lt_metric_reading m;
@@ -255,7 +224,7 @@ static void replay_dcgan(lt_ctx_t *ctx, const lt_module_desc *m, lt_st_file_t *f
 START_TEST(dcgan_training_matches_torch) {
     lt_device_t *dev = test_open_accel(_i, "gen_ops");
     if (!dev) return;
-    lt_plugin_t *plugin = open_dcgan();
+    lt_plugin_t *plugin = test_open_model_plugin("dcgan");
     const lt_module_desc *m = lt_plugin_desc(plugin);
     lt_ctx_t *ctx = lt_ctx_new(dev, m->name, m->hparams, m->self_size, 0);
     ck_assert_int_eq(lt_ctx_set_hparam(ctx, "latent", "16"), LT_OK);
@@ -264,23 +233,11 @@ START_TEST(dcgan_training_matches_torch) {
     ck_assert_int_eq(m->setup(ctx, lt_ctx_self(ctx)), LT_OK);
     ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
     lt_st_file_t *f = test_open_fixture("dcgan_train.safetensors");
-    int nstate = 0;
-    for (int64_t i = 0; i < lt_st_count(f); i++) {
-        const lt_st_tensor *t = lt_st_at(f, i);
-        if (strncmp(t->name, "init/", 5) != 0) continue;
-        lt_tensor_t *p = state_tensor(ctx, t->name + 5);
-        ck_assert_msg(p != NULL, "the dcgan has no %s", t->name + 5);
-        ck_assert_int_eq(lt_from_host_into(p, t->data, t->nbytes), LT_OK);
-        nstate++;
-    }
+    int nstate = test_load_state(ctx, f, "init/");
     ck_assert_int_eq(nstate, lt_ctx_num_params(ctx) + lt_ctx_num_buffers(ctx));
     ck_assert_int_eq(m->configure_optimizers(ctx, lt_ctx_self(ctx)), LT_OK);
     replay_dcgan(ctx, m, f);
-    for (int64_t i = 0; i < lt_st_count(f); i++) {
-        const lt_st_tensor *t = lt_st_at(f, i);
-        if (strncmp(t->name, "final/", 6) == 0)
-            test_compare(t->name, state_tensor(ctx, t->name + 6), t, 1e-4, 1e-4);
-    }
+    test_compare_state(ctx, f, "final/", 1e-4, 1e-4);
     lt_st_close(f);
     lt_ctx_free(ctx);
     lt_plugin_close(plugin);

@@ -253,38 +253,6 @@ END_TEST
 
 /* ---- 20 training steps of the cnn plugin -------------------------------------------- */
 
-/* The cnn plugin: LT_TEST_CNN_PLUGIN, or next to the mlp plugin of the same build. */
-static lt_plugin_t *open_cnn(void) {
-    const char *so = getenv("LT_TEST_CNN_PLUGIN"), *mlp = getenv("LT_TEST_MLP_PLUGIN");
-    char path[1024];
-    if (!so && mlp) {
-        snprintf(path, sizeof path, "%s", mlp);
-        char *slash = strstr(path, "/mlp/mlp.so");
-        ck_assert_msg(slash != NULL, "cannot place cnn.so from LT_TEST_MLP_PLUGIN=%s", mlp);
-        strcpy(slash, "/cnn/cnn.so");
-        so = path;
-    }
-    ck_assert_msg(so != NULL, "set LT_TEST_CNN_PLUGIN to the built cnn.so");
-    lt_plugin_t *plugin;
-    ck_assert_msg(lt_plugin_open(LT_PLUGIN_MODULE, so, NULL, &plugin) == LT_OK, "%s",
-                  lt_last_error());
-    return plugin;
-}
-
-/* Parameter or buffer `name` of ctx. */
-static lt_tensor_t *state_tensor(lt_ctx_t *ctx, const char *name) {
-    const char *n;
-    for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
-        lt_tensor_t *t = lt_ctx_param(ctx, i, &n);
-        if (!strcmp(n, name)) return t;
-    }
-    for (int i = 0; i < lt_ctx_num_buffers(ctx); i++) {
-        lt_tensor_t *t = lt_ctx_buffer(ctx, i, &n);
-        if (!strcmp(n, name)) return t;
-    }
-    return NULL;
-}
-
 /* Twenty Adam steps (batch 32) in training mode from torch's initial state on torch's
  * batches: losses to 1e-4 relative (3e-6 seen), every parameter and buffer at the end to
  * 1e-4 (4e-5 seen). Training amplifies float32 rounding: torch's own float32 run ends
@@ -292,7 +260,7 @@ static lt_tensor_t *state_tensor(lt_ctx_t *ctx, const char *name) {
  * implementations can be. (At batch 16 the same model is ill-conditioned: float32 and
  * float64 torch end 2e-3 apart.) */
 static void check_cnn(lt_device_t *dev) {
-    lt_plugin_t *plugin = open_cnn();
+    lt_plugin_t *plugin = test_open_model_plugin("cnn");
     const lt_module_desc *m = lt_plugin_desc(plugin);
     lt_ctx_t *ctx = lt_ctx_new(dev, m->name, m->hparams, m->self_size, 0);
     ck_assert_int_eq(lt_ctx_set_hparam(ctx, "hidden", "32"), LT_OK);
@@ -301,23 +269,11 @@ static void check_cnn(lt_device_t *dev) {
     ck_assert_int_eq(m->setup(ctx, self), LT_OK);
     ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
     lt_st_file_t *f = test_open_fixture("cnn_train.safetensors");
-    int nstate = 0;
-    for (int64_t i = 0; i < lt_st_count(f); i++) {
-        const lt_st_tensor *t = lt_st_at(f, i);
-        if (strncmp(t->name, "init/", 5) != 0) continue;
-        lt_tensor_t *p = state_tensor(ctx, t->name + 5);
-        ck_assert_msg(p != NULL, "the cnn has no %s", t->name + 5);
-        ck_assert_int_eq(lt_from_host_into(p, t->data, t->nbytes), LT_OK);
-        nstate++;
-    }
+    int nstate = test_load_state(ctx, f, "init/");
     ck_assert_int_eq(nstate, lt_ctx_num_params(ctx) + lt_ctx_num_buffers(ctx));
     ck_assert_int_eq(m->configure_optimizers(ctx, self), LT_OK);
     test_replay_training(ctx, m, f);
-    for (int64_t i = 0; i < lt_st_count(f); i++) {
-        const lt_st_tensor *t = lt_st_at(f, i);
-        if (strncmp(t->name, "final/", 6) == 0)
-            test_compare(t->name, state_tensor(ctx, t->name + 6), t, 1e-4, 1e-4);
-    }
+    test_compare_state(ctx, f, "final/", 1e-4, 1e-4);
     lt_st_close(f);
     lt_ctx_free(ctx);
     lt_plugin_close(plugin);
