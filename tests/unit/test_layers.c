@@ -8,6 +8,7 @@
 
 #include <lt/runtime.h>
 
+#include "test_fd.h"
 #include "test_fixture.h"
 
 /* ---- options from the case's JSON -------------------------------------------------- */
@@ -106,72 +107,6 @@ END_TEST
 
 /* ---- finite differences ----------------------------------------------------------------- */
 
-typedef lt_tensor_t *(*fd_fn)(lt_tensor_t **in);
-typedef struct {
-    int ndim;
-    int64_t shape[4];
-} fd_shape;
-
-/* sum(op(in) * w) for host inputs x (x[i] has the numel of shapes[i]). */
-static double fd_loss(fd_fn op, int nin, const fd_shape *s, float **x, const float *w,
-                      lt_tensor_t **keep) {
-    lt_tensor_t *in[MAX_IN];
-    for (int i = 0; i < nin; i++)
-        in[i] = lt_from_host(test_arena, LT_F32, s[i].ndim, s[i].shape, x[i]);
-    for (int i = 0; keep && i < nin; i++) lt_set_requires_grad(in[i], true);
-    lt_tensor_t *out = op(in);
-    ck_assert_msg(out != NULL, "%s", lt_last_error());
-    int64_t os[LT_MAX_DIMS];
-    for (int d = 0; d < lt_ndim(out); d++) os[d] = lt_dim(out, d);
-    ck_assert_int_le(lt_numel(out), 4096);
-    lt_tensor_t *loss = lt_sum(lt_mul(out, lt_from_host(test_arena, LT_F32, lt_ndim(out), os, w)));
-    if (keep) {
-        ck_assert_int_eq(lt_backward(loss), LT_OK);
-        for (int i = 0; i < nin; i++) keep[i] = in[i];
-    }
-    return lt_item(loss);
-}
-
-static int64_t numel_of(const fd_shape *s) {
-    int64_t n = 1;
-    for (int d = 0; d < s->ndim; d++) n *= s->shape[d];
-    return n;
-}
-
-/* Each input's gradient against central differences with step h, at every element.
- * `spaced`: inputs are distinct multiples of 0.05 (no max-pool ties within h). */
-static void fd_check(const char *what, fd_fn op, int nin, const fd_shape *s, bool spaced) {
-    float *x[MAX_IN], h = 1e-2f;
-    for (int i = 0; i < nin; i++) {
-        int64_t n = numel_of(&s[i]);
-        x[i] = malloc((size_t)n * sizeof *x[i]);
-        test_fill(x[i], n, 7 + (uint64_t)i, -2.0f, 2.0f, 0.0f);
-        for (int64_t k = 0; spaced && k < n; k++) x[i][k] = 0.05f * (float)((k * 37) % n) - 1.0f;
-    }
-    lt_tensor_t *in[MAX_IN];
-    float w[4096];
-    test_fill(w, 4096, 5, -1.0f, 1.0f, 0.0f);
-    fd_loss(op, nin, s, x, w, in);
-    for (int i = 0; i < nin; i++) {
-        float *g = test_host(lt_grad(in[i]));
-        for (int64_t k = 0; k < numel_of(&s[i]); k++) {
-            float v = x[i][k];
-            x[i][k] = v + h;
-            double up = fd_loss(op, nin, s, x, w, NULL);
-            x[i][k] = v - h;
-            double down = fd_loss(op, nin, s, x, w, NULL);
-            x[i][k] = v;
-            double num = (up - down) / (2.0 * h);
-            ck_assert_msg(fabs(num - g[k]) <= 2e-2 * fabs(num) + 5e-3,
-                          "%s: d/d in%d[%lld]: autograd %.6g, finite differences %.6g", what, i,
-                          (long long)k, g[k], num);
-        }
-        free(g);
-    }
-    for (int i = 0; i < nin; i++) free(x[i]);
-    lt_arena_reset(test_arena);
-}
-
 static lt_tensor_t *fd_conv(lt_tensor_t **in) {
     lt_conv2d_opts o =
         LT_CONV2D_OPTS(.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2);
@@ -200,19 +135,24 @@ static lt_tensor_t *fd_layer_norm(lt_tensor_t **in) {
 
 static lt_tensor_t *fd_silu(lt_tensor_t **in) { return lt_silu(in[0]); }
 
+/* Inputs in [-2, 2), step 1e-2. */
 START_TEST(layer_ops_match_finite_differences) {
-    fd_check("silu", fd_silu, 1, (fd_shape[]){{2, {3, 5}}}, false);
-    fd_check("conv2d", fd_conv, 3, (fd_shape[]){{4, {2, 4, 5, 6}}, {4, {4, 2, 3, 2}}, {1, {4}}},
-             false);
-    fd_check("conv2d same", fd_conv_same, 2, (fd_shape[]){{4, {1, 2, 5, 4}}, {4, {3, 2, 2, 3}}},
-             false);
-    fd_check("max_pool2d", fd_max_pool, 1, (fd_shape[]){{4, {2, 2, 6, 7}}}, true);
-    fd_check("avg_pool2d", fd_avg_pool, 1, (fd_shape[]){{4, {1, 2, 6, 7}}}, false);
-    fd_check("adaptive_avg_pool2d", fd_adaptive, 1, (fd_shape[]){{4, {2, 1, 7, 5}}}, false);
-    fd_check("batch_norm", fd_batch_norm, 3, (fd_shape[]){{4, {3, 2, 3, 2}}, {1, {2}}, {1, {2}}},
-             false);
-    fd_check("layer_norm", fd_layer_norm, 3, (fd_shape[]){{3, {2, 3, 5}}, {1, {5}}, {1, {5}}},
-             false);
+    const float h = 1e-2f;
+    test_fd_check("silu", fd_silu, 1, (test_fd_input[]){{2, {3, 5}, 0, 0}}, h);
+    test_fd_check(
+        "conv2d", fd_conv, 3,
+        (test_fd_input[]){{4, {2, 4, 5, 6}, 0, 0}, {4, {4, 2, 3, 2}, 0, 0}, {1, {4}, 0, 0}}, h);
+    test_fd_check("conv2d same", fd_conv_same, 2,
+                  (test_fd_input[]){{4, {1, 2, 5, 4}, 0, 0}, {4, {3, 2, 2, 3}, 0, 0}}, h);
+    test_fd_check_spaced("max_pool2d", fd_max_pool, 1, (test_fd_input[]){{4, {2, 2, 6, 7}, 0, 0}},
+                         h);
+    test_fd_check("avg_pool2d", fd_avg_pool, 1, (test_fd_input[]){{4, {1, 2, 6, 7}, 0, 0}}, h);
+    test_fd_check("adaptive_avg_pool2d", fd_adaptive, 1, (test_fd_input[]){{4, {2, 1, 7, 5}, 0, 0}},
+                  h);
+    test_fd_check("batch_norm", fd_batch_norm, 3,
+                  (test_fd_input[]){{4, {3, 2, 3, 2}, 0, 0}, {1, {2}, 0, 0}, {1, {2}, 0, 0}}, h);
+    test_fd_check("layer_norm", fd_layer_norm, 3,
+                  (test_fd_input[]){{3, {2, 3, 5}, 0, 0}, {1, {5}, 0, 0}, {1, {5}, 0, 0}}, h);
 }
 END_TEST
 
