@@ -200,6 +200,16 @@ bool lt__check_live(const lt_tensor_t *t, const char *op);
 bool lt__same_shape(const lt_tensor_t *a, const lt_tensor_t *b);
 /* "(64, 784)" into buf. */
 const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n);
+/* r is LT_REDUCTION_MEAN, _SUM or _NONE (else false with an error naming op). */
+bool lt__check_reduction(lt_reduction r, const char *op);
+
+/* ---- conv2d and conv_transpose2d (ops/conv.c) ---------------------------------------- */
+
+/* w's gradient += a (R, NP) @ b^T per group, b (G*K, NP), R = w->shape[0] / groups and
+ * K = w's other dims: into a parameter's own gradient (the GEMM accumulates, as linear's
+ * does), else into a new tensor on `arena` accumulated into w. */
+void lt__conv_weight_grad(lt_device_t *dev, lt_arena_t *arena, int64_t groups, lt_tensor_t *w,
+                          const lt_tensor_t *a, const lt_tensor_t *b);
 
 /* ---- autograd ---------------------------------------------------------------------- */
 

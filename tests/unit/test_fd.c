@@ -47,7 +47,8 @@ static void check_input(const char *what, test_fd_fn op, int nin, const test_fd_
     }
 }
 
-void test_fd_check(const char *what, test_fd_fn op, int nin, const test_fd_input *s, float h) {
+static void fd_check(const char *what, test_fd_fn op, int nin, const test_fd_input *s, float h,
+                     bool spaced) {
     ck_assert_int_le(nin, TEST_FD_MAX_IN);
     float *x[TEST_FD_MAX_IN];
     for (int i = 0; i < nin; i++) {
@@ -56,6 +57,7 @@ void test_fd_check(const char *what, test_fd_fn op, int nin, const test_fd_input
         x[i] = malloc((size_t)n * sizeof *x[i]);
         test_fill(x[i], n, 7 + (uint64_t)i, ranged ? s[i].lo : -2.0f, ranged ? s[i].hi : 2.0f,
                   0.0f);
+        for (int64_t k = 0; spaced && k < n; k++) x[i][k] = 0.05f * (float)((k * 37) % n) - 1.0f;
     }
     lt_tensor_t *in[TEST_FD_MAX_IN];
     float w[FD_MAX_OUT];
@@ -68,4 +70,13 @@ void test_fd_check(const char *what, test_fd_fn op, int nin, const test_fd_input
     }
     for (int i = 0; i < nin; i++) free(x[i]);
     lt_arena_reset(test_arena);
+}
+
+void test_fd_check(const char *what, test_fd_fn op, int nin, const test_fd_input *s, float h) {
+    fd_check(what, op, nin, s, h, false);
+}
+
+void test_fd_check_spaced(const char *what, test_fd_fn op, int nin, const test_fd_input *s,
+                          float h) {
+    fd_check(what, op, nin, s, h, true);
 }

@@ -18,5 +18,9 @@ typedef struct {
 /* d sum(op(in) * w) / d in[i] by autograd against (f(x + h) - f(x - h)) / 2h, on
  * test_arena, to 2e-2 relative plus 5e-3 absolute (float32 forward passes). */
 void test_fd_check(const char *what, test_fd_fn op, int nin, const test_fd_input *in, float h);
+/* The same with every input's values distinct multiples of 0.05 from -1 instead of drawn
+ * (no max-pool ties within a step). */
+void test_fd_check_spaced(const char *what, test_fd_fn op, int nin, const test_fd_input *in,
+                          float h);
 
 #endif

@@ -1,6 +1,7 @@
 /* PyTorch fixtures for the parity and layer tests (test_fixture.h). */
 #include "test_fixture.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <string.h>
 
@@ -109,4 +110,121 @@ void test_replay_training(lt_ctx_t *ctx, const lt_module_desc *m, lt_st_file_t *
         ck_assert_int_eq(lt_optimizer_step(opt), LT_OK);
     }
     lt_arena_reset(arena);
+}
+
+void test_fixture_each_case(lt_device_t *dev, const char *file, const char *list, int min_cases,
+                            test_case_fn fn) {
+    lt_arena_t *arena = lt_arena_new(dev);
+    lt_st_file_t *f = test_open_fixture(file);
+    const char *cases = lt_st_meta(f, list);
+    ck_assert_msg(cases && *cases, "%s has no \"%s\" metadata", file, list);
+    int n = 0;
+    for (const char *p = cases; *p; n++) {
+        size_t len = strcspn(p, ",");
+        char name[200];
+        ck_assert_uint_lt(len, sizeof name);
+        memcpy(name, p, len);
+        name[len] = '\0';
+        fn(f, name, arena);
+        lt_arena_reset(arena);
+        p += len + (p[len] == ',');
+    }
+    ck_assert_int_ge(n, min_cases);
+    lt_st_close(f);
+    lt_arena_free(arena);
+}
+
+void test_case_inputs(lt_st_file_t *f, const char *c, lt_arena_t *arena, int n, lt_tensor_t **in) {
+    char key[16];
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "in%d", i);
+        const lt_st_tensor *t = test_fixture_find(f, c, key);
+        in[i] = NULL;
+        if (!t) continue;
+        in[i] = lt_from_host(arena, t->dtype == LT_ST_I64 ? LT_I64 : LT_F32, t->ndim, t->shape,
+                             t->data);
+        snprintf(key, sizeof key, "grad%d", i);
+        if (test_fixture_find(f, c, key)) lt_set_requires_grad(in[i], true);
+    }
+}
+
+void test_case_check(lt_st_file_t *f, const char *c, lt_arena_t *arena, lt_tensor_t *out, int n,
+                     lt_tensor_t *const *in, test_case_tol tol) {
+    ck_assert_msg(out != NULL, "%s: %s", c, lt_last_error());
+    char what[160], key[16];
+    snprintf(what, sizeof what, "%s out", c);
+    test_compare(what, out, test_fixture_find(f, c, "out"), tol.out_rtol, tol.out_atol);
+    bool any_grad = false;
+    for (int i = 0; i < n; i++) any_grad |= in[i] && lt_requires_grad(in[i]);
+    if (!any_grad) return;
+    const lt_st_tensor *w = test_fixture_find(f, c, "w");
+    ck_assert_msg(w != NULL, "case %s has no w", c);
+    lt_tensor_t *loss =
+        lt_sum(lt_mul(out, lt_from_host(arena, LT_F32, w->ndim, w->shape, w->data)));
+    ck_assert_msg(lt_backward(loss) == LT_OK, "%s: %s", c, lt_last_error());
+    for (int i = 0; i < n; i++) {
+        if (!in[i] || !lt_requires_grad(in[i])) continue;
+        snprintf(key, sizeof key, "grad%d", i);
+        snprintf(what, sizeof what, "%s grad%d", c, i);
+        test_compare(what, lt_grad(in[i]), test_fixture_find(f, c, key), tol.grad_rtol,
+                     tol.grad_atol);
+    }
+}
+
+lt_plugin_t *test_open_model_plugin(const char *name) {
+    char env[64], path[1024];
+    int len = snprintf(env, sizeof env, "LT_TEST_%s_PLUGIN", name);
+    ck_assert(len > 0 && (size_t)len < sizeof env);
+    for (char *p = env; *p; p++) *p = (char)toupper((unsigned char)*p);
+    const char *so = getenv(env), *mlp = getenv("LT_TEST_MLP_PLUGIN");
+    if (!so && mlp) {
+        snprintf(path, sizeof path, "%s", mlp);
+        char *slash = strstr(path, "/mlp/mlp.so");
+        ck_assert_msg(slash != NULL, "cannot place %s.so from LT_TEST_MLP_PLUGIN=%s", name, mlp);
+        size_t room = sizeof path - (size_t)(slash - path);
+        ck_assert_int_lt(snprintf(slash, room, "/%s/%s.so", name, name), (int)room);
+        so = path;
+    }
+    ck_assert_msg(so != NULL, "set %s (or LT_TEST_MLP_PLUGIN) to the built %s.so", env, name);
+    lt_plugin_t *plugin;
+    ck_assert_msg(lt_plugin_open(LT_PLUGIN_MODULE, so, NULL, &plugin) == LT_OK, "%s",
+                  lt_last_error());
+    return plugin;
+}
+
+lt_tensor_t *test_state_tensor(lt_ctx_t *ctx, const char *name) {
+    const char *n;
+    for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
+        lt_tensor_t *t = lt_ctx_param(ctx, i, &n);
+        if (!strcmp(n, name)) return t;
+    }
+    for (int i = 0; i < lt_ctx_num_buffers(ctx); i++) {
+        lt_tensor_t *t = lt_ctx_buffer(ctx, i, &n);
+        if (!strcmp(n, name)) return t;
+    }
+    return NULL;
+}
+
+int test_load_state(lt_ctx_t *ctx, lt_st_file_t *f, const char *prefix) {
+    size_t len = strlen(prefix);
+    int loaded = 0;
+    for (int64_t i = 0; i < lt_st_count(f); i++) {
+        const lt_st_tensor *t = lt_st_at(f, i);
+        if (strncmp(t->name, prefix, len) != 0) continue;
+        lt_tensor_t *p = test_state_tensor(ctx, t->name + len);
+        ck_assert_msg(p != NULL, "the module has no %s", t->name + len);
+        ck_assert_int_eq(lt_from_host_into(p, t->data, t->nbytes), LT_OK);
+        loaded++;
+    }
+    return loaded;
+}
+
+void test_compare_state(lt_ctx_t *ctx, lt_st_file_t *f, const char *prefix, double rtol,
+                        double atol) {
+    size_t len = strlen(prefix);
+    for (int64_t i = 0; i < lt_st_count(f); i++) {
+        const lt_st_tensor *t = lt_st_at(f, i);
+        if (strncmp(t->name, prefix, len) == 0)
+            test_compare(t->name, test_state_tensor(ctx, t->name + len), t, rtol, atol);
+    }
 }

@@ -55,46 +55,17 @@ static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in) {
 static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     json_t *o = json_loads(lt_st_meta(f, c), 0, NULL);
     ck_assert_msg(o != NULL, "case %s has no options", c);
-    lt_tensor_t *in[MAX_IN] = {NULL};
-    char key[16], what[160];
-    for (int i = 0; i < MAX_IN; i++) {
-        snprintf(key, sizeof key, "in%d", i);
-        const lt_st_tensor *t = test_fixture_find(f, c, key);
-        if (!t) continue;
-        in[i] = lt_from_host(arena, LT_F32, t->ndim, t->shape, t->data);
-        snprintf(key, sizeof key, "grad%d", i);
-        if (test_fixture_find(f, c, key)) lt_set_requires_grad(in[i], true);
-    }
-    lt_tensor_t *out = run_case(c, o, in);
-    snprintf(what, sizeof what, "%s out", c);
-    test_compare(what, out, test_fixture_find(f, c, "out"), 1e-5, 1e-6);
-    const lt_st_tensor *w = test_fixture_find(f, c, "w");
-    lt_tensor_t *loss =
-        lt_sum(lt_mul(out, lt_from_host(arena, LT_F32, w->ndim, w->shape, w->data)));
-    ck_assert_msg(lt_backward(loss) == LT_OK, "%s: %s", c, lt_last_error());
-    for (int i = 0; i < MAX_IN; i++) {
-        snprintf(key, sizeof key, "grad%d", i);
-        if (!test_fixture_find(f, c, key)) continue;
-        snprintf(what, sizeof what, "%s grad%d", c, i);
-        test_compare(what, lt_grad(in[i]), test_fixture_find(f, c, key), 1e-5, 1e-5);
-    }
+    lt_tensor_t *in[MAX_IN];
+    test_case_inputs(f, c, arena, MAX_IN, in);
+    test_case_check(f, c, arena, run_case(c, o, in), MAX_IN, in,
+                    (test_case_tol){1e-5, 1e-6, 1e-5, 1e-5});
     json_decref(o);
-    lt_arena_reset(arena);
 }
 
 START_TEST(gen_ops_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "gen_ops");
     if (!dev) return;
-    lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = test_open_fixture("gen_ops.safetensors");
-    char *cases = strdup(lt_st_meta(f, "cases")), *save = NULL;
-    int n = 0;
-    for (char *c = strtok_r(cases, ",", &save); c; c = strtok_r(NULL, ",", &save), n++)
-        check_case(f, c, arena);
-    ck_assert_int_ge(n, 13);
-    free(cases);
-    lt_st_close(f);
-    lt_arena_free(arena);
+    test_fixture_each_case(dev, "gen_ops.safetensors", "cases", 13, check_case);
     lt_device_close(dev);
 }
 END_TEST
@@ -209,37 +180,6 @@ END_TEST
 
 /* ---- 10 batches of the dcgan plugin --------------------------------------------------- */
 
-/* The dcgan plugin: LT_TEST_DCGAN_PLUGIN, or next to the mlp plugin of the same build. */
-static lt_plugin_t *open_dcgan(void) {
-    const char *so = getenv("LT_TEST_DCGAN_PLUGIN"), *mlp = getenv("LT_TEST_MLP_PLUGIN");
-    char path[1024];
-    if (!so && mlp) {
-        snprintf(path, sizeof path, "%s", mlp);
-        char *slash = strstr(path, "/mlp/mlp.so");
-        ck_assert_msg(slash != NULL, "cannot place dcgan.so from LT_TEST_MLP_PLUGIN=%s", mlp);
-        strcpy(slash, "/dcgan/dcgan.so");
-        so = path;
-    }
-    ck_assert_msg(so != NULL, "set LT_TEST_DCGAN_PLUGIN to the built dcgan.so");
-    lt_plugin_t *plugin;
-    ck_assert_msg(lt_plugin_open(LT_PLUGIN_MODULE, so, NULL, &plugin) == LT_OK, "%s",
-                  lt_last_error());
-    return plugin;
-}
-
-static lt_tensor_t *state_tensor(lt_ctx_t *ctx, const char *name) {
-    const char *n;
-    for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
-        lt_tensor_t *t = lt_ctx_param(ctx, i, &n);
-        if (!strcmp(n, name)) return t;
-    }
-    for (int i = 0; i < lt_ctx_num_buffers(ctx); i++) {
-        lt_tensor_t *t = lt_ctx_buffer(ctx, i, &n);
-        if (!strcmp(n, name)) return t;
-    }
-    return NULL;
-}
-
 static double metric_last(lt_ctx_t *ctx, const char *name) {
     for (int i = 0; i < lt_ctx_metric_count(ctx); i++) {
         lt_metric_reading m;
@@ -284,7 +224,7 @@ static void replay_dcgan(lt_ctx_t *ctx, const lt_module_desc *m, lt_st_file_t *f
 START_TEST(dcgan_training_matches_torch) {
     lt_device_t *dev = test_open_accel(_i, "gen_ops");
     if (!dev) return;
-    lt_plugin_t *plugin = open_dcgan();
+    lt_plugin_t *plugin = test_open_model_plugin("dcgan");
     const lt_module_desc *m = lt_plugin_desc(plugin);
     lt_ctx_t *ctx = lt_ctx_new(dev, m->name, m->hparams, m->self_size, 0);
     ck_assert_int_eq(lt_ctx_set_hparam(ctx, "latent", "16"), LT_OK);
@@ -293,23 +233,11 @@ START_TEST(dcgan_training_matches_torch) {
     ck_assert_int_eq(m->setup(ctx, lt_ctx_self(ctx)), LT_OK);
     ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
     lt_st_file_t *f = test_open_fixture("dcgan_train.safetensors");
-    int nstate = 0;
-    for (int64_t i = 0; i < lt_st_count(f); i++) {
-        const lt_st_tensor *t = lt_st_at(f, i);
-        if (strncmp(t->name, "init/", 5) != 0) continue;
-        lt_tensor_t *p = state_tensor(ctx, t->name + 5);
-        ck_assert_msg(p != NULL, "the dcgan has no %s", t->name + 5);
-        ck_assert_int_eq(lt_from_host_into(p, t->data, t->nbytes), LT_OK);
-        nstate++;
-    }
+    int nstate = test_load_state(ctx, f, "init/");
     ck_assert_int_eq(nstate, lt_ctx_num_params(ctx) + lt_ctx_num_buffers(ctx));
     ck_assert_int_eq(m->configure_optimizers(ctx, lt_ctx_self(ctx)), LT_OK);
     replay_dcgan(ctx, m, f);
-    for (int64_t i = 0; i < lt_st_count(f); i++) {
-        const lt_st_tensor *t = lt_st_at(f, i);
-        if (strncmp(t->name, "final/", 6) == 0)
-            test_compare(t->name, state_tensor(ctx, t->name + 6), t, 1e-4, 1e-4);
-    }
+    test_compare_state(ctx, f, "final/", 1e-4, 1e-4);
     lt_st_close(f);
     lt_ctx_free(ctx);
     lt_plugin_close(plugin);

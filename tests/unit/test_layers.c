@@ -8,6 +8,7 @@
 
 #include <lt/runtime.h>
 
+#include "test_fd.h"
 #include "test_fixture.h"
 
 /* ---- options from the case's JSON -------------------------------------------------- */
@@ -83,124 +84,28 @@ static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in) {
 static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     json_t *o = json_loads(lt_st_meta(f, c), 0, NULL);
     ck_assert_msg(o != NULL, "case %s has no options", c);
-    lt_tensor_t *in[MAX_IN] = {NULL};
-    char key[16];
-    for (int i = 0; i < MAX_IN; i++) {
-        snprintf(key, sizeof key, "in%d", i);
-        const lt_st_tensor *t = test_fixture_find(f, c, key);
-        if (!t) continue;
-        in[i] = lt_from_host(arena, LT_F32, t->ndim, t->shape, t->data);
-        snprintf(key, sizeof key, "grad%d", i);
-        if (test_fixture_find(f, c, key)) lt_set_requires_grad(in[i], true);
-    }
+    lt_tensor_t *in[MAX_IN];
+    test_case_inputs(f, c, arena, MAX_IN, in);
     bool norm = strstr(c, "_norm/") != NULL;
     double rtol = norm ? 1e-4 : 1e-5, atol = norm ? 1e-5 : 1e-6;
-    lt_tensor_t *out = run_case(c, o, in);
-    char what[160];
-    snprintf(what, sizeof what, "%s out", c);
-    test_compare(what, out, test_fixture_find(f, c, "out"), rtol, atol);
-    const lt_st_tensor *w = test_fixture_find(f, c, "w");
-    lt_tensor_t *loss =
-        lt_sum(lt_mul(out, lt_from_host(arena, LT_F32, w->ndim, w->shape, w->data)));
-    ck_assert_msg(lt_backward(loss) == LT_OK, "%s: %s", c, lt_last_error());
-    for (int i = 0; i < MAX_IN; i++) {
-        snprintf(key, sizeof key, "grad%d", i);
-        if (!test_fixture_find(f, c, key)) continue;
-        snprintf(what, sizeof what, "%s grad%d", c, i);
-        test_compare(what, lt_grad(in[i]), test_fixture_find(f, c, key), rtol, norm ? 1e-4 : atol);
-    }
+    test_case_check(f, c, arena, run_case(c, o, in), MAX_IN, in,
+                    (test_case_tol){rtol, atol, rtol, norm ? 1e-4 : atol});
     if (test_fixture_find(f, c, "running_mean")) {
         test_compare("running_mean", in[1], test_fixture_find(f, c, "running_mean"), 1e-5, 1e-6);
         test_compare("running_var", in[2], test_fixture_find(f, c, "running_var"), 1e-5, 1e-6);
     }
     json_decref(o);
-    lt_arena_reset(arena);
 }
 
 START_TEST(layer_ops_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "layers");
     if (!dev) return;
-    lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = test_open_fixture("layers.safetensors");
-    char *cases = strdup(lt_st_meta(f, "cases")), *save = NULL;
-    int n = 0;
-    for (char *c = strtok_r(cases, ",", &save); c; c = strtok_r(NULL, ",", &save), n++)
-        check_case(f, c, arena);
-    ck_assert_int_ge(n, 23);
-    free(cases);
-    lt_st_close(f);
-    lt_arena_free(arena);
+    test_fixture_each_case(dev, "layers.safetensors", "cases", 23, check_case);
     lt_device_close(dev);
 }
 END_TEST
 
 /* ---- finite differences ----------------------------------------------------------------- */
-
-typedef lt_tensor_t *(*fd_fn)(lt_tensor_t **in);
-typedef struct {
-    int ndim;
-    int64_t shape[4];
-} fd_shape;
-
-/* sum(op(in) * w) for host inputs x (x[i] has the numel of shapes[i]). */
-static double fd_loss(fd_fn op, int nin, const fd_shape *s, float **x, const float *w,
-                      lt_tensor_t **keep) {
-    lt_tensor_t *in[MAX_IN];
-    for (int i = 0; i < nin; i++)
-        in[i] = lt_from_host(test_arena, LT_F32, s[i].ndim, s[i].shape, x[i]);
-    for (int i = 0; keep && i < nin; i++) lt_set_requires_grad(in[i], true);
-    lt_tensor_t *out = op(in);
-    ck_assert_msg(out != NULL, "%s", lt_last_error());
-    int64_t os[LT_MAX_DIMS];
-    for (int d = 0; d < lt_ndim(out); d++) os[d] = lt_dim(out, d);
-    ck_assert_int_le(lt_numel(out), 4096);
-    lt_tensor_t *loss = lt_sum(lt_mul(out, lt_from_host(test_arena, LT_F32, lt_ndim(out), os, w)));
-    if (keep) {
-        ck_assert_int_eq(lt_backward(loss), LT_OK);
-        for (int i = 0; i < nin; i++) keep[i] = in[i];
-    }
-    return lt_item(loss);
-}
-
-static int64_t numel_of(const fd_shape *s) {
-    int64_t n = 1;
-    for (int d = 0; d < s->ndim; d++) n *= s->shape[d];
-    return n;
-}
-
-/* Each input's gradient against central differences with step h, at every element.
- * `spaced`: inputs are distinct multiples of 0.05 (no max-pool ties within h). */
-static void fd_check(const char *what, fd_fn op, int nin, const fd_shape *s, bool spaced) {
-    float *x[MAX_IN], h = 1e-2f;
-    for (int i = 0; i < nin; i++) {
-        int64_t n = numel_of(&s[i]);
-        x[i] = malloc((size_t)n * sizeof *x[i]);
-        test_fill(x[i], n, 7 + (uint64_t)i, -2.0f, 2.0f, 0.0f);
-        for (int64_t k = 0; spaced && k < n; k++) x[i][k] = 0.05f * (float)((k * 37) % n) - 1.0f;
-    }
-    lt_tensor_t *in[MAX_IN];
-    float w[4096];
-    test_fill(w, 4096, 5, -1.0f, 1.0f, 0.0f);
-    fd_loss(op, nin, s, x, w, in);
-    for (int i = 0; i < nin; i++) {
-        float *g = test_host(lt_grad(in[i]));
-        for (int64_t k = 0; k < numel_of(&s[i]); k++) {
-            float v = x[i][k];
-            x[i][k] = v + h;
-            double up = fd_loss(op, nin, s, x, w, NULL);
-            x[i][k] = v - h;
-            double down = fd_loss(op, nin, s, x, w, NULL);
-            x[i][k] = v;
-            double num = (up - down) / (2.0 * h);
-            ck_assert_msg(fabs(num - g[k]) <= 2e-2 * fabs(num) + 5e-3,
-                          "%s: d/d in%d[%lld]: autograd %.6g, finite differences %.6g", what, i,
-                          (long long)k, g[k], num);
-        }
-        free(g);
-    }
-    for (int i = 0; i < nin; i++) free(x[i]);
-    lt_arena_reset(test_arena);
-}
 
 static lt_tensor_t *fd_conv(lt_tensor_t **in) {
     lt_conv2d_opts o =
@@ -230,19 +135,24 @@ static lt_tensor_t *fd_layer_norm(lt_tensor_t **in) {
 
 static lt_tensor_t *fd_silu(lt_tensor_t **in) { return lt_silu(in[0]); }
 
+/* Inputs in [-2, 2), step 1e-2. */
 START_TEST(layer_ops_match_finite_differences) {
-    fd_check("silu", fd_silu, 1, (fd_shape[]){{2, {3, 5}}}, false);
-    fd_check("conv2d", fd_conv, 3, (fd_shape[]){{4, {2, 4, 5, 6}}, {4, {4, 2, 3, 2}}, {1, {4}}},
-             false);
-    fd_check("conv2d same", fd_conv_same, 2, (fd_shape[]){{4, {1, 2, 5, 4}}, {4, {3, 2, 2, 3}}},
-             false);
-    fd_check("max_pool2d", fd_max_pool, 1, (fd_shape[]){{4, {2, 2, 6, 7}}}, true);
-    fd_check("avg_pool2d", fd_avg_pool, 1, (fd_shape[]){{4, {1, 2, 6, 7}}}, false);
-    fd_check("adaptive_avg_pool2d", fd_adaptive, 1, (fd_shape[]){{4, {2, 1, 7, 5}}}, false);
-    fd_check("batch_norm", fd_batch_norm, 3, (fd_shape[]){{4, {3, 2, 3, 2}}, {1, {2}}, {1, {2}}},
-             false);
-    fd_check("layer_norm", fd_layer_norm, 3, (fd_shape[]){{3, {2, 3, 5}}, {1, {5}}, {1, {5}}},
-             false);
+    const float h = 1e-2f;
+    test_fd_check("silu", fd_silu, 1, (test_fd_input[]){{2, {3, 5}, 0, 0}}, h);
+    test_fd_check(
+        "conv2d", fd_conv, 3,
+        (test_fd_input[]){{4, {2, 4, 5, 6}, 0, 0}, {4, {4, 2, 3, 2}, 0, 0}, {1, {4}, 0, 0}}, h);
+    test_fd_check("conv2d same", fd_conv_same, 2,
+                  (test_fd_input[]){{4, {1, 2, 5, 4}, 0, 0}, {4, {3, 2, 2, 3}, 0, 0}}, h);
+    test_fd_check_spaced("max_pool2d", fd_max_pool, 1, (test_fd_input[]){{4, {2, 2, 6, 7}, 0, 0}},
+                         h);
+    test_fd_check("avg_pool2d", fd_avg_pool, 1, (test_fd_input[]){{4, {1, 2, 6, 7}, 0, 0}}, h);
+    test_fd_check("adaptive_avg_pool2d", fd_adaptive, 1, (test_fd_input[]){{4, {2, 1, 7, 5}, 0, 0}},
+                  h);
+    test_fd_check("batch_norm", fd_batch_norm, 3,
+                  (test_fd_input[]){{4, {3, 2, 3, 2}, 0, 0}, {1, {2}, 0, 0}, {1, {2}, 0, 0}}, h);
+    test_fd_check("layer_norm", fd_layer_norm, 3,
+                  (test_fd_input[]){{3, {2, 3, 5}, 0, 0}, {1, {5}, 0, 0}, {1, {5}, 0, 0}}, h);
 }
 END_TEST
 
@@ -283,38 +193,6 @@ END_TEST
 
 /* ---- 20 training steps of the cnn plugin -------------------------------------------- */
 
-/* The cnn plugin: LT_TEST_CNN_PLUGIN, or next to the mlp plugin of the same build. */
-static lt_plugin_t *open_cnn(void) {
-    const char *so = getenv("LT_TEST_CNN_PLUGIN"), *mlp = getenv("LT_TEST_MLP_PLUGIN");
-    char path[1024];
-    if (!so && mlp) {
-        snprintf(path, sizeof path, "%s", mlp);
-        char *slash = strstr(path, "/mlp/mlp.so");
-        ck_assert_msg(slash != NULL, "cannot place cnn.so from LT_TEST_MLP_PLUGIN=%s", mlp);
-        strcpy(slash, "/cnn/cnn.so");
-        so = path;
-    }
-    ck_assert_msg(so != NULL, "set LT_TEST_CNN_PLUGIN to the built cnn.so");
-    lt_plugin_t *plugin;
-    ck_assert_msg(lt_plugin_open(LT_PLUGIN_MODULE, so, NULL, &plugin) == LT_OK, "%s",
-                  lt_last_error());
-    return plugin;
-}
-
-/* Parameter or buffer `name` of ctx. */
-static lt_tensor_t *state_tensor(lt_ctx_t *ctx, const char *name) {
-    const char *n;
-    for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
-        lt_tensor_t *t = lt_ctx_param(ctx, i, &n);
-        if (!strcmp(n, name)) return t;
-    }
-    for (int i = 0; i < lt_ctx_num_buffers(ctx); i++) {
-        lt_tensor_t *t = lt_ctx_buffer(ctx, i, &n);
-        if (!strcmp(n, name)) return t;
-    }
-    return NULL;
-}
-
 /* Twenty Adam steps (batch 32) in training mode from torch's initial state on torch's
  * batches: losses to 1e-4 relative (3e-6 seen), every parameter and buffer at the end to
  * 1e-4 (4e-5 seen). Training amplifies float32 rounding: torch's own float32 run ends
@@ -322,7 +200,7 @@ static lt_tensor_t *state_tensor(lt_ctx_t *ctx, const char *name) {
  * implementations can be. (At batch 16 the same model is ill-conditioned: float32 and
  * float64 torch end 2e-3 apart.) */
 static void check_cnn(lt_device_t *dev) {
-    lt_plugin_t *plugin = open_cnn();
+    lt_plugin_t *plugin = test_open_model_plugin("cnn");
     const lt_module_desc *m = lt_plugin_desc(plugin);
     lt_ctx_t *ctx = lt_ctx_new(dev, m->name, m->hparams, m->self_size, 0);
     ck_assert_int_eq(lt_ctx_set_hparam(ctx, "hidden", "32"), LT_OK);
@@ -331,23 +209,11 @@ static void check_cnn(lt_device_t *dev) {
     ck_assert_int_eq(m->setup(ctx, self), LT_OK);
     ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
     lt_st_file_t *f = test_open_fixture("cnn_train.safetensors");
-    int nstate = 0;
-    for (int64_t i = 0; i < lt_st_count(f); i++) {
-        const lt_st_tensor *t = lt_st_at(f, i);
-        if (strncmp(t->name, "init/", 5) != 0) continue;
-        lt_tensor_t *p = state_tensor(ctx, t->name + 5);
-        ck_assert_msg(p != NULL, "the cnn has no %s", t->name + 5);
-        ck_assert_int_eq(lt_from_host_into(p, t->data, t->nbytes), LT_OK);
-        nstate++;
-    }
+    int nstate = test_load_state(ctx, f, "init/");
     ck_assert_int_eq(nstate, lt_ctx_num_params(ctx) + lt_ctx_num_buffers(ctx));
     ck_assert_int_eq(m->configure_optimizers(ctx, self), LT_OK);
     test_replay_training(ctx, m, f);
-    for (int64_t i = 0; i < lt_st_count(f); i++) {
-        const lt_st_tensor *t = lt_st_at(f, i);
-        if (strncmp(t->name, "final/", 6) == 0)
-            test_compare(t->name, state_tensor(ctx, t->name + 6), t, 1e-4, 1e-4);
-    }
+    test_compare_state(ctx, f, "final/", 1e-4, 1e-4);
     lt_st_close(f);
     lt_ctx_free(ctx);
     lt_plugin_close(plugin);

@@ -56,28 +56,17 @@ static lt_tensor_t *fixture_tensor(lt_st_file_t *f, const char *c, const char *k
                         t->data);
 }
 
+/* Every input requires grad, so the fixture must have the gradient of each. */
 static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     json_t *o = json_loads(lt_st_meta(f, c), 0, NULL);
     ck_assert_msg(o != NULL, "case %s has no options", c);
-    lt_tensor_t *in[MAX_IN] = {NULL};
-    char key[16], what[160];
-    for (int i = 0; i < MAX_IN; i++) {
-        snprintf(key, sizeof key, "in%d", i);
-        if ((in[i] = fixture_tensor(f, c, key, arena))) lt_set_requires_grad(in[i], true);
-    }
+    lt_tensor_t *in[MAX_IN];
+    test_case_inputs(f, c, arena, MAX_IN, in);
+    for (int i = 0; i < MAX_IN && in[i]; i++) lt_set_requires_grad(in[i], true);
     lt_tensor_t *out = run_case(c, o, in, fixture_tensor(f, c, "target", arena),
                                 fixture_tensor(f, c, "weight", arena));
-    snprintf(what, sizeof what, "%s out", c);
-    test_compare(what, out, test_fixture_find(f, c, "out"), 1e-5, 1e-5);
-    lt_tensor_t *loss = lt_sum(lt_mul(out, fixture_tensor(f, c, "w", arena)));
-    ck_assert_msg(lt_backward(loss) == LT_OK, "%s: %s", c, lt_last_error());
-    for (int i = 0; i < MAX_IN && in[i]; i++) {
-        snprintf(key, sizeof key, "grad%d", i);
-        snprintf(what, sizeof what, "%s grad%d", c, i);
-        test_compare(what, lt_grad(in[i]), test_fixture_find(f, c, key), 1e-4, 1e-5);
-    }
+    test_case_check(f, c, arena, out, MAX_IN, in, (test_case_tol){1e-5, 1e-5, 1e-4, 1e-5});
     json_decref(o);
-    lt_arena_reset(arena);
 }
 
 /* A label that is neither a class nor ignore_index: an error naming it where the CPU can
@@ -100,16 +89,9 @@ static void check_bad_label(lt_arena_t *arena) {
 START_TEST(losses_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "losses");
     if (!dev) return;
+    test_fixture_each_case(dev, "losses.safetensors", "cases", 18, check_case);
     lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = test_open_fixture("losses.safetensors");
-    char *cases = strdup(lt_st_meta(f, "cases")), *save = NULL;
-    int n = 0;
-    for (char *c = strtok_r(cases, ",", &save); c; c = strtok_r(NULL, ",", &save), n++)
-        check_case(f, c, arena);
-    ck_assert_int_ge(n, 18);
     check_bad_label(arena);
-    free(cases);
-    lt_st_close(f);
     lt_arena_free(arena);
     lt_device_close(dev);
 }

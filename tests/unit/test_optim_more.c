@@ -89,24 +89,7 @@ static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
 START_TEST(optimizers_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "optim_more");
     if (!dev) return;
-    lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = test_open_fixture("optim_more.safetensors");
-    const char *cases = lt_st_meta(f, "cases");
-    ck_assert_msg(cases && *cases, "fixture has no \"cases\" metadata");
-    int n = 0;
-    for (const char *p = cases; *p; n++) {
-        size_t len = strcspn(p, ",");
-        char name[200];
-        ck_assert_uint_lt(len, sizeof name);
-        memcpy(name, p, len);
-        name[len] = '\0';
-        check_case(f, name, arena);
-        lt_arena_reset(arena);
-        p += len + (p[len] == ',');
-    }
-    ck_assert_int_ge(n, 14);
-    lt_st_close(f);
-    lt_arena_free(arena);
+    test_fixture_each_case(dev, "optim_more.safetensors", "cases", 14, check_case);
     lt_device_close(dev);
 }
 END_TEST
@@ -203,24 +186,7 @@ static void check_group_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) 
 START_TEST(param_groups_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "optim_more");
     if (!dev) return;
-    lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = test_open_fixture("optim_more.safetensors");
-    const char *cases = lt_st_meta(f, "group_cases");
-    ck_assert_msg(cases && *cases, "fixture has no \"group_cases\" metadata");
-    int n = 0;
-    for (const char *p = cases; *p; n++) {
-        size_t len = strcspn(p, ",");
-        char name[200];
-        ck_assert_uint_lt(len, sizeof name);
-        memcpy(name, p, len);
-        name[len] = '\0';
-        check_group_case(f, name, arena);
-        lt_arena_reset(arena);
-        p += len + (p[len] == ',');
-    }
-    ck_assert_int_ge(n, 4);
-    lt_st_close(f);
-    lt_arena_free(arena);
+    test_fixture_each_case(dev, "optim_more.safetensors", "group_cases", 4, check_group_case);
     lt_device_close(dev);
 }
 END_TEST

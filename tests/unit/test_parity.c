@@ -226,26 +226,6 @@ static void check_op_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     }
 }
 
-/* Calls fn(file, case, arena) for each name of the comma-separated "cases" metadata. */
-static int for_each_case(lt_st_file_t *f, lt_arena_t *arena,
-                         void (*fn)(lt_st_file_t *, const char *, lt_arena_t *)) {
-    const char *cases = lt_st_meta(f, "cases");
-    ck_assert_msg(cases && *cases, "fixture has no \"cases\" metadata");
-    int n = 0;
-    for (const char *p = cases; *p;) {
-        size_t len = strcspn(p, ",");
-        char name[200];
-        ck_assert_uint_lt(len, sizeof name);
-        memcpy(name, p, len);
-        name[len] = '\0';
-        fn(f, name, arena);
-        lt_arena_reset(arena);
-        n++;
-        p += len + (p[len] == ',');
-    }
-    return n;
-}
-
 /* ---- optimizers ----------------------------------------------------------------------- */
 
 static double jnum(json_t *o, const char *key) {
@@ -353,15 +333,10 @@ static void check_mlp(lt_device_t *dev) {
 /* ---- on every accelerator -------------------------------------------------------------- */
 
 /* Every case of a fixture file on accelerator i; at least min_cases of them. */
-static void run_cases(int i, const char *file,
-                      void (*fn)(lt_st_file_t *, const char *, lt_arena_t *), int min_cases) {
+static void run_cases(int i, const char *file, test_case_fn fn, int min_cases) {
     lt_device_t *dev = test_open_accel(i, "parity");
     if (!dev) return;
-    lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = test_open_fixture(file);
-    ck_assert_int_ge(for_each_case(f, arena, fn), min_cases);
-    lt_st_close(f);
-    lt_arena_free(arena);
+    test_fixture_each_case(dev, file, "cases", min_cases, fn);
     lt_device_close(dev);
 }
 

@@ -101,38 +101,30 @@ static void expect_lrs(const char *c, int64_t k, lt_optimizer_t *o, lt_scheduler
                   lt_scheduler_last_lr(s), want[0]);
 }
 
+/* Case c's scheduler on a two-group SGD: its lrs after each step equal torch's. */
+static void check_trajectory(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
+    (void)arena;
+    json_t *h = json_loads(lt_st_meta(f, c) ? lt_st_meta(f, c) : "", 0, NULL);
+    const lt_st_tensor *lr = test_fixture_find(f, c, "lr");
+    ck_assert_msg(h && lr && lr->dtype == LT_ST_F64 && lr->ndim == 2 && lr->shape[1] == 2,
+                  "case %s is incomplete", c);
+    const double *want = (const double *)lr->data;
+    lt_optimizer_t *o = two_group_sgd();
+    lt_scheduler_t *s = build(o, json_object_get(h, "scheduler"));
+    expect_lrs(c, 0, o, s, want);
+    for (int64_t k = 1; k < lr->shape[0]; k++) {
+        ck_assert_msg(lt_scheduler_step(s) == LT_OK, "%s: %s", c, lt_last_error());
+        expect_lrs(c, k, o, s, want + 2 * k);
+    }
+    ck_assert_int_eq(lt_scheduler_last_epoch(s), lr->shape[0] - 1);
+    lt_scheduler_free(s);
+    lt_optimizer_free(o);
+    json_decref(h);
+}
+
 START_TEST(torch_trajectories) {
     test_open();
-    lt_st_file_t *f = test_open_fixture("sched_more.safetensors");
-    const char *cases = lt_st_meta(f, "cases");
-    ck_assert_msg(cases && *cases, "fixture has no \"cases\" metadata");
-    int n = 0;
-    for (const char *p = cases; *p; n++) {
-        char c[128];
-        size_t len = strcspn(p, ",");
-        ck_assert_uint_lt(len, sizeof c);
-        memcpy(c, p, len);
-        c[len] = '\0';
-        p += len + (p[len] == ',');
-        json_t *h = json_loads(lt_st_meta(f, c) ? lt_st_meta(f, c) : "", 0, NULL);
-        const lt_st_tensor *lr = test_fixture_find(f, c, "lr");
-        ck_assert_msg(h && lr && lr->dtype == LT_ST_F64 && lr->ndim == 2 && lr->shape[1] == 2,
-                      "case %s is incomplete", c);
-        const double *want = (const double *)lr->data;
-        lt_optimizer_t *o = two_group_sgd();
-        lt_scheduler_t *s = build(o, json_object_get(h, "scheduler"));
-        expect_lrs(c, 0, o, s, want);
-        for (int64_t k = 1; k < lr->shape[0]; k++) {
-            ck_assert_msg(lt_scheduler_step(s) == LT_OK, "%s: %s", c, lt_last_error());
-            expect_lrs(c, k, o, s, want + 2 * k);
-        }
-        ck_assert_int_eq(lt_scheduler_last_epoch(s), lr->shape[0] - 1);
-        lt_scheduler_free(s);
-        lt_optimizer_free(o);
-        json_decref(h);
-    }
-    ck_assert_int_ge(n, 14);
-    lt_st_close(f);
+    test_fixture_each_case(test_dev, "sched_more.safetensors", "cases", 14, check_trajectory);
     test_close();
 }
 END_TEST

@@ -95,59 +95,20 @@ static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in) {
 
 /* ---- fixture cases ------------------------------------------------------------------ */
 
-static lt_tensor_t *load_input(lt_st_file_t *f, const char *c, int i, lt_arena_t *arena) {
-    char key[16];
-    snprintf(key, sizeof key, "in%d", i);
-    const lt_st_tensor *t = test_fixture_find(f, c, key);
-    if (!t) return NULL;
-    lt_tensor_t *x =
-        lt_from_host(arena, t->dtype == LT_ST_I64 ? LT_I64 : LT_F32, t->ndim, t->shape, t->data);
-    snprintf(key, sizeof key, "grad%d", i);
-    if (test_fixture_find(f, c, key)) lt_set_requires_grad(x, true);
-    return x;
-}
-
 static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     json_t *o = json_loads(lt_st_meta(f, c), 0, NULL);
     ck_assert_msg(o != NULL, "case %s has no options", c);
     lt_tensor_t *in[MAX_IN + 1] = {NULL};
-    for (int i = 0; i < MAX_IN; i++) in[i] = load_input(f, c, i, arena);
-    lt_tensor_t *out = run_case(c, o, in);
-    ck_assert_msg(out != NULL, "%s: %s", c, lt_last_error());
-    char what[160], key[16];
-    snprintf(what, sizeof what, "%s out", c);
-    test_compare(what, out, test_fixture_find(f, c, "out"), 1e-5, 1e-6);
-    const lt_st_tensor *w = test_fixture_find(f, c, "w");
-    bool any_grad = false;
-    for (int i = 0; i < MAX_IN; i++) any_grad |= in[i] && lt_requires_grad(in[i]);
-    if (any_grad) {
-        lt_tensor_t *loss =
-            lt_sum(lt_mul(out, lt_from_host(arena, LT_F32, w->ndim, w->shape, w->data)));
-        ck_assert_msg(lt_backward(loss) == LT_OK, "%s: %s", c, lt_last_error());
-    }
-    for (int i = 0; i < MAX_IN; i++) {
-        snprintf(key, sizeof key, "grad%d", i);
-        if (!test_fixture_find(f, c, key)) continue;
-        snprintf(what, sizeof what, "%s grad%d", c, i);
-        test_compare(what, lt_grad(in[i]), test_fixture_find(f, c, key), 1e-5, 1e-5);
-    }
+    test_case_inputs(f, c, arena, MAX_IN, in);
+    test_case_check(f, c, arena, run_case(c, o, in), MAX_IN, in,
+                    (test_case_tol){1e-5, 1e-6, 1e-5, 1e-5});
     json_decref(o);
-    lt_arena_reset(arena);
 }
 
 START_TEST(text_ops_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "text_ops");
     if (!dev) return;
-    lt_arena_t *arena = lt_arena_new(dev);
-    lt_st_file_t *f = test_open_fixture("text_ops.safetensors");
-    char *cases = strdup(lt_st_meta(f, "cases")), *save = NULL;
-    int n = 0;
-    for (char *c = strtok_r(cases, ",", &save); c; c = strtok_r(NULL, ",", &save), n++)
-        check_case(f, c, arena);
-    ck_assert_int_ge(n, 30);
-    free(cases);
-    lt_st_close(f);
-    lt_arena_free(arena);
+    test_fixture_each_case(dev, "text_ops.safetensors", "cases", 30, check_case);
     lt_device_close(dev);
 }
 END_TEST
@@ -323,30 +284,6 @@ END_TEST
 
 /* ---- 20 training steps of the chargpt plugin ------------------------------------------ */
 
-/* The chargpt plugin, next to the mlp plugin of the same build. */
-static lt_plugin_t *open_chargpt(void) {
-    const char *mlp = getenv("LT_TEST_MLP_PLUGIN");
-    char path[1024];
-    ck_assert_msg(mlp != NULL, "set LT_TEST_MLP_PLUGIN to the built mlp.so");
-    snprintf(path, sizeof path, "%s", mlp);
-    char *slash = strstr(path, "/mlp/mlp.so");
-    ck_assert_msg(slash != NULL, "cannot place chargpt.so from LT_TEST_MLP_PLUGIN=%s", mlp);
-    strcpy(slash, "/chargpt/chargpt.so");
-    lt_plugin_t *plugin;
-    ck_assert_msg(lt_plugin_open(LT_PLUGIN_MODULE, path, NULL, &plugin) == LT_OK, "%s",
-                  lt_last_error());
-    return plugin;
-}
-
-static lt_tensor_t *param_named(lt_ctx_t *ctx, const char *name) {
-    const char *n;
-    for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
-        lt_tensor_t *t = lt_ctx_param(ctx, i, &n);
-        if (!strcmp(n, name)) return t;
-    }
-    return NULL;
-}
-
 /* The fixture's hparams (a JSON object) onto ctx. */
 static void set_hparams(lt_ctx_t *ctx, lt_st_file_t *f) {
     json_t *hp = json_loads(lt_st_meta(f, "hparams"), 0, NULL), *v;
@@ -368,7 +305,7 @@ static void set_hparams(lt_ctx_t *ctx, lt_st_file_t *f) {
 START_TEST(chargpt_training_matches_torch) {
     lt_device_t *dev = test_open_accel(_i, "text_ops");
     if (!dev) return;
-    lt_plugin_t *plugin = open_chargpt();
+    lt_plugin_t *plugin = test_open_model_plugin("chargpt");
     const lt_module_desc *m = lt_plugin_desc(plugin);
     lt_ctx_t *ctx = lt_ctx_new(dev, m->name, m->hparams, m->self_size, 0);
     lt_st_file_t *f = test_open_fixture("chargpt_train.safetensors");
@@ -376,15 +313,7 @@ START_TEST(chargpt_training_matches_torch) {
     void *self = lt_ctx_self(ctx);
     ck_assert_int_eq(m->setup(ctx, self), LT_OK);
     ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
-    int loaded = 0;
-    for (int64_t i = 0; i < lt_st_count(f); i++) {
-        const lt_st_tensor *t = lt_st_at(f, i);
-        if (strncmp(t->name, "init/", 5) != 0) continue;
-        lt_tensor_t *p = param_named(ctx, t->name + 5);
-        ck_assert_msg(p != NULL, "chargpt has no %s", t->name + 5);
-        ck_assert_int_eq(lt_from_host_into(p, t->data, t->nbytes), LT_OK);
-        loaded++;
-    }
+    int loaded = test_load_state(ctx, f, "init/");
     ck_assert_int_eq(loaded, lt_ctx_num_params(ctx));
     ck_assert_int_eq(m->configure_optimizers(ctx, self), LT_OK);
     test_replay_training(ctx, m, f);
@@ -396,7 +325,7 @@ START_TEST(chargpt_training_matches_torch) {
          * either side's float32 rounding noise there into steps of up to lr, so it is
          * held to 20 steps of lr (3e-3); every other parameter to 1e-4. */
         bool key_bias = strstr(t->name, "attn.c_attn.bias") != NULL;
-        test_compare(t->name, param_named(ctx, t->name + 6), t, 1e-4, key_bias ? 0.06 : 1e-4);
+        test_compare(t->name, test_state_tensor(ctx, t->name + 6), t, 1e-4, key_bias ? 0.06 : 1e-4);
     }
     lt_st_close(f);
     lt_ctx_free(ctx);

@@ -243,6 +243,14 @@ const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n) {
     return buf;
 }
 
+bool lt__check_reduction(lt_reduction r, const char *op) {
+    if ((unsigned)r <= LT_REDUCTION_NONE) return true;
+    lt_set_error(LT_ERR_INVALID_ARG,
+                 "%s: reduction %d is not LT_REDUCTION_MEAN, LT_REDUCTION_SUM or LT_REDUCTION_NONE",
+                 op, (int)r);
+    return false;
+}
+
 lt_tensor_t *lt__copy_into(lt_tensor_t *dst, const lt_tensor_t *src) {
     if (!dst) return NULL;
     size_t nbytes = (size_t)src->numel * lt__dtype_size(src->dtype);

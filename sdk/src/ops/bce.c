@@ -162,14 +162,7 @@ static bool args_ok(const char *op, lt_tensor_t *x, lt_tensor_t *y, lt_tensor_t 
                      op, what, lt__shape_str(bad, sy, sizeof sy), lt__shape_str(x, sx, sizeof sx));
         return false;
     }
-    if ((unsigned)r > LT_REDUCTION_NONE) {
-        lt_set_error(LT_ERR_INVALID_ARG,
-                     "%s: reduction %d is not LT_REDUCTION_MEAN, LT_REDUCTION_SUM or "
-                     "LT_REDUCTION_NONE",
-                     op, (int)r);
-        return false;
-    }
-    return true;
+    return lt__check_reduction(r, op);
 }
 
 static lt_tensor_t *weigh_and_reduce(lt_tensor_t *loss, lt_tensor_t *w, lt_reduction r) {

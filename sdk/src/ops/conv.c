@@ -138,18 +138,16 @@ static void conv_forward_kernels(lt_device_t *dev, const lt_window2d *g, int64_t
 
 /* ---- backward ------------------------------------------------------------------------- */
 
-/* w's gradient += g2 (O, N*P) @ col^T per group: into a parameter's own gradient (the
- * GEMM accumulates, as linear's does), else into a new tensor. */
-static void weight_grad(lt_device_t *dev, const lt_window2d *g, int64_t groups, lt_tensor_t *w,
-                        lt_tensor_t *g2, lt_tensor_t *col) {
-    int64_t o = w->shape[0], og = o / groups, k = w->numel / o, np = g->n * g->oh * g->ow;
+void lt__conv_weight_grad(lt_device_t *dev, lt_arena_t *arena, int64_t groups, lt_tensor_t *w,
+                          const lt_tensor_t *a, const lt_tensor_t *b) {
+    int64_t r = w->shape[0] / groups, k = w->numel / w->shape[0], np = b->shape[1];
     bool in_place = w->persistent && (w->grad || lt__zero_grad(w) == LT_OK);
-    lt_tensor_t *dw = in_place ? w->grad : lt__tensor_new(g2->arena, LT_F32, w->ndim, w->shape);
+    lt_tensor_t *dw = in_place ? w->grad : lt__tensor_new(arena, LT_F32, w->ndim, w->shape);
     if (!dw) return;
     for (int64_t gi = 0; gi < groups; gi++)
-        dev->k.gemm(dev->state, 0, 1, og, k, np, 1.0f, lt__f32(g2) + gi * og * np, np,
-                    lt__f32(col) + gi * k * np, np, in_place ? 1.0f : 0.0f,
-                    lt__f32(dw) + gi * og * k, k);
+        dev->k.gemm(dev->state, 0, 1, r, k, np, 1.0f, lt__f32(a) + gi * r * np, np,
+                    lt__f32(b) + gi * k * np, np, in_place ? 1.0f : 0.0f, lt__f32(dw) + gi * r * k,
+                    k);
     if (!in_place) lt__accum_grad(w, dw);
 }
 
@@ -178,7 +176,7 @@ static void conv_bw(lt_node *n, lt_tensor_t *gy) {
     LT_PROF_SPAN(dev, "conv2d_backward", 2.0 * conv_flops(&g, o, groups) + (double)gy->numel,
                  LT_F32B(2 * gy->numel + 2 * col->numel + x->numel + 2 * w->numel), {
                      swap_add(dev, o, g.n, p, lt__f32(gy), lt__f32(zero), zs, lt__f32(g2));
-                     if (w->requires_grad) weight_grad(dev, &g, groups, w, g2, col);
+                     if (w->requires_grad) lt__conv_weight_grad(dev, gy->arena, groups, w, g2, col);
                      if (b && b->requires_grad && (db = lt__tensor_new(gy->arena, LT_F32, 1, &o)))
                          dev->k.reduce_sum(dev->state, o, g.n * p, 1, lt__f32(g2), 1.0f,
                                            lt__f32(db));

@@ -145,21 +145,6 @@ static void add_bias(lt_device_t *dev, const lt_window2d *g, const float *b, flo
 
 /* ---- backward ---------------------------------------------------------------------------- */
 
-/* w's gradient (Cin/G, K) per group += x2 (Cin/G, N*P) @ dcol^T: into a parameter's own
- * gradient (the GEMM accumulates), else into a new tensor. */
-static void weight_grad(lt_device_t *dev, const lt_window2d *g, int64_t groups, lt_tensor_t *w,
-                        const lt_tensor_t *x2, const lt_tensor_t *dcol) {
-    int64_t cin = w->shape[0], cg = cin / groups, k = w->numel / cin, np = g->n * g->oh * g->ow;
-    bool in_place = w->persistent && (w->grad || lt__zero_grad(w) == LT_OK);
-    lt_tensor_t *dw = in_place ? w->grad : lt__tensor_new(dcol->arena, LT_F32, w->ndim, w->shape);
-    if (!dw) return;
-    for (int64_t gi = 0; gi < groups; gi++)
-        dev->k.gemm(dev->state, 0, 1, cg, k, np, 1.0f, lt__f32(x2) + gi * cg * np, np,
-                    lt__f32(dcol) + gi * k * np, np, in_place ? 1.0f : 0.0f,
-                    lt__f32(dw) + gi * cg * k, k);
-    if (!in_place) lt__accum_grad(w, dw);
-}
-
 /* x's gradient: dx2 (Cin/G, N*P) = w (Cin/G, K) @ dcol per group, then back to (N, Cin, P). */
 static lt_tensor_t *input_grad(lt_device_t *dev, const lt_window2d *g, int64_t groups,
                                const lt_tensor_t *x, const lt_tensor_t *w, const lt_tensor_t *dcol,
@@ -199,7 +184,8 @@ static void conv_transpose_bw(lt_node *n, lt_tensor_t *gy) {
                  2.0 * flops_of(&g, cin, groups) + (double)gy->numel,
                  LT_F32B(2 * gy->numel + 2 * dcol->numel + 2 * x->numel + 2 * w->numel), {
                      dev->k.im2col(dev->state, &g, lt__f32(gy), lt__f32(dcol));
-                     if (w->requires_grad) weight_grad(dev, &g, groups, w, x2, dcol);
+                     if (w->requires_grad)
+                         lt__conv_weight_grad(dev, gy->arena, groups, w, x2, dcol);
                      if (b && b->requires_grad) db = bias_grad(dev, &g, gy);
                      if (x->requires_grad)
                          dx = input_grad(dev, &g, groups, x, w, dcol, lt__f32(zero));

@@ -40,12 +40,7 @@ static bool class_args_ok(const lt_tensor_t *x, const lt_tensor_t *t, const lt_t
                      lt__shape_str(x, sx, sizeof sx), lt__shape_str(t, st, sizeof st));
         return false;
     }
-    if ((unsigned)r > LT_REDUCTION_NONE) {
-        lt_set_error(LT_ERR_INVALID_ARG, "%s: reduction %d is not LT_REDUCTION_MEAN, _SUM or _NONE",
-                     name, (int)r);
-        return false;
-    }
-    return weight_ok(w, x->shape[1], name);
+    return lt__check_reduction(r, name) && weight_ok(w, x->shape[1], name);
 }
 
 /* On a device whose memory the CPU reads: the first label that is neither a class nor

@@ -13,12 +13,7 @@ static bool pair_ok(const lt_tensor_t *x, const lt_tensor_t *t, lt_reduction r, 
                      lt__shape_str(x, sx, sizeof sx), lt__shape_str(t, st, sizeof st));
         return false;
     }
-    if ((unsigned)r > LT_REDUCTION_NONE) {
-        lt_set_error(LT_ERR_INVALID_ARG, "%s: reduction %d is not LT_REDUCTION_MEAN, _SUM or _NONE",
-                     name, (int)r);
-        return false;
-    }
-    return true;
+    return lt__check_reduction(r, name);
 }
 
 static lt_tensor_t *reduce_elems(lt_tensor_t *l, lt_reduction r) {
