@@ -18,6 +18,7 @@ packages=(
     clang-format clang-tidy                      # the form check (scripts/lint.sh)
     libpng-dev                                   # lt_log_image's PNG files, tune's lr_find.png (#23)
     vim-runtime                                  # chargpt's text: the Vim user manual (test_chargpt)
+    python3-venv                                 # the ONNX checker venv (tests/reference/setup_onnx_venv.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

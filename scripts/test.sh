@@ -34,6 +34,11 @@ run_test() {
     rm -f "$log"
 }
 
+# The Python that runs the ONNX exports in onnxruntime (test_export): onnx, onnxruntime and
+# numpy from PyPI in tests/reference/.onnxvenv, made once (about 20 s); under CI=true a
+# failure to make it fails here and in test_export, elsewhere both skip that comparison.
+run_test "setup: onnx venv (tests/reference/setup_onnx_venv.sh)" bash tests/reference/setup_onnx_venv.sh
+
 for build in build build-asan; do
     export LTHOST=$src/$build/host/lthost BUILD_DIR=$src/$build SRC_DIR=$src
     # cuda (where built) for the unit parity suite, which runs on every accelerator it finds

@@ -1,25 +1,34 @@
-"""ONNX export against onnxruntime and torch (issue #22).
+"""ONNX export against onnxruntime (and torch when it is there) (issue #22).
 
-For mlp, the autoencoder's encoder and cnn: train a few steps on random data, export
-with `lthost export`, check the file with onnx.checker, run it in onnxruntime on a batch
-of another size than the traced one (the batch axis is dynamic), and compare with
-`lthost predict` on the same inputs (1e-5). Then the round trip the other way: a torch
-MLP's weights (safetensors) -> `lthost export --init_weights` -> onnxruntime equals
-torch.onnx.export's model in onnxruntime (and torch itself) on the same input.
-chargpt (int64 token input, --input_dtype int64) and the generators and
-discriminators of dcgan and gan (--submodule) are trained a few steps, their weights taken out of the
-checkpoint as a plain state dict, and `lthost predict --init_weights` on other inputs
-(token ids, noise) is compared with onnxruntime the same way.
+Every shipped model (plugins/models/*): mlp, the autoencoder's encoder, cnn and tabular
+(classification with a hidden layer, regression without) are trained a few steps on
+random data, exported with `lthost export`, checked with onnx.checker, run in
+onnxruntime on a batch of another size than the traced one (the batch axis is dynamic)
+and compared with `lthost predict` on the same inputs (1e-5). chargpt (int64 token
+input, --input_dtype int64) and the generators and discriminators of dcgan and gan
+(--submodule) are trained a few steps, their weights taken out of the checkpoint as a
+plain state dict, and `lthost predict --init_weights` on other inputs (token ids, noise)
+is compared with onnxruntime the same way. With --ops-plugin, a test module through
+every mapped op, at three opsets.
 
-    tests/reference/.venv/bin/python tests/reference/check_onnx.py --lthost build/host/lthost
+Only if torch is importable: the round trip the other way, a torch MLP's weights
+(safetensors) -> `lthost export --init_weights` -> onnxruntime equals
+torch.onnx.export's model in onnxruntime (and torch itself) on the same input; without
+torch it prints a note and the rest still runs.
 
-Needs onnx, onnxruntime, numpy, safetensors and torch; LT_PLUGIN_PATH must find the cpu
-accelerator (tests/e2e/test_export.sh sets it). Prints one "ok:" line per check and exits
-1 at the first mismatch.
+    PY=$(bash tests/reference/setup_onnx_venv.sh)     # onnx, onnxruntime, numpy
+    $PY tests/reference/check_onnx.py --lthost build/host/lthost
+
+Needs onnx, onnxruntime and numpy (safetensors files are read and written here with
+numpy); LT_PLUGIN_PATH must find the cpu accelerator (tests/e2e/test_export.sh sets it).
+Prints one "ok:" line per check and exits 1 at the first mismatch.
 """
 import argparse
 import glob
+import importlib.util
+import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -29,6 +38,7 @@ import onnx
 import onnxruntime as ort
 
 TOL = 1e-5
+CHECKED = set()  # the model plugins compared so far, against plugins/models/* at the end
 
 
 def run(cmd, cwd):
@@ -58,36 +68,91 @@ def check_model(path):
     return model
 
 
-def export_and_compare(lthost, work, name, submodule, x, extra_fit):
-    root = os.path.join(work, name)
-    run([lthost, "fit", "--module", name, "--data", "npy", "--data.npz", "d.npz",
+def export_and_compare(lthost, work, name, submodule, x, extra_fit, data=("d.npz",), tag=""):
+    """Fit name a few steps on data (--data.npz data[0], its x is x, then more --data
+    flags), export it traced at batch 2, compare onnxruntime on all of x with lthost
+    predict."""
+    data = ["--data", "npy", "--data.npz"] + list(data)
+    label = name + ("." + submodule if submodule else "") + tag
+    root = os.path.join(work, label)
+    run([lthost, "fit", "--module", name] + data + [
          "--max_steps", "3", "--limit_val_batches", "1", "--test_after_fit", "false",
          "--enable_progress_bar", "false", "--default_root_dir", root] + extra_fit, work)
     ckpt = glob.glob(os.path.join(root, "lightning_logs/version_0/checkpoints/*.ckpt"))[0]
     sub = ["--submodule", submodule] if submodule else []
-    label = name + ("." + submodule if submodule else "")
     onnx_path = os.path.join(work, label + ".onnx")
-    run([lthost, "export", "--module", name, "--ckpt_path", ckpt, "--input_shape", "2,1,28,28",
+    shape = ",".join(str(d) for d in (2,) + x.shape[1:])
+    run([lthost, "export", "--module", name, "--ckpt_path", ckpt, "--input_shape", shape,
          "--dynamic_batch", "true", "--output", onnx_path] + sub, work)
     model = check_model(onnx_path)
     ops = sorted({n.op_type for n in model.graph.node})
     pred = os.path.join(work, label + ".npy")
-    run([lthost, "predict", "--module", name, "--ckpt_path", ckpt, "--data", "npy",
-         "--data.npz", "d.npz", "--predict.output", pred, "--enable_progress_bar", "false",
+    run([lthost, "predict", "--module", name, "--ckpt_path", ckpt] + data + [
+         "--predict.output", pred, "--enable_progress_bar", "false",
          "--default_root_dir", root] + sub, work)
     compare(f"{label} (ops {', '.join(ops)}): onnxruntime vs lthost predict",
             ort_run(onnx_path, x), np.load(pred))
+    CHECKED.add(name)
     return ckpt, onnx_path
+
+
+def tabular(lthost, work):
+    """tabular on 7 features: classification through a hidden ReLU layer (Gemm, Relu,
+    Gemm), and linear regression (one Gemm) on float targets."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((29, 7)).astype(np.float32)
+    np.savez(os.path.join(work, "tab.npz"), x=x, y=rng.integers(0, 3, len(x)))
+    np.savez(os.path.join(work, "reg.npz"), x=x, y=rng.standard_normal(len(x)).astype(np.float32))
+    export_and_compare(lthost, work, "tabular", None, x, ["--model.in_features", "7",
+                       "--model.out_features", "3", "--model.hidden", "16"], ["tab.npz"],
+                       "-classification")
+    export_and_compare(lthost, work, "tabular", None, x, ["--model.in_features", "7",
+                       "--model.out_features", "1", "--model.hidden", "0", "--model.task",
+                       "regression"], ["reg.npz", "--data.task", "regression"], "-regression")
+
+
+# safetensors with numpy alone: an 8-byte little-endian header size, a JSON header
+# {name: {dtype, shape, data_offsets}}, then the data.
+ST_DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64,
+             "I32": np.int32, "U8": np.uint8}
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header, base = json.loads(blob[8:8 + n]), 8 + n
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__" or t["dtype"] not in ST_DTYPES:
+            continue  # bf16 and other dtypes are not in any state dict checked here
+        lo, hi = t["data_offsets"]
+        out[name] = np.frombuffer(blob[base + lo:base + hi],
+                                  dtype=ST_DTYPES[t["dtype"]]).reshape(t["shape"])
+    return out
+
+
+def save_safetensors(tensors, path):
+    names = {np.dtype(v): k for k, v in ST_DTYPES.items()}
+    header, data, off = {}, [], 0
+    for name in sorted(tensors):
+        a = np.asarray(tensors[name], order="C")  # ascontiguousarray makes 0-d 1-d
+        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape),
+                        "data_offsets": [off, off + a.nbytes]}
+        data.append(a.tobytes())
+        off += a.nbytes
+    head = json.dumps(header).encode()
+    head += b" " * (-len(head) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(head)) + head + b"".join(data))
 
 
 def weights_of(ckpt, out):
     """The checkpoint's state dict as a plain safetensors file (predict --init_weights
     reads any data, not only the checkpoint's)."""
-    from safetensors.numpy import load_file, save_file
-
-    sd = load_file(ckpt)
-    save_file({k[len("state_dict."):]: v for k, v in sd.items() if k.startswith("state_dict.")},
-              out)
+    sd = load_safetensors(ckpt)
+    save_safetensors({k[len("state_dict."):]: v for k, v in sd.items()
+                      if k.startswith("state_dict.")}, out)
     return out
 
 
@@ -107,6 +172,7 @@ def export_weights_and_compare(lthost, work, label, module, hp, submodule, shape
         + hp + sub, work)
     compare(f"{label} (ops {', '.join(ops)}): onnxruntime vs lthost predict",
             ort_run(path, x), np.load(pred))
+    CHECKED.add(module)
 
 
 def chargpt(lthost, work):
@@ -198,7 +264,6 @@ def opsets(lthost, work, ckpt, x, want):
 
 def round_trip(lthost, work, x):
     import torch
-    from safetensors.torch import save_file
 
     torch.manual_seed(0)
 
@@ -215,7 +280,7 @@ def round_trip(lthost, work, x):
 
     model = MLP().eval()
     weights = os.path.join(work, "torch_mlp.safetensors")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, weights)
+    save_safetensors({k: v.numpy() for k, v in model.state_dict().items()}, weights)
     ours = os.path.join(work, "lthost_mlp.onnx")
     run([lthost, "export", "--module", "mlp", "--init_weights", weights, "--input_shape",
          "1,784", "--dynamic_batch", "true", "--output", ours], work)
@@ -237,6 +302,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lthost", required=True)
     ap.add_argument("--ops-plugin", help="tests/e2e/plugins/onnx_ops.so from the build")
+    ap.add_argument("--models-dir", help="plugins/models: fail if a model there was not checked")
     args = ap.parse_args()
     lthost = os.path.abspath(args.lthost)
     with tempfile.TemporaryDirectory() as work:
@@ -246,13 +312,25 @@ def main():
         mlp_ckpt, mlp_onnx = export_and_compare(lthost, work, "mlp", None, x, [])
         export_and_compare(lthost, work, "autoencoder", "encoder", x, [])
         export_and_compare(lthost, work, "cnn", None, x, ["--model.hidden", "32"])
+        tabular(lthost, work)
         opsets(lthost, work, mlp_ckpt, x, ort_run(mlp_onnx, x))
-        round_trip(lthost, work, x)
+        if importlib.util.find_spec("torch"):
+            round_trip(lthost, work, x)
+        else:
+            print(f"note: torch.onnx.export round trip skipped: torch is not importable in "
+                  f"{sys.executable} (it needs the reference venv, tests/reference/setup_venv.sh)")
         chargpt(lthost, work)
         dcgan(lthost, work, x)
         gan(lthost, work, x)
         if args.ops_plugin:
             op_zoo(lthost, work, os.path.abspath(args.ops_plugin))
+    if args.models_dir:
+        shipped = {d for d in os.listdir(args.models_dir)
+                   if os.path.isdir(os.path.join(args.models_dir, d))}
+        if shipped - CHECKED:
+            sys.exit(f"FAIL: {', '.join(sorted(shipped - CHECKED))} in {args.models_dir} "
+                     "not checked: add each model to tests/reference/check_onnx.py")
+        print(f"ok: every shipped model checked: {', '.join(sorted(shipped))}")
     print("ok: every ONNX check passed")
 
 
