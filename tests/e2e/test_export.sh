@@ -54,6 +54,25 @@ size=$(stat -c %s "$TMP/fwd.bin")
 tail -c "$size" "$TMP/pred.npy" | cmp -s - "$TMP/fwd.bin" || fail "lthost predict and lt_model_forward differ"
 echo "ok: lthost predict and lt_model_forward agree bit for bit ($size bytes)"
 
+# one_hot on the (int64) input is recorded while exporting and becomes OneHot + Cast
+python3 - "$TMP" <<'EOF' || fail "writing the labels"
+import random, struct, sys
+head = "{'descr': '<i8', 'fortran_order': False, 'shape': (12, 6), }"
+head += " " * (63 - (10 + len(head)) % 64) + "\n"
+r = random.Random(5)
+with open(sys.argv[1] + "/labels.npy", "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
+    f.write(struct.pack("<72q", *[r.randrange(8) for _ in range(72)]))
+EOF
+expect_success fit --module "$ZOO" --model.mode one_hot --data npy --data.x "$TMP/labels.npy" \
+    --data.y "$TMP/y.npy" --data.x_dtype keep --max_steps 2 --limit_val_batches 0 \
+    --test_after_fit false --enable_progress_bar false --default_root_dir "$TMP/one_hot"
+ckpt=$(ls "$TMP"/one_hot/lightning_logs/version_0/checkpoints/*.ckpt)
+expect_success export --module "$ZOO" --ckpt_path "$ckpt" --input_shape 3,6 --input_dtype int64 \
+    --dynamic_batch true --output "$TMP/one_hot.onnx"
+grep -q -a OneHot "$TMP/one_hot.onnx" || fail "one_hot.onnx has no OneHot node"
+echo "ok: one_hot on the int64 input exports as OneHot"
+
 fit_zoo unmapped
 expect_error "export to .*: lt_model_export_onnx: op 'cross_entropy' has no ONNX mapping \(mapped: add, " \
     export --module "$ZOO" --ckpt_path "$ckpt" --input_shape 3,2,8,8 --output "$TMP/bad.onnx"

@@ -9,7 +9,7 @@ input, --input_dtype int64) and the generators and discriminators of dcgan and g
 (--submodule) are trained a few steps, their weights taken out of the checkpoint as a
 plain state dict, and `lthost predict --init_weights` on other inputs (token ids, noise)
 is compared with onnxruntime the same way. With --ops-plugin, a test module through
-every mapped op, at three opsets.
+every mapped op, at three opsets, and its one_hot mode (int64 labels -> OneHot).
 
 Only if torch is importable: the round trip the other way, a torch MLP's weights
 (safetensors) -> `lthost export --init_weights` -> onnxruntime equals
@@ -253,6 +253,28 @@ def op_zoo(lthost, work, plugin):
                 ort_run(path, x), np.load(pred))
 
 
+def one_hot_zoo(lthost, work, plugin):
+    """The test module's one_hot mode: int64 labels (N, 6) -> OneHot -> MatMul, Gemm."""
+    rng = np.random.default_rng(10)
+    x = rng.integers(0, 8, (23, 6)).astype(np.int64)
+    np.savez(os.path.join(work, "onehot.npz"), x=x, y=rng.integers(0, 5, len(x)))
+    root, data = os.path.join(work, "onehot"), ["--data", "npy", "--data.npz", "onehot.npz",
+                                                "--data.x_dtype", "keep"]
+    run([lthost, "fit", "--module", plugin, "--model.mode", "one_hot"] + data + [
+         "--max_steps", "2", "--limit_val_batches", "0", "--test_after_fit", "false",
+         "--enable_progress_bar", "false", "--default_root_dir", root], work)
+    ckpt = glob.glob(os.path.join(root, "lightning_logs/version_0/checkpoints/*.ckpt"))[0]
+    path, pred = os.path.join(work, "onehot.onnx"), os.path.join(work, "onehot.npy")
+    run([lthost, "export", "--module", plugin, "--ckpt_path", ckpt, "--input_shape", "3,6",
+         "--input_dtype", "int64", "--dynamic_batch", "true", "--output", path], work)
+    ops = sorted({n.op_type for n in check_model(path).graph.node})
+    run([lthost, "predict", "--module", plugin, "--ckpt_path", ckpt] + data + [
+         "--predict.output", pred, "--enable_progress_bar", "false", "--default_root_dir",
+         root], work)
+    compare(f"onnx_ops one_hot (ops {', '.join(ops)}): onnxruntime vs lthost predict",
+            ort_run(path, x), np.load(pred))
+
+
 def opsets(lthost, work, ckpt, x, want):
     for opset in ("13", "21"):
         path = os.path.join(work, f"mlp_opset{opset}.onnx")
@@ -324,6 +346,7 @@ def main():
         gan(lthost, work, x)
         if args.ops_plugin:
             op_zoo(lthost, work, os.path.abspath(args.ops_plugin))
+            one_hot_zoo(lthost, work, os.path.abspath(args.ops_plugin))
     if args.models_dir:
         shipped = {d for d in os.listdir(args.models_dir)
                    if os.path.isdir(os.path.join(args.models_dir, d))}

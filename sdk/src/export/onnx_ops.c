@@ -259,6 +259,7 @@ static const struct {
     {"narrow", lt__onnx_narrow},
     {"cat", lt__onnx_cat},
     {"gather", lt__onnx_gather},
+    {"one_hot", lt__onnx_one_hot},
     {"bmm", lt__onnx_bmm},
     {"masked_fill", lt__onnx_masked_fill},
     {"clamp", lt__onnx_clamp},
@@ -285,12 +286,13 @@ lt_status lt__onnx_emit(onnx_exp *e, const lt_node *n) {
         return lt_set_error(LT_ERR_UNSUPPORTED,
                             "lt_model_export_onnx: op 'batch_norm' ran in training mode; "
                             "export runs the forward in eval mode (lt_ctx_set_training false)");
-    return lt_set_error(LT_ERR_UNSUPPORTED,
-                        "lt_model_export_onnx: op '%s' has no ONNX mapping (mapped: add, sub, "
-                        "mul, div, scale, add_scalar, neg, relu, gelu, tanh, sigmoid, exp, ln, "
-                        "sqrt, reshape, matmul, linear, conv2d, pools, softmax, log_softmax, "
-                        "sum, mean, batch_norm (eval), layer_norm, permute, narrow, cat, gather, "
-                        "bmm, masked_fill, clamp, pow, logsigmoid, conv_transpose2d, and what is "
-                        "made of them)",
-                        key);
+    return lt_set_error(
+        LT_ERR_UNSUPPORTED,
+        "lt_model_export_onnx: op '%s' has no ONNX mapping (mapped: add, sub, "
+        "mul, div, scale, add_scalar, neg, relu, gelu, tanh, sigmoid, exp, ln, "
+        "sqrt, reshape, matmul, linear, conv2d, pools, softmax, log_softmax, "
+        "sum, mean, batch_norm (eval), layer_norm, permute, narrow, cat, gather, "
+        "one_hot, bmm, masked_fill, clamp, pow, logsigmoid, conv_transpose2d, and what is "
+        "made of them)",
+        key);
 }

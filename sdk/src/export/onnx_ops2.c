@@ -1,6 +1,6 @@
 /* The ops of issue #19 as ONNX nodes: layout (permute -> Transpose, narrow -> Slice,
  * cat -> Concat; stack and split are reshape/cat and narrow), indexing (embedding and
- * index_select -> Gather, gather -> GatherElements), batched matmul -> MatMul,
+ * index_select -> Gather, gather -> GatherElements, one_hot -> OneHot), batched matmul -> MatMul,
  * masked_fill -> Where, clamp -> Clip, pow -> Pow, logsigmoid -> -Softplus(-x) and
  * conv_transpose2d -> ConvTranspose. Ops liblt composes from others (sdpa, softplus,
  * rsqrt, group_norm, silu, leaky_relu) arrive as their parts. */
@@ -65,7 +65,24 @@ lt_status lt__onnx_cat(onnx_exp *e, const lt_node *n) {
 const lt_tensor_t *lt__onnx_extra_input(const lt_node *n) {
     char key[64];
     lt__onnx_op_key(n->op, key, sizeof key);
-    return !strcmp(key, "gather") || !strcmp(key, "masked_fill") ? n->saved : NULL;
+    return !strcmp(key, "gather") || !strcmp(key, "masked_fill") || !strcmp(key, "one_hot")
+               ? n->saved
+               : NULL;
+}
+
+/* saved = the int64 labels, i = the classes: OneHot with int64 values (off 0, on 1),
+ * which onnxruntime implements for int64 indices, then Cast to float32 as lt_one_hot
+ * returns. A label out of range is an error in lthost; ONNX gives it a row of zeros (a
+ * negative one counts from the end). */
+lt_status lt__onnx_one_hot(onnx_exp *e, const lt_node *n) {
+    const int64_t values[2] = {0, 1}, depth = n->i;
+    const char *in[3] = {lt__onnx_use(e, n->saved), lt__onnx_const_i64(e, &depth, -1),
+                         lt__onnx_const_i64(e, values, 2)};
+    const char *hot = lt__onnx_temp(e);
+    if (!in[0] || !in[1] || !in[2] || !hot) return lt_last_status();
+    onnx_attr axis = ONNX_INT("axis", -1), to = ONNX_INT("to", ONNX_FLOAT);
+    lt__onnx_node(e, "OneHot", in, 3, hot, &axis, 1);
+    return one_node(e, n, "Cast", &hot, 1, &to, 1);
 }
 
 /* Gather node: saved = the int64 index; iv = outer, n, m, inner, the index strides, and

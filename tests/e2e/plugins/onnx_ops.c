@@ -10,6 +10,8 @@
  *             masked_fill), clamp, pow, rsqrt, softplus, logsigmoid)
  *   unmapped  ends in lt_cross_entropy, which has no ONNX mapping
  *   detach    goes through lt_detach, which the tape does not record
+ *   one_hot   int64 labels x (N, 6) in [0, 8): one_hot, then a matmul by emb.weight and
+ *             fc, (N, 6, 6) (export with --input_dtype int64)
  * training_step: the mean square of the output, so that fit moves every weight. */
 #include <math.h>
 #include <string.h>
@@ -28,7 +30,7 @@ typedef struct zoo {
 } zoo_t;
 
 static const lt_hparam_desc zoo_hparams[] = {
-    LT_HPARAM_CHOICE("mode", "mapped", "mapped|unmapped|detach", "which forward to run"),
+    LT_HPARAM_CHOICE("mode", "mapped", "mapped|unmapped|detach|one_hot", "which forward to run"),
     LT_HPARAM_END,
 };
 
@@ -112,8 +114,14 @@ static lt_tensor_t *pointwise(lt_tensor_t *x) {
     return lt_add(y, lt_logsigmoid(x));
 }
 
+/* one_hot mode: labels (N, 6) -> (N, 6, 8) -> (N, 6, 6). */
+static lt_tensor_t *one_hot_forward(zoo_t *z, lt_tensor_t *labels) {
+    return lt_linear_forward(z->fc, lt_matmul(lt_one_hot(labels, 8), z->emb));
+}
+
 static lt_tensor_t *zoo_forward(lt_ctx_t *ctx, void *self, lt_tensor_t *x) {
     zoo_t *z = self;
+    if (!strcmp(z->mode, "one_hot")) return one_hot_forward(z, x);
     x = lt_gelu(lt_conv2d_forward(z->conv1, x));                     /* (N, 4, 8, 8) */
     x = lt_batchnorm_forward(z->bn, lt_conv2d_forward(z->conv2, x)); /* (N, 4, 4, 8) */
     x = lt_add(lt_tanh(x), lt_scale(lt_sigmoid(x), 0.5f));
