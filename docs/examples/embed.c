@@ -2,6 +2,7 @@
  *
  *   lthost fit --module autoencoder --data fashion_mnist --max_epochs 1
  *   embed lightning_logs/version_0/checkpoints/epoch=0-step=*.ckpt autoencoder
+ *   embed CKPT autoencoder IDX_IMAGES_FILE encoder.onnx   # also writes the encoder as ONNX
  *
  * MODULE is the plugin's path or its installed name (found like lthost finds it, through
  * LT_PLUGIN_PATH and the installed plugins); IDX_IMAGES_FILE defaults to the test images
@@ -11,6 +12,9 @@
  * 3-d embedding of the first 8 Fashion-MNIST test images, one line per image:
  *
  *   0: e0 e1 e2
+ *
+ * With ONNX_FILE it also exports the encoder there (lt_model_export_onnx, dynamic batch);
+ * docs/examples/embed_onnx.py prints the same lines from that file with onnxruntime.
  *
  * Build against the installed SDK as docs/checkpoints.md says:
  *   cc embed.c $(pkg-config --cflags --libs lt) -Wl,-rpath,"$(pkg-config --variable=libdir lt)" -o embed */
@@ -66,15 +70,22 @@ static lt_status print_rows(const lt_tensor_t *z) {
     return s;
 }
 
+/* The encoder as an ONNX file for onnxruntime: traced on one image, any batch size. */
+static lt_status export_onnx(lt_model_t *m, const char *path, const char **err) {
+    const int64_t one[4] = {1, 1, 28, 28};
+    lt_onnx_opts o = LT_ONNX_OPTS(.ndim = 4, .input_shape = one, .dynamic_batch = true);
+    return lt_model_export_onnx(m, path, &o, err);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 3 || argc > 4) {
+    if (argc < 3 || argc > 5) {
         fprintf(stderr,
-                "usage: embed CKPT MODULE.so [IDX_IMAGES_FILE]\n"
+                "usage: embed CKPT MODULE.so [IDX_IMAGES_FILE [ONNX_FILE]]\n"
                 "  IDX_IMAGES_FILE defaults to %s\n",
                 DEFAULT_IMAGES);
         return 1;
     }
-    const char *images = argc == 4 ? argv[3] : DEFAULT_IMAGES;
+    const char *images = argc >= 4 ? argv[3] : DEFAULT_IMAGES;
 
     static float x[N_IMAGES * PIXELS]; /* (8, 1, 28, 28) */
     if (read_images(images, N_IMAGES, x) != LT_OK) return die(lt_last_error());
@@ -90,7 +101,8 @@ int main(int argc, char **argv) {
     lt_tensor_t *in = lt_model_input(m, 4, shape, x);     /* copied to the model's device */
     lt_tensor_t *z = in ? lt_model_forward(m, in) : NULL; /* (8, latent) */
     lt_status s = z ? print_rows(z) : lt_last_status();
-    if (s != LT_OK) die(lt_last_error());
+    if (s == LT_OK && argc == 5) s = export_onnx(m, argv[4], &err);
+    if (s != LT_OK) die(err ? err : lt_last_error());
     lt_model_free(m);
     return s == LT_OK ? 0 : 1;
 }

@@ -32,3 +32,22 @@ rc=0
 "$embed" "$ckpt" "$BUILD_DIR/plugins/models/mlp/mlp.so" >"$TMP/out" 2>&1 && fail "embed loaded an autoencoder checkpoint into mlp"
 grep -q "does not fit module 'mlp'" "$TMP/out" || { cat "$TMP/out"; fail "embed: no clear error for the wrong module"; }
 echo "ok: embed reports a missing checkpoint and the wrong module"
+
+# docs/export.md end to end: embed also writes the encoder as ONNX, and
+# docs/examples/embed_onnx.py (onnxruntime, no lthost) prints the same 8 embeddings.
+images=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+"$embed" "$ckpt" "$so" "$images" "$TMP/encoder.onnx" >"$TMP/embed2.txt" 2>&1 ||
+    { cat "$TMP/embed2.txt"; fail "embed with an ONNX file exited non-zero"; }
+cmp -s "$TMP/embed.txt" "$TMP/embed2.txt" || fail "embed printed other embeddings when exporting"
+[ -s "$TMP/encoder.onnx" ] || fail "embed wrote no $TMP/encoder.onnx"
+if py=$(bash "$SRC_DIR/tests/reference/setup_onnx_venv.sh" --find); then
+    "$py" "$SRC_DIR/docs/examples/embed_onnx.py" "$TMP/encoder.onnx" "$images" >"$TMP/ort.txt" ||
+        fail "docs/examples/embed_onnx.py failed"
+    [ "$(wc -l <"$TMP/ort.txt")" -eq 8 ] || { cat "$TMP/ort.txt"; fail "embed_onnx.py printed $(wc -l <"$TMP/ort.txt") lines"; }
+    paste -d' ' <(cut -d: -f2 "$TMP/embed.txt") <(cut -d: -f2 "$TMP/ort.txt") | awk '
+        { for (i = 1; i <= 3; i++) { d = $i - $(i + 3); if (d < 0) d = -d; if (d > 1e-4 * (1 + ($i < 0 ? -$i : $i))) bad = 1 } }
+        END { exit bad }' || { paste "$TMP/embed.txt" "$TMP/ort.txt"; fail "embed and embed_onnx.py (onnxruntime) disagree"; }
+    echo "ok: docs/examples/embed_onnx.py (onnxruntime on embed's encoder.onnx) prints the same 8 embeddings"
+else
+    echo "note: embed_onnx.py not run: no Python with onnxruntime (bash tests/reference/setup_onnx_venv.sh)"
+fi
