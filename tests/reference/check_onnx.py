@@ -68,7 +68,8 @@ def check_model(path):
     return model
 
 
-def export_and_compare(lthost, work, name, submodule, x, extra_fit, data=("d.npz",), tag=""):
+def export_and_compare(lthost, work, name, submodule, x, extra_fit, data=("d.npz",), tag="",
+                       extra_export=()):
     """Fit name a few steps on data (--data.npz data[0], its x is x, then more --data
     flags), export it traced at batch 2, compare onnxruntime on all of x with lthost
     predict."""
@@ -83,7 +84,7 @@ def export_and_compare(lthost, work, name, submodule, x, extra_fit, data=("d.npz
     onnx_path = os.path.join(work, label + ".onnx")
     shape = ",".join(str(d) for d in (2,) + x.shape[1:])
     run([lthost, "export", "--module", name, "--ckpt_path", ckpt, "--input_shape", shape,
-         "--dynamic_batch", "true", "--output", onnx_path] + sub, work)
+         "--dynamic_batch", "true", "--output", onnx_path] + sub + list(extra_export), work)
     model = check_model(onnx_path)
     ops = sorted({n.op_type for n in model.graph.node})
     pred = os.path.join(work, label + ".npy")
@@ -98,7 +99,8 @@ def export_and_compare(lthost, work, name, submodule, x, extra_fit, data=("d.npz
 
 def tabular(lthost, work):
     """tabular on 7 features: classification through a hidden ReLU layer (Gemm, Relu,
-    Gemm), and linear regression (one Gemm) on float targets."""
+    Gemm), linear regression (one Gemm) on float targets, and uint8 features with
+    x_divisor 255 (trained on uint8; exported with int64 input: lt_to_f32 -> Cast, Div)."""
     rng = np.random.default_rng(9)
     x = rng.standard_normal((29, 7)).astype(np.float32)
     np.savez(os.path.join(work, "tab.npz"), x=x, y=rng.integers(0, 3, len(x)))
@@ -109,6 +111,11 @@ def tabular(lthost, work):
     export_and_compare(lthost, work, "tabular", None, x, ["--model.in_features", "7",
                        "--model.out_features", "1", "--model.hidden", "0", "--model.task",
                        "regression"], ["reg.npz", "--data.task", "regression"], "-regression")
+    x8 = rng.integers(0, 256, (29, 7)).astype(np.uint8)
+    np.savez(os.path.join(work, "tab8.npz"), x=x8, y=rng.integers(0, 3, len(x)))
+    export_and_compare(lthost, work, "tabular", None, x8.astype(np.int64), [
+        "--model.in_features", "7", "--model.out_features", "3", "--model.x_divisor", "255"],
+        ["tab8.npz", "--data.x_dtype", "keep"], "-uint8", ["--input_dtype", "int64"])
 
 
 # safetensors with numpy alone: an 8-byte little-endian header size, a JSON header

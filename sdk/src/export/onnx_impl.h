@@ -102,6 +102,7 @@ lt_status lt__onnx_narrow(onnx_exp *e, const lt_node *n);
 lt_status lt__onnx_cat(onnx_exp *e, const lt_node *n);
 lt_status lt__onnx_gather(onnx_exp *e, const lt_node *n);
 lt_status lt__onnx_one_hot(onnx_exp *e, const lt_node *n);
+lt_status lt__onnx_to_f32(onnx_exp *e, const lt_node *n);
 lt_status lt__onnx_bmm(onnx_exp *e, const lt_node *n);
 lt_status lt__onnx_masked_fill(onnx_exp *e, const lt_node *n);
 lt_status lt__onnx_clamp(onnx_exp *e, const lt_node *n);
@@ -109,7 +110,7 @@ lt_status lt__onnx_pow(onnx_exp *e, const lt_node *n);
 lt_status lt__onnx_logsigmoid(onnx_exp *e, const lt_node *n);
 lt_status lt__onnx_conv_transpose(onnx_exp *e, const lt_node *n);
 /* The tensor node n reads besides in[] (a gather's index, a masked_fill's mask, one_hot's
- * labels), or NULL. */
+ * labels, to_f32's input), or NULL. */
 const lt_tensor_t *lt__onnx_extra_input(const lt_node *n);
 
 /* "lt_add" -> "add", "linear_bw" -> "linear": the op's name in messages, into buf. */

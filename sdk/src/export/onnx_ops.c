@@ -260,6 +260,7 @@ static const struct {
     {"cat", lt__onnx_cat},
     {"gather", lt__onnx_gather},
     {"one_hot", lt__onnx_one_hot},
+    {"to_f32", lt__onnx_to_f32},
     {"bmm", lt__onnx_bmm},
     {"masked_fill", lt__onnx_masked_fill},
     {"clamp", lt__onnx_clamp},
@@ -292,7 +293,7 @@ lt_status lt__onnx_emit(onnx_exp *e, const lt_node *n) {
         "mul, div, scale, add_scalar, neg, relu, gelu, tanh, sigmoid, exp, ln, "
         "sqrt, reshape, matmul, linear, conv2d, pools, softmax, log_softmax, "
         "sum, mean, batch_norm (eval), layer_norm, permute, narrow, cat, gather, "
-        "one_hot, bmm, masked_fill, clamp, pow, logsigmoid, conv_transpose2d, and what is "
+        "one_hot, to_f32, bmm, masked_fill, clamp, pow, logsigmoid, conv_transpose2d, and what is "
         "made of them)",
         key);
 }

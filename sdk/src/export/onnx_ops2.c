@@ -1,6 +1,6 @@
 /* The ops of issue #19 as ONNX nodes: layout (permute -> Transpose, narrow -> Slice,
  * cat -> Concat; stack and split are reshape/cat and narrow), indexing (embedding and
- * index_select -> Gather, gather -> GatherElements, one_hot -> OneHot), batched matmul -> MatMul,
+ * index_select -> Gather, gather -> GatherElements, one_hot -> OneHot, to_f32 -> Cast), batched matmul -> MatMul,
  * masked_fill -> Where, clamp -> Clip, pow -> Pow, logsigmoid -> -Softplus(-x) and
  * conv_transpose2d -> ConvTranspose. Ops liblt composes from others (sdpa, softplus,
  * rsqrt, group_norm, silu, leaky_relu) arrive as their parts. */
@@ -65,9 +65,10 @@ lt_status lt__onnx_cat(onnx_exp *e, const lt_node *n) {
 const lt_tensor_t *lt__onnx_extra_input(const lt_node *n) {
     char key[64];
     lt__onnx_op_key(n->op, key, sizeof key);
-    return !strcmp(key, "gather") || !strcmp(key, "masked_fill") || !strcmp(key, "one_hot")
-               ? n->saved
-               : NULL;
+    static const char *const keys[] = {"gather", "masked_fill", "one_hot", "to_f32"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+        if (!strcmp(key, keys[k])) return n->saved;
+    return NULL;
 }
 
 /* saved = the int64 labels, i = the classes: OneHot with int64 values (off 0, on 1),
@@ -83,6 +84,18 @@ lt_status lt__onnx_one_hot(onnx_exp *e, const lt_node *n) {
     onnx_attr axis = ONNX_INT("axis", -1), to = ONNX_INT("to", ONNX_FLOAT);
     lt__onnx_node(e, "OneHot", in, 3, hot, &axis, 1);
     return one_node(e, n, "Cast", &hot, 1, &to, 1);
+}
+
+/* saved = the input (int64 with --input_dtype int64), s = the divisor: Cast to float32,
+ * then a true division as lt_to_f32's (none for 1). */
+lt_status lt__onnx_to_f32(onnx_exp *e, const lt_node *n) {
+    const char *x = lt__onnx_use(e, n->saved);
+    onnx_attr to = ONNX_INT("to", ONNX_FLOAT);
+    if (n->s == 1.0) return one_node(e, n, "Cast", &x, 1, &to, 1);
+    const char *in[2] = {lt__onnx_temp(e), lt__onnx_const_f32(e, (float)n->s)};
+    if (!x || !in[0] || !in[1]) return lt_last_status();
+    lt__onnx_node(e, "Cast", &x, 1, in[0], &to, 1);
+    return one_node(e, n, "Div", in, 2, NULL, 0);
 }
 
 /* Gather node: saved = the int64 index; iv = outer, n, m, inner, the index strides, and
