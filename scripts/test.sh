@@ -35,7 +35,7 @@ run_test() {
 }
 
 # The Python that runs the ONNX exports in onnxruntime (test_export): onnx, onnxruntime and
-# numpy from PyPI in tests/reference/.onnxvenv, made once (about 20 s); under CI=true a
+# numpy from PyPI in tests/reference/.onnxvenv, made once (13-15 s, bench/RESULTS.md); under CI=true a
 # failure to make it fails here and in test_export, elsewhere both skip that comparison.
 run_test "setup: onnx venv (tests/reference/setup_onnx_venv.sh)" bash tests/reference/setup_onnx_venv.sh
 

@@ -226,6 +226,10 @@ lt_node *lt__record_op(lt_tensor_t *out, lt_backward_fn bw, const char *op, lt_t
  * LayerNormalization). The node cannot be differentiated. NULL when not recording so. */
 lt_node *lt__record_composite(lt_tensor_t *out, size_t mark, const char *op, lt_tensor_t *a,
                               lt_tensor_t *b, lt_tensor_t *c);
+/* ONNX export: while the arena records everything, record out = op(saved) for an op with
+ * no gradient (lt_one_hot, lt_to_f32: integer inputs), saved being the tensor it reads;
+ * NULL (nothing recorded) otherwise, so training never sees the node. */
+lt_node *lt__record_export_only(lt_tensor_t *out, const char *op, lt_tensor_t *saved);
 /* --detect_anomaly (anomaly.c): false, with an LT_ERR_NUMERIC error naming the op, when
  * op output `out` holds NaN/inf (the first anomaly of a step is kept: once an error is
  * recorded nothing more is checked); likewise for the input gradients node n's backward

@@ -7,7 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 ZOO=$LT_TEST_PLUGIN_DIR/onnx_ops.so
 
-# 12 random (2, 8, 8) images and labels as .npy, with the standard library only.
+# 12 random (2, 8, 8) images and labels as .npy, with the standard library only; and 12
+# rows of 6 labels in [0, 8) for the one_hot mode.
 python3 - "$TMP" <<'EOF' || fail "writing the arrays"
 import random, struct, sys
 def npy(path, descr, shape, fmt, values):
@@ -19,6 +20,7 @@ def npy(path, descr, shape, fmt, values):
 r = random.Random(22)
 npy(sys.argv[1] + "/x.npy", "<f4", (12, 2, 8, 8), "f", [r.gauss(0, 1) for _ in range(12 * 128)])
 npy(sys.argv[1] + "/y.npy", "<i8", (12,), "q", [r.randrange(10) for _ in range(12)])
+npy(sys.argv[1] + "/labels.npy", "<i8", (12, 6), "q", [r.randrange(8) for _ in range(72)])
 EOF
 fit_zoo() { # mode -> its checkpoint in $ckpt
     expect_success fit --module "$ZOO" --model.mode "$1" --data npy --data.x "$TMP/x.npy" \
@@ -55,15 +57,6 @@ tail -c "$size" "$TMP/pred.npy" | cmp -s - "$TMP/fwd.bin" || fail "lthost predic
 echo "ok: lthost predict and lt_model_forward agree bit for bit ($size bytes)"
 
 # one_hot on the (int64) input is recorded while exporting and becomes OneHot + Cast
-python3 - "$TMP" <<'EOF' || fail "writing the labels"
-import random, struct, sys
-head = "{'descr': '<i8', 'fortran_order': False, 'shape': (12, 6), }"
-head += " " * (63 - (10 + len(head)) % 64) + "\n"
-r = random.Random(5)
-with open(sys.argv[1] + "/labels.npy", "wb") as f:
-    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
-    f.write(struct.pack("<72q", *[r.randrange(8) for _ in range(72)]))
-EOF
 expect_success fit --module "$ZOO" --model.mode one_hot --data npy --data.x "$TMP/labels.npy" \
     --data.y "$TMP/y.npy" --data.x_dtype keep --max_steps 2 --limit_val_batches 0 \
     --test_after_fit false --enable_progress_bar false --default_root_dir "$TMP/one_hot"

@@ -42,6 +42,19 @@ lt_node *lt__record_composite(lt_tensor_t *out, size_t mark, const char *op, lt_
     return lt__record_op(out, composite_bw, op, a, b, c);
 }
 
+/* Nothing flows back through an export-only node (its input is integer data). */
+static void export_only_bw(lt_node *n, lt_tensor_t *g) {
+    (void)n;
+    (void)g;
+}
+
+lt_node *lt__record_export_only(lt_tensor_t *out, const char *op, lt_tensor_t *saved) {
+    if (!out || !out->arena->record_all) return NULL;
+    lt_node *n = lt__record_op(out, export_only_bw, op, NULL, NULL, NULL);
+    if (n) n->saved = saved;
+    return n;
+}
+
 /* r = g viewed as (outer, mid, inner) summed over mid: one step of lt__sum_to. */
 static void reduce_grad(lt_tensor_t *g, int64_t outer, int64_t mid, lt_tensor_t *r) {
     lt_device_t *dev = lt__dev(g);

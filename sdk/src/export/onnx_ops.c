@@ -287,13 +287,12 @@ lt_status lt__onnx_emit(onnx_exp *e, const lt_node *n) {
         return lt_set_error(LT_ERR_UNSUPPORTED,
                             "lt_model_export_onnx: op 'batch_norm' ran in training mode; "
                             "export runs the forward in eval mode (lt_ctx_set_training false)");
-    return lt_set_error(
-        LT_ERR_UNSUPPORTED,
-        "lt_model_export_onnx: op '%s' has no ONNX mapping (mapped: add, sub, "
-        "mul, div, scale, add_scalar, neg, relu, gelu, tanh, sigmoid, exp, ln, "
-        "sqrt, reshape, matmul, linear, conv2d, pools, softmax, log_softmax, "
-        "sum, mean, batch_norm (eval), layer_norm, permute, narrow, cat, gather, "
-        "one_hot, to_f32, bmm, masked_fill, clamp, pow, logsigmoid, conv_transpose2d, and what is "
-        "made of them)",
-        key);
+    return lt_set_error(LT_ERR_UNSUPPORTED,
+                        "lt_model_export_onnx: op '%s' has no ONNX mapping (mapped: add, sub, "
+                        "mul, div, scale, add_scalar, neg, relu, gelu, tanh, sigmoid, exp, ln, "
+                        "sqrt, reshape, matmul, linear, conv2d, pools, softmax, log_softmax, "
+                        "sum, mean, batch_norm (eval), layer_norm, permute, narrow, cat, gather, "
+                        "one_hot, to_f32, bmm, masked_fill, clamp, pow, logsigmoid, "
+                        "conv_transpose2d, and what is made of them)",
+                        key);
 }

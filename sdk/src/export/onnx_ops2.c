@@ -1,9 +1,9 @@
 /* The ops of issue #19 as ONNX nodes: layout (permute -> Transpose, narrow -> Slice,
  * cat -> Concat; stack and split are reshape/cat and narrow), indexing (embedding and
- * index_select -> Gather, gather -> GatherElements, one_hot -> OneHot, to_f32 -> Cast), batched matmul -> MatMul,
- * masked_fill -> Where, clamp -> Clip, pow -> Pow, logsigmoid -> -Softplus(-x) and
- * conv_transpose2d -> ConvTranspose. Ops liblt composes from others (sdpa, softplus,
- * rsqrt, group_norm, silu, leaky_relu) arrive as their parts. */
+ * index_select -> Gather, gather -> GatherElements, one_hot -> OneHot), to_f32 -> Cast,
+ * batched matmul -> MatMul, masked_fill -> Where, clamp -> Clip, pow -> Pow, logsigmoid
+ * -> -Softplus(-x) and conv_transpose2d -> ConvTranspose. Ops liblt composes from others
+ * (sdpa, softplus, rsqrt, group_norm, silu, leaky_relu) arrive as their parts. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -61,13 +61,6 @@ uint16_t lt_f32_to_f16(float f) {
 
 /* ---- lt_to_f32 ------------------------------------------------------------------------ */
 
-/* No gradient flows through a conversion. The node exists only while the arena records
- * everything (ONNX export: Cast, then Div by the divisor). */
-static void to_f32_bw(lt_node *n, lt_tensor_t *g) {
-    (void)n;
-    (void)g;
-}
-
 lt_tensor_t *lt_to_f32(lt_tensor_t *x, float divisor) {
     if (!x || !lt__check_live(x, "lt_to_f32")) return NULL;
     lt_dtype dt = x->dtype;
@@ -90,10 +83,7 @@ lt_tensor_t *lt_to_f32(lt_tensor_t *x, float divisor) {
     double bytes = (double)x->numel * (double)(lt__dtype_size(dt) + 4);
     LT_KCALL(dev, "cast_f32", (double)x->numel, bytes, cast_f32, x->numel, (int)dt, lt__data(x),
              divisor, lt__f32(y));
-    lt_node *n = lt__record(y, to_f32_bw, NULL, NULL, NULL); /* only when exporting */
-    if (n) {
-        n->saved = x;
-        n->s = divisor;
-    }
+    lt_node *n = lt__record_export_only(y, "to_f32", x); /* ONNX Cast, Div */
+    if (n) n->s = divisor;
     return y;
 }

@@ -163,13 +163,6 @@ lt_tensor_t *lt_gather(lt_tensor_t *x, int dim, lt_tensor_t *index) {
     return y;
 }
 
-/* Nothing flows back: the labels are integers. The node exists only while the arena
- * records everything (ONNX export), so that the graph holds a OneHot of the labels. */
-static void one_hot_bw(lt_node *n, lt_tensor_t *g) {
-    (void)n;
-    (void)g;
-}
-
 lt_tensor_t *lt_one_hot(lt_tensor_t *labels, int64_t num_classes) {
     if (!check_index(labels, "lt_one_hot")) return NULL;
     if (num_classes < 1 || num_classes > ((int64_t)1 << 24) || labels->ndim >= LT_MAX_DIMS) {
@@ -195,10 +188,7 @@ lt_tensor_t *lt_one_hot(lt_tensor_t *labels, int64_t num_classes) {
     lt_device_t *dev = lt__dev(labels);
     LT_KCALL(dev, "one_hot", 0, LT_F32B(y->numel + n) + 8.0 * n, scatter_add, &g, lt__f32(ones),
              (const int64_t *)lt__data(labels), -1, lt__f32(y));
-    lt_node *nd = lt__record(y, one_hot_bw, NULL, NULL, NULL); /* only when exporting */
-    if (nd) {
-        nd->saved = labels;
-        nd->i = num_classes;
-    }
+    lt_node *nd = lt__record_export_only(y, "one_hot", labels); /* ONNX OneHot */
+    if (nd) nd->i = num_classes;
     return y;
 }
