@@ -70,11 +70,12 @@ def check_model(path):
 
 def export_and_compare(lthost, work, name, submodule, x, extra_fit, data=("d.npz",), tag="",
                        extra_export=()):
-    """Fit name a few steps on data (--data.npz data[0], its x is x, then more --data
-    flags), export it traced at batch 2, compare onnxruntime on all of x with lthost
-    predict."""
+    """Fit module name (or a plugin's path) a few steps on data (--data.npz data[0], its
+    x is x, then more --data flags), export it traced at batch 2, compare onnxruntime on
+    all of x with lthost predict."""
     data = ["--data", "npy", "--data.npz"] + list(data)
-    label = name + ("." + submodule if submodule else "") + tag
+    label = os.path.basename(name).removesuffix(".so")  # onnx_ops.so's path: onnx_ops
+    label += ("." + submodule if submodule else "") + tag
     root = os.path.join(work, label)
     run([lthost, "fit", "--module", name] + data + [
          "--max_steps", "3", "--limit_val_batches", "1", "--test_after_fit", "false",
@@ -265,21 +266,9 @@ def one_hot_zoo(lthost, work, plugin):
     rng = np.random.default_rng(10)
     x = rng.integers(0, 8, (23, 6)).astype(np.int64)
     np.savez(os.path.join(work, "onehot.npz"), x=x, y=rng.integers(0, 5, len(x)))
-    root, data = os.path.join(work, "onehot"), ["--data", "npy", "--data.npz", "onehot.npz",
-                                                "--data.x_dtype", "keep"]
-    run([lthost, "fit", "--module", plugin, "--model.mode", "one_hot"] + data + [
-         "--max_steps", "2", "--limit_val_batches", "0", "--test_after_fit", "false",
-         "--enable_progress_bar", "false", "--default_root_dir", root], work)
-    ckpt = glob.glob(os.path.join(root, "lightning_logs/version_0/checkpoints/*.ckpt"))[0]
-    path, pred = os.path.join(work, "onehot.onnx"), os.path.join(work, "onehot.npy")
-    run([lthost, "export", "--module", plugin, "--ckpt_path", ckpt, "--input_shape", "3,6",
-         "--input_dtype", "int64", "--dynamic_batch", "true", "--output", path], work)
-    ops = sorted({n.op_type for n in check_model(path).graph.node})
-    run([lthost, "predict", "--module", plugin, "--ckpt_path", ckpt] + data + [
-         "--predict.output", pred, "--enable_progress_bar", "false", "--default_root_dir",
-         root], work)
-    compare(f"onnx_ops one_hot (ops {', '.join(ops)}): onnxruntime vs lthost predict",
-            ort_run(path, x), np.load(pred))
+    export_and_compare(lthost, work, plugin, None, x, ["--model.mode", "one_hot"],
+                       ["onehot.npz", "--data.x_dtype", "keep"], "-one_hot",
+                       ["--input_dtype", "int64"])
 
 
 def opsets(lthost, work, ckpt, x, want):
