@@ -1,10 +1,11 @@
 """ONNX export against onnxruntime (and torch when it is there) (issue #22).
 
-Every shipped model (plugins/models/*): mlp, the autoencoder's encoder, cnn and tabular
-(classification with a hidden layer, regression without) are trained a few steps on
-random data, exported with `lthost export`, checked with onnx.checker, run in
-onnxruntime on a batch of another size than the traced one (the batch axis is dynamic)
-and compared with `lthost predict` on the same inputs (1e-5). chargpt (int64 token
+Every shipped model (plugins/models/*): mlp, the autoencoder (its encoder, and the whole
+forward), cnn and tabular (classification with a hidden layer, regression without, uint8
+features) are trained a few steps on random data, exported with `lthost export`,
+checked with onnx.checker, run in onnxruntime on a batch of another size than the traced
+one (the batch axis is dynamic) and compared with `lthost predict` on the same inputs
+(1e-5). chargpt (int64 token
 input, --input_dtype int64) and the generators and discriminators of dcgan and gan
 (--submodule) are trained a few steps, their weights taken out of the checkpoint as a
 plain state dict, and `lthost predict --init_weights` on other inputs (token ids, noise)
@@ -329,6 +330,7 @@ def main():
         np.savez(os.path.join(work, "d.npz"), x=x, y=rng.integers(0, 10, len(x)))
         mlp_ckpt, mlp_onnx = export_and_compare(lthost, work, "mlp", None, x, [])
         export_and_compare(lthost, work, "autoencoder", "encoder", x, [])
+        export_and_compare(lthost, work, "autoencoder", None, x, [])
         export_and_compare(lthost, work, "cnn", None, x, ["--model.hidden", "32"])
         tabular(lthost, work)
         opsets(lthost, work, mlp_ckpt, x, ort_run(mlp_onnx, x))
