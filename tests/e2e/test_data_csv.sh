@@ -100,7 +100,8 @@ import json, struct, sys
 b = open(sys.argv[1], "rb").read()
 meta = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]
 state = json.loads(meta["datamodule_state"])
-assert state == {"split_seed": 42, "samples": 300, "train": 240, "val": 30, "test": 30}, state
+assert state == {"split_seed": 42, "samples": 300, "train": 240, "val": 30, "test": 30,
+                 "val_dataloaders": 1, "test_dataloaders": 1}, state
 PY
 expect_success fit "${TAB[@]}" --max_epochs 2 --ckpt_path "$ckpt"
 expect_error "--ckpt_path $ckpt: data plugin csv refused its state: it was saved with 300 samples split by --data.split_seed 42 into train 240 / val 30 / test 30, this run has 300 samples split by 7" \

@@ -13,16 +13,8 @@ ERR="image_folder: setup\('[a-z]+'\) failed: "
 
 # Pixels and labels: classes sorted by byte order ("C" < "a" < "b"), files sorted within
 # each; 8x8 PNGs come back as ToTensor's x / 255 in (C, H, W), then normalized.
-mkdir -p "$TMP/px"
-i=0
-for c in b_cls a_cls C_cls; do
-    "$GEN" "$TMP/g$i" 1 3 8 "$((i + 11))" png || fail "image_gen"
-    mv "$TMP/g$i/class_0" "$TMP/px/$c"
-    i=$((i + 1))
-done
-expect_success predict "${DUMP[@]}" --data.root "$TMP/px" --data.mean 0.5,0.25,0 --data.std 0.5,2,1
-python3 - "$TMP/px" "$TMP/dump.txt" <<'PY' || fail "image_folder pixels or labels differ from the files"
-import os, struct, sys, zlib
+cat >"$TMP/pngread.py" <<'PY'
+import struct, zlib
 def f32(v): return struct.unpack("<f", struct.pack("<f", v))[0]
 def png_rgb(path):  # 8-bit RGB, non-interlaced: what image_gen writes
     data = open(path, "rb").read()[8:]
@@ -44,6 +36,18 @@ def png_rgb(path):  # 8-bit RGB, non-interlaced: what image_gen writes
             line[x] = (line[x] + [0, a, b, (a + b) // 2, pr][f]) & 255
         rows.append(line); prev = line
     return w, h, rows
+PY
+mkdir -p "$TMP/px"
+i=0
+for c in b_cls a_cls C_cls; do
+    "$GEN" "$TMP/g$i" 1 3 8 "$((i + 11))" png || fail "image_gen"
+    mv "$TMP/g$i/class_0" "$TMP/px/$c"
+    i=$((i + 1))
+done
+expect_success predict "${DUMP[@]}" --data.root "$TMP/px" --data.mean 0.5,0.25,0 --data.std 0.5,2,1
+PYTHONPATH=$TMP python3 - "$TMP/px" "$TMP/dump.txt" <<'PY' || fail "image_folder pixels or labels differ from the files"
+import os, sys
+from pngread import f32, png_rgb
 mean, std = [0.5, 0.25, 0.0], [0.5, 2.0, 1.0]
 want = []
 for label, cls in enumerate(sorted(os.listdir(sys.argv[1]))):  # C_cls, a_cls, b_cls
@@ -62,6 +66,39 @@ for i, (g, w) in enumerate(zip(got, want)):
     bad = [k for k in range(len(w[0])) if g[0][k] != w[0][k]]
     if bad: sys.exit(f"sample {i}: value {bad[0]}: {g[0][bad[0]]} want {w[0][bad[0]]}")
 print(f"ok: {len(got)} images' pixels (C, H, W), normalized, and labels by sorted class folder")
+PY
+
+# Nested folders as torchvision's make_dataset: every folder of a class folder walked
+# (a symlinked one followed), sorted by path (' ' and '-' before '/'), then files by name;
+# extensions in any case; other files skipped.
+"$GEN" "$TMP/ng" 1 9 8 21 png || fail "image_gen"
+mkdir -p "$TMP/nest/a/sub/deeper" "$TMP/nest/a/sub b" "$TMP/nest/a/sub-x" "$TMP/nest/a/sub0" \
+    "$TMP/nest/b/Sub" "$TMP/outside"
+set -- "$TMP"/ng/class_0/*.png
+for dst in a/z.png a/sub/b.png "a/sub b/c.png" a/sub-x/d.png a/sub0/e.png a/sub/deeper/A.PNG \
+           b/Sub/f.png b/g.png; do mv "$1" "$TMP/nest/$dst"; shift; done
+mv "$1" "$TMP/outside/h.png" && ln -s "$TMP/outside" "$TMP/nest/b/link"
+echo not an image >"$TMP/nest/a/sub/notes.txt"
+rm -f "$TMP/dump.txt"
+expect_success predict "${DUMP[@]}" --data.root "$TMP/nest"
+PYTHONPATH=$TMP python3 - "$TMP/nest" "$TMP/dump.txt" <<'PY' || fail "nested image folders: order or labels differ from torchvision's"
+import os, sys
+from pngread import f32, png_rgb
+root = sys.argv[1]
+classes = sorted(e.name for e in os.scandir(root) if e.is_dir())  # torchvision's find_classes
+want = []  # and its make_dataset, verbatim
+for label, c in enumerate(classes):
+    for r, _, names in sorted(os.walk(os.path.join(root, c), followlinks=True)):
+        for name in sorted(names):
+            if name.lower().endswith((".png", ".jpg", ".jpeg")):
+                w, h, rows = png_rgb(os.path.join(r, name))
+                x = [f32(f32(rows[y][xx * 3 + ch]) / f32(255.0)) for ch in range(3) for y in range(h) for xx in range(w)]
+                want.append((os.path.join(r, name), x, label))
+got = [([f32(float(v)) for v in l.split(" |")[0].split()[2:]], int(l.split(" |")[1])) for l in open(sys.argv[2])]
+if len(got) != len(want) or len(want) != 9: sys.exit(f"{len(got)} samples, want {len(want)} (9)")
+for (path, x, label), (gx, gy) in zip(want, got):
+    if gx != x or gy != label: sys.exit(f"{path}: another image or label ({gy}) in its place")
+print("ok: nested folders in torchvision's order:", ", ".join(os.path.relpath(p, root) for p, _, _ in want))
 PY
 
 # Resize against torchvision + Pillow, when the reference venv is there (it skips
@@ -122,9 +159,15 @@ echo "ok: tabular on the image folder: test_acc $acc"
 
 # Errors, each naming the file or folder and the fix.
 mkdir -p "$TMP/empty" "$TMP/noimg/cls" && echo hi >"$TMP/noimg/cls/readme.txt"
-expect_error "${ERR}$TMP/empty: 0 class folders" predict "${DUMP[@]}" --data.root "$TMP/empty"
-expect_error "${ERR}$TMP/noimg/cls: no .png, .jpg or .jpeg image" predict "${DUMP[@]}" --data.root "$TMP/noimg"
+mkdir -p "$TMP/noimg/empty2" "$TMP/noimg/ok" && cp "$TMP/px/a_cls/"*.png "$TMP/noimg/ok/"
+expect_error "${ERR}$TMP/empty: couldn't find any class folder" predict "${DUMP[@]}" --data.root "$TMP/empty"
+expect_error "${ERR}$TMP/noimg: found no valid file for the classes cls, empty2\\. Supported extensions are: .png, .jpg, .jpeg" \
+    predict "${DUMP[@]}" --data.root "$TMP/noimg"
 expect_error "${ERR}--data.root is empty" predict "${DUMP[@]}"
+mkdir -p "$TMP/loop/a/sub" "$TMP/deep/a/$(printf 'd/%.0s' $(seq 33))" && cp "$TMP/px/a_cls/"*.png "$TMP/loop/a/"
+ln -s ../../a "$TMP/loop/a/sub/back"
+expect_error "${ERR}$TMP/loop/a/sub/back: a symlink loop" predict "${DUMP[@]}" --data.root "$TMP/loop"
+expect_error "${ERR}$TMP/deep/a(/d)+: folders nested more than 32 deep" predict "${DUMP[@]}" --data.root "$TMP/deep"
 expect_error "${ERR}$TMP/nope: cannot open the folder" predict "${DUMP[@]}" --data.root "$TMP/nope"
 mkdir -p "$TMP/bad"
 "$GEN" --bad "$TMP/bad" || fail "image_gen --bad"

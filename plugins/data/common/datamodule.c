@@ -138,12 +138,61 @@ static void split_counts(const dm_splits *sp, int64_t v[4]) {
     for (int k = 0; k < DM_PARTS; k++) v[k + 1] = sp->part[k].length;
 }
 
+/* The further val and test dataloaders (--data.val a,b,...): their count and each one's
+ * samples, "val_dataloaders" and "val_dataloader_1" ..., so a resume with other files
+ * (whose dataloader_idx metrics would silently mean other data) is refused. */
+static const char *const more_keys[] = {NULL, "val", "test"};
+
+static lt_status more_state_dict(const dm_splits *sp, lt_state_t *st) {
+    lt_status s = LT_OK;
+    char key[64];
+    for (int k = DM_VAL; k < DM_PARTS && s == LT_OK; k++) {
+        snprintf(key, sizeof key, "%s_dataloaders", more_keys[k]);
+        s = lt_state_set_int(st, key, 1 + sp->nmore[k]);
+        for (int j = 0; j < sp->nmore[k] && s == LT_OK; j++) {
+            snprintf(key, sizeof key, "%s_dataloader_%d", more_keys[k], j + 1);
+            s = lt_state_set_int(st, key, sp->more[k][j].length);
+        }
+    }
+    return s;
+}
+
+/* A checkpoint from before several dataloaders has no count: it had one of each. */
+static lt_status more_load_state_dict(const dm_splits *sp, const lt_state_t *st) {
+    char key[64];
+    for (int k = DM_VAL; k < DM_PARTS; k++) {
+        int64_t n = 1, len;
+        snprintf(key, sizeof key, "%s_dataloaders", more_keys[k]);
+        (void)lt_state_get_int(st, key, &n);
+        if (n != 1 + sp->nmore[k])
+            return lt_set_error(LT_ERR_INVALID_ARG,
+                                "it was saved with %lld %s dataloaders, this run has %d; resume "
+                                "with the checkpoint's --data.%s files",
+                                (long long)n, more_keys[k], 1 + sp->nmore[k], more_keys[k]);
+        for (int j = 0; j < sp->nmore[k]; j++) {
+            snprintf(key, sizeof key, "%s_dataloader_%d", more_keys[k], j + 1);
+            if (!lt_state_get_int(st, key, &len))
+                return lt_set_error(LT_ERR_FORMAT,
+                                    "datamodule_state.%s is missing or not an "
+                                    "integer",
+                                    key);
+            if (len != sp->more[k][j].length)
+                return lt_set_error(LT_ERR_INVALID_ARG,
+                                    "%s dataloader %d had %lld samples when saved, %lld in this "
+                                    "run; resume with the checkpoint's --data.%s files",
+                                    more_keys[k], j + 1, (long long)len,
+                                    (long long)sp->more[k][j].length, more_keys[k]);
+        }
+    }
+    return LT_OK;
+}
+
 lt_status dm_state_dict(lt_ctx_t *ctx, const dm_splits *sp, lt_state_t *st) {
     int64_t v[4];
     split_counts(sp, v);
     lt_status s = lt_state_set_int(st, "split_seed", lt_hparam_int(ctx, "split_seed"));
     for (int i = 0; i < 4 && s == LT_OK; i++) s = lt_state_set_int(st, state_keys[i], v[i]);
-    return s;
+    return s == LT_OK ? more_state_dict(sp, st) : s;
 }
 
 lt_status dm_load_state_dict(lt_ctx_t *ctx, const dm_splits *sp, const lt_state_t *st) {
@@ -158,7 +207,7 @@ lt_status dm_load_state_dict(lt_ctx_t *ctx, const dm_splits *sp, const lt_state_
                                 key);
         same &= saved[i] == now[i];
     }
-    if (same) return LT_OK;
+    if (same) return more_load_state_dict(sp, st);
     return lt_set_error(LT_ERR_INVALID_ARG,
                         "it was saved with %lld samples split by --data.split_seed %lld into "
                         "train %lld / val %lld / test %lld, this run has %lld samples split by "

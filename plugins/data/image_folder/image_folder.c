@@ -16,6 +16,7 @@
 
 #define IF_MAX_CLASSES 65536
 #define IF_MAX_IMAGES ((int64_t)1 << 26)
+#define IF_MAX_DEPTH 32 /* nested folders below a class folder */
 
 static const lt_hparam_desc if_hparams[] = {
     LT_HPARAM_STR("root", "", "the training folder: one subfolder of images per class"),
@@ -133,11 +134,46 @@ static lt_status add_sample(folder *f, char *path, int64_t label) {
     return LT_OK;
 }
 
-/* Class k's images (files with an image extension; others are skipped, as torchvision). */
-static lt_status scan_class(folder *f, int k) {
+/* A class folder's folders, nested ones included, as torchvision's os.walk(followlinks=True):
+ * depth is bounded, and a folder that is one of its own ancestors (a symlink loop, which
+ * os.walk would follow until the path is too long) is refused. */
+typedef struct walk {
+    name_list dirs;
+    dev_t dev[IF_MAX_DEPTH + 1];
+    ino_t ino[IF_MAX_DEPTH + 1];
+} walk;
+
+static lt_status walk_dirs(walk *w, const char *dir, int depth) {
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return lt_set_error(LT_ERR_IO, "%s: cannot read the folder: %s", dir, strerror(errno));
+    for (int a = 0; a < depth; a++)
+        if (w->dev[a] == st.st_dev && w->ino[a] == st.st_ino)
+            return lt_set_error(LT_ERR_FORMAT,
+                                "%s: a symlink loop (it leads back to a folder above it); "
+                                "remove the link",
+                                dir);
+    if (depth > IF_MAX_DEPTH)
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: folders nested more than %d deep in a class folder; "
+                            "flatten them",
+                            dir, IF_MAX_DEPTH);
+    w->dev[depth] = st.st_dev, w->ino[depth] = st.st_ino;
+    char **sub = NULL;
+    int64_t n = 0;
+    lt_status s = push_name(&w->dirs, dir, dir);
+    if (s == LT_OK) s = list_dir(dir, true, &sub, &n);
+    for (int64_t i = 0; s == LT_OK && i < n; i++) s = walk_dirs(w, sub[i], depth + 1);
+    free_list(sub, n);
+    return s;
+}
+
+/* The images of one folder (files with an image extension; others are skipped, as
+ * torchvision skips them), appended as class k. */
+static lt_status scan_files(folder *f, const char *dir, int k) {
     char **files = NULL;
-    int64_t n = 0, before = f->n;
-    lt_status s = list_dir(f->classes[k], false, &files, &n);
+    int64_t n = 0;
+    lt_status s = list_dir(dir, false, &files, &n);
     for (int64_t i = 0; s == LT_OK && i < n; i++) {
         bool other;
         if (img_is_supported(files[i], &other)) {
@@ -150,12 +186,39 @@ static lt_status scan_class(folder *f, int k) {
         }
     }
     free_list(files, n);
-    if (s == LT_OK && f->n == before)
-        s = lt_set_error(LT_ERR_FORMAT,
-                         "%s: no .png, .jpg or .jpeg image in this class folder (torchvision "
-                         "refuses an empty class too); add images or remove the folder",
-                         f->classes[k]);
     return s;
+}
+
+/* Class k's images in torchvision's order: sorted(os.walk(...)) sorts the folders by
+ * path, then each folder's files by name. */
+static lt_status scan_class(folder *f, int k) {
+    walk w = {0};
+    lt_status s = walk_dirs(&w, f->classes[k], 0);
+    if (s == LT_OK && w.dirs.n) qsort(w.dirs.v, (size_t)w.dirs.n, sizeof *w.dirs.v, cmp_str);
+    for (int64_t i = 0; s == LT_OK && i < w.dirs.n; i++) s = scan_files(f, w.dirs.v[i], k);
+    free_list(w.dirs.v, w.dirs.n);
+    return s;
+}
+
+/* torchvision's error for classes without an image: all of them, sorted, by name. */
+static lt_status empty_classes(const folder *f, const int64_t *first, const char *root) {
+    char names[1024] = "";
+    size_t len = 0;
+    int empty = 0;
+    for (int k = 0; k < f->nclasses; k++) {
+        int64_t end = k + 1 < f->nclasses ? first[k + 1] : f->n;
+        if (end > first[k]) continue;
+        const char *name = strrchr(f->classes[k], '/') + 1;
+        if (empty++ < 8 && len < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", empty > 1 ? ", " : "",
+                                    name);
+    }
+    if (!empty) return LT_OK;
+    return lt_set_error(LT_ERR_FORMAT,
+                        "%s: found no valid file for the classes %s%s. Supported extensions are: "
+                        ".png, .jpg, .jpeg (torchvision refuses an empty class too); add images "
+                        "or remove the folder",
+                        root, names, empty > 8 ? ", ..." : "");
 }
 
 static lt_status scan_folder(const char *root, const char *flag, folder *f) {
@@ -168,12 +231,21 @@ static lt_status scan_folder(const char *root, const char *flag, folder *f) {
     lt_status s = list_dir(root, true, &f->classes, &n);
     if (s != LT_OK) return lt_set_error(s, "%s (check %s)", lt_last_error(), flag);
     f->nclasses = (int)(n < IF_MAX_CLASSES ? n : IF_MAX_CLASSES);
-    if (n == 0 || n > IF_MAX_CLASSES)
+    if (n == 0)
+        return lt_set_error(LT_ERR_FORMAT,
+                            "%s: couldn't find any class folder in it (as torchvision); %s needs "
+                            "one subfolder per class, each holding its images",
+                            root, flag);
+    if (n > IF_MAX_CLASSES)
         return lt_set_error(LT_ERR_FORMAT,
                             "%s: %lld class folders; %s needs 1 to %d subfolders, one per class, "
                             "each holding its images",
                             root, (long long)n, flag, IF_MAX_CLASSES);
-    for (int k = 0; k < f->nclasses && s == LT_OK; k++) s = scan_class(f, k);
+    int64_t *first = calloc((size_t)f->nclasses, sizeof *first);
+    if (!first) return lt_set_error(LT_ERR_OOM, "%s: out of memory listing it", root);
+    for (int k = 0; k < f->nclasses && s == LT_OK; k++) first[k] = f->n, s = scan_class(f, k);
+    if (s == LT_OK) s = empty_classes(f, first, root);
+    free(first);
     return s;
 }
 
