@@ -130,9 +130,12 @@ static void dnnl_bnorm(dn *d, const int64_t s[4], int reps) {
                             {DNNL_ARG_SCALE_SHIFT, mw},
                             {DNNL_ARG_MEAN, mm},
                             {DNNL_ARG_VARIANCE, mvar}};
-    dnnl_exec_arg_t ba[] = {{DNNL_ARG_SRC, mx},          {DNNL_ARG_DIFF_DST, mdy},
-                            {DNNL_ARG_SCALE_SHIFT, mw},  {DNNL_ARG_MEAN, mm},
-                            {DNNL_ARG_VARIANCE, mvar},   {DNNL_ARG_DIFF_SRC, mdx},
+    dnnl_exec_arg_t ba[] = {{DNNL_ARG_SRC, mx},
+                            {DNNL_ARG_DIFF_DST, mdy},
+                            {DNNL_ARG_SCALE_SHIFT, mw},
+                            {DNNL_ARG_MEAN, mm},
+                            {DNNL_ARG_VARIANCE, mvar},
+                            {DNNL_ARG_DIFF_SRC, mdx},
                             {DNNL_ARG_DIFF_SCALE_SHIFT, mdw}};
     double f[MAX_REPS], b[MAX_REPS];
     for (int i = -2; i < reps; i++) {
