@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
     meson ninja-build pkg-config gcc libc6-dev   # build
     libopenblas-dev zlib1g-dev libdeflate-dev    # liblt and the cpu accelerator
+    libdnnl-dev cmake ocl-icd-opencl-dev         # oneDNN conv in the cpu plugin (#19; its CMake config wants OpenCL)
     libjansson-dev                               # safetensors headers (JSON)
     libxxhash-dev                                # safetensors checksums (XXH64)
     libyaml-dev                                  # --config files, hparams.yaml

@@ -35,6 +35,7 @@
     /* issue 19: group_norm, losses, custom ops */                                                 \
     X(losses)                                                                                      \
     X(custom_op)                                                                                   \
+    X(conv_direct) /* issue 19: the accelerator's direct conv2d slots (oneDNN) */                  \
     X(sync_batchnorm)                                                                              \
     X(logger_kind) /* issue #23: logger plugin kind, mlflow, lr_find */                            \
     /* -- #23: optimizers, param groups, schedulers -- */                                          \

@@ -516,8 +516,10 @@ START_TEST(layer_ops_keep_their_spans) {
     lt_device_set_profiler(test_dev, collect, &c);
     lt_tensor_t *y = lt_conv2d_op(x, w, NULL, NULL);
     ck_assert_ptr_nonnull(y);
-    /* the zero bias; 2 O K N P + n; 4(|x| + 2|col| + |w| + 2n) */
-    EXPECT_SPANS({"fill", 0, 4}, {"conv2d", 2 * 2 * 9 * 4 + 8, 4 * (16 + 72 + 18 + 16)});
+    /* the zero bias of the im2col path (an accelerator's direct conv2d slot needs none, so
+     * the cpu plugin with oneDNN skips it); 2 O K N P + n; 4(|x| + 2|col| + |w| + 2n) */
+    if (at < c.n && !strcmp(c.spans[at].name, "fill")) EXPECT_SPANS({"fill", 0, 4});
+    EXPECT_SPANS({"conv2d", 2 * 2 * 9 * 4 + 8, 4 * (16 + 72 + 18 + 16)});
     ck_assert_ptr_nonnull(lt_max_pool2d(x, &LT_POOL2D_OPTS(.kernel = {2, 2})));
     EXPECT_SPANS({"max_pool2d", 4 * 4, 4 * (16 + 4) + 8 * 4});
     ck_assert_ptr_nonnull(lt_batch_norm(y, NULL, NULL, NULL, NULL, true, 0.1, 1e-5));

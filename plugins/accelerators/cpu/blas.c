@@ -67,17 +67,28 @@ static void resolve(void *lib, const char *name, void *fn, size_t size) {
     memcpy(fn, &sym, size);
 }
 
-/* dlopen OpenBLAS with OPENBLAS_CORETYPE=core (NULL: its own choice) and one thread, so
+/* OpenBLAS's workers spin 2^28 cycles (about 0.1 s) after each GEMM before they sleep,
+ * taking the cores from the OpenMP kernels (ours, oneDNN's) that run next: a 2-thread cnn
+ * step ran no faster than a 1-thread one. 2^12 cycles: the cnn's 2-thread epoch went from
+ * 1181 to 1809 samples/s and the 1024-wide MLP's from 3509 to 4761 (bench/RESULTS.md).
+ * The user's own OPENBLAS_THREAD_TIMEOUT wins. */
+#define CPU_OPENBLAS_SPIN "12"
+
+/* dlopen OpenBLAS with OPENBLAS_CORETYPE=core (NULL: its own choice), one thread (so
  * that no worker thread runs its code yet and it can still be unloaded;
- * openblas_set_num_threads adds the workers later. */
+ * openblas_set_num_threads adds the workers later) and a short spin. */
 static lt_status load(cpu_blas *b, const char *core) {
-    env_patch threads, coretype = {0};
+    env_patch threads, coretype = {0}, spin = {0};
+    bool own_spin = getenv("OPENBLAS_THREAD_TIMEOUT") == NULL;
     if (!env_patch_set(&threads, "OPENBLAS_NUM_THREADS", "1")) return env_error();
-    if (core && !env_patch_set(&coretype, "OPENBLAS_CORETYPE", core)) {
+    if ((core && !env_patch_set(&coretype, "OPENBLAS_CORETYPE", core)) ||
+        (own_spin && !env_patch_set(&spin, "OPENBLAS_THREAD_TIMEOUT", CPU_OPENBLAS_SPIN))) {
+        if (coretype.name) env_patch_restore(&coretype);
         env_patch_restore(&threads);
         return env_error();
     }
     b->lib = dlopen(CPU_OPENBLAS_LIB, RTLD_NOW | RTLD_LOCAL);
+    if (own_spin) env_patch_restore(&spin);
     if (core) env_patch_restore(&coretype);
     env_patch_restore(&threads);
     if (!b->lib) return load_error(dlerror());

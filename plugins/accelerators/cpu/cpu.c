@@ -60,8 +60,13 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     /* One budget: OpenBLAS's pool gets the same count as our loops. */
     st->blas.set_num_threads(st->threads);
     st->blas_threads = st->threads;
-    snprintf(st->description, sizeof st->description, "%s, %d thread%s", st->blas.line, st->threads,
-             st->threads == 1 ? "" : "s");
+    char conv[96] = "";
+#ifdef CPU_WITH_DNNL
+    cpu_dnnl_open(st);
+    cpu_dnnl_describe(st, conv, sizeof conv);
+#endif
+    snprintf(st->description, sizeof st->description, "%s%s, %d thread%s", st->blas.line, conv,
+             st->threads, st->threads == 1 ? "" : "s");
     *state = st;
     return LT_OK;
 }
@@ -69,6 +74,9 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
 static void cpu_shutdown(void *state) {
     cpu_state *st = state;
     if (st->range_log) fclose(st->range_log);
+#ifdef CPU_WITH_DNNL
+    cpu_dnnl_close(st);
+#endif
     cpu_blas_close(&st->blas);
     free(st->half_buf[0]);
     free(st->half_buf[1]);
@@ -273,4 +281,6 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* tensor manipulation and attention masks (index.c) */
                       .copy_strided = cpu_copy_strided, .gather = cpu_gather,
                       .scatter_add = cpu_scatter_add,
-                      .masked_fill = cpu_masked_fill CPU_RANGE_SLOTS CPU_TEST_NULL_SLOTS)
+                      .masked_fill = cpu_masked_fill CPU_RANGE_SLOTS
+                          /* direct convolution (dnnl_conv.c) */
+                          CPU_CONV_SLOTS CPU_TEST_NULL_SLOTS)

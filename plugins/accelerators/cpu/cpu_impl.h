@@ -97,6 +97,7 @@ typedef struct cpu_state {
      * $LT_TEST_RANGE_LOG, so the e2e tests see what a GPU timeline would. NULL: none. */
     void *range_log; /* FILE * */
     cpu_blas blas;
+    struct cpu_dnnl *dnnl; /* oneDNN's engine and primitive cache (dnnl_conv.c); NULL: none */
     char description[400]; /* the describe slot's line */
 } cpu_state;
 
@@ -177,5 +178,30 @@ void cpu_scatter_add(void *st, const lt_gather_geom *g, const float *d_dy, const
                      int64_t skip, float *d_dx);
 void cpu_masked_fill(void *st, int64_t n, const float *d_x, const float *d_mask, float value,
                      float *d_out, const lt_bcast *bc);
+
+/* ---- dnnl_conv.c: direct convolution through oneDNN (built when libdnnl is found) ---- */
+#ifdef CPU_WITH_DNNL
+/* The directions (bits: 1 forward, 4 backward data, 8 backward weights) that run in
+ * oneDNN unless LT_CPU_DNNL says otherwise. */
+#ifndef CPU_DNNL_DEFAULT_DIRS
+#define CPU_DNNL_DEFAULT_DIRS 13u
+#endif
+/* Open the engine (on failure st->dnnl stays NULL and every conv slot declines). */
+void cpu_dnnl_open(cpu_state *st);
+void cpu_dnnl_close(cpu_state *st);
+/* What runs in oneDNN, for the describe line ("" when nothing). */
+void cpu_dnnl_describe(const cpu_state *st, char *buf, size_t cap);
+int cpu_conv2d(void *st, const lt_window2d *g, int64_t groups, int64_t o, const float *d_x,
+               const float *d_w, const float *d_b, float *d_y);
+int cpu_conv2d_bwd_data(void *st, const lt_window2d *g, int64_t groups, int64_t o,
+                        const float *d_dy, const float *d_w, float *d_dx);
+int cpu_conv2d_bwd_weights(void *st, const lt_window2d *g, int64_t groups, int64_t o,
+                           const float *d_x, const float *d_dy, float *d_dw, float *d_db);
+#define CPU_CONV_SLOTS                                                                             \
+    , .conv2d = cpu_conv2d, .conv2d_bwd_data = cpu_conv2d_bwd_data,                                \
+      .conv2d_bwd_weights = cpu_conv2d_bwd_weights
+#else
+#define CPU_CONV_SLOTS
+#endif
 
 #endif

@@ -279,6 +279,23 @@ typedef struct lt_accelerator_desc {
      * a and b of a binary op (bc NULL: both have n elements). In place allowed. */
     void (*masked_fill)(void *st, int64_t n, const float *d_x, const float *d_mask, float value,
                         float *d_out, const lt_bcast *bc);
+
+    /* -- ABI 1.1, direct 2-D convolution (issue 19; optional) -- */
+    /* conv2d over window g (g->c input channels) with `groups` groups and o output
+     * channels: d_x (N, C, H, W), d_w (O, C/groups, kh, kw), d_b (O) or NULL. Each returns
+     * 0 when it wrote its outputs, or non-zero when it declines this shape or direction
+     * (having written nothing); liblt then runs im2col and gemm, as it does when a slot is
+     * NULL, so an accelerator offers these only where they beat that path. */
+    /* d_y (N, O, OH, OW) = conv2d(x, w) + b (overwritten). */
+    int (*conv2d)(void *st, const lt_window2d *g, int64_t groups, int64_t o, const float *d_x,
+                  const float *d_w, const float *d_b, float *d_y);
+    /* d_dx (N, C, H, W) = the input's gradient given d_dy (N, O, OH, OW) (overwritten). */
+    int (*conv2d_bwd_data)(void *st, const lt_window2d *g, int64_t groups, int64_t o,
+                           const float *d_dy, const float *d_w, float *d_dx);
+    /* d_dw (O, C/groups, kh, kw) = the weight's gradient, and d_db (O) = the bias's when not
+     * NULL (the sum of d_dy over N, OH, OW); both overwritten. */
+    int (*conv2d_bwd_weights)(void *st, const lt_window2d *g, int64_t groups, int64_t o,
+                              const float *d_x, const float *d_dy, float *d_dw, float *d_db);
 } lt_accelerator_desc;
 
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
@@ -303,7 +320,8 @@ typedef struct lt_accelerator_desc {
     X(describe, OPTIONAL)                                                                \
     X(cast_f32, OPTIONAL)                                                                \
     X(copy_strided, OPTIONAL) X(gather, OPTIONAL) X(scatter_add, OPTIONAL)               \
-    X(masked_fill, OPTIONAL)
+    X(masked_fill, OPTIONAL)                                                             \
+    X(conv2d, OPTIONAL) X(conv2d_bwd_data, OPTIONAL) X(conv2d_bwd_weights, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

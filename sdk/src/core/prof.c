@@ -31,7 +31,8 @@
  *                               im2col, G GEMMs and the (O,N,P) -> (N,O,P) bias add as one:
  *                               2 O K N P + n; 4(|x| + 2|col| + |w| + 2n), |col| = G K N P
  *   conv2d_backward             the dW and dx GEMMs, col2im, bias sum: 4 O K N P + |g|;
- *                               4(2|g| + 2|col| + |x| + 2|w|)
+ *                               4(2|g| + 2|col| + |x| + 2|w|) (the accelerator's direct
+ *                               conv2d slots, when they run, are counted the same)
  *   max_pool2d avg_pool2d       kh kw per output (adaptive_avg_pool2d: H W / (OH OW)):
  *   adaptive_avg_pool2d         window n; 4(|x| + n) (+ 8n: max_pool2d's argmax indices)
  *   *_pool2d_backward           |g|; 4(|g| + |x|) (+ 8|g| for max_pool2d)

@@ -126,14 +126,33 @@ static void grouped_gemm(lt_device_t *dev, const lt_window2d *g, int64_t groups,
                     0.0f, y2 + gi * og * np, np);
 }
 
-static void conv_forward_kernels(lt_device_t *dev, const lt_window2d *g, int64_t groups,
-                                 lt_tensor_t *x, lt_tensor_t *w, const float *add,
-                                 const int64_t add_s[3], lt_tensor_t *col, lt_tensor_t *y2,
-                                 lt_tensor_t *y) {
+/* col (G*K, N*P) = x's windows, for the im2col path. */
+static lt_tensor_t *unfold(lt_device_t *dev, const lt_window2d *g, lt_tensor_t *x) {
+    lt_tensor_t *col = lt__tensor_new(x->arena, LT_F32, 2,
+                                      (int64_t[]){g->c * g->kh * g->kw, g->n * g->oh * g->ow});
+    if (col) dev->k.im2col(dev->state, g, lt__f32(x), lt__f32(col));
+    return col;
+}
+
+/* y = conv2d(x, w) + b: the accelerator's direct convolution when it takes the shape,
+ * else im2col, GEMM and swap_add. Returns col for the backward (NULL on the direct path,
+ * which needs none) and sets *ok. */
+static lt_tensor_t *conv_forward_kernels(lt_device_t *dev, const lt_window2d *g, int64_t groups,
+                                         lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b,
+                                         lt_tensor_t *y, bool *ok) {
     int64_t o = w->shape[0], p = g->oh * g->ow;
-    dev->k.im2col(dev->state, g, lt__f32(x), lt__f32(col));
+    *ok = dev->k.conv2d && dev->k.conv2d(dev->state, g, groups, o, lt__f32(x), lt__f32(w),
+                                         b ? lt__f32(b) : NULL, lt__f32(y)) == 0;
+    if (*ok) return NULL;
+    lt_tensor_t *col = unfold(dev, g, x);
+    lt_tensor_t *y2 = col ? lt__tensor_new(x->arena, LT_F32, 2, (int64_t[]){o, g->n * p}) : NULL;
+    lt_tensor_t *add = y2 && !b ? lt_zeros(x->arena, LT_F32, 0, NULL) : b;
+    if (!y2 || !add) return NULL;
+    const int64_t add_s[3] = {0, b ? 1 : 0, 0};
     grouped_gemm(dev, g, groups, o, lt__f32(w), lt__f32(col), lt__f32(y2));
-    swap_add(dev, g->n, o, p, lt__f32(y2), add, add_s, lt__f32(y));
+    swap_add(dev, g->n, o, p, lt__f32(y2), lt__f32(add), add_s, lt__f32(y));
+    *ok = true;
+    return col;
 }
 
 /* ---- backward ------------------------------------------------------------------------- */
@@ -153,9 +172,9 @@ void lt__conv_weight_grad(lt_device_t *dev, lt_arena_t *arena, int64_t groups, l
 
 /* x's gradient: dcol (G*K, N*P) = w^T g2 per group, folded back by col2im. */
 static lt_tensor_t *input_grad(lt_device_t *dev, const lt_window2d *g, int64_t groups,
-                               lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *g2, lt_tensor_t *col) {
+                               lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *g2) {
     int64_t o = w->shape[0], og = o / groups, k = w->numel / o, np = g->n * g->oh * g->ow;
-    lt_tensor_t *dcol = lt__tensor_new(g2->arena, LT_F32, col->ndim, col->shape);
+    lt_tensor_t *dcol = lt__tensor_new(g2->arena, LT_F32, 2, (int64_t[]){groups * k, np});
     lt_tensor_t *dx = dcol ? lt__tensor_new(g2->arena, LT_F32, x->ndim, x->shape) : NULL;
     if (!dx) return NULL;
     for (int64_t gi = 0; gi < groups; gi++)
@@ -165,25 +184,67 @@ static lt_tensor_t *input_grad(lt_device_t *dev, const lt_window2d *g, int64_t g
     return dx;
 }
 
+/* What the backward still has to compute, and what it has computed. */
+typedef struct conv_grads {
+    bool want_w, want_b, want_x;
+    lt_tensor_t *dw, *db, *dx;
+} conv_grads;
+
+/* The accelerator's direct backward slots, for the gradients they take; the rest stay
+ * wanted for the im2col path. */
+static void direct_grads(lt_device_t *dev, const lt_window2d *g, int64_t groups, lt_tensor_t *x,
+                         lt_tensor_t *w, lt_tensor_t *gy, conv_grads *r) {
+    int64_t o = w->shape[0];
+    lt_arena_t *a = gy->arena;
+    if (r->want_w && dev->k.conv2d_bwd_weights) {
+        lt_tensor_t *dw = lt__tensor_new(a, LT_F32, w->ndim, w->shape);
+        lt_tensor_t *db = dw && r->want_b ? lt__tensor_new(a, LT_F32, 1, &o) : NULL;
+        if (dw && (db || !r->want_b) &&
+            dev->k.conv2d_bwd_weights(dev->state, g, groups, o, lt__f32(x), lt__f32(gy),
+                                      lt__f32(dw), db ? lt__f32(db) : NULL) == 0) {
+            r->dw = dw, r->db = db, r->want_w = false, r->want_b = false;
+        }
+    }
+    if (r->want_x && dev->k.conv2d_bwd_data) {
+        lt_tensor_t *dx = lt__tensor_new(a, LT_F32, x->ndim, x->shape);
+        if (dx && dev->k.conv2d_bwd_data(dev->state, g, groups, o, lt__f32(gy), lt__f32(w),
+                                         lt__f32(dx)) == 0)
+            r->dx = dx, r->want_x = false;
+    }
+}
+
+/* The gradients the direct slots left, through g2 (O, N*P) = gy transposed and GEMMs;
+ * col is the forward's, or unfolded again when the forward ran the direct path. */
+static void im2col_grads(lt_device_t *dev, const lt_window2d *g, int64_t groups, lt_tensor_t *x,
+                         lt_tensor_t *w, lt_tensor_t *col, lt_tensor_t *gy, conv_grads *r) {
+    int64_t o = w->shape[0], p = g->oh * g->ow, zs[3] = {0, 0, 0};
+    if (!r->want_w && !r->want_b && !r->want_x) return;
+    lt_tensor_t *g2 = lt__tensor_new(gy->arena, LT_F32, 2, (int64_t[]){o, g->n * p});
+    lt_tensor_t *zero = lt_zeros(gy->arena, LT_F32, 0, NULL);
+    if (!g2 || !zero) return;
+    swap_add(dev, o, g->n, p, lt__f32(gy), lt__f32(zero), zs, lt__f32(g2));
+    if (r->want_w && (col || (col = unfold(dev, g, x))))
+        lt__conv_weight_grad(dev, gy->arena, groups, w, g2, col);
+    if (r->want_b && (r->db = lt__tensor_new(gy->arena, LT_F32, 1, &o)))
+        dev->k.reduce_sum(dev->state, o, g->n * p, 1, lt__f32(g2), 1.0f, lt__f32(r->db));
+    if (r->want_x) r->dx = input_grad(dev, g, groups, x, w, g2);
+}
+
 static void conv_bw(lt_node *n, lt_tensor_t *gy) {
     lt_tensor_t *x = n->in[0], *w = n->in[1], *b = n->in[2], *col = n->saved;
     lt_window2d g = window_of(x, w, n);
-    int64_t groups = n->i, o = w->shape[0], p = g.oh * g.ow, zs[3] = {0, 0, 0};
+    int64_t groups = n->i, o = w->shape[0], k = w->numel / o, cols = g.n * g.oh * g.ow;
     lt_device_t *dev = lt__dev(gy);
-    lt_tensor_t *g2 = lt__tensor_new(gy->arena, LT_F32, 2, (int64_t[]){o, g.n * p});
-    lt_tensor_t *zero = lt_zeros(gy->arena, LT_F32, 0, NULL), *db = NULL, *dx = NULL;
-    if (!g2 || !zero) return;
+    conv_grads r = {
+        .want_w = w->requires_grad, .want_b = b && b->requires_grad, .want_x = x->requires_grad};
     LT_PROF_SPAN(dev, "conv2d_backward", 2.0 * conv_flops(&g, o, groups) + (double)gy->numel,
-                 LT_F32B(2 * gy->numel + 2 * col->numel + x->numel + 2 * w->numel), {
-                     swap_add(dev, o, g.n, p, lt__f32(gy), lt__f32(zero), zs, lt__f32(g2));
-                     if (w->requires_grad) lt__conv_weight_grad(dev, gy->arena, groups, w, g2, col);
-                     if (b && b->requires_grad && (db = lt__tensor_new(gy->arena, LT_F32, 1, &o)))
-                         dev->k.reduce_sum(dev->state, o, g.n * p, 1, lt__f32(g2), 1.0f,
-                                           lt__f32(db));
-                     if (x->requires_grad) dx = input_grad(dev, &g, groups, x, w, g2, col);
+                 LT_F32B(2 * gy->numel + 2 * groups * k * cols + x->numel + 2 * w->numel), {
+                     direct_grads(dev, &g, groups, x, w, gy, &r);
+                     im2col_grads(dev, &g, groups, x, w, col, gy, &r);
                  });
-    if (db) lt__accum_grad(b, db);
-    if (dx) lt__accum_grad(x, dx);
+    if (r.dw) lt__accum_grad(w, r.dw);
+    if (r.db) lt__accum_grad(b, r.db);
+    if (r.dx) lt__accum_grad(x, r.dx);
 }
 
 /* ---- the op -------------------------------------------------------------------------- */
@@ -200,17 +261,14 @@ lt_tensor_t *lt_conv2d_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b, const 
     lt_device_t *dev = lt__dev(x);
     if (!LT_NEED_SLOT(dev, im2col, "lt_conv2d") || !LT_NEED_SLOT(dev, col2im, "lt_conv2d"))
         return NULL;
-    int64_t oc = w->shape[0], p = g.oh * g.ow;
-    lt_tensor_t *col = lt__tensor_new(x->arena, LT_F32, 2, (int64_t[]){g.c * g.kh * g.kw, g.n * p});
-    lt_tensor_t *y2 = col ? lt__tensor_new(x->arena, LT_F32, 2, (int64_t[]){oc, g.n * p}) : NULL;
-    lt_tensor_t *y =
-        y2 ? lt__tensor_new(x->arena, LT_F32, 4, (int64_t[]){g.n, oc, g.oh, g.ow}) : NULL;
-    lt_tensor_t *add = y && !b ? lt_zeros(x->arena, LT_F32, 0, NULL) : b;
-    if (!y || !add) return NULL;
-    const int64_t add_s[3] = {0, b ? 1 : 0, 0};
+    int64_t oc = w->shape[0], cols = g.n * g.oh * g.ow;
+    lt_tensor_t *y = lt__tensor_new(x->arena, LT_F32, 4, (int64_t[]){g.n, oc, g.oh, g.ow}), *col;
+    if (!y) return NULL;
+    bool ok = false;
     LT_PROF_SPAN(dev, "conv2d", conv_flops(&g, oc, groups) + (double)y->numel,
-                 LT_F32B(x->numel + 2 * col->numel + w->numel + 2 * y->numel),
-                 conv_forward_kernels(dev, &g, groups, x, w, lt__f32(add), add_s, col, y2, y));
+                 LT_F32B(x->numel + 2 * (w->numel / oc * groups) * cols + w->numel + 2 * y->numel),
+                 col = conv_forward_kernels(dev, &g, groups, x, w, b, y, &ok));
+    if (!ok) return NULL;
     lt_node *n = lt__record(y, conv_bw, x, w, b);
     if (n) {
         n->saved = col;

@@ -1,0 +1,116 @@
+/* The accelerator's direct conv2d slots (oneDNN in the cpu plugin) against liblt's im2col
+ * path: the same convolution, forward and both gradients, on a device opened with
+ * LT_CPU_DNNL=all and one with LT_CPU_DNNL=none. Covers what the slots decline (bottom
+ * padding oneDNN cannot express), groups with dilation and stride, torch's asymmetric
+ * "same" padding, and more shapes than the plugin's primitive cache holds. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_list.h"
+#include "test_util.h"
+
+typedef struct conv_case {
+    int64_t x[4], w[4];
+    lt_conv2d_opts o;
+    bool bias;
+} conv_case;
+
+/* y, dx, dw, db (db empty without bias) of sum(conv(x, w, b) * r), into out[4]. */
+static void run_case(lt_device_t *dev, const conv_case *k, float *out[4], int64_t nout[4]) {
+    lt_arena_t *a = lt_arena_new(dev);
+    ck_assert_ptr_nonnull(a);
+    int64_t nx = k->x[0] * k->x[1] * k->x[2] * k->x[3], nw = k->w[0] * k->w[1] * k->w[2] * k->w[3];
+    float *hx = malloc((size_t)nx * sizeof *hx), *hw = malloc((size_t)nw * sizeof *hw);
+    float hb[64];
+    ck_assert(hx && hw && k->w[0] <= 64);
+    test_fill(hx, nx, 1, -1.0f, 1.0f, 0.0f);
+    test_fill(hw, nw, 2, -1.0f, 1.0f, 0.0f);
+    test_fill(hb, k->w[0], 3, -1.0f, 1.0f, 0.0f);
+    lt_tensor_t *x = lt_from_host(a, LT_F32, 4, k->x, hx),
+                *w = lt_from_host(a, LT_F32, 4, k->w, hw);
+    lt_tensor_t *b = k->bias ? lt_from_host(a, LT_F32, 1, &k->w[0], hb) : NULL;
+    lt_set_requires_grad(x, true);
+    lt_set_requires_grad(w, true);
+    if (b) lt_set_requires_grad(b, true);
+    lt_tensor_t *y = lt_conv2d_op(x, w, b, &k->o);
+    ck_assert_msg(y != NULL, "%s", lt_last_error());
+    float *hr = malloc((size_t)lt_numel(y) * sizeof *hr);
+    test_fill(hr, lt_numel(y), 4, -1.0f, 1.0f, 0.0f);
+    lt_tensor_t *r =
+        lt_from_host(a, LT_F32, lt_ndim(y),
+                     (int64_t[]){lt_dim(y, 0), lt_dim(y, 1), lt_dim(y, 2), lt_dim(y, 3)}, hr);
+    ck_assert_int_eq(lt_backward(lt_sum(lt_mul(y, r))), LT_OK);
+    const lt_tensor_t *t[4] = {y, lt_grad(x), lt_grad(w), b ? lt_grad(b) : NULL};
+    for (int i = 0; i < 4; i++) {
+        out[i] = t[i] ? test_host(t[i]) : NULL;
+        nout[i] = t[i] ? lt_numel(t[i]) : 0;
+    }
+    free(hx);
+    free(hw);
+    free(hr);
+    lt_arena_free(a);
+}
+
+static void compare_case(lt_device_t *direct, lt_device_t *im2col, const conv_case *k) {
+    float *p[4], *q[4];
+    int64_t np[4], nq[4];
+    run_case(direct, k, p, np);
+    run_case(im2col, k, q, nq);
+    static const char *const what[4] = {"y", "dx", "dw", "db"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(np[i], nq[i]);
+        for (int64_t j = 0; j < np[i]; j++)
+            ck_assert_msg(fabsf(p[i][j] - q[i][j]) <= 1e-4f * (1.0f + fabsf(q[i][j])),
+                          "%s[%lld]: direct %g, im2col %g (x %lldx%lldx%lldx%lld)", what[i],
+                          (long long)j, p[i][j], q[i][j], (long long)k->x[0], (long long)k->x[1],
+                          (long long)k->x[2], (long long)k->x[3]);
+        free(p[i]);
+        free(q[i]);
+    }
+}
+
+static lt_device_t *open_with(const char *dirs) {
+    setenv("LT_CPU_DNNL", dirs, 1); /* read when the cpu plugin's device opens */
+    lt_device_t *dev = NULL;
+    ck_assert_msg(lt_device_open("cpu", 2, &dev) == LT_OK, "%s", lt_last_error());
+    unsetenv("LT_CPU_DNNL");
+    return dev;
+}
+
+START_TEST(direct_slots_match_im2col) {
+    lt_device_t *direct = open_with("all"), *im2col = open_with("none");
+    const char *line = lt_device_describe(direct);
+    if (!line || !strstr(line, "oneDNN"))
+        printf("conv_direct: no oneDNN in this build (%s)\n", line);
+    ck_assert_ptr_null(strstr(lt_device_describe(im2col), "oneDNN"));
+    const conv_case cases[] = {
+        {{2, 4, 7, 7}, {6, 4, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true},
+        {{2, 4, 9, 8},
+         {6, 2, 3, 2},
+         LT_CONV2D_OPTS(.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2),
+         true},
+        /* oh 2 from 5 rows: the last row is skipped, which oneDNN's padding cannot say */
+        {{1, 2, 5, 5}, {3, 2, 2, 2}, LT_CONV2D_OPTS(.stride = {2, 2}), false},
+        {{2, 3, 6, 5}, {4, 3, 2, 2}, LT_CONV2D_OPTS(.padding_same = true), false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        compare_case(direct, im2col, &cases[i]);
+    /* 30 heights x 3 directions: past the cache's 24 primitives, so entries are evicted */
+    for (int64_t h = 3; h < 33; h++) {
+        conv_case k = {{1, 2, h, 4}, {2, 2, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true};
+        compare_case(direct, im2col, &k);
+    }
+    lt_device_close(direct);
+    lt_device_close(im2col);
+}
+END_TEST
+
+Suite *suite_conv_direct(void) {
+    Suite *s = suite_create("conv_direct");
+    TCase *tc = tcase_create("oneDNN");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, direct_slots_match_im2col);
+    suite_add_tcase(s, tc);
+    return s;
+}
