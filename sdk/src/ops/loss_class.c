@@ -35,22 +35,26 @@ static bool class_shapes_fit(const lt_tensor_t *x, const lt_tensor_t *t) {
     return fits;
 }
 
+static void class_shape_error(const lt_tensor_t *x, const lt_tensor_t *t, const char *name) {
+    char sx[96], st[96];
+    lt_set_error(LT_ERR_SHAPE,
+                 "%s: expected input (N, C) and target (N), or input (N, C, d1, ..., dK) and "
+                 "target (N, d1, ..., dK), got %s and %s",
+                 name, lt__shape_str(x, sx, sizeof sx), lt__shape_str(t, st, sizeof st));
+}
+
 /* input (N, C, d1..dK) float32 (K >= 0), target (N, d1..dK) int64, weight (C) or NULL, a
  * known reduction. */
 static bool class_args_ok(const lt_tensor_t *x, const lt_tensor_t *t, const lt_tensor_t *w,
                           lt_reduction r, const char *name) {
     if (!lt__check_f32(x, name) || !lt__check_live(t, name)) return false;
-    char sx[96], st[96];
     if (t->dtype != LT_I64) {
         lt_set_error(LT_ERR_DTYPE, "%s: target must be int64 class indices, got %s", name,
                      lt_dtype_name(t->dtype));
         return false;
     }
     if (!class_shapes_fit(x, t) || x->shape[1] < 1) {
-        lt_set_error(LT_ERR_SHAPE,
-                     "%s: expected input (N, C) and target (N), or input (N, C, d1, ..., dK) and "
-                     "target (N, d1, ..., dK), got %s and %s",
-                     name, lt__shape_str(x, sx, sizeof sx), lt__shape_str(t, st, sizeof st));
+        class_shape_error(x, t, name);
         return false;
     }
     return lt__check_reduction(r, name) && weight_ok(w, x->shape[1], name);
@@ -82,11 +86,7 @@ bool lt__class_rows(lt_tensor_t *x, lt_tensor_t *t, lt_tensor_t **xr, lt_tensor_
                     const char *name) {
     if (!lt__check_f32(x, name) || !lt__check_live(t, name)) return false;
     if (!class_shapes_fit(x, t)) {
-        char sx[96], st[96];
-        lt_set_error(LT_ERR_SHAPE,
-                     "%s: expected logits (N, C) and labels (N), or (N, C, d1, ..., dK) and "
-                     "(N, d1, ..., dK), got %s and %s",
-                     name, lt__shape_str(x, sx, sizeof sx), lt__shape_str(t, st, sizeof st));
+        class_shape_error(x, t, name);
         return false;
     }
     class_rows cr;
