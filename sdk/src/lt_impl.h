@@ -202,6 +202,11 @@ bool lt__same_shape(const lt_tensor_t *a, const lt_tensor_t *b);
 const char *lt__shape_str(const lt_tensor_t *t, char *buf, size_t n);
 /* r is LT_REDUCTION_MEAN, _SUM or _NONE (else false with an error naming op). */
 bool lt__check_reduction(lt_reduction r, const char *op);
+/* A checked float32 (N, C, d1..dK) x and int64 (N, d1..dK) t as (N d1..dK, C) rows (the
+ * class dimension moved last, differentiable) and (N d1..dK) labels; an error naming op
+ * when the shapes do not correspond. */
+bool lt__class_rows(lt_tensor_t *x, lt_tensor_t *t, lt_tensor_t **xr, lt_tensor_t **tr,
+                    const char *op);
 
 /* ---- conv2d and conv_transpose2d (ops/conv.c) ---------------------------------------- */
 

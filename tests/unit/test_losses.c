@@ -1,13 +1,16 @@
 /* group_norm and the losses with torch's options (nll_loss, cross_entropy with weight,
  * ignore_index and label_smoothing, smooth_l1_loss, huber_loss) against PyTorch — the
- * fixture tests/fixtures/losses.safetensors of tests/reference/make_loss_fixtures.py — on
- * every accelerator present, and against finite differences of their own forward. */
+ * fixtures tests/fixtures/losses.safetensors and losses_nd.safetensors (the losses over
+ * (N, C, d1, ..., dK) inputs, binary cross-entropy included) of
+ * tests/reference/make_loss_fixtures.py — on every accelerator present, and against finite
+ * differences of their own forward. */
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
 
 #include <lt/runtime.h>
 
+#include "test_fd.h"
 #include "test_fixture.h"
 
 /* ---- options from the case's JSON -------------------------------------------------- */
@@ -26,9 +29,10 @@ static int64_t jint(const json_t *o, const char *key) {
     return json_integer_value(json_object_get(o, key));
 }
 
-/* The case's op on its float inputs, int64 target and class weights (missing: NULL). */
+/* The case's op on its float inputs, int64 target, class (or element) weights and
+ * pos_weight (missing: NULL). */
 static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in, lt_tensor_t *target,
-                             lt_tensor_t *weight) {
+                             lt_tensor_t *weight, lt_tensor_t *pos_weight) {
     if (!strncmp(c, "group_norm/", 11))
         return lt_group_norm(in[0], jint(o, "num_groups"), in[1], in[2], jreal(o, "eps"));
     if (!strncmp(c, "nll_loss/", 9))
@@ -40,6 +44,10 @@ static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in, l
         return lt_smooth_l1_loss(in[0], in[1], jreduction(o), jreal(o, "beta"));
     if (!strncmp(c, "huber_loss/", 11))
         return lt_huber_loss(in[0], in[1], jreduction(o), jreal(o, "delta"));
+    if (!strncmp(c, "bce_with_logits/", 16))
+        return lt_binary_cross_entropy_with_logits(in[0], in[1], weight, pos_weight, jreduction(o));
+    if (!strncmp(c, "binary_cross_entropy/", 21))
+        return lt_binary_cross_entropy(in[0], in[1], weight, jreduction(o));
     ck_abort_msg("unknown case %s", c);
     return NULL;
 }
@@ -56,15 +64,16 @@ static lt_tensor_t *fixture_tensor(lt_st_file_t *f, const char *c, const char *k
                         t->data);
 }
 
-/* Every input requires grad, so the fixture must have the gradient of each. */
+/* The inputs with a "grad<i>" in the fixture require grad (the binary losses' soft
+ * targets do not). */
 static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     json_t *o = json_loads(lt_st_meta(f, c), 0, NULL);
     ck_assert_msg(o != NULL, "case %s has no options", c);
     lt_tensor_t *in[MAX_IN];
     test_case_inputs(f, c, arena, MAX_IN, in);
-    for (int i = 0; i < MAX_IN && in[i]; i++) lt_set_requires_grad(in[i], true);
-    lt_tensor_t *out = run_case(c, o, in, fixture_tensor(f, c, "target", arena),
-                                fixture_tensor(f, c, "weight", arena));
+    lt_tensor_t *out =
+        run_case(c, o, in, fixture_tensor(f, c, "target", arena),
+                 fixture_tensor(f, c, "weight", arena), fixture_tensor(f, c, "pos_weight", arena));
     test_case_check(f, c, arena, out, MAX_IN, in, (test_case_tol){1e-5, 1e-5, 1e-4, 1e-5});
     json_decref(o);
 }
@@ -93,6 +102,16 @@ START_TEST(losses_match_torch) {
     lt_arena_t *arena = lt_arena_new(dev);
     check_bad_label(arena);
     lt_arena_free(arena);
+    lt_device_close(dev);
+}
+END_TEST
+
+/* (N, C, d1, ..., dK) class losses for K = 1, 2, and the binary and robust losses over
+ * such shapes (pos_weight broadcast from the trailing dimensions). */
+START_TEST(losses_nd_match_torch) {
+    lt_device_t *dev = test_open_accel(_i, "losses");
+    if (!dev) return;
+    test_fixture_each_case(dev, "losses_nd.safetensors", "cases", 19, check_case);
     lt_device_close(dev);
 }
 END_TEST
@@ -213,14 +232,92 @@ START_TEST(losses_match_finite_differences) {
 }
 END_TEST
 
-/* ---- refusals: one clear error each ------------------------------------------------- */
-
 static void expect_refusal(lt_tensor_t *got, const char *words) {
     ck_assert_ptr_null(got);
     ck_assert_msg(strstr(lt_last_error(), words) != NULL, "error '%s' lacks '%s'", lt_last_error(),
                   words);
     lt_clear_error();
 }
+
+/* The (N, C, d1, ..., dK) class losses: fixed labels (some ignored) of the input's shape
+ * less its class dimension, class weights 0.5, 1, 1.5, ... */
+static lt_tensor_t *nd_labels(const lt_tensor_t *x, int64_t ignore) {
+    int64_t shape[LT_MAX_DIMS], n = 1, c = lt_dim(x, 1), labels[256];
+    shape[0] = lt_dim(x, 0);
+    for (int d = 2; d < lt_ndim(x); d++) shape[d - 1] = lt_dim(x, d);
+    for (int d = 0; d < lt_ndim(x) - 1; d++) n *= shape[d];
+    ck_assert_int_le(n, 256);
+    for (int64_t i = 0; i < n; i++) labels[i] = i % 5 == 3 ? ignore : (i * 7 + 2) % c;
+    return lt_from_host(test_arena, LT_I64, lt_ndim(x) - 1, shape, labels);
+}
+static lt_tensor_t *nd_weight(const lt_tensor_t *x) {
+    int64_t c = lt_dim(x, 1);
+    float w[16];
+    for (int j = 0; j < 16; j++) w[j] = 0.5f * (float)(j + 1);
+    return lt_from_host(test_arena, LT_F32, 1, &c, w);
+}
+static lt_tensor_t *fd_nll_k1_none(lt_tensor_t **in) {
+    return lt_nll_loss(in[0], nd_labels(in[0], 1), nd_weight(in[0]), 1, LT_REDUCTION_NONE);
+}
+static lt_tensor_t *fd_ce_k2_weight_smooth_mean(lt_tensor_t **in) {
+    return lt_cross_entropy_ex(in[0], nd_labels(in[0], LT_IGNORE_INDEX), nd_weight(in[0]),
+                               LT_IGNORE_INDEX, LT_REDUCTION_MEAN, 0.2);
+}
+static lt_tensor_t *fd_ce_k1_smooth_sum(lt_tensor_t **in) {
+    return lt_cross_entropy_ex(in[0], nd_labels(in[0], 0), NULL, 0, LT_REDUCTION_SUM, 0.1);
+}
+static lt_tensor_t *fd_ce_k2_none(lt_tensor_t **in) {
+    return lt_cross_entropy_ex(in[0], nd_labels(in[0], 2), NULL, 2, LT_REDUCTION_NONE, 0.0);
+}
+
+START_TEST(losses_nd_match_finite_differences) {
+    test_fd_check("nll_loss (N, C, d) weight ignore_index none", fd_nll_k1_none, 1,
+                  (test_fd_input[]){{3, {2, 4, 3}, 0, 0}}, 1e-2f);
+    test_fd_check("cross_entropy (N, C, d1, d2) weight smoothing mean", fd_ce_k2_weight_smooth_mean,
+                  1, (test_fd_input[]){{4, {2, 3, 2, 3}, 0, 0}}, 1e-2f);
+    test_fd_check("cross_entropy (N, C, d) ignore_index smoothing sum", fd_ce_k1_smooth_sum, 1,
+                  (test_fd_input[]){{3, {3, 4, 2}, 0, 0}}, 1e-2f);
+    test_fd_check("cross_entropy (N, C, d1, d2) ignore_index none", fd_ce_k2_none, 1,
+                  (test_fd_input[]){{4, {2, 3, 2, 2}, 0, 0}}, 1e-2f);
+}
+END_TEST
+
+/* (N, C, d1, d2): the target must be (N, d1, d2); a bad label names its sample and its
+ * position there; NONE gives the target's shape. */
+START_TEST(losses_nd_shapes_and_refusals) {
+    lt_tensor_t *x = lt_full(test_arena, 4, (int64_t[]){2, 3, 2, 2}, 0.5f);
+    int64_t labels[8] = {0, 1, 2, 0, 1, 2, 0, 1};
+    lt_tensor_t *y = lt_from_host(test_arena, LT_I64, 3, (int64_t[]){2, 2, 2}, labels);
+    lt_tensor_t *flat = lt_from_host(test_arena, LT_I64, 2, (int64_t[]){2, 4}, labels);
+    lt_tensor_t *none = lt_cross_entropy_ex(x, y, NULL, -100, LT_REDUCTION_NONE, 0.1);
+    ck_assert_ptr_nonnull(none);
+    ck_assert_int_eq(lt_ndim(none), 3);
+    ck_assert_int_eq(lt_dim(none, 0), 2);
+    ck_assert_int_eq(lt_dim(none, 2), 2);
+    expect_refusal(lt_nll_loss(x, flat, NULL, -100, LT_REDUCTION_MEAN),
+                   "target (N, d1, ..., dK), got (2, 3, 2, 2) and (2, 4)");
+    labels[6] = 5;
+    lt_tensor_t *bad = lt_from_host(test_arena, LT_I64, 3, (int64_t[]){2, 2, 2}, labels);
+    if (lt_tensor_host_memory(x))
+        expect_refusal(lt_cross_entropy_ex(x, bad, NULL, -100, LT_REDUCTION_MEAN, 0.0),
+                       "target 5 of sample 1 (position 2) is outside [0, 3)");
+    /* uniform logits: every kept position's loss is log C, whatever K */
+    labels[6] = -100;
+    lt_tensor_t *some = lt_from_host(test_arena, LT_I64, 3, (int64_t[]){2, 2, 2}, labels);
+    double mean = lt_item(lt_cross_entropy_ex(x, some, NULL, -100, LT_REDUCTION_MEAN, 0.0));
+    ck_assert_msg(fabs(mean - log(3.0)) < 1e-6, "mean %.9g", mean);
+    /* lt_cross_entropy (the fused kernel) takes (N, C, d1, d2) too */
+    float v[24];
+    test_fill(v, 24, 3, -3.0f, 3.0f, 0.0f);
+    lt_tensor_t *r = lt_from_host(test_arena, LT_F32, 4, (int64_t[]){2, 3, 2, 2}, v);
+    double a = lt_item(lt_cross_entropy(r, y));
+    double b = lt_item(lt_cross_entropy_ex(r, y, NULL, LT_IGNORE_INDEX, LT_REDUCTION_MEAN, 0.0));
+    ck_assert_msg(fabs(a - b) <= 1e-6 * fabs(a), "%.9g vs %.9g", a, b);
+    expect_refusal(lt_cross_entropy(r, flat), "(N, d1, ..., dK), got (2, 3, 2, 2) and (2, 4)");
+}
+END_TEST
+
+/* ---- refusals: one clear error each ------------------------------------------------- */
 
 START_TEST(losses_refuse_bad_arguments) {
     int64_t labels[3] = {0, 4, 1}, three = 3;
@@ -305,10 +402,13 @@ Suite *suite_losses(void) {
     Suite *s = suite_create("losses");
     TCase *tc = tcase_create("torch");
     tcase_add_loop_test(tc, losses_match_torch, 0, TEST_ACCELERATORS);
+    tcase_add_loop_test(tc, losses_nd_match_torch, 0, TEST_ACCELERATORS);
     suite_add_tcase(s, tc);
     TCase *fd = tcase_create("finite_differences");
     tcase_add_checked_fixture(fd, test_open, test_close);
     tcase_add_test(fd, losses_match_finite_differences);
+    tcase_add_test(fd, losses_nd_match_finite_differences);
+    tcase_add_test(fd, losses_nd_shapes_and_refusals);
     tcase_add_test(fd, losses_refuse_bad_arguments);
     tcase_add_test(fd, cross_entropy_ex_defaults_match_cross_entropy);
     tcase_add_test(fd, groupnorm_layer_is_torchs);

@@ -126,7 +126,9 @@ LT_API lt_tensor_t *lt_mean_dim(lt_tensor_t *x, int dim, bool keepdim);
 /* Along the last dimension. */
 LT_API lt_tensor_t *lt_softmax(lt_tensor_t *x);
 LT_API lt_tensor_t *lt_log_softmax(lt_tensor_t *x);
-/* logits (N, C), labels (N) int64 -> mean loss () */
+/* logits (N, C), labels (N) int64 -> mean loss (); or logits (N, C, d1, ..., dK) and labels
+ * (N, d1, ..., dK), the mean over every position (a label out of range is then reported by
+ * its row in (N d1 .. dK) order). */
 LT_API lt_tensor_t *lt_cross_entropy(lt_tensor_t *logits, lt_tensor_t *labels);
 /* mean((a - b)^2) -> () */
 LT_API lt_tensor_t *lt_mse_loss(lt_tensor_t *a, lt_tensor_t *b);
@@ -266,7 +268,10 @@ LT_API lt_tensor_t *lt_group_norm(lt_tensor_t *x, int64_t num_groups, lt_tensor_
 
 /* F.nll_loss: input (N, C) (log-probabilities), target (N) int64 -> loss_i =
  * -weight[t_i] * input[i, t_i], 0 where t_i == ignore_index; MEAN divides the sum by the
- * sum of weight[t_i] over the rows not ignored (NaN when all are), NONE returns (N). weight
+ * sum of weight[t_i] over the rows not ignored (NaN when all are), NONE returns (N). As
+ * torch, input (N, C, d1, ..., dK) with target (N, d1, ..., dK) is the same loss at every
+ * position (NONE returns (N, d1, ..., dK), MEAN divides by the weights summed over all
+ * positions not ignored); lt_cross_entropy_ex likewise. weight
  * (C) may be NULL (all 1) and gets no gradient. A target outside [0, C) that is not
  * ignore_index is an error (on accelerators whose memory the CPU cannot read, that row's
  * loss is NaN instead, as lt_cross_entropy does). */

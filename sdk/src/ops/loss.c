@@ -79,6 +79,11 @@ static void cross_entropy_bw(lt_node *n, lt_tensor_t *g) {
 }
 
 lt_tensor_t *lt_cross_entropy(lt_tensor_t *logits, lt_tensor_t *labels) {
+    if (logits && logits->ndim > 2) { /* (N, C, d1..dK): the same loss over its rows */
+        lt_tensor_t *rows, *flat;
+        if (!lt__class_rows(logits, labels, &rows, &flat, "lt_cross_entropy")) return NULL;
+        return lt_cross_entropy(rows, flat);
+    }
     if (!check_labels(logits, labels, "lt_cross_entropy")) return NULL;
     int64_t rows = logits->shape[0], cols = logits->shape[1];
     lt_tensor_t *loss = lt__tensor_new(logits->arena, LT_F32, 1, &rows);

@@ -3,7 +3,10 @@
  * every accelerator runs them and the tape differentiates them. The labels' one-hot rows
  * come from the cross_entropy_bwd slot ((prob - onehot) * dloss with prob 0 and dloss -1;
  * a label outside [0, C) gives a zero row on every accelerator), and picking a row's
- * class is a product with them, whose backward the tape has. */
+ * class is a product with them, whose backward the tape has. An (N, C, d1..dK) input is
+ * the (N d1..dK, C) rows of its class dimension moved last, as torch defines it. */
+#include <stdio.h>
+
 #include "lt_impl.h"
 
 /* What the targets say, built outside autograd (no gradient flows into them). */
@@ -25,34 +28,92 @@ static bool weight_ok(const lt_tensor_t *w, int64_t c, const char *name) {
     return false;
 }
 
-/* input (N, C) float32, target (N) int64, weight (C) or NULL, a known reduction. */
+/* Whether x is (N, C, d1..dK) (K >= 0) and t (N, d1..dK). */
+static bool class_shapes_fit(const lt_tensor_t *x, const lt_tensor_t *t) {
+    bool fits = x->ndim >= 2 && t->ndim == x->ndim - 1 && t->shape[0] == x->shape[0];
+    for (int d = 1; fits && d < t->ndim; d++) fits = t->shape[d] == x->shape[d + 1];
+    return fits;
+}
+
+static void class_shape_error(const lt_tensor_t *x, const lt_tensor_t *t, const char *name) {
+    char sx[96], st[96];
+    lt_set_error(LT_ERR_SHAPE,
+                 "%s: expected input (N, C) and target (N), or input (N, C, d1, ..., dK) and "
+                 "target (N, d1, ..., dK), got %s and %s",
+                 name, lt__shape_str(x, sx, sizeof sx), lt__shape_str(t, st, sizeof st));
+}
+
+/* input (N, C, d1..dK) float32 (K >= 0), target (N, d1..dK) int64, weight (C) or NULL, a
+ * known reduction. */
 static bool class_args_ok(const lt_tensor_t *x, const lt_tensor_t *t, const lt_tensor_t *w,
                           lt_reduction r, const char *name) {
     if (!lt__check_f32(x, name) || !lt__check_live(t, name)) return false;
-    char sx[96], st[96];
     if (t->dtype != LT_I64) {
         lt_set_error(LT_ERR_DTYPE, "%s: target must be int64 class indices, got %s", name,
                      lt_dtype_name(t->dtype));
         return false;
     }
-    if (x->ndim != 2 || t->ndim != 1 || t->shape[0] != x->shape[0] || x->shape[1] < 1) {
-        lt_set_error(LT_ERR_SHAPE, "%s: expected input (N, C) and target (N), got %s and %s", name,
-                     lt__shape_str(x, sx, sizeof sx), lt__shape_str(t, st, sizeof st));
+    if (!class_shapes_fit(x, t) || x->shape[1] < 1) {
+        class_shape_error(x, t, name);
         return false;
     }
     return lt__check_reduction(r, name) && weight_ok(w, x->shape[1], name);
 }
 
+/* The checked (N, C, d1..dK) input and its (N, d1..dK) target as (N d1..dK, C) rows and
+ * (N d1..dK) labels: the class dimension moved last (a copy the tape differentiates), so
+ * the (N, C) code and the accelerators' (rows, C) slots serve every K. */
+typedef struct class_rows {
+    lt_tensor_t *x, *t;
+    int64_t per_sample; /* d1 * .. * dK: positions per sample, 1 for (N, C) */
+} class_rows;
+
+static bool as_rows(lt_tensor_t *x, lt_tensor_t *t, class_rows *cr) {
+    cr->x = x, cr->t = t, cr->per_sample = 1;
+    if (x->ndim == 2) return true;
+    int perm[LT_MAX_DIMS];
+    perm[0] = 0;
+    for (int d = 2; d < x->ndim; d++) perm[d - 1] = d;
+    perm[x->ndim - 1] = 1;
+    int64_t rows[2] = {t->numel, x->shape[1]};
+    cr->per_sample = x->shape[0] > 0 ? t->numel / x->shape[0] : 0;
+    cr->x = lt_reshape(lt_permute(x, perm), 2, rows);
+    cr->t = lt_reshape(t, 1, &t->numel);
+    return cr->x && cr->t;
+}
+
+bool lt__class_rows(lt_tensor_t *x, lt_tensor_t *t, lt_tensor_t **xr, lt_tensor_t **tr,
+                    const char *name) {
+    if (!lt__check_f32(x, name) || !lt__check_live(t, name)) return false;
+    if (!class_shapes_fit(x, t)) {
+        class_shape_error(x, t, name);
+        return false;
+    }
+    class_rows cr;
+    if (!as_rows(x, t, &cr)) return false;
+    *xr = cr.x, *tr = cr.t;
+    return true;
+}
+
+/* A NONE reduction's (N d1..dK) losses back in the target's shape. */
+static lt_tensor_t *target_shaped(lt_tensor_t *out, const lt_tensor_t *t, lt_reduction r) {
+    return r == LT_REDUCTION_NONE && out && t->ndim != 1 ? lt_reshape(out, t->ndim, t->shape) : out;
+}
+
 /* On a device whose memory the CPU reads: the first label that is neither a class nor
  * ignore_index, as a clear error. */
-static bool labels_in_range(const lt_tensor_t *t, int64_t c, int64_t ignore, const char *name) {
-    const int64_t *l = (const int64_t *)lt__data(t);
-    for (int64_t i = 0; i < t->numel; i++) {
+static bool labels_in_range(const class_rows *cr, int64_t c, int64_t ignore, const char *name) {
+    const int64_t *l = (const int64_t *)lt__data(cr->t);
+    for (int64_t i = 0; i < cr->t->numel; i++) {
         if ((l[i] >= 0 && l[i] < c) || l[i] == ignore) continue;
+        char at[48] = "";
+        if (cr->per_sample > 1)
+            snprintf(at, sizeof at, " (position %lld)", (long long)(i % cr->per_sample));
         lt_set_error(LT_ERR_INVALID_ARG,
-                     "%s: target %lld of sample %lld is outside [0, %lld) and is not "
+                     "%s: target %lld of sample %lld%s is outside [0, %lld) and is not "
                      "ignore_index (%lld): the data's classes do not match the model's outputs",
-                     name, (long long)l[i], (long long)i, (long long)c, (long long)ignore);
+                     name, (long long)l[i], (long long)(i / cr->per_sample), at, (long long)c,
+                     (long long)ignore);
         return false;
     }
     return true;
@@ -118,10 +179,11 @@ static bool build_targets(lt_tensor_t *t, lt_tensor_t *w, int64_t c, int64_t ign
     return ct->wrow && ct->keep && (ct->bad || lt__dev(t)->k.host_memory);
 }
 
-static bool targets_of(lt_tensor_t *x, lt_tensor_t *t, lt_tensor_t *w, int64_t ignore,
-                       class_targets *ct, const char *name) {
-    int64_t c = x->shape[1];
-    if (lt__dev(t)->k.host_memory && !labels_in_range(t, c, ignore, name)) return false;
+static bool targets_of(const class_rows *cr, lt_tensor_t *w, int64_t ignore, class_targets *ct,
+                       const char *name) {
+    lt_tensor_t *t = cr->t;
+    int64_t c = cr->x->shape[1];
+    if (lt__dev(t)->k.host_memory && !labels_in_range(cr, c, ignore, name)) return false;
     bool prev = lt_arena_set_grad(t->arena, false);
     bool ok = build_targets(t, w, c, ignore, ct);
     lt_arena_set_grad(t->arena, prev);
@@ -144,10 +206,11 @@ static lt_tensor_t *reduce_rows(lt_tensor_t *rows, lt_reduction r, lt_tensor_t *
 lt_tensor_t *lt_nll_loss(lt_tensor_t *input, lt_tensor_t *target, lt_tensor_t *weight,
                          int64_t ignore_index, lt_reduction reduction) {
     class_targets ct;
+    class_rows cr;
     if (!class_args_ok(input, target, weight, reduction, "lt_nll_loss") ||
-        !targets_of(input, target, weight, ignore_index, &ct, "lt_nll_loss"))
+        !as_rows(input, target, &cr) || !targets_of(&cr, weight, ignore_index, &ct, "lt_nll_loss"))
         return NULL;
-    return reduce_rows(picked(input, &ct), reduction, ct.wrow);
+    return target_shaped(reduce_rows(picked(cr.x, &ct), reduction, ct.wrow), target, reduction);
 }
 
 /* torch's smoothing term: -sum_c weight_c logp[i, c], 0 on ignored rows, reduced with the
@@ -171,11 +234,14 @@ lt_tensor_t *lt_cross_entropy_ex(lt_tensor_t *input, lt_tensor_t *target, lt_ten
         return NULL;
     }
     class_targets ct;
-    if (!targets_of(input, target, weight, ignore_index, &ct, name)) return NULL;
-    lt_tensor_t *logp = lt_log_softmax(input);
+    class_rows cr;
+    if (!as_rows(input, target, &cr) || !targets_of(&cr, weight, ignore_index, &ct, name))
+        return NULL;
+    lt_tensor_t *logp = lt_log_softmax(cr.x);
     lt_tensor_t *nll = reduce_rows(picked(logp, &ct), reduction, ct.wrow);
-    if (label_smoothing == 0.0) return nll;
+    if (label_smoothing == 0.0) return target_shaped(nll, target, reduction);
     double e = label_smoothing, c = (double)input->shape[1];
     lt_tensor_t *smooth = smoothing_term(logp, weight, &ct, reduction);
-    return lt_add(lt_scale(nll, (float)(1.0 - e)), lt_scale(smooth, (float)(e / c)));
+    lt_tensor_t *out = lt_add(lt_scale(nll, (float)(1.0 - e)), lt_scale(smooth, (float)(e / c)));
+    return target_shaped(out, target, reduction);
 }
