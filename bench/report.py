@@ -91,6 +91,24 @@ def sgemm_peak(threads):
     return float(out.split()[0])
 
 
+WIDE_EPOCHS = 30  # the 784-500-10 row (#20): long enough for its test accuracy to settle
+
+
+def wide_mlp(threads):
+    """784-500-10 at batch 500, Adam, WIDE_EPOCHS epochs, one process: training samples/s
+    over all epochs (epoch times only) and the test accuracy after them."""
+    out, _, _ = timed([LTHOST, "fit", "--threads", str(threads), "--seed_everything", "0",
+                       "--module", "bench/.build/mlp1.so", "--model.hidden", "500",
+                       "--data.batch_size", "500", "--max_epochs", str(WIDE_EPOCHS),
+                       "--limit_val_batches", "0"])
+    epochs = re.findall(r"^Epoch \d+/\d+ .*\[\d+ steps, ([\d.]+) s, ([\d.]+) samples/s\]", out, re.M)
+    samples = sum(float(sec) * float(sps) for sec, sps in epochs)
+    sps = samples / sum(float(sec) for sec, _ in epochs)
+    acc = float(re.search(r"test_acc=([\d.]+)", out).group(1))
+    RUNS.append(f"784-500-10: {sps:.6g} samples/s over {len(epochs)} epochs, test_acc {acc:.4f}")
+    return sps, acc
+
+
 def main():
     t = int(sys.argv[1])
     r = {}
@@ -125,6 +143,9 @@ def main():
         "lthost GFLOP/s": (lt_gemm, max), "PyTorch GFLOP/s": (torch_gemm, max)}, GEMM_REPS)
     r["peak_gflops"], r["peak_1"] = sgemm_peak(t), sgemm_peak(1)
 
+    print(f"784-500-10 MLP, batch 500, {WIDE_EPOCHS} epochs, once ...", flush=True)
+    r["wide_sps"], r["wide_acc"] = wide_mlp(t)
+
     print(f"start-up, best of {REPS} ...", flush=True)
     (r["lt_start"], r["rss_lt_start"]), (r["pl_start"], r["rss_pl_start"]) = best_of({
         "lthost start-up s": (lambda: lthost(["--module", "bench/.build/mlp1.so", "--fast_dev_run", "1"], t)[1:], min),
@@ -144,6 +165,8 @@ def report(r, t):
          f"{ratio_pl:.1f}x PL, {ratio_torch:.1f}x torch", f">= 10x PL, >= 3x torch: {met(ratio_pl >= 10 and ratio_torch >= 3)}"),
         ("GEMM-bound MLP, GFLOP/s (share of sgemm peak)", f"{r['lt_gflops']:.1f} ({share_lt:.0%})", "-",
          f"{r['torch_gflops']:.1f} ({share_torch:.0%})", f"peak {r['peak_gflops']:.1f}", f">= 80% of peak: {met(share_lt >= 0.8)}"),
+        (f"784-500-10 MLP, batch 500, Adam, {WIDE_EPOCHS} epochs: samples/s (test acc)",
+         f"{r['wide_sps']:.0f} ({r['wide_acc']:.2%})", "-", "-", "", "a row (#20)"),
         ("start-up, 1 batch, wall s", f"{r['lt_start']:.2f}", f"{r['pl_start']:.2f}", "-",
          f"{start_ratio:.0f}x faster", f">= 30x: {met(start_ratio >= 30)}"),
         ("peak RSS, small MLP epoch, MiB", f"{r['rss_lt_small']:.0f}", f"{r['rss_pl_small']:.0f}",

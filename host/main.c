@@ -51,12 +51,24 @@ static bool take_help(int *argc, char **argv) {
     return found;
 }
 
+/* The cpu accelerator's OpenMP team (libgomp) spins between parallel regions by default
+ * (OMP_WAIT_POLICY unset: ~300k spins). When the cores are shared, a spinning worker
+ * holds the core the loop thread needs, and the 2-thread demo MLP epoch ran 10-15x
+ * slower than the 1-thread one (bench/RESULTS.md, #20); passive waiting made it as fast.
+ * libgomp reads this once, when the cpu plugin loads it, so it is set here, before any
+ * plugin is opened and before any thread starts; the user's own setting wins. */
+static void default_omp_wait_policy(void) {
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"))
+        setenv("OMP_WAIT_POLICY", "passive", 0);
+}
+
 static bool is_run_command(const char *cmd) {
     return !strcmp(cmd, "fit") || !strcmp(cmd, "validate") || !strcmp(cmd, "test") ||
            !strcmp(cmd, "predict");
 }
 
 int main(int argc, char **argv) {
+    default_omp_wait_policy();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -19,13 +19,23 @@ static lt_status mlp1_setup(lt_ctx_t *ctx, void *self) {
     return lt_ok(ctx);
 }
 
+static lt_tensor_t *mlp1_forward(mlp1_t *m, lt_tensor_t *x) {
+    return lt_linear_forward(m->l2, lt_relu(lt_linear_forward(m->l1, lt_flatten(x))));
+}
+
 static lt_tensor_t *mlp1_training_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
     (void)i;
-    mlp1_t *m = self;
-    lt_tensor_t *h = lt_relu(lt_linear_forward(m->l1, lt_flatten(b->x)));
-    lt_tensor_t *loss = lt_cross_entropy(lt_linear_forward(m->l2, h), b->y);
+    lt_tensor_t *loss = lt_cross_entropy(mlp1_forward(self, b->x), b->y);
     lt_log(ctx, "train_loss", loss, LT_LOG_ON_EPOCH);
     return loss;
+}
+
+/* The 784-500-10 row reports its test accuracy after training (#20). */
+static lt_tensor_t *mlp1_test_step(lt_ctx_t *ctx, void *self, const lt_batch_t *b, int64_t i) {
+    (void)i;
+    lt_tensor_t *logits = mlp1_forward(self, b->x);
+    lt_log(ctx, "test_acc", lt_accuracy(logits, b->y), LT_LOG_ON_EPOCH);
+    return lt_cross_entropy(logits, b->y);
 }
 
 static lt_status mlp1_configure_optimizers(lt_ctx_t *ctx, void *self) {
@@ -34,5 +44,5 @@ static lt_status mlp1_configure_optimizers(lt_ctx_t *ctx, void *self) {
 }
 
 LT_MODULE_EXPORT(mlp1_t, .name = "mlp1", .hparams = mlp1_hparams, .setup = mlp1_setup,
-                 .training_step = mlp1_training_step,
+                 .training_step = mlp1_training_step, .test_step = mlp1_test_step,
                  .configure_optimizers = mlp1_configure_optimizers)
