@@ -142,6 +142,7 @@ static lt_status scheduler_step(session *s, lt_scheduler_t *sch, const double *m
 /* Step the schedulers of interval whose frequency divides idx + 1; plateau ones read
  * their monitor from callback_metrics. */
 static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool plateau) {
+    if (s->lr_by_callback) return true;
     for (int i = 0; i < lt_ctx_num_schedulers(s->module.ctx); i++) {
         lt_scheduler_config c;
         lt_scheduler_t *sch = lt_ctx_scheduler(s->module.ctx, i, &c);
