@@ -42,23 +42,23 @@ done <"$fix"
 swa=(--callbacks StochasticWeightAveraging --callbacks.swa_lrs 0.02 --callbacks.swa_epoch_start 2
      --callbacks.annealing_epochs 3)
 expect_success fit "${probe[@]}" "${swa[@]}" --max_epochs 6 --default_root_dir full
-cp "$TMP/out" "$TMP/full"
+cp "$TMP/out" "$TMP/out_full"
 expect_success fit "${probe[@]}" "${swa[@]}" --max_epochs 3 --default_root_dir part
-ck=$(ls part/lightning_logs/version_0/checkpoints/*.ckpt 2>/dev/null | head -1)
+ck=$(ls part/checkpoints/*.ckpt 2>/dev/null | head -1)
 [ -n "$ck" ] || fail "the 3-epoch run saved no checkpoint"
 expect_success fit "${probe[@]}" "${swa[@]}" --max_epochs 6 --default_root_dir part --ckpt_path "$ck"
-[ "$(grep '^final' "$TMP/out")" = "$(grep '^final' "$TMP/full")" ] ||
-    fail "SWA resumed at epoch 3: $(grep '^final' "$TMP/out"), uninterrupted: $(grep '^final' "$TMP/full")"
-grep -q '^epoch 4 lr' "$TMP/out" && [ "$(grep '^epoch 5 lr' "$TMP/out")" = "$(grep '^epoch 5 lr' "$TMP/full")" ] ||
+[ "$(grep '^final' "$TMP/out")" = "$(grep '^final' "$TMP/out_full")" ] ||
+    fail "SWA resumed at epoch 3: $(grep '^final' "$TMP/out"), uninterrupted: $(grep '^final' "$TMP/out_full")"
+grep -q '^epoch 4 lr' "$TMP/out" && [ "$(grep '^epoch 5 lr' "$TMP/out")" = "$(grep '^epoch 5 lr' "$TMP/out_full")" ] ||
     fail "SWA resumed: lr at epoch 5 differs"
 ema=(--callbacks EMAWeightAveraging --callbacks.decay 0.7)
 expect_success fit "${probe[@]}" "${ema[@]}" --max_epochs 4 --default_root_dir efull
-cp "$TMP/out" "$TMP/efull"
+cp "$TMP/out" "$TMP/out_efull"
 expect_success fit "${probe[@]}" "${ema[@]}" --max_epochs 2 --default_root_dir epart
-ck=$(ls epart/lightning_logs/version_0/checkpoints/*.ckpt 2>/dev/null | head -1)
+ck=$(ls epart/checkpoints/*.ckpt 2>/dev/null | head -1)
 expect_success fit "${probe[@]}" "${ema[@]}" --max_epochs 4 --default_root_dir epart --ckpt_path "$ck"
-[ "$(grep '^final' "$TMP/out")" = "$(grep '^final' "$TMP/efull")" ] ||
-    fail "EMA resumed at epoch 2: $(grep '^final' "$TMP/out"), uninterrupted: $(grep '^final' "$TMP/efull")"
+[ "$(grep '^final' "$TMP/out")" = "$(grep '^final' "$TMP/out_efull")" ] ||
+    fail "EMA resumed at epoch 2: $(grep '^final' "$TMP/out"), uninterrupted: $(grep '^final' "$TMP/out_efull")"
 echo "ok: SWA and EMA resumed mid-averaging end with the uninterrupted run's weights"
 
 expect_error "swa_epoch_start should be a >0 integer or a float between 0 and 1, got '0'" \
