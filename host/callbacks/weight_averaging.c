@@ -175,6 +175,24 @@ static lt_status swa_setup(lt_ctx_t *ctx, void *self) {
     return swa_parse_start(w, lt_hparam_str(ctx, "swa_epoch_start"));
 }
 
+/* Lightning re-estimates BatchNorm statistics for the average with one more forward
+ * epoch; lthost does not yet, so it says so rather than silently differ. */
+static void swa_warn_batch_norm(session *s) {
+    for (int i = 0; i < lt_ctx_num_buffers(s->module.ctx); i++) {
+        const char *name = NULL;
+        lt_ctx_buffer(s->module.ctx, i, &name);
+        const char *tail = name ? strrchr(name, '.') : NULL;
+        if (tail && !strcmp(tail, ".running_mean")) {
+            fprintf(stderr,
+                    "lthost: warning: StochasticWeightAveraging: the module has BatchNorm "
+                    "buffers (%s); their statistics are not recomputed for the averaged "
+                    "weights (Lightning runs one more forward epoch for that)\n",
+                    name);
+            return;
+        }
+    }
+}
+
 static lt_status swa_fit_start(lt_ctx_t *ctx, void *self) {
     swa *w = self;
     session *s = session_of(ctx);
@@ -192,6 +210,7 @@ static lt_status swa_fit_start(lt_ctx_t *ctx, void *self) {
                                       : (int64_t)w->epoch_start;
     w->start = first > 1 ? first - 1 : 0; /* Lightning's swa_start */
     w->end = max_epochs < 0 ? INT64_MAX : max_epochs - 1;
+    swa_warn_batch_norm(s);
     /* A resumed run that had started averaging: SWALR owns the lr again. */
     s->lr_by_callback = w->step_count > 0;
     return LT_OK;
