@@ -4,12 +4,24 @@
  * weights can be compared with what Lightning's StochasticWeightAveraging and
  * EMAWeightAveraging produce (tests/fixtures/weight_averaging_lightning.txt). Trained on
  * log_reduce_data.so (3 batches an epoch). Prints "epoch E lr X" at each epoch start and
- * "final w0 w1 w2 w3" at fit end, after the averaging callbacks' on_train_end. */
+ * "final w0 w1 w2 w3" at fit end, after the averaging callbacks' on_train_end.
+ * --model.callbacks "A k=v;B" is what its configure_callbacks returns. */
+#define _POSIX_C_SOURCE 200809L
 #include <lt/lt.h>
+#include <stdio.h>
+#include <string.h>
 
 typedef struct {
     lt_tensor_t *w;
+    char text[512];
+    const char *callbacks[3]; /* configure_callbacks' answer, NULL-terminated */
 } model_t;
+
+/* --model.callbacks "A k=v;B k=v": what configure_callbacks returns (test_configure_callbacks.sh). */
+static const lt_hparam_desc hparams[] = {
+    LT_HPARAM_STR("callbacks", "", "configure_callbacks: up to 2 entries separated by ';'"),
+    LT_HPARAM_END,
+};
 
 static const float coef[4] = {1.0f, -2.0f, 0.5f, 3.0f};
 
@@ -45,6 +57,18 @@ static lt_status on_fit_end(lt_ctx_t *ctx, void *self) {
     return r;
 }
 
-LT_MODULE_EXPORT(model_t, .name = "avg_probe", .setup = setup, .training_step = training_step,
-                 .configure_optimizers = configure_optimizers,
+static const char *const *configure_callbacks(lt_ctx_t *ctx, void *self) {
+    model_t *m = self;
+    snprintf(m->text, sizeof m->text, "%s", lt_hparam_str(ctx, "callbacks"));
+    int n = 0;
+    for (char *save = NULL, *e = strtok_r(m->text, ";", &save); e && n < 2;
+         e = strtok_r(NULL, ";", &save))
+        m->callbacks[n++] = e;
+    m->callbacks[n] = NULL;
+    return m->callbacks;
+}
+
+LT_MODULE_EXPORT(model_t, .name = "avg_probe", .hparams = hparams,
+                 .configure_callbacks = configure_callbacks, .setup = setup,
+                 .training_step = training_step, .configure_optimizers = configure_optimizers,
                  .on_train_epoch_start = on_train_epoch_start, .on_fit_end = on_fit_end);
