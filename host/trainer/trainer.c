@@ -295,6 +295,7 @@ static void retire_callbacks_named(session *s, const char *name) {
         if (p->is_module || strcmp(p->name, name)) continue;
         memset(p->fn, 0, sizeof p->fn);
         p->is_checkpoint = false;
+        s->callback_desc[i] = NULL; /* nor writes predictions */
     }
 }
 
