@@ -408,7 +408,8 @@ void cli_print_help(const host_config *cfg) {
     printf("  --%-22s %s\n", "callbacks NAME|PATH",
            "add a callback (EarlyStopping, LearningRateMonitor, ModelCheckpoint, Timer, "
            "GradientAccumulationScheduler, OnExceptionCheckpoint, ModelSummary, "
-           "DeviceStatsMonitor, or a .so); --callbacks.KEY VALUE sets its options");
+           "DeviceStatsMonitor, StochasticWeightAveraging, EMAWeightAveraging, or a .so); "
+           "--callbacks.KEY VALUE sets its options");
     printf("  --%-22s %s\n", "model.NAME VALUE", "a hyper-parameter the model declares");
     printf("  --%-22s %s\n", "data.NAME VALUE", "a hyper-parameter the data plugin declares");
     printf("\nEvery flag may be written --flag=value, and Trainer flags also as --trainer.flag.\n");

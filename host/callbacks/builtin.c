@@ -9,7 +9,8 @@ extern const lt_callback_desc early_stopping_callback, lr_monitor_callback;
 /* trainer flags (issue 23: wt-flags) */
 extern const lt_callback_desc timer_callback, grad_accum_scheduler_callback, on_exception_callback,
     model_summary_callback, device_stats_callback;
-extern const lt_callback_desc lr_finder_callback; /* issue #23: lthost tune --lr_find */
+extern const lt_callback_desc lr_finder_callback;         /* issue #23: lthost tune --lr_find */
+extern const lt_callback_desc swa_callback, ema_callback; /* issue #23: weight averaging */
 
 /* One row per built-in: the lookup, the did-you-mean and `lthost plugins` read it. */
 static const struct {
@@ -27,6 +28,8 @@ static const struct {
     {"ModelSummary", &model_summary_callback, false},
     {"DeviceStatsMonitor", &device_stats_callback, false},
     {"LearningRateFinder", &lr_finder_callback, false},
+    {"StochasticWeightAveraging", &swa_callback, false},
+    {"EMAWeightAveraging", &ema_callback, false},
 };
 #define NBUILTINS (sizeof builtins / sizeof *builtins)
 

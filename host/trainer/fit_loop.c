@@ -141,7 +141,7 @@ static lt_status scheduler_step(session *s, lt_scheduler_t *sch, const double *m
 
 /* Step the schedulers of interval whose frequency divides idx + 1; plateau ones read
  * their monitor from callback_metrics. */
-static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool plateau) {
+static bool step_module_schedulers(session *s, lt_interval interval, int64_t idx, bool plateau) {
     for (int i = 0; i < lt_ctx_num_schedulers(s->module.ctx); i++) {
         lt_scheduler_config c;
         lt_scheduler_t *sch = lt_ctx_scheduler(s->module.ctx, i, &c);
@@ -173,6 +173,12 @@ static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool 
         }
     }
     return true;
+}
+
+/* Once StochasticWeightAveraging's SWALR has replaced them, the module's schedulers rest
+ * (Lightning swaps the scheduler config). */
+static bool step_schedulers(session *s, lt_interval interval, int64_t idx, bool plateau) {
+    return s->lr_by_callback || step_module_schedulers(s, interval, idx, plateau);
 }
 
 static bool max_steps_reached(const session *s) {

@@ -274,6 +274,56 @@ static bool add_max_time_timer(session *s) {
     return add_callback(s, &spec, &unused);
 }
 
+/* "Name key=value key=value" -> spec; words point into buf. */
+static bool parse_callback_request(const char *text, char *buf, size_t n, callback_spec *spec) {
+    if (snprintf(buf, n, "%s", text) >= (int)n) return false;
+    *spec = (callback_spec){.name = strtok(buf, " ")};
+    for (char *w = strtok(NULL, " "); w; w = strtok(NULL, " ")) {
+        char *eq = strchr(w, '=');
+        if (!eq || eq == w || spec->n_hp == LTHOST_MAX_OVERRIDES) return false;
+        *eq = 0;
+        spec->hp[spec->n_hp++] = (hparam_override){w, eq + 1};
+    }
+    return spec->name != NULL;
+}
+
+/* A callback the module's configure_callbacks brings replaces the participants of its
+ * class: they stay in the list (their options still print) but run no hook. */
+static void retire_callbacks_named(session *s, const char *name) {
+    for (int i = 0; i < s->hooks.n; i++) {
+        participant *p = &s->hooks.parts[i];
+        if (p->is_module || strcmp(p->name, name)) continue;
+        memset(p->fn, 0, sizeof p->fn);
+        p->is_checkpoint = false;
+        s->callback_desc[i] = NULL; /* nor writes predictions */
+    }
+}
+
+/* Lightning's configure_callbacks, merged before the module joins the hook list. */
+static bool add_module_callbacks(session *s) {
+    const lt_module_desc *m = s->module.desc;
+    if (!LT_MODULE_HAS(m, configure_callbacks) || !m->configure_callbacks) return true;
+    const char *const *req = m->configure_callbacks(s->module.ctx, lt_ctx_self(s->module.ctx));
+    static char bufs[LTHOST_MAX_CALLBACKS][512];
+    for (int i = 0; req && req[i]; i++) {
+        callback_spec spec;
+        int room = (int)(sizeof s->hooks.parts / sizeof *s->hooks.parts) - 1; /* the module's */
+        if (i >= LTHOST_MAX_CALLBACKS || s->hooks.n >= room ||
+            !parse_callback_request(req[i], bufs[i], sizeof bufs[i], &spec)) {
+            host_error("%s.configure_callbacks: entry %d '%.80s' is not \"Name key=value ...\" "
+                       "(at most %d callbacks in all, entries of 511 characters)",
+                       m->name, i, req[i], LTHOST_MAX_CALLBACKS);
+            return false;
+        }
+        bool monitoring;
+        const lt_callback_desc *d = builtin_callback(spec.name, &monitoring);
+        retire_callbacks_named(s, d ? d->name : spec.name);
+        lt_ctx_t *unused;
+        if (!add_callback(s, &spec, &unused)) return false;
+    }
+    return true;
+}
+
 bool session_make_contexts(session *s, lt_ctx_t **callback_ctx) {
     for (int i = 0; i < s->cfg->n_callbacks; i++)
         if (!add_callback(s, &s->cfg->callbacks[i], &callback_ctx[i])) return false;
@@ -295,13 +345,16 @@ bool session_make_contexts(session *s, lt_ctx_t **callback_ctx) {
         host_error("%s", lt_last_error());
         return false;
     }
+    if (!apply_overrides(s, s->module.ctx, s->cfg->model_hp, s->cfg->n_model_hp, "model.") ||
+        !apply_overrides(s, s->data.ctx, s->cfg->data_hp, s->cfg->n_data_hp, "data.") ||
+        (!s->cfg->print_config && !add_module_callbacks(s)))
+        return false;
     participant *p = add_participant(s, s->module.desc->name, s->module.ctx);
     p->is_module = true;
     const lt_module_desc *d = s->module.desc;
     LT_HOOK_TABLE(COPY_HOOK_)
     lt_ctx_set_trainer(s->data.ctx, &s->tr);
-    return apply_overrides(s, s->module.ctx, s->cfg->model_hp, s->cfg->n_model_hp, "model.") &&
-           apply_overrides(s, s->data.ctx, s->cfg->data_hp, s->cfg->n_data_hp, "data.");
+    return true;
 }
 
 /* Lightning's _call_setup_hook: the data module, the callbacks, then the module (which

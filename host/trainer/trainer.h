@@ -203,6 +203,7 @@ typedef struct session {
     int64_t model_summary_depth;     /* ModelSummary's max_depth (1; -1: all; 0: none) */
     const lt_callback_desc *callback_desc[LTHOST_MAX_CALLBACKS + 3]; /* of hooks.parts[i] */
     struct outputs_list *writer_outputs; /* predictions kept for write_on_epoch_end */
+    bool lr_by_callback; /* StochasticWeightAveraging's SWALR replaced the module's schedulers */
 } session;
 
 /* ---- ddp.c (no-ops with one process) ------------------------------------------------ */

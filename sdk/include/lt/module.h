@@ -279,6 +279,12 @@ typedef struct lt_module_desc {
     lt_status (*configure_gradient_clipping)(lt_ctx_t *ctx, void *self, lt_optimizer_t *opt,
                                              double gradient_clip_val,
                                              const char *gradient_clip_algorithm);
+    /* configure_callbacks(): the callbacks the module brings, a NULL-terminated array of
+     * "Name" or "Name key=value key=value" (as --callbacks Name --callbacks.key value),
+     * living as long as the module. Called once its hparams are set; a --callbacks entry
+     * (or the default ModelCheckpoint) of the same class is replaced, as Lightning's
+     * _attach_model_callbacks. */
+    const char *const *(*configure_callbacks)(lt_ctx_t *ctx, void *self);
 } lt_module_desc;
 
 /* Whether module descriptor m (from any plugin) has field: older plugins are shorter. */
