@@ -40,6 +40,26 @@ import onnxruntime as ort
 
 TOL = 1e-5
 CHECKED = set()  # the model plugins compared so far, against plugins/models/* at the end
+FORWARDED = []  # the models whose lt_model_forward was compared with lthost predict
+
+
+def forward_agrees(lthost, work, name, ckpt, x, pred, label):
+    """lt_model_forward (the build's tests/model_forward, another program on the C API)
+    on x gives lthost predict's bytes exactly: same forward, same eval mode and buffers."""
+    build = os.path.dirname(os.path.dirname(lthost))
+    tool = os.path.join(build, "tests", "model_forward")
+    module = name if name.endswith(".so") else os.path.join(build, "plugins", "models", name,
+                                                             name + ".so")
+    xpath, out = os.path.join(work, label + ".x.npy"), os.path.join(work, label + ".fwd")
+    np.save(xpath, np.ascontiguousarray(x))
+    run([tool, ckpt, module, xpath, ",".join(str(d) for d in x.shape), out], work)
+    want = np.ascontiguousarray(np.load(pred), dtype=np.float32).tobytes()
+    with open(out, "rb") as f:
+        got = f.read()
+    if got != want:
+        sys.exit(f"FAIL: {label}: lt_model_forward and lthost predict differ "
+                 f"({len(got)} and {len(want)} bytes)")
+    FORWARDED.append(label)
 
 
 def run(cmd, cwd):
@@ -95,6 +115,8 @@ def export_and_compare(lthost, work, name, submodule, x, extra_fit, data=("d.npz
          "--default_root_dir", root] + sub, work)
     compare(f"{label} (ops {', '.join(ops)}): onnxruntime vs lthost predict",
             ort_run(onnx_path, x), np.load(pred))
+    if submodule is None and x.dtype == np.float32:
+        forward_agrees(lthost, work, name, ckpt, x, pred, label)
     CHECKED.add(name)
     return ckpt, onnx_path
 
@@ -352,6 +374,7 @@ def main():
             sys.exit(f"FAIL: {', '.join(sorted(shipped - CHECKED))} in {args.models_dir} "
                      "not checked: add each model to tests/reference/check_onnx.py")
         print(f"ok: every shipped model checked: {', '.join(sorted(shipped))}")
+    print(f"ok: lt_model_forward equals lthost predict bit for bit: {', '.join(FORWARDED)}")
     print("ok: every ONNX check passed")
 
 
