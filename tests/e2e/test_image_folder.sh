@@ -169,6 +169,13 @@ ln -s ../../a "$TMP/loop/a/sub/back"
 expect_error "${ERR}$TMP/loop/a/sub/back: a symlink loop" predict "${DUMP[@]}" --data.root "$TMP/loop"
 expect_error "${ERR}$TMP/deep/a(/d)+: folders nested more than 32 deep" predict "${DUMP[@]}" --data.root "$TMP/deep"
 expect_error "${ERR}$TMP/nope: cannot open the folder" predict "${DUMP[@]}" --data.root "$TMP/nope"
+# A path longer than the reader's 4095 bytes (17 nested 250-byte names) is an error, not a
+# silently skipped folder (torchvision would read it).
+mkdir -p "$TMP/long/a" && cp "$TMP/px/a_cls/"*.png "$TMP/long/a/"
+(cd "$TMP/long/a" && for i in $(seq 17); do n=$(printf 'n%.0s' $(seq 250)); mkdir "$n" && cd "$n"; done) ||
+    fail "making the long path"
+expect_error "${ERR}a path under $TMP/long/a/n+\\.\\.\\. is over 4095 bytes \\(entry 'n+'\\); shorten the folder or file names" \
+    predict "${DUMP[@]}" --data.root "$TMP/long"
 mkdir -p "$TMP/bad"
 "$GEN" --bad "$TMP/bad" || fail "image_gen --bad"
 one() { # one NAME: a folder of a good image and bad/NAME

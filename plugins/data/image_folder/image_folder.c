@@ -109,8 +109,15 @@ static lt_status list_dir(const char *dir, bool want_dirs, char ***out, int64_t 
     name_list l = {0};
     lt_status s = LT_OK;
     char path[4096];
-    for (struct dirent *e; s == LT_OK && (e = readdir(d));)
-        if (wanted(dir, e->d_name, want_dirs, path, sizeof path)) s = push_name(&l, path, dir);
+    for (struct dirent *e; s == LT_OK && (e = readdir(d));) {
+        if (strlen(dir) + 1 + strlen(e->d_name) >= sizeof path)
+            s = lt_set_error(LT_ERR_FORMAT,
+                             "a path under %.120s... is over %zu bytes (entry '%.40s'); "
+                             "shorten the folder or file names",
+                             dir, sizeof path - 1, e->d_name);
+        else if (wanted(dir, e->d_name, want_dirs, path, sizeof path))
+            s = push_name(&l, path, dir);
+    }
     closedir(d);
     if (s != LT_OK) {
         free_list(l.v, l.n);
