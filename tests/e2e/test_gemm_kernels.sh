@@ -23,7 +23,7 @@ env -u OPENBLAS_CORETYPE "$LTHOST" fit --module mlp --data fashion_mnist --fast_
     --accelerator "$LT_TEST_PLUGIN_DIR/fallback_cpu.so" >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "fit on fallback_cpu"; }
 line=$(grep '^cpu accelerator: ' "$TMP/out") || { cat "$TMP/out"; fail "the fit summary does not say what the cpu accelerator runs"; }
 if [ "$best" != Prescott ]; then
-    echo "$line" | grep -q "($best kernels for this CPU's .*, not its Prescott fallback), 1 thread$" ||
+    echo "$line" | grep -q "($best kernels for this CPU's .*, not its Prescott fallback)\(, oneDNN [^,]*\)\{0,1\}, 1 thread$" ||
         fail "a Prescott fallback was not replaced by $best: $line"
 fi
 echo "ok: $line"
