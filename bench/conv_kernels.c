@@ -14,16 +14,7 @@
 
 #include <lt/lt.h>
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench_time.h"
 
 /* Host data of n uniform numbers in [-0.5, 0.5]. */
 static float *random_host(int64_t n) {
@@ -42,11 +33,11 @@ static int step(lt_arena_t *a, const int64_t *shape[3], float *const host[3],
         t[i] = lt_from_host(a, LT_F32, 4, shape[i], host[i]);
         if (!t[i] || (i < 2 && lt_set_requires_grad(t[i], true) != LT_OK)) return 1;
     }
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     lt_tensor_t *y = lt_conv2d_op(t[0], t[1], NULL, o);
-    double t1 = now_ms();
+    double t1 = bench_now_ms();
     if (!y || lt_backward(lt_sum(lt_mul(y, t[2]))) != LT_OK) return 1;
-    *fwd = t1 - t0, *bwd = now_ms() - t1;
+    *fwd = t1 - t0, *bwd = bench_now_ms() - t1;
     lt_arena_reset(a);
     return 0;
 }
@@ -86,9 +77,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     fwd += 2, bwd += 2;
-    qsort(fwd, (size_t)reps, sizeof *fwd, cmp);
-    qsort(bwd, (size_t)reps, sizeof *bwd, cmp);
-    printf("%.3f %.3f\n", fwd[reps / 2], bwd[reps / 2]);
+    printf("%.3f %.3f\n", bench_median(fwd, reps), bench_median(bwd, reps));
     free(fwd - 2);
     free(bwd - 2);
     for (int i = 0; i < 3; i++) free(host[i]);

@@ -15,22 +15,9 @@
 #include <dnnl.h>
 #include <lt/lt.h>
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench_time.h"
 
 #define MAX_REPS 100
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return v[n / 2];
-}
 
 /* ---- liblt ---------------------------------------------------------------------------- */
 
@@ -40,19 +27,19 @@ static void lt_run(lt_device_t *dev, int op, const int64_t s[4], const float *ho
     for (int i = -2; i < reps; i++) {
         lt_tensor_t *x = lt_from_host(a, LT_F32, 4, s, host);
         lt_set_requires_grad(x, true);
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         lt_tensor_t *y = op == 0 ? lt_max_pool2d(x, &LT_POOL2D_OPTS(.kernel = {2, 2}))
                                  : lt_batch_norm(x, NULL, NULL, NULL, NULL, true, 0.1, 1e-5);
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         lt_tensor_t *loss = lt_sum(y);
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         if (!y || lt_backward(loss) != LT_OK) exit(1);
-        double t3 = now_ms();
+        double t3 = bench_now_ms();
         if (i >= 0) f[i] = t1 - t0, b[i] = t3 - t2;
         lt_arena_reset(a);
     }
-    printf("%s lthost %.3f %.3f\n", op == 0 ? "max_pool2d" : "batch_norm", median(f, reps),
-           median(b, reps));
+    printf("%s lthost %.3f %.3f\n", op == 0 ? "max_pool2d" : "batch_norm", bench_median(f, reps),
+           bench_median(b, reps));
     lt_arena_free(a);
 }
 
@@ -76,10 +63,10 @@ static dnnl_primitive_t prim(dnnl_primitive_desc_t pd) {
 }
 
 static double exec_ms(dn *d, dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args) {
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     if (dnnl_primitive_execute(p, d->str, n, args) != dnnl_success) exit(1);
     dnnl_stream_wait(d->str);
-    return now_ms() - t0;
+    return bench_now_ms() - t0;
 }
 
 static void dnnl_pool(dn *d, const int64_t s[4], int reps) {
@@ -106,7 +93,7 @@ static void dnnl_pool(dn *d, const int64_t s[4], int reps) {
         double tf = exec_ms(d, pf, 3, fa), tb = exec_ms(d, pb, 3, ba);
         if (i >= 0) f[i] = tf, b[i] = tb;
     }
-    printf("max_pool2d oneDNN %.3f %.3f\n", median(f, reps), median(b, reps));
+    printf("max_pool2d oneDNN %.3f %.3f\n", bench_median(f, reps), bench_median(b, reps));
 }
 
 static void dnnl_bnorm(dn *d, const int64_t s[4], int reps) {
@@ -142,7 +129,7 @@ static void dnnl_bnorm(dn *d, const int64_t s[4], int reps) {
         double tf = exec_ms(d, pf, 5, fa), tb = exec_ms(d, pb, 7, ba);
         if (i >= 0) f[i] = tf, b[i] = tb;
     }
-    printf("batch_norm oneDNN %.3f %.3f\n", median(f, reps), median(b, reps));
+    printf("batch_norm oneDNN %.3f %.3f\n", bench_median(f, reps), bench_median(b, reps));
 }
 
 int main(int argc, char **argv) {
