@@ -128,7 +128,8 @@ typedef struct swa {
     averager a;
     double swa_lr, epoch_start; /* a 1-based epoch, or (start_is_float) a fraction */
     int64_t anneal_epochs, start, end, latest_update_epoch, step_count; /* start, end: 0-based */
-    bool cos, initialized, start_is_float;
+    int64_t max_epochs;
+    bool cos, initialized, start_is_float, has_bn;
 } swa;
 
 static const lt_hparam_desc swa_hparams[] = {
@@ -175,18 +176,18 @@ static lt_status swa_setup(lt_ctx_t *ctx, void *self) {
     return swa_parse_start(w, lt_hparam_str(ctx, "swa_epoch_start"));
 }
 
-/* Lightning re-estimates BatchNorm statistics for the average with one more forward
- * epoch; lthost does not yet, so it says so rather than silently differ. */
+/* Lightning finds batch norms by type; running statistics a module keeps in its own
+ * buffers for lt_batch_norm are not layers lthost can reset, so it says so. */
 static void swa_warn_batch_norm(session *s) {
+    if (lt_ctx_num_batchnorms(s->module.ctx) > 0) return;
     for (int i = 0; i < lt_ctx_num_buffers(s->module.ctx); i++) {
         const char *name = NULL;
         lt_ctx_buffer(s->module.ctx, i, &name);
         const char *tail = name ? strrchr(name, '.') : NULL;
         if (tail && !strcmp(tail, ".running_mean")) {
             fprintf(stderr,
-                    "lthost: warning: StochasticWeightAveraging: the module has BatchNorm "
-                    "buffers (%s); their statistics are not recomputed for the averaged "
-                    "weights (Lightning runs one more forward epoch for that)\n",
+                    "lthost: warning: StochasticWeightAveraging: %s is not an lt_batchnorm "
+                    "layer's, so its statistics are not recomputed for the averaged weights\n",
                     name);
             return;
         }
@@ -210,7 +211,11 @@ static lt_status swa_fit_start(lt_ctx_t *ctx, void *self) {
                                       : (int64_t)w->epoch_start;
     w->start = first > 1 ? first - 1 : 0; /* Lightning's swa_start */
     w->end = max_epochs < 0 ? INT64_MAX : max_epochs - 1;
+    w->max_epochs = max_epochs;
     swa_warn_batch_norm(s);
+    /* One more epoch after the last averaged one recomputes the batch norms' statistics. */
+    w->has_bn = lt_ctx_num_batchnorms(s->module.ctx) > 0;
+    if (w->has_bn && max_epochs >= 0) s->extra_epochs = 1, s->tr.max_epochs = max_epochs + 1;
     /* A resumed run that had started averaging: SWALR owns the lr again. */
     s->lr_by_callback = w->step_count > 0;
     return LT_OK;
@@ -239,6 +244,17 @@ static void swalr_step(lt_ctx_t *ctx, swa *w) {
 
 static bool averaging(const swa *w, int64_t epoch) { return w->start <= epoch && epoch <= w->end; }
 
+/* The epoch after the last averaged one (there only with batch norms): the module gets
+ * the average and its batch norms fresh statistics, accumulated as the plain mean over
+ * this epoch's forwards, which run without backward (Lightning's _skip_backward). */
+static lt_status swa_batch_norm_epoch(lt_ctx_t *ctx, swa *w) {
+    session *s = session_of(ctx);
+    lt_status r = w->a.avg ? copy_params(ctx, &w->a, w->a.avg, false) : LT_OK;
+    if (r == LT_OK) r = lt_ctx_batchnorm_cumulative(s->module.ctx, true);
+    s->forward_only = r == LT_OK;
+    return r;
+}
+
 /* Lightning's on_train_epoch_start: the first averaged epoch swaps the module's scheduler
  * for SWALR (its first step, as torch's constructor does); each averaged epoch folds in
  * the weights the previous epoch ended with. */
@@ -261,21 +277,28 @@ static lt_status swa_epoch_start(lt_ctx_t *ctx, void *self) {
         if (r != LT_OK) return r;
         w->latest_update_epoch = epoch;
     }
-    return LT_OK;
+    return w->max_epochs >= 0 && epoch == w->end + 1 ? swa_batch_norm_epoch(ctx, w) : LT_OK;
 }
 
 /* SWALR's epoch-interval step (Lightning steps it after the epoch's last batch). */
 static lt_status swa_epoch_end(lt_ctx_t *ctx, void *self) {
     swa *w = self;
+    session_of(ctx)->forward_only = false;
     if (w->initialized) swalr_step(ctx, w);
     return LT_OK;
 }
 
-/* Training ran to max_epochs: the average becomes the module's weights. */
+/* Training ran to max_epochs: the average becomes the module's weights (with batch
+ * norms it already has, and their momenta come back). */
 static lt_status swa_train_end(lt_ctx_t *ctx, void *self) {
     swa *w = self;
+    session *s = session_of(ctx);
     int64_t epoch = lt_trainer_current_epoch(lt_trainer(ctx));
-    session_of(ctx)->lr_by_callback = false;
+    s->lr_by_callback = false;
+    if (w->has_bn && w->max_epochs >= 0 && epoch - 1 == w->end + 1) {
+        s->extra_epochs = 0, s->tr.max_epochs = w->max_epochs;
+        return lt_ctx_batchnorm_cumulative(s->module.ctx, false); /* reset_momenta */
+    }
     if ((epoch - 1 != w->end && w->end != INT64_MAX) || !w->a.avg) return LT_OK;
     return copy_params(ctx, &w->a, w->a.avg, false);
 }

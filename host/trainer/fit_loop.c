@@ -384,9 +384,9 @@ static bool train_epoch(session *s, fit_state *f) {
 static void print_epoch_line(session *s, double seconds, double train_seconds, int64_t samples,
                              int64_t batches) {
     if (s->bar.enabled && stdout_is_terminal(s)) return; /* the bar showed it */
-    if (s->cfg->max_epochs >= 0)
+    if (s->cfg->max_epochs >= 0)                         /* with SWA's batch-norm epoch, one more */
         rank0_printf(s, "Epoch %lld/%lld", (long long)s->tr.current_epoch + 1,
-                     (long long)s->cfg->max_epochs);
+                     (long long)(s->cfg->max_epochs + s->extra_epochs));
     else
         rank0_printf(s, "Epoch %lld", (long long)s->tr.current_epoch + 1);
     print_metric_line(s);
@@ -403,7 +403,9 @@ static bool fit_epochs(session *s, fit_state *f) {
     }
     bool stopped = false;
     for (int64_t epoch = start;; epoch++) {
-        if ((s->cfg->max_epochs >= 0 && epoch >= s->cfg->max_epochs) || max_steps_reached(s)) break;
+        if ((s->cfg->max_epochs >= 0 && epoch >= s->cfg->max_epochs + s->extra_epochs) ||
+            max_steps_reached(s))
+            break;
         if ((stopped = stop_with_reason(s, f, epoch))) break; /* asked before (a spent Timer) */
         s->tr.current_epoch = epoch;
         if (!reload_train(s, f)) return false;

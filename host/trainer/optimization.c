@@ -6,6 +6,7 @@
  * Manual optimization: training_step does it all through lt_manual_backward and
  * lt_optimizer_step. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -197,7 +198,7 @@ static lt_status closure_run(lt_closure_t *base) {
     int64_t n = s->accumulate_grad_batches;
     if (n > 1) loss = lt_scale(loss, (float)(1.0 / (double)n)); /* summed over n batches */
     if (c->zero_grad && !zero_grad(s, c->opt)) return LT_ERR_STATE;
-    if (manual_backward(&s->tr, loss) != LT_OK) {
+    if (!s->forward_only && manual_backward(&s->tr, loss) != LT_OK) {
         if (*lt_last_error()) step_failed(s, "backward", c->batch_idx);
         return LT_ERR_STATE;
     }
@@ -248,14 +249,16 @@ static bool run_optimizer_step(session *s, train_closure *c) {
 
 static bool automatic_batch(session *s, const lt_batch_t *b, int64_t idx, bool last_in_epoch,
                             lt_tensor_t **loss) {
-    int64_t n = s->accumulate_grad_batches;
+    /* StochasticWeightAveraging's batch-norm epoch accumulates past its end, yet, as in
+     * Lightning, the last batch still steps, on the gradients the parameters hold. */
+    int64_t n = s->forward_only ? INT64_MAX : s->accumulate_grad_batches;
     bool stepping = (idx + 1) % n == 0 || last_in_epoch;
     train_closure c = {.base = {closure_run},
                        .s = s,
                        .batch = b,
                        .batch_idx = idx,
                        .opt = lt_ctx_optimizer(s->module.ctx, 0),
-                       .zero_grad = idx % n == 0,
+                       .zero_grad = !s->forward_only && idx % n == 0,
                        .stepping = stepping,
                        .check_loss = loss_check_due(s, last_in_epoch)};
     s->group.ddp.sync_grads = stepping; /* DDP's no_sync while accumulating */

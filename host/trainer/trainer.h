@@ -204,6 +204,12 @@ typedef struct session {
     const lt_callback_desc *callback_desc[LTHOST_MAX_CALLBACKS + 3]; /* of hooks.parts[i] */
     struct outputs_list *writer_outputs; /* predictions kept for write_on_epoch_end */
     bool lr_by_callback; /* StochasticWeightAveraging's SWALR replaced the module's schedulers */
+    /* StochasticWeightAveraging's batch-norm epoch: fit runs extra_epochs past max_epochs,
+     * and while forward_only training batches run training_step alone (Lightning's
+     * _skip_backward with accumulate_grad_batches past the epoch: no zero_grad, backward
+     * or optimizer step). */
+    int64_t extra_epochs;
+    bool forward_only;
 } session;
 
 /* ---- ddp.c (no-ops with one process) ------------------------------------------------ */

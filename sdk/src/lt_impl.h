@@ -310,6 +310,9 @@ void lt__batch_norm_update_running(lt_tensor_t *rm, lt_tensor_t *rv, const float
 /* --sync_batchnorm (module/sync_batchnorm.c): bn's training-mode forward with statistics
  * over every rank of tr, or NULL when it does not apply (one process, flag off, eval). */
 bool lt__sync_batchnorm_applies(const lt_batchnorm_t *bn);
+/* The factor the running statistics move by: bn->momentum, or the cumulative average's
+ * 1 / num_batches_tracked under lt_ctx_batchnorm_cumulative. */
+double lt__batchnorm_momentum(const lt_batchnorm_t *bn);
 lt_tensor_t *lt__sync_batchnorm_forward(lt_batchnorm_t *bn, lt_tensor_t *x);
 
 #endif

@@ -215,4 +215,16 @@ LT_API int lt_ctx_metric_dataloader_idx(const lt_ctx_t *ctx, int i);
  * inside a training epoch leaves the training step's values marked). */
 LT_API void lt_ctx_metrics_new_step_of(lt_ctx_t *ctx, int scope);
 
+/* ---- #23: batch-norm statistics for averaged weights (StochasticWeightAveraging) ---- */
+
+/* The batch norm layers (lt_batchnorm) the module declared: Lightning's
+ * pl_module_contains_batch_norm. */
+LT_API int lt_ctx_num_batchnorms(const lt_ctx_t *ctx);
+/* cumulative true: every lt_batchnorm's running_mean becomes 0, running_var 1 and
+ * num_batches_tracked 0, and its momentum torch's None, so training-mode forwards make
+ * the running statistics the plain average over the batches that follow
+ * (torch.optim.swa_utils.update_bn). false: each layer's own momentum applies again; the
+ * statistics stay. */
+LT_API lt_status lt_ctx_batchnorm_cumulative(lt_ctx_t *ctx, bool cumulative);
+
 #endif

@@ -84,6 +84,10 @@ struct lt_ctx {
     bool frozen_all;                 /* the whole module frozen: eval mode */
     int nfrozen;                     /* frozen submodules (prefixes of parameter names) */
     char frozen[LT_MAX_FROZEN][128]; /* in eval mode: their batch norms */
+    /* -- #23: SWA's batch-norm re-estimation -- */
+    struct bn_entry *bns; /* every lt_batchnorm, newest first */
+    int nbns;
+    bool bn_cumulative; /* lt_ctx_batchnorm_cumulative: torch's momentum=None */
 };
 
 /* Whether parameter name lies in a frozen submodule (or the whole module is frozen). */

@@ -171,9 +171,17 @@ lt_tensor_t *lt_conv2d_forward(const lt_conv2d_t *l, lt_tensor_t *x) {
     return lt_conv2d_op(x, l->weight, l->bias, &l->opts);
 }
 
+/* The layer and the link that lets the ctx reach every batch norm it owns. */
+struct bn_entry {
+    lt_batchnorm_t bn; /* first: the public pointer is the entry's */
+    struct bn_entry *next;
+};
+
 lt_batchnorm_t *lt_batchnorm(lt_ctx_t *ctx, const char *name, int64_t features) {
-    lt_batchnorm_t *bn = layer_alloc(ctx, name, sizeof *bn);
-    if (!bn) return NULL;
+    struct bn_entry *e = layer_alloc(ctx, name, sizeof *e);
+    if (!e) return NULL;
+    lt_batchnorm_t *bn = &e->bn;
+    e->next = ctx->bns, ctx->bns = e, ctx->nbns++;
     char buf[256];
     bn->ctx = ctx;
     bn->momentum = 0.1;
@@ -203,12 +211,45 @@ lt_tensor_t *lt_batchnorm_forward(lt_batchnorm_t *bn, lt_tensor_t *x) {
     lt_tensor_t *y = training && lt__sync_batchnorm_applies(bn) /* --sync_batchnorm */
                          ? lt__sync_batchnorm_forward(bn, x)
                          : lt_batch_norm(x, bn->running_mean, bn->running_var, bn->weight, bn->bias,
-                                         training, bn->momentum, bn->eps);
+                                         training, lt__batchnorm_momentum(bn), bn->eps);
     if (y && training) { /* num_batches_tracked += 1, kept on the host to avoid a readback */
         bn->batches++;
         lt_from_host_into(bn->num_batches_tracked, &bn->batches, sizeof bn->batches);
     }
     return y;
+}
+
+/* torch's momentum=None makes the running statistics the cumulative average of the
+ * batches seen: the factor is 1 / num_batches_tracked after this batch's increment. */
+double lt__batchnorm_momentum(const lt_batchnorm_t *bn) {
+    return bn->ctx && bn->ctx->bn_cumulative ? 1.0 / (double)(bn->batches + 1) : bn->momentum;
+}
+
+int lt_ctx_num_batchnorms(const lt_ctx_t *ctx) { return ctx ? ctx->nbns : 0; }
+
+/* torch.optim.swa_utils.update_bn's reset: mean 0, variance 1, no batches tracked. */
+static lt_status batchnorm_reset(lt_batchnorm_t *bn) {
+    int64_t c = lt_numel(bn->running_mean);
+    float *v = malloc((size_t)c * sizeof *v);
+    if (!v) return lt_set_error(LT_ERR_OOM, "resetting batch norm statistics: out of memory");
+    for (int64_t i = 0; i < c; i++) v[i] = 0.0f;
+    lt_status r = lt_from_host_into(bn->running_mean, v, (size_t)c * sizeof *v);
+    for (int64_t i = 0; i < c; i++) v[i] = 1.0f;
+    if (r == LT_OK) r = lt_from_host_into(bn->running_var, v, (size_t)c * sizeof *v);
+    free(v);
+    bn->batches = 0;
+    return r == LT_OK ? lt_from_host_into(bn->num_batches_tracked, &bn->batches, sizeof bn->batches)
+                      : r;
+}
+
+lt_status lt_ctx_batchnorm_cumulative(lt_ctx_t *ctx, bool cumulative) {
+    if (!ctx) return lt_set_error(LT_ERR_INVALID_ARG, "lt_ctx_batchnorm_cumulative: NULL context");
+    ctx->bn_cumulative = cumulative;
+    for (struct bn_entry *e = ctx->bns; e && cumulative; e = e->next) {
+        lt_status r = batchnorm_reset(&e->bn);
+        if (r != LT_OK) return r;
+    }
+    return LT_OK;
 }
 
 lt_layernorm_t *lt_layernorm(lt_ctx_t *ctx, const char *name, int ndim, const int64_t *shape) {

@@ -74,7 +74,7 @@ static lt_tensor_t *sync_bn_forward(lt_custom_fn_ctx_t *fn, lt_tensor_t *const *
     lt_tensor_t *xhat = lt_mul(xc, invstd);
     if (!xhat) return NULL;
     lt__batch_norm_update_running(bn->running_mean, bn->running_var, lt__f32(mean), lt__f32(var),
-                                  bn->momentum, (int64_t)m);
+                                  lt__batchnorm_momentum(bn), (int64_t)m);
     lt_save_for_backward(fn, xhat);
     lt_save_for_backward(fn, invstd);
     lt_save_scalar(fn, m);
