@@ -124,16 +124,23 @@ static lt_status avg_load(lt_ctx_t *ctx, averager *a, const lt_state_t *st, cons
 
 /* ==== StochasticWeightAveraging ======================================================= */
 
+/* The most param groups swa_lrs may list. */
+#define SWA_MAX_LRS 64
+
 typedef struct swa {
     averager a;
-    double swa_lr, epoch_start; /* a 1-based epoch, or (start_is_float) a fraction */
+    double swa_lrs[SWA_MAX_LRS]; /* one per param group, or (n_lrs 0) swa_lrs[0] for all */
+    int n_lrs;
+    double epoch_start; /* a 1-based epoch, or (start_is_float) a fraction */
     int64_t anneal_epochs, start, end, latest_update_epoch, step_count; /* start, end: 0-based */
     int64_t max_epochs;
     bool cos, initialized, start_is_float, has_bn;
 } swa;
 
 static const lt_hparam_desc swa_hparams[] = {
-    LT_HPARAM_FLOAT("swa_lrs", 0.05, "the learning rate SWALR anneals to (every param group)"),
+    LT_HPARAM_STR("swa_lrs", "0.05",
+                  "the learning rate SWALR anneals to: one float for every param group, or a "
+                  "list such as [0.05, 0.01] with one per group"),
     LT_HPARAM_STR("swa_epoch_start", "0.8",
                   "averaging starts at this 1-based epoch (an integer >= 1), or after this "
                   "fraction of max_epochs (a float in [0, 1])"),
@@ -159,16 +166,46 @@ static lt_status swa_parse_start(swa *w, const char *text) {
     return LT_OK;
 }
 
+/* One positive float of swa_lrs at *p, which moves past it. */
+static bool swa_parse_lr(const char **p, double *lr) {
+    char *end = NULL;
+    *lr = strtod(*p, &end);
+    bool ok = end != *p && *lr > 0 && isfinite(*lr);
+    *p = end;
+    return ok;
+}
+
+/* Lightning's swa_lrs: a float, or (in brackets) a list of them, one per param group. */
+static lt_status swa_parse_lrs(swa *w, const char *text) {
+    const char *p = text + strspn(text, " ");
+    bool list = *p == '[';
+    bool ok = true;
+    if (!list) {
+        ok = swa_parse_lr(&p, &w->swa_lrs[0]);
+    } else {
+        for (p++, w->n_lrs = 0; ok && w->n_lrs < SWA_MAX_LRS;) {
+            ok = swa_parse_lr(&p, &w->swa_lrs[w->n_lrs++]);
+            p += strspn(p, " ");
+            if (*p != ',') break;
+            p++;
+        }
+        ok = ok && *p == ']';
+        p += ok;
+    }
+    if (ok && !p[strspn(p, " ")]) return LT_OK;
+    return lt_set_error(LT_ERR_INVALID_ARG,
+                        "StochasticWeightAveraging: The `swa_lrs` should a positive float, or a "
+                        "list of positive floats (at most %d, as [0.05, 0.01]), got '%s'",
+                        SWA_MAX_LRS, text);
+}
+
 static lt_status swa_setup(lt_ctx_t *ctx, void *self) {
     swa *w = self;
-    w->swa_lr = lt_hparam_float(ctx, "swa_lrs");
     w->anneal_epochs = lt_hparam_int(ctx, "annealing_epochs");
     w->cos = !strcmp(lt_hparam_str(ctx, "annealing_strategy"), "cos");
     w->latest_update_epoch = -1;
-    if (!(w->swa_lr > 0) || !isfinite(w->swa_lr))
-        return lt_set_error(LT_ERR_INVALID_ARG,
-                            "StochasticWeightAveraging: swa_lrs must be a positive float, got %g",
-                            w->swa_lr);
+    lt_status r = swa_parse_lrs(w, lt_hparam_str(ctx, "swa_lrs"));
+    if (r != LT_OK) return r;
     if (w->anneal_epochs < 0)
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "StochasticWeightAveraging: annealing_epochs must be >= 0, got %lld",
@@ -203,6 +240,12 @@ static lt_status swa_fit_start(lt_ctx_t *ctx, void *self) {
     if (lt_ctx_num_schedulers(s->module.ctx) > 1)
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "SWA currently not supported for more than 1 `lr_scheduler`.");
+    int groups = lt_optimizer_num_groups(lt_ctx_optimizer(s->module.ctx, 0));
+    if (w->n_lrs > 0 && w->n_lrs != groups) /* torch's SWALR */
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "swa_lr must have the same length as optimizer.param_groups. swa_lr "
+                            "has %d values, param_groups has %d.",
+                            w->n_lrs, groups);
     if (w->start_is_float && max_epochs < 0)
         return lt_set_error(LT_ERR_INVALID_ARG,
                             "SWA with `swa_epoch_start` as a float is not supported when "
@@ -225,21 +268,24 @@ static double anneal(const swa *w, double t) { return w->cos ? (1 - cos(M_PI * t
 
 static double clamp01(double t) { return t < 0 ? 0 : t > 1 ? 1 : t; }
 
-/* torch.optim.swa_utils.SWALR.get_lr for one group, at w->step_count. */
-static double swalr(const swa *w, double lr) {
+/* torch.optim.swa_utils.SWALR.get_lr for one group (its swa_lr, its lr), at w->step_count. */
+static double swalr(const swa *w, double swa_lr, double lr) {
     int64_t step = w->step_count - 1;
     if (w->anneal_epochs == 0) step = step < 1 ? 1 : step;
     double span = (double)(w->anneal_epochs > 1 ? w->anneal_epochs : 1);
     double pa = anneal(w, clamp01((double)(step - 1) / span));
-    double prev = pa == 1 ? w->swa_lr : (lr - pa * w->swa_lr) / (1 - pa);
+    double prev = pa == 1 ? swa_lr : (lr - pa * swa_lr) / (1 - pa);
     double a = anneal(w, clamp01((double)step / span));
-    return w->swa_lr * a + prev * (1 - a);
+    return swa_lr * a + prev * (1 - a);
 }
 
 static void swalr_step(lt_ctx_t *ctx, swa *w) {
     lt_optimizer_t *opt = lt_ctx_optimizer(session_of(ctx)->module.ctx, 0);
     w->step_count++;
-    lt_optimizer_set_lr(opt, swalr(w, lt_optimizer_lr(opt)));
+    for (int g = 0; g < lt_optimizer_num_groups(opt); g++) {
+        double swa_lr = w->swa_lrs[w->n_lrs > 0 ? g : 0];
+        lt_optimizer_set_group_lr(opt, g, swalr(w, swa_lr, lt_optimizer_group_lr(opt, g)));
+    }
 }
 
 static bool averaging(const swa *w, int64_t epoch) { return w->start <= epoch && epoch <= w->end; }

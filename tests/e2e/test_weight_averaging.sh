@@ -3,7 +3,7 @@
 # case of tests/fixtures/weight_averaging_lightning.txt (tests/reference/weight_averaging.py)
 # is run with lthost on the same module (avg_probe.so: its weights follow the lr schedule
 # alone); the lr at every epoch start (SWALR) and the weights after fit (the average) must
-# equal Lightning's within 1e-6 relative. Then a run resumed mid-averaging from a
+# equal Lightning's within 1e-6 relative (swa_lrs_list: one swa_lr per param group). Then a run resumed mid-averaging from a
 # checkpoint must end with the uninterrupted run's weights, and bad options are refused.
 . "$(dirname "$0")/lib.sh"
 d=$LT_TEST_PLUGIN_DIR
@@ -35,7 +35,7 @@ while read -r marker name epochs flags; do
     echo "ok: $name: lrs and averaged weights equal Lightning's ($(grep '^final' "$TMP/out"))"
     cases=$((cases + 1))
 done <"$fix"
-[ "$cases" -ge 5 ] || fail "only $cases cases in $fix"
+[ "$cases" -ge 6 ] || fail "only $cases cases in $fix"
 
 # Resume mid-averaging: 3 epochs (averaging began at epoch 1), then on to 6 from the
 # checkpoint: n_averaged, the average, SWALR's step count and the lr carry over.
@@ -65,5 +65,11 @@ expect_error "swa_epoch_start should be a >0 integer or a float between 0 and 1,
     fit "${probe[@]}" --max_epochs 2 --callbacks StochasticWeightAveraging --callbacks.swa_epoch_start 0
 expect_error "swa_epoch_start should be a >0 integer or a float between 0 and 1, got '1.5'" \
     fit "${probe[@]}" --max_epochs 2 --callbacks StochasticWeightAveraging --callbacks.swa_epoch_start 1.5
+expect_error "swa_lr must have the same length as optimizer.param_groups. swa_lr has 3 values, param_groups has 2." \
+    fit "${probe[@]}" --max_epochs 2 --model.groups 2 --callbacks StochasticWeightAveraging --callbacks.swa_lrs "[0.1, 0.2, 0.3]"
+for bad in "-0.1" "[0.1, 0]" "[0.1" "[]" "0.1x"; do
+    expect_error "The \`swa_lrs\` should a positive float, or a list of positive floats" \
+        fit "${probe[@]}" --max_epochs 2 --callbacks StochasticWeightAveraging --callbacks.swa_lrs "$bad"
+done
 expect_error "decay must be in \[0, 1\]" \
     fit "${probe[@]}" --max_epochs 2 --callbacks EMAWeightAveraging --callbacks.decay 2

@@ -30,6 +30,9 @@ CASES = [
     ("swa_no_anneal", 4, lambda: StochasticWeightAveraging(swa_lrs=0.3, swa_epoch_start=1, annealing_epochs=0),
      "--callbacks StochasticWeightAveraging --callbacks.swa_lrs 0.3 --callbacks.swa_epoch_start 1 "
      "--callbacks.annealing_epochs 0"),
+    ("swa_lrs_list", 5, lambda: StochasticWeightAveraging(swa_lrs=[0.03, 0.4], swa_epoch_start=2, annealing_epochs=2),
+     "--model.groups 2 --callbacks StochasticWeightAveraging --callbacks.swa_lrs [0.03,0.4] "
+     "--callbacks.swa_epoch_start 2 --callbacks.annealing_epochs 2"),
     ("ema", 3, lambda: EMAWeightAveraging(decay=0.9, update_every_n_steps=2),
      "--callbacks EMAWeightAveraging --callbacks.decay 0.9 --callbacks.update_every_n_steps 2"),
     ("ema_epoch", 3, lambda: EMAWeightAveraging(decay=0.5, update_every_n_steps=0, update_starting_at_epoch=1),
@@ -38,23 +41,34 @@ CASES = [
 ]
 
 
+COEF_V = torch.tensor([-1.0, 4.0])
+
+
 class Probe(pl.LightningModule):
-    def __init__(self, lines):
+    """groups=2 (lthost's --model.groups 2): a second parameter v in its own group, lr 0.2."""
+
+    def __init__(self, lines, groups=1):
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(4))
+        self.v = torch.nn.Parameter(torch.zeros(2)) if groups == 2 else None
         self.lines = lines
 
     def training_step(self, batch, i):
-        return (self.w * COEF).sum()
+        loss = (self.w * COEF).sum()
+        return loss if self.v is None else loss + (self.v * COEF_V).sum()
 
     def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
+        if self.v is None:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+        return torch.optim.SGD([{"params": [self.w]}, {"params": [self.v], "lr": 0.2}], lr=0.1)
 
     def on_train_epoch_start(self):
-        self.lines.append(f"epoch {self.current_epoch} lr {self.optimizers().param_groups[0]['lr']:.9g}")
+        lrs = " ".join(f"{g['lr']:.9g}" for g in self.optimizers().param_groups)
+        self.lines.append(f"epoch {self.current_epoch} lr {lrs}")
 
     def on_fit_end(self):
-        self.lines.append("final " + " ".join(f"{v:.9g}" for v in self.w.detach().tolist()))
+        vals = self.w.detach().tolist() + ([] if self.v is None else self.v.detach().tolist())
+        self.lines.append("final " + " ".join(f"{v:.9g}" for v in vals))
 
 
 def run(name, epochs, make_cb, flags):
@@ -63,7 +77,7 @@ def run(name, epochs, make_cb, flags):
     trainer = pl.Trainer(max_epochs=epochs, callbacks=[make_cb()], logger=False,
                          enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, accelerator="cpu", limit_val_batches=0)
-    trainer.fit(Probe(lines), data)
+    trainer.fit(Probe(lines, 2 if "--model.groups 2" in flags else 1), data)
     return lines
 
 
