@@ -2,8 +2,8 @@
  * (callbacks/stochastic_weight_avg.py) and EMAWeightAveraging (callbacks/weight_averaging.py).
  * Both keep a copy of the module's flat parameter buffer on the host and fold the
  * current weights into it; at train end the average replaces the module's weights.
- * Their state (n_averaged, the averaged weights) goes into checkpoints, so a resumed run
- * averages on exactly as the uninterrupted one. */
+ * Their state (n_averaged, the averaged weights: a float32 tensor of the file) goes into
+ * checkpoints, so a resumed run averages on exactly as the uninterrupted one. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,29 +71,19 @@ static lt_status avg_swap(lt_ctx_t *ctx, averager *a) {
     return LT_OK;
 }
 
-/* ---- checkpoint state: the averaged weights as little-endian float32 hex ------------- */
+/* ---- checkpoint state: the averaged weights as a float32 array (a tensor of the file) -- */
 
 static lt_status avg_save(const averager *a, lt_state_t *st, const char *key) {
     lt_status r = lt_state_set_int(st, "n_averaged", a->n_averaged);
-    if (r != LT_OK || !a->avg) return r;
-    size_t len = (size_t)a->numel * 8;
-    char *hex = malloc(len + 1);
-    if (!hex) return lt_set_error(LT_ERR_OOM, "weight averaging: out of memory");
-    static const char digits[] = "0123456789abcdef";
-    const unsigned char *b = (const unsigned char *)a->avg;
-    for (size_t i = 0; i < len / 2; i++)
-        hex[2 * i] = digits[b[i] >> 4], hex[2 * i + 1] = digits[b[i] & 15];
-    hex[len] = 0;
-    r = lt_state_set_str(st, key, hex);
-    free(hex);
-    return r;
+    return r != LT_OK || !a->avg ? r : lt_state_set_f32(st, key, a->avg, a->numel);
 }
 
 static int hexval(char c) {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Untrusted: the count must be >= 0 and the weights exactly the module's size. */
+/* Untrusted: the count must be >= 0 and the weights exactly the module's size, as a
+ * float32 array or (older checkpoints) little-endian float32 hex. */
 static lt_status avg_load(lt_ctx_t *ctx, averager *a, const lt_state_t *st, const char *key,
                           const char *who) {
     int64_t n = 0;
@@ -102,9 +92,17 @@ static lt_status avg_load(lt_ctx_t *ctx, averager *a, const lt_state_t *st, cons
                             (long long)n);
     a->n_averaged = n;
     const char *hex = lt_state_get_str(st, key);
-    if (!hex) return LT_OK;
+    int64_t len_f32 = lt_state_f32_len(st, key);
+    if (!hex && len_f32 < 0) return LT_OK;
     lt_status r = avg_alloc(ctx, a);
     if (r != LT_OK) return r;
+    if (len_f32 >= 0)
+        return lt_state_get_f32(st, key, a->avg, a->numel)
+                   ? LT_OK
+                   : lt_set_error(LT_ERR_FORMAT,
+                                  "%s state: %s holds %lld values, the module has %lld parameters",
+                                  who, key, (long long)len_f32, (long long)a->numel);
+    /* the hex text of checkpoints from before the float32 arrays */
     size_t len = strlen(hex);
     if (len != (size_t)a->numel * 8)
         return lt_set_error(LT_ERR_FORMAT,

@@ -171,8 +171,8 @@ static bool add_run_state(session *s, lt_ckpt_t *c) {
     ok = ok && lt_ckpt_set(c, "epoch", num) == LT_OK;
     snprintf(num, sizeof num, "%lld", (long long)s->tr.global_step);
     ok = ok && lt_ckpt_set(c, "global_step", num) == LT_OK && set_json(c, "loops", loops) &&
-         set_json(c, "callbacks", cbs) && set_json(c, "rng", rng) &&
-         (lt_state_count(mod) == 0 || set_json(c, "module_state", mod));
+         lt_ckpt_set_state(c, "callbacks", cbs) == LT_OK && set_json(c, "rng", rng) &&
+         (lt_state_count(mod) == 0 || lt_ckpt_set_state(c, "module_state", mod) == LT_OK);
     lt_state_free(loops);
     lt_state_free(cbs);
     lt_state_free(mod);
@@ -383,10 +383,11 @@ bool ckpt_open(session *s) {
 
 static lt_state_t *meta(session *s, const char *key, bool required) {
     const char *text = lt_ckpt_get(s->resume.ckpt, key);
-    lt_state_t *st = text ? lt_state_from_json(text) : NULL;
-    if (!st && (text || required))
-        host_error("--ckpt_path %s: metadata '%s' %s", s->resume.file, key,
-                   text ? lt_last_error() : "is missing (was it saved by lthost fit?)");
+    lt_state_t *st = text ? lt_ckpt_get_state(s->resume.ckpt, key) : NULL;
+    if (!st && text) host_error("--ckpt_path %s: %s", s->resume.file, lt_last_error());
+    if (!st && !text && required)
+        host_error("--ckpt_path %s: metadata '%s' is missing (was it saved by lthost fit?)",
+                   s->resume.file, key);
     return st;
 }
 

@@ -313,6 +313,12 @@ bool lt__sync_batchnorm_applies(const lt_batchnorm_t *bn);
 /* The factor the running statistics move by: bn->momentum, or the cumulative average's
  * 1 / num_batches_tracked under lt_ctx_batchnorm_cumulative. */
 double lt__batchnorm_momentum(const lt_batchnorm_t *bn);
+/* lt_state_set_f32's arrays inside a state (a jansson json_t): whether j is one, a new
+ * one holding n bytes, and its bytes (NULL if j is none). */
+struct json_t;
+bool lt__state_is_f32(const struct json_t *j);
+struct json_t *lt__state_f32_new(const void *bytes, size_t n);
+const void *lt__state_f32_data(const struct json_t *j, size_t *nbytes);
 lt_tensor_t *lt__sync_batchnorm_forward(lt_batchnorm_t *bn, lt_tensor_t *x);
 
 #endif

@@ -61,6 +61,29 @@ expect_success fit "${probe[@]}" "${ema[@]}" --max_epochs 4 --default_root_dir e
     fail "EMA resumed at epoch 2: $(grep '^final' "$TMP/out"), uninterrupted: $(grep '^final' "$TMP/out_efull")"
 echo "ok: SWA and EMA resumed mid-averaging end with the uninterrupted run's weights"
 
+# The averages are float32 tensors of the checkpoint, not text; a checkpoint of the
+# previous lthost (hex text) still resumes exactly; a hostile one is refused.
+ck=$(ls part/checkpoints/*.ckpt | head -1)
+header=$(head -c 65536 "$ck" | tr -d '\0')
+grep -q '"callbacks.StochasticWeightAveraging.average_model_state":{"dtype":"F32","shape":\[4\]' <<<"$header" ||
+    fail "$ck holds no F32 tensor callbacks.StochasticWeightAveraging.average_model_state"
+grep -q '\\"average_model_state\\":{\\"__lt_tensor__\\"' <<<"$header" || fail "the callbacks' JSON does not name the tensor"
+grep -q 'EMAWeightAveraging.averaging_state.average_model_state":{"dtype":"F32"' < <(head -c 65536 epart/checkpoints/*.ckpt | tr -d '\0') ||
+    fail "the EMA checkpoint holds no F32 average tensor"
+arrays=$SRC_DIR/tests/e2e/ckpt_state_arrays.py
+python3 "$arrays" hex "$ck" "$TMP/hex.ckpt" >/dev/null || fail "rewriting $ck in the hex form"
+grep -q '"average_model_state\\":\\"' < <(head -c 65536 "$TMP/hex.ckpt" | tr -d '\0') || fail "no hex in $TMP/hex.ckpt"
+expect_success fit "${probe[@]}" "${swa[@]}" --max_epochs 6 --default_root_dir hex --ckpt_path "$TMP/hex.ckpt"
+[ "$(grep '^final' "$TMP/out")" = "$(grep '^final' "$TMP/out_full")" ] ||
+    fail "SWA resumed from the hex form: $(grep '^final' "$TMP/out"), uninterrupted: $(grep '^final' "$TMP/out_full")"
+echo "ok: the float32 tensor in the checkpoint; a hex checkpoint of the previous lthost resumes exactly"
+python3 "$arrays" missing "$ck" "$TMP/missing.ckpt" >/dev/null && python3 "$arrays" short "$ck" "$TMP/short.ckpt" >/dev/null ||
+    fail "rewriting $ck"
+expect_error "names tensor 'callbacks.StochasticWeightAveraging.average_model_state', which the file does not hold" \
+    fit "${probe[@]}" "${swa[@]}" --max_epochs 6 --default_root_dir bad --ckpt_path "$TMP/missing.ckpt"
+expect_error "average_model_state holds 3 values, the module has 4 parameters" \
+    fit "${probe[@]}" "${swa[@]}" --max_epochs 6 --default_root_dir bad --ckpt_path "$TMP/short.ckpt"
+
 expect_error "swa_epoch_start should be a >0 integer or a float between 0 and 1, got '0'" \
     fit "${probe[@]}" --max_epochs 2 --callbacks StochasticWeightAveraging --callbacks.swa_epoch_start 0
 expect_error "swa_epoch_start should be a >0 integer or a float between 0 and 1, got '1.5'" \

@@ -45,6 +45,15 @@ LT_API lt_status lt_ckpt_restore_weights(const lt_ckpt_t *c, lt_ctx_t *ctx, bool
 LT_API lt_status lt_ckpt_restore_training(const lt_ckpt_t *c, lt_ctx_t *ctx);
 LT_API void lt_ckpt_free(lt_ckpt_t *c);
 
+/* (#23) Set metadata key to the JSON of st, its float32 arrays (lt_state_set_f32) moved
+ * into the file as F32 tensors named by their key path ("key.child.name"), each left in
+ * the JSON as {"__lt_tensor__": "<tensor name>"}. */
+LT_API lt_status lt_ckpt_set_state(lt_ckpt_t *c, const char *key, const lt_state_t *st);
+/* Metadata key as a state (free it with lt_state_free), tensor references read back as
+ * float32 arrays; NULL when absent (no error) or invalid (an error naming the problem:
+ * bad JSON, a reference to a tensor the file lacks or that is not 1-D F32). */
+LT_API lt_state_t *lt_ckpt_get_state(const lt_ckpt_t *c, const char *key);
+
 /* Load a plain safetensors state dict (e.g. torch's save_file(model.state_dict())) into
  * ctx's parameters; keys may carry a "state_dict." or "model." prefix. */
 LT_API lt_status lt_load_weights_file(lt_ctx_t *ctx, const char *path, bool strict);

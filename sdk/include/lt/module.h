@@ -421,6 +421,19 @@ LT_API lt_groupnorm_t *lt_groupnorm(lt_ctx_t *ctx, const char *name, int64_t num
 LT_API lt_tensor_t *lt_groupnorm_forward(const lt_groupnorm_t *l, lt_tensor_t *x);
 /* ---- #23: freeze / unfreeze (Lightning's LightningModule.freeze) -------------------- */
 
+/* ---- #23: float32 arrays in checkpoint state ---------------------------------------- */
+
+/* The most values one array may hold (16 GiB of float32). */
+#define LT_STATE_MAX_F32 ((int64_t)1 << 32)
+/* Store n float32 values (copied) under key. In a checkpoint the array is a tensor of the
+ * file, named by its key path ("callbacks.<state key>.<key>"), not JSON text. */
+LT_API lt_status lt_state_set_f32(lt_state_t *st, const char *key, const float *v, int64_t n);
+/* The length of the float32 array under key, or -1 when key is absent or not one. */
+LT_API int64_t lt_state_f32_len(const lt_state_t *st, const char *key);
+/* Copy the array under key into out when it holds exactly n values; false otherwise
+ * (absent, another type, or another length: a checkpoint's sizes are not trusted). */
+LT_API bool lt_state_get_f32(const lt_state_t *st, const char *key, float *out, int64_t n);
+
 /* Freeze the whole module (submodule NULL or "") or the submodule whose parameters are
  * named "<submodule>.*": their requires_grad goes off, so backward and the optimizers leave
  * them alone; and eval mode: the whole module's dropout and batch norms, or the

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <lt/checkpoint.h>
 
 #include "module/ctx_impl.h"
@@ -203,6 +204,96 @@ lt_status lt_ckpt_set(lt_ckpt_t *c, const char *key, const char *json) {
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_ckpt_set: needs a captured checkpoint, a key "
                                                 "and JSON text");
     return lt_st_writer_meta(c->w, key, json);
+}
+
+/* ---- state with float32 arrays (#23): the arrays are tensors, JSON names them ------- */
+
+#define TENSOR_REF_KEY "__lt_tensor__"
+
+/* Move every float32 array inside j into the file as tensor "<path>.<key>", leaving
+ * {"__lt_tensor__": name} in its place. */
+static lt_status arrays_to_tensors(lt_ckpt_t *c, json_t *j, const char *path) {
+    const char *k;
+    json_t *v;
+    char name[1024];
+    json_object_foreach(j, k, v) {
+        if ((size_t)snprintf(name, sizeof name, "%s.%s", path, k) >= sizeof name)
+            return lt_set_error(LT_ERR_INVALID_ARG, "checkpoint state key path too long: %s.%s",
+                                path, k);
+        size_t nbytes = 0;
+        const void *b = lt__state_f32_data(v, &nbytes);
+        lt_status r = LT_OK;
+        if (b) {
+            int64_t n = (int64_t)(nbytes / sizeof(float));
+            r = lt_st_writer_add(c->w, name, LT_ST_F32, 1, &n, b, nbytes);
+            json_t *ref = r == LT_OK ? json_pack("{ss}", TENSOR_REF_KEY, name) : NULL;
+            if (r == LT_OK && (!ref || json_object_set_new(j, k, ref) != 0))
+                r = lt_set_error(LT_ERR_OOM, "out of host memory saving %s", name);
+        } else if (json_is_object(v)) {
+            r = arrays_to_tensors(c, v, name);
+        }
+        if (r != LT_OK) return r;
+    }
+    return LT_OK;
+}
+
+lt_status lt_ckpt_set_state(lt_ckpt_t *c, const char *key, const lt_state_t *st) {
+    if (!c || !c->w || !key || !st)
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_ckpt_set_state: needs a captured checkpoint, a key and a state");
+    json_t *copy = json_deep_copy((const json_t *)st);
+    if (!copy) return lt_set_error(LT_ERR_OOM, "out of host memory saving '%s'", key);
+    lt_status r = arrays_to_tensors(c, copy, key);
+    return r == LT_OK ? put_state(c, key, (lt_state_t *)copy) : (json_decref(copy), r);
+}
+
+/* The tensor a {"__lt_tensor__": name} object names, as a float32 array; NULL (with an
+ * error) when the file has no such 1-D F32 tensor. Its bytes were checked to lie in the
+ * file when it was opened. */
+static json_t *tensor_to_array(const lt_ckpt_t *c, const char *key, const char *name) {
+    const lt_st_tensor *t = name ? lt_st_find(c->f, name) : NULL;
+    if (!t || t->dtype != LT_ST_F32 || t->ndim != 1 || t->numel > LT_STATE_MAX_F32 ||
+        t->nbytes != (size_t)t->numel * sizeof(float)) {
+        lt_set_error(LT_ERR_FORMAT, "metadata '%s' names tensor '%s', which %s", key,
+                     name ? name : "(not a string)",
+                     t ? "is not a 1-D F32 tensor" : "the file does not hold");
+        return NULL;
+    }
+    json_t *a = lt__state_f32_new(t->data, t->nbytes);
+    if (!a) lt_set_error(LT_ERR_OOM, "out of host memory reading %s", name);
+    return a;
+}
+
+/* Replace every tensor reference inside j by the array it names. */
+static lt_status tensors_to_arrays(const lt_ckpt_t *c, const char *key, json_t *j, int depth) {
+    if (depth > 64) return lt_set_error(LT_ERR_FORMAT, "metadata '%s' nests too deep", key);
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v) {
+        if (!json_is_object(v)) continue;
+        json_t *ref = json_object_size(v) == 1 ? json_object_get(v, TENSOR_REF_KEY) : NULL;
+        if (!ref) {
+            lt_status r = tensors_to_arrays(c, key, v, depth + 1);
+            if (r != LT_OK) return r;
+            continue;
+        }
+        json_t *a = tensor_to_array(c, key, json_string_value(ref));
+        if (!a || json_object_set_new(j, k, a) != 0) return lt_last_status();
+    }
+    return LT_OK;
+}
+
+lt_state_t *lt_ckpt_get_state(const lt_ckpt_t *c, const char *key) {
+    const char *text = c && c->f && key ? lt_ckpt_get(c, key) : NULL;
+    if (!text) return NULL;
+    lt_state_t *st = lt_state_from_json(text);
+    if (!st) {
+        lt_set_error(LT_ERR_FORMAT, "metadata '%s': %s", key, lt_last_error());
+        return NULL;
+    }
+    if (tensors_to_arrays(c, key, (json_t *)st, 0) == LT_OK) return st;
+    lt_state_free(st);
+    return NULL;
 }
 
 lt_status lt_ckpt_save(lt_ckpt_t *c, const char *path) {

@@ -5,6 +5,7 @@
  * "inf", "-inf" and "nan". */
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,9 +43,58 @@ lt_state_t *lt_state_new(void) {
 
 void lt_state_free(lt_state_t *st) { json_decref(J(st)); }
 
+/* ---- float32 arrays (#23): {"__lt_f32__": their bytes}, a string JSON cannot print -- */
+
+#define F32_KEY "__lt_f32__"
+
+/* The bytes of the float32 array j is, or NULL. */
+static const json_t *f32_bytes(const json_t *j) {
+    const json_t *b = json_is_object(j) && json_object_size(j) == 1 ? json_object_get(j, F32_KEY)
+                                                                     : NULL;
+    return json_is_string(b) && json_string_length(b) % sizeof(float) == 0 ? b : NULL;
+}
+
+bool lt__state_is_f32(const json_t *j) { return f32_bytes(j) != NULL; }
+
+json_t *lt__state_f32_new(const void *bytes, size_t n) {
+    json_t *o = json_object(), *b = json_stringn_nocheck(n ? bytes : "", n);
+    if (!o || !b || json_object_set_new(o, F32_KEY, b) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+const void *lt__state_f32_data(const json_t *j, size_t *nbytes) {
+    const json_t *b = f32_bytes(j);
+    *nbytes = b ? json_string_length(b) : 0;
+    return b ? json_string_value(b) : NULL;
+}
+
+/* The first float32 array in j (a key path into buf), or false. */
+static bool find_f32(const json_t *j, char *buf, size_t n) {
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)j, k, v) {
+        if (lt__state_is_f32(v) || (json_is_object(v) && find_f32(v, buf, n))) {
+            if (lt__state_is_f32(v)) snprintf(buf, n, "%s", k);
+            return true;
+        }
+    }
+    return false;
+}
+
 char *lt_state_to_json(const lt_state_t *st) {
     if (!st || !json_is_object(CJ(st))) {
         lt_set_error(LT_ERR_INVALID_ARG, "lt_state_to_json: the state is NULL or not an object");
+        return NULL;
+    }
+    char key[256];
+    if (find_f32(CJ(st), key, sizeof key)) {
+        lt_set_error(LT_ERR_INVALID_ARG,
+                     "lt_state_to_json: '%s' is a float32 array (lt_state_set_f32), which JSON "
+                     "does not hold; a checkpoint stores it as a tensor (lt_ckpt_set_state)",
+                     key);
         return NULL;
     }
     /* 17 significant digits: every double parses back to the same bits. */
@@ -127,7 +177,7 @@ lt_status lt_state_set_str(lt_state_t *st, const char *key, const char *v) {
 lt_state_t *lt_state_child(lt_state_t *st, const char *key) {
     if (bad_args("lt_state_child", st, key)) return NULL;
     json_t *v = get(st, key);
-    if (json_is_object(v)) return (lt_state_t *)v;
+    if (json_is_object(v) && !lt__state_is_f32(v)) return (lt_state_t *)v;
     if (v) {
         lt_set_error(LT_ERR_INVALID_ARG, "lt_state_child: '%s' holds a value, not an object", key);
         return NULL;
@@ -179,7 +229,7 @@ const char *lt_state_get_str(const lt_state_t *st, const char *key) {
 const lt_state_t *lt_state_get_child(const lt_state_t *st, const char *key) {
     if (bad_args("lt_state_get_child", st, key)) return NULL;
     json_t *v = get(st, key);
-    return json_is_object(v) ? (const lt_state_t *)v : NULL;
+    return json_is_object(v) && !lt__state_is_f32(v) ? (const lt_state_t *)v : NULL;
 }
 
 int lt_state_count(const lt_state_t *st) {
@@ -198,4 +248,29 @@ const char *lt_state_key(const lt_state_t *st, int i) {
         return NULL;
     }
     return json_object_iter_key(it);
+}
+
+/* ---- float32 arrays ----------------------------------------------------------------- */
+
+lt_status lt_state_set_f32(lt_state_t *st, const char *key, const float *v, int64_t n) {
+    if (n < 0 || n > LT_STATE_MAX_F32 || (n > 0 && !v))
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "lt_state_set_f32 '%s': %lld values (at most %lld, and non-NULL)",
+                            key ? key : "(null)", (long long)n, (long long)LT_STATE_MAX_F32);
+    json_t *o = lt__state_f32_new(v, (size_t)n * sizeof(float));
+    return put("lt_state_set_f32", st, key, o);
+}
+
+int64_t lt_state_f32_len(const lt_state_t *st, const char *key) {
+    size_t nbytes = 0;
+    if (!st || !key || !lt__state_f32_data(get(st, key), &nbytes)) return -1;
+    return (int64_t)(nbytes / sizeof(float));
+}
+
+bool lt_state_get_f32(const lt_state_t *st, const char *key, float *out, int64_t n) {
+    size_t nbytes = 0;
+    const void *b = st && key ? lt__state_f32_data(get(st, key), &nbytes) : NULL;
+    if (!b || n < 0 || nbytes != (size_t)n * sizeof(float) || (n > 0 && !out)) return false;
+    memcpy(out, b, nbytes);
+    return true;
 }
