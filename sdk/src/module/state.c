@@ -49,8 +49,8 @@ void lt_state_free(lt_state_t *st) { json_decref(J(st)); }
 
 /* The bytes of the float32 array j is, or NULL. */
 static const json_t *f32_bytes(const json_t *j) {
-    const json_t *b = json_is_object(j) && json_object_size(j) == 1 ? json_object_get(j, F32_KEY)
-                                                                     : NULL;
+    const json_t *b =
+        json_is_object(j) && json_object_size(j) == 1 ? json_object_get(j, F32_KEY) : NULL;
     return json_is_string(b) && json_string_length(b) % sizeof(float) == 0 ? b : NULL;
 }
 
