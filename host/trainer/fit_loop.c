@@ -384,7 +384,8 @@ static bool train_epoch(session *s, fit_state *f) {
 static void print_epoch_line(session *s, double seconds, double train_seconds, int64_t samples,
                              int64_t batches) {
     if (s->bar.enabled && stdout_is_terminal(s)) return; /* the bar showed it */
-    if (s->cfg->max_epochs >= 0)                         /* with SWA's batch-norm epoch, one more */
+    /* with SWA's batch-norm epoch, one more than max_epochs */
+    if (s->cfg->max_epochs >= 0)
         rank0_printf(s, "Epoch %lld/%lld", (long long)s->tr.current_epoch + 1,
                      (long long)(s->cfg->max_epochs + s->extra_epochs));
     else

@@ -205,9 +205,9 @@ typedef struct session {
     struct outputs_list *writer_outputs; /* predictions kept for write_on_epoch_end */
     bool lr_by_callback; /* StochasticWeightAveraging's SWALR replaced the module's schedulers */
     /* StochasticWeightAveraging's batch-norm epoch: fit runs extra_epochs past max_epochs,
-     * and while forward_only training batches run training_step alone (Lightning's
-     * _skip_backward with accumulate_grad_batches past the epoch: no zero_grad, backward
-     * or optimizer step). */
+     * and while forward_only training batches run training_step without zero_grad or
+     * backward (Lightning's _skip_backward, accumulating past the epoch's end); only the
+     * last batch steps, on the gradients the parameters still hold, as Lightning's does. */
     int64_t extra_epochs;
     bool forward_only;
 } session;

@@ -230,7 +230,7 @@ int lt_ctx_num_batchnorms(const lt_ctx_t *ctx) { return ctx ? ctx->nbns : 0; }
 /* torch.optim.swa_utils.update_bn's reset: mean 0, variance 1, no batches tracked. */
 static lt_status batchnorm_reset(lt_batchnorm_t *bn) {
     int64_t c = lt_numel(bn->running_mean);
-    float *v = malloc((size_t)c * sizeof *v);
+    float *v = malloc((size_t)(c > 0 ? c : 1) * sizeof *v);
     if (!v) return lt_set_error(LT_ERR_OOM, "resetting batch norm statistics: out of memory");
     for (int64_t i = 0; i < c; i++) v[i] = 0.0f;
     lt_status r = lt_from_host_into(bn->running_mean, v, (size_t)c * sizeof *v);
