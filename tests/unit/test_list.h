@@ -43,4 +43,4 @@
     X(sched_more)                                                                                  \
     X(dtypes) /* uint8 / half data, several dataloaders (#21) */                                   \
     X(text_ops)                                                                                    \
-    X(zero_grad) /* issue #20: zero_grad deferred to the first write */
+    X(zero_grad) /* issue #20: what zero_grad guarantees */

@@ -1,6 +1,7 @@
-/* zero_grad is deferred (issue #20): backward's first gradient into a parameter overwrites
- * its buffer and later ones add, and whoever reads a gradient nothing wrote sees zeros
- * (lt_grad, the optimizer, clipping, DDP's flat buffer). */
+/* zero_grad's contract, whoever implements it: backward's first gradient after it is
+ * the gradient, later ones add (gradient accumulation, a parameter used twice), and a
+ * gradient nothing wrote reads as zeros (lt_grad, the optimizer, clipping, DDP's flat
+ * buffer). Issue #20 measured deferring the zeroing to the first write (bench/RESULTS.md). */
 #include <lt/runtime.h>
 #include <math.h>
 #include <string.h>
