@@ -43,4 +43,5 @@
     X(sched_more)                                                                                  \
     X(dtypes) /* uint8 / half data, several dataloaders (#21) */                                   \
     X(text_ops)                                                                                    \
-    X(zero_grad) /* issue #20: what zero_grad guarantees */
+    X(zero_grad)  /* issue #20: what zero_grad guarantees */                                       \
+    X(gemm_split) /* issue #20: mid-sized GEMMs cut into one block per thread */

@@ -24,6 +24,11 @@
 #ifndef CPU_GEMM_SERIAL_WORK
 #define CPU_GEMM_SERIAL_WORK (1 << 25)
 #endif
+/* From this many multiply-adds up to CPU_GEMM_SERIAL_WORK, gemm.c cuts C into one block
+ * per thread, each a single-threaded OpenBLAS call on our OpenMP team. */
+#ifndef CPU_GEMM_SPLIT_WORK
+#define CPU_GEMM_SPLIT_WORK (1 << 20)
+#endif
 
 /* ---- blas_core.c: which OpenBLAS kernels the CPU runs (pure: unit-tested) ---- */
 
