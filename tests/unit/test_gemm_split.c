@@ -80,10 +80,37 @@ START_TEST(two_threads_cut_c_correctly) {
 }
 END_TEST
 
+/* gemm.c runs a shape's blocks on the team or, when that measured slower, one after
+ * another (and tries the other way every 16th call): the same bits either way. */
+START_TEST(results_do_not_depend_on_how_blocks_ran) {
+    lt_device_t *dev = NULL;
+    ck_assert_msg(lt_device_open("cpu", 2, &dev) == LT_OK, "%s", lt_last_error());
+    void *st = NULL;
+    const lt_accelerator_desc *k = lt_device_kernels(dev, &st);
+    enum { M = 64, N = 300, K = 72, CALLS = 40 };
+    float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
+    float *first = malloc(M * N * sizeof *first), *c = malloc(M * N * sizeof *c);
+    ck_assert(a && b && first && c);
+    test_fill(a, M * K, 31, -1.0f, 1.0f, 0.0f);
+    test_fill(b, K * N, 32, -1.0f, 1.0f, 0.0f);
+    k->gemm(st, 0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, first, N);
+    for (int i = 1; i < CALLS; i++) {
+        k->gemm(st, 0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+        ck_assert_msg(memcmp(first, c, M * N * sizeof *c) == 0, "call %d differs", i);
+    }
+    free(a);
+    free(b);
+    free(first);
+    free(c);
+    lt_device_close(dev);
+}
+END_TEST
+
 Suite *suite_gemm_split(void) {
     Suite *s = suite_create("gemm_split");
     TCase *tc = tcase_create("cpu");
     tcase_add_test(tc, two_threads_cut_c_correctly);
+    tcase_add_test(tc, results_do_not_depend_on_how_blocks_ran);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,7 @@
  * are reproducible for a fixed thread count. */
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpu_impl.h"
 
@@ -79,24 +80,64 @@ static int64_t part_start(int64_t len, int64_t parts, int64_t p) {
     return p == 0 ? 0 : p == parts ? len : at < len ? at : len;
 }
 
+/* Parts [lo, hi), one OpenBLAS call each: the same calls whoever runs them. */
 static void split_span(const void *args, int64_t lo, int64_t hi) {
     const split_args *s = args;
     int64_t len = s->by_rows ? s->m : s->g->n;
-    int64_t a = part_start(len, s->parts, lo), b = part_start(len, s->parts, hi);
-    if (b <= a) return;
-    if (s->by_rows)
-        blas_block(s->cs, s->g, b - a, s->g->n, a, 0);
-    else
-        blas_block(s->cs, s->g, s->m, b - a, 0, a);
+    for (int64_t p = lo; p < hi; p++) {
+        int64_t a = part_start(len, s->parts, p), b = part_start(len, s->parts, p + 1);
+        if (b <= a) continue;
+        if (s->by_rows)
+            blas_block(s->cs, s->g, b - a, s->g->n, a, 0);
+        else
+            blas_block(s->cs, s->g, s->m, b - a, 0, a);
+    }
+}
+
+static double now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+/* The timings of one GEMM shape (a model calls the same few shapes every step). */
+static cpu_split_shape *shape_of(cpu_state *cs, int64_t m, int64_t n, int64_t k) {
+    for (int i = 0; i < CPU_SPLIT_SHAPES; i++) {
+        cpu_split_shape *e = &cs->split_shapes[i];
+        if (e->m == m && e->n == n && e->k == k) return e;
+    }
+    cpu_split_shape *e = &cs->split_shapes[cs->split_next++ % CPU_SPLIT_SHAPES];
+    *e = (cpu_split_shape){.m = m, .n = n, .k = k};
+    return e;
+}
+
+/* Run the blocks on the team (1) or one after another on this thread (0)? The team, unless
+ * it has measured slower at this shape: with another process on a core, the block of a
+ * thread sharing that core arrives last and the whole GEMM waits for it (bench/RESULTS.md).
+ * Every 16th call of a shape tries the other way, so the choice follows the machine's
+ * load. The blocks are the same either way: the results do not depend on the choice. */
+static int split_mode(cpu_split_shape *e) {
+    /* serial only when clearly faster (a 25% margin: on idle cores the team's time per
+     * call swings more than that, and the epoch ran faster on it anyway) */
+    int best = e->ns[0] == 0.0 || e->ns[1] == 0.0 || e->ns[1] <= 1.25 * e->ns[0] ? 1 : 0;
+    return ++e->calls % 16 == 0 ? 1 - best : best;
 }
 
 /* A GEMM too small for OpenBLAS's own threads (a heap buffer and a team wake-up per
  * call) but worth two cores: C cut into one block per thread, along the dimension whose
  * operand is larger (each thread packs its share of it and all of the other), each block
- * one single-threaded OpenBLAS call on an OpenMP thread. */
-static void split_gemm(const cpu_state *cs, int64_t m, const gemm_args *g) {
+ * one single-threaded OpenBLAS call. */
+static void split_gemm(cpu_state *cs, int64_t m, const gemm_args *g) {
     split_args s = {.cs = cs, .g = g, .m = m, .parts = cs->threads, .by_rows = m > g->n};
-    cpu_parallel_for(cs, s.parts, CPU_PAR_MIN, split_span, &s);
+    cpu_split_shape *e = shape_of(cs, m, g->n, g->k);
+    int mode = split_mode(e);
+    double t0 = now_ns();
+    if (mode)
+        cpu_parallel_for(cs, s.parts, CPU_PAR_MIN, split_span, &s);
+    else
+        split_span(&s, 0, s.parts);
+    double x = now_ns() - t0;
+    e->ns[mode] = e->ns[mode] == 0.0 ? x : 0.75 * e->ns[mode] + 0.25 * x; /* ~4 calls */
 }
 
 void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
