@@ -24,6 +24,11 @@
 #ifndef CPU_GEMM_SERIAL_WORK
 #define CPU_GEMM_SERIAL_WORK (1 << 25)
 #endif
+/* From this many multiply-adds up to CPU_GEMM_SERIAL_WORK, gemm.c cuts C into one block
+ * per thread, each a single-threaded OpenBLAS call on our OpenMP team. */
+#ifndef CPU_GEMM_SPLIT_WORK
+#define CPU_GEMM_SPLIT_WORK (1 << 20)
+#endif
 
 /* ---- blas_core.c: which OpenBLAS kernels the CPU runs (pure: unit-tested) ---- */
 
@@ -85,9 +90,21 @@ void cpu_blas_close(cpu_blas *b);
 
 enum { CPU_HALF_NONE, CPU_HALF_FP16, CPU_HALF_BF16 };
 
+/* One GEMM shape that gemm.c cuts into blocks: its time in ns run serially [0] and on
+ * the OpenMP team [1] (moving averages; 0: not measured yet), and its calls. */
+#define CPU_SPLIT_SHAPES 16
+typedef struct cpu_split_shape {
+    int64_t m, n, k;
+    double ns[2];
+    uint64_t calls;
+} cpu_split_shape;
+
 typedef struct cpu_state {
     int threads;      /* thread budget shared by OpenBLAS and our OpenMP loops */
     int blas_threads; /* what OpenBLAS is set to now */
+    /* gemm.c's split GEMMs, per shape: their time run serially and on the team */
+    cpu_split_shape split_shapes[CPU_SPLIT_SHAPES];
+    unsigned split_next; /* the entry a new shape replaces next */
     /* The test twin's emulated mixed precision (CPU_EMULATE_HALF): GEMM inputs rounded
      * to fp16 or bf16 into these buffers first. CPU_HALF_NONE in the real plugin. */
     int half;

@@ -1,9 +1,12 @@
 /* gemm.c — row-major C(M,N) = alpha * op(A) op(B) + beta * C through OpenBLAS (loaded
  * with the CPU's best kernels by blas.c).
  *
- * OpenBLAS threads itself (cpu.c gave it the thread budget); it splits M and N, never K,
- * so results are reproducible for a fixed thread count. */
+ * OpenBLAS threads itself (cpu.c gave it the thread budget) on large GEMMs; mid-sized
+ * ones are cut into one block per thread here. Both split M and N, never K, so results
+ * are reproducible for a fixed thread count. */
 #include <limits.h>
+#include <string.h>
+#include <time.h>
 
 #include "cpu_impl.h"
 
@@ -43,6 +46,100 @@ static void naive_rows_span(const void *args, int64_t lo, int64_t hi) {
 
 static int fits_blasint(int64_t v) { return v <= CPU_BLASINT_MAX; }
 
+/* Rows [r0, r0 + m) by columns [c0, c0 + n) of C, one OpenBLAS call. OpenBLAS's kernels
+ * always add into C, and for beta = 0 it first clears C with its own loop, which took
+ * 5-60 us more per call than memset at the demo MLP's shapes (bench/RESULTS.md): C is
+ * cleared here instead and the call accumulates (beta = 1). */
+static void blas_block(const cpu_state *cs, const gemm_args *g, int64_t m, int64_t n, int64_t r0,
+                       int64_t c0) {
+    const float *a = g->a + (g->ta ? r0 : r0 * g->lda), *b = g->b + (g->tb ? c0 * g->ldb : c0);
+    float *c = g->c + r0 * g->ldc + c0, beta = g->beta;
+    if (beta == 0.0f && cs->blas_threads == 1) { /* OpenBLAS's threads clear big C's */
+        if (g->ldc == n)
+            memset(c, 0, (size_t)(m * n) * sizeof *c);
+        else
+            for (int64_t i = 0; i < m; i++) memset(c + i * g->ldc, 0, (size_t)n * sizeof *c);
+        beta = 1.0f;
+    }
+    cs->blas.sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                   g->tb ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)g->k,
+                   g->alpha, a, (blasint)g->lda, b, (blasint)g->ldb, beta, c, (blasint)g->ldc);
+}
+
+typedef struct {
+    const cpu_state *cs;
+    const gemm_args *g;
+    int64_t m, parts;
+    bool by_rows;
+} split_args;
+
+/* Part p's first row (or column) of `len`: a multiple of 16 floats, so each part's
+ * micro-kernel tiles line up with the whole call's. */
+static int64_t part_start(int64_t len, int64_t parts, int64_t p) {
+    int64_t at = (len * p / parts + 8) / 16 * 16;
+    return p == 0 ? 0 : p == parts ? len : at < len ? at : len;
+}
+
+/* Parts [lo, hi), one OpenBLAS call each: the same calls whoever runs them. */
+static void split_span(const void *args, int64_t lo, int64_t hi) {
+    const split_args *s = args;
+    int64_t len = s->by_rows ? s->m : s->g->n;
+    for (int64_t p = lo; p < hi; p++) {
+        int64_t a = part_start(len, s->parts, p), b = part_start(len, s->parts, p + 1);
+        if (b <= a) continue;
+        if (s->by_rows)
+            blas_block(s->cs, s->g, b - a, s->g->n, a, 0);
+        else
+            blas_block(s->cs, s->g, s->m, b - a, 0, a);
+    }
+}
+
+static double now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+/* The timings of one GEMM shape (a model calls the same few shapes every step). */
+static cpu_split_shape *shape_of(cpu_state *cs, int64_t m, int64_t n, int64_t k) {
+    for (int i = 0; i < CPU_SPLIT_SHAPES; i++) {
+        cpu_split_shape *e = &cs->split_shapes[i];
+        if (e->m == m && e->n == n && e->k == k) return e;
+    }
+    cpu_split_shape *e = &cs->split_shapes[cs->split_next++ % CPU_SPLIT_SHAPES];
+    *e = (cpu_split_shape){.m = m, .n = n, .k = k};
+    return e;
+}
+
+/* Run the blocks on the team (1) or one after another on this thread (0)? The team, unless
+ * it has measured slower at this shape: with another process on a core, the block of a
+ * thread sharing that core arrives last and the whole GEMM waits for it (bench/RESULTS.md).
+ * Every 16th call of a shape tries the other way, so the choice follows the machine's
+ * load. The blocks are the same either way: the results do not depend on the choice. */
+static int split_mode(cpu_split_shape *e) {
+    /* serial only when clearly faster (a 25% margin: on idle cores the team's time per
+     * call swings more than that, and the epoch ran faster on it anyway) */
+    int best = e->ns[0] == 0.0 || e->ns[1] == 0.0 || e->ns[1] <= 1.25 * e->ns[0] ? 1 : 0;
+    return ++e->calls % 16 == 0 ? 1 - best : best;
+}
+
+/* A GEMM too small for OpenBLAS's own threads (a heap buffer and a team wake-up per
+ * call) but worth two cores: C cut into one block per thread, along the dimension whose
+ * operand is larger (each thread packs its share of it and all of the other), each block
+ * one single-threaded OpenBLAS call. */
+static void split_gemm(cpu_state *cs, int64_t m, const gemm_args *g) {
+    split_args s = {.cs = cs, .g = g, .m = m, .parts = cs->threads, .by_rows = m > g->n};
+    cpu_split_shape *e = shape_of(cs, m, g->n, g->k);
+    int mode = split_mode(e);
+    double t0 = now_ns();
+    if (mode)
+        cpu_parallel_for(cs, s.parts, CPU_PAR_MIN, split_span, &s);
+    else
+        split_span(&s, 0, s.parts);
+    double x = now_ns() - t0;
+    e->ns[mode] = e->ns[mode] == 0.0 ? x : 0.75 * e->ns[mode] + 0.25 * x; /* ~4 calls */
+}
+
 void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta, float *d_c,
               int64_t ldc) {
@@ -70,12 +167,15 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         cpu_parallel_for(st, m, n * (k > 0 ? k : 1), naive_rows_span, &g);
         return;
     }
-    int want = (double)m * (double)n * (double)k < CPU_GEMM_SERIAL_WORK ? 1 : cs->threads;
+    double work = (double)m * (double)n * (double)k;
+    int want = work < CPU_GEMM_SERIAL_WORK ? 1 : cs->threads;
     if (want != cs->blas_threads) {
         cs->blas.set_num_threads(want);
         cs->blas_threads = want;
     }
-    cs->blas.sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                   trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha,
-                   d_a, (blasint)lda, d_b, (blasint)ldb, beta, d_c, (blasint)ldc);
+    if (want == 1 && cs->threads > 1 && work >= CPU_GEMM_SPLIT_WORK) {
+        split_gemm(cs, m, &g);
+        return;
+    }
+    blas_block(cs, &g, m, n, 0, 0);
 }
