@@ -18,15 +18,6 @@
  * the OpenMP team costs microseconds, more than a small loop (batch-64 MLP tensors). */
 #define CPU_PAR_MIN 32768
 
-/* Compiled for the CPU's widest vectors, chosen once at load (GCC's function
- * multi-versioning): the plugin is built for baseline x86-64 (SSE2), which has no blend
- * and half the width. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CPU_WIDEST __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CPU_WIDEST
-#endif
-
 /* Below this many multiply-adds a GEMM runs on one thread. OpenBLAS's threaded path
  * costs a heap buffer and a team wake-up per call, which at batch-64 MLP sizes made a
  * 2-thread epoch 3x slower than a 1-thread one (bench/RESULTS.md). */

@@ -148,17 +148,16 @@ static bool is_max_2x2(const lt_window2d *g) {
 }
 
 /* One candidate k in max_window's rule: a larger value wins, and the first NaN wins for
- * good. Selects on a float position instead of branches (whether v > best is a coin flip
- * on real activations, and the mispredictions cost more than the loads), so the row loop
- * vectorizes (bench/RESULTS.md). */
+ * good. Selects instead of branches: whether v > best is a coin flip on real activations,
+ * and the mispredictions cost more than the loads (bench/RESULTS.md). */
 static inline void max_take(float v, float k, float *best, float *best_k) {
     const bool take = (v > *best) | (isnan(v) & !isnan(*best));
     *best = take ? v : *best;
     *best_k = take ? k : *best_k;
 }
 
-CPU_WIDEST static void max_row_2x2(const float *r0, const float *r1, int64_t w, int64_t ow,
-                                   int64_t i0, float *y, int64_t *idx) {
+static void max_row_2x2(const float *r0, const float *r1, int64_t w, int64_t ow, int64_t i0,
+                        float *y, int64_t *idx) {
 #pragma omp simd
     for (int64_t ox = 0; ox < ow; ox++) {
         float best = r0[2 * ox], k = 0.0f;
