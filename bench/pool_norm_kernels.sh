@@ -2,6 +2,8 @@
 # bench/pool_norm_kernels.sh [BUILD_DIR] [ROUNDS] — the cnn's 2x2 max pool and batch norm
 # (64x32x28x28) in the cpu accelerator's own kernels and in oneDNN, 1 and 2 threads,
 # interleaved rounds; prints "round threads op impl fwd_ms bwd_ms". Needs libdnnl-dev.
+# LT_BENCH_CPU_CLOCK=1 times process CPU instead of wall time (fairer at 1 thread on a
+# loaded machine; at 2 threads it sums both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build} rounds=${2:-3}

@@ -14,17 +14,33 @@ typedef struct {
     float *y, *out_mean, *out_var, *dx, *dw, *db;
 } bn_args;
 
-/* Sum over channel ch of f(x) for x in the channel, in double. */
+/* Eight double partial sums in a fixed lane order (k mod 8), added pairwise at the end: one
+ * serial chain of double adds was latency bound (~4 cycles an element, bench/RESULTS.md);
+ * eight independent chains vectorize. The order depends only on the shape, never on the
+ * ISA or the threads, so results stay bit-identical across runs and machines. */
+#define LANES 8
+
+static double lanes_total(const double *acc) {
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+/* Sum over channel ch of (x - shift) (square = 0) or (x - shift)^2 (square = 1), in double. */
 static double channel_sum(const bn_args *a, int64_t ch, double shift, int square) {
-    double s = 0;
+    double acc[LANES] = {0};
     for (int64_t i = 0; i < a->n; i++) {
         const float *x = a->x + (i * a->c + ch) * a->l;
-        for (int64_t k = 0; k < a->l; k++) {
+        int64_t k = 0;
+        for (; k + LANES <= a->l; k += LANES)
+            for (int j = 0; j < LANES; j++) {
+                const double d = (double)x[k + j] - shift;
+                acc[j] += square ? d * d : d;
+            }
+        for (; k < a->l; k++) {
             const double d = (double)x[k] - shift;
-            s += square ? d * d : d;
+            acc[k % LANES] += square ? d * d : d;
         }
     }
-    return s;
+    return lanes_total(acc);
 }
 
 static void bn_fwd_span(const void *p, int64_t lo, int64_t hi) {
@@ -62,20 +78,26 @@ void cpu_batch_norm(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
     cpu_parallel_for(st, c, 3 * n * l, bn_fwd_span, &a);
 }
 
-/* sum dy and sum dy * xh over channel ch, in double. */
+static inline void grad_lane(double *s0, double *s1, float dy, float x, float mean, float invstd) {
+    *s0 += (double)dy;
+    *s1 += (double)dy * (double)((x - mean) * invstd);
+}
+
+/* sum dy and sum dy * xh over channel ch, in double, in channel_sum's lane order. */
 static void grad_sums(const bn_args *a, int64_t ch, float mean, float invstd, double *sdy,
                       double *sdyxh) {
-    double s0 = 0, s1 = 0;
+    double s0[LANES] = {0}, s1[LANES] = {0};
     for (int64_t i = 0; i < a->n; i++) {
         const int64_t off = (i * a->c + ch) * a->l;
-        for (int64_t k = 0; k < a->l; k++) {
-            const double g = a->dy[off + k];
-            s0 += g;
-            s1 += g * (double)((a->x[off + k] - mean) * invstd);
-        }
+        const float *dy = a->dy + off, *x = a->x + off;
+        int64_t k = 0;
+        for (; k + LANES <= a->l; k += LANES)
+            for (int j = 0; j < LANES; j++)
+                grad_lane(&s0[j], &s1[j], dy[k + j], x[k + j], mean, invstd);
+        for (; k < a->l; k++) grad_lane(&s0[k % LANES], &s1[k % LANES], dy[k], x[k], mean, invstd);
     }
-    *sdy = s0;
-    *sdyxh = s1;
+    *sdy = lanes_total(s0);
+    *sdyxh = lanes_total(s1);
 }
 
 static void bn_bwd_span(const void *p, int64_t lo, int64_t hi) {

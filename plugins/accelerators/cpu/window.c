@@ -147,20 +147,35 @@ static bool is_max_2x2(const lt_window2d *g) {
            g->dh == 1 && g->dw == 1 && 2 * g->oh <= g->h && 2 * g->ow <= g->w;
 }
 
+/* One candidate k in max_window's rule: a larger value wins, and the first NaN wins for
+ * good. Selects instead of branches: whether v > best is a coin flip on real activations,
+ * and the mispredictions cost more than the loads (bench/RESULTS.md). */
+static inline void max_take(float v, float k, float *best, float *best_k) {
+    const bool take = (v > *best) | (isnan(v) & !isnan(*best));
+    *best = take ? v : *best;
+    *best_k = take ? k : *best_k;
+}
+
+static void max_row_2x2(const float *r0, const float *r1, int64_t w, int64_t ow, int64_t i0,
+                        float *y, int64_t *idx) {
+#pragma omp simd
+    for (int64_t ox = 0; ox < ow; ox++) {
+        float best = r0[2 * ox], k = 0.0f;
+        max_take(r0[2 * ox + 1], 1.0f, &best, &k);
+        max_take(r1[2 * ox], 2.0f, &best, &k);
+        max_take(r1[2 * ox + 1], 3.0f, &best, &k);
+        y[ox] = best;
+        const int64_t ki = (int64_t)k;
+        idx[ox] = i0 + 2 * ox + (ki & 1) + (ki >> 1) * w;
+    }
+}
+
 static void max_plane_2x2(const lt_window2d *g, const float *plane, float *y, int64_t *idx) {
-    for (int64_t oy = 0; oy < g->oh; oy++)
-        for (int64_t ox = 0; ox < g->ow; ox++) {
-            const int64_t i0 = 2 * oy * g->w + 2 * ox;
-            const int64_t at[4] = {i0, i0 + 1, i0 + g->w, i0 + g->w + 1};
-            float best = plane[i0];
-            int64_t best_i = i0;
-            for (int k = 1; k < 4 && !isnan(best); k++) {
-                const float v = plane[at[k]];
-                if (v > best || isnan(v)) best = v, best_i = at[k];
-            }
-            y[oy * g->ow + ox] = best;
-            idx[oy * g->ow + ox] = best_i;
-        }
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+        const int64_t i0 = 2 * oy * g->w;
+        max_row_2x2(plane + i0, plane + i0 + g->w, g->w, g->ow, i0, y + oy * g->ow,
+                    idx + oy * g->ow);
+    }
 }
 
 static void pool_plane(const win_args *a, int64_t pl) {
