@@ -14,7 +14,14 @@ typedef struct conv_case {
     int64_t x[4], w[4];
     lt_conv2d_opts o;
     bool bias;
+    lt_conv_transpose2d_opts t; /* used instead of o when t.struct_size is set */
 } conv_case;
+
+/* The case's output channels: w's first dimension, or a transposed one's second times
+ * the groups. */
+static int64_t out_channels(const conv_case *k) {
+    return k->t.struct_size ? k->w[1] * (k->t.groups ? k->t.groups : 1) : k->w[0];
+}
 
 /* y, dx, dw, db (db empty without bias) of sum(conv(x, w, b) * r), into out[4]. */
 static void run_case(lt_device_t *dev, const conv_case *k, float *out[4], int64_t nout[4]) {
@@ -23,17 +30,19 @@ static void run_case(lt_device_t *dev, const conv_case *k, float *out[4], int64_
     int64_t nx = k->x[0] * k->x[1] * k->x[2] * k->x[3], nw = k->w[0] * k->w[1] * k->w[2] * k->w[3];
     float *hx = malloc((size_t)nx * sizeof *hx), *hw = malloc((size_t)nw * sizeof *hw);
     float hb[64];
-    ck_assert(hx && hw && k->w[0] <= 64);
+    int64_t nb = out_channels(k);
+    ck_assert(hx && hw && nb <= 64);
     test_fill(hx, nx, 1, -1.0f, 1.0f, 0.0f);
     test_fill(hw, nw, 2, -1.0f, 1.0f, 0.0f);
-    test_fill(hb, k->w[0], 3, -1.0f, 1.0f, 0.0f);
+    test_fill(hb, nb, 3, -1.0f, 1.0f, 0.0f);
     lt_tensor_t *x = lt_from_host(a, LT_F32, 4, k->x, hx),
                 *w = lt_from_host(a, LT_F32, 4, k->w, hw);
-    lt_tensor_t *b = k->bias ? lt_from_host(a, LT_F32, 1, &k->w[0], hb) : NULL;
+    lt_tensor_t *b = k->bias ? lt_from_host(a, LT_F32, 1, &nb, hb) : NULL;
     lt_set_requires_grad(x, true);
     lt_set_requires_grad(w, true);
     if (b) lt_set_requires_grad(b, true);
-    lt_tensor_t *y = lt_conv2d_op(x, w, b, &k->o);
+    lt_tensor_t *y =
+        k->t.struct_size ? lt_conv_transpose2d_op(x, w, b, &k->t) : lt_conv2d_op(x, w, b, &k->o);
     ck_assert_msg(y != NULL, "%s", lt_last_error());
     float *hr = malloc((size_t)lt_numel(y) * sizeof *hr);
     test_fill(hr, lt_numel(y), 4, -1.0f, 1.0f, 0.0f);
@@ -61,7 +70,8 @@ static void compare_case(lt_device_t *direct, lt_device_t *im2col, const conv_ca
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(np[i], nq[i]);
         for (int64_t j = 0; j < np[i]; j++)
-            ck_assert_msg(fabsf(p[i][j] - q[i][j]) <= 1e-4f * (1.0f + fabsf(q[i][j])),
+            ck_assert_msg(fabsf(p[i][j] - q[i][j]) <=
+                              (k->t.struct_size ? 1e-5f : 1e-4f) * (1.0f + fabsf(q[i][j])),
                           "%s[%lld]: direct %g, im2col %g (x %lldx%lldx%lldx%lld)", what[i],
                           (long long)j, p[i][j], q[i][j], (long long)k->x[0], (long long)k->x[1],
                           (long long)k->x[2], (long long)k->x[3]);
@@ -85,22 +95,62 @@ START_TEST(direct_slots_match_im2col) {
         printf("conv_direct: no oneDNN in this build (%s)\n", line);
     ck_assert_ptr_null(strstr(lt_device_describe(im2col), "oneDNN"));
     const conv_case cases[] = {
-        {{2, 4, 7, 7}, {6, 4, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true},
+        {{2, 4, 7, 7}, {6, 4, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true, {0}},
         {{2, 4, 9, 8},
          {6, 2, 3, 2},
          LT_CONV2D_OPTS(.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2),
-         true},
+         true,
+         {0}},
         /* oh 2 from 5 rows: the last row is skipped, which oneDNN's padding cannot say */
-        {{1, 2, 5, 5}, {3, 2, 2, 2}, LT_CONV2D_OPTS(.stride = {2, 2}), false},
-        {{2, 3, 6, 5}, {4, 3, 2, 2}, LT_CONV2D_OPTS(.padding_same = true), false},
+        {{1, 2, 5, 5}, {3, 2, 2, 2}, LT_CONV2D_OPTS(.stride = {2, 2}), false, {0}},
+        {{2, 3, 6, 5}, {4, 3, 2, 2}, LT_CONV2D_OPTS(.padding_same = true), false, {0}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         compare_case(direct, im2col, &cases[i]);
     /* 30 heights x 3 directions: past the cache's 24 primitives, so entries are evicted */
     for (int64_t h = 3; h < 33; h++) {
-        conv_case k = {{1, 2, h, 4}, {2, 2, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true};
+        conv_case k = {{1, 2, h, 4}, {2, 2, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true, {0}};
         compare_case(direct, im2col, &k);
     }
+    lt_device_close(direct);
+    lt_device_close(im2col);
+}
+END_TEST
+
+/* conv_transpose2d through the same slots with the roles swapped (its forward is
+ * conv2d's bwd_data, its input gradient conv2d's forward): stride 2, padding,
+ * output_padding (declined by oneDNN when larger than the padding), groups, dilation. */
+START_TEST(transposed_through_direct_slots) {
+    lt_device_t *direct = open_with("all"), *im2col = open_with("none");
+    const conv_case cases[] = {
+        {{2, 6, 4, 4},
+         {6, 3, 4, 4},
+         {0},
+         true,
+         LT_CONV_TRANSPOSE2D_OPTS(.stride = {2, 2}, .padding = {1, 1})},
+        {{2, 4, 5, 3},
+         {4, 3, 3, 3},
+         {0},
+         true,
+         LT_CONV_TRANSPOSE2D_OPTS(.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1},
+                                  .groups = 2)},
+        {{1, 6, 3, 4},
+         {6, 2, 3, 2},
+         {0},
+         false,
+         LT_CONV_TRANSPOSE2D_OPTS(.stride = {2, 3}, .padding = {2, 1}, .output_padding = {1, 0},
+                                  .dilation = {2, 1}, .groups = 3)},
+        /* output_padding past the padding: oneDNN declines, im2col runs */
+        {{1, 2, 3, 3},
+         {2, 2, 3, 3},
+         {0},
+         true,
+         LT_CONV_TRANSPOSE2D_OPTS(.stride = {2, 2}, .output_padding = {1, 1})},
+        /* the dcgan generator's first layer: 1x1 input, no padding */
+        {{4, 8, 1, 1}, {8, 5, 4, 4}, {0}, false, LT_CONV_TRANSPOSE2D_OPTS()},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        compare_case(direct, im2col, &cases[i]);
     lt_device_close(direct);
     lt_device_close(im2col);
 }
@@ -111,6 +161,7 @@ Suite *suite_conv_direct(void) {
     TCase *tc = tcase_create("oneDNN");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, direct_slots_match_im2col);
+    tcase_add_test(tc, transposed_through_direct_slots);
     suite_add_tcase(s, tc);
     return s;
 }

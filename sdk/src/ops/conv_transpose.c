@@ -171,27 +171,66 @@ static lt_tensor_t *bias_grad(lt_device_t *dev, const lt_window2d *g, const lt_t
     return db;
 }
 
-static void conv_transpose_bw(lt_node *n, lt_tensor_t *gy) {
-    lt_tensor_t *x = n->in[0], *w = n->in[1], *b = n->in[2], *x2 = n->saved;
-    lt_window2d g = window_of(x, w, n);
-    int64_t groups = n->i, cin = w->shape[0], np = g.n * g.oh * g.ow;
-    lt_device_t *dev = lt__dev(gy);
-    int64_t col_shape[2] = {g.c * g.kh * g.kw, np};
-    lt_tensor_t *dcol = lt__tensor_new(gy->arena, LT_F32, 2, col_shape);
-    lt_tensor_t *zero = dcol ? lt_zeros(gy->arena, LT_F32, 0, NULL) : NULL, *db = NULL, *dx = NULL;
+/* What the backward still has to compute, and what it has computed. */
+typedef struct ct_grads {
+    bool want_w, want_x;
+    lt_tensor_t *dw, *dx;
+} ct_grads;
+
+/* The conv2d slots with the roles swapped (gy is the conv2d's input, x its output
+ * gradient): dx = conv2d(gy, w) and dw = conv2d's weight gradient; what they decline
+ * stays wanted for the im2col path. */
+static void direct_grads(lt_device_t *dev, const lt_window2d *g, int64_t groups,
+                         const lt_tensor_t *x, const lt_tensor_t *w, const lt_tensor_t *gy,
+                         ct_grads *r) {
+    int64_t cin = w->shape[0];
+    if (r->want_x && dev->k.conv2d) {
+        lt_tensor_t *dx = lt__tensor_new(gy->arena, LT_F32, x->ndim, x->shape);
+        if (dx && dev->k.conv2d(dev->state, g, groups, cin, lt__f32(gy), lt__f32(w), NULL,
+                                lt__f32(dx)) == 0)
+            r->dx = dx, r->want_x = false;
+    }
+    if (r->want_w && dev->k.conv2d_bwd_weights) {
+        lt_tensor_t *dw = lt__tensor_new(gy->arena, LT_F32, w->ndim, w->shape);
+        if (dw && dev->k.conv2d_bwd_weights(dev->state, g, groups, cin, lt__f32(gy), lt__f32(x),
+                                            lt__f32(dw), NULL) == 0)
+            r->dw = dw, r->want_w = false;
+    }
+}
+
+/* The gradients the direct slots left, through the unfolded gy; x2 is the forward's
+ * (Cin, N*P) copy of x, or made again when the forward ran the direct path. */
+static void im2col_grads(lt_device_t *dev, const lt_window2d *g, int64_t groups,
+                         const lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *x2,
+                         const lt_tensor_t *gy, ct_grads *r) {
+    if (!r->want_w && !r->want_x) return;
+    int64_t cin = w->shape[0], np = g->n * g->oh * g->ow;
+    lt_tensor_t *dcol = lt__tensor_new(gy->arena, LT_F32, 2, (int64_t[]){g->c * g->kh * g->kw, np});
+    lt_tensor_t *zero = dcol ? lt_zeros(gy->arena, LT_F32, 0, NULL) : NULL;
     if (!zero) return;
+    dev->k.im2col(dev->state, g, lt__f32(gy), lt__f32(dcol));
+    if (r->want_w && !x2 && (x2 = lt__tensor_new(gy->arena, LT_F32, 2, (int64_t[]){cin, np})))
+        swap01(dev, cin, g->n, g->oh * g->ow, lt__f32(x), lt__f32(zero), lt__f32(x2));
+    if (r->want_w && x2) lt__conv_weight_grad(dev, gy->arena, groups, w, x2, dcol);
+    if (r->want_x) r->dx = input_grad(dev, g, groups, x, w, dcol, lt__f32(zero));
+}
+
+static void conv_transpose_bw(lt_node *n, lt_tensor_t *gy) {
+    lt_tensor_t *x = n->in[0], *w = n->in[1], *b = n->in[2], *db = NULL;
+    lt_window2d g = window_of(x, w, n);
+    int64_t groups = n->i, cin = w->shape[0], k = g.c * g.kh * g.kw, np = g.n * g.oh * g.ow;
+    lt_device_t *dev = lt__dev(gy);
+    ct_grads r = {.want_w = w->requires_grad, .want_x = x->requires_grad};
     LT_PROF_SPAN(dev, "conv_transpose2d_backward",
                  2.0 * flops_of(&g, cin, groups) + (double)gy->numel,
-                 LT_F32B(2 * gy->numel + 2 * dcol->numel + 2 * x->numel + 2 * w->numel), {
-                     dev->k.im2col(dev->state, &g, lt__f32(gy), lt__f32(dcol));
-                     if (w->requires_grad)
-                         lt__conv_weight_grad(dev, gy->arena, groups, w, x2, dcol);
+                 LT_F32B(2 * gy->numel + 2 * k * np + 2 * x->numel + 2 * w->numel), {
+                     direct_grads(dev, &g, groups, x, w, gy, &r);
+                     im2col_grads(dev, &g, groups, x, w, n->saved, gy, &r);
                      if (b && b->requires_grad) db = bias_grad(dev, &g, gy);
-                     if (x->requires_grad)
-                         dx = input_grad(dev, &g, groups, x, w, dcol, lt__f32(zero));
                  });
+    if (r.dw) lt__accum_grad(w, r.dw);
     if (db) lt__accum_grad(b, db);
-    if (dx) lt__accum_grad(x, dx);
+    if (r.dx) lt__accum_grad(x, r.dx);
 }
 
 /* ---- the op ---------------------------------------------------------------------------- */
@@ -206,6 +245,36 @@ static void forward_kernels(lt_device_t *dev, const lt_window2d *g, int64_t grou
     if (b) add_bias(dev, g, lt__f32(b), lt__f32(y));
 }
 
+/* y through the accelerator's conv2d_bwd_data slot (the transposed convolution is
+ * conv2d's input gradient, x in the role of dy), else im2col's way, leaving *x2 the
+ * (Cin, N*P) copy of x the backward's weight gradient reuses. */
+static lt_tensor_t *run_forward(lt_device_t *dev, const lt_window2d *g, int64_t groups,
+                                const lt_tensor_t *x, const lt_tensor_t *w, const lt_tensor_t *b,
+                                lt_tensor_t **x2) {
+    int64_t cin = x->shape[1], np = g->n * g->oh * g->ow;
+    lt_tensor_t *y = lt__tensor_new(x->arena, LT_F32, 4, (int64_t[]){g->n, g->c, g->h, g->w});
+    lt_tensor_t *zero = y ? lt_zeros(x->arena, LT_F32, 0, NULL) : NULL;
+    if (!zero) return NULL;
+    if (dev->k.conv2d_bwd_data) {
+        bool done = false;
+        LT_PROF_SPAN(dev, "conv_transpose2d", flops_of(g, cin, groups) + (double)(b ? y->numel : 0),
+                     LT_F32B(x->numel + w->numel + (b ? 3 : 1) * y->numel), {
+                         done = dev->k.conv2d_bwd_data(dev->state, g, groups, cin, lt__f32(x),
+                                                       lt__f32(w), lt__f32(y)) == 0;
+                         if (done && b) add_bias(dev, g, lt__f32(b), lt__f32(y));
+                     });
+        if (done) return y;
+    }
+    *x2 = lt__tensor_new(x->arena, LT_F32, 2, (int64_t[]){cin, np});
+    lt_tensor_t *col =
+        *x2 ? lt__tensor_new(x->arena, LT_F32, 2, (int64_t[]){g->c * g->kh * g->kw, np}) : NULL;
+    if (!col) return NULL;
+    LT_PROF_SPAN(dev, "conv_transpose2d", flops_of(g, cin, groups) + (double)(b ? y->numel : 0),
+                 LT_F32B(3 * x->numel + 2 * col->numel + w->numel + (b ? 3 : 1) * y->numel),
+                 forward_kernels(dev, g, groups, x, w, b, lt__f32(zero), *x2, col, y));
+    return y;
+}
+
 lt_tensor_t *lt_conv_transpose2d_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b,
                                     const lt_conv_transpose2d_opts *o) {
     if (!lt__check_f32(x, OP) || !lt__check_f32(w, OP)) return NULL;
@@ -218,17 +287,9 @@ lt_tensor_t *lt_conv_transpose2d_op(lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t 
     if (!shapes_ok(x, w, b, groups) || !window(x, w, o, groups, &g)) return NULL;
     lt_device_t *dev = lt__dev(x);
     if (!LT_NEED_SLOT(dev, im2col, OP) || !LT_NEED_SLOT(dev, col2im, OP)) return NULL;
-    int64_t cin = x->shape[1], np = g.n * g.oh * g.ow;
-    lt_tensor_t *x2 = lt__tensor_new(x->arena, LT_F32, 2, (int64_t[]){cin, np});
-    lt_tensor_t *col =
-        x2 ? lt__tensor_new(x->arena, LT_F32, 2, (int64_t[]){g.c * g.kh * g.kw, np}) : NULL;
-    lt_tensor_t *y =
-        col ? lt__tensor_new(x->arena, LT_F32, 4, (int64_t[]){g.n, g.c, g.h, g.w}) : NULL;
-    lt_tensor_t *zero = y ? lt_zeros(x->arena, LT_F32, 0, NULL) : NULL;
-    if (!zero) return NULL;
-    LT_PROF_SPAN(dev, "conv_transpose2d", flops_of(&g, cin, groups) + (double)(b ? y->numel : 0),
-                 LT_F32B(3 * x->numel + 2 * col->numel + w->numel + (b ? 3 : 1) * y->numel),
-                 forward_kernels(dev, &g, groups, x, w, b, lt__f32(zero), x2, col, y));
+    lt_tensor_t *x2 = NULL;
+    lt_tensor_t *y = run_forward(dev, &g, groups, x, w, b, &x2);
+    if (!y) return NULL;
     lt_node *n = lt__record(y, conv_transpose_bw, x, w, b);
     if (n) {
         n->saved = x2;
