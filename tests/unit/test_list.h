@@ -42,4 +42,5 @@
     X(optim_more)                                                                                  \
     X(sched_more)                                                                                  \
     X(dtypes) /* uint8 / half data, several dataloaders (#21) */                                   \
-    X(text_ops)
+    X(text_ops)                                                                                    \
+    X(bs_search) /* #23: BatchSizeFinder's power / binsearch sequence */
