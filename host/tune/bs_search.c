@@ -56,32 +56,39 @@ static int power(search *s, int64_t size, int64_t *found) {
     return 0;
 }
 
+/* binsearch after a trial that fit at *size: the next size in *size; false to stop. */
+static bool bisect_up(search *s, int64_t *size, int64_t *low, int64_t high) {
+    bool changed;
+    *low = *size;
+    if (high && high - *low <= 1) return false;
+    *size = high ? adjust(s, (high + *low) / 2, 1.0, BS_MAX_VAL, &changed)
+                 : adjust(s, 0, 2.0, BS_MAX_VAL, &changed);
+    return changed;
+}
+
+/* binsearch's safety margin: int(size * (1 - margin)), at least 1. */
+static int64_t with_margin(int64_t size, double margin) {
+    if (!(margin > 0)) return size;
+    int64_t m = (int64_t)((double)size * (1 - margin));
+    return m < 1 ? 1 : m;
+}
+
 static int binsearch(search *s, int64_t size, int64_t *found) {
     int64_t low = 1, high = 0;
     int count = 0;
-    bool changed;
-    for (;;) {
-        if (size >= BS_MAX_VAL) break;
+    bool changed, go_on = true;
+    while (go_on && size < BS_MAX_VAL) {
         int ok = run_trial(s, size);
         if (ok < 0) return -1;
         if (ok) {
-            if (++count >= s->o->max_trials) break;
-            low = size;
-            if (high && high - low <= 1) break;
-            size = high ? adjust(s, (high + low) / 2, 1.0, BS_MAX_VAL, &changed)
-                        : adjust(s, 0, 2.0, BS_MAX_VAL, &changed);
-            if (!changed) break;
+            go_on = ++count < s->o->max_trials && bisect_up(s, &size, &low, high);
         } else {
             high = size;
             size = adjust(s, (high + low) / 2, 1.0, BS_MAX_VAL, &changed);
-            if (high - low <= 1) break;
+            go_on = high - low > 1;
         }
     }
-    if (s->o->margin > 0) {
-        int64_t m = (int64_t)((double)size * (1 - s->o->margin));
-        size = m < 1 ? 1 : m;
-    }
-    *found = size;
+    *found = with_margin(size, s->o->margin);
     return 0;
 }
 
