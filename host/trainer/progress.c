@@ -22,6 +22,8 @@ bool stdout_is_terminal(const session *s) {
     return launcher_tty && !strcmp(launcher_tty, "1");
 }
 
+static void draw(session *s, double now);
+
 void bar_start(session *s, const char *desc, int64_t total) {
     progress_bar *b = &s->bar;
     b->enabled = s->cfg->enable_progress_bar && s->group.rank == 0 && !s->tr.sanity_checking;
@@ -31,6 +33,7 @@ void bar_start(session *s, const char *desc, int64_t total) {
     b->done = 0;
     b->t_start = b->t_last_draw = now_seconds();
     b->last_len = 0;
+    if (b->tty) draw(s, b->t_start); /* shown from 0%, as tqdm does, so lt_print finds it */
 }
 
 static void clock_text(double seconds, char *buf, size_t n) {
@@ -74,6 +77,21 @@ bool bar_due(const session *s) { return s->bar.tty && now_seconds() - s->bar.t_l
 void bar_update(session *s, int64_t done) {
     s->bar.done = done;
     if (bar_due(s)) draw(s, now_seconds());
+}
+
+/* lt_print's host service, Lightning's TQDMProgressBar.print: a bar on the line is wiped
+ * (carriage return, blanks, carriage return), the text gets its own line, and the bar is
+ * drawn again below it; without a bar on screen the text is printed as it is. */
+void bar_print_line(lt_trainer_t *tr, const char *text) {
+    session *s = tr->host;
+    bool drawn = s->bar.tty && s->bar.last_len > 0;
+    if (drawn) printf("\r%*s\r", s->bar.last_len, "");
+    printf("%s\n", text);
+    if (drawn) {
+        s->bar.last_len = 0;
+        draw(s, now_seconds());
+    }
+    fflush(stdout);
 }
 
 void bar_finish(session *s) {

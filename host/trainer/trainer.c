@@ -412,6 +412,7 @@ void session_init(session *s, const host_config *cfg, uint64_t seed) {
                            .log = trainer_log,
                            .log_image = trainer_log_image,
                            .log_histogram = trainer_log_histogram,
+                           .print_line = bar_print_line,
                            .host = s,
                            .callback_metrics = s->log.callback_metrics};
 }

@@ -415,6 +415,8 @@ void bar_update(session *s, int64_t done);
 /* Whether the bar will redraw on the next update (at most ten times a second). */
 bool bar_due(const session *s);
 void bar_finish(session *s);
+/* lt_print's host service: text on its own line, the progress bar redrawn after it. */
+void bar_print_line(lt_trainer_t *tr, const char *text);
 void print_model_summary(session *s);
 
 /* ---- callbacks (host/callbacks/) ---------------------------------------------------- */

@@ -66,7 +66,8 @@ LT_API lt_status lt_log_dict(lt_ctx_t *ctx, const lt_log_item *items, int n,
                              const lt_log_opts *opts);
 
 /* Lightning's self.print: printf to stdout (and a newline) on global rank 0 only, so
- * that DDP prints a message once. */
+ * that DDP prints a message once; under a host with a progress bar on a terminal the line
+ * goes above the bar (lt_trainer.print_line). Messages are cut at 8191 bytes. */
 LT_API void lt_print(lt_ctx_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* ---- issue 23 (gen): images -------------------------------------------------------- */
 

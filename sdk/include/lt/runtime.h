@@ -127,6 +127,11 @@ struct lt_trainer {
     /* -- #23: Lightning's trainer.estimated_stepping_batches: the optimizer steps fit
      * will take, known from configure_optimizers on; -1: unbounded -- */
     int64_t estimated_stepping_batches;
+    /* -- #23: lt_print through the progress bar -- */
+    /* (optional) Host service behind lt_print: write text and a newline without garbling a
+     * progress bar being drawn (Lightning's TQDMProgressBar.print: clear the bar line,
+     * print, redraw). NULL: lt_print writes to stdout itself. */
+    void (*print_line)(lt_trainer_t *tr, const char *text);
 };
 
 /* The smallest struct_size this liblt accepts (1.0 has every field up to barrier). */

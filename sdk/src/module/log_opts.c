@@ -1,6 +1,7 @@
 /* Lightning's self.log keyword arguments (reduce_fx, rank_zero_only, batch_size),
  * self.log_dict and self.print, over the accumulators of metrics.c. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "ctx_impl.h"
@@ -63,12 +64,23 @@ lt_status lt_log_dict(lt_ctx_t *ctx, const lt_log_item *items, int n, const lt_l
     return LT_OK;
 }
 
+/* Formatted first so that the host can print it as one piece between erasing and redrawing
+ * its progress bar; a message over the buffer is cut, as a terminal line would be useless
+ * at that length anyway. */
 void lt_print(lt_ctx_t *ctx, const char *fmt, ...) {
     if (!fmt || (ctx && lt_trainer_global_rank(ctx->trainer) != 0)) return;
+    char text[8192];
     va_list ap;
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    putchar('\n');
+    if (n < 0) return;
+    lt_trainer_t *tr = ctx ? ctx->trainer : NULL;
+    if (tr && tr->struct_size >= offsetof(lt_trainer_t, print_line) + sizeof tr->print_line &&
+        tr->print_line) {
+        tr->print_line(tr, text);
+        return;
+    }
+    printf("%s\n", text);
     fflush(stdout);
 }
