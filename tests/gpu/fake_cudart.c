@@ -18,7 +18,7 @@ typedef struct fake_op {
 } fake_op;
 
 #define FAKE_QUEUE 65536
-#define FAKE_PINNED 16
+#define FAKE_PINNED 64
 
 static struct {
     fake_op queue[FAKE_QUEUE];
@@ -127,8 +127,15 @@ cudaError_t cudaMallocHost(void **p, size_t n) {
     return cudaSuccess;
 }
 
+cudaError_t cudaHostAlloc(void **p, size_t n, unsigned flags) {
+    (void)flags;
+    return cudaMallocHost(p, n);
+}
+
 cudaError_t cudaFreeHost(void *p) {
     run_through(-1);
+    for (int i = 0; i < fake.npinned; i++)
+        if (fake.pinned[i].p == p) fake.pinned[i] = fake.pinned[--fake.npinned];
     free(p);
     return cudaSuccess;
 }
@@ -148,6 +155,12 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcp
     (void)kind;
     (void)s;
     push((fake_op){.dst = dst, .src = src, .n = n});
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
+    *total_bytes = fake.limit == SIZE_MAX ? (size_t)80 << 30 : fake.limit;
+    *free_bytes = fake.held < *total_bytes ? *total_bytes - fake.held : 0;
     return cudaSuccess;
 }
 

@@ -8,6 +8,7 @@
 #ifndef LT_CUDA_IMPL_H
 #define LT_CUDA_IMPL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,7 +44,16 @@ typedef struct cuda_cache {
     cuda_block *large_free;                     /* free blocks over 1 MiB, any size */
     uint64_t mallocs;                           /* cudaMalloc calls that succeeded */
     size_t device_bytes, peak_bytes;            /* held from cudaMalloc now, at most */
+    size_t in_use_bytes, in_use_peak;           /* handed out now, at most (class sizes) */
 } cuda_cache;
+
+/* A pinned host buffer (host_mem.c), with the event recorded after each copy out of it. */
+typedef struct cuda_pinned {
+    char *ptr;
+    size_t size;
+    cudaEvent_t copied;
+    struct cuda_pinned *next;
+} cuda_pinned;
 
 /* ---- device state ---------------------------------------------------------------- */
 
@@ -91,6 +101,10 @@ typedef struct cuda_state {
     lt_matmul_precision matmul_precision;
     cuda_cache cache;
     cuda_stage stage;
+    /* Pinned batch buffers (host_alloc): the list is read by loader worker threads. */
+    pthread_mutex_t pinned_mu;
+    cuda_pinned *pinned;
+    uint64_t pinned_allocs, pinned_copies; /* for LT_CUDA_STATS and the checks */
     /* Half-precision copies of GEMM inputs (16-mixed, bf16-*), grown as needed. */
     void *half_a, *half_b;
     size_t half_a_bytes, half_b_bytes;
@@ -116,6 +130,18 @@ void *cuda_cache_alloc(cuda_state *st, size_t nbytes);
 void cuda_cache_free(cuda_state *st, void *d_ptr);
 /* cudaFree of every block (shutdown). */
 void cuda_cache_release(cuda_state *st);
+
+/* ---- pinned host buffers, memory statistics (host_mem.c) ------------------------- */
+
+void *cuda_host_alloc(void *st, size_t nbytes);
+void cuda_host_free(void *st, void *p);
+void cuda_host_wait(void *st, void *p);
+/* memcpy_h2d from a host_alloc buffer: an asynchronous copy and the buffer's event;
+ * returns 0 (having done nothing) when src is not in one. */
+int cuda_pinned_copy(cuda_state *st, void *d_dst, const void *src, size_t nbytes);
+/* host_free of the buffers still held (shutdown). */
+void cuda_pinned_release(cuda_state *st);
+int cuda_memory_stats(void *st, lt_mem_stats *out);
 
 /* A grid of at most max_grid blocks of `threads` for n items, at least one. */
 unsigned cuda_grid(const cuda_state *st, int64_t n, int threads);
