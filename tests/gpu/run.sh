@@ -87,6 +87,45 @@ allocations() {
 }
 check "0 device allocations in steady-state steps" allocations
 
+# Pinned batch buffers (issue 21/18): the loaders' buffers come from cudaHostAlloc and
+# every batch is copied from them asynchronously; with worker threads refilling buffers
+# while those copies run (each waits on its buffer's event), the metrics must not change.
+pinned() {
+    local short=(--max_epochs 2 --limit_train_batches 50 --limit_val_batches 5 --limit_test_batches 5
+                 --enable_checkpointing false --logger csv --seed_everything 7) w st bufs copies
+    for w in 0 3; do
+        rm -rf "/tmp/lt-gpu-pin$w"
+        st=$(LT_CUDA_STATS=1 "$LTHOST" "${fit[@]}" "${short[@]}" --data.num_workers $w \
+            --default_root_dir "/tmp/lt-gpu-pin$w" 2>&1 | grep 'pinned buffers')
+        bufs=$(echo "$st" | sed -n 's/.* \([0-9]*\) pinned buffers.*/\1/p')
+        copies=$(echo "$st" | sed -n 's/.* \([0-9]*\) copies from them.*/\1/p')
+        echo "result: num_workers $w: ${bufs:-?} pinned buffers, ${copies:-?} copies from them"
+        [ "${bufs:-0}" -gt 0 ] && [ "${copies:-0}" -gt 0 ] || return 1
+    done
+    cmp /tmp/lt-gpu-pin0/lightning_logs/version_0/metrics.csv /tmp/lt-gpu-pin3/lightning_logs/version_0/metrics.csv
+}
+check "pinned batch buffers used, metrics identical with worker threads" pinned
+
+# DeviceStatsMonitor on cuda (issue 23): the caching allocator's and cudaMemGetInfo's bytes.
+device_stats() {
+    rm -rf /tmp/lt-gpu-dsm
+    "$LTHOST" "${fit[@]}" --max_epochs 1 --limit_train_batches 20 --limit_val_batches 2 \
+        --limit_test_batches 2 --log_every_n_steps 5 --logger csv --callbacks DeviceStatsMonitor \
+        --enable_checkpointing false --default_root_dir /tmp/lt-gpu-dsm || return 1
+    python3 - /tmp/lt-gpu-dsm/lightning_logs/version_0/metrics.csv <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+pre = "DeviceStatsMonitor.on_train_batch_end/"
+def last(k):
+    v = [float(r[pre + k]) for r in rows if r.get(pre + k)]
+    return v[-1] if v else 0.0
+a, r, t = last("allocated_bytes.all.current"), last("reserved_bytes.all.current"), last("mem_get_info.total")
+print(f"result: allocated {a:.0f} reserved {r:.0f} total {t:.0f} bytes")
+sys.exit(0 if 0 < a <= r <= t and last("mem_get_info.free") > 0 else 1)
+PY
+}
+check "DeviceStatsMonitor logs cuda memory stats" device_stats
+
 # compute-sanitizer memcheck of a short fit: 0 errors.
 memcheck() {
     command -v compute-sanitizer >/dev/null || { echo "no compute-sanitizer"; return 1; }
