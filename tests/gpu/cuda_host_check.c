@@ -9,6 +9,7 @@
 
 #include <lt/accelerator.h>
 
+#include "cuda_impl.h"
 #include "fake_cudart.h"
 
 const lt_accelerator_desc *lt_accelerator_entry(void);
@@ -135,6 +136,9 @@ static void check_pinned(host_check *h) {
     ok = 1;
     for (size_t j = OFF; j < N; j++) ok &= back[j] == pattern(3, j);
     report(h, ok, "memcpy_h2d from a pinned buffer is asynchronous (no staging copy)", N - OFF);
+    const cuda_state *cs = h->st;
+    report(h, cs->xfer_copies == 2, "pinned uploads go through the copy stream's ring",
+           (long long)cs->xfer_copies);
     h->k->host_free(h->st, p);
     h->k->free(h->st, d);
     report(h, h->k->sync(h->st) == LT_OK, "host_free of a host_alloc buffer", 0);

@@ -84,6 +84,18 @@ cudaError_t cudaStreamCreate(cudaStream_t *s) {
     return cudaSuccess;
 }
 
+/* Every stream is the one queue: work runs in issue order, which any order the plugin's
+ * events ask for (cudaStreamWaitEvent) already satisfies. */
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) {
+    (void)flags;
+    return cudaStreamCreate(s);
+}
+
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags) {
+    (void)s, (void)e, (void)flags;
+    return cudaSuccess;
+}
+
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
     (void)s;
     return cudaSuccess;

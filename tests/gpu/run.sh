@@ -87,24 +87,30 @@ allocations() {
 }
 check "0 device allocations in steady-state steps" allocations
 
-# Pinned batch buffers (issue 21/18): the loaders' buffers come from cudaHostAlloc and
-# every batch is copied from them asynchronously; with worker threads refilling buffers
-# while those copies run (each waits on its buffer's event), the metrics must not change.
-pinned() {
+# Pinned batch buffers and the copy stream (issues 21, 18): the loaders' buffers come from
+# cudaHostAlloc and every batch is uploaded from them on the copy stream; with worker
+# threads refilling buffers while those uploads run (each waits on its buffer's event),
+# and with the copy stream off (LT_CUDA_COPY_STREAM=0), the metrics must not change.
+pinned_run() { # pinned_run NAME WORKERS COPY_STREAM
     local short=(--max_epochs 2 --limit_train_batches 50 --limit_val_batches 5 --limit_test_batches 5
-                 --enable_checkpointing false --logger csv --seed_everything 7) w st bufs copies
-    for w in 0 3; do
-        rm -rf "/tmp/lt-gpu-pin$w"
-        st=$(LT_CUDA_STATS=1 "$LTHOST" "${fit[@]}" "${short[@]}" --data.num_workers $w \
-            --default_root_dir "/tmp/lt-gpu-pin$w" 2>&1 | grep 'pinned buffers')
-        bufs=$(echo "$st" | sed -n 's/.* \([0-9]*\) pinned buffers.*/\1/p')
-        copies=$(echo "$st" | sed -n 's/.* \([0-9]*\) copies from them.*/\1/p')
-        echo "result: num_workers $w: ${bufs:-?} pinned buffers, ${copies:-?} copies from them"
-        [ "${bufs:-0}" -gt 0 ] && [ "${copies:-0}" -gt 0 ] || return 1
-    done
-    cmp /tmp/lt-gpu-pin0/lightning_logs/version_0/metrics.csv /tmp/lt-gpu-pin3/lightning_logs/version_0/metrics.csv
+                 --enable_checkpointing false --logger csv --seed_everything 7) st
+    rm -rf "/tmp/lt-gpu-$1"
+    st=$(LT_CUDA_STATS=1 LT_CUDA_COPY_STREAM=$3 "$LTHOST" "${fit[@]}" "${short[@]}" \
+        --data.num_workers "$2" --default_root_dir "/tmp/lt-gpu-$1" 2>&1 | grep 'pinned buffers')
+    echo "result: $1: $st"
+    bufs=$(echo "$st" | sed -n 's/.* \([0-9]*\) pinned buffers.*/\1/p')
+    copies=$(echo "$st" | sed -n 's/.* \([0-9]*\) copies from them.*/\1/p')
+    xfer=$(echo "$st" | sed -n 's/.*(\([0-9]*\) on the copy stream).*/\1/p')
+    [ "${bufs:-0}" -gt 0 ] && [ "${copies:-0}" -gt 0 ]
 }
-check "pinned batch buffers used, metrics identical with worker threads" pinned
+pinned() {
+    local bufs copies xfer m=lightning_logs/version_0/metrics.csv
+    pinned_run pin0 0 1 && [ "${xfer:-0}" -gt 0 ] || return 1
+    pinned_run pin3 3 1 && [ "${xfer:-0}" -gt 0 ] || return 1
+    pinned_run nocopy 0 0 && [ "${xfer:-1}" -eq 0 ] || return 1
+    cmp "/tmp/lt-gpu-pin0/$m" "/tmp/lt-gpu-pin3/$m" && cmp "/tmp/lt-gpu-pin0/$m" "/tmp/lt-gpu-nocopy/$m"
+}
+check "pinned buffers + copy stream used, metrics identical with workers and without it" pinned
 
 # DeviceStatsMonitor on cuda (issue 23): the caching allocator's and cudaMemGetInfo's bytes.
 device_stats() {

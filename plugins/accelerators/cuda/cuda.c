@@ -144,14 +144,16 @@ static void cuda_shutdown(void *vst) {
         if (st->stage.slot[i].done) cudaEventDestroy(st->stage.slot[i].done);
     if (st->stage.buf) cudaFreeHost(st->stage.buf);
     cuda_pinned_release(st);
+    cuda_xfer_release(st);
     pthread_mutex_destroy(&st->pinned_mu);
     const char *stats = getenv("LT_CUDA_STATS");
     if (stats && !strcmp(stats, "1"))
         fprintf(stderr,
                 "cuda: %llu device allocations, %zu bytes peak, %llu pinned buffers, %llu "
-                "copies from them\n",
+                "copies from them (%llu on the copy stream)\n",
                 (unsigned long long)st->cache.mallocs, st->cache.peak_bytes,
-                (unsigned long long)st->pinned_allocs, (unsigned long long)st->pinned_copies);
+                (unsigned long long)st->pinned_allocs, (unsigned long long)st->pinned_copies,
+                (unsigned long long)st->xfer_copies);
     cuda_cache_release(st);
     if (st->stream) cudaStreamDestroy(st->stream);
     cudaGetLastError();

@@ -66,6 +66,25 @@ typedef struct cuda_stage_slot {
     size_t lo, hi;
 } cuda_stage_slot;
 
+/* The copy stream's device ring (xfer.c) and its FIFO of uploads not known consumed. */
+#define CUDA_XFER_BYTES ((size_t)128 << 20)
+#define CUDA_XFER_SLOTS 64
+
+typedef struct cuda_xfer_slot {
+    cudaEvent_t copied;   /* on the copy stream, after the upload into [lo, hi) */
+    cudaEvent_t consumed; /* on the compute stream, after the copy out of [lo, hi) */
+    size_t lo, hi;
+} cuda_xfer_slot;
+
+typedef struct cuda_xfer {
+    cudaStream_t stream; /* non-blocking: it waits for nothing but its events */
+    char *ring;          /* CUDA_XFER_BYTES of device memory; NULL: not made yet / off */
+    int off;             /* LT_CUDA_COPY_STREAM=0, or making the above failed */
+    size_t head;
+    cuda_xfer_slot slot[CUDA_XFER_SLOTS];
+    int first, count;
+} cuda_xfer;
+
 typedef struct cuda_stage {
     char *buf;   /* CUDA_STAGE_BYTES of pinned host memory; NULL: not made yet / failed */
     int failed;  /* cudaMallocHost failed once: copy synchronously from then on */
@@ -105,6 +124,8 @@ typedef struct cuda_state {
     pthread_mutex_t pinned_mu;
     cuda_pinned *pinned;
     uint64_t pinned_allocs, pinned_copies; /* for LT_CUDA_STATS and the checks */
+    cuda_xfer xfer;                        /* the copy stream for pinned uploads */
+    uint64_t xfer_copies;                  /* uploads that went through it */
     /* Half-precision copies of GEMM inputs (16-mixed, bf16-*), grown as needed. */
     void *half_a, *half_b;
     size_t half_a_bytes, half_b_bytes;
@@ -139,6 +160,12 @@ void cuda_host_wait(void *st, void *p);
 /* memcpy_h2d from a host_alloc buffer: an asynchronous copy and the buffer's event;
  * returns 0 (having done nothing) when src is not in one. */
 int cuda_pinned_copy(cuda_state *st, void *d_dst, const void *src, size_t nbytes);
+/* An upload from pinned src on the copy stream (xfer.c), src_done recorded after it
+ * there; 0 (having done nothing) when the copy stream is off or nbytes too large. */
+int cuda_xfer_copy(cuda_state *st, void *d_dst, const void *src, size_t nbytes,
+                   cudaEvent_t src_done);
+/* Its stream, ring and events (shutdown, after the compute stream's sync). */
+void cuda_xfer_release(cuda_state *st);
 /* host_free of the buffers still held (shutdown). */
 void cuda_pinned_release(cuda_state *st);
 int cuda_memory_stats(void *st, lt_mem_stats *out);

@@ -81,10 +81,11 @@ int cuda_pinned_copy(cuda_state *st, void *d_dst, const void *src, size_t nbytes
     cuda_pinned *b = find_locked(st, src, nbytes);
     pthread_mutex_unlock(&st->pinned_mu);
     if (!b) return 0;
+    st->pinned_copies++;
+    if (cuda_xfer_copy(st, d_dst, src, nbytes, b->copied)) return 1;
     if (cuda_ok(st, cudaMemcpyAsync(d_dst, src, nbytes, cudaMemcpyHostToDevice, st->stream),
                 "cudaMemcpyAsync (pinned host to device)"))
         cuda_ok(st, cudaEventRecord(b->copied, st->stream), "cudaEventRecord (pinned)");
-    st->pinned_copies++;
     return 1;
 }
 
