@@ -258,7 +258,9 @@ static void cpu_test_host_wait(void *st, void *p) {
 static void *cpu_test_alloc(void *st, size_t nbytes) {
     void *p = cpu_alloc(st, nbytes);
     if (!p) return NULL;
-    unsigned long long now = test_bytes += malloc_usable_size(p), peak = test_peak;
+    unsigned long long size = malloc_usable_size(p);
+    unsigned long long now = atomic_fetch_add(&test_bytes, size) + size;
+    unsigned long long peak = atomic_load(&test_peak);
     while (now > peak && !atomic_compare_exchange_weak(&test_peak, &peak, now)) continue;
     test_allocs++;
     return p;
@@ -271,9 +273,9 @@ static void cpu_test_free(void *st, void *p) {
 
 static int cpu_test_memory_stats(void *st, lt_mem_stats *out) {
     (void)st;
-    out->allocated_bytes = out->reserved_bytes = test_bytes;
-    out->allocated_peak_bytes = out->reserved_peak_bytes = test_peak;
-    out->num_device_alloc = test_allocs;
+    out->allocated_bytes = out->reserved_bytes = atomic_load(&test_bytes);
+    out->allocated_peak_bytes = out->reserved_peak_bytes = atomic_load(&test_peak);
+    out->num_device_alloc = atomic_load(&test_allocs);
     return 0;
 }
 
@@ -281,8 +283,8 @@ static void cpu_test_host_log(void) {
     const char *path = getenv("LT_TEST_HOST_LOG");
     FILE *f = path && *path ? fopen(path, "w") : NULL;
     if (!f) return;
-    fprintf(f, "host_alloc %lld host_free %lld host_wait %lld\n", (long long)test_host[0],
-            (long long)test_host[1], (long long)test_host[2]);
+    fprintf(f, "host_alloc %lld host_free %lld host_wait %lld\n", atomic_load(&test_host[0]),
+            atomic_load(&test_host[1]), atomic_load(&test_host[2]));
     fclose(f);
 }
 #define CPU_ALLOC_SLOT cpu_test_alloc
