@@ -6,6 +6,7 @@
 #    at the same shapes in the same run (torch.matmul), in 32-true, TF32 and bf16-mixed;
 #  - the small MLP (784-128-10) and the demo MLP (784-256-128-10), batch 64: samples/s of
 #    the second epoch (the first warms up) against PyTorch and Lightning;
+#  - the demo MLP at batch 1024 with and without the copy stream (LT_CUDA_COPY_STREAM=0);
 #  - DDP on CPU over this machine's cores: 1, 2, 4 and 8 ranks x 1 thread.
 set -uo pipefail
 build=${1:?usage: bench/gpu_run.sh BUILD_DIR DATA_DIR [REPORT.md]}
@@ -53,6 +54,15 @@ for m in "small 784,128,10 bench/.build/mlp1.so" "demo 784,256,128,10 mlp"; do
     ratio=$(python3 -c "print(f'{$lt/$pl:.1f}x Lightning, {$lt/$torch:.1f}x PyTorch')" 2>/dev/null || echo "-")
     rows+=("| $1 MLP ($2), batch 64, samples/s ($ratio) | $lt | $pl | $torch | - |")
 done
+# The copy stream (issue 18): demo MLP at batch 1024, samples/s of the second epoch with
+# it and without (LT_CUDA_COPY_STREAM=0), interleaved on off on off on off; medians.
+on=() off=()
+for i in 1 2 3; do
+    on+=("$(fit --module mlp --accelerator cuda --max_epochs 2 --data.batch_size 1024 | last_rate)")
+    off+=("$(LT_CUDA_COPY_STREAM=0 fit --module mlp --accelerator cuda --max_epochs 2 --data.batch_size 1024 | last_rate)")
+done
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+rows+=("| demo MLP, batch 1024, samples/s, copy stream on (off: $(median "${off[@]}")) | $(median "${on[@]}") | - | - | - |")
 ddp=""
 for np in 1 2 4 8; do
     r=$(fit --module mlp --accelerator cpu --devices $np --strategy ddp --threads 1 --max_epochs 1 | last_rate)

@@ -3,21 +3,42 @@
  * device's statistics to the loggers as "DeviceStatsMonitor.<hook>/<stat>". On cpu they
  * are Lightning's get_cpu_stats (psutil's numbers, read from /proc here): cpu_percent
  * (system-wide utilisation since the previous reading), cpu_vm_percent, cpu_swap_percent,
- * plus lthost's cpu_rss_mb (this process's resident memory). Accelerators have no memory
- * statistics slot yet, so on cuda only --callbacks.cpu_stats true logs anything: the CPU
- * side. filter_keys (comma-separated) keeps only the named stats. */
+ * plus lthost's cpu_rss_mb (this process's resident memory). An accelerator with the
+ * memory_stats slot (cuda) adds torch.cuda.memory_stats' names for its caching allocator
+ * (allocated_bytes.all.current, ...) and cudaMemGetInfo's free/total; read on the host,
+ * they cost no device synchronisation. filter_keys (comma-separated) keeps only the
+ * named stats. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../trainer/trainer.h"
 
-enum { STAT_CPU, STAT_VM, STAT_SWAP, STAT_RSS, NSTATS };
-static const char *const stat_names[NSTATS] = {"cpu_percent", "cpu_vm_percent", "cpu_swap_percent",
-                                               "cpu_rss_mb"};
+enum {
+    STAT_CPU,
+    STAT_VM,
+    STAT_SWAP,
+    STAT_RSS,
+    NCPU_STATS,
+    STAT_ALLOC = NCPU_STATS,
+    STAT_ALLOC_PEAK,
+    STAT_RESERVED,
+    STAT_RESERVED_PEAK,
+    STAT_NALLOC,
+    STAT_FREE,
+    STAT_TOTAL,
+    NSTATS
+};
+static const char *const stat_names[NSTATS] = {
+    "cpu_percent", "cpu_vm_percent", "cpu_swap_percent", "cpu_rss_mb",
+    /* torch.cuda.memory_stats' keys, then torch.cuda.mem_get_info's pair */
+    "allocated_bytes.all.current", "allocated_bytes.all.peak", "reserved_bytes.all.current",
+    "reserved_bytes.all.peak", "num_device_alloc", "mem_get_info.free", "mem_get_info.total"};
 
 typedef struct device_stats {
-    bool on;                        /* stats to log on this device */
+    bool on;                      /* CPU stats to log on this device */
+    const lt_accelerator_desc *k; /* with a memory_stats slot, or NULL */
+    void *st;
     bool keep[NSTATS];              /* filter_keys */
     unsigned long long busy, total; /* /proc/stat at the previous reading */
 } device_stats;
@@ -83,7 +104,9 @@ static lt_status parse_filter(lt_ctx_t *ctx, device_stats *d) {
             fprintf(stderr,
                     "lthost: warning: DeviceStatsMonitor filter_keys contains '%.*s', which is "
                     "not a device stat (cpu_percent, cpu_vm_percent, cpu_swap_percent, "
-                    "cpu_rss_mb); it is ignored\n",
+                    "cpu_rss_mb, allocated_bytes.all.current, allocated_bytes.all.peak, "
+                    "reserved_bytes.all.current, reserved_bytes.all.peak, num_device_alloc, "
+                    "mem_get_info.free, mem_get_info.total); it is ignored\n",
                     (int)n, k);
         else if (n)
             d->keep[i] = true;
@@ -102,7 +125,9 @@ static lt_status ds_setup(lt_ctx_t *ctx, void *self) {
     const char *cpu = lt_hparam_str(ctx, "cpu_stats");
     bool on_cpu = lt_device_host_memory(s->dev);
     d->on = !strcmp(cpu, "true") || (!strcmp(cpu, "auto") && on_cpu);
-    if (!d->on && !on_cpu && !strcmp(cpu, "auto") && s->group.rank == 0)
+    d->k = lt_device_kernels(s->dev, &d->st);
+    if (d->k && !d->k->memory_stats) d->k = NULL;
+    if (!d->on && !d->k && !on_cpu && !strcmp(cpu, "auto") && s->group.rank == 0)
         fprintf(stderr,
                 "lthost: warning: DeviceStatsMonitor: the %s accelerator reports no "
                 "memory statistics; --callbacks.cpu_stats true logs the CPU's\n",
@@ -115,17 +140,28 @@ static lt_status log_stats(lt_ctx_t *ctx, device_stats *d, const char *hook) {
     session *s = lt_trainer(ctx)->host;
     bool due =
         (s->pos.batches_that_stepped + 1) % s->cfg->log_every_n_steps == 0 || s->tr.should_stop;
-    if (!d->on || !due || lt_trainer_sanity_checking(&s->tr)) return LT_OK;
-    double v[NSTATS];
-    v[STAT_CPU] = cpu_percent(d);
-    memory_percents(&v[STAT_VM], &v[STAT_SWAP]);
-    v[STAT_RSS] = rss_mb();
+    if ((!d->on && !d->k) || !due || lt_trainer_sanity_checking(&s->tr)) return LT_OK;
+    double v[NSTATS] = {0};
+    bool have[NSTATS] = {false};
+    if (d->on) {
+        v[STAT_CPU] = cpu_percent(d);
+        memory_percents(&v[STAT_VM], &v[STAT_SWAP]);
+        v[STAT_RSS] = rss_mb();
+        for (int i = 0; i < NCPU_STATS; i++) have[i] = true;
+    }
+    lt_mem_stats m = {0};
+    if (d->k && d->k->memory_stats(d->st, &m) == 0) {
+        const uint64_t mv[] = {m.allocated_bytes,     m.allocated_peak_bytes, m.reserved_bytes,
+                               m.reserved_peak_bytes, m.num_device_alloc,     m.free_bytes,
+                               m.total_bytes};
+        for (int i = NCPU_STATS; i < NSTATS; i++) v[i] = (double)mv[i - NCPU_STATS], have[i] = true;
+    }
     char names[NSTATS][96];
     const char *keys[NSTATS];
     double vals[NSTATS];
     int n = 0;
     for (int i = 0; i < NSTATS; i++) {
-        if (!d->keep[i]) continue;
+        if (!d->keep[i] || !have[i]) continue;
         snprintf(names[n], sizeof names[n], "DeviceStatsMonitor.%s/%s", hook, stat_names[i]);
         keys[n] = names[n], vals[n++] = v[i];
     }

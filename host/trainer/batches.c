@@ -32,6 +32,35 @@ static bool check_not_empty(const session *s, const split_loader *sl, const batc
     return false;
 }
 
+static void *pinned_alloc(void *user, size_t nbytes) {
+    const pinned_buffers *p = user;
+    return p->k->host_alloc(p->st, nbytes);
+}
+
+static void pinned_free(void *user, void *ptr) {
+    const pinned_buffers *p = user;
+    p->k->host_free(p->st, ptr);
+}
+
+static void pinned_wait(void *user, void *ptr) {
+    const pinned_buffers *p = user;
+    p->k->host_wait(p->st, ptr);
+}
+
+/* Batch buffers in the accelerator's pinned host memory when it has some (cuda): the
+ * batch's copy to the device is then asynchronous (Lightning's pin_memory), and the
+ * loader waits on it before refilling a buffer. NULL: malloc (cpu). */
+static const lt_host_alloc *batch_buffers(session *s) {
+    pinned_buffers *p = &s->pinned;
+    if (!p->k) p->k = lt_device_kernels(s->dev, &p->st);
+    if (!p->k || !p->k->host_alloc || !p->k->host_free) return NULL;
+    p->ha = (lt_host_alloc){.alloc = pinned_alloc,
+                            .free = pinned_free,
+                            .wait = p->k->host_wait ? pinned_wait : NULL,
+                            .user = p};
+    return &p->ha;
+}
+
 static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool in_order,
                         split_loader *sl) {
     lt_loader_opts opts;
@@ -43,7 +72,7 @@ static bool open_loader(session *s, lt_split split, const batch_limit *lim, bool
     if (in_order) opts.shuffle = false;
     /* DistributedSampler: each rank its own shard (predict writes one file: all of it) */
     bool shard = s->cfg->use_distributed_sampler && s->group.world > 1 && split != LT_SPLIT_PREDICT;
-    if (lt_loader_new(&sl->ds, &opts, s->seed, &sl->loader) != LT_OK ||
+    if (lt_loader_new_with(&sl->ds, &opts, s->seed, batch_buffers(s), &sl->loader) != LT_OK ||
         (shard && lt_loader_set_shard(sl->loader, s->group.rank, s->group.world) != LT_OK)) {
         host_error("%s", lt_last_error());
         return false;

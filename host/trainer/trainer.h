@@ -8,7 +8,9 @@
 #include <lt/strategy.h>
 #include <time.h>
 
+#include <lt/accelerator.h>
 #include <lt/amp.h>
+#include <lt/custom_op.h>
 
 #include "../host.h"
 #include "../loggers/loggers.h"
@@ -178,6 +180,14 @@ typedef struct resume_state {
     lt_state_t *loops; /* the checkpoint's loop state, until fit applies it */
 } resume_state;
 
+/* The accelerator's pinned host buffers as the loaders' allocator (batches.c): set up by
+ * the first loader, living as long as the session, so past every loader. */
+typedef struct pinned_buffers {
+    const lt_accelerator_desc *k; /* NULL until the first loader */
+    void *st;
+    lt_host_alloc ha;
+} pinned_buffers;
+
 /* One run, grouped by concern: each file of host/trainer/ reads the parts it needs. */
 typedef struct session {
     const host_config *cfg;
@@ -187,7 +197,8 @@ typedef struct session {
     lt_device_t *dev;
     lt_plugin_t *accel_plugin; /* opened by load_plugins, owned by dev once it is open */
     int device_index;          /* this rank's device on its node (its GPU) */
-    lt_grad_scaler_t *scaler;  /* 16-mixed's GradScaler (fit only); NULL otherwise */
+    pinned_buffers pinned;
+    lt_grad_scaler_t *scaler; /* 16-mixed's GradScaler (fit only); NULL otherwise */
     process_group group;
     hook_set hooks;
     lt_trainer_t tr; /* what hooks see through lt_trainer(ctx) */

@@ -37,7 +37,9 @@ expect_success fit "${common_fit[@]}" --accel "$LT_TEST_PLUGIN_DIR/abi10_cpu.so"
 ! grep -q "accelerator: " "$TMP/out" || { cat "$TMP/out"; fail "a 1.0 table has no describe slot, yet a line says what it runs"; }
 expect_success fit "${common_fit[@]}" --accel "$LT_TEST_PLUGIN_DIR/bare_cpu.so"
 grep -q "^cpu accelerator: OpenBLAS .* kernels.*, [0-9]* threads*$" "$TMP/out" || { cat "$TMP/out"; fail "the fit summary does not say what the cpu accelerator runs"; }
-echo "ok: required slots are checked at open; optional ones may be NULL; a 1.0 table loads"
+# A 1.1 table built before the pinned-memory and memory-statistics slots were appended.
+expect_success fit "${common_fit[@]}" --accel "$LT_TEST_PLUGIN_DIR/abi11early_cpu.so"
+echo "ok: required slots are checked at open; optional ones may be NULL; a 1.0 table and an early 1.1 one load"
 
 # liblt says what a file is; lthost names the flag that takes it.
 expect_error "is a profiler plugin .*not a module.* \(pass it with --profiler\)" \

@@ -9,6 +9,7 @@
 
 #include <lt/accelerator.h>
 
+#include "cuda_impl.h"
 #include "fake_cudart.h"
 
 const lt_accelerator_desc *lt_accelerator_entry(void);
@@ -114,6 +115,53 @@ static void check_overlap(host_check *h) {
     h->k->free(h->st, d);
 }
 
+/* A host_alloc buffer is copied from asynchronously (no staging copy: overwriting it before
+ * the stream runs changes what arrives) and host_wait waits for that copy, so the loader
+ * may then refill it; an offset inside the buffer counts as the buffer. */
+static void check_pinned(host_check *h) {
+    enum { N = 4096, OFF = 100 };
+    unsigned char *p = h->k->host_alloc(h->st, N), back[N];
+    unsigned char *d = h->k->alloc(h->st, N);
+    for (size_t j = 0; j < N; j++) p[j] = pattern(1, j);
+    h->k->memcpy_h2d(h->st, d, p, N);
+    h->k->host_wait(h->st, p + OFF);
+    for (size_t j = 0; j < N; j++) p[j] = pattern(2, j);
+    h->k->memcpy_d2h(h->st, back, d, N);
+    int ok = 1;
+    for (size_t j = 0; j < N; j++) ok &= back[j] == pattern(1, j);
+    report(h, ok, "host_wait waits for the pinned buffer's copy", N);
+    h->k->memcpy_h2d(h->st, d + OFF, p + OFF, N - OFF);
+    for (size_t j = 0; j < N; j++) p[j] = pattern(3, j);
+    h->k->memcpy_d2h(h->st, back, d, N);
+    ok = 1;
+    for (size_t j = OFF; j < N; j++) ok &= back[j] == pattern(3, j);
+    report(h, ok, "memcpy_h2d from a pinned buffer is asynchronous (no staging copy)", N - OFF);
+    const cuda_state *cs = h->st;
+    report(h, cs->xfer_copies == 2, "pinned uploads go through the copy stream's ring",
+           (long long)cs->xfer_copies);
+    h->k->host_free(h->st, p);
+    h->k->free(h->st, d);
+    report(h, h->k->sync(h->st) == LT_OK, "host_free of a host_alloc buffer", 0);
+}
+
+/* memory_stats follows the caching allocator: allocated bytes up and down by a block's
+ * class size, reserved at least allocated, and the device's total from cudaMemGetInfo. */
+static void check_memory_stats(host_check *h) {
+    lt_mem_stats a = {0}, b = {0}, c = {0};
+    int rc = h->k->memory_stats(h->st, &a);
+    void *x = h->k->alloc(h->st, 1000);
+    rc |= h->k->memory_stats(h->st, &b);
+    h->k->free(h->st, x);
+    rc |= h->k->memory_stats(h->st, &c);
+    report(h,
+           rc == 0 && b.allocated_bytes == a.allocated_bytes + 1024 &&
+               c.allocated_bytes == a.allocated_bytes && b.reserved_bytes >= b.allocated_bytes &&
+               c.allocated_peak_bytes >= b.allocated_bytes && b.total_bytes > 0 &&
+               b.num_device_alloc >= 1,
+           "memory_stats follows alloc and free",
+           (long long)(b.allocated_bytes - a.allocated_bytes));
+}
+
 /* A bad free is recorded and reported by sync, as a device error would be. */
 static void check_error_recorded(host_check *h) {
     void *x = h->k->alloc(h->st, 10);
@@ -142,6 +190,8 @@ int main(void) {
     check_steady_state(&h);
     check_out_of_memory(&h);
     check_overlap(&h);
+    check_pinned(&h);
+    check_memory_stats(&h);
     check_error_recorded(&h);
     h.k->shutdown(h.st);
     printf("%d passed, %d failed\n", h.passed, h.failed);

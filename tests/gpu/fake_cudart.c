@@ -18,7 +18,7 @@ typedef struct fake_op {
 } fake_op;
 
 #define FAKE_QUEUE 65536
-#define FAKE_PINNED 16
+#define FAKE_PINNED 64
 
 static struct {
     fake_op queue[FAKE_QUEUE];
@@ -84,6 +84,18 @@ cudaError_t cudaStreamCreate(cudaStream_t *s) {
     return cudaSuccess;
 }
 
+/* Every stream is the one queue: work runs in issue order, which any order the plugin's
+ * events ask for (cudaStreamWaitEvent) already satisfies. */
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) {
+    (void)flags;
+    return cudaStreamCreate(s);
+}
+
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags) {
+    (void)s, (void)e, (void)flags;
+    return cudaSuccess;
+}
+
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
     (void)s;
     return cudaSuccess;
@@ -127,8 +139,15 @@ cudaError_t cudaMallocHost(void **p, size_t n) {
     return cudaSuccess;
 }
 
+cudaError_t cudaHostAlloc(void **p, size_t n, unsigned flags) {
+    (void)flags;
+    return cudaMallocHost(p, n);
+}
+
 cudaError_t cudaFreeHost(void *p) {
     run_through(-1);
+    for (int i = 0; i < fake.npinned; i++)
+        if (fake.pinned[i].p == p) fake.pinned[i] = fake.pinned[--fake.npinned];
     free(p);
     return cudaSuccess;
 }
@@ -148,6 +167,12 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcp
     (void)kind;
     (void)s;
     push((fake_op){.dst = dst, .src = src, .n = n});
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
+    *total_bytes = fake.limit == SIZE_MAX ? (size_t)80 << 30 : fake.limit;
+    *free_bytes = fake.held < *total_bytes ? *total_bytes - fake.held : 0;
     return cudaSuccess;
 }
 

@@ -87,6 +87,51 @@ allocations() {
 }
 check "0 device allocations in steady-state steps" allocations
 
+# Pinned batch buffers and the copy stream (issues 21, 18): the loaders' buffers come from
+# cudaHostAlloc and every batch is uploaded from them on the copy stream; with worker
+# threads refilling buffers while those uploads run (each waits on its buffer's event),
+# and with the copy stream off (LT_CUDA_COPY_STREAM=0), the metrics must not change.
+pinned_run() { # pinned_run NAME WORKERS COPY_STREAM
+    local short=(--max_epochs 2 --limit_train_batches 50 --limit_val_batches 5 --limit_test_batches 5
+                 --enable_checkpointing false --logger csv --seed_everything 7) st
+    rm -rf "/tmp/lt-gpu-$1"
+    st=$(LT_CUDA_STATS=1 LT_CUDA_COPY_STREAM=$3 "$LTHOST" "${fit[@]}" "${short[@]}" \
+        --data.num_workers "$2" --default_root_dir "/tmp/lt-gpu-$1" 2>&1 | grep 'pinned buffers')
+    echo "result: $1: $st"
+    bufs=$(echo "$st" | sed -n 's/.* \([0-9]*\) pinned buffers.*/\1/p')
+    copies=$(echo "$st" | sed -n 's/.* \([0-9]*\) copies from them.*/\1/p')
+    xfer=$(echo "$st" | sed -n 's/.*(\([0-9]*\) on the copy stream).*/\1/p')
+    [ "${bufs:-0}" -gt 0 ] && [ "${copies:-0}" -gt 0 ]
+}
+pinned() {
+    local bufs copies xfer m=lightning_logs/version_0/metrics.csv
+    pinned_run pin0 0 1 && [ "${xfer:-0}" -gt 0 ] || return 1
+    pinned_run pin3 3 1 && [ "${xfer:-0}" -gt 0 ] || return 1
+    pinned_run nocopy 0 0 && [ "${xfer:-1}" -eq 0 ] || return 1
+    cmp "/tmp/lt-gpu-pin0/$m" "/tmp/lt-gpu-pin3/$m" && cmp "/tmp/lt-gpu-pin0/$m" "/tmp/lt-gpu-nocopy/$m"
+}
+check "pinned buffers + copy stream used, metrics identical with workers and without it" pinned
+
+# DeviceStatsMonitor on cuda (issue 23): the caching allocator's and cudaMemGetInfo's bytes.
+device_stats() {
+    rm -rf /tmp/lt-gpu-dsm
+    "$LTHOST" "${fit[@]}" --max_epochs 1 --limit_train_batches 20 --limit_val_batches 2 \
+        --limit_test_batches 2 --log_every_n_steps 5 --logger csv --callbacks DeviceStatsMonitor \
+        --enable_checkpointing false --default_root_dir /tmp/lt-gpu-dsm || return 1
+    python3 - /tmp/lt-gpu-dsm/lightning_logs/version_0/metrics.csv <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+pre = "DeviceStatsMonitor.on_train_batch_end/"
+def last(k):
+    v = [float(r[pre + k]) for r in rows if r.get(pre + k)]
+    return v[-1] if v else 0.0
+a, r, t = last("allocated_bytes.all.current"), last("reserved_bytes.all.current"), last("mem_get_info.total")
+print(f"result: allocated {a:.0f} reserved {r:.0f} total {t:.0f} bytes")
+sys.exit(0 if 0 < a <= r <= t and last("mem_get_info.free") > 0 else 1)
+PY
+}
+check "DeviceStatsMonitor logs cuda memory stats" device_stats
+
 # compute-sanitizer memcheck of a short fit: 0 errors.
 memcheck() {
     command -v compute-sanitizer >/dev/null || { echo "no compute-sanitizer"; return 1; }

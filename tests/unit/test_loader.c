@@ -401,6 +401,120 @@ START_TEST(next_outside_an_epoch_is_empty) {
 }
 END_TEST
 
+/* A fake pinned allocator: every buffer it hands out, whether it is live, and whether an
+ * "asynchronous copy" (marked by the test) still reads it until wait is called. */
+typedef struct fake_alloc {
+    pthread_mutex_t mu;
+    void *ptr[64];
+    bool live[64], in_flight[64];
+    int n, allocs, frees, waits, refills_in_flight;
+} fake_alloc;
+
+static int fake_find(fake_alloc *f, const void *p) {
+    for (int i = 0; i < f->n; i++)
+        if (f->ptr[i] == p) return i;
+    return -1;
+}
+
+static void *fake_alloc_fn(void *user, size_t nbytes) {
+    fake_alloc *f = user;
+    if (f->n == 64) return NULL;
+    void *p = malloc(nbytes);
+    f->ptr[f->n] = p, f->live[f->n++] = p != NULL;
+    f->allocs += p != NULL;
+    return p;
+}
+
+static void fake_free_fn(void *user, void *p) {
+    fake_alloc *f = user;
+    int i = fake_find(f, p);
+    ck_assert_msg(i >= 0 && f->live[i], "freed a buffer the allocator did not hand out (or twice)");
+    f->live[i] = false;
+    f->frees++;
+    free(p);
+}
+
+static void fake_wait_fn(void *user, void *p) {
+    fake_alloc *f = user;
+    pthread_mutex_lock(&f->mu);
+    int i = fake_find(f, p);
+    if (i >= 0) f->in_flight[i] = false;
+    f->waits++;
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* A fill into a buffer whose copy was not waited for is the race the wait slot prevents. */
+static lt_status fake_fill(void *user, const int64_t *idx, int64_t n, float *x, void *y) {
+    fake_alloc *f = user;
+    pthread_mutex_lock(&f->mu);
+    int ix = fake_find(f, x), iy = fake_find(f, y);
+    if (ix < 0 || iy < 0 || f->in_flight[ix] || f->in_flight[iy]) f->refills_in_flight++;
+    pthread_mutex_unlock(&f->mu);
+    for (int64_t i = 0; i < n; i++) {
+        x[2 * i] = (float)idx[i], x[2 * i + 1] = -(float)idx[i];
+        ((int64_t *)y)[i] = idx[i];
+    }
+    return LT_OK;
+}
+
+static void pinned_epochs(int workers) {
+    fake_alloc f = {.n = 0};
+    pthread_mutex_init(&f.mu, NULL);
+    lt_host_alloc ha = {
+        .alloc = fake_alloc_fn, .free = fake_free_fn, .wait = fake_wait_fn, .user = &f};
+    lt_dataset ds = {.struct_size = sizeof ds,
+                     .length = 50,
+                     .x_ndim = 1,
+                     .x_shape = {2},
+                     .y_dtype = LT_I64,
+                     .fill = fake_fill,
+                     .user = &f};
+    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 4, .num_workers = workers};
+    lt_loader_t *l = NULL;
+    ck_assert_msg(lt_loader_new_with(&ds, &o, 7, &ha, &l) == LT_OK, "%s", lt_last_error());
+    ck_assert_int_eq(f.allocs, (workers ? 4 * workers : 1) * 2); /* x and y per slot */
+    int64_t seen = 0;
+    for (int epoch = 0; epoch < 2; epoch++) {
+        ck_assert_int_eq(lt_loader_start(l, epoch, -1), LT_OK);
+        const lt_host_batch *hb;
+        while (lt_loader_next(l, &hb) == LT_OK && hb) {
+            pthread_mutex_lock(&f.mu);
+            for (int k = 0; k < hb->nfields; k++) {
+                int i = fake_find(&f, hb->bufs[k]);
+                ck_assert_msg(i >= 0 && f.live[i], "a batch buffer not from the allocator");
+                f.in_flight[i] = true; /* as memcpy_h2d from pinned memory leaves it */
+            }
+            pthread_mutex_unlock(&f.mu);
+            seen += hb->n;
+        }
+    }
+    ck_assert_int_eq(seen, 100);
+    lt_loader_free(l);
+    ck_assert_int_eq(f.refills_in_flight, 0);
+    ck_assert_int_gt(f.waits, 0);
+    ck_assert_int_eq(f.frees, f.allocs);
+    pthread_mutex_destroy(&f.mu);
+}
+
+/* lt_loader_new_with: every slot from the given allocator, freed once through it, and
+ * never refilled before wait said its previous copy is done. */
+START_TEST(pinned_buffers_come_from_host_alloc) {
+    pinned_epochs(0);
+    pinned_epochs(2);
+    lt_host_alloc half = {.alloc = fake_alloc_fn};
+    lt_dataset ds = {.struct_size = sizeof ds,
+                     .length = 4,
+                     .x_ndim = 1,
+                     .x_shape = {2},
+                     .y_dtype = LT_I64,
+                     .fill = synth_fill};
+    lt_loader_opts o = {.struct_size = sizeof o, .batch_size = 4};
+    lt_loader_t *l = NULL;
+    ck_assert_int_eq(lt_loader_new_with(&ds, &o, 7, &half, &l), LT_ERR_INVALID_ARG);
+    ck_assert_ptr_null(l);
+}
+END_TEST
+
 Suite *suite_loader(void) {
     Suite *s = suite_create("loader");
     TCase *tc = tcase_create("batches");
@@ -415,6 +529,7 @@ Suite *suite_loader(void) {
     tcase_add_test(tc, auto_workers_follow_cpu_affinity);
     tcase_add_test(tc, huge_batch_size_is_one_batch);
     tcase_add_test(tc, next_outside_an_epoch_is_empty);
+    tcase_add_test(tc, pinned_buffers_come_from_host_alloc);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,6 +5,11 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT (the build defines it already) */
 #endif
 #include <sched.h>
+#ifdef CPU_TEST_RANGES
+#include <malloc.h>
+#include <stdatomic.h>
+static void cpu_test_host_log(void);
+#endif
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +79,9 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
 static void cpu_shutdown(void *state) {
     cpu_state *st = state;
     if (st->range_log) fclose(st->range_log);
+#ifdef CPU_TEST_RANGES
+    cpu_test_host_log();
+#endif
 #ifdef CPU_WITH_DNNL
     cpu_dnnl_close(st);
 #endif
@@ -221,8 +229,74 @@ static void cpu_range_pop(void *st) {
     if (cs->range_log) fprintf(cs->range_log, "pop\n");
 }
 #define CPU_RANGE_SLOTS , .range_push = cpu_range_push, .range_pop = cpu_range_pop
+
+/* fakecuda_cpu has the cuda plugin's pinned-buffer and memory-statistics slots too, with
+ * counters, so the host's paths for them run on any machine: host_alloc is malloc, the
+ * statistics count this plugin's allocations (malloc_usable_size), and at shutdown
+ * $LT_TEST_HOST_LOG gets "host_alloc A host_free F host_wait W". */
+static atomic_llong test_host[3]; /* host_alloc, host_free, host_wait calls */
+static atomic_ullong test_bytes, test_peak, test_allocs; /* device allocations */
+
+static void *cpu_test_host_alloc(void *st, size_t nbytes) {
+    (void)st;
+    void *p = malloc(nbytes ? nbytes : 1);
+    if (p) test_host[0]++;
+    return p;
+}
+
+static void cpu_test_host_free(void *st, void *p) {
+    (void)st;
+    test_host[1]++;
+    free(p);
+}
+
+static void cpu_test_host_wait(void *st, void *p) {
+    (void)st, (void)p;
+    test_host[2]++;
+}
+
+static void *cpu_test_alloc(void *st, size_t nbytes) {
+    void *p = cpu_alloc(st, nbytes);
+    if (!p) return NULL;
+    unsigned long long size = malloc_usable_size(p);
+    unsigned long long now = atomic_fetch_add(&test_bytes, size) + size;
+    unsigned long long peak = atomic_load(&test_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&test_peak, &peak, now)) continue;
+    test_allocs++;
+    return p;
+}
+
+static void cpu_test_free(void *st, void *p) {
+    if (p) test_bytes -= malloc_usable_size(p);
+    cpu_free(st, p);
+}
+
+static int cpu_test_memory_stats(void *st, lt_mem_stats *out) {
+    (void)st;
+    out->allocated_bytes = out->reserved_bytes = atomic_load(&test_bytes);
+    out->allocated_peak_bytes = out->reserved_peak_bytes = atomic_load(&test_peak);
+    out->num_device_alloc = atomic_load(&test_allocs);
+    return 0;
+}
+
+static void cpu_test_host_log(void) {
+    const char *path = getenv("LT_TEST_HOST_LOG");
+    FILE *f = path && *path ? fopen(path, "w") : NULL;
+    if (!f) return;
+    fprintf(f, "host_alloc %lld host_free %lld host_wait %lld\n", atomic_load(&test_host[0]),
+            atomic_load(&test_host[1]), atomic_load(&test_host[2]));
+    fclose(f);
+}
+#define CPU_ALLOC_SLOT cpu_test_alloc
+#define CPU_FREE_SLOT cpu_test_free
+#define CPU_HOST_SLOTS                                                                             \
+    , .host_alloc = cpu_test_host_alloc, .host_free = cpu_test_host_free,                          \
+      .host_wait = cpu_test_host_wait, .memory_stats = cpu_test_memory_stats
 #else
 #define CPU_RANGE_SLOTS
+#define CPU_ALLOC_SLOT cpu_alloc
+#define CPU_FREE_SLOT cpu_free
+#define CPU_HOST_SLOTS
 #endif
 
 /* ---- the table ----------------------------------------------------------------- */
@@ -248,9 +322,9 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* lifecycle */
                       .init = cpu_init, .shutdown = cpu_shutdown,
                       /* memory: plain malloc'd host memory, which collectives may use in place */
-                      .host_memory = CPU_HOST_MEMORY, .alloc = cpu_alloc, .free = cpu_free,
-                      .memcpy_h2d = cpu_memcpy_h2d, .memcpy_d2h = cpu_memcpy_d2h,
-                      .memcpy_d2d = cpu_memcpy_d2d, .sync = cpu_sync,
+                      .host_memory = CPU_HOST_MEMORY, .alloc = CPU_ALLOC_SLOT,
+                      .free = CPU_FREE_SLOT, .memcpy_h2d = cpu_memcpy_h2d,
+                      .memcpy_d2h = cpu_memcpy_d2h, .memcpy_d2d = cpu_memcpy_d2d, .sync = cpu_sync,
                       /* elementwise (cpu.c, elementwise.c) */
                       .fill = cpu_fill, .affine = cpu_affine, .unary = cpu_unary,
                       .binary = cpu_binary, .clamp = cpu_clamp,
@@ -281,6 +355,6 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* tensor manipulation and attention masks (index.c) */
                       .copy_strided = cpu_copy_strided, .gather = cpu_gather,
                       .scatter_add = cpu_scatter_add,
-                      .masked_fill = cpu_masked_fill CPU_RANGE_SLOTS
+                      .masked_fill = cpu_masked_fill CPU_RANGE_SLOTS CPU_HOST_SLOTS
                           /* direct convolution (dnnl_conv.c) */
                           CPU_CONV_SLOTS CPU_TEST_NULL_SLOTS)

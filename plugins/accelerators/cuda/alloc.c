@@ -147,6 +147,8 @@ void *cuda_cache_alloc(cuda_state *st, size_t nbytes) {
         if (c->device_bytes > c->peak_bytes) c->peak_bytes = c->device_bytes;
     }
     b->in_use = 1;
+    c->in_use_bytes += b->size;
+    if (c->in_use_bytes > c->in_use_peak) c->in_use_peak = c->in_use_bytes;
     return b->ptr;
 }
 
@@ -159,6 +161,7 @@ void cuda_cache_free(cuda_state *st, void *d_ptr) {
         return;
     }
     b->in_use = 0;
+    c->in_use_bytes -= b->size;
     cuda_block **head = free_list(c, b->size);
     b->free_next = *head;
     *head = b;

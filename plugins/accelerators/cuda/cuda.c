@@ -143,10 +143,17 @@ static void cuda_shutdown(void *vst) {
     for (int i = 0; i < CUDA_STAGE_SLOTS; i++)
         if (st->stage.slot[i].done) cudaEventDestroy(st->stage.slot[i].done);
     if (st->stage.buf) cudaFreeHost(st->stage.buf);
+    cuda_pinned_release(st);
+    cuda_xfer_release(st);
+    pthread_mutex_destroy(&st->pinned_mu);
     const char *stats = getenv("LT_CUDA_STATS");
     if (stats && !strcmp(stats, "1"))
-        fprintf(stderr, "cuda: %llu device allocations, %zu bytes peak\n",
-                (unsigned long long)st->cache.mallocs, st->cache.peak_bytes);
+        fprintf(stderr,
+                "cuda: %llu device allocations, %zu bytes peak, %llu pinned buffers, %llu "
+                "copies from them (%llu on the copy stream)\n",
+                (unsigned long long)st->cache.mallocs, st->cache.peak_bytes,
+                (unsigned long long)st->pinned_allocs, (unsigned long long)st->pinned_copies,
+                (unsigned long long)st->xfer_copies);
     cuda_cache_release(st);
     if (st->stream) cudaStreamDestroy(st->stream);
     cudaGetLastError();
@@ -165,6 +172,7 @@ static lt_status cuda_init(const lt_accel_opts *opts, void **state) {
         free(st);
         return s;
     }
+    pthread_mutex_init(&st->pinned_mu, NULL); /* destroyed by cuda_shutdown */
     /* cudaStreamCreate without flags: a blocking stream, which the legacy default stream
      * waits for and is waited by; the ddp strategy's NCCL path orders itself after our
      * kernels through the legacy stream (plugins/strategies/ddp/nccl.c). */
@@ -268,6 +276,7 @@ static int stage_copy(cuda_state *st, void *d_dst, const void *src, size_t nbyte
 static void cuda_memcpy_h2d(void *vst, void *d_dst, const void *src, size_t nbytes) {
     cuda_state *st = vst;
     if (!nbytes) return;
+    if (cuda_pinned_copy(st, d_dst, src, nbytes)) return; /* a loader's batch buffer */
     if (is_pinned(src)) { /* the caller keeps a pinned buffer alive until the step syncs */
         cuda_ok(st, cudaMemcpyAsync(d_dst, src, nbytes, cudaMemcpyHostToDevice, st->stream),
                 "cudaMemcpyAsync (host to device)");
@@ -381,4 +390,7 @@ LT_ACCELERATOR_EXPORT(.name = "cuda",
                       .cast_f32 = cuda_cast_f32,
                       /* tensor manipulation and attention masks (index.cu) */
                       .copy_strided = cuda_copy_strided, .gather = cuda_gather,
-                      .scatter_add = cuda_scatter_add, .masked_fill = cuda_masked_fill)
+                      .scatter_add = cuda_scatter_add, .masked_fill = cuda_masked_fill,
+                      /* pinned batch buffers and memory statistics (host_mem.c) */
+                      .host_alloc = cuda_host_alloc, .host_free = cuda_host_free,
+                      .host_wait = cuda_host_wait, .memory_stats = cuda_memory_stats)

@@ -8,6 +8,7 @@
 #ifndef LT_CUDA_IMPL_H
 #define LT_CUDA_IMPL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,7 +44,16 @@ typedef struct cuda_cache {
     cuda_block *large_free;                     /* free blocks over 1 MiB, any size */
     uint64_t mallocs;                           /* cudaMalloc calls that succeeded */
     size_t device_bytes, peak_bytes;            /* held from cudaMalloc now, at most */
+    size_t in_use_bytes, in_use_peak;           /* handed out now, at most (class sizes) */
 } cuda_cache;
+
+/* A pinned host buffer (host_mem.c), with the event recorded after each copy out of it. */
+typedef struct cuda_pinned {
+    char *ptr;
+    size_t size;
+    cudaEvent_t copied;
+    struct cuda_pinned *next;
+} cuda_pinned;
 
 /* ---- device state ---------------------------------------------------------------- */
 
@@ -55,6 +65,25 @@ typedef struct cuda_stage_slot {
     cudaEvent_t done; /* recorded on the stream after the copy out of [lo, hi) */
     size_t lo, hi;
 } cuda_stage_slot;
+
+/* The copy stream's device ring (xfer.c) and its FIFO of uploads not known consumed. */
+#define CUDA_XFER_BYTES ((size_t)128 << 20)
+#define CUDA_XFER_SLOTS 64
+
+typedef struct cuda_xfer_slot {
+    cudaEvent_t copied;   /* on the copy stream, after the upload into [lo, hi) */
+    cudaEvent_t consumed; /* on the compute stream, after the copy out of [lo, hi) */
+    size_t lo, hi;
+} cuda_xfer_slot;
+
+typedef struct cuda_xfer {
+    cudaStream_t stream; /* non-blocking: it waits for nothing but its events */
+    char *ring;          /* CUDA_XFER_BYTES of device memory; NULL: not made yet / off */
+    int off;             /* LT_CUDA_COPY_STREAM=0, or making the above failed */
+    size_t head;
+    cuda_xfer_slot slot[CUDA_XFER_SLOTS];
+    int first, count;
+} cuda_xfer;
 
 typedef struct cuda_stage {
     char *buf;   /* CUDA_STAGE_BYTES of pinned host memory; NULL: not made yet / failed */
@@ -91,6 +120,12 @@ typedef struct cuda_state {
     lt_matmul_precision matmul_precision;
     cuda_cache cache;
     cuda_stage stage;
+    /* Pinned batch buffers (host_alloc): the list is read by loader worker threads. */
+    pthread_mutex_t pinned_mu;
+    cuda_pinned *pinned;
+    uint64_t pinned_allocs, pinned_copies; /* for LT_CUDA_STATS and the checks */
+    cuda_xfer xfer;                        /* the copy stream for pinned uploads */
+    uint64_t xfer_copies;                  /* uploads that went through it */
     /* Half-precision copies of GEMM inputs (16-mixed, bf16-*), grown as needed. */
     void *half_a, *half_b;
     size_t half_a_bytes, half_b_bytes;
@@ -116,6 +151,24 @@ void *cuda_cache_alloc(cuda_state *st, size_t nbytes);
 void cuda_cache_free(cuda_state *st, void *d_ptr);
 /* cudaFree of every block (shutdown). */
 void cuda_cache_release(cuda_state *st);
+
+/* ---- pinned host buffers, memory statistics (host_mem.c) ------------------------- */
+
+void *cuda_host_alloc(void *st, size_t nbytes);
+void cuda_host_free(void *st, void *p);
+void cuda_host_wait(void *st, void *p);
+/* memcpy_h2d from a host_alloc buffer: an asynchronous copy and the buffer's event;
+ * returns 0 (having done nothing) when src is not in one. */
+int cuda_pinned_copy(cuda_state *st, void *d_dst, const void *src, size_t nbytes);
+/* An upload from pinned src on the copy stream (xfer.c), src_done recorded after it
+ * there; 0 (having done nothing) when the copy stream is off or nbytes too large. */
+int cuda_xfer_copy(cuda_state *st, void *d_dst, const void *src, size_t nbytes,
+                   cudaEvent_t src_done);
+/* Its stream, ring and events (shutdown, after the compute stream's sync). */
+void cuda_xfer_release(cuda_state *st);
+/* host_free of the buffers still held (shutdown). */
+void cuda_pinned_release(cuda_state *st);
+int cuda_memory_stats(void *st, lt_mem_stats *out);
 
 /* A grid of at most max_grid blocks of `threads` for n items, at least one. */
 unsigned cuda_grid(const cuda_state *st, int64_t n, int threads);

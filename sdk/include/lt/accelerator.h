@@ -120,6 +120,16 @@ typedef struct lt_accel_opts {
     lt_matmul_precision matmul_precision;
 } lt_accel_opts;
 
+/* Memory statistics of a device (memory_stats slot), in bytes; 0 where unknown. The names
+ * follow torch.cuda.memory_stats: allocated is what tensors hold now, reserved what the
+ * caching allocator holds from the driver, and free/total the device's (cudaMemGetInfo). */
+typedef struct lt_mem_stats {
+    uint64_t allocated_bytes, allocated_peak_bytes;
+    uint64_t reserved_bytes, reserved_peak_bytes;
+    uint64_t num_device_alloc; /* allocations from the driver (cudaMalloc calls) so far */
+    uint64_t free_bytes, total_bytes;
+} lt_mem_stats;
+
 /* Whether opts (from any host) carries field; older hosts pass a shorter struct. */
 #define LT_ACCEL_OPTS_HAS(opts, field)                                                             \
     ((opts) && (opts)->struct_size >= offsetof(lt_accel_opts, field) + sizeof((opts)->field))
@@ -296,6 +306,20 @@ typedef struct lt_accelerator_desc {
      * NULL (the sum of d_dy over N, OH, OW); both overwritten. */
     int (*conv2d_bwd_weights)(void *st, const lt_window2d *g, int64_t groups, int64_t o,
                               const float *d_x, const float *d_dy, float *d_dw, float *d_db);
+
+    /* -- ABI 1.1, pinned host memory and memory statistics (issues 18, 21, 23; optional) -- */
+    /* nbytes of host memory that memcpy_h2d may copy from asynchronously (page-locked:
+     * cudaHostAlloc), for the DataLoader's batch buffers; NULL when out of memory. The
+     * slots come as a pair: NULL means the host uses malloc. */
+    void *(*host_alloc)(void *st, size_t nbytes);
+    void (*host_free)(void *st, void *p);
+    /* Wait until no copy memcpy_h2d queued from the host_alloc buffer p still reads it, so
+     * it may be overwritten; may be called from another thread than the copies'. NULL:
+     * memcpy_h2d is done with its source when it returns. */
+    void (*host_wait)(void *st, void *p);
+    /* Fill *out (zeroed by the caller) with the device's memory statistics; non-zero when
+     * there are none. */
+    int (*memory_stats)(void *st, lt_mem_stats *out);
 } lt_accelerator_desc;
 
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
@@ -321,7 +345,9 @@ typedef struct lt_accelerator_desc {
     X(cast_f32, OPTIONAL)                                                                \
     X(copy_strided, OPTIONAL) X(gather, OPTIONAL) X(scatter_add, OPTIONAL)               \
     X(masked_fill, OPTIONAL)                                                             \
-    X(conv2d, OPTIONAL) X(conv2d_bwd_data, OPTIONAL) X(conv2d_bwd_weights, OPTIONAL)
+    X(conv2d, OPTIONAL) X(conv2d_bwd_data, OPTIONAL) X(conv2d_bwd_weights, OPTIONAL)     \
+    X(host_alloc, OPTIONAL) X(host_free, OPTIONAL) X(host_wait, OPTIONAL)                \
+    X(memory_stats, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

@@ -146,6 +146,21 @@ typedef struct lt_host_batch {
 /* A loader over ds; seed fixes the shuffle order of every epoch. */
 LT_API lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed,
                                lt_loader_t **out);
+/* (1.1) Where a loader's batch buffers come from: pinned host memory when the accelerator
+ * has it (its host_alloc slots), so the batch copies to the device run asynchronously.
+ * Before a buffer is refilled the loader calls wait (optional) on it, from a worker
+ * thread: the copy of its previous batch may still be reading it. */
+typedef struct lt_host_alloc {
+    void *(*alloc)(void *user, size_t nbytes); /* NULL when out of memory */
+    void (*free)(void *user, void *p);
+    void (*wait)(void *user, void *p); /* (optional) */
+    void *user;
+} lt_host_alloc;
+
+/* (1.1) lt_loader_new with its buffers from ha (NULL: malloc), freed by lt_loader_free
+ * through ha, which must outlive the loader. */
+LT_API lt_status lt_loader_new_with(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed,
+                                    const lt_host_alloc *ha, lt_loader_t **out);
 /* Read only shard `rank` of `world` (DistributedSampler's rule: the epoch's order
  * padded with its first indices to a multiple of world, then every world-th index from
  * rank on); call before lt_loader_start. Batches per epoch shrink accordingly. */

@@ -53,7 +53,18 @@ struct lt_loader {
     bool stop;
     int workers_named; /* workers that took their span tid (1, 2, ...) */
     lt_prof_hook prof; /* batch-fill spans; read under mu by whoever claims a batch */
+    lt_host_alloc ha;  /* where the slots' buffers come from (malloc by default) */
 };
+
+static void *malloc_buf(void *user, size_t nbytes) {
+    (void)user;
+    return malloc(nbytes);
+}
+
+static void free_buf(void *user, void *p) {
+    (void)user;
+    free(p);
+}
 
 lt_status lt__dataset_copy(const lt_dataset *in, lt_dataset *out, const char *who) {
     if (in->struct_size < LT_DATASET_SIZE_1_0)
@@ -117,6 +128,8 @@ static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook 
     if (n > l->o.batch_size) n = l->o.batch_size;
     s->hb.n = n;
     s->hb.index = b;
+    /* An asynchronous copy of the slot's previous batch may still be reading it. */
+    for (int k = 0; l->ha.wait && k < l->nfields; k++) l->ha.wait(l->ha.user, s->hb.bufs[k]);
     uint64_t t0 = hook.fn ? lt_prof_now_ns() : 0;
     lt_clear_error();
     const int64_t *idx = l->order + first;
@@ -188,7 +201,7 @@ static bool alloc_slot(lt_loader_t *l, lt_host_batch *hb, const size_t bytes[LT_
     hb->nfields = l->nfields;
     hb->fields = l->fields;
     for (int k = 0; k < l->nfields; k++) {
-        if (!(hb->bufs[k] = malloc(bytes[k]))) return false;
+        if (!(hb->bufs[k] = l->ha.alloc(l->ha.user, bytes[k]))) return false;
         if (!strcmp(l->fields[k].name, "x")) hb->x = hb->bufs[k];
         if (!strcmp(l->fields[k].name, "y")) hb->y = hb->bufs[k];
     }
@@ -244,9 +257,16 @@ static int64_t count_batches(const lt_loader_t *l) {
 
 lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed,
                         lt_loader_t **out) {
+    return lt_loader_new_with(ds, opts, seed, NULL, out);
+}
+
+lt_status lt_loader_new_with(const lt_dataset *ds, const lt_loader_opts *opts, uint64_t seed,
+                             const lt_host_alloc *ha, lt_loader_t **out) {
     if (!out) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: out is NULL");
     *out = NULL;
     if (!ds || !opts) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new: NULL argument");
+    if (ha && (!ha->alloc || !ha->free))
+        return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_new_with: alloc and free are required");
     lt_dataset copy;
     lt_field_desc fields[LT_MAX_FIELDS];
     int nfields = 0;
@@ -257,6 +277,7 @@ lt_status lt_loader_new(const lt_dataset *ds, const lt_loader_opts *opts, uint64
     lt_loader_t *l = calloc(1, sizeof *l);
     if (!l) return lt_set_error(LT_ERR_OOM, "out of memory creating a DataLoader");
     l->ds = copy;
+    l->ha = ha ? *ha : (lt_host_alloc){.alloc = malloc_buf, .free = free_buf};
     memcpy(l->fields, fields, sizeof fields);
     l->nfields = nfields;
     l->o = *opts;
@@ -424,7 +445,8 @@ void lt_loader_free(lt_loader_t *l) {
     pthread_mutex_unlock(&l->mu);
     for (int i = 0; i < l->nthreads; i++) pthread_join(l->threads[i], NULL);
     for (int i = 0; l->slots && i < l->nslots; i++)
-        for (int k = 0; k < l->nfields; k++) free(l->slots[i].hb.bufs[k]);
+        for (int k = 0; k < l->nfields; k++)
+            if (l->slots[i].hb.bufs[k]) l->ha.free(l->ha.user, l->slots[i].hb.bufs[k]);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->work);
     pthread_cond_destroy(&l->ready);

@@ -241,6 +241,13 @@ static lt_status refuse_missing_entry(void *handle, const char *path, lt_plugin_
         article(g->name), g->name, g->entry, article(w->name), w->name, article(g->name), g->name);
 }
 
+/* The least struct_size a plugin of this minor may declare: all of it, except that the
+ * accelerator table's pinned-memory and memory-statistics slots (host_alloc on, all
+ * optional) came after plugins were built against 1.1, which still load without them. */
+static size_t least_current_size(const kind_info *k) {
+    return k == &kinds[LT_PLUGIN_ACCELERATOR] ? offsetof(lt_accelerator_desc, host_alloc) : k->size;
+}
+
 /* a < b, as a call: with LT_ABI_MINOR 0 the inline comparison is "always false". */
 static bool is_below(uint32_t a, uint32_t b) { return a < b; }
 
@@ -260,9 +267,9 @@ static lt_status check_header(lt__desc_reader *r, const lt__desc_header *h, cons
                             "plugin is corrupt or mis-built: rebuild it (pkg-config --cflags lt)",
                             path, h->abi_major, h->abi_minor, k->desc, h->struct_size, k->size,
                             LT_ABI_MAJOR, LT_ABI_MINOR);
-    /* Older minors need only the 1.0 prefix; ours needs all of it. */
+    /* Older minors need only the 1.0 prefix; ours needs all of it (see above). */
     bool older = is_below(h->abi_minor, LT_ABI_MINOR);
-    size_t need = older ? k->size_1_0 : k->size;
+    size_t need = older ? k->size_1_0 : least_current_size(k);
     if (h->struct_size < need)
         return lt_set_error(LT_ERR_ABI,
                             "%s declares a %s of %u bytes but ABI %d.%d needs at least %zu; "
