@@ -99,12 +99,13 @@ static void describe_device(cuda_state *st, const struct cudaDeviceProp *prop) {
              prop->minor, prop->multiProcessorCount, (double)prop->totalGlobalMem / (1 << 30));
 }
 
-/* ", cuBLAS 13.1.0" after the device's part. */
-static void describe_blas(cuda_state *st) {
+/* ", cuBLAS 13.1.0, cuDNN 9.13.0" after the device's part (or why there is no cuDNN:
+ * convolutions then run as im2col and cuBLAS). */
+static void describe_libs(cuda_state *st) {
     const size_t used = strlen(st->description);
     const int v = st->blas_version;
-    snprintf(st->description + used, sizeof st->description - used, ", cuBLAS %d.%d.%d", v / 10000,
-             v % 10000 / 100, v % 100);
+    snprintf(st->description + used, sizeof st->description - used, ", cuBLAS %d.%d.%d, %s",
+             v / 10000, v % 10000 / 100, v % 100, st->dnn_note);
 }
 
 /* The GPU's properties that the kernels and precisions depend on. */
@@ -134,11 +135,32 @@ static lt_status check_device(cuda_state *st) {
     return LT_OK;
 }
 
+/* LT_CUDA_STATS=1: what the allocator, the pinned buffers and cuDNN did, on stderr. */
+static void print_stats(const cuda_state *st, int have_dnn, const cuda_dnn_stats *dnn) {
+    const char *stats = getenv("LT_CUDA_STATS");
+    if (!stats || strcmp(stats, "1")) return;
+    fprintf(stderr,
+            "cuda: %llu device allocations, %zu bytes peak, %llu pinned buffers, %llu "
+            "copies from them (%llu on the copy stream)\n",
+            (unsigned long long)st->cache.mallocs, st->cache.peak_bytes,
+            (unsigned long long)st->pinned_allocs, (unsigned long long)st->pinned_copies,
+            (unsigned long long)st->xfer_copies);
+    if (have_dnn)
+        fprintf(stderr,
+                "cuda: cuDNN ran %llu convolutions, chose %llu algorithms, evicted %llu, "
+                "declined %llu shapes\n",
+                (unsigned long long)dnn->calls, (unsigned long long)dnn->builds,
+                (unsigned long long)dnn->evictions, (unsigned long long)dnn->declined);
+}
+
 static void cuda_shutdown(void *vst) {
     cuda_state *st = vst;
     if (!st) return;
     cudaSetDevice(st->device);
     if (st->stream) cudaStreamSynchronize(st->stream);
+    cuda_dnn_stats dnn;
+    const int have_dnn = cuda_dnn_stats_of(st, &dnn);
+    cuda_dnn_close(st);
     cuda_gemm_shutdown(st);
     for (int i = 0; i < CUDA_STAGE_SLOTS; i++)
         if (st->stage.slot[i].done) cudaEventDestroy(st->stage.slot[i].done);
@@ -146,14 +168,7 @@ static void cuda_shutdown(void *vst) {
     cuda_pinned_release(st);
     cuda_xfer_release(st);
     pthread_mutex_destroy(&st->pinned_mu);
-    const char *stats = getenv("LT_CUDA_STATS");
-    if (stats && !strcmp(stats, "1"))
-        fprintf(stderr,
-                "cuda: %llu device allocations, %zu bytes peak, %llu pinned buffers, %llu "
-                "copies from them (%llu on the copy stream)\n",
-                (unsigned long long)st->cache.mallocs, st->cache.peak_bytes,
-                (unsigned long long)st->pinned_allocs, (unsigned long long)st->pinned_copies,
-                (unsigned long long)st->xfer_copies);
+    print_stats(st, have_dnn, &dnn);
     cuda_cache_release(st);
     if (st->stream) cudaStreamDestroy(st->stream);
     cudaGetLastError();
@@ -183,7 +198,8 @@ static lt_status cuda_init(const lt_accel_opts *opts, void **state) {
         cuda_shutdown(st);
         return s;
     }
-    describe_blas(st);
+    cuda_dnn_open(st);
+    describe_libs(st);
     *state = st;
     return LT_OK;
 }
@@ -391,6 +407,9 @@ LT_ACCELERATOR_EXPORT(.name = "cuda",
                       /* tensor manipulation and attention masks (index.cu) */
                       .copy_strided = cuda_copy_strided, .gather = cuda_gather,
                       .scatter_add = cuda_scatter_add, .masked_fill = cuda_masked_fill,
+                      /* direct convolution through cuDNN (cudnn.c; declines without it) */
+                      .conv2d = cuda_conv2d, .conv2d_bwd_data = cuda_conv2d_bwd_data,
+                      .conv2d_bwd_weights = cuda_conv2d_bwd_weights,
                       /* pinned batch buffers and memory statistics (host_mem.c) */
                       .host_alloc = cuda_host_alloc, .host_free = cuda_host_free,
                       .host_wait = cuda_host_wait, .memory_stats = cuda_memory_stats)

@@ -134,6 +134,9 @@ typedef struct cuda_state {
     char error_msg[CUDA_ERROR_MAX];
     /* The describe slot's line, made by init: "CUDA 13.0, NVIDIA H200 (sm_90, ...)". */
     char description[CUDA_ERROR_MAX];
+    /* cuDNN for the conv2d slots (cudnn.c); NULL: they decline, dnn_note says why. */
+    struct cuda_dnn *dnn;
+    char dnn_note[256];
 } cuda_state;
 
 /* ---- errors (cuda.c) ------------------------------------------------------------- */
@@ -261,6 +264,33 @@ void cuda_gemm_shutdown(cuda_state *st);
 void cuda_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta, float *d_c,
                int64_t ldc);
+
+/* ---- cudnn.c: the conv2d slots through cuDNN, opened with dlopen ---------------- */
+
+/* What the convolution cache did, for LT_CUDA_STATS and the checks. */
+typedef struct cuda_dnn_stats {
+    uint64_t calls;     /* convolutions cuDNN ran */
+    uint64_t builds;    /* descriptors + algorithm made (cache misses) */
+    uint64_t evictions; /* entries dropped for a new shape */
+    uint64_t declined;  /* shapes cuDNN had no deterministic algorithm for */
+    int64_t live;       /* entries held now */
+} cuda_dnn_stats;
+
+/* The library init opens (a test may point it elsewhere before init). */
+extern const char *cuda_dnn_soname;
+/* Opens cuDNN unless LT_CUDA_CUDNN=0; never fails (without it the slots decline), and
+ * writes dnn_note for the describe line. */
+void cuda_dnn_open(cuda_state *st);
+/* Its descriptors, handle and buffers (shutdown, after the stream's sync). */
+void cuda_dnn_close(cuda_state *st);
+/* 1 and *out when cuDNN is open, else 0. */
+int cuda_dnn_stats_of(const cuda_state *st, cuda_dnn_stats *out);
+int cuda_conv2d(void *st, const lt_window2d *g, int64_t groups, int64_t o, const float *d_x,
+                const float *d_w, const float *d_b, float *d_y);
+int cuda_conv2d_bwd_data(void *st, const lt_window2d *g, int64_t groups, int64_t o,
+                         const float *d_dy, const float *d_w, float *d_dx);
+int cuda_conv2d_bwd_weights(void *st, const lt_window2d *g, int64_t groups, int64_t o,
+                            const float *d_x, const float *d_dy, float *d_dw, float *d_db);
 
 /* ---- index.cu: tensor manipulation (issue 19, text models) ---- */
 void cuda_copy_strided(void *st, const lt_strided *g, const float *d_src, float *d_dst);
