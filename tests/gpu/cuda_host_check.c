@@ -1,5 +1,6 @@
 /* cuda_host_check — the cuda plugin's host code (cuda.c, alloc.c: copies, the pinned
- * staging ring, the caching allocator, error recording) on a fake CUDA runtime
+ * staging ring, the caching allocator, error recording; cudnn.c with a fake libcudnn,
+ * host_conv.c) on a fake CUDA runtime
  * (fake_cudart.c) that runs copies only when the plugin synchronises, so it needs no GPU
  * and runs in CI. The kernels are checked on a GPU by cuda_ops_check. Prints "ok: ..." /
  * "FAIL: ..." lines and "N passed, N failed"; exits 1 on a failure. */
@@ -11,16 +12,11 @@
 
 #include "cuda_impl.h"
 #include "fake_cudart.h"
+#include "host_check.h"
 
 const lt_accelerator_desc *lt_accelerator_entry(void);
 
-typedef struct host_check {
-    const lt_accelerator_desc *k;
-    void *st;
-    int passed, failed;
-} host_check;
-
-static void report(host_check *h, int ok, const char *what, long long detail) {
+void report(host_check *h, int ok, const char *what, long long detail) {
     printf("%s: %s (%lld)\n", ok ? "ok" : "FAIL", what, detail);
     if (ok)
         h->passed++;
@@ -170,9 +166,11 @@ static void check_error_recorded(host_check *h) {
     report(h, h->k->sync(h->st) == LT_ERR_DEVICE, "a double free surfaces at sync", 0);
 }
 
-/* The describe line, from the runtime's, the driver's and cuBLAS's versions and the GPU. */
+/* The describe line, from the runtime's, the driver's, cuBLAS's and cuDNN's versions and
+ * the GPU. */
 static void check_describe(host_check *h) {
-    const char *want = "CUDA 13.0 (driver 13.1), fake (sm_90, 4 SMs, 0 GiB), cuBLAS 13.1.0";
+    const char *want =
+        "CUDA 13.0 (driver 13.1), fake (sm_90, 4 SMs, 0 GiB), cuBLAS 13.1.0, cuDNN 9.1.0";
     const char *got = h->k->describe ? h->k->describe(h->st) : "(no describe slot)";
     report(h, !strcmp(got, want), "describe says runtime, driver, GPU and cuBLAS", 0);
     if (strcmp(got, want)) printf("  got \"%s\"\n  want \"%s\"\n", got, want);
@@ -180,6 +178,7 @@ static void check_describe(host_check *h) {
 
 int main(void) {
     host_check h = {.k = lt_accelerator_entry()};
+    cuda_dnn_soname = FAKE_CUDNN; /* the plugin opens the fake instead of libcudnn.so.9 */
     lt_accel_opts opts = {.struct_size = sizeof opts};
     if (h.k->init(&opts, &h.st) != LT_OK) {
         printf("FAIL: init on the fake runtime\n");
@@ -192,8 +191,10 @@ int main(void) {
     check_overlap(&h);
     check_pinned(&h);
     check_memory_stats(&h);
+    check_cudnn(&h);
     check_error_recorded(&h);
     h.k->shutdown(h.st);
+    check_cudnn_teardown(&h);
     printf("%d passed, %d failed\n", h.passed, h.failed);
     return h.failed ? 1 : 0;
 }

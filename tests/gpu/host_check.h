@@ -1,0 +1,21 @@
+/* host_check.h — what cuda_host_check.c and host_conv.c share. */
+#ifndef LT_HOST_CHECK_H
+#define LT_HOST_CHECK_H
+
+#include <lt/accelerator.h>
+
+typedef struct host_check {
+    const lt_accelerator_desc *k;
+    void *st;
+    int passed, failed;
+} host_check;
+
+/* One "ok: what (detail)" or "FAIL: ..." line, counted. */
+void report(host_check *h, int ok, const char *what, long long detail);
+
+/* host_conv.c: the conv2d slots through the fake libcudnn (FAKE_CUDNN, its path). */
+void check_cudnn(host_check *h);
+/* After the state's shutdown: no cuDNN handle or descriptor left. */
+void check_cudnn_teardown(host_check *h);
+
+#endif
