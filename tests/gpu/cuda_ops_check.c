@@ -1,4 +1,4 @@
-/* cuda_ops_check [--accel NAME] [--plugins DIR] — every slot of the cuda accelerator
+/* cuda_ops_check [--accel NAME] [--plugins DIR] [--only conv] — every slot of the cuda accelerator
  * against the cpu accelerator at random shapes (odd sizes, 1, grids larger than one
  * launch covers, broadcasts, transposes, every precision), plus its copies, caching
  * allocator and init errors. Prints "ok: ..." / "FAIL: ..." lines and "N passed, N
@@ -354,23 +354,50 @@ static int gpus_or_skip(const check_ctx *c) {
     return n;
 }
 
-static void parse_args(int argc, char **argv, const char **dut, const char **plugins) {
+static void parse_args(int argc, char **argv, const char **dut, const char **plugins,
+                       const char **only) {
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--accel")) {
             *dut = argv[i + 1];
         } else if (!strcmp(argv[i], "--plugins")) {
             *plugins = argv[i + 1];
+        } else if (!strcmp(argv[i], "--only") && !strcmp(argv[i + 1], "conv")) {
+            *only = argv[i + 1];
         } else {
-            fprintf(stderr, "usage: %s [--accel NAME] [--plugins DIR]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--accel NAME] [--plugins DIR] [--only conv]\n", argv[0]);
             exit(2);
         }
+    }
+}
+
+/* Every check but the convolutions (check_conv, which --only conv runs alone). */
+static void check_all_but_conv(check_ctx *c, int gpus) {
+    check_roundtrip(c);
+    check_staging(c);
+    check_d2d(c);
+    check_elementwise(c);
+    check_binary(c);
+    check_reduce(c);
+    check_rows(c);
+    check_optim(c);
+    check_mixed(c);
+    check_gemm(c);
+    check_layers(c);
+    check_cast(c);
+    check_index(c);
+    if (!strcmp(c->dut_name, "cuda")) {
+        check_allocator(c);
+        check_init_errors(c, gpus);
+        check_ranges(c);
+        check_error_path(c);
     }
 }
 
 int main(int argc, char **argv) {
     const char *plugins = LT_BUILD_PLUGINS;
     check_ctx c = {.dut_name = "cuda", .rng = 0x9E3779B97F4A7C15ull};
-    parse_args(argc, argv, &c.dut_name, &plugins);
+    const char *only = NULL;
+    parse_args(argc, argv, &c.dut_name, &plugins, &only);
     const char *roots[] = {plugins, NULL};
     c.roots = roots;
     const int gpus = gpus_or_skip(&c);
@@ -378,26 +405,8 @@ int main(int argc, char **argv) {
     if (!accel_open(&c, "cpu", &opts, &c.acc[REF]) ||
         !accel_open(&c, c.dut_name, &opts, &c.acc[DUT]))
         return 1;
-    const int cuda = !strcmp(c.dut_name, "cuda");
-    check_roundtrip(&c);
-    check_staging(&c);
-    check_d2d(&c);
-    check_elementwise(&c);
-    check_binary(&c);
-    check_reduce(&c);
-    check_rows(&c);
-    check_optim(&c);
-    check_mixed(&c);
-    check_gemm(&c);
-    check_layers(&c);
-    check_cast(&c);
-    check_index(&c);
-    if (cuda) {
-        check_allocator(&c);
-        check_init_errors(&c, gpus);
-        check_ranges(&c);
-        check_error_path(&c);
-    }
+    check_conv(&c);
+    if (!only) check_all_but_conv(&c, gpus); /* the error path last: it may break the device */
     accel_close(&c.acc[DUT]);
     accel_close(&c.acc[REF]);
     printf("%d passed, %d failed\n", c.passed, c.failed);

@@ -96,6 +96,9 @@ void check_layers(check_ctx *c);
 void check_index(check_ctx *c);
 /* GEMM at every precision: opens the accelerator under test once per setting. */
 void check_gemm(check_ctx *c);
+/* ops_conv.c: conv2d, conv2d_bwd_data, conv2d_bwd_weights against a direct convolution in
+ * double, every precision (cuDNN on cuda). */
+void check_conv(check_ctx *c);
 /* ops_cast.c: cast_f32 (uint8 / half data, #21) against each other and the host. */
 void check_cast(check_ctx *c);
 
