@@ -63,6 +63,36 @@ check "unit tests incl. PyTorch parity on cuda" parity
 check "cuda against cpu, every slot, random shapes" "$b/tests/gpu/cuda_ops_check"
 check "e2e: the cuda plugin" bash tests/e2e/test_cuda.sh
 
+# cuDNN convolutions (issue 18): the conv slots against a direct convolution in double at
+# fixed and random geometries, every precision; then the cnn model (100 steps) on cuda
+# through cuDNN twice and through im2col + cuBLAS (LT_CUDA_CUDNN=0) once: cuDNN must run
+# the convolutions (LT_CUDA_STATS), the two cuDNN runs log identical metrics (deterministic
+# algorithms), and the im2col run's test accuracy is within 0.02 of theirs.
+check "cuDNN convolution slots against a direct convolution, every precision" \
+    "$b/tests/gpu/cuda_ops_check" --only conv
+cnn_run() { # cnn_run NAME LT_CUDA_CUDNN: prints its stats lines and test_acc
+    rm -rf "/tmp/lt-gpu-cnn-$1"
+    LT_CUDA_STATS=1 LT_CUDA_CUDNN=$2 "$LTHOST" fit --module cnn --data.root "$data" --accelerator cuda \
+        --max_epochs 1 --limit_train_batches 100 --limit_val_batches 5 --limit_test_batches 20 \
+        --seed_everything 7 --enable_progress_bar false --enable_model_summary false --logger csv \
+        --log_every_n_steps 10 --enable_checkpointing false --default_root_dir "/tmp/lt-gpu-cnn-$1" 2>&1 |
+        grep -E '^cuda:|test_acc='
+}
+cudnn_cnn() {
+    local a b c m=lightning_logs/version_0/metrics.csv
+    a=$(cnn_run dnn1 1) && b=$(cnn_run dnn2 1) && c=$(cnn_run im2col 0) || return 1
+    printf '%s\n' "$a" "$c"
+    local ran acc1 acc0
+    ran=$(echo "$a" | sed -n 's/.*cuDNN ran \([0-9]*\) convolutions.*/\1/p')
+    acc1=$(echo "$a" | sed -n 's/.*test_acc=\([0-9.]*\).*/\1/p' | tail -1)
+    acc0=$(echo "$c" | sed -n 's/.*test_acc=\([0-9.]*\).*/\1/p' | tail -1)
+    echo "result: cuDNN ran ${ran:-0} convolutions; test_acc cuDNN $acc1, im2col $acc0"
+    [ "${ran:-0}" -gt 0 ] && ! echo "$c" | grep -q 'cuDNN ran' || return 1
+    cmp "/tmp/lt-gpu-cnn-dnn1/$m" "/tmp/lt-gpu-cnn-dnn2/$m" || return 1
+    awk -v a="${acc1:-0}" -v b="${acc0:-9}" 'BEGIN { d = a - b; exit !(a > 0.5 && d < 0.02 && d > -0.02) }'
+}
+check "cnn on cuda: cuDNN deterministic, LT_CUDA_CUDNN=0 (im2col) agrees" cudnn_cnn
+
 # The demo MLP, 5 epochs, in each precision: test accuracy >= 0.87.
 accuracy() {
     local o
