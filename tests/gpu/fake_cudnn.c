@@ -4,9 +4,9 @@
  *
  * The convolutions are computed from the descriptors as cuDNN documents them (cross-
  * correlation, symmetric padding, groups), float32 only, so a descriptor set up wrongly
- * shows as a wrong result. The heuristics list a non-deterministic algorithm first; the
- * convolution calls refuse any algorithm but the deterministic one and a workspace smaller
- * than it asked for. Every descriptor and handle is counted, so the check sees whether
+ * shows as a wrong result. The heuristics list a non-deterministic algorithm first and a
+ * tensor-core one second; the convolution calls refuse the first, the second under FMA
+ * math, and a workspace smaller than asked for. Every descriptor and handle is counted, so the check sees whether
  * shutdown destroyed them all. Before computing, the fake runtime's queued copies are run
  * (cudaStreamSynchronize, resolved from the check's executable). */
 #include <stdlib.h>
@@ -15,7 +15,8 @@
 #include <cudnn.h>
 
 #define FAKE_VERSION 90100 /* "cuDNN 9.1.0" */
-#define FAKE_ALGO 1        /* the deterministic one */
+#define FAKE_ALGO 1        /* deterministic, any math */
+#define FAKE_ALGO_TC 2     /* deterministic, tensor cores only: refused under FMA math */
 #define FAKE_WORKSPACE(n) ((size_t)(n)*4096)
 
 /* What the check reads and sets (dlsym). */
@@ -24,6 +25,7 @@ int fake_cudnn_create_fails;          /* cudnnCreate answers NOT_INITIALIZED */
 int fake_cudnn_nondeterministic;      /* heuristics list no deterministic algorithm */
 long fake_cudnn_heuristics;           /* heuristic queries (one per cache miss) */
 cudnnMathType_t fake_cudnn_last_math; /* of the last convolution run */
+int fake_cudnn_last_algo;
 
 struct cudnnContext {
     cudaStream_t stream;
@@ -137,20 +139,26 @@ static int consistent(const struct cudnnTensorStruct *x, const struct cudnnFilte
            y->w == out_size(x->w, c->pw, w->w, c->sw, c->dw);
 }
 
-/* Two answers, non-deterministic first, as cuDNN ranks a faster atomic algorithm. */
+/* Three answers, as cuDNN ranks them: a non-deterministic (atomic) algorithm first, then
+ * a deterministic one that needs tensor cores (TF32/half), then a deterministic one in
+ * the descriptor's math type. */
 #define FAKE_HEURISTICS(perf_t, algo_t)                                                            \
     do {                                                                                           \
         fake_cudnn_heuristics++;                                                                   \
-        if (!consistent(x, w, c, y) || want < 2) return CUDNN_STATUS_BAD_PARAM;                    \
-        memset(p, 0, 2 * sizeof *p);                                                               \
-        p[0].algo = (algo_t)0, p[0].status = CUDNN_STATUS_SUCCESS;                                 \
-        p[0].determinism = CUDNN_NON_DETERMINISTIC;                                                \
-        p[1].algo = (algo_t)FAKE_ALGO, p[1].status = CUDNN_STATUS_SUCCESS;                         \
-        p[1].determinism =                                                                         \
+        if (!consistent(x, w, c, y) || want < 3) return CUDNN_STATUS_BAD_PARAM;                    \
+        memset(p, 0, 3 * sizeof *p);                                                               \
+        const cudnnDeterminism_t det =                                                             \
             fake_cudnn_nondeterministic ? CUDNN_NON_DETERMINISTIC : CUDNN_DETERMINISTIC;           \
-        p[1].memory = FAKE_WORKSPACE(y->c);                                                        \
-        p[1].mathType = CUDNN_TENSOR_OP_MATH;                                                      \
-        *got = 2;                                                                                  \
+        p[0] = (perf_t){.algo = (algo_t)0, .determinism = CUDNN_NON_DETERMINISTIC};                \
+        p[1] = (perf_t){.algo = (algo_t)FAKE_ALGO_TC,                                              \
+                        .determinism = det,                                                        \
+                        .memory = FAKE_WORKSPACE(y->c),                                            \
+                        .mathType = CUDNN_TENSOR_OP_MATH};                                         \
+        p[2] = (perf_t){.algo = (algo_t)FAKE_ALGO,                                                 \
+                        .determinism = det,                                                        \
+                        .memory = FAKE_WORKSPACE(y->c),                                            \
+                        .mathType = c->math};                                                      \
+        *got = 3;                                                                                  \
         return CUDNN_STATUS_SUCCESS;                                                               \
     } while (0)
 
@@ -232,10 +240,12 @@ static void tap_bwd_filter(void *p, long xi, long wi, long yi) {
 static cudnnStatus_t run(const conv_args *a, int algo, size_t ws_bytes, const void *ws,
                          void (*tap)(void *, long, long, long), const float *p, const float *q,
                          float *out, long n_out, float alpha, float beta) {
-    if (!consistent(a->x, a->w, a->c, a->y) || algo != FAKE_ALGO ||
-        ws_bytes < FAKE_WORKSPACE(a->y->c) || !ws)
+    const int algo_ok = algo == FAKE_ALGO || (algo == FAKE_ALGO_TC && a->c->math != CUDNN_FMA_MATH);
+    if (!consistent(a->x, a->w, a->c, a->y) || !algo_ok || ws_bytes < FAKE_WORKSPACE(a->y->c) ||
+        !ws)
         return CUDNN_STATUS_BAD_PARAM;
     fake_cudnn_last_math = a->c->math;
+    fake_cudnn_last_algo = algo;
     cudaStreamSynchronize(NULL);
     double *acc = calloc((size_t)n_out, sizeof *acc);
     if (!acc) return CUDNN_STATUS_ALLOC_FAILED;

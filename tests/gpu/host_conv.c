@@ -21,7 +21,7 @@
 /* The fake library's counters and switches, found with dlsym. */
 typedef struct fake_dnn {
     long *live, *heuristics;
-    int *create_fails, *nondeterministic, *last_math;
+    int *create_fails, *nondeterministic, *last_math, *last_algo;
 } fake_dnn;
 
 static int fake_dnn_open(fake_dnn *f) {
@@ -32,7 +32,9 @@ static int fake_dnn_open(fake_dnn *f) {
     f->create_fails = dlsym(lib, "fake_cudnn_create_fails");
     f->nondeterministic = dlsym(lib, "fake_cudnn_nondeterministic");
     f->last_math = dlsym(lib, "fake_cudnn_last_math");
-    return f->live && f->heuristics && f->create_fails && f->nondeterministic && f->last_math;
+    f->last_algo = dlsym(lib, "fake_cudnn_last_algo");
+    return f->live && f->heuristics && f->create_fails && f->nondeterministic && f->last_math &&
+           f->last_algo;
 }
 
 /* ---- a reference in double ----------------------------------------------------------- */
@@ -275,16 +277,19 @@ static int conv_on(const host_check *h, const lt_accel_opts *opts, const char **
     return rc;
 }
 
+/* The heuristics list an atomic algorithm, then a tensor-core one, then one in the
+ * descriptor's math (fake_cudnn.c): highest must skip the first two, high the first. */
 static void check_precision(host_check *h, const fake_dnn *f) {
     const char *line;
     lt_accel_opts opts = {.struct_size = sizeof opts};
     int rc = conv_on(h, &opts, &line);
-    report(h, rc == 0 && *f->last_math == CUDNN_FMA_MATH,
-           "32-true, highest: FMA math (no TF32) whatever the heuristics say", *f->last_math);
+    report(h, rc == 0 && *f->last_math == CUDNN_FMA_MATH && *f->last_algo == 1,
+           "32-true, highest: FMA math (no TF32), no tensor-core algorithm (algo)", *f->last_algo);
     opts.matmul_precision = LT_MATMUL_HIGH;
     rc = conv_on(h, &opts, &line);
-    report(h, rc == 0 && *f->last_math == CUDNN_TENSOR_OP_MATH,
-           "32-true, high: the heuristic's tensor-op math (TF32)", *f->last_math);
+    report(h, rc == 0 && *f->last_math == CUDNN_TENSOR_OP_MATH && *f->last_algo == 2,
+           "32-true, high: the first deterministic algorithm, its tensor-op math (TF32) (algo)",
+           *f->last_algo);
     *f->nondeterministic = 1;
     opts.matmul_precision = LT_MATMUL_HIGHEST;
     rc = conv_on(h, &opts, &line);

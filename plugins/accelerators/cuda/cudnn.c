@@ -312,15 +312,20 @@ static int dnn_heuristics(struct cuda_dnn *d, const dnn_entry *e, dnn_choice *ou
     return s == CUDNN_STATUS_SUCCESS && n > 0 && n <= DNN_ALGOS ? n : 0;
 }
 
-/* The first deterministic algorithm in the heuristics' order whose workspace fits; its
- * math type goes on the descriptor, except that FMA math (no TF32) stays FMA, as torch
- * does with allow_tf32 off. 0 when there is none. */
+static int needs_tensor_ops(cudnnMathType_t m) {
+    return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+}
+
+/* The first deterministic algorithm in the heuristics' order whose workspace fits (and,
+ * under FMA math, that does not need tensor cores); its math type goes on the descriptor,
+ * FMA staying FMA (no TF32). 0 when there is none. */
 static int entry_algo(struct cuda_dnn *d, dnn_entry *e) {
     dnn_choice c[DNN_ALGOS];
     const int n = dnn_heuristics(d, e, c);
     for (int i = 0; i < n; i++) {
         if (c[i].status != CUDNN_STATUS_SUCCESS || c[i].determinism != CUDNN_DETERMINISTIC ||
-            c[i].memory > DNN_WORKSPACE_MAX)
+            c[i].memory > DNN_WORKSPACE_MAX ||
+            (d->math == CUDNN_FMA_MATH && needs_tensor_ops(c[i].math)))
             continue;
         const cudnnMathType_t m = d->math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : c[i].math;
         if (d->api.set_math(e->conv, m) != CUDNN_STATUS_SUCCESS) return 0;
