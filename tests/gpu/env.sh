@@ -28,6 +28,14 @@ lt_gpu_env() {
     export PATH=$root/bin:$PATH
     export LIBRARY_PATH=$root/$multi/openblas-pthread:$root/$multi${LIBRARY_PATH:+:$LIBRARY_PATH}
     export LD_LIBRARY_PATH=$root/$multi/openblas-pthread:$root/$multi:$root/lib/x86_64-linux-gnu:$root/$multi/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    # cuDNN (the conv slots): where the toolkit lacks it, PyTorch's wheel (nvidia-cudnn-*)
+    # has cudnn.h for the build and libcudnn.so.9 for the plugin's dlopen.
+    local dnn
+    dnn=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null)
+    if [ -n "$dnn" ] && [ -d "$dnn/lib" ]; then
+        [ -e /usr/local/cuda/include/cudnn.h ] || export CPATH=$dnn/include${CPATH:+:$CPATH}
+        ldconfig -p 2>/dev/null | grep -q 'libcudnn\.so\.9 ' || export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$dnn/lib
+    fi
     # Open MPI finds its components and help files under OPAL_PREFIX instead of /usr.
     export OPAL_PREFIX=$root/usr
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
