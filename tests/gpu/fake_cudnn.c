@@ -198,24 +198,28 @@ typedef struct conv_args {
     const struct cudnnConvolutionStruct *c;
 } conv_args;
 
-/* Calls f(a, x index, w index, y index) for every tap that reads inside x. */
-static void for_taps(const conv_args *a, void (*f)(void *, long, long, long), void *ctx) {
+/* Calls f(ctx, x index, w index, y index) for every tap of output element yi that reads
+ * inside x. */
+static void taps_of(const conv_args *a, long yi, void (*f)(void *, long, long, long), void *ctx) {
+    const int ox = (int)(yi % a->y->w), oy = (int)(yi / a->y->w % a->y->h);
+    const int k = (int)(yi / ((long)a->y->w * a->y->h) % a->y->c);
+    const long n = yi / ((long)a->y->w * a->y->h * a->y->c);
     const int kg = a->w->k / a->c->groups;
-    for (int n = 0; n < a->y->n; n++)
-        for (int k = 0; k < a->y->c; k++)
-            for (int oy = 0; oy < a->y->h; oy++)
-                for (int ox = 0; ox < a->y->w; ox++)
-                    for (int cc = 0; cc < a->w->c; cc++)
-                        for (int i = 0; i < a->w->h; i++)
-                            for (int j = 0; j < a->w->w; j++) {
-                                const int iy = oy * a->c->sh - a->c->ph + i * a->c->dh;
-                                const int ix = ox * a->c->sw - a->c->pw + j * a->c->dw;
-                                if (iy < 0 || iy >= a->x->h || ix < 0 || ix >= a->x->w) continue;
-                                const long ch = (long)(k / kg) * a->w->c + cc;
-                                f(ctx, ((n * (long)a->x->c + ch) * a->x->h + iy) * a->x->w + ix,
-                                  ((k * (long)a->w->c + cc) * a->w->h + i) * a->w->w + j,
-                                  ((n * (long)a->y->c + k) * a->y->h + oy) * a->y->w + ox);
-                            }
+    for (int cc = 0; cc < a->w->c; cc++)
+        for (int i = 0; i < a->w->h; i++)
+            for (int j = 0; j < a->w->w; j++) {
+                const int iy = oy * a->c->sh - a->c->ph + i * a->c->dh;
+                const int ix = ox * a->c->sw - a->c->pw + j * a->c->dw;
+                if (iy < 0 || iy >= a->x->h || ix < 0 || ix >= a->x->w) continue;
+                const long ch = (long)(k / kg) * a->w->c + cc;
+                f(ctx, ((n * a->x->c + ch) * a->x->h + iy) * a->x->w + ix,
+                  (((long)k * a->w->c + cc) * a->w->h + i) * a->w->w + j, yi);
+            }
+}
+
+static void for_taps(const conv_args *a, void (*f)(void *, long, long, long), void *ctx) {
+    const long ny = (long)a->y->n * a->y->c * a->y->h * a->y->w;
+    for (long yi = 0; yi < ny; yi++) taps_of(a, yi, f, ctx);
 }
 
 typedef struct tap_bufs {
@@ -297,6 +301,16 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void *alpha,
                numel4(dwd->k, dwd->c, dwd->h, dwd->w), *(const float *)alpha, *(const float *)beta);
 }
 
+/* Element i of C's (n, c, h, w) order, read from A broadcast along its dimensions of 1. */
+static long broadcast_index(const struct cudnnTensorStruct *ad, const struct cudnnTensorStruct *cd,
+                            long i) {
+    const long x = i % cd->w, y = i / cd->w % cd->h, k = i / ((long)cd->w * cd->h) % cd->c;
+    const long n = i / ((long)cd->w * cd->h * cd->c);
+    return (((ad->n > 1 ? n : 0) * ad->c + (ad->c > 1 ? k : 0)) * ad->h + (ad->h > 1 ? y : 0)) *
+               ad->w +
+           (ad->w > 1 ? x : 0);
+}
+
 /* C = alpha A + beta C, A broadcast along its dimensions of size 1. */
 cudnnStatus_t cudnnAddTensor(cudnnHandle_t h, const void *alpha, cudnnTensorDescriptor_t ad,
                              const void *a, const void *beta, cudnnTensorDescriptor_t cd, void *c) {
@@ -308,17 +322,7 @@ cudnnStatus_t cudnnAddTensor(cudnnHandle_t h, const void *alpha, cudnnTensorDesc
     const float al = *(const float *)alpha, be = *(const float *)beta;
     const float *pa = a;
     float *pc = c;
-    long i = 0;
-    for (int n = 0; n < cd->n; n++)
-        for (int k = 0; k < cd->c; k++)
-            for (int y = 0; y < cd->h; y++)
-                for (int x = 0; x < cd->w; x++, i++) {
-                    const long ai =
-                        (((ad->n > 1 ? n : 0) * (long)ad->c + (ad->c > 1 ? k : 0)) * ad->h +
-                         (ad->h > 1 ? y : 0)) *
-                            ad->w +
-                        (ad->w > 1 ? x : 0);
-                    pc[i] = al * pa[ai] + be * pc[i];
-                }
+    const long nc = (long)cd->n * cd->c * cd->h * cd->w;
+    for (long i = 0; i < nc; i++) pc[i] = al * pa[broadcast_index(ad, cd, i)] + be * pc[i];
     return CUDNN_STATUS_SUCCESS;
 }

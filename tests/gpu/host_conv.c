@@ -49,26 +49,28 @@ static int64_t nx_of(const conv_case *k) { return k->g.n * k->g.c * k->g.h * k->
 static int64_t ny_of(const conv_case *k) { return k->g.n * k->o * k->g.oh * k->g.ow; }
 static int64_t nw_of(const conv_case *k) { return k->o * (k->g.c / k->groups) * k->g.kh * k->g.kw; }
 
-/* Calls f for every (x, w, y) index triple of a tap inside the input (top/left padding
- * ph, pw; the window's oh, ow as given). */
-static void taps(const conv_case *k, void (*f)(void *, int64_t, int64_t, int64_t), void *ctx) {
+/* Calls f for every (x, w, y) index triple of output element yi's taps inside the input
+ * (top/left padding ph, pw; the window's oh, ow as given). */
+static void taps_of(const conv_case *k, int64_t yi, void (*f)(void *, int64_t, int64_t, int64_t),
+                    void *ctx) {
     const lt_window2d *g = &k->g;
     const int64_t cg = g->c / k->groups, og = k->o / k->groups;
-    for (int64_t n = 0; n < g->n; n++)
-        for (int64_t o = 0; o < k->o; o++)
-            for (int64_t oy = 0; oy < g->oh; oy++)
-                for (int64_t ox = 0; ox < g->ow; ox++)
-                    for (int64_t cc = 0; cc < cg; cc++)
-                        for (int64_t i = 0; i < g->kh; i++)
-                            for (int64_t j = 0; j < g->kw; j++) {
-                                const int64_t y = oy * g->sh - g->ph + i * g->dh;
-                                const int64_t x = ox * g->sw - g->pw + j * g->dw;
-                                if (y < 0 || y >= g->h || x < 0 || x >= g->w) continue;
-                                const int64_t c = o / og * cg + cc;
-                                f(ctx, ((n * g->c + c) * g->h + y) * g->w + x,
-                                  ((o * cg + cc) * g->kh + i) * g->kw + j,
-                                  ((n * k->o + o) * g->oh + oy) * g->ow + ox);
-                            }
+    const int64_t ox = yi % g->ow, oy = yi / g->ow % g->oh, o = yi / (g->ow * g->oh) % k->o;
+    const int64_t n = yi / (g->ow * g->oh * k->o);
+    for (int64_t cc = 0; cc < cg; cc++)
+        for (int64_t i = 0; i < g->kh; i++)
+            for (int64_t j = 0; j < g->kw; j++) {
+                const int64_t y = oy * g->sh - g->ph + i * g->dh;
+                const int64_t x = ox * g->sw - g->pw + j * g->dw;
+                if (y < 0 || y >= g->h || x < 0 || x >= g->w) continue;
+                const int64_t c = o / og * cg + cc;
+                f(ctx, ((n * g->c + c) * g->h + y) * g->w + x,
+                  ((o * cg + cc) * g->kh + i) * g->kw + j, yi);
+            }
+}
+
+static void taps(const conv_case *k, void (*f)(void *, int64_t, int64_t, int64_t), void *ctx) {
+    for (int64_t yi = 0; yi < ny_of(k); yi++) taps_of(k, yi, f, ctx);
 }
 
 typedef struct ref_bufs {
