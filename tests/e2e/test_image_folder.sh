@@ -187,6 +187,31 @@ for f in "truncated.png:corrupt or truncated PNG" "truncated.jpg:corrupt or trun
     one "${f%%:*}"
     expect_error "loading predict batch 0: $TMP/one/b/${f%%:*}: ${f#*:}" predict "${DUMP[@]}" --data.root "$TMP/one"
 done
+# An empty file, and a JPEG whose frame header claims 65000x65000 pixels (the rest of a
+# 32x32 one): refused from the header, before any pixel memory.
+: >"$TMP/bad/zero.png" && : >"$TMP/bad/zero.jpg"
+python3 - "$TMP/bad/whole.jpg" "$TMP/bad/huge.jpg" <<'PY' || fail "making huge.jpg"
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+i = next(i for i in range(len(b) - 1) if b[i] == 0xFF and b[i + 1] in (0xC0, 0xC1, 0xC2))
+b[i + 5:i + 9] = (65000).to_bytes(2, "big") * 2  # SOFn: length, precision, height, width
+open(sys.argv[2], "wb").write(b)
+PY
+for f in "zero.png:an empty file, not an image" "zero.jpg:an empty file, not an image" \
+         "huge.jpg:65000x65000 pixels; images may have 1 to 16384"; do
+    one "${f%%:*}"
+    expect_error "loading predict batch 0: $TMP/one/b/${f%%:*}: ${f#*:}" predict "${DUMP[@]}" --data.root "$TMP/one"
+done
+# An image name that leads nowhere (a dangling or looping symlink) is refused when the
+# folder is scanned, as torchvision's loader fails on it; other such names are skipped.
+one whole.png && ln -s nowhere "$TMP/one/b/skipped" && ln -s self "$TMP/one/b/self"
+expect_success predict "${DUMP[@]}" --data.root "$TMP/one"
+ln -s nowhere.png "$TMP/one/b/dangling.png"
+expect_error "${ERR}$TMP/one/b/dangling.png: cannot read the image: No such file or directory" \
+    predict "${DUMP[@]}" --data.root "$TMP/one"
+rm "$TMP/one/b/dangling.png" && ln -s loop.JPG "$TMP/one/b/loop.JPG"
+expect_error "${ERR}$TMP/one/b/loop.JPG: cannot read the image: Too many levels of symbolic links" \
+    predict "${DUMP[@]}" --data.root "$TMP/one"
 one picture.bmp
 expect_error "${ERR}$TMP/one/b/picture.bmp: only PNG and JPEG" predict "${DUMP[@]}" --data.root "$TMP/one"
 # images of several sizes need --data.crop (or one aspect ratio and --data.resize)
