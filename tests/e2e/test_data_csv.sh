@@ -147,6 +147,8 @@ printf '1,2,3,4,0\n' >"$TMP/wide_val.csv"
 expect_error "${ERR}$TMP/wide_val.csv:1:10: this row has 5 cells, the training file's first row 4" \
     fit "${DUMP[@]}" --data.train "$TMP/train.csv" --data.target label --data.val "$TMP/wide_val.csv"
 expect_error "${ERR}$TMP/missing.csv: cannot open: No such file" fit "${DUMP[@]}" --data.train "$TMP/missing.csv"
+ln -s loop.csv "$TMP/loop.csv"
+expect_error "${ERR}$TMP/loop.csv: cannot open: Too many levels of symbolic links" fit "${DUMP[@]}" --data.train "$TMP/loop.csv"
 expect_error "${ERR}$TMP: not a regular file; --data.train" fit "${DUMP[@]}" --data.train "$TMP"
 mkfifo "$TMP/fifo.csv"
 expect_error "${ERR}$TMP/fifo.csv: not a regular file" fit "${DUMP[@]}" --data.train "$TMP/fifo.csv"
