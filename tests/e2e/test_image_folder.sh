@@ -67,6 +67,18 @@ for i, (g, w) in enumerate(zip(got, want)):
     if bad: sys.exit(f"sample {i}: value {bad[0]}: {g[0][bad[0]]} want {w[0][bad[0]]}")
 print(f"ok: {len(got)} images' pixels (C, H, W), normalized, and labels by sorted class folder")
 PY
+# Shuffled: one training epoch of the same folder (no augmentation) is the same samples,
+# each once, in another order.
+mv "$TMP/dump.txt" "$TMP/ordered.txt"
+expect_success fit "${DUMP[@]}" --data.root "$TMP/px" --data.mean 0.5,0.25,0 --data.std 0.5,2,1 \
+    --data.val_fraction 0 --data.test_fraction 0 --test_after_fit false --data.batch_size 4 --seed_everything 3
+python3 - "$TMP/ordered.txt" "$TMP/dump.txt" <<'PY' || fail "a shuffled epoch is not every image once"
+import sys
+rows = [[" ".join(l.split()[2:]) for l in open(p)] for p in sys.argv[1:]]
+if sorted(rows[0]) != sorted(rows[1]) or rows[0] == rows[1] or len(rows[0]) != 9:
+    sys.exit(f"predict {len(rows[0])} samples, fit {len(rows[1])}; same multiset: {sorted(rows[0]) == sorted(rows[1])}")
+print("ok: a shuffled training epoch is the 9 images, each once, in another order")
+PY
 
 # Nested folders as torchvision's make_dataset: every folder of a class folder walked
 # (a symlinked one followed), sorted by path (' ' and '-' before '/'), then files by name;
