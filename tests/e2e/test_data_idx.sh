@@ -85,6 +85,12 @@ bad "--data.test_images: 1 dimensions; IDX images must be" --data.test_images fl
 bad "$D/trunc-images.*truncated.*\(check --data.root and --data.test_images\)" --data.test_images trunc-images
 bad "$D/none: cannot open.*\(check --data.root and --data.test_labels\)" --data.test_labels none
 bad "--data.std 0 must be > 0" --data.std 0
+# A zero-byte file, a file of wrong element type (float32, 0x0d) and a symlink loop.
+: >"$D/zero" && ln -s loop "$D/loop"
+printf '\0\0\x0d\x03\0\0\0\x01\0\0\0\x04\0\0\0\x04' >"$D/float-images"
+bad "$D/zero: truncated IDX file: expected 4 header bytes, got 0" --data.test_images zero
+bad "$D/float-images: IDX element type 0x0d is not supported" --data.test_images float-images
+bad "$D/loop: cannot open: Too many levels of symbolic links" --data.test_labels loop
 
 if [ -f "$FMNIST/train-images-idx3-ubyte.gz" ] && [ -z "${LT_E2E_SANITIZED:-}" ]; then
     expect_success fit --module mlp --data idx --data.root "$FMNIST" --data.mean 0.2860 \

@@ -76,4 +76,6 @@ expect_error "$ERR$TMP/t.txt: 100 tokens, fewer than one window of --data.block_
 expect_error "$ERR--data.block_size 0 must be in \[1, 1048576\]" fit "${DUMP[@]}" --data.path "$TMP/t.txt" --data.block_size 0
 expect_error "$ERR--data.path is empty" fit "${DUMP[@]}"
 expect_error "$ERR$TMP/none.txt: cannot open" fit "${DUMP[@]}" --data.path "$TMP/none.txt"
+ln -s loop.txt "$TMP/loop.txt"
+expect_error "$ERR$TMP/loop.txt: cannot open: Too many levels of symbolic links" fit "${DUMP[@]}" --data.path "$TMP/loop.txt"
 echo "text data plugin checked"

@@ -67,6 +67,18 @@ for i, (g, w) in enumerate(zip(got, want)):
     if bad: sys.exit(f"sample {i}: value {bad[0]}: {g[0][bad[0]]} want {w[0][bad[0]]}")
 print(f"ok: {len(got)} images' pixels (C, H, W), normalized, and labels by sorted class folder")
 PY
+# Shuffled: one training epoch of the same folder (no augmentation) is the same samples,
+# each once, in another order.
+mv "$TMP/dump.txt" "$TMP/ordered.txt"
+expect_success fit "${DUMP[@]}" --data.root "$TMP/px" --data.mean 0.5,0.25,0 --data.std 0.5,2,1 \
+    --data.val_fraction 0 --data.test_fraction 0 --test_after_fit false --data.batch_size 4 --seed_everything 3
+python3 - "$TMP/ordered.txt" "$TMP/dump.txt" <<'PY' || fail "a shuffled epoch is not every image once"
+import sys
+rows = [[" ".join(l.split()[2:]) for l in open(p)] for p in sys.argv[1:]]
+if sorted(rows[0]) != sorted(rows[1]) or rows[0] == rows[1] or len(rows[0]) != 9:
+    sys.exit(f"predict {len(rows[0])} samples, fit {len(rows[1])}; same multiset: {sorted(rows[0]) == sorted(rows[1])}")
+print("ok: a shuffled training epoch is the 9 images, each once, in another order")
+PY
 
 # Nested folders as torchvision's make_dataset: every folder of a class folder walked
 # (a symlinked one followed), sorted by path (' ' and '-' before '/'), then files by name;
@@ -157,6 +169,34 @@ acc=$(sed -n 's/^Test:.*test_acc=\([0-9.]*\).*/\1/p' "$TMP/out")
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' || { cat "$TMP/out"; fail "test_acc '$acc' < 0.9"; }
 echo "ok: tabular on the image folder: test_acc $acc"
 
+# Mid-epoch resume with random crops and flips decoded in 2 workers: the run resumed from
+# step 10 (epoch 1, batch 2 of 8) logs the same rows and tests to the same numbers, bit
+# for bit (the augmentation comes from (seed, epoch, sample), not from a stream).
+RES=(--module tabular --model.in_features 768 --model.out_features 3 --model.hidden 32
+     --data "$PLUGIN" --data.root "$TMP/train" --data.val "$TMP/val" --data.test "$TMP/test"
+     --data.resize 20 --data.crop 16 --data.random_crop true --data.hflip true
+     --data.num_workers 2 --data.batch_size 16 --max_epochs 3 --seed_everything 4 --threads 1
+     --log_every_n_steps 1 --enable_progress_bar false)
+expect_success fit "${RES[@]}" --default_root_dir "$TMP/rfull" --callbacks ModelCheckpoint \
+    --callbacks.every_n_train_steps 5 --callbacks.save_top_k -1
+grep "^Test:" "$TMP/out" | sed 's/ *\[.*//' >"$TMP/rfull.test"
+ck=$TMP/rfull/lightning_logs/version_0/checkpoints/epoch=1-step=10.ckpt
+[ -f "$ck" ] || fail "no mid-epoch checkpoint epoch=1-step=10.ckpt"
+expect_success fit "${RES[@]}" --default_root_dir "$TMP/rhalf" --ckpt_path "$ck"
+grep -q "Resuming fit in epoch 1 after batch 2 (global step 10)" "$TMP/out" || { cat "$TMP/out"; fail "no mid-epoch resume"; }
+grep "^Test:" "$TMP/out" | sed 's/ *\[.*//' | diff - "$TMP/rfull.test" || fail "test metrics differ after the resume"
+python3 - "$TMP"/rfull/lightning_logs/version_0/metrics.csv "$TMP"/rhalf/lightning_logs/version_0/metrics.csv <<'PY' || fail "a mid-epoch resume on augmented images is not bit-exact"
+import csv, sys
+def rows(path):  # train_loss_epoch averages only the batches this process ran (Lightning too)
+    return [sorted((k, v) for k, v in r.items() if v != "" and k != "train_loss_epoch")
+            for r in csv.DictReader(open(path)) if int(r["step"]) > 10]
+full, half = rows(sys.argv[1]), rows(sys.argv[2])
+if full != half or len(full) < 10: sys.exit(f"{len(full)} rows after step 10, {len(half)} resumed")
+print(f"ok: {len(full)} metrics rows after a mid-epoch resume on augmented images identical")
+PY
+expect_error "refused its state: it was saved with 120 samples .* this run has 120 samples split by 7" \
+    fit "${RES[@]}" --default_root_dir "$TMP/rbad" --ckpt_path "$ck" --data.val "" --data.split_seed 7
+
 # Errors, each naming the file or folder and the fix.
 mkdir -p "$TMP/empty" "$TMP/noimg/cls" && echo hi >"$TMP/noimg/cls/readme.txt"
 mkdir -p "$TMP/noimg/empty2" "$TMP/noimg/ok" && cp "$TMP/px/a_cls/"*.png "$TMP/noimg/ok/"
@@ -187,6 +227,31 @@ for f in "truncated.png:corrupt or truncated PNG" "truncated.jpg:corrupt or trun
     one "${f%%:*}"
     expect_error "loading predict batch 0: $TMP/one/b/${f%%:*}: ${f#*:}" predict "${DUMP[@]}" --data.root "$TMP/one"
 done
+# An empty file, and a JPEG whose frame header claims 65000x65000 pixels (the rest of a
+# 32x32 one): refused from the header, before any pixel memory.
+: >"$TMP/bad/zero.png" && : >"$TMP/bad/zero.jpg"
+python3 - "$TMP/bad/whole.jpg" "$TMP/bad/huge.jpg" <<'PY' || fail "making huge.jpg"
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+i = next(i for i in range(len(b) - 1) if b[i] == 0xFF and b[i + 1] in (0xC0, 0xC1, 0xC2))
+b[i + 5:i + 9] = (65000).to_bytes(2, "big") * 2  # SOFn: length, precision, height, width
+open(sys.argv[2], "wb").write(b)
+PY
+for f in "zero.png:an empty file, not an image" "zero.jpg:an empty file, not an image" \
+         "huge.jpg:65000x65000 pixels; images may have 1 to 16384"; do
+    one "${f%%:*}"
+    expect_error "loading predict batch 0: $TMP/one/b/${f%%:*}: ${f#*:}" predict "${DUMP[@]}" --data.root "$TMP/one"
+done
+# An image name that leads nowhere (a dangling or looping symlink) is refused when the
+# folder is scanned, as torchvision's loader fails on it; other such names are skipped.
+one whole.png && ln -s nowhere "$TMP/one/b/skipped" && ln -s self "$TMP/one/b/self"
+expect_success predict "${DUMP[@]}" --data.root "$TMP/one"
+ln -s nowhere.png "$TMP/one/b/dangling.png"
+expect_error "${ERR}$TMP/one/b/dangling.png: cannot read the image: No such file or directory" \
+    predict "${DUMP[@]}" --data.root "$TMP/one"
+rm "$TMP/one/b/dangling.png" && ln -s loop.JPG "$TMP/one/b/loop.JPG"
+expect_error "${ERR}$TMP/one/b/loop.JPG: cannot read the image: Too many levels of symbolic links" \
+    predict "${DUMP[@]}" --data.root "$TMP/one"
 one picture.bmp
 expect_error "${ERR}$TMP/one/b/picture.bmp: only PNG and JPEG" predict "${DUMP[@]}" --data.root "$TMP/one"
 # images of several sizes need --data.crop (or one aspect ratio and --data.resize)

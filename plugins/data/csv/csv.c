@@ -184,6 +184,10 @@ static lt_status cell_number(const csv_reader *r, const cell *c, double *v) {
                             "at most %d characters (is --data.delimiter right?)",
                             r->path, (long long)r->line, (long long)column_of(r, c), c->n,
                             CSV_MAX_CELL);
+    if (memchr(c->p, '\0', c->n)) /* strtod would stop there and read "2\0junk" as 2 */
+        return bad_cell(r, c, buf,
+                        "holds a NUL byte; the file is binary or damaged (save it again as "
+                        "text)");
     if (!buf[0]) return bad_cell(r, c, buf, "is empty; fill missing values before training");
     if (!parse_number(buf, v))
         return bad_cell(r, c, buf,

@@ -75,11 +75,14 @@ static void folder_free(folder *f) {
     *f = (folder){0};
 }
 
-/* Whether dir/name is a folder (want_dirs) or a regular file; its path into path. */
+/* Whether dir/name is a folder (want_dirs) or a file; its path into path. An entry stat
+ * cannot follow (a dangling or looping symlink) counts as a file, as in os.walk: one
+ * named like an image is then refused by scan_files, where torchvision's loader fails. */
 static bool wanted(const char *dir, const char *name, bool want_dirs, char *path, size_t n) {
     struct stat st;
     if (!strcmp(name, ".") || !strcmp(name, "..")) return false;
-    if (snprintf(path, n, "%s/%s", dir, name) >= (int)n || stat(path, &st) != 0) return false;
+    if (snprintf(path, n, "%s/%s", dir, name) >= (int)n) return false;
+    if (stat(path, &st) != 0) return !want_dirs;
     return want_dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
 }
 
@@ -183,7 +186,13 @@ static lt_status scan_files(folder *f, const char *dir, int k) {
     lt_status s = list_dir(dir, false, &files, &n);
     for (int64_t i = 0; s == LT_OK && i < n; i++) {
         bool other;
-        if (img_is_supported(files[i], &other)) {
+        struct stat st;
+        if (img_is_supported(files[i], &other) && stat(files[i], &st) != 0) {
+            s = lt_set_error(LT_ERR_IO,
+                             "%s: cannot read the image: %s (a broken or looping symlink?); "
+                             "fix or remove it",
+                             files[i], strerror(errno));
+        } else if (img_is_supported(files[i], &other)) {
             if ((s = add_sample(f, files[i], k)) == LT_OK) files[i] = NULL;
         } else if (other) {
             s = lt_set_error(LT_ERR_FORMAT,
