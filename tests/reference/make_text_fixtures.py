@@ -78,6 +78,12 @@ def cases():
         ("pow/frac", {"exponent": 1.7}, [("pos", (4, 5))],
          lambda i, o: torch.pow(i[0], o["exponent"])),
         ("rsqrt/basic", {}, [("pos", (4, 5))], lambda i, o: torch.rsqrt(i[0])),
+        # appended (ops audit): earlier cases keep their generator draws, so their bytes
+        ("causal_mask/masked_fill", {"value": -4.0}, [(2, 4, 6)],
+         lambda i, o: i[0].masked_fill(torch.ones(4, 6, dtype=torch.bool).tril().logical_not(), o["value"])),
+        ("dropout/eval", {"p": 0.5, "training": False}, [(3, 5)], lambda i, o: F.dropout(i[0], **o)),
+        ("dropout/train_p0", {"p": 0.0, "training": True}, [(3, 5)], lambda i, o: F.dropout(i[0], **o)),
+        ("dropout/train_p1", {"p": 1.0, "training": True}, [(3, 5)], lambda i, o: F.dropout(i[0], **o)),
     ]
 
 
