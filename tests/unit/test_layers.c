@@ -100,7 +100,7 @@ static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
 START_TEST(layer_ops_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "layers");
     if (!dev) return;
-    test_fixture_each_case(dev, "layers.safetensors", "cases", 24, check_case);
+    test_fixture_each_case(dev, "layers.safetensors", "cases", 25, check_case);
     lt_device_close(dev);
 }
 END_TEST

@@ -126,7 +126,7 @@ static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
 START_TEST(text_ops_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "text_ops");
     if (!dev) return;
-    test_fixture_each_case(dev, "text_ops.safetensors", "cases", 34, check_case);
+    test_fixture_each_case(dev, "text_ops.safetensors", "cases", 35, check_case);
     lt_device_close(dev);
 }
 END_TEST
