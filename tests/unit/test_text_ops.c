@@ -84,8 +84,7 @@ static lt_tensor_t *run_mask_case(const char *c, const json_t *o, lt_tensor_t **
 }
 
 /* The case's op on its inputs (missing inputs NULL). */
-static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in,
-                             lt_arena_t *arena) {
+static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in, lt_arena_t *arena) {
     int dim = (int)jint(o, "dim", 0);
     lt_tensor_t *shaped = run_shape_case(c, o, in);
     if (shaped) return shaped;
