@@ -82,12 +82,21 @@ def cases():
     for name, o in [("leaky_relu/default", {"negative_slope": 0.01}),
                     ("leaky_relu/slope", {"negative_slope": 0.2})]:
         c.append((name, o, [(4, 6)], lambda ins, o: F.leaky_relu(ins[0], **o)))
+    # appended (ops audit): torch's gradient at exactly 0 is the slope (x > 0 ? 1 : slope)
+    c.append(("leaky_relu/at_zero", {"negative_slope": 0.2}, [(3, 4)], lambda ins, o: F.leaky_relu(ins[0], **o)))
+    # ties in a window: torch's gradient goes to the first maximum in scan order
+    c.append(("max_pool2d/ties", {"kernel_size": [3, 3], "stride": [2, 2], "padding": [1, 1]}, [(2, 2, 6, 7)],
+              lambda ins, o: F.max_pool2d(ins[0], **o)))
     return c
 
 
 def make_inputs(name, shapes, g):
     ins = [torch.rand(s, generator=g) * 4 - 2 for s in shapes]
-    if name.startswith("leaky_relu/"):  # off the kink at 0, where the gradients differ
+    if name == "max_pool2d/ties":  # values in {0, 1, 2}: most windows hold equal maxima
+        ins[0] = torch.randint(0, 3, shapes[0], generator=g).float()
+    if name == "leaky_relu/at_zero":  # every third element exactly on the kink
+        ins[0].view(-1)[::3] = 0.0
+    elif name.startswith("leaky_relu/"):  # off the kink at 0, where the gradients differ
         ins[0] = torch.where(ins[0].abs() < 0.05, ins[0] + 0.1, ins[0])
     if name.startswith("batch_norm/"):
         ins[1] = torch.rand(shapes[1], generator=g) - 0.5     # running_mean

@@ -78,6 +78,14 @@ def cases():
         ("pow/frac", {"exponent": 1.7}, [("pos", (4, 5))],
          lambda i, o: torch.pow(i[0], o["exponent"])),
         ("rsqrt/basic", {}, [("pos", (4, 5))], lambda i, o: torch.rsqrt(i[0])),
+        # appended (ops audit): earlier cases keep their generator draws, so their bytes
+        ("causal_mask/masked_fill", {"value": -4.0}, [(2, 4, 6)],
+         lambda i, o: i[0].masked_fill(torch.ones(4, 6, dtype=torch.bool).tril().logical_not(), o["value"])),
+        ("dropout/eval", {"p": 0.5, "training": False}, [(3, 5)], lambda i, o: F.dropout(i[0], **o)),
+        ("dropout/train_p0", {"p": 0.0, "training": True}, [(3, 5)], lambda i, o: F.dropout(i[0], **o)),
+        ("dropout/train_p1", {"p": 1.0, "training": True}, [(3, 5)], lambda i, o: F.dropout(i[0], **o)),
+        # on the bounds themselves: torch 2.x gives no gradient there (the fixture pins it)
+        ("clamp/at_bounds", {"min": -0.5, "max": 0.75}, [("bounds", (4, 6))], lambda i, o: torch.clamp(i[0], **o)),
     ]
 
 
@@ -88,6 +96,10 @@ def make_input(spec, g):
         return (torch.rand(spec[1], generator=g) < 0.4).float()
     if spec[0] == "wide":
         return torch.rand(spec[1], generator=g) * 60 - 30
+    if spec[0] == "bounds":  # every third element on -0.5 or 0.75 (clamp/at_bounds)
+        x = torch.rand(spec[1], generator=g) * 4 - 2
+        x.view(-1)[::3] = torch.tensor([-0.5, 0.75]).repeat(x.numel())[: (x.numel() + 2) // 3]
+        return x
     if spec[0] == "pos":
         return torch.rand(spec[1], generator=g) * 2 + 0.2
     x = torch.rand(spec, generator=g) * 4 - 2

@@ -100,7 +100,7 @@ static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
 START_TEST(layer_ops_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "layers");
     if (!dev) return;
-    test_fixture_each_case(dev, "layers.safetensors", "cases", 23, check_case);
+    test_fixture_each_case(dev, "layers.safetensors", "cases", 25, check_case);
     lt_device_close(dev);
 }
 END_TEST
@@ -134,6 +134,19 @@ static lt_tensor_t *fd_layer_norm(lt_tensor_t **in) {
 }
 
 static lt_tensor_t *fd_silu(lt_tensor_t **in) { return lt_silu(in[0]); }
+static lt_tensor_t *fd_leaky_relu(lt_tensor_t **in) { return lt_leaky_relu(in[0], 0.2); }
+/* Eval mode: the running statistics (constants here) normalise, not the batch's. */
+static lt_tensor_t *fd_batch_norm_eval(lt_tensor_t **in) {
+    static const float mean[2] = {0.3f, -0.2f}, var[2] = {0.8f, 1.7f};
+    lt_tensor_t *rm = lt_from_host(test_arena, LT_F32, 1, (int64_t[]){2}, mean);
+    lt_tensor_t *rv = lt_from_host(test_arena, LT_F32, 1, (int64_t[]){2}, var);
+    return lt_batch_norm(in[0], rm, rv, in[1], in[2], false, 0.1, 1e-5);
+}
+/* A fixed (seed, stream) draws the same Philox mask in every forward, so the backward's
+ * mask must be the forward's for the differences to agree. */
+static lt_tensor_t *fd_dropout(lt_tensor_t **in) {
+    return lt_mul(lt_dropout_ex(in[0], 0.4, true, 5, 3), in[0]);
+}
 
 /* Inputs in [-2, 2), step 1e-2. */
 START_TEST(layer_ops_match_finite_differences) {
@@ -153,6 +166,102 @@ START_TEST(layer_ops_match_finite_differences) {
                   (test_fd_input[]){{4, {3, 2, 3, 2}, 0, 0}, {1, {2}, 0, 0}, {1, {2}, 0, 0}}, h);
     test_fd_check("layer_norm", fd_layer_norm, 3,
                   (test_fd_input[]){{3, {2, 3, 5}, 0, 0}, {1, {5}, 0, 0}, {1, {5}, 0, 0}}, h);
+}
+END_TEST
+
+/* The mode-dependent ops, and leaky_relu off its kink (its gradient at 0 is torch's
+ * fixture case leaky_relu/at_zero). */
+START_TEST(mode_ops_match_finite_differences) {
+    const float h = 1e-2f;
+    test_fd_check("leaky_relu", fd_leaky_relu, 1, (test_fd_input[]){{2, {3, 7}, 0, 0}}, h);
+    test_fd_check("batch_norm eval", fd_batch_norm_eval, 3,
+                  (test_fd_input[]){{4, {3, 2, 2, 3}, 0, 0}, {1, {2}, 0, 0}, {1, {2}, 0, 0}}, h);
+    test_fd_check("dropout train", fd_dropout, 1, (test_fd_input[]){{3, {2, 3, 5}, 0, 0}}, h);
+}
+END_TEST
+
+/* ---- torch's default init per layer --------------------------------------------------- */
+
+static lt_tensor_t *named(lt_ctx_t *ctx, const char *want) {
+    const char *name;
+    for (int i = 0; i < lt_ctx_num_params(ctx); i++) {
+        lt_tensor_t *t = lt_ctx_param(ctx, i, &name);
+        if (!strcmp(name, want)) return t;
+    }
+    for (int i = 0; i < lt_ctx_num_buffers(ctx); i++) {
+        lt_tensor_t *t = lt_ctx_buffer(ctx, i, &name);
+        if (!strcmp(name, want)) return t;
+    }
+    ck_abort_msg("no parameter or buffer %s", want);
+    return NULL;
+}
+
+/* U(-b, b) as torch draws it: inside the bound, reaching near it, mean ~0, std b/sqrt(3). */
+static void expect_uniform(lt_ctx_t *ctx, const char *name, double b) {
+    lt_tensor_t *t = named(ctx, name);
+    float *v = test_host(t);
+    int64_t n = lt_numel(t);
+    double lo = 0, hi = 0, s = 0, s2 = 0;
+    for (int64_t i = 0; i < n; i++) lo = fmin(lo, v[i]), hi = fmax(hi, v[i]), s += v[i];
+    for (int64_t i = 0; i < n; i++) s2 += (v[i] - s / n) * (v[i] - s / n);
+    double sd = sqrt(s2 / n);
+    ck_assert_msg(lo >= -b && hi <= b, "%s in [%g, %g], bound %g", name, lo, hi, b);
+    /* the statistics only where n makes them sharp: 400 draws put the std within 3% */
+    if (n < 400) {
+        free(v);
+        return;
+    }
+    ck_assert_msg(hi > 0.9 * b && lo < -0.9 * b, "%s in [%g, %g], bound %g", name, lo, hi, b);
+    ck_assert_msg(fabs(s / n) < 0.1 * b && fabs(sd - b / sqrt(3.0)) < 0.1 * b,
+                  "%s: mean %g, std %g; U(+-%g) has 0, %g", name, s / n, sd, b, b / sqrt(3.0));
+    free(v);
+}
+
+static void expect_all(lt_ctx_t *ctx, const char *name, float value) {
+    lt_tensor_t *t = named(ctx, name);
+    float *v = test_host(t);
+    for (int64_t i = 0; i < lt_numel(t); i++)
+        ck_assert_msg(v[i] == value, "%s[%lld] = %g, torch starts it at %g", name, (long long)i,
+                      v[i], value);
+    free(v);
+}
+
+/* nn.Embedding: N(0, 1) with its padding_idx row zero. */
+static void expect_embedding(lt_ctx_t *ctx, const char *name, int64_t dim, int64_t pad) {
+    lt_tensor_t *t = named(ctx, name);
+    float *v = test_host(t);
+    int64_t n = lt_numel(t);
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < n; i++) s += v[i], s2 += (double)v[i] * v[i];
+    for (int64_t j = 0; j < dim; j++) ck_assert_float_eq(v[pad * dim + j], 0.0f);
+    double sd = sqrt(s2 / n - (s / n) * (s / n));
+    ck_assert_msg(fabs(s / n) < 0.05 && fabs(sd - 1.0) < 0.05, "%s: mean %g, std %g", name, s / n,
+                  sd);
+    free(v);
+}
+
+/* kaiming_uniform(a=sqrt(5)) is U(+-1/sqrt(fan_in)), fan_in = in/groups * kh * kw; bias the
+ * same bound; norms ones and zeros; BatchNorm's running stats zeros and ones. */
+START_TEST(layers_start_as_torchs_defaults) {
+    lt_ctx_t *ctx = lt_ctx_new(test_dev, "t", NULL, 0, 4);
+    ck_assert_ptr_nonnull(lt_conv2d(ctx, "conv", 8, 48, 3, 5, &LT_CONV2D_OPTS(.groups = 2)));
+    ck_assert_ptr_nonnull(lt_linear(ctx, "fc", 50, 400));
+    ck_assert_ptr_nonnull(lt_embedding(ctx, "emb", 100, 60, 3));
+    ck_assert_ptr_nonnull(lt_batchnorm(ctx, "bn", 6));
+    ck_assert_ptr_nonnull(lt_layernorm(ctx, "ln", 1, (int64_t[]){7}));
+    ck_assert_int_eq(lt_ctx_materialize(ctx), LT_OK);
+    expect_uniform(ctx, "conv.weight", 1.0 / sqrt(4.0 * 15.0));
+    expect_uniform(ctx, "conv.bias", 1.0 / sqrt(4.0 * 15.0));
+    expect_uniform(ctx, "fc.weight", 1.0 / sqrt(50.0));
+    expect_uniform(ctx, "fc.bias", 1.0 / sqrt(50.0));
+    expect_embedding(ctx, "emb.weight", 60, 3);
+    expect_all(ctx, "bn.weight", 1.0f);
+    expect_all(ctx, "bn.bias", 0.0f);
+    expect_all(ctx, "bn.running_mean", 0.0f);
+    expect_all(ctx, "bn.running_var", 1.0f);
+    expect_all(ctx, "ln.weight", 1.0f);
+    expect_all(ctx, "ln.bias", 0.0f);
+    lt_ctx_free(ctx);
 }
 END_TEST
 
@@ -237,6 +346,8 @@ Suite *suite_layers(void) {
     TCase *fd = tcase_create("finite_differences");
     tcase_add_checked_fixture(fd, test_open, test_close);
     tcase_add_test(fd, layer_ops_match_finite_differences);
+    tcase_add_test(fd, mode_ops_match_finite_differences);
+    tcase_add_test(fd, layers_start_as_torchs_defaults);
     tcase_add_test(fd, layer_ops_refuse_bad_arguments);
     tcase_set_timeout(fd, 120);
     suite_add_tcase(s, fd);

@@ -68,11 +68,28 @@ static lt_tensor_t *run_shape_case(const char *c, const json_t *o, lt_tensor_t *
     return NULL;
 }
 
+/* torch.ones(L, S).tril().logical_not() as lt_causal_mask, filled; and F.dropout at the
+ * two p where torch's mask is certain (0 and 1) or in eval mode, whatever the stream. */
+static lt_tensor_t *run_mask_case(const char *c, const json_t *o, lt_tensor_t **in,
+                                  lt_arena_t *arena) {
+    if (!strncmp(c, "causal_mask/", 12)) {
+        int nd = lt_ndim(in[0]);
+        lt_tensor_t *m = lt_causal_mask(arena, lt_dim(in[0], nd - 2), lt_dim(in[0], nd - 1));
+        return lt_masked_fill(in[0], m, (float)jreal(o, "value", 0));
+    }
+    if (!strncmp(c, "dropout/", 8))
+        return lt_dropout_ex(in[0], jreal(o, "p", 0.5),
+                             json_is_true(json_object_get(o, "training")), 19, 0);
+    return NULL;
+}
+
 /* The case's op on its inputs (missing inputs NULL). */
-static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in) {
+static lt_tensor_t *run_case(const char *c, const json_t *o, lt_tensor_t **in, lt_arena_t *arena) {
     int dim = (int)jint(o, "dim", 0);
     lt_tensor_t *shaped = run_shape_case(c, o, in);
     if (shaped) return shaped;
+    lt_tensor_t *masked = run_mask_case(c, o, in, arena);
+    if (masked) return masked;
     if (!strncmp(c, "embedding/", 10))
         return lt_embedding_op(in[0], in[1], jint(o, "padding_idx", LT_NO_PADDING_IDX));
     if (!strncmp(c, "index_select/", 13)) return lt_index_select(in[0], dim, in[1]);
@@ -100,7 +117,7 @@ static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
     ck_assert_msg(o != NULL, "case %s has no options", c);
     lt_tensor_t *in[MAX_IN + 1] = {NULL};
     test_case_inputs(f, c, arena, MAX_IN, in);
-    test_case_check(f, c, arena, run_case(c, o, in), MAX_IN, in,
+    test_case_check(f, c, arena, run_case(c, o, in, arena), MAX_IN, in,
                     (test_case_tol){1e-5, 1e-6, 1e-5, 1e-5});
     json_decref(o);
 }
@@ -108,7 +125,7 @@ static void check_case(lt_st_file_t *f, const char *c, lt_arena_t *arena) {
 START_TEST(text_ops_match_torch) {
     lt_device_t *dev = test_open_accel(_i, "text_ops");
     if (!dev) return;
-    test_fixture_each_case(dev, "text_ops.safetensors", "cases", 30, check_case);
+    test_fixture_each_case(dev, "text_ops.safetensors", "cases", 35, check_case);
     lt_device_close(dev);
 }
 END_TEST
@@ -156,6 +173,18 @@ static lt_tensor_t *fd_pointwise(lt_tensor_t **in) {
     return lt_add(a, lt_add(lt_pow(x, 3.0), lt_rsqrt(lt_add_scalar(lt_mul(x, x), 0.5f))));
 }
 static lt_tensor_t *fd_pow_frac(lt_tensor_t **in) { return lt_pow(in[0], 1.7); }
+/* Uneven pieces (3, 3, 2) recombined out of order, so each piece's gradient lands back
+ * in its own span. */
+static lt_tensor_t *fd_split(lt_tensor_t **in) {
+    lt_tensor_t *p[4];
+    ck_assert_int_eq(lt_split_tensor(in[0], 3, 1, p, 4), 3);
+    return lt_cat(3, (lt_tensor_t *[]){lt_mul(p[2], p[2]), p[0], lt_scale(p[1], 2.0f)}, 1);
+}
+/* A fixed Philox stream: the same attention-weight mask in every forward. */
+static lt_tensor_t *fd_sdpa_dropout(lt_tensor_t **in) {
+    lt_sdpa_opts o = LT_SDPA_OPTS(.is_causal = true, .dropout_p = 0.3, .seed = 11, .stream = 2);
+    return lt_scaled_dot_product_attention(in[0], in[1], in[2], &o);
+}
 
 START_TEST(text_ops_match_finite_differences) {
     test_fd_check("embedding", fd_embedding, 1, (test_fd_input[]){{2, {4, 3}, -2, 2}}, 1e-2f);
@@ -177,6 +206,11 @@ START_TEST(text_ops_match_finite_differences) {
     test_fd_check("softplus clamp pow rsqrt", fd_pointwise, 1,
                   (test_fd_input[]){{2, {4, 5}, -2, 2}}, 1e-2f);
     test_fd_check("pow 1.7", fd_pow_frac, 1, (test_fd_input[]){{2, {3, 3}, 0.3f, 2}}, 1e-2f);
+    test_fd_check("split", fd_split, 1, (test_fd_input[]){{3, {2, 8, 2}, -2, 2}}, 1e-2f);
+    test_fd_check(
+        "sdpa causal dropout", fd_sdpa_dropout, 3,
+        (test_fd_input[]){{3, {2, 5, 3}, -1, 1}, {3, {2, 5, 3}, -1, 1}, {3, {2, 5, 2}, -1, 1}},
+        1e-2f);
 }
 END_TEST
 

@@ -9,6 +9,9 @@ lt_tensor_t *lt_silu(lt_tensor_t *x) { /* x * sigmoid(x) */
 
 lt_tensor_t *lt_leaky_relu(lt_tensor_t *x, double negative_slope) {
     if (!lt__check_f32(x, "lt_leaky_relu")) return NULL;
-    /* relu(x) - slope * relu(-x): x where x > 0, slope * x elsewhere */
-    return lt_sub(lt_relu(x), lt_scale(lt_relu(lt_neg(x)), (float)negative_slope));
+    /* relu(x) + slope * (x - relu(x)): x where x > 0, slope * x elsewhere, both exactly;
+     * at x == 0 relu's gradient is 0, so the gradient is slope, as torch's (x > 0 ? 1 :
+     * slope) has it (relu(x) - slope * relu(-x) gave 0 there). */
+    lt_tensor_t *r = lt_relu(x);
+    return lt_add(r, lt_scale(lt_sub(x, r), (float)negative_slope));
 }
