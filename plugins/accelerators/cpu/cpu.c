@@ -137,7 +137,8 @@ static bool cache_put(cpu_state *st, void *p) {
     const size_t size = malloc_usable_size(p);
     if (size < CPU_HUGE_PAGE || (uintptr_t)p % CPU_HUGE_PAGE) return false;
     pthread_mutex_lock(&st->cache_lock);
-    const bool room = st->ncache < CPU_BLOCK_CACHE && size <= CPU_BLOCK_CACHE_BYTES - st->cache_bytes;
+    const bool room =
+        st->ncache < CPU_BLOCK_CACHE && size <= CPU_BLOCK_CACHE_BYTES - st->cache_bytes;
     if (room) {
         st->cache[st->ncache++] = (cpu_block){.p = p, .size = size};
         st->cache_bytes += size;

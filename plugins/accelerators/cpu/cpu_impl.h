@@ -125,8 +125,8 @@ typedef struct cpu_state {
      * $LT_TEST_RANGE_LOG, so the e2e tests see what a GPU timeline would. NULL: none. */
     void *range_log; /* FILE * */
     cpu_blas blas;
-    struct cpu_dnnl *dnnl; /* oneDNN's engine and primitive cache (dnnl_conv.c); NULL: none */
-    char description[400]; /* the describe slot's line */
+    struct cpu_dnnl *dnnl;      /* oneDNN's engine and primitive cache (dnnl_conv.c); NULL: none */
+    char description[400];      /* the describe slot's line */
     pthread_mutex_t cache_lock; /* alloc and free may come from the host's threads */
     cpu_block cache[CPU_BLOCK_CACHE];
     int ncache;

@@ -178,17 +178,19 @@ static inline void v4_take(v4f v, int32_t k, v4f *best, v4i *best_k) {
 /* GCC 12 leaves max_take's loop scalar (strided loads and mixed compares), so four
  * windows go through vector extensions: deinterleave each row pair into even and odd
  * columns, then max_take's order. */
+#define EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6)
+#define ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7)
+
 static void max_run_2x2(const float *r0, const float *r1, int64_t n, float *y, int32_t *ks) {
     int64_t ox = 0;
     for (; ox + 4 <= n; ox += 4) {
         const v4f a0 = v4_load(r0 + 2 * ox), a1 = v4_load(r0 + 2 * ox + 4);
         const v4f b0 = v4_load(r1 + 2 * ox), b1 = v4_load(r1 + 2 * ox + 4);
-        const v4i even = {0, 2, 4, 6}, odd = {1, 3, 5, 7};
-        v4f best = __builtin_shuffle(a0, a1, even);
+        v4f best = EVEN(a0, a1);
         v4i k = {0, 0, 0, 0};
-        v4_take(__builtin_shuffle(a0, a1, odd), 1, &best, &k);
-        v4_take(__builtin_shuffle(b0, b1, even), 2, &best, &k);
-        v4_take(__builtin_shuffle(b0, b1, odd), 3, &best, &k);
+        v4_take(ODD(a0, a1), 1, &best, &k);
+        v4_take(EVEN(b0, b1), 2, &best, &k);
+        v4_take(ODD(b0, b1), 3, &best, &k);
         memcpy(y + ox, &best, sizeof best);
         memcpy(ks + ox, &k, sizeof k);
     }
