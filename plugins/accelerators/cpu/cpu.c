@@ -4,9 +4,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT (the build defines it already) */
 #endif
+#include <malloc.h>
 #include <sched.h>
 #ifdef CPU_TEST_RANGES
-#include <malloc.h>
 #include <stdatomic.h>
 static void cpu_test_host_log(void);
 #endif
@@ -49,6 +49,7 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
 #endif
     cpu_state *st = calloc(1, sizeof *st);
     if (!st) return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of host memory");
+    pthread_mutex_init(&st->cache_lock, NULL);
     lt_status s = cpu_blas_open(&st->blas);
     if (s != LT_OK) {
         free(st);
@@ -88,6 +89,8 @@ static void cpu_shutdown(void *state) {
     cpu_blas_close(&st->blas);
     free(st->half_buf[0]);
     free(st->half_buf[1]);
+    for (int i = 0; i < st->ncache; i++) free(st->cache[i].p);
+    pthread_mutex_destroy(&st->cache_lock);
     free(st);
 }
 
@@ -110,8 +113,42 @@ void cpu_parallel_for(const cpu_state *st, int64_t n, int64_t cost, cpu_span_fn 
 
 /* ---- memory -------------------------------------------------------------------- */
 
-static void *cpu_alloc(void *st, size_t nbytes) {
-    (void)st;
+/* A cached block of at least size bytes and less than one huge page more (best fit), or
+ * NULL. */
+static void *cache_take(cpu_state *st, size_t size) {
+    pthread_mutex_lock(&st->cache_lock);
+    int best = -1;
+    for (int i = 0; i < st->ncache; i++)
+        if (st->cache[i].size >= size && st->cache[i].size - size < CPU_HUGE_PAGE &&
+            (best < 0 || st->cache[i].size < st->cache[best].size))
+            best = i;
+    void *p = NULL;
+    if (best >= 0) {
+        p = st->cache[best].p;
+        st->cache_bytes -= st->cache[best].size;
+        st->cache[best] = st->cache[--st->ncache];
+    }
+    pthread_mutex_unlock(&st->cache_lock);
+    return p;
+}
+
+/* Keeps a huge-page block for reuse; false when it is not one or the cache is full. */
+static bool cache_put(cpu_state *st, void *p) {
+    const size_t size = malloc_usable_size(p);
+    if (size < CPU_HUGE_PAGE || (uintptr_t)p % CPU_HUGE_PAGE) return false;
+    pthread_mutex_lock(&st->cache_lock);
+    const bool room =
+        st->ncache < CPU_BLOCK_CACHE && size <= CPU_BLOCK_CACHE_BYTES - st->cache_bytes;
+    if (room) {
+        st->cache[st->ncache++] = (cpu_block){.p = p, .size = size};
+        st->cache_bytes += size;
+    }
+    pthread_mutex_unlock(&st->cache_lock);
+    return room;
+}
+
+static void *cpu_alloc(void *state, size_t nbytes) {
+    cpu_state *st = state;
     if (nbytes > SIZE_MAX - CPU_ALIGN) return NULL;
     /* aligned_alloc wants a multiple of the alignment; 0 bytes still gets a block so
      * NULL always means out of memory. */
@@ -123,13 +160,15 @@ static void *cpu_alloc(void *st, size_t nbytes) {
      * over Open MPI shared memory pins one page instead of hundreds for its single-copy
      * transfer (a lone 0.94 MB all-reduce: ~100 -> ~70 us, bench/RESULTS.md). */
     size = (nbytes + CPU_HUGE_PAGE - 1) / CPU_HUGE_PAGE * CPU_HUGE_PAGE;
-    void *p = aligned_alloc(CPU_HUGE_PAGE, size);
+    void *p = cache_take(st, size);
+    if (p) return p;
+    p = aligned_alloc(CPU_HUGE_PAGE, size);
     if (p) madvise(p, size, MADV_HUGEPAGE); /* a hint: without THP, plain pages */
     return p;
 }
 
 static void cpu_free(void *st, void *d_ptr) {
-    (void)st;
+    if (d_ptr && cache_put(st, d_ptr)) return;
     free(d_ptr);
 }
 

@@ -8,6 +8,7 @@
 #ifndef LT_CPU_IMPL_H
 #define LT_CPU_IMPL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -99,6 +100,16 @@ typedef struct cpu_split_shape {
     uint64_t calls;
 } cpu_split_shape;
 
+/* Large blocks freed by the host, kept for the next step's same-size allocation: the
+ * arena releases every activation at each reset, and handing them back to the kernel
+ * made every step fault (and zero, and compact for huge pages) them in again. */
+#define CPU_BLOCK_CACHE 128
+#define CPU_BLOCK_CACHE_BYTES ((size_t)1 << 30)
+typedef struct cpu_block {
+    void *p;
+    size_t size; /* bytes, a multiple of the huge page */
+} cpu_block;
+
 typedef struct cpu_state {
     int threads;      /* thread budget shared by OpenBLAS and our OpenMP loops */
     int blas_threads; /* what OpenBLAS is set to now */
@@ -114,8 +125,12 @@ typedef struct cpu_state {
      * $LT_TEST_RANGE_LOG, so the e2e tests see what a GPU timeline would. NULL: none. */
     void *range_log; /* FILE * */
     cpu_blas blas;
-    struct cpu_dnnl *dnnl; /* oneDNN's engine and primitive cache (dnnl_conv.c); NULL: none */
-    char description[400]; /* the describe slot's line */
+    struct cpu_dnnl *dnnl;      /* oneDNN's engine and primitive cache (dnnl_conv.c); NULL: none */
+    char description[400];      /* the describe slot's line */
+    pthread_mutex_t cache_lock; /* alloc and free may come from the host's threads */
+    cpu_block cache[CPU_BLOCK_CACHE];
+    int ncache;
+    size_t cache_bytes;
 } cpu_state;
 
 /* fn(args, lo, hi) handles items [lo, hi). */

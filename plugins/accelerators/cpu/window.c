@@ -150,23 +150,69 @@ static bool is_max_2x2(const lt_window2d *g) {
 /* One candidate k in max_window's rule: a larger value wins, and the first NaN wins for
  * good. Selects instead of branches: whether v > best is a coin flip on real activations,
  * and the mispredictions cost more than the loads (bench/RESULTS.md). */
-static inline void max_take(float v, float k, float *best, float *best_k) {
-    const bool take = (v > *best) | (isnan(v) & !isnan(*best));
+static inline void max_take(float v, int32_t k, float *best, int32_t *best_k) {
+    const int take = (v > *best) | ((v != v) & (*best == *best));
     *best = take ? v : *best;
     *best_k = take ? k : *best_k;
 }
 
+/* Window offsets k (0..3, row-major in the window) of a run of at most MAX_RUN outputs. */
+#define MAX_RUN 64
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f v4_load(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* max_take on four windows at once: the same comparisons, as lane masks. */
+static inline void v4_take(v4f v, int32_t k, v4f *best, v4i *best_k) {
+    const v4i take = (v > *best) | ((v != v) & (*best == *best));
+    *best = (v4f)((take & (v4i)v) | (~take & (v4i)*best));
+    *best_k = (take & k) | (~take & *best_k);
+}
+
+/* GCC 12 leaves max_take's loop scalar (strided loads and mixed compares), so four
+ * windows go through vector extensions: deinterleave each row pair into even and odd
+ * columns, then max_take's order. */
+#define EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6)
+#define ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7)
+
+static void max_run_2x2(const float *r0, const float *r1, int64_t n, float *y, int32_t *ks) {
+    int64_t ox = 0;
+    for (; ox + 4 <= n; ox += 4) {
+        const v4f a0 = v4_load(r0 + 2 * ox), a1 = v4_load(r0 + 2 * ox + 4);
+        const v4f b0 = v4_load(r1 + 2 * ox), b1 = v4_load(r1 + 2 * ox + 4);
+        v4f best = EVEN(a0, a1);
+        v4i k = {0, 0, 0, 0};
+        v4_take(ODD(a0, a1), 1, &best, &k);
+        v4_take(EVEN(b0, b1), 2, &best, &k);
+        v4_take(ODD(b0, b1), 3, &best, &k);
+        memcpy(y + ox, &best, sizeof best);
+        memcpy(ks + ox, &k, sizeof k);
+    }
+    for (; ox < n; ox++) {
+        float best = r0[2 * ox];
+        int32_t k = 0;
+        max_take(r0[2 * ox + 1], 1, &best, &k);
+        max_take(r1[2 * ox], 2, &best, &k);
+        max_take(r1[2 * ox + 1], 3, &best, &k);
+        y[ox] = best;
+        ks[ox] = k;
+    }
+}
+
 static void max_row_2x2(const float *r0, const float *r1, int64_t w, int64_t ow, int64_t i0,
                         float *y, int64_t *idx) {
-#pragma omp simd
-    for (int64_t ox = 0; ox < ow; ox++) {
-        float best = r0[2 * ox], k = 0.0f;
-        max_take(r0[2 * ox + 1], 1.0f, &best, &k);
-        max_take(r1[2 * ox], 2.0f, &best, &k);
-        max_take(r1[2 * ox + 1], 3.0f, &best, &k);
-        y[ox] = best;
-        const int64_t ki = (int64_t)k;
-        idx[ox] = i0 + 2 * ox + (ki & 1) + (ki >> 1) * w;
+    int32_t ks[MAX_RUN];
+    for (int64_t o0 = 0; o0 < ow; o0 += MAX_RUN) {
+        const int64_t n = ow - o0 < MAX_RUN ? ow - o0 : MAX_RUN;
+        max_run_2x2(r0 + 2 * o0, r1 + 2 * o0, n, y + o0, ks);
+        for (int64_t j = 0; j < n; j++)
+            idx[o0 + j] = i0 + 2 * (o0 + j) + (ks[j] & 1) + (ks[j] >> 1) * w;
     }
 }
 
