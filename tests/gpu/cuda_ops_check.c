@@ -75,6 +75,25 @@ void accel_close(accel *a) {
     memset(a, 0, sizeof *a);
 }
 
+void for_each_precision(check_ctx *c, const char *what, const precision_setting *settings, size_t n,
+                        void (*check)(check_ctx *c, const char *setting, double tol)) {
+    const accel keep = c->acc[DUT];
+    for (size_t s = 0; s < n; s++) {
+        const lt_accel_opts opts = {.struct_size = sizeof opts,
+                                    .precision = settings[s].precision,
+                                    .matmul_precision = settings[s].matmul};
+        if (strcmp(c->dut_name, "cuda") && settings[s].precision != LT_PRECISION_32_TRUE) {
+            printf("skip: %s %s: the %s accelerator trains in 32-true only\n", what,
+                   settings[s].name, c->dut_name); /* --accel cpu: the harness's own check */
+            continue;
+        }
+        if (!accel_open(c, c->dut_name, &opts, &c->acc[DUT])) continue;
+        check(c, settings[s].name, settings[s].tol);
+        accel_close(&c->acc[DUT]);
+    }
+    c->acc[DUT] = keep;
+}
+
 /* ---- buffers ------------------------------------------------------------------------ */
 
 static buf buf_alloc(check_ctx *c, int64_t n, size_t esz) {

@@ -1,11 +1,10 @@
 /* host_conv.c — cuda_host_check's part for the conv2d slots (cudnn.c), on the fake
  * runtime and the fake libcudnn (fake_cudnn.c, a module of its own, opened by the plugin
- * as it opens the real one): results against a direct convolution in double, written
- * from lt_window2d's definition; the shapes cuDNN cannot express declining; the
- * deterministic algorithm and the math mode per precision; the descriptor cache's hits,
- * its LRU bound and no cudaMalloc in the steady state; teardown destroying every
- * descriptor; and the declining paths: no library, LT_CUDA_CUDNN=0, cudnnCreate failing,
- * no deterministic algorithm. */
+ * as it opens the real one): results against conv_ref.c's direct convolution in double;
+ * the shapes cuDNN cannot express declining; the deterministic algorithm and the math
+ * mode per precision; the descriptor cache's hits, its LRU bound and no cudaMalloc in the
+ * steady state; teardown destroying every descriptor; and the declining paths: no
+ * library, LT_CUDA_CUDNN=0, cudnnCreate failing, no deterministic algorithm. */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 
 #include <cudnn.h>
 
+#include "conv_ref.h"
 #include "cuda_impl.h"
 #include "fake_cudart.h"
 #include "host_check.h"
@@ -37,56 +37,12 @@ static int fake_dnn_open(fake_dnn *f) {
            f->last_algo;
 }
 
-/* ---- a reference in double ----------------------------------------------------------- */
+/* ---- one shape through the three slots ----------------------------------------------- */
 
 typedef struct conv_case {
-    lt_window2d g;
-    int64_t groups, o;
+    conv_geom k;
     const char *what;
 } conv_case;
-
-static int64_t nx_of(const conv_case *k) { return k->g.n * k->g.c * k->g.h * k->g.w; }
-static int64_t ny_of(const conv_case *k) { return k->g.n * k->o * k->g.oh * k->g.ow; }
-static int64_t nw_of(const conv_case *k) { return k->o * (k->g.c / k->groups) * k->g.kh * k->g.kw; }
-
-/* Calls f for every (x, w, y) index triple of output element yi's taps inside the input
- * (top/left padding ph, pw; the window's oh, ow as given). */
-static void taps_of(const conv_case *k, int64_t yi, void (*f)(void *, int64_t, int64_t, int64_t),
-                    void *ctx) {
-    const lt_window2d *g = &k->g;
-    const int64_t cg = g->c / k->groups, og = k->o / k->groups;
-    const int64_t ox = yi % g->ow, oy = yi / g->ow % g->oh, o = yi / (g->ow * g->oh) % k->o;
-    const int64_t n = yi / (g->ow * g->oh * k->o);
-    for (int64_t cc = 0; cc < cg; cc++)
-        for (int64_t i = 0; i < g->kh; i++)
-            for (int64_t j = 0; j < g->kw; j++) {
-                const int64_t y = oy * g->sh - g->ph + i * g->dh;
-                const int64_t x = ox * g->sw - g->pw + j * g->dw;
-                if (y < 0 || y >= g->h || x < 0 || x >= g->w) continue;
-                const int64_t c = o / og * cg + cc;
-                f(ctx, ((n * g->c + c) * g->h + y) * g->w + x,
-                  ((o * cg + cc) * g->kh + i) * g->kw + j, yi);
-            }
-}
-
-static void taps(const conv_case *k, void (*f)(void *, int64_t, int64_t, int64_t), void *ctx) {
-    for (int64_t yi = 0; yi < ny_of(k); yi++) taps_of(k, yi, f, ctx);
-}
-
-typedef struct ref_bufs {
-    const float *x, *w, *dy;
-    double *y, *dx, *dw, *mag_y, *mag_dx, *mag_dw; /* results and sum |terms| */
-} ref_bufs;
-
-static void ref_tap(void *p, int64_t xi, int64_t wi, int64_t yi) {
-    ref_bufs *r = p;
-    r->y[yi] += (double)r->x[xi] * r->w[wi];
-    r->mag_y[yi] += fabs((double)r->x[xi] * r->w[wi]);
-    r->dx[xi] += (double)r->dy[yi] * r->w[wi];
-    r->mag_dx[xi] += fabs((double)r->dy[yi] * r->w[wi]);
-    r->dw[wi] += (double)r->dy[yi] * r->x[xi];
-    r->mag_dw[wi] += fabs((double)r->dy[yi] * r->x[xi]);
-}
 
 /* The first index where got is off want by more than 1e-5 of the magnitude, or -1. */
 static int64_t first_bad(const float *got, const double *want, const double *mag, int64_t n) {
@@ -94,8 +50,6 @@ static int64_t first_bad(const float *got, const double *want, const double *mag
         if (!(fabs(got[i] - want[i]) <= 1e-5 * (mag[i] + 1e-6))) return i;
     return -1;
 }
-
-/* ---- one shape through the three slots ----------------------------------------------- */
 
 static float *upload(host_check *h, const float *host, int64_t n) {
     float *d = h->k->alloc(h->st, (size_t)n * sizeof *d);
@@ -110,12 +64,12 @@ static float *random_floats(int64_t n) {
 }
 
 /* Downloads n floats of d and checks them against want; one report line. */
-static void expect(host_check *h, const char *what, const conv_case *k, const float *d,
+static void expect(host_check *h, const char *what, const char *shape, const float *d,
                    const double *want, const double *mag, int64_t n) {
     float *got = malloc((size_t)n * sizeof *got);
     h->k->memcpy_d2h(h->st, got, d, (size_t)n * sizeof *got);
     char name[160];
-    snprintf(name, sizeof name, "cuDNN %s, %s (first bad element)", what, k->what);
+    snprintf(name, sizeof name, "cuDNN %s, %s (first bad element)", what, shape);
     report(h, first_bad(got, want, mag, n) < 0 && h->k->sync(h->st) == LT_OK, name,
            (long long)first_bad(got, want, mag, n));
     free(got);
@@ -124,103 +78,72 @@ static void expect(host_check *h, const char *what, const conv_case *k, const fl
 typedef struct conv_run {
     float *hx, *hw, *hb, *hdy;
     float *x, *w, *b, *dy, *y, *dx, *dw, *db;
-    ref_bufs r;
+    conv_ref r;
 } conv_run;
 
 static void run_free(host_check *h, conv_run *c) {
     float *dev[] = {c->x, c->w, c->b, c->dy, c->y, c->dx, c->dw, c->db};
     for (size_t i = 0; i < sizeof dev / sizeof *dev; i++) h->k->free(h->st, dev[i]);
-    void *host[] = {c->hx,   c->hw,   c->hb,      c->hdy,      c->r.y,
-                    c->r.dx, c->r.dw, c->r.mag_y, c->r.mag_dx, c->r.mag_dw};
+    float *host[] = {c->hx, c->hw, c->hb, c->hdy};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++) free(host[i]);
+    conv_ref_free(&c->r);
 }
 
-static void run_setup(host_check *h, const conv_case *k, conv_run *c) {
-    const int64_t nx = nx_of(k), ny = ny_of(k), nw = nw_of(k);
+/* Random x, w, b and dy on both sides, and the reference without bias. */
+static void run_setup(host_check *h, const conv_geom *k, conv_run *c) {
+    const int64_t nx = conv_nx(k), ny = conv_ny(k), nw = conv_nw(k);
     c->hx = random_floats(nx), c->hw = random_floats(nw), c->hb = random_floats(k->o);
     c->hdy = random_floats(ny);
     c->x = upload(h, c->hx, nx), c->w = upload(h, c->hw, nw), c->b = upload(h, c->hb, k->o);
     c->dy = upload(h, c->hdy, ny);
     c->y = h->k->alloc(h->st, (size_t)ny * 4), c->dx = h->k->alloc(h->st, (size_t)nx * 4);
     c->dw = h->k->alloc(h->st, (size_t)nw * 4), c->db = h->k->alloc(h->st, (size_t)k->o * 4);
-    c->r = (ref_bufs){c->hx,
-                      c->hw,
-                      c->hdy,
-                      calloc((size_t)ny, 8),
-                      calloc((size_t)nx, 8),
-                      calloc((size_t)nw, 8),
-                      calloc((size_t)ny, 8),
-                      calloc((size_t)nx, 8),
-                      calloc((size_t)nw, 8)};
-    taps(k, ref_tap, &c->r);
+    c->r = conv_ref_make(k, c->hx, c->hw, NULL, c->hdy);
 }
 
 /* y = conv(x, w) (+ b), dx, dw and db against the reference. */
-static void check_conv_case(host_check *h, const conv_case *k) {
+static void check_conv_case(host_check *h, const conv_case *cc) {
+    const conv_geom *k = &cc->k;
+    const lt_window2d *g = &k->g;
     conv_run c;
     run_setup(h, k, &c);
-    const lt_window2d *g = &k->g;
-    const int64_t ny = ny_of(k), p = g->oh * g->ow;
+    const int64_t ny = conv_ny(k), p = g->oh * g->ow;
     int rc = h->k->conv2d(h->st, g, k->groups, k->o, c.x, c.w, NULL, c.y);
     report(h, rc == 0, "cuDNN takes conv2d", rc);
-    expect(h, "conv2d", k, c.y, c.r.y, c.r.mag_y, ny);
+    expect(h, "conv2d", cc->what, c.y, c.r.y, c.r.my, ny);
     rc = h->k->conv2d(h->st, g, k->groups, k->o, c.x, c.w, c.b, c.y);
-    for (int64_t i = 0; i < ny; i++) c.r.y[i] += c.hb[i / p % k->o];
-    for (int64_t i = 0; i < ny; i++) c.r.mag_y[i] += fabs(c.hb[i / p % k->o]);
-    expect(h, "conv2d with bias", k, c.y, c.r.y, c.r.mag_y, ny);
-    rc |= h->k->conv2d_bwd_data(h->st, g, k->groups, k->o, c.dy, c.w, c.dx);
-    expect(h, "conv2d_bwd_data", k, c.dx, c.r.dx, c.r.mag_dx, nx_of(k));
-    rc |= h->k->conv2d_bwd_weights(h->st, g, k->groups, k->o, c.x, c.dy, c.dw, c.db);
-    expect(h, "conv2d_bwd_weights", k, c.dw, c.r.dw, c.r.mag_dw, nw_of(k));
-    double *db = calloc((size_t)k->o, 8), *mag = calloc((size_t)k->o, 8);
     for (int64_t i = 0; i < ny; i++)
-        db[i / p % k->o] += c.hdy[i], mag[i / p % k->o] += fabs(c.hdy[i]);
-    expect(h, "bias gradient", k, c.db, db, mag, k->o);
+        c.r.y[i] += c.hb[i / p % k->o], c.r.my[i] += fabs(c.hb[i / p % k->o]);
+    expect(h, "conv2d with bias", cc->what, c.y, c.r.y, c.r.my, ny);
+    rc |= h->k->conv2d_bwd_data(h->st, g, k->groups, k->o, c.dy, c.w, c.dx);
+    expect(h, "conv2d_bwd_data", cc->what, c.dx, c.r.dx, c.r.mdx, conv_nx(k));
+    rc |= h->k->conv2d_bwd_weights(h->st, g, k->groups, k->o, c.x, c.dy, c.dw, c.db);
+    expect(h, "conv2d_bwd_weights", cc->what, c.dw, c.r.dw, c.r.mdw, conv_nw(k));
+    expect(h, "bias gradient", cc->what, c.db, c.r.db, c.r.mdb, k->o);
     report(h, rc == 0, "cuDNN takes bias, bwd_data and bwd_weights", rc);
-    free(db);
-    free(mag);
     run_free(h, &c);
-}
-
-static lt_window2d window(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                          int64_t s, int64_t p, int64_t d) {
-    lt_window2d g = {.n = n,
-                     .c = c,
-                     .h = h,
-                     .w = w,
-                     .kh = kh,
-                     .kw = kw,
-                     .sh = s,
-                     .sw = s,
-                     .ph = p,
-                     .pw = p,
-                     .dh = d,
-                     .dw = d};
-    g.oh = (h + 2 * p - d * (kh - 1) - 1) / s + 1;
-    g.ow = (w + 2 * p - d * (kw - 1) - 1) / s + 1;
-    return g;
 }
 
 static void check_results(host_check *h) {
     conv_case cases[] = {
-        {window(2, 4, 7, 9, 3, 3, 1, 1, 1), 1, 6, "3x3 same, 4 -> 6"},
-        {window(1, 6, 11, 13, 3, 5, 2, 1, 2), 3, 9, "groups 3, stride 2, dilation 2"},
-        {window(2, 4, 6, 6, 3, 3, 2, 1, 3), 4, 8, "depthwise x2, dilation 3"},
-        {window(3, 2, 5, 5, 1, 1, 1, 0, 1), 1, 3, "1x1"},
+        {{conv_window(2, 4, 7, 9, 3, 3, 1, 1, 1), 1, 6}, "3x3 same, 4 -> 6"},
+        {{conv_window(1, 6, 11, 13, 3, 5, 2, 1, 2), 3, 9}, "groups 3, stride 2, dilation 2"},
+        {{conv_window(2, 4, 6, 6, 3, 3, 2, 1, 3), 4, 8}, "depthwise x2, dilation 3"},
+        {{conv_window(3, 2, 5, 5, 1, 1, 1, 0, 1), 1, 3}, "1x1"},
     };
     /* Mixed strides and pads per axis. */
-    cases[1].g.sw = 3, cases[1].g.pw = 2, cases[1].g.dw = 1;
-    cases[1].g.ow = (13 + 4 - 5) / 3 + 1;
+    cases[1].k.g.sw = 3, cases[1].k.g.pw = 2, cases[1].k.g.dw = 1;
+    cases[1].k.g.ow = (13 + 4 - 5) / 3 + 1;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_conv_case(h, &cases[i]);
     /* torch's "same" for an even kernel pads bottom/right one less: not cuDNN's form. */
-    conv_case same4 = {window(2, 3, 9, 7, 4, 4, 1, 1, 1), 1, 2, "4x4 same"};
-    same4.g.oh = 9, same4.g.ow = 7;
+    lt_window2d same4 = conv_window(2, 3, 9, 7, 4, 4, 1, 1, 1);
+    same4.oh = 9, same4.ow = 7;
     float *x = h->k->alloc(h->st, 2 * 3 * 9 * 7 * 4), *w = h->k->alloc(h->st, 2 * 3 * 16 * 4);
     float *y = h->k->alloc(h->st, 2 * 2 * 9 * 7 * 4);
     report(h,
-           h->k->conv2d(h->st, &same4.g, 1, 2, x, w, NULL, y) == 1 &&
-               h->k->conv2d_bwd_data(h->st, &same4.g, 1, 2, y, w, x) == 1 &&
-               h->k->conv2d_bwd_weights(h->st, &same4.g, 1, 2, x, y, w, NULL) == 1,
+           h->k->conv2d(h->st, &same4, 1, 2, x, w, NULL, y) == 1 &&
+               h->k->conv2d_bwd_data(h->st, &same4, 1, 2, y, w, x) == 1 &&
+               h->k->conv2d_bwd_weights(h->st, &same4, 1, 2, x, y, w, NULL) == 1,
            "asymmetric padding (4x4 same) declines: im2col runs it", 0);
     h->k->free(h->st, x), h->k->free(h->st, w), h->k->free(h->st, y);
 }
@@ -235,7 +158,7 @@ static cuda_dnn_stats stats(host_check *h) {
 
 /* A 1x1 convolution of batch n, forward only (its own cache key per n). */
 static void conv_n(host_check *h, int64_t n, float *x, float *w, float *y) {
-    lt_window2d g = window(n, 2, 3, 3, 1, 1, 1, 0, 1);
+    lt_window2d g = conv_window(n, 2, 3, 3, 1, 1, 1, 0, 1);
     h->k->conv2d(h->st, &g, 1, 2, x, w, NULL, y);
 }
 
@@ -271,7 +194,7 @@ static int conv_on(const host_check *h, const lt_accel_opts *opts, const char **
     static char line[512];
     snprintf(line, sizeof line, "%s", h->k->describe(o.st));
     *describe = line;
-    lt_window2d g = window(1, 2, 5, 5, 3, 3, 1, 1, 1);
+    lt_window2d g = conv_window(1, 2, 5, 5, 3, 3, 1, 1, 1);
     float *x = h->k->alloc(o.st, 200), *w = h->k->alloc(o.st, 200), *y = h->k->alloc(o.st, 200);
     int rc = h->k->conv2d(o.st, &g, 1, 2, x, w, NULL, y);
     h->k->free(o.st, x), h->k->free(o.st, w), h->k->free(o.st, y);

@@ -82,6 +82,19 @@ void report(check_ctx *c, int ok, const char *fmt, ...) __attribute__((format(pr
 int accel_open(check_ctx *c, const char *name, const lt_accel_opts *opts, accel *a);
 void accel_close(accel *a);
 
+/* One precision setting of the accelerator under test, and the tolerance held there. */
+typedef struct precision_setting {
+    const char *name;
+    lt_precision precision;
+    lt_matmul_precision matmul;
+    double tol;
+} precision_setting;
+
+/* Reopens the accelerator under test in each of the n settings and runs check there; an
+ * accelerator other than cuda trains in 32-true only, so its other settings print a skip. */
+void for_each_precision(check_ctx *c, const char *what, const precision_setting *settings, size_t n,
+                        void (*check)(check_ctx *c, const char *setting, double tol));
+
 /* ---- ops_cases.c ----------------------------------------------------------------- */
 
 void check_elementwise(check_ctx *c);

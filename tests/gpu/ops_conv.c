@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_ref.h"
 #include "ops_check.h"
 
 /* |got - want| <= tol * (sum |terms| + |bias|), by precision. Half precisions also
@@ -20,63 +21,6 @@
 #define TOL_CONV_TF32 TOL_GEMM_TF32
 #define TOL_CONV_FP16 (TOL_GEMM_FP16 + 1e-3)
 #define TOL_CONV_BF16 (TOL_GEMM_BF16 + 8e-3)
-
-typedef struct conv_geom {
-    lt_window2d g;
-    int64_t groups, o;
-} conv_geom;
-
-static int64_t nx_of(const conv_geom *k) { return k->g.n * k->g.c * k->g.h * k->g.w; }
-static int64_t ny_of(const conv_geom *k) { return k->g.n * k->o * k->g.oh * k->g.ow; }
-static int64_t nw_of(const conv_geom *k) { return k->o * (k->g.c / k->groups) * k->g.kh * k->g.kw; }
-
-/* ---- the reference ------------------------------------------------------------------ */
-
-typedef struct conv_ref {
-    double *y, *dx, *dw, *db;     /* conv(x, w) + b and the three gradients given dy */
-    double *my, *mdx, *mdw, *mdb; /* sum of |terms| of each */
-} conv_ref;
-
-static void ref_taps(const conv_geom *k, const float *x, const float *w, const float *dy,
-                     conv_ref *r, int64_t n, int64_t o, int64_t oy, int64_t ox) {
-    const lt_window2d *g = &k->g;
-    const int64_t cg = g->c / k->groups, og = k->o / k->groups;
-    const int64_t yi = ((n * k->o + o) * g->oh + oy) * g->ow + ox;
-    for (int64_t cc = 0; cc < cg; cc++)
-        for (int64_t i = 0; i < g->kh; i++)
-            for (int64_t j = 0; j < g->kw; j++) {
-                const int64_t iy = oy * g->sh - g->ph + i * g->dh;
-                const int64_t ix = ox * g->sw - g->pw + j * g->dw;
-                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
-                const int64_t xi = ((n * g->c + o / og * cg + cc) * g->h + iy) * g->w + ix;
-                const int64_t wi = ((o * cg + cc) * g->kh + i) * g->kw + j;
-                r->y[yi] += (double)x[xi] * w[wi], r->my[yi] += fabs((double)x[xi] * w[wi]);
-                r->dx[xi] += (double)dy[yi] * w[wi], r->mdx[xi] += fabs((double)dy[yi] * w[wi]);
-                r->dw[wi] += (double)dy[yi] * x[xi], r->mdw[wi] += fabs((double)dy[yi] * x[xi]);
-            }
-}
-
-static conv_ref ref_make(const conv_geom *k, const float *x, const float *w, const float *b,
-                         const float *dy) {
-    const int64_t nx = nx_of(k), ny = ny_of(k), nw = nw_of(k), p = k->g.oh * k->g.ow;
-    conv_ref r = {calloc(ny, 8), calloc(nx, 8), calloc(nw, 8), calloc(k->o, 8),
-                  calloc(ny, 8), calloc(nx, 8), calloc(nw, 8), calloc(k->o, 8)};
-    for (int64_t n = 0; n < k->g.n; n++)
-        for (int64_t o = 0; o < k->o; o++)
-            for (int64_t oy = 0; oy < k->g.oh; oy++)
-                for (int64_t ox = 0; ox < k->g.ow; ox++) ref_taps(k, x, w, dy, &r, n, o, oy, ox);
-    for (int64_t i = 0; i < ny; i++) {
-        const int64_t o = i / p % k->o;
-        r.y[i] += b[o], r.my[i] += fabs(b[o]);
-        r.db[o] += dy[i], r.mdb[o] += fabs(dy[i]);
-    }
-    return r;
-}
-
-static void ref_free(conv_ref *r) {
-    double *all[] = {r->y, r->dx, r->dw, r->db, r->my, r->mdx, r->mdw, r->mdb};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
-}
 
 /* ---- one geometry on one accelerator -------------------------------------------------- */
 
@@ -165,14 +109,14 @@ static void check_geom(check_ctx *c, const conv_geom *k, const char *setting, do
              (long long)k->o, (long long)k->groups, (long long)g->kh, (long long)g->kw,
              (long long)g->sh, (long long)g->sw, (long long)g->ph, (long long)g->pw,
              (long long)g->dh, (long long)g->dw);
-    conv_bufs b = {buf_floats(c, nx_of(k), -1, 1), buf_floats(c, nw_of(k), -1, 1),
-                   buf_floats(c, k->o, -1, 1),     buf_floats(c, ny_of(k), -1, 1),
-                   buf_out(c, ny_of(k), 4),        buf_out(c, nx_of(k), 4),
-                   buf_out(c, nw_of(k), 4),        buf_out(c, k->o, 4)};
-    conv_ref r = ref_make(k, HF(b.x), HF(b.w), HF(b.b), HF(b.dy));
+    conv_bufs b = {buf_floats(c, conv_nx(k), -1, 1), buf_floats(c, conv_nw(k), -1, 1),
+                   buf_floats(c, k->o, -1, 1),       buf_floats(c, conv_ny(k), -1, 1),
+                   buf_out(c, conv_ny(k), 4),        buf_out(c, conv_nx(k), 4),
+                   buf_out(c, conv_nw(k), 4),        buf_out(c, k->o, 4)};
+    conv_ref r = conv_ref_make(k, HF(b.x), HF(b.w), HF(b.b), HF(b.dy));
     for (int i = 0; i < 2; i++) run_on(c, i, k, &b, &r, name, i == REF ? TOL_CONV_F32 : tol);
     same_twice(c, k, &b, name);
-    ref_free(&r);
+    conv_ref_free(&r);
     buf *all[] = {&b.x, &b.w, &b.b, &b.dy, &b.y, &b.dx, &b.dw, &b.db};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(c, all[i]);
 }
@@ -181,23 +125,7 @@ static void check_geom(check_ctx *c, const conv_geom *k, const char *setting, do
 
 static conv_geom geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t groups,
                       int64_t k, int64_t s, int64_t p, int64_t d) {
-    conv_geom r = {{.n = n,
-                    .c = c,
-                    .h = h,
-                    .w = w,
-                    .kh = k,
-                    .kw = k,
-                    .sh = s,
-                    .sw = s,
-                    .ph = p,
-                    .pw = p,
-                    .dh = d,
-                    .dw = d},
-                   groups,
-                   o};
-    r.g.oh = (h + 2 * p - d * (k - 1) - 1) / s + 1;
-    r.g.ow = (w + 2 * p - d * (k - 1) - 1) / s + 1;
-    return r;
+    return (conv_geom){conv_window(n, c, h, w, k, k, s, p, d), groups, o};
 }
 
 /* Random but valid: groups divide c and o, the dilated kernel fits the padded input. */
@@ -234,8 +162,8 @@ static void check_asymmetric(check_ctx *c) {
     conv_geom k = geom(2, 3, 9, 7, 2, 1, 4, 1, 1, 1);
     k.g.oh = 9, k.g.ow = 7;
     if (!must_take(c, DUT)) return;
-    buf x = buf_floats(c, nx_of(&k), -1, 1), w = buf_floats(c, nw_of(&k), -1, 1);
-    buf y = buf_out(c, ny_of(&k), 4);
+    buf x = buf_floats(c, conv_nx(&k), -1, 1), w = buf_floats(c, conv_nw(&k), -1, 1);
+    buf y = buf_out(c, conv_ny(&k), 4);
     accel *a = &c->acc[DUT];
     const int rc = a->k->conv2d(a->st, &k.g, 1, 2, x.d[DUT], w.d[DUT], NULL, y.d[DUT]);
     report(c, rc != 0 && a->k->sync(a->st) == LT_OK,
@@ -244,12 +172,7 @@ static void check_asymmetric(check_ctx *c) {
 }
 
 void check_conv(check_ctx *c) {
-    static const struct {
-        const char *name;
-        lt_precision precision;
-        lt_matmul_precision matmul;
-        double tol;
-    } settings[] = {
+    static const precision_setting settings[] = {
         {"32-true/highest", LT_PRECISION_32_TRUE, LT_MATMUL_HIGHEST, TOL_CONV_F32},
         {"32-true/high", LT_PRECISION_32_TRUE, LT_MATMUL_HIGH, TOL_CONV_TF32},
         {"16-mixed", LT_PRECISION_16_MIXED, LT_MATMUL_HIGHEST, TOL_CONV_FP16},
@@ -261,15 +184,5 @@ void check_conv(check_ctx *c) {
         return;
     }
     check_asymmetric(c);
-    const accel keep = c->acc[DUT];
-    for (size_t s = 0; s < sizeof settings / sizeof *settings; s++) {
-        const lt_accel_opts opts = {.struct_size = sizeof opts,
-                                    .precision = settings[s].precision,
-                                    .matmul_precision = settings[s].matmul};
-        if (strcmp(c->dut_name, "cuda") && settings[s].precision != LT_PRECISION_32_TRUE) continue;
-        if (!accel_open(c, c->dut_name, &opts, &c->acc[DUT])) continue;
-        check_setting(c, settings[s].name, settings[s].tol);
-        accel_close(&c->acc[DUT]);
-    }
-    c->acc[DUT] = keep;
+    for_each_precision(c, "conv2d", settings, sizeof settings / sizeof *settings, check_setting);
 }

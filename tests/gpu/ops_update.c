@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "ops_check.h"
 
@@ -162,12 +161,7 @@ static void check_gemm_setting(check_ctx *c, const char *setting, double tol) {
 }
 
 void check_gemm(check_ctx *c) {
-    static const struct {
-        const char *name;
-        lt_precision precision;
-        lt_matmul_precision matmul;
-        double tol;
-    } settings[] = {
+    static const precision_setting settings[] = {
         {"32-true/highest", LT_PRECISION_32_TRUE, LT_MATMUL_HIGHEST, TOL_GEMM_F32},
         {"32-true/high", LT_PRECISION_32_TRUE, LT_MATMUL_HIGH, TOL_GEMM_TF32},
         {"32-true/medium", LT_PRECISION_32_TRUE, LT_MATMUL_MEDIUM, TOL_GEMM_BF16X},
@@ -175,19 +169,5 @@ void check_gemm(check_ctx *c) {
         {"bf16-mixed", LT_PRECISION_BF16_MIXED, LT_MATMUL_HIGHEST, TOL_GEMM_BF16},
         {"bf16-true", LT_PRECISION_BF16_TRUE, LT_MATMUL_HIGHEST, TOL_GEMM_BF16},
     };
-    const accel keep = c->acc[DUT];
-    for (size_t s = 0; s < sizeof settings / sizeof *settings; s++) {
-        const lt_accel_opts opts = {.struct_size = sizeof opts,
-                                    .precision = settings[s].precision,
-                                    .matmul_precision = settings[s].matmul};
-        if (strcmp(c->dut_name, "cuda") && settings[s].precision != LT_PRECISION_32_TRUE) {
-            printf("skip: gemm %s: the %s accelerator trains in 32-true only\n", settings[s].name,
-                   c->dut_name); /* --accel cpu: the harness's own check */
-            continue;
-        }
-        if (!accel_open(c, c->dut_name, &opts, &c->acc[DUT])) continue;
-        check_gemm_setting(c, settings[s].name, settings[s].tol);
-        accel_close(&c->acc[DUT]);
-    }
-    c->acc[DUT] = keep;
+    for_each_precision(c, "gemm", settings, sizeof settings / sizeof *settings, check_gemm_setting);
 }

@@ -405,6 +405,16 @@ static int dnn_ok(cuda_state *st, cudnnStatus_t s, const char *call) {
 
 static const float one = 1.0f, zero = 0.0f;
 
+/* Elements of x (N, C, H, W), y (N, O, OH, OW) and w (O, C / groups, KH, KW). */
+typedef struct conv_sizes {
+    int64_t x, y, w;
+} conv_sizes;
+
+static conv_sizes sizes_of(const lt_window2d *g, int64_t groups, int64_t o) {
+    return (conv_sizes){g->n * g->c * g->h * g->w, g->n * o * g->oh * g->ow,
+                        o * (g->c / groups) * g->kh * g->kw};
+}
+
 /* y += b over (N, O, OH, OW), in float32. */
 static void add_bias(cuda_state *st, const lt_window2d *g, int64_t o, const float *d_b,
                      float *d_y) {
@@ -426,10 +436,9 @@ int cuda_conv2d(void *vst, const lt_window2d *g, int64_t groups, int64_t o, cons
     dnn_entry *e = dnn_entry_for(st, DIR_FWD, g, groups, o);
     if (!e) return 1;
     struct cuda_dnn *d = st->dnn;
-    const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * o * g->oh * g->ow;
-    const int64_t nw = o * (g->c / groups) * g->kh * g->kw;
-    const void *x = operand(st, 0, d_x, nx), *w = operand(st, 1, d_w, nw);
-    void *y = result(st, d_y, ny);
+    const conv_sizes n = sizes_of(g, groups, o);
+    const void *x = operand(st, 0, d_x, n.x), *w = operand(st, 1, d_w, n.w);
+    void *y = result(st, d_y, n.y);
     void *ws = grow(st, &d->workspace, &d->workspace_bytes, e->workspace);
     if (!x || !w || !y || !ws) return 0; /* recorded: the step fails at its next sync */
     if (!dnn_ok(st,
@@ -437,7 +446,7 @@ int cuda_conv2d(void *vst, const lt_window2d *g, int64_t groups, int64_t o, cons
                            (cudnnConvolutionFwdAlgo_t)e->algo, ws, e->workspace, &zero, e->y, y),
                 "cudnnConvolutionForward"))
         return 0;
-    widen(st, y, d_y, ny);
+    widen(st, y, d_y, n.y);
     if (d_b) add_bias(st, g, o, d_b, d_y);
     d->stats.calls++;
     return 0;
@@ -449,10 +458,9 @@ int cuda_conv2d_bwd_data(void *vst, const lt_window2d *g, int64_t groups, int64_
     dnn_entry *e = dnn_entry_for(st, DIR_BWD_DATA, g, groups, o);
     if (!e) return 1;
     struct cuda_dnn *d = st->dnn;
-    const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * o * g->oh * g->ow;
-    const int64_t nw = o * (g->c / groups) * g->kh * g->kw;
-    const void *dy = operand(st, 0, d_dy, ny), *w = operand(st, 1, d_w, nw);
-    void *dx = result(st, d_dx, nx);
+    const conv_sizes n = sizes_of(g, groups, o);
+    const void *dy = operand(st, 0, d_dy, n.y), *w = operand(st, 1, d_w, n.w);
+    void *dx = result(st, d_dx, n.x);
     void *ws = grow(st, &d->workspace, &d->workspace_bytes, e->workspace);
     if (!dy || !w || !dx || !ws) return 0;
     if (!dnn_ok(st,
@@ -461,7 +469,7 @@ int cuda_conv2d_bwd_data(void *vst, const lt_window2d *g, int64_t groups, int64_
                                 e->x, dx),
                 "cudnnConvolutionBackwardData"))
         return 0;
-    widen(st, dx, d_dx, nx);
+    widen(st, dx, d_dx, n.x);
     d->stats.calls++;
     return 0;
 }
@@ -484,10 +492,9 @@ int cuda_conv2d_bwd_weights(void *vst, const lt_window2d *g, int64_t groups, int
     dnn_entry *e = dnn_entry_for(st, DIR_BWD_W, g, groups, o);
     if (!e) return 1;
     struct cuda_dnn *d = st->dnn;
-    const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * o * g->oh * g->ow;
-    const int64_t nw = o * (g->c / groups) * g->kh * g->kw;
-    const void *x = operand(st, 0, d_x, nx), *dy = operand(st, 1, d_dy, ny);
-    void *dw = result(st, d_dw, nw);
+    const conv_sizes n = sizes_of(g, groups, o);
+    const void *x = operand(st, 0, d_x, n.x), *dy = operand(st, 1, d_dy, n.y);
+    void *dw = result(st, d_dw, n.w);
     void *ws = grow(st, &d->workspace, &d->workspace_bytes, e->workspace);
     if (!x || !dy || !dw || !ws) return 0;
     if (!dnn_ok(st,
@@ -496,7 +503,7 @@ int cuda_conv2d_bwd_weights(void *vst, const lt_window2d *g, int64_t groups, int
                                   e->w, dw),
                 "cudnnConvolutionBackwardFilter"))
         return 0;
-    widen(st, dw, d_dw, nw);
+    widen(st, dw, d_dw, n.w);
     if (d_db) bias_grad(st, g, o, d_dy, d_db); /* after widen: it reuses the result scratch */
     d->stats.calls++;
     return 0;
