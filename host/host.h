@@ -35,6 +35,18 @@ typedef struct callback_spec {
     int n_hp;
 } callback_spec;
 
+/* What one run reports to `lthost tune --scale_batch_size` (host/tune/bs_finder.c). */
+typedef struct run_probe {
+    const char *batch_arg_name; /* the hyper-parameter that sets the batch size */
+    char batch_arg_owner;       /* 'm' the module declares it, 'd' the data plugin, 0 neither */
+    int64_t batch_size;         /* its value in the run */
+    int64_t train_len;          /* the training set's samples; 0 before fit opened it */
+    uint64_t seed;              /* the seed the run used */
+    bool seed_known;            /* seed is set: later runs reuse it */
+    uint64_t peak_bytes;        /* the most the device's tensors held */
+    uint64_t failed_allocs;     /* allocations that failed: it ran out of memory */
+} run_probe;
+
 typedef struct host_config {
     const char *command; /* fit, validate, test, predict */
     const char *module, *data, *accel, *strategy;
@@ -104,6 +116,10 @@ typedef struct host_config {
     char logger_list[1024];
     bool save_config, save_config_overwrite; /* SaveConfigCallback: config.yaml in the log dir */
     bool tune_lr_find;                       /* lthost tune --lr_find: LearningRateFinder runs */
+    /* ---- lthost tune --scale_batch_size: its trials' runs ---- */
+    uint64_t memory_limit; /* bytes the device's tensors may hold (0: no cap) */
+    run_probe *probe;      /* set: the run fills it in */
+    bool quiet;            /* a trial: rank 0 prints nothing but errors */
 } host_config;
 
 /* Lightning's defaults, for main() and --print_config. */

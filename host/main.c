@@ -20,7 +20,8 @@ static void usage(FILE *out) {
         "  validate  run the validation loop\n"
         "  test      run the test loop\n"
         "  predict   run predict_step over the predict split, write the outputs (.npy)\n"
-        "  tune      --lr_find: sweep the learning rate, print the suggestion (Tuner.lr_find)\n"
+        "  tune      --scale_batch_size: the largest batch size that fits; --lr_find: sweep the\n"
+        "            learning rate, print the suggestion (Lightning's Tuner; lthost tune --help)\n"
         "  plugins   list the plugins found and why any was skipped\n"
         "  export    write a trained module as an ONNX model (lthost export --help)\n\n"
         "With no command, lthost runs fit: lthost --module mymodel.so --accel cuda --devices 2\n"
@@ -94,7 +95,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "tune")) {
         config_defaults(&cfg, "fit");
         find_build_root(&cfg);
-        return tune_main(&cfg, argc - first_flag, argv + first_flag);
+        int nargs = argc - first_flag;
+        if (!take_help(&nargs, argv + first_flag)) return tune_main(&cfg, nargs, argv + first_flag);
+        tune_print_help(&cfg, nargs, argv + first_flag);
+        return 0;
     }
     if (!is_run_command(cmd)) {
         host_error(

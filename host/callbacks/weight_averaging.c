@@ -250,6 +250,15 @@ static lt_status swa_fit_start(lt_ctx_t *ctx, void *self) {
                             "`max_epochs=-1`. Please provide `swa_epoch_start` as an integer.");
     int64_t first = w->start_is_float ? (int64_t)((double)max_epochs * w->epoch_start)
                                       : (int64_t)w->epoch_start;
+    /* Lightning would average nothing, then copy its pre-fit copy of the module over the
+     * trained weights at the end: refused instead of losing the training. */
+    if (max_epochs >= 0 && first > max_epochs)
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "StochasticWeightAveraging: swa_epoch_start %lld is past max_epochs "
+                            "%lld, so no epoch would be averaged (Lightning would then put back "
+                            "the weights fit started from); lower --callbacks.swa_epoch_start or "
+                            "raise --max_epochs",
+                            (long long)first, (long long)max_epochs);
     w->start = first > 1 ? first - 1 : 0; /* Lightning's swa_start */
     w->end = max_epochs < 0 ? INT64_MAX : max_epochs - 1;
     w->max_epochs = max_epochs;

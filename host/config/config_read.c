@@ -468,9 +468,17 @@ static bool flat_object(reader *r, const char *name, const ynode *item) {
                        "expected a class name or a class_path mapping in %s, got %s; "
                        "write one entry per '-' line",
                        name, kind_name(item));
-    if (!map_get(item, "class_path"))
+    const ynode *cls = map_get(item, "class_path");
+    if (!cls)
         return fail_at(r, item, "an entry of %s has no class_path; add 'class_path: NAME'", name);
-    return flat_class(r, name, name, item);
+    if (strcmp(name, "trainer.logger") || cls->kind != Y_SCALAR)
+        return flat_class(r, name, name, item);
+    /* A logger's init_args are its own, not every logger's: trainer.logger.CLASS.KEY,
+     * which --logger.NAME.KEY reads as an option of that logger alone. */
+    char *args = join(name, cls->text);
+    bool ok = args ? flat_class(r, name, args, item) : out_of_memory(r);
+    free(args);
+    return ok;
 }
 
 /* trainer.callbacks / trainer.logger: one entry or a sequence of them. */

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "loggers.h"
 
@@ -14,10 +15,34 @@ bool loggers_enabled(const host_config *cfg) {
     return cfg->logger && cfg->logger[0] && strcmp(cfg->logger, "false") != 0;
 }
 
-const char *logger_option(const host_config *cfg, const char *key) {
+/* An option reaches every logger that declares its KEY, or, written "NAME.KEY", only the
+ * logger NAME (split at the last dot: NAME may be a class path or a .so path). */
+static const char *option_key(const char *opt) {
+    const char *dot = strrchr(opt, '.');
+    return dot ? dot + 1 : opt;
+}
+
+/* Whether option opt is meant for logger r: unscoped, or scoped to r's spec, its table's
+ * name or its Lightning class. */
+static bool option_targets(const run_logger *r, const char *opt) {
+    const char *dot = strrchr(opt, '.');
+    if (!dot) return true;
+    char scope[512];
+    size_t n = (size_t)(dot - opt);
+    if (n >= sizeof scope) return false;
+    memcpy(scope, opt, n);
+    scope[n] = '\0';
+    const lt_logger_desc *b = builtin_logger(scope);
+    return !strcmp(scope, r->spec) || !strcasecmp(scope, r->d->name) || (b && b == r->d);
+}
+
+const char *logger_option(const logger_set *ls, const host_config *cfg, const char *key) {
     const char *v = NULL;
     for (int i = 0; i < cfg->n_logger_hp; i++) /* later flags win */
-        if (!strcmp(cfg->logger_hp[i].name, key)) v = cfg->logger_hp[i].value;
+        if (!strcmp(option_key(cfg->logger_hp[i].name), key) &&
+            (!strchr(cfg->logger_hp[i].name, '.') ||
+             (ls->n > 0 && option_targets(&ls->l[0], cfg->logger_hp[i].name))))
+            v = cfg->logger_hp[i].value;
     return v;
 }
 
@@ -46,25 +71,62 @@ static const char *type_word(lt_hparam_type t) {
     return t == LT_HP_INT ? "an integer" : t == LT_HP_FLOAT ? "a number" : "true or false";
 }
 
-/* Every --logger.KEY is declared by some logger of the run, with a value of its type. */
+/* The run's folder comes from the first logger's save_dir, name and version (Lightning's
+ * trainer.log_dir), and the loggers that declare all three (csv, tensorboard) write into
+ * that one folder: for any other of them those options would be dropped. */
+static bool names_the_folder(const lt_logger_desc *d, const char *key) {
+    return (!strcmp(key, "save_dir") || !strcmp(key, "name") || !strcmp(key, "version")) &&
+           declared(d, "save_dir") && declared(d, "name") && declared(d, "version");
+}
+
+/* Option o, given to logger k that declares it as h: its value reads as h's type. */
+static bool option_fits(const logger_set *ls, int k, const hparam_override *o,
+                        const lt_hparam_desc *h) {
+    if (!value_fits(h->type, o->value)) {
+        host_error("--logger.%s expects %s (logger %s), got '%s'", o->name, type_word(h->type),
+                   ls->l[k].d->name, o->value);
+        return false;
+    }
+    if (k > 0 && strchr(o->name, '.') && names_the_folder(ls->l[k].d, h->name)) {
+        host_error("--logger.%s: every logger of a run writes into the folder the first one "
+                   "(%s) names; set --logger.%s.%s instead",
+                   o->name, ls->l[0].d->name, ls->l[0].d->name, h->name);
+        return false;
+    }
+    return true;
+}
+
+/* Every --logger.KEY is declared by some logger of the run, every --logger.NAME.KEY by the
+ * logger NAME, each with a value of its type. */
 static bool check_options(const logger_set *ls, const host_config *cfg) {
     for (int i = 0; i < cfg->n_logger_hp; i++) {
         const hparam_override *o = &cfg->logger_hp[i];
-        bool found = false;
+        const char *key = option_key(o->name);
+        bool targeted = false, found = false;
         for (int k = 0; k < ls->n; k++) {
-            const lt_hparam_desc *h = declared(ls->l[k].d, o->name);
+            if (!option_targets(&ls->l[k], o->name)) continue;
+            targeted = true;
+            const lt_hparam_desc *h = declared(ls->l[k].d, key);
             if (!h) continue;
             found = true;
-            if (!value_fits(h->type, o->value)) {
-                host_error("--logger.%s expects %s (logger %s), got '%s'", o->name,
-                           type_word(h->type), ls->l[k].d->name, o->value);
-                return false;
-            }
+            if (!option_fits(ls, k, o, h)) return false;
+        }
+        if (!targeted) {
+            host_error("--logger.%s: this run has no logger '%.*s' (--logger %s); name one of "
+                       "its loggers before the option",
+                       o->name, (int)(key - 1 - o->name), o->name, cfg->logger);
+            return false;
+        }
+        if (!found && key != o->name) {
+            host_error("--logger.%s: that logger takes no option '%s'; see docs/trainer.md for "
+                       "each logger's options",
+                       o->name, key);
+            return false;
         }
         if (!found) {
             host_error("--logger.%s: no logger of this run (--logger %s) takes an option '%s'; "
                        "see docs/trainer.md for each logger's options",
-                       o->name, cfg->logger, o->name);
+                       o->name, cfg->logger, key);
             return false;
         }
     }
@@ -134,15 +196,17 @@ bool logger_set_check(const host_config *cfg) {
     return ok;
 }
 
-/* The options of cfg that logger d declares. */
-static int own_options(const lt_logger_desc *d, const host_config *cfg, const char **names,
+/* The options of cfg meant for logger r that it declares, under their bare keys. */
+static int own_options(const run_logger *r, const host_config *cfg, const char **names,
                        const char **values) {
     int n = 0;
-    for (int i = 0; i < cfg->n_logger_hp; i++)
-        if (declared(d, cfg->logger_hp[i].name)) {
-            names[n] = cfg->logger_hp[i].name;
+    for (int i = 0; i < cfg->n_logger_hp; i++) {
+        const char *key = option_key(cfg->logger_hp[i].name);
+        if (option_targets(r, cfg->logger_hp[i].name) && declared(r->d, key)) {
+            names[n] = key;
             values[n++] = cfg->logger_hp[i].value;
         }
+    }
     return n;
 }
 
@@ -159,7 +223,7 @@ bool logger_set_init(logger_set *ls, const host_config *cfg, const char *save_di
     const char *names[LTHOST_MAX_OVERRIDES], *values[LTHOST_MAX_OVERRIDES];
     for (int i = 0; i < ls->n; i++) {
         run_logger *r = &ls->l[i];
-        int n = own_options(r->d, cfg, names, values);
+        int n = own_options(r, cfg, names, values);
         lt_logger_opts o = {.struct_size = sizeof o,
                             .rank = 0,
                             .world_size = 1,

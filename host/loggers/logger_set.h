@@ -29,11 +29,12 @@ typedef struct logger_set {
 
 /* Whether cfg->logger names any logger ("false" names none). */
 bool loggers_enabled(const host_config *cfg);
-/* Resolve cfg->logger into tables (opening plugins) and check every --logger.KEY against
- * them; nothing is started. */
+/* Resolve cfg->logger into tables (opening plugins) and check every --logger.KEY and
+ * --logger.NAME.KEY (one logger's option) against them; nothing is started. */
 bool logger_set_load(logger_set *ls, const host_config *cfg);
-/* The --logger.KEY value given, or NULL. */
-const char *logger_option(const host_config *cfg, const char *key);
+/* The value of option KEY for the first logger of ls (--logger.KEY or --logger.NAME.KEY
+ * naming it, the last one given), or NULL. */
+const char *logger_option(const logger_set *ls, const host_config *cfg, const char *key);
 /* init every logger with the run's folder (created by the caller). */
 bool logger_set_init(logger_set *ls, const host_config *cfg, const char *save_dir, const char *name,
                      const char *version, const char *log_dir);

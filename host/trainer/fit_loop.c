@@ -31,8 +31,9 @@ static bool overfitting(const host_config *c) {
 
 static bool open_train(session *s, fit_state *f) {
     f->train_loaded_epoch = s->tr.current_epoch;
-    return open_split(s, LT_SPLIT_TRAIN, &s->cfg->limit_train, overfitting(s->cfg), &f->train) &&
-           ddp_same_count(s, f->train.batches, "training batches per epoch");
+    bool ok = open_split(s, LT_SPLIT_TRAIN, &s->cfg->limit_train, overfitting(s->cfg), &f->train);
+    if (ok && s->cfg->probe) s->cfg->probe->train_len = f->train.ds.length;
+    return ok && ddp_same_count(s, f->train.batches, "training batches per epoch");
 }
 
 static bool open_val(session *s, fit_state *f) {

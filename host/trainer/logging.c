@@ -15,13 +15,13 @@ static bool logging_on(const session *s) {
 }
 
 /* Lightning's Logger.save_dir / name / version (--logger.save_dir, .name, .version). */
-static const char *log_save_dir(const host_config *c) {
-    const char *v = logger_option(c, "save_dir");
+static const char *log_save_dir(const logger_set *ls, const host_config *c) {
+    const char *v = logger_option(ls, c, "save_dir");
     return v && *v ? v : c->default_root_dir;
 }
 
-static const char *log_name(const host_config *c) {
-    const char *v = logger_option(c, "name");
+static const char *log_name(const logger_set *ls, const host_config *c) {
+    const char *v = logger_option(ls, c, "name");
     return v ? v : "lightning_logs";
 }
 
@@ -31,7 +31,7 @@ bool logging_plan(session *s) {
     char err[600];
     if (!logging_on(s) || *l->version_dir) return true;
     if (!logger_set_load(&l->set, c)) return false;
-    const char *v = logger_option(c, "version");
+    const char *v = logger_option(&l->set, c, "version");
     int version = v ? (int)strtol(v, NULL, 10) : -1;
     if (version < -1 || (v && strtol(v, NULL, 10) > 1000000000)) {
         host_error("--logger.version %s: expected -1 (the next free version) or a version "
@@ -39,8 +39,8 @@ bool logging_plan(session *s) {
                    v);
         return false;
     }
-    if (logs_version_dir_path(log_save_dir(c), log_name(c), version, l->version_dir,
-                              sizeof l->version_dir, err, sizeof err))
+    if (logs_version_dir_path(log_save_dir(&l->set, c), log_name(&l->set, c), version,
+                              l->version_dir, sizeof l->version_dir, err, sizeof err))
         return true;
     host_error("%s; set --default_root_dir to a shorter path or --logger false", err);
     return false;
@@ -75,7 +75,8 @@ bool logging_open(session *s) {
     const char *version = slash ? slash + 1 : l->version_dir;
     /* config.yaml first: a refusal must leave the folder's old logs untouched */
     if (!save_config_file(s) ||
-        !logger_set_init(&l->set, c, log_save_dir(c), log_name(c), version, l->version_dir) ||
+        !logger_set_init(&l->set, c, log_save_dir(&l->set, c), log_name(&l->set, c), version,
+                         l->version_dir) ||
         !log_hparams(s))
         return false;
     rank0_printf(s, "Logging to %s\n", l->version_dir);

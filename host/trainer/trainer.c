@@ -10,7 +10,7 @@
 #include "trainer.h"
 
 void rank0_printf(const session *s, const char *fmt, ...) {
-    if (s->group.rank != 0) return;
+    if (s->group.rank != 0 || s->cfg->quiet) return;
     va_list ap;
     va_start(ap, fmt);
     vprintf(fmt, ap);
@@ -164,7 +164,7 @@ static bool open_auto_device(session *s) {
         lt_clear_error();
         if (!open_plugin(s, LT_PLUGIN_ACCELERATOR, "cpu", &s->accel_plugin)) return false;
     }
-    if (s->group.rank == 0 && !c->print_config) /* that prints the YAML alone */
+    if (s->group.rank == 0 && !c->print_config && !c->quiet) /* that prints the YAML alone */
         fprintf(stderr, "lthost: --accelerator auto: no usable GPU (%s); training on cpu\n", why);
     if (c->n_device_ids) {
         host_error("--devices [list]: --accelerator auto chose cpu (%s), which runs processes, not "
@@ -392,6 +392,9 @@ bool session_teardown(session *s) {
     ddp_free(s);
     lt_state_free(s->resume.loops);
     if (s->group.state) s->group.desc->shutdown(s->group.state);
+    if (s->cfg->probe)
+        lt_device_memory_usage(s->dev, NULL, &s->cfg->probe->peak_bytes,
+                               &s->cfg->probe->failed_allocs);
     lt_device_close(s->dev);
     lt_plugin_close(s->accel_plugin); /* when the device never opened */
     lt_plugin_close(s->group.plugin);
@@ -422,6 +425,33 @@ static uint64_t pick_seed(const host_config *c) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return ((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() * 2654435761u) % 4294967296u;
+}
+
+/* The run's seed and the value of probe->batch_arg_name, from the module's hyper-parameters
+ * or else the data plugin's (Lightning's lightning_getattr looks in that order). */
+static void probe_batch_size(const session *s, run_probe *p) {
+    p->seed = s->seed;
+    p->batch_arg_owner = 0;
+    const lt_hparam_desc *tables[] = {s->module.desc->hparams, s->data.desc->hparams};
+    lt_ctx_t *ctxs[] = {s->module.ctx, s->data.ctx};
+    for (int i = 0; i < 2 && !p->batch_arg_owner; i++)
+        for (const lt_hparam_desc *d = tables[i]; d && d->name; d++)
+            if (!strcmp(d->name, p->batch_arg_name) && d->type == LT_HP_INT) {
+                p->batch_arg_owner = i ? 'd' : 'm';
+                p->batch_size = lt_hparam_int(ctxs[i], d->name);
+                break;
+            }
+}
+
+/* A tuner trial's memory cap and probe; --detect_anomaly (issue 23), with torch's warning. */
+static void device_settings(session *s) {
+    const host_config *cfg = s->cfg;
+    if (cfg->memory_limit) lt_device_set_memory_limit(s->dev, cfg->memory_limit);
+    if (cfg->probe) probe_batch_size(s, cfg->probe);
+    if (!cfg->detect_anomaly) return;
+    lt_device_set_detect_anomaly(s->dev, true);
+    rank0_printf(s, "Anomaly Detection has been enabled. This mode will increase the runtime and "
+                    "should only be enabled for debugging.\n");
 }
 
 static void announce(session *s) {
@@ -469,11 +499,7 @@ int trainer_run(const host_config *cfg) {
     s->tr.module = s->module.ctx;
     s->log.callback_ctx = callback_ctx;
     ddp_serve_trainer(s);
-    if (ok && cfg->detect_anomaly) { /* trainer flags (issue 23): torch's warning too */
-        lt_device_set_detect_anomaly(s->dev, true);
-        rank0_printf(s, "Anomaly Detection has been enabled. This mode will increase the runtime "
-                        "and should only be enabled for debugging.\n");
-    }
+    if (ok) device_settings(s);
     if (ok && cfg->print_config) {
         ok = print_resolved_config(cfg, s->module.ctx, s->data.ctx, callback_ctx);
         session_teardown(s);

@@ -6,6 +6,9 @@
 
 /* argv after "tune"; returns the exit code. */
 int tune_main(host_config *cfg, int argc, char **argv);
+/* `lthost tune --help`: the tuner's options, then the fit flags (and the hparams of the
+ * module and data plugin argv names). */
+void tune_print_help(host_config *cfg, int argc, char **argv);
 /* _LRFinder.suggestion: the index of the steepest descent of loss (n points, NaN losses
  * skipped) after the first 10 and before the last, or -1 when fewer than two remain. */
 int lr_find_suggestion(const double *lr, const double *loss, int n);

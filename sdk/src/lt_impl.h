@@ -23,6 +23,9 @@ typedef struct lt_pool {
     lt_block *free_by_size[LT_POOL_BUCKETS]; /* hash on rounded size, exact match */
     lt_block *spare;                         /* unused block headers */
     size_t cached_bytes;
+    /* what tensors hold (torch's allocated), its peak, the cap on held + cached
+     * (lt_device_set_memory_limit, 0: none) and the allocations that failed */
+    uint64_t held_bytes, peak_bytes, limit_bytes, failed;
 } lt_pool;
 
 typedef struct lt_storage {

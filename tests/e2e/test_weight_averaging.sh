@@ -88,6 +88,8 @@ expect_error "swa_epoch_start should be a >0 integer or a float between 0 and 1,
     fit "${probe[@]}" --max_epochs 2 --callbacks StochasticWeightAveraging --callbacks.swa_epoch_start 0
 expect_error "swa_epoch_start should be a >0 integer or a float between 0 and 1, got '1.5'" \
     fit "${probe[@]}" --max_epochs 2 --callbacks StochasticWeightAveraging --callbacks.swa_epoch_start 1.5
+expect_error "swa_epoch_start 3 is past max_epochs 2, so no epoch would be averaged" \
+    fit "${probe[@]}" --max_epochs 2 --callbacks StochasticWeightAveraging --callbacks.swa_epoch_start 3
 expect_error "swa_lr must have the same length as optimizer.param_groups. swa_lr has 3 values, param_groups has 2." \
     fit "${probe[@]}" --max_epochs 2 --model.groups 2 --callbacks StochasticWeightAveraging --callbacks.swa_lrs "[0.1, 0.2, 0.3]"
 for bad in "-0.1" "[0.1, 0]" "[0.1" "[]" "0.1x"; do

@@ -114,7 +114,7 @@ START_TEST(full_lightning_file) {
         {"trainer.strategy", "auto", 5},
         {"trainer.devices", "1", 6},
         {"trainer.logger", "CSVLogger", 9},
-        {"trainer.logger.save_dir", "logs", 11},
+        {"trainer.logger.CSVLogger.save_dir", "logs", 11}, /* its own, not every logger's */
         {"trainer.callbacks", "EarlyStopping", 14},
         {"trainer.callbacks.monitor", "val_loss", 16},
         {"trainer.callbacks.patience", "3", 17},
@@ -165,10 +165,12 @@ START_TEST(callbacks_and_logger_shapes) {
     expect_entries("trainer:\n  callbacks:\n    class_path: ModelCheckpoint\n    init_args:\n"
                    "      every_n_epochs: 2\n      dirpath: null\n",
                    mapping);
-    const want loggers[] = {
-        {"trainer.logger", "CSVLogger", 3},   {"trainer.logger", "TensorBoardLogger", 4},
-        {"trainer.logger.save_dir", "tb", 6}, {"trainer.callbacks", "A", 8},
-        {"trainer.callbacks", "B", 9},        {0}};
+    const want loggers[] = {{"trainer.logger", "CSVLogger", 3},
+                            {"trainer.logger", "TensorBoardLogger", 4},
+                            {"trainer.logger.TensorBoardLogger.save_dir", "tb", 6},
+                            {"trainer.callbacks", "A", 8},
+                            {"trainer.callbacks", "B", 9},
+                            {0}};
     expect_entries("trainer:\n  logger:\n  - CSVLogger\n  - class_path: TensorBoardLogger\n"
                    "    init_args:\n      save_dir: tb\n  callbacks:\n  - A\n  - B\n",
                    loggers);

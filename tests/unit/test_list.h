@@ -25,6 +25,7 @@
     X(buffers)                                                                                     \
     /* trainer flags (issue 23: wt-flags) */                                                       \
     X(anomaly)                                                                                     \
+    X(memory)                                                                                      \
     X(trainer_flags)                                                                               \
     X(log_opts)                                                                                    \
     /* ONNX export (issue #22) */                                                                  \

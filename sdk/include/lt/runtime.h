@@ -204,6 +204,14 @@ LT_API lt_status lt_ctx_split(const lt_ctx_t *ctx, lt_split split, lt_dataset *d
  * LT_ERR_NUMERIC error naming the op (the step that ran it then fails). Reads the device
  * after each op: for debugging. */
 LT_API void lt_device_set_detect_anomaly(lt_device_t *dev, bool on);
+/* Caps the bytes dev's tensors hold plus the freed blocks it caches (torch's reserved
+ * memory); 0 lifts the cap. An allocation past it drops the cache, then fails as
+ * LT_ERR_OOM: a memory budget on an accelerator that has none of its own. */
+LT_API void lt_device_set_memory_limit(lt_device_t *dev, uint64_t bytes);
+/* Bytes dev's tensors hold now and at most so far (torch's memory_allocated and
+ * max_memory_allocated), and how many allocations failed; NULL skips one. */
+LT_API void lt_device_memory_usage(const lt_device_t *dev, uint64_t *held, uint64_t *peak,
+                                   uint64_t *failed);
 /* ---- several val/test dataloaders (1.1) ------------------------------------------ */
 
 /* The dataloaders registered for split (0: none). */

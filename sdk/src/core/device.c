@@ -11,21 +11,46 @@
 static size_t pool_round(size_t n) { return n == 0 ? 64 : (n + 63) & ~(size_t)63; }
 static size_t pool_bucket(size_t size) { return (size / 64) % LT_POOL_BUCKETS; }
 
+static void pool_release_all(lt_device_t *dev);
+
+/* A fresh block from the accelerator, within the memory limit. Like torch's caching
+ * allocator, a failure (or the limit) first gives the cached blocks back, then retries. */
+static void *device_alloc(lt_device_t *dev, size_t size) {
+    lt_pool *p = &dev->pool;
+    const bool over = p->limit_bytes && p->held_bytes + p->cached_bytes + size > p->limit_bytes;
+    void *ptr = over ? NULL : dev->k.alloc(dev->state, size);
+    if (!ptr && p->cached_bytes) {
+        pool_release_all(dev);
+        if (!p->limit_bytes || p->held_bytes + size <= p->limit_bytes)
+            ptr = dev->k.alloc(dev->state, size);
+    }
+    return ptr;
+}
+
 static void *pool_alloc(lt_device_t *dev, size_t size) {
     lt_block **link = &dev->pool.free_by_size[pool_bucket(size)];
+    void *ptr = NULL;
     for (lt_block *b = *link; b; link = &b->next, b = b->next) {
         if (b->size != size) continue;
         *link = b->next;
-        void *ptr = b->ptr;
+        ptr = b->ptr;
         b->next = dev->pool.spare;
         dev->pool.spare = b;
         dev->pool.cached_bytes -= size;
-        return ptr;
+        break;
     }
-    return dev->k.alloc(dev->state, size);
+    if (!ptr && !(ptr = device_alloc(dev, size))) {
+        dev->pool.failed++;
+        return NULL;
+    }
+    lt_pool *p = &dev->pool;
+    p->held_bytes += size;
+    if (p->held_bytes > p->peak_bytes) p->peak_bytes = p->held_bytes;
+    return ptr;
 }
 
 static void pool_free(lt_device_t *dev, void *ptr, size_t size) {
+    dev->pool.held_bytes -= size;
     lt_block *b = dev->pool.spare;
     if (b) {
         dev->pool.spare = b->next;
@@ -73,10 +98,17 @@ lt_storage *lt__storage_new(lt_device_t *dev, size_t nbytes) {
     if (!s->data) {
         s->next_free = dev->spare_storage;
         dev->spare_storage = s;
-        lt_set_error(LT_ERR_OOM,
-                     "%s: out of device memory allocating %zu bytes "
-                     "(reduce the batch size or the model size)",
-                     dev->k.name, nbytes);
+        if (dev->pool.limit_bytes)
+            lt_set_error(LT_ERR_OOM,
+                         "%s: out of device memory allocating %zu bytes: tensors hold %llu of "
+                         "the %llu-byte memory limit (reduce the batch size or the model size)",
+                         dev->k.name, nbytes, (unsigned long long)dev->pool.held_bytes,
+                         (unsigned long long)dev->pool.limit_bytes);
+        else
+            lt_set_error(LT_ERR_OOM,
+                         "%s: out of device memory allocating %zu bytes "
+                         "(reduce the batch size or the model size)",
+                         dev->k.name, nbytes);
         return NULL;
     }
     s->dev = dev;
@@ -215,6 +247,18 @@ void lt_device_close(lt_device_t *dev) {
     }
     lt_plugin_close(dev->plugin);
     free(dev);
+}
+
+void lt_device_set_memory_limit(lt_device_t *dev, uint64_t bytes) {
+    if (dev) dev->pool.limit_bytes = bytes;
+}
+
+void lt_device_memory_usage(const lt_device_t *dev, uint64_t *held, uint64_t *peak,
+                            uint64_t *failed) {
+    const lt_pool none = {0}, *p = dev ? &dev->pool : &none;
+    if (held) *held = p->held_bytes;
+    if (peak) *peak = p->peak_bytes;
+    if (failed) *failed = p->failed;
 }
 
 const char *lt_device_name(const lt_device_t *dev) { return dev ? dev->k.name : "(none)"; }
