@@ -101,8 +101,27 @@ static bool plugin_hparam_hint(const parse_state *ps, const char *name) {
     return true;
 }
 
+/* Lightning 2.6 Trainer arguments that name Python objects or services lthost has no
+ * counterpart for. */
+static const struct {
+    const char *name, *why;
+} python_only_flags[] = {
+    {"plugins",
+     "takes Lightning's precision, checkpoint-IO and cluster-environment objects; in lthost "
+     "precision is --precision, checkpoints are safetensors files and mpirun is the cluster "
+     "environment"},
+    {"model_registry",
+     "uploads to Lightning's cloud model registry (LitModels); lthost keeps checkpoints under "
+     "--default_root_dir, copy them where you need them"},
+};
+
 static bool unknown_flag(const parse_state *ps, const char *name) {
     const char *bare = strncmp(name, "trainer.", 8) == 0 ? name + 8 : name;
+    for (size_t i = 0; i < sizeof python_only_flags / sizeof *python_only_flags; i++)
+        if (!strcmp(bare, python_only_flags[i].name)) {
+            host_error("%s--%s %s; drop it", ps->where, name, python_only_flags[i].why);
+            return false;
+        }
     for (size_t i = 0; i < sizeof removed_flags / sizeof *removed_flags; i++)
         if (!strcmp(bare, removed_flags[i].name)) {
             host_error("%s--%s is a Lightning 1.x argument that Lightning 2.0 removed; use %s",
@@ -158,7 +177,10 @@ static bool apply(parse_state *ps, const char *name, const char *value, cfg_entr
     if (!strcmp(name, "callbacks")) return add_callback(ps, "", value);
     if (!strncmp(name, "callbacks.", 10)) return add_callback(ps, name + 10, value);
     const flag *f = flag_find(name);
-    return f ? flag_set(ps->cfg, ps->where, f, value) : unknown_flag(ps, name);
+    if (!f) return unknown_flag(ps, name);
+    size_t n;
+    c->flag_given[f - flags_table(&n)] = 1;
+    return flag_set(ps->cfg, ps->where, f, value);
 }
 
 /* A config file's entries, applied in file order; their strings live in `store`. */
@@ -292,7 +314,7 @@ static bool finish(host_config *cfg) {
         cfg->limit_train = cfg->limit_val = *ob; /* the validation loop reads the same batches */
     }
     if (cfg->max_epochs == -1 && cfg->max_steps == -1 && !has_timer(cfg)) cfg->max_epochs = 1000;
-    return logger_list_ok(cfg);
+    return (!cfg->barebones || barebones_apply(cfg)) && logger_list_ok(cfg);
 }
 
 /* LightningCLI's --print_config[=flags]: comma-separated skip_null, skip_default. */

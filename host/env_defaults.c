@@ -105,6 +105,8 @@ bool apply_env_defaults(host_config *cfg, cfg_entries *store) {
             host_error("%sout of host memory", where);
             return false;
         }
+        size_t n;
+        cfg->flag_given[f - flags_table(&n)] = 1; /* a Trainer argument, as passed */
         if (!flag_set(cfg, where, f, value)) return false;
     }
     return true;

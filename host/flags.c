@@ -134,6 +134,15 @@ static const flag flags[] = {
     FLAG("sync_batchnorm", F_BOOL, sync_batchnorm, "false", 0,
          "ddp: batch norm layers normalise with the statistics of every rank's batch "
          "(torch's SyncBatchNorm); ignored with one process, as in Lightning"),
+    /* ---- the rest of Lightning 2.6's Trainer arguments (issue #23) ---- */
+    FLAG("barebones", F_BOOL, barebones, "false", 0,
+         "turn off everything that costs speed (checkpoints, loggers, progress bar, summary, "
+         "sanity check); lt_log is then an error, as Lightning's self.log"),
+    FLAG("enable_autolog_hparams", F_BOOL, enable_autolog_hparams, "true", 0,
+         "send the module's hyper-parameters to the loggers when the run starts"),
+    CHOICE("benchmark", benchmark, "null", "null|true|false",
+           "torch.backends.cudnn.benchmark: no effect on cpu (as in torch); on cuda only "
+           "false/null (cuDNN's heuristics pick, deterministically)"),
     /* ---- LightningCLI's SaveConfigCallback (issue #23) ---- */
     FLAG("save_config", F_BOOL, save_config, "true", 0,
          "write the resolved configuration as config.yaml in the log folder"),
@@ -141,6 +150,7 @@ static const flag flags[] = {
          "replace an existing config.yaml there instead of refusing to run"),
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
+_Static_assert(NFLAGS <= LTHOST_MAX_FLAGS, "raise LTHOST_MAX_FLAGS: host_config.flag_given");
 
 const flag *flags_table(size_t *n) {
     *n = NFLAGS;

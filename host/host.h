@@ -12,6 +12,7 @@
 #define LTHOST_MAX_OVERRIDES 64
 #define LTHOST_MAX_DEVICE_IDS 64  /* GPUs one --devices list may name */
 #define LTHOST_MAX_DEVICE_ID 1023 /* the largest index it accepts */
+#define LTHOST_MAX_FLAGS 128      /* rows of the Trainer flag table (flags.c) */
 
 /* "--model.lr 1e-3": a value for a plugin's declared hyper-parameter. */
 typedef struct hparam_override {
@@ -116,11 +117,20 @@ typedef struct host_config {
     char logger_list[1024];
     bool save_config, save_config_overwrite; /* SaveConfigCallback: config.yaml in the log dir */
     bool tune_lr_find;                       /* lthost tune --lr_find: LearningRateFinder runs */
+    /* ---- Trainer(barebones=, enable_autolog_hparams=, benchmark=) (issue #23) ---- */
+    bool barebones;              /* every feature that costs speed off; lt_log an error */
+    bool enable_autolog_hparams; /* the module's hparams to the loggers at the start */
+    const char *benchmark;       /* null, true or false (torch.backends.cudnn.benchmark) */
+    unsigned char flag_given[LTHOST_MAX_FLAGS]; /* row i of the flag table set by a user */
     /* ---- lthost tune --scale_batch_size: its trials' runs ---- */
     uint64_t memory_limit; /* bytes the device's tensors may hold (0: no cap) */
     run_probe *probe;      /* set: the run fills it in */
     bool quiet;            /* a trial: rank 0 prints nothing but errors */
 } host_config;
+
+/* --barebones true: refuses the flags given that it turns off, then turns them off
+ * (barebones.c); false after one error line. */
+bool barebones_apply(host_config *cfg);
 
 /* Lightning's defaults, for main() and --print_config. */
 void config_defaults(host_config *cfg, const char *command);

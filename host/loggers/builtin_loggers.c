@@ -5,6 +5,7 @@
 #include "loggers.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -73,6 +74,24 @@ static lt_status builtin_save(void *st) {
     return logger_flush(b->lg, err, sizeof err) ? LT_OK : lt_set_error(LT_ERR_IO, "%s", err);
 }
 
+/* TensorBoardLogger.save also writes hparams.yaml ({}) when no log_hyperparams did, as
+ * with --enable_autolog_hparams false. */
+static lt_status tb_save(void *st) {
+    builtin_state *b = st;
+    char path[4200], err[600];
+    lt_status r = builtin_save(st);
+    snprintf(path, sizeof path, "%s/hparams.yaml", b->dir);
+    if (r != LT_OK || access(path, F_OK) == 0) return r;
+    return write_hparams_yaml(b->dir, NULL, 0, err, sizeof err)
+               ? LT_OK
+               : lt_set_error(LT_ERR_IO, "%s", err);
+}
+
+static lt_status tb_finalize(void *st, const char *status) {
+    (void)status;
+    return tb_save(st);
+}
+
 static lt_status builtin_finalize(void *st, const char *status) {
     (void)status; /* both flush whatever the outcome, as Lightning's finalize does */
     return builtin_save(st);
@@ -119,8 +138,8 @@ static const lt_logger_desc tb_desc = {
     .init = tb_init,
     .log_hyperparams = builtin_hparams,
     .log_metrics = builtin_metrics,
-    .save = builtin_save,
-    .finalize = builtin_finalize,
+    .save = tb_save,
+    .finalize = tb_finalize,
     .teardown = builtin_teardown,
     .log_histogram = tb_histogram,
     .log_image = tb_image,

@@ -77,7 +77,7 @@ bool logging_open(session *s) {
     if (!save_config_file(s) ||
         !logger_set_init(&l->set, c, log_save_dir(&l->set, c), log_name(&l->set, c), version,
                          l->version_dir) ||
-        !log_hparams(s))
+        (c->enable_autolog_hparams && !log_hparams(s)))
         return false;
     rank0_printf(s, "Logging to %s\n", l->version_dir);
     return true;
@@ -165,7 +165,22 @@ static bool collect_step(session *s, row *r, bool sync) {
 
 bool refresh_step_metrics(session *s) { return collect_step(s, NULL, true); }
 
+/* Under --barebones, LightningModule.log raises: here the step that logged fails. */
+static bool barebones_logged(const session *s) {
+    lt_metric_reading m;
+    if (!s->cfg->barebones || lt_ctx_metric_count(s->module.ctx) == 0 ||
+        lt_ctx_metric_read(s->module.ctx, 0, &m) != LT_OK)
+        return false;
+    host_error("%s logged '%s' with lt_log, but --barebones true is set: logging can impact raw "
+               "speed so it is disabled in barebones mode (Lightning: \"You are trying to "
+               "`self.log()` but `Trainer(barebones=True)` is configured.\"); drop --barebones or "
+               "the lt_log calls",
+               s->module.desc->name, m.name);
+    return true;
+}
+
 bool log_train_step(session *s) {
+    if (barebones_logged(s)) return false;
     /* every: the same step on every rank, so the ranks can sync there */
     bool every = (s->pos.batches_that_stepped + 1) % s->cfg->log_every_n_steps == 0;
     bool due = every || s->tr.should_stop;
@@ -218,6 +233,7 @@ bool log_epoch_end(session *s, log_scope scope, bool write) {
 }
 
 bool log_eval_step(session *s, log_scope scope, int dataloader) {
+    if (barebones_logged(s)) return false;
     if (s->tr.sanity_checking || s->log.set.n == 0) return true;
     row r = {.n = 0};
     for (int i = 0; i < lt_ctx_metric_count(s->module.ctx) && r.n < LT_MAX_LOGGED; i++) {

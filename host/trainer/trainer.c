@@ -443,20 +443,34 @@ static void probe_batch_size(const session *s, run_probe *p) {
             }
 }
 
-/* A tuner trial's memory cap and probe; --detect_anomaly (issue 23), with torch's warning. */
-static void device_settings(session *s) {
+/* A tuner trial's memory cap and probe; --detect_anomaly (issue 23), with torch's warning;
+ * --benchmark true, which only cuDNN would act on. False after one error line. */
+static bool device_settings(session *s) {
     const host_config *cfg = s->cfg;
+    if (!strcmp(cfg->benchmark, "true") && !lt_device_host_memory(s->dev)) {
+        host_error("--benchmark true: lthost's cuDNN convolutions take the first deterministic "
+                   "algorithm cuDNN's heuristics offer; autotuning (cudnnFind) is not there; "
+                   "drop --benchmark or set it false");
+        return false;
+    }
     if (cfg->memory_limit) lt_device_set_memory_limit(s->dev, cfg->memory_limit);
     if (cfg->probe) probe_batch_size(s, cfg->probe);
-    if (!cfg->detect_anomaly) return;
+    if (!cfg->detect_anomaly) return true;
     lt_device_set_detect_anomaly(s->dev, true);
     rank0_printf(s, "Anomaly Detection has been enabled. This mode will increase the runtime and "
                     "should only be enabled for debugging.\n");
+    return true;
 }
 
 static void announce(session *s) {
     const host_config *cfg = s->cfg;
     rank0_printf(s, "Seed set to %llu\n", (unsigned long long)s->seed);
+    if (cfg->barebones) /* Lightning's two notices */
+        rank0_printf(s, "You are running in `Trainer(barebones=True)` mode. All features that may "
+                        "impact raw speed have been disabled to facilitate analyzing the Trainer "
+                        "overhead.\n`Trainer(barebones=True)` started running. The progress bar "
+                        "is disabled so you might want to manually print the progress in your "
+                        "model.\n");
     if (cfg->fast_dev_run > 0)
         rank0_printf(s,
                      "Running in `fast_dev_run` mode: will run the requested loop using %lld "
@@ -499,7 +513,7 @@ int trainer_run(const host_config *cfg) {
     s->tr.module = s->module.ctx;
     s->log.callback_ctx = callback_ctx;
     ddp_serve_trainer(s);
-    if (ok) device_settings(s);
+    ok = ok && device_settings(s);
     if (ok && cfg->print_config) {
         ok = print_resolved_config(cfg, s->module.ctx, s->data.ctx, callback_ctx);
         session_teardown(s);

@@ -65,7 +65,7 @@ PL_TRAINER_MAX_EPOCHS=2 expect_success fit "${base[@]}" --limit_train_batches 2 
 [ "$(grep -c '^Epoch ' "$TMP/out")" -eq 2 ] || fail "PL_TRAINER_MAX_EPOCHS=2: $(grep -c '^Epoch ' "$TMP/out") epochs"
 PL_TRAINER_MAX_EPOCHS=2 expect_success fit "${base[@]}" --limit_train_batches 2 --logger false --max_epochs 1
 [ "$(grep -c '^Epoch ' "$TMP/out")" -eq 1 ] || fail "--max_epochs 1 did not override PL_TRAINER_MAX_EPOCHS"
-PL_TRAINER_BENCHMARK=True expect_success fit "${base[@]}" --limit_train_batches 2 --logger false --max_epochs 1
-grep -q 'PL_TRAINER_BENCHMARK is set, but lthost has no --benchmark; ignored' "$TMP/out" || fail "no warning for PL_TRAINER_BENCHMARK"
+PL_TRAINER_MODEL_REGISTRY=m expect_success fit "${base[@]}" --limit_train_batches 2 --logger false --max_epochs 1
+grep -q 'PL_TRAINER_MODEL_REGISTRY is set, but lthost has no --model_registry; ignored' "$TMP/out" || fail "no warning for PL_TRAINER_MODEL_REGISTRY"
 PL_TRAINER_MIN_STEPS=x expect_error "PL_TRAINER_MIN_STEPS=x: --min_steps expects" fit "${base[@]}"
 echo "ok: PL_TRAINER_* defaults, overridden by flags"
