@@ -20,6 +20,10 @@ const lt_st_tensor *test_fixture_find(lt_st_file_t *f, const char *c, const char
 /* |got - want| <= atol + rtol |want| everywhere (an int64 scalar: equal). */
 void test_compare(const char *what, const lt_tensor_t *got, const lt_st_tensor *want, double rtol,
                   double atol);
+/* The same, except that a fraction stray_fraction of the elements (rounded down) may be off
+ * by up to stray_factor times the tolerance (they are counted on stdout). */
+void test_compare_strays(const char *what, const lt_tensor_t *got, const lt_st_tensor *want,
+                         double rtol, double atol, double stray_fraction, double stray_factor);
 /* Batch k of a training fixture (x_u8 normalised as the generator did, y; or int64
  * x_tokens and y (B, T) of a text model's fixture). */
 lt_batch_t test_fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k);
@@ -37,6 +41,9 @@ int test_load_state(lt_ctx_t *ctx, lt_st_file_t *f, const char *prefix);
 /* Each fixture tensor "<prefix><name>" against ctx's parameter or buffer <name>. */
 void test_compare_state(lt_ctx_t *ctx, lt_st_file_t *f, const char *prefix, double rtol,
                         double atol);
+/* test_compare_strays for each of them. */
+void test_compare_state_strays(lt_ctx_t *ctx, lt_st_file_t *f, const char *prefix, double rtol,
+                               double atol, double stray_fraction, double stray_factor);
 
 /* ---- op suites: one case per fixture group ----------------------------------------- */
 

@@ -307,7 +307,17 @@ END_TEST
  * 1e-4 (4e-5 seen). Training amplifies float32 rounding: torch's own float32 run ends
  * 3e-5 away from its float64 run of the same steps, so this is as close as two float32
  * implementations can be. (At batch 16 the same model is ill-conditioned: float32 and
- * float64 torch end 2e-3 apart.) */
+ * float64 torch end 2e-3 apart.)
+ *
+ * Except for max pool's near-ties: at step 6, sample 16, channel 20, rows 10 and 11 of
+ * column 16 come out of conv2 two to three ulps apart (0.32620334 and 0.3262034). Which
+ * one is larger then depends on rounding upstream: with OpenBLAS's SkylakeX or Prescott
+ * kernels in fc1's backward, the weights differ by 1e-8 at step 6 and the pool routes that
+ * gradient to the other row. Adam turns the changed gradients of weights whose gradient is
+ * otherwise ~0 into lr-sized steps, so 534 of fc1.weight's 200704 elements end past 1e-4,
+ * the worst 2.65x it. So up to 0.5% of a tensor's elements may be off by up to 10x the
+ * tolerance; a kernel's real error moves far more of them, and the per-step losses stay
+ * at 1e-4. */
 static void check_cnn(lt_device_t *dev) {
     lt_plugin_t *plugin = test_open_model_plugin("cnn");
     const lt_module_desc *m = lt_plugin_desc(plugin);
@@ -322,7 +332,7 @@ static void check_cnn(lt_device_t *dev) {
     ck_assert_int_eq(nstate, lt_ctx_num_params(ctx) + lt_ctx_num_buffers(ctx));
     ck_assert_int_eq(m->configure_optimizers(ctx, self), LT_OK);
     test_replay_training(ctx, m, f);
-    test_compare_state(ctx, f, "final/", 1e-4, 1e-4);
+    test_compare_state_strays(ctx, f, "final/", 1e-4, 1e-4, 0.005, 10);
     lt_st_close(f);
     lt_ctx_free(ctx);
     lt_plugin_close(plugin);
