@@ -44,7 +44,7 @@ struct lt_device {
     /* Ops timed by the accelerator's timer marks, waiting to be read back (core/
      * prof_timer.c); NULL: the accelerator has no timer slots, or no profiler was set. */
     struct lt_prof_timer *prof_timer;
-    int device_index; /* lt_accel_opts.device_index: the tid of device-timed spans */
+    int device_index;       /* lt_accel_opts.device_index: the tid of device-timed spans */
     lt_precision precision; /* what init accepted (lt_device_from_plugin_opts) */
     /* --detect_anomaly (autograd/anomaly.c): check every recorded op's output and every
      * backward's gradients for NaN/inf; last_op is the latest span's name, the op to blame */

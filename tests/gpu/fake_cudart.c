@@ -49,8 +49,10 @@ static void run_through(int last) {
     for (; fake.head <= last; fake.head++) {
         const fake_op *o = &fake.queue[fake.head];
         fake.clock_us++;
-        if (o->dst) memcpy(o->dst, o->src, o->n);
-        else if (o->event > 0 && o->event < FAKE_EVENTS) fake.event_us[o->event] = fake.clock_us;
+        if (o->dst)
+            memcpy(o->dst, o->src, o->n);
+        else if (o->event > 0 && o->event < FAKE_EVENTS)
+            fake.event_us[o->event] = fake.clock_us;
     }
     if (fake.head == fake.tail) fake.head = fake.tail = 0;
 }

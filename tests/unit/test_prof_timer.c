@@ -71,7 +71,7 @@ START_TEST(spans_wait_for_a_read_back) {
     ck_assert_str_eq(t.first, "fill");
     ck_assert_str_eq(t.last, "memcpy_d2h");
     ck_assert_uint_le(t.last_end, lt_prof_now_ns()); /* placed on the host clock */
-    ck_assert_uint_ge(t.last_end + 1000, before); /* 1 us before the read-back */
+    ck_assert_uint_ge(t.last_end + 1000, before);    /* 1 us before the read-back */
     check_clean(&t);
     lt_device_set_profiler(fake_dev, NULL, NULL);
     ck_assert_int_eq(t.n, 5);

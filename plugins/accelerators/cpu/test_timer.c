@@ -73,7 +73,8 @@ void cpu_test_timer_log(cpu_state *cs) {
     const char *path = getenv("LT_TEST_TIMER_LOG");
     FILE *f = path && *path ? fopen(path, "w") : NULL;
     if (!f) return;
-    fprintf(f, "timer_mark %llu timer_elapsed %llu waits %llu sync %llu\n", atomic_load(&test_marks),
-            atomic_load(&test_elapsed), atomic_load(&test_waits), atomic_load(&test_syncs));
+    fprintf(f, "timer_mark %llu timer_elapsed %llu waits %llu sync %llu\n",
+            atomic_load(&test_marks), atomic_load(&test_elapsed), atomic_load(&test_waits),
+            atomic_load(&test_syncs));
     fclose(f);
 }

@@ -47,8 +47,8 @@ int cuda_timer_elapsed(void *vst, uint32_t from, uint32_t to, double *ms) {
     cuda_state *st = vst;
     cuda_timer *t = &st->timer;
     if (!t->ev || from >= LT_TIMER_MARKS || to >= LT_TIMER_MARKS || !t->ev[from] || !t->ev[to]) {
-        lt_set_error(LT_ERR_STATE, "cuda accelerator: timer mark %u or %u was never recorded",
-                     from, to);
+        lt_set_error(LT_ERR_STATE, "cuda accelerator: timer mark %u or %u was never recorded", from,
+                     to);
         return 1;
     }
     float f = 0.0f;

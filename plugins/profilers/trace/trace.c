@@ -236,14 +236,35 @@ static void put_thread_meta(FILE *f, int pid, int tid) {
     put_meta(f, pid, tid, "thread_sort_index", "sort_index", NULL, tid);
 }
 
+/* One complete ("X") event, ts relative to base; a device-timed op goes to its device's
+ * process (tid 0 there). */
+static void put_event(FILE *f, const trace_state *t, const trace_event *e, uint64_t base) {
+    bool device = e->tid < 0;
+    uint64_t dur = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0;
+    fputs(",\n{\"name\":", f);
+    put_json_str(f, e->name);
+    fputs(",\"cat\":", f);
+    put_json_str(f, e->cat);
+    fprintf(f, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%d",
+            (double)(e->start_ns - base) / 1e3, (double)dur / 1e3,
+            device ? device_pid(t, e->tid) : t->rank, device ? 0 : e->tid);
+    if (e->is_span)
+        fprintf(f, ",\"args\":{\"flops\":%.17g,\"bytes\":%.17g}", finite_or_0(e->flops),
+                finite_or_0(e->bytes));
+    fputc('}', f);
+}
+
 /* The whole trace; events sorted, n > 0 or not. Returns ferror-style nonzero. */
 static int write_trace(FILE *f, const trace_state *t) {
     int pid = t->rank;
     char pname[48];
     snprintf(pname, sizeof pname, "lthost rank %d", t->rank);
     uint64_t base = UINT64_MAX;
-    for (size_t i = 0; i < t->n; i++)
+    bool named0 = false; /* tid 0 is always named, device tracks or not */
+    for (size_t i = 0; i < t->n; i++) {
         if (t->ev[i].start_ns < base) base = t->ev[i].start_ns;
+        named0 |= t->ev[i].tid == 0;
+    }
 
     fprintf(f,
             "{\"traceEvents\":[\n{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0,"
@@ -251,30 +272,16 @@ static int write_trace(FILE *f, const trace_state *t) {
             pid);
     put_json_str(f, pname);
     fputs("}}", f);
-    bool named0 = false; /* tid 0 is always named, device tracks or not */
-    for (size_t i = 0; i < t->n && !named0; i++) named0 = t->ev[i].tid == 0;
     if (!named0) put_thread_meta(f, pid, 0);
     for (size_t i = 0; i < t->n; i++) {
         const trace_event *e = &t->ev[i];
-        bool device = e->tid < 0;
         if (i == 0 || e->tid != t->ev[i - 1].tid) {
-            if (device)
+            if (e->tid < 0)
                 put_device_meta(f, t, e->tid);
             else
                 put_thread_meta(f, pid, e->tid);
         }
-        uint64_t dur = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0;
-        fputs(",\n{\"name\":", f);
-        put_json_str(f, e->name);
-        fputs(",\"cat\":", f);
-        put_json_str(f, e->cat);
-        fprintf(f, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%d",
-                (double)(e->start_ns - base) / 1e3, (double)dur / 1e3,
-                device ? device_pid(t, e->tid) : pid, device ? 0 : e->tid);
-        if (e->is_span)
-            fprintf(f, ",\"args\":{\"flops\":%.17g,\"bytes\":%.17g}", finite_or_0(e->flops),
-                    finite_or_0(e->bytes));
-        fputc('}', f);
+        put_event(f, t, e, base);
     }
     fputs("\n],\n\"displayTimeUnit\":\"ms\"}\n", f);
     return ferror(f);

@@ -26,9 +26,9 @@ typedef struct pending_op {
 } pending_op;
 
 typedef struct lt_prof_timer {
-    uint32_t n;  /* ops queued */
-    bool open;   /* op n's start mark is recorded, its end not yet */
-    bool broken; /* a timer slot failed: time on the host clock from now on */
+    uint32_t n;           /* ops queued */
+    bool open;            /* op n's start mark is recorded, its end not yet */
+    bool broken;          /* a timer slot failed: time on the host clock from now on */
     uint64_t last_end_ns; /* where the latest delivered span ended (host clock) */
     pending_op op[PENDING_MAX];
 } lt_prof_timer;
