@@ -7,6 +7,7 @@
 #  - the small MLP (784-128-10) and the demo MLP (784-256-128-10), batch 64: samples/s of
 #    the second epoch (the first warms up) against PyTorch and Lightning;
 #  - the demo MLP at batch 1024 with and without the copy stream (LT_CUDA_COPY_STREAM=0);
+#  - the demo MLP at batch 64 with --profiler advanced (CUDA-event op times) and without;
 #  - DDP on CPU over this machine's cores: 1, 2, 4 and 8 ranks x 1 thread.
 set -uo pipefail
 build=${1:?usage: bench/gpu_run.sh BUILD_DIR DATA_DIR [REPORT.md]}
@@ -63,6 +64,16 @@ for i in 1 2 3; do
 done
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 rows+=("| demo MLP, batch 1024, samples/s, copy stream on (off: $(median "${off[@]}")) | $(median "${on[@]}") | - | - | - |")
+# The profiler on cuda (issue 18): demo MLP, batch 64, samples/s of the second epoch with
+# --profiler advanced (ops timed by CUDA events, read back at the loss reads, no per-op
+# sync) against no profiler, interleaved; medians of 3.
+pn=() pa=()
+for i in 1 2 3; do
+    pn+=("$(fit --module mlp --accelerator cuda --max_epochs 2 | last_rate)")
+    pa+=("$(fit --module mlp --accelerator cuda --max_epochs 2 --profiler advanced \
+        --profiler.dirpath "$dir" --profiler.filename prof | last_rate)")
+done
+rows+=("| demo MLP, batch 64, samples/s with --profiler advanced (none: $(median "${pn[@]}")) | $(median "${pa[@]}") | - | - | - |")
 ddp=""
 for np in 1 2 4 8; do
     r=$(fit --module mlp --accelerator cpu --devices $np --strategy ddp --threads 1 --max_epochs 1 | last_rate)

@@ -144,6 +144,12 @@ bool profiler_report(session *s) {
     p->stage = NULL;
     if (!p->d || !stage) return true;
     char path[4200];
+    /* Ops timed by the device's marks still wait for their times: read them first. */
+    lt_clear_error();
+    if (s->dev && lt_device_flush_profiler(s->dev) != LT_OK) {
+        host_error("--profiler %s: %s", p->d->name, lt_last_error());
+        return false;
+    }
     FILE *out = report_stream(s, stage, path, sizeof path);
     if (!out) return false;
     lt_clear_error();

@@ -44,6 +44,10 @@ struct lt_device {
     lt_storage *spare_storage; /* unused storage headers */
     lt_prof_span_fn prof_fn;   /* per-op spans (lt_device_set_profiler); NULL: off */
     void *prof_user;
+    /* Ops timed by the accelerator's timer marks, waiting to be read back (core/
+     * prof_timer.c); NULL: the accelerator has no timer slots, or no profiler was set. */
+    struct lt_prof_timer *prof_timer;
+    int device_index;       /* lt_accel_opts.device_index: the tid of device-timed spans */
     lt_precision precision; /* what init accepted (lt_device_from_plugin_opts) */
     /* --detect_anomaly (autograd/anomaly.c): check every recorded op's output and every
      * backward's gradients for NaN/inf; last_op is the latest span's name, the op to blame */
@@ -83,16 +87,39 @@ void lt__storage_release(lt_storage *s);
 #define LT_KCALL(dev, name, flops, bytes, slot, ...)                                               \
     LT_PROF_SPAN(dev, name, flops, bytes, (dev)->k.slot((dev)->state, __VA_ARGS__))
 /* The two halves of a span, for the two macros above only. */
-#define LT_PROF_BEGIN(dev) ((dev)->prof_fn || (dev)->detect_anomaly ? lt_prof_now_ns() : 0)
+#define LT_PROF_BEGIN(dev) ((dev)->prof_fn || (dev)->detect_anomaly ? lt__prof_begin(dev) : 0)
 /* Tests t0, already in a register, rather than loading prof_fn again. */
 #define LT_PROF_END(dev, t0, name, flops, bytes)                                                   \
     do {                                                                                           \
         if (__builtin_expect((t0) != 0, 0))                                                        \
             lt__prof_emit((dev), (t0), (name), (double)(flops), (double)(bytes));                  \
     } while (0)
-/* Wait for the device (kernels may be asynchronous), then send the span to prof_fn
- * (unless it was unset since the span began). */
+/* The span's start on the host clock; with timer slots also its start mark. */
+uint64_t lt__prof_begin(lt_device_t *dev);
+/* The span's end: with timer slots its end mark and a pending entry (name must outlive
+ * liblt's use of it: the names are literals or static tables); without, wait for the
+ * device (kernels may be asynchronous) and send the span to prof_fn (unless it was unset
+ * since the span began). */
 void lt__prof_emit(lt_device_t *dev, uint64_t t0, const char *name, double flops, double bytes);
+
+/* ---- device-timed spans (core/prof_timer.c) ---- */
+/* Start timing dev's ops with its timer slots (lt_device_set_profiler); false: it has
+ * none, or no memory for the queue (then ops are timed on the host clock). */
+bool lt__prof_timer_open(lt_device_t *dev);
+/* Record the start mark of the next op; false when it could not (time it on the host). */
+bool lt__prof_timer_begin(lt_device_t *dev);
+/* Record the end mark of the op begun and queue it as pending. */
+void lt__prof_timer_end(lt_device_t *dev, const char *name, double flops, double bytes);
+/* Whether an op's start mark is recorded and its end not yet. */
+bool lt__prof_timer_open_op(const lt_device_t *dev);
+/* Read every pending op's times back (one wait) and send their spans to prof_fn. */
+lt_status lt__prof_timer_resolve(lt_device_t *dev);
+/* The queue's memory (lt_device_close; pending ops are dropped: resolve first). */
+void lt__prof_timer_free(lt_device_t *dev);
+/* After a call that waited for the device: deliver what is pending while it is cheap. */
+static inline void lt__prof_synced(lt_device_t *dev) {
+    if (__builtin_expect(dev->prof_timer != NULL, 0)) lt__prof_timer_resolve(dev);
+}
 /* 4 bytes per float, as a double so that sizes never overflow. */
 #define LT_F32B(n) (4.0 * (double)(n))
 

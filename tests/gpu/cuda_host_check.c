@@ -2,6 +2,7 @@
  * staging ring, the caching allocator, error recording; cudnn.c with a fake libcudnn,
  * host_conv.c) on a fake CUDA runtime
  * (fake_cudart.c) that runs copies only when the plugin synchronises, so it needs no GPU
+ * (timer.c's profiler events too, timed on the fake runtime's clock)
  * and runs in CI. The kernels are checked on a GPU by cuda_ops_check. Prints "ok: ..." /
  * "FAIL: ..." lines and "N passed, N failed"; exits 1 on a failure. */
 #include <stdio.h>
@@ -166,6 +167,45 @@ static void check_error_recorded(host_check *h) {
     report(h, h->k->sync(h->st) == LT_ERR_DEVICE, "a double free surfaces at sync", 0);
 }
 
+/* One round of the profiler's timer as liblt drives it: three ops, each between two
+ * marks, then the calibration mark and the read-back. 1 when every answer is right. */
+static int timer_round(host_check *h, void *a, void *b) {
+    const lt_accelerator_desc *k = h->k;
+    int ok = 1;
+    for (uint32_t i = 0; i < 3; i++) {
+        ok &= k->timer_mark(h->st, 2 * i) == 0;
+        k->memcpy_d2d(h->st, b, a, 256); /* one op on the fake clock: 1 us */
+        ok &= k->timer_mark(h->st, 2 * i + 1) == 0;
+    }
+    ok &= fake_pending() == 9; /* marking waited for nothing */
+    ok &= k->timer_mark(h->st, LT_TIMER_MARKS - 1) == 0;
+    double dur = -1.0, back = -1.0;
+    ok &= k->timer_elapsed(h->st, 0, 1, &dur) == 0 && dur > 0.00199 && dur < 0.00201;
+    ok &= fake_pending() == 7; /* it waited for mark 1 only (of 10 queued) */
+    ok &= k->timer_elapsed(h->st, 5, LT_TIMER_MARKS - 1, &back) == 0 && back > 0.00099 &&
+          back < 0.00101;
+    return ok && fake_pending() == 0;
+}
+
+/* The timer slots (timer.c): marks are events on the stream, a read-back waits for its
+ * mark only, a second round creates no event, and a mark never recorded or out of range
+ * is refused without poisoning the device. */
+static void check_timer(host_check *h) {
+    void *a = h->k->alloc(h->st, 256), *b = h->k->alloc(h->st, 256);
+    int ok = timer_round(h, a, b);
+    long long created = fake_events_created();
+    ok &= timer_round(h, a, b);
+    report(h, ok, "timer marks time three ops from one read-back, waiting for nothing else", 0);
+    report(h, fake_events_created() == created,
+           "a second round of marks creates no cudaEvent (events created before it)", created);
+    double ms;
+    int refused = h->k->timer_elapsed(h->st, 100, 1, &ms) != 0 &&
+                  h->k->timer_mark(h->st, LT_TIMER_MARKS) != 0 && h->k->sync(h->st) == LT_OK;
+    report(h, refused, "an unrecorded or out-of-range mark is refused, the device stays usable", 0);
+    h->k->free(h->st, a);
+    h->k->free(h->st, b);
+}
+
 /* The describe line, from the runtime's, the driver's, cuBLAS's and cuDNN's versions and
  * the GPU. */
 static void check_describe(host_check *h) {
@@ -192,6 +232,7 @@ int main(void) {
     check_pinned(&h);
     check_memory_stats(&h);
     check_cudnn(&h);
+    check_timer(&h);
     check_error_recorded(&h);
     h.k->shutdown(h.st);
     check_cudnn_teardown(&h);

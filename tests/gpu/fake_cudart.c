@@ -19,6 +19,7 @@ typedef struct fake_op {
 
 #define FAKE_QUEUE 65536
 #define FAKE_PINNED 64
+#define FAKE_EVENTS 16384 /* event handles 1 .. FAKE_EVENTS - 1 get a completion time */
 
 static struct {
     fake_op queue[FAKE_QUEUE];
@@ -31,17 +32,27 @@ static struct {
         size_t n;
     } pinned[FAKE_PINNED];
     int npinned;
+    /* The device's clock: 1 us per op run; each event's time when its record ran (0: not
+     * yet), for cudaEventElapsedTime. */
+    uint64_t clock_us, event_us[FAKE_EVENTS];
+    long long events_created;
 } fake = {.next_event = 1, .limit = SIZE_MAX};
 
 void fake_set_limit(size_t bytes) { fake.limit = bytes; }
 long long fake_mallocs(void) { return fake.mallocs; }
+long long fake_events_created(void) { return fake.events_created; }
+int fake_pending(void) { return fake.tail - fake.head; }
 
 /* Runs pending ops through index `last` (-1: all). */
 static void run_through(int last) {
     if (last < 0) last = fake.tail - 1;
     for (; fake.head <= last; fake.head++) {
         const fake_op *o = &fake.queue[fake.head];
-        if (o->dst) memcpy(o->dst, o->src, o->n);
+        fake.clock_us++;
+        if (o->dst)
+            memcpy(o->dst, o->src, o->n);
+        else if (o->event > 0 && o->event < FAKE_EVENTS)
+            fake.event_us[o->event] = fake.clock_us;
     }
     if (fake.head == fake.tail) fake.head = fake.tail = 0;
 }
@@ -181,6 +192,7 @@ cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags) {
     (void)flags;
     *e = (cudaEvent_t)fake.next_event++;
+    fake.events_created++;
     return cudaSuccess;
 }
 
@@ -203,6 +215,16 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e) {
             break;
         }
     }
+    return cudaSuccess;
+}
+
+/* Both events must have run (cudaErrorNotReady otherwise, as on a GPU). */
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
+    intptr_t x = (intptr_t)a, y = (intptr_t)b;
+    if (x <= 0 || y <= 0 || x >= FAKE_EVENTS || y >= FAKE_EVENTS)
+        return cudaErrorInvalidResourceHandle;
+    if (!fake.event_us[x] || !fake.event_us[y]) return cudaErrorNotReady;
+    *ms = (float)((double)fake.event_us[y] - (double)fake.event_us[x]) / 1000.0f;
     return cudaSuccess;
 }
 

@@ -8,5 +8,9 @@
 void fake_set_limit(size_t bytes);
 /* cudaMalloc calls that succeeded. */
 long long fake_mallocs(void);
+/* cudaEventCreate* calls that succeeded. */
+long long fake_events_created(void);
+/* Copies and event records queued and not run yet. */
+int fake_pending(void);
 
 #endif

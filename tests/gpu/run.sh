@@ -162,6 +162,36 @@ PY
 }
 check "DeviceStatsMonitor logs cuda memory stats" device_stats
 
+# The profiler on cuda (issue 18): --profiler advanced times each op with cudaEvents (its
+# ops table says device time) and adds no per-op sync (LT_CUDA_STATS: sync calls far below
+# the ops); the event pool is made once (60 and 300 steps create as many events); --profiler
+# trace has a valid "GPU 0" / "stream compute" track of non-overlapping spans, as many as
+# advanced counted in the same run.
+prof_stats() { # prof_stats STEPS PROFILER DIR: the run's "profiler timer" stats line
+    LT_CUDA_STATS=1 "$LTHOST" "${fit[@]}" --max_epochs 1 --limit_train_batches "$1" \
+        --limit_val_batches 5 --test_after_fit false --logger false --enable_checkpointing false \
+        --log_every_n_steps 50 --seed_everything 7 --profiler "$2" --profiler.dirpath "$3" \
+        --profiler.filename rep 2>&1 | grep 'cuda: profiler timer'
+}
+prof_cuda() {
+    local d=/tmp/lt-gpu-prof a b ops gpu c60 c300 s300
+    rm -rf "$d"
+    a=$(prof_stats 60 advanced "$d/a") && b=$(prof_stats 300 advanced "$d/b") || return 1
+    printf '%s\n' "$a" "$b"
+    grep -q "^Operations (device time on device 0" "$d/a/fit-rep.txt" || return 1
+    ops=$(awk '/^Operations/ { on = 1; next } on && /^\|  Total / { gsub(/\|/, " "); print $2; exit }' "$d/a/fit-rep.txt")
+    prof_stats 60 trace "$d/t" >/dev/null || return 1
+    python3 tests/e2e/check_trace.py "$d/t/fit-rep.json" --expect-gpu >"$d/gpu" || return 1
+    gpu=$(awk '$1 == "gpu_op" { s += $3 } END { print s + 0 }' "$d/gpu")
+    c60=$(echo "$a" | sed -n 's/.*timer: \([0-9]*\) events created.*/\1/p')
+    c300=$(echo "$b" | sed -n 's/.*timer: \([0-9]*\) events created.*/\1/p')
+    s300=$(echo "$b" | sed -n 's/.*marks, \([0-9]*\) syncs.*/\1/p')
+    echo "result: $ops ops timed on the device, $gpu on the trace's GPU track; events created $c60 (60 steps), $c300 (300); $s300 syncs in 300 steps"
+    [ "${ops:-0}" -gt 0 ] && [ "$gpu" = "$ops" ] && [ -n "$c60" ] && [ "$c60" = "$c300" ] &&
+        [ "${s300:-999999}" -lt 30 ]
+}
+check "profiler: CUDA-event op times, GPU trace track, no per-op sync, event pool reused" prof_cuda
+
 # compute-sanitizer memcheck of a short fit: 0 errors.
 memcheck() {
     command -v compute-sanitizer >/dev/null || { echo "no compute-sanitizer"; return 1; }

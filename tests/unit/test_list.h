@@ -19,6 +19,7 @@
     X(checkpoint)                                                                                  \
     X(ckpt_values)                                                                                 \
     X(prof)                                                                                        \
+    X(prof_timer) /* issue 18: device-timed spans */                                               \
     X(ddp_support)                                                                                 \
     X(trainer)                                                                                     \
     X(layers)                                                                                      \

@@ -82,6 +82,7 @@ static void cpu_shutdown(void *state) {
     if (st->range_log) fclose(st->range_log);
 #ifdef CPU_TEST_RANGES
     cpu_test_host_log();
+    cpu_test_timer_log(st);
 #endif
 #ifdef CPU_WITH_DNNL
     cpu_dnnl_close(st);
@@ -190,6 +191,9 @@ static void cpu_memcpy_d2d(void *st, void *d_dst, const void *d_src, size_t nbyt
 }
 
 static lt_status cpu_sync(void *st) {
+#ifdef CPU_TEST_RANGES
+    cpu_test_synced(st);
+#endif
     (void)st;
     return LT_OK;
 }
@@ -269,8 +273,8 @@ static void cpu_range_pop(void *st) {
 }
 #define CPU_RANGE_SLOTS , .range_push = cpu_range_push, .range_pop = cpu_range_pop
 
-/* fakecuda_cpu has the cuda plugin's pinned-buffer and memory-statistics slots too, with
- * counters, so the host's paths for them run on any machine: host_alloc is malloc, the
+/* fakecuda_cpu has the cuda plugin's pinned-buffer, memory-statistics and timer slots
+ * (test_timer.c) too, with counters, so the host's paths for them run on any machine: host_alloc is malloc, the
  * statistics count this plugin's allocations (malloc_usable_size), and at shutdown
  * $LT_TEST_HOST_LOG gets "host_alloc A host_free F host_wait W". */
 static atomic_llong test_host[3]; /* host_alloc, host_free, host_wait calls */
@@ -330,7 +334,8 @@ static void cpu_test_host_log(void) {
 #define CPU_FREE_SLOT cpu_test_free
 #define CPU_HOST_SLOTS                                                                             \
     , .host_alloc = cpu_test_host_alloc, .host_free = cpu_test_host_free,                          \
-      .host_wait = cpu_test_host_wait, .memory_stats = cpu_test_memory_stats
+      .host_wait = cpu_test_host_wait, .memory_stats = cpu_test_memory_stats,                      \
+      .timer_mark = cpu_test_timer_mark, .timer_elapsed = cpu_test_timer_elapsed
 #else
 #define CPU_RANGE_SLOTS
 #define CPU_ALLOC_SLOT cpu_alloc

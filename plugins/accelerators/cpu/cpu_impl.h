@@ -124,6 +124,8 @@ typedef struct cpu_state {
     /* The test twin's named ranges (CPU_TEST_RANGES): one line per push and pop into
      * $LT_TEST_RANGE_LOG, so the e2e tests see what a GPU timeline would. NULL: none. */
     void *range_log; /* FILE * */
+    /* The test twin's emulated device timer (test_timer.c); NULL until the first mark. */
+    struct cpu_test_timer *timer;
     cpu_blas blas;
     struct cpu_dnnl *dnnl;      /* oneDNN's engine and primitive cache (dnnl_conv.c); NULL: none */
     char description[400];      /* the describe slot's line */
@@ -132,6 +134,14 @@ typedef struct cpu_state {
     int ncache;
     size_t cache_bytes;
 } cpu_state;
+
+/* The test twin's timer slots and counters (test_timer.c, CPU_TEST_RANGES only). */
+int cpu_test_timer_mark(void *st, uint32_t m);
+int cpu_test_timer_elapsed(void *st, uint32_t from, uint32_t to, double *ms);
+/* sync was called: every mark so far is reached. */
+void cpu_test_synced(cpu_state *cs);
+/* Free the marks and write $LT_TEST_TIMER_LOG (shutdown). */
+void cpu_test_timer_log(cpu_state *cs);
 
 /* fn(args, lo, hi) handles items [lo, hi). */
 typedef void (*cpu_span_fn)(const void *args, int64_t lo, int64_t hi);

@@ -10,29 +10,13 @@
  * Formulas follow ATen's CPU kernels, operand order included. */
 #include <math.h>
 
+#include "../shared/lt_formulas.h"
 #include "cpu_impl.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-#define SQRT1_2 0.70710678118654752440f      /* 1/sqrt(2) */
-#define INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2 pi): the normal pdf at 0 */
-
-/* ---- scalar formulas ------------------------------------------------------------- */
-
-/* NaN passes through, as torch.relu (clamp_min) does. */
-ALWAYS_INLINE float relu_f(float x) { return (x > 0.0f || isnan(x)) ? x : 0.0f; }
-
-/* Exact GELU, torch's default approximate='none'. */
-ALWAYS_INLINE float gelu_f(float x) { return 0.5f * x * (1.0f + erff(x * SQRT1_2)); }
-
-ALWAYS_INLINE float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-/* dy * (Phi(x) + x * phi(x)), as ATen's GeluBackward. */
-ALWAYS_INLINE float gelu_bwd_f(float x, float dy) {
-    const float cdf = 0.5f * (1.0f + erff(x * SQRT1_2));
-    const float pdf = INV_SQRT_2PI * expf(x * x * -0.5f);
-    return dy * (cdf + x * pdf);
-}
+/* The scalar formulas (relu, gelu, sigmoid and the backwards) are the cuda kernels' too:
+ * ../shared/lt_formulas.h. */
 
 /* ---- unary ----------------------------------------------------------------------- */
 
@@ -49,10 +33,10 @@ ALWAYS_INLINE float gelu_bwd_f(float x, float dy) {
 static void un_loop(lt_unary_op op, int64_t n, const float *x, float *out) {
     switch (op) {
         UN_SIMD(LT_UN_NEG, -v)
-        UN_SIMD(LT_UN_RELU, relu_f(v))
-        UN_CALL(LT_UN_GELU, gelu_f(v))
+        UN_SIMD(LT_UN_RELU, lt_relu_f(v))
+        UN_CALL(LT_UN_GELU, lt_gelu_f(v))
         UN_CALL(LT_UN_TANH, tanhf(v))
-        UN_CALL(LT_UN_SIGMOID, sigmoid_f(v))
+        UN_CALL(LT_UN_SIGMOID, lt_sigmoid_f(v))
         UN_CALL(LT_UN_EXP, expf(v))
         UN_CALL(LT_UN_LOG, logf(v))
         UN_CALL(LT_UN_SQRT, sqrtf(v)) /* sqrtf keeps an errno branch without -fno-math-errno */
@@ -101,10 +85,10 @@ ALWAYS_INLINE void bin_loop(lt_binary_op op, int64_t n, const float *a, int64_t 
         BIN_SIMD(LT_BIN_SUB, x - y)
         BIN_SIMD(LT_BIN_MUL, x * y)
         BIN_SIMD(LT_BIN_DIV, x / y)
-        BIN_SIMD(LT_BIN_RELU_BWD, x <= 0.0f ? 0.0f : y) /* ATen threshold_backward */
-        BIN_CALL(LT_BIN_GELU_BWD, gelu_bwd_f(x, y))
-        BIN_SIMD(LT_BIN_TANH_BWD, y * (1.0f - x * x))
-        BIN_SIMD(LT_BIN_SIGMOID_BWD, y * (1.0f - x) * x)
+        BIN_SIMD(LT_BIN_RELU_BWD, lt_relu_bwd_f(x, y))
+        BIN_CALL(LT_BIN_GELU_BWD, lt_gelu_bwd_f(x, y))
+        BIN_SIMD(LT_BIN_TANH_BWD, lt_tanh_bwd_f(x, y))
+        BIN_SIMD(LT_BIN_SIGMOID_BWD, lt_sigmoid_bwd_f(x, y))
     case LT_BIN_COUNT:
         break;
     }

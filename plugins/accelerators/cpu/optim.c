@@ -5,6 +5,7 @@
  * addcdiv: a + s * b / c; lerp). Parameter, gradient and state never alias. */
 #include <math.h>
 
+#include "../shared/lt_formulas.h"
 #include "cpu_impl.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -85,24 +86,20 @@ typedef struct {
     float neg_step; /* -lr / (1 - beta1^step) */
 } adam_args;
 
-/* torch.lerp(m, g, w) picks its formula by |w| < 0.5, for accuracy near w = 1. */
-ALWAYS_INLINE float lerp_f(float m, float g, float w, int small_w) {
-    return small_w ? m + w * (g - m) : g - (g - m) * (1.0f - w);
-}
-
+/* The update's formulas are the cuda kernel's too (../shared/lt_formulas.h). */
 ALWAYS_INLINE void adam_loop(const adam_args *a, int64_t lo, int64_t hi, int use_wd, int small_w) {
     float *restrict p = a->p, *restrict m = a->m, *restrict v = a->v;
     const float *restrict grad = a->g;
     for (int64_t i = lo; i < hi; i++) {
         const float pi = p[i] * a->decay;
-        const float g = use_wd ? grad[i] + a->wd * pi : grad[i];
-        const float mi = lerp_f(m[i], g, a->w1, small_w);
-        const float vi = v[i] * a->beta2 + a->c2 * g * g;
+        const float g = lt_adam_grad(grad[i], pi, a->wd, use_wd);
+        const float mi = lt_lerp_f(m[i], g, a->w1, small_w);
+        const float vi = lt_adam_v(v[i], g, a->beta2, a->c2);
         /* Vectorises when built with -fno-math-errno (else sqrtf keeps an errno branch). */
-        const float denom = sqrtf(vi) / a->bc2_sqrt + a->eps;
+        const float denom = lt_adam_denom(vi, a->bc2_sqrt, a->eps);
         m[i] = mi;
         v[i] = vi;
-        p[i] = pi + a->neg_step * mi / denom;
+        p[i] = lt_adam_p(pi, mi, denom, a->neg_step);
     }
 }
 

@@ -1,6 +1,6 @@
 /* cuda.c — the CUDA accelerator: device state, errors, copies, sync, NVTX ranges and the
  * exported kernel table. Kernels live in the .cu files, GEMM in gemm.c, the caching
- * allocator in alloc.c.
+ * allocator in alloc.c, the profiler's event pool in timer.c.
  *
  * Loading the plugin calls nothing in CUDA: a machine without a GPU or driver can list
  * it (`lthost plugins`); init is the first CUDA call and fails fast there. */
@@ -145,6 +145,10 @@ static void print_stats(const cuda_state *st, int have_dnn, const cuda_dnn_stats
             (unsigned long long)st->cache.mallocs, st->cache.peak_bytes,
             (unsigned long long)st->pinned_allocs, (unsigned long long)st->pinned_copies,
             (unsigned long long)st->xfer_copies);
+    if (st->timer.marks)
+        fprintf(stderr, "cuda: profiler timer: %llu events created, %llu marks, %llu syncs\n",
+                (unsigned long long)st->timer.created, (unsigned long long)st->timer.marks,
+                (unsigned long long)st->syncs);
     if (have_dnn)
         fprintf(stderr,
                 "cuda: cuDNN ran %llu convolutions, chose %llu algorithms, evicted %llu, "
@@ -167,6 +171,7 @@ static void cuda_shutdown(void *vst) {
     if (st->stage.buf) cudaFreeHost(st->stage.buf);
     cuda_pinned_release(st);
     cuda_xfer_release(st);
+    cuda_timer_release(st);
     pthread_mutex_destroy(&st->pinned_mu);
     print_stats(st, have_dnn, &dnn);
     cuda_cache_release(st);
@@ -345,6 +350,7 @@ static void cuda_memcpy_d2d(void *vst, void *d_dst, const void *d_src, size_t nb
 
 static lt_status cuda_sync(void *vst) {
     cuda_state *st = vst;
+    st->syncs++;
     cuda_check_launch(st, "(an earlier one)");
     if (st->error == LT_OK) cuda_ok(st, cudaStreamSynchronize(st->stream), "cudaStreamSynchronize");
     return cuda_status(st);
@@ -412,4 +418,6 @@ LT_ACCELERATOR_EXPORT(.name = "cuda",
                       .conv2d_bwd_weights = cuda_conv2d_bwd_weights,
                       /* pinned batch buffers and memory statistics (host_mem.c) */
                       .host_alloc = cuda_host_alloc, .host_free = cuda_host_free,
-                      .host_wait = cuda_host_wait, .memory_stats = cuda_memory_stats)
+                      .host_wait = cuda_host_wait, .memory_stats = cuda_memory_stats,
+                      /* the profiler's device timer: pooled cudaEvents (timer.c) */
+                      .timer_mark = cuda_timer_mark, .timer_elapsed = cuda_timer_elapsed)

@@ -107,6 +107,13 @@ typedef struct cuda_blas_api {
     __typeof__(&cublasGetVersion_v2) get_version;
 } cuda_blas_api;
 
+/* The timer slots' events (timer.c): mark m is ev[m], created on first use. */
+typedef struct cuda_timer {
+    cudaEvent_t *ev;  /* LT_TIMER_MARKS of them; NULL until the first mark */
+    uint64_t created; /* cudaEventCreate calls (LT_CUDA_STATS: none in steady state) */
+    uint64_t marks;   /* cudaEventRecord calls */
+} cuda_timer;
+
 typedef struct cuda_state {
     int device;          /* the GPU of this state (cudaSetDevice) */
     int sm_count;        /* multiprocessors: sizes the grids */
@@ -126,6 +133,8 @@ typedef struct cuda_state {
     uint64_t pinned_allocs, pinned_copies; /* for LT_CUDA_STATS and the checks */
     cuda_xfer xfer;                        /* the copy stream for pinned uploads */
     uint64_t xfer_copies;                  /* uploads that went through it */
+    cuda_timer timer;                      /* the profiler's marks */
+    uint64_t syncs;                        /* sync slot calls (LT_CUDA_STATS) */
     /* Half-precision copies of GEMM inputs (16-mixed, bf16-*), grown as needed. */
     void *half_a, *half_b;
     size_t half_a_bytes, half_b_bytes;
@@ -172,6 +181,13 @@ void cuda_xfer_release(cuda_state *st);
 /* host_free of the buffers still held (shutdown). */
 void cuda_pinned_release(cuda_state *st);
 int cuda_memory_stats(void *st, lt_mem_stats *out);
+
+/* ---- timer slots (timer.c) ------------------------------------------------------ */
+
+int cuda_timer_mark(void *st, uint32_t m);
+int cuda_timer_elapsed(void *st, uint32_t from, uint32_t to, double *ms);
+/* Destroy the events (shutdown, after the stream's sync). */
+void cuda_timer_release(cuda_state *st);
 
 /* A grid of at most max_grid blocks of `threads` for n items, at least one. */
 unsigned cuda_grid(const cuda_state *st, int64_t n, int threads);

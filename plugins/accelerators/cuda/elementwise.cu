@@ -8,10 +8,9 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "../shared/lt_formulas.h" /* the cpu plugin's formulas too */
 #include "kernels.cuh"
 
-#define SQRT1_2 0.70710678118654752440f      /* 1/sqrt(2) */
-#define INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2 pi): the normal pdf at 0 */
 
 /* ---- fill, affine, clamp -------------------------------------------------------------- */
 
@@ -56,10 +55,10 @@ extern "C" void cuda_clamp(void *vst, int64_t n, const float *d_x, float lo, flo
 template <int OP> __device__ __forceinline__ float unary_f(float v) {
     switch (OP) {
     case LT_UN_NEG: return -v;
-    case LT_UN_RELU: return (v > 0.0f || isnan(v)) ? v : 0.0f;     /* NaN passes, as torch.relu */
-    case LT_UN_GELU: return 0.5f * v * (1.0f + erff(v * SQRT1_2)); /* exact (erf) form */
+    case LT_UN_RELU: return lt_relu_f(v);
+    case LT_UN_GELU: return lt_gelu_f(v);
     case LT_UN_TANH: return tanhf(v);
-    case LT_UN_SIGMOID: return 1.0f / (1.0f + expf(-v));
+    case LT_UN_SIGMOID: return lt_sigmoid_f(v);
     case LT_UN_EXP: return expf(v);
     case LT_UN_LOG: return logf(v);
     case LT_UN_SQRT: return sqrtf(v);
@@ -100,14 +99,10 @@ template <int OP> __device__ __forceinline__ float binary_f(float x, float y) {
     case LT_BIN_SUB: return x - y;
     case LT_BIN_MUL: return x * y;
     case LT_BIN_DIV: return x / y;
-    case LT_BIN_RELU_BWD: return x <= 0.0f ? 0.0f : y; /* ATen threshold_backward */
-    case LT_BIN_GELU_BWD: {                            /* dy * (Phi(x) + x phi(x)) */
-        const float cdf = 0.5f * (1.0f + erff(x * SQRT1_2));
-        const float pdf = INV_SQRT_2PI * expf(x * x * -0.5f);
-        return y * (cdf + x * pdf);
-    }
-    case LT_BIN_TANH_BWD: return y * (1.0f - x * x);
-    default: return y * (1.0f - x) * x; /* LT_BIN_SIGMOID_BWD */
+    case LT_BIN_RELU_BWD: return lt_relu_bwd_f(x, y);
+    case LT_BIN_GELU_BWD: return lt_gelu_bwd_f(x, y);
+    case LT_BIN_TANH_BWD: return lt_tanh_bwd_f(x, y);
+    default: return lt_sigmoid_bwd_f(x, y); /* LT_BIN_SIGMOID_BWD */
     }
 }
 

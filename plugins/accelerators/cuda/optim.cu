@@ -3,6 +3,7 @@
  * are the cpu's (plugins/accelerators/cpu/optim.c) expression for expression, and with
  * --fmad=false they round alike, so both accelerators produce the same bits. Each
  * combination of flags is its own kernel: no per-element branch on a flag. */
+#include "../shared/lt_formulas.h"
 #include "kernels.cuh"
 
 /* g = grad + wd p; buf = g (first step) or buf momentum + (1 - dampening) g;
@@ -20,23 +21,19 @@ __global__ void sgd_kernel(int64_t n, float *p, const float *grad, float *buf, c
     }
 }
 
-/* torch.lerp(m, g, w) picks its formula by |w| < 0.5, for accuracy near w = 1. */
-template <int SMALL_W> __device__ __forceinline__ float lerp_f(float m, float g, float w) {
-    return SMALL_W ? m + w * (g - m) : g - (g - m) * (1.0f - w);
-}
-
+/* The update's formulas are the cpu accelerator's (../shared/lt_formulas.h). */
 template <int USE_WD, int SMALL_W>
 __global__ void adam_kernel(int64_t n, float *p, const float *grad, float *m, float *v,
                             cuda_adam_args a) {
     GRID_STRIDE(i, n) {
         const float pi = p[i] * a.decay;
-        const float g = USE_WD ? grad[i] + a.wd * pi : grad[i];
-        const float mi = lerp_f<SMALL_W>(m[i], g, a.w1);
-        const float vi = v[i] * a.beta2 + a.c2 * g * g;
-        const float denom = sqrtf(vi) / a.bc2_sqrt + a.eps;
+        const float g = lt_adam_grad(grad[i], pi, a.wd, USE_WD);
+        const float mi = lt_lerp_f(m[i], g, a.w1, SMALL_W);
+        const float vi = lt_adam_v(v[i], g, a.beta2, a.c2);
+        const float denom = lt_adam_denom(vi, a.bc2_sqrt, a.eps);
         m[i] = mi;
         v[i] = vi;
-        p[i] = pi + a.neg_step * mi / denom;
+        p[i] = lt_adam_p(pi, mi, denom, a.neg_step);
     }
 }
 

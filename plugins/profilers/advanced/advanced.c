@@ -8,7 +8,8 @@
  *     stage's wall time = last stop - first start seen since the previous summary
  *     (actions nest, so the shares add up to more than 100 %);
  *   - operations (spans of kind "op"), by total time: calls, time, GFLOP, GFLOP/s, GB,
- *     GB/s and the share of all op time;
+ *     GB/s and the share of all op time; on an accelerator with timer slots (cuda) the
+ *     times are the device's own (tid < 0: cudaEvents around each op), not host time;
  *   - data loading (spans of kind "data"): batches, fill time, mean, bytes, threads.
  * Everything is reset after a summary, so each stage reports only its own work.
  *
@@ -48,6 +49,8 @@ typedef struct adv {
     size_t cap_spans, nspans;
     uint64_t first_start, last_stop; /* the stage's wall-clock window; 0: none yet */
     uint64_t dropped;                /* events lost to out-of-memory, reported rather than hidden */
+    uint64_t device_ops; /* op spans timed on the device (tid < 0) since the last summary */
+    int device;          /* the device of the latest of them */
 } adv;
 
 #define INITIAL_CAP 64
@@ -185,6 +188,10 @@ static void adv_span(void *st, const lt_prof_span *sp) {
     adv *p = st;
     pthread_mutex_lock(&p->mu);
     span_stat *s = span_get(p, sp->name ? sp->name : "?", sp->kind ? sp->kind : "op");
+    if (sp->tid < 0) {
+        p->device_ops++;
+        p->device = LT_PROF_DEVICE_OF_TID(sp->tid);
+    }
     if (s) {
         s->count++;
         s->ns += sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
@@ -340,8 +347,17 @@ static void print_ops(const adv *p, FILE *out) {
     int width = w + 3 + 7 * 14 + 3;
     static const char *const cols[] = {"Calls", "Total (s)", "GFLOP",       "GFLOP/s",
                                        "GB",    "GB/s",      "Percentage %"};
-    fprintf(out, "\nOperations (liblt per-op spans: %.6f s, %.1f %% of the stage's wall time)\n",
-            sec(all.ns), pct((double)all.ns, (double)wall));
+    /* Device-timed ops (the accelerator's timer marks: cudaEvents) ran on the device;
+     * the others were timed on the host around a call that waited for the device. */
+    if (p->device_ops)
+        fprintf(out,
+                "\nOperations (device time on device %d's compute stream, from the accelerator's "
+                "timer: %.6f s, %.1f %% of the stage's wall time)\n",
+                p->device, sec(all.ns), pct((double)all.ns, (double)wall));
+    else
+        fprintf(out,
+                "\nOperations (liblt per-op spans: %.6f s, %.1f %% of the stage's wall time)\n",
+                sec(all.ns), pct((double)all.ns, (double)wall));
     rule(out, width);
     fprintf(out, "|  %-*s", w, "Op");
     for (int c = 0; c < 7; c++) fprintf(out, " | %*s", c == 6 ? 12 : 11, cols[c]);
@@ -384,6 +400,7 @@ static void reset(adv *p) {
     }
     p->first_start = p->last_stop = 0;
     p->dropped = 0;
+    p->device_ops = 0;
 }
 
 static void print_title(const adv *p, const char *stage, FILE *out) {

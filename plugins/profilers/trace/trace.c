@@ -3,7 +3,9 @@
  *
  * Actions (start/stop, on the loop thread) become complete ("X") events on tid 0; spans
  * (liblt's tensor ops and the loader's batch fills, from any thread) become "X" events
- * on their own tid with cat = span kind and args {"flops", "bytes"}. Everything is kept
+ * on their own tid with cat = span kind and args {"flops", "bytes"}; ops the accelerator
+ * timed itself (tid < 0: cudaEvents on cuda) go to a process of their own, "GPU d" with
+ * the thread "stream compute", at the times they ran on the device. Everything is kept
  * in memory until summary(), which sorts the events per thread and writes
  * <dirpath>/<stage>-<filename|trace>[-<rank>].json atomically (temp file + rename).
  *
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +209,23 @@ static void put_meta(FILE *f, int pid, int tid, const char *what, const char *ke
     fputs("}}", f);
 }
 
+/* Device-timed ops (tid < 0: device -1 - tid) get a process of their own, after the
+ * ranks' host processes: device d of rank r is pid (d + 1) * world_size + r. */
+static int device_pid(const trace_state *t, int tid) {
+    return (LT_PROF_DEVICE_OF_TID(tid) + 1) * t->world_size + t->rank;
+}
+
+/* "GPU 0" / "stream compute": the track of one device's compute stream, whose spans are
+ * where the accelerator's timer saw each op run, placed on the host clock. */
+static void put_device_meta(FILE *f, const trace_state *t, int tid) {
+    char name[48];
+    int pid = device_pid(t, tid);
+    snprintf(name, sizeof name, "GPU %d", LT_PROF_DEVICE_OF_TID(tid));
+    put_meta(f, pid, 0, "process_name", "name", name, 0);
+    put_meta(f, pid, 0, "process_sort_index", "sort_index", NULL, pid);
+    put_meta(f, pid, 0, "thread_name", "name", "stream compute", 0);
+}
+
 static void put_thread_meta(FILE *f, int pid, int tid) {
     char name[48];
     if (tid == 0)
@@ -216,14 +236,35 @@ static void put_thread_meta(FILE *f, int pid, int tid) {
     put_meta(f, pid, tid, "thread_sort_index", "sort_index", NULL, tid);
 }
 
+/* One complete ("X") event, ts relative to base; a device-timed op goes to its device's
+ * process (tid 0 there). */
+static void put_event(FILE *f, const trace_state *t, const trace_event *e, uint64_t base) {
+    bool device = e->tid < 0;
+    uint64_t dur = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0;
+    fputs(",\n{\"name\":", f);
+    put_json_str(f, e->name);
+    fputs(",\"cat\":", f);
+    put_json_str(f, e->cat);
+    fprintf(f, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%d",
+            (double)(e->start_ns - base) / 1e3, (double)dur / 1e3,
+            device ? device_pid(t, e->tid) : t->rank, device ? 0 : e->tid);
+    if (e->is_span)
+        fprintf(f, ",\"args\":{\"flops\":%.17g,\"bytes\":%.17g}", finite_or_0(e->flops),
+                finite_or_0(e->bytes));
+    fputc('}', f);
+}
+
 /* The whole trace; events sorted, n > 0 or not. Returns ferror-style nonzero. */
 static int write_trace(FILE *f, const trace_state *t) {
     int pid = t->rank;
     char pname[48];
     snprintf(pname, sizeof pname, "lthost rank %d", t->rank);
     uint64_t base = UINT64_MAX;
-    for (size_t i = 0; i < t->n; i++)
+    bool named0 = false; /* tid 0 is always named, device tracks or not */
+    for (size_t i = 0; i < t->n; i++) {
         if (t->ev[i].start_ns < base) base = t->ev[i].start_ns;
+        named0 |= t->ev[i].tid == 0;
+    }
 
     fprintf(f,
             "{\"traceEvents\":[\n{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0,"
@@ -231,21 +272,16 @@ static int write_trace(FILE *f, const trace_state *t) {
             pid);
     put_json_str(f, pname);
     fputs("}}", f);
-    if (t->n == 0 || t->ev[0].tid != 0) put_thread_meta(f, pid, 0); /* tid 0 always named */
+    if (!named0) put_thread_meta(f, pid, 0);
     for (size_t i = 0; i < t->n; i++) {
         const trace_event *e = &t->ev[i];
-        if (i == 0 || e->tid != t->ev[i - 1].tid) put_thread_meta(f, pid, e->tid);
-        uint64_t dur = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0;
-        fputs(",\n{\"name\":", f);
-        put_json_str(f, e->name);
-        fputs(",\"cat\":", f);
-        put_json_str(f, e->cat);
-        fprintf(f, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%d",
-                (double)(e->start_ns - base) / 1e3, (double)dur / 1e3, pid, e->tid);
-        if (e->is_span)
-            fprintf(f, ",\"args\":{\"flops\":%.17g,\"bytes\":%.17g}", finite_or_0(e->flops),
-                    finite_or_0(e->bytes));
-        fputc('}', f);
+        if (i == 0 || e->tid != t->ev[i - 1].tid) {
+            if (e->tid < 0)
+                put_device_meta(f, t, e->tid);
+            else
+                put_thread_meta(f, pid, e->tid);
+        }
+        put_event(f, t, e, base);
     }
     fputs("\n],\n\"displayTimeUnit\":\"ms\"}\n", f);
     return ferror(f);

@@ -320,7 +320,25 @@ typedef struct lt_accelerator_desc {
     /* Fill *out (zeroed by the caller) with the device's memory statistics; non-zero when
      * there are none. */
     int (*memory_stats)(void *st, lt_mem_stats *out);
+
+    /* -- ABI 1.1, device timers for the per-op profiler (issue 18; optional, as a pair) --
+     * A mark is a timestamp the device takes when the work queued before it has run (a
+     * cudaEvent on the compute stream). liblt records one before and one after each op
+     * while a profiler listens, and reads them back only where the host waits anyway
+     * (see lt_device_flush_profiler), so profiling adds no host-device synchronisation.
+     * Marks are numbered 0 .. LT_TIMER_MARKS - 1 and reused; recording mark m again
+     * replaces its earlier timestamp. NULL: liblt waits for the device after each op and
+     * times it with the host clock. */
+    /* Record mark m after everything queued so far; non-zero (an error set) on failure. */
+    int (*timer_mark)(void *st, uint32_t m);
+    /* Wait until mark `to` has been reached, then *ms = its time minus mark from's, in
+     * milliseconds; non-zero (an error set) when either was never recorded or the device
+     * failed. */
+    int (*timer_elapsed)(void *st, uint32_t from, uint32_t to, double *ms);
 } lt_accelerator_desc;
+
+/* How many timer marks an accelerator with timer slots keeps (see timer_mark). */
+#define LT_TIMER_MARKS 8192u
 
 /* Every slot of the table, in order, with whether an accelerator must fill it: the
  * loader refuses a table that leaves a REQUIRED slot NULL, and liblt calls an OPTIONAL
@@ -347,7 +365,8 @@ typedef struct lt_accelerator_desc {
     X(masked_fill, OPTIONAL)                                                             \
     X(conv2d, OPTIONAL) X(conv2d_bwd_data, OPTIONAL) X(conv2d_bwd_weights, OPTIONAL)     \
     X(host_alloc, OPTIONAL) X(host_free, OPTIONAL) X(host_wait, OPTIONAL)                \
-    X(memory_stats, OPTIONAL)
+    X(memory_stats, OPTIONAL)                                                            \
+    X(timer_mark, OPTIONAL) X(timer_elapsed, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

@@ -26,8 +26,15 @@ typedef struct lt_prof_span {
     const char *kind; /* "op" for tensor ops, "data" for loader work */
     uint64_t start_ns, end_ns;
     double flops, bytes; /* work done and memory moved (0 when not meaningful) */
-    int tid;             /* 0: the thread that runs the loops; 1, 2, ...: loader workers */
+    /* 0: the thread that runs the loops; 1, 2, ...: loader workers; negative: an op as
+     * it ran on device -1 - tid's compute stream (LT_PROF_TID_DEVICE), timed by the
+     * accelerator's timer marks and placed on the host clock (ABI 1.1, issue 18). */
+    int tid;
 } lt_prof_span;
+
+/* The tid of a span timed on device `index` (0 for GPU 0), and back. */
+#define LT_PROF_TID_DEVICE(index) (-1 - (int)(index))
+#define LT_PROF_DEVICE_OF_TID(tid) (-1 - (int)(tid))
 
 typedef struct lt_profiler_desc {
     LT_DESC_HEADER_FIELDS
@@ -53,7 +60,15 @@ struct lt_device;
 struct lt_loader;
 typedef void (*lt_prof_span_fn)(void *user, const lt_prof_span *span);
 /* Per-op spans of every tensor op on dev go to fn(user, span) (NULL: off). */
+/* On an accelerator with timer slots each op's span reaches fn later, with tid
+ * LT_PROF_TID_DEVICE(i) and the device's times: after a call that waits for the device
+ * anyway (lt_to_host, lt_item, lt_device_sync), when LT_TIMER_MARKS / 2 - 1 ops are
+ * pending (one early wait), at lt_device_flush_profiler, and before fn is replaced. */
 LT_API void lt_device_set_profiler(struct lt_device *dev, lt_prof_span_fn fn, void *user);
+/* Deliver the spans of ops whose device times are still pending (one wait for the
+ * device when there are any); LT_OK when there were none. A host calls it before a
+ * profiler's summary. */
+LT_API lt_status lt_device_flush_profiler(struct lt_device *dev);
 /* The loader's batch fills ("[_DataLoader].fill_batch", one span per batch, on the
  * worker thread that filled it) go to fn(user, span) (NULL: off). Returns once no call
  * to the previous fn can still arrive. */

@@ -205,6 +205,7 @@ lt_status lt_device_from_plugin_opts(lt_plugin_t *p, const lt_accel_opts *opts, 
     dev->k = *(const lt_accelerator_desc *)lt_plugin_desc(p);
     dev->plugin = p;
     dev->precision = o.precision;
+    dev->device_index = o.device_index;
     lt_status s = check_table(dev, &o);
     if (s != LT_OK) {
         lt_device_close(dev);
@@ -237,6 +238,7 @@ lt_status lt_device_open(const char *accel, int threads, lt_device_t **out) {
 
 void lt_device_close(lt_device_t *dev) {
     if (!dev) return;
+    lt__prof_timer_free(dev);
     if (dev->state) {
         pool_release_all(dev);
         if (dev->k.shutdown) dev->k.shutdown(dev->state);
@@ -270,7 +272,9 @@ const char *lt_device_describe(const lt_device_t *dev) {
 
 lt_status lt_device_sync(lt_device_t *dev) {
     if (!dev) return lt_set_error(LT_ERR_INVALID_ARG, "lt_device_sync: device is NULL");
-    return dev->k.sync ? dev->k.sync(dev->state) : LT_OK;
+    lt_status s = dev->k.sync ? dev->k.sync(dev->state) : LT_OK;
+    if (s == LT_OK) lt__prof_synced(dev);
+    return s;
 }
 
 bool lt_device_host_memory(const lt_device_t *dev) { return dev && dev->k.host_memory; }

@@ -89,18 +89,29 @@ uint64_t lt_prof_now_ns(void) {
 
 void lt_device_set_profiler(lt_device_t *dev, lt_prof_span_fn fn, void *user) {
     if (!dev) return;
+    lt__prof_timer_resolve(dev); /* what is pending belongs to the profiler set until now */
     dev->prof_user = user;
     dev->prof_fn = fn;
+    if (fn) lt__prof_timer_open(dev);
+}
+
+uint64_t lt__prof_begin(lt_device_t *dev) {
+    if (dev->prof_fn && dev->prof_timer) lt__prof_timer_begin(dev);
+    return lt_prof_now_ns();
 }
 
 /* Out of line and cold: the ops' fast path only holds the branch that skips this. */
 __attribute__((cold)) void lt__prof_emit(lt_device_t *dev, uint64_t t0, const char *name,
                                          double flops, double bytes) {
-    /* An asynchronous device has only queued the kernel: wait, so the span is its run
-     * time rather than its launch time (as CUDA_LAUNCH_BLOCKING does for torch). */
     dev->last_op = name; /* --detect_anomaly names the op whose output it checks */
+    if (lt__prof_timer_open_op(dev)) {
+        lt__prof_timer_end(dev, name, flops, bytes);
+        return;
+    }
     lt_prof_span_fn fn = dev->prof_fn;
     if (!fn) return;
+    /* An asynchronous device has only queued the kernel: wait, so the span is its run
+     * time rather than its launch time (as CUDA_LAUNCH_BLOCKING does for torch). */
     if (dev->k.sync) dev->k.sync(dev->state);
     lt_prof_span sp = {.name = name,
                        .kind = "op",

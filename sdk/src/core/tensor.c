@@ -158,6 +158,7 @@ lt_status lt_to_host(const lt_tensor_t *t, void *dst, size_t nbytes) {
                             need, nbytes);
     lt_device_t *dev = lt__dev(t);
     LT_KCALL(dev, "memcpy_d2h", 0, (double)need, memcpy_d2h, dst, lt__data(t), need);
+    lt__prof_synced(dev); /* the copy waited for the device: read its timer now */
     return LT_OK;
 }
 
