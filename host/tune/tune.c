@@ -138,6 +138,7 @@ void tune_print_help(host_config *cfg, int argc, char **argv) {
         {"scale_batch_size.batch_arg_name NAME",
          "the hyper-parameter of the module, else the data plugin, that sets it (batch_size)"},
         {"scale_batch_size.margin X", "binsearch: keep this fraction below the found size (0.05)"},
+        {"scale_batch_size.max_val N", "no size at or over N is tried (8192)"},
         {"scale_batch_size.max_memory SIZE",
          "a trial past SIZE (2GiB, 512MiB) of tensor memory is out of memory (default: the "
          "device's own)"},
