@@ -263,6 +263,7 @@ bool bs_finder_run(host_config *cfg, const bs_finder_opts *o, bs_finder_result *
     const bool module = f.probe.batch_arg_owner == 'm';
     const char *prefix = module ? "model" : "data";
     res->found = r.found;
+    res->module = module;
     snprintf(res->text, sizeof res->text, "%lld", (long long)r.found);
     printf("Finished batch size finder: %s.%s %lld (%s, %d trials%s); train with --%s.%s %lld\n",
            prefix, o->batch_arg_name, (long long)r.found, o->binsearch ? "binsearch" : "power",

@@ -24,6 +24,7 @@ bool bs_finder_option(bs_finder_opts *o, const char *key, const char *value);
 typedef struct bs_finder_result {
     int64_t found;
     char text[24];
+    bool module; /* the override is --model.NAME, else --data.NAME */
 } bs_finder_result;
 
 /* Searches the largest batch size that fits, printing each trial and the result; then

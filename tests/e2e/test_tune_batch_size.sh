@@ -28,7 +28,10 @@ sizes=$(awk '/^Trial [0-9]+:/ { printf "%s%s", sep, $5; sep = " " }' "$TMP/out")
 last_ok=$(awk '/^Trial [0-9]+: batch size [0-9]+ fit/ { n = $5 } END { print n }' "$TMP/out")
 grep -q "^Finished batch size finder: data.batch_size $last_ok (power, 11 trials, within --scale_batch_size.max_memory); train with --data.batch_size $last_ok$" "$TMP/out" ||
     fail "power did not keep the last size that fit ($last_ok): $(tail -1 "$TMP/out")"
-echo "ok: power: tried $sizes, found $last_ok"
+grep -q "^Saved the configuration with the batch size found to ./lightning_logs/version_0/config.yaml$" \
+    "$TMP/out" && grep -q "^    batch_size: $last_ok$" "$TMP/lightning_logs/version_0/config.yaml" ||
+    fail "no config.yaml with batch_size $last_ok: $(tail -2 "$TMP/out")"
+echo "ok: power: tried $sizes, found $last_ok (config.yaml)"
 
 expect_success tune "${common[@]}" --scale_batch_size binsearch
 check_trials
@@ -48,7 +51,14 @@ small=$(sed -n 's/^Finished batch size finder: data.batch_size \([0-9]*\) .*/\1/
 grep -q "^Learning rate finder: suggested lr" "$TMP/out" || fail "no lr_find after the search"
 grep -q "^    batch_size: $small$" "$TMP/lr/lightning_logs/version_0/config.yaml" ||
     fail "the lr_find run's config.yaml does not carry batch_size $small"
-echo "ok: 8 MiB: batch size $small; --lr_find then ran at it (config.yaml)"
+grep -q "^  max_steps: null$" "$TMP/lr/lightning_logs/version_0/config.yaml" &&
+    grep -q "^  callbacks: \[\]$" "$TMP/lr/lightning_logs/version_0/config.yaml" ||
+    fail "config.yaml records the sweep's max_steps or LearningRateFinder, not the user's flags"
+expect_success fit --config "$TMP/lr/lightning_logs/version_0/config.yaml" --max_steps 2 \
+    --test_after_fit false --default_root_dir "$TMP/refit"
+grep -q "^    batch_size: $small$" "$TMP/refit/lightning_logs/version_0/config.yaml" ||
+    fail "fit --config did not train at batch_size $small"
+echo "ok: 8 MiB: batch size $small; --lr_find then ran at it; its config.yaml trains a fit at it"
 # The search leaves the weights it started from: the sweep after it is the sweep alone.
 mv "$TMP/lr/lightning_logs/version_0/lr_find.csv" "$TMP/after_search.csv"
 expect_success tune --module mlp --accelerator cpu --threads 1 --seed_everything 7 \
