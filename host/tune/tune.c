@@ -114,7 +114,7 @@ static int save_found(const host_config *user, const char *batch_arg_name) {
     c->save_config_only = c->quiet = true;
     c->probe = &p;
     int rc = trainer_run(c);
-    if (!rc && *p.log_dir && user->save_config)
+    if (!rc && *p.log_dir)
         printf("Saved the configuration with the batch size found to %s/config.yaml\n", p.log_dir);
     free(c);
     return rc;
@@ -128,7 +128,7 @@ static int tune_run(host_config *cfg, host_config *user, const tune_request *t) 
     if (found.found > 0 && !add_found(user, &t->bs, &found)) return 1;
     cfg->config_to_save = user;
     if (t->lr_find) return trainer_run(cfg);
-    return found.found > 0 ? save_found(user, t->bs.batch_arg_name) : 0;
+    return found.found > 0 && user->save_config ? save_found(user, t->bs.batch_arg_name) : 0;
 }
 
 /* The user's own flags (args[0..n) before the sweep's) into user, parsed from copies
