@@ -430,11 +430,16 @@ void cli_print_help(const host_config *cfg) {
     printf("  --%-22s %s\n", "callbacks NAME|PATH",
            "add a callback (EarlyStopping, LearningRateMonitor, ModelCheckpoint, Timer, "
            "GradientAccumulationScheduler, OnExceptionCheckpoint, ModelSummary, "
-           "DeviceStatsMonitor, StochasticWeightAveraging, EMAWeightAveraging, or a .so); "
-           "--callbacks.KEY VALUE sets its options");
+           "DeviceStatsMonitor, StochasticWeightAveraging, EMAWeightAveraging, or a .so: a "
+           "callback plugin, a BasePredictionWriter when it sets write_interval); "
+           "--callbacks.KEY VALUE sets its options. LearningRateFinder and BatchSizeFinder run "
+           "under `lthost tune` (lthost tune --help)");
     printf("  --%-22s %s\n", "model.NAME VALUE", "a hyper-parameter the model declares");
     printf("  --%-22s %s\n", "data.NAME VALUE", "a hyper-parameter the data plugin declares");
-    printf("\nEvery flag may be written --flag=value, and Trainer flags also as --trainer.flag.\n");
+    printf("\nEvery flag may be written --flag=value, and Trainer flags also as --trainer.flag.\n"
+           "A Trainer flag's default may come from the environment, as LightningCLI's: "
+           "PL_TRAINER_<FLAG>=value\n(PL_TRAINER_MAX_EPOCHS=5); --config and the command line "
+           "override it. See docs/trainer.md.\n");
     print_plugin_hparams(cfg, LT_PLUGIN_MODULE, cfg->module, "model.");
     print_plugin_hparams(cfg, LT_PLUGIN_DATA, cfg->data, "data.");
 }

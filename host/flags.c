@@ -80,7 +80,8 @@ static const flag flags[] = {
            "(TF32 allowed), medium (bf16 allowed)"),
     FLAG("logger", F_STR, logger, "true", 0,
          "true (csv + tensorboard), false, or a list of csv, tensorboard, mlflow, logger plugins "
-         "(name or .so); options --logger.KEY VALUE"),
+         "(name or .so); options --logger.KEY VALUE (every logger that takes KEY) or "
+         "--logger.NAME.KEY VALUE (logger NAME alone)"),
     FLAG("predict.output", F_STR, predict_output, NULL, 0,
          "predictions file: .npy (unset: predictions.npy) or .csv"),
     /* predict's sampling (issue 19, text models) */

@@ -46,6 +46,7 @@ typedef struct run_probe {
     bool seed_known;            /* seed is set: later runs reuse it */
     uint64_t peak_bytes;        /* the most the device's tensors held */
     uint64_t failed_allocs;     /* allocations that failed: it ran out of memory */
+    char log_dir[4096];         /* save_config_only: the log folder config.yaml went to */
 } run_probe;
 
 typedef struct host_config {
@@ -125,7 +126,11 @@ typedef struct host_config {
     /* ---- lthost tune --scale_batch_size: its trials' runs ---- */
     uint64_t memory_limit; /* bytes the device's tensors may hold (0: no cap) */
     run_probe *probe;      /* set: the run fills it in */
-    bool quiet;            /* a trial: rank 0 prints nothing but errors */
+    bool save_config_only; /* write the log folder (config.yaml, hparams) and stop */
+    /* what config.yaml records instead of this run's flags (lthost tune: the user's, not
+     * the sweep's), with this run's hyper-parameters; NULL: this run's */
+    const struct host_config *config_to_save;
+    bool quiet; /* a trial: rank 0 prints nothing but errors */
 } host_config;
 
 /* --barebones true: refuses the flags given that it turns off, then turns them off

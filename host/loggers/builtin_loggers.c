@@ -21,6 +21,14 @@ static const lt_hparam_desc folder_options[] = {
     LT_HPARAM_INT("version", -1, "version_N to write (-1: one past the largest existing)"),
     LT_HPARAM_END};
 
+/* CSVLogger's also: flush_logs_every_n_steps. */
+static const lt_hparam_desc csv_options[] = {
+    LT_HPARAM_STR("save_dir", "", "the folder above name/version (default: --default_root_dir)"),
+    LT_HPARAM_STR("name", "lightning_logs", "the experiment folder under save_dir"),
+    LT_HPARAM_INT("version", -1, "version_N to write (-1: one past the largest existing)"),
+    LT_HPARAM_INT("flush_logs_every_n_steps", 100, "write metrics.csv when (step + 1) % N == 0"),
+    LT_HPARAM_END};
+
 static lt_status open_with(logger *(*open)(const char *, char *, size_t), const lt_logger_opts *o,
                            void **state) {
     char err[600];
@@ -39,7 +47,16 @@ static lt_status open_with(logger *(*open)(const char *, char *, size_t), const 
 }
 
 static lt_status csv_init(const lt_logger_opts *o, void **state) {
-    return open_with(csv_logger_open, o, state);
+    const char *every = NULL; /* the last given wins; its type was checked: an integer */
+    for (int i = 0; i < o->n_options; i++)
+        if (!strcmp(o->option_names[i], "flush_logs_every_n_steps")) every = o->option_values[i];
+    if (every && strtoll(every, NULL, 10) < 1)
+        return lt_set_error(LT_ERR_INVALID_ARG,
+                            "flush_logs_every_n_steps %s: expected a number of steps >= 1", every);
+    lt_status st = open_with(csv_logger_open, o, state);
+    if (st == LT_OK && every)
+        csv_logger_set_flush_every(((builtin_state *)*state)->lg, strtoll(every, NULL, 10));
+    return st;
 }
 
 static lt_status tb_init(const lt_logger_opts *o, void **state) {
@@ -125,16 +142,22 @@ static lt_status tb_image(void *st, const char *name, int64_t height, int64_t wi
 
 #define BUILTIN_HEADER(n)                                                                          \
     .abi_major = LT_ABI_MAJOR, .abi_minor = LT_ABI_MINOR, .struct_size = sizeof(lt_logger_desc),   \
-    .name = (n), .hparams = folder_options
+    .name = (n)
 
 static const lt_logger_desc csv_desc = {
-    BUILTIN_HEADER("csv"),          .init = csv_init,     .log_hyperparams = builtin_hparams,
-    .log_metrics = builtin_metrics, .save = builtin_save, .finalize = builtin_finalize,
+    BUILTIN_HEADER("csv"),
+    .hparams = csv_options,
+    .init = csv_init,
+    .log_hyperparams = builtin_hparams,
+    .log_metrics = builtin_metrics,
+    .save = builtin_save,
+    .finalize = builtin_finalize,
     .teardown = builtin_teardown,
 };
 
 static const lt_logger_desc tb_desc = {
     BUILTIN_HEADER("tensorboard"),
+    .hparams = folder_options,
     .init = tb_init,
     .log_hyperparams = builtin_hparams,
     .log_metrics = builtin_metrics,

@@ -84,6 +84,7 @@ typedef struct {
     int nkeys;
     csv_row *rows; /* logged, not yet saved */
     int nrows, cap;
+    int64_t flush_every; /* flush_logs_every_n_steps */
 } csv_logger;
 
 static void free_row(csv_row *r) {
@@ -160,7 +161,7 @@ static bool csv_log(logger *lg, const metric_kv *m, int n, int64_t step, char *e
         goto oom;
     }
     c->nrows++;
-    return (step + 1) % CSV_FLUSH_EVERY != 0 || csv_save(c, err, errn);
+    return (step + 1) % c->flush_every != 0 || csv_save(c, err, errn);
 oom:
     logs__err(err, errn, "%s: out of memory buffering a row", c->path);
     return false;
@@ -450,10 +451,17 @@ logger *csv_logger_open(const char *dir, char *err, size_t errn) {
         return NULL;
     }
     c->base.ops = &csv_ops;
+    c->flush_every = CSV_FLUSH_EVERY;
     if (unlink(c->path) != 0 && errno != ENOENT) {
         logs__err(err, errn, "cannot remove the old %s: %s", c->path, strerror(errno));
         csv_free(&c->base);
         return NULL;
     }
     return &c->base;
+}
+
+bool csv_logger_set_flush_every(logger *lg, int64_t n) {
+    if (!lg || lg->ops != &csv_ops || n < 1) return false;
+    ((csv_logger *)lg)->flush_every = n;
+    return true;
 }

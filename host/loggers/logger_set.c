@@ -71,12 +71,9 @@ static const char *type_word(lt_hparam_type t) {
     return t == LT_HP_INT ? "an integer" : t == LT_HP_FLOAT ? "a number" : "true or false";
 }
 
-/* The run's folder comes from the first logger's save_dir, name and version (Lightning's
- * trainer.log_dir), and the loggers that declare all three (csv, tensorboard) write into
- * that one folder: for any other of them those options would be dropped. */
-static bool names_the_folder(const lt_logger_desc *d, const char *key) {
-    return (!strcmp(key, "save_dir") || !strcmp(key, "name") || !strcmp(key, "version")) &&
-           declared(d, "save_dir") && declared(d, "name") && declared(d, "version");
+/* The loggers that keep <save_dir>/<name>/version_N (csv, tensorboard), as Lightning's. */
+static bool keeps_a_folder(const lt_logger_desc *d) {
+    return declared(d, "save_dir") && declared(d, "name") && declared(d, "version");
 }
 
 /* Option o, given to logger k that declares it as h: its value reads as h's type. */
@@ -85,12 +82,6 @@ static bool option_fits(const logger_set *ls, int k, const hparam_override *o,
     if (!value_fits(h->type, o->value)) {
         host_error("--logger.%s expects %s (logger %s), got '%s'", o->name, type_word(h->type),
                    ls->l[k].d->name, o->value);
-        return false;
-    }
-    if (k > 0 && strchr(o->name, '.') && names_the_folder(ls->l[k].d, h->name)) {
-        host_error("--logger.%s: every logger of a run writes into the folder the first one "
-                   "(%s) names; set --logger.%s.%s instead",
-                   o->name, ls->l[0].d->name, ls->l[0].d->name, h->name);
         return false;
     }
     return true;
@@ -218,19 +209,72 @@ static bool failed(const run_logger *r, const char *call) {
     return false;
 }
 
+/* Logger r's value of key: the last option meant for it (later flags win), or NULL. */
+static const char *value_for(const run_logger *r, const host_config *cfg, const char *key) {
+    const char *v = NULL;
+    for (int i = 0; i < cfg->n_logger_hp; i++)
+        if (!strcmp(option_key(cfg->logger_hp[i].name), key) &&
+            option_targets(r, cfg->logger_hp[i].name))
+            v = cfg->logger_hp[i].value;
+    return v;
+}
+
+static bool same_text(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+/* Where a logger writes: the folder options its init gets. */
+typedef struct folder {
+    const char *save_dir, *name, *version, *log_dir;
+} folder;
+
+/* Like Lightning's loggers, a logger after the first whose own save_dir / name / version
+ * differ from the run's folder (the first logger's, *f on entry) keeps its own
+ * <save_dir>/<name>/version_N, created in r->own_dir; *f then names it. */
+static bool own_folder(logger_set *ls, const host_config *cfg, int i, folder *f) {
+    run_logger *r = &ls->l[i];
+    const char *keys[] = {"save_dir", "name", "version"}, *mine[3];
+    bool own = false;
+    for (int k = 0; k < 3; k++) {
+        mine[k] = value_for(r, cfg, keys[k]);
+        own |= !same_text(mine[k], logger_option(ls, cfg, keys[k]));
+    }
+    if (i == 0 || !own || !keeps_a_folder(r->d)) return true;
+    char err[600];
+    long v = mine[2] ? strtol(mine[2], NULL, 10) : -1; /* an integer: checked at load */
+    if (v < -1 || v > 1000000000) {
+        host_error("--logger.%s.version %s: expected -1 (the next free version) or a version "
+                   "number >= 0",
+                   r->spec, mine[2]);
+        return false;
+    }
+    *f = (folder){mine[0] && *mine[0] ? mine[0] : cfg->default_root_dir,
+                  mine[1] ? mine[1] : "lightning_logs", NULL, r->own_dir};
+    if (logs_version_dir_path(f->save_dir, f->name, (int)v, r->own_dir, sizeof r->own_dir, err,
+                              sizeof err) &&
+        logs_make_dirs(r->own_dir, err, sizeof err)) {
+        const char *slash = strrchr(r->own_dir, '/');
+        f->version = slash ? slash + 1 : r->own_dir;
+        return true;
+    }
+    host_error("logger %s: %s; set --logger.%s.save_dir to a writable folder", r->d->name, err,
+               r->spec);
+    return false;
+}
+
 bool logger_set_init(logger_set *ls, const host_config *cfg, const char *save_dir, const char *name,
                      const char *version, const char *log_dir) {
     const char *names[LTHOST_MAX_OVERRIDES], *values[LTHOST_MAX_OVERRIDES];
     for (int i = 0; i < ls->n; i++) {
         run_logger *r = &ls->l[i];
+        folder f = {save_dir, name, version, log_dir};
+        if (!own_folder(ls, cfg, i, &f)) return false;
         int n = own_options(r, cfg, names, values);
         lt_logger_opts o = {.struct_size = sizeof o,
                             .rank = 0,
                             .world_size = 1,
-                            .save_dir = save_dir,
-                            .name = name,
-                            .version = version,
-                            .log_dir = log_dir,
+                            .save_dir = f.save_dir,
+                            .name = f.name,
+                            .version = f.version,
+                            .log_dir = f.log_dir,
                             .n_options = n,
                             .option_names = names,
                             .option_values = values};

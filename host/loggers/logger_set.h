@@ -15,6 +15,7 @@
 
 typedef struct run_logger {
     const char *spec;    /* as named on the command line */
+    char own_dir[4096];  /* its folder when its save_dir/name/version are not the run's */
     lt_plugin_t *plugin; /* NULL for a built-in */
     const lt_logger_desc *d;
     void *st;

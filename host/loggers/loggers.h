@@ -34,6 +34,9 @@ bool logs_version_dir_path(const char *root, const char *name, int version, char
 
 /* Lightning's CSVLogger: dir/metrics.csv (an old one there is removed, as Lightning does). */
 logger *csv_logger_open(const char *dir, char *err, size_t errn);
+/* CSVLogger's flush_logs_every_n_steps (100): a log at step s saves when (s + 1) % n == 0.
+ * false for n < 1 or a logger that is not a CSV one. */
+bool csv_logger_set_flush_every(logger *lg, int64_t n);
 
 /* TensorBoard event file dir/events.out.tfevents.<unix time>.<hostname>.<pid>.<counter> */
 logger *tb_logger_open(const char *dir, char *err, size_t errn);

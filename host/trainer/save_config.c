@@ -32,7 +32,10 @@ bool save_config_file(session *s) {
         if (fd >= 0) close(fd);
         return false;
     }
-    bool ok = emit_resolved_config(f, c, s->seed, s->module.ctx, s->data.ctx, s->log.callback_ctx);
+    /* lthost tune records the user's flags, not those of its sweep */
+    const host_config *saved = c->config_to_save ? c->config_to_save : c;
+    bool ok =
+        emit_resolved_config(f, saved, s->seed, s->module.ctx, s->data.ctx, s->log.callback_ctx);
     if (fclose(f) != 0 && ok) {
         host_error("SaveConfigCallback: cannot write %s: %s", path, strerror(errno));
         ok = false;

@@ -500,6 +500,24 @@ static bool dispatch(session *s) {
     return run_eval_stage(s, LT_SPLIT_PREDICT);
 }
 
+/* Runs that stop once the contexts exist: --print_config, and lthost tune's log folder
+ * with the batch size found (save_config_only: config.yaml, the loggers' hparams). -1: go
+ * on to the loops; else the exit code, the session torn down. */
+static int end_early(session *s, bool ok, lt_ctx_t *const *callback_ctx) {
+    const host_config *cfg = s->cfg;
+    if (!ok || (!cfg->print_config && !cfg->save_config_only)) return -1;
+    if (cfg->print_config) {
+        ok = print_resolved_config(cfg, s->module.ctx, s->data.ctx, callback_ctx);
+        session_teardown(s);
+        return ok ? 0 : 1;
+    }
+    ok = logging_open(s);
+    if (ok && cfg->probe && s->log.open)
+        snprintf(cfg->probe->log_dir, sizeof cfg->probe->log_dir, "%s", s->log.version_dir);
+    s->log.end_status = ok ? "success" : "failed";
+    return session_teardown(s) && ok ? 0 : 1;
+}
+
 int trainer_run(const host_config *cfg) {
     session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -514,11 +532,10 @@ int trainer_run(const host_config *cfg) {
     s->log.callback_ctx = callback_ctx;
     ddp_serve_trainer(s);
     ok = ok && device_settings(s);
-    if (ok && cfg->print_config) {
-        ok = print_resolved_config(cfg, s->module.ctx, s->data.ctx, callback_ctx);
-        session_teardown(s);
+    int early = end_early(s, ok, callback_ctx);
+    if (early >= 0) {
         free(s);
-        return ok ? 0 : 1;
+        return early;
     }
     if (ok) s->tr.stage = cfg->command;
     /* The log folder's name first: a profiler writes its reports there. */

@@ -22,7 +22,8 @@ void bs_finder_defaults(bs_finder_opts *o) {
                           .init_val = 2,
                           .max_trials = 25,
                           .batch_arg_name = "batch_size",
-                          .margin = 0.05};
+                          .margin = 0.05,
+                          .max_val = 8192};
 }
 
 /* "2GiB", "512MiB", "1.5G", "300MB", "1000000": bytes (K/M/G/T binary, KB/MB/GB/TB decimal). */
@@ -82,15 +83,16 @@ static bool set_margin(bs_finder_opts *o, const char *value) {
     return false;
 }
 
-/* steps_per_trial, init_val or max_trials (*known); false after an error line, or when key
- * is none of them. */
+/* steps_per_trial, init_val, max_trials or max_val (*known); false after an error line, or
+ * when key is none of them. */
 static bool set_int(bs_finder_opts *o, const char *key, const char *value, bool *known) {
     static const struct {
         const char *key;
         int64_t hi;
     } ints[] = {{"steps_per_trial", MAX_STEPS_PER_TRIAL},
                 {"init_val", 8192},
-                {"max_trials", MAX_TRIALS_LIMIT}};
+                {"max_trials", MAX_TRIALS_LIMIT},
+                {"max_val", INT32_MAX}};
     int64_t v;
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
         if (strcmp(key, ints[i].key)) continue;
@@ -99,6 +101,7 @@ static bool set_int(bs_finder_opts *o, const char *key, const char *value, bool 
         if (i == 0) o->steps_per_trial = v;
         if (i == 1) o->init_val = v;
         if (i == 2) o->max_trials = (int)v;
+        if (i == 3) o->max_val = v;
         return true;
     }
     return false;
@@ -127,7 +130,7 @@ bool bs_finder_option(bs_finder_opts *o, const char *key, const char *value) {
                    value);
     else
         host_error("unknown option --scale_batch_size.%s (options: mode, steps_per_trial, "
-                   "init_val, max_trials, batch_arg_name, margin, max_memory)",
+                   "init_val, max_trials, batch_arg_name, margin, max_val, max_memory)",
                    key);
     return false;
 }
@@ -139,6 +142,7 @@ typedef struct finder {
     const bs_finder_opts *o;
     run_probe probe;
     char value[32]; /* the trial's batch size, as the override's text */
+    int n;          /* trials so far */
 } finder;
 
 /* Sets (or adds) the override name = value in hp; false when the table is full. */
@@ -204,13 +208,15 @@ static int trial(void *user, int64_t size) {
         return -1;
     }
     bool oom;
+    f->n++;
+    fflush(stdout); /* before the trial's own output, if any */
     if (run_quietly(&c, &f->probe, &oom)) {
-        printf("Batch size %lld succeeded (tensors peaked at %.1f MiB)\n", (long long)size,
+        printf("Trial %d: batch size %lld fit, tensors peaked at %.1f MiB\n", f->n, (long long)size,
                (double)f->probe.peak_bytes / 1048576.0);
         return 1;
     }
     if (!oom) return -1;
-    printf("Batch size %lld failed: out of memory\n", (long long)size);
+    printf("Trial %d: batch size %lld ran out of memory\n", f->n, (long long)size);
     return 0;
 }
 
@@ -249,12 +255,15 @@ bool bs_finder_run(host_config *cfg, const bs_finder_opts *o, bs_finder_result *
                          .binsearch = o->binsearch,
                          .margin = o->binsearch ? o->margin : 0,
                          .dataset_len = f.probe.train_len,
-                         .start = f.probe.batch_size > 0 ? f.probe.batch_size : 1};
+                         .start = f.probe.batch_size > 0 ? f.probe.batch_size : 1,
+                         .max_val = o->max_val,
+                         .log = stdout}; /* Lightning's rank_zero_info lines */
     bs_search_result r = {.tried = tried, .cap = (int)(sizeof tried / sizeof *tried)};
     if (bs_search_run(&so, trial, &f, &r) != 0) return false;
     const bool module = f.probe.batch_arg_owner == 'm';
     const char *prefix = module ? "model" : "data";
     res->found = r.found;
+    res->module = module;
     snprintf(res->text, sizeof res->text, "%lld", (long long)r.found);
     printf("Finished batch size finder: %s.%s %lld (%s, %d trials%s); train with --%s.%s %lld\n",
            prefix, o->batch_arg_name, (long long)r.found, o->binsearch ? "binsearch" : "power",

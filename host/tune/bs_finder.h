@@ -12,6 +12,7 @@ typedef struct bs_finder_opts {
     int max_trials;             /* 25 */
     const char *batch_arg_name; /* "batch_size" */
     double margin;              /* binsearch's safety margin, 0.05 */
+    int64_t max_val;            /* no size at or over it is tried, 8192 */
     uint64_t max_memory;        /* bytes tensors may hold in a trial; 0: the device's own */
 } bs_finder_opts;
 
@@ -23,6 +24,7 @@ bool bs_finder_option(bs_finder_opts *o, const char *key, const char *value);
 typedef struct bs_finder_result {
     int64_t found;
     char text[24];
+    bool module; /* the override is --model.NAME, else --data.NAME */
 } bs_finder_result;
 
 /* Searches the largest batch size that fits, printing each trial and the result; then

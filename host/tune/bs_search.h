@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct bs_search_opts {
     int64_t init_val;    /* the first size tried (Lightning's init_val, 2) */
@@ -12,6 +13,8 @@ typedef struct bs_search_opts {
     double margin;       /* binsearch's margin, 0 <= margin < 1 (Lightning's 0.05) */
     int64_t dataset_len; /* the training set's length; 0: unknown (no cap) */
     int64_t start;       /* the data's batch size before the search */
+    int64_t max_val;     /* max_val: no size at or over it is tried (0: Lightning's 8192) */
+    FILE *log; /* Lightning's rank_zero_info lines ("Batch size 8 succeeded, ..."), or NULL */
 } bs_search_opts;
 
 typedef struct bs_search_result {

@@ -47,7 +47,7 @@ static void lr_find_option(const char *name, const char *value, option_key key,
  * (--callbacks.KEY, spelt into keys) and the fit flags the sweep needs after the user's
  * (later flags win); --scale_batch_size's into t->bs. out has room for argc + 16 entries. */
 static int build_args(int argc, char **argv, char **out, option_key *keys, tune_request *t,
-                      bool *ok) {
+                      bool *ok, int *n_user) {
     int n = 0, nkeys = 0;
     const char *steps = "100";
     for (int i = 0; i < argc; i++) {
@@ -64,6 +64,7 @@ static int build_args(int argc, char **argv, char **out, option_key *keys, tune_
             out[n++] = argv[i];
         }
     }
+    *n_user = n;
     if (!t->lr_find) return n;
     const char *forced[] = {"--max_epochs",
                             "-1",
@@ -88,44 +89,102 @@ static int build_args(int argc, char **argv, char **out, option_key *keys, tune_
     return n;
 }
 
-/* The search, then the sweep at the size it found. */
-static int tune_run(host_config *cfg, const tune_request *t) {
-    bs_finder_result found;
+/* cfg with the size found as one more --model./--data. override; false when full. */
+static bool add_found(host_config *cfg, const bs_finder_opts *o, const bs_finder_result *r) {
+    hparam_override *hp = r->module ? cfg->model_hp : cfg->data_hp;
+    int *n = r->module ? &cfg->n_model_hp : &cfg->n_data_hp;
+    if (*n >= LTHOST_MAX_OVERRIDES) {
+        host_error("--scale_batch_size: too many --model./--data. options to add the size found");
+        return false;
+    }
+    hp[(*n)++] = (hparam_override){o->batch_arg_name, r->text};
+    return true;
+}
+
+/* Without --lr_find: a run that only writes the log folder, its config.yaml the user's
+ * flags with the size found. */
+static int save_found(const host_config *user, const char *batch_arg_name) {
+    host_config *c = malloc(sizeof *c);
+    run_probe p = {.batch_arg_name = batch_arg_name}; /* the run reads it back too */
+    if (!c) {
+        host_error("out of host memory");
+        return 1;
+    }
+    *c = *user;
+    c->save_config_only = c->quiet = true;
+    c->probe = &p;
+    int rc = trainer_run(c);
+    if (!rc && *p.log_dir)
+        printf("Saved the configuration with the batch size found to %s/config.yaml\n", p.log_dir);
+    free(c);
+    return rc;
+}
+
+/* The search, then the sweep at the size it found. config.yaml records the user's flags
+ * (user: the command line without the sweep's), so `lthost fit --config` trains with it. */
+static int tune_run(host_config *cfg, host_config *user, const tune_request *t) {
+    bs_finder_result found = {0};
     if (t->scale_batch_size && !bs_finder_run(cfg, &t->bs, &found)) return 1;
-    return t->lr_find ? trainer_run(cfg) : 0;
+    if (found.found > 0 && !add_found(user, &t->bs, &found)) return 1;
+    cfg->config_to_save = user;
+    if (t->lr_find) return trainer_run(cfg);
+    return found.found > 0 && user->save_config ? save_found(user, t->bs.batch_arg_name) : 0;
+}
+
+/* The user's own flags (args[0..n) before the sweep's) into user, parsed from copies
+ * (cli_parse cuts "--flag=value" in place, and args are parsed again after), which the
+ * parsed config points into: the caller frees copy[0..n) after the runs. */
+static bool parse_user(int n, char **args, char **copy, host_config *user, cfg_entries *store) {
+    for (int i = 0; i < n; i++)
+        if (!(copy[i] = strdup(args[i]))) {
+            host_error("out of host memory");
+            return false;
+        }
+    return cli_parse(n, copy, user, store);
+}
+
+/* The tuner's refusals once the flags parsed, then its runs. */
+static int checked_run(host_config *cfg, host_config *user, const tune_request *t) {
+    if (!cfg->module) {
+        host_error("lthost tune needs --module NAME|PATH");
+        return 2;
+    }
+    if (cfg->devices * cfg->num_nodes > 1) {
+        host_error("lthost tune runs on one device, as Lightning's Tuner; drop --devices %d",
+                   cfg->devices);
+        return 2;
+    }
+    return tune_run(cfg, user, t);
 }
 
 int tune_main(host_config *cfg, int argc, char **argv) {
-    char **args = calloc((size_t)argc + 16, sizeof *args);
+    char **args = calloc((size_t)argc + 16, sizeof *args),
+         **copy = calloc((size_t)argc + 1, sizeof *copy);
     option_key *keys = calloc((size_t)argc + 1, sizeof *keys);
-    if (!args || !keys) {
-        free(args), free(keys);
+    host_config *user = malloc(sizeof *user);
+    if (!args || !keys || !copy || !user) {
+        free(args), free(keys), free(copy), free(user);
         host_error("out of host memory");
         return 1;
     }
     tune_request t = {0};
     bs_finder_defaults(&t.bs);
     bool ok = true;
-    int n = build_args(argc, argv, args, keys, &t, &ok);
-    cfg_entries store = {0};
+    int n_user = 0, n = build_args(argc, argv, args, keys, &t, &ok, &n_user);
+    cfg_entries store = {0}, user_store = {0};
     int rc = 2;
+    *user = *cfg; /* the defaults, before the tuner's flags */
     cfg->tune_lr_find = t.lr_find;
     if (!ok)
         ;
     else if (!t.lr_find && !t.scale_batch_size)
         host_error("lthost tune needs --lr_find or --scale_batch_size [power|binsearch] "
                    "(Lightning's Tuner); see docs/trainer.md");
-    else if (!cli_parse(n, args, cfg, &store))
-        ;
-    else if (!cfg->module)
-        host_error("lthost tune needs --module NAME|PATH");
-    else if (cfg->devices * cfg->num_nodes > 1)
-        host_error("lthost tune runs on one device, as Lightning's Tuner; drop --devices %d",
-                   cfg->devices);
-    else
-        rc = tune_run(cfg, &t);
-    cfg_entries_free(&store);
-    free(args), free(keys);
+    else if (parse_user(n_user, args, copy, user, &user_store) && cli_parse(n, args, cfg, &store))
+        rc = checked_run(cfg, user, &t);
+    cfg_entries_free(&store), cfg_entries_free(&user_store);
+    for (int i = 0; i < n_user; i++) free(copy[i]);
+    free(args), free(keys), free(copy), free(user);
     return rc;
 }
 
@@ -138,6 +197,7 @@ void tune_print_help(host_config *cfg, int argc, char **argv) {
         {"scale_batch_size.batch_arg_name NAME",
          "the hyper-parameter of the module, else the data plugin, that sets it (batch_size)"},
         {"scale_batch_size.margin X", "binsearch: keep this fraction below the found size (0.05)"},
+        {"scale_batch_size.max_val N", "no size at or over N is tried (8192)"},
         {"scale_batch_size.max_memory SIZE",
          "a trial past SIZE (2GiB, 512MiB) of tensor memory is out of memory (default: the "
          "device's own)"},
@@ -161,7 +221,7 @@ void tune_print_help(host_config *cfg, int argc, char **argv) {
     cfg_entries store = {0};
     bs_finder_defaults(&t.bs);
     if (args && keys) /* best effort: to find --module and --data */
-        cli_parse(build_args(argc, argv, args, keys, &t, &ok), args, cfg, &store);
+        cli_parse(build_args(argc, argv, args, keys, &t, &ok, &(int){0}), args, cfg, &store);
     cli_print_help(cfg);
     cfg_entries_free(&store);
     free(args), free(keys);

@@ -52,6 +52,36 @@ expect_success fit --config "$TMP/root/exp/version_0/config.yaml" --logger.csv.v
     fail "config.yaml did not reproduce the loggers' options"
 echo "ok: config.yaml with scoped options reads back"
 
+# Each logger keeps its own <save_dir>/<name>/version_N, as Lightning's: TensorBoard's name
+# after csv's, the run's folder (config.yaml, checkpoints) the first logger's; both from
+# flags, from a config's entries, and back from config.yaml.
+tb_layout() { # $1 root, $2 csv's folder, $3 TensorBoard's
+    [ -f "$1/$2/metrics.csv" ] && [ -f "$1/$2/config.yaml" ] ||
+        fail "no metrics.csv and config.yaml in $1/$2: $(find "$1" | sort)"
+    ls "$1/$3"/events.out.tfevents.* >/dev/null 2>&1 && [ ! -e "$1/$3/metrics.csv" ] ||
+        fail "no TensorBoard events alone in $1/$3: $(find "$1" | sort)"
+}
+expect_success fit "${common[@]}" --default_root_dir "$TMP/tb" --logger csv,tensorboard \
+    --logger.tensorboard.name tbx --logger.csv.flush_logs_every_n_steps 2
+tb_layout "$TMP/tb" lightning_logs/version_0 tbx/version_0
+grep -q "^  logger.tensorboard.name: tbx$" "$TMP/tb/lightning_logs/version_0/config.yaml" ||
+    fail "config.yaml lacks logger.tensorboard.name"
+expect_success fit --config "$TMP/tb/lightning_logs/version_0/config.yaml" \
+    --default_root_dir "$TMP/tb2"
+tb_layout "$TMP/tb2" lightning_logs/version_0 tbx/version_0
+cat >"$TMP/tb.yaml" <<YAML
+trainer:
+  default_root_dir: $TMP/tb3
+  logger:
+  - class_path: CSVLogger
+    init_args: {name: c, flush_logs_every_n_steps: 10}
+  - class_path: TensorBoardLogger
+    init_args: {name: t, version: 7}
+YAML
+expect_success fit "${common[@]}" --config "$TMP/tb.yaml"
+tb_layout "$TMP/tb3" c/version_0 t/version_7
+echo "ok: --logger.tensorboard.name and a TensorBoardLogger entry's name/version: its own folder"
+
 # An unscoped option still reaches every logger declaring it.
 expect_success fit "${common[@]}" --logger csv,mlflow --logger.save_dir "$TMP/both"
 [ -f "$TMP/both/lightning_logs/version_0/metrics.csv" ] && [ -d "$TMP/both/1" ] ||
@@ -60,8 +90,10 @@ echo "ok: --logger.save_dir reaches csv and mlflow"
 
 expect_error "this run has no logger 'tensorboard' .--logger csv." fit "${common[@]}" \
     --logger csv --logger.tensorboard.name x
-expect_error "writes into the folder the first one .csv. names; set --logger.csv.name" \
-    fit "${common[@]}" --logger csv,tensorboard --logger.tensorboard.name x
+expect_error "logger.tensorboard.flush_logs_every_n_steps: that logger takes no option" \
+    fit "${common[@]}" --logger csv,tensorboard --logger.tensorboard.flush_logs_every_n_steps 5
+expect_error "flush_logs_every_n_steps 0: expected a number of steps >= 1" fit "${common[@]}" \
+    --logger csv --logger.csv.flush_logs_every_n_steps 0
 expect_error "logger.mlflow.filename: that logger takes no option 'filename'" \
     fit "${common[@]}" --logger csv,mlflow --logger.mlflow.filename x
 expect_error "logger.csv.version expects an integer .logger csv., got 'x'" fit "${common[@]}" \

@@ -10,27 +10,33 @@ need_dataset
 common=(--module mlp --accelerator cpu --threads 1 --seed_everything 7
         --scale_batch_size.max_memory 16MiB)
 
-# Trial lines: "Batch size N succeeded (tensors peaked at X MiB)" / "Batch size N failed: ..."
+# Trial lines: "Trial K: batch size N fit, tensors peaked at X MiB" / "... ran out of memory",
+# between Lightning's own lines ("Batch size 2 succeeded, trying batch size 4").
 check_trials() {
-    awk '/^Batch size [0-9]+ succeeded/ { if ($7 + 0 > 16) exit 1 }' "$TMP/out" ||
-        fail "a trial that fit held more than the 16 MiB budget: $(grep succeeded "$TMP/out")"
-    grep -q '^Batch size [0-9]* failed: out of memory$' "$TMP/out" ||
+    awk '/^Trial [0-9]+: batch size [0-9]+ fit/ { if ($10 + 0 > 16) exit 1 }' "$TMP/out" ||
+        fail "a trial that fit held more than the 16 MiB budget: $(grep ' fit,' "$TMP/out")"
+    grep -q '^Trial [0-9]*: batch size [0-9]* ran out of memory$' "$TMP/out" ||
         fail "no trial ran out of memory under a 16 MiB budget: $(cat "$TMP/out")"
+    grep -q '^Batch size 2 succeeded, trying batch size 4$' "$TMP/out" ||
+        fail "Lightning's 'Batch size 2 succeeded, trying batch size 4' is missing"
 }
 
 expect_success tune "${common[@]}" --scale_batch_size power
 check_trials
-sizes=$(awk '/^Batch size/ { printf "%s%s", sep, $3; sep = " " }' "$TMP/out")
+sizes=$(awk '/^Trial [0-9]+:/ { printf "%s%s", sep, $5; sep = " " }' "$TMP/out")
 [ "$sizes" = "2 4 8 16 32 64 128 256 512 1024 2048" ] || fail "power tried: $sizes"
-last_ok=$(awk '/^Batch size [0-9]+ succeeded/ { n = $3 } END { print n }' "$TMP/out")
+last_ok=$(awk '/^Trial [0-9]+: batch size [0-9]+ fit/ { n = $5 } END { print n }' "$TMP/out")
 grep -q "^Finished batch size finder: data.batch_size $last_ok (power, 11 trials, within --scale_batch_size.max_memory); train with --data.batch_size $last_ok$" "$TMP/out" ||
     fail "power did not keep the last size that fit ($last_ok): $(tail -1 "$TMP/out")"
-echo "ok: power: tried $sizes, found $last_ok"
+grep -q "^Saved the configuration with the batch size found to ./lightning_logs/version_0/config.yaml$" \
+    "$TMP/out" && grep -q "^    batch_size: $last_ok$" "$TMP/lightning_logs/version_0/config.yaml" ||
+    fail "no config.yaml with batch_size $last_ok: $(tail -2 "$TMP/out")"
+echo "ok: power: tried $sizes, found $last_ok (config.yaml)"
 
 expect_success tune "${common[@]}" --scale_batch_size binsearch
 check_trials
-best=$(awk '/^Batch size [0-9]+ succeeded/ { if ($3 + 0 > n) n = $3 + 0 } END { print n }' "$TMP/out")
-grep -q "^Batch size $((best + 1)) failed: out of memory$" "$TMP/out" ||
+best=$(awk '/^Trial [0-9]+: batch size [0-9]+ fit/ { if ($5 + 0 > n) n = $5 + 0 } END { print n }' "$TMP/out")
+grep -q "^Trial [0-9]*: batch size $((best + 1)) ran out of memory$" "$TMP/out" ||
     fail "binsearch did not find the boundary: $best fit, $((best + 1)) not tried or fit"
 want=$(awk -v b="$best" 'BEGIN { printf "%d", b * 0.95 }')
 found=$(sed -n 's/^Finished batch size finder: data.batch_size \([0-9]*\) (binsearch, .*/\1/p' "$TMP/out")
@@ -45,7 +51,29 @@ small=$(sed -n 's/^Finished batch size finder: data.batch_size \([0-9]*\) .*/\1/
 grep -q "^Learning rate finder: suggested lr" "$TMP/out" || fail "no lr_find after the search"
 grep -q "^    batch_size: $small$" "$TMP/lr/lightning_logs/version_0/config.yaml" ||
     fail "the lr_find run's config.yaml does not carry batch_size $small"
-echo "ok: 8 MiB: batch size $small; --lr_find then ran at it (config.yaml)"
+grep -q "^  max_steps: null$" "$TMP/lr/lightning_logs/version_0/config.yaml" &&
+    grep -q "^  callbacks: \[\]$" "$TMP/lr/lightning_logs/version_0/config.yaml" ||
+    fail "config.yaml records the sweep's max_steps or LearningRateFinder, not the user's flags"
+expect_success fit --config "$TMP/lr/lightning_logs/version_0/config.yaml" --max_steps 2 \
+    --test_after_fit false --default_root_dir "$TMP/refit"
+grep -q "^    batch_size: $small$" "$TMP/refit/lightning_logs/version_0/config.yaml" ||
+    fail "fit --config did not train at batch_size $small"
+echo "ok: 8 MiB: batch size $small; --lr_find then ran at it; its config.yaml trains a fit at it"
+# The search leaves the weights it started from: the sweep after it is the sweep alone.
+mv "$TMP/lr/lightning_logs/version_0/lr_find.csv" "$TMP/after_search.csv"
+expect_success tune --module mlp --accelerator cpu --threads 1 --seed_everything 7 \
+    --data.batch_size "$small" --lr_find --lr_find.num_training 20 \
+    --lr_find.early_stop_threshold 0 --default_root_dir "$TMP/lr"
+cmp -s "$TMP/after_search.csv" "$TMP/lr/lightning_logs/version_1/lr_find.csv" ||
+    fail "lr_find after the search swept other losses than lr_find alone at batch size $small"
+echo "ok: the search leaves the initial weights (the same sweep as without it)"
+
+# max_val, as Lightning's: the size that reaches it ends the search, untried.
+expect_success tune "${common[@]}" --scale_batch_size power --scale_batch_size.max_val 16
+grep -q "^Reached the maximum batch size limit of 16. Stopping search.$" "$TMP/out" &&
+    grep -q "^Finished batch size finder: data.batch_size 16 (power, 3 trials" "$TMP/out" ||
+    fail "max_val 16: $(cat "$TMP/out")"
+echo "ok: max_val 16 stops the search at 16, as Lightning's"
 
 expect_success tune "${common[@]}" --scale_batch_size --fast_dev_run 1
 grep -q "^Skipping batch size scaler since fast_dev_run is enabled.$" "$TMP/out" ||
@@ -60,6 +88,8 @@ expect_error "unknown option --scale_batch_size.foo" tune "${common[@]}" --scale
     --scale_batch_size.foo 1
 expect_error "max_trials '0': expected an integer from 1" tune "${common[@]}" --scale_batch_size \
     --scale_batch_size.max_trials 0
+expect_error "max_val '0': expected an integer from 1" tune "${common[@]}" --scale_batch_size \
+    --scale_batch_size.max_val 0
 expect_error "declares an integer hyper-parameter 'bs'" tune "${common[@]}" --scale_batch_size \
     --scale_batch_size.batch_arg_name bs
 expect_error "the model alone does not fit in memory; raise --scale_batch_size.max_memory" tune \

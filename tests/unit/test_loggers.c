@@ -166,6 +166,21 @@ START_TEST(csv_saves_every_100_steps) {
 }
 END_TEST
 
+/* CSVLogger(flush_logs_every_n_steps=3): steps 0 and 1 wait, step 2 writes all three. */
+START_TEST(csv_flush_every_n_steps) {
+    logger *lg = csv_logger_open(dir, err, sizeof err);
+    ck_assert(!csv_logger_set_flush_every(lg, 0));
+    ck_assert(csv_logger_set_flush_every(lg, 3));
+    log_ok(lg, (metric_kv[]){{"x", 1}}, 1, 0);
+    log_ok(lg, (metric_kv[]){{"x", 2}}, 1, 1);
+    ck_assert(access(join(dir, "metrics.csv").s, F_OK) != 0);
+    log_ok(lg, (metric_kv[]){{"x", 3}}, 1, 2);
+    ck_assert_str_eq(slurp(join(dir, "metrics.csv").s, NULL),
+                     "step,x\r\n0,1.0\r\n1,2.0\r\n2,3.0\r\n");
+    ck_assert(logger_close(lg, err, sizeof err));
+}
+END_TEST
+
 /* ---- TensorBoard: a reader of our own ---- */
 
 /* Bit by bit, independent of the table in tensorboard.c. */
@@ -512,6 +527,7 @@ Suite *suite_loggers(void) {
     tcase_add_test(tc, float_repr_is_pythons);
     tcase_add_test(tc, csv_matches_lightning);
     tcase_add_test(tc, csv_saves_every_100_steps);
+    tcase_add_test(tc, csv_flush_every_n_steps);
     tcase_add_test(tc, crc32c_check_value);
     tcase_add_test(tc, tensorboard_events_decode);
     tcase_add_test(tc, hparams_yaml_matches_pyyaml);
