@@ -43,15 +43,23 @@ def batch(fx, k):
     return ((x - 0.2860) / 0.3530).reshape(-1, 1, 28, 28), torch.from_numpy(fx["y"][k])
 
 
+def raw(dump, k, name, what, shape):
+    """One tensor the unit test wrote: DIR/<step>.<name>.<param|grad>, raw float32."""
+    path = os.path.join(dump, f"{k}.{name}.{what}")
+    if not os.path.exists(path):
+        sys.exit(f"cnn_step_check: {path} is missing; run the unit test with LT_TEST_DUMP_DIR={dump}")
+    a = np.fromfile(path, dtype=np.float32)
+    if a.size != int(np.prod(shape)):
+        sys.exit(f"cnn_step_check: {path} holds {a.size} floats, the model's {name} has {int(np.prod(shape))}")
+    return a.reshape(shape)
+
+
 def model(dump, k, dtype):
     m = CNN(hidden=32).to(dtype)
     m.train()
     with torch.no_grad():
         for n, p in m.named_parameters():
-            path = os.path.join(dump, f"{k}.{n}.param")
-            if not os.path.exists(path):
-                sys.exit(f"cnn_step_check: {path} is missing; run the unit test with LT_TEST_DUMP_DIR")
-            p.copy_(torch.from_numpy(np.fromfile(path, dtype=np.float32).reshape(p.shape)))
+            p.copy_(torch.from_numpy(raw(dump, k, n, "param", tuple(p.shape))))
     return m
 
 
@@ -93,10 +101,8 @@ def near_ties(m, x):
 
 def check_step(fx, dump, k):
     x, y = batch(fx, k)
-    lt = {n: np.fromfile(os.path.join(dump, f"{k}.{n}.grad"), dtype=np.float32).astype(np.float64)
-          for n, _ in CNN(hidden=32).named_parameters()}
     ref = grads(model(dump, k, torch.float64), x.double(), y)
-    lt = {n: v.reshape(ref[n].shape) for n, v in lt.items()}
+    lt = {n: raw(dump, k, n, "grad", ref[n].shape).astype(np.float64) for n in ref}
     f32 = errors(grads(model(dump, k, torch.float32), x, y), ref)
     e = errors(lt, ref)
     bad = [n for n in e if too_far(e[n], f32[n])]
