@@ -322,12 +322,12 @@ static void check_cnn(lt_device_t *dev) {
     ck_assert_int_eq(nstate, lt_ctx_num_params(ctx) + lt_ctx_num_buffers(ctx));
     ck_assert_int_eq(m->configure_optimizers(ctx, self), LT_OK);
     test_replay_training(ctx, m, f); /* every step's loss to 1e-4 */
-    /* 5e-4, not 1e-4: one max-pool window whose top two differ by 2e-6 in float64 can pick
+    /* 5e-4, not 1e-4: a max-pool window whose top two differ by 2e-6 in float64 can pick
      * the other element in float32 under some GEMM summation orders (OpenBLAS's SkylakeX
      * and Prescott kernels at step 6, issue #20), and Adam carries that choice to 534 fc1
-     * weights, at most 2.1e-4 off in the final state. Every step's gradients, fed to
-     * torch one step at a time, match to 2e-6 save that window's
-     * (tests/reference/cnn_step_check.py). */
+     * weights, at most 2.1e-4 off in the final state. Fed to torch one step at a time,
+     * every step's gradients match float64 to 4e-6 save at such windows
+     * (tests/reference/cnn_step_check.py, tests/reference/README.md). */
     test_compare_state(ctx, f, "final/", 5e-4, 5e-4);
     lt_st_close(f);
     lt_ctx_free(ctx);
