@@ -3,6 +3,8 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lt/runtime.h>
@@ -112,6 +114,33 @@ lt_batch_t test_fixture_batch(lt_st_file_t *f, lt_arena_t *arena, int64_t k) {
     return batch;
 }
 
+/* With LT_TEST_DUMP_DIR set, every float32 parameter and buffer (what = "param", before
+ * step k's update) or parameter gradient ("grad", after step k's backward) goes to
+ * DIR/<k>.<name>.<what> as raw float32: tests/reference/cnn_step_check.py feeds them to
+ * torch one step at a time, which tells a real bug from a float32 decision flip. */
+static void dump_state(lt_ctx_t *ctx, int64_t k, const char *what) {
+    const char *dir = getenv("LT_TEST_DUMP_DIR");
+    if (!dir || !*dir) return;
+    bool grads = !strcmp(what, "grad");
+    int np = lt_ctx_num_params(ctx), nt = np + (grads ? 0 : lt_ctx_num_buffers(ctx));
+    for (int i = 0; i < nt; i++) {
+        const char *name;
+        lt_tensor_t *t = i < np ? lt_ctx_param(ctx, i, &name) : lt_ctx_buffer(ctx, i - np, &name);
+        if (grads) t = lt_grad(t);
+        if (!t || lt_dtype_of(t) != LT_F32) continue;
+        char path[1024];
+        int len = snprintf(path, sizeof path, "%s/%lld.%s.%s", dir, (long long)k, name, what);
+        ck_assert_msg(len > 0 && (size_t)len < sizeof path, "LT_TEST_DUMP_DIR is too long");
+        FILE *fp = fopen(path, "wb");
+        ck_assert_msg(fp != NULL, "cannot write %s (LT_TEST_DUMP_DIR must be a directory)", path);
+        float *h = test_host(t);
+        size_t n = (size_t)lt_numel(t);
+        ck_assert_msg(fwrite(h, sizeof *h, n, fp) == n && fclose(fp) == 0, "writing %s failed",
+                      path);
+        free(h);
+    }
+}
+
 void test_replay_training(lt_ctx_t *ctx, const lt_module_desc *m, lt_st_file_t *f) {
     void *self = lt_ctx_self(ctx);
     lt_optimizer_t *opt = lt_ctx_optimizer(ctx, 0);
@@ -129,9 +158,12 @@ void test_replay_training(lt_ctx_t *ctx, const lt_module_desc *m, lt_st_file_t *
         ck_assert_msg(fabs(got - want) <= 1e-4 * fabs(want),
                       "step %lld loss: lthost %.8f, torch %.8f", (long long)k, got, want);
         lt_optimizer_zero_grad(opt);
+        dump_state(ctx, k, "param");
         ck_assert_int_eq(lt_backward(loss), LT_OK);
+        dump_state(ctx, k, "grad");
         ck_assert_int_eq(lt_optimizer_step(opt), LT_OK);
     }
+    dump_state(ctx, losses->numel, "param"); /* the final state */
     lt_arena_reset(arena);
 }
 
