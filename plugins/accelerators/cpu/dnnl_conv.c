@@ -143,8 +143,7 @@ static dnnl_primitive_desc_t make_pd(struct cpu_dnnl *d, int dir, const conv_mds
     dnnl_primitive_attr_t attr = NULL;
     bool bias = dir == DIR_FWD_BIAS || dir == DIR_BWD_WB;
     if (dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
-    if (dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) !=
-            dnnl_success ||
+    if (dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success ||
         !fwd_desc(m, bias, &fd) ||
         dnnl_primitive_desc_create(&hint, &fd, attr, d->engine, NULL) != dnnl_success) {
         dnnl_primitive_attr_destroy(attr);
@@ -159,8 +158,8 @@ static dnnl_primitive_desc_t make_pd(struct cpu_dnnl *d, int dir, const conv_mds
                         &cd, dnnl_convolution_direct, &m->ax, &m->aw, &m->ay, m->strides,
                         m->dilates, m->pad_l, m->pad_r) == dnnl_success
                   : dnnl_dilated_convolution_backward_weights_desc_init(
-                        &cd, dnnl_convolution_direct, &m->ax, &m->aw, bias ? &m->b : NULL,
-                        &m->ay, m->strides, m->dilates, m->pad_l, m->pad_r) == dnnl_success;
+                        &cd, dnnl_convolution_direct, &m->ax, &m->aw, bias ? &m->b : NULL, &m->ay,
+                        m->strides, m->dilates, m->pad_l, m->pad_r) == dnnl_success;
     if (!ok || dnnl_primitive_desc_create(&pd, &cd, attr, d->engine, hint) != dnnl_success)
         pd = NULL;
     dnnl_primitive_desc_destroy(hint);
@@ -194,17 +193,16 @@ static int dir_args(int dir, const conv_mds *m, int arg[4], const dnnl_memory_de
 
 /* Operand i: the memory on the caller's plain pointer, and, when the primitive chose
  * another layout, a buffer in that layout and the reorder between the two. */
-static bool operand_build(struct cpu_dnnl *d, dnnl_entry *e, int i,
-                          const dnnl_memory_desc_t *plain, const_dnnl_primitive_desc_t pd) {
+static bool operand_build(struct cpu_dnnl *d, dnnl_entry *e, int i, const dnnl_memory_desc_t *plain,
+                          const_dnnl_primitive_desc_t pd) {
     if (dnnl_memory_create(&e->mem[i], plain, d->engine, DNNL_MEMORY_NONE) != dnnl_success)
         return false;
-    const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md,
-                                                                    e->arg[i]);
+    const dnnl_memory_desc_t *chosen =
+        dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, e->arg[i]);
     if (!chosen || dnnl_memory_desc_equal(chosen, plain)) return chosen != NULL;
     dnnl_primitive_desc_t rpd = NULL;
     bool ok =
-        dnnl_memory_create(&e->inner[i], chosen, d->engine, DNNL_MEMORY_ALLOCATE) ==
-            dnnl_success &&
+        dnnl_memory_create(&e->inner[i], chosen, d->engine, DNNL_MEMORY_ALLOCATE) == dnnl_success &&
         dnnl_reorder_primitive_desc_create(&rpd, e->out[i] ? chosen : plain, d->engine,
                                            e->out[i] ? plain : chosen, d->engine,
                                            NULL) == dnnl_success &&
@@ -226,8 +224,7 @@ static bool entry_build(struct cpu_dnnl *d, dnnl_entry *e, const dnnl_key *k,
     for (int i = 0; ok && i < e->nargs; i++) ok = operand_build(d, e, i, md[i], pd);
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (ok && smd && dnnl_memory_desc_get_size(smd) > 0)
-        ok = dnnl_memory_create(&e->scratch, smd, d->engine, DNNL_MEMORY_ALLOCATE) ==
-             dnnl_success;
+        ok = dnnl_memory_create(&e->scratch, smd, d->engine, DNNL_MEMORY_ALLOCATE) == dnnl_success;
     dnnl_primitive_desc_destroy(pd);
     if (!ok) entry_free(e);
     return ok;
