@@ -175,6 +175,16 @@ START_TEST(dropout_mask_is_the_documented_philox_stream) {
     ck_assert_mem_eq(y, again, N * sizeof *y);
     ck_assert_ptr_null(lt_dropout_ex(x, 1.5, true, 7, 9));
     lt_clear_error();
+    /* Seed and stream with all 64 bits in use: the vectorised blocks split them as the
+     * scalar generator does. */
+    const uint64_t seed = 0x9E3779B97F4A7C15u, stream = 0xD1B54A32D192ED03u;
+    float *big = test_host(lt_dropout_ex(x, 0.6, true, seed, stream));
+    r = lt_rng_make(seed, stream);
+    for (int i = 0; i < N; i++) {
+        float want = lt_rng_uniform(&r) < (float)(1.0 - 0.6) ? 1.0f / (float)(1.0 - 0.6) : 0.0f;
+        ck_assert_msg(big[i] == want, "mask[%d] %g, Philox says %g", i, big[i], want);
+    }
+    free(big);
     free(ones);
     free(y);
     free(again);

@@ -144,6 +144,15 @@ void cpu_test_synced(cpu_state *cs);
 void cpu_test_timer_log(cpu_state *cs);
 
 /* fn(args, lo, hi) handles items [lo, hi). */
+/* Compiled for the CPU's widest vectors, chosen once at load (GCC's function
+ * multi-versioning): the plugin is built for baseline x86-64 (SSE2), and loops such as
+ * Adam's sqrt and divisions or Philox's multiplies are bound by vector width. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_WIDEST __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CPU_WIDEST
+#endif
+
 typedef void (*cpu_span_fn)(const void *args, int64_t lo, int64_t hi);
 
 /* Run fn over items [0, n), each costing about `cost` elements of work: inline when the

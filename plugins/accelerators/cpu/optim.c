@@ -103,15 +103,6 @@ ALWAYS_INLINE void adam_loop(const adam_args *a, int64_t lo, int64_t hi, int use
     }
 }
 
-/* Compiled for the CPU's widest vectors, chosen once at load (GCC's function
- * multi-versioning): the plugin is built for baseline x86-64 (SSE2), and Adam's sqrt and
- * two divisions per element are bound by vector width. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CPU_WIDEST __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CPU_WIDEST
-#endif
-
 CPU_WIDEST static void adam_0_0(const void *a, int64_t lo, int64_t hi) {
     adam_loop(a, lo, hi, 0, 0);
 }
