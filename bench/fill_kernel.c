@@ -22,8 +22,12 @@ int main(int argc, char **argv) {
     int threads = atoi(argv[1]);
     long n = argc > 2 ? atol(argv[2]) : 101770, calls = argc > 3 ? atol(argv[3]) : 20000;
     lt_device_t *dev = NULL;
-    if (threads < 1 || n < 1 || calls < 1 || lt_device_open("cpu", threads, &dev) != LT_OK) {
-        fprintf(stderr, "fill_kernel: THREADS, FLOATS and CALLS must be >= 1: %s\n", lt_last_error());
+    if (threads < 1 || n < 1 || calls < 1) {
+        fprintf(stderr, "fill_kernel: THREADS, FLOATS and CALLS must be >= 1\n");
+        return 2;
+    }
+    if (lt_device_open("cpu", threads, &dev) != LT_OK) {
+        fprintf(stderr, "fill_kernel: %s\n", lt_last_error());
         return 1;
     }
     void *st = NULL;
