@@ -2,6 +2,7 @@
  * the gradient, later ones add (gradient accumulation, a parameter used twice), and a
  * gradient nothing wrote reads as zeros (lt_grad, the optimizer, clipping, DDP's flat
  * buffer). Issue #20 measured deferring the zeroing to the first write (bench/RESULTS.md). */
+#include <lt/accelerator.h>
 #include <lt/runtime.h>
 #include <math.h>
 #include <string.h>
@@ -166,6 +167,38 @@ START_TEST(frozen_parameter_keeps_zero) {
 }
 END_TEST
 
+/* The cpu fill slot zero_grad runs (#20): +0 through memset on the calling thread below
+ * 2^22 floats, other values by the loop, 2^22 and up on the team. Every element over
+ * garbage, nothing past the end, and -0.0f keeps its sign bit. */
+static void check_fill(const lt_accelerator_desc *k, void *st, int64_t n, float value) {
+    float *buf = malloc((size_t)(n + 1) * sizeof *buf);
+    ck_assert_ptr_nonnull(buf);
+    for (int64_t i = 0; i <= n; i++) buf[i] = NAN;
+    k->fill(st, n, value, buf);
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(&buf[i], &value, sizeof value) != 0)
+            ck_abort_msg("fill %g over %ld floats: element %ld is %g", value, (long)n, (long)i,
+                         buf[i]);
+    ck_assert_msg(isnan(buf[n]), "fill %g over %ld floats wrote past the end", value, (long)n);
+    free(buf);
+}
+
+START_TEST(cpu_fill_slot_every_size) {
+    lt_device_t *dev = NULL;
+    ck_assert_msg(lt_device_open("cpu", 2, &dev) == LT_OK, "%s", lt_last_error());
+    void *st = NULL;
+    const lt_accelerator_desc *k = lt_device_kernels(dev, &st);
+    ck_assert_ptr_nonnull(k);
+    const int64_t sizes[] = {1, 7, 101770, ((int64_t)1 << 22) - 1, ((int64_t)1 << 22) + 5};
+    const float values[] = {0.0f, -0.0f, 2.5f};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (size_t j = 0; j < sizeof values / sizeof values[0]; j++)
+            check_fill(k, st, sizes[i], values[j]);
+    k->fill(st, 0, 1.0f, NULL); /* nothing to fill: no write, no crash */
+    lt_device_close(dev);
+}
+END_TEST
+
 Suite *suite_zero_grad(void) {
     Suite *s = suite_create("zero_grad");
     TCase *tc = tcase_create("deferred");
@@ -175,5 +208,9 @@ Suite *suite_zero_grad(void) {
     tcase_add_test(tc, step_and_clip_after_zero_grad_see_zeros);
     tcase_add_test(tc, frozen_parameter_keeps_zero);
     suite_add_tcase(s, tc);
+    TCase *fill = tcase_create("cpu_fill");
+    tcase_set_timeout(fill, 60);
+    tcase_add_test(fill, cpu_fill_slot_every_size);
+    suite_add_tcase(s, fill);
     return s;
 }

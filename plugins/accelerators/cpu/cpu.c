@@ -212,8 +212,26 @@ static void fill_span(const void *p, int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) out[i] = v;
 }
 
+/* zero_grad's fill of the flat gradient buffer (101,770 floats for bench/run's small MLP)
+ * ran on the OpenMP team: a futex wake-up for ~10 us of stores, and at 2 threads on a
+ * loaded machine 24% of the epoch spent waiting for the helper (bench/RESULTS.md, #20).
+ * A fill is bound by memory bandwidth, which a second thread only adds past the caches,
+ * so it stays on the calling thread below 16 MiB; zeros go through memset, which uses the
+ * CPU's widest stores (the plugin is built for baseline SSE2). Same bytes either way. */
+#define CPU_FILL_PAR_MIN ((int64_t)1 << 22)
+
 static void cpu_fill(void *st, int64_t n, float value, float *d_out) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    if (n > 0 && n < CPU_FILL_PAR_MIN && bits == 0) { /* +0.0f only: -0.0f keeps its sign */
+        memset(d_out, 0, (size_t)n * sizeof *d_out);
+        return;
+    }
     const fill_args a = {.out = d_out, .value = value};
+    if (n < CPU_FILL_PAR_MIN) {
+        if (n > 0) fill_span(&a, 0, n);
+        return;
+    }
     cpu_parallel_for(st, n, 1, fill_span, &a);
 }
 
