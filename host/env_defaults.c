@@ -94,8 +94,9 @@ bool apply_env_defaults(host_config *cfg, cfg_entries *store) {
         if (!raw || !*raw) continue;
         const flag *f = flag_find(trainer_args[i]);
         if (!f) {
-            fprintf(stderr, "lthost: warning: %s is set, but lthost has no --%s; ignored\n", var,
-                    trainer_args[i]);
+            if (!cfg->quiet) /* quiet: a second parse of the same flags (lthost tune) */
+                fprintf(stderr, "lthost: warning: %s is set, but lthost has no --%s; ignored\n",
+                        var, trainer_args[i]);
             continue;
         }
         const char *value = as_flag_value(store, var, raw);

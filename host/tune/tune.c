@@ -173,7 +173,8 @@ int tune_main(host_config *cfg, int argc, char **argv) {
     int n_user = 0, n = build_args(argc, argv, args, keys, &t, &ok, &n_user);
     cfg_entries store = {0}, user_store = {0};
     int rc = 2;
-    *user = *cfg; /* the defaults, before the tuner's flags */
+    *user = *cfg;       /* the defaults, before the tuner's flags */
+    user->quiet = true; /* its flags are parsed again into cfg, which warns */
     cfg->tune_lr_find = t.lr_find;
     if (!ok)
         ;
