@@ -145,14 +145,19 @@ typedef struct finder {
     int n;          /* trials so far */
 } finder;
 
-/* Sets (or adds) the override name = value in hp; false when the table is full. */
-static bool set_override(hparam_override *hp, int *n, const char *name, const char *value) {
+bool bs_finder_set_size(host_config *cfg, bool module, const char *name, const char *value) {
+    hparam_override *hp = module ? cfg->model_hp : cfg->data_hp;
+    int *n = module ? &cfg->n_model_hp : &cfg->n_data_hp;
     for (int i = 0; i < *n; i++)
         if (!strcmp(hp[i].name, name)) {
             hp[i].value = value;
             return true;
         }
-    if (*n >= LTHOST_MAX_OVERRIDES) return false;
+    if (*n >= LTHOST_MAX_OVERRIDES) {
+        host_error("--scale_batch_size: too many --%s. options to add --%s.%s",
+                   module ? "model" : "data", module ? "model" : "data", name);
+        return false;
+    }
     hp[(*n)++] = (hparam_override){name, value};
     return true;
 }
@@ -177,9 +182,7 @@ static bool trial_config(finder *f, int64_t size, int64_t steps, host_config *c)
     if (f->probe.seed_known) c->seed_given = true, c->seed = f->probe.seed;
     if (!size) return true;
     snprintf(f->value, sizeof f->value, "%lld", (long long)size);
-    bool module = f->probe.batch_arg_owner == 'm';
-    return set_override(module ? c->model_hp : c->data_hp, module ? &c->n_model_hp : &c->n_data_hp,
-                        f->o->batch_arg_name, f->value);
+    return bs_finder_set_size(c, f->probe.batch_arg_owner == 'm', f->o->batch_arg_name, f->value);
 }
 
 /* One run, its error line kept back: true when it ran, else *oom says whether it ran out of
@@ -203,10 +206,7 @@ static int trial(void *user, int64_t size) {
                    f->o->max_memory ? "; raise --scale_batch_size.max_memory" : "");
         return -1;
     }
-    if (!trial_config(f, size, f->o->steps_per_trial, &c)) {
-        host_error("--scale_batch_size: too many --model./--data. options");
-        return -1;
-    }
+    if (!trial_config(f, size, f->o->steps_per_trial, &c)) return -1;
     bool oom;
     f->n++;
     fflush(stdout); /* before the trial's own output, if any */
@@ -270,6 +270,5 @@ bool bs_finder_run(host_config *cfg, const bs_finder_opts *o, bs_finder_result *
            r.n_tried, o->max_memory ? ", within --scale_batch_size.max_memory" : "", prefix,
            o->batch_arg_name, (long long)r.found);
     fflush(stdout);
-    return set_override(module ? cfg->model_hp : cfg->data_hp,
-                        module ? &cfg->n_model_hp : &cfg->n_data_hp, o->batch_arg_name, res->text);
+    return bs_finder_set_size(cfg, module, o->batch_arg_name, res->text);
 }

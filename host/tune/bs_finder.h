@@ -31,5 +31,8 @@ typedef struct bs_finder_result {
  * sets it in cfg's overrides, so a run of cfg after it trains at that size. False after
  * an error line. */
 bool bs_finder_run(host_config *cfg, const bs_finder_opts *o, bs_finder_result *r);
+/* name = value as a --model. (module) or --data. override of cfg, replacing one given;
+ * false after an error line when the table is full. */
+bool bs_finder_set_size(host_config *cfg, bool module, const char *name, const char *value);
 
 #endif

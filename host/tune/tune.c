@@ -89,18 +89,6 @@ static int build_args(int argc, char **argv, char **out, option_key *keys, tune_
     return n;
 }
 
-/* cfg with the size found as one more --model./--data. override; false when full. */
-static bool add_found(host_config *cfg, const bs_finder_opts *o, const bs_finder_result *r) {
-    hparam_override *hp = r->module ? cfg->model_hp : cfg->data_hp;
-    int *n = r->module ? &cfg->n_model_hp : &cfg->n_data_hp;
-    if (*n >= LTHOST_MAX_OVERRIDES) {
-        host_error("--scale_batch_size: too many --model./--data. options to add the size found");
-        return false;
-    }
-    hp[(*n)++] = (hparam_override){o->batch_arg_name, r->text};
-    return true;
-}
-
 /* Without --lr_find: a run that only writes the log folder, its config.yaml the user's
  * flags with the size found. */
 static int save_found(const host_config *user, const char *batch_arg_name) {
@@ -125,7 +113,9 @@ static int save_found(const host_config *user, const char *batch_arg_name) {
 static int tune_run(host_config *cfg, host_config *user, const tune_request *t) {
     bs_finder_result found = {0};
     if (t->scale_batch_size && !bs_finder_run(cfg, &t->bs, &found)) return 1;
-    if (found.found > 0 && !add_found(user, &t->bs, &found)) return 1;
+    if (found.found > 0 &&
+        !bs_finder_set_size(user, found.module, t->bs.batch_arg_name, found.text))
+        return 1;
     cfg->config_to_save = user;
     if (t->lr_find) return trainer_run(cfg);
     return found.found > 0 && user->save_config ? save_found(user, t->bs.batch_arg_name) : 0;

@@ -1,6 +1,7 @@
 /* Devices: an opened accelerator plugin plus a caching allocator, so that a
  * steady-state training step reuses freed blocks instead of calling alloc(). */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,17 +99,15 @@ lt_storage *lt__storage_new(lt_device_t *dev, size_t nbytes) {
     if (!s->data) {
         s->next_free = dev->spare_storage;
         dev->spare_storage = s;
+        char cap[96] = "";
         if (dev->pool.limit_bytes)
-            lt_set_error(LT_ERR_OOM,
-                         "%s: out of device memory allocating %zu bytes: tensors hold %llu of "
-                         "the %llu-byte memory limit (reduce the batch size or the model size)",
-                         dev->k.name, nbytes, (unsigned long long)dev->pool.held_bytes,
-                         (unsigned long long)dev->pool.limit_bytes);
-        else
-            lt_set_error(LT_ERR_OOM,
-                         "%s: out of device memory allocating %zu bytes "
-                         "(reduce the batch size or the model size)",
-                         dev->k.name, nbytes);
+            snprintf(cap, sizeof cap, ": tensors hold %llu of the %llu-byte memory limit",
+                     (unsigned long long)dev->pool.held_bytes,
+                     (unsigned long long)dev->pool.limit_bytes);
+        lt_set_error(LT_ERR_OOM,
+                     "%s: out of device memory allocating %zu bytes%s (reduce the batch size or "
+                     "the model size)",
+                     dev->k.name, nbytes, cap);
         return NULL;
     }
     s->dev = dev;
