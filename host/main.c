@@ -52,10 +52,11 @@ static bool take_help(int *argc, char **argv) {
     return found;
 }
 
-/* The cpu accelerator's OpenMP team (libgomp) spins between parallel regions by default
- * (OMP_WAIT_POLICY unset: ~300k spins). When the cores are shared, a spinning worker
- * holds the core the loop thread needs, and the 2-thread demo MLP epoch ran 10-15x
- * slower than the 1-thread one (bench/RESULTS.md, #20); passive waiting made it as fast.
+/* OpenMP's team (libgomp: oneDNN's convolutions in the cpu accelerator) spins between
+ * parallel regions by default (OMP_WAIT_POLICY unset: ~300k spins). When the cores are
+ * shared, a spinning worker holds the core the loop thread needs: the 2-thread demo MLP
+ * epoch ran 10-15x slower than the 1-thread one when its loops were on OpenMP
+ * (bench/RESULTS.md, #20); passive waiting made it as fast.
  * libgomp reads this once, when the cpu plugin loads it, so it is set here, before any
  * plugin is opened and before any thread starts; the user's own setting wins. */
 static void default_omp_wait_policy(void) {

@@ -1,5 +1,5 @@
 /* The cpu accelerator's gemm slot on 2 threads at mid-sized shapes, where gemm.c cuts C
- * into one block per thread (issue #20): every transpose, both cutting directions, a C
+ * into blocks (issue #20): every transpose, both cutting directions, a C
  * wider than the product (ldc > n), beta 0 over garbage and beta 1 accumulating, against
  * a product in double. */
 #include <lt/accelerator.h>
@@ -80,8 +80,8 @@ START_TEST(two_threads_cut_c_correctly) {
 }
 END_TEST
 
-/* gemm.c runs a shape's blocks on the team or, when that measured slower, one after
- * another (and tries the other way every 16th call): the same bits either way. */
+/* The pool hands a GEMM's blocks to whichever thread is free, or runs them all on the
+ * caller when its workers measured late: the same bits every call. */
 START_TEST(results_do_not_depend_on_how_blocks_ran) {
     lt_device_t *dev = NULL;
     ck_assert_msg(lt_device_open("cpu", 2, &dev) == LT_OK, "%s", lt_last_error());

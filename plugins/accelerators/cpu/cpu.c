@@ -55,6 +55,14 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
         free(st);
         return s;
     }
+    char why[200];
+    int small = cpu_small_choose(&st->blas.isa, getenv("LT_CPU_GEMM"), why, sizeof why);
+    if (small < 0) {
+        cpu_blas_close(&st->blas);
+        free(st);
+        return lt_set_error(LT_ERR_INVALID_ARG, "%s", why);
+    }
+    st->small = (cpu_small_isa)small;
     st->half = half_format(prec);
 #ifdef CPU_TEST_RANGES
     const char *log = getenv("LT_TEST_RANGE_LOG");
@@ -66,13 +74,18 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     /* One budget: OpenBLAS's pool gets the same count as our loops. */
     st->blas.set_num_threads(st->threads);
     st->blas_threads = st->threads;
+    st->pool = cpu_pool_create(st->threads); /* NULL: loops run on this thread only */
     char conv[96] = "";
 #ifdef CPU_WITH_DNNL
     cpu_dnnl_open(st);
     cpu_dnnl_describe(st, conv, sizeof conv);
 #endif
-    snprintf(st->description, sizeof st->description, "%s%s, %d thread%s", st->blas.line, conv,
-             st->threads, st->threads == 1 ? "" : "s");
+    char small_line[64] = "";
+    if (st->small != CPU_SMALL_NONE)
+        snprintf(small_line, sizeof small_line, ", small GEMMs on own %s tiles",
+                 cpu_small_isa_name(st->small));
+    snprintf(st->description, sizeof st->description, "%s%s%s, %d thread%s", st->blas.line,
+             small_line, conv, st->threads, st->threads == 1 ? "" : "s");
     *state = st;
     return LT_OK;
 }
@@ -87,6 +100,7 @@ static void cpu_shutdown(void *state) {
 #ifdef CPU_WITH_DNNL
     cpu_dnnl_close(st);
 #endif
+    cpu_pool_destroy(st->pool);
     cpu_blas_close(&st->blas);
     free(st->half_buf[0]);
     free(st->half_buf[1]);
@@ -108,8 +122,7 @@ void cpu_parallel_for(const cpu_state *st, int64_t n, int64_t cost, cpu_span_fn 
         fn(args, 0, n);
         return;
     }
-#pragma omp parallel for num_threads((int)nt) schedule(static)
-    for (int64_t t = 0; t < nt; t++) fn(args, n * t / nt, n * (t + 1) / nt);
+    cpu_pool_run(st->pool, n, (int)nt, fn, args);
 }
 
 /* ---- memory -------------------------------------------------------------------- */

@@ -89,16 +89,22 @@ void cpu_isa_detect(cpu_isa *f);
 lt_status cpu_blas_open(cpu_blas *b);
 void cpu_blas_close(cpu_blas *b);
 
-enum { CPU_HALF_NONE, CPU_HALF_FP16, CPU_HALF_BF16 };
+/* ---- gemm_small.c: unpacked GEMM kernels for small shapes ---- */
 
-/* One GEMM shape that gemm.c cuts into blocks: its time in ns run serially [0] and on
- * the OpenMP team [1] (moving averages; 0: not measured yet), and its calls. */
-#define CPU_SPLIT_SHAPES 16
-typedef struct cpu_split_shape {
-    int64_t m, n, k;
-    double ns[2];
-    uint64_t calls;
-} cpu_split_shape;
+typedef enum { CPU_SMALL_NONE, CPU_SMALL_AVX2, CPU_SMALL_AVX512 } cpu_small_isa;
+
+/* The tiles to use on this CPU given $LT_CPU_GEMM (env), or -1 with a one-line error in
+ * why when env is unknown or names tiles the CPU cannot run. */
+int cpu_small_choose(const cpu_isa *f, const char *env, char *why, size_t cap);
+const char *cpu_small_isa_name(cpu_small_isa isa);
+/* Whether the small kernels compute this whole GEMM (its shape, not a block's). */
+bool cpu_small_gemm_takes(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t k);
+/* Row-major C(m, n) = alpha op(A) op(B) + beta C, for a shape cpu_small_gemm_takes. */
+void cpu_small_gemm(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                    int64_t ldc);
+
+enum { CPU_HALF_NONE, CPU_HALF_FP16, CPU_HALF_BF16 };
 
 /* Large blocks freed by the host, kept for the next step's same-size allocation: the
  * arena releases every activation at each reset, and handing them back to the kernel
@@ -110,12 +116,13 @@ typedef struct cpu_block {
     size_t size; /* bytes, a multiple of the huge page */
 } cpu_block;
 
+typedef struct cpu_pool cpu_pool;
+
 typedef struct cpu_state {
-    int threads;      /* thread budget shared by OpenBLAS and our OpenMP loops */
-    int blas_threads; /* what OpenBLAS is set to now */
-    /* gemm.c's split GEMMs, per shape: their time run serially and on the team */
-    cpu_split_shape split_shapes[CPU_SPLIT_SHAPES];
-    unsigned split_next; /* the entry a new shape replaces next */
+    int threads;         /* thread budget shared by OpenBLAS, oneDNN and our loops */
+    cpu_pool *pool;      /* our loops' workers (pool.c); NULL with one thread */
+    int blas_threads;    /* what OpenBLAS is set to now */
+    cpu_small_isa small; /* gemm_small.c's tiles for small GEMMs; NONE: OpenBLAS only */
     /* The test twin's emulated mixed precision (CPU_EMULATE_HALF): GEMM inputs rounded
      * to fp16 or bf16 into these buffers first. CPU_HALF_NONE in the real plugin. */
     int half;
@@ -154,6 +161,19 @@ void cpu_test_timer_log(cpu_state *cs);
 #endif
 
 typedef void (*cpu_span_fn)(const void *args, int64_t lo, int64_t hi);
+
+/* ---- pool.c: the worker threads cpu_parallel_for runs on ---- */
+
+/* Chunks a job is cut into per thread, claimed one at a time (pool.c). */
+#define CPU_CHUNKS_PER_THREAD 4
+
+/* threads - 1 workers that spin briefly (yielding) between jobs, then sleep; NULL when
+ * threads < 2 or none could start. */
+cpu_pool *cpu_pool_create(int threads);
+void cpu_pool_destroy(cpu_pool *p);
+/* fn over [0, n) as nt spans, span 0 on the calling thread; inline when p is NULL, busy
+ * with another thread's job, or called from inside a job. */
+void cpu_pool_run(cpu_pool *p, int64_t n, int nt, cpu_span_fn fn, const void *args);
 
 /* Run fn over items [0, n), each costing about `cost` elements of work: inline when the
  * total is small, else as st->threads static spans. (cpu.c) */

@@ -1,12 +1,11 @@
 /* gemm.c — row-major C(M,N) = alpha * op(A) op(B) + beta * C through OpenBLAS (loaded
- * with the CPU's best kernels by blas.c).
+ * with the CPU's best kernels by blas.c), or gemm_small.c's kernels for small shapes.
  *
  * OpenBLAS threads itself (cpu.c gave it the thread budget) on large GEMMs; mid-sized
  * ones are cut into one block per thread here. Both split M and N, never K, so results
  * are reproducible for a fixed thread count. */
 #include <limits.h>
 #include <string.h>
-#include <time.h>
 
 #include "cpu_impl.h"
 
@@ -18,6 +17,7 @@
 
 typedef struct {
     int ta, tb;
+    bool small; /* gemm_small.c's kernels compute it (a choice made on the whole shape) */
     int64_t n, k, lda, ldb, ldc;
     float alpha, beta;
     const float *a, *b;
@@ -46,7 +46,8 @@ static void naive_rows_span(const void *args, int64_t lo, int64_t hi) {
 
 static int fits_blasint(int64_t v) { return v <= CPU_BLASINT_MAX; }
 
-/* Rows [r0, r0 + m) by columns [c0, c0 + n) of C, one OpenBLAS call. OpenBLAS's kernels
+/* Rows [r0, r0 + m) by columns [c0, c0 + n) of C, one call of the small kernels or of
+ * OpenBLAS. OpenBLAS's kernels
  * always add into C, and for beta = 0 it first clears C with its own loop, which took
  * 5-60 us more per call than memset at the demo MLP's shapes (bench/RESULTS.md): C is
  * cleared here instead and the call accumulates (beta = 1). */
@@ -54,6 +55,11 @@ static void blas_block(const cpu_state *cs, const gemm_args *g, int64_t m, int64
                        int64_t c0) {
     const float *a = g->a + (g->ta ? r0 : r0 * g->lda), *b = g->b + (g->tb ? c0 * g->ldb : c0);
     float *c = g->c + r0 * g->ldc + c0, beta = g->beta;
+    if (g->small) {
+        cpu_small_gemm(cs->small, g->ta, g->tb, m, n, g->k, g->alpha, a, g->lda, b, g->ldb, beta, c,
+                       g->ldc);
+        return;
+    }
     if (beta == 0.0f && cs->blas_threads == 1) { /* OpenBLAS's threads clear big C's */
         if (g->ldc == n)
             memset(c, 0, (size_t)(m * n) * sizeof *c);
@@ -94,50 +100,18 @@ static void split_span(const void *args, int64_t lo, int64_t hi) {
     }
 }
 
-static double now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-/* The timings of one GEMM shape (a model calls the same few shapes every step). */
-static cpu_split_shape *shape_of(cpu_state *cs, int64_t m, int64_t n, int64_t k) {
-    for (int i = 0; i < CPU_SPLIT_SHAPES; i++) {
-        cpu_split_shape *e = &cs->split_shapes[i];
-        if (e->m == m && e->n == n && e->k == k) return e;
-    }
-    cpu_split_shape *e = &cs->split_shapes[cs->split_next++ % CPU_SPLIT_SHAPES];
-    *e = (cpu_split_shape){.m = m, .n = n, .k = k};
-    return e;
-}
-
-/* Run the blocks on the team (1) or one after another on this thread (0)? The team, unless
- * it has measured slower at this shape: with another process on a core, the block of a
- * thread sharing that core arrives last and the whole GEMM waits for it (bench/RESULTS.md).
- * Every 16th call of a shape tries the other way, so the choice follows the machine's
- * load. The blocks are the same either way: the results do not depend on the choice. */
-static int split_mode(cpu_split_shape *e) {
-    /* serial only when clearly faster (a 25% margin: on idle cores the team's time per
-     * call swings more than that, and the epoch ran faster on it anyway) */
-    int best = e->ns[0] == 0.0 || e->ns[1] == 0.0 || e->ns[1] <= 1.25 * e->ns[0] ? 1 : 0;
-    return ++e->calls % 16 == 0 ? 1 - best : best;
-}
-
 /* A GEMM too small for OpenBLAS's own threads (a heap buffer and a team wake-up per
- * call) but worth two cores: C cut into one block per thread, along the dimension whose
- * operand is larger (each thread packs its share of it and all of the other), each block
- * one single-threaded OpenBLAS call. */
+ * call) but worth two cores: C cut into blocks along the dimension whose operand is
+ * larger, each block one single-threaded call. OpenBLAS packs all of the other operand
+ * per block, so it gets one block per thread; the small kernels pack nothing and get a few
+ * per thread, which the pool hands to whichever thread is free. */
 static void split_gemm(cpu_state *cs, int64_t m, const gemm_args *g) {
-    split_args s = {.cs = cs, .g = g, .m = m, .parts = cs->threads, .by_rows = m > g->n};
-    cpu_split_shape *e = shape_of(cs, m, g->n, g->k);
-    int mode = split_mode(e);
-    double t0 = now_ns();
-    if (mode)
-        cpu_parallel_for(cs, s.parts, CPU_PAR_MIN, split_span, &s);
-    else
-        split_span(&s, 0, s.parts);
-    double x = now_ns() - t0;
-    e->ns[mode] = e->ns[mode] == 0.0 ? x : 0.75 * e->ns[mode] + 0.25 * x; /* ~4 calls */
+    split_args s = {.cs = cs,
+                    .g = g,
+                    .m = m,
+                    .parts = cs->threads * (g->small ? CPU_CHUNKS_PER_THREAD : 1),
+                    .by_rows = m > g->n};
+    cpu_parallel_for(cs, s.parts, CPU_PAR_MIN, split_span, &s);
 }
 
 void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -151,6 +125,7 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
     }
     const gemm_args g = {.ta = trans_a,
                          .tb = trans_b,
+                         .small = cpu_small_gemm_takes(cs->small, trans_a, trans_b, m, n, k),
                          .n = n,
                          .k = k,
                          .lda = lda,

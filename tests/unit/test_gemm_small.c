@@ -1,0 +1,229 @@
+/* The cpu accelerator's unpacked small-GEMM tiles (gemm_small.c) and its worker pool
+ * (pool.c), issue #20: each tile set the CPU runs (LT_CPU_GEMM=avx512, avx2) at shapes
+ * that end in every kind of tail (rows, columns, k), with leading dimensions wider than
+ * the product, alpha, beta 0 over NaN and beta 1, against a product in double; the same
+ * bits on 1 and 3 threads; two host threads sharing one device; LT_CPU_GEMM refused when
+ * unknown or beyond the CPU. */
+#include <lt/accelerator.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+typedef struct gemm_case {
+    int64_t m, n, k;
+    int ta, tb;
+} gemm_case;
+
+/* Shapes the small tiles take (2^18 to 2^24 multiply-adds; NT with k >= 64, TN and NN
+ * with n >= 16): the demo MLP's, and odd sizes for the tails of both tile sets (AVX-512:
+ * dot 6x4, outer 8 rows x 48 columns; AVX2: dot 3x4, outer 6 x 16). */
+static const gemm_case small_cases[] = {
+    {64, 128, 784, 0, 1}, /* forward x W^T */
+    {128, 784, 64, 1, 0}, /* weight gradient g^T x */
+    {64, 256, 128, 0, 0}, /* input gradient g W */
+    {67, 131, 101, 0, 1}, /* every tail: rows, columns, k % 16 */
+    {101, 77, 67, 1, 0},  {53, 83, 71, 0, 0}, {35, 17, 500, 0, 1}, {29, 97, 99, 1, 0},
+};
+
+static double ref_at(const float *a, const float *b, const gemm_case *s, int64_t i, int64_t j) {
+    const int64_t lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
+    double sum = 0.0;
+    for (int64_t p = 0; p < s->k; p++)
+        sum += (double)(s->ta ? a[p * lda + i] : a[i * lda + p]) *
+               (s->tb ? b[j * ldb + p] : b[p * ldb + j]);
+    return sum;
+}
+
+static lt_device_t *open_cpu(const char *tiles, int threads) {
+    if (tiles)
+        setenv("LT_CPU_GEMM", tiles, 1); /* read when the cpu plugin's device opens */
+    else
+        unsetenv("LT_CPU_GEMM");
+    lt_device_t *dev = NULL;
+    lt_status s = lt_device_open("cpu", threads, &dev);
+    unsetenv("LT_CPU_GEMM");
+    ck_assert_msg(s == LT_OK, "%s", lt_last_error());
+    return dev;
+}
+
+/* C = alpha op(A) op(B) + beta C0 into a C with pad spare columns, checked element by
+ * element; C0 is NaN for beta 0 (which must overwrite it). */
+static void check_case(const lt_accelerator_desc *k, void *st, const gemm_case *s, float alpha,
+                       float beta, int64_t pad) {
+    const int64_t ldc = s->n + pad, lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
+    float *a = malloc((size_t)(s->m * s->k) * sizeof *a);
+    float *b = malloc((size_t)(s->k * s->n) * sizeof *b);
+    float *c = malloc((size_t)(s->m * ldc) * sizeof *c);
+    ck_assert(a && b && c);
+    test_fill(a, s->m * s->k, 41, -1.0f, 1.0f, 0.0f);
+    test_fill(b, s->k * s->n, 42, -1.0f, 1.0f, 0.0f);
+    for (int64_t i = 0; i < s->m * ldc; i++) c[i] = beta == 0.0f ? NAN : (float)(i % 5) - 2.0f;
+    k->gemm(st, s->ta, s->tb, s->m, s->n, s->k, alpha, a, lda, b, ldb, beta, c, ldc);
+    for (int64_t i = 0; i < s->m; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            const float c0 = beta == 0.0f ? NAN : (float)((i * ldc + j) % 5) - 2.0f;
+            const float got = c[i * ldc + j];
+            if (j >= s->n) {
+                ck_assert_msg(beta == 0.0f ? isnan(got) : got == c0, "C[%ld][%ld] was written",
+                              (long)i, (long)j);
+                continue;
+            }
+            const double want = alpha * ref_at(a, b, s, i, j) + (beta == 0.0f ? 0.0 : beta * c0);
+            ck_assert_msg(fabs(got - want) <= 1e-4 * (1.0 + fabs(want)),
+                          "%ldx%ldx%ld ta %d tb %d alpha %g beta %g: C[%ld][%ld] = %.7g, want %.7g",
+                          (long)s->m, (long)s->n, (long)s->k, s->ta, s->tb, alpha, beta, (long)i,
+                          (long)j, got, want);
+        }
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void check_tiles(const char *tiles, const char *named) {
+    lt_device_t *dev = open_cpu(tiles, 2);
+    ck_assert_msg(strstr(lt_device_describe(dev), named), "describe says '%s', want '%s'",
+                  lt_device_describe(dev), named);
+    void *st = NULL;
+    const lt_accelerator_desc *k = lt_device_kernels(dev, &st);
+    for (size_t i = 0; i < sizeof small_cases / sizeof small_cases[0]; i++) {
+        check_case(k, st, &small_cases[i], 1.0f, 0.0f, 0);
+        check_case(k, st, &small_cases[i], 0.5f, 1.0f, 3);
+        check_case(k, st, &small_cases[i], -2.0f, 0.25f, 17);
+    }
+    lt_device_close(dev);
+}
+
+START_TEST(avx512_tiles) {
+    if (!__builtin_cpu_supports("avx512f")) {
+        printf("gemm_small: no AVX-512 on this CPU, avx512 tiles not tested\n");
+        return;
+    }
+    check_tiles("avx512", "own AVX-512 tiles");
+    check_tiles(NULL, "own AVX-512 tiles"); /* auto picks them */
+}
+END_TEST
+
+START_TEST(avx2_tiles) {
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+        printf("gemm_small: no AVX2 and FMA on this CPU, avx2 tiles not tested\n");
+        return;
+    }
+    check_tiles("avx2", "own AVX2 tiles");
+}
+END_TEST
+
+START_TEST(openblas_when_asked) {
+    lt_device_t *dev = open_cpu("openblas", 2);
+    ck_assert_ptr_null(strstr(lt_device_describe(dev), "own "));
+    lt_device_close(dev);
+}
+END_TEST
+
+/* One GEMM of each form on `threads` threads, into out (the cases' outputs back to back). */
+static void run_forms(int threads, float *out, const float *a, const float *b) {
+    lt_device_t *dev = open_cpu(NULL, threads);
+    void *st = NULL;
+    const lt_accelerator_desc *k = lt_device_kernels(dev, &st);
+    for (int i = 0; i < 3; i++) {
+        const gemm_case *s = &small_cases[i];
+        k->gemm(st, s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->ta ? s->m : s->k, b,
+                s->tb ? s->k : s->n, 0.0f, out, s->n);
+        out += s->m * s->n;
+    }
+    lt_device_close(dev);
+}
+
+/* The tiles compute an element the same way in any block: no dependence on threads. */
+START_TEST(same_bits_on_any_thread_count) {
+    enum { MAX = 128 * 784 };
+    float *a = malloc(MAX * sizeof *a), *b = malloc(MAX * sizeof *b);
+    float *one = calloc(3 * MAX, sizeof *one), *three = calloc(3 * MAX, sizeof *three);
+    ck_assert(a && b && one && three);
+    test_fill(a, MAX, 51, -1.0f, 1.0f, 0.0f);
+    test_fill(b, MAX, 52, -1.0f, 1.0f, 0.0f);
+    run_forms(1, one, a, b);
+    run_forms(3, three, a, b);
+    ck_assert(memcmp(one, three, 3 * MAX * sizeof *one) == 0);
+    free(a);
+    free(b);
+    free(one);
+    free(three);
+}
+END_TEST
+
+typedef struct {
+    const lt_accelerator_desc *k;
+    void *st;
+    const float *a, *b;
+    float *c;
+} shared_job;
+
+static void *gemm_many(void *arg) {
+    const shared_job *j = arg;
+    for (int r = 0; r < 50; r++)
+        j->k->gemm(j->st, 0, 1, 64, 128, 784, 1.0f, j->a, 784, j->b, 784, 0.0f, j->c, 128);
+    return NULL;
+}
+
+/* Two host threads on one device: one gets the pool, the other runs inline; both right. */
+START_TEST(two_callers_share_the_pool) {
+    lt_device_t *dev = open_cpu(NULL, 2);
+    void *st = NULL;
+    const lt_accelerator_desc *k = lt_device_kernels(dev, &st);
+    float *a = malloc(64 * 784 * sizeof *a), *b = malloc(128 * 784 * sizeof *b);
+    float *want = malloc(64 * 128 * sizeof *want), *c[2];
+    ck_assert(a && b && want);
+    test_fill(a, 64 * 784, 61, -1.0f, 1.0f, 0.0f);
+    test_fill(b, 128 * 784, 62, -1.0f, 1.0f, 0.0f);
+    k->gemm(st, 0, 1, 64, 128, 784, 1.0f, a, 784, b, 784, 0.0f, want, 128);
+    pthread_t t[2];
+    shared_job jobs[2];
+    for (int i = 0; i < 2; i++) {
+        c[i] = malloc(64 * 128 * sizeof *c[i]);
+        ck_assert(c[i]);
+        jobs[i] = (shared_job){k, st, a, b, c[i]};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, gemm_many, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert(memcmp(c[i], want, 64 * 128 * sizeof *want) == 0);
+        free(c[i]);
+    }
+    free(a);
+    free(b);
+    free(want);
+    lt_device_close(dev);
+}
+END_TEST
+
+START_TEST(bad_choice_is_refused) {
+    setenv("LT_CPU_GEMM", "avx1024", 1);
+    lt_device_t *dev = NULL;
+    ck_assert_int_ne(lt_device_open("cpu", 1, &dev), LT_OK);
+    unsetenv("LT_CPU_GEMM");
+    ck_assert_msg(strstr(lt_last_error(), "LT_CPU_GEMM='avx1024' is not one of"), "%s",
+                  lt_last_error());
+    if (!__builtin_cpu_supports("avx512f")) {
+        setenv("LT_CPU_GEMM", "avx512", 1);
+        ck_assert_int_ne(lt_device_open("cpu", 1, &dev), LT_OK);
+        unsetenv("LT_CPU_GEMM");
+        ck_assert_msg(strstr(lt_last_error(), "which this CPU lacks"), "%s", lt_last_error());
+    }
+}
+END_TEST
+
+Suite *suite_gemm_small(void) {
+    Suite *s = suite_create("gemm_small");
+    TCase *tc = tcase_create("cpu");
+    tcase_add_test(tc, avx512_tiles);
+    tcase_add_test(tc, avx2_tiles);
+    tcase_add_test(tc, openblas_when_asked);
+    tcase_add_test(tc, same_bits_on_any_thread_count);
+    tcase_add_test(tc, two_callers_share_the_pool);
+    tcase_add_test(tc, bad_choice_is_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
