@@ -142,6 +142,10 @@ struct lt_tensor {
     bool stale;      /* its arena was reset: a step's tensor kept past its step */
     int param_id;    /* 1 + its index among its ctx's parameters; 0: not a parameter */
     size_t ready_at; /* lt_backward's scratch: the tape node after which its grad is final */
+    /* zero_grad deferred (torch's set_to_none, the buffer kept): grad's old contents count
+     * as 0, so the step's first gradient overwrites them (no zeroing pass) and a reader of
+     * grad fills it with 0 first (lt__grad_settle). */
+    bool grad_lazy;
 };
 
 #define LT_NODE_MAX_IN 3
@@ -307,6 +311,11 @@ void lt__round_params(lt_device_t *dev, float *d_x, int64_t n);
 
 /* Set t's gradient to zeros (allocating it when missing). */
 lt_status lt__zero_grad(lt_tensor_t *t);
+/* A persistent tensor's grad buffer for a gradient about to be written: made when missing
+ * (then lazily zero); true when the write must overwrite (beta 0) instead of accumulate. */
+bool lt__grad_overwrite(lt_tensor_t *t, bool *overwrite);
+/* Fill a deferred zero_grad before grad is read (optimizer, clipping, DDP, lt_grad). */
+void lt__grad_settle(lt_tensor_t *t);
 
 /* ---- checkpoint support (optimizer.c, scheduler.c; used by io/checkpoint.c) ------- */
 

@@ -1,7 +1,8 @@
 /* zero_grad's contract, whoever implements it: backward's first gradient after it is
  * the gradient, later ones add (gradient accumulation, a parameter used twice), and a
  * gradient nothing wrote reads as zeros (lt_grad, the optimizer, clipping, DDP's flat
- * buffer). Issue #20 measured deferring the zeroing to the first write (bench/RESULTS.md). */
+ * buffer). zero_grad is deferred to the first write (issue #20): backward's first GEMM
+ * into a gradient runs with beta 0, and a reader fills what nothing wrote. */
 #include <lt/accelerator.h>
 #include <lt/runtime.h>
 #include <math.h>

@@ -55,7 +55,7 @@ bool lt__anomaly_backward(const lt_node *n) {
     for (int k = 0; k < LT_NODE_MAX_IN; k++) {
         const lt_tensor_t *in = n->in[k];
         float v;
-        if (!in || !in->grad) continue;
+        if (!in || !in->grad || in->grad_lazy) continue; /* lazy: no gradient written yet */
         int64_t at = first_non_finite(in->grad, &v);
         if (at < 0) continue;
         char shape[96];

@@ -98,17 +98,42 @@ lt_status lt__zero_grad(lt_tensor_t *t) {
     return LT_OK;
 }
 
+bool lt__grad_overwrite(lt_tensor_t *t, bool *overwrite) {
+    if (!t->grad) {
+        t->grad = lt__tensor_new_persistent(t->arena, LT_F32, t->ndim, t->shape);
+        if (!t->grad) return false;
+        t->grad_lazy = true; /* new memory: the first write fills it */
+    }
+    *overwrite = t->grad_lazy;
+    t->grad_lazy = false; /* the caller writes all of it now */
+    return true;
+}
+
+void lt__grad_settle(lt_tensor_t *t) {
+    if (!t || !t->grad || !t->grad_lazy) return;
+    t->grad_lazy = false;
+    lt_device_t *dev = lt__dev(t);
+    LT_KCALL(dev, "zero_grad", 0, LT_F32B(t->grad->numel), fill, t->grad->numel, 0.0f,
+             lt__f32(t->grad));
+}
+
 void lt__accum_grad(lt_tensor_t *t, lt_tensor_t *g) {
     if (!t || !g || !t->requires_grad) return;
     if (!lt__same_shape(t, g)) g = lt__sum_to(g, t->ndim, t->shape);
     if (!g) return;
     if (t->persistent) { /* a parameter: accumulate in place into its long-lived grad */
-        if (!t->grad && lt__zero_grad(t) != LT_OK) return;
+        bool first;
+        if (!lt__grad_overwrite(t, &first)) return;
         lt_device_t *dev = lt__dev(t);
-        LT_KCALL(dev, "accumulate_grad", t->numel, LT_F32B(3 * t->numel), binary, LT_BIN_ADD,
-                 t->numel, lt__f32(t->grad), lt__f32(g), lt__f32(t->grad), NULL);
-    } else if (!t->grad) {
+        if (first)
+            LT_KCALL(dev, "accumulate_grad", 0, LT_F32B(2 * t->numel), memcpy_d2d, lt__f32(t->grad),
+                     lt__f32(g), (size_t)t->numel * sizeof(float));
+        else
+            LT_KCALL(dev, "accumulate_grad", t->numel, LT_F32B(3 * t->numel), binary, LT_BIN_ADD,
+                     t->numel, lt__f32(t->grad), lt__f32(g), lt__f32(t->grad), NULL);
+    } else if (!t->grad || t->grad_lazy) {
         t->grad = g; /* may be shared with another input: never modified in place */
+        t->grad_lazy = false;
     } else {
         t->grad = lt_add(t->grad, g);
     }

@@ -6,7 +6,8 @@
  * once, an accumulated output read too):
  *   matmul, matmul_backward     GEMM (M,K)x(K,N): 2MNK; 4(MK + KN + MN)
  *   linear                      x W^T (+ b): 2MNK (+ MN); 4(MK + NK + MN (+ N))
- *   linear_backward             dx and dW GEMMs as above (dW accumulates: + 4MN),
+ *   linear_backward             dx and dW GEMMs as above (dW accumulates: + 4MN, but
+ *                               not the step's first gradient after zero_grad),
  *                               and the bias gradient, a (rows, out) sum: rows*out
  *   add sub mul div             n; 4(|a| + |b| + n)
  *   relu_backward gelu_backward tanh_backward sigmoid_backward   as binary ops
@@ -20,8 +21,10 @@
  *   cross_entropy               5 N C + N; 4(2 N C + N) + 8N (softmax kept for backward)
  *   cross_entropy_backward      2 N C; 4(2 N C + N) + 8N
  *   argmax                      N C; 4 N C + 8N       eq (accuracy): n; 20n
- *   accumulate_grad             a parameter's grad += g: n; 12n
- *   zero_grad fill              0; 4n                 copy (detach, keep): 0; 2 nbytes
+ *   accumulate_grad             a parameter's grad += g: n; 12n (the step's first: 0; 8n)
+ *   zero_grad fill              0; 4n (zero_grad is deferred: it fills a gradient only
+ *                               when it is read before backward wrote it)
+ *                               copy (detach, keep): 0; 2 nbytes
  *   memcpy_h2d memcpy_d2h       0; nbytes
  *   sgd_step                    (2 + 2 wd + 3 momentum + 2 nesterov) n; 4n(3 + 2 slots)
  *   adam_step                   (12 + 2 wd) n; 28n

@@ -197,7 +197,11 @@ int64_t lt_dim(const lt_tensor_t *t, int i) {
 
 int64_t lt_numel(const lt_tensor_t *t) { return t ? t->numel : -1; }
 lt_dtype lt_dtype_of(const lt_tensor_t *t) { return t ? t->dtype : LT_DTYPE_COUNT; }
-lt_tensor_t *lt_grad(const lt_tensor_t *t) { return t ? t->grad : NULL; }
+lt_tensor_t *lt_grad(const lt_tensor_t *t) {
+    if (!t) return NULL;
+    lt__grad_settle((lt_tensor_t *)t); /* a deferred zero_grad: the caller reads zeros */
+    return t->grad;
+}
 bool lt_requires_grad(const lt_tensor_t *t) { return t && t->requires_grad; }
 
 lt_status lt_set_requires_grad(lt_tensor_t *t, bool requires) {

@@ -314,9 +314,16 @@ static lt_storage *flat_storage(const lt_ctx_t *ctx, bool values) {
     return values ? ctx->values : ctx->grads;
 }
 
+/* The gradient buffer as a reader sees it: deferred zero_grads filled (a DDP bucket
+ * reduces the grads of parameters backward did not reach too). */
+static void settle_grads(lt_ctx_t *ctx) {
+    for (int i = 0; i < ctx->nparams; i++) lt__grad_settle(ctx->params[i].t);
+}
+
 /* host_only: lend it only when the CPU may dereference the device's pointers. */
 static float *flat_lend(lt_ctx_t *ctx, bool values, bool host_only, int64_t *n) {
     lt_storage *st = flat_storage(ctx, values);
+    if (st && !values) settle_grads(ctx);
     bool lend = st && (!host_only || ctx->dev->k.host_memory);
     if (n) *n = lend ? lt_num_parameters(ctx) : 0;
     return lend ? st->data : NULL;
@@ -349,6 +356,7 @@ lt_status lt_ctx_copy_flat(lt_ctx_t *ctx, bool values, bool to_host, int64_t fir
                             (long long)first, (long long)first + (long long)n, (long long)total,
                             values ? "values" : "gradient");
     if (n == 0) return LT_OK;
+    if (!values) settle_grads(ctx); /* read, or partly overwritten: no deferred zeros left */
     float *dev_ptr = (float *)st->data + first;
     size_t bytes = (size_t)n * sizeof(float);
     if (to_host)

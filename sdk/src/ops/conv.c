@@ -160,13 +160,13 @@ static lt_tensor_t *conv_forward_kernels(lt_device_t *dev, const lt_window2d *g,
 void lt__conv_weight_grad(lt_device_t *dev, lt_arena_t *arena, int64_t groups, lt_tensor_t *w,
                           const lt_tensor_t *a, const lt_tensor_t *b) {
     int64_t r = w->shape[0] / groups, k = w->numel / w->shape[0], np = b->shape[1];
-    bool in_place = w->persistent && (w->grad || lt__zero_grad(w) == LT_OK);
+    bool first = true; /* beta 0: a temporary, or the step's first gradient in w's grad */
+    bool in_place = w->persistent && lt__grad_overwrite(w, &first);
     lt_tensor_t *dw = in_place ? w->grad : lt__tensor_new(arena, LT_F32, w->ndim, w->shape);
     if (!dw) return;
     for (int64_t gi = 0; gi < groups; gi++)
         dev->k.gemm(dev->state, 0, 1, r, k, np, 1.0f, lt__f32(a) + gi * r * np, np,
-                    lt__f32(b) + gi * k * np, np, in_place ? 1.0f : 0.0f, lt__f32(dw) + gi * r * k,
-                    k);
+                    lt__f32(b) + gi * k * np, np, first ? 0.0f : 1.0f, lt__f32(dw) + gi * r * k, k);
     if (!in_place) lt__accum_grad(w, dw);
 }
 

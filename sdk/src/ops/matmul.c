@@ -43,17 +43,32 @@ lt_tensor_t *lt_matmul(lt_tensor_t *a, lt_tensor_t *b) {
     return c;
 }
 
-/* A parameter's gradient is accumulated by the GEMM itself (beta = 1): no temporary. */
+/* A parameter's gradient is written by the GEMM itself: no temporary; beta = 0 for the
+ * step's first gradient after a zero_grad, else 1 (accumulating). */
 static void weight_grad(lt_tensor_t *w, lt_tensor_t *g2, lt_tensor_t *x2) {
-    if (w->persistent && (w->grad || lt__zero_grad(w) == LT_OK)) {
+    bool first;
+    if (w->persistent && lt__grad_overwrite(w, &first)) {
         int64_t m = w->shape[0], n = w->shape[1], k = g2->shape[0];
         lt_device_t *dev = lt__dev(w);
-        LT_KCALL(dev, "linear_backward", gemm_flops(m, n, k), gemm_bytes(m, n, k, true), gemm, 1, 0,
-                 m, n, k, 1.0f, lt__f32(g2), g2->shape[1], lt__f32(x2), x2->shape[1], 1.0f,
-                 lt__f32(w->grad), n);
+        LT_KCALL(dev, "linear_backward", gemm_flops(m, n, k), gemm_bytes(m, n, k, !first), gemm, 1,
+                 0, m, n, k, 1.0f, lt__f32(g2), g2->shape[1], lt__f32(x2), x2->shape[1],
+                 first ? 0.0f : 1.0f, lt__f32(w->grad), n);
     } else {
         lt__accum_grad(w, lt__gemm(g2, true, x2, false, "linear_backward"));
     }
+}
+
+/* The column sums of g (rows, out): straight into a parameter's grad when it is the
+ * step's first gradient there, else through a temporary that is added. */
+static void bias_grad(lt_tensor_t *b, lt_tensor_t *g, int64_t rows, int64_t out) {
+    bool first = false;
+    if (b->persistent && !lt__grad_overwrite(b, &first)) return;
+    lt_tensor_t *db = first ? b->grad : lt__tensor_new(g->arena, LT_F32, 1, &out);
+    if (!db) return;
+    lt_device_t *dev = lt__dev(g);
+    LT_KCALL(dev, "linear_backward", (double)rows * out, LT_F32B(rows * out + out), reduce_sum, 1,
+             rows, out, lt__f32(g), 1.0f, lt__f32(db));
+    if (!first) lt__accum_grad(b, db);
 }
 
 static void linear_bw(lt_node *n, lt_tensor_t *g) {
@@ -68,14 +83,7 @@ static void linear_bw(lt_node *n, lt_tensor_t *g) {
         lt__accum_grad(x, lt_reshape(dx, x->ndim, x->shape));
     }
     if (w->requires_grad) weight_grad(w, g2, lt_reshape(x, 2, x2s));
-    if (b && b->requires_grad) {
-        lt_tensor_t *db = lt__tensor_new(g->arena, LT_F32, 1, &out);
-        if (!db) return;
-        lt_device_t *dev = lt__dev(g);
-        LT_KCALL(dev, "linear_backward", (double)rows * out, LT_F32B(rows * out + out), reduce_sum,
-                 1, rows, out, lt__f32(g), 1.0f, lt__f32(db));
-        lt__accum_grad(b, db);
-    }
+    if (b && b->requires_grad) bias_grad(b, g, rows, out);
 }
 
 /* y (rows, out) = x (rows, in) W^T (+ b, broadcast over the rows). */

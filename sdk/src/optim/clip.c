@@ -39,6 +39,7 @@ lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_
     /* torch: the 2-norm of the per-parameter 2-norms. */
     double sum = 0.0;
     for (int64_t i = 0; i < l->len; i++) {
+        lt__grad_settle(l->items[i]);
         lt_tensor_t *g = l->items[i]->grad;
         if (!g) continue;
         double n = sqrt(grad_sq_sum(g, scratch->data));
@@ -56,6 +57,7 @@ lt_status lt_clip_grad_norm(lt_optimizer_t *opt, double max_norm, double *total_
                             norm);
     if (coef >= 1.0) return LT_OK;
     for (int64_t i = 0; i < l->len; i++) {
+        lt__grad_settle(l->items[i]);
         lt_tensor_t *g = l->items[i]->grad;
         if (!g) continue;
         LT_KCALL(dev, "clip_grad_norm", g->numel, LT_F32B(2 * g->numel), affine, g->numel,
@@ -78,6 +80,7 @@ lt_status lt_clip_grad_value(lt_optimizer_t *opt, double clip_value) {
     lt_grad_scaler_t *sc = l->items[0]->arena->scaler;
     if (sc && lt_grad_scaler_unscale(sc, opt) != LT_OK) return lt_last_status();
     for (int64_t i = 0; i < l->len; i++) {
+        lt__grad_settle(l->items[i]);
         lt_tensor_t *g = l->items[i]->grad;
         if (!g) continue;
         LT_KCALL(dev, "clip_grad_value", 2.0 * g->numel, LT_F32B(2 * g->numel), clamp, g->numel,

@@ -178,6 +178,7 @@ lt_status lt_grad_scaler_unscale(lt_grad_scaler_t *sc, lt_optimizer_t *opt) {
     dev->k.fill(dev->state, 1, 0.0f, d_found);
     const lt_param_list_t *l = lt__optimizer_params(opt);
     for (int64_t i = 0; i < l->len; i++) {
+        lt__grad_settle(l->items[i]);
         lt_tensor_t *g = l->items[i]->grad;
         if (!g) continue;
         if (lt__dev(g) != dev)

@@ -271,6 +271,7 @@ static int64_t update_group(lt_optimizer_t *o, int g, int64_t off) {
         for (int64_t k = i; k < j; k++) n += l->items[k]->numel;
         /* no gradient (yet, or frozen): PyTorch skips the parameter too */
         if (l->items[i]->grad && l->items[i]->requires_grad) {
+            for (int64_t k = i; k < j; k++) lt__grad_settle(l->items[k]); /* got none: 0 */
             float *slot[OPT_MAX_SLOTS] = {0};
             for (int k = 0; k < o->nslots; k++) slot[k] = state + k * o->total + off;
             update_run(o, &h, l->items[i], n, slot);
@@ -298,10 +299,8 @@ lt_status lt_optimizer_zero_grad(lt_optimizer_t *o) {
         j = run_end(l, i, l->len);
         lt_tensor_t *p = l->items[i];
         if (!p->grad) continue;
-        int64_t n = 0;
-        for (int64_t k = i; k < j; k++) n += l->items[k]->numel;
-        lt_device_t *dev = lt__dev(p);
-        LT_KCALL(dev, "zero_grad", 0, LT_F32B(n), fill, n, 0.0f, lt__f32(p->grad));
+        /* deferred: backward's first write overwrites; a reader fills what stays unwritten */
+        for (int64_t k = i; k < j; k++) l->items[k]->grad_lazy = true;
     }
     return LT_OK;
 }
