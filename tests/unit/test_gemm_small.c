@@ -1,7 +1,8 @@
 /* The cpu accelerator's unpacked small-GEMM tiles (gemm_small.c) and its worker pool
  * (pool.c), issue #20: each tile set the CPU runs (LT_CPU_GEMM=avx512, avx2) at shapes
- * that end in every kind of tail (rows, columns, k), with leading dimensions wider than
- * the product, alpha, beta 0 over NaN and beta 1, against a product in double; the same
+ * that end in every kind of tail (rows, columns, k), with operands on cache lines as the
+ * accelerator allocates them (the dot form wants that), leading dimensions wider than the
+ * product, alpha, beta 0 over NaN and beta 1, against a product in double; the same
  * bits on 1 and 3 threads; two host threads sharing one device; LT_CPU_GEMM refused when
  * unknown or beyond the CPU. */
 #include <lt/accelerator.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_impl.h" /* the tiles' choice rule, compiled into the test (tests/meson.build) */
 #include "test_util.h"
 
 typedef struct gemm_case {
@@ -28,8 +30,18 @@ static const gemm_case small_cases[] = {
     {101, 77, 67, 1, 0},  {53, 83, 71, 0, 0}, {35, 17, 500, 0, 1}, {29, 97, 99, 1, 0},
 };
 
-static double ref_at(const float *a, const float *b, const gemm_case *s, int64_t i, int64_t j) {
-    const int64_t lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
+/* A leading dimension on whole cache lines (a multiple of 16 floats). */
+static int64_t line_ld(int64_t cols) { return (cols + 15) / 16 * 16; }
+
+/* n floats on a cache line, as the accelerator's allocations are. */
+static float *line_alloc(int64_t n) {
+    float *p = aligned_alloc(64, (size_t)(n + 15) / 16 * 16 * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static double ref_at(const float *a, int64_t lda, const float *b, int64_t ldb, const gemm_case *s,
+                     int64_t i, int64_t j) {
     double sum = 0.0;
     for (int64_t p = 0; p < s->k; p++)
         sum += (double)(s->ta ? a[p * lda + i] : a[i * lda + p]) *
@@ -53,13 +65,12 @@ static lt_device_t *open_cpu(const char *tiles, int threads) {
  * element; C0 is NaN for beta 0 (which must overwrite it). */
 static void check_case(const lt_accelerator_desc *k, void *st, const gemm_case *s, float alpha,
                        float beta, int64_t pad) {
-    const int64_t ldc = s->n + pad, lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
-    float *a = malloc((size_t)(s->m * s->k) * sizeof *a);
-    float *b = malloc((size_t)(s->k * s->n) * sizeof *b);
-    float *c = malloc((size_t)(s->m * ldc) * sizeof *c);
-    ck_assert(a && b && c);
-    test_fill(a, s->m * s->k, 41, -1.0f, 1.0f, 0.0f);
-    test_fill(b, s->k * s->n, 42, -1.0f, 1.0f, 0.0f);
+    const int64_t ldc = s->n + pad;
+    const int64_t lda = line_ld(s->ta ? s->m : s->k), ldb = line_ld(s->tb ? s->k : s->n);
+    const int64_t a_len = (s->ta ? s->k : s->m) * lda, b_len = (s->tb ? s->n : s->k) * ldb;
+    float *a = line_alloc(a_len), *b = line_alloc(b_len), *c = line_alloc(s->m * ldc);
+    test_fill(a, a_len, 41, -1.0f, 1.0f, 0.0f);
+    test_fill(b, b_len, 42, -1.0f, 1.0f, 0.0f);
     for (int64_t i = 0; i < s->m * ldc; i++) c[i] = beta == 0.0f ? NAN : (float)(i % 5) - 2.0f;
     k->gemm(st, s->ta, s->tb, s->m, s->n, s->k, alpha, a, lda, b, ldb, beta, c, ldc);
     for (int64_t i = 0; i < s->m; i++)
@@ -71,7 +82,8 @@ static void check_case(const lt_accelerator_desc *k, void *st, const gemm_case *
                               (long)i, (long)j);
                 continue;
             }
-            const double want = alpha * ref_at(a, b, s, i, j) + (beta == 0.0f ? 0.0 : beta * c0);
+            const double want =
+                alpha * ref_at(a, lda, b, ldb, s, i, j) + (beta == 0.0f ? 0.0 : beta * c0);
             ck_assert_msg(fabs(got - want) <= 1e-4 * (1.0 + fabs(want)),
                           "%ldx%ldx%ld ta %d tb %d alpha %g beta %g: C[%ld][%ld] = %.7g, want %.7g",
                           (long)s->m, (long)s->n, (long)s->k, s->ta, s->tb, alpha, beta, (long)i,
@@ -115,6 +127,28 @@ START_TEST(avx2_tiles) {
 }
 END_TEST
 
+/* The cases above are the tiles'; outside the work range, A^T B^T, or rows of the dot
+ * form off cache lines, OpenBLAS computes. */
+START_TEST(which_gemms_the_tiles_take) {
+    float *x = line_alloc(128 * 800);
+    for (size_t i = 0; i < sizeof small_cases / sizeof small_cases[0]; i++) {
+        const gemm_case *c = &small_cases[i];
+        ck_assert_msg(cpu_small_gemm_takes(CPU_SMALL_AVX512, c->ta, c->tb, c->m, c->n, c->k, x,
+                                           line_ld(c->ta ? c->m : c->k), x,
+                                           line_ld(c->tb ? c->k : c->n)),
+                      "case %zu", i);
+    }
+    ck_assert(!cpu_small_gemm_takes(CPU_SMALL_NONE, 0, 1, 64, 128, 784, x, 784, x, 784));
+    ck_assert(!cpu_small_gemm_takes(CPU_SMALL_AVX512, 1, 1, 64, 128, 784, x, 64, x, 784));
+    ck_assert(!cpu_small_gemm_takes(CPU_SMALL_AVX512, 0, 1, 8, 8, 784, x, 784, x, 784));
+    ck_assert(!cpu_small_gemm_takes(CPU_SMALL_AVX512, 0, 1, 512, 4096, 784, x, 784, x, 784));
+    ck_assert(!cpu_small_gemm_takes(CPU_SMALL_AVX512, 0, 1, 64, 128, 784, x + 4, 784, x, 784));
+    ck_assert(!cpu_small_gemm_takes(CPU_SMALL_AVX512, 0, 1, 64, 128, 780, x, 780, x, 780));
+    ck_assert(cpu_small_gemm_takes(CPU_SMALL_AVX512, 1, 0, 128, 784, 64, x + 4, 128, x, 784));
+    free(x);
+}
+END_TEST
+
 START_TEST(openblas_when_asked) {
     lt_device_t *dev = open_cpu("openblas", 2);
     ck_assert_ptr_null(strstr(lt_device_describe(dev), "own "));
@@ -139,9 +173,10 @@ static void run_forms(int threads, float *out, const float *a, const float *b) {
 /* The tiles compute an element the same way in any block: no dependence on threads. */
 START_TEST(same_bits_on_any_thread_count) {
     enum { MAX = 128 * 784 };
-    float *a = malloc(MAX * sizeof *a), *b = malloc(MAX * sizeof *b);
-    float *one = calloc(3 * MAX, sizeof *one), *three = calloc(3 * MAX, sizeof *three);
-    ck_assert(a && b && one && three);
+    float *a = line_alloc(MAX), *b = line_alloc(MAX);
+    float *one = line_alloc(3 * MAX), *three = line_alloc(3 * MAX);
+    memset(one, 0, 3 * MAX * sizeof *one);
+    memset(three, 0, 3 * MAX * sizeof *three);
     test_fill(a, MAX, 51, -1.0f, 1.0f, 0.0f);
     test_fill(b, MAX, 52, -1.0f, 1.0f, 0.0f);
     run_forms(1, one, a, b);
@@ -173,17 +208,15 @@ START_TEST(two_callers_share_the_pool) {
     lt_device_t *dev = open_cpu(NULL, 2);
     void *st = NULL;
     const lt_accelerator_desc *k = lt_device_kernels(dev, &st);
-    float *a = malloc(64 * 784 * sizeof *a), *b = malloc(128 * 784 * sizeof *b);
-    float *want = malloc(64 * 128 * sizeof *want), *c[2];
-    ck_assert(a && b && want);
+    float *a = line_alloc(64 * 784), *b = line_alloc(128 * 784);
+    float *want = line_alloc(64 * 128), *c[2];
     test_fill(a, 64 * 784, 61, -1.0f, 1.0f, 0.0f);
     test_fill(b, 128 * 784, 62, -1.0f, 1.0f, 0.0f);
     k->gemm(st, 0, 1, 64, 128, 784, 1.0f, a, 784, b, 784, 0.0f, want, 128);
     pthread_t t[2];
     shared_job jobs[2];
     for (int i = 0; i < 2; i++) {
-        c[i] = malloc(64 * 128 * sizeof *c[i]);
-        ck_assert(c[i]);
+        c[i] = line_alloc(64 * 128);
         jobs[i] = (shared_job){k, st, a, b, c[i]};
         ck_assert_int_eq(pthread_create(&t[i], NULL, gemm_many, &jobs[i]), 0);
     }
@@ -220,6 +253,7 @@ Suite *suite_gemm_small(void) {
     TCase *tc = tcase_create("cpu");
     tcase_add_test(tc, avx512_tiles);
     tcase_add_test(tc, avx2_tiles);
+    tcase_add_test(tc, which_gemms_the_tiles_take);
     tcase_add_test(tc, openblas_when_asked);
     tcase_add_test(tc, same_bits_on_any_thread_count);
     tcase_add_test(tc, two_callers_share_the_pool);

@@ -97,8 +97,10 @@ typedef enum { CPU_SMALL_NONE, CPU_SMALL_AVX2, CPU_SMALL_AVX512 } cpu_small_isa;
  * why when env is unknown or names tiles the CPU cannot run. */
 int cpu_small_choose(const cpu_isa *f, const char *env, char *why, size_t cap);
 const char *cpu_small_isa_name(cpu_small_isa isa);
-/* Whether the small kernels compute this whole GEMM (its shape, not a block's). */
-bool cpu_small_gemm_takes(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t k);
+/* Whether the small kernels compute this whole GEMM (its shape and operands, not a
+ * block's). */
+bool cpu_small_gemm_takes(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                          const float *a, int64_t lda, const float *b, int64_t ldb);
 /* Row-major C(m, n) = alpha op(A) op(B) + beta C, for a shape cpu_small_gemm_takes. */
 void cpu_small_gemm(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,

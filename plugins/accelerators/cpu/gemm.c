@@ -123,19 +123,20 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         d_a = cpu_half_input(cs, 0, d_a, (trans_a ? k : m) * lda);
         d_b = cpu_half_input(cs, 1, d_b, (trans_b ? n : k) * ldb);
     }
-    const gemm_args g = {.ta = trans_a,
-                         .tb = trans_b,
-                         .small = cpu_small_gemm_takes(cs->small, trans_a, trans_b, m, n, k),
-                         .n = n,
-                         .k = k,
-                         .lda = lda,
-                         .ldb = ldb,
-                         .ldc = ldc,
-                         .alpha = alpha,
-                         .beta = beta,
-                         .a = d_a,
-                         .b = d_b,
-                         .c = d_c};
+    const gemm_args g = {
+        .ta = trans_a,
+        .tb = trans_b,
+        .small = cpu_small_gemm_takes(cs->small, trans_a, trans_b, m, n, k, d_a, lda, d_b, ldb),
+        .n = n,
+        .k = k,
+        .lda = lda,
+        .ldb = ldb,
+        .ldc = ldc,
+        .alpha = alpha,
+        .beta = beta,
+        .a = d_a,
+        .b = d_b,
+        .c = d_c};
     /* k == 0 is legal here (C = beta C) but trips some cblas argument checks. */
     if (k <= 0 || !fits_blasint(m) || !fits_blasint(n) || !fits_blasint(k) || !fits_blasint(lda) ||
         !fits_blasint(ldb) || !fits_blasint(ldc)) {

@@ -13,6 +13,7 @@
  * LT_CPU_GEMM=openblas turns them off; =avx2 picks the AVX2 tiles (on an AVX2-only CPU
  * or to test them on an AVX-512 one). */
 #include <immintrin.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +147,7 @@ const char *cpu_small_isa_name(cpu_small_isa isa) {
  * message in why when the value is unknown or asks for what the CPU lacks. */
 int cpu_small_choose(const cpu_isa *f, const char *env, char *why, size_t cap) {
 #ifdef CPU_SMALL_BUILT
-    cpu_small_isa best = f->avx512f ? CPU_SMALL_AVX512
+    cpu_small_isa best = f->avx512f          ? CPU_SMALL_AVX512
                          : f->avx2 && f->fma ? CPU_SMALL_AVX2
                                              : CPU_SMALL_NONE;
 #else
@@ -178,17 +179,25 @@ int cpu_small_choose(const cpu_isa *f, const char *env, char *why, size_t cap) {
     return want;
 }
 
-bool cpu_small_gemm_takes(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t k) {
+/* Rows starting on a cache line: a (64-byte) vector load that straddles two lines costs
+ * two, and the dot form loads ten vectors per 24 multiply-adds. */
+static bool rows_on_lines(const float *x, int64_t ld) {
+    return (uintptr_t)x % 64 == 0 && ld % 16 == 0;
+}
+
+bool cpu_small_gemm_takes(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                          const float *a, int64_t lda, const float *b, int64_t ldb) {
     if (isa == CPU_SMALL_NONE || (ta && tb)) return false;
     const double work = (double)m * (double)n * (double)k;
     if (work < CPU_SMALL_MIN || work > CPU_SMALL_MAX) return false;
-    /* dot products need a few vectors of k; the outer form a vector of columns */
-    return tb ? k >= 64 : n >= 16;
+    /* dot products need a few vectors of k, on aligned rows (unaligned, OpenBLAS's packed
+     * copies won at the MLP's shapes); the outer form a vector of columns */
+    return tb ? k >= 64 && rows_on_lines(a, lda) && rows_on_lines(b, ldb) : n >= 16;
 }
 
-void cpu_small_gemm(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t k,
-                    float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
-                    float beta, float *c, int64_t ldc) {
+void cpu_small_gemm(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                    int64_t ldc) {
 #ifdef CPU_SMALL_BUILT
     const sg_args g = {m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
     const int64_t ars = ta ? 1 : lda, aps = ta ? lda : 1;
