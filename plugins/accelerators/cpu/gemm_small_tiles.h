@@ -19,67 +19,71 @@
 /* the tile loops fully unrolled at any -O, so the tiles live in registers */
 #define SG_UNROLL _Pragma("GCC unroll 8")
 
+// clang-format off
+/* clang-format folds these macros' unrolled loops into one line and cannot parse the
+ * SG_FN(name)(args) calls: this template is formatted by hand */
+
 /* C[i][j] = alpha sum_p A[i][p] B[j][p] (+ beta C[i][j]) for an MR x NR tile. */
-#define SG_DEF_DOT(NAME, MR, NR)                                                                    \
-    SG_INLINE void SG_FN(NAME)(int64_t k, const float *a, int64_t lda,             \
-                                          const float *b, int64_t ldb, float *c, int64_t ldc, \
-                                          float alpha, float beta) {                          \
-        SG_V acc[MR][NR];                                                                     \
-        SG_UNROLL for (int i = 0; i < MR; i++)                                                          \
-            SG_UNROLL for (int j = 0; j < NR; j++) acc[i][j] = sg_zero();                               \
-        int64_t p = 0;                                                                        \
-        for (; p + SG_VL <= k; p += SG_VL) {                                                  \
-            SG_V bv[NR];                                                                      \
-            SG_UNROLL for (int j = 0; j < NR; j++) bv[j] = sg_load(b + j * ldb + p);                    \
-            SG_UNROLL for (int i = 0; i < MR; i++) {                                                    \
-                SG_V av = sg_load(a + i * lda + p);                                           \
-                SG_UNROLL for (int j = 0; j < NR; j++) acc[i][j] = sg_fma(av, bv[j], acc[i][j]);        \
-            }                                                                                 \
-        }                                                                                     \
-        if (p < k) {                                                                          \
-            SG_MASK m = sg_tail_mask(k - p);                                                  \
-            SG_V bv[NR];                                                                      \
-            SG_UNROLL for (int j = 0; j < NR; j++) bv[j] = sg_load_tail(b + j * ldb + p, m);            \
-            SG_UNROLL for (int i = 0; i < MR; i++) {                                                    \
-                SG_V av = sg_load_tail(a + i * lda + p, m);                                   \
-                SG_UNROLL for (int j = 0; j < NR; j++) acc[i][j] = sg_fma(av, bv[j], acc[i][j]);        \
-            }                                                                                 \
-        }                                                                                     \
-        SG_UNROLL for (int i = 0; i < MR; i++)                                                          \
-            SG_UNROLL for (int j = 0; j < NR; j++) {                                                    \
-                float s = alpha * sg_sum(acc[i][j]), *o = c + i * ldc + j;                    \
-                *o = beta == 0.0f ? s : s + beta * *o;                                        \
-            }                                                                                 \
+#define SG_DEF_DOT(NAME, MR, NR)                                                                   \
+    SG_INLINE void SG_FN(NAME)(int64_t k, const float *a, int64_t lda,                             \
+                                          const float *b, int64_t ldb, float *c, int64_t ldc,      \
+                                          float alpha, float beta) {                               \
+        SG_V acc[MR][NR];                                                                          \
+        SG_UNROLL for (int i = 0; i < MR; i++)                                                     \
+            SG_UNROLL for (int j = 0; j < NR; j++) acc[i][j] = sg_zero();                          \
+        int64_t p = 0;                                                                             \
+        for (; p + SG_VL <= k; p += SG_VL) {                                                       \
+            SG_V bv[NR];                                                                           \
+            SG_UNROLL for (int j = 0; j < NR; j++) bv[j] = sg_load(b + j * ldb + p);               \
+            SG_UNROLL for (int i = 0; i < MR; i++) {                                               \
+                SG_V av = sg_load(a + i * lda + p);                                                \
+                SG_UNROLL for (int j = 0; j < NR; j++) acc[i][j] = sg_fma(av, bv[j], acc[i][j]);   \
+            }                                                                                      \
+        }                                                                                          \
+        if (p < k) {                                                                               \
+            SG_MASK m = sg_tail_mask(k - p);                                                       \
+            SG_V bv[NR];                                                                           \
+            SG_UNROLL for (int j = 0; j < NR; j++) bv[j] = sg_load_tail(b + j * ldb + p, m);       \
+            SG_UNROLL for (int i = 0; i < MR; i++) {                                               \
+                SG_V av = sg_load_tail(a + i * lda + p, m);                                        \
+                SG_UNROLL for (int j = 0; j < NR; j++) acc[i][j] = sg_fma(av, bv[j], acc[i][j]);   \
+            }                                                                                      \
+        }                                                                                          \
+        SG_UNROLL for (int i = 0; i < MR; i++)                                                     \
+            SG_UNROLL for (int j = 0; j < NR; j++) {                                               \
+                float s = alpha * sg_sum(acc[i][j]), *o = c + i * ldc + j;                         \
+                *o = beta == 0.0f ? s : s + beta * *o;                                             \
+            }                                                                                      \
     }
 
 /* C[r][c] = alpha sum_p A(r, p) B[p][c] (+ beta C) for MR rows by NV vectors of columns,
  * the last vector's columns masked; A(r, p) = a[r ars + p aps]. */
-#define SG_DEF_OUTER(NAME, MR, NV)                                                                   \
-    SG_INLINE void SG_FN(NAME)(int64_t k, const float *a, int64_t ars,            \
-                                            int64_t aps, const float *b, int64_t ldb, float *c, \
-                                            int64_t ldc, float alpha, float beta,              \
-                                            SG_MASK last) {                                    \
-        SG_V acc[MR][NV];                                                                      \
-        SG_UNROLL for (int i = 0; i < MR; i++)                                                           \
-            SG_UNROLL for (int j = 0; j < NV; j++) acc[i][j] = sg_zero();                                \
-        for (int64_t p = 0; p < k; p++) {                                                      \
-            SG_V bv[NV];                                                                       \
-            SG_UNROLL for (int j = 0; j < NV - 1; j++) bv[j] = sg_load(b + p * ldb + SG_VL * j);         \
-            bv[NV - 1] = sg_load_tail(b + p * ldb + SG_VL * (NV - 1), last);                   \
-            SG_UNROLL for (int i = 0; i < MR; i++) {                                                     \
-                SG_V av = sg_bcast(a[i * ars + p * aps]);                                      \
-                SG_UNROLL for (int j = 0; j < NV; j++) acc[i][j] = sg_fma(av, bv[j], acc[i][j]);         \
-            }                                                                                  \
-        }                                                                                      \
-        SG_V va = sg_bcast(alpha), vb = sg_bcast(beta);                                        \
-        SG_UNROLL for (int i = 0; i < MR; i++)                                                           \
-            SG_UNROLL for (int j = 0; j < NV; j++) {                                                     \
-                SG_MASK m = j == NV - 1 ? last : sg_tail_mask(SG_VL);                          \
-                float *o = c + i * ldc + SG_VL * j;                                            \
-                SG_V s = sg_mul(va, acc[i][j]);                                                \
-                if (beta != 0.0f) s = sg_fma(vb, sg_load_tail(o, m), s);                       \
-                sg_store_tail(o, s, m);                                                        \
-            }                                                                                  \
+#define SG_DEF_OUTER(NAME, MR, NV)                                                                 \
+    SG_INLINE void SG_FN(NAME)(int64_t k, const float *a, int64_t ars,                             \
+                                            int64_t aps, const float *b, int64_t ldb, float *c,    \
+                                            int64_t ldc, float alpha, float beta,                  \
+                                            SG_MASK last) {                                        \
+        SG_V acc[MR][NV];                                                                          \
+        SG_UNROLL for (int i = 0; i < MR; i++)                                                     \
+            SG_UNROLL for (int j = 0; j < NV; j++) acc[i][j] = sg_zero();                          \
+        for (int64_t p = 0; p < k; p++) {                                                          \
+            SG_V bv[NV];                                                                           \
+            SG_UNROLL for (int j = 0; j < NV - 1; j++) bv[j] = sg_load(b + p * ldb + SG_VL * j);   \
+            bv[NV - 1] = sg_load_tail(b + p * ldb + SG_VL * (NV - 1), last);                       \
+            SG_UNROLL for (int i = 0; i < MR; i++) {                                               \
+                SG_V av = sg_bcast(a[i * ars + p * aps]);                                          \
+                SG_UNROLL for (int j = 0; j < NV; j++) acc[i][j] = sg_fma(av, bv[j], acc[i][j]);   \
+            }                                                                                      \
+        }                                                                                          \
+        SG_V va = sg_bcast(alpha), vb = sg_bcast(beta);                                            \
+        SG_UNROLL for (int i = 0; i < MR; i++)                                                     \
+            SG_UNROLL for (int j = 0; j < NV; j++) {                                               \
+                SG_MASK m = j == NV - 1 ? last : sg_tail_mask(SG_VL);                              \
+                float *o = c + i * ldc + SG_VL * j;                                                \
+                SG_V s = sg_mul(va, acc[i][j]);                                                    \
+                if (beta != 0.0f) s = sg_fma(vb, sg_load_tail(o, m), s);                           \
+                sg_store_tail(o, s, m);                                                            \
+            }                                                                                      \
     }
 
 SG_DEF_DOT(dot_full, SG_DOT_MR, SG_DOT_NR)
@@ -102,19 +106,21 @@ __attribute__((target(SG_TARGET))) static void SG_FN(sg_dot)(const sg_args *g) {
             float *cij = g->c + i * ldc + j;
             for (int64_t jj = 0; nr < SG_DOT_NR && jj < nr; jj++) { /* last columns */
                 if (mr == SG_DOT_MR)
-                    SG_FN(dot_col)(k, ai, lda, bj + jj * ldb, ldb, cij + jj, ldc, g->alpha, g->beta);
+                    SG_FN(dot_col)
+                    (k, ai, lda, bj + jj * ldb, ldb, cij + jj, ldc, g->alpha, g->beta);
                 else
                     for (int64_t ii = 0; ii < mr; ii++)
-                        SG_FN(dot_one)(k, ai + ii * lda, lda, bj + jj * ldb, ldb,
-                                       cij + ii * ldc + jj, ldc, g->alpha, g->beta);
+                        SG_FN(dot_one)
+                        (k, ai + ii * lda, lda, bj + jj * ldb, ldb, cij + ii * ldc + jj, ldc,
+                         g->alpha, g->beta);
             }
             if (nr < SG_DOT_NR) continue;
             if (mr == SG_DOT_MR)
                 SG_FN(dot_full)(k, ai, lda, bj, ldb, cij, ldc, g->alpha, g->beta);
             else /* last rows */
                 for (int64_t ii = 0; ii < mr; ii++)
-                    SG_FN(dot_row)(k, ai + ii * lda, lda, bj, ldb, cij + ii * ldc, ldc, g->alpha,
-                                   g->beta);
+                    SG_FN(dot_row)
+                    (k, ai + ii * lda, lda, bj, ldb, cij + ii * ldc, ldc, g->alpha, g->beta);
         }
     }
 }
@@ -122,7 +128,7 @@ __attribute__((target(SG_TARGET))) static void SG_FN(sg_dot)(const sg_args *g) {
 /* C(m, n) = alpha op(A) B (+ beta C) with op(A)(r, p) = a[r ars + p aps]: a broadcast of
  * A times a row of B per p, nothing packed. */
 __attribute__((target(SG_TARGET))) static void SG_FN(sg_outer)(const sg_args *g, int64_t ars,
-                                                                int64_t aps) {
+                                                               int64_t aps) {
     const int64_t m = g->m, n = g->n, k = g->k, ldb = g->ldb, ldc = g->ldc;
     const int64_t width = (int64_t)SG_VL * SG_OUT_NV;
     for (int64_t j = 0; j < n; j += width) {
@@ -137,15 +143,17 @@ __attribute__((target(SG_TARGET))) static void SG_FN(sg_outer)(const sg_args *g,
                 SG_FN(outer_full)(k, ai, ars, aps, bj, ldb, cij, ldc, g->alpha, g->beta, last);
             else if (mr == SG_OUT_MR)
                 for (int v = 0; v < nv; v++) /* last columns: one vector at a time */
-                    SG_FN(outer_col)(k, ai, ars, aps, bj + SG_VL * v, ldb, cij + SG_VL * v, ldc,
-                                     g->alpha, g->beta,
-                                     v == nv - 1 ? last : sg_tail_mask(SG_VL));
+                    SG_FN(outer_col)
+                    (k, ai, ars, aps, bj + SG_VL * v, ldb, cij + SG_VL * v, ldc, g->alpha, g->beta,
+                     v == nv - 1 ? last : sg_tail_mask(SG_VL));
             else
                 for (int64_t ii = 0; ii < mr; ii++) /* last rows */
                     for (int v = 0; v < nv; v++)
-                        SG_FN(outer_one)(k, ai + ii * ars, ars, aps, bj + SG_VL * v, ldb,
-                                         cij + ii * ldc + SG_VL * v, ldc, g->alpha, g->beta,
-                                         v == nv - 1 ? last : sg_tail_mask(SG_VL));
+                        SG_FN(outer_one)
+                        (k, ai + ii * ars, ars, aps, bj + SG_VL * v, ldb,
+                         cij + ii * ldc + SG_VL * v, ldc, g->alpha, g->beta,
+                         v == nv - 1 ? last : sg_tail_mask(SG_VL));
         }
     }
 }
+// clang-format on

@@ -38,7 +38,7 @@
 /* How long an idle worker stays awake: longer than the gaps between a step's parallel
  * loops, short enough that a finished fit leaves no core busy. */
 #define CPU_POOL_SPIN_NS 200000
-#define CPU_POOL_YIELD_EVERY 64   /* checks between sched_yield calls */
+#define CPU_POOL_YIELD_EVERY 64 /* checks between sched_yield calls */
 /* Jobs run inline once the workers measured late: doubling while they stay late. */
 #define CPU_POOL_SOLO_MIN 32
 #define CPU_POOL_SOLO_MAX 2048
@@ -49,7 +49,7 @@
 #define CLAIM(job, lo, hi) ((uint64_t)(job) << 32 | (uint64_t)(lo) << 16 | (uint64_t)(hi))
 #define CLAIM_JOB(c) ((uint32_t)((c) >> 32))
 #define CLAIM_LO(c) ((int64_t)(((c) >> 16) & 0xffff))
-#define CLAIM_HI(c) ((int64_t)((c) & 0xffff))
+#define CLAIM_HI(c) ((int64_t)((c)&0xffff))
 
 struct cpu_pool {
     pthread_mutex_t busy;   /* held by the thread whose job runs */
