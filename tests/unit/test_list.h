@@ -47,6 +47,6 @@
     X(text_ops)                                                                                    \
     X(swa_support) /* #23: batch norm statistics and float32 state for SWA */                      \
     X(zero_grad)   /* issue #20: what zero_grad guarantees */                                      \
-    X(gemm_split)  /* issue #20: mid-sized GEMMs cut into one block per thread */                  \
+    X(gemm_split)  /* issue #20: mid-sized GEMMs cut into blocks over the threads */               \
     X(gemm_small)  /* issue #20: unpacked small-GEMM tiles and the cpu worker pool */              \
     X(bs_search)   /* #23: BatchSizeFinder's power / binsearch sequence */

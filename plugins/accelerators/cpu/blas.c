@@ -68,7 +68,7 @@ static void resolve(void *lib, const char *name, void *fn, size_t size) {
 }
 
 /* OpenBLAS's workers spin 2^28 cycles (about 0.1 s) after each GEMM before they sleep,
- * taking the cores from the OpenMP kernels (ours, oneDNN's) that run next: a 2-thread cnn
+ * taking the cores from the kernels (the pool's, oneDNN's) that run next: a 2-thread cnn
  * step ran no faster than a 1-thread one. 2^12 cycles: the cnn's 2-thread epoch went from
  * 1181 to 1809 samples/s and the 1024-wide MLP's from 3509 to 4761 (bench/RESULTS.md).
  * The user's own OPENBLAS_THREAD_TIMEOUT wins. */

@@ -226,7 +226,7 @@ static void fill_span(const void *p, int64_t lo, int64_t hi) {
 }
 
 /* zero_grad's fill of the flat gradient buffer (101,770 floats for bench/run's small MLP)
- * ran on the OpenMP team: a futex wake-up for ~10 us of stores, and at 2 threads on a
+ * ran on the OpenMP team then: a futex wake-up for ~10 us of stores, and at 2 threads on a
  * loaded machine 24% of the epoch spent waiting for the helper (bench/RESULTS.md, #20).
  * A fill is bound by memory bandwidth, which a second thread only adds past the caches,
  * so it stays on the calling thread below 16 MiB; zeros go through memset, which uses the

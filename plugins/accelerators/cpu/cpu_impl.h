@@ -15,8 +15,8 @@
 #include <cblas.h>
 #include <lt/accelerator.h>
 
-/* Below this much work (elements touched) a kernel runs on the calling thread: waking
- * the OpenMP team costs microseconds, more than a small loop (batch-64 MLP tensors). */
+/* Below this much work (elements touched) a kernel runs on the calling thread: handing
+ * chunks to the workers costs microseconds, more than a small loop (batch-64 MLP tensors). */
 #define CPU_PAR_MIN 32768
 
 /* Below this many multiply-adds a GEMM runs on one thread. OpenBLAS's threaded path
@@ -25,8 +25,8 @@
 #ifndef CPU_GEMM_SERIAL_WORK
 #define CPU_GEMM_SERIAL_WORK (1 << 25)
 #endif
-/* From this many multiply-adds up to CPU_GEMM_SERIAL_WORK, gemm.c cuts C into one block
- * per thread, each a single-threaded OpenBLAS call on our OpenMP team. */
+/* From this many multiply-adds up to CPU_GEMM_SERIAL_WORK, gemm.c cuts C into blocks,
+ * each a single-threaded call on the pool's threads. */
 #ifndef CPU_GEMM_SPLIT_WORK
 #define CPU_GEMM_SPLIT_WORK (1 << 20)
 #endif
@@ -173,12 +173,13 @@ typedef void (*cpu_span_fn)(const void *args, int64_t lo, int64_t hi);
  * threads < 2 or none could start. */
 cpu_pool *cpu_pool_create(int threads);
 void cpu_pool_destroy(cpu_pool *p);
-/* fn over [0, n) as nt spans, span 0 on the calling thread; inline when p is NULL, busy
- * with another thread's job, or called from inside a job. */
+/* fn over [0, n) as nt * CPU_CHUNKS_PER_THREAD chunks (fixed by n and nt), each run by
+ * whichever thread claims it, the caller included; all inline when p is NULL, busy with
+ * another thread's job, called from inside a job, or while the workers run late. */
 void cpu_pool_run(cpu_pool *p, int64_t n, int nt, cpu_span_fn fn, const void *args);
 
 /* Run fn over items [0, n), each costing about `cost` elements of work: inline when the
- * total is small, else as st->threads static spans. (cpu.c) */
+ * total is small, else in chunks on the pool. (cpu.c) */
 void cpu_parallel_for(const cpu_state *st, int64_t n, int64_t cost, cpu_span_fn fn,
                       const void *args);
 

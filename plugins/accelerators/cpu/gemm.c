@@ -2,8 +2,8 @@
  * with the CPU's best kernels by blas.c), or gemm_small.c's kernels for small shapes.
  *
  * OpenBLAS threads itself (cpu.c gave it the thread budget) on large GEMMs; mid-sized
- * ones are cut into one block per thread here. Both split M and N, never K, so results
- * are reproducible for a fixed thread count. */
+ * ones are cut into blocks here. Blocks split M or N, never K, so results are
+ * reproducible for a fixed thread count (and the small kernels' for any). */
 #include <limits.h>
 #include <string.h>
 
@@ -47,10 +47,9 @@ static void naive_rows_span(const void *args, int64_t lo, int64_t hi) {
 static int fits_blasint(int64_t v) { return v <= CPU_BLASINT_MAX; }
 
 /* Rows [r0, r0 + m) by columns [c0, c0 + n) of C, one call of the small kernels or of
- * OpenBLAS. OpenBLAS's kernels
- * always add into C, and for beta = 0 it first clears C with its own loop, which took
- * 5-60 us more per call than memset at the demo MLP's shapes (bench/RESULTS.md): C is
- * cleared here instead and the call accumulates (beta = 1). */
+ * OpenBLAS. OpenBLAS's kernels always add into C, and for beta = 0 it first clears C with
+ * its own loop, which took 5-60 us more per call than memset at the demo MLP's shapes
+ * (bench/RESULTS.md): C is cleared here instead and the call accumulates (beta = 1). */
 static void blas_block(const cpu_state *cs, const gemm_args *g, int64_t m, int64_t n, int64_t r0,
                        int64_t c0) {
     const float *a = g->a + (g->ta ? r0 : r0 * g->lda), *b = g->b + (g->tb ? c0 * g->ldb : c0);
