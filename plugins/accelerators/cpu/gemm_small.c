@@ -71,24 +71,6 @@ AVX512 static inline float sum_avx512(__m512 v) { return _mm512_reduce_add_ps(v)
 #define sg_mul mul_avx512
 #define sg_sum sum_avx512
 #include "gemm_small_tiles.h"
-#undef SG_TARGET
-#undef SG_SUFFIX
-#undef SG_V
-#undef SG_VL
-#undef SG_MASK
-#undef SG_DOT_MR
-#undef SG_DOT_NR
-#undef SG_OUT_MR
-#undef SG_OUT_NV
-#undef sg_zero
-#undef sg_load
-#undef sg_tail_mask
-#undef sg_load_tail
-#undef sg_store_tail
-#undef sg_bcast
-#undef sg_fma
-#undef sg_mul
-#undef sg_sum
 
 /* ---- AVX2 with FMA: 8 floats a vector, 16 registers ---- */
 #define AVX2 __attribute__((target("avx2,fma")))
@@ -121,7 +103,7 @@ AVX2 static inline float sum_avx2(__m256 v) { /* halves, then pairs: a fixed ord
 #define SG_V __m256
 #define SG_VL 8
 #define SG_MASK __m256i
-#define SG_DOT_MR 3 /* 12 accumulators + 3 of B + 1 of A in 16 registers */
+#define SG_DOT_MR 3 /* 12 accumulators + 4 rows of B + 1 of A: 17 for 16 registers */
 #define SG_DOT_NR 4
 #define SG_OUT_MR 6 /* 12 accumulators + 2 vectors of B + 1 broadcast */
 #define SG_OUT_NV 2

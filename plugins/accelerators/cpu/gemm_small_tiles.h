@@ -6,7 +6,7 @@
  *   SG_DOT_MR, SG_DOT_NR     dot tile: rows of A by rows of B
  *   SG_OUT_MR, SG_OUT_NV     outer tile: rows of C by vectors of C's columns
  * and the helpers sg_zero, sg_load, sg_load_tail, sg_store_tail, sg_bcast, sg_fma, sg_mul,
- * sg_sum, sg_tail_mask (static, with the same target).
+ * sg_sum, sg_tail_mask (static, with the same target); it undefines them all at its end.
  *
  * Every tile computes each element of C the same way: the dot form as SG_VL lane sums over
  * k in order, the tail masked, then sg_sum; the outer form as one fused multiply-add per p
@@ -98,29 +98,27 @@ SG_DEF_OUTER(outer_one, 1, 1)
  * nothing packed. */
 __attribute__((target(SG_TARGET))) static void SG_FN(sg_dot)(const sg_args *g) {
     const int64_t m = g->m, n = g->n, k = g->k, lda = g->lda, ldb = g->ldb, ldc = g->ldc;
+    const float alpha = g->alpha, beta = g->beta;
     for (int64_t i = 0; i < m; i += SG_DOT_MR) {
         const int64_t mr = m - i < SG_DOT_MR ? m - i : SG_DOT_MR;
         for (int64_t j = 0; j < n; j += SG_DOT_NR) {
             const int64_t nr = n - j < SG_DOT_NR ? n - j : SG_DOT_NR;
             const float *ai = g->a + i * lda, *bj = g->b + j * ldb;
             float *cij = g->c + i * ldc + j;
-            for (int64_t jj = 0; nr < SG_DOT_NR && jj < nr; jj++) { /* last columns */
-                if (mr == SG_DOT_MR)
-                    SG_FN(dot_col)
-                    (k, ai, lda, bj + jj * ldb, ldb, cij + jj, ldc, g->alpha, g->beta);
-                else
-                    for (int64_t ii = 0; ii < mr; ii++)
-                        SG_FN(dot_one)
-                        (k, ai + ii * lda, lda, bj + jj * ldb, ldb, cij + ii * ldc + jj, ldc,
-                         g->alpha, g->beta);
-            }
-            if (nr < SG_DOT_NR) continue;
-            if (mr == SG_DOT_MR)
-                SG_FN(dot_full)(k, ai, lda, bj, ldb, cij, ldc, g->alpha, g->beta);
-            else /* last rows */
+            if (mr == SG_DOT_MR && nr == SG_DOT_NR)
+                SG_FN(dot_full)(k, ai, lda, bj, ldb, cij, ldc, alpha, beta);
+            else if (nr == SG_DOT_NR) /* last rows */
                 for (int64_t ii = 0; ii < mr; ii++)
-                    SG_FN(dot_row)
-                    (k, ai + ii * lda, lda, bj, ldb, cij + ii * ldc, ldc, g->alpha, g->beta);
+                    SG_FN(dot_row)(k, ai + ii * lda, lda, bj, ldb, cij + ii * ldc, ldc, alpha,
+                                   beta);
+            else if (mr == SG_DOT_MR) /* last columns */
+                for (int64_t jj = 0; jj < nr; jj++)
+                    SG_FN(dot_col)(k, ai, lda, bj + jj * ldb, ldb, cij + jj, ldc, alpha, beta);
+            else /* the corner */
+                for (int64_t ii = 0; ii < mr; ii++)
+                    for (int64_t jj = 0; jj < nr; jj++)
+                        SG_FN(dot_one)(k, ai + ii * lda, lda, bj + jj * ldb, ldb,
+                                       cij + ii * ldc + jj, ldc, alpha, beta);
         }
     }
 }
@@ -141,19 +139,37 @@ __attribute__((target(SG_TARGET))) static void SG_FN(sg_outer)(const sg_args *g,
             float *cij = g->c + i * ldc + j;
             if (mr == SG_OUT_MR && nv == SG_OUT_NV)
                 SG_FN(outer_full)(k, ai, ars, aps, bj, ldb, cij, ldc, g->alpha, g->beta, last);
-            else if (mr == SG_OUT_MR)
-                for (int v = 0; v < nv; v++) /* last columns: one vector at a time */
-                    SG_FN(outer_col)
-                    (k, ai, ars, aps, bj + SG_VL * v, ldb, cij + SG_VL * v, ldc, g->alpha, g->beta,
-                     v == nv - 1 ? last : sg_tail_mask(SG_VL));
-            else
-                for (int64_t ii = 0; ii < mr; ii++) /* last rows */
+            else if (mr == SG_OUT_MR) /* last columns: one vector at a time */
+                for (int v = 0; v < nv; v++)
+                    SG_FN(outer_col)(k, ai, ars, aps, bj + SG_VL * v, ldb, cij + SG_VL * v, ldc,
+                                     g->alpha, g->beta, v == nv - 1 ? last : sg_tail_mask(SG_VL));
+            else /* last rows */
+                for (int64_t ii = 0; ii < mr; ii++)
                     for (int v = 0; v < nv; v++)
-                        SG_FN(outer_one)
-                        (k, ai + ii * ars, ars, aps, bj + SG_VL * v, ldb,
-                         cij + ii * ldc + SG_VL * v, ldc, g->alpha, g->beta,
-                         v == nv - 1 ? last : sg_tail_mask(SG_VL));
+                        SG_FN(outer_one)(k, ai + ii * ars, ars, aps, bj + SG_VL * v, ldb,
+                                         cij + ii * ldc + SG_VL * v, ldc, g->alpha, g->beta,
+                                         v == nv - 1 ? last : sg_tail_mask(SG_VL));
         }
     }
 }
 // clang-format on
+
+/* this ISA's parameters, so that the next inclusion can define its own */
+#undef SG_TARGET
+#undef SG_SUFFIX
+#undef SG_V
+#undef SG_VL
+#undef SG_MASK
+#undef SG_DOT_MR
+#undef SG_DOT_NR
+#undef SG_OUT_MR
+#undef SG_OUT_NV
+#undef sg_zero
+#undef sg_load
+#undef sg_tail_mask
+#undef sg_load_tail
+#undef sg_store_tail
+#undef sg_bcast
+#undef sg_fma
+#undef sg_mul
+#undef sg_sum

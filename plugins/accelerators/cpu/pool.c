@@ -42,6 +42,9 @@
 /* Jobs run inline once the workers measured late: doubling while they stay late. */
 #define CPU_POOL_SOLO_MIN 32
 #define CPU_POOL_SOLO_MAX 2048
+/* The slowdown the workers start from, and get again when they are tried after an inline
+ * run: under 1, so that a job or two they make late do not send it back inline. */
+#define CPU_POOL_SLOWDOWN_START 0.8
 
 /* The claim word: job number (32 bits), then the unclaimed chunks [lo, hi) (16 bits
  * each). Threads claim with a compare-and-swap on the whole word, so none takes a chunk
@@ -60,7 +63,7 @@ struct cpu_pool {
     _Atomic bool stop;
     int workers; /* threads besides the caller */
     pthread_t *tids;
-    /* the current job, written before gen is bumped */
+    /* the current job, written before the claim word announces it */
     cpu_span_fn fn;
     const void *args;
     int64_t n, chunks;
@@ -162,7 +165,7 @@ cpu_pool *cpu_pool_create(int threads) {
         return NULL;
     }
     pthread_mutex_init(&p->busy, NULL);
-    p->slowdown = 0.8;
+    p->slowdown = CPU_POOL_SLOWDOWN_START;
     p->solo_next = CPU_POOL_SOLO_MIN;
     for (int w = 0; w < threads - 1; w++) {
         if (pthread_create(&p->tids[w], NULL, worker_main, p) != 0) break; /* fewer workers */
@@ -192,7 +195,7 @@ void cpu_pool_run(cpu_pool *p, int64_t n, int nt, cpu_span_fn fn, const void *ar
         return;
     }
     if (p->solo_left > 0) {
-        if (--p->solo_left == 0) p->slowdown = 0.8; /* try the workers again */
+        if (--p->solo_left == 0) p->slowdown = CPU_POOL_SLOWDOWN_START; /* try them again */
         pthread_mutex_unlock(&p->busy);
         fn(args, 0, n);
         return;
