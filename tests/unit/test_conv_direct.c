@@ -80,13 +80,15 @@ static void compare_case(lt_device_t *direct, lt_device_t *im2col, const conv_ca
     }
 }
 
-static lt_device_t *open_with(const char *dirs) {
+static lt_device_t *open_threads(const char *dirs, int threads) {
     setenv("LT_CPU_DNNL", dirs, 1); /* read when the cpu plugin's device opens */
     lt_device_t *dev = NULL;
-    ck_assert_msg(lt_device_open("cpu", 2, &dev) == LT_OK, "%s", lt_last_error());
+    ck_assert_msg(lt_device_open("cpu", threads, &dev) == LT_OK, "%s", lt_last_error());
     unsetenv("LT_CPU_DNNL");
     return dev;
 }
+
+static lt_device_t *open_with(const char *dirs) { return open_threads(dirs, 2); }
 
 START_TEST(direct_slots_match_im2col) {
     lt_device_t *direct = open_with("all"), *im2col = open_with("none");
@@ -107,7 +109,7 @@ START_TEST(direct_slots_match_im2col) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         compare_case(direct, im2col, &cases[i]);
-    /* 30 heights x 3 directions: past the cache's 24 primitives, so entries are evicted */
+    /* 30 heights x 3 directions: past the cache's 32 primitives, so entries are evicted */
     for (int64_t h = 3; h < 33; h++) {
         conv_case k = {{1, 2, h, 4}, {2, 2, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true, {0}};
         compare_case(direct, im2col, &k);
@@ -120,6 +122,27 @@ END_TEST
 /* conv_transpose2d through the same slots with the roles swapped (its forward is
  * conv2d's bwd_data, its input gradient conv2d's forward): stride 2, padding,
  * output_padding (declined by oneDNN when larger than the padding), groups, dilation. */
+/* How the cpu plugin cuts a batch into chunks of images, one thread each: chunks of two
+ * sizes (two primitives), one image per chunk where an image fills the chunk's L2 budget,
+ * the weight gradient summed over the chunks (with bias), the whole batch on oneDNN's
+ * team where the chunks' weight gradients would outweigh the data, on 2 and 3 threads. */
+START_TEST(batch_chunks_match_im2col) {
+    const conv_case cases[] = {
+        {{5, 3, 6, 7}, {4, 3, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true, {0}},
+        {{3, 16, 64, 64}, {16, 16, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), false, {0}},
+        {{4, 64, 4, 4}, {64, 64, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true, {0}},
+        {{7, 2, 6, 6}, {3, 2, 2, 2}, LT_CONV2D_OPTS(.stride = {2, 2}), true, {0}},
+    };
+    for (int threads = 2; threads <= 3; threads++) {
+        lt_device_t *direct = open_threads("all", threads), *im2col = open_with("none");
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            compare_case(direct, im2col, &cases[i]);
+        lt_device_close(direct);
+        lt_device_close(im2col);
+    }
+}
+END_TEST
+
 START_TEST(transposed_through_direct_slots) {
     lt_device_t *direct = open_with("all"), *im2col = open_with("none");
     const conv_case cases[] = {
@@ -161,6 +184,7 @@ Suite *suite_conv_direct(void) {
     TCase *tc = tcase_create("oneDNN");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, direct_slots_match_im2col);
+    tcase_add_test(tc, batch_chunks_match_im2col);
     tcase_add_test(tc, transposed_through_direct_slots);
     suite_add_tcase(s, tc);
     return s;

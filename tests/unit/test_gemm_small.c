@@ -20,14 +20,17 @@ typedef struct gemm_case {
 } gemm_case;
 
 /* Shapes the small tiles take (2^18 to 2^24 multiply-adds; NT with k >= 64, TN and NN
- * with n >= 16): the demo MLP's, and odd sizes for the tails of both tile sets (AVX-512:
- * dot 6x4, outer 8 rows x 48 columns; AVX2: dot 3x4, outer 6 x 16). */
+ * with n >= 16; TN and NN past 2^24 with at most 256 rows and k): the demo MLP's, and odd
+ * sizes for the tails of both tile sets (AVX-512: dot 6x4, outer 8 rows x 48 columns;
+ * AVX2: dot 3x4, outer 6 x 16). */
 static const gemm_case small_cases[] = {
     {64, 128, 784, 0, 1}, /* forward x W^T */
     {128, 784, 64, 1, 0}, /* weight gradient g^T x */
     {64, 256, 128, 0, 0}, /* input gradient g W */
     {67, 131, 101, 0, 1}, /* every tail: rows, columns, k % 16 */
-    {101, 77, 67, 1, 0},  {53, 83, 71, 0, 0}, {35, 17, 500, 0, 1}, {29, 97, 99, 1, 0},
+    {101, 77, 67, 1, 0},   {53, 83, 71, 0, 0},   {35, 17, 500, 0, 1},
+    {29, 97, 99, 1, 0},    {41, 6001, 79, 1, 0}, /* past 2^24, skinny: the cnn's weight gradient, split on the pool */
+    {97, 2003, 101, 0, 0},
 };
 
 /* A leading dimension on whole cache lines (a multiple of 16 floats). */
@@ -145,6 +148,11 @@ START_TEST(which_gemms_the_tiles_take) {
     ck_assert(!cpu_small_gemm_takes(CPU_SMALL_AVX512, 0, 1, 64, 128, 784, x + 4, 784, x, 784));
     ck_assert(!cpu_small_gemm_takes(CPU_SMALL_AVX512, 0, 1, 64, 128, 780, x, 780, x, 780));
     ck_assert(cpu_small_gemm_takes(CPU_SMALL_AVX512, 1, 0, 128, 784, 64, x + 4, 128, x, 784));
+    /* past 2^24: the outer form of at most 256 rows and k only */
+    ck_assert(cpu_small_gemm_takes(CPU_SMALL_AVX512, 1, 0, 128, 6272, 64, x, 128, x, 6272));
+    ck_assert(!cpu_small_gemm_takes(CPU_SMALL_AVX512, 0, 1, 64, 128, 6272, x, 6272, x, 6272));
+    ck_assert(!cpu_small_gemm_takes(CPU_SMALL_AVX512, 1, 0, 1024, 1024, 64, x, 1024, x, 1024));
+    ck_assert(!cpu_small_gemm_takes(CPU_SMALL_AVX512, 0, 0, 64, 1024, 1024, x, 1024, x, 1024));
     free(x);
 }
 END_TEST

@@ -142,8 +142,9 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         cpu_parallel_for(st, m, n * (k > 0 ? k : 1), naive_rows_span, &g);
         return;
     }
+    /* the small kernels are single-threaded: a large GEMM of theirs is split too */
     double work = (double)m * (double)n * (double)k;
-    int want = work < CPU_GEMM_SERIAL_WORK ? 1 : cs->threads;
+    int want = work < CPU_GEMM_SERIAL_WORK || g.small ? 1 : cs->threads;
     if (want != cs->blas_threads) {
         cs->blas.set_num_threads(want);
         cs->blas_threads = want;
