@@ -15,50 +15,10 @@ py=tests/reference/.venv/bin/python
 [ -x "$py" ] || { echo "needs torch: bash tests/reference/setup_venv.sh" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cat /usr/share/vim/vim*/doc/usr_0[1-9].txt >"$tmp/book.txt"
-torch_tps() {
-    "$py" - "$threads" "$steps" "$layers" "$embd" "$block" "$tmp/book.txt" <<'PY'
-import sys, time
-import torch, torch.nn as nn, torch.nn.functional as F
-threads, steps, L, C, T = map(int, sys.argv[1:6])
-torch.set_num_threads(threads)
-text = open(sys.argv[6], encoding="utf-8").read()
-chars = sorted(set(text)); V = len(chars)
-ids = torch.tensor([chars.index(c) for c in text])
-class Block(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.ln_1, s.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
-        s.c_attn, s.c_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
-        s.c_fc, s.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
-    def forward(s, x):
-        B = x.shape[0]
-        q, k, v = s.c_attn(s.ln_1(x)).split(C, 2)
-        q, k, v = (t.view(B, T, 4, C // 4).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=0.1)
-        x = x + F.dropout(s.c_proj(y.transpose(1, 2).reshape(B, T, C)), 0.1)
-        return x + F.dropout(s.mlp_proj(F.gelu(s.c_fc(s.ln_2(x)))), 0.1)
-class GPT(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.wte, s.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
-        s.h = nn.ModuleList(Block() for _ in range(L))
-        s.ln_f, s.lm_head = nn.LayerNorm(C), nn.Linear(C, V)
-    def forward(s, idx):
-        x = F.dropout(s.wte(idx) + s.wpe.weight[:T], 0.1)
-        for b in s.h: x = b(x)
-        return s.lm_head(s.ln_f(x))
-model = GPT(); model.train()
-opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-g = torch.Generator().manual_seed(0)
-starts = torch.randint(0, len(ids) - T - 1, (steps, 32), generator=g)
-batches = [(torch.stack([ids[i:i + T] for i in s]), torch.stack([ids[i + 1:i + T + 1] for i in s])) for s in starts]
-t0 = time.perf_counter()
-for x, y in batches:
-    loss = F.cross_entropy(model(x).view(-1, V), y.view(-1))
-    opt.zero_grad(); loss.backward(); opt.step()
-print(int(steps * 32 * T / (time.perf_counter() - t0)))
-PY
+"$py" -c 'import sys; sys.path.insert(0, "bench"); import contenders; contenders.chargpt_text(sys.argv[1])' "$tmp/book.txt"
+torch_tps() { # bench/contenders.py, as bench/run runs it
+    "$py" bench/contenders.py chargpt --threads "$threads" --steps "$steps" --layers "$layers" \
+        --embd "$embd" --block "$block" --text "$tmp/book.txt" | sed -n 's/^tokens_per_s=//p'
 }
 lthost_tps() {
     local sps

@@ -14,62 +14,9 @@ py=tests/reference/.venv/bin/python
 [ -x "$py" ] || { echo "needs torch: bash tests/reference/setup_venv.sh" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-torch_sps() { # torch_sps torch|lightning
-    "$py" - "$threads" "$steps" "$1" 2>"$tmp/py.err" <<'PY' || { cat "$tmp/py.err" >&2; exit 1; }
-import sys, time, os
-sys.path.insert(0, "tests/reference")
-import numpy as np, torch, torch.nn.functional as F
-from make_layer_fixtures import CNN, read_idx, FMNIST
-threads, steps, impl = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-torch.set_num_threads(threads)
-n = steps * 64
-x = torch.from_numpy(read_idx(f"{FMNIST}/train-images-idx3-ubyte.gz", n).copy()).float()
-x = ((x / 255 - 0.2860) / 0.3530).reshape(steps, 64, 1, 28, 28)
-y = torch.from_numpy(read_idx(f"{FMNIST}/train-labels-idx1-ubyte.gz", n).astype(np.int64)).reshape(steps, 64)
-model = CNN(hidden=128, dropout=0.25)
-model.train()
-if impl == "torch":
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    t0 = time.perf_counter()
-    for k in range(steps):
-        loss = F.cross_entropy(model(x[k]), y[k])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    print(int(n / (time.perf_counter() - t0)))
-    sys.exit(0)
-# Lightning: the same model as a LightningModule, the same batches through a DataLoader,
-# the training epoch timed by a callback (not the Trainer's set-up), as lthost prints it.
-import lightning as L
-
-class Module(L.LightningModule):
-    def __init__(self):
-        super().__init__()
-        self.net = model
-
-    def training_step(self, batch, i):
-        loss = F.cross_entropy(self.net(batch[0]), batch[1])
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
-        return loss
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=1e-3)
-
-class EpochTimer(L.Callback):
-    def on_train_epoch_start(self, trainer, module):
-        self.t0 = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, module):
-        self.seconds = time.perf_counter() - self.t0
-
-data = torch.utils.data.TensorDataset(x.reshape(n, 1, 28, 28), y.reshape(n))
-loader = torch.utils.data.DataLoader(data, batch_size=64, shuffle=False)
-timer = EpochTimer()
-L.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
-          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-          callbacks=[timer]).fit(Module(), loader)
-print(int(n / timer.seconds))
-PY
+torch_sps() { # torch_sps torch|lightning (bench/contenders.py, as bench/run runs it)
+    "$py" bench/contenders.py cnn --impl "$1" --threads "$threads" --steps "$steps" 2>"$tmp/py.err" |
+        sed -n 's/^samples_per_s=//p' || { cat "$tmp/py.err" >&2; exit 1; }
 }
 lthost_sps() {
     "$build/host/lthost" fit --module cnn --max_epochs 1 --limit_train_batches "$steps" \

@@ -6,13 +6,19 @@
   contenders.py startup --threads T                          Lightning fast_dev_run=1 (whole process)
   contenders.py ddp --devices N --batch B                    Lightning DDP (gloo) on CPU, 1 thread
                                                              and 1 core per process, 784-256-128-10
+  contenders.py cnn --impl torch|lightning --threads T --steps S
+                                                             S steps of the cnn model, batch 64
+  contenders.py chargpt --threads T --steps S --text FILE [--layers L --embd C --block T]
+                                                             S steps of the chargpt model, batch 32
 
 Prints one `key=value` line; bench/run parses it. Training time excludes imports and data
 loading, as lthost's printed samples/s does.
 """
 import argparse
+import glob
 import gzip
 import os
+import sys
 import time
 
 import numpy as np
@@ -20,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def fashion_mnist(n=55000):
@@ -53,13 +60,13 @@ def small_torch(x, y):
     return time.perf_counter() - t0
 
 
-def lightning_module(widths):
+def lightning_module(net):
     import lightning as L
 
     class Module(L.LightningModule):
         def __init__(self):
             super().__init__()
-            self.net = mlp(*widths)
+            self.net = net
 
         def training_step(self, batch, i):
             loss = F.cross_entropy(self.net(batch[0]), batch[1])
@@ -78,8 +85,8 @@ def trainer(**kw):
                      enable_progress_bar=False, enable_model_summary=False, **kw)
 
 
-def small_lightning(x, y):
-    """Times the training epoch only (on_train_epoch_start .. on_train_epoch_end), not the
+def epoch_timer():
+    """A callback timing Lightning's training epoch (on_train_epoch_start .. _end), not the
     Trainer's set-up and tear-down around it, as lthost's printed epoch time does."""
     import lightning as L
 
@@ -90,10 +97,15 @@ def small_lightning(x, y):
         def on_train_epoch_end(self, trainer, module):
             self.seconds = time.perf_counter() - self.t0
 
+    return EpochTimer()
+
+
+
+def small_lightning(x, y):
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64,
                                          shuffle=True)
-    timer = EpochTimer()
-    trainer(max_epochs=1, callbacks=[timer]).fit(lightning_module((784, 128, 10)), loader)
+    timer = epoch_timer()
+    trainer(max_epochs=1, callbacks=[timer]).fit(lightning_module(mlp(784, 128, 10)), loader)
     return timer.seconds
 
 
@@ -120,7 +132,7 @@ def ddp_lightning(x, y, devices, batch):
     L.Trainer(accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto",
               max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
               enable_model_summary=False, callbacks=[timer]).fit(
-        lightning_module((784, 256, 128, 10)), loader)
+        lightning_module(mlp(784, 256, 128, 10)), loader)
     return timer.seconds if int(os.environ.get("LOCAL_RANK", "0")) == 0 else None
 
 
@@ -142,16 +154,111 @@ def gemm_torch(steps=50, batch=512):
 def startup_lightning():
     x, y = torch.randn(64, 784), torch.randint(0, 10, (64,))
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64)
-    trainer(fast_dev_run=1).fit(lightning_module((784, 128, 10)), loader)
+    trainer(fast_dev_run=1).fit(lightning_module(mlp(784, 128, 10)), loader)
+
+
+def cnn(impl, steps, threads):
+    """plugins/models/cnn in torch (tests/reference/make_layer_fixtures.py's CNN: conv-bn-relu
+    x2, max-pool, dropout 0.25, 6272-128-10), Adam, on the first steps x 64 training images
+    normalised as lthost's data module does: samples/s of the training steps."""
+    sys.path.insert(0, os.path.join(ROOT, "tests/reference"))
+    from make_layer_fixtures import CNN  # noqa: E402  (its import sets torch to 1 thread)
+    torch.set_num_threads(threads)
+    x, y = fashion_mnist(steps * 64)
+    x = x.reshape(-1, 1, 28, 28)
+    model = CNN(hidden=128, dropout=0.25)
+    model.train()
+    if impl == "torch":
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        t0 = time.perf_counter()
+        for k in range(steps):
+            loss = F.cross_entropy(model(x[k * 64:(k + 1) * 64]), y[k * 64:(k + 1) * 64])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return len(x) / (time.perf_counter() - t0)
+    timer = epoch_timer()
+    trainer(max_epochs=1, callbacks=[timer]).fit(
+        lightning_module(model), torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64))
+    return len(x) / timer.seconds
+
+
+def chargpt_text(path):
+    """The Vim user manual's first nine chapters (Debian's vim-runtime), chargpt's text in
+    bench/run and bench/chargpt_tokens.sh, written to path."""
+    with open(path, "w", encoding="utf-8") as out:
+        for name in sorted(glob.glob("/usr/share/vim/vim*/doc/usr_0[1-9].txt")):
+            with open(name, encoding="utf-8") as f:
+                out.write(f.read())
+
+
+def chargpt(steps, n_layer, n_embd, block, text_path):
+    """plugins/models/chargpt in torch (minGPT's blocks with F.scaled_dot_product_attention,
+    4 heads, dropout 0.1, torch's default init, Adam), batch 32 random windows of the text:
+    tokens/s of the training steps."""
+    import torch.nn as nn
+    C, T = n_embd, block
+    text = open(text_path, encoding="utf-8").read()
+    chars = sorted(set(text))
+    V = len(chars)
+    ids = torch.tensor([chars.index(c) for c in text])
+
+    class Block(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.ln_1, s.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
+            s.c_attn, s.c_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+            s.c_fc, s.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+        def forward(s, x):
+            B = x.shape[0]
+            q, k, v = s.c_attn(s.ln_1(x)).split(C, 2)
+            q, k, v = (t.view(B, T, 4, C // 4).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=0.1)
+            x = x + F.dropout(s.c_proj(y.transpose(1, 2).reshape(B, T, C)), 0.1)
+            return x + F.dropout(s.mlp_proj(F.gelu(s.c_fc(s.ln_2(x)))), 0.1)
+
+    class GPT(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.wte, s.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
+            s.h = nn.ModuleList(Block() for _ in range(n_layer))
+            s.ln_f, s.lm_head = nn.LayerNorm(C), nn.Linear(C, V)
+
+        def forward(s, idx):
+            x = F.dropout(s.wte(idx) + s.wpe.weight[:T], 0.1)
+            for b in s.h:
+                x = b(x)
+            return s.lm_head(s.ln_f(x))
+
+    model = GPT()
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    starts = torch.randint(0, len(ids) - T - 1, (steps, 32), generator=g)
+    batches = [(torch.stack([ids[i:i + T] for i in s]), torch.stack([ids[i + 1:i + T + 1] for i in s]))
+               for s in starts]
+    t0 = time.perf_counter()
+    for x, y in batches:
+        loss = F.cross_entropy(model(x).view(-1, V), y.view(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return steps * 32 * T / (time.perf_counter() - t0)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("task", choices=["small", "gemm", "startup", "ddp"])
+    ap.add_argument("task", choices=["small", "gemm", "startup", "ddp", "cnn", "chargpt"])
     ap.add_argument("--impl", default="torch", choices=["torch", "lightning"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--devices", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--text", help="chargpt: the text file (written first if missing)")
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--embd", type=int, default=128)
+    ap.add_argument("--block", type=int, default=128)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -164,6 +271,12 @@ def main():
         seconds = ddp_lightning(x, y, a.devices, a.batch)
         if seconds:
             print(f"samples_per_s={len(x) / seconds:.0f}")
+    elif a.task == "cnn":
+        print(f"samples_per_s={cnn(a.impl, a.steps, a.threads):.0f}")
+    elif a.task == "chargpt":
+        if not os.path.exists(a.text):
+            chargpt_text(a.text)
+        print(f"tokens_per_s={chargpt(a.steps, a.layers, a.embd, a.block, a.text):.0f}")
     elif a.task == "gemm":
         print(f"seconds={gemm_torch():.4f}")
     else:

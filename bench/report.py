@@ -92,6 +92,9 @@ def sgemm_peak(threads):
 
 
 WIDE_EPOCHS = 30  # the 784-500-10 row (#20): long enough for its test accuracy to settle
+CNN_STEPS = 300  # the cnn row (#19): steps of 64, ~3 s for lthost
+CHARGPT_STEPS = 30  # the chargpt row (#19): steps of 32 x 128 characters
+REPS_LAYERS = 3  # rounds of the cnn and chargpt rows
 
 
 def wide_mlp(threads):
@@ -146,6 +149,46 @@ def main():
     print(f"784-500-10 MLP, batch 500, {WIDE_EPOCHS} epochs, once ...", flush=True)
     r["wide_sps"], r["wide_acc"] = wide_mlp(t)
 
+    print(f"cnn, {CNN_STEPS} steps, best of {REPS_LAYERS} ...", flush=True)
+
+    def lt_cnn():
+        out, _, rss = lthost(["--module", "cnn", "--limit_train_batches", str(CNN_STEPS),
+                              "--limit_val_batches", "0", "--logger", "false",
+                              "--enable_checkpointing", "false"], t)
+        return samples_per_s(out), rss
+
+    def py_cnn(impl):
+        out, _, rss = timed([PY, CONTENDERS, "cnn", "--impl", impl, "--threads", str(t),
+                             "--steps", str(CNN_STEPS)])
+        return float(re.search(r"samples_per_s=([\d.]+)", out).group(1)), rss
+
+    (r["lt_cnn"], _), (r["torch_cnn"], _), (r["pl_cnn"], _) = best_of({
+        "lthost cnn samples/s": (lt_cnn, max),
+        "PyTorch cnn samples/s": (lambda: py_cnn("torch"), max),
+        "Lightning cnn samples/s": (lambda: py_cnn("lightning"), max)}, REPS_LAYERS)
+
+    print(f"chargpt, {CHARGPT_STEPS} steps, best of {REPS_LAYERS} ...", flush=True)
+    book = os.path.join(ROOT, "bench/.build/chargpt_book.txt")
+    subprocess.run([PY, "-c", "import sys; sys.path.insert(0, 'bench'); import contenders; "
+                    "contenders.chargpt_text(sys.argv[1])", book], cwd=ROOT, check=True)
+
+    def lt_chargpt():
+        out, _, rss = lthost(["--module", "chargpt", "--data", "text", "--data.path", book,
+                              "--data.block_size", "128", "--data.batch_size", "32",
+                              "--model.vocab_size", "97", "--limit_train_batches", str(CHARGPT_STEPS),
+                              "--limit_val_batches", "0", "--logger", "false",
+                              "--enable_checkpointing", "false"], t)
+        return samples_per_s(out) * 128, rss
+
+    def py_chargpt():
+        out, _, rss = timed([PY, CONTENDERS, "chargpt", "--threads", str(t), "--steps",
+                             str(CHARGPT_STEPS), "--text", book])
+        return float(re.search(r"tokens_per_s=([\d.]+)", out).group(1)), rss
+
+    (r["lt_gpt"], _), (r["torch_gpt"], _) = best_of({
+        "lthost chargpt tokens/s": (lt_chargpt, max),
+        "PyTorch chargpt tokens/s": (py_chargpt, max)}, REPS_LAYERS)
+
     print(f"start-up, best of {REPS} ...", flush=True)
     (r["lt_start"], r["rss_lt_start"]), (r["pl_start"], r["rss_pl_start"]) = best_of({
         "lthost start-up s": (lambda: lthost(["--module", "bench/.build/mlp1.so", "--fast_dev_run", "1"], t)[1:], min),
@@ -167,6 +210,11 @@ def report(r, t):
          f"{r['torch_gflops']:.1f} ({share_torch:.0%})", f"peak {r['peak_gflops']:.1f}", f">= 80% of peak: {met(share_lt >= 0.8)}"),
         (f"784-500-10 MLP, batch 500, Adam, {WIDE_EPOCHS} epochs: samples/s (test acc)",
          f"{r['wide_sps']:.0f} ({r['wide_acc']:.2%})", "-", "-", "", "a row (#20)"),
+        (f"cnn, {CNN_STEPS} steps of 64, samples/s", f"{r['lt_cnn']:.0f}", f"{r['pl_cnn']:.0f}", f"{r['torch_cnn']:.0f}",
+         f"{r['lt_cnn'] / r['pl_cnn']:.1f}x PL, {r['lt_cnn'] / r['torch_cnn']:.1f}x torch",
+         f">= 2x PL, >= 1x torch: {met(r['lt_cnn'] >= 2 * r['pl_cnn'] and r['lt_cnn'] >= r['torch_cnn'])}"),
+        (f"chargpt, {CHARGPT_STEPS} steps of 32 x 128 characters, tokens/s", f"{r['lt_gpt']:.0f}", "-",
+         f"{r['torch_gpt']:.0f}", f"{r['lt_gpt'] / r['torch_gpt']:.1f}x torch", "a row (#19)"),
         ("start-up, 1 batch, wall s", f"{r['lt_start']:.2f}", f"{r['pl_start']:.2f}", "-",
          f"{start_ratio:.0f}x faster", f">= 30x: {met(start_ratio >= 30)}"),
         ("peak RSS, small MLP epoch, MiB", f"{r['rss_lt_small']:.0f}", f"{r['rss_pl_small']:.0f}",
@@ -192,6 +240,7 @@ def report(r, t):
     with open(os.path.join(ROOT, "bench/RESULTS.md"), "a") as f:
         f.write("\n" + text)
     chart({"small MLP\nvs Lightning": (ratio_pl, 10), "small MLP\nvs PyTorch": (ratio_torch, 3),
+           "cnn\nvs Lightning": (r["lt_cnn"] / r["pl_cnn"], 2), "cnn\nvs PyTorch": (r["lt_cnn"] / r["torch_cnn"], 1),
            "start-up\nvs Lightning": (start_ratio, 30), "peak RSS\nvs Lightning": (rss_ratio, 10),
            "GEMM share of peak\nvs PyTorch's": (share_lt / share_torch, None)}, t, cpu)
 
