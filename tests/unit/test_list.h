@@ -49,4 +49,5 @@
     X(zero_grad)   /* issue #20: what zero_grad guarantees */                                      \
     X(gemm_split)  /* issue #20: mid-sized GEMMs cut into blocks over the threads */               \
     X(gemm_small)  /* issue #20: unpacked small-GEMM tiles and the cpu worker pool */              \
+    X(vmath)       /* #19: the cpu accelerator's vectorisable exp and GELU */                      \
     X(bs_search)   /* #23: BatchSizeFinder's power / binsearch sequence */

@@ -34,6 +34,15 @@ static int usable_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
+/* How many bytes of freed blocks to keep: half the physical memory, at least 1 GB. */
+static size_t block_cache_cap(void) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    const size_t floor = (size_t)1 << 30;
+    if (pages <= 0 || page <= 0 || (size_t)pages > SIZE_MAX / (size_t)page) return floor;
+    const size_t half = (size_t)pages * (size_t)page / 2;
+    return half > floor ? half : floor;
+}
+
 /* The real plugin trains in 32-true only; the test twin built with CPU_EMULATE_HALF
  * takes every precision and emulates the lower ones in its GEMM (amp.c). */
 static int half_format(lt_precision p) {
@@ -50,6 +59,7 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     cpu_state *st = calloc(1, sizeof *st);
     if (!st) return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of host memory");
     pthread_mutex_init(&st->cache_lock, NULL);
+    st->cache_cap = block_cache_cap();
     lt_status s = cpu_blas_open(&st->blas);
     if (s != LT_OK) {
         free(st);
@@ -151,8 +161,7 @@ static bool cache_put(cpu_state *st, void *p) {
     const size_t size = malloc_usable_size(p);
     if (size < CPU_HUGE_PAGE || (uintptr_t)p % CPU_HUGE_PAGE) return false;
     pthread_mutex_lock(&st->cache_lock);
-    const bool room =
-        st->ncache < CPU_BLOCK_CACHE && size <= CPU_BLOCK_CACHE_BYTES - st->cache_bytes;
+    const bool room = st->ncache < CPU_BLOCK_CACHE && size <= st->cache_cap - st->cache_bytes;
     if (room) {
         st->cache[st->ncache++] = (cpu_block){.p = p, .size = size};
         st->cache_bytes += size;

@@ -110,9 +110,11 @@ enum { CPU_HALF_NONE, CPU_HALF_FP16, CPU_HALF_BF16 };
 
 /* Large blocks freed by the host, kept for the next step's same-size allocation: the
  * arena releases every activation at each reset, and handing them back to the kernel
- * made every step fault (and zero, and compact for huge pages) them in again. */
-#define CPU_BLOCK_CACHE 128
-#define CPU_BLOCK_CACHE_BYTES ((size_t)1 << 30)
+ * made every step fault (and zero, and compact for huge pages) them in again. A step's
+ * activations are the bound: chargpt's are 1.2 GB in ~1,000 blocks, and a cache of 128
+ * blocks and 1 GB made a fifth of its step the kernel clearing pages (bench/RESULTS.md).
+ * Up to half the machine's memory is kept (cpu.c). */
+#define CPU_BLOCK_CACHE 4096
 typedef struct cpu_block {
     void *p;
     size_t size; /* bytes, a multiple of the huge page */
@@ -141,7 +143,7 @@ typedef struct cpu_state {
     pthread_mutex_t cache_lock; /* alloc and free may come from the host's threads */
     cpu_block cache[CPU_BLOCK_CACHE];
     int ncache;
-    size_t cache_bytes;
+    size_t cache_bytes, cache_cap; /* held, and the most to hold: half the physical memory */
 } cpu_state;
 
 /* The test twin's timer slots and counters (test_timer.c, CPU_TEST_RANGES only). */

@@ -5,18 +5,21 @@
  * vectorises. Arithmetic loops carry `omp simd` rather than restrict pointers: element i
  * reads only x[i] (a[i*sa], b[i*sb]) and writes out[i], so there is no loop-carried
  * dependence even in place (out == x, out == a or out == b), where restrict would be a
- * lie. Loops that call libm (erff, expf, ...) stay plain: without -ffast-math there is no
- * vector variant to call, and clang warns when a requested simd loop fails.
+ * lie. Loops that call libm (tanhf, expf, ...) stay plain: without -ffast-math there is no
+ * vector variant to call, and clang warns when a requested simd loop fails. The spans are
+ * cloned for the CPU's widest vectors (CPU_WIDEST): the same arithmetic in each.
  * Formulas follow ATen's CPU kernels, operand order included. */
 #include <math.h>
 
 #include "../shared/lt_formulas.h"
 #include "cpu_impl.h"
+#include "vmath.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* The scalar formulas (relu, gelu, sigmoid and the backwards) are the cuda kernels' too:
- * ../shared/lt_formulas.h. */
+/* The scalar formulas (relu, sigmoid and the backwards) are the cuda kernels' too:
+ * ../shared/lt_formulas.h. GELU and its backward use vmath.h's vectorisable erf and exp
+ * instead of libm's scalar calls (within 4e-7 of the exact GELU). */
 
 /* ---- unary ----------------------------------------------------------------------- */
 
@@ -30,11 +33,11 @@
 #define UN_SIMD(OP, EXPR) case OP: _Pragma("omp simd") UN_LOOP(EXPR) break;
 #define UN_CALL(OP, EXPR) case OP: UN_LOOP(EXPR) break;
 
-static void un_loop(lt_unary_op op, int64_t n, const float *x, float *out) {
+ALWAYS_INLINE void un_loop(lt_unary_op op, int64_t n, const float *x, float *out) {
     switch (op) {
         UN_SIMD(LT_UN_NEG, -v)
         UN_SIMD(LT_UN_RELU, lt_relu_f(v))
-        UN_CALL(LT_UN_GELU, lt_gelu_f(v))
+        UN_SIMD(LT_UN_GELU, cpu_gelu_v(v))
         UN_CALL(LT_UN_TANH, tanhf(v))
         UN_CALL(LT_UN_SIGMOID, lt_sigmoid_f(v))
         UN_CALL(LT_UN_EXP, expf(v))
@@ -56,7 +59,7 @@ typedef struct {
     float *out;
 } un_args;
 
-static void un_span(const void *p, int64_t lo, int64_t hi) {
+CPU_WIDEST static void un_span(const void *p, int64_t lo, int64_t hi) {
     const un_args *g = p;
     un_loop(g->op, hi - lo, g->x + lo, g->out + lo);
 }
@@ -76,7 +79,6 @@ void cpu_unary(void *st, lt_unary_op op, int64_t n, const float *d_x, float *d_o
         out[i] = (EXPR);                                                               \
     }
 #define BIN_SIMD(OP, EXPR) case OP: _Pragma("omp simd") BIN_LOOP(EXPR) break;
-#define BIN_CALL(OP, EXPR) case OP: BIN_LOOP(EXPR) break;
 
 ALWAYS_INLINE void bin_loop(lt_binary_op op, int64_t n, const float *a, int64_t sa,
                             const float *b, int64_t sb, float *out) {
@@ -86,7 +88,7 @@ ALWAYS_INLINE void bin_loop(lt_binary_op op, int64_t n, const float *a, int64_t 
         BIN_SIMD(LT_BIN_MUL, x * y)
         BIN_SIMD(LT_BIN_DIV, x / y)
         BIN_SIMD(LT_BIN_RELU_BWD, lt_relu_bwd_f(x, y))
-        BIN_CALL(LT_BIN_GELU_BWD, lt_gelu_bwd_f(x, y))
+        BIN_SIMD(LT_BIN_GELU_BWD, cpu_gelu_bwd_v(x, y))
         BIN_SIMD(LT_BIN_TANH_BWD, lt_tanh_bwd_f(x, y))
         BIN_SIMD(LT_BIN_SIGMOID_BWD, lt_sigmoid_bwd_f(x, y))
     case LT_BIN_COUNT:
@@ -94,15 +96,14 @@ ALWAYS_INLINE void bin_loop(lt_binary_op op, int64_t n, const float *a, int64_t 
     }
 }
 #undef BIN_SIMD
-#undef BIN_CALL
 #undef BIN_LOOP
 /* clang-format on */
 
 /* The stride pairs broadcasting produces, each compiled with constant strides:
  * same size (1,1), b scalar or row-broadcast (1,0), a scalar (0,1); anything else
  * (both broadcast along the last dimension) takes the generic strided loop. */
-static void bin_inner(lt_binary_op op, int64_t n, const float *a, int64_t sa, const float *b,
-                      int64_t sb, float *out) {
+ALWAYS_INLINE void bin_inner(lt_binary_op op, int64_t n, const float *a, int64_t sa, const float *b,
+                             int64_t sb, float *out) {
     if (sa == 1 && sb == 1)
         bin_loop(op, n, a, 1, b, 1, out);
     else if (sa == 1 && sb == 0)
@@ -183,14 +184,14 @@ typedef struct {
 } bin_args;
 
 /* 1-D view: items are elements. */
-static void bin_flat_span(const void *p, int64_t lo, int64_t hi) {
+CPU_WIDEST static void bin_flat_span(const void *p, int64_t lo, int64_t hi) {
     const bin_args *g = p;
     const int64_t sa = g->v->sa[0], sb = g->v->sb[0];
     bin_inner(g->op, hi - lo, g->a + lo * sa, sa, g->b + lo * sb, sb, g->out + lo);
 }
 
 /* N-D view: items are rows of the last dimension; out is contiguous. */
-static void bin_rows_span(const void *p, int64_t lo, int64_t hi) {
+CPU_WIDEST static void bin_rows_span(const void *p, int64_t lo, int64_t hi) {
     const bin_args *g = p;
     const bin_view *v = g->v;
     const int last = v->ndim - 1;

@@ -1,70 +1,94 @@
 /* softmax.c — row-wise softmax, log-softmax, their backwards, and cross-entropy fused
  * with softmax. Every kernel works on (rows, cols), one row at a time; rows are split
- * across threads. Max-subtraction keeps exp() in range; sums accumulate in double.
- * Each row reads input element i before writing output element i, so in place works. */
+ * across threads. Max-subtraction keeps exp() in range; sums accumulate in double, in
+ * eight lanes the source fixes (so they vectorise to the same bits on every ISA), and
+ * exp is vmath.h's vectorisable one. Each row reads input element i before writing
+ * output element i, so in place works. */
 #include <math.h>
 
 #include "cpu_impl.h"
+#include "vmath.h"
+
+/* Inlined into each CPU_WIDEST clone of the spans, so they get its vectors. */
+#define ROW_INLINE static inline __attribute__((always_inline))
 
 /* ---- per-row helpers ------------------------------------------------------------- */
 
 /* NaN in the row propagates to the result through exp() later, as in torch. */
-static float row_max(const float *x, int64_t n) {
+ROW_INLINE float row_max(const float *x, int64_t n) {
     float mx = x[0];
     for (int64_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     return mx;
 }
 
-/* y[i] = exp(x[i] - mx); returns the sum of the y. */
-static double exp_shifted(const float *x, float mx, float *y, int64_t n) {
+#define SUM_LANES 8
+
+/* Sums in double in SUM_LANES lanes (lane j takes elements j, j + 8, ...), then the lanes
+ * in order: the loops vectorise, and the order is the source's on every ISA. */
+ROW_INLINE double lanes_total(const double lane[SUM_LANES]) {
     double s = 0;
-    for (int64_t i = 0; i < n; i++) {
-        y[i] = expf(x[i] - mx);
-        s += y[i];
-    }
+    for (int j = 0; j < SUM_LANES; j++) s += lane[j];
     return s;
 }
 
-/* max + log(sum exp(x - max)), in double. */
-static double row_logsumexp(const float *x, int64_t n) {
-    const float mx = row_max(x, n);
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += expf(x[i] - mx);
-    return (double)mx + log(s);
+ROW_INLINE double sum_f64(const float *x, int64_t n) {
+    double lane[SUM_LANES] = {0};
+    int64_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int j = 0; j < SUM_LANES; j++) lane[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++) lane[j] += x[i];
+    return lanes_total(lane);
 }
 
-static void softmax_row(const float *x, float *y, int64_t n) {
+/* y[i] = exp(x[i] - mx); returns the sum of the y. */
+ROW_INLINE double exp_shifted(const float *x, float mx, float *y, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) y[i] = cpu_expf_v(x[i] - mx);
+    return sum_f64(y, n);
+}
+
+/* max + log(sum exp(x - max)), in double, the exps summed as exp_shifted's are. */
+ROW_INLINE double row_logsumexp(const float *x, int64_t n) {
+    const float mx = row_max(x, n);
+    double lane[SUM_LANES] = {0};
+    int64_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int j = 0; j < SUM_LANES; j++) lane[j] += cpu_expf_v(x[i + j] - mx);
+    for (int j = 0; i < n; i++, j++) lane[j] += cpu_expf_v(x[i] - mx);
+    return (double)mx + log(lanes_total(lane));
+}
+
+ROW_INLINE void softmax_row(const float *x, float *y, int64_t n) {
     const double s = exp_shifted(x, row_max(x, n), y, n);
     const float inv = (float)(1.0 / s);
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) y[i] *= inv;
 }
 
-static void log_softmax_row(const float *x, float *y, int64_t n) {
+ROW_INLINE void log_softmax_row(const float *x, float *y, int64_t n) {
     const float lse = (float)row_logsumexp(x, n);
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) y[i] = x[i] - lse;
 }
 
-static double dot_f64(const float *a, const float *b, int64_t n) {
+ROW_INLINE double dot_f64(const float *a, const float *b, int64_t n) {
     double s = 0;
     for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
     return s;
 }
 
 /* dx = y * (dy - sum(dy * y)) */
-static void softmax_bwd_row(const float *y, const float *dy, float *dx, int64_t n) {
+ROW_INLINE void softmax_bwd_row(const float *y, const float *dy, float *dx, int64_t n) {
     const float dot = (float)dot_f64(dy, y, n);
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) dx[i] = y[i] * (dy[i] - dot);
 }
 
 /* dx = dy - exp(y) * sum(dy) */
-static void log_softmax_bwd_row(const float *y, const float *dy, float *dx, int64_t n) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += dy[i];
-    const float sum = (float)s;
-    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] - expf(y[i]) * sum;
+ROW_INLINE void log_softmax_bwd_row(const float *y, const float *dy, float *dx, int64_t n) {
+    const float sum = (float)sum_f64(dy, n);
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] - cpu_expf_v(y[i]) * sum;
 }
 
 /* ---- row kernels over (rows, cols) ----------------------------------------------- */
@@ -79,19 +103,19 @@ typedef struct {
     int64_t cols;
 } row_args;
 
-static void softmax_span(const void *p, int64_t lo, int64_t hi) {
+CPU_WIDEST static void softmax_span(const void *p, int64_t lo, int64_t hi) {
     const row_args *g = p;
     for (int64_t r = lo; r < hi; r++)
         softmax_row(g->x + r * g->cols, g->out + r * g->cols, g->cols);
 }
 
-static void log_softmax_span(const void *p, int64_t lo, int64_t hi) {
+CPU_WIDEST static void log_softmax_span(const void *p, int64_t lo, int64_t hi) {
     const row_args *g = p;
     for (int64_t r = lo; r < hi; r++)
         log_softmax_row(g->x + r * g->cols, g->out + r * g->cols, g->cols);
 }
 
-static void softmax_bwd_span(const void *p, int64_t lo, int64_t hi) {
+CPU_WIDEST static void softmax_bwd_span(const void *p, int64_t lo, int64_t hi) {
     const row_args *g = p;
     for (int64_t r = lo; r < hi; r++) {
         const int64_t o = r * g->cols;
@@ -99,7 +123,7 @@ static void softmax_bwd_span(const void *p, int64_t lo, int64_t hi) {
     }
 }
 
-static void log_softmax_bwd_span(const void *p, int64_t lo, int64_t hi) {
+CPU_WIDEST static void log_softmax_bwd_span(const void *p, int64_t lo, int64_t hi) {
     const row_args *g = p;
     for (int64_t r = lo; r < hi; r++) {
         const int64_t o = r * g->cols;
@@ -138,7 +162,7 @@ void cpu_log_softmax_bwd(void *st, int64_t rows, int64_t cols, const float *d_y,
 static int label_ok(int64_t label, int64_t cols) { return label >= 0 && label < cols; }
 
 /* loss[r] = logsumexp(x[r]) - x[r, label] (NaN for a bad label); prob[r] = softmax. */
-static void ce_span(const void *p, int64_t lo, int64_t hi) {
+CPU_WIDEST static void ce_span(const void *p, int64_t lo, int64_t hi) {
     const row_args *g = p;
     for (int64_t r = lo; r < hi; r++) {
         const float *x = g->x + r * g->cols;

@@ -4,7 +4,8 @@
  * the same order with no fused multiply-add. Where a formula uses only + - * / and sqrtf
  * (correctly rounded on both) the two accelerators agree bit for bit (the optimizers);
  * erff and expf differ by an ulp or so between glibc and CUDA's math library, within
- * tests/gpu/ops_check.h's tolerances. Formulas follow ATen's kernels, operand order
+ * tests/gpu/ops_check.h's tolerances. The cpu plugin computes GELU and its backward with
+ * its own vectorisable erf and exp instead (cpu/vmath.h, within 4e-7). Formulas follow ATen's kernels, operand order
  * included. Included by relative path: plugins/accelerators/{cpu,cuda}/ both reach it. */
 #ifndef LT_ACCEL_FORMULAS_H
 #define LT_ACCEL_FORMULAS_H
