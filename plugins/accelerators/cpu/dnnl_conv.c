@@ -15,8 +15,9 @@
  * the batch through memory once more (a third of the cnn's convolution time) and the
  * team's wake-ups raced our pool's spinning workers for the cores. A batch smaller than
  * the thread count still runs whole on the team. The weight gradient of each chunk goes
- * to its own buffer and the chunks are summed in order, so the result depends on the
- * shape only, never on the thread count.
+ * to its own buffer and the chunks are summed in order, so the bits of a result depend on
+ * the shape and the thread count (which set the chunks), never on which thread ran which
+ * chunk.
  *
  * Which directions run here is measured per CPU (bench/conv_kernels.sh): the others
  * decline and liblt runs im2col and OpenBLAS. LT_CPU_DNNL overrides the choice. */

@@ -28,7 +28,9 @@ CPU_VMATH float cpu_pow2i(int32_t n) {
  * smallest subnormal's log, NaN through. */
 CPU_VMATH float cpu_expf_v(float x) {
     const float hi = 88.72283935546875f, lo = -103.972084f;
-    const float xc = x > hi ? hi : x < lo ? lo : x; /* NaN: replaced at the end */
+    /* NaN fails both comparisons and becomes lo (converting it to an integer below would
+     * be undefined), then is put back at the end */
+    const float xl = x > lo ? x : lo, xc = xl < hi ? xl : hi;
     /* n = rint(xc / ln2): adding and removing 1.5 * 2^23 rounds to an integer in float */
     const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     const float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
