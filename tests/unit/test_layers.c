@@ -348,6 +348,55 @@ START_TEST(cnn_training_matches_torch) {
 }
 END_TEST
 
+/* max_pool2d's 2x2, stride-2 kernels (the cnn's: 16 windows a vector on AVX-512, 4 else)
+ * against torch's rule written out here: the first of equal maxima wins, and so does the
+ * first NaN, for good. Values in {0, 1, 2} with NaNs; rows of 14 outputs (a masked vector)
+ * and of 20 (a full one and a masked one), odd sizes left over; the backward routes each
+ * output's gradient to the index it chose. */
+static void check_max_pool_2x2(int64_t n, int64_t c, int64_t h, int64_t w) {
+    const int64_t numel = n * c * h * w, oh = h / 2, ow = w / 2;
+    float *hx = malloc((size_t)numel * sizeof *hx);
+    ck_assert_ptr_nonnull(hx);
+    for (int64_t i = 0; i < numel; i++)
+        hx[i] = (i * 7919) % 53 == 0 ? NAN : (float)((i * 2654435761u >> 7) % 3);
+    lt_tensor_t *x = lt_from_host(test_arena, LT_F32, 4, (int64_t[]){n, c, h, w}, hx);
+    lt_set_requires_grad(x, true);
+    lt_tensor_t *y = lt_max_pool2d(x, &LT_POOL2D_OPTS(.kernel = {2, 2}));
+    ck_assert_msg(y != NULL, "%s", lt_last_error());
+    ck_assert_int_eq(lt_backward(lt_sum(y)), LT_OK);
+    float *hy = test_host(y), *dx = test_host(lt_grad(x));
+    float *want_dx = calloc((size_t)numel, sizeof *want_dx);
+    for (int64_t p = 0; p < n * c; p++)
+        for (int64_t oy = 0; oy < oh; oy++)
+            for (int64_t ox = 0; ox < ow; ox++) {
+                const int64_t at[4] = {2 * oy * w + 2 * ox, 2 * oy * w + 2 * ox + 1,
+                                       (2 * oy + 1) * w + 2 * ox, (2 * oy + 1) * w + 2 * ox + 1};
+                int64_t best = p * h * w + at[0];
+                for (int k = 1; k < 4; k++) {
+                    const float v = hx[p * h * w + at[k]], b = hx[best];
+                    if (v > b || (isnan(v) && !isnan(b))) best = p * h * w + at[k];
+                }
+                const float got = hy[(p * oh + oy) * ow + ox];
+                ck_assert_msg(memcmp(&got, &hx[best], sizeof got) == 0,
+                              "%lldx%lld plane %lld window (%lld, %lld): %g, want %g", (long long)h,
+                              (long long)w, (long long)p, (long long)oy, (long long)ox, got,
+                              hx[best]);
+                want_dx[best] += 1.0f;
+            }
+    ck_assert_mem_eq(dx, want_dx, (size_t)numel * sizeof *dx);
+    free(hx);
+    free(hy);
+    free(dx);
+    free(want_dx);
+}
+
+START_TEST(max_pool_2x2_ties_and_nan) {
+    check_max_pool_2x2(2, 3, 9, 29);
+    check_max_pool_2x2(1, 2, 6, 40);
+    check_max_pool_2x2(3, 1, 4, 6);
+}
+END_TEST
+
 Suite *suite_layers(void) {
     Suite *s = suite_create("layers");
     TCase *tc = tcase_create("torch");
@@ -361,6 +410,7 @@ Suite *suite_layers(void) {
     tcase_add_test(fd, mode_ops_match_finite_differences);
     tcase_add_test(fd, layers_start_as_torchs_defaults);
     tcase_add_test(fd, layer_ops_refuse_bad_arguments);
+    tcase_add_test(fd, max_pool_2x2_ties_and_nan);
     tcase_set_timeout(fd, 120);
     suite_add_tcase(s, fd);
     return s;

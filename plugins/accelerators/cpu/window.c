@@ -3,6 +3,7 @@
  *
  * Every loop writes disjoint outputs per span (rows of the column matrix, or whole
  * (n, c) planes), and sums in a fixed order, so results do not depend on the threads. */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ typedef struct {
     float *out;
     const int64_t *idx_in;
     int64_t *idx_out;
+    bool avx512; /* max_row_2x2_avx512 runs (the CPU has it, and plane offsets fit int32) */
 } win_args;
 
 /* ---- im2col / col2im ------------------------------------------------------------- */
@@ -216,9 +218,70 @@ static void max_row_2x2(const float *r0, const float *r1, int64_t w, int64_t ow,
     }
 }
 
-static void max_plane_2x2(const lt_window2d *g, const float *plane, float *y, int64_t *idx) {
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define POOL_AVX512 1
+#define AVX512 __attribute__((target("avx512f")))
+
+/* max_take on 16 windows: the lanes where v wins take it and its offset k. */
+AVX512 static inline void take16(__m512 v, int32_t k, __m512 *best, __m512i *best_k) {
+    const __mmask16 take =
+        _mm512_cmp_ps_mask(v, *best, _CMP_GT_OQ) |
+        (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(*best, *best, _CMP_ORD_Q));
+    *best = _mm512_mask_mov_ps(*best, take, v);
+    *best_k = _mm512_mask_mov_epi32(*best_k, take, _mm512_set1_epi32(k));
+}
+
+/* max_row_2x2 sixteen windows at a time, the row's end masked: on rows of 14 outputs (the
+ * cnn's 28-wide planes) the 4-wide loop left a scalar tail and a scalar index loop on every
+ * row. The same comparisons in the same order, so the same results. */
+AVX512 static void max_row_2x2_avx512(const float *r0, const float *r1, int64_t w, int64_t ow,
+                                      int64_t i0, float *y, int64_t *idx) {
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int64_t o0 = 0; o0 < ow; o0 += 16) {
+        const int64_t n = ow - o0 < 16 ? ow - o0 : 16, in = 2 * n;
+        const __mmask16 out = (__mmask16)((1u << n) - 1);
+        const __mmask16 m0 = (__mmask16)(in >= 16 ? 0xffffu : (1u << in) - 1);
+        const __mmask16 m1 = (__mmask16)(in > 16 ? (1u << (in - 16)) - 1 : 0u);
+        const float *a = r0 + 2 * o0, *b = r1 + 2 * o0;
+        const __m512 a0 = _mm512_maskz_loadu_ps(m0, a), a1 = _mm512_maskz_loadu_ps(m1, a + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+        __m512 best = _mm512_permutex2var_ps(a0, even, a1);
+        __m512i k = _mm512_setzero_si512();
+        take16(_mm512_permutex2var_ps(a0, odd, a1), 1, &best, &k);
+        take16(_mm512_permutex2var_ps(b0, even, b1), 2, &best, &k);
+        take16(_mm512_permutex2var_ps(b0, odd, b1), 3, &best, &k);
+        _mm512_mask_storeu_ps(y + o0, out, best);
+        /* i0 + 2 (o0 + j) + (k & 1) + (k >> 1) w */
+        __m512i pos = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(i0 + 2 * o0)), even);
+        pos = _mm512_add_epi32(pos, _mm512_and_si512(k, _mm512_set1_epi32(1)));
+        pos = _mm512_mask_add_epi32(pos, _mm512_cmpge_epi32_mask(k, _mm512_set1_epi32(2)), pos,
+                                    _mm512_set1_epi32((int32_t)w));
+        _mm512_mask_storeu_epi64(idx + o0, (__mmask8)(out & 0xff),
+                                 _mm512_cvtepi32_epi64(_mm512_castsi512_si256(pos)));
+        _mm512_mask_storeu_epi64(idx + o0 + 8, (__mmask8)(out >> 8),
+                                 _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(pos, 1)));
+    }
+}
+#define POOL_AVX512_RUNS() __builtin_cpu_supports("avx512f")
+#else
+#define POOL_AVX512 0
+#define POOL_AVX512_RUNS() false
+#endif
+
+static void max_plane_2x2(const win_args *a, const float *plane, float *y, int64_t *idx) {
+    const lt_window2d *g = a->g;
     for (int64_t oy = 0; oy < g->oh; oy++) {
         const int64_t i0 = 2 * oy * g->w;
+#if POOL_AVX512
+        if (a->avx512) {
+            max_row_2x2_avx512(plane + i0, plane + i0 + g->w, g->w, g->ow, i0, y + oy * g->ow,
+                               idx + oy * g->ow);
+            continue;
+        }
+#endif
         max_row_2x2(plane + i0, plane + i0 + g->w, g->w, g->ow, i0, y + oy * g->ow,
                     idx + oy * g->ow);
     }
@@ -230,7 +293,7 @@ static void pool_plane(const win_args *a, int64_t pl) {
     float *y = a->out + pl * g->oh * g->ow;
     int64_t *idx = a->idx_out ? a->idx_out + pl * g->oh * g->ow : NULL;
     if (a->mode == LT_POOL_MAX && is_max_2x2(g)) {
-        max_plane_2x2(g, plane, y, idx);
+        max_plane_2x2(a, plane, y, idx);
         return;
     }
     for (int64_t oy = 0; oy < g->oh; oy++)
@@ -254,7 +317,12 @@ static void pool_span(const void *p, int64_t lo, int64_t hi) {
 
 void cpu_pool2d(void *st, lt_pool_mode mode, const lt_window2d *g, const float *d_x, float *d_y,
                 int64_t *d_idx) {
-    const win_args a = {.g = g, .mode = mode, .in = d_x, .out = d_y, .idx_out = d_idx};
+    const win_args a = {.g = g,
+                        .mode = mode,
+                        .in = d_x,
+                        .out = d_y,
+                        .idx_out = d_idx,
+                        .avx512 = POOL_AVX512_RUNS() && g->h * g->w <= INT32_MAX};
     cpu_parallel_for(st, g->n * g->c, g->oh * g->ow * g->kh * g->kw, pool_span, &a);
 }
 
