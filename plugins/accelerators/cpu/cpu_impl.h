@@ -164,6 +164,16 @@ void cpu_test_timer_log(cpu_state *cs);
 #define CPU_WIDEST
 #endif
 
+/* Kernels written in AVX-512 intrinsics (gemm_small.c, random.c, window.c) are compiled
+ * for it function by function, and run only where st->blas.isa.avx512f says the CPU and
+ * the OS have it. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CPU_AVX512_BUILT 1
+#define CPU_AVX512 __attribute__((target("avx512f")))
+#else
+#define CPU_AVX512_BUILT 0
+#endif
+
 typedef void (*cpu_span_fn)(const void *args, int64_t lo, int64_t hi);
 
 /* ---- pool.c: the worker threads cpu_parallel_for runs on ---- */

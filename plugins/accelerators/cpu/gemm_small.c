@@ -37,24 +37,23 @@ typedef struct {
 #if defined(__x86_64__) && defined(__GNUC__)
 
 /* ---- AVX-512: 16 floats a vector, 32 registers ---- */
-#define AVX512 __attribute__((target("avx512f")))
-AVX512 static inline __m512 zero_avx512(void) { return _mm512_setzero_ps(); }
-AVX512 static inline __m512 load_avx512(const float *p) { return _mm512_loadu_ps(p); }
-AVX512 static inline __mmask16 mask_avx512(int64_t n) {
+CPU_AVX512 static inline __m512 zero_avx512(void) { return _mm512_setzero_ps(); }
+CPU_AVX512 static inline __m512 load_avx512(const float *p) { return _mm512_loadu_ps(p); }
+CPU_AVX512 static inline __mmask16 mask_avx512(int64_t n) {
     return (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
 }
-AVX512 static inline __m512 load_tail_avx512(const float *p, __mmask16 m) {
+CPU_AVX512 static inline __m512 load_tail_avx512(const float *p, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, p);
 }
-AVX512 static inline void store_tail_avx512(float *p, __m512 v, __mmask16 m) {
+CPU_AVX512 static inline void store_tail_avx512(float *p, __m512 v, __mmask16 m) {
     _mm512_mask_storeu_ps(p, m, v);
 }
-AVX512 static inline __m512 bcast_avx512(float x) { return _mm512_set1_ps(x); }
-AVX512 static inline __m512 fma_avx512(__m512 a, __m512 b, __m512 c) {
+CPU_AVX512 static inline __m512 bcast_avx512(float x) { return _mm512_set1_ps(x); }
+CPU_AVX512 static inline __m512 fma_avx512(__m512 a, __m512 b, __m512 c) {
     return _mm512_fmadd_ps(a, b, c);
 }
-AVX512 static inline __m512 mul_avx512(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
-AVX512 static inline float sum_avx512(__m512 v) { return _mm512_reduce_add_ps(v); }
+CPU_AVX512 static inline __m512 mul_avx512(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+CPU_AVX512 static inline float sum_avx512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 #define SG_TARGET "avx512f"
 #define SG_SUFFIX _avx512

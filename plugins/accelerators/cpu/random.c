@@ -55,13 +55,11 @@ static inline void mask_lanes(const mask_args *a, uint64_t b0) {
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_AVX512_BUILT
 #include <immintrin.h>
-#define MASK_AVX512 1
-#define AVX512 __attribute__((target("avx512f")))
 
 /* The high and low 32 bits of m * c in each 32-bit lane (vpmuludq takes every other lane). */
-AVX512 static inline void mul_hilo(__m512i c, __m512i m, __m512i *hi, __m512i *lo) {
+CPU_AVX512 static inline void mul_hilo(__m512i c, __m512i m, __m512i *hi, __m512i *lo) {
     const __m512i even = _mm512_mul_epu32(c, m),
                   odd = _mm512_mul_epu32(_mm512_srli_epi64(c, 32), m);
     *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
@@ -71,7 +69,7 @@ AVX512 static inline void mul_hilo(__m512i c, __m512i m, __m512i *hi, __m512i *l
 /* mask_lanes in AVX-512 registers: GCC's vectorisation of the loops above kept the state
  * in memory between rounds and ran 0.66 G numbers/s a core; the same arithmetic here, then
  * a 4x16 transpose into the mask's order (element 4j + w is word w of block j). */
-AVX512 static void mask_lanes_avx512(const mask_args *a, uint64_t b0) {
+CPU_AVX512 static void mask_lanes_avx512(const mask_args *a, uint64_t b0) {
     const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i lo8 = _mm512_add_epi64(_mm512_set1_epi64((long long)b0), iota);
     const __m512i hi8 = _mm512_add_epi64(lo8, _mm512_set1_epi64(8));
@@ -114,10 +112,6 @@ AVX512 static void mask_lanes_avx512(const mask_args *a, uint64_t b0) {
     _mm512_storeu_ps(m + 32, _mm512_shuffle_f32x4(v2, v3, 0x88));
     _mm512_storeu_ps(m + 48, _mm512_shuffle_f32x4(v2, v3, 0xDD));
 }
-#define MASK_AVX512_RUNS() __builtin_cpu_supports("avx512f")
-#else
-#define MASK_AVX512 0
-#define MASK_AVX512_RUNS() false
 #endif
 
 /* Items are blocks of four elements: block b is counter b of the stream, so a span starts
@@ -126,7 +120,7 @@ AVX512 static void mask_lanes_avx512(const mask_args *a, uint64_t b0) {
 CPU_WIDEST static void mask_span(const void *p, int64_t lo, int64_t hi) {
     const mask_args *a = p;
     int64_t b = lo;
-#if MASK_AVX512
+#if CPU_AVX512_BUILT
     if (a->avx512)
         for (; b + LANES <= hi && 4 * (b + LANES) <= a->n; b += LANES)
             mask_lanes_avx512(a, (uint64_t)b);
@@ -147,6 +141,6 @@ void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t str
                          .keep = keep,
                          .scale = keep > 0.0f ? 1.0f / keep : 0.0f,
                          .mask = d_mask,
-                         .avx512 = MASK_AVX512_RUNS()};
+                         .avx512 = ((const cpu_state *)st)->blas.isa.avx512f};
     cpu_parallel_for(st, (n + 3) / 4, 40, mask_span, &a);
 }

@@ -218,13 +218,11 @@ static void max_row_2x2(const float *r0, const float *r1, int64_t w, int64_t ow,
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_AVX512_BUILT
 #include <immintrin.h>
-#define POOL_AVX512 1
-#define AVX512 __attribute__((target("avx512f")))
 
 /* max_take on 16 windows: the lanes where v wins take it and its offset k. */
-AVX512 static inline void take16(__m512 v, int32_t k, __m512 *best, __m512i *best_k) {
+CPU_AVX512 static inline void take16(__m512 v, int32_t k, __m512 *best, __m512i *best_k) {
     const __mmask16 take =
         _mm512_cmp_ps_mask(v, *best, _CMP_GT_OQ) |
         (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(*best, *best, _CMP_ORD_Q));
@@ -235,8 +233,8 @@ AVX512 static inline void take16(__m512 v, int32_t k, __m512 *best, __m512i *bes
 /* max_row_2x2 sixteen windows at a time, the row's end masked: on rows of 14 outputs (the
  * cnn's 28-wide planes) the 4-wide loop left a scalar tail and a scalar index loop on every
  * row. The same comparisons in the same order, so the same results. */
-AVX512 static void max_row_2x2_avx512(const float *r0, const float *r1, int64_t w, int64_t ow,
-                                      int64_t i0, float *y, int64_t *idx) {
+CPU_AVX512 static void max_row_2x2_avx512(const float *r0, const float *r1, int64_t w, int64_t ow,
+                                          int64_t i0, float *y, int64_t *idx) {
     const __m512i even =
         _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
@@ -265,17 +263,13 @@ AVX512 static void max_row_2x2_avx512(const float *r0, const float *r1, int64_t 
                                  _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(pos, 1)));
     }
 }
-#define POOL_AVX512_RUNS() __builtin_cpu_supports("avx512f")
-#else
-#define POOL_AVX512 0
-#define POOL_AVX512_RUNS() false
 #endif
 
 static void max_plane_2x2(const win_args *a, const float *plane, float *y, int64_t *idx) {
     const lt_window2d *g = a->g;
     for (int64_t oy = 0; oy < g->oh; oy++) {
         const int64_t i0 = 2 * oy * g->w;
-#if POOL_AVX512
+#if CPU_AVX512_BUILT
         if (a->avx512) {
             max_row_2x2_avx512(plane + i0, plane + i0 + g->w, g->w, g->ow, i0, y + oy * g->ow,
                                idx + oy * g->ow);
@@ -322,7 +316,8 @@ void cpu_pool2d(void *st, lt_pool_mode mode, const lt_window2d *g, const float *
                         .in = d_x,
                         .out = d_y,
                         .idx_out = d_idx,
-                        .avx512 = POOL_AVX512_RUNS() && g->h * g->w <= INT32_MAX};
+                        .avx512 =
+                            ((const cpu_state *)st)->blas.isa.avx512f && g->h * g->w <= INT32_MAX};
     cpu_parallel_for(st, g->n * g->c, g->oh * g->ow * g->kh * g->kw, pool_span, &a);
 }
 
