@@ -10,11 +10,14 @@ cd "$(dirname "$0")/../.."
 out=.gpu
 # What meson's dependency() calls need (headers, .so links, .pc files) and the runtime
 # libraries behind them, with Open MPI's own runtime closure (the ddp strategy and mpirun),
-# minus what every Linux image has (libc, libstdc++, zlib1g, libgomp with gcc).
+# minus what every Linux image has (libc, libstdc++, libgomp with gcc). zlib1g is carried all
+# the same: zlib1g-dev's libz.so points at its libz.so.1.2.13, and where the machine has
+# another version the linker fell back to the non-PIC libz.a.
 packages=(
     libopenblas-dev libopenblas-pthread-dev libopenblas0 libopenblas0-pthread libgfortran5
-    zlib1g-dev libdeflate-dev libdeflate0 libjansson-dev libjansson4 libxxhash-dev libxxhash0
+    zlib1g-dev zlib1g libdeflate-dev libdeflate0 libjansson-dev libjansson4 libxxhash-dev libxxhash0
     libyaml-dev libyaml-0-2 check libsubunit-dev libsubunit0
+    libpng-dev libpng16-16 # lt_log_image's PNG files (liblt requires libpng since #23)
     libopenmpi-dev libopenmpi3 openmpi-bin openmpi-common libevent-core-2.1-7
     libevent-pthreads-2.1-7 libfabric1 libhwloc15 libibverbs1 libnl-3-200 libnl-route-3-200
     libpmix2 libpsm-infinipath1 libpsm2-2 libucx0 librdmacm1 libnuma1 libmunge2

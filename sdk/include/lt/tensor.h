@@ -86,7 +86,7 @@ LT_API const char *lt_dtype_name(lt_dtype dt);
 /* The gradient accumulated by lt_backward, or NULL. */
 LT_API lt_tensor_t *lt_grad(const lt_tensor_t *t);
 /* Mark a tensor as a leaf that receives a gradient. */
-LT_API lt_status lt_set_requires_grad(lt_tensor_t *t, bool requires);
+LT_API lt_status lt_set_requires_grad(lt_tensor_t *t, bool requires_grad);
 LT_API bool lt_requires_grad(const lt_tensor_t *t);
 
 /* ---- autograd --------------------------------------------------------------- */

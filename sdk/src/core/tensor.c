@@ -204,11 +204,11 @@ lt_tensor_t *lt_grad(const lt_tensor_t *t) {
 }
 bool lt_requires_grad(const lt_tensor_t *t) { return t && t->requires_grad; }
 
-lt_status lt_set_requires_grad(lt_tensor_t *t, bool requires) {
+lt_status lt_set_requires_grad(lt_tensor_t *t, bool requires_grad) {
     if (!t) return lt_set_error(LT_ERR_INVALID_ARG, "lt_set_requires_grad: tensor is NULL");
-    if (requires && t->dtype != LT_F32)
+    if (requires_grad && t->dtype != LT_F32)
         return lt_set_error(LT_ERR_DTYPE, "only float32 tensors can require gradients");
-    t->requires_grad = requires;
+    t->requires_grad = requires_grad;
     return LT_OK;
 }
 
