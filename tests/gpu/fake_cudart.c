@@ -57,6 +57,8 @@ static void run_through(int last) {
     if (fake.head == fake.tail) fake.head = fake.tail = 0;
 }
 
+void fake_run_pending(void) { run_through(-1); }
+
 static void push(fake_op o) {
     if (fake.tail == FAKE_QUEUE) run_through(-1);
     fake.queue[fake.tail++] = o;

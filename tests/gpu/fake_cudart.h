@@ -12,5 +12,7 @@ long long fake_mallocs(void);
 long long fake_events_created(void);
 /* Copies and event records queued and not run yet. */
 int fake_pending(void);
+/* Runs every queued op now, as a stream synchronisation would. */
+void fake_run_pending(void);
 
 #endif

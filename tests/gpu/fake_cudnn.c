@@ -6,9 +6,9 @@
  * correlation, symmetric padding, groups), float32 only, so a descriptor set up wrongly
  * shows as a wrong result. The heuristics list a non-deterministic algorithm first and a
  * tensor-core one second; the convolution calls refuse the first, the second under FMA
- * math, and a workspace smaller than asked for. Every descriptor and handle is counted, so the check sees whether
- * shutdown destroyed them all. Before computing, the fake runtime's queued copies are run
- * (cudaStreamSynchronize, resolved from the check's executable). */
+ * math, and a workspace smaller than asked for. Every descriptor and handle is counted, so
+ * the check sees whether shutdown destroyed them all. Before computing, the fake runtime's
+ * queued copies are run through fake_cudnn_flush, which the check sets. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +26,11 @@ int fake_cudnn_nondeterministic;      /* heuristics list no deterministic algori
 long fake_cudnn_heuristics;           /* heuristic queries (one per cache miss) */
 cudnnMathType_t fake_cudnn_last_math; /* of the last convolution run */
 int fake_cudnn_last_algo;
+/* Runs the fake runtime's queued copies (the inputs' uploads). A pointer the check sets
+ * rather than a cudaStreamSynchronize resolved at load time: this module is linked with
+ * the real libcudart, and a call bound to it leaves the uploads queued, so a convolution
+ * reads stale inputs (the first forward of each shape failed so on the GPU machine). */
+void (*fake_cudnn_flush)(void);
 
 struct cudnnContext {
     cudaStream_t stream;
@@ -189,9 +194,6 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(
 
 /* ---- the convolutions ---------------------------------------------------------------------- */
 
-/* The fake runtime's pending copies (the inputs' uploads) must land first. */
-cudaError_t cudaStreamSynchronize(cudaStream_t s);
-
 typedef struct conv_args {
     const struct cudnnTensorStruct *x, *y;
     const struct cudnnFilterStruct *w;
@@ -248,9 +250,10 @@ static cudnnStatus_t run(const conv_args *a, int algo, size_t ws_bytes, const vo
     if (!consistent(a->x, a->w, a->c, a->y) || !algo_ok || ws_bytes < FAKE_WORKSPACE(a->y->c) ||
         !ws)
         return CUDNN_STATUS_BAD_PARAM;
+    if (!fake_cudnn_flush) return CUDNN_STATUS_NOT_INITIALIZED;
     fake_cudnn_last_math = a->c->math;
     fake_cudnn_last_algo = algo;
-    cudaStreamSynchronize(NULL);
+    fake_cudnn_flush();
     double *acc = calloc((size_t)n_out, sizeof *acc);
     if (!acc) return CUDNN_STATUS_ALLOC_FAILED;
     tap_bufs t = {p, q, acc};
@@ -318,7 +321,8 @@ cudnnStatus_t cudnnAddTensor(cudnnHandle_t h, const void *alpha, cudnnTensorDesc
     const int ad_[4] = {ad->n, ad->c, ad->h, ad->w}, cd_[4] = {cd->n, cd->c, cd->h, cd->w};
     for (int i = 0; i < 4; i++)
         if (ad_[i] != 1 && ad_[i] != cd_[i]) return CUDNN_STATUS_BAD_PARAM;
-    cudaStreamSynchronize(NULL);
+    if (!fake_cudnn_flush) return CUDNN_STATUS_NOT_INITIALIZED;
+    fake_cudnn_flush();
     const float al = *(const float *)alpha, be = *(const float *)beta;
     const float *pa = a;
     float *pc = c;

@@ -24,6 +24,9 @@ typedef struct fake_dnn {
     int *create_fails, *nondeterministic, *last_math, *last_algo;
 } fake_dnn;
 
+/* The fake's convolutions run the fake runtime's queue first, through this. */
+typedef void (*fake_flush_fn)(void);
+
 static int fake_dnn_open(fake_dnn *f) {
     void *lib = dlopen(FAKE_CUDNN, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!lib) return 0;
@@ -33,8 +36,10 @@ static int fake_dnn_open(fake_dnn *f) {
     f->nondeterministic = dlsym(lib, "fake_cudnn_nondeterministic");
     f->last_math = dlsym(lib, "fake_cudnn_last_math");
     f->last_algo = dlsym(lib, "fake_cudnn_last_algo");
-    return f->live && f->heuristics && f->create_fails && f->nondeterministic && f->last_math &&
-           f->last_algo;
+    fake_flush_fn *flush = dlsym(lib, "fake_cudnn_flush");
+    if (flush) *flush = fake_run_pending;
+    return flush && f->live && f->heuristics && f->create_fails && f->nondeterministic &&
+           f->last_math && f->last_algo;
 }
 
 /* ---- one shape through the three slots ----------------------------------------------- */
@@ -70,8 +75,12 @@ static void expect(host_check *h, const char *what, const char *shape, const flo
     h->k->memcpy_d2h(h->st, got, d, (size_t)n * sizeof *got);
     char name[160];
     snprintf(name, sizeof name, "cuDNN %s, %s (first bad element)", what, shape);
-    report(h, first_bad(got, want, mag, n) < 0 && h->k->sync(h->st) == LT_OK, name,
-           (long long)first_bad(got, want, mag, n));
+    const int64_t bad = first_bad(got, want, mag, n);
+    const lt_status synced = h->k->sync(h->st);
+    report(h, bad < 0 && synced == LT_OK, name, (long long)bad);
+    if (bad >= 0)
+        printf("  got %.9g, want %.9g; sync: %s\n", got[bad], want[bad],
+               synced == LT_OK ? "ok" : lt_last_error());
     free(got);
 }
 
