@@ -3,7 +3,10 @@
 # plain PyTorch and Lightning (bench/gpu_contenders.py), on the GPU machine (tests/gpu/run.sh
 # calls it after its checks). Prints a markdown table and appends it to REPORT.md:
 #  - GEMM-bound MLP 784-8192-8192-10, batch 8192: lthost TFLOP/s against the cuBLAS ceiling
-#    at the same shapes in the same run (torch.matmul), in 32-true, TF32 and bf16-mixed;
+#    at the same shapes in the same run (torch.matmul), in 32-true, TF32 and bf16-mixed, and
+#    32-true with --float32_matmul_precision medium (cuBLAS rounds to bf16 inside: no casts);
+#    then where bf16-mixed's step goes: cuBLAS alone per operand type (bench/cublas_probe.c)
+#    and lthost's own op times (--profiler advanced, CUDA events);
 #  - the small MLP (784-128-10) and the demo MLP (784-256-128-10), batch 64: samples/s of
 #    the second epoch (the first warms up) against PyTorch and Lightning;
 #  - the demo MLP at batch 1024 with and without the copy stream (LT_CUDA_COPY_STREAM=0);
@@ -33,20 +36,32 @@ fit() { "$lthost" fit "${common[@]}" "$@" 2>&1; }
 widths=784,8192,8192,10
 flop=$(python3 -c "print(6*8192*(784*8192+8192*8192+8192*10))")
 rows=()
-for prec in 32 tf32 bf16; do
+gemm_fit() { fit --module mlp --accelerator cuda --model.hidden 8192 --model.hidden2 8192 \
+    --data.batch_size 8192 --data.num_workers 4 --limit_train_batches 6 --max_epochs 2 "$@"; }
+for prec in 32 tf32 bf16 medium; do
     case $prec in
         32) flags=(--precision 32-true --float32_matmul_precision highest) ;;
         tf32) flags=(--precision 32-true --float32_matmul_precision high) ;;
         bf16) flags=(--precision bf16-mixed) ;;
+        medium) flags=(--precision 32-true --float32_matmul_precision medium) ;;
     esac
-    read -r steps secs < <(fit --module mlp --accelerator cuda --model.hidden 8192 --model.hidden2 8192 \
-        --data.batch_size 8192 --limit_train_batches 6 --max_epochs 2 "${flags[@]}" | last_secs)
+    read -r steps secs < <(gemm_fit "${flags[@]}" | last_secs)
     lt=$(python3 -c "print(f'{$flop*$steps/$secs/1e12:.1f}')" 2>/dev/null || echo "-")
-    peak=$($py bench/gpu_contenders.py peak --widths $widths --batch 8192 --precision $prec | sed -n 's/tflops=//p')
-    torch=$($py bench/gpu_contenders.py gemm_mlp --widths $widths --batch 8192 --precision $prec | sed -n 's/tflops=//p')
+    ref=$([ $prec = medium ] && echo bf16 || echo $prec) # torch's medium is bf16 inside too
+    peak=$($py bench/gpu_contenders.py peak --widths $widths --batch 8192 --precision $ref | sed -n 's/tflops=//p')
+    torch=$($py bench/gpu_contenders.py gemm_mlp --widths $widths --batch 8192 --precision $ref | sed -n 's/tflops=//p')
     share=$(python3 -c "print(f'{$lt/$peak:.0%}')" 2>/dev/null || echo "-")
     rows+=("| GEMM-bound MLP, $prec, TFLOP/s (share of cuBLAS) | $lt ($share) | - | $torch | $peak |")
 done
+# Where bf16-mixed's step goes: cuBLAS alone per operand type, then lthost's op times.
+cuda=${CUDA_HOME:-/usr/local/cuda}
+probe=$(cc -O2 -std=c11 bench/cublas_probe.c -I"$cuda/include" -L"$cuda/lib64" -lcublas -lcudart \
+    -o bench/.build/cublas_probe 2>&1 && bench/.build/cublas_probe 8192 2>&1)
+gemm_fit --precision bf16-mixed --profiler advanced --profiler.dirpath "$dir" \
+    --profiler.filename bf16 >/dev/null
+ops=$({ grep -E '(run_training_(epoch|batch)|train_dataloader_next|Strategy.batch_to_device) ' \
+    "$dir/fit-bf16.txt"; sed -n '/^Operations/,/^Data loading/p' "$dir/fit-bf16.txt" |
+    grep -v -- '-----'; } 2>/dev/null | cut -c1-170)
 for m in "small 784,128,10 bench/.build/mlp1.so" "demo 784,256,128,10 mlp"; do
     set -- $m
     lt=$(fit --module "$3" --accelerator cuda --max_epochs 2 | last_rate)
@@ -88,5 +103,14 @@ done
     printf '%s\n' "${rows[@]}"
     echo
     echo "DDP on CPU (mlp, 1 thread per rank, samples/s over all ranks):$ddp"
+    echo
+    echo "cuBLAS alone, 8192^3 (bench/cublas_probe.c):"
+    echo '```'
+    echo "$probe"
+    echo '```'
+    echo "GEMM-bound MLP in bf16-mixed, --profiler advanced (ops timed by CUDA events):"
+    echo '```'
+    echo "$ops"
+    echo '```'
     echo "Command: bench/gpu_run.sh $build $data (from tests/gpu/run.sh)"
 } | tee -a "$report"

@@ -50,4 +50,5 @@
     X(gemm_split)  /* issue #20: mid-sized GEMMs cut into blocks over the threads */               \
     X(gemm_small)  /* issue #20: unpacked small-GEMM tiles and the cpu worker pool */              \
     X(vmath)       /* #19: the cpu accelerator's vectorisable exp and GELU */                      \
+    X(fastdiv)     /* #18: the cuda accelerator's division by a launch-time divisor */             \
     X(bs_search)   /* #23: BatchSizeFinder's power / binsearch sequence */

@@ -9,8 +9,8 @@
 #include <cuda_fp16.h>
 
 #include "../shared/lt_formulas.h" /* the cpu plugin's formulas too */
+#include "fastdiv.h"
 #include "kernels.cuh"
-
 
 /* ---- fill, affine, clamp -------------------------------------------------------------- */
 
@@ -112,6 +112,8 @@ struct bin_view {
     int ndim; /* >= 1 */
     int64_t shape[LT_MAX_DIMS];
     int64_t sa[LT_MAX_DIMS], sb[LT_MAX_DIMS]; /* element strides, 0 where broadcast */
+    int small;                                /* n < 2^31: indices through div */
+    cuda_fastdiv div[LT_MAX_DIMS];            /* by shape[d], when small */
 };
 
 static void view_push(bin_view *v, int64_t size, int64_t sa, int64_t sb) {
@@ -145,21 +147,41 @@ __global__ void binary_flat_kernel(int64_t n, const float *a, int64_t sa, const 
     GRID_STRIDE(i, n) out[i] = binary_f<OP>(a[i * sa], b[i * sb]);
 }
 
-/* N-D: element i's offsets in a and b from its index, last dimension fastest. The
- * outermost index needs no division: what is left of i is it. */
+/* Element i's offsets in a and b from its index, last dimension fastest. The outermost
+ * index needs no division: what is left of i is it. */
+__device__ __forceinline__ void nd_offsets(int64_t i, const bin_view &v, int64_t *oa, int64_t *ob) {
+    int64_t a = 0, b = 0;
+    if (v.small) {
+        uint32_t r = (uint32_t)i;
+        for (int d = v.ndim - 1; d > 0; d--) {
+            const uint32_t q = cuda_fastdiv_div(v.div[d], r), idx = r - q * v.div[d].divisor;
+            a += idx * v.sa[d];
+            b += idx * v.sb[d];
+            r = q;
+        }
+        a += r * v.sa[0];
+        b += r * v.sb[0];
+    } else {
+        int64_t r = i;
+        for (int d = v.ndim - 1; d > 0; d--) {
+            const int64_t q = r / v.shape[d], idx = r - q * v.shape[d];
+            a += idx * v.sa[d];
+            b += idx * v.sb[d];
+            r = q;
+        }
+        a += r * v.sa[0];
+        b += r * v.sb[0];
+    }
+    *oa = a, *ob = b;
+}
+
+/* N-D (a bias added over rows, say). */
 template <int OP>
 __global__ void binary_nd_kernel(int64_t n, const float *a, const float *b, float *out,
                                  bin_view v) {
     GRID_STRIDE(i, n) {
-        int64_t r = i, oa = 0, ob = 0;
-        for (int d = v.ndim - 1; d > 0; d--) {
-            const int64_t q = r / v.shape[d], idx = r - q * v.shape[d];
-            oa += idx * v.sa[d];
-            ob += idx * v.sb[d];
-            r = q;
-        }
-        oa += r * v.sa[0];
-        ob += r * v.sb[0];
+        int64_t oa, ob;
+        nd_offsets(i, v, &oa, &ob);
         out[i] = binary_f<OP>(a[oa], b[ob]);
     }
 }
@@ -168,10 +190,14 @@ template <int OP>
 static void binary_launch(cuda_state *st, int64_t n, const float *a, const float *b, float *out,
                           const bin_view *v) {
     const unsigned grid = cuda_grid(st, n, CUDA_THREADS);
-    if (v->ndim == 1)
+    if (v->ndim == 1) {
         CUDA_LAUNCH(st, grid, binary_flat_kernel<OP>, n, a, v->sa[0], b, v->sb[0], out);
-    else
-        CUDA_LAUNCH(st, grid, binary_nd_kernel<OP>, n, a, b, out, *v);
+        return;
+    }
+    bin_view k = *v;
+    k.small = n <= INT32_MAX; /* then every shape[d] is too */
+    for (int d = 0; k.small && d < k.ndim; d++) k.div[d] = cuda_fastdiv_make((uint32_t)k.shape[d]);
+    CUDA_LAUNCH(st, grid, binary_nd_kernel<OP>, n, a, b, out, k);
 }
 
 #define BINARY_CASE(OP)                                                                            \
@@ -227,13 +253,45 @@ __device__ __forceinline__ void store_half(__nv_bfloat16 *p, float v) {
     *p = __float2bfloat16_rn(v);
 }
 
-/* out (rows, cols) dense = x (rows, cols, leading dimension ld) rounded to T. */
+/* out (n) = x (n) rounded to T: a GEMM operand stored densely (ld == cols). */
+template <typename T> __global__ void to_half_dense_kernel(int64_t n, const float *x, T *out) {
+    GRID_STRIDE(i, n) store_half(&out[i], x[i]);
+}
+
+/* out (rows, cols) dense = x (rows, cols, leading dimension ld) rounded to T;
+ * rows * cols < 2^31, the row found through cols_div (fastdiv.h). */
 template <typename T>
-__global__ void to_half_kernel(int64_t rows, int64_t cols, const float *x, int64_t ld, T *out) {
+__global__ void to_half_kernel(int64_t n, cuda_fastdiv cols_div, const float *x, int64_t ld,
+                               T *out) {
+    GRID_STRIDE(i, n) {
+        const uint32_t r = cuda_fastdiv_div(cols_div, (uint32_t)i),
+                       c = (uint32_t)i - r * cols_div.divisor;
+        store_half(&out[i], x[(int64_t)r * ld + c]);
+    }
+}
+
+/* The same for operands of 2^31 elements or more: 64-bit division. */
+template <typename T>
+__global__ void to_half_wide_kernel(int64_t rows, int64_t cols, const float *x, int64_t ld,
+                                    T *out) {
     GRID_STRIDE(i, rows * cols) {
         const int64_t r = i / cols, c = i - r * cols;
         store_half(&out[i], x[r * ld + c]);
     }
+}
+
+template <typename T>
+static void to_half_launch(cuda_state *st, int64_t rows, int64_t cols, const float *d_x, int64_t ld,
+                           T *d_out) {
+    const int64_t n = rows * cols;
+    const unsigned grid = cuda_grid(st, n, CUDA_THREADS);
+    if (ld == cols)
+        CUDA_LAUNCH(st, grid, to_half_dense_kernel<T>, n, d_x, d_out);
+    else if (n <= INT32_MAX)
+        CUDA_LAUNCH(st, grid, to_half_kernel<T>, n, cuda_fastdiv_make((uint32_t)cols), d_x, ld,
+                    d_out);
+    else
+        CUDA_LAUNCH(st, grid, to_half_wide_kernel<T>, rows, cols, d_x, ld, d_out);
 }
 
 /* C = beta C over (m, n) with leading dimension ldc; beta == 0 writes zeros. */
@@ -262,17 +320,15 @@ extern "C" void cuda_round_half(void *vst, int64_t n, const float *d_x, int bf16
 
 template <typename T> __device__ __forceinline__ float widen(T v) { return (float)v; }
 template <> __device__ __forceinline__ float widen(__half v) { return __half2float(v); }
-template <> __device__ __forceinline__ float widen(__nv_bfloat16 v) {
-    return __bfloat162float(v);
-}
+template <> __device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 template <typename T>
 __global__ void cast_f32_kernel(int64_t n, const T *src, float divisor, float *out) {
     GRID_STRIDE(i, n) out[i] = widen(src[i]) / divisor; /* __fdiv_rn: --prec-div is the default */
 }
 
-extern "C" void cuda_cast_f32(void *vst, int64_t n, int src_dtype, const void *d_src,
-                              float divisor, float *d_out) {
+extern "C" void cuda_cast_f32(void *vst, int64_t n, int src_dtype, const void *d_src, float divisor,
+                              float *d_out) {
     cuda_state *st = (cuda_state *)vst;
     if (n <= 0) return;
     const unsigned grid = cuda_grid(st, n, CUDA_THREADS);
@@ -290,20 +346,17 @@ extern "C" void cuda_cast_f32(void *vst, int64_t n, int src_dtype, const void *d
     case LT_I64:
         CUDA_LAUNCH(st, grid, cast_f32_kernel<int64_t>, n, (const int64_t *)d_src, divisor, d_out);
         break;
-    default:
-        CUDA_LAUNCH(st, grid, cast_f32_kernel<float>, n, (const float *)d_src, divisor, d_out);
+    default: CUDA_LAUNCH(st, grid, cast_f32_kernel<float>, n, (const float *)d_src, divisor, d_out);
     }
 }
 
 extern "C" void cuda_to_half(cuda_state *st, int64_t rows, int64_t cols, const float *d_x,
                              int64_t ld, int bf16, void *d_out) {
     if (rows <= 0 || cols <= 0) return;
-    const unsigned grid = cuda_grid(st, rows * cols, CUDA_THREADS);
     if (bf16)
-        CUDA_LAUNCH(st, grid, to_half_kernel<__nv_bfloat16>, rows, cols, d_x, ld,
-                    (__nv_bfloat16 *)d_out);
+        to_half_launch(st, rows, cols, d_x, ld, (__nv_bfloat16 *)d_out);
     else
-        CUDA_LAUNCH(st, grid, to_half_kernel<__half>, rows, cols, d_x, ld, (__half *)d_out);
+        to_half_launch(st, rows, cols, d_x, ld, (__half *)d_out);
 }
 
 extern "C" void cuda_scale_matrix(cuda_state *st, int64_t m, int64_t n, float beta, float *d_c,
