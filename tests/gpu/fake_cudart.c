@@ -237,4 +237,19 @@ lt_status cuda_gemm_init(cuda_state *st) {
     return LT_OK;
 }
 
-void cuda_gemm_shutdown(cuda_state *st) { (void)st; }
+void cuda_gemm_shutdown(cuda_state *st) { cuda_blaslt_close(st); }
+
+/* gemm.c's precision table and half copies, for gemm_lt.c: the check runs 32-true. */
+cuda_gemm_plan cuda_gemm_plan_for(const cuda_state *st) {
+    (void)st;
+    return (cuda_gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F};
+}
+
+int cuda_gemm_inputs(cuda_state *st, cuda_gemm_plan plan, int trans_a, int trans_b, int64_t m,
+                     int64_t n, int64_t k, const void **a, int64_t *lda, const void **b,
+                     int64_t *ldb) {
+    (void)st, (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k;
+    (void)a, (void)lda, (void)b, (void)ldb;
+    if (plan.in_type != CUDA_R_32F) abort(); /* half copies are a kernel: not simulated */
+    return 1;
+}

@@ -17,5 +17,9 @@ void report(host_check *h, int ok, const char *what, long long detail);
 void check_cudnn(host_check *h);
 /* After the state's shutdown: no cuDNN handle or descriptor left. */
 void check_cudnn_teardown(host_check *h);
+/* host_gemm.c: gemm_bias through the fake libcublasLt (FAKE_CUBLASLT, its path). */
+void check_gemm_bias(host_check *h);
+/* After the state's shutdown: no cuBLASLt object left. */
+void check_gemm_bias_teardown(host_check *h);
 
 #endif

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops_check.h"
 
@@ -160,6 +161,89 @@ static void check_gemm_setting(check_ctx *c, const char *setting, double tol) {
         check_gemm_case(c, &more[s], setting, tol);
 }
 
+/* ---- GEMM with a bias epilogue (gemm_bias) ------------------------------------------ */
+
+/* A declined gemm_bias must leave C's 0x7f bytes alone; on cuda it must not decline the
+ * linear layer's call (ta 0, tb 1), which cuBLASLt always takes. */
+static void judge_decline(check_ctx *c, const gemm_case *g, const char *name, const float *got,
+                          int64_t n) {
+    const unsigned char *bytes = (const unsigned char *)got;
+    int untouched = 1;
+    for (int64_t i = 0; i < n * 4; i++) untouched &= bytes[i] == 0x7f;
+    if (!untouched)
+        report(c, 0, "%s: declined after writing C", name);
+    else if (!strcmp(c->dut_name, "cuda") && !g->ta && g->tb)
+        report(c, 0, "%s: declined the linear layer's call", name);
+    else
+        printf("skip: %s: declined (liblt runs gemm and add)\n", name);
+}
+
+/* The first C element off want by more than tol (sum |a b| + |bias|), or -1; *worst the
+ * largest error / magnitude. */
+static int64_t bias_compare(const gemm_case *g, const float *a, int64_t lda, const float *b,
+                            int64_t ldb, const float *bias, const float *want, const float *got,
+                            int64_t ldc, double tol, double *worst) {
+    *worst = 0;
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = 0; j < g->n; j++) {
+            double mag = fabs(bias[j]);
+            for (int64_t p = 0; p < g->k; p++)
+                mag += fabs(op_at(a, lda, g->ta, i, p) * op_at(b, ldb, g->tb, p, j));
+            const double d = fabs((double)got[i * ldc + j] - want[i * ldc + j]);
+            if (!(d <= tol * mag)) return i * ldc + j; /* NaN fails too */
+            if (mag > 0 && d / mag > *worst) *worst = d / mag;
+        }
+    return -1;
+}
+
+/* gemm_bias on the accelerator under test against the reference's gemm, the bias then
+ * added on the host in float (as binary's add). */
+static void check_gemm_bias_case(check_ctx *c, const gemm_case *g, const char *setting,
+                                 double tol) {
+    const int64_t ra = g->ta ? g->k : g->m, ca = g->ta ? g->m : g->k;
+    const int64_t rb = g->tb ? g->n : g->k, cb = g->tb ? g->k : g->n;
+    const int64_t lda = ca + g->pad, ldb = cb + g->pad, ldc = g->n + g->pad;
+    buf a = buf_floats(c, ra * lda, -1, 1), b = buf_floats(c, rb * ldb, -1, 1);
+    buf bias = buf_floats(c, g->n, -1, 1), cm = buf_out(c, g->m * ldc, 4);
+    const accel *ref = &c->acc[REF], *dut = &c->acc[DUT];
+    ref->k->gemm(ref->st, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a.d[REF], lda, b.d[REF], ldb, 0.0f,
+                 cm.d[REF], ldc);
+    const int rc = dut->k->gemm_bias(dut->st, g->ta, g->tb, g->m, g->n, g->k, a.d[DUT], lda,
+                                     b.d[DUT], ldb, bias.d[DUT], cm.d[DUT], ldc);
+    float *want = buf_download(c, &cm, REF), *got = buf_download(c, &cm, DUT);
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = 0; j < g->n; j++) want[i * ldc + j] += HF(bias)[j];
+    char name[160];
+    snprintf(name, sizeof name, "gemm_bias %s ta %d tb %d (%lld x %lld x %lld) pad %lld", setting,
+             g->ta, g->tb, (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->pad);
+    if (rc != 0) {
+        judge_decline(c, g, name, got, cm.n);
+    } else {
+        double worst;
+        const int64_t bad =
+            bias_compare(g, HF(a), lda, HF(b), ldb, HF(bias), want, got, ldc, tol, &worst);
+        report(c, bad < 0 && dut->k->sync(dut->st) == LT_OK,
+               "%s: worst error %.3g of the magnitude (tolerance %g)%s", name, worst, tol,
+               bad < 0 ? "" : ", first bad element beyond it");
+    }
+    free(want);
+    free(got);
+    buf *all[] = {&a, &b, &bias, &cm};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(c, all[i]);
+}
+
+static void check_gemm_bias_setting(check_ctx *c, const char *setting, double tol) {
+    static const gemm_case cases[] = {
+        {0, 1, 64, 10, 128, 0, 1, 0, 0}, /* a linear layer: x (64, 128) W^T (128, 10) */
+        {0, 1, 1, 1, 1, 0, 1, 0, 0},       {0, 1, 17, 33, 65, 0, 1, 0, 0},
+        {0, 1, 300, 257, 129, 3, 1, 0, 0}, /* padded rows */
+        {0, 1, 512, 384, 640, 0, 1, 0, 0}, {0, 0, 45, 77, 31, 0, 1, 0, 0},
+        {1, 0, 45, 77, 31, 2, 1, 0, 0},    {1, 1, 20, 30, 40, 0, 1, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_gemm_bias_case(c, &cases[i], setting, tol);
+}
+
 void check_gemm(check_ctx *c) {
     static const precision_setting settings[] = {
         {"32-true/highest", LT_PRECISION_32_TRUE, LT_MATMUL_HIGHEST, TOL_GEMM_F32},
@@ -170,4 +254,10 @@ void check_gemm(check_ctx *c) {
         {"bf16-true", LT_PRECISION_BF16_TRUE, LT_MATMUL_HIGHEST, TOL_GEMM_BF16},
     };
     for_each_precision(c, "gemm", settings, sizeof settings / sizeof *settings, check_gemm_setting);
+    if (!c->acc[DUT].k->gemm_bias) {
+        printf("skip: gemm_bias: %s leaves it NULL (liblt runs gemm and add)\n", c->dut_name);
+        return;
+    }
+    for_each_precision(c, "gemm_bias", settings, sizeof settings / sizeof *settings,
+                       check_gemm_bias_setting);
 }

@@ -420,4 +420,6 @@ LT_ACCELERATOR_EXPORT(.name = "cuda",
                       .host_alloc = cuda_host_alloc, .host_free = cuda_host_free,
                       .host_wait = cuda_host_wait, .memory_stats = cuda_memory_stats,
                       /* the profiler's device timer: pooled cudaEvents (timer.c) */
-                      .timer_mark = cuda_timer_mark, .timer_elapsed = cuda_timer_elapsed)
+                      .timer_mark = cuda_timer_mark, .timer_elapsed = cuda_timer_elapsed,
+                      /* a linear layer's bias in the GEMM's epilogue (gemm_lt.c) */
+                      .gemm_bias = cuda_gemm_bias)

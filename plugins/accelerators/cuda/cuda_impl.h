@@ -143,6 +143,10 @@ typedef struct cuda_state {
     char error_msg[CUDA_ERROR_MAX];
     /* The describe slot's line, made by init: "CUDA 13.0, NVIDIA H200 (sm_90, ...)". */
     char description[CUDA_ERROR_MAX];
+    /* cuBLASLt for gemm_bias (gemm_lt.c), opened at its first call; NULL: not yet, or
+     * (blaslt_failed) missing, and the slot declines. */
+    struct cuda_blaslt *blaslt;
+    int blaslt_failed;
     /* cuDNN for the conv2d slots (cudnn.c); NULL: they decline, dnn_note says why. */
     struct cuda_dnn *dnn;
     char dnn_note[256];
@@ -273,13 +277,33 @@ void cuda_launch_sgd(cuda_state *st, int64_t n, float *d_p, const float *d_g, fl
 void cuda_launch_adam(cuda_state *st, int64_t n, float *d_p, const float *d_g, float *d_m,
                       float *d_v, const cuda_adam_args *a);
 
-/* ---- gemm.c ---------------------------------------------------------------------- */
+/* ---- gemm.c, gemm_lt.c ------------------------------------------------------------ */
+
+#define CUDA_BLAS_WORKSPACE ((size_t)32 << 20) /* what cuBLAS suggests for Hopper */
 
 lt_status cuda_gemm_init(cuda_state *st);
 void cuda_gemm_shutdown(cuda_state *st);
 void cuda_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta, float *d_c,
                int64_t ldc);
+/* The operand type and compute mode of the state's precision (gemm.c's table). */
+typedef struct cuda_gemm_plan {
+    cudaDataType in_type;
+    cublasComputeType_t compute;
+} cuda_gemm_plan;
+cuda_gemm_plan cuda_gemm_plan_for(const cuda_state *st);
+/* Half precisions: *a and *b replaced by dense fp16/bf16 copies (cached scratch, *lda
+ * and *ldb their widths); float32 leaves them. 0 when out of memory (recorded). */
+int cuda_gemm_inputs(cuda_state *st, cuda_gemm_plan plan, int trans_a, int trans_b, int64_t m,
+                     int64_t n, int64_t k, const void **a, int64_t *lda, const void **b,
+                     int64_t *ldb);
+int cuda_gemm_bias(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                   const float *d_a, int64_t lda, const float *d_b, int64_t ldb,
+                   const float *d_bias, float *d_c, int64_t ldc);
+/* The library gemm_bias opens (a test may point it elsewhere). */
+extern const char *cuda_blaslt_soname;
+/* cuBLASLt's plans, handle and library (shutdown, after the stream's sync). */
+void cuda_blaslt_close(cuda_state *st);
 
 /* ---- cudnn.c: the conv2d slots through cuDNN, opened with dlopen ---------------- */
 

@@ -15,7 +15,6 @@
 
 #include "cuda_impl.h"
 
-#define CUDA_BLAS_WORKSPACE ((size_t)32 << 20) /* what cuBLAS suggests for Hopper */
 #define CUDA_STR_(x) #x
 #define CUDA_STR(x) CUDA_STR_(x)
 #define CUDA_BLAS_LIB "libcublas.so." CUDA_STR(CUBLAS_VER_MAJOR)
@@ -82,6 +81,7 @@ lt_status cuda_gemm_init(cuda_state *st) {
 }
 
 void cuda_gemm_shutdown(cuda_state *st) {
+    cuda_blaslt_close(st);
     if (st->blas) st->api.destroy(st->blas);
     st->blas = NULL;
     if (st->api.lib) dlclose(st->api.lib);
@@ -109,7 +109,7 @@ static void *scratch(cuda_state *st, void **buf, size_t *have, size_t nbytes) {
 /* The operand at d_x (rows, cols with leading dimension *ld) as a dense half copy; *ld
  * becomes cols. NULL on failure (recorded). */
 static const void *half_operand(cuda_state *st, int which, int64_t rows, int64_t cols,
-                                const float *d_x, int64_t *ld, int bf16) {
+                                const void *d_x, int64_t *ld, int bf16) {
     size_t nbytes = (size_t)rows * (size_t)cols * 2;
     void *d = which == 0 ? scratch(st, &st->half_a, &st->half_a_bytes, nbytes)
                          : scratch(st, &st->half_b, &st->half_b_bytes, nbytes);
@@ -121,23 +121,29 @@ static const void *half_operand(cuda_state *st, int which, int64_t rows, int64_t
 
 /* ---- the call -------------------------------------------------------------------- */
 
-typedef struct gemm_plan {
-    cudaDataType in_type;
-    cublasComputeType_t compute;
-} gemm_plan;
-
-static gemm_plan plan_for(const cuda_state *st) {
+cuda_gemm_plan cuda_gemm_plan_for(const cuda_state *st) {
     switch (st->precision) {
-    case LT_PRECISION_16_MIXED: return (gemm_plan){CUDA_R_16F, CUBLAS_COMPUTE_32F};
+    case LT_PRECISION_16_MIXED: return (cuda_gemm_plan){CUDA_R_16F, CUBLAS_COMPUTE_32F};
     case LT_PRECISION_BF16_MIXED:
-    case LT_PRECISION_BF16_TRUE: return (gemm_plan){CUDA_R_16BF, CUBLAS_COMPUTE_32F};
+    case LT_PRECISION_BF16_TRUE: return (cuda_gemm_plan){CUDA_R_16BF, CUBLAS_COMPUTE_32F};
     default: break;
     }
     switch (st->matmul_precision) {
-    case LT_MATMUL_HIGH: return (gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32};
-    case LT_MATMUL_MEDIUM: return (gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_16BF};
-    default: return (gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F};
+    case LT_MATMUL_HIGH: return (cuda_gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32};
+    case LT_MATMUL_MEDIUM: return (cuda_gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_16BF};
+    default: return (cuda_gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F};
     }
+}
+
+int cuda_gemm_inputs(cuda_state *st, cuda_gemm_plan plan, int trans_a, int trans_b, int64_t m,
+                     int64_t n, int64_t k, const void **a, int64_t *lda, const void **b,
+                     int64_t *ldb) {
+    if (plan.in_type == CUDA_R_32F) return 1;
+    const int bf16 = plan.in_type == CUDA_R_16BF;
+    /* Row-major A is (k, m) when transposed, else (m, k); B likewise (n, k) / (k, n). */
+    *a = half_operand(st, 0, trans_a ? k : m, trans_a ? m : k, *a, lda, bf16);
+    *b = half_operand(st, 1, trans_b ? n : k, trans_b ? k : n, *b, ldb, bf16);
+    return *a && *b;
 }
 
 void cuda_gemm(void *vst, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -149,15 +155,9 @@ void cuda_gemm(void *vst, int trans_a, int trans_b, int64_t m, int64_t n, int64_
         cuda_scale_matrix(st, m, n, beta, d_c, ldc);
         return;
     }
-    const gemm_plan plan = plan_for(st);
+    const cuda_gemm_plan plan = cuda_gemm_plan_for(st);
     const void *a = d_a, *b = d_b;
-    if (plan.in_type != CUDA_R_32F) {
-        const int bf16 = plan.in_type == CUDA_R_16BF;
-        /* Row-major A is (k, m) when transposed, else (m, k); B likewise (n, k) / (k, n). */
-        a = half_operand(st, 0, trans_a ? k : m, trans_a ? m : k, d_a, &lda, bf16);
-        b = half_operand(st, 1, trans_b ? n : k, trans_b ? k : n, d_b, &ldb, bf16);
-        if (!a || !b) return;
-    }
+    if (!cuda_gemm_inputs(st, plan, trans_a, trans_b, m, n, k, &a, &lda, &b, &ldb)) return;
     cublasStatus_t s = st->api.gemm_ex(st->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                        trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b,
                                        plan.in_type, ldb, a, plan.in_type, lda, &beta, d_c,

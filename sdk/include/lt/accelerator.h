@@ -335,6 +335,15 @@ typedef struct lt_accelerator_desc {
      * milliseconds; non-zero (an error set) when either was never recorded or the device
      * failed. */
     int (*timer_elapsed)(void *st, uint32_t from, uint32_t to, double *ms);
+
+    /* -- ABI 1.1, a GEMM with the bias added in its epilogue (issue 18; optional) -- */
+    /* Row-major C(M,N) = op(A) op(B) + bias, d_bias (N) added to every row, C overwritten;
+     * each element is its accumulator plus the bias rounded once, as gemm then binary's add
+     * round it. 0 when it wrote C; non-zero when it declines the call (having written
+     * nothing): liblt then runs gemm and binary, as it does when the slot is NULL. */
+    int (*gemm_bias)(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                     const float *d_a, int64_t lda, const float *d_b, int64_t ldb,
+                     const float *d_bias, float *d_c, int64_t ldc);
 } lt_accelerator_desc;
 
 /* How many timer marks an accelerator with timer slots keeps (see timer_mark). */
@@ -366,7 +375,8 @@ typedef struct lt_accelerator_desc {
     X(conv2d, OPTIONAL) X(conv2d_bwd_data, OPTIONAL) X(conv2d_bwd_weights, OPTIONAL)     \
     X(host_alloc, OPTIONAL) X(host_free, OPTIONAL) X(host_wait, OPTIONAL)                \
     X(memory_stats, OPTIONAL)                                                            \
-    X(timer_mark, OPTIONAL) X(timer_elapsed, OPTIONAL)
+    X(timer_mark, OPTIONAL) X(timer_elapsed, OPTIONAL)                                   \
+    X(gemm_bias, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

@@ -86,10 +86,15 @@ static void linear_bw(lt_node *n, lt_tensor_t *g) {
     if (b && b->requires_grad) bias_grad(b, g, rows, out);
 }
 
-/* y (rows, out) = x (rows, in) W^T (+ b, broadcast over the rows). */
+/* y (rows, out) = x (rows, in) W^T (+ b, broadcast over the rows): in one call where the
+ * accelerator adds the bias in the GEMM's epilogue (gemm_bias), else a GEMM and an add. */
 static void linear_kernels(lt_device_t *dev, lt_tensor_t *x, lt_tensor_t *w, lt_tensor_t *b,
                            lt_tensor_t *y, int64_t rows) {
     int64_t out = w->shape[0], in = w->shape[1];
+    if (b && dev->k.gemm_bias &&
+        dev->k.gemm_bias(dev->state, 0, 1, rows, out, in, lt__f32(x), in, lt__f32(w), in,
+                         lt__f32(b), lt__f32(y), out) == 0)
+        return;
     dev->k.gemm(dev->state, 0, 1, rows, out, in, 1.0f, lt__f32(x), in, lt__f32(w), in, 0.0f,
                 lt__f32(y), out);
     if (b) {
