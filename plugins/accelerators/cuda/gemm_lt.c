@@ -19,11 +19,11 @@
 
 #include "cuda_impl.h"
 
-#define LT_PLANS 16 /* shapes x precisions of a model's linear layers, with room */
-#define LT_STR_(x) #x
-#define LT_STR(x) LT_STR_(x)
+#define BLASLT_PLANS 16 /* shapes x precisions of a model's linear layers, with room */
+#define BLASLT_STR_(x) #x
+#define BLASLT_STR(x) BLASLT_STR_(x)
 
-const char *cuda_blaslt_soname = "libcublasLt.so." LT_STR(CUBLAS_VER_MAJOR);
+const char *cuda_blaslt_soname = "libcublasLt.so." BLASLT_STR(CUBLAS_VER_MAJOR);
 
 /* Each pointer has the type of the function it stands for. */
 typedef struct blaslt_api {
@@ -62,25 +62,25 @@ struct cuda_blaslt {
     blaslt_api api;
     cublasLtHandle_t handle;
     uint64_t tick;
-    plan plans[LT_PLANS];
+    plan plans[BLASLT_PLANS];
 };
 
 /* ---- loading ------------------------------------------------------------------------- */
 
-#define LT_SYM(a, field, symbol) ((*(void **)&(a)->field = dlsym((a)->lib, #symbol)) != NULL)
+#define BLASLT_SYM(a, field, symbol) ((*(void **)&(a)->field = dlsym((a)->lib, #symbol)) != NULL)
 
 static int blaslt_syms(blaslt_api *a) {
-    return LT_SYM(a, create, cublasLtCreate) && LT_SYM(a, destroy, cublasLtDestroy) &&
-           LT_SYM(a, desc_create, cublasLtMatmulDescCreate) &&
-           LT_SYM(a, desc_destroy, cublasLtMatmulDescDestroy) &&
-           LT_SYM(a, desc_set, cublasLtMatmulDescSetAttribute) &&
-           LT_SYM(a, layout_create, cublasLtMatrixLayoutCreate) &&
-           LT_SYM(a, layout_destroy, cublasLtMatrixLayoutDestroy) &&
-           LT_SYM(a, pref_create, cublasLtMatmulPreferenceCreate) &&
-           LT_SYM(a, pref_destroy, cublasLtMatmulPreferenceDestroy) &&
-           LT_SYM(a, pref_set, cublasLtMatmulPreferenceSetAttribute) &&
-           LT_SYM(a, heuristic, cublasLtMatmulAlgoGetHeuristic) &&
-           LT_SYM(a, matmul, cublasLtMatmul);
+    return BLASLT_SYM(a, create, cublasLtCreate) && BLASLT_SYM(a, destroy, cublasLtDestroy) &&
+           BLASLT_SYM(a, desc_create, cublasLtMatmulDescCreate) &&
+           BLASLT_SYM(a, desc_destroy, cublasLtMatmulDescDestroy) &&
+           BLASLT_SYM(a, desc_set, cublasLtMatmulDescSetAttribute) &&
+           BLASLT_SYM(a, layout_create, cublasLtMatrixLayoutCreate) &&
+           BLASLT_SYM(a, layout_destroy, cublasLtMatrixLayoutDestroy) &&
+           BLASLT_SYM(a, pref_create, cublasLtMatmulPreferenceCreate) &&
+           BLASLT_SYM(a, pref_destroy, cublasLtMatmulPreferenceDestroy) &&
+           BLASLT_SYM(a, pref_set, cublasLtMatmulPreferenceSetAttribute) &&
+           BLASLT_SYM(a, heuristic, cublasLtMatmulAlgoGetHeuristic) &&
+           BLASLT_SYM(a, matmul, cublasLtMatmul);
 }
 
 /* The library and its handle at the first call; NULL when either is missing (the slot
@@ -113,7 +113,7 @@ static void plan_free(struct cuda_blaslt *l, plan *p) {
 void cuda_blaslt_close(cuda_state *st) {
     struct cuda_blaslt *l = st->blaslt;
     if (!l) return;
-    for (int i = 0; i < LT_PLANS; i++) plan_free(l, &l->plans[i]);
+    for (int i = 0; i < BLASLT_PLANS; i++) plan_free(l, &l->plans[i]);
     l->api.destroy(l->handle);
     dlclose(l->api.lib);
     free(l);
@@ -189,7 +189,7 @@ static int plan_build(struct cuda_blaslt *l, plan *p) {
 /* The plan for key, built on a miss in the least recently used slot; NULL to decline. */
 static plan *plan_for(struct cuda_blaslt *l, const plan_key *key) {
     plan *victim = &l->plans[0];
-    for (int i = 0; i < LT_PLANS; i++) {
+    for (int i = 0; i < BLASLT_PLANS; i++) {
         plan *p = &l->plans[i];
         if (p->used && !memcmp(&p->key, key, sizeof *key)) {
             p->used = ++l->tick;
