@@ -25,6 +25,18 @@ void report(host_check *h, int ok, const char *what, long long detail) {
         h->failed++;
 }
 
+float *host_random_floats(int64_t n) {
+    float *v = malloc((size_t)n * sizeof *v);
+    for (int64_t i = 0; i < n; i++) v[i] = (float)rand() / (float)RAND_MAX * 2.0f - 1.0f;
+    return v;
+}
+
+float *host_upload(host_check *h, const float *host, int64_t n) {
+    float *d = h->k->alloc(h->st, (size_t)n * sizeof *d);
+    h->k->memcpy_h2d(h->st, d, host, (size_t)n * sizeof *d);
+    return d;
+}
+
 static unsigned char pattern(int copy, size_t j) { return (unsigned char)(copy * 31 + j * 7); }
 
 /* Copies of assorted sizes (some over half the ring, copied synchronously) from one host

@@ -12,7 +12,9 @@ long long fake_mallocs(void);
 long long fake_events_created(void);
 /* Copies and event records queued and not run yet. */
 int fake_pending(void);
-/* Runs every queued op now, as a stream synchronisation would. */
+/* Runs every queued op now, as a stream synchronisation would; the fake libraries'
+ * flush pointers (fake_cudnn_flush, fake_cublaslt_flush) are set to it. */
 void fake_run_pending(void);
+typedef void (*fake_flush_fn)(void);
 
 #endif

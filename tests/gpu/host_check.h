@@ -2,6 +2,8 @@
 #ifndef LT_HOST_CHECK_H
 #define LT_HOST_CHECK_H
 
+#include <stdint.h>
+
 #include <lt/accelerator.h>
 
 typedef struct host_check {
@@ -12,6 +14,10 @@ typedef struct host_check {
 
 /* One "ok: what (detail)" or "FAIL: ..." line, counted. */
 void report(host_check *h, int ok, const char *what, long long detail);
+/* n floats uniform in [-1, 1) from rand(), malloc'd. */
+float *host_random_floats(int64_t n);
+/* A device copy of n host floats. */
+float *host_upload(host_check *h, const float *host, int64_t n);
 
 /* host_conv.c: the conv2d slots through the fake libcudnn (FAKE_CUDNN, its path). */
 void check_cudnn(host_check *h);

@@ -24,9 +24,6 @@ typedef struct fake_dnn {
     int *create_fails, *nondeterministic, *last_math, *last_algo;
 } fake_dnn;
 
-/* The fake's convolutions run the fake runtime's queue first, through this. */
-typedef void (*fake_flush_fn)(void);
-
 static int fake_dnn_open(fake_dnn *f) {
     void *lib = dlopen(FAKE_CUDNN, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!lib) return 0;
@@ -54,18 +51,6 @@ static int64_t first_bad(const float *got, const double *want, const double *mag
     for (int64_t i = 0; i < n; i++)
         if (!(fabs(got[i] - want[i]) <= 1e-5 * (mag[i] + 1e-6))) return i;
     return -1;
-}
-
-static float *upload(host_check *h, const float *host, int64_t n) {
-    float *d = h->k->alloc(h->st, (size_t)n * sizeof *d);
-    h->k->memcpy_h2d(h->st, d, host, (size_t)n * sizeof *d);
-    return d;
-}
-
-static float *random_floats(int64_t n) {
-    float *v = malloc((size_t)n * sizeof *v);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)rand() / (float)RAND_MAX * 2.0f - 1.0f;
-    return v;
 }
 
 /* Downloads n floats of d and checks them against want; one report line. */
@@ -101,10 +86,12 @@ static void run_free(host_check *h, conv_run *c) {
 /* Random x, w, b and dy on both sides, and the reference without bias. */
 static void run_setup(host_check *h, const conv_geom *k, conv_run *c) {
     const int64_t nx = conv_nx(k), ny = conv_ny(k), nw = conv_nw(k);
-    c->hx = random_floats(nx), c->hw = random_floats(nw), c->hb = random_floats(k->o);
-    c->hdy = random_floats(ny);
-    c->x = upload(h, c->hx, nx), c->w = upload(h, c->hw, nw), c->b = upload(h, c->hb, k->o);
-    c->dy = upload(h, c->hdy, ny);
+    c->hx = host_random_floats(nx), c->hw = host_random_floats(nw),
+    c->hb = host_random_floats(k->o);
+    c->hdy = host_random_floats(ny);
+    c->x = host_upload(h, c->hx, nx), c->w = host_upload(h, c->hw, nw),
+    c->b = host_upload(h, c->hb, k->o);
+    c->dy = host_upload(h, c->hdy, ny);
     c->y = h->k->alloc(h->st, (size_t)ny * 4), c->dx = h->k->alloc(h->st, (size_t)nx * 4);
     c->dw = h->k->alloc(h->st, (size_t)nw * 4), c->db = h->k->alloc(h->st, (size_t)k->o * 4);
     c->r = conv_ref_make(k, c->hx, c->hw, NULL, c->hdy);

@@ -20,8 +20,6 @@ typedef struct fake_lt {
     int *no_algo;
 } fake_lt;
 
-typedef void (*fake_flush_fn)(void);
-
 static int fake_lt_open(fake_lt *f) {
     void *lib = dlopen(FAKE_CUBLASLT, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!lib) return 0;
@@ -38,18 +36,6 @@ typedef struct bias_case {
     int ta, tb;
     int64_t m, n, k, pad; /* pad: extra elements per row of A, B and C */
 } bias_case;
-
-static float *upload(host_check *h, const float *host, int64_t n) {
-    float *d = h->k->alloc(h->st, (size_t)n * sizeof *d);
-    h->k->memcpy_h2d(h->st, d, host, (size_t)n * sizeof *d);
-    return d;
-}
-
-static float *random_floats(int64_t n) {
-    float *v = malloc((size_t)n * sizeof *v);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)rand() / (float)RAND_MAX * 2.0f - 1.0f;
-    return v;
-}
 
 /* The first element of got (row-major, m x ldc) that is not the reference's bits, or -1:
  * the double sum in order, rounded, plus the bias in float. */
@@ -73,10 +59,10 @@ static int64_t run_case(host_check *h, const bias_case *c, int *untouched) {
     const int64_t ra = c->ta ? c->k : c->m, ca = c->ta ? c->m : c->k;
     const int64_t rb = c->tb ? c->n : c->k, cb = c->tb ? c->k : c->n;
     const int64_t lda = ca + c->pad, ldb = cb + c->pad, ldc = c->n + c->pad;
-    float *ha = random_floats(ra * lda), *hb = random_floats(rb * ldb);
-    float *hbias = random_floats(c->n), *hc = random_floats(c->m * ldc);
-    float *a = upload(h, ha, ra * lda), *b = upload(h, hb, rb * ldb);
-    float *bias = upload(h, hbias, c->n), *dc = upload(h, hc, c->m * ldc);
+    float *ha = host_random_floats(ra * lda), *hb = host_random_floats(rb * ldb);
+    float *hbias = host_random_floats(c->n), *hc = host_random_floats(c->m * ldc);
+    float *a = host_upload(h, ha, ra * lda), *b = host_upload(h, hb, rb * ldb);
+    float *bias = host_upload(h, hbias, c->n), *dc = host_upload(h, hc, c->m * ldc);
     const int rc =
         h->k->gemm_bias(h->st, c->ta, c->tb, c->m, c->n, c->k, a, lda, b, ldb, bias, dc, ldc);
     const size_t cbytes = (size_t)(c->m * ldc) * sizeof(float);
