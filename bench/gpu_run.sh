@@ -56,7 +56,8 @@ for prec in 32 tf32 bf16 medium; do
 done
 # Where bf16-mixed's step goes: cuBLAS alone per operand type, then lthost's op times.
 cuda=${CUDA_HOME:-/usr/local/cuda}
-probe=$(cc -O2 -std=c11 bench/cublas_probe.c -I"$cuda/include" -L"$cuda/lib64" -lcublas -lcudart \
+libs=$(ls "$cuda"/lib64/libcublas.so* "$cuda"/lib64/libcudart.so* 2>/dev/null | sort -u) # dev links or not
+probe=$(cc -O2 -std=c11 bench/cublas_probe.c -I"$cuda/include" $libs -Wl,-rpath,"$cuda/lib64" \
     -o bench/.build/cublas_probe 2>&1 && bench/.build/cublas_probe 8192 2>&1)
 gemm_fit --precision bf16-mixed --profiler advanced --profiler.dirpath "$dir" \
     --profiler.filename bf16 >/dev/null
