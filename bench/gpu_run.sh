@@ -37,7 +37,7 @@ widths=784,8192,8192,10
 flop=$(python3 -c "print(6*8192*(784*8192+8192*8192+8192*10))")
 rows=()
 gemm_fit() { fit --module mlp --accelerator cuda --model.hidden 8192 --model.hidden2 8192 \
-    --data.batch_size 8192 --data.num_workers 4 --limit_train_batches 6 --max_epochs 2 "$@"; }
+    --data.batch_size 8192 --limit_train_batches 6 --max_epochs 2 "$@"; }
 for prec in 32 tf32 bf16 medium; do
     case $prec in
         32) flags=(--precision 32-true --float32_matmul_precision highest) ;;
