@@ -90,6 +90,9 @@ static bool eval_batches(session *s, eval_run *r, split_loader *sl, const char *
         bar_start(s, r->ndataloaders > 1 ? desc : bar_desc, sl->batches);
     }
     bool ok = lt_loader_start(sl->loader, 0, sl->batches) == LT_OK;
+    /* Inside fit the same batches come again at the next validation: fill them ahead. */
+    if (ok && sl->split == LT_SPLIT_VAL && !strcmp(s->tr.stage, "fit"))
+        ok = lt_loader_set_next(sl->loader, 0, sl->batches) == LT_OK;
     for (int64_t seen = 0; ok && seen < sl->batches; seen++) {
         const lt_host_batch *hb = NULL;
         prof_start(s, r->next_action);

@@ -329,6 +329,14 @@ static bool train_batches(session *s, fit_state *f, int64_t seen) {
                    (long long)s->tr.current_epoch, (long long)seen, lt_last_error());
         return false;
     }
+    /* The next epoch's first batches fill while this one's last steps run. */
+    const int64_t next = s->tr.current_epoch + 1;
+    if ((s->cfg->max_epochs < 0 || next < s->cfg->max_epochs + s->extra_epochs) &&
+        lt_loader_set_next(sl->loader, next, sl->batches) != LT_OK) {
+        host_error("announcing epoch %lld to the train dataloader: %s", (long long)next,
+                   lt_last_error());
+        return false;
+    }
     while (seen < sl->batches) {
         const lt_host_batch *hb = NULL;
         if (!next_train_batch(s, sl, seen, &hb)) return false;

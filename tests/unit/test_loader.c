@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lt/runtime.h>
 
@@ -515,6 +516,102 @@ START_TEST(pinned_buffers_come_from_host_alloc) {
 }
 END_TEST
 
+/* ---- the next epoch filled ahead (lt_loader_set_next) ---------------------------------- */
+
+/* The labels of epoch `epoch` from batch `first` on, announcing `next` (>= 0) right after
+ * the start, as the trainer does; returns how many samples were seen. */
+static int64_t epoch_labels_announcing(lt_loader_t *l, int64_t epoch, int64_t first,
+                                       int64_t max_batches, int64_t next, int64_t *out) {
+    ck_assert_int_eq(lt_loader_start_at(l, epoch, first, max_batches), LT_OK);
+    if (next >= 0) ck_assert_int_eq(lt_loader_set_next(l, next, max_batches), LT_OK);
+    int64_t n = 0, b = first;
+    const lt_host_batch *hb;
+    while (lt_loader_next(l, &hb) == LT_OK && hb) {
+        ck_assert_int_eq(hb->index, b++);
+        const int64_t *y = hb->y;
+        for (int64_t i = 0; i < hb->n; i++) {
+            ck_assert_float_eq(hb->x[2 * i], (float)y[i]);
+            out[n++] = y[i];
+        }
+    }
+    return n;
+}
+
+/* Whatever was announced and filled ahead, every epoch delivers what a loader without
+ * workers delivers: the announced epoch, a limit that differs from the announced one,
+ * an epoch other than the announced one, and a resume from batch 3. */
+START_TEST(next_epoch_ahead_changes_nothing) {
+    enum { N = 300 };
+    static int64_t ref[N], got[N];
+    synth s = {-1};
+    lt_loader_t *sync = make(&s, N, 16, true, false, 0);
+    for (int w = 1; w <= 3; w++) {
+        lt_loader_t *l = make(&s, N, 16, true, false, w);
+        /* epoch, first batch, limit, the epoch announced */
+        static const int64_t runs[][4] = {{0, 0, -1, 1},  {1, 0, -1, 2},  {2, 0, 5, 3},
+                                          {3, 0, -1, 4},  {9, 0, -1, 10}, {10, 3, -1, 11},
+                                          {11, 0, 2, -1}, {12, 0, -1, -1}};
+        for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
+            const int64_t *run = runs[r];
+            const int64_t want = epoch_labels_announcing(sync, run[0], run[1], run[2], -1, ref);
+            ck_assert_int_eq(epoch_labels_announcing(l, run[0], run[1], run[2], run[3], got), want);
+            ck_assert_msg(!memcmp(ref, got, (size_t)want * sizeof *ref),
+                          "%d workers, epoch %lld: other batches than without workers", w,
+                          (long long)run[0]);
+        }
+        lt_loader_free(l);
+    }
+    lt_loader_free(sync);
+}
+END_TEST
+
+static long fills_done;
+
+static lt_status counting_fill(void *user, const int64_t *idx, int64_t n, float *x, void *y) {
+    lt_status st = synth_fill(user, idx, n, x, y);
+    __atomic_fetch_add(&fills_done, 1, __ATOMIC_SEQ_CST);
+    return st;
+}
+
+/* Once the current epoch's batches are all delivered, the announced epoch's first batches
+ * are filled before it starts; an epoch announced and then replaced is not delivered. */
+START_TEST(next_epoch_filled_before_it_starts) {
+    enum { N = 160, BS = 16 };
+    static int64_t got[N], ref[N];
+    synth s = {-1};
+    lt_dataset ds = {.struct_size = sizeof ds,
+                     .length = N,
+                     .x_ndim = 1,
+                     .x_shape = {2},
+                     .y_dtype = LT_I64,
+                     .fill = counting_fill,
+                     .user = &s};
+    lt_loader_opts o = {
+        .struct_size = sizeof o, .batch_size = BS, .shuffle = true, .num_workers = 2};
+    lt_loader_t *l = NULL;
+    ck_assert_int_eq(lt_loader_new(&ds, &o, 1234, &l), LT_OK);
+    __atomic_store_n(&fills_done, 0, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(epoch_labels_announcing(l, 0, 0, -1, 1, got), N);
+    long done = 0;
+    for (int i = 0; i < 2000 && done <= N / BS; i++) { /* up to 2 s */
+        done = __atomic_load_n(&fills_done, __ATOMIC_SEQ_CST);
+        if (done <= N / BS) sched_yield(), usleep(1000);
+    }
+    ck_assert_msg(done > N / BS, "no batch of epoch 1 filled ahead (%ld fills)", done);
+    ck_assert_int_eq(epoch_labels_announcing(l, 1, 0, -1, 2, got), N);
+    lt_loader_t *sync = make(&s, N, BS, true, false, 0);
+    ck_assert_int_eq(epoch_labels(sync, 1, -1, ref), N);
+    ck_assert(!memcmp(ref, got, sizeof ref));
+    /* announced 2, replaced by 5 before it started: epoch 5's batches */
+    ck_assert_int_eq(lt_loader_set_next(l, 5, -1), LT_OK);
+    ck_assert_int_eq(epoch_labels_announcing(l, 5, 0, -1, -1, got), N);
+    ck_assert_int_eq(epoch_labels(sync, 5, -1, ref), N);
+    ck_assert(!memcmp(ref, got, sizeof ref));
+    lt_loader_free(sync);
+    lt_loader_free(l);
+}
+END_TEST
+
 Suite *suite_loader(void) {
     Suite *s = suite_create("loader");
     TCase *tc = tcase_create("batches");
@@ -530,6 +627,8 @@ Suite *suite_loader(void) {
     tcase_add_test(tc, huge_batch_size_is_one_batch);
     tcase_add_test(tc, next_outside_an_epoch_is_empty);
     tcase_add_test(tc, pinned_buffers_come_from_host_alloc);
+    tcase_add_test(tc, next_epoch_ahead_changes_nothing);
+    tcase_add_test(tc, next_epoch_filled_before_it_starts);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -172,6 +172,10 @@ LT_API lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batc
 /* The same epoch order, delivering from batch `first` on (a resumed epoch). */
 LT_API lt_status lt_loader_start_at(lt_loader_t *l, int64_t epoch, int64_t first,
                                     int64_t max_batches);
+/* The epoch that follows (at most max_batches batches): once every batch of the current
+ * one is claimed, idle workers fill its first batches, which a later lt_loader_start of
+ * that epoch (from batch 0) delivers without waiting. Any other start discards them. */
+LT_API lt_status lt_loader_set_next(lt_loader_t *l, int64_t epoch, int64_t max_batches);
 /* The next batch, or *out = NULL at the end of the epoch. */
 LT_API lt_status lt_loader_next(lt_loader_t *l, const lt_host_batch **out);
 /* Stops the workers and frees the loader. */

@@ -1,6 +1,9 @@
 /* The DataLoader: an epoch's index order (shuffled from (seed, epoch)), cut into batches
  * that worker threads fill ahead of the trainer into a ring of buffers allocated once.
- * Batches are delivered strictly in order; the trainer waits only for one not yet filled. */
+ * Batches are delivered strictly in order; the trainer waits only for one not yet filled.
+ * Told the epoch that comes next (lt_loader_set_next), idle workers fill its first batches
+ * once every batch of the current one is claimed, so the next epoch does not start by
+ * waiting for a fill (a GPU would sit idle meanwhile). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -19,6 +22,8 @@ typedef struct lt_prof_hook {
 
 typedef struct slot {
     slot_state state;
+    bool ahead;    /* filled for next_epoch, not the current one */
+    int64_t batch; /* the batch claimed into it, set under mu */
     lt_host_batch hb;
     lt_status status; /* the fill's result */
     char err[512];    /* its message: errors are thread-local, so carried over by hand */
@@ -49,7 +54,11 @@ struct lt_loader {
     int64_t epoch;        /* the current epoch (fill_fields_at is told it) */
     int64_t next_claim;   /* next batch a worker fills */
     int64_t next_deliver; /* next batch the trainer gets */
-    int held;             /* slot the trainer holds, or -1 */
+    /* The epoch after this one (lt_loader_set_next; -1: not told), its order, its batch
+     * limit and the next of its batches a worker fills ahead. */
+    int64_t next_epoch, next_limit, next_ahead;
+    int64_t *order_next;
+    int held; /* slot the trainer holds, or -1 */
     bool stop;
     int workers_named; /* workers that took their span tid (1, 2, ...) */
     lt_prof_hook prof; /* batch-fill spans; read under mu by whoever claims a batch */
@@ -121,9 +130,11 @@ static void report_fill(const lt_loader_t *l, lt_prof_hook hook, int tid, uint64
     hook.fn(hook.user, &sp);
 }
 
-/* Fill slot s with batch b (called without the lock held, with the hook read under it);
- * tid names the thread in its span: 0 the caller's, 1 + i worker i. */
-static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook hook) {
+/* Fill slot s with batch b of the epoch whose order is given (called without the lock
+ * held, with order, epoch and hook read under it); tid names the thread in its span: 0
+ * the caller's, 1 + i worker i. */
+static void fill_slot(lt_loader_t *l, slot *s, const int64_t *order, int64_t epoch, int64_t b,
+                      int tid, lt_prof_hook hook) {
     int64_t first = b * l->o.batch_size, n = l->samples - first;
     if (n > l->o.batch_size) n = l->o.batch_size;
     s->hb.n = n;
@@ -132,10 +143,10 @@ static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook 
     for (int k = 0; l->ha.wait && k < l->nfields; k++) l->ha.wait(l->ha.user, s->hb.bufs[k]);
     uint64_t t0 = hook.fn ? lt_prof_now_ns() : 0;
     lt_clear_error();
-    const int64_t *idx = l->order + first;
-    if (l->ds.nfields && l->ds.fill_fields_at) /* epoch: set under mu before any claim */
+    const int64_t *idx = order + first;
+    if (l->ds.nfields && l->ds.fill_fields_at)
         s->status =
-            l->ds.fill_fields_at(l->ds.user, l->ds.split, l->seed, l->epoch, idx, n, s->hb.bufs);
+            l->ds.fill_fields_at(l->ds.user, l->ds.split, l->seed, epoch, idx, n, s->hb.bufs);
     else if (l->ds.nfields)
         s->status = l->ds.fill_fields(l->ds.user, l->ds.split, idx, n, s->hb.bufs);
     else if (l->ds.fill_split)
@@ -148,24 +159,49 @@ static void fill_slot(lt_loader_t *l, slot *s, int64_t b, int tid, lt_prof_hook 
     if (hook.fn) report_fill(l, hook, tid, t0, n);
 }
 
+/* The batch a worker may fill now (holding mu): the current epoch's next one, else, once
+ * all of those are claimed, the next epoch's next one; its slot and order. -1: none. */
+static int64_t claim(lt_loader_t *l, slot **s, const int64_t **order, int64_t *epoch) {
+    int64_t b = l->next_claim;
+    *s = &l->slots[b % l->nslots];
+    if (b < l->limit && b < l->next_deliver + l->nslots && (*s)->state == SLOT_EMPTY) {
+        l->next_claim++;
+        (*s)->ahead = false, (*s)->batch = b;
+        *order = l->order, *epoch = l->epoch;
+        return b;
+    }
+    /* Every current batch claimed, so an empty slot is not needed before the epoch ends;
+     * batch a of the next epoch takes slot a, where the ring puts it once that starts. */
+    b = l->next_ahead;
+    if (l->next_epoch < 0 || l->next_claim < l->limit || b >= l->next_limit || b >= l->nslots ||
+        l->slots[b].state != SLOT_EMPTY)
+        return -1;
+    l->next_ahead++;
+    *s = &l->slots[b];
+    (*s)->ahead = true, (*s)->batch = b;
+    *order = l->order_next, *epoch = l->next_epoch;
+    return b;
+}
+
 static void *worker_main(void *arg) {
     lt_loader_t *l = arg;
     pthread_mutex_lock(&l->mu);
     int tid = ++l->workers_named;
     while (!l->stop) {
-        int64_t b = l->next_claim;
-        slot *s = &l->slots[b % l->nslots];
-        if (b >= l->limit || b >= l->next_deliver + l->nslots || s->state != SLOT_EMPTY) {
+        slot *s;
+        const int64_t *order;
+        int64_t epoch;
+        const int64_t b = claim(l, &s, &order, &epoch);
+        if (b < 0) {
             l->idle_workers++;
             pthread_cond_wait(&l->work, &l->mu);
             l->idle_workers--;
             continue;
         }
-        l->next_claim++;
         s->state = SLOT_FILLING;
         lt_prof_hook hook = l->prof;
         pthread_mutex_unlock(&l->mu);
-        fill_slot(l, s, b, tid, hook);
+        fill_slot(l, s, order, epoch, b, tid, hook);
         pthread_mutex_lock(&l->mu);
         s->state = SLOT_READY;
         if (l->ready_waiters) pthread_cond_broadcast(&l->ready);
@@ -284,6 +320,7 @@ lt_status lt_loader_new_with(const lt_dataset *ds, const lt_loader_opts *opts, u
     l->seed = seed;
     l->held = -1;
     l->world = 1;
+    l->next_epoch = -1;
     l->samples = ds->length;
     l->nbatches = count_batches(l);
     l->nthreads = opts->num_workers == LT_LOADER_WORKERS_AUTO ? auto_workers() : opts->num_workers;
@@ -312,24 +349,31 @@ lt_status lt_loader_start(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
 /* This rank's indices of `epoch`: the epoch's order (shuffled from (seed, epoch), else
  * 0..N-1), padded by repeating it from its start up to a multiple of world
  * (torch's `indices += indices[:padding_size]`), then every world-th from rank on. */
-static void make_order(lt_loader_t *l, int64_t epoch) {
+static void make_order(lt_loader_t *l, int64_t epoch, int64_t *out) {
     int64_t n = l->ds.length;
-    int64_t *all = l->world > 1 ? l->full : l->order;
+    int64_t *all = l->world > 1 ? l->full : out;
     if (l->o.shuffle) {
         lt_rng_t r = lt_rng_make(l->seed, (uint64_t)epoch);
         lt_randperm(&r, n, all);
     } else {
         for (int64_t i = 0; i < n; i++) all[i] = i;
     }
-    for (int64_t k = 0; all != l->order && k < l->samples; k++)
-        l->order[k] = all[(l->rank + k * l->world) % n];
+    for (int64_t k = 0; all != out && k < l->samples; k++)
+        out[k] = all[(l->rank + k * l->world) % n];
 }
 
-/* Wait (holding mu) until no batch is being filled. */
-static void wait_fills(lt_loader_t *l) {
+/* Which fills wait_fills waits for. */
+typedef enum { FILLS_ALL, FILLS_CURRENT, FILLS_AHEAD } fill_kind;
+
+/* Wait (holding mu) until no batch of that kind is being filled. */
+static void wait_fills(lt_loader_t *l, fill_kind kind) {
     for (;;) {
         bool filling = false;
-        for (int i = 0; i < l->nslots; i++) filling |= l->slots[i].state == SLOT_FILLING;
+        for (int i = 0; i < l->nslots; i++) {
+            const slot *s = &l->slots[i];
+            filling |= s->state == SLOT_FILLING &&
+                       (kind == FILLS_ALL || s->ahead == (kind == FILLS_AHEAD));
+        }
         if (!filling) return;
         l->ready_waiters++;
         pthread_cond_wait(&l->ready, &l->mu);
@@ -337,14 +381,30 @@ static void wait_fills(lt_loader_t *l) {
     }
 }
 
-/* End the current epoch (holding mu): no claims, no fill in flight, every slot free. */
-static void stop_epoch(lt_loader_t *l) {
+/* Whether a slot filled (or filling) ahead holds a batch past limit. */
+static bool ahead_past(const lt_loader_t *l, int64_t limit) {
+    for (int i = 0; i < l->nslots; i++)
+        if (l->slots[i].ahead && l->slots[i].batch >= limit) return true;
+    return false;
+}
+
+/* End the current epoch (holding mu): no claims, no fill of it in flight, every slot free
+ * but, when keep_ahead, the next epoch's batches below keep_limit, which become the
+ * current epoch's (a fill of one still in flight lands as it would have). */
+static void stop_epoch_keeping(lt_loader_t *l, bool keep_ahead, int64_t keep_limit) {
     l->limit = 0;
-    wait_fills(l);
-    for (int i = 0; i < l->nslots; i++) l->slots[i].state = SLOT_EMPTY;
+    l->next_epoch = -1; /* no claims ahead either */
+    wait_fills(l, keep_ahead && !ahead_past(l, keep_limit) ? FILLS_CURRENT : FILLS_ALL);
+    for (int i = 0; i < l->nslots; i++) {
+        slot *s = &l->slots[i];
+        if (!(keep_ahead && s->ahead && s->batch < keep_limit)) s->state = SLOT_EMPTY;
+        s->ahead = false;
+    }
     l->held = -1;
     l->next_claim = l->next_deliver = 0;
 }
+
+static void stop_epoch(lt_loader_t *l) { stop_epoch_keeping(l, false, 0); }
 
 /* torch's DistributedSampler (drop_last=False, Lightning's default): each rank reads
  * ceil(N / world) samples, so the ranks take the same number of steps. */
@@ -377,12 +437,43 @@ lt_status lt_loader_start_at(lt_loader_t *l, int64_t epoch, int64_t first, int64
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start_at: first batch %lld < 0",
                             (long long)first);
     pthread_mutex_lock(&l->mu);
-    stop_epoch(l); /* stop claims, then wait for fills of the old epoch to land */
-    make_order(l, epoch);
+    const int64_t limit = max_batches < 0 || max_batches > l->nbatches ? l->nbatches : max_batches;
+    /* The epoch set_next announced, from its start: keep what was filled ahead. */
+    const bool adopt = l->next_epoch == epoch && first == 0;
+    stop_epoch_keeping(l, adopt, limit); /* stop claims, wait for fills in flight */
+    if (adopt) {
+        int64_t *t = l->order; /* the next epoch's order is this one's */
+        l->order = l->order_next, l->order_next = t;
+        l->next_claim = l->next_ahead < limit ? l->next_ahead : limit;
+    } else {
+        make_order(l, epoch, l->order);
+        l->next_claim = first < limit ? first : limit;
+    }
     l->epoch = epoch;
-    l->limit = max_batches < 0 || max_batches > l->nbatches ? l->nbatches : max_batches;
-    l->next_claim = l->next_deliver = first < l->limit ? first : l->limit;
+    l->limit = limit;
+    l->next_deliver = adopt ? 0 : l->next_claim;
     pthread_cond_broadcast(&l->work);
+    pthread_mutex_unlock(&l->mu);
+    return LT_OK;
+}
+
+lt_status lt_loader_set_next(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
+    if (!l) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_set_next: loader is NULL");
+    if (!l->order_next && !(l->order_next = malloc((size_t)(l->ds.length ? l->ds.length : 1) *
+                                                   sizeof *l->order_next)))
+        return lt_set_error(LT_ERR_OOM, "DataLoader: out of memory for %lld indices",
+                            (long long)l->ds.length);
+    pthread_mutex_lock(&l->mu);
+    /* Batches filled ahead for an epoch announced before belong to no epoch now. */
+    l->next_epoch = -1;
+    wait_fills(l, FILLS_AHEAD);
+    for (int i = 0; i < l->nslots; i++)
+        if (l->slots[i].ahead) l->slots[i].state = SLOT_EMPTY, l->slots[i].ahead = false;
+    make_order(l, epoch, l->order_next);
+    l->next_epoch = epoch;
+    l->next_limit = max_batches < 0 || max_batches > l->nbatches ? l->nbatches : max_batches;
+    l->next_ahead = 0;
+    if (l->idle_workers) pthread_cond_broadcast(&l->work);
     pthread_mutex_unlock(&l->mu);
     return LT_OK;
 }
@@ -408,7 +499,7 @@ lt_status lt_loader_next(lt_loader_t *l, const lt_host_batch **out) {
         s->state = SLOT_FILLING;
         lt_prof_hook hook = l->prof;
         pthread_mutex_unlock(&l->mu);
-        fill_slot(l, s, b, 0, hook);
+        fill_slot(l, s, l->order, l->epoch, b, 0, hook);
         pthread_mutex_lock(&l->mu);
         s->state = SLOT_READY;
     }
@@ -432,7 +523,7 @@ void lt_loader_set_profiler(lt_loader_t *l, lt_prof_span_fn fn, void *user) {
     pthread_mutex_lock(&l->mu);
     /* Fills in flight took the old hook: once they land, nothing calls it again, so a
      * caller may free the profiler as soon as this returns. */
-    wait_fills(l);
+    wait_fills(l, FILLS_ALL);
     l->prof = (lt_prof_hook){fn, user};
     pthread_mutex_unlock(&l->mu);
 }
@@ -453,6 +544,7 @@ void lt_loader_free(lt_loader_t *l) {
     free(l->slots);
     free(l->threads);
     free(l->order);
+    free(l->order_next);
     free(l->full);
     free(l);
 }
