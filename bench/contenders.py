@@ -136,15 +136,19 @@ def ddp_lightning(x, y, devices, batch):
     return timer.seconds if int(os.environ.get("LOCAL_RANK", "0")) == 0 else None
 
 
-def gemm_torch(steps=50, batch=512):
+def gemm_torch(steps=50, batch=512, bf16=False):
+    """bf16: torch.autocast('cpu', torch.bfloat16) around the forward (Lightning's bf16-mixed)."""
     model, opt = mlp(784, 4096, 4096, 10), None
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
     for _ in range(2):  # warm-up: first-touch of weights and buffers
-        F.cross_entropy(model(x), y).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
     t0 = time.perf_counter()
     for _ in range(steps):
-        loss = F.cross_entropy(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -252,6 +256,8 @@ def main():
     ap.add_argument("task", choices=["small", "gemm", "startup", "ddp", "cnn", "chargpt"])
     ap.add_argument("--impl", default="torch", choices=["torch", "lightning"])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"],
+                    help="gemm: bf16-mixed wraps the forward in torch.autocast('cpu', bfloat16)")
     ap.add_argument("--devices", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps", type=int, default=100)
@@ -278,7 +284,7 @@ def main():
             chargpt_text(a.text)
         print(f"tokens_per_s={chargpt(a.steps, a.layers, a.embd, a.block, a.text):.0f}")
     elif a.task == "gemm":
-        print(f"seconds={gemm_torch():.4f}")
+        print(f"seconds={gemm_torch(bf16=a.precision == 'bf16-mixed'):.4f}")
     else:
         startup_lightning()
         print("ok=1")

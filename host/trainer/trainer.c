@@ -139,9 +139,8 @@ static bool open_device(session *s, lt_plugin_t *p) {
     lt_status st = lt_device_from_plugin_opts(p, &o, &s->dev);
     if (st == LT_OK) return true;
     if (st == LT_ERR_UNSUPPORTED && o.precision != LT_PRECISION_32_TRUE && is_cpu)
-        host_error("--precision %s: the cpu accelerator trains in 32-true only; use --accelerator "
-                   "cuda (a GPU) or --precision 32-true",
-                   c->precision);
+        host_error("--precision %s: %s; use --accelerator cuda (a GPU) or --precision 32-true",
+                   c->precision, lt_last_error());
     else if (st == LT_ERR_UNSUPPORTED && o.precision != LT_PRECISION_32_TRUE)
         host_error("--precision %s: %s; use --precision 32-true or an accelerator that offers it",
                    c->precision, lt_last_error());

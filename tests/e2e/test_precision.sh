@@ -24,10 +24,28 @@ PY
 }
 quiet=(--threads 1 --enable_progress_bar false --enable_model_summary false --seed_everything 3)
 
-# ---- what the cpu accelerator refuses ------------------------------------------------
-for p in 16-mixed 16 bf16-mixed bf16 bf16-true; do
-    expect_error "^lthost: error: --precision $p: the cpu accelerator trains in 32-true only; use --accelerator cuda \(a GPU\) or --precision 32-true" \
+# ---- what the cpu accelerator refuses, and bf16-mixed where it has bf16 units ----------
+for p in 16-mixed 16 bf16-true; do
+    expect_error "^lthost: error: --precision $p: the cpu accelerator trains in 32-true and bf16-mixed; use --accelerator cuda \(a GPU\) or --precision 32-true" \
         fit --module mlp --accelerator cpu --precision "$p"
+done
+# bf16-mixed: oneDNN's bf16 matmuls where the CPU has AVX512-BF16 or AMX, else one line.
+for p in bf16-mixed bf16; do
+    "$LTHOST" fit --module mlp --accelerator cpu --precision "$p" "${quiet[@]}" --max_epochs 1 \
+        --limit_train_batches 300 --limit_val_batches 0 --limit_test_batches 40 --logger false \
+        --enable_checkpointing false >"$TMP/out" 2>&1 && rc=0 || rc=$?
+    if grep -q "runs bf16-mixed only on CPUs with AVX512-BF16 or AMX" "$TMP/out"; then
+        [ $rc -ne 0 ] || fail "--precision $p refused on cpu with exit 0"
+        echo "ok: --precision $p on cpu: refused here (no bf16 units): $(tail -1 "$TMP/out" | cut -c1-120)"
+        continue
+    fi
+    [ $rc -eq 0 ] || { cat "$TMP/out"; fail "--precision $p on cpu: exit $rc"; }
+    grep -q "cpu accelerator, single strategy, precision bf16-mixed\$" "$TMP/out" &&
+        grep -q "^cpu accelerator: .*, bf16 matmuls on \(AMX\|AVX512-BF16\)," "$TMP/out" ||
+        { cat "$TMP/out"; fail "--precision $p on cpu: not announced with its bf16 matmuls"; }
+    a=$(grep -o 'test_acc=[0-9.]*' "$TMP/out" | cut -d= -f2)
+    python3 -c "import sys; sys.exit(0 if float('$a') >= 0.78 else 1)" || { cat "$TMP/out"; fail "--precision $p on cpu: test_acc $a < 0.78"; }
+    echo "ok: --precision $p on cpu (oneDNN's bf16 matmuls): test_acc=$a after 300 steps"
 done
 expect_error "precision expects 32-true\|32\|16-mixed" fit --module mlp --precision 64-true
 expect_error "float32_matmul_precision expects highest\|high\|medium" fit --module mlp --float32_matmul_precision low

@@ -266,7 +266,82 @@ START_TEST(cpu_unscale_grads_flags_non_finite) {
 }
 END_TEST
 
-/* The cpu accelerator refuses what it cannot do, with liblt naming the precision. */
+/* bf16 rounding of one float (ties to even), for the reference below. */
+static double bf16_value(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    float r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+
+enum { GM = 37, GN = 45, GK = 300, LDC = GN + 3 };
+
+/* C (GM x GN, ld LDC) against alpha op(A) op(B) + beta C0 from the bf16-rounded inputs,
+ * in double, within float32 accumulation error; the padding untouched. */
+static void expect_bf16_product(int ta, int tb, float alpha, float beta, const float *a,
+                                const float *b, const float *c0, const float *c) {
+    for (int i = 0; i < GM; i++) {
+        for (int j = 0; j < GN; j++) {
+            double want = 0, mag = 0;
+            for (int q = 0; q < GK; q++) {
+                const double x = bf16_value(ta ? a[q * GM + i] : a[i * GK + q]);
+                const double y = bf16_value(tb ? b[j * GK + q] : b[q * GN + j]);
+                want += x * y, mag += fabs(x * y);
+            }
+            want = alpha * want + beta * c0[i * LDC + j];
+            mag = fabs(alpha) * mag + fabs(beta * c0[i * LDC + j]);
+            ck_assert_msg(fabs(c[i * LDC + j] - want) <= 1e-5 * mag,
+                          "ta %d tb %d alpha %g beta %g: C[%d][%d] = %.9g, want %.9g", ta, tb,
+                          alpha, beta, i, j, c[i * LDC + j], want);
+        }
+        ck_assert(!memcmp(&c[i * LDC + GN], &c0[i * LDC + GN], (LDC - GN) * sizeof *c));
+    }
+}
+
+/* cpu bf16-mixed: every transposition, alpha and beta (oneDNN's output scale and sum), a
+ * padded C, against the reference above; and inputs that bf16 cannot hold show the
+ * rounding happened. Without bf16 units the plugin refuses at init, saying so. */
+START_TEST(cpu_bf16_mixed_gemm) {
+    lt_plugin_t *p = NULL;
+    ck_assert_int_eq(lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cpu", NULL, &p), LT_OK);
+    const lt_accelerator_desc *d = lt_plugin_desc(p);
+    lt_accel_opts o = {.struct_size = sizeof o, .threads = 2, .precision = LT_PRECISION_BF16_MIXED};
+    void *st = NULL;
+    lt_clear_error();
+    if (d->init(&o, &st) != LT_OK) {
+        ck_assert_msg(
+            strstr(lt_last_error(), "runs bf16-mixed only on CPUs with AVX512-BF16 or AMX"), "%s",
+            lt_last_error());
+        printf("skip: cpu bf16-mixed GEMM: %s\n", lt_last_error());
+        lt_plugin_close(p);
+        return;
+    }
+    static float a[GK * GM], b[GK * GN], c[GM * LDC], c0[GM * LDC];
+    test_fill(a, GK * GM, 11, -1.0f, 1.0f, 0.0f);
+    test_fill(b, GK * GN, 12, -1.0f, 1.0f, 0.0f);
+    test_fill(c0, GM * LDC, 13, -1.0f, 1.0f, 0.0f);
+    static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-1.0f, 0.25f}};
+    for (int t = 0; t < 4; t++)
+        for (size_t s = 0; s < sizeof ab / sizeof *ab; s++) {
+            memcpy(c, c0, sizeof c);
+            d->gemm(st, t & 1, t >> 1, GM, GN, GK, ab[s][0], a, t & 1 ? GM : GK, b,
+                    t >> 1 ? GK : GN, ab[s][1], c, LDC);
+            expect_bf16_product(t & 1, t >> 1, ab[s][0], ab[s][1], a, b, c0, c);
+        }
+    /* 1 + 2^-9 is 1 in bf16: 64 products of it sum to 64, not float32's 64.25 */
+    for (int i = 0; i < 32 * 64; i++) a[i] = b[i] = 1.0f + 0x1p-9f;
+    d->gemm(st, 0, 1, 32, 32, 64, 1.0f, a, 64, b, 64, 0.0f, c, 32);
+    ck_assert_msg(c[0] == 64.0f && c[32 * 32 - 1] == 64.0f, "C = %.9g: inputs not rounded", c[0]);
+    ck_assert_msg(strstr(d->describe(st), "bf16 matmuls on"), "%s", d->describe(st));
+    d->shutdown(st);
+    lt_plugin_close(p);
+}
+END_TEST
+
+/* The cpu accelerator refuses what it cannot do, saying what it can; liblt names the
+ * precision for a plugin that says nothing (abi10_cpu below). */
 START_TEST(cpu_refuses_mixed_precision) {
     lt_plugin_t *p = NULL;
     ck_assert_int_eq(lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cpu", NULL, &p), LT_OK);
@@ -274,7 +349,7 @@ START_TEST(cpu_refuses_mixed_precision) {
     lt_device_t *dev = NULL;
     ck_assert_int_eq(lt_device_from_plugin_opts(p, &o, &dev), LT_ERR_UNSUPPORTED);
     ck_assert_ptr_null(dev);
-    ck_assert_msg(strstr(lt_last_error(), "accelerator 'cpu' cannot train in precision 16-mixed"),
+    ck_assert_msg(strstr(lt_last_error(), "the cpu accelerator trains in 32-true and bf16-mixed"),
                   "%s", lt_last_error());
     ck_assert_str_eq(lt_precision_name(LT_PRECISION_BF16_TRUE), "bf16-true");
     /* bf16-true needs round_half: the ABI 1.0 table has none, whatever init would say */
@@ -306,6 +381,7 @@ Suite *suite_amp(void) {
     tcase_add_test(tc, cpu_round_half_ties_to_even);
     tcase_add_test(tc, cpu_unscale_grads_flags_non_finite);
     tcase_add_test(tc, cpu_refuses_mixed_precision);
+    tcase_add_test(tc, cpu_bf16_mixed_gemm);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,12 +26,7 @@ static float bits_float(uint32_t u) {
 /* bf16 keeps float32's exponent and the top 7 mantissa bits: add half an ulp of the
  * kept part (minus one when the kept lsb is 0: ties to even) and cut. Carries into the
  * exponent are right, up to inf. A NaN stays a (quiet) NaN. */
-static float round_bf16(float x) {
-    uint32_t u = float_bits(x);
-    if (isnan(x)) return bits_float((u | 0x00400000u) & 0xffff0000u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return bits_float(u & 0xffff0000u);
-}
+static float round_bf16(float x) { return bits_float((uint32_t)cpu_bf16_bits(x) << 16); }
 
 /* fp16: 10 mantissa bits, exponents down to 2^-14, subnormals in steps of 2^-24, largest
  * finite 65504; from 65520 (the tie above it) on, inf. */

@@ -43,19 +43,36 @@ static size_t block_cache_cap(void) {
     return half > floor ? half : floor;
 }
 
-/* The real plugin trains in 32-true only; the test twin built with CPU_EMULATE_HALF
- * takes every precision and emulates the lower ones in its GEMM (amp.c). */
+/* The real plugin trains in 32-true, and in bf16-mixed where oneDNN runs bf16 natively
+ * (dnnl_matmul.c); the test twin built with CPU_EMULATE_HALF takes every precision and
+ * emulates the lower ones in its GEMM (amp.c). */
 static int half_format(lt_precision p) {
     return p == LT_PRECISION_16_MIXED  ? CPU_HALF_FP16
            : p == LT_PRECISION_32_TRUE ? CPU_HALF_NONE
                                        : CPU_HALF_BF16;
 }
 
+/* What the real plugin offers: 32-true, and bf16-mixed with oneDNN's bf16 matmuls. */
+static lt_status precision_offered(cpu_state *st, lt_precision prec) {
+#ifdef CPU_EMULATE_HALF
+    (void)st, (void)prec;
+    return LT_OK;
+#else
+    if (prec == LT_PRECISION_32_TRUE) return LT_OK;
+#ifdef CPU_WITH_DNNL
+    if (prec == LT_PRECISION_BF16_MIXED) return cpu_bf16_open(st);
+    return lt_set_error(LT_ERR_UNSUPPORTED, "the cpu accelerator trains in 32-true and bf16-mixed");
+#else
+    (void)st;
+    return lt_set_error(LT_ERR_UNSUPPORTED,
+                        "the cpu accelerator trains in 32-true only (this build has no oneDNN "
+                        "for bf16-mixed)");
+#endif
+#endif
+}
+
 static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     lt_precision prec = LT_ACCEL_OPTS_HAS(opts, precision) ? opts->precision : LT_PRECISION_32_TRUE;
-#ifndef CPU_EMULATE_HALF
-    if (prec != LT_PRECISION_32_TRUE) return LT_ERR_UNSUPPORTED;
-#endif
     cpu_state *st = calloc(1, sizeof *st);
     if (!st) return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of host memory");
     pthread_mutex_init(&st->cache_lock, NULL);
@@ -74,6 +91,12 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     }
     st->small = (cpu_small_isa)small;
     st->half = half_format(prec);
+    if ((s = precision_offered(st, prec)) != LT_OK) {
+        cpu_blas_close(&st->blas);
+        pthread_mutex_destroy(&st->cache_lock);
+        free(st);
+        return s;
+    }
 #ifdef CPU_TEST_RANGES
     const char *log = getenv("LT_TEST_RANGE_LOG");
     st->range_log = log && *log ? fopen(log, "w") : NULL;
@@ -85,7 +108,7 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     st->blas.set_num_threads(st->threads);
     st->blas_threads = st->threads;
     st->pool = cpu_pool_create(st->threads); /* NULL: loops run on this thread only */
-    char conv[96] = "";
+    char conv[160] = "";
 #ifdef CPU_WITH_DNNL
     cpu_dnnl_open(st);
     cpu_dnnl_describe(st, conv, sizeof conv);
@@ -94,6 +117,9 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     if (st->small != CPU_SMALL_NONE)
         snprintf(small_line, sizeof small_line, ", small GEMMs on own %s tiles",
                  cpu_small_isa_name(st->small));
+#ifdef CPU_WITH_DNNL
+    if (st->bf16) cpu_bf16_describe(conv + strlen(conv), sizeof conv - strlen(conv));
+#endif
     snprintf(st->description, sizeof st->description, "%s%s%s, %d thread%s", st->blas.line,
              small_line, conv, st->threads, st->threads == 1 ? "" : "s");
     *state = st;
@@ -109,6 +135,7 @@ static void cpu_shutdown(void *state) {
 #endif
 #ifdef CPU_WITH_DNNL
     cpu_dnnl_close(st);
+    cpu_bf16_close(st);
 #endif
     cpu_pool_destroy(st->pool);
     cpu_blas_close(&st->blas);

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cblas.h>
 #include <lt/accelerator.h>
@@ -108,6 +109,14 @@ void cpu_small_gemm(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int
 
 enum { CPU_HALF_NONE, CPU_HALF_FP16, CPU_HALF_BF16 };
 
+/* float32 to bf16 bits, ties to even; a NaN stays a (quiet) NaN (amp.c, dnnl_matmul.c). */
+static inline uint16_t cpu_bf16_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if (x != x) return (uint16_t)((u | 0x00400000u) >> 16);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 /* Large blocks freed by the host, kept for the next step's same-size allocation: the
  * arena releases every activation at each reset, and handing them back to the kernel
  * made every step fault (and zero, and compact for huge pages) them in again. A step's
@@ -127,8 +136,9 @@ typedef struct cpu_state {
     cpu_pool *pool;      /* our loops' workers (pool.c); NULL with one thread */
     int blas_threads;    /* what OpenBLAS is set to now */
     cpu_small_isa small; /* gemm_small.c's tiles for small GEMMs; NONE: OpenBLAS only */
-    /* The test twin's emulated mixed precision (CPU_EMULATE_HALF): GEMM inputs rounded
-     * to fp16 or bf16 into these buffers first. CPU_HALF_NONE in the real plugin. */
+    /* Mixed precision's GEMM inputs rounded to fp16 or bf16 into these buffers first:
+     * the test twin's emulation (CPU_EMULATE_HALF), and the real plugin's bf16-mixed when
+     * oneDNN declines a GEMM. CPU_HALF_NONE in 32-true. */
     int half;
     float *half_buf[2];
     size_t half_cap[2]; /* floats */
@@ -139,6 +149,7 @@ typedef struct cpu_state {
     struct cpu_test_timer *timer;
     cpu_blas blas;
     struct cpu_dnnl *dnnl;      /* oneDNN's engine and primitive cache (dnnl_conv.c); NULL: none */
+    struct cpu_bf16 *bf16;      /* bf16-mixed's oneDNN matmuls (dnnl_matmul.c); NULL: none */
     char description[400];      /* the describe slot's line */
     pthread_mutex_t cache_lock; /* alloc and free may come from the host's threads */
     cpu_block cache[CPU_BLOCK_CACHE];
@@ -277,6 +288,16 @@ void cpu_dnnl_open(cpu_state *st);
 void cpu_dnnl_close(cpu_state *st);
 /* What runs in oneDNN, for the describe line ("" when nothing). */
 void cpu_dnnl_describe(const cpu_state *st, char *buf, size_t cap);
+/* --precision bf16-mixed (dnnl_matmul.c): LT_ERR_UNSUPPORTED (an error set) unless oneDNN
+ * runs bf16 natively here; cpu_bf16_gemm is cpu_gemm's bf16 path, 0 when it wrote C and
+ * 1 when it declined (having written nothing). */
+lt_status cpu_bf16_open(cpu_state *st);
+void cpu_bf16_close(cpu_state *st);
+/* ", bf16 matmuls on AMX" (or AVX512-BF16), for the describe line. */
+void cpu_bf16_describe(char *buf, size_t cap);
+int cpu_bf16_gemm(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                  int64_t ldc);
 int cpu_conv2d(void *st, const lt_window2d *g, int64_t groups, int64_t o, const float *d_x,
                const float *d_w, const float *d_b, float *d_y);
 int cpu_conv2d_bwd_data(void *st, const lt_window2d *g, int64_t groups, int64_t o,

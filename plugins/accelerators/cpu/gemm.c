@@ -118,7 +118,12 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
               int64_t ldc) {
     if (m <= 0 || n <= 0) return; /* cblas would reject a 0 leading dimension */
     cpu_state *cs = st;
-    if (cs->half) { /* the test twin's emulated 16-mixed / bf16: inputs rounded first */
+#ifdef CPU_WITH_DNNL
+    if (cs->bf16 && cpu_bf16_gemm(cs, trans_a, trans_b, m, n, k, alpha, d_a, lda, d_b, ldb, beta,
+                                  d_c, ldc) == 0)
+        return; /* bf16-mixed on the CPU's bf16 units */
+#endif
+    if (cs->half) { /* mixed precision emulated: inputs rounded first */
         d_a = cpu_half_input(cs, 0, d_a, (trans_a ? k : m) * lda);
         d_b = cpu_half_input(cs, 1, d_b, (trans_b ? n : k) * ldb);
     }
