@@ -23,9 +23,8 @@ static float bits_float(uint32_t u) {
     return x;
 }
 
-/* bf16 keeps float32's exponent and the top 7 mantissa bits: add half an ulp of the
- * kept part (minus one when the kept lsb is 0: ties to even) and cut. Carries into the
- * exponent are right, up to inf. A NaN stays a (quiet) NaN. */
+/* bf16 keeps float32's exponent and the top 7 mantissa bits (cpu_bf16_bits rounds, ties
+ * to even), widened back to float32. */
 static float round_bf16(float x) { return bits_float((uint32_t)cpu_bf16_bits(x) << 16); }
 
 /* fp16: 10 mantissa bits, exponents down to 2^-14, subnormals in steps of 2^-24, largest

@@ -109,7 +109,10 @@ void cpu_small_gemm(cpu_small_isa isa, int ta, int tb, int64_t m, int64_t n, int
 
 enum { CPU_HALF_NONE, CPU_HALF_FP16, CPU_HALF_BF16 };
 
-/* float32 to bf16 bits, ties to even; a NaN stays a (quiet) NaN (amp.c, dnnl_matmul.c). */
+/* float32 to bf16 bits: add half an ulp of the kept part (minus one when the kept lsb is
+ * 0: ties to even) and cut; carries into the exponent are right, up to inf. A NaN stays a
+ * (quiet) NaN. dnnl_matmul.c's conversion instruction gives the same bits but for
+ * denormal inputs, which it reads as zero. */
 static inline uint16_t cpu_bf16_bits(float x) {
     uint32_t u;
     memcpy(&u, &x, sizeof u);
