@@ -1,9 +1,10 @@
 /* dnnl_matmul.c — the GEMMs of --precision bf16-mixed on the cpu: both operands rounded
  * to bf16 (ties to even, as torch's autocast and the cuda plugin round them), multiplied
  * by oneDNN's matmul with float32 accumulation into a float32 result, on the CPU's bf16
- * units: AMX tiles or AVX512-BF16 dot products (bench/RESULTS.md: 6-9x float32 on a
- * 2-core Xeon with AMX). Offered only where oneDNN runs bf16 natively; elsewhere the cpu
- * refuses bf16-mixed at init, since emulated bf16 would be slower than float32.
+ * units: AMX tiles or AVX512-BF16 dot products (bench/RESULTS.md, a 2-core Xeon with AMX:
+ * the matmul at 3-4x its float32 rate, the GEMM-bound MLP's training 2.2x). Offered only
+ * where oneDNN runs bf16 natively; elsewhere the cpu refuses bf16-mixed at init, since
+ * emulated bf16 would be slower than float32.
  *
  * The rounded operands are dense copies in two buffers grown to the largest GEMM seen;
  * primitives (one per shape, transposition and alpha/beta) are kept in a small LRU cache
@@ -65,16 +66,15 @@ void cpu_bf16_close(cpu_state *st) {
     st->bf16 = NULL;
 }
 
-/* oneDNN's ISA names for the two with native bf16 (dnnl_cpu_isa_t is a bit set: each
- * includes the bits of the ones it extends). */
-static int native_bf16(dnnl_cpu_isa_t isa) {
-    return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==
-           (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+/* Whether oneDNN runs `want` here (dnnl_cpu_isa_t is a bit set: each ISA includes the
+ * bits of the ones it extends; AVX512-BF16 is the first with native bf16, AMX extends it). */
+static int has_isa(dnnl_cpu_isa_t want) {
+    return ((unsigned)dnnl_get_effective_cpu_isa() & (unsigned)want) == (unsigned)want;
 }
 
 lt_status cpu_bf16_open(cpu_state *st) {
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    if (!native_bf16(isa))
+    if (!has_isa(dnnl_cpu_isa_avx512_core_bf16))
         return lt_set_error(LT_ERR_UNSUPPORTED,
                             "the cpu accelerator runs bf16-mixed only on CPUs with AVX512-BF16 "
                             "or AMX (oneDNN finds neither here: ISA 0x%x), where bf16 is faster "
@@ -92,10 +92,8 @@ lt_status cpu_bf16_open(cpu_state *st) {
 }
 
 void cpu_bf16_describe(char *buf, size_t cap) {
-    const int amx =
-        ((unsigned)dnnl_get_effective_cpu_isa() & (unsigned)dnnl_cpu_isa_avx512_core_amx) ==
-        (unsigned)dnnl_cpu_isa_avx512_core_amx;
-    snprintf(buf, cap, ", bf16 matmuls on %s", amx ? "AMX" : "AVX512-BF16");
+    snprintf(buf, cap, ", bf16 matmuls on %s",
+             has_isa(dnnl_cpu_isa_avx512_core_amx) ? "AMX" : "AVX512-BF16");
 }
 
 /* ---- rounding the operands ---------------------------------------------------------- */
