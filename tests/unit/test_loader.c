@@ -9,9 +9,11 @@
 
 #include "test_util.h"
 
-/* Sample i has x = (i, -i) and label i; fill fails on sample `poison` if >= 0. */
+/* Sample i has x = (i, -i) and label i; fill fails on sample `poison` if >= 0, and
+ * counts its calls in *fills when set. */
 typedef struct synth {
     int64_t poison;
+    long *fills;
 } synth;
 
 static lt_status synth_fill(void *user, const int64_t *idx, int64_t n, float *x, void *y) {
@@ -24,6 +26,7 @@ static lt_status synth_fill(void *user, const int64_t *idx, int64_t n, float *x,
         x[2 * i + 1] = -(float)idx[i];
         labels[i] = idx[i];
     }
+    if (s->fills) __atomic_fetch_add(s->fills, 1, __ATOMIC_SEQ_CST);
     return LT_OK;
 }
 
@@ -46,10 +49,13 @@ static lt_loader_t *make(synth *s, int64_t len, int64_t bs, bool shuffle, bool d
     return l;
 }
 
-/* The labels of one epoch in delivery order; returns how many samples were seen. */
-static int64_t epoch_labels(lt_loader_t *l, int64_t epoch, int64_t max_batches, int64_t *out) {
-    int64_t n = 0, b = 0;
-    ck_assert_int_eq(lt_loader_start(l, epoch, max_batches), LT_OK);
+/* The labels of epoch `epoch` from batch `first` on, in delivery order, announcing `next`
+ * (>= 0) right after the start as the trainer does; returns how many samples were seen. */
+static int64_t epoch_labels_announcing(lt_loader_t *l, int64_t epoch, int64_t first,
+                                       int64_t max_batches, int64_t next, int64_t *out) {
+    ck_assert_int_eq(lt_loader_start_at(l, epoch, first, max_batches), LT_OK);
+    if (next >= 0) ck_assert_int_eq(lt_loader_set_next(l, next, max_batches), LT_OK);
+    int64_t n = 0, b = first;
     const lt_host_batch *hb;
     while (lt_loader_next(l, &hb) == LT_OK && hb) {
         ck_assert_int_eq(hb->index, b++);
@@ -63,8 +69,13 @@ static int64_t epoch_labels(lt_loader_t *l, int64_t epoch, int64_t max_batches, 
     return n;
 }
 
+/* The labels of one epoch in delivery order; returns how many samples were seen. */
+static int64_t epoch_labels(lt_loader_t *l, int64_t epoch, int64_t max_batches, int64_t *out) {
+    return epoch_labels_announcing(l, epoch, 0, max_batches, -1, out);
+}
+
 START_TEST(batch_counts) {
-    synth s = {-1};
+    synth s = {.poison = -1};
     lt_loader_t *l = make(&s, 10, 3, false, false, 0);
     ck_assert_int_eq(lt_loader_num_batches(l), 4);
     lt_loader_free(l);
@@ -83,7 +94,7 @@ END_TEST
 START_TEST(every_sample_once_and_shuffled_by_epoch) {
     enum { N = 1000 };
     static int64_t a[N], b[N], c[N];
-    synth s = {-1};
+    synth s = {.poison = -1};
     lt_loader_t *l = make(&s, N, 32, true, false, 3);
     ck_assert_int_eq(epoch_labels(l, 0, -1, a), N);
     ck_assert_int_eq(epoch_labels(l, 1, -1, b), N);
@@ -105,7 +116,7 @@ END_TEST
 START_TEST(workers_change_nothing) {
     enum { N = 517 };
     static int64_t ref[N], got[N];
-    synth s = {-1};
+    synth s = {.poison = -1};
     lt_loader_t *l = make(&s, N, 16, true, false, 0);
     ck_assert_int_eq(epoch_labels(l, 3, -1, ref), N);
     lt_loader_free(l);
@@ -121,7 +132,7 @@ END_TEST
 START_TEST(limits_and_restarts) {
     enum { N = 200 };
     static int64_t y[N];
-    synth s = {-1};
+    synth s = {.poison = -1};
     lt_loader_t *l = make(&s, N, 10, false, false, 2);
     ck_assert_int_eq(epoch_labels(l, 0, 3, y), 30);
     for (int i = 0; i < 30; i++) ck_assert_int_eq(y[i], i);
@@ -169,7 +180,7 @@ static void expect_refused(const lt_dataset *ds, const lt_loader_opts *o, lt_sta
 }
 
 START_TEST(bad_options_are_refused) {
-    synth s = {-1};
+    synth s = {.poison = -1};
     const lt_dataset good = {.struct_size = sizeof good,
                              .length = 5,
                              .x_ndim = 1,
@@ -296,7 +307,7 @@ START_TEST(fill_split_is_told_its_split) {
         lt_loader_free(l);
     }
     ck_assert(calls[LT_SPLIT_VAL] == 1 && calls[LT_SPLIT_TEST] == 1 && calls[LT_SPLIT_TRAIN] == 0);
-    synth s = {-1}; /* an SDK 1.0 struct: fill only, struct_size up to user */
+    synth s = {.poison = -1}; /* an SDK 1.0 struct: fill only, struct_size up to user */
     lt_dataset old = {.struct_size = (uint32_t)LT_DATASET_SIZE_1_0,
                       .length = 4,
                       .x_ndim = 1,
@@ -371,7 +382,7 @@ START_TEST(auto_workers_follow_cpu_affinity) {
 END_TEST
 
 START_TEST(huge_batch_size_is_one_batch) {
-    synth s = {-1};
+    synth s = {.poison = -1};
     int64_t y[7];
     lt_loader_t *l = make(&s, 7, (int64_t)1 << 40, true, false, 2);
     ck_assert_int_eq(lt_loader_num_batches(l), 1);
@@ -385,7 +396,7 @@ END_TEST
 
 /* Next before any start, and after the end, is an empty epoch; NULL handles are refused. */
 START_TEST(next_outside_an_epoch_is_empty) {
-    synth s = {-1};
+    synth s = {.poison = -1};
     int64_t y[5];
     lt_loader_t *l = make(&s, 5, 2, false, false, 1);
     const lt_host_batch *hb = (const lt_host_batch *)1;
@@ -518,32 +529,13 @@ END_TEST
 
 /* ---- the next epoch filled ahead (lt_loader_set_next) ---------------------------------- */
 
-/* The labels of epoch `epoch` from batch `first` on, announcing `next` (>= 0) right after
- * the start, as the trainer does; returns how many samples were seen. */
-static int64_t epoch_labels_announcing(lt_loader_t *l, int64_t epoch, int64_t first,
-                                       int64_t max_batches, int64_t next, int64_t *out) {
-    ck_assert_int_eq(lt_loader_start_at(l, epoch, first, max_batches), LT_OK);
-    if (next >= 0) ck_assert_int_eq(lt_loader_set_next(l, next, max_batches), LT_OK);
-    int64_t n = 0, b = first;
-    const lt_host_batch *hb;
-    while (lt_loader_next(l, &hb) == LT_OK && hb) {
-        ck_assert_int_eq(hb->index, b++);
-        const int64_t *y = hb->y;
-        for (int64_t i = 0; i < hb->n; i++) {
-            ck_assert_float_eq(hb->x[2 * i], (float)y[i]);
-            out[n++] = y[i];
-        }
-    }
-    return n;
-}
-
 /* Whatever was announced and filled ahead, every epoch delivers what a loader without
  * workers delivers: the announced epoch, a limit that differs from the announced one,
  * an epoch other than the announced one, and a resume from batch 3. */
 START_TEST(next_epoch_ahead_changes_nothing) {
     enum { N = 300 };
     static int64_t ref[N], got[N];
-    synth s = {-1};
+    synth s = {.poison = -1};
     lt_loader_t *sync = make(&s, N, 16, true, false, 0);
     for (int w = 1; w <= 3; w++) {
         lt_loader_t *l = make(&s, N, 16, true, false, w);
@@ -565,32 +557,14 @@ START_TEST(next_epoch_ahead_changes_nothing) {
 }
 END_TEST
 
-static long fills_done;
-
-static lt_status counting_fill(void *user, const int64_t *idx, int64_t n, float *x, void *y) {
-    lt_status st = synth_fill(user, idx, n, x, y);
-    __atomic_fetch_add(&fills_done, 1, __ATOMIC_SEQ_CST);
-    return st;
-}
-
 /* Once the current epoch's batches are all delivered, the announced epoch's first batches
  * are filled before it starts; an epoch announced and then replaced is not delivered. */
 START_TEST(next_epoch_filled_before_it_starts) {
     enum { N = 160, BS = 16 };
     static int64_t got[N], ref[N];
-    synth s = {-1};
-    lt_dataset ds = {.struct_size = sizeof ds,
-                     .length = N,
-                     .x_ndim = 1,
-                     .x_shape = {2},
-                     .y_dtype = LT_I64,
-                     .fill = counting_fill,
-                     .user = &s};
-    lt_loader_opts o = {
-        .struct_size = sizeof o, .batch_size = BS, .shuffle = true, .num_workers = 2};
-    lt_loader_t *l = NULL;
-    ck_assert_int_eq(lt_loader_new(&ds, &o, 1234, &l), LT_OK);
-    __atomic_store_n(&fills_done, 0, __ATOMIC_SEQ_CST);
+    static long fills_done;
+    synth s = {.poison = -1, .fills = &fills_done};
+    lt_loader_t *l = make(&s, N, BS, true, false, 2);
     ck_assert_int_eq(epoch_labels_announcing(l, 0, 0, -1, 1, got), N);
     long done = 0;
     for (int i = 0; i < 2000 && done <= N / BS; i++) { /* up to 2 s */
