@@ -93,6 +93,11 @@ typedef struct cuda_stage {
     int first, count;
 } cuda_stage;
 
+/* dlsym of `symbol` from api->lib into api->field, a pointer of the function's own type
+ * (gemm.c, gemm_lt.c, cudnn.c open their libraries with dlopen); true when found. */
+#define CUDA_DLSYM(api, field, symbol)                                                             \
+    ((*(void **)&(api)->field = dlsym((api)->lib, #symbol)) != NULL)
+
 /* cuBLAS, opened by init (gemm.c) rather than linked: loading the plugin then costs only
  * the CUDA runtime, so `--accelerator auto` on a machine without a GPU stays fast. Each
  * pointer has the type of the function it stands for. */

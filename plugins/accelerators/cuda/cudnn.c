@@ -106,30 +106,28 @@ struct cuda_dnn {
 
 /* ---- loading -------------------------------------------------------------------------- */
 
-#define DNN_SYM(api, field, symbol) ((*(void **)&(api)->field = dlsym((api)->lib, #symbol)) != NULL)
-
 static int dnn_syms(dnn_api *a) {
-    return DNN_SYM(a, get_version, cudnnGetVersion) &&
-           DNN_SYM(a, error_string, cudnnGetErrorString) && DNN_SYM(a, create, cudnnCreate) &&
-           DNN_SYM(a, destroy, cudnnDestroy) && DNN_SYM(a, set_stream, cudnnSetStream) &&
-           DNN_SYM(a, create_tensor, cudnnCreateTensorDescriptor) &&
-           DNN_SYM(a, set_tensor, cudnnSetTensor4dDescriptor) &&
-           DNN_SYM(a, destroy_tensor, cudnnDestroyTensorDescriptor) &&
-           DNN_SYM(a, create_filter, cudnnCreateFilterDescriptor) &&
-           DNN_SYM(a, set_filter, cudnnSetFilter4dDescriptor) &&
-           DNN_SYM(a, destroy_filter, cudnnDestroyFilterDescriptor) &&
-           DNN_SYM(a, create_conv, cudnnCreateConvolutionDescriptor) &&
-           DNN_SYM(a, set_conv, cudnnSetConvolution2dDescriptor) &&
-           DNN_SYM(a, set_groups, cudnnSetConvolutionGroupCount) &&
-           DNN_SYM(a, set_math, cudnnSetConvolutionMathType) &&
-           DNN_SYM(a, destroy_conv, cudnnDestroyConvolutionDescriptor) &&
-           DNN_SYM(a, fwd_algos, cudnnGetConvolutionForwardAlgorithm_v7) &&
-           DNN_SYM(a, bwd_data_algos, cudnnGetConvolutionBackwardDataAlgorithm_v7) &&
-           DNN_SYM(a, bwd_filter_algos, cudnnGetConvolutionBackwardFilterAlgorithm_v7) &&
-           DNN_SYM(a, fwd, cudnnConvolutionForward) &&
-           DNN_SYM(a, bwd_data, cudnnConvolutionBackwardData) &&
-           DNN_SYM(a, bwd_filter, cudnnConvolutionBackwardFilter) &&
-           DNN_SYM(a, add_tensor, cudnnAddTensor);
+    return CUDA_DLSYM(a, get_version, cudnnGetVersion) &&
+           CUDA_DLSYM(a, error_string, cudnnGetErrorString) && CUDA_DLSYM(a, create, cudnnCreate) &&
+           CUDA_DLSYM(a, destroy, cudnnDestroy) && CUDA_DLSYM(a, set_stream, cudnnSetStream) &&
+           CUDA_DLSYM(a, create_tensor, cudnnCreateTensorDescriptor) &&
+           CUDA_DLSYM(a, set_tensor, cudnnSetTensor4dDescriptor) &&
+           CUDA_DLSYM(a, destroy_tensor, cudnnDestroyTensorDescriptor) &&
+           CUDA_DLSYM(a, create_filter, cudnnCreateFilterDescriptor) &&
+           CUDA_DLSYM(a, set_filter, cudnnSetFilter4dDescriptor) &&
+           CUDA_DLSYM(a, destroy_filter, cudnnDestroyFilterDescriptor) &&
+           CUDA_DLSYM(a, create_conv, cudnnCreateConvolutionDescriptor) &&
+           CUDA_DLSYM(a, set_conv, cudnnSetConvolution2dDescriptor) &&
+           CUDA_DLSYM(a, set_groups, cudnnSetConvolutionGroupCount) &&
+           CUDA_DLSYM(a, set_math, cudnnSetConvolutionMathType) &&
+           CUDA_DLSYM(a, destroy_conv, cudnnDestroyConvolutionDescriptor) &&
+           CUDA_DLSYM(a, fwd_algos, cudnnGetConvolutionForwardAlgorithm_v7) &&
+           CUDA_DLSYM(a, bwd_data_algos, cudnnGetConvolutionBackwardDataAlgorithm_v7) &&
+           CUDA_DLSYM(a, bwd_filter_algos, cudnnGetConvolutionBackwardFilterAlgorithm_v7) &&
+           CUDA_DLSYM(a, fwd, cudnnConvolutionForward) &&
+           CUDA_DLSYM(a, bwd_data, cudnnConvolutionBackwardData) &&
+           CUDA_DLSYM(a, bwd_filter, cudnnConvolutionBackwardFilter) &&
+           CUDA_DLSYM(a, add_tensor, cudnnAddTensor);
 }
 
 /* Data type and math mode for the state's precision (the table at the top). */

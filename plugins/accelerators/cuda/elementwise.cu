@@ -147,32 +147,26 @@ __global__ void binary_flat_kernel(int64_t n, const float *a, int64_t sa, const 
     GRID_STRIDE(i, n) out[i] = binary_f<OP>(a[i * sa], b[i * sb]);
 }
 
-/* Element i's offsets in a and b from its index, last dimension fastest. The outermost
- * index needs no division: what is left of i is it. */
-__device__ __forceinline__ void nd_offsets(int64_t i, const bin_view &v, int64_t *oa, int64_t *ob) {
+/* r / shape[d]: by multiply-high below 2^31 elements (fastdiv.h), else a 64-bit division. */
+__device__ __forceinline__ uint32_t dim_quot(const bin_view &v, int d, uint32_t r) {
+    return cuda_fastdiv_div(v.div[d], r);
+}
+__device__ __forceinline__ int64_t dim_quot(const bin_view &v, int d, int64_t r) {
+    return r / v.shape[d];
+}
+
+/* Element r's offsets in a and b from its index, last dimension fastest. The outermost
+ * index needs no division: what is left of r is it. */
+template <typename I>
+__device__ __forceinline__ void nd_offsets(I r, const bin_view &v, int64_t *oa, int64_t *ob) {
     int64_t a = 0, b = 0;
-    if (v.small) {
-        uint32_t r = (uint32_t)i;
-        for (int d = v.ndim - 1; d > 0; d--) {
-            const uint32_t q = cuda_fastdiv_div(v.div[d], r), idx = r - q * v.div[d].divisor;
-            a += idx * v.sa[d];
-            b += idx * v.sb[d];
-            r = q;
-        }
-        a += r * v.sa[0];
-        b += r * v.sb[0];
-    } else {
-        int64_t r = i;
-        for (int d = v.ndim - 1; d > 0; d--) {
-            const int64_t q = r / v.shape[d], idx = r - q * v.shape[d];
-            a += idx * v.sa[d];
-            b += idx * v.sb[d];
-            r = q;
-        }
-        a += r * v.sa[0];
-        b += r * v.sb[0];
+    for (int d = v.ndim - 1; d > 0; d--) {
+        const I q = dim_quot(v, d, r), idx = r - q * (I)v.shape[d];
+        a += idx * v.sa[d];
+        b += idx * v.sb[d];
+        r = q;
     }
-    *oa = a, *ob = b;
+    *oa = a + r * v.sa[0], *ob = b + r * v.sb[0];
 }
 
 /* N-D (a bias added over rows, say). */
@@ -181,7 +175,10 @@ __global__ void binary_nd_kernel(int64_t n, const float *a, const float *b, floa
                                  bin_view v) {
     GRID_STRIDE(i, n) {
         int64_t oa, ob;
-        nd_offsets(i, v, &oa, &ob);
+        if (v.small)
+            nd_offsets((uint32_t)i, v, &oa, &ob);
+        else
+            nd_offsets(i, v, &oa, &ob);
         out[i] = binary_f<OP>(a[oa], b[ob]);
     }
 }

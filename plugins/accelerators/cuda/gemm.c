@@ -28,7 +28,7 @@ static lt_status blas_error(cuda_state *st, cublasStatus_t s, const char *call) 
 
 /* dlsym into a typed pointer; false (and the error set) when the symbol is missing. */
 #define BLAS_SYM(api, field, symbol)                                                               \
-    ((*(void **)&(api)->field = dlsym((api)->lib, #symbol)) != NULL ||                             \
+    (CUDA_DLSYM(api, field, symbol) ||                                                             \
      lt_set_error(LT_ERR_PLUGIN,                                                                   \
                   "cuda accelerator: " CUDA_BLAS_LIB " has no %s; install the cuBLAS of "          \
                   "CUDA %d",                                                                       \

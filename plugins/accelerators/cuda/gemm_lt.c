@@ -67,20 +67,18 @@ struct cuda_blaslt {
 
 /* ---- loading ------------------------------------------------------------------------- */
 
-#define BLASLT_SYM(a, field, symbol) ((*(void **)&(a)->field = dlsym((a)->lib, #symbol)) != NULL)
-
 static int blaslt_syms(blaslt_api *a) {
-    return BLASLT_SYM(a, create, cublasLtCreate) && BLASLT_SYM(a, destroy, cublasLtDestroy) &&
-           BLASLT_SYM(a, desc_create, cublasLtMatmulDescCreate) &&
-           BLASLT_SYM(a, desc_destroy, cublasLtMatmulDescDestroy) &&
-           BLASLT_SYM(a, desc_set, cublasLtMatmulDescSetAttribute) &&
-           BLASLT_SYM(a, layout_create, cublasLtMatrixLayoutCreate) &&
-           BLASLT_SYM(a, layout_destroy, cublasLtMatrixLayoutDestroy) &&
-           BLASLT_SYM(a, pref_create, cublasLtMatmulPreferenceCreate) &&
-           BLASLT_SYM(a, pref_destroy, cublasLtMatmulPreferenceDestroy) &&
-           BLASLT_SYM(a, pref_set, cublasLtMatmulPreferenceSetAttribute) &&
-           BLASLT_SYM(a, heuristic, cublasLtMatmulAlgoGetHeuristic) &&
-           BLASLT_SYM(a, matmul, cublasLtMatmul);
+    return CUDA_DLSYM(a, create, cublasLtCreate) && CUDA_DLSYM(a, destroy, cublasLtDestroy) &&
+           CUDA_DLSYM(a, desc_create, cublasLtMatmulDescCreate) &&
+           CUDA_DLSYM(a, desc_destroy, cublasLtMatmulDescDestroy) &&
+           CUDA_DLSYM(a, desc_set, cublasLtMatmulDescSetAttribute) &&
+           CUDA_DLSYM(a, layout_create, cublasLtMatrixLayoutCreate) &&
+           CUDA_DLSYM(a, layout_destroy, cublasLtMatrixLayoutDestroy) &&
+           CUDA_DLSYM(a, pref_create, cublasLtMatmulPreferenceCreate) &&
+           CUDA_DLSYM(a, pref_destroy, cublasLtMatmulPreferenceDestroy) &&
+           CUDA_DLSYM(a, pref_set, cublasLtMatmulPreferenceSetAttribute) &&
+           CUDA_DLSYM(a, heuristic, cublasLtMatmulAlgoGetHeuristic) &&
+           CUDA_DLSYM(a, matmul, cublasLtMatmul);
 }
 
 /* The library and its handle at the first call; NULL when either is missing (the slot

@@ -285,6 +285,11 @@ static int auto_workers(void) {
     return CPU_COUNT(&cpus) > 1;
 }
 
+/* The batches an epoch asked for at most max_batches (< 0: all) delivers. */
+static int64_t limit_of(const lt_loader_t *l, int64_t max_batches) {
+    return max_batches < 0 || max_batches > l->nbatches ? l->nbatches : max_batches;
+}
+
 /* Batches in an epoch of l->samples samples (after drop_last). */
 static int64_t count_batches(const lt_loader_t *l) {
     int64_t bs = l->o.batch_size;
@@ -437,7 +442,7 @@ lt_status lt_loader_start_at(lt_loader_t *l, int64_t epoch, int64_t first, int64
         return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_start_at: first batch %lld < 0",
                             (long long)first);
     pthread_mutex_lock(&l->mu);
-    const int64_t limit = max_batches < 0 || max_batches > l->nbatches ? l->nbatches : max_batches;
+    const int64_t limit = limit_of(l, max_batches);
     /* The epoch set_next announced, from its start: keep what was filled ahead. */
     const bool adopt = l->next_epoch == epoch && first == 0;
     stop_epoch_keeping(l, adopt, limit); /* stop claims, wait for fills in flight */
@@ -459,11 +464,13 @@ lt_status lt_loader_start_at(lt_loader_t *l, int64_t epoch, int64_t first, int64
 
 lt_status lt_loader_set_next(lt_loader_t *l, int64_t epoch, int64_t max_batches) {
     if (!l) return lt_set_error(LT_ERR_INVALID_ARG, "lt_loader_set_next: loader is NULL");
+    pthread_mutex_lock(&l->mu); /* order_next is swapped with order under it */
     if (!l->order_next && !(l->order_next = malloc((size_t)(l->ds.length ? l->ds.length : 1) *
-                                                   sizeof *l->order_next)))
+                                                   sizeof *l->order_next))) {
+        pthread_mutex_unlock(&l->mu);
         return lt_set_error(LT_ERR_OOM, "DataLoader: out of memory for %lld indices",
                             (long long)l->ds.length);
-    pthread_mutex_lock(&l->mu);
+    }
     /* Batches filled ahead for an epoch announced before belong to no epoch now. */
     l->next_epoch = -1;
     wait_fills(l, FILLS_AHEAD);
@@ -471,7 +478,7 @@ lt_status lt_loader_set_next(lt_loader_t *l, int64_t epoch, int64_t max_batches)
         if (l->slots[i].ahead) l->slots[i].state = SLOT_EMPTY, l->slots[i].ahead = false;
     make_order(l, epoch, l->order_next);
     l->next_epoch = epoch;
-    l->next_limit = max_batches < 0 || max_batches > l->nbatches ? l->nbatches : max_batches;
+    l->next_limit = limit_of(l, max_batches);
     l->next_ahead = 0;
     if (l->idle_workers) pthread_cond_broadcast(&l->work);
     pthread_mutex_unlock(&l->mu);
