@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lt/amp.h>
 #include "test_list.h"
 #include "test_util.h"
 
@@ -61,7 +62,9 @@ static void run_case(lt_device_t *dev, const conv_case *k, float *out[4], int64_
     lt_arena_free(a);
 }
 
-static void compare_case(lt_device_t *direct, lt_device_t *im2col, const conv_case *k) {
+/* Results of the two paths agree within tol[i] relative to 1 + |im2col's| (y, dx, dw, db). */
+static void compare_case_within(lt_device_t *direct, lt_device_t *im2col, const conv_case *k,
+                                const float tol[4]) {
     float *p[4], *q[4];
     int64_t np[4], nq[4];
     run_case(direct, k, p, np);
@@ -70,14 +73,18 @@ static void compare_case(lt_device_t *direct, lt_device_t *im2col, const conv_ca
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(np[i], nq[i]);
         for (int64_t j = 0; j < np[i]; j++)
-            ck_assert_msg(fabsf(p[i][j] - q[i][j]) <=
-                              (k->t.struct_size ? 1e-5f : 1e-4f) * (1.0f + fabsf(q[i][j])),
+            ck_assert_msg(fabsf(p[i][j] - q[i][j]) <= tol[i] * (1.0f + fabsf(q[i][j])),
                           "%s[%lld]: direct %g, im2col %g (x %lldx%lldx%lldx%lld)", what[i],
                           (long long)j, p[i][j], q[i][j], (long long)k->x[0], (long long)k->x[1],
                           (long long)k->x[2], (long long)k->x[3]);
         free(p[i]);
         free(q[i]);
     }
+}
+
+static void compare_case(lt_device_t *direct, lt_device_t *im2col, const conv_case *k) {
+    const float t = k->t.struct_size ? 1e-5f : 1e-4f;
+    compare_case_within(direct, im2col, k, (const float[4]){t, t, t, t});
 }
 
 static lt_device_t *open_threads(const char *dirs, int threads) {
@@ -179,6 +186,66 @@ START_TEST(transposed_through_direct_slots) {
 }
 END_TEST
 
+/* The cpu device in bf16-mixed with LT_CPU_DNNL=dirs; NULL (having said why) on a CPU
+ * without bf16 units, where the plugin refuses bf16-mixed. */
+static lt_device_t *open_bf16(const char *dirs) {
+    lt_plugin_t *p = NULL;
+    ck_assert_int_eq(lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cpu", NULL, &p), LT_OK);
+    lt_accel_opts o = {.struct_size = sizeof o, .threads = 2, .precision = LT_PRECISION_BF16_MIXED};
+    lt_device_t *dev = NULL;
+    setenv("LT_CPU_DNNL", dirs, 1);
+    lt_status st = lt_device_from_plugin_opts(p, &o, &dev);
+    unsetenv("LT_CPU_DNNL");
+    if (st != LT_OK) {
+        ck_assert_msg(strstr(lt_last_error(), "runs bf16-mixed only on CPUs with"), "%s",
+                      lt_last_error());
+        printf("skip: bf16-mixed convolutions: %s\n", lt_last_error());
+    }
+    return dev;
+}
+
+/* bf16-mixed: oneDNN's convolutions read bf16 (rounded by its reorders) and write float32,
+ * as im2col with the bf16 GEMM does; both round the same inputs, so only the sums' order
+ * differs, except the bias gradient, which oneDNN sums from the rounded output gradient
+ * (as torch's autocast does) and liblt from the float32 one. Inputs of 1 + 2^-9, which
+ * bf16 holds as 1, show the rounding happened. */
+START_TEST(bf16_mixed_direct_slots) {
+    lt_device_t *direct = open_bf16("all"), *im2col = direct ? open_bf16("none") : NULL;
+    if (!direct) return;
+    ck_assert_ptr_nonnull(im2col);
+    const conv_case cases[] = {
+        {{2, 4, 7, 7}, {6, 4, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true, {0}},
+        {{5, 3, 6, 7}, {4, 3, 3, 3}, LT_CONV2D_OPTS(.padding = {1, 1}), true, {0}},
+        {{2, 4, 9, 8},
+         {6, 2, 3, 2},
+         LT_CONV2D_OPTS(.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2),
+         false,
+         {0}},
+        {{2, 6, 4, 4},
+         {6, 3, 4, 4},
+         {0},
+         true,
+         LT_CONV_TRANSPOSE2D_OPTS(.stride = {2, 2}, .padding = {1, 1})},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        compare_case_within(direct, im2col, &cases[i],
+                            (const float[4]){1e-4f, 1e-4f, 1e-4f, 2e-2f});
+    lt_arena_t *a = lt_arena_new(direct);
+    float ones[2 * 3 * 5 * 5];
+    for (size_t i = 0; i < sizeof ones / sizeof *ones; i++) ones[i] = 1.0f + 0x1p-9f;
+    lt_tensor_t *x = lt_from_host(a, LT_F32, 4, (int64_t[]){2, 3, 5, 5}, ones),
+                *w = lt_from_host(a, LT_F32, 4, (int64_t[]){2, 3, 3, 3}, ones);
+    lt_conv2d_opts o = LT_CONV2D_OPTS();
+    float *y = test_host(lt_conv2d_op(x, w, NULL, &o));
+    ck_assert_msg(y[0] == 27.0f && y[2 * 2 * 3 * 3 - 1] == 27.0f, "y = %.9g: inputs not rounded",
+                  y[0]);
+    free(y);
+    lt_arena_free(a);
+    lt_device_close(direct);
+    lt_device_close(im2col);
+}
+END_TEST
+
 Suite *suite_conv_direct(void) {
     Suite *s = suite_create("conv_direct");
     TCase *tc = tcase_create("oneDNN");
@@ -186,6 +253,7 @@ Suite *suite_conv_direct(void) {
     tcase_add_test(tc, direct_slots_match_im2col);
     tcase_add_test(tc, batch_chunks_match_im2col);
     tcase_add_test(tc, transposed_through_direct_slots);
+    tcase_add_test(tc, bf16_mixed_direct_slots);
     suite_add_tcase(s, tc);
     return s;
 }
