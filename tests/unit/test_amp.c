@@ -276,33 +276,39 @@ static double bf16_value(float x) {
     return r;
 }
 
-enum { GM = 37, GN = 45, GK = 300, LDC = GN + 3 };
+/* A product's sizes; ldc leaves padding after each row of C. */
+typedef struct gemm_dims {
+    int m, n, k, ldc;
+} gemm_dims;
 
-/* C (GM x GN, ld LDC) against alpha op(A) op(B) + beta C0 from the bf16-rounded inputs,
+/* C (m x n, ld ldc) against alpha op(A) op(B) + beta C0 from the bf16-rounded inputs,
  * in double, within float32 accumulation error; the padding untouched. */
-static void expect_bf16_product(int ta, int tb, float alpha, float beta, const float *a,
-                                const float *b, const float *c0, const float *c) {
-    for (int i = 0; i < GM; i++) {
-        for (int j = 0; j < GN; j++) {
+static void expect_bf16_product(gemm_dims g, int ta, int tb, float alpha, float beta,
+                                const float *a, const float *b, const float *c0, const float *c) {
+    for (int i = 0; i < g.m; i++) {
+        for (int j = 0; j < g.n; j++) {
             double want = 0, mag = 0;
-            for (int q = 0; q < GK; q++) {
-                const double x = bf16_value(ta ? a[q * GM + i] : a[i * GK + q]);
-                const double y = bf16_value(tb ? b[j * GK + q] : b[q * GN + j]);
+            for (int q = 0; q < g.k; q++) {
+                const double x = bf16_value(ta ? a[q * g.m + i] : a[i * g.k + q]);
+                const double y = bf16_value(tb ? b[j * g.k + q] : b[q * g.n + j]);
                 want += x * y, mag += fabs(x * y);
             }
-            want = alpha * want + beta * c0[i * LDC + j];
-            mag = fabs(alpha) * mag + fabs(beta * c0[i * LDC + j]);
-            ck_assert_msg(fabs(c[i * LDC + j] - want) <= 1e-5 * mag,
-                          "ta %d tb %d alpha %g beta %g: C[%d][%d] = %.9g, want %.9g", ta, tb,
-                          alpha, beta, i, j, c[i * LDC + j], want);
+            const float c0ij = c0[i * g.ldc + j], cij = c[i * g.ldc + j];
+            want = alpha * want + beta * c0ij;
+            mag = fabs(alpha) * mag + fabs(beta * c0ij);
+            ck_assert_msg(fabs(cij - want) <= 1e-5 * mag,
+                          "%dx%dx%d ta %d tb %d alpha %g beta %g: C[%d][%d] = %.9g, want %.9g", g.m,
+                          g.n, g.k, ta, tb, alpha, beta, i, j, cij, want);
         }
-        ck_assert(!memcmp(&c[i * LDC + GN], &c0[i * LDC + GN], (LDC - GN) * sizeof *c));
+        ck_assert(
+            !memcmp(&c[i * g.ldc + g.n], &c0[i * g.ldc + g.n], (size_t)(g.ldc - g.n) * sizeof *c));
     }
 }
 
 /* cpu bf16-mixed: every transposition, alpha and beta (oneDNN's output scale and sum), a
- * padded C, against the reference above; and inputs that bf16 cannot hold show the
- * rounding happened. Without bf16 units the plugin refuses at init, saying so. */
+ * padded C, against the reference above, on a product small enough for one thread and
+ * one large enough for oneDNN's team; and inputs that bf16 cannot hold show the rounding
+ * happened. Without bf16 units the plugin refuses at init, saying so. */
 START_TEST(cpu_bf16_mixed_gemm) {
     lt_plugin_t *p = NULL;
     ck_assert_int_eq(lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cpu", NULL, &p), LT_OK);
@@ -318,18 +324,24 @@ START_TEST(cpu_bf16_mixed_gemm) {
         lt_plugin_close(p);
         return;
     }
-    static float a[GK * GM], b[GK * GN], c[GM * LDC], c0[GM * LDC];
-    test_fill(a, GK * GM, 11, -1.0f, 1.0f, 0.0f);
-    test_fill(b, GK * GN, 12, -1.0f, 1.0f, 0.0f);
-    test_fill(c0, GM * LDC, 13, -1.0f, 1.0f, 0.0f);
+    /* 256 x 512 x 256 multiply-adds: the cpu's threshold for a team (CPU_GEMM_SERIAL_WORK) */
+    enum { BIG_M = 256, BIG_N = 512, BIG_K = 256, BIG_LDC = BIG_N + 3 };
+    static float a[BIG_K * BIG_M], b[BIG_K * BIG_N], c[BIG_M * BIG_LDC], c0[BIG_M * BIG_LDC];
+    test_fill(a, BIG_K * BIG_M, 11, -1.0f, 1.0f, 0.0f);
+    test_fill(b, BIG_K * BIG_N, 12, -1.0f, 1.0f, 0.0f);
+    test_fill(c0, BIG_M * BIG_LDC, 13, -1.0f, 1.0f, 0.0f);
     static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-1.0f, 0.25f}};
-    for (int t = 0; t < 4; t++)
-        for (size_t s = 0; s < sizeof ab / sizeof *ab; s++) {
-            memcpy(c, c0, sizeof c);
-            d->gemm(st, t & 1, t >> 1, GM, GN, GK, ab[s][0], a, t & 1 ? GM : GK, b,
-                    t >> 1 ? GK : GN, ab[s][1], c, LDC);
-            expect_bf16_product(t & 1, t >> 1, ab[s][0], ab[s][1], a, b, c0, c);
-        }
+    const gemm_dims sizes[] = {{37, 45, 300, 48}, {BIG_M, BIG_N, BIG_K, BIG_LDC}};
+    for (int z = 0; z < 2; z++) {
+        const gemm_dims g = sizes[z];
+        for (int t = 0; t < 4; t++)
+            for (size_t s = z; s < sizeof ab / sizeof *ab; s++) { /* the big one: two */
+                memcpy(c, c0, sizeof c);
+                d->gemm(st, t & 1, t >> 1, g.m, g.n, g.k, ab[s][0], a, t & 1 ? g.m : g.k, b,
+                        t >> 1 ? g.k : g.n, ab[s][1], c, g.ldc);
+                expect_bf16_product(g, t & 1, t >> 1, ab[s][0], ab[s][1], a, b, c0, c);
+            }
+    }
     /* 1 + 2^-9 is 1 in bf16: 64 products of it sum to 64, not float32's 64.25 */
     for (int i = 0; i < 32 * 64; i++) a[i] = b[i] = 1.0f + 0x1p-9f;
     d->gemm(st, 0, 1, 32, 32, 64, 1.0f, a, 64, b, 64, 0.0f, c, 32);

@@ -8,8 +8,9 @@
  *
  * The rounded operands are dense copies in two buffers grown to the largest GEMM seen;
  * primitives (one per shape, transposition and alpha/beta) are kept in a small LRU cache
- * with their memory objects, whose data handles are set per call. oneDNN runs the
- * product on its OpenMP team of st->threads, as dnnl_conv.c's large convolutions do. */
+ * with their memory objects, whose data handles are set per call. oneDNN runs a large
+ * product on its OpenMP team of st->threads, as dnnl_conv.c's large convolutions do, and
+ * a small one on the calling thread. */
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 typedef struct mm_key {
     int64_t m, n, k, ta, tb, ldc;
     int64_t alpha_bits, beta_bits; /* the float's bits: 1 and 0 almost always */
+    int64_t threads;               /* the primitive's team: 1 for a small product */
 } mm_key;
 
 typedef struct mm_plan {
@@ -167,7 +169,7 @@ static int plan_build(cpu_state *st, mm_plan *p, const mm_key *k, float alpha, f
              dnnl_post_ops_create(&po) == dnnl_success &&
              (beta == 0.0f || dnnl_post_ops_append_sum(po, beta) == dnnl_success) &&
              dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
-    omp_set_num_threads(st->threads); /* oneDNN sizes the primitive's team from this */
+    omp_set_num_threads((int)k->threads); /* oneDNN sizes the primitive's team from this */
     ok = ok && dnnl_primitive_desc_create(&pd, &md, attr, b->engine, NULL) == dnnl_success &&
          dnnl_primitive_create(&p->prim, pd) == dnnl_success &&
          dnnl_memory_create(&p->src, &a, b->engine, DNNL_MEMORY_NONE) == dnnl_success &&
@@ -214,7 +216,19 @@ int cpu_bf16_gemm(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k
                   int64_t ldc) {
     struct cpu_bf16 *bf = st->bf16;
     if (!bf || m <= 0 || n <= 0 || k <= 0) return 1;
-    const mm_key key = {m, n, k, ta, tb, ldc, float_bits(alpha), float_bits(beta)};
+    /* A small product runs on this thread alone, as gemm.c's do: waking oneDNN's OpenMP
+     * team costs more than it saves there, and the team races our pool's spinning
+     * workers (a batched matmul of attention's heads ran at a fifth of the rate). */
+    const double work = (double)m * (double)n * (double)k;
+    const mm_key key = {m,
+                        n,
+                        k,
+                        ta,
+                        tb,
+                        ldc,
+                        float_bits(alpha),
+                        float_bits(beta),
+                        work < CPU_GEMM_SERIAL_WORK ? 1 : st->threads};
     mm_plan *p = plan_for(st, &key, alpha, beta);
     const uint16_t *ra = p ? rounded(st, 0, a, ta ? k : m, ta ? m : k, lda) : NULL;
     const uint16_t *rb = ra ? rounded(st, 1, b, tb ? n : k, tb ? k : n, ldb) : NULL;
@@ -224,7 +238,7 @@ int cpu_bf16_gemm(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k
         return 1;
     dnnl_exec_arg_t args[3] = {
         {DNNL_ARG_SRC, p->src}, {DNNL_ARG_WEIGHTS, p->wei}, {DNNL_ARG_DST, p->dst}};
-    omp_set_num_threads(st->threads);
+    omp_set_num_threads((int)key.threads);
     return dnnl_primitive_execute(p->prim, bf->stream, 3, args) == dnnl_success &&
                    dnnl_stream_wait(bf->stream) == dnnl_success
                ? 0
