@@ -23,29 +23,49 @@ sys.exit(0 if s == want else 1)
 PY
 }
 quiet=(--threads 1 --enable_progress_bar false --enable_model_summary false --seed_everything 3)
+# Whether every weight in checkpoint $1 is a bf16 value (the low 16 bits of its float32 zero).
+bf16_weights() {
+    python3 - "$1" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+for k, v in head.items():
+    if k.startswith("state_dict."):
+        a, b = v["data_offsets"]
+        words = struct.unpack(f"<{(b - a) // 4}I", raw[8 + n + a:8 + n + b])
+        assert all(w & 0xFFFF == 0 for w in words), k
+PY
+}
 
 # ---- what the cpu accelerator refuses, and bf16-mixed where it has bf16 units ----------
-for p in 16-mixed 16 bf16-true; do
-    expect_error "^lthost: error: --precision $p: the cpu accelerator trains in 32-true and bf16-mixed; use --accelerator cuda \(a GPU\) or --precision 32-true" \
+for p in 16-mixed 16; do
+    expect_error "^lthost: error: --precision $p: the cpu accelerator trains in 32-true, bf16-mixed and bf16-true; use --accelerator cuda \(a GPU\) or --precision 32-true" \
         fit --module mlp --accelerator cpu --precision "$p"
 done
-# bf16-mixed: oneDNN's bf16 matmuls where the CPU has AVX512-BF16 or AMX, else one line.
-for p in bf16-mixed bf16; do
+# bf16-mixed and bf16-true: oneDNN's bf16 matmuls where the CPU has AVX512-BF16 or AMX,
+# else one line.
+for p in bf16-mixed bf16 bf16-true; do
     "$LTHOST" fit --module mlp --accelerator cpu --precision "$p" "${quiet[@]}" --max_epochs 1 \
-        --limit_train_batches 300 --limit_val_batches 0 --limit_test_batches 40 --logger false \
-        --enable_checkpointing false >"$TMP/out" 2>&1 && rc=0 || rc=$?
-    if grep -q "runs bf16-mixed only on CPUs with AVX512-BF16 or AMX" "$TMP/out"; then
+        --limit_train_batches 300 --limit_val_batches 0 --limit_test_batches 40 --logger csv \
+        --default_root_dir "$TMP/cpu-$p" >"$TMP/out" 2>&1 && rc=0 || rc=$?
+    if grep -q "runs bf16 precisions only on CPUs with AVX512-BF16 or AMX" "$TMP/out"; then
         [ $rc -ne 0 ] || fail "--precision $p refused on cpu with exit 0"
         echo "ok: --precision $p on cpu: refused here (no bf16 units): $(tail -1 "$TMP/out" | cut -c1-120)"
         continue
     fi
     [ $rc -eq 0 ] || { cat "$TMP/out"; fail "--precision $p on cpu: exit $rc"; }
-    grep -q "cpu accelerator, single strategy, precision bf16-mixed\$" "$TMP/out" &&
+    want=$p
+    [ "$p" = bf16 ] && want=bf16-mixed # Lightning's alias
+    grep -q "cpu accelerator, single strategy, precision $want\$" "$TMP/out" &&
         grep -q "^cpu accelerator: .*, bf16 matmuls on \(AMX\|AVX512-BF16\)," "$TMP/out" ||
         { cat "$TMP/out"; fail "--precision $p on cpu: not announced with its bf16 matmuls"; }
     a=$(grep -o 'test_acc=[0-9.]*' "$TMP/out" | cut -d= -f2)
     python3 -c "import sys; sys.exit(0 if float('$a') >= 0.78 else 1)" || { cat "$TMP/out"; fail "--precision $p on cpu: test_acc $a < 0.78"; }
     echo "ok: --precision $p on cpu (oneDNN's bf16 matmuls): test_acc=$a after 300 steps"
+    [ "$p" = bf16-true ] || continue
+    bf16_weights "$(ckpt_of "$TMP/cpu-$p")" || fail "bf16-true on cpu saved weights that are not bf16 values"
+    echo "ok: bf16-true on cpu keeps every weight a bf16 value"
 done
 expect_error "precision expects 32-true\|32\|16-mixed" fit --module mlp --precision 64-true
 expect_error "float32_matmul_precision expects highest\|high\|medium" fit --module mlp --float32_matmul_precision low
@@ -72,17 +92,7 @@ done
 # bf16-true's weights are bf16 values (the low 16 bits of every float32 zero).
 expect_success fit --module mlp --accel "$fake" --precision bf16-true "${quiet[@]}" --max_epochs 1 \
     --limit_train_batches 3 --limit_val_batches 0 --test_after_fit false --logger csv --default_root_dir "$TMP/bf16t"
-python3 - "$(ckpt_of "$TMP/bf16t")" <<'PY' || fail "bf16-true saved weights that are not bf16 values"
-import json, struct, sys
-raw = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-head = json.loads(raw[8:8 + n])
-for k, v in head.items():
-    if k.startswith("state_dict."):
-        a, b = v["data_offsets"]
-        words = struct.unpack(f"<{(b - a) // 4}I", raw[8 + n + a:8 + n + b])
-        assert all(w & 0xFFFF == 0 for w in words), k
-PY
+bf16_weights "$(ckpt_of "$TMP/bf16t")" || fail "bf16-true saved weights that are not bf16 values"
 echo "ok: bf16-true keeps every weight a bf16 value"
 # Gradients are unscaled before clipping: SGD with --gradient_clip_val under 16-mixed
 # learns as in 32-true (clipping the scaled gradients would shrink them 65536 times).

@@ -85,7 +85,7 @@ if command -v script >/dev/null; then
     echo "ok: progress bar on a terminal, off with --enable_progress_bar false"
 fi
 
-expect_error "precision 16-mixed: the cpu accelerator trains in 32-true and bf16-mixed" fit --module "$rec" --precision 16-mixed
+expect_error "precision 16-mixed: the cpu accelerator trains in 32-true, bf16-mixed and bf16-true" fit --module "$rec" --precision 16-mixed
 expect_error "gradient_clip_algorithm expects norm\|value" fit --module "$rec" --gradient_clip_algorithm l1
 expect_error "val_check_interval 9 must be between 1 and the number of training batches \(4\)" \
     fit --module "$rec" --model.log "$TMP/x.txt" "${base[@]}" --val_check_interval 9 --logger false

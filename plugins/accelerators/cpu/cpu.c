@@ -43,16 +43,18 @@ static size_t block_cache_cap(void) {
     return half > floor ? half : floor;
 }
 
-/* The real plugin trains in 32-true, and in bf16-mixed where oneDNN runs bf16 natively
- * (dnnl_matmul.c); the test twin built with CPU_EMULATE_HALF takes every precision and
- * emulates the lower ones in its GEMM (amp.c). */
+/* The real plugin trains in 32-true, and in bf16-mixed and bf16-true where oneDNN runs
+ * bf16 natively (dnnl_matmul.c; liblt rounds bf16-true's parameters with round_half); the
+ * test twin built with CPU_EMULATE_HALF takes every precision and emulates the lower ones
+ * in its GEMM (amp.c). */
 static int half_format(lt_precision p) {
     return p == LT_PRECISION_16_MIXED  ? CPU_HALF_FP16
            : p == LT_PRECISION_32_TRUE ? CPU_HALF_NONE
                                        : CPU_HALF_BF16;
 }
 
-/* What the real plugin offers: 32-true, and bf16-mixed with oneDNN's bf16 matmuls. */
+/* What the real plugin offers: 32-true, and bf16-mixed and bf16-true with oneDNN's bf16
+ * matmuls. */
 static lt_status precision_offered(cpu_state *st, lt_precision prec) {
 #ifdef CPU_EMULATE_HALF
     (void)st, (void)prec;
@@ -60,13 +62,14 @@ static lt_status precision_offered(cpu_state *st, lt_precision prec) {
 #else
     if (prec == LT_PRECISION_32_TRUE) return LT_OK;
 #ifdef CPU_WITH_DNNL
-    if (prec == LT_PRECISION_BF16_MIXED) return cpu_bf16_open(st);
-    return lt_set_error(LT_ERR_UNSUPPORTED, "the cpu accelerator trains in 32-true and bf16-mixed");
+    if (prec == LT_PRECISION_BF16_MIXED || prec == LT_PRECISION_BF16_TRUE) return cpu_bf16_open(st);
+    return lt_set_error(LT_ERR_UNSUPPORTED,
+                        "the cpu accelerator trains in 32-true, bf16-mixed and bf16-true");
 #else
     (void)st;
     return lt_set_error(LT_ERR_UNSUPPORTED,
                         "the cpu accelerator trains in 32-true only (this build has no oneDNN "
-                        "for bf16-mixed)");
+                        "for bf16-mixed and bf16-true)");
 #endif
 #endif
 }

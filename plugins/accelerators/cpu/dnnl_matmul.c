@@ -77,11 +77,12 @@ static int has_isa(dnnl_cpu_isa_t want) {
 lt_status cpu_bf16_open(cpu_state *st) {
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     if (!has_isa(dnnl_cpu_isa_avx512_core_bf16))
-        return lt_set_error(LT_ERR_UNSUPPORTED,
-                            "the cpu accelerator runs bf16-mixed only on CPUs with AVX512-BF16 "
-                            "or AMX (oneDNN finds neither here: ISA 0x%x), where bf16 is faster "
-                            "than float32",
-                            (unsigned)isa);
+        return lt_set_error(
+            LT_ERR_UNSUPPORTED,
+            "the cpu accelerator runs bf16 precisions only on CPUs with AVX512-BF16 "
+            "or AMX (oneDNN finds neither here: ISA 0x%x), where bf16 is faster "
+            "than float32",
+            (unsigned)isa);
     struct cpu_bf16 *b = calloc(1, sizeof *b);
     if (!b) return lt_set_error(LT_ERR_OOM, "cpu accelerator: out of host memory");
     st->bf16 = b;
