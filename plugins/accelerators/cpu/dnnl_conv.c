@@ -42,7 +42,7 @@ enum { DIR_FWD, DIR_FWD_BIAS, DIR_BWD_DATA, DIR_BWD_W, DIR_BWD_WB, DIR_COUNT };
 typedef struct dnnl_key {
     int dir;
     int team;      /* 1: run on oneDNN's OpenMP team (the whole batch); 0: one thread */
-    int bf16;      /* 1: bf16-mixed, the inputs rounded to bf16 by the reorders */
+    int bf16;      /* 1: a bf16 precision, the inputs rounded to bf16 by the reorders */
     int64_t v[14]; /* the window's n c h w kh kw sh sw ph pw dh dw oh ow; n: the chunk's */
     int64_t groups, o;
 } dnnl_key;
@@ -154,9 +154,10 @@ static bool window_of(const lt_window2d *g, conv_mds *m) {
     return true;
 }
 
-/* Under bf16-mixed a primitive reads its inputs in bf16 (the reorders from the caller's
- * float32 round them to nearest even) and writes float32, as autocast's convolutions
- * accumulate; the forward hint of a backward primitive has the forward's types. */
+/* Under the bf16 precisions a primitive reads its inputs in bf16 (the reorders from the
+ * caller's float32 round them to nearest even) and writes float32, as autocast's
+ * convolutions accumulate; the forward hint of a backward primitive has the forward's
+ * types. */
 static bool mds_of(const lt_window2d *g, int64_t groups, int64_t o, int dir, int bf16,
                    conv_mds *m) {
     dnnl_dims_t xd = {g->n, g->c, g->h, g->w}, yd = {g->n, o, g->oh, g->ow}, bd = {o};
