@@ -217,8 +217,8 @@ int cpu_bf16_gemm(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k
                   int64_t ldc) {
     struct cpu_bf16 *bf = st->bf16;
     if (!bf || m <= 0 || n <= 0 || k <= 0) return 1;
-    /* A small product runs on this thread alone, as gemm.c's do: waking oneDNN's OpenMP
-     * team costs more than it saves there, and the team races our pool's spinning
+    /* A product under gemm.c's team threshold runs on this thread alone: waking oneDNN's
+     * OpenMP team costs more than it saves there, and the team races our pool's spinning
      * workers (a batched matmul of attention's heads ran at a fifth of the rate). */
     const double work = (double)m * (double)n * (double)k;
     const mm_key key = {m,
