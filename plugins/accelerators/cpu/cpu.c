@@ -88,13 +88,13 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
     char why[200];
     int small = cpu_small_choose(&st->blas.isa, getenv("LT_CPU_GEMM"), why, sizeof why);
     if (small < 0) {
-        cpu_blas_close(&st->blas);
-        free(st);
-        return lt_set_error(LT_ERR_INVALID_ARG, "%s", why);
+        s = lt_set_error(LT_ERR_INVALID_ARG, "%s", why);
+    } else {
+        st->small = (cpu_small_isa)small;
+        st->half = half_format(prec);
+        s = precision_offered(st, prec);
     }
-    st->small = (cpu_small_isa)small;
-    st->half = half_format(prec);
-    if ((s = precision_offered(st, prec)) != LT_OK) {
+    if (s != LT_OK) {
         cpu_blas_close(&st->blas);
         pthread_mutex_destroy(&st->cache_lock);
         free(st);
@@ -115,14 +115,12 @@ static lt_status cpu_init(const lt_accel_opts *opts, void **state) {
 #ifdef CPU_WITH_DNNL
     cpu_dnnl_open(st);
     cpu_dnnl_describe(st, conv, sizeof conv);
+    if (st->bf16) cpu_bf16_describe(conv + strlen(conv), sizeof conv - strlen(conv));
 #endif
     char small_line[64] = "";
     if (st->small != CPU_SMALL_NONE)
         snprintf(small_line, sizeof small_line, ", small GEMMs on own %s tiles",
                  cpu_small_isa_name(st->small));
-#ifdef CPU_WITH_DNNL
-    if (st->bf16) cpu_bf16_describe(conv + strlen(conv), sizeof conv - strlen(conv));
-#endif
     snprintf(st->description, sizeof st->description, "%s%s%s, %d thread%s", st->blas.line,
              small_line, conv, st->threads, st->threads == 1 ? "" : "s");
     *state = st;

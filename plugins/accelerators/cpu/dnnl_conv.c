@@ -42,7 +42,6 @@ enum { DIR_FWD, DIR_FWD_BIAS, DIR_BWD_DATA, DIR_BWD_W, DIR_BWD_WB, DIR_COUNT };
 typedef struct dnnl_key {
     int dir;
     int team;      /* 1: run on oneDNN's OpenMP team (the whole batch); 0: one thread */
-    int bf16;      /* 1: a bf16 precision, the inputs rounded to bf16 by the reorders */
     int64_t v[14]; /* the window's n c h w kh kw sh sw ph pw dh dw oh ow; n: the chunk's */
     int64_t groups, o;
 } dnnl_key;
@@ -84,14 +83,14 @@ struct cpu_dnnl {
 
 /* ---- the cache ------------------------------------------------------------------- */
 
-static dnnl_key key_of(int dir, int team, int bf16, int64_t n, const lt_window2d *g, int64_t groups,
+static dnnl_key key_of(int dir, int team, int64_t n, const lt_window2d *g, int64_t groups,
                        int64_t o) {
     dnnl_key k;
     memset(&k, 0, sizeof k); /* padding bytes too: keys are compared with memcmp */
     const int64_t v[14] = {n,     g->c,  g->h,  g->w,  g->kh, g->kw, g->sh,
                            g->sw, g->ph, g->pw, g->dh, g->dw, g->oh, g->ow};
     memcpy(k.v, v, sizeof v);
-    k.dir = dir, k.team = team, k.bf16 = bf16, k.groups = groups, k.o = o;
+    k.dir = dir, k.team = team, k.groups = groups, k.o = o;
     return k;
 }
 
@@ -286,7 +285,7 @@ static bool entry_build(cpu_state *st, dnnl_entry *e, const dnnl_key *k, const l
     omp_set_num_threads(k->team ? st->threads : 1);
     dnnl_primitive_desc_t pd = NULL;
     if (dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
-        mds_of(&chunk, k->groups, k->o, k->dir, k->bf16, &m))
+        mds_of(&chunk, k->groups, k->o, k->dir, st->bf16 != NULL, &m))
         pd = make_pd(d, k->dir, &m, attr);
     e->key = *k;
     e->used = ++d->tick;
@@ -370,7 +369,7 @@ static chunk_plan plan_of(const cpu_state *st, int dir, const lt_window2d *g, in
 static dnnl_entry *entry_for(cpu_state *st, int dir, bool team, int64_t n, const lt_window2d *g,
                              int64_t groups, int64_t o) {
     struct cpu_dnnl *d = st->dnnl;
-    dnnl_key k = key_of(dir, team, st->bf16 != NULL, n, g, groups, o);
+    dnnl_key k = key_of(dir, team, n, g, groups, o);
     bool hit;
     dnnl_entry *e = cache_find(d, &k, &hit);
     if (!hit && !entry_build(st, e, &k, g)) return NULL;

@@ -27,7 +27,6 @@
 typedef struct mm_key {
     int64_t m, n, k, ta, tb, ldc;
     int64_t alpha_bits, beta_bits; /* the float's bits: 1 and 0 almost always */
-    int64_t threads;               /* the primitive's team: 1 for a small product */
 } mm_key;
 
 typedef struct mm_plan {
@@ -151,6 +150,15 @@ static int md_of(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int trans, 
     return dnnl_memory_desc_init_by_strides(md, 2, dims, type, strides) == dnnl_success;
 }
 
+/* The primitive's team: a product under gemm.c's team threshold runs on the calling thread
+ * alone. Waking oneDNN's OpenMP team costs more than it saves there, and the team races
+ * our pool's spinning workers (a batched matmul of attention's heads ran at a fifth of the
+ * rate). */
+static int team_of(const cpu_state *st, const mm_key *k) {
+    const double work = (double)k->m * (double)k->n * (double)k->k;
+    return work < CPU_GEMM_SERIAL_WORK ? 1 : st->threads;
+}
+
 static int plan_build(cpu_state *st, mm_plan *p, const mm_key *k, float alpha, float beta) {
     struct cpu_bf16 *b = st->bf16;
     dnnl_memory_desc_t a, w, c;
@@ -170,7 +178,7 @@ static int plan_build(cpu_state *st, mm_plan *p, const mm_key *k, float alpha, f
              dnnl_post_ops_create(&po) == dnnl_success &&
              (beta == 0.0f || dnnl_post_ops_append_sum(po, beta) == dnnl_success) &&
              dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
-    omp_set_num_threads((int)k->threads); /* oneDNN sizes the primitive's team from this */
+    omp_set_num_threads(team_of(st, k)); /* oneDNN sizes the primitive's team from this */
     ok = ok && dnnl_primitive_desc_create(&pd, &md, attr, b->engine, NULL) == dnnl_success &&
          dnnl_primitive_create(&p->prim, pd) == dnnl_success &&
          dnnl_memory_create(&p->src, &a, b->engine, DNNL_MEMORY_NONE) == dnnl_success &&
@@ -217,19 +225,7 @@ int cpu_bf16_gemm(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k
                   int64_t ldc) {
     struct cpu_bf16 *bf = st->bf16;
     if (!bf || m <= 0 || n <= 0 || k <= 0) return 1;
-    /* A product under gemm.c's team threshold runs on this thread alone: waking oneDNN's
-     * OpenMP team costs more than it saves there, and the team races our pool's spinning
-     * workers (a batched matmul of attention's heads ran at a fifth of the rate). */
-    const double work = (double)m * (double)n * (double)k;
-    const mm_key key = {m,
-                        n,
-                        k,
-                        ta,
-                        tb,
-                        ldc,
-                        float_bits(alpha),
-                        float_bits(beta),
-                        work < CPU_GEMM_SERIAL_WORK ? 1 : st->threads};
+    const mm_key key = {m, n, k, ta, tb, ldc, float_bits(alpha), float_bits(beta)};
     mm_plan *p = plan_for(st, &key, alpha, beta);
     const uint16_t *ra = p ? rounded(st, 0, a, ta ? k : m, ta ? m : k, lda) : NULL;
     const uint16_t *rb = ra ? rounded(st, 1, b, tb ? n : k, tb ? k : n, ldb) : NULL;
@@ -239,7 +235,7 @@ int cpu_bf16_gemm(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k
         return 1;
     dnnl_exec_arg_t args[3] = {
         {DNNL_ARG_SRC, p->src}, {DNNL_ARG_WEIGHTS, p->wei}, {DNNL_ARG_DST, p->dst}};
-    omp_set_num_threads((int)key.threads);
+    omp_set_num_threads(team_of(st, &key));
     return dnnl_primitive_execute(p->prim, bf->stream, 3, args) == dnnl_success &&
                    dnnl_stream_wait(bf->stream) == dnnl_success
                ? 0
