@@ -309,21 +309,28 @@ static void expect_bf16_product(gemm_dims g, int ta, int tb, float alpha, float 
  * padded C, against the reference above, on a product small enough for one thread and
  * one large enough for oneDNN's team; and inputs that bf16 cannot hold show the rounding
  * happened. Without bf16 units the plugin refuses at init, saying so. */
-START_TEST(cpu_bf16_mixed_gemm) {
-    lt_plugin_t *p = NULL;
-    ck_assert_int_eq(lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cpu", NULL, &p), LT_OK);
-    const lt_accelerator_desc *d = lt_plugin_desc(p);
+/* The cpu plugin in bf16-mixed on 2 threads; NULL (a skip line printed, the plugin
+ * closed) where the CPU has no bf16 units, which init must say. */
+static void *open_bf16_cpu(lt_plugin_t **p, const lt_accelerator_desc **d, const char *what) {
+    ck_assert_int_eq(lt_plugin_open(LT_PLUGIN_ACCELERATOR, "cpu", NULL, p), LT_OK);
+    *d = lt_plugin_desc(*p);
     lt_accel_opts o = {.struct_size = sizeof o, .threads = 2, .precision = LT_PRECISION_BF16_MIXED};
     void *st = NULL;
     lt_clear_error();
-    if (d->init(&o, &st) != LT_OK) {
-        ck_assert_msg(
-            strstr(lt_last_error(), "runs bf16 precisions only on CPUs with AVX512-BF16 or AMX"),
-            "%s", lt_last_error());
-        printf("skip: cpu bf16-mixed GEMM: %s\n", lt_last_error());
-        lt_plugin_close(p);
-        return;
-    }
+    if ((*d)->init(&o, &st) == LT_OK) return st;
+    ck_assert_msg(
+        strstr(lt_last_error(), "runs bf16 precisions only on CPUs with AVX512-BF16 or AMX"), "%s",
+        lt_last_error());
+    printf("skip: cpu bf16-mixed %s: %s\n", what, lt_last_error());
+    lt_plugin_close(*p);
+    return NULL;
+}
+
+START_TEST(cpu_bf16_mixed_gemm) {
+    lt_plugin_t *p = NULL;
+    const lt_accelerator_desc *d = NULL;
+    void *st = open_bf16_cpu(&p, &d, "GEMM");
+    if (!st) return;
     /* 256 x 512 x 256 multiply-adds: the cpu's threshold for a team (CPU_GEMM_SERIAL_WORK) */
     enum { BIG_M = 256, BIG_N = 512, BIG_K = 256, BIG_LDC = BIG_N + 3 };
     static float a[BIG_K * BIG_M], b[BIG_K * BIG_N], c[BIG_M * BIG_LDC], c0[BIG_M * BIG_LDC];
@@ -347,6 +354,52 @@ START_TEST(cpu_bf16_mixed_gemm) {
     d->gemm(st, 0, 1, 32, 32, 64, 1.0f, a, 64, b, 64, 0.0f, c, 32);
     ck_assert_msg(c[0] == 64.0f && c[32 * 32 - 1] == 64.0f, "C = %.9g: inputs not rounded", c[0]);
     ck_assert_msg(strstr(d->describe(st), "bf16 matmuls on"), "%s", d->describe(st));
+    d->shutdown(st);
+    lt_plugin_close(p);
+}
+END_TEST
+
+/* cpu bf16-mixed's gemm_batched, one oneDNN matmul over the batch, against the reference
+ * per matrix in every transposition: a batch reading one B (stride 0) and one large
+ * enough for oneDNN's team; C's matrices spaced wider than its rows. */
+START_TEST(cpu_bf16_mixed_gemm_batched) {
+    lt_plugin_t *p = NULL;
+    const lt_accelerator_desc *d = NULL;
+    void *st = open_bf16_cpu(&p, &d, "gemm_batched");
+    if (!st) return;
+    ck_assert(d->gemm_batched);
+    const struct {
+        gemm_dims g;
+        int batch, one_b;
+    } cases[] = {{{37, 45, 30, 48}, 5, 1}, {{128, 128, 32, 131}, 64, 0}};
+    for (size_t z = 0; z < sizeof cases / sizeof *cases; z++) {
+        const gemm_dims g = cases[z].g;
+        const int64_t sa = g.m * g.k, sb = cases[z].one_b ? 0 : g.k * g.n, sc = g.m * g.ldc + 5;
+        const int64_t na = cases[z].batch * sa,
+                      nb = cases[z].one_b ? g.k * g.n : cases[z].batch * sb;
+        const int64_t nc = cases[z].batch * sc;
+        float *a = malloc((size_t)na * sizeof *a), *b = malloc((size_t)nb * sizeof *b);
+        float *c = malloc((size_t)nc * sizeof *c), *c0 = malloc((size_t)nc * sizeof *c0);
+        ck_assert(a && b && c && c0);
+        test_fill(a, na, 21, -1.0f, 1.0f, 0.0f);
+        test_fill(b, nb, 22, -1.0f, 1.0f, 0.0f);
+        test_fill(c0, nc, 23, -1.0f, 1.0f, 0.0f);
+        for (int t = 0; t < 4; t++) {
+            const int ta = t & 1, tb = t >> 1;
+            memcpy(c, c0, (size_t)nc * sizeof *c);
+            ck_assert_int_eq(d->gemm_batched(st, ta, tb, g.m, g.n, g.k, 0.5f, a, ta ? g.m : g.k, sa,
+                                             b, tb ? g.k : g.n, sb, 1.0f, c, g.ldc, sc,
+                                             cases[z].batch),
+                             0);
+            for (int i = 0; i < cases[z].batch; i++) {
+                expect_bf16_product(g, ta, tb, 0.5f, 1.0f, a + i * sa, b + i * sb, c0 + i * sc,
+                                    c + i * sc);
+                ck_assert(!memcmp(c + i * sc + g.m * g.ldc, c0 + i * sc + g.m * g.ldc,
+                                  5 * sizeof *c)); /* the gap after each matrix */
+            }
+        }
+        free(a), free(b), free(c), free(c0);
+    }
     d->shutdown(st);
     lt_plugin_close(p);
 }
@@ -395,6 +448,7 @@ Suite *suite_amp(void) {
     tcase_add_test(tc, cpu_unscale_grads_flags_non_finite);
     tcase_add_test(tc, cpu_refuses_mixed_precision);
     tcase_add_test(tc, cpu_bf16_mixed_gemm);
+    tcase_add_test(tc, cpu_bf16_mixed_gemm_batched);
     suite_add_tcase(s, tc);
     return s;
 }

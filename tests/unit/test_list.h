@@ -45,10 +45,11 @@
     X(sched_more)                                                                                  \
     X(dtypes) /* uint8 / half data, several dataloaders (#21) */                                   \
     X(text_ops)                                                                                    \
-    X(swa_support) /* #23: batch norm statistics and float32 state for SWA */                      \
-    X(zero_grad)   /* issue #20: what zero_grad guarantees */                                      \
-    X(gemm_split)  /* issue #20: mid-sized GEMMs cut into blocks over the threads */               \
-    X(gemm_small)  /* issue #20: unpacked small-GEMM tiles and the cpu worker pool */              \
-    X(vmath)       /* #19: the cpu accelerator's vectorisable exp and GELU */                      \
-    X(fastdiv)     /* #18: the cuda accelerator's division by a launch-time divisor */             \
-    X(bs_search)   /* #23: BatchSizeFinder's power / binsearch sequence */
+    X(swa_support)  /* #23: batch norm statistics and float32 state for SWA */                     \
+    X(zero_grad)    /* issue #20: what zero_grad guarantees */                                     \
+    X(gemm_split)   /* issue #20: mid-sized GEMMs cut into blocks over the threads */              \
+    X(gemm_batched) /* #18: a batch of GEMMs in one slot call (attention's products) */            \
+    X(gemm_small)   /* issue #20: unpacked small-GEMM tiles and the cpu worker pool */             \
+    X(vmath)        /* #19: the cpu accelerator's vectorisable exp and GELU */                     \
+    X(fastdiv)      /* #18: the cuda accelerator's division by a launch-time divisor */            \
+    X(bs_search)    /* #23: BatchSizeFinder's power / binsearch sequence */

@@ -443,7 +443,7 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* reductions (reduce.c) */
                       .reduce_sum = cpu_reduce_sum,
                       /* matmul (gemm.c) */
-                      .gemm = cpu_gemm,
+                      .gemm = cpu_gemm, .gemm_batched = cpu_gemm_batched,
                       /* softmax and loss (softmax.c) */
                       .softmax = cpu_softmax, .log_softmax = cpu_log_softmax,
                       .softmax_bwd = cpu_softmax_bwd, .log_softmax_bwd = cpu_log_softmax_bwd,

@@ -224,6 +224,10 @@ void cpu_eq_i64(void *st, int64_t n, const int64_t *d_a, const int64_t *d_b, flo
 void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const float *d_a, int64_t lda, const float *d_b, int64_t ldb, float beta, float *d_c,
               int64_t ldc);
+int cpu_gemm_batched(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                     float alpha, const float *d_a, int64_t lda, int64_t stride_a, const float *d_b,
+                     int64_t ldb, int64_t stride_b, float beta, float *d_c, int64_t ldc,
+                     int64_t stride_c, int64_t batch);
 
 /* ---- softmax.c ---- */
 void cpu_softmax(void *st, int64_t rows, int64_t cols, const float *d_x, float *d_y);
@@ -301,6 +305,11 @@ void cpu_bf16_describe(char *buf, size_t cap);
 int cpu_bf16_gemm(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                   int64_t ldc);
+/* cpu_gemm_batched's bf16 path: one oneDNN matmul over the batch. */
+int cpu_bf16_gemm_batched(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                          float alpha, const float *a, int64_t lda, int64_t stride_a,
+                          const float *b, int64_t ldb, int64_t stride_b, float beta, float *c,
+                          int64_t ldc, int64_t stride_c, int64_t batch);
 int cpu_conv2d(void *st, const lt_window2d *g, int64_t groups, int64_t o, const float *d_x,
                const float *d_w, const float *d_b, float *d_y);
 int cpu_conv2d_bwd_data(void *st, const lt_window2d *g, int64_t groups, int64_t o,

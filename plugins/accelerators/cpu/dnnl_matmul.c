@@ -7,8 +7,9 @@
  * emulated bf16 would be slower than float32.
  *
  * The rounded operands are dense copies in two buffers grown to the largest GEMM seen;
- * primitives (one per shape, transposition and alpha/beta) are kept in a small LRU cache
- * with their memory objects, whose data handles are set per call. oneDNN runs a large
+ * primitives (one per shape, transposition, alpha/beta and batch layout: gemm_batched's
+ * products are one primitive over 3-D memory) are kept in a small LRU cache with their
+ * memory objects, whose data handles are set per call. oneDNN runs a large
  * product on its OpenMP team of st->threads, as dnnl_conv.c's large convolutions do, and
  * a small one on the calling thread. */
 #include <immintrin.h>
@@ -27,6 +28,8 @@
 typedef struct mm_key {
     int64_t m, n, k, ta, tb, ldc;
     int64_t alpha_bits, beta_bits; /* the float's bits: 1 and 0 almost always */
+    int64_t batch, stride_c;       /* products; C's spacing (0 for one) */
+    int64_t a_once, b_once;        /* 1: every product reads the same A (B) */
 } mm_key;
 
 typedef struct mm_plan {
@@ -102,8 +105,8 @@ void cpu_bf16_describe(char *buf, size_t cap) {
 
 typedef struct round_job {
     const float *x;
-    int64_t cols, ld;
-    uint16_t *out; /* dense: rows x cols */
+    int64_t rows, cols, ld, stride; /* each matrix's; stride: from one to the next */
+    uint16_t *out;                  /* dense: the matrices' rows one after another */
 } round_job;
 
 /* Rows [lo, hi) sixteen floats at a time by the CPU's own conversion (VCVTNEPS2BF16: ties
@@ -114,7 +117,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void roun
     const void *p, int64_t lo, int64_t hi) {
     const round_job *j = p;
     for (int64_t r = lo; r < hi; r++) {
-        const float *x = j->x + r * j->ld;
+        const float *x = j->x + r / j->rows * j->stride + r % j->rows * j->ld;
         uint16_t *o = j->out + r * j->cols;
         for (int64_t c = 0; c < j->cols; c += 16) {
             const __mmask16 m = j->cols - c >= 16 ? 0xffff : (__mmask16)((1u << (j->cols - c)) - 1);
@@ -124,30 +127,31 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void roun
     }
 }
 
-/* The (rows, cols) matrix at x (leading dimension ld) rounded into buffer `which`;
- * NULL when out of memory. */
-static const uint16_t *rounded(cpu_state *st, int which, const float *x, int64_t rows, int64_t cols,
-                               int64_t ld) {
+/* `count` (rows, cols) matrices at x, x + stride, ... (leading dimension ld) rounded into
+ * buffer `which`, dense; NULL when out of memory. */
+static const uint16_t *rounded(cpu_state *st, int which, const float *x, int64_t count,
+                               int64_t stride, int64_t rows, int64_t cols, int64_t ld) {
     struct cpu_bf16 *b = st->bf16;
-    const size_t n = (size_t)rows * (size_t)cols;
+    const size_t n = (size_t)count * (size_t)rows * (size_t)cols;
     if (n > b->cap[which]) {
         uint16_t *grown = realloc(b->buf[which], n * sizeof *grown);
         if (!grown) return NULL;
         b->buf[which] = grown, b->cap[which] = n;
     }
-    const round_job j = {x, cols, ld, b->buf[which]};
-    cpu_parallel_for(st, rows, cols, round_rows, &j);
+    const round_job j = {x, rows, cols, ld, stride, b->buf[which]};
+    cpu_parallel_for(st, count * rows, cols, round_rows, &j);
     return b->buf[which];
 }
 
 /* ---- plans ------------------------------------------------------------------------------ */
 
-/* A (rows, cols) matrix stored row-major, or transposed (stored (cols, rows)). */
-static int md_of(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int trans, int64_t ld,
-                 dnnl_data_type_t type) {
-    const dnnl_dims_t dims = {rows, cols};
-    const dnnl_dims_t strides = {trans ? 1 : ld, trans ? ld : 1};
-    return dnnl_memory_desc_init_by_strides(md, 2, dims, type, strides) == dnnl_success;
+/* `count` (rows, cols) matrices `stride` apart, each stored row-major, or transposed
+ * (stored (cols, rows)); count 1 also stands for one matrix read by every product. */
+static int md_of(dnnl_memory_desc_t *md, int64_t count, int64_t stride, int64_t rows, int64_t cols,
+                 int trans, int64_t ld, dnnl_data_type_t type) {
+    const dnnl_dims_t dims = {count, rows, cols};
+    const dnnl_dims_t strides = {count > 1 ? stride : rows * cols, trans ? 1 : ld, trans ? ld : 1};
+    return dnnl_memory_desc_init_by_strides(md, 3, dims, type, strides) == dnnl_success;
 }
 
 /* The primitive's team: a product under gemm.c's team threshold runs on the calling thread
@@ -155,7 +159,7 @@ static int md_of(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int trans, 
  * our pool's spinning workers (a batched matmul of attention's heads ran at a fifth of the
  * rate). */
 static int team_of(const cpu_state *st, const mm_key *k) {
-    const double work = (double)k->m * (double)k->n * (double)k->k;
+    const double work = (double)k->batch * (double)k->m * (double)k->n * (double)k->k;
     return work < CPU_GEMM_SERIAL_WORK ? 1 : st->threads;
 }
 
@@ -163,9 +167,10 @@ static int plan_build(cpu_state *st, mm_plan *p, const mm_key *k, float alpha, f
     struct cpu_bf16 *b = st->bf16;
     dnnl_memory_desc_t a, w, c;
     /* The rounded copies are dense: A (m, k) or, transposed, (k, m); B (k, n) or (n, k). */
-    if (!md_of(&a, k->m, k->k, (int)k->ta, k->ta ? k->m : k->k, dnnl_bf16) ||
-        !md_of(&w, k->k, k->n, (int)k->tb, k->tb ? k->k : k->n, dnnl_bf16) ||
-        !md_of(&c, k->m, k->n, 0, k->ldc, dnnl_f32))
+    const int64_t na = k->a_once ? 1 : k->batch, nb = k->b_once ? 1 : k->batch;
+    if (!md_of(&a, na, k->m * k->k, k->m, k->k, (int)k->ta, k->ta ? k->m : k->k, dnnl_bf16) ||
+        !md_of(&w, nb, k->k * k->n, k->k, k->n, (int)k->tb, k->tb ? k->k : k->n, dnnl_bf16) ||
+        !md_of(&c, k->batch, k->stride_c, k->m, k->n, 0, k->ldc, dnnl_f32))
         return 0;
     dnnl_matmul_desc_t md;
     dnnl_primitive_attr_t attr = NULL;
@@ -220,24 +225,53 @@ static int64_t float_bits(float x) {
 
 /* ---- the GEMM ----------------------------------------------------------------------------- */
 
-int cpu_bf16_gemm(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
-                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                  int64_t ldc) {
-    struct cpu_bf16 *bf = st->bf16;
-    if (!bf || m <= 0 || n <= 0 || k <= 0) return 1;
-    const mm_key key = {m, n, k, ta, tb, ldc, float_bits(alpha), float_bits(beta)};
-    mm_plan *p = plan_for(st, &key, alpha, beta);
-    const uint16_t *ra = p ? rounded(st, 0, a, ta ? k : m, ta ? m : k, lda) : NULL;
-    const uint16_t *rb = ra ? rounded(st, 1, b, tb ? n : k, tb ? k : n, ldb) : NULL;
-    if (!rb || dnnl_memory_set_data_handle(p->src, (void *)ra) != dnnl_success ||
+/* Plan p on the rounded copies and C: 0, or 1 when oneDNN refused (C untouched). */
+static int plan_run(cpu_state *st, const mm_plan *p, const uint16_t *ra, const uint16_t *rb,
+                    float *c) {
+    if (dnnl_memory_set_data_handle(p->src, (void *)ra) != dnnl_success ||
         dnnl_memory_set_data_handle(p->wei, (void *)rb) != dnnl_success ||
         dnnl_memory_set_data_handle(p->dst, c) != dnnl_success)
         return 1;
     dnnl_exec_arg_t args[3] = {
         {DNNL_ARG_SRC, p->src}, {DNNL_ARG_WEIGHTS, p->wei}, {DNNL_ARG_DST, p->dst}};
-    omp_set_num_threads(team_of(st, &key));
-    return dnnl_primitive_execute(p->prim, bf->stream, 3, args) == dnnl_success &&
-                   dnnl_stream_wait(bf->stream) == dnnl_success
+    omp_set_num_threads(team_of(st, &p->key));
+    return dnnl_primitive_execute(p->prim, st->bf16->stream, 3, args) == dnnl_success &&
+                   dnnl_stream_wait(st->bf16->stream) == dnnl_success
                ? 0
                : 1;
+}
+
+int cpu_bf16_gemm_batched(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                          float alpha, const float *a, int64_t lda, int64_t stride_a,
+                          const float *b, int64_t ldb, int64_t stride_b, float beta, float *c,
+                          int64_t ldc, int64_t stride_c, int64_t batch) {
+    if (!st->bf16 || m <= 0 || n <= 0 || k <= 0 || batch <= 0) return 1;
+    /* one copy where every product reads the same matrix */
+    const int64_t a_count = batch > 1 && stride_a != 0 ? batch : 1;
+    const int64_t b_count = batch > 1 && stride_b != 0 ? batch : 1;
+    const mm_key key = {.m = m,
+                        .n = n,
+                        .k = k,
+                        .ta = ta,
+                        .tb = tb,
+                        .ldc = ldc,
+                        .alpha_bits = float_bits(alpha),
+                        .beta_bits = float_bits(beta),
+                        .batch = batch,
+                        .stride_c = batch > 1 ? stride_c : 0,
+                        .a_once = a_count == 1,
+                        .b_once = b_count == 1};
+    const mm_plan *p = plan_for(st, &key, alpha, beta);
+    const uint16_t *ra =
+        p ? rounded(st, 0, a, a_count, stride_a, ta ? k : m, ta ? m : k, lda) : NULL;
+    const uint16_t *rb =
+        ra ? rounded(st, 1, b, b_count, stride_b, tb ? n : k, tb ? k : n, ldb) : NULL;
+    return rb ? plan_run(st, p, ra, rb, c) : 1;
+}
+
+int cpu_bf16_gemm(cpu_state *st, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                  int64_t ldc) {
+    return cpu_bf16_gemm_batched(st, ta, tb, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0,
+                                 1);
 }

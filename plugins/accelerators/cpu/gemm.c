@@ -46,6 +46,30 @@ static void naive_rows_span(const void *args, int64_t lo, int64_t hi) {
 
 static int fits_blasint(int64_t v) { return v <= CPU_BLASINT_MAX; }
 
+/* Whether cblas can take the sizes (k == 0 is legal here, C = beta C, but trips some
+ * cblas argument checks). */
+static bool cblas_takes(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc) {
+    return k > 0 && fits_blasint(m) && fits_blasint(n) && fits_blasint(k) && fits_blasint(lda) &&
+           fits_blasint(ldb) && fits_blasint(ldc);
+}
+
+static gemm_args gemm_args_of(int ta, int tb, int64_t n, int64_t k, float alpha, const float *a,
+                              int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                              int64_t ldc) {
+    return (gemm_args){.ta = ta,
+                       .tb = tb,
+                       .n = n,
+                       .k = k,
+                       .lda = lda,
+                       .ldb = ldb,
+                       .ldc = ldc,
+                       .alpha = alpha,
+                       .beta = beta,
+                       .a = a,
+                       .b = b,
+                       .c = c};
+}
+
 /* Rows [r0, r0 + m) by columns [c0, c0 + n) of C, one call of the small kernels or of
  * OpenBLAS. OpenBLAS's kernels always add into C, and for beta = 0 it first clears C with
  * its own loop, which took 5-60 us more per call than memset at the demo MLP's shapes
@@ -127,23 +151,9 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         d_a = cpu_half_input(cs, 0, d_a, (trans_a ? k : m) * lda);
         d_b = cpu_half_input(cs, 1, d_b, (trans_b ? n : k) * ldb);
     }
-    const gemm_args g = {
-        .ta = trans_a,
-        .tb = trans_b,
-        .small = cpu_small_gemm_takes(cs->small, trans_a, trans_b, m, n, k, d_a, lda, d_b, ldb),
-        .n = n,
-        .k = k,
-        .lda = lda,
-        .ldb = ldb,
-        .ldc = ldc,
-        .alpha = alpha,
-        .beta = beta,
-        .a = d_a,
-        .b = d_b,
-        .c = d_c};
-    /* k == 0 is legal here (C = beta C) but trips some cblas argument checks. */
-    if (k <= 0 || !fits_blasint(m) || !fits_blasint(n) || !fits_blasint(k) || !fits_blasint(lda) ||
-        !fits_blasint(ldb) || !fits_blasint(ldc)) {
+    gemm_args g = gemm_args_of(trans_a, trans_b, n, k, alpha, d_a, lda, d_b, ldb, beta, d_c, ldc);
+    g.small = cpu_small_gemm_takes(cs->small, trans_a, trans_b, m, n, k, d_a, lda, d_b, ldb);
+    if (!cblas_takes(m, n, k, lda, ldb, ldc)) {
         cpu_parallel_for(st, m, n * (k > 0 ? k : 1), naive_rows_span, &g);
         return;
     }
@@ -159,4 +169,57 @@ void cpu_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         return;
     }
     blas_block(cs, &g, m, n, 0, 0);
+}
+
+typedef struct {
+    const cpu_state *cs;
+    gemm_args g; /* the first product's */
+    int64_t m, stride_a, stride_b, stride_c;
+} batch_args;
+
+/* Products [lo, hi) of a batch, each one single-threaded call. */
+static void batch_span(const void *args, int64_t lo, int64_t hi) {
+    const batch_args *ba = args;
+    for (int64_t i = lo; i < hi; i++) {
+        gemm_args g = ba->g;
+        g.a += i * ba->stride_a, g.b += i * ba->stride_b, g.c += i * ba->stride_c;
+        g.small = cpu_small_gemm_takes(ba->cs->small, g.ta, g.tb, ba->m, g.n, g.k, g.a, g.lda, g.b,
+                                       g.ldb);
+        blas_block(ba->cs, &g, ba->m, g.n, 0, 0);
+    }
+}
+
+int cpu_gemm_batched(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                     float alpha, const float *d_a, int64_t lda, int64_t stride_a, const float *d_b,
+                     int64_t ldb, int64_t stride_b, float beta, float *d_c, int64_t ldc,
+                     int64_t stride_c, int64_t batch) {
+    if (m <= 0 || n <= 0 || batch <= 0) return 0; /* no C to write */
+    cpu_state *cs = st;
+#ifdef CPU_WITH_DNNL
+    if (cs->bf16)
+        return cpu_bf16_gemm_batched(cs, trans_a, trans_b, m, n, k, alpha, d_a, lda, stride_a, d_b,
+                                     ldb, stride_b, beta, d_c, ldc, stride_c, batch);
+#endif
+    /* The batch is shared out, each product one single-threaded call. cpu_gemm (liblt's
+     * loop, after a decline) does better where it threads a product itself: a large one,
+     * or a mid-sized one in a batch shorter than the threads; and it alone rounds the
+     * emulated half inputs (into buffers the products would share). */
+    const double work = (double)m * (double)n * (double)k;
+    if (cs->half || work >= CPU_GEMM_SERIAL_WORK ||
+        (work >= CPU_GEMM_SPLIT_WORK && batch < cs->threads) ||
+        !cblas_takes(m, n, k, lda, ldb, ldc))
+        return 1;
+    if (cs->blas_threads != 1) {
+        cs->blas.set_num_threads(1);
+        cs->blas_threads = 1;
+    }
+    const batch_args ba = {
+        .cs = cs,
+        .g = gemm_args_of(trans_a, trans_b, n, k, alpha, d_a, lda, d_b, ldb, beta, d_c, ldc),
+        .m = m,
+        .stride_a = stride_a,
+        .stride_b = stride_b,
+        .stride_c = stride_c};
+    cpu_parallel_for(cs, batch, m * n * k, batch_span, &ba);
+    return 0;
 }

@@ -344,6 +344,16 @@ typedef struct lt_accelerator_desc {
     int (*gemm_bias)(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                      const float *d_a, int64_t lda, const float *d_b, int64_t ldb,
                      const float *d_bias, float *d_c, int64_t ldc);
+
+    /* -- ABI 1.1, a batch of GEMMs in one call (issue 18; optional) -- */
+    /* For i in [0, batch): C_i = alpha * op(A_i) op(B_i) + beta * C_i, each as gemm, with
+     * X_i = d_x + i * stride_x (elements). An input's stride may be 0 (every product reads
+     * the same matrix); the C_i never overlap. 0 when it wrote every C_i; non-zero when it
+     * declines (having written nothing): liblt then calls gemm once per matrix. */
+    int (*gemm_batched)(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                        float alpha, const float *d_a, int64_t lda, int64_t stride_a,
+                        const float *d_b, int64_t ldb, int64_t stride_b, float beta, float *d_c,
+                        int64_t ldc, int64_t stride_c, int64_t batch);
 } lt_accelerator_desc;
 
 /* How many timer marks an accelerator with timer slots keeps (see timer_mark). */
@@ -376,7 +386,7 @@ typedef struct lt_accelerator_desc {
     X(host_alloc, OPTIONAL) X(host_free, OPTIONAL) X(host_wait, OPTIONAL)                \
     X(memory_stats, OPTIONAL)                                                            \
     X(timer_mark, OPTIONAL) X(timer_elapsed, OPTIONAL)                                   \
-    X(gemm_bias, OPTIONAL)
+    X(gemm_bias, OPTIONAL) X(gemm_batched, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

@@ -1,8 +1,9 @@
 /* Batched matrix products with broadcast, torch.matmul's rule for inputs of 3 or more
- * dimensions: a (..., M, K) @ b (..., K, N) -> (broadcast(...), M, N). One GEMM slot call
- * per matrix of the batch (no batched slot: the attention of a small transformer makes
- * a few hundred calls a step, a small cost next to their work); the backward's GEMMs
- * accumulate (beta = 1) into the gradient of an input broadcast over the batch. */
+ * dimensions: a (..., M, K) @ b (..., K, N) -> (broadcast(...), M, N). One call of the
+ * accelerator's gemm_batched where it has one and the matrices are evenly spaced (the
+ * attention of a small transformer: a few hundred small products per call), else one
+ * gemm per matrix; the backward's GEMMs accumulate (beta = 1) into the gradient of an
+ * input broadcast over the batch. */
 #include <string.h>
 
 #include "lt_impl.h"
@@ -53,22 +54,62 @@ static void bmm_at(const bmm_geom *g, int64_t j, int64_t *ia, int64_t *ib) {
 /* What one loop over the batch computes: C[j] (+)= op(A) op(B) with these sizes. */
 typedef enum { BMM_FWD, BMM_DA, BMM_DB } bmm_kind;
 
+/* Which matrix of an operand product j reads: j itself, a's (ia) or b's (ib). */
+typedef enum { BMM_J, BMM_IA, BMM_IB } bmm_pick;
+
+static int64_t bmm_index(const bmm_geom *g, bmm_pick pick, int64_t j) {
+    int64_t ia, ib;
+    bmm_at(g, j, &ia, &ib);
+    return pick == BMM_J ? j : pick == BMM_IA ? ia : ib;
+}
+
+/* The s with index(j) = j * s for every j (0: one matrix for all), or -1: none. */
+static int64_t bmm_stride(const bmm_geom *g, bmm_pick pick) {
+    const int64_t s = bmm_index(g, pick, 1);
+    for (int64_t j = 2; j < g->batch; j++)
+        if (bmm_index(g, pick, j) != j * s) return -1;
+    return s;
+}
+
+/* One batch loop as GEMMs out (gm, gn) (+)= op(x) op(y); pick: whose matrix each reads. */
+typedef struct bmm_gemms {
+    int tx, ty;
+    int64_t gm, gn, gk, ldx, ldy, ldo;
+    bmm_pick px, py, po;
+} bmm_gemms;
+
+static bmm_gemms bmm_gemms_of(const bmm_geom *g, bmm_kind kind) {
+    const int64_t m = g->m, k = g->k, n = g->n;
+    switch (kind) {
+    case BMM_FWD: /* out[j] = a[ia] (M,K) @ b[ib] (K,N) */
+        return (bmm_gemms){0, 0, m, n, k, k, n, n, BMM_IA, BMM_IB, BMM_J};
+    case BMM_DA: /* da[ia] (+)= g[j] (M,N) @ b[ib]^T */
+        return (bmm_gemms){0, 1, m, k, n, n, n, k, BMM_J, BMM_IB, BMM_IA};
+    default: /* db[ib] (+)= a[ia]^T @ g[j] (M,N) */
+        return (bmm_gemms){1, 0, k, n, m, k, n, n, BMM_IA, BMM_J, BMM_IB};
+    }
+}
+
 static void bmm_loop(lt_device_t *dev, const bmm_geom *g, bmm_kind kind, const float *x,
                      const float *y, float *out, float beta) {
-    const int64_t m = g->m, k = g->k, n = g->n;
-    for (int64_t j = 0; j < g->batch; j++) {
-        int64_t ia, ib;
-        bmm_at(g, j, &ia, &ib);
-        if (kind == BMM_FWD) /* out[j] = a[ia] (M,K) @ b[ib] (K,N) */
-            dev->k.gemm(dev->state, 0, 0, m, n, k, 1.0f, x + ia * m * k, k, y + ib * k * n, n, 0.0f,
-                        out + j * m * n, n);
-        else if (kind == BMM_DA) /* da[ia] (+)= g[j] (M,N) @ b[ib]^T */
-            dev->k.gemm(dev->state, 0, 1, m, k, n, 1.0f, x + j * m * n, n, y + ib * k * n, n, beta,
-                        out + ia * m * k, k);
-        else /* db[ib] (+)= a[ia]^T @ g[j] (M,N) */
-            dev->k.gemm(dev->state, 1, 0, k, n, m, 1.0f, x + ia * m * k, k, y + j * m * n, n, beta,
-                        out + ib * k * n, n);
+    const bmm_gemms c = bmm_gemms_of(g, kind);
+    /* Each operand's matrix size: its stored rows times its leading dimension. */
+    const int64_t nx = (c.tx ? c.gk : c.gm) * c.ldx, ny = (c.ty ? c.gn : c.gk) * c.ldy,
+                  no = c.gm * c.ldo;
+    /* One batched call where every operand's matrices are evenly spaced and no two
+     * products write the same output (a broadcast input's gradient sums them). */
+    const bool sums = (c.po == BMM_IA && g->a_bcast) || (c.po == BMM_IB && g->b_bcast);
+    if (dev->k.gemm_batched && g->batch > 1 && !sums) {
+        const int64_t sx = bmm_stride(g, c.px), sy = bmm_stride(g, c.py), so = bmm_stride(g, c.po);
+        if (sx >= 0 && sy >= 0 && so > 0 &&
+            dev->k.gemm_batched(dev->state, c.tx, c.ty, c.gm, c.gn, c.gk, 1.0f, x, c.ldx, sx * nx,
+                                y, c.ldy, sy * ny, beta, out, c.ldo, so * no, g->batch) == 0)
+            return;
     }
+    for (int64_t j = 0; j < g->batch; j++)
+        dev->k.gemm(dev->state, c.tx, c.ty, c.gm, c.gn, c.gk, 1.0f, x + bmm_index(g, c.px, j) * nx,
+                    c.ldx, y + bmm_index(g, c.py, j) * ny, c.ldy, beta,
+                    out + bmm_index(g, c.po, j) * no, c.ldo);
 }
 
 /* The gradient of t (a or b) by one batch loop; zeros first when t is broadcast. */
