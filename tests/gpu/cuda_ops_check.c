@@ -83,7 +83,7 @@ void for_each_precision(check_ctx *c, const char *what, const precision_setting 
                                     .precision = settings[s].precision,
                                     .matmul_precision = settings[s].matmul};
         if (strcmp(c->dut_name, "cuda") && settings[s].precision != LT_PRECISION_32_TRUE) {
-            printf("skip: %s %s: the %s accelerator trains in 32-true only\n", what,
+            printf("skip: %s %s: only cuda is checked beyond 32-true (not %s)\n", what,
                    settings[s].name, c->dut_name); /* --accel cpu: the harness's own check */
             continue;
         }

@@ -91,7 +91,8 @@ typedef struct precision_setting {
 } precision_setting;
 
 /* Reopens the accelerator under test in each of the n settings and runs check there; an
- * accelerator other than cuda trains in 32-true only, so its other settings print a skip. */
+ * accelerator other than cuda is checked in 32-true only (the cpu's half precisions depend
+ * on its CPU), so its other settings print a skip. */
 void for_each_precision(check_ctx *c, const char *what, const precision_setting *settings, size_t n,
                         void (*check)(check_ctx *c, const char *setting, double tol));
 

@@ -1,5 +1,6 @@
 /* ops_update.c — the optimizers (every SGD and Adam variant) and GEMM at every precision
- * setting (transposes, padded leading dimensions, alpha/beta, k = 0). */
+ * setting (transposes, padded leading dimensions, alpha/beta, k = 0; with a bias
+ * epilogue; a strided batch). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,88 @@ static void check_gemm_bias_setting(check_ctx *c, const char *setting, double to
         check_gemm_bias_case(c, &cases[i], setting, tol);
 }
 
+/* ---- a strided batch of GEMMs (gemm_batched) ------------------------------------------ */
+
+/* The batch's results against the reference's (want) per matrix: the first bad matrix,
+ * or -1; *worst the largest error / magnitude. */
+static int64_t batched_compare(const gemm_case *g, int64_t batch, const buf *a, int64_t lda,
+                               int64_t sa, const buf *b, int64_t ldb, int64_t sb, const buf *cm,
+                               int64_t ldc, const float *want, const float *got, double tol,
+                               double *worst) {
+    *worst = 0;
+    for (int64_t i = 0; i < batch; i++) {
+        const int64_t sc = g->m * ldc;
+        double w;
+        if (gemm_compare(g, HF(*a) + i * sa, lda, HF(*b) + i * sb, ldb, HF(*cm) + i * sc, ldc,
+                         want + i * sc, got + i * sc, tol, &w) >= 0)
+            return i;
+        *worst = w > *worst ? w : *worst;
+    }
+    return -1;
+}
+
+/* gemm_batched on the accelerator under test against the reference's gemm per matrix:
+ * `batch` products of g, A (shared 1) or B (shared 2) read by every product (stride 0). */
+static void check_gemm_batched_case(check_ctx *c, const gemm_case *g, int64_t batch, int shared,
+                                    const char *setting, double tol) {
+    const int64_t ra = g->ta ? g->k : g->m, ca = g->ta ? g->m : g->k;
+    const int64_t rb = g->tb ? g->n : g->k, cb = g->tb ? g->k : g->n;
+    const int64_t lda = ca + g->pad, ldb = cb + g->pad, ldc = g->n + g->pad;
+    const int64_t sa = shared == 1 ? 0 : ra * lda, sb = shared == 2 ? 0 : rb * ldb;
+    const int64_t sc = g->m * ldc;
+    buf a = buf_floats(c, shared == 1 ? ra * lda : batch * sa, -1, 1);
+    buf b = buf_floats(c, shared == 2 ? rb * ldb : batch * sb, -1, 1);
+    buf cm = buf_floats(c, batch * sc, -1, 1);
+    const accel *ref = &c->acc[REF], *dut = &c->acc[DUT];
+    for (int64_t i = 0; i < batch; i++)
+        ref->k->gemm(ref->st, g->ta, g->tb, g->m, g->n, g->k, g->alpha, (float *)a.d[REF] + i * sa,
+                     lda, (float *)b.d[REF] + i * sb, ldb, g->beta, (float *)cm.d[REF] + i * sc,
+                     ldc);
+    const int rc =
+        dut->k->gemm_batched(dut->st, g->ta, g->tb, g->m, g->n, g->k, g->alpha, a.d[DUT], lda, sa,
+                             b.d[DUT], ldb, sb, g->beta, cm.d[DUT], ldc, sc, batch);
+    float *want = buf_download(c, &cm, REF), *got = buf_download(c, &cm, DUT);
+    char name[160];
+    snprintf(name, sizeof name,
+             "gemm_batched %s ta %d tb %d (%lld x %lld x %lld) x %lld pad %lld shared %d", setting,
+             g->ta, g->tb, (long long)g->m, (long long)g->n, (long long)g->k, (long long)batch,
+             (long long)g->pad, shared);
+    if (rc != 0) { /* cuda takes every batch here (contiguous or shared inputs) */
+        if (memcmp(got, HF(cm), (size_t)cm.n * sizeof *got))
+            report(c, 0, "%s: declined after writing C", name);
+        else if (!strcmp(c->dut_name, "cuda"))
+            report(c, 0, "%s: declined", name);
+        else
+            printf("skip: %s: declined (liblt loops gemm)\n", name);
+    } else {
+        double worst;
+        const int64_t bad =
+            batched_compare(g, batch, &a, lda, sa, &b, ldb, sb, &cm, ldc, want, got, tol, &worst);
+        report(c, bad < 0 && dut->k->sync(dut->st) == LT_OK,
+               "%s: worst error %.3g of the magnitude (tolerance %g)%s", name, worst, tol,
+               bad < 0 ? "" : ", a matrix with an element beyond it");
+    }
+    free(want);
+    free(got);
+    buf *all[] = {&a, &b, &cm};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(c, all[i]);
+}
+
+static void check_gemm_batched_setting(check_ctx *c, const char *setting, double tol) {
+    static const struct {
+        gemm_case g;
+        int64_t batch;
+        int shared;
+    } cases[] = {
+        {{0, 1, 128, 128, 32, 0, 1, 0, 0}, 8, 0},       /* attention's q k^T */
+        {{0, 0, 128, 32, 128, 0, 1, 0, 0}, 8, 0},       /* its weights times v */
+        {{1, 0, 17, 33, 65, 3, 0.5f, 1.0f, 0}, 5, 2},   /* B shared, padded, accumulating */
+        {{1, 1, 45, 77, 31, 2, -1.0f, 0.25f, 0}, 3, 1}, /* A shared, both transposed */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_gemm_batched_case(c, &cases[i].g, cases[i].batch, cases[i].shared, setting, tol);
+}
+
 void check_gemm(check_ctx *c) {
     static const precision_setting settings[] = {
         {"32-true/highest", LT_PRECISION_32_TRUE, LT_MATMUL_HIGHEST, TOL_GEMM_F32},
@@ -255,6 +338,11 @@ void check_gemm(check_ctx *c) {
         {"bf16-true", LT_PRECISION_BF16_TRUE, LT_MATMUL_HIGHEST, TOL_GEMM_BF16},
     };
     for_each_precision(c, "gemm", settings, sizeof settings / sizeof *settings, check_gemm_setting);
+    if (c->acc[DUT].k->gemm_batched)
+        for_each_precision(c, "gemm_batched", settings, sizeof settings / sizeof *settings,
+                           check_gemm_batched_setting);
+    else
+        printf("skip: gemm_batched: %s leaves it NULL (liblt loops gemm)\n", c->dut_name);
     if (!c->acc[DUT].k->gemm_bias) {
         printf("skip: gemm_bias: %s leaves it NULL (liblt runs gemm and add)\n", c->dut_name);
         return;

@@ -390,7 +390,7 @@ LT_ACCELERATOR_EXPORT(.name = "cuda",
                       /* reductions (reduce.cu) */
                       .reduce_sum = cuda_reduce_sum,
                       /* matmul (gemm.c) */
-                      .gemm = cuda_gemm,
+                      .gemm = cuda_gemm, .gemm_batched = cuda_gemm_batched,
                       /* softmax and loss (softmax.cu) */
                       .softmax = cuda_softmax, .log_softmax = cuda_log_softmax,
                       .softmax_bwd = cuda_softmax_bwd, .log_softmax_bwd = cuda_log_softmax_bwd,

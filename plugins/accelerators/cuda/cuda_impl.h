@@ -108,6 +108,7 @@ typedef struct cuda_blas_api {
     __typeof__(&cublasSetStream_v2) set_stream;
     __typeof__(&cublasSetWorkspace_v2) set_workspace;
     __typeof__(&cublasGemmEx_64) gemm_ex;
+    __typeof__(&cublasGemmStridedBatchedEx_64) gemm_strided;
     __typeof__(&cublasGetStatusString) status_string;
     __typeof__(&cublasGetVersion_v2) get_version;
 } cuda_blas_api;
@@ -302,6 +303,10 @@ cuda_gemm_plan cuda_gemm_plan_for(const cuda_state *st);
 int cuda_gemm_inputs(cuda_state *st, cuda_gemm_plan plan, int trans_a, int trans_b, int64_t m,
                      int64_t n, int64_t k, const void **a, int64_t *lda, const void **b,
                      int64_t *ldb);
+int cuda_gemm_batched(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                      float alpha, const float *d_a, int64_t lda, int64_t stride_a,
+                      const float *d_b, int64_t ldb, int64_t stride_b, float beta, float *d_c,
+                      int64_t ldc, int64_t stride_c, int64_t batch);
 int cuda_gemm_bias(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                    const float *d_a, int64_t lda, const float *d_b, int64_t ldb,
                    const float *d_bias, float *d_c, int64_t ldc);

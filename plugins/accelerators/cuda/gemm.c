@@ -50,6 +50,7 @@ static lt_status blas_load(cuda_blas_api *api) {
         BLAS_SYM(api, set_stream, cublasSetStream_v2) &&
         BLAS_SYM(api, set_workspace, cublasSetWorkspace_v2) &&
         BLAS_SYM(api, gemm_ex, cublasGemmEx_64) &&
+        BLAS_SYM(api, gemm_strided, cublasGemmStridedBatchedEx_64) &&
         BLAS_SYM(api, status_string, cublasGetStatusString) &&
         BLAS_SYM(api, get_version, cublasGetVersion_v2))
         return LT_OK;
@@ -163,4 +164,42 @@ void cuda_gemm(void *vst, int trans_a, int trans_b, int64_t m, int64_t n, int64_
                                        plan.in_type, ldb, a, plan.in_type, lda, &beta, d_c,
                                        CUDA_R_32F, ldc, plan.compute, CUBLAS_GEMM_DEFAULT);
     if (s != CUBLAS_STATUS_SUCCESS) blas_error(st, s, "cublasGemmEx");
+}
+
+/* One operand of a batch as dense half copies: `batch` (rows, cols) matrices *stride apart
+ * (0: one read by every product) cast in one call, so they must be contiguous; *x, *ld and
+ * *stride become the copy's. 0 when not contiguous or out of memory (recorded). */
+static int half_batch(cuda_state *st, int which, int64_t batch, int64_t rows, int64_t cols,
+                      const void **x, int64_t *ld, int64_t *stride, int bf16) {
+    const int64_t count = *stride && batch > 1 ? batch : 1;
+    if (count > 1 && *stride != rows * *ld) return 0;
+    *x = half_operand(st, which, count * rows, cols, *x, ld, bf16);
+    *stride = count > 1 ? rows * cols : 0;
+    return *x != NULL;
+}
+
+/* One cublasGemmStridedBatchedEx: one launch for the batch where liblt's loop of gemm
+ * made one per matrix. Half precisions cast each operand's batch in one call, so a batched
+ * input must be contiguous (stride = rows x ld) or shared (stride 0); others decline. */
+int cuda_gemm_batched(void *vst, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                      float alpha, const float *d_a, int64_t lda, int64_t stride_a,
+                      const float *d_b, int64_t ldb, int64_t stride_b, float beta, float *d_c,
+                      int64_t ldc, int64_t stride_c, int64_t batch) {
+    cuda_state *st = vst;
+    if (m <= 0 || n <= 0 || batch <= 0) return 0; /* no C to write */
+    if (k <= 0 || st->error != LT_OK) return 1;
+    const cuda_gemm_plan plan = cuda_gemm_plan_for(st);
+    const void *a = d_a, *b = d_b;
+    const int bf16 = plan.in_type == CUDA_R_16BF;
+    /* Row-major A is (k, m) when transposed, else (m, k); B likewise (n, k) / (k, n). */
+    if (plan.in_type != CUDA_R_32F &&
+        !(half_batch(st, 0, batch, trans_a ? k : m, trans_a ? m : k, &a, &lda, &stride_a, bf16) &&
+          half_batch(st, 1, batch, trans_b ? n : k, trans_b ? k : n, &b, &ldb, &stride_b, bf16)))
+        return 1; /* C untouched; liblt's loop of gemm meets a recorded error too */
+    /* C^T_i = op(B_i)^T op(A_i)^T, as gemm. */
+    const cublasStatus_t s = st->api.gemm_strided(
+        st->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
+        &alpha, b, plan.in_type, ldb, stride_b, a, plan.in_type, lda, stride_a, &beta, d_c,
+        CUDA_R_32F, ldc, stride_c, batch, plan.compute, CUBLAS_GEMM_DEFAULT);
+    return s == CUBLAS_STATUS_SUCCESS ? 0 : 1; /* refused at the call: C untouched */
 }
