@@ -204,6 +204,9 @@ check "compute-sanitizer memcheck of a short fit" memcheck
 
 # Checkpoints are accelerator-neutral: cuda -> cpu and cpu -> cuda, bit-exact in 32-true.
 check "checkpoints across accelerators, byte-identical" bash tests/gpu/cross_resume.sh "$data"
+# chargpt, 40 steps on cuda and on cpu from one seed: the text model's slots (gemm_batched
+# among them) in a fit, its logged losses within 0.5%.
+check "chargpt on cuda matches cpu" bash tests/gpu/chargpt_parity.sh cuda cpu
 # NCCL all-reduce on device memory (world size 1 on one GPU).
 check "NCCL collectives on device memory" bash tests/e2e/test_ddp_nccl.sh
 
