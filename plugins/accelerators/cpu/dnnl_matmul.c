@@ -9,9 +9,9 @@
  * The rounded operands are dense copies in two buffers grown to the largest GEMM seen;
  * primitives (one per shape, transposition, alpha/beta and batch layout: gemm_batched's
  * products are one primitive over 3-D memory) are kept in a small LRU cache with their
- * memory objects, whose data handles are set per call. oneDNN runs a large
- * product on its OpenMP team of st->threads, as dnnl_conv.c's large convolutions do, and
- * a small one on the calling thread. */
+ * memory objects, whose data handles are set per call. oneDNN runs a large product on its
+ * OpenMP team of st->threads, as dnnl_conv.c's large convolutions do, and a small one on
+ * the calling thread. */
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>

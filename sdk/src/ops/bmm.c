@@ -97,9 +97,8 @@ static void bmm_loop(lt_device_t *dev, const bmm_geom *g, bmm_kind kind, const f
     const int64_t nx = (c.tx ? c.gk : c.gm) * c.ldx, ny = (c.ty ? c.gn : c.gk) * c.ldy,
                   no = c.gm * c.ldo;
     /* One batched call where every operand's matrices are evenly spaced and no two
-     * products write the same output (a broadcast input's gradient sums them). */
-    const bool sums = (c.po == BMM_IA && g->a_bcast) || (c.po == BMM_IB && g->b_bcast);
-    if (dev->k.gemm_batched && g->batch > 1 && !sums) {
+     * products write the same output (so > 0: a broadcast input's gradient sums them). */
+    if (dev->k.gemm_batched && g->batch > 1) {
         const int64_t sx = bmm_stride(g, c.px), sy = bmm_stride(g, c.py), so = bmm_stride(g, c.po);
         if (sx >= 0 && sy >= 0 && so > 0 &&
             dev->k.gemm_batched(dev->state, c.tx, c.ty, c.gm, c.gn, c.gk, 1.0f, x, c.ldx, sx * nx,
