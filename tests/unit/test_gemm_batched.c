@@ -74,12 +74,19 @@ static int call(const lt_accelerator_desc *k, void *st, const batch_case *c, int
                            t->sb, beta, t->c, t->ldc, t->sc, c->batch);
 }
 
-START_TEST(batched_products_match_double) {
+/* The cpu accelerator on 2 threads: its kernels (with gemm_batched) and state. */
+static lt_device_t *open_cpu2(const lt_accelerator_desc **k, void **st) {
     lt_device_t *dev = NULL;
     ck_assert_msg(lt_device_open("cpu", 2, &dev) == LT_OK, "%s", lt_last_error());
+    *k = lt_device_kernels(dev, st);
+    ck_assert(*k && (*k)->gemm_batched);
+    return dev;
+}
+
+START_TEST(batched_products_match_double) {
     void *st = NULL;
-    const lt_accelerator_desc *k = lt_device_kernels(dev, &st);
-    ck_assert(k && k->gemm_batched);
+    const lt_accelerator_desc *k = NULL;
+    lt_device_t *dev = open_cpu2(&k, &st);
     /* attention's shapes in small; a mid-sized one (over 2^20 multiply-adds) in a batch of
      * at least the thread count; odd sizes for the small kernels' edges */
     const batch_case cases[] = {{8, 5, 3, 7, 0},     {40, 33, 17, 9, 0},   {16, 16, 8, 5, 1},
@@ -101,11 +108,9 @@ END_TEST
 /* A mid-sized product in a batch shorter than the threads, and a product gemm would run
  * on all threads: declined, C as it was. */
 START_TEST(declines_what_gemm_threads_better) {
-    lt_device_t *dev = NULL;
-    ck_assert_msg(lt_device_open("cpu", 2, &dev) == LT_OK, "%s", lt_last_error());
     void *st = NULL;
-    const lt_accelerator_desc *k = lt_device_kernels(dev, &st);
-    ck_assert(k && k->gemm_batched);
+    const lt_accelerator_desc *k = NULL;
+    lt_device_t *dev = open_cpu2(&k, &st);
     const batch_case cases[] = {{64, 128, 130, 1, 0}, {256, 512, 256, 2, 2}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         batch_mem t = batch_alloc(&cases[i], 0, 1, 0.0f);
