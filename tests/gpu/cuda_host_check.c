@@ -1,10 +1,11 @@
 /* cuda_host_check — the cuda plugin's host code (cuda.c, alloc.c: copies, the pinned
  * staging ring, the caching allocator, error recording; cudnn.c with a fake libcudnn,
- * host_conv.c; gemm_lt.c with a fake libcublasLt, host_gemm.c) on a fake CUDA runtime
+ * host_conv.c; gemm_lt.c with a fake libcublasLt, host_gemm.c; gemm.c with a fake
+ * libcublas and the half copies simulated, host_blas.c) on a fake CUDA runtime
  * (fake_cudart.c) that runs copies only when the plugin synchronises, so it needs no GPU
- * (timer.c's profiler events too, timed on the fake runtime's clock)
- * and runs in CI. The kernels are checked on a GPU by cuda_ops_check. Prints "ok: ..." /
- * "FAIL: ..." lines and "N passed, N failed"; exits 1 on a failure. */
+ * (timer.c's profiler events too, timed on the fake runtime's clock) and runs in CI. The
+ * kernels are checked on a GPU by cuda_ops_check. Prints "ok: ..." / "FAIL: ..." lines
+ * and "N passed, N failed"; exits 1 on a failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,7 +232,8 @@ static void check_describe(host_check *h) {
 int main(void) {
     host_check h = {.k = lt_accelerator_entry()};
     cuda_dnn_soname = FAKE_CUDNN;       /* the plugin opens the fakes instead of libcudnn.so.9 */
-    cuda_blaslt_soname = FAKE_CUBLASLT; /* and libcublasLt */
+    cuda_blaslt_soname = FAKE_CUBLASLT; /* libcublasLt */
+    cuda_blas_soname = FAKE_CUBLAS;     /* and libcublas */
     lt_accel_opts opts = {.struct_size = sizeof opts};
     if (h.k->init(&opts, &h.st) != LT_OK) {
         printf("FAIL: init on the fake runtime\n");
@@ -246,11 +248,13 @@ int main(void) {
     check_memory_stats(&h);
     check_cudnn(&h);
     check_gemm_bias(&h);
+    check_blas(&h);
     check_timer(&h);
     check_error_recorded(&h);
     h.k->shutdown(h.st);
     check_cudnn_teardown(&h);
     check_gemm_bias_teardown(&h);
+    check_blas_teardown(&h);
     printf("%d passed, %d failed\n", h.passed, h.failed);
     return h.failed ? 1 : 0;
 }

@@ -1,8 +1,8 @@
 /* fake_cudart.c — the few CUDA runtime calls the cuda plugin's host code makes, on host
  * memory, for cuda_host_check. Copies are queued and run only when an event or the stream
  * is synchronised, in order, as on a GPU: a staging buffer overwritten before its copy ran
- * shows up as wrong data. cudaMalloc fails past a byte limit the check sets. The kernel
- * slots and cuBLAS are not simulated (they abort if called). Not thread-safe: one test. */
+ * shows up as wrong data. cudaMalloc fails past a byte limit the check sets. The kernels
+ * are fake_kernels.c's, cuBLAS is fake_cublas.c. Not thread-safe: one test. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,28 +228,4 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
     if (!fake.event_us[x] || !fake.event_us[y]) return cudaErrorNotReady;
     *ms = (float)((double)fake.event_us[y] - (double)fake.event_us[x]) / 1000.0f;
     return cudaSuccess;
-}
-
-/* ---- not simulated ------------------------------------------------------------------ */
-
-lt_status cuda_gemm_init(cuda_state *st) {
-    st->blas_version = 130100; /* what cublasGetVersion says for cuBLAS 13.1.0 */
-    return LT_OK;
-}
-
-void cuda_gemm_shutdown(cuda_state *st) { cuda_blaslt_close(st); }
-
-/* gemm.c's precision table and half copies, for gemm_lt.c: the check runs 32-true. */
-cuda_gemm_plan cuda_gemm_plan_for(const cuda_state *st) {
-    (void)st;
-    return (cuda_gemm_plan){CUDA_R_32F, CUBLAS_COMPUTE_32F};
-}
-
-int cuda_gemm_inputs(cuda_state *st, cuda_gemm_plan plan, int trans_a, int trans_b, int64_t m,
-                     int64_t n, int64_t k, const void **a, int64_t *lda, const void **b,
-                     int64_t *ldb) {
-    (void)st, (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k;
-    (void)a, (void)lda, (void)b, (void)ldb;
-    if (plan.in_type != CUDA_R_32F) abort(); /* half copies are a kernel: not simulated */
-    return 1;
 }

@@ -27,5 +27,10 @@ void check_cudnn_teardown(host_check *h);
 void check_gemm_bias(host_check *h);
 /* After the state's shutdown: no cuBLASLt object left. */
 void check_gemm_bias_teardown(host_check *h);
+/* host_blas.c: gemm and gemm_batched through the fake libcublas (FAKE_CUBLAS), every
+ * precision. */
+void check_blas(host_check *h);
+/* After the state's shutdown: no cuBLAS handle left. */
+void check_blas_teardown(host_check *h);
 
 #endif

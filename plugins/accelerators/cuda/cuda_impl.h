@@ -287,6 +287,8 @@ void cuda_launch_adam(cuda_state *st, int64_t n, float *d_p, const float *d_g, f
 
 #define CUDA_BLAS_WORKSPACE ((size_t)32 << 20) /* what cuBLAS suggests for Hopper */
 
+/* The cuBLAS init opens (a test may point it elsewhere before init). */
+extern const char *cuda_blas_soname;
 lt_status cuda_gemm_init(cuda_state *st);
 void cuda_gemm_shutdown(cuda_state *st);
 void cuda_gemm(void *st, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,

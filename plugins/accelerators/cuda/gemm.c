@@ -19,6 +19,8 @@
 #define CUDA_STR(x) CUDA_STR_(x)
 #define CUDA_BLAS_LIB "libcublas.so." CUDA_STR(CUBLAS_VER_MAJOR)
 
+const char *cuda_blas_soname = CUDA_BLAS_LIB;
+
 static lt_status blas_error(cuda_state *st, cublasStatus_t s, const char *call) {
     cuda_fail(st, call, st->api.status_string(s));
     return LT_ERR_DEVICE;
@@ -38,13 +40,13 @@ static lt_status blas_load(cuda_blas_api *api) {
     dlerror();
     /* NODELETE: a later device (a program may close one and open another) finds it
      * loaded instead of mapping and registering its kernels again. */
-    api->lib = dlopen(CUDA_BLAS_LIB, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    api->lib = dlopen(cuda_blas_soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!api->lib) {
         const char *why = dlerror();
         return lt_set_error(LT_ERR_PLUGIN,
                             "cuda accelerator: cannot load cuBLAS (%s); install the CUDA "
                             "toolkit's cuBLAS %d or add its folder to LD_LIBRARY_PATH",
-                            why ? why : CUDA_BLAS_LIB, CUBLAS_VER_MAJOR);
+                            why ? why : cuda_blas_soname, CUBLAS_VER_MAJOR);
     }
     if (BLAS_SYM(api, create, cublasCreate_v2) && BLAS_SYM(api, destroy, cublasDestroy_v2) &&
         BLAS_SYM(api, set_stream, cublasSetStream_v2) &&
