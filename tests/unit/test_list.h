@@ -49,6 +49,7 @@
     X(zero_grad)    /* issue #20: what zero_grad guarantees */                                     \
     X(gemm_split)   /* issue #20: mid-sized GEMMs cut into blocks over the threads */              \
     X(gemm_batched) /* #18: a batch of GEMMs in one slot call (attention's products) */            \
+    X(layer_norm)   /* #18: layer norm in one pass (the layer_norm slots) */                       \
     X(gemm_small)   /* issue #20: unpacked small-GEMM tiles and the cpu worker pool */             \
     X(vmath)        /* #19: the cpu accelerator's vectorisable exp and GELU */                     \
     X(fastdiv)      /* #18: the cuda accelerator's division by a launch-time divisor */            \

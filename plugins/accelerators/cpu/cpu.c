@@ -456,10 +456,11 @@ LT_ACCELERATOR_EXPORT(.name = CPU_TEST_NAME,
                       /* mixed precision (amp.c) */
                       .unscale_grads = cpu_unscale_grads, .round_half = cpu_round_half,
                       /* layers: convolution and pooling windows (window.c), dropout
-                       * (random.c), batch norm (norm.c) */
+                       * (random.c), batch and layer norm (norm.c) */
                       .im2col = cpu_im2col, .col2im = cpu_col2im, .pool2d = cpu_pool2d,
                       .pool2d_bwd = cpu_pool2d_bwd, .dropout_mask = cpu_dropout_mask,
                       .batch_norm = cpu_batch_norm, .batch_norm_bwd = cpu_batch_norm_bwd,
+                      .layer_norm = cpu_layer_norm, .layer_norm_bwd = cpu_layer_norm_bwd,
                       /* what runs (blas.c) */
                       .describe = cpu_describe,
                       /* uint8 / half data (cast.c, #21) */

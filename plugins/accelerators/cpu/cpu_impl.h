@@ -270,6 +270,11 @@ void cpu_batch_norm(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
 void cpu_batch_norm_bwd(void *st, int64_t n, int64_t c, int64_t l, const float *d_x,
                         const float *d_dy, const float *d_mean, const float *d_var,
                         const float *d_w, double eps, float *d_dx, float *d_dw, float *d_db);
+void cpu_layer_norm(void *st, int64_t rows, int64_t d, const float *d_x, const float *d_w,
+                    const float *d_b, double eps, float *d_y, float *d_mean, float *d_rstd);
+void cpu_layer_norm_bwd(void *st, int64_t rows, int64_t d, const float *d_x, const float *d_dy,
+                        const float *d_mean, const float *d_rstd, const float *d_w, float *d_dx,
+                        float *d_dw, float *d_db);
 
 /* ---- random.c ---- */
 void cpu_dropout_mask(void *st, int64_t n, double p, uint64_t seed, uint64_t stream, float *d_mask);

@@ -14,14 +14,26 @@
 
 /* ---- per-row helpers ------------------------------------------------------------- */
 
-/* NaN in the row propagates to the result through exp() later, as in torch. */
+#define MAX_LANES 16
+#define SUM_LANES 8
+
+/* In MAX_LANES lanes, so the loop is vector maxes rather than one chain of dependent
+ * scalar ones (4 cycles each: most of a 128-wide row's softmax); the maximum is the same
+ * whatever the order. NaN in the row propagates to the result through exp() later, as
+ * in torch. */
 ROW_INLINE float row_max(const float *x, int64_t n) {
     float mx = x[0];
-    for (int64_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    int64_t i = 1;
+    if (n >= 2 * MAX_LANES) {
+        float lane[MAX_LANES];
+        for (int j = 0; j < MAX_LANES; j++) lane[j] = x[j];
+        for (i = MAX_LANES; i + MAX_LANES <= n; i += MAX_LANES)
+            for (int j = 0; j < MAX_LANES; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+        for (int j = 0; j < MAX_LANES; j++) mx = lane[j] > mx ? lane[j] : mx;
+    }
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     return mx;
 }
-
-#define SUM_LANES 8
 
 /* Sums in double in SUM_LANES lanes (lane j takes elements j, j + 8, ...), then the lanes
  * in order: the loops vectorise, and the order is the source's on every ISA. */
@@ -71,10 +83,14 @@ ROW_INLINE void log_softmax_row(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] - lse;
 }
 
+/* In SUM_LANES lanes, as sum_f64. */
 ROW_INLINE double dot_f64(const float *a, const float *b, int64_t n) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
+    double lane[SUM_LANES] = {0};
+    int64_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int j = 0; j < SUM_LANES; j++) lane[j] += (double)a[i + j] * b[i + j];
+    for (int j = 0; i < n; i++, j++) lane[j] += (double)a[i] * b[i];
+    return lanes_total(lane);
 }
 
 /* dx = y * (dy - sum(dy * y)) */

@@ -354,6 +354,20 @@ typedef struct lt_accelerator_desc {
                         float alpha, const float *d_a, int64_t lda, int64_t stride_a,
                         const float *d_b, int64_t ldb, int64_t stride_b, float beta, float *d_c,
                         int64_t ldc, int64_t stride_c, int64_t batch);
+
+    /* -- ABI 1.1, layer norm in one pass (optional, as a pair; NULL: liblt composes it of
+     * means and elementwise slots, a dozen passes over the input each way) -- */
+    /* Each of `rows` rows of d floats of d_x: d_y = (x - mean) * rstd * w + b with the
+     * row's mean and rstd = 1 / sqrt(var + eps) (biased variance), both written to d_mean
+     * and d_rstd (rows floats) for the backward; d_w, d_b (d) NULL: 1 and 0. */
+    void (*layer_norm)(void *st, int64_t rows, int64_t d, const float *d_x, const float *d_w,
+                       const float *d_b, double eps, float *d_y, float *d_mean, float *d_rstd);
+    /* Its backward with xh = (x - mean) * rstd and g = dy * w: d_dx = rstd * (g - mean(g)
+     * - xh * mean(g xh)) per row, d_dw = sum over rows of dy xh, d_db = sum of dy; each
+     * written (not accumulated) and skipped when NULL; d_w NULL means 1. */
+    void (*layer_norm_bwd)(void *st, int64_t rows, int64_t d, const float *d_x, const float *d_dy,
+                           const float *d_mean, const float *d_rstd, const float *d_w, float *d_dx,
+                           float *d_dw, float *d_db);
 } lt_accelerator_desc;
 
 /* How many timer marks an accelerator with timer slots keeps (see timer_mark). */
@@ -386,7 +400,8 @@ typedef struct lt_accelerator_desc {
     X(host_alloc, OPTIONAL) X(host_free, OPTIONAL) X(host_wait, OPTIONAL)                \
     X(memory_stats, OPTIONAL)                                                            \
     X(timer_mark, OPTIONAL) X(timer_elapsed, OPTIONAL)                                   \
-    X(gemm_bias, OPTIONAL) X(gemm_batched, OPTIONAL)
+    X(gemm_bias, OPTIONAL) X(gemm_batched, OPTIONAL)                                     \
+    X(layer_norm, OPTIONAL) X(layer_norm_bwd, OPTIONAL)
 #define LT_ACCELERATOR_SLOTS(X) LT_ACCELERATOR_SLOTS_1_0(X) LT_ACCELERATOR_SLOTS_1_1(X)
 /* clang-format on */
 

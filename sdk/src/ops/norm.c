@@ -1,7 +1,8 @@
-/* Normalisation as torch.nn.functional computes it — batch_norm and layer_norm — written
- * with the front-end ops (means, broadcast arithmetic, sqrt), so their backward comes
- * from the tape and every accelerator runs them with the slots it already has. Only the
- * running statistics are updated by hand, in place and outside autograd. */
+/* Normalisation as torch.nn.functional computes it — batch_norm and layer_norm — through
+ * an accelerator's fused slots where it has them (batch_norm in training, layer_norm),
+ * else written with the front-end ops (means, broadcast arithmetic, sqrt), so their
+ * backward comes from the tape and every accelerator runs them with the slots it already
+ * has. Only the running statistics are updated by hand, in place and outside autograd. */
 #include "lt_impl.h"
 
 static void sqrt_bw(lt_node *n, lt_tensor_t *g) { /* d sqrt(x) = g / (2 sqrt(x)) */
@@ -185,19 +186,66 @@ static bool layer_norm_args_ok(const lt_tensor_t *x, int nn, const int64_t *ns,
     return ok;
 }
 
-lt_tensor_t *lt_layer_norm(lt_tensor_t *x, int nnorm, const int64_t *normalized_shape,
-                           lt_tensor_t *weight, lt_tensor_t *bias, double eps) {
-    if (!lt__check_f32(x, "lt_layer_norm")) return NULL;
-    int64_t d;
-    if (!layer_norm_args_ok(x, nnorm, normalized_shape, weight, bias, &d)) return NULL;
-    size_t mark = x->arena->nodes.used; /* ONNX export: the parts become one node */
+/* ---- the fused path: the layer_norm / layer_norm_bwd slots ---------------------------- */
+
+/* saved: (2, rows) = each row's mean and rstd. */
+static void layer_norm_bw(lt_node *n, lt_tensor_t *g) {
+    lt_tensor_t *x = n->in[0], *w = n->in[1], *b = n->in[2], *stats = n->saved;
+    const int64_t rows = stats->shape[1], d = x->numel / rows;
+    lt_tensor_t *dx = x->requires_grad ? lt__tensor_new(g->arena, LT_F32, x->ndim, x->shape) : NULL;
+    lt_tensor_t *dw =
+        w && w->requires_grad ? lt__tensor_new(g->arena, LT_F32, w->ndim, w->shape) : NULL;
+    lt_tensor_t *db =
+        b && b->requires_grad ? lt__tensor_new(g->arena, LT_F32, b->ndim, b->shape) : NULL;
+    if (lt_last_status() != LT_OK) return;
+    lt_device_t *dev = lt__dev(g);
+    LT_KCALL(dev, "layer_norm_backward", 12.0 * (double)x->numel, LT_F32B(5 * x->numel + 3 * d),
+             layer_norm_bwd, rows, d, lt__f32(x), lt__f32(g), lt__f32(stats), lt__f32(stats) + rows,
+             w ? lt__f32(w) : NULL, dx ? lt__f32(dx) : NULL, dw ? lt__f32(dw) : NULL,
+             db ? lt__f32(db) : NULL);
+    lt__accum_grad(x, dx);
+    lt__accum_grad(w, dw);
+    lt__accum_grad(b, db);
+}
+
+static lt_tensor_t *layer_norm_fused(lt_tensor_t *x, int64_t d, lt_tensor_t *w, lt_tensor_t *b,
+                                     double eps) {
+    const int64_t rows = x->numel / d, ss[2] = {2, rows};
+    lt_tensor_t *y = lt__tensor_new(x->arena, LT_F32, x->ndim, x->shape);
+    lt_tensor_t *stats = y ? lt__tensor_new(x->arena, LT_F32, 2, ss) : NULL;
+    if (!stats) return NULL;
+    lt_device_t *dev = lt__dev(x);
+    LT_KCALL(dev, "layer_norm", 8.0 * (double)x->numel, LT_F32B(2 * x->numel + 2 * d + 2 * rows),
+             layer_norm, rows, d, lt__f32(x), w ? lt__f32(w) : NULL, b ? lt__f32(b) : NULL, eps,
+             lt__f32(y), lt__f32(stats), lt__f32(stats) + rows);
+    lt_node *n = lt__record(y, layer_norm_bw, x, w, b);
+    if (n) n->saved = stats;
+    return y;
+}
+
+/* (x - mean) / sqrt(var + eps) * weight + bias from the ops: an accelerator without the
+ * layer_norm slots, and the export's parts. */
+static lt_tensor_t *layer_norm_composed(lt_tensor_t *x, int64_t d, lt_tensor_t *weight,
+                                        lt_tensor_t *bias, double eps) {
     int64_t x2s[2] = {x->numel / d, d}, ds[2] = {1, d};
     lt_tensor_t *x2 = lt_reshape(x, 2, x2s);
     lt_tensor_t *mean = lt_mean_dim(x2, 1, true);
     lt_tensor_t *xc = lt_sub(x2, mean);
     lt_tensor_t *var = lt_mean_dim(lt_mul(xc, xc), 1, true);
     lt_tensor_t *y = lt_div(xc, lt_sqrt(lt_add_scalar(var, (float)eps)));
-    y = lt_reshape(affine_params(y, weight, bias, 2, ds), x->ndim, x->shape);
+    return lt_reshape(affine_params(y, weight, bias, 2, ds), x->ndim, x->shape);
+}
+
+lt_tensor_t *lt_layer_norm(lt_tensor_t *x, int nnorm, const int64_t *normalized_shape,
+                           lt_tensor_t *weight, lt_tensor_t *bias, double eps) {
+    if (!lt__check_f32(x, "lt_layer_norm")) return NULL;
+    int64_t d;
+    if (!layer_norm_args_ok(x, nnorm, normalized_shape, weight, bias, &d)) return NULL;
+    size_t mark = x->arena->nodes.used; /* ONNX export: the parts become one node */
+    lt_device_t *dev = lt__dev(x);
+    lt_tensor_t *y = x->numel > 0 && dev->k.layer_norm && dev->k.layer_norm_bwd
+                         ? layer_norm_fused(x, d, weight, bias, eps)
+                         : layer_norm_composed(x, d, weight, bias, eps);
     lt_node *n = lt__record_composite(y, mark, "layer_norm", x, weight, bias);
     if (n) {
         n->s = eps;
