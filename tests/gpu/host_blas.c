@@ -256,7 +256,9 @@ void check_blas(host_check *h) {
             .struct_size = sizeof opts, .precision = s->precision, .matmul_precision = s->matmul};
         host_check o = {.k = h->k};
         if (h->k->init(&opts, &o.st) != LT_OK) {
-            report(h, 0, s->name, 0);
+            report(h, 0, "init the plugin in a precision setting on the fake runtime",
+                   (long long)i);
+            printf("  %s: %s\n", s->name, lt_last_error());
             continue;
         }
         check_taken(&o, &f, s);

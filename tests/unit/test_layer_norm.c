@@ -30,8 +30,7 @@ static ln_mem ln_alloc(const ln_case *c) {
     const int64_t n = c->rows * c->d;
     ln_mem m = {.x = floats(n, 41, -3.0f, 5.0f), .dy = floats(n, 42, -1.0f, 1.0f)};
     if (c->affine) m.w = floats(c->d, 43, 0.5f, 1.5f), m.b = floats(c->d, 44, -1.0f, 1.0f);
-    float **out[] = {&m.y, &m.dx};
-    for (int i = 0; i < 2; i++) *out[i] = floats(n, 45, 0.0f, 1.0f);
+    m.y = floats(n, 45, 0.0f, 1.0f), m.dx = floats(n, 45, 0.0f, 1.0f);
     m.mean = floats(c->rows, 46, 0, 1), m.rstd = floats(c->rows, 47, 0, 1);
     m.dw = floats(c->d, 48, 0, 1), m.db = floats(c->d, 49, 0, 1);
     return m;
